@@ -1,0 +1,405 @@
+/*
+ * argspec — applying key tables to json-c mappings; see argspec.h.
+ */
+#include "engine/argspec.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/cron.h"
+#include "engine/duration.h"
+#include "engine/strutil.h"
+#include "engine/template.h"
+
+void wr_check_error(struct wr_check *c, const char *path, bool at_key, const char *fmt, ...)
+{
+    struct wr_buf b = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    wr_buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    wr_srcdoc_error(c->doc, c->d, path, at_key, "%s", wr_buf_str(&b));
+    wr_buf_free(&b);
+    c->errors++;
+}
+
+const struct wr_argspec *wr_argspec_find(const struct wr_argspec *spec, const char *name)
+{
+    for (const struct wr_argspec *a = spec; a && a->name; a++) {
+        if (strcmp(a->name, name) == 0) {
+            return a;
+        }
+    }
+    return NULL;
+}
+
+bool wr_secret_ref_valid(const char *s)
+{
+    if (strncmp(s, "env:", 4) == 0) {
+        const char *n = s + 4;
+        if (!*n || isdigit((unsigned char)*n)) {
+            return false;
+        }
+        for (; *n; n++) {
+            if (!isalnum((unsigned char)*n) && *n != '_') {
+                return false;
+            }
+        }
+        return true;
+    }
+    return strncmp(s, "file:", 5) == 0 && s[5] != '\0';
+}
+
+static const char *type_label(const struct wr_argspec *a)
+{
+    switch (a->type) {
+    case WR_ARG_STRING:
+        return "a string";
+    case WR_ARG_STRINGS:
+        return "a list of strings";
+    case WR_ARG_OBJECT:
+        return "a mapping";
+    case WR_ARG_BOOL:
+        return "true or false";
+    case WR_ARG_INT:
+        return "an integer";
+    case WR_ARG_DURATION:
+        return "a duration such as 30s, 15m, 2h or 30d";
+    case WR_ARG_ENUM:
+        return "one of the listed values";
+    case WR_ARG_ANY:
+        return "any value";
+    case WR_ARG_EXPR:
+        return "a Lua expression";
+    case WR_ARG_SECRET:
+        return "env:NAME or file:PATH";
+    case WR_ARG_CRON:
+        return "a cron expression";
+    case WR_ARG_TZ:
+        return "a time zone name";
+    case WR_ARG_LISTEN:
+        return "HOST:PORT";
+    case WR_ARG_URL:
+        return "an http(s) URL";
+    case WR_ARG_URLPATH:
+        return "a URL path starting with /";
+    }
+    return "a value";
+}
+
+/* Short type names for `weir help` tables. */
+static const char *type_short(const struct wr_argspec *a)
+{
+    static const char *const names[] = {
+        [WR_ARG_STRING] = "string",     [WR_ARG_STRINGS] = "list",  [WR_ARG_OBJECT] = "mapping",
+        [WR_ARG_BOOL] = "bool",         [WR_ARG_INT] = "integer",   [WR_ARG_DURATION] = "duration",
+        [WR_ARG_ENUM] = "enum",         [WR_ARG_ANY] = "any",       [WR_ARG_EXPR] = "expression",
+        [WR_ARG_SECRET] = "secret",     [WR_ARG_CRON] = "cron",     [WR_ARG_TZ] = "timezone",
+        [WR_ARG_LISTEN] = "host:port",  [WR_ARG_URL] = "url",       [WR_ARG_URLPATH] = "path",
+    };
+    return names[a->type];
+}
+
+void wr_check_templates(struct wr_check *c, struct json_object *v, const char *path)
+{
+    char err[512];
+    switch (json_object_get_type(v)) {
+    case json_type_string:
+        if (wr_template_check(c->L, json_object_get_string(v), err, sizeof(err)) != 0) {
+            wr_check_error(c, path, false, "%s", err);
+        }
+        break;
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(v); i++) {
+            char *p = wr_path_index(path, i);
+            wr_check_templates(c, json_object_array_get_idx(v, i), p);
+            free(p);
+        }
+        break;
+    case json_type_object: {
+        json_object_object_foreach(v, key, val)
+        {
+            char *p = wr_path_key(path, key);
+            wr_check_templates(c, val, p);
+            free(p);
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+static bool listen_valid(const char *s)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s) {
+        return false;
+    }
+    if (s[0] == '[' && colon[-1] != ']') {
+        return false;
+    }
+    const char *p = colon + 1;
+    if (!*p || strlen(p) > 5) {
+        return false;
+    }
+    for (const char *q = p; *q; q++) {
+        if (!isdigit((unsigned char)*q)) {
+            return false;
+        }
+    }
+    return atol(p) <= 65535;
+}
+
+static void check_string_value(struct wr_check *c, const struct wr_argspec *a, const char *s,
+                               const char *path)
+{
+    char err[512];
+    switch (a->type) {
+    case WR_ARG_DURATION: {
+        int64_t ms;
+        if (wr_duration_parse(s, &ms, err, sizeof(err)) != 0) {
+            wr_check_error(c, path, false, "%s", err);
+        }
+        break;
+    }
+    case WR_ARG_CRON: {
+        struct wr_cron cron;
+        if (wr_cron_parse(s, &cron, err, sizeof(err)) != 0) {
+            wr_check_error(c, path, false, "%s", err);
+        }
+        break;
+    }
+    case WR_ARG_TZ:
+        if (wr_tz_check(s, err, sizeof(err)) != 0) {
+            wr_check_error(c, path, false, "%s", err);
+        }
+        break;
+    case WR_ARG_ENUM: {
+        for (size_t i = 0; a->choices[i]; i++) {
+            if (strcmp(s, a->choices[i]) == 0) {
+                return;
+            }
+        }
+        struct wr_buf list = {0};
+        for (size_t i = 0; a->choices[i]; i++) {
+            wr_buf_addf(&list, "%s%s", i ? ", " : "", a->choices[i]);
+        }
+        const char *sug = wr_suggest(s, a->choices);
+        if (sug) {
+            wr_check_error(c, path, false, "unknown value '%s' (did you mean '%s'?)", s, sug);
+        } else {
+            wr_check_error(c, path, false, "unknown value '%s' (expected one of: %s)", s,
+                           wr_buf_str(&list));
+        }
+        wr_buf_free(&list);
+        break;
+    }
+    case WR_ARG_EXPR:
+        if (wr_expr_check(c->L, s, strlen(s), err, sizeof(err)) != 0) {
+            wr_check_error(c, path, false, "invalid expression '%.80s': %s", s, err);
+        }
+        break;
+    case WR_ARG_SECRET:
+        /* Never echo the value: an inline value here is most likely the secret itself. */
+        if (!wr_secret_ref_valid(s)) {
+            wr_check_error(c, path, false,
+                           "must be env:NAME or file:PATH (secrets are never written inline)");
+        }
+        break;
+    case WR_ARG_LISTEN:
+        if (!listen_valid(s)) {
+            wr_check_error(c, path, false, "'%s' is not HOST:PORT (e.g. 127.0.0.1:8080)", s);
+        }
+        break;
+    case WR_ARG_URL:
+        if (strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0) {
+            wr_check_error(c, path, false, "'%.80s' is not an http:// or https:// URL", s);
+        }
+        break;
+    case WR_ARG_URLPATH:
+        if (s[0] != '/' || strchr(s, '?') || strchr(s, '#') || strchr(s, ' ')) {
+            wr_check_error(c, path, false,
+                           "'%.80s' is not a URL path (it starts with / and has no query)", s);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+void wr_argspec_check_value(struct wr_check *c, const struct wr_argspec *a,
+                            struct json_object *v, const char *path)
+{
+    enum json_type t = json_object_get_type(v);
+    char err[512];
+
+    /* A template stands for a value only known at run time: check its syntax, not its type. */
+    if (t == json_type_string && wr_template_has(json_object_get_string(v))) {
+        const char *s = json_object_get_string(v);
+        const char *expr;
+        size_t len;
+        if (a->flags & WR_ARG_NO_TEMPLATE || a->type == WR_ARG_SECRET || a->type == WR_ARG_EXPR) {
+            wr_check_error(c, path, false, "templates ('{{ }}') are not allowed here");
+            return;
+        }
+        if (wr_template_check(c->L, s, err, sizeof(err)) != 0) {
+            wr_check_error(c, path, false, "%s", err);
+            return;
+        }
+        bool whole = wr_template_whole(s, &expr, &len);
+        if (whole || a->type == WR_ARG_STRING || a->type == WR_ARG_ENUM ||
+            a->type == WR_ARG_URL || a->type == WR_ARG_ANY || a->type == WR_ARG_URLPATH) {
+            return;
+        }
+        wr_check_error(c, path, false, "expected %s; text around '{{ }}' always makes a string",
+                       type_label(a));
+        return;
+    }
+
+    switch (a->type) {
+    case WR_ARG_ANY:
+        wr_check_templates(c, v, path);
+        return;
+    case WR_ARG_OBJECT:
+        if (t != json_type_object) {
+            break;
+        }
+        if (a->fields) {
+            char *what = wr_xasprintf("'%s'", a->name);
+            wr_argspec_check(c, a->fields, v, path, what, NULL);
+            free(what);
+        } else {
+            wr_check_templates(c, v, path);
+        }
+        return;
+    case WR_ARG_STRINGS:
+        if (t != json_type_array) {
+            break;
+        }
+        for (size_t i = 0; i < json_object_array_length(v); i++) {
+            struct json_object *e = json_object_array_get_idx(v, i);
+            char *p = wr_path_index(path, i);
+            if (!json_object_is_type(e, json_type_string)) {
+                wr_check_error(c, p, false, "expected a string, got %s", wr_json_type_name(e));
+            } else {
+                wr_check_templates(c, e, p);
+            }
+            free(p);
+        }
+        return;
+    case WR_ARG_BOOL:
+        if (t != json_type_boolean) {
+            break;
+        }
+        return;
+    case WR_ARG_INT:
+        if (t != json_type_int) {
+            break;
+        }
+        if (a->min != 0 || a->max != 0) {
+            int64_t n = json_object_get_int64(v);
+            if (n < a->min || n > a->max) {
+                wr_check_error(c, path, false, "%lld is out of range %lld-%lld", (long long)n,
+                               a->min, a->max);
+            }
+        }
+        return;
+    default:
+        /* Everything else is a string with its own syntax. */
+        if (t != json_type_string) {
+            break;
+        }
+        check_string_value(c, a, json_object_get_string(v), path);
+        return;
+    }
+    wr_check_error(c, path, false, "expected %s, got %s", type_label(a), wr_json_type_name(v));
+}
+
+static bool in_list(const char *const *list, const char *s)
+{
+    for (size_t i = 0; list && list[i]; i++) {
+        if (strcmp(list[i], s) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int wr_argspec_check(struct wr_check *c, const struct wr_argspec *spec, struct json_object *obj,
+                     const char *path, const char *what, const char *const *skip)
+{
+    int before = c->errors;
+
+    if (!json_object_is_type(obj, json_type_object)) {
+        wr_check_error(c, path, false, "expected a mapping, got %s", wr_json_type_name(obj));
+        return c->errors - before;
+    }
+    json_object_object_foreach(obj, key, val)
+    {
+        char *p = wr_path_key(path, key);
+        const struct wr_argspec *a = wr_argspec_find(spec, key);
+        if (a) {
+            wr_argspec_check_value(c, a, val, p);
+        } else if (!in_list(skip, key)) {
+            /* Offer the closest known key, from this table and from the skip list. */
+            size_t n = 0;
+            for (const struct wr_argspec *s = spec; s && s->name; s++) {
+                n++;
+            }
+            for (size_t i = 0; skip && skip[i]; i++) {
+                n++;
+            }
+            const char **names = wr_xcalloc(n + 1, sizeof(*names));
+            size_t k = 0;
+            for (const struct wr_argspec *s = spec; s && s->name; s++) {
+                names[k++] = s->name;
+            }
+            for (size_t i = 0; skip && skip[i]; i++) {
+                names[k++] = skip[i];
+            }
+            const char *sug = wr_suggest(key, names);
+            if (sug) {
+                wr_check_error(c, p, true, "unknown key '%s' in %s (did you mean '%s'?)", key,
+                               what, sug);
+            } else {
+                wr_check_error(c, p, true, "unknown key '%s' in %s", key, what);
+            }
+            free(names);
+        }
+        free(p);
+    }
+    for (const struct wr_argspec *a = spec; a && a->name; a++) {
+        if ((a->flags & WR_ARG_REQUIRED) && !json_object_object_get_ex(obj, a->name, NULL)) {
+            wr_check_error(c, path, false, "%s needs '%s' (%s)", what, a->name, type_label(a));
+        }
+    }
+    return c->errors - before;
+}
+
+void wr_argspec_print(const struct wr_argspec *spec, FILE *f, int indent)
+{
+    size_t width = 4;
+    for (const struct wr_argspec *a = spec; a && a->name; a++) {
+        if (strlen(a->name) > width) {
+            width = strlen(a->name);
+        }
+    }
+    for (const struct wr_argspec *a = spec; a && a->name; a++) {
+        fprintf(f, "%*s%-*s  %-10s %-9s %s", indent, "", (int)width, a->name, type_short(a),
+                a->flags & WR_ARG_REQUIRED ? "required" : "", a->help ? a->help : "");
+        if (a->type == WR_ARG_ENUM && a->choices) {
+            fputs(" (", f);
+            for (size_t i = 0; a->choices[i]; i++) {
+                fprintf(f, "%s%s", i ? ", " : "", a->choices[i]);
+            }
+            fputs(")", f);
+        }
+        fputc('\n', f);
+        if (a->type == WR_ARG_OBJECT && a->fields) {
+            wr_argspec_print(a->fields, f, indent + 2);
+        }
+    }
+}

@@ -1,0 +1,339 @@
+/*
+ * cli — the weir command line; see cli.h.
+ *
+ * Each command is a row in the `commands` table: name, one-line summary, usage and long help,
+ * and the function that runs it. `weir help` prints from the same table, and from the action,
+ * trigger and schema tables, so help cannot drift from what the loader accepts.
+ */
+#include "engine/cli.h"
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "actions/action.h"
+#include "engine/config.h"
+#include "engine/strutil.h"
+#include "engine/workflow_set.h"
+#include "triggers/trigger.h"
+
+struct command {
+    const char *name;
+    const char *summary;
+    const char *usage;
+    const char *help;
+    int (*run)(int argc, char **argv);
+};
+
+static int cmd_validate(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+static const struct command commands[] = {
+    {
+        .name = "validate",
+        .summary = "check weir.yaml and workflow files without touching Graph",
+        .usage = "weir validate [-c weir.yaml] [--dump] [FILE|DIR]...",
+        .help = "Checks everything that can be checked without Graph: YAML/JSON syntax, unknown\n"
+                "keys, action and trigger arguments, durations, cron expressions, time zones,\n"
+                "Lua expression and script syntax, duplicate workflow names and conflicting\n"
+                "webhook paths. Every error is printed, each as FILE:LINE:COL: KEY.PATH: MESSAGE.\n"
+                "\n"
+                "With -c, weir.yaml is checked too and its `workflows:` directory is validated\n"
+                "unless FILEs or DIRs are given. Without -c and without arguments, ./weir.yaml is\n"
+                "used if present, else ./workflows. Relative script paths resolve against the\n"
+                "directory of weir.yaml (the current directory without one).\n"
+                "\n"
+                "Options:\n"
+                "  -c, --config FILE  weir.yaml to check and take the workflows directory from\n"
+                "      --dump         print each workflow's loaded model as JSON\n"
+                "  -h, --help         this help\n"
+                "\n"
+                "Prints `ok: N workflows` and exits 0, or prints every error and exits 1.",
+        .run = cmd_validate,
+    },
+    {
+        .name = "help",
+        .summary = "show help for a command, an action, a trigger or a file format",
+        .usage = "weir help [COMMAND|ACTION|TRIGGER|actions|triggers|workflow|config]",
+        .help = "  weir help validate        a command's options\n"
+                "  weir help actions         every action, one line each\n"
+                "  weir help assign-license  an action's arguments\n"
+                "  weir help triggers        every trigger kind\n"
+                "  weir help webhook         a trigger's arguments\n"
+                "  weir help workflow        the keys of a workflow file and of a step\n"
+                "  weir help config          the keys of weir.yaml",
+        .run = cmd_help,
+    },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        if (strcmp(commands[i].name, name) == 0) {
+            return &commands[i];
+        }
+    }
+    return NULL;
+}
+
+static void print_usage(FILE *f)
+{
+    fputs("weir — event-driven identity lifecycle workflows for Microsoft Graph\n"
+          "\n"
+          "Usage: weir [--help] [--version] COMMAND [ARGS]\n"
+          "\n"
+          "Commands:\n",
+          f);
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    }
+    fputs("\n"
+          "`weir help COMMAND` shows a command's options; `weir help actions` lists the actions\n"
+          "a step can run and `weir help ACTION` their arguments.\n"
+          "\n"
+          "Exit codes: 0 success, 1 invalid input (a workflow or config has errors),\n"
+          "            2 usage error (unknown command or option).\n",
+          f);
+}
+
+static int usage_error(const char *fmt, const char *arg, const struct command *cmd)
+{
+    fputs("weir: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    if (cmd) {
+        fprintf(stderr, "usage: %s\n", cmd->usage);
+    } else {
+        fputs("Run `weir --help` for the list of commands.\n", stderr);
+    }
+    return WR_EXIT_USAGE;
+}
+
+/* {====== validate ====== */
+
+static bool is_file(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static bool is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int cmd_validate(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"dump", no_argument, NULL, 'D'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const struct command *self = find_command("validate");
+    const char *config_path = NULL;
+    bool dump = false;
+    struct wr_diags d = {0};
+    struct wr_config *cfg = NULL;
+    struct wr_workflow_set *set = NULL;
+    int c, rc = WR_EXIT_OK;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'D':
+            dump = true;
+            break;
+        case 'h':
+            printf("usage: %s\n\n%s\n", self->usage, self->help);
+            return WR_EXIT_OK;
+        default:
+            return usage_error("validate: unknown option '%s'", argv[optind - 1], self);
+        }
+    }
+    const char *const *paths = (const char *const *)argv + optind;
+    size_t npaths = (size_t)(argc - optind);
+    const char *fallback[1];
+    const char *base_dir = ".";
+
+    if (!config_path && npaths == 0) {
+        if (is_file("weir.yaml")) {
+            config_path = "weir.yaml";
+        } else if (is_dir("workflows")) {
+            fallback[0] = "workflows";
+            paths = fallback;
+            npaths = 1;
+        } else {
+            return usage_error("validate: nothing to validate%s: give FILEs, DIRs or -c weir.yaml "
+                               "(no ./weir.yaml or ./workflows here)",
+                               "", self);
+        }
+    }
+    if (config_path) {
+        if (wr_config_load(config_path, &cfg, &d) != 0) {
+            rc = WR_EXIT_INVALID;
+            goto out;
+        }
+        base_dir = cfg->dir;
+        if (npaths == 0) {
+            fallback[0] = cfg->workflows;
+            paths = fallback;
+            npaths = 1;
+        }
+    }
+    if (wr_workflow_set_load(paths, npaths, base_dir, &set, &d) != 0) {
+        rc = WR_EXIT_INVALID;
+        goto out;
+    }
+    if (dump) {
+        for (size_t i = 0; i < set->count; i++) {
+            char *json = wr_workflow_to_json(set->items[i]);
+            printf("%s\n", json);
+            free(json);
+        }
+    }
+    printf("ok: %zu workflow%s\n", set->count, set->count == 1 ? "" : "s");
+out:
+    if (d.count > 0) {
+        wr_diags_print(&d, stderr);
+        fprintf(stderr, "weir: %zu error%s\n", d.count, d.count == 1 ? "" : "s");
+    }
+    wr_diags_clear(&d);
+    wr_workflow_set_free(set);
+    wr_config_free(cfg);
+    return rc;
+}
+
+/* }====== */
+
+/* {====== help ====== */
+
+static void print_names(const char *title, const char *const *names,
+                        const char *(*summary)(const char *))
+{
+    printf("%s\n", title);
+    for (size_t i = 0; names[i]; i++) {
+        printf("  %-20s %s\n", names[i], summary(names[i]));
+    }
+}
+
+static const char *action_summary(const char *name)
+{
+    return wr_action_find(name)->summary;
+}
+
+static const char *trigger_summary(const char *name)
+{
+    return wr_trigger_find(name)->summary;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stdout);
+        return WR_EXIT_OK;
+    }
+    if (argc > 2) {
+        return usage_error("help: one topic at a time (got '%s' and more)", argv[1],
+                           find_command("help"));
+    }
+    const char *topic = argv[1];
+    const struct command *cmd = find_command(topic);
+    const struct wr_action *act = wr_action_find(topic);
+    const struct wr_trigger_kind *trig = wr_trigger_find(topic);
+
+    if (cmd) {
+        printf("usage: %s\n\n%s\n", cmd->usage, cmd->help);
+    } else if (strcmp(topic, "actions") == 0) {
+        print_names("Actions (weir help ACTION for arguments):", wr_action_names(),
+                    action_summary);
+    } else if (strcmp(topic, "triggers") == 0) {
+        print_names("Triggers (weir help TRIGGER for arguments):", wr_trigger_names(),
+                    trigger_summary);
+    } else if (act) {
+        printf("%s — %s\n\nArguments:\n", act->name, act->summary);
+        wr_argspec_print(act->args, stdout, 2);
+        printf("\nEvery step also takes: id, name, when, retry, continue_on_error.\n");
+    } else if (trig) {
+        printf("trigger: { %s: {...} } — %s\n\nArguments:\n", trig->name, trig->summary);
+        wr_argspec_print(trig->args, stdout, 2);
+    } else if (strcmp(topic, "workflow") == 0) {
+        printf("A workflow file (YAML or JSON, one workflow per file):\n");
+        wr_argspec_print(wr_workflow_spec(), stdout, 2);
+        printf("\nA step holds one of action, script, wait or wait_until:\n");
+        wr_argspec_print(wr_workflow_step_spec(), stdout, 2);
+    } else if (strcmp(topic, "config") == 0) {
+        printf("weir.yaml (relative paths resolve against its directory):\n");
+        wr_argspec_print(wr_config_spec(), stdout, 2);
+    } else {
+        size_t n = 0;
+        const char *all[64];
+        for (size_t i = 0; i < NCOMMANDS; i++) {
+            all[n++] = commands[i].name;
+        }
+        for (const char *const *a = wr_action_names(); *a && n < 50; a++) {
+            all[n++] = *a;
+        }
+        for (const char *const *t = wr_trigger_names(); *t && n < 60; t++) {
+            all[n++] = *t;
+        }
+        all[n++] = "actions";
+        all[n++] = "triggers";
+        all[n++] = "workflow";
+        all[n] = "config";
+        all[n + 1] = NULL;
+        const char *sug = wr_suggest(topic, all);
+        fprintf(stderr, "weir: no help topic '%s'", topic);
+        if (sug) {
+            fprintf(stderr, " (did you mean '%s'?)", sug);
+        }
+        fputs("\nRun `weir help` for the list of topics.\n", stderr);
+        return WR_EXIT_USAGE;
+    }
+    return WR_EXIT_OK;
+}
+
+/* }====== */
+
+int wr_cli_main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return WR_EXIT_USAGE;
+    }
+    const char *arg = argv[1];
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+        print_usage(stdout);
+        return WR_EXIT_OK;
+    }
+    if (strcmp(arg, "--version") == 0 || strcmp(arg, "-V") == 0) {
+        printf("weir %s\n", WEIR_VERSION);
+        return WR_EXIT_OK;
+    }
+    const struct command *cmd = find_command(arg);
+    if (!cmd) {
+        const char *names[NCOMMANDS + 1];
+        for (size_t i = 0; i < NCOMMANDS; i++) {
+            names[i] = commands[i].name;
+        }
+        names[NCOMMANDS] = NULL;
+        const char *sug = arg[0] == '-' ? NULL : wr_suggest(arg, names);
+        fprintf(stderr, "weir: unknown %s '%s'", arg[0] == '-' ? "option" : "command", arg);
+        if (sug) {
+            fprintf(stderr, " (did you mean '%s'?)", sug);
+        }
+        fputs("\nRun `weir --help` for the list of commands.\n", stderr);
+        return WR_EXIT_USAGE;
+    }
+    return cmd->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,300 @@
+/*
+ * strutil — allocation, buffers, suggestions and path helpers; see strutil.h.
+ */
+#include "engine/strutil.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void oom(void)
+{
+    fputs("weir: out of memory\n", stderr);
+    abort();
+}
+
+void *wr_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        oom();
+    }
+    return p;
+}
+
+void *wr_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) {
+        oom();
+    }
+    return p;
+}
+
+void *wr_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) {
+        oom();
+    }
+    return q;
+}
+
+char *wr_xstrdup(const char *s)
+{
+    char *p = strdup(s);
+    if (!p) {
+        oom();
+    }
+    return p;
+}
+
+char *wr_xstrdup_or_null(const char *s)
+{
+    return s ? wr_xstrdup(s) : NULL;
+}
+
+char *wr_xasprintf(const char *fmt, ...)
+{
+    struct wr_buf b = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    wr_buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    return wr_buf_take(&b);
+}
+
+static void buf_reserve(struct wr_buf *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap) {
+        return;
+    }
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + extra + 1) {
+        cap *= 2;
+    }
+    b->data = wr_xrealloc(b->data, cap);
+    b->cap = cap;
+}
+
+void wr_buf_addn(struct wr_buf *b, const char *s, size_t n)
+{
+    buf_reserve(b, n);
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void wr_buf_add(struct wr_buf *b, const char *s)
+{
+    wr_buf_addn(b, s, strlen(s));
+}
+
+void wr_buf_addc(struct wr_buf *b, char c)
+{
+    wr_buf_addn(b, &c, 1);
+}
+
+void wr_buf_vaddf(struct wr_buf *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0) {
+        return;
+    }
+    buf_reserve(b, (size_t)n);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+}
+
+void wr_buf_addf(struct wr_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    wr_buf_vaddf(b, fmt, ap);
+    va_end(ap);
+}
+
+const char *wr_buf_str(const struct wr_buf *b)
+{
+    return b->data ? b->data : "";
+}
+
+char *wr_buf_take(struct wr_buf *b)
+{
+    char *s = b->data ? b->data : wr_xstrdup("");
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return s;
+}
+
+void wr_buf_free(struct wr_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+size_t wr_edit_distance(const char *a, const char *b, size_t cap)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64) {
+        return cap + 1;
+    }
+    if ((la > lb ? la - lb : lb - la) > cap) {
+        return cap + 1;
+    }
+    /* Optimal string alignment distance over three rolling rows. */
+    size_t rows[3][65];
+    size_t *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
+    for (size_t j = 0; j <= lb; j++) {
+        prev[j] = j;
+    }
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        size_t best = cur[0];
+        for (size_t j = 1; j <= lb; j++) {
+            int ca = tolower((unsigned char)a[i - 1]), cb = tolower((unsigned char)b[j - 1]);
+            size_t cost = ca == cb ? 0 : 1;
+            size_t v = prev[j] + 1;
+            if (cur[j - 1] + 1 < v) {
+                v = cur[j - 1] + 1;
+            }
+            if (prev[j - 1] + cost < v) {
+                v = prev[j - 1] + cost;
+            }
+            if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) == cb && prev2[j - 2] + 1 < v) {
+                v = prev2[j - 2] + 1;
+            }
+            cur[j] = v;
+            if (v < best) {
+                best = v;
+            }
+        }
+        if (best > cap) {
+            return cap + 1;
+        }
+        size_t *t = prev2;
+        prev2 = prev;
+        prev = cur;
+        cur = t;
+    }
+    return prev[lb];
+}
+
+const char *wr_suggest(const char *word, const char *const *candidates)
+{
+    size_t len = strlen(word);
+    /* Short words tolerate one edit, longer ones up to a third of their length (max 3). */
+    size_t cap = len <= 3 ? 1 : len / 3 > 3 ? 3 : (len / 3 < 1 ? 1 : len / 3);
+    const char *best = NULL;
+    size_t best_d = cap + 1;
+    for (size_t i = 0; candidates && candidates[i]; i++) {
+        size_t d = wr_edit_distance(word, candidates[i], cap);
+        if (d < best_d) {
+            best_d = d;
+            best = candidates[i];
+        }
+    }
+    return best;
+}
+
+bool wr_str_has_suffix(const char *s, const char *suffix)
+{
+    size_t ls = strlen(s), lx = strlen(suffix);
+    return ls >= lx && memcmp(s + ls - lx, suffix, lx) == 0;
+}
+
+char *wr_path_join(const char *base, const char *rel)
+{
+    if (rel[0] == '/' || !base || !*base || strcmp(base, ".") == 0) {
+        return wr_xstrdup(rel);
+    }
+    size_t lb = strlen(base);
+    return wr_xasprintf("%s%s%s", base, base[lb - 1] == '/' ? "" : "/", rel);
+}
+
+char *wr_path_dirname(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        return wr_xstrdup(".");
+    }
+    if (slash == path) {
+        return wr_xstrdup("/");
+    }
+    size_t n = (size_t)(slash - path);
+    char *d = wr_xmalloc(n + 1);
+    memcpy(d, path, n);
+    d[n] = '\0';
+    return d;
+}
+
+int wr_read_file(const char *path, size_t max_bytes, char **out, size_t *len)
+{
+    int fd = -1, rc = 0;
+    char *data = NULL;
+    size_t used = 0, cap = 0;
+    struct stat st;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -errno;
+    }
+    if (fstat(fd, &st) != 0) {
+        rc = -errno;
+        goto err;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        rc = -EISDIR;
+        goto err;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = -EINVAL;
+        goto err;
+    }
+    /* Read in chunks rather than trusting st_size: the file may grow while we read it. */
+    for (;;) {
+        if (cap - used < 4096) {
+            cap = cap ? cap * 2 : 8192;
+            data = wr_xrealloc(data, cap + 1);
+        }
+        ssize_t n = read(fd, data + used, cap - used);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            rc = -errno;
+            goto err;
+        }
+        if (n == 0) {
+            break;
+        }
+        used += (size_t)n;
+        if (used > max_bytes) {
+            rc = -EFBIG;
+            goto err;
+        }
+    }
+    close(fd);
+    if (!data) {
+        data = wr_xmalloc(1);
+    }
+    data[used] = '\0';
+    *out = data;
+    *len = used;
+    return 0;
+err:
+    close(fd);
+    free(data);
+    return rc;
+}

@@ -1,0 +1,67 @@
+/*
+ * strutil — small string and memory helpers shared by every module: allocation that aborts on
+ * out-of-memory, a growable string buffer, "did you mean" suggestions and path helpers.
+ * Nothing here knows about workflows, Graph or the event loop.
+ */
+#ifndef WR_STRUTIL_H
+#define WR_STRUTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* malloc/realloc/strdup that abort with a message on out-of-memory; never return NULL. */
+void *wr_xmalloc(size_t n);
+void *wr_xcalloc(size_t n, size_t size);
+void *wr_xrealloc(void *p, size_t n);
+char *wr_xstrdup(const char *s);
+/* Returns an owned copy of s, or NULL when s is NULL. */
+char *wr_xstrdup_or_null(const char *s);
+/* Owned printf-style string. */
+char *wr_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable NUL-terminated byte buffer. Zero-initialise ({0}) before use. */
+struct wr_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+};
+void wr_buf_addn(struct wr_buf *b, const char *s, size_t n);
+void wr_buf_add(struct wr_buf *b, const char *s);
+void wr_buf_addc(struct wr_buf *b, char c);
+void wr_buf_addf(struct wr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void wr_buf_vaddf(struct wr_buf *b, const char *fmt, va_list ap);
+/* Borrowed pointer to the contents; "" for an empty buffer; valid until the next change. */
+const char *wr_buf_str(const struct wr_buf *b);
+/* Hands the contents to the caller (owned, never NULL) and empties the buffer. */
+char *wr_buf_take(struct wr_buf *b);
+void wr_buf_free(struct wr_buf *b);
+
+/* Edit distance (insert, delete, substitute, transpose), capped at `cap` + 1 for speed. */
+size_t wr_edit_distance(const char *a, const char *b, size_t cap);
+
+/*
+ * Returns the candidate closest to `word` (borrowed from `candidates`, a NULL-terminated array)
+ * when it is close enough to be a plausible typo, else NULL. Case is ignored.
+ */
+const char *wr_suggest(const char *word, const char *const *candidates);
+
+bool wr_str_has_suffix(const char *s, const char *suffix);
+
+/*
+ * Joins base and rel into an owned path. An absolute rel, or a NULL/empty base, returns a copy
+ * of rel unchanged.
+ */
+char *wr_path_join(const char *base, const char *rel);
+
+/* Owned copy of the directory part of path ("." when there is none). */
+char *wr_path_dirname(const char *path);
+
+/*
+ * Reads a whole regular file of at most max_bytes into an owned, NUL-terminated buffer.
+ * Returns 0 and sets *out and *len, or a negative errno-style code: -ENOENT, -EISDIR, -EFBIG (over
+ * max_bytes), or another -errno. The buffer may contain NUL bytes; *len is exact.
+ */
+int wr_read_file(const char *path, size_t max_bytes, char **out, size_t *len);
+
+#endif
