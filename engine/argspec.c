@@ -93,11 +93,11 @@ static const char *type_label(const struct wr_argspec *a)
 static const char *type_short(const struct wr_argspec *a)
 {
     static const char *const names[] = {
-        [WR_ARG_STRING] = "string",     [WR_ARG_STRINGS] = "list",  [WR_ARG_OBJECT] = "mapping",
-        [WR_ARG_BOOL] = "bool",         [WR_ARG_INT] = "integer",   [WR_ARG_DURATION] = "duration",
-        [WR_ARG_ENUM] = "enum",         [WR_ARG_ANY] = "any",       [WR_ARG_EXPR] = "expression",
-        [WR_ARG_SECRET] = "secret",     [WR_ARG_CRON] = "cron",     [WR_ARG_TZ] = "timezone",
-        [WR_ARG_LISTEN] = "host:port",  [WR_ARG_URL] = "url",       [WR_ARG_URLPATH] = "path",
+        [WR_ARG_STRING] = "string",    [WR_ARG_STRINGS] = "list", [WR_ARG_OBJECT] = "mapping",
+        [WR_ARG_BOOL] = "bool",        [WR_ARG_INT] = "integer",  [WR_ARG_DURATION] = "duration",
+        [WR_ARG_ENUM] = "enum",        [WR_ARG_ANY] = "any",      [WR_ARG_EXPR] = "expression",
+        [WR_ARG_SECRET] = "secret",    [WR_ARG_CRON] = "cron",    [WR_ARG_TZ] = "timezone",
+        [WR_ARG_LISTEN] = "host:port", [WR_ARG_URL] = "url",      [WR_ARG_URLPATH] = "path",
     };
     return names[a->type];
 }
@@ -230,8 +230,8 @@ static void check_string_value(struct wr_check *c, const struct wr_argspec *a, c
     }
 }
 
-void wr_argspec_check_value(struct wr_check *c, const struct wr_argspec *a,
-                            struct json_object *v, const char *path)
+void wr_argspec_check_value(struct wr_check *c, const struct wr_argspec *a, struct json_object *v,
+                            const char *path)
 {
     enum json_type t = json_object_get_type(v);
     char err[512];
@@ -250,8 +250,8 @@ void wr_argspec_check_value(struct wr_check *c, const struct wr_argspec *a,
             return;
         }
         bool whole = wr_template_whole(s, &expr, &len);
-        if (whole || a->type == WR_ARG_STRING || a->type == WR_ARG_ENUM ||
-            a->type == WR_ARG_URL || a->type == WR_ARG_ANY || a->type == WR_ARG_URLPATH) {
+        if (whole || a->type == WR_ARG_STRING || a->type == WR_ARG_ENUM || a->type == WR_ARG_URL ||
+            a->type == WR_ARG_ANY || a->type == WR_ARG_URLPATH) {
             return;
         }
         wr_check_error(c, path, false, "expected %s; text around '{{ }}' always makes a string",
@@ -362,8 +362,8 @@ int wr_argspec_check(struct wr_check *c, const struct wr_argspec *spec, struct j
             }
             const char *sug = wr_suggest(key, names);
             if (sug) {
-                wr_check_error(c, p, true, "unknown key '%s' in %s (did you mean '%s'?)", key,
-                               what, sug);
+                wr_check_error(c, p, true, "unknown key '%s' in %s (did you mean '%s'?)", key, what,
+                               sug);
             } else {
                 wr_check_error(c, p, true, "unknown key '%s' in %s", key, what);
             }

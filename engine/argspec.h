@@ -38,7 +38,7 @@ enum wr_argtype {
     WR_ARG_URLPATH,  /* an absolute URL path such as /hooks/hr */
 };
 
-#define WR_ARG_REQUIRED 0x1u    /* the key must be present */
+#define WR_ARG_REQUIRED    0x1u /* the key must be present */
 #define WR_ARG_NO_TEMPLATE 0x2u /* "{{ }}" is not allowed in this value */
 
 struct wr_argspec {
@@ -55,7 +55,7 @@ struct wr_argspec {
 struct wr_check {
     const struct wr_srcdoc *doc;
     struct wr_diags *d;
-    struct lua_State *L; /* bare state used only to compile expressions */
+    struct lua_State *L;  /* bare state used only to compile expressions */
     const char *base_dir; /* relative paths (scripts) resolve against it */
     int errors;           /* incremented for every error reported through this check */
 };
@@ -74,8 +74,8 @@ int wr_argspec_check(struct wr_check *c, const struct wr_argspec *spec, struct j
                      const char *path, const char *what, const char *const *skip);
 
 /* Checks a single value against one spec entry (used for values outside mappings). */
-void wr_argspec_check_value(struct wr_check *c, const struct wr_argspec *a,
-                            struct json_object *v, const char *path);
+void wr_argspec_check_value(struct wr_check *c, const struct wr_argspec *a, struct json_object *v,
+                            const char *path);
 
 /* Checks every template string anywhere inside v (strings, lists, mappings). */
 void wr_check_templates(struct wr_check *c, struct json_object *v, const char *path);

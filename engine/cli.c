@@ -255,8 +255,7 @@ static int cmd_help(int argc, char **argv)
     if (cmd) {
         printf("usage: %s\n\n%s\n", cmd->usage, cmd->help);
     } else if (strcmp(topic, "actions") == 0) {
-        print_names("Actions (weir help ACTION for arguments):", wr_action_names(),
-                    action_summary);
+        print_names("Actions (weir help ACTION for arguments):", wr_action_names(), action_summary);
     } else if (strcmp(topic, "triggers") == 0) {
         print_names("Triggers (weir help TRIGGER for arguments):", wr_trigger_names(),
                     trigger_summary);
@@ -270,8 +269,14 @@ static int cmd_help(int argc, char **argv)
     } else if (strcmp(topic, "workflow") == 0) {
         printf("A workflow file (YAML or JSON, one workflow per file):\n");
         wr_argspec_print(wr_workflow_spec(), stdout, 2);
-        printf("\nA step holds one of action, script, wait or wait_until:\n");
+        printf("\nEvery step takes these keys, and exactly one of action (with the action's\n"
+               "arguments, see `weir help actions`), script, wait or wait_until:\n");
         wr_argspec_print(wr_workflow_step_spec(), stdout, 2);
+        static const char *const kinds[] = {"script", "wait", "wait_until"};
+        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+            printf("\nA %s step:\n", kinds[i]);
+            wr_argspec_print(wr_workflow_step_kind_spec(kinds[i]), stdout, 2);
+        }
     } else if (strcmp(topic, "config") == 0) {
         printf("weir.yaml (relative paths resolve against its directory):\n");
         wr_argspec_print(wr_config_spec(), stdout, 2);

@@ -72,7 +72,8 @@ const struct wr_argspec *wr_config_spec(void)
 static const char *get_str(struct json_object *obj, const char *key, const char *dflt)
 {
     struct json_object *v = NULL;
-    if (obj && json_object_object_get_ex(obj, key, &v) && json_object_is_type(v, json_type_string)) {
+    if (obj && json_object_object_get_ex(obj, key, &v) &&
+        json_object_is_type(v, json_type_string)) {
         return json_object_get_string(v);
     }
     return dflt;

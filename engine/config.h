@@ -14,18 +14,18 @@
 
 struct wr_argspec;
 
-#define WR_CONFIG_DEFAULT_WEBHOOK "127.0.0.1:8080"
-#define WR_CONFIG_DEFAULT_ADMIN "127.0.0.1:8081"
+#define WR_CONFIG_DEFAULT_WEBHOOK   "127.0.0.1:8080"
+#define WR_CONFIG_DEFAULT_ADMIN     "127.0.0.1:8081"
 #define WR_CONFIG_DEFAULT_AUTHORITY "https://login.microsoftonline.com"
-#define WR_CONFIG_DEFAULT_BASE_URL "https://graph.microsoft.com/v1.0"
+#define WR_CONFIG_DEFAULT_BASE_URL  "https://graph.microsoft.com/v1.0"
 
 struct wr_config {
-    char *file;           /* owned: path of weir.yaml */
-    char *dir;            /* owned: its directory; the base of relative paths */
+    char *file; /* owned: path of weir.yaml */
+    char *dir;  /* owned: its directory; the base of relative paths */
     const char *listen_webhook;
     const char *listen_admin;
-    char *workflows;      /* owned, resolved */
-    char *state;          /* owned, resolved */
+    char *workflows; /* owned, resolved */
+    char *state;     /* owned, resolved */
     struct {
         const char *tenant;
         const char *client_id;

@@ -14,6 +14,8 @@
 
 struct wr_diags {
     char **items; /* owned messages, in the order they were added */
+    int *lines;   /* each message's line and column (0 when it has none), for sorting */
+    int *cols;
     size_t count;
     size_t cap;
 };
@@ -29,6 +31,13 @@ void wr_diags_add(struct wr_diags *d, const char *file, int line, int col, const
 
 /* Appends an already formatted line (copied). */
 void wr_diags_add_raw(struct wr_diags *d, const char *msg);
+
+/*
+ * Orders the messages from index `start` on by line, then column, keeping the order of equal
+ * positions. A loader that checks one file in several passes calls it so that the file's
+ * errors read top to bottom.
+ */
+void wr_diags_sort_from(struct wr_diags *d, size_t start);
 
 /* Prints every message on its own line to f. */
 void wr_diags_print(const struct wr_diags *d, FILE *f);

@@ -172,8 +172,8 @@ struct wr_pos wr_srcdoc_pos(const struct wr_srcdoc *doc, const char *path, bool 
     return none;
 }
 
-void wr_srcdoc_error(const struct wr_srcdoc *doc, struct wr_diags *d, const char *path,
-                     bool at_key, const char *fmt, ...)
+void wr_srcdoc_error(const struct wr_srcdoc *doc, struct wr_diags *d, const char *path, bool at_key,
+                     const char *fmt, ...)
 {
     struct wr_buf b = {0};
     va_list ap;
@@ -499,8 +499,7 @@ static void builder_walk(struct builder *b, yaml_parser_t *parser)
             break;
         }
         if (++b->nodes > WR_SRCDOC_MAX_NODES) {
-            fail(b, mark_pos(ev.start_mark), NULL, "more than %d YAML nodes",
-                 WR_SRCDOC_MAX_NODES);
+            fail(b, mark_pos(ev.start_mark), NULL, "more than %d YAML nodes", WR_SRCDOC_MAX_NODES);
             yaml_event_delete(&ev);
             break;
         }
@@ -617,7 +616,8 @@ int wr_srcdoc_parse(const char *file, const char *buf, size_t len, bool json,
         goto err;
     }
     if (memchr(buf, '\0', len)) {
-        struct wr_pos p = offset_pos(buf, len, (size_t)((const char *)memchr(buf, '\0', len) - buf));
+        struct wr_pos p =
+            offset_pos(buf, len, (size_t)((const char *)memchr(buf, '\0', len) - buf));
         wr_diags_add(d, file, p.line, p.col, NULL, "file contains a NUL byte (not a text file?)");
         goto err;
     }

@@ -29,9 +29,9 @@ struct wr_pos {
 };
 
 struct wr_srcdoc {
-    char *file;                /* owned; the name used in messages */
-    struct json_object *root;  /* owned; NULL when the document is an explicit null */
-    struct lh_table *pos;      /* key path -> struct positions */
+    char *file;               /* owned; the name used in messages */
+    struct json_object *root; /* owned; NULL when the document is an explicit null */
+    struct lh_table *pos;     /* key path -> struct positions */
 };
 
 /*
@@ -61,8 +61,8 @@ void wr_srcdoc_free(struct wr_srcdoc *doc);
 struct wr_pos wr_srcdoc_pos(const struct wr_srcdoc *doc, const char *path, bool at_key);
 
 /* Adds "file:line:col: path: message" to d, positioned at path's value (or key). */
-void wr_srcdoc_error(const struct wr_srcdoc *doc, struct wr_diags *d, const char *path,
-                     bool at_key, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void wr_srcdoc_error(const struct wr_srcdoc *doc, struct wr_diags *d, const char *path, bool at_key,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Owned child paths: wr_path_key("steps[2]", "user") = "steps[2].user"; keys that are not
    plain identifiers are quoted: headers["Content Type"]. */

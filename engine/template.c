@@ -49,8 +49,7 @@ bool wr_template_whole(const char *s, const char **expr, size_t *len)
     return true;
 }
 
-int wr_template_split(const char *s, wr_template_part_fn fn, void *arg, char *err,
-                      size_t errlen)
+int wr_template_split(const char *s, wr_template_part_fn fn, void *arg, char *err, size_t errlen)
 {
     const char *p = s;
     for (;;) {

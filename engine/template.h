@@ -31,8 +31,7 @@ typedef int (*wr_template_part_fn)(void *arg, bool is_expr, const char *text, si
  * Splits s into literal text and trimmed expressions. Returns 0, the callback's non-zero
  * value, or -1 with a message in err for an unclosed "{{" or an empty "{{ }}".
  */
-int wr_template_split(const char *s, wr_template_part_fn fn, void *arg, char *err,
-                      size_t errlen);
+int wr_template_split(const char *s, wr_template_part_fn fn, void *arg, char *err, size_t errlen);
 
 /*
  * Checks that a Lua expression compiles (text only, never bytecode) in L, which needs no

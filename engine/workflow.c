@@ -31,7 +31,10 @@ static const struct wr_argspec retry_fields[] = {
      .type = WR_ARG_DURATION,
      .flags = WR_ARG_NO_TEMPLATE,
      .help = "first backoff; default 2s"},
-    {.name = "max", .type = WR_ARG_DURATION, .flags = WR_ARG_NO_TEMPLATE, .help = "backoff ceiling; default 10m"},
+    {.name = "max",
+     .type = WR_ARG_DURATION,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "backoff ceiling; default 10m"},
     {0},
 };
 
@@ -40,13 +43,22 @@ static const struct wr_argspec workflow_keys[] = {
      .type = WR_ARG_STRING,
      .flags = WR_ARG_REQUIRED | WR_ARG_NO_TEMPLATE,
      .help = "unique name, lowercase letters, digits and '-'"},
-    {.name = "description", .type = WR_ARG_STRING, .flags = WR_ARG_NO_TEMPLATE, .help = "what it is for"},
+    {.name = "description",
+     .type = WR_ARG_STRING,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "what it is for"},
     {.name = "enabled", .type = WR_ARG_BOOL, .help = "false keeps it loaded but unmatched"},
-    {.name = "trigger", .type = WR_ARG_OBJECT, .flags = WR_ARG_REQUIRED, .help = "webhook, file or schedule"},
+    {.name = "trigger",
+     .type = WR_ARG_OBJECT,
+     .flags = WR_ARG_REQUIRED,
+     .help = "webhook, file or schedule"},
     {.name = "when", .type = WR_ARG_EXPR, .help = "Lua condition over `event`"},
     {.name = "vars", .type = WR_ARG_OBJECT, .help = "constants the steps share as vars.NAME"},
     {.name = "steps", .type = WR_ARG_ANY, .flags = WR_ARG_REQUIRED, .help = "the steps, in order"},
-    {.name = "retry", .type = WR_ARG_OBJECT, .fields = retry_fields, .help = "default retry policy of every step"},
+    {.name = "retry",
+     .type = WR_ARG_OBJECT,
+     .fields = retry_fields,
+     .help = "default retry policy of every step"},
     {.name = "on_error", .type = WR_ARG_ANY, .help = "steps run after a step fails for good"},
     {.name = "concurrency_key",
      .type = WR_ARG_STRING,
@@ -55,35 +67,42 @@ static const struct wr_argspec workflow_keys[] = {
 };
 
 /* Keys every step may have, whatever it does. */
-#define STEP_COMMON_KEYS                                                                           \
-    {.name = "id", .type = WR_ARG_STRING, .flags = WR_ARG_NO_TEMPLATE, .help = "name for steps.ID"}, \
-        {.name = "name", .type = WR_ARG_STRING, .flags = WR_ARG_NO_TEMPLATE, .help = "label"},       \
-        {.name = "when", .type = WR_ARG_EXPR, .help = "Lua condition; false skips the step"},        \
-        {.name = "retry", .type = WR_ARG_OBJECT, .fields = retry_fields, .help = "retry policy"},     \
-        {.name = "continue_on_error", .type = WR_ARG_BOOL, .help = "a failure does not stop the run"}
-
-static const struct wr_argspec action_step_keys[] = {
-    STEP_COMMON_KEYS,
-    {.name = "action", .type = WR_ARG_STRING, .flags = WR_ARG_NO_TEMPLATE, .help = "action name"},
+static const struct wr_argspec step_common_keys[] = {
+    {.name = "id", .type = WR_ARG_STRING, .flags = WR_ARG_NO_TEMPLATE, .help = "name for steps.ID"},
+    {.name = "name", .type = WR_ARG_STRING, .flags = WR_ARG_NO_TEMPLATE, .help = "a label"},
+    {.name = "when", .type = WR_ARG_EXPR, .help = "Lua condition; false skips the step"},
+    {.name = "retry", .type = WR_ARG_OBJECT, .fields = retry_fields, .help = "retry policy"},
+    {.name = "continue_on_error", .type = WR_ARG_BOOL, .help = "a failure does not stop the run"},
+    {.name = "action", .type = WR_ARG_STRING, .help = "an action (see `weir help actions`)"},
     {0},
 };
 
+/* The keys of the step kinds that are not actions (an action's come from its descriptor). */
 static const struct wr_argspec script_step_keys[] = {
-    STEP_COMMON_KEYS,
-    {.name = "script", .type = WR_ARG_STRING, .flags = WR_ARG_NO_TEMPLATE, .help = "Lua hook file"},
-    {.name = "function", .type = WR_ARG_STRING, .flags = WR_ARG_NO_TEMPLATE, .help = "default map"},
+    {.name = "script",
+     .type = WR_ARG_STRING,
+     .flags = WR_ARG_REQUIRED | WR_ARG_NO_TEMPLATE,
+     .help = "a Lua mapping hook file"},
+    {.name = "function",
+     .type = WR_ARG_STRING,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "the hook's function; default map"},
     {0},
 };
 
 static const struct wr_argspec wait_step_keys[] = {
-    STEP_COMMON_KEYS,
-    {.name = "wait", .type = WR_ARG_DURATION, .flags = WR_ARG_NO_TEMPLATE, .help = "durable delay"},
+    {.name = "wait",
+     .type = WR_ARG_DURATION,
+     .flags = WR_ARG_REQUIRED | WR_ARG_NO_TEMPLATE,
+     .help = "a durable delay, e.g. 30d"},
     {0},
 };
 
 static const struct wr_argspec wait_until_step_keys[] = {
-    STEP_COMMON_KEYS,
-    {.name = "wait_until", .type = WR_ARG_STRING, .help = "ISO-8601 time to wait for"},
+    {.name = "wait_until",
+     .type = WR_ARG_STRING,
+     .flags = WR_ARG_REQUIRED,
+     .help = "an ISO-8601 time to wait for"},
     {0},
 };
 
@@ -92,20 +111,17 @@ const struct wr_argspec *wr_workflow_spec(void)
     return workflow_keys;
 }
 
-/* For help: the common keys plus the four that decide a step's kind. */
-static const struct wr_argspec step_help_keys[] = {
-    STEP_COMMON_KEYS,
-    {.name = "action", .type = WR_ARG_STRING, .help = "an action (see `weir help actions`)"},
-    {.name = "script", .type = WR_ARG_STRING, .help = "a Lua mapping hook file"},
-    {.name = "function", .type = WR_ARG_STRING, .help = "the hook's function; default map"},
-    {.name = "wait", .type = WR_ARG_DURATION, .help = "a durable delay, e.g. 30d"},
-    {.name = "wait_until", .type = WR_ARG_STRING, .help = "an ISO-8601 time to wait for"},
-    {0},
-};
-
 const struct wr_argspec *wr_workflow_step_spec(void)
 {
-    return step_help_keys;
+    return step_common_keys;
+}
+
+const struct wr_argspec *wr_workflow_step_kind_spec(const char *kind)
+{
+    return strcmp(kind, "script") == 0       ? script_step_keys
+           : strcmp(kind, "wait") == 0       ? wait_step_keys
+           : strcmp(kind, "wait_until") == 0 ? wait_until_step_keys
+                                             : NULL;
 }
 
 /* The keys that decide what a step is, in the order they are reported. */
@@ -194,8 +210,7 @@ static void check_step(struct loader *ld, struct json_object *step, const char *
     size_t nfound = 0;
 
     if (!json_object_is_type(step, json_type_object)) {
-        wr_check_error(c, path, false, "a step must be a mapping, got %s",
-                       wr_json_type_name(step));
+        wr_check_error(c, path, false, "a step must be a mapping, got %s", wr_json_type_name(step));
         return;
     }
     for (size_t i = 0; step_kind_keys[i]; i++) {
@@ -204,82 +219,86 @@ static void check_step(struct loader *ld, struct json_object *step, const char *
         }
     }
     if (nfound == 0) {
-        wr_check_error(c, path, false, "a step needs one of 'action', 'script', 'wait' or "
-                                       "'wait_until'");
+        wr_check_error(c, path, false,
+                       "a step needs one of 'action', 'script', 'wait' or "
+                       "'wait_until'");
         return;
     }
     if (nfound > 1) {
         char *p = wr_path_key(path, found[1]);
-        wr_check_error(c, p, true, "a step has one of 'action', 'script', 'wait' or "
-                                   "'wait_until', not both '%s' and '%s'",
+        wr_check_error(c, p, true,
+                       "a step has one of 'action', 'script', 'wait' or "
+                       "'wait_until', not both '%s' and '%s'",
                        found[0], found[1]);
         free(p);
         return;
     }
 
+    /*
+     * The kind's own keys (an action's arguments, or script/function, or wait) are checked
+     * against its table; the common step keys are known there too, so a typo in either is
+     * reported once, with the closest name from both.
+     */
     struct json_object *v = NULL;
-    if (strcmp(found[0], "action") == 0) {
+    const struct wr_argspec *kind_spec = wr_workflow_step_kind_spec(found[0]);
+    const struct wr_action *act = NULL;
+    char *what = wr_xasprintf("a '%s' step", found[0]);
+    if (!kind_spec) {
         json_object_object_get_ex(step, "action", &v);
         char *ap = wr_path_key(path, "action");
-        const struct wr_action *act = NULL;
         if (!json_object_is_type(v, json_type_string)) {
             wr_check_error(c, ap, false, "expected an action name, got %s", wr_json_type_name(v));
         } else if (!(act = wr_action_find(json_object_get_string(v)))) {
             const char *name = json_object_get_string(v);
             const char *sug = wr_suggest(name, wr_action_names());
             if (sug) {
-                wr_check_error(c, ap, false, "unknown action '%s' (did you mean '%s'?)", name,
-                               sug);
+                wr_check_error(c, ap, false, "unknown action '%s' (did you mean '%s'?)", name, sug);
             } else {
-                wr_check_error(c, ap, false, "unknown action '%s' (see `weir help actions`)",
-                               name);
+                wr_check_error(c, ap, false, "unknown action '%s' (see `weir help actions`)", name);
             }
         }
         free(ap);
-        if (act) {
-            const char **names = spec_names(action_step_keys);
-            wr_argspec_check(c, act->args, step, path, act->name, names);
-            free(names);
-            for (const struct wr_argspec *a = action_step_keys; a->name; a++) {
-                char *kp = wr_path_key(path, a->name);
-                if (json_object_object_get_ex(step, a->name, &v)) {
-                    wr_argspec_check_value(c, a, v, kp);
-                }
-                free(kp);
-            }
-            if (act->validate) {
-                act->validate(c, step, path);
-            }
+        if (!act) {
+            free(what);
+            return;
         }
-    } else {
-        const struct wr_argspec *spec = strcmp(found[0], "script") == 0 ? script_step_keys
-                                        : strcmp(found[0], "wait") == 0 ? wait_step_keys
-                                                                        : wait_until_step_keys;
-        char *what = wr_xasprintf("a '%s' step", found[0]);
-        wr_argspec_check(c, spec, step, path, what, NULL);
+        kind_spec = act->args;
         free(what);
-        if (strcmp(found[0], "script") == 0 && json_object_object_get_ex(step, "script", &v)) {
-            char *sp = wr_path_key(path, "script");
-            check_script(ld, v, sp);
-            free(sp);
+        what = wr_xstrdup(act->name);
+    }
+    const char **common = spec_names(step_common_keys);
+    wr_argspec_check(c, kind_spec, step, path, what, common);
+    free(common);
+    free(what);
+    for (const struct wr_argspec *a = step_common_keys; a->name; a++) {
+        if (strcmp(a->name, "action") != 0 && json_object_object_get_ex(step, a->name, &v)) {
+            char *kp = wr_path_key(path, a->name);
+            wr_argspec_check_value(c, a, v, kp);
+            free(kp);
         }
-        if (strcmp(found[0], "script") == 0 && json_object_object_get_ex(step, "function", &v) &&
-            json_object_is_type(v, json_type_string) && !is_identifier(json_object_get_string(v))) {
-            char *fp = wr_path_key(path, "function");
-            wr_check_error(c, fp, false, "'%s' is not a Lua function name",
-                           json_object_get_string(v));
-            free(fp);
-        }
-        if (strcmp(found[0], "wait") == 0 && json_object_object_get_ex(step, "wait", &v) &&
-            json_object_is_type(v, json_type_string)) {
-            int64_t ms = 0;
-            char err[128];
-            if (wr_duration_parse(json_object_get_string(v), &ms, err, sizeof(err)) == 0 &&
-                ms <= 0) {
-                char *wp = wr_path_key(path, "wait");
-                wr_check_error(c, wp, false, "must be longer than 0");
-                free(wp);
-            }
+    }
+    if (act && act->validate) {
+        act->validate(c, step, path);
+    }
+    if (kind_spec == script_step_keys && json_object_object_get_ex(step, "script", &v)) {
+        char *sp = wr_path_key(path, "script");
+        check_script(ld, v, sp);
+        free(sp);
+    }
+    if (kind_spec == script_step_keys && json_object_object_get_ex(step, "function", &v) &&
+        json_object_is_type(v, json_type_string) && !is_identifier(json_object_get_string(v))) {
+        char *fp = wr_path_key(path, "function");
+        wr_check_error(c, fp, false, "'%s' is not a Lua function name", json_object_get_string(v));
+        free(fp);
+    }
+    if (kind_spec == wait_step_keys && json_object_object_get_ex(step, "wait", &v) &&
+        json_object_is_type(v, json_type_string)) {
+        int64_t ms = 0;
+        char err[128];
+        if (wr_duration_parse(json_object_get_string(v), &ms, err, sizeof(err)) == 0 && ms <= 0) {
+            char *wp = wr_path_key(path, "wait");
+            wr_check_error(c, wp, false, "must be longer than 0");
+            free(wp);
         }
     }
 
@@ -315,13 +334,13 @@ static void check_steps(struct loader *ld, struct json_object *steps, const char
         return;
     }
     if (!json_object_is_type(steps, json_type_array)) {
-        wr_check_error(c, key, false, "expected a list of steps, got %s",
-                       wr_json_type_name(steps));
+        wr_check_error(c, key, false, "expected a list of steps, got %s", wr_json_type_name(steps));
         return;
     }
     if (json_object_array_length(steps) == 0) {
-        wr_check_error(c, key, false, "%s", required ? "a workflow needs at least one step"
-                                                     : "is empty; leave it out instead");
+        wr_check_error(c, key, false, "%s",
+                       required ? "a workflow needs at least one step"
+                                : "is empty; leave it out instead");
         return;
     }
     for (size_t i = 0; i < json_object_array_length(steps); i++) {
@@ -391,8 +410,9 @@ static void check_document(struct loader *ld, struct json_object *root)
     struct json_object *v = NULL;
 
     if (!json_object_is_type(root, json_type_object)) {
-        wr_check_error(c, "", false, "a workflow file holds a mapping (name, trigger, steps), "
-                                     "got %s",
+        wr_check_error(c, "", false,
+                       "a workflow file holds a mapping (name, trigger, steps), "
+                       "got %s",
                        wr_json_type_name(root));
         return;
     }
@@ -467,8 +487,8 @@ static void build_steps(struct wr_workflow *wf, struct json_object *arr, const c
         s->id = get_str(obj, "id");
         s->name = get_str(obj, "name");
         s->when = get_str(obj, "when");
-        s->continue_on_error = json_object_object_get_ex(obj, "continue_on_error", &v) &&
-                               json_object_get_boolean(v);
+        s->continue_on_error =
+            json_object_object_get_ex(obj, "continue_on_error", &v) && json_object_get_boolean(v);
         v = NULL;
         json_object_object_get_ex(obj, "retry", &v);
         s->retry = build_retry(v, wf->retry);
@@ -519,7 +539,9 @@ int wr_workflow_parse(const char *file, const char *buf, size_t len, const char 
     ld.c.base_dir = base_dir;
     ld.ids = json_object_new_object();
     root = doc->root;
+    size_t first_diag = d->count;
     check_document(&ld, root);
+    wr_diags_sort_from(d, first_diag);
     json_object_put(ld.ids);
     if (ld.c.errors > 0) {
         wr_srcdoc_free(doc);
@@ -569,8 +591,7 @@ int wr_workflow_load(const char *file, const char *base_dir, struct lua_State *L
     *out = NULL;
     if (rc != 0) {
         if (rc == -EFBIG) {
-            wr_diags_add(d, file, 0, 0, NULL, "file is larger than %d bytes",
-                         WR_SRCDOC_MAX_BYTES);
+            wr_diags_add(d, file, 0, 0, NULL, "file is larger than %d bytes", WR_SRCDOC_MAX_BYTES);
         } else {
             wr_diags_add(d, file, 0, 0, NULL, "cannot read: %s", strerror(-rc));
         }
@@ -662,7 +683,7 @@ static struct json_object *retry_json(struct wr_retry r)
 
 static struct json_object *steps_json(const struct wr_step *steps, size_t n)
 {
-    static const char *const step_keys[] = {"id",   "name",  "when", "retry", "continue_on_error",
+    static const char *const step_keys[] = {"id",     "name", "when", "retry", "continue_on_error",
                                             "action", NULL};
     struct json_object *a = json_object_new_array();
     for (size_t i = 0; i < n; i++) {

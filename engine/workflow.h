@@ -30,9 +30,9 @@ struct wr_retry {
     int64_t max_ms;     /* backoff ceiling */
 };
 
-#define WR_RETRY_DEFAULT_ATTEMPTS 5
+#define WR_RETRY_DEFAULT_ATTEMPTS   5
 #define WR_RETRY_DEFAULT_INITIAL_MS 2000
-#define WR_RETRY_DEFAULT_MAX_MS (10 * 60 * 1000)
+#define WR_RETRY_DEFAULT_MAX_MS     (10 * 60 * 1000)
 
 enum wr_step_kind {
     WR_STEP_ACTION, /* action: NAME plus its arguments */
@@ -42,10 +42,10 @@ enum wr_step_kind {
 
 struct wr_step {
     enum wr_step_kind kind;
-    const char *id;       /* borrowed from the document; NULL when the step has none */
-    const char *name;     /* optional human label */
-    const char *path;     /* key path, e.g. "steps[2]"; owned by the workflow */
-    struct wr_pos pos;    /* where the step starts */
+    const char *id;                 /* borrowed from the document; NULL when the step has none */
+    const char *name;               /* optional human label */
+    const char *path;               /* key path, e.g. "steps[2]"; owned by the workflow */
+    struct wr_pos pos;              /* where the step starts */
     const struct wr_action *action; /* WR_STEP_ACTION */
     struct json_object *args;       /* WR_STEP_ACTION: the step mapping (borrowed) */
     char *script;                   /* WR_STEP_SCRIPT: resolved path (owned) */
@@ -61,8 +61,8 @@ struct wr_workflow {
     const char *name;
     const char *description;
     bool enabled;
-    char *file;     /* owned: the path it was loaded from */
-    char hash[65];  /* SHA-256 of the file's bytes, hex */
+    char *file;    /* owned: the path it was loaded from */
+    char hash[65]; /* SHA-256 of the file's bytes, hex */
     const struct wr_trigger_kind *trigger;
     struct json_object *trigger_args; /* borrowed from doc */
     const char *when;
@@ -91,9 +91,13 @@ int wr_workflow_parse(const char *file, const char *buf, size_t len, const char 
 
 void wr_workflow_free(struct wr_workflow *wf);
 
-/* The key tables of a workflow file and of its steps, for `weir help workflow`. */
+/*
+ * The key tables, for `weir help workflow`: the workflow file, the keys every step takes, and
+ * the keys of the non-action step kinds ("script", "wait", "wait_until"; NULL otherwise).
+ */
 const struct wr_argspec *wr_workflow_spec(void);
 const struct wr_argspec *wr_workflow_step_spec(void);
+const struct wr_argspec *wr_workflow_step_kind_spec(const char *kind);
 
 /*
  * Serialises the model (not the source text) as canonical JSON, owned. Two spellings of one

@@ -57,8 +57,8 @@ static int check_names(struct wr_workflow_set *set, struct wr_diags *d)
                 struct wr_pos a = wr_srcdoc_pos(set->items[i]->doc, "name", false);
                 struct wr_pos b = wr_srcdoc_pos(set->items[j]->doc, "name", false);
                 wr_diags_add(d, set->items[i]->file, a.line, a.col, "name",
-                             "duplicate workflow name '%s' (also in %s:%d:%d)",
-                             set->items[i]->name, set->items[j]->file, b.line, b.col);
+                             "duplicate workflow name '%s' (also in %s:%d:%d)", set->items[i]->name,
+                             set->items[j]->file, b.line, b.col);
                 errors++;
                 break;
             }
@@ -174,8 +174,7 @@ done:
     return 0;
 }
 
-const struct wr_workflow *wr_workflow_set_find(const struct wr_workflow_set *set,
-                                               const char *name)
+const struct wr_workflow *wr_workflow_set_find(const struct wr_workflow_set *set, const char *name)
 {
     for (size_t i = 0; set && i < set->count; i++) {
         if (strcmp(set->items[i]->name, name) == 0) {

@@ -29,8 +29,7 @@ int wr_workflow_set_load(const char *const *paths, size_t npaths, const char *ba
                          struct wr_workflow_set **out, struct wr_diags *d);
 
 /* Borrowed workflow by name, or NULL. */
-const struct wr_workflow *wr_workflow_set_find(const struct wr_workflow_set *set,
-                                               const char *name);
+const struct wr_workflow *wr_workflow_set_find(const struct wr_workflow_set *set, const char *name);
 
 void wr_workflow_set_free(struct wr_workflow_set *set);
 
