@@ -15,9 +15,9 @@
 #include "engine/argspec.h"
 
 struct wr_action {
-    const char *name;                  /* as written after `action:` */
-    const char *summary;               /* one line for `weir help` */
-    const struct wr_argspec *args;     /* argument table, NULL-name terminated */
+    const char *name;              /* as written after `action:` */
+    const char *summary;           /* one line for `weir help` */
+    const struct wr_argspec *args; /* argument table, NULL-name terminated */
     /*
      * Checks that span several arguments (e.g. "add or remove"), after the table check passed
      * for each key. Reports through c; may be NULL.
@@ -32,10 +32,10 @@ const struct wr_action *wr_action_find(const char *name);
 const char *const *wr_action_names(void);
 
 /* Shared argument-table entries: the user reference every user action takes. */
-#define WR_ARGSPEC_USER                                                                         \
-    {.name = "user",                                                                           \
-     .type = WR_ARG_STRING,                                                                    \
-     .flags = WR_ARG_REQUIRED,                                                                 \
-     .help = "object id, userPrincipalName, mail or employeeId:VALUE"}
+#define WR_ARGSPEC_USER                                                                            \
+    {                                                                                              \
+        .name = "user", .type = WR_ARG_STRING, .flags = WR_ARG_REQUIRED,                           \
+        .help = "object id, userPrincipalName, mail or employeeId:VALUE"                           \
+    }
 
 #endif

@@ -20,8 +20,7 @@ static const struct wr_argspec assign_license_args[] = {
     {0},
 };
 
-static void assign_license_validate(struct wr_check *c, struct json_object *args,
-                                    const char *path)
+static void assign_license_validate(struct wr_check *c, struct json_object *args, const char *path)
 {
     struct json_object *add = NULL, *remove = NULL, *ul = NULL;
     bool has_add = json_object_object_get_ex(args, "add", &add);
@@ -47,8 +46,8 @@ static void assign_license_validate(struct wr_check *c, struct json_object *args
     if (json_object_object_get_ex(args, "usage_location", &ul) &&
         json_object_is_type(ul, json_type_string)) {
         const char *s = json_object_get_string(ul);
-        if (!strstr(s, "{{") && (strlen(s) != 2 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' ||
-                                 s[1] > 'Z')) {
+        if (!strstr(s, "{{") &&
+            (strlen(s) != 2 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z')) {
             char *p = wr_path_key(path, "usage_location");
             wr_check_error(c, p, false, "'%s' is not a two-letter country code (e.g. DE, US)", s);
             free(p);

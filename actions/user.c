@@ -25,8 +25,8 @@ static const struct wr_argspec update_user_args[] = {
 static void update_user_validate(struct wr_check *c, struct json_object *args, const char *path)
 {
     struct json_object *set = NULL;
-    if (json_object_object_get_ex(args, "set", &set) && json_object_is_type(set, json_type_object) &&
-        json_object_object_length(set) == 0) {
+    if (json_object_object_get_ex(args, "set", &set) &&
+        json_object_is_type(set, json_type_object) && json_object_object_length(set) == 0) {
         char *p = wr_path_key(path, "set");
         wr_check_error(c, p, false, "is empty: name at least one property to set");
         free(p);

@@ -10,6 +10,7 @@
 
 #include "engine/cron.h"
 #include "engine/duration.h"
+#include "engine/lua_host.h"
 #include "engine/strutil.h"
 #include "engine/template.h"
 
@@ -107,7 +108,7 @@ void wr_check_templates(struct wr_check *c, struct json_object *v, const char *p
     char err[512];
     switch (json_object_get_type(v)) {
     case json_type_string:
-        if (wr_template_check(c->L, json_object_get_string(v), err, sizeof(err)) != 0) {
+        if (wr_lua_compile_string(c->lua, json_object_get_string(v), err, sizeof(err)) != 0) {
             wr_check_error(c, path, false, "%s", err);
         }
         break;
@@ -198,7 +199,7 @@ static void check_string_value(struct wr_check *c, const struct wr_argspec *a, c
         break;
     }
     case WR_ARG_EXPR:
-        if (wr_expr_check(c->L, s, strlen(s), err, sizeof(err)) != 0) {
+        if (wr_lua_compile(c->lua, s, strlen(s), err, sizeof(err)) != 0) {
             wr_check_error(c, path, false, "invalid expression '%.80s': %s", s, err);
         }
         break;
@@ -245,7 +246,7 @@ void wr_argspec_check_value(struct wr_check *c, const struct wr_argspec *a, stru
             wr_check_error(c, path, false, "templates ('{{ }}') are not allowed here");
             return;
         }
-        if (wr_template_check(c->L, s, err, sizeof(err)) != 0) {
+        if (wr_lua_compile_string(c->lua, s, err, sizeof(err)) != 0) {
             wr_check_error(c, path, false, "%s", err);
             return;
         }

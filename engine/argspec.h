@@ -18,7 +18,7 @@
 #include "engine/diag.h"
 #include "engine/srcdoc.h"
 
-struct lua_State;
+struct wr_lua;
 
 enum wr_argtype {
     WR_ARG_STRING,   /* a string (numbers are not silently accepted) */
@@ -55,7 +55,7 @@ struct wr_argspec {
 struct wr_check {
     const struct wr_srcdoc *doc;
     struct wr_diags *d;
-    struct lua_State *L;  /* bare state used only to compile expressions */
+    struct wr_lua *lua;   /* the workflow sandbox: expressions are compiled (not run) in it */
     const char *base_dir; /* relative paths (scripts) resolve against it */
     int errors;           /* incremented for every error reported through this check */
 };

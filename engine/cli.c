@@ -16,6 +16,7 @@
 
 #include "actions/action.h"
 #include "engine/config.h"
+#include "engine/lua_host.h"
 #include "engine/strutil.h"
 #include "engine/workflow_set.h"
 #include "triggers/trigger.h"
@@ -29,6 +30,7 @@ struct command {
 };
 
 static int cmd_validate(int argc, char **argv);
+static int cmd_map(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const struct command commands[] = {
@@ -53,6 +55,27 @@ static const struct command commands[] = {
                 "\n"
                 "Prints `ok: N workflows` and exits 0, or prints every error and exits 1.",
         .run = cmd_validate,
+    },
+    {
+        .name = "map",
+        .summary = "run a Lua mapping hook on a sample event and print its output",
+        .usage = "weir map SCRIPT --event FILE|- [--function NAME] [--ctx FILE] [-c weir.yaml]",
+        .help = "Runs SCRIPT's hook function (default `map`) as a workflow step would — in the\n"
+                "same sandbox, with the same limits — on the event in FILE (JSON or YAML; - reads\n"
+                "standard input), and prints what it returns as JSON. Nothing is sent anywhere:\n"
+                "this is the scripter's test loop. weir.log() lines go to standard error.\n"
+                "\n"
+                "Options:\n"
+                "  -e, --event FILE     the event, as the hook's first argument\n"
+                "  -f, --function NAME  the function to call; default map\n"
+                "      --ctx FILE       the hook's second argument; default\n"
+                "                       {\"workflow\": null, \"run\": {\"id\": \"weir-map\",\n"
+                "                       \"dry_run\": true}, \"vars\": {}, \"steps\": {}}\n"
+                "  -c, --config FILE    weir.yaml, for lua.env_allow (weir.env)\n"
+                "  -h, --help           this help\n"
+                "\n"
+                "Exits 0 with the output, 1 with the error and a Lua traceback, 2 on usage errors.",
+        .run = cmd_map,
     },
     {
         .name = "help",
@@ -146,7 +169,7 @@ static int cmd_validate(int argc, char **argv)
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
             config_path = optarg;
@@ -191,7 +214,7 @@ static int cmd_validate(int argc, char **argv)
             npaths = 1;
         }
     }
-    if (wr_workflow_set_load(paths, npaths, base_dir, &set, &d) != 0) {
+    if (wr_workflow_set_load(paths, npaths, base_dir, cfg ? cfg->env_allow : NULL, &set, &d) != 0) {
         rc = WR_EXIT_INVALID;
         goto out;
     }
@@ -210,6 +233,157 @@ out:
     }
     wr_diags_clear(&d);
     wr_workflow_set_free(set);
+    wr_config_free(cfg);
+    return rc;
+}
+
+/* }====== */
+
+/* {====== map ====== */
+
+/* Reads a JSON or YAML document from path ("-" = standard input) into an owned tree. */
+static int read_document(const char *path, struct json_object **out, struct wr_diags *d)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    struct wr_srcdoc *doc = NULL;
+    bool json;
+    int rc;
+
+    *out = NULL;
+    if (strcmp(path, "-") == 0) {
+        struct wr_buf b = {0};
+        char chunk[65536];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0) {
+            wr_buf_addn(&b, chunk, n);
+            if (b.len > WR_SRCDOC_MAX_BYTES) {
+                break;
+            }
+        }
+        len = b.len;
+        buf = wr_buf_take(&b);
+        /* Standard input has no extension: JSON when it looks like JSON, else YAML. */
+        size_t i = 0;
+        while (i < len && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\r' || buf[i] == '\t')) {
+            i++;
+        }
+        json = i < len && (buf[i] == '{' || buf[i] == '[');
+        path = "<stdin>";
+    } else {
+        rc = wr_read_file(path, WR_SRCDOC_MAX_BYTES, &buf, &len);
+        if (rc != 0) {
+            wr_diags_add(d, path, 0, 0, NULL, "cannot read: %s", strerror(-rc));
+            return -1;
+        }
+        json = !wr_str_has_suffix(path, ".yaml") && !wr_str_has_suffix(path, ".yml");
+    }
+    rc = wr_srcdoc_parse(path, buf, len, json, &doc, d);
+    free(buf);
+    if (rc != 0) {
+        return -1;
+    }
+    *out = json_object_get(doc->root);
+    wr_srcdoc_free(doc);
+    return 0;
+}
+
+static void map_log(void *arg, const char *level, const char *msg)
+{
+    (void)arg;
+    fprintf(stderr, "%s: %s\n", level, msg);
+}
+
+static int cmd_map(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"event", required_argument, NULL, 'e'}, {"function", required_argument, NULL, 'f'},
+        {"ctx", required_argument, NULL, 'C'},   {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},        {0},
+    };
+    const struct command *self = find_command("map");
+    const char *event_path = NULL, *function = "map", *ctx_path = NULL, *config_path = NULL;
+    struct wr_diags d = {0};
+    struct wr_config *cfg = NULL;
+    struct wr_lua *lua = NULL;
+    struct json_object *event = NULL, *ctx = NULL, *out = NULL;
+    char err[2048];
+    char *trace = NULL;
+    int c, rc = WR_EXIT_INVALID;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "e:f:c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'e':
+            event_path = optarg;
+            break;
+        case 'f':
+            function = optarg;
+            break;
+        case 'C':
+            ctx_path = optarg;
+            break;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'h':
+            printf("usage: %s\n\n%s\n", self->usage, self->help);
+            return WR_EXIT_OK;
+        default:
+            return usage_error("map: unknown option or missing value '%s'", argv[optind - 1],
+                               self);
+        }
+    }
+    if (optind != argc - 1) {
+        return usage_error("map: give exactly one SCRIPT%s", "", self);
+    }
+    if (!event_path) {
+        return usage_error("map: --event FILE is required%s", "", self);
+    }
+    const char *script = argv[optind];
+    if (config_path && wr_config_load(config_path, &cfg, &d) != 0) {
+        goto out;
+    }
+    if (read_document(event_path, &event, &d) != 0) {
+        goto out;
+    }
+    if (ctx_path) {
+        if (read_document(ctx_path, &ctx, &d) != 0) {
+            goto out;
+        }
+    } else {
+        ctx = json_tokener_parse("{\"workflow\": null, \"run\": {\"id\": \"weir-map\", "
+                                 "\"dry_run\": true}, \"vars\": {}, \"steps\": {}}");
+    }
+    lua = wr_lua_new(NULL, cfg ? cfg->env_allow : NULL);
+    if (!lua) {
+        wr_diags_add(&d, NULL, 0, 0, NULL, "cannot create a Lua state (out of memory)");
+        goto out;
+    }
+    wr_lua_set_log(lua, map_log, NULL);
+    int hook = wr_lua_load_hook(lua, script, function, err, sizeof(err));
+    if (hook < 0) {
+        wr_diags_add(&d, NULL, 0, 0, NULL, "%s", err);
+        goto out;
+    }
+    if (wr_lua_call_hook(lua, hook, event, ctx, &out, err, sizeof(err), &trace) != 0) {
+        /* The traceback starts with the message itself. */
+        wr_diags_add_raw(&d, trace ? trace : err);
+        goto out;
+    }
+    printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY |
+                                                           JSON_C_TO_STRING_SPACED |
+                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
+    rc = WR_EXIT_OK;
+out:
+    wr_diags_print(&d, stderr);
+    wr_diags_clear(&d);
+    free(trace);
+    json_object_put(out);
+    json_object_put(event);
+    json_object_put(ctx);
+    wr_lua_free(lua);
     wr_config_free(cfg);
     return rc;
 }

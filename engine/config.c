@@ -46,6 +46,13 @@ static const struct wr_argspec graph_fields[] = {
     {0},
 };
 
+static const struct wr_argspec lua_fields[] = {
+    {.name = "env_allow",
+     .type = WR_ARG_STRINGS,
+     .help = "environment variables scripts may read with weir.env(NAME)"},
+    {0},
+};
+
 static const struct wr_argspec config_keys[] = {
     {.name = "listen", .type = WR_ARG_OBJECT, .fields = listen_fields, .help = "listeners"},
     {.name = "workflows",
@@ -61,6 +68,7 @@ static const struct wr_argspec config_keys[] = {
      .flags = WR_ARG_REQUIRED,
      .fields = graph_fields,
      .help = "Microsoft Graph connection"},
+    {.name = "lua", .type = WR_ARG_OBJECT, .fields = lua_fields, .help = "the Lua sandbox"},
     {0},
 };
 
@@ -136,6 +144,15 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
     cfg->graph.client_secret = get_str(graph, "client_secret", NULL);
     cfg->graph.authority = get_str(graph, "authority", WR_CONFIG_DEFAULT_AUTHORITY);
     cfg->graph.base_url = get_str(graph, "base_url", WR_CONFIG_DEFAULT_BASE_URL);
+    struct json_object *lua = NULL, *allow = NULL;
+    json_object_object_get_ex(doc->root, "lua", &lua);
+    size_t n = lua && json_object_object_get_ex(lua, "env_allow", &allow)
+                   ? json_object_array_length(allow)
+                   : 0;
+    cfg->env_allow = wr_xcalloc(n + 1, sizeof(*cfg->env_allow));
+    for (size_t i = 0; i < n; i++) {
+        cfg->env_allow[i] = json_object_get_string(json_object_array_get_idx(allow, i));
+    }
     *out = cfg;
     return 0;
 }
@@ -146,6 +163,7 @@ void wr_config_free(struct wr_config *cfg)
         return;
     }
     wr_srcdoc_free(cfg->doc);
+    free(cfg->env_allow);
     free(cfg->file);
     free(cfg->dir);
     free(cfg->workflows);

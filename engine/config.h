@@ -33,7 +33,8 @@ struct wr_config {
         const char *authority;
         const char *base_url;
     } graph;
-    struct wr_srcdoc *doc; /* owned: every borrowed string points into it */
+    const char **env_allow; /* owned array (NULL-terminated) of borrowed names: lua.env_allow */
+    struct wr_srcdoc *doc;  /* owned: every borrowed string points into it */
 };
 
 /*

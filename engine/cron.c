@@ -109,10 +109,10 @@ static const char *const wday_names[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI
 
 struct field_def {
     const char *name;
-    int lo, hi;    /* the values accepted on input */
-    int open_hi;   /* where "*" and "N/S" end; only differs for day of week (6, not 7) */
+    int lo, hi;               /* the values accepted on input */
+    int open_hi;              /* where "*" and "N/S" end; only differs for day of week (6, not 7) */
     const char *const *names; /* three-letter names, or NULL */
-    int name_base; /* the value of names[0] */
+    int name_base;            /* the value of names[0] */
 };
 
 static const struct field_def field_defs[5] = {
@@ -128,8 +128,8 @@ static const struct {
     const char *name;
     const char *expansion;
 } macros[] = {
-    {"@hourly", "0 * * * *"},  {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
-    {"@weekly", "0 0 * * 0"},  {"@monthly", "0 0 1 * *"}, {"@yearly", "0 0 1 1 *"},
+    {"@hourly", "0 * * * *"},   {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
+    {"@weekly", "0 0 * * 0"},   {"@monthly", "0 0 1 * *"}, {"@yearly", "0 0 1 1 *"},
     {"@annually", "0 0 1 1 *"},
 };
 
@@ -443,11 +443,11 @@ struct tz_rule_date {
 
 struct wr_tz {
     size_t ntrans;
-    int64_t *trans;       /* transition instants, ascending */
-    uint8_t *trans_type;  /* type index in effect from each transition */
+    int64_t *trans;      /* transition instants, ascending */
+    uint8_t *trans_type; /* type index in effect from each transition */
     size_t ntypes;
-    int32_t *type_off;    /* UT offset of each type */
-    bool has_rule;        /* the footer rule covers instants from the last transition on */
+    int32_t *type_off; /* UT offset of each type */
+    bool has_rule;     /* the footer rule covers instants from the last transition on */
     bool rule_has_dst;
     int32_t std_off, dst_off;
     struct tz_rule_date dst_start, dst_end;
@@ -640,11 +640,14 @@ static int32_t rule_offset(const struct wr_tz *tz, int64_t t)
 
 int32_t wr_tz_offset(const struct wr_tz *tz, int64_t t)
 {
+    /* Beyond a million years either way nothing changes; clamping keeps the arithmetic safe. */
+    const int64_t far = (int64_t)1000000 * 366 * SECS_PER_DAY;
     size_t lo, hi;
 
     if (!tz) {
         return 0;
     }
+    t = t < -far ? -far : t > far ? far : t;
     if (tz->ntrans == 0) {
         /* RFC 8536: without transitions the footer rules, else time type 0. */
         return tz->has_rule ? rule_offset(tz, t) : (tz->ntypes ? tz->type_off[0] : 0);
@@ -653,8 +656,7 @@ int32_t wr_tz_offset(const struct wr_tz *tz, int64_t t)
         return tz->type_off[0];
     }
     if (t >= tz->trans[tz->ntrans - 1]) {
-        return tz->has_rule ? rule_offset(tz, t)
-                            : tz->type_off[tz->trans_type[tz->ntrans - 1]];
+        return tz->has_rule ? rule_offset(tz, t) : tz->type_off[tz->trans_type[tz->ntrans - 1]];
     }
     /* The last transition at or before t: trans[lo] <= t < trans[hi]. */
     lo = 0;
@@ -696,8 +698,8 @@ static struct wr_tz *tzif_decode(const unsigned char *data, size_t len)
                 return NULL;
             }
         }
-        block = cnt[3] * tsize + cnt[3] + cnt[4] * 6 + cnt[5] + cnt[2] * (tsize + 4) + cnt[1] +
-                cnt[0];
+        block =
+            cnt[3] * tsize + cnt[3] + cnt[4] * 6 + cnt[5] + cnt[2] * (tsize + 4) + cnt[1] + cnt[0];
         if ((size_t)(end - p) - 44 < block) {
             return NULL;
         }
@@ -949,11 +951,14 @@ static bool day_matches(const struct wr_cron *c, int mday, int wday)
 }
 
 /*
- * The first wall-clock minute at or after `wall` (local seconds, minute-aligned) that matches c,
- * or -1 when there is none up to `limit`. Pure calendar arithmetic: no time zone involved.
+ * Finds the first wall-clock minute at or after *wall (local seconds, minute-aligned) that
+ * matches c and stores it in *wall; false when there is none up to `limit`. Pure calendar
+ * arithmetic: no time zone involved. (Not -1 for "none": wall times before 1970 are negative.)
  */
-static int64_t next_wall_match(const struct wr_cron *c, int64_t wall, int64_t limit)
+static bool next_wall_match(const struct wr_cron *c, int64_t *wallp, int64_t limit)
 {
+    int64_t wall = *wallp;
+
     while (wall <= limit) {
         int64_t days = floor_div(wall, SECS_PER_DAY), y;
         int64_t secs = wall - days * SECS_PER_DAY;
@@ -973,10 +978,11 @@ static int64_t next_wall_match(const struct wr_cron *c, int64_t wall, int64_t li
         } else if (!((c->minutes >> min) & 1)) {
             wall += 60;
         } else {
-            return wall;
+            *wallp = wall;
+            return true;
         }
     }
-    return -1;
+    return false;
 }
 
 /*
@@ -1032,8 +1038,7 @@ int64_t wr_cron_next_in(const struct wr_cron *c, const struct wr_tz *tz, int64_t
     for (;;) {
         int64_t t;
 
-        wall = next_wall_match(c, wall, limit);
-        if (wall < 0) {
+        if (!next_wall_match(c, &wall, limit)) {
             return -1;
         }
         t = wall_to_instant(tz, wall);

@@ -12,9 +12,10 @@
  *
  * Daylight saving time, the rule in one place:
  *   - A wall-clock time skipped by a spring-forward transition fires at the transition instant,
- *     the first moment after the jump (cronie does the same). A job set for 02:30 in
- *     Europe/Berlin on 2026-03-29 runs at 03:00 CEST; a daily job never silently misses a day.
- *     Several skipped times coalesce into that one firing.
+ *     the first moment after the jump (cronie does the same for short jumps). A job set for
+ *     02:30 in Europe/Berlin on 2026-03-29 runs at 03:00 CEST; a daily job never silently misses
+ *     a day. Several skipped times coalesce into that one firing, even a whole skipped day
+ *     (Pacific/Apia, 2011-12-30).
  *   - A wall-clock time repeated by a fall-back transition fires once, at its first occurrence
  *     (the earlier, still-summer-time instant). This holds for every field, so "every 15 minutes"
  *     written as "*\/15 * * * *" pauses during the repeated hour; an interval that must not pause

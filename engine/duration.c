@@ -113,8 +113,7 @@ int wr_duration_parse(const char *s, int64_t *ms_out, char *err, size_t errlen)
         size_t unit_len, frac_digits = 0, u;
 
         if (!is_digit(*p)) {
-            return fail(err, errlen, "invalid duration '%s' (expected e.g. 30s, 15m or 1h30m)",
-                        q);
+            return fail(err, errlen, "invalid duration '%s' (expected e.g. 30s, 15m or 1h30m)", q);
         }
         for (; is_digit(*p); p++) {
             /* Saturate instead of overflowing; anything this big is rejected below. */
@@ -128,8 +127,8 @@ int wr_duration_parse(const char *s, int64_t *ms_out, char *err, size_t errlen)
             const char *f = ++p, *end;
 
             if (!is_digit(*p)) {
-                return fail(err, errlen,
-                            "invalid duration '%s' (expected e.g. 30s, 15m or 1h30m)", q);
+                return fail(err, errlen, "invalid duration '%s' (expected e.g. 30s, 15m or 1h30m)",
+                            q);
             }
             while (is_digit(*p)) {
                 p++;
@@ -159,8 +158,7 @@ int wr_duration_parse(const char *s, int64_t *ms_out, char *err, size_t errlen)
                 return fail(err, errlen, "missing unit in '%s' (e.g. %.*ss)", q,
                             (int)(p - num > 20 ? 20 : p - num), num);
             }
-            return fail(err, errlen, "invalid duration '%s' (expected e.g. 30s, 15m or 1h30m)",
-                        q);
+            return fail(err, errlen, "invalid duration '%s' (expected e.g. 30s, 15m or 1h30m)", q);
         }
         for (u = 0; u < N_UNITS; u++) {
             if (strlen(units[u].name) == unit_len && memcmp(units[u].name, unit, unit_len) == 0) {

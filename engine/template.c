@@ -4,8 +4,6 @@
 #include "engine/template.h"
 
 #include <ctype.h>
-#include <lauxlib.h>
-#include <lua.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -87,65 +85,4 @@ int wr_template_split(const char *s, wr_template_part_fn fn, void *arg, char *er
         }
         p = close + 2;
     }
-}
-
-int wr_expr_check(struct lua_State *L, const char *expr, size_t len, char *err, size_t errlen)
-{
-    struct wr_buf src = {0};
-    /* Newlines keep a trailing "-- comment" in the expression from eating the parenthesis. */
-    wr_buf_add(&src, "return (\n");
-    wr_buf_addn(&src, expr, len);
-    wr_buf_add(&src, "\n)");
-    int rc = luaL_loadbufferx(L, src.data, src.len, "=expr", "t");
-    wr_buf_free(&src);
-    if (rc == LUA_OK) {
-        lua_pop(L, 1);
-        return 0;
-    }
-    const char *msg = lua_tostring(L, -1);
-    /* Lua says "expr:2: message"; the line is always the wrapper's, so drop it. */
-    const char *colon = msg ? strchr(msg, ':') : NULL;
-    if (colon && (colon = strchr(colon + 1, ':')) != NULL) {
-        msg = colon + 1;
-        while (*msg == ' ') {
-            msg++;
-        }
-    }
-    snprintf(err, errlen, "%s", msg ? msg : "cannot compile");
-    /* The wrapper's closing parenthesis sits on its own line: name it as the end instead. */
-    char *nl = strstr(err, "near '\n)'");
-    if (nl) {
-        snprintf(nl, errlen - (size_t)(nl - err), "at the end of the expression");
-    }
-    lua_pop(L, 1);
-    return -1;
-}
-
-struct check_ctx {
-    struct lua_State *L;
-    char *err;
-    size_t errlen;
-};
-
-static int check_part(void *arg, bool is_expr, const char *text, size_t len)
-{
-    struct check_ctx *c = arg;
-    char msg[256];
-    if (!is_expr) {
-        return 0;
-    }
-    if (wr_expr_check(c->L, text, len, msg, sizeof(msg)) != 0) {
-        snprintf(c->err, c->errlen, "in '{{ %.*s }}': %s", (int)(len > 80 ? 80 : len), text, msg);
-        return -1;
-    }
-    return 0;
-}
-
-int wr_template_check(struct lua_State *L, const char *s, char *err, size_t errlen)
-{
-    struct check_ctx c = {L, err, errlen};
-    if (!wr_template_has(s)) {
-        return 0;
-    }
-    return wr_template_split(s, check_part, &c, err, errlen) == 0 ? 0 : -1;
 }

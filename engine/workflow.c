@@ -8,14 +8,13 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <lauxlib.h>
-#include <lua.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "engine/duration.h"
+#include "engine/lua_host.h"
 #include "engine/strutil.h"
 
 /* {====== schema tables ====== */
@@ -182,23 +181,32 @@ static void check_retry_order(struct wr_check *c, struct json_object *retry, con
     }
 }
 
-static void check_script(struct loader *ld, struct json_object *v, const char *path)
+/* Loads a hook script into the workflow's sandbox: syntax, top level and function. */
+static void check_script(struct loader *ld, struct json_object *step, const char *path)
 {
     struct wr_check *c = &ld->c;
-    const char *rel = json_object_get_string(v);
+    struct json_object *v = NULL, *fn = NULL;
     struct stat st;
+    char err[1024];
+
+    json_object_object_get_ex(step, "script", &v);
+    const char *rel = json_object_get_string(v);
     if (!json_object_is_type(v, json_type_string) || !*rel) {
         return; /* the table check reports the type */
+    }
+    const char *function = "map";
+    if (json_object_object_get_ex(step, "function", &fn)) {
+        if (!json_object_is_type(fn, json_type_string) ||
+            !is_identifier(json_object_get_string(fn))) {
+            return; /* reported as a bad function name */
+        }
+        function = json_object_get_string(fn);
     }
     char *full = wr_path_join(c->base_dir, rel);
     if (stat(full, &st) != 0 || !S_ISREG(st.st_mode)) {
         wr_check_error(c, path, false, "script '%s' not found (looked at %s)", rel, full);
-    } else if (luaL_loadfilex(c->L, full, "t") != LUA_OK) {
-        const char *msg = lua_tostring(c->L, -1);
-        wr_check_error(c, path, false, "%s", msg ? msg : "cannot load script");
-        lua_pop(c->L, 1);
-    } else {
-        lua_pop(c->L, 1);
+    } else if (wr_lua_load_hook(c->lua, full, function, err, sizeof(err)) < 0) {
+        wr_check_error(c, path, false, "%s", err);
     }
     free(full);
 }
@@ -280,9 +288,9 @@ static void check_step(struct loader *ld, struct json_object *step, const char *
     if (act && act->validate) {
         act->validate(c, step, path);
     }
-    if (kind_spec == script_step_keys && json_object_object_get_ex(step, "script", &v)) {
+    if (kind_spec == script_step_keys) {
         char *sp = wr_path_key(path, "script");
-        check_script(ld, v, sp);
+        check_script(ld, step, sp);
         free(sp);
     }
     if (kind_spec == script_step_keys && json_object_object_get_ex(step, "function", &v) &&
@@ -497,9 +505,12 @@ static void build_steps(struct wr_workflow *wf, struct json_object *arr, const c
             s->action = wr_action_find(get_str(obj, "action"));
             s->args = obj;
         } else if (get_str(obj, "script")) {
+            char err[1024];
             s->kind = WR_STEP_SCRIPT;
             s->script = wr_path_join(base_dir, get_str(obj, "script"));
             s->function = get_str(obj, "function") ? get_str(obj, "function") : "map";
+            /* Already loaded by the check: this is a lookup of the same path and function. */
+            s->hook = wr_lua_load_hook(wf->lua, s->script, s->function, err, sizeof(err));
         } else {
             s->kind = WR_STEP_WAIT;
             s->wait_ms = get_duration(obj, "wait", 0);
@@ -522,20 +533,28 @@ static void hash_hex(const char *buf, size_t len, char out[65])
 /* }====== */
 
 int wr_workflow_parse(const char *file, const char *buf, size_t len, const char *base_dir,
-                      struct lua_State *L, struct wr_workflow **out, struct wr_diags *d)
+                      const char *const *env_allow, struct wr_workflow **out,
+                      struct wr_diags *d)
 {
     struct wr_srcdoc *doc = NULL;
     struct wr_workflow *wf = NULL;
     struct loader ld = {0};
     struct json_object *root, *v = NULL;
+    struct wr_lua *lua = NULL;
 
     *out = NULL;
     if (wr_srcdoc_parse(file, buf, len, wr_str_has_suffix(file, ".json"), &doc, d) != 0) {
         return -1;
     }
+    lua = wr_lua_new(NULL, env_allow);
+    if (!lua) {
+        wr_diags_add(d, file, 0, 0, NULL, "cannot create a Lua state (out of memory)");
+        wr_srcdoc_free(doc);
+        return -1;
+    }
     ld.c.doc = doc;
     ld.c.d = d;
-    ld.c.L = L;
+    ld.c.lua = lua;
     ld.c.base_dir = base_dir;
     ld.ids = json_object_new_object();
     root = doc->root;
@@ -545,11 +564,13 @@ int wr_workflow_parse(const char *file, const char *buf, size_t len, const char 
     json_object_put(ld.ids);
     if (ld.c.errors > 0) {
         wr_srcdoc_free(doc);
+        wr_lua_free(lua);
         return -1;
     }
 
     wf = wr_xcalloc(1, sizeof(*wf));
     wf->doc = doc;
+    wf->lua = lua;
     wf->file = wr_xstrdup(file);
     hash_hex(buf, len, wf->hash);
     wf->name = get_str(root, "name");
@@ -581,7 +602,7 @@ int wr_workflow_parse(const char *file, const char *buf, size_t len, const char 
     return 0;
 }
 
-int wr_workflow_load(const char *file, const char *base_dir, struct lua_State *L,
+int wr_workflow_load(const char *file, const char *base_dir, const char *const *env_allow,
                      struct wr_workflow **out, struct wr_diags *d)
 {
     char *buf = NULL;
@@ -597,7 +618,7 @@ int wr_workflow_load(const char *file, const char *base_dir, struct lua_State *L
         }
         return -1;
     }
-    rc = wr_workflow_parse(file, buf, len, base_dir, L, out, d);
+    rc = wr_workflow_parse(file, buf, len, base_dir, env_allow, out, d);
     free(buf);
     return rc;
 }
@@ -619,6 +640,7 @@ void wr_workflow_free(struct wr_workflow *wf)
     free_steps(wf->steps, wf->nsteps);
     free_steps(wf->on_error, wf->non_error);
     wr_srcdoc_free(wf->doc);
+    wr_lua_free(wf->lua);
     free(wf->file);
     free(wf);
 }

@@ -21,7 +21,7 @@
 #include "engine/srcdoc.h"
 #include "triggers/trigger.h"
 
-struct lua_State;
+struct wr_lua;
 
 /* Backoff for retriable failures. Unset fields take the defaults below. */
 struct wr_retry {
@@ -50,6 +50,7 @@ struct wr_step {
     struct json_object *args;       /* WR_STEP_ACTION: the step mapping (borrowed) */
     char *script;                   /* WR_STEP_SCRIPT: resolved path (owned) */
     const char *function;           /* WR_STEP_SCRIPT: default "map" */
+    int hook;                       /* WR_STEP_SCRIPT: handle in the workflow's Lua state */
     int64_t wait_ms;                /* WR_STEP_WAIT with wait: */
     const char *wait_until;         /* WR_STEP_WAIT with wait_until: (a template) */
     const char *when;               /* Lua expression or NULL */
@@ -74,20 +75,24 @@ struct wr_workflow {
     struct wr_step *on_error;
     size_t non_error;
     struct wr_srcdoc *doc; /* owned: the parsed tree every borrowed pointer points into */
+    struct wr_lua *lua;    /* owned: the sandbox its expressions and hooks are compiled in */
 };
 
 /*
  * Loads one workflow file. base_dir resolves relative `script:` paths (the directory of
- * weir.yaml, or "." without one). L is a bare Lua state used to compile expressions and
- * scripts (never run). On success returns 0 and an owned workflow in *out; on failure returns
- * -1 with every error found added to d and *out NULL.
+ * weir.yaml, or "." without one). The workflow gets its own Lua sandbox (weir.env() may read
+ * the variables in env_allow, NULL-terminated, may be NULL): every expression and template is
+ * compiled in it and every hook script loaded (its top level runs, under the hook budget, and
+ * its function must exist). On success returns 0 and an owned workflow in *out; on failure
+ * returns -1 with every error found added to d and *out NULL.
  */
-int wr_workflow_load(const char *file, const char *base_dir, struct lua_State *L,
+int wr_workflow_load(const char *file, const char *base_dir, const char *const *env_allow,
                      struct wr_workflow **out, struct wr_diags *d);
 
 /* The same from a buffer already in memory; `file` names it in messages. */
 int wr_workflow_parse(const char *file, const char *buf, size_t len, const char *base_dir,
-                      struct lua_State *L, struct wr_workflow **out, struct wr_diags *d);
+                      const char *const *env_allow, struct wr_workflow **out,
+                      struct wr_diags *d);
 
 void wr_workflow_free(struct wr_workflow *wf);
 

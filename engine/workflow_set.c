@@ -6,8 +6,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <lauxlib.h>
-#include <lua.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -111,21 +109,15 @@ static int check_routes(struct wr_workflow_set *set, struct wr_diags *d)
 }
 
 int wr_workflow_set_load(const char *const *paths, size_t npaths, const char *base_dir,
-                         struct wr_workflow_set **out, struct wr_diags *d)
+                         const char *const *env_allow, struct wr_workflow_set **out,
+                         struct wr_diags *d)
 {
     char **files = NULL;
     size_t nfiles = 0;
     int errors = 0;
     struct wr_workflow_set *set = wr_xcalloc(1, sizeof(*set));
-    /* A bare state: expressions and scripts are compiled here, never run. */
-    lua_State *L = luaL_newstate();
 
     *out = NULL;
-    if (!L) {
-        wr_diags_add(d, NULL, 0, 0, NULL, "cannot create a Lua state (out of memory)");
-        errors++;
-        goto done;
-    }
     for (size_t i = 0; i < npaths; i++) {
         struct stat st;
         if (stat(paths[i], &st) != 0) {
@@ -149,7 +141,7 @@ int wr_workflow_set_load(const char *const *paths, size_t npaths, const char *ba
     }
     for (size_t i = 0; i < nfiles; i++) {
         struct wr_workflow *wf = NULL;
-        if (wr_workflow_load(files[i], base_dir, L, &wf, d) != 0) {
+        if (wr_workflow_load(files[i], base_dir, env_allow, &wf, d) != 0) {
             errors++;
             continue;
         }
@@ -158,14 +150,10 @@ int wr_workflow_set_load(const char *const *paths, size_t npaths, const char *ba
     }
     errors += check_names(set, d);
     errors += check_routes(set, d);
-done:
     for (size_t i = 0; i < nfiles; i++) {
         free(files[i]);
     }
     free(files);
-    if (L) {
-        lua_close(L);
-    }
     if (errors > 0) {
         wr_workflow_set_free(set);
         return -1;

@@ -22,11 +22,12 @@ struct wr_workflow_set {
 
 /*
  * Loads every workflow found in paths (files or directories). base_dir resolves relative
- * script paths. On success returns 0 and an owned set; on failure returns -1, adds every
+ * script paths; env_allow (may be NULL) lists what weir.env() may read. On success returns 0 and an owned set; on failure returns -1, adds every
  * error found (in all files) to d and sets *out to NULL.
  */
 int wr_workflow_set_load(const char *const *paths, size_t npaths, const char *base_dir,
-                         struct wr_workflow_set **out, struct wr_diags *d);
+                         const char *const *env_allow, struct wr_workflow_set **out,
+                         struct wr_diags *d);
 
 /* Borrowed workflow by name, or NULL. */
 const struct wr_workflow *wr_workflow_set_find(const struct wr_workflow_set *set, const char *name);

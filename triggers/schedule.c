@@ -34,8 +34,9 @@ static void schedule_validate(struct wr_check *c, struct json_object *args, cons
     bool has_every = json_object_object_get_ex(args, "every", &every);
 
     if (has_cron == has_every) {
-        wr_check_error(c, path, false, "the schedule trigger needs exactly one of 'cron' or "
-                                       "'every'");
+        wr_check_error(c, path, false,
+                       "the schedule trigger needs exactly one of 'cron' or "
+                       "'every'");
     }
     if (has_every && json_object_object_get_ex(args, "timezone", NULL)) {
         char *p = wr_path_key(path, "timezone");

@@ -1,0 +1,1159 @@
+/*
+ * lua_host — the sandboxed Lua state, value conversion, expressions, templates and hooks;
+ * see lua_host.h.
+ *
+ * Limits. A count hook charges every evaluation against its instruction budget. When the
+ * budget or the memory cap is hit, the state is "killed": the hook is re-armed to fire on
+ * every instruction, so an error is raised again right after any pcall inside the script
+ * catches it, until control is back in C (Redis does the same for its script timeout). The
+ * next evaluation disarms it. Finalizers (__gc) run with hooks off, so the sandbox's
+ * setmetatable refuses metatables that carry __gc.
+ */
+#include "engine/lua_host.h"
+
+#include <errno.h>
+#include <lauxlib.h>
+#include <limits.h>
+#include <lua.h>
+#include <lualib.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/srcdoc.h"
+#include "engine/strutil.h"
+#include "engine/template.h"
+
+const char wr_lua_null_tag = 0;
+
+enum kill_reason {
+    KILL_NONE,
+    KILL_BUDGET,
+    KILL_MEMORY,
+};
+
+struct wr_lua {
+    lua_State *L;
+    size_t mem_used;
+    size_t mem_cap;
+    bool limits_on;  /* the cap applies while scripts run, not while weir builds the sandbox */
+    enum kill_reason kill;
+    int64_t budget_left; /* instructions left in this evaluation */
+    uint64_t expr_budget;
+    uint64_t hook_budget;
+    char kill_where[128]; /* "path:line" where the budget ran out, when known */
+    wr_lua_log_fn log;
+    void *log_arg;
+    char **env_allow; /* owned, NULL-terminated */
+    int globals;      /* registry ref: the sandbox globals G */
+    int cache;        /* registry ref: expression source -> compiled function */
+    int hooks;        /* registry ref: sequence of {fn, env, path} */
+    int hook_index;   /* registry ref: "path\0function" -> handle */
+    int array_mt;     /* registry ref: metatable marking JSON arrays */
+    int scope_mt;     /* registry ref: metatable of scopes: __index = G */
+    char *trace;      /* traceback captured by the message handler, owned */
+};
+
+#define COUNT_STEP 1000 /* instructions between count-hook calls */
+
+/* {====== allocator and limits ====== */
+
+static void arm_kill(struct wr_lua *lua);
+
+static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    struct wr_lua *lua = ud;
+    size_t old = ptr ? osize : 0;
+
+    if (nsize == 0) {
+        free(ptr);
+        lua->mem_used -= old;
+        return NULL;
+    }
+    if (lua->limits_on && nsize > old && lua->mem_used - old + nsize > lua->mem_cap) {
+        if (lua->kill == KILL_NONE) {
+            lua->kill = KILL_MEMORY;
+            arm_kill(lua);
+        }
+        return NULL;
+    }
+    void *p = realloc(ptr, nsize);
+    if (!p) {
+        return NULL;
+    }
+    lua->mem_used = lua->mem_used - old + nsize;
+    return p;
+}
+
+static struct wr_lua *host_of(lua_State *L)
+{
+    void *ud = NULL;
+    lua_getallocf(L, &ud);
+    return ud;
+}
+
+static void kill_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    struct wr_lua *lua = host_of(L);
+    luaL_error(L, "%s", lua->kill == KILL_MEMORY ? "memory limit exceeded"
+                                                 : "instruction budget exceeded");
+}
+
+static void arm_kill(struct wr_lua *lua)
+{
+    lua_sethook(lua->L, kill_hook, LUA_MASKCOUNT, 1);
+}
+
+static void count_hook(lua_State *L, lua_Debug *ar)
+{
+    struct wr_lua *lua = host_of(L);
+    lua->budget_left -= COUNT_STEP;
+    if (lua->budget_left > 0) {
+        return;
+    }
+    lua->kill = KILL_BUDGET;
+    if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0) {
+        snprintf(lua->kill_where, sizeof(lua->kill_where), "%s:%d", ar->short_src,
+                 ar->currentline);
+    }
+    arm_kill(lua);
+    luaL_error(L, "instruction budget exceeded");
+}
+
+/* Starts an evaluation: fresh budget, no kill, limits on. */
+static void limits_begin(struct wr_lua *lua, uint64_t budget)
+{
+    lua->kill = KILL_NONE;
+    lua->kill_where[0] = '\0';
+    lua->budget_left = (int64_t)budget;
+    lua->limits_on = true;
+    lua_sethook(lua->L, count_hook, LUA_MASKCOUNT, COUNT_STEP);
+}
+
+/* Ends an evaluation; after a kill, collects the garbage the script left behind. */
+static void limits_end(struct wr_lua *lua)
+{
+    lua_sethook(lua->L, NULL, 0, 0);
+    lua->limits_on = false;
+    if (lua->kill != KILL_NONE) {
+        lua_gc(lua->L, LUA_GCCOLLECT);
+    }
+}
+
+/*
+ * Writes the message for a failed evaluation into err. `what` names the expression or the
+ * script; `budget` is the instruction budget that applied.
+ */
+static void failure_message(struct wr_lua *lua, const char *what, const char *msg,
+                            uint64_t budget, char *err, size_t errlen)
+{
+    if (lua->kill == KILL_BUDGET) {
+        snprintf(err, errlen, "%s: instruction budget of %llu exceeded (an endless loop?)",
+                 lua->kill_where[0] ? lua->kill_where : what, (unsigned long long)budget);
+    } else if (lua->kill == KILL_MEMORY) {
+        snprintf(err, errlen, "%s: memory limit of %zu MiB exceeded", what, lua->mem_cap >> 20);
+    } else {
+        snprintf(err, errlen, "%s: %s", what, msg ? msg : "error");
+    }
+}
+
+/* }====== */
+
+/* {====== the sandbox ====== */
+
+static int sb_getmetatable(lua_State *L)
+{
+    /* Only tables: strings' metatable leads to the real string library. */
+    if (lua_type(L, 1) != LUA_TTABLE) {
+        lua_pushnil(L);
+        return 1;
+    }
+    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL) {
+        return 1;
+    }
+    if (!lua_getmetatable(L, 1)) {
+        lua_pushnil(L);
+    }
+    return 1;
+}
+
+static int sb_setmetatable(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    int t = lua_type(L, 2);
+    luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
+    if (t == LUA_TTABLE) {
+        /* Finalizers run with hooks off, outside any budget: refuse them. */
+        if (lua_getfield(L, 2, "__gc") != LUA_TNIL) {
+            return luaL_error(L, "__gc metamethods are not allowed in weir scripts");
+        }
+        lua_pop(L, 1);
+    }
+    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL) {
+        return luaL_error(L, "cannot change a protected metatable");
+    }
+    lua_settop(L, 2);
+    lua_setmetatable(L, 1);
+    return 1;
+}
+
+static int readonly_newindex(lua_State *L)
+{
+    return luaL_error(L, "cannot change '%s': weir's libraries are read-only",
+                      luaL_optstring(L, 2, "?"));
+}
+
+/* env.NAME: an allowed environment variable, nil when unset; an error when not allowed. */
+static int env_index(lua_State *L)
+{
+    struct wr_lua *lua = lua_touserdata(L, lua_upvalueindex(1));
+    const char *name = luaL_checkstring(L, 2);
+    bool allowed;
+    const char *v = wr_lua_env_get(lua, name, &allowed);
+    if (!allowed) {
+        return luaL_error(L, "env.%s: '%s' is not listed in weir.yaml lua.env_allow", name,
+                          name);
+    }
+    if (v) {
+        lua_pushstring(L, v);
+    } else {
+        lua_pushnil(L);
+    }
+    return 1;
+}
+
+/* Replaces the table at the top of the stack by a read-only proxy to it. */
+static void make_proxy(lua_State *L)
+{
+    lua_newtable(L);               /* real proxy */
+    lua_createtable(L, 0, 3);      /* real proxy mt */
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, readonly_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_remove(L, -2);
+}
+
+/* Copies the named fields of the table at src into the table at dst (absolute indices). */
+static void copy_fields(lua_State *L, int src, int dst, const char *const *names)
+{
+    for (size_t i = 0; names[i]; i++) {
+        lua_getfield(L, src, names[i]);
+        lua_setfield(L, dst, names[i]);
+    }
+}
+
+/* A metatable that hides itself and refuses new keys; `index` (absolute) is its __index or 0. */
+static void push_locked_mt(lua_State *L, int index)
+{
+    lua_createtable(L, 0, 3);
+    if (index) {
+        lua_pushvalue(L, index);
+        lua_setfield(L, -2, "__index");
+    }
+    lua_pushcfunction(L, readonly_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+}
+
+static void build_sandbox(struct wr_lua *lua)
+{
+    static const char *const base_names[] = {
+        "pairs", "ipairs", "type", "tostring", "tonumber", "select", "error",
+        "pcall", "assert", "next", "rawequal", "rawlen",   "_VERSION", NULL,
+    };
+    static const char *const os_names[] = {"time", "date", "clock", NULL};
+    static const char *const libs[] = {"string", "table", "math", "utf8"};
+    enum { BASE = 1, STRING, TABLE, MATH, UTF8, OS, G, SCRATCH };
+    lua_State *L = lua->L;
+
+    /* The real libraries, opened one by one (linit.c: open only the libraries you want). */
+    luaL_requiref(L, "_G", luaopen_base, 0);
+    luaL_requiref(L, "string", luaopen_string, 0);
+    luaL_requiref(L, "table", luaopen_table, 0);
+    luaL_requiref(L, "math", luaopen_math, 0);
+    luaL_requiref(L, "utf8", luaopen_utf8, 0);
+    luaL_requiref(L, "os", luaopen_os, 0);
+
+    /* string.dump hands out bytecode. Remove it from the real table, which every string's
+       metatable reaches through ("").dump. */
+    lua_pushnil(L);
+    lua_setfield(L, STRING, "dump");
+
+    lua_newtable(L); /* G: the sandbox globals */
+    copy_fields(L, BASE, G, base_names);
+    lua_pushcfunction(L, sb_getmetatable);
+    lua_setfield(L, G, "getmetatable");
+    lua_pushcfunction(L, sb_setmetatable);
+    lua_setfield(L, G, "setmetatable");
+    for (int i = 0; i < 4; i++) {
+        lua_pushvalue(L, STRING + i);
+        make_proxy(L);
+        lua_setfield(L, G, libs[i]);
+    }
+    lua_newtable(L);
+    copy_fields(L, OS, SCRATCH, os_names);
+    make_proxy(L);
+    lua_setfield(L, G, "os");
+    /* env: the variables weir.yaml allows, read when used, never copied into the state. */
+    lua_newtable(L);
+    lua_createtable(L, 0, 3);
+    lua_pushlightuserdata(L, lua);
+    lua_pushcclosure(L, env_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, readonly_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, G, "env");
+    lua_pushvalue(L, G);
+    wr_lua_open_weir(L, lua);
+    lua_pop(L, 1);
+    lua_getfield(L, G, "weir");
+    make_proxy(L);
+    lua_setfield(L, G, "weir");
+    push_locked_mt(L, 0);
+    lua_setmetatable(L, G);
+    lua_pushvalue(L, G);
+    lua->globals = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    /* Scopes: reads fall through to G, writes are refused, the metatable is hidden. */
+    push_locked_mt(L, G);
+    lua->scope_mt = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    /* Empty the real global table: no chunk runs with it as _ENV, and nothing should
+       reach the real libraries through it if one ever did. */
+    lua_pushnil(L);
+    while (lua_next(L, BASE)) {
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_pushnil(L);
+        lua_rawset(L, BASE);
+    }
+    lua_settop(L, 0);
+
+    lua_createtable(L, 0, 2);
+    lua_pushliteral(L, "array");
+    lua_setfield(L, -2, "__name");
+    lua_pushliteral(L, "array");
+    lua_setfield(L, -2, "__metatable");
+    lua->array_mt = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    lua_newtable(L);
+    lua->cache = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_newtable(L);
+    lua->hooks = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_newtable(L);
+    lua->hook_index = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+struct wr_lua *wr_lua_new(const struct wr_lua_limits *limits, const char *const *env_allow)
+{
+    struct wr_lua *lua = wr_xcalloc(1, sizeof(*lua));
+    size_t n = 0;
+
+    lua->mem_cap = limits && limits->memory ? limits->memory : WR_LUA_MEMORY_CAP;
+    lua->expr_budget =
+        limits && limits->expr_instructions ? limits->expr_instructions : WR_LUA_EXPR_BUDGET;
+    lua->hook_budget =
+        limits && limits->hook_instructions ? limits->hook_instructions : WR_LUA_HOOK_BUDGET;
+    while (env_allow && env_allow[n]) {
+        n++;
+    }
+    lua->env_allow = wr_xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++) {
+        lua->env_allow[i] = wr_xstrdup(env_allow[i]);
+    }
+    lua->L = lua_newstate(l_alloc, lua);
+    if (!lua->L) {
+        wr_lua_free(lua);
+        return NULL;
+    }
+    lua_setwarnf(lua->L, NULL, NULL); /* a finalizer's warning has nowhere to go */
+    build_sandbox(lua);
+    return lua;
+}
+
+void wr_lua_free(struct wr_lua *lua)
+{
+    if (!lua) {
+        return;
+    }
+    if (lua->L) {
+        lua_close(lua->L);
+    }
+    for (size_t i = 0; lua->env_allow && lua->env_allow[i]; i++) {
+        free(lua->env_allow[i]);
+    }
+    free(lua->env_allow);
+    free(lua->trace);
+    free(lua);
+}
+
+void wr_lua_set_log(struct wr_lua *lua, wr_lua_log_fn fn, void *arg)
+{
+    lua->log = fn;
+    lua->log_arg = arg;
+}
+
+lua_State *wr_lua_state(struct wr_lua *lua)
+{
+    return lua->L;
+}
+
+void wr_lua_log(struct wr_lua *lua, const char *level, const char *msg)
+{
+    if (lua->log) {
+        lua->log(lua->log_arg, level, msg);
+    } else {
+        fprintf(stderr, "lua %s: %s\n", level, msg);
+    }
+}
+
+const char *wr_lua_env_get(struct wr_lua *lua, const char *name, bool *allowed)
+{
+    *allowed = false;
+    for (size_t i = 0; lua->env_allow[i]; i++) {
+        if (strcmp(lua->env_allow[i], name) == 0) {
+            *allowed = true;
+            return getenv(name);
+        }
+    }
+    return NULL;
+}
+
+/* }====== */
+
+/* {====== values ====== */
+
+void wr_lua_mark_array(lua_State *L, int idx)
+{
+    struct wr_lua *lua = host_of(L);
+    idx = lua_absindex(L, idx);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lua->array_mt);
+    lua_setmetatable(L, idx);
+}
+
+static void push_json(lua_State *L, struct json_object *v, int depth)
+{
+    luaL_checkstack(L, 4, "value nested too deeply");
+    switch (json_object_get_type(v)) {
+    case json_type_null:
+        lua_pushlightuserdata(L, WR_LUA_NULL);
+        break;
+    case json_type_boolean:
+        lua_pushboolean(L, json_object_get_boolean(v));
+        break;
+    case json_type_int:
+        lua_pushinteger(L, (lua_Integer)json_object_get_int64(v));
+        break;
+    case json_type_double:
+        lua_pushnumber(L, json_object_get_double(v));
+        break;
+    case json_type_string:
+        lua_pushlstring(L, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+        break;
+    case json_type_array: {
+        size_t n = json_object_array_length(v);
+        lua_createtable(L, n > INT_MAX ? INT_MAX : (int)n, 0);
+        for (size_t i = 0; i < n; i++) {
+            push_json(L, json_object_array_get_idx(v, i), depth + 1);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        wr_lua_mark_array(L, -1);
+        break;
+    }
+    case json_type_object:
+        lua_createtable(L, 0, json_object_object_length(v));
+        json_object_object_foreach(v, key, val)
+        {
+            lua_pushstring(L, key);
+            push_json(L, val, depth + 1);
+            lua_rawset(L, -3);
+        }
+        break;
+    }
+}
+
+void wr_lua_push_json(lua_State *L, struct json_object *v)
+{
+    push_json(L, v, 0);
+}
+
+struct conv {
+    char *err;
+    size_t errlen;
+    struct wr_buf path;
+};
+
+static int conv_fail(struct conv *c, const char *fmt, const char *detail)
+{
+    char msg[256];
+    const char *path = wr_buf_str(&c->path);
+    size_t len = c->path.len;
+    snprintf(msg, sizeof(msg), fmt, detail);
+    if (len == 0) {
+        snprintf(c->err, c->errlen, "%s", msg);
+    } else if (len <= 60) {
+        snprintf(c->err, c->errlen, "%s: %s", path, msg);
+    } else {
+        /* A runaway path (a table that contains itself) would drown the message. */
+        snprintf(c->err, c->errlen, "...%s: %s", path + len - 57, msg);
+    }
+    return -1;
+}
+
+static int cmp_keys(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int to_json(lua_State *L, int idx, struct json_object **out, struct conv *c, int depth);
+
+/* Is the table at idx a sequence 1..n with n >= 1? Sets *n. */
+static bool is_sequence(lua_State *L, int idx, lua_Integer *n)
+{
+    lua_Integer count = 0, max = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1) {
+            lua_pop(L, 1);
+            return false;
+        }
+        lua_Integer k = lua_tointeger(L, -1);
+        if (k > max) {
+            max = k;
+        }
+        count++;
+    }
+    *n = count;
+    return count > 0 && max == count;
+}
+
+static int table_to_json(lua_State *L, int idx, struct json_object **out, struct conv *c,
+                         int depth)
+{
+    struct wr_lua *lua = host_of(L);
+    lua_Integer n = 0;
+    bool marked = false;
+    size_t mark = c->path.len;
+
+    if (lua_getmetatable(L, idx)) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, lua->array_mt);
+        marked = lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+    }
+    if (marked || is_sequence(L, idx, &n)) {
+        if (marked) {
+            n = (lua_Integer)lua_rawlen(L, idx);
+        }
+        struct json_object *a = json_object_new_array_ext(n > INT_MAX ? INT_MAX : (int)n);
+        for (lua_Integer i = 1; i <= n; i++) {
+            struct json_object *e = NULL;
+            wr_buf_addf(&c->path, "[%lld]", (long long)(i - 1));
+            lua_rawgeti(L, idx, i);
+            int rc = to_json(L, lua_gettop(L), &e, c, depth + 1);
+            lua_pop(L, 1);
+            c->path.len = mark;
+            c->path.data[mark] = '\0';
+            if (rc != 0) {
+                json_object_put(a);
+                return -1;
+            }
+            json_object_array_add(a, e);
+        }
+        *out = a;
+        return 0;
+    }
+    /*
+     * Lua tables have no order; emit keys sorted so that the same value always gives the same
+     * JSON (dry-run output, `weir map`, request digests).
+     */
+    size_t nkeys = 0, cap = 16;
+    const char **keys = wr_xmalloc(cap * sizeof(*keys));
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            lua_pop(L, 1);
+            free(keys);
+            return conv_fail(c,
+                             "a table mixes list items and named keys (or has a %s key); "
+                             "JSON needs one or the other",
+                             "non-string");
+        }
+        if (nkeys == cap) {
+            cap *= 2;
+            keys = wr_xrealloc(keys, cap * sizeof(*keys));
+        }
+        /* The key strings stay alive: they are keys of the table, which is on the stack. */
+        keys[nkeys++] = lua_tostring(L, -1);
+    }
+    qsort(keys, nkeys, sizeof(*keys), cmp_keys);
+    struct json_object *o = json_object_new_object();
+    for (size_t i = 0; i < nkeys; i++) {
+        struct json_object *e = NULL;
+        char *kp = wr_path_key(c->path.len ? wr_buf_str(&c->path) : NULL, keys[i]);
+        c->path.len = 0;
+        wr_buf_add(&c->path, kp);
+        free(kp);
+        lua_getfield(L, idx, keys[i]);
+        int rc = to_json(L, lua_gettop(L), &e, c, depth + 1);
+        lua_pop(L, 1);
+        if (rc != 0) {
+            json_object_put(o);
+            free(keys);
+            return -1;
+        }
+        c->path.len = mark;
+        c->path.data[mark] = '\0';
+        json_object_object_add(o, keys[i], e);
+    }
+    free(keys);
+    *out = o;
+    return 0;
+}
+
+static int to_json(lua_State *L, int idx, struct json_object **out, struct conv *c, int depth)
+{
+    *out = NULL;
+    if (depth > WR_LUA_MAX_DEPTH) {
+        return conv_fail(c, "nesting deeper than %s levels (a table that contains itself?)",
+                         "64");
+    }
+    luaL_checkstack(L, 6, "value nested too deeply");
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL:
+        return 0;
+    case LUA_TBOOLEAN:
+        *out = json_object_new_boolean(lua_toboolean(L, idx));
+        return 0;
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx)) {
+            *out = json_object_new_int64((int64_t)lua_tointeger(L, idx));
+        } else {
+            double d = lua_tonumber(L, idx);
+            if (!isfinite(d)) {
+                return conv_fail(c, "%s is not a JSON number", isnan(d) ? "NaN" : "infinity");
+            }
+            *out = json_object_new_double(d);
+        }
+        return 0;
+    case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        if (len > INT_MAX) {
+            return conv_fail(c, "%s", "string too long");
+        }
+        *out = json_object_new_string_len(s, (int)len);
+        return 0;
+    }
+    case LUA_TLIGHTUSERDATA:
+        if (lua_touserdata(L, idx) == WR_LUA_NULL) {
+            return 0;
+        }
+        return conv_fail(c, "cannot convert %s to JSON", "a userdata");
+    case LUA_TTABLE:
+        return table_to_json(L, lua_absindex(L, idx), out, c, depth);
+    default:
+        return conv_fail(c, "cannot convert a %s to JSON", luaL_typename(L, idx));
+    }
+}
+
+int wr_lua_to_json(lua_State *L, int idx, struct json_object **out, char *err, size_t errlen)
+{
+    struct conv c = {err, errlen, {0}};
+    int rc = to_json(L, lua_absindex(L, idx), out, &c, 0);
+    wr_buf_free(&c.path);
+    return rc;
+}
+
+/* }====== */
+
+/* {====== scopes and expressions ====== */
+
+int wr_lua_scope_new(struct wr_lua *lua)
+{
+    lua_State *L = lua->L;
+    lua_newtable(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lua->scope_mt);
+    lua_setmetatable(L, -2);
+    return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+void wr_lua_scope_set(struct wr_lua *lua, int scope, const char *name, struct json_object *v)
+{
+    lua_State *L = lua->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, scope);
+    lua_pushstring(L, name);
+    push_json(L, v, 0);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+}
+
+void wr_lua_scope_free(struct wr_lua *lua, int scope)
+{
+    luaL_unref(lua->L, LUA_REGISTRYINDEX, scope);
+}
+
+/* Strips Lua's "expr:N: " chunk prefix: the line is the wrapper's, not the user's. */
+static const char *strip_chunk(const char *msg)
+{
+    if (msg && strncmp(msg, "expr:", 5) == 0) {
+        const char *p = strchr(msg + 5, ':');
+        if (p) {
+            p++;
+            while (*p == ' ') {
+                p++;
+            }
+            return p;
+        }
+    }
+    return msg;
+}
+
+/* Pushes the compiled function for expr (compiling and caching it on first use). */
+static int push_compiled(struct wr_lua *lua, const char *expr, size_t len, char *err,
+                         size_t errlen)
+{
+    lua_State *L = lua->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lua->cache);
+    lua_pushlstring(L, expr, len);
+    if (lua_rawget(L, -2) == LUA_TFUNCTION) {
+        lua_remove(L, -2);
+        return 0;
+    }
+    lua_pop(L, 1);
+    /*
+     * "return EXPR" and nothing around it: a wrapper such as "return (EXPR)" would let
+     * "x)(" compile into a call and would leak its own parenthesis into error messages.
+     * Only an expression list fits after return; a statement after it is a syntax error.
+     */
+    struct wr_buf src = {0};
+    wr_buf_add(&src, "return ");
+    wr_buf_addn(&src, expr, len);
+    int rc = luaL_loadbufferx(L, src.data, src.len, "=expr", "t");
+    wr_buf_free(&src);
+    if (rc != LUA_OK) {
+        snprintf(err, errlen, "%s", strip_chunk(lua_tostring(L, -1)));
+        lua_pop(L, 2);
+        return -1;
+    }
+    lua_pushlstring(L, expr, len);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -4);
+    lua_remove(L, -2);
+    return 0;
+}
+
+int wr_lua_compile(struct wr_lua *lua, const char *expr, size_t len, char *err, size_t errlen)
+{
+    if (push_compiled(lua, expr, len, err, errlen) != 0) {
+        return -1;
+    }
+    lua_pop(lua->L, 1);
+    return 0;
+}
+
+/* Runs expr in scope and leaves its value on the stack. Returns 0 or -1 with err set. */
+static int eval_push(struct wr_lua *lua, int scope, const char *expr, size_t len, char *err,
+                     size_t errlen)
+{
+    lua_State *L = lua->L;
+    char what[128];
+    snprintf(what, sizeof(what), "'%.*s'", (int)(len > 80 ? 80 : len), expr);
+    char cerr[256];
+    if (push_compiled(lua, expr, len, cerr, sizeof(cerr)) != 0) {
+        snprintf(err, errlen, "%s: %s", what, cerr);
+        return -1;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, scope);
+    lua_setupvalue(L, -2, 1); /* _ENV */
+    limits_begin(lua, lua->expr_budget);
+    int rc = lua_pcall(L, 0, 1, 0);
+    if (rc != LUA_OK) {
+        /* An expression's location is the expression itself, not the wrapper's line. */
+        lua->kill_where[0] = '\0';
+        failure_message(lua, what, strip_chunk(lua_tostring(L, -1)), lua->expr_budget, err,
+                        errlen);
+        lua_pop(L, 1);
+        limits_end(lua);
+        return -1;
+    }
+    limits_end(lua);
+    return 0;
+}
+
+int wr_lua_eval(struct wr_lua *lua, int scope, const char *expr, size_t len,
+                struct json_object **out, char *err, size_t errlen)
+{
+    char cerr[256];
+    *out = NULL;
+    if (eval_push(lua, scope, expr, len, err, errlen) != 0) {
+        return -1;
+    }
+    int rc = wr_lua_to_json(lua->L, -1, out, cerr, sizeof(cerr));
+    lua_pop(lua->L, 1);
+    if (rc != 0) {
+        snprintf(err, errlen, "'%.*s': %s", (int)(len > 80 ? 80 : len), expr, cerr);
+    }
+    return rc;
+}
+
+int wr_lua_eval_bool(struct wr_lua *lua, int scope, const char *expr, bool *out, char *err,
+                     size_t errlen)
+{
+    if (eval_push(lua, scope, expr, strlen(expr), err, errlen) != 0) {
+        return -1;
+    }
+    *out = lua_toboolean(lua->L, -1) &&
+           !(lua_islightuserdata(lua->L, -1) && lua_touserdata(lua->L, -1) == WR_LUA_NULL);
+    lua_pop(lua->L, 1);
+    return 0;
+}
+
+/* }====== */
+
+/* {====== templates ====== */
+
+struct render_ctx {
+    struct wr_lua *lua;
+    int scope;
+    struct wr_buf out;
+    char *err;
+    size_t errlen;
+};
+
+static int render_part(void *arg, bool is_expr, const char *text, size_t len)
+{
+    struct render_ctx *r = arg;
+    struct json_object *v = NULL;
+    if (!is_expr) {
+        wr_buf_addn(&r->out, text, len);
+        return 0;
+    }
+    if (wr_lua_eval(r->lua, r->scope, text, len, &v, r->err, r->errlen) != 0) {
+        return -1;
+    }
+    int rc = 0;
+    switch (json_object_get_type(v)) {
+    case json_type_null:
+        snprintf(r->err, r->errlen, "'{{ %.*s }}' is nil; an interpolated value must exist",
+                 (int)(len > 80 ? 80 : len), text);
+        rc = -1;
+        break;
+    case json_type_string:
+        wr_buf_addn(&r->out, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+        break;
+    case json_type_int:
+        wr_buf_addf(&r->out, "%lld", (long long)json_object_get_int64(v));
+        break;
+    case json_type_double:
+        wr_buf_addf(&r->out, "%.14g", json_object_get_double(v));
+        break;
+    case json_type_boolean:
+        wr_buf_add(&r->out, json_object_get_boolean(v) ? "true" : "false");
+        break;
+    default:
+        snprintf(r->err, r->errlen,
+                 "'{{ %.*s }}' is a table; text around '{{ }}' needs a string, number or "
+                 "boolean (use the expression alone to pass a table)",
+                 (int)(len > 80 ? 80 : len), text);
+        rc = -1;
+        break;
+    }
+    json_object_put(v);
+    return rc;
+}
+
+int wr_lua_render(struct wr_lua *lua, int scope, struct json_object *v, struct json_object **out,
+                  char *err, size_t errlen)
+{
+    *out = NULL;
+    switch (json_object_get_type(v)) {
+    case json_type_string: {
+        const char *s = json_object_get_string(v);
+        const char *expr;
+        size_t len;
+        if (!wr_template_has(s)) {
+            *out = json_object_get(v);
+            return 0;
+        }
+        if (wr_template_whole(s, &expr, &len)) {
+            return wr_lua_eval(lua, scope, expr, len, out, err, errlen);
+        }
+        struct render_ctx r = {lua, scope, {0}, err, errlen};
+        if (wr_template_split(s, render_part, &r, err, errlen) != 0) {
+            wr_buf_free(&r.out);
+            return -1;
+        }
+        *out = json_object_new_string_len(wr_buf_str(&r.out), (int)r.out.len);
+        wr_buf_free(&r.out);
+        return 0;
+    }
+    case json_type_array: {
+        struct json_object *a = json_object_new_array();
+        for (size_t i = 0; i < json_object_array_length(v); i++) {
+            struct json_object *e = NULL;
+            if (wr_lua_render(lua, scope, json_object_array_get_idx(v, i), &e, err, errlen) !=
+                0) {
+                json_object_put(a);
+                return -1;
+            }
+            json_object_array_add(a, e);
+        }
+        *out = a;
+        return 0;
+    }
+    case json_type_object: {
+        struct json_object *o = json_object_new_object();
+        json_object_object_foreach(v, key, val)
+        {
+            struct json_object *e = NULL;
+            if (wr_lua_render(lua, scope, val, &e, err, errlen) != 0) {
+                json_object_put(o);
+                return -1;
+            }
+            json_object_object_add(o, key, e);
+        }
+        *out = o;
+        return 0;
+    }
+    default:
+        *out = json_object_get(v);
+        return 0;
+    }
+}
+
+struct compile_ctx {
+    struct wr_lua *lua;
+    char *err;
+    size_t errlen;
+};
+
+static int compile_part(void *arg, bool is_expr, const char *text, size_t len)
+{
+    struct compile_ctx *c = arg;
+    char msg[256];
+    if (!is_expr) {
+        return 0;
+    }
+    if (wr_lua_compile(c->lua, text, len, msg, sizeof(msg)) != 0) {
+        snprintf(c->err, c->errlen, "in '{{ %.*s }}': %s", (int)(len > 80 ? 80 : len), text, msg);
+        return -1;
+    }
+    return 0;
+}
+
+int wr_lua_compile_string(struct wr_lua *lua, const char *s, char *err, size_t errlen)
+{
+    struct compile_ctx c = {lua, err, errlen};
+    if (!wr_template_has(s)) {
+        return 0;
+    }
+    return wr_template_split(s, compile_part, &c, err, errlen) == 0 ? 0 : -1;
+}
+
+int wr_lua_compile_templates(struct wr_lua *lua, struct json_object *v, char *err, size_t errlen)
+{
+    switch (json_object_get_type(v)) {
+    case json_type_string:
+        return wr_lua_compile_string(lua, json_object_get_string(v), err, errlen);
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(v); i++) {
+            if (wr_lua_compile_templates(lua, json_object_array_get_idx(v, i), err, errlen) != 0) {
+                return -1;
+            }
+        }
+        return 0;
+    case json_type_object: {
+        json_object_object_foreach(v, key, val)
+        {
+            (void)key;
+            if (wr_lua_compile_templates(lua, val, err, errlen) != 0) {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+/* }====== */
+
+/* {====== hooks ====== */
+
+/* Message handler: keeps the message, records a traceback beside it. */
+static int msg_handler(lua_State *L)
+{
+    struct wr_lua *lua = host_of(L);
+    const char *msg = lua_tostring(L, 1);
+    if (lua->kill != KILL_NONE) {
+        return 1; /* no traceback work while being stopped */
+    }
+    luaL_traceback(L, L, msg ? msg : "(error object is not a string)", 1);
+    free(lua->trace);
+    lua->trace = wr_xstrdup(lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* Formats the error of a failed hook call; Lua's message already reads "path:line: text". */
+static void hook_error(struct wr_lua *lua, const char *path, const char *msg, char *err,
+                       size_t errlen)
+{
+    if (lua->kill == KILL_NONE) {
+        snprintf(err, errlen, "%s", msg ? msg : "error");
+    } else {
+        failure_message(lua, path, msg, lua->hook_budget, err, errlen);
+    }
+}
+
+static int newglobal_refused(lua_State *L)
+{
+    return luaL_error(L, "assignment to undeclared global '%s' (declare it at the top level "
+                         "of the script or use local)",
+                      luaL_optstring(L, 2, "?"));
+}
+
+int wr_lua_load_hook(struct wr_lua *lua, const char *path, const char *function, char *err,
+                     size_t errlen)
+{
+    lua_State *L = lua->L;
+    int top = lua_gettop(L);
+    char *key = wr_xasprintf("%s%c%s", path, '\0', function);
+    size_t keylen = strlen(path) + 1 + strlen(function);
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lua->hook_index);
+    lua_pushlstring(L, key, keylen);
+    if (lua_rawget(L, -2) == LUA_TNUMBER) {
+        int handle = (int)lua_tointeger(L, -1);
+        lua_settop(L, top);
+        free(key);
+        return handle;
+    }
+    lua_pop(L, 1);
+
+    if (luaL_loadfilex(L, path, "t") != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        snprintf(err, errlen, "%s", msg ? msg : "cannot load script");
+        goto fail;
+    }
+    /* Its own environment in front of the sandbox: its top-level functions live there. */
+    lua_newtable(L);
+    lua_createtable(L, 0, 2);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lua->globals);
+    lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setupvalue(L, -3, 1); /* chunk's _ENV */
+    /* stack: index chunk env */
+    lua_pushcfunction(L, msg_handler);
+    lua_pushvalue(L, -3);
+    limits_begin(lua, lua->hook_budget);
+    int rc = lua_pcall(L, 0, 0, -2);
+    if (rc != LUA_OK) {
+        hook_error(lua, path, lua_tostring(L, -1), err, errlen);
+        limits_end(lua);
+        goto fail;
+    }
+    limits_end(lua);
+    lua_pop(L, 1); /* handler */
+    if (lua_getfield(L, -1, function) != LUA_TFUNCTION) {
+        snprintf(err, errlen, "%s: defines no function '%s' (a hook needs `function %s(event, "
+                              "ctx) ... end`)",
+                 path, function, function);
+        goto fail;
+    }
+    /* Lock the environment: a call must not leave globals behind for the next run. */
+    lua_getmetatable(L, -2);
+    lua_pushcfunction(L, newglobal_refused);
+    lua_setfield(L, -2, "__newindex");
+    lua_pop(L, 1);
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lua->hooks);
+    lua_Integer handle = (lua_Integer)lua_rawlen(L, -1) + 1;
+    lua_createtable(L, 3, 0);
+    lua_pushvalue(L, -3);
+    lua_rawseti(L, -2, 1); /* fn */
+    lua_pushstring(L, path);
+    lua_rawseti(L, -2, 2);
+    lua_rawseti(L, -2, handle);
+    lua_pop(L, 1);
+    /* remember path+function -> handle */
+    lua_pushlstring(L, key, keylen);
+    lua_pushinteger(L, handle);
+    lua_rawset(L, top + 1);
+    lua_settop(L, top);
+    free(key);
+    return (int)handle;
+fail:
+    lua_settop(L, top);
+    free(key);
+    return -1;
+}
+
+int wr_lua_call_hook(struct wr_lua *lua, int hook, struct json_object *event,
+                     struct json_object *ctx, struct json_object **out, char *err,
+                     size_t errlen, char **trace)
+{
+    lua_State *L = lua->L;
+    int top = lua_gettop(L);
+    char cerr[512];
+
+    *out = NULL;
+    if (trace) {
+        *trace = NULL;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lua->hooks);
+    if (lua_rawgeti(L, -1, hook) != LUA_TTABLE) {
+        snprintf(err, errlen, "no such hook (%d)", hook);
+        lua_settop(L, top);
+        return -1;
+    }
+    lua_rawgeti(L, -1, 2);
+    char *path = wr_xstrdup(lua_tostring(L, -1));
+    lua_pop(L, 1);
+    lua_pushcfunction(L, msg_handler);
+    int handler = lua_gettop(L);
+    lua_rawgeti(L, -2, 1);
+    push_json(L, event, 0);
+    push_json(L, ctx, 0);
+    free(lua->trace);
+    lua->trace = NULL;
+    limits_begin(lua, lua->hook_budget);
+    int rc = lua_pcall(L, 2, 1, handler);
+    if (rc != LUA_OK) {
+        hook_error(lua, path, lua_tostring(L, -1), err, errlen);
+        limits_end(lua);
+        if (trace && lua->trace) {
+            *trace = lua->trace;
+            lua->trace = NULL;
+        }
+        lua_settop(L, top);
+        free(path);
+        return -1;
+    }
+    limits_end(lua);
+    rc = wr_lua_to_json(L, -1, out, cerr, sizeof(cerr));
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: the value returned is not JSON: %s", path, cerr);
+    }
+    lua_settop(L, top);
+    free(path);
+    return rc;
+}
+
+/* }====== */

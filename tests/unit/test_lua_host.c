@@ -1,0 +1,464 @@
+/*
+ * test_lua_host — the Lua sandbox: forbidden capabilities, instruction and memory limits,
+ * json-c <-> Lua conversion round trips, expressions, templates and mapping hooks.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "engine/lua_host.h"
+#include "engine/strutil.h"
+
+/* {====== helpers ====== */
+
+static struct wr_lua *new_lua(void)
+{
+    struct wr_lua_limits lim = {.expr_instructions = 200000,
+                                .hook_instructions = 2000000,
+                                .memory = 16u << 20};
+    struct wr_lua *lua = wr_lua_new(&lim, NULL);
+    assert_non_null(lua);
+    return lua;
+}
+
+/* Evaluates expr in an empty scope; returns rc, fills err and the JSON text of the value. */
+static int eval(struct wr_lua *lua, const char *expr, char *err, size_t errlen, char *json,
+                size_t jsonlen)
+{
+    struct json_object *out = NULL;
+    int scope = wr_lua_scope_new(lua);
+    err[0] = '\0';
+    int rc = wr_lua_eval(lua, scope, expr, strlen(expr), &out, err, errlen);
+    if (json) {
+        snprintf(json, jsonlen, "%s",
+                 rc == 0 ? json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN |
+                                                                   JSON_C_TO_STRING_NOSLASHESCAPE)
+                         : "");
+    }
+    json_object_put(out);
+    wr_lua_scope_free(lua, scope);
+    return rc;
+}
+
+static void want_value(struct wr_lua *lua, const char *expr, const char *want)
+{
+    char err[512], json[4096];
+    int rc = eval(lua, expr, err, sizeof(err), json, sizeof(json));
+    if (rc != 0) {
+        fail_msg("'%s' failed: %s", expr, err);
+    }
+    if (strcmp(json, want) != 0) {
+        fail_msg("'%s' gave %s, want %s", expr, json, want);
+    }
+}
+
+static void want_error(struct wr_lua *lua, const char *expr, const char *fragment)
+{
+    char err[512], json[4096];
+    int rc = eval(lua, expr, err, sizeof(err), json, sizeof(json));
+    if (rc == 0) {
+        fail_msg("'%s' should fail, gave %s", expr, json);
+    }
+    if (!strstr(err, fragment)) {
+        fail_msg("'%s' error '%s' lacks '%s'", expr, err, fragment);
+    }
+}
+
+static char *write_script(const char *body)
+{
+    char tmpl[] = "/tmp/weir-hook-XXXXXX.lua";
+    int fd = mkstemps(tmpl, 4);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, body, strlen(body)), (ssize_t)strlen(body));
+    close(fd);
+    return wr_xstrdup(tmpl);
+}
+
+/* }====== */
+
+/* {====== sandbox ====== */
+
+static void test_forbidden_globals(void **state)
+{
+    (void)state;
+    struct wr_lua *lua = new_lua();
+    static const char *const absent[] = {
+        "io",      "require", "package", "load",           "loadstring",     "dofile",
+        "loadfile", "debug",  "print",   "collectgarbage", "rawset",         "rawget",
+        "_G",      "os.execute", "os.getenv", "os.remove", "os.exit",       "string.dump",
+        "coroutine", "xpcall",
+    };
+    for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++) {
+        char expr[128];
+        snprintf(expr, sizeof(expr), "%s == nil", absent[i]);
+        want_value(lua, expr, "true");
+    }
+    static const char *const present[] = {
+        "pairs",  "ipairs", "type",     "tostring", "tonumber",     "select",
+        "error",  "pcall",  "assert",   "next",     "rawequal",     "rawlen",
+        "string.format", "table.concat", "math.floor", "utf8.char", "os.time", "os.date",
+        "os.clock", "setmetatable", "getmetatable", "weir.log",
+    };
+    for (size_t i = 0; i < sizeof(present) / sizeof(present[0]); i++) {
+        char expr[128];
+        snprintf(expr, sizeof(expr), "type(%s) == 'function'", present[i]);
+        want_value(lua, expr, "true");
+    }
+    wr_lua_free(lua);
+}
+
+static void test_forbidden_calls(void **state)
+{
+    (void)state;
+    struct wr_lua *lua = new_lua();
+    want_error(lua, "io.open('/etc/passwd')", "io");
+    want_error(lua, "os.execute('true')", "execute");
+    want_error(lua, "require('os')", "require");
+    want_error(lua, "load('return 1')()", "load");
+    want_error(lua, "string.dump(function() end)", "dump");
+    want_error(lua, "(''):dump()", "dump");
+    want_error(lua, "debug.getinfo(1)", "debug");
+    want_error(lua, "collectgarbage('count')", "collectgarbage");
+    /* The string metatable trick leads nowhere: getmetatable works on tables only. */
+    want_value(lua, "getmetatable('') == nil", "true");
+    want_error(lua, "getmetatable('').__index.rep", "index");
+    /* Libraries cannot be changed, not even for later evaluations of the same workflow. */
+    want_error(lua, "(function() string.upper = nil end)()", "read-only");
+    want_value(lua, "string.upper('x')", "\"X\"");
+    want_value(lua, "('x'):upper()", "\"X\"");
+    /* No finalizers: they would run outside the budget. */
+    want_error(lua, "setmetatable({}, {__gc = function() end})", "__gc");
+    /* Scopes do not accept globals. */
+    want_error(lua, "(function() x = 1 end)()", "read-only");
+    /* No bytecode, ever: a binary chunk is refused as text. */
+    want_error(lua, "\x1bLua", "");
+    wr_lua_free(lua);
+}
+
+static void test_budget(void **state)
+{
+    (void)state;
+    struct wr_lua *lua = new_lua();
+    want_error(lua, "(function() while true do end end)()", "instruction budget");
+    /* pcall inside the script cannot swallow the limit. */
+    want_error(lua,
+                 "(function() for i = 1, 100 do pcall(function() while true do end end) end "
+                 "return 'escaped' end)()",
+                 "instruction budget");
+    want_error(lua,
+                 "(function() local ok repeat ok = pcall(function() while true do end end) "
+                 "until false end)()",
+                 "instruction budget");
+    /* The state still works afterwards. */
+    want_value(lua, "1 + 1", "2");
+    wr_lua_free(lua);
+}
+
+static void test_memory(void **state)
+{
+    (void)state;
+    struct wr_lua *lua = new_lua();
+    want_error(lua, "string.rep('x', 1e9)", "memory limit");
+    want_error(lua,
+                 "(function() local t = {} for i = 1, 1e8 do t[i] = {i, i, i} end end)()",
+                 "");
+    want_error(lua,
+                 "(function() local t = {} for i = 1, 1e8 do t[i] = string.rep('y', 1000) .. i "
+                 "end end)()",
+                 "");
+    want_error(lua,
+                 "(function() for i = 1, 10 do pcall(string.rep, 'x', 1e9) end return 1 end)()",
+                 "memory limit");
+    want_value(lua, "string.rep('ab', 3)", "\"ababab\"");
+    wr_lua_free(lua);
+}
+
+/* }====== */
+
+/* {====== conversion ====== */
+
+static void roundtrip(struct wr_lua *lua, const char *json)
+{
+    struct json_object *in = json_tokener_parse(json), *out = NULL;
+    char err[256];
+    lua_State *L = wr_lua_state(lua);
+    wr_lua_push_json(L, in);
+    assert_int_equal(wr_lua_to_json(L, -1, &out, err, sizeof(err)), 0);
+    lua_pop(L, 1);
+    if (!json_object_equal(in, out)) {
+        fail_msg("round trip of %s gave %s", json, json_object_to_json_string(out));
+    }
+    /* Types survive: integers stay integers, doubles stay doubles, [] stays an array. */
+    assert_int_equal(json_object_get_type(in), json_object_get_type(out));
+    json_object_put(in);
+    json_object_put(out);
+}
+
+static void test_roundtrip(void **state)
+{
+    (void)state;
+    struct wr_lua *lua = new_lua();
+    roundtrip(lua, "{\"a\":{\"b\":[1,2,{\"c\":null}]},\"d\":\"x\"}");
+    roundtrip(lua, "[]");
+    roundtrip(lua, "{}");
+    roundtrip(lua, "{\"empty_list\":[],\"empty_obj\":{}}");
+    roundtrip(lua, "[null,null]");
+    roundtrip(lua, "{\"n\":null}");
+    roundtrip(lua, "{\"big\":9007199254740993,\"neg\":-9223372036854775808}");
+    roundtrip(lua, "{\"f\":1.5,\"g\":-0.25,\"h\":1e300}");
+    roundtrip(lua, "{\"s\":\"Jos\\u00e9 N\\u00fa\\u00f1ez \\u65e5\\u672c \\ud83d\\ude00\"}");
+    roundtrip(lua, "[true,false,0,\"\"]");
+    roundtrip(lua, "[[[[[[[[[[1]]]]]]]]]]");
+    wr_lua_free(lua);
+}
+
+static void test_to_json_errors(void **state)
+{
+    (void)state;
+    struct wr_lua *lua = new_lua();
+    want_error(lua, "{ f = function() end }", "f: cannot convert a function");
+    want_error(lua, "{ 1, 2, x = 3 }", "mixes list items");
+    want_error(lua, "{ [1.5] = 1 }", "");
+    want_error(lua, "0/0", "NaN");
+    want_error(lua, "1/0", "infinity");
+    want_error(lua, "(function() local t = {} t.self = t return t end)()", "nesting");
+    want_value(lua, "{ 'a', 'b' }", "[\"a\",\"b\"]");
+    want_value(lua, "{}", "{}");
+    want_value(lua, "weir.array()", "[]");
+    want_value(lua, "weir.null", "null");
+    want_value(lua, "nil", "null");
+    want_value(lua, "{ a = { 1, { b = weir.null } } }", "{\"a\":[1,{\"b\":null}]}");
+    want_value(lua, "3", "3");
+    want_value(lua, "3.0", "3.0");
+    want_value(lua, "math.maxinteger", "9223372036854775807");
+    wr_lua_free(lua);
+}
+
+/* }====== */
+
+/* {====== scopes, templates ====== */
+
+static void test_scope_and_when(void **state)
+{
+    (void)state;
+    struct wr_lua *lua = new_lua();
+    struct json_object *event =
+        json_tokener_parse("{\"type\":\"employee.hired\",\"employee\":{\"department\":\"IT\","
+                           "\"tags\":[],\"manager\":null}}");
+    struct json_object *vars = json_tokener_parse("{\"sku\":\"SPE_E3\"}");
+    int scope = wr_lua_scope_new(lua);
+    wr_lua_scope_set(lua, scope, "event", event);
+    wr_lua_scope_set(lua, scope, "vars", vars);
+    char err[256];
+    bool b = false;
+    assert_int_equal(wr_lua_eval_bool(lua, scope, "event.type == 'employee.hired'", &b, err,
+                                      sizeof(err)),
+                     0);
+    assert_true(b);
+    assert_int_equal(wr_lua_eval_bool(lua, scope, "event.employee.department == 'HR'", &b, err,
+                                      sizeof(err)),
+                     0);
+    assert_false(b);
+    /* null is falsy in conditions, like nil */
+    assert_int_equal(wr_lua_eval_bool(lua, scope, "event.employee.manager", &b, err,
+                                      sizeof(err)),
+                     0);
+    assert_false(b);
+    assert_int_equal(wr_lua_eval_bool(lua, scope, "event.employee.manager == weir.null", &b,
+                                      err, sizeof(err)),
+                     0);
+    assert_true(b);
+    /* A runtime error names the expression. */
+    assert_int_equal(wr_lua_eval_bool(lua, scope, "event.nothing.here == 1", &b, err,
+                                      sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "'event.nothing.here == 1'"));
+    assert_non_null(strstr(err, "nothing"));
+
+    /* Templates: whole-value keeps the type, interpolation makes strings. */
+    struct json_object *tmpl = json_tokener_parse(
+        "{\"sku\":\"{{ vars.sku }}\",\"tags\":\"{{ event.employee.tags }}\","
+        "\"greeting\":\"dept {{ event.employee.department }} / {{ 40 + 2 }} / {{ 1.5 }} / "
+        "{{ true }}\",\"plain\":\"no template\",\"n\":7,\"list\":[\"{{ 1 }}\",\"x\"],"
+        "\"emp\":\"{{ event.employee }}\"}");
+    struct json_object *out = NULL;
+    assert_int_equal(wr_lua_render(lua, scope, tmpl, &out, err, sizeof(err)), 0);
+    assert_string_equal(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN |
+                                                                JSON_C_TO_STRING_NOSLASHESCAPE),
+                        "{\"sku\":\"SPE_E3\",\"tags\":[],\"greeting\":\"dept IT / 42 / 1.5 / "
+                        "true\",\"plain\":\"no template\",\"n\":7,\"list\":[1,\"x\"],\"emp\":{"
+                        "\"department\":\"IT\",\"manager\":null,\"tags\":[]}}");
+    json_object_put(out);
+    json_object_put(tmpl);
+
+    /* nil in an interpolation is an error naming the expression */
+    tmpl = json_object_new_string("hello {{ event.employee.nickname }}!");
+    assert_int_equal(wr_lua_render(lua, scope, tmpl, &out, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "'{{ event.employee.nickname }}' is nil"));
+    json_object_put(tmpl);
+    /* a table in an interpolation too */
+    tmpl = json_object_new_string("x {{ event.employee }}");
+    assert_int_equal(wr_lua_render(lua, scope, tmpl, &out, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "is a table"));
+    json_object_put(tmpl);
+    /* compile errors are found before any evaluation */
+    tmpl = json_tokener_parse("{\"a\":[\"{{ event. }}\"]}");
+    assert_int_equal(wr_lua_compile_templates(lua, tmpl, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "event."));
+    json_object_put(tmpl);
+
+    wr_lua_scope_free(lua, scope);
+    json_object_put(event);
+    json_object_put(vars);
+    wr_lua_free(lua);
+}
+
+static void test_env_and_compile_errors(void **state)
+{
+    (void)state;
+    static const char *const allow[] = {"WEIR_TEST_ALLOWED", "WEIR_TEST_UNSET", NULL};
+    setenv("WEIR_TEST_ALLOWED", "https://alerts.example/hook", 1);
+    setenv("WEIR_TEST_SECRET", "hunter2", 1);
+    unsetenv("WEIR_TEST_UNSET");
+    struct wr_lua *lua = wr_lua_new(NULL, allow);
+    want_value(lua, "env.WEIR_TEST_ALLOWED", "\"https://alerts.example/hook\"");
+    want_value(lua, "env.WEIR_TEST_UNSET", "null");
+    want_error(lua, "env.WEIR_TEST_SECRET", "not listed in weir.yaml lua.env_allow");
+    want_error(lua, "(function() env.X = 1 end)()", "read-only");
+
+    char err[256];
+    assert_int_equal(wr_lua_compile(lua, "event ==", 8, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "unexpected symbol"));
+    assert_int_equal(wr_lua_compile(lua, "event.x == 1", 12, err, sizeof(err)), 0);
+    /* a comment at the end does not swallow the wrapper */
+    assert_int_equal(wr_lua_compile(lua, "1 -- one", 8, err, sizeof(err)), 0);
+    assert_int_equal(wr_lua_compile_string(lua, "a {{ 1 + }} b", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "in '{{ 1 + }}'"));
+    wr_lua_free(lua);
+    unsetenv("WEIR_TEST_ALLOWED");
+    unsetenv("WEIR_TEST_SECRET");
+}
+
+/* }====== */
+
+/* {====== hooks ====== */
+
+struct log_capture {
+    char lines[1024];
+};
+
+static void capture(void *arg, const char *level, const char *msg)
+{
+    struct log_capture *c = arg;
+    size_t n = strlen(c->lines);
+    snprintf(c->lines + n, sizeof(c->lines) - n, "%s:%s;", level, msg);
+}
+
+static void test_hooks(void **state)
+{
+    (void)state;
+    struct wr_lua *lua = new_lua();
+    struct log_capture cap = {{0}};
+    wr_lua_set_log(lua, capture, &cap);
+    char err[512];
+    char *path = write_script("local prefix = 'Mr. '\n"
+                              "function map(event, ctx)\n"
+                              "  weir.log('info', 'mapping ' .. event.name)\n"
+                              "  event.name = 'changed'  -- arguments are the hook's own copy\n"
+                              "  return { displayName = prefix .. event.first, id = ctx.n,\n"
+                              "           phones = weir.array() }\n"
+                              "end\n"
+                              "function other(event) return event.name end\n"
+                              "function broken(event)\n"
+                              "  local x = nil\n"
+                              "  return x.field\n"
+                              "end\n"
+                              "function leak(event) newglobal = 1 end\n"
+                              "function spin() while true do end end\n");
+    int h = wr_lua_load_hook(lua, path, "map", err, sizeof(err));
+    assert_true(h >= 0);
+    assert_int_equal(wr_lua_load_hook(lua, path, "map", err, sizeof(err)), h);
+    struct json_object *event = json_tokener_parse("{\"name\":\"n\",\"first\":\"Bob\"}");
+    struct json_object *ctx = json_tokener_parse("{\"n\":5}");
+    struct json_object *out = NULL;
+    char *trace = NULL;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(
+            wr_lua_call_hook(lua, h, event, ctx, &out, err, sizeof(err), &trace), 0);
+        assert_string_equal(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN),
+                            "{\"displayName\":\"Mr. Bob\",\"id\":5,\"phones\":[]}" /* keys sorted */);
+        json_object_put(out);
+    }
+    assert_string_equal(json_object_get_string(json_object_object_get(event, "name")), "n");
+    assert_string_equal(cap.lines, "info:mapping n;info:mapping n;");
+
+    int hb = wr_lua_load_hook(lua, path, "broken", err, sizeof(err));
+    assert_true(hb >= 0 && hb != h);
+    assert_int_equal(wr_lua_call_hook(lua, hb, event, ctx, &out, err, sizeof(err), &trace), -1);
+    char want[256];
+    snprintf(want, sizeof(want), "%s:11:", path);
+    if (!strstr(err, want)) {
+        fail_msg("error '%s' lacks '%s'", err, want);
+    }
+    assert_non_null(trace);
+    assert_non_null(strstr(trace, "stack traceback"));
+    assert_non_null(strstr(trace, "in function"));
+    free(trace);
+
+    int hl = wr_lua_load_hook(lua, path, "leak", err, sizeof(err));
+    assert_int_equal(wr_lua_call_hook(lua, hl, event, ctx, &out, err, sizeof(err), NULL), -1);
+    assert_non_null(strstr(err, "undeclared global 'newglobal'"));
+
+    int hs = wr_lua_load_hook(lua, path, "spin", err, sizeof(err));
+    assert_int_equal(wr_lua_call_hook(lua, hs, event, ctx, &out, err, sizeof(err), NULL), -1);
+    assert_non_null(strstr(err, "instruction budget"));
+    snprintf(want, sizeof(want), "%s:14", path);
+    assert_non_null(strstr(err, want));
+    /* and the good hook still works */
+    assert_int_equal(wr_lua_call_hook(lua, h, event, ctx, &out, err, sizeof(err), NULL), 0);
+    json_object_put(out);
+
+    assert_int_equal(wr_lua_load_hook(lua, path, "nothere", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "defines no function 'nothere'"));
+
+    unlink(path);
+    free(path);
+    path = write_script("function map(e) return { \n");
+    assert_int_equal(wr_lua_load_hook(lua, path, "map", err, sizeof(err)), -1);
+    snprintf(want, sizeof(want), "%s:2:", path);
+    assert_non_null(strstr(err, want));
+    unlink(path);
+    free(path);
+    path = write_script("while true do end\n");
+    assert_int_equal(wr_lua_load_hook(lua, path, "map", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "instruction budget"));
+    unlink(path);
+    free(path);
+
+    json_object_put(event);
+    json_object_put(ctx);
+    wr_lua_free(lua);
+}
+
+/* }====== */
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_forbidden_globals), cmocka_unit_test(test_forbidden_calls),
+        cmocka_unit_test(test_budget),            cmocka_unit_test(test_memory),
+        cmocka_unit_test(test_roundtrip),         cmocka_unit_test(test_to_json_errors),
+        cmocka_unit_test(test_scope_and_when),    cmocka_unit_test(test_hooks),
+        cmocka_unit_test(test_env_and_compile_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
