@@ -55,7 +55,12 @@ bool wr_secret_ref_valid(const char *s)
 
 static const char *type_label(const struct wr_argspec *a)
 {
+    if (a->expect) {
+        return a->expect;
+    }
     switch (a->type) {
+    case WR_ARG_LIST:
+        return "a list";
     case WR_ARG_STRING:
         return "a string";
     case WR_ARG_STRINGS:
@@ -262,11 +267,24 @@ void wr_argspec_check_value(struct wr_check *c, const struct wr_argspec *a, stru
 
     switch (a->type) {
     case WR_ARG_ANY:
-        wr_check_templates(c, v, path);
+        if (!(a->flags & WR_ARG_OWN_CHECK)) {
+            wr_check_templates(c, v, path);
+        }
+        return;
+    case WR_ARG_LIST:
+        if (t != json_type_array) {
+            break;
+        }
+        if (!(a->flags & WR_ARG_OWN_CHECK)) {
+            wr_check_templates(c, v, path);
+        }
         return;
     case WR_ARG_OBJECT:
         if (t != json_type_object) {
             break;
+        }
+        if (a->flags & WR_ARG_OWN_CHECK) {
+            return;
         }
         if (a->fields) {
             char *what = wr_xasprintf("'%s'", a->name);
@@ -312,6 +330,11 @@ void wr_argspec_check_value(struct wr_check *c, const struct wr_argspec *a, stru
         /* Everything else is a string with its own syntax. */
         if (t != json_type_string) {
             break;
+        }
+        if (!(a->flags & WR_ARG_EMPTY_OK) &&
+            strspn(json_object_get_string(v), " \t\r\n") == (size_t)json_object_get_string_len(v)) {
+            wr_check_error(c, path, false, "is empty (expected %s)", type_label(a));
+            return;
         }
         check_string_value(c, a, json_object_get_string(v), path);
         return;

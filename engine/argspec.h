@@ -36,10 +36,13 @@ enum wr_argtype {
     WR_ARG_LISTEN,   /* HOST:PORT */
     WR_ARG_URL,      /* http:// or https:// URL */
     WR_ARG_URLPATH,  /* an absolute URL path such as /hooks/hr */
+    WR_ARG_LIST,     /* a list of anything */
 };
 
 #define WR_ARG_REQUIRED    0x1u /* the key must be present */
 #define WR_ARG_NO_TEMPLATE 0x2u /* "{{ }}" is not allowed in this value */
+#define WR_ARG_OWN_CHECK   0x4u /* the owner checks the contents; the table checks the type */
+#define WR_ARG_EMPTY_OK    0x8u /* "" is a valid string here */
 
 struct wr_argspec {
     const char *name;
@@ -48,6 +51,7 @@ struct wr_argspec {
     const char *const *choices;      /* WR_ARG_ENUM: NULL-terminated */
     const struct wr_argspec *fields; /* WR_ARG_OBJECT: nested table, or NULL for free-form */
     long long min, max;              /* WR_ARG_INT bounds (both 0 = unbounded) */
+    const char *expect;              /* what messages say is expected; default from type */
     const char *help;                /* one line for `weir help` */
 };
 

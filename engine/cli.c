@@ -331,8 +331,7 @@ static int cmd_map(int argc, char **argv)
             printf("usage: %s\n\n%s\n", self->usage, self->help);
             return WR_EXIT_OK;
         default:
-            return usage_error("map: unknown option or missing value '%s'", argv[optind - 1],
-                               self);
+            return usage_error("map: unknown option or missing value '%s'", argv[optind - 1], self);
         }
     }
     if (optind != argc - 1) {
@@ -372,9 +371,9 @@ static int cmd_map(int argc, char **argv)
         wr_diags_add_raw(&d, trace ? trace : err);
         goto out;
     }
-    printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY |
-                                                           JSON_C_TO_STRING_SPACED |
-                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
+    printf("%s\n",
+           json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
     rc = WR_EXIT_OK;
 out:
     wr_diags_print(&d, stderr);

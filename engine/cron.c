@@ -352,7 +352,16 @@ int wr_cron_parse(const char *spec, struct wr_cron *out, char *err, size_t errle
         }
     }
     if (nfields != 5) {
-        return fail(err, errlen, "cron: expected 5 fields, got %zu", nfields);
+        if (nfields == 0) {
+            return fail(err, errlen,
+                        "cron: is empty (expected 5 fields: minute hour "
+                        "day-of-month month day-of-week, or an @macro)");
+        }
+        quote_text(s, (size_t)(e - s), q);
+        return fail(err, errlen,
+                    "cron: expected 5 fields (minute hour day-of-month month day-of-week) or an "
+                    "@macro, got %zu in '%s'",
+                    nfields, q);
     }
 
     for (size_t i = 0; i < 5; i++) {

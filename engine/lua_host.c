@@ -37,7 +37,7 @@ struct wr_lua {
     lua_State *L;
     size_t mem_used;
     size_t mem_cap;
-    bool limits_on;  /* the cap applies while scripts run, not while weir builds the sandbox */
+    bool limits_on; /* the cap applies while scripts run, not while weir builds the sandbox */
     enum kill_reason kill;
     int64_t budget_left; /* instructions left in this evaluation */
     uint64_t expr_budget;
@@ -97,8 +97,8 @@ static void kill_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     struct wr_lua *lua = host_of(L);
-    luaL_error(L, "%s", lua->kill == KILL_MEMORY ? "memory limit exceeded"
-                                                 : "instruction budget exceeded");
+    luaL_error(L, "%s",
+               lua->kill == KILL_MEMORY ? "memory limit exceeded" : "instruction budget exceeded");
 }
 
 static void arm_kill(struct wr_lua *lua)
@@ -115,8 +115,7 @@ static void count_hook(lua_State *L, lua_Debug *ar)
     }
     lua->kill = KILL_BUDGET;
     if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0) {
-        snprintf(lua->kill_where, sizeof(lua->kill_where), "%s:%d", ar->short_src,
-                 ar->currentline);
+        snprintf(lua->kill_where, sizeof(lua->kill_where), "%s:%d", ar->short_src, ar->currentline);
     }
     arm_kill(lua);
     luaL_error(L, "instruction budget exceeded");
@@ -146,14 +145,18 @@ static void limits_end(struct wr_lua *lua)
  * Writes the message for a failed evaluation into err. `what` names the expression or the
  * script; `budget` is the instruction budget that applied.
  */
-static void failure_message(struct wr_lua *lua, const char *what, const char *msg,
-                            uint64_t budget, char *err, size_t errlen)
+static void failure_message(struct wr_lua *lua, const char *what, const char *msg, uint64_t budget,
+                            char *err, size_t errlen)
 {
     if (lua->kill == KILL_BUDGET) {
         snprintf(err, errlen, "%s: instruction budget of %llu exceeded (an endless loop?)",
                  lua->kill_where[0] ? lua->kill_where : what, (unsigned long long)budget);
     } else if (lua->kill == KILL_MEMORY) {
-        snprintf(err, errlen, "%s: memory limit of %zu MiB exceeded", what, lua->mem_cap >> 20);
+        if (lua->mem_cap % (1u << 20) == 0) {
+            snprintf(err, errlen, "%s: memory limit of %zu MiB exceeded", what, lua->mem_cap >> 20);
+        } else {
+            snprintf(err, errlen, "%s: memory limit of %zu KiB exceeded", what, lua->mem_cap >> 10);
+        }
     } else {
         snprintf(err, errlen, "%s: %s", what, msg ? msg : "error");
     }
@@ -186,7 +189,8 @@ static int sb_setmetatable(lua_State *L)
     luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
     if (t == LUA_TTABLE) {
         /* Finalizers run with hooks off, outside any budget: refuse them. */
-        if (lua_getfield(L, 2, "__gc") != LUA_TNIL) {
+        lua_pushliteral(L, "__gc");
+        if (lua_rawget(L, 2) != LUA_TNIL) {
             return luaL_error(L, "__gc metamethods are not allowed in weir scripts");
         }
         lua_pop(L, 1);
@@ -213,8 +217,7 @@ static int env_index(lua_State *L)
     bool allowed;
     const char *v = wr_lua_env_get(lua, name, &allowed);
     if (!allowed) {
-        return luaL_error(L, "env.%s: '%s' is not listed in weir.yaml lua.env_allow", name,
-                          name);
+        return luaL_error(L, "env.%s: '%s' is not listed in weir.yaml lua.env_allow", name, name);
     }
     if (v) {
         lua_pushstring(L, v);
@@ -224,13 +227,28 @@ static int env_index(lua_State *L)
     return 1;
 }
 
+/* __pairs of a proxy: iterate the real table it stands for. */
+static int proxy_pairs(lua_State *L)
+{
+    lua_pushvalue(L, lua_upvalueindex(1)); /* next */
+    lua_pushvalue(L, lua_upvalueindex(2)); /* the real table */
+    lua_pushnil(L);
+    return 3;
+}
+
 /* Replaces the table at the top of the stack by a read-only proxy to it. */
 static void make_proxy(lua_State *L)
 {
-    lua_newtable(L);               /* real proxy */
-    lua_createtable(L, 0, 3);      /* real proxy mt */
+    lua_newtable(L);          /* real proxy */
+    lua_createtable(L, 0, 4); /* real proxy mt */
     lua_pushvalue(L, -3);
     lua_setfield(L, -2, "__index");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    lua_getfield(L, -1, "next");
+    lua_remove(L, -2);
+    lua_pushvalue(L, -4);
+    lua_pushcclosure(L, proxy_pairs, 2);
+    lua_setfield(L, -2, "__pairs");
     lua_pushcfunction(L, readonly_newindex);
     lua_setfield(L, -2, "__newindex");
     lua_pushboolean(L, 0);
@@ -265,7 +283,7 @@ static void push_locked_mt(lua_State *L, int index)
 static void build_sandbox(struct wr_lua *lua)
 {
     static const char *const base_names[] = {
-        "pairs", "ipairs", "type", "tostring", "tonumber", "select", "error",
+        "pairs", "ipairs", "type", "tostring", "tonumber", "select",   "error",
         "pcall", "assert", "next", "rawequal", "rawlen",   "_VERSION", NULL,
     };
     static const char *const os_names[] = {"time", "date", "clock", NULL};
@@ -285,6 +303,14 @@ static void build_sandbox(struct wr_lua *lua)
        metatable reaches through ("").dump. */
     lua_pushnil(L);
     lua_setfield(L, STRING, "dump");
+
+    /* The mark of JSON arrays; made first so that wr_lua_open_weir may already use it. */
+    lua_createtable(L, 0, 2);
+    lua_pushliteral(L, "array");
+    lua_setfield(L, -2, "__name");
+    lua_pushliteral(L, "array");
+    lua_setfield(L, -2, "__metatable");
+    lua->array_mt = luaL_ref(L, LUA_REGISTRYINDEX);
 
     lua_newtable(L); /* G: the sandbox globals */
     copy_fields(L, BASE, G, base_names);
@@ -338,13 +364,6 @@ static void build_sandbox(struct wr_lua *lua)
         lua_rawset(L, BASE);
     }
     lua_settop(L, 0);
-
-    lua_createtable(L, 0, 2);
-    lua_pushliteral(L, "array");
-    lua_setfield(L, -2, "__name");
-    lua_pushliteral(L, "array");
-    lua_setfield(L, -2, "__metatable");
-    lua->array_mt = luaL_ref(L, LUA_REGISTRYINDEX);
 
     lua_newtable(L);
     lua->cache = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -441,8 +460,12 @@ void wr_lua_mark_array(lua_State *L, int idx)
     lua_setmetatable(L, idx);
 }
 
+/* Raises a Lua error on excess depth: callers run it inside a protected call. */
 static void push_json(lua_State *L, struct json_object *v, int depth)
 {
+    if (depth > WR_LUA_MAX_DEPTH) {
+        luaL_error(L, "value nested deeper than %d levels", WR_LUA_MAX_DEPTH);
+    }
     luaL_checkstack(L, 4, "value nested too deeply");
     switch (json_object_get_type(v)) {
     case json_type_null:
@@ -451,9 +474,16 @@ static void push_json(lua_State *L, struct json_object *v, int depth)
     case json_type_boolean:
         lua_pushboolean(L, json_object_get_boolean(v));
         break;
-    case json_type_int:
-        lua_pushinteger(L, (lua_Integer)json_object_get_int64(v));
+    case json_type_int: {
+        int64_t i = json_object_get_int64(v);
+        /* json-c keeps integers above INT64_MAX as unsigned; Lua has no such integer. */
+        if (i == INT64_MAX && json_object_get_uint64(v) > (uint64_t)INT64_MAX) {
+            lua_pushnumber(L, (lua_Number)json_object_get_uint64(v));
+        } else {
+            lua_pushinteger(L, (lua_Integer)i);
+        }
         break;
+    }
     case json_type_double:
         lua_pushnumber(L, json_object_get_double(v));
         break;
@@ -482,9 +512,34 @@ static void push_json(lua_State *L, struct json_object *v, int depth)
     }
 }
 
+static int push_json_protected(lua_State *L)
+{
+    struct json_object *v = lua_touserdata(L, 1);
+    lua_pop(L, 1);
+    push_json(L, v, 0);
+    return 1;
+}
+
 void wr_lua_push_json(lua_State *L, struct json_object *v)
 {
     push_json(L, v, 0);
+}
+
+/*
+ * Pushes v inside a protected call, so that running out of memory or stack while building
+ * the tables is an error for the caller, not a panic of the whole process. Returns 0 or -1
+ * (nothing pushed, message in err).
+ */
+static int push_json_safe(lua_State *L, struct json_object *v, char *err, size_t errlen)
+{
+    lua_pushcfunction(L, push_json_protected);
+    lua_pushlightuserdata(L, v);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        snprintf(err, errlen, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
+        lua_pop(L, 1);
+        return -1;
+    }
+    return 0;
 }
 
 struct conv {
@@ -510,11 +565,6 @@ static int conv_fail(struct conv *c, const char *fmt, const char *detail)
     return -1;
 }
 
-static int cmp_keys(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static int to_json(lua_State *L, int idx, struct json_object **out, struct conv *c, int depth);
 
 /* Is the table at idx a sequence 1..n with n >= 1? Sets *n. */
@@ -538,8 +588,48 @@ static bool is_sequence(lua_State *L, int idx, lua_Integer *n)
     return count > 0 && max == count;
 }
 
-static int table_to_json(lua_State *L, int idx, struct json_object **out, struct conv *c,
-                         int depth)
+/* One converted member of an object, kept until the keys are sorted. */
+struct member {
+    const char *key; /* borrowed from the table, which stays on the stack */
+    struct json_object *value;
+};
+
+static int cmp_members(const void *a, const void *b)
+{
+    return strcmp(((const struct member *)a)->key, ((const struct member *)b)->key);
+}
+
+/* Sets the key path to parent + key (or index) for messages; `mark` restores it. */
+static void conv_push_key(struct conv *c, size_t mark, const char *key, lua_Integer index)
+{
+    char *p;
+    c->path.len = mark;
+    if (c->path.data) {
+        c->path.data[mark] = '\0';
+    }
+    if (key) {
+        p = wr_path_key(mark ? wr_buf_str(&c->path) : NULL, key);
+    } else {
+        p = wr_path_index(mark ? wr_buf_str(&c->path) : NULL, (size_t)(index - 1));
+    }
+    c->path.len = 0;
+    wr_buf_add(&c->path, p);
+    free(p);
+}
+
+static void conv_pop_key(struct conv *c, size_t mark)
+{
+    c->path.len = mark;
+    if (c->path.data) {
+        c->path.data[mark] = '\0';
+    }
+}
+
+/*
+ * Only raw accesses here (lua_next, lua_rawgeti): no metamethod runs, so no script code runs
+ * outside the budget, and nothing here can raise a Lua error outside a protected call.
+ */
+static int table_to_json(lua_State *L, int idx, struct json_object **out, struct conv *c, int depth)
 {
     struct wr_lua *lua = host_of(L);
     lua_Integer n = 0;
@@ -558,16 +648,15 @@ static int table_to_json(lua_State *L, int idx, struct json_object **out, struct
         struct json_object *a = json_object_new_array_ext(n > INT_MAX ? INT_MAX : (int)n);
         for (lua_Integer i = 1; i <= n; i++) {
             struct json_object *e = NULL;
-            wr_buf_addf(&c->path, "[%lld]", (long long)(i - 1));
+            conv_push_key(c, mark, NULL, i);
             lua_rawgeti(L, idx, i);
             int rc = to_json(L, lua_gettop(L), &e, c, depth + 1);
             lua_pop(L, 1);
-            c->path.len = mark;
-            c->path.data[mark] = '\0';
             if (rc != 0) {
                 json_object_put(a);
                 return -1;
             }
+            conv_pop_key(c, mark);
             json_object_array_add(a, e);
         }
         *out = a;
@@ -577,47 +666,48 @@ static int table_to_json(lua_State *L, int idx, struct json_object **out, struct
      * Lua tables have no order; emit keys sorted so that the same value always gives the same
      * JSON (dry-run output, `weir map`, request digests).
      */
-    size_t nkeys = 0, cap = 16;
-    const char **keys = wr_xmalloc(cap * sizeof(*keys));
+    size_t count = 0, cap = 16;
+    struct member *m = wr_xmalloc(cap * sizeof(*m));
+    int rc = 0;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        lua_pop(L, 1);
-        if (lua_type(L, -1) != LUA_TSTRING) {
-            lua_pop(L, 1);
-            free(keys);
-            return conv_fail(c,
-                             "a table mixes list items and named keys (or has a %s key); "
-                             "JSON needs one or the other",
-                             "non-string");
+        if (lua_type(L, -2) != LUA_TSTRING) {
+            lua_pop(L, 2);
+            rc = conv_fail(c,
+                           "a table mixes list items and named keys (or has a %s key); JSON "
+                           "needs one or the other",
+                           "non-string");
+            break;
         }
-        if (nkeys == cap) {
+        if (count == cap) {
             cap *= 2;
-            keys = wr_xrealloc(keys, cap * sizeof(*keys));
+            m = wr_xrealloc(m, cap * sizeof(*m));
         }
-        /* The key strings stay alive: they are keys of the table, which is on the stack. */
-        keys[nkeys++] = lua_tostring(L, -1);
-    }
-    qsort(keys, nkeys, sizeof(*keys), cmp_keys);
-    struct json_object *o = json_object_new_object();
-    for (size_t i = 0; i < nkeys; i++) {
-        struct json_object *e = NULL;
-        char *kp = wr_path_key(c->path.len ? wr_buf_str(&c->path) : NULL, keys[i]);
-        c->path.len = 0;
-        wr_buf_add(&c->path, kp);
-        free(kp);
-        lua_getfield(L, idx, keys[i]);
-        int rc = to_json(L, lua_gettop(L), &e, c, depth + 1);
+        m[count].key = lua_tostring(L, -2);
+        m[count].value = NULL;
+        conv_push_key(c, mark, m[count].key, 0);
+        rc = to_json(L, lua_gettop(L), &m[count].value, c, depth + 1);
         lua_pop(L, 1);
         if (rc != 0) {
-            json_object_put(o);
-            free(keys);
-            return -1;
+            lua_pop(L, 1);
+            break;
         }
-        c->path.len = mark;
-        c->path.data[mark] = '\0';
-        json_object_object_add(o, keys[i], e);
+        conv_pop_key(c, mark);
+        count++;
     }
-    free(keys);
+    if (rc != 0) {
+        for (size_t i = 0; i < count; i++) {
+            json_object_put(m[i].value);
+        }
+        free(m);
+        return -1;
+    }
+    qsort(m, count, sizeof(*m), cmp_members);
+    struct json_object *o = json_object_new_object();
+    for (size_t i = 0; i < count; i++) {
+        json_object_object_add(o, m[i].key, m[i].value);
+    }
+    free(m);
     *out = o;
     return 0;
 }
@@ -626,10 +716,11 @@ static int to_json(lua_State *L, int idx, struct json_object **out, struct conv 
 {
     *out = NULL;
     if (depth > WR_LUA_MAX_DEPTH) {
-        return conv_fail(c, "nesting deeper than %s levels (a table that contains itself?)",
-                         "64");
+        return conv_fail(c, "nesting deeper than %s levels (a table that contains itself?)", "64");
     }
-    luaL_checkstack(L, 6, "value nested too deeply");
+    if (!lua_checkstack(L, 6)) {
+        return conv_fail(c, "%s", "out of Lua stack space");
+    }
     switch (lua_type(L, idx)) {
     case LUA_TNIL:
         return 0;
@@ -652,6 +743,9 @@ static int to_json(lua_State *L, int idx, struct json_object **out, struct conv 
         const char *s = lua_tolstring(L, idx, &len);
         if (len > INT_MAX) {
             return conv_fail(c, "%s", "string too long");
+        }
+        if (!wr_utf8_valid(s, len)) {
+            return conv_fail(c, "%s", "a string that is not valid UTF-8 (JSON text must be)");
         }
         *out = json_object_new_string_len(s, (int)len);
         return 0;
@@ -689,14 +783,20 @@ int wr_lua_scope_new(struct wr_lua *lua)
     return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
-void wr_lua_scope_set(struct wr_lua *lua, int scope, const char *name, struct json_object *v)
+int wr_lua_scope_set(struct wr_lua *lua, int scope, const char *name, struct json_object *v)
 {
     lua_State *L = lua->L;
+    char err[128];
     lua_rawgeti(L, LUA_REGISTRYINDEX, scope);
+    if (push_json_safe(L, v, err, sizeof(err)) != 0) {
+        lua_pop(L, 1);
+        return -1;
+    }
     lua_pushstring(L, name);
-    push_json(L, v, 0);
-    lua_rawset(L, -3);
+    lua_insert(L, -2);
+    lua_rawset(L, -3); /* raw: the scope's metatable refuses writes from scripts */
     lua_pop(L, 1);
+    return 0;
 }
 
 void wr_lua_scope_free(struct wr_lua *lua, int scope)
@@ -721,8 +821,7 @@ static const char *strip_chunk(const char *msg)
 }
 
 /* Pushes the compiled function for expr (compiling and caching it on first use). */
-static int push_compiled(struct wr_lua *lua, const char *expr, size_t len, char *err,
-                         size_t errlen)
+static int push_compiled(struct wr_lua *lua, const char *expr, size_t len, char *err, size_t errlen)
 {
     lua_State *L = lua->L;
     lua_rawgeti(L, LUA_REGISTRYINDEX, lua->cache);
@@ -743,7 +842,10 @@ static int push_compiled(struct wr_lua *lua, const char *expr, size_t len, char 
     int rc = luaL_loadbufferx(L, src.data, src.len, "=expr", "t");
     wr_buf_free(&src);
     if (rc != LUA_OK) {
-        snprintf(err, errlen, "%s", strip_chunk(lua_tostring(L, -1)));
+        const char *msg = strip_chunk(lua_tostring(L, -1));
+        /* The most common slip in a condition: "a = b" where "a == b" was meant. */
+        bool assign = strstr(msg, "expected near '='") != NULL;
+        snprintf(err, errlen, "%s%s", msg, assign ? " (to compare, use ==)" : "");
         lua_pop(L, 2);
         return -1;
     }
@@ -782,8 +884,7 @@ static int eval_push(struct wr_lua *lua, int scope, const char *expr, size_t len
     if (rc != LUA_OK) {
         /* An expression's location is the expression itself, not the wrapper's line. */
         lua->kill_where[0] = '\0';
-        failure_message(lua, what, strip_chunk(lua_tostring(L, -1)), lua->expr_budget, err,
-                        errlen);
+        failure_message(lua, what, strip_chunk(lua_tostring(L, -1)), lua->expr_budget, err, errlen);
         lua_pop(L, 1);
         limits_end(lua);
         return -1;
@@ -903,8 +1004,7 @@ int wr_lua_render(struct wr_lua *lua, int scope, struct json_object *v, struct j
         struct json_object *a = json_object_new_array();
         for (size_t i = 0; i < json_object_array_length(v); i++) {
             struct json_object *e = NULL;
-            if (wr_lua_render(lua, scope, json_object_array_get_idx(v, i), &e, err, errlen) !=
-                0) {
+            if (wr_lua_render(lua, scope, json_object_array_get_idx(v, i), &e, err, errlen) != 0) {
                 json_object_put(a);
                 return -1;
             }
@@ -1021,8 +1121,9 @@ static void hook_error(struct wr_lua *lua, const char *path, const char *msg, ch
 
 static int newglobal_refused(lua_State *L)
 {
-    return luaL_error(L, "assignment to undeclared global '%s' (declare it at the top level "
-                         "of the script or use local)",
+    return luaL_error(L,
+                      "assignment to undeclared global '%s' (declare it at the top level "
+                      "of the script or use local)",
                       luaL_optstring(L, 2, "?"));
 }
 
@@ -1071,9 +1172,12 @@ int wr_lua_load_hook(struct wr_lua *lua, const char *path, const char *function,
     }
     limits_end(lua);
     lua_pop(L, 1); /* handler */
-    if (lua_getfield(L, -1, function) != LUA_TFUNCTION) {
-        snprintf(err, errlen, "%s: defines no function '%s' (a hook needs `function %s(event, "
-                              "ctx) ... end`)",
+    /* Raw: the environment falls through to the sandbox, whose `pairs` is not a hook. */
+    lua_pushstring(L, function);
+    if (lua_rawget(L, -2) != LUA_TFUNCTION) {
+        snprintf(err, errlen,
+                 "%s: defines no function '%s' (a hook needs `function %s(event, "
+                 "ctx) ... end`)",
                  path, function, function);
         goto fail;
     }
@@ -1106,8 +1210,8 @@ fail:
 }
 
 int wr_lua_call_hook(struct wr_lua *lua, int hook, struct json_object *event,
-                     struct json_object *ctx, struct json_object **out, char *err,
-                     size_t errlen, char **trace)
+                     struct json_object *ctx, struct json_object **out, char *err, size_t errlen,
+                     char **trace)
 {
     lua_State *L = lua->L;
     int top = lua_gettop(L);
@@ -1129,8 +1233,13 @@ int wr_lua_call_hook(struct wr_lua *lua, int hook, struct json_object *event,
     lua_pushcfunction(L, msg_handler);
     int handler = lua_gettop(L);
     lua_rawgeti(L, -2, 1);
-    push_json(L, event, 0);
-    push_json(L, ctx, 0);
+    if (push_json_safe(L, event, cerr, sizeof(cerr)) != 0 ||
+        push_json_safe(L, ctx, cerr, sizeof(cerr)) != 0) {
+        snprintf(err, errlen, "%s: cannot pass the event: %s", path, cerr);
+        lua_settop(L, top);
+        free(path);
+        return -1;
+    }
     free(lua->trace);
     lua->trace = NULL;
     limits_begin(lua, lua->hook_budget);

@@ -24,10 +24,10 @@
 
 struct lua_State;
 
-#define WR_LUA_EXPR_BUDGET 1000000ULL   /* instructions per expression evaluation */
-#define WR_LUA_HOOK_BUDGET 50000000ULL  /* instructions per hook call */
-#define WR_LUA_MEMORY_CAP (64u << 20)   /* bytes per Lua state */
-#define WR_LUA_MAX_DEPTH 64             /* nesting depth when converting values */
+#define WR_LUA_EXPR_BUDGET 1000000ULL  /* instructions per expression evaluation */
+#define WR_LUA_HOOK_BUDGET 50000000ULL /* instructions per hook call */
+#define WR_LUA_MEMORY_CAP  (64u << 20) /* bytes per Lua state */
+#define WR_LUA_MAX_DEPTH   64          /* nesting depth when converting values */
 
 struct wr_lua_limits {
     uint64_t expr_instructions; /* 0 = WR_LUA_EXPR_BUDGET */
@@ -62,9 +62,10 @@ extern const char wr_lua_null_tag;
 #define WR_LUA_NULL ((void *)&wr_lua_null_tag)
 
 /*
- * Pushes v as a Lua value: object -> table, array -> sequence (marked as an array so that an
- * empty one converts back to []), null -> weir.null, integer -> integer, double -> float,
- * string -> string (byte-exact), boolean -> boolean.
+ * Pushes v as a Lua value (raises a Lua error when v nests deeper than WR_LUA_MAX_DEPTH or
+ * memory runs out, so call it inside a protected call): object -> table, array -> sequence (marked
+ * as an array so that an empty one converts back to []), null -> weir.null, integer -> integer,
+ * double -> float, string -> string (byte-exact), boolean -> boolean.
  */
 void wr_lua_push_json(struct lua_State *L, struct json_object *v);
 
@@ -73,7 +74,8 @@ void wr_lua_push_json(struct lua_State *L, struct json_object *v);
  * Tables marked as arrays, and tables whose keys are exactly 1..n (n >= 1), become arrays;
  * other tables become objects and need string keys. nil and weir.null become null. Returns 0,
  * or -1 with a message naming the offending key path in err (functions, userdata, mixed or
- * non-string keys, NaN/inf, nesting over WR_LUA_MAX_DEPTH, cycles).
+ * non-string keys, NaN/inf, strings that are not UTF-8, nesting over WR_LUA_MAX_DEPTH,
+ * cycles). It reads tables raw (no metamethods run) and never raises a Lua error.
  */
 int wr_lua_to_json(struct lua_State *L, int idx, struct json_object **out, char *err,
                    size_t errlen);
@@ -91,7 +93,8 @@ void wr_lua_mark_array(struct lua_State *L, int idx);
  * once, so many expressions over one event pay for the conversion once.
  */
 int wr_lua_scope_new(struct wr_lua *lua);
-void wr_lua_scope_set(struct wr_lua *lua, int scope, const char *name, struct json_object *v);
+/* Returns 0, or -1 when v cannot be converted (too deep, out of memory). */
+int wr_lua_scope_set(struct wr_lua *lua, int scope, const char *name, struct json_object *v);
 void wr_lua_scope_free(struct wr_lua *lua, int scope);
 
 /*
@@ -127,8 +130,7 @@ int wr_lua_render(struct wr_lua *lua, int scope, struct json_object *v, struct j
 int wr_lua_compile_string(struct wr_lua *lua, const char *s, char *err, size_t errlen);
 
 /* Compiles every template expression inside v (for load-time errors). Returns 0 or -1. */
-int wr_lua_compile_templates(struct wr_lua *lua, struct json_object *v, char *err,
-                             size_t errlen);
+int wr_lua_compile_templates(struct wr_lua *lua, struct json_object *v, char *err, size_t errlen);
 
 /* }====== */
 
@@ -150,8 +152,8 @@ int wr_lua_load_hook(struct wr_lua *lua, const char *path, const char *function,
  * traceback.
  */
 int wr_lua_call_hook(struct wr_lua *lua, int hook, struct json_object *event,
-                     struct json_object *ctx, struct json_object **out, char *err,
-                     size_t errlen, char **trace);
+                     struct json_object *ctx, struct json_object **out, char *err, size_t errlen,
+                     char **trace);
 
 /* }====== */
 

@@ -25,11 +25,11 @@
 #include <string.h>
 #include <time.h>
 
-#define LOG_MAX         4096 /* bytes of one weir.log() message; longer ones are cut */
-#define SNIP_MAX        64   /* bytes of user input quoted in an error message */
-#define DATE_FMT_MAX    128  /* bytes of a weir.date() format */
-#define DATE_OUT_MAX    256  /* bytes of a weir.date() result */
-#define JSON_DEPTH      64   /* weir.json_decode nesting limit */
+#define LOG_MAX         4096             /* bytes of one weir.log() message; longer ones are cut */
+#define SNIP_MAX        64               /* bytes of user input quoted in an error message */
+#define DATE_FMT_MAX    128              /* bytes of a weir.date() format */
+#define DATE_OUT_MAX    256              /* bytes of a weir.date() result */
+#define JSON_DEPTH      WR_LUA_MAX_DEPTH /* weir.json_decode nesting limit */
 #define JSON_BOX_MT     "weir.json_box"
 #define EPOCH_MIN       (-62167219200LL) /* 0000-01-01T00:00:00Z */
 #define EPOCH_MAX       253402300799LL   /* 9999-12-31T23:59:59Z */
@@ -106,21 +106,6 @@ static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
     }
     *cp = c;
     return len;
-}
-
-static bool utf8_valid(const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    uint32_t cp;
-    size_t i = 0;
-    while (i < len) {
-        size_t n = utf8_decode(p + i, len - i, &cp);
-        if (n == 0) {
-            return false;
-        }
-        i += n;
-    }
-    return true;
 }
 
 /* }====== */
@@ -255,10 +240,6 @@ static int l_json_encode(lua_State *L)
     if (!s) {
         return luaL_error(L, "weir.json_encode: out of memory");
     }
-    /* json-c copies string bytes as they are: invalid UTF-8 would make invalid JSON. */
-    if (!utf8_valid(s, len)) {
-        return luaL_error(L, "weir.json_encode: a string is not valid UTF-8");
-    }
     lua_pushlstring(L, s, len);
     json_box_release(box);
     return 1;
@@ -301,11 +282,105 @@ static const char *json_unrepresentable(struct json_object *v)
     }
 }
 
+/* Skips a JSON number at s[*i] if it has RFC 8259's form; returns false otherwise. */
+static bool json_number(const char *s, size_t len, size_t *i)
+{
+    size_t p = *i;
+    size_t start;
+#define DIGIT(k) ((k) < len && s[k] >= '0' && s[k] <= '9')
+    if (p < len && s[p] == '-') {
+        p++;
+    }
+    if (p < len && s[p] == '0') {
+        p++;
+    } else if (DIGIT(p)) {
+        while (DIGIT(p)) {
+            p++;
+        }
+    } else {
+        return false;
+    }
+    if (p < len && s[p] == '.') {
+        start = ++p;
+        while (DIGIT(p)) {
+            p++;
+        }
+        if (p == start) {
+            return false;
+        }
+    }
+    if (p < len && (s[p] == 'e' || s[p] == 'E')) {
+        p++;
+        if (p < len && (s[p] == '+' || s[p] == '-')) {
+            p++;
+        }
+        start = p;
+        while (DIGIT(p)) {
+            p++;
+        }
+        if (p == start) {
+            return false;
+        }
+    }
+#undef DIGIT
+    if (p < len && ((s[p] >= '0' && s[p] <= '9') || s[p] == '.')) {
+        return false; /* "01", "-01" */
+    }
+    *i = p;
+    return true;
+}
+
+/*
+ * json-c's strict mode still takes some text that is not JSON: single-quoted keys, control
+ * characters inside strings, NaN and Infinity, "1." and "-01". After json-c has accepted s
+ * (so its structure is sound), this checks every token's spelling against RFC 8259. Returns
+ * NULL, or a description with the offending byte's offset in *where.
+ */
+static const char *json_lexical_error(const char *s, size_t len, size_t *where)
+{
+    size_t i = 0;
+    while (i < len) {
+        char c = s[i];
+        *where = i;
+        if (strchr(" \t\n\r{}[],:", c) && c != '\0') {
+            i++;
+        } else if (c == '"') {
+            for (i++; i < len && s[i] != '"'; i++) {
+                if ((unsigned char)s[i] < 0x20) {
+                    *where = i;
+                    return "control character in a string";
+                }
+                if (s[i] == '\\') {
+                    i++; /* json-c has checked the escape itself */
+                }
+            }
+            i++;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            if (!json_number(s, len, &i)) {
+                return "invalid number";
+            }
+        } else if (len - i >= 4 &&
+                   (memcmp(s + i, "true", 4) == 0 || memcmp(s + i, "null", 4) == 0)) {
+            i += 4;
+        } else if (len - i >= 5 && memcmp(s + i, "false", 5) == 0) {
+            i += 5;
+        } else {
+            return "unexpected character";
+        }
+    }
+    return NULL;
+}
+
 /*
  * weir.json_decode(s) -> value | nil, message. Bad input is data, not a bug in the script, so
  * a parse error follows the Lua convention of io.open and friends (nil plus a message) and the
  * script decides; argument errors (s not a string) still raise. JSON null at the top level
  * decodes to weir.null, never nil, so nil always means failure.
+ *
+ * Strict RFC 8259: json-c's strict tokener with UTF-8 validation and a depth limit of 64, then
+ * json_lexical_error for what that tokener still lets through; nothing may follow the value
+ * but whitespace; integers beyond int64 and numbers beyond a double are refused rather than
+ * clamped. Messages name the byte offset: "weir.json_decode: unexpected character at byte 4".
  */
 static int l_json_decode(lua_State *L)
 {
@@ -313,6 +388,7 @@ static int l_json_decode(lua_State *L)
     const char *s = luaL_checklstring(L, 1, &len);
     const char *why = NULL;
     size_t where = 0;
+    bool positioned = true; /* does `where` mean anything for this error? */
 
     if (len >= INT32_MAX) {
         lua_pushnil(L);
@@ -336,14 +412,14 @@ static int l_json_decode(lua_State *L)
                                             : json_tokener_error_desc(jerr);
     } else if (where < len) {
         why = "unexpected data after the value"; /* an embedded NUL stopped the tokener */
-    } else {
+    } else if ((why = json_lexical_error(s, len, &where)) == NULL) {
         why = json_unrepresentable(*box);
-        where = 0;
+        positioned = false;
     }
     if (why) {
         json_box_release(box);
         lua_pushnil(L);
-        if (where > 0 || jerr != json_tokener_success) {
+        if (positioned) {
             lua_pushfstring(L, "weir.json_decode: %s at byte %I", why, (lua_Integer)where);
         } else {
             lua_pushfstring(L, "weir.json_decode: %s", why);
@@ -356,8 +432,9 @@ static int l_json_decode(lua_State *L)
 }
 
 /*
- * weir.array([t]) marks t (or a new table) as a JSON array. Only plain tables: replacing a
- * metatable the script does not own (a library proxy, a scope) would break the sandbox.
+ * weir.array([t]) marks t (or a new table) as a JSON array and returns it; t[1..#t] become
+ * the elements. Only plain tables: replacing a metatable the script does not own (a library
+ * proxy, a scope) would break the sandbox.
  */
 static int l_array(lua_State *L)
 {
@@ -434,20 +511,19 @@ static bool is_unicode_space(uint32_t cp)
            cp == 0x3000;
 }
 
-/* Classifies one code point; for SLUG_TEXT sets *text (borrowed, static). */
-static enum slug_class slug_classify(uint32_t cp, const char **text)
+/*
+ * Classifies one code point; for SLUG_TEXT sets *text (static, NUL-terminated) and *ascii: a
+ * letter or digit is written to *ascii and *text points at it.
+ */
+static enum slug_class slug_classify(uint32_t cp, const char **text, char ascii[2])
 {
-    static const char ascii[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-
     if (cp >= 'A' && cp <= 'Z') {
         cp += 'a' - 'A';
     }
-    if (cp >= 'a' && cp <= 'z') {
-        *text = &ascii[cp - 'a'];
-        return SLUG_TEXT;
-    }
-    if (cp >= '0' && cp <= '9') {
-        *text = &ascii[26 + cp - '0'];
+    if ((cp >= 'a' && cp <= 'z') || (cp >= '0' && cp <= '9')) {
+        ascii[0] = (char)cp;
+        ascii[1] = '\0';
+        *text = ascii;
         return SLUG_TEXT;
     }
     if (cp == ' ' || (cp >= '\t' && cp <= '\r') || cp == '_' || cp == '.' || is_unicode_space(cp)) {
@@ -494,7 +570,8 @@ static int l_slug(lua_State *L)
         }
         i += n;
         const char *text = NULL;
-        switch (slug_classify(cp, &text)) {
+        char ascii[2];
+        switch (slug_classify(cp, &text, ascii)) {
         case SLUG_TEXT:
             if (started && pending == SLUG_SEP) {
                 luaL_addlstring(&b, sep, seplen);
@@ -678,8 +755,14 @@ static int l_date(lua_State *L)
         return luaL_typeerror(L, 1, "ISO-8601 string or epoch seconds");
     }
     if (epoch < EPOCH_MIN || epoch > EPOCH_MAX) {
-        return luaL_error(L, "weir.date: %s is outside the years 0000 to 9999",
-                          luaL_tolstring(L, 1, NULL));
+        /* Only an offset can push a parsed date out ("0000-01-01T00:00+01:00"). */
+        if (lua_type(L, 1) == LUA_TSTRING) {
+            size_t len;
+            const char *s = lua_tolstring(L, 1, &len);
+            return luaL_error(L, "weir.date: '%s' is outside the years 0000 to 9999",
+                              snip(s, len, buf, sizeof(buf)));
+        }
+        return luaL_error(L, "weir.date: %I is outside the years 0000 to 9999", (lua_Integer)epoch);
     }
     if (lua_isnoneornil(L, 2)) {
         lua_pushinteger(L, (lua_Integer)epoch);
@@ -691,7 +774,7 @@ static int l_date(lua_State *L)
     char conv[8];
     const char *refused = date_fmt_refused(fmt, flen, conv);
     if (refused) {
-        return luaL_error(L, "weir.date: format has %s; allowed: " DATE_SPECIFIERS, refused);
+        return luaL_error(L, "weir.date: format has %s; allowed: %s", refused, DATE_SPECIFIERS);
     }
     if (flen > DATE_FMT_MAX) {
         return luaL_error(L, "weir.date: format longer than %d bytes", DATE_FMT_MAX);

@@ -334,6 +334,8 @@ struct frame {
 };
 
 struct builder {
+    const char *buf; /* the source, for reader errors that carry only an offset */
+    size_t len;
     struct wr_srcdoc *doc;
     struct wr_diags *d;
     struct frame stack[WR_SRCDOC_MAX_DEPTH + 1];
@@ -426,6 +428,19 @@ static void pop(struct builder *b)
     free(f->key);
 }
 
+/* The path the next value in the current container will get (owned). */
+static char *next_path(const struct builder *b)
+{
+    const struct frame *f = b->depth ? &b->stack[b->depth - 1] : NULL;
+    if (!f) {
+        return wr_xstrdup("");
+    }
+    if (json_object_is_type(f->node, json_type_array)) {
+        return wr_path_index(f->path, f->index);
+    }
+    return f->key ? wr_path_key(f->path, f->key) : wr_xstrdup(f->path);
+}
+
 static void on_scalar(struct builder *b, const yaml_event_t *ev)
 {
     struct wr_pos pos = mark_pos(ev->start_mark);
@@ -451,7 +466,9 @@ static void on_scalar(struct builder *b, const yaml_event_t *ev)
     struct json_object *v = NULL;
     const char *why = NULL;
     if (scalar_value(ev, &v, &why) != 0) {
-        fail(b, pos, f ? f->path : NULL, "%s", why);
+        char *p = next_path(b);
+        fail(b, pos, p, "%s", why);
+        free(p);
         return;
     }
     free(attach(b, v, pos, "scalar"));
@@ -470,7 +487,9 @@ static void on_container(struct builder *b, const yaml_event_t *ev, bool mapping
         return;
     }
     if (tag && strcmp(tag, mapping ? YAML_MAP_TAG : YAML_SEQ_TAG) != 0) {
-        fail(b, pos, f ? f->path : NULL, "YAML tags are not supported");
+        char *p = next_path(b);
+        fail(b, pos, p, "YAML tags are not supported");
+        free(p);
         return;
     }
     struct json_object *node = mapping ? json_object_new_object() : json_object_new_array();
@@ -481,6 +500,50 @@ static void on_container(struct builder *b, const yaml_event_t *ev, bool mapping
     push(b, node, path, pos);
 }
 
+/* Converts a byte offset into a 1-based line and column (columns count UTF-8 characters). */
+static struct wr_pos offset_pos(const char *buf, size_t len, size_t off)
+{
+    struct wr_pos p = {1, 1};
+    for (size_t i = 0; i < off && i < len; i++) {
+        if (buf[i] == '\n') {
+            p.line++;
+            p.col = 1;
+        } else if (((unsigned char)buf[i] & 0xC0) != 0x80) {
+            p.col++;
+        }
+    }
+    return p;
+}
+
+static void report_yaml_error(struct builder *b, const yaml_parser_t *parser)
+{
+    const char *problem = parser->problem ? parser->problem : "unreadable input";
+    if (parser->error == YAML_READER_ERROR) {
+        /* The reader knows only a byte offset (bad UTF-8, control characters). */
+        struct wr_pos pos = offset_pos(b->buf, b->len, parser->problem_offset);
+        fail(b, pos, NULL, "%s (the file must be UTF-8 text)", problem);
+        return;
+    }
+    struct wr_pos at = mark_pos(parser->problem_mark);
+    if (parser->context && parser->error == YAML_SCANNER_ERROR) {
+        /* "while scanning a quoted scalar": the start of the token is where to look (an
+           unclosed quote fails only at the end of the file). */
+        struct wr_pos from = mark_pos(parser->context_mark);
+        if (from.line != at.line) {
+            fail(b, from, NULL, "syntax error: %s %s (which fails at line %d, column %d)", problem,
+                 parser->context, at.line, at.col);
+        } else {
+            fail(b, from, NULL, "syntax error: %s %s", problem, parser->context);
+        }
+        return;
+    }
+    if (parser->context) {
+        fail(b, at, NULL, "syntax error: %s %s", problem, parser->context);
+        return;
+    }
+    fail(b, at, NULL, "syntax error: %s", problem);
+}
+
 static void builder_walk(struct builder *b, yaml_parser_t *parser)
 {
     bool done = false;
@@ -489,13 +552,7 @@ static void builder_walk(struct builder *b, yaml_parser_t *parser)
     while (!done && !b->failed) {
         yaml_event_t ev;
         if (!yaml_parser_parse(parser, &ev)) {
-            struct wr_pos pos = mark_pos(parser->problem_mark);
-            if (parser->context) {
-                fail(b, pos, NULL, "syntax error: %s %s", parser->problem, parser->context);
-            } else {
-                fail(b, pos, NULL, "syntax error: %s",
-                     parser->problem ? parser->problem : "unreadable input");
-            }
+            report_yaml_error(b, parser);
             break;
         }
         if (++b->nodes > WR_SRCDOC_MAX_NODES) {
@@ -513,10 +570,14 @@ static void builder_walk(struct builder *b, yaml_parser_t *parser)
         case YAML_SCALAR_EVENT:
             on_scalar(b, &ev);
             break;
-        case YAML_ALIAS_EVENT:
-            fail(b, mark_pos(ev.start_mark), b->depth ? b->stack[b->depth - 1].path : NULL,
-                 "YAML aliases (*%s) are not supported", (const char *)ev.data.alias.anchor);
+        case YAML_ALIAS_EVENT: {
+            /* Aliases would let a small file expand into a huge tree ("billion laughs"). */
+            char *p = next_path(b);
+            fail(b, mark_pos(ev.start_mark), p, "YAML aliases (*%s) are not supported",
+                 (const char *)ev.data.alias.anchor);
+            free(p);
             break;
+        }
         case YAML_MAPPING_START_EVENT:
             on_container(b, &ev, true);
             break;
@@ -544,63 +605,312 @@ static void builder_walk(struct builder *b, yaml_parser_t *parser)
 
 /* }====== */
 
-/* Converts a byte offset into a 1-based line and column (columns count UTF-8 characters). */
-static struct wr_pos offset_pos(const char *buf, size_t len, size_t off)
+/* {====== JSON: json-c for values, a strict scanner for positions ====== */
+
+/*
+ * json-c parses the values (escapes, surrogate pairs, numbers) and reports syntax errors, but
+ * keeps no positions and, even in strict mode, lets some non-JSON through (single quotes,
+ * NaN, raw tabs in strings). The scanner below walks the text json-c accepted, records the
+ * position of every key and value, and rejects what JSON does not allow, including duplicate
+ * keys, which json-c silently merges.
+ */
+struct jscan {
+    const char *buf;
+    size_t len;
+    size_t i;
+    struct wr_pos pos; /* position of buf[i] */
+    struct wr_srcdoc *doc;
+    struct wr_diags *d;
+    bool failed;
+};
+
+static void js_advance(struct jscan *sc)
 {
-    struct wr_pos p = {1, 1};
-    for (size_t i = 0; i < off && i < len; i++) {
-        if (buf[i] == '\n') {
-            p.line++;
-            p.col = 1;
-        } else if (((unsigned char)buf[i] & 0xC0) != 0x80) {
-            p.col++;
-        }
+    if (sc->buf[sc->i] == '\n') {
+        sc->pos.line++;
+        sc->pos.col = 1;
+    } else if (((unsigned char)sc->buf[sc->i] & 0xC0) != 0x80) {
+        sc->pos.col++;
     }
-    return p;
+    sc->i++;
 }
 
-static int check_json(const char *file, const char *buf, size_t len, struct wr_diags *d)
+static void js_ws(struct jscan *sc)
+{
+    while (sc->i < sc->len && strchr(" \t\r\n", sc->buf[sc->i]) && sc->buf[sc->i]) {
+        js_advance(sc);
+    }
+}
+
+static void js_fail(struct jscan *sc, const char *path, const char *msg)
+{
+    if (!sc->failed) {
+        wr_diags_add(sc->d, sc->doc->file, sc->pos.line, sc->pos.col, path, "%s", msg);
+    }
+    sc->failed = true;
+}
+
+static void put_utf8(struct wr_buf *b, unsigned cp)
+{
+    char u[4];
+    if (cp < 0x80) {
+        wr_buf_addc(b, (char)cp);
+    } else if (cp < 0x800) {
+        u[0] = (char)(0xC0 | (cp >> 6));
+        u[1] = (char)(0x80 | (cp & 0x3F));
+        wr_buf_addn(b, u, 2);
+    } else if (cp < 0x10000) {
+        u[0] = (char)(0xE0 | (cp >> 12));
+        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        u[2] = (char)(0x80 | (cp & 0x3F));
+        wr_buf_addn(b, u, 3);
+    } else {
+        u[0] = (char)(0xF0 | (cp >> 18));
+        u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        u[3] = (char)(0x80 | (cp & 0x3F));
+        wr_buf_addn(b, u, 4);
+    }
+}
+
+static unsigned hex4(const char *p)
+{
+    unsigned v = 0;
+    for (int k = 0; k < 4; k++) {
+        char c = p[k];
+        v = v * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return v;
+}
+
+/* Scans a string at sc->i (on its opening quote); returns its decoded bytes (owned). */
+static char *js_string(struct jscan *sc, const char *path)
+{
+    struct wr_buf b = {0};
+    js_advance(sc); /* opening quote */
+    while (sc->i < sc->len && sc->buf[sc->i] != '"') {
+        unsigned char c = (unsigned char)sc->buf[sc->i];
+        if (c < 0x20) {
+            js_fail(
+                sc, path,
+                "JSON syntax error: a control character inside a string (write it as \\t, \\n or "
+                "\\uXXXX)");
+            break;
+        }
+        if (c != '\\') {
+            wr_buf_addc(&b, (char)c);
+            js_advance(sc);
+            continue;
+        }
+        /* json-c validated the escape; decode it for the key path. */
+        char e = sc->i + 1 < sc->len ? sc->buf[sc->i + 1] : '\0';
+        js_advance(sc);
+        js_advance(sc);
+        if (e == 'u' && sc->i + 4 <= sc->len) {
+            unsigned cp = hex4(sc->buf + sc->i);
+            for (int k = 0; k < 4; k++) {
+                js_advance(sc);
+            }
+            if (cp >= 0xD800 && cp < 0xDC00 && sc->i + 6 <= sc->len && sc->buf[sc->i] == '\\' &&
+                sc->buf[sc->i + 1] == 'u') {
+                unsigned lo = hex4(sc->buf + sc->i + 2);
+                if (lo >= 0xDC00 && lo < 0xE000) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    for (int k = 0; k < 6; k++) {
+                        js_advance(sc);
+                    }
+                }
+            }
+            put_utf8(&b, cp);
+        } else {
+            static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+            const char *m = strchr(from, e);
+            wr_buf_addc(&b, m && e ? to[m - from] : e);
+        }
+    }
+    if (sc->i < sc->len) {
+        js_advance(sc); /* closing quote */
+    }
+    return wr_buf_take(&b);
+}
+
+static void js_literal(struct jscan *sc, const char *path)
+{
+    static const char *const words[] = {"true", "false", "null"};
+    for (int k = 0; k < 3; k++) {
+        size_t n = strlen(words[k]);
+        if (sc->len - sc->i >= n && memcmp(sc->buf + sc->i, words[k], n) == 0) {
+            for (size_t j = 0; j < n; j++) {
+                js_advance(sc);
+            }
+            return;
+        }
+    }
+    js_fail(
+        sc, path,
+        "JSON syntax error: not a JSON value (strings need double quotes; NaN and Infinity are not "
+        "JSON)");
+}
+
+static void js_number(struct jscan *sc, const char *path)
+{
+    const char *p = sc->buf + sc->i, *end = sc->buf + sc->len, *start = p;
+    bool ok = true;
+    if (p < end && *p == '-') {
+        p++;
+    }
+    if (p < end && *p == '0') {
+        p++;
+    } else if (p < end && *p >= '1' && *p <= '9') {
+        while (p < end && *p >= '0' && *p <= '9') {
+            p++;
+        }
+    } else {
+        ok = false;
+    }
+    if (ok && p < end && *p == '.') {
+        p++;
+        ok = p < end && *p >= '0' && *p <= '9';
+        while (p < end && *p >= '0' && *p <= '9') {
+            p++;
+        }
+    }
+    if (ok && p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) {
+            p++;
+        }
+        ok = p < end && *p >= '0' && *p <= '9';
+        while (p < end && *p >= '0' && *p <= '9') {
+            p++;
+        }
+    }
+    if (!ok || (p < end && (isalnum((unsigned char)*p) || *p == '.'))) {
+        js_fail(sc, path, "JSON syntax error: not a JSON number");
+        return;
+    }
+    while (sc->buf + sc->i < p) {
+        js_advance(sc);
+    }
+    (void)start;
+}
+
+static void js_value(struct jscan *sc, const char *path, struct wr_pos keypos, int depth)
+{
+    js_ws(sc);
+    if (sc->failed || sc->i >= sc->len) {
+        return;
+    }
+    struct wr_pos here = sc->pos;
+    pos_record(sc->doc, path, keypos.line ? keypos : here, here);
+    char c = sc->buf[sc->i];
+    if (depth > WR_SRCDOC_MAX_DEPTH) {
+        js_fail(sc, path, "JSON syntax error: nesting is too deep");
+        return;
+    }
+    if (c == '{') {
+        struct json_object *seen = json_object_new_object();
+        js_advance(sc);
+        js_ws(sc);
+        while (!sc->failed && sc->i < sc->len && sc->buf[sc->i] != '}') {
+            js_ws(sc);
+            if (sc->buf[sc->i] != '"') {
+                js_fail(sc, path, "JSON syntax error: a key must be a string in double quotes");
+                break;
+            }
+            struct wr_pos kp = sc->pos;
+            char *key = js_string(sc, path);
+            char *child = wr_path_key(path, key);
+            struct json_object *first = NULL;
+            if (json_object_object_get_ex(seen, key, &first)) {
+                sc->pos = kp;
+                char msg[96];
+                snprintf(msg, sizeof(msg), "duplicate key (first defined at line %d)",
+                         json_object_get_int(first));
+                js_fail(sc, child, msg);
+            } else {
+                json_object_object_add(seen, key, json_object_new_int(kp.line));
+            }
+            js_ws(sc);
+            if (!sc->failed && sc->i < sc->len && sc->buf[sc->i] == ':') {
+                js_advance(sc);
+                js_value(sc, child, kp, depth + 1);
+            }
+            free(child);
+            free(key);
+            js_ws(sc);
+            if (sc->i < sc->len && sc->buf[sc->i] == ',') {
+                js_advance(sc);
+            }
+        }
+        json_object_put(seen);
+    } else if (c == '[') {
+        size_t index = 0;
+        struct wr_pos none = {0, 0};
+        js_advance(sc);
+        js_ws(sc);
+        while (!sc->failed && sc->i < sc->len && sc->buf[sc->i] != ']') {
+            char *child = wr_path_index(path, index++);
+            js_value(sc, child, none, depth + 1);
+            free(child);
+            js_ws(sc);
+            if (sc->i < sc->len && sc->buf[sc->i] == ',') {
+                js_advance(sc);
+            }
+        }
+    } else if (c == '"') {
+        free(js_string(sc, path));
+        return;
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+        js_number(sc, path);
+        return;
+    } else if (c == 't' || c == 'f' || c == 'n') {
+        js_literal(sc, path);
+        return;
+    } else {
+        js_fail(sc, path,
+                c == '\'' ? "JSON syntax error: JSON strings use double quotes, not single quotes"
+                          : "JSON syntax error: not a JSON value");
+        return;
+    }
+    if (!sc->failed && sc->i < sc->len) {
+        js_advance(sc); /* closing bracket */
+    }
+}
+
+/* Parses JSON into doc->root and the position table. Returns 0 or -1 (reported to d). */
+static int parse_json(struct wr_srcdoc *doc, const char *buf, size_t len, struct wr_diags *d)
 {
     struct json_tokener *tok = json_tokener_new_ex(WR_SRCDOC_MAX_DEPTH);
-    int rc = 0;
+    const char *file = doc->file;
 
     if (!tok) {
         wr_diags_add(d, file, 0, 0, NULL, "out of memory");
         return -1;
     }
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    if (len > INT32_MAX) {
-        json_tokener_free(tok);
-        wr_diags_add(d, file, 0, 0, NULL, "file too large");
-        return -1;
-    }
     struct json_object *v = json_tokener_parse_ex(tok, buf, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t end = json_tokener_get_parse_end(tok);
-    if (jerr == json_tokener_continue) {
-        struct wr_pos p = offset_pos(buf, len, len);
-        wr_diags_add(d, file, p.line, p.col, NULL, "JSON syntax error: unexpected end of file");
-        rc = -1;
-    } else if (jerr != json_tokener_success) {
-        struct wr_pos p = offset_pos(buf, len, end > 0 ? end - 1 : 0);
-        wr_diags_add(d, file, p.line, p.col, NULL, "JSON syntax error: %s",
-                     json_tokener_error_desc(jerr));
-        rc = -1;
-    } else {
-        for (size_t i = end; i < len; i++) {
-            if (!isspace((unsigned char)buf[i])) {
-                struct wr_pos p = offset_pos(buf, len, i);
-                wr_diags_add(d, file, p.line, p.col, NULL,
-                             "JSON syntax error: unexpected text after the document");
-                rc = -1;
-                break;
-            }
-        }
-    }
-    json_object_put(v);
     json_tokener_free(tok);
-    return rc;
+    if (jerr != json_tokener_success) {
+        bool eof = jerr == json_tokener_continue;
+        struct wr_pos p = offset_pos(buf, len, eof ? len : end);
+        wr_diags_add(d, file, p.line, p.col, NULL, "JSON syntax error: %s",
+                     eof                                ? "unexpected end of file"
+                     : jerr == json_tokener_error_depth ? "nesting is deeper than 64 levels"
+                                                        : json_tokener_error_desc(jerr));
+        json_object_put(v);
+        return -1;
+    }
+    doc->root = v;
+    struct jscan sc = {buf, len, 0, {1, 1}, doc, d, false};
+    struct wr_pos none = {0, 0};
+    js_value(&sc, "", none, 0);
+    return sc.failed ? -1 : 0;
 }
+
+/* }====== */
 
 int wr_srcdoc_parse(const char *file, const char *buf, size_t len, bool json,
                     struct wr_srcdoc **out, struct wr_diags *d)
@@ -621,13 +931,34 @@ int wr_srcdoc_parse(const char *file, const char *buf, size_t len, bool json,
         wr_diags_add(d, file, p.line, p.col, NULL, "file contains a NUL byte (not a text file?)");
         goto err;
     }
-    if (json && check_json(file, buf, len, d) != 0) {
-        goto err;
+    /* A UTF-8 byte order mark (Windows editors write one) is not part of the document. */
+    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
+        buf += 3;
+        len -= 3;
     }
     doc = wr_xcalloc(1, sizeof(*doc));
     doc->file = wr_xstrdup(file);
     doc->pos = lh_kchar_table_new(64, pos_entry_free);
-    if (!doc->pos || !yaml_parser_initialize(&parser)) {
+    if (!doc->pos) {
+        wr_diags_add(d, file, 0, 0, NULL, "out of memory");
+        goto err;
+    }
+    if (json) {
+        size_t blank = 0;
+        while (blank < len && strchr(" \t\r\n", buf[blank])) {
+            blank++;
+        }
+        if (blank == len) {
+            wr_diags_add(d, file, 1, 1, NULL, "file is empty");
+            goto err;
+        }
+        if (parse_json(doc, buf, len, d) != 0) {
+            goto err;
+        }
+        *out = doc;
+        return 0;
+    }
+    if (!yaml_parser_initialize(&parser)) {
         wr_diags_add(d, file, 0, 0, NULL, "out of memory");
         goto err;
     }
@@ -635,6 +966,8 @@ int wr_srcdoc_parse(const char *file, const char *buf, size_t len, bool json,
     yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
     yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
     b = wr_xcalloc(1, sizeof(*b));
+    b->buf = buf;
+    b->len = len;
     b->doc = doc;
     b->d = d;
     builder_walk(b, &parser);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -205,13 +206,62 @@ const char *wr_suggest(const char *word, const char *const *candidates)
             best = candidates[i];
         }
     }
-    return best;
+    if (best) {
+        return best;
+    }
+    /* A spelled-out or shortened name: "maximum" for "max", "enable" for "enabled". */
+    for (size_t i = 0; candidates && candidates[i]; i++) {
+        size_t lc = strlen(candidates[i]);
+        size_t shorter = lc < len ? lc : len;
+        size_t longer = lc < len ? len : lc;
+        if (shorter >= 3 && longer - shorter <= 4 &&
+            strncasecmp(word, candidates[i], shorter) == 0) {
+            return candidates[i];
+        }
+    }
+    return NULL;
 }
 
 bool wr_str_has_suffix(const char *s, const char *suffix)
 {
     size_t ls = strlen(s), lx = strlen(suffix);
     return ls >= lx && memcmp(s + ls - lx, suffix, lx) == 0;
+}
+
+bool wr_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    while (p < end) {
+        unsigned c = *p;
+        size_t n;
+        unsigned cp, min;
+        if (c < 0x80) {
+            p++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            n = 1, cp = c & 0x1F, min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 2, cp = c & 0x0F, min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return false;
+        }
+        if ((size_t)(end - p) <= n) {
+            return false;
+        }
+        for (size_t i = 1; i <= n; i++) {
+            if ((p[i] & 0xC0) != 0x80) {
+                return false;
+            }
+            cp = (cp << 6) | (p[i] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            return false;
+        }
+        p += n + 1;
+    }
+    return true;
 }
 
 char *wr_path_join(const char *base, const char *rel)

@@ -48,6 +48,9 @@ const char *wr_suggest(const char *word, const char *const *candidates);
 
 bool wr_str_has_suffix(const char *s, const char *suffix);
 
+/* True when s[0..len) is well-formed UTF-8 (no overlongs, surrogates or values > U+10FFFF). */
+bool wr_utf8_valid(const char *s, size_t len);
+
 /*
  * Joins base and rel into an owned path. An absolute rel, or a NULL/empty base, returns a copy
  * of rel unchanged.

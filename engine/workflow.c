@@ -49,16 +49,24 @@ static const struct wr_argspec workflow_keys[] = {
     {.name = "enabled", .type = WR_ARG_BOOL, .help = "false keeps it loaded but unmatched"},
     {.name = "trigger",
      .type = WR_ARG_OBJECT,
-     .flags = WR_ARG_REQUIRED,
+     .flags = WR_ARG_REQUIRED | WR_ARG_OWN_CHECK,
      .help = "webhook, file or schedule"},
     {.name = "when", .type = WR_ARG_EXPR, .help = "Lua condition over `event`"},
     {.name = "vars", .type = WR_ARG_OBJECT, .help = "constants the steps share as vars.NAME"},
-    {.name = "steps", .type = WR_ARG_ANY, .flags = WR_ARG_REQUIRED, .help = "the steps, in order"},
+    {.name = "steps",
+     .type = WR_ARG_LIST,
+     .flags = WR_ARG_REQUIRED | WR_ARG_OWN_CHECK,
+     .expect = "a list of steps",
+     .help = "the steps, in order"},
     {.name = "retry",
      .type = WR_ARG_OBJECT,
      .fields = retry_fields,
      .help = "default retry policy of every step"},
-    {.name = "on_error", .type = WR_ARG_ANY, .help = "steps run after a step fails for good"},
+    {.name = "on_error",
+     .type = WR_ARG_LIST,
+     .flags = WR_ARG_OWN_CHECK,
+     .expect = "a list of steps",
+     .help = "steps run after a step fails for good"},
     {.name = "concurrency_key",
      .type = WR_ARG_STRING,
      .help = "template; runs with the same key execute one at a time"},
@@ -204,7 +212,11 @@ static void check_script(struct loader *ld, struct json_object *step, const char
     }
     char *full = wr_path_join(c->base_dir, rel);
     if (stat(full, &st) != 0 || !S_ISREG(st.st_mode)) {
-        wr_check_error(c, path, false, "script '%s' not found (looked at %s)", rel, full);
+        if (strcmp(rel, full) == 0) {
+            wr_check_error(c, path, false, "script '%s' not found", rel);
+        } else {
+            wr_check_error(c, path, false, "script '%s' not found (looked at %s)", rel, full);
+        }
     } else if (wr_lua_load_hook(c->lua, full, function, err, sizeof(err)) < 0) {
         wr_check_error(c, path, false, "%s", err);
     }
@@ -342,8 +354,7 @@ static void check_steps(struct loader *ld, struct json_object *steps, const char
         return;
     }
     if (!json_object_is_type(steps, json_type_array)) {
-        wr_check_error(c, key, false, "expected a list of steps, got %s", wr_json_type_name(steps));
-        return;
+        return; /* the table check reported the type */
     }
     if (json_object_array_length(steps) == 0) {
         wr_check_error(c, key, false, "%s",
@@ -365,10 +376,23 @@ static void check_trigger(struct loader *ld, struct json_object *trig)
         return; /* the table check reported it */
     }
     int n = json_object_object_length(trig);
-    if (n != 1) {
-        wr_check_error(c, "trigger", false,
-                       n == 0 ? "needs one trigger kind: webhook, file or schedule"
-                              : "holds exactly one trigger kind; write one workflow per trigger");
+    if (n > 1) {
+        /* Point at the second kind: the first one is presumably the intended trigger. */
+        int i = 0;
+        json_object_object_foreach(trig, second, unused)
+        {
+            (void)unused;
+            if (i++ == 1) {
+                char *p = wr_path_key("trigger", second);
+                wr_check_error(c, p, true,
+                               "a trigger holds exactly one kind; write one workflow per trigger");
+                free(p);
+            }
+        }
+        return;
+    }
+    if (n == 0) {
+        wr_check_error(c, "trigger", false, "needs one trigger kind: webhook, file or schedule");
         return;
     }
     json_object_object_foreach(trig, kind, args)
@@ -533,8 +557,7 @@ static void hash_hex(const char *buf, size_t len, char out[65])
 /* }====== */
 
 int wr_workflow_parse(const char *file, const char *buf, size_t len, const char *base_dir,
-                      const char *const *env_allow, struct wr_workflow **out,
-                      struct wr_diags *d)
+                      const char *const *env_allow, struct wr_workflow **out, struct wr_diags *d)
 {
     struct wr_srcdoc *doc = NULL;
     struct wr_workflow *wf = NULL;

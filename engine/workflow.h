@@ -91,8 +91,7 @@ int wr_workflow_load(const char *file, const char *base_dir, const char *const *
 
 /* The same from a buffer already in memory; `file` names it in messages. */
 int wr_workflow_parse(const char *file, const char *buf, size_t len, const char *base_dir,
-                      const char *const *env_allow, struct wr_workflow **out,
-                      struct wr_diags *d);
+                      const char *const *env_allow, struct wr_workflow **out, struct wr_diags *d);
 
 void wr_workflow_free(struct wr_workflow *wf);
 

@@ -41,7 +41,9 @@ static int list_dir(const char *dir, char ***files, size_t *n, struct wr_diags *
         (*files)[(*n)++] = full;
     }
     closedir(dh);
-    qsort(*files + start, *n - start, sizeof(**files), cmp_str);
+    if (*n > start) {
+        qsort(*files + start, *n - start, sizeof(**files), cmp_str);
+    }
     return (int)(*n - start);
 }
 

@@ -22,8 +22,9 @@ struct wr_workflow_set {
 
 /*
  * Loads every workflow found in paths (files or directories). base_dir resolves relative
- * script paths; env_allow (may be NULL) lists what weir.env() may read. On success returns 0 and an owned set; on failure returns -1, adds every
- * error found (in all files) to d and sets *out to NULL.
+ * script paths; env_allow (may be NULL) lists what weir.env() may read. On success returns 0 and an
+ * owned set; on failure returns -1, adds every error found (in all files) to d and sets *out to
+ * NULL.
  */
 int wr_workflow_set_load(const char *const *paths, size_t npaths, const char *base_dir,
                          const char *const *env_allow, struct wr_workflow_set **out,

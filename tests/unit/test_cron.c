@@ -224,14 +224,27 @@ static void test_parse_star_flags(void **state)
 static void test_parse_errors_fields(void **state)
 {
     (void)state;
-    parse_fails("0 0 * *", "cron: expected 5 fields, got 4");
-    parse_fails("* * * * * *", "cron: expected 5 fields, got 6");
-    parse_fails("0 6 * * 1-5 /usr/bin/true", "cron: expected 5 fields, got 6");
-    parse_fails("", "cron: expected 5 fields, got 0");
-    parse_fails(" \t ", "cron: expected 5 fields, got 0");
-    parse_fails(NULL, "cron: expected 5 fields, got 0");
-    parse_fails("0,6,* * * *", "cron: expected 5 fields, got 4");
-    parse_fails("0\n6 * * *", "cron: expected 5 fields, got 4");
+    parse_fails("0 0 * *",
+                "cron: expected 5 fields (minute hour day-of-month month day-of-week) or an "
+                "@macro, got 4 in '0 0 * *'");
+    parse_fails("* * * * * *",
+                "cron: expected 5 fields (minute hour day-of-month month day-of-week) or an "
+                "@macro, got 6 in '* * * * * *'");
+    parse_fails("0 6 * * 1-5 /usr/bin/true",
+                "cron: expected 5 fields (minute hour day-of-month month day-of-week) or an "
+                "@macro, got 6 in '0 6 * * 1-5 /usr/bin/true'");
+    parse_fails("", "cron: is empty (expected 5 fields: minute hour day-of-month month "
+                    "day-of-week, or an @macro)");
+    parse_fails(" \t ", "cron: is empty (expected 5 fields: minute hour day-of-month month "
+                        "day-of-week, or an @macro)");
+    parse_fails(NULL, "cron: is empty (expected 5 fields: minute hour day-of-month month "
+                      "day-of-week, or an @macro)");
+    parse_fails("0,6,* * * *",
+                "cron: expected 5 fields (minute hour day-of-month month day-of-week) or an "
+                "@macro, got 4 in '0,6,* * * *'");
+    parse_fails("0\n6 * * *",
+                "cron: expected 5 fields (minute hour day-of-month month day-of-week) or an "
+                "@macro, got 4 in '0?6 * * *'");
 }
 
 static void test_parse_errors_range(void **state)

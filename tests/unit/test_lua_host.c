@@ -22,9 +22,8 @@
 
 static struct wr_lua *new_lua(void)
 {
-    struct wr_lua_limits lim = {.expr_instructions = 200000,
-                                .hook_instructions = 2000000,
-                                .memory = 16u << 20};
+    struct wr_lua_limits lim = {
+        .expr_instructions = 200000, .hook_instructions = 2000000, .memory = 16u << 20};
     struct wr_lua *lua = wr_lua_new(&lim, NULL);
     assert_non_null(lua);
     return lua;
@@ -92,10 +91,10 @@ static void test_forbidden_globals(void **state)
     (void)state;
     struct wr_lua *lua = new_lua();
     static const char *const absent[] = {
-        "io",      "require", "package", "load",           "loadstring",     "dofile",
-        "loadfile", "debug",  "print",   "collectgarbage", "rawset",         "rawget",
-        "_G",      "os.execute", "os.getenv", "os.remove", "os.exit",       "string.dump",
-        "coroutine", "xpcall",
+        "io",        "require",  "package",     "load",       "loadstring",
+        "dofile",    "loadfile", "debug",       "print",      "collectgarbage",
+        "rawset",    "rawget",   "_G",          "os.execute", "os.getenv",
+        "os.remove", "os.exit",  "string.dump", "coroutine",  "xpcall",
     };
     for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++) {
         char expr[128];
@@ -103,10 +102,10 @@ static void test_forbidden_globals(void **state)
         want_value(lua, expr, "true");
     }
     static const char *const present[] = {
-        "pairs",  "ipairs", "type",     "tostring", "tonumber",     "select",
-        "error",  "pcall",  "assert",   "next",     "rawequal",     "rawlen",
-        "string.format", "table.concat", "math.floor", "utf8.char", "os.time", "os.date",
-        "os.clock", "setmetatable", "getmetatable", "weir.log",
+        "pairs",         "ipairs",       "type",         "tostring",  "tonumber", "select",
+        "error",         "pcall",        "assert",       "next",      "rawequal", "rawlen",
+        "string.format", "table.concat", "math.floor",   "utf8.char", "os.time",  "os.date",
+        "os.clock",      "setmetatable", "getmetatable", "weir.log",
     };
     for (size_t i = 0; i < sizeof(present) / sizeof(present[0]); i++) {
         char expr[128];
@@ -151,13 +150,13 @@ static void test_budget(void **state)
     want_error(lua, "(function() while true do end end)()", "instruction budget");
     /* pcall inside the script cannot swallow the limit. */
     want_error(lua,
-                 "(function() for i = 1, 100 do pcall(function() while true do end end) end "
-                 "return 'escaped' end)()",
-                 "instruction budget");
+               "(function() for i = 1, 100 do pcall(function() while true do end end) end "
+               "return 'escaped' end)()",
+               "instruction budget");
     want_error(lua,
-                 "(function() local ok repeat ok = pcall(function() while true do end end) "
-                 "until false end)()",
-                 "instruction budget");
+               "(function() local ok repeat ok = pcall(function() while true do end end) "
+               "until false end)()",
+               "instruction budget");
     /* The state still works afterwards. */
     want_value(lua, "1 + 1", "2");
     wr_lua_free(lua);
@@ -168,16 +167,13 @@ static void test_memory(void **state)
     (void)state;
     struct wr_lua *lua = new_lua();
     want_error(lua, "string.rep('x', 1e9)", "memory limit");
+    want_error(lua, "(function() local t = {} for i = 1, 1e8 do t[i] = {i, i, i} end end)()", "");
     want_error(lua,
-                 "(function() local t = {} for i = 1, 1e8 do t[i] = {i, i, i} end end)()",
-                 "");
-    want_error(lua,
-                 "(function() local t = {} for i = 1, 1e8 do t[i] = string.rep('y', 1000) .. i "
-                 "end end)()",
-                 "");
-    want_error(lua,
-                 "(function() for i = 1, 10 do pcall(string.rep, 'x', 1e9) end return 1 end)()",
-                 "memory limit");
+               "(function() local t = {} for i = 1, 1e8 do t[i] = string.rep('y', 1000) .. i "
+               "end end)()",
+               "");
+    want_error(lua, "(function() for i = 1, 10 do pcall(string.rep, 'x', 1e9) end return 1 end)()",
+               "memory limit");
     want_value(lua, "string.rep('ab', 3)", "\"ababab\"");
     wr_lua_free(lua);
 }
@@ -260,26 +256,22 @@ static void test_scope_and_when(void **state)
     wr_lua_scope_set(lua, scope, "vars", vars);
     char err[256];
     bool b = false;
-    assert_int_equal(wr_lua_eval_bool(lua, scope, "event.type == 'employee.hired'", &b, err,
-                                      sizeof(err)),
-                     0);
+    assert_int_equal(
+        wr_lua_eval_bool(lua, scope, "event.type == 'employee.hired'", &b, err, sizeof(err)), 0);
     assert_true(b);
-    assert_int_equal(wr_lua_eval_bool(lua, scope, "event.employee.department == 'HR'", &b, err,
-                                      sizeof(err)),
-                     0);
+    assert_int_equal(
+        wr_lua_eval_bool(lua, scope, "event.employee.department == 'HR'", &b, err, sizeof(err)), 0);
     assert_false(b);
     /* null is falsy in conditions, like nil */
-    assert_int_equal(wr_lua_eval_bool(lua, scope, "event.employee.manager", &b, err,
-                                      sizeof(err)),
+    assert_int_equal(wr_lua_eval_bool(lua, scope, "event.employee.manager", &b, err, sizeof(err)),
                      0);
     assert_false(b);
-    assert_int_equal(wr_lua_eval_bool(lua, scope, "event.employee.manager == weir.null", &b,
-                                      err, sizeof(err)),
-                     0);
+    assert_int_equal(
+        wr_lua_eval_bool(lua, scope, "event.employee.manager == weir.null", &b, err, sizeof(err)),
+        0);
     assert_true(b);
     /* A runtime error names the expression. */
-    assert_int_equal(wr_lua_eval_bool(lua, scope, "event.nothing.here == 1", &b, err,
-                                      sizeof(err)),
+    assert_int_equal(wr_lua_eval_bool(lua, scope, "event.nothing.here == 1", &b, err, sizeof(err)),
                      -1);
     assert_non_null(strstr(err, "'event.nothing.here == 1'"));
     assert_non_null(strstr(err, "nothing"));
@@ -392,10 +384,10 @@ static void test_hooks(void **state)
     struct json_object *out = NULL;
     char *trace = NULL;
     for (int i = 0; i < 2; i++) {
-        assert_int_equal(
-            wr_lua_call_hook(lua, h, event, ctx, &out, err, sizeof(err), &trace), 0);
-        assert_string_equal(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN),
-                            "{\"displayName\":\"Mr. Bob\",\"id\":5,\"phones\":[]}" /* keys sorted */);
+        assert_int_equal(wr_lua_call_hook(lua, h, event, ctx, &out, err, sizeof(err), &trace), 0);
+        assert_string_equal(
+            json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN),
+            "{\"displayName\":\"Mr. Bob\",\"id\":5,\"phones\":[]}" /* keys sorted */);
         json_object_put(out);
     }
     assert_string_equal(json_object_get_string(json_object_object_get(event, "name")), "n");
@@ -454,10 +446,14 @@ static void test_hooks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_forbidden_globals), cmocka_unit_test(test_forbidden_calls),
-        cmocka_unit_test(test_budget),            cmocka_unit_test(test_memory),
-        cmocka_unit_test(test_roundtrip),         cmocka_unit_test(test_to_json_errors),
-        cmocka_unit_test(test_scope_and_when),    cmocka_unit_test(test_hooks),
+        cmocka_unit_test(test_forbidden_globals),
+        cmocka_unit_test(test_forbidden_calls),
+        cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_memory),
+        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_to_json_errors),
+        cmocka_unit_test(test_scope_and_when),
+        cmocka_unit_test(test_hooks),
         cmocka_unit_test(test_env_and_compile_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
