@@ -1,0 +1,2477 @@
+/*
+ * graph.c: Microsoft Graph v1.0 behaviour over the simulated tenant (see graph.h).
+ *
+ * Status codes, error codes and messages follow GRAPH.md; where GRAPH.md marks a message as
+ * unconfirmed, the text chosen here is listed in README.md. The router walks decoded path
+ * segments; each handler first rejects query options it does not support, then validates the
+ * whole body before changing anything, so a rejected request never leaves partial state.
+ */
+#include "graph.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define CTX_BASE    "https://graph.microsoft.com/v1.0/$metadata#"
+#define MAX_TOP     999
+#define DEFAULT_TOP 100
+
+#define MSG_NOT_FOUND                                                                              \
+    "Resource '%s' does not exist or one of its queried reference-property objects are not "       \
+    "present."
+#define MSG_READ_ONLY "Property '%s' is read-only and cannot be set."
+#define MSG_UNKNOWN_PROP                                                                           \
+    "Property '%s' does not exist as a declared property or extension property."
+#define MSG_INVALID_VALUE "Invalid value specified for property '%s' of resource '%s'."
+#define MSG_REQUIRED      "A value is required for property '%s' of resource '%s'."
+#define MSG_BAD_JSON                                                                               \
+    "Unable to read JSON request payload. Please ensure Content-Type header is set and payload "   \
+    "is of valid JSON format."
+#define MSG_METHOD      "Specified HTTP method is not allowed for the request target."
+#define MSG_NO_PROPERTY "Could not find a property named '%s' on type '%s'."
+
+/* {====== requests, responses, errors ====== */
+
+static void add_query(struct gs_req *req, char *piece)
+{
+    char *eq = strchr(piece, '=');
+    struct gs_query *q;
+
+    req->q = gs_xrealloc(req->q, (req->nq + 1) * sizeof(*req->q));
+    q = &req->q[req->nq++];
+    q->raw = gs_xstrdup(piece);
+    if (eq != NULL) {
+        *eq = '\0';
+    }
+    q->key = gs_xstrdup(piece);
+    q->value = gs_xstrdup(eq ? eq + 1 : "");
+    if (!gs_pct_decode(q->key, true) || !gs_pct_decode(q->value, true)) {
+        req->bad_target = true;
+    }
+}
+
+void gs_req_init(struct gs_req *req, const char *method, const char *target)
+{
+    const char *qm = strchr(target, '?');
+    char *path, *query, *save = NULL;
+
+    memset(req, 0, sizeof(*req));
+    snprintf(req->method, sizeof(req->method), "%s", method);
+    req->path = gs_xstrndup(target, qm ? (size_t)(qm - target) : strlen(target));
+    path = gs_xstrdup(req->path);
+    for (char *s = strtok_r(path, "/", &save); s != NULL; s = strtok_r(NULL, "/", &save)) {
+        req->seg = gs_xrealloc(req->seg, (req->nseg + 1) * sizeof(*req->seg));
+        req->seg[req->nseg] = gs_xstrdup(s);
+        if (!gs_pct_decode(req->seg[req->nseg], false)) {
+            req->bad_target = true;
+        }
+        req->nseg++;
+    }
+    free(path);
+    if (qm != NULL && qm[1] != '\0') {
+        query = gs_xstrdup(qm + 1);
+        save = NULL;
+        for (char *s = strtok_r(query, "&", &save); s != NULL; s = strtok_r(NULL, "&", &save)) {
+            add_query(req, s);
+        }
+        free(query);
+    }
+}
+
+void gs_req_clear(struct gs_req *req)
+{
+    for (size_t i = 0; i < req->nseg; i++) {
+        free(req->seg[i]);
+    }
+    free(req->seg);
+    for (size_t i = 0; i < req->nq; i++) {
+        free(req->q[i].key);
+        free(req->q[i].value);
+        free(req->q[i].raw);
+    }
+    free(req->q);
+    free(req->path);
+    json_object_put(req->json);
+    memset(req, 0, sizeof(*req));
+}
+
+void gs_resp_clear(struct gs_resp *resp)
+{
+    json_object_put(resp->body);
+    memset(resp, 0, sizeof(*resp));
+}
+
+static json_object *inner_error(const struct gs_ctx *ctx)
+{
+    json_object *in = json_object_new_object();
+    char date[32];
+
+    gs_time_format(date, gs_now_wall(), false);
+    gs_json_add_str(in, "date", date);
+    gs_json_add_str(in, "request-id", ctx->request_id);
+    gs_json_add_str(in, "client-request-id", ctx->client_request_id);
+    return in;
+}
+
+void gs_error(const struct gs_ctx *ctx, struct gs_resp *resp, int status, const char *code,
+              const char *fmt, ...)
+{
+    json_object *err = json_object_new_object();
+    json_object *body = json_object_new_object();
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    gs_json_add_str(err, "code", code);
+    gs_json_add_str(err, "message", msg);
+    json_object_object_add(err, "innerError", inner_error(ctx));
+    json_object_object_add(body, "error", err);
+    json_object_put(resp->body);
+    resp->body = body;
+    resp->status = status;
+}
+
+void gs_error_throttled(const struct gs_ctx *ctx, struct gs_resp *resp, double seconds)
+{
+    json_object *in;
+
+    gs_error(ctx, resp, 429, "TooManyRequests", "Please retry again later.");
+    /* The throttling doc's sample innerError also carries code, message and status. */
+    json_object_object_get_ex(json_object_object_get(resp->body, "error"), "innerError", &in);
+    gs_json_add_str(in, "code", "429");
+    gs_json_add_str(in, "message", "Please retry after");
+    gs_json_add_str(in, "status", "429");
+    snprintf(resp->retry_after, sizeof(resp->retry_after), "%.3f", seconds);
+}
+
+bool gs_is_write(const char *method)
+{
+    return strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0 ||
+           strcmp(method, "PUT") == 0 || strcmp(method, "DELETE") == 0;
+}
+
+const char *gs_reason(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 415:
+        return "Unsupported Media Type";
+    case 424:
+        return "Failed Dependency";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Unknown";
+    }
+}
+
+static void method_not_allowed(const struct gs_ctx *ctx, struct gs_resp *resp)
+{
+    gs_error(ctx, resp, 405, "Request_BadRequest", MSG_METHOD);
+}
+
+static void not_found(const struct gs_ctx *ctx, struct gs_resp *resp, const char *what)
+{
+    gs_error(ctx, resp, 404, "Request_ResourceNotFound", MSG_NOT_FOUND, what);
+}
+
+static void unknown_segment(const struct gs_ctx *ctx, struct gs_resp *resp, const char *seg)
+{
+    gs_error(ctx, resp, 400, "BadRequest", "Resource not found for the segment '%s'.", seg);
+    resp->unknown_path = true;
+}
+
+static void set_body(struct gs_resp *resp, int status, json_object *body)
+{
+    json_object_put(resp->body);
+    resp->status = status;
+    resp->body = body;
+}
+
+static json_object *with_context(const char *context)
+{
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "@odata.context", json_object_new_string(context));
+    return o;
+}
+
+/* }====== */
+
+/* {====== query options and bodies ====== */
+
+static const char *query_get(const struct gs_req *req, const char *key)
+{
+    for (size_t i = 0; i < req->nq; i++) {
+        if (strcmp(req->q[i].key, key) == 0) {
+            return req->q[i].value;
+        }
+    }
+    return NULL;
+}
+
+/* Rejects repeated options and "$" options not in allowed (space separated). Options without a
+ * "$" are custom query options, which OData ignores. */
+static bool options_ok(const struct gs_ctx *ctx, const struct gs_req *req, struct gs_resp *resp,
+                       const char *allowed)
+{
+    for (size_t i = 0; i < req->nq; i++) {
+        const char *k = req->q[i].key;
+        size_t len = strlen(k);
+        const char *p = allowed;
+        bool ok = false;
+
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(req->q[j].key, k) == 0) {
+                gs_error(ctx, resp, 400, "BadRequest",
+                         "Query option '%s' was specified more than once, but it must be "
+                         "specified at most once.",
+                         k);
+                return false;
+            }
+        }
+        if (k[0] != '$') {
+            continue;
+        }
+        while ((p = strstr(p, k)) != NULL) {
+            if ((p == allowed || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\0')) {
+                ok = true;
+                break;
+            }
+            p += len;
+        }
+        if (!ok) {
+            gs_error(ctx, resp, 400, "BadRequest", "The query parameter '%s' is not supported.", k);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Returns the request's JSON object body (borrowed from req), or NULL with resp set to the
+ * error Graph gives for a missing, mistyped or malformed body. */
+static json_object *body_object(const struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
+{
+    char why[128];
+
+    if (!req->has_body) {
+        gs_error(ctx, resp, 400, "BadRequest", "Empty Payload. JSON content expected.");
+        return NULL;
+    }
+    if (req->content_type == NULL || strncasecmp(req->content_type, "application/json", 16) != 0 ||
+        (req->content_type[16] != '\0' && req->content_type[16] != ';' &&
+         req->content_type[16] != ' ')) {
+        gs_error(ctx, resp, 415, "UnsupportedMediaType",
+                 "The content type '%s' is not supported. JSON bodies need "
+                 "'Content-Type: application/json'.",
+                 req->content_type ? req->content_type : "");
+        return NULL;
+    }
+    if (req->json == NULL && req->body != NULL) {
+        req->json = gs_json_parse(req->body, req->body_len, why, sizeof(why));
+    }
+    if (req->json == NULL || !json_object_is_type(req->json, json_type_object)) {
+        gs_error(ctx, resp, 400, "BadRequest", MSG_BAD_JSON);
+        return NULL;
+    }
+    return req->json;
+}
+
+/* Parses $top (default DEFAULT_TOP) and $skiptoken ("gs1." + hex, default 0). */
+static bool page_params(const struct gs_ctx *ctx, const struct gs_req *req, struct gs_resp *resp,
+                        long *top, uint64_t *skip)
+{
+    const char *t = query_get(req, "$top");
+    const char *s = query_get(req, "$skiptoken");
+    char *end = NULL;
+
+    *top = DEFAULT_TOP;
+    *skip = 0;
+    if (t != NULL) {
+        long v = strtol(t, &end, 10);
+
+        if (t[0] == '\0' || *end != '\0' || !isdigit((unsigned char)t[0]) || v < 1 || v > MAX_TOP) {
+            gs_error(ctx, resp, 400, "Request_BadRequest",
+                     "Invalid page size specified: '%s'. Must be between 1 and %d inclusive.", t,
+                     MAX_TOP);
+            return false;
+        }
+        *top = v;
+    }
+    if (s != NULL) {
+        unsigned long long v;
+
+        if (strncmp(s, "gs1.", 4) != 0 || !isxdigit((unsigned char)s[4]) || strlen(s) > 20 ||
+            (v = strtoull(s + 4, &end, 16), *end != '\0')) {
+            gs_error(ctx, resp, 400, "Request_BadRequest", "Invalid skip token '%s'.", s);
+            return false;
+        }
+        *skip = v;
+    }
+    return true;
+}
+
+/* Adds @odata.nextLink to out: the request's own URL with $skiptoken replaced by token. */
+static void next_link(const struct gs_ctx *ctx, const struct gs_req *req, json_object *out,
+                      uint64_t token)
+{
+    size_t cap = strlen(ctx->base_url) + strlen(req->path) + 64;
+    char *url;
+    size_t len;
+
+    for (size_t i = 0; i < req->nq; i++) {
+        cap += strlen(req->q[i].raw) + 1;
+    }
+    url = gs_xmalloc(cap);
+    len = (size_t)snprintf(url, cap, "%s/v1.0%s?", ctx->base_url, req->path);
+    for (size_t i = 0; i < req->nq; i++) {
+        if (strcmp(req->q[i].key, "$skiptoken") != 0) {
+            len += (size_t)snprintf(url + len, cap - len, "%s&", req->q[i].raw);
+        }
+    }
+    snprintf(url + len, cap - len, "$skiptoken=gs1.%llx", (unsigned long long)token);
+    json_object_object_add(out, "@odata.nextLink", json_object_new_string(url));
+    free(url);
+}
+
+/* Parses $select against the user schema into sel (GS_U_COUNT slots); *nsel = 0 means none was
+ * given. list receives the canonical names joined by commas, for @odata.context. */
+static bool user_select(const struct gs_ctx *ctx, const struct gs_req *req, struct gs_resp *resp,
+                        int *sel, size_t *nsel, char *list, size_t listlen)
+{
+    const char *s = query_get(req, "$select");
+    char *copy, *save = NULL;
+    size_t used = 0;
+
+    *nsel = 0;
+    list[0] = '\0';
+    if (s == NULL || s[0] == '\0') {
+        return true;
+    }
+    copy = gs_xstrdup(s);
+    for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        int idx;
+        bool dup = false;
+
+        while (*tok == ' ') {
+            tok++;
+        }
+        for (char *e = tok + strlen(tok); e > tok && e[-1] == ' ';) {
+            *--e = '\0';
+        }
+        idx = gs_user_prop_index(tok, true);
+        if (idx < 0) {
+            gs_error(ctx, resp, 400, "BadRequest", MSG_NO_PROPERTY, tok, "microsoft.graph.user");
+            free(copy);
+            return false;
+        }
+        for (size_t i = 0; i < *nsel; i++) {
+            dup = dup || sel[i] == idx;
+        }
+        if (!dup && *nsel < GS_U_COUNT) {
+            sel[(*nsel)++] = idx;
+            used += (size_t)snprintf(list + used, used < listlen ? listlen - used : 0, "%s%s",
+                                     used ? "," : "", gs_user_props[idx].name);
+        }
+    }
+    free(copy);
+    return true;
+}
+
+/* }====== */
+
+/* {====== $filter ====== */
+
+struct clause {
+    char prop[64];
+    char *value; /* NULL for the null literal */
+    enum { LIT_STRING, LIT_BOOL, LIT_NULL } kind;
+    bool boolean;
+};
+
+struct filter {
+    struct clause c[8];
+    size_t n;
+};
+
+static void filter_clear(struct filter *f)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        free(f->c[i].value);
+    }
+    f->n = 0;
+}
+
+static const char *skip_ws(const char *p)
+{
+    while (*p == ' ') {
+        p++;
+    }
+    return p;
+}
+
+static bool word_is(const char *p, const char *w)
+{
+    size_t n = strlen(w);
+
+    return strncasecmp(p, w, n) == 0 && (p[n] == ' ' || p[n] == '\0' || p[n] == '(');
+}
+
+/* Parses "<prop> eq <literal> [and ...]" where literal is 'text' (with '' for a quote), true,
+ * false or null. Other operators and functions are reported as unsupported queries, anything
+ * else as a syntax error. */
+static bool filter_parse(const struct gs_ctx *ctx, const char *text, struct filter *f,
+                         struct gs_resp *resp)
+{
+    const char *p = skip_ws(text);
+
+    memset(f, 0, sizeof(*f));
+    if (*p == '\0') {
+        gs_error(ctx, resp, 400, "BadRequest", "Invalid filter clause: the filter is empty.");
+        return false;
+    }
+    while (*p != '\0') {
+        struct clause *c;
+        size_t n = 0;
+
+        if (f->n == sizeof(f->c) / sizeof(f->c[0])) {
+            gs_error(ctx, resp, 400, "Request_UnsupportedQuery", "Unsupported Query.");
+            goto err;
+        }
+        c = &f->c[f->n++];
+        while (isalnum((unsigned char)p[n]) || p[n] == '_' || p[n] == '/') {
+            n++;
+        }
+        if (n == 0 || n >= sizeof(c->prop)) {
+            gs_error(ctx, resp, 400, "BadRequest", "Invalid filter clause: '%s'.", text);
+            goto err;
+        }
+        memcpy(c->prop, p, n);
+        c->prop[n] = '\0';
+        if (p[n] == '(' || strchr(c->prop, '/') != NULL) {
+            gs_error(ctx, resp, 400, "Request_UnsupportedQuery", "Unsupported Query.");
+            goto err;
+        }
+        p = skip_ws(p + n);
+        if (!word_is(p, "eq")) {
+            static const char *const ops[] = {"ne", "gt", "ge", "lt", "le", "in", "has", NULL};
+
+            for (const char *const *o = ops; *o; o++) {
+                if (word_is(p, *o)) {
+                    gs_error(ctx, resp, 400, "Request_UnsupportedQuery", "Unsupported Query.");
+                    goto err;
+                }
+            }
+            gs_error(ctx, resp, 400, "BadRequest", "Invalid filter clause: '%s'.", text);
+            goto err;
+        }
+        p = skip_ws(p + 2);
+        if (*p == '\'') {
+            char *v = gs_xmalloc(strlen(p) + 1);
+            size_t k = 0;
+
+            for (p++;; p++) {
+                if (*p == '\0') {
+                    free(v);
+                    gs_error(ctx, resp, 400, "BadRequest",
+                             "Invalid filter clause: unterminated string literal in '%s'.", text);
+                    goto err;
+                }
+                if (*p == '\'' && p[1] == '\'') {
+                    v[k++] = '\'';
+                    p++;
+                } else if (*p == '\'') {
+                    p++;
+                    break;
+                } else {
+                    v[k++] = *p;
+                }
+            }
+            v[k] = '\0';
+            c->value = v;
+            c->kind = LIT_STRING;
+        } else if (word_is(p, "true") || word_is(p, "false")) {
+            c->kind = LIT_BOOL;
+            c->boolean = word_is(p, "true");
+            p += c->boolean ? 4 : 5;
+        } else if (word_is(p, "null")) {
+            c->kind = LIT_NULL;
+            p += 4;
+        } else {
+            gs_error(ctx, resp, 400, "BadRequest", "Invalid filter clause: '%s'.", text);
+            goto err;
+        }
+        p = skip_ws(p);
+        if (*p == '\0') {
+            break;
+        }
+        if (!word_is(p, "and")) {
+            if (word_is(p, "or")) {
+                gs_error(ctx, resp, 400, "Request_UnsupportedQuery", "Unsupported Query.");
+            } else {
+                gs_error(ctx, resp, 400, "BadRequest", "Invalid filter clause: '%s'.", text);
+            }
+            goto err;
+        }
+        p = skip_ws(p + 3);
+        if (*p == '\0') {
+            gs_error(ctx, resp, 400, "BadRequest", "Invalid filter clause: '%s'.", text);
+            goto err;
+        }
+    }
+    return true;
+
+err:
+    filter_clear(f);
+    return false;
+}
+
+/* Checks a clause's property against the names a resource supports in $filter; string
+ * properties need a string (or null) literal. */
+static bool clause_ok(const struct gs_ctx *ctx, struct gs_resp *resp, const struct clause *c,
+                      const char *const *string_props, const char *const *bool_props,
+                      const char *resource)
+{
+    for (const char *const *s = string_props; *s; s++) {
+        if (strcasecmp(*s, c->prop) == 0) {
+            if (c->kind == LIT_BOOL) {
+                gs_error(ctx, resp, 400, "BadRequest",
+                         "A binary operator with incompatible types was detected. Found operand "
+                         "types 'Edm.String' and 'Edm.Boolean' for operator kind 'Equal'.");
+                return false;
+            }
+            return true;
+        }
+    }
+    for (const char *const *s = bool_props; s != NULL && *s; s++) {
+        if (strcasecmp(*s, c->prop) == 0) {
+            if (c->kind != LIT_BOOL) {
+                gs_error(ctx, resp, 400, "BadRequest",
+                         "A binary operator with incompatible types was detected. Found operand "
+                         "types 'Edm.Boolean' and 'Edm.String' for operator kind 'Equal'.");
+                return false;
+            }
+            return true;
+        }
+    }
+    gs_error(ctx, resp, 400, "Request_UnsupportedQuery",
+             "Unsupported or invalid query filter clause specified for property '%s' of "
+             "resource '%s'.",
+             c->prop, resource);
+    return false;
+}
+
+/* Returns whether a JSON value (NULL = null/unset) satisfies clause c. */
+static bool value_matches(json_object *v, const struct clause *c)
+{
+    switch (c->kind) {
+    case LIT_NULL:
+        return v == NULL;
+    case LIT_BOOL:
+        return v != NULL && json_object_is_type(v, json_type_boolean) &&
+               (bool)json_object_get_boolean(v) == c->boolean;
+    default:
+        return v != NULL && json_object_is_type(v, json_type_string) &&
+               strcasecmp(json_object_get_string(v), c->value) == 0;
+    }
+}
+
+/* Returns whether object o matches every clause (property names case-insensitive). */
+static bool object_matches(json_object *o, const struct filter *f)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        json_object *v = NULL;
+        bool found = false;
+
+        json_object_object_foreach(o, key, val)
+        {
+            if (strcasecmp(key, f->c[i].prop) == 0) {
+                v = val;
+                found = true;
+                break;
+            }
+        }
+        if (!found || !value_matches(v, &f->c[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* }====== */
+
+/* {====== generic lists ====== */
+
+/* Answers a list from an array of candidate objects (taking ownership of items): applies $top,
+ * the offset in $skiptoken and adds @odata.nextLink when more remain. */
+static void list_reply(const struct gs_ctx *ctx, const struct gs_req *req, struct gs_resp *resp,
+                       const char *context, json_object *items, long top, uint64_t skip)
+{
+    json_object *out = with_context(context);
+    json_object *value = json_object_new_array();
+    size_t n = json_object_array_length(items);
+
+    for (size_t i = skip; i < n && i < skip + (size_t)top; i++) {
+        json_object_array_add(value, json_object_get(json_object_array_get_idx(items, i)));
+    }
+    if (skip + (size_t)top < n) {
+        next_link(ctx, req, out, skip + (uint64_t)top);
+    }
+    json_object_object_add(out, "value", value);
+    json_object_put(items);
+    set_body(resp, 200, out);
+}
+
+/* Keeps only the $select-ed top-level members of *o (names matched case-insensitively against
+ * known, the entity's property names). Returns false with a 400 for an unknown name; *o is then
+ * released and set to NULL. */
+static bool select_members(const struct gs_ctx *ctx, struct gs_resp *resp, const char *sel,
+                           const char *const *known, const char *type, json_object **o)
+{
+    json_object *out;
+    char *copy, *save = NULL;
+
+    if (sel == NULL || sel[0] == '\0') {
+        return true;
+    }
+    out = json_object_new_object();
+    copy = gs_xstrdup(sel);
+    for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        const char *const *k = known;
+        json_object *v = NULL;
+
+        while (*tok == ' ') {
+            tok++;
+        }
+        for (; *k && strcasecmp(*k, tok) != 0; k++) {
+        }
+        if (*k == NULL) {
+            gs_error(ctx, resp, 400, "BadRequest", MSG_NO_PROPERTY, tok, type);
+            free(copy);
+            json_object_put(out);
+            json_object_put(*o);
+            *o = NULL;
+            return false;
+        }
+        json_object_object_get_ex(*o, *k, &v);
+        json_object_object_add(out, *k, json_object_get(v));
+    }
+    free(copy);
+    json_object_object_foreach(*o, key, val)
+    {
+        if (key[0] == '@') {
+            json_object_object_add(out, key, json_object_get(val));
+        }
+    }
+    json_object_put(*o);
+    *o = out;
+    return true;
+}
+
+/* }====== */
+
+/* {====== users ====== */
+
+static const char *const user_filter_strings[] = {"id",
+                                                  "userPrincipalName",
+                                                  "mail",
+                                                  "employeeId",
+                                                  "displayName",
+                                                  "givenName",
+                                                  "surname",
+                                                  "jobTitle",
+                                                  "department",
+                                                  "mailNickname",
+                                                  "usageLocation",
+                                                  "userType",
+                                                  "employeeType",
+                                                  "companyName",
+                                                  "city",
+                                                  "country",
+                                                  "state",
+                                                  "officeLocation",
+                                                  NULL};
+static const char *const user_filter_bools[] = {"accountEnabled", NULL};
+
+static json_object *user_entity(const struct gs_user *u, const int *sel, size_t nsel,
+                                const char *context, const char *odata_type)
+{
+    json_object *o = json_object_new_object();
+    json_object *p;
+
+    if (context != NULL) {
+        json_object_object_add(o, "@odata.context", json_object_new_string(context));
+    }
+    if (odata_type != NULL) {
+        json_object_object_add(o, "@odata.type", json_object_new_string(odata_type));
+    }
+    if (nsel == 0) {
+        sel = gs_user_default_select;
+        nsel = gs_user_default_select_count;
+    }
+    p = gs_user_project(u, sel, nsel);
+    json_object_object_foreach(p, key, val)
+    {
+        json_object_object_add(o, key, json_object_get(val));
+    }
+    json_object_put(p);
+    return o;
+}
+
+static bool user_matches(const struct gs_user *u, const struct filter *f)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        int idx = gs_user_prop_index(f->c[i].prop, true);
+
+        if (idx < 0 || !value_matches(u->v[idx], &f->c[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int seq_cmp(const void *a, const void *b)
+{
+    const struct gs_user *x = *(struct gs_user *const *)a;
+    const struct gs_user *y = *(struct gs_user *const *)b;
+
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Collects the users an indexed clause (id, UPN, mail, employeeId) can match, sorted by seq.
+ * Returns false when no clause is indexed (the caller scans). */
+static bool indexed_candidates(struct gs_tenant *t, const struct filter *f, struct gs_user ***out,
+                               size_t *n)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        struct gs_map *m = NULL;
+        const void *cur = NULL;
+        struct gs_user *u;
+        size_t cap = 0;
+
+        if (f->c[i].kind != LIT_STRING) {
+            continue;
+        }
+        if (strcasecmp(f->c[i].prop, "id") == 0) {
+            m = t->by_id;
+        } else if (strcasecmp(f->c[i].prop, "userPrincipalName") == 0) {
+            m = t->by_upn;
+        } else if (strcasecmp(f->c[i].prop, "mail") == 0) {
+            m = t->by_mail;
+        } else if (strcasecmp(f->c[i].prop, "employeeId") == 0) {
+            m = t->by_employee_id;
+        } else {
+            continue;
+        }
+        *out = NULL;
+        *n = 0;
+        while ((u = gs_map_next(m, f->c[i].value, &cur)) != NULL) {
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 8;
+                *out = gs_xrealloc(*out, cap * sizeof(**out));
+            }
+            (*out)[(*n)++] = u;
+        }
+        if (*n > 1) {
+            qsort(*out, *n, sizeof(**out), seq_cmp);
+        }
+        return true;
+    }
+    return false;
+}
+
+static void users_list(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
+{
+    struct gs_tenant *t = ctx->tenant;
+    int sel[GS_U_COUNT];
+    size_t nsel, ncand = 0, start;
+    char list[2048], context[2200];
+    struct filter f = {0};
+    struct gs_user **cand = NULL;
+    bool indexed;
+    const char *ftext = query_get(req, "$filter");
+    json_object *out, *value;
+    long top, taken = 0;
+    uint64_t skip;
+
+    if (!options_ok(ctx, req, resp, "$select $filter $top $skiptoken") ||
+        !user_select(ctx, req, resp, sel, &nsel, list, sizeof(list)) ||
+        !page_params(ctx, req, resp, &top, &skip)) {
+        return;
+    }
+    if (ftext != NULL) {
+        if (!filter_parse(ctx, ftext, &f, resp)) {
+            return;
+        }
+        for (size_t i = 0; i < f.n; i++) {
+            if (!clause_ok(ctx, resp, &f.c[i], user_filter_strings, user_filter_bools, "User")) {
+                goto err;
+            }
+        }
+    }
+    snprintf(context, sizeof(context), CTX_BASE "users%s%s%s", nsel ? "(" : "", list,
+             nsel ? ")" : "");
+    out = with_context(context);
+    value = json_object_new_array();
+    indexed = indexed_candidates(t, &f, &cand, &ncand);
+    if (indexed) {
+        size_t i = 0;
+
+        for (; i < ncand && cand[i]->seq < skip; i++) {
+        }
+        for (; i < ncand; i++) {
+            if (!user_matches(cand[i], &f)) {
+                continue;
+            }
+            if (taken == top) {
+                next_link(ctx, req, out, cand[i]->seq);
+                break;
+            }
+            json_object_array_add(value, user_entity(cand[i], sel, nsel, NULL, NULL));
+            taken++;
+        }
+    } else {
+        for (start = gs_tenant_user_pos(t, skip); start < t->nusers; start++) {
+            struct gs_user *u = t->users[start];
+
+            if (!user_matches(u, &f)) {
+                continue;
+            }
+            if (taken == top) {
+                next_link(ctx, req, out, u->seq);
+                break;
+            }
+            json_object_array_add(value, user_entity(u, sel, nsel, NULL, NULL));
+            taken++;
+        }
+    }
+    json_object_object_add(out, "value", value);
+    set_body(resp, 200, out);
+err:
+    free(cand);
+    filter_clear(&f);
+}
+
+static void user_get(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp,
+                     struct gs_user *u)
+{
+    int sel[GS_U_COUNT];
+    size_t nsel;
+    char list[2048], context[2200];
+
+    if (!options_ok(ctx, req, resp, "$select") ||
+        !user_select(ctx, req, resp, sel, &nsel, list, sizeof(list))) {
+        return;
+    }
+    snprintf(context, sizeof(context), CTX_BASE "users%s%s%s/$entity", nsel ? "(" : "", list,
+             nsel ? ")" : "");
+    set_body(resp, 200, user_entity(u, sel, nsel, context, NULL));
+}
+
+static bool upn_chars_ok(const char *upn)
+{
+    const char *at = strchr(upn, '@');
+
+    if (at == NULL || at == upn || strchr(at + 1, '@') != NULL || at[1] == '\0') {
+        return false;
+    }
+    for (const char *p = upn; p < at; p++) {
+        if (!isalnum((unsigned char)*p) && strchr("'.-_!#^~", *p) == NULL) {
+            return false;
+        }
+    }
+    return upn[0] != '.' && at[-1] != '.';
+}
+
+/* Graph's default password policy: at least 8 characters from at least three of upper case,
+ * lower case, digits and symbols. */
+static bool password_ok(const char *pw)
+{
+    int upper = 0, lower = 0, digit = 0, other = 0;
+
+    for (const char *p = pw; *p; p++) {
+        if (isupper((unsigned char)*p)) {
+            upper = 1;
+        } else if (islower((unsigned char)*p)) {
+            lower = 1;
+        } else if (isdigit((unsigned char)*p)) {
+            digit = 1;
+        } else {
+            other = 1;
+        }
+    }
+    return strlen(pw) >= 8 && strlen(pw) <= 256 && upper + lower + digit + other >= 3;
+}
+
+/* Validates every member of body as a user write (create when u is NULL). On success returns
+ * true and leaves the values for apply_user_props; otherwise sets resp. */
+static bool check_user_props(struct gs_ctx *ctx, struct gs_resp *resp, json_object *body,
+                             const struct gs_user *u)
+{
+    struct gs_tenant *t = ctx->tenant;
+    char why[128];
+
+    json_object_object_foreach(body, key, val)
+    {
+        int idx = gs_user_prop_index(key, false);
+        const struct gs_prop *p;
+        const char *s =
+            val && json_object_is_type(val, json_type_string) ? json_object_get_string(val) : NULL;
+
+        if (strcmp(key, "@odata.type") == 0 && s != NULL &&
+            strcmp(s, "#microsoft.graph.user") == 0) {
+            continue;
+        }
+        if (idx < 0) {
+            gs_error(ctx, resp, 400, "Request_BadRequest",
+                     gs_user_is_navigation(key) ? MSG_READ_ONLY : MSG_UNKNOWN_PROP, key);
+            return false;
+        }
+        p = &gs_user_props[idx];
+        if (p->access != GS_ACCESS_APP_WRITABLE) {
+            gs_error(ctx, resp, 400, "Request_BadRequest", MSG_READ_ONLY, key);
+            return false;
+        }
+        if (idx == GS_U_DISPLAY_NAME && (val == NULL || (s != NULL && s[0] == '\0'))) {
+            gs_error(ctx, resp, 400, "Request_BadRequest", MSG_REQUIRED, key, "User");
+            return false;
+        }
+        if (!gs_prop_check(p, val, why, sizeof(why))) {
+            gs_error(ctx, resp, 400, "Request_BadRequest", MSG_INVALID_VALUE, why[0] ? why : key,
+                     "User");
+            return false;
+        }
+        switch (idx) {
+        case GS_U_BUSINESS_PHONES:
+            if (json_object_array_length(val) > 1) {
+                gs_error(ctx, resp, 400, "Request_BadRequest", MSG_INVALID_VALUE, key, "User");
+                return false;
+            }
+            break;
+        case GS_U_EMPLOYEE_ID:
+            if (s != NULL && strlen(s) > 16) {
+                gs_error(ctx, resp, 400, "Request_BadRequest", MSG_INVALID_VALUE, key, "User");
+                return false;
+            }
+            break;
+        case GS_U_COMPANY_NAME:
+            if (s != NULL && strlen(s) > 64) {
+                gs_error(ctx, resp, 400, "Request_BadRequest", MSG_INVALID_VALUE, key, "User");
+                return false;
+            }
+            break;
+        case GS_U_USAGE_LOCATION:
+            /* Not nullable in practice; a two-letter ISO 3166 code. */
+            if (s == NULL || strlen(s) != 2 || !isalpha((unsigned char)s[0]) ||
+                !isalpha((unsigned char)s[1])) {
+                gs_error(ctx, resp, 400, "Request_BadRequest", MSG_INVALID_VALUE, key, "User");
+                return false;
+            }
+            break;
+        case GS_U_MAIL_NICKNAME:
+            if (s == NULL || s[0] == '\0' || strlen(s) > 64 || strpbrk(s, " @\"\\()<>,;:[]") ||
+                (unsigned char)s[0] >= 0x80) {
+                gs_error(ctx, resp, 400, "Request_BadRequest", MSG_INVALID_VALUE, key, "User");
+                return false;
+            }
+            break;
+        case GS_U_ACCOUNT_ENABLED:
+            if (val == NULL) {
+                gs_error(ctx, resp, 400, "Request_BadRequest", MSG_INVALID_VALUE, key, "User");
+                return false;
+            }
+            break;
+        case GS_U_USER_PRINCIPAL_NAME: {
+            const struct gs_user *o;
+
+            if (s == NULL || !upn_chars_ok(s)) {
+                gs_error(ctx, resp, 400, "Request_BadRequest", MSG_INVALID_VALUE, key, "User");
+                return false;
+            }
+            if (!gs_tenant_has_domain(t, strchr(s, '@') + 1)) {
+                gs_error(ctx, resp, 400, "Request_BadRequest",
+                         "The domain portion of the userPrincipalName property is invalid. You "
+                         "must use one of the verified domain names in your organization.");
+                return false;
+            }
+            o = gs_map_get(t->by_upn, s);
+            if (o != NULL && o != u) {
+                gs_error(ctx, resp, 400, "Request_BadRequest",
+                         "Another object with the same value for property userPrincipalName "
+                         "already exists.");
+                return false;
+            }
+            break;
+        }
+        case GS_U_MAIL: {
+            const void *cur = NULL;
+            const struct gs_user *o;
+
+            while (s != NULL && (o = gs_map_next(t->by_mail, s, &cur)) != NULL) {
+                if (o != u) {
+                    gs_error(ctx, resp, 400, "Request_BadRequest",
+                             "Another object with the same value for property proxyAddresses "
+                             "already exists.");
+                    return false;
+                }
+            }
+            break;
+        }
+        case GS_U_PASSWORD_PROFILE: {
+            const char *pw = val ? gs_json_get_str(val, "password") : NULL;
+
+            if (val != NULL && json_object_object_get_ex(val, "password", NULL) &&
+                (pw == NULL || pw[0] == '\0')) {
+                gs_error(ctx, resp, 400, "Request_BadRequest",
+                         "Property passwordProfile.password value is required but is empty or "
+                         "missing.");
+                return false;
+            }
+            if (pw != NULL && !password_ok(pw)) {
+                gs_error(ctx, resp, 400, "Request_BadRequest",
+                         "The specified password does not comply with password complexity "
+                         "requirements. Please provide a different password.");
+                return false;
+            }
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    return true;
+}
+
+static void apply_user_props(struct gs_tenant *t, struct gs_user *u, json_object *body)
+{
+    json_object_object_foreach(body, key, val)
+    {
+        int idx = gs_user_prop_index(key, false);
+        json_object *v = json_object_get(val);
+
+        if (idx < 0) {
+            json_object_put(v);
+            continue; /* "@odata.type" */
+        }
+        if (idx == GS_U_USAGE_LOCATION) {
+            char cc[3];
+
+            cc[0] = (char)toupper((unsigned char)json_object_get_string(val)[0]);
+            cc[1] = (char)toupper((unsigned char)json_object_get_string(val)[1]);
+            cc[2] = '\0';
+            json_object_put(v);
+            v = json_object_new_string(cc);
+        }
+        if (u->seq != 0) {
+            gs_tenant_user_set(t, u, idx, v);
+        } else {
+            json_object_put(u->v[idx]);
+            u->v[idx] = v;
+        }
+    }
+}
+
+static void user_create(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
+{
+    static const char *const required[] = {"accountEnabled",    "displayName",     "mailNickname",
+                                           "userPrincipalName", "passwordProfile", NULL};
+    json_object *body;
+    struct gs_user *u;
+    char id[37], now[32];
+
+    if (!options_ok(ctx, req, resp, "") || (body = body_object(ctx, req, resp)) == NULL ||
+        !check_user_props(ctx, resp, body, NULL)) {
+        return;
+    }
+    for (const char *const *r = required; *r; r++) {
+        json_object *v = NULL;
+
+        if (!json_object_object_get_ex(body, *r, &v) || v == NULL) {
+            gs_error(ctx, resp, 400, "Request_BadRequest", MSG_REQUIRED, *r, "User");
+            return;
+        }
+    }
+    if (gs_json_get_str(json_object_object_get(body, "passwordProfile"), "password") == NULL) {
+        gs_error(ctx, resp, 400, "Request_BadRequest",
+                 "Property passwordProfile.password value is required but is empty or missing.");
+        return;
+    }
+    u = gs_user_new();
+    apply_user_props(ctx->tenant, u, body);
+    do {
+        gs_guid_new(id);
+    } while (gs_tenant_user_by_id(ctx->tenant, id) != NULL);
+    u->v[GS_U_ID] = json_object_new_string(id);
+    gs_time_format(now, gs_now_wall(), true);
+    u->v[GS_U_CREATED_DATE_TIME] = json_object_new_string(now);
+    gs_user_defaults(ctx->tenant, u);
+    gs_tenant_user_insert(ctx->tenant, u);
+    set_body(resp, 201, user_entity(u, NULL, 0, CTX_BASE "users/$entity", NULL));
+}
+
+static void user_patch(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp,
+                       struct gs_user *u)
+{
+    json_object *body;
+
+    if (!options_ok(ctx, req, resp, "") || (body = body_object(ctx, req, resp)) == NULL ||
+        !check_user_props(ctx, resp, body, u)) {
+        return;
+    }
+    apply_user_props(ctx->tenant, u, body);
+    resp->status = 204;
+}
+
+static void user_delete(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp,
+                        struct gs_user *u)
+{
+    if (!options_ok(ctx, req, resp, "")) {
+        return;
+    }
+    gs_tenant_user_delete(ctx->tenant, u);
+    resp->status = 204;
+}
+
+/* }====== */
+
+/* {====== licenses ====== */
+
+static json_object *find_license(json_object *arr, const char *sku_id, size_t *pos)
+{
+    for (size_t i = 0; arr != NULL && i < json_object_array_length(arr); i++) {
+        json_object *l = json_object_array_get_idx(arr, i);
+        const char *s = gs_json_get_str(l, "skuId");
+
+        if (s != NULL && strcasecmp(s, sku_id) == 0) {
+            if (pos != NULL) {
+                *pos = i;
+            }
+            return l;
+        }
+    }
+    return NULL;
+}
+
+static bool plan_known(const struct gs_sku *s, const char *plan)
+{
+    json_object *plans = json_object_object_get(s->obj, "servicePlans");
+    size_t n = plans ? json_object_array_length(plans) : 0;
+
+    if (n == 0) {
+        return true; /* the seed lists no plans: nothing to check against */
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *id = gs_json_get_str(json_object_array_get_idx(plans, i), "servicePlanId");
+
+        if (id != NULL && strcasecmp(id, plan) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool check_licenses(struct gs_ctx *ctx, struct gs_resp *resp, struct gs_user *u,
+                           json_object *add, json_object *remove)
+{
+    struct gs_tenant *t = ctx->tenant;
+    char why[128];
+
+    for (size_t i = 0; i < json_object_array_length(add); i++) {
+        json_object *l = json_object_array_get_idx(add, i);
+
+        if (l == NULL || !json_object_is_type(l, json_type_object) ||
+            gs_json_get_str(l, "skuId") == NULL) {
+            gs_error(ctx, resp, 400, "Request_BadRequest", MSG_INVALID_VALUE, "addLicenses",
+                     "User");
+            return false;
+        }
+        json_object_object_foreach(l, key, val)
+        {
+            const struct gs_complex *cx = &gs_complex_assigned_license;
+            const struct gs_prop *m = NULL;
+
+            for (size_t k = 0; k < cx->nprops; k++) {
+                if (strcmp(cx->props[k].name, key) == 0) {
+                    m = &cx->props[k];
+                }
+            }
+            if (m == NULL || !gs_prop_check(m, val, why, sizeof(why))) {
+                gs_error(ctx, resp, 400, "Request_BadRequest", MSG_INVALID_VALUE, key,
+                         "AssignedLicense");
+                return false;
+            }
+        }
+    }
+    for (size_t i = 0; i < json_object_array_length(remove); i++) {
+        json_object *r = json_object_array_get_idx(remove, i);
+
+        if (r == NULL || !json_object_is_type(r, json_type_string) ||
+            !gs_is_guid(json_object_get_string(r))) {
+            gs_error(ctx, resp, 400, "Request_BadRequest", MSG_INVALID_VALUE, "removeLicenses",
+                     "User");
+            return false;
+        }
+    }
+    if (json_object_array_length(add) > 0 && u->v[GS_U_USAGE_LOCATION] == NULL) {
+        gs_error(ctx, resp, 400, "Request_BadRequest",
+                 "License assignment cannot be done for user with invalid usage location.");
+        return false;
+    }
+    for (size_t i = 0; i < json_object_array_length(add); i++) {
+        json_object *l = json_object_array_get_idx(add, i);
+        const char *sku_id = gs_json_get_str(l, "skuId");
+        struct gs_sku *s = gs_tenant_sku(t, sku_id);
+        json_object *plans = json_object_object_get(l, "disabledPlans");
+
+        if (s == NULL) {
+            gs_error(ctx, resp, 400, "Request_BadRequest",
+                     "License %s does not correspond to a valid company License.", sku_id);
+            return false;
+        }
+        for (size_t k = 0; plans != NULL && k < json_object_array_length(plans); k++) {
+            if (!plan_known(s, json_object_get_string(json_object_array_get_idx(plans, k)))) {
+                gs_error(ctx, resp, 400, "Request_BadRequest", MSG_INVALID_VALUE, "disabledPlans",
+                         "AssignedLicense");
+                return false;
+            }
+        }
+        for (size_t k = 0; k < json_object_array_length(remove); k++) {
+            if (strcasecmp(json_object_get_string(json_object_array_get_idx(remove, k)), sku_id) ==
+                0) {
+                gs_error(ctx, resp, 400, "Request_BadRequest",
+                         "License %s is in both addLicenses and removeLicenses.", sku_id);
+                return false;
+            }
+        }
+        for (size_t k = 0; k < i; k++) {
+            if (strcasecmp(gs_json_get_str(json_object_array_get_idx(add, k), "skuId"), sku_id) ==
+                0) {
+                gs_error(ctx, resp, 400, "Request_BadRequest", MSG_INVALID_VALUE, "addLicenses",
+                         "User");
+                return false;
+            }
+        }
+        if (find_license(u->v[GS_U_ASSIGNED_LICENSES], sku_id, NULL) == NULL &&
+            s->consumed + 1 > s->enabled) {
+            gs_error(ctx, resp, 400, "Request_BadRequest",
+                     "Unable to assign this license because the number of allowed licenses has "
+                     "been exceeded.");
+            return false;
+        }
+    }
+    for (size_t i = 0; i < json_object_array_length(remove); i++) {
+        const char *sku_id = json_object_get_string(json_object_array_get_idx(remove, i));
+
+        if (gs_tenant_sku(t, sku_id) == NULL) {
+            gs_error(ctx, resp, 400, "Request_BadRequest",
+                     "License %s does not correspond to a valid company License.", sku_id);
+            return false;
+        }
+        if (find_license(u->v[GS_U_ASSIGNED_LICENSES], sku_id, NULL) == NULL) {
+            gs_error(ctx, resp, 400, "Request_BadRequest",
+                     "User does not have a corresponding license.");
+            return false;
+        }
+    }
+    return true;
+}
+
+static json_object *license_state(const char *sku_id, json_object *plans, const char *now)
+{
+    json_object *st = json_object_new_object();
+
+    json_object_object_add(st, "assignedByGroup", NULL);
+    json_object_object_add(st, "disabledPlans",
+                           plans ? json_object_get(plans) : json_object_new_array());
+    json_object_object_add(st, "error", json_object_new_string("None"));
+    gs_json_add_str(st, "lastUpdatedDateTime", now);
+    gs_json_add_str(st, "skuId", sku_id);
+    gs_json_add_str(st, "state", "Active");
+    return st;
+}
+
+static void assign_license(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp,
+                           struct gs_user *u)
+{
+    json_object *body, *add = NULL, *remove = NULL, *lic, *states;
+    char now[32];
+
+    if (!options_ok(ctx, req, resp, "") || (body = body_object(ctx, req, resp)) == NULL) {
+        return;
+    }
+    json_object_object_foreach(body, key, val)
+    {
+        if (strcmp(key, "addLicenses") == 0) {
+            add = val;
+        } else if (strcmp(key, "removeLicenses") == 0) {
+            remove = val;
+        } else {
+            gs_error(ctx, resp, 400, "BadRequest",
+                     "The parameter '%s' in the request payload is not a valid parameter for "
+                     "the operation 'assignLicense'.",
+                     key);
+            return;
+        }
+    }
+    if (add == NULL || remove == NULL) {
+        gs_error(ctx, resp, 400, "Request_BadRequest",
+                 "The request is missing the required parameter '%s'.",
+                 add == NULL ? "addLicenses" : "removeLicenses");
+        return;
+    }
+    if (!json_object_is_type(add, json_type_array) ||
+        !json_object_is_type(remove, json_type_array)) {
+        gs_error(ctx, resp, 400, "Request_BadRequest", MSG_INVALID_VALUE,
+                 json_object_is_type(add, json_type_array) ? "removeLicenses" : "addLicenses",
+                 "User");
+        return;
+    }
+    if (!check_licenses(ctx, resp, u, add, remove)) {
+        return;
+    }
+    gs_time_format(now, gs_now_wall(), true);
+    if (u->v[GS_U_ASSIGNED_LICENSES] == NULL) {
+        u->v[GS_U_ASSIGNED_LICENSES] = json_object_new_array_ext(4);
+    }
+    if (u->v[GS_U_LICENSE_ASSIGNMENT_STATES] == NULL) {
+        u->v[GS_U_LICENSE_ASSIGNMENT_STATES] = json_object_new_array_ext(4);
+    }
+    lic = u->v[GS_U_ASSIGNED_LICENSES];
+    states = u->v[GS_U_LICENSE_ASSIGNMENT_STATES];
+    for (size_t i = 0; i < json_object_array_length(remove); i++) {
+        const char *sku_id = json_object_get_string(json_object_array_get_idx(remove, i));
+        struct gs_sku *s = gs_tenant_sku(ctx->tenant, sku_id);
+        size_t pos;
+
+        if (find_license(lic, sku_id, &pos) != NULL) {
+            json_object_array_del_idx(lic, pos, 1);
+            gs_sku_set_consumed(s, s->consumed > 0 ? s->consumed - 1 : 0);
+        }
+        if (find_license(states, sku_id, &pos) != NULL) {
+            json_object_array_del_idx(states, pos, 1);
+        }
+    }
+    for (size_t i = 0; i < json_object_array_length(add); i++) {
+        json_object *l = json_object_array_get_idx(add, i);
+        const char *sku_id = gs_json_get_str(l, "skuId");
+        json_object *plans = json_object_object_get(l, "disabledPlans");
+        struct gs_sku *s = gs_tenant_sku(ctx->tenant, sku_id);
+        json_object *have = find_license(lic, sku_id, NULL);
+        json_object *entry = json_object_new_object();
+        size_t pos;
+
+        json_object_object_add(entry, "disabledPlans",
+                               plans ? json_object_get(plans) : json_object_new_array());
+        /* Store the SKU's own spelling of the id, as Graph does. */
+        gs_json_add_str(entry, "skuId", s->sku_id);
+        if (have != NULL) {
+            find_license(lic, sku_id, &pos);
+            json_object_array_put_idx(lic, pos, entry);
+        } else {
+            json_object_array_add(lic, entry);
+            gs_sku_set_consumed(s, s->consumed + 1);
+        }
+        if (find_license(states, sku_id, &pos) != NULL) {
+            json_object_array_put_idx(states, pos, license_state(s->sku_id, plans, now));
+        } else {
+            json_object_array_add(states, license_state(s->sku_id, plans, now));
+        }
+    }
+    set_body(resp, 200, user_entity(u, NULL, 0, CTX_BASE "users/$entity", NULL));
+}
+
+static void subscribed_skus(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
+{
+    static const char *const known[] = {
+        "accountId",    "accountName",  "appliesTo", "capabilityStatus", "consumedUnits",   "id",
+        "prepaidUnits", "servicePlans", "skuId",     "skuPartNumber",    "subscriptionIds", NULL};
+    const char *sel = query_get(req, "$select");
+    json_object *out, *value;
+
+    if (req->nseg > 2) {
+        unknown_segment(ctx, resp, req->seg[2]);
+        return;
+    }
+    if (strcmp(req->method, "GET") != 0) {
+        method_not_allowed(ctx, resp);
+        return;
+    }
+    if (query_get(req, "$filter") != NULL) {
+        gs_error(ctx, resp, 400, "Request_UnsupportedQuery",
+                 "Filtered searches against this resource are not supported.");
+        return;
+    }
+    if (!options_ok(ctx, req, resp, "$select")) {
+        return;
+    }
+    if (req->nseg == 2) {
+        struct gs_sku *s = NULL;
+        json_object *o;
+
+        for (size_t i = 0; i < ctx->tenant->nskus; i++) {
+            if (strcasecmp(gs_json_get_str(ctx->tenant->skus[i].obj, "id"), req->seg[1]) == 0) {
+                s = &ctx->tenant->skus[i];
+            }
+        }
+        if (s == NULL) {
+            not_found(ctx, resp, req->seg[1]);
+            return;
+        }
+        o = with_context(CTX_BASE "subscribedSkus/$entity");
+        json_object_object_foreach(s->obj, key, val)
+        {
+            json_object_object_add(o, key, json_object_get(val));
+        }
+        if (select_members(ctx, resp, sel, known, "microsoft.graph.subscribedSku", &o)) {
+            set_body(resp, 200, o);
+        }
+        return;
+    }
+    out = with_context(CTX_BASE "subscribedSkus");
+    value = json_object_new_array();
+    for (size_t i = 0; i < ctx->tenant->nskus; i++) {
+        json_object *o = json_object_new_object();
+
+        json_object_object_foreach(ctx->tenant->skus[i].obj, key, val)
+        {
+            json_object_object_add(o, key, json_object_get(val));
+        }
+        if (!select_members(ctx, resp, sel, known, "microsoft.graph.subscribedSku", &o)) {
+            json_object_put(o);
+            json_object_put(value);
+            json_object_put(out);
+            return;
+        }
+        json_object_array_add(value, o);
+    }
+    json_object_object_add(out, "value", value);
+    set_body(resp, 200, out);
+}
+
+/* }====== */
+
+/* {====== references: manager, members ====== */
+
+/* Reads {"@odata.id": ".../directoryObjects/{id}"} (or .../users/{id}) and returns the user.
+ * Sets a 400 for a malformed body or id, a 404 for an unknown object. */
+static struct gs_user *ref_target(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
+{
+    json_object *body = body_object(ctx, req, resp);
+    const char *url, *slash, *prev;
+    char kind[32], *id;
+    struct gs_user *u;
+    size_t n;
+
+    if (body == NULL) {
+        return NULL;
+    }
+    json_object_object_foreach(body, key, val)
+    {
+        (void)val;
+        if (strcmp(key, "@odata.id") != 0) {
+            gs_error(ctx, resp, 400, "Request_BadRequest", MSG_UNKNOWN_PROP, key);
+            return NULL;
+        }
+    }
+    url = gs_json_get_str(body, "@odata.id");
+    if (url == NULL || (slash = strrchr(url, '/')) == NULL || slash == url) {
+        gs_error(ctx, resp, 400, "Request_BadRequest",
+                 "Invalid URL format specified in @odata.id: '%s'.", url ? url : "");
+        return NULL;
+    }
+    for (prev = slash - 1; prev > url && *prev != '/'; prev--) {
+    }
+    n = (size_t)(slash - prev - 1);
+    snprintf(kind, sizeof(kind), "%.*s", (int)(n < sizeof(kind) ? n : sizeof(kind) - 1), prev + 1);
+    if (strcasecmp(kind, "directoryObjects") != 0 && strcasecmp(kind, "users") != 0) {
+        gs_error(ctx, resp, 400, "Request_BadRequest",
+                 "Invalid URL format specified in @odata.id: '%s'.", url);
+        return NULL;
+    }
+    id = gs_xstrdup(slash + 1);
+    if (!gs_pct_decode(id, false) || !gs_is_guid(id)) {
+        gs_error(ctx, resp, 400, "Request_BadRequest", "Invalid object identifier '%s'.", id);
+        free(id);
+        return NULL;
+    }
+    u = gs_tenant_user_by_id(ctx->tenant, id);
+    if (u == NULL) {
+        not_found(ctx, resp, id);
+    }
+    free(id);
+    return u;
+}
+
+static void manager(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp, struct gs_user *u,
+                    bool ref)
+{
+    const char *m = req->method;
+    struct gs_user *mgr = u->manager_id ? gs_tenant_user_by_id(ctx->tenant, u->manager_id) : NULL;
+
+    if (strcmp(m, "GET") == 0) {
+        if (!options_ok(ctx, req, resp, ref ? "" : "$select")) {
+            return;
+        }
+        if (mgr == NULL) {
+            not_found(ctx, resp, "manager");
+        } else if (ref) {
+            json_object *o = with_context(CTX_BASE "directoryObjects/$entity");
+            char *url = gs_xasprintf("https://graph.microsoft.com/v1.0/directoryObjects/%s",
+                                     gs_user_str(mgr, GS_U_ID));
+
+            json_object_object_add(o, "@odata.id", json_object_new_string(url));
+            free(url);
+            set_body(resp, 200, o);
+        } else {
+            int sel[GS_U_COUNT];
+            size_t nsel;
+            char list[2048];
+
+            if (user_select(ctx, req, resp, sel, &nsel, list, sizeof(list))) {
+                set_body(resp, 200,
+                         user_entity(mgr, sel, nsel, CTX_BASE "directoryObjects/$entity",
+                                     "#microsoft.graph.user"));
+            }
+        }
+        return;
+    }
+    if (!ref || (strcmp(m, "PUT") != 0 && strcmp(m, "DELETE") != 0)) {
+        method_not_allowed(ctx, resp);
+        return;
+    }
+    if (!options_ok(ctx, req, resp, "")) {
+        return;
+    }
+    if (strcmp(m, "DELETE") == 0) {
+        if (mgr == NULL) {
+            not_found(ctx, resp, "manager");
+            return;
+        }
+        free(u->manager_id);
+        u->manager_id = NULL;
+        resp->status = 204;
+        return;
+    }
+    mgr = ref_target(ctx, req, resp);
+    if (mgr == NULL) {
+        return;
+    }
+    if (mgr == u) {
+        gs_error(ctx, resp, 400, "Request_BadRequest",
+                 "A user cannot be assigned as their own manager.");
+        return;
+    }
+    free(u->manager_id);
+    u->manager_id = gs_xstrdup(gs_user_str(mgr, GS_U_ID));
+    resp->status = 204;
+}
+
+static void member_of(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp,
+                      struct gs_user *u)
+{
+    json_object *items = json_object_new_array();
+    const char *id = gs_user_str(u, GS_U_ID);
+    long top;
+    uint64_t skip;
+
+    if (strcmp(req->method, "GET") != 0) {
+        json_object_put(items);
+        method_not_allowed(ctx, resp);
+        return;
+    }
+    if (!options_ok(ctx, req, resp, "$top $skiptoken") ||
+        !page_params(ctx, req, resp, &top, &skip)) {
+        json_object_put(items);
+        return;
+    }
+    for (size_t i = 0; i < ctx->tenant->ngroups; i++) {
+        struct gs_group *g = ctx->tenant->groups[i];
+        json_object *o;
+
+        if (gs_map_get(g->members, id) == NULL) {
+            continue;
+        }
+        o = json_object_new_object();
+        json_object_object_add(o, "@odata.type", json_object_new_string("#microsoft.graph.group"));
+        json_object_object_foreach(g->obj, key, val)
+        {
+            json_object_object_add(o, key, json_object_get(val));
+        }
+        json_object_array_add(items, o);
+    }
+    list_reply(ctx, req, resp, CTX_BASE "directoryObjects", items, top, skip);
+}
+
+static void revoke_sessions(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp,
+                            struct gs_user *u)
+{
+    json_object *o;
+    char now[32];
+
+    if (strcmp(req->method, "POST") != 0) {
+        method_not_allowed(ctx, resp);
+        return;
+    }
+    if (!options_ok(ctx, req, resp, "")) {
+        return;
+    }
+    gs_time_format(now, gs_now_wall(), true);
+    gs_tenant_user_set(ctx->tenant, u, GS_U_SIGN_IN_SESSIONS_VALID_FROM_DATE_TIME,
+                       json_object_new_string(now));
+    o = with_context(CTX_BASE "Edm.Boolean");
+    json_object_object_add(o, "value", json_object_new_boolean(1));
+    set_body(resp, 200, o);
+}
+
+static void route_user(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
+{
+    const char *m = req->method;
+    struct gs_user *u;
+
+    if (req->nseg == 1) {
+        if (strcmp(m, "GET") == 0) {
+            users_list(ctx, req, resp);
+        } else if (strcmp(m, "POST") == 0) {
+            user_create(ctx, req, resp);
+        } else {
+            method_not_allowed(ctx, resp);
+        }
+        return;
+    }
+    u = gs_tenant_user_find(ctx->tenant, req->seg[1]);
+    if (req->nseg == 2) {
+        if (strcmp(m, "GET") != 0 && strcmp(m, "PATCH") != 0 && strcmp(m, "DELETE") != 0) {
+            method_not_allowed(ctx, resp);
+        } else if (u == NULL) {
+            not_found(ctx, resp, req->seg[1]);
+        } else if (strcmp(m, "GET") == 0) {
+            user_get(ctx, req, resp, u);
+        } else if (strcmp(m, "PATCH") == 0) {
+            user_patch(ctx, req, resp, u);
+        } else {
+            user_delete(ctx, req, resp, u);
+        }
+        return;
+    }
+    if (strcasecmp(req->seg[2], "assignLicense") == 0 && req->nseg == 3) {
+        if (strcmp(m, "POST") != 0) {
+            method_not_allowed(ctx, resp);
+        } else if (u == NULL) {
+            not_found(ctx, resp, req->seg[1]);
+        } else {
+            assign_license(ctx, req, resp, u);
+        }
+    } else if (strcasecmp(req->seg[2], "revokeSignInSessions") == 0 && req->nseg == 3) {
+        if (u == NULL) {
+            not_found(ctx, resp, req->seg[1]);
+        } else {
+            revoke_sessions(ctx, req, resp, u);
+        }
+    } else if (strcasecmp(req->seg[2], "memberOf") == 0 && req->nseg == 3) {
+        if (u == NULL) {
+            not_found(ctx, resp, req->seg[1]);
+        } else {
+            member_of(ctx, req, resp, u);
+        }
+    } else if (strcasecmp(req->seg[2], "manager") == 0 &&
+               (req->nseg == 3 || (req->nseg == 4 && strcmp(req->seg[3], "$ref") == 0))) {
+        if (u == NULL) {
+            not_found(ctx, resp, req->seg[1]);
+        } else {
+            manager(ctx, req, resp, u, req->nseg == 4);
+        }
+    } else {
+        unknown_segment(ctx, resp, req->seg[req->nseg == 4 ? 3 : 2]);
+    }
+}
+
+/* }====== */
+
+/* {====== roles ====== */
+
+static void role_definitions(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
+{
+    static const char *const strings[] = {"displayName", "id", "templateId", NULL};
+    static const char *const bools[] = {"isBuiltIn", "isEnabled", NULL};
+    static const char *const known[] = {
+        "id",         "description", "displayName",     "isBuiltIn", "isEnabled", "resourceScopes",
+        "templateId", "version",     "rolePermissions", NULL};
+    const char *ftext = query_get(req, "$filter");
+    const char *sel = query_get(req, "$select");
+    struct filter f = {0};
+    json_object *items;
+    long top;
+    uint64_t skip;
+
+    if (strcmp(req->method, "GET") != 0) {
+        method_not_allowed(ctx, resp);
+        return;
+    }
+    if (req->nseg == 4) {
+        struct gs_role_def *r = gs_tenant_role(ctx->tenant, req->seg[3]);
+        json_object *o;
+
+        if (!options_ok(ctx, req, resp, "$select")) {
+            return;
+        }
+        if (r == NULL || strcasecmp(r->id, req->seg[3]) != 0) {
+            not_found(ctx, resp, req->seg[3]);
+            return;
+        }
+        o = with_context(CTX_BASE "roleManagement/directory/roleDefinitions/$entity");
+        json_object_object_foreach(r->obj, key, val)
+        {
+            json_object_object_add(o, key, json_object_get(val));
+        }
+        if (select_members(ctx, resp, sel, known, "microsoft.graph.unifiedRoleDefinition", &o)) {
+            set_body(resp, 200, o);
+        }
+        return;
+    }
+    if (!options_ok(ctx, req, resp, "$filter $select $top $skiptoken") ||
+        !page_params(ctx, req, resp, &top, &skip)) {
+        return;
+    }
+    if (ftext != NULL) {
+        if (!filter_parse(ctx, ftext, &f, resp)) {
+            return;
+        }
+        for (size_t i = 0; i < f.n; i++) {
+            if (!clause_ok(ctx, resp, &f.c[i], strings, bools, "UnifiedRoleDefinition")) {
+                filter_clear(&f);
+                return;
+            }
+        }
+    }
+    items = json_object_new_array();
+    for (size_t i = 0; i < ctx->tenant->nroles; i++) {
+        json_object *o = ctx->tenant->roles[i].obj;
+
+        if (object_matches(o, &f)) {
+            json_object *c = json_object_new_object();
+
+            json_object_object_foreach(o, key, val)
+            {
+                json_object_object_add(c, key, json_object_get(val));
+            }
+            if (!select_members(ctx, resp, sel, known, "microsoft.graph.unifiedRoleDefinition",
+                                &c)) {
+                json_object_put(c);
+                json_object_put(items);
+                filter_clear(&f);
+                return;
+            }
+            json_object_array_add(items, c);
+        }
+    }
+    filter_clear(&f);
+    list_reply(ctx, req, resp, CTX_BASE "roleManagement/directory/roleDefinitions", items, top,
+               skip);
+}
+
+static void assignment_create(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
+{
+    static const char *const R = "UnifiedRoleAssignment";
+    json_object *body = body_object(ctx, req, resp), *o, *j;
+    const char *rid, *pid, *dscope, *ascope;
+    struct gs_role_def *role;
+    struct gs_role_assignment *a;
+
+    if (body == NULL) {
+        return;
+    }
+    json_object_object_foreach(body, key, val)
+    {
+        if (strcmp(key, "@odata.type") == 0) {
+            if (val == NULL || !json_object_is_type(val, json_type_string) ||
+                strcmp(json_object_get_string(val), "#microsoft.graph.unifiedRoleAssignment") !=
+                    0) {
+                gs_error(ctx, resp, 400, "BadRequest", "Invalid @odata.type for this resource.");
+                return;
+            }
+        } else if (strcmp(key, "roleDefinitionId") != 0 && strcmp(key, "principalId") != 0 &&
+                   strcmp(key, "directoryScopeId") != 0 && strcmp(key, "appScopeId") != 0) {
+            gs_error(ctx, resp, 400, "Request_BadRequest", MSG_UNKNOWN_PROP, key);
+            return;
+        } else if (val != NULL && !json_object_is_type(val, json_type_string)) {
+            gs_error(ctx, resp, 400, "Request_BadRequest", MSG_INVALID_VALUE, key, R);
+            return;
+        }
+    }
+    rid = gs_json_get_str(body, "roleDefinitionId");
+    pid = gs_json_get_str(body, "principalId");
+    dscope = gs_json_get_str(body, "directoryScopeId");
+    ascope = gs_json_get_str(body, "appScopeId");
+    if (rid == NULL || pid == NULL) {
+        gs_error(ctx, resp, 400, "Request_BadRequest", MSG_REQUIRED,
+                 rid == NULL ? "roleDefinitionId" : "principalId", R);
+        return;
+    }
+    if (!gs_is_guid(pid)) {
+        /* A UPN is not an object id: Graph wants the principal's id here. */
+        gs_error(ctx, resp, 400, "Request_BadRequest", MSG_INVALID_VALUE, "principalId", R);
+        return;
+    }
+    if ((dscope == NULL) == (ascope == NULL)) {
+        gs_error(ctx, resp, 400, "Request_BadRequest",
+                 "Exactly one of directoryScopeId and appScopeId must be specified.");
+        return;
+    }
+    if ((dscope != NULL && dscope[0] != '/') || (ascope != NULL && ascope[0] == '\0')) {
+        gs_error(ctx, resp, 400, "Request_BadRequest", MSG_INVALID_VALUE,
+                 dscope ? "directoryScopeId" : "appScopeId", R);
+        return;
+    }
+    role = gs_tenant_role(ctx->tenant, rid);
+    if (role == NULL) {
+        not_found(ctx, resp, rid);
+        return;
+    }
+    if (gs_tenant_user_by_id(ctx->tenant, pid) == NULL) {
+        not_found(ctx, resp, pid);
+        return;
+    }
+    for (size_t i = 0; i < ctx->tenant->nassignments; i++) {
+        struct gs_role_assignment *x = ctx->tenant->assignments[i];
+
+        if (strcasecmp(x->principal_id, pid) == 0 &&
+            gs_tenant_role(ctx->tenant, x->role_definition_id) == role &&
+            strcmp(x->directory_scope_id ? x->directory_scope_id : "", dscope ? dscope : "") == 0 &&
+            strcmp(x->app_scope_id ? x->app_scope_id : "", ascope ? ascope : "") == 0) {
+            gs_error(ctx, resp, 400, "Request_BadRequest",
+                     "A conflicting object with one or more of the specified property values is "
+                     "present in the directory.");
+            return;
+        }
+    }
+    a = gs_tenant_assignment_add(ctx->tenant, rid, pid, dscope, ascope);
+    o = with_context(CTX_BASE "roleManagement/directory/roleAssignments/$entity");
+    j = gs_assignment_json(a);
+    json_object_object_foreach(j, key2, val2)
+    {
+        json_object_object_add(o, key2, json_object_get(val2));
+    }
+    json_object_put(j);
+    set_body(resp, 201, o);
+}
+
+static void role_assignments(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
+{
+    static const char *const strings[] = {
+        "principalId", "roleDefinitionId", "directoryScopeId", "appScopeId", "id", NULL};
+    const char *m = req->method;
+    const char *ftext = query_get(req, "$filter");
+    struct filter f = {0};
+    json_object *items;
+    long top;
+    uint64_t skip;
+
+    if (req->nseg == 4) {
+        struct gs_role_assignment *a = gs_tenant_assignment(ctx->tenant, req->seg[3]);
+
+        if (strcmp(m, "GET") != 0 && strcmp(m, "DELETE") != 0) {
+            method_not_allowed(ctx, resp);
+        } else if (!options_ok(ctx, req, resp, "")) {
+            return;
+        } else if (a == NULL) {
+            not_found(ctx, resp, req->seg[3]);
+        } else if (strcmp(m, "DELETE") == 0) {
+            gs_tenant_assignment_remove(ctx->tenant, a);
+            resp->status = 204;
+        } else {
+            json_object *o =
+                with_context(CTX_BASE "roleManagement/directory/roleAssignments/$entity");
+            json_object *j = gs_assignment_json(a);
+
+            json_object_object_foreach(j, key, val)
+            {
+                json_object_object_add(o, key, json_object_get(val));
+            }
+            json_object_put(j);
+            set_body(resp, 200, o);
+        }
+        return;
+    }
+    if (strcmp(m, "POST") == 0) {
+        if (options_ok(ctx, req, resp, "")) {
+            assignment_create(ctx, req, resp);
+        }
+        return;
+    }
+    if (strcmp(m, "GET") != 0) {
+        method_not_allowed(ctx, resp);
+        return;
+    }
+    if (!options_ok(ctx, req, resp, "$filter $top $skiptoken") ||
+        !page_params(ctx, req, resp, &top, &skip)) {
+        return;
+    }
+    if (ftext != NULL) {
+        if (!filter_parse(ctx, ftext, &f, resp)) {
+            return;
+        }
+        for (size_t i = 0; i < f.n; i++) {
+            if (!clause_ok(ctx, resp, &f.c[i], strings, NULL, "UnifiedRoleAssignment")) {
+                filter_clear(&f);
+                return;
+            }
+        }
+    }
+    items = json_object_new_array();
+    for (size_t i = 0; i < ctx->tenant->nassignments; i++) {
+        struct gs_role_assignment *a = ctx->tenant->assignments[i];
+        json_object *o = gs_assignment_json(a);
+        bool ok = object_matches(o, &f);
+
+        /* roleDefinitionId matches a definition by its id or its templateId. */
+        for (size_t k = 0; !ok && k < f.n; k++) {
+            if (strcasecmp(f.c[k].prop, "roleDefinitionId") == 0 && f.c[k].value != NULL) {
+                struct gs_role_def *r = gs_tenant_role(ctx->tenant, f.c[k].value);
+
+                if (r != NULL && r == gs_tenant_role(ctx->tenant, a->role_definition_id)) {
+                    json_object_object_add(o, "roleDefinitionId",
+                                           json_object_new_string(f.c[k].value));
+                    ok = object_matches(o, &f);
+                    json_object_object_add(o, "roleDefinitionId",
+                                           json_object_new_string(a->role_definition_id));
+                }
+            }
+        }
+        if (ok) {
+            json_object_array_add(items, o);
+        } else {
+            json_object_put(o);
+        }
+    }
+    filter_clear(&f);
+    list_reply(ctx, req, resp, CTX_BASE "roleManagement/directory/roleAssignments", items, top,
+               skip);
+}
+
+static void route_roles(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
+{
+    if (req->nseg < 2 || strcasecmp(req->seg[1], "directory") != 0) {
+        if (req->nseg < 2) {
+            method_not_allowed(ctx, resp);
+        } else {
+            unknown_segment(ctx, resp, req->seg[1]);
+        }
+        return;
+    }
+    if (req->nseg < 3) {
+        method_not_allowed(ctx, resp);
+    } else if (req->nseg > 4) {
+        unknown_segment(ctx, resp, req->seg[4]);
+    } else if (strcasecmp(req->seg[2], "roleDefinitions") == 0) {
+        role_definitions(ctx, req, resp);
+    } else if (strcasecmp(req->seg[2], "roleAssignments") == 0) {
+        role_assignments(ctx, req, resp);
+    } else {
+        unknown_segment(ctx, resp, req->seg[2]);
+    }
+}
+
+/* }====== */
+
+/* {====== groups ====== */
+
+static const char *const group_known[] = {
+    "id",   "deletedDateTime", "createdDateTime", "description",     "displayName", "groupTypes",
+    "mail", "mailEnabled",     "mailNickname",    "securityEnabled", NULL};
+
+static void groups_list(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
+{
+    static const char *const strings[] = {"displayName", "id", "mailNickname", "mail", NULL};
+    static const char *const bools[] = {"securityEnabled", "mailEnabled", NULL};
+    const char *ftext = query_get(req, "$filter");
+    const char *sel = query_get(req, "$select");
+    struct filter f = {0};
+    json_object *items;
+    long top;
+    uint64_t skip;
+
+    if (!options_ok(ctx, req, resp, "$filter $select $top $skiptoken") ||
+        !page_params(ctx, req, resp, &top, &skip)) {
+        return;
+    }
+    if (ftext != NULL) {
+        if (!filter_parse(ctx, ftext, &f, resp)) {
+            return;
+        }
+        for (size_t i = 0; i < f.n; i++) {
+            if (!clause_ok(ctx, resp, &f.c[i], strings, bools, "Group")) {
+                filter_clear(&f);
+                return;
+            }
+        }
+    }
+    items = json_object_new_array();
+    for (size_t i = 0; i < ctx->tenant->ngroups; i++) {
+        json_object *o = ctx->tenant->groups[i]->obj;
+        json_object *c;
+
+        if (!object_matches(o, &f)) {
+            continue;
+        }
+        c = json_object_new_object();
+        json_object_object_foreach(o, key, val)
+        {
+            json_object_object_add(c, key, json_object_get(val));
+        }
+        if (!select_members(ctx, resp, sel, group_known, "microsoft.graph.group", &c)) {
+            json_object_put(c);
+            json_object_put(items);
+            filter_clear(&f);
+            return;
+        }
+        json_object_array_add(items, c);
+    }
+    filter_clear(&f);
+    list_reply(ctx, req, resp, CTX_BASE "groups", items, top, skip);
+}
+
+static void group_members(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp,
+                          struct gs_group *g)
+{
+    int sel[GS_U_COUNT];
+    size_t nsel;
+    char list[2048];
+    json_object *items;
+    long top;
+    uint64_t skip;
+
+    if (strcmp(req->method, "GET") != 0) {
+        method_not_allowed(ctx, resp);
+        return;
+    }
+    if (!options_ok(ctx, req, resp, "$select $top $skiptoken") ||
+        !user_select(ctx, req, resp, sel, &nsel, list, sizeof(list)) ||
+        !page_params(ctx, req, resp, &top, &skip)) {
+        return;
+    }
+    items = json_object_new_array();
+    for (size_t i = 0; i < g->norder; i++) {
+        struct gs_user *u = gs_map_get(g->members, g->order[i]);
+
+        json_object_array_add(items, user_entity(u, sel, nsel, NULL, "#microsoft.graph.user"));
+    }
+    list_reply(ctx, req, resp, CTX_BASE "directoryObjects", items, top, skip);
+}
+
+static void route_group(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
+{
+    const char *m = req->method;
+    struct gs_group *g;
+
+    if (req->nseg == 1) {
+        if (strcmp(m, "GET") == 0) {
+            groups_list(ctx, req, resp);
+        } else {
+            method_not_allowed(ctx, resp); /* creating groups is not simulated */
+        }
+        return;
+    }
+    g = gs_tenant_group(ctx->tenant, req->seg[1]);
+    if (req->nseg == 2) {
+        json_object *o;
+
+        if (strcmp(m, "GET") != 0) {
+            method_not_allowed(ctx, resp);
+        } else if (!options_ok(ctx, req, resp, "$select")) {
+            return;
+        } else if (g == NULL) {
+            not_found(ctx, resp, req->seg[1]);
+        } else {
+            o = with_context(CTX_BASE "groups/$entity");
+            json_object_object_foreach(g->obj, key, val)
+            {
+                json_object_object_add(o, key, json_object_get(val));
+            }
+            if (select_members(ctx, resp, query_get(req, "$select"), group_known,
+                               "microsoft.graph.group", &o)) {
+                set_body(resp, 200, o);
+            }
+        }
+        return;
+    }
+    if (strcasecmp(req->seg[2], "members") != 0 || req->nseg > 5) {
+        unknown_segment(ctx, resp, req->seg[2]);
+        return;
+    }
+    if (g == NULL) {
+        not_found(ctx, resp, req->seg[1]);
+        return;
+    }
+    if (req->nseg == 3) {
+        group_members(ctx, req, resp, g);
+    } else if (req->nseg == 4 && strcmp(req->seg[3], "$ref") == 0) {
+        struct gs_user *u;
+
+        if (strcmp(m, "POST") != 0) {
+            method_not_allowed(ctx, resp);
+        } else if (options_ok(ctx, req, resp, "") && (u = ref_target(ctx, req, resp)) != NULL) {
+            if (!gs_group_add(g, u)) {
+                gs_error(ctx, resp, 400, "Request_BadRequest",
+                         "One or more added object references already exist for the following "
+                         "modified properties: 'members'.");
+            } else {
+                resp->status = 204;
+            }
+        }
+    } else if (req->nseg == 5 && strcmp(req->seg[4], "$ref") == 0) {
+        if (strcmp(m, "DELETE") != 0) {
+            method_not_allowed(ctx, resp);
+        } else if (options_ok(ctx, req, resp, "")) {
+            if (gs_group_remove(g, req->seg[3])) {
+                resp->status = 204;
+            } else {
+                not_found(ctx, resp, req->seg[3]);
+            }
+        }
+    } else if (req->nseg == 4) {
+        struct gs_user *u = gs_map_get(g->members, req->seg[3]);
+
+        /* Without /$ref, Graph deletes the directory object itself (GRAPH.md section 6). */
+        if (strcmp(m, "DELETE") != 0) {
+            method_not_allowed(ctx, resp);
+        } else if (!options_ok(ctx, req, resp, "")) {
+            return;
+        } else if (u == NULL) {
+            not_found(ctx, resp, req->seg[3]);
+        } else {
+            gs_tenant_user_delete(ctx->tenant, u);
+            resp->status = 204;
+        }
+    } else {
+        unknown_segment(ctx, resp, req->seg[4]);
+    }
+}
+
+/* }====== */
+
+/* {====== $batch ====== */
+
+#define BATCH_MAX 20
+
+struct item {
+    const char *id;
+    char method[8];
+    const char *url;
+    json_object *headers; /* borrowed */
+    json_object *body;    /* borrowed; NULL when absent */
+    bool has_body;
+    const char *content_type;
+    json_object *depends; /* borrowed array or NULL */
+    int status;           /* 0 until run */
+    json_object *reply;   /* owned response item */
+};
+
+static int item_index(const struct item *it, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcasecmp(it[i].id, id) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static bool batch_bad(const struct gs_ctx *ctx, struct gs_resp *resp, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static bool batch_bad(const struct gs_ctx *ctx, struct gs_resp *resp, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    gs_error(ctx, resp, 400, "BadRequest", "%s", msg);
+    return false;
+}
+
+/* Validates the batch envelope and fills items; any problem fails the whole batch (400). */
+static bool batch_parse(const struct gs_ctx *ctx, struct gs_resp *resp, json_object *body,
+                        struct item *it, size_t *n)
+{
+    json_object *reqs = NULL;
+
+    json_object_object_foreach(body, key, val)
+    {
+        (void)val;
+        if (strcmp(key, "requests") != 0) {
+            return batch_bad(ctx, resp, "Invalid batch payload format: unknown member '%s'.", key);
+        }
+    }
+    if (!json_object_object_get_ex(body, "requests", &reqs) ||
+        !json_object_is_type(reqs, json_type_array) || json_object_array_length(reqs) == 0) {
+        return batch_bad(ctx, resp, "Invalid batch payload format.");
+    }
+    *n = json_object_array_length(reqs);
+    if (*n > BATCH_MAX) {
+        return batch_bad(ctx, resp, "Number of batch request steps exceeds the maximum of %d.",
+                         BATCH_MAX);
+    }
+    for (size_t i = 0; i < *n; i++) {
+        json_object *r = json_object_array_get_idx(reqs, i);
+        struct item *x = &it[i];
+        const char *method;
+
+        if (r == NULL || !json_object_is_type(r, json_type_object)) {
+            return batch_bad(ctx, resp, "Invalid batch payload format.");
+        }
+        json_object_object_foreach(r, ik, iv)
+        {
+            (void)iv;
+            if (strcmp(ik, "id") != 0 && strcmp(ik, "method") != 0 && strcmp(ik, "url") != 0 &&
+                strcmp(ik, "headers") != 0 && strcmp(ik, "body") != 0 &&
+                strcmp(ik, "dependsOn") != 0) {
+                return batch_bad(ctx, resp,
+                                 "Invalid batch payload format: unknown member '%s' in request "
+                                 "%zu.",
+                                 ik, i);
+            }
+        }
+        x->id = gs_json_get_str(r, "id");
+        method = gs_json_get_str(r, "method");
+        x->url = gs_json_get_str(r, "url");
+        if (x->id == NULL || x->id[0] == '\0' || method == NULL || x->url == NULL) {
+            return batch_bad(ctx, resp,
+                             "Invalid batch payload format: request %zu needs string 'id', "
+                             "'method' and 'url'.",
+                             i);
+        }
+        for (size_t k = 0; method[k] && k < sizeof(x->method) - 1; k++) {
+            x->method[k] = (char)toupper((unsigned char)method[k]);
+        }
+        if (strcmp(x->method, "GET") != 0 && !gs_is_write(x->method)) {
+            return batch_bad(ctx, resp, "Invalid method '%s' for request id %s.", method, x->id);
+        }
+        if (item_index(it, i, x->id) >= 0) {
+            return batch_bad(ctx, resp, "Batch request id '%s' is not unique.", x->id);
+        }
+        if (strstr(x->url, "://") != NULL || x->url[0] == '\0') {
+            return batch_bad(ctx, resp,
+                             "Invalid request URL '%s' for request id %s: use a URL "
+                             "relative to the version, such as '/users'.",
+                             x->url, x->id);
+        }
+        if (strncasecmp(x->url[0] == '/' ? x->url + 1 : x->url, "$batch", 6) == 0) {
+            return batch_bad(ctx, resp, "Nested batch requests are not supported.");
+        }
+        if (json_object_object_get_ex(r, "headers", &x->headers) && x->headers != NULL) {
+            if (!json_object_is_type(x->headers, json_type_object)) {
+                return batch_bad(ctx, resp, "Invalid headers for request id %s.", x->id);
+            }
+            json_object_object_foreach(x->headers, hk, hv)
+            {
+                if (hv == NULL || !json_object_is_type(hv, json_type_string)) {
+                    return batch_bad(ctx, resp, "Invalid headers for request id %s.", x->id);
+                }
+                if (strcasecmp(hk, "Content-Type") == 0) {
+                    x->content_type = json_object_get_string(hv);
+                }
+            }
+        }
+        x->has_body = json_object_object_get_ex(r, "body", &x->body);
+        if (x->has_body && x->content_type == NULL) {
+            return batch_bad(ctx, resp,
+                             "Write request id : %s does not contain Content-Type header or "
+                             "body.",
+                             x->id);
+        }
+        if (json_object_object_get_ex(r, "dependsOn", &x->depends) && x->depends != NULL &&
+            !json_object_is_type(x->depends, json_type_array)) {
+            return batch_bad(ctx, resp, "Invalid dependsOn for request id %s.", x->id);
+        }
+    }
+    for (size_t i = 0; i < *n; i++) {
+        for (size_t k = 0; it[i].depends && k < json_object_array_length(it[i].depends); k++) {
+            json_object *d = json_object_array_get_idx(it[i].depends, k);
+            int j = d && json_object_is_type(d, json_type_string)
+                        ? item_index(it, *n, json_object_get_string(d))
+                        : -1;
+
+            if (j < 0 || (size_t)j == i) {
+                return batch_bad(ctx, resp,
+                                 "Request id %s depends on an id that is not in the batch.",
+                                 it[i].id);
+            }
+        }
+    }
+    return true;
+}
+
+static bool deps_done(const struct item *it, size_t n, const struct item *x, bool *failed)
+{
+    *failed = false;
+    for (size_t k = 0; x->depends && k < json_object_array_length(x->depends); k++) {
+        const struct item *d = &it[item_index(
+            it, n, json_object_get_string(json_object_array_get_idx(x->depends, k)))];
+
+        if (d->status == 0) {
+            return false;
+        }
+        if (d->status < 200 || d->status > 299) {
+            *failed = true;
+        }
+    }
+    return true;
+}
+
+static json_object *item_reply(const struct item *x, struct gs_resp *r)
+{
+    json_object *o = json_object_new_object();
+    json_object *h = json_object_new_object();
+
+    gs_json_add_str(o, "id", x->id);
+    json_object_object_add(o, "status", json_object_new_int(r->status));
+    gs_json_add_str(h, "Cache-Control", "no-cache");
+    if (r->retry_after[0] != '\0') {
+        gs_json_add_str(h, "Retry-After", r->retry_after);
+    }
+    if (r->body != NULL) {
+        gs_json_add_str(h, "Content-Type",
+                        "application/json;odata.metadata=minimal;odata.streaming=true;"
+                        "IEEE754Compatible=false;charset=utf-8");
+    }
+    json_object_object_add(o, "headers", h);
+    if (r->body != NULL) {
+        json_object_object_add(o, "body", json_object_get(r->body));
+    }
+    return o;
+}
+
+static void batch(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
+{
+    struct item it[BATCH_MAX];
+    size_t n = 0, done = 0, order[BATCH_MAX];
+    json_object *body, *out, *arr;
+    bool same = true;
+
+    memset(it, 0, sizeof(it));
+    if (strcmp(req->method, "POST") != 0) {
+        method_not_allowed(ctx, resp);
+        return;
+    }
+    if (!options_ok(ctx, req, resp, "") || (body = body_object(ctx, req, resp)) == NULL ||
+        !batch_parse(ctx, resp, body, it, &n)) {
+        return;
+    }
+    /* Run in request order, each item once its dependencies have answered. */
+    while (done < n) {
+        bool progress = false;
+
+        for (size_t i = 0; i < n; i++) {
+            struct item *x = &it[i];
+            struct gs_resp r = {0};
+            struct gs_req ir;
+            char *url;
+            bool failed;
+
+            if (x->status != 0 || !deps_done(it, n, x, &failed)) {
+                continue;
+            }
+            url = x->url[0] == '/' ? gs_xstrdup(x->url) : gs_xasprintf("/%s", x->url);
+            gs_req_init(&ir, x->method, url);
+            free(url);
+            ir.json = x->body ? json_object_get(x->body) : NULL;
+            ir.has_body = x->has_body;
+            ir.content_type = x->content_type;
+            ir.batch_item = true;
+            if (failed) {
+                /* Not run; run_item only records it (see gs_run_item_fn). */
+                gs_error(ctx, &r, 424, "FailedDependency",
+                         "The request this one depends on failed, so it was not run.");
+            }
+            ctx->run_item(ctx, &ir, &r, x->id);
+            gs_req_clear(&ir);
+            x->status = r.status;
+            x->reply = item_reply(x, &r);
+            gs_resp_clear(&r);
+            order[done++] = i;
+            progress = true;
+        }
+        if (!progress) {
+            /* A dependency cycle: nothing can run. */
+            for (size_t i = 0; i < n; i++) {
+                json_object_put(it[i].reply);
+            }
+            batch_bad(ctx, resp, "The dependsOn graph of this batch has a cycle.");
+            return;
+        }
+    }
+    /* Graph answers in any order; answer in reverse completion order (or completion order when
+     * that reverse is the request order) so clients that rely on request order fail here rather
+     * than in production. */
+    for (size_t i = 0; i < n; i++) {
+        same = same && order[n - 1 - i] == i;
+    }
+    out = json_object_new_object();
+    arr = json_object_new_array();
+    for (size_t i = 0; i < n; i++) {
+        json_object_array_add(arr, it[same ? order[i] : order[n - 1 - i]].reply);
+    }
+    json_object_object_add(out, "responses", arr);
+    set_body(resp, 200, out);
+}
+
+/* }====== */
+
+/* {====== router ====== */
+
+void gs_graph_dispatch(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
+{
+    const char *first;
+
+    resp->status = 0;
+    if (req->bad_target) {
+        gs_error(ctx, resp, 400, "BadRequest", "The request URI is not valid: bad %%-encoding.");
+        return;
+    }
+    if (req->nseg == 0) {
+        unknown_segment(ctx, resp, "");
+        return;
+    }
+    first = req->seg[0];
+    if (strcasecmp(first, "users") == 0) {
+        route_user(ctx, req, resp);
+    } else if (strcasecmp(first, "subscribedSkus") == 0) {
+        subscribed_skus(ctx, req, resp);
+    } else if (strcasecmp(first, "roleManagement") == 0) {
+        route_roles(ctx, req, resp);
+    } else if (strcasecmp(first, "groups") == 0) {
+        route_group(ctx, req, resp);
+    } else if (strcmp(first, "$batch") == 0 && req->nseg == 1 && !req->batch_item) {
+        batch(ctx, req, resp);
+    } else {
+        unknown_segment(ctx, resp, first);
+    }
+}
+
+/* }====== */

@@ -1,0 +1,94 @@
+/*
+ * graph.h: Microsoft Graph v1.0 semantics over the simulated tenant.
+ *
+ * A request arrives here as a method, a path relative to /v1.0, decoded query options and a body;
+ * the answer leaves as a status, a JSON body and an optional Retry-After. The same entry point
+ * serves top-level requests and $batch items, so both behave alike. This module decides Graph's
+ * status codes, error codes and messages; it knows nothing of sockets, tokens, fault injection,
+ * statistics or the request log (server.c does those, and runs batch items through them via
+ * gs_ctx.run_item).
+ */
+#ifndef GS_GRAPH_H
+#define GS_GRAPH_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tenant.h"
+
+struct gs_query {
+    char *key;   /* decoded */
+    char *value; /* decoded */
+    char *raw;   /* the undecoded "key=value" piece, for rebuilding @odata.nextLink */
+};
+
+struct gs_req {
+    char method[8];
+    char *path; /* undecoded path relative to /v1.0, starting with '/' */
+    char **seg; /* decoded path segments */
+    size_t nseg;
+    struct gs_query *q; /* query options in request order */
+    size_t nq;
+    bool bad_target;  /* a segment or option did not decode */
+    const char *body; /* raw body (borrowed) for top-level requests, else NULL */
+    size_t body_len;
+    const char *content_type; /* borrowed, or NULL */
+    json_object *json;        /* parsed body: set for batch items, or parsed on demand (owned) */
+    bool has_body;            /* a body was sent (raw or, for batch items, a JSON value) */
+    bool batch_item;
+};
+
+struct gs_resp {
+    int status;
+    json_object *body;    /* owned; NULL for no body */
+    char retry_after[24]; /* Retry-After header value, or "" */
+    bool unknown_path;    /* the target matched no resource */
+};
+
+struct gs_ctx;
+
+/* Runs one $batch item through the same checks as a top-level request (faults, statistics, the
+ * request log) and then gs_graph_dispatch. item_id is the batch item's id. When resp arrives
+ * with a status already set (a 424 for a failed dependency) the item is not run, only recorded. */
+typedef void gs_run_item_fn(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp,
+                            const char *item_id);
+
+struct gs_ctx {
+    struct gs_tenant *tenant;
+    const char *base_url;          /* "http://127.0.0.1:PORT", for @odata.nextLink */
+    const char *request_id;        /* this request's request-id */
+    const char *client_request_id; /* the caller's client-request-id, else request_id */
+    gs_run_item_fn *run_item;
+    void *owner; /* server state, for run_item */
+};
+
+/* Fills req from method and target ("/users/x?$top=1", relative to /v1.0). Decoding problems
+ * set bad_target rather than failing. Release with gs_req_clear. */
+void gs_req_init(struct gs_req *req, const char *method, const char *target);
+
+/* Frees what req owns and zeroes it; safe on a zeroed or already-cleared req. */
+void gs_req_clear(struct gs_req *req);
+
+/* Releases resp's body and zeroes it. */
+void gs_resp_clear(struct gs_resp *resp);
+
+/* Answers one Graph request: fills resp (status, body, flags). */
+void gs_graph_dispatch(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp);
+
+/* Sets resp to a Graph error: {"error":{"code","message","innerError":{"date","request-id",
+ * "client-request-id"}}}. Replaces any body resp had. */
+void gs_error(const struct gs_ctx *ctx, struct gs_resp *resp, int status, const char *code,
+              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Sets resp to Graph's 429 (TooManyRequests) with Retry-After seconds, printed with three
+ * decimals. */
+void gs_error_throttled(const struct gs_ctx *ctx, struct gs_resp *resp, double seconds);
+
+/* Returns whether method changes state (POST, PATCH, PUT, DELETE). */
+bool gs_is_write(const char *method);
+
+/* Returns the HTTP reason phrase for status. */
+const char *gs_reason(int status);
+
+#endif

@@ -1,0 +1,1083 @@
+/*
+ * server.c: graphsim's HTTP front (see server.h).
+ *
+ * Every request takes the same path: classify by first segment (/_sim, /v1.0, the token
+ * endpoint, anything else), answer, log, and reply either at once or, when latency is
+ * configured, from a timer event (never by sleeping). Graph requests and $batch items share one
+ * pipeline (run): Retry-After violation check, injected 503, injected 429 for mutations, then
+ * graph.c. The request log is a ring buffer so a long benchmark cannot grow memory without bound.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "graph.h"
+#include "tenant.h"
+#include "util.h"
+
+#define GRAPH_JSON                                                                                 \
+    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;"        \
+    "charset=utf-8"
+#define PLAIN_JSON  "application/json; charset=utf-8"
+#define SCOPE       "https://graph.microsoft.com/.default"
+#define MAX_BODY    (4 * 1024 * 1024)
+#define TOKEN_SWEEP 4096
+
+struct stats {
+    uint64_t requests;
+    uint64_t graph_requests;
+    uint64_t batch_items;
+    uint64_t mutations;
+    uint64_t token_requests;
+    uint64_t tokens_issued;
+    uint64_t throttled;
+    uint64_t retry_after_violations;
+    uint64_t injected_failures;
+    uint64_t unauthorized;
+    uint64_t unknown_paths;
+    uint64_t bad_requests;
+};
+
+struct log_entry {
+    uint64_t seq;
+    double time;
+    char method[8];
+    char *path;
+    int status;
+    char digest[65];
+    bool batch;
+    char *batch_id;
+    uint64_t parent;
+};
+
+struct pending {
+    struct gs_server *srv;
+    struct evhttp_request *req;
+    struct event *timer;
+    int status;
+    struct evbuffer *body;
+    struct pending *prev, *next;
+};
+
+struct gs_server {
+    struct event_base *base;
+    struct evhttp *http;
+    int port;
+    char base_url[64];
+    json_object *seed;
+    struct gs_tenant *tenant;
+    struct gs_options opt;
+    struct gs_faults faults;
+    uint64_t graph_counter;    /* Graph requests seen, for fail_every */
+    uint64_t mutation_counter; /* mutation attempts seen, for throttle_every */
+    struct stats stats;
+    struct gs_map *tokens;   /* access token -> double * expiry (monotonic) */
+    struct gs_map *throttle; /* "METHOD /v1.0/path" -> double * throttled until (monotonic) */
+    struct log_entry *log;   /* ring of log_cap entries */
+    size_t log_cap, log_len, log_head;
+    uint64_t log_seq, log_dropped;
+    struct pending *pending;
+    bool closing; /* shutting down: reply without added latency */
+};
+
+/* One reply under construction. */
+struct reply {
+    int status;
+    json_object *body;
+    const char *content_type;
+    char retry_after[24];
+    bool www_auth;
+};
+
+/* {====== request log ====== */
+
+static void log_entry_clear(struct log_entry *e)
+{
+    free(e->path);
+    free(e->batch_id);
+    memset(e, 0, sizeof(*e));
+}
+
+/* Appends an entry (status filled later through log_set_status); returns its seq. */
+static uint64_t log_add(struct gs_server *srv, const char *method, const char *path,
+                        const void *body, size_t len, bool batch, const char *batch_id,
+                        uint64_t parent, int status)
+{
+    struct log_entry *e;
+
+    if (srv->log_len == srv->log_cap) {
+        e = &srv->log[srv->log_head];
+        log_entry_clear(e);
+        srv->log_head = (srv->log_head + 1) % srv->log_cap;
+        srv->log_len--;
+        srv->log_dropped++;
+    }
+    e = &srv->log[(srv->log_head + srv->log_len) % srv->log_cap];
+    srv->log_len++;
+    e->seq = ++srv->log_seq;
+    e->time = gs_now_wall();
+    snprintf(e->method, sizeof(e->method), "%s", method);
+    e->path = gs_xstrdup(path);
+    gs_sha256_hex(body != NULL ? body : "", body != NULL ? len : 0, e->digest);
+    e->batch = batch;
+    e->batch_id = batch_id ? gs_xstrdup(batch_id) : NULL;
+    e->parent = parent;
+    e->status = status;
+    return e->seq;
+}
+
+static void log_set_status(struct gs_server *srv, uint64_t seq, int status)
+{
+    uint64_t first = srv->log_seq - srv->log_len + 1;
+
+    if (seq >= first && seq <= srv->log_seq) {
+        srv->log[(srv->log_head + (seq - first)) % srv->log_cap].status = status;
+    }
+}
+
+static void log_clear(struct gs_server *srv)
+{
+    for (size_t i = 0; i < srv->log_cap; i++) {
+        log_entry_clear(&srv->log[i]);
+    }
+    srv->log_len = 0;
+    srv->log_head = 0;
+    srv->log_seq = 0;
+    srv->log_dropped = 0;
+}
+
+/* }====== */
+
+/* {====== replies ====== */
+
+static void on_delayed(evutil_socket_t fd, short what, void *arg)
+{
+    struct pending *p = arg;
+    struct gs_server *srv = p->srv;
+
+    (void)fd;
+    (void)what;
+    evhttp_send_reply(p->req, p->status, gs_reason(p->status), p->body);
+    if (p->prev != NULL) {
+        p->prev->next = p->next;
+    } else {
+        srv->pending = p->next;
+    }
+    if (p->next != NULL) {
+        p->next->prev = p->prev;
+    }
+    evbuffer_free(p->body);
+    event_free(p->timer);
+    free(p);
+}
+
+/* Sends r (consuming its body), now or after the configured latency. */
+static void send_reply(struct gs_server *srv, struct evhttp_request *req, struct reply *r,
+                       bool delay, const char *request_id, const char *client_request_id)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    struct evbuffer *buf = evbuffer_new();
+
+    if (buf == NULL) {
+        json_object_put(r->body);
+        evhttp_send_error(req, 500, "Internal Server Error");
+        return;
+    }
+    if (r->body != NULL) {
+        const char *s = gs_json_str(r->body);
+
+        evbuffer_add(buf, s, strlen(s));
+        evhttp_add_header(out, "Content-Type", r->content_type ? r->content_type : GRAPH_JSON);
+        json_object_put(r->body);
+        r->body = NULL;
+    }
+    if (request_id != NULL) {
+        evhttp_add_header(out, "request-id", request_id);
+        evhttp_add_header(out, "client-request-id", client_request_id);
+    }
+    if (r->retry_after[0] != '\0') {
+        evhttp_add_header(out, "Retry-After", r->retry_after);
+    }
+    if (r->www_auth) {
+        evhttp_add_header(
+            out, "WWW-Authenticate",
+            "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/"
+            "common/oauth2/authorize\", client_id=\"00000003-0000-0000-c000-"
+            "000000000000\", error=\"invalid_token\"");
+    }
+    if (delay && srv->faults.latency_ms > 0 && !srv->closing) {
+        struct pending *p = gs_xcalloc(1, sizeof(*p));
+        struct timeval tv = {srv->faults.latency_ms / 1000, (srv->faults.latency_ms % 1000) * 1000};
+
+        p->srv = srv;
+        p->req = req;
+        p->status = r->status;
+        p->body = buf;
+        p->timer = evtimer_new(srv->base, on_delayed, p);
+        if (p->timer != NULL && evtimer_add(p->timer, &tv) == 0) {
+            p->next = srv->pending;
+            if (p->next != NULL) {
+                p->next->prev = p;
+            }
+            srv->pending = p;
+            return;
+        }
+        /* No timer: reply at once rather than never. */
+        event_free(p->timer);
+        free(p);
+    }
+    evhttp_send_reply(req, r->status, gs_reason(r->status), buf);
+    evbuffer_free(buf);
+}
+
+/* }====== */
+
+/* {====== Graph pipeline ====== */
+
+static bool is_batch_envelope(const struct gs_req *req)
+{
+    return !req->batch_item && req->nseg == 1 && strcmp(req->seg[0], "$batch") == 0;
+}
+
+static void count_status(struct gs_server *srv, const struct gs_resp *resp)
+{
+    if (resp->unknown_path) {
+        srv->stats.unknown_paths++;
+    } else if (resp->status == 400 || resp->status == 405 || resp->status == 415) {
+        srv->stats.bad_requests++;
+    }
+}
+
+/* The checks every Graph request and every $batch item pass through before graph.c. */
+static void run(struct gs_server *srv, struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
+{
+    bool write = gs_is_write(req->method) && !is_batch_envelope(req);
+    char *key;
+    double now = gs_now_mono();
+    double *until;
+
+    if (resp->status != 0) {
+        return; /* a 424 decided by the batch */
+    }
+    key = gs_xasprintf("%s /v1.0%s", req->method, req->path);
+    until = gs_map_get(srv->throttle, key);
+    if (until != NULL && *until > now) {
+        /* Came back before Retry-After elapsed: throttled again, and counted. */
+        gs_error_throttled(ctx, resp, *until - now < 0.001 ? 0.001 : *until - now);
+        srv->stats.retry_after_violations++;
+        srv->stats.throttled++;
+        free(key);
+        return;
+    }
+    if (until != NULL) {
+        gs_map_remove(srv->throttle, key, until);
+        free(until);
+    }
+    if (!req->batch_item && srv->faults.fail_every > 0 &&
+        ++srv->graph_counter % (uint64_t)srv->faults.fail_every == 0) {
+        gs_error(ctx, resp, 503, "serviceNotAvailable",
+                 "The service is temporarily unavailable for maintenance or is overloaded. You "
+                 "may repeat the request after a delay.");
+        srv->stats.injected_failures++;
+    } else if (write && srv->faults.throttle_every > 0 &&
+               ++srv->mutation_counter % (uint64_t)srv->faults.throttle_every == 0) {
+        double *t = gs_xmalloc(sizeof(*t));
+
+        *t = now + srv->faults.retry_after;
+        gs_error_throttled(ctx, resp, srv->faults.retry_after);
+        free(gs_map_put(srv->throttle, key, t));
+        srv->stats.throttled++;
+    } else {
+        gs_graph_dispatch(ctx, req, resp);
+        if (write && resp->status >= 200 && resp->status <= 299) {
+            srv->stats.mutations++;
+        }
+    }
+    free(key);
+}
+
+struct item_owner {
+    struct gs_server *srv;
+    uint64_t parent;
+};
+
+static void on_batch_item(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp,
+                          const char *item_id)
+{
+    struct item_owner *o = ctx->owner;
+    struct gs_server *srv = o->srv;
+    const char *body = NULL;
+    size_t len = 0, cap = strlen(req->path) + 8;
+    char *path;
+
+    srv->stats.batch_items++;
+    run(srv, ctx, req, resp);
+    count_status(srv, resp);
+    for (size_t i = 0; i < req->nq; i++) {
+        cap += strlen(req->q[i].raw) + 1;
+    }
+    path = gs_xmalloc(cap);
+    len = (size_t)snprintf(path, cap, "/v1.0%s", req->path);
+    for (size_t i = 0; i < req->nq; i++) {
+        len += (size_t)snprintf(path + len, cap - len, "%c%s", i ? '&' : '?', req->q[i].raw);
+    }
+    if (req->json != NULL) {
+        body = gs_json_str(req->json);
+    }
+    log_add(srv, req->method, path, body, body ? strlen(body) : 0, true, item_id, o->parent,
+            resp->status);
+    free(path);
+}
+
+/* Checks the bearer token; on failure fills resp with Graph's 401. */
+static bool authorized(struct gs_server *srv, struct evhttp_request *ev, struct gs_ctx *ctx,
+                       struct gs_resp *resp)
+{
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(ev), "Authorization");
+    const char *tok = NULL;
+    double *exp;
+
+    if (h != NULL && strncasecmp(h, "Bearer", 6) == 0 && (h[6] == ' ' || h[6] == '\0')) {
+        for (tok = h + 6; *tok == ' '; tok++) {
+        }
+    }
+    if (tok == NULL || *tok == '\0') {
+        gs_error(ctx, resp, 401, "InvalidAuthenticationToken", "Access token is empty.");
+    } else if ((exp = gs_map_get(srv->tokens, tok)) == NULL) {
+        gs_error(ctx, resp, 401, "InvalidAuthenticationToken", "Access token validation failure.");
+    } else if (*exp <= gs_now_mono()) {
+        gs_error(ctx, resp, 401, "InvalidAuthenticationToken",
+                 "Access token has expired or is not yet valid.");
+    } else {
+        return true;
+    }
+    srv->stats.unauthorized++;
+    return false;
+}
+
+static void handle_graph(struct gs_server *srv, struct evhttp_request *ev, const char *method,
+                         const char *target, const char *body, size_t len, struct reply *r,
+                         const char *request_id, const char *client_request_id)
+{
+    struct item_owner owner = {srv, 0};
+    struct gs_ctx ctx = {srv->tenant,       srv->base_url, request_id,
+                         client_request_id, on_batch_item, &owner};
+    struct gs_req req;
+    struct gs_resp resp = {0};
+
+    srv->stats.graph_requests++;
+    owner.parent = log_add(srv, method, target, body, len, false, NULL, 0, 0);
+    gs_req_init(&req, method, target + 5); /* after "/v1.0" */
+    if (req.path[0] == '\0') {
+        free(req.path);
+        req.path = gs_xstrdup("/");
+    }
+    req.body = len > 0 ? body : NULL;
+    req.body_len = len;
+    req.has_body = len > 0;
+    req.content_type = evhttp_find_header(evhttp_request_get_input_headers(ev), "Content-Type");
+    if (authorized(srv, ev, &ctx, &resp)) {
+        run(srv, &ctx, &req, &resp);
+        count_status(srv, &resp);
+    } else {
+        r->www_auth = true;
+    }
+    log_set_status(srv, owner.parent, resp.status);
+    r->status = resp.status;
+    r->body = resp.body;
+    resp.body = NULL;
+    memcpy(r->retry_after, resp.retry_after, sizeof(r->retry_after));
+    gs_req_clear(&req);
+}
+
+/* }====== */
+
+/* {====== token endpoint ====== */
+
+struct form {
+    char *keys[16];
+    char *values[16];
+    size_t n;
+};
+
+static void form_clear(struct form *f)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        free(f->keys[i]);
+        free(f->values[i]);
+    }
+    f->n = 0;
+}
+
+static bool form_parse(struct form *f, const char *body, size_t len)
+{
+    char *copy = gs_xstrndup(body ? body : "", body ? len : 0);
+    char *save = NULL;
+    bool ok = true;
+
+    memset(f, 0, sizeof(*f));
+    for (char *s = strtok_r(copy, "&", &save); s != NULL; s = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(s, '=');
+
+        if (f->n == 16) {
+            ok = false;
+            break;
+        }
+        if (eq != NULL) {
+            *eq = '\0';
+        }
+        f->keys[f->n] = gs_xstrdup(s);
+        f->values[f->n] = gs_xstrdup(eq ? eq + 1 : "");
+        f->n++;
+        if (!gs_pct_decode(f->keys[f->n - 1], true) || !gs_pct_decode(f->values[f->n - 1], true)) {
+            ok = false;
+        }
+    }
+    free(copy);
+    return ok;
+}
+
+static const char *form_get(const struct form *f, const char *key)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        if (strcmp(f->keys[i], key) == 0) {
+            return f->values[i];
+        }
+    }
+    return NULL;
+}
+
+/* Fills r with the identity platform's OAuth2 error shape. */
+static void oauth_error(struct reply *r, int status, const char *error, int code, const char *fmt,
+                        ...) __attribute__((format(printf, 5, 6)));
+
+static void oauth_error(struct reply *r, int status, const char *error, int code, const char *fmt,
+                        ...)
+{
+    json_object *o = json_object_new_object();
+    json_object *codes = json_object_new_array();
+    char msg[512], trace[37], corr[37], ts[32], *desc, *uri;
+    double now = gs_now_wall();
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    gs_guid_new(trace);
+    gs_guid_new(corr);
+    gs_time_format(ts, now, true);
+    ts[10] = ' '; /* "2016-01-09 02:02:12Z" */
+    desc = gs_xasprintf("AADSTS%d: %s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\nTimestamp: %s", code,
+                        msg, trace, corr, ts);
+    uri = gs_xasprintf("https://login.microsoftonline.com/error?code=%d", code);
+    gs_json_add_str(o, "error", error);
+    gs_json_add_str(o, "error_description", desc);
+    json_object_array_add(codes, json_object_new_int(code));
+    json_object_object_add(o, "error_codes", codes);
+    gs_json_add_str(o, "timestamp", ts);
+    gs_json_add_str(o, "trace_id", trace);
+    gs_json_add_str(o, "correlation_id", corr);
+    gs_json_add_str(o, "error_uri", uri);
+    free(desc);
+    free(uri);
+    r->status = status;
+    r->body = o;
+    r->content_type = PLAIN_JSON;
+}
+
+static char *token_new(struct gs_server *srv, double now_wall)
+{
+    static const char header[] = "{\"typ\":\"JWT\",\"alg\":\"none\",\"kid\":\"graphsim\"}";
+    json_object *p = json_object_new_object();
+    json_object *roles = json_object_new_array();
+    unsigned char sig[32];
+    char uti[37], *iss, *h64, *p64, *s64, *tok;
+    const char *ps;
+    long iat = (long)now_wall;
+
+    for (size_t i = 0; i < sizeof(sig); i += 8) {
+        uint64_t v = gs_random64();
+
+        memcpy(sig + i, &v, 8);
+    }
+    gs_guid_new(uti);
+    iss = gs_xasprintf("https://sts.windows.net/%s/", srv->tenant->id);
+    gs_json_add_str(p, "aud", "https://graph.microsoft.com");
+    gs_json_add_str(p, "iss", iss);
+    json_object_object_add(p, "iat", json_object_new_int64(iat));
+    json_object_object_add(p, "nbf", json_object_new_int64(iat));
+    json_object_object_add(p, "exp", json_object_new_int64(iat + (long)srv->opt.token_lifetime));
+    gs_json_add_str(p, "appid", srv->tenant->client_id);
+    gs_json_add_str(p, "idtyp", "app");
+    for (const char *const *r =
+             (const char *const[]){"Directory.ReadWrite.All", "User.ReadWrite.All",
+                                   "GroupMember.ReadWrite.All",
+                                   "RoleManagement.ReadWrite.Directory", NULL};
+         *r; r++) {
+        json_object_array_add(roles, json_object_new_string(*r));
+    }
+    json_object_object_add(p, "roles", roles);
+    gs_json_add_str(p, "tid", srv->tenant->id);
+    gs_json_add_str(p, "uti", uti);
+    gs_json_add_str(p, "ver", "1.0");
+    ps = gs_json_str(p);
+    h64 = gs_base64url(header, strlen(header));
+    p64 = gs_base64url(ps, strlen(ps));
+    s64 = gs_base64url(sig, sizeof(sig));
+    tok = gs_xasprintf("%s.%s.%s", h64, p64, s64);
+    free(h64);
+    free(p64);
+    free(s64);
+    free(iss);
+    json_object_put(p);
+    return tok;
+}
+
+static void sweep_tokens_cb(const char *key, void *value, void *arg)
+{
+    json_object *expired = arg;
+
+    if (*(double *)value <= gs_now_mono()) {
+        json_object_array_add(expired, json_object_new_string(key));
+    }
+}
+
+/* Forgets expired tokens once there are many, so a long run does not grow without bound. */
+static void sweep_tokens(struct gs_server *srv)
+{
+    json_object *expired;
+
+    if (gs_map_count(srv->tokens) < TOKEN_SWEEP) {
+        return;
+    }
+    expired = json_object_new_array();
+    gs_map_foreach(srv->tokens, sweep_tokens_cb, expired);
+    for (size_t i = 0; i < json_object_array_length(expired); i++) {
+        const char *k = json_object_get_string(json_object_array_get_idx(expired, i));
+
+        free(gs_map_get(srv->tokens, k));
+        gs_map_remove(srv->tokens, k, NULL);
+    }
+    json_object_put(expired);
+}
+
+static void handle_token(struct gs_server *srv, struct evhttp_request *ev, const char *method,
+                         const char *tenant, const char *body, size_t len, struct reply *r)
+{
+    struct evkeyvalq *in = evhttp_request_get_input_headers(ev);
+    const char *ct = evhttp_find_header(in, "Content-Type");
+    const char *auth = evhttp_find_header(in, "Authorization");
+    const char *grant, *scope, *id, *secret;
+    char *basic = NULL, *basic_id = NULL, *basic_secret = NULL, *tok;
+    struct form f = {0};
+    json_object *o;
+
+    srv->stats.token_requests++;
+    if (strcmp(method, "POST") != 0) {
+        oauth_error(r, 400, "invalid_request", 900561,
+                    "The endpoint only accepts POST requests. Received a %s request.", method);
+        return;
+    }
+    if (!gs_tenant_has_domain(srv->tenant, tenant) && strcasecmp(tenant, srv->tenant->id) != 0) {
+        oauth_error(r, 400, "invalid_request", 90002,
+                    "Tenant '%s' not found. Check to make sure you have the correct tenant ID and "
+                    "are signing into the correct cloud.",
+                    tenant);
+        return;
+    }
+    if (ct == NULL || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0 ||
+        !form_parse(&f, body, len)) {
+        form_clear(&f);
+        oauth_error(r, 400, "invalid_request", 900144,
+                    "The request body must contain the following parameter: 'grant_type'.");
+        return;
+    }
+    if (auth != NULL && strncasecmp(auth, "Basic ", 6) == 0) {
+        char *colon;
+
+        /* RFC 6749 section 2.3.1: form-encoded client_id:client_secret in base64. */
+        basic = gs_base64_decode(auth + 6, NULL);
+        if (basic != NULL && (colon = strchr(basic, ':')) != NULL) {
+            *colon = '\0';
+            basic_id = gs_xstrdup(basic);
+            basic_secret = gs_xstrdup(colon + 1);
+            gs_pct_decode(basic_id, true);
+            gs_pct_decode(basic_secret, true);
+        }
+    }
+    grant = form_get(&f, "grant_type");
+    scope = form_get(&f, "scope");
+    id = form_get(&f, "client_id") ? form_get(&f, "client_id") : basic_id;
+    secret = form_get(&f, "client_secret") ? form_get(&f, "client_secret") : basic_secret;
+    if (grant == NULL || grant[0] == '\0') {
+        oauth_error(r, 400, "invalid_request", 900144,
+                    "The request body must contain the following parameter: 'grant_type'.");
+    } else if (strcmp(grant, "client_credentials") != 0) {
+        oauth_error(r, 400, "unsupported_grant_type", 70003,
+                    "The app requested an unsupported grant type '%s'.", grant);
+    } else if (id == NULL || id[0] == '\0') {
+        oauth_error(r, 400, "invalid_request", 900144,
+                    "The request body must contain the following parameter: 'client_id'.");
+    } else if (scope == NULL || scope[0] == '\0') {
+        oauth_error(r, 400, "invalid_request", 900144,
+                    "The request body must contain the following parameter: 'scope'.");
+    } else if (strcmp(scope, SCOPE) != 0) {
+        oauth_error(r, 400, "invalid_scope", 70011,
+                    "The provided value for the input parameter 'scope' is not valid. The scope "
+                    "%s is not valid.",
+                    scope);
+    } else if (strcasecmp(id, srv->tenant->client_id) != 0) {
+        oauth_error(r, 400, "unauthorized_client", 700016,
+                    "Application with identifier '%s' was not found in the directory '%s'. This "
+                    "can happen if the application has not been installed by the administrator "
+                    "of the tenant or consented to by any user in the tenant.",
+                    id, tenant);
+    } else if (secret == NULL || secret[0] == '\0') {
+        oauth_error(r, 401, "invalid_client", 7000218,
+                    "The request body must contain the following parameter: 'client_assertion' "
+                    "or 'client_secret'.");
+    } else if (strcmp(secret, srv->tenant->client_secret) != 0) {
+        oauth_error(r, 401, "invalid_client", 7000215,
+                    "Invalid client secret provided. Ensure the secret being sent in the request "
+                    "is the client secret value, not the client secret ID, for a secret added to "
+                    "app '%s'.",
+                    id);
+    } else {
+        double *exp = gs_xmalloc(sizeof(*exp));
+
+        sweep_tokens(srv);
+        tok = token_new(srv, gs_now_wall());
+        *exp = gs_now_mono() + srv->opt.token_lifetime;
+        free(gs_map_put(srv->tokens, tok, exp));
+        srv->stats.tokens_issued++;
+        o = json_object_new_object();
+        gs_json_add_str(o, "token_type", "Bearer");
+        json_object_object_add(o, "expires_in",
+                               json_object_new_int64((long)srv->opt.token_lifetime));
+        json_object_object_add(o, "ext_expires_in",
+                               json_object_new_int64((long)srv->opt.token_lifetime));
+        gs_json_add_str(o, "access_token", tok);
+        free(tok);
+        r->status = 200;
+        r->body = o;
+        r->content_type = PLAIN_JSON;
+    }
+    form_clear(&f);
+    free(basic);
+    free(basic_id);
+    free(basic_secret);
+}
+
+/* }====== */
+
+/* {====== /_sim ====== */
+
+static json_object *faults_json(const struct gs_faults *f)
+{
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "throttle_every", json_object_new_int64(f->throttle_every));
+    json_object_object_add(o, "retry_after", json_object_new_double(f->retry_after));
+    json_object_object_add(o, "fail_every", json_object_new_int64(f->fail_every));
+    json_object_object_add(o, "latency_ms", json_object_new_int64(f->latency_ms));
+    return o;
+}
+
+static json_object *stats_json(const struct gs_server *srv)
+{
+    json_object *o = json_object_new_object();
+    const struct stats *s = &srv->stats;
+
+#define STAT(name) json_object_object_add(o, #name, json_object_new_int64((int64_t)s->name))
+    STAT(requests);
+    STAT(graph_requests);
+    STAT(batch_items);
+    STAT(mutations);
+    STAT(token_requests);
+    STAT(tokens_issued);
+    STAT(throttled);
+    STAT(retry_after_violations);
+    STAT(injected_failures);
+    STAT(unauthorized);
+    STAT(unknown_paths);
+    STAT(bad_requests);
+#undef STAT
+    json_object_object_add(o, "log_entries", json_object_new_int64((int64_t)srv->log_len));
+    json_object_object_add(o, "log_dropped", json_object_new_int64((int64_t)srv->log_dropped));
+    json_object_object_add(
+        o, "users", json_object_new_int64((int64_t)(srv->tenant->nusers - srv->tenant->ntomb)));
+    return o;
+}
+
+static json_object *requests_json(const struct gs_server *srv, uint64_t since)
+{
+    json_object *o = json_object_new_object();
+    json_object *a = json_object_new_array();
+
+    for (size_t i = 0; i < srv->log_len; i++) {
+        const struct log_entry *e = &srv->log[(srv->log_head + i) % srv->log_cap];
+        json_object *x;
+        char ts[32];
+
+        if (e->seq <= since) {
+            continue;
+        }
+        x = json_object_new_object();
+        gs_time_format(ts, e->time, true);
+        json_object_object_add(x, "seq", json_object_new_int64((int64_t)e->seq));
+        gs_json_add_str(x, "time", ts);
+        gs_json_add_str(x, "method", e->method);
+        gs_json_add_str(x, "path", e->path);
+        json_object_object_add(x, "status", json_object_new_int(e->status));
+        gs_json_add_str(x, "body_sha256", e->digest);
+        json_object_object_add(x, "batch", json_object_new_boolean(e->batch));
+        gs_json_add_str(x, "batch_id", e->batch_id);
+        json_object_object_add(x, "batch_parent",
+                               e->batch ? json_object_new_int64((int64_t)e->parent) : NULL);
+        json_object_array_add(a, x);
+    }
+    json_object_object_add(o, "value", a);
+    json_object_object_add(o, "dropped", json_object_new_int64((int64_t)srv->log_dropped));
+    return o;
+}
+
+static void sim_error(struct reply *r, int status, const char *code, const char *msg)
+{
+    json_object *o = json_object_new_object();
+    json_object *e = json_object_new_object();
+
+    gs_json_add_str(e, "code", code);
+    gs_json_add_str(e, "message", msg);
+    json_object_object_add(o, "error", e);
+    r->status = status;
+    r->body = o;
+    r->content_type = PLAIN_JSON;
+}
+
+static void free_double(void *p)
+{
+    free(p);
+}
+
+static bool sim_reset(struct gs_server *srv, char *err, size_t errlen)
+{
+    struct gs_tenant *t = gs_tenant_new(srv->seed, srv->opt.generate_users, err, errlen);
+
+    if (t == NULL) {
+        return false;
+    }
+    gs_tenant_free(srv->tenant);
+    srv->tenant = t;
+    memset(&srv->stats, 0, sizeof(srv->stats));
+    log_clear(srv);
+    gs_map_clear(srv->throttle, free_double);
+    srv->faults = srv->opt.faults;
+    srv->graph_counter = 0;
+    srv->mutation_counter = 0;
+    return true;
+}
+
+/* Applies a partial fault settings object; any invalid member rejects the whole change. */
+static bool sim_faults(struct gs_server *srv, const char *body, size_t len, char *err,
+                       size_t errlen)
+{
+    json_object *o = gs_json_parse(body ? body : "", len, err, errlen);
+    struct gs_faults f = srv->faults;
+    bool ok = o != NULL && json_object_is_type(o, json_type_object);
+
+    if (o != NULL && !ok) {
+        snprintf(err, errlen, "the body must be a JSON object");
+    }
+    if (ok) {
+        json_object_object_foreach(o, key, val)
+        {
+            bool is_int = val != NULL && json_object_is_type(val, json_type_int);
+            bool is_num = is_int || (val != NULL && json_object_is_type(val, json_type_double));
+            int64_t n = is_int ? json_object_get_int64(val) : -1;
+
+            if (strcmp(key, "retry_after") == 0 && is_num && json_object_get_double(val) > 0 &&
+                json_object_get_double(val) <= 3600) {
+                f.retry_after = json_object_get_double(val);
+            } else if (strcmp(key, "throttle_every") == 0 && is_int && n >= 0) {
+                f.throttle_every = n;
+            } else if (strcmp(key, "fail_every") == 0 && is_int && n >= 0) {
+                f.fail_every = n;
+            } else if (strcmp(key, "latency_ms") == 0 && is_int && n >= 0 && n <= 600000) {
+                f.latency_ms = n;
+            } else {
+                snprintf(err, errlen, "invalid or unknown fault setting '%s'", key);
+                ok = false;
+                break;
+            }
+        }
+    }
+    json_object_put(o);
+    if (ok) {
+        /* Counting restarts so "every K-th" is measured from this change. */
+        if (f.throttle_every != srv->faults.throttle_every) {
+            srv->mutation_counter = 0;
+        }
+        if (f.fail_every != srv->faults.fail_every) {
+            srv->graph_counter = 0;
+        }
+        srv->faults = f;
+    }
+    return ok;
+}
+
+static void handle_sim(struct gs_server *srv, const char *method, char **seg, size_t nseg,
+                       const char *query, const char *body, size_t len, struct reply *r)
+{
+    const char *what = nseg > 1 ? seg[1] : "";
+    bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+    char err[256];
+
+    r->content_type = PLAIN_JSON;
+    if (strcmp(what, "users") == 0 && nseg == 3) {
+        struct gs_user *u = gs_tenant_user_find(srv->tenant, seg[2]);
+
+        if (!get) {
+            sim_error(r, 405, "MethodNotAllowed", "Use GET.");
+        } else if (u == NULL) {
+            sim_error(r, 404, "NotFound", "No such user.");
+        } else {
+            r->status = 200;
+            r->body = gs_user_full(srv->tenant, u);
+        }
+        return;
+    }
+    if (nseg != 2) {
+        srv->stats.unknown_paths++;
+        sim_error(r, 404, "NotFound", "Unknown simulator endpoint.");
+        return;
+    }
+    if (strcmp(what, "state") == 0 && get) {
+        r->status = 200;
+        r->body = gs_tenant_state(srv->tenant);
+    } else if (strcmp(what, "stats") == 0 && get) {
+        r->status = 200;
+        r->body = stats_json(srv);
+    } else if (strcmp(what, "requests") == 0 && get) {
+        uint64_t since = 0;
+
+        if (query != NULL && strncmp(query, "since=", 6) == 0) {
+            since = strtoull(query + 6, NULL, 10);
+        }
+        r->status = 200;
+        r->body = requests_json(srv, since);
+    } else if (strcmp(what, "reset") == 0 && post) {
+        if (sim_reset(srv, err, sizeof(err))) {
+            r->status = 204;
+        } else {
+            sim_error(r, 500, "ResetFailed", err);
+        }
+    } else if (strcmp(what, "faults") == 0 && (get || post)) {
+        if (post && !sim_faults(srv, body, len, err, sizeof(err))) {
+            sim_error(r, 400, "BadRequest", err);
+            return;
+        }
+        r->status = 200;
+        r->body = faults_json(&srv->faults);
+    } else if (strcmp(what, "health") == 0 && get) {
+        r->status = 200;
+        r->body = json_object_new_object();
+        gs_json_add_str(r->body, "status", "ok");
+    } else if (strcmp(what, "state") == 0 || strcmp(what, "stats") == 0 ||
+               strcmp(what, "requests") == 0 || strcmp(what, "reset") == 0 ||
+               strcmp(what, "faults") == 0 || strcmp(what, "health") == 0) {
+        sim_error(r, 405, "MethodNotAllowed", "Method not allowed for this endpoint.");
+    } else {
+        srv->stats.unknown_paths++;
+        sim_error(r, 404, "NotFound", "Unknown simulator endpoint.");
+    }
+}
+
+/* }====== */
+
+/* {====== dispatch ====== */
+
+static const char *method_name(enum evhttp_cmd_type cmd)
+{
+    switch (cmd) {
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_PATCH:
+        return "PATCH";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    case EVHTTP_REQ_OPTIONS:
+        return "OPTIONS";
+    default:
+        return "OTHER";
+    }
+}
+
+static void on_request(struct evhttp_request *ev, void *arg)
+{
+    struct gs_server *srv = arg;
+    const char *method = method_name(evhttp_request_get_command(ev));
+    const char *uri = evhttp_request_get_uri(ev);
+    struct evbuffer *in = evhttp_request_get_input_buffer(ev);
+    size_t len = evbuffer_get_length(in);
+    const char *body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : NULL;
+    const char *crid =
+        evhttp_find_header(evhttp_request_get_input_headers(ev), "client-request-id");
+    struct reply r = {0};
+    char rid[37], *path, *query, *save = NULL, *seg[6];
+    size_t nseg = 0;
+
+    gs_guid_new(rid);
+    if (crid == NULL || crid[0] == '\0' || strlen(crid) > 128) {
+        crid = rid;
+    }
+    if (uri == NULL || uri[0] != '/') {
+        sim_error(&r, 400, "BadRequest", "Request targets must be origin-form paths.");
+        send_reply(srv, ev, &r, false, NULL, NULL);
+        return;
+    }
+    path = gs_xstrdup(uri);
+    query = strchr(path, '?');
+    if (query != NULL) {
+        *query++ = '\0';
+    }
+    /* Only the first few segments decide the route; graph.c re-parses the full target. */
+    for (char *s = strtok_r(path, "/", &save); s != NULL && nseg < 6;
+         s = strtok_r(NULL, "/", &save)) {
+        seg[nseg++] = s;
+    }
+    if (nseg > 0 && strcmp(seg[0], "_sim") == 0) {
+        handle_sim(srv, method, seg, nseg, query, body, len, &r);
+        send_reply(srv, ev, &r, false, NULL, NULL);
+        free(path);
+        return;
+    }
+    srv->stats.requests++;
+    if (nseg > 0 && strcmp(seg[0], "v1.0") == 0 && strncmp(uri, "/v1.0", 5) == 0) {
+        handle_graph(srv, ev, method, uri, body, len, &r, rid, crid);
+    } else if (nseg == 4 && strcmp(seg[1], "oauth2") == 0 && strcmp(seg[2], "v2.0") == 0 &&
+               strcmp(seg[3], "token") == 0 && query == NULL) {
+        handle_token(srv, ev, method, seg[0], body, len, &r);
+        log_add(srv, method, uri, body, len, false, NULL, 0, r.status);
+    } else {
+        struct gs_ctx ctx = {srv->tenant, srv->base_url, rid, crid, NULL, NULL};
+        struct gs_resp resp = {0};
+
+        gs_error(&ctx, &resp, 400, "BadRequest", "Invalid version: %s", nseg > 0 ? seg[0] : "");
+        srv->stats.unknown_paths++;
+        r.status = resp.status;
+        r.body = resp.body;
+        log_add(srv, method, uri, body, len, false, NULL, 0, r.status);
+    }
+    send_reply(srv, ev, &r, true, rid, crid);
+    free(path);
+}
+
+/* }====== */
+
+/* {====== lifecycle ====== */
+
+struct gs_server *gs_server_new(struct event_base *base, json_object *seed,
+                                const struct gs_options *opt, char *err, size_t errlen)
+{
+    struct gs_server *srv = gs_xcalloc(1, sizeof(*srv));
+    struct evhttp_bound_socket *sock;
+    struct sockaddr_storage ss;
+    ev_socklen_t sl = sizeof(ss);
+
+    srv->base = base;
+    srv->seed = seed;
+    srv->opt = *opt;
+    srv->faults = opt->faults;
+    srv->tokens = gs_map_new(false);
+    srv->throttle = gs_map_new(false);
+    srv->log_cap = opt->log_limit < 1000 ? 1000 : (size_t)opt->log_limit;
+    srv->log = gs_xcalloc(srv->log_cap, sizeof(*srv->log));
+    srv->tenant = gs_tenant_new(seed, opt->generate_users, err, errlen);
+    if (srv->tenant == NULL) {
+        goto err;
+    }
+    srv->http = evhttp_new(base);
+    if (srv->http == NULL) {
+        snprintf(err, errlen, "evhttp_new failed");
+        goto err;
+    }
+    evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                              EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE);
+    evhttp_set_max_body_size(srv->http, MAX_BODY);
+    evhttp_set_timeout(srv->http, 120);
+    evhttp_set_gencb(srv->http, on_request, srv);
+    sock = evhttp_bind_socket_with_handle(srv->http, "127.0.0.1", (ev_uint16_t)opt->port);
+    if (sock == NULL) {
+        snprintf(err, errlen, "cannot listen on 127.0.0.1:%d: %s", opt->port, strerror(errno));
+        goto err;
+    }
+    if (getsockname(evhttp_bound_socket_get_fd(sock), (struct sockaddr *)&ss, &sl) != 0 ||
+        ss.ss_family != AF_INET) {
+        snprintf(err, errlen, "getsockname failed: %s", strerror(errno));
+        goto err;
+    }
+    srv->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    snprintf(srv->base_url, sizeof(srv->base_url), "http://127.0.0.1:%d", srv->port);
+    return srv;
+
+err:
+    gs_server_free(srv);
+    return NULL;
+}
+
+int gs_server_port(const struct gs_server *srv)
+{
+    return srv->port;
+}
+
+size_t gs_server_user_count(const struct gs_server *srv)
+{
+    return srv->tenant->nusers - srv->tenant->ntomb;
+}
+
+void gs_server_flush(struct gs_server *srv)
+{
+    srv->closing = true;
+    /* A request whose client went away is detached by evhttp and freed by the send. */
+    while (srv->pending != NULL) {
+        struct pending *p = srv->pending;
+
+        event_del(p->timer);
+        on_delayed(-1, 0, p);
+    }
+}
+
+void gs_server_free(struct gs_server *srv)
+{
+    if (srv == NULL) {
+        return;
+    }
+    gs_server_flush(srv);
+    if (srv->http != NULL) {
+        evhttp_free(srv->http);
+    }
+    gs_tenant_free(srv->tenant);
+    json_object_put(srv->seed);
+    gs_map_free(srv->tokens, free_double);
+    gs_map_free(srv->throttle, free_double);
+    if (srv->log != NULL) {
+        log_clear(srv);
+    }
+    free(srv->log);
+    free(srv);
+}
+
+/* }====== */

@@ -1,0 +1,193 @@
+/*
+ * tenant.h: the simulated directory: users, subscribed SKUs, role definitions and assignments,
+ * groups and managers, loaded from a seed file.
+ *
+ * This module owns the data and its invariants (indexes by id, UPN, mail and employeeId; seat
+ * counts; cascades when a user is deleted) and validates property values against the generated
+ * schema table. It does not speak HTTP and does not decide Graph's status codes or messages:
+ * graph.c does. Everything here runs on the event loop thread.
+ */
+#ifndef GS_TENANT_H
+#define GS_TENANT_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "user_schema.h"
+#include "util.h"
+
+struct gs_user {
+    uint64_t seq;               /* creation order; lists and paging follow it */
+    size_t pos;                 /* index in gs_tenant.users */
+    json_object *v[GS_U_COUNT]; /* owned property values, NULL when unset */
+    char *manager_id;           /* owned id of the manager, or NULL */
+};
+
+struct gs_group {
+    json_object *obj;       /* the group's properties, as Graph returns them */
+    const char *id;         /* borrowed from obj */
+    struct gs_map *members; /* member id -> struct gs_user * */
+    char **order;           /* owned member ids in the order they were added */
+    size_t norder, cap;
+};
+
+struct gs_sku {
+    json_object *obj; /* the subscribedSku as Graph returns it; consumedUnits kept current */
+    const char *sku_id;
+    const char *part_number;
+    int64_t enabled;
+    int64_t consumed;
+};
+
+struct gs_role_def {
+    json_object *obj; /* the unifiedRoleDefinition as Graph returns it */
+    const char *id;
+    const char *template_id;
+    const char *display_name;
+};
+
+struct gs_role_assignment {
+    char *id;
+    char *role_definition_id;
+    char *principal_id;
+    char *directory_scope_id; /* NULL when app-scoped */
+    char *app_scope_id;       /* NULL when directory-scoped */
+};
+
+struct gs_tenant {
+    char *id;
+    char *display_name;
+    char **domains; /* verified domains; domains[0] is the initial domain */
+    size_t ndomains;
+    char *client_id;
+    char *client_secret;
+
+    struct gs_user **users; /* by seq; deleted users leave NULL until gs_tenant_compact */
+    size_t nusers, cap, ntomb;
+    uint64_t next_seq;
+    struct gs_map *by_id, *by_upn, *by_mail, *by_employee_id; /* case-insensitive */
+    struct gs_map *shared;   /* shared immutable string values (see gs_user_defaults) */
+    json_object *true_value; /* shared JSON true */
+
+    struct gs_sku *skus;
+    size_t nskus;
+    struct gs_role_def *roles;
+    size_t nroles;
+    struct gs_role_assignment **assignments;
+    size_t nassignments, acap;
+    struct gs_group **groups;
+    size_t ngroups;
+};
+
+/* Builds a tenant from a parsed seed (borrowed) plus generate_users synthetic users on top of the
+ * seed's own "generate_users" count (a negative value means "use the seed's"). Returns NULL and
+ * a message in err when the seed is invalid. */
+struct gs_tenant *gs_tenant_new(json_object *seed, long generate_users, char *err, size_t errlen);
+
+/* Frees the tenant and everything it owns; NULL is accepted. */
+void gs_tenant_free(struct gs_tenant *t);
+
+/* Returns the index of the user property called name (case-insensitively when nocase), or -1. */
+int gs_user_prop_index(const char *name, bool nocase);
+
+/* Returns whether name is a navigation property of microsoft.graph.user. */
+bool gs_user_is_navigation(const char *name);
+
+/* Checks value (NULL = JSON null) against property p: EDM type, collection, nullability and
+ * complex members. Returns true when valid; otherwise false with the offending member's name
+ * written to why (or an empty string when the property itself is wrong). */
+bool gs_prop_check(const struct gs_prop *p, json_object *value, char *why, size_t whylen);
+
+/* Returns the user whose id or userPrincipalName is key (case-insensitively), or NULL. */
+struct gs_user *gs_tenant_user_find(const struct gs_tenant *t, const char *key);
+
+/* Returns the user with object id id, or NULL. */
+struct gs_user *gs_tenant_user_by_id(const struct gs_tenant *t, const char *id);
+
+/* Returns the string value of property idx of u, or NULL when unset or not a string. */
+const char *gs_user_str(const struct gs_user *u, int idx);
+
+/* Returns a new user with no properties; the caller fills it and calls gs_tenant_user_insert. */
+struct gs_user *gs_user_new(void);
+
+/* Frees a user that is not in a tenant; NULL is accepted. */
+void gs_user_free(struct gs_user *u);
+
+/* Sets what Graph fills in for every user when absent: accountEnabled true, userType "Member"
+ * and a createdDateTime. Unset collections read as [] (see gs_user_project). */
+void gs_user_defaults(struct gs_tenant *t, struct gs_user *u);
+
+/* Adds u (owned by the tenant from now on) with the next seq and indexes it. The caller has
+ * checked that its id and UPN are set and unused. */
+void gs_tenant_user_insert(struct gs_tenant *t, struct gs_user *u);
+
+/* Sets property idx of u to value (taking ownership; NULL clears it) and keeps the id, UPN, mail
+ * and employeeId indexes current. */
+void gs_tenant_user_set(struct gs_tenant *t, struct gs_user *u, int idx, json_object *value);
+
+/* Deletes u: removes it from groups, role assignments, other users' manager, releases its
+ * license seats and frees it. */
+void gs_tenant_user_delete(struct gs_tenant *t, struct gs_user *u);
+
+/* Squeezes deleted slots out of the users array (lists call it before paging). */
+void gs_tenant_compact(struct gs_tenant *t);
+
+/* Returns the index of the first user with seq >= seq in the compacted users array. */
+size_t gs_tenant_user_pos(struct gs_tenant *t, uint64_t seq);
+
+/* Returns a new JSON object with the properties of u listed in sel (indexes into gs_user_props);
+ * unset ones come out as null, or [] for collections. */
+json_object *gs_user_project(const struct gs_user *u, const int *sel, size_t nsel);
+
+/* The default property set Graph returns for a user when there is no $select. */
+extern const int gs_user_default_select[];
+extern const size_t gs_user_default_select_count;
+
+/* Returns a new JSON object with every set property of u plus "manager" (id or null),
+ * "memberOf" (group ids) and "roleAssignments" (assignment ids), for /_sim introspection. */
+json_object *gs_user_full(const struct gs_tenant *t, const struct gs_user *u);
+
+/* Returns the SKU with skuId sku_id (case-insensitively), or NULL. */
+struct gs_sku *gs_tenant_sku(const struct gs_tenant *t, const char *sku_id);
+
+/* Sets a SKU's consumed count, keeping its JSON in step. */
+void gs_sku_set_consumed(struct gs_sku *s, int64_t consumed);
+
+/* Returns the role definition whose id or templateId is id (case-insensitively), or NULL. */
+struct gs_role_def *gs_tenant_role(const struct gs_tenant *t, const char *id);
+
+/* Returns the group with id id, or NULL. */
+struct gs_group *gs_tenant_group(const struct gs_tenant *t, const char *id);
+
+/* Adds u to g unless it is a member already; returns whether it was added. */
+bool gs_group_add(struct gs_group *g, struct gs_user *u);
+
+/* Removes the member with id from g; returns whether it was a member. */
+bool gs_group_remove(struct gs_group *g, const char *id);
+
+/* Returns the assignment with id id, or NULL. */
+struct gs_role_assignment *gs_tenant_assignment(const struct gs_tenant *t, const char *id);
+
+/* Creates an assignment (strings are copied) with Graph's id shape: base64url of both GUIDs in
+ * .NET byte order, then "-1" (or "-N" for further scopes of the same pair). Returns it, owned by
+ * the tenant. */
+struct gs_role_assignment *gs_tenant_assignment_add(struct gs_tenant *t, const char *role_def_id,
+                                                    const char *principal_id,
+                                                    const char *directory_scope_id,
+                                                    const char *app_scope_id);
+
+/* Removes and frees the assignment a. */
+void gs_tenant_assignment_remove(struct gs_tenant *t, struct gs_role_assignment *a);
+
+/* Returns a new JSON object for a, as Graph returns a unifiedRoleAssignment (no @odata.context). */
+json_object *gs_assignment_json(const struct gs_role_assignment *a);
+
+/* Returns the whole tenant as a new JSON object, for GET /_sim/state. */
+json_object *gs_tenant_state(const struct gs_tenant *t);
+
+/* Returns whether domain is one of the tenant's verified domains (case-insensitively). */
+bool gs_tenant_has_domain(const struct gs_tenant *t, const char *domain);
+
+#endif

@@ -1,0 +1,1291 @@
+#!/usr/bin/env python3
+"""End-to-end tests for graphsim, the Microsoft Graph tenant simulator.
+
+usage: test_graphsim.py PATH/TO/graphsim PATH/TO/seed.json [unittest options]
+
+Starts the real binary on 127.0.0.1:0 with the seed, reads the port back from its one stdout
+line and drives every endpoint over real HTTP (stdlib only). Each simulator is stopped with
+SIGTERM and must exit 0 with nothing from AddressSanitizer/UBSan/LeakSanitizer on stderr, so the
+same file checks the sanitizer build. Exact status codes, error codes, messages and resulting
+state are asserted: a simulator that answered 200 to everything fails here.
+"""
+
+import hashlib
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import unittest
+import urllib.parse
+
+if len(sys.argv) < 3:
+    sys.exit(__doc__)
+BIN = os.path.abspath(sys.argv[1])
+SEED_PATH = os.path.abspath(sys.argv[2])
+del sys.argv[1:3]
+
+with open(SEED_PATH) as _f:
+    SEED = json.load(_f)
+
+TENANT = SEED["tenant"]["id"]
+DOMAIN = SEED["tenant"]["domains"][0]
+CLIENT_ID = SEED["app"]["client_id"]
+SECRET = SEED["app"]["client_secret"]
+SCOPE = "https://graph.microsoft.com/.default"
+USERS = {u["displayName"].split()[0]: u for u in SEED["users"]}
+GROUPS = {g["displayName"]: g for g in SEED["groups"]}
+SKUS = {s["skuPartNumber"]: s for s in SEED["subscribedSkus"]}
+USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
+GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"
+DEFAULT_USER_KEYS = ["@odata.context", "businessPhones", "displayName", "givenName", "jobTitle",
+                     "mail", "mobilePhone", "officeLocation", "preferredLanguage", "surname",
+                     "userPrincipalName", "id"]
+NOT_FOUND = ("Resource '%s' does not exist or one of its queried reference-property objects are "
+             "not present.")
+GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+SANITIZER = re.compile(r"Sanitizer|runtime error:|LeakSanitizer|ERROR: ")
+
+
+class Sim:
+    """One graphsim process."""
+
+    def __init__(self, *args):
+        self.proc = subprocess.Popen(
+            [BIN, "--listen", "127.0.0.1:0", "--seed", SEED_PATH, *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        m = re.fullmatch(r"graphsim listening on 127\.0\.0\.1:(\d+)\n", line)
+        if not m:
+            self.proc.kill()
+            out, err = self.proc.communicate()
+            raise RuntimeError("graphsim did not start: %r %r %r" % (line, out, err))
+        self.port = int(m.group(1))
+        self._token = None
+
+    def raw(self, method, path, body=None, headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+        finally:
+            conn.close()
+
+    def token(self, tenant=DOMAIN, **form):
+        fields = {"client_id": CLIENT_ID, "client_secret": SECRET,
+                  "grant_type": "client_credentials", "scope": SCOPE}
+        fields.update(form)
+        fields = {k: v for k, v in fields.items() if v is not None}
+        status, headers, data = self.raw(
+            "POST", "/%s/oauth2/v2.0/token" % tenant, urllib.parse.urlencode(fields),
+            {"Content-Type": "application/x-www-form-urlencoded"})
+        return status, headers, json.loads(data)
+
+    def bearer(self):
+        if self._token is None:
+            status, _, body = self.token()
+            assert status == 200, body
+            self._token = body["access_token"]
+        return self._token
+
+    def call(self, method, path, body=None, token=True, headers=None, content_type=True):
+        h = dict(headers or {})
+        if token is True:
+            h["Authorization"] = "Bearer " + self.bearer()
+        elif token:
+            h["Authorization"] = token
+        data = None
+        if body is not None:
+            data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+            if content_type:
+                h["Content-Type"] = "application/json"
+        status, headers_out, raw = self.raw(method, path, data, h)
+        parsed = json.loads(raw) if raw else None
+        return status, headers_out, parsed
+
+    def get(self, path, **kw):
+        return self.call("GET", path, **kw)
+
+    def sim(self, method, path, body=None):
+        status, _, raw = self.raw(method, "/_sim/" + path,
+                                  json.dumps(body) if body is not None else None,
+                                  {"Content-Type": "application/json"} if body is not None else {})
+        return status, json.loads(raw) if raw else None
+
+    def stop(self):
+        """SIGTERM; returns (returncode, stderr)."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = self.proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+        return self.proc.returncode, err
+
+
+def check_clean_exit(tc, sim):
+    rc, err = sim.stop()
+    tc.assertEqual(rc, 0, err)
+    tc.assertIsNone(SANITIZER.search(err), err)
+
+
+SIM = None
+
+
+def setUpModule():
+    global SIM
+    SIM = Sim()
+
+
+def tearDownModule():
+    rc, err = SIM.stop()
+    if rc != 0 or SANITIZER.search(err):
+        raise AssertionError("graphsim exited %d: %s" % (rc, err))
+
+
+class GraphTest(unittest.TestCase):
+    """Base: a reset tenant (tokens survive reset) before every test."""
+
+    def setUp(self):
+        self.s = SIM
+        status, _ = self.s.sim("POST", "reset")
+        self.assertEqual(status, 204)
+
+    def assertGraphError(self, result, status, code, message=None):
+        st, _, body = result
+        self.assertEqual(st, status, body)
+        self.assertEqual(set(body), {"error"})
+        err = body["error"]
+        self.assertEqual(err["code"], code, err)
+        if message is not None:
+            self.assertEqual(err["message"], message)
+        inner = err["innerError"]
+        self.assertRegex(inner["date"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$")
+        self.assertRegex(inner["request-id"], GUID)
+        self.assertIn("client-request-id", inner)
+        return err
+
+    def user(self, key, select=None):
+        path = "/v1.0/users/" + urllib.parse.quote(key)
+        if select:
+            path += "?$select=" + select
+        st, _, body = self.s.get(path)
+        self.assertEqual(st, 200, body)
+        return body
+
+    def sku(self, part):
+        st, _, body = self.s.get("/v1.0/subscribedSkus")
+        self.assertEqual(st, 200)
+        return [x for x in body["value"] if x["skuPartNumber"] == part][0]
+
+    def stats(self):
+        return self.s.sim("GET", "stats")[1]
+
+
+# {====== token endpoint and authentication ======
+
+
+class TokenTest(GraphTest):
+    def test_success_shape(self):
+        st, headers, body = self.s.token()
+        self.assertEqual(st, 200)
+        self.assertEqual(set(body), {"token_type", "expires_in", "ext_expires_in", "access_token"})
+        self.assertEqual(body["token_type"], "Bearer")
+        self.assertEqual(body["expires_in"], 3599)
+        self.assertEqual(body["ext_expires_in"], 3599)
+        self.assertTrue(body["access_token"].startswith("eyJ"))
+        self.assertEqual(body["access_token"].count("."), 2)
+        self.assertEqual(headers["content-type"], "application/json; charset=utf-8")
+
+    def test_tenant_by_guid_and_basic_auth(self):
+        fields = urllib.parse.urlencode({"grant_type": "client_credentials", "scope": SCOPE})
+        import base64
+        basic = base64.b64encode(("%s:%s" % (CLIENT_ID, SECRET)).encode()).decode()
+        st, _, raw = self.s.raw("POST", "/%s/oauth2/v2.0/token" % TENANT, fields,
+                                {"Content-Type": "application/x-www-form-urlencoded",
+                                 "Authorization": "Basic " + basic})
+        self.assertEqual(st, 200, raw)
+        tok = json.loads(raw)["access_token"]
+        self.assertEqual(self.s.get("/v1.0/users?$top=1", token="Bearer " + tok)[0], 200)
+
+    def oauth_error(self, result, status, error, code):
+        st, _, body = result
+        self.assertEqual(st, status, body)
+        self.assertEqual(body["error"], error)
+        self.assertEqual(body["error_codes"], [code])
+        self.assertTrue(body["error_description"].startswith("AADSTS%d: " % code))
+        self.assertIn("\r\nTrace ID: ", body["error_description"])
+        self.assertRegex(body["trace_id"], GUID)
+        self.assertRegex(body["correlation_id"], GUID)
+        self.assertRegex(body["timestamp"], r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$")
+        self.assertEqual(body["error_uri"],
+                         "https://login.microsoftonline.com/error?code=%d" % code)
+        return body
+
+    def test_bad_secret(self):
+        body = self.oauth_error(self.s.token(client_secret="wrong"), 401, "invalid_client",
+                                7000215)
+        self.assertIn("Invalid client secret provided.", body["error_description"])
+
+    def test_missing_secret(self):
+        self.oauth_error(self.s.token(client_secret=None), 401, "invalid_client", 7000218)
+
+    def test_bad_scope(self):
+        self.oauth_error(self.s.token(scope="https://graph.microsoft.com/User.Read"), 400,
+                         "invalid_scope", 70011)
+
+    def test_bad_grant(self):
+        self.oauth_error(self.s.token(grant_type="password"), 400, "unsupported_grant_type",
+                         70003)
+        self.oauth_error(self.s.token(grant_type=None), 400, "invalid_request", 900144)
+
+    def test_unknown_client_and_tenant(self):
+        self.oauth_error(self.s.token(client_id="00000000-0000-0000-0000-000000000009"), 400,
+                         "unauthorized_client", 700016)
+        self.oauth_error(self.s.token(tenant="fabrikam.onmicrosoft.com"), 400, "invalid_request",
+                         90002)
+
+    def test_not_form_encoded(self):
+        st, _, raw = self.s.raw("POST", "/%s/oauth2/v2.0/token" % DOMAIN, "{}",
+                                {"Content-Type": "application/json"})
+        self.assertEqual(st, 400)
+        self.assertEqual(json.loads(raw)["error_codes"], [900144])
+        st, _, raw = self.s.raw("GET", "/%s/oauth2/v2.0/token" % DOMAIN)
+        self.assertEqual(st, 400)
+        self.assertEqual(json.loads(raw)["error_codes"], [900561])
+
+    def test_counts_token_requests(self):
+        self.s.token()
+        self.s.token(client_secret="x")
+        st = self.stats()
+        self.assertEqual(st["token_requests"], 2)
+        self.assertEqual(st["tokens_issued"], 1)
+
+
+class AuthTest(GraphTest):
+    def test_missing_token(self):
+        r = self.s.get("/v1.0/users", token=None)
+        self.assertGraphError(r, 401, "InvalidAuthenticationToken", "Access token is empty.")
+        self.assertIn('error="invalid_token"', r[1]["www-authenticate"])
+        self.assertGraphError(self.s.get("/v1.0/users", token="Bearer "), 401,
+                              "InvalidAuthenticationToken", "Access token is empty.")
+
+    def test_unknown_token(self):
+        self.assertGraphError(self.s.get("/v1.0/users", token="Bearer eyJhbGciOi.x.y"), 401,
+                              "InvalidAuthenticationToken", "Access token validation failure.")
+        # Authentication comes before routing: even an unknown path gets 401.
+        self.assertGraphError(self.s.get("/v1.0/nothing", token=None), 401,
+                              "InvalidAuthenticationToken")
+        self.assertEqual(self.stats()["unauthorized"], 2)
+
+    def test_client_request_id_echo(self):
+        crid = "11111111-2222-3333-4444-555555555555"
+        st, headers, body = self.s.get("/v1.0/users/nobody@" + DOMAIN,
+                                       headers={"client-request-id": crid})
+        self.assertEqual(st, 404)
+        self.assertEqual(headers["client-request-id"], crid)
+        self.assertEqual(body["error"]["innerError"]["client-request-id"], crid)
+        self.assertEqual(body["error"]["innerError"]["request-id"], headers["request-id"])
+
+
+class TokenExpiryTest(unittest.TestCase):
+    def test_expiry(self):
+        sim = Sim("--token-lifetime", "1")
+        try:
+            st, _, body = sim.token()
+            self.assertEqual(body["expires_in"], 1)
+            tok = "Bearer " + body["access_token"]
+            self.assertEqual(sim.get("/v1.0/users?$top=1", token=tok)[0], 200)
+            time.sleep(1.2)
+            st, _, body = sim.get("/v1.0/users?$top=1", token=tok)
+            self.assertEqual(st, 401)
+            self.assertEqual(body["error"]["code"], "InvalidAuthenticationToken")
+            self.assertEqual(body["error"]["message"],
+                             "Access token has expired or is not yet valid.")
+            # A fresh token works again.
+            sim._token = None
+            self.assertEqual(sim.get("/v1.0/users?$top=1")[0], 200)
+        finally:
+            check_clean_exit(self, sim)
+
+
+# }======
+
+# {====== users ======
+
+
+class UserReadTest(GraphTest):
+    def test_get_by_id_and_upn(self):
+        adele = USERS["Adele"]
+        by_id = self.user(adele["id"])
+        self.assertEqual(list(by_id), DEFAULT_USER_KEYS)
+        self.assertEqual(by_id["@odata.context"],
+                         "https://graph.microsoft.com/v1.0/$metadata#users/$entity")
+        self.assertEqual(by_id["id"], adele["id"])
+        self.assertEqual(by_id["jobTitle"], adele["jobTitle"])
+        by_upn = self.user(adele["userPrincipalName"].upper())
+        self.assertEqual(by_upn, by_id)
+        self.assertNotIn("employeeId", by_id)  # only with $select
+        st, _, body = self.s.get("/v1.0/users/" + adele["userPrincipalName"].replace("@", "%40"))
+        self.assertEqual(st, 200)
+        self.assertEqual(body["id"], adele["id"])
+
+    def test_select(self):
+        lee = USERS["Lee"]
+        body = self.user(lee["userPrincipalName"], "employeeId,UsageLocation,assignedLicenses")
+        self.assertEqual(body, {
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users("
+                              "employeeId,usageLocation,assignedLicenses)/$entity",
+            "employeeId": lee["employeeId"], "usageLocation": None, "assignedLicenses": []})
+
+    def test_select_unknown(self):
+        self.assertGraphError(self.s.get("/v1.0/users/%s?$select=shoeSize" % USERS["Lee"]["id"]),
+                              400, "BadRequest",
+                              "Could not find a property named 'shoeSize' on type "
+                              "'microsoft.graph.user'.")
+
+    def test_not_found(self):
+        self.assertGraphError(self.s.get("/v1.0/users/ghost@" + DOMAIN), 404,
+                              "Request_ResourceNotFound", NOT_FOUND % ("ghost@" + DOMAIN))
+
+    def test_unsupported_options(self):
+        self.assertGraphError(self.s.get("/v1.0/users?$orderby=displayName"), 400, "BadRequest",
+                              "The query parameter '$orderby' is not supported.")
+        self.assertGraphError(self.s.get("/v1.0/users?$top=2&$top=3"), 400, "BadRequest",
+                              "Query option '$top' was specified more than once, but it must "
+                              "be specified at most once.")
+
+    def test_method_not_allowed(self):
+        self.assertGraphError(self.s.call("PUT", "/v1.0/users/" + USERS["Lee"]["id"], {}), 405,
+                              "Request_BadRequest",
+                              "Specified HTTP method is not allowed for the request target.")
+
+
+class UserListTest(GraphTest):
+    def filter(self, expr, select="id"):
+        q = urllib.parse.quote("$filter") + "=" + urllib.parse.quote(expr)
+        st, _, body = self.s.get("/v1.0/users?%s&$select=%s" % (q, select))
+        self.assertEqual(st, 200, body)
+        return [u["id"] for u in body["value"]]
+
+    def test_filters(self):
+        adele = USERS["Adele"]
+        self.assertEqual(self.filter("id eq '%s'" % adele["id"]), [adele["id"]])
+        self.assertEqual(self.filter("userPrincipalName eq '%s'" %
+                                     adele["userPrincipalName"].upper()), [adele["id"]])
+        self.assertEqual(self.filter("mail eq '%s'" % adele["mail"]), [adele["id"]])
+        self.assertEqual(self.filter("employeeId eq '%s'" % adele["employeeId"]), [adele["id"]])
+        self.assertEqual(self.filter("displayName eq 'Adele Vance'"), [adele["id"]])
+        self.assertEqual(self.filter("displayName eq 'O''Brien'"), [])
+        self.assertEqual(self.filter("employeeId eq 'E1004' and displayName eq 'Lee Gu'"), [])
+        self.assertEqual(len(self.filter("department eq 'Engineering'")), 3)
+        self.assertEqual(self.filter("accountEnabled eq false"), [USERS["Pradeep"]["id"]])
+
+    def test_filter_errors(self):
+        def f(expr):
+            return self.s.get("/v1.0/users?$filter=" + urllib.parse.quote(expr))
+        self.assertGraphError(f("faxNumber eq '1'"), 400, "Request_UnsupportedQuery",
+                              "Unsupported or invalid query filter clause specified for property "
+                              "'faxNumber' of resource 'User'.")
+        self.assertGraphError(f("displayName ne 'x'"), 400, "Request_UnsupportedQuery")
+        self.assertGraphError(f("startswith(displayName,'A')"), 400, "Request_UnsupportedQuery")
+        self.assertGraphError(f("displayName eq"), 400, "BadRequest")
+        self.assertGraphError(f("displayName eq 'open"), 400, "BadRequest")
+        self.assertGraphError(f("displayName eq true"), 400, "BadRequest")
+
+    def test_paging(self):
+        url = "/v1.0/users?$top=4&$select=id,displayName"
+        seen, pages = [], 0
+        while url:
+            st, _, body = self.s.get(url)
+            self.assertEqual(st, 200, body)
+            pages += 1
+            self.assertLessEqual(len(body["value"]), 4)
+            seen += [u["id"] for u in body["value"]]
+            link = body.get("@odata.nextLink")
+            if link:
+                self.assertTrue(link.startswith("http://127.0.0.1:%d/v1.0/users?" % self.s.port))
+                self.assertIn("$skiptoken=", link)
+                url = link[len("http://127.0.0.1:%d" % self.s.port):]
+            else:
+                url = None
+        self.assertEqual(pages, 3)
+        self.assertEqual(seen, [u["id"] for u in SEED["users"]])
+
+    def test_default_page_and_top_limits(self):
+        st, _, body = self.s.get("/v1.0/users")
+        self.assertEqual(len(body["value"]), len(SEED["users"]))
+        self.assertNotIn("@odata.nextLink", body)
+        self.assertEqual(body["@odata.context"],
+                         "https://graph.microsoft.com/v1.0/$metadata#users")
+        for top in ("0", "1000", "x"):
+            self.assertGraphError(self.s.get("/v1.0/users?$top=" + top), 400,
+                                  "Request_BadRequest",
+                                  "Invalid page size specified: '%s'. Must be between 1 and 999 "
+                                  "inclusive." % top)
+        self.assertGraphError(self.s.get("/v1.0/users?$skiptoken=bogus"), 400,
+                              "Request_BadRequest")
+
+
+NEW_USER = {
+    "accountEnabled": True, "displayName": "Nina New", "mailNickname": "nina.new",
+    "userPrincipalName": "nina.new@" + DOMAIN,
+    "passwordProfile": {"forceChangePasswordNextSignIn": True, "password": "Xy7!long-pass"},
+    "usageLocation": "US", "jobTitle": "Analyst", "employeeId": "E2001",
+}
+
+
+class UserCreateTest(GraphTest):
+    def test_create(self):
+        st, _, body = self.s.call("POST", "/v1.0/users", NEW_USER)
+        self.assertEqual(st, 201, body)
+        self.assertEqual(list(body), DEFAULT_USER_KEYS)
+        self.assertRegex(body["id"], GUID)
+        self.assertEqual(body["userPrincipalName"], NEW_USER["userPrincipalName"])
+        got = self.user(body["id"], "employeeId,usageLocation,accountEnabled,createdDateTime")
+        self.assertEqual(got["employeeId"], "E2001")
+        self.assertRegex(got["createdDateTime"], r"Z$")
+        self.assertEqual(self.stats()["mutations"], 1)
+
+    def test_duplicate_upn(self):
+        dup = dict(NEW_USER, userPrincipalName=USERS["Adele"]["userPrincipalName"].upper())
+        self.assertGraphError(self.s.call("POST", "/v1.0/users", dup), 400, "Request_BadRequest",
+                              "Another object with the same value for property userPrincipalName "
+                              "already exists.")
+
+    def test_required(self):
+        for prop in ("accountEnabled", "displayName", "mailNickname", "userPrincipalName",
+                     "passwordProfile"):
+            body = {k: v for k, v in NEW_USER.items() if k != prop}
+            self.assertGraphError(self.s.call("POST", "/v1.0/users", body), 400,
+                                  "Request_BadRequest",
+                                  "A value is required for property '%s' of resource 'User'."
+                                  % prop)
+        self.assertEqual(self.stats()["mutations"], 0)
+
+    def test_invalid(self):
+        self.assertGraphError(
+            self.s.call("POST", "/v1.0/users", dict(NEW_USER, userPrincipalName="n@example.org")),
+            400, "Request_BadRequest",
+            "The domain portion of the userPrincipalName property is invalid. You must use one of "
+            "the verified domain names in your organization.")
+        weak = dict(NEW_USER, passwordProfile={"password": "password"})
+        self.assertGraphError(self.s.call("POST", "/v1.0/users", weak), 400, "Request_BadRequest",
+                              "The specified password does not comply with password complexity "
+                              "requirements. Please provide a different password.")
+        self.assertGraphError(self.s.call("POST", "/v1.0/users", dict(NEW_USER, id=TENANT)), 400,
+                              "Request_BadRequest",
+                              "Property 'id' is read-only and cannot be set.")
+        self.assertGraphError(self.s.call("POST", "/v1.0/users", dict(NEW_USER, mail=USERS[
+            "Lee"]["mail"])), 400, "Request_BadRequest")
+        self.assertEqual(len(self.s.get("/v1.0/users")[2]["value"]), len(SEED["users"]))
+
+
+class UserPatchTest(GraphTest):
+    def patch(self, key, body, **kw):
+        return self.s.call("PATCH", "/v1.0/users/" + urllib.parse.quote(key), body, **kw)
+
+    def test_patch(self):
+        lee = USERS["Lee"]
+        st, headers, body = self.patch(lee["userPrincipalName"], {
+            "jobTitle": "VP", "usageLocation": "gb", "businessPhones": ["+44 20 7946 0000"],
+            "employeeId": "E" + "9" * 15, "accountEnabled": False,
+            "employeeHireDate": "2025-01-06T00:00:00Z", "onPremisesExtensionAttributes":
+            {"extensionAttribute1": "x"}, "employeeOrgData": {"division": "R&D"}})
+        self.assertEqual(st, 204)
+        self.assertIsNone(body)
+        self.assertNotIn("content-type", headers)
+        got = self.user(lee["id"], "jobTitle,usageLocation,businessPhones,employeeId,"
+                                   "accountEnabled,employeeHireDate,employeeOrgData")
+        self.assertEqual(got["jobTitle"], "VP")
+        self.assertEqual(got["usageLocation"], "GB")
+        self.assertEqual(got["businessPhones"], ["+44 20 7946 0000"])
+        self.assertEqual(got["employeeId"], "E" + "9" * 15)
+        self.assertIs(got["accountEnabled"], False)
+        self.assertEqual(got["employeeOrgData"], {"division": "R&D"})
+        self.assertEqual(self.stats()["mutations"], 1)
+
+    def test_rejections(self):
+        key = USERS["Lee"]["id"]
+        cases = [
+            ({"shoeSize": 44}, "Property 'shoeSize' does not exist as a declared property or "
+                               "extension property."),
+            ({"createdDateTime": "2020-01-01T00:00:00Z"},
+             "Property 'createdDateTime' is read-only and cannot be set."),
+            ({"assignedLicenses": []}, "Property 'assignedLicenses' is read-only and cannot be "
+                                       "set."),
+            ({"id": key}, "Property 'id' is read-only and cannot be set."),
+            ({"aboutMe": "hi"}, "Property 'aboutMe' is read-only and cannot be set."),
+            ({"manager": {}}, "Property 'manager' is read-only and cannot be set."),
+            ({"accountEnabled": "yes"},
+             "Invalid value specified for property 'accountEnabled' of resource 'User'."),
+            ({"businessPhones": ["1", "2"]},
+             "Invalid value specified for property 'businessPhones' of resource 'User'."),
+            ({"businessPhones": "1"},
+             "Invalid value specified for property 'businessPhones' of resource 'User'."),
+            ({"employeeId": "E" * 17},
+             "Invalid value specified for property 'employeeId' of resource 'User'."),
+            ({"usageLocation": "USA"},
+             "Invalid value specified for property 'usageLocation' of resource 'User'."),
+            ({"usageLocation": None},
+             "Invalid value specified for property 'usageLocation' of resource 'User'."),
+            ({"employeeHireDate": "yesterday"},
+             "Invalid value specified for property 'employeeHireDate' of resource 'User'."),
+            ({"employeeOrgData": {"team": "x"}},
+             "Invalid value specified for property 'team' of resource 'User'."),
+            ({"displayName": None},
+             "A value is required for property 'displayName' of resource 'User'."),
+            ({"displayName": ""},
+             "A value is required for property 'displayName' of resource 'User'."),
+            ({"userPrincipalName": USERS["Adele"]["userPrincipalName"]},
+             "Another object with the same value for property userPrincipalName already "
+             "exists."),
+            ({"jobTitle": "OK", "city": 7},
+             "Invalid value specified for property 'city' of resource 'User'."),
+        ]
+        for body, msg in cases:
+            with self.subTest(body=body):
+                self.assertGraphError(self.patch(key, body), 400, "Request_BadRequest", msg)
+        # Nothing was applied, not even the valid half of the last case.
+        got = self.user(key, "jobTitle,usageLocation,displayName")
+        self.assertEqual(got["jobTitle"], USERS["Lee"]["jobTitle"])
+        self.assertIsNone(got["usageLocation"])
+        st = self.stats()
+        self.assertEqual(st["mutations"], 0)
+        self.assertEqual(st["bad_requests"], len(cases))
+
+    def test_body_errors(self):
+        key = USERS["Lee"]["id"]
+        self.assertGraphError(self.patch(key, '{"jobTitle": "x"', ), 400, "BadRequest",
+                              "Unable to read JSON request payload. Please ensure Content-Type "
+                              "header is set and payload is of valid JSON format.")
+        self.assertGraphError(self.patch(key, '{"jobTitle": "x"} trailing'), 400, "BadRequest")
+        self.assertGraphError(self.patch(key, '["x"]'), 400, "BadRequest")
+        self.assertGraphError(self.patch(key, {"jobTitle": "x"}, content_type=False), 415,
+                              "UnsupportedMediaType")
+        self.assertGraphError(self.s.call("PATCH", "/v1.0/users/" + key), 400, "BadRequest",
+                              "Empty Payload. JSON content expected.")
+        self.assertGraphError(self.patch("ghost@" + DOMAIN, {"jobTitle": "x"}), 404,
+                              "Request_ResourceNotFound")
+
+    def test_rename_upn(self):
+        lee = USERS["Lee"]
+        new = "lee.gu2@contoso.com"
+        self.assertEqual(self.patch(lee["id"], {"userPrincipalName": new})[0], 204)
+        self.assertEqual(self.user(new)["id"], lee["id"])
+        self.assertEqual(self.s.get("/v1.0/users/" + lee["userPrincipalName"])[0], 404)
+
+
+class UserDeleteTest(GraphTest):
+    def test_delete_cascades(self):
+        nestor = USERS["Nestor"]
+        before = self.sku("SPE_E3")["consumedUnits"]
+        st, _, body = self.s.call("DELETE", "/v1.0/users/" + nestor["userPrincipalName"])
+        self.assertEqual(st, 204)
+        self.assertIsNone(body)
+        self.assertGraphError(self.s.get("/v1.0/users/" + nestor["id"]), 404,
+                              "Request_ResourceNotFound")
+        self.assertEqual(self.sku("SPE_E3")["consumedUnits"], before - 1)
+        st, _, body = self.s.get("/v1.0/roleManagement/directory/roleAssignments?$filter=" +
+                                 urllib.parse.quote("principalId eq '%s'" % nestor["id"]))
+        self.assertEqual(body["value"], [])
+        st, state = self.s.sim("GET", "state")
+        admins = [g for g in state["groups"] if g["displayName"] == "IT Admins"][0]
+        self.assertEqual(admins["members"], [])
+        self.assertEqual(self.s.call("DELETE", "/v1.0/users/" + nestor["id"])[0], 404)
+
+    def test_delete_clears_manager(self):
+        megan = USERS["Megan"]
+        self.assertEqual(self.s.call("DELETE", "/v1.0/users/" + megan["id"])[0], 204)
+        self.assertGraphError(self.s.get("/v1.0/users/%s/manager" % USERS["Alex"]["id"]), 404,
+                              "Request_ResourceNotFound", NOT_FOUND % "manager")
+
+
+# }======
+
+# {====== licenses ======
+
+
+class LicenseTest(GraphTest):
+    def assign(self, key, add, remove, raw=None):
+        body = raw if raw is not None else {
+            "addLicenses": [{"skuId": s, "disabledPlans": []} for s in add],
+            "removeLicenses": remove}
+        return self.s.call("POST", "/v1.0/users/%s/assignLicense" % urllib.parse.quote(key),
+                           body)
+
+    def test_assign_and_remove(self):
+        e5 = SKUS["SPE_E5"]["skuId"]
+        alex = USERS["Alex"]
+        before = self.sku("SPE_E5")["consumedUnits"]
+        st, _, body = self.assign(alex["userPrincipalName"], [e5], [])
+        self.assertEqual(st, 200, body)
+        self.assertEqual(list(body), DEFAULT_USER_KEYS)
+        self.assertEqual(body["id"], alex["id"])
+        self.assertEqual(self.sku("SPE_E5")["consumedUnits"], before + 1)
+        got = self.user(alex["id"], "assignedLicenses,licenseAssignmentStates")
+        self.assertIn({"disabledPlans": [], "skuId": e5}, got["assignedLicenses"])
+        self.assertIn(e5, [x["skuId"] for x in got["licenseAssignmentStates"]])
+        # Assigning again only updates disabledPlans; no second seat.
+        self.assertEqual(self.assign(alex["id"], [e5], [])[0], 200)
+        self.assertEqual(self.sku("SPE_E5")["consumedUnits"], before + 1)
+        self.assertEqual(self.assign(alex["id"], [], [e5])[0], 200)
+        self.assertEqual(self.sku("SPE_E5")["consumedUnits"], before)
+        self.assertEqual(self.stats()["mutations"], 3)
+
+    def test_usage_location_required(self):
+        e3 = SKUS["SPE_E3"]["skuId"]
+        self.assertGraphError(self.assign(USERS["Lee"]["id"], [e3], []), 400,
+                              "Request_BadRequest",
+                              "License assignment cannot be done for user with invalid usage "
+                              "location.")
+        st = self.s.call("PATCH", "/v1.0/users/" + USERS["Lee"]["id"], {"usageLocation": "US"})
+        self.assertEqual(st[0], 204)
+        self.assertEqual(self.assign(USERS["Lee"]["id"], [e3], [])[0], 200)
+
+    def test_seat_exhaustion(self):
+        pbi = SKUS["POWER_BI_PRO"]["skuId"]
+        sku = self.sku("POWER_BI_PRO")
+        self.assertEqual(sku["prepaidUnits"]["enabled"] - sku["consumedUnits"], 1)
+        self.assertEqual(self.assign(USERS["Adele"]["id"], [pbi], [])[0], 200)
+        self.assertGraphError(self.assign(USERS["Alex"]["id"], [pbi], []), 400,
+                              "Request_BadRequest",
+                              "Unable to assign this license because the number of allowed "
+                              "licenses has been exceeded.")
+        self.assertEqual(self.sku("POWER_BI_PRO")["consumedUnits"], 5)
+
+    def test_body_errors(self):
+        key = USERS["Alex"]["id"]
+        e5 = SKUS["SPE_E5"]["skuId"]
+        self.assertGraphError(self.assign(key, None, None, raw={"addLicenses": []}), 400,
+                              "Request_BadRequest",
+                              "The request is missing the required parameter 'removeLicenses'.")
+        self.assertGraphError(self.assign(key, None, None, raw={"removeLicenses": []}), 400,
+                              "Request_BadRequest",
+                              "The request is missing the required parameter 'addLicenses'.")
+        self.assertGraphError(self.assign(key, None, None, raw={
+            "addLicenses": [], "removeLicenses": [], "extra": 1}), 400, "BadRequest")
+        unknown = "11111111-1111-1111-1111-111111111111"
+        self.assertGraphError(self.assign(key, [unknown], []), 400, "Request_BadRequest",
+                              "License %s does not correspond to a valid company License."
+                              % unknown)
+        self.assertGraphError(self.assign(key, [], [e5]), 400, "Request_BadRequest",
+                              "User does not have a corresponding license.")
+        self.assertGraphError(self.assign(key, None, None, raw={
+            "addLicenses": [{"skuId": "not-a-guid"}], "removeLicenses": []}), 400,
+            "Request_BadRequest")
+        self.assertGraphError(self.assign(key, None, None, raw={
+            "addLicenses": [{"skuId": e5, "disabledPlans": [unknown]}], "removeLicenses": []}),
+            400, "Request_BadRequest")
+        self.assertGraphError(self.assign("ghost@" + DOMAIN, [e5], []), 404,
+                              "Request_ResourceNotFound")
+        self.assertEqual(self.stats()["mutations"], 0)
+
+    def test_subscribed_skus(self):
+        st, _, body = self.s.get("/v1.0/subscribedSkus")
+        self.assertEqual(st, 200)
+        self.assertEqual(body["@odata.context"],
+                         "https://graph.microsoft.com/v1.0/$metadata#subscribedSkus")
+        self.assertEqual(sorted(x["skuPartNumber"] for x in body["value"]),
+                         sorted(SKUS))
+        e3 = [x for x in body["value"] if x["skuPartNumber"] == "SPE_E3"][0]
+        self.assertEqual(e3["id"], "%s_%s" % (TENANT, SKUS["SPE_E3"]["skuId"]))
+        self.assertEqual(e3["appliesTo"], "User")
+        self.assertEqual(e3["capabilityStatus"], "Enabled")
+        self.assertEqual(e3["prepaidUnits"]["enabled"], 100)
+        self.assertEqual(e3["consumedUnits"], SKUS["SPE_E3"]["consumedUnits"])
+        self.assertIn("servicePlans", e3)
+        st, _, body = self.s.get("/v1.0/subscribedSkus?$select=skuId,skuPartNumber")
+        self.assertEqual(set(body["value"][0]), {"skuId", "skuPartNumber"})
+        self.assertGraphError(
+            self.s.get("/v1.0/subscribedSkus?$filter=" +
+                       urllib.parse.quote("skuPartNumber eq 'SPE_E3'")),
+            400, "Request_UnsupportedQuery",
+            "Filtered searches against this resource are not supported.")
+
+
+# }======
+
+# {====== roles ======
+
+
+class RoleTest(GraphTest):
+    BASE = "/v1.0/roleManagement/directory/"
+
+    def test_definitions(self):
+        st, _, body = self.s.get(self.BASE + "roleDefinitions")
+        self.assertEqual(st, 200)
+        self.assertEqual(len(body["value"]), 21)
+        ids = {r["displayName"]: r["id"] for r in body["value"]}
+        self.assertEqual(ids["Global Administrator"], GLOBAL_ADMIN)
+        self.assertEqual(ids["Helpdesk Administrator"], "729827e3-9c14-49f7-bb1b-9608f156bbb8")
+        st, _, body = self.s.get(self.BASE + "roleDefinitions?$filter=" +
+                                 urllib.parse.quote("displayName eq 'User Administrator'"))
+        self.assertEqual(st, 200)
+        self.assertEqual(len(body["value"]), 1)
+        role = body["value"][0]
+        self.assertEqual(role["id"], USER_ADMIN)
+        self.assertEqual(role["templateId"], USER_ADMIN)
+        self.assertIs(role["isBuiltIn"], True)
+        st, _, body = self.s.get(self.BASE + "roleDefinitions/" + USER_ADMIN)
+        self.assertEqual(body["displayName"], "User Administrator")
+        self.assertGraphError(self.s.get(self.BASE + "roleDefinitions?$filter=" +
+                                         urllib.parse.quote("description eq 'x'")),
+                              400, "Request_UnsupportedQuery")
+
+    def test_assignments(self):
+        lee = USERS["Lee"]
+        body = {"@odata.type": "#microsoft.graph.unifiedRoleAssignment",
+                "roleDefinitionId": USER_ADMIN, "principalId": lee["id"],
+                "directoryScopeId": "/"}
+        st, _, created = self.s.call("POST", self.BASE + "roleAssignments", body)
+        self.assertEqual(st, 201, created)
+        self.assertEqual(created["@odata.context"],
+                         "https://graph.microsoft.com/v1.0/$metadata#roleManagement/directory/"
+                         "roleAssignments/$entity")
+        self.assertEqual(created["roleDefinitionId"], USER_ADMIN)
+        self.assertEqual(created["principalId"], lee["id"])
+        self.assertEqual(created["directoryScopeId"], "/")
+        self.assertRegex(created["id"], r"^[A-Za-z0-9_-]{44}-1$")
+        self.assertGraphError(self.s.call("POST", self.BASE + "roleAssignments", body), 400,
+                              "Request_BadRequest",
+                              "A conflicting object with one or more of the specified property "
+                              "values is present in the directory.")
+
+        def find(expr):
+            st, _, b = self.s.get(self.BASE + "roleAssignments?$filter=" +
+                                  urllib.parse.quote(expr))
+            self.assertEqual(st, 200, b)
+            return sorted(a["id"] for a in b["value"])
+        self.assertEqual(find("principalId eq '%s'" % lee["id"]), [created["id"]])
+        self.assertEqual(len(find("roleDefinitionId eq '%s'" % USER_ADMIN)), 2)
+        self.assertEqual(find("principalId eq '%s' and roleDefinitionId eq '%s'"
+                              % (lee["id"], USER_ADMIN)), [created["id"]])
+        self.assertEqual(find("principalId eq '%s' and roleDefinitionId eq '%s'"
+                              % (lee["id"], GLOBAL_ADMIN)), [])
+        st, _, got = self.s.get(self.BASE + "roleAssignments/" + created["id"])
+        self.assertEqual(got["principalId"], lee["id"])
+        st, _, gone = self.s.call("DELETE", self.BASE + "roleAssignments/" + created["id"])
+        self.assertEqual(st, 204)
+        self.assertGraphError(self.s.call("DELETE", self.BASE + "roleAssignments/" +
+                                          created["id"]), 404, "Request_ResourceNotFound")
+        self.assertEqual(find("principalId eq '%s'" % lee["id"]), [])
+
+    def test_assignment_errors(self):
+        lee = USERS["Lee"]
+        post = lambda b: self.s.call("POST", self.BASE + "roleAssignments", b)  # noqa: E731
+        self.assertGraphError(post({"roleDefinitionId": USER_ADMIN,
+                                    "principalId": lee["userPrincipalName"],
+                                    "directoryScopeId": "/"}), 400, "Request_BadRequest",
+                              "Invalid value specified for property 'principalId' of resource "
+                              "'UnifiedRoleAssignment'.")
+        self.assertGraphError(post({"roleDefinitionId": USER_ADMIN, "principalId": lee["id"]}),
+                              400, "Request_BadRequest")
+        self.assertGraphError(post({"principalId": lee["id"], "directoryScopeId": "/"}), 400,
+                              "Request_BadRequest")
+        self.assertGraphError(post({"roleDefinitionId": TENANT, "principalId": lee["id"],
+                                    "directoryScopeId": "/"}), 404, "Request_ResourceNotFound")
+        self.assertGraphError(post({"roleDefinitionId": USER_ADMIN, "principalId": TENANT,
+                                    "directoryScopeId": "/"}), 404, "Request_ResourceNotFound")
+        self.assertEqual(self.stats()["mutations"], 0)
+
+
+# }======
+
+# {====== groups, manager, sessions ======
+
+
+def ref(uid):
+    return {"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/" + uid}
+
+
+class GroupTest(GraphTest):
+    def test_list_filter(self):
+        st, _, body = self.s.get("/v1.0/groups?$filter=" +
+                                 urllib.parse.quote("displayName eq 'Engineering'"))
+        self.assertEqual(st, 200)
+        self.assertEqual([g["id"] for g in body["value"]], [GROUPS["Engineering"]["id"]])
+        st, _, body = self.s.get("/v1.0/groups")
+        self.assertEqual(len(body["value"]), 4)
+
+    def test_members(self):
+        eng = GROUPS["Engineering"]["id"]
+        adele = USERS["Adele"]["id"]
+        path = "/v1.0/groups/%s/members/$ref" % eng
+        st, _, body = self.s.call("POST", path, ref(adele))
+        self.assertEqual(st, 204)
+        self.assertIsNone(body)
+        self.assertGraphError(self.s.call("POST", path, ref(adele)), 400, "Request_BadRequest",
+                              "One or more added object references already exist for the "
+                              "following modified properties: 'members'.")
+        self.assertGraphError(self.s.call("POST", path, ref(TENANT)), 404,
+                              "Request_ResourceNotFound", NOT_FOUND % TENANT)
+        self.assertGraphError(self.s.call("POST", path, {"@odata.id": "https://graph.microsoft"
+                                                         ".com/v1.0/directoryObjects/adele"}),
+                              400, "Request_BadRequest")
+        st, _, body = self.s.get("/v1.0/groups/%s/members?$top=2" % eng)
+        self.assertEqual(len(body["value"]), 2)
+        self.assertEqual(body["value"][0]["@odata.type"], "#microsoft.graph.user")
+        self.assertIn("@odata.nextLink", body)
+        st, _, body = self.s.get("/v1.0/users/%s/memberOf" % adele)
+        self.assertEqual(sorted(g["displayName"] for g in body["value"]),
+                         ["All Staff", "Engineering"])
+        self.assertEqual(body["value"][0]["@odata.type"], "#microsoft.graph.group")
+        st, _, body = self.s.call("DELETE", "/v1.0/groups/%s/members/%s/$ref" % (eng, adele))
+        self.assertEqual(st, 204)
+        self.assertGraphError(self.s.call("DELETE", "/v1.0/groups/%s/members/%s/$ref"
+                                          % (eng, adele)), 404, "Request_ResourceNotFound",
+                              NOT_FOUND % adele)
+        self.assertGraphError(self.s.call("POST", "/v1.0/groups/%s/members/$ref" % TENANT,
+                                          ref(adele)), 404, "Request_ResourceNotFound")
+        self.assertEqual(self.stats()["mutations"], 2)
+
+    def test_entity_and_option_errors(self):
+        eng = GROUPS["Engineering"]["id"]
+        st, _, body = self.s.get("/v1.0/groups/%s?$select=displayName,ID" % eng)
+        self.assertEqual(st, 200)
+        self.assertEqual(body, {"displayName": "Engineering", "id": eng,
+                                "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#"
+                                                  "groups/$entity"})
+        self.assertGraphError(self.s.get("/v1.0/groups/%s?$select=owner" % eng), 400,
+                              "BadRequest", "Could not find a property named 'owner' on type "
+                                            "'microsoft.graph.group'.")
+        self.assertGraphError(self.s.get("/v1.0/groups/%s?$top=1" % eng), 400, "BadRequest",
+                              "The query parameter '$top' is not supported.")
+        self.assertGraphError(self.s.get("/v1.0/groups/" + TENANT), 404,
+                              "Request_ResourceNotFound", NOT_FOUND % TENANT)
+        self.assertGraphError(self.s.call("POST", "/v1.0/groups", {"displayName": "x"}), 405,
+                              "Request_BadRequest")
+        sku = "%s_%s" % (TENANT, SKUS["SPE_E3"]["skuId"])
+        st, _, body = self.s.get("/v1.0/subscribedSkus/" + sku)
+        self.assertEqual(body["skuPartNumber"], "SPE_E3")
+        self.assertGraphError(self.s.get("/v1.0/subscribedSkus/%s?$select=nope" % sku), 400,
+                              "BadRequest")
+        self.assertGraphError(self.s.get("/v1.0/roleManagement/directory/roleDefinitions/%s"
+                                         "?$select=nope" % USER_ADMIN), 400, "BadRequest")
+        self.assertGraphError(self.s.get("/v1.0/roleManagement/directory/roleAssignments/x"
+                                         "?$top=1"), 400, "BadRequest")
+
+    def test_delete_member_without_ref_deletes_user(self):
+        eng = GROUPS["Engineering"]["id"]
+        lidia = USERS["Lidia"]["id"]
+        st, _, _ = self.s.call("DELETE", "/v1.0/groups/%s/members/%s" % (eng, lidia))
+        self.assertEqual(st, 204)
+        self.assertEqual(self.s.get("/v1.0/users/" + lidia)[0], 404)
+
+
+class ManagerTest(GraphTest):
+    def test_manager(self):
+        alex, megan, lee = USERS["Alex"], USERS["Megan"], USERS["Lee"]
+        st, _, body = self.s.get("/v1.0/users/%s/manager" % alex["userPrincipalName"])
+        self.assertEqual(st, 200)
+        self.assertEqual(body["id"], megan["id"])
+        self.assertEqual(body["@odata.type"], "#microsoft.graph.user")
+        st, _, body = self.s.get("/v1.0/users/%s/manager/$ref" % alex["id"])
+        self.assertTrue(body["@odata.id"].endswith("/directoryObjects/" + megan["id"]))
+        st, _, body = self.s.call("PUT", "/v1.0/users/%s/manager/$ref" % alex["id"],
+                                  ref(lee["id"]))
+        self.assertEqual(st, 204)
+        self.assertEqual(self.s.get("/v1.0/users/%s/manager" % alex["id"])[2]["id"], lee["id"])
+        self.assertEqual(self.s.call("DELETE", "/v1.0/users/%s/manager/$ref" % alex["id"])[0],
+                         204)
+        self.assertGraphError(self.s.get("/v1.0/users/%s/manager" % alex["id"]), 404,
+                              "Request_ResourceNotFound", NOT_FOUND % "manager")
+        self.assertGraphError(self.s.call("DELETE", "/v1.0/users/%s/manager/$ref" % alex["id"]),
+                              404, "Request_ResourceNotFound")
+        self.assertGraphError(self.s.call("PUT", "/v1.0/users/%s/manager" % alex["id"],
+                                          ref(lee["id"])), 405, "Request_BadRequest")
+        self.assertGraphError(self.s.call("PUT", "/v1.0/users/%s/manager/$ref" % alex["id"],
+                                          ref(TENANT)), 404, "Request_ResourceNotFound")
+        self.assertEqual(self.stats()["mutations"], 2)
+
+
+class RevokeTest(GraphTest):
+    def test_revoke(self):
+        key = USERS["Adele"]["userPrincipalName"]
+        st, _, body = self.s.call("POST", "/v1.0/users/%s/revokeSignInSessions" % key)
+        self.assertEqual(st, 200)
+        self.assertEqual(body, {"@odata.context":
+                                "https://graph.microsoft.com/v1.0/$metadata#Edm.Boolean",
+                                "value": True})
+        got = self.user(key, "signInSessionsValidFromDateTime")
+        self.assertRegex(got["signInSessionsValidFromDateTime"], r"^\d{4}-.*Z$")
+        self.assertGraphError(self.s.get("/v1.0/users/%s/revokeSignInSessions" % key), 405,
+                              "Request_BadRequest")
+        self.assertGraphError(self.s.call("POST", "/v1.0/users/ghost@%s/revokeSignInSessions"
+                                          % DOMAIN), 404, "Request_ResourceNotFound")
+
+
+# }======
+
+# {====== $batch ======
+
+
+class BatchTest(GraphTest):
+    def batch(self, requests, raw=None):
+        return self.s.call("POST", "/v1.0/$batch", raw if raw is not None else
+                           {"requests": requests})
+
+    def test_order_and_shapes(self):
+        reqs = [{"id": str(i), "method": "GET", "url": "/users/" + u["id"] + "?$select=id"}
+                for i, u in enumerate(SEED["users"][:5], 1)]
+        reqs.append({"id": "6", "method": "GET", "url": "users/ghost@" + DOMAIN})
+        st, _, body = self.batch(reqs)
+        self.assertEqual(st, 200, body)
+        ids = [r["id"] for r in body["responses"]]
+        self.assertEqual(sorted(ids), ["1", "2", "3", "4", "5", "6"])
+        self.assertNotEqual(ids, ["1", "2", "3", "4", "5", "6"])
+        by_id = {r["id"]: r for r in body["responses"]}
+        self.assertEqual(by_id["1"]["status"], 200)
+        self.assertEqual(by_id["1"]["body"]["id"], SEED["users"][0]["id"])
+        self.assertIn("Content-Type", by_id["1"]["headers"])
+        self.assertEqual(by_id["6"]["status"], 404)
+        self.assertEqual(by_id["6"]["body"]["error"]["code"], "Request_ResourceNotFound")
+
+    def test_depends_on(self):
+        alex = USERS["Alex"]
+        reqs = [
+            {"id": "a", "method": "PATCH", "url": "/users/ghost@" + DOMAIN,
+             "headers": {"Content-Type": "application/json"}, "body": {"jobTitle": "x"}},
+            {"id": "b", "method": "PATCH", "url": "/users/" + alex["id"], "dependsOn": ["a"],
+             "headers": {"Content-Type": "application/json"}, "body": {"jobTitle": "x"}},
+            {"id": "c", "method": "GET", "url": "/users/" + alex["id"], "dependsOn": ["b"]},
+            {"id": "d", "method": "PATCH", "url": "/users/" + alex["id"],
+             "headers": {"content-type": "application/json"}, "body": {"jobTitle": "Lead"}},
+            {"id": "e", "method": "GET", "url": "/users/%s?$select=jobTitle" % alex["id"],
+             "dependsOn": ["d"]},
+        ]
+        st, _, body = self.batch(reqs)
+        self.assertEqual(st, 200, body)
+        by_id = {r["id"]: r for r in body["responses"]}
+        self.assertEqual(by_id["a"]["status"], 404)
+        self.assertEqual(by_id["b"]["status"], 424)
+        self.assertEqual(by_id["c"]["status"], 424)
+        self.assertEqual(by_id["d"]["status"], 204)
+        self.assertNotIn("body", by_id["d"])
+        self.assertEqual(by_id["e"]["status"], 200)
+        self.assertEqual(by_id["e"]["body"]["jobTitle"], "Lead")
+        self.assertEqual(self.user(alex["id"], "jobTitle")["jobTitle"], "Lead")
+        st = self.stats()
+        self.assertEqual(st["mutations"], 1)
+        self.assertEqual(st["batch_items"], 5)
+        log = self.s.sim("GET", "requests")[1]["value"]
+        envelope = [e for e in log if e["path"] == "/v1.0/$batch"][0]
+        items = [e for e in log if e["batch"]]
+        self.assertEqual(len(items), 5)
+        self.assertTrue(all(e["batch_parent"] == envelope["seq"] for e in items))
+        self.assertEqual(sorted(e["batch_id"] for e in items), list("abcde"))
+        d = [e for e in items if e["batch_id"] == "d"][0]
+        self.assertEqual(d["method"], "PATCH")
+        self.assertEqual(d["path"], "/v1.0/users/" + alex["id"])
+        self.assertEqual(d["body_sha256"],
+                         hashlib.sha256(b'{"jobTitle":"Lead"}').hexdigest())
+
+    def test_envelope_errors(self):
+        get = {"method": "GET", "url": "/users"}
+        self.assertGraphError(self.batch([dict(get, id=str(i)) for i in range(21)]), 400,
+                              "BadRequest")
+        self.assertGraphError(self.batch([]), 400, "BadRequest")
+        self.assertGraphError(self.batch([dict(get, id="1"), dict(get, id="1")]), 400,
+                              "BadRequest")
+        self.assertGraphError(self.batch([{"id": "1", "method": "PATCH", "url": "/users/x",
+                                           "body": {"a": 1}}]), 400, "BadRequest",
+                              "Write request id : 1 does not contain Content-Type header or "
+                              "body.")
+        self.assertGraphError(self.batch([dict(get, id="1", dependsOn=["9"])]), 400,
+                              "BadRequest")
+        self.assertGraphError(self.batch([dict(get, id="1", dependsOn=["2"]),
+                                          dict(get, id="2", dependsOn=["1"])]), 400,
+                              "BadRequest")
+        self.assertGraphError(self.batch([dict(get, id="1",
+                                               url="https://graph.microsoft.com/v1.0/users")]),
+                              400, "BadRequest")
+        self.assertGraphError(self.batch(None, raw={"requests": "x"}), 400, "BadRequest")
+        self.assertEqual(self.stats()["batch_items"], 0)
+
+    def test_twenty_creates(self):
+        reqs = [{"id": str(i), "method": "POST", "url": "/users",
+                 "headers": {"Content-Type": "application/json"},
+                 "body": dict(NEW_USER, userPrincipalName="b%d@%s" % (i, DOMAIN),
+                              mailNickname="b%d" % i, employeeId="B%d" % i)}
+                for i in range(20)]
+        st, _, body = self.batch(reqs)
+        self.assertEqual(st, 200)
+        self.assertEqual([r["status"] for r in body["responses"]], [201] * 20)
+        self.assertEqual(self.stats()["mutations"], 20)
+
+
+# }======
+
+# {====== faults ======
+
+
+class FaultTest(GraphTest):
+    def tearDown(self):
+        self.s.sim("POST", "faults", {"throttle_every": 0, "fail_every": 0, "latency_ms": 0,
+                                      "retry_after": 1.25})
+
+    def test_throttle_and_violations(self):
+        st, faults = self.s.sim("POST", "faults", {"throttle_every": 3, "retry_after": 0.4})
+        self.assertEqual(st, 200)
+        self.assertEqual(faults["throttle_every"], 3)
+        users = [u["id"] for u in SEED["users"]]
+
+        def patch(i):
+            return self.s.call("PATCH", "/v1.0/users/" + users[i], {"jobTitle": "T%d" % i})
+        self.assertEqual(patch(0)[0], 204)
+        self.assertEqual(self.s.get("/v1.0/users/" + users[0])[0], 200)  # reads never throttle
+        self.assertEqual(patch(1)[0], 204)
+        r = patch(2)
+        err = self.assertGraphError(r, 429, "TooManyRequests", "Please retry again later.")
+        self.assertEqual(r[1]["retry-after"], "0.400")
+        self.assertEqual(err["innerError"]["status"], "429")
+        # Not applied.
+        self.assertEqual(self.user(users[2], "jobTitle")["jobTitle"],
+                         SEED["users"][2]["jobTitle"])
+        # Retrying at once violates Retry-After: 429 again, counted.
+        r = patch(2)
+        self.assertEqual(r[0], 429)
+        self.assertLessEqual(float(r[1]["retry-after"]), 0.4)
+        self.assertGreater(float(r[1]["retry-after"]), 0.0)
+        st = self.stats()
+        self.assertEqual(st["retry_after_violations"], 1)
+        self.assertEqual(st["throttled"], 2)
+        time.sleep(0.45)
+        self.assertEqual(patch(2)[0], 204)  # 4th mutation attempt
+        self.assertEqual(patch(3)[0], 204)  # 5th
+        self.assertEqual(patch(4)[0], 429)  # 6th
+        st = self.stats()
+        self.assertEqual(st["retry_after_violations"], 1)
+        self.assertEqual(st["throttled"], 3)
+        self.assertEqual(st["mutations"], 4)
+
+    def test_throttled_batch_items(self):
+        self.s.sim("POST", "faults", {"throttle_every": 2, "retry_after": 0.3})
+        users = [u["id"] for u in SEED["users"]]
+        reqs = [{"id": str(i), "method": "PATCH", "url": "/users/" + users[i],
+                 "headers": {"Content-Type": "application/json"}, "body": {"jobTitle": "B"}}
+                for i in range(4)]
+        st, _, body = self.s.call("POST", "/v1.0/$batch", {"requests": reqs})
+        self.assertEqual(st, 200)
+        by_id = {r["id"]: r for r in body["responses"]}
+        self.assertEqual([by_id[str(i)]["status"] for i in range(4)], [204, 429, 204, 429])
+        self.assertEqual(by_id["1"]["headers"]["Retry-After"], "0.300")
+        self.assertEqual(by_id["1"]["body"]["error"]["code"], "TooManyRequests")
+        # The item's path is throttled for direct calls too.
+        r = self.s.call("PATCH", "/v1.0/users/" + users[1], {"jobTitle": "B"})
+        self.assertEqual(r[0], 429)
+        self.assertEqual(self.stats()["retry_after_violations"], 1)
+        self.assertEqual(self.stats()["mutations"], 2)
+
+    def test_fail_every(self):
+        self.s.sim("POST", "faults", {"fail_every": 2})
+        path = "/v1.0/users/" + USERS["Lee"]["id"]
+        self.assertEqual(self.s.get(path)[0], 200)
+        self.assertGraphError(self.s.get(path), 503, "serviceNotAvailable")
+        self.assertEqual(self.s.get(path)[0], 200)
+        self.assertEqual(self.stats()["injected_failures"], 1)
+
+    def test_latency(self):
+        self.s.sim("POST", "faults", {"latency_ms": 300})
+        t0 = time.monotonic()
+        self.assertEqual(self.s.get("/v1.0/users/" + USERS["Lee"]["id"])[0], 200)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.29)
+        t0 = time.monotonic()
+        self.assertEqual(self.s.sim("GET", "stats")[0], 200)  # /_sim is never delayed
+        self.assertLess(time.monotonic() - t0, 0.25)
+
+    def test_bad_settings(self):
+        for body in ({"throttle_every": -1}, {"retry_after": 0}, {"latency": 5},
+                     {"fail_every": "2"}):
+            st, err = self.s.sim("POST", "faults", body)
+            self.assertEqual(st, 400, body)
+            self.assertEqual(err["error"]["code"], "BadRequest")
+        self.assertEqual(self.s.sim("GET", "faults")[1],
+                         {"throttle_every": 0, "retry_after": 1.25, "fail_every": 0,
+                          "latency_ms": 0})
+
+
+class FaultFlagTest(unittest.TestCase):
+    def test_flags(self):
+        sim = Sim("--throttle-every", "2", "--retry-after", "0.25", "--fail-every", "4",
+                  "--latency-ms", "20")
+        try:
+            st, faults = sim.sim("GET", "faults")
+            self.assertEqual(faults, {"throttle_every": 2, "retry_after": 0.25, "fail_every": 4,
+                                      "latency_ms": 20})
+            uids = [u["id"] for u in SEED["users"]]
+            codes = [sim.call("PATCH", "/v1.0/users/" + uids[0], {"city": "C"})[0],
+                     sim.call("PATCH", "/v1.0/users/" + uids[1], {"city": "C"})[0],
+                     sim.call("PATCH", "/v1.0/users/" + uids[1], {"city": "C"})[0],
+                     sim.call("PATCH", "/v1.0/users/" + uids[2], {"city": "C"})[0],
+                     sim.get("/v1.0/users/" + uids[0])[0]]
+            # Graph request 1 (mutation 1) passes, 2 (mutation 2) is throttled, the immediate
+            # retry violates Retry-After (which advances no counter), request 3 (mutation 3)
+            # passes and request 4 gets the injected 503.
+            self.assertEqual(codes, [204, 429, 429, 204, 503])
+            st, stats = sim.sim("GET", "stats")
+            self.assertEqual(stats["retry_after_violations"], 1)
+            self.assertEqual(stats["injected_failures"], 1)
+        finally:
+            check_clean_exit(self, sim)
+
+    def test_shutdown_with_delayed_reply(self):
+        sim = Sim("--latency-ms", "1500")
+        result = {}
+        try:
+            sim.bearer()  # issued after the delay, too
+
+            def call():
+                result["status"] = sim.get("/v1.0/users?$top=1")[0]
+            t = threading.Thread(target=call)
+            t.start()
+            time.sleep(0.3)
+        finally:
+            check_clean_exit(self, sim)
+        t.join(10)
+        self.assertEqual(result.get("status"), 200)
+
+
+# }======
+
+# {====== introspection, unknown paths, command line ======
+
+
+class SimTest(GraphTest):
+    def test_state(self):
+        st, state = self.s.sim("GET", "state")
+        self.assertEqual(st, 200)
+        self.assertEqual(state["tenant"]["id"], TENANT)
+        self.assertEqual(len(state["users"]), len(SEED["users"]))
+        self.assertEqual(len(state["roleDefinitions"]), 21)
+        self.assertEqual(len(state["roleAssignments"]), 2)
+        self.assertEqual(len(state["subscribedSkus"]), 4)
+        staff = [g for g in state["groups"] if g["displayName"] == "All Staff"][0]
+        self.assertEqual(len(staff["members"]), len(SEED["users"]))
+        alex = [u for u in state["users"] if u["id"] == USERS["Alex"]["id"]][0]
+        self.assertEqual(alex["manager"], USERS["Megan"]["id"])
+        self.assertNotIn("passwordProfile", alex)
+        st, user = self.s.sim("GET", "users/" + USERS["Nestor"]["userPrincipalName"])
+        self.assertEqual(len(user["roleAssignments"]), 1)
+        self.assertIn(GROUPS["IT Admins"]["id"], user["memberOf"])
+        self.assertEqual(self.s.sim("GET", "users/nobody")[0], 404)
+
+    def test_reset(self):
+        lee = USERS["Lee"]
+        self.s.call("PATCH", "/v1.0/users/" + lee["id"], {"jobTitle": "Changed"})
+        self.s.call("DELETE", "/v1.0/users/" + USERS["Adele"]["id"])
+        self.s.sim("POST", "faults", {"throttle_every": 5})
+        self.assertGreater(self.stats()["requests"], 0)
+        self.assertEqual(self.s.sim("POST", "reset")[0], 204)
+        self.assertEqual(self.user(lee["id"], "jobTitle")["jobTitle"], lee["jobTitle"])
+        self.assertEqual(self.user(USERS["Adele"]["id"])["id"], USERS["Adele"]["id"])
+        self.assertEqual(self.s.sim("GET", "faults")[1]["throttle_every"], 0)
+        self.s.sim("POST", "reset")
+        st = self.stats()
+        self.assertEqual(st["requests"], 0)
+        self.assertEqual(st["mutations"], 0)
+        self.assertEqual(self.s.sim("GET", "requests")[1]["value"], [])
+
+    def test_request_log(self):
+        body = json.dumps({"jobTitle": "Logged"})
+        self.s.call("PATCH", "/v1.0/users/" + USERS["Lee"]["id"], body)
+        self.s.get("/v1.0/users?$top=1&$select=id")
+        st, log = self.s.sim("GET", "requests")
+        self.assertEqual(st, 200)
+        entries = log["value"]
+        self.assertEqual([e["method"] for e in entries], ["PATCH", "GET"])
+        self.assertEqual(entries[0]["path"], "/v1.0/users/" + USERS["Lee"]["id"])
+        self.assertEqual(entries[0]["status"], 204)
+        self.assertEqual(entries[0]["body_sha256"], hashlib.sha256(body.encode()).hexdigest())
+        self.assertEqual(entries[1]["path"], "/v1.0/users?$top=1&$select=id")
+        self.assertEqual(entries[1]["body_sha256"], hashlib.sha256(b"").hexdigest())
+        self.assertFalse(entries[0]["batch"])
+        st, log = self.s.sim("GET", "requests?since=%d" % entries[0]["seq"])
+        self.assertEqual(len(log["value"]), 1)
+
+    def test_stats_keys(self):
+        self.assertEqual(set(self.stats()), {
+            "requests", "graph_requests", "batch_items", "mutations", "token_requests",
+            "tokens_issued", "throttled", "retry_after_violations", "injected_failures",
+            "unauthorized", "unknown_paths", "bad_requests", "log_entries", "log_dropped",
+            "users"})
+
+    def test_unknown_paths(self):
+        self.assertGraphError(self.s.get("/v1.0/contacts"), 400, "BadRequest",
+                              "Resource not found for the segment 'contacts'.")
+        self.assertGraphError(self.s.get("/v1.0/users/%s/photos" % USERS["Lee"]["id"]), 400,
+                              "BadRequest", "Resource not found for the segment 'photos'.")
+        self.assertGraphError(self.s.get("/beta/users"), 400, "BadRequest",
+                              "Invalid version: beta")
+        self.assertEqual(self.s.sim("GET", "nothing")[0], 404)
+        st = self.stats()
+        self.assertEqual(st["unknown_paths"], 4)
+        self.assertEqual(st["bad_requests"], 0)
+
+
+class GeneratedUsersTest(unittest.TestCase):
+    def test_generated(self):
+        sim = Sim("--generate-users", "3000")
+        try:
+            st, stats = sim.sim("GET", "stats")
+            self.assertEqual(stats["users"], len(SEED["users"]) + 3000)
+            st, _, body = sim.get("/v1.0/users/SYNTH002999@" + DOMAIN.upper())
+            self.assertEqual(st, 200)
+            self.assertEqual(body["displayName"], "Synthetic User 002999")
+            st, _, body = sim.get("/v1.0/users?$filter=" +
+                                  urllib.parse.quote("employeeId eq 'S0001234'"))
+            self.assertEqual([u["userPrincipalName"] for u in body["value"]],
+                             ["synth001234@" + DOMAIN])
+            st, _, body = sim.get("/v1.0/users?$top=999&$select=id")
+            self.assertEqual(len(body["value"]), 999)
+            self.assertIn("@odata.nextLink", body)
+        finally:
+            check_clean_exit(self, sim)
+
+
+class CommandLineTest(unittest.TestCase):
+    def run_bin(self, *args):
+        return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=20)
+
+    def test_help(self):
+        r = self.run_bin("--help")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("usage: graphsim", r.stdout)
+        self.assertIn("--throttle-every", r.stdout)
+
+    def test_rejects(self):
+        self.assertEqual(self.run_bin("--seed", SEED_PATH, "--listen", "0.0.0.0:0").returncode,
+                         2)
+        self.assertEqual(self.run_bin("--seed", SEED_PATH, "--listen", "localhost:0")
+                         .returncode, 2)
+        self.assertEqual(self.run_bin("--listen", "127.0.0.1:0").returncode, 2)
+        self.assertEqual(self.run_bin("--seed", SEED_PATH, "--retry-after", "x").returncode, 2)
+        r = self.run_bin("--seed", "/nonexistent.json")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cannot open seed", r.stderr)
+
+    def test_bad_seed(self):
+        import tempfile
+        bad = dict(SEED, users=[dict(SEED["users"][0], shoeSize=44)])
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(bad, f)
+        try:
+            r = self.run_bin("--seed", f.name)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("\"shoeSize\" is not a property of microsoft.graph.user", r.stderr)
+            self.assertIsNone(SANITIZER.search(r.stderr), r.stderr)
+        finally:
+            os.unlink(f.name)
+
+
+# }======
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
