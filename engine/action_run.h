@@ -1,0 +1,46 @@
+/*
+ * action_run — runs one action of one step: the context behind the wr_action_* calls in
+ * actions/action.h.
+ *
+ * The run executor (and `weir action`, and the tests) call wr_action_start with the rendered
+ * arguments; the action runs on the event loop and the outcome arrives through a callback on
+ * a later loop turn: success with the action's output, or an error that says what Graph
+ * answered and whether a later retry may succeed. In a dry run the outcome also carries the
+ * plan: every mutation the action would have sent.
+ */
+#ifndef WR_ACTION_RUN_H
+#define WR_ACTION_RUN_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+
+#include "actions/action.h"
+
+struct event_base;
+
+struct wr_action_env {
+    struct event_base *base;
+    struct wr_graph *graph;       /* read_only in a dry run, as a second guard */
+    struct wr_directory *dir;
+    bool dry_run;
+};
+
+struct wr_action_outcome {
+    bool ok;
+    bool retriable;            /* on failure: a later retry may succeed */
+    struct json_object *output; /* on success: the action's output (borrowed during the call) */
+    const char *error;          /* on failure: one line, with Graph's status, code and message */
+    struct json_object *plan;   /* dry run: [{"method","path","body"}...] (borrowed); else NULL */
+};
+
+typedef void (*wr_action_done_fn)(void *arg, const struct wr_action_outcome *out);
+
+/*
+ * Starts `action` with rendered args (borrowed; a reference is taken). `done` is called once,
+ * on a later loop turn. Returns 0, or -1 when the action has no execute (then done is not
+ * called).
+ */
+int wr_action_start(const struct wr_action_env *env, const struct wr_action *action,
+                    struct json_object *args, wr_action_done_fn done, void *arg);
+
+#endif

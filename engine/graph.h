@@ -1,0 +1,114 @@
+/*
+ * graph — weir's asynchronous Microsoft Graph client on the libevent loop.
+ *
+ * One wr_graph per tenant: libcurl's multi_socket API driven by libevent (the pattern of
+ * curl's hiperfifo example), one connection pool with keep-alive. It owns the OAuth2 client
+ * credentials token (cached, refreshed before expiry, one refresh at a time, a forced refresh
+ * and one retry on 401 InvalidAuthenticationToken), retries network errors, 429, 503 and 504
+ * with exponential backoff and full jitter while always honouring Retry-After, paces writes
+ * with a token bucket, caps concurrent requests, and coalesces independent requests issued in
+ * the same loop turn into $batch calls. Callers see one request and one result.
+ *
+ * It knows HTTP and Graph's envelopes (error bodies, $batch); it does not know users,
+ * licenses or workflows — lookups and actions are built on top of it. Nothing here blocks the
+ * loop, and no secret (client secret, token, Authorization header) is ever logged or put in
+ * a result.
+ */
+#ifndef WR_GRAPH_H
+#define WR_GRAPH_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+
+struct wr_graph_options {
+    const char *authority;     /* e.g. https://login.microsoftonline.com (no trailing /) */
+    const char *tenant;        /* tenant id or domain */
+    const char *client_id;
+    const char *client_secret; /* the secret's value (already resolved); copied, never logged */
+    const char *base_url;      /* e.g. https://graph.microsoft.com/v1.0 (no trailing /) */
+    int max_concurrency;       /* in-flight HTTP transfers; 0 = 16 */
+    int batch_max;             /* items per $batch, 1..20; 0 = 20; -1 = batching off */
+    int writes_per_150s;       /* write pacing (token bucket); 0 = 2700; -1 = pacing off */
+    int max_attempts;          /* attempts per request for retriable failures; 0 = 3 */
+    int64_t max_delay_ms;      /* bound on the total retry delay of one request; 0 = 120000 */
+    int64_t timeout_ms;        /* per HTTP transfer; 0 = 30000 */
+    bool read_only;            /* dry runs: any request that is not a GET fails at once */
+};
+
+/* What a request ended with. Valid only during the callback; copy what you keep. */
+struct wr_graph_result {
+    long status;               /* HTTP status of the (last) attempt; 0 = no HTTP answer */
+    struct json_object *body;  /* parsed JSON body, or NULL (204, empty or not JSON) */
+    const char *error_code;    /* on failure: Graph's error.code, the token endpoint's error
+                                  ("invalid_client"), "network", "timeout" or "read_only" */
+    const char *error_message; /* on failure: Graph's error.message, the AADSTS description,
+                                  or curl's message; never contains a secret */
+    bool ok;                   /* 2xx */
+    bool retriable;            /* failed for a reason that may pass later (network, 429, 5xx)
+                                  after this request's own attempts: the run may retry later */
+    int attempts;              /* HTTP attempts made */
+    int64_t retry_after_ms;    /* the last Retry-After seen, or 0 */
+};
+
+typedef void (*wr_graph_done_fn)(void *arg, const struct wr_graph_result *res);
+
+#define WR_GRAPH_WRITE 0x1u    /* a mutation: paced by writes_per_150s (implied by non-GET) */
+#define WR_GRAPH_NO_BATCH 0x2u /* send alone, never inside $batch */
+
+struct wr_graph;
+
+/*
+ * Creates a client on base. Copies every string in opts. Returns NULL with a message in err
+ * when curl cannot be set up or an option is invalid. No network traffic happens until the
+ * first request.
+ */
+struct wr_graph *wr_graph_new(struct event_base *base, const struct wr_graph_options *opts,
+                              char *err, size_t errlen);
+
+/*
+ * Cancels every pending request (their callbacks are NOT called) and frees the client. NULL
+ * is fine. Call it with no request of the caller still expecting a callback.
+ */
+void wr_graph_free(struct wr_graph *g);
+
+/*
+ * Starts a request: method ("GET", "POST", "PATCH", "PUT", "DELETE"), path relative to
+ * base_url starting with "/" ("/users/abc?$select=id"; escape parts with wr_graph_escape),
+ * body sent as JSON (borrowed; the client takes its own reference; NULL = no body). `done`
+ * is called exactly once, always on a later loop turn (never from inside this call), unless
+ * the client is freed first. Returns 0, or -1 when the request is malformed (then `done` is
+ * not called).
+ */
+int wr_graph_request(struct wr_graph *g, const char *method, const char *path,
+                     struct json_object *body, unsigned flags, wr_graph_done_fn done,
+                     void *arg);
+
+/* Percent-encodes s for use inside a path segment or a query value. Owned result. */
+char *wr_graph_escape(const char *s);
+
+/*
+ * Parses a Retry-After header value: delta-seconds, fractional seconds ("1.250") or an
+ * HTTP-date, relative to now_ms (Unix epoch ms). Returns the delay in ms (>= 0), or -1 when
+ * the value is not understood.
+ */
+int64_t wr_graph_parse_retry_after(const char *value, int64_t now_ms);
+
+struct wr_graph_stats {
+    uint64_t requests;      /* wr_graph_request calls */
+    uint64_t http_requests; /* HTTP transfers to Graph (a $batch is one), token calls excluded */
+    uint64_t batches;       /* $batch transfers */
+    uint64_t batch_items;   /* requests that travelled inside a $batch */
+    uint64_t retries;       /* attempts after the first */
+    uint64_t throttled;     /* 429 answers (top-level or per batch item) */
+    uint64_t token_fetches; /* token endpoint calls */
+    uint64_t paced;         /* writes that waited for the pacing bucket */
+    int64_t retry_wait_ms;  /* total time spent waiting for Retry-After */
+};
+
+void wr_graph_get_stats(const struct wr_graph *g, struct wr_graph_stats *out);
+
+#endif
