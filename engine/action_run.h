@@ -20,14 +20,14 @@ struct event_base;
 
 struct wr_action_env {
     struct event_base *base;
-    struct wr_graph *graph;       /* read_only in a dry run, as a second guard */
+    struct wr_graph *graph; /* read_only in a dry run, as a second guard */
     struct wr_directory *dir;
     bool dry_run;
 };
 
 struct wr_action_outcome {
     bool ok;
-    bool retriable;            /* on failure: a later retry may succeed */
+    bool retriable;             /* on failure: a later retry may succeed */
     struct json_object *output; /* on success: the action's output (borrowed during the call) */
     const char *error;          /* on failure: one line, with Graph's status, code and message */
     struct json_object *plan;   /* dry run: [{"method","path","body"}...] (borrowed); else NULL */

@@ -25,8 +25,8 @@
 struct event_base;
 
 struct wr_graph_options {
-    const char *authority;     /* e.g. https://login.microsoftonline.com (no trailing /) */
-    const char *tenant;        /* tenant id or domain */
+    const char *authority; /* e.g. https://login.microsoftonline.com (no trailing /) */
+    const char *tenant;    /* tenant id or domain */
     const char *client_id;
     const char *client_secret; /* the secret's value (already resolved); copied, never logged */
     const char *base_url;      /* e.g. https://graph.microsoft.com/v1.0 (no trailing /) */
@@ -56,7 +56,7 @@ struct wr_graph_result {
 
 typedef void (*wr_graph_done_fn)(void *arg, const struct wr_graph_result *res);
 
-#define WR_GRAPH_WRITE 0x1u    /* a mutation: paced by writes_per_150s (implied by non-GET) */
+#define WR_GRAPH_WRITE    0x1u /* a mutation: paced by writes_per_150s (implied by non-GET) */
 #define WR_GRAPH_NO_BATCH 0x2u /* send alone, never inside $batch */
 
 struct wr_graph;
@@ -84,8 +84,7 @@ void wr_graph_free(struct wr_graph *g);
  * not called).
  */
 int wr_graph_request(struct wr_graph *g, const char *method, const char *path,
-                     struct json_object *body, unsigned flags, wr_graph_done_fn done,
-                     void *arg);
+                     struct json_object *body, unsigned flags, wr_graph_done_fn done, void *arg);
 
 /* Percent-encodes s for use inside a path segment or a query value. Owned result. */
 char *wr_graph_escape(const char *s);
