@@ -441,6 +441,69 @@ static void test_hooks(void **state)
     wr_lua_free(lua);
 }
 
+/* The same escapes tried from inside a mapping hook, each as its own function. */
+static void test_hook_sandbox(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *fn;
+        const char *fragment;
+    } cases[] = {
+        {"io_open", "io"},
+        {"os_execute", "execute"},
+        {"req", "require"},
+        {"ld", "load"},
+        {"dump", "dump"},
+        {"dbg", "debug"},
+        {"strmeta", "index"},
+        {"gc", "collectgarbage"},
+        {"spin", "instruction budget"},
+        {"pspin", "instruction budget"},
+        {"rep", "memory limit"},
+        {"bomb", "memory limit"},
+        {"fin", "__gc"},
+    };
+    char *path = write_script(
+        "function io_open() return io.open('/etc/passwd') end\n"
+        "function os_execute() return os.execute('id') end\n"
+        "function req() return require('os') end\n"
+        "function ld() return load('return 1')() end\n"
+        "function dump() return string.dump(map) end\n"
+        "function dbg() return debug.getinfo(1) end\n"
+        "function strmeta() return getmetatable('').__index.dump end\n"
+        "function gc() return collectgarbage('count') end\n"
+        "function spin() while true do end end\n"
+        "function pspin() for i = 1, 1e9 do pcall(function() while true do end end) end end\n"
+        "function rep() return string.rep('x', 1e9) end\n"
+        "function bomb() local t = {} for i = 1, 1e9 do t[i] = { i } end end\n"
+        "function fin() return setmetatable({}, { __gc = function() while true do end end }) "
+        "end\n"
+        "function map(e) return { ok = true } end\n");
+    struct wr_lua *lua = new_lua();
+    struct json_object *event = json_object_new_object(), *out = NULL;
+    char err[512];
+    int good = wr_lua_load_hook(lua, path, "map", err, sizeof(err));
+    assert_true(good >= 0);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int h = wr_lua_load_hook(lua, path, cases[i].fn, err, sizeof(err));
+        assert_true(h >= 0);
+        if (wr_lua_call_hook(lua, h, event, event, &out, err, sizeof(err), NULL) == 0) {
+            fail_msg("%s() escaped the sandbox", cases[i].fn);
+        }
+        if (!strstr(err, cases[i].fragment)) {
+            fail_msg("%s(): error '%s' lacks '%s'", cases[i].fn, err, cases[i].fragment);
+        }
+        /* After each, the next evaluation in the same state works. */
+        assert_int_equal(wr_lua_call_hook(lua, good, event, event, &out, err, sizeof(err), NULL),
+                         0);
+        json_object_put(out);
+    }
+    json_object_put(event);
+    unlink(path);
+    free(path);
+    wr_lua_free(lua);
+}
+
 /* }====== */
 
 int main(void)
@@ -455,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_scope_and_when),
         cmocka_unit_test(test_hooks),
         cmocka_unit_test(test_env_and_compile_errors),
+        cmocka_unit_test(test_hook_sandbox),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
