@@ -7,6 +7,8 @@
  */
 #include "engine/cli.h"
 
+#include <event2/event.h>
+#include <event2/thread.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,6 +18,10 @@
 
 #include "actions/action.h"
 #include "engine/config.h"
+#include "engine/daemon.h"
+#include "engine/ingest.h"
+#include "engine/journal.h"
+#include "engine/log.h"
 #include "engine/lua_host.h"
 #include "engine/strutil.h"
 #include "engine/workflow_set.h"
@@ -29,11 +35,49 @@ struct command {
     int (*run)(int argc, char **argv);
 };
 
+static int read_document(const char *path, struct json_object **out, struct wr_diags *d);
+static int cmd_run(int argc, char **argv);
+static int cmd_fire(int argc, char **argv);
 static int cmd_validate(int argc, char **argv);
 static int cmd_map(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const struct command commands[] = {
+    {
+        .name = "run",
+        .summary = "run the daemon: webhook listener and triggers over the durable journal",
+        .usage = "weir run [-c weir.yaml] [--log-level LEVEL] [--log-format logfmt|json]",
+        .help = "Loads weir.yaml and every workflow (any error: nothing starts, exit 1), opens\n"
+                "the journal (`state:`), and listens for webhooks on listen.webhook. An event\n"
+                "is acknowledged (202) only after it and its matched runs are committed to the\n"
+                "journal; a delivery whose idempotency key was seen in the last 7 days answers\n"
+                "200 with \"duplicate\": true and starts nothing. SIGTERM or SIGINT stop\n"
+                "accepting, answer what was received, and exit 0.\n"
+                "\n"
+                "Options:\n"
+                "  -c, --config FILE   weir.yaml (default ./weir.yaml)\n"
+                "      --log-level L   debug, info (default), warn or error\n"
+                "      --log-format F  logfmt (default) or json; logs go to standard error\n"
+                "  -h, --help          this help",
+        .run = cmd_run,
+    },
+    {
+        .name = "fire",
+        .summary = "store an event for one workflow by hand, through the same path as webhooks",
+        .usage = "weir fire WORKFLOW --event FILE|- [-c weir.yaml] [--key KEY]",
+        .help =
+            "Reads the event (JSON or YAML; - is standard input), evaluates WORKFLOW's `when:`\n"
+            "on it and commits the event, and a run when it matches, to the journal —\n"
+            "the daemon need not be running, and may be. Prints the event id and whether\n"
+            "the workflow matched.\n"
+            "\n"
+            "Options:\n"
+            "  -e, --event FILE   the event\n"
+            "  -k, --key KEY      an idempotency key: firing twice with it stores one event\n"
+            "  -c, --config FILE  weir.yaml (default ./weir.yaml)\n"
+            "  -h, --help         this help",
+        .run = cmd_fire,
+    },
     {
         .name = "validate",
         .summary = "check weir.yaml and workflow files without touching Graph",
@@ -232,6 +276,195 @@ out:
         fprintf(stderr, "weir: %zu error%s\n", d.count, d.count == 1 ? "" : "s");
     }
     wr_diags_clear(&d);
+    wr_workflow_set_free(set);
+    wr_config_free(cfg);
+    return rc;
+}
+
+/* }====== */
+
+/* {====== run and fire ====== */
+
+static int cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"log-format", required_argument, NULL, 'F'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const struct command *self = find_command("run");
+    const char *config_path = "weir.yaml";
+    int c;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'L':
+            if (wr_log_set_level(optarg) != 0) {
+                return usage_error("run: unknown log level '%s' (debug, info, warn, error)", optarg,
+                                   self);
+            }
+            break;
+        case 'F':
+            if (wr_log_set_format(optarg) != 0) {
+                return usage_error("run: unknown log format '%s' (logfmt, json)", optarg, self);
+            }
+            break;
+        case 'h':
+            printf("usage: %s\n\n%s\n", self->usage, self->help);
+            return WR_EXIT_OK;
+        default:
+            return usage_error("run: unknown option or missing value '%s'", argv[optind - 1], self);
+        }
+    }
+    if (optind != argc) {
+        return usage_error("run: unexpected argument '%s'", argv[optind], self);
+    }
+    return wr_daemon_run(config_path);
+}
+
+struct fire_wait {
+    struct event_base *base;
+    int rc;
+    char event_id[40];
+    bool duplicate;
+    int runs;
+    char error[300];
+};
+
+static void on_fired(void *arg, const struct wr_ingest_result *res)
+{
+    struct fire_wait *w = arg;
+    w->rc = res->rc;
+    if (res->rc != 0) {
+        snprintf(w->error, sizeof(w->error), "%s", res->error ? res->error : "storage error");
+    } else if (res->count == 1) {
+        snprintf(w->event_id, sizeof(w->event_id), "%s", res->items[0].event_id);
+        w->duplicate = res->items[0].duplicate;
+        w->runs = res->items[0].runs;
+    }
+    event_base_loopexit(w->base, NULL);
+}
+
+static int cmd_fire(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"event", required_argument, NULL, 'e'},
+        {"key", required_argument, NULL, 'k'},
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const struct command *self = find_command("fire");
+    const char *config_path = "weir.yaml", *event_path = NULL, *key = NULL;
+    struct wr_diags d = {0};
+    struct wr_config *cfg = NULL;
+    struct wr_workflow_set *set = NULL;
+    struct json_object *event = NULL;
+    struct event_base *base = NULL;
+    struct wr_journal *journal = NULL;
+    struct wr_ingest *ingest = NULL;
+    char err[512];
+    int c, rc = WR_EXIT_INVALID;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "e:k:c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'e':
+            event_path = optarg;
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'h':
+            printf("usage: %s\n\n%s\n", self->usage, self->help);
+            return WR_EXIT_OK;
+        default:
+            return usage_error("fire: unknown option or missing value '%s'", argv[optind - 1],
+                               self);
+        }
+    }
+    if (optind != argc - 1) {
+        return usage_error("fire: give exactly one WORKFLOW name%s", "", self);
+    }
+    if (!event_path) {
+        return usage_error("fire: --event FILE is required%s", "", self);
+    }
+    const char *name = argv[optind];
+    if (wr_config_load(config_path, &cfg, &d) != 0) {
+        goto out;
+    }
+    const char *dir = cfg->workflows;
+    if (wr_workflow_set_load(&dir, 1, cfg->dir, cfg->env_allow, &set, &d) != 0) {
+        goto out;
+    }
+    const struct wr_workflow *wf = wr_workflow_set_find(set, name);
+    if (!wf) {
+        const char **names = wr_xcalloc(set->count + 1, sizeof(*names));
+        for (size_t i = 0; i < set->count; i++) {
+            names[i] = set->items[i]->name;
+        }
+        const char *sug = wr_suggest(name, names);
+        wr_diags_add(&d, NULL, 0, 0, NULL, "no workflow named '%s'%s%s%s", name,
+                     sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
+        free(names);
+        goto out;
+    }
+    if (read_document(event_path, &event, &d) != 0) {
+        goto out;
+    }
+    evthread_use_pthreads();
+    base = event_base_new();
+    journal = base ? wr_journal_open(base, cfg->state, 0, err, sizeof(err)) : NULL;
+    if (!journal) {
+        wr_diags_add(&d, NULL, 0, 0, NULL, "%s", base ? err : "cannot create an event loop");
+        rc = 3;
+        goto out;
+    }
+    ingest = wr_ingest_new(base, journal);
+    struct wr_ingest_event ev = {event, key};
+    struct fire_wait w = {base, -1, "", false, 0, ""};
+    if (wr_ingest_submit(ingest, "manual", NULL, &wf, 1, &ev, 1, on_fired, &w) != 0) {
+        wr_diags_add(&d, NULL, 0, 0, NULL, "the journal is closing");
+        rc = 3;
+        goto out;
+    }
+    event_base_dispatch(base);
+    if (w.rc != 0) {
+        wr_diags_add(&d, NULL, 0, 0, NULL, "the event could not be stored: %s", w.error);
+        rc = 3;
+        goto out;
+    }
+    if (w.duplicate) {
+        printf("duplicate: key '%s' was already used by event %s; nothing stored\n", key,
+               w.event_id);
+    } else if (w.runs > 0) {
+        printf("stored event %s: workflow %s matched; %d run queued\n", w.event_id, name, w.runs);
+    } else {
+        printf("stored event %s: workflow %s did not match (its when: is false for this "
+               "event)\n",
+               w.event_id, name);
+    }
+    rc = WR_EXIT_OK;
+out:
+    wr_diags_print(&d, stderr);
+    wr_diags_clear(&d);
+    wr_ingest_free(ingest);
+    wr_journal_close(journal);
+    if (base) {
+        event_base_free(base);
+    }
+    json_object_put(event);
     wr_workflow_set_free(set);
     wr_config_free(cfg);
     return rc;

@@ -1,0 +1,16 @@
+/*
+ * daemon — `weir run`: one libevent loop with the listeners and triggers of the loaded
+ * workflows over the durable journal.
+ *
+ * Start-up loads weir.yaml and the workflow set (any error: nothing starts), opens the
+ * journal, and starts the webhook listener. SIGTERM and SIGINT stop accepting new requests,
+ * wait until every request already received has its commit and answer, and exit 0. Until the
+ * run executor exists, matched events are stored as queued runs.
+ */
+#ifndef WR_DAEMON_H
+#define WR_DAEMON_H
+
+/* Runs until a stop signal; returns the process exit code (0, 1 bad config, 3 runtime). */
+int wr_daemon_run(const char *config_path);
+
+#endif

@@ -1,0 +1,149 @@
+/*
+ * ingest — matching events to workflows and storing them durably; see ingest.h.
+ */
+#include "engine/ingest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/journal.h"
+#include "engine/lua_host.h"
+#include "engine/strutil.h"
+
+struct wr_ingest {
+    struct event_base *base;
+    struct wr_journal *journal;
+};
+
+struct submission {
+    wr_ingest_done_fn done;
+    void *arg;
+};
+
+struct wr_ingest *wr_ingest_new(struct event_base *base, struct wr_journal *journal)
+{
+    struct wr_ingest *in = wr_xcalloc(1, sizeof(*in));
+    in->base = base;
+    in->journal = journal;
+    return in;
+}
+
+void wr_ingest_free(struct wr_ingest *in)
+{
+    free(in);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Decides whether wf wants event: its `when:` in its own sandbox, and its concurrency key.
+ * Returns 1 (matched; *ckey owned or NULL), 0 (not matched) or -1 (evaluation failed;
+ * message in err: the run is stored as failed so the admin sees why).
+ */
+static int match(const struct wr_workflow *wf, struct json_object *event, char **ckey, char *err,
+                 size_t errlen)
+{
+    int scope = wr_lua_scope_new(wf->lua);
+    int rc = 1;
+    *ckey = NULL;
+    if (wr_lua_scope_set(wf->lua, scope, "event", event) != 0 ||
+        wr_lua_scope_set(wf->lua, scope, "vars", wf->vars) != 0) {
+        snprintf(err, errlen, "the event cannot be passed to Lua (nested too deeply?)");
+        rc = -1;
+        goto out;
+    }
+    if (wf->when) {
+        bool yes = false;
+        char msg[512];
+        if (wr_lua_eval_bool(wf->lua, scope, wf->when, &yes, msg, sizeof(msg)) != 0) {
+            snprintf(err, errlen, "when: %s", msg);
+            rc = -1;
+            goto out;
+        }
+        if (!yes) {
+            rc = 0;
+            goto out;
+        }
+    }
+    if (wf->concurrency_key) {
+        struct json_object *tmpl = json_object_new_string(wf->concurrency_key), *v = NULL;
+        char msg[512];
+        if (wr_lua_render(wf->lua, scope, tmpl, &v, msg, sizeof(msg)) != 0) {
+            snprintf(err, errlen, "concurrency_key: %s", msg);
+            rc = -1;
+        } else if (v) {
+            *ckey = wr_xstrdup(json_object_is_type(v, json_type_string)
+                                   ? json_object_get_string(v)
+                                   : json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+        }
+        json_object_put(v);
+        json_object_put(tmpl);
+    }
+out:
+    wr_lua_scope_free(wf->lua, scope);
+    return rc;
+}
+
+static void on_committed(void *arg, struct wr_journal_batch *b, int rc, const char *error)
+{
+    struct submission *s = arg;
+    struct wr_ingest_item *items = wr_xcalloc(b->count ? b->count : 1, sizeof(*items));
+    for (size_t i = 0; i < b->count; i++) {
+        struct wr_journal_event *ev = &b->events[i];
+        items[i].duplicate = ev->duplicate;
+        snprintf(items[i].event_id, sizeof(items[i].event_id), "%s",
+                 ev->duplicate ? ev->original_id : ev->id);
+        items[i].runs = ev->duplicate ? 0 : (int)ev->nruns;
+    }
+    struct wr_ingest_result res = {rc, error, b->count, items};
+    s->done(s->arg, &res);
+    free(items);
+    free(s);
+}
+
+int wr_ingest_submit(struct wr_ingest *in, const char *source, struct json_object *headers,
+                     const struct wr_workflow *const *candidates, size_t ncandidates,
+                     const struct wr_ingest_event *events, size_t n, wr_ingest_done_fn done,
+                     void *arg)
+{
+    struct wr_journal_batch *b = wr_journal_batch_new();
+    const char *hdr = headers
+                          ? json_object_to_json_string_ext(
+                                headers, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+                          : NULL;
+    int64_t at = now_ms();
+
+    for (size_t i = 0; i < n; i++) {
+        const char *body = json_object_to_json_string_ext(
+            events[i].event, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        struct wr_journal_event *ev =
+            wr_journal_batch_add(b, source, events[i].key, hdr, body ? body : "null", at);
+        for (size_t c = 0; c < ncandidates; c++) {
+            const struct wr_workflow *wf = candidates[c];
+            char err[600], *ckey = NULL;
+            if (!wf->enabled) {
+                continue;
+            }
+            int m = match(wf, events[i].event, &ckey, err, sizeof(err));
+            if (m != 0) {
+                wr_journal_batch_add_run(ev, wf->name, wf->hash, ckey, m < 0 ? err : NULL);
+            }
+            free(ckey);
+        }
+    }
+    struct submission *s = wr_xcalloc(1, sizeof(*s));
+    s->done = done;
+    s->arg = arg;
+    if (wr_journal_submit(in->journal, b, on_committed, s) != 0) {
+        free(s);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,67 @@
+/*
+ * ingest — the one path every event takes into weir: match, journal, acknowledge.
+ *
+ * A trigger (webhook, file, schedule) or `weir fire` hands over the events of one delivery —
+ * one webhook body, the rows of one CSV file, one schedule slot — together with the
+ * workflows that could want them. Ingest evaluates each candidate's `when:` on each event
+ * (on the loop thread, in the workflow's Lua sandbox), then submits the events and their
+ * matched runs to the journal as ONE transaction, and calls back on the loop thread once that
+ * transaction is durable (fsync'd). Only then may the trigger acknowledge the delivery
+ * (the webhook's 2xx, moving the file to done/). An event whose idempotency key was seen
+ * within the retention window is reported as a duplicate with the original event's id and
+ * starts no run. Ingest does not run workflows; the run executor picks the runs up.
+ */
+#ifndef WR_INGEST_H
+#define WR_INGEST_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/workflow.h"
+
+struct event_base;
+struct wr_journal;
+
+struct wr_ingest_event {
+    struct json_object *event; /* the event value workflows see as `event` (borrowed) */
+    const char *key;           /* idempotency key, or NULL for none */
+};
+
+/* The outcome of one submitted event. */
+struct wr_ingest_item {
+    char event_id[40]; /* the stored event's id (the original one for a duplicate) */
+    bool duplicate;    /* seen before within the retention window: nothing new stored */
+    int runs;          /* runs created for it (0 for a duplicate or an unmatched event) */
+};
+
+struct wr_ingest_result {
+    int rc;            /* 0 = committed; negative = nothing was stored */
+    const char *error; /* rc < 0: why (storage failure, a `when:` that failed to evaluate) */
+    size_t count;
+    const struct wr_ingest_item *items; /* count entries, in submission order */
+};
+
+typedef void (*wr_ingest_done_fn)(void *arg, const struct wr_ingest_result *res);
+
+struct wr_ingest;
+
+/* Creates the ingest path over an open journal. Borrowed; both must outlive it. */
+struct wr_ingest *wr_ingest_new(struct event_base *base, struct wr_journal *journal);
+void wr_ingest_free(struct wr_ingest *in);
+
+/*
+ * Matches and stores the n events of one delivery. source names the trigger for audit and
+ * history ("webhook /hooks/hr", "file /spool/hr/2026-11.csv", "schedule nightly",
+ * "manual"); headers (borrowed, may be NULL) are kept for audit and must already be free of
+ * secrets. candidates are the enabled workflows of the trigger (borrowed until `done`).
+ * `done` runs on the loop thread after the commit, never inside this call. Returns 0, or -1
+ * when nothing could be queued (then `done` is not called).
+ */
+int wr_ingest_submit(struct wr_ingest *in, const char *source, struct json_object *headers,
+                     const struct wr_workflow *const *candidates, size_t ncandidates,
+                     const struct wr_ingest_event *events, size_t n, wr_ingest_done_fn done,
+                     void *arg);
+
+#endif

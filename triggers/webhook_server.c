@@ -1,0 +1,442 @@
+/*
+ * webhook_server — evhttp routes for webhook workflows; see webhook_server.h.
+ */
+#include "triggers/webhook_server.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <sys/socket.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "engine/ingest.h"
+#include "engine/lua_host.h"
+#include "engine/strutil.h"
+#include "engine/template.h"
+#include "engine/workflow_set.h"
+
+struct wr_webhook_server {
+    struct event_base *base;
+    struct wr_ingest *ingest;
+    const struct wr_workflow_set *set;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    int port;
+    size_t pending;
+};
+
+/* One request waiting for its commit. */
+struct pending {
+    struct wr_webhook_server *srv;
+    struct evhttp_request *req;
+    size_t count;
+};
+
+/* Headers never stored with the event: credentials and signatures. */
+static bool secret_header(const char *name)
+{
+    static const char *const exact[] = {"authorization",     "cookie",    "proxy-authorization",
+                                        "webhook-signature", "x-api-key", NULL};
+    for (size_t i = 0; exact[i]; i++) {
+        if (strcasecmp(name, exact[i]) == 0) {
+            return true;
+        }
+    }
+    /* X-Hub-Signature-256, X-Signature, X-BambooHR-Signature, ... */
+    for (const char *p = name; *p; p++) {
+        if (strncasecmp(p, "signature", 9) == 0 || strncasecmp(p, "token", 5) == 0 ||
+            strncasecmp(p, "secret", 6) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void reply_json(struct evhttp_request *req, int code, const char *reason,
+                       struct json_object *body)
+{
+    struct evbuffer *out = evbuffer_new();
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evbuffer_add_printf(out, "%s\n",
+                        json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
+                                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
+    evhttp_send_reply(req, code, reason, out);
+    evbuffer_free(out);
+    json_object_put(body);
+}
+
+static void reply_error(struct evhttp_request *req, int code, const char *reason, const char *fmt,
+                        ...) __attribute__((format(printf, 4, 5)));
+
+static void reply_error(struct evhttp_request *req, int code, const char *reason, const char *fmt,
+                        ...)
+{
+    struct wr_buf b = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    wr_buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "error", json_object_new_string(wr_buf_str(&b)));
+    wr_buf_free(&b);
+    reply_json(req, code, reason, o);
+}
+
+/* The workflows routed at path (enabled or not: a disabled one still owns its path). */
+static size_t route(const struct wr_workflow_set *set, const char *path,
+                    const struct wr_workflow **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; set && i < set->count; i++) {
+        const struct wr_workflow *wf = set->items[i];
+        struct json_object *p = NULL;
+        if (strcmp(wf->trigger->name, "webhook") == 0 &&
+            json_object_object_get_ex(wf->trigger_args, "path", &p) &&
+            strcmp(json_object_get_string(p), path) == 0 && n < max) {
+            out[n++] = wf;
+        }
+    }
+    return n;
+}
+
+static bool json_content_type(const char *ct)
+{
+    if (!ct) {
+        return false;
+    }
+    while (*ct == ' ') {
+        ct++;
+    }
+    size_t n = strlen("application/json");
+    if (strncasecmp(ct, "application/json", n) != 0) {
+        return false;
+    }
+    ct += n;
+    while (*ct == ' ') {
+        ct++;
+    }
+    return *ct == '\0' || *ct == ';';
+}
+
+static void on_committed(void *arg, const struct wr_ingest_result *res)
+{
+    struct pending *p = arg;
+    p->srv->pending--;
+    if (res->rc != 0) {
+        /* Nothing was stored: the sender must retry, so no 2xx. */
+        evhttp_add_header(evhttp_request_get_output_headers(p->req), "Retry-After", "5");
+        reply_error(p->req, 503, "Service Unavailable", "the event could not be stored: %s",
+                    res->error ? res->error : "storage error");
+        free(p);
+        return;
+    }
+    int runs = 0;
+    bool all_dup = true;
+    for (size_t i = 0; i < res->count; i++) {
+        runs += res->items[i].runs;
+        all_dup = all_dup && res->items[i].duplicate;
+    }
+    struct json_object *o = json_object_new_object();
+    if (res->count == 1) {
+        json_object_object_add(o, "event_id", json_object_new_string(res->items[0].event_id));
+    } else {
+        struct json_object *ids = json_object_new_array();
+        for (size_t i = 0; i < res->count; i++) {
+            struct json_object *e = json_object_new_object();
+            json_object_object_add(e, "event_id", json_object_new_string(res->items[i].event_id));
+            json_object_object_add(e, "runs", json_object_new_int(res->items[i].runs));
+            if (res->items[i].duplicate) {
+                json_object_object_add(e, "duplicate", json_object_new_boolean(1));
+            }
+            json_object_array_add(ids, e);
+        }
+        json_object_object_add(o, "events", ids);
+    }
+    if (all_dup && res->count > 0) {
+        json_object_object_add(o, "duplicate", json_object_new_boolean(1));
+        reply_json(p->req, 200, "OK", o);
+    } else {
+        json_object_object_add(o, "runs", json_object_new_int(runs));
+        reply_json(p->req, 202, "Accepted", o);
+    }
+    free(p);
+}
+
+/* The delivery's key from the headers senders use, or NULL. */
+static const char *header_key(struct evkeyvalq *in)
+{
+    static const char *const names[] = {"webhook-id", "X-GitHub-Delivery", "X-Request-Id", NULL};
+    for (size_t i = 0; names[i]; i++) {
+        const char *v = evhttp_find_header(in, names[i]);
+        if (v && *v) {
+            return v;
+        }
+    }
+    return NULL;
+}
+
+/* Evaluates an `id:` template for one event in wf's sandbox. Owned string or NULL + err. */
+static char *template_key(const struct wr_workflow *wf, const char *tmpl, struct json_object *ev,
+                          char *err, size_t errlen)
+{
+    int scope = wr_lua_scope_new(wf->lua);
+    struct json_object *t = json_object_new_string(tmpl), *v = NULL;
+    char *key = NULL;
+    if (wr_lua_scope_set(wf->lua, scope, "event", ev) == 0 &&
+        wr_lua_scope_set(wf->lua, scope, "vars", wf->vars) == 0 &&
+        wr_lua_render(wf->lua, scope, t, &v, err, errlen) == 0) {
+        if (v && !json_object_is_type(v, json_type_null)) {
+            key = wr_xstrdup(json_object_is_type(v, json_type_string)
+                                 ? json_object_get_string(v)
+                                 : json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+        } else {
+            snprintf(err, errlen, "the id template '%s' gave nothing", tmpl);
+        }
+    }
+    json_object_put(v);
+    json_object_put(t);
+    wr_lua_scope_free(wf->lua, scope);
+    return key;
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    struct wr_webhook_server *srv = arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    const struct wr_workflow *routes[64];
+    size_t nroutes = path ? route(srv->set, path, routes, 64) : 0;
+    struct json_object *body = NULL, *headers = NULL, *split = NULL;
+    struct wr_ingest_event *events = NULL;
+    char **keys = NULL;
+    size_t nevents = 0;
+    char err[512];
+
+    if (nroutes == 0) {
+        reply_error(req, 404, "Not Found", "no webhook at %s", path ? path : "this path");
+        return;
+    }
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+        reply_error(req, 405, "Method Not Allowed", "webhooks take POST");
+        return;
+    }
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    const char *ct = evhttp_find_header(in, "Content-Type");
+    if (!json_content_type(ct)) {
+        reply_error(req, 415, "Unsupported Media Type",
+                    "the body must be JSON (Content-Type: application/json), got %s",
+                    ct ? ct : "no Content-Type");
+        return;
+    }
+    struct evbuffer *buf = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(buf);
+    const char *data = (const char *)evbuffer_pullup(buf, -1);
+    struct json_tokener *tok = json_tokener_new_ex(64);
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    body = len ? json_tokener_parse_ex(tok, data, (int)len) : NULL;
+    enum json_tokener_error jerr = len ? json_tokener_get_error(tok) : json_tokener_continue;
+    size_t end = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    if (jerr != json_tokener_success) {
+        int line = 1, col = 1;
+        for (size_t i = 0; data && i < end && i < len; i++) {
+            line += data[i] == '\n';
+            col = data[i] == '\n' ? 1 : col + 1;
+        }
+        reply_error(req, 400, "Bad Request", "invalid JSON at line %d, column %d: %s", line, col,
+                    jerr == json_tokener_continue ? "unexpected end of the body"
+                                                  : json_tokener_error_desc(jerr));
+        json_object_put(body);
+        return;
+    }
+
+    /* Workflows sharing a path agree on secret, id and split (checked at load). */
+    const struct wr_workflow *first = routes[0];
+    struct json_object *v = NULL;
+    const char *id_tmpl =
+        json_object_object_get_ex(first->trigger_args, "id", &v) ? json_object_get_string(v) : NULL;
+    const char *split_expr = json_object_object_get_ex(first->trigger_args, "split", &v)
+                                 ? json_object_get_string(v)
+                                 : NULL;
+    const char *hkey = header_key(in);
+
+    if (split_expr) {
+        int scope = wr_lua_scope_new(first->lua);
+        int rc = wr_lua_scope_set(first->lua, scope, "event", body);
+        if (rc == 0) {
+            rc = wr_lua_eval(first->lua, scope, split_expr, strlen(split_expr), &split, err,
+                             sizeof(err));
+        } else {
+            snprintf(err, sizeof(err), "the body cannot be passed to Lua");
+        }
+        wr_lua_scope_free(first->lua, scope);
+        if (rc != 0 || !json_object_is_type(split, json_type_array)) {
+            if (rc == 0) {
+                snprintf(err, sizeof(err), "split: '%s' is not a list in this body", split_expr);
+            }
+            reply_error(req, 422, "Unprocessable Entity", "%s", err);
+            goto out;
+        }
+        nevents = json_object_array_length(split);
+    } else {
+        nevents = 1;
+    }
+    events = wr_xcalloc(nevents ? nevents : 1, sizeof(*events));
+    keys = wr_xcalloc(nevents ? nevents : 1, sizeof(*keys));
+    for (size_t i = 0; i < nevents; i++) {
+        events[i].event = split ? json_object_array_get_idx(split, i) : body;
+        if (id_tmpl) {
+            keys[i] = template_key(first, id_tmpl, events[i].event, err, sizeof(err));
+            if (!keys[i]) {
+                reply_error(req, 422, "Unprocessable Entity", "id: %s", err);
+                goto out;
+            }
+        } else if (hkey) {
+            keys[i] = split ? wr_xasprintf("%s:%zu", hkey, i) : wr_xstrdup(hkey);
+        }
+        events[i].key = keys[i];
+    }
+
+    headers = json_object_new_object();
+    for (struct evkeyval *kv = in->tqh_first; kv; kv = kv->next.tqe_next) {
+        if (!secret_header(kv->key)) {
+            json_object_object_add(headers, kv->key, json_object_new_string(kv->value));
+        }
+    }
+    char source[300];
+    snprintf(source, sizeof(source), "webhook %s", path);
+    struct pending *p = wr_xcalloc(1, sizeof(*p));
+    p->srv = srv;
+    p->req = req;
+    p->count = nevents;
+    if (wr_ingest_submit(srv->ingest, source, headers, routes, nroutes, events, nevents,
+                         on_committed, p) != 0) {
+        free(p);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "5");
+        reply_error(req, 503, "Service Unavailable", "weir is shutting down");
+        goto out;
+    }
+    srv->pending++;
+out:
+    for (size_t i = 0; keys && i < nevents; i++) {
+        free(keys[i]);
+    }
+    free(keys);
+    free(events);
+    json_object_put(headers);
+    json_object_put(split);
+    json_object_put(body);
+}
+
+static int parse_listen(const char *listen, char *host, size_t hostlen, int *port)
+{
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen) {
+        return -1;
+    }
+    size_t n = (size_t)(colon - listen);
+    if (listen[0] == '[' && colon[-1] == ']') {
+        listen++;
+        n -= 2;
+    }
+    if (n >= hostlen) {
+        return -1;
+    }
+    memcpy(host, listen, n);
+    host[n] = '\0';
+    *port = atoi(colon + 1);
+    return 0;
+}
+
+struct wr_webhook_server *wr_webhook_server_new(struct event_base *base, struct wr_ingest *in,
+                                                const struct wr_workflow_set *set,
+                                                const char *listen, char *err, size_t errlen)
+{
+    struct wr_webhook_server *srv = wr_xcalloc(1, sizeof(*srv));
+    char host[256];
+    int port = 0;
+
+    srv->base = base;
+    srv->ingest = in;
+    srv->set = set;
+    if (parse_listen(listen, host, sizeof(host), &port) != 0) {
+        snprintf(err, errlen, "listen.webhook: '%s' is not HOST:PORT", listen);
+        goto err;
+    }
+    srv->http = evhttp_new(base);
+    if (!srv->http) {
+        snprintf(err, errlen, "cannot create the webhook listener");
+        goto err;
+    }
+    evhttp_set_max_body_size(srv->http, WR_WEBHOOK_MAX_BODY);
+    evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                              EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
+                                              EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+    evhttp_set_timeout(srv->http, 10);
+    evhttp_set_gencb(srv->http, on_request, srv);
+    struct evhttp_bound_socket *bs =
+        evhttp_bind_socket_with_handle(srv->http, host, (ev_uint16_t)port);
+    if (!bs) {
+        snprintf(err, errlen,
+                 "listen.webhook: cannot listen on %s (in use, or not an address "
+                 "of this machine?)",
+                 listen);
+        goto err;
+    }
+    srv->bound = bs;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0) {
+        srv->port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                             : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+    return srv;
+err:
+    wr_webhook_server_free(srv);
+    return NULL;
+}
+
+int wr_webhook_server_port(const struct wr_webhook_server *s)
+{
+    return s->port;
+}
+
+void wr_webhook_server_set_workflows(struct wr_webhook_server *s, const struct wr_workflow_set *set)
+{
+    s->set = set;
+}
+
+void wr_webhook_server_stop_accepting(struct wr_webhook_server *s)
+{
+    if (s && s->bound) {
+        evhttp_del_accept_socket(s->http, s->bound);
+        s->bound = NULL;
+    }
+}
+
+size_t wr_webhook_server_pending(const struct wr_webhook_server *s)
+{
+    return s->pending;
+}
+
+void wr_webhook_server_free(struct wr_webhook_server *s)
+{
+    if (!s) {
+        return;
+    }
+    if (s->http) {
+        evhttp_free(s->http);
+    }
+    free(s);
+}
