@@ -439,7 +439,8 @@ static int cmd_fire(int argc, char **argv)
         rc = 3;
         goto out;
     }
-    event_base_dispatch(base);
+    /* The commit is announced from the writer thread: keep looping while nothing is pending. */
+    event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
     if (w.rc != 0) {
         wr_diags_add(&d, NULL, 0, 0, NULL, "the event could not be stored: %s", w.error);
         rc = 3;

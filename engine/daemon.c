@@ -17,6 +17,7 @@
 #include "engine/log.h"
 #include "engine/strutil.h"
 #include "engine/workflow_set.h"
+#include "triggers/schedule_timer.h"
 #include "triggers/webhook_server.h"
 
 struct daemon {
@@ -26,6 +27,7 @@ struct daemon {
     struct wr_journal *journal;
     struct wr_ingest *ingest;
     struct wr_webhook_server *webhooks;
+    struct wr_schedule *schedule;
     struct event *sigterm, *sigint, *drain;
     bool stopping;
 };
@@ -37,6 +39,7 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     size_t waiting = (d->webhooks ? wr_webhook_server_pending(d->webhooks) : 0) +
+                     wr_schedule_pending(d->schedule) +
                      (d->journal ? wr_journal_pending(d->journal) : 0);
     if (waiting == 0) {
         event_base_loopexit(d->base, NULL);
@@ -58,6 +61,8 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
            sig == SIGTERM ? "TERM" : "INT", NULL);
     /* The listener goes away; requests already read keep their reply path. */
     wr_webhook_server_stop_accepting(d->webhooks);
+    wr_schedule_free(d->schedule); /* no new slots; firings in flight are tracked by the journal */
+    d->schedule = NULL;
     on_drain(-1, 0, d);
 }
 
@@ -95,6 +100,11 @@ int wr_daemon_run(const char *config_path)
         wr_log(WR_LOG_ERROR, "cannot start the webhook listener", "error", err, NULL);
         goto out;
     }
+    d.schedule = wr_schedule_new(d.base, d.ingest, d.set, err, sizeof(err));
+    if (!d.schedule) {
+        wr_log(WR_LOG_ERROR, "cannot start the schedules", "error", err, NULL);
+        goto out;
+    }
     d.sigterm = evsignal_new(d.base, SIGTERM, on_stop, &d);
     d.sigint = evsignal_new(d.base, SIGINT, on_stop, &d);
     d.drain = evtimer_new(d.base, on_drain, &d);
@@ -128,6 +138,7 @@ out:
     if (d.drain) {
         event_free(d.drain);
     }
+    wr_schedule_free(d.schedule);
     wr_webhook_server_free(d.webhooks);
     wr_ingest_free(d.ingest);
     wr_journal_close(d.journal);
