@@ -27,8 +27,12 @@ struct wr_journal {
     sqlite3 *db; /* the writer's connection, used by the writer thread only */
     pthread_t thread;
     bool thread_started;
+    sqlite3 *ckpt_db; /* the checkpointer's connection */
+    pthread_t ckpt_thread;
+    bool ckpt_started;
     pthread_mutex_t lock;
-    pthread_cond_t wake;
+    pthread_cond_t wake;    /* the writer waits on it for batches */
+    pthread_cond_t ckpt_cv; /* the checkpointer sleeps on it between checkpoints */
     struct wr_journal_batch *queue, *queue_tail; /* submitted, not yet committed */
     struct wr_journal_batch *done, *done_tail;   /* committed, callback not yet run */
     bool stopping;
@@ -443,6 +447,35 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/*
+ * Checkpoints run here, not inside a commit: SQLite's automatic checkpoint would make the
+ * unlucky commit that crosses 1000 WAL pages wait for the copy into the database file, and
+ * every ack in its group with it. A PASSIVE checkpoint never blocks the writer.
+ */
+static void *checkpointer_main(void *arg)
+{
+    struct wr_journal *j = arg;
+    pthread_mutex_lock(&j->lock);
+    while (!j->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 250 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&j->ckpt_cv, &j->lock, &until);
+        if (j->stopping) {
+            break;
+        }
+        pthread_mutex_unlock(&j->lock);
+        sqlite3_wal_checkpoint_v2(j->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&j->lock);
+    }
+    pthread_mutex_unlock(&j->lock);
+    return NULL;
+}
+
 /* Loop thread: runs the callbacks of committed batches. */
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
@@ -488,6 +521,7 @@ struct wr_journal *wr_journal_open(struct event_base *base, const char *path, in
     j = wr_xcalloc(1, sizeof(*j));
     pthread_mutex_init(&j->lock, NULL);
     pthread_cond_init(&j->wake, NULL);
+    pthread_cond_init(&j->ckpt_cv, NULL);
     j->retention_ms = retention_ms > 0 ? retention_ms : WR_JOURNAL_RETENTION_MS;
     j->db = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err, errlen);
     if (!j->db || migrate(j->db, path, err, errlen) != 0) {
@@ -498,11 +532,25 @@ struct wr_journal *wr_journal_open(struct event_base *base, const char *path, in
         snprintf(err, errlen, "cannot create the journal's event");
         goto err;
     }
+    char msg[128];
+    if (exec(j->db, "PRAGMA wal_autocheckpoint=0", msg, sizeof(msg)) != 0) {
+        snprintf(err, errlen, "%s: %s", path, msg);
+        goto err;
+    }
+    j->ckpt_db = open_db(path, SQLITE_OPEN_READWRITE, err, errlen);
+    if (!j->ckpt_db) {
+        goto err;
+    }
     if (pthread_create(&j->thread, NULL, writer_main, j) != 0) {
         snprintf(err, errlen, "cannot start the journal writer thread");
         goto err;
     }
     j->thread_started = true;
+    if (pthread_create(&j->ckpt_thread, NULL, checkpointer_main, j) != 0) {
+        snprintf(err, errlen, "cannot start the journal checkpoint thread");
+        goto err;
+    }
+    j->ckpt_started = true;
     return j;
 err:
     wr_journal_close(j);
@@ -514,12 +562,23 @@ void wr_journal_close(struct wr_journal *j)
     if (!j) {
         return;
     }
-    if (j->thread_started) {
+    if (j->thread_started || j->ckpt_started) {
         pthread_mutex_lock(&j->lock);
         j->stopping = true;
-        pthread_cond_signal(&j->wake);
+        pthread_cond_broadcast(&j->wake);
+        pthread_cond_broadcast(&j->ckpt_cv);
         pthread_mutex_unlock(&j->lock);
-        pthread_join(j->thread, NULL);
+        if (j->thread_started) {
+            pthread_join(j->thread, NULL);
+        }
+        if (j->ckpt_started) {
+            pthread_join(j->ckpt_thread, NULL);
+        }
+    }
+    if (j->ckpt_db) {
+        /* Fold the WAL back into the database on a clean stop. */
+        sqlite3_wal_checkpoint_v2(j->ckpt_db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        sqlite3_close(j->ckpt_db);
     }
     /* Committed (or failed) batches nobody will hear about any more. */
     for (struct wr_journal_batch *b = j->done; b;) {
@@ -532,6 +591,7 @@ void wr_journal_close(struct wr_journal *j)
     }
     sqlite3_close(j->db);
     pthread_cond_destroy(&j->wake);
+    pthread_cond_destroy(&j->ckpt_cv);
     pthread_mutex_destroy(&j->lock);
     free(j);
 }
