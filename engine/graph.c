@@ -1,0 +1,1755 @@
+/*
+ * graph — weir's asynchronous Microsoft Graph client: libcurl's multi_socket API driven by
+ * libevent (curl's hiperfifo pattern), with the OAuth2 client-credentials token, retries that
+ * honour Retry-After, write pacing, a concurrency cap and $batch coalescing; see graph.h.
+ *
+ * A request moves through these states: PENDING (waiting for the next flush, which runs once
+ * per loop turn and groups requests into $batch calls), PACED (waiting for the write bucket),
+ * TIMER (waiting for a retry or a Retry-After), READY (in a transfer that waits for a
+ * concurrency slot or for a token), INFLIGHT and DONE (queued for delivery; callbacks run from
+ * the deliver event, never from curl's callbacks nor from wr_graph_request).
+ *
+ * It is not a Graph SDK: it knows HTTP, the token endpoint and Graph's error and $batch
+ * envelopes, nothing about users or licenses. It never logs; the client secret, the token and
+ * the Authorization header never reach a result.
+ */
+#include "engine/graph.h"
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include "engine/strutil.h"
+
+#define DEFAULT_MAX_CONCURRENCY 16
+#define DEFAULT_BATCH_MAX       20
+#define GRAPH_BATCH_LIMIT       20
+#define DEFAULT_WRITES_PER_150S 2700
+#define DEFAULT_MAX_ATTEMPTS    3
+#define DEFAULT_MAX_DELAY_MS    120000
+#define DEFAULT_TIMEOUT_MS      30000
+#define CONNECT_TIMEOUT_MS      10000
+#define BACKOFF_INITIAL_MS      500
+#define BACKOFF_CAP_MS          30000
+#define RETRY_AFTER_MARGIN_MS   5
+#define RETRY_AFTER_CAP_MS      (24LL * 3600 * 1000)
+#define MAX_BODY_BYTES          (64u << 20)
+#define GRAPH_SCOPE             "https://graph.microsoft.com/.default"
+#define REDACTED                "[redacted]"
+
+/* {====== Types ====== */
+
+enum req_state { RS_PENDING, RS_PACED, RS_TIMER, RS_READY, RS_INFLIGHT, RS_DONE };
+
+/* One caller request, alive from wr_graph_request until its callback returns. */
+struct greq {
+    struct wr_graph *g;
+    TAILQ_ENTRY(greq) all; /* g->reqs: every live request, for wr_graph_free */
+    TAILQ_ENTRY(greq) q;   /* g->pending, g->paced or g->done, by state */
+    enum req_state state;
+    char *method;
+    char *path;
+    struct json_object *body; /* our reference, or NULL */
+    unsigned flags;
+    wr_graph_done_fn done;
+    void *arg;
+    struct event *timer; /* retry / Retry-After timer, made on first use */
+    bool paid;           /* holds a pacing token for its next attempt */
+    bool auth_retried;   /* the one forced-refresh retry after a 401 was used */
+    int attempts;
+    int64_t delay_ms; /* retry delay scheduled so far, bounded by max_delay_ms */
+    /* The result so far. */
+    long status;
+    struct json_object *res_body;
+    char *error_code;
+    char *error_message;
+    bool ok;
+    bool retriable;
+    int64_t retry_after_ms;
+};
+
+enum xfer_kind { XK_SINGLE, XK_BATCH, XK_TOKEN };
+
+/* One HTTP transfer: a request sent alone, a $batch of several, or a token call. */
+struct xfer {
+    struct wr_graph *g;
+    TAILQ_ENTRY(xfer) link; /* g->ready or g->active */
+    enum xfer_kind kind;
+    struct greq *reqs[GRAPH_BATCH_LIMIT];
+    size_t n;
+    CURL *easy;
+    struct curl_slist *headers;
+    char *url;
+    char *req_body;
+    size_t req_body_len;
+    struct wr_buf resp;
+    char *retry_after; /* the answer's Retry-After header, raw */
+    bool too_big;
+    uint64_t token_gen; /* which token the transfer carried */
+    int64_t sent_ms;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+/* A socket curl asked us to watch. */
+struct gsock {
+    LIST_ENTRY(gsock) link;
+    struct wr_graph *g;
+    curl_socket_t fd;
+    struct event *ev;
+};
+
+/* "METHOD /path" answered 429 with Retry-After: nothing for it is sent before `until`. */
+struct holdoff {
+    struct holdoff *next;
+    char *key;
+    int64_t until;
+};
+
+TAILQ_HEAD(greq_list, greq);
+TAILQ_HEAD(xfer_list, xfer);
+
+struct wr_graph {
+    struct event_base *base;
+    CURLM *multi;
+    struct event *curl_timer; /* curl's CURLMOPT_TIMERFUNCTION timer */
+    struct event *flush_ev;   /* groups pending requests into transfers, once per turn */
+    struct event *deliver_ev; /* runs callbacks of finished requests */
+    struct event *pace_timer; /* wakes paced writes when the bucket has refilled */
+    struct event *token_timer;
+    char *client_id;
+    char *client_secret;
+    char *base_url;
+    char *token_url;
+    int max_concurrency;
+    int batch_max; /* 0 or 1: batching off */
+    int writes_per_150s;
+    int max_attempts;
+    int64_t max_delay_ms;
+    int64_t timeout_ms;
+    bool read_only;
+
+    struct greq_list reqs;
+    struct greq_list pending;
+    struct greq_list paced;
+    struct greq_list done;
+    struct xfer_list ready;
+    struct xfer_list active;
+    LIST_HEAD(, gsock) socks;
+    int inflight; /* Graph transfers in curl (token calls excluded) */
+
+    char *token;
+    uint64_t token_gen;
+    int64_t token_usable_until;
+    int64_t token_refresh_at;
+    struct xfer *token_xfer;
+    int token_attempts;
+    int64_t token_delay_ms;
+
+    double bucket;
+    int64_t bucket_ms;
+    struct holdoff *holdoffs;
+    uint64_t rng;
+    bool delivering;
+    bool free_requested;
+    struct wr_graph_stats stats;
+};
+
+/* }====== */
+
+/* {====== Helpers ====== */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t epoch_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void ms_to_tv(int64_t ms, struct timeval *tv)
+{
+    if (ms < 0) {
+        ms = 0;
+    }
+    tv->tv_sec = (time_t)(ms / 1000);
+    tv->tv_usec = (suseconds_t)((ms % 1000) * 1000);
+}
+
+/* xorshift64*: jitter needs spread, not secrecy. */
+static uint64_t rng_next(struct wr_graph *g)
+{
+    uint64_t x = g->rng;
+
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    g->rng = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* Full-jitter delay for the retry after `attempts` attempts: uniform in [0, min(cap, base*2^n)]. */
+static int64_t backoff_ms(struct wr_graph *g, int attempts)
+{
+    int64_t cap = BACKOFF_INITIAL_MS;
+
+    for (int i = 1; i < attempts && cap < BACKOFF_CAP_MS; i++) {
+        cap *= 2;
+    }
+    if (cap > BACKOFF_CAP_MS) {
+        cap = BACKOFF_CAP_MS;
+    }
+    return (int64_t)(rng_next(g) % (uint64_t)(cap + 1));
+}
+
+static void secure_free(char *s)
+{
+    if (s != NULL) {
+        explicit_bzero(s, strlen(s));
+        free(s);
+    }
+}
+
+static void replace_all(struct wr_buf *out, const char *s, const char *needle)
+{
+    size_t nlen = strlen(needle);
+    const char *p;
+
+    while ((p = strstr(s, needle)) != NULL) {
+        wr_buf_addn(out, s, (size_t)(p - s));
+        wr_buf_add(out, REDACTED);
+        s = p + nlen;
+    }
+    wr_buf_add(out, s);
+}
+
+/* Owned copy of msg with the secret and the token (raw or URL-encoded) cut out. */
+static char *scrub(const struct wr_graph *g, const char *msg)
+{
+    const char *secrets[3] = {g->client_secret, g->token, NULL};
+    char *escaped = curl_easy_escape(NULL, g->client_secret, 0);
+    char *cur = wr_xstrdup(msg);
+
+    secrets[2] = escaped;
+    for (size_t i = 0; i < 3; i++) {
+        struct wr_buf b = {0};
+
+        if (secrets[i] == NULL || strlen(secrets[i]) < 3 || strstr(cur, secrets[i]) == NULL) {
+            continue;
+        }
+        replace_all(&b, cur, secrets[i]);
+        free(cur);
+        cur = wr_buf_take(&b);
+    }
+    curl_free(escaped);
+    return cur;
+}
+
+static bool is_write(const struct greq *r)
+{
+    return (r->flags & WR_GRAPH_WRITE) || strcmp(r->method, "GET") != 0;
+}
+
+static const char *json_str(struct json_object *o, const char *key)
+{
+    struct json_object *v;
+
+    if (o == NULL || !json_object_is_type(o, json_type_object) ||
+        !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string)) {
+        return NULL;
+    }
+    return json_object_get_string(v);
+}
+
+/* Parses a whole buffer as JSON; NULL when it is empty or not JSON. Owned. */
+static struct json_object *parse_json(const char *s, size_t len)
+{
+    struct json_tokener *tok;
+    struct json_object *o;
+
+    if (len == 0 || len > INT32_MAX) {
+        return NULL;
+    }
+    tok = json_tokener_new();
+    if (tok == NULL) {
+        return NULL;
+    }
+    o = json_tokener_parse_ex(tok, s, (int)len);
+    if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
+                      json_tokener_get_parse_end(tok) != len)) {
+        /* Trailing bytes after a value: only whitespace is fine. */
+        for (size_t i = json_tokener_get_parse_end(tok); i < len; i++) {
+            if (strchr(" \t\r\n", s[i]) == NULL) {
+                json_object_put(o);
+                o = NULL;
+                break;
+            }
+        }
+    }
+    json_tokener_free(tok);
+    return o;
+}
+
+/* }====== */
+
+/* {====== Retry-After and escaping ====== */
+
+int64_t wr_graph_parse_retry_after(const char *value, int64_t now_ms_epoch)
+{
+    const char *p = value;
+    int64_t ms = 0;
+
+    if (value == NULL) {
+        return -1;
+    }
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+    if (*p >= '0' && *p <= '9') {
+        int64_t frac = 0;
+        int scale = 100;
+        bool extra = false;
+
+        for (; *p >= '0' && *p <= '9'; p++) {
+            if (ms <= RETRY_AFTER_CAP_MS) {
+                ms = ms * 10 + (*p - '0') * 1000;
+            }
+        }
+        if (*p == '.') {
+            p++;
+            if (!(*p >= '0' && *p <= '9')) {
+                return -1;
+            }
+            for (; *p >= '0' && *p <= '9'; p++) {
+                if (scale > 0) {
+                    frac += (*p - '0') * scale;
+                    scale /= 10;
+                } else if (*p != '0') {
+                    extra = true; /* sub-millisecond rest: round up, never retry early */
+                }
+            }
+        }
+        while (*p == ' ' || *p == '\t') {
+            p++;
+        }
+        if (*p != '\0') {
+            return -1;
+        }
+        ms += frac + (extra ? 1 : 0);
+        return ms > RETRY_AFTER_CAP_MS ? RETRY_AFTER_CAP_MS : ms;
+    }
+    /* An HTTP-date must start with a day name ("Sun, 06 Nov 1994 08:49:37 GMT" and the two
+     * obsolete forms); curl_getdate parses all three and more, so require that shape first. */
+    if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z'))) {
+        return -1;
+    }
+    {
+        time_t t = curl_getdate(p, NULL);
+        int64_t when;
+
+        if (t == (time_t)-1) {
+            return -1;
+        }
+        when = (int64_t)t * 1000;
+        if (when <= now_ms_epoch) {
+            return 0;
+        }
+        ms = when - now_ms_epoch;
+        return ms > RETRY_AFTER_CAP_MS ? RETRY_AFTER_CAP_MS : ms;
+    }
+}
+
+char *wr_graph_escape(const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    struct wr_buf b = {0};
+
+    if (s == NULL) {
+        return NULL;
+    }
+    wr_buf_add(&b, "");
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+            wr_buf_addc(&b, (char)*p);
+        } else {
+            wr_buf_addc(&b, '%');
+            wr_buf_addc(&b, hex[*p >> 4]);
+            wr_buf_addc(&b, hex[*p & 15]);
+        }
+    }
+    return wr_buf_take(&b);
+}
+
+/* }====== */
+
+/* {====== Requests ====== */
+
+static void schedule_flush(struct wr_graph *g)
+{
+    event_active(g->flush_ev, 0, 0);
+}
+
+static void req_reset_result(struct greq *r)
+{
+    json_object_put(r->res_body);
+    r->res_body = NULL;
+    free(r->error_code);
+    free(r->error_message);
+    r->error_code = NULL;
+    r->error_message = NULL;
+    r->status = 0;
+    r->ok = false;
+    r->retriable = false;
+}
+
+static void req_set_error(struct greq *r, long status, const char *code, const char *msg)
+{
+    free(r->error_code);
+    free(r->error_message);
+    r->status = status;
+    r->ok = false;
+    r->error_code = scrub(r->g, code);
+    r->error_message = scrub(r->g, msg);
+}
+
+static void req_free(struct greq *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    if (r->timer != NULL) {
+        event_free(r->timer);
+    }
+    req_reset_result(r);
+    json_object_put(r->body);
+    free(r->method);
+    free(r->path);
+    free(r);
+}
+
+/* Queues r (detached from every queue) for delivery on a later turn. */
+static void req_finish(struct greq *r)
+{
+    struct wr_graph *g = r->g;
+
+    r->state = RS_DONE;
+    TAILQ_INSERT_TAIL(&g->done, r, q);
+    event_active(g->deliver_ev, 0, 0);
+}
+
+static void req_requeue(struct greq *r)
+{
+    r->state = RS_PENDING;
+    TAILQ_INSERT_TAIL(&r->g->pending, r, q);
+    schedule_flush(r->g);
+}
+
+static void on_req_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    req_requeue(arg);
+}
+
+static void req_wait(struct greq *r, int64_t ms)
+{
+    struct timeval tv;
+
+    if (r->timer == NULL) {
+        r->timer = event_new(r->g->base, -1, 0, on_req_timer, r);
+    }
+    r->state = RS_TIMER;
+    ms_to_tv(ms, &tv);
+    evtimer_add(r->timer, &tv);
+}
+
+/*
+ * The attempt r made failed for a retriable reason (its result already says why). Schedules
+ * the retry, or finishes r with retriable=true when attempts or the delay budget are spent.
+ * ra_ms >= 0 is a Retry-After that must pass first; else fixed_ms >= 0 is a delay shared by a
+ * whole $batch; else a full-jitter backoff.
+ */
+static void req_retry(struct greq *r, int64_t ra_ms, int64_t fixed_ms)
+{
+    struct wr_graph *g = r->g;
+    int64_t remaining = g->max_delay_ms - r->delay_ms;
+    int64_t delay;
+
+    r->retriable = true;
+    if (r->attempts >= g->max_attempts || remaining <= 0) {
+        req_finish(r);
+        return;
+    }
+    if (ra_ms >= 0) {
+        delay = ra_ms + RETRY_AFTER_MARGIN_MS;
+        if (delay > remaining) {
+            req_finish(r); /* cannot wait as long as the server asks */
+            return;
+        }
+        g->stats.retry_wait_ms += delay;
+    } else {
+        delay = fixed_ms >= 0 ? fixed_ms : backoff_ms(g, r->attempts);
+        if (delay > remaining) {
+            delay = remaining;
+        }
+    }
+    r->delay_ms += delay;
+    req_wait(r, delay);
+}
+
+/* }====== */
+
+/* {====== Holdoffs: Retry-After applies to the throttled method and path ====== */
+
+static char *holdoff_key(const struct greq *r)
+{
+    size_t n = strcspn(r->path, "?");
+
+    return wr_xasprintf("%s %.*s", r->method, (int)n, r->path);
+}
+
+static void holdoff_set(struct wr_graph *g, const struct greq *r, int64_t until)
+{
+    char *key = holdoff_key(r);
+    struct holdoff *h;
+
+    for (h = g->holdoffs; h != NULL; h = h->next) {
+        if (strcmp(h->key, key) == 0) {
+            if (until > h->until) {
+                h->until = until;
+            }
+            free(key);
+            return;
+        }
+    }
+    h = wr_xcalloc(1, sizeof(*h));
+    h->key = key;
+    h->until = until;
+    h->next = g->holdoffs;
+    g->holdoffs = h;
+}
+
+/* When r's method and path are held off past now, the time they are free again; else 0. */
+static int64_t holdoff_until(struct wr_graph *g, const struct greq *r, int64_t now)
+{
+    struct holdoff **pp = &g->holdoffs;
+    int64_t until = 0;
+    char *key;
+
+    if (g->holdoffs == NULL) {
+        return 0;
+    }
+    key = holdoff_key(r);
+    while (*pp != NULL) {
+        struct holdoff *h = *pp;
+
+        if (h->until <= now) {
+            *pp = h->next;
+            free(h->key);
+            free(h);
+            continue;
+        }
+        if (strcmp(h->key, key) == 0) {
+            until = h->until;
+        }
+        pp = &h->next;
+    }
+    free(key);
+    return until;
+}
+
+/* }====== */
+
+/* {====== Pacing ====== */
+
+static double pace_rate_per_ms(const struct wr_graph *g)
+{
+    return (double)g->writes_per_150s / 150000.0;
+}
+
+static void pace_refill(struct wr_graph *g, int64_t now)
+{
+    if (now > g->bucket_ms) {
+        g->bucket += (double)(now - g->bucket_ms) * pace_rate_per_ms(g);
+        if (g->bucket > g->writes_per_150s) {
+            g->bucket = g->writes_per_150s;
+        }
+    }
+    g->bucket_ms = now;
+}
+
+static void pace_arm(struct wr_graph *g, int64_t now)
+{
+    struct timeval tv;
+    double need;
+
+    if (evtimer_pending(g->pace_timer, NULL)) {
+        return;
+    }
+    pace_refill(g, now);
+    need = 1.0 - g->bucket;
+    ms_to_tv(need <= 0 ? 0 : (int64_t)ceil(need / pace_rate_per_ms(g)), &tv);
+    evtimer_add(g->pace_timer, &tv);
+}
+
+static void on_pace_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct wr_graph *g = arg;
+    int64_t now = now_ms();
+    struct greq *r;
+
+    (void)fd;
+    (void)what;
+    pace_refill(g, now);
+    while ((r = TAILQ_FIRST(&g->paced)) != NULL && g->bucket >= 1.0) {
+        TAILQ_REMOVE(&g->paced, r, q);
+        g->bucket -= 1.0;
+        r->paid = true;
+        req_requeue(r);
+    }
+    if (!TAILQ_EMPTY(&g->paced)) {
+        pace_arm(g, now);
+    }
+}
+
+/* Takes a write token for r; false when r must queue behind the bucket (or earlier waiters). */
+static bool pace_take(struct wr_graph *g, int64_t now)
+{
+    if (!TAILQ_EMPTY(&g->paced)) {
+        return false;
+    }
+    pace_refill(g, now);
+    if (g->bucket >= 1.0) {
+        g->bucket -= 1.0;
+        return true;
+    }
+    return false;
+}
+
+/* }====== */
+
+/* {====== Transfers ====== */
+
+static void xfer_free(struct xfer *x)
+{
+    if (x == NULL) {
+        return;
+    }
+    if (x->easy != NULL) {
+        curl_easy_cleanup(x->easy);
+    }
+    curl_slist_free_all(x->headers);
+    free(x->url);
+    if (x->req_body != NULL) {
+        explicit_bzero(x->req_body, x->req_body_len); /* a token call carries the secret */
+        free(x->req_body);
+    }
+    wr_buf_free(&x->resp);
+    free(x->retry_after);
+    free(x);
+}
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+    struct xfer *x = arg;
+    size_t n = size * nmemb;
+
+    if (x->resp.len + n > MAX_BODY_BYTES) {
+        x->too_big = true;
+        return 0;
+    }
+    wr_buf_addn(&x->resp, data, n);
+    return n;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+    struct xfer *x = arg;
+    size_t n = size * nmemb;
+    static const char name[] = "retry-after:";
+
+    if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+        free(x->retry_after); /* a new response (after 100 Continue): forget the old one */
+        x->retry_after = NULL;
+    } else if (n > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
+        size_t start = sizeof(name) - 1, end = n;
+
+        while (start < end && (data[start] == ' ' || data[start] == '\t')) {
+            start++;
+        }
+        while (end > start && strchr(" \t\r\n", data[end - 1]) != NULL) {
+            end--;
+        }
+        free(x->retry_after);
+        x->retry_after = wr_xasprintf("%.*s", (int)(end - start), data + start);
+    }
+    return n;
+}
+
+/* Sets the options every transfer shares; false when curl cannot make a handle. */
+static bool xfer_prepare(struct wr_graph *g, struct xfer *x)
+{
+    x->easy = curl_easy_init();
+    if (x->easy == NULL) {
+        return false;
+    }
+    curl_easy_setopt(x->easy, CURLOPT_URL, x->url);
+    curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, (long)g->timeout_ms);
+    curl_easy_setopt(
+        x->easy, CURLOPT_CONNECTTIMEOUT_MS,
+        (long)(g->timeout_ms < CONNECT_TIMEOUT_MS ? g->timeout_ms : CONNECT_TIMEOUT_MS));
+    curl_easy_setopt(x->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(x->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
+    x->errbuf[0] = '\0';
+    return true;
+}
+
+static void xfer_set_method(struct xfer *x, const char *method)
+{
+    if (strcmp(method, "GET") == 0) {
+        return;
+    }
+    if (strcmp(method, "POST") != 0) {
+        curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, method);
+    }
+    if (x->req_body != NULL || strcmp(method, "POST") == 0) {
+        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->req_body_len);
+        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->req_body != NULL ? x->req_body : "");
+    }
+}
+
+static char *serialize(struct json_object *o, size_t *len)
+{
+    const char *s =
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    *len = strlen(s);
+    return wr_xstrdup(s);
+}
+
+/* Builds the $batch envelope of x's requests; ids are 1-based positions. */
+static char *batch_body(const struct xfer *x, size_t *len)
+{
+    struct json_object *env = json_object_new_object();
+    struct json_object *arr = json_object_new_array();
+    char *s;
+
+    for (size_t i = 0; i < x->n; i++) {
+        const struct greq *r = x->reqs[i];
+        struct json_object *item = json_object_new_object();
+        char id[24];
+
+        snprintf(id, sizeof(id), "%zu", i + 1);
+        json_object_object_add(item, "id", json_object_new_string(id));
+        json_object_object_add(item, "method", json_object_new_string(r->method));
+        json_object_object_add(item, "url", json_object_new_string(r->path));
+        if (r->body != NULL) {
+            struct json_object *h = json_object_new_object();
+
+            json_object_object_add(h, "Content-Type", json_object_new_string("application/json"));
+            json_object_object_add(item, "headers", h);
+            json_object_object_add(item, "body", json_object_get(r->body));
+        }
+        json_object_array_add(arr, item);
+    }
+    json_object_object_add(env, "requests", arr);
+    s = serialize(env, len);
+    json_object_put(env);
+    return s;
+}
+
+static void fail_reqs(struct xfer *x, long status, const char *code, const char *msg,
+                      bool retriable)
+{
+    for (size_t i = 0; i < x->n; i++) {
+        req_set_error(x->reqs[i], status, code, msg);
+        x->reqs[i]->retriable = retriable;
+        req_finish(x->reqs[i]);
+    }
+    x->n = 0;
+}
+
+/* Starts a Graph transfer (single or $batch) with the current token. Takes ownership of x. */
+static void xfer_start(struct wr_graph *g, struct xfer *x)
+{
+    const struct greq *first = x->reqs[0];
+    char *auth = wr_xasprintf("Authorization: Bearer %s", g->token);
+    bool has_body;
+
+    x->headers = curl_slist_append(x->headers, auth);
+    secure_free(auth);
+    x->headers = curl_slist_append(x->headers, "Accept: application/json");
+    x->headers = curl_slist_append(x->headers, "Expect:");
+    if (x->kind == XK_BATCH) {
+        x->url = wr_xasprintf("%s/$batch", g->base_url);
+        x->req_body = batch_body(x, &x->req_body_len);
+        has_body = true;
+    } else {
+        x->url = wr_xasprintf("%s%s", g->base_url, first->path);
+        if (first->body != NULL) {
+            x->req_body = serialize(first->body, &x->req_body_len);
+        }
+        has_body = x->req_body != NULL;
+    }
+    if (has_body) {
+        x->headers = curl_slist_append(x->headers, "Content-Type: application/json");
+    }
+    if (x->headers == NULL || !xfer_prepare(g, x)) {
+        fail_reqs(x, 0, "network", "could not set up the HTTP transfer", false);
+        xfer_free(x);
+        return;
+    }
+    xfer_set_method(x, x->kind == XK_BATCH ? "POST" : first->method);
+    x->token_gen = g->token_gen;
+    x->sent_ms = now_ms();
+    for (size_t i = 0; i < x->n; i++) {
+        struct greq *r = x->reqs[i];
+
+        r->state = RS_INFLIGHT;
+        r->paid = false;
+        if (++r->attempts > 1) {
+            g->stats.retries++;
+        }
+    }
+    g->stats.http_requests++;
+    if (x->kind == XK_BATCH) {
+        g->stats.batches++;
+        g->stats.batch_items += x->n;
+    }
+    TAILQ_INSERT_TAIL(&g->active, x, link);
+    g->inflight++;
+    if (curl_multi_add_handle(g->multi, x->easy) != CURLM_OK) {
+        TAILQ_REMOVE(&g->active, x, link);
+        g->inflight--;
+        fail_reqs(x, 0, "network", "could not start the HTTP transfer", false);
+        xfer_free(x);
+    }
+}
+
+/* }====== */
+
+/* {====== Token ====== */
+
+static void token_start(struct wr_graph *g);
+
+static bool token_usable(const struct wr_graph *g, int64_t now)
+{
+    return g->token != NULL && now < g->token_usable_until;
+}
+
+static void on_token_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    token_start(arg);
+}
+
+/* Starts a token call unless one is in flight or waiting for its retry. */
+static void token_start(struct wr_graph *g)
+{
+    struct xfer *x;
+    char *id, *secret, *scope;
+
+    if (g->token_xfer != NULL || evtimer_pending(g->token_timer, NULL)) {
+        return;
+    }
+    x = wr_xcalloc(1, sizeof(*x));
+    x->g = g;
+    x->kind = XK_TOKEN;
+    x->url = wr_xstrdup(g->token_url);
+    id = curl_easy_escape(NULL, g->client_id, 0);
+    secret = curl_easy_escape(NULL, g->client_secret, 0);
+    scope = curl_easy_escape(NULL, GRAPH_SCOPE, 0);
+    if (id != NULL && secret != NULL && scope != NULL) {
+        x->req_body =
+            wr_xasprintf("grant_type=client_credentials&client_id=%s&client_secret=%s&scope=%s", id,
+                         secret, scope);
+        x->req_body_len = strlen(x->req_body);
+    }
+    curl_free(id);
+    if (secret != NULL) {
+        explicit_bzero(secret, strlen(secret));
+    }
+    curl_free(secret);
+    curl_free(scope);
+    x->headers = curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded");
+    x->headers = curl_slist_append(x->headers, "Accept: application/json");
+    x->headers = curl_slist_append(x->headers, "Expect:");
+    if (x->req_body == NULL || x->headers == NULL || !xfer_prepare(g, x)) {
+        xfer_free(x);
+        return; /* waiting requests stay queued; the next flush tries again */
+    }
+    xfer_set_method(x, "POST");
+    x->sent_ms = now_ms();
+    g->stats.token_fetches++;
+    TAILQ_INSERT_TAIL(&g->active, x, link);
+    g->token_xfer = x;
+    if (curl_multi_add_handle(g->multi, x->easy) != CURLM_OK) {
+        TAILQ_REMOVE(&g->active, x, link);
+        g->token_xfer = NULL;
+        xfer_free(x);
+    }
+}
+
+/* Forgets the token the 401 was for, so the next transfer fetches a new one. */
+static void token_invalidate(struct wr_graph *g)
+{
+    secure_free(g->token);
+    g->token = NULL;
+    g->token_usable_until = 0;
+    g->token_refresh_at = 0;
+}
+
+/* Fails every request that waits for a token (queued or grouped, not yet sent). */
+static void token_fail_waiters(struct wr_graph *g, long status, const char *code, const char *msg,
+                               bool retriable)
+{
+    struct xfer *x;
+    struct greq *r;
+
+    while ((x = TAILQ_FIRST(&g->ready)) != NULL) {
+        TAILQ_REMOVE(&g->ready, x, link);
+        fail_reqs(x, status, code, msg, retriable);
+        xfer_free(x);
+    }
+    while ((r = TAILQ_FIRST(&g->pending)) != NULL) {
+        TAILQ_REMOVE(&g->pending, r, q);
+        req_set_error(r, status, code, msg);
+        r->retriable = retriable;
+        req_finish(r);
+    }
+}
+
+static bool curl_retriable(CURLcode res)
+{
+    switch (res) {
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_AGAIN:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static const char *curl_code(CURLcode res)
+{
+    return res == CURLE_OPERATION_TIMEDOUT ? "timeout" : "network";
+}
+
+static const char *curl_message(const struct xfer *x, CURLcode res)
+{
+    if (x->too_big) {
+        return "response body too large";
+    }
+    return x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(res);
+}
+
+static void token_done(struct wr_graph *g, struct xfer *x, CURLcode res)
+{
+    int64_t now = now_ms();
+    struct json_object *body = NULL;
+    long status = 0;
+    char *code = NULL, *msg = NULL;
+    bool retriable;
+    int64_t ra = -1, delay;
+
+    g->token_xfer = NULL;
+    if (res != CURLE_OK) {
+        code = wr_xstrdup(curl_code(res));
+        msg = wr_xasprintf("token request failed: %s", curl_message(x, res));
+        retriable = curl_retriable(res);
+    } else {
+        struct json_object *v;
+        const char *tok, *err, *desc;
+
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+        body = parse_json(x->resp.data, x->resp.len);
+        tok = json_str(body, "access_token");
+        if (status == 200 && tok != NULL && *tok != '\0' &&
+            json_object_object_get_ex(body, "expires_in", &v) &&
+            (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_string)) &&
+            json_object_get_int64(v) > 0 && json_object_get_int64(v) < 366LL * 86400) {
+            int64_t life = json_object_get_int64(v) * 1000;
+            int64_t refresh = life * 8 / 10;
+
+            /* Earlier of 80 % and five minutes before expiry, never before half the life. */
+            if (life - 300000 < refresh) {
+                refresh = life - 300000;
+            }
+            if (refresh < life / 2) {
+                refresh = life / 2;
+            }
+            if (x->sent_ms + life <= now) {
+                /* Expired on arrival (a lifetime shorter than the round trip): fetching again at
+                 * once would spin, so treat it as a retriable token failure. */
+                code = wr_xstrdup("token_error");
+                msg = wr_xasprintf("the token (expires_in %lld s) expired before it arrived",
+                                   (long long)(life / 1000));
+                retriable = true;
+                goto failed;
+            }
+            secure_free(g->token);
+            g->token = wr_xstrdup(tok);
+            g->token_gen++;
+            /* Counted from when the call was sent: the server's clock started no earlier. */
+            g->token_refresh_at = x->sent_ms + refresh;
+            g->token_usable_until =
+                x->sent_ms + life - (life / 10 < 30000 ? life / 10 : (int64_t)30000);
+            if (g->token_usable_until <= now) {
+                g->token_usable_until = x->sent_ms + life; /* a slow answer: use what is left */
+            }
+            g->token_attempts = 0;
+            g->token_delay_ms = 0;
+            json_object_put(body);
+            schedule_flush(g);
+            return;
+        }
+        err = json_str(body, "error");
+        desc = json_str(body, "error_description");
+        code = wr_xstrdup(err != NULL ? err : "token_error");
+        msg = desc != NULL
+                  ? wr_xstrdup(desc)
+                  : wr_xasprintf("token endpoint answered HTTP %ld without a token", status);
+        retriable = status == 429 || status >= 500;
+        if (status == 429) {
+            g->stats.throttled++;
+        }
+        if (x->retry_after != NULL) {
+            ra = wr_graph_parse_retry_after(x->retry_after, epoch_ms());
+        }
+    }
+failed:
+    json_object_put(body);
+    if (token_usable(g, now)) {
+        /* A proactive refresh failed; the current token still works. Try again later. */
+        int64_t left = g->token_usable_until - now;
+
+        g->token_refresh_at = now + (left / 2 < 30000 ? left / 2 : 30000);
+        goto out;
+    }
+    if (retriable && ++g->token_attempts < g->max_attempts) {
+        delay = ra >= 0 ? ra + RETRY_AFTER_MARGIN_MS : backoff_ms(g, g->token_attempts);
+        if (g->token_delay_ms + delay <= g->max_delay_ms) {
+            struct timeval tv;
+
+            if (ra >= 0) {
+                g->stats.retry_wait_ms += delay;
+            }
+            g->token_delay_ms += delay;
+            ms_to_tv(delay, &tv);
+            evtimer_add(g->token_timer, &tv);
+            goto out;
+        }
+    }
+    g->token_attempts = 0;
+    g->token_delay_ms = 0;
+    token_fail_waiters(g, status, code, msg, retriable);
+out:
+    free(code);
+    free(msg);
+}
+
+/* }====== */
+
+/* {====== Answers ====== */
+
+enum outcome { OUT_DONE, OUT_AUTH, OUT_RETRY };
+
+/*
+ * Records one HTTP answer (top level or a $batch item) in r and decides: finished (queued for
+ * delivery), re-sent after a forced token refresh, or to be retried by the caller.
+ */
+static enum outcome apply_answer(struct greq *r, long status, struct json_object *body,
+                                 int64_t ra_ms, uint64_t gen)
+{
+    struct wr_graph *g = r->g;
+    struct json_object *err = NULL;
+    const char *code, *msg;
+
+    req_reset_result(r);
+    r->status = status;
+    r->res_body = json_object_get(body);
+    if (ra_ms >= 0) {
+        r->retry_after_ms = ra_ms;
+    }
+    if (status >= 200 && status <= 299) {
+        r->ok = true;
+        req_finish(r);
+        return OUT_DONE;
+    }
+    if (body != NULL && json_object_is_type(body, json_type_object)) {
+        json_object_object_get_ex(body, "error", &err);
+    }
+    code = json_str(err, "code");
+    msg = json_str(err, "message");
+    if (code != NULL) {
+        req_set_error(r, status, code, msg != NULL ? msg : "");
+    } else {
+        char *m = wr_xasprintf("HTTP %ld from %s %s without a Graph error body", status, r->method,
+                               r->path);
+
+        req_set_error(r, status, "http_error", m);
+        free(m);
+    }
+    if (status == 429) {
+        g->stats.throttled++;
+        if (ra_ms >= 0) {
+            holdoff_set(g, r, now_ms() + ra_ms);
+        }
+    }
+    if (status == 401 && code != NULL && strcmp(code, "InvalidAuthenticationToken") == 0 &&
+        !r->auth_retried) {
+        r->auth_retried = true;
+        if (gen == g->token_gen) {
+            token_invalidate(g);
+        }
+        req_requeue(r);
+        return OUT_AUTH;
+    }
+    if (status == 429 || status == 503 || status == 504) {
+        return OUT_RETRY;
+    }
+    r->retriable = status >= 500;
+    req_finish(r);
+    return OUT_DONE;
+}
+
+static int64_t header_retry_after(struct json_object *headers)
+{
+    if (headers == NULL || !json_object_is_type(headers, json_type_object)) {
+        return -1;
+    }
+    json_object_object_foreach(headers, key, val)
+    {
+        if (strcasecmp(key, "Retry-After") != 0) {
+            continue;
+        }
+        if (json_object_is_type(val, json_type_int)) {
+            int64_t s = json_object_get_int64(val);
+
+            return s < 0 ? -1 : (s > RETRY_AFTER_CAP_MS / 1000 ? RETRY_AFTER_CAP_MS : s * 1000);
+        }
+        if (json_object_is_type(val, json_type_string)) {
+            return wr_graph_parse_retry_after(json_object_get_string(val), epoch_ms());
+        }
+    }
+    return -1;
+}
+
+/* A $batch envelope answered 200: completes, retries or re-authenticates item by item. */
+static void batch_answers(struct wr_graph *g, struct xfer *x, struct json_object *responses)
+{
+    struct greq *retry[GRAPH_BATCH_LIMIT];
+    bool seen[GRAPH_BATCH_LIMIT] = {false};
+    size_t nretry = 0;
+    int64_t max_ra = -1;
+    int max_attempts = 0;
+
+    for (size_t i = 0; i < json_object_array_length(responses); i++) {
+        struct json_object *item = json_object_array_get_idx(responses, i), *v, *hdrs = NULL;
+        const char *id = json_str(item, "id");
+        char *end;
+        long idx, status;
+        int64_t ra;
+
+        if (id == NULL) {
+            continue;
+        }
+        idx = strtol(id, &end, 10);
+        if (*end != '\0' || idx < 1 || (size_t)idx > x->n || seen[idx - 1] ||
+            !json_object_object_get_ex(item, "status", &v) ||
+            !json_object_is_type(v, json_type_int)) {
+            continue;
+        }
+        seen[idx - 1] = true;
+        status = (long)json_object_get_int64(v);
+        json_object_object_get_ex(item, "headers", &hdrs);
+        ra = header_retry_after(hdrs);
+        if (!json_object_object_get_ex(item, "body", &v)) {
+            v = NULL;
+        }
+        if (apply_answer(x->reqs[idx - 1], status, v, ra, x->token_gen) == OUT_RETRY) {
+            retry[nretry++] = x->reqs[idx - 1];
+            if (ra > max_ra) {
+                max_ra = ra;
+            }
+        }
+    }
+    for (size_t i = 0; i < x->n; i++) {
+        if (!seen[i]) {
+            req_reset_result(x->reqs[i]);
+            req_set_error(x->reqs[i], 0, "network",
+                          "the $batch answer has no item for this request");
+            retry[nretry++] = x->reqs[i];
+        }
+    }
+    for (size_t i = 0; i < nretry; i++) {
+        if (retry[i]->attempts > max_attempts) {
+            max_attempts = retry[i]->attempts;
+        }
+    }
+    /* One delay for every retried item (the largest Retry-After, else one jitter draw), so the
+     * retries travel together in one $batch again. */
+    {
+        int64_t fixed = max_ra >= 0 ? -1 : backoff_ms(g, max_attempts);
+
+        for (size_t i = 0; i < nretry; i++) {
+            req_retry(retry[i], max_ra, fixed);
+        }
+    }
+}
+
+/* A Graph transfer (single or $batch) finished in curl. */
+static void graph_done(struct wr_graph *g, struct xfer *x, CURLcode res)
+{
+    struct json_object *body, *responses;
+    int64_t ra = -1;
+    long status = 0;
+
+    if (res != CURLE_OK) {
+        int64_t fixed = backoff_ms(g, x->reqs[0]->attempts);
+
+        for (size_t i = 0; i < x->n; i++) {
+            struct greq *r = x->reqs[i];
+
+            req_reset_result(r);
+            req_set_error(r, 0, curl_code(res), curl_message(x, res));
+            if (curl_retriable(res)) {
+                req_retry(r, -1, fixed);
+            } else {
+                req_finish(r);
+            }
+        }
+        return;
+    }
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (x->retry_after != NULL) {
+        ra = wr_graph_parse_retry_after(x->retry_after, epoch_ms());
+    }
+    body = parse_json(x->resp.data, x->resp.len);
+    if (x->kind == XK_BATCH && status == 200 &&
+        json_object_object_get_ex(body, "responses", &responses) &&
+        json_object_is_type(responses, json_type_array)) {
+        batch_answers(g, x, responses);
+    } else if (x->kind == XK_BATCH && status >= 200 && status <= 299) {
+        int64_t fixed = backoff_ms(g, x->reqs[0]->attempts);
+
+        for (size_t i = 0; i < x->n; i++) {
+            req_reset_result(x->reqs[i]);
+            req_set_error(x->reqs[i], status, "http_error", "the $batch answer has no responses");
+            req_retry(x->reqs[i], -1, fixed);
+        }
+    } else {
+        int64_t fixed = backoff_ms(g, x->reqs[0]->attempts);
+
+        for (size_t i = 0; i < x->n; i++) {
+            if (apply_answer(x->reqs[i], status, body, ra, x->token_gen) == OUT_RETRY) {
+                req_retry(x->reqs[i], ra, fixed);
+            }
+        }
+    }
+    json_object_put(body);
+}
+
+/* }====== */
+
+/* {====== Scheduling: flush, pump, delivery ====== */
+
+/* Starts ready transfers while slots are free and a token is usable. */
+static void pump(struct wr_graph *g)
+{
+    struct xfer *x;
+    int64_t now = now_ms();
+
+    while ((x = TAILQ_FIRST(&g->ready)) != NULL && g->inflight < g->max_concurrency) {
+        if (!token_usable(g, now)) {
+            token_start(g);
+            return;
+        }
+        if (now >= g->token_refresh_at) {
+            token_start(g); /* proactive: keeps using the current token meanwhile */
+        }
+        TAILQ_REMOVE(&g->ready, x, link);
+        xfer_start(g, x);
+    }
+}
+
+static void emit(struct wr_graph *g, struct greq **reqs, size_t n)
+{
+    struct xfer *x = wr_xcalloc(1, sizeof(*x));
+
+    x->g = g;
+    x->kind = n == 1 ? XK_SINGLE : XK_BATCH;
+    for (size_t i = 0; i < n; i++) {
+        x->reqs[i] = reqs[i];
+        reqs[i]->state = RS_READY;
+    }
+    x->n = n;
+    TAILQ_INSERT_TAIL(&g->ready, x, link);
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    struct wr_graph *g = arg;
+    struct greq *batch[GRAPH_BATCH_LIMIT], *r;
+    size_t nb = 0;
+    int64_t now = now_ms();
+
+    (void)fd;
+    (void)what;
+    while ((r = TAILQ_FIRST(&g->pending)) != NULL) {
+        int64_t until = holdoff_until(g, r, now);
+
+        TAILQ_REMOVE(&g->pending, r, q);
+        if (until > now) {
+            g->stats.retry_wait_ms += until - now + RETRY_AFTER_MARGIN_MS;
+            req_wait(r, until - now + RETRY_AFTER_MARGIN_MS);
+            continue;
+        }
+        if (g->writes_per_150s > 0 && is_write(r) && !r->paid) {
+            if (!pace_take(g, now)) {
+                r->state = RS_PACED;
+                TAILQ_INSERT_TAIL(&g->paced, r, q);
+                g->stats.paced++;
+                pace_arm(g, now);
+                continue;
+            }
+            r->paid = true;
+        }
+        if (g->batch_max > 1 && !(r->flags & WR_GRAPH_NO_BATCH)) {
+            batch[nb++] = r;
+            if (nb == (size_t)g->batch_max) {
+                emit(g, batch, nb);
+                nb = 0;
+            }
+        } else {
+            emit(g, &r, 1);
+        }
+    }
+    if (nb > 0) {
+        emit(g, batch, nb);
+    }
+    pump(g);
+}
+
+static void graph_destroy(struct wr_graph *g);
+
+static void on_deliver(evutil_socket_t fd, short what, void *arg)
+{
+    struct wr_graph *g = arg;
+    struct greq *r;
+
+    (void)fd;
+    (void)what;
+    g->delivering = true;
+    while (!g->free_requested && (r = TAILQ_FIRST(&g->done)) != NULL) {
+        struct wr_graph_result res = {
+            .status = r->status,
+            .body = r->res_body,
+            .error_code = r->ok ? NULL : r->error_code,
+            .error_message = r->ok ? NULL : r->error_message,
+            .ok = r->ok,
+            .retriable = r->ok ? false : r->retriable,
+            .attempts = r->attempts,
+            .retry_after_ms = r->retry_after_ms,
+        };
+
+        TAILQ_REMOVE(&g->done, r, q);
+        TAILQ_REMOVE(&g->reqs, r, all);
+        r->done(r->arg, &res);
+        req_free(r);
+    }
+    g->delivering = false;
+    if (g->free_requested) {
+        graph_destroy(g);
+    }
+}
+
+/* }====== */
+
+/* {====== curl multi_socket on libevent (hiperfifo) ====== */
+
+static void check_multi_info(struct wr_graph *g)
+{
+    CURLMsg *msg;
+    int left;
+
+    while ((msg = curl_multi_info_read(g->multi, &left)) != NULL) {
+        CURL *easy = msg->easy_handle;
+        CURLcode res = msg->data.result;
+        struct xfer *x = NULL;
+
+        if (msg->msg != CURLMSG_DONE) {
+            continue;
+        }
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+        curl_multi_remove_handle(g->multi, easy);
+        TAILQ_REMOVE(&g->active, x, link);
+        if (x->kind == XK_TOKEN) {
+            token_done(g, x, res);
+        } else {
+            g->inflight--;
+            graph_done(g, x, res);
+        }
+        xfer_free(x);
+    }
+    pump(g);
+}
+
+static void on_socket(evutil_socket_t fd, short what, void *arg)
+{
+    struct wr_graph *g = arg;
+    int action =
+        ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+    int running = 0;
+
+    /* Unlike hiperfifo, the timer is not deleted when nothing runs: check_multi_info may just
+     * have added a transfer and armed it; curl disarms it through timer_cb itself. */
+    curl_multi_socket_action(g->multi, fd, action, &running);
+    check_multi_info(g);
+}
+
+static void on_curl_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct wr_graph *g = arg;
+    int running = 0;
+
+    (void)fd;
+    (void)what;
+    curl_multi_socket_action(g->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_multi_info(g);
+}
+
+static void gsock_free(struct gsock *s)
+{
+    LIST_REMOVE(s, link);
+    if (s->ev != NULL) {
+        event_free(s->ev);
+    }
+    free(s);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: only (re)registers events; never calls back into curl's transfer
+ * machinery. */
+static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *sockp)
+{
+    struct wr_graph *g = userp;
+    struct gsock *s = sockp;
+    short kind = EV_PERSIST;
+
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        if (s != NULL) {
+            gsock_free(s);
+        }
+        return 0;
+    }
+    kind |= (what & CURL_POLL_IN) ? EV_READ : 0;
+    kind |= (what & CURL_POLL_OUT) ? EV_WRITE : 0;
+    if (s == NULL) {
+        s = wr_xcalloc(1, sizeof(*s));
+        s->g = g;
+        s->fd = fd;
+        LIST_INSERT_HEAD(&g->socks, s, link);
+        curl_multi_assign(g->multi, fd, s);
+    } else if (s->ev != NULL) {
+        event_free(s->ev); /* the kind changed: a new event (event_assign is not used) */
+    }
+    s->ev = event_new(g->base, fd, kind, on_socket, g);
+    if (s->ev == NULL || event_add(s->ev, NULL) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: arms our timer; curl is called from it on a later turn. */
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    struct wr_graph *g = userp;
+    struct timeval tv;
+
+    (void)multi;
+    if (timeout_ms < 0) {
+        evtimer_del(g->curl_timer);
+        return 0;
+    }
+    ms_to_tv(timeout_ms, &tv);
+    return evtimer_add(g->curl_timer, &tv) == 0 ? 0 : -1;
+}
+
+/* }====== */
+
+/* {====== Public API ====== */
+
+static char *dup_trimmed(const char *s)
+{
+    size_t n = strlen(s);
+
+    while (n > 0 && s[n - 1] == '/') {
+        n--;
+    }
+    return wr_xasprintf("%.*s", (int)n, s);
+}
+
+static struct wr_graph *new_fail(struct wr_graph *g, char *err, size_t errlen, const char *msg)
+{
+    if (err != NULL && errlen > 0) {
+        snprintf(err, errlen, "%s", msg);
+    }
+    graph_destroy(g);
+    return NULL;
+}
+
+struct wr_graph *wr_graph_new(struct event_base *base, const struct wr_graph_options *opts,
+                              char *err, size_t errlen)
+{
+    struct wr_graph *g;
+    char *tenant;
+
+    if (base == NULL || opts == NULL) {
+        return new_fail(NULL, err, errlen, "graph: no event base or options");
+    }
+    if (opts->authority == NULL || *opts->authority == '\0' || opts->tenant == NULL ||
+        *opts->tenant == '\0' || opts->client_id == NULL || *opts->client_id == '\0' ||
+        opts->client_secret == NULL || *opts->client_secret == '\0' || opts->base_url == NULL ||
+        *opts->base_url == '\0') {
+        return new_fail(NULL, err, errlen,
+                        "graph: authority, tenant, client_id, client_secret and base_url are "
+                        "required");
+    }
+    if (opts->max_concurrency < 0 || opts->batch_max < -1 || opts->batch_max > GRAPH_BATCH_LIMIT ||
+        opts->writes_per_150s < -1 || opts->max_attempts < 0 || opts->max_delay_ms < 0 ||
+        opts->timeout_ms < 0 || opts->timeout_ms > (int64_t)INT32_MAX) {
+        return new_fail(NULL, err, errlen,
+                        "graph: max_concurrency, max_attempts, max_delay_ms and timeout_ms must "
+                        "be >= 0, batch_max -1..20, writes_per_150s >= -1");
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        return new_fail(NULL, err, errlen, "graph: curl_global_init failed");
+    }
+    g = wr_xcalloc(1, sizeof(*g));
+    g->base = base;
+    TAILQ_INIT(&g->reqs);
+    TAILQ_INIT(&g->pending);
+    TAILQ_INIT(&g->paced);
+    TAILQ_INIT(&g->done);
+    TAILQ_INIT(&g->ready);
+    TAILQ_INIT(&g->active);
+    LIST_INIT(&g->socks);
+    g->client_id = wr_xstrdup(opts->client_id);
+    g->client_secret = wr_xstrdup(opts->client_secret);
+    g->base_url = dup_trimmed(opts->base_url);
+    {
+        char *auth = dup_trimmed(opts->authority);
+
+        tenant = wr_graph_escape(opts->tenant);
+        g->token_url = wr_xasprintf("%s/%s/oauth2/v2.0/token", auth, tenant);
+        free(auth);
+        free(tenant);
+    }
+    g->max_concurrency = opts->max_concurrency ? opts->max_concurrency : DEFAULT_MAX_CONCURRENCY;
+    g->batch_max = opts->batch_max == 0 ? DEFAULT_BATCH_MAX : opts->batch_max;
+    g->writes_per_150s = opts->writes_per_150s ? opts->writes_per_150s : DEFAULT_WRITES_PER_150S;
+    g->max_attempts = opts->max_attempts ? opts->max_attempts : DEFAULT_MAX_ATTEMPTS;
+    g->max_delay_ms = opts->max_delay_ms ? opts->max_delay_ms : DEFAULT_MAX_DELAY_MS;
+    g->timeout_ms = opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
+    g->read_only = opts->read_only;
+    g->bucket = g->writes_per_150s > 0 ? g->writes_per_150s : 0;
+    g->bucket_ms = now_ms();
+    {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        g->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)g;
+        if (g->rng == 0) {
+            g->rng = 0x9E3779B97F4A7C15ULL;
+        }
+    }
+    g->curl_timer = evtimer_new(base, on_curl_timer, g);
+    g->flush_ev = event_new(base, -1, 0, on_flush, g);
+    g->deliver_ev = event_new(base, -1, 0, on_deliver, g);
+    g->pace_timer = evtimer_new(base, on_pace_timer, g);
+    g->token_timer = evtimer_new(base, on_token_timer, g);
+    g->multi = curl_multi_init();
+    if (g->curl_timer == NULL || g->flush_ev == NULL || g->deliver_ev == NULL ||
+        g->pace_timer == NULL || g->token_timer == NULL || g->multi == NULL) {
+        return new_fail(g, err, errlen, "graph: cannot set up curl or libevent");
+    }
+    curl_multi_setopt(g->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(g->multi, CURLMOPT_SOCKETDATA, g);
+    curl_multi_setopt(g->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(g->multi, CURLMOPT_TIMERDATA, g);
+    curl_multi_setopt(g->multi, CURLMOPT_MAXCONNECTS, (long)g->max_concurrency + 4);
+    return g;
+}
+
+static void graph_destroy(struct wr_graph *g)
+{
+    struct xfer *x;
+    struct greq *r;
+    struct gsock *s;
+
+    if (g == NULL) {
+        return;
+    }
+    while ((x = TAILQ_FIRST(&g->active)) != NULL) {
+        TAILQ_REMOVE(&g->active, x, link);
+        curl_multi_remove_handle(g->multi, x->easy);
+        xfer_free(x);
+    }
+    while ((x = TAILQ_FIRST(&g->ready)) != NULL) {
+        TAILQ_REMOVE(&g->ready, x, link);
+        xfer_free(x);
+    }
+    while ((r = TAILQ_FIRST(&g->reqs)) != NULL) {
+        TAILQ_REMOVE(&g->reqs, r, all);
+        req_free(r);
+    }
+    if (g->multi != NULL) {
+        curl_multi_cleanup(g->multi); /* may still report sockets to socket_cb */
+    }
+    while ((s = LIST_FIRST(&g->socks)) != NULL) {
+        gsock_free(s);
+    }
+    while (g->holdoffs != NULL) {
+        struct holdoff *h = g->holdoffs;
+
+        g->holdoffs = h->next;
+        free(h->key);
+        free(h);
+    }
+    if (g->curl_timer != NULL) {
+        event_free(g->curl_timer);
+    }
+    if (g->flush_ev != NULL) {
+        event_free(g->flush_ev);
+    }
+    if (g->deliver_ev != NULL) {
+        event_free(g->deliver_ev);
+    }
+    if (g->pace_timer != NULL) {
+        event_free(g->pace_timer);
+    }
+    if (g->token_timer != NULL) {
+        event_free(g->token_timer);
+    }
+    secure_free(g->client_secret);
+    secure_free(g->token);
+    free(g->client_id);
+    free(g->base_url);
+    free(g->token_url);
+    free(g);
+    curl_global_cleanup();
+}
+
+void wr_graph_free(struct wr_graph *g)
+{
+    if (g == NULL) {
+        return;
+    }
+    if (g->delivering) {
+        g->free_requested = true; /* freed when the delivery loop unwinds */
+        return;
+    }
+    graph_destroy(g);
+}
+
+static bool valid_method(const char *m)
+{
+    static const char *const methods[] = {"GET", "POST", "PATCH", "PUT", "DELETE"};
+
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        if (strcmp(m, methods[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool valid_path(const char *p)
+{
+    if (p[0] != '/') {
+        return false;
+    }
+    for (; *p != '\0'; p++) {
+        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int wr_graph_request(struct wr_graph *g, const char *method, const char *path,
+                     struct json_object *body, unsigned flags, wr_graph_done_fn done, void *arg)
+{
+    struct greq *r;
+
+    if (g == NULL || g->free_requested || method == NULL || path == NULL || done == NULL ||
+        !valid_method(method) || !valid_path(path)) {
+        return -1;
+    }
+    r = wr_xcalloc(1, sizeof(*r));
+    r->g = g;
+    r->method = wr_xstrdup(method);
+    r->path = wr_xstrdup(path);
+    r->body = json_object_get(body);
+    r->flags = flags;
+    r->done = done;
+    r->arg = arg;
+    TAILQ_INSERT_TAIL(&g->reqs, r, all);
+    g->stats.requests++;
+    if (g->read_only && strcmp(method, "GET") != 0) {
+        char *msg = wr_xasprintf("dry run: %s %s was not sent", method, path);
+
+        req_set_error(r, 0, "read_only", msg);
+        free(msg);
+        req_finish(r);
+        return 0;
+    }
+    req_requeue(r);
+    return 0;
+}
+
+void wr_graph_get_stats(const struct wr_graph *g, struct wr_graph_stats *out)
+{
+    if (g == NULL) {
+        memset(out, 0, sizeof(*out));
+        return;
+    }
+    *out = g->stats;
+}
+
+/* }====== */

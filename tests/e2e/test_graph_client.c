@@ -1,0 +1,984 @@
+/*
+ * test_graph_client — end-to-end tests of engine/graph against real graphsim processes on
+ * 127.0.0.1: lookups and Graph errors, token failures and expiry, throttling with Retry-After
+ * (batched and unbatched), $batch coalescing, 503 storms, dry runs, the concurrency cap and
+ * delivery on a later loop turn.
+ *
+ * Each test starts its own graphsim (fork/exec, port read from its stdout), drives one
+ * event_base with a deadline (event_base_loopexit from a timer, never a sleep) and checks what
+ * the simulator saw through /_sim (read with blocking libcurl between loop runs). graphsim's
+ * path comes from argv[1] or WEIR_GRAPHSIM; the seed from WEIR_SOURCE_DIR.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "engine/graph.h"
+
+#define CLIENT_ID  "00000000-0000-0000-0000-000000000001"
+#define SECRET     "sim-secret"
+#define TENANT     "contoso.onmicrosoft.com"
+#define ADELE      "adele.vance@contoso.onmicrosoft.com"
+#define MAX_CALLS  256
+#define MAX_SIMARG 16
+
+static const char *graphsim_path;
+static char seed_path[4096];
+
+/* {====== graphsim process ====== */
+
+struct sim {
+    pid_t pid;
+    FILE *out; /* its stdout, kept open so a late write cannot SIGPIPE it */
+    int port;
+    char authority[64];
+    char base_url[80];
+};
+
+/* Starts graphsim with extra arguments (NULL-terminated) and waits for its port. */
+static void sim_start(struct sim *s, const char *const *extra)
+{
+    const char *argv[MAX_SIMARG + 8];
+    size_t n = 0;
+    int fds[2];
+    char line[256];
+
+    memset(s, 0, sizeof(*s));
+    argv[n++] = graphsim_path;
+    argv[n++] = "--listen";
+    argv[n++] = "127.0.0.1:0";
+    argv[n++] = "--seed";
+    argv[n++] = seed_path;
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && i < MAX_SIMARG; i++) {
+        argv[n++] = extra[i];
+    }
+    argv[n] = NULL;
+    assert_int_equal(pipe(fds), 0);
+    s->pid = fork();
+    assert_true(s->pid >= 0);
+    if (s->pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    s->out = fdopen(fds[0], "r");
+    assert_non_null(s->out);
+    assert_non_null(fgets(line, sizeof(line), s->out));
+    assert_int_equal(sscanf(line, "graphsim listening on 127.0.0.1:%d", &s->port), 1);
+    snprintf(s->authority, sizeof(s->authority), "http://127.0.0.1:%d", s->port);
+    snprintf(s->base_url, sizeof(s->base_url), "http://127.0.0.1:%d/v1.0", s->port);
+}
+
+/* SIGTERM, wait, and check it exited 0 (the sanitizer build's graphsim checks its leaks). */
+static int sim_stop(struct sim *s)
+{
+    int status = 0;
+
+    if (s->pid <= 0) {
+        return 0;
+    }
+    kill(s->pid, SIGTERM);
+    waitpid(s->pid, &status, 0);
+    s->pid = 0;
+    if (s->out != NULL) {
+        fclose(s->out);
+        s->out = NULL;
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+static size_t sink(char *data, size_t size, size_t nmemb, void *arg)
+{
+    fwrite(data, size, nmemb, arg);
+    return size * nmemb;
+}
+
+/* Blocking call to graphsim's /_sim (outside the loop); returns the parsed JSON or NULL. */
+static struct json_object *sim_call(const struct sim *s, const char *method, const char *path)
+{
+    char url[256], *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    CURL *c = curl_easy_init();
+    struct json_object *o;
+    CURLcode rc;
+
+    assert_non_null(mem);
+    assert_non_null(c);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", s->port, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+    }
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, mem);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    rc = curl_easy_perform(c);
+    curl_easy_cleanup(c);
+    fclose(mem);
+    assert_int_equal(rc, CURLE_OK);
+    o = len > 0 ? json_tokener_parse(buf) : NULL;
+    free(buf);
+    return o;
+}
+
+static int64_t sim_stat(const struct sim *s, const char *key)
+{
+    struct json_object *st = sim_call(s, "GET", "/_sim/stats"), *v;
+    int64_t n;
+
+    assert_non_null(st);
+    assert_true(json_object_object_get_ex(st, key, &v));
+    n = json_object_get_int64(v);
+    json_object_put(st);
+    return n;
+}
+
+/* The request log's entries (owned array). */
+static struct json_object *sim_log(const struct sim *s)
+{
+    struct json_object *o = sim_call(s, "GET", "/_sim/requests"), *v;
+
+    assert_non_null(o);
+    assert_true(json_object_object_get_ex(o, "value", &v));
+    json_object_get(v);
+    json_object_put(o);
+    return v;
+}
+
+static const char *jstr(struct json_object *o, const char *key)
+{
+    struct json_object *v;
+
+    return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
+}
+
+static int64_t jint(struct json_object *o, const char *key)
+{
+    struct json_object *v;
+
+    return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : -1;
+}
+
+static bool jbool(struct json_object *o, const char *key)
+{
+    struct json_object *v;
+
+    return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
+}
+
+/* }====== */
+
+/* {====== Client fixture ====== */
+
+/* What one callback saw, copied (the result is only valid during the callback). */
+struct call {
+    struct fixture *f;
+    bool done;
+    bool ok;
+    bool retriable;
+    long status;
+    int attempts;
+    int64_t retry_after_ms;
+    char code[64];
+    char message[512];
+    char id[64];
+    char upn[128];
+};
+
+struct fixture {
+    struct sim sim;
+    struct event_base *base;
+    struct wr_graph *g;
+    struct call calls[MAX_CALLS];
+    int issued;
+    int completed;
+    int expected; /* loop stops once this many callbacks ran */
+    bool in_request;
+    int called_inside; /* callbacks run from inside wr_graph_request: must stay 0 */
+    struct event *ticker;
+    int ticks_left;
+    const char *tick_path;
+};
+
+static struct fixture F;
+
+static int teardown(void **state)
+{
+    (void)state;
+    wr_graph_free(F.g);
+    F.g = NULL;
+    if (F.ticker != NULL) {
+        event_free(F.ticker);
+        F.ticker = NULL;
+    }
+    if (F.base != NULL) {
+        event_base_free(F.base);
+        F.base = NULL;
+    }
+    return sim_stop(&F.sim);
+}
+
+static void fixture_reset_calls(void)
+{
+    memset(F.calls, 0, sizeof(F.calls));
+    F.issued = 0;
+    F.completed = 0;
+    F.expected = 0;
+}
+
+/* Starts graphsim and a client on a new base; opts may be NULL (defaults). */
+static void start(const char *const *sim_args, const struct wr_graph_options *opts)
+{
+    struct wr_graph_options o = {0};
+    char err[256] = "";
+
+    memset(&F, 0, sizeof(F));
+    sim_start(&F.sim, sim_args);
+    if (opts != NULL) {
+        o = *opts;
+    }
+    if (o.authority == NULL) {
+        o.authority = F.sim.authority;
+    }
+    o.tenant = TENANT;
+    o.client_id = CLIENT_ID;
+    if (o.client_secret == NULL) {
+        o.client_secret = SECRET;
+    }
+    o.base_url = F.sim.base_url;
+    F.base = event_base_new();
+    assert_non_null(F.base);
+    F.g = wr_graph_new(F.base, &o, err, sizeof(err));
+    if (F.g == NULL) {
+        fail_msg("wr_graph_new: %s", err);
+    }
+}
+
+static void on_done(void *arg, const struct wr_graph_result *res)
+{
+    struct call *c = arg;
+    struct json_object *v;
+
+    if (F.in_request) {
+        F.called_inside++;
+    }
+    c->done = true;
+    c->ok = res->ok;
+    c->retriable = res->retriable;
+    c->status = res->status;
+    c->attempts = res->attempts;
+    c->retry_after_ms = res->retry_after_ms;
+    snprintf(c->code, sizeof(c->code), "%s", res->error_code ? res->error_code : "");
+    snprintf(c->message, sizeof(c->message), "%s", res->error_message ? res->error_message : "");
+    if (res->body != NULL && json_object_object_get_ex(res->body, "id", &v)) {
+        snprintf(c->id, sizeof(c->id), "%s", json_object_get_string(v));
+    }
+    if (res->body != NULL && json_object_object_get_ex(res->body, "userPrincipalName", &v)) {
+        snprintf(c->upn, sizeof(c->upn), "%s", json_object_get_string(v));
+    }
+    if (++F.completed >= F.expected) {
+        event_base_loopbreak(F.base);
+    }
+}
+
+/* Issues one request with the "inside wr_graph_request" flag set around the call. */
+static int issue(const char *method, const char *path, struct json_object *body, unsigned flags)
+{
+    struct call *c;
+    int rc;
+
+    assert_true(F.issued < MAX_CALLS);
+    c = &F.calls[F.issued];
+    F.in_request = true;
+    rc = wr_graph_request(F.g, method, path, body, flags, on_done, c);
+    F.in_request = false;
+    if (rc == 0) {
+        F.issued++;
+        F.expected++;
+    }
+    return rc;
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    event_base_loopexit(arg, NULL);
+}
+
+/* Runs the loop until every expected callback ran or deadline_ms passed; returns elapsed ms. */
+static int64_t run(int64_t deadline_ms)
+{
+    struct event *deadline = evtimer_new(F.base, on_deadline, F.base);
+    struct timeval tv = {.tv_sec = deadline_ms / 1000, .tv_usec = (deadline_ms % 1000) * 1000};
+    struct timespec t0, t1;
+
+    assert_non_null(deadline);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    evtimer_add(deadline, &tv);
+    if (F.completed < F.expected || F.ticks_left > 0) {
+        event_base_dispatch(F.base);
+    }
+    event_free(deadline);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_int_equal(F.called_inside, 0);
+    if (F.completed < F.expected) {
+        fail_msg("deadline: %d of %d requests completed", F.completed, F.expected);
+    }
+    return (int64_t)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+}
+
+static void assert_all_ok(int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        if (!F.calls[i].ok) {
+            fail_msg("request %d failed: status %ld %s: %s (attempts %d)", i, F.calls[i].status,
+                     F.calls[i].code, F.calls[i].message, F.calls[i].attempts);
+        }
+    }
+}
+
+static char *user_path(const char *upn)
+{
+    char *esc = wr_graph_escape(upn), *p;
+    size_t n = strlen(esc) + 16;
+
+    p = malloc(n);
+    assert_non_null(p);
+    snprintf(p, n, "/users/%s", esc);
+    free(esc);
+    return p;
+}
+
+static char *synth_path(int i)
+{
+    char upn[64];
+
+    snprintf(upn, sizeof(upn), "synth%06d@%s", i, TENANT);
+    return user_path(upn);
+}
+
+static struct json_object *job_title_body(const char *prefix, int i)
+{
+    struct json_object *o = json_object_new_object();
+    char title[64];
+
+    snprintf(title, sizeof(title), "%s %d", prefix, i);
+    json_object_object_add(o, "jobTitle", json_object_new_string(title));
+    return o;
+}
+
+/* The jobTitle graphsim holds for synthetic user i (owned). */
+static char *synth_job_title(int i)
+{
+    char path[96];
+    struct json_object *u;
+    char *t;
+
+    snprintf(path, sizeof(path), "/_sim/users/synth%06d@%s", i, TENANT);
+    u = sim_call(&F.sim, "GET", path);
+    assert_non_null(u);
+    t = strdup(jstr(u, "jobTitle"));
+    json_object_put(u);
+    return t;
+}
+
+/* }====== */
+
+/* {====== Tests ====== */
+
+/* 1. A user by UPN, then a missing user: Graph's error code and message, no retry. */
+static void test_get_user_and_404(void **state)
+{
+    struct json_object *adele;
+    struct wr_graph_stats st;
+    char *p, *missing;
+
+    (void)state;
+    start(NULL, NULL);
+    adele = sim_call(&F.sim, "GET", "/_sim/users/" ADELE);
+    assert_non_null(adele);
+
+    p = user_path(ADELE);
+    assert_int_equal(issue("GET", p, NULL, 0), 0);
+    run(10000);
+    assert_true(F.calls[0].ok);
+    assert_int_equal(F.calls[0].status, 200);
+    assert_string_equal(F.calls[0].id, jstr(adele, "id"));
+    assert_string_equal(F.calls[0].upn, ADELE);
+    assert_int_equal(F.calls[0].attempts, 1);
+
+    missing = user_path("nobody@contoso.onmicrosoft.com");
+    assert_int_equal(issue("GET", missing, NULL, 0), 0);
+    run(10000);
+    assert_false(F.calls[1].ok);
+    assert_int_equal(F.calls[1].status, 404);
+    assert_string_equal(F.calls[1].code, "Request_ResourceNotFound");
+    assert_string_equal(F.calls[1].message,
+                        "Resource 'nobody@contoso.onmicrosoft.com' does not exist or one of its "
+                        "queried reference-property objects are not present.");
+    assert_false(F.calls[1].retriable);
+    assert_int_equal(F.calls[1].attempts, 1);
+
+    /* The same two in one turn travel in one $batch and give the same answers. */
+    assert_int_equal(issue("GET", p, NULL, 0), 0);
+    assert_int_equal(issue("GET", missing, NULL, 0), 0);
+    run(10000);
+    assert_true(F.calls[2].ok);
+    assert_string_equal(F.calls[2].id, jstr(adele, "id"));
+    assert_false(F.calls[3].ok);
+    assert_int_equal(F.calls[3].status, 404);
+    assert_string_equal(F.calls[3].code, "Request_ResourceNotFound");
+    assert_false(F.calls[3].retriable);
+    assert_int_equal(F.calls[3].attempts, 1);
+
+    wr_graph_get_stats(F.g, &st);
+    assert_int_equal(st.requests, 4);
+    assert_int_equal(st.token_fetches, 1); /* cached */
+    assert_int_equal(st.http_requests, 3);
+    assert_int_equal(st.batches, 1);
+    assert_int_equal(st.batch_items, 2);
+    assert_int_equal(st.retries, 0);
+    assert_int_equal(sim_stat(&F.sim, "token_requests"), 1);
+    json_object_put(adele);
+    free(p);
+    free(missing);
+}
+
+/* 2. A wrong secret: the token endpoint's error for every waiting request, one token call. */
+static void test_wrong_secret(void **state)
+{
+    static const char secret[] = "wrong-Secret-7Hq2";
+    struct wr_graph_options o = {.client_secret = secret};
+    struct wr_graph_stats st;
+    char *p;
+
+    (void)state;
+    start(NULL, &o);
+    p = user_path(ADELE);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(issue("GET", p, NULL, WR_GRAPH_NO_BATCH), 0);
+    }
+    run(10000);
+    for (int i = 0; i < 3; i++) {
+        assert_false(F.calls[i].ok);
+        assert_string_equal(F.calls[i].code, "invalid_client");
+        assert_non_null(strstr(F.calls[i].message, "AADSTS7000215"));
+        assert_null(strstr(F.calls[i].message, secret));
+        assert_null(strstr(F.calls[i].message, "Bearer"));
+        assert_false(F.calls[i].retriable);
+    }
+    wr_graph_get_stats(F.g, &st);
+    assert_int_equal(st.token_fetches, 1);
+    assert_int_equal(st.http_requests, 0);
+    assert_int_equal(sim_stat(&F.sim, "token_requests"), 1);
+    assert_int_equal(sim_stat(&F.sim, "graph_requests"), 0);
+    free(p);
+}
+
+/* 100 PATCHes on distinct users against --throttle-every 3; returns elapsed ms. */
+static int64_t throttled_run(bool batching)
+{
+    struct wr_graph_stats st;
+    int64_t ms;
+    const char *prefix = batching ? "Batched" : "Direct";
+
+    fixture_reset_calls();
+    for (int i = 1; i <= 100; i++) {
+        char *p = synth_path(i);
+        struct json_object *b = job_title_body(prefix, i);
+
+        assert_int_equal(issue("PATCH", p, b, 0), 0);
+        json_object_put(b);
+        free(p);
+    }
+    ms = run(40000);
+    assert_all_ok(0, 100);
+    assert_int_equal(sim_stat(&F.sim, "retry_after_violations"), 0);
+    assert_true(sim_stat(&F.sim, "throttled") > 0);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), 100);
+    for (int i = 1; i <= 100; i++) {
+        char want[64], *got = synth_job_title(i);
+
+        snprintf(want, sizeof(want), "%s %d", prefix, i);
+        assert_string_equal(got, want);
+        free(got);
+    }
+    wr_graph_get_stats(F.g, &st);
+    assert_true(st.throttled > 0);
+    assert_true(st.retries > 0);
+    assert_true(st.retry_wait_ms >= 1250);
+    if (batching) {
+        assert_true(st.batches > 0);
+    } else {
+        assert_int_equal(st.batches, 0);
+    }
+    print_message("throttling (%s): %lld ms, %llu HTTP requests, %llu retries, %llu throttled\n",
+                  batching ? "batched" : "unbatched", (long long)ms,
+                  (unsigned long long)st.http_requests, (unsigned long long)st.retries,
+                  (unsigned long long)st.throttled);
+    return ms;
+}
+
+/* 3. Throttling: every 429's Retry-After honoured, with and without $batch. */
+static void test_throttling(void **state)
+{
+    static const char *const args[] = {
+        "--throttle-every", "3", "--retry-after", "1.25", "--generate-users", "100", NULL};
+    struct wr_graph_options batched = {.max_attempts = 10, .max_concurrency = 8};
+    struct wr_graph_options unbatched = {.max_attempts = 10, .max_concurrency = 8, .batch_max = -1};
+    struct json_object *r;
+
+    (void)state;
+    start(args, &batched);
+    throttled_run(true);
+
+    r = sim_call(&F.sim, "POST", "/_sim/reset");
+    json_object_put(r);
+    wr_graph_free(F.g);
+    F.g = NULL;
+    {
+        char err[256];
+
+        unbatched.authority = F.sim.authority;
+        unbatched.tenant = TENANT;
+        unbatched.client_id = CLIENT_ID;
+        unbatched.client_secret = SECRET;
+        unbatched.base_url = F.sim.base_url;
+        F.g = wr_graph_new(F.base, &unbatched, err, sizeof(err));
+        assert_non_null(F.g);
+    }
+    throttled_run(false);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    if (F.ticks_left > 0) {
+        F.ticks_left--;
+        assert_int_equal(issue("GET", F.tick_path, NULL, 0), 0);
+        F.expected--; /* already counted in the target */
+    }
+    if (F.ticks_left == 0) {
+        event_del(F.ticker);
+    }
+}
+
+/* 4. Five-second tokens: a 12-second stream never meets a 401. */
+static void test_token_expiry(void **state)
+{
+    static const char *const args[] = {"--token-lifetime", "5", NULL};
+    struct timeval every = {.tv_sec = 0, .tv_usec = 100000};
+    struct json_object *log;
+    struct wr_graph_stats st;
+    int64_t ms, n401 = 0;
+    char *p;
+
+    (void)state;
+    start(args, NULL);
+    p = user_path(ADELE);
+    F.tick_path = p;
+    F.ticks_left = 120;
+    F.expected = 120; /* counted up front so the loop does not stop between ticks */
+    F.issued = 0;
+    F.ticker = event_new(F.base, -1, EV_PERSIST, on_tick, NULL);
+    event_add(F.ticker, &every);
+    {
+        struct event *deadline = evtimer_new(F.base, on_deadline, F.base);
+        struct timeval tv = {.tv_sec = 25, .tv_usec = 0};
+        struct timespec t0, t1;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        evtimer_add(deadline, &tv);
+        event_base_dispatch(F.base);
+        event_free(deadline);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        ms = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    }
+    assert_int_equal(F.called_inside, 0);
+    assert_int_equal(F.issued, 120);
+    assert_int_equal(F.completed, 120);
+    assert_all_ok(0, 120);
+    assert_true(ms >= 11900);
+    assert_true(sim_stat(&F.sim, "token_requests") >= 3);
+    assert_int_equal(sim_stat(&F.sim, "unauthorized"), 0);
+    log = sim_log(&F.sim);
+    for (size_t i = 0; i < json_object_array_length(log); i++) {
+        if (jint(json_object_array_get_idx(log, i), "status") == 401) {
+            n401++;
+        }
+    }
+    json_object_put(log);
+    assert_int_equal(n401, 0);
+    wr_graph_get_stats(F.g, &st);
+    assert_true(st.token_fetches >= 3);
+    print_message("token expiry: %lld ms, %llu token fetches\n", (long long)ms,
+                  (unsigned long long)st.token_fetches);
+    free(p);
+}
+
+/* 5. 200 PATCHes in one turn: at most 10 $batch calls of at most 20 items, nothing alone. */
+static void test_batch_coalescing(void **state)
+{
+    static const char *const args[] = {"--generate-users", "200", NULL};
+    struct json_object *log;
+    struct wr_graph_stats st;
+    int nbatch = 0, items = 0, top_patch = 0;
+    int per_parent[4096] = {0};
+
+    (void)state;
+    start(args, NULL);
+    for (int i = 1; i <= 200; i++) {
+        char *p = synth_path(i);
+        struct json_object *b = job_title_body("Coalesced", i);
+
+        assert_int_equal(issue("PATCH", p, b, 0), 0);
+        json_object_put(b);
+        free(p);
+    }
+    run(30000);
+    assert_all_ok(0, 200);
+    log = sim_log(&F.sim);
+    for (size_t i = 0; i < json_object_array_length(log); i++) {
+        struct json_object *e = json_object_array_get_idx(log, i);
+        bool in_batch = jbool(e, "batch");
+
+        if (!in_batch && strcmp(jstr(e, "method"), "POST") == 0 &&
+            strcmp(jstr(e, "path"), "/v1.0/$batch") == 0) {
+            nbatch++;
+        } else if (!in_batch && strcmp(jstr(e, "method"), "PATCH") == 0) {
+            top_patch++;
+        } else if (in_batch) {
+            int64_t parent = jint(e, "batch_parent");
+
+            items++;
+            assert_true(parent >= 0 && parent < 4096);
+            per_parent[parent]++;
+            assert_true(per_parent[parent] <= 20);
+        }
+    }
+    json_object_put(log);
+    assert_true(nbatch >= 1 && nbatch <= 10);
+    assert_int_equal(top_patch, 0);
+    assert_int_equal(items, 200);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), 200);
+    wr_graph_get_stats(F.g, &st);
+    assert_int_equal(st.batches, (uint64_t)nbatch);
+    assert_int_equal(st.batch_items, 200);
+    print_message("$batch: 200 PATCHes in %d $batch calls\n", nbatch);
+}
+
+/* 6. Every second Graph request answers 503: all succeed through retries. */
+static void test_503_storm(void **state)
+{
+    static const char *const args[] = {"--fail-every", "2", NULL};
+    static const char *const users[] = {
+        "patti.fernandez", "megan.bowen",    "alex.wilber",    "adele.vance",  "lee.gu",
+        "isaiah.langer",   "johanna.lorenz", "lidia.holloway", "nestor.wilke", "miriam.graham"};
+    struct wr_graph_options o = {.max_attempts = 8};
+    struct wr_graph_stats st;
+
+    (void)state;
+    start(args, &o);
+    for (int i = 0; i < 10; i++) {
+        char upn[128], *p;
+        struct json_object *b = job_title_body("Storm", i);
+
+        snprintf(upn, sizeof(upn), "%s@%s", users[i], TENANT);
+        p = user_path(upn);
+        assert_int_equal(issue("GET", p, NULL, WR_GRAPH_NO_BATCH), 0);
+        assert_int_equal(issue("PATCH", p, b, 0), 0);
+        json_object_put(b);
+        free(p);
+    }
+    run(60000);
+    assert_all_ok(0, 20);
+    wr_graph_get_stats(F.g, &st);
+    assert_true(st.retries > 0);
+    assert_true(sim_stat(&F.sim, "injected_failures") > 0);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), 10);
+    print_message("503 storm: %llu retries, %llu HTTP requests\n", (unsigned long long)st.retries,
+                  (unsigned long long)st.http_requests);
+}
+
+/* 7. read_only: writes fail as dry runs and nothing reaches graphsim; GETs still work. */
+static void test_read_only(void **state)
+{
+    struct wr_graph_options o = {.read_only = true};
+    struct json_object *body = job_title_body("Dry", 1), *log;
+    char *p;
+
+    (void)state;
+    start(NULL, &o);
+    p = user_path(ADELE);
+    assert_int_equal(issue("PATCH", p, body, 0), 0);
+    assert_int_equal(issue("DELETE", p, NULL, 0), 0);
+    run(10000);
+    assert_false(F.calls[0].ok);
+    assert_string_equal(F.calls[0].code, "read_only");
+    assert_string_equal(F.calls[0].message,
+                        "dry run: PATCH /users/adele.vance%40contoso.onmicrosoft.com was not sent");
+    assert_int_equal(F.calls[0].attempts, 0);
+    assert_false(F.calls[0].retriable);
+    assert_string_equal(F.calls[1].code, "read_only");
+    assert_int_equal(sim_stat(&F.sim, "requests"), 0); /* not even a token call */
+    assert_int_equal(sim_stat(&F.sim, "mutations"), 0);
+
+    assert_int_equal(issue("GET", p, NULL, 0), 0);
+    run(10000);
+    assert_true(F.calls[2].ok);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), 0);
+    log = sim_log(&F.sim);
+    for (size_t i = 0; i < json_object_array_length(log); i++) {
+        const char *m = jstr(json_object_array_get_idx(log, i), "method");
+
+        assert_true(strcmp(m, "PATCH") != 0 && strcmp(m, "DELETE") != 0);
+    }
+    json_object_put(log);
+    json_object_put(body);
+    free(p);
+}
+
+/* 8. max_concurrency=2 with 100 ms replies: 10 GETs take five rounds at least. */
+static void test_concurrency_cap(void **state)
+{
+    static const char *const args[] = {"--latency-ms", "100", NULL};
+    struct wr_graph_options o = {.max_concurrency = 2};
+    int64_t ms;
+    char *p;
+
+    (void)state;
+    start(args, &o);
+    p = user_path(ADELE);
+    assert_int_equal(issue("GET", p, NULL, 0), 0); /* fetches the token first */
+    run(10000);
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(issue("GET", p, NULL, WR_GRAPH_NO_BATCH), 0);
+    }
+    ms = run(20000);
+    assert_all_ok(0, 11);
+    assert_true(ms >= 490);
+    print_message("concurrency cap: 10 GETs, 2 at a time, 100 ms latency: %lld ms\n",
+                  (long long)ms);
+    free(p);
+}
+
+static void on_done_chain(void *arg, const struct wr_graph_result *res)
+{
+    /* Issuing from inside a callback is fine, and its callback still comes later. */
+    assert_int_equal(issue("GET", "/users/" ADELE, NULL, 0), 0);
+    on_done(arg, res);
+}
+
+/* 9. Callbacks never run inside wr_graph_request, including immediate failures. */
+static void test_callbacks_later(void **state)
+{
+    struct wr_graph_options o = {.read_only = true};
+    struct json_object *body = job_title_body("Later", 1);
+    int rc;
+
+    (void)state;
+    start(NULL, &o);
+    assert_int_equal(issue("PATCH", "/users/" ADELE, body, 0), 0);
+    assert_int_equal(F.completed, 0);
+    assert_int_equal(issue("GET", "/users/" ADELE, NULL, 0), 0);
+    /* Malformed requests are refused and never call back. */
+    assert_int_equal(issue("FETCH", "/users", NULL, 0), -1);
+    assert_int_equal(issue("GET", "users", NULL, 0), -1);
+    assert_int_equal(issue("GET", "/users/a b", NULL, 0), -1);
+    F.in_request = true;
+    rc = wr_graph_request(F.g, "GET", "/users", NULL, 0, on_done_chain, &F.calls[F.issued]);
+    F.in_request = false;
+    assert_int_equal(rc, 0);
+    F.issued++;
+    F.expected++; /* the chained request counts itself when issued */
+    run(10000);
+    assert_int_equal(F.completed, 4);
+    assert_int_equal(F.called_inside, 0);
+    assert_string_equal(F.calls[0].code, "read_only");
+    assert_true(F.calls[1].ok);
+    assert_true(F.calls[2].ok);
+    assert_true(F.calls[3].ok);
+    json_object_put(body);
+}
+
+/* 10. Write pacing: a bucket of 150 per 150 s lets 150 writes through, the rest wait. */
+static void test_pacing(void **state)
+{
+    static const char *const args[] = {"--generate-users", "152", NULL};
+    struct wr_graph_options o = {.writes_per_150s = 150};
+    struct wr_graph_stats st;
+    int64_t ms;
+
+    (void)state;
+    start(args, &o);
+    for (int i = 1; i <= 152; i++) {
+        char *p = synth_path(i);
+        struct json_object *b = job_title_body("Paced", i);
+
+        assert_int_equal(issue("PATCH", p, b, 0), 0);
+        json_object_put(b);
+        free(p);
+    }
+    ms = run(20000);
+    assert_all_ok(0, 152);
+    wr_graph_get_stats(F.g, &st);
+    assert_int_equal(st.paced, 2);
+    /* One write per second refills: the last one waits about two seconds. */
+    assert_true(ms >= 1900);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), 152);
+    print_message("pacing: 152 writes at 150/150 s: %lld ms, %llu paced\n", (long long)ms,
+                  (unsigned long long)st.paced);
+}
+
+/* Runs the loop for ms whatever completes. */
+static void run_for(int64_t ms)
+{
+    struct event *deadline = evtimer_new(F.base, on_deadline, F.base);
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+
+    F.expected = MAX_CALLS + 1; /* never reached: only the deadline stops the loop */
+    evtimer_add(deadline, &tv);
+    event_base_dispatch(F.base);
+    event_free(deadline);
+}
+
+static void on_done_free(void *arg, const struct wr_graph_result *res)
+{
+    on_done(arg, res);
+    wr_graph_free(F.g);
+    F.g = NULL;
+}
+
+/* 11. Freeing with requests queued, waiting and in flight: no callbacks, nothing leaks. */
+static void test_free_pending(void **state)
+{
+    static const char *const args[] = {"--latency-ms", "300", NULL};
+    struct wr_graph_options o = {.max_concurrency = 2};
+    char err[256];
+    char *p;
+
+    (void)state;
+    start(args, &o);
+    p = user_path(ADELE);
+    for (int i = 0; i < 5; i++) {
+        struct json_object *b = job_title_body("Freed", i);
+
+        assert_int_equal(issue("GET", p, NULL, WR_GRAPH_NO_BATCH), 0);
+        assert_int_equal(issue("PATCH", p, b, 0), 0);
+        json_object_put(b);
+    }
+    run_for(450); /* the token came back after 300 ms; two transfers are in flight */
+    assert_int_equal(F.completed, 0);
+    wr_graph_free(F.g);
+    F.g = NULL;
+    run_for(400); /* the cancelled transfers' replies arrive to nobody */
+    assert_int_equal(F.completed, 0);
+
+    /* Freeing from inside a callback: the other finished requests are not called back. */
+    o.authority = F.sim.authority;
+    o.tenant = TENANT;
+    o.client_id = CLIENT_ID;
+    o.client_secret = SECRET;
+    o.base_url = F.sim.base_url;
+    o.read_only = true;
+    F.g = wr_graph_new(F.base, &o, err, sizeof(err));
+    assert_non_null(F.g);
+    fixture_reset_calls();
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(wr_graph_request(F.g, "DELETE", p, NULL, 0, on_done_free, &F.calls[i]), 0);
+    }
+    run_for(200);
+    assert_int_equal(F.completed, 1);
+    assert_null(F.g);
+    free(p);
+}
+
+/* 12. A token endpoint nobody listens on: retried with backoff, then a retriable failure. */
+static void test_token_network_retry(void **state)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t len = sizeof(sa);
+    char authority[64];
+    struct wr_graph_options o = {.max_attempts = 3, .authority = authority};
+    struct wr_graph_stats st;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    (void)state;
+    /* A port that was free a moment ago and has no listener now. */
+    assert_true(fd >= 0);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    snprintf(authority, sizeof(authority), "http://127.0.0.1:%d", ntohs(sa.sin_port));
+    close(fd);
+    start(NULL, &o);
+    assert_int_equal(issue("GET", "/users/" ADELE, NULL, 0), 0);
+    run(20000);
+    assert_false(F.calls[0].ok);
+    assert_string_equal(F.calls[0].code, "network");
+    assert_true(F.calls[0].retriable);
+    assert_int_equal(F.calls[0].status, 0);
+    wr_graph_get_stats(F.g, &st);
+    assert_int_equal(st.token_fetches, 3);
+    assert_int_equal(st.http_requests, 0);
+    assert_int_equal(sim_stat(&F.sim, "requests"), 0);
+}
+
+/* }====== */
+
+int main(int argc, char **argv)
+{
+    const char *src = getenv("WEIR_SOURCE_DIR");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_get_user_and_404, teardown),
+        cmocka_unit_test_teardown(test_wrong_secret, teardown),
+        cmocka_unit_test_teardown(test_throttling, teardown),
+        cmocka_unit_test_teardown(test_token_expiry, teardown),
+        cmocka_unit_test_teardown(test_batch_coalescing, teardown),
+        cmocka_unit_test_teardown(test_503_storm, teardown),
+        cmocka_unit_test_teardown(test_read_only, teardown),
+        cmocka_unit_test_teardown(test_concurrency_cap, teardown),
+        cmocka_unit_test_teardown(test_callbacks_later, teardown),
+        cmocka_unit_test_teardown(test_pacing, teardown),
+        cmocka_unit_test_teardown(test_free_pending, teardown),
+        cmocka_unit_test_teardown(test_token_network_retry, teardown),
+    };
+    int rc;
+
+    graphsim_path = argc > 1 ? argv[1] : getenv("WEIR_GRAPHSIM");
+    if (graphsim_path == NULL || src == NULL) {
+        fprintf(stderr, "usage: %s GRAPHSIM (with WEIR_SOURCE_DIR set)\n", argv[0]);
+        return 2;
+    }
+    snprintf(seed_path, sizeof(seed_path), "%s/tests/graphsim/seed.json", src);
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
