@@ -17,6 +17,7 @@
 #include "engine/log.h"
 #include "engine/strutil.h"
 #include "engine/workflow_set.h"
+#include "triggers/file_watch.h"
 #include "triggers/schedule_timer.h"
 #include "triggers/webhook_server.h"
 
@@ -28,6 +29,7 @@ struct daemon {
     struct wr_ingest *ingest;
     struct wr_webhook_server *webhooks;
     struct wr_schedule *schedule;
+    struct wr_file_watch *files;
     struct event *sigterm, *sigint, *drain;
     bool stopping;
 };
@@ -40,6 +42,7 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
     (void)what;
     size_t waiting = (d->webhooks ? wr_webhook_server_pending(d->webhooks) : 0) +
                      wr_schedule_pending(d->schedule) +
+                     (d->files ? wr_file_watch_pending(d->files) : 0) +
                      (d->journal ? wr_journal_pending(d->journal) : 0);
     if (waiting == 0) {
         event_base_loopexit(d->base, NULL);
@@ -105,6 +108,12 @@ int wr_daemon_run(const char *config_path)
         wr_log(WR_LOG_ERROR, "cannot start the schedules", "error", err, NULL);
         goto out;
     }
+    d.files = wr_file_watch_new(d.base, d.ingest, (const struct wr_workflow *const *)d.set->items,
+                                d.set->count, d.cfg->dir, NULL, err, sizeof(err));
+    if (!d.files) {
+        wr_log(WR_LOG_ERROR, "cannot start the file triggers", "error", err, NULL);
+        goto out;
+    }
     d.sigterm = evsignal_new(d.base, SIGTERM, on_stop, &d);
     d.sigint = evsignal_new(d.base, SIGINT, on_stop, &d);
     d.drain = evtimer_new(d.base, on_drain, &d);
@@ -139,6 +148,7 @@ out:
         event_free(d.drain);
     }
     wr_schedule_free(d.schedule);
+    wr_file_watch_free(d.files);
     wr_webhook_server_free(d.webhooks);
     wr_ingest_free(d.ingest);
     wr_journal_close(d.journal);

@@ -56,6 +56,8 @@ void wr_ingest_free(struct wr_ingest *in);
  * history ("webhook /hooks/hr", "file /spool/hr/2026-11.csv", "schedule nightly",
  * "manual"); headers (borrowed, may be NULL) are kept for audit and must already be free of
  * secrets. candidates are the enabled workflows of the trigger (borrowed until `done`).
+ * Everything else (source, headers, the events and their keys) is copied before this
+ * returns: the caller may free it at once.
  * `done` runs on the loop thread after the commit, never inside this call. Returns 0, or -1
  * when nothing could be queued (then `done` is not called).
  */

@@ -399,7 +399,7 @@ static void *writer_main(void *arg)
             n++;
             b->rc = txrc;
             if (txrc != 0) {
-                snprintf(b->error, sizeof(b->error), "journal: %s", msg);
+                snprintf(b->error, sizeof(b->error), "journal: %.200s", msg);
                 continue;
             }
             char sp[64];
@@ -416,7 +416,7 @@ static void *writer_main(void *arg)
             exec(j->db, "ROLLBACK", ignore, sizeof(ignore));
             for (struct wr_journal_batch *b = group; b; b = b->next) {
                 b->rc = -1;
-                snprintf(b->error, sizeof(b->error), "journal: commit failed: %s", msg);
+                snprintf(b->error, sizeof(b->error), "journal: commit failed: %.200s", msg);
             }
         }
 

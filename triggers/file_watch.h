@@ -1,0 +1,64 @@
+/*
+ * file_watch — the file trigger at run time: inotify on the `dir` of every enabled
+ * file-trigger workflow, one event per row of each file dropped there.
+ *
+ * A file is taken when it is complete: on IN_CLOSE_WRITE (a writer closed it) or IN_MOVED_TO
+ * (renamed into the directory), never on IN_MODIFY, so a file written in pieces is read once.
+ * Files already present at start are taken too, in name order. Hidden names (".*"), "*.tmp",
+ * "*.part" and names that match no workflow's `pattern` are left alone.
+ *
+ * A taken file is read, hashed (SHA-256) and parsed per `format` (engine/csv); its rows go to
+ * ingest as one delivery, keyed "file:<sha256>:<row>", so the same content dropped again starts
+ * nothing new. Once the commit is durable the file moves to dir/done/; a file that cannot be
+ * parsed, or is over the limits, moves to dir/failed/ with NAME.error beside it naming each bad
+ * line; a commit that failed leaves the file where it is and is retried. A name that is taken
+ * in done/ or failed/ gets a numeric suffix (users.1.csv): nothing there is overwritten.
+ */
+#ifndef WR_FILE_WATCH_H
+#define WR_FILE_WATCH_H
+
+#include <stddef.h>
+
+#include "engine/workflow.h"
+
+struct event_base;
+struct wr_ingest;
+
+#define WR_FILE_DEFAULT_MAX_BYTES ((size_t)64 * 1024 * 1024)
+#define WR_FILE_DEFAULT_MAX_ROWS  ((size_t)200000)
+#define WR_FILE_RETRY_MS          5000 /* after a failed commit */
+
+/* Per-file limits against hostile or runaway input; 0 takes the default. */
+struct wr_file_limits {
+    size_t max_bytes; /* larger files go to failed/ unread */
+    size_t max_rows;  /* files with more rows go to failed/ */
+};
+
+struct wr_file_watch;
+
+/*
+ * Watches the directory of every enabled workflow among workflows[0..n) whose trigger is
+ * `file` (others are skipped; several workflows may share a directory). A relative `dir`
+ * resolves against base_dir (the directory of weir.yaml; NULL or "" = the current one). Each
+ * directory, and its done/ and failed/, is created when missing. Files already present are
+ * taken on the first turn of base's loop. The workflows (borrowed) must outlive the watch and
+ * its commits in flight; ingest is borrowed; limits may be NULL (defaults). Returns the watch
+ * (which watches nothing when no workflow has a file trigger), or NULL with a message in err.
+ */
+struct wr_file_watch *wr_file_watch_new(struct event_base *base, struct wr_ingest *ingest,
+                                        const struct wr_workflow *const *workflows, size_t n,
+                                        const char *base_dir, const struct wr_file_limits *limits,
+                                        char *err, size_t errlen);
+
+/* Number of files whose commit is in flight. */
+size_t wr_file_watch_pending(const struct wr_file_watch *fw);
+
+/*
+ * Stops watching and frees the watch. A commit still in flight is cancelled safely: its
+ * callback, when ingest delivers it, only frees its own state and leaves the file in place
+ * (it is taken again at the next start, where its rows are duplicates). So free the watch
+ * before draining the journal, or drain until wr_file_watch_pending() is 0 first. NULL is fine.
+ */
+void wr_file_watch_free(struct wr_file_watch *fw);
+
+#endif
