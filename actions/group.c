@@ -2,7 +2,16 @@
  * group — add-to-group and remove-from-group (POST/DELETE /groups/{id}/members/$ref). The
  * group is named by displayName or object id, resolved at run time.
  */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
 #include "actions/action.h"
+#include "engine/directory.h"
+#include "engine/graph.h"
+#include "engine/strutil.h"
 
 static const struct wr_argspec group_args[] = {
     WR_ARGSPEC_USER,
@@ -13,14 +22,182 @@ static const struct wr_argspec group_args[] = {
     {0},
 };
 
+/* The length of an array; 0 for NULL or anything else (json-c asserts on those). */
+static size_t array_len(struct json_object *a)
+{
+    return json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+}
+
+/* {====== execution ====== */
+
+/* One execution's state (wr_action_state); owned members are released by op_clear before
+   the action finishes. */
+struct group_op {
+    struct wr_action_ctx *ctx;
+    bool remove; /* remove-from-group */
+    char *user;  /* the user's object id */
+    char *group; /* the group's object id */
+    struct json_object *body;
+};
+
+static void op_clear(struct group_op *op)
+{
+    free(op->user);
+    free(op->group);
+    op->user = op->group = NULL;
+    json_object_put(op->body);
+    op->body = NULL;
+}
+
+static void op_fail(struct group_op *op, const struct wr_graph_result *res, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void op_fail(struct group_op *op, const struct wr_graph_result *res, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    wr_action_fail(op->ctx, res, false, "%s", msg);
+    op_clear(op);
+}
+
+static void op_succeed(struct group_op *op, bool changed)
+{
+    struct json_object *out = json_object_new_object();
+    json_object_object_add(out, "id", json_object_new_string(op->user));
+    json_object_object_add(out, "changed", json_object_new_boolean(changed));
+    json_object_object_add(out, "groupId", json_object_new_string(op->group));
+    wr_action_succeed(op->ctx, out);
+    op_clear(op);
+}
+
+static void written(void *arg, const struct wr_graph_result *res)
+{
+    struct group_op *op = arg;
+    if (res->ok) {
+        op_succeed(op, true);
+    } else if (!op->remove && res->status == 400 && res->error_code &&
+               strcmp(res->error_code, "Request_BadRequest") == 0 && res->error_message &&
+               strstr(res->error_message, "added object references already exist")) {
+        /* Added by someone else since the membership read: already a member is success. */
+        op_succeed(op, false);
+    } else if (op->remove && res->status == 404) {
+        /* Removed by someone else since the read (or the user just left). */
+        op_succeed(op, false);
+    } else {
+        op_fail(op, res, "%s /groups/%s/members/$ref", op->remove ? "DELETE" : "POST", op->group);
+    }
+}
+
+static void membership_read(void *arg, const struct wr_directory_result *r)
+{
+    struct group_op *op = arg;
+    if (!r->ok) {
+        op_fail(op, r->graph, "%s", r->error);
+        return;
+    }
+    bool member = false;
+    for (size_t i = 0; !member && i < array_len(r->object); i++) {
+        struct json_object *g = json_object_array_get_idx(r->object, i);
+        const char *id = json_object_get_string(json_object_object_get(g, "id"));
+        member = id && strcasecmp(id, op->group) == 0;
+    }
+    if (member != op->remove) {
+        op_succeed(op, false);
+        return;
+    }
+    char *gseg = wr_graph_escape(op->group);
+    char *useg = wr_graph_escape(op->user);
+    char *path;
+    int rc;
+    if (op->remove) {
+        /* Always with /$ref: without it Graph deletes the user object itself. */
+        path = wr_xasprintf("/groups/%s/members/%s/$ref", gseg, useg);
+        rc = wr_action_write(op->ctx, "DELETE", path, NULL, written, op);
+    } else {
+        char *ref = wr_xasprintf("%s/directoryObjects/%s",
+                                 wr_directory_base_url(wr_action_directory(op->ctx)), useg);
+        op->body = json_object_new_object();
+        json_object_object_add(op->body, "@odata.id", json_object_new_string(ref));
+        free(ref);
+        path = wr_xasprintf("/groups/%s/members/$ref", gseg);
+        rc = wr_action_write(op->ctx, "POST", path, op->body, written, op);
+    }
+    if (rc != 0) {
+        op_fail(op, NULL, "the Graph client refused %s", path);
+    }
+    free(path);
+    free(useg);
+    free(gseg);
+}
+
+static void group_found(void *arg, const struct wr_directory_result *r)
+{
+    struct group_op *op = arg;
+    if (!r->ok) {
+        op_fail(op, r->graph, "%s", r->error);
+        return;
+    }
+    op->group = wr_xstrdup(r->id);
+    /* The user's groups rather than the group's members: a user is in few groups, a group
+       may have hundred thousands of members. */
+    char *useg = wr_graph_escape(op->user);
+    char *path = wr_xasprintf("/users/%s/memberOf?$top=999", useg);
+    wr_directory_list(wr_action_directory(op->ctx), path, membership_read, op);
+    free(path);
+    free(useg);
+}
+
+static void user_found(void *arg, const struct wr_directory_result *r)
+{
+    struct group_op *op = arg;
+    if (!r->ok) {
+        op_fail(op, r->graph, "%s", r->error);
+        return;
+    }
+    op->user = wr_xstrdup(r->id);
+    wr_directory_group(wr_action_directory(op->ctx), wr_action_arg_str(op->ctx, "group"),
+                       group_found, op);
+}
+
+static void group_run(struct wr_action_ctx *ctx, bool remove)
+{
+    struct group_op *op = wr_action_state(ctx, sizeof(*op));
+    op->ctx = ctx;
+    op->remove = remove;
+    const char *ref = wr_action_arg_str(ctx, "user");
+    if (wr_directory_user(wr_action_directory(ctx), ref, NULL, user_found, op) != 0) {
+        op_fail(op, NULL,
+                "'%s' is not a user reference: expected an object id, a userPrincipalName or "
+                "mail address, or employeeId:VALUE",
+                ref ? ref : "");
+    }
+}
+
+static void add_to_group_run(struct wr_action_ctx *ctx)
+{
+    group_run(ctx, false);
+}
+
+static void remove_from_group_run(struct wr_action_ctx *ctx)
+{
+    group_run(ctx, true);
+}
+
+/* }====== */
+
 const struct wr_action wr_action_add_to_group = {
     .name = "add-to-group",
     .summary = "add the user to a group; already a member is success",
     .args = group_args,
+    .execute = add_to_group_run,
 };
 
 const struct wr_action wr_action_remove_from_group = {
     .name = "remove-from-group",
     .summary = "remove the user from a group; not a member is success",
     .args = group_args,
+    .execute = remove_from_group_run,
 };

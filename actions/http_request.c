@@ -2,9 +2,18 @@
  * http_request — the http-request action: one HTTP call to another service (Slack, a ticketing
  * system, another SaaS), with a JSON or text body and an expected status.
  */
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "actions/action.h"
+#include "engine/directory.h"
+#include "engine/graph.h"
+#include "engine/strutil.h"
 
 static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
 
@@ -61,9 +70,362 @@ static void http_request_validate(struct wr_check *c, struct json_object *args, 
     }
 }
 
+/* {====== execution ======
+ *
+ * The call does not go through the Graph client (no token, no $batch, no Graph envelopes):
+ * each execution drives one libcurl easy handle through its own small curl multi on the
+ * engine's event loop, with libcurl's socket and timer callbacks mapped to libevent events as
+ * in curl's hiperfifo example. One multi per call keeps this file self-contained; these calls
+ * are rare next to Graph's. libcurl is never re-entered from its own callbacks: its timer
+ * callback only arms an event, and the handles are torn down from an event on a later turn.
+ */
+
+#define MAX_RESPONSE (1024 * 1024) /* bytes of the answer kept for the output */
+
+/* The length of an array; 0 for NULL or anything else (json-c asserts on those). */
+static size_t array_len(struct json_object *a)
+{
+    return json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+}
+
+/* One execution's state (wr_action_state); everything is released in op_teardown. */
+struct http_op {
+    struct wr_action_ctx *ctx;
+    struct event_base *base;
+    CURLM *multi;
+    CURL *easy;
+    struct curl_slist *headers;
+    char *body;          /* the request body sent */
+    const char *method;  /* the method sent (static, or borrowed from the arguments) */
+    char *where;         /* the URL without path or query, for messages: URLs can hold secrets */
+    struct event *timer; /* libcurl's timeout */
+    struct event *end;   /* fires when the transfer is over */
+    struct wr_buf response;
+    bool truncated;
+    CURLcode result;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+static void op_teardown(struct http_op *op)
+{
+    if (op->multi && op->easy) {
+        curl_multi_remove_handle(op->multi, op->easy);
+    }
+    if (op->easy) {
+        curl_easy_cleanup(op->easy);
+    }
+    if (op->multi) {
+        curl_multi_cleanup(op->multi); /* removes the socket events through on_curl_socket */
+    }
+    if (op->timer) {
+        event_free(op->timer);
+    }
+    if (op->end) {
+        event_free(op->end);
+    }
+    curl_slist_free_all(op->headers);
+    free(op->body);
+    free(op->where);
+    wr_buf_free(&op->response);
+    op->multi = NULL;
+    op->easy = NULL;
+    op->timer = op->end = NULL;
+    op->headers = NULL;
+    op->body = op->where = NULL;
+}
+
+static void op_fail(struct http_op *op, bool retriable, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void op_fail(struct http_op *op, bool retriable, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    wr_action_fail(op->ctx, NULL, retriable, "%s", msg);
+    op_teardown(op);
+}
+
+/* scheme://host[:port] of url, without user info, path or query. Owned. */
+static char *url_origin(const char *url)
+{
+    const char *sep = strstr(url, "://");
+    const char *host = sep ? sep + 3 : url;
+    const char *end = host + strcspn(host, "/?#");
+    const char *at = memchr(host, '@', (size_t)(end - host));
+    int scheme = (int)(host - url);
+    if (at) {
+        host = at + 1;
+    }
+    return wr_xasprintf("%.*s%.*s", scheme, url, (int)(end - host), host);
+}
+
+static bool status_expected(struct json_object *expect, long status)
+{
+    if (!expect) {
+        return status >= 200 && status <= 299;
+    }
+    if (json_object_is_type(expect, json_type_int)) {
+        return json_object_get_int64(expect) == status;
+    }
+    for (size_t i = 0; i < array_len(expect); i++) {
+        if (json_object_get_int64(json_object_array_get_idx(expect, i)) == status) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void on_end(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_op *op = arg;
+    (void)fd;
+    (void)what;
+    long status = 0;
+    struct json_object *expect = json_object_object_get(wr_action_args(op->ctx), "expect");
+    const char *method = op->method;
+
+    if (op->result != CURLE_OK) {
+        bool retriable = op->result != CURLE_URL_MALFORMAT &&
+                         op->result != CURLE_UNSUPPORTED_PROTOCOL &&
+                         op->result != CURLE_BAD_FUNCTION_ARGUMENT;
+        op_fail(op, retriable, "%s %s: %s", method, op->where,
+                op->errbuf[0] ? op->errbuf : curl_easy_strerror(op->result));
+        return;
+    }
+    curl_easy_getinfo(op->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (!status_expected(expect, status)) {
+        /* A short, printable excerpt of the answer helps; the whole of it is the output's job. */
+        char excerpt[201];
+        size_t n = 0;
+        for (const char *p = wr_buf_str(&op->response); *p && n < sizeof(excerpt) - 1; p++) {
+            excerpt[n++] = (*p >= 0x20 && *p != 0x7f) ? *p : ' ';
+        }
+        excerpt[n] = '\0';
+        op_fail(op, status == 429 || status >= 500, "%s %s answered %ld, expected %s%s%s", method,
+                op->where, status, expect ? "the listed status" : "2xx", n ? ": " : "", excerpt);
+        return;
+    }
+    struct json_object *out = json_object_new_object();
+    struct json_object *parsed = NULL;
+    const char *text = wr_buf_str(&op->response);
+    if (op->response.len && !op->truncated) {
+        struct json_tokener *tok = json_tokener_new();
+        parsed = json_tokener_parse_ex(tok, text, (int)op->response.len);
+        if (json_tokener_get_error(tok) != json_tokener_success ||
+            json_tokener_get_parse_end(tok) != op->response.len) {
+            json_object_put(parsed);
+            parsed = NULL;
+        }
+        json_tokener_free(tok);
+    }
+    json_object_object_add(out, "changed", json_object_new_boolean(true));
+    json_object_object_add(out, "status", json_object_new_int64(status));
+    json_object_object_add(
+        out, "body",
+        parsed
+            ? parsed
+            : (op->response.len ? json_object_new_string_len(text, (int)op->response.len) : NULL));
+    wr_action_succeed(op->ctx, out);
+    op_teardown(op);
+}
+
+/* Reads libcurl's finished-transfer messages; the end is handled on a later turn. */
+static void check_done(struct http_op *op)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(op->multi, &left)) != NULL) {
+        if (msg->msg == CURLMSG_DONE) {
+            op->result = msg->data.result;
+            event_active(op->end, EV_TIMEOUT, 0);
+        }
+    }
+}
+
+static void on_socket_event(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_op *op = arg;
+    int running = 0;
+    int flags =
+        ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+    curl_multi_socket_action(op->multi, fd, flags, &running);
+    check_done(op);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_op *op = arg;
+    int running = 0;
+    (void)fd;
+    (void)what;
+    curl_multi_socket_action(op->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(op);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: one persistent event per socket libcurl uses. */
+static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    struct http_op *op = userp;
+    struct event *ev = socketp;
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        if (ev) {
+            event_free(ev);
+            curl_multi_assign(op->multi, s, NULL);
+        }
+        return 0;
+    }
+    short kind = (short)(((what & CURL_POLL_IN) ? EV_READ : 0) |
+                         ((what & CURL_POLL_OUT) ? EV_WRITE : 0) | EV_PERSIST);
+    if (ev) {
+        event_free(ev);
+    }
+    ev = event_new(op->base, s, kind, on_socket_event, op);
+    event_add(ev, NULL);
+    curl_multi_assign(op->multi, s, ev);
+    return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: only arms the timer (libcurl must not be called from here). */
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    struct http_op *op = userp;
+    (void)multi;
+    if (timeout_ms < 0) {
+        evtimer_del(op->timer);
+    } else {
+        struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+        evtimer_add(op->timer, &tv);
+    }
+    return 0;
+}
+
+static size_t on_data(char *data, size_t size, size_t n, void *userp)
+{
+    struct http_op *op = userp;
+    size_t len = size * n;
+    size_t room = MAX_RESPONSE - op->response.len;
+    if (len > room) {
+        op->truncated = true;
+    }
+    wr_buf_addn(&op->response, data, len < room ? len : room);
+    return len;
+}
+
+static void dry_written(void *arg, const struct wr_graph_result *res)
+{
+    struct http_op *op = arg;
+    (void)res;
+    struct json_object *out = json_object_new_object();
+    json_object_object_add(out, "changed", json_object_new_boolean(true));
+    json_object_object_add(out, "status", NULL);
+    json_object_object_add(out, "body", NULL);
+    wr_action_succeed(op->ctx, out);
+}
+
+static void http_request_run(struct wr_action_ctx *ctx)
+{
+    struct http_op *op = wr_action_state(ctx, sizeof(*op));
+    struct json_object *args = wr_action_args(ctx);
+    struct json_object *body = json_object_object_get(args, "body");
+    struct json_object *headers = json_object_object_get(args, "headers");
+    const char *url = wr_action_arg_str(ctx, "url");
+    const char *method = wr_action_arg_str(ctx, "method");
+    const char *type = NULL;
+    bool has_type = false;
+
+    op->ctx = ctx;
+    if (!method) {
+        method = body ? "POST" : "GET";
+    }
+    op->method = method;
+    if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)) {
+        op_fail(op, false, "'url' must be an http:// or https:// URL");
+        return;
+    }
+    op->where = url_origin(url);
+    /* json_object_object_foreach dereferences its object: only loop over a real mapping. */
+    struct json_object *none = json_object_new_object();
+    if (!json_object_is_type(headers, json_type_object)) {
+        headers = none;
+    }
+    json_object_object_foreach(headers, name, value)
+    {
+        const char *v = json_object_get_string(value);
+        if (!json_object_is_type(value, json_type_string) || strpbrk(name, "\r\n:") ||
+            strpbrk(v, "\r\n")) {
+            op_fail(op, false, "header '%s' must be a single-line string", name);
+            json_object_put(none);
+            return;
+        }
+        has_type = has_type || strcasecmp(name, "Content-Type") == 0;
+        char *line = wr_xasprintf("%s: %s", name, v);
+        op->headers = curl_slist_append(op->headers, line);
+        free(line);
+    }
+    json_object_put(none);
+    if (wr_action_dry_run(ctx)) {
+        if (wr_action_write(ctx, method, url, body, dry_written, op) != 0) {
+            op_fail(op, false, "could not record %s %s", method, op->where);
+        }
+        op_teardown(op);
+        return;
+    }
+    if (json_object_is_type(body, json_type_string)) {
+        op->body = wr_xstrdup(json_object_get_string(body));
+        type = "Content-Type: text/plain; charset=utf-8";
+    } else if (body) {
+        op->body = wr_xstrdup(json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN));
+        type = "Content-Type: application/json";
+    }
+    if (!has_type) {
+        /* Without a body, "Content-Type:" stops libcurl from adding a form type of its own. */
+        op->headers = curl_slist_append(op->headers, type ? type : "Content-Type:");
+    }
+
+    op->base = wr_directory_event_base(wr_action_directory(ctx));
+    op->multi = curl_multi_init();
+    op->easy = curl_easy_init();
+    if (!op->multi || !op->easy) {
+        op_fail(op, true, "libcurl could not be initialised");
+        return;
+    }
+    op->timer = evtimer_new(op->base, on_timer, op);
+    op->end = event_new(op->base, -1, 0, on_end, op);
+    curl_multi_setopt(op->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(op->multi, CURLMOPT_SOCKETDATA, op);
+    curl_multi_setopt(op->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(op->multi, CURLMOPT_TIMERDATA, op);
+
+    curl_easy_setopt(op->easy, CURLOPT_URL, url);
+    curl_easy_setopt(op->easy, CURLOPT_CUSTOMREQUEST, method);
+    if (op->body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+        strcmp(method, "PATCH") == 0) {
+        curl_easy_setopt(op->easy, CURLOPT_POSTFIELDS, op->body ? op->body : "");
+    }
+    curl_easy_setopt(op->easy, CURLOPT_HTTPHEADER, op->headers);
+    curl_easy_setopt(op->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(op->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(op->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(op->easy, CURLOPT_TIMEOUT_MS, 30000L);
+    curl_easy_setopt(op->easy, CURLOPT_USERAGENT, "weir/" WEIR_VERSION);
+    curl_easy_setopt(op->easy, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(op->easy, CURLOPT_WRITEDATA, op);
+    curl_easy_setopt(op->easy, CURLOPT_ERRORBUFFER, op->errbuf);
+    if (curl_multi_add_handle(op->multi, op->easy) != CURLM_OK) {
+        op_fail(op, true, "libcurl refused the request to %s", op->where);
+    }
+}
+
+/* }====== */
+
 const struct wr_action wr_action_http_request = {
     .name = "http-request",
     .summary = "call another service over HTTP(S), e.g. a Slack webhook or a ticketing API",
     .args = http_request_args,
     .validate = http_request_validate,
+    .execute = http_request_run,
 };

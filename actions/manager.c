@@ -1,7 +1,16 @@
 /*
  * manager — set-manager (PUT /users/{id}/manager/$ref). Both ends are user references.
  */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
 #include "actions/action.h"
+#include "engine/directory.h"
+#include "engine/graph.h"
+#include "engine/strutil.h"
 
 static const struct wr_argspec set_manager_args[] = {
     WR_ARGSPEC_USER,
@@ -12,8 +21,149 @@ static const struct wr_argspec set_manager_args[] = {
     {0},
 };
 
+/* {====== execution ====== */
+
+/* One execution's state (wr_action_state); owned members are released by op_clear before
+   the action finishes. */
+struct manager_op {
+    struct wr_action_ctx *ctx;
+    char *user;     /* the user's object id */
+    char *manager;  /* the wanted manager's object id */
+    char *previous; /* the manager before, or NULL */
+    struct json_object *body;
+};
+
+static void op_clear(struct manager_op *op)
+{
+    free(op->user);
+    free(op->manager);
+    free(op->previous);
+    op->user = op->manager = op->previous = NULL;
+    json_object_put(op->body);
+    op->body = NULL;
+}
+
+static void op_fail(struct manager_op *op, const struct wr_graph_result *res, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void op_fail(struct manager_op *op, const struct wr_graph_result *res, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    wr_action_fail(op->ctx, res, false, "%s", msg);
+    op_clear(op);
+}
+
+static void op_succeed(struct manager_op *op, bool changed)
+{
+    struct json_object *out = json_object_new_object();
+    json_object_object_add(out, "id", json_object_new_string(op->user));
+    json_object_object_add(out, "changed", json_object_new_boolean(changed));
+    json_object_object_add(out, "managerId", json_object_new_string(op->manager));
+    json_object_object_add(out, "previousManagerId",
+                           op->previous ? json_object_new_string(op->previous) : NULL);
+    wr_action_succeed(op->ctx, out);
+    op_clear(op);
+}
+
+static void written(void *arg, const struct wr_graph_result *res)
+{
+    struct manager_op *op = arg;
+    if (!res->ok) {
+        op_fail(op, res, "PUT /users/%s/manager/$ref", op->user);
+        return;
+    }
+    op_succeed(op, true);
+}
+
+static void current_read(void *arg, const struct wr_graph_result *res)
+{
+    struct manager_op *op = arg;
+    if (res->ok) {
+        const char *id = json_object_get_string(json_object_object_get(res->body, "id"));
+        op->previous = wr_xstrdup_or_null(id);
+    } else if (res->status != 404) {
+        /* 404 is "no manager"; the user itself was found a moment ago. */
+        op_fail(op, res, "reading the manager of user %s", op->user);
+        return;
+    }
+    if (op->previous && strcasecmp(op->previous, op->manager) == 0) {
+        op_succeed(op, false);
+        return;
+    }
+    char *useg = wr_graph_escape(op->user);
+    char *mseg = wr_graph_escape(op->manager);
+    char *ref =
+        wr_xasprintf("%s/users/%s", wr_directory_base_url(wr_action_directory(op->ctx)), mseg);
+    char *path = wr_xasprintf("/users/%s/manager/$ref", useg);
+    op->body = json_object_new_object();
+    json_object_object_add(op->body, "@odata.id", json_object_new_string(ref));
+    if (wr_action_write(op->ctx, "PUT", path, op->body, written, op) != 0) {
+        op_fail(op, NULL, "the Graph client refused PUT %s", path);
+    }
+    free(path);
+    free(ref);
+    free(mseg);
+    free(useg);
+}
+
+static void manager_found(void *arg, const struct wr_directory_result *r)
+{
+    struct manager_op *op = arg;
+    if (!r->ok) {
+        op_fail(op, r->graph, "manager: %s", r->error);
+        return;
+    }
+    op->manager = wr_xstrdup(r->id);
+    if (strcasecmp(op->manager, op->user) == 0) {
+        op_fail(op, NULL, "user %s cannot be their own manager", op->user);
+        return;
+    }
+    char *useg = wr_graph_escape(op->user);
+    char *path = wr_xasprintf("/users/%s/manager?$select=id", useg);
+    if (wr_graph_request(wr_action_graph(op->ctx), "GET", path, NULL, 0, current_read, op) != 0) {
+        op_fail(op, NULL, "the Graph client refused GET %s", path);
+    }
+    free(path);
+    free(useg);
+}
+
+static const char *const not_a_ref =
+    "'%s' is not a user reference: expected an object id, a userPrincipalName or mail "
+    "address, or employeeId:VALUE";
+
+static void user_found(void *arg, const struct wr_directory_result *r)
+{
+    struct manager_op *op = arg;
+    if (!r->ok) {
+        op_fail(op, r->graph, "%s", r->error);
+        return;
+    }
+    op->user = wr_xstrdup(r->id);
+    const char *ref = wr_action_arg_str(op->ctx, "manager");
+    if (wr_directory_user(wr_action_directory(op->ctx), ref, NULL, manager_found, op) != 0) {
+        op_fail(op, NULL, "manager: '%s' is not a user reference", ref ? ref : "");
+    }
+}
+
+static void set_manager_run(struct wr_action_ctx *ctx)
+{
+    struct manager_op *op = wr_action_state(ctx, sizeof(*op));
+    op->ctx = ctx;
+    const char *ref = wr_action_arg_str(ctx, "user");
+    if (wr_directory_user(wr_action_directory(ctx), ref, NULL, user_found, op) != 0) {
+        op_fail(op, NULL, not_a_ref, ref ? ref : "");
+    }
+}
+
+/* }====== */
+
 const struct wr_action wr_action_set_manager = {
     .name = "set-manager",
     .summary = "set the user's manager; the same manager already set is success",
     .args = set_manager_args,
+    .execute = set_manager_run,
 };

@@ -3,7 +3,15 @@
  * (/roleManagement/directory/roleAssignments). The role is named by displayName ("User
  * Administrator"), role definition id or template id; resolved at run time.
  */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "actions/action.h"
+#include "engine/directory.h"
+#include "engine/graph.h"
+#include "engine/strutil.h"
 
 static const struct wr_argspec role_args[] = {
     WR_ARGSPEC_USER,
@@ -17,14 +25,267 @@ static const struct wr_argspec role_args[] = {
     {0},
 };
 
+/* The length of an array; 0 for NULL or anything else (json-c asserts on those). */
+static size_t array_len(struct json_object *a)
+{
+    return json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+}
+
+/* {====== execution ====== */
+
+/* One execution's state (wr_action_state); owned members are released by op_clear before
+   the action finishes. */
+struct role_op {
+    struct wr_action_ctx *ctx;
+    bool remove;                 /* remove-role */
+    char *principal;             /* the user's object id */
+    char *definition;            /* the role definition id */
+    const char *scope;           /* directoryScopeId (borrowed from the arguments, or "/") */
+    struct json_object *found;   /* remove-role: the assignment ids still to delete */
+    struct json_object *removed; /* remove-role: the assignment ids deleted */
+    struct json_object *body;
+    /* set-role: a refused POST, kept while the assignments are read again (someone else may
+       have assigned the role in between: that is success) */
+    bool recheck;
+    long err_status;
+    char *err_code;
+    char *err_message;
+};
+
+static void op_clear(struct role_op *op)
+{
+    free(op->principal);
+    free(op->definition);
+    op->principal = op->definition = NULL;
+    json_object_put(op->found);
+    json_object_put(op->removed);
+    json_object_put(op->body);
+    op->found = op->removed = op->body = NULL;
+    free(op->err_code);
+    free(op->err_message);
+    op->err_code = op->err_message = NULL;
+}
+
+static void op_fail(struct role_op *op, const struct wr_graph_result *res, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void op_fail(struct role_op *op, const struct wr_graph_result *res, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    wr_action_fail(op->ctx, res, false, "%s", msg);
+    op_clear(op);
+}
+
+/* {"id", "changed", "roleDefinitionId", "directoryScopeId"} and "removed" (remove-role) or
+   "assignmentId" (set-role). */
+static void op_succeed(struct role_op *op, bool changed, const char *assignment)
+{
+    struct json_object *out = json_object_new_object();
+    json_object_object_add(out, "id", json_object_new_string(op->principal));
+    json_object_object_add(out, "changed", json_object_new_boolean(changed));
+    json_object_object_add(out, "roleDefinitionId", json_object_new_string(op->definition));
+    json_object_object_add(out, "directoryScopeId", json_object_new_string(op->scope));
+    if (op->remove) {
+        json_object_object_add(out, "removed", json_object_get(op->removed));
+    } else {
+        json_object_object_add(out, "assignmentId",
+                               assignment ? json_object_new_string(assignment) : NULL);
+    }
+    wr_action_succeed(op->ctx, out);
+    op_clear(op);
+}
+
+static void delete_next(struct role_op *op);
+
+static void deleted(void *arg, const struct wr_graph_result *res)
+{
+    struct role_op *op = arg;
+    size_t n = array_len(op->found);
+    const char *id = json_object_get_string(json_object_array_get_idx(op->found, n - 1));
+    /* 404: removed by someone else since the read; the effect is the same. */
+    if (!res->ok && res->status != 404) {
+        op_fail(op, res, "DELETE roleAssignments/%s", id);
+        return;
+    }
+    if (res->ok) {
+        json_object_array_add(op->removed, json_object_new_string(id));
+    }
+    json_object_array_del_idx(op->found, n - 1, 1);
+    delete_next(op);
+}
+
+/* Deletes the found assignments one after the other (the last first). */
+static void delete_next(struct role_op *op)
+{
+    size_t n = array_len(op->found);
+    if (n == 0) {
+        op_succeed(op, array_len(op->removed) > 0, NULL);
+        return;
+    }
+    const char *id = json_object_get_string(json_object_array_get_idx(op->found, n - 1));
+    char *seg = wr_graph_escape(id);
+    char *path = wr_xasprintf("/roleManagement/directory/roleAssignments/%s", seg);
+    if (wr_action_write(op->ctx, "DELETE", path, NULL, deleted, op) != 0) {
+        op_fail(op, NULL, "the Graph client refused DELETE %s", path);
+    }
+    free(path);
+    free(seg);
+}
+
+static void read_assignments(struct role_op *op);
+
+static void created(void *arg, const struct wr_graph_result *res)
+{
+    struct role_op *op = arg;
+    if (res->ok) {
+        op_succeed(op, true, json_object_get_string(json_object_object_get(res->body, "id")));
+    } else if (res->status == 400 && !op->recheck) {
+        /* Graph's duplicate is a plain 400 Request_BadRequest ("A conflicting object...");
+           rather than match its text, read again: an assignment now present is success. */
+        op->recheck = true;
+        op->err_status = res->status;
+        op->err_code = wr_xstrdup_or_null(res->error_code);
+        op->err_message = wr_xstrdup_or_null(res->error_message);
+        json_object_put(op->found);
+        op->found = NULL;
+        read_assignments(op);
+    } else {
+        op_fail(op, res, "POST roleAssignments for user %s", op->principal);
+    }
+}
+
+static void assignments_read(void *arg, const struct wr_directory_result *r)
+{
+    struct role_op *op = arg;
+    if (!r->ok) {
+        op_fail(op, r->graph, "%s", r->error);
+        return;
+    }
+    /* The scope is compared here rather than filtered: Graph documents only principalId and
+       roleDefinitionId filters. */
+    op->found = json_object_new_array();
+    for (size_t i = 0; i < array_len(r->object); i++) {
+        struct json_object *a = json_object_array_get_idx(r->object, i);
+        const char *scope = json_object_get_string(json_object_object_get(a, "directoryScopeId"));
+        const char *id = json_object_get_string(json_object_object_get(a, "id"));
+        if (id && scope && strcmp(scope, op->scope) == 0) {
+            json_object_array_add(op->found, json_object_new_string(id));
+        }
+    }
+    if (op->remove) {
+        op->removed = json_object_new_array();
+        delete_next(op);
+        return;
+    }
+    if (op->recheck && array_len(op->found) == 0) {
+        struct wr_graph_result post = {
+            .status = op->err_status,
+            .error_code = op->err_code,
+            .error_message = op->err_message,
+        };
+        op_fail(op, &post, "POST roleAssignments for user %s", op->principal);
+        return;
+    }
+    if (array_len(op->found) > 0) {
+        op_succeed(op, false, json_object_get_string(json_object_array_get_idx(op->found, 0)));
+        return;
+    }
+    op->body = json_object_new_object();
+    json_object_object_add(op->body, "@odata.type",
+                           json_object_new_string("#microsoft.graph.unifiedRoleAssignment"));
+    json_object_object_add(op->body, "roleDefinitionId", json_object_new_string(op->definition));
+    json_object_object_add(op->body, "principalId", json_object_new_string(op->principal));
+    json_object_object_add(op->body, "directoryScopeId", json_object_new_string(op->scope));
+    if (wr_action_write(op->ctx, "POST", "/roleManagement/directory/roleAssignments", op->body,
+                        created, op) != 0) {
+        op_fail(op, NULL, "the Graph client refused POST roleAssignments");
+    }
+}
+
+/* Lists the principal's assignments of the role (every scope; compared afterwards). */
+static void read_assignments(struct role_op *op)
+{
+    char *p = wr_directory_odata_string(op->principal);
+    char *d = wr_directory_odata_string(op->definition);
+    char *expr = wr_xasprintf("principalId eq %s and roleDefinitionId eq %s", p, d);
+    char *enc = wr_graph_escape(expr);
+    char *path = wr_xasprintf("/roleManagement/directory/roleAssignments?$filter=%s", enc);
+    wr_directory_list(wr_action_directory(op->ctx), path, assignments_read, op);
+    free(path);
+    free(enc);
+    free(expr);
+    free(d);
+    free(p);
+}
+
+static void role_found(void *arg, const struct wr_directory_result *r)
+{
+    struct role_op *op = arg;
+    if (!r->ok) {
+        op_fail(op, r->graph, "%s", r->error);
+        return;
+    }
+    op->definition = wr_xstrdup(r->id);
+    read_assignments(op);
+}
+
+static void user_found(void *arg, const struct wr_directory_result *r)
+{
+    struct role_op *op = arg;
+    if (!r->ok) {
+        op_fail(op, r->graph, "%s", r->error);
+        return;
+    }
+    /* Graph wants the principal's object id, never a UPN. */
+    op->principal = wr_xstrdup(r->id);
+    wr_directory_role(wr_action_directory(op->ctx), wr_action_arg_str(op->ctx, "role"), role_found,
+                      op);
+}
+
+static void role_run(struct wr_action_ctx *ctx, bool remove)
+{
+    struct role_op *op = wr_action_state(ctx, sizeof(*op));
+    op->ctx = ctx;
+    op->remove = remove;
+    op->scope = wr_action_arg_str(ctx, "scope");
+    if (!op->scope || !*op->scope) {
+        op->scope = "/";
+    }
+    const char *ref = wr_action_arg_str(ctx, "user");
+    if (wr_directory_user(wr_action_directory(ctx), ref, NULL, user_found, op) != 0) {
+        op_fail(op, NULL,
+                "'%s' is not a user reference: expected an object id, a userPrincipalName or "
+                "mail address, or employeeId:VALUE",
+                ref ? ref : "");
+    }
+}
+
+static void set_role_run(struct wr_action_ctx *ctx)
+{
+    role_run(ctx, false);
+}
+
+static void remove_role_run(struct wr_action_ctx *ctx)
+{
+    role_run(ctx, true);
+}
+
+/* }====== */
+
 const struct wr_action wr_action_set_role = {
     .name = "set-role",
     .summary = "assign a directory role (POST roleAssignments); already assigned is success",
     .args = role_args,
+    .execute = set_role_run,
 };
 
 const struct wr_action wr_action_remove_role = {
     .name = "remove-role",
     .summary = "remove a directory role assignment; not assigned is success",
     .args = role_args,
+    .execute = remove_role_run,
 };

@@ -3,10 +3,18 @@
  * enable-user, delete-user and revoke-sessions. Each is a descriptor with its argument table;
  * they share nothing but the `user` argument.
  */
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "actions/action.h"
+#include "engine/directory.h"
+#include "engine/graph.h"
+#include "engine/strutil.h"
 
 static const struct wr_argspec user_only_args[] = {
     WR_ARGSPEC_USER,
@@ -59,11 +67,511 @@ static void create_user_validate(struct wr_check *c, struct json_object *args, c
     free(p);
 }
 
+/* {====== shared by the user actions ====== */
+
+/* One execution's state (wr_action_state); the owned members are released by op_clear
+   before the action finishes, since the engine frees the block itself with free(). */
+struct user_op {
+    struct wr_action_ctx *ctx;
+    char *id;                 /* the user's object id */
+    char *upn;                /* create-user: the new user's userPrincipalName */
+    struct json_object *body; /* the write's body */
+    bool enable;              /* disable-user / enable-user: the wanted accountEnabled */
+    /* create-user: the POST's failure, kept while a possible conflict is looked up */
+    long err_status;
+    char *err_code;
+    char *err_message;
+};
+
+static struct user_op *op_get(struct wr_action_ctx *ctx)
+{
+    struct user_op *op = wr_action_state(ctx, sizeof(*op));
+    op->ctx = ctx;
+    return op;
+}
+
+static void op_clear(struct user_op *op)
+{
+    free(op->id);
+    free(op->upn);
+    json_object_put(op->body);
+    free(op->err_code);
+    free(op->err_message);
+    op->id = op->upn = op->err_code = op->err_message = NULL;
+    op->body = NULL;
+}
+
+/* {"id": id, "changed": changed}. Owned. */
+static struct json_object *outcome(const char *id, bool changed)
+{
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "id", id ? json_object_new_string(id) : NULL);
+    json_object_object_add(o, "changed", json_object_new_boolean(changed));
+    return o;
+}
+
+static void op_succeed(struct user_op *op, struct json_object *out)
+{
+    wr_action_succeed(op->ctx, out);
+    op_clear(op);
+}
+
+static void op_fail(struct user_op *op, const struct wr_graph_result *res, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void op_fail(struct user_op *op, const struct wr_graph_result *res, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    wr_action_fail(op->ctx, res, false, "%s", msg);
+    op_clear(op);
+}
+
+static void op_fail_lookup(struct user_op *op, const struct wr_directory_result *r)
+{
+    op_fail(op, r->graph, "%s", r->error);
+}
+
+/* Starts the lookup of the `user` argument; false (and the action failed) on a bad reference. */
+static bool find_user(struct user_op *op, const char *ref, const char *select,
+                      wr_directory_done_fn done)
+{
+    if (wr_directory_user(wr_action_directory(op->ctx), ref, select, done, op) == 0) {
+        return true;
+    }
+    op_fail(op, NULL,
+            "'%s' is not a user reference: expected an object id, a userPrincipalName or mail "
+            "address, or employeeId:VALUE",
+            ref ? ref : "");
+    return false;
+}
+
+/* "/users/{id}" plus suffix, the id percent-encoded. Owned. */
+static char *user_path(const char *id, const char *suffix)
+{
+    char *seg = wr_graph_escape(id);
+    char *p = wr_xasprintf("/users/%s%s", seg, suffix);
+    free(seg);
+    return p;
+}
+
+/* o's member named key, or (Graph names are case-insensitive) one that differs in case. */
+static struct json_object *member_ci(struct json_object *o, const char *key, bool *present)
+{
+    struct json_object *v = NULL;
+    *present = false;
+    if (json_object_object_get_ex(o, key, &v)) {
+        *present = true;
+        return v;
+    }
+    json_object_object_foreach(o, k, val)
+    {
+        if (strcasecmp(k, key) == 0) {
+            *present = true;
+            return val;
+        }
+    }
+    return NULL;
+}
+
+/* A copy of v with every "password" member replaced by "***": outputs are stored and printed. */
+static struct json_object *masked(struct json_object *v)
+{
+    if (json_object_is_type(v, json_type_object)) {
+        struct json_object *out = json_object_new_object();
+        json_object_object_foreach(v, key, val)
+        {
+            json_object_object_add(out, key,
+                                   strcmp(key, "password") == 0 ? json_object_new_string("***")
+                                                                : masked(val));
+        }
+        return out;
+    }
+    return json_object_get(v);
+}
+
+/* }====== */
+
+/* {====== update-user ====== */
+
+static void update_user_written(void *arg, const struct wr_graph_result *res)
+{
+    struct user_op *op = arg;
+    if (!res->ok) {
+        op_fail(op, res, "PATCH /users/%s", op->id);
+        return;
+    }
+    struct json_object *out = outcome(op->id, true);
+    json_object_object_add(out, "set", masked(op->body));
+    op_succeed(op, out);
+}
+
+static void update_user_found(void *arg, const struct wr_directory_result *r)
+{
+    struct user_op *op = arg;
+    struct json_object *set = json_object_object_get(wr_action_args(op->ctx), "set");
+    if (!r->ok) {
+        op_fail_lookup(op, r);
+        return;
+    }
+    op->id = wr_xstrdup(r->id);
+    op->body = json_object_new_object();
+    json_object_object_foreach(set, key, want)
+    {
+        bool present;
+        struct json_object *have = member_ci(r->object, key, &present);
+        /* A password can never be read back, so a passwordProfile is always written. */
+        if (strcasecmp(key, "passwordProfile") == 0 || !json_object_equal(want, have)) {
+            json_object_object_add(op->body, key, json_object_get(want));
+        }
+    }
+    if (json_object_object_length(op->body) == 0) {
+        op_succeed(op, outcome(op->id, false));
+        return;
+    }
+    char *path = user_path(op->id, "");
+    if (wr_action_write(op->ctx, "PATCH", path, op->body, update_user_written, op) != 0) {
+        op_fail(op, NULL, "the Graph client refused PATCH %s", path);
+    }
+    free(path);
+}
+
+static void update_user_run(struct wr_action_ctx *ctx)
+{
+    struct user_op *op = op_get(ctx);
+    struct json_object *set = NULL;
+    if (!json_object_object_get_ex(wr_action_args(ctx), "set", &set) ||
+        !json_object_is_type(set, json_type_object) || json_object_object_length(set) == 0) {
+        op_fail(op, NULL, "'set' must be a non-empty mapping of user properties");
+        return;
+    }
+    struct wr_buf select = {0};
+    json_object_object_foreach(set, key, val)
+    {
+        (void)val;
+        /* passwordProfile is never readable; selecting it would only cost a round trip. */
+        if (strcasecmp(key, "passwordProfile") != 0) {
+            wr_buf_addf(&select, "%s%s", select.len ? "," : "", key);
+        }
+    }
+    find_user(op, wr_action_arg_str(ctx, "user"), wr_buf_str(&select), update_user_found);
+    wr_buf_free(&select);
+}
+
+/* }====== */
+
+/* {====== disable-user / enable-user ====== */
+
+static void set_enabled_written(void *arg, const struct wr_graph_result *res)
+{
+    struct user_op *op = arg;
+    if (!res->ok) {
+        op_fail(op, res, "PATCH /users/%s", op->id);
+        return;
+    }
+    struct json_object *out = outcome(op->id, true);
+    json_object_object_add(out, "accountEnabled", json_object_new_boolean(op->enable));
+    op_succeed(op, out);
+}
+
+static void set_enabled_found(void *arg, const struct wr_directory_result *r)
+{
+    struct user_op *op = arg;
+    if (!r->ok) {
+        op_fail_lookup(op, r);
+        return;
+    }
+    op->id = wr_xstrdup(r->id);
+    struct json_object *have = json_object_object_get(r->object, "accountEnabled");
+    if (json_object_is_type(have, json_type_boolean) &&
+        json_object_get_boolean(have) == op->enable) {
+        struct json_object *out = outcome(op->id, false);
+        json_object_object_add(out, "accountEnabled", json_object_new_boolean(op->enable));
+        op_succeed(op, out);
+        return;
+    }
+    op->body = json_object_new_object();
+    json_object_object_add(op->body, "accountEnabled", json_object_new_boolean(op->enable));
+    char *path = user_path(op->id, "");
+    if (wr_action_write(op->ctx, "PATCH", path, op->body, set_enabled_written, op) != 0) {
+        op_fail(op, NULL, "the Graph client refused PATCH %s", path);
+    }
+    free(path);
+}
+
+static void set_enabled(struct wr_action_ctx *ctx, bool enable)
+{
+    struct user_op *op = op_get(ctx);
+    op->enable = enable;
+    find_user(op, wr_action_arg_str(ctx, "user"), "accountEnabled", set_enabled_found);
+}
+
+static void disable_user_run(struct wr_action_ctx *ctx)
+{
+    set_enabled(ctx, false);
+}
+
+static void enable_user_run(struct wr_action_ctx *ctx)
+{
+    set_enabled(ctx, true);
+}
+
+/* }====== */
+
+/* {====== delete-user ====== */
+
+static void delete_user_written(void *arg, const struct wr_graph_result *res)
+{
+    struct user_op *op = arg;
+    if (res->ok || res->status == 404) {
+        /* 404: deleted by someone else since the lookup; the effect is the same. */
+        op_succeed(op, outcome(op->id, res->ok));
+    } else {
+        op_fail(op, res, "DELETE /users/%s", op->id);
+    }
+}
+
+static void delete_user_found(void *arg, const struct wr_directory_result *r)
+{
+    struct user_op *op = arg;
+    if (!r->ok && r->not_found) {
+        const char *ref = wr_action_arg_str(op->ctx, "user");
+        op_succeed(op, outcome(wr_directory_is_guid(ref) ? ref : NULL, false));
+        return;
+    }
+    if (!r->ok) {
+        op_fail_lookup(op, r);
+        return;
+    }
+    op->id = wr_xstrdup(r->id);
+    char *path = user_path(op->id, "");
+    if (wr_action_write(op->ctx, "DELETE", path, NULL, delete_user_written, op) != 0) {
+        op_fail(op, NULL, "the Graph client refused DELETE %s", path);
+    }
+    free(path);
+}
+
+static void delete_user_run(struct wr_action_ctx *ctx)
+{
+    find_user(op_get(ctx), wr_action_arg_str(ctx, "user"), NULL, delete_user_found);
+}
+
+/* }====== */
+
+/* {====== revoke-sessions ====== */
+
+static void revoke_written(void *arg, const struct wr_graph_result *res)
+{
+    struct user_op *op = arg;
+    /* Graph documents 204 and answers 200 {"value": true}: any 2xx is success. */
+    if (!res->ok) {
+        op_fail(op, res, "POST /users/%s/revokeSignInSessions", op->id);
+        return;
+    }
+    op_succeed(op, outcome(op->id, true));
+}
+
+static void revoke_found(void *arg, const struct wr_directory_result *r)
+{
+    struct user_op *op = arg;
+    if (!r->ok) {
+        op_fail_lookup(op, r);
+        return;
+    }
+    op->id = wr_xstrdup(r->id);
+    char *path = user_path(op->id, "/revokeSignInSessions");
+    if (wr_action_write(op->ctx, "POST", path, NULL, revoke_written, op) != 0) {
+        op_fail(op, NULL, "the Graph client refused POST %s", path);
+    }
+    free(path);
+}
+
+static void revoke_sessions_run(struct wr_action_ctx *ctx)
+{
+    find_user(op_get(ctx), wr_action_arg_str(ctx, "user"), NULL, revoke_found);
+}
+
+/* }====== */
+
+/* {====== create-user ====== */
+
+#define PASSWORD_LEN 20
+
+/*
+ * A random password of PASSWORD_LEN characters with at least one upper-case letter, one
+ * lower-case letter, one digit and one symbol, from libcrypto's CSPRNG (rejection sampling,
+ * so every character is uniform). The symbols avoid quotes, backslash and $ so the value
+ * survives shells and config files if an admin ever has to type it. Returns false when the
+ * CSPRNG fails.
+ */
+static bool make_password(char out[PASSWORD_LEN + 1])
+{
+    static const char alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+                                   "!#%+-.:=?@^_~";
+    const size_t n = sizeof(alphabet) - 1;
+    const unsigned limit = 256 - 256 % n;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        unsigned char rnd[64];
+        size_t len = 0;
+        bool upper = false, lower = false, digit = false, symbol = false;
+        while (len < PASSWORD_LEN) {
+            if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+                OPENSSL_cleanse(out, PASSWORD_LEN + 1);
+                return false;
+            }
+            for (size_t i = 0; i < sizeof(rnd) && len < PASSWORD_LEN; i++) {
+                if (rnd[i] < limit) {
+                    char c = alphabet[rnd[i] % n];
+                    upper |= c >= 'A' && c <= 'Z';
+                    lower |= c >= 'a' && c <= 'z';
+                    digit |= c >= '0' && c <= '9';
+                    symbol |= strchr("!#%+-.:=?@^_~", c) != NULL;
+                    out[len++] = c;
+                }
+            }
+        }
+        OPENSSL_cleanse(rnd, sizeof(rnd));
+        out[len] = '\0';
+        if (upper && lower && digit && symbol) {
+            return true;
+        }
+    }
+    OPENSSL_cleanse(out, PASSWORD_LEN + 1);
+    return false;
+}
+
+/* The existing user with the new user's UPN: the same person when employeeId matches. */
+static void create_user_existing(void *arg, const struct wr_directory_result *r)
+{
+    struct user_op *op = arg;
+    struct json_object *set = json_object_object_get(wr_action_args(op->ctx), "set");
+    const char *want = json_object_get_string(json_object_object_get(set, "employeeId"));
+    struct wr_graph_result post = {
+        .status = op->err_status,
+        .error_code = op->err_code,
+        .error_message = op->err_message,
+    };
+    if (!r->ok && r->not_found) {
+        /* The POST failed for another reason than an existing user: say what Graph said. */
+        op_fail(op, op->err_status ? &post : NULL, "POST /users for '%s'", op->upn);
+        return;
+    }
+    if (!r->ok) {
+        op_fail_lookup(op, r);
+        return;
+    }
+    const char *have = json_object_get_string(json_object_object_get(r->object, "employeeId"));
+    if (!want) {
+        op_fail(op, NULL,
+                "a user with userPrincipalName '%s' already exists (id %s) and "
+                "'set' has no employeeId to show it is the same person",
+                op->upn, r->id);
+    } else if (!have || strcmp(have, want) != 0) {
+        op_fail(op, NULL,
+                "a different user with userPrincipalName '%s' already exists "
+                "(id %s, employeeId %s, not %s)",
+                op->upn, r->id, have ? have : "none", want);
+    } else {
+        struct json_object *out = outcome(r->id, false);
+        json_object_object_add(out, "userPrincipalName", json_object_new_string(op->upn));
+        op_succeed(op, out);
+    }
+}
+
+static void create_user_posted(void *arg, const struct wr_graph_result *res)
+{
+    struct user_op *op = arg;
+    if (res->ok) {
+        const char *id = json_object_get_string(json_object_object_get(res->body, "id"));
+        struct json_object *out = outcome(id, true);
+        json_object_object_add(out, "userPrincipalName", json_object_new_string(op->upn));
+        op_succeed(op, out);
+        return;
+    }
+    if (res->status != 400) {
+        op_fail(op, res, "POST /users for '%s'", op->upn);
+        return;
+    }
+    /* Graph answers a duplicate userPrincipalName with a plain 400 Request_BadRequest, so
+       rather than match its message, look the UPN up: if it exists, decide by employeeId. */
+    op->err_status = res->status;
+    op->err_code = wr_xstrdup_or_null(res->error_code);
+    op->err_message = wr_xstrdup_or_null(res->error_message);
+    find_user(op, op->upn, "employeeId,userPrincipalName", create_user_existing);
+}
+
+static void create_user_post(struct user_op *op)
+{
+    if (wr_action_write(op->ctx, "POST", "/users", op->body, create_user_posted, op) != 0) {
+        op_fail(op, NULL, "the Graph client refused POST /users");
+    }
+}
+
+/* Dry run: the POST is not sent, so find a conflict by looking the UPN up first. */
+static void create_user_checked(void *arg, const struct wr_directory_result *r)
+{
+    struct user_op *op = arg;
+    if (!r->ok && r->not_found) {
+        create_user_post(op);
+    } else {
+        create_user_existing(op, r);
+    }
+}
+
+static void create_user_run(struct wr_action_ctx *ctx)
+{
+    struct user_op *op = op_get(ctx);
+    struct json_object *set = NULL;
+    if (!json_object_object_get_ex(wr_action_args(ctx), "set", &set) ||
+        !json_object_is_type(set, json_type_object)) {
+        op_fail(op, NULL, "'set' must be a mapping of user properties");
+        return;
+    }
+    const char *upn = json_object_get_string(json_object_object_get(set, "userPrincipalName"));
+    if (!upn || !strchr(upn, '@')) {
+        op_fail(op, NULL, "'set' needs a userPrincipalName (alias@domain)");
+        return;
+    }
+    op->upn = wr_xstrdup(upn);
+    op->body = json_object_new_object();
+    json_object_object_foreach(set, key, val)
+    {
+        json_object_object_add(op->body, key, json_object_get(val));
+    }
+    if (!json_object_object_get_ex(op->body, "accountEnabled", NULL)) {
+        json_object_object_add(op->body, "accountEnabled", json_object_new_boolean(true));
+    }
+    if (!json_object_object_get_ex(op->body, "passwordProfile", NULL)) {
+        char pw[PASSWORD_LEN + 1];
+        if (!make_password(pw)) {
+            op_fail(op, NULL, "could not generate a password (RAND_bytes failed)");
+            return;
+        }
+        struct json_object *profile = json_object_new_object();
+        json_object_object_add(profile, "forceChangePasswordNextSignIn",
+                               json_object_new_boolean(true));
+        json_object_object_add(profile, "password", json_object_new_string(pw));
+        json_object_object_add(op->body, "passwordProfile", profile);
+        OPENSSL_cleanse(pw, sizeof(pw));
+    }
+    if (wr_action_dry_run(ctx)) {
+        find_user(op, op->upn, "employeeId,userPrincipalName", create_user_checked);
+    } else {
+        create_user_post(op);
+    }
+}
+
+/* }====== */
+
 const struct wr_action wr_action_update_user = {
     .name = "update-user",
     .summary = "PATCH a user's properties (PATCH /users/{id}), writing only what differs",
     .args = update_user_args,
     .validate = update_user_validate,
+    .execute = update_user_run,
 };
 
 const struct wr_action wr_action_create_user = {
@@ -71,28 +579,33 @@ const struct wr_action wr_action_create_user = {
     .summary = "create a user (POST /users); an existing user with the same employeeId is success",
     .args = create_user_args,
     .validate = create_user_validate,
+    .execute = create_user_run,
 };
 
 const struct wr_action wr_action_disable_user = {
     .name = "disable-user",
     .summary = "block sign-in (PATCH accountEnabled=false)",
     .args = user_only_args,
+    .execute = disable_user_run,
 };
 
 const struct wr_action wr_action_enable_user = {
     .name = "enable-user",
     .summary = "allow sign-in (PATCH accountEnabled=true)",
     .args = user_only_args,
+    .execute = enable_user_run,
 };
 
 const struct wr_action wr_action_delete_user = {
     .name = "delete-user",
     .summary = "delete a user (DELETE /users/{id}); an already deleted user is success",
     .args = user_only_args,
+    .execute = delete_user_run,
 };
 
 const struct wr_action wr_action_revoke_sessions = {
     .name = "revoke-sessions",
     .summary = "sign the user out everywhere (POST /users/{id}/revokeSignInSessions)",
     .args = user_only_args,
+    .execute = revoke_sessions_run,
 };

@@ -1,0 +1,1385 @@
+/*
+ * test_actions — end-to-end tests of the identity actions (the files in actions/) through the
+ * runner (engine/action_run.c), the directory (engine/directory.c) and the Graph client against
+ * real graphsim processes on 127.0.0.1.
+ *
+ * Every test starts its own graphsim (fork/exec, port read from its stdout) on a copy of the
+ * shared seed with one custom role added (its id differs from its templateId, as custom roles'
+ * do), runs actions on one event_base with a deadline (event_base_loopexit from a timer, never
+ * a sleep) and checks the outcome and what the simulator saw through /_sim (blocking libcurl
+ * between loop runs). Each action runs twice: the second run must report changed=false and
+ * add no mutation. Dry runs must leave the mutation count and the tenant unchanged and return
+ * the exact plan. graphsim's path comes from argv[1] or WEIR_GRAPHSIM.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "actions/action.h"
+#include "engine/action_run.h"
+#include "engine/directory.h"
+#include "engine/graph.h"
+
+#define CLIENT_ID "00000000-0000-0000-0000-000000000001"
+#define SECRET    "sim-secret"
+#define TENANT    "contoso.onmicrosoft.com"
+#define DOMAIN    "@contoso.onmicrosoft.com"
+
+/* Seed users and objects. */
+#define ADELE_ID       "781f9c58-d664-4fa9-a8a8-529f035efa25"
+#define ALEX_ID        "9b08923d-10c6-4fd9-94b2-b8fda02f34a6"
+#define MEGAN_ID       "795b929e-9a9a-40fd-aa7b-5bf55eb561a4"
+#define PATTI_ID       "21636369-8b52-4b4a-97b7-50923ceb3ffd"
+#define LEE_ID         "31162427-3bfd-4d33-8d00-38ec42650644"
+#define LIDIA_ID       "3b5f3d86-268e-4c45-9c6b-f1e1a399f82a"
+#define NESTOR_ID      "ed038db4-de38-4784-a6d0-b944a2863a7f"
+#define MIRIAM_ID      "03e0a813-bdc2-4e99-a3d2-e49085ef3430"
+#define PRADEEP_ID     "28ce6f24-1064-4d51-86f8-da3eabe19f58"
+#define SPE_E3         "05e9a617-0261-4cee-bb44-138d3ef5d965"
+#define SPE_E5         "06ebc4ee-1bb5-47dd-8120-11324bc54e06"
+#define EXCH_STD       "4b9405b0-7788-4568-add1-99614e613b69"
+#define PBI_PRO        "f8a1db68-be16-40ed-86d5-cb42ce701560"
+#define TEAMS1         "57ff2da0-773e-42df-b2af-ffb7a2317929"
+#define USER_ADMIN     "fe930be7-5e62-47db-91af-98c3a49a38b1"
+#define HELPDESK       "729827e3-9c14-49f7-bb1b-9608f156bbb8"
+#define PASSWORD_ADMIN "966707d0-3269-4727-9be2-8c3a10f19b9d"
+#define ENGINEERING    "93b05a04-cd08-4b71-ba66-76b3651c5253"
+#define SALES          "2257989f-ef82-4c88-b6ce-d90a71d2af72"
+/* The custom role added to the seed: id and templateId differ. */
+#define CUSTOM_ID       "aaaaaaaa-0000-4000-8000-000000000001"
+#define CUSTOM_TEMPLATE "bbbbbbbb-0000-4000-8000-000000000002"
+
+static const char *graphsim_path;
+static char seed_path[] = "/tmp/weir-test-actions-seed-XXXXXX";
+
+/* The length of an array; 0 for NULL or anything else (json-c asserts on those). */
+static size_t array_len(struct json_object *a)
+{
+    return json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+}
+
+/* {====== graphsim process ====== */
+
+struct sim {
+    pid_t pid;
+    FILE *out;
+    int port;
+    char authority[64];
+    char base_url[80];
+};
+
+static void sim_start(struct sim *s, const char *extra)
+{
+    const char *argv[8];
+    size_t n = 0;
+    int fds[2];
+    char line[256];
+
+    memset(s, 0, sizeof(*s));
+    argv[n++] = graphsim_path;
+    argv[n++] = "--listen";
+    argv[n++] = "127.0.0.1:0";
+    argv[n++] = "--seed";
+    argv[n++] = seed_path;
+    if (extra) {
+        argv[n++] = extra;
+        argv[n++] = "1";
+    }
+    argv[n] = NULL;
+    assert_int_equal(pipe(fds), 0);
+    s->pid = fork();
+    assert_true(s->pid >= 0);
+    if (s->pid == 0) {
+        /* If this test process dies (an abort in an assertion), graphsim goes with it. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    s->out = fdopen(fds[0], "r");
+    assert_non_null(s->out);
+    assert_non_null(fgets(line, sizeof(line), s->out));
+    assert_int_equal(sscanf(line, "graphsim listening on 127.0.0.1:%d", &s->port), 1);
+    snprintf(s->authority, sizeof(s->authority), "http://127.0.0.1:%d", s->port);
+    snprintf(s->base_url, sizeof(s->base_url), "http://127.0.0.1:%d/v1.0", s->port);
+}
+
+static int sim_stop(struct sim *s)
+{
+    int status = 0;
+    if (s->pid <= 0) {
+        return 0;
+    }
+    kill(s->pid, SIGTERM);
+    waitpid(s->pid, &status, 0);
+    s->pid = 0;
+    fclose(s->out);
+    s->out = NULL;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+static size_t sink(char *data, size_t size, size_t nmemb, void *arg)
+{
+    fwrite(data, size, nmemb, arg);
+    return size * nmemb;
+}
+
+/* Blocking call to graphsim's /_sim (outside the loop); the parsed JSON (owned) or NULL. */
+static struct json_object *sim_call(const struct sim *s, const char *path, long *status)
+{
+    char url[512], *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    CURL *c = curl_easy_init();
+    assert_non_null(mem);
+    assert_non_null(c);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", s->port, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, mem);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    if (status) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    }
+    curl_easy_cleanup(c);
+    fclose(mem);
+    struct json_object *o = len > 0 ? json_tokener_parse(buf) : NULL;
+    free(buf);
+    return o;
+}
+
+static int64_t sim_mutations(const struct sim *s)
+{
+    struct json_object *st = sim_call(s, "/_sim/stats", NULL), *v;
+    assert_non_null(st);
+    assert_true(json_object_object_get_ex(st, "mutations", &v));
+    int64_t n = json_object_get_int64(v);
+    json_object_put(st);
+    return n;
+}
+
+/* The simulator's full view of one user (owned), or NULL when it does not exist. */
+static struct json_object *sim_user(const struct sim *s, const char *ref)
+{
+    char path[256];
+    long status = 0;
+    snprintf(path, sizeof(path), "/_sim/users/%s", ref);
+    struct json_object *u = sim_call(s, path, &status);
+    if (status == 404) {
+        json_object_put(u);
+        return NULL;
+    }
+    assert_int_equal(status, 200);
+    return u;
+}
+
+/* The whole tenant, serialised: a dry run must leave it byte for byte the same. */
+static char *sim_state_text(const struct sim *s)
+{
+    struct json_object *st = sim_call(s, "/_sim/state", NULL);
+    assert_non_null(st);
+    char *text = strdup(json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN));
+    json_object_put(st);
+    return text;
+}
+
+/* The request log's methods and paths since seq `since`, as "METHOD path" lines (owned). */
+static char *sim_requests_since(const struct sim *s, int64_t since)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/_sim/requests?since=%lld", (long long)since);
+    struct json_object *o = sim_call(s, path, NULL), *v;
+    assert_non_null(o);
+    assert_true(json_object_object_get_ex(o, "value", &v));
+    size_t cap = 1, len = 0;
+    for (size_t i = 0; i < array_len(v); i++) {
+        struct json_object *e = json_object_array_get_idx(v, i);
+        cap += strlen(json_object_get_string(json_object_object_get(e, "path"))) + 16;
+    }
+    char *out = calloc(1, cap);
+    for (size_t i = 0; i < array_len(v); i++) {
+        struct json_object *e = json_object_array_get_idx(v, i);
+        len += (size_t)snprintf(out + len, cap - len, "%s %s\n",
+                                json_object_get_string(json_object_object_get(e, "method")),
+                                json_object_get_string(json_object_object_get(e, "path")));
+    }
+    json_object_put(o);
+    return out;
+}
+
+static int64_t sim_last_seq(const struct sim *s)
+{
+    struct json_object *o = sim_call(s, "/_sim/requests", NULL), *v;
+    assert_true(json_object_object_get_ex(o, "value", &v));
+    size_t n = array_len(v);
+    int64_t seq = n ? json_object_get_int64(
+                          json_object_object_get(json_object_array_get_idx(v, n - 1), "seq"))
+                    : 0;
+    json_object_put(o);
+    return seq;
+}
+
+/* }====== */
+
+/* {====== fixture: one graphsim, a client, a read-only client for dry runs ====== */
+
+struct fixture {
+    struct sim sim;
+    struct event_base *base;
+    struct wr_graph *g;
+    struct wr_graph *g_ro;
+    struct wr_directory *dir;
+    struct wr_directory *dir_ro;
+    struct event *deadline;
+};
+
+static struct fixture F;
+
+static void start_with(const char *sim_flag, int max_attempts)
+{
+    char err[256];
+    memset(&F, 0, sizeof(F));
+    sim_start(&F.sim, sim_flag);
+    F.base = event_base_new();
+    assert_non_null(F.base);
+    struct wr_graph_options o = {
+        .authority = F.sim.authority,
+        .tenant = TENANT,
+        .client_id = CLIENT_ID,
+        .client_secret = SECRET,
+        .base_url = F.sim.base_url,
+        .max_attempts = max_attempts,
+        .max_delay_ms = 2000,
+    };
+    F.g = wr_graph_new(F.base, &o, err, sizeof(err));
+    if (!F.g) {
+        fail_msg("wr_graph_new: %s", err);
+    }
+    o.read_only = true;
+    F.g_ro = wr_graph_new(F.base, &o, err, sizeof(err));
+    assert_non_null(F.g_ro);
+    struct wr_directory_options d = {.base_url = F.sim.base_url};
+    F.dir = wr_directory_new(F.base, F.g, &d);
+    F.dir_ro = wr_directory_new(F.base, F.g_ro, &d);
+    assert_non_null(F.dir);
+    assert_non_null(F.dir_ro);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    start_with(NULL, 0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    wr_graph_free(F.g);
+    wr_graph_free(F.g_ro);
+    wr_directory_free(F.dir);
+    wr_directory_free(F.dir_ro);
+    event_base_free(F.base);
+    assert_int_equal(sim_stop(&F.sim), 0);
+    return 0;
+}
+
+/* What the runner delivered, copied out of the callback. */
+struct result {
+    bool done;
+    bool ok;
+    bool retriable;
+    bool later_turn; /* the callback did not run inside wr_action_start */
+    char *error;
+    struct json_object *output;
+    struct json_object *plan;
+};
+
+static bool in_start;
+
+static void on_done(void *arg, const struct wr_action_outcome *out)
+{
+    struct result *r = arg;
+    r->done = true;
+    r->later_turn = !in_start;
+    r->ok = out->ok;
+    r->retriable = out->retriable;
+    r->error = out->error ? strdup(out->error) : NULL;
+    r->output = json_object_get(out->output);
+    r->plan = json_object_get(out->plan);
+    event_base_loopexit(F.base, NULL);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    event_base_loopexit(arg, NULL);
+}
+
+static void result_clear(struct result *r)
+{
+    free(r->error);
+    json_object_put(r->output);
+    json_object_put(r->plan);
+    memset(r, 0, sizeof(*r));
+}
+
+/* Runs one action to completion (10 s deadline). args is JSON text. */
+static void run(struct result *r, const char *action, const char *args, bool dry)
+{
+    const struct wr_action *a = wr_action_find(action);
+    struct json_object *jargs = json_tokener_parse(args);
+    assert_non_null(a);
+    assert_non_null(jargs);
+    memset(r, 0, sizeof(*r));
+    struct wr_action_env env = {
+        .base = F.base,
+        .graph = dry ? F.g_ro : F.g,
+        .dir = dry ? F.dir_ro : F.dir,
+        .dry_run = dry,
+    };
+    struct event *deadline = evtimer_new(F.base, on_deadline, F.base);
+    struct timeval tv = {10, 0};
+    evtimer_add(deadline, &tv);
+    in_start = true;
+    assert_int_equal(wr_action_start(&env, a, jargs, on_done, r), 0);
+    in_start = false;
+    json_object_put(jargs); /* the runner holds its own reference */
+    event_base_dispatch(F.base);
+    event_free(deadline);
+    if (!r->done) {
+        fail_msg("%s did not finish within 10 s", action);
+    }
+    assert_true(r->later_turn);
+}
+
+/* Runs an action that must succeed; returns output["changed"]. */
+static bool run_ok(struct result *r, const char *action, const char *args, bool dry)
+{
+    run(r, action, args, dry);
+    if (!r->ok) {
+        fail_msg("%s %s failed: %s", action, args, r->error ? r->error : "(no error)");
+    }
+    assert_non_null(r->output);
+    struct json_object *changed = NULL;
+    assert_true(json_object_object_get_ex(r->output, "changed", &changed));
+    return json_object_get_boolean(changed);
+}
+
+/* Runs an action that must fail and checks that its error contains `needle`. */
+static void run_fail(struct result *r, const char *action, const char *args, const char *needle)
+{
+    run(r, action, args, false);
+    if (r->ok) {
+        fail_msg("%s %s succeeded: %s", action, args, json_object_to_json_string(r->output));
+    }
+    assert_non_null(r->error);
+    if (getenv("WEIR_TEST_VERBOSE")) {
+        fprintf(stderr, "%s: %s%s\n", action, r->error, r->retriable ? " (retriable)" : "");
+    }
+    if (!strstr(r->error, needle)) {
+        fail_msg("error of %s lacks '%s': %s", action, needle, r->error);
+    }
+}
+
+/*
+ * The idempotency contract: a real run that changes something (+expect mutations), then the
+ * same run again with changed=false and no mutation.
+ */
+static void run_twice(const char *action, const char *args, int64_t expect)
+{
+    struct result r;
+    int64_t m0 = sim_mutations(&F.sim);
+    if (!run_ok(&r, action, args, false)) {
+        fail_msg("first %s %s did not change anything", action, args);
+    }
+    assert_int_equal(sim_mutations(&F.sim) - m0, expect);
+    result_clear(&r);
+    int64_t m1 = sim_mutations(&F.sim);
+    if (run_ok(&r, action, args, false)) {
+        fail_msg("second %s %s changed something again", action, args);
+    }
+    assert_int_equal(sim_mutations(&F.sim), m1);
+    result_clear(&r);
+}
+
+/* A dry run: no mutation, the tenant unchanged, and the plan equal to expect_plan (JSON). */
+static void run_dry(const char *action, const char *args, const char *expect_plan)
+{
+    struct result r;
+    int64_t m0 = sim_mutations(&F.sim);
+    char *before = sim_state_text(&F.sim);
+    run_ok(&r, action, args, true);
+    char *after = sim_state_text(&F.sim);
+    assert_int_equal(sim_mutations(&F.sim), m0);
+    assert_string_equal(before, after);
+    struct json_object *want = json_tokener_parse(expect_plan);
+    assert_non_null(want);
+    assert_non_null(r.plan);
+    if (!json_object_equal(want, r.plan)) {
+        fail_msg("plan of %s:\n got %s\nwant %s", action,
+                 json_object_to_json_string_ext(r.plan, JSON_C_TO_STRING_PLAIN),
+                 json_object_to_json_string_ext(want, JSON_C_TO_STRING_PLAIN));
+    }
+    json_object_put(want);
+    free(before);
+    free(after);
+    result_clear(&r);
+}
+
+static const char *jstr(struct json_object *o, const char *key)
+{
+    struct json_object *v = NULL;
+    return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+}
+
+static bool array_has(struct json_object *arr, const char *s)
+{
+    for (size_t i = 0; i < array_len(arr); i++) {
+        const char *v = json_object_get_string(json_object_array_get_idx(arr, i));
+        if (v && strcasecmp(v, s) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The user's license entry for sku, or NULL. Borrowed from u. */
+static struct json_object *license_of(struct json_object *u, const char *sku)
+{
+    struct json_object *l = json_object_object_get(u, "assignedLicenses");
+    for (size_t i = 0; i < array_len(l); i++) {
+        struct json_object *e = json_object_array_get_idx(l, i);
+        if (strcasecmp(jstr(e, "skuId"), sku) == 0) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* }====== */
+
+/* {====== update-user: write economy ====== */
+
+static void test_update_user(void **state)
+{
+    struct result r;
+    (void)state;
+
+    /* Unchanged values: no PATCH at all. */
+    int64_t m0 = sim_mutations(&F.sim);
+    int64_t seq = sim_last_seq(&F.sim);
+    assert_false(run_ok(&r, "update-user",
+                        "{\"user\":\"adele.vance" DOMAIN "\",\"set\":{\"jobTitle\":\"Retail "
+                        "Manager\",\"department\":\"Retail\",\"businessPhones\":[\"+1 425 555 "
+                        "0103\"]}}",
+                        false));
+    assert_string_equal(jstr(r.output, "id"), ADELE_ID);
+    result_clear(&r);
+    assert_int_equal(sim_mutations(&F.sim), m0);
+    char *log = sim_requests_since(&F.sim, seq);
+    assert_null(strstr(log, "PATCH"));
+    free(log);
+
+    /* One property differs: only it is written. */
+    struct json_object *before = sim_user(&F.sim, ADELE_ID);
+    const char *args = "{\"user\":\"" ADELE_ID "\",\"set\":{\"jobTitle\":\"Engineer\","
+                       "\"department\":\"Retail\",\"city\":\"Bellevue\"}}";
+    assert_true(run_ok(&r, "update-user", args, false));
+    struct json_object *want_set = json_tokener_parse("{\"jobTitle\":\"Engineer\"}");
+    assert_true(json_object_equal(json_object_object_get(r.output, "set"), want_set));
+    json_object_put(want_set);
+    result_clear(&r);
+    assert_int_equal(sim_mutations(&F.sim), m0 + 1);
+    struct json_object *after = sim_user(&F.sim, ADELE_ID);
+    json_object_object_foreach(before, key, val)
+    {
+        if (strcmp(key, "jobTitle") == 0) {
+            assert_string_equal(jstr(after, key), "Engineer");
+        } else if (!json_object_equal(val, json_object_object_get(after, key))) {
+            fail_msg("update-user changed '%s' too", key);
+        }
+    }
+    json_object_put(before);
+    json_object_put(after);
+
+    /* The same again: nothing to write. */
+    assert_false(run_ok(&r, "update-user", args, false));
+    result_clear(&r);
+    assert_int_equal(sim_mutations(&F.sim), m0 + 1);
+
+    /* By employeeId, and by mail address. */
+    run_twice("update-user", "{\"user\":\"employeeId:E1003\",\"set\":{\"officeLocation\":\"1/1\"}}",
+              1);
+    run_twice("update-user",
+              "{\"user\":\"megan.bowen" DOMAIN "\",\"set\":{\"mobilePhone\":\"+1 206 555 0299\"}}",
+              1);
+
+    /* Errors: unknown user (404 by id, by UPN after the mail fallback), unknown employeeId,
+       a bad reference, a property Graph does not know, a value Graph refuses. */
+    run_fail(&r, "update-user",
+             "{\"user\":\"00000000-1111-4222-8333-444444444444\",\"set\":{\"city\":\"X\"}}",
+             "Graph 404 Request_ResourceNotFound");
+    result_clear(&r);
+    run_fail(&r, "update-user", "{\"user\":\"nobody" DOMAIN "\",\"set\":{\"city\":\"X\"}}",
+             "Request_ResourceNotFound");
+    assert_false(r.retriable);
+    result_clear(&r);
+    run_fail(&r, "update-user", "{\"user\":\"employeeId:E9999\",\"set\":{\"city\":\"X\"}}",
+             "no user has employeeId 'E9999'");
+    result_clear(&r);
+    run_fail(&r, "update-user", "{\"user\":\"adele\",\"set\":{\"city\":\"X\"}}",
+             "not a user reference");
+    result_clear(&r);
+    run_fail(&r, "update-user", "{\"user\":\"" ADELE_ID "\",\"set\":{\"favouriteColour\":\"X\"}}",
+             "Graph 400");
+    result_clear(&r);
+    run_fail(&r, "update-user", "{\"user\":\"" ADELE_ID "\",\"set\":{\"usageLocation\":\"XYZ\"}}",
+             "Graph 400 Request_BadRequest");
+    result_clear(&r);
+    assert_int_equal(sim_mutations(&F.sim), m0 + 3);
+}
+
+/* }====== */
+
+/* {====== disable-user, enable-user, delete-user, revoke-sessions ====== */
+
+static void test_disable_enable_user(void **state)
+{
+    struct result r;
+    (void)state;
+    run_twice("disable-user", "{\"user\":\"adele.vance" DOMAIN "\"}", 1);
+    struct json_object *u = sim_user(&F.sim, ADELE_ID);
+    assert_false(json_object_get_boolean(json_object_object_get(u, "accountEnabled")));
+    json_object_put(u);
+    run_twice("enable-user", "{\"user\":\"" ADELE_ID "\"}", 1);
+    u = sim_user(&F.sim, ADELE_ID);
+    assert_true(json_object_get_boolean(json_object_object_get(u, "accountEnabled")));
+    json_object_put(u);
+
+    /* Pradeep is disabled in the seed: disabling him writes nothing. */
+    int64_t m0 = sim_mutations(&F.sim);
+    assert_false(run_ok(&r, "disable-user", "{\"user\":\"employeeId:E1011\"}", false));
+    assert_string_equal(jstr(r.output, "id"), PRADEEP_ID);
+    result_clear(&r);
+    assert_int_equal(sim_mutations(&F.sim), m0);
+
+    run_fail(&r, "disable-user", "{\"user\":\"ghost" DOMAIN "\"}", "Request_ResourceNotFound");
+    result_clear(&r);
+    run_fail(&r, "enable-user", "{\"user\":\"employeeId:NOPE\"}", "not found");
+    result_clear(&r);
+}
+
+static void test_delete_user(void **state)
+{
+    (void)state;
+    run_twice("delete-user", "{\"user\":\"lidia.holloway" DOMAIN "\"}", 1);
+    assert_null(sim_user(&F.sim, LIDIA_ID));
+    run_twice("delete-user", "{\"user\":\"" LEE_ID "\"}", 1);
+    assert_null(sim_user(&F.sim, LEE_ID));
+}
+
+static void test_revoke_sessions(void **state)
+{
+    struct result r;
+    (void)state;
+    int64_t m0 = sim_mutations(&F.sim);
+    for (int i = 0; i < 2; i++) {
+        /* Always a write: there is nothing to compare with. */
+        assert_true(run_ok(&r, "revoke-sessions", "{\"user\":\"employeeId:E1004\"}", false));
+        assert_string_equal(jstr(r.output, "id"), ADELE_ID);
+        result_clear(&r);
+    }
+    assert_int_equal(sim_mutations(&F.sim), m0 + 2);
+    struct json_object *u = sim_user(&F.sim, ADELE_ID);
+    assert_non_null(jstr(u, "signInSessionsValidFromDateTime"));
+    json_object_put(u);
+    run_fail(&r, "revoke-sessions", "{\"user\":\"00000000-1111-4222-8333-444444444444\"}",
+             "Request_ResourceNotFound");
+    result_clear(&r);
+}
+
+/* }====== */
+
+/* {====== create-user ====== */
+
+static void test_create_user(void **state)
+{
+    struct result r;
+    (void)state;
+    const char *args = "{\"set\":{\"userPrincipalName\":\"new.hire" DOMAIN "\","
+                       "\"displayName\":\"New Hire\",\"mailNickname\":\"new.hire\","
+                       "\"employeeId\":\"E2001\",\"usageLocation\":\"DE\"}}";
+    int64_t m0 = sim_mutations(&F.sim);
+    assert_true(run_ok(&r, "create-user", args, false));
+    char *id = strdup(jstr(r.output, "id"));
+    const char *text = json_object_to_json_string(r.output);
+    assert_null(strstr(text, "password"));
+    result_clear(&r);
+    assert_int_equal(sim_mutations(&F.sim), m0 + 1);
+
+    struct json_object *u = sim_user(&F.sim, "new.hire" DOMAIN);
+    assert_non_null(u);
+    assert_string_equal(jstr(u, "id"), id);
+    assert_true(json_object_get_boolean(json_object_object_get(u, "accountEnabled")));
+    assert_string_equal(jstr(u, "employeeId"), "E2001");
+    json_object_put(u);
+
+    /* The same employee again: the existing user is the result. */
+    assert_false(run_ok(&r, "create-user", args, false));
+    assert_string_equal(jstr(r.output, "id"), id);
+    result_clear(&r);
+    assert_int_equal(sim_mutations(&F.sim), m0 + 1);
+
+    /* Someone else already holds the UPN. */
+    run_fail(&r, "create-user",
+             "{\"set\":{\"userPrincipalName\":\"new.hire" DOMAIN "\",\"displayName\":\"Other\","
+             "\"mailNickname\":\"other\",\"employeeId\":\"E2002\"}}",
+             "different user");
+    assert_false(r.retriable);
+    result_clear(&r);
+    /* Graph's own refusal (a domain the tenant does not own) comes through. */
+    run_fail(&r, "create-user",
+             "{\"set\":{\"userPrincipalName\":\"x@fabrikam.com\",\"displayName\":\"X\","
+             "\"mailNickname\":\"x\",\"employeeId\":\"E2003\"}}",
+             "Graph 400");
+    result_clear(&r);
+    /* An explicit disabled account with its own password profile is sent as given. */
+    assert_true(run_ok(&r, "create-user",
+                       "{\"set\":{\"userPrincipalName\":\"off" DOMAIN "\",\"displayName\":"
+                       "\"Off\",\"mailNickname\":\"off\",\"accountEnabled\":false,"
+                       "\"passwordProfile\":{\"password\":\"Given-Pass-2026!\","
+                       "\"forceChangePasswordNextSignIn\":true}}}",
+                       false));
+    result_clear(&r);
+    u = sim_user(&F.sim, "off" DOMAIN);
+    assert_false(json_object_get_boolean(json_object_object_get(u, "accountEnabled")));
+    json_object_put(u);
+    free(id);
+}
+
+/* }====== */
+
+/* {====== assign-license, remove-all-licenses ====== */
+
+static void test_assign_license(void **state)
+{
+    struct result r;
+    (void)state;
+
+    /* Adele holds SPE_E3: adding E5 and removing E3. */
+    run_twice("assign-license", "{\"user\":\"" ADELE_ID "\",\"add\":[\"SPE_E5\"]}", 1);
+    run_twice("assign-license", "{\"user\":\"" ADELE_ID "\",\"remove\":[\"" SPE_E3 "\"]}", 1);
+    struct json_object *u = sim_user(&F.sim, ADELE_ID);
+    assert_non_null(license_of(u, SPE_E5));
+    assert_null(license_of(u, SPE_E3));
+    json_object_put(u);
+
+    /* Already held and not held: nothing to do at all. */
+    int64_t m0 = sim_mutations(&F.sim);
+    assert_false(run_ok(&r, "assign-license",
+                        "{\"user\":\"" ADELE_ID "\",\"add\":[\"spe_e5\"],\"remove\":[\"SPE_E3\"]}",
+                        false));
+    result_clear(&r);
+    assert_int_equal(sim_mutations(&F.sim), m0);
+
+    /* Disabled plans by name, resolved through the SKU's servicePlans. */
+    run_twice("assign-license",
+              "{\"user\":\"" ALEX_ID "\",\"add\":[\"SPE_E5\"],\"disabled_plans\":[\"TEAMS1\"]}", 1);
+    u = sim_user(&F.sim, ALEX_ID);
+    struct json_object *l = license_of(u, SPE_E5);
+    assert_non_null(l);
+    assert_true(array_has(json_object_object_get(l, "disabledPlans"), TEAMS1));
+    json_object_put(u);
+
+    /* Lee Gu has no usageLocation: refused without usage_location, set first with it. */
+    m0 = sim_mutations(&F.sim);
+    run_fail(&r, "assign-license", "{\"user\":\"" LEE_ID "\",\"add\":[\"EXCHANGESTANDARD\"]}",
+             "no usageLocation");
+    assert_false(r.retriable);
+    result_clear(&r);
+    assert_int_equal(sim_mutations(&F.sim), m0);
+    run_twice("assign-license",
+              "{\"user\":\"" LEE_ID "\",\"add\":[\"EXCHANGESTANDARD\"],\"usage_location\":\"DE\"}",
+              2);
+    u = sim_user(&F.sim, LEE_ID);
+    assert_string_equal(jstr(u, "usageLocation"), "DE");
+    assert_non_null(license_of(u, EXCH_STD));
+    json_object_put(u);
+
+    /* Errors: unknown SKU, unknown plan, no free seat (POWER_BI_PRO: 5 seats, 4 used). */
+    run_fail(&r, "assign-license", "{\"user\":\"" ADELE_ID "\",\"add\":[\"NOPE\"]}",
+             "license 'NOPE' not found");
+    result_clear(&r);
+    run_fail(&r, "assign-license",
+             "{\"user\":\"" ADELE_ID "\",\"add\":[\"SPE_E3\"],\"disabled_plans\":[\"NOPE\"]}",
+             "service plan 'NOPE'");
+    result_clear(&r);
+    run_twice("assign-license", "{\"user\":\"" ADELE_ID "\",\"add\":[\"POWER_BI_PRO\"]}", 1);
+    run_fail(&r, "assign-license", "{\"user\":\"" MEGAN_ID "\",\"add\":[\"POWER_BI_PRO\"]}",
+             "Graph 400 Request_BadRequest: Unable to assign this license");
+    result_clear(&r);
+    run_fail(&r, "assign-license", "{\"user\":\"nobody" DOMAIN "\",\"add\":[\"SPE_E3\"]}",
+             "Request_ResourceNotFound");
+    result_clear(&r);
+}
+
+static void test_remove_all_licenses(void **state)
+{
+    (void)state;
+    /* Miriam holds two SKUs. */
+    run_twice("remove-all-licenses", "{\"user\":\"miriam.graham" DOMAIN "\"}", 1);
+    struct json_object *u = sim_user(&F.sim, MIRIAM_ID);
+    assert_int_equal(array_len(json_object_object_get(u, "assignedLicenses")), 0);
+    json_object_put(u);
+    /* Lidia holds none. */
+    struct result r;
+    int64_t m0 = sim_mutations(&F.sim);
+    assert_false(run_ok(&r, "remove-all-licenses", "{\"user\":\"" LIDIA_ID "\"}", false));
+    result_clear(&r);
+    assert_int_equal(sim_mutations(&F.sim), m0);
+}
+
+/* }====== */
+
+/* {====== set-role, remove-role ====== */
+
+/* True when the tenant has an assignment of principal to a role (by id or template). */
+static bool has_assignment(const char *principal, const char *role)
+{
+    struct json_object *st = sim_call(&F.sim, "/_sim/state", NULL);
+    struct json_object *list = json_object_object_get(st, "roleAssignments");
+    bool found = false;
+    for (size_t i = 0; i < array_len(list); i++) {
+        struct json_object *a = json_object_array_get_idx(list, i);
+        found = found || (strcasecmp(jstr(a, "principalId"), principal) == 0 &&
+                          strcasecmp(jstr(a, "roleDefinitionId"), role) == 0);
+    }
+    json_object_put(st);
+    return found;
+}
+
+static void test_set_role(void **state)
+{
+    struct result r;
+    (void)state;
+    /* By displayName. */
+    run_twice("set-role",
+              "{\"user\":\"adele.vance" DOMAIN "\",\"role\":\"Helpdesk Administrator\"}", 1);
+    assert_true(has_assignment(ADELE_ID, HELPDESK));
+    /* By definition id (a built-in's id is its template id). */
+    run_twice("set-role", "{\"user\":\"" ALEX_ID "\",\"role\":\"" PASSWORD_ADMIN "\"}", 1);
+    assert_true(has_assignment(ALEX_ID, PASSWORD_ADMIN));
+    /* A custom role by its templateId resolves to its definition id. */
+    run_twice("set-role", "{\"user\":\"" MEGAN_ID "\",\"role\":\"" CUSTOM_TEMPLATE "\"}", 1);
+    assert_true(has_assignment(MEGAN_ID, CUSTOM_ID));
+    /* ... and by its definition id and name it is the same assignment. */
+    int64_t m0 = sim_mutations(&F.sim);
+    assert_false(
+        run_ok(&r, "set-role", "{\"user\":\"" MEGAN_ID "\",\"role\":\"" CUSTOM_ID "\"}", false));
+    assert_string_equal(jstr(r.output, "roleDefinitionId"), CUSTOM_ID);
+    result_clear(&r);
+    assert_false(
+        run_ok(&r, "set-role", "{\"user\":\"" MEGAN_ID "\",\"role\":\"Weir Test Role\"}", false));
+    result_clear(&r);
+    /* Nestor is a User Administrator in the seed. */
+    assert_false(run_ok(&r, "set-role",
+                        "{\"user\":\"" NESTOR_ID "\",\"role\":\"User Administrator\"}", false));
+    assert_non_null(jstr(r.output, "assignmentId"));
+    result_clear(&r);
+    assert_int_equal(sim_mutations(&F.sim), m0);
+    /* Another scope is another assignment. */
+    run_twice("set-role",
+              "{\"user\":\"" NESTOR_ID "\",\"role\":\"User Administrator\",\"scope\":"
+              "\"/administrativeUnits/11111111-2222-4333-8444-555555555555\"}",
+              1);
+
+    run_fail(&r, "set-role", "{\"user\":\"" ADELE_ID "\",\"role\":\"Chief Everything\"}",
+             "role definition 'Chief Everything' not found");
+    result_clear(&r);
+    run_fail(&r, "set-role",
+             "{\"user\":\"" ADELE_ID "\",\"role\":\"00000000-1111-4222-8333-444444444444\"}",
+             "Request_ResourceNotFound");
+    result_clear(&r);
+    run_fail(&r, "set-role", "{\"user\":\"ghost" DOMAIN "\",\"role\":\"Global Reader\"}",
+             "Request_ResourceNotFound");
+    result_clear(&r);
+}
+
+static void test_remove_role(void **state)
+{
+    (void)state;
+    run_twice("remove-role",
+              "{\"user\":\"nestor.wilke" DOMAIN "\",\"role\":\"User Administrator\"}", 1);
+    assert_false(has_assignment(NESTOR_ID, USER_ADMIN));
+    /* Never assigned: nothing to do. */
+    struct result r;
+    int64_t m0 = sim_mutations(&F.sim);
+    assert_false(
+        run_ok(&r, "remove-role", "{\"user\":\"" ADELE_ID "\",\"role\":\"Global Reader\"}", false));
+    result_clear(&r);
+    assert_int_equal(sim_mutations(&F.sim), m0);
+}
+
+/* }====== */
+
+/* {====== add-to-group, remove-from-group ====== */
+
+static bool is_member(const char *group, const char *user)
+{
+    struct json_object *st = sim_call(&F.sim, "/_sim/state", NULL);
+    struct json_object *groups = json_object_object_get(st, "groups");
+    bool found = false;
+    for (size_t i = 0; i < array_len(groups); i++) {
+        struct json_object *g = json_object_array_get_idx(groups, i);
+        if (strcmp(jstr(g, "id"), group) == 0) {
+            found = array_has(json_object_object_get(g, "members"), user);
+        }
+    }
+    json_object_put(st);
+    return found;
+}
+
+static void test_add_to_group(void **state)
+{
+    struct result r;
+    (void)state;
+    run_twice("add-to-group", "{\"user\":\"adele.vance" DOMAIN "\",\"group\":\"Engineering\"}", 1);
+    assert_true(is_member(ENGINEERING, ADELE_ID));
+    run_twice("add-to-group", "{\"user\":\"employeeId:E1004\",\"group\":\"" SALES "\"}", 1);
+    assert_true(is_member(SALES, ADELE_ID));
+    /* Already a member in the seed. */
+    int64_t m0 = sim_mutations(&F.sim);
+    assert_false(
+        run_ok(&r, "add-to-group", "{\"user\":\"" LEE_ID "\",\"group\":\"All Staff\"}", false));
+    assert_string_equal(jstr(r.output, "groupId"), "6d4b9adb-ebcd-4f5e-89c1-8070b6d13089");
+    result_clear(&r);
+    assert_int_equal(sim_mutations(&F.sim), m0);
+
+    run_fail(&r, "add-to-group", "{\"user\":\"" ADELE_ID "\",\"group\":\"Astronauts\"}",
+             "group 'Astronauts' not found");
+    result_clear(&r);
+    run_fail(&r, "add-to-group",
+             "{\"user\":\"" ADELE_ID "\",\"group\":\"00000000-1111-4222-8333-444444444444\"}",
+             "Request_ResourceNotFound");
+    result_clear(&r);
+    run_fail(&r, "add-to-group", "{\"user\":\"ghost" DOMAIN "\",\"group\":\"Sales\"}",
+             "Request_ResourceNotFound");
+    result_clear(&r);
+}
+
+static void test_remove_from_group(void **state)
+{
+    struct result r;
+    (void)state;
+    run_twice("remove-from-group", "{\"user\":\"lee.gu" DOMAIN "\",\"group\":\"Engineering\"}", 1);
+    assert_false(is_member(ENGINEERING, LEE_ID));
+    /* The user still exists: the membership went, not the user. */
+    struct json_object *u = sim_user(&F.sim, LEE_ID);
+    assert_non_null(u);
+    json_object_put(u);
+    int64_t m0 = sim_mutations(&F.sim);
+    assert_false(run_ok(&r, "remove-from-group",
+                        "{\"user\":\"" ADELE_ID "\",\"group\":\"IT Admins\"}", false));
+    result_clear(&r);
+    assert_int_equal(sim_mutations(&F.sim), m0);
+}
+
+/* }====== */
+
+/* {====== set-manager ====== */
+
+static void test_set_manager(void **state)
+{
+    struct result r;
+    (void)state;
+    /* Adele's manager is Megan in the seed. */
+    int64_t m0 = sim_mutations(&F.sim);
+    assert_false(run_ok(&r, "set-manager",
+                        "{\"user\":\"" ADELE_ID "\",\"manager\":\"megan.bowen" DOMAIN "\"}",
+                        false));
+    assert_string_equal(jstr(r.output, "previousManagerId"), MEGAN_ID);
+    result_clear(&r);
+    assert_int_equal(sim_mutations(&F.sim), m0);
+
+    run_twice("set-manager", "{\"user\":\"" ADELE_ID "\",\"manager\":\"employeeId:E1001\"}", 1);
+    struct json_object *u = sim_user(&F.sim, ADELE_ID);
+    assert_string_equal(jstr(u, "manager"), PATTI_ID);
+    json_object_put(u);
+    /* Patti has no manager (GET .../manager is 404). */
+    run_twice("set-manager", "{\"user\":\"" PATTI_ID "\",\"manager\":\"" MEGAN_ID "\"}", 1);
+
+    run_fail(&r, "set-manager", "{\"user\":\"" ADELE_ID "\",\"manager\":\"" ADELE_ID "\"}",
+             "own manager");
+    result_clear(&r);
+    run_fail(&r, "set-manager", "{\"user\":\"" ADELE_ID "\",\"manager\":\"ghost" DOMAIN "\"}",
+             "Request_ResourceNotFound");
+    result_clear(&r);
+}
+
+/* }====== */
+
+/* {====== http-request ====== */
+
+/* A loopback port nobody listens on. */
+static int closed_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void test_http_request(void **state)
+{
+    struct result r;
+    char args[512];
+    (void)state;
+
+    snprintf(args, sizeof(args), "{\"url\":\"http://127.0.0.1:%d/_sim/health\"}", F.sim.port);
+    assert_true(run_ok(&r, "http-request", args, false));
+    assert_int_equal(json_object_get_int(json_object_object_get(r.output, "status")), 200);
+    assert_string_equal(jstr(json_object_object_get(r.output, "body"), "status"), "ok");
+    result_clear(&r);
+
+    /* A JSON body the simulator refuses (unknown fault): 400, not the expected 2xx. */
+    snprintf(args, sizeof(args),
+             "{\"url\":\"http://127.0.0.1:%d/_sim/faults?token=SECRET\",\"body\":{\"x\":1}}",
+             F.sim.port);
+    run_fail(&r, "http-request", args, "answered 400, expected 2xx");
+    assert_false(r.retriable);
+    assert_null(strstr(r.error, "SECRET")); /* URLs can hold secrets: only the origin shows */
+    result_clear(&r);
+    /* ... which is fine when 400 is what the step expects. */
+    snprintf(args, sizeof(args),
+             "{\"url\":\"http://127.0.0.1:%d/_sim/faults\",\"method\":\"POST\",\"body\":{\"x\":1},"
+             "\"headers\":{\"X-Trace\":\"t1\"},\"expect\":[400,409]}",
+             F.sim.port);
+    assert_true(run_ok(&r, "http-request", args, false));
+    assert_int_equal(json_object_get_int(json_object_object_get(r.output, "status")), 400);
+    result_clear(&r);
+
+    /* Nobody listening: a network failure, retriable. */
+    snprintf(args, sizeof(args), "{\"url\":\"http://127.0.0.1:%d/hook\",\"body\":\"hello\"}",
+             closed_port());
+    run_fail(&r, "http-request", args, "POST http://127.0.0.1:");
+    assert_true(r.retriable);
+    result_clear(&r);
+}
+
+/* }====== */
+
+/* {====== dry runs ====== */
+
+static void test_dry_run(void **state)
+{
+    char plan[1024], args[512];
+    (void)state;
+
+    run_dry("update-user",
+            "{\"user\":\"adele.vance" DOMAIN "\",\"set\":{\"jobTitle\":\"Engineer\","
+            "\"department\":\"Retail\"}}",
+            "[{\"method\":\"PATCH\",\"path\":\"/users/" ADELE_ID "\","
+            "\"body\":{\"jobTitle\":\"Engineer\"}}]");
+    run_dry("update-user", "{\"user\":\"" ADELE_ID "\",\"set\":{\"department\":\"Retail\"}}", "[]");
+    run_dry("disable-user", "{\"user\":\"" ADELE_ID "\"}",
+            "[{\"method\":\"PATCH\",\"path\":\"/users/" ADELE_ID "\","
+            "\"body\":{\"accountEnabled\":false}}]");
+    run_dry("enable-user", "{\"user\":\"" ADELE_ID "\"}", "[]");
+    run_dry("enable-user", "{\"user\":\"" PRADEEP_ID "\"}",
+            "[{\"method\":\"PATCH\",\"path\":\"/users/" PRADEEP_ID "\","
+            "\"body\":{\"accountEnabled\":true}}]");
+    run_dry("delete-user", "{\"user\":\"" LIDIA_ID "\"}",
+            "[{\"method\":\"DELETE\",\"path\":\"/users/" LIDIA_ID "\",\"body\":null}]");
+    run_dry("delete-user", "{\"user\":\"gone" DOMAIN "\"}", "[]");
+    run_dry("revoke-sessions", "{\"user\":\"" ADELE_ID "\"}",
+            "[{\"method\":\"POST\",\"path\":\"/users/" ADELE_ID "/revokeSignInSessions\","
+            "\"body\":null}]");
+    run_dry("create-user",
+            "{\"set\":{\"userPrincipalName\":\"dry" DOMAIN "\",\"displayName\":\"Dry\","
+            "\"mailNickname\":\"dry\",\"employeeId\":\"E3001\"}}",
+            "[{\"method\":\"POST\",\"path\":\"/users\",\"body\":{\"userPrincipalName\":\"dry" DOMAIN
+            "\",\"displayName\":\"Dry\",\"mailNickname\":\"dry\",\"employeeId\":\"E3001\","
+            "\"accountEnabled\":true,\"passwordProfile\":{\"forceChangePasswordNextSignIn\":true,"
+            "\"password\":\"***\"}}}]");
+    /* An existing user with the same employeeId: nothing would be sent. */
+    run_dry("create-user",
+            "{\"set\":{\"userPrincipalName\":\"adele.vance" DOMAIN "\",\"displayName\":\"A\","
+            "\"mailNickname\":\"a\",\"employeeId\":\"E1004\"}}",
+            "[]");
+    run_dry("assign-license",
+            "{\"user\":\"" LEE_ID "\",\"add\":[\"SPE_E3\"],\"disabled_plans\":[\"TEAMS1\"],"
+            "\"usage_location\":\"DE\"}",
+            "[{\"method\":\"PATCH\",\"path\":\"/users/" LEE_ID "\",\"body\":{\"usageLocation\":"
+            "\"DE\"}},{\"method\":\"POST\",\"path\":\"/users/" LEE_ID "/assignLicense\","
+            "\"body\":{\"addLicenses\":[{\"disabledPlans\":[\"" TEAMS1 "\"],\"skuId\":\"" SPE_E3
+            "\"}],\"removeLicenses\":[]}}]");
+    run_dry("assign-license", "{\"user\":\"" ADELE_ID "\",\"add\":[\"SPE_E3\"]}", "[]");
+    run_dry("remove-all-licenses", "{\"user\":\"" MIRIAM_ID "\"}",
+            "[{\"method\":\"POST\",\"path\":\"/users/" MIRIAM_ID "/assignLicense\","
+            "\"body\":{\"addLicenses\":[],\"removeLicenses\":[\"" SPE_E5 "\",\"" PBI_PRO "\"]}}]");
+    run_dry("set-role", "{\"user\":\"" ADELE_ID "\",\"role\":\"Helpdesk Administrator\"}",
+            "[{\"method\":\"POST\",\"path\":\"/roleManagement/directory/roleAssignments\","
+            "\"body\":{\"@odata.type\":\"#microsoft.graph.unifiedRoleAssignment\","
+            "\"roleDefinitionId\":\"" HELPDESK "\",\"principalId\":\"" ADELE_ID "\","
+            "\"directoryScopeId\":\"/\"}}]");
+    run_dry("set-role", "{\"user\":\"" NESTOR_ID "\",\"role\":\"User Administrator\"}", "[]");
+    /* remove-role: the assignment's id is Graph's, so read it from the state first. */
+    struct json_object *st = sim_call(&F.sim, "/_sim/state", NULL);
+    struct json_object *list = json_object_object_get(st, "roleAssignments");
+    const char *aid = NULL;
+    for (size_t i = 0; i < array_len(list); i++) {
+        struct json_object *a = json_object_array_get_idx(list, i);
+        if (strcmp(jstr(a, "principalId"), NESTOR_ID) == 0) {
+            aid = jstr(a, "id");
+        }
+    }
+    assert_non_null(aid);
+    snprintf(plan, sizeof(plan),
+             "[{\"method\":\"DELETE\",\"path\":\"/roleManagement/directory/roleAssignments/%s\","
+             "\"body\":null}]",
+             aid);
+    json_object_put(st);
+    run_dry("remove-role", "{\"user\":\"" NESTOR_ID "\",\"role\":\"" USER_ADMIN "\"}", plan);
+    snprintf(plan, sizeof(plan),
+             "[{\"method\":\"POST\",\"path\":\"/groups/" ENGINEERING "/members/$ref\","
+             "\"body\":{\"@odata.id\":\"%s/directoryObjects/" ADELE_ID "\"}}]",
+             F.sim.base_url);
+    run_dry("add-to-group", "{\"user\":\"" ADELE_ID "\",\"group\":\"Engineering\"}", plan);
+    run_dry("add-to-group", "{\"user\":\"" LEE_ID "\",\"group\":\"Engineering\"}", "[]");
+    run_dry("remove-from-group", "{\"user\":\"" LEE_ID "\",\"group\":\"Engineering\"}",
+            "[{\"method\":\"DELETE\",\"path\":\"/groups/" ENGINEERING "/members/" LEE_ID
+            "/$ref\",\"body\":null}]");
+    snprintf(plan, sizeof(plan),
+             "[{\"method\":\"PUT\",\"path\":\"/users/" ADELE_ID "/manager/$ref\","
+             "\"body\":{\"@odata.id\":\"%s/users/" PATTI_ID "\"}}]",
+             F.sim.base_url);
+    run_dry("set-manager", "{\"user\":\"" ADELE_ID "\",\"manager\":\"" PATTI_ID "\"}", plan);
+    /* http-request sends nothing at all: not even to a port nobody listens on. */
+    int port = closed_port();
+    snprintf(args, sizeof(args),
+             "{\"url\":\"http://127.0.0.1:%d/hook\",\"body\":{\"text\":\"hi\"}}", port);
+    snprintf(plan, sizeof(plan),
+             "[{\"method\":\"POST\",\"url\":\"http://127.0.0.1:%d/hook\","
+             "\"body\":{\"text\":\"hi\"}}]",
+             port);
+    run_dry("http-request", args, plan);
+}
+
+/* }====== */
+
+/* {====== races: two runs of one action in the same loop turn ====== */
+
+static int pending_runs;
+
+static void on_done_pair(void *arg, const struct wr_action_outcome *out)
+{
+    struct result *r = arg;
+    r->done = true;
+    r->ok = out->ok;
+    r->error = out->error ? strdup(out->error) : NULL;
+    r->output = json_object_get(out->output);
+    if (--pending_runs == 0) {
+        event_base_loopexit(F.base, NULL);
+    }
+}
+
+/*
+ * Starts the same action twice before the loop runs: both read "not there yet", both write,
+ * and Graph refuses the second write (duplicate member, conflicting role assignment, member
+ * already gone). Both must succeed, exactly one with changed=true, with one mutation.
+ */
+static void run_pair(const char *action, const char *args)
+{
+    struct result r[2];
+    struct json_object *jargs = json_tokener_parse(args);
+    struct wr_action_env env = {.base = F.base, .graph = F.g, .dir = F.dir};
+    int64_t m0 = sim_mutations(&F.sim);
+    memset(r, 0, sizeof(r));
+    pending_runs = 2;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(wr_action_start(&env, wr_action_find(action), jargs, on_done_pair, &r[i]),
+                         0);
+    }
+    json_object_put(jargs);
+    struct event *deadline = evtimer_new(F.base, on_deadline, F.base);
+    struct timeval tv = {10, 0};
+    evtimer_add(deadline, &tv);
+    event_base_dispatch(F.base);
+    event_free(deadline);
+    int changed = 0;
+    for (int i = 0; i < 2; i++) {
+        assert_true(r[i].done);
+        if (!r[i].ok) {
+            fail_msg("%s run %d failed: %s", action, i, r[i].error);
+        }
+        changed += json_object_get_boolean(json_object_object_get(r[i].output, "changed"));
+        result_clear(&r[i]);
+    }
+    assert_int_equal(changed, 1);
+    assert_int_equal(sim_mutations(&F.sim), m0 + 1);
+}
+
+static void test_races(void **state)
+{
+    (void)state;
+    run_pair("add-to-group", "{\"user\":\"" ADELE_ID "\",\"group\":\"Engineering\"}");
+    assert_true(is_member(ENGINEERING, ADELE_ID));
+    run_pair("remove-from-group", "{\"user\":\"" ADELE_ID "\",\"group\":\"Engineering\"}");
+    assert_false(is_member(ENGINEERING, ADELE_ID));
+    run_pair("set-role", "{\"user\":\"" ALEX_ID "\",\"role\":\"Global Reader\"}");
+    run_pair("remove-role", "{\"user\":\"" ALEX_ID "\",\"role\":\"Global Reader\"}");
+    run_pair("delete-user", "{\"user\":\"" LIDIA_ID "\"}");
+}
+
+/* }====== */
+
+/* {====== directory: caches, delivery, ambiguity ====== */
+
+static int64_t fake_now;
+
+static int64_t fake_clock(void *arg)
+{
+    (void)arg;
+    return fake_now;
+}
+
+struct lookup_result {
+    bool done;
+    bool ok;
+    bool not_found;
+    bool later_turn;
+    char id[64];
+    char error[512];
+};
+
+static bool in_lookup;
+
+static void on_lookup(void *arg, const struct wr_directory_result *r)
+{
+    struct lookup_result *lr = arg;
+    lr->done = true;
+    lr->ok = r->ok;
+    lr->not_found = r->not_found;
+    lr->later_turn = !in_lookup;
+    snprintf(lr->id, sizeof(lr->id), "%s", r->id ? r->id : "");
+    snprintf(lr->error, sizeof(lr->error), "%s", r->error ? r->error : "");
+    event_base_loopexit(F.base, NULL);
+}
+
+enum lookup_kind { L_SKU, L_ROLE, L_GROUP, L_USER };
+
+/* One lookup to completion; returns the Graph client's HTTP transfers it cost. */
+static uint64_t lookup(struct wr_directory *d, enum lookup_kind kind, const char *name,
+                       struct lookup_result *lr)
+{
+    struct wr_graph_stats before, after;
+    wr_graph_get_stats(F.g, &before);
+    memset(lr, 0, sizeof(*lr));
+    struct event *deadline = evtimer_new(F.base, on_deadline, F.base);
+    struct timeval tv = {10, 0};
+    evtimer_add(deadline, &tv);
+    in_lookup = true;
+    switch (kind) {
+    case L_SKU:
+        assert_int_equal(wr_directory_sku(d, name, on_lookup, lr), 0);
+        break;
+    case L_ROLE:
+        assert_int_equal(wr_directory_role(d, name, on_lookup, lr), 0);
+        break;
+    case L_GROUP:
+        assert_int_equal(wr_directory_group(d, name, on_lookup, lr), 0);
+        break;
+    case L_USER:
+        assert_int_equal(wr_directory_user(d, name, "employeeId", on_lookup, lr), 0);
+        break;
+    }
+    in_lookup = false;
+    event_base_dispatch(F.base);
+    event_free(deadline);
+    assert_true(lr->done);
+    assert_true(lr->later_turn);
+    wr_graph_get_stats(F.g, &after);
+    return after.requests - before.requests;
+}
+
+static void test_directory(void **state)
+{
+    struct lookup_result lr;
+    (void)state;
+    struct wr_directory_options o = {
+        .base_url = F.sim.base_url,
+        .cache_ttl_ms = 1000,
+        .now_ms = fake_clock,
+    };
+    struct wr_directory *d = wr_directory_new(F.base, F.g, &o);
+    fake_now = 0;
+
+    /* SKUs: one read, then the cache (delivered on a later turn all the same) until the TTL. */
+    assert_int_equal(lookup(d, L_SKU, "SPE_E3", &lr), 1);
+    assert_true(lr.ok);
+    assert_string_equal(lr.id, SPE_E3);
+    assert_int_equal(lookup(d, L_SKU, SPE_E5, &lr), 0);
+    assert_string_equal(lr.id, SPE_E5);
+    assert_int_equal(lookup(d, L_SKU, "NOPE", &lr), 0);
+    assert_true(lr.not_found);
+    fake_now = 1000;
+    assert_int_equal(lookup(d, L_SKU, "SPE_E3", &lr), 1);
+
+    /* Roles and groups are cached by the name used. */
+    assert_int_equal(lookup(d, L_ROLE, "Global Reader", &lr), 1);
+    assert_string_equal(lr.id, "f2ef992c-3afb-46b9-b7cf-a126ee74c451");
+    assert_int_equal(lookup(d, L_ROLE, "Global Reader", &lr), 0);
+    /* A custom role by templateId: GET by id is 404, the templateId filter finds it. */
+    assert_int_equal(lookup(d, L_ROLE, CUSTOM_TEMPLATE, &lr), 2);
+    assert_string_equal(lr.id, CUSTOM_ID);
+    assert_int_equal(lookup(d, L_GROUP, "Sales", &lr), 1);
+    assert_string_equal(lr.id, SALES);
+    assert_int_equal(lookup(d, L_GROUP, "sales", &lr), 0);
+    fake_now = 5000;
+    assert_int_equal(lookup(d, L_GROUP, "Sales", &lr), 1);
+
+    /* Users are never cached: an action compares their current values. */
+    assert_int_equal(lookup(d, L_USER, "employeeId:E1004", &lr), 1);
+    assert_string_equal(lr.id, ADELE_ID);
+    assert_int_equal(lookup(d, L_USER, "employeeId:E1004", &lr), 1);
+    /* UPNs are case-insensitive. */
+    assert_int_equal(lookup(d, L_USER, "ADELE.VANCE" DOMAIN, &lr), 1);
+    assert_string_equal(lr.id, ADELE_ID);
+    /* A mail address that is no UPN: the 404 falls back to a mail filter. */
+    struct result r;
+    assert_true(run_ok(&r, "update-user",
+                       "{\"user\":\"" ADELE_ID "\",\"set\":{\"mail\":\"adele@contoso.com\"}}",
+                       false));
+    result_clear(&r);
+    assert_int_equal(lookup(d, L_USER, "adele@contoso.com", &lr), 2);
+    assert_true(lr.ok);
+    assert_string_equal(lr.id, ADELE_ID);
+    /* An OData literal with a quote in it is escaped, not broken. */
+    assert_int_equal(lookup(d, L_USER, "employeeId:O'Brien", &lr), 1);
+    assert_true(lr.not_found);
+    assert_int_equal(lookup(d, L_GROUP, "Bob's group", &lr), 1);
+    assert_true(lr.not_found);
+
+    /* Two users with one employeeId: an error naming the ambiguity. */
+    assert_true(run_ok(&r, "create-user",
+                       "{\"set\":{\"userPrincipalName\":\"twin" DOMAIN "\",\"displayName\":"
+                       "\"Twin\",\"mailNickname\":\"twin\",\"employeeId\":\"E1004\"}}",
+                       false));
+    result_clear(&r);
+    assert_int_equal(lookup(d, L_USER, "employeeId:E1004", &lr), 1);
+    assert_false(lr.ok);
+    assert_non_null(strstr(lr.error, "ambiguous: 2 users have employeeId 'E1004'"));
+    run_fail(&r, "disable-user", "{\"user\":\"employeeId:E1004\"}", "ambiguous");
+    result_clear(&r);
+
+    /* A reference that is none of the four forms is refused at once. */
+    assert_int_equal(wr_directory_user(d, "adele", NULL, on_lookup, &lr), -1);
+    assert_int_equal(wr_directory_user(d, "employeeId:", NULL, on_lookup, &lr), -1);
+    wr_directory_free(d);
+}
+
+/* }====== */
+
+/* {====== retriable failures ====== */
+
+static void test_retriable(void **state)
+{
+    struct result r;
+    (void)state;
+    /* Every Graph request answers 503: after the client's own attempts the action fails,
+       retriable, with Graph's status and code. */
+    start_with("--fail-every", 2);
+    run_fail(&r, "disable-user", "{\"user\":\"" ADELE_ID "\"}", "Graph 503");
+    assert_true(r.retriable);
+    result_clear(&r);
+    teardown(NULL);
+}
+
+/* }====== */
+
+/* Writes the test seed: the shared one plus a custom role whose id is not its templateId. */
+static void write_seed(const char *src_dir)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/tests/graphsim/seed.json", src_dir);
+    struct json_object *seed = json_object_from_file(path);
+    if (!seed) {
+        fprintf(stderr, "cannot read %s\n", path);
+        exit(1);
+    }
+    struct json_object *role = json_tokener_parse(
+        "{\"id\":\"" CUSTOM_ID "\",\"templateId\":\"" CUSTOM_TEMPLATE "\",\"displayName\":"
+        "\"Weir Test Role\",\"description\":\"A custom role\",\"isBuiltIn\":false}");
+    json_object_array_add(json_object_object_get(seed, "roleDefinitions"), role);
+    int fd = mkstemp(seed_path);
+    if (fd < 0 || json_object_to_fd(fd, seed, JSON_C_TO_STRING_PLAIN) != 0) {
+        fprintf(stderr, "cannot write the test seed\n");
+        exit(1);
+    }
+    close(fd);
+    json_object_put(seed);
+}
+
+int main(int argc, char **argv)
+{
+    const char *src = getenv("WEIR_SOURCE_DIR");
+    graphsim_path = argc > 1 ? argv[1] : getenv("WEIR_GRAPHSIM");
+    if (!graphsim_path || !src) {
+        fprintf(stderr, "usage: test_actions GRAPHSIM (with WEIR_SOURCE_DIR set)\n");
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    write_seed(src);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_update_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disable_enable_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revoke_sessions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_assign_license, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remove_all_licenses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_role, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remove_role, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_to_group, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remove_from_group, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_manager, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_http_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_races, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_directory, setup, teardown),
+        cmocka_unit_test(test_retriable),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    unlink(seed_path);
+    curl_global_cleanup();
+    return failed;
+}
