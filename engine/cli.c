@@ -45,8 +45,9 @@ static int cmd_help(int argc, char **argv);
 static const struct command commands[] = {
     {
         .name = "run",
-        .summary = "run the daemon: webhook listener and triggers over the durable journal",
-        .usage = "weir run [-c weir.yaml] [--log-level LEVEL] [--log-format logfmt|json]",
+        .summary = "run the daemon: triggers, the durable journal and the run executor",
+        .usage = "weir run [-c weir.yaml] [--ingest-only] [--log-level LEVEL] "
+                 "[--log-format logfmt|json]",
         .help = "Loads weir.yaml and every workflow (any error: nothing starts, exit 1), opens\n"
                 "the journal (`state:`), and listens for webhooks on listen.webhook. An event\n"
                 "is acknowledged (202) only after it and its matched runs are committed to the\n"
@@ -56,6 +57,8 @@ static const struct command commands[] = {
                 "\n"
                 "Options:\n"
                 "  -c, --config FILE   weir.yaml (default ./weir.yaml)\n"
+                "      --ingest-only   store events and queue their runs, execute nothing\n"
+                "                      (no Graph credentials needed)\n"
                 "      --log-level L   debug, info (default), warn or error\n"
                 "      --log-format F  logfmt (default) or json; logs go to standard error\n"
                 "  -h, --help          this help",
@@ -291,11 +294,13 @@ static int cmd_run(int argc, char **argv)
         {"config", required_argument, NULL, 'c'},
         {"log-level", required_argument, NULL, 'L'},
         {"log-format", required_argument, NULL, 'F'},
+        {"ingest-only", no_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
     const struct command *self = find_command("run");
     const char *config_path = "weir.yaml";
+    bool ingest_only = false;
     int c;
 
     optind = 1;
@@ -310,6 +315,9 @@ static int cmd_run(int argc, char **argv)
                 return usage_error("run: unknown log level '%s' (debug, info, warn, error)", optarg,
                                    self);
             }
+            break;
+        case 'I':
+            ingest_only = true;
             break;
         case 'F':
             if (wr_log_set_format(optarg) != 0) {
@@ -326,7 +334,7 @@ static int cmd_run(int argc, char **argv)
     if (optind != argc) {
         return usage_error("run: unexpected argument '%s'", argv[optind], self);
     }
-    return wr_daemon_run(config_path);
+    return wr_daemon_run(config_path, ingest_only);
 }
 
 struct fire_wait {

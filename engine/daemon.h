@@ -10,7 +10,13 @@
 #ifndef WR_DAEMON_H
 #define WR_DAEMON_H
 
-/* Runs until a stop signal; returns the process exit code (0, 1 bad config, 3 runtime). */
-int wr_daemon_run(const char *config_path);
+#include <stdbool.h>
+
+/*
+ * Runs until a stop signal; returns the process exit code (0, 1 bad config, 3 runtime).
+ * ingest_only: store events and queue runs, but execute nothing (no Graph credentials
+ * needed) — for maintenance windows and for testing the ingest path alone.
+ */
+int wr_daemon_run(const char *config_path, bool ingest_only);
 
 #endif

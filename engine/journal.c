@@ -10,6 +10,7 @@
 #include "engine/journal.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <event2/event.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -227,11 +228,40 @@ struct wr_journal_run *wr_journal_batch_add_run(struct wr_journal_event *ev, con
     return r;
 }
 
+void wr_journal_batch_add_op(struct wr_journal_batch *b, const char *sql, const char *types, ...)
+{
+    va_list ap;
+    b->ops = wr_xrealloc(b->ops, (b->nops + 1) * sizeof(*b->ops));
+    struct wr_journal_op *op = &b->ops[b->nops++];
+    memset(op, 0, sizeof(*op));
+    op->sql = wr_xstrdup(sql);
+    va_start(ap, types);
+    for (const char *t = types; *t && op->nparams < WR_JOURNAL_OP_PARAMS; t++) {
+        int k = op->nparams++;
+        if (*t == 'i') {
+            op->params[k].type = 'i';
+            op->params[k].i = va_arg(ap, int64_t);
+        } else {
+            const char *v = va_arg(ap, const char *);
+            op->params[k].type = v ? 't' : 'n';
+            op->params[k].text = wr_xstrdup_or_null(v);
+        }
+    }
+    va_end(ap);
+}
+
 void wr_journal_batch_free(struct wr_journal_batch *b)
 {
     if (!b) {
         return;
     }
+    for (size_t i = 0; i < b->nops; i++) {
+        free(b->ops[i].sql);
+        for (int k = 0; k < b->ops[i].nparams; k++) {
+            free(b->ops[i].params[k].text);
+        }
+    }
+    free(b->ops);
     for (size_t i = 0; i < b->count; i++) {
         struct wr_journal_event *ev = &b->events[i];
         for (size_t r = 0; r < ev->nruns; r++) {
@@ -364,6 +394,25 @@ static int write_batch(struct wr_journal *j, struct stmts *s, struct wr_journal_
             if (step_done(st) != 0) {
                 return -1;
             }
+        }
+    }
+    for (size_t i = 0; i < b->nops; i++) {
+        struct wr_journal_op *op = &b->ops[i];
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(j->db, op->sql, -1, &st, NULL) != SQLITE_OK) {
+            return -1;
+        }
+        for (int k = 0; k < op->nparams; k++) {
+            if (op->params[k].type == 'i') {
+                sqlite3_bind_int64(st, k + 1, op->params[k].i);
+            } else if (op->params[k].type == 't') {
+                sqlite3_bind_text(st, k + 1, op->params[k].text, -1, SQLITE_STATIC);
+            }
+        }
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+            return -1;
         }
     }
     return 0;

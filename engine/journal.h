@@ -47,6 +47,18 @@ struct wr_journal_event {
     char original_id[40]; /* for a duplicate: the event it duplicates */
 };
 
+/* One state change of the run executor: a statement with up to 12 parameters. */
+#define WR_JOURNAL_OP_PARAMS 12
+struct wr_journal_op {
+    char *sql;
+    int nparams;
+    struct {
+        char type;  /* 't' text (NULL = SQL NULL), 'i' integer, 'n' NULL */
+        char *text; /* owned */
+        int64_t i;
+    } params[WR_JOURNAL_OP_PARAMS];
+};
+
 struct wr_journal_batch;
 typedef void (*wr_journal_done_fn)(void *arg, struct wr_journal_batch *batch, int rc,
                                    const char *error);
@@ -55,6 +67,8 @@ struct wr_journal_batch {
     struct wr_journal_event *events;
     size_t count;
     size_t cap;
+    struct wr_journal_op *ops; /* run after the events, in order, in the same transaction */
+    size_t nops;
     wr_journal_done_fn done;
     void *arg;
     int rc;
@@ -106,6 +120,13 @@ int wr_journal_submit(struct wr_journal *j, struct wr_journal_batch *b, wr_journ
                       void *arg);
 
 void wr_journal_batch_free(struct wr_journal_batch *b);
+
+/*
+ * Adds a statement to b. `types` has one letter per parameter: 't' (a const char *, copied;
+ * NULL binds SQL NULL) or 'i' (an int64_t). Example:
+ *   wr_journal_batch_add_op(b, "UPDATE runs SET status = ? WHERE id = ?", "tt", "failed", id);
+ */
+void wr_journal_batch_add_op(struct wr_journal_batch *b, const char *sql, const char *types, ...);
 
 /* A fresh time-ordered id with the given prefix ("ev", "run") into out (>= 40 bytes). */
 void wr_journal_new_id(const char *prefix, char out[40]);

@@ -91,7 +91,7 @@ class Weir:
         self.root = root
         self.log = open(os.path.join(root, "weir.log"), "ab")
         self.proc = subprocess.Popen(
-            [WEIR, "run", "-c", "weir.yaml"], cwd=root, stdout=self.log, stderr=subprocess.PIPE
+            [WEIR, "run", "-c", "weir.yaml", "--ingest-only"], cwd=root, stdout=self.log, stderr=subprocess.PIPE
         )
         self.port = None
         deadline = time.time() + 20

@@ -1,0 +1,723 @@
+/*
+ * run — the durable run executor; see run.h.
+ *
+ * A run in progress is a struct exec driven by callbacks: commit of a state change ->
+ * start of the next effect -> its outcome -> commit of the result -> ... A run leaves memory
+ * whenever it reaches a durable pause (waiting, retrying) or its end; the poll timer picks it
+ * up again from the journal when it is due.
+ */
+#include "engine/run.h"
+
+#include <event2/event.h>
+#include <json-c/json.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/action_run.h"
+#include "engine/journal.h"
+#include "engine/log.h"
+#include "engine/lua_host.h"
+#include "engine/strutil.h"
+#include "engine/workflow_set.h"
+
+#define ON_ERROR_BASE 1000 /* steps.idx of on_error step i is ON_ERROR_BASE + i */
+
+struct wr_runner {
+    struct event_base *base;
+    struct wr_journal *journal;
+    sqlite3 *db; /* reading connection */
+    const struct wr_workflow_set *set;
+    struct wr_graph *graph;
+    struct wr_directory *dir;
+    int max_concurrent;
+    int poll_ms;
+    size_t active;
+    struct json_object *active_ids; /* run id -> null: in progress here */
+    struct event *poll;
+    bool stopping;
+};
+
+struct exec {
+    struct wr_runner *r;
+    char id[40];
+    const struct wr_workflow *wf;
+    struct json_object *event;   /* owned */
+    struct json_object *outputs; /* owned: step id -> output */
+    struct json_object *error;   /* owned: the failure on_error steps see, or NULL */
+    bool in_on_error;
+    size_t idx;   /* index within steps or on_error */
+    int attempts; /* attempts already made of the current step */
+    int64_t wait_started;
+    bool had_errors;     /* a continue_on_error step failed */
+    char *pending_error; /* the failure being recorded before on_error / the end */
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const struct wr_step *current_step(const struct exec *x)
+{
+    if (x->in_on_error) {
+        return x->idx < x->wf->non_error ? &x->wf->on_error[x->idx] : NULL;
+    }
+    return x->idx < x->wf->nsteps ? &x->wf->steps[x->idx] : NULL;
+}
+
+static int64_t step_row(const struct exec *x)
+{
+    return (int64_t)x->idx + (x->in_on_error ? ON_ERROR_BASE : 0);
+}
+
+static void exec_free(struct exec *x)
+{
+    json_object_put(x->event);
+    json_object_put(x->outputs);
+    json_object_put(x->error);
+    free(x->pending_error);
+    free(x);
+}
+
+/* The run leaves memory (finished, or paused durably). */
+static void exec_release(struct exec *x)
+{
+    struct wr_runner *r = x->r;
+    json_object_object_del(r->active_ids, x->id);
+    r->active--;
+    exec_free(x);
+    if (!r->stopping) {
+        wr_runner_kick(r);
+    }
+}
+
+/* {====== committing state changes ====== */
+
+typedef void (*then_fn)(struct exec *x);
+
+struct commit_wait {
+    struct exec *x;
+    then_fn then;
+};
+
+static void on_commit(void *arg, struct wr_journal_batch *b, int rc, const char *error)
+{
+    struct commit_wait *w = arg;
+    struct exec *x = w->x;
+    then_fn then = w->then;
+    (void)b;
+    free(w);
+    if (rc != 0) {
+        /* The state change is not durable: stop here; the poll resumes from the store. */
+        wr_log(WR_LOG_ERROR, "run state could not be stored; will resume from the journal", "run",
+               x->id, "error", error ? error : "", NULL);
+        exec_release(x);
+        return;
+    }
+    then(x);
+}
+
+/* Submits b and continues with then(x) once it is committed. */
+static void commit(struct exec *x, struct wr_journal_batch *b, then_fn then)
+{
+    struct commit_wait *w = wr_xcalloc(1, sizeof(*w));
+    w->x = x;
+    w->then = then;
+    if (wr_journal_submit(x->r->journal, b, on_commit, w) != 0) {
+        free(w);
+        exec_release(x);
+    }
+}
+
+static void set_run(struct wr_journal_batch *b, const char *id, const char *status, int64_t next_at,
+                    const char *error)
+{
+    if (next_at > 0) {
+        wr_journal_batch_add_op(b,
+                                "UPDATE runs SET status = ?, next_at = ?, error = ?, "
+                                "updated_at = ? WHERE id = ?",
+                                "titit", status, next_at, error, now_ms(), id);
+    } else {
+        wr_journal_batch_add_op(b,
+                                "UPDATE runs SET status = ?, next_at = NULL, error = ?, "
+                                "updated_at = ? WHERE id = ?",
+                                "ttit", status, error, now_ms(), id);
+    }
+}
+
+static void set_step(struct wr_journal_batch *b, const struct exec *x, const char *status,
+                     const char *args, const char *output, const char *error)
+{
+    const struct wr_step *s = current_step(x);
+    int64_t now = now_ms();
+    bool started = strcmp(status, "running") == 0 || strcmp(status, "waiting") == 0;
+    bool open = started || strcmp(status, "retrying") == 0;
+    int64_t started_at = strcmp(status, "running") == 0 ? now : x->wait_started;
+    /* NULL keeps what is stored (coalesce): started_at only changes when a step starts. */
+    const char *sql =
+        "INSERT INTO steps (run_id, idx, step_id, status, attempts, started_at, finished_at, "
+        "args, output, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (run_id, idx) DO UPDATE SET status = excluded.status, attempts = "
+        "excluded.attempts, started_at = coalesce(excluded.started_at, started_at), "
+        "finished_at = excluded.finished_at, args = coalesce(excluded.args, args), output = "
+        "excluded.output, error = excluded.error";
+    const char *sid = s && s->id ? s->id : NULL;
+    int64_t attempts = x->attempts;
+    /* Parameters 6 and 7 are an integer or NULL; the va_list needs the matching type. */
+    if (started && open) {
+        wr_journal_batch_add_op(b, sql,
+                                "titti"
+                                "it"
+                                "ttt",
+                                x->id, step_row(x), sid, status, attempts, started_at,
+                                (const char *)NULL, args, output, error);
+    } else if (open) {
+        wr_journal_batch_add_op(b, sql,
+                                "titti"
+                                "tt"
+                                "ttt",
+                                x->id, step_row(x), sid, status, attempts, (const char *)NULL,
+                                (const char *)NULL, args, output, error);
+    } else {
+        wr_journal_batch_add_op(b, sql,
+                                "titti"
+                                "ti"
+                                "ttt",
+                                x->id, step_row(x), sid, status, attempts, (const char *)NULL, now,
+                                args, output, error);
+    }
+}
+
+/* }====== */
+
+static void next_step(struct exec *x);
+static void run_step(struct exec *x);
+
+static void finish(struct exec *x, const char *status, const char *error)
+{
+    struct wr_journal_batch *b = wr_journal_batch_new();
+    set_run(b, x->id, status, 0, error);
+    wr_log(strcmp(status, "failed") == 0 ? WR_LOG_WARN : WR_LOG_INFO, "run finished", "run", x->id,
+           "workflow", x->wf->name, "status", status, "error", error ? error : "", NULL);
+    commit(x, b, exec_release);
+}
+
+/* A step failed for good: on_error steps, or the end of the run. */
+static void fail_run(struct exec *x, const char *error)
+{
+    const struct wr_step *s = current_step(x);
+    if (!x->in_on_error && x->wf->non_error > 0) {
+        json_object_put(x->error);
+        x->error = json_object_new_object();
+        json_object_object_add(x->error, "message", json_object_new_string(error));
+        json_object_object_add(x->error, "step",
+                               s && s->id ? json_object_new_string(s->id)
+                                          : json_object_new_int((int)x->idx));
+        if (s && s->action) {
+            json_object_object_add(x->error, "action", json_object_new_string(s->action->name));
+        }
+        x->in_on_error = true;
+        x->idx = 0;
+        x->attempts = 0;
+        run_step(x);
+        return;
+    }
+    /* The run's error is the original failure, also when on_error steps ran. */
+    const char *msg =
+        x->error ? json_object_get_string(json_object_object_get(x->error, "message")) : error;
+    finish(x, "failed", msg);
+}
+
+static void after_step_recorded(struct exec *x)
+{
+    next_step(x);
+}
+
+static void after_failure_recorded(struct exec *x)
+{
+    fail_run(x, x->pending_error);
+}
+
+static void next_step(struct exec *x)
+{
+    x->idx++;
+    x->attempts = 0;
+    x->wait_started = 0;
+    run_step(x);
+}
+
+/* Records a step's result and moves on (or fails the run). */
+static void step_done(struct exec *x, bool ok, bool retriable, struct json_object *output,
+                      const char *error, const char *args)
+{
+    const struct wr_step *s = current_step(x);
+    struct wr_journal_batch *b = wr_journal_batch_new();
+    if (ok) {
+        const char *out = json_object_to_json_string_ext(
+            output, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        set_step(b, x, "succeeded", args, out, NULL);
+        if (s->id) {
+            json_object_object_add(x->outputs, s->id, json_object_get(output));
+        }
+        commit(x, b, after_step_recorded);
+        return;
+    }
+    if (retriable && x->attempts < s->retry.attempts) {
+        /* Exponential backoff with jitter; the next attempt time is stored. */
+        int64_t delay = s->retry.initial_ms;
+        for (int i = 1; i < x->attempts && delay < s->retry.max_ms; i++) {
+            delay *= 2;
+        }
+        if (delay > s->retry.max_ms) {
+            delay = s->retry.max_ms;
+        }
+        delay = delay / 2 + (int64_t)(random() % (delay / 2 + 1));
+        set_step(b, x, "retrying", args, NULL, error);
+        set_run(b, x->id, "retrying", now_ms() + delay, NULL);
+        char attempt[16], in[32];
+        snprintf(attempt, sizeof(attempt), "%d", x->attempts);
+        snprintf(in, sizeof(in), "%lldms", (long long)delay);
+        wr_log(WR_LOG_WARN, "step failed; will retry", "run", x->id, "workflow", x->wf->name,
+               "step", s->id ? s->id : s->path, "attempt", attempt, "retry_in", in, "error", error,
+               NULL);
+        commit(x, b, exec_release);
+        return;
+    }
+    set_step(b, x, "failed", args, NULL, error);
+    wr_log(WR_LOG_WARN, "step failed", "run", x->id, "workflow", x->wf->name, "step",
+           s->id ? s->id : s->path, "error", error, NULL);
+    if (s->continue_on_error) {
+        x->had_errors = true;
+        commit(x, b, after_step_recorded);
+        return;
+    }
+    /* Record the failure first, then decide what follows (on_error steps or the end). */
+    free(x->pending_error);
+    x->pending_error = wr_xstrdup(error);
+    commit(x, b, after_failure_recorded);
+}
+
+/* {====== scopes and arguments ====== */
+
+static int make_scope(struct exec *x)
+{
+    struct wr_lua *lua = x->wf->lua;
+    int scope = wr_lua_scope_new(lua);
+    struct json_object *run = json_object_new_object();
+    json_object_object_add(run, "id", json_object_new_string(x->id));
+    json_object_object_add(run, "workflow", json_object_new_string(x->wf->name));
+    wr_lua_scope_set(lua, scope, "event", x->event);
+    wr_lua_scope_set(lua, scope, "steps", x->outputs);
+    wr_lua_scope_set(lua, scope, "vars", x->wf->vars);
+    wr_lua_scope_set(lua, scope, "run", run);
+    if (x->error) {
+        wr_lua_scope_set(lua, scope, "error", x->error);
+    }
+    json_object_put(run);
+    return scope;
+}
+
+/* The action's own arguments: the step mapping without the keys every step has. */
+static struct json_object *action_args(const struct wr_step *s)
+{
+    static const char *const step_keys[] = {"id",     "name", "when", "retry", "continue_on_error",
+                                            "action", NULL};
+    struct json_object *o = json_object_new_object();
+    json_object_object_foreach(s->args, key, val)
+    {
+        bool skip = false;
+        for (size_t i = 0; step_keys[i]; i++) {
+            skip = skip || strcmp(key, step_keys[i]) == 0;
+        }
+        if (!skip) {
+            json_object_object_add(o, key, json_object_get(val));
+        }
+    }
+    return o;
+}
+
+/* }====== */
+
+/* {====== executing one step ====== */
+
+struct action_wait {
+    struct exec *x;
+    char *args; /* rendered, as stored */
+};
+
+static void on_action_done(void *arg, const struct wr_action_outcome *out)
+{
+    struct action_wait *w = arg;
+    struct exec *x = w->x;
+    if (out->ok) {
+        step_done(x, true, false, out->output, NULL, w->args);
+    } else {
+        step_done(x, false, out->retriable, NULL, out->error, w->args);
+    }
+    free(w->args);
+    free(w);
+}
+
+static void start_action(struct exec *x);
+
+static void action_recorded(struct exec *x)
+{
+    start_action(x);
+}
+
+static struct json_object *rendered_args_for(struct exec *x, char *err, size_t errlen)
+{
+    const struct wr_step *s = current_step(x);
+    int scope = make_scope(x);
+    struct json_object *raw = action_args(s), *out = NULL;
+    int rc = wr_lua_render(x->wf->lua, scope, raw, &out, err, errlen);
+    json_object_put(raw);
+    wr_lua_scope_free(x->wf->lua, scope);
+    return rc == 0 ? out : NULL;
+}
+
+static void start_action(struct exec *x)
+{
+    const struct wr_step *s = current_step(x);
+    char err[1024];
+    struct json_object *args = rendered_args_for(x, err, sizeof(err));
+    if (!args) {
+        step_done(x, false, false, NULL, err, NULL);
+        return;
+    }
+    struct action_wait *w = wr_xcalloc(1, sizeof(*w));
+    w->x = x;
+    w->args = wr_xstrdup(json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN |
+                                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
+    struct wr_action_env env = {x->r->base, x->r->graph, x->r->dir, false};
+    if (!x->r->graph || wr_action_start(&env, s->action, args, on_action_done, w) != 0) {
+        char *a = w->args;
+        free(w);
+        step_done(x, false, false, NULL,
+                  x->r->graph ? "this action cannot be executed" : "no Graph client configured", a);
+        free(a);
+    }
+    json_object_put(args);
+}
+
+static void run_script(struct exec *x)
+{
+    const struct wr_step *s = current_step(x);
+    struct json_object *ctx = json_object_new_object(), *out = NULL;
+    struct json_object *run = json_object_new_object();
+    char err[2048], *trace = NULL;
+    json_object_object_add(run, "id", json_object_new_string(x->id));
+    json_object_object_add(ctx, "workflow", json_object_new_string(x->wf->name));
+    json_object_object_add(ctx, "run", run);
+    json_object_object_add(ctx, "vars", json_object_get(x->wf->vars));
+    json_object_object_add(ctx, "steps", json_object_get(x->outputs));
+    int rc = wr_lua_call_hook(x->wf->lua, s->hook, x->event, ctx, &out, err, sizeof(err), &trace);
+    json_object_put(ctx);
+    if (rc == 0) {
+        step_done(x, true, false, out ? out : NULL, NULL, NULL);
+    } else {
+        step_done(x, false, false, NULL, trace ? trace : err, NULL);
+    }
+    free(trace);
+    json_object_put(out);
+}
+
+static int64_t parse_iso(const char *s)
+{
+    int y, mo, d, h = 0, mi = 0, sec = 0;
+    struct tm tm = {0};
+    if (sscanf(s, "%d-%d-%dT%d:%d:%d", &y, &mo, &d, &h, &mi, &sec) < 3) {
+        return -1;
+    }
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    return (int64_t)timegm(&tm) * 1000;
+}
+
+static void run_wait(struct exec *x)
+{
+    const struct wr_step *s = current_step(x);
+    int64_t until;
+    if (s->wait_until) {
+        char err[512];
+        int scope = make_scope(x);
+        struct json_object *t = json_object_new_string(s->wait_until), *v = NULL;
+        int rc = wr_lua_render(x->wf->lua, scope, t, &v, err, sizeof(err));
+        wr_lua_scope_free(x->wf->lua, scope);
+        json_object_put(t);
+        until = rc == 0 ? parse_iso(json_object_get_string(v)) : -1;
+        if (rc == 0 && until < 0) {
+            snprintf(err, sizeof(err), "wait_until: '%s' is not an ISO-8601 date",
+                     json_object_get_string(v));
+        }
+        json_object_put(v);
+        if (until < 0) {
+            step_done(x, false, false, NULL, err, NULL);
+            return;
+        }
+    } else {
+        if (!x->wait_started) {
+            x->wait_started = now_ms();
+        }
+        until = x->wait_started + s->wait_ms;
+    }
+    if (now_ms() >= until) {
+        struct json_object *out = json_object_new_object();
+        step_done(x, true, false, out, NULL, NULL);
+        json_object_put(out);
+        return;
+    }
+    if (!x->wait_started) {
+        x->wait_started = now_ms();
+    }
+    struct wr_journal_batch *b = wr_journal_batch_new();
+    set_step(b, x, "waiting", NULL, NULL, NULL);
+    set_run(b, x->id, "waiting", until, NULL);
+    commit(x, b, exec_release);
+}
+
+static void run_step(struct exec *x)
+{
+    const struct wr_step *s = current_step(x);
+    if (x->r->stopping) {
+        /* Stopping: everything so far is durable; the next start resumes from here. */
+        exec_release(x);
+        return;
+    }
+    if (!s) {
+        if (x->in_on_error) {
+            fail_run(x, json_object_get_string(json_object_object_get(x->error, "message")));
+        } else {
+            finish(x, x->had_errors ? "succeeded_with_errors" : "succeeded", NULL);
+        }
+        return;
+    }
+    if (s->when && x->attempts == 0 && !x->wait_started) {
+        char err[600];
+        bool yes = false;
+        int scope = make_scope(x);
+        int rc = wr_lua_eval_bool(x->wf->lua, scope, s->when, &yes, err, sizeof(err));
+        wr_lua_scope_free(x->wf->lua, scope);
+        if (rc != 0) {
+            char msg[700];
+            snprintf(msg, sizeof(msg), "when: %s", err);
+            step_done(x, false, false, NULL, msg, NULL);
+            return;
+        }
+        if (!yes) {
+            struct wr_journal_batch *b = wr_journal_batch_new();
+            set_step(b, x, "skipped", NULL, NULL, NULL);
+            commit(x, b, after_step_recorded);
+            return;
+        }
+    }
+    if (s->kind == WR_STEP_WAIT) {
+        run_wait(x);
+        return;
+    }
+    /* Record "started" (with the attempt) before the effect: after a crash it runs again. */
+    x->attempts++;
+    struct wr_journal_batch *b = wr_journal_batch_new();
+    set_step(b, x, "running", NULL, NULL, NULL);
+    commit(x, b, s->kind == WR_STEP_ACTION ? action_recorded : run_script);
+}
+
+/* }====== */
+
+/* {====== picking up due runs ====== */
+
+/* Positions x where its stored steps say it stopped. */
+static void resume_point(struct exec *x)
+{
+    sqlite3_stmt *st = NULL;
+    size_t first_main = 0, first_err = 0;
+    bool failed_main = false;
+    sqlite3_prepare_v2(x->r->db,
+                       "SELECT idx, step_id, status, attempts, output, started_at, error FROM "
+                       "steps WHERE run_id = ? ORDER BY idx",
+                       -1, &st, NULL);
+    sqlite3_bind_text(st, 1, x->id, -1, SQLITE_STATIC);
+    int attempts_main = 0, attempts_err = 0;
+    int64_t wait_main = 0, wait_err = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t idx = sqlite3_column_int64(st, 0);
+        const char *id = (const char *)sqlite3_column_text(st, 1);
+        const char *status = (const char *)sqlite3_column_text(st, 2);
+        bool on_err = idx >= ON_ERROR_BASE;
+        size_t i = (size_t)(on_err ? idx - ON_ERROR_BASE : idx);
+        bool done = strcmp(status, "succeeded") == 0 || strcmp(status, "skipped") == 0;
+        const struct wr_step *s = on_err ? (i < x->wf->non_error ? &x->wf->on_error[i] : NULL)
+                                         : (i < x->wf->nsteps ? &x->wf->steps[i] : NULL);
+        if (strcmp(status, "failed") == 0 && s && s->continue_on_error) {
+            done = true;
+            x->had_errors = true;
+        }
+        if (strcmp(status, "failed") == 0 && !on_err && !done) {
+            failed_main = true;
+            if (!x->error) {
+                x->error = json_object_new_object();
+                const char *e = (const char *)sqlite3_column_text(st, 6);
+                json_object_object_add(x->error, "message", json_object_new_string(e ? e : ""));
+            }
+        }
+        if (done && id && sqlite3_column_type(st, 4) != SQLITE_NULL) {
+            struct json_object *out = json_tokener_parse((const char *)sqlite3_column_text(st, 4));
+            json_object_object_add(x->outputs, id, out);
+        }
+        size_t *first = on_err ? &first_err : &first_main;
+        if (done && *first == i) {
+            *first = i + 1;
+        } else if (!done && *first == i) {
+            int *attempts = on_err ? &attempts_err : &attempts_main;
+            int64_t *wait = on_err ? &wait_err : &wait_main;
+            *attempts = sqlite3_column_int(st, 3);
+            if (strcmp(status, "waiting") == 0) {
+                *wait = sqlite3_column_int64(st, 5);
+            }
+        }
+    }
+    sqlite3_finalize(st);
+    x->in_on_error = failed_main;
+    x->idx = failed_main ? first_err : first_main;
+    x->attempts = failed_main ? attempts_err : attempts_main;
+    x->wait_started = failed_main ? wait_err : wait_main;
+}
+
+static const struct wr_workflow *find_workflow(const struct wr_runner *r, const char *name)
+{
+    return wr_workflow_set_find(r->set, name);
+}
+
+static void start_run(struct wr_runner *r, const char *id, const char *workflow, const char *body)
+{
+    const struct wr_workflow *wf = find_workflow(r, workflow);
+    struct exec *x = wr_xcalloc(1, sizeof(*x));
+    snprintf(x->id, sizeof(x->id), "%s", id);
+    x->r = r;
+    x->wf = wf;
+    x->outputs = json_object_new_object();
+    x->event = json_tokener_parse(body);
+    json_object_object_add(r->active_ids, x->id, NULL);
+    r->active++;
+    if (!wf) {
+        struct wr_journal_batch *b = wr_journal_batch_new();
+        char msg[200];
+        snprintf(msg, sizeof(msg), "workflow '%s' is no longer loaded", workflow);
+        set_run(b, x->id, "failed", 0, msg);
+        /* No workflow to log with: release straight after the commit. */
+        commit(x, b, exec_release);
+        return;
+    }
+    resume_point(x);
+    struct wr_journal_batch *b = wr_journal_batch_new();
+    set_run(b, x->id, "running", 0, NULL);
+    wr_journal_batch_add_op(b, "UPDATE runs SET workflow_hash = ? WHERE id = ?", "tt", wf->hash,
+                            x->id);
+    commit(x, b, run_step);
+}
+
+static void poll_due(struct wr_runner *r)
+{
+    if (r->stopping || r->active >= (size_t)r->max_concurrent) {
+        return;
+    }
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(
+        r->db,
+        "SELECT r.id, r.workflow, e.body FROM runs r JOIN events e ON e.id = r.event_id "
+        "WHERE r.status IN ('queued', 'running', 'retrying', 'waiting') "
+        "AND (r.next_at IS NULL OR r.next_at <= ?1) "
+        "AND NOT EXISTS (SELECT 1 FROM runs o WHERE r.concurrency_key IS NOT NULL "
+        "AND o.concurrency_key = r.concurrency_key AND o.id <> r.id "
+        "AND o.status IN ('queued', 'running', 'retrying', 'waiting') "
+        "AND (o.created_at < r.created_at OR (o.created_at = r.created_at AND o.id < r.id))) "
+        "ORDER BY r.created_at, r.id LIMIT ?2",
+        -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        wr_log(WR_LOG_ERROR, "cannot read due runs", "error", sqlite3_errmsg(r->db), NULL);
+        return;
+    }
+    sqlite3_bind_int64(st, 1, now_ms());
+    sqlite3_bind_int(st, 2, r->max_concurrent * 2);
+    while (sqlite3_step(st) == SQLITE_ROW && r->active < (size_t)r->max_concurrent) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        if (json_object_object_get_ex(r->active_ids, id, NULL)) {
+            continue;
+        }
+        start_run(r, id, (const char *)sqlite3_column_text(st, 1),
+                  (const char *)sqlite3_column_text(st, 2));
+    }
+    sqlite3_finalize(st);
+}
+
+static void on_poll(evutil_socket_t fd, short what, void *arg)
+{
+    struct wr_runner *r = arg;
+    (void)fd;
+    (void)what;
+    poll_due(r);
+}
+
+struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *journal,
+                                const char *state_path, const struct wr_workflow_set *set,
+                                struct wr_graph *graph, struct wr_directory *dir,
+                                const struct wr_runner_options *opts, char *err, size_t errlen)
+{
+    struct wr_runner *r = wr_xcalloc(1, sizeof(*r));
+    r->base = base;
+    r->journal = journal;
+    r->set = set;
+    r->graph = graph;
+    r->dir = dir;
+    r->max_concurrent = opts && opts->max_concurrent > 0 ? opts->max_concurrent : 64;
+    r->poll_ms = opts && opts->poll_ms > 0 ? opts->poll_ms : 200;
+    r->active_ids = json_object_new_object();
+    r->db = wr_journal_open_reader(state_path, err, errlen);
+    if (!r->db) {
+        wr_runner_free(r);
+        return NULL;
+    }
+    r->poll = event_new(base, -1, EV_PERSIST, on_poll, r);
+    struct timeval tv = {r->poll_ms / 1000, (r->poll_ms % 1000) * 1000};
+    event_add(r->poll, &tv);
+    return r;
+}
+
+void wr_runner_kick(struct wr_runner *r)
+{
+    poll_due(r);
+}
+
+void wr_runner_stop(struct wr_runner *r)
+{
+    if (r) {
+        r->stopping = true;
+    }
+}
+
+size_t wr_runner_active(const struct wr_runner *r)
+{
+    return r ? r->active : 0;
+}
+
+void wr_runner_free(struct wr_runner *r)
+{
+    if (!r) {
+        return;
+    }
+    if (r->poll) {
+        event_free(r->poll);
+    }
+    sqlite3_close(r->db);
+    json_object_put(r->active_ids);
+    free(r);
+}
