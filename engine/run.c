@@ -34,6 +34,7 @@ struct wr_runner {
     struct wr_directory *dir;
     int max_concurrent;
     int poll_ms;
+    bool dry_run;
     size_t active;
     struct json_object *active_ids; /* run id -> null: in progress here */
     struct event *poll;
@@ -354,7 +355,14 @@ static void on_action_done(void *arg, const struct wr_action_outcome *out)
 {
     struct action_wait *w = arg;
     struct exec *x = w->x;
-    if (out->ok) {
+    if (out->ok && out->plan) {
+        /* A dry run keeps what would have been sent beside the output. */
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "output", json_object_get(out->output));
+        json_object_object_add(o, "plan", json_object_get(out->plan));
+        step_done(x, true, false, o, NULL, w->args);
+        json_object_put(o);
+    } else if (out->ok) {
         step_done(x, true, false, out->output, NULL, w->args);
     } else {
         step_done(x, false, out->retriable, NULL, out->error, w->args);
@@ -394,7 +402,7 @@ static void start_action(struct exec *x)
     w->x = x;
     w->args = wr_xstrdup(json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN |
                                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
-    struct wr_action_env env = {x->r->base, x->r->graph, x->r->dir, false};
+    struct wr_action_env env = {x->r->base, x->r->graph, x->r->dir, x->r->dry_run};
     if (!x->r->graph || wr_action_start(&env, s->action, args, on_action_done, w) != 0) {
         char *a = w->args;
         free(w);
@@ -469,6 +477,13 @@ static void run_wait(struct exec *x)
             x->wait_started = now_ms();
         }
         until = x->wait_started + s->wait_ms;
+    }
+    if (x->r->dry_run) {
+        struct json_object *out = json_object_new_object();
+        json_object_object_add(out, "would_wait_ms", json_object_new_int64(until - now_ms()));
+        step_done(x, true, false, out, NULL, NULL);
+        json_object_put(out);
+        return;
     }
     if (now_ms() >= until) {
         struct json_object *out = json_object_new_object();
@@ -680,6 +695,7 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
     r->dir = dir;
     r->max_concurrent = opts && opts->max_concurrent > 0 ? opts->max_concurrent : 64;
     r->poll_ms = opts && opts->poll_ms > 0 ? opts->poll_ms : 200;
+    r->dry_run = opts && opts->dry_run;
     r->active_ids = json_object_new_object();
     r->db = wr_journal_open_reader(state_path, err, errlen);
     if (!r->db) {

@@ -27,6 +27,7 @@ struct wr_directory;
 struct wr_runner_options {
     int max_concurrent; /* runs in progress at once; 0 = 64 */
     int poll_ms;        /* how often the journal is checked for due runs; 0 = 200 */
+    bool dry_run;       /* actions only read and plan; waits are not waited (`fire --dry-run`) */
 };
 
 struct wr_runner;

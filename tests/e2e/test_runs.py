@@ -318,6 +318,47 @@ steps:
             shutil.rmtree(root)
 
 
+class DryRunTest(unittest.TestCase):
+    def test_dry_run_of_every_example_changes_nothing(self):
+        sim = Sim()
+        examples = {n: example(n) for n in ("onboard.yaml", "offboard.yaml", "mover.yaml",
+                                            "csv-bulk-update.yaml", "license-reclaim.yaml")}
+        root = setup_root(sim, examples, ["ALERT_URL"])
+        def sample(name):
+            with open(os.path.join(SOURCE, "workflows/events", name)) as f:
+                return json.load(f)
+        events = {
+            "onboard-employee": sample("hired.json"),
+            "offboard-employee": sample("left.json"),
+            "department-change": {"type": "employee.changed", "employee": {
+                "work_email": "adele.vance@contoso.onmicrosoft.com", "department": "Sales",
+                "job_title": "Sales Lead", "office": "B1"},
+                "changes": {"department": {"from": "Retail", "to": "Sales"}}},
+            "csv-bulk-update": {"row": {"User Name": "alex.wilber@contoso.onmicrosoft.com",
+                                        "Job Title": "Chief Dry Runner"}, "file": "x.csv",
+                                "line": 2},
+            "license-reclaim": {"scheduled_for": "2026-11-27T05:00:00.000Z"},
+        }
+        try:
+            before = sim.get("/_sim/state")
+            for wf, ev in events.items():
+                path = os.path.join(root, wf + ".json")
+                with open(path, "w") as f:
+                    json.dump(ev, f)
+                out = subprocess.run([WEIR, "fire", wf, "--event", path, "--dry-run"],
+                                     cwd=root, capture_output=True, text=True, timeout=120,
+                                     env=dict(os.environ, WEIR_GRAPH_SECRET="sim-secret"))
+                self.assertEqual(out.returncode, 0, out.stderr)
+                self.assertIn("dry run of " + wf, out.stdout)
+            self.assertEqual(sim.get("/_sim/stats")["mutations"], 0)
+            self.assertEqual(sim.get("/_sim/state"), before)
+            # nothing was stored in the real journal either
+            self.assertFalse(os.path.exists(os.path.join(root, "var", "weir.db")))
+        finally:
+            sim.stop()
+            shutil.rmtree(root)
+
+
 if __name__ == "__main__":
     WEIR = os.path.abspath(sys.argv.pop(1))
     GRAPHSIM = os.path.abspath(sys.argv.pop(1))
