@@ -9,7 +9,11 @@
 
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <errno.h>
 #include <getopt.h>
+#include <sqlite3.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,9 +23,15 @@
 #include "actions/action.h"
 #include "engine/config.h"
 #include "engine/daemon.h"
+#include "engine/duration.h"
+#include "engine/history.h"
 #include "engine/ingest.h"
 #include "engine/journal.h"
 #include "engine/log.h"
+#include "engine/run.h"
+#include "engine/secret.h"
+#include "engine/directory.h"
+#include "engine/graph.h"
 #include "engine/lua_host.h"
 #include "engine/strutil.h"
 #include "engine/workflow_set.h"
@@ -38,6 +48,10 @@ struct command {
 static int read_document(const char *path, struct json_object **out, struct wr_diags *d);
 static int cmd_run(int argc, char **argv);
 static int cmd_fire(int argc, char **argv);
+static int cmd_runs(int argc, char **argv);
+static int cmd_show(int argc, char **argv);
+static int cmd_retry(int argc, char **argv);
+static int cmd_cancel(int argc, char **argv);
 static int cmd_validate(int argc, char **argv);
 static int cmd_map(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
@@ -67,7 +81,7 @@ static const struct command commands[] = {
     {
         .name = "fire",
         .summary = "store an event for one workflow by hand, through the same path as webhooks",
-        .usage = "weir fire WORKFLOW --event FILE|- [-c weir.yaml] [--key KEY]",
+        .usage = "weir fire WORKFLOW --event FILE|- [-c weir.yaml] [--key KEY] [--dry-run]",
         .help =
             "Reads the event (JSON or YAML; - is standard input), evaluates WORKFLOW's `when:`\n"
             "on it and commits the event, and a run when it matches, to the journal —\n"
@@ -77,9 +91,94 @@ static const struct command commands[] = {
             "Options:\n"
             "  -e, --event FILE   the event\n"
             "  -k, --key KEY      an idempotency key: firing twice with it stores one event\n"
+            "  -n, --dry-run      store nothing and change nothing: run the workflow with\n"
+            "                     lookups only and print each step, its resolved arguments\n"
+            "                     and the exact Graph requests it would send\n"
             "  -c, --config FILE  weir.yaml (default ./weir.yaml)\n"
             "  -h, --help         this help",
         .run = cmd_fire,
+    },
+    {
+        .name = "runs",
+        .summary = "list runs, newest first: status, timing, the step reached, the error",
+        .usage = "weir runs [-c weir.yaml] [--workflow W] [--status S] [--since DURATION] "
+                 "[--limit N] [--json]",
+        .help = "Lists runs from the journal (`state:` in weir.yaml), newest first. It only\n"
+                "reads, so it works while the daemon runs.\n"
+                "\n"
+                "Columns: RUN (the shortest unique prefix of the run's id; `weir show` takes it),\n"
+                "WORKFLOW, STATUS, STARTED (local time), DURATION (so far, for a run not\n"
+                "finished), STEP (the step the run reached: its position and id, such as\n"
+                "3/8 assign-license) and ERROR (the first line of the run's error; for a run\n"
+                "still retrying, of its step's last attempt).\n"
+                "\n"
+                "Statuses: queued, running, retrying (waiting for a step's next attempt),\n"
+                "waiting (in a wait: step), succeeded, failed, succeeded_with_errors (a step\n"
+                "with continue_on_error failed), cancelled.\n"
+                "\n"
+                "Options:\n"
+                "  -c, --config FILE     weir.yaml (default ./weir.yaml)\n"
+                "  -w, --workflow NAME   only this workflow's runs\n"
+                "  -s, --status STATUS   only runs in this state\n"
+                "      --since DURATION  only runs created within DURATION (30m, 2h, 7d)\n"
+                "  -n, --limit N         at most N runs (default 20)\n"
+                "      --json            a JSON array: full ids, times in Unix milliseconds\n"
+                "  -h, --help            this help",
+        .run = cmd_runs,
+    },
+    {
+        .name = "show",
+        .summary = "show one run: its trigger event and every step's arguments, output, error",
+        .usage = "weir show RUN [-c weir.yaml] [--json]",
+        .help = "Shows one run: workflow and version, status, times and error; the event that\n"
+                "triggered it; then each step that ran, with its status, attempts and timing,\n"
+                "the arguments it was given (templates resolved, secrets masked), its output\n"
+                "and its error — what Graph answered, or a hook's message and Lua traceback.\n"
+                "\n"
+                "RUN is a run id or a unique prefix of one, as `weir runs` prints it.\n"
+                "\n"
+                "Options:\n"
+                "  -c, --config FILE  weir.yaml (default ./weir.yaml)\n"
+                "      --json         the run, its event and its steps as one JSON object\n"
+                "  -h, --help         this help",
+        .run = cmd_show,
+    },
+    {
+        .name = "retry",
+        .summary = "queue a failed run again, from the step that failed",
+        .usage = "weir retry RUN [-c weir.yaml] [--same-version]",
+        .help = "Queues a failed or succeeded_with_errors run again: its failed steps are set\n"
+                "back to pending (their attempt counts kept) and the daemon resumes the run at\n"
+                "the first step that neither succeeded nor was skipped. Steps that succeeded are\n"
+                "not run again.\n"
+                "\n"
+                "By default the run goes on with the workflow's current version — the file the\n"
+                "daemon has loaded now — so a fix to the workflow takes effect. With\n"
+                "--same-version it keeps the version it started with (its recorded content\n"
+                "hash, shown by `weir show`).\n"
+                "\n"
+                "A run in any other state is refused (exit 1): one in progress retries by\n"
+                "itself, and `weir cancel` stops it.\n"
+                "\n"
+                "Options:\n"
+                "  -c, --config FILE   weir.yaml (default ./weir.yaml)\n"
+                "      --same-version  keep the workflow version the run started with\n"
+                "  -h, --help          this help",
+        .run = cmd_retry,
+    },
+    {
+        .name = "cancel",
+        .summary = "cancel a run that has not finished",
+        .usage = "weir cancel RUN [-c weir.yaml]",
+        .help = "Cancels a run that has not finished (queued, running, retrying or waiting):\n"
+                "its status becomes cancelled, with the error \"cancelled by weir cancel\", and\n"
+                "the daemon does not go on with it. The steps it recorded stay as they are.\n"
+                "A finished run cannot be cancelled (exit 1).\n"
+                "\n"
+                "Options:\n"
+                "  -c, --config FILE  weir.yaml (default ./weir.yaml)\n"
+                "  -h, --help         this help",
+        .run = cmd_cancel,
     },
     {
         .name = "validate",
@@ -337,6 +436,231 @@ static int cmd_run(int argc, char **argv)
     return wr_daemon_run(config_path, ingest_only);
 }
 
+/* {====== fire --dry-run ====== */
+
+struct dry {
+    struct event_base *base;
+    struct wr_runner *runner;
+    sqlite3 *db;
+    struct event *check;
+    int64_t deadline;
+    bool stored;
+    bool timed_out;
+    char error[300];
+};
+
+static void on_dry_stored(void *arg, const struct wr_ingest_result *res)
+{
+    struct dry *d = arg;
+    if (res->rc != 0) {
+        snprintf(d->error, sizeof(d->error), "%s", res->error ? res->error : "storage error");
+        event_base_loopexit(d->base, NULL);
+        return;
+    }
+    d->stored = true;
+    wr_runner_kick(d->runner);
+}
+
+static void on_dry_check(evutil_socket_t fd, short what, void *arg)
+{
+    struct dry *d = arg;
+    (void)fd;
+    (void)what;
+    sqlite3_stmt *st = NULL;
+    bool done = false;
+    if (d->stored &&
+        sqlite3_prepare_v2(d->db,
+                           "SELECT count(*) FROM runs WHERE status IN ('queued', "
+                           "'running', 'retrying', 'waiting')",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        done = sqlite3_column_int(st, 0) == 0 && wr_runner_active(d->runner) == 0;
+    }
+    sqlite3_finalize(st);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (!done && (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 > d->deadline) {
+        d->timed_out = true;
+        done = true;
+    }
+    if (done) {
+        event_base_loopexit(d->base, NULL);
+    }
+}
+
+static void print_json_indented(const char *label, const char *text)
+{
+    struct json_object *v = text ? json_tokener_parse(text) : NULL;
+    const char *s =
+        v ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                  JSON_C_TO_STRING_NOSLASHESCAPE)
+          : (text ? text : "null");
+    printf("    %s:", label);
+    bool first = true;
+    for (const char *p = s; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        printf("%s%.*s\n", first ? " " : "      ", (int)n, p);
+        first = false;
+        p += n + (nl ? 1 : 0);
+    }
+    json_object_put(v);
+}
+
+/*
+ * Runs wf on event without touching the tenant: a throw-away journal, a read-only Graph
+ * client, actions in dry-run mode (lookups only, mutations planned). Prints each step.
+ */
+static int fire_dry_run(struct wr_config *cfg, const struct wr_workflow *wf,
+                        struct json_object *event, struct wr_diags *d)
+{
+    char tmpl[] = "/tmp/weir-dry-run-XXXXXX", err[512], *secret = NULL;
+    struct dry dr = {0};
+    struct wr_journal *journal = NULL;
+    struct wr_ingest *ingest = NULL;
+    struct wr_graph *graph = NULL;
+    struct wr_directory *dir = NULL;
+    int rc = 3;
+
+    if (!mkdtemp(tmpl)) {
+        wr_diags_add(d, NULL, 0, 0, NULL, "cannot create a temporary directory: %s",
+                     strerror(errno));
+        return 3;
+    }
+    char *state = wr_path_join(tmpl, "dry-run.db");
+    evthread_use_pthreads();
+    dr.base = event_base_new();
+    journal = wr_journal_open(dr.base, state, 0, err, sizeof(err));
+    if (!journal) {
+        wr_diags_add(d, NULL, 0, 0, NULL, "%s", err);
+        goto out;
+    }
+    if (wr_secret_resolve(cfg->graph.client_secret, cfg->dir, &secret, err, sizeof(err)) != 0) {
+        wr_diags_add(d, NULL, 0, 0, NULL,
+                     "graph.client_secret: %s (a dry run still reads "
+                     "from Graph for its lookups)",
+                     err);
+        rc = WR_EXIT_INVALID;
+        goto out;
+    }
+    struct wr_graph_options go = {
+        .authority = cfg->graph.authority,
+        .tenant = cfg->graph.tenant,
+        .client_id = cfg->graph.client_id,
+        .client_secret = secret,
+        .base_url = cfg->graph.base_url,
+        .read_only = true, /* the second guard: nothing but GETs can leave */
+    };
+    graph = wr_graph_new(dr.base, &go, err, sizeof(err));
+    wr_secret_free(secret);
+    struct wr_directory_options dopt = {.base_url = cfg->graph.base_url};
+    dir = graph ? wr_directory_new(dr.base, graph, &dopt) : NULL;
+    struct wr_workflow_set one = {(struct wr_workflow **)&wf, 1};
+    struct wr_runner_options ro = {.dry_run = true, .poll_ms = 50};
+    dr.runner =
+        dir ? wr_runner_new(dr.base, journal, state, &one, graph, dir, &ro, err, sizeof(err))
+            : NULL;
+    dr.db = dr.runner ? wr_journal_open_reader(state, err, sizeof(err)) : NULL;
+    if (!dr.db) {
+        wr_diags_add(d, NULL, 0, 0, NULL, "%s", err);
+        goto out;
+    }
+    ingest = wr_ingest_new(dr.base, journal);
+    struct wr_ingest_event ev = {event, NULL};
+    if (wr_ingest_submit(ingest, "manual dry run", NULL, &wf, 1, &ev, 1, on_dry_stored, &dr) != 0) {
+        goto out;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    dr.deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 120000;
+    dr.check = event_new(dr.base, -1, EV_PERSIST, on_dry_check, &dr);
+    struct timeval tv = {0, 50000};
+    event_add(dr.check, &tv);
+    event_base_loop(dr.base, EVLOOP_NO_EXIT_ON_EMPTY);
+    if (dr.error[0] || dr.timed_out) {
+        wr_diags_add(d, NULL, 0, 0, NULL, "dry run: %s",
+                     dr.timed_out ? "the run did not finish within 2 minutes" : dr.error);
+        goto out;
+    }
+
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(dr.db, "SELECT status, error FROM runs", -1, &st, NULL);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        printf("dry run of %s: the workflow does not match this event (its when: is false); "
+               "nothing would run\n",
+               wf->name);
+        sqlite3_finalize(st);
+        rc = WR_EXIT_OK;
+        goto out;
+    }
+    bool failed = strcmp((const char *)sqlite3_column_text(st, 0), "failed") == 0;
+    printf("dry run of %s: the run would end %s%s%s\nNothing was sent to Graph but reads; "
+           "the writes below were planned, not made.%s\n\n",
+           wf->name, (const char *)sqlite3_column_text(st, 0),
+           sqlite3_column_text(st, 1) ? ": " : "",
+           sqlite3_column_text(st, 1) ? (const char *)sqlite3_column_text(st, 1) : "",
+           failed ? "\n(A dry run sees the tenant as it is now: what an earlier step would "
+                    "create does not exist yet for the later ones.)"
+                  : "");
+    sqlite3_finalize(st);
+    sqlite3_prepare_v2(dr.db, "SELECT idx, status, args, output, error FROM steps ORDER BY idx", -1,
+                       &st, NULL);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t idx = sqlite3_column_int64(st, 0);
+        bool on_err = idx >= 1000;
+        const struct wr_step *s = on_err ? &wf->on_error[idx - 1000] : &wf->steps[idx];
+        const char *what = s->kind == WR_STEP_ACTION   ? s->action->name
+                           : s->kind == WR_STEP_SCRIPT ? "script"
+                                                       : "wait";
+        printf("%s  %-10s %s%s%s\n", s->path, (const char *)sqlite3_column_text(st, 1), what,
+               s->id ? "  id=" : "", s->id ? s->id : "");
+        if (sqlite3_column_text(st, 2)) {
+            print_json_indented("arguments", (const char *)sqlite3_column_text(st, 2));
+        }
+        if (sqlite3_column_text(st, 3)) {
+            struct json_object *o = json_tokener_parse((const char *)sqlite3_column_text(st, 3));
+            struct json_object *plan = NULL, *output = NULL;
+            if (json_object_object_get_ex(o, "plan", &plan) &&
+                json_object_object_get_ex(o, "output", &output)) {
+                print_json_indented("would send", json_object_to_json_string(plan));
+                print_json_indented("output", json_object_to_json_string(output));
+            } else {
+                print_json_indented("output", (const char *)sqlite3_column_text(st, 3));
+            }
+            json_object_put(o);
+        }
+        if (sqlite3_column_text(st, 4)) {
+            printf("    error: %s\n", (const char *)sqlite3_column_text(st, 4));
+        }
+    }
+    sqlite3_finalize(st);
+    rc = WR_EXIT_OK;
+out:
+    if (dr.check) {
+        event_free(dr.check);
+    }
+    sqlite3_close(dr.db);
+    wr_runner_free(dr.runner);
+    wr_ingest_free(ingest);
+    wr_graph_free(graph);
+    wr_directory_free(dir);
+    wr_journal_close(journal);
+    if (dr.base) {
+        event_base_free(dr.base);
+    }
+    unlink(state);
+    char *wal = wr_xasprintf("%s-wal", state), *shm = wr_xasprintf("%s-shm", state);
+    unlink(wal);
+    unlink(shm);
+    free(wal);
+    free(shm);
+    rmdir(tmpl);
+    free(state);
+    return rc;
+}
+
+/* }====== */
+
 struct fire_wait {
     struct event_base *base;
     int rc;
@@ -363,11 +687,9 @@ static void on_fired(void *arg, const struct wr_ingest_result *res)
 static int cmd_fire(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"event", required_argument, NULL, 'e'},
-        {"key", required_argument, NULL, 'k'},
-        {"config", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
+        {"event", required_argument, NULL, 'e'}, {"key", required_argument, NULL, 'k'},
+        {"dry-run", no_argument, NULL, 'n'},     {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},        {0},
     };
     const struct command *self = find_command("fire");
     const char *config_path = "weir.yaml", *event_path = NULL, *key = NULL;
@@ -379,17 +701,21 @@ static int cmd_fire(int argc, char **argv)
     struct wr_journal *journal = NULL;
     struct wr_ingest *ingest = NULL;
     char err[512];
+    bool dry_run = false;
     int c, rc = WR_EXIT_INVALID;
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "e:k:c:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "e:k:nc:h", opts, NULL)) != -1) {
         switch (c) {
         case 'e':
             event_path = optarg;
             break;
         case 'k':
             key = optarg;
+            break;
+        case 'n':
+            dry_run = true;
             break;
         case 'c':
             config_path = optarg;
@@ -429,6 +755,10 @@ static int cmd_fire(int argc, char **argv)
         goto out;
     }
     if (read_document(event_path, &event, &d) != 0) {
+        goto out;
+    }
+    if (dry_run) {
+        rc = fire_dry_run(cfg, wf, event, &d);
         goto out;
     }
     evthread_use_pthreads();
@@ -476,6 +806,366 @@ out:
     json_object_put(event);
     wr_workflow_set_free(set);
     wr_config_free(cfg);
+    return rc;
+}
+
+/* }====== */
+
+/* {====== history ====== */
+
+static int64_t history_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* What the history commands read: the store from weir.yaml's `state:`, and the workflows. */
+struct history_ctx {
+    struct wr_config *cfg;
+    struct sqlite3 *db;
+    struct wr_workflow_set *set; /* NULL when the workflows do not load */
+};
+
+static void history_close(struct history_ctx *h)
+{
+    sqlite3_close(h->db);
+    wr_workflow_set_free(h->set);
+    wr_config_free(h->cfg);
+}
+
+/* Opens the store named by config_path; prints why not and returns WR_EXIT_INVALID. */
+static int history_open(const char *config_path, struct history_ctx *h)
+{
+    struct wr_diags d = {0};
+    char err[1024];
+
+    memset(h, 0, sizeof(*h));
+    if (wr_config_load(config_path, &h->cfg, &d) != 0) {
+        wr_diags_print(&d, stderr);
+        wr_diags_clear(&d);
+        return WR_EXIT_INVALID;
+    }
+    h->db = wr_journal_open_reader(h->cfg->state, err, sizeof(err));
+    if (!h->db) {
+        fprintf(stderr, "weir: %s\n", err);
+        history_close(h);
+        return WR_EXIT_INVALID;
+    }
+    /* Only for step counts and action names: history must work when the workflows do not
+       load, which is when admins need it most, so their errors are not this command's. */
+    const char *dir = h->cfg->workflows;
+    if (wr_workflow_set_load(&dir, 1, h->cfg->dir, h->cfg->env_allow, &h->set, &d) != 0) {
+        h->set = NULL;
+    }
+    wr_diags_clear(&d);
+    return WR_EXIT_OK;
+}
+
+/* Borrowed string member of o, or NULL. */
+static const char *member_str(struct json_object *o, const char *key)
+{
+    struct json_object *v;
+    return json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : NULL;
+}
+
+static void print_json(struct json_object *o)
+{
+    printf("%s\n",
+           json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static int cmd_runs(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"workflow", required_argument, NULL, 'w'},
+        {"status", required_argument, NULL, 's'}, {"since", required_argument, NULL, 'S'},
+        {"limit", required_argument, NULL, 'n'},  {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},         {0},
+    };
+    const struct command *self = find_command("runs");
+    const char *config_path = "weir.yaml";
+    struct wr_history_filter f = {0};
+    struct history_ctx h = {0};
+    struct json_object *list = NULL;
+    bool json = false;
+    char err[1024];
+    int c, rc;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:w:s:n:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'w':
+            f.workflow = optarg;
+            break;
+        case 's':
+            if (!wr_history_status_valid(optarg)) {
+                struct wr_buf msg = {0};
+                wr_buf_addf(&msg, "runs: unknown status '%s' (one of ", optarg);
+                for (const char *const *s = wr_history_run_statuses(); *s; s++) {
+                    wr_buf_addf(&msg, "%s%s", s == wr_history_run_statuses() ? "" : ", ", *s);
+                }
+                wr_buf_addc(&msg, ')');
+                rc = usage_error("%s", wr_buf_str(&msg), self);
+                wr_buf_free(&msg);
+                return rc;
+            }
+            f.status = optarg;
+            break;
+        case 'S':
+            if (wr_duration_parse(optarg, &f.since_ms, err, sizeof(err)) != 0) {
+                return usage_error("runs: --since: %s", err, self);
+            }
+            break;
+        case 'n': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (end == optarg || *end || n < 1 || n > 1000000) {
+                return usage_error("runs: --limit wants a number from 1 to 1000000, not '%s'",
+                                   optarg, self);
+            }
+            f.limit = (int)n;
+            break;
+        }
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            printf("usage: %s\n\n%s\n", self->usage, self->help);
+            return WR_EXIT_OK;
+        default:
+            return usage_error("runs: unknown option or missing value '%s'", argv[optind - 1],
+                               self);
+        }
+    }
+    if (optind != argc) {
+        return usage_error("runs: unexpected argument '%s'", argv[optind], self);
+    }
+    rc = history_open(config_path, &h);
+    if (rc != WR_EXIT_OK) {
+        return rc;
+    }
+    int64_t now = history_now(), total = 0;
+    rc = WR_EXIT_INVALID;
+    if (wr_history_list(h.db, &f, now, &list, err, sizeof(err)) != 0) {
+        fprintf(stderr, "weir: %s\n", err);
+        goto out;
+    }
+    for (size_t i = 0; i < json_object_array_length(list); i++) {
+        wr_history_annotate(json_object_array_get_idx(list, i), h.set);
+    }
+    if (json) {
+        print_json(list);
+    } else if (json_object_array_length(list) > 0) {
+        char *table = wr_history_format_table(list, now, 100);
+        fputs(table, stdout);
+        free(table);
+    } else if (wr_history_count(h.db, &total, err, sizeof(err)) != 0) {
+        fprintf(stderr, "weir: %s\n", err);
+        goto out;
+    } else if (total == 0) {
+        printf("no runs yet\n");
+    } else {
+        printf("no runs match (%lld in the store)\n", (long long)total);
+    }
+    rc = WR_EXIT_OK;
+out:
+    json_object_put(list);
+    history_close(&h);
+    return rc;
+}
+
+/* A usage error whose message names the command (usage_error takes one argument). */
+static int run_usage_error(const struct command *self, const char *what, const char *arg)
+{
+    char *msg = wr_xasprintf("%s: %s%s%s%s", self->name, what, arg ? " '" : "", arg ? arg : "",
+                             arg ? "'" : "");
+    int rc = usage_error("%s", msg, self);
+    free(msg);
+    return rc;
+}
+
+/*
+ * The command line of show, retry and cancel: one RUN, -c, and `extra`, the command's own
+ * flag (set in *flag when given; NULL: none). Returns WR_EXIT_OK with *help false to go on.
+ */
+static int parse_run_args(int argc, char **argv, const struct command *self, const char *extra,
+                          const char **config_path, const char **run, bool *flag, bool *help)
+{
+    const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {extra ? extra : "help", no_argument, NULL, extra ? 'x' : 'h'},
+        {0},
+    };
+    int c;
+
+    *config_path = "weir.yaml";
+    *help = false;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            *config_path = optarg;
+            break;
+        case 'x':
+            *flag = true;
+            break;
+        case 'h':
+            printf("usage: %s\n\n%s\n", self->usage, self->help);
+            *help = true;
+            return WR_EXIT_OK;
+        default:
+            return run_usage_error(self, "unknown option or missing value", argv[optind - 1]);
+        }
+    }
+    if (optind == argc) {
+        return run_usage_error(self, "give the RUN id (or a unique prefix of it)", NULL);
+    }
+    if (optind != argc - 1) {
+        return run_usage_error(self, "one RUN at a time; unexpected argument", argv[optind + 1]);
+    }
+    *run = argv[optind];
+    return WR_EXIT_OK;
+}
+
+static int cmd_show(int argc, char **argv)
+{
+    const struct command *self = find_command("show");
+    const char *config_path, *run = NULL;
+    struct history_ctx h;
+    struct json_object *shown = NULL;
+    bool json = false, help;
+    char err[2048];
+
+    int rc = parse_run_args(argc, argv, self, "json", &config_path, &run, &json, &help);
+    if (rc != WR_EXIT_OK || help) {
+        return rc;
+    }
+    rc = history_open(config_path, &h);
+    if (rc != WR_EXIT_OK) {
+        return rc;
+    }
+    if (wr_history_show(h.db, run, &shown, err, sizeof(err)) != 0) {
+        fprintf(stderr, "weir: %s\n", err);
+        rc = WR_EXIT_INVALID;
+    } else {
+        wr_history_annotate(shown, h.set);
+        if (json) {
+            print_json(shown);
+        } else {
+            char *text = wr_history_format_run(shown, history_now());
+            fputs(text, stdout);
+            free(text);
+        }
+    }
+    json_object_put(shown);
+    history_close(&h);
+    return rc;
+}
+
+/* "3/8 assign-license": the first step the executor will run, from a shown run. */
+static char *resume_point(struct json_object *run)
+{
+    struct json_object *steps = NULL, *total = NULL;
+    struct wr_buf b = {0};
+    json_object_object_get_ex(run, "steps", &steps);
+    json_object_object_get_ex(run, "steps_total", &total);
+    for (size_t i = 0; steps && i < json_object_array_length(steps); i++) {
+        struct json_object *s = json_object_array_get_idx(steps, i), *v;
+        const char *status = member_str(s, "status");
+        if (status && (strcmp(status, "succeeded") == 0 || strcmp(status, "skipped") == 0)) {
+            continue;
+        }
+        int64_t idx = json_object_object_get_ex(s, "idx", &v) ? json_object_get_int64(v) : 0;
+        if (idx >= 1000) {
+            wr_buf_addf(&b, "on_error step %lld", (long long)(idx - 1000 + 1));
+        } else {
+            wr_buf_addf(&b, "step %lld", (long long)idx + 1);
+            if (total) {
+                wr_buf_addf(&b, "/%lld", (long long)json_object_get_int64(total));
+            }
+        }
+        const char *id = member_str(s, "step_id");
+        id = id ? id : member_str(s, "action");
+        if (id) {
+            wr_buf_addf(&b, " (%s)", id);
+        }
+        return wr_buf_take(&b);
+    }
+    return wr_xstrdup("the step after the last one recorded");
+}
+
+static int cmd_retry(int argc, char **argv)
+{
+    const struct command *self = find_command("retry");
+    const char *config_path, *run = NULL;
+    struct history_ctx h;
+    struct json_object *after = NULL;
+    bool same_version = false, help;
+    char err[2048];
+
+    int rc =
+        parse_run_args(argc, argv, self, "same-version", &config_path, &run, &same_version, &help);
+    if (rc != WR_EXIT_OK || help) {
+        return rc;
+    }
+    rc = history_open(config_path, &h);
+    if (rc != WR_EXIT_OK) {
+        return rc;
+    }
+    if (wr_history_retry(h.db, run, same_version, history_now(), &after, err, sizeof(err)) != 0) {
+        fprintf(stderr, "weir: %s\n", err);
+        rc = WR_EXIT_INVALID;
+    } else {
+        wr_history_annotate(after, h.set);
+        char *from = resume_point(after);
+        const char *hash = member_str(after, "workflow_hash");
+        if (hash && hash[0]) {
+            printf("%s queued again: it resumes at %s, on the version it started with (%.12s)\n",
+                   member_str(after, "id"), from, hash);
+        } else {
+            printf("%s queued again: it resumes at %s, on the workflow's current version\n",
+                   member_str(after, "id"), from);
+        }
+        free(from);
+    }
+    json_object_put(after);
+    history_close(&h);
+    return rc;
+}
+
+static int cmd_cancel(int argc, char **argv)
+{
+    const struct command *self = find_command("cancel");
+    const char *config_path, *run = NULL;
+    struct history_ctx h;
+    struct json_object *after = NULL;
+    bool unused = false, help;
+    char err[2048];
+
+    int rc = parse_run_args(argc, argv, self, NULL, &config_path, &run, &unused, &help);
+    if (rc != WR_EXIT_OK || help) {
+        return rc;
+    }
+    rc = history_open(config_path, &h);
+    if (rc != WR_EXIT_OK) {
+        return rc;
+    }
+    if (wr_history_cancel(h.db, run, history_now(), &after, err, sizeof(err)) != 0) {
+        fprintf(stderr, "weir: %s\n", err);
+        rc = WR_EXIT_INVALID;
+    } else {
+        printf("%s cancelled\n", member_str(after, "id"));
+    }
+    json_object_put(after);
+    history_close(&h);
     return rc;
 }
 

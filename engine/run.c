@@ -141,12 +141,12 @@ static void set_run(struct wr_journal_batch *b, const char *id, const char *stat
     if (next_at > 0) {
         wr_journal_batch_add_op(b,
                                 "UPDATE runs SET status = ?, next_at = ?, error = ?, "
-                                "updated_at = ? WHERE id = ?",
+                                "updated_at = ? WHERE id = ? AND status <> 'cancelled'",
                                 "titit", status, next_at, error, now_ms(), id);
     } else {
         wr_journal_batch_add_op(b,
                                 "UPDATE runs SET status = ?, next_at = NULL, error = ?, "
-                                "updated_at = ? WHERE id = ?",
+                                "updated_at = ? WHERE id = ? AND status <> 'cancelled'",
                                 "ttit", status, error, now_ms(), id);
     }
 }
@@ -500,11 +500,25 @@ static void run_wait(struct exec *x)
     commit(x, b, exec_release);
 }
 
+static bool cancelled(const struct exec *x)
+{
+    sqlite3_stmt *st = NULL;
+    bool yes = false;
+    if (sqlite3_prepare_v2(x->r->db, "SELECT status = 'cancelled' FROM runs WHERE id = ?", -1, &st,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, x->id, -1, SQLITE_STATIC);
+        yes = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+    }
+    sqlite3_finalize(st);
+    return yes;
+}
+
 static void run_step(struct exec *x)
 {
     const struct wr_step *s = current_step(x);
-    if (x->r->stopping) {
-        /* Stopping: everything so far is durable; the next start resumes from here. */
+    if (x->r->stopping || cancelled(x)) {
+        /* Stopping: everything so far is durable; the next start resumes from here.
+           Cancelled (weir cancel, on its own connection): no further step starts. */
         exec_release(x);
         return;
     }

@@ -1,0 +1,1006 @@
+/*
+ * test_history — unit tests for engine/history: listing runs with each filter, short ids and
+ * the step reached, run id prefixes (unique, exact, ambiguous, unknown), `weir show`'s
+ * contents, retry and cancel (allowed and refused, rows changed exactly as the executor
+ * expects), the text formats, and the four commands through wr_cli_main.
+ *
+ * Each test gets a fresh store: the journal creates it (schema and all) and commits one batch
+ * of two events and five runs; the test then renames the runs to fixed ids, sets their states
+ * and times and adds step rows with plain SQL, as the executor would have left them.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <json-c/json.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/cli.h"
+#include "engine/history.h"
+#include "engine/journal.h"
+#include "engine/strutil.h"
+#include "engine/workflow_set.h"
+
+/* 2024-05-01T14:00:00Z; the tests run with TZ=UTC. */
+#define NOW    1714572000000LL
+#define MINUTE (60 * 1000LL)
+#define HOUR   (60 * MINUTE)
+
+/* Two pairs share long prefixes (A/B to 17 characters, C/D to 16), as runs created in the
+   same millisecond or a few apart do. */
+#define RUN_A "run_018f3a2b4c5d1aaaa000001"
+#define RUN_B "run_018f3a2b4c5d1bbbb000001"
+#define RUN_C "run_018f3a2b4c6e2cccc000001"
+#define RUN_D "run_018f3a2b4c6e3dddd000001"
+#define RUN_E "run_018f3a2b4d7f4eeee000001"
+
+#define A_ERROR                                                                                    \
+    "Graph 403 Authorization_RequestDenied: Insufficient privileges to complete the "              \
+    "operation.\nrequest-id: 5f1c"
+#define HOOK_ERROR                                                                                 \
+    "scripts/alert.lua:12: boom\nstack traceback:\n\t[C]: in function 'error'\n"                   \
+    "\tscripts/alert.lua:12: in function 'map'"
+
+static const char workflow_yaml[] =
+    "name: onboard\n"
+    "trigger:\n"
+    "  webhook:\n"
+    "    path: /hooks/hr\n"
+    "steps:\n"
+    "  - id: account\n"
+    "    action: create-user\n"
+    "    set: { displayName: x, userPrincipalName: x@contoso.com, mailNickname: x }\n"
+    "  - action: assign-license\n"
+    "    user: x@contoso.com\n"
+    "    add: [SPE_E3]\n"
+    "  - wait: 1h\n"
+    "on_error:\n"
+    "  - action: http-request\n"
+    "    method: POST\n"
+    "    url: https://example.com/alert\n";
+
+static const char config_yaml[] =
+    "graph: { tenant: contoso, client_id: 00000000-0000-0000-0000-000000000000, "
+    "client_secret: env:WEIR_TEST_SECRET }\n"
+    "state: state.db\n";
+
+struct fixture {
+    char dir[64];
+    char *state;
+    char *config;
+    sqlite3 *db;
+    char ids[5][40]; /* the runs as the journal created them, in batch order */
+    bool committed;
+    struct event_base *base;
+};
+
+static void exec_sql(sqlite3 *db, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *sql = sqlite3_vmprintf(fmt, ap);
+    va_end(ap);
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        fail_msg("%s: %s", sql, msg);
+    }
+    sqlite3_free(sql);
+}
+
+static int64_t query_int(sqlite3 *db, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *sql = sqlite3_vmprintf(fmt, ap);
+    va_end(ap);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_free(sql);
+    return v;
+}
+
+/* The text of a one-value query, owned; NULL for SQL NULL. */
+static char *query_text(sqlite3 *db, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *sql = sqlite3_vmprintf(fmt, ap);
+    va_end(ap);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    char *v = wr_xstrdup_or_null((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_free(sql);
+    return v;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void on_committed(void *arg, struct wr_journal_batch *b, int rc, const char *error)
+{
+    struct fixture *fx = arg;
+    if (rc != 0) {
+        fail_msg("the batch did not commit: %s", error);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < b->count; i++) {
+        for (size_t r = 0; r < b->events[i].nruns && k < 5; r++) {
+            snprintf(fx->ids[k++], sizeof(fx->ids[0]), "%s", b->events[i].runs[r].id);
+        }
+    }
+    fx->committed = true;
+    event_base_loopexit(fx->base, NULL);
+}
+
+/* Sets run number k of the batch to a fixed id, workflow, state and times. */
+static void set_run(struct fixture *fx, int k, const char *id, const char *workflow,
+                    const char *status, int64_t created, int64_t updated, int64_t next_at,
+                    const char *error)
+{
+    char next[32] = "NULL";
+    if (next_at) {
+        snprintf(next, sizeof(next), "%lld", (long long)next_at);
+    }
+    exec_sql(fx->db,
+             "UPDATE runs SET id = %Q, workflow = %Q, status = %Q, created_at = %lld, "
+             "updated_at = %lld, next_at = %s, error = %Q WHERE id = %Q",
+             id, workflow, status, (long long)created, (long long)updated, next, error, fx->ids[k]);
+}
+
+static void add_step(struct fixture *fx, const char *run, int idx, const char *step_id,
+                     const char *status, int attempts, int64_t started, int64_t finished,
+                     const char *args, const char *output, const char *error)
+{
+    char s[32] = "NULL", f[32] = "NULL";
+    if (started) {
+        snprintf(s, sizeof(s), "%lld", (long long)started);
+    }
+    if (finished) {
+        snprintf(f, sizeof(f), "%lld", (long long)finished);
+    }
+    exec_sql(fx->db,
+             "INSERT INTO steps (run_id, idx, step_id, status, attempts, started_at, "
+             "finished_at, args, output, error) VALUES (%Q, %d, %Q, %Q, %d, %s, %s, %Q, %Q, %Q)",
+             run, idx, step_id, status, attempts, s, f, args, output, error);
+}
+
+/* A store with the journal's schema; with `populate`, the five runs described at the top. */
+static int make_store(void **state, bool populate)
+{
+    struct fixture *fx = wr_xcalloc(1, sizeof(*fx));
+    char err[512];
+
+    snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_history.XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    fx->state = wr_path_join(fx->dir, "state.db");
+    fx->config = wr_path_join(fx->dir, "weir.yaml");
+    write_file(fx->config, config_yaml);
+    char *wfdir = wr_path_join(fx->dir, "workflows");
+    assert_int_equal(mkdir(wfdir, 0700), 0);
+    char *wf = wr_path_join(wfdir, "onboard.yaml");
+    write_file(wf, workflow_yaml);
+    free(wf);
+    free(wfdir);
+
+    fx->base = event_base_new();
+    assert_non_null(fx->base);
+    struct wr_journal *j = wr_journal_open(fx->base, fx->state, 0, err, sizeof(err));
+    if (!j) {
+        fail_msg("%s", err);
+    }
+    if (populate) {
+        struct wr_journal_batch *b = wr_journal_batch_new();
+        struct wr_journal_event *ev =
+            wr_journal_batch_add(b, "webhook:/hooks/hr", "k1", "{\"x-request-id\": \"r1\"}",
+                                 "{\"name\": \"Ada\", \"email\": \"ada@contoso.com\"}", NOW);
+        wr_journal_batch_add_run(ev, "onboard", "h1", "e1", NULL);
+        wr_journal_batch_add_run(ev, "onboard", "h1", "e1", NULL);
+        ev = wr_journal_batch_add(b, "manual", NULL, NULL, "{\"name\": \"Bob\"}", NOW);
+        wr_journal_batch_add_run(ev, "offboard", "h2", NULL, NULL);
+        wr_journal_batch_add_run(ev, "onboard", "h1", NULL, NULL);
+        wr_journal_batch_add_run(ev, "offboard", "h2", NULL, NULL);
+        assert_int_equal(wr_journal_submit(j, b, on_committed, fx), 0);
+        /* The commit is announced from the writer thread: loop while nothing is pending. */
+        event_base_loop(fx->base, EVLOOP_NO_EXIT_ON_EMPTY);
+        assert_true(fx->committed);
+    }
+    wr_journal_close(j);
+
+    fx->db = wr_journal_open_reader(fx->state, err, sizeof(err));
+    if (!fx->db) {
+        fail_msg("%s", err);
+    }
+    if (populate) {
+        set_run(fx, 0, RUN_A, "onboard", "failed", NOW - 3 * HOUR, NOW - 3 * HOUR + 8100, 0,
+                A_ERROR);
+        set_run(fx, 1, RUN_B, "onboard", "succeeded_with_errors", NOW - 2 * HOUR,
+                NOW - 2 * HOUR + MINUTE, 0, NULL);
+        set_run(fx, 2, RUN_C, "offboard", "waiting", NOW - HOUR, NOW - HOUR + 2000, NOW + 24 * HOUR,
+                NULL);
+        set_run(fx, 3, RUN_D, "onboard", "retrying", NOW - 30 * MINUTE, NOW - 29 * MINUTE,
+                NOW + 30000, NULL);
+        set_run(fx, 4, RUN_E, "offboard", "queued", NOW - MINUTE, NOW - MINUTE, 0, NULL);
+
+        int64_t t = NOW - 3 * HOUR;
+        add_step(fx, RUN_A, 0, "account", "succeeded", 1, t, t + 400,
+                 "{\"set\": {\"displayName\": \"Ada\"}}", "{\"id\": \"u1\"}", NULL);
+        add_step(fx, RUN_A, 1, NULL, "failed", 3, t + 500, t + 8000,
+                 "{\"user\": \"ada@contoso.com\", \"add\": [\"SPE_E3\"]}", NULL, A_ERROR);
+        add_step(fx, RUN_A, 1000, NULL, "retrying", 1, t + 8050, 0, "{}", NULL, HOOK_ERROR);
+        t = NOW - 2 * HOUR;
+        add_step(fx, RUN_B, 0, "account", "succeeded", 1, t, t + 100, "{}", "{}", NULL);
+        add_step(fx, RUN_B, 1, NULL, "failed", 1, t + 200, t + 300, "not json {", NULL,
+                 "Graph 404 Request_ResourceNotFound: no such license");
+        add_step(fx, RUN_B, 2, NULL, "succeeded", 1, t + 400, t + 500, "{}", "{}", NULL);
+        t = NOW - HOUR;
+        add_step(fx, RUN_C, 0, "account", "succeeded", 1, t, t + 100, "{}", "{}", NULL);
+        add_step(fx, RUN_C, 1, "pause", "waiting", 1, t + 200, 0, "{}", NULL, NULL);
+        add_step(fx, RUN_D, 0, "account", "retrying", 2, NOW - 29 * MINUTE, 0, "{}", NULL,
+                 "Graph 503 ServiceUnavailable: try later");
+    }
+    *state = fx;
+    return 0;
+}
+
+static int setup(void **state)
+{
+    return make_store(state, true);
+}
+
+static int setup_empty(void **state)
+{
+    return make_store(state, false);
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    sqlite3_close(fx->db);
+    event_base_free(fx->base);
+    char *cmd = wr_xasprintf("rm -rf '%s'", fx->dir);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    free(fx->state);
+    free(fx->config);
+    free(fx);
+    return 0;
+}
+
+/* {====== list ====== */
+
+static struct json_object *list(struct fixture *fx, const struct wr_history_filter *f)
+{
+    struct json_object *out = NULL;
+    char err[512];
+    if (wr_history_list(fx->db, f, NOW, &out, err, sizeof(err)) != 0) {
+        fail_msg("%s", err);
+    }
+    assert_true(json_object_is_type(out, json_type_array));
+    return out;
+}
+
+static const char *str(struct json_object *o, const char *key)
+{
+    struct json_object *v;
+    if (!json_object_object_get_ex(o, key, &v) || !v) {
+        return NULL;
+    }
+    return json_object_get_string(v);
+}
+
+static int64_t num(struct json_object *o, const char *key)
+{
+    struct json_object *v;
+    if (!json_object_object_get_ex(o, key, &v) || !v) {
+        return -1;
+    }
+    return json_object_get_int64(v);
+}
+
+static struct json_object *member(struct json_object *o, const char *key)
+{
+    struct json_object *v = NULL;
+    json_object_object_get_ex(o, key, &v);
+    return v;
+}
+
+/* The ids of a list, space separated, owned. */
+static char *ids_of(struct json_object *runs)
+{
+    struct wr_buf b = {0};
+    for (size_t i = 0; i < json_object_array_length(runs); i++) {
+        wr_buf_addf(&b, "%s%s", i ? " " : "", str(json_object_array_get_idx(runs, i), "id"));
+    }
+    return wr_buf_take(&b);
+}
+
+static void expect_ids(struct fixture *fx, const struct wr_history_filter *f, const char *want)
+{
+    struct json_object *runs = list(fx, f);
+    char *got = ids_of(runs);
+    assert_string_equal(got, want);
+    free(got);
+    json_object_put(runs);
+}
+
+static void test_list_newest_first(void **state)
+{
+    struct fixture *fx = *state;
+    struct wr_history_filter f = {0};
+    struct json_object *runs = list(fx, &f);
+
+    assert_int_equal(json_object_array_length(runs), 5);
+    struct json_object *e = json_object_array_get_idx(runs, 0);
+    struct json_object *d = json_object_array_get_idx(runs, 1);
+    struct json_object *c = json_object_array_get_idx(runs, 2);
+    struct json_object *b = json_object_array_get_idx(runs, 3);
+    struct json_object *a = json_object_array_get_idx(runs, 4);
+    assert_string_equal(str(e, "id"), RUN_E);
+    assert_string_equal(str(a, "id"), RUN_A);
+
+    /* Run fields as stored. */
+    assert_string_equal(str(a, "workflow"), "onboard");
+    assert_string_equal(str(a, "workflow_hash"), "h1");
+    assert_string_equal(str(a, "status"), "failed");
+    assert_string_equal(str(a, "concurrency_key"), "e1");
+    assert_string_equal(str(a, "error"), A_ERROR);
+    assert_int_equal(num(a, "created_at"), NOW - 3 * HOUR);
+    assert_int_equal(num(a, "updated_at"), NOW - 3 * HOUR + 8100);
+    assert_null(member(a, "next_at"));
+    assert_int_equal(num(c, "next_at"), NOW + 24 * HOUR);
+    assert_null(member(e, "concurrency_key"));
+    assert_non_null(str(a, "event_id"));
+    assert_string_equal(str(a, "event_id"), str(b, "event_id"));
+
+    /* Short ids: unique in the store, at least 17 characters. */
+    assert_string_equal(str(a, "short_id"), "run_018f3a2b4c5d1a");
+    assert_string_equal(str(b, "short_id"), "run_018f3a2b4c5d1b");
+    assert_string_equal(str(c, "short_id"), "run_018f3a2b4c6e2");
+    assert_string_equal(str(d, "short_id"), "run_018f3a2b4c6e3");
+    assert_string_equal(str(e, "short_id"), "run_018f3a2b4d7f4");
+
+    /* The step reached: a failed run shows the step that failed, not its on_error handler;
+       a finished one the furthest step; one in progress its open step; none without rows. */
+    struct json_object *s = member(a, "last_step");
+    assert_int_equal(num(s, "idx"), 1);
+    assert_string_equal(str(s, "status"), "failed");
+    assert_null(member(s, "step_id"));
+    assert_string_equal(str(s, "error"), A_ERROR);
+    assert_int_equal(num(a, "steps_recorded"), 3);
+    assert_int_equal(num(member(b, "last_step"), "idx"), 2);
+    s = member(c, "last_step");
+    assert_int_equal(num(s, "idx"), 1);
+    assert_string_equal(str(s, "step_id"), "pause");
+    assert_string_equal(str(member(d, "last_step"), "status"), "retrying");
+    assert_null(member(e, "last_step"));
+    assert_int_equal(num(e, "steps_recorded"), 0);
+    json_object_put(runs);
+}
+
+static void test_list_filters(void **state)
+{
+    struct fixture *fx = *state;
+    const char *all = RUN_E " " RUN_D " " RUN_C " " RUN_B " " RUN_A;
+
+    expect_ids(fx, &(struct wr_history_filter){.limit = 0}, all);
+    expect_ids(fx, &(struct wr_history_filter){.limit = 2}, RUN_E " " RUN_D);
+    expect_ids(fx, &(struct wr_history_filter){.workflow = "offboard"}, RUN_E " " RUN_C);
+    expect_ids(fx, &(struct wr_history_filter){.workflow = "nope"}, "");
+    expect_ids(fx, &(struct wr_history_filter){.status = "failed"}, RUN_A);
+    expect_ids(fx, &(struct wr_history_filter){.status = "succeeded_with_errors"}, RUN_B);
+    expect_ids(fx, &(struct wr_history_filter){.status = "cancelled"}, "");
+    /* since: created within 90 minutes before now (the boundary is inclusive). */
+    expect_ids(fx, &(struct wr_history_filter){.since_ms = 90 * MINUTE}, RUN_E " " RUN_D " " RUN_C);
+    expect_ids(fx, &(struct wr_history_filter){.since_ms = HOUR}, RUN_E " " RUN_D " " RUN_C);
+    expect_ids(fx, &(struct wr_history_filter){.since_ms = 1000}, "");
+    /* Filters combine. */
+    expect_ids(
+        fx,
+        &(struct wr_history_filter){.workflow = "onboard", .since_ms = 150 * MINUTE, .limit = 1},
+        RUN_D);
+    expect_ids(fx, &(struct wr_history_filter){.workflow = "onboard", .status = "retrying"}, RUN_D);
+
+    int64_t n = -1;
+    char err[256];
+    assert_int_equal(wr_history_count(fx->db, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 5);
+}
+
+static void test_list_empty(void **state)
+{
+    struct fixture *fx = *state;
+    expect_ids(fx, &(struct wr_history_filter){0}, "");
+    int64_t n = -1;
+    char err[256];
+    assert_int_equal(wr_history_count(fx->db, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 0);
+}
+
+static void test_statuses(void **state)
+{
+    (void)state;
+    const char *const *s = wr_history_run_statuses();
+    size_t n = 0;
+    while (s[n]) {
+        assert_true(wr_history_status_valid(s[n]));
+        n++;
+    }
+    assert_int_equal(n, 8);
+    assert_false(wr_history_status_valid("done"));
+    assert_false(wr_history_status_valid(""));
+    assert_false(wr_history_status_valid("Failed"));
+}
+
+/* }====== */
+
+/* {====== run ids ====== */
+
+static void test_resolve(void **state)
+{
+    struct fixture *fx = *state;
+    char id[64], err[1024];
+
+    assert_int_equal(wr_history_resolve(fx->db, RUN_C, id, sizeof(id), err, sizeof(err)), 0);
+    assert_string_equal(id, RUN_C);
+    assert_int_equal(wr_history_resolve(fx->db, "run_018f3a2b4d", id, sizeof(id), err, sizeof(err)),
+                     0);
+    assert_string_equal(id, RUN_E);
+    assert_int_equal(
+        wr_history_resolve(fx->db, "run_018f3a2b4c5d1b", id, sizeof(id), err, sizeof(err)), 0);
+    assert_string_equal(id, RUN_B);
+
+    /* Ambiguous: the candidates are listed with their workflow and status. */
+    assert_int_equal(
+        wr_history_resolve(fx->db, "run_018f3a2b4c5d1", id, sizeof(id), err, sizeof(err)),
+        WR_HISTORY_EAMBIGUOUS);
+    assert_string_equal(id, "");
+    assert_string_equal(err, "run id 'run_018f3a2b4c5d1' is ambiguous; it matches:\n"
+                             "  " RUN_A "  onboard  failed\n"
+                             "  " RUN_B "  onboard  succeeded_with_errors\n"
+                             "give more of the id");
+    assert_int_equal(wr_history_resolve(fx->db, "run_", id, sizeof(id), err, sizeof(err)),
+                     WR_HISTORY_EAMBIGUOUS);
+    assert_non_null(strstr(err, RUN_E));
+
+    /* Unknown. */
+    assert_int_equal(wr_history_resolve(fx->db, "run_ffff", id, sizeof(id), err, sizeof(err)),
+                     WR_HISTORY_ENOTFOUND);
+    assert_string_equal(err, "no run 'run_ffff' (`weir runs` lists them)");
+    assert_int_equal(wr_history_resolve(fx->db, RUN_A "0", id, sizeof(id), err, sizeof(err)),
+                     WR_HISTORY_ENOTFOUND);
+    assert_int_equal(wr_history_resolve(fx->db, "", id, sizeof(id), err, sizeof(err)),
+                     WR_HISTORY_ENOTFOUND);
+    /* Characters that mean something to LIKE or GLOB mean nothing here. */
+    assert_int_equal(wr_history_resolve(fx->db, "run%", id, sizeof(id), err, sizeof(err)),
+                     WR_HISTORY_ENOTFOUND);
+    assert_int_equal(wr_history_resolve(fx->db, "run_*", id, sizeof(id), err, sizeof(err)),
+                     WR_HISTORY_ENOTFOUND);
+}
+
+static void test_resolve_many(void **state)
+{
+    struct fixture *fx = *state;
+    char id[64], err[2048];
+    for (int i = 0; i < 12; i++) {
+        exec_sql(fx->db,
+                 "INSERT INTO runs (id, event_id, workflow, workflow_hash, status, created_at, "
+                 "updated_at) SELECT 'run_x%02d', event_id, 'w', '', 'queued', 1, 1 FROM runs "
+                 "WHERE id = %Q",
+                 i, RUN_A);
+    }
+    assert_int_equal(wr_history_resolve(fx->db, "run_x", id, sizeof(id), err, sizeof(err)),
+                     WR_HISTORY_EAMBIGUOUS);
+    assert_non_null(strstr(err, "more than 10 runs, among them"));
+    assert_non_null(strstr(err, "run_x09"));
+    assert_null(strstr(err, "run_x10"));
+}
+
+/* }====== */
+
+/* {====== show ====== */
+
+static struct json_object *show(struct fixture *fx, const char *run)
+{
+    struct json_object *out = NULL;
+    char err[1024];
+    if (wr_history_show(fx->db, run, &out, err, sizeof(err)) != 0) {
+        fail_msg("%s", err);
+    }
+    return out;
+}
+
+static void test_show(void **state)
+{
+    struct fixture *fx = *state;
+    struct json_object *run = show(fx, "run_018f3a2b4c5d1a");
+
+    assert_string_equal(str(run, "id"), RUN_A);
+    assert_string_equal(str(run, "status"), "failed");
+    assert_string_equal(str(run, "error"), A_ERROR);
+    assert_null(member(run, "short_id"));
+
+    struct json_object *ev = member(run, "event");
+    assert_string_equal(str(ev, "id"), str(run, "event_id"));
+    assert_string_equal(str(ev, "source"), "webhook:/hooks/hr");
+    assert_string_equal(str(ev, "idem_key"), "k1");
+    assert_int_equal(num(ev, "received_at"), NOW);
+    assert_string_equal(str(ev, "status"), "matched");
+    assert_string_equal(str(member(ev, "headers"), "x-request-id"), "r1");
+    assert_string_equal(str(member(ev, "body"), "email"), "ada@contoso.com");
+
+    struct json_object *steps = member(run, "steps");
+    assert_int_equal(json_object_array_length(steps), 3);
+    struct json_object *s0 = json_object_array_get_idx(steps, 0);
+    struct json_object *s1 = json_object_array_get_idx(steps, 1);
+    struct json_object *s2 = json_object_array_get_idx(steps, 2);
+    assert_int_equal(num(s0, "idx"), 0);
+    assert_int_equal(num(s1, "idx"), 1);
+    assert_int_equal(num(s2, "idx"), 1000);
+    assert_string_equal(str(s0, "step_id"), "account");
+    assert_string_equal(str(s0, "status"), "succeeded");
+    assert_int_equal(num(s0, "attempts"), 1);
+    assert_int_equal(num(s0, "started_at"), NOW - 3 * HOUR);
+    assert_int_equal(num(s0, "finished_at"), NOW - 3 * HOUR + 400);
+    assert_string_equal(str(member(member(s0, "args"), "set"), "displayName"), "Ada");
+    assert_string_equal(str(member(s0, "output"), "id"), "u1");
+    assert_null(member(s0, "error"));
+    assert_null(member(s1, "step_id"));
+    assert_int_equal(num(s1, "attempts"), 3);
+    assert_true(json_object_is_type(member(member(s1, "args"), "add"), json_type_array));
+    assert_null(member(s1, "output"));
+    assert_string_equal(str(s1, "error"), A_ERROR);
+    assert_null(member(s2, "finished_at"));
+    assert_string_equal(str(s2, "error"), HOOK_ERROR);
+    json_object_put(run);
+
+    /* Text that is not JSON is kept as a string. */
+    run = show(fx, RUN_B);
+    struct json_object *args = member(json_object_array_get_idx(member(run, "steps"), 1), "args");
+    assert_true(json_object_is_type(args, json_type_string));
+    assert_string_equal(json_object_get_string(args), "not json {");
+    json_object_put(run);
+
+    /* No steps yet, and errors. */
+    run = show(fx, RUN_E);
+    assert_int_equal(json_object_array_length(member(run, "steps")), 0);
+    assert_string_equal(str(member(run, "event"), "source"), "manual");
+    assert_null(member(member(run, "event"), "headers"));
+    json_object_put(run);
+
+    struct json_object *out = (struct json_object *)1;
+    char err[1024];
+    assert_int_equal(wr_history_show(fx->db, "run_018f3a2b4c", &out, err, sizeof(err)),
+                     WR_HISTORY_EAMBIGUOUS);
+    assert_null(out);
+    assert_int_equal(wr_history_show(fx->db, "nope", &out, err, sizeof(err)), WR_HISTORY_ENOTFOUND);
+    assert_null(out);
+}
+
+/* }====== */
+
+/* {====== retry and cancel ====== */
+
+static void test_retry(void **state)
+{
+    struct fixture *fx = *state;
+    struct json_object *after = NULL;
+    char err[1024];
+
+    /* A failed run, on the current version: the hash is cleared. */
+    assert_int_equal(
+        wr_history_retry(fx->db, "run_018f3a2b4c5d1a", false, NOW, &after, err, sizeof(err)), 0);
+    assert_string_equal(str(after, "id"), RUN_A);
+    assert_string_equal(str(after, "status"), "queued");
+    json_object_put(after);
+    char *s = query_text(fx->db, "SELECT status || '|' || workflow_hash || '|' || updated_at || "
+                                 "'|' || coalesce(next_at, 'null') || '|' || "
+                                 "coalesce(error, 'null') FROM runs WHERE id = '" RUN_A "'");
+    char *want = wr_xasprintf("queued||%lld|null|null", NOW);
+    assert_string_equal(s, want);
+    free(s);
+    free(want);
+    /* Failed and retrying rows are pending again with their attempts; the rest untouched. */
+    s = query_text(fx->db, "SELECT group_concat(idx || ':' || status || ':' || attempts, ' ') "
+                           "FROM (SELECT * FROM steps WHERE run_id = '" RUN_A "' ORDER BY idx)");
+    assert_string_equal(s, "0:succeeded:1 1:pending:3 1000:pending:1");
+    free(s);
+    s = query_text(fx->db, "SELECT error FROM steps WHERE run_id = '" RUN_A "' AND idx = 1");
+    assert_string_equal(s, A_ERROR);
+    free(s);
+
+    /* succeeded_with_errors, on the same version: the hash stays. */
+    assert_int_equal(wr_history_retry(fx->db, RUN_B, true, NOW, NULL, err, sizeof(err)), 0);
+    s = query_text(fx->db,
+                   "SELECT status || '|' || workflow_hash FROM runs WHERE id = '" RUN_B "'");
+    assert_string_equal(s, "queued|h1");
+    free(s);
+    s = query_text(fx->db, "SELECT group_concat(idx || ':' || status, ' ') FROM (SELECT * FROM "
+                           "steps WHERE run_id = '" RUN_B "' ORDER BY idx)");
+    assert_string_equal(s, "0:succeeded 1:pending 2:succeeded");
+    free(s);
+}
+
+static void test_retry_refused(void **state)
+{
+    struct fixture *fx = *state;
+    struct json_object *after = (struct json_object *)1;
+    char err[1024];
+
+    exec_sql(fx->db, "UPDATE runs SET status = 'succeeded' WHERE id = '" RUN_E "'");
+    assert_int_equal(wr_history_retry(fx->db, RUN_D, false, NOW, &after, err, sizeof(err)),
+                     WR_HISTORY_ESTATE);
+    assert_null(after);
+    assert_string_equal(err, "run " RUN_D " has status retrying: only failed or "
+                             "succeeded_with_errors runs can be retried");
+    assert_int_equal(wr_history_retry(fx->db, RUN_C, false, NOW, NULL, err, sizeof(err)),
+                     WR_HISTORY_ESTATE);
+    assert_int_equal(wr_history_retry(fx->db, RUN_E, true, NOW, NULL, err, sizeof(err)),
+                     WR_HISTORY_ESTATE);
+    assert_non_null(strstr(err, "has status succeeded:"));
+    exec_sql(fx->db, "UPDATE runs SET status = 'cancelled' WHERE id = '" RUN_E "'");
+    assert_int_equal(wr_history_retry(fx->db, RUN_E, false, NOW, NULL, err, sizeof(err)),
+                     WR_HISTORY_ESTATE);
+    assert_int_equal(
+        wr_history_retry(fx->db, "run_018f3a2b4c5d1", false, NOW, NULL, err, sizeof(err)),
+        WR_HISTORY_EAMBIGUOUS);
+    assert_int_equal(wr_history_retry(fx->db, "run_zz", false, NOW, NULL, err, sizeof(err)),
+                     WR_HISTORY_ENOTFOUND);
+
+    /* Nothing changed, and no transaction was left open. */
+    assert_int_equal(query_int(fx->db, "SELECT updated_at FROM runs WHERE id = '" RUN_D "'"),
+                     NOW - 29 * MINUTE);
+    assert_int_equal(query_int(fx->db, "SELECT count(*) FROM steps WHERE status = 'pending'"), 0);
+    assert_int_equal(query_int(fx->db, "SELECT count(*) FROM runs WHERE workflow_hash = ''"), 0);
+    assert_true(sqlite3_get_autocommit(fx->db));
+}
+
+static void test_cancel(void **state)
+{
+    struct fixture *fx = *state;
+    struct json_object *after = NULL;
+    char err[1024];
+
+    exec_sql(fx->db, "UPDATE runs SET status = 'running' WHERE id = '" RUN_B "'");
+    const char *open_runs[] = {RUN_B, RUN_C, RUN_D, "run_018f3a2b4d"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(
+            wr_history_cancel(fx->db, open_runs[i], NOW + (int64_t)i, &after, err, sizeof(err)), 0);
+        assert_string_equal(str(after, "status"), "cancelled");
+        assert_string_equal(str(after, "error"), "cancelled by weir cancel");
+        assert_int_equal(num(after, "updated_at"), NOW + (int64_t)i);
+        json_object_put(after);
+        after = NULL;
+    }
+    /* The steps record what happened: cancel leaves them alone. */
+    assert_int_equal(query_int(fx->db, "SELECT count(*) FROM steps WHERE status = 'waiting'"), 1);
+    assert_int_equal(query_int(fx->db, "SELECT next_at FROM runs WHERE id = '" RUN_C "'"),
+                     NOW + 24 * HOUR);
+
+    /* Finished runs, a cancelled one included, are refused. */
+    assert_int_equal(wr_history_cancel(fx->db, RUN_A, NOW, &after, err, sizeof(err)),
+                     WR_HISTORY_ESTATE);
+    assert_null(after);
+    assert_string_equal(err, "run " RUN_A " has status failed: only a run not finished yet "
+                             "(queued, running, retrying, waiting) can be cancelled");
+    assert_int_equal(wr_history_cancel(fx->db, RUN_E, NOW, NULL, err, sizeof(err)),
+                     WR_HISTORY_ESTATE);
+    assert_non_null(strstr(err, "has status cancelled:"));
+    exec_sql(fx->db, "UPDATE runs SET status = 'succeeded' WHERE id = '" RUN_E "'");
+    assert_int_equal(wr_history_cancel(fx->db, RUN_E, NOW, NULL, err, sizeof(err)),
+                     WR_HISTORY_ESTATE);
+    exec_sql(fx->db, "UPDATE runs SET status = 'succeeded_with_errors' WHERE id = '" RUN_E "'");
+    assert_int_equal(wr_history_cancel(fx->db, RUN_E, NOW, NULL, err, sizeof(err)),
+                     WR_HISTORY_ESTATE);
+    char *s = query_text(fx->db, "SELECT error FROM runs WHERE id = '" RUN_A "'");
+    assert_string_equal(s, A_ERROR);
+    free(s);
+    assert_int_equal(wr_history_cancel(fx->db, "x", NOW, NULL, err, sizeof(err)),
+                     WR_HISTORY_ENOTFOUND);
+    assert_true(sqlite3_get_autocommit(fx->db));
+}
+
+/* A write waits for the daemon's transaction (busy timeout), then goes through. */
+static void test_cancel_while_locked(void **state)
+{
+    struct fixture *fx = *state;
+    char err[512];
+    sqlite3 *other = wr_journal_open_reader(fx->state, err, sizeof(err));
+    assert_non_null(other);
+    exec_sql(other, "BEGIN IMMEDIATE");
+    /* With the lock held the short busy timeout expires: an error, nothing half done. */
+    sqlite3_busy_timeout(fx->db, 50);
+    assert_int_equal(wr_history_cancel(fx->db, RUN_C, NOW, NULL, err, sizeof(err)), WR_HISTORY_EDB);
+    assert_non_null(strstr(err, "starting a write transaction"));
+    exec_sql(other, "COMMIT");
+    assert_int_equal(wr_history_cancel(fx->db, RUN_C, NOW, NULL, err, sizeof(err)), 0);
+    sqlite3_close(other);
+}
+
+/* }====== */
+
+/* {====== formats ====== */
+
+static struct wr_workflow *load_workflow(struct fixture *fx)
+{
+    struct wr_diags d = {0};
+    struct wr_workflow *wf = NULL;
+    char *path = wr_xasprintf("%s/workflows/onboard.yaml", fx->dir);
+    if (wr_workflow_load(path, fx->dir, NULL, &wf, &d) != 0) {
+        wr_diags_print(&d, stderr);
+        fail_msg("the test workflow does not load");
+    }
+    wr_diags_clear(&d);
+    free(path);
+    return wf;
+}
+
+static size_t cols(const char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        n += ((unsigned char)s[i] & 0xC0) != 0x80;
+    }
+    return n;
+}
+
+static void test_format_table(void **state)
+{
+    struct fixture *fx = *state;
+    struct wr_workflow *wf = load_workflow(fx);
+    struct wr_workflow_set set = {.items = &wf, .count = 1};
+    exec_sql(fx->db, "UPDATE runs SET workflow_hash = %Q WHERE id IN ('" RUN_A "', '" RUN_D "')",
+             wf->hash);
+    struct json_object *runs = list(fx, &(struct wr_history_filter){0});
+    for (size_t i = 0; i < json_object_array_length(runs); i++) {
+        wr_history_annotate(json_object_array_get_idx(runs, i), &set);
+    }
+    /* Annotated only at the version the run uses. */
+    assert_int_equal(num(json_object_array_get_idx(runs, 4), "steps_total"), 3);
+    assert_int_equal(num(json_object_array_get_idx(runs, 4), "on_error_total"), 1);
+    assert_string_equal(str(member(json_object_array_get_idx(runs, 4), "last_step"), "action"),
+                        "assign-license");
+    assert_null(member(json_object_array_get_idx(runs, 3), "steps_total"));
+
+    char *table = wr_history_format_table(runs, NOW, 100);
+    /* 100 columns: STEP gives up columns so that ERROR keeps 16. */
+    const char *want =
+        "RUN                 WORKFLOW  STATUS                 STARTED           DURATION  STEP"
+        "          ERROR\n"
+        "run_018f3a2b4d7f4   offboard  queued                 2024-05-01T13:59  1m00s     -\n"
+        "run_018f3a2b4c6e3   onboard   retrying               2024-05-01T13:30  30m00s    "
+        "1/3 account   Graph 503 Servi…\n"
+        "run_018f3a2b4c6e2   offboard  waiting                2024-05-01T13:00  1h00m     "
+        "2 pause\n"
+        "run_018f3a2b4c5d1b  onboard   succeeded_with_errors  2024-05-01T12:00  1m00s     3\n"
+        "run_018f3a2b4c5d1a  onboard   failed                 2024-05-01T11:00  8.1s      "
+        "2/3 assign-…  Graph 403 Autho…\n";
+    if (strcmp(table, want) != 0) {
+        fail_msg("got:\n%s\nwant:\n%s", table, want);
+    }
+    free(table);
+
+    /* Without the long status, cutting STEP is enough to stay within 100 columns. */
+    json_object_array_del_idx(runs, 3, 1);
+    table = wr_history_format_table(runs, NOW, 100);
+    size_t widest = 0;
+    for (const char *line = table; *line;) {
+        size_t len = strcspn(line, "\n");
+        widest = cols(line, len) > widest ? cols(line, len) : widest;
+        line += len + 1;
+    }
+    assert_int_equal(widest, 100);
+    assert_non_null(strstr(table, "  2/3 assign-li…  Graph 403 Autho…\n"));
+    free(table);
+
+    /* Wider: nothing is cut but the error, to its first line. */
+    table = wr_history_format_table(runs, NOW, 140);
+    assert_non_null(strstr(table, "  2/3 assign-license  Graph 403 Authorization_RequestDenied: "
+                                  "Insufficient…\n"));
+    free(table);
+    table = wr_history_format_table(runs, NOW, 300);
+    assert_non_null(strstr(table, "Insufficient privileges to complete the operation.\n"));
+    assert_null(strstr(table, "request-id"));
+    free(table);
+    json_object_put(runs);
+
+    /* An empty list is a header. */
+    runs = json_object_new_array();
+    table = wr_history_format_table(runs, NOW, 100);
+    assert_string_equal(table, "RUN  WORKFLOW  STATUS  STARTED  DURATION  STEP  ERROR\n");
+    free(table);
+    json_object_put(runs);
+    wr_workflow_free(wf);
+}
+
+static void test_format_run(void **state)
+{
+    struct fixture *fx = *state;
+    struct wr_workflow *wf = load_workflow(fx);
+    struct wr_workflow_set set = {.items = &wf, .count = 1};
+    exec_sql(fx->db, "UPDATE runs SET workflow_hash = %Q WHERE id = '" RUN_A "'", wf->hash);
+    struct json_object *run = show(fx, RUN_A);
+    wr_history_annotate(run, &set);
+    char *text = wr_history_format_run(run, NOW);
+    char *head = wr_xasprintf("run       " RUN_A "\n"
+                              "workflow  onboard, version %.12s\n"
+                              "status    failed\n"
+                              "key       e1\n"
+                              "created   2024-05-01T11:00:00+00:00\n"
+                              "updated   2024-05-01T11:00:08+00:00 (8.1s after creation)\n"
+                              "error     Graph 403 Authorization_RequestDenied: Insufficient "
+                              "privileges to complete the operation.\n"
+                              "          request-id: 5f1c\n"
+                              "\n"
+                              "Trigger event %s from webhook:/hooks/hr, received "
+                              "2024-05-01T14:00:00+00:00, key k1:\n"
+                              "  {\n"
+                              "    \"name\": \"Ada\",\n"
+                              "    \"email\": \"ada@contoso.com\"\n"
+                              "  }\n"
+                              "\n"
+                              "Steps:\n"
+                              "  1/3 account (create-user): succeeded, 1 attempt\n"
+                              "      started 2024-05-01T11:00:00+00:00, took 400ms\n"
+                              "      args:\n"
+                              "        {\n"
+                              "          \"set\": {\n"
+                              "            \"displayName\": \"Ada\"\n"
+                              "          }\n"
+                              "        }\n"
+                              "      output:\n"
+                              "        {\n"
+                              "          \"id\": \"u1\"\n"
+                              "        }\n"
+                              "  2/3 assign-license: failed, 3 attempts\n"
+                              "      started 2024-05-01T11:00:00+00:00, took 7.5s\n",
+                              wf->hash, str(run, "event_id"));
+    if (strncmp(text, head, strlen(head)) != 0) {
+        fail_msg("got:\n%s\nwant a start of:\n%s", text, head);
+    }
+    /* Graph's answer in full, and the hook's traceback indented under its message. */
+    assert_non_null(strstr(text, "      error:\n"
+                                 "        Graph 403 Authorization_RequestDenied: Insufficient "
+                                 "privileges to complete the operation.\n"
+                                 "          request-id: 5f1c\n"));
+    assert_non_null(strstr(text, "  on_error 1/1 http-request: retrying, 1 attempt\n"
+                                 "      started 2024-05-01T11:00:08+00:00\n"
+                                 "      args: {}\n"
+                                 "      error:\n"
+                                 "        scripts/alert.lua:12: boom\n"
+                                 "          stack traceback:\n"
+                                 "            [C]: in function 'error'\n"
+                                 "            scripts/alert.lua:12: in function 'map'\n"));
+    free(head);
+    free(text);
+    json_object_put(run);
+
+    /* A run waiting, without annotation: when it resumes; the current version after retry. */
+    run = show(fx, RUN_C);
+    text = wr_history_format_run(run, NOW);
+    assert_non_null(strstr(text, "resumes   2024-05-02T14:00:00+00:00 (in 1d00h)\n"));
+    assert_non_null(strstr(text, "  2 pause: waiting, 1 attempt\n"));
+    free(text);
+    json_object_put(run);
+    char err[256];
+    assert_int_equal(wr_history_retry(fx->db, RUN_B, false, NOW, &run, err, sizeof(err)), 0);
+    text = wr_history_format_run(run, NOW);
+    assert_non_null(strstr(text, "workflow  onboard, current version (retried without "
+                                 "--same-version)\n"));
+    assert_non_null(strstr(text, "      args: not json {\n"));
+    free(text);
+    json_object_put(run);
+
+    run = show(fx, RUN_E);
+    text = wr_history_format_run(run, NOW);
+    assert_non_null(strstr(text, "Steps: none ran yet\n"));
+    free(text);
+    json_object_put(run);
+    wr_workflow_free(wf);
+}
+
+/* }====== */
+
+/* {====== the commands ====== */
+
+static int cli(struct fixture *fx, const char *a1, const char *a2, const char *a3)
+{
+    char *argv[] = {"weir", (char *)a1, "-c", fx->config, (char *)a2, (char *)a3, NULL};
+    int argc = 4 + (a2 != NULL) + (a2 && a3);
+    return wr_cli_main(argc, argv);
+}
+
+static void test_commands(void **state)
+{
+    struct fixture *fx = *state;
+
+    assert_int_equal(cli(fx, "runs", NULL, NULL), WR_EXIT_OK);
+    assert_int_equal(cli(fx, "runs", "--json", NULL), WR_EXIT_OK);
+    assert_int_equal(cli(fx, "runs", "--status", "failed"), WR_EXIT_OK);
+    assert_int_equal(cli(fx, "runs", "--workflow", "nope"), WR_EXIT_OK);
+    assert_int_equal(cli(fx, "runs", "--status", "done"), WR_EXIT_USAGE);
+    assert_int_equal(cli(fx, "runs", "--since", "2 h"), WR_EXIT_USAGE);
+    assert_int_equal(cli(fx, "runs", "--limit", "0"), WR_EXIT_USAGE);
+    assert_int_equal(cli(fx, "runs", "extra", NULL), WR_EXIT_USAGE);
+    assert_int_equal(cli(fx, "show", "run_018f3a2b4c5d1a", NULL), WR_EXIT_OK);
+    assert_int_equal(cli(fx, "show", RUN_C, "--json"), WR_EXIT_OK);
+    assert_int_equal(cli(fx, "show", "run_018f3a2b4c5d1", NULL), WR_EXIT_INVALID);
+    assert_int_equal(cli(fx, "show", NULL, NULL), WR_EXIT_USAGE);
+    assert_int_equal(cli(fx, "show", RUN_A, RUN_B), WR_EXIT_USAGE);
+    assert_int_equal(cli(fx, "retry", RUN_D, NULL), WR_EXIT_INVALID);
+    assert_int_equal(cli(fx, "retry", RUN_A, "--same-version"), WR_EXIT_OK);
+    assert_int_equal(
+        query_int(fx->db, "SELECT workflow_hash = 'h1' FROM runs WHERE id = '" RUN_A "'"), 1);
+    assert_int_equal(cli(fx, "retry", RUN_B, NULL), WR_EXIT_OK);
+    assert_int_equal(
+        query_int(fx->db, "SELECT workflow_hash = '' FROM runs WHERE id = '" RUN_B "'"), 1);
+    assert_int_equal(cli(fx, "retry", RUN_A, "--json"), WR_EXIT_USAGE);
+    assert_int_equal(cli(fx, "cancel", RUN_C, NULL), WR_EXIT_OK);
+    assert_int_equal(cli(fx, "cancel", RUN_C, NULL), WR_EXIT_INVALID);
+    assert_int_equal(cli(fx, "cancel", RUN_C, "--same-version"), WR_EXIT_USAGE);
+    assert_int_equal(cli(fx, "runs", "--help", NULL), WR_EXIT_OK);
+}
+
+static void test_commands_without_store(void **state)
+{
+    struct fixture *fx = *state;
+    sqlite3_close(fx->db);
+    fx->db = NULL;
+    assert_int_equal(unlink(fx->state), 0);
+    assert_int_equal(cli(fx, "runs", NULL, NULL), WR_EXIT_INVALID);
+    assert_int_equal(cli(fx, "show", RUN_A, NULL), WR_EXIT_INVALID);
+}
+
+static void test_commands_empty(void **state)
+{
+    struct fixture *fx = *state;
+    assert_int_equal(cli(fx, "runs", NULL, NULL), WR_EXIT_OK);
+    assert_int_equal(cli(fx, "show", "run_", NULL), WR_EXIT_INVALID);
+}
+
+/* }====== */
+
+int main(void)
+{
+    /* Local times in the formats are pinned to UTC. */
+    setenv("TZ", "UTC", 1);
+    tzset();
+    evthread_use_pthreads();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_statuses),
+        cmocka_unit_test_setup_teardown(test_list_newest_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_filters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_empty, setup_empty, teardown),
+        cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resolve_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_show, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_while_locked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_format_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_format_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commands, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commands_without_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commands_empty, setup_empty, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
