@@ -902,9 +902,16 @@ char *wr_history_format_table(struct json_object *runs, int64_t now, int width)
         used += widths[c] + GAP;
     }
     /* ERROR gets what is left of the width. When that is too little to read, STEP and then
-       WORKFLOW give up columns (their cells are cut with "…"), down to MIN_CUT_COLS each. */
+       WORKFLOW give up columns (their cells are cut with "…"), down to MIN_CUT_COLS each.
+       Without any error to show, ERROR only needs its heading. */
+    size_t error_need = text_cols("ERROR");
+    for (size_t r = 1; r <= n; r++) {
+        size_t w = text_cols(cells[r * NCOLS + COL_ERROR]);
+        error_need = w > error_need ? w : error_need;
+    }
+    error_need = error_need < MIN_ERROR_COLS ? error_need : MIN_ERROR_COLS;
     size_t limit = width > 0 ? (size_t)width : SIZE_MAX / 2;
-    while (used + MIN_ERROR_COLS > limit &&
+    while (used + error_need > limit &&
            (widths[COL_STEP] > MIN_CUT_COLS || widths[COL_WORKFLOW] > MIN_CUT_COLS)) {
         widths[widths[COL_STEP] > MIN_CUT_COLS ? COL_STEP : COL_WORKFLOW]--;
         used--;
