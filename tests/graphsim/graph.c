@@ -1382,7 +1382,7 @@ static void assign_license(struct gs_ctx *ctx, struct gs_req *req, struct gs_res
         struct gs_sku *s = gs_tenant_sku(ctx->tenant, sku_id);
         json_object *have = find_license(lic, sku_id, NULL);
         json_object *entry = json_object_new_object();
-        size_t pos;
+        size_t pos = 0;
 
         json_object_object_add(entry, "disabledPlans",
                                plans ? json_object_get(plans) : json_object_new_array());
