@@ -10,14 +10,20 @@
  * the deliver event, never from curl's callbacks nor from wr_graph_request).
  *
  * It is not a Graph SDK: it knows HTTP, the token endpoint and Graph's error and $batch
- * envelopes, nothing about users or licenses. It never logs; the client secret, the token and
- * the Authorization header never reach a result.
+ * envelopes, nothing about users or licenses. It never logs; the client secret, the private
+ * key, the client assertion, the token and the Authorization header never reach a result.
  */
 #include "engine/graph.h"
 
 #include <curl/curl.h>
 #include <event2/event.h>
 #include <math.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +48,10 @@
 #define MAX_BODY_BYTES          (64u << 20)
 #define GRAPH_SCOPE             "https://graph.microsoft.com/.default"
 #define REDACTED                "[redacted]"
+#define ASSERTION_LIFETIME_S    600
+#define MAX_PEM_BYTES           (1u << 20)
+/* urn:ietf:params:oauth:client-assertion-type:jwt-bearer, form-encoded */
+#define ASSERTION_TYPE_FORM "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
 
 /* {====== Types ====== */
 
@@ -123,7 +133,8 @@ struct wr_graph {
     struct event *pace_timer; /* wakes paced writes when the bucket has refilled */
     struct event *token_timer;
     char *client_id;
-    char *client_secret;
+    char *client_secret;        /* NULL when a certificate authenticates */
+    struct wr_graph_cert *cert; /* NULL when a secret authenticates */
     char *base_url;
     char *token_url;
     int max_concurrency;
@@ -240,7 +251,7 @@ static void replace_all(struct wr_buf *out, const char *s, const char *needle)
 static char *scrub(const struct wr_graph *g, const char *msg)
 {
     const char *secrets[3] = {g->client_secret, g->token, NULL};
-    char *escaped = curl_easy_escape(NULL, g->client_secret, 0);
+    char *escaped = g->client_secret != NULL ? curl_easy_escape(NULL, g->client_secret, 0) : NULL;
     char *cur = wr_xstrdup(msg);
 
     secrets[2] = escaped;
@@ -392,6 +403,222 @@ char *wr_graph_escape(const char *s)
         }
     }
     return wr_buf_take(&b);
+}
+
+/* }====== */
+
+/* {====== Certificate credentials: JWT client assertions ====== */
+
+struct wr_graph_cert {
+    EVP_PKEY *key;
+    char *x5t;      /* base64url SHA-1 of the certificate's DER */
+    char *x5t_s256; /* base64url SHA-256 of the same */
+};
+
+char *wr_graph_base64url(const void *data, size_t len)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const unsigned char *p = data;
+    struct wr_buf b = {0};
+    size_t i;
+
+    wr_buf_add(&b, "");
+    for (i = 0; i + 2 < len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+
+        wr_buf_addc(&b, alphabet[v >> 18]);
+        wr_buf_addc(&b, alphabet[(v >> 12) & 63]);
+        wr_buf_addc(&b, alphabet[(v >> 6) & 63]);
+        wr_buf_addc(&b, alphabet[v & 63]);
+    }
+    if (len - i == 1) {
+        uint32_t v = (uint32_t)p[i] << 16;
+
+        wr_buf_addc(&b, alphabet[v >> 18]);
+        wr_buf_addc(&b, alphabet[(v >> 12) & 63]);
+    } else if (len - i == 2) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+
+        wr_buf_addc(&b, alphabet[v >> 18]);
+        wr_buf_addc(&b, alphabet[(v >> 12) & 63]);
+        wr_buf_addc(&b, alphabet[(v >> 6) & 63]);
+    }
+    return wr_buf_take(&b);
+}
+
+/* pem_password_cb that refuses: an encrypted key fails instead of prompting on a terminal. */
+static int no_passphrase_cb(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return -1;
+}
+
+static struct wr_graph_cert *cert_fail(struct wr_graph_cert *c, char *err, size_t errlen,
+                                       const char *msg)
+{
+    if (err != NULL && errlen > 0) {
+        snprintf(err, errlen, "%s", msg);
+    }
+    /* libcrypto's queue may name what failed to parse; it must not reach another caller. */
+    ERR_clear_error();
+    wr_graph_cert_free(c);
+    return NULL;
+}
+
+struct wr_graph_cert *wr_graph_cert_new(const char *cert_pem, const char *key_pem, char *err,
+                                        size_t errlen)
+{
+    struct wr_graph_cert *c = NULL;
+    BIO *bio = NULL;
+    X509 *x = NULL;
+    unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    int derlen;
+
+    if (cert_pem == NULL || key_pem == NULL || strlen(cert_pem) > MAX_PEM_BYTES ||
+        strlen(key_pem) > MAX_PEM_BYTES) {
+        return cert_fail(NULL, err, errlen, "graph: a certificate and its private key are needed");
+    }
+    c = wr_xcalloc(1, sizeof(*c));
+    bio = BIO_new_mem_buf(cert_pem, -1);
+    x = bio != NULL ? PEM_read_bio_X509(bio, NULL, no_passphrase_cb, NULL) : NULL;
+    BIO_free(bio);
+    if (x == NULL) {
+        return cert_fail(c, err, errlen,
+                         "graph: client_certificate is not a PEM certificate "
+                         "(-----BEGIN CERTIFICATE-----)");
+    }
+    /* BIO_new_mem_buf reads the caller's buffer in place: no copy of the key text is made. */
+    bio = BIO_new_mem_buf(key_pem, -1);
+    c->key = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase_cb, NULL) : NULL;
+    BIO_free(bio);
+    if (c->key == NULL) {
+        X509_free(x);
+        return cert_fail(c, err, errlen,
+                         "graph: client_key is not an unencrypted PEM private key "
+                         "(-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----)");
+    }
+    if (EVP_PKEY_base_id(c->key) != EVP_PKEY_RSA) {
+        X509_free(x);
+        return cert_fail(c, err, errlen,
+                         "graph: client_key is not an RSA key (Microsoft Entra client "
+                         "assertions are signed with RS256)");
+    }
+    if (X509_check_private_key(x, c->key) != 1) {
+        X509_free(x);
+        return cert_fail(c, err, errlen,
+                         "graph: client_key does not belong to client_certificate (their public "
+                         "keys differ)");
+    }
+    derlen = i2d_X509(x, &der);
+    X509_free(x);
+    if (derlen <= 0) {
+        return cert_fail(c, err, errlen, "graph: cannot encode client_certificate");
+    }
+    if (EVP_Digest(der, (size_t)derlen, md, &mdlen, EVP_sha1(), NULL) == 1) {
+        c->x5t = wr_graph_base64url(md, mdlen);
+    }
+    if (EVP_Digest(der, (size_t)derlen, md, &mdlen, EVP_sha256(), NULL) == 1) {
+        c->x5t_s256 = wr_graph_base64url(md, mdlen);
+    }
+    OPENSSL_free(der);
+    if (c->x5t == NULL || c->x5t_s256 == NULL) {
+        return cert_fail(c, err, errlen, "graph: cannot compute the certificate's thumbprint");
+    }
+    return c;
+}
+
+void wr_graph_cert_free(struct wr_graph_cert *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    EVP_PKEY_free(c->key);
+    free(c->x5t);
+    free(c->x5t_s256);
+    free(c);
+}
+
+/* A random version-4 GUID from libcrypto's generator: jti must not repeat or be guessed. */
+static bool random_guid(char out[37])
+{
+    unsigned char b[16];
+
+    if (RAND_bytes(b, sizeof(b)) != 1) {
+        ERR_clear_error();
+        return false;
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+    return true;
+}
+
+/* base64url of a JSON object's compact text. Owned. */
+static char *b64_json(struct json_object *o)
+{
+    const char *s =
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+
+    return wr_graph_base64url(s, strlen(s));
+}
+
+char *wr_graph_cert_assertion(const struct wr_graph_cert *c, const char *aud, const char *client_id,
+                              int64_t now_s)
+{
+    struct json_object *hdr = NULL, *claims = NULL;
+    char jti[37], *h64 = NULL, *c64 = NULL, *input = NULL, *s64 = NULL, *jwt = NULL;
+    unsigned char *sig = NULL;
+    size_t siglen = 0;
+    EVP_MD_CTX *md = NULL;
+
+    if (c == NULL || aud == NULL || client_id == NULL || !random_guid(jti)) {
+        return NULL;
+    }
+    hdr = json_object_new_object();
+    json_object_object_add(hdr, "alg", json_object_new_string("RS256"));
+    json_object_object_add(hdr, "typ", json_object_new_string("JWT"));
+    json_object_object_add(hdr, "x5t", json_object_new_string(c->x5t));
+    json_object_object_add(hdr, "x5t#S256", json_object_new_string(c->x5t_s256));
+    claims = json_object_new_object();
+    json_object_object_add(claims, "aud", json_object_new_string(aud));
+    json_object_object_add(claims, "iss", json_object_new_string(client_id));
+    json_object_object_add(claims, "sub", json_object_new_string(client_id));
+    json_object_object_add(claims, "jti", json_object_new_string(jti));
+    json_object_object_add(claims, "nbf", json_object_new_int64(now_s));
+    json_object_object_add(claims, "iat", json_object_new_int64(now_s));
+    json_object_object_add(claims, "exp", json_object_new_int64(now_s + ASSERTION_LIFETIME_S));
+    h64 = b64_json(hdr);
+    c64 = b64_json(claims);
+    input = wr_xasprintf("%s.%s", h64, c64);
+    md = EVP_MD_CTX_new();
+    if (md == NULL || EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, c->key) != 1 ||
+        EVP_DigestSign(md, NULL, &siglen, (const unsigned char *)input, strlen(input)) != 1) {
+        goto out;
+    }
+    sig = wr_xcalloc(1, siglen);
+    if (EVP_DigestSign(md, sig, &siglen, (const unsigned char *)input, strlen(input)) != 1) {
+        goto out;
+    }
+    s64 = wr_graph_base64url(sig, siglen);
+    jwt = wr_xasprintf("%s.%s", input, s64);
+out:
+    ERR_clear_error();
+    EVP_MD_CTX_free(md);
+    json_object_put(hdr);
+    json_object_put(claims);
+    free(h64);
+    free(c64);
+    free(input);
+    free(sig);
+    free(s64);
+    return jwt;
 }
 
 /* }====== */
@@ -870,7 +1097,7 @@ static void on_token_timer(evutil_socket_t fd, short what, void *arg)
 static void token_start(struct wr_graph *g)
 {
     struct xfer *x;
-    char *id, *secret, *scope;
+    char *id, *secret = NULL, *scope, *assertion = NULL;
 
     if (g->token_xfer != NULL || evtimer_pending(g->token_timer, NULL)) {
         return;
@@ -880,19 +1107,35 @@ static void token_start(struct wr_graph *g)
     x->kind = XK_TOKEN;
     x->url = wr_xstrdup(g->token_url);
     id = curl_easy_escape(NULL, g->client_id, 0);
-    secret = curl_easy_escape(NULL, g->client_secret, 0);
     scope = curl_easy_escape(NULL, GRAPH_SCOPE, 0);
-    if (id != NULL && secret != NULL && scope != NULL) {
-        x->req_body =
-            wr_xasprintf("grant_type=client_credentials&client_id=%s&client_secret=%s&scope=%s", id,
-                         secret, scope);
+    if (g->cert != NULL) {
+        /* A fresh assertion per call: each has its own jti and ten minutes of validity, so a
+         * retry an hour later never replays an expired or already used one. base64url text
+         * needs no escaping. */
+        assertion = wr_graph_cert_assertion(g->cert, g->token_url, g->client_id, epoch_ms() / 1000);
+        if (id != NULL && scope != NULL && assertion != NULL) {
+            x->req_body =
+                wr_xasprintf("grant_type=client_credentials&client_id=%s&client_assertion_type=%s"
+                             "&client_assertion=%s&scope=%s",
+                             id, ASSERTION_TYPE_FORM, assertion, scope);
+        }
+        secure_free(assertion);
+    } else {
+        secret = curl_easy_escape(NULL, g->client_secret, 0);
+        if (id != NULL && secret != NULL && scope != NULL) {
+            x->req_body =
+                wr_xasprintf("grant_type=client_credentials&client_id=%s&client_secret=%s&scope=%s",
+                             id, secret, scope);
+        }
+        if (secret != NULL) {
+            explicit_bzero(secret, strlen(secret));
+        }
+        curl_free(secret);
+    }
+    if (x->req_body != NULL) {
         x->req_body_len = strlen(x->req_body);
     }
     curl_free(id);
-    if (secret != NULL) {
-        explicit_bzero(secret, strlen(secret));
-    }
-    curl_free(secret);
     curl_free(scope);
     x->headers = curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded");
     x->headers = curl_slist_append(x->headers, "Accept: application/json");
@@ -1524,6 +1767,11 @@ static char *dup_trimmed(const char *s)
     return wr_xasprintf("%.*s", (int)n, s);
 }
 
+static bool nonempty(const char *s)
+{
+    return s != NULL && *s != '\0';
+}
+
 static struct wr_graph *new_fail(struct wr_graph *g, char *err, size_t errlen, const char *msg)
 {
     if (err != NULL && errlen > 0) {
@@ -1544,11 +1792,24 @@ struct wr_graph *wr_graph_new(struct event_base *base, const struct wr_graph_opt
     }
     if (opts->authority == NULL || *opts->authority == '\0' || opts->tenant == NULL ||
         *opts->tenant == '\0' || opts->client_id == NULL || *opts->client_id == '\0' ||
-        opts->client_secret == NULL || *opts->client_secret == '\0' || opts->base_url == NULL ||
-        *opts->base_url == '\0') {
+        opts->base_url == NULL || *opts->base_url == '\0' ||
+        (!nonempty(opts->client_secret) && !nonempty(opts->client_certificate_pem) &&
+         !nonempty(opts->client_key_pem))) {
         return new_fail(NULL, err, errlen,
                         "graph: authority, tenant, client_id, client_secret and base_url are "
                         "required");
+    }
+    if (nonempty(opts->client_secret) &&
+        (nonempty(opts->client_certificate_pem) || nonempty(opts->client_key_pem))) {
+        return new_fail(NULL, err, errlen,
+                        "graph: give either client_secret or client_certificate_pem + "
+                        "client_key_pem, not both");
+    }
+    if (!nonempty(opts->client_secret) &&
+        (!nonempty(opts->client_certificate_pem) || !nonempty(opts->client_key_pem))) {
+        return new_fail(NULL, err, errlen,
+                        "graph: a certificate credential needs both client_certificate_pem and "
+                        "client_key_pem");
     }
     if (opts->max_concurrency < 0 || opts->batch_max < -1 || opts->batch_max > GRAPH_BATCH_LIMIT ||
         opts->writes_per_150s < -1 || opts->max_attempts < 0 || opts->max_delay_ms < 0 ||
@@ -1570,7 +1831,17 @@ struct wr_graph *wr_graph_new(struct event_base *base, const struct wr_graph_opt
     TAILQ_INIT(&g->active);
     LIST_INIT(&g->socks);
     g->client_id = wr_xstrdup(opts->client_id);
-    g->client_secret = wr_xstrdup(opts->client_secret);
+    if (nonempty(opts->client_secret)) {
+        g->client_secret = wr_xstrdup(opts->client_secret);
+    } else {
+        char msg[256];
+
+        g->cert =
+            wr_graph_cert_new(opts->client_certificate_pem, opts->client_key_pem, msg, sizeof(msg));
+        if (g->cert == NULL) {
+            return new_fail(g, err, errlen, msg);
+        }
+    }
     g->base_url = dup_trimmed(opts->base_url);
     {
         char *auth = dup_trimmed(opts->authority);
@@ -1667,6 +1938,7 @@ static void graph_destroy(struct wr_graph *g)
         event_free(g->token_timer);
     }
     secure_free(g->client_secret);
+    wr_graph_cert_free(g->cert);
     secure_free(g->token);
     free(g->client_id);
     free(g->base_url);

@@ -4,15 +4,16 @@
  * One wr_graph per tenant: libcurl's multi_socket API driven by libevent (the pattern of
  * curl's hiperfifo example), one connection pool with keep-alive. It owns the OAuth2 client
  * credentials token (cached, refreshed before expiry, one refresh at a time, a forced refresh
- * and one retry on 401 InvalidAuthenticationToken), retries network errors, 429, 503 and 504
- * with exponential backoff and full jitter while always honouring Retry-After, paces writes
+ * and one retry on 401 InvalidAuthenticationToken; a client secret or a certificate whose key
+ * signs a fresh JWT client assertion for every token call), retries network errors, 429, 503 and
+ * 504 with exponential backoff and full jitter while always honouring Retry-After, paces writes
  * with a token bucket, caps concurrent requests, and coalesces independent requests issued in
  * the same loop turn into $batch calls. Callers see one request and one result.
  *
  * It knows HTTP and Graph's envelopes (error bodies, $batch); it does not know users,
  * licenses or workflows — lookups and actions are built on top of it. Nothing here blocks the
- * loop, and no secret (client secret, token, Authorization header) is ever logged or put in
- * a result.
+ * loop, and no secret (client secret, private key, client assertion, token, Authorization
+ * header) is ever logged or put in a result.
  */
 #ifndef WR_GRAPH_H
 #define WR_GRAPH_H
@@ -29,14 +30,20 @@ struct wr_graph_options {
     const char *tenant;    /* tenant id or domain */
     const char *client_id;
     const char *client_secret; /* the secret's value (already resolved); copied, never logged */
-    const char *base_url;      /* e.g. https://graph.microsoft.com/v1.0 (no trailing /) */
-    int max_concurrency;       /* in-flight HTTP transfers; 0 = 16 */
-    int batch_max;             /* items per $batch, 1..20; 0 = 20; -1 = batching off */
-    int writes_per_150s;       /* write pacing (token bucket); 0 = 2700; -1 = pacing off */
-    int max_attempts;          /* attempts per request for retriable failures; 0 = 3 */
-    int64_t max_delay_ms;      /* bound on the total retry delay of one request; 0 = 120000 */
-    int64_t timeout_ms;        /* per HTTP transfer; 0 = 30000 */
-    bool read_only;            /* dry runs: any request that is not a GET fails at once */
+    /* The second way: a PEM certificate registered on the app and its PEM RSA private key
+     * (both resolved texts). Exactly one of client_secret or both of these. Parsed and checked
+     * at wr_graph_new (the key must be RSA and match the certificate); the client keeps the
+     * parsed key, never the text, and frees it with the client. */
+    const char *client_certificate_pem;
+    const char *client_key_pem;
+    const char *base_url; /* e.g. https://graph.microsoft.com/v1.0 (no trailing /) */
+    int max_concurrency;  /* in-flight HTTP transfers; 0 = 16 */
+    int batch_max;        /* items per $batch, 1..20; 0 = 20; -1 = batching off */
+    int writes_per_150s;  /* write pacing (token bucket); 0 = 2700; -1 = pacing off */
+    int max_attempts;     /* attempts per request for retriable failures; 0 = 3 */
+    int64_t max_delay_ms; /* bound on the total retry delay of one request; 0 = 120000 */
+    int64_t timeout_ms;   /* per HTTP transfer; 0 = 30000 */
+    bool read_only;       /* dry runs: any request that is not a GET fails at once */
 };
 
 /* What a request ended with. Valid only during the callback; copy what you keep. */
@@ -109,5 +116,37 @@ struct wr_graph_stats {
 };
 
 void wr_graph_get_stats(const struct wr_graph *g, struct wr_graph_stats *out);
+
+/* {====== Certificate credentials (JWT client assertions) ====== */
+
+/* A parsed certificate credential: the certificate's thumbprints and its private key. */
+struct wr_graph_cert;
+
+/*
+ * Parses a PEM certificate and its PEM private key (unencrypted; PKCS#8 or traditional RSA).
+ * Returns an owned credential, or NULL with a message in err when either does not parse, the
+ * key is not an RSA key or does not belong to the certificate. Messages never contain key
+ * material. Nothing of key_pem is kept but the parsed key.
+ */
+struct wr_graph_cert *wr_graph_cert_new(const char *cert_pem, const char *key_pem, char *err,
+                                        size_t errlen);
+
+/* Frees the credential (the key is cleared by libcrypto). NULL is fine. */
+void wr_graph_cert_free(struct wr_graph_cert *c);
+
+/*
+ * Builds a signed client assertion for the token endpoint aud and client_id at now_s (Unix
+ * seconds): an RS256 JWT with header {"alg","typ","x5t","x5t#S256"} and claims aud, iss = sub =
+ * client_id, jti (a random GUID), nbf = iat = now_s, exp = now_s + 600. Owned; it is a
+ * credential for ten minutes, so clear it (explicit_bzero) before freeing. NULL when signing
+ * fails.
+ */
+char *wr_graph_cert_assertion(const struct wr_graph_cert *c, const char *aud, const char *client_id,
+                              int64_t now_s);
+
+/* base64url (RFC 4648 section 5) of len bytes, without padding. Owned. */
+char *wr_graph_base64url(const void *data, size_t len);
+
+/* }====== */
 
 #endif

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "assertion.h"
 #include "graph.h"
 #include "tenant.h"
 #include "util.h"
@@ -27,6 +28,7 @@
     "charset=utf-8"
 #define PLAIN_JSON  "application/json; charset=utf-8"
 #define SCOPE       "https://graph.microsoft.com/.default"
+#define JWT_BEARER  "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #define MAX_BODY    (4 * 1024 * 1024)
 #define TOKEN_SWEEP 4096
 
@@ -568,13 +570,48 @@ static void sweep_tokens(struct gs_server *srv)
     json_object_put(expired);
 }
 
+/* Checks a client assertion presented at path (the token endpoint, as requested); true when it
+ * authenticates the app, else r holds the identity platform's refusal. */
+static bool assertion_ok(struct gs_server *srv, struct evhttp_request *ev, const char *path,
+                         const char *assertion_type, const char *assertion, struct reply *r)
+{
+    const char *host = evhttp_find_header(evhttp_request_get_input_headers(ev), "Host");
+    struct gs_assertion_error why;
+    char *url;
+    bool ok;
+
+    if (assertion_type == NULL || assertion_type[0] == '\0') {
+        oauth_error(r, 400, "invalid_request", 900144,
+                    "The request body must contain the following parameter: "
+                    "'client_assertion_type'.");
+        return false;
+    }
+    if (strcmp(assertion_type, JWT_BEARER) != 0) {
+        oauth_error(r, 400, "invalid_request", 9002313,
+                    "Invalid request. Request is malformed or invalid. The client_assertion_type "
+                    "'%.100s' is not supported.",
+                    assertion_type);
+        return false;
+    }
+    /* The URL this request was sent to: evhttp listens on plain HTTP only. */
+    url = gs_xasprintf("http://%s%s", host != NULL ? host : "", path);
+    ok = gs_assertion_check(assertion, srv->tenant->certs, srv->tenant->ncerts,
+                            srv->tenant->client_id, url, gs_now_wall(), &why);
+    free(url);
+    if (!ok) {
+        oauth_error(r, why.status, why.error, why.code, "%s", why.message);
+    }
+    return ok;
+}
+
 static void handle_token(struct gs_server *srv, struct evhttp_request *ev, const char *method,
-                         const char *tenant, const char *body, size_t len, struct reply *r)
+                         const char *tenant, const char *path, const char *body, size_t len,
+                         struct reply *r)
 {
     struct evkeyvalq *in = evhttp_request_get_input_headers(ev);
     const char *ct = evhttp_find_header(in, "Content-Type");
     const char *auth = evhttp_find_header(in, "Authorization");
-    const char *grant, *scope, *id, *secret;
+    const char *grant, *scope, *id, *secret, *assertion, *assertion_type;
     char *basic = NULL, *basic_id = NULL, *basic_secret = NULL, *tok;
     struct form f = {0};
     json_object *o;
@@ -616,6 +653,8 @@ static void handle_token(struct gs_server *srv, struct evhttp_request *ev, const
     scope = form_get(&f, "scope");
     id = form_get(&f, "client_id") ? form_get(&f, "client_id") : basic_id;
     secret = form_get(&f, "client_secret") ? form_get(&f, "client_secret") : basic_secret;
+    assertion = form_get(&f, "client_assertion");
+    assertion_type = form_get(&f, "client_assertion_type");
     if (grant == NULL || grant[0] == '\0') {
         oauth_error(r, 400, "invalid_request", 900144,
                     "The request body must contain the following parameter: 'grant_type'.");
@@ -639,11 +678,19 @@ static void handle_token(struct gs_server *srv, struct evhttp_request *ev, const
                     "can happen if the application has not been installed by the administrator "
                     "of the tenant or consented to by any user in the tenant.",
                     id, tenant);
-    } else if (secret == NULL || secret[0] == '\0') {
+    } else if (secret != NULL && (assertion != NULL || assertion_type != NULL)) {
+        oauth_error(r, 400, "invalid_request", 9002313,
+                    "Invalid request. Request is malformed or invalid. A request may carry a "
+                    "client_secret or a client_assertion, not both.");
+    } else if ((assertion == NULL || assertion[0] == '\0') &&
+               (secret == NULL || secret[0] == '\0')) {
         oauth_error(r, 401, "invalid_client", 7000218,
                     "The request body must contain the following parameter: 'client_assertion' "
                     "or 'client_secret'.");
-    } else if (strcmp(secret, srv->tenant->client_secret) != 0) {
+    } else if (assertion != NULL && !assertion_ok(srv, ev, path, assertion_type, assertion, r)) {
+        /* r holds the refusal */
+    } else if (assertion == NULL && (srv->tenant->client_secret == NULL ||
+                                     strcmp(secret, srv->tenant->client_secret) != 0)) {
         oauth_error(r, 401, "invalid_client", 7000215,
                     "Invalid client secret provided. Ensure the secret being sent in the request "
                     "is the client secret value, not the client secret ID, for a secret added to "
@@ -969,7 +1016,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
         handle_graph(srv, ev, method, uri, body, len, &r, rid, crid);
     } else if (nseg == 4 && strcmp(seg[1], "oauth2") == 0 && strcmp(seg[2], "v2.0") == 0 &&
                strcmp(seg[3], "token") == 0 && query == NULL) {
-        handle_token(srv, ev, method, seg[0], body, len, &r);
+        handle_token(srv, ev, method, seg[0], uri, body, len, &r);
         log_add(srv, method, uri, body, len, false, NULL, 0, r.status);
     } else {
         struct gs_ctx ctx = {srv->tenant, srv->base_url, rid, crid, NULL, NULL};

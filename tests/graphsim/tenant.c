@@ -15,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "assertion.h"
+
 #define SEED_DATE "2024-01-15T09:00:00Z"
 
 /* {====== schema helpers ====== */
@@ -1012,7 +1014,8 @@ static bool load_group(struct gs_tenant *t, json_object *src, size_t n, char *er
 
 static bool load_tenant_app(struct gs_tenant *t, json_object *seed, char *err, size_t errlen)
 {
-    json_object *tenant = NULL, *app = NULL, *domains = NULL;
+    static const char *const app_keys[] = {"client_id", "client_secret", "certificates", NULL};
+    json_object *tenant = NULL, *app = NULL, *domains = NULL, *secret = NULL, *certs = NULL;
 
     if (!member(seed, "tenant", json_type_object, &tenant, err, errlen, "seed") ||
         !member(seed, "app", json_type_object, &app, err, errlen, "seed")) {
@@ -1044,12 +1047,30 @@ static bool load_tenant_app(struct gs_tenant *t, json_object *seed, char *err, s
         }
         t->domains[i] = gs_lower_dup(json_object_get_string(d));
     }
+    if (!only_keys(app, app_keys, err, errlen, "app") ||
+        !member(app, "client_secret", json_type_string, &secret, err, errlen, "app") ||
+        !member(app, "certificates", json_type_array, &certs, err, errlen, "app")) {
+        return false;
+    }
     if (gs_json_get_str(app, "client_id") == NULL ||
-        gs_json_get_str(app, "client_secret") == NULL) {
-        return fail(err, errlen, "app: \"client_id\" and \"client_secret\" are required");
+        (secret == NULL && (certs == NULL || json_object_array_length(certs) == 0))) {
+        return fail(err, errlen,
+                    "app: \"client_id\" and \"client_secret\" (or \"certificates\") are required");
     }
     t->client_id = gs_xstrdup(gs_json_get_str(app, "client_id"));
-    t->client_secret = gs_xstrdup(gs_json_get_str(app, "client_secret"));
+    t->client_secret = secret != NULL ? gs_xstrdup(json_object_get_string(secret)) : NULL;
+    t->ncerts = certs != NULL ? json_object_array_length(certs) : 0;
+    t->certs = gs_xcalloc(t->ncerts + 1, sizeof(*t->certs));
+    for (size_t i = 0; i < t->ncerts; i++) {
+        json_object *pem = json_object_array_get_idx(certs, i);
+        char why[128];
+
+        if (!json_object_is_type(pem, json_type_string) ||
+            (t->certs[i] = gs_cert_new(json_object_get_string(pem), why, sizeof(why))) == NULL) {
+            return fail(err, errlen, "app: certificates[%zu] is %s", i,
+                        json_object_is_type(pem, json_type_string) ? why : "not a string");
+        }
+    }
     return true;
 }
 
@@ -1224,6 +1245,10 @@ void gs_tenant_free(struct gs_tenant *t)
     free(t->display_name);
     free(t->client_id);
     free(t->client_secret);
+    for (size_t i = 0; i < t->ncerts; i++) {
+        gs_cert_free(t->certs[i]);
+    }
+    free(t->certs);
     free(t);
 }
 
@@ -1247,6 +1272,18 @@ json_object *gs_tenant_state(const struct gs_tenant *t)
     json_object_object_add(tenant, "domains", domains);
     json_object_object_add(o, "tenant", tenant);
     gs_json_add_str(app, "client_id", t->client_id);
+    if (t->ncerts > 0) {
+        json_object *thumbs = json_object_new_array();
+
+        for (size_t i = 0; i < t->ncerts; i++) {
+            json_object *c = json_object_new_object();
+
+            gs_json_add_str(c, "x5t", gs_cert_x5t(t->certs[i]));
+            gs_json_add_str(c, "x5t#S256", gs_cert_x5t_s256(t->certs[i]));
+            json_object_array_add(thumbs, c);
+        }
+        json_object_object_add(app, "certificates", thumbs);
+    }
     json_object_object_add(o, "app", app);
     a = json_object_new_array_ext((int)(t->nusers - t->ntomb));
     for (size_t i = 0; i < t->nusers; i++) {

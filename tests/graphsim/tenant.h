@@ -62,7 +62,9 @@ struct gs_tenant {
     char **domains; /* verified domains; domains[0] is the initial domain */
     size_t ndomains;
     char *client_id;
-    char *client_secret;
+    char *client_secret;    /* NULL when the app has certificates only */
+    struct gs_cert **certs; /* the app's registered certificates (assertion.h) */
+    size_t ncerts;
 
     struct gs_user **users; /* by seq; deleted users leave NULL until gs_tenant_compact */
     size_t nusers, cap, ntomb;

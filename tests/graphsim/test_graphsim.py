@@ -54,9 +54,9 @@ SANITIZER = re.compile(r"Sanitizer|runtime error:|LeakSanitizer|ERROR: ")
 class Sim:
     """One graphsim process."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, seed=None):
         self.proc = subprocess.Popen(
-            [BIN, "--listen", "127.0.0.1:0", "--seed", SEED_PATH, *args],
+            [BIN, "--listen", "127.0.0.1:0", "--seed", seed or SEED_PATH, *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         m = re.fullmatch(r"graphsim listening on 127\.0\.0\.1:(\d+)\n", line)
@@ -1248,6 +1248,237 @@ class GeneratedUsersTest(unittest.TestCase):
             self.assertIn("@odata.nextLink", body)
         finally:
             check_clean_exit(self, sim)
+
+
+# {====== certificate credentials (JWT client assertions) ======
+
+
+def b64url(data):
+    import base64
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def make_cert(directory, name):
+    """An RSA key and a self-signed certificate from the openssl tool; returns (key, cert PEM,
+    DER)."""
+    key, crt = os.path.join(directory, name + ".key"), os.path.join(directory, name + ".pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=" + name, "-keyout", key, "-out", crt],
+                   check=True, capture_output=True)
+    der = subprocess.run(["openssl", "x509", "-in", crt, "-outform", "DER"], check=True,
+                         capture_output=True).stdout
+    with open(crt) as f:
+        return key, f.read(), der
+
+
+def sign_jwt(key, header, claims):
+    signing = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())
+    sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", key], input=signing.encode(),
+                         check=True, capture_output=True).stdout
+    return signing + "." + b64url(sig)
+
+
+class CertTokenTest(unittest.TestCase):
+    """The token endpoint with certificate credentials: a seed copy registers certificate A;
+    B is a stranger."""
+
+    @classmethod
+    def setUpClass(cls):
+        import tempfile
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.key_a, cls.pem_a, der_a = make_cert(cls.tmp.name, "a")
+        cls.key_b, cls.pem_b, der_b = make_cert(cls.tmp.name, "b")
+        cls.x5t_a = b64url(hashlib.sha1(der_a).digest())
+        cls.s256_a = b64url(hashlib.sha256(der_a).digest())
+        cls.x5t_b = b64url(hashlib.sha1(der_b).digest())
+        seed = json.loads(json.dumps(SEED))
+        seed["app"]["certificates"] = [cls.pem_a]
+        cls.seed = os.path.join(cls.tmp.name, "seed.json")
+        with open(cls.seed, "w") as f:
+            json.dump(seed, f)
+        cls.sim = Sim(seed=cls.seed)
+
+    @classmethod
+    def tearDownClass(cls):
+        rc, err = cls.sim.stop()
+        cls.tmp.cleanup()
+        if rc != 0 or SANITIZER.search(err):
+            raise AssertionError("graphsim exited %d: %s" % (rc, err))
+
+    def url(self, tenant=DOMAIN):
+        return "http://127.0.0.1:%d/%s/oauth2/v2.0/token" % (self.sim.port, tenant)
+
+    def jwt(self, key=None, header=None, **claims):
+        now = int(time.time())
+        c = {"aud": self.url(), "iss": CLIENT_ID, "sub": CLIENT_ID,
+             "jti": "6f1c1d52-7a4b-4c1e-9a57-2f3d0c5b8e11", "nbf": now, "iat": now,
+             "exp": now + 600}
+        c.update(claims)
+        c = {k: v for k, v in c.items() if v is not None}
+        h = header if header is not None else {"alg": "RS256", "typ": "JWT", "x5t": self.x5t_a}
+        return sign_jwt(key or self.key_a, h, c)
+
+    def token(self, assertion, tenant=DOMAIN, **form):
+        fields = {"client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:"
+                  "jwt-bearer", "client_assertion": assertion, "client_secret": None}
+        fields.update(form)
+        return self.sim.token(tenant=tenant, **fields)
+
+    def refused(self, result, status, error, code, text=None):
+        st, _, body = result
+        self.assertEqual(st, status, body)
+        self.assertEqual(body["error"], error, body)
+        self.assertEqual(body["error_codes"], [code], body)
+        self.assertTrue(body["error_description"].startswith("AADSTS%d: " % code), body)
+        self.assertEqual(body["error_uri"],
+                         "https://login.microsoftonline.com/error?code=%d" % code)
+        if text is not None:
+            self.assertIn(text, body["error_description"])
+        return body
+
+    def test_success_with_x5t_and_x5t_s256(self):
+        for header in ({"alg": "RS256", "typ": "JWT", "x5t": self.x5t_a},
+                       {"alg": "RS256", "typ": "JWT", "x5t#S256": self.s256_a},
+                       {"alg": "RS256", "typ": "JWT", "x5t": self.x5t_a,
+                        "x5t#S256": self.s256_a}):
+            st, _, body = self.token(self.jwt(header=header))
+            self.assertEqual(st, 200, body)
+            self.assertEqual(body["token_type"], "Bearer")
+            tok = body["access_token"]
+            self.assertEqual(self.sim.get("/v1.0/users?$top=1", token="Bearer " + tok)[0], 200)
+        # The tenant GUID works as well as the domain; aud follows what was called.
+        st, _, body = self.token(self.jwt(aud=self.url(TENANT)), tenant=TENANT)
+        self.assertEqual(st, 200, body)
+        # Scheme and host compare without regard to case.
+        aud = self.url().replace("http://", "HTTP://")
+        self.assertEqual(self.token(self.jwt(aud=aud))[0], 200)
+
+    def test_unknown_certificate(self):
+        body = self.refused(self.token(self.jwt(key=self.key_b, header={
+            "alg": "RS256", "typ": "JWT", "x5t": self.x5t_b})), 401, "invalid_client", 700027,
+            "The key was not found.")
+        self.assertIn("Thumbprint of key used by client: '%s'" %
+                      base64_decode_url(self.x5t_b).hex().upper(), body["error_description"])
+        # x5t of A with an x5t#S256 of nothing registered: the two must name one certificate.
+        self.refused(self.token(self.jwt(header={"alg": "RS256", "x5t": self.x5t_a,
+                                                 "x5t#S256": b64url(b"\0" * 32)})),
+                     401, "invalid_client", 700027, "The key was not found.")
+
+    def test_bad_signature(self):
+        # A's thumbprint, B's key.
+        self.refused(self.token(self.jwt(key=self.key_b)), 401, "invalid_client", 700027,
+                     "The provided signature value did not match")
+        # A valid assertion with its claims changed after signing.
+        h, c, sig = self.jwt().split(".")
+        claims = json.loads(base64_decode_url(c))
+        claims["exp"] += 60
+        forged = ".".join([h, b64url(json.dumps(claims).encode()), sig])
+        self.refused(self.token(forged), 401, "invalid_client", 700027,
+                     "The provided signature value did not match")
+
+    def test_time_range(self):
+        now = int(time.time())
+        for claims in ({"exp": now - 5, "nbf": now - 700, "iat": now - 700},
+                       {"exp": now + 2 * 86400},
+                       {"nbf": now + 3600, "exp": now + 4000}):
+            self.refused(self.token(self.jwt(**claims)), 401, "invalid_client", 700024,
+                         "Client assertion is not within its valid time range.")
+        # Inside the five-minute skew, and without nbf at all: accepted.
+        self.assertEqual(self.token(self.jwt(nbf=now + 120))[0], 200)
+        self.assertEqual(self.token(self.jwt(nbf=None, iat=None))[0], 200)
+
+    def test_audience(self):
+        wrong = [self.url().replace("http://", "https://"),
+                 self.url().replace(":%d/" % self.sim.port, ":%d/" % (self.sim.port + 1)),
+                 "http://127.0.0.1:%d/%s/oauth2/v2.0/token" % (self.sim.port, TENANT),
+                 "http://127.0.0.2:%d/%s/oauth2/v2.0/token" % (self.sim.port, DOMAIN),
+                 self.url() + "/", "https://graph.microsoft.com", "not a url"]
+        for aud in wrong:
+            self.refused(self.token(self.jwt(aud=aud)), 401, "invalid_client", 50027,
+                         "JWT token is invalid or malformed.")
+
+    def test_issuer_and_subject(self):
+        other = "00000000-0000-0000-0000-000000000009"
+        self.refused(self.token(self.jwt(iss=other)), 401, "invalid_client", 700021)
+        self.refused(self.token(self.jwt(sub=other)), 401, "invalid_client", 700021)
+
+    def test_malformed(self):
+        for bad in ("abc", "a.b", "a.b.c.d", "!!.??.xx", b64url(b"[]") + "." + b64url(b"{}") + ".x",
+                    self.jwt().rsplit(".", 1)[0] + ".",
+                    self.jwt(header={"alg": "HS256", "x5t": self.x5t_a}),
+                    self.jwt(header={"alg": "none", "x5t": self.x5t_a}),
+                    self.jwt(header={"alg": "RS256", "typ": "JWT"}),
+                    self.jwt(jti=None), self.jwt(exp=None), self.jwt(aud=None)):
+            self.refused(self.token(bad), 401, "invalid_client", 50027,
+                         "JWT token is invalid or malformed.")
+
+    def test_request_shape(self):
+        # A secret and an assertion together.
+        self.refused(self.token(self.jwt(), client_secret=SECRET), 400, "invalid_request",
+                     9002313)
+        self.refused(self.token(self.jwt(), client_assertion_type="urn:example:other"), 400,
+                     "invalid_request", 9002313)
+        self.refused(self.token(self.jwt(), client_assertion_type=None), 400, "invalid_request",
+                     900144, "'client_assertion_type'")
+        self.refused(self.token(None, client_assertion_type=None), 401, "invalid_client",
+                     7000218)
+        # The secret still works on its own for this app.
+        self.assertEqual(self.sim.token()[0], 200)
+
+    def test_state_lists_thumbprints(self):
+        st, state = self.sim.sim("GET", "state")
+        self.assertEqual(st, 200)
+        self.assertEqual(state["app"]["certificates"],
+                         [{"x5t": self.x5t_a, "x5t#S256": self.s256_a}])
+        self.assertNotIn("BEGIN", json.dumps(state["app"]))
+
+    def test_certificate_only_app_and_bad_seeds(self):
+        import tempfile
+        seed = json.loads(json.dumps(SEED))
+        seed["app"] = {"client_id": CLIENT_ID, "certificates": [self.pem_a]}
+        path = os.path.join(self.tmp.name, "certonly.json")
+        with open(path, "w") as f:
+            json.dump(seed, f)
+        sim = Sim(seed=path)
+        try:
+            self.refused(sim.token(), 401, "invalid_client", 7000215)
+            now = int(time.time())
+            aud = "http://127.0.0.1:%d/%s/oauth2/v2.0/token" % (sim.port, DOMAIN)
+            st, _, body = sim.token(
+                client_secret=None, client_assertion=sign_jwt(
+                    self.key_a, {"alg": "RS256", "x5t": self.x5t_a},
+                    {"aud": aud, "iss": CLIENT_ID, "sub": CLIENT_ID, "jti": "j", "nbf": now,
+                     "exp": now + 60}),
+                client_assertion_type="urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            self.assertEqual(st, 200, body)
+        finally:
+            check_clean_exit(self, sim)
+        for app, message in (({"client_id": CLIENT_ID}, "\"client_secret\" (or \"certificates\")"),
+                             ({"client_id": CLIENT_ID, "certificates": ["nope"]},
+                              "certificates[0] is not a PEM certificate"),
+                             ({"client_id": CLIENT_ID, "certificates": [1]},
+                              "certificates[0] is not a string"),
+                             ({"client_id": CLIENT_ID, "client_secret": "s", "cert": []},
+                              "app: unknown key \"cert\"")):
+            seed["app"] = app
+            with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+                json.dump(seed, f)
+            try:
+                r = subprocess.run([BIN, "--seed", f.name], capture_output=True, text=True,
+                                   timeout=20)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn(message, r.stderr)
+                self.assertIsNone(SANITIZER.search(r.stderr), r.stderr)
+            finally:
+                os.unlink(f.name)
+
+
+def base64_decode_url(s):
+    import base64
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+# }======
 
 
 class CommandLineTest(unittest.TestCase):

@@ -1,7 +1,9 @@
 /*
  * test_graph_parse — unit tests for the pure parts of engine/graph: Retry-After parsing
- * (delta-seconds, fractional seconds, HTTP-dates in the past and future, garbage, caps) and
- * percent-encoding with wr_graph_escape.
+ * (delta-seconds, fractional seconds, HTTP-dates in the past and future, garbage, caps),
+ * percent-encoding with wr_graph_escape, base64url, and the certificate credential: the JWT
+ * client assertion's header, claims and RS256 signature, and the keys it refuses (not RSA,
+ * not the certificate's, not PEM) with messages that hold no key material.
  *
  * No network and no event loop: tests/e2e/test_graph_client.c drives the client itself.
  */
@@ -13,6 +15,11 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <json-c/json.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "engine/graph.h"
 
@@ -114,13 +121,304 @@ static void test_escape(void **state)
     assert_null(wr_graph_escape(NULL));
 }
 
+/* {====== base64url and client assertions ====== */
+
+static void b64_is(const char *in, size_t len, const char *want)
+{
+    char *got = wr_graph_base64url(in, len);
+
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void test_base64url(void **state)
+{
+    (void)state;
+    /* RFC 4648 section 10 vectors, without the padding. */
+    b64_is("", 0, "");
+    b64_is("f", 1, "Zg");
+    b64_is("fo", 2, "Zm8");
+    b64_is("foo", 3, "Zm9v");
+    b64_is("foob", 4, "Zm9vYg");
+    b64_is("fooba", 5, "Zm9vYmE");
+    b64_is("foobar", 6, "Zm9vYmFy");
+    /* The two characters that differ from base64: '-' for '+', '_' for '/'. */
+    b64_is("\xfb\xff", 2, "-_8");
+    b64_is("\xff\xff\xff", 3, "____");
+    b64_is("\0\0\0", 3, "AAAA");
+    b64_is("{\"alg\":\"RS256\"}", 15, "eyJhbGciOiJSUzI1NiJ9");
+}
+
+/* Decodes base64url (owned, NUL-terminated) through libcrypto's base64 decoder. */
+static unsigned char *b64url_decode(const char *s, size_t n, size_t *len)
+{
+    size_t padded = n + (4 - n % 4) % 4;
+    char *std = calloc(1, padded + 1);
+    unsigned char *out = calloc(1, padded + 1);
+    int got;
+
+    assert_non_null(std);
+    assert_non_null(out);
+    for (size_t i = 0; i < padded; i++) {
+        std[i] = i >= n ? '=' : s[i] == '-' ? '+' : s[i] == '_' ? '/' : s[i];
+    }
+    got = EVP_DecodeBlock(out, (const unsigned char *)std, (int)padded);
+    assert_true(got >= 0);
+    *len = (size_t)got - (padded - n); /* EVP_DecodeBlock counts the padding as zero bytes */
+    free(std);
+    return out;
+}
+
+static struct json_object *part_json(const char *s, size_t n)
+{
+    size_t len;
+    unsigned char *raw = b64url_decode(s, n, &len);
+    struct json_object *o = json_tokener_parse((const char *)raw);
+
+    free(raw);
+    assert_non_null(o);
+    return o;
+}
+
+static char *bio_text(BIO *b)
+{
+    char *data = NULL;
+    long n = BIO_get_mem_data(b, &data);
+    char *s = calloc(1, (size_t)n + 1);
+
+    assert_non_null(s);
+    memcpy(s, data, (size_t)n);
+    return s;
+}
+
+static char *key_pem(EVP_PKEY *key)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *s;
+
+    assert_int_equal(PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL), 1);
+    s = bio_text(b);
+    BIO_free(b);
+    return s;
+}
+
+/* A one-day self-signed certificate for key, as PEM; its DER goes to *der (owned). */
+static char *cert_pem(EVP_PKEY *key, unsigned char **der, int *derlen)
+{
+    X509 *x = X509_new();
+    BIO *b = BIO_new(BIO_s_mem());
+    char *s;
+
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+    X509_set_pubkey(x, key);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                               (const unsigned char *)"weir-test", -1, -1, 0);
+    X509_set_issuer_name(x, X509_get_subject_name(x));
+    assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+    assert_int_equal(PEM_write_bio_X509(b, x), 1);
+    s = bio_text(b);
+    if (der != NULL) {
+        *der = NULL;
+        *derlen = i2d_X509(x, der);
+        assert_true(*derlen > 0);
+    }
+    BIO_free(b);
+    X509_free(x);
+    return s;
+}
+
+static const char *jstr(struct json_object *o, const char *key)
+{
+    struct json_object *v;
+
+    assert_true(json_object_object_get_ex(o, key, &v));
+    return json_object_get_string(v);
+}
+
+static int64_t jint(struct json_object *o, const char *key)
+{
+    struct json_object *v;
+
+    assert_true(json_object_object_get_ex(o, key, &v));
+    assert_true(json_object_is_type(v, json_type_int));
+    return json_object_get_int64(v);
+}
+
+static char *digest_b64(const unsigned char *der, int derlen, const EVP_MD *md)
+{
+    unsigned char buf[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+
+    assert_int_equal(EVP_Digest(der, (size_t)derlen, buf, &n, md, NULL), 1);
+    return wr_graph_base64url(buf, n);
+}
+
+#define AUD "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+#define APP "00000000-0000-0000-0000-000000000001"
+
+static void test_client_assertion(void **state)
+{
+    EVP_PKEY *key = EVP_RSA_gen(2048);
+    unsigned char *der = NULL;
+    int derlen = 0;
+    char *cert = cert_pem(key, &der, &derlen), *kp = key_pem(key), err[256] = "";
+    char *x5t = digest_b64(der, derlen, EVP_sha1()), *s256 = digest_b64(der, derlen, EVP_sha256());
+    struct wr_graph_cert *c = wr_graph_cert_new(cert, kp, err, sizeof(err));
+    char *jwt, *jwt2, *dot1, *dot2;
+    struct json_object *hdr, *claims, *claims2;
+    unsigned char *sig;
+    size_t siglen;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+    (void)state;
+    if (c == NULL) {
+        fail_msg("wr_graph_cert_new: %s", err);
+    }
+    jwt = wr_graph_cert_assertion(c, AUD, APP, 1704067200);
+    assert_non_null(jwt);
+    /* Three base64url parts, nothing else: no padding, no '+' or '/'. */
+    assert_int_equal(
+        strspn(jwt, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."),
+        strlen(jwt));
+    dot1 = strchr(jwt, '.');
+    assert_non_null(dot1);
+    dot2 = strchr(dot1 + 1, '.');
+    assert_non_null(dot2);
+    assert_null(strchr(dot2 + 1, '.'));
+
+    hdr = part_json(jwt, (size_t)(dot1 - jwt));
+    assert_int_equal(json_object_object_length(hdr), 4);
+    assert_string_equal(jstr(hdr, "alg"), "RS256");
+    assert_string_equal(jstr(hdr, "typ"), "JWT");
+    assert_string_equal(jstr(hdr, "x5t"), x5t);
+    assert_string_equal(jstr(hdr, "x5t#S256"), s256);
+    assert_int_equal(strlen(x5t), 27);  /* 20 bytes */
+    assert_int_equal(strlen(s256), 43); /* 32 bytes */
+
+    claims = part_json(dot1 + 1, (size_t)(dot2 - dot1 - 1));
+    assert_int_equal(json_object_object_length(claims), 7);
+    assert_string_equal(jstr(claims, "aud"), AUD);
+    assert_string_equal(jstr(claims, "iss"), APP);
+    assert_string_equal(jstr(claims, "sub"), APP);
+    assert_int_equal(strlen(jstr(claims, "jti")), 36);
+    assert_int_equal(jstr(claims, "jti")[14], '4'); /* a version-4 GUID */
+    assert_int_equal(jint(claims, "nbf"), 1704067200);
+    assert_int_equal(jint(claims, "iat"), 1704067200);
+    assert_int_equal(jint(claims, "exp"), 1704067200 + 600);
+
+    /* RS256 over "header.claims" verifies with the certificate's public key... */
+    sig = b64url_decode(dot2 + 1, strlen(dot2 + 1), &siglen);
+    assert_int_equal(siglen, 256);
+    assert_int_equal(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key), 1);
+    assert_int_equal(
+        EVP_DigestVerify(md, sig, siglen, (const unsigned char *)jwt, (size_t)(dot2 - jwt)), 1);
+    /* ...and not over anything else. */
+    EVP_MD_CTX_reset(md);
+    assert_int_equal(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key), 1);
+    assert_int_not_equal(
+        EVP_DigestVerify(md, sig, siglen, (const unsigned char *)jwt, (size_t)(dot2 - jwt) - 1), 1);
+
+    /* Each assertion has its own jti. */
+    jwt2 = wr_graph_cert_assertion(c, AUD, APP, 1704067200);
+    assert_non_null(jwt2);
+    dot1 = strchr(jwt2, '.');
+    dot2 = strchr(dot1 + 1, '.');
+    claims2 = part_json(dot1 + 1, (size_t)(dot2 - dot1 - 1));
+    assert_string_not_equal(jstr(claims, "jti"), jstr(claims2, "jti"));
+
+    json_object_put(hdr);
+    json_object_put(claims);
+    json_object_put(claims2);
+    EVP_MD_CTX_free(md);
+    free(sig);
+    free(jwt);
+    free(jwt2);
+    free(x5t);
+    free(s256);
+    OPENSSL_free(der);
+    free(cert);
+    free(kp);
+    wr_graph_cert_free(c);
+    EVP_PKEY_free(key);
+}
+
+/* err must say what is wrong without echoing any line of the key. */
+static void refused(const char *cert, const char *key, const char *want)
+{
+    char err[256] = "";
+    struct wr_graph_cert *c = wr_graph_cert_new(cert, key, err, sizeof(err));
+
+    assert_null(c);
+    if (strstr(err, want) == NULL) {
+        fail_msg("expected '%s' in: %s", want, err);
+    }
+    assert_null(strstr(err, "PRIVATE KEY-----\n"));
+    if (key != NULL) {
+        for (const char *p = strchr(key, '\n'); p != NULL && strlen(p) > 17;
+             p = strchr(p + 1, '\n')) {
+            char chunk[17];
+
+            memcpy(chunk, p + 1, 16);
+            chunk[16] = '\0';
+            if (strchr(chunk, '-') == NULL) {
+                assert_null(strstr(err, chunk));
+            }
+        }
+    }
+}
+
+static void test_assertion_keys_refused(void **state)
+{
+    EVP_PKEY *rsa = EVP_RSA_gen(2048), *other = EVP_RSA_gen(2048);
+    EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    char *cert = cert_pem(rsa, NULL, NULL), *ec_cert = cert_pem(ec, NULL, NULL);
+    char *rsa_key = key_pem(rsa), *other_key = key_pem(other), *ec_key = key_pem(ec);
+
+    (void)state;
+    refused(cert, other_key, "does not belong to client_certificate");
+    refused(ec_cert, ec_key, "not an RSA key");
+    refused(cert, ec_key, "not an RSA key");
+    refused(cert, "-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n",
+            "not an unencrypted PEM private key");
+    refused("not a certificate", rsa_key, "not a PEM certificate");
+    refused(rsa_key, rsa_key, "not a PEM certificate");
+    refused(cert, NULL, "needed");
+    /* An encrypted key is refused without a passphrase prompt. */
+    {
+        BIO *b = BIO_new(BIO_s_mem());
+        char *enc;
+
+        assert_int_equal(
+            PEM_write_bio_PKCS8PrivateKey(b, rsa, EVP_aes_128_cbc(), "pw", 2, NULL, NULL), 1);
+        enc = bio_text(b);
+        BIO_free(b);
+        refused(cert, enc, "not an unencrypted PEM private key");
+        free(enc);
+    }
+    free(cert);
+    free(ec_cert);
+    free(rsa_key);
+    free(other_key);
+    free(ec_key);
+    EVP_PKEY_free(rsa);
+    EVP_PKEY_free(other);
+    EVP_PKEY_free(ec);
+}
+
+/* }====== */
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_delta_seconds), cmocka_unit_test(test_fractional_seconds),
-        cmocka_unit_test(test_http_dates),    cmocka_unit_test(test_garbage),
-        cmocka_unit_test(test_negative),      cmocka_unit_test(test_huge_values_capped),
-        cmocka_unit_test(test_escape),
+        cmocka_unit_test(test_delta_seconds),    cmocka_unit_test(test_fractional_seconds),
+        cmocka_unit_test(test_http_dates),       cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_negative),         cmocka_unit_test(test_huge_values_capped),
+        cmocka_unit_test(test_escape),           cmocka_unit_test(test_base64url),
+        cmocka_unit_test(test_client_assertion), cmocka_unit_test(test_assertion_keys_refused),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
