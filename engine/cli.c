@@ -514,7 +514,7 @@ static void print_json_indented(const char *label, const char *text)
 static int fire_dry_run(struct wr_config *cfg, const struct wr_workflow *wf,
                         struct json_object *event, struct wr_diags *d)
 {
-    char tmpl[] = "/tmp/weir-dry-run-XXXXXX", err[512], *secret = NULL;
+    char tmpl[] = "/tmp/weir-dry-run-XXXXXX", err[512];
     struct dry dr = {0};
     struct wr_journal *journal = NULL;
     struct wr_ingest *ingest = NULL;
@@ -535,11 +535,13 @@ static int fire_dry_run(struct wr_config *cfg, const struct wr_workflow *wf,
         wr_diags_add(d, NULL, 0, 0, NULL, "%s", err);
         goto out;
     }
-    if (wr_secret_resolve(cfg->graph.client_secret, cfg->dir, &secret, err, sizeof(err)) != 0) {
+    struct wr_config_credentials cred = {0};
+    if (wr_config_read_credentials(cfg, &cred, err, sizeof(err)) != 0) {
         wr_diags_add(d, NULL, 0, 0, NULL,
-                     "graph.client_secret: %s (a dry run still reads "
-                     "from Graph for its lookups)",
-                     err);
+                     "%s: %s (a dry run still reads from Graph for its "
+                     "lookups)",
+                     cred.failed ? cred.failed : "graph", err);
+        wr_config_credentials_clear(&cred);
         rc = WR_EXIT_INVALID;
         goto out;
     }
@@ -547,12 +549,14 @@ static int fire_dry_run(struct wr_config *cfg, const struct wr_workflow *wf,
         .authority = cfg->graph.authority,
         .tenant = cfg->graph.tenant,
         .client_id = cfg->graph.client_id,
-        .client_secret = secret,
+        .client_secret = cred.client_secret,
+        .client_certificate_pem = cred.certificate_pem,
+        .client_key_pem = cred.key_pem,
         .base_url = cfg->graph.base_url,
         .read_only = true, /* the second guard: nothing but GETs can leave */
     };
     graph = wr_graph_new(dr.base, &go, err, sizeof(err));
-    wr_secret_free(secret);
+    wr_config_credentials_clear(&cred);
     struct wr_directory_options dopt = {.base_url = cfg->graph.base_url};
     dir = graph ? wr_directory_new(dr.base, graph, &dopt) : NULL;
     struct wr_workflow_set one = {(struct wr_workflow **)&wf, 1};

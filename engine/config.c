@@ -4,11 +4,20 @@
 #include "engine/config.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/argspec.h"
+#include "engine/secret.h"
 #include "engine/strutil.h"
+#include "engine/template.h"
+
+#define WR_CONFIG_MAX_CONCURRENCY 256
+#define WR_CONFIG_MAX_WRITES      1000000
+#define WR_CONFIG_BATCH_LIMIT     20
+#define WR_XSTR(x)                #x
+#define WR_STR(x)                 WR_XSTR(x)
 
 static const struct wr_argspec listen_fields[] = {
     {.name = "webhook",
@@ -19,6 +28,15 @@ static const struct wr_argspec listen_fields[] = {
      .type = WR_ARG_LISTEN,
      .flags = WR_ARG_NO_TEMPLATE,
      .help = "HOST:PORT for the admin API; default " WR_CONFIG_DEFAULT_ADMIN},
+    {0},
+};
+
+static const struct wr_argspec pacing_fields[] = {
+    {.name = "writes_per_150s",
+     .type = WR_ARG_ANY,
+     .flags = WR_ARG_NO_TEMPLATE | WR_ARG_OWN_CHECK,
+     .expect = "an integer 1-" WR_STR(WR_CONFIG_MAX_WRITES) " or off",
+     .help = "writes per 150 s, or off (simulator, benchmarks); default 2700"},
     {0},
 };
 
@@ -33,8 +51,14 @@ static const struct wr_argspec graph_fields[] = {
      .help = "the app registration's application (client) id"},
     {.name = "client_secret",
      .type = WR_ARG_SECRET,
-     .flags = WR_ARG_REQUIRED,
-     .help = "env:NAME or file:PATH"},
+     .help = "env:NAME or file:PATH; or use client_certificate + client_key"},
+    {.name = "client_certificate",
+     .type = WR_ARG_STRING,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "PEM certificate registered on the app (path); signs in with client_key"},
+    {.name = "client_key",
+     .type = WR_ARG_SECRET,
+     .help = "the certificate's PEM RSA private key: env:NAME or file:PATH"},
     {.name = "authority",
      .type = WR_ARG_URL,
      .flags = WR_ARG_NO_TEMPLATE,
@@ -43,6 +67,20 @@ static const struct wr_argspec graph_fields[] = {
      .type = WR_ARG_URL,
      .flags = WR_ARG_NO_TEMPLATE,
      .help = "Graph base URL; default " WR_CONFIG_DEFAULT_BASE_URL},
+    {.name = "pacing",
+     .type = WR_ARG_OBJECT,
+     .fields = pacing_fields,
+     .help = "a per-tenant token bucket on writes"},
+    {.name = "max_concurrency",
+     .type = WR_ARG_INT,
+     .min = 1,
+     .max = WR_CONFIG_MAX_CONCURRENCY,
+     .help = "Graph requests in flight at once, 1-256; default 16"},
+    {.name = "batch",
+     .type = WR_ARG_ANY,
+     .flags = WR_ARG_NO_TEMPLATE | WR_ARG_OWN_CHECK,
+     .expect = "an integer 1-20 or off",
+     .help = "requests per $batch call, 1-20, or off; default 20"},
     {0},
 };
 
@@ -50,6 +88,14 @@ static const struct wr_argspec lua_fields[] = {
     {.name = "env_allow",
      .type = WR_ARG_STRINGS,
      .help = "environment variables scripts may read with weir.env(NAME)"},
+    {0},
+};
+
+static const struct wr_argspec admin_fields[] = {
+    {.name = "token",
+     .type = WR_ARG_SECRET,
+     .help = "bearer token of the admin API (env:NAME or file:PATH); required unless "
+             "listen.admin is a loopback address"},
     {0},
 };
 
@@ -69,6 +115,7 @@ static const struct wr_argspec config_keys[] = {
      .fields = graph_fields,
      .help = "Microsoft Graph connection"},
     {.name = "lua", .type = WR_ARG_OBJECT, .fields = lua_fields, .help = "the Lua sandbox"},
+    {.name = "admin", .type = WR_ARG_OBJECT, .fields = admin_fields, .help = "the admin API"},
     {0},
 };
 
@@ -101,6 +148,68 @@ static bool is_guid(const char *s)
     return true;
 }
 
+/*
+ * Checks a value that is an integer in [min, max] or the string "off" (the table declares it
+ * WR_ARG_ANY + WR_ARG_OWN_CHECK, so this is its only check). Returns the number, -1 for off, or
+ * 0 after reporting an error. v NULL (key absent) returns 0 silently.
+ */
+static int int_or_off(struct wr_check *c, struct json_object *v, const char *path, long long min,
+                      long long max)
+{
+    if (v == NULL) {
+        return 0;
+    }
+    if (json_object_is_type(v, json_type_int)) {
+        int64_t n = json_object_get_int64(v);
+        if (n < min || n > max) {
+            wr_check_error(c, path, false, "%lld is out of range %lld-%lld", (long long)n, min,
+                           max);
+            return 0;
+        }
+        return (int)n;
+    }
+    if (json_object_is_type(v, json_type_string)) {
+        const char *s = json_object_get_string(v);
+        if (strcmp(s, "off") == 0) {
+            return -1;
+        }
+        if (!wr_template_has(s)) { /* templates were reported by the table already */
+            wr_check_error(c, path, false, "expected an integer %lld-%lld or off, got '%.40s'", min,
+                           max, s);
+        }
+        return 0;
+    }
+    wr_check_error(c, path, false, "expected an integer %lld-%lld or off, got %s", min, max,
+                   wr_json_type_name(v));
+    return 0;
+}
+
+/* Exactly one way to sign in: client_secret, or client_certificate with client_key. */
+static void check_credentials(struct wr_check *c, struct json_object *graph)
+{
+    bool secret = json_object_object_get_ex(graph, "client_secret", NULL);
+    bool cert = json_object_object_get_ex(graph, "client_certificate", NULL);
+    bool key = json_object_object_get_ex(graph, "client_key", NULL);
+
+    if (!secret && !cert && !key) {
+        wr_check_error(c, "graph", false,
+                       "'graph' needs 'client_secret' (env:NAME or file:PATH) or "
+                       "'client_certificate' with 'client_key'");
+    } else if (secret && (cert || key)) {
+        wr_check_error(c, cert ? "graph.client_certificate" : "graph.client_key", true,
+                       "use either 'client_secret' or 'client_certificate' + 'client_key', not "
+                       "both");
+    } else if (cert && !key) {
+        wr_check_error(c, "graph.client_certificate", true,
+                       "'client_certificate' needs 'client_key' beside it (the certificate's "
+                       "private key: env:NAME or file:PATH)");
+    } else if (key && !cert) {
+        wr_check_error(c, "graph.client_key", true,
+                       "'client_key' needs 'client_certificate' beside it (the path of the PEM "
+                       "certificate)");
+    }
+}
+
 int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
 {
     struct wr_srcdoc *doc = NULL;
@@ -114,8 +223,21 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
     c.doc = doc;
     c.d = d;
     wr_argspec_check(&c, config_keys, doc->root, "", "weir.yaml", NULL);
+    json_object_object_get_ex(doc->root, "graph", &graph);
+    int writes = 0, batch = 0;
+    if (json_object_is_type(graph, json_type_object)) {
+        struct json_object *pacing = NULL, *v = NULL;
+        check_credentials(&c, graph);
+        if (json_object_object_get_ex(graph, "pacing", &pacing) &&
+            json_object_is_type(pacing, json_type_object) &&
+            json_object_object_get_ex(pacing, "writes_per_150s", &v)) {
+            writes = int_or_off(&c, v, "graph.pacing.writes_per_150s", 1, WR_CONFIG_MAX_WRITES);
+        }
+        v = NULL;
+        json_object_object_get_ex(graph, "batch", &v);
+        batch = int_or_off(&c, v, "graph.batch", 1, WR_CONFIG_BATCH_LIMIT);
+    }
     if (c.errors == 0) {
-        json_object_object_get_ex(doc->root, "graph", &graph);
         const char *id = get_str(graph, "client_id", "");
         if (!is_guid(id)) {
             wr_check_error(&c, "graph.client_id", false,
@@ -137,11 +259,23 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
     json_object_object_get_ex(doc->root, "listen", &listen);
     cfg->listen_webhook = get_str(listen, "webhook", WR_CONFIG_DEFAULT_WEBHOOK);
     cfg->listen_admin = get_str(listen, "admin", WR_CONFIG_DEFAULT_ADMIN);
+    struct json_object *admin = NULL;
+    json_object_object_get_ex(doc->root, "admin", &admin);
+    cfg->admin_token = get_str(admin, "token", NULL);
     cfg->workflows = wr_path_join(cfg->dir, get_str(doc->root, "workflows", "workflows"));
     cfg->state = wr_path_join(cfg->dir, get_str(doc->root, "state", "var/weir.db"));
     cfg->graph.tenant = get_str(graph, "tenant", NULL);
     cfg->graph.client_id = get_str(graph, "client_id", NULL);
     cfg->graph.client_secret = get_str(graph, "client_secret", NULL);
+    const char *cert = get_str(graph, "client_certificate", NULL);
+    cfg->graph.client_certificate = cert ? wr_path_join(cfg->dir, cert) : NULL;
+    cfg->graph.client_key = get_str(graph, "client_key", NULL);
+    cfg->graph.writes_per_150s = writes;
+    cfg->graph.batch_max = batch;
+    struct json_object *mc = NULL;
+    cfg->graph.max_concurrency = json_object_object_get_ex(graph, "max_concurrency", &mc)
+                                     ? (int)json_object_get_int64(mc)
+                                     : 0;
     cfg->graph.authority = get_str(graph, "authority", WR_CONFIG_DEFAULT_AUTHORITY);
     cfg->graph.base_url = get_str(graph, "base_url", WR_CONFIG_DEFAULT_BASE_URL);
     struct json_object *lua = NULL, *allow = NULL;
@@ -168,5 +302,62 @@ void wr_config_free(struct wr_config *cfg)
     free(cfg->dir);
     free(cfg->workflows);
     free(cfg->state);
+    free(cfg->graph.client_certificate);
     free(cfg);
+}
+
+int wr_config_read_credentials(const struct wr_config *cfg, struct wr_config_credentials *out,
+                               char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    if (cfg->graph.client_secret) {
+        out->failed = "graph.client_secret";
+        if (wr_secret_resolve(cfg->graph.client_secret, cfg->dir, &out->client_secret, err,
+                              errlen) != 0) {
+            return -1;
+        }
+        out->failed = NULL;
+        return 0;
+    }
+    out->failed = "graph.client_certificate";
+    if (!cfg->graph.client_certificate || !cfg->graph.client_key) {
+        snprintf(err, errlen, "neither a client secret nor a certificate and key are configured");
+        return -1;
+    }
+    size_t len = 0;
+    int rc = wr_read_file(cfg->graph.client_certificate, 1u << 20, &out->certificate_pem, &len);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: %s", cfg->graph.client_certificate, strerror(-rc));
+        return -1;
+    }
+    if (!strstr(out->certificate_pem, "-----BEGIN CERTIFICATE-----")) {
+        snprintf(err, errlen, "%s: not a PEM certificate (no -----BEGIN CERTIFICATE----- line)",
+                 cfg->graph.client_certificate);
+        wr_config_credentials_clear(out);
+        out->failed = "graph.client_certificate";
+        return -1;
+    }
+    out->failed = "graph.client_key";
+    char *key = NULL;
+    if (wr_secret_resolve(cfg->graph.client_key, cfg->dir, &key, err, errlen) != 0) {
+        wr_config_credentials_clear(out);
+        out->failed = "graph.client_key";
+        return -1;
+    }
+    /* The resolver drops the trailing newline; PEM readers want the END line terminated. */
+    out->key_pem = wr_xasprintf("%s\n", key);
+    wr_secret_free(key);
+    out->failed = NULL;
+    return 0;
+}
+
+void wr_config_credentials_clear(struct wr_config_credentials *c)
+{
+    if (!c) {
+        return;
+    }
+    wr_secret_free(c->client_secret);
+    free(c->certificate_pem);
+    wr_secret_free(c->key_pem);
+    memset(c, 0, sizeof(*c));
 }

@@ -3,8 +3,9 @@
  *
  * Loaded and checked like a workflow file (every error with file:line:col and key path,
  * unknown keys rejected). Relative paths are resolved against the directory holding
- * weir.yaml. Secrets appear only as references (env:NAME or file:PATH); this module never
- * reads or prints their values.
+ * weir.yaml. Secrets appear only as references (env:NAME or file:PATH); loading never reads
+ * them and nothing here prints their values. wr_config_read_credentials resolves the Graph
+ * credentials on demand, when a command is about to sign in.
  */
 #ifndef WR_CONFIG_H
 #define WR_CONFIG_H
@@ -24,14 +25,23 @@ struct wr_config {
     char *dir;  /* owned: its directory; the base of relative paths */
     const char *listen_webhook;
     const char *listen_admin;
+    /* admin.token: a reference (env:NAME or file:PATH), never the value; or NULL */
+    const char *admin_token;
     char *workflows; /* owned, resolved */
     char *state;     /* owned, resolved */
     struct {
         const char *tenant;
         const char *client_id;
-        const char *client_secret; /* a reference: env:NAME or file:PATH, never the value */
+        /* Exactly one way to authenticate: client_secret, or client_certificate + client_key.
+         * The two secrets are references (env:NAME or file:PATH), never values; unused = NULL. */
+        const char *client_secret;
+        char *client_certificate; /* owned, resolved path of the PEM certificate */
+        const char *client_key;   /* the certificate's PEM private key */
         const char *authority;
         const char *base_url;
+        int writes_per_150s; /* graph.pacing.writes_per_150s: 0 = default, -1 = off */
+        int max_concurrency; /* 0 = the client's default */
+        int batch_max;       /* graph.batch: 0 = default (20), -1 = off, else 1..20 */
     } graph;
     const char **env_allow; /* owned array (NULL-terminated) of borrowed names: lua.env_allow */
     struct wr_srcdoc *doc;  /* owned: every borrowed string points into it */
@@ -44,6 +54,27 @@ struct wr_config {
 int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d);
 
 void wr_config_free(struct wr_config *cfg);
+
+/* The Graph sign-in material, resolved: either client_secret, or certificate_pem + key_pem. */
+struct wr_config_credentials {
+    char *client_secret;   /* owned secret value, or NULL */
+    char *certificate_pem; /* owned PEM text of graph.client_certificate, or NULL */
+    char *key_pem;         /* owned secret value (PEM private key), or NULL */
+    const char *failed;    /* on failure: the key that could not be read ("graph.client_key") */
+};
+
+/*
+ * Reads what cfg's graph section points at: the client secret (env:/file:, group- or
+ * other-readable files refused), or the certificate file and the private key (a secret
+ * reference, same rules). Returns 0 with out filled (release with
+ * wr_config_credentials_clear), or -1 with out->failed naming the key and a message in err
+ * that names references and paths, never values.
+ */
+int wr_config_read_credentials(const struct wr_config *cfg, struct wr_config_credentials *out,
+                               char *err, size_t errlen);
+
+/* Wipes and frees the values in c (NULL fine); out->failed is reset too. */
+void wr_config_credentials_clear(struct wr_config_credentials *c);
 
 /* The key table, for `weir help config`. */
 const struct wr_argspec *wr_config_spec(void);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/admin.h"
 #include "engine/cli.h"
 #include "engine/config.h"
 #include "engine/directory.h"
@@ -17,6 +18,7 @@
 #include "engine/ingest.h"
 #include "engine/journal.h"
 #include "engine/log.h"
+#include "engine/metrics.h"
 #include "engine/run.h"
 #include "engine/secret.h"
 #include "engine/strutil.h"
@@ -37,8 +39,22 @@ struct daemon {
     struct wr_graph *graph;
     struct wr_directory *dir;
     struct wr_runner *runner;
+    struct wr_admin *admin;
     struct event *sigterm, *sigint, *drain;
+    struct event *sighup, *reload_retry, *reap;
+    struct retired *retired; /* sets replaced by a reload, still in use */
     bool stopping;
+};
+
+/*
+ * A workflow set replaced by a reload. Runs in memory and webhook requests in flight may
+ * still point into it: it is freed once the runner counts no run on it and the webhook
+ * server has had no request waiting (every request routed with it has been answered).
+ */
+struct retired {
+    struct wr_workflow_set *set;
+    bool webhooks_done;
+    struct retired *next;
 };
 
 /* Checks every 10 ms whether the work already accepted is done, then leaves the loop. */
@@ -47,6 +63,10 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
     struct daemon *d = arg;
     (void)fd;
     (void)what;
+    if (d->schedule && wr_schedule_pending(d->schedule) == 0) {
+        wr_schedule_free(d->schedule); /* see on_stop */
+        d->schedule = NULL;
+    }
     size_t waiting =
         (d->webhooks ? wr_webhook_server_pending(d->webhooks) : 0) +
         wr_schedule_pending(d->schedule) + (d->files ? wr_file_watch_pending(d->files) : 0) +
@@ -58,6 +78,119 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
     struct timeval tv = {0, 10000};
     evtimer_add(d->drain, &tv);
 }
+
+/* {====== SIGHUP: reloading the workflows ====== */
+
+/* Frees the retired sets nothing uses any more; stops checking when none is left. */
+static void on_reap(evutil_socket_t fd, short what, void *arg)
+{
+    struct daemon *d = arg;
+    (void)fd;
+    (void)what;
+    bool quiet = !d->webhooks || wr_webhook_server_pending(d->webhooks) == 0;
+    for (struct retired **p = &d->retired; *p;) {
+        struct retired *r = *p;
+        r->webhooks_done = r->webhooks_done || quiet;
+        if (r->webhooks_done && wr_runner_set_users(d->runner, r->set) == 0) {
+            *p = r->next;
+            wr_workflow_set_free(r->set);
+            free(r);
+            wr_log(WR_LOG_DEBUG, "previous workflow set freed", NULL);
+        } else {
+            p = &r->next;
+        }
+    }
+    if (!d->retired) {
+        event_del(d->reap);
+    }
+}
+
+static void retire(struct daemon *d, struct wr_workflow_set *set)
+{
+    struct retired *r = wr_xcalloc(1, sizeof(*r));
+    r->set = set;
+    r->next = d->retired;
+    d->retired = r;
+    struct timeval tv = {0, 100000};
+    event_add(d->reap, &tv); /* EV_PERSIST: every 100 ms until the list is empty */
+    on_reap(-1, 0, d);
+}
+
+/*
+ * Loads the workflow directory into a new set and, when it is valid, serves it: webhook
+ * routes, schedules, file triggers and new runs switch over; what is in flight finishes on
+ * the old set. An invalid set changes nothing: each error is logged and the old set stays.
+ */
+static void reload(struct daemon *d)
+{
+    struct wr_diags diags = {0};
+    struct wr_workflow_set *set = NULL;
+    struct wr_file_watch *files = NULL;
+    struct wr_schedule *schedule = NULL;
+    const char *dir = d->cfg->workflows;
+    char err[512], n[32];
+
+    wr_log(WR_LOG_INFO, "reloading workflows", "dir", dir, NULL);
+    if (wr_workflow_set_load(&dir, 1, d->cfg->dir, d->cfg->env_allow, &set, &diags) != 0) {
+        for (size_t i = 0; i < diags.count; i++) {
+            wr_log(WR_LOG_ERROR, "workflow error", "error", diags.items[i], NULL);
+        }
+        snprintf(n, sizeof(n), "%zu", diags.count);
+        wr_log(WR_LOG_ERROR, "workflows not reloaded: the old set is still served", "errors", n,
+               NULL);
+        goto err;
+    }
+    /* The file watch first: freeing it is safe with commits in flight, a schedule's is not. */
+    files = wr_file_watch_new(d->base, d->ingest, (const struct wr_workflow *const *)set->items,
+                              set->count, d->cfg->dir, NULL, err, sizeof(err));
+    if (!files) {
+        wr_log(WR_LOG_ERROR, "workflows not reloaded: cannot start the file triggers", "error", err,
+               NULL);
+        goto err;
+    }
+    schedule = wr_schedule_new(d->base, d->ingest, set, err, sizeof(err));
+    if (!schedule) {
+        wr_log(WR_LOG_ERROR, "workflows not reloaded: cannot start the schedules", "error", err,
+               NULL);
+        goto err;
+    }
+    wr_webhook_server_set_workflows(d->webhooks, set);
+    wr_schedule_free(d->schedule); /* no firing in flight: see on_hup */
+    d->schedule = schedule;
+    wr_file_watch_free(d->files);
+    d->files = files;
+    wr_runner_set_workflows(d->runner, set);
+    wr_admin_set_workflows(d->admin, set);
+    retire(d, d->set);
+    d->set = set;
+    snprintf(n, sizeof(n), "%zu", set->count);
+    wr_log(WR_LOG_INFO, "workflows reloaded", "workflows", n, NULL);
+    wr_diags_clear(&diags);
+    return;
+err:
+    wr_file_watch_free(files);
+    wr_workflow_set_free(set);
+    wr_diags_clear(&diags);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    struct daemon *d = arg;
+    (void)sig;
+    (void)what;
+    if (d->stopping) {
+        return;
+    }
+    /* A schedule firing in flight points into its schedule: wait for its commit (ms). */
+    if (wr_schedule_pending(d->schedule) > 0) {
+        struct timeval tv = {0, 20000};
+        evtimer_add(d->reload_retry, &tv);
+        return;
+    }
+    reload(d);
+}
+
+/* }====== */
 
 static void on_stop(evutil_socket_t sig, short what, void *arg)
 {
@@ -71,8 +204,12 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
            sig == SIGTERM ? "TERM" : "INT", NULL);
     /* The listener goes away; requests already read keep their reply path. */
     wr_webhook_server_stop_accepting(d->webhooks);
-    wr_schedule_free(d->schedule); /* no new slots; firings in flight are tracked by the journal */
-    d->schedule = NULL;
+    wr_admin_set_stopping(d->admin); /* /readyz says so; /healthz and the API stay up */
+    /* No new slots. A firing in flight points into its schedule: on_drain frees it after. */
+    if (wr_schedule_pending(d->schedule) == 0) {
+        wr_schedule_free(d->schedule);
+        d->schedule = NULL;
+    }
     wr_runner_stop(d->runner); /* runs pause at their next durable point */
     on_drain(-1, 0, d);
 }
@@ -80,10 +217,12 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 /* The Graph client, the directory and the executor. Returns 0, or -1 (logged). */
 static int start_runs(struct daemon *d)
 {
-    char err[512], *secret = NULL;
-    if (wr_secret_resolve(d->cfg->graph.client_secret, d->cfg->dir, &secret, err, sizeof(err)) !=
-        0) {
-        wr_log(WR_LOG_ERROR, "graph.client_secret cannot be read", "error", err, "hint",
+    char err[512];
+    struct wr_config_credentials cred;
+    if (wr_config_read_credentials(d->cfg, &cred, err, sizeof(err)) != 0) {
+        char what[64];
+        snprintf(what, sizeof(what), "%s cannot be read", cred.failed);
+        wr_log(WR_LOG_ERROR, what, "error", err, "hint",
                "set it, or start with --ingest-only to store events without running them", NULL);
         return -1;
     }
@@ -91,11 +230,16 @@ static int start_runs(struct daemon *d)
         .authority = d->cfg->graph.authority,
         .tenant = d->cfg->graph.tenant,
         .client_id = d->cfg->graph.client_id,
-        .client_secret = secret,
+        .client_secret = cred.client_secret,
+        .client_certificate_pem = cred.certificate_pem,
+        .client_key_pem = cred.key_pem,
         .base_url = d->cfg->graph.base_url,
+        .max_concurrency = d->cfg->graph.max_concurrency,
+        .batch_max = d->cfg->graph.batch_max,
+        .writes_per_150s = d->cfg->graph.writes_per_150s,
     };
     d->graph = wr_graph_new(d->base, &go, err, sizeof(err));
-    wr_secret_free(secret);
+    wr_config_credentials_clear(&cred);
     if (!d->graph) {
         wr_log(WR_LOG_ERROR, "cannot create the Graph client", "error", err, NULL);
         return -1;
@@ -161,11 +305,41 @@ int wr_daemon_run(const char *config_path, bool ingest_only)
         rc = WR_EXIT_INVALID;
         goto out;
     }
+    char *token = NULL;
+    if (d.cfg->admin_token &&
+        wr_secret_resolve(d.cfg->admin_token, d.cfg->dir, &token, err, sizeof(err)) != 0) {
+        wr_log(WR_LOG_ERROR, "admin.token cannot be read", "error", err, NULL);
+        rc = WR_EXIT_INVALID;
+        goto out;
+    }
+    struct wr_admin_options ao = {
+        .listen = d.cfg->listen_admin,
+        .token = token,
+        .state_path = d.cfg->state,
+        .journal = d.journal,
+        .graph = d.graph,
+        .runner = d.runner,
+        .set = d.set,
+    };
+    int arc = wr_admin_new(d.base, &ao, &d.admin, err, sizeof(err));
+    wr_secret_free(token);
+    if (arc == WR_ADMIN_EBIND) {
+        /* A busy port must not take the workflows down with it; the probes will notice. */
+        wr_log(WR_LOG_ERROR, "admin API off: cannot listen", "error", err, NULL);
+    } else if (arc != 0) {
+        wr_log(WR_LOG_ERROR, "cannot start the admin API", "error", err, NULL);
+        rc = WR_EXIT_INVALID;
+        goto out;
+    }
     d.sigterm = evsignal_new(d.base, SIGTERM, on_stop, &d);
     d.sigint = evsignal_new(d.base, SIGINT, on_stop, &d);
     d.drain = evtimer_new(d.base, on_drain, &d);
+    d.sighup = evsignal_new(d.base, SIGHUP, on_hup, &d);
+    d.reload_retry = evtimer_new(d.base, on_hup, &d);
+    d.reap = event_new(d.base, -1, EV_PERSIST, on_reap, &d);
     evsignal_add(d.sigterm, NULL);
     evsignal_add(d.sigint, NULL);
+    evsignal_add(d.sighup, NULL);
 
     char addr[300], count[32], port[16];
     snprintf(count, sizeof(count), "%zu", d.set->count);
@@ -176,6 +350,9 @@ int wr_daemon_run(const char *config_path, bool ingest_only)
     wr_log(WR_LOG_INFO, "weir started", "version", WEIR_VERSION, "workflows", count, "state",
            d.cfg->state, "runs", ingest_only ? "off (--ingest-only)" : "on", NULL);
     wr_log(WR_LOG_INFO, "webhook listener ready", "addr", addr, NULL);
+    if (d.admin) {
+        wr_log(WR_LOG_INFO, "admin listener ready", "addr", wr_admin_addr(d.admin), NULL);
+    }
     event_base_dispatch(d.base);
     wr_log(WR_LOG_INFO, "stopped", NULL);
     rc = WR_EXIT_OK;
@@ -194,6 +371,16 @@ out:
     if (d.drain) {
         event_free(d.drain);
     }
+    if (d.sighup) {
+        event_free(d.sighup);
+    }
+    if (d.reload_retry) {
+        event_free(d.reload_retry);
+    }
+    if (d.reap) {
+        event_free(d.reap);
+    }
+    wr_admin_free(d.admin);
     wr_schedule_free(d.schedule);
     wr_file_watch_free(d.files);
     wr_runner_free(d.runner);
@@ -204,6 +391,13 @@ out:
     wr_ingest_free(d.ingest);
     wr_journal_close(d.journal);
     wr_workflow_set_free(d.set);
+    while (d.retired) {
+        struct retired *r = d.retired;
+        d.retired = r->next;
+        wr_workflow_set_free(r->set);
+        free(r);
+    }
+    wr_metrics_clear();
     wr_config_free(d.cfg);
     wr_diags_clear(&diags);
     event_base_free(d.base);

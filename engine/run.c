@@ -20,16 +20,25 @@
 #include "engine/journal.h"
 #include "engine/log.h"
 #include "engine/lua_host.h"
+#include "engine/metrics.h"
 #include "engine/strutil.h"
 #include "engine/workflow_set.h"
 
 #define ON_ERROR_BASE 1000 /* steps.idx of on_error step i is ON_ERROR_BASE + i */
+
+/* A workflow set and the runs in memory that started on it (see wr_runner_set_workflows). */
+struct set_use {
+    const struct wr_workflow_set *set;
+    size_t runs;
+    struct set_use *next;
+};
 
 struct wr_runner {
     struct event_base *base;
     struct wr_journal *journal;
     sqlite3 *db; /* reading connection */
     const struct wr_workflow_set *set;
+    struct set_use *uses; /* the current set first, then older ones still used by runs */
     struct wr_graph *graph;
     struct wr_directory *dir;
     int max_concurrent;
@@ -52,9 +61,18 @@ struct exec {
     size_t idx;   /* index within steps or on_error */
     int attempts; /* attempts already made of the current step */
     int64_t wait_started;
-    bool had_errors;     /* a continue_on_error step failed */
-    char *pending_error; /* the failure being recorded before on_error / the end */
+    bool had_errors;         /* a continue_on_error step failed */
+    char *pending_error;     /* the failure being recorded before on_error / the end */
+    struct set_use *use;     /* the set wf belongs to: kept alive while this run is in memory */
+    int64_t attempt_started; /* monotonic ms when the current attempt started, or 0 */
 };
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static int64_t now_ms(void)
 {
@@ -76,8 +94,24 @@ static int64_t step_row(const struct exec *x)
     return (int64_t)x->idx + (x->in_on_error ? ON_ERROR_BASE : 0);
 }
 
+/* One run less uses u; a set that is no longer current is forgotten with its last run. */
+static void set_use_release(struct wr_runner *r, struct set_use *u)
+{
+    if (!u || --u->runs > 0 || u == r->uses) {
+        return;
+    }
+    for (struct set_use **p = &r->uses; *p; p = &(*p)->next) {
+        if (*p == u) {
+            *p = u->next;
+            free(u);
+            return;
+        }
+    }
+}
+
 static void exec_free(struct exec *x)
 {
+    set_use_release(x->r, x->use);
     json_object_put(x->event);
     json_object_put(x->outputs);
     json_object_put(x->error);
@@ -203,6 +237,7 @@ static void finish(struct exec *x, const char *status, const char *error)
 {
     struct wr_journal_batch *b = wr_journal_batch_new();
     set_run(b, x->id, status, 0, error);
+    wr_metrics_run_finished(x->wf->name, status);
     wr_log(strcmp(status, "failed") == 0 ? WR_LOG_WARN : WR_LOG_INFO, "run finished", "run", x->id,
            "workflow", x->wf->name, "status", status, "error", error ? error : "", NULL);
     commit(x, b, exec_release);
@@ -258,7 +293,18 @@ static void step_done(struct exec *x, bool ok, bool retriable, struct json_objec
 {
     const struct wr_step *s = current_step(x);
     struct wr_journal_batch *b = wr_journal_batch_new();
+    char took[32] = "";
+    if (x->attempt_started) {
+        int64_t ms = mono_ms() - x->attempt_started;
+        wr_metrics_step(x->wf->name, s->action ? s->action->name : "script", (double)ms / 1000.0);
+        snprintf(took, sizeof(took), "%lldms", (long long)ms);
+        x->attempt_started = 0;
+    }
     if (ok) {
+        char attempt[16];
+        snprintf(attempt, sizeof(attempt), "%d", x->attempts);
+        wr_log(WR_LOG_INFO, "step succeeded", "run", x->id, "workflow", x->wf->name, "step",
+               s->id ? s->id : s->path, "attempt", attempt, "duration", took, NULL);
         const char *out = json_object_to_json_string_ext(
             output, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         set_step(b, x, "succeeded", args, out, NULL);
@@ -392,6 +438,7 @@ static struct json_object *rendered_args_for(struct exec *x, char *err, size_t e
 static void start_action(struct exec *x)
 {
     const struct wr_step *s = current_step(x);
+    x->attempt_started = mono_ms(); /* the step's own time, after its "running" commit */
     char err[1024];
     struct json_object *args = rendered_args_for(x, err, sizeof(err));
     if (!args) {
@@ -416,6 +463,7 @@ static void start_action(struct exec *x)
 static void run_script(struct exec *x)
 {
     const struct wr_step *s = current_step(x);
+    x->attempt_started = mono_ms();
     struct json_object *ctx = json_object_new_object(), *out = NULL;
     struct json_object *run = json_object_new_object();
     char err[2048], *trace = NULL;
@@ -555,6 +603,10 @@ static void run_step(struct exec *x)
     }
     /* Record "started" (with the attempt) before the effect: after a crash it runs again. */
     x->attempts++;
+    char attempt[16];
+    snprintf(attempt, sizeof(attempt), "%d", x->attempts);
+    wr_log(WR_LOG_DEBUG, "step attempt started", "run", x->id, "workflow", x->wf->name, "step",
+           s->id ? s->id : s->path, "attempt", attempt, NULL);
     struct wr_journal_batch *b = wr_journal_batch_new();
     set_step(b, x, "running", NULL, NULL, NULL);
     commit(x, b, s->kind == WR_STEP_ACTION ? action_recorded : run_script);
@@ -633,6 +685,8 @@ static void start_run(struct wr_runner *r, const char *id, const char *workflow,
     snprintf(x->id, sizeof(x->id), "%s", id);
     x->r = r;
     x->wf = wf;
+    x->use = r->uses;
+    x->use->runs++;
     x->outputs = json_object_new_object();
     x->event = json_tokener_parse(body);
     json_object_object_add(r->active_ids, x->id, NULL);
@@ -705,6 +759,8 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
     r->base = base;
     r->journal = journal;
     r->set = set;
+    r->uses = wr_xcalloc(1, sizeof(*r->uses));
+    r->uses->set = set;
     r->graph = graph;
     r->dir = dir;
     r->max_concurrent = opts && opts->max_concurrent > 0 ? opts->max_concurrent : 64;
@@ -739,10 +795,43 @@ size_t wr_runner_active(const struct wr_runner *r)
     return r ? r->active : 0;
 }
 
+void wr_runner_set_workflows(struct wr_runner *r, const struct wr_workflow_set *set)
+{
+    if (!r || r->set == set) {
+        return;
+    }
+    struct set_use *u = wr_xcalloc(1, sizeof(*u));
+    u->set = set;
+    u->next = r->uses;
+    r->uses = u;
+    r->set = set;
+    /* The previous set is forgotten now if no run uses it, else with its last run. */
+    if (u->next->runs == 0) {
+        struct set_use *old = u->next;
+        u->next = old->next;
+        free(old);
+    }
+}
+
+size_t wr_runner_set_users(const struct wr_runner *r, const struct wr_workflow_set *set)
+{
+    for (const struct set_use *u = r ? r->uses : NULL; u; u = u->next) {
+        if (u->set == set) {
+            return u->runs;
+        }
+    }
+    return 0;
+}
+
 void wr_runner_free(struct wr_runner *r)
 {
     if (!r) {
         return;
+    }
+    while (r->uses) {
+        struct set_use *u = r->uses;
+        r->uses = u->next;
+        free(u);
     }
     if (r->poll) {
         event_free(r->poll);

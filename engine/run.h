@@ -50,6 +50,16 @@ void wr_runner_stop(struct wr_runner *r);
 /* Runs in progress in this process. */
 size_t wr_runner_active(const struct wr_runner *r);
 
+/*
+ * Starts new runs on set (borrowed) from now on, after a reload. Runs already in memory keep
+ * the workflows they started with, so the previous set must stay alive until
+ * wr_runner_set_users() says no run uses it any more.
+ */
+void wr_runner_set_workflows(struct wr_runner *r, const struct wr_workflow_set *set);
+
+/* Runs in memory that started on set (0 for a set the runner never used). NULL r gives 0. */
+size_t wr_runner_set_users(const struct wr_runner *r, const struct wr_workflow_set *set);
+
 /* Frees the runner. Call it when wr_runner_active() is 0. NULL is fine. */
 void wr_runner_free(struct wr_runner *r);
 

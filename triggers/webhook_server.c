@@ -20,6 +20,7 @@
 
 #include "engine/ingest.h"
 #include "engine/lua_host.h"
+#include "engine/metrics.h"
 #include "engine/strutil.h"
 #include "engine/template.h"
 #include "engine/workflow_set.h"
@@ -133,6 +134,7 @@ static void on_committed(void *arg, const struct wr_ingest_result *res)
     struct pending *p = arg;
     p->srv->pending--;
     if (res->rc != 0) {
+        wr_metrics_event("webhook", "failed", p->count);
         /* Nothing was stored: the sender must retry, so no 2xx. */
         evhttp_add_header(evhttp_request_get_output_headers(p->req), "Retry-After", "5");
         reply_error(p->req, 503, "Service Unavailable", "the event could not be stored: %s",
@@ -145,6 +147,8 @@ static void on_committed(void *arg, const struct wr_ingest_result *res)
     for (size_t i = 0; i < res->count; i++) {
         runs += res->items[i].runs;
         all_dup = all_dup && res->items[i].duplicate;
+        const char *outcome = res->items[i].runs > 0 ? "accepted" : "unmatched";
+        wr_metrics_event("webhook", res->items[i].duplicate ? "duplicate" : outcome, 1);
     }
     struct json_object *o = json_object_new_object();
     if (res->count == 1) {
@@ -234,6 +238,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     struct evkeyvalq *in = evhttp_request_get_input_headers(req);
     const char *ct = evhttp_find_header(in, "Content-Type");
     if (!json_content_type(ct)) {
+        wr_metrics_event("webhook", "rejected", 1);
         reply_error(req, 415, "Unsupported Media Type",
                     "the body must be JSON (Content-Type: application/json), got %s",
                     ct ? ct : "no Content-Type");
@@ -254,6 +259,7 @@ static void on_request(struct evhttp_request *req, void *arg)
             line += data[i] == '\n';
             col = data[i] == '\n' ? 1 : col + 1;
         }
+        wr_metrics_event("webhook", "rejected", 1);
         reply_error(req, 400, "Bad Request", "invalid JSON at line %d, column %d: %s", line, col,
                     jerr == json_tokener_continue ? "unexpected end of the body"
                                                   : json_tokener_error_desc(jerr));
@@ -285,6 +291,7 @@ static void on_request(struct evhttp_request *req, void *arg)
             if (rc == 0) {
                 snprintf(err, sizeof(err), "split: '%s' is not a list in this body", split_expr);
             }
+            wr_metrics_event("webhook", "rejected", 1);
             reply_error(req, 422, "Unprocessable Entity", "%s", err);
             goto out;
         }
@@ -299,6 +306,7 @@ static void on_request(struct evhttp_request *req, void *arg)
         if (id_tmpl) {
             keys[i] = template_key(first, id_tmpl, events[i].event, err, sizeof(err));
             if (!keys[i]) {
+                wr_metrics_event("webhook", "rejected", 1);
                 reply_error(req, 422, "Unprocessable Entity", "id: %s", err);
                 goto out;
             }
@@ -324,6 +332,7 @@ static void on_request(struct evhttp_request *req, void *arg)
                          on_committed, p) != 0) {
         free(p);
         evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "5");
+        wr_metrics_event("webhook", "failed", nevents);
         reply_error(req, 503, "Service Unavailable", "weir is shutting down");
         goto out;
     }

@@ -1,0 +1,649 @@
+/*
+ * admin — the admin API's listener and routes; see admin.h.
+ *
+ * Every handler answers on the spot: the queries are short reads (and, for retry and cancel,
+ * one short write transaction) on the admin's own SQLite connection, like the executor's
+ * polling reads. Nothing here waits for the journal's writer.
+ */
+#include "engine/admin.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <json-c/json.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "engine/duration.h"
+#include "engine/graph.h"
+#include "engine/history.h"
+#include "engine/journal.h"
+#include "engine/log.h"
+#include "engine/metrics.h"
+#include "engine/run.h"
+#include "engine/strutil.h"
+#include "engine/workflow_set.h"
+
+#define ADMIN_MAX_LIMIT 1000
+
+struct wr_admin {
+    struct event_base *base;
+    struct evhttp *http;
+    sqlite3 *db; /* the admin's own connection: reads, and retry/cancel writes */
+    struct wr_journal *journal;
+    struct wr_graph *graph;
+    struct wr_runner *runner;
+    const struct wr_workflow_set *set;
+    bool has_token;
+    bool stopping;
+    unsigned char token_digest[32]; /* SHA-256 of the token: compared, never the token */
+    char addr[300];
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* {====== replies ====== */
+
+static void reply_json(struct evhttp_request *req, int code, const char *reason,
+                       struct json_object *body)
+{
+    struct evbuffer *out = evbuffer_new();
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    evbuffer_add_printf(out, "%s\n",
+                        json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
+                                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
+    evhttp_send_reply(req, code, reason, out);
+    evbuffer_free(out);
+    json_object_put(body);
+}
+
+static void reply_error(struct evhttp_request *req, int code, const char *reason, const char *fmt,
+                        ...) __attribute__((format(printf, 4, 5)));
+
+static void reply_error(struct evhttp_request *req, int code, const char *reason, const char *fmt,
+                        ...)
+{
+    struct wr_buf b = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    wr_buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "error", json_object_new_string(wr_buf_str(&b)));
+    wr_buf_free(&b);
+    reply_json(req, code, reason, o);
+}
+
+static void reply_text(struct evhttp_request *req, int code, const char *reason, const char *type,
+                       const char *text)
+{
+    struct evbuffer *out = evbuffer_new();
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
+    evbuffer_add(out, text, strlen(text));
+    evhttp_send_reply(req, code, reason, out);
+    evbuffer_free(out);
+}
+
+/* A history error as an HTTP answer. */
+static void reply_history_error(struct evhttp_request *req, int rc, const char *err)
+{
+    switch (rc) {
+    case WR_HISTORY_ENOTFOUND:
+        reply_error(req, 404, "Not Found", "%s", err);
+        break;
+    case WR_HISTORY_EAMBIGUOUS:
+        reply_error(req, 400, "Bad Request", "%s", err);
+        break;
+    case WR_HISTORY_ESTATE:
+        reply_error(req, 409, "Conflict", "%s", err);
+        break;
+    default:
+        wr_log(WR_LOG_ERROR, "admin API: the store cannot be read", "error", err, NULL);
+        reply_error(req, 500, "Internal Server Error", "%s", err);
+        break;
+    }
+}
+
+/* }====== */
+
+/* {====== probes ====== */
+
+/* Whether the store answers a read; a message in err when not. */
+static bool journal_ok(struct wr_admin *a, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(a->db, "SELECT 1 FROM runs LIMIT 1", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    bool ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
+    if (!ok) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(a->db));
+    }
+    sqlite3_finalize(st);
+    return ok;
+}
+
+static void on_readyz(struct wr_admin *a, struct evhttp_request *req)
+{
+    char err[256];
+    struct json_object *checks = json_object_new_object();
+    struct wr_buf why = {0};
+    if (journal_ok(a, err, sizeof(err))) {
+        json_object_object_add(checks, "journal", json_object_new_string("ok"));
+    } else {
+        json_object_object_add(checks, "journal", json_object_new_string(err));
+        wr_buf_addf(&why, "journal: %s", err);
+    }
+    if (a->set && a->set->count > 0) {
+        json_object_object_add(checks, "workflows", json_object_new_string("ok"));
+    } else {
+        json_object_object_add(checks, "workflows", json_object_new_string("none loaded"));
+        wr_buf_addf(&why, "%sworkflows: none loaded", why.len ? "; " : "");
+    }
+    if (a->stopping) {
+        wr_buf_addf(&why, "%sstopping", why.len ? "; " : "");
+    }
+    /* The Graph client does not say whether its token is good; do not guess. */
+    json_object_object_add(checks, "graph",
+                           json_object_new_string(a->graph ? "unknown" : "off (--ingest-only)"));
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "status", json_object_new_string(why.len ? "not ready" : "ready"));
+    json_object_object_add(o, "checks", checks);
+    if (why.len) {
+        json_object_object_add(o, "error", json_object_new_string(wr_buf_str(&why)));
+        reply_json(req, 503, "Service Unavailable", o);
+    } else {
+        reply_json(req, 200, "OK", o);
+    }
+    wr_buf_free(&why);
+}
+
+/* }====== */
+
+/* {====== /metrics ====== */
+
+static void counter(struct wr_buf *b, const char *name, const char *help, double v)
+{
+    wr_metrics_family(b, name, "counter", help);
+    wr_metrics_sample(b, name, v, NULL);
+}
+
+static void gauge(struct wr_buf *b, const char *name, const char *help, double v)
+{
+    wr_metrics_family(b, name, "gauge", help);
+    wr_metrics_sample(b, name, v, NULL);
+}
+
+/* weir_runs{workflow,status}: what the store holds now, read at scrape time. */
+static void runs_by_state(struct wr_admin *a, struct wr_buf *b)
+{
+    sqlite3_stmt *st = NULL;
+    wr_metrics_family(b, "weir_runs", "gauge", "Runs in the store, by workflow and status.");
+    if (sqlite3_prepare_v2(a->db,
+                           "SELECT workflow, status, count(*) FROM runs GROUP BY workflow, status "
+                           "ORDER BY workflow, status",
+                           -1, &st, NULL) != SQLITE_OK) {
+        wr_log(WR_LOG_WARN, "metrics: cannot count runs", "error", sqlite3_errmsg(a->db), NULL);
+        return;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        wr_metrics_sample(b, "weir_runs", (double)sqlite3_column_int64(st, 2), "workflow",
+                          (const char *)sqlite3_column_text(st, 0), "status",
+                          (const char *)sqlite3_column_text(st, 1), NULL);
+    }
+    sqlite3_finalize(st);
+}
+
+static void on_metrics(struct wr_admin *a, struct evhttp_request *req)
+{
+    struct wr_buf b = {0};
+    wr_metrics_format(&b);
+    runs_by_state(a, &b);
+    gauge(&b, "weir_runs_in_progress", "Runs executing in this process now.",
+          (double)wr_runner_active(a->runner));
+    gauge(&b, "weir_workflows_loaded", "Workflows in the set being served.",
+          a->set ? (double)a->set->count : 0);
+
+    struct wr_journal_stats js;
+    wr_journal_get_stats(a->journal, &js);
+    counter(&b, "weir_journal_commits_total", "Journal transactions committed (each one fsync).",
+            (double)js.commits);
+    counter(&b, "weir_journal_batches_total", "Batches committed (events and run state changes).",
+            (double)js.batches);
+    counter(&b, "weir_journal_events_total", "Events committed to the journal.", (double)js.events);
+    gauge(&b, "weir_journal_max_group_batches", "The most batches one commit has carried.",
+          (double)js.max_group);
+
+    if (a->graph) {
+        struct wr_graph_stats gs;
+        wr_graph_get_stats(a->graph, &gs);
+        counter(&b, "weir_graph_requests_total", "Graph requests made by actions and lookups.",
+                (double)gs.requests);
+        counter(&b, "weir_graph_http_requests_total",
+                "HTTP transfers to Graph (a $batch is one; token calls excluded).",
+                (double)gs.http_requests);
+        counter(&b, "weir_graph_batches_total", "$batch transfers.", (double)gs.batches);
+        counter(&b, "weir_graph_batch_items_total", "Requests sent inside a $batch.",
+                (double)gs.batch_items);
+        counter(&b, "weir_graph_retries_total", "HTTP attempts after the first.",
+                (double)gs.retries);
+        counter(&b, "weir_graph_throttled_total", "429 answers from Graph.", (double)gs.throttled);
+        counter(&b, "weir_graph_token_fetches_total", "Calls to the token endpoint.",
+                (double)gs.token_fetches);
+        counter(&b, "weir_graph_paced_total", "Writes that waited for the pacing bucket.",
+                (double)gs.paced);
+        counter(&b, "weir_graph_retry_after_wait_seconds_total",
+                "Time spent waiting as Retry-After asked.", (double)gs.retry_wait_ms / 1000.0);
+    }
+    reply_text(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", wr_buf_str(&b));
+    wr_buf_free(&b);
+}
+
+/* }====== */
+
+/* {====== /api/runs ====== */
+
+static void on_list(struct wr_admin *a, struct evhttp_request *req, const char *query)
+{
+    struct evkeyvalq q;
+    struct wr_history_filter f = {0};
+    struct json_object *list = NULL;
+    char err[512];
+
+    TAILQ_INIT(&q);
+    if (query && evhttp_parse_query_str(query, &q) != 0) {
+        reply_error(req, 400, "Bad Request", "the query string does not parse");
+        goto out;
+    }
+    for (struct evkeyval *kv = q.tqh_first; kv; kv = kv->next.tqe_next) {
+        const char *v = kv->value;
+        if (strcmp(kv->key, "workflow") == 0) {
+            f.workflow = v;
+        } else if (strcmp(kv->key, "status") == 0) {
+            if (!wr_history_status_valid(v)) {
+                reply_error(req, 400, "Bad Request",
+                            "status: '%s' is not a run status (queued, running, retrying, "
+                            "waiting, succeeded, failed, succeeded_with_errors, cancelled)",
+                            v);
+                goto out;
+            }
+            f.status = v;
+        } else if (strcmp(kv->key, "since") == 0) {
+            if (wr_duration_parse(v, &f.since_ms, err, sizeof(err)) != 0) {
+                reply_error(req, 400, "Bad Request", "since: %s", err);
+                goto out;
+            }
+        } else if (strcmp(kv->key, "limit") == 0) {
+            char *end = NULL;
+            long n = strtol(v, &end, 10);
+            if (!*v || *end || n < 1 || n > ADMIN_MAX_LIMIT) {
+                reply_error(req, 400, "Bad Request", "limit: expected an integer 1-%d, got '%s'",
+                            ADMIN_MAX_LIMIT, v);
+                goto out;
+            }
+            f.limit = (int)n;
+        } else {
+            reply_error(req, 400, "Bad Request",
+                        "unknown query parameter '%s' (use workflow, status, since, limit)",
+                        kv->key);
+            goto out;
+        }
+    }
+    int rc = wr_history_list(a->db, &f, now_ms(), &list, err, sizeof(err));
+    if (rc != 0) {
+        reply_history_error(req, rc, err);
+        goto out;
+    }
+    for (size_t i = 0; i < json_object_array_length(list); i++) {
+        wr_history_annotate(json_object_array_get_idx(list, i), a->set);
+    }
+    reply_json(req, 200, "OK", list);
+out:
+    evhttp_clear_headers(&q);
+}
+
+static void on_show(struct wr_admin *a, struct evhttp_request *req, const char *id)
+{
+    struct json_object *run = NULL;
+    char err[2048];
+    int rc = wr_history_show(a->db, id, &run, err, sizeof(err));
+    if (rc != 0) {
+        reply_history_error(req, rc, err);
+        return;
+    }
+    wr_history_annotate(run, a->set);
+    reply_json(req, 200, "OK", run);
+}
+
+/* `?same_version=true|1` (or nothing); -1 after answering 400. */
+static int same_version_param(struct evhttp_request *req, const char *query)
+{
+    struct evkeyvalq q;
+    int rc = 0;
+    TAILQ_INIT(&q);
+    if (query && evhttp_parse_query_str(query, &q) != 0) {
+        reply_error(req, 400, "Bad Request", "the query string does not parse");
+        return -1;
+    }
+    for (struct evkeyval *kv = q.tqh_first; kv; kv = kv->next.tqe_next) {
+        if (strcmp(kv->key, "same_version") != 0) {
+            reply_error(req, 400, "Bad Request",
+                        "unknown query parameter '%s' (retry takes same_version)", kv->key);
+            rc = -1;
+            break;
+        }
+        if (strcmp(kv->value, "true") == 0 || strcmp(kv->value, "1") == 0) {
+            rc = 1;
+        } else if (strcmp(kv->value, "false") != 0 && strcmp(kv->value, "0") != 0) {
+            reply_error(req, 400, "Bad Request", "same_version: expected true or false");
+            rc = -1;
+            break;
+        }
+    }
+    evhttp_clear_headers(&q);
+    return rc;
+}
+
+static void on_retry(struct wr_admin *a, struct evhttp_request *req, const char *id,
+                     const char *query)
+{
+    struct json_object *run = NULL;
+    char err[2048];
+    int same = same_version_param(req, query);
+    if (same < 0) {
+        return;
+    }
+    int rc = wr_history_retry(a->db, id, same == 1, now_ms(), &run, err, sizeof(err));
+    if (rc != 0) {
+        reply_history_error(req, rc, err);
+        return;
+    }
+    wr_log(WR_LOG_INFO, "run queued again by the admin API", "run",
+           json_object_get_string(json_object_object_get(run, "id")), NULL);
+    wr_history_annotate(run, a->set);
+    reply_json(req, 200, "OK", run);
+    if (a->runner) {
+        wr_runner_kick(a->runner); /* the executor picks it up now rather than at its next poll */
+    }
+}
+
+static void on_cancel(struct wr_admin *a, struct evhttp_request *req, const char *id,
+                      const char *query)
+{
+    struct json_object *run = NULL;
+    char err[2048];
+    if (query && *query) {
+        reply_error(req, 400, "Bad Request", "cancel takes no query parameters");
+        return;
+    }
+    int rc = wr_history_cancel(a->db, id, now_ms(), &run, err, sizeof(err));
+    if (rc != 0) {
+        reply_history_error(req, rc, err);
+        return;
+    }
+    wr_log(WR_LOG_INFO, "run cancelled by the admin API", "run",
+           json_object_get_string(json_object_object_get(run, "id")), NULL);
+    wr_history_annotate(run, a->set);
+    reply_json(req, 200, "OK", run);
+}
+
+/* }====== */
+
+/* {====== routing ====== */
+
+static void digest(const char *s, size_t len, unsigned char out[32])
+{
+    unsigned int n = 32;
+    EVP_Digest(s, len, out, &n, EVP_sha256(), NULL);
+}
+
+/* Whether the request carries `Authorization: Bearer <the token>`. */
+static bool authorized(const struct wr_admin *a, struct evhttp_request *req)
+{
+    if (!a->has_token) {
+        return true;
+    }
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+        return false;
+    }
+    h += 7;
+    while (*h == ' ') {
+        h++;
+    }
+    /* Digests have one length whatever was sent, so the compare takes the same time. */
+    unsigned char d[32];
+    digest(h, strlen(h), d);
+    return CRYPTO_memcmp(d, a->token_digest, sizeof(d)) == 0;
+}
+
+static bool method_is(struct evhttp_request *req, bool post)
+{
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    return post ? cmd == EVHTTP_REQ_POST : cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
+}
+
+static void wrong_method(struct evhttp_request *req, bool post)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", post ? "POST" : "GET, HEAD");
+    reply_error(req, 405, "Method Not Allowed", "this path takes %s", post ? "POST" : "GET");
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    struct wr_admin *a = arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+    char *id = NULL;
+
+    if (!path || !*path) {
+        reply_error(req, 404, "Not Found", "no such path");
+        return;
+    }
+    if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
+        if (!method_is(req, false)) {
+            wrong_method(req, false);
+        } else if (path[1] == 'h') {
+            reply_text(req, 200, "OK", "text/plain; charset=utf-8", "ok\n");
+        } else {
+            on_readyz(a, req);
+        }
+        return;
+    }
+    if (!authorized(a, req)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+                          "Bearer realm=\"weir\"");
+        reply_error(req, 401, "Unauthorized",
+                    "this path needs Authorization: Bearer <admin.token>");
+        return;
+    }
+    bool get = method_is(req, false);
+    if (strcmp(path, "/metrics") == 0 || strcmp(path, "/api/runs") == 0 ||
+        strcmp(path, "/api/runs/") == 0) {
+        if (!get) {
+            wrong_method(req, false);
+        } else if (path[1] == 'm') {
+            on_metrics(a, req);
+        } else {
+            on_list(a, req, query);
+        }
+        return;
+    }
+    static const char prefix[] = "/api/runs/";
+    if (strncmp(path, prefix, sizeof(prefix) - 1) != 0) {
+        reply_error(req, 404, "Not Found", "no such path: %s", path);
+        return;
+    }
+    const char *rest = path + sizeof(prefix) - 1;
+    const char *slash = strchr(rest, '/');
+    const char *action = slash ? slash + 1 : NULL;
+    size_t idlen = slash ? (size_t)(slash - rest) : strlen(rest);
+    char *raw = wr_xasprintf("%.*s", (int)idlen, rest);
+    id = evhttp_uridecode(raw, 0, NULL);
+    free(raw);
+    if (!id || !*id || (action && strcmp(action, "retry") != 0 && strcmp(action, "cancel") != 0)) {
+        reply_error(req, 404, "Not Found", "no such path: %s", path);
+    } else if (!action && !get) {
+        wrong_method(req, false);
+    } else if (!action) {
+        on_show(a, req, id);
+    } else if (!method_is(req, true)) {
+        wrong_method(req, true);
+    } else if (action[0] == 'r') {
+        on_retry(a, req, id, query);
+    } else {
+        on_cancel(a, req, id, query);
+    }
+    free(id);
+}
+
+/* }====== */
+
+bool wr_admin_is_loopback(const char *host)
+{
+    struct in_addr v4;
+    struct in6_addr v6;
+    if (strcasecmp(host, "localhost") == 0) {
+        return true;
+    }
+    if (inet_pton(AF_INET, host, &v4) == 1) {
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    }
+    return inet_pton(AF_INET6, host, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+static int parse_listen(const char *listen, char *host, size_t hostlen, int *port)
+{
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen) {
+        return -1;
+    }
+    size_t n = (size_t)(colon - listen);
+    if (listen[0] == '[' && colon[-1] == ']') {
+        listen++;
+        n -= 2;
+    }
+    if (n >= hostlen) {
+        return -1;
+    }
+    memcpy(host, listen, n);
+    host[n] = '\0';
+    *port = atoi(colon + 1);
+    return 0;
+}
+
+int wr_admin_new(struct event_base *base, const struct wr_admin_options *opts,
+                 struct wr_admin **out, char *err, size_t errlen)
+{
+    struct wr_admin *a = wr_xcalloc(1, sizeof(*a));
+    char host[256];
+    int port = 0, rc = -1;
+
+    *out = NULL;
+    a->base = base;
+    a->journal = opts->journal;
+    a->graph = opts->graph;
+    a->runner = opts->runner;
+    a->set = opts->set;
+    if (parse_listen(opts->listen, host, sizeof(host), &port) != 0) {
+        snprintf(err, errlen, "listen.admin: '%s' is not HOST:PORT", opts->listen);
+        goto err;
+    }
+    if (opts->token && *opts->token) {
+        a->has_token = true;
+        digest(opts->token, strlen(opts->token), a->token_digest);
+    } else if (!wr_admin_is_loopback(host)) {
+        snprintf(err, errlen,
+                 "listen.admin: %s is not a loopback address, so the admin API needs "
+                 "admin.token (env:NAME or file:PATH)",
+                 opts->listen);
+        goto err;
+    }
+    a->db = wr_journal_open_reader(opts->state_path, err, errlen);
+    if (!a->db) {
+        goto err;
+    }
+    a->http = evhttp_new(base);
+    if (!a->http) {
+        snprintf(err, errlen, "cannot create the admin listener");
+        goto err;
+    }
+    evhttp_set_max_body_size(a->http, 64 * 1024);
+    evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                            EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
+                                            EVHTTP_REQ_OPTIONS);
+    evhttp_set_timeout(a->http, 10);
+    evhttp_set_gencb(a->http, on_request, a);
+    struct evhttp_bound_socket *bs =
+        evhttp_bind_socket_with_handle(a->http, host, (ev_uint16_t)port);
+    if (!bs) {
+        snprintf(err, errlen,
+                 "listen.admin: cannot listen on %s (in use, or not an address of this machine?)",
+                 opts->listen);
+        rc = WR_ADMIN_EBIND;
+        goto err;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0) {
+        port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                        : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+    snprintf(a->addr, sizeof(a->addr), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+    *out = a;
+    return 0;
+err:
+    wr_admin_free(a);
+    return rc;
+}
+
+const char *wr_admin_addr(const struct wr_admin *a)
+{
+    return a->addr;
+}
+
+void wr_admin_set_workflows(struct wr_admin *a, const struct wr_workflow_set *set)
+{
+    if (a) {
+        a->set = set;
+    }
+}
+
+void wr_admin_set_stopping(struct wr_admin *a)
+{
+    if (a) {
+        a->stopping = true;
+    }
+}
+
+void wr_admin_free(struct wr_admin *a)
+{
+    if (!a) {
+        return;
+    }
+    if (a->http) {
+        evhttp_free(a->http);
+    }
+    sqlite3_close(a->db);
+    OPENSSL_cleanse(a->token_digest, sizeof(a->token_digest));
+    free(a);
+}

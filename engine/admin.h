@@ -1,0 +1,71 @@
+/*
+ * admin — the admin API: an evhttp listener on `listen.admin` for probes, metrics and run
+ * history.
+ *
+ * Routes: GET /healthz (the process is up); GET /readyz (the journal answers a read,
+ * workflows are loaded and weir is not stopping; else 503 with a JSON body naming what is
+ * not; Graph shows as "unknown": the client does not expose its token state); GET /metrics
+ * (Prometheus text format 0.0.4); GET /api/runs (?workflow, status, since, limit);
+ * GET /api/runs/{id}; POST /api/runs/{id}/retry (?same_version=true); POST
+ * /api/runs/{id}/cancel. Run data comes from engine/history on the admin's own SQLite
+ * connection; retry and cancel are its short write transactions. Errors are JSON
+ * {"error": "..."}: 400 bad query, 401 no or wrong token, 404 unknown path or run, 405 wrong
+ * method, 409 retry/cancel refused.
+ *
+ * A bearer token (admin.token) guards /metrics and /api/ when set (probes stay open); it is
+ * required when the listener is not on a loopback address. It is compared in constant time
+ * and never logged or echoed.
+ *
+ * Not here: the daemon's wiring, the queries themselves (engine/history), the counters
+ * (engine/metrics).
+ */
+#ifndef WR_ADMIN_H
+#define WR_ADMIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct event_base;
+struct wr_journal;
+struct wr_graph;
+struct wr_runner;
+struct wr_workflow_set;
+
+struct wr_admin_options {
+    const char *listen;                /* "HOST:PORT"; port 0 picks a free one */
+    const char *token;                 /* the token's value (copied), or NULL for none */
+    const char *state_path;            /* the journal's file: the admin opens its own reader */
+    struct wr_journal *journal;        /* borrowed: commit statistics */
+    struct wr_graph *graph;            /* borrowed, may be NULL (--ingest-only) */
+    struct wr_runner *runner;          /* borrowed, may be NULL: kicked after a retry */
+    const struct wr_workflow_set *set; /* borrowed; see wr_admin_set_workflows */
+};
+
+struct wr_admin;
+
+#define WR_ADMIN_EBIND (-2) /* the address cannot be bound (in use, not this machine's) */
+
+/*
+ * Starts the listener into *out (owned). Everything borrowed in opts must outlive the admin.
+ * Returns 0; WR_ADMIN_EBIND; or -1 when listen is not HOST:PORT, the store cannot be read, or
+ * the address is not loopback and no token is set. On error *out is NULL and err says why.
+ */
+int wr_admin_new(struct event_base *base, const struct wr_admin_options *opts,
+                 struct wr_admin **out, char *err, size_t errlen);
+
+/* The bound address as "HOST:PORT" (the real port when 0 was asked for). Borrowed. */
+const char *wr_admin_addr(const struct wr_admin *a);
+
+/* Serves set (borrowed) from now on, after a reload. */
+void wr_admin_set_workflows(struct wr_admin *a, const struct wr_workflow_set *set);
+
+/* From now on /readyz answers 503 "stopping" (the daemon drains; send no new work). */
+void wr_admin_set_stopping(struct wr_admin *a);
+
+/* True when host (an address or "localhost") is a loopback address: 127.0.0.0/8 or ::1. */
+bool wr_admin_is_loopback(const char *host);
+
+/* Stops listening and frees the admin (the token is wiped). NULL is fine. */
+void wr_admin_free(struct wr_admin *a);
+
+#endif

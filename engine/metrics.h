@@ -1,0 +1,46 @@
+/*
+ * metrics — weir's in-process counters for /metrics: events received, runs finished and step
+ * durations, kept by the modules that see them happen and printed in Prometheus text format.
+ *
+ * Every function runs on the loop thread (no locking). Series are created on first use and
+ * live until wr_metrics_clear(). Figures other modules already keep (the journal's commit
+ * statistics, the Graph client's, runs by state in the store) are not copied here: the admin
+ * API reads them at scrape time. This module does not serve HTTP.
+ */
+#ifndef WR_METRICS_H
+#define WR_METRICS_H
+
+#include <stdint.h>
+
+struct wr_buf;
+
+/*
+ * Counts n events of one trigger kind ("webhook", "file", "schedule") by outcome:
+ * "accepted" (stored, runs started), "unmatched" (stored, no workflow wanted it),
+ * "duplicate" (seen before), "rejected" (bad request), "failed" (could not be stored).
+ */
+void wr_metrics_event(const char *trigger, const char *outcome, uint64_t n);
+
+/* Counts a run that ended with status (succeeded, failed, ...) for workflow. */
+void wr_metrics_run_finished(const char *workflow, const char *status);
+
+/* Records one step attempt's duration in the histogram of (workflow, action). */
+void wr_metrics_step(const char *workflow, const char *action, double seconds);
+
+/*
+ * Appends the families above to b in Prometheus text format 0.0.4 (`# HELP`, `# TYPE`, then
+ * the samples; label values escaped). Families without samples still get their HELP/TYPE.
+ */
+void wr_metrics_format(struct wr_buf *b);
+
+/* Appends a family's `# HELP name help` and `# TYPE name type` lines (help needs no escapes). */
+void wr_metrics_family(struct wr_buf *b, const char *name, const char *type, const char *help);
+
+/* Appends `name{labels} value` with each label value escaped; labels is k1, v1, ..., NULL. */
+void wr_metrics_sample(struct wr_buf *b, const char *name, double value, ...)
+    __attribute__((sentinel));
+
+/* Forgets every series (at exit, and between tests). */
+void wr_metrics_clear(void);
+
+#endif

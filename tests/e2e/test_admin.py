@@ -1,0 +1,489 @@
+#!/usr/bin/env python3
+"""End-to-end tests of weir's admin API and SIGHUP reload: the real `weir run` and the real
+build/graphsim on loopback ports. /metrics is checked line by line against the Prometheus
+text format (0.0.4).
+
+usage: test_admin.py WEIR_BINARY GRAPHSIM_BINARY SOURCE_DIR
+"""
+import http.client
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_runs  # noqa: E402  (Sim and the journal helpers)
+
+WEIR = None
+TOKEN = "s3cr3t-admin-token-4f9a"
+
+OK = """
+name: retitle
+trigger:
+  webhook: { path: /hooks/hr }
+steps:
+  - id: patch
+    action: update-user
+    user: alex.wilber@contoso.onmicrosoft.com
+    set: { jobTitle: "{{ event.title }}" }
+"""
+
+FAILS = """
+name: broken
+trigger:
+  webhook: { path: /hooks/fail }
+steps:
+  - action: set-manager
+    user: adele.vance@contoso.onmicrosoft.com
+    manager: nobody.here@contoso.onmicrosoft.com
+"""
+
+WAITS = """
+name: later
+trigger:
+  webhook: { path: /hooks/wait }
+steps:
+  - wait: 1h
+  - action: disable-user
+    user: miriam.graham@contoso.onmicrosoft.com
+"""
+
+NEW = """
+name: newcomer
+trigger:
+  webhook: { path: /hooks/new }
+steps:
+  - action: update-user
+    user: alex.wilber@contoso.onmicrosoft.com
+    set: { officeLocation: "reloaded" }
+"""
+
+
+def setup_root(sim, workflows, admin="127.0.0.1:0", token=False):
+    root = tempfile.mkdtemp(prefix="weir-admin-")
+    os.makedirs(os.path.join(root, "workflows"))
+    for name, text in workflows.items():
+        with open(os.path.join(root, "workflows", name), "w") as f:
+            f.write(text)
+    with open(os.path.join(root, "weir.yaml"), "w") as f:
+        f.write("listen: { webhook: 127.0.0.1:0, admin: %s }\nworkflows: ./workflows\n"
+                "state: ./var/weir.db\ngraph:\n  tenant: contoso.onmicrosoft.com\n"
+                "  client_id: 00000000-0000-0000-0000-000000000001\n"
+                "  client_secret: env:WEIR_GRAPH_SECRET\n"
+                "  authority: http://127.0.0.1:%d\n  base_url: http://127.0.0.1:%d/v1.0\n"
+                % (admin, sim.port, sim.port))
+        if token:
+            f.write("admin: { token: env:WEIR_ADMIN_TOKEN }\n")
+    return root
+
+
+class Weir:
+    """`weir run` in root; reads both listener ports from its log, keeps the log in a file."""
+
+    def __init__(self, root):
+        self.root = root
+        self.log_path = os.path.join(root, "weir.log")
+        self.log = open(self.log_path, "ab")
+        self.lines = []
+        self.lock = threading.Lock()
+        env = dict(os.environ, WEIR_GRAPH_SECRET="sim-secret", WEIR_ADMIN_TOKEN=TOKEN)
+        self.proc = subprocess.Popen([WEIR, "run", "-c", "weir.yaml", "--log-level", "debug"],
+                                     cwd=root, env=env, stdout=self.log, stderr=subprocess.PIPE)
+        self.port = self.admin = None
+        deadline = time.time() + 30
+        while time.time() < deadline and not (self.port and self.admin):
+            line = self.proc.stderr.readline().decode()
+            if not line:
+                break
+            self._keep(line.encode())
+            m = re.search(r'(webhook|admin) listener ready"? addr=127\.0\.0\.1:(\d+)', line)
+            if m and m.group(1) == "webhook":
+                self.port = int(m.group(2))
+            elif m:
+                self.admin = int(m.group(2))
+        if not (self.port and self.admin):
+            self.proc.kill()
+            raise RuntimeError("weir did not start: " + open(self.log_path).read()[-2000:])
+        self.reader = threading.Thread(target=self._drain, daemon=True)
+        self.reader.start()
+
+    def _keep(self, line):
+        with self.lock:
+            self.lines.append(line.decode(errors="replace"))
+            self.log.write(line)
+            self.log.flush()
+
+    def _drain(self):
+        for line in self.proc.stderr:
+            self._keep(line)
+
+    def wait_log(self, pattern, timeout=10, start=0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with self.lock:
+                for line in self.lines[start:]:
+                    if re.search(pattern, line):
+                        return line
+            time.sleep(0.05)
+        raise AssertionError("no log line matches %r:\n%s" % (pattern, "".join(self.lines)))
+
+    def mark(self):
+        with self.lock:
+            return len(self.lines)
+
+    def post(self, body, path="/hooks/hr"):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        c.request("POST", path, body=json.dumps(body),
+                  headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        out = json.loads(r.read())
+        c.close()
+        return r.status, out
+
+    def call(self, method, path, token=None):
+        """(status, headers, body text) of an admin request."""
+        c = http.client.HTTPConnection("127.0.0.1", self.admin, timeout=10)
+        h = {"Authorization": "Bearer " + token} if token else {}
+        c.request(method, path, headers=h)
+        r = c.getresponse()
+        text = r.read().decode()
+        c.close()
+        return r.status, dict(r.getheaders()), text
+
+    def api(self, method, path, token=None):
+        status, headers, text = self.call(method, path, token)
+        self.assertion_json(headers, text)
+        return status, json.loads(text)
+
+    @staticmethod
+    def assertion_json(headers, text):
+        if not headers.get("Content-Type", "").startswith("application/json"):
+            raise AssertionError("not JSON: %r %r" % (headers, text))
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=60)
+        self.reader.join(timeout=5)
+        self.proc.stderr.close()
+        self.log.close()
+        return rc
+
+
+def wait_status(root, where, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        rs = test_runs.runs(root, where)
+        if rs:
+            return rs
+        time.sleep(0.05)
+    raise AssertionError("no run with %s: %s" % (where, test_runs.runs(root)))
+
+
+# {====== the Prometheus text format, strictly ======
+
+NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
+FLOAT = r"[+-]?(?:Inf|NaN|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
+HELP_RE = re.compile(r"^# HELP (%s) (?:[^\\\n]|\\[\\n])*$" % NAME)
+TYPE_RE = re.compile(r"^# TYPE (%s) (counter|gauge|histogram|summary|untyped)$" % NAME)
+SAMPLE_RE = re.compile(r"^(%s)(?:\{((?:%s)(?:,%s)*)?,?\})? (%s)(?: -?\d+)?$"
+                       % (NAME, LABEL, LABEL, FLOAT))
+LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"')
+
+
+def parse_prometheus(text):
+    """Checks text line by line; returns {family: (type, [(name, labels, value)])}."""
+    assert text.endswith("\n"), "the exposition must end with a newline"
+    types, samples, helps = {}, {}, set()
+    for n, line in enumerate(text.split("\n")[:-1], 1):
+        where = "line %d: %r" % (n, line)
+        if line.startswith("# HELP "):
+            m = HELP_RE.match(line)
+            assert m, where
+            assert m.group(1) not in helps, "second HELP, " + where
+            helps.add(m.group(1))
+        elif line.startswith("# TYPE "):
+            m = TYPE_RE.match(line)
+            assert m, where
+            fam = m.group(1)
+            assert fam not in types, "second TYPE, " + where
+            assert fam not in samples, "TYPE after samples, " + where
+            types[fam] = m.group(2)
+            samples[fam] = []
+        elif line.startswith("#"):
+            continue
+        else:
+            m = SAMPLE_RE.match(line)
+            assert m, "not a sample, " + where
+            name, labels, value = m.group(1), m.group(2) or "", m.group(3)
+            fam = name
+            for suffix in ("_bucket", "_sum", "_count"):
+                base = name[:-len(suffix)]
+                if name.endswith(suffix) and types.get(base) == "histogram":
+                    fam = base
+            assert fam in types, "sample without a TYPE line, " + where
+            if types[fam] == "counter":
+                assert name.endswith("_total"), "counter not ending in _total, " + where
+            v = float(value.replace("Inf", "inf"))
+            if types[fam] == "counter":
+                assert v >= 0 and not math.isnan(v), where
+            lab = dict(LABEL_RE.findall(labels))
+            assert len(lab) == labels.count('="'), "label repeated, " + where
+            samples[fam].append((name, lab, v))
+    for fam, typ in types.items():
+        if typ != "histogram":
+            continue
+        series = {}
+        for name, lab, v in samples[fam]:
+            key = tuple(sorted((k, x) for k, x in lab.items() if k != "le"))
+            series.setdefault(key, {"buckets": [], "count": None, "sum": None})
+            if name.endswith("_bucket"):
+                assert "le" in lab, "bucket without le: %s %s" % (fam, lab)
+                series[key]["buckets"].append((float(lab["le"].replace("Inf", "inf")), v))
+            elif name.endswith("_count"):
+                series[key]["count"] = v
+            else:
+                series[key]["sum"] = v
+        for key, s in series.items():
+            b = s["buckets"]
+            assert b, "histogram series without buckets: %s %s" % (fam, key)
+            assert b == sorted(b, key=lambda x: x[0]), "buckets not in le order: %s" % fam
+            assert all(x[1] <= y[1] for x, y in zip(b, b[1:])), "buckets not cumulative: %s" % fam
+            assert b[-1][0] == math.inf, "last bucket is not le=\"+Inf\": %s" % fam
+            assert s["count"] is not None and b[-1][1] == s["count"], "+Inf bucket != _count"
+            assert s["sum"] is not None, "histogram without _sum: %s" % fam
+    return {f: (types[f], samples[f]) for f in types}
+
+
+def value(families, fam, **labels):
+    for name, lab, v in families.get(fam, (None, []))[1]:
+        if name in (fam, fam + "_count") and all(lab.get(k) == x for k, x in labels.items()):
+            return v
+    return None
+
+# }======
+
+
+class AdminTest(unittest.TestCase):
+    def setUp(self):
+        self.sim = test_runs.Sim()
+        self.root = None
+        self.w = None
+
+    def tearDown(self):
+        if self.w and self.w.proc.poll() is None:
+            self.assertEqual(self.w.stop(), 0)
+        self.sim.stop()
+        if self.root:
+            shutil.rmtree(self.root)
+
+    def start(self, workflows, **kw):
+        self.root = setup_root(self.sim, workflows, **kw)
+        self.w = Weir(self.root)
+        return self.w
+
+    def test_probes_metrics_and_runs_api(self):
+        w = self.start({"ok.yaml": OK, "fails.yaml": FAILS, "waits.yaml": WAITS})
+        status, body = w.post({"title": "Admin Tested"})
+        self.assertEqual(status, 202, body)
+        ok_run = wait_status(self.root, "workflow = 'retitle' AND status = 'succeeded'")[0][0]
+        self.assertEqual(w.post({}, "/hooks/fail")[0], 202)
+        failed = wait_status(self.root, "workflow = 'broken' AND status = 'failed'")[0][0]
+        self.assertEqual(w.post({}, "/hooks/wait")[0], 202)
+        waiting = wait_status(self.root, "workflow = 'later' AND status = 'waiting'")[0][0]
+        self.assertEqual(w.post({"x": 1}, "/hooks/hr")[0], 202)  # a second ok run
+        wait_status(self.root, "workflow = 'retitle' AND id <> '%s' AND status = 'succeeded'"
+                    % ok_run)
+
+        status, headers, text = w.call("GET", "/healthz")
+        self.assertEqual((status, text.strip()), (200, "ok"))
+        status, body = w.api("GET", "/readyz")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["checks"]["journal"], "ok")
+        self.assertEqual(body["checks"]["workflows"], "ok")
+
+        status, headers, text = w.call("GET", "/metrics")
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["Content-Type"].startswith("text/plain; version=0.0.4"))
+        fams = parse_prometheus(text)
+        for fam, typ in (("weir_events_received_total", "counter"), ("weir_runs", "gauge"),
+                         ("weir_step_duration_seconds", "histogram"),
+                         ("weir_graph_requests_total", "counter"),
+                         ("weir_graph_batches_total", "counter"),
+                         ("weir_graph_retries_total", "counter"),
+                         ("weir_graph_throttled_total", "counter"),
+                         ("weir_graph_retry_after_wait_seconds_total", "counter"),
+                         ("weir_journal_commits_total", "counter"),
+                         ("weir_journal_batches_total", "counter"),
+                         ("weir_journal_max_group_batches", "gauge")):
+            self.assertEqual(fams.get(fam, (None,))[0], typ, fam)
+        self.assertEqual(value(fams, "weir_events_received_total", trigger="webhook",
+                               outcome="accepted"), 4)
+        self.assertEqual(value(fams, "weir_runs", workflow="retitle", status="succeeded"), 2)
+        self.assertEqual(value(fams, "weir_runs", workflow="broken", status="failed"), 1)
+        self.assertEqual(value(fams, "weir_runs", workflow="later", status="waiting"), 1)
+        self.assertEqual(value(fams, "weir_step_duration_seconds", workflow="retitle",
+                               action="update-user"), 2)
+        self.assertGreater(value(fams, "weir_graph_requests_total"), 0)
+        self.assertGreater(value(fams, "weir_journal_commits_total"), 0)
+
+        # the run list and filters
+        status, runs = w.api("GET", "/api/runs")
+        self.assertEqual(status, 200)
+        self.assertEqual(len(runs), 4)
+        self.assertIn(ok_run, [r["id"] for r in runs])
+        status, runs = w.api("GET", "/api/runs?workflow=retitle&status=succeeded&since=1h&limit=1")
+        self.assertEqual((status, len(runs), runs[0]["workflow"]), (200, 1, "retitle"))
+        self.assertEqual(w.api("GET", "/api/runs?status=done")[0], 400)
+        self.assertEqual(w.api("GET", "/api/runs?limit=0")[0], 400)
+        self.assertEqual(w.api("GET", "/api/runs?since=soon")[0], 400)
+        self.assertEqual(w.api("GET", "/api/runs?colour=red")[0], 400)
+
+        status, run = w.api("GET", "/api/runs/" + ok_run)
+        self.assertEqual(status, 200, run)
+        self.assertEqual(run["id"], ok_run)
+        self.assertEqual([s["status"] for s in run["steps"]], ["succeeded"])
+        self.assertEqual(run["steps"][0]["step_id"], "patch")
+        status, body = w.api("GET", "/api/runs/run_doesnotexist")
+        self.assertEqual(status, 404)
+        self.assertIn("error", body)
+
+        # cancel and retry where allowed, 409 otherwise
+        status, body = w.api("POST", "/api/runs/%s/cancel" % ok_run)
+        self.assertEqual(status, 409, body)
+        self.assertIn("error", body)
+        status, body = w.api("POST", "/api/runs/%s/retry" % waiting)
+        self.assertEqual(status, 409, body)
+        status, body = w.api("POST", "/api/runs/%s/cancel" % waiting)
+        self.assertEqual((status, body["status"]), (200, "cancelled"), body)
+        self.assertEqual(w.api("POST", "/api/runs/%s/cancel" % waiting)[0], 409)
+        status, body = w.api("POST", "/api/runs/%s/retry" % failed)
+        self.assertEqual((status, body["status"]), (200, "queued"), body)
+        # the executor takes it up again (and it fails again: the manager still does not exist)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if w.api("GET", "/api/runs/" + failed)[1]["status"] == "failed":
+                break
+            time.sleep(0.05)
+        self.assertEqual(w.api("GET", "/api/runs/" + failed)[1]["status"], "failed")
+
+        # unknown paths and wrong methods
+        self.assertEqual(w.api("GET", "/nothing")[0], 404)
+        self.assertEqual(w.api("GET", "/api/runs/%s/explode" % ok_run)[0], 404)
+        self.assertEqual(w.api("POST", "/metrics")[0], 405)
+        self.assertEqual(w.api("DELETE", "/api/runs")[0], 405)
+        self.assertEqual(w.api("GET", "/api/runs/%s/retry" % failed)[0], 405)
+        self.assertEqual(w.api("POST", "/healthz")[0], 405)
+
+        # one log line per step attempt and per success, with run, workflow and step
+        w.wait_log(r'msg="step attempt started" run=%s workflow=retitle step=patch' % ok_run)
+        w.wait_log(r'msg="step succeeded" run=%s workflow=retitle step=patch' % ok_run)
+
+    def test_token(self):
+        w = self.start({"ok.yaml": OK}, token=True)
+        self.assertEqual(w.post({"title": "T"})[0], 202)
+        run = wait_status(self.root, "status = 'succeeded'")[0][0]
+        seen = []
+        for method, path in (("GET", "/metrics"), ("GET", "/api/runs"),
+                             ("GET", "/api/runs/" + run), ("POST", "/api/runs/%s/retry" % run),
+                             ("POST", "/api/runs/%s/cancel" % run)):
+            for token in (None, "wrong", TOKEN[:-1], TOKEN + "x"):
+                status, headers, text = w.call(method, path, token)
+                self.assertEqual(status, 401, (method, path, token, text))
+                self.assertIn("error", json.loads(text))
+                seen.append(json.dumps(headers) + text)
+            status, headers, text = w.call(method, path, TOKEN)
+            self.assertIn(status, (200, 409), (method, path, text))
+            seen.append(json.dumps(headers) + text)
+        # probes stay open
+        self.assertEqual(w.call("GET", "/healthz")[0], 200)
+        self.assertEqual(w.call("GET", "/readyz")[0], 200)
+        self.assertEqual(w.stop(), 0)
+        for text in seen:
+            self.assertNotIn(TOKEN, text)
+        with open(w.log_path) as f:
+            self.assertNotIn(TOKEN, f.read())
+
+    def test_non_loopback_without_token_does_not_start(self):
+        self.root = setup_root(self.sim, {"ok.yaml": OK}, admin="0.0.0.0:0")
+        out = subprocess.run([WEIR, "run", "-c", "weir.yaml"], cwd=self.root, timeout=30,
+                             capture_output=True, text=True,
+                             env=dict(os.environ, WEIR_GRAPH_SECRET="sim-secret"))
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("admin.token", out.stderr)
+
+    def test_sighup_reload(self):
+        w = self.start({"ok.yaml": OK})
+        bad = os.path.join(self.root, "workflows", "new.yaml")
+        with open(bad, "w") as f:
+            f.write(NEW.replace("steps:", "stepz:"))
+        mark = w.mark()
+        w.proc.send_signal(signal.SIGHUP)
+        w.wait_log(r"level=error .*new\.yaml", start=mark)
+        w.wait_log(r'msg="workflows not reloaded', start=mark)
+        # the old set still serves
+        status, body = w.post({"title": "still here"})
+        self.assertEqual(status, 202, body)
+        self.assertEqual(body["runs"], 1)
+        self.assertEqual(w.post({}, "/hooks/new")[0], 404)
+        wait_status(self.root, "workflow = 'retitle' AND status = 'succeeded'")
+
+        with open(bad, "w") as f:
+            f.write(NEW)
+        mark = w.mark()
+        w.proc.send_signal(signal.SIGHUP)
+        w.wait_log(r'msg="workflows reloaded" workflows=2', start=mark)
+        status, body = w.post({}, "/hooks/new")
+        self.assertEqual((status, body.get("runs")), (202, 1), body)
+        wait_status(self.root, "workflow = 'newcomer' AND status = 'succeeded'")
+        self.assertEqual(self.sim.user("alex.wilber@contoso.onmicrosoft.com")["officeLocation"],
+                         "reloaded")
+        self.assertEqual(w.post({"title": "after"})[0], 202)
+        self.assertEqual(len(test_runs.runs(self.root, "workflow = 'retitle'")), 2)
+        status, body = w.api("GET", "/readyz")
+        self.assertEqual(status, 200, body)
+
+    def test_reload_during_a_run(self):
+        # Graph answers slowly, so the run is in the middle of its steps when SIGHUP comes.
+        self.sim.stop()
+        self.sim = test_runs.Sim("--latency-ms", "300")
+        two = OK + """  - id: second
+    action: update-user
+    user: alex.wilber@contoso.onmicrosoft.com
+    set: { officeLocation: "version 1" }
+"""
+        w = self.start({"ok.yaml": two})
+        mark = w.mark()
+        self.assertEqual(w.post({"title": "during reload"})[0], 202)
+        w.wait_log(r'msg="step attempt started" .*step=patch', start=mark)
+        with open(os.path.join(self.root, "workflows", "ok.yaml"), "w") as f:
+            f.write(two.replace("version 1", "version 2"))
+        w.proc.send_signal(signal.SIGHUP)
+        w.wait_log(r'msg="workflows reloaded" workflows=1', start=mark)
+        rs = wait_status(self.root, "status = 'succeeded'")
+        self.assertEqual(len(rs), 1)
+        # the run finished on the version it started with; the old set was freed after it
+        self.assertEqual(self.sim.user("alex.wilber@contoso.onmicrosoft.com")["officeLocation"],
+                         "version 1")
+        w.wait_log(r'msg="previous workflow set freed"', start=mark)
+        # new runs use the new version
+        self.assertEqual(w.post({"title": "after reload"})[0], 202)
+        wait_status(self.root, "status = 'succeeded' AND id <> '%s'" % rs[0][0])
+        self.assertEqual(self.sim.user("alex.wilber@contoso.onmicrosoft.com")["officeLocation"],
+                         "version 2")
+
+
+if __name__ == "__main__":
+    WEIR = os.path.abspath(sys.argv.pop(1))
+    test_runs.WEIR = WEIR
+    test_runs.GRAPHSIM = os.path.abspath(sys.argv.pop(1))
+    test_runs.SOURCE = os.path.abspath(sys.argv.pop(1))
+    unittest.main(verbosity=2)
