@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "engine/journal.h"
+#include "engine/log.h"
 #include "engine/lua_host.h"
 #include "engine/strutil.h"
 
@@ -101,6 +102,12 @@ static void on_committed(void *arg, struct wr_journal_batch *b, int rc, const ch
         snprintf(items[i].event_id, sizeof(items[i].event_id), "%s",
                  ev->duplicate ? ev->original_id : ev->id);
         items[i].runs = ev->duplicate ? 0 : (int)ev->nruns;
+    }
+    for (size_t i = 0; rc == 0 && i < b->count; i++) {
+        char runs[16];
+        snprintf(runs, sizeof(runs), "%d", items[i].runs);
+        wr_log(WR_LOG_INFO, items[i].duplicate ? "duplicate event" : "event stored", "event",
+               items[i].event_id, "source", b->events[i].source, "runs", runs, NULL);
     }
     struct wr_ingest_result res = {rc, error, b->count, items};
     s->done(s->arg, &res);
