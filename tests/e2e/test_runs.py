@@ -230,6 +230,72 @@ on_error:
             sim.stop()
             shutil.rmtree(root)
 
+    def test_403_runs_on_error_and_weir_show_says_what_graph_answered(self):
+        sim = Sim()
+        wf = """
+name: lock-out
+trigger:
+  webhook: { path: /hooks/hr }
+steps:
+  - id: disable
+    action: disable-user
+    user: "{{ event.user }}"
+on_error:
+  - action: update-user
+    user: alex.wilber@contoso.onmicrosoft.com
+    set: { officeLocation: "{{ error.message }}" }
+"""
+        root = setup_root(sim, {"lock-out.yaml": wf})
+        w = Weir(root)
+        try:
+            # Patti is a Global Administrator: an application may not disable her.
+            w.post({"user": "patti.fernandez@contoso.onmicrosoft.com"})
+            rs = wait_final(root, 1)
+            self.assertEqual(rs[0][2], "failed")
+            self.assertIn("Graph 403 Authorization_RequestDenied: Insufficient privileges to "
+                          "complete the operation.", rs[0][3])
+            self.assertIn("403 Authorization_RequestDenied",
+                          sim.user("alex.wilber@contoso.onmicrosoft.com")["officeLocation"])
+            self.assertTrue(sim.user("patti.fernandez@contoso.onmicrosoft.com")["accountEnabled"])
+            show = subprocess.run([WEIR, "show", rs[0][0]], cwd=root, capture_output=True,
+                                  text=True, timeout=30)
+            self.assertEqual(show.returncode, 0, show.stderr)
+            self.assertIn("Authorization_RequestDenied", show.stdout)
+            self.assertIn("Insufficient privileges to complete the operation.", show.stdout)
+        finally:
+            self.assertEqual(w.stop(), 0)
+            sim.stop()
+            shutil.rmtree(root)
+
+    def test_offboarding_example_wait_across_restart(self):
+        sim = Sim()
+        offboard = example("offboard.yaml").replace("wait: 30d", "wait: 2s")
+        self.assertIn("wait: 2s", offboard)
+        root = setup_root(sim, {"offboard.yaml": offboard})
+        w = Weir(root)
+        try:
+            with open(os.path.join(SOURCE, "workflows/events/left.json")) as f:
+                left = json.load(f)
+            self.assertEqual(w.post(left)[0], 202)
+            deadline = time.time() + 20
+            while time.time() < deadline and not runs(root, "status = 'waiting'"):
+                time.sleep(0.05)
+            self.assertEqual(len(runs(root, "status = 'waiting'")), 1)
+            self.assertEqual(w.stop(), 0)
+            lee = sim.user("lee.gu@contoso.onmicrosoft.com")
+            self.assertFalse(lee["accountEnabled"])
+            self.assertEqual(lee["assignedLicenses"], [])
+            time.sleep(2.2)
+            w = Weir(root)
+            rs = wait_final(root, 1)
+            self.assertEqual(rs[0][2], "succeeded", rs)
+            self.assertIsNone(sim.user("lee.gu@contoso.onmicrosoft.com"))  # deleted after the wait
+        finally:
+            if w.proc.poll() is None:
+                self.assertEqual(w.stop(), 0)
+            sim.stop()
+            shutil.rmtree(root)
+
     def test_503_storm_succeeds(self):
         sim = Sim("--fail-every", "2")
         root = setup_root(sim, {"retitle.yaml": UPDATE})

@@ -1133,14 +1133,56 @@ static void user_create(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *
     set_body(resp, 201, user_entity(u, NULL, 0, CTX_BASE "users/$entity", NULL));
 }
 
+/* Built-in roles whose holders an application with User.ReadWrite.All cannot manage. */
+static bool holds_privileged_role(const struct gs_tenant *t, const struct gs_user *u)
+{
+    static const char *const privileged[] = {
+        "62e90394-69f5-4237-9190-012177145e10", /* Global Administrator */
+        "e8611ab8-c189-46e8-94e1-60213ab1f814", /* Privileged Role Administrator */
+        "7be44c8a-adaf-4e2a-84d6-ab2649e08a13", /* Privileged Authentication Administrator */
+        NULL,
+    };
+    const char *uid = json_object_get_string(u->v[GS_U_ID]);
+    for (size_t i = 0; uid && i < t->nassignments; i++) {
+        const struct gs_role_assignment *a = t->assignments[i];
+        if (!a || !a->principal_id || strcasecmp(a->principal_id, uid) != 0) {
+            continue;
+        }
+        for (size_t r = 0; r < t->nroles; r++) {
+            const struct gs_role_def *d = &t->roles[r];
+            if (strcasecmp(d->id, a->role_definition_id) != 0) {
+                continue;
+            }
+            for (size_t k = 0; privileged[k]; k++) {
+                if (d->template_id && strcasecmp(d->template_id, privileged[k]) == 0) {
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
+}
+
 static void user_patch(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp,
                        struct gs_user *u)
 {
     json_object *body;
+    static const char *const guarded[] = {"businessPhones", "mobilePhone", "otherMails",
+                                          "accountEnabled", NULL};
 
     if (!options_ok(ctx, req, resp, "") || (body = body_object(ctx, req, resp)) == NULL ||
         !check_user_props(ctx, resp, body, u)) {
         return;
+    }
+    /* GRAPH.md §2: these properties of a user holding a privileged admin role cannot be
+       changed by an application with User.ReadWrite.All. */
+    for (size_t i = 0; guarded[i]; i++) {
+        if (json_object_object_get_ex(body, guarded[i], NULL) &&
+            holds_privileged_role(ctx->tenant, u)) {
+            gs_error(ctx, resp, 403, "Authorization_RequestDenied",
+                     "Insufficient privileges to complete the operation.");
+            return;
+        }
     }
     apply_user_props(ctx->tenant, u, body);
     resp->status = 204;

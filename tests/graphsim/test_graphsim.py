@@ -491,6 +491,21 @@ class UserPatchTest(GraphTest):
     def patch(self, key, body, **kw):
         return self.s.call("PATCH", "/v1.0/users/" + urllib.parse.quote(key), body, **kw)
 
+    def test_privileged_admin_is_protected(self):
+        # Patti holds Global Administrator in the seed: an app cannot change her phones,
+        # other mails or sign-in state (GRAPH.md section 2), but may change her job title.
+        patti = "patti.fernandez@contoso.onmicrosoft.com"
+        for body in ({"accountEnabled": False}, {"mobilePhone": "+1 555 0100"},
+                     {"businessPhones": ["+1 555 0101"]}, {"otherMails": ["p@example.org"]},
+                     {"jobTitle": "CEO", "accountEnabled": False}):
+            self.assertGraphError(self.patch(patti, body), 403, "Authorization_RequestDenied",
+                                  "Insufficient privileges to complete the operation.")
+        st, _, _ = self.patch(patti, {"jobTitle": "Chief Executive"})
+        self.assertEqual(st, 204)
+        state = self.s.get("/_sim/users/" + patti)[2]
+        self.assertTrue(state["accountEnabled"])
+        self.assertEqual(state["jobTitle"], "Chief Executive")
+
     def test_patch(self):
         lee = USERS["Lee"]
         st, headers, body = self.patch(lee["userPrincipalName"], {
