@@ -231,6 +231,20 @@ static void on_metrics(struct wr_admin *a, struct evhttp_request *req)
     counter(&b, "weir_journal_events_total", "Events committed to the journal.", (double)js.events);
     gauge(&b, "weir_journal_max_group_batches", "The most batches one commit has carried.",
           (double)js.max_group);
+    wr_buf_add(&b, "# HELP weir_journal_commit_seconds Journal commit latency, fsync included.\n"
+                   "# TYPE weir_journal_commit_seconds histogram\n");
+    for (int k = 0; k < 8; k++) {
+        if (wr_journal_commit_bounds_us[k] == UINT64_MAX) {
+            wr_buf_addf(&b, "weir_journal_commit_seconds_bucket{le=\"+Inf\"} %llu\n",
+                        (unsigned long long)js.commit_le[k]);
+        } else {
+            wr_buf_addf(&b, "weir_journal_commit_seconds_bucket{le=\"%g\"} %llu\n",
+                        (double)wr_journal_commit_bounds_us[k] / 1e6,
+                        (unsigned long long)js.commit_le[k]);
+        }
+    }
+    wr_buf_addf(&b, "weir_journal_commit_seconds_sum %g\nweir_journal_commit_seconds_count %llu\n",
+                (double)js.commit_us_sum / 1e6, (unsigned long long)js.commits);
 
     if (a->graph) {
         struct wr_graph_stats gs;
@@ -252,6 +266,14 @@ static void on_metrics(struct wr_admin *a, struct evhttp_request *req)
                 (double)gs.paced);
         counter(&b, "weir_graph_retry_after_wait_seconds_total",
                 "Time spent waiting as Retry-After asked.", (double)gs.retry_wait_ms / 1000.0);
+        static const char *const classes[] = {"none", "1xx", "2xx", "3xx", "4xx", "5xx"};
+        wr_buf_add(&b, "# HELP weir_graph_results_total Graph requests by the status class of "
+                       "their final answer (none: no HTTP answer).\n"
+                       "# TYPE weir_graph_results_total counter\n");
+        for (int k = 0; k < 6; k++) {
+            wr_buf_addf(&b, "weir_graph_results_total{status=\"%s\"} %llu\n", classes[k],
+                        (unsigned long long)gs.by_class[k]);
+        }
     }
     reply_text(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", wr_buf_str(&b));
     wr_buf_free(&b);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine/argspec.h"
+#include "engine/duration.h"
 #include "engine/secret.h"
 #include "engine/strutil.h"
 #include "engine/template.h"
@@ -99,6 +100,16 @@ static const struct wr_argspec admin_fields[] = {
     {0},
 };
 
+static const struct wr_argspec runs_fields[] = {
+    {.name = "max_concurrent",
+     .type = WR_ARG_INT,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .min = 1,
+     .max = 10000,
+     .help = "runs executing at once; default 64"},
+    {0},
+};
+
 static const struct wr_argspec config_keys[] = {
     {.name = "listen", .type = WR_ARG_OBJECT, .fields = listen_fields, .help = "listeners"},
     {.name = "workflows",
@@ -116,6 +127,11 @@ static const struct wr_argspec config_keys[] = {
      .help = "Microsoft Graph connection"},
     {.name = "lua", .type = WR_ARG_OBJECT, .fields = lua_fields, .help = "the Lua sandbox"},
     {.name = "admin", .type = WR_ARG_OBJECT, .fields = admin_fields, .help = "the admin API"},
+    {.name = "runs", .type = WR_ARG_OBJECT, .fields = runs_fields, .help = "the run executor"},
+    {.name = "retention",
+     .type = WR_ARG_DURATION,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "how long a delivery's idempotency key is remembered; default 7d"},
     {0},
 };
 
@@ -283,6 +299,15 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
     size_t n = lua && json_object_object_get_ex(lua, "env_allow", &allow)
                    ? json_object_array_length(allow)
                    : 0;
+    struct json_object *runs = NULL, *rmax = NULL, *ret = NULL;
+    if (json_object_object_get_ex(doc->root, "runs", &runs) &&
+        json_object_object_get_ex(runs, "max_concurrent", &rmax)) {
+        cfg->max_concurrent_runs = (int)json_object_get_int64(rmax);
+    }
+    if (json_object_object_get_ex(doc->root, "retention", &ret)) {
+        char msg[128];
+        wr_duration_parse(json_object_get_string(ret), &cfg->retention_ms, msg, sizeof(msg));
+    }
     cfg->env_allow = wr_xcalloc(n + 1, sizeof(*cfg->env_allow));
     for (size_t i = 0; i < n; i++) {
         cfg->env_allow[i] = json_object_get_string(json_object_array_get_idx(allow, i));

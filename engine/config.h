@@ -10,6 +10,8 @@
 #ifndef WR_CONFIG_H
 #define WR_CONFIG_H
 
+#include <stdint.h>
+
 #include "engine/diag.h"
 #include "engine/srcdoc.h"
 
@@ -43,8 +45,10 @@ struct wr_config {
         int max_concurrency; /* 0 = the client's default */
         int batch_max;       /* graph.batch: 0 = default (20), -1 = off, else 1..20 */
     } graph;
-    const char **env_allow; /* owned array (NULL-terminated) of borrowed names: lua.env_allow */
-    struct wr_srcdoc *doc;  /* owned: every borrowed string points into it */
+    const char **env_allow;  /* owned array (NULL-terminated) of borrowed names: lua.env_allow */
+    int max_concurrent_runs; /* runs.max_concurrent; 0 = the executor's default (64) */
+    int64_t retention_ms;    /* retention: the duplicate window; 0 = the journal's (7 days) */
+    struct wr_srcdoc *doc;   /* owned: every borrowed string points into it */
 };
 
 /*

@@ -246,8 +246,9 @@ static int start_runs(struct daemon *d)
     }
     struct wr_directory_options dopt = {.base_url = d->cfg->graph.base_url};
     d->dir = wr_directory_new(d->base, d->graph, &dopt);
+    struct wr_runner_options ro = {.max_concurrent = d->cfg->max_concurrent_runs};
     d->runner = d->dir ? wr_runner_new(d->base, d->journal, d->cfg->state, d->set, d->graph, d->dir,
-                                       NULL, err, sizeof(err))
+                                       &ro, err, sizeof(err))
                        : NULL;
     if (!d->runner) {
         wr_log(WR_LOG_ERROR, "cannot start the run executor", "error", err, NULL);
@@ -278,7 +279,7 @@ int wr_daemon_run(const char *config_path, bool ingest_only)
         goto bad_input;
     }
     rc = 3;
-    d.journal = wr_journal_open(d.base, d.cfg->state, 0, err, sizeof(err));
+    d.journal = wr_journal_open(d.base, d.cfg->state, d.cfg->retention_ms, err, sizeof(err));
     if (!d.journal) {
         wr_log(WR_LOG_ERROR, "cannot open the journal", "error", err, NULL);
         goto out;

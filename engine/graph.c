@@ -672,7 +672,9 @@ static void req_free(struct greq *r)
 static void req_finish(struct greq *r)
 {
     struct wr_graph *g = r->g;
+    long cls = r->status / 100;
 
+    g->stats.by_class[cls >= 1 && cls <= 5 ? cls : 0]++;
     r->state = RS_DONE;
     TAILQ_INSERT_TAIL(&g->done, r, q);
     event_active(g->deliver_ev, 0, 0);

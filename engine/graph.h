@@ -113,6 +113,9 @@ struct wr_graph_stats {
     uint64_t token_fetches; /* token endpoint calls */
     uint64_t paced;         /* writes that waited for the pacing bucket */
     int64_t retry_wait_ms;  /* total time spent waiting for Retry-After */
+    /* Requests by final outcome: [0] no HTTP answer (network, timeout, read_only), [1] 1xx
+       ... [5] 5xx, by the status class of the last attempt. */
+    uint64_t by_class[6];
 };
 
 void wr_graph_get_stats(const struct wr_graph *g, struct wr_graph_stats *out);

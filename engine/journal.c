@@ -24,6 +24,9 @@
 
 #include "engine/strutil.h"
 
+const uint64_t wr_journal_commit_bounds_us[8] = {250,  500,   1000,  2500,
+                                                 5000, 10000, 50000, UINT64_MAX};
+
 struct wr_journal {
     sqlite3 *db; /* the writer's connection, used by the writer thread only */
     pthread_t thread;
@@ -438,6 +441,8 @@ static void *writer_main(void *arg)
         }
 
         /* One transaction, one fsync, for everything that queued up meanwhile. */
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         char msg[256] = "";
         size_t n = 0;
         int txrc = prepared ? exec(j->db, "BEGIN IMMEDIATE", msg, sizeof(msg)) : -1;
@@ -469,7 +474,16 @@ static void *writer_main(void *arg)
             }
         }
 
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        uint64_t us =
+            (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
         pthread_mutex_lock(&j->lock);
+        for (int k = 0; k < 8; k++) {
+            if (us <= wr_journal_commit_bounds_us[k]) {
+                j->stats.commit_le[k]++;
+            }
+        }
+        j->stats.commit_us_sum += us;
         j->stats.commits++;
         j->stats.batches += n;
         if (n > j->stats.max_group) {

@@ -143,7 +143,14 @@ struct wr_journal_stats {
     uint64_t batches;
     uint64_t events;
     uint64_t max_group; /* the most batches one commit carried */
+    /* Commit latency (BEGIN to COMMIT returned, fsync included) as a histogram: counts of
+       commits at or under each bound in wr_journal_commit_bounds_us, cumulative. */
+    uint64_t commit_le[8];
+    uint64_t commit_us_sum;
 };
+
+/* The upper bounds, in microseconds, of wr_journal_stats.commit_le. */
+extern const uint64_t wr_journal_commit_bounds_us[8];
 void wr_journal_get_stats(struct wr_journal *j, struct wr_journal_stats *out);
 
 #endif
