@@ -161,9 +161,15 @@ static void on_readyz(struct wr_admin *a, struct evhttp_request *req)
     if (a->stopping) {
         wr_buf_addf(&why, "%sstopping", why.len ? "; " : "");
     }
-    /* The Graph client does not say whether its token is good; do not guess. */
-    json_object_object_add(checks, "graph",
-                           json_object_new_string(a->graph ? "unknown" : "off (--ingest-only)"));
+    if (a->graph) {
+        int ts = wr_graph_token_status(a->graph, err, sizeof(err));
+        json_object_object_add(checks, "graph", json_object_new_string(ts > 0 ? "ok" : err));
+        if (ts <= 0) {
+            wr_buf_addf(&why, "%sgraph: %s", why.len ? "; " : "", err);
+        }
+    } else {
+        json_object_object_add(checks, "graph", json_object_new_string("off (--ingest-only)"));
+    }
     struct json_object *o = json_object_new_object();
     json_object_object_add(o, "status", json_object_new_string(why.len ? "not ready" : "ready"));
     json_object_object_add(o, "checks", checks);

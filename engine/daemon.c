@@ -244,6 +244,9 @@ static int start_runs(struct daemon *d)
         wr_log(WR_LOG_ERROR, "cannot create the Graph client", "error", err, NULL);
         return -1;
     }
+    /* Sign in now: a wrong secret shows in the log and /readyz before the first run needs it. */
+    char why[256];
+    wr_graph_token_status(d->graph, why, sizeof(why));
     struct wr_directory_options dopt = {.base_url = d->cfg->graph.base_url};
     d->dir = wr_directory_new(d->base, d->graph, &dopt);
     struct wr_runner_options ro = {.max_concurrent = d->cfg->max_concurrent_runs};

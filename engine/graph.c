@@ -155,6 +155,7 @@ struct wr_graph {
     int inflight; /* Graph transfers in curl (token calls excluded) */
 
     char *token;
+    char token_error[256]; /* why the last token call failed ("" when it did not) */
     uint64_t token_gen;
     int64_t token_usable_until;
     int64_t token_refresh_at;
@@ -1174,6 +1175,9 @@ static void token_fail_waiters(struct wr_graph *g, long status, const char *code
     struct xfer *x;
     struct greq *r;
 
+    /* Messages are already scrubbed of the secret and tokens by their callers. */
+    snprintf(g->token_error, sizeof(g->token_error), "%s: %s", code ? code : "error",
+             msg ? msg : "");
     while ((x = TAILQ_FIRST(&g->ready)) != NULL) {
         TAILQ_REMOVE(&g->ready, x, link);
         fail_reqs(x, status, code, msg, retriable);
@@ -1278,6 +1282,7 @@ static void token_done(struct wr_graph *g, struct xfer *x, CURLcode res)
             }
             g->token_attempts = 0;
             g->token_delay_ms = 0;
+            g->token_error[0] = '\0';
             json_object_put(body);
             schedule_flush(g);
             return;
@@ -2027,3 +2032,18 @@ void wr_graph_get_stats(const struct wr_graph *g, struct wr_graph_stats *out)
 }
 
 /* }====== */
+
+int wr_graph_token_status(struct wr_graph *g, char *err, size_t errlen)
+{
+    int64_t now = now_ms();
+    if (token_usable(g, now)) {
+        return 1;
+    }
+    if (g->token_error[0]) {
+        snprintf(err, errlen, "%s", g->token_error);
+        return -1;
+    }
+    token_start(g);
+    snprintf(err, errlen, "signing in");
+    return 0;
+}

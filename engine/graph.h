@@ -120,6 +120,13 @@ struct wr_graph_stats {
 
 void wr_graph_get_stats(const struct wr_graph *g, struct wr_graph_stats *out);
 
+/*
+ * Whether the client can sign in, for readiness checks: 1 a token is held; -1 the last token
+ * call failed (its code and message, without secrets, in err); 0 not known yet — a token call
+ * is started (if none is in flight) and err says "signing in".
+ */
+int wr_graph_token_status(struct wr_graph *g, char *err, size_t errlen);
+
 /* {====== Certificate credentials (JWT client assertions) ====== */
 
 /* A parsed certificate credential: the certificate's thumbprints and its private key. */
