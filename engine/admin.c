@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "engine/http_reply.h"
 #include "engine/duration.h"
 #include "engine/graph.h"
 #include "engine/history.h"
@@ -61,36 +62,6 @@ static int64_t now_ms(void)
 
 /* {====== replies ====== */
 
-static void reply_json(struct evhttp_request *req, int code, const char *reason,
-                       struct json_object *body)
-{
-    struct evbuffer *out = evbuffer_new();
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-    evbuffer_add_printf(out, "%s\n",
-                        json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
-                                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
-    evhttp_send_reply(req, code, reason, out);
-    evbuffer_free(out);
-    json_object_put(body);
-}
-
-static void reply_error(struct evhttp_request *req, int code, const char *reason, const char *fmt,
-                        ...) __attribute__((format(printf, 4, 5)));
-
-static void reply_error(struct evhttp_request *req, int code, const char *reason, const char *fmt,
-                        ...)
-{
-    struct wr_buf b = {0};
-    va_list ap;
-    va_start(ap, fmt);
-    wr_buf_vaddf(&b, fmt, ap);
-    va_end(ap);
-    struct json_object *o = json_object_new_object();
-    json_object_object_add(o, "error", json_object_new_string(wr_buf_str(&b)));
-    wr_buf_free(&b);
-    reply_json(req, code, reason, o);
-}
-
 static void reply_text(struct evhttp_request *req, int code, const char *reason, const char *type,
                        const char *text)
 {
@@ -106,17 +77,17 @@ static void reply_history_error(struct evhttp_request *req, int rc, const char *
 {
     switch (rc) {
     case WR_HISTORY_ENOTFOUND:
-        reply_error(req, 404, "Not Found", "%s", err);
+        wr_http_reply_error(req, 404, "Not Found", "%s", err);
         break;
     case WR_HISTORY_EAMBIGUOUS:
-        reply_error(req, 400, "Bad Request", "%s", err);
+        wr_http_reply_error(req, 400, "Bad Request", "%s", err);
         break;
     case WR_HISTORY_ESTATE:
-        reply_error(req, 409, "Conflict", "%s", err);
+        wr_http_reply_error(req, 409, "Conflict", "%s", err);
         break;
     default:
         wr_log(WR_LOG_ERROR, "admin API: the store cannot be read", "error", err, NULL);
-        reply_error(req, 500, "Internal Server Error", "%s", err);
+        wr_http_reply_error(req, 500, "Internal Server Error", "%s", err);
         break;
     }
 }
@@ -175,9 +146,9 @@ static void on_readyz(struct wr_admin *a, struct evhttp_request *req)
     json_object_object_add(o, "checks", checks);
     if (why.len) {
         json_object_object_add(o, "error", json_object_new_string(wr_buf_str(&why)));
-        reply_json(req, 503, "Service Unavailable", o);
+        wr_http_reply_json(req, 503, "Service Unavailable", o);
     } else {
-        reply_json(req, 200, "OK", o);
+        wr_http_reply_json(req, 200, "OK", o);
     }
     wr_buf_free(&why);
 }
@@ -298,7 +269,7 @@ static void on_list(struct wr_admin *a, struct evhttp_request *req, const char *
 
     TAILQ_INIT(&q);
     if (query && evhttp_parse_query_str(query, &q) != 0) {
-        reply_error(req, 400, "Bad Request", "the query string does not parse");
+        wr_http_reply_error(req, 400, "Bad Request", "the query string does not parse");
         goto out;
     }
     for (struct evkeyval *kv = q.tqh_first; kv; kv = kv->next.tqe_next) {
@@ -307,31 +278,32 @@ static void on_list(struct wr_admin *a, struct evhttp_request *req, const char *
             f.workflow = v;
         } else if (strcmp(kv->key, "status") == 0) {
             if (!wr_history_status_valid(v)) {
-                reply_error(req, 400, "Bad Request",
-                            "status: '%s' is not a run status (queued, running, retrying, "
-                            "waiting, succeeded, failed, succeeded_with_errors, cancelled)",
-                            v);
+                wr_http_reply_error(req, 400, "Bad Request",
+                                    "status: '%s' is not a run status (queued, running, retrying, "
+                                    "waiting, succeeded, failed, succeeded_with_errors, cancelled)",
+                                    v);
                 goto out;
             }
             f.status = v;
         } else if (strcmp(kv->key, "since") == 0) {
             if (wr_duration_parse(v, &f.since_ms, err, sizeof(err)) != 0) {
-                reply_error(req, 400, "Bad Request", "since: %s", err);
+                wr_http_reply_error(req, 400, "Bad Request", "since: %s", err);
                 goto out;
             }
         } else if (strcmp(kv->key, "limit") == 0) {
             char *end = NULL;
             long n = strtol(v, &end, 10);
             if (!*v || *end || n < 1 || n > ADMIN_MAX_LIMIT) {
-                reply_error(req, 400, "Bad Request", "limit: expected an integer 1-%d, got '%s'",
-                            ADMIN_MAX_LIMIT, v);
+                wr_http_reply_error(req, 400, "Bad Request",
+                                    "limit: expected an integer 1-%d, got '%s'", ADMIN_MAX_LIMIT,
+                                    v);
                 goto out;
             }
             f.limit = (int)n;
         } else {
-            reply_error(req, 400, "Bad Request",
-                        "unknown query parameter '%s' (use workflow, status, since, limit)",
-                        kv->key);
+            wr_http_reply_error(req, 400, "Bad Request",
+                                "unknown query parameter '%s' (use workflow, status, since, limit)",
+                                kv->key);
             goto out;
         }
     }
@@ -343,7 +315,7 @@ static void on_list(struct wr_admin *a, struct evhttp_request *req, const char *
     for (size_t i = 0; i < json_object_array_length(list); i++) {
         wr_history_annotate(json_object_array_get_idx(list, i), a->set);
     }
-    reply_json(req, 200, "OK", list);
+    wr_http_reply_json(req, 200, "OK", list);
 out:
     evhttp_clear_headers(&q);
 }
@@ -358,7 +330,7 @@ static void on_show(struct wr_admin *a, struct evhttp_request *req, const char *
         return;
     }
     wr_history_annotate(run, a->set);
-    reply_json(req, 200, "OK", run);
+    wr_http_reply_json(req, 200, "OK", run);
 }
 
 /* `?same_version=true|1` (or nothing); -1 after answering 400. */
@@ -368,20 +340,20 @@ static int same_version_param(struct evhttp_request *req, const char *query)
     int rc = 0;
     TAILQ_INIT(&q);
     if (query && evhttp_parse_query_str(query, &q) != 0) {
-        reply_error(req, 400, "Bad Request", "the query string does not parse");
+        wr_http_reply_error(req, 400, "Bad Request", "the query string does not parse");
         return -1;
     }
     for (struct evkeyval *kv = q.tqh_first; kv; kv = kv->next.tqe_next) {
         if (strcmp(kv->key, "same_version") != 0) {
-            reply_error(req, 400, "Bad Request",
-                        "unknown query parameter '%s' (retry takes same_version)", kv->key);
+            wr_http_reply_error(req, 400, "Bad Request",
+                                "unknown query parameter '%s' (retry takes same_version)", kv->key);
             rc = -1;
             break;
         }
         if (strcmp(kv->value, "true") == 0 || strcmp(kv->value, "1") == 0) {
             rc = 1;
         } else if (strcmp(kv->value, "false") != 0 && strcmp(kv->value, "0") != 0) {
-            reply_error(req, 400, "Bad Request", "same_version: expected true or false");
+            wr_http_reply_error(req, 400, "Bad Request", "same_version: expected true or false");
             rc = -1;
             break;
         }
@@ -407,7 +379,7 @@ static void on_retry(struct wr_admin *a, struct evhttp_request *req, const char 
     wr_log(WR_LOG_INFO, "run queued again by the admin API", "run",
            json_object_get_string(json_object_object_get(run, "id")), NULL);
     wr_history_annotate(run, a->set);
-    reply_json(req, 200, "OK", run);
+    wr_http_reply_json(req, 200, "OK", run);
     if (a->runner) {
         wr_runner_kick(a->runner); /* the executor picks it up now rather than at its next poll */
     }
@@ -419,7 +391,7 @@ static void on_cancel(struct wr_admin *a, struct evhttp_request *req, const char
     struct json_object *run = NULL;
     char err[2048];
     if (query && *query) {
-        reply_error(req, 400, "Bad Request", "cancel takes no query parameters");
+        wr_http_reply_error(req, 400, "Bad Request", "cancel takes no query parameters");
         return;
     }
     int rc = wr_history_cancel(a->db, id, now_ms(), &run, err, sizeof(err));
@@ -430,7 +402,7 @@ static void on_cancel(struct wr_admin *a, struct evhttp_request *req, const char
     wr_log(WR_LOG_INFO, "run cancelled by the admin API", "run",
            json_object_get_string(json_object_object_get(run, "id")), NULL);
     wr_history_annotate(run, a->set);
-    reply_json(req, 200, "OK", run);
+    wr_http_reply_json(req, 200, "OK", run);
 }
 
 /* }====== */
@@ -472,7 +444,8 @@ static bool method_is(struct evhttp_request *req, bool post)
 static void wrong_method(struct evhttp_request *req, bool post)
 {
     evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", post ? "POST" : "GET, HEAD");
-    reply_error(req, 405, "Method Not Allowed", "this path takes %s", post ? "POST" : "GET");
+    wr_http_reply_error(req, 405, "Method Not Allowed", "this path takes %s",
+                        post ? "POST" : "GET");
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
@@ -484,7 +457,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     char *id = NULL;
 
     if (!path || !*path) {
-        reply_error(req, 404, "Not Found", "no such path");
+        wr_http_reply_error(req, 404, "Not Found", "no such path");
         return;
     }
     if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
@@ -500,8 +473,8 @@ static void on_request(struct evhttp_request *req, void *arg)
     if (!authorized(a, req)) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
                           "Bearer realm=\"weir\"");
-        reply_error(req, 401, "Unauthorized",
-                    "this path needs Authorization: Bearer <admin.token>");
+        wr_http_reply_error(req, 401, "Unauthorized",
+                            "this path needs Authorization: Bearer <admin.token>");
         return;
     }
     bool get = method_is(req, false);
@@ -518,7 +491,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     }
     static const char prefix[] = "/api/runs/";
     if (strncmp(path, prefix, sizeof(prefix) - 1) != 0) {
-        reply_error(req, 404, "Not Found", "no such path: %s", path);
+        wr_http_reply_error(req, 404, "Not Found", "no such path: %s", path);
         return;
     }
     const char *rest = path + sizeof(prefix) - 1;
@@ -529,7 +502,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     id = evhttp_uridecode(raw, 0, NULL);
     free(raw);
     if (!id || !*id || (action && strcmp(action, "retry") != 0 && strcmp(action, "cancel") != 0)) {
-        reply_error(req, 404, "Not Found", "no such path: %s", path);
+        wr_http_reply_error(req, 404, "Not Found", "no such path: %s", path);
     } else if (!action && !get) {
         wrong_method(req, false);
     } else if (!action) {

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "engine/http_reply.h"
 #include "engine/ingest.h"
 #include "engine/lua_host.h"
 #include "engine/metrics.h"
@@ -60,37 +61,6 @@ static bool secret_header(const char *name)
         }
     }
     return false;
-}
-
-static void reply_json(struct evhttp_request *req, int code, const char *reason,
-                       struct json_object *body)
-{
-    struct evbuffer *out = evbuffer_new();
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Content-Type", "application/json");
-    evbuffer_add_printf(out, "%s\n",
-                        json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
-                                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
-    evhttp_send_reply(req, code, reason, out);
-    evbuffer_free(out);
-    json_object_put(body);
-}
-
-static void reply_error(struct evhttp_request *req, int code, const char *reason, const char *fmt,
-                        ...) __attribute__((format(printf, 4, 5)));
-
-static void reply_error(struct evhttp_request *req, int code, const char *reason, const char *fmt,
-                        ...)
-{
-    struct wr_buf b = {0};
-    va_list ap;
-    va_start(ap, fmt);
-    wr_buf_vaddf(&b, fmt, ap);
-    va_end(ap);
-    struct json_object *o = json_object_new_object();
-    json_object_object_add(o, "error", json_object_new_string(wr_buf_str(&b)));
-    wr_buf_free(&b);
-    reply_json(req, code, reason, o);
 }
 
 /* The workflows routed at path (enabled or not: a disabled one still owns its path). */
@@ -137,8 +107,8 @@ static void on_committed(void *arg, const struct wr_ingest_result *res)
         wr_metrics_event("webhook", "failed", p->count);
         /* Nothing was stored: the sender must retry, so no 2xx. */
         evhttp_add_header(evhttp_request_get_output_headers(p->req), "Retry-After", "5");
-        reply_error(p->req, 503, "Service Unavailable", "the event could not be stored: %s",
-                    res->error ? res->error : "storage error");
+        wr_http_reply_error(p->req, 503, "Service Unavailable", "the event could not be stored: %s",
+                            res->error ? res->error : "storage error");
         free(p);
         return;
     }
@@ -168,10 +138,10 @@ static void on_committed(void *arg, const struct wr_ingest_result *res)
     }
     if (all_dup && res->count > 0) {
         json_object_object_add(o, "duplicate", json_object_new_boolean(1));
-        reply_json(p->req, 200, "OK", o);
+        wr_http_reply_json(p->req, 200, "OK", o);
     } else {
         json_object_object_add(o, "runs", json_object_new_int(runs));
-        reply_json(p->req, 202, "Accepted", o);
+        wr_http_reply_json(p->req, 202, "Accepted", o);
     }
     free(p);
 }
@@ -227,21 +197,21 @@ static void on_request(struct evhttp_request *req, void *arg)
     char err[512];
 
     if (nroutes == 0) {
-        reply_error(req, 404, "Not Found", "no webhook at %s", path ? path : "this path");
+        wr_http_reply_error(req, 404, "Not Found", "no webhook at %s", path ? path : "this path");
         return;
     }
     if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
-        reply_error(req, 405, "Method Not Allowed", "webhooks take POST");
+        wr_http_reply_error(req, 405, "Method Not Allowed", "webhooks take POST");
         return;
     }
     struct evkeyvalq *in = evhttp_request_get_input_headers(req);
     const char *ct = evhttp_find_header(in, "Content-Type");
     if (!json_content_type(ct)) {
         wr_metrics_event("webhook", "rejected", 1);
-        reply_error(req, 415, "Unsupported Media Type",
-                    "the body must be JSON (Content-Type: application/json), got %s",
-                    ct ? ct : "no Content-Type");
+        wr_http_reply_error(req, 415, "Unsupported Media Type",
+                            "the body must be JSON (Content-Type: application/json), got %s",
+                            ct ? ct : "no Content-Type");
         return;
     }
     struct evbuffer *buf = evhttp_request_get_input_buffer(req);
@@ -260,9 +230,10 @@ static void on_request(struct evhttp_request *req, void *arg)
             col = data[i] == '\n' ? 1 : col + 1;
         }
         wr_metrics_event("webhook", "rejected", 1);
-        reply_error(req, 400, "Bad Request", "invalid JSON at line %d, column %d: %s", line, col,
-                    jerr == json_tokener_continue ? "unexpected end of the body"
-                                                  : json_tokener_error_desc(jerr));
+        wr_http_reply_error(req, 400, "Bad Request", "invalid JSON at line %d, column %d: %s", line,
+                            col,
+                            jerr == json_tokener_continue ? "unexpected end of the body"
+                                                          : json_tokener_error_desc(jerr));
         json_object_put(body);
         return;
     }
@@ -292,7 +263,7 @@ static void on_request(struct evhttp_request *req, void *arg)
                 snprintf(err, sizeof(err), "split: '%s' is not a list in this body", split_expr);
             }
             wr_metrics_event("webhook", "rejected", 1);
-            reply_error(req, 422, "Unprocessable Entity", "%s", err);
+            wr_http_reply_error(req, 422, "Unprocessable Entity", "%s", err);
             goto out;
         }
         nevents = json_object_array_length(split);
@@ -307,7 +278,7 @@ static void on_request(struct evhttp_request *req, void *arg)
             keys[i] = template_key(first, id_tmpl, events[i].event, err, sizeof(err));
             if (!keys[i]) {
                 wr_metrics_event("webhook", "rejected", 1);
-                reply_error(req, 422, "Unprocessable Entity", "id: %s", err);
+                wr_http_reply_error(req, 422, "Unprocessable Entity", "id: %s", err);
                 goto out;
             }
         } else if (hkey) {
@@ -333,7 +304,7 @@ static void on_request(struct evhttp_request *req, void *arg)
         free(p);
         evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "5");
         wr_metrics_event("webhook", "failed", nevents);
-        reply_error(req, 503, "Service Unavailable", "weir is shutting down");
+        wr_http_reply_error(req, 503, "Service Unavailable", "weir is shutting down");
         goto out;
     }
     srv->pending++;
