@@ -722,8 +722,8 @@ static void poll_due(struct wr_runner *r)
         "AND NOT EXISTS (SELECT 1 FROM runs o WHERE r.concurrency_key IS NOT NULL "
         "AND o.concurrency_key = r.concurrency_key AND o.id <> r.id "
         "AND o.status IN ('queued', 'running', 'retrying', 'waiting') "
-        "AND (o.created_at < r.created_at OR (o.created_at = r.created_at AND o.id < r.id))) "
-        "ORDER BY r.created_at, r.id LIMIT ?2",
+        "AND o.rowid < r.rowid) "
+        "ORDER BY r.rowid LIMIT ?2",
         -1, &st, NULL);
     if (rc != SQLITE_OK) {
         wr_log(WR_LOG_ERROR, "cannot read due runs", "error", sqlite3_errmsg(r->db), NULL);
