@@ -17,14 +17,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "engine/http_reply.h"
 #include "engine/ingest.h"
+#include "engine/log.h"
 #include "engine/lua_host.h"
 #include "engine/metrics.h"
 #include "engine/strutil.h"
 #include "engine/template.h"
 #include "engine/workflow_set.h"
+#include "triggers/webhook_auth.h"
+
+/* One path's verifier, resolved when the set is installed. */
+struct route_auth {
+    char *path;
+    struct wr_webhook_auth *auth; /* NULL: the secret could not be resolved, refuse all */
+};
 
 struct wr_webhook_server {
     struct event_base *base;
@@ -34,6 +43,8 @@ struct wr_webhook_server {
     struct evhttp_bound_socket *bound;
     int port;
     size_t pending;
+    struct route_auth *auths; /* one per webhook path of set */
+    size_t nauths;
 };
 
 /* One request waiting for its commit. */
@@ -183,6 +194,125 @@ static char *template_key(const struct wr_workflow *wf, const char *tmpl, struct
     return key;
 }
 
+/* {====== authentication ====== */
+
+static void auths_free(struct route_auth *a, size_t n)
+{
+    for (size_t i = 0; a && i < n; i++) {
+        free(a[i].path);
+        wr_webhook_auth_free(a[i].auth);
+    }
+    free(a);
+}
+
+/*
+ * Builds the verifiers of every webhook path in set (workflows sharing a path agree on auth,
+ * checked at load, so the first one speaks for the path). With strict, a secret that cannot be
+ * resolved fails the whole build (start-up); otherwise that path refuses every request and the
+ * error is logged (a reload must not open a path nor take the others down).
+ */
+static int auths_build(const struct wr_workflow_set *set, bool strict, struct route_auth **out,
+                       size_t *nout, char *err, size_t errlen)
+{
+    struct route_auth *a = wr_xcalloc(set && set->count ? set->count : 1, sizeof(*a));
+    size_t n = 0;
+    char why[512];
+    for (size_t i = 0; set && i < set->count; i++) {
+        const struct wr_workflow *wf = set->items[i];
+        struct json_object *p = NULL;
+        if (strcmp(wf->trigger->name, "webhook") != 0 ||
+            !json_object_object_get_ex(wf->trigger_args, "path", &p)) {
+            continue;
+        }
+        const char *path = json_object_get_string(p);
+        bool seen = false;
+        for (size_t j = 0; j < n && !seen; j++) {
+            seen = strcmp(a[j].path, path) == 0;
+        }
+        if (seen) {
+            continue;
+        }
+        char *dir = wr_path_dirname(wf->file);
+        struct wr_webhook_auth *auth = wr_webhook_auth_new(wf->trigger_args, dir, why, sizeof(why));
+        free(dir);
+        if (!auth) {
+            if (strict) {
+                snprintf(err, errlen, "workflow '%s' (%s): %s", wf->name, wf->file, why);
+                auths_free(a, n);
+                return -1;
+            }
+            wr_log(WR_LOG_ERROR, "webhook path refuses every request: its secret is unavailable",
+                   "workflow", wf->name, "path", path, "error", why, NULL);
+        }
+        a[n].path = wr_xstrdup(path);
+        a[n].auth = auth;
+        n++;
+    }
+    *out = a;
+    *nout = n;
+    return 0;
+}
+
+static const char *header_cb(void *ctx, const char *name)
+{
+    return evhttp_find_header(ctx, name);
+}
+
+/*
+ * Verifies req for path before anything else reads it. Returns true when it may go on;
+ * otherwise the answer (401/403, with a generic body) has been sent and the reason logged.
+ */
+static bool authenticate(struct wr_webhook_server *srv, struct evhttp_request *req,
+                         const char *path)
+{
+    const struct wr_webhook_auth *auth = NULL;
+    bool found = false;
+    for (size_t i = 0; i < srv->nauths && !found; i++) {
+        if (strcmp(srv->auths[i].path, path) == 0) {
+            auth = srv->auths[i].auth;
+            found = true;
+        }
+    }
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    const struct sockaddr *peer = conn ? evhttp_connection_get_addr(conn) : NULL;
+    char why[256] = "the secret of this path is unavailable";
+    int code = 401;
+    if (found && auth) {
+        struct evbuffer *buf = evhttp_request_get_input_buffer(req);
+        struct wr_webhook_request r = {
+            .header = header_cb,
+            .ctx = evhttp_request_get_input_headers(req),
+            .peer = peer,
+            .len = evbuffer_get_length(buf),
+            .now = (int64_t)time(NULL),
+        };
+        r.body = r.len ? evbuffer_pullup(buf, -1) : NULL;
+        code = wr_webhook_auth_verify(auth, &r, why, sizeof(why));
+    } else if (!found) {
+        /* A route without an entry cannot happen; refuse rather than let it through. */
+        snprintf(why, sizeof(why), "no verifier for this path");
+    }
+    if (code == 0) {
+        return true;
+    }
+    char addr[INET6_ADDRSTRLEN] = "unknown";
+    if (peer && peer->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, addr, sizeof(addr));
+    } else if (peer && peer->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr, addr, sizeof(addr));
+    }
+    wr_log(WR_LOG_WARN, "webhook request refused", "path", path, "peer", addr, "reason", why, NULL);
+    wr_metrics_event("webhook", "rejected", 1);
+    if (code == 403) {
+        wr_http_reply_error(req, 403, "Forbidden", "forbidden");
+    } else {
+        wr_http_reply_error(req, 401, "Unauthorized", "unauthorized");
+    }
+    return false;
+}
+
+/* }====== */
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     struct wr_webhook_server *srv = arg;
@@ -198,6 +328,10 @@ static void on_request(struct evhttp_request *req, void *arg)
 
     if (nroutes == 0) {
         wr_http_reply_error(req, 404, "Not Found", "no webhook at %s", path ? path : "this path");
+        return;
+    }
+    /* First, on the raw bytes: nothing of an unauthenticated request is parsed or stored. */
+    if (!authenticate(srv, req, path)) {
         return;
     }
     if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
@@ -238,7 +372,7 @@ static void on_request(struct evhttp_request *req, void *arg)
         return;
     }
 
-    /* Workflows sharing a path agree on secret, id and split (checked at load). */
+    /* Workflows sharing a path agree on secret, auth, allow_from, id and split (load checks). */
     const struct wr_workflow *first = routes[0];
     struct json_object *v = NULL;
     const char *id_tmpl =
@@ -350,6 +484,9 @@ struct wr_webhook_server *wr_webhook_server_new(struct event_base *base, struct 
     srv->base = base;
     srv->ingest = in;
     srv->set = set;
+    if (auths_build(set, true, &srv->auths, &srv->nauths, err, errlen) != 0) {
+        goto err;
+    }
     if (parse_listen(listen, host, sizeof(host), &port) != 0) {
         snprintf(err, errlen, "listen.webhook: '%s' is not HOST:PORT", listen);
         goto err;
@@ -394,6 +531,14 @@ int wr_webhook_server_port(const struct wr_webhook_server *s)
 
 void wr_webhook_server_set_workflows(struct wr_webhook_server *s, const struct wr_workflow_set *set)
 {
+    struct route_auth *a = NULL;
+    size_t n = 0;
+    char err[8];
+    /* Not strict: cannot fail; an unresolvable secret closes its path (logged there). */
+    auths_build(set, false, &a, &n, err, sizeof(err));
+    auths_free(s->auths, s->nauths);
+    s->auths = a;
+    s->nauths = n;
     s->set = set;
 }
 
@@ -418,5 +563,6 @@ void wr_webhook_server_free(struct wr_webhook_server *s)
     if (s->http) {
         evhttp_free(s->http);
     }
+    auths_free(s->auths, s->nauths);
     free(s);
 }

@@ -368,6 +368,137 @@ class CrashTest(unittest.TestCase):
             shutil.rmtree(root)
 
 
+AUTH_WORKFLOWS = {
+    "signed.yaml": """
+name: signed
+trigger:
+  webhook:
+    path: /hooks/signed
+    auth:
+      type: standard-webhooks
+      secret: env:HR_WEBHOOK_SECRET
+      tolerance: 5m
+steps:
+  - action: disable-user
+    user: "{{ event.email }}"
+""",
+    "short.yaml": """
+name: short
+trigger:
+  webhook: { path: /hooks/short, secret: env:HR_WEBHOOK_SECRET }
+steps:
+  - action: disable-user
+    user: "{{ event.email }}"
+""",
+}
+
+
+class WebhookAuthTest(unittest.TestCase):
+    """Signed webhooks: standard-webhooks via `auth:` and the `secret:` shorthand."""
+
+    def setUp(self):
+        import base64
+        self.key = os.urandom(24)
+        self.secret = "whsec_" + base64.b64encode(self.key).decode()
+        self.root = tempfile.mkdtemp(prefix="weir-auth-")
+        write_config(self.root)
+        for name, text in AUTH_WORKFLOWS.items():
+            with open(os.path.join(self.root, "workflows", name), "w") as f:
+                f.write(text)
+        self.saved = os.environ.get("HR_WEBHOOK_SECRET")
+        os.environ["HR_WEBHOOK_SECRET"] = self.secret
+        self.weir = None
+
+    def tearDown(self):
+        if self.saved is None:
+            os.environ.pop("HR_WEBHOOK_SECRET", None)
+        else:
+            os.environ["HR_WEBHOOK_SECRET"] = self.saved
+        if self.weir and self.weir.proc.poll() is None:
+            self.assertEqual(self.weir.stop(), 0)
+        shutil.rmtree(self.root)
+
+    def sign(self, msg_id, ts, body, key=None):
+        import base64
+        import hashlib
+        import hmac
+        mac = hmac.new(key or self.key, ("%s.%s." % (msg_id, ts)).encode() + body,
+                       hashlib.sha256).digest()
+        return "v1," + base64.b64encode(mac).decode()
+
+    def headers(self, msg_id, body, ts=None, key=None):
+        ts = str(int(time.time()) if ts is None else ts)
+        return {"webhook-id": msg_id, "webhook-timestamp": ts,
+                "webhook-signature": self.sign(msg_id, ts, body, key)}
+
+    def stored(self, key):
+        with db(self.root) as c:
+            return c.execute("SELECT count(*) FROM events WHERE idem_key = ?",
+                             (key,)).fetchone()[0]
+
+    def test_signed_unsigned_tampered(self):
+        self.weir = Weir(self.root)
+        for path in ("/hooks/signed", "/hooks/short"):
+            tag = path.rsplit("/", 1)[1]
+            body = json.dumps({"email": "a@x"}).encode()
+            # Signed: accepted and stored.
+            status, reply = self.weir.post(path, body, self.headers(tag + "-ok", body))
+            self.assertEqual(status, 202, reply)
+            self.assertEqual(self.stored(tag + "-ok"), 1)
+            # Key rotation: one valid signature among several is enough.
+            h = self.headers(tag + "-rot", body)
+            h["webhook-signature"] = (self.sign(tag + "-rot", h["webhook-timestamp"], body,
+                                                b"old-key") + " " + h["webhook-signature"])
+            status, reply = self.weir.post(path, body, h)
+            self.assertEqual(status, 202, reply)
+            # Unsigned: 401 with a generic body, and nothing stored.
+            status, reply = self.weir.post(path, body, {"webhook-id": tag + "-unsigned"})
+            self.assertEqual(status, 401)
+            self.assertEqual(reply, {"error": "unauthorized"})
+            self.assertEqual(self.stored(tag + "-unsigned"), 0)
+            # Tampered body: signed for one body, sent with another.
+            h = self.headers(tag + "-tampered", body)
+            status, reply = self.weir.post(path, json.dumps({"email": "evil@x"}), h)
+            self.assertEqual(status, 401)
+            self.assertEqual(reply, {"error": "unauthorized"})
+            self.assertEqual(self.stored(tag + "-tampered"), 0)
+            # Wrong key, stale timestamp, and a signature made for another id.
+            h = self.headers(tag + "-wrongkey", body, key=b"not-the-key")
+            self.assertEqual(self.weir.post(path, body, h)[0], 401)
+            h = self.headers(tag + "-stale", body, ts=int(time.time()) - 600)
+            self.assertEqual(self.weir.post(path, body, h)[0], 401)
+            h = self.headers(tag + "-other", body)
+            h["webhook-id"] = tag + "-replayed"
+            self.assertEqual(self.weir.post(path, body, h)[0], 401)
+            # Unauthenticated requests are refused before anything else looks at them.
+            self.assertEqual(self.weir.post(path, "{not json", {})[0], 401)
+            self.assertEqual(self.weir.post(path, "", method="GET", ctype=None)[0], 401)
+        # The unsigned path next to them is unaffected.
+        status, reply = self.weir.post("/hooks/hr", {"type": "employee.transferred"})
+        self.assertEqual(status, 202, reply)
+        with db(self.root) as c:
+            keys = [k for (k,) in c.execute("SELECT idem_key FROM events WHERE source LIKE "
+                                            "'webhook /hooks/s%' ORDER BY idem_key")]
+        self.assertEqual(keys, ["short-ok", "short-rot", "signed-ok", "signed-rot"])
+        self.assertEqual(self.weir.stop(), 0)
+        with open(os.path.join(self.root, "weir.log"), "rb") as f:
+            log = f.read().decode(errors="replace")
+        self.assertIn("webhook request refused", log)
+        self.assertNotIn(self.secret, log)
+        self.assertNotIn(self.secret[len("whsec_"):], log)
+        self.assertNotIn("v1,", log)
+
+    def test_unresolvable_secret_is_a_startup_error(self):
+        env = dict(os.environ)
+        env.pop("HR_WEBHOOK_SECRET", None)
+        out = subprocess.run([WEIR, "run", "-c", "weir.yaml", "--ingest-only"], cwd=self.root,
+                             env=env, capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("HR_WEBHOOK_SECRET", out.stderr)
+        self.assertRegex(out.stderr, r"workflow '(signed|short)'")
+        self.assertRegex(out.stderr, r"trigger\.webhook\.(auth\.)?secret")
+
+
 if __name__ == "__main__":
     WEIR = os.path.abspath(sys.argv.pop(1))
     unittest.main(verbosity=2)

@@ -5,6 +5,9 @@ the journal.
 
 usage: test_runs.py WEIR_BINARY GRAPHSIM_BINARY SOURCE_DIR
 """
+import base64
+import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -19,6 +22,7 @@ import tempfile
 import threading
 import time
 import unittest
+import uuid
 
 WEIR = GRAPHSIM = SOURCE = None
 FINAL = ("succeeded", "failed", "succeeded_with_errors", "cancelled")
@@ -53,11 +57,15 @@ class Sim:
         self.proc.stdout.close()
 
 
+# The examples' webhook secret (standard-webhooks: whsec_ + base64 of the key).
+HR_SECRET = "whsec_" + base64.b64encode(b"e2e-hr-webhook-key-0123456789").decode()
+
+
 class Weir:
     def __init__(self, root):
         self.root = root
         self.log = open(os.path.join(root, "weir.log"), "ab")
-        env = dict(os.environ, WEIR_GRAPH_SECRET="sim-secret")
+        env = dict(os.environ, WEIR_GRAPH_SECRET="sim-secret", HR_WEBHOOK_SECRET=HR_SECRET)
         self.proc = subprocess.Popen([WEIR, "run", "-c", "weir.yaml"], cwd=root, env=env,
                                      stdout=self.log, stderr=subprocess.PIPE)
         self.port = None
@@ -82,10 +90,14 @@ class Weir:
 
     def post(self, body, key=None, path="/hooks/hr"):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        h = {"Content-Type": "application/json"}
-        if key:
-            h["webhook-id"] = key
-        c.request("POST", path, body=json.dumps(body), headers=h)
+        # The examples verify standard-webhooks signatures (HR_WEBHOOK_SECRET): sign everything.
+        data = json.dumps(body).encode()
+        msg_id, ts = key or "msg_" + uuid.uuid4().hex, str(int(time.time()))
+        mac = hmac.new(base64.b64decode(HR_SECRET[len("whsec_"):]),
+                       ("%s.%s." % (msg_id, ts)).encode() + data, hashlib.sha256).digest()
+        h = {"Content-Type": "application/json", "webhook-id": msg_id, "webhook-timestamp": ts,
+             "webhook-signature": "v1," + base64.b64encode(mac).decode()}
+        c.request("POST", path, body=data, headers=h)
         r = c.getresponse()
         out = json.loads(r.read())
         c.close()

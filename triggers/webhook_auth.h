@@ -1,0 +1,81 @@
+/*
+ * webhook_auth — verifying who sent a webhook request: a signature or credential in its
+ * headers (standard-webhooks, github, hmac, bearer, basic) and the peer address (allow_from).
+ *
+ * A route's `auth:` and `allow_from:` are read once from its workflow's trigger arguments
+ * (already checked at load by webhook.c) and the secret is resolved then, so a request only
+ * computes and compares. Verification works on the raw body bytes, before any JSON parsing.
+ * This module neither logs nor answers: it returns a verdict and a reason that names what was
+ * wrong without any secret, signature or token value. It knows nothing of evhttp: headers come
+ * through a lookup callback, so the unit tests drive it directly.
+ */
+#ifndef WR_WEBHOOK_AUTH_H
+#define WR_WEBHOOK_AUTH_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* standard-webhooks' `tolerance` when none is given. */
+#define WR_WEBHOOK_TOLERANCE_DEFAULT_MS (5 * 60 * 1000)
+
+/* The `type:` values under `auth:` (NULL-terminated, for the argument table). */
+extern const char *const wr_webhook_auth_types[];
+
+/* One `allow_from` entry: an IPv4 or IPv6 network. */
+struct wr_cidr {
+    int family;             /* AF_INET or AF_INET6 */
+    unsigned char addr[16]; /* network address (4 bytes used for AF_INET) */
+    unsigned prefix;        /* 0..32 or 0..128 */
+};
+
+/*
+ * Parses "192.0.2.0/24", "2001:db8::/32" or a bare address (a /32 or /128). Host bits set
+ * under the prefix are accepted and ignored. Returns 0, or -1 when s is not a CIDR.
+ */
+int wr_cidr_parse(const char *s, struct wr_cidr *out);
+
+/*
+ * True when the address sa (AF_INET or AF_INET6) lies in c. An IPv4-mapped IPv6 address
+ * (::ffff:a.b.c.d) is compared as the IPv4 address it carries, both ways.
+ */
+bool wr_cidr_match(const struct wr_cidr *c, const struct sockaddr *sa);
+
+struct wr_webhook_auth;
+
+/*
+ * Reads `auth:`, the `secret:` shorthand (standard-webhooks) and `allow_from:` from a webhook
+ * trigger's arguments (borrowed) and resolves the secret (relative file: paths against
+ * base_dir). Returns an owned verifier, which accepts everything when neither is configured,
+ * or NULL with a message in err that names the key, never the secret.
+ */
+struct wr_webhook_auth *wr_webhook_auth_new(struct json_object *trigger_args, const char *base_dir,
+                                            char *err, size_t errlen);
+
+/* Overwrites the secret and frees. NULL is fine. */
+void wr_webhook_auth_free(struct wr_webhook_auth *a);
+
+/* A request header by name (case-insensitive), or NULL when absent. */
+typedef const char *(*wr_webhook_header_fn)(void *ctx, const char *name);
+
+/* What verification needs of one request; everything borrowed. */
+struct wr_webhook_request {
+    wr_webhook_header_fn header;
+    void *ctx;                   /* passed to header */
+    const struct sockaddr *peer; /* NULL when unknown: refused whenever allow_from is set */
+    const unsigned char *body;   /* the raw body bytes */
+    size_t len;
+    int64_t now; /* Unix seconds, injectable for tests */
+};
+
+/*
+ * Verifies r against a. Returns 0 when allowed, 403 when the peer is outside allow_from, 401
+ * when the credential or signature is missing or wrong; on refusal a reason (no secret or
+ * signature values in it) is written to why.
+ */
+int wr_webhook_auth_verify(const struct wr_webhook_auth *a, const struct wr_webhook_request *r,
+                           char *why, size_t whylen);
+
+#endif
