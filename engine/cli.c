@@ -266,7 +266,8 @@ static void print_usage(FILE *f)
           "a step can run and `weir help ACTION` their arguments.\n"
           "\n"
           "Exit codes: 0 success, 1 invalid input (a workflow or config has errors),\n"
-          "            2 usage error (unknown command or option).\n",
+          "            2 usage error (unknown command or option),\n"
+          "            3 runtime failure (the journal cannot be opened, a port is taken).\n",
           f);
 }
 
