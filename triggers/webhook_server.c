@@ -28,6 +28,7 @@
 #include "engine/template.h"
 #include "engine/workflow_set.h"
 #include "triggers/webhook_auth.h"
+#include "triggers/webhook_request.h"
 
 /* One path's verifier, resolved when the set is installed. */
 struct route_auth {
@@ -54,26 +55,6 @@ struct pending {
     size_t count;
 };
 
-/* Headers never stored with the event: credentials and signatures. */
-static bool secret_header(const char *name)
-{
-    static const char *const exact[] = {"authorization",     "cookie",    "proxy-authorization",
-                                        "webhook-signature", "x-api-key", NULL};
-    for (size_t i = 0; exact[i]; i++) {
-        if (strcasecmp(name, exact[i]) == 0) {
-            return true;
-        }
-    }
-    /* X-Hub-Signature-256, X-Signature, X-BambooHR-Signature, ... */
-    for (const char *p = name; *p; p++) {
-        if (strncasecmp(p, "signature", 9) == 0 || strncasecmp(p, "token", 5) == 0 ||
-            strncasecmp(p, "secret", 6) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /* The workflows routed at path (enabled or not: a disabled one still owns its path). */
 static size_t route(const struct wr_workflow_set *set, const char *path,
                     const struct wr_workflow **out, size_t max)
@@ -89,25 +70,6 @@ static size_t route(const struct wr_workflow_set *set, const char *path,
         }
     }
     return n;
-}
-
-static bool json_content_type(const char *ct)
-{
-    if (!ct) {
-        return false;
-    }
-    while (*ct == ' ') {
-        ct++;
-    }
-    size_t n = strlen("application/json");
-    if (strncasecmp(ct, "application/json", n) != 0) {
-        return false;
-    }
-    ct += n;
-    while (*ct == ' ') {
-        ct++;
-    }
-    return *ct == '\0' || *ct == ';';
 }
 
 static void on_committed(void *arg, const struct wr_ingest_result *res)
@@ -155,43 +117,6 @@ static void on_committed(void *arg, const struct wr_ingest_result *res)
         wr_http_reply_json(p->req, 202, "Accepted", o);
     }
     free(p);
-}
-
-/* The delivery's key from the headers senders use, or NULL. */
-static const char *header_key(struct evkeyvalq *in)
-{
-    static const char *const names[] = {"webhook-id", "X-GitHub-Delivery", "X-Request-Id", NULL};
-    for (size_t i = 0; names[i]; i++) {
-        const char *v = evhttp_find_header(in, names[i]);
-        if (v && *v) {
-            return v;
-        }
-    }
-    return NULL;
-}
-
-/* Evaluates an `id:` template for one event in wf's sandbox. Owned string or NULL + err. */
-static char *template_key(const struct wr_workflow *wf, const char *tmpl, struct json_object *ev,
-                          char *err, size_t errlen)
-{
-    int scope = wr_lua_scope_new(wf->lua);
-    struct json_object *t = json_object_new_string(tmpl), *v = NULL;
-    char *key = NULL;
-    if (wr_lua_scope_set(wf->lua, scope, "event", ev) == 0 &&
-        wr_lua_scope_set(wf->lua, scope, "vars", wf->vars) == 0 &&
-        wr_lua_render(wf->lua, scope, t, &v, err, errlen) == 0) {
-        if (v && !json_object_is_type(v, json_type_null)) {
-            key = wr_xstrdup(json_object_is_type(v, json_type_string)
-                                 ? json_object_get_string(v)
-                                 : json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
-        } else {
-            snprintf(err, errlen, "the id template '%s' gave nothing", tmpl);
-        }
-    }
-    json_object_put(v);
-    json_object_put(t);
-    wr_lua_scope_free(wf->lua, scope);
-    return key;
 }
 
 /* {====== authentication ====== */
@@ -320,11 +245,6 @@ static void on_request(struct evhttp_request *req, void *arg)
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     const struct wr_workflow *routes[64];
     size_t nroutes = path ? route(srv->set, path, routes, 64) : 0;
-    struct json_object *body = NULL, *headers = NULL, *split = NULL;
-    struct wr_ingest_event *events = NULL;
-    char **keys = NULL;
-    size_t nevents = 0;
-    char err[512];
 
     if (nroutes == 0) {
         wr_http_reply_error(req, 404, "Not Found", "no webhook at %s", path ? path : "this path");
@@ -339,118 +259,33 @@ static void on_request(struct evhttp_request *req, void *arg)
         wr_http_reply_error(req, 405, "Method Not Allowed", "webhooks take POST");
         return;
     }
-    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-    const char *ct = evhttp_find_header(in, "Content-Type");
-    if (!json_content_type(ct)) {
-        wr_metrics_event("webhook", "rejected", 1);
-        wr_http_reply_error(req, 415, "Unsupported Media Type",
-                            "the body must be JSON (Content-Type: application/json), got %s",
-                            ct ? ct : "no Content-Type");
-        return;
-    }
     struct evbuffer *buf = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(buf);
-    const char *data = (const char *)evbuffer_pullup(buf, -1);
-    struct json_tokener *tok = json_tokener_new_ex(64);
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    body = len ? json_tokener_parse_ex(tok, data, (int)len) : NULL;
-    enum json_tokener_error jerr = len ? json_tokener_get_error(tok) : json_tokener_continue;
-    size_t end = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    if (jerr != json_tokener_success) {
-        int line = 1, col = 1;
-        for (size_t i = 0; data && i < end && i < len; i++) {
-            line += data[i] == '\n';
-            col = data[i] == '\n' ? 1 : col + 1;
-        }
+    const char *data = len ? (const char *)evbuffer_pullup(buf, -1) : NULL;
+    struct wr_webhook_decoded d;
+    wr_webhook_decode(routes[0], evhttp_request_get_input_headers(req), data, len, &d);
+    if (d.status != 0) {
         wr_metrics_event("webhook", "rejected", 1);
-        wr_http_reply_error(req, 400, "Bad Request", "invalid JSON at line %d, column %d: %s", line,
-                            col,
-                            jerr == json_tokener_continue ? "unexpected end of the body"
-                                                          : json_tokener_error_desc(jerr));
-        json_object_put(body);
-        return;
-    }
-
-    /* Workflows sharing a path agree on secret, auth, allow_from, id and split (load checks). */
-    const struct wr_workflow *first = routes[0];
-    struct json_object *v = NULL;
-    const char *id_tmpl =
-        json_object_object_get_ex(first->trigger_args, "id", &v) ? json_object_get_string(v) : NULL;
-    const char *split_expr = json_object_object_get_ex(first->trigger_args, "split", &v)
-                                 ? json_object_get_string(v)
-                                 : NULL;
-    const char *hkey = header_key(in);
-
-    if (split_expr) {
-        int scope = wr_lua_scope_new(first->lua);
-        int rc = wr_lua_scope_set(first->lua, scope, "event", body);
-        if (rc == 0) {
-            rc = wr_lua_eval(first->lua, scope, split_expr, strlen(split_expr), &split, err,
-                             sizeof(err));
-        } else {
-            snprintf(err, sizeof(err), "the body cannot be passed to Lua");
-        }
-        wr_lua_scope_free(first->lua, scope);
-        if (rc != 0 || !json_object_is_type(split, json_type_array)) {
-            if (rc == 0) {
-                snprintf(err, sizeof(err), "split: '%s' is not a list in this body", split_expr);
-            }
-            wr_metrics_event("webhook", "rejected", 1);
-            wr_http_reply_error(req, 422, "Unprocessable Entity", "%s", err);
-            goto out;
-        }
-        nevents = json_object_array_length(split);
-    } else {
-        nevents = 1;
-    }
-    events = wr_xcalloc(nevents ? nevents : 1, sizeof(*events));
-    keys = wr_xcalloc(nevents ? nevents : 1, sizeof(*keys));
-    for (size_t i = 0; i < nevents; i++) {
-        events[i].event = split ? json_object_array_get_idx(split, i) : body;
-        if (id_tmpl) {
-            keys[i] = template_key(first, id_tmpl, events[i].event, err, sizeof(err));
-            if (!keys[i]) {
-                wr_metrics_event("webhook", "rejected", 1);
-                wr_http_reply_error(req, 422, "Unprocessable Entity", "id: %s", err);
-                goto out;
-            }
-        } else if (hkey) {
-            keys[i] = split ? wr_xasprintf("%s:%zu", hkey, i) : wr_xstrdup(hkey);
-        }
-        events[i].key = keys[i];
-    }
-
-    headers = json_object_new_object();
-    for (struct evkeyval *kv = in->tqh_first; kv; kv = kv->next.tqe_next) {
-        if (!secret_header(kv->key)) {
-            json_object_object_add(headers, kv->key, json_object_new_string(kv->value));
-        }
+        wr_http_reply_error(req, d.status, d.reason, "%s", d.error);
+        goto out;
     }
     char source[300];
     snprintf(source, sizeof(source), "webhook %s", path);
     struct pending *p = wr_xcalloc(1, sizeof(*p));
     p->srv = srv;
     p->req = req;
-    p->count = nevents;
-    if (wr_ingest_submit(srv->ingest, source, headers, routes, nroutes, events, nevents,
+    p->count = d.count;
+    if (wr_ingest_submit(srv->ingest, source, d.headers, routes, nroutes, d.events, d.count,
                          on_committed, p) != 0) {
         free(p);
         evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "5");
-        wr_metrics_event("webhook", "failed", nevents);
+        wr_metrics_event("webhook", "failed", d.count);
         wr_http_reply_error(req, 503, "Service Unavailable", "weir is shutting down");
         goto out;
     }
     srv->pending++;
 out:
-    for (size_t i = 0; keys && i < nevents; i++) {
-        free(keys[i]);
-    }
-    free(keys);
-    free(events);
-    json_object_put(headers);
-    json_object_put(split);
-    json_object_put(body);
+    wr_webhook_decoded_clear(&d);
 }
 
 static int parse_listen(const char *listen, char *host, size_t hostlen, int *port)

@@ -1,0 +1,226 @@
+/*
+ * webhook_request — decoding one webhook delivery into events; see webhook_request.h.
+ */
+#include "triggers/webhook_request.h"
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "engine/lua_host.h"
+#include "engine/strutil.h"
+#include "engine/workflow.h"
+
+bool wr_webhook_secret_header(const char *name)
+{
+    static const char *const exact[] = {"authorization",     "cookie",    "proxy-authorization",
+                                        "webhook-signature", "x-api-key", NULL};
+    for (size_t i = 0; exact[i]; i++) {
+        if (strcasecmp(name, exact[i]) == 0) {
+            return true;
+        }
+    }
+    /* X-Hub-Signature-256, X-Signature, X-BambooHR-Signature, ... */
+    for (const char *p = name; *p; p++) {
+        if (strncasecmp(p, "signature", 9) == 0 || strncasecmp(p, "token", 5) == 0 ||
+            strncasecmp(p, "secret", 6) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool json_content_type(const char *ct)
+{
+    if (!ct) {
+        return false;
+    }
+    while (*ct == ' ') {
+        ct++;
+    }
+    size_t n = strlen("application/json");
+    if (strncasecmp(ct, "application/json", n) != 0) {
+        return false;
+    }
+    ct += n;
+    while (*ct == ' ') {
+        ct++;
+    }
+    return *ct == '\0' || *ct == ';';
+}
+
+/* The delivery's key from the headers senders use, or NULL. */
+static const char *header_key(const struct evkeyvalq *in)
+{
+    static const char *const names[] = {"webhook-id", "X-GitHub-Delivery", "X-Request-Id", NULL};
+    for (size_t i = 0; names[i]; i++) {
+        const char *v = evhttp_find_header(in, names[i]);
+        if (v && *v) {
+            return v;
+        }
+    }
+    return NULL;
+}
+
+/* Evaluates an `id:` template for one event in wf's sandbox. Owned string or NULL + err. */
+static char *template_key(const struct wr_workflow *wf, const char *tmpl, struct json_object *ev,
+                          char *err, size_t errlen)
+{
+    int scope = wr_lua_scope_new(wf->lua);
+    struct json_object *t = json_object_new_string(tmpl), *v = NULL;
+    char *key = NULL;
+    if (wr_lua_scope_set(wf->lua, scope, "event", ev) == 0 &&
+        wr_lua_scope_set(wf->lua, scope, "vars", wf->vars) == 0 &&
+        wr_lua_render(wf->lua, scope, t, &v, err, errlen) == 0) {
+        if (v && !json_object_is_type(v, json_type_null)) {
+            key = wr_xstrdup(json_object_is_type(v, json_type_string)
+                                 ? json_object_get_string(v)
+                                 : json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+        } else {
+            snprintf(err, errlen, "the id template '%s' gave nothing", tmpl);
+        }
+    }
+    json_object_put(v);
+    json_object_put(t);
+    wr_lua_scope_free(wf->lua, scope);
+    return key;
+}
+
+static void fail(struct wr_webhook_decoded *d, int status, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void fail(struct wr_webhook_decoded *d, int status, const char *reason, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->error, sizeof(d->error), fmt, ap);
+    va_end(ap);
+    d->status = status;
+    d->reason = reason;
+}
+
+/* Parses the body strictly; 0, or -1 with the 400 answer filled in. */
+static int parse_body(struct wr_webhook_decoded *d, const char *data, size_t len)
+{
+    if (len > (size_t)INT32_MAX) {
+        fail(d, 413, "Payload Too Large", "the body is too large");
+        return -1;
+    }
+    struct json_tokener *tok = json_tokener_new_ex(64);
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    d->body = len ? json_tokener_parse_ex(tok, data, (int)len) : NULL;
+    enum json_tokener_error jerr = len ? json_tokener_get_error(tok) : json_tokener_continue;
+    size_t end = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    if (jerr == json_tokener_success && end < len) {
+        /* json-c stops after the first value: anything but whitespace after it is an error. */
+        while (end < len && strchr(" \t\r\n", data[end]) && data[end] != '\0') {
+            end++;
+        }
+        if (end < len) {
+            jerr = json_tokener_error_parse_unexpected;
+        }
+    }
+    if (jerr == json_tokener_success) {
+        return 0;
+    }
+    int line = 1, col = 1;
+    for (size_t i = 0; data && i < end && i < len; i++) {
+        line += data[i] == '\n';
+        col = data[i] == '\n' ? 1 : col + 1;
+    }
+    fail(d, 400, "Bad Request", "invalid JSON at line %d, column %d: %s", line, col,
+         jerr == json_tokener_continue    ? "unexpected end of the body"
+         : end < len && data[end] == '\0' ? "NUL byte in the body"
+                                          : json_tokener_error_desc(jerr));
+    json_object_put(d->body);
+    d->body = NULL;
+    return -1;
+}
+
+void wr_webhook_decode(const struct wr_workflow *wf, const struct evkeyvalq *in, const char *data,
+                       size_t len, struct wr_webhook_decoded *d)
+{
+    memset(d, 0, sizeof(*d));
+    const char *ct = evhttp_find_header(in, "Content-Type");
+    if (!json_content_type(ct)) {
+        fail(d, 415, "Unsupported Media Type",
+             "the body must be JSON (Content-Type: application/json), got %s",
+             ct ? ct : "no Content-Type");
+        return;
+    }
+    if (parse_body(d, data, len) != 0) {
+        return;
+    }
+
+    struct json_object *v = NULL;
+    const char *id_tmpl =
+        json_object_object_get_ex(wf->trigger_args, "id", &v) ? json_object_get_string(v) : NULL;
+    const char *split_expr =
+        json_object_object_get_ex(wf->trigger_args, "split", &v) ? json_object_get_string(v) : NULL;
+    const char *hkey = header_key(in);
+    char err[400];
+
+    size_t n = 1;
+    if (split_expr) {
+        int scope = wr_lua_scope_new(wf->lua);
+        int rc = wr_lua_scope_set(wf->lua, scope, "event", d->body);
+        if (rc == 0) {
+            rc = wr_lua_eval(wf->lua, scope, split_expr, strlen(split_expr), &d->split, err,
+                             sizeof(err));
+        } else {
+            snprintf(err, sizeof(err), "the body cannot be passed to Lua (nested too deeply?)");
+        }
+        wr_lua_scope_free(wf->lua, scope);
+        if (rc != 0 || !json_object_is_type(d->split, json_type_array)) {
+            if (rc == 0) {
+                snprintf(err, sizeof(err), "split: '%s' is not a list in this body", split_expr);
+            }
+            fail(d, 422, "Unprocessable Entity", "%s", err);
+            return;
+        }
+        n = json_object_array_length(d->split);
+    }
+    d->events = wr_xcalloc(n ? n : 1, sizeof(*d->events));
+    d->keys = wr_xcalloc(n ? n : 1, sizeof(*d->keys));
+    d->count = n;
+    for (size_t i = 0; i < n; i++) {
+        d->events[i].event = d->split ? json_object_array_get_idx(d->split, i) : d->body;
+        if (id_tmpl) {
+            d->keys[i] = template_key(wf, id_tmpl, d->events[i].event, err, sizeof(err));
+            if (!d->keys[i]) {
+                fail(d, 422, "Unprocessable Entity", "id: %s", err);
+                return;
+            }
+        } else if (hkey) {
+            d->keys[i] = d->split ? wr_xasprintf("%s:%zu", hkey, i) : wr_xstrdup(hkey);
+        }
+        d->events[i].key = d->keys[i];
+    }
+
+    d->headers = json_object_new_object();
+    for (const struct evkeyval *kv = in->tqh_first; kv; kv = kv->next.tqe_next) {
+        if (!wr_webhook_secret_header(kv->key)) {
+            json_object_object_add(d->headers, kv->key, json_object_new_string(kv->value));
+        }
+    }
+}
+
+void wr_webhook_decoded_clear(struct wr_webhook_decoded *d)
+{
+    for (size_t i = 0; d->keys && i < d->count; i++) {
+        free(d->keys[i]);
+    }
+    free(d->keys);
+    free(d->events);
+    json_object_put(d->headers);
+    json_object_put(d->split);
+    json_object_put(d->body);
+    memset(d, 0, sizeof(*d));
+}
