@@ -44,6 +44,7 @@ struct wr_action {
 struct wr_graph;
 struct wr_directory;
 struct wr_graph_result;
+struct wr_net_guard;
 
 /* The rendered arguments (templates already evaluated). Borrowed, valid until completion. */
 struct json_object *wr_action_args(struct wr_action_ctx *ctx);
@@ -53,6 +54,9 @@ const char *wr_action_arg_str(struct wr_action_ctx *ctx, const char *name);
 struct wr_graph *wr_action_graph(struct wr_action_ctx *ctx);
 struct wr_directory *wr_action_directory(struct wr_action_ctx *ctx);
 bool wr_action_dry_run(struct wr_action_ctx *ctx);
+/* Which internal destinations outbound calls may reach (weir.yaml http.allow; see
+   engine/net_guard.h). Borrowed; NULL means none (wr_net_guard_check treats it so). */
+const struct wr_net_guard *wr_action_net_guard(struct wr_action_ctx *ctx);
 
 /* Per-execution state an action allocates for its callbacks; freed (with `free`) at
    completion. Returns the zeroed block, allocated once per execution. */

@@ -1,8 +1,15 @@
 /*
  * http_request — the http-request action: one HTTP call to another service (Slack, a ticketing
  * system, another SaaS), with a JSON or text body and an expected status.
+ *
+ * The URL comes from a workflow and often from an event through a template, but the call
+ * leaves from inside the operator's network: every connection is judged by engine/net_guard
+ * (loopback, link-local with the cloud metadata address, private and unique-local ranges are
+ * refused unless weir.yaml http.allow lists them). It is not a general HTTP client: http and
+ * https only, no redirects followed, no proxy.
  */
 #include <curl/curl.h>
+#include <sys/socket.h>
 #include <event2/event.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +20,7 @@
 #include "actions/action.h"
 #include "engine/directory.h"
 #include "engine/graph.h"
+#include "engine/net_guard.h"
 #include "engine/strutil.h"
 
 static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
@@ -22,7 +30,10 @@ static const struct wr_argspec http_request_args[] = {
      .type = WR_ARG_ENUM,
      .choices = methods,
      .help = "HTTP method; default POST when there is a body, else GET"},
-    {.name = "url", .type = WR_ARG_URL, .flags = WR_ARG_REQUIRED, .help = "http(s) URL"},
+    {.name = "url",
+     .type = WR_ARG_URL,
+     .flags = WR_ARG_REQUIRED,
+     .help = "http(s) URL; internal addresses need weir.yaml http.allow"},
     {.name = "headers", .type = WR_ARG_OBJECT, .help = "extra request headers (name: value)"},
     {.name = "body", .type = WR_ARG_ANY, .help = "a mapping or list (sent as JSON) or a string"},
     {.name = "expect",
@@ -104,6 +115,9 @@ struct http_op {
     bool truncated;
     CURLcode result;
     char errbuf[CURL_ERROR_SIZE];
+    const struct wr_net_guard *guard; /* http.allow (borrowed; NULL = nothing allowed) */
+    char refused[256]; /* why the first refused connection was refused; "" when none was */
+    bool opened;       /* the guard let at least one connection through */
 };
 
 static void op_teardown(struct http_op *op)
@@ -187,12 +201,19 @@ static void on_end(evutil_socket_t fd, short what, void *arg)
     struct json_object *expect = json_object_object_get(wr_action_args(op->ctx), "expect");
     const char *method = op->method;
 
+    if (op->result != CURLE_OK && op->refused[0] && !op->opened) {
+        /* Policy, not a network failure: a retry would be refused the same way. */
+        op_fail(op, false, "%s %s: %s", method, op->where, op->refused);
+        return;
+    }
     if (op->result != CURLE_OK) {
         bool retriable = op->result != CURLE_URL_MALFORMAT &&
                          op->result != CURLE_UNSUPPORTED_PROTOCOL &&
                          op->result != CURLE_BAD_FUNCTION_ARGUMENT;
-        op_fail(op, retriable, "%s %s: %s", method, op->where,
-                op->errbuf[0] ? op->errbuf : curl_easy_strerror(op->result));
+        /* Another address of the name was tried and failed: that failure is the error. */
+        op_fail(op, retriable, "%s %s: %s%s%s", method, op->where,
+                op->errbuf[0] ? op->errbuf : curl_easy_strerror(op->result),
+                op->refused[0] ? "; also " : "", op->refused);
         return;
     }
     curl_easy_getinfo(op->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -303,6 +324,33 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
+/*
+ * CURLOPT_OPENSOCKETFUNCTION: the SSRF guard. libcurl calls it with the resolved address it is
+ * about to connect to, for every attempt (each address of a name, each try of happy eyeballs,
+ * every new connection), so what is judged is what would be reached: no host spelling (127.1,
+ * 2130706433, 0x7f.1, [::ffff:127.0.0.1]), DNS answer that changed since a check (rebinding) or
+ * Location header gets around it. A refusal makes libcurl try the name's next address, if
+ * any; when none is left the transfer fails and on_end reports the first refusal.
+ */
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct http_op *op = clientp;
+    const char *why = purpose == CURLSOCKTYPE_IPCXN
+                          ? wr_net_guard_check(op->guard, &a->addr, a->addrlen)
+                          : "not an outgoing connection";
+    if (why) {
+        if (!op->refused[0]) {
+            char where[80];
+            snprintf(op->refused, sizeof(op->refused),
+                     "refused to connect to %s (%s; add it to http.allow in weir.yaml to permit)",
+                     wr_net_addr_format(&a->addr, a->addrlen, where, sizeof(where)), why);
+        }
+        return CURL_SOCKET_BAD;
+    }
+    op->opened = true;
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 static size_t on_data(char *data, size_t size, size_t n, void *userp)
 {
     struct http_op *op = userp;
@@ -338,6 +386,7 @@ static void http_request_run(struct wr_action_ctx *ctx)
     bool has_type = false;
 
     op->ctx = ctx;
+    op->guard = wr_action_net_guard(ctx);
     if (!method) {
         method = body ? "POST" : "GET";
     }
@@ -408,6 +457,19 @@ static void http_request_run(struct wr_action_ctx *ctx)
     }
     curl_easy_setopt(op->easy, CURLOPT_HTTPHEADER, op->headers);
     curl_easy_setopt(op->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* A 3xx is an answer like any other, judged by `expect`: following it would be a second
+       request to a place the workflow did not name (the guard would still judge it). */
+    curl_easy_setopt(op->easy, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(op->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    /*
+     * No proxy, and none from http_proxy/https_proxy/ALL_PROXY in the environment: through a
+     * proxy the guard would only see the proxy's address while the proxy connects anywhere,
+     * internal addresses included. Supporting one would mean trusting it to enforce the same
+     * policy; until an operator needs that, it is not offered (it would be explicit config).
+     */
+    curl_easy_setopt(op->easy, CURLOPT_PROXY, "");
+    curl_easy_setopt(op->easy, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(op->easy, CURLOPT_OPENSOCKETDATA, op);
     curl_easy_setopt(op->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(op->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     curl_easy_setopt(op->easy, CURLOPT_TIMEOUT_MS, 30000L);

@@ -132,6 +132,11 @@ bool wr_action_dry_run(struct wr_action_ctx *ctx)
     return ctx->env.dry_run;
 }
 
+const struct wr_net_guard *wr_action_net_guard(struct wr_action_ctx *ctx)
+{
+    return ctx->env.net;
+}
+
 void *wr_action_state(struct wr_action_ctx *ctx, size_t size)
 {
     if (!ctx->state) {

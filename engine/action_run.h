@@ -17,12 +17,15 @@
 #include "actions/action.h"
 
 struct event_base;
+struct wr_net_guard;
 
 struct wr_action_env {
     struct event_base *base;
     struct wr_graph *graph; /* read_only in a dry run, as a second guard */
     struct wr_directory *dir;
     bool dry_run;
+    /* weir.yaml http.allow (borrowed, outlives the action); NULL = an empty allow list */
+    const struct wr_net_guard *net;
 };
 
 struct wr_action_outcome {

@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "engine/http_guard.h"
 #include "engine/http_reply.h"
 #include "engine/duration.h"
 #include "engine/graph.h"
@@ -42,6 +43,8 @@
 struct wr_admin {
     struct event_base *base;
     struct evhttp *http;
+    /* limits: connections, deadlines, sizes */
+    struct wr_http_guard *guard;
     sqlite3 *db; /* the admin's own connection: reads, and retry/cancel writes */
     struct wr_journal *journal;
     struct wr_graph *graph;
@@ -588,12 +591,9 @@ int wr_admin_new(struct event_base *base, const struct wr_admin_options *opts,
         snprintf(err, errlen, "cannot create the admin listener");
         goto err;
     }
-    evhttp_set_max_body_size(a->http, 64 * 1024);
     evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                             EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
                                             EVHTTP_REQ_OPTIONS);
-    evhttp_set_timeout(a->http, 10);
-    evhttp_set_gencb(a->http, on_request, a);
     struct evhttp_bound_socket *bs =
         evhttp_bind_socket_with_handle(a->http, host, (ev_uint16_t)port);
     if (!bs) {
@@ -603,6 +603,17 @@ int wr_admin_new(struct event_base *base, const struct wr_admin_options *opts,
         rc = WR_ADMIN_EBIND;
         goto err;
     }
+    /* The configured limits, but no body over 64KiB: no admin route takes more. */
+    struct wr_http_limits limits;
+    if (opts->limits) {
+        limits = *opts->limits;
+    } else {
+        wr_http_limits_default(&limits);
+    }
+    if (limits.max_body > WR_ADMIN_MAX_BODY) {
+        limits.max_body = WR_ADMIN_MAX_BODY;
+    }
+    a->guard = wr_http_guard_new(base, a->http, "admin", &limits, on_request, a);
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0) {
@@ -644,6 +655,7 @@ void wr_admin_free(struct wr_admin *a)
     if (a->http) {
         evhttp_free(a->http);
     }
+    wr_http_guard_free(a->guard); /* after evhttp_free: it reports the connections' closes */
     sqlite3_close(a->db);
     OPENSSL_cleanse(a->token_digest, sizeof(a->token_digest));
     free(a);

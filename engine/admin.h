@@ -16,6 +16,9 @@
  * required when the listener is not on a loopback address. It is compared in constant time
  * and never logged or echoed.
  *
+ * Connections and requests are bounded by engine/http_guard, as on the webhook listener, with
+ * bodies of at most WR_ADMIN_MAX_BODY.
+ *
  * Not here: the daemon's wiring, the queries themselves (engine/history), the counters
  * (engine/metrics).
  */
@@ -26,6 +29,7 @@
 #include <stddef.h>
 
 struct event_base;
+struct wr_http_limits;
 struct wr_journal;
 struct wr_graph;
 struct wr_runner;
@@ -39,11 +43,14 @@ struct wr_admin_options {
     struct wr_graph *graph;            /* borrowed, may be NULL (--ingest-only) */
     struct wr_runner *runner;          /* borrowed, may be NULL: kicked after a retry */
     const struct wr_workflow_set *set; /* borrowed; see wr_admin_set_workflows */
+    /* copied; NULL = engine/http_guard's defaults; bodies are capped at WR_ADMIN_MAX_BODY */
+    const struct wr_http_limits *limits;
 };
 
 struct wr_admin;
 
-#define WR_ADMIN_EBIND (-2) /* the address cannot be bound (in use, not this machine's) */
+#define WR_ADMIN_EBIND    (-2)        /* the address cannot be bound (in use, not this machine's) */
+#define WR_ADMIN_MAX_BODY (64 * 1024) /* no admin route takes a larger body */
 
 /*
  * Starts the listener into *out (owned). Everything borrowed in opts must outlive the admin.

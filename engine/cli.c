@@ -571,7 +571,7 @@ static int fire_dry_run(struct wr_config *cfg, const struct wr_workflow *wf,
         goto out;
     }
     ingest = wr_ingest_new(dr.base, journal);
-    struct wr_ingest_event ev = {event, NULL};
+    struct wr_ingest_event ev = {.event = event};
     if (wr_ingest_submit(ingest, "manual dry run", NULL, &wf, 1, &ev, 1, on_dry_stored, &dr) != 0) {
         goto out;
     }
@@ -775,7 +775,7 @@ static int cmd_fire(int argc, char **argv)
         goto out;
     }
     ingest = wr_ingest_new(base, journal);
-    struct wr_ingest_event ev = {event, key};
+    struct wr_ingest_event ev = {.event = event, .key = key};
     struct fire_wait w = {base, -1, "", false, 0, ""};
     if (wr_ingest_submit(ingest, "manual", NULL, &wf, 1, &ev, 1, on_fired, &w) != 0) {
         wr_diags_add(&d, NULL, 0, 0, NULL, "the journal is closing");

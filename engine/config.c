@@ -10,7 +10,9 @@
 
 #include "engine/argspec.h"
 #include "engine/duration.h"
+#include "engine/net_guard.h"
 #include "engine/secret.h"
+#include "engine/size.h"
 #include "engine/strutil.h"
 #include "engine/template.h"
 
@@ -100,6 +102,15 @@ static const struct wr_argspec admin_fields[] = {
     {0},
 };
 
+static const struct wr_argspec http_fields[] = {
+    {.name = "allow",
+     .type = WR_ARG_STRINGS,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "internal networks http-request may reach, e.g. [10.20.0.0/16, 127.0.0.1/32]; "
+             "default none"},
+    {0},
+};
+
 static const struct wr_argspec runs_fields[] = {
     {.name = "max_concurrent",
      .type = WR_ARG_INT,
@@ -107,6 +118,36 @@ static const struct wr_argspec runs_fields[] = {
      .min = 1,
      .max = 10000,
      .help = "runs executing at once; default 64"},
+    {0},
+};
+
+static const struct wr_argspec limits_fields[] = {
+    {.name = "body",
+     .type = WR_ARG_ANY,
+     .flags = WR_ARG_NO_TEMPLATE | WR_ARG_OWN_CHECK,
+     .expect = "a size such as 1MiB, 512KB or 65536",
+     .help = "largest request body a listener takes (413 above), 1KiB-1GiB; default 1MiB "
+             "(the admin API keeps 64KiB)"},
+    {.name = "headers",
+     .type = WR_ARG_ANY,
+     .flags = WR_ARG_NO_TEMPLATE | WR_ARG_OWN_CHECK,
+     .expect = "a size such as 16KiB or 8192",
+     .help = "largest request line and headers (431 above), 1KiB-1MiB; default 16KiB"},
+    {.name = "request_timeout",
+     .type = WR_ARG_DURATION,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "time to receive a whole request, however slowly it trickles (408 after), "
+             "100ms-1h; default 10s"},
+    {.name = "idle_timeout",
+     .type = WR_ARG_DURATION,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "a kept-alive connection with no request is closed after, 100ms-1d; default 60s"},
+    {.name = "max_connections",
+     .type = WR_ARG_INT,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .min = 1,
+     .max = 1000000,
+     .help = "open connections per listener (503 with Retry-After above); default 1024"},
     {0},
 };
 
@@ -128,10 +169,18 @@ static const struct wr_argspec config_keys[] = {
     {.name = "lua", .type = WR_ARG_OBJECT, .fields = lua_fields, .help = "the Lua sandbox"},
     {.name = "admin", .type = WR_ARG_OBJECT, .fields = admin_fields, .help = "the admin API"},
     {.name = "runs", .type = WR_ARG_OBJECT, .fields = runs_fields, .help = "the run executor"},
+    {.name = "http",
+     .type = WR_ARG_OBJECT,
+     .fields = http_fields,
+     .help = "outbound calls of http-request"},
     {.name = "retention",
      .type = WR_ARG_DURATION,
      .flags = WR_ARG_NO_TEMPLATE,
      .help = "how long a delivery's idempotency key is remembered; default 7d"},
+    {.name = "limits",
+     .type = WR_ARG_OBJECT,
+     .fields = limits_fields,
+     .help = "the HTTP listeners' limits against hostile clients"},
     {0},
 };
 
@@ -200,6 +249,70 @@ static int int_or_off(struct wr_check *c, struct json_object *v, const char *pat
     return 0;
 }
 
+/* limits.KEY as a size in [min, max] into *out; absent leaves *out, errors are reported. */
+static void limit_size(struct wr_check *c, struct json_object *limits, const char *key,
+                       uint64_t min, uint64_t max, size_t *out)
+{
+    struct json_object *v = NULL;
+    char err[256], lo[WR_SIZE_BUFLEN], hi[WR_SIZE_BUFLEN], path[64];
+    uint64_t n = 0;
+    if (!json_object_object_get_ex(limits, key, &v)) {
+        return;
+    }
+    snprintf(path, sizeof(path), "limits.%s", key);
+    if (json_object_is_type(v, json_type_string) && wr_template_has(json_object_get_string(v))) {
+        return; /* reported by the table */
+    }
+    if (wr_size_get(v, &n, err, sizeof(err)) != 0) {
+        wr_check_error(c, path, false, "%s", err);
+    } else if (n < min || n > max) {
+        wr_check_error(c, path, false, "%s is out of range %s-%s", json_object_get_string(v),
+                       wr_size_format(min, lo, sizeof(lo)), wr_size_format(max, hi, sizeof(hi)));
+    } else {
+        *out = (size_t)n;
+    }
+}
+
+/* limits.KEY as a duration in [min, max] ms into *out (the table checked the syntax). */
+static void limit_duration(struct wr_check *c, struct json_object *limits, const char *key,
+                           int64_t min, int64_t max, int64_t *out)
+{
+    struct json_object *v = NULL;
+    char lo[WR_DURATION_BUFLEN], hi[WR_DURATION_BUFLEN], path[64];
+    int64_t ms = 0;
+    if (!json_object_object_get_ex(limits, key, &v) || !json_object_is_type(v, json_type_string) ||
+        wr_duration_parse(json_object_get_string(v), &ms, NULL, 0) != 0) {
+        return;
+    }
+    if (ms < min || ms > max) {
+        snprintf(path, sizeof(path), "limits.%s", key);
+        wr_check_error(c, path, false, "%s is out of range %s-%s", json_object_get_string(v),
+                       wr_duration_format(min, lo, sizeof(lo)),
+                       wr_duration_format(max, hi, sizeof(hi)));
+    } else {
+        *out = ms;
+    }
+}
+
+/* The `limits:` section into *l, which starts as the defaults. */
+static void check_limits(struct wr_check *c, struct json_object *root, struct wr_http_limits *l)
+{
+    struct json_object *limits = NULL, *v = NULL;
+    wr_http_limits_default(l);
+    if (!json_object_object_get_ex(root, "limits", &limits) ||
+        !json_object_is_type(limits, json_type_object)) {
+        return;
+    }
+    limit_size(c, limits, "body", 1024, (uint64_t)1 << 30, &l->max_body);
+    limit_size(c, limits, "headers", 1024, (uint64_t)1 << 20, &l->max_headers);
+    limit_duration(c, limits, "request_timeout", 100, 3600 * 1000, &l->request_timeout_ms);
+    limit_duration(c, limits, "idle_timeout", 100, 24 * 3600 * 1000, &l->idle_timeout_ms);
+    if (json_object_object_get_ex(limits, "max_connections", &v) &&
+        json_object_is_type(v, json_type_int) && json_object_get_int64(v) > 0) {
+        l->max_connections = (size_t)json_object_get_int64(v);
+    }
+}
+
 /* Exactly one way to sign in: client_secret, or client_certificate with client_key. */
 static void check_credentials(struct wr_check *c, struct json_object *graph)
 {
@@ -226,6 +339,29 @@ static void check_credentials(struct wr_check *c, struct json_object *graph)
     }
 }
 
+/* http.allow: every entry must be a network; each is added to g. The table already said
+   whether the list holds strings. */
+static void check_http_allow(struct wr_check *c, struct json_object *root, struct wr_net_guard *g)
+{
+    struct json_object *http = NULL, *allow = NULL;
+    if (!json_object_object_get_ex(root, "http", &http) ||
+        !json_object_is_type(http, json_type_object) ||
+        !json_object_object_get_ex(http, "allow", &allow) ||
+        !json_object_is_type(allow, json_type_array)) {
+        return;
+    }
+    for (size_t i = 0; i < json_object_array_length(allow); i++) {
+        struct json_object *e = json_object_array_get_idx(allow, i);
+        char why[256];
+        if (json_object_is_type(e, json_type_string) &&
+            wr_net_guard_allow(g, json_object_get_string(e), why, sizeof(why)) != 0) {
+            char *p = wr_path_index("http.allow", i);
+            wr_check_error(c, p, false, "%s", why);
+            free(p);
+        }
+    }
+}
+
 int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
 {
     struct wr_srcdoc *doc = NULL;
@@ -238,7 +374,12 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
     }
     c.doc = doc;
     c.d = d;
+    size_t first_diag = d->count;
     wr_argspec_check(&c, config_keys, doc->root, "", "weir.yaml", NULL);
+    struct wr_net_guard *http_allow = wr_net_guard_new();
+    check_http_allow(&c, doc->root, http_allow);
+    struct wr_http_limits limits;
+    check_limits(&c, doc->root, &limits);
     json_object_object_get_ex(doc->root, "graph", &graph);
     int writes = 0, batch = 0;
     if (json_object_is_type(graph, json_type_object)) {
@@ -264,6 +405,8 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
         }
     }
     if (c.errors > 0) {
+        wr_diags_sort_from(d, first_diag); /* several passes: report top to bottom */
+        wr_net_guard_free(http_allow);
         wr_srcdoc_free(doc);
         return -1;
     }
@@ -312,6 +455,8 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
     for (size_t i = 0; i < n; i++) {
         cfg->env_allow[i] = json_object_get_string(json_object_array_get_idx(allow, i));
     }
+    cfg->http_allow = http_allow;
+    cfg->limits = limits;
     *out = cfg;
     return 0;
 }
@@ -323,6 +468,7 @@ void wr_config_free(struct wr_config *cfg)
     }
     wr_srcdoc_free(cfg->doc);
     free(cfg->env_allow);
+    wr_net_guard_free(cfg->http_allow);
     free(cfg->file);
     free(cfg->dir);
     free(cfg->workflows);

@@ -1,5 +1,6 @@
 /*
- * config — weir.yaml: where weir listens, where workflows and state live, how it reaches Graph.
+ * config — weir.yaml: where weir listens, where workflows and state live, how it reaches Graph,
+ * which internal networks http-request may reach (http.allow).
  *
  * Loaded and checked like a workflow file (every error with file:line:col and key path,
  * unknown keys rejected). Relative paths are resolved against the directory holding
@@ -13,9 +14,11 @@
 #include <stdint.h>
 
 #include "engine/diag.h"
+#include "engine/http_guard.h"
 #include "engine/srcdoc.h"
 
 struct wr_argspec;
+struct wr_net_guard;
 
 #define WR_CONFIG_DEFAULT_WEBHOOK   "127.0.0.1:8080"
 #define WR_CONFIG_DEFAULT_ADMIN     "127.0.0.1:8081"
@@ -49,6 +52,10 @@ struct wr_config {
     int max_concurrent_runs; /* runs.max_concurrent; 0 = the executor's default (64) */
     int64_t retention_ms;    /* retention: the duplicate window; 0 = the journal's (7 days) */
     struct wr_srcdoc *doc;   /* owned: every borrowed string points into it */
+    /* owned, never NULL: http.allow, the internal networks http-request may reach */
+    struct wr_net_guard *http_allow;
+    /* limits: the HTTP listeners' (engine/http_guard), defaults filled in */
+    struct wr_http_limits limits;
 };
 
 /*

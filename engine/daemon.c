@@ -249,7 +249,8 @@ static int start_runs(struct daemon *d)
     wr_graph_token_status(d->graph, why, sizeof(why));
     struct wr_directory_options dopt = {.base_url = d->cfg->graph.base_url};
     d->dir = wr_directory_new(d->base, d->graph, &dopt);
-    struct wr_runner_options ro = {.max_concurrent = d->cfg->max_concurrent_runs};
+    struct wr_runner_options ro = {.max_concurrent = d->cfg->max_concurrent_runs,
+                                   .net = d->cfg->http_allow};
     d->runner = d->dir ? wr_runner_new(d->base, d->journal, d->cfg->state, d->set, d->graph, d->dir,
                                        &ro, err, sizeof(err))
                        : NULL;
@@ -288,8 +289,8 @@ int wr_daemon_run(const char *config_path, bool ingest_only)
         goto out;
     }
     d.ingest = wr_ingest_new(d.base, d.journal);
-    d.webhooks =
-        wr_webhook_server_new(d.base, d.ingest, d.set, d.cfg->listen_webhook, err, sizeof(err));
+    d.webhooks = wr_webhook_server_new(d.base, d.ingest, d.set, d.cfg->listen_webhook,
+                                       &d.cfg->limits, err, sizeof(err));
     if (!d.webhooks) {
         wr_log(WR_LOG_ERROR, "cannot start the webhook listener", "error", err, NULL);
         goto out;
@@ -324,6 +325,7 @@ int wr_daemon_run(const char *config_path, bool ingest_only)
         .graph = d.graph,
         .runner = d.runner,
         .set = d.set,
+        .limits = &d.cfg->limits,
     };
     int arc = wr_admin_new(d.base, &ao, &d.admin, err, sizeof(err));
     wr_secret_free(token);

@@ -31,6 +31,8 @@
 #include <sys/queue.h>
 #include <time.h>
 
+#include "engine/graph_parse.h"
+#include "engine/secret.h"
 #include "engine/strutil.h"
 
 #define DEFAULT_MAX_CONCURRENCY 16
@@ -44,7 +46,7 @@
 #define BACKOFF_INITIAL_MS      500
 #define BACKOFF_CAP_MS          30000
 #define RETRY_AFTER_MARGIN_MS   5
-#define RETRY_AFTER_CAP_MS      (24LL * 3600 * 1000)
+#define RETRY_AFTER_CAP_MS      WR_GRAPH_RETRY_AFTER_CAP_MS
 #define MAX_BODY_BYTES          (64u << 20)
 #define GRAPH_SCOPE             "https://graph.microsoft.com/.default"
 #define REDACTED                "[redacted]"
@@ -275,46 +277,6 @@ static bool is_write(const struct greq *r)
     return (r->flags & WR_GRAPH_WRITE) || strcmp(r->method, "GET") != 0;
 }
 
-static const char *json_str(struct json_object *o, const char *key)
-{
-    struct json_object *v;
-
-    if (o == NULL || !json_object_is_type(o, json_type_object) ||
-        !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string)) {
-        return NULL;
-    }
-    return json_object_get_string(v);
-}
-
-/* Parses a whole buffer as JSON; NULL when it is empty or not JSON. Owned. */
-static struct json_object *parse_json(const char *s, size_t len)
-{
-    struct json_tokener *tok;
-    struct json_object *o;
-
-    if (len == 0 || len > INT32_MAX) {
-        return NULL;
-    }
-    tok = json_tokener_new();
-    if (tok == NULL) {
-        return NULL;
-    }
-    o = json_tokener_parse_ex(tok, s, (int)len);
-    if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
-                      json_tokener_get_parse_end(tok) != len)) {
-        /* Trailing bytes after a value: only whitespace is fine. */
-        for (size_t i = json_tokener_get_parse_end(tok); i < len; i++) {
-            if (strchr(" \t\r\n", s[i]) == NULL) {
-                json_object_put(o);
-                o = NULL;
-                break;
-            }
-        }
-    }
-    json_tokener_free(tok);
-    return o;
-}
-
 /* }====== */
 
 /* {====== Retry-After and escaping ====== */
@@ -374,6 +336,14 @@ int64_t wr_graph_parse_retry_after(const char *value, int64_t now_ms_epoch)
 
         if (t == (time_t)-1) {
             return -1;
+        }
+        /* Seconds first: curl_getdate accepts years far enough off to overflow milliseconds
+         * ("F1Jan2100644444", found by fuzz_retry_after). */
+        if ((int64_t)t > now_ms_epoch / 1000 + RETRY_AFTER_CAP_MS / 1000 + 1) {
+            return RETRY_AFTER_CAP_MS;
+        }
+        if ((int64_t)t < now_ms_epoch / 1000 - 1) {
+            return 0;
         }
         when = (int64_t)t * 1000;
         if (when <= now_ms_epoch) {
@@ -1229,7 +1199,7 @@ static const char *curl_message(const struct xfer *x, CURLcode res)
 static void token_done(struct wr_graph *g, struct xfer *x, CURLcode res)
 {
     int64_t now = now_ms();
-    struct json_object *body = NULL;
+    struct wr_graph_token_answer ans = {0};
     long status = 0;
     char *code = NULL, *msg = NULL;
     bool retriable;
@@ -1241,17 +1211,9 @@ static void token_done(struct wr_graph *g, struct xfer *x, CURLcode res)
         msg = wr_xasprintf("token request failed: %s", curl_message(x, res));
         retriable = curl_retriable(res);
     } else {
-        struct json_object *v;
-        const char *tok, *err, *desc;
-
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
-        body = parse_json(x->resp.data, x->resp.len);
-        tok = json_str(body, "access_token");
-        if (status == 200 && tok != NULL && *tok != '\0' &&
-            json_object_object_get_ex(body, "expires_in", &v) &&
-            (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_string)) &&
-            json_object_get_int64(v) > 0 && json_object_get_int64(v) < 366LL * 86400) {
-            int64_t life = json_object_get_int64(v) * 1000;
+        if (wr_graph_parse_token(x->resp.data, x->resp.len, &ans) == 0 && status == 200) {
+            int64_t life = ans.expires_in * 1000;
             int64_t refresh = life * 8 / 10;
 
             /* Earlier of 80 % and five minutes before expiry, never before half the life. */
@@ -1271,7 +1233,9 @@ static void token_done(struct wr_graph *g, struct xfer *x, CURLcode res)
                 goto failed;
             }
             secure_free(g->token);
-            g->token = wr_xstrdup(tok);
+            g->token = ans.access_token; /* taken over: cleared with the client */
+            ans.access_token = NULL;
+            wr_secret_register_token(g->token); /* masked if it ever reaches a log line */
             g->token_gen++;
             /* Counted from when the call was sent: the server's clock started no earlier. */
             g->token_refresh_at = x->sent_ms + refresh;
@@ -1283,15 +1247,13 @@ static void token_done(struct wr_graph *g, struct xfer *x, CURLcode res)
             g->token_attempts = 0;
             g->token_delay_ms = 0;
             g->token_error[0] = '\0';
-            json_object_put(body);
+            wr_graph_token_answer_clear(&ans);
             schedule_flush(g);
             return;
         }
-        err = json_str(body, "error");
-        desc = json_str(body, "error_description");
-        code = wr_xstrdup(err != NULL ? err : "token_error");
-        msg = desc != NULL
-                  ? wr_xstrdup(desc)
+        code = wr_xstrdup(ans.error != NULL ? ans.error : "token_error");
+        msg = ans.error_description != NULL
+                  ? wr_xstrdup(ans.error_description)
                   : wr_xasprintf("token endpoint answered HTTP %ld without a token", status);
         retriable = status == 429 || status >= 500;
         if (status == 429) {
@@ -1302,7 +1264,7 @@ static void token_done(struct wr_graph *g, struct xfer *x, CURLcode res)
         }
     }
 failed:
-    json_object_put(body);
+    wr_graph_token_answer_clear(&ans);
     if (token_usable(g, now)) {
         /* A proactive refresh failed; the current token still works. Try again later. */
         int64_t left = g->token_usable_until - now;
@@ -1346,7 +1308,6 @@ static enum outcome apply_answer(struct greq *r, long status, struct json_object
                                  int64_t ra_ms, uint64_t gen)
 {
     struct wr_graph *g = r->g;
-    struct json_object *err = NULL;
     const char *code, *msg;
 
     req_reset_result(r);
@@ -1360,12 +1321,7 @@ static enum outcome apply_answer(struct greq *r, long status, struct json_object
         req_finish(r);
         return OUT_DONE;
     }
-    if (body != NULL && json_object_is_type(body, json_type_object)) {
-        json_object_object_get_ex(body, "error", &err);
-    }
-    code = json_str(err, "code");
-    msg = json_str(err, "message");
-    if (code != NULL) {
+    if (wr_graph_parse_error(body, &code, &msg) == 0) {
         req_set_error(r, status, code, msg != NULL ? msg : "");
     } else {
         char *m = wr_xasprintf("HTTP %ld from %s %s without a Graph error body", status, r->method,
@@ -1397,64 +1353,26 @@ static enum outcome apply_answer(struct greq *r, long status, struct json_object
     return OUT_DONE;
 }
 
-static int64_t header_retry_after(struct json_object *headers)
-{
-    if (headers == NULL || !json_object_is_type(headers, json_type_object)) {
-        return -1;
-    }
-    json_object_object_foreach(headers, key, val)
-    {
-        if (strcasecmp(key, "Retry-After") != 0) {
-            continue;
-        }
-        if (json_object_is_type(val, json_type_int)) {
-            int64_t s = json_object_get_int64(val);
-
-            return s < 0 ? -1 : (s > RETRY_AFTER_CAP_MS / 1000 ? RETRY_AFTER_CAP_MS : s * 1000);
-        }
-        if (json_object_is_type(val, json_type_string)) {
-            return wr_graph_parse_retry_after(json_object_get_string(val), epoch_ms());
-        }
-    }
-    return -1;
-}
-
-/* A $batch envelope answered 200: completes, retries or re-authenticates item by item. */
-static void batch_answers(struct wr_graph *g, struct xfer *x, struct json_object *responses)
+/*
+ * A $batch envelope answered 200 with the items wr_graph_parse_batch read from it (seen says
+ * which requests got one): completes, retries or re-authenticates item by item.
+ */
+static void batch_answers(struct wr_graph *g, struct xfer *x,
+                          const struct wr_graph_batch_item *items, size_t nitems, const bool *seen)
 {
     struct greq *retry[GRAPH_BATCH_LIMIT];
-    bool seen[GRAPH_BATCH_LIMIT] = {false};
     size_t nretry = 0;
     int64_t max_ra = -1;
     int max_attempts = 0;
 
-    for (size_t i = 0; i < json_object_array_length(responses); i++) {
-        struct json_object *item = json_object_array_get_idx(responses, i), *v, *hdrs = NULL;
-        const char *id = json_str(item, "id");
-        char *end;
-        long idx, status;
-        int64_t ra;
+    for (size_t i = 0; i < nitems; i++) {
+        const struct wr_graph_batch_item *it = &items[i];
+        struct greq *r = x->reqs[it->index];
 
-        if (id == NULL) {
-            continue;
-        }
-        idx = strtol(id, &end, 10);
-        if (*end != '\0' || idx < 1 || (size_t)idx > x->n || seen[idx - 1] ||
-            !json_object_object_get_ex(item, "status", &v) ||
-            !json_object_is_type(v, json_type_int)) {
-            continue;
-        }
-        seen[idx - 1] = true;
-        status = (long)json_object_get_int64(v);
-        json_object_object_get_ex(item, "headers", &hdrs);
-        ra = header_retry_after(hdrs);
-        if (!json_object_object_get_ex(item, "body", &v)) {
-            v = NULL;
-        }
-        if (apply_answer(x->reqs[idx - 1], status, v, ra, x->token_gen) == OUT_RETRY) {
-            retry[nretry++] = x->reqs[idx - 1];
-            if (ra > max_ra) {
-                max_ra = ra;
+        if (apply_answer(r, it->status, it->body, it->retry_after_ms, x->token_gen) == OUT_RETRY) {
+            retry[nretry++] = r;
+            if (it->retry_after_ms > max_ra) {
+                max_ra = it->retry_after_ms;
             }
         }
     }
@@ -1485,7 +1403,10 @@ static void batch_answers(struct wr_graph *g, struct xfer *x, struct json_object
 /* A Graph transfer (single or $batch) finished in curl. */
 static void graph_done(struct wr_graph *g, struct xfer *x, CURLcode res)
 {
-    struct json_object *body, *responses;
+    struct json_object *body;
+    struct wr_graph_batch_item items[GRAPH_BATCH_LIMIT];
+    bool seen[GRAPH_BATCH_LIMIT];
+    int nitems = -1;
     int64_t ra = -1;
     long status = 0;
 
@@ -1509,11 +1430,12 @@ static void graph_done(struct wr_graph *g, struct xfer *x, CURLcode res)
     if (x->retry_after != NULL) {
         ra = wr_graph_parse_retry_after(x->retry_after, epoch_ms());
     }
-    body = parse_json(x->resp.data, x->resp.len);
-    if (x->kind == XK_BATCH && status == 200 &&
-        json_object_object_get_ex(body, "responses", &responses) &&
-        json_object_is_type(responses, json_type_array)) {
-        batch_answers(g, x, responses);
+    body = wr_graph_parse_json(x->resp.data, x->resp.len);
+    if (x->kind == XK_BATCH && status == 200) {
+        nitems = wr_graph_parse_batch(body, x->n, epoch_ms(), items, seen);
+    }
+    if (nitems >= 0) {
+        batch_answers(g, x, items, (size_t)nitems, seen);
     } else if (x->kind == XK_BATCH && status >= 200 && status <= 299) {
         int64_t fixed = backoff_ms(g, x->reqs[0]->attempts);
 

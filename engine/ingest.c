@@ -128,10 +128,17 @@ int wr_ingest_submit(struct wr_ingest *in, const char *source, struct json_objec
     int64_t at = now_ms();
 
     for (size_t i = 0; i < n; i++) {
-        const char *body = json_object_to_json_string_ext(
-            events[i].event, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        /* The text as received when the trigger has it (a webhook body): no re-serialising. */
+        const char *body = events[i].text;
+        size_t len = events[i].text_len;
+        if (!body) {
+            body = json_object_to_json_string_ext(
+                events[i].event, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+            body = body ? body : "null";
+            len = strlen(body);
+        }
         struct wr_journal_event *ev =
-            wr_journal_batch_add(b, source, events[i].key, hdr, body ? body : "null", at);
+            wr_journal_batch_add_len(b, source, events[i].key, hdr, body, len, at);
         for (size_t c = 0; c < ncandidates; c++) {
             const struct wr_workflow *wf = candidates[c];
             char err[600], *ckey = NULL;

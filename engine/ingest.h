@@ -27,6 +27,8 @@ struct wr_journal;
 struct wr_ingest_event {
     struct json_object *event; /* the event value workflows see as `event` (borrowed) */
     const char *key;           /* idempotency key, or NULL for none */
+    const char *text;          /* optional: event's JSON text as received (stored verbatim) */
+    size_t text_len;
 };
 
 /* The outcome of one submitted event. */

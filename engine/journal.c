@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/secret.h"
 #include "engine/strutil.h"
 
 const uint64_t wr_journal_commit_bounds_us[8] = {250,  500,   1000,  2500,
@@ -203,6 +204,14 @@ struct wr_journal_event *wr_journal_batch_add(struct wr_journal_batch *b, const 
                                               const char *key, const char *headers,
                                               const char *body, int64_t received_at)
 {
+    return wr_journal_batch_add_len(b, source, key, headers, body, strlen(body), received_at);
+}
+
+struct wr_journal_event *wr_journal_batch_add_len(struct wr_journal_batch *b, const char *source,
+                                                  const char *key, const char *headers,
+                                                  const char *body, size_t body_len,
+                                                  int64_t received_at)
+{
     if (b->count == b->cap) {
         b->cap = b->cap ? b->cap * 2 : 4;
         b->events = wr_xrealloc(b->events, b->cap * sizeof(*b->events));
@@ -213,7 +222,7 @@ struct wr_journal_event *wr_journal_batch_add(struct wr_journal_batch *b, const 
     ev->source = wr_xstrdup(source);
     ev->key = wr_xstrdup_or_null(key);
     ev->headers = wr_xstrdup_or_null(headers);
-    ev->body = wr_xstrdup(body);
+    ev->body = wr_xstrndup(body, body_len);
     ev->received_at = received_at;
     return ev;
 }
@@ -248,7 +257,11 @@ void wr_journal_batch_add_op(struct wr_journal_batch *b, const char *sql, const 
         } else {
             const char *v = va_arg(ap, const char *);
             op->params[k].type = v ? 't' : 'n';
-            op->params[k].text = wr_xstrdup_or_null(v);
+            /* Run and step records (args, outputs, errors) never keep a secret value. */
+            op->params[k].text = wr_secret_mask(v);
+            if (!op->params[k].text) {
+                op->params[k].text = wr_xstrdup_or_null(v);
+            }
         }
     }
     va_end(ap);
@@ -290,6 +303,8 @@ void wr_journal_batch_free(struct wr_journal_batch *b)
 
 struct stmts {
     sqlite3_stmt *find_key, *forget_key, *insert_event, *insert_run;
+    /* the group's transaction control, prepared once: parsing them cost more than the inserts */
+    sqlite3_stmt *begin, *commit, *savepoint, *release, *rollback_to;
 };
 
 static void stmts_free(struct stmts *s)
@@ -298,6 +313,11 @@ static void stmts_free(struct stmts *s)
     sqlite3_finalize(s->forget_key);
     sqlite3_finalize(s->insert_event);
     sqlite3_finalize(s->insert_run);
+    sqlite3_finalize(s->begin);
+    sqlite3_finalize(s->commit);
+    sqlite3_finalize(s->savepoint);
+    sqlite3_finalize(s->release);
+    sqlite3_finalize(s->rollback_to);
 }
 
 static int stmts_prepare(sqlite3 *db, struct stmts *s)
@@ -315,7 +335,12 @@ static int stmts_prepare(sqlite3 *db, struct stmts *s)
                            "INSERT INTO runs (id, event_id, workflow, workflow_hash, "
                            "concurrency_key, status, created_at, updated_at, error) "
                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           -1, &s->insert_run, NULL) != SQLITE_OK) {
+                           -1, &s->insert_run, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &s->begin, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "COMMIT", -1, &s->commit, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SAVEPOINT batch", -1, &s->savepoint, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "RELEASE batch", -1, &s->release, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "ROLLBACK TO batch", -1, &s->rollback_to, NULL) != SQLITE_OK) {
         stmts_free(s);
         return -1;
     }
@@ -446,9 +471,11 @@ static void *writer_main(void *arg)
         clock_gettime(CLOCK_MONOTONIC, &t0);
         char msg[256] = "";
         size_t n = 0;
-        int txrc = prepared ? exec(j->db, "BEGIN IMMEDIATE", msg, sizeof(msg)) : -1;
+        int txrc = prepared ? step_done(s.begin) : -1;
         if (!prepared) {
             snprintf(msg, sizeof(msg), "cannot prepare statements: %s", sqlite3_errmsg(j->db));
+        } else if (txrc != 0) {
+            snprintf(msg, sizeof(msg), "%s", sqlite3_errmsg(j->db));
         }
         for (struct wr_journal_batch *b = group; b; b = b->next) {
             n++;
@@ -457,16 +484,16 @@ static void *writer_main(void *arg)
                 snprintf(b->error, sizeof(b->error), "journal: %.200s", msg);
                 continue;
             }
-            char sp[64];
-            exec(j->db, "SAVEPOINT batch", sp, sizeof(sp));
+            step_done(s.savepoint);
             if (write_batch(j, &s, b) != 0) {
                 snprintf(b->error, sizeof(b->error), "journal: %s", sqlite3_errmsg(j->db));
                 b->rc = -1;
-                exec(j->db, "ROLLBACK TO batch", sp, sizeof(sp));
+                step_done(s.rollback_to);
             }
-            exec(j->db, "RELEASE batch", sp, sizeof(sp));
+            step_done(s.release);
         }
-        if (txrc == 0 && exec(j->db, "COMMIT", msg, sizeof(msg)) != 0) {
+        if (txrc == 0 && step_done(s.commit) != 0) {
+            snprintf(msg, sizeof(msg), "%s", sqlite3_errmsg(j->db));
             char ignore[64];
             exec(j->db, "ROLLBACK", ignore, sizeof(ignore));
             for (struct wr_journal_batch *b = group; b; b = b->next) {

@@ -104,6 +104,11 @@ struct wr_journal_batch *wr_journal_batch_new(void);
 struct wr_journal_event *wr_journal_batch_add(struct wr_journal_batch *b, const char *source,
                                               const char *key, const char *headers,
                                               const char *body, int64_t received_at);
+/* The same with a body of body_len bytes, not NUL-terminated (a request's raw JSON text). */
+struct wr_journal_event *wr_journal_batch_add_len(struct wr_journal_batch *b, const char *source,
+                                                  const char *key, const char *headers,
+                                                  const char *body, size_t body_len,
+                                                  int64_t received_at);
 
 /* Adds a run to event ev (strings copied; error NULL for a queued run); returns it. */
 struct wr_journal_run *wr_journal_batch_add_run(struct wr_journal_event *ev, const char *workflow,

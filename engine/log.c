@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/secret.h"
 #include "engine/strutil.h"
 
 static enum wr_log_level min_level = WR_LOG_INFO;
@@ -59,6 +60,14 @@ static void logfmt_value(struct wr_buf *b, const char *v)
     wr_buf_addc(b, '"');
 }
 
+/* Writes one line, with any secret value in it masked (a template may have copied one). */
+static void emit(const char *line)
+{
+    char *masked = wr_secret_mask(line);
+    fprintf(stderr, "%s\n", masked ? masked : line);
+    free(masked);
+}
+
 void wr_log(enum wr_log_level level, const char *msg, ...)
 {
     if (level < min_level) {
@@ -84,9 +93,8 @@ void wr_log(enum wr_log_level level, const char *msg, ...)
             const char *v = va_arg(ap, const char *);
             json_object_object_add(o, k, json_object_new_string(v ? v : ""));
         }
-        fprintf(stderr, "%s\n",
-                json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                      JSON_C_TO_STRING_NOSLASHESCAPE));
+        emit(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(o);
     } else {
         struct wr_buf b = {0};
@@ -98,7 +106,7 @@ void wr_log(enum wr_log_level level, const char *msg, ...)
             wr_buf_addf(&b, " %s=", k);
             logfmt_value(&b, v ? v : "");
         }
-        fprintf(stderr, "%s\n", wr_buf_str(&b));
+        emit(wr_buf_str(&b));
         wr_buf_free(&b);
     }
     va_end(ap);

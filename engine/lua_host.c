@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "engine/srcdoc.h"
+#include "engine/secret.h"
 #include "engine/strutil.h"
 #include "engine/template.h"
 
@@ -52,6 +53,9 @@ struct wr_lua {
     int hook_index;   /* registry ref: "path\0function" -> handle */
     int array_mt;     /* registry ref: metatable marking JSON arrays */
     int scope_mt;     /* registry ref: metatable of scopes: __index = G */
+    int view_obj_mt;  /* registry ref: metatable of object views */
+    int view_arr_mt;  /* registry ref: metatable of array views */
+    int view_scopes;  /* registry ref: scope handle -> {views..., refs = {json...}} */
     char *trace;      /* traceback captured by the message handler, owned */
 };
 
@@ -166,11 +170,18 @@ static void failure_message(struct wr_lua *lua, const char *what, const char *ms
 
 /* {====== the sandbox ====== */
 
+static bool view_is_object(lua_State *L, int idx);
+static void view_materialize(lua_State *L, int idx);
+
 static int sb_getmetatable(lua_State *L)
 {
     /* Only tables: strings' metatable leads to the real string library. */
     if (lua_type(L, 1) != LUA_TTABLE) {
         lua_pushnil(L);
+        return 1;
+    }
+    if (view_is_object(L, 1)) {
+        lua_pushnil(L); /* a view of a JSON object passes for the plain table it stands for */
         return 1;
     }
     if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL) {
@@ -280,6 +291,41 @@ static void push_locked_mt(lua_State *L, int index)
     lua_setfield(L, -2, "__metatable");
 }
 
+static int view_index(lua_State *L);
+static int view_newindex(lua_State *L);
+static int view_len(lua_State *L);
+static int view_pairs(lua_State *L);
+static int sb_next(lua_State *L);
+static int sb_rawlen(lua_State *L);
+
+/* The views' metatables and bookkeeping tables (see "views" below). */
+static void build_views(struct wr_lua *lua)
+{
+    lua_State *L = lua->L;
+    for (int arr = 0; arr < 2; arr++) {
+        lua_createtable(L, 0, 6);
+        lua_pushcfunction(L, view_index);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, view_newindex);
+        lua_setfield(L, -2, "__newindex");
+        lua_pushcfunction(L, view_len);
+        lua_setfield(L, -2, "__len");
+        lua_pushcfunction(L, view_pairs);
+        lua_setfield(L, -2, "__pairs");
+        if (arr) {
+            lua_pushliteral(L, "array"); /* as marked arrays: tostring, getmetatable */
+            lua_setfield(L, -2, "__name");
+            lua_pushliteral(L, "array");
+        } else {
+            lua_pushboolean(L, 0); /* protected; sb_getmetatable answers nil */
+        }
+        lua_setfield(L, -2, "__metatable");
+        *(arr ? &lua->view_arr_mt : &lua->view_obj_mt) = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_newtable(L);
+    lua->view_scopes = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
 static void build_sandbox(struct wr_lua *lua)
 {
     static const char *const base_names[] = {
@@ -311,9 +357,14 @@ static void build_sandbox(struct wr_lua *lua)
     lua_pushliteral(L, "array");
     lua_setfield(L, -2, "__metatable");
     lua->array_mt = luaL_ref(L, LUA_REGISTRYINDEX);
+    build_views(lua);
 
     lua_newtable(L); /* G: the sandbox globals */
     copy_fields(L, BASE, G, base_names);
+    lua_pushcfunction(L, sb_next);
+    lua_setfield(L, G, "next");
+    lua_pushcfunction(L, sb_rawlen);
+    lua_setfield(L, G, "rawlen");
     lua_pushcfunction(L, sb_getmetatable);
     lua_setfield(L, G, "getmetatable");
     lua_pushcfunction(L, sb_setmetatable);
@@ -406,7 +457,22 @@ void wr_lua_free(struct wr_lua *lua)
         return;
     }
     if (lua->L) {
-        lua_close(lua->L);
+        /* Scopes still open give back their views' references on JSON values. */
+        lua_State *L = lua->L;
+        lua_rawgeti(L, LUA_REGISTRYINDEX, lua->view_scopes);
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            lua_getfield(L, -1, "refs");
+            lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+            for (lua_Integer i = 1; i <= n; i++) {
+                lua_rawgeti(L, -1, i);
+                json_object_put(lua_touserdata(L, -1));
+                lua_pop(L, 1);
+            }
+            lua_pop(L, 2);
+        }
+        lua_pop(L, 1);
+        lua_close(L);
     }
     for (size_t i = 0; lua->env_allow && lua->env_allow[i]; i++) {
         free(lua->env_allow[i]);
@@ -442,7 +508,10 @@ const char *wr_lua_env_get(struct wr_lua *lua, const char *name, bool *allowed)
     for (size_t i = 0; lua->env_allow[i]; i++) {
         if (strcmp(lua->env_allow[i], name) == 0) {
             *allowed = true;
-            return getenv(name);
+            const char *v = getenv(name);
+            /* A script or template may copy it anywhere: masked wherever weir writes text. */
+            wr_secret_register(v);
+            return v;
         }
     }
     return NULL;
@@ -542,6 +611,226 @@ static int push_json_safe(lua_State *L, struct json_object *v, char *err, size_t
     return 0;
 }
 
+/* {====== views ======
+ *
+ * A scope's values (the event, step outputs, vars) reach expressions as views: read-only
+ * tables that convert a JSON member into Lua the first time it is read and keep it (rawset
+ * into the view), so `event.type == "employee.hired"` converts one string, not the whole
+ * body. Nested objects and arrays are views too. Reading goes through __index (ipairs,
+ * table.concat and # work: __len), pairs and the sandbox's next/rawlen first convert the
+ * rest, and wr_lua_to_json copies a view's JSON directly. Each view holds a reference on its
+ * JSON value, dropped when its scope is freed; a view kept beyond its scope is dead and
+ * reading an unconverted member of it is an error, never a dangling pointer.
+ * Hooks get full copies (wr_lua_call_hook), since scripts may change what they are given.
+ */
+
+/*
+ * A view keeps its JSON (a lightuserdata, false once dead) and its scope's record under two
+ * keys no script can write: the addresses below. next() skips them.
+ */
+static const char view_json_key = 'j';
+static const char view_rec_key = 'r';
+
+/* The JSON behind the view at idx, or NULL when idx is not a live view. */
+static struct json_object *view_json(lua_State *L, int idx, bool *dead)
+{
+    struct json_object *v = NULL;
+    *dead = false;
+    if (lua_type(L, idx) != LUA_TTABLE) {
+        return NULL;
+    }
+    int t = lua_rawgetp(L, idx, &view_json_key);
+    if (t == LUA_TLIGHTUSERDATA) {
+        v = lua_touserdata(L, -1);
+    } else if (t == LUA_TBOOLEAN) {
+        *dead = true;
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static bool view_is_object(lua_State *L, int idx)
+{
+    struct wr_lua *lua = host_of(L);
+    bool yes = false;
+    if (lua_type(L, idx) == LUA_TTABLE && lua_getmetatable(L, idx)) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, lua->view_obj_mt);
+        yes = lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+    }
+    return yes;
+}
+
+/* Pushes a new view of v (an object or array) recorded in the scope record at rec. */
+static void view_push(lua_State *L, struct json_object *v, int rec)
+{
+    struct wr_lua *lua = host_of(L);
+    bool arr = json_object_is_type(v, json_type_array);
+    luaL_checkstack(L, 6, "value nested too deeply");
+    rec = lua_absindex(L, rec);
+    /* room for the two bookkeeping keys and a few members without a rehash */
+    lua_createtable(L, 0, 4);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, arr ? lua->view_arr_mt : lua->view_obj_mt);
+    lua_setmetatable(L, -2);
+    /* the record: the view (keeps it listed) and its reference on v */
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, rec, (lua_Integer)lua_rawlen(L, rec) + 1);
+    lua_getfield(L, rec, "refs");
+    lua_pushlightuserdata(L, json_object_get(v));
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    lua_pop(L, 1);
+    lua_pushlightuserdata(L, v);
+    lua_rawsetp(L, -2, &view_json_key);
+    lua_pushvalue(L, rec);
+    lua_rawsetp(L, -2, &view_rec_key);
+}
+
+/* Pushes the Lua value of member v of the view at idx: a scalar, or a new view. */
+static void view_push_member(lua_State *L, int idx, struct json_object *v)
+{
+    if (json_object_is_type(v, json_type_object) || json_object_is_type(v, json_type_array)) {
+        lua_rawgetp(L, idx, &view_rec_key);
+        view_push(L, v, -1);
+        lua_remove(L, -2);
+    } else {
+        push_json(L, v, 0);
+    }
+}
+
+static struct json_object *view_check(lua_State *L, int idx)
+{
+    bool dead = false;
+    struct json_object *v = view_json(L, idx, &dead);
+    if (!v) {
+        luaL_error(L, "this value is no longer available (it was kept beyond its step)");
+    }
+    return v;
+}
+
+/* __index: converts the member once and keeps it in the view. */
+static int view_index(lua_State *L)
+{
+    struct json_object *v = view_check(L, 1), *m = NULL;
+    if (json_object_is_type(v, json_type_array)) {
+        if (!lua_isinteger(L, 2)) {
+            return 0;
+        }
+        lua_Integer i = lua_tointeger(L, 2);
+        if (i < 1 || (size_t)i > json_object_array_length(v)) {
+            return 0;
+        }
+        m = json_object_array_get_idx(v, (size_t)i - 1);
+    } else if (lua_type(L, 2) != LUA_TSTRING ||
+               !json_object_object_get_ex(v, lua_tostring(L, 2), &m)) {
+        return 0;
+    }
+    view_push_member(L, 1, m);
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, 1);
+    return 1;
+}
+
+static int view_newindex(lua_State *L)
+{
+    return luaL_error(L, "cannot change '%s': values from weir are read-only (copy them first)",
+                      lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "an item");
+}
+
+static int view_len(lua_State *L)
+{
+    struct json_object *v = view_check(L, 1);
+    lua_pushinteger(
+        L, json_object_is_type(v, json_type_array) ? (lua_Integer)json_object_array_length(v) : 0);
+    return 1;
+}
+
+/* Converts every member of the view at idx not yet converted. */
+static void view_materialize(lua_State *L, int idx)
+{
+    bool dead = false;
+    idx = lua_absindex(L, idx);
+    struct json_object *v = view_json(L, idx, &dead);
+    if (!v) {
+        if (dead) {
+            luaL_error(L, "this value is no longer available (it was kept beyond its step)");
+        }
+        return;
+    }
+    luaL_checkstack(L, 4, NULL);
+    if (json_object_is_type(v, json_type_array)) {
+        size_t n = json_object_array_length(v);
+        for (size_t i = 0; i < n; i++) {
+            if (lua_rawgeti(L, idx, (lua_Integer)i + 1) == LUA_TNIL) {
+                lua_pop(L, 1);
+                view_push_member(L, idx, json_object_array_get_idx(v, i));
+                lua_rawseti(L, idx, (lua_Integer)i + 1);
+            } else {
+                lua_pop(L, 1);
+            }
+        }
+        return;
+    }
+    json_object_object_foreach(v, key, m)
+    {
+        lua_pushstring(L, key);
+        if (lua_rawget(L, idx) == LUA_TNIL) {
+            lua_pop(L, 1);
+            lua_pushstring(L, key);
+            view_push_member(L, idx, m);
+            lua_rawset(L, idx);
+        } else {
+            lua_pop(L, 1);
+        }
+    }
+}
+
+static int raw_next(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2);
+    while (lua_next(L, 1)) {
+        if (lua_type(L, -2) == LUA_TLIGHTUSERDATA &&
+            (lua_touserdata(L, -2) == &view_json_key || lua_touserdata(L, -2) == &view_rec_key)) {
+            lua_pop(L, 1); /* a view's own bookkeeping: not a member */
+            continue;
+        }
+        return 2;
+    }
+    lua_pushnil(L);
+    return 1;
+}
+
+/* The sandbox's next and rawlen: a view shows all its members, not just those read so far. */
+static int sb_next(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    view_materialize(L, 1);
+    return raw_next(L);
+}
+
+static int sb_rawlen(lua_State *L)
+{
+    int t = lua_type(L, 1);
+    luaL_argexpected(L, t == LUA_TTABLE || t == LUA_TSTRING, 1, "table or string");
+    if (t == LUA_TTABLE) {
+        view_materialize(L, 1);
+    }
+    lua_pushinteger(L, (lua_Integer)lua_rawlen(L, 1));
+    return 1;
+}
+
+static int view_pairs(lua_State *L)
+{
+    view_materialize(L, 1);
+    lua_pushcfunction(L, raw_next);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+/* }====== */
+
 struct conv {
     char *err;
     size_t errlen;
@@ -566,6 +855,47 @@ static int conv_fail(struct conv *c, const char *fmt, const char *detail)
 }
 
 static int to_json(lua_State *L, int idx, struct json_object **out, struct conv *c, int depth);
+
+static int cmp_keys(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * A copy of a view's JSON with object keys sorted, as converted tables come out: the same
+ * value always gives the same JSON. Scalars are shared (json-c values are not changed in
+ * place here); views only exist of values that passed the depth checks of their source.
+ */
+static struct json_object *sorted_copy(struct json_object *v)
+{
+    if (json_object_is_type(v, json_type_array)) {
+        size_t n = json_object_array_length(v);
+        struct json_object *a = json_object_new_array_ext((int)n);
+        for (size_t i = 0; i < n; i++) {
+            json_object_array_add(a, sorted_copy(json_object_array_get_idx(v, i)));
+        }
+        return a;
+    }
+    if (!json_object_is_type(v, json_type_object)) {
+        return json_object_get(v);
+    }
+    size_t n = (size_t)json_object_object_length(v), k = 0;
+    const char **keys = wr_xmalloc((n ? n : 1) * sizeof(*keys));
+    json_object_object_foreach(v, key, val)
+    {
+        (void)val;
+        keys[k++] = key;
+    }
+    qsort(keys, k, sizeof(*keys), cmp_keys);
+    struct json_object *o = json_object_new_object();
+    for (size_t i = 0; i < k; i++) {
+        struct json_object *m = NULL;
+        json_object_object_get_ex(v, keys[i], &m);
+        json_object_object_add(o, keys[i], sorted_copy(m));
+    }
+    free(keys);
+    return o;
+}
 
 /* Is the table at idx a sequence 1..n with n >= 1? Sets *n. */
 static bool is_sequence(lua_State *L, int idx, lua_Integer *n)
@@ -636,6 +966,15 @@ static int table_to_json(lua_State *L, int idx, struct json_object **out, struct
     bool marked = false;
     size_t mark = c->path.len;
 
+    bool dead = false;
+    struct json_object *view = view_json(L, idx, &dead);
+    if (view) {
+        *out = sorted_copy(view);
+        return 0;
+    }
+    if (dead) {
+        return conv_fail(c, "%s", "a value kept beyond its step is no longer available");
+    }
     if (lua_getmetatable(L, idx)) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, lua->array_mt);
         marked = lua_rawequal(L, -1, -2);
@@ -783,12 +1122,39 @@ int wr_lua_scope_new(struct wr_lua *lua)
     return luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
+/* Protected part of wr_lua_scope_set for objects and arrays: (record, json) -> view. */
+static int scope_set_view(lua_State *L)
+{
+    struct json_object *v = lua_touserdata(L, 2);
+    lua_pop(L, 1);
+    view_push(L, v, 1);
+    return 1;
+}
+
 int wr_lua_scope_set(struct wr_lua *lua, int scope, const char *name, struct json_object *v)
 {
     lua_State *L = lua->L;
     char err[128];
     lua_rawgeti(L, LUA_REGISTRYINDEX, scope);
-    if (push_json_safe(L, v, err, sizeof(err)) != 0) {
+    if (json_object_is_type(v, json_type_object) || json_object_is_type(v, json_type_array)) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, lua->view_scopes);
+        if (lua_rawgeti(L, -1, scope) != LUA_TTABLE) {
+            lua_pop(L, 1);
+            lua_createtable(L, 8, 1);
+            lua_createtable(L, 8, 0);
+            lua_setfield(L, -2, "refs");
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, -3, scope);
+        }
+        lua_remove(L, -2);
+        lua_pushcfunction(L, scope_set_view);
+        lua_insert(L, -2);
+        lua_pushlightuserdata(L, v);
+        if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+            lua_pop(L, 2);
+            return -1;
+        }
+    } else if (push_json_safe(L, v, err, sizeof(err)) != 0) {
         lua_pop(L, 1);
         return -1;
     }
@@ -801,7 +1167,32 @@ int wr_lua_scope_set(struct wr_lua *lua, int scope, const char *name, struct jso
 
 void wr_lua_scope_free(struct wr_lua *lua, int scope)
 {
-    luaL_unref(lua->L, LUA_REGISTRYINDEX, scope);
+    lua_State *L = lua->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lua->view_scopes);
+    if (lua_rawgeti(L, -1, scope) == LUA_TTABLE) {
+        /* Every view of the scope dies, then its references on the JSON are dropped. */
+        lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_rawgeti(L, -1, i);
+            lua_pushboolean(L, 0);
+            lua_rawsetp(L, -2, &view_json_key);
+            lua_pushnil(L);
+            lua_rawsetp(L, -2, &view_rec_key);
+            lua_pop(L, 1);
+        }
+        lua_getfield(L, -1, "refs");
+        n = (lua_Integer)lua_rawlen(L, -1);
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_rawgeti(L, -1, i);
+            json_object_put(lua_touserdata(L, -1));
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+        lua_pushnil(L);
+        lua_rawseti(L, -3, scope);
+    }
+    lua_pop(L, 2);
+    luaL_unref(L, LUA_REGISTRYINDEX, scope);
 }
 
 /* Strips Lua's "expr:N: " chunk prefix: the line is the wrapper's, not the user's. */

@@ -23,11 +23,13 @@ struct wr_journal;
 struct wr_workflow_set;
 struct wr_graph;
 struct wr_directory;
+struct wr_net_guard;
 
 struct wr_runner_options {
     int max_concurrent; /* runs in progress at once; 0 = 64 */
     int poll_ms;        /* how often the journal is checked for due runs; 0 = 200 */
     bool dry_run;       /* actions only read and plan; waits are not waited (`fire --dry-run`) */
+    const struct wr_net_guard *net; /* http.allow for actions (borrowed, outlives the runner) */
 };
 
 struct wr_runner;

@@ -56,6 +56,14 @@ char *wr_xstrdup(const char *s)
     return p;
 }
 
+char *wr_xstrndup(const char *s, size_t n)
+{
+    char *p = wr_xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
 char *wr_xstrdup_or_null(const char *s)
 {
     return s ? wr_xstrdup(s) : NULL;

@@ -17,6 +17,8 @@ void *wr_xrealloc(void *p, size_t n);
 char *wr_xstrdup(const char *s);
 /* Returns an owned copy of s, or NULL when s is NULL. */
 char *wr_xstrdup_or_null(const char *s);
+/* The first n bytes of s (which need not be NUL-terminated) as an owned string. */
+char *wr_xstrndup(const char *s, size_t n);
 /* Owned printf-style string. */
 char *wr_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -26,6 +26,7 @@
 #include "engine/csv.h"
 #include "engine/ingest.h"
 #include "engine/log.h"
+#include "engine/size.h"
 #include "engine/strutil.h"
 
 #define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR)
@@ -38,6 +39,8 @@ struct rule {
     const char *pattern; /* borrowed from the workflow's trigger arguments */
     const char *format_name;
     enum wr_csv_format format;
+    size_t max_bytes; /* the workflow's `max_bytes`; 0 = the watch's limit */
+    size_t max_rows;  /* the workflow's `max_rows`; 0 = the watch's limit */
 };
 
 struct watch_dir {
@@ -60,6 +63,10 @@ struct job {
     const struct wr_workflow **cands; /* borrowed by ingest until the commit's callback */
     size_t ncands;
     size_t rows;
+    /* The limits for this file, the smallest of its readers', and the workflow that set each
+       (NULL: the watch's). */
+    size_t max_bytes, max_rows;
+    const char *bytes_by, *rows_by;
     struct event *timer; /* retry, or a restart on a later loop turn */
     struct job *next;
 };
@@ -364,7 +371,7 @@ static void on_committed(void *arg, const struct wr_ingest_result *res)
            ingest's callback). */
         char *buf = NULL, sha[65];
         size_t len = 0;
-        int rc = wr_read_file(job->path, fw->limits.max_bytes, &buf, &len);
+        int rc = wr_read_file(job->path, job->max_bytes, &buf, &len);
         if (rc == 0) {
             sha256_hex(buf, len, sha);
         }
@@ -390,8 +397,9 @@ static void on_committed(void *arg, const struct wr_ingest_result *res)
 }
 
 /*
- * The workflows of d whose pattern matches the job's name, into job->cands. Returns the
- * format they agree on, or -1 (with a reason in why) when they disagree.
+ * The workflows of d whose pattern matches the job's name, into job->cands, and the file's
+ * limits: the smallest among them (each workflow's own, else the watch's). Returns the format
+ * they agree on, or -1 (with a reason in why) when they disagree.
  */
 static int pick_candidates(struct job *job, char *why, size_t whylen)
 {
@@ -400,10 +408,26 @@ static int pick_candidates(struct job *job, char *why, size_t whylen)
     free(job->cands);
     job->cands = wr_xcalloc(d->nrules ? d->nrules : 1, sizeof(*job->cands));
     job->ncands = 0;
+    job->max_bytes = job->fw->limits.max_bytes;
+    job->max_rows = job->fw->limits.max_rows;
+    job->bytes_by = job->rows_by = NULL;
+    bool bytes_set = false, rows_set = false;
     for (size_t i = 0; i < d->nrules; i++) {
         const struct rule *r = &d->rules[i];
         if (fnmatch(r->pattern, job->name, 0) != 0) {
             continue;
+        }
+        size_t mb = r->max_bytes ? r->max_bytes : job->fw->limits.max_bytes;
+        size_t mr = r->max_rows ? r->max_rows : job->fw->limits.max_rows;
+        if (!bytes_set || mb < job->max_bytes) {
+            job->max_bytes = mb;
+            job->bytes_by = r->max_bytes ? r->wf->name : NULL;
+            bytes_set = true;
+        }
+        if (!rows_set || mr < job->max_rows) {
+            job->max_rows = mr;
+            job->rows_by = r->max_rows ? r->wf->name : NULL;
+            rows_set = true;
         }
         if (first && r->format != first->format) {
             snprintf(why, whylen,
@@ -416,6 +440,27 @@ static int pick_candidates(struct job *job, char *why, size_t whylen)
         job->cands[job->ncands++] = r->wf;
     }
     return first ? (int)first->format : (int)WR_CSV_FORMAT_CSV;
+}
+
+/*
+ * The text of the job's .error file for a file that did not parse: the reader's messages, the
+ * row limit's naming the workflow that set it (when one did).
+ */
+static char *rows_errors(const struct job *job, const struct wr_csv_errors *e)
+{
+    struct wr_buf b = {0};
+    for (size_t i = 0; i < e->count; i++) {
+        wr_buf_add(&b, e->items[i].message);
+        if (job->rows_by && e->items[i].line == 0 &&
+            strncmp(e->items[i].message, "more than ", 10) == 0) {
+            wr_buf_addf(&b, " (max_rows of workflow %s)", job->rows_by);
+        }
+        wr_buf_addc(&b, '\n');
+    }
+    if (e->more > 0) {
+        wr_buf_addf(&b, "... and %zu more error%s\n", e->more, e->more == 1 ? "" : "s");
+    }
+    return wr_buf_take(&b);
 }
 
 /*
@@ -445,10 +490,15 @@ static void run_job(struct job *job)
         job_drop(job);
         return;
     }
-    int rc = wr_read_file(job->path, fw->limits.max_bytes, &buf, &len);
+    int rc = wr_read_file(job->path, job->max_bytes, &buf, &len);
     if (rc == -EFBIG) {
-        snprintf(why, sizeof(why), "the file is larger than %zu bytes, the limit per file",
-                 fw->limits.max_bytes);
+        /* The limit and where it comes from: the workflow's max_bytes, or the watch's. */
+        int n = snprintf(why, sizeof(why), "the file is larger than %zu bytes, the limit per file",
+                         job->max_bytes);
+        if (job->bytes_by && n > 0 && (size_t)n < sizeof(why)) {
+            snprintf(why + n, sizeof(why) - (size_t)n, " (max_bytes of workflow %s)",
+                     job->bytes_by);
+        }
         fail_job(job, why);
         goto out;
     }
@@ -464,8 +514,8 @@ static void run_job(struct job *job)
         goto out;
     }
     sha256_hex(buf, len, job->sha);
-    if (wr_csv_read((enum wr_csv_format)format, buf, len, fw->limits.max_rows, &recs) != 0) {
-        char *text = wr_csv_errors_format(&recs.errors);
+    if (wr_csv_read((enum wr_csv_format)format, buf, len, job->max_rows, &recs) != 0) {
+        char *text = rows_errors(job, &recs.errors);
         fail_job(job, text);
         free(text);
         goto out;
@@ -642,7 +692,18 @@ static int add_workflow(struct wr_file_watch *fw, const struct wr_workflow *wf,
                         const char *base_dir, char *err, size_t errlen)
 {
     const char *dir = arg_string(wf, "dir", NULL);
-    struct rule r = {wf, arg_string(wf, "pattern", "*"), arg_string(wf, "format", "csv"), 0};
+    struct rule r = {wf, arg_string(wf, "pattern", "*"), arg_string(wf, "format", "csv"), 0, 0, 0};
+    struct json_object *v = NULL;
+    uint64_t max_bytes = 0;
+    /* Checked at load (triggers/file.c): a size within WR_FILE_MAX_BYTES_LIMIT, rows >= 1. */
+    if (json_object_object_get_ex(wf->trigger_args, "max_bytes", &v) &&
+        wr_size_get(v, &max_bytes, NULL, 0) == 0 && max_bytes <= WR_FILE_MAX_BYTES_LIMIT) {
+        r.max_bytes = (size_t)max_bytes;
+    }
+    if (json_object_object_get_ex(wf->trigger_args, "max_rows", &v) &&
+        json_object_is_type(v, json_type_int) && json_object_get_int64(v) > 0) {
+        r.max_rows = (size_t)json_object_get_int64(v);
+    }
     char *path = NULL, canon[PATH_MAX];
     int rc = -1;
 

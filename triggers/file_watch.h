@@ -18,6 +18,7 @@
 #define WR_FILE_WATCH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "engine/workflow.h"
 
@@ -28,7 +29,14 @@ struct wr_ingest;
 #define WR_FILE_DEFAULT_MAX_ROWS  ((size_t)200000)
 #define WR_FILE_RETRY_MS          5000 /* after a failed commit */
 
-/* Per-file limits against hostile or runaway input; 0 takes the default. */
+/* The most a workflow's `max_bytes` may say. */
+#define WR_FILE_MAX_BYTES_LIMIT ((uint64_t)1 << 30)
+
+/*
+ * Per-file limits against hostile or runaway input; 0 takes the default. A workflow's own
+ * `max_bytes` and `max_rows` trigger arguments take precedence; when several workflows read
+ * one file, the smallest limit among them applies.
+ */
 struct wr_file_limits {
     size_t max_bytes; /* larger files go to failed/ unread */
     size_t max_rows;  /* files with more rows go to failed/ */

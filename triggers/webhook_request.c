@@ -17,6 +17,8 @@
 #include "engine/strutil.h"
 #include "engine/workflow.h"
 
+#define WR_WEBHOOK_MAX_DEPTH 64 /* JSON nesting accepted in a body */
+
 bool wr_webhook_secret_header(const char *name)
 {
     static const char *const exact[] = {"authorization",     "cookie",    "proxy-authorization",
@@ -112,12 +114,21 @@ static int parse_body(struct wr_webhook_decoded *d, const char *data, size_t len
         fail(d, 413, "Payload Too Large", "the body is too large");
         return -1;
     }
-    struct json_tokener *tok = json_tokener_new_ex(64);
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    /* json-c's own UTF-8 check lets UTF-16 surrogate halves through: check the bytes here. */
+    if (!wr_utf8_valid(data, len)) {
+        fail(d, 400, "Bad Request", "invalid JSON: the body is not valid UTF-8");
+        return -1;
+    }
+    /* One tokener per thread, reset for each body: making one costs as much as a small parse. */
+    static _Thread_local struct json_tokener *tok;
+    if (!tok) {
+        tok = json_tokener_new_ex(WR_WEBHOOK_MAX_DEPTH);
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    }
+    json_tokener_reset(tok);
     d->body = len ? json_tokener_parse_ex(tok, data, (int)len) : NULL;
     enum json_tokener_error jerr = len ? json_tokener_get_error(tok) : json_tokener_continue;
     size_t end = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
     if (jerr == json_tokener_success && end < len) {
         /* json-c stops after the first value: anything but whitespace after it is an error. */
         while (end < len && strchr(" \t\r\n", data[end]) && data[end] != '\0') {
@@ -192,6 +203,10 @@ void wr_webhook_decode(const struct wr_workflow *wf, const struct evkeyvalq *in,
     d->count = n;
     for (size_t i = 0; i < n; i++) {
         d->events[i].event = d->split ? json_object_array_get_idx(d->split, i) : d->body;
+        if (!d->split) {
+            d->events[i].text = data; /* validated above: strict JSON, UTF-8, no NUL */
+            d->events[i].text_len = len;
+        }
         if (id_tmpl) {
             d->keys[i] = template_key(wf, id_tmpl, d->events[i].event, err, sizeof(err));
             if (!d->keys[i]) {

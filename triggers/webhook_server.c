@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "engine/http_guard.h"
 #include "engine/http_reply.h"
 #include "engine/ingest.h"
 #include "engine/log.h"
@@ -42,6 +43,7 @@ struct wr_webhook_server {
     const struct wr_workflow_set *set;
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
+    struct wr_http_guard *guard; /* limits: connections, deadlines, sizes */
     int port;
     size_t pending;
     struct route_auth *auths; /* one per webhook path of set */
@@ -310,7 +312,9 @@ static int parse_listen(const char *listen, char *host, size_t hostlen, int *por
 
 struct wr_webhook_server *wr_webhook_server_new(struct event_base *base, struct wr_ingest *in,
                                                 const struct wr_workflow_set *set,
-                                                const char *listen, char *err, size_t errlen)
+                                                const char *listen,
+                                                const struct wr_http_limits *limits, char *err,
+                                                size_t errlen)
 {
     struct wr_webhook_server *srv = wr_xcalloc(1, sizeof(*srv));
     char host[256];
@@ -331,12 +335,9 @@ struct wr_webhook_server *wr_webhook_server_new(struct event_base *base, struct 
         snprintf(err, errlen, "cannot create the webhook listener");
         goto err;
     }
-    evhttp_set_max_body_size(srv->http, WR_WEBHOOK_MAX_BODY);
     evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                               EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
                                               EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
-    evhttp_set_timeout(srv->http, 10);
-    evhttp_set_gencb(srv->http, on_request, srv);
     struct evhttp_bound_socket *bs =
         evhttp_bind_socket_with_handle(srv->http, host, (ev_uint16_t)port);
     if (!bs) {
@@ -347,6 +348,8 @@ struct wr_webhook_server *wr_webhook_server_new(struct event_base *base, struct 
         goto err;
     }
     srv->bound = bs;
+    /* Sizes, deadlines and the connection cap; requests received whole go to on_request. */
+    srv->guard = wr_http_guard_new(base, srv->http, "webhook", limits, on_request, srv);
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0) {
@@ -398,6 +401,7 @@ void wr_webhook_server_free(struct wr_webhook_server *s)
     if (s->http) {
         evhttp_free(s->http);
     }
+    wr_http_guard_free(s->guard); /* after evhttp_free: it reports the connections' closes */
     auths_free(s->auths, s->nauths);
     free(s);
 }

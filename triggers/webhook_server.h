@@ -8,6 +8,10 @@
  * waits for the journal's commit: 202 {"event_id", "runs"} once the events are durable,
  * 200 {"event_id", "duplicate": true} for a delivery seen before, 503 with Retry-After when
  * storing failed (the sender retries; nothing was acknowledged).
+ *
+ * Before any of that, engine/http_guard bounds connections and requests (the connection cap,
+ * the deadline to receive a request, the idle timeout, header and body sizes: `limits:` in
+ * weir.yaml) and answers what it refuses itself.
  */
 #ifndef WR_WEBHOOK_SERVER_H
 #define WR_WEBHOOK_SERVER_H
@@ -15,21 +19,23 @@
 #include <stddef.h>
 
 struct event_base;
+struct wr_http_limits;
 struct wr_ingest;
 struct wr_workflow_set;
-
-#define WR_WEBHOOK_MAX_BODY (1024 * 1024)
 
 struct wr_webhook_server;
 
 /*
  * Listens on listen ("HOST:PORT"; port 0 picks a free one) and routes the webhook
- * workflows of set (borrowed; see wr_webhook_server_set_workflows to swap it). Returns NULL
- * with a message in err.
+ * workflows of set (borrowed; see wr_webhook_server_set_workflows to swap it). The listener
+ * enforces limits (copied; NULL = engine/http_guard's defaults: 1MiB bodies, 16KiB headers, 10s
+ * to receive a request, 1024 connections). Returns NULL with a message in err.
  */
 struct wr_webhook_server *wr_webhook_server_new(struct event_base *base, struct wr_ingest *in,
                                                 const struct wr_workflow_set *set,
-                                                const char *listen, char *err, size_t errlen);
+                                                const char *listen,
+                                                const struct wr_http_limits *limits, char *err,
+                                                size_t errlen);
 
 /* The bound port (useful with port 0). */
 int wr_webhook_server_port(const struct wr_webhook_server *s);

@@ -107,7 +107,7 @@ static double run_once(int port, int n, bool batch, const char *tag)
         fprintf(stderr, "bench_actions: %s\n", err);
         return -1;
     }
-    struct wr_action_env env = {base, g, dir, false};
+    struct wr_action_env env = {.base = base, .graph = g, .dir = dir};
     struct run r = {base, n, 0, 0, ""};
     extern const struct wr_action wr_action_update_user;
     struct json_object **args = calloc((size_t)n, sizeof(*args));

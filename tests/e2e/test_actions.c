@@ -36,6 +36,7 @@
 #include "engine/action_run.h"
 #include "engine/directory.h"
 #include "engine/graph.h"
+#include "engine/net_guard.h"
 
 #define CLIENT_ID "00000000-0000-0000-0000-000000000001"
 #define SECRET    "sim-secret"
@@ -347,6 +348,18 @@ static void result_clear(struct result *r)
     memset(r, 0, sizeof(*r));
 }
 
+/* weir.yaml's http.allow for these tests: the simulator and the listeners are on 127.0.0.1. */
+static const struct wr_net_guard *loopback_allowed(void)
+{
+    static struct wr_net_guard *g;
+    char why[256];
+    if (!g) {
+        g = wr_net_guard_new();
+        assert_int_equal(wr_net_guard_allow(g, "127.0.0.1/32", why, sizeof(why)), 0);
+    }
+    return g;
+}
+
 /* Runs one action to completion (10 s deadline). args is JSON text. */
 static void run(struct result *r, const char *action, const char *args, bool dry)
 {
@@ -360,6 +373,7 @@ static void run(struct result *r, const char *action, const char *args, bool dry
         .graph = dry ? F.g_ro : F.g,
         .dir = dry ? F.dir_ro : F.dir,
         .dry_run = dry,
+        .net = loopback_allowed(),
     };
     struct event *deadline = evtimer_new(F.base, on_deadline, F.base);
     struct timeval tv = {10, 0};

@@ -3,7 +3,9 @@
  * (delta-seconds, fractional seconds, HTTP-dates in the past and future, garbage, caps),
  * percent-encoding with wr_graph_escape, base64url, and the certificate credential: the JWT
  * client assertion's header, claims and RS256 signature, and the keys it refuses (not RSA,
- * not the certificate's, not PEM) with messages that hold no key material.
+ * not the certificate's, not PEM) with messages that hold no key material. Also the readers of
+ * engine/graph_parse: whole-buffer JSON, token answers, Graph error envelopes, the Retry-After
+ * of $batch items and $batch answers (ids out of order, unknown, repeated or malformed).
  *
  * No network and no event loop: tests/e2e/test_graph_client.c drives the client itself.
  */
@@ -22,6 +24,7 @@
 #include <openssl/x509.h>
 
 #include "engine/graph.h"
+#include "engine/graph_parse.h"
 
 /* 2024-01-01T00:00:00Z in Unix epoch ms: a fixed "now" for every date test. */
 #define NOW_MS 1704067200000LL
@@ -96,6 +99,8 @@ static void test_huge_values_capped(void **state)
     assert_int_equal(wr_graph_parse_retry_after("99999999999999999999999999999", NOW_MS), DAY_MS);
     assert_int_equal(wr_graph_parse_retry_after("99999999999999999999.999", NOW_MS), DAY_MS);
     assert_int_equal(wr_graph_parse_retry_after("Fri, 01 Jan 2100 00:00:00 GMT", NOW_MS), DAY_MS);
+    /* Years so far off that their milliseconds overflow (found by fuzz_retry_after). */
+    assert_int_equal(wr_graph_parse_retry_after("F1Jan2100644444", NOW_MS), DAY_MS);
 }
 
 static void escape_is(const char *in, const char *want)
@@ -411,6 +416,243 @@ static void test_assertion_keys_refused(void **state)
 
 /* }====== */
 
+/* {====== graph_parse: JSON, tokens, error envelopes, $batch ====== */
+
+static struct json_object *json_of(const char *s)
+{
+    return wr_graph_parse_json(s, strlen(s));
+}
+
+static void test_parse_json(void **state)
+{
+    struct json_object *o;
+
+    (void)state;
+    o = json_of("{\"a\": 1}");
+    assert_non_null(o);
+    assert_true(json_object_is_type(o, json_type_object));
+    json_object_put(o);
+    /* Trailing whitespace is fine, trailing anything else is not. */
+    o = json_of("[1, 2] \r\n\t ");
+    assert_non_null(o);
+    assert_int_equal(json_object_array_length(o), 2);
+    json_object_put(o);
+    assert_null(json_of("{\"a\": 1} x"));
+    assert_null(json_of("{\"a\": 1}{}"));
+    assert_null(json_of("{\"a\": "));
+    assert_null(json_of("<html>503</html>"));
+    assert_null(json_of(""));
+    assert_null(wr_graph_parse_json(NULL, 0));
+    /* Only len bytes are read: the buffer need not be NUL-terminated. */
+    o = wr_graph_parse_json("{\"a\":true}garbage", 10);
+    assert_non_null(o);
+    json_object_put(o);
+}
+
+static void test_parse_token(void **state)
+{
+    struct wr_graph_token_answer a;
+
+    (void)state;
+    /* The documented success answer. */
+    const char *ok = "{\"token_type\":\"Bearer\",\"expires_in\":3599,\"ext_expires_in\":3599,"
+                     "\"access_token\":\"eyJ0eXAi.x.y\"}";
+    assert_int_equal(wr_graph_parse_token(ok, strlen(ok), &a), 0);
+    assert_string_equal(a.access_token, "eyJ0eXAi.x.y");
+    assert_int_equal(a.expires_in, 3599);
+    assert_null(a.error);
+    assert_null(a.error_description);
+    wr_graph_token_answer_clear(&a);
+    assert_null(a.access_token);
+    assert_int_equal(a.expires_in, 0);
+
+    /* expires_in as a numeric string (some proxies and AD FS send it so). */
+    const char *str = "{\"access_token\":\"t\",\"expires_in\":\"3600\"}";
+    assert_int_equal(wr_graph_parse_token(str, strlen(str), &a), 0);
+    assert_int_equal(a.expires_in, 3600);
+    wr_graph_token_answer_clear(&a);
+
+    /* Unusable: no token, an empty one, no lifetime, or one out of range. */
+    static const char *const bad[] = {
+        "{\"expires_in\":3599}",
+        "{\"access_token\":\"\",\"expires_in\":3599}",
+        "{\"access_token\":7,\"expires_in\":3599}",
+        "{\"access_token\":\"t\"}",
+        "{\"access_token\":\"t\",\"expires_in\":0}",
+        "{\"access_token\":\"t\",\"expires_in\":-5}",
+        "{\"access_token\":\"t\",\"expires_in\":31622400}",
+        "{\"access_token\":\"t\",\"expires_in\":\"soon\"}",
+        "{\"access_token\":\"t\",\"expires_in\":3599.5}",
+        "{\"access_token\":\"t\",\"expires_in\":null}",
+        "[\"access_token\"]",
+        "not json",
+        "",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(wr_graph_parse_token(bad[i], strlen(bad[i]), &a), -1);
+        assert_null(a.access_token);
+        assert_null(a.error);
+        wr_graph_token_answer_clear(&a);
+    }
+    /* The longest lifetime accepted is just under a year. */
+    const char *year = "{\"access_token\":\"t\",\"expires_in\":31622399}";
+    assert_int_equal(wr_graph_parse_token(year, strlen(year), &a), 0);
+    wr_graph_token_answer_clear(&a);
+
+    /* The documented error answer: the OAuth code and the AADSTS description. */
+    const char *err = "{\"error\":\"invalid_client\",\"error_description\":\"AADSTS7000215: "
+                      "Invalid client secret provided.\",\"error_codes\":[7000215],"
+                      "\"trace_id\":\"00000000-0000-0000-0000-000000000000\"}";
+    assert_int_equal(wr_graph_parse_token(err, strlen(err), &a), -1);
+    assert_null(a.access_token);
+    assert_string_equal(a.error, "invalid_client");
+    assert_string_equal(a.error_description, "AADSTS7000215: Invalid client secret provided.");
+    wr_graph_token_answer_clear(&a);
+    /* Error fields of the wrong type are ignored. */
+    const char *odd = "{\"error\":{\"code\":\"x\"},\"error_description\":[1]}";
+    assert_int_equal(wr_graph_parse_token(odd, strlen(odd), &a), -1);
+    assert_null(a.error);
+    assert_null(a.error_description);
+    wr_graph_token_answer_clear(&a);
+    wr_graph_token_answer_clear(NULL);
+}
+
+static void error_is(const char *body, int rc, const char *want_code, const char *want_msg)
+{
+    struct json_object *o = json_of(body);
+    const char *code = "unset", *msg = "unset";
+
+    assert_int_equal(wr_graph_parse_error(o, &code, &msg), rc);
+    if (want_code == NULL) {
+        assert_null(code);
+    } else {
+        assert_string_equal(code, want_code);
+    }
+    if (want_msg == NULL) {
+        assert_null(msg);
+    } else {
+        assert_string_equal(msg, want_msg);
+    }
+    json_object_put(o);
+}
+
+static void test_parse_error(void **state)
+{
+    (void)state;
+    error_is("{\"error\":{\"code\":\"Request_BadRequest\",\"message\":\"License assignment cannot "
+             "be done for user with invalid usage location.\",\"innerError\":{\"date\":"
+             "\"2025-01-06T12:25:59\"}}}",
+             0, "Request_BadRequest",
+             "License assignment cannot be done for user with invalid usage location.");
+    error_is("{\"error\":{\"code\":\"TooManyRequests\"}}", 0, "TooManyRequests", NULL);
+    error_is("{\"error\":{\"message\":\"no code\"}}", -1, NULL, "no code");
+    error_is("{\"error\":{\"code\":429,\"message\":7}}", -1, NULL, NULL);
+    error_is("{\"error\":\"invalid_client\"}", -1, NULL, NULL);
+    error_is("{\"value\":[]}", -1, NULL, NULL);
+    error_is("[{\"error\":{\"code\":\"x\"}}]", -1, NULL, NULL);
+    error_is("\"error\"", -1, NULL, NULL);
+    error_is("", -1, NULL, NULL); /* not JSON: no tree at all */
+}
+
+static void item_ra_is(const char *headers, int64_t want)
+{
+    struct json_object *o = json_of(headers);
+
+    assert_int_equal(wr_graph_parse_item_retry_after(o, NOW_MS), want);
+    json_object_put(o);
+}
+
+static void test_item_retry_after(void **state)
+{
+    (void)state;
+    item_ra_is("{\"Retry-After\":\"7\"}", 7000);
+    item_ra_is("{\"retry-after\":\"2.128\",\"Content-Type\":\"application/json\"}", 2128);
+    item_ra_is("{\"RETRY-AFTER\":3}", 3000);
+    item_ra_is("{\"Retry-After\":0}", 0);
+    item_ra_is("{\"Retry-After\":-1}", -1);
+    item_ra_is("{\"Retry-After\":99999999999}", DAY_MS);
+    item_ra_is("{\"Retry-After\":\"Mon, 01 Jan 2024 00:00:30 GMT\"}", 30000);
+    item_ra_is("{\"Retry-After\":\"soon\"}", -1);
+    item_ra_is("{\"Retry-After\":1.5}", -1);
+    item_ra_is("{\"Retry-After\":null}", -1);
+    item_ra_is("{\"Cache-Control\":\"no-cache\"}", -1);
+    item_ra_is("[\"Retry-After\", 5]", -1);
+    item_ra_is("\"Retry-After: 5\"", -1);
+    assert_int_equal(wr_graph_parse_item_retry_after(NULL, NOW_MS), -1);
+}
+
+static void test_parse_batch(void **state)
+{
+    struct wr_graph_batch_item items[4];
+    bool seen[4];
+    struct json_object *o;
+
+    (void)state;
+    /* Out of order, one throttled with a Retry-After, one with no body, one unanswered. */
+    o = json_of("{\"responses\":["
+                "{\"id\":\"3\",\"status\":204,\"headers\":{\"Cache-Control\":\"no-cache\"}},"
+                "{\"id\":\"1\",\"status\":200,\"body\":{\"id\":\"u1\"}},"
+                "{\"id\":\"2\",\"status\":429,\"headers\":{\"Retry-After\":\"5\"},"
+                "\"body\":{\"error\":{\"code\":\"TooManyRequests\",\"message\":\"Please retry "
+                "again later.\"}}}]}");
+    assert_int_equal(wr_graph_parse_batch(o, 4, NOW_MS, items, seen), 3);
+    assert_int_equal(items[0].index, 2);
+    assert_int_equal(items[0].status, 204);
+    assert_int_equal(items[0].retry_after_ms, -1);
+    assert_null(items[0].body);
+    assert_int_equal(items[1].index, 0);
+    assert_int_equal(items[1].status, 200);
+    assert_string_equal(json_object_get_string(json_object_object_get(items[1].body, "id")), "u1");
+    assert_int_equal(items[2].index, 1);
+    assert_int_equal(items[2].status, 429);
+    assert_int_equal(items[2].retry_after_ms, 5000);
+    {
+        const char *code, *msg;
+
+        assert_int_equal(wr_graph_parse_error(items[2].body, &code, &msg), 0);
+        assert_string_equal(code, "TooManyRequests");
+    }
+    assert_true(seen[0] && seen[1] && seen[2]);
+    assert_false(seen[3]);
+    json_object_put(o);
+
+    /* Items that cannot be matched are skipped; a repeated id keeps its first answer, but an
+     * item skipped for its status does not count as an answer. */
+    o = json_of("{\"responses\":["
+                "{\"id\":\"0\",\"status\":200},{\"id\":\"5\",\"status\":200},"
+                "{\"id\":\"x\",\"status\":200},{\"id\":\"1x\",\"status\":200},"
+                "{\"id\":\"\",\"status\":200},{\"id\":1,\"status\":200},{\"status\":200},"
+                "{\"id\":\"99999999999999999999\",\"status\":200},"
+                "{\"id\":\"2\",\"status\":\"500\"},{\"id\":\"2\",\"status\":503},"
+                "{\"id\":\"1\",\"status\":201},{\"id\":\"1\",\"status\":500},"
+                "\"junk\",null,[1]]}");
+    assert_int_equal(wr_graph_parse_batch(o, 4, NOW_MS, items, seen), 2);
+    assert_int_equal(items[0].index, 1);
+    assert_int_equal(items[0].status, 503);
+    assert_int_equal(items[1].index, 0);
+    assert_int_equal(items[1].status, 201);
+    assert_true(seen[0] && seen[1]);
+    assert_false(seen[2] || seen[3]);
+    json_object_put(o);
+
+    /* No responses array at all: -1, so the caller treats the batch as failed. */
+    static const char *const none[] = {"{}", "{\"responses\":{}}", "{\"responses\":null}",
+                                       "[{\"responses\":[]}]", "\"responses\""};
+    for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+        o = json_of(none[i]);
+        assert_int_equal(wr_graph_parse_batch(o, 4, NOW_MS, items, seen), -1);
+        json_object_put(o);
+    }
+    assert_int_equal(wr_graph_parse_batch(NULL, 4, NOW_MS, items, seen), -1);
+    /* An empty array answers nothing. */
+    o = json_of("{\"responses\":[]}");
+    assert_int_equal(wr_graph_parse_batch(o, 4, NOW_MS, items, seen), 0);
+    assert_false(seen[0] || seen[1] || seen[2] || seen[3]);
+    json_object_put(o);
+}
+
+/* }====== */
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -419,6 +661,9 @@ int main(void)
         cmocka_unit_test(test_negative),         cmocka_unit_test(test_huge_values_capped),
         cmocka_unit_test(test_escape),           cmocka_unit_test(test_base64url),
         cmocka_unit_test(test_client_assertion), cmocka_unit_test(test_assertion_keys_refused),
+        cmocka_unit_test(test_parse_json),       cmocka_unit_test(test_parse_token),
+        cmocka_unit_test(test_parse_error),      cmocka_unit_test(test_item_retry_after),
+        cmocka_unit_test(test_parse_batch),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -243,6 +243,73 @@ static void test_to_json_errors(void **state)
 
 /* {====== scopes, templates ====== */
 
+/* Evaluates expr with `event` set to the JSON text ev; checks the JSON of the value. */
+static void want_view(struct wr_lua *lua, const char *ev, const char *expr, const char *want)
+{
+    struct json_object *event = json_tokener_parse(ev), *out = NULL;
+    char err[512];
+    int scope = wr_lua_scope_new(lua);
+    assert_int_equal(wr_lua_scope_set(lua, scope, "event", event), 0);
+    int rc = wr_lua_eval(lua, scope, expr, strlen(expr), &out, err, sizeof(err));
+    bool fails = want[0] == '!'; /* "!fragment": an error containing fragment */
+    if (!fails && rc != 0) {
+        fail_msg("'%s' failed: %s", expr, err);
+    }
+    if (fails && rc == 0) {
+        fail_msg("'%s' should fail", expr);
+    }
+    if (!fails) {
+        const char *got = json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN |
+                                                                  JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (strcmp(got, want) != 0) {
+            fail_msg("'%s' gave %s, want %s", expr, got, want);
+        }
+    } else if (!strstr(err, want + 1)) {
+        fail_msg("'%s': error '%s' lacks '%s'", expr, err, want + 1);
+    }
+    json_object_put(out);
+    wr_lua_scope_free(lua, scope);
+    /* The scope gave back its references: the event is the caller's alone again. */
+    json_object_put(event);
+}
+
+/* Scope values are views converted on first read; they behave as the plain tables would. */
+static void test_views(void **state)
+{
+    (void)state;
+    struct wr_lua *lua = new_lua();
+    const char *ev = "{\"b\":2,\"a\":{\"y\":[3,1,2],\"x\":null},\"tags\":[\"p\",\"q\"]}";
+    want_view(lua, ev, "event.a.y[2]", "1");
+    want_view(lua, ev, "#event.a.y", "3");
+    want_view(lua, ev, "#event", "0");
+    want_view(lua, ev, "rawlen(event.tags)", "2");
+    want_view(lua, ev, "table.concat(event.tags, ',')", "\"p,q\"");
+    want_view(lua, ev,
+              "(function() local n = 0 for _, v in ipairs(event.a.y) do n = n + v end "
+              "return n end)()",
+              "6");
+    /* pairs and next see every member, also those not read yet */
+    want_view(lua, ev,
+              "(function() local ks = {} for k in pairs(event) do ks[#ks + 1] = k end "
+              "table.sort(ks) return table.concat(ks, ' ') end)()",
+              "\"a b tags\"");
+    want_view(lua, ev, "next(event.a) ~= nil", "true");
+    want_view(lua, ev, "event.a.x == weir.null", "true");
+    want_view(lua, ev, "event.missing", "null");
+    want_view(lua, ev, "type(event.a)", "\"table\"");
+    want_view(lua, ev, "getmetatable(event) == nil", "true");
+    want_view(lua, ev, "getmetatable(event.tags)", "\"array\"");
+    /* a view returned whole comes out as JSON with sorted keys, arrays kept */
+    want_view(lua, ev, "event",
+              "{\"a\":{\"x\":null,\"y\":[3,1,2]},\"b\":2,\"tags\":[\"p\",\"q\"]}");
+    want_view(lua, ev, "{ t = event.tags, n = #event.tags }", "{\"n\":2,\"t\":[\"p\",\"q\"]}");
+    /* read-only: a script copies what it wants to change */
+    want_view(lua, ev, "(function() event.b = 3 end)()", "!read-only");
+    want_view(lua, ev, "(function() table.insert(event.tags, 'r') end)()", "!read-only");
+    want_view(lua, ev, "(function() setmetatable(event, nil) end)()", "!protected metatable");
+    wr_lua_free(lua);
+}
+
 static void test_scope_and_when(void **state)
 {
     (void)state;
@@ -516,6 +583,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_to_json_errors),
         cmocka_unit_test(test_scope_and_when),
+        cmocka_unit_test(test_views),
         cmocka_unit_test(test_hooks),
         cmocka_unit_test(test_env_and_compile_errors),
         cmocka_unit_test(test_hook_sandbox),

@@ -470,6 +470,57 @@ static void test_max_depth(void **state)
     free(msg);
 }
 
+/*
+ * Hostile depth: 10,000 levels (flow lists, flow and block mappings, JSON objects) stop at the
+ * limit with the position of the first level too many, and nothing on the way recurses that
+ * deep (a stack overflow would crash the test, not fail it).
+ */
+static void test_hostile_depth(void **state)
+{
+    char *lists = nest(10000);
+    struct wr_buf maps = {0}, json = {0}, block = {0};
+    char *want = wr_xasprintf("d.yaml:1:%d: nesting is deeper than %d levels",
+                              WR_SRCDOC_MAX_DEPTH + 1, WR_SRCDOC_MAX_DEPTH);
+    (void)state;
+
+    parse_fails("d.yaml", lists, want);
+    for (int i = 0; i < 10000; i++) {
+        wr_buf_add(&maps, "{a: ");
+        wr_buf_add(&json, "{\"a\": ");
+    }
+    wr_buf_addc(&maps, '1');
+    wr_buf_addc(&json, '1');
+    for (int i = 0; i < 10000; i++) {
+        wr_buf_addc(&maps, '}');
+        wr_buf_addc(&json, '}');
+    }
+    free(want);
+    want = wr_xasprintf("d.yaml:1:%d: nesting is deeper than %d levels",
+                        4 * WR_SRCDOC_MAX_DEPTH + 1, WR_SRCDOC_MAX_DEPTH);
+    parse_fails("d.yaml", wr_buf_str(&maps), want);
+    struct wr_diags d = {0};
+    struct wr_srcdoc *doc = NULL;
+    assert_int_equal(wr_srcdoc_parse("d.json", json.data, json.len, true, &doc, &d), -1);
+    assert_null(doc);
+    assert_int_equal(d.count, 1);
+    assert_non_null(strstr(d.items[0], "nesting is deeper than 64 levels"));
+    wr_diags_clear(&d);
+    /* Block style: each level indents two more spaces; level 65 is on line 65. */
+    for (int i = 0; i < 200; i++) {
+        wr_buf_addf(&block, "%*sa:\n", 2 * i, "");
+    }
+    wr_buf_addf(&block, "%*s1\n", 400, "");
+    free(want);
+    want = wr_xasprintf("d.yaml:%d:%d: nesting is deeper than %d levels", WR_SRCDOC_MAX_DEPTH + 1,
+                        2 * WR_SRCDOC_MAX_DEPTH + 1, WR_SRCDOC_MAX_DEPTH);
+    parse_fails("d.yaml", wr_buf_str(&block), want);
+    free(want);
+    free(lists);
+    wr_buf_free(&maps);
+    wr_buf_free(&json);
+    wr_buf_free(&block);
+}
+
 static void test_size_and_node_limits(void **state)
 {
     struct wr_buf b = {0};
@@ -561,6 +612,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_key),
         cmocka_unit_test(test_syntax_rejections),
         cmocka_unit_test(test_max_depth),
+        cmocka_unit_test(test_hostile_depth),
         cmocka_unit_test(test_size_and_node_limits),
         cmocka_unit_test(test_unterminated_buffer),
         cmocka_unit_test(test_load_errors),

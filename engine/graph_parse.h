@@ -1,0 +1,87 @@
+/*
+ * graph_parse — the pure readers behind the Graph client: whole-buffer JSON, the token
+ * endpoint's answer, Graph's error envelope and the items of a $batch answer.
+ *
+ * Everything here works on bytes or json-c trees already in memory: no curl, no event loop,
+ * no clock (callers pass "now"), no logging. engine/graph.c decides what an answer means for
+ * a request (retry, re-authenticate, finish); this module only says what the answer holds, so
+ * the fuzz targets and unit tests can drive it directly.
+ */
+#ifndef WR_GRAPH_PARSE_H
+#define WR_GRAPH_PARSE_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The longest wait any Retry-After (header or $batch item header) is allowed to ask for. */
+#define WR_GRAPH_RETRY_AFTER_CAP_MS (24LL * 3600 * 1000)
+
+/* The longest token lifetime accepted, exclusive: anything at or over a year is refused. */
+#define WR_GRAPH_TOKEN_MAX_LIFE_S (366LL * 86400)
+
+/*
+ * Parses a whole buffer (len bytes, need not be NUL-terminated) as one JSON value; trailing
+ * whitespace is fine, anything else after the value is not. Returns an owned tree, or NULL when
+ * the buffer is empty, longer than INT32_MAX or not JSON.
+ */
+struct json_object *wr_graph_parse_json(const char *s, size_t len);
+
+/* What the token endpoint answered, read from its body. */
+struct wr_graph_token_answer {
+    char *access_token;      /* owned; NULL unless the body holds a usable token */
+    int64_t expires_in;      /* seconds, 1 .. WR_GRAPH_TOKEN_MAX_LIFE_S - 1, with access_token */
+    char *error;             /* owned OAuth "error" ("invalid_client"), or NULL */
+    char *error_description; /* owned "error_description" ("AADSTS7000215: ..."), or NULL */
+};
+
+/*
+ * Reads a token endpoint answer body into *out (zeroed first). A usable token is a non-empty
+ * string `access_token` together with an `expires_in` (a JSON integer, or a string json-c reads
+ * as one) of at least 1 s and under WR_GRAPH_TOKEN_MAX_LIFE_S. The error fields are read
+ * whether or not a token is there. Returns 0 when out->access_token is set, else -1 (the body
+ * is empty, not JSON, or holds no usable token). Release with wr_graph_token_answer_clear,
+ * which wipes the token. The HTTP status is the caller's to judge.
+ */
+int wr_graph_parse_token(const char *body, size_t len, struct wr_graph_token_answer *out);
+
+/* Wipes and frees the strings of a, and zeroes it. NULL is fine. */
+void wr_graph_token_answer_clear(struct wr_graph_token_answer *a);
+
+/*
+ * Reads Graph's error envelope {"error": {"code": "...", "message": "..."}} from a parsed
+ * body (borrowed; NULL or a non-object is fine). *code and *msg are borrowed from body, NULL
+ * when absent or not strings. Returns 0 when a code was found, else -1.
+ */
+int wr_graph_parse_error(struct json_object *body, const char **code, const char **msg);
+
+/*
+ * The Retry-After of a $batch item's `headers` object (borrowed; NULL or a non-object gives
+ * -1): the name matches case-insensitively; an integer counts seconds (negative = -1, capped at
+ * WR_GRAPH_RETRY_AFTER_CAP_MS), a string is read by wr_graph_parse_retry_after against now_ms
+ * (Unix epoch ms). Returns the delay in ms, or -1 when there is none or it is not understood.
+ */
+int64_t wr_graph_parse_item_retry_after(struct json_object *headers, int64_t now_ms);
+
+/* One answered request of a $batch, as wr_graph_parse_batch found it. */
+struct wr_graph_batch_item {
+    size_t index;             /* which request it answers: 0-based (its id is index + 1) */
+    long status;              /* the item's HTTP status */
+    int64_t retry_after_ms;   /* the item's Retry-After in ms, or -1 */
+    struct json_object *body; /* borrowed from the envelope; NULL when the item has none */
+};
+
+/*
+ * Reads the answer to a $batch of n requests whose ids are "1" .. "n" (weir's batch bodies
+ * number them so). envelope is the parsed body (borrowed). Items are kept in the order they
+ * came; one is skipped when its id is missing, not a string, not wholly an integer in 1..n (as
+ * strtol reads it) or already answered, or when its status is not an integer. items has room
+ * for n entries; seen[0..n) is cleared, then tells which requests got an answer. Returns how
+ * many items were stored (0..n), or -1 when the envelope has no `responses` array (then items
+ * and seen are untouched). Item bodies stay valid as long as envelope does.
+ */
+int wr_graph_parse_batch(struct json_object *envelope, size_t n, int64_t now_ms,
+                         struct wr_graph_batch_item *items, bool *seen);
+
+#endif
