@@ -115,7 +115,7 @@ static int parse_body(struct wr_webhook_decoded *d, const char *data, size_t len
         return -1;
     }
     /* json-c's own UTF-8 check lets UTF-16 surrogate halves through: check the bytes here. */
-    if (!wr_utf8_valid(data, len)) {
+    if (len > 0 && !wr_utf8_valid(data, len)) {
         fail(d, 400, "Bad Request", "invalid JSON: the body is not valid UTF-8");
         return -1;
     }
