@@ -3,6 +3,7 @@
  */
 #include "triggers/webhook_request.h"
 
+#include <ctype.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <stdarg.h>
@@ -28,14 +29,17 @@ bool wr_webhook_secret_header(const char *name)
             return true;
         }
     }
-    /* X-Hub-Signature-256, X-Signature, X-BambooHR-Signature, ... */
-    for (const char *p = name; *p; p++) {
-        if (strncasecmp(p, "signature", 9) == 0 || strncasecmp(p, "token", 5) == 0 ||
-            strncasecmp(p, "secret", 6) == 0) {
-            return true;
-        }
+    /* X-Hub-Signature-256, X-Signature, X-BambooHR-Signature, X-Auth-Token, ... */
+    char low[128];
+    size_t n = 0;
+    for (; name[n] && n < sizeof(low) - 1; n++) {
+        low[n] = (char)tolower((unsigned char)name[n]);
     }
-    return false;
+    low[n] = '\0';
+    if (name[n]) {
+        return true; /* a header name this long is not worth keeping anyway */
+    }
+    return strstr(low, "signature") || strstr(low, "token") || strstr(low, "secret");
 }
 
 static bool json_content_type(const char *ct)
