@@ -5,7 +5,6 @@ text format (0.0.4).
 
 usage: test_admin.py WEIR_BINARY GRAPHSIM_BINARY SOURCE_DIR
 """
-import http.client
 import json
 import math
 import os
@@ -14,15 +13,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_runs  # noqa: E402  (Sim and the journal helpers)
+import harness  # noqa: E402
 
-WEIR = None
 TOKEN = "s3cr3t-admin-token-4f9a"
 
 OK = """
@@ -68,123 +64,8 @@ steps:
 
 
 def setup_root(sim, workflows, admin="127.0.0.1:0", token=False):
-    root = tempfile.mkdtemp(prefix="weir-admin-")
-    os.makedirs(os.path.join(root, "workflows"))
-    for name, text in workflows.items():
-        with open(os.path.join(root, "workflows", name), "w") as f:
-            f.write(text)
-    with open(os.path.join(root, "weir.yaml"), "w") as f:
-        f.write("listen: { webhook: 127.0.0.1:0, admin: %s }\nworkflows: ./workflows\n"
-                "state: ./var/weir.db\ngraph:\n  tenant: contoso.onmicrosoft.com\n"
-                "  client_id: 00000000-0000-0000-0000-000000000001\n"
-                "  client_secret: env:WEIR_GRAPH_SECRET\n"
-                "  authority: http://127.0.0.1:%d\n  base_url: http://127.0.0.1:%d/v1.0\n"
-                % (admin, sim.port, sim.port))
-        if token:
-            f.write("admin: { token: env:WEIR_ADMIN_TOKEN }\n")
-    return root
-
-
-class Weir:
-    """`weir run` in root; reads both listener ports from its log, keeps the log in a file."""
-
-    def __init__(self, root):
-        self.root = root
-        self.log_path = os.path.join(root, "weir.log")
-        self.log = open(self.log_path, "ab")
-        self.lines = []
-        self.lock = threading.Lock()
-        env = dict(os.environ, WEIR_GRAPH_SECRET="sim-secret", WEIR_ADMIN_TOKEN=TOKEN)
-        self.proc = subprocess.Popen([WEIR, "run", "-c", "weir.yaml", "--log-level", "debug"],
-                                     cwd=root, env=env, stdout=self.log, stderr=subprocess.PIPE)
-        self.port = self.admin = None
-        deadline = time.time() + 30
-        while time.time() < deadline and not (self.port and self.admin):
-            line = self.proc.stderr.readline().decode()
-            if not line:
-                break
-            self._keep(line.encode())
-            m = re.search(r'(webhook|admin) listener ready"? addr=127\.0\.0\.1:(\d+)', line)
-            if m and m.group(1) == "webhook":
-                self.port = int(m.group(2))
-            elif m:
-                self.admin = int(m.group(2))
-        if not (self.port and self.admin):
-            self.proc.kill()
-            raise RuntimeError("weir did not start: " + open(self.log_path).read()[-2000:])
-        self.reader = threading.Thread(target=self._drain, daemon=True)
-        self.reader.start()
-
-    def _keep(self, line):
-        with self.lock:
-            self.lines.append(line.decode(errors="replace"))
-            self.log.write(line)
-            self.log.flush()
-
-    def _drain(self):
-        for line in self.proc.stderr:
-            self._keep(line)
-
-    def wait_log(self, pattern, timeout=10, start=0):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            with self.lock:
-                for line in self.lines[start:]:
-                    if re.search(pattern, line):
-                        return line
-            time.sleep(0.05)
-        raise AssertionError("no log line matches %r:\n%s" % (pattern, "".join(self.lines)))
-
-    def mark(self):
-        with self.lock:
-            return len(self.lines)
-
-    def post(self, body, path="/hooks/hr"):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        c.request("POST", path, body=json.dumps(body),
-                  headers={"Content-Type": "application/json"})
-        r = c.getresponse()
-        out = json.loads(r.read())
-        c.close()
-        return r.status, out
-
-    def call(self, method, path, token=None):
-        """(status, headers, body text) of an admin request."""
-        c = http.client.HTTPConnection("127.0.0.1", self.admin, timeout=10)
-        h = {"Authorization": "Bearer " + token} if token else {}
-        c.request(method, path, headers=h)
-        r = c.getresponse()
-        text = r.read().decode()
-        c.close()
-        return r.status, dict(r.getheaders()), text
-
-    def api(self, method, path, token=None):
-        status, headers, text = self.call(method, path, token)
-        self.assertion_json(headers, text)
-        return status, json.loads(text)
-
-    @staticmethod
-    def assertion_json(headers, text):
-        if not headers.get("Content-Type", "").startswith("application/json"):
-            raise AssertionError("not JSON: %r %r" % (headers, text))
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=60)
-        self.reader.join(timeout=5)
-        self.proc.stderr.close()
-        self.log.close()
-        return rc
-
-
-def wait_status(root, where, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        rs = test_runs.runs(root, where)
-        if rs:
-            return rs
-        time.sleep(0.05)
-    raise AssertionError("no run with %s: %s" % (where, test_runs.runs(root)))
+    return harness.setup_root(sim, workflows, prefix="weir-admin-", admin=admin,
+                              admin_token="env:WEIR_ADMIN_TOKEN" if token else None)
 
 
 # {====== the Prometheus text format, strictly ======
@@ -274,7 +155,7 @@ def value(families, fam, **labels):
 
 class AdminTest(unittest.TestCase):
     def setUp(self):
-        self.sim = test_runs.Sim()
+        self.sim = harness.Sim()
         self.root = None
         self.w = None
 
@@ -287,21 +168,23 @@ class AdminTest(unittest.TestCase):
 
     def start(self, workflows, **kw):
         self.root = setup_root(self.sim, workflows, **kw)
-        self.w = Weir(self.root)
+        self.w = harness.Weir(self.root, ["--log-level", "debug"], admin=True, json_only=True,
+                              env=dict(harness.GRAPH_ENV, WEIR_ADMIN_TOKEN=TOKEN))
         return self.w
 
     def test_probes_metrics_and_runs_api(self):
         w = self.start({"ok.yaml": OK, "fails.yaml": FAILS, "waits.yaml": WAITS})
-        status, body = w.post({"title": "Admin Tested"})
+        status, body = w.post("/hooks/hr", {"title": "Admin Tested"})
         self.assertEqual(status, 202, body)
-        ok_run = wait_status(self.root, "workflow = 'retitle' AND status = 'succeeded'")[0][0]
-        self.assertEqual(w.post({}, "/hooks/fail")[0], 202)
-        failed = wait_status(self.root, "workflow = 'broken' AND status = 'failed'")[0][0]
-        self.assertEqual(w.post({}, "/hooks/wait")[0], 202)
-        waiting = wait_status(self.root, "workflow = 'later' AND status = 'waiting'")[0][0]
-        self.assertEqual(w.post({"x": 1}, "/hooks/hr")[0], 202)  # a second ok run
-        wait_status(self.root, "workflow = 'retitle' AND id <> '%s' AND status = 'succeeded'"
-                    % ok_run)
+        ok_run = harness.wait_runs(self.root,
+                                   "workflow = 'retitle' AND status = 'succeeded'")[0][0]
+        self.assertEqual(w.post("/hooks/fail", {})[0], 202)
+        failed = harness.wait_runs(self.root, "workflow = 'broken' AND status = 'failed'")[0][0]
+        self.assertEqual(w.post("/hooks/wait", {})[0], 202)
+        waiting = harness.wait_runs(self.root, "workflow = 'later' AND status = 'waiting'")[0][0]
+        self.assertEqual(w.post("/hooks/hr", {"x": 1})[0], 202)  # a second ok run
+        harness.wait_runs(self.root,
+                          "workflow = 'retitle' AND id <> '%s' AND status = 'succeeded'" % ok_run)
 
         status, headers, text = w.call("GET", "/healthz")
         self.assertEqual((status, text.strip()), (200, "ok"))
@@ -389,8 +272,8 @@ class AdminTest(unittest.TestCase):
 
     def test_token(self):
         w = self.start({"ok.yaml": OK}, token=True)
-        self.assertEqual(w.post({"title": "T"})[0], 202)
-        run = wait_status(self.root, "status = 'succeeded'")[0][0]
+        self.assertEqual(w.post("/hooks/hr", {"title": "T"})[0], 202)
+        run = harness.wait_runs(self.root, "status = 'succeeded'")[0][0]
         seen = []
         for method, path in (("GET", "/metrics"), ("GET", "/api/runs"),
                              ("GET", "/api/runs/" + run), ("POST", "/api/runs/%s/retry" % run),
@@ -414,9 +297,9 @@ class AdminTest(unittest.TestCase):
 
     def test_non_loopback_without_token_does_not_start(self):
         self.root = setup_root(self.sim, {"ok.yaml": OK}, admin="0.0.0.0:0")
-        out = subprocess.run([WEIR, "run", "-c", "weir.yaml"], cwd=self.root, timeout=30,
-                             capture_output=True, text=True,
-                             env=dict(os.environ, WEIR_GRAPH_SECRET="sim-secret"))
+        out = subprocess.run([harness.WEIR, "run", "-c", "weir.yaml"], cwd=self.root,
+                             timeout=30, capture_output=True, text=True,
+                             env=dict(os.environ, **harness.GRAPH_ENV))
         self.assertNotEqual(out.returncode, 0)
         self.assertIn("admin.token", out.stderr)
 
@@ -430,31 +313,31 @@ class AdminTest(unittest.TestCase):
         w.wait_log(r"level=error .*new\.yaml", start=mark)
         w.wait_log(r'msg="workflows not reloaded', start=mark)
         # the old set still serves
-        status, body = w.post({"title": "still here"})
+        status, body = w.post("/hooks/hr", {"title": "still here"})
         self.assertEqual(status, 202, body)
         self.assertEqual(body["runs"], 1)
-        self.assertEqual(w.post({}, "/hooks/new")[0], 404)
-        wait_status(self.root, "workflow = 'retitle' AND status = 'succeeded'")
+        self.assertEqual(w.post("/hooks/new", {})[0], 404)
+        harness.wait_runs(self.root, "workflow = 'retitle' AND status = 'succeeded'")
 
         with open(bad, "w") as f:
             f.write(NEW)
         mark = w.mark()
         w.proc.send_signal(signal.SIGHUP)
         w.wait_log(r'msg="workflows reloaded" workflows=2', start=mark)
-        status, body = w.post({}, "/hooks/new")
+        status, body = w.post("/hooks/new", {})
         self.assertEqual((status, body.get("runs")), (202, 1), body)
-        wait_status(self.root, "workflow = 'newcomer' AND status = 'succeeded'")
+        harness.wait_runs(self.root, "workflow = 'newcomer' AND status = 'succeeded'")
         self.assertEqual(self.sim.user("alex.wilber@contoso.onmicrosoft.com")["officeLocation"],
                          "reloaded")
-        self.assertEqual(w.post({"title": "after"})[0], 202)
-        self.assertEqual(len(test_runs.runs(self.root, "workflow = 'retitle'")), 2)
+        self.assertEqual(w.post("/hooks/hr", {"title": "after"})[0], 202)
+        self.assertEqual(len(harness.runs(self.root, "workflow = 'retitle'")), 2)
         status, body = w.api("GET", "/readyz")
         self.assertEqual(status, 200, body)
 
     def test_reload_during_a_run(self):
         # Graph answers slowly, so the run is in the middle of its steps when SIGHUP comes.
         self.sim.stop()
-        self.sim = test_runs.Sim("--latency-ms", "300")
+        self.sim = harness.Sim("--latency-ms", "300")
         two = OK + """  - id: second
     action: update-user
     user: alex.wilber@contoso.onmicrosoft.com
@@ -462,28 +345,24 @@ class AdminTest(unittest.TestCase):
 """
         w = self.start({"ok.yaml": two})
         mark = w.mark()
-        self.assertEqual(w.post({"title": "during reload"})[0], 202)
+        self.assertEqual(w.post("/hooks/hr", {"title": "during reload"})[0], 202)
         w.wait_log(r'msg="step attempt started" .*step=patch', start=mark)
         with open(os.path.join(self.root, "workflows", "ok.yaml"), "w") as f:
             f.write(two.replace("version 1", "version 2"))
         w.proc.send_signal(signal.SIGHUP)
         w.wait_log(r'msg="workflows reloaded" workflows=1', start=mark)
-        rs = wait_status(self.root, "status = 'succeeded'")
+        rs = harness.wait_runs(self.root, "status = 'succeeded'")
         self.assertEqual(len(rs), 1)
         # the run finished on the version it started with; the old set was freed after it
         self.assertEqual(self.sim.user("alex.wilber@contoso.onmicrosoft.com")["officeLocation"],
                          "version 1")
         w.wait_log(r'msg="previous workflow set freed"', start=mark)
         # new runs use the new version
-        self.assertEqual(w.post({"title": "after reload"})[0], 202)
-        wait_status(self.root, "status = 'succeeded' AND id <> '%s'" % rs[0][0])
+        self.assertEqual(w.post("/hooks/hr", {"title": "after reload"})[0], 202)
+        harness.wait_runs(self.root, "status = 'succeeded' AND id <> '%s'" % rs[0][0])
         self.assertEqual(self.sim.user("alex.wilber@contoso.onmicrosoft.com")["officeLocation"],
                          "version 2")
 
 
 if __name__ == "__main__":
-    WEIR = os.path.abspath(sys.argv.pop(1))
-    test_runs.WEIR = WEIR
-    test_runs.GRAPHSIM = os.path.abspath(sys.argv.pop(1))
-    test_runs.SOURCE = os.path.abspath(sys.argv.pop(1))
-    unittest.main(verbosity=2)
+    harness.main("WEIR", "GRAPHSIM", "SOURCE")

@@ -13,18 +13,15 @@ import http.client
 import json
 import os
 import random
-import re
 import shutil
-import signal
-import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
 
-WEIR = None
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 
 WORKFLOWS = {
     "hire.yaml": """
@@ -65,97 +62,21 @@ steps:
 }
 
 
-def write_config(root, extra="", schedule=False):
-    os.makedirs(os.path.join(root, "workflows"), exist_ok=True)
-    for name, text in WORKFLOWS.items():
-        if name == "tick.yaml" and not schedule:
-            continue
-        with open(os.path.join(root, "workflows", name), "w") as f:
-            f.write(text)
-    with open(os.path.join(root, "weir.yaml"), "w") as f:
-        f.write(
-            "listen: { webhook: 127.0.0.1:0 }\n"
-            "workflows: ./workflows\n"
-            "state: ./var/weir.db\n"
-            "graph:\n"
-            "  tenant: contoso.onmicrosoft.com\n"
-            "  client_id: 00000000-0000-0000-0000-000000000001\n"
-            "  client_secret: env:WEIR_GRAPH_SECRET\n" + extra
-        )
+def make_root(prefix, schedule=False):
+    """A root with WORKFLOWS (tick.yaml only with schedule) and no Graph."""
+    return harness.setup_root(None, {name: text for name, text in WORKFLOWS.items()
+                                     if schedule or name != "tick.yaml"}, prefix=prefix)
 
 
-class Weir:
-    """A `weir run` child process; the port is read from its log."""
-
-    def __init__(self, root):
-        self.root = root
-        self.log = open(os.path.join(root, "weir.log"), "ab")
-        self.proc = subprocess.Popen(
-            [WEIR, "run", "-c", "weir.yaml", "--ingest-only"], cwd=root, stdout=self.log, stderr=subprocess.PIPE
-        )
-        self.port = None
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            line = self.proc.stderr.readline().decode()
-            if not line:
-                break
-            self.log.write(line.encode())
-            m = re.search(r"webhook listener ready\"? addr=127\.0\.0\.1:(\d+)", line)
-            if m:
-                self.port = int(m.group(1))
-                break
-        if not self.port:
-            self.kill()
-            raise RuntimeError("weir did not start; see " + self.log.name)
-        # keep draining stderr so the child never blocks on a full pipe
-        self.reader = threading.Thread(target=self._drain, daemon=True)
-        self.reader.start()
-
-    def _drain(self):
-        for line in self.proc.stderr:
-            self.log.write(line)
-
-    def post(self, path, body, headers=None, ctype="application/json", method="POST"):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        h = {"Content-Type": ctype} if ctype else {}
-        h.update(headers or {})
-        data = body if isinstance(body, (bytes, str)) else json.dumps(body)
-        conn.request(method, path, body=data, headers=h)
-        r = conn.getresponse()
-        text = r.read().decode()
-        conn.close()
-        try:
-            return r.status, json.loads(text)
-        except ValueError:
-            return r.status, text
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=60)
-        self.reader.join(timeout=5)
-        self.proc.stderr.close()
-        self.log.close()
-        return rc
-
-    def kill(self):
-        self.proc.kill()
-        self.proc.wait(timeout=20)
-        if getattr(self, "reader", None):
-            self.reader.join(timeout=5)
-        self.proc.stderr.close()
-        self.log.close()
-
-
-def db(root):
-    c = sqlite3.connect(os.path.join(root, "var", "weir.db"), timeout=10)
-    return c
+def start_weir(root):
+    """`weir run --ingest-only` with os.environ as it is."""
+    return harness.Weir(root, ["--ingest-only"])
 
 
 class IngestTest(unittest.TestCase):
     def setUp(self):
-        self.root = tempfile.mkdtemp(prefix="weir-ingest-")
-        write_config(self.root)
-        self.weir = Weir(self.root)
+        self.root = make_root("weir-ingest-")
+        self.weir = start_weir(self.root)
 
     def tearDown(self):
         if self.weir.proc.poll() is None:
@@ -163,7 +84,7 @@ class IngestTest(unittest.TestCase):
         shutil.rmtree(self.root)
 
     def events(self, where="1=1", args=()):
-        with db(self.root) as c:
+        with harness.journal(self.root) as c:
             return c.execute("SELECT id, source, idem_key, body, status FROM events WHERE "
                              + where, args).fetchall()
 
@@ -179,7 +100,7 @@ class IngestTest(unittest.TestCase):
         self.assertEqual(len(rows), 1)
         self.assertEqual(rows[0][2], "msg_1")
         self.assertEqual(rows[0][4], "matched")
-        with db(self.root) as c:
+        with harness.journal(self.root) as c:
             runs = c.execute("SELECT workflow, status, concurrency_key FROM runs WHERE event_id=?",
                              (body["event_id"],)).fetchall()
         self.assertEqual(runs, [("hire", "queued", "E1")])
@@ -194,7 +115,7 @@ class IngestTest(unittest.TestCase):
         self.assertEqual(b2["event_id"], b1["event_id"])
         self.assertEqual(b3["event_id"], b1["event_id"])
         self.assertEqual(len(self.events("idem_key = 'dup-1'")), 1)
-        with db(self.root) as c:
+        with harness.journal(self.root) as c:
             self.assertEqual(c.execute("SELECT count(*) FROM runs").fetchone()[0], 1)
         # Without any key, nothing can be recognised: two deliveries, two events.
         self.weir.post("/hooks/hr", ev)
@@ -246,7 +167,7 @@ class IngestTest(unittest.TestCase):
         self.assertEqual(body["runs"], 0)
         rows = self.events("id = ?", (body["event_id"],))
         self.assertEqual(rows[0][4], "unmatched")
-        with db(self.root) as c:
+        with harness.journal(self.root) as c:
             headers = c.execute("SELECT headers FROM events WHERE id=?",
                                 (body["event_id"],)).fetchone()[0]
         self.assertNotIn("hunter2", headers)
@@ -256,15 +177,15 @@ class IngestTest(unittest.TestCase):
         path = os.path.join(self.root, "ev.json")
         with open(path, "w") as f:
             json.dump({"type": "employee.hired", "employee": {"id": "F1", "email": "f@x"}}, f)
-        out = subprocess.run([WEIR, "fire", "hire", "--event", path, "--key", "fire-1"],
+        out = subprocess.run([harness.WEIR, "fire", "hire", "--event", path, "--key", "fire-1"],
                              cwd=self.root, capture_output=True, text=True, timeout=30)
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("workflow hire matched", out.stdout)
-        out = subprocess.run([WEIR, "fire", "hire", "--event", path, "--key", "fire-1"],
+        out = subprocess.run([harness.WEIR, "fire", "hire", "--event", path, "--key", "fire-1"],
                              cwd=self.root, capture_output=True, text=True, timeout=30)
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("duplicate", out.stdout)
-        out = subprocess.run([WEIR, "fire", "hier", "--event", path], cwd=self.root,
+        out = subprocess.run([harness.WEIR, "fire", "hier", "--event", path], cwd=self.root,
                              capture_output=True, text=True, timeout=30)
         self.assertEqual(out.returncode, 1)
         self.assertIn("did you mean 'hire'", out.stderr)
@@ -273,23 +194,22 @@ class IngestTest(unittest.TestCase):
 
 class ScheduleTest(unittest.TestCase):
     def test_every_second_across_restart(self):
-        root = tempfile.mkdtemp(prefix="weir-sched-")
+        root = make_root("weir-sched-", schedule=True)
         try:
-            write_config(root, schedule=True)
-            w = Weir(root)
+            w = start_weir(root)
             time.sleep(3.2)
             self.assertEqual(w.stop(), 0)
-            with db(root) as c:
+            with harness.journal(root) as c:
                 first = c.execute("SELECT body FROM events WHERE source='schedule tick'").fetchall()
             self.assertGreaterEqual(len(first), 3)
             for (body,) in first:
                 ev = json.loads(body)
                 due = ev["scheduled_for"]
                 self.assertTrue(due.endswith(".000Z"), due)  # slots on whole seconds
-            w = Weir(root)  # restarts within the same second's slot
+            w = start_weir(root)  # restarts within the same second's slot
             time.sleep(1.5)
             self.assertEqual(w.stop(), 0)
-            with db(root) as c:
+            with harness.journal(root) as c:
                 slots = [json.loads(b)["scheduled_for"] for (b,) in
                          c.execute("SELECT body FROM events WHERE source='schedule tick'")]
                 late = c.execute("SELECT body FROM events WHERE source='schedule tick'").fetchall()
@@ -310,12 +230,11 @@ class CrashTest(unittest.TestCase):
     KILLS = int(os.environ.get("WEIR_CRASH_KILLS", "20"))
 
     def test_kill_9_loses_no_acknowledged_event(self):
-        root = tempfile.mkdtemp(prefix="weir-crash-")
+        root = make_root("weir-crash-")
         try:
-            write_config(root)
             acked = {}  # key -> event id
             lock = threading.Lock()
-            state = {"weir": Weir(root), "stop": False, "n": 0}
+            state = {"weir": start_weir(root), "stop": False, "n": 0}
 
             def load():
                 while not state["stop"]:
@@ -339,13 +258,13 @@ class CrashTest(unittest.TestCase):
             for _ in range(self.KILLS):
                 time.sleep(random.uniform(0.15, 0.4))
                 state["weir"].kill()
-                state["weir"] = Weir(root)
+                state["weir"] = start_weir(root)
             time.sleep(0.3)
             state["stop"] = True
             for t in threads:
                 t.join()
             self.assertEqual(state["weir"].stop(), 0)
-            with db(root) as c:
+            with harness.journal(root) as c:
                 rows = c.execute("SELECT idem_key, id FROM events "
                                  "WHERE idem_key LIKE 'crash-%'").fetchall()
             stored = {}
@@ -359,7 +278,7 @@ class CrashTest(unittest.TestCase):
             self.assertGreater(len(acked), 50)
             self.assertEqual(lost, [])
             self.assertEqual(wrong, [])
-            with db(root) as c:
+            with harness.journal(root) as c:
                 runs = c.execute("SELECT count(*), count(DISTINCT event_id) FROM runs r JOIN "
                                  "events e ON e.id = r.event_id WHERE e.idem_key LIKE 'crash-%'"
                                  ).fetchone()
@@ -397,11 +316,9 @@ class WebhookAuthTest(unittest.TestCase):
     """Signed webhooks: standard-webhooks via `auth:` and the `secret:` shorthand."""
 
     def setUp(self):
-        import base64
         self.key = os.urandom(24)
-        self.secret = "whsec_" + base64.b64encode(self.key).decode()
-        self.root = tempfile.mkdtemp(prefix="weir-auth-")
-        write_config(self.root)
+        self.secret = harness.whsec(self.key)
+        self.root = make_root("weir-auth-")
         for name, text in AUTH_WORKFLOWS.items():
             with open(os.path.join(self.root, "workflows", name), "w") as f:
                 f.write(text)
@@ -418,26 +335,16 @@ class WebhookAuthTest(unittest.TestCase):
             self.assertEqual(self.weir.stop(), 0)
         shutil.rmtree(self.root)
 
-    def sign(self, msg_id, ts, body, key=None):
-        import base64
-        import hashlib
-        import hmac
-        mac = hmac.new(key or self.key, ("%s.%s." % (msg_id, ts)).encode() + body,
-                       hashlib.sha256).digest()
-        return "v1," + base64.b64encode(mac).decode()
-
     def headers(self, msg_id, body, ts=None, key=None):
-        ts = str(int(time.time()) if ts is None else ts)
-        return {"webhook-id": msg_id, "webhook-timestamp": ts,
-                "webhook-signature": self.sign(msg_id, ts, body, key)}
+        return harness.signed_headers(body, msg_id, key or self.key, ts)
 
     def stored(self, key):
-        with db(self.root) as c:
+        with harness.journal(self.root) as c:
             return c.execute("SELECT count(*) FROM events WHERE idem_key = ?",
                              (key,)).fetchone()[0]
 
     def test_signed_unsigned_tampered(self):
-        self.weir = Weir(self.root)
+        self.weir = start_weir(self.root)
         for path in ("/hooks/signed", "/hooks/short"):
             tag = path.rsplit("/", 1)[1]
             body = json.dumps({"email": "a@x"}).encode()
@@ -447,8 +354,9 @@ class WebhookAuthTest(unittest.TestCase):
             self.assertEqual(self.stored(tag + "-ok"), 1)
             # Key rotation: one valid signature among several is enough.
             h = self.headers(tag + "-rot", body)
-            h["webhook-signature"] = (self.sign(tag + "-rot", h["webhook-timestamp"], body,
-                                                b"old-key") + " " + h["webhook-signature"])
+            h["webhook-signature"] = (harness.signature(b"old-key", tag + "-rot",
+                                                        h["webhook-timestamp"], body)
+                                      + " " + h["webhook-signature"])
             status, reply = self.weir.post(path, body, h)
             self.assertEqual(status, 202, reply)
             # Unsigned: 401 with a generic body, and nothing stored.
@@ -476,7 +384,7 @@ class WebhookAuthTest(unittest.TestCase):
         # The unsigned path next to them is unaffected.
         status, reply = self.weir.post("/hooks/hr", {"type": "employee.transferred"})
         self.assertEqual(status, 202, reply)
-        with db(self.root) as c:
+        with harness.journal(self.root) as c:
             keys = [k for (k,) in c.execute("SELECT idem_key FROM events WHERE source LIKE "
                                             "'webhook /hooks/s%' ORDER BY idem_key")]
         self.assertEqual(keys, ["short-ok", "short-rot", "signed-ok", "signed-rot"])
@@ -491,8 +399,8 @@ class WebhookAuthTest(unittest.TestCase):
     def test_unresolvable_secret_is_a_startup_error(self):
         env = dict(os.environ)
         env.pop("HR_WEBHOOK_SECRET", None)
-        out = subprocess.run([WEIR, "run", "-c", "weir.yaml", "--ingest-only"], cwd=self.root,
-                             env=env, capture_output=True, text=True, timeout=30)
+        out = subprocess.run([harness.WEIR, "run", "-c", "weir.yaml", "--ingest-only"],
+                             cwd=self.root, env=env, capture_output=True, text=True, timeout=30)
         self.assertNotEqual(out.returncode, 0)
         self.assertIn("HR_WEBHOOK_SECRET", out.stderr)
         self.assertRegex(out.stderr, r"workflow '(signed|short)'")
@@ -500,5 +408,4 @@ class WebhookAuthTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    WEIR = os.path.abspath(sys.argv.pop(1))
-    unittest.main(verbosity=2)
+    harness.main("WEIR")

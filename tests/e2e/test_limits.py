@@ -12,27 +12,21 @@ oversized headers (431); 10,000 levels of JSON nesting, invalid UTF-8 and NUL by
 weir stays healthy); the keep-alive idle timeout; the admin listener's 413/431; weir's memory
 (VmRSS) after all of it; files over a workflow's max_rows / max_bytes going to failed/.
 """
-import base64
-import hashlib
-import hmac
 import http.client
 import json
 import os
 import re
 import select
 import shutil
-import signal
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
 
-WEIR = None
-KEY = os.urandom(24)
-SECRET = "whsec_" + base64.b64encode(KEY).decode()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
 RSS_LIMIT_KB = 64 * 1024
 # Sanitizer builds run several times slower and carry shadow memory: timings and the memory
 # bound get more room there (the ASan runtime is linked into the binary).
@@ -67,115 +61,21 @@ steps:
 }
 
 
-def write_config(root, limits, workflows=None):
-    os.makedirs(os.path.join(root, "workflows"), exist_ok=True)
-    for name, text in (workflows or {"hr.yaml": HR_WORKFLOW}).items():
-        with open(os.path.join(root, "workflows", name), "w") as f:
-            f.write(text)
-    with open(os.path.join(root, "weir.yaml"), "w") as f:
-        f.write(
-            "listen: { webhook: 127.0.0.1:0, admin: 127.0.0.1:0 }\n"
-            "workflows: ./workflows\n"
-            "state: ./var/weir.db\n"
-            "graph:\n"
-            "  tenant: contoso.onmicrosoft.com\n"
-            "  client_id: 00000000-0000-0000-0000-000000000001\n"
-            "  client_secret: env:WEIR_GRAPH_SECRET\n"
-            + ("limits:\n" if limits else "")
-            + "".join("  %s: %s\n" % kv for kv in limits.items())
-        )
+def make_root(prefix, limits, workflows=None):
+    """A root with both listeners, no Graph, these limits and workflows (HR_WORKFLOW)."""
+    return harness.setup_root(None, workflows or {"hr.yaml": HR_WORKFLOW}, prefix=prefix,
+                              admin="127.0.0.1:0", limits=limits)
 
 
 def start_weir(root):
-    """Weir(root), removing root when weir does not start (tearDown will not run)."""
+    """`weir run --ingest-only` (both ports read), removing root when weir does not start
+    (tearDown will not run)."""
     try:
-        return Weir(root)
+        return harness.Weir(root, ["--ingest-only"], admin=True,
+                            env={"HR_WEBHOOK_SECRET": harness.HR_SECRET})
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
-
-
-class Weir:
-    """A `weir run --ingest-only` child; both ports are read from its log."""
-
-    def __init__(self, root):
-        self.root = root
-        self.log = open(os.path.join(root, "weir.log"), "ab")
-        env = dict(os.environ, HR_WEBHOOK_SECRET=SECRET)
-        self.proc = subprocess.Popen([WEIR, "run", "-c", "weir.yaml", "--ingest-only"], cwd=root,
-                                     env=env, stdout=self.log, stderr=subprocess.PIPE)
-        self.port = self.admin = None
-        deadline = time.time() + 30
-        while time.time() < deadline and not (self.port and self.admin):
-            line = self.proc.stderr.readline().decode()
-            if not line:
-                break
-            self.log.write(line.encode())
-            m = re.search(r'(webhook|admin) listener ready"? addr=127\.0\.0\.1:(\d+)', line)
-            if m and m.group(1) == "webhook":
-                self.port = int(m.group(2))
-            elif m:
-                self.admin = int(m.group(2))
-        if not (self.port and self.admin):
-            self.kill()
-            raise RuntimeError("weir did not start; see " + self.log.name)
-        self.reader = threading.Thread(target=self._drain, daemon=True)
-        self.reader.start()
-
-    def _drain(self):
-        for line in self.proc.stderr:
-            self.log.write(line)
-            self.log.flush()
-
-    def rss_kb(self):
-        with open("/proc/%d/status" % self.proc.pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        raise AssertionError("no VmRSS for weir")
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=60)
-        self.reader.join(timeout=5)
-        self.proc.stderr.close()
-        self.log.close()
-        return rc
-
-    def kill(self):
-        self.proc.kill()
-        self.proc.wait(timeout=20)
-        if getattr(self, "reader", None):
-            self.reader.join(timeout=5)
-        self.proc.stderr.close()
-        self.log.close()
-
-
-def signed_headers(body, msg_id):
-    ts = str(int(time.time()))
-    mac = hmac.new(KEY, ("%s.%s." % (msg_id, ts)).encode() + body, hashlib.sha256).digest()
-    return {"webhook-id": msg_id, "webhook-timestamp": ts,
-            "webhook-signature": "v1," + base64.b64encode(mac).decode(),
-            "Content-Type": "application/json"}
-
-
-def post(port, path, body, headers, timeout=10):
-    """One request on its own connection: (status, parsed JSON or text, headers)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    conn.request("POST", path, body=body, headers=headers)
-    r = conn.getresponse()
-    text = r.read().decode(errors="replace")
-    conn.close()
-    try:
-        return r.status, json.loads(text), r
-    except ValueError:
-        return r.status, text, r
-
-
-def signed_post(port, body, msg_id=None, timeout=10):
-    body = body if isinstance(body, bytes) else json.dumps(body).encode()
-    msg_id = msg_id or "msg_%d_%d" % (os.getpid(), time.monotonic_ns())
-    return post(port, "/hooks/hr", body, signed_headers(body, msg_id), timeout)
 
 
 def read_response(sock, timeout):
@@ -242,9 +142,8 @@ class HostileInputTest(unittest.TestCase, JsonRefusal):
 
     @classmethod
     def setUpClass(cls):
-        cls.root = tempfile.mkdtemp(prefix="weir-limits-")
-        write_config(cls.root, {"request_timeout": "2s", "idle_timeout": "2s",
-                                "max_connections": 1000})
+        cls.root = make_root("weir-limits-", {"request_timeout": "2s", "idle_timeout": "2s",
+                                              "max_connections": 1000})
         cls.weir = start_weir(cls.root)
 
     @classmethod
@@ -255,7 +154,7 @@ class HostileInputTest(unittest.TestCase, JsonRefusal):
         shutil.rmtree(cls.root)
 
     def assertHealthy(self):
-        status, body, _ = signed_post(self.weir.port, {"email": "ok@x"})
+        status, body = self.weir.signed_post({"email": "ok@x"})
         self.assertEqual(status, 202, body)
         self.assertIsNone(self.weir.proc.poll(), "weir died")
 
@@ -278,7 +177,7 @@ class HostileInputTest(unittest.TestCase, JsonRefusal):
         def normal_client():
             time.sleep(0.6)
             t = time.monotonic()
-            normal["status"], normal["body"], _ = signed_post(self.weir.port, {"email": "n@x"})
+            normal["status"], normal["body"] = self.weir.signed_post({"email": "n@x"})
             normal["secs"] = time.monotonic() - t
 
         th = threading.Thread(target=normal_client)
@@ -363,7 +262,7 @@ class HostileInputTest(unittest.TestCase, JsonRefusal):
         raw, closed, _ = raw_exchange(self.weir.port, head + body)
         self.assertRefusal(raw, closed, 413, "larger than 1MiB")
         # http.client sends the whole body before reading: it still gets the answer.
-        status, answer, r = signed_post(self.weir.port, body)
+        status, answer = self.weir.signed_post(body)
         self.assertEqual(status, 413, answer)
         self.assertIn("larger than 1MiB", answer["error"])
         # Chunked: the first chunk already says more than the limit.
@@ -399,15 +298,16 @@ class HostileInputTest(unittest.TestCase, JsonRefusal):
         # 16000 bytes of headers pass the limit check (and then fail authentication).
         body = b'{"email": "h@x"}'
         pad = 16000 - len(b"POST /hooks/hr HTTP/1.1\r\nHost: x\r\nX-Pad: \r\n\r\n")
-        status, answer, _ = post(self.weir.port, "/hooks/hr", body,
-                                 {"X-Pad": "p" * (pad - 200), "Content-Type": "application/json"})
+        status, answer = self.weir.post("/hooks/hr", body,
+                                        {"X-Pad": "p" * (pad - 200),
+                                         "Content-Type": "application/json"})
         self.assertEqual(status, 401, answer)
         self.assertHealthy()
 
     def test_deep_json_nesting(self):
         """10,000 levels of nesting, signed (so the parser sees it): 400, weir stays up."""
         for body in (b"[" * 10000 + b"]" * 10000, b'{"a":' * 10000 + b"1" + b"}" * 10000):
-            status, answer, _ = signed_post(self.weir.port, body)
+            status, answer = self.weir.signed_post(body)
             self.assertEqual(status, 400, answer)
             self.assertIn("invalid JSON", answer["error"])
         self.assertHealthy()
@@ -415,7 +315,7 @@ class HostileInputTest(unittest.TestCase, JsonRefusal):
     def test_invalid_utf8(self):
         for body in (b'{"email": "\xff"}', b'{"email": "\xc3\x28"}', b'{"email": "\xe2\x82"}',
                      b'{"\xf8\x88\x80\x80\x80": 1}', b'{"email": "\x80"}'):
-            status, answer, _ = signed_post(self.weir.port, body)
+            status, answer = self.weir.signed_post(body)
             self.assertEqual(status, 400, (body, answer))
             self.assertIn("invalid JSON", answer["error"])
         self.assertHealthy()
@@ -423,7 +323,7 @@ class HostileInputTest(unittest.TestCase, JsonRefusal):
     def test_nul_bytes(self):
         for body in (b'{"email": "a\x00b"}', b'{"email": "a@x"}\x00', b'\x00{"email": "a@x"}',
                      b'{"email": "a@x"}\x00{"email": "b@x"}'):
-            status, answer, _ = signed_post(self.weir.port, body)
+            status, answer = self.weir.signed_post(body)
             self.assertEqual(status, 400, (body, answer))
         self.assertHealthy()
 
@@ -439,8 +339,9 @@ class HostileInputTest(unittest.TestCase, JsonRefusal):
         conn = http.client.HTTPConnection("127.0.0.1", self.weir.port, timeout=10)
         for i in range(3):
             body = json.dumps({"email": "k%d@x" % i}).encode()
+            msg_id = "keep-%d-%d" % (i, time.monotonic_ns())
             conn.request("POST", "/hooks/hr", body=body,
-                         headers=signed_headers(body, "keep-%d-%d" % (i, time.monotonic_ns())))
+                         headers=harness.signed_headers(body, msg_id))
             r = conn.getresponse()
             self.assertEqual(r.status, 202, r.read())
             r.read()
@@ -483,8 +384,7 @@ class ConnectionCapTest(unittest.TestCase, JsonRefusal):
     """max_connections: 20 on each listener."""
 
     def setUp(self):
-        self.root = tempfile.mkdtemp(prefix="weir-cap-")
-        write_config(self.root, {"max_connections": 20, "request_timeout": "5s"})
+        self.root = make_root("weir-cap-", {"max_connections": 20, "request_timeout": "5s"})
         self.weir = start_weir(self.root)
 
     def tearDown(self):
@@ -497,8 +397,8 @@ class ConnectionCapTest(unittest.TestCase, JsonRefusal):
         ok = json.dumps({"email": "c@x"}).encode()
         pipelined = b"".join(
             b"POST /hooks/hr HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n%s\r\n%s"
-            % (len(ok), b"".join(b"%s: %s\r\n" % (k.encode(), v.encode())
-                                 for k, v in signed_headers(ok, "pipe-%d" % i).items()), ok)
+            % (len(ok), b"".join(b"%s: %s\r\n" % (k.encode(), v.encode()) for k, v
+                                 in harness.signed_headers(ok, "pipe-%d" % i).items()), ok)
             for i in range(3))
         endings = [
             b"",  # connect, close
@@ -553,7 +453,7 @@ class ConnectionCapTest(unittest.TestCase, JsonRefusal):
             s.close()
         deadline = time.time() + 5
         while True:
-            status, body, _ = signed_post(self.weir.port, {"email": "after@x"})
+            status, body = self.weir.signed_post({"email": "after@x"})
             if status == 202 or time.time() > deadline:
                 break
             time.sleep(0.1)
@@ -565,8 +465,7 @@ class DescriptorsTest(unittest.TestCase):
     pauses accepting instead of spinning on the listening socket, and recovers."""
 
     def setUp(self):
-        self.root = tempfile.mkdtemp(prefix="weir-nofile-")
-        write_config(self.root, {"request_timeout": "30s"})
+        self.root = make_root("weir-nofile-", {"request_timeout": "30s"})
         import resource
         saved = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (64, saved[1]))
@@ -603,7 +502,7 @@ class DescriptorsTest(unittest.TestCase):
         deadline = time.time() + 10
         while True:
             try:
-                status, body, _ = signed_post(self.weir.port, {"email": "fd@x"}, timeout=2)
+                status, body = self.weir.signed_post({"email": "fd@x"}, timeout=2)
             except OSError as e:
                 status, body = None, str(e)
             if status == 202 or time.time() > deadline:
@@ -617,8 +516,7 @@ class FileLimitsTest(unittest.TestCase):
     NAME.error naming the limit."""
 
     def setUp(self):
-        self.root = tempfile.mkdtemp(prefix="weir-filelim-")
-        write_config(self.root, {}, FILE_WORKFLOWS)
+        self.root = make_root("weir-filelim-", {}, FILE_WORKFLOWS)
         self.weir = start_weir(self.root)
 
     def tearDown(self):
@@ -661,9 +559,7 @@ class FileLimitsTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
-        sys.exit("usage: test_limits.py WEIR_BINARY")
-    WEIR = os.path.abspath(sys.argv.pop(1))
-    with open(WEIR, "rb") as f:
+    harness.parse_args("WEIR")
+    with open(harness.WEIR, "rb") as f:
         SLOW = b"__asan_init" in f.read()
     unittest.main(verbosity=2)

@@ -5,159 +5,26 @@ the journal.
 
 usage: test_runs.py WEIR_BINARY GRAPHSIM_BINARY SOURCE_DIR
 """
-import base64
-import hashlib
-import hmac
-import http.client
 import json
 import os
 import random
-import re
 import shutil
-import signal
-import sqlite3
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 import unittest
-import uuid
 
-WEIR = GRAPHSIM = SOURCE = None
-FINAL = ("succeeded", "failed", "succeeded_with_errors", "cancelled")
-
-
-class Sim:
-    def __init__(self, *flags):
-        self.proc = subprocess.Popen(
-            [GRAPHSIM, "--listen", "127.0.0.1:0", "--seed",
-             os.path.join(SOURCE, "tests/graphsim/seed.json")] + list(flags),
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        line = self.proc.stdout.readline().decode()
-        self.port = int(re.search(r":(\d+)", line).group(1))
-
-    def get(self, path):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        c.request("GET", path)
-        r = c.getresponse()
-        body = json.loads(r.read())
-        c.close()
-        return body
-
-    def user(self, upn):
-        for u in self.get("/_sim/state")["users"]:
-            if u["userPrincipalName"].lower() == upn.lower():
-                return u
-        return None
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=20)
-        self.proc.stdout.close()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 
 
-# The examples' webhook secret (standard-webhooks: whsec_ + base64 of the key).
-HR_SECRET = "whsec_" + base64.b64encode(b"e2e-hr-webhook-key-0123456789").decode()
-
-
-class Weir:
-    def __init__(self, root):
-        self.root = root
-        self.log = open(os.path.join(root, "weir.log"), "ab")
-        env = dict(os.environ, WEIR_GRAPH_SECRET="sim-secret", HR_WEBHOOK_SECRET=HR_SECRET)
-        self.proc = subprocess.Popen([WEIR, "run", "-c", "weir.yaml"], cwd=root, env=env,
-                                     stdout=self.log, stderr=subprocess.PIPE)
-        self.port = None
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            line = self.proc.stderr.readline().decode()
-            if not line:
-                break
-            self.log.write(line.encode())
-            m = re.search(r'listener ready"? addr=127\.0\.0\.1:(\d+)', line)
-            if m:
-                self.port = int(m.group(1))
-                break
-        if not self.port:
-            raise RuntimeError("weir did not start: " + open(self.log.name).read()[-2000:])
-        self.reader = threading.Thread(target=self._drain, daemon=True)
-        self.reader.start()
-
-    def _drain(self):
-        for line in self.proc.stderr:
-            self.log.write(line)
-
-    def post(self, body, key=None, path="/hooks/hr"):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        # The examples verify standard-webhooks signatures (HR_WEBHOOK_SECRET): sign everything.
-        data = json.dumps(body).encode()
-        msg_id, ts = key or "msg_" + uuid.uuid4().hex, str(int(time.time()))
-        mac = hmac.new(base64.b64decode(HR_SECRET[len("whsec_"):]),
-                       ("%s.%s." % (msg_id, ts)).encode() + data, hashlib.sha256).digest()
-        h = {"Content-Type": "application/json", "webhook-id": msg_id, "webhook-timestamp": ts,
-             "webhook-signature": "v1," + base64.b64encode(mac).decode()}
-        c.request("POST", path, body=data, headers=h)
-        r = c.getresponse()
-        out = json.loads(r.read())
-        c.close()
-        return r.status, out
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=60)
-        self.reader.join(timeout=5)
-        self.proc.stderr.close()
-        self.log.close()
-        return rc
-
-    def kill(self):
-        self.proc.kill()
-        self.proc.wait(timeout=20)
-        self.reader.join(timeout=5)
-        self.proc.stderr.close()
-        self.log.close()
-
-
-def setup_root(sim, workflows, env_allow=()):
-    root = tempfile.mkdtemp(prefix="weir-runs-")
-    os.makedirs(os.path.join(root, "workflows"))
-    os.symlink(os.path.join(SOURCE, "scripts"), os.path.join(root, "scripts"))
-    for name, text in workflows.items():
-        with open(os.path.join(root, "workflows", name), "w") as f:
-            f.write(text)
-    with open(os.path.join(root, "weir.yaml"), "w") as f:
-        f.write("listen: { webhook: 127.0.0.1:0 }\nworkflows: ./workflows\n"
-                "state: ./var/weir.db\ngraph:\n  tenant: contoso.onmicrosoft.com\n"
-                "  client_id: 00000000-0000-0000-0000-000000000001\n"
-                "  client_secret: env:WEIR_GRAPH_SECRET\n"
-                "  authority: http://127.0.0.1:%d\n  base_url: http://127.0.0.1:%d/v1.0\n"
-                % (sim.port, sim.port))
-        if env_allow:
-            f.write("lua: { env_allow: [%s] }\n" % ", ".join(env_allow))
-    return root
-
-
-def runs(root, where="1=1"):
-    c = sqlite3.connect(os.path.join(root, "var", "weir.db"), timeout=10)
-    rows = c.execute("SELECT id, workflow, status, error, created_at, updated_at, event_id "
-                     "FROM runs WHERE " + where + " ORDER BY created_at, id").fetchall()
-    c.close()
-    return rows
-
-
-def wait_final(root, n, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        rs = runs(root)
-        if len(rs) >= n and all(r[2] in FINAL for r in rs):
-            return rs
-        time.sleep(0.1)
-    raise AssertionError("runs not finished: %s" % runs(root))
+def start_weir(root):
+    """weir with graphsim's and the webhook's secrets; each answer must be JSON."""
+    return harness.Weir(root, env=harness.SIGNED_ENV, json_only=True)
 
 
 def example(name):
-    with open(os.path.join(SOURCE, "workflows", name)) as f:
+    with open(os.path.join(harness.SOURCE, "workflows", name)) as f:
         return f.read()
 
 
@@ -177,15 +44,16 @@ steps:
 
 class RunsTest(unittest.TestCase):
     def test_onboarding_example(self):
-        sim = Sim()
-        root = setup_root(sim, {"onboard.yaml": example("onboard.yaml")}, ["ALERT_URL"])
-        w = Weir(root)
+        sim = harness.Sim()
+        root = harness.setup_root(sim, {"onboard.yaml": example("onboard.yaml")},
+                                  prefix="weir-runs-", env_allow=["ALERT_URL"])
+        w = start_weir(root)
         try:
-            with open(os.path.join(SOURCE, "workflows/events/hired.json")) as f:
+            with open(os.path.join(harness.SOURCE, "workflows/events/hired.json")) as f:
                 hired = json.load(f)
-            status, body = w.post(hired)
+            status, body = w.signed_post(hired)
             self.assertEqual(status, 202, body)
-            rs = wait_final(root, 1)
+            rs = harness.wait_final(root, 1)
             self.assertEqual(rs[0][2], "succeeded", rs)
             u = sim.user("jose.nunez@contoso.onmicrosoft.com")
             self.assertIsNotNone(u)
@@ -211,7 +79,7 @@ class RunsTest(unittest.TestCase):
             shutil.rmtree(root)
 
     def test_failure_runs_on_error_and_names_graph(self):
-        sim = Sim()
+        sim = harness.Sim()
         wf = """
 name: broken
 trigger:
@@ -226,11 +94,11 @@ on_error:
     user: adele.vance@contoso.onmicrosoft.com
     set: { officeLocation: "failed: {{ error.step }}" }
 """
-        root = setup_root(sim, {"broken.yaml": wf})
-        w = Weir(root)
+        root = harness.setup_root(sim, {"broken.yaml": wf}, prefix="weir-runs-")
+        w = start_weir(root)
         try:
-            w.post({"x": 1})
-            rs = wait_final(root, 1)
+            w.signed_post({"x": 1})
+            rs = harness.wait_final(root, 1)
             self.assertEqual(rs[0][2], "failed")
             self.assertIn("Request_ResourceNotFound", rs[0][3])
             self.assertIn("nobody.here", rs[0][3])
@@ -243,7 +111,7 @@ on_error:
             shutil.rmtree(root)
 
     def test_403_runs_on_error_and_weir_show_says_what_graph_answered(self):
-        sim = Sim()
+        sim = harness.Sim()
         wf = """
 name: lock-out
 trigger:
@@ -257,19 +125,19 @@ on_error:
     user: alex.wilber@contoso.onmicrosoft.com
     set: { officeLocation: "{{ error.message }}" }
 """
-        root = setup_root(sim, {"lock-out.yaml": wf})
-        w = Weir(root)
+        root = harness.setup_root(sim, {"lock-out.yaml": wf}, prefix="weir-runs-")
+        w = start_weir(root)
         try:
             # Patti is a Global Administrator: an application may not disable her.
-            w.post({"user": "patti.fernandez@contoso.onmicrosoft.com"})
-            rs = wait_final(root, 1)
+            w.signed_post({"user": "patti.fernandez@contoso.onmicrosoft.com"})
+            rs = harness.wait_final(root, 1)
             self.assertEqual(rs[0][2], "failed")
             self.assertIn("Graph 403 Authorization_RequestDenied: Insufficient privileges to "
                           "complete the operation.", rs[0][3])
             self.assertIn("403 Authorization_RequestDenied",
                           sim.user("alex.wilber@contoso.onmicrosoft.com")["officeLocation"])
             self.assertTrue(sim.user("patti.fernandez@contoso.onmicrosoft.com")["accountEnabled"])
-            show = subprocess.run([WEIR, "show", rs[0][0]], cwd=root, capture_output=True,
+            show = subprocess.run([harness.WEIR, "show", rs[0][0]], cwd=root, capture_output=True,
                                   text=True, timeout=30)
             self.assertEqual(show.returncode, 0, show.stderr)
             self.assertIn("Authorization_RequestDenied", show.stdout)
@@ -280,26 +148,24 @@ on_error:
             shutil.rmtree(root)
 
     def test_offboarding_example_wait_across_restart(self):
-        sim = Sim()
+        sim = harness.Sim()
         offboard = example("offboard.yaml").replace("wait: 30d", "wait: 2s")
         self.assertIn("wait: 2s", offboard)
-        root = setup_root(sim, {"offboard.yaml": offboard})
-        w = Weir(root)
+        root = harness.setup_root(sim, {"offboard.yaml": offboard}, prefix="weir-runs-")
+        w = start_weir(root)
         try:
-            with open(os.path.join(SOURCE, "workflows/events/left.json")) as f:
+            with open(os.path.join(harness.SOURCE, "workflows/events/left.json")) as f:
                 left = json.load(f)
-            self.assertEqual(w.post(left)[0], 202)
-            deadline = time.time() + 20
-            while time.time() < deadline and not runs(root, "status = 'waiting'"):
-                time.sleep(0.05)
-            self.assertEqual(len(runs(root, "status = 'waiting'")), 1)
+            self.assertEqual(w.signed_post(left)[0], 202)
+            harness.wait_runs(root, "status = 'waiting'", timeout=20)
+            self.assertEqual(len(harness.runs(root, "status = 'waiting'")), 1)
             self.assertEqual(w.stop(), 0)
             lee = sim.user("lee.gu@contoso.onmicrosoft.com")
             self.assertFalse(lee["accountEnabled"])
             self.assertEqual(lee["assignedLicenses"], [])
             time.sleep(2.2)
-            w = Weir(root)
-            rs = wait_final(root, 1)
+            w = start_weir(root)
+            rs = harness.wait_final(root, 1)
             self.assertEqual(rs[0][2], "succeeded", rs)
             self.assertIsNone(sim.user("lee.gu@contoso.onmicrosoft.com"))  # deleted after the wait
         finally:
@@ -309,14 +175,14 @@ on_error:
             shutil.rmtree(root)
 
     def test_503_storm_succeeds(self):
-        sim = Sim("--fail-every", "2")
-        root = setup_root(sim, {"retitle.yaml": UPDATE})
-        w = Weir(root)
+        sim = harness.Sim("--fail-every", "2")
+        root = harness.setup_root(sim, {"retitle.yaml": UPDATE}, prefix="weir-runs-")
+        w = start_weir(root)
         try:
             for i in range(5):
-                w.post({"user": "alex.wilber@contoso.onmicrosoft.com", "title": "T%d" % i},
-                       key="storm-%d" % i)
-            rs = wait_final(root, 5)
+                w.signed_post({"user": "alex.wilber@contoso.onmicrosoft.com", "title": "T%d" % i},
+                              msg_id="storm-%d" % i)
+            rs = harness.wait_final(root, 5)
             self.assertEqual([r[2] for r in rs], ["succeeded"] * 5, rs)
             # concurrency_key: one at a time, in arrival order, so the last title wins
             self.assertEqual(sim.user("alex.wilber@contoso.onmicrosoft.com")["jobTitle"], "T4")
@@ -328,7 +194,7 @@ on_error:
             shutil.rmtree(root)
 
     def test_wait_survives_restart(self):
-        sim = Sim()
+        sim = harness.Sim()
         wf = """
 name: later
 trigger:
@@ -341,21 +207,19 @@ steps:
     user: miriam.graham@contoso.onmicrosoft.com
     set: { jobTitle: "after the wait" }
 """
-        root = setup_root(sim, {"later.yaml": wf})
-        w = Weir(root)
+        root = harness.setup_root(sim, {"later.yaml": wf}, prefix="weir-runs-")
+        w = start_weir(root)
         try:
-            w.post({})
-            deadline = time.time() + 10
-            while time.time() < deadline and not runs(root, "status = 'waiting'"):
-                time.sleep(0.05)
-            self.assertEqual(len(runs(root, "status = 'waiting'")), 1)
+            w.signed_post({})
+            harness.wait_runs(root, "status = 'waiting'", timeout=10)
+            self.assertEqual(len(harness.runs(root, "status = 'waiting'")), 1)
             self.assertEqual(w.stop(), 0)
             self.assertFalse(sim.user("miriam.graham@contoso.onmicrosoft.com")["accountEnabled"])
             self.assertNotEqual(sim.user("miriam.graham@contoso.onmicrosoft.com").get("jobTitle"),
                                 "after the wait")
             time.sleep(2.2)
-            w = Weir(root)
-            rs = wait_final(root, 1)
+            w = start_weir(root)
+            rs = harness.wait_final(root, 1)
             self.assertEqual(rs[0][2], "succeeded")
             self.assertEqual(sim.user("miriam.graham@contoso.onmicrosoft.com")["jobTitle"],
                              "after the wait")
@@ -366,22 +230,22 @@ steps:
             shutil.rmtree(root)
 
     def test_kill_9_during_50_runs(self):
-        sim = Sim("--generate-users", "50", "--latency-ms", "20")
+        sim = harness.Sim("--generate-users", "50", "--latency-ms", "20")
         wf = UPDATE.replace("name: retitle", "name: bulk")
-        root = setup_root(sim, {"bulk.yaml": wf})
-        w = Weir(root)
+        root = harness.setup_root(sim, {"bulk.yaml": wf}, prefix="weir-runs-")
+        w = start_weir(root)
         kills = 0
         try:
             for i in range(50):
-                status, _ = w.post({"user": "synth%06d@contoso.onmicrosoft.com" % (i + 1),
-                                    "title": "bulk %d" % i}, key="bulk-%d" % i)
+                status, _ = w.signed_post({"user": "synth%06d@contoso.onmicrosoft.com" % (i + 1),
+                                           "title": "bulk %d" % i}, msg_id="bulk-%d" % i)
                 self.assertEqual(status, 202)
             for _ in range(5):
                 time.sleep(random.uniform(0.1, 0.3))
                 w.kill()
                 kills += 1
-                w = Weir(root)
-            rs = wait_final(root, 50, timeout=120)
+                w = start_weir(root)
+            rs = harness.wait_final(root, 50, timeout=120)
             self.assertEqual(len(rs), 50)
             self.assertEqual(len({r[6] for r in rs}), 50, "an event got two runs")
             self.assertEqual([r[2] for r in rs], ["succeeded"] * 50, rs)
@@ -398,12 +262,12 @@ steps:
 
 class DryRunTest(unittest.TestCase):
     def test_dry_run_of_every_example_changes_nothing(self):
-        sim = Sim()
+        sim = harness.Sim()
         examples = {n: example(n) for n in ("onboard.yaml", "offboard.yaml", "mover.yaml",
                                             "csv-bulk-update.yaml", "license-reclaim.yaml")}
-        root = setup_root(sim, examples, ["ALERT_URL"])
+        root = harness.setup_root(sim, examples, prefix="weir-runs-", env_allow=["ALERT_URL"])
         def sample(name):
-            with open(os.path.join(SOURCE, "workflows/events", name)) as f:
+            with open(os.path.join(harness.SOURCE, "workflows/events", name)) as f:
                 return json.load(f)
         events = {
             "onboard-employee": sample("hired.json"),
@@ -423,9 +287,9 @@ class DryRunTest(unittest.TestCase):
                 path = os.path.join(root, wf + ".json")
                 with open(path, "w") as f:
                     json.dump(ev, f)
-                out = subprocess.run([WEIR, "fire", wf, "--event", path, "--dry-run"],
+                out = subprocess.run([harness.WEIR, "fire", wf, "--event", path, "--dry-run"],
                                      cwd=root, capture_output=True, text=True, timeout=120,
-                                     env=dict(os.environ, WEIR_GRAPH_SECRET="sim-secret"))
+                                     env=dict(os.environ, **harness.GRAPH_ENV))
                 self.assertEqual(out.returncode, 0, out.stderr)
                 self.assertIn("dry run of " + wf, out.stdout)
             self.assertEqual(sim.get("/_sim/stats")["mutations"], 0)
@@ -438,7 +302,4 @@ class DryRunTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    WEIR = os.path.abspath(sys.argv.pop(1))
-    GRAPHSIM = os.path.abspath(sys.argv.pop(1))
-    SOURCE = os.path.abspath(sys.argv.pop(1))
-    unittest.main(verbosity=2)
+    harness.main("WEIR", "GRAPHSIM", "SOURCE")

@@ -8,18 +8,14 @@ a Graph property.
 
 usage: test_secrets.py WEIR_BINARY GRAPHSIM_BINARY SOURCE_DIR
 """
-import http.client
 import json
 import os
-import sqlite3
 import subprocess
 import sys
-import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_runs as tr  # noqa: E402  (shares the graphsim/weir drivers)
+import harness  # noqa: E402
 
 ALERT_TOKEN = "xoxb-alert-token-7c1e9f"
 ADMIN_TOKEN = "admin-file-token-55d2a0"
@@ -47,46 +43,29 @@ on_error:
 """
 
 
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class SecretLeakTest(unittest.TestCase):
     def test_no_secret_value_leaves_weir(self):
-        sim = tr.Sim()
-        dead = free_port()  # nothing listens there: the http-request steps fail
-        admin = free_port()
-        root = tr.setup_root(sim, {"leaky.yaml": WORKFLOW % {"dead": dead}},
-                             env_allow=["ALERT_TOKEN"])
+        sim = harness.Sim()
+        dead = harness.free_port()  # nothing listens there: the http-request steps fail
+        root = harness.setup_root(sim, {"leaky.yaml": WORKFLOW % {"dead": dead}},
+                                  prefix="weir-secrets-", admin="127.0.0.1:0",
+                                  allow=["127.0.0.1/32"], env_allow=["ALERT_TOKEN"],
+                                  admin_token="file:admin.token")
         with open(os.path.join(root, "admin.token"), "w") as f:
             f.write(ADMIN_TOKEN + "\n")
         os.chmod(os.path.join(root, "admin.token"), 0o600)
-        with open(os.path.join(root, "weir.yaml"), "a") as f:
-            f.write("http: { allow: [127.0.0.1/32] }\n")
-            f.write("listen: { webhook: 127.0.0.1:0, admin: 127.0.0.1:%d }\n" % admin)
-        with open(os.path.join(root, "weir.yaml")) as f:
-            text = f.read()
-        text = text.replace("listen: { webhook: 127.0.0.1:0 }\n", "", 1)
-        text += "admin: { token: file:admin.token }\n"
-        with open(os.path.join(root, "weir.yaml"), "w") as f:
-            f.write(text)
         os.environ["ALERT_TOKEN"] = ALERT_TOKEN
-        w = tr.Weir(root)
+        w = harness.Weir(root, env=harness.SIGNED_ENV, admin=True, json_only=True)
         try:
-            status, _ = w.post({"type": "employee.hired", "n": 1})
+            status, _ = w.signed_post({"type": "employee.hired", "n": 1})
             self.assertEqual(status, 202)
-            rows = tr.wait_final(root, 1)
+            rows = harness.wait_final(root, 1)
             run_id, run_status = rows[0][0], rows[0][2]
             self.assertEqual(run_status, "failed")
 
             outputs = {}
-            cli = lambda *a: subprocess.run([tr.WEIR] + list(a), cwd=root, capture_output=True,
-                                            text=True, timeout=30)
+            cli = lambda *a: subprocess.run([harness.WEIR] + list(a), cwd=root,
+                                            capture_output=True, text=True, timeout=30)
             r = cli("show", run_id)
             outputs["weir show"] = r.stdout + r.stderr
             r = cli("show", run_id, "--json")
@@ -99,13 +78,9 @@ class SecretLeakTest(unittest.TestCase):
             r = cli("fire", "leaky", "--event", ev, "--dry-run")
             outputs["weir fire --dry-run"] = r.stdout + r.stderr
             for path in ("/api/runs", "/api/runs/" + run_id):
-                c = http.client.HTTPConnection("127.0.0.1", admin, timeout=10)
-                c.request("GET", path, headers={"Authorization": "Bearer " + ADMIN_TOKEN})
-                resp = c.getresponse()
-                outputs["GET " + path] = resp.read().decode()
-                self.assertEqual(resp.status, 200, outputs["GET " + path])
-                c.close()
-            db = sqlite3.connect(os.path.join(root, "var/weir.db"))
+                status, _, outputs["GET " + path] = w.call("GET", path, ADMIN_TOKEN)
+                self.assertEqual(status, 200, outputs["GET " + path])
+            db = harness.journal(root)
             outputs["journal runs/steps"] = json.dumps(
                 db.execute("SELECT * FROM runs").fetchall() +
                 db.execute("SELECT * FROM steps").fetchall())
@@ -113,7 +88,7 @@ class SecretLeakTest(unittest.TestCase):
         finally:
             w.stop()
             sim.stop()
-        with open(w.log.name) as f:
+        with open(w.log_path) as f:
             outputs["weir log"] = f.read()
 
         # The run really used the secrets: the step records show the masks where they were.
@@ -122,9 +97,9 @@ class SecretLeakTest(unittest.TestCase):
         self.assertIn("[redacted]", show)
         # ... and the failures still say what went wrong.
         self.assertRegex(show, r"(?i)connect|refused")
-        secrets = {"Graph client secret": "sim-secret",
-                   "webhook secret": tr.HR_SECRET,
-                   "webhook key": tr.HR_SECRET[len("whsec_"):],
+        secrets = {"Graph client secret": harness.SIM_SECRET,
+                   "webhook secret": harness.HR_SECRET,
+                   "webhook key": harness.HR_SECRET[len("whsec_"):],
                    "admin token": ADMIN_TOKEN,
                    "env value copied by templates": ALERT_TOKEN}
         for where, text in outputs.items():
@@ -133,6 +108,4 @@ class SecretLeakTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    tr.WEIR, tr.GRAPHSIM, tr.SOURCE = sys.argv[1:4]
-    del sys.argv[1:4]
-    unittest.main(verbosity=2)
+    harness.main("WEIR", "GRAPHSIM", "SOURCE")

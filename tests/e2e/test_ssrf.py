@@ -11,26 +11,21 @@ followed and proxies from the environment are ignored.
 
 usage: test_ssrf.py WEIR_BINARY GRAPHSIM_BINARY SOURCE_DIR
 """
-import http.client
 import http.server
 import json
 import os
-import re
 import shutil
-import signal
 import socket
 import socketserver
-import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
-import uuid
 
-WEIR = GRAPHSIM = SOURCE = None
-FINAL = ("succeeded", "failed", "succeeded_with_errors", "cancelled")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
 HINT = "add it to http.allow in weir.yaml to permit"
 
 
@@ -109,85 +104,14 @@ class Listener:
         self.server.server_close()
 
 
-class Sim:
-    def __init__(self):
-        self.proc = subprocess.Popen(
-            [GRAPHSIM, "--listen", "127.0.0.1:0", "--seed",
-             os.path.join(SOURCE, "tests/graphsim/seed.json")],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        line = self.proc.stdout.readline().decode()
-        self.port = int(re.search(r":(\d+)", line).group(1))
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=20)
-        self.proc.stdout.close()
+def setup_root(sim, workflows, **config):
+    """A root with both listeners and graphsim for Graph (see harness.write_config)."""
+    return harness.setup_root(sim, workflows, prefix="weir-ssrf-", admin="127.0.0.1:0", **config)
 
 
-class Weir:
-    def __init__(self, root, env=None):
-        self.log = open(os.path.join(root, "weir.log"), "ab")
-        env = dict(env or os.environ, WEIR_GRAPH_SECRET="sim-secret")
-        self.proc = subprocess.Popen([WEIR, "run", "-c", "weir.yaml"], cwd=root, env=env,
-                                     stdout=self.log, stderr=subprocess.PIPE)
-        self.port = None
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            line = self.proc.stderr.readline().decode()
-            if not line:
-                break
-            self.log.write(line.encode())
-            m = re.search(r'webhook listener ready"? addr=127\.0\.0\.1:(\d+)', line)
-            if m:
-                self.port = int(m.group(1))
-                break
-        if not self.port:
-            self.proc.kill()
-            self.proc.wait()
-            raise RuntimeError("weir did not start: " + open(self.log.name).read()[-2000:])
-        self.reader = threading.Thread(target=self._drain, daemon=True)
-        self.reader.start()
-
-    def _drain(self):
-        for line in self.proc.stderr:
-            self.log.write(line)
-
-    def post(self, path, body):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        c.request("POST", path, body=json.dumps(body).encode(),
-                  headers={"Content-Type": "application/json",
-                           "webhook-id": "msg_" + uuid.uuid4().hex})
-        r = c.getresponse()
-        r.read()
-        c.close()
-        return r.status
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=60)
-        self.reader.join(timeout=5)
-        self.proc.stderr.close()
-        self.log.close()
-        return rc
-
-
-def setup_root(sim, workflows, allow=None, graph_host="127.0.0.1"):
-    root = tempfile.mkdtemp(prefix="weir-ssrf-")
-    os.makedirs(os.path.join(root, "workflows"))
-    for name, text in workflows.items():
-        with open(os.path.join(root, "workflows", name), "w") as f:
-            f.write(text)
-    with open(os.path.join(root, "weir.yaml"), "w") as f:
-        f.write("listen: { webhook: 127.0.0.1:0, admin: 127.0.0.1:0 }\n"
-                "workflows: ./workflows\nstate: ./var/weir.db\n"
-                "graph:\n  tenant: contoso.onmicrosoft.com\n"
-                "  client_id: 00000000-0000-0000-0000-000000000001\n"
-                "  client_secret: env:WEIR_GRAPH_SECRET\n"
-                "  authority: http://%s:%d\n  base_url: http://%s:%d/v1.0\n"
-                % (graph_host, sim.port, graph_host, sim.port))
-        if allow is not None:
-            f.write("http:\n  allow: [%s]\n" % ", ".join("'%s'" % a for a in allow))
-    return root
+def post(w, path, body):
+    """POSTs body to weir's path with a webhook-id of its own: the status."""
+    return w.post(path, body, {"webhook-id": harness.new_msg_id()})[0]
 
 
 def wait_steps(root, nruns, timeout=60):
@@ -196,9 +120,9 @@ def wait_steps(root, nruns, timeout=60):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if os.path.exists(db):
-            c = sqlite3.connect(db, timeout=10)
+            c = harness.journal(root)
             runs = c.execute("SELECT status FROM runs").fetchall()
-            if len(runs) >= nruns and all(r[0] in FINAL for r in runs):
+            if len(runs) >= nruns and all(r[0] in harness.FINAL for r in runs):
                 rows = c.execute("SELECT r.workflow, s.args, s.status, s.error, s.output "
                                  "FROM runs r JOIN steps s ON s.run_id = r.id").fetchall()
                 c.close()
@@ -231,7 +155,7 @@ def literal_workflow(urls):
 class SsrfTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.sim = Sim()
+        cls.sim = harness.Sim()
         cls.other = Listener("127.0.0.2")  # refused even when 127.0.0.1/32 is allowed
         cls.lo = Listener("127.0.0.1", away="http://127.0.0.2:%d/landing" % cls.other.port)
         try:
@@ -293,11 +217,11 @@ class SsrfTest(unittest.TestCase):
                    "ftp://127.0.0.1:%d/" % self.lo.port, "dict://127.0.0.1:%d/" % self.lo.port]
         root = setup_root(self.sim, {"templated.yaml": TEMPLATED,
                                      "literal.yaml": literal_workflow([u for u, _ in table])})
-        w = Weir(root)
+        w = harness.Weir(root, env=harness.GRAPH_ENV)
         try:
             for url in [u for u, _ in table] + schemes:
-                self.assertEqual(w.post("/hooks/templated", {"url": url}), 202)
-            self.assertEqual(w.post("/hooks/literal", {}), 202)
+                self.assertEqual(post(w, "/hooks/templated", {"url": url}), 202)
+            self.assertEqual(post(w, "/hooks/literal", {}), 202)
             steps = wait_steps(root, len(table) + len(schemes) + 1)
         finally:
             self.assertEqual(w.stop(), 0)
@@ -329,8 +253,8 @@ class SsrfTest(unittest.TestCase):
                 with open(path, "w") as f:
                     f.write("name: scheme%d\ntrigger:\n  webhook: { path: /hooks/s%d }\n"
                             "steps:\n  - action: http-request\n    url: '%s'\n" % (i, i, url))
-                out = subprocess.run([WEIR, "validate", path], cwd=root, capture_output=True,
-                                     text=True, timeout=30)
+                out = subprocess.run([harness.WEIR, "validate", path], cwd=root,
+                                     capture_output=True, text=True, timeout=30)
                 self.assertNotEqual(out.returncode, 0, out.stdout)
                 self.assertIn("scheme%d.yaml:6:" % i, out.stderr + out.stdout)
                 self.assertIn("is not an http:// or https:// URL", out.stderr + out.stdout)
@@ -341,7 +265,7 @@ class SsrfTest(unittest.TestCase):
         root = setup_root(self.sim, {"templated.yaml": TEMPLATED},
                           allow=["127.0.0.1/32", "10.0.0.1/8"])
         try:
-            out = subprocess.run([WEIR, "validate", "-c", "weir.yaml"], cwd=root,
+            out = subprocess.run([harness.WEIR, "validate", "-c", "weir.yaml"], cwd=root,
                                  capture_output=True, text=True, timeout=30)
             text = out.stderr + out.stdout
             self.assertNotEqual(out.returncode, 0, text)
@@ -381,14 +305,14 @@ steps:
         # A proxy from the environment must not be used: it would see the request, and with a
         # proxy the guard could only judge the proxy's address.
         proxy = "http://127.0.0.1:%d" % self.proxy.port
-        env = dict(os.environ, http_proxy=proxy, HTTP_PROXY=proxy, https_proxy=proxy,
+        env = dict(harness.GRAPH_ENV, http_proxy=proxy, HTTP_PROXY=proxy, https_proxy=proxy,
                    ALL_PROXY=proxy, all_proxy=proxy, no_proxy="localhost",
                    NO_PROXY="localhost")
-        w = Weir(root, env)
+        w = harness.Weir(root, env=env)
         try:
             for url in allowed + [u for u, _ in refused]:
-                self.assertEqual(w.post("/hooks/templated", {"url": url}), 202)
-            self.assertEqual(w.post("/hooks/redirects", {}), 202)
+                self.assertEqual(post(w, "/hooks/templated", {"url": url}), 202)
+            self.assertEqual(post(w, "/hooks/redirects", {}), 202)
             steps = wait_steps(root, len(allowed) + len(refused) + 1)
         finally:
             self.assertEqual(w.stop(), 0)
@@ -423,7 +347,4 @@ steps:
 
 
 if __name__ == "__main__":
-    WEIR = os.path.abspath(sys.argv.pop(1))
-    GRAPHSIM = os.path.abspath(sys.argv.pop(1))
-    SOURCE = os.path.abspath(sys.argv.pop(1))
-    unittest.main(verbosity=2)
+    harness.main("WEIR", "GRAPHSIM", "SOURCE")
