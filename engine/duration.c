@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "engine/strutil.h"
+
 /* Units from the largest to the smallest: a compound must use them in this order. */
 static const struct {
     const char *name;
@@ -33,9 +35,6 @@ static const struct {
  */
 #define MAX_FRACTION_DIGITS 9
 
-/* Longest part of the input quoted in an error message. */
-#define QUOTE_MAX 48
-
 static bool is_digit(char c)
 {
     return c >= '0' && c <= '9';
@@ -49,25 +48,6 @@ static bool is_alpha(char c)
 static bool is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-/*
- * Copies s into out for quoting in a message: unprintable bytes become '?', and input longer
- * than QUOTE_MAX is cut and marked with "...". out must hold QUOTE_MAX + 4 bytes.
- */
-static void quote_input(const char *s, char out[QUOTE_MAX + 4])
-{
-    size_t i;
-
-    for (i = 0; s[i] && i < QUOTE_MAX; i++) {
-        unsigned char c = (unsigned char)s[i];
-        out[i] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
-    }
-    if (s[i]) {
-        memcpy(out + i, "...", 3);
-        i += 3;
-    }
-    out[i] = '\0';
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -87,7 +67,7 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 
 int wr_duration_parse(const char *s, int64_t *ms_out, char *err, size_t errlen)
 {
-    char q[QUOTE_MAX + 4];
+    char q[WR_QUOTE_MAX + 4];
     const char *p;
     int64_t total = 0;
     int last_unit = -1;
@@ -95,7 +75,7 @@ int wr_duration_parse(const char *s, int64_t *ms_out, char *err, size_t errlen)
     if (!s || !*s) {
         return fail(err, errlen, "empty duration (e.g. 30s, 15m or 1h30m)");
     }
-    quote_input(s, q);
+    wr_quote_input(s, q);
     for (p = s; *p; p++) {
         if (is_space(*p)) {
             return fail(err, errlen, "whitespace in duration '%s' (write e.g. 1h30m)", q);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "engine/srcdoc.h"
+#include "engine/strutil.h"
 
 static const struct {
     const char *name;
@@ -30,9 +31,6 @@ static const struct {
 };
 #define N_UNITS (sizeof(units) / sizeof(units[0]))
 
-/* Longest part of the input quoted in an error message. */
-#define QUOTE_MAX 48
-
 static bool is_digit(char c)
 {
     return c >= '0' && c <= '9';
@@ -41,22 +39,6 @@ static bool is_digit(char c)
 static bool is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-/* Copies s for quoting: unprintable bytes become '?', long input is cut and marked "...". */
-static void quote_input(const char *s, char out[QUOTE_MAX + 4])
-{
-    size_t i;
-
-    for (i = 0; s[i] && i < QUOTE_MAX; i++) {
-        unsigned char c = (unsigned char)s[i];
-        out[i] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
-    }
-    if (s[i]) {
-        memcpy(out + i, "...", 3);
-        i += 3;
-    }
-    out[i] = '\0';
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -76,7 +58,7 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 
 int wr_size_parse(const char *s, uint64_t *out, char *err, size_t errlen)
 {
-    char q[QUOTE_MAX + 4];
+    char q[WR_QUOTE_MAX + 4];
     const char *p = s;
     uint64_t n = 0;
     bool too_big = false;
@@ -84,7 +66,7 @@ int wr_size_parse(const char *s, uint64_t *out, char *err, size_t errlen)
     if (!s || !*s) {
         return fail(err, errlen, "empty size (e.g. 1MiB, 64KB or 4096)");
     }
-    quote_input(s, q);
+    wr_quote_input(s, q);
     for (const char *w = s; *w; w++) {
         if (is_space(*w)) {
             return fail(err, errlen, "whitespace in size '%s' (write e.g. 1MiB)", q);

@@ -56,6 +56,20 @@ char *wr_xstrdup(const char *s)
     return p;
 }
 
+void wr_quote_input(const char *s, char out[WR_QUOTE_MAX + 4])
+{
+    size_t i;
+    for (i = 0; s[i] && i < WR_QUOTE_MAX; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[i] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
+    }
+    if (s[i]) {
+        memcpy(out + i, "...", 3);
+        i += 3;
+    }
+    out[i] = '\0';
+}
+
 char *wr_xstrndup(const char *s, size_t n)
 {
     char *p = wr_xmalloc(n + 1);

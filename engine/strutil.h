@@ -17,6 +17,15 @@ void *wr_xrealloc(void *p, size_t n);
 char *wr_xstrdup(const char *s);
 /* Returns an owned copy of s, or NULL when s is NULL. */
 char *wr_xstrdup_or_null(const char *s);
+#define WR_QUOTE_MAX 48
+
+/*
+ * Copies s into out for quoting user input in a message: unprintable bytes become '?', and
+ * input longer than WR_QUOTE_MAX is cut and marked with "...". out must hold
+ * WR_QUOTE_MAX + 4 bytes.
+ */
+void wr_quote_input(const char *s, char out[WR_QUOTE_MAX + 4]);
+
 /* The first n bytes of s (which need not be NUL-terminated) as an owned string. */
 char *wr_xstrndup(const char *s, size_t n);
 /* Owned printf-style string. */
