@@ -89,6 +89,9 @@ static const char *const migrations[] = {
     "  error TEXT,"
     "  PRIMARY KEY (run_id, idx)"
     ");",
+    /* 2: the executor's "is an earlier run of this key still open?" is an index lookup, not a
+       scan of every open run (with 1,500 open runs a poll took 0.4 s). */
+    "CREATE INDEX runs_ckey ON runs(concurrency_key, status) WHERE concurrency_key IS NOT NULL;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

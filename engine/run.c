@@ -48,6 +48,9 @@ struct wr_runner {
     size_t active;
     struct json_object *active_ids; /* run id -> null: in progress here */
     struct event *poll;
+    struct event *kick;   /* a poll on the next loop turn: many kicks in one turn, one poll */
+    sqlite3_stmt *due[2]; /* prepared once: open runs in rowid order; deferred runs now due */
+    sqlite3_stmt *body;   /* an event's body, read only for the runs that start */
     bool stopping;
 };
 
@@ -709,38 +712,98 @@ static void start_run(struct wr_runner *r, const char *id, const char *workflow,
     commit(x, b, run_step);
 }
 
+/*
+ * The runs that may start, oldest first. Two indexed reads instead of one query over every
+ * open run (which sorted the whole queue, on the loop thread, after each finished run):
+ * runs of each open status with no next_at, in rowid order straight from the runs_status
+ * index (status, next_at, rowid), and deferred runs whose next_at has come. A run whose
+ * concurrency key has an earlier open run waits its turn (an index lookup per candidate).
+ */
+#define DUE_OPEN                                                                                   \
+    "SELECT r.rowid, r.id, r.workflow, r.event_id FROM runs r "                                    \
+    "WHERE r.status = ?1 AND r.next_at IS NULL "                                                   \
+    "AND NOT EXISTS (SELECT 1 FROM runs o WHERE r.concurrency_key IS NOT NULL "                    \
+    "AND o.concurrency_key = r.concurrency_key AND o.status IN ('queued', 'running', "             \
+    "'retrying', 'waiting') AND o.rowid < r.rowid) "                                               \
+    "ORDER BY r.rowid LIMIT ?2"
+#define DUE_DEFERRED                                                                               \
+    "SELECT r.rowid, r.id, r.workflow, r.event_id FROM runs r "                                    \
+    "WHERE r.status IN ('queued', 'running', 'retrying', 'waiting') AND r.next_at <= ?1 "          \
+    "AND NOT EXISTS (SELECT 1 FROM runs o WHERE r.concurrency_key IS NOT NULL "                    \
+    "AND o.concurrency_key = r.concurrency_key AND o.status IN ('queued', 'running', "             \
+    "'retrying', 'waiting') AND o.rowid < r.rowid) "                                               \
+    "ORDER BY r.rowid LIMIT ?2"
+
+struct due_run {
+    int64_t rowid;
+    char *id, *workflow, *event_id;
+};
+
+static int cmp_due(const void *a, const void *b)
+{
+    int64_t x = ((const struct due_run *)a)->rowid, y = ((const struct due_run *)b)->rowid;
+    return (x > y) - (x < y);
+}
+
+/* Appends up to limit rows of st (bound by the caller) to *v. */
+static void collect_due(sqlite3_stmt *st, struct due_run **v, size_t *n, size_t *cap)
+{
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 64;
+            *v = wr_xrealloc(*v, *cap * sizeof(**v));
+        }
+        struct due_run *d = &(*v)[(*n)++];
+        d->rowid = sqlite3_column_int64(st, 0);
+        d->id = wr_xstrdup((const char *)sqlite3_column_text(st, 1));
+        d->workflow = wr_xstrdup((const char *)sqlite3_column_text(st, 2));
+        d->event_id = wr_xstrdup((const char *)sqlite3_column_text(st, 3));
+    }
+    sqlite3_reset(st);
+}
+
 static void poll_due(struct wr_runner *r)
 {
+    static const char *const open_statuses[] = {"queued", "running", "retrying", "waiting"};
     if (r->stopping || r->active >= (size_t)r->max_concurrent) {
         return;
     }
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(
-        r->db,
-        "SELECT r.id, r.workflow, e.body FROM runs r JOIN events e ON e.id = r.event_id "
-        "WHERE r.status IN ('queued', 'running', 'retrying', 'waiting') "
-        "AND (r.next_at IS NULL OR r.next_at <= ?1) "
-        "AND NOT EXISTS (SELECT 1 FROM runs o WHERE r.concurrency_key IS NOT NULL "
-        "AND o.concurrency_key = r.concurrency_key AND o.id <> r.id "
-        "AND o.status IN ('queued', 'running', 'retrying', 'waiting') "
-        "AND o.rowid < r.rowid) "
-        "ORDER BY r.rowid LIMIT ?2",
-        -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        wr_log(WR_LOG_ERROR, "cannot read due runs", "error", sqlite3_errmsg(r->db), NULL);
-        return;
+    /* Enough to fill every free slot even when the runs in memory come first. */
+    int limit = r->max_concurrent * 2;
+    struct due_run *v = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < 4; i++) {
+        sqlite3_bind_text(r->due[0], 1, open_statuses[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int(r->due[0], 2, limit);
+        collect_due(r->due[0], &v, &n, &cap);
     }
-    sqlite3_bind_int64(st, 1, now_ms());
-    sqlite3_bind_int(st, 2, r->max_concurrent * 2);
-    while (sqlite3_step(st) == SQLITE_ROW && r->active < (size_t)r->max_concurrent) {
-        const char *id = (const char *)sqlite3_column_text(st, 0);
-        if (json_object_object_get_ex(r->active_ids, id, NULL)) {
-            continue;
+    sqlite3_bind_int64(r->due[1], 1, now_ms());
+    sqlite3_bind_int(r->due[1], 2, limit);
+    collect_due(r->due[1], &v, &n, &cap);
+    qsort(v, n, sizeof(*v), cmp_due);
+    for (size_t i = 0; i < n; i++) {
+        struct due_run *d = &v[i];
+        if (r->active < (size_t)r->max_concurrent &&
+            !json_object_object_get_ex(r->active_ids, d->id, NULL)) {
+            sqlite3_bind_text(r->body, 1, d->event_id, -1, SQLITE_STATIC);
+            if (sqlite3_step(r->body) == SQLITE_ROW) {
+                start_run(r, d->id, d->workflow, (const char *)sqlite3_column_text(r->body, 0));
+            }
+            sqlite3_reset(r->body);
         }
-        start_run(r, id, (const char *)sqlite3_column_text(st, 1),
-                  (const char *)sqlite3_column_text(st, 2));
+        free(d->id);
+        free(d->workflow);
+        free(d->event_id);
     }
-    sqlite3_finalize(st);
+    free(v);
+}
+
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+    struct wr_runner *r = arg;
+    (void)fd;
+    (void)what;
+    poll_due(r);
 }
 
 static void on_poll(evutil_socket_t fd, short what, void *arg)
@@ -774,6 +837,15 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
         wr_runner_free(r);
         return NULL;
     }
+    if (sqlite3_prepare_v2(r->db, DUE_OPEN, -1, &r->due[0], NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db, DUE_DEFERRED, -1, &r->due[1], NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db, "SELECT body FROM events WHERE id = ?", -1, &r->body, NULL) !=
+            SQLITE_OK) {
+        snprintf(err, errlen, "cannot read due runs: %s", sqlite3_errmsg(r->db));
+        wr_runner_free(r);
+        return NULL;
+    }
+    r->kick = event_new(base, -1, 0, on_kick, r);
     r->poll = event_new(base, -1, EV_PERSIST, on_poll, r);
     struct timeval tv = {r->poll_ms / 1000, (r->poll_ms % 1000) * 1000};
     event_add(r->poll, &tv);
@@ -782,7 +854,10 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
 
 void wr_runner_kick(struct wr_runner *r)
 {
-    poll_due(r);
+    if (!event_pending(r->kick, EV_TIMEOUT, NULL)) {
+        struct timeval now = {0, 0};
+        event_add(r->kick, &now);
+    }
 }
 
 void wr_runner_stop(struct wr_runner *r)
@@ -838,6 +913,12 @@ void wr_runner_free(struct wr_runner *r)
     if (r->poll) {
         event_free(r->poll);
     }
+    if (r->kick) {
+        event_free(r->kick);
+    }
+    sqlite3_finalize(r->due[0]);
+    sqlite3_finalize(r->due[1]);
+    sqlite3_finalize(r->body);
     sqlite3_close(r->db);
     json_object_put(r->active_ids);
     free(r);
