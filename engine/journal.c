@@ -304,10 +304,18 @@ void wr_journal_batch_free(struct wr_journal_batch *b)
 
 /* {====== the writer thread ====== */
 
+#define WR_JOURNAL_OP_CACHE 32
+
 struct stmts {
     sqlite3_stmt *find_key, *forget_key, *insert_event, *insert_run;
     /* the group's transaction control, prepared once: parsing them cost more than the inserts */
     sqlite3_stmt *begin, *commit, *savepoint, *release, *rollback_to;
+    /* the executor's operations (a handful of distinct SQL texts), prepared on first use */
+    struct {
+        char *sql;
+        sqlite3_stmt *st;
+    } ops[WR_JOURNAL_OP_CACHE];
+    size_t nops;
 };
 
 static void stmts_free(struct stmts *s)
@@ -321,6 +329,39 @@ static void stmts_free(struct stmts *s)
     sqlite3_finalize(s->savepoint);
     sqlite3_finalize(s->release);
     sqlite3_finalize(s->rollback_to);
+    for (size_t i = 0; i < s->nops; i++) {
+        free(s->ops[i].sql);
+        sqlite3_finalize(s->ops[i].st);
+    }
+    s->nops = 0;
+}
+
+/*
+ * The prepared statement for an operation's SQL: cached (the executor uses a few fixed
+ * texts, each thousands of times a second), or prepared for this use only (*once) when the
+ * cache is full. NULL when the SQL does not compile.
+ */
+static sqlite3_stmt *op_stmt(sqlite3 *db, struct stmts *s, const char *sql, bool *once)
+{
+    *once = false;
+    for (size_t i = 0; i < s->nops; i++) {
+        if (strcmp(s->ops[i].sql, sql) == 0) {
+            return s->ops[i].st;
+        }
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    if (s->nops == WR_JOURNAL_OP_CACHE) {
+        *once = true;
+        return st;
+    }
+    s->ops[s->nops].sql = wr_xstrdup(sql);
+    s->ops[s->nops].st = st;
+    s->nops++;
+    return st;
 }
 
 static int stmts_prepare(sqlite3 *db, struct stmts *s)
@@ -430,8 +471,9 @@ static int write_batch(struct wr_journal *j, struct stmts *s, struct wr_journal_
     }
     for (size_t i = 0; i < b->nops; i++) {
         struct wr_journal_op *op = &b->ops[i];
-        sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(j->db, op->sql, -1, &st, NULL) != SQLITE_OK) {
+        bool once = false;
+        sqlite3_stmt *st = op_stmt(j->db, s, op->sql, &once);
+        if (!st) {
             return -1;
         }
         for (int k = 0; k < op->nparams; k++) {
@@ -439,10 +481,16 @@ static int write_batch(struct wr_journal *j, struct stmts *s, struct wr_journal_
                 sqlite3_bind_int64(st, k + 1, op->params[k].i);
             } else if (op->params[k].type == 't') {
                 sqlite3_bind_text(st, k + 1, op->params[k].text, -1, SQLITE_STATIC);
+            } else {
+                sqlite3_bind_null(st, k + 1);
             }
         }
         int rc = sqlite3_step(st);
-        sqlite3_finalize(st);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (once) {
+            sqlite3_finalize(st);
+        }
         if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
             return -1;
         }

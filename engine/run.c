@@ -51,6 +51,7 @@ struct wr_runner {
     struct event *kick;   /* a poll on the next loop turn: many kicks in one turn, one poll */
     sqlite3_stmt *due[2]; /* prepared once: open runs in rowid order; deferred runs now due */
     sqlite3_stmt *body;   /* an event's body, read only for the runs that start */
+    sqlite3_stmt *steps;  /* a run's stored steps, to resume it where it stopped */
     bool stopping;
 };
 
@@ -623,13 +624,9 @@ static void run_step(struct exec *x)
 /* Positions x where its stored steps say it stopped. */
 static void resume_point(struct exec *x)
 {
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st = x->r->steps;
     size_t first_main = 0, first_err = 0;
     bool failed_main = false;
-    sqlite3_prepare_v2(x->r->db,
-                       "SELECT idx, step_id, status, attempts, output, started_at, error FROM "
-                       "steps WHERE run_id = ? ORDER BY idx",
-                       -1, &st, NULL);
     sqlite3_bind_text(st, 1, x->id, -1, SQLITE_STATIC);
     int attempts_main = 0, attempts_err = 0;
     int64_t wait_main = 0, wait_err = 0;
@@ -670,7 +667,7 @@ static void resume_point(struct exec *x)
             }
         }
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     x->in_on_error = failed_main;
     x->idx = failed_main ? first_err : first_main;
     x->attempts = failed_main ? attempts_err : attempts_main;
@@ -840,7 +837,11 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
     if (sqlite3_prepare_v2(r->db, DUE_OPEN, -1, &r->due[0], NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(r->db, DUE_DEFERRED, -1, &r->due[1], NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(r->db, "SELECT body FROM events WHERE id = ?", -1, &r->body, NULL) !=
-            SQLITE_OK) {
+            SQLITE_OK ||
+        sqlite3_prepare_v2(r->db,
+                           "SELECT idx, step_id, status, attempts, output, started_at, error "
+                           "FROM steps WHERE run_id = ? ORDER BY idx",
+                           -1, &r->steps, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot read due runs: %s", sqlite3_errmsg(r->db));
         wr_runner_free(r);
         return NULL;
@@ -919,6 +920,7 @@ void wr_runner_free(struct wr_runner *r)
     sqlite3_finalize(r->due[0]);
     sqlite3_finalize(r->due[1]);
     sqlite3_finalize(r->body);
+    sqlite3_finalize(r->steps);
     sqlite3_close(r->db);
     json_object_put(r->active_ids);
     free(r);
