@@ -270,6 +270,19 @@ void wr_journal_batch_add_op(struct wr_journal_batch *b, const char *sql, const 
     va_end(ap);
 }
 
+void wr_journal_batch_move_ops(struct wr_journal_batch *dst, struct wr_journal_batch *src)
+{
+    if (src->nops == 0) {
+        return;
+    }
+    dst->ops = wr_xrealloc(dst->ops, (dst->nops + src->nops) * sizeof(*dst->ops));
+    memcpy(dst->ops + dst->nops, src->ops, src->nops * sizeof(*src->ops));
+    dst->nops += src->nops;
+    free(src->ops);
+    src->ops = NULL;
+    src->nops = 0;
+}
+
 void wr_journal_batch_free(struct wr_journal_batch *b)
 {
     if (!b) {

@@ -126,6 +126,9 @@ int wr_journal_submit(struct wr_journal *j, struct wr_journal_batch *b, wr_journ
 
 void wr_journal_batch_free(struct wr_journal_batch *b);
 
+/* Moves src's operations to the end of dst's (src keeps its events, if any). */
+void wr_journal_batch_move_ops(struct wr_journal_batch *dst, struct wr_journal_batch *src);
+
 /*
  * Adds a statement to b. `types` has one letter per parameter: 't' (a const char *, copied;
  * NULL binds SQL NULL) or 'i' (an int64_t). Example:

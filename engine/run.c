@@ -48,10 +48,11 @@ struct wr_runner {
     size_t active;
     struct json_object *active_ids; /* run id -> null: in progress here */
     struct event *poll;
-    struct event *kick;   /* a poll on the next loop turn: many kicks in one turn, one poll */
-    sqlite3_stmt *due[2]; /* prepared once: open runs in rowid order; deferred runs now due */
-    sqlite3_stmt *body;   /* an event's body, read only for the runs that start */
-    sqlite3_stmt *steps;  /* a run's stored steps, to resume it where it stopped */
+    struct event *kick;      /* a poll on the next loop turn: many kicks in one turn, one poll */
+    sqlite3_stmt *due[2];    /* prepared once: open runs in rowid order; deferred runs now due */
+    sqlite3_stmt *body;      /* an event's body, read only for the runs that start */
+    sqlite3_stmt *steps;     /* a run's stored steps, to resume it where it stopped */
+    sqlite3_stmt *cancelled; /* was the run cancelled (by `weir cancel`) meanwhile? */
     bool stopping;
 };
 
@@ -66,8 +67,9 @@ struct exec {
     size_t idx;   /* index within steps or on_error */
     int attempts; /* attempts already made of the current step */
     int64_t wait_started;
-    bool had_errors;         /* a continue_on_error step failed */
-    char *pending_error;     /* the failure being recorded before on_error / the end */
+    bool had_errors;                /* a continue_on_error step failed */
+    char *pending_error;            /* the failure being recorded before on_error / the end */
+    struct wr_journal_batch *carry; /* records that ride with the next commit (see carry()) */
     struct set_use *use;     /* the set wf belongs to: kept alive while this run is in memory */
     int64_t attempt_started; /* monotonic ms when the current attempt started, or 0 */
 };
@@ -125,9 +127,19 @@ static void exec_free(struct exec *x)
 }
 
 /* The run leaves memory (finished, or paused durably). */
+static void on_carry_stored(void *arg, struct wr_journal_batch *b, int rc, const char *error);
+
 static void exec_release(struct exec *x)
 {
     struct wr_runner *r = x->r;
+    if (x->carry) {
+        /* Leaving memory with records still carried (stopping, cancelled): store them. */
+        if (wr_journal_submit(r->journal, x->carry, on_carry_stored, NULL) != 0) {
+            wr_log(WR_LOG_WARN, "run state not stored at shutdown; the run resumes earlier", "run",
+                   x->id, NULL);
+        }
+        x->carry = NULL;
+    }
     json_object_object_del(r->active_ids, x->id);
     r->active--;
     exec_free(x);
@@ -165,12 +177,48 @@ static void on_commit(void *arg, struct wr_journal_batch *b, int rc, const char 
 /* Submits b and continues with then(x) once it is committed. */
 static void commit(struct exec *x, struct wr_journal_batch *b, then_fn then)
 {
+    if (x->carry) {
+        /* what was carried first, then b: one transaction, in the order they happened */
+        wr_journal_batch_move_ops(x->carry, b);
+        wr_journal_batch_free(b);
+        b = x->carry;
+        x->carry = NULL;
+    }
     struct commit_wait *w = wr_xcalloc(1, sizeof(*w));
     w->x = x;
     w->then = then;
     if (wr_journal_submit(x->r->journal, b, on_commit, w) != 0) {
         free(w);
         exec_release(x);
+    }
+}
+
+/*
+ * Records b without waiting for it, and continues with then(x) at once: b rides with the
+ * next commit. Only for transitions after which nothing leaves weir before that commit (a
+ * step's result followed by the next step's "running" record, the run's start followed by
+ * its first step, a script's result): every record is still durable before the next effect,
+ * in fewer fsyncs. A crash in between loses only records of work without effects outside
+ * (a script runs again, as does an action whose result was not yet stored).
+ */
+static void carry(struct exec *x, struct wr_journal_batch *b, then_fn then)
+{
+    if (x->carry) {
+        wr_journal_batch_move_ops(x->carry, b);
+        wr_journal_batch_free(b);
+    } else {
+        x->carry = b;
+    }
+    then(x);
+}
+
+static void on_carry_stored(void *arg, struct wr_journal_batch *b, int rc, const char *error)
+{
+    (void)arg;
+    (void)b;
+    if (rc != 0) {
+        wr_log(WR_LOG_ERROR, "run state could not be stored; will resume from the journal", "error",
+               error ? error : "", NULL);
     }
 }
 
@@ -316,7 +364,7 @@ static void step_done(struct exec *x, bool ok, bool retriable, struct json_objec
         if (s->id) {
             json_object_object_add(x->outputs, s->id, json_object_get(output));
         }
-        commit(x, b, after_step_recorded);
+        carry(x, b, after_step_recorded);
         return;
     }
     if (retriable && x->attempts < s->retry.attempts) {
@@ -555,14 +603,10 @@ static void run_wait(struct exec *x)
 
 static bool cancelled(const struct exec *x)
 {
-    sqlite3_stmt *st = NULL;
-    bool yes = false;
-    if (sqlite3_prepare_v2(x->r->db, "SELECT status = 'cancelled' FROM runs WHERE id = ?", -1, &st,
-                           NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, x->id, -1, SQLITE_STATIC);
-        yes = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
-    }
-    sqlite3_finalize(st);
+    sqlite3_stmt *st = x->r->cancelled;
+    sqlite3_bind_text(st, 1, x->id, -1, SQLITE_STATIC);
+    bool yes = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
     return yes;
 }
 
@@ -598,7 +642,7 @@ static void run_step(struct exec *x)
         if (!yes) {
             struct wr_journal_batch *b = wr_journal_batch_new();
             set_step(b, x, "skipped", NULL, NULL, NULL);
-            commit(x, b, after_step_recorded);
+            carry(x, b, after_step_recorded);
             return;
         }
     }
@@ -614,7 +658,11 @@ static void run_step(struct exec *x)
            s->id ? s->id : s->path, "attempt", attempt, NULL);
     struct wr_journal_batch *b = wr_journal_batch_new();
     set_step(b, x, "running", NULL, NULL, NULL);
-    commit(x, b, s->kind == WR_STEP_ACTION ? action_recorded : run_script);
+    if (s->kind == WR_STEP_ACTION) {
+        commit(x, b, action_recorded);
+    } else {
+        carry(x, b, run_script); /* a script has no effect outside: its result commits both */
+    }
 }
 
 /* }====== */
@@ -706,7 +754,7 @@ static void start_run(struct wr_runner *r, const char *id, const char *workflow,
     set_run(b, x->id, "running", 0, NULL);
     wr_journal_batch_add_op(b, "UPDATE runs SET workflow_hash = ? WHERE id = ?", "tt", wf->hash,
                             x->id);
-    commit(x, b, run_step);
+    carry(x, b, run_step);
 }
 
 /*
@@ -777,7 +825,9 @@ static void poll_due(struct wr_runner *r)
     sqlite3_bind_int64(r->due[1], 1, now_ms());
     sqlite3_bind_int(r->due[1], 2, limit);
     collect_due(r->due[1], &v, &n, &cap);
-    qsort(v, n, sizeof(*v), cmp_due);
+    if (n > 1) {
+        qsort(v, n, sizeof(*v), cmp_due);
+    }
     for (size_t i = 0; i < n; i++) {
         struct due_run *d = &v[i];
         if (r->active < (size_t)r->max_concurrent &&
@@ -841,7 +891,9 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
         sqlite3_prepare_v2(r->db,
                            "SELECT idx, step_id, status, attempts, output, started_at, error "
                            "FROM steps WHERE run_id = ? ORDER BY idx",
-                           -1, &r->steps, NULL) != SQLITE_OK) {
+                           -1, &r->steps, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db, "SELECT status = 'cancelled' FROM runs WHERE id = ?", -1,
+                           &r->cancelled, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot read due runs: %s", sqlite3_errmsg(r->db));
         wr_runner_free(r);
         return NULL;
@@ -921,6 +973,7 @@ void wr_runner_free(struct wr_runner *r)
     sqlite3_finalize(r->due[1]);
     sqlite3_finalize(r->body);
     sqlite3_finalize(r->steps);
+    sqlite3_finalize(r->cancelled);
     sqlite3_close(r->db);
     json_object_put(r->active_ids);
     free(r);
