@@ -53,6 +53,8 @@ struct wr_runner {
     sqlite3_stmt *body;      /* an event's body, read only for the runs that start */
     sqlite3_stmt *steps;     /* a run's stored steps, to resume it where it stopped */
     sqlite3_stmt *cancelled; /* was the run cancelled (by `weir cancel`) meanwhile? */
+    int64_t cursor;          /* queued runs up to this rowid were started (or are in memory) */
+    bool rescan;             /* the next poll looks at every open run, not just after cursor */
     bool stopping;
 };
 
@@ -70,7 +72,8 @@ struct exec {
     bool had_errors;                /* a continue_on_error step failed */
     char *pending_error;            /* the failure being recorded before on_error / the end */
     struct wr_journal_batch *carry; /* records that ride with the next commit (see carry()) */
-    struct set_use *use;     /* the set wf belongs to: kept alive while this run is in memory */
+    bool keyed;          /* has a concurrency key: later runs of the key may be waiting for it */
+    struct set_use *use; /* the set wf belongs to: kept alive while this run is in memory */
     int64_t attempt_started; /* monotonic ms when the current attempt started, or 0 */
 };
 
@@ -128,6 +131,7 @@ static void exec_free(struct exec *x)
 
 /* The run leaves memory (finished, or paused durably). */
 static void on_carry_stored(void *arg, struct wr_journal_batch *b, int rc, const char *error);
+static void kick_soon(struct wr_runner *r);
 
 static void exec_release(struct exec *x)
 {
@@ -142,9 +146,11 @@ static void exec_release(struct exec *x)
     }
     json_object_object_del(r->active_ids, x->id);
     r->active--;
+    /* A keyed run's successor sits before the cursor: look at every open run again. */
+    r->rescan = r->rescan || x->keyed;
     exec_free(x);
     if (!r->stopping) {
-        wr_runner_kick(r);
+        kick_soon(r);
     }
 }
 
@@ -727,12 +733,14 @@ static const struct wr_workflow *find_workflow(const struct wr_runner *r, const 
     return wr_workflow_set_find(r->set, name);
 }
 
-static void start_run(struct wr_runner *r, const char *id, const char *workflow, const char *body)
+static void start_run(struct wr_runner *r, const char *id, const char *workflow, const char *body,
+                      bool keyed)
 {
     const struct wr_workflow *wf = find_workflow(r, workflow);
     struct exec *x = wr_xcalloc(1, sizeof(*x));
     snprintf(x->id, sizeof(x->id), "%s", id);
     x->r = r;
+    x->keyed = keyed;
     x->wf = wf;
     x->use = r->uses;
     x->use->runs++;
@@ -782,6 +790,7 @@ static void start_run(struct wr_runner *r, const char *id, const char *workflow,
 struct due_run {
     int64_t rowid;
     char *id, *workflow, *event_id;
+    bool keyed;
 };
 
 static int cmp_due(const void *a, const void *b)
@@ -803,46 +812,76 @@ static void collect_due(sqlite3_stmt *st, struct due_run **v, size_t *n, size_t 
         d->id = wr_xstrdup((const char *)sqlite3_column_text(st, 1));
         d->workflow = wr_xstrdup((const char *)sqlite3_column_text(st, 2));
         d->event_id = wr_xstrdup((const char *)sqlite3_column_text(st, 3));
+        d->keyed = sqlite3_column_int(st, 4) != 0;
     }
     sqlite3_reset(st);
 }
 
+/*
+ * Starts due runs while slots are free. Most polls follow a finished run and only need the
+ * queued runs stored since the last start (after the cursor); a rescan (the periodic poll,
+ * an outside kick, a keyed run's end) looks at every open run again: runs of a key waiting
+ * for an earlier one, retried runs, runs left "running" by a crash.
+ */
 static void poll_due(struct wr_runner *r)
 {
     static const char *const open_statuses[] = {"queued", "running", "retrying", "waiting"};
     if (r->stopping || r->active >= (size_t)r->max_concurrent) {
         return;
     }
+    bool full = r->rescan;
+    r->rescan = false;
     /* Enough to fill every free slot even when the runs in memory come first. */
     int limit = r->max_concurrent * 2;
     struct due_run *v = NULL;
     size_t n = 0, cap = 0;
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < (full ? 4u : 1u); i++) {
         sqlite3_bind_text(r->due[0], 1, open_statuses[i], -1, SQLITE_STATIC);
         sqlite3_bind_int(r->due[0], 2, limit);
+        sqlite3_bind_int64(r->due[0], 3, full ? 0 : r->cursor);
         collect_due(r->due[0], &v, &n, &cap);
     }
-    sqlite3_bind_int64(r->due[1], 1, now_ms());
-    sqlite3_bind_int(r->due[1], 2, limit);
-    collect_due(r->due[1], &v, &n, &cap);
+    if (full) {
+        sqlite3_bind_int64(r->due[1], 1, now_ms());
+        sqlite3_bind_int(r->due[1], 2, limit);
+        collect_due(r->due[1], &v, &n, &cap);
+    }
     if (n > 1) {
         qsort(v, n, sizeof(*v), cmp_due);
     }
+    bool advancing = true;
+    int64_t cursor = full ? 0 : r->cursor;
     for (size_t i = 0; i < n; i++) {
         struct due_run *d = &v[i];
-        if (r->active < (size_t)r->max_concurrent &&
-            !json_object_object_get_ex(r->active_ids, d->id, NULL)) {
+        if (json_object_object_get_ex(r->active_ids, d->id, NULL)) {
+            /* in memory already */
+        } else if (r->active < (size_t)r->max_concurrent) {
             sqlite3_bind_text(r->body, 1, d->event_id, -1, SQLITE_STATIC);
             if (sqlite3_step(r->body) == SQLITE_ROW) {
-                start_run(r, d->id, d->workflow, (const char *)sqlite3_column_text(r->body, 0));
+                start_run(r, d->id, d->workflow, (const char *)sqlite3_column_text(r->body, 0),
+                          d->keyed);
             }
             sqlite3_reset(r->body);
+        } else {
+            advancing = false; /* no slot: this one and those after wait for the next poll */
+        }
+        if (advancing && d->rowid > cursor) {
+            cursor = d->rowid;
         }
         free(d->id);
         free(d->workflow);
         free(d->event_id);
     }
     free(v);
+    r->cursor = cursor;
+}
+
+static void kick_soon(struct wr_runner *r)
+{
+    if (!event_pending(r->kick, EV_TIMEOUT, NULL)) {
+        struct timeval now = {0, 0};
+        event_add(r->kick, &now);
+    }
 }
 
 static void on_kick(evutil_socket_t fd, short what, void *arg)
@@ -858,6 +897,7 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
     struct wr_runner *r = arg;
     (void)fd;
     (void)what;
+    r->rescan = true;
     poll_due(r);
 }
 
@@ -879,6 +919,7 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
     r->dry_run = opts && opts->dry_run;
     r->net = opts ? opts->net : NULL;
     r->active_ids = json_object_new_object();
+    r->rescan = true;
     r->db = wr_journal_open_reader(state_path, err, errlen);
     if (!r->db) {
         wr_runner_free(r);
@@ -907,10 +948,8 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
 
 void wr_runner_kick(struct wr_runner *r)
 {
-    if (!event_pending(r->kick, EV_TIMEOUT, NULL)) {
-        struct timeval now = {0, 0};
-        event_add(r->kick, &now);
-    }
+    r->rescan = true; /* from outside (new events, a retry): anything may have changed */
+    kick_soon(r);
 }
 
 void wr_runner_stop(struct wr_runner *r)
