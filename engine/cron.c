@@ -35,21 +35,6 @@
 #define MIN_INSTANT (-62135596800LL)
 #define MAX_INSTANT (253402300799LL - 6LL * 366 * SECS_PER_DAY)
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err && errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 /*
  * Copies at most n bytes of s (stopping at NUL) into out for quoting in a message: tabs become
  * spaces, other unprintable bytes '?', and text longer than QUOTE_MAX ends in "...".
@@ -331,10 +316,10 @@ int wr_cron_parse(const char *spec, struct wr_cron *out, char *err, size_t errle
             }
         }
         quote_text(s, (size_t)(e - s), q);
-        return fail(err, errlen,
-                    "cron: unknown macro '%s' (use @hourly, @daily, @midnight, @weekly, "
-                    "@monthly, @yearly or @annually)",
-                    q);
+        return wr_errf(err, errlen,
+                       "cron: unknown macro '%s' (use @hourly, @daily, @midnight, @weekly, "
+                       "@monthly, @yearly or @annually)",
+                       q);
     }
 
     for (p = s; p < e;) {
@@ -353,23 +338,23 @@ int wr_cron_parse(const char *spec, struct wr_cron *out, char *err, size_t errle
     }
     if (nfields != 5) {
         if (nfields == 0) {
-            return fail(err, errlen,
-                        "cron: is empty (expected 5 fields: minute hour "
-                        "day-of-month month day-of-week, or an @macro)");
+            return wr_errf(err, errlen,
+                           "cron: is empty (expected 5 fields: minute hour "
+                           "day-of-month month day-of-week, or an @macro)");
         }
         quote_text(s, (size_t)(e - s), q);
-        return fail(err, errlen,
-                    "cron: expected 5 fields (minute hour day-of-month month day-of-week) or an "
-                    "@macro, got %zu in '%s'",
-                    nfields, q);
+        return wr_errf(err, errlen,
+                       "cron: expected 5 fields (minute hour day-of-month month day-of-week) or an "
+                       "@macro, got %zu in '%s'",
+                       nfields, q);
     }
 
     for (size_t i = 0; i < 5; i++) {
         struct field_err fe;
         if (parse_field(&field_defs[i], starts[i], lens[i], &bits[i], &stars[i], &fe) != 0) {
             quote_text(s, (size_t)(e - s), q);
-            return fail(err, errlen, "cron field %zu (%s): %s in '%s'", i + 1, field_defs[i].name,
-                        fe.msg, q);
+            return wr_errf(err, errlen, "cron field %zu (%s): %s in '%s'", i + 1,
+                           field_defs[i].name, fe.msg, q);
         }
     }
     out->minutes = bits[0];
@@ -793,28 +778,28 @@ static int check_zone_name(const char *name, char *err, size_t errlen)
     size_t len;
 
     if (!name || !*name) {
-        return fail(err, errlen, "empty time zone name (e.g. Europe/Berlin)");
+        return wr_errf(err, errlen, "empty time zone name (e.g. Europe/Berlin)");
     }
     quote_text(name, SIZE_MAX, q);
     if (name[0] == '/') {
-        return fail(err, errlen, "time zone '%s' is a path; use a zone name such as Europe/Berlin",
-                    q);
+        return wr_errf(err, errlen,
+                       "time zone '%s' is a path; use a zone name such as Europe/Berlin", q);
     }
     len = strlen(name);
     if (len > 255) {
-        return fail(err, errlen, "invalid time zone name '%s' (e.g. Europe/Berlin)", q);
+        return wr_errf(err, errlen, "invalid time zone name '%s' (e.g. Europe/Berlin)", q);
     }
     for (size_t i = 0; i < len; i++) {
         char c = name[i];
         if (!is_alpha(c) && !is_digit(c) && !strchr("/_+-.", c)) {
-            return fail(err, errlen, "invalid time zone name '%s' (e.g. Europe/Berlin)", q);
+            return wr_errf(err, errlen, "invalid time zone name '%s' (e.g. Europe/Berlin)", q);
         }
     }
     /* Every component non-empty and not starting with '.', which rules out "." and "..". */
     for (comp = name; comp;) {
         const char *slash = strchr(comp, '/');
         if (*comp == '/' || *comp == '.' || *comp == '\0') {
-            return fail(err, errlen, "invalid time zone name '%s' (e.g. Europe/Berlin)", q);
+            return wr_errf(err, errlen, "invalid time zone name '%s' (e.g. Europe/Berlin)", q);
         }
         comp = slash ? slash + 1 : NULL;
     }
@@ -889,9 +874,9 @@ static int fail_unknown_zone(const char *name, char *err, size_t errlen)
         best = wr_suggest(name, (const char *const *)nl.items);
     }
     if (best) {
-        fail(err, errlen, "unknown time zone '%s' (did you mean '%s'?)", q, best);
+        wr_errf(err, errlen, "unknown time zone '%s' (did you mean '%s'?)", q, best);
     } else {
-        fail(err, errlen, "unknown time zone '%s'", q);
+        wr_errf(err, errlen, "unknown time zone '%s'", q);
     }
     for (size_t i = 0; i < nl.count; i++) {
         free(nl.items[i]);
@@ -926,7 +911,7 @@ struct wr_tz *wr_tz_load(const char *name, char *err, size_t errlen)
     tz = tzif_decode((const unsigned char *)data, len);
     if (!tz) {
         quote_text(name, SIZE_MAX, q);
-        fail(err, errlen, "time zone '%s': damaged file in the tz database", q);
+        wr_errf(err, errlen, "time zone '%s': damaged file in the tz database", q);
     }
 out:
     free(path);

@@ -50,21 +50,6 @@ static bool is_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err && errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 int wr_duration_parse(const char *s, int64_t *ms_out, char *err, size_t errlen)
 {
     char q[WR_QUOTE_MAX + 4];
@@ -73,16 +58,16 @@ int wr_duration_parse(const char *s, int64_t *ms_out, char *err, size_t errlen)
     int last_unit = -1;
 
     if (!s || !*s) {
-        return fail(err, errlen, "empty duration (e.g. 30s, 15m or 1h30m)");
+        return wr_errf(err, errlen, "empty duration (e.g. 30s, 15m or 1h30m)");
     }
     wr_quote_input(s, q);
     for (p = s; *p; p++) {
         if (is_space(*p)) {
-            return fail(err, errlen, "whitespace in duration '%s' (write e.g. 1h30m)", q);
+            return wr_errf(err, errlen, "whitespace in duration '%s' (write e.g. 1h30m)", q);
         }
     }
     if (s[0] == '-') {
-        return fail(err, errlen, "negative duration '%s'", q);
+        return wr_errf(err, errlen, "negative duration '%s'", q);
     }
 
     p = s;
@@ -93,7 +78,8 @@ int wr_duration_parse(const char *s, int64_t *ms_out, char *err, size_t errlen)
         size_t unit_len, frac_digits = 0, u;
 
         if (!is_digit(*p)) {
-            return fail(err, errlen, "invalid duration '%s' (expected e.g. 30s, 15m or 1h30m)", q);
+            return wr_errf(err, errlen, "invalid duration '%s' (expected e.g. 30s, 15m or 1h30m)",
+                           q);
         }
         for (; is_digit(*p); p++) {
             /* Saturate instead of overflowing; anything this big is rejected below. */
@@ -107,8 +93,8 @@ int wr_duration_parse(const char *s, int64_t *ms_out, char *err, size_t errlen)
             const char *f = ++p, *end;
 
             if (!is_digit(*p)) {
-                return fail(err, errlen, "invalid duration '%s' (expected e.g. 30s, 15m or 1h30m)",
-                            q);
+                return wr_errf(err, errlen,
+                               "invalid duration '%s' (expected e.g. 30s, 15m or 1h30m)", q);
             }
             while (is_digit(*p)) {
                 p++;
@@ -119,8 +105,8 @@ int wr_duration_parse(const char *s, int64_t *ms_out, char *err, size_t errlen)
                 end--;
             }
             if ((size_t)(end - f) > MAX_FRACTION_DIGITS) {
-                return fail(err, errlen, "too many decimals in '%s' (at most %d)", q,
-                            MAX_FRACTION_DIGITS);
+                return wr_errf(err, errlen, "too many decimals in '%s' (at most %d)", q,
+                               MAX_FRACTION_DIGITS);
             }
             for (; f < end; f++) {
                 frac = frac * 10 + (*f - '0');
@@ -135,10 +121,11 @@ int wr_duration_parse(const char *s, int64_t *ms_out, char *err, size_t errlen)
         unit_len = (size_t)(p - unit);
         if (unit_len == 0) {
             if (*p == '\0') {
-                return fail(err, errlen, "missing unit in '%s' (e.g. %.*ss)", q,
-                            (int)(p - num > 20 ? 20 : p - num), num);
+                return wr_errf(err, errlen, "missing unit in '%s' (e.g. %.*ss)", q,
+                               (int)(p - num > 20 ? 20 : p - num), num);
             }
-            return fail(err, errlen, "invalid duration '%s' (expected e.g. 30s, 15m or 1h30m)", q);
+            return wr_errf(err, errlen, "invalid duration '%s' (expected e.g. 30s, 15m or 1h30m)",
+                           q);
         }
         for (u = 0; u < N_UNITS; u++) {
             if (strlen(units[u].name) == unit_len && memcmp(units[u].name, unit, unit_len) == 0) {
@@ -146,31 +133,31 @@ int wr_duration_parse(const char *s, int64_t *ms_out, char *err, size_t errlen)
             }
         }
         if (u == N_UNITS) {
-            return fail(err, errlen, "unknown unit '%.*s' in '%s' (use ms, s, m, h, d or w)",
-                        (int)(unit_len > 16 ? 16 : unit_len), unit, q);
+            return wr_errf(err, errlen, "unknown unit '%.*s' in '%s' (use ms, s, m, h, d or w)",
+                           (int)(unit_len > 16 ? 16 : unit_len), unit, q);
         }
         if ((int)u <= last_unit) {
-            return fail(err, errlen,
-                        "units out of order in '%s' (largest first, each once, e.g. 1h30m)", q);
+            return wr_errf(err, errlen,
+                           "units out of order in '%s' (largest first, each once, e.g. 1h30m)", q);
         }
         last_unit = (int)u;
 
         if (too_big || whole > WR_DURATION_MAX_MS / units[u].ms) {
-            return fail(err, errlen, "duration '%s' is longer than 100 years", q);
+            return wr_errf(err, errlen, "duration '%s' is longer than 100 years", q);
         }
         seg = whole * units[u].ms;
         if (frac_digits > 0) {
             /* frac < 10^9 and ms <= one week, so the product fits in int64_t. */
             int64_t f_ms = frac * units[u].ms;
             if (f_ms % scale != 0) {
-                return fail(err, errlen, "'%s' is not a whole number of milliseconds", q);
+                return wr_errf(err, errlen, "'%s' is not a whole number of milliseconds", q);
             }
             seg += f_ms / scale;
         }
         /* total and seg are each at most the maximum, so the sum cannot overflow. */
         total += seg;
         if (total > WR_DURATION_MAX_MS) {
-            return fail(err, errlen, "duration '%s' is longer than 100 years", q);
+            return wr_errf(err, errlen, "duration '%s' is longer than 100 years", q);
         }
     }
     *ms_out = total;

@@ -41,21 +41,6 @@ static bool is_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err && errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 int wr_size_parse(const char *s, uint64_t *out, char *err, size_t errlen)
 {
     char q[WR_QUOTE_MAX + 4];
@@ -64,19 +49,19 @@ int wr_size_parse(const char *s, uint64_t *out, char *err, size_t errlen)
     bool too_big = false;
 
     if (!s || !*s) {
-        return fail(err, errlen, "empty size (e.g. 1MiB, 64KB or 4096)");
+        return wr_errf(err, errlen, "empty size (e.g. 1MiB, 64KB or 4096)");
     }
     wr_quote_input(s, q);
     for (const char *w = s; *w; w++) {
         if (is_space(*w)) {
-            return fail(err, errlen, "whitespace in size '%s' (write e.g. 1MiB)", q);
+            return wr_errf(err, errlen, "whitespace in size '%s' (write e.g. 1MiB)", q);
         }
     }
     if (*s == '-') {
-        return fail(err, errlen, "negative size '%s'", q);
+        return wr_errf(err, errlen, "negative size '%s'", q);
     }
     if (!is_digit(*p)) {
-        return fail(err, errlen, "invalid size '%s' (expected e.g. 1MiB, 64KB or 4096)", q);
+        return wr_errf(err, errlen, "invalid size '%s' (expected e.g. 1MiB, 64KB or 4096)", q);
     }
     for (; is_digit(*p); p++) {
         /* Saturate instead of overflowing; anything this big is refused below. */
@@ -87,7 +72,8 @@ int wr_size_parse(const char *s, uint64_t *out, char *err, size_t errlen)
         }
     }
     if (*p == '.') {
-        return fail(err, errlen, "'%s' is not a whole number (write e.g. 1536KiB for 1.5MiB)", q);
+        return wr_errf(err, errlen, "'%s' is not a whole number (write e.g. 1536KiB for 1.5MiB)",
+                       q);
     }
     uint64_t mul = 1;
     if (*p) {
@@ -96,15 +82,15 @@ int wr_size_parse(const char *s, uint64_t *out, char *err, size_t errlen)
             u++;
         }
         if (u == N_UNITS) {
-            return fail(err, errlen,
-                        "unknown unit '%.16s' in '%s' (use B, KB, MB, GB, TB, KiB, MiB, GiB or "
-                        "TiB)",
-                        p, q);
+            return wr_errf(err, errlen,
+                           "unknown unit '%.16s' in '%s' (use B, KB, MB, GB, TB, KiB, MiB, GiB or "
+                           "TiB)",
+                           p, q);
         }
         mul = units[u].bytes;
     }
     if (too_big || n > WR_SIZE_MAX / mul) {
-        return fail(err, errlen, "size '%s' is larger than 1TiB", q);
+        return wr_errf(err, errlen, "size '%s' is larger than 1TiB", q);
     }
     *out = n * mul;
     return 0;
@@ -118,16 +104,16 @@ int wr_size_get(struct json_object *v, uint64_t *out, char *err, size_t errlen)
     if (json_object_is_type(v, json_type_int)) {
         int64_t n = json_object_get_int64(v);
         if (n < 0) {
-            return fail(err, errlen, "negative size %" PRId64, n);
+            return wr_errf(err, errlen, "negative size %" PRId64, n);
         }
         if ((uint64_t)n > WR_SIZE_MAX) {
-            return fail(err, errlen, "size %" PRId64 " is larger than 1TiB", n);
+            return wr_errf(err, errlen, "size %" PRId64 " is larger than 1TiB", n);
         }
         *out = (uint64_t)n;
         return 0;
     }
-    return fail(err, errlen, "expected a size such as 1MiB, 64KB or 4096, got %s",
-                wr_json_type_name(v));
+    return wr_errf(err, errlen, "expected a size such as 1MiB, 64KB or 4096, got %s",
+                   wr_json_type_name(v));
 }
 
 const char *wr_size_format(uint64_t bytes, char *buf, size_t buflen)

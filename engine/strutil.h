@@ -17,6 +17,9 @@ void *wr_xrealloc(void *p, size_t n);
 char *wr_xstrdup(const char *s);
 /* Returns an owned copy of s, or NULL when s is NULL. */
 char *wr_xstrdup_or_null(const char *s);
+/* Formats a message into err (when err is not NULL) and returns -1: `return wr_errf(...)`. */
+int wr_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #define WR_QUOTE_MAX 48
 
 /*
