@@ -258,6 +258,8 @@ static int start_runs(struct daemon *d)
         wr_log(WR_LOG_ERROR, "cannot start the run executor", "error", err, NULL);
         return -1;
     }
+    /* Runs stored by a webhook, a file or a schedule start now, not at the next poll. */
+    wr_ingest_on_runs(d->ingest, wr_runner_notify, d->runner);
     return 0;
 }
 
@@ -389,6 +391,9 @@ out:
     wr_admin_free(d.admin);
     wr_schedule_free(d.schedule);
     wr_file_watch_free(d.files);
+    if (d.ingest) {
+        wr_ingest_on_runs(d.ingest, NULL, NULL); /* late commits must not reach a freed runner */
+    }
     wr_runner_free(d.runner);
     /* The client first: it drops its callbacks, then the directory has none pending. */
     wr_graph_free(d.graph);

@@ -16,9 +16,18 @@
 struct wr_ingest {
     struct event_base *base;
     struct wr_journal *journal;
+    void (*on_runs)(void *arg);
+    void *on_runs_arg;
 };
 
+void wr_ingest_on_runs(struct wr_ingest *in, void (*fn)(void *arg), void *arg)
+{
+    in->on_runs = fn;
+    in->on_runs_arg = arg;
+}
+
 struct submission {
+    struct wr_ingest *in;
     wr_ingest_done_fn done;
     void *arg;
 };
@@ -109,8 +118,15 @@ static void on_committed(void *arg, struct wr_journal_batch *b, int rc, const ch
         wr_log(WR_LOG_INFO, items[i].duplicate ? "duplicate event" : "event stored", "event",
                items[i].event_id, "source", b->events[i].source, "runs", runs, NULL);
     }
+    bool runs = false;
+    for (size_t i = 0; rc == 0 && i < b->count; i++) {
+        runs = runs || items[i].runs > 0;
+    }
     struct wr_ingest_result res = {rc, error, b->count, items};
     s->done(s->arg, &res);
+    if (runs && s->in->on_runs) {
+        s->in->on_runs(s->in->on_runs_arg);
+    }
     free(items);
     free(s);
 }
@@ -153,6 +169,7 @@ int wr_ingest_submit(struct wr_ingest *in, const char *source, struct json_objec
         }
     }
     struct submission *s = wr_xcalloc(1, sizeof(*s));
+    s->in = in;
     s->done = done;
     s->arg = arg;
     if (wr_journal_submit(in->journal, b, on_committed, s) != 0) {

@@ -53,6 +53,10 @@ struct wr_ingest;
 struct wr_ingest *wr_ingest_new(struct event_base *base, struct wr_journal *journal);
 void wr_ingest_free(struct wr_ingest *in);
 
+/* Calls fn(arg) on the loop thread after each commit that stored new runs (the executor's
+   cue to look for them now rather than at its next poll). */
+void wr_ingest_on_runs(struct wr_ingest *in, void (*fn)(void *arg), void *arg);
+
 /*
  * Matches and stores the n events of one delivery. source names the trigger for audit and
  * history ("webhook /hooks/hr", "file /spool/hr/2026-11.csv", "schedule nightly",

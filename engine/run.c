@@ -946,6 +946,14 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
     return r;
 }
 
+void wr_runner_notify(void *runner)
+{
+    struct wr_runner *r = runner;
+    if (!r->stopping) {
+        kick_soon(r); /* new rows come after the cursor: no rescan needed */
+    }
+}
+
 void wr_runner_kick(struct wr_runner *r)
 {
     r->rescan = true; /* from outside (new events, a retry): anything may have changed */

@@ -43,8 +43,11 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
                                 struct wr_graph *graph, struct wr_directory *dir,
                                 const struct wr_runner_options *opts, char *err, size_t errlen);
 
-/* Looks for due runs now (e.g. right after new runs were committed). */
+/* Looks at every open run on the next loop turn (a retry, anything changed from outside). */
 void wr_runner_kick(struct wr_runner *r);
+
+/* New runs were stored: look for them on the next loop turn. arg is the runner. */
+void wr_runner_notify(void *runner);
 
 /* Stops starting runs; runs in progress go on to their next durable point. */
 void wr_runner_stop(struct wr_runner *r);
