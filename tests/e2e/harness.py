@@ -24,6 +24,7 @@ A test imports it with its own directory on sys.path and ends with
   journal's runs.
 - free_port(): a loopback port nothing listens on.
 """
+import atexit
 import base64
 import hashlib
 import hmac
@@ -117,6 +118,12 @@ def _body_bytes(body):
     return (body if isinstance(body, str) else json.dumps(body)).encode()
 
 
+def _reap(proc):
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
 class Sim:
     """build/graphsim on 127.0.0.1, seeded with tests/graphsim/seed.json; flags are added."""
 
@@ -125,6 +132,8 @@ class Sim:
             [GRAPHSIM, "--listen", "127.0.0.1:0", "--seed",
              os.path.join(SOURCE, "tests/graphsim/seed.json")] + list(flags),
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        # A test that fails before its stop() must not leave a simulator behind.
+        atexit.register(_reap, self.proc)
         line = self.proc.stdout.readline().decode()
         self.port = int(re.search(r":(\d+)", line).group(1))
 
@@ -216,6 +225,7 @@ class Weir:
         self.proc = subprocess.Popen([WEIR, "run", "-c", "weir.yaml"] + list(args), cwd=root,
                                      env=dict(os.environ, **(env or {})), stdout=self.log,
                                      stderr=subprocess.PIPE)
+        atexit.register(_reap, self.proc)
         self.port = self.admin = None
         deadline = time.time() + 30
         while time.time() < deadline and not (self.port and (self.admin or not admin)):
