@@ -22,9 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -37,6 +35,7 @@
 #include "engine/directory.h"
 #include "engine/graph.h"
 #include "engine/net_guard.h"
+#include "sim.h"
 
 #define CLIENT_ID "00000000-0000-0000-0000-000000000001"
 #define SECRET    "sim-secret"
@@ -76,174 +75,6 @@ static size_t array_len(struct json_object *a)
     return json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
 }
 
-/* {====== graphsim process ====== */
-
-struct sim {
-    pid_t pid;
-    FILE *out;
-    int port;
-    char authority[64];
-    char base_url[80];
-};
-
-static void sim_start(struct sim *s, const char *extra)
-{
-    const char *argv[8];
-    size_t n = 0;
-    int fds[2];
-    char line[256];
-
-    memset(s, 0, sizeof(*s));
-    argv[n++] = graphsim_path;
-    argv[n++] = "--listen";
-    argv[n++] = "127.0.0.1:0";
-    argv[n++] = "--seed";
-    argv[n++] = seed_path;
-    if (extra) {
-        argv[n++] = extra;
-        argv[n++] = "1";
-    }
-    argv[n] = NULL;
-    assert_int_equal(pipe(fds), 0);
-    s->pid = fork();
-    assert_true(s->pid >= 0);
-    if (s->pid == 0) {
-        /* If this test process dies (an abort in an assertion), graphsim goes with it. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    s->out = fdopen(fds[0], "r");
-    assert_non_null(s->out);
-    assert_non_null(fgets(line, sizeof(line), s->out));
-    assert_int_equal(sscanf(line, "graphsim listening on 127.0.0.1:%d", &s->port), 1);
-    snprintf(s->authority, sizeof(s->authority), "http://127.0.0.1:%d", s->port);
-    snprintf(s->base_url, sizeof(s->base_url), "http://127.0.0.1:%d/v1.0", s->port);
-}
-
-static int sim_stop(struct sim *s)
-{
-    int status = 0;
-    if (s->pid <= 0) {
-        return 0;
-    }
-    kill(s->pid, SIGTERM);
-    waitpid(s->pid, &status, 0);
-    s->pid = 0;
-    fclose(s->out);
-    s->out = NULL;
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-}
-
-static size_t sink(char *data, size_t size, size_t nmemb, void *arg)
-{
-    fwrite(data, size, nmemb, arg);
-    return size * nmemb;
-}
-
-/* Blocking call to graphsim's /_sim (outside the loop); the parsed JSON (owned) or NULL. */
-static struct json_object *sim_call(const struct sim *s, const char *path, long *status)
-{
-    char url[512], *buf = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
-    CURL *c = curl_easy_init();
-    assert_non_null(mem);
-    assert_non_null(c);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", s->port, path);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, mem);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-    assert_int_equal(curl_easy_perform(c), CURLE_OK);
-    if (status) {
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-    }
-    curl_easy_cleanup(c);
-    fclose(mem);
-    struct json_object *o = len > 0 ? json_tokener_parse(buf) : NULL;
-    free(buf);
-    return o;
-}
-
-static int64_t sim_mutations(const struct sim *s)
-{
-    struct json_object *st = sim_call(s, "/_sim/stats", NULL), *v;
-    assert_non_null(st);
-    assert_true(json_object_object_get_ex(st, "mutations", &v));
-    int64_t n = json_object_get_int64(v);
-    json_object_put(st);
-    return n;
-}
-
-/* The simulator's full view of one user (owned), or NULL when it does not exist. */
-static struct json_object *sim_user(const struct sim *s, const char *ref)
-{
-    char path[256];
-    long status = 0;
-    snprintf(path, sizeof(path), "/_sim/users/%s", ref);
-    struct json_object *u = sim_call(s, path, &status);
-    if (status == 404) {
-        json_object_put(u);
-        return NULL;
-    }
-    assert_int_equal(status, 200);
-    return u;
-}
-
-/* The whole tenant, serialised: a dry run must leave it byte for byte the same. */
-static char *sim_state_text(const struct sim *s)
-{
-    struct json_object *st = sim_call(s, "/_sim/state", NULL);
-    assert_non_null(st);
-    char *text = strdup(json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN));
-    json_object_put(st);
-    return text;
-}
-
-/* The request log's methods and paths since seq `since`, as "METHOD path" lines (owned). */
-static char *sim_requests_since(const struct sim *s, int64_t since)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/_sim/requests?since=%lld", (long long)since);
-    struct json_object *o = sim_call(s, path, NULL), *v;
-    assert_non_null(o);
-    assert_true(json_object_object_get_ex(o, "value", &v));
-    size_t cap = 1, len = 0;
-    for (size_t i = 0; i < array_len(v); i++) {
-        struct json_object *e = json_object_array_get_idx(v, i);
-        cap += strlen(json_object_get_string(json_object_object_get(e, "path"))) + 16;
-    }
-    char *out = calloc(1, cap);
-    for (size_t i = 0; i < array_len(v); i++) {
-        struct json_object *e = json_object_array_get_idx(v, i);
-        len += (size_t)snprintf(out + len, cap - len, "%s %s\n",
-                                json_object_get_string(json_object_object_get(e, "method")),
-                                json_object_get_string(json_object_object_get(e, "path")));
-    }
-    json_object_put(o);
-    return out;
-}
-
-static int64_t sim_last_seq(const struct sim *s)
-{
-    struct json_object *o = sim_call(s, "/_sim/requests", NULL), *v;
-    assert_true(json_object_object_get_ex(o, "value", &v));
-    size_t n = array_len(v);
-    int64_t seq = n ? json_object_get_int64(
-                          json_object_object_get(json_object_array_get_idx(v, n - 1), "seq"))
-                    : 0;
-    json_object_put(o);
-    return seq;
-}
-
-/* }====== */
-
 /* {====== fixture: one graphsim, a client, a read-only client for dry runs ====== */
 
 struct fixture {
@@ -261,8 +92,9 @@ static struct fixture F;
 static void start_with(const char *sim_flag, int max_attempts)
 {
     char err[256];
+    const char *const extra[] = {sim_flag, "1", NULL};
     memset(&F, 0, sizeof(F));
-    sim_start(&F.sim, sim_flag);
+    sim_start(&F.sim, graphsim_path, seed_path, sim_flag ? extra : NULL);
     F.base = event_base_new();
     assert_non_null(F.base);
     struct wr_graph_options o = {
@@ -426,17 +258,17 @@ static void run_fail(struct result *r, const char *action, const char *args, con
 static void run_twice(const char *action, const char *args, int64_t expect)
 {
     struct result r;
-    int64_t m0 = sim_mutations(&F.sim);
+    int64_t m0 = sim_stat(&F.sim, "mutations");
     if (!run_ok(&r, action, args, false)) {
         fail_msg("first %s %s did not change anything", action, args);
     }
-    assert_int_equal(sim_mutations(&F.sim) - m0, expect);
+    assert_int_equal(sim_stat(&F.sim, "mutations") - m0, expect);
     result_clear(&r);
-    int64_t m1 = sim_mutations(&F.sim);
+    int64_t m1 = sim_stat(&F.sim, "mutations");
     if (run_ok(&r, action, args, false)) {
         fail_msg("second %s %s changed something again", action, args);
     }
-    assert_int_equal(sim_mutations(&F.sim), m1);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m1);
     result_clear(&r);
 }
 
@@ -444,11 +276,11 @@ static void run_twice(const char *action, const char *args, int64_t expect)
 static void run_dry(const char *action, const char *args, const char *expect_plan)
 {
     struct result r;
-    int64_t m0 = sim_mutations(&F.sim);
+    int64_t m0 = sim_stat(&F.sim, "mutations");
     char *before = sim_state_text(&F.sim);
     run_ok(&r, action, args, true);
     char *after = sim_state_text(&F.sim);
-    assert_int_equal(sim_mutations(&F.sim), m0);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0);
     assert_string_equal(before, after);
     struct json_object *want = json_tokener_parse(expect_plan);
     assert_non_null(want);
@@ -504,7 +336,7 @@ static void test_update_user(void **state)
     (void)state;
 
     /* Unchanged values: no PATCH at all. */
-    int64_t m0 = sim_mutations(&F.sim);
+    int64_t m0 = sim_stat(&F.sim, "mutations");
     int64_t seq = sim_last_seq(&F.sim);
     assert_false(run_ok(&r, "update-user",
                         "{\"user\":\"adele.vance" DOMAIN "\",\"set\":{\"jobTitle\":\"Retail "
@@ -513,7 +345,7 @@ static void test_update_user(void **state)
                         false));
     assert_string_equal(jstr(r.output, "id"), ADELE_ID);
     result_clear(&r);
-    assert_int_equal(sim_mutations(&F.sim), m0);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0);
     char *log = sim_requests_since(&F.sim, seq);
     assert_null(strstr(log, "PATCH"));
     free(log);
@@ -527,7 +359,7 @@ static void test_update_user(void **state)
     assert_true(json_object_equal(json_object_object_get(r.output, "set"), want_set));
     json_object_put(want_set);
     result_clear(&r);
-    assert_int_equal(sim_mutations(&F.sim), m0 + 1);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0 + 1);
     struct json_object *after = sim_user(&F.sim, ADELE_ID);
     json_object_object_foreach(before, key, val)
     {
@@ -543,7 +375,7 @@ static void test_update_user(void **state)
     /* The same again: nothing to write. */
     assert_false(run_ok(&r, "update-user", args, false));
     result_clear(&r);
-    assert_int_equal(sim_mutations(&F.sim), m0 + 1);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0 + 1);
 
     /* By employeeId, and by mail address. */
     run_twice("update-user", "{\"user\":\"employeeId:E1003\",\"set\":{\"officeLocation\":\"1/1\"}}",
@@ -574,7 +406,7 @@ static void test_update_user(void **state)
     run_fail(&r, "update-user", "{\"user\":\"" ADELE_ID "\",\"set\":{\"usageLocation\":\"XYZ\"}}",
              "Graph 400 Request_BadRequest");
     result_clear(&r);
-    assert_int_equal(sim_mutations(&F.sim), m0 + 3);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0 + 3);
 }
 
 /* }====== */
@@ -595,11 +427,11 @@ static void test_disable_enable_user(void **state)
     json_object_put(u);
 
     /* Pradeep is disabled in the seed: disabling him writes nothing. */
-    int64_t m0 = sim_mutations(&F.sim);
+    int64_t m0 = sim_stat(&F.sim, "mutations");
     assert_false(run_ok(&r, "disable-user", "{\"user\":\"employeeId:E1011\"}", false));
     assert_string_equal(jstr(r.output, "id"), PRADEEP_ID);
     result_clear(&r);
-    assert_int_equal(sim_mutations(&F.sim), m0);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0);
 
     run_fail(&r, "disable-user", "{\"user\":\"ghost" DOMAIN "\"}", "Request_ResourceNotFound");
     result_clear(&r);
@@ -620,14 +452,14 @@ static void test_revoke_sessions(void **state)
 {
     struct result r;
     (void)state;
-    int64_t m0 = sim_mutations(&F.sim);
+    int64_t m0 = sim_stat(&F.sim, "mutations");
     for (int i = 0; i < 2; i++) {
         /* Always a write: there is nothing to compare with. */
         assert_true(run_ok(&r, "revoke-sessions", "{\"user\":\"employeeId:E1004\"}", false));
         assert_string_equal(jstr(r.output, "id"), ADELE_ID);
         result_clear(&r);
     }
-    assert_int_equal(sim_mutations(&F.sim), m0 + 2);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0 + 2);
     struct json_object *u = sim_user(&F.sim, ADELE_ID);
     assert_non_null(jstr(u, "signInSessionsValidFromDateTime"));
     json_object_put(u);
@@ -647,13 +479,13 @@ static void test_create_user(void **state)
     const char *args = "{\"set\":{\"userPrincipalName\":\"new.hire" DOMAIN "\","
                        "\"displayName\":\"New Hire\",\"mailNickname\":\"new.hire\","
                        "\"employeeId\":\"E2001\",\"usageLocation\":\"DE\"}}";
-    int64_t m0 = sim_mutations(&F.sim);
+    int64_t m0 = sim_stat(&F.sim, "mutations");
     assert_true(run_ok(&r, "create-user", args, false));
     char *id = strdup(jstr(r.output, "id"));
     const char *text = json_object_to_json_string(r.output);
     assert_null(strstr(text, "password"));
     result_clear(&r);
-    assert_int_equal(sim_mutations(&F.sim), m0 + 1);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0 + 1);
 
     struct json_object *u = sim_user(&F.sim, "new.hire" DOMAIN);
     assert_non_null(u);
@@ -666,7 +498,7 @@ static void test_create_user(void **state)
     assert_false(run_ok(&r, "create-user", args, false));
     assert_string_equal(jstr(r.output, "id"), id);
     result_clear(&r);
-    assert_int_equal(sim_mutations(&F.sim), m0 + 1);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0 + 1);
 
     /* Someone else already holds the UPN. */
     run_fail(&r, "create-user",
@@ -713,12 +545,12 @@ static void test_assign_license(void **state)
     json_object_put(u);
 
     /* Already held and not held: nothing to do at all. */
-    int64_t m0 = sim_mutations(&F.sim);
+    int64_t m0 = sim_stat(&F.sim, "mutations");
     assert_false(run_ok(&r, "assign-license",
                         "{\"user\":\"" ADELE_ID "\",\"add\":[\"spe_e5\"],\"remove\":[\"SPE_E3\"]}",
                         false));
     result_clear(&r);
-    assert_int_equal(sim_mutations(&F.sim), m0);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0);
 
     /* Disabled plans by name, resolved through the SKU's servicePlans. */
     run_twice("assign-license",
@@ -730,12 +562,12 @@ static void test_assign_license(void **state)
     json_object_put(u);
 
     /* Lee Gu has no usageLocation: refused without usage_location, set first with it. */
-    m0 = sim_mutations(&F.sim);
+    m0 = sim_stat(&F.sim, "mutations");
     run_fail(&r, "assign-license", "{\"user\":\"" LEE_ID "\",\"add\":[\"EXCHANGESTANDARD\"]}",
              "no usageLocation");
     assert_false(r.retriable);
     result_clear(&r);
-    assert_int_equal(sim_mutations(&F.sim), m0);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0);
     run_twice("assign-license",
               "{\"user\":\"" LEE_ID "\",\"add\":[\"EXCHANGESTANDARD\"],\"usage_location\":\"DE\"}",
               2);
@@ -771,10 +603,10 @@ static void test_remove_all_licenses(void **state)
     json_object_put(u);
     /* Lidia holds none. */
     struct result r;
-    int64_t m0 = sim_mutations(&F.sim);
+    int64_t m0 = sim_stat(&F.sim, "mutations");
     assert_false(run_ok(&r, "remove-all-licenses", "{\"user\":\"" LIDIA_ID "\"}", false));
     result_clear(&r);
-    assert_int_equal(sim_mutations(&F.sim), m0);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0);
 }
 
 /* }====== */
@@ -784,7 +616,7 @@ static void test_remove_all_licenses(void **state)
 /* True when the tenant has an assignment of principal to a role (by id or template). */
 static bool has_assignment(const char *principal, const char *role)
 {
-    struct json_object *st = sim_call(&F.sim, "/_sim/state", NULL);
+    struct json_object *st = sim_call(&F.sim, "GET", "/_sim/state", NULL);
     struct json_object *list = json_object_object_get(st, "roleAssignments");
     bool found = false;
     for (size_t i = 0; i < array_len(list); i++) {
@@ -811,7 +643,7 @@ static void test_set_role(void **state)
     run_twice("set-role", "{\"user\":\"" MEGAN_ID "\",\"role\":\"" CUSTOM_TEMPLATE "\"}", 1);
     assert_true(has_assignment(MEGAN_ID, CUSTOM_ID));
     /* ... and by its definition id and name it is the same assignment. */
-    int64_t m0 = sim_mutations(&F.sim);
+    int64_t m0 = sim_stat(&F.sim, "mutations");
     assert_false(
         run_ok(&r, "set-role", "{\"user\":\"" MEGAN_ID "\",\"role\":\"" CUSTOM_ID "\"}", false));
     assert_string_equal(jstr(r.output, "roleDefinitionId"), CUSTOM_ID);
@@ -824,7 +656,7 @@ static void test_set_role(void **state)
                         "{\"user\":\"" NESTOR_ID "\",\"role\":\"User Administrator\"}", false));
     assert_non_null(jstr(r.output, "assignmentId"));
     result_clear(&r);
-    assert_int_equal(sim_mutations(&F.sim), m0);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0);
     /* Another scope is another assignment. */
     run_twice("set-role",
               "{\"user\":\"" NESTOR_ID "\",\"role\":\"User Administrator\",\"scope\":"
@@ -851,11 +683,11 @@ static void test_remove_role(void **state)
     assert_false(has_assignment(NESTOR_ID, USER_ADMIN));
     /* Never assigned: nothing to do. */
     struct result r;
-    int64_t m0 = sim_mutations(&F.sim);
+    int64_t m0 = sim_stat(&F.sim, "mutations");
     assert_false(
         run_ok(&r, "remove-role", "{\"user\":\"" ADELE_ID "\",\"role\":\"Global Reader\"}", false));
     result_clear(&r);
-    assert_int_equal(sim_mutations(&F.sim), m0);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0);
 }
 
 /* }====== */
@@ -864,7 +696,7 @@ static void test_remove_role(void **state)
 
 static bool is_member(const char *group, const char *user)
 {
-    struct json_object *st = sim_call(&F.sim, "/_sim/state", NULL);
+    struct json_object *st = sim_call(&F.sim, "GET", "/_sim/state", NULL);
     struct json_object *groups = json_object_object_get(st, "groups");
     bool found = false;
     for (size_t i = 0; i < array_len(groups); i++) {
@@ -886,12 +718,12 @@ static void test_add_to_group(void **state)
     run_twice("add-to-group", "{\"user\":\"employeeId:E1004\",\"group\":\"" SALES "\"}", 1);
     assert_true(is_member(SALES, ADELE_ID));
     /* Already a member in the seed. */
-    int64_t m0 = sim_mutations(&F.sim);
+    int64_t m0 = sim_stat(&F.sim, "mutations");
     assert_false(
         run_ok(&r, "add-to-group", "{\"user\":\"" LEE_ID "\",\"group\":\"All Staff\"}", false));
     assert_string_equal(jstr(r.output, "groupId"), "6d4b9adb-ebcd-4f5e-89c1-8070b6d13089");
     result_clear(&r);
-    assert_int_equal(sim_mutations(&F.sim), m0);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0);
 
     run_fail(&r, "add-to-group", "{\"user\":\"" ADELE_ID "\",\"group\":\"Astronauts\"}",
              "group 'Astronauts' not found");
@@ -915,11 +747,11 @@ static void test_remove_from_group(void **state)
     struct json_object *u = sim_user(&F.sim, LEE_ID);
     assert_non_null(u);
     json_object_put(u);
-    int64_t m0 = sim_mutations(&F.sim);
+    int64_t m0 = sim_stat(&F.sim, "mutations");
     assert_false(run_ok(&r, "remove-from-group",
                         "{\"user\":\"" ADELE_ID "\",\"group\":\"IT Admins\"}", false));
     result_clear(&r);
-    assert_int_equal(sim_mutations(&F.sim), m0);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0);
 }
 
 /* }====== */
@@ -931,13 +763,13 @@ static void test_set_manager(void **state)
     struct result r;
     (void)state;
     /* Adele's manager is Megan in the seed. */
-    int64_t m0 = sim_mutations(&F.sim);
+    int64_t m0 = sim_stat(&F.sim, "mutations");
     assert_false(run_ok(&r, "set-manager",
                         "{\"user\":\"" ADELE_ID "\",\"manager\":\"megan.bowen" DOMAIN "\"}",
                         false));
     assert_string_equal(jstr(r.output, "previousManagerId"), MEGAN_ID);
     result_clear(&r);
-    assert_int_equal(sim_mutations(&F.sim), m0);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0);
 
     run_twice("set-manager", "{\"user\":\"" ADELE_ID "\",\"manager\":\"employeeId:E1001\"}", 1);
     struct json_object *u = sim_user(&F.sim, ADELE_ID);
@@ -1066,7 +898,7 @@ static void test_dry_run(void **state)
             "\"directoryScopeId\":\"/\"}}]");
     run_dry("set-role", "{\"user\":\"" NESTOR_ID "\",\"role\":\"User Administrator\"}", "[]");
     /* remove-role: the assignment's id is Graph's, so read it from the state first. */
-    struct json_object *st = sim_call(&F.sim, "/_sim/state", NULL);
+    struct json_object *st = sim_call(&F.sim, "GET", "/_sim/state", NULL);
     struct json_object *list = json_object_object_get(st, "roleAssignments");
     const char *aid = NULL;
     for (size_t i = 0; i < array_len(list); i++) {
@@ -1135,7 +967,7 @@ static void run_pair(const char *action, const char *args)
     struct result r[2];
     struct json_object *jargs = json_tokener_parse(args);
     struct wr_action_env env = {.base = F.base, .graph = F.g, .dir = F.dir};
-    int64_t m0 = sim_mutations(&F.sim);
+    int64_t m0 = sim_stat(&F.sim, "mutations");
     memset(r, 0, sizeof(r));
     pending_runs = 2;
     for (int i = 0; i < 2; i++) {
@@ -1158,7 +990,7 @@ static void run_pair(const char *action, const char *args)
         result_clear(&r[i]);
     }
     assert_int_equal(changed, 1);
-    assert_int_equal(sim_mutations(&F.sim), m0 + 1);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0 + 1);
 }
 
 static void test_races(void **state)

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -32,6 +31,7 @@
 #include <openssl/x509.h>
 
 #include "engine/graph.h"
+#include "sim.h"
 
 #define CLIENT_ID "00000000-0000-0000-0000-000000000001"
 #define TENANT    "contoso.onmicrosoft.com"
@@ -107,97 +107,6 @@ static void write_seed(void)
 
 /* }====== */
 
-/* {====== graphsim process ====== */
-
-struct sim {
-    pid_t pid;
-    FILE *out;
-    int port;
-    char authority[64];
-    char base_url[80];
-};
-
-static void sim_start(struct sim *s)
-{
-    const char *argv[] = {graphsim_path, "--listen", "127.0.0.1:0", "--seed", seed_path, NULL};
-    int fds[2];
-    char line[256];
-
-    memset(s, 0, sizeof(*s));
-    assert_int_equal(pipe(fds), 0);
-    s->pid = fork();
-    assert_true(s->pid >= 0);
-    if (s->pid == 0) {
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    s->out = fdopen(fds[0], "r");
-    assert_non_null(s->out);
-    assert_non_null(fgets(line, sizeof(line), s->out));
-    assert_int_equal(sscanf(line, "graphsim listening on 127.0.0.1:%d", &s->port), 1);
-    snprintf(s->authority, sizeof(s->authority), "http://127.0.0.1:%d", s->port);
-    snprintf(s->base_url, sizeof(s->base_url), "http://127.0.0.1:%d/v1.0", s->port);
-}
-
-static int sim_stop(struct sim *s)
-{
-    int status = 0;
-
-    if (s->pid <= 0) {
-        return 0;
-    }
-    kill(s->pid, SIGTERM);
-    waitpid(s->pid, &status, 0);
-    s->pid = 0;
-    if (s->out != NULL) {
-        fclose(s->out);
-        s->out = NULL;
-    }
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-}
-
-static size_t sink(char *data, size_t size, size_t nmemb, void *arg)
-{
-    fwrite(data, size, nmemb, arg);
-    return size * nmemb;
-}
-
-/* One number from graphsim's /_sim/stats (blocking, outside the loop). */
-static int64_t sim_stat(const struct sim *s, const char *key)
-{
-    char url[128], *buf = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
-    CURL *c = curl_easy_init();
-    struct json_object *o, *v;
-    int64_t n;
-
-    assert_non_null(mem);
-    assert_non_null(c);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/_sim/stats", s->port);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, mem);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-    assert_int_equal(curl_easy_perform(c), CURLE_OK);
-    curl_easy_cleanup(c);
-    fclose(mem);
-    o = json_tokener_parse(buf);
-    free(buf);
-    assert_non_null(o);
-    assert_true(json_object_object_get_ex(o, key, &v));
-    n = json_object_get_int64(v);
-    json_object_put(o);
-    return n;
-}
-
-/* }====== */
-
 /* {====== Client fixture ====== */
 
 struct call {
@@ -240,7 +149,7 @@ static void start(const char *cert, const char *key)
     char err[256] = "";
 
     memset(&F, 0, sizeof(F));
-    sim_start(&F.sim);
+    sim_start(&F.sim, graphsim_path, seed_path, NULL);
     o.authority = F.sim.authority;
     o.tenant = TENANT;
     o.client_id = CLIENT_ID;

@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,142 +29,18 @@
 #include <json-c/json.h>
 
 #include "engine/graph.h"
+#include "sim.h"
 
-#define CLIENT_ID  "00000000-0000-0000-0000-000000000001"
-#define SECRET     "sim-secret"
-#define TENANT     "contoso.onmicrosoft.com"
-#define ADELE      "adele.vance@contoso.onmicrosoft.com"
-#define MAX_CALLS  256
-#define MAX_SIMARG 16
+#define CLIENT_ID "00000000-0000-0000-0000-000000000001"
+#define SECRET    "sim-secret"
+#define TENANT    "contoso.onmicrosoft.com"
+#define ADELE     "adele.vance@contoso.onmicrosoft.com"
+#define MAX_CALLS 256
 
 static const char *graphsim_path;
 static char seed_path[4096];
 
-/* {====== graphsim process ====== */
-
-struct sim {
-    pid_t pid;
-    FILE *out; /* its stdout, kept open so a late write cannot SIGPIPE it */
-    int port;
-    char authority[64];
-    char base_url[80];
-};
-
-/* Starts graphsim with extra arguments (NULL-terminated) and waits for its port. */
-static void sim_start(struct sim *s, const char *const *extra)
-{
-    const char *argv[MAX_SIMARG + 8];
-    size_t n = 0;
-    int fds[2];
-    char line[256];
-
-    memset(s, 0, sizeof(*s));
-    argv[n++] = graphsim_path;
-    argv[n++] = "--listen";
-    argv[n++] = "127.0.0.1:0";
-    argv[n++] = "--seed";
-    argv[n++] = seed_path;
-    for (size_t i = 0; extra != NULL && extra[i] != NULL && i < MAX_SIMARG; i++) {
-        argv[n++] = extra[i];
-    }
-    argv[n] = NULL;
-    assert_int_equal(pipe(fds), 0);
-    s->pid = fork();
-    assert_true(s->pid >= 0);
-    if (s->pid == 0) {
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    s->out = fdopen(fds[0], "r");
-    assert_non_null(s->out);
-    assert_non_null(fgets(line, sizeof(line), s->out));
-    assert_int_equal(sscanf(line, "graphsim listening on 127.0.0.1:%d", &s->port), 1);
-    snprintf(s->authority, sizeof(s->authority), "http://127.0.0.1:%d", s->port);
-    snprintf(s->base_url, sizeof(s->base_url), "http://127.0.0.1:%d/v1.0", s->port);
-}
-
-/* SIGTERM, wait, and check it exited 0 (the sanitizer build's graphsim checks its leaks). */
-static int sim_stop(struct sim *s)
-{
-    int status = 0;
-
-    if (s->pid <= 0) {
-        return 0;
-    }
-    kill(s->pid, SIGTERM);
-    waitpid(s->pid, &status, 0);
-    s->pid = 0;
-    if (s->out != NULL) {
-        fclose(s->out);
-        s->out = NULL;
-    }
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-}
-
-static size_t sink(char *data, size_t size, size_t nmemb, void *arg)
-{
-    fwrite(data, size, nmemb, arg);
-    return size * nmemb;
-}
-
-/* Blocking call to graphsim's /_sim (outside the loop); returns the parsed JSON or NULL. */
-static struct json_object *sim_call(const struct sim *s, const char *method, const char *path)
-{
-    char url[256], *buf = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
-    CURL *c = curl_easy_init();
-    struct json_object *o;
-    CURLcode rc;
-
-    assert_non_null(mem);
-    assert_non_null(c);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", s->port, path);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (strcmp(method, "POST") == 0) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-    }
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, mem);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-    rc = curl_easy_perform(c);
-    curl_easy_cleanup(c);
-    fclose(mem);
-    assert_int_equal(rc, CURLE_OK);
-    o = len > 0 ? json_tokener_parse(buf) : NULL;
-    free(buf);
-    return o;
-}
-
-static int64_t sim_stat(const struct sim *s, const char *key)
-{
-    struct json_object *st = sim_call(s, "GET", "/_sim/stats"), *v;
-    int64_t n;
-
-    assert_non_null(st);
-    assert_true(json_object_object_get_ex(st, key, &v));
-    n = json_object_get_int64(v);
-    json_object_put(st);
-    return n;
-}
-
-/* The request log's entries (owned array). */
-static struct json_object *sim_log(const struct sim *s)
-{
-    struct json_object *o = sim_call(s, "GET", "/_sim/requests"), *v;
-
-    assert_non_null(o);
-    assert_true(json_object_object_get_ex(o, "value", &v));
-    json_object_get(v);
-    json_object_put(o);
-    return v;
-}
+/* {====== JSON fields ====== */
 
 static const char *jstr(struct json_object *o, const char *key)
 {
@@ -255,7 +130,7 @@ static void start(const char *const *sim_args, const struct wr_graph_options *op
     char err[256] = "";
 
     memset(&F, 0, sizeof(F));
-    sim_start(&F.sim, sim_args);
+    sim_start(&F.sim, graphsim_path, seed_path, sim_args);
     if (opts != NULL) {
         o = *opts;
     }
@@ -398,7 +273,7 @@ static char *synth_job_title(int i)
     char *t;
 
     snprintf(path, sizeof(path), "/_sim/users/synth%06d@%s", i, TENANT);
-    u = sim_call(&F.sim, "GET", path);
+    u = sim_call(&F.sim, "GET", path, NULL);
     assert_non_null(u);
     t = strdup(jstr(u, "jobTitle"));
     json_object_put(u);
@@ -418,7 +293,7 @@ static void test_get_user_and_404(void **state)
 
     (void)state;
     start(NULL, NULL);
-    adele = sim_call(&F.sim, "GET", "/_sim/users/" ADELE);
+    adele = sim_call(&F.sim, "GET", "/_sim/users/" ADELE, NULL);
     assert_non_null(adele);
 
     p = user_path(ADELE);
@@ -555,7 +430,7 @@ static void test_throttling(void **state)
     start(args, &batched);
     throttled_run(true);
 
-    r = sim_call(&F.sim, "POST", "/_sim/reset");
+    r = sim_call(&F.sim, "POST", "/_sim/reset", NULL);
     json_object_put(r);
     wr_graph_free(F.g);
     F.g = NULL;
