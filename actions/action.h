@@ -16,6 +16,7 @@
 #define WR_ACTION_H
 
 #include <json-c/json.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -82,6 +83,9 @@ void wr_action_succeed(struct wr_action_ctx *ctx, struct json_object *output);
  */
 void wr_action_fail(struct wr_action_ctx *ctx, const struct wr_graph_result *res, bool retriable,
                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The same with a va_list, for an action's own failure helper that also releases its state. */
+void wr_action_vfail(struct wr_action_ctx *ctx, const struct wr_graph_result *res, bool retriable,
+                     const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
 
 /* }====== */
 

@@ -153,12 +153,10 @@ static void op_fail(struct http_op *op, bool retriable, const char *fmt, ...)
 
 static void op_fail(struct http_op *op, bool retriable, const char *fmt, ...)
 {
-    char msg[768];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    wr_action_vfail(op->ctx, NULL, retriable, fmt, ap);
     va_end(ap);
-    wr_action_fail(op->ctx, NULL, retriable, "%s", msg);
     op_teardown(op);
 }
 

@@ -48,12 +48,10 @@ static void op_fail(struct manager_op *op, const struct wr_graph_result *res, co
 
 static void op_fail(struct manager_op *op, const struct wr_graph_result *res, const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    wr_action_vfail(op->ctx, res, false, fmt, ap); /* formats before op_clear frees its args */
     va_end(ap);
-    wr_action_fail(op->ctx, res, false, "%s", msg);
     op_clear(op);
 }
 

@@ -236,11 +236,17 @@ void wr_action_succeed(struct wr_action_ctx *ctx, struct json_object *output)
 void wr_action_fail(struct wr_action_ctx *ctx, const struct wr_graph_result *res, bool retriable,
                     const char *fmt, ...)
 {
-    struct wr_buf b = {0};
     va_list ap;
     va_start(ap, fmt);
-    wr_buf_vaddf(&b, fmt, ap);
+    wr_action_vfail(ctx, res, retriable, fmt, ap);
     va_end(ap);
+}
+
+void wr_action_vfail(struct wr_action_ctx *ctx, const struct wr_graph_result *res, bool retriable,
+                     const char *fmt, va_list ap)
+{
+    struct wr_buf b = {0};
+    wr_buf_vaddf(&b, fmt, ap);
     if (res) {
         const char *code = res->error_code && *res->error_code ? res->error_code : "error";
         const char *msg = res->error_message ? res->error_message : "";
