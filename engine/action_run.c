@@ -44,6 +44,8 @@ struct wr_action_ctx {
     bool finished;
     bool ok;
     bool retriable;
+    bool throttled;
+    int64_t retry_after_ms;
     struct json_object *output;
     char *error;
 };
@@ -76,6 +78,8 @@ static void on_finish(evutil_socket_t fd, short what, void *arg)
         .retriable = ctx->retriable,
         .output = ctx->output,
         .error = ctx->error,
+        .throttled = ctx->throttled,
+        .retry_after_ms = ctx->retry_after_ms,
         .plan = ctx->plan,
     };
     ctx->done(ctx->done_arg, &out);
@@ -259,6 +263,10 @@ void wr_action_vfail(struct wr_action_ctx *ctx, const struct wr_graph_result *re
             wr_buf_addf(&b, "Graph request failed (%s): %s", code, msg);
         }
         retriable = res->retriable;
+        /* Throttling is Graph asking for time, not a failure of the step: see run.c. */
+        ctx->throttled =
+            retriable && (res->status == 429 || (res->status == 503 && res->retry_after_ms > 0));
+        ctx->retry_after_ms = ctx->throttled ? res->retry_after_ms : 0;
     }
     ctx->ok = false;
     ctx->retriable = retriable;

@@ -13,6 +13,7 @@
 
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "actions/action.h"
 
@@ -33,7 +34,11 @@ struct wr_action_outcome {
     bool retriable;             /* on failure: a later retry may succeed */
     struct json_object *output; /* on success: the action's output (borrowed during the call) */
     const char *error;          /* on failure: one line, with Graph's status, code and message */
-    struct json_object *plan;   /* dry run: [{"method","path","body"}...] (borrowed); else NULL */
+    /* On failure: Graph throttled the request (429, or 503 with Retry-After) after the
+       client's own retries. The executor waits it out without counting an attempt. */
+    bool throttled;
+    int64_t retry_after_ms;   /* throttled: the last Retry-After Graph sent (ms), or 0 */
+    struct json_object *plan; /* dry run: [{"method","path","body"}...] (borrowed); else NULL */
 };
 
 typedef void (*wr_action_done_fn)(void *arg, const struct wr_action_outcome *out);

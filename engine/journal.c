@@ -92,6 +92,9 @@ static const char *const migrations[] = {
     /* 2: the executor's "is an earlier run of this key still open?" is an index lookup, not a
        scan of every open run (with 1,500 open runs a poll took 0.4 s). */
     "CREATE INDEX runs_ckey ON runs(concurrency_key, status) WHERE concurrency_key IS NOT NULL;",
+    /* 3: when Graph began throttling a step's attempts (NULL: not throttled now). Throttled
+       attempts do not count against retry.attempts; this bounds how long they may go on. */
+    "ALTER TABLE steps ADD COLUMN throttled_since INTEGER;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

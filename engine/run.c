@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "engine/action_run.h"
+#include "engine/duration.h"
 #include "engine/journal.h"
 #include "engine/log.h"
 #include "engine/lua_host.h"
@@ -75,6 +76,7 @@ struct exec {
     bool keyed;          /* has a concurrency key: later runs of the key may be waiting for it */
     struct set_use *use; /* the set wf belongs to: kept alive while this run is in memory */
     int64_t attempt_started; /* monotonic ms when the current attempt started, or 0 */
+    int64_t throttled_since; /* wall ms since Graph throttles the current step, or 0 */
 };
 
 static int64_t mono_ms(void)
@@ -255,11 +257,11 @@ static void set_step(struct wr_journal_batch *b, const struct exec *x, const cha
     /* NULL keeps what is stored (coalesce): started_at only changes when a step starts. */
     const char *sql =
         "INSERT INTO steps (run_id, idx, step_id, status, attempts, started_at, finished_at, "
-        "args, output, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "args, output, error, throttled_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (run_id, idx) DO UPDATE SET status = excluded.status, attempts = "
         "excluded.attempts, started_at = coalesce(excluded.started_at, started_at), "
         "finished_at = excluded.finished_at, args = coalesce(excluded.args, args), output = "
-        "excluded.output, error = excluded.error";
+        "excluded.output, error = excluded.error, throttled_since = excluded.throttled_since";
     const char *sid = s && s->id ? s->id : NULL;
     int64_t attempts = x->attempts;
     /* Parameters 6 and 7 are an integer or NULL; the va_list needs the matching type. */
@@ -267,23 +269,23 @@ static void set_step(struct wr_journal_batch *b, const struct exec *x, const cha
         wr_journal_batch_add_op(b, sql,
                                 "titti"
                                 "it"
-                                "ttt",
+                                "ttti",
                                 x->id, step_row(x), sid, status, attempts, started_at,
-                                (const char *)NULL, args, output, error);
+                                (const char *)NULL, args, output, error, x->throttled_since);
     } else if (open) {
         wr_journal_batch_add_op(b, sql,
                                 "titti"
                                 "tt"
-                                "ttt",
+                                "ttti",
                                 x->id, step_row(x), sid, status, attempts, (const char *)NULL,
-                                (const char *)NULL, args, output, error);
+                                (const char *)NULL, args, output, error, x->throttled_since);
     } else {
         wr_journal_batch_add_op(b, sql,
                                 "titti"
                                 "ti"
-                                "ttt",
+                                "ttti",
                                 x->id, step_row(x), sid, status, attempts, (const char *)NULL, now,
-                                args, output, error);
+                                args, output, error, x->throttled_since);
     }
 }
 
@@ -346,9 +348,58 @@ static void next_step(struct exec *x)
     run_step(x);
 }
 
-/* Records a step's result and moves on (or fails the run). */
-static void step_done(struct exec *x, bool ok, bool retriable, struct json_object *output,
-                      const char *error, const char *args)
+/*
+ * Graph throttled the step's attempt (after the client's own retries, which honoured every
+ * Retry-After): the attempt does not count, and the step waits as long as Graph asks — for
+ * at most retry.throttle_limit since the throttling began. Returns true when the step was
+ * parked as `retrying` (b taken: committed); false when the limit is spent, with the step's
+ * error (owned) in *error_out.
+ */
+static bool throttle_wait(struct exec *x, struct wr_journal_batch *b, int64_t retry_after_ms,
+                          const char *error, const char *args, char **error_out)
+{
+    const struct wr_step *s = current_step(x);
+    int64_t now = now_ms();
+    if (!x->throttled_since) {
+        x->throttled_since = now;
+    }
+    int64_t waited = now - x->throttled_since;
+    char limit[WR_DURATION_BUFLEN], so_far[WR_DURATION_BUFLEN], in[WR_DURATION_BUFLEN];
+    wr_duration_format(s->retry.throttle_limit_ms, limit, sizeof(limit));
+    if (waited >= s->retry.throttle_limit_ms) {
+        *error_out = wr_xasprintf(
+            "Graph kept throttling this step for %s (retry.throttle_limit): %s", limit, error);
+        return false;
+    }
+    /* Never sooner than Graph asked; without a Retry-After, wait as long as the throttling
+       has lasted so far (so the wait doubles), within retry.initial .. retry.max. */
+    int64_t delay = retry_after_ms;
+    if (delay <= 0) {
+        delay = waited < s->retry.initial_ms ? s->retry.initial_ms : waited;
+        delay = delay > s->retry.max_ms ? s->retry.max_ms : delay;
+    }
+    delay += (int64_t)(random() % (delay / 10 + 1)); /* spread a throttled crowd out */
+    x->attempts--; /* recorded as started; it does not count against retry.attempts */
+    wr_duration_format(delay, in, sizeof(in));
+    wr_duration_format(waited - waited % 1000, so_far, sizeof(so_far));
+    char *why = wr_xasprintf("throttled by Graph for %s so far (at most %s, retry.throttle_limit; "
+                             "not counted against retry.attempts), next try in %s: %s",
+                             so_far, limit, in, error);
+    set_step(b, x, "retrying", args, NULL, why);
+    set_run(b, x->id, "retrying", now + delay, NULL);
+    wr_log(WR_LOG_WARN, "step throttled by Graph; waiting", "run", x->id, "workflow", x->wf->name,
+           "step", s->id ? s->id : s->path, "retry_in", in, "error", error, NULL);
+    free(why);
+    commit(x, b, exec_release);
+    return true;
+}
+
+/*
+ * Records a step's result and moves on (or fails the run). throttle_ms >= 0: the failure was
+ * Graph throttling, with that Retry-After (0 = none given); -1 otherwise.
+ */
+static void step_done_throttled(struct exec *x, bool ok, bool retriable, int64_t throttle_ms,
+                                struct json_object *output, const char *error, const char *args)
 {
     const struct wr_step *s = current_step(x);
     struct wr_journal_batch *b = wr_journal_batch_new();
@@ -359,6 +410,15 @@ static void step_done(struct exec *x, bool ok, bool retriable, struct json_objec
         snprintf(took, sizeof(took), "%lldms", (long long)ms);
         x->attempt_started = 0;
     }
+    char *limit_error = NULL;
+    if (!ok && retriable && throttle_ms >= 0) {
+        if (throttle_wait(x, b, throttle_ms, error, args, &limit_error)) {
+            return;
+        }
+        error = limit_error;
+        retriable = false;
+    }
+    x->throttled_since = 0; /* any other outcome ends a throttled spell */
     if (ok) {
         char attempt[16];
         snprintf(attempt, sizeof(attempt), "%d", x->attempts);
@@ -399,13 +459,21 @@ static void step_done(struct exec *x, bool ok, bool retriable, struct json_objec
            s->id ? s->id : s->path, "error", error, NULL);
     if (s->continue_on_error) {
         x->had_errors = true;
+        free(limit_error);
         commit(x, b, after_step_recorded);
         return;
     }
     /* Record the failure first, then decide what follows (on_error steps or the end). */
     free(x->pending_error);
     x->pending_error = wr_xstrdup(error);
+    free(limit_error);
     commit(x, b, after_failure_recorded);
+}
+
+static void step_done(struct exec *x, bool ok, bool retriable, struct json_object *output,
+                      const char *error, const char *args)
+{
+    step_done_throttled(x, ok, retriable, -1, output, error, args);
 }
 
 /* {====== scopes and arguments ====== */
@@ -470,7 +538,8 @@ static void on_action_done(void *arg, const struct wr_action_outcome *out)
     } else if (out->ok) {
         step_done(x, true, false, out->output, NULL, w->args);
     } else {
-        step_done(x, false, out->retriable, NULL, out->error, w->args);
+        step_done_throttled(x, false, out->retriable, out->throttled ? out->retry_after_ms : -1,
+                            NULL, out->error, w->args);
     }
     free(w->args);
     free(w);
@@ -633,7 +702,7 @@ static void run_step(struct exec *x)
         }
         return;
     }
-    if (s->when && x->attempts == 0 && !x->wait_started) {
+    if (s->when && x->attempts == 0 && !x->wait_started && !x->throttled_since) {
         char err[600];
         bool yes = false;
         int scope = make_scope(x);
@@ -683,7 +752,7 @@ static void resume_point(struct exec *x)
     bool failed_main = false;
     sqlite3_bind_text(st, 1, x->id, -1, SQLITE_STATIC);
     int attempts_main = 0, attempts_err = 0;
-    int64_t wait_main = 0, wait_err = 0;
+    int64_t wait_main = 0, wait_err = 0, throttled_main = 0, throttled_err = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         int64_t idx = sqlite3_column_int64(st, 0);
         const char *id = (const char *)sqlite3_column_text(st, 1);
@@ -716,6 +785,7 @@ static void resume_point(struct exec *x)
             int *attempts = on_err ? &attempts_err : &attempts_main;
             int64_t *wait = on_err ? &wait_err : &wait_main;
             *attempts = sqlite3_column_int(st, 3);
+            *(on_err ? &throttled_err : &throttled_main) = sqlite3_column_int64(st, 7);
             if (strcmp(status, "waiting") == 0) {
                 *wait = sqlite3_column_int64(st, 5);
             }
@@ -726,6 +796,7 @@ static void resume_point(struct exec *x)
     x->idx = failed_main ? first_err : first_main;
     x->attempts = failed_main ? attempts_err : attempts_main;
     x->wait_started = failed_main ? wait_err : wait_main;
+    x->throttled_since = failed_main ? throttled_err : throttled_main;
 }
 
 static const struct wr_workflow *find_workflow(const struct wr_runner *r, const char *name)
@@ -930,8 +1001,8 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
         sqlite3_prepare_v2(r->db, "SELECT body FROM events WHERE id = ?", -1, &r->body, NULL) !=
             SQLITE_OK ||
         sqlite3_prepare_v2(r->db,
-                           "SELECT idx, step_id, status, attempts, output, started_at, error "
-                           "FROM steps WHERE run_id = ? ORDER BY idx",
+                           "SELECT idx, step_id, status, attempts, output, started_at, error, "
+                           "throttled_since FROM steps WHERE run_id = ? ORDER BY idx",
                            -1, &r->steps, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(r->db, "SELECT status = 'cancelled' FROM runs WHERE id = ?", -1,
                            &r->cancelled, NULL) != SQLITE_OK) {

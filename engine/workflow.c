@@ -34,6 +34,11 @@ static const struct wr_argspec retry_fields[] = {
      .type = WR_ARG_DURATION,
      .flags = WR_ARG_NO_TEMPLATE,
      .help = "backoff ceiling; default 10m"},
+    {.name = "throttle_limit",
+     .type = WR_ARG_DURATION,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "how long a step may wait out Graph throttling (429, 503 with Retry-After) in all; "
+             "throttled attempts never count against attempts; default 6h"},
     {0},
 };
 
@@ -497,6 +502,7 @@ static struct wr_retry build_retry(struct json_object *obj, struct wr_retry base
     }
     base.initial_ms = get_duration(obj, "initial", base.initial_ms);
     base.max_ms = get_duration(obj, "max", base.max_ms);
+    base.throttle_limit_ms = get_duration(obj, "throttle_limit", base.throttle_limit_ms);
     return base;
 }
 
@@ -611,7 +617,7 @@ int wr_workflow_parse(const char *file, const char *buf, size_t len, const char 
     json_object_object_get_ex(root, "vars", &v);
     wf->vars = v;
     struct wr_retry dflt = {WR_RETRY_DEFAULT_ATTEMPTS, WR_RETRY_DEFAULT_INITIAL_MS,
-                            WR_RETRY_DEFAULT_MAX_MS};
+                            WR_RETRY_DEFAULT_MAX_MS, WR_RETRY_DEFAULT_THROTTLE_MS};
     v = NULL;
     json_object_object_get_ex(root, "retry", &v);
     wf->retry = build_retry(v, dflt);
@@ -723,6 +729,7 @@ static struct json_object *retry_json(struct wr_retry r)
     json_object_object_add(o, "attempts", json_object_new_int(r.attempts));
     json_object_object_add(o, "initial_ms", json_object_new_int64(r.initial_ms));
     json_object_object_add(o, "max_ms", json_object_new_int64(r.max_ms));
+    json_object_object_add(o, "throttle_limit_ms", json_object_new_int64(r.throttle_limit_ms));
     return o;
 }
 

@@ -28,11 +28,15 @@ struct wr_retry {
     int attempts;       /* total attempts including the first, >= 1 */
     int64_t initial_ms; /* first backoff */
     int64_t max_ms;     /* backoff ceiling */
+    /* How long a step may wait out Graph throttling (429, 503 with Retry-After) in all.
+       Throttled attempts never count against `attempts`; past this the step fails. */
+    int64_t throttle_limit_ms;
 };
 
-#define WR_RETRY_DEFAULT_ATTEMPTS   5
-#define WR_RETRY_DEFAULT_INITIAL_MS 2000
-#define WR_RETRY_DEFAULT_MAX_MS     (10 * 60 * 1000)
+#define WR_RETRY_DEFAULT_ATTEMPTS    5
+#define WR_RETRY_DEFAULT_INITIAL_MS  2000
+#define WR_RETRY_DEFAULT_MAX_MS      (10 * 60 * 1000)
+#define WR_RETRY_DEFAULT_THROTTLE_MS (6LL * 3600 * 1000)
 
 enum wr_step_kind {
     WR_STEP_ACTION, /* action: NAME plus its arguments */

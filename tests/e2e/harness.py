@@ -8,7 +8,8 @@ A test imports it with its own directory on sys.path and ends with
 
 - WEIR, GRAPHSIM, SOURCE: the weir binary, the graphsim binary, the source tree.
 - parse_args(*names), main(*names): those arguments off sys.argv, then unittest.
-- Sim(*flags): graphsim on a free port (.port), with .get(path), .user(upn) and .stop().
+- Sim(*flags): graphsim on a free port (.port), with .get(path), .post(path, body),
+  .user(upn) and .stop().
 - HR_KEY, HR_SECRET: the webhook key of the tests and its standard-webhooks secret
   (whsec_ + base64); whsec(key), signature(key, id, ts, body), signed_headers(body, ...),
   new_msg_id().
@@ -144,6 +145,17 @@ class Sim:
         body = json.loads(r.read())
         c.close()
         return body
+
+    def post(self, path, body):
+        """POSTs body (JSON) to a /_sim path; the parsed answer."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        c.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        if r.status >= 300:
+            raise AssertionError("graphsim %s: %d %s" % (path, r.status, data))
+        return json.loads(data) if data else None
 
     def user(self, upn):
         for u in self.get("/_sim/state")["users"]:

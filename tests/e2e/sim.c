@@ -83,6 +83,12 @@ static size_t sink(char *data, size_t size, size_t nmemb, void *arg)
 struct json_object *sim_call(const struct sim *s, const char *method, const char *path,
                              long *status)
 {
+    return sim_call_body(s, method, path, NULL, status);
+}
+
+struct json_object *sim_call_body(const struct sim *s, const char *method, const char *path,
+                                  const char *json, long *status)
+{
     char url[512], *buf = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&buf, &len);
@@ -95,7 +101,12 @@ struct json_object *sim_call(const struct sim *s, const char *method, const char
     snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", s->port, path);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (strcmp(method, "POST") == 0) {
+    struct curl_slist *hdr = NULL;
+    if (json != NULL) {
+        hdr = curl_slist_append(hdr, "Content-Type: application/json");
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
+    } else if (strcmp(method, "POST") == 0) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
     }
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
@@ -107,6 +118,7 @@ struct json_object *sim_call(const struct sim *s, const char *method, const char
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
     }
     curl_easy_cleanup(c);
+    curl_slist_free_all(hdr);
     fclose(mem);
     assert_int_equal(rc, CURLE_OK);
     o = len > 0 ? json_tokener_parse(buf) : NULL;

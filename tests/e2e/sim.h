@@ -54,6 +54,10 @@ int sim_stop(struct sim *s);
 struct json_object *sim_call(const struct sim *s, const char *method, const char *path,
                              long *status);
 
+/* The same with a JSON request body (borrowed; NULL = none), e.g. for POST /_sim/faults. */
+struct json_object *sim_call_body(const struct sim *s, const char *method, const char *path,
+                                  const char *json, long *status);
+
 /* One number from /_sim/stats; the key must be there. */
 int64_t sim_stat(const struct sim *s, const char *key);
 

@@ -793,6 +793,54 @@ static void test_free_pending(void **state)
     free(p);
 }
 
+/*
+ * 13. Tokens revoked behind the client's back (a signing-key rollover): the next request meets
+ * 401 InvalidAuthenticationToken, the client fetches a new token once and sends the request
+ * again; the caller sees one success. A second 401 in a row is not retried forever.
+ */
+static void test_token_revoked(void **state)
+{
+    struct wr_graph_stats st;
+    struct json_object *r;
+    long status = 0;
+    char *p;
+
+    (void)state;
+    start(NULL, NULL);
+    p = user_path(ADELE);
+    assert_int_equal(issue("GET", p, NULL, 0), 0);
+    run(10000);
+    assert_all_ok(0, 1);
+    wr_graph_get_stats(F.g, &st);
+    assert_int_equal(st.token_fetches, 1);
+
+    r = sim_call_body(&F.sim, "POST", "/_sim/faults", "{\"revoke_tokens\": true}", &status);
+    json_object_put(r);
+    assert_int_equal(status, 200);
+    assert_int_equal(issue("GET", p, NULL, 0), 0);
+    run(10000);
+    assert_all_ok(1, 2);
+    assert_int_equal(F.calls[1].status, 200);
+    wr_graph_get_stats(F.g, &st);
+    assert_int_equal(st.token_fetches, 2); /* forced refresh, once */
+    assert_int_equal(sim_stat(&F.sim, "unauthorized"), 1);
+    assert_int_equal(sim_stat(&F.sim, "token_requests"), 2);
+
+    /* A write too (it is not batched with anything): same path. */
+    r = sim_call_body(&F.sim, "POST", "/_sim/faults", "{\"revoke_tokens\": true}", &status);
+    json_object_put(r);
+    struct json_object *body = job_title_body("Revoked", 1);
+    assert_int_equal(issue("PATCH", p, body, 0), 0);
+    json_object_put(body);
+    run(10000);
+    assert_all_ok(2, 3);
+    assert_int_equal(F.calls[2].status, 204);
+    wr_graph_get_stats(F.g, &st);
+    assert_int_equal(st.token_fetches, 3);
+    assert_int_equal(sim_stat(&F.sim, "unauthorized"), 2);
+    free(p);
+}
+
 /* 12. A token endpoint nobody listens on: retried with backoff, then a retriable failure. */
 static void test_token_network_retry(void **state)
 {
@@ -842,6 +890,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_pacing, teardown),
         cmocka_unit_test_teardown(test_free_pending, teardown),
         cmocka_unit_test_teardown(test_token_network_retry, teardown),
+        cmocka_unit_test_teardown(test_token_revoked, teardown),
     };
     int rc;
 

@@ -193,6 +193,63 @@ on_error:
             sim.stop()
             shutil.rmtree(root)
 
+    def test_throttling_never_fails_a_run(self):
+        """8 s of 429 (Retry-After: 1) against retry.attempts: 2: throttled attempts do not
+        count; the run shows `retrying` with the reason, then succeeds."""
+        sim = harness.Sim("--retry-after", "1")
+        wf = UPDATE.replace("retry: { attempts: 8, initial: 100ms, max: 1s }",
+                            "retry: { attempts: 2, initial: 100ms, max: 1s }")
+        root = harness.setup_root(sim, {"retitle.yaml": wf}, prefix="weir-runs-")
+        w = start_weir(root)
+        try:
+            sim.post("/_sim/faults", {"throttle_for": 8})
+            started = time.time()
+            w.signed_post({"user": "alex.wilber@contoso.onmicrosoft.com", "title": "Patient"})
+            rs = harness.wait_runs(root, "status = 'retrying'", timeout=20)
+            c = harness.journal(root)
+            err = c.execute("SELECT error FROM steps WHERE run_id = ?", (rs[0][0],)).fetchone()[0]
+            c.close()
+            self.assertIn("throttled by Graph", err)
+            self.assertIn("not counted against retry.attempts", err)
+            self.assertIn("TooManyRequests", err)
+            rs = harness.wait_final(root, 1, timeout=60)
+            self.assertEqual(rs[0][2], "succeeded", rs)
+            self.assertGreaterEqual(time.time() - started, 7)
+            self.assertEqual(sim.user("alex.wilber@contoso.onmicrosoft.com")["jobTitle"],
+                             "Patient")
+            c = harness.journal(root)
+            attempts = c.execute("SELECT attempts FROM steps WHERE run_id = ?",
+                                 (rs[0][0],)).fetchone()[0]
+            c.close()
+            self.assertEqual(attempts, 1)  # the throttled ones were not counted
+            self.assertGreater(sim.get("/_sim/stats")["throttled"], 3)
+        finally:
+            self.assertEqual(w.stop(), 0)
+            sim.stop()
+            shutil.rmtree(root)
+
+    def test_throttling_past_its_limit_fails_the_step(self):
+        """retry.throttle_limit bounds how long a step waits out throttling."""
+        sim = harness.Sim("--retry-after", "0.5")
+        wf = UPDATE.replace("retry: { attempts: 8, initial: 100ms, max: 1s }",
+                            "retry: { attempts: 2, initial: 100ms, max: 1s, "
+                            "throttle_limit: 2s }")
+        root = harness.setup_root(sim, {"retitle.yaml": wf}, prefix="weir-runs-")
+        w = start_weir(root)
+        try:
+            sim.post("/_sim/faults", {"throttle_for": 60})
+            w.signed_post({"user": "alex.wilber@contoso.onmicrosoft.com", "title": "Never"})
+            rs = harness.wait_final(root, 1, timeout=40)
+            self.assertEqual(rs[0][2], "failed", rs)
+            self.assertIn("Graph kept throttling this step for 2s (retry.throttle_limit)",
+                          rs[0][3])
+            self.assertIn("TooManyRequests", rs[0][3])
+        finally:
+            sim.post("/_sim/faults", {"throttle_for": 0})
+            self.assertEqual(w.stop(), 0)
+            sim.stop()
+            shutil.rmtree(root)
+
     def test_wait_survives_restart(self):
         sim = harness.Sim()
         wf = """

@@ -82,6 +82,7 @@ struct gs_server {
     struct stats stats;
     struct gs_map *tokens;   /* access token -> double * expiry (monotonic) */
     struct gs_map *throttle; /* "METHOD /v1.0/path" -> double * throttled until (monotonic) */
+    double burst_until;      /* a throttle_for burst: every Graph request 429s until then */
     struct log_entry *log;   /* ring of log_cap entries */
     size_t log_cap, log_len, log_head;
     uint64_t log_seq, log_dropped;
@@ -282,8 +283,12 @@ static void run(struct gs_server *srv, struct gs_ctx *ctx, struct gs_req *req, s
         gs_map_remove(srv->throttle, key, until);
         free(until);
     }
-    if (!req->batch_item && srv->faults.fail_every > 0 &&
-        ++srv->graph_counter % (uint64_t)srv->faults.fail_every == 0) {
+    if (!is_batch_envelope(req) && now < srv->burst_until) {
+        /* A throttle_for burst: Graph answers 429 to everything for a while. */
+        gs_error_throttled(ctx, resp, srv->faults.retry_after);
+        srv->stats.throttled++;
+    } else if (!req->batch_item && srv->faults.fail_every > 0 &&
+               ++srv->graph_counter % (uint64_t)srv->faults.fail_every == 0) {
         gs_error(ctx, resp, 503, "serviceNotAvailable",
                  "The service is temporarily unavailable for maintenance or is overloaded. You "
                  "may repeat the request after a delay.");
@@ -825,6 +830,7 @@ static bool sim_reset(struct gs_server *srv, char *err, size_t errlen)
     memset(&srv->stats, 0, sizeof(srv->stats));
     log_clear(srv);
     gs_map_clear(srv->throttle, free_double);
+    srv->burst_until = 0;
     srv->faults = srv->opt.faults;
     srv->graph_counter = 0;
     srv->mutation_counter = 0;
@@ -838,6 +844,8 @@ static bool sim_faults(struct gs_server *srv, const char *body, size_t len, char
     json_object *o = gs_json_parse(body ? body : "", len, err, errlen);
     struct gs_faults f = srv->faults;
     bool ok = o != NULL && json_object_is_type(o, json_type_object);
+    double burst = -1;
+    bool revoke = false;
 
     if (o != NULL && !ok) {
         snprintf(err, errlen, "the body must be a JSON object");
@@ -858,6 +866,12 @@ static bool sim_faults(struct gs_server *srv, const char *body, size_t len, char
                 f.fail_every = n;
             } else if (strcmp(key, "latency_ms") == 0 && is_int && n >= 0 && n <= 600000) {
                 f.latency_ms = n;
+            } else if (strcmp(key, "throttle_for") == 0 && is_num &&
+                       json_object_get_double(val) >= 0 && json_object_get_double(val) <= 3600) {
+                burst = json_object_get_double(val);
+            } else if (strcmp(key, "revoke_tokens") == 0 && val != NULL &&
+                       json_object_is_type(val, json_type_boolean)) {
+                revoke = json_object_get_boolean(val);
             } else {
                 snprintf(err, errlen, "invalid or unknown fault setting '%s'", key);
                 ok = false;
@@ -875,6 +889,13 @@ static bool sim_faults(struct gs_server *srv, const char *body, size_t len, char
             srv->graph_counter = 0;
         }
         srv->faults = f;
+        if (burst >= 0) {
+            srv->burst_until = gs_now_mono() + burst;
+        }
+        if (revoke) {
+            /* Every token issued so far is refused from now on, as after a key rollover. */
+            gs_map_clear(srv->tokens, free_double);
+        }
     }
     return ok;
 }
