@@ -3,7 +3,8 @@
  *
  * Every handler answers on the spot: the queries are short reads (and, for retry and cancel,
  * one short write transaction) on the admin's own SQLite connection, like the executor's
- * polling reads. Nothing here waits for the journal's writer.
+ * polling reads. The one exception is /readyz, which may wait (at most 2 s) for a probe
+ * committed through the journal's writer: readiness is a real write, not a read.
  */
 #include "engine/admin.h"
 
@@ -52,6 +53,7 @@ struct wr_admin {
     const struct wr_workflow_set *set;
     bool has_token;
     bool stopping;
+    struct probe *probe;            /* /readyz's journal probe in flight, or NULL */
     unsigned char token_digest[32]; /* SHA-256 of the token: compared, never the token */
     char addr[300];
 };
@@ -99,6 +101,24 @@ static void reply_history_error(struct evhttp_request *req, int rc, const char *
 
 /* {====== probes ====== */
 
+/* How recent the journal's last commit must be for /readyz to take it as the answer; older,
+   /readyz commits a probe first (so probes cost at most one small commit a second). */
+#define READYZ_FRESH_MS 1000
+/* A probe that has not committed by then is an answer too: the journal is stuck. */
+#define READYZ_PROBE_TIMEOUT_MS 2000
+
+/*
+ * /readyz requests waiting for one journal probe. The admin may be freed while the probe is in
+ * flight (the daemon stopping): then `a` is NULL and the waiting requests are evhttp's to drop.
+ */
+struct probe {
+    struct wr_admin *a;
+    struct evhttp_request **reqs;
+    size_t n;
+    struct event *timer;
+    bool timed_out;
+};
+
 /* Whether the store answers a read; a message in err when not. */
 static bool journal_ok(struct wr_admin *a, char *err, size_t errlen)
 {
@@ -115,12 +135,23 @@ static bool journal_ok(struct wr_admin *a, char *err, size_t errlen)
     return ok;
 }
 
-static void on_readyz(struct wr_admin *a, struct evhttp_request *req)
+/* The answer, from the journal's health as it is now (stuck: a probe timed out). */
+static void readyz_answer(struct wr_admin *a, struct evhttp_request *req, bool stuck)
 {
     char err[256];
     struct json_object *checks = json_object_new_object();
     struct wr_buf why = {0};
-    if (journal_ok(a, err, sizeof(err))) {
+    struct wr_journal_health h = {.ok = true};
+    if (a->journal) {
+        wr_journal_get_health(a->journal, &h);
+    }
+    if (stuck) {
+        snprintf(err, sizeof(err), "a commit has not completed within %d ms (a stuck disk?)",
+                 READYZ_PROBE_TIMEOUT_MS);
+    } else if (!h.ok) {
+        snprintf(err, sizeof(err), "%s", h.error);
+    }
+    if (!stuck && h.ok && journal_ok(a, err, sizeof(err))) {
         json_object_object_add(checks, "journal", json_object_new_string("ok"));
     } else {
         json_object_object_add(checks, "journal", json_object_new_string(err));
@@ -154,6 +185,85 @@ static void on_readyz(struct wr_admin *a, struct evhttp_request *req)
         wr_http_reply_json(req, 200, "OK", o);
     }
     wr_buf_free(&why);
+}
+
+/* Answers every request waiting for p and detaches it from its admin. */
+static void probe_answer_all(struct probe *p, bool stuck)
+{
+    struct wr_admin *a = p->a;
+    for (size_t i = 0; a && i < p->n; i++) {
+        readyz_answer(a, p->reqs[i], stuck);
+    }
+    p->n = 0;
+    if (a && a->probe == p) {
+        a->probe = NULL;
+    }
+    if (p->timer) {
+        event_free(p->timer);
+        p->timer = NULL;
+    }
+}
+
+static void on_probe_done(void *arg, struct wr_journal_batch *b, int rc, const char *error)
+{
+    struct probe *p = arg;
+    (void)b;
+    (void)rc;
+    (void)error; /* the journal's health has the outcome */
+    if (!p->timed_out) {
+        probe_answer_all(p, false);
+    }
+    free(p->reqs);
+    free(p);
+}
+
+static void on_probe_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct probe *p = arg;
+    (void)fd;
+    (void)what;
+    /* The probe stays queued in the journal and frees itself when it completes. */
+    p->timed_out = true;
+    probe_answer_all(p, true);
+}
+
+/*
+ * /readyz: the journal's readiness is a real commit. A commit group that ended in the last
+ * READYZ_FRESH_MS (traffic, or an earlier probe) answers at once; otherwise the request waits
+ * for a probe (shared with every /readyz arriving meanwhile), at most READYZ_PROBE_TIMEOUT_MS.
+ */
+static void on_readyz(struct wr_admin *a, struct evhttp_request *req)
+{
+    struct wr_journal_health h;
+    if (!a->journal || a->stopping) {
+        readyz_answer(a, req, false);
+        return;
+    }
+    wr_journal_get_health(a->journal, &h);
+    if (h.checked_at >= now_ms() - READYZ_FRESH_MS) {
+        readyz_answer(a, req, false);
+        return;
+    }
+    if (!a->probe) {
+        struct probe *p = wr_xcalloc(1, sizeof(*p));
+        p->a = a;
+        p->timer = evtimer_new(a->base, on_probe_timeout, p);
+        if (!p->timer || wr_journal_probe(a->journal, on_probe_done, p) != 0) {
+            if (p->timer) {
+                event_free(p->timer);
+            }
+            free(p);
+            readyz_answer(a, req, false); /* the journal is closing */
+            return;
+        }
+        struct timeval tv = {READYZ_PROBE_TIMEOUT_MS / 1000,
+                             (READYZ_PROBE_TIMEOUT_MS % 1000) * 1000};
+        evtimer_add(p->timer, &tv);
+        a->probe = p;
+    }
+    struct probe *p = a->probe;
+    p->reqs = wr_xrealloc(p->reqs, (p->n + 1) * sizeof(*p->reqs));
+    p->reqs[p->n++] = req;
 }
 
 /* }====== */
@@ -211,6 +321,13 @@ static void on_metrics(struct wr_admin *a, struct evhttp_request *req)
     counter(&b, "weir_journal_events_total", "Events committed to the journal.", (double)js.events);
     gauge(&b, "weir_journal_max_group_batches", "The most batches one commit has carried.",
           (double)js.max_group);
+    struct wr_journal_health jh;
+    wr_journal_get_health(a->journal, &jh);
+    gauge(&b, "weir_journal_up",
+          "1 when the last journal commit was made durable, 0 while commits fail.", jh.ok ? 1 : 0);
+    counter(&b, "weir_journal_failed_commits_total",
+            "Journal commits that failed (nothing of them stored; their events answered 503).",
+            (double)jh.failed_commits);
     wr_buf_add(&b, "# HELP weir_journal_commit_seconds Journal commit latency, fsync included.\n"
                    "# TYPE weir_journal_commit_seconds histogram\n");
     for (int k = 0; k < 8; k++) {
@@ -365,6 +482,31 @@ static int same_version_param(struct evhttp_request *req, const char *query)
     return rc;
 }
 
+/*
+ * Before and after a write on the admin's own connection: whether the journal can keep it. Its
+ * connection, opened at start, would commit into a removed state file and say it succeeded.
+ * False when not, with the 503 sent.
+ */
+static bool journal_writable(struct wr_admin *a, struct evhttp_request *req, bool after)
+{
+    char err[512];
+    if (!a->journal) {
+        return true;
+    }
+    if (wr_journal_intact(a->journal, err, sizeof(err))) {
+        if (after || wr_journal_ok(a->journal)) {
+            return true;
+        }
+        struct wr_journal_health h;
+        wr_journal_get_health(a->journal, &h);
+        snprintf(err, sizeof(err), "%s", h.error);
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "5");
+    wr_http_reply_error(req, 503, "Service Unavailable", "%sthe journal cannot store it: %s",
+                        after ? "not stored: " : "", err);
+    return false;
+}
+
 static void on_retry(struct wr_admin *a, struct evhttp_request *req, const char *id,
                      const char *query)
 {
@@ -374,9 +516,16 @@ static void on_retry(struct wr_admin *a, struct evhttp_request *req, const char 
     if (same < 0) {
         return;
     }
+    if (!journal_writable(a, req, false)) {
+        return;
+    }
     int rc = wr_history_retry(a->db, id, same == 1, now_ms(), &run, err, sizeof(err));
     if (rc != 0) {
         reply_history_error(req, rc, err);
+        return;
+    }
+    if (!journal_writable(a, req, true)) {
+        json_object_put(run);
         return;
     }
     wr_log(WR_LOG_INFO, "run queued again by the admin API", "run",
@@ -397,9 +546,16 @@ static void on_cancel(struct wr_admin *a, struct evhttp_request *req, const char
         wr_http_reply_error(req, 400, "Bad Request", "cancel takes no query parameters");
         return;
     }
+    if (!journal_writable(a, req, false)) {
+        return;
+    }
     int rc = wr_history_cancel(a->db, id, now_ms(), &run, err, sizeof(err));
     if (rc != 0) {
         reply_history_error(req, rc, err);
+        return;
+    }
+    if (!journal_writable(a, req, true)) {
+        json_object_put(run);
         return;
     }
     wr_log(WR_LOG_INFO, "run cancelled by the admin API", "run",
@@ -656,6 +812,11 @@ void wr_admin_free(struct wr_admin *a)
         evhttp_free(a->http);
     }
     wr_http_guard_free(a->guard); /* after evhttp_free: it reports the connections' closes */
+    if (a->probe) {
+        /* Its requests went with evhttp; the probe frees itself when the journal answers. */
+        a->probe->a = NULL;
+        probe_answer_all(a->probe, false);
+    }
     sqlite3_close(a->db);
     OPENSSL_cleanse(a->token_digest, sizeof(a->token_digest));
     free(a);

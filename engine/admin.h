@@ -2,13 +2,14 @@
  * admin — the admin API: an evhttp listener on `listen.admin` for probes, metrics and run
  * history.
  *
- * Routes: GET /healthz (the process is up); GET /readyz (the journal answers a read,
- * workflows are loaded and weir is not stopping; else 503 with a JSON body naming what is
- * not; Graph shows as "unknown": the client does not expose its token state); GET /metrics
- * (Prometheus text format 0.0.4); GET /api/runs (?workflow, status, since, limit);
- * GET /api/runs/{id}; POST /api/runs/{id}/retry (?same_version=true); POST
- * /api/runs/{id}/cancel. Run data comes from engine/history on the admin's own SQLite
- * connection; retry and cancel are its short write transactions. Errors are JSON
+ * Routes: GET /healthz (the process is up); GET /readyz (the journal can commit — the
+ * last commit, or a probe commit when none ended in the last second, was made durable — and
+ * answers a read, workflows are loaded and weir is not stopping; else 503 with a JSON body
+ * naming what is not; Graph shows as "unknown": the client does not expose its token state); GET
+ * /metrics (Prometheus text format 0.0.4); GET /api/runs (?workflow, status, since, limit); GET
+ * /api/runs/{id}; POST /api/runs/{id}/retry (?same_version=true); POST /api/runs/{id}/cancel. Run
+ * data comes from engine/history on the admin's own SQLite connection; retry and cancel are its
+ * short write transactions. Errors are JSON
  * {"error": "..."}: 400 bad query, 401 no or wrong token, 404 unknown path or run, 405 wrong
  * method, 409 retry/cancel refused.
  *

@@ -65,8 +65,14 @@ static const struct command commands[] = {
         .help = "Loads weir.yaml and every workflow (any error: nothing starts, exit 1), opens\n"
                 "the journal (`state:`), and listens for webhooks on listen.webhook. An event\n"
                 "is acknowledged (202) only after it and its matched runs are committed to the\n"
-                "journal; a delivery whose idempotency key was seen in the last 7 days answers\n"
-                "200 with \"duplicate\": true and starts nothing. SIGTERM or SIGINT stop\n"
+                "journal; a delivery whose idempotency key was seen in the last 7 days on the\n"
+                "same path (and in the same header) answers 200 with \"duplicate\": true and\n"
+                "starts nothing. One daemon per journal: a second `weir run` on the same\n"
+                "`state:` exits 3 naming the file and the running one's pid (`weir fire`,\n"
+                "`weir runs` and the others work beside it). While the journal cannot commit\n"
+                "(removed, read-only, disk full) webhooks get 503 with Retry-After, /readyz\n"
+                "says why and one log line says so (another when it recovers); a journal that\n"
+                "cannot be written at start is refused (exit 3). SIGTERM or SIGINT stop\n"
                 "accepting, answer what was received, and exit 0.\n"
                 "\n"
                 "Options:\n"
@@ -90,7 +96,9 @@ static const struct command commands[] = {
             "\n"
             "Options:\n"
             "  -e, --event FILE   the event\n"
-            "  -k, --key KEY      an idempotency key: firing twice with it stores one event\n"
+            "  -k, --key KEY      an idempotency key: firing WORKFLOW twice with it stores\n"
+            "                     one event (keys are per workflow: another workflow, or a\n"
+            "                     webhook, may use the same key for its own event)\n"
             "  -n, --dry-run      store nothing and change nothing: run the workflow with\n"
             "                     lookups only and print each step, its resolved arguments\n"
             "                     and the exact Graph requests it would send\n"
@@ -775,9 +783,14 @@ static int cmd_fire(int argc, char **argv)
         goto out;
     }
     ingest = wr_ingest_new(base, journal);
-    struct wr_ingest_event ev = {.event = event, .key = key};
+    /* A --key is the workflow's own: the same key fired at another workflow, or sent by a
+       webhook, is another event. */
+    char *scope = wr_xasprintf("manual %s", wf->name);
+    struct wr_ingest_event ev = {.event = event, .key = key, .scope = scope};
     struct fire_wait w = {base, -1, "", false, 0, ""};
-    if (wr_ingest_submit(ingest, "manual", NULL, &wf, 1, &ev, 1, on_fired, &w) != 0) {
+    int qrc = wr_ingest_submit(ingest, "manual", NULL, &wf, 1, &ev, 1, on_fired, &w);
+    free(scope);
+    if (qrc != 0) {
         wr_diags_add(&d, NULL, 0, 0, NULL, "the journal is closing");
         rc = 3;
         goto out;
@@ -790,8 +803,8 @@ static int cmd_fire(int argc, char **argv)
         goto out;
     }
     if (w.duplicate) {
-        printf("duplicate: key '%s' was already used by event %s; nothing stored\n", key,
-               w.event_id);
+        printf("duplicate: key '%s' was already used for workflow %s by event %s; nothing stored\n",
+               key, name, w.event_id);
     } else if (w.runs > 0) {
         printf("stored event %s: workflow %s matched; %d run queued\n", w.event_id, name, w.runs);
     } else {

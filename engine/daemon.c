@@ -31,6 +31,7 @@ struct daemon {
     struct event_base *base;
     struct wr_config *cfg;
     struct wr_workflow_set *set;
+    struct wr_journal_claim *claim; /* this process owns the state file */
     struct wr_journal *journal;
     struct wr_ingest *ingest;
     struct wr_webhook_server *webhooks;
@@ -77,6 +78,25 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
     }
     struct timeval tv = {0, 10000};
     evtimer_add(d->drain, &tv);
+}
+
+/*
+ * The journal's health changed: logged once per change, here (the journal never logs). While it
+ * fails, webhooks get 503 with Retry-After, files stay where they are and are tried again,
+ * /readyz says why.
+ */
+static void on_journal_health(void *arg, bool ok, const char *error)
+{
+    struct daemon *d = arg;
+    if (ok) {
+        wr_log(WR_LOG_INFO, "journal recovered: commits are durable again", "state", d->cfg->state,
+               NULL);
+    } else {
+        wr_log(WR_LOG_ERROR,
+               "journal failing: nothing can be stored; events are refused (webhooks get 503) "
+               "until a commit succeeds again",
+               "state", d->cfg->state, "error", error ? error : "", NULL);
+    }
 }
 
 /* {====== SIGHUP: reloading the workflows ====== */
@@ -285,11 +305,20 @@ int wr_daemon_run(const char *config_path, bool ingest_only)
         goto bad_input;
     }
     rc = 3;
+    /* One daemon per state file: two would both run every queued run. Taken before the journal
+       opens (and migrates), held until the process ends. */
+    d.claim = wr_journal_claim(d.cfg->state, err, sizeof(err));
+    if (!d.claim) {
+        wr_log(WR_LOG_ERROR, "not started: the journal is not available", "error", err, NULL);
+        goto out;
+    }
+    /* A journal that cannot be written (read-only) is refused here, not served with 503s. */
     d.journal = wr_journal_open(d.base, d.cfg->state, d.cfg->retention_ms, err, sizeof(err));
     if (!d.journal) {
         wr_log(WR_LOG_ERROR, "cannot open the journal", "error", err, NULL);
         goto out;
     }
+    wr_journal_on_health(d.journal, on_journal_health, &d);
     d.ingest = wr_ingest_new(d.base, d.journal);
     d.webhooks = wr_webhook_server_new(d.base, d.ingest, d.set, d.cfg->listen_webhook,
                                        &d.cfg->limits, err, sizeof(err));
@@ -401,6 +430,7 @@ out:
     wr_webhook_server_free(d.webhooks);
     wr_ingest_free(d.ingest);
     wr_journal_close(d.journal);
+    wr_journal_release(d.claim); /* after the close: see wr_journal_release */
     wr_workflow_set_free(d.set);
     while (d.retired) {
         struct retired *r = d.retired;

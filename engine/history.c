@@ -436,8 +436,8 @@ static int show_exact(sqlite3 *db, const char *id, struct json_object **out, cha
     st = NULL;
 
     if (sqlite3_prepare_v2(db,
-                           "SELECT id, source, idem_key, received_at, headers, body, status "
-                           "FROM events WHERE id = ?",
+                           "SELECT id, source, idem_key, received_at, headers, body, status, "
+                           "idem_scope FROM events WHERE id = ?",
                            -1, &st, NULL) != SQLITE_OK) {
         db_error(db, err, errlen, "reading the run's event");
         goto out;
@@ -450,6 +450,7 @@ static int show_exact(sqlite3 *db, const char *id, struct json_object **out, cha
         json_object_object_add(event, "id", col_text(st, 0));
         json_object_object_add(event, "source", col_text(st, 1));
         json_object_object_add(event, "idem_key", col_text(st, 2));
+        json_object_object_add(event, "idem_scope", col_text(st, 7));
         json_object_object_add(event, "received_at", col_int(st, 3));
         json_object_object_add(event, "headers", col_json(st, 4));
         json_object_object_add(event, "body", col_json(st, 5));
@@ -1093,7 +1094,11 @@ char *wr_history_format_run(struct json_object *run, int64_t now)
                     source ? source : "?",
                     local_time(get_int_or(event, "received_at", 0), true, t, sizeof(t)));
         if (ikey) {
+            const char *scope = get_str(event, "idem_scope");
             wr_buf_addf(&b, ", key %s", ikey);
+            if (scope && (!source || strcmp(scope, source) != 0)) {
+                wr_buf_addf(&b, " (scope %s)", scope);
+            }
         }
         wr_buf_add(&b, ":\n");
         if (json_object_object_get_ex(event, "body", &body) && body) {

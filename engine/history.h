@@ -75,8 +75,8 @@ int wr_history_resolve(struct sqlite3 *db, const char *prefix, char *id, size_t 
 /*
  * Reads one run (id or unique prefix) into *out: an owned object with the fields of a list
  * item (without short_id, steps_recorded and last_step) plus `event` {id, source, idem_key,
- * received_at, headers, body, status} (null if the event row is missing) and `steps`, every
- * step row in idx order as {idx, step_id, status, attempts, started_at, finished_at, args,
+ * idem_scope, received_at, headers, body, status} (null if the event row is missing) and `steps`,
+ * every step row in idx order as {idx, step_id, status, attempts, started_at, finished_at, args,
  * output, error}. headers, body, args and output are JSON trees (text that does not parse is
  * kept as a string); error is the text the executor stored (Graph's answer, or a hook's
  * message and traceback). Returns 0 or a WR_HISTORY_E* code with err set and *out NULL.

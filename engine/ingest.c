@@ -155,6 +155,9 @@ int wr_ingest_submit(struct wr_ingest *in, const char *source, struct json_objec
         }
         struct wr_journal_event *ev =
             wr_journal_batch_add_len(b, source, events[i].key, hdr, body, len, at);
+        if (events[i].key && (events[i].scope || events[i].legacy_scope)) {
+            wr_journal_event_scope(ev, events[i].scope, events[i].legacy_scope);
+        }
         for (size_t c = 0; c < ncandidates; c++) {
             const struct wr_workflow *wf = candidates[c];
             char err[600], *ckey = NULL;

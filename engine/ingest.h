@@ -8,8 +8,9 @@
  * matched runs to the journal as ONE transaction, and calls back on the loop thread once that
  * transaction is durable (fsync'd). Only then may the trigger acknowledge the delivery
  * (the webhook's 2xx, moving the file to done/). An event whose idempotency key was seen
- * within the retention window is reported as a duplicate with the original event's id and
- * starts no run. Ingest does not run workflows; the run executor picks the runs up.
+ * within the retention window (in its scope: the path, folder, schedule or workflow it came
+ * from) is reported as a duplicate with the original event's id and starts no run. Ingest does not
+ * run workflows; the run executor picks the runs up.
  */
 #ifndef WR_INGEST_H
 #define WR_INGEST_H
@@ -27,7 +28,13 @@ struct wr_journal;
 struct wr_ingest_event {
     struct json_object *event; /* the event value workflows see as `event` (borrowed) */
     const char *key;           /* idempotency key, or NULL for none */
-    const char *text;          /* optional: event's JSON text as received (stored verbatim) */
+    /* Where key is unique (NULL: the submission's source): the trigger instance it came from
+       and, for a webhook, the header or `id:` template — "webhook /hooks/hr (webhook-id)",
+       "file /spool/hr", "schedule nightly", "manual onboard". The same key in another scope is
+       another event. legacy_scope: see wr_journal_event_scope (may be NULL). */
+    const char *scope;
+    const char *legacy_scope;
+    const char *text; /* optional: event's JSON text as received (stored verbatim) */
     size_t text_len;
 };
 

@@ -5,11 +5,20 @@
  * `lock`; the writer thread takes the whole queue, commits it as one transaction, moves it
  * to the done queue and wakes the loop with event_active (legal from another thread once
  * evthread_use_pthreads() ran). Each batch sits inside a SAVEPOINT, so one failing batch is
- * rolled back alone while the others of the group commit.
+ * rolled back alone while the others of the group commit — unless it failed because the
+ * storage did (disk full, I/O error, read-only): then the whole group is rolled back and fails.
+ *
+ * SQLite keeps writing to a database file that was unlinked (its directory removed) or replaced
+ * under it, and reports success: the commits land in a deleted inode and are gone at the next
+ * start. So each group compares the device and inode of the path (and of its WAL) with those
+ * seen at open, before COMMIT (a mismatch rolls the group back) and after it (a commit that
+ * went into the old file is not reported as durable). Two stat() calls per check, per group,
+ * not per event.
  */
 #include "engine/journal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <event2/event.h>
 #include <pthread.h>
@@ -17,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -45,7 +56,31 @@ struct wr_journal {
     struct event *done_ev;
     int64_t retention_ms;
     struct wr_journal_stats stats; /* under lock */
+    /* Keys stored unscoped by schema 2 (see migration 3): the newest one's received_at, or -1
+       when there are none. Written at open, read by the writer. */
+    int64_t legacy_newest;
+
+    /* The files the connections opened (writer thread, after open). */
+    char *path, *wal_path;
+    dev_t dev, wal_dev;
+    ino_t ino, wal_ino;
+    bool wal_known; /* the WAL's identity was seen (it exists from the first read on) */
+
+    /* Health, under lock: written by the writer after each group. */
+    struct wr_journal_health health;
+    uint64_t fail_seq;    /* incremented at each change from ok to failing */
+    char fail_error[256]; /* the cause given at the latest such change */
+    /* Loop thread only: what was reported through on_health. */
+    uint64_t reported_seq;
+    bool reported_failing;
+    wr_journal_health_fn on_health;
+    void *on_health_arg;
+    struct event *retry_ev; /* while failing: a probe every WR_JOURNAL_RETRY_MS */
 };
+
+/* While the journal fails, how often a probe tries to commit (so recovery shows without
+   traffic). */
+#define WR_JOURNAL_RETRY_MS 2000
 
 /* {====== schema ====== */
 
@@ -92,7 +127,29 @@ static const char *const migrations[] = {
     /* 2: the executor's "is an earlier run of this key still open?" is an index lookup, not a
        scan of every open run (with 1,500 open runs a poll took 0.4 s). */
     "CREATE INDEX runs_ckey ON runs(concurrency_key, status) WHERE concurrency_key IS NOT NULL;",
-    /* 3: when Graph began throttling a step's attempts (NULL: not throttled now). Throttled
+    /* 3: idempotency keys are unique per scope, no longer across every source (a webhook-id
+       used on /hooks/a made the same id on /hooks/b a duplicate). Existing keys get the scope
+       their source implies: a file's folder ("file /dir/x.csv" -> "file /dir"), the workflow of
+       a manual event's run, else the source itself ("webhook /hooks/hr", "schedule NAME").
+       New webhook keys also name the header they came from; the newest key stored without
+       that is remembered, so redeliveries of those are still recognised within the window.
+       journal_meta also holds the row the health probe rewrites. */
+    "ALTER TABLE events ADD COLUMN idem_scope TEXT;"
+    "UPDATE events SET idem_scope = CASE"
+    "  WHEN source LIKE 'file /%' THEN"
+    "    substr(rtrim(source, replace(source, '/', '')), 1,"
+    "           length(rtrim(source, replace(source, '/', ''))) - 1)"
+    "  WHEN source = 'manual' THEN coalesce('manual ' || (SELECT r.workflow FROM runs r"
+    "    WHERE r.event_id = events.id ORDER BY r.id LIMIT 1), 'manual')"
+    "  ELSE source END "
+    "WHERE idem_key IS NOT NULL;"
+    "DROP INDEX events_idem_key;"
+    "CREATE UNIQUE INDEX events_idem ON events(idem_scope, idem_key) WHERE idem_key IS NOT NULL;"
+    "CREATE TABLE journal_meta (name TEXT PRIMARY KEY, value);"
+    "INSERT INTO journal_meta (name, value) SELECT 'unscoped_webhook_keys_newest', "
+    "  max(received_at) FROM events WHERE idem_key IS NOT NULL AND source LIKE 'webhook %' "
+    "  HAVING count(*) > 0;",
+    /* 4: when Graph began throttling a step's attempts (NULL: not throttled now). Throttled
        attempts do not count against retry.attempts; this bounds how long they may go on. */
     "ALTER TABLE steps ADD COLUMN throttled_since INTEGER;",
 };
@@ -233,6 +290,15 @@ struct wr_journal_event *wr_journal_batch_add_len(struct wr_journal_batch *b, co
     return ev;
 }
 
+void wr_journal_event_scope(struct wr_journal_event *ev, const char *scope,
+                            const char *legacy_scope)
+{
+    free(ev->scope);
+    free(ev->legacy_scope);
+    ev->scope = wr_xstrdup_or_null(scope);
+    ev->legacy_scope = wr_xstrdup_or_null(legacy_scope);
+}
+
 struct wr_journal_run *wr_journal_batch_add_run(struct wr_journal_event *ev, const char *workflow,
                                                 const char *hash, const char *concurrency_key,
                                                 const char *error)
@@ -309,6 +375,8 @@ void wr_journal_batch_free(struct wr_journal_batch *b)
         free(ev->runs);
         free(ev->source);
         free(ev->key);
+        free(ev->scope);
+        free(ev->legacy_scope);
         free(ev->headers);
         free(ev->body);
     }
@@ -383,13 +451,15 @@ static sqlite3_stmt *op_stmt(sqlite3 *db, struct stmts *s, const char *sql, bool
 static int stmts_prepare(sqlite3 *db, struct stmts *s)
 {
     memset(s, 0, sizeof(*s));
-    if (sqlite3_prepare_v2(db, "SELECT id, received_at FROM events WHERE idem_key = ?", -1,
-                           &s->find_key, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "UPDATE events SET idem_key = NULL WHERE idem_key = ?", -1,
-                           &s->forget_key, NULL) != SQLITE_OK ||
+    if (sqlite3_prepare_v2(db,
+                           "SELECT id, received_at FROM events "
+                           "WHERE idem_scope = ? AND idem_key = ?",
+                           -1, &s->find_key, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "UPDATE events SET idem_key = NULL, idem_scope = NULL WHERE id = ?",
+                           -1, &s->forget_key, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db,
-                           "INSERT INTO events (id, source, idem_key, received_at, headers, "
-                           "body, status) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           "INSERT INTO events (id, source, idem_key, idem_scope, received_at, "
+                           "headers, body, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                            -1, &s->insert_event, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db,
                            "INSERT INTO runs (id, event_id, workflow, workflow_hash, "
@@ -424,6 +494,25 @@ static int step_done(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/*
+ * Looks key up in scope: 1 found (its event's id into original_id, *at its time), 0 not, -1 a
+ * storage error.
+ */
+static int find_key(struct stmts *s, const char *scope, const char *key, char original_id[40],
+                    int64_t *at)
+{
+    sqlite3_bind_text(s->find_key, 1, scope, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s->find_key, 2, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s->find_key);
+    if (rc == SQLITE_ROW) {
+        *at = sqlite3_column_int64(s->find_key, 1);
+        snprintf(original_id, 40, "%s", (const char *)sqlite3_column_text(s->find_key, 0));
+    }
+    sqlite3_reset(s->find_key);
+    sqlite3_clear_bindings(s->find_key);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* Writes one batch inside the open transaction. Returns 0 or -1 (error set). */
 static int write_batch(struct wr_journal *j, struct stmts *s, struct wr_journal_batch *b)
 {
@@ -431,27 +520,27 @@ static int write_batch(struct wr_journal *j, struct stmts *s, struct wr_journal_
     /* Within one batch a key may repeat (a split delivery with duplicate elements). */
     for (size_t i = 0; i < b->count; i++) {
         struct wr_journal_event *ev = &b->events[i];
+        const char *scope = ev->scope ? ev->scope : ev->source;
         ev->duplicate = false;
         if (ev->key) {
-            sqlite3_bind_text(s->find_key, 1, ev->key, -1, SQLITE_STATIC);
-            int rc = sqlite3_step(s->find_key);
-            if (rc == SQLITE_ROW) {
-                int64_t at = sqlite3_column_int64(s->find_key, 1);
-                snprintf(ev->original_id, sizeof(ev->original_id), "%s",
-                         (const char *)sqlite3_column_text(s->find_key, 0));
-                ev->duplicate = at >= now - j->retention_ms;
+            int64_t at = 0;
+            int rc = find_key(s, scope, ev->key, ev->original_id, &at);
+            /* A journal migrated from schema 2 may hold this key in its older, wider scope:
+               looked up there only while such keys can still be within the window. */
+            if (rc == 0 && ev->legacy_scope && j->legacy_newest >= 0 &&
+                j->legacy_newest >= now - j->retention_ms) {
+                rc = find_key(s, ev->legacy_scope, ev->key, ev->original_id, &at);
             }
-            sqlite3_reset(s->find_key);
-            sqlite3_clear_bindings(s->find_key);
-            if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            if (rc < 0) {
                 return -1;
             }
+            ev->duplicate = rc == 1 && at >= now - j->retention_ms;
             if (ev->duplicate) {
                 continue;
             }
-            if (rc == SQLITE_ROW) {
+            if (rc == 1) {
                 /* Seen, but outside the window: the old event keeps its history, not its key. */
-                sqlite3_bind_text(s->forget_key, 1, ev->key, -1, SQLITE_STATIC);
+                sqlite3_bind_text(s->forget_key, 1, ev->original_id, -1, SQLITE_STATIC);
                 if (step_done(s->forget_key) != 0) {
                     return -1;
                 }
@@ -462,10 +551,11 @@ static int write_batch(struct wr_journal *j, struct stmts *s, struct wr_journal_
         bind_text(st, 1, ev->id);
         bind_text(st, 2, ev->source);
         bind_text(st, 3, ev->key);
-        sqlite3_bind_int64(st, 4, ev->received_at);
-        bind_text(st, 5, ev->headers);
-        bind_text(st, 6, ev->body);
-        bind_text(st, 7, ev->nruns ? "matched" : "unmatched");
+        bind_text(st, 4, ev->key ? scope : NULL);
+        sqlite3_bind_int64(st, 5, ev->received_at);
+        bind_text(st, 6, ev->headers);
+        bind_text(st, 7, ev->body);
+        bind_text(st, 8, ev->nruns ? "matched" : "unmatched");
         if (step_done(st) != 0) {
             return -1;
         }
@@ -514,6 +604,162 @@ static int write_batch(struct wr_journal *j, struct stmts *s, struct wr_journal_
     return 0;
 }
 
+/*
+ * Whether err (a primary SQLite result code) means the storage failed rather than this batch's
+ * own statements: the whole group fails then, and the journal's health with it.
+ */
+static bool storage_error(int code)
+{
+    switch (code & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_PERM:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_NOMEM:
+    case SQLITE_PROTOCOL:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Records the identity (device, inode) of the files the connections opened. */
+static void identity_record(struct wr_journal *j)
+{
+    struct stat st;
+    if (stat(j->path, &st) == 0) {
+        j->dev = st.st_dev;
+        j->ino = st.st_ino;
+    }
+    if (stat(j->wal_path, &st) == 0) {
+        j->wal_dev = st.st_dev;
+        j->wal_ino = st.st_ino;
+        j->wal_known = true;
+    }
+}
+
+/*
+ * Whether the state file and its WAL at their paths are still the ones the connections write.
+ * When not, msg says what happened, naming the file (for the log and /readyz), and pub says
+ * it without the path (for the batches' errors, which reach webhook senders). An open file's
+ * inode number cannot be reused while it is open, so equal numbers mean the same file.
+ */
+static bool identity_ok(struct wr_journal *j, char *msg, size_t msglen, char *pub, size_t publen)
+{
+    struct stat st;
+    int rc = stat(j->path, &st);
+    if (rc != 0 || st.st_dev != j->dev || st.st_ino != j->ino) {
+        const char *what =
+            rc != 0 && (errno == ENOENT || errno == ENOTDIR) ? "removed" : "replaced";
+        snprintf(msg, msglen,
+                 "%s was %s while weir was running; nothing more is stored in the old file "
+                 "(restart weir to start a new journal, or put the file back)",
+                 j->path, what);
+        snprintf(pub, publen, "the state file was %s while weir was running", what);
+        return false;
+    }
+    if (!j->wal_known) {
+        return true; /* not seen at open (it exists after the open's write): nothing to compare */
+    }
+    if (stat(j->wal_path, &st) != 0 || st.st_dev != j->wal_dev || st.st_ino != j->wal_ino) {
+        snprintf(msg, msglen,
+                 "%s (the journal's write-ahead log) was removed or replaced while weir was "
+                 "running; what is committed into it would be lost (restart weir)",
+                 j->wal_path);
+        snprintf(pub, publen,
+                 "the state file's write-ahead log was removed or replaced while weir was "
+                 "running");
+        return false;
+    }
+    return true;
+}
+
+/* Writer thread: the group's outcome into the health state (under lock). */
+static void health_record(struct wr_journal *j, bool ok, const char *error)
+{
+    j->health.checked_at = now_ms();
+    if (ok) {
+        j->health.ok = true;
+        j->health.error[0] = '\0';
+        return;
+    }
+    j->health.failed_commits++;
+    snprintf(j->health.error, sizeof(j->health.error), "%s", error);
+    if (j->health.ok) {
+        j->health.ok = false;
+        j->fail_seq++;
+        snprintf(j->fail_error, sizeof(j->fail_error), "%s", error);
+    }
+}
+
+/*
+ * Commits one group: every batch in its own savepoint inside one transaction. Sets each
+ * batch's rc and error; returns true when the group was made durable (batches that failed on
+ * their own statements may still be in it), else false with the cause in msg.
+ */
+static bool commit_group(struct wr_journal *j, struct stmts *s, bool prepared,
+                         struct wr_journal_batch *group, char *msg, size_t msglen)
+{
+    char ignore[64], pub[160] = "";
+    bool ok = true;
+    if (!prepared) {
+        snprintf(msg, msglen, "cannot prepare statements: %s", sqlite3_errmsg(j->db));
+        ok = false;
+    } else if (step_done(s->begin) != 0) {
+        snprintf(msg, msglen, "%s", sqlite3_errmsg(j->db));
+        ok = false;
+    }
+    bool in_tx = ok;
+    for (struct wr_journal_batch *b = group; ok && b; b = b->next) {
+        b->rc = 0;
+        step_done(s->savepoint);
+        if (write_batch(j, s, b) != 0) {
+            int code = sqlite3_errcode(j->db);
+            snprintf(b->error, sizeof(b->error), "journal: %s", sqlite3_errmsg(j->db));
+            b->rc = -1;
+            /* The storage failing (or SQLite having rolled the transaction back itself) fails
+               the group; a batch's own error (a constraint) fails that batch alone. */
+            if (storage_error(code) || sqlite3_get_autocommit(j->db)) {
+                snprintf(msg, msglen, "%s", sqlite3_errmsg(j->db));
+                ok = false;
+                in_tx = !sqlite3_get_autocommit(j->db);
+                break;
+            }
+            step_done(s->rollback_to);
+        }
+        step_done(s->release);
+    }
+    /* Before COMMIT: a group bound for a removed or replaced file is rolled back, so that
+       nothing of it reaches the deleted inode (where the executor, still reading it, would
+       find its runs). */
+    if (ok && !identity_ok(j, msg, msglen, pub, sizeof(pub))) {
+        ok = false;
+    }
+    if (ok && step_done(s->commit) != 0) {
+        snprintf(msg, msglen, "commit failed: %s", sqlite3_errmsg(j->db));
+        ok = false;
+    }
+    if (!ok && in_tx && !sqlite3_get_autocommit(j->db)) {
+        exec(j->db, "ROLLBACK", ignore, sizeof(ignore));
+    }
+    /* After COMMIT: the file may have gone during it; then the commit is not durable. */
+    if (ok && !identity_ok(j, msg, msglen, pub, sizeof(pub))) {
+        ok = false;
+    }
+    if (!ok) {
+        for (struct wr_journal_batch *b = group; b; b = b->next) {
+            b->rc = -1;
+            snprintf(b->error, sizeof(b->error), "journal: %.240s", pub[0] ? pub : msg);
+        }
+    }
+    return ok;
+}
+
 static void *writer_main(void *arg)
 {
     struct wr_journal *j = arg;
@@ -537,42 +783,17 @@ static void *writer_main(void *arg)
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         char msg[256] = "";
+        bool ok = commit_group(j, &s, prepared, group, msg, sizeof(msg));
         size_t n = 0;
-        int txrc = prepared ? step_done(s.begin) : -1;
-        if (!prepared) {
-            snprintf(msg, sizeof(msg), "cannot prepare statements: %s", sqlite3_errmsg(j->db));
-        } else if (txrc != 0) {
-            snprintf(msg, sizeof(msg), "%s", sqlite3_errmsg(j->db));
-        }
         for (struct wr_journal_batch *b = group; b; b = b->next) {
             n++;
-            b->rc = txrc;
-            if (txrc != 0) {
-                snprintf(b->error, sizeof(b->error), "journal: %.200s", msg);
-                continue;
-            }
-            step_done(s.savepoint);
-            if (write_batch(j, &s, b) != 0) {
-                snprintf(b->error, sizeof(b->error), "journal: %s", sqlite3_errmsg(j->db));
-                b->rc = -1;
-                step_done(s.rollback_to);
-            }
-            step_done(s.release);
-        }
-        if (txrc == 0 && step_done(s.commit) != 0) {
-            snprintf(msg, sizeof(msg), "%s", sqlite3_errmsg(j->db));
-            char ignore[64];
-            exec(j->db, "ROLLBACK", ignore, sizeof(ignore));
-            for (struct wr_journal_batch *b = group; b; b = b->next) {
-                b->rc = -1;
-                snprintf(b->error, sizeof(b->error), "journal: commit failed: %.200s", msg);
-            }
         }
 
         clock_gettime(CLOCK_MONOTONIC, &t1);
         uint64_t us =
             (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
         pthread_mutex_lock(&j->lock);
+        health_record(j, ok, msg);
         for (int k = 0; k < 8; k++) {
             if (us <= wr_journal_commit_bounds_us[k]) {
                 j->stats.commit_le[k]++;
@@ -585,7 +806,7 @@ static void *writer_main(void *arg)
             j->stats.max_group = n;
         }
         for (struct wr_journal_batch *b = group; b; b = b->next) {
-            j->stats.events += (uint64_t)b->count;
+            j->stats.events += b->rc == 0 ? (uint64_t)b->count : 0;
         }
         if (j->done_tail) {
             j->done_tail->next = group;
@@ -634,6 +855,51 @@ static void *checkpointer_main(void *arg)
     return NULL;
 }
 
+static void on_retry_probed(void *arg, struct wr_journal_batch *b, int rc, const char *error)
+{
+    (void)arg;
+    (void)b;
+    (void)rc;
+    (void)error; /* the outcome is in the health state, and reported from there */
+}
+
+/* Loop thread, while failing: one probe, so that recovery is seen without traffic. */
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    struct wr_journal *j = arg;
+    (void)fd;
+    (void)what;
+    wr_journal_probe(j, on_retry_probed, NULL);
+}
+
+/* Loop thread: reports changes of health (once per change) and keeps the retry probe armed. */
+static void health_report(struct wr_journal *j)
+{
+    pthread_mutex_lock(&j->lock);
+    uint64_t seq = j->fail_seq;
+    bool ok = j->health.ok;
+    char cause[256];
+    snprintf(cause, sizeof(cause), "%s", j->fail_error);
+    pthread_mutex_unlock(&j->lock);
+    if (seq != j->reported_seq) {
+        j->reported_seq = seq;
+        j->reported_failing = true;
+        if (j->on_health) {
+            j->on_health(j->on_health_arg, false, cause);
+        }
+    }
+    if (ok && j->reported_failing) {
+        j->reported_failing = false;
+        if (j->on_health) {
+            j->on_health(j->on_health_arg, true, NULL);
+        }
+    }
+    if (!ok && j->retry_ev && !evtimer_pending(j->retry_ev, NULL)) {
+        struct timeval tv = {WR_JOURNAL_RETRY_MS / 1000, (WR_JOURNAL_RETRY_MS % 1000) * 1000};
+        evtimer_add(j->retry_ev, &tv);
+    }
+}
+
 /* Loop thread: runs the callbacks of committed batches. */
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
@@ -644,6 +910,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
     struct wr_journal_batch *list = j->done;
     j->done = j->done_tail = NULL;
     pthread_mutex_unlock(&j->lock);
+    health_report(j);
     while (list) {
         struct wr_journal_batch *next = list->next;
         j->pending--;
@@ -668,6 +935,66 @@ static int make_parent_dir(const char *path, char *err, size_t errlen)
     return rc;
 }
 
+#define PROBE_SQL                                                                                  \
+    "INSERT INTO journal_meta (name, value) VALUES ('probe', ?) "                                  \
+    "ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+
+/* The newest key stored unscoped (migration 3), or -1. */
+static int64_t read_legacy_newest(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT value FROM journal_meta WHERE name = "
+                           "'unscoped_webhook_keys_newest'",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER) {
+        v = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return v;
+}
+
+/*
+ * One real write, committed, before anything is promised: SQLite opens a file it may not write
+ * (a read-only file, directory or file system) read-only without a word, and every commit would
+ * fail later. 0, or -1 with the reason in err.
+ */
+static int write_probe(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+    char msg[256], ignore[64];
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    if (exec(db, "BEGIN IMMEDIATE", msg, sizeof(msg)) != 0) {
+        goto out;
+    }
+    if (sqlite3_prepare_v2(db, PROBE_SQL, -1, &st, NULL) != SQLITE_OK) {
+        snprintf(msg, sizeof(msg), "%s", sqlite3_errmsg(db));
+        exec(db, "ROLLBACK", ignore, sizeof(ignore));
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, now_ms());
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        snprintf(msg, sizeof(msg), "%s", sqlite3_errmsg(db));
+        exec(db, "ROLLBACK", ignore, sizeof(ignore));
+        goto out;
+    }
+    if (exec(db, "COMMIT", msg, sizeof(msg)) != 0) {
+        exec(db, "ROLLBACK", ignore, sizeof(ignore));
+        goto out;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    if (rc != 0) {
+        snprintf(err, errlen,
+                 "%s: cannot write the journal: %s (weir writes %s and its -wal and -shm files "
+                 "beside it: is the file, its directory or the file system read-only, or full?)",
+                 path, msg, path);
+    }
+    return rc;
+}
+
 struct wr_journal *wr_journal_open(struct event_base *base, const char *path, int64_t retention_ms,
                                    char *err, size_t errlen)
 {
@@ -681,12 +1008,20 @@ struct wr_journal *wr_journal_open(struct event_base *base, const char *path, in
     pthread_cond_init(&j->wake, NULL);
     pthread_cond_init(&j->ckpt_cv, NULL);
     j->retention_ms = retention_ms > 0 ? retention_ms : WR_JOURNAL_RETENTION_MS;
+    j->path = wr_xstrdup(path);
+    j->wal_path = wr_xasprintf("%s-wal", path);
     j->db = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err, errlen);
-    if (!j->db || migrate(j->db, path, err, errlen) != 0) {
+    if (!j->db || migrate(j->db, path, err, errlen) != 0 ||
+        write_probe(j->db, path, err, errlen) != 0) {
         goto err;
     }
+    j->legacy_newest = read_legacy_newest(j->db);
+    identity_record(j);
+    j->health.ok = true;
+    j->health.checked_at = now_ms();
     j->done_ev = event_new(base, -1, 0, on_done, j);
-    if (!j->done_ev) {
+    j->retry_ev = evtimer_new(base, on_retry, j);
+    if (!j->done_ev || !j->retry_ev) {
         snprintf(err, errlen, "cannot create the journal's event");
         goto err;
     }
@@ -747,7 +1082,12 @@ void wr_journal_close(struct wr_journal *j)
     if (j->done_ev) {
         event_free(j->done_ev);
     }
+    if (j->retry_ev) {
+        event_free(j->retry_ev);
+    }
     sqlite3_close(j->db);
+    free(j->path);
+    free(j->wal_path);
     pthread_cond_destroy(&j->wake);
     pthread_cond_destroy(&j->ckpt_cv);
     pthread_mutex_destroy(&j->lock);
@@ -782,6 +1122,129 @@ int wr_journal_submit(struct wr_journal *j, struct wr_journal_batch *b, wr_journ
     j->pending++;
     return 0;
 }
+
+int wr_journal_probe(struct wr_journal *j, wr_journal_done_fn done, void *arg)
+{
+    struct wr_journal_batch *b = wr_journal_batch_new();
+    wr_journal_batch_add_op(b, PROBE_SQL, "i", now_ms());
+    return wr_journal_submit(j, b, done, arg);
+}
+
+void wr_journal_get_health(struct wr_journal *j, struct wr_journal_health *out)
+{
+    pthread_mutex_lock(&j->lock);
+    *out = j->health;
+    pthread_mutex_unlock(&j->lock);
+}
+
+bool wr_journal_intact(struct wr_journal *j, char *err, size_t errlen)
+{
+    char pub[160];
+    /* dev, ino and the WAL's are written once, at open, before any other thread runs */
+    return identity_ok(j, err, errlen, pub, sizeof(pub));
+}
+
+bool wr_journal_ok(struct wr_journal *j)
+{
+    pthread_mutex_lock(&j->lock);
+    bool ok = j->health.ok;
+    pthread_mutex_unlock(&j->lock);
+    return ok;
+}
+
+void wr_journal_on_health(struct wr_journal *j, wr_journal_health_fn fn, void *arg)
+{
+    j->on_health = fn;
+    j->on_health_arg = arg;
+}
+
+/* {====== the owner's claim ====== */
+
+struct wr_journal_claim {
+    int fd;
+};
+
+/*
+ * The pid holding a flock on the file (dev, ino), from /proc/locks; 0 when it cannot be told
+ * (no procfs, another pid namespace).
+ */
+static long flock_holder(dev_t dev, ino_t ino)
+{
+    FILE *f = fopen("/proc/locks", "re");
+    char line[256];
+    long pid = 0;
+    if (!f) {
+        return 0;
+    }
+    /* "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234567 0 EOF" (device numbers in hex) */
+    while (!pid && fgets(line, sizeof(line), f)) {
+        char kind[16], mode[16], rw[16];
+        long p = 0;
+        unsigned maj = 0, min = 0;
+        unsigned long long i = 0;
+        if (sscanf(line, "%*[^:]: %15s %15s %15s %ld %x:%x:%llu", kind, mode, rw, &p, &maj, &min,
+                   &i) == 7 &&
+            strcmp(kind, "FLOCK") == 0 && i == (unsigned long long)ino && maj == major(dev) &&
+            min == minor(dev)) {
+            pid = p;
+        }
+    }
+    fclose(f);
+    return pid;
+}
+
+struct wr_journal_claim *wr_journal_claim(const char *path, char *err, size_t errlen)
+{
+    if (make_parent_dir(path, err, errlen) != 0) {
+        return NULL;
+    }
+    /* The database file itself, not a side file: every path that reaches it (a symlink, a
+       relative path from another directory) meets the same lock. flock, not fcntl: SQLite's
+       own fcntl locks on this file are dropped whenever the process closes any descriptor of
+       it, and a flock is not. */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen,
+                 "%s: cannot open the journal for writing: %s (is the file, its directory or the "
+                 "file system read-only?)",
+                 path, strerror(errno));
+        return NULL;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        struct stat st;
+        long pid = e == EWOULDBLOCK && fstat(fd, &st) == 0 ? flock_holder(st.st_dev, st.st_ino) : 0;
+        close(fd);
+        if (e != EWOULDBLOCK) {
+            snprintf(err, errlen, "%s: cannot lock the journal: %s", path, strerror(e));
+        } else if (pid > 0) {
+            snprintf(err, errlen,
+                     "%s is in use by another weir (pid %ld): one daemon per state file, or "
+                     "queued runs would run twice; stop it first, or give this one its own "
+                     "`state:`",
+                     path, pid);
+        } else {
+            snprintf(err, errlen,
+                     "%s is in use by another weir: one daemon per state file, or queued runs "
+                     "would run twice; stop it first, or give this one its own `state:`",
+                     path);
+        }
+        return NULL;
+    }
+    struct wr_journal_claim *c = wr_xcalloc(1, sizeof(*c));
+    c->fd = fd;
+    return c;
+}
+
+void wr_journal_release(struct wr_journal_claim *c)
+{
+    if (c) {
+        close(c->fd); /* drops the lock */
+        free(c);
+    }
+}
+
+/* }====== */
 
 struct sqlite3 *wr_journal_open_reader(const char *path, char *err, size_t errlen)
 {

@@ -9,6 +9,24 @@
  *
  * The schema is versioned (PRAGMA user_version) and migrated forward on open. Readers (the
  * CLI, the admin API) open their own connections; WAL lets them read while the daemon writes.
+ *
+ * Idempotency keys are scoped: an event's key is unique within its scope (where the key came
+ * from: "webhook /hooks/hr (webhook-id)", "file /spool/hr", "schedule nightly", "manual
+ * onboard"), never across scopes, so a key used on one path, folder, schedule or workflow
+ * cannot make an event of another a duplicate. Keys stored before scopes existed (schema 2 and
+ * older) were scoped by the migration from their `source`; see wr_journal_event_scope.
+ *
+ * One daemon owns a state file: wr_journal_claim takes an exclusive lock that lives as long as
+ * the process (the kernel drops it on any exit, kill -9 included). Other writers (`weir fire`)
+ * and readers need no claim.
+ *
+ * Health: every commit group checks that the state file (and its WAL) is still the file it
+ * opened — a removed or replaced file would take commits into a deleted inode — and a group that
+ * cannot be made durable fails every batch in it, nothing of it stored. The journal keeps the
+ * outcome of the last commit group (wr_journal_get_health), tells the loop of each change
+ * (wr_journal_on_health) and, while failing, commits a small probe every few seconds so that
+ * recovery is noticed without traffic. A journal that cannot be written at all (a read-only
+ * file or file system) does not open.
  */
 #ifndef WR_JOURNAL_H
 #define WR_JOURNAL_H
@@ -37,6 +55,8 @@ struct wr_journal_event {
     char id[40]; /* assigned when added */
     char *source;
     char *key;           /* idempotency key or NULL */
+    char *scope;         /* where key is unique; NULL = source (see wr_journal_event_scope) */
+    char *legacy_scope;  /* also looked up, never stored; see wr_journal_event_scope */
     char *headers;       /* JSON text or NULL */
     char *body;          /* JSON text */
     int64_t received_at; /* Unix ms */
@@ -110,6 +130,16 @@ struct wr_journal_event *wr_journal_batch_add_len(struct wr_journal_batch *b, co
                                                   const char *body, size_t body_len,
                                                   int64_t received_at);
 
+/*
+ * Sets the scope of ev's key (copied): the key is a duplicate only of an earlier key in the same
+ * scope. Without a scope, a key is scoped by the event's source. legacy_scope (may be NULL)
+ * names the scope that keys of this kind had in a journal migrated from schema 2 (a webhook's
+ * path, before the header a key came from was part of its scope): while such keys may still be
+ * within the retention window, a key not found in its scope is also looked up there.
+ */
+void wr_journal_event_scope(struct wr_journal_event *ev, const char *scope,
+                            const char *legacy_scope);
+
 /* Adds a run to event ev (strings copied; error NULL for a queued run); returns it. */
 struct wr_journal_run *wr_journal_batch_add_run(struct wr_journal_event *ev, const char *workflow,
                                                 const char *hash, const char *concurrency_key,
@@ -138,6 +168,59 @@ void wr_journal_batch_add_op(struct wr_journal_batch *b, const char *sql, const 
 
 /* A fresh time-ordered id with the given prefix ("ev", "run") into out (>= 40 bytes). */
 void wr_journal_new_id(const char *prefix, char out[40]);
+
+/*
+ * Submits a probe: a batch writing one small row (the time, in the journal's own meta table),
+ * committed like any other, so that done reports whether the journal can commit now. Same
+ * contract as wr_journal_submit.
+ */
+int wr_journal_probe(struct wr_journal *j, wr_journal_done_fn done, void *arg);
+
+/* The journal's state as of its last commit group. */
+struct wr_journal_health {
+    bool ok;                 /* the last commit group was made durable (or none failed yet) */
+    int64_t checked_at;      /* when it ended (Unix ms); the open's own write when none did yet */
+    char error[256];         /* !ok: why, e.g. "database or disk is full" */
+    uint64_t failed_commits; /* commit groups that failed since the open */
+};
+
+/* Copies the current health into out (any thread). */
+void wr_journal_get_health(struct wr_journal *j, struct wr_journal_health *out);
+
+/*
+ * Whether the state file (and its WAL) at the journal's path is still the one it opened: false
+ * with the reason in err when it was removed or replaced. Two stat() calls; any thread. For
+ * the writers beside the journal's writer (the admin API's retry and cancel), whose own
+ * connections would otherwise commit into a deleted file as well.
+ */
+bool wr_journal_intact(struct wr_journal *j, char *err, size_t errlen);
+
+/* True when the last commit group was made durable. Cheap (a mutex); any thread. */
+bool wr_journal_ok(struct wr_journal *j);
+
+/*
+ * fn(arg, ok, error) runs on the loop thread once per change of health: ok false with the cause
+ * when commits start failing, ok true when one succeeds again (before the callbacks of the
+ * batches of that commit). NULL fn stops the reports.
+ */
+typedef void (*wr_journal_health_fn)(void *arg, bool ok, const char *error);
+void wr_journal_on_health(struct wr_journal *j, wr_journal_health_fn fn, void *arg);
+
+/*
+ * Claims path for this process: an exclusive lock (flock) on the state file, held until
+ * wr_journal_release or the process ends (any way: the kernel drops the lock). Creates the file
+ * (and one level of directory) when missing. Returns the claim (owned), or NULL with a message
+ * in err: another process holds it (its pid named when the system tells), or the file cannot be
+ * opened for writing (a read-only file or file system). Local file systems only, like SQLite's
+ * WAL mode itself.
+ */
+struct wr_journal_claim;
+struct wr_journal_claim *wr_journal_claim(const char *path, char *err, size_t errlen);
+
+/* Drops the claim. Call once every SQLite connection of this process to the file is closed
+   (wr_journal_close, the readers): closing any descriptor of a file drops the process's POSIX
+   locks on it, SQLite's included. NULL is fine. */
+void wr_journal_release(struct wr_journal_claim *c);
 
 /*
  * Opens a reading connection (WAL: works while the daemon writes). Returns NULL with a

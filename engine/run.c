@@ -900,6 +900,13 @@ static void poll_due(struct wr_runner *r)
     if (r->stopping || r->active >= (size_t)r->max_concurrent) {
         return;
     }
+    if (!wr_journal_ok(r->journal)) {
+        /* Nothing can be stored: a run picked up now would fail its first commit and be
+           released, again at every poll. Wait for the journal (it probes by itself), then look
+           at every open run. */
+        r->rescan = true;
+        return;
+    }
     bool full = r->rescan;
     r->rescan = false;
     /* Enough to fill every free slot even when the runs in memory come first. */

@@ -471,7 +471,7 @@ static char *rows_errors(const struct job *job, const struct wr_csv_errors *e)
 static void run_job(struct job *job)
 {
     struct wr_file_watch *fw = job->fw;
-    char *buf = NULL, *source = NULL, why[512];
+    char *buf = NULL, *source = NULL, *scope = NULL, why[512];
     size_t len = 0;
     struct wr_csv_records recs = {0};
     struct wr_ingest_event *events = NULL;
@@ -529,6 +529,9 @@ static void run_job(struct job *job)
     }
 
     events = wr_xcalloc(recs.count, sizeof(*events));
+    /* Keys are scoped by the folder: the same file dropped into another workflow's folder is
+       that workflow's event, not a duplicate of this one. */
+    scope = wr_xasprintf("file %s", job->dir->path);
     for (size_t i = 0; i < recs.count; i++) {
         struct json_object *ev = json_object_new_object();
         json_object_object_add(ev, "row", json_object_get(recs.items[i].row));
@@ -537,6 +540,7 @@ static void run_job(struct job *job)
         events[i].event = ev;
         /* Content hash + row number: the same content under any name is the same events. */
         events[i].key = wr_xasprintf("file:%s:%zu", job->sha, i + 1);
+        events[i].scope = scope;
     }
     source = wr_xasprintf("file %s", job->path);
     /* ingest copies the events and keys before returning; the candidates stay with the job. */
@@ -556,6 +560,7 @@ out:
     }
     free(events);
     free(source);
+    free(scope);
     wr_csv_records_clear(&recs);
     free(buf);
 }

@@ -88,7 +88,8 @@ static void fire(struct timer *t, int64_t slot)
     json_object_object_add(ev, "workflow", json_object_new_string(t->wf->name));
     char *key = wr_xasprintf("schedule:%s:%s", t->wf->name, when);
     char *source = wr_xasprintf("schedule %s", t->wf->name);
-    struct wr_ingest_event e = {.event = ev, .key = key};
+    /* Scoped by the schedule (its workflow): the key names the slot. */
+    struct wr_ingest_event e = {.event = ev, .key = key, .scope = source};
     const struct wr_workflow *cand = t->wf;
     if (wr_ingest_submit(t->sched->ingest, source, NULL, &cand, 1, &e, 1, on_fired, t) == 0) {
         t->sched->pending++;

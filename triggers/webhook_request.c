@@ -61,13 +61,16 @@ static bool json_content_type(const char *ct)
     return *ct == '\0' || *ct == ';';
 }
 
-/* The delivery's key from the headers senders use, or NULL. */
-static const char *header_key(const struct evkeyvalq *in)
+/* The delivery's key from the headers senders use, or NULL; *from: the header's name, lower
+   case (the key's scope names it: the same value in another header is another key). */
+static const char *header_key(const struct evkeyvalq *in, const char **from)
 {
     static const char *const names[] = {"webhook-id", "X-GitHub-Delivery", "X-Request-Id", NULL};
+    static const char *const lower[] = {"webhook-id", "x-github-delivery", "x-request-id", NULL};
     for (size_t i = 0; names[i]; i++) {
         const char *v = evhttp_find_header(in, names[i]);
         if (v && *v) {
+            *from = lower[i];
             return v;
         }
     }
@@ -179,8 +182,19 @@ void wr_webhook_decode(const struct wr_workflow *wf, const struct evkeyvalq *in,
         json_object_object_get_ex(wf->trigger_args, "id", &v) ? json_object_get_string(v) : NULL;
     const char *split_expr =
         json_object_object_get_ex(wf->trigger_args, "split", &v) ? json_object_get_string(v) : NULL;
-    const char *hkey = header_key(in);
+    const char *from = NULL;
+    const char *hkey = header_key(in, &from);
     char err[400];
+    /* The keys' scope: this path, and where on it the key came from. Workflows sharing a path
+       share its deliveries (one event, a run per matching workflow) and, checked at load, its
+       `id:` template, so the path is the scope, not the workflow. legacy: the scope of keys
+       stored before the origin was part of it (the path alone). */
+    const char *path =
+        json_object_object_get_ex(wf->trigger_args, "path", &v) ? json_object_get_string(v) : "";
+    if (id_tmpl || hkey) {
+        d->scope = wr_xasprintf("webhook %s (%s)", path, id_tmpl ? "id" : from);
+        d->legacy_scope = wr_xasprintf("webhook %s", path);
+    }
 
     size_t n = 1;
     if (split_expr) {
@@ -221,6 +235,8 @@ void wr_webhook_decode(const struct wr_workflow *wf, const struct evkeyvalq *in,
             d->keys[i] = d->split ? wr_xasprintf("%s:%zu", hkey, i) : wr_xstrdup(hkey);
         }
         d->events[i].key = d->keys[i];
+        d->events[i].scope = d->scope;
+        d->events[i].legacy_scope = d->legacy_scope;
     }
 
     d->headers = json_object_new_object();
@@ -237,6 +253,8 @@ void wr_webhook_decoded_clear(struct wr_webhook_decoded *d)
         free(d->keys[i]);
     }
     free(d->keys);
+    free(d->scope);
+    free(d->legacy_scope);
     free(d->events);
     json_object_put(d->headers);
     json_object_put(d->split);

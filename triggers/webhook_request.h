@@ -7,7 +7,10 @@
  * content type must be JSON, the body must parse (strict, UTF-8 checked), `split:` fans it
  * out into one event per element, and each event gets its idempotency key (the `id:`
  * template, else the webhook-id / X-GitHub-Delivery / X-Request-Id header, with the
- * element's index appended for a split delivery). The audit headers come without secrets.
+ * element's index appended for a split delivery) and the key's scope, "webhook PATH (ORIGIN)"
+ * with ORIGIN `id` or the header's lower-case name: a key is unique per path and origin, so
+ * the same id on another path, or in another header, is another delivery. The audit headers
+ * come without secrets.
  */
 #ifndef WR_WEBHOOK_REQUEST_H
 #define WR_WEBHOOK_REQUEST_H
@@ -30,6 +33,7 @@ struct wr_webhook_decoded {
     /* private */
     struct json_object *body, *split;
     char **keys;
+    char *scope, *legacy_scope;
 };
 
 /*

@@ -109,7 +109,8 @@ class IngestTest(unittest.TestCase):
         ev = {"type": "employee.left", "employee": {"email": "b@x"}}
         s1, b1 = self.weir.post("/hooks/hr", ev, {"webhook-id": "dup-1"})
         s2, b2 = self.weir.post("/hooks/hr", ev, {"webhook-id": "dup-1"})
-        s3, b3 = self.weir.post("/hooks/hr", ev, {"X-GitHub-Delivery": "dup-1"})
+        s3, b3 = self.weir.post("/hooks/hr", ev, {"webhook-id": "dup-1",
+                                                  "X-GitHub-Delivery": "other"})
         self.assertEqual((s1, s2, s3), (202, 200, 200))
         self.assertTrue(b2["duplicate"])
         self.assertEqual(b2["event_id"], b1["event_id"])
@@ -117,6 +118,11 @@ class IngestTest(unittest.TestCase):
         self.assertEqual(len(self.events("idem_key = 'dup-1'")), 1)
         with harness.journal(self.root) as c:
             self.assertEqual(c.execute("SELECT count(*) FROM runs").fetchone()[0], 1)
+        # A key is scoped by the header it came from (tests/e2e/test_reliability_store.py has
+        # the other scopes): the same value in X-GitHub-Delivery is another delivery.
+        s4, b4 = self.weir.post("/hooks/hr", ev, {"X-GitHub-Delivery": "dup-1"})
+        self.assertEqual(s4, 202, b4)
+        self.assertNotEqual(b4["event_id"], b1["event_id"])
         # Without any key, nothing can be recognised: two deliveries, two events.
         self.weir.post("/hooks/hr", ev)
         self.weir.post("/hooks/hr", ev)
