@@ -26,7 +26,6 @@ import os
 import re
 import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -360,10 +359,266 @@ class FramingTest(unittest.TestCase):
         data, _ = exchange(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         self.assertEqual(responses(data)[0][0], 200)
 
+    def test_echo_capped(self):
+        """A 404 repeats a long path cut, not whole."""
+        path = b"/hooks/" + b"p" * 12000
+        data, _ = exchange(self.weir.port, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n"
+                           b"Connection: close\r\n\r\n")
+        status, _, body = responses(data)[0]
+        self.assertEqual(status, 404)
+        self.assertLess(len(body), 400)
+        self.assertIn("bytes more)", json.loads(body)["error"])
+
     def test_zz_healthy(self):
         """After all of the above, an ordinary client is served."""
         status, body = self.weir.post("/hooks/open", {"email": "z@x"})
         self.assertEqual(status, 202, body)
+
+
+BIG = """
+name: big
+trigger:
+  webhook: { path: /hooks/big }
+concurrency_key: "{{ event.user }}"
+steps:
+  - id: off
+    action: disable-user
+    user: "{{ event.user }}"
+"""
+
+# The review's value: 500 KB, here of two-byte characters, so that a cut at a fixed byte count
+# would land inside one.
+BIG_USER = "\u00e9" * 250000 + "@contoso.onmicrosoft.com"
+NBIG = 20
+
+
+def cli(root, *args):
+    """`weir ARGS -c weir.yaml` in root: (exit status, stdout bytes, stderr text)."""
+    p = subprocess.run([harness.WEIR] + list(args) + ["-c", "weir.yaml"], cwd=root,
+                       capture_output=True, timeout=120)
+    return p.returncode, p.stdout, p.stderr.decode(errors="replace")
+
+
+class SizesTest(unittest.TestCase):
+    """20 runs whose step fails on a 500 KB user value: what is stored, logged and answered
+    stays bounded."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = harness.Sim()
+        cls.root = harness.setup_root(cls.sim, {"big.yaml": BIG}, prefix="weir-sizes-",
+                                      admin="127.0.0.1:0")
+        try:
+            cls.weir = harness.Weir(cls.root, admin=True, env=harness.GRAPH_ENV)
+            for i in range(NBIG):
+                body = json.dumps({"user": BIG_USER, "n": i}, ensure_ascii=False).encode()
+                status, body = cls.weir.post("/hooks/big", body)
+                assert status == 202, body
+            cls.rows = harness.wait_final(cls.root, NBIG, timeout=120)
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if getattr(cls, "weir", None) and cls.weir.proc.poll() is None:
+            rc = cls.weir.stop()
+            assert rc == 0, "weir exited with %d" % rc
+        cls.sim.stop()
+        shutil.rmtree(cls.root, ignore_errors=True)
+
+    def assertCapped(self, text, cap):
+        """text is at most cap bytes and a marker, ends in the marker, and is whole UTF-8."""
+        data = text.encode("utf-8")  # a str from JSON: a cut sequence would have failed already
+        self.assertLessEqual(len(data), cap + 40, "%d bytes: ...%s" % (len(data), text[-80:]))
+        m = re.search(r"\u2026 \((\d+) bytes more\)$", text)
+        self.assertIsNotNone(m, text[-80:])
+        return int(m.group(1))
+
+    def test_stored_once_and_capped(self):
+        c = harness.journal(self.root)
+        try:
+            rows = c.execute("SELECT r.status, r.error, s.error FROM runs r JOIN steps s "
+                             "ON s.run_id = r.id").fetchall()
+        finally:
+            c.close()
+        self.assertEqual(len(rows), NBIG)
+        for status, run_error, step_error in rows:
+            self.assertEqual(status, "failed")
+            self.assertTrue(run_error is None, "the error is stored twice (%d bytes in the run "
+                            "row)" % len(run_error or ""))
+            self.assertIn("\u00e9\u00e9", step_error)
+            more = self.assertCapped(step_error, 8192)
+            self.assertGreater(more, 400000)
+
+    def test_log_lines_capped(self):
+        with open(self.weir.log_path, "rb") as f:
+            lines = f.read().split(b"\n")
+        longest = max(len(line) for line in lines)
+        self.assertLess(longest, 16384, "a %d-byte log line" % longest)
+        self.assertTrue(any(b"bytes more)" in line and b"step failed" in line for line in lines))
+        for line in lines:
+            line.decode("utf-8")  # no character cut in half
+
+    def test_list_summaries_limit_and_cursor(self):
+        status, headers, text = self.weir.call("GET", "/api/runs?limit=1000")
+        self.assertEqual(status, 200, text[:300])
+        self.assertLess(len(text), 100000, "a %d-byte list of 20 runs" % len(text))
+        page = json.loads(text)
+        self.assertEqual((page["limit"], page["max_limit"], page["next_cursor"]), (200, 200, None))
+        self.assertEqual(len(page["runs"]), NBIG)
+        for run in page["runs"]:
+            self.assertNotIn("event", run)
+            self.assertNotIn("steps", run)
+            self.assertCapped(run["error"], 512)
+            self.assertCapped(run["last_step"]["error"], 512)
+            self.assertCapped(run["concurrency_key"], 512)
+        # pages of 7 through the cursor: every run once, newest first
+        seen, cursor = [], None
+        while True:
+            path = "/api/runs?limit=7" + ("&cursor=" + cursor if cursor else "")
+            status, page = self.weir.api("GET", path)
+            self.assertEqual(status, 200, page)
+            seen += [r["id"] for r in page["runs"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        self.assertEqual(seen, [r["id"] for r in json.loads(text)["runs"]])
+        for bad in ("abc", "0", "-1", "1.5", "+5", "", "5x", "%205"):
+            status, body = self.weir.api("GET", "/api/runs?limit=" + bad)
+            self.assertEqual(status, 400, (bad, body))
+            self.assertIn("at most 200", body["error"])
+        for bad in ("x", "12.", ".run_1", "1.run+1", "1.run_1%00", "1.run%2F1"):
+            status, body = self.weir.api("GET", "/api/runs?cursor=" + bad)
+            self.assertEqual(status, 400, (bad, body))
+
+    def test_show_capped(self):
+        run_id = self.rows[0][0]
+        status, headers, text = self.weir.call("GET", "/api/runs/" + run_id)
+        self.assertEqual(status, 200)
+        run = json.loads(text)
+        self.assertEqual(run["event"]["body"]["user"], BIG_USER)  # the event is shown whole
+        self.assertCapped(run["error"], 8192)
+        self.assertCapped(run["steps"][0]["error"], 8192)
+        self.assertLess(len(text), 2 * len(BIG_USER.encode()) + 65536)
+
+    def test_cli_bounded(self):
+        rc, out, err = cli(self.root, "runs", "--limit", "1000")
+        self.assertEqual(rc, 0, err)
+        lines = out.decode().splitlines()
+        self.assertEqual(len(lines), NBIG + 1)
+        self.assertTrue(all(len(line) <= 120 for line in lines), lines)
+        rc, out, err = cli(self.root, "runs", "--json", "--limit", "7")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len(json.loads(out)), 7)
+        rc, out, err = cli(self.root, "runs", "--json", "--limit", "1000000")
+        self.assertEqual(rc, 0, err)
+        runs = json.loads(out)
+        self.assertEqual(len(runs), NBIG)
+        self.assertLess(len(out), 200000)
+        rc, out, err = cli(self.root, "show", self.rows[0][0])
+        self.assertEqual(rc, 0, err)
+        text = out.decode()
+        self.assertIn("bytes more)", text)
+        self.assertLess(len(out), 2 * len(BIG_USER.encode()) + 65536)
+
+    def test_memory(self):
+        """The review's /api/runs?limit=1000 over 500 KB errors: weir's peak memory stays
+        small (it built 20 MB answers before)."""
+        for _ in range(3):
+            self.assertEqual(self.weir.call("GET", "/api/runs?limit=1000")[0], 200)
+        with open("/proc/%d/status" % self.weir.proc.pid) as f:
+            hwm = [int(line.split()[1]) for line in f if line.startswith("VmHWM:")][0]
+        self.assertLess(hwm, 96 * 1024, "weir's peak RSS is %d kB" % hwm)
+
+
+class IdsTest(unittest.TestCase):
+    """Run ids in the admin API and at the CLI, on runs left queued (--ingest-only)."""
+
+    def setUp(self):
+        self.root = harness.setup_root(None, {"open.yaml": OPEN}, prefix="weir-ids-",
+                                       admin="127.0.0.1:0")
+        self.weir = harness.Weir(self.root, ["--ingest-only"], admin=True)
+
+    def tearDown(self):
+        if self.weir.proc.poll() is None:
+            self.assertEqual(self.weir.stop(), 0)
+        shutil.rmtree(self.root)
+
+    def status_of(self, run_id):
+        return harness.runs(self.root, "id = '%s'" % run_id)[0][2]
+
+    def test_api_takes_full_ids_only(self):
+        self.assertEqual(self.weir.post("/hooks/open", {"email": "a@x"})[0], 202)
+        run_id = harness.wait_runs(self.root, "1=1")[0][0]
+        for prefix in ("r", "run_", run_id[:17], run_id[:-1]):
+            for method, path in (("POST", "/api/runs/%s/cancel" % prefix),
+                                 ("POST", "/api/runs/%s/retry" % prefix),
+                                 ("GET", "/api/runs/" + prefix)):
+                status, body = self.weir.api(method, path)
+                self.assertEqual(status, 404, (method, path, body))
+                self.assertIn("full run id", body["error"])
+        self.assertEqual(self.status_of(run_id), "queued")
+        status, body = self.weir.api("POST", "/api/runs/%s/cancel" % run_id)
+        self.assertEqual((status, body["status"]), (200, "cancelled"), body)
+        # percent-encoded, the id is the same id (decoded once)
+        enc = run_id.replace("_", "%5F")
+        self.assertEqual(self.weir.api("GET", "/api/runs/" + enc)[0], 200)
+        self.assertEqual(self.weir.api("GET", "/api/runs/" + run_id.replace("_", "%255F"))[0],
+                         404)
+
+    def test_control_characters_and_escapes(self):
+        self.assertEqual(self.weir.post("/hooks/open", {"email": "b@x"})[0], 202)
+        run_id = harness.wait_runs(self.root, "1=1")[0][0]
+        for path, words in (("/api/runs?workflow=open%00x", "control character"),
+                            ("/api/runs?workflow=open%0a", "control character"),
+                            ("/api/runs?workflow=open%7f", "control character"),
+                            ("/api/runs?status=queued%00", "control character"),
+                            ("/api/runs?wor%00kflow=open", "control character"),
+                            ("/api/runs?workflow=%zz", "two hex digits"),
+                            ("/api/runs?workflow=%4", "two hex digits"),
+                            ("/api/runs?workflow=%C3", "UTF-8"),
+                            ("/api/runs?workflow=open&workflow=open", "twice"),
+                            ("/api/runs/%00", "control character"),
+                            ("/api/runs/%s%%00/cancel" % run_id, "control character"),
+                            ("/api/runs/%s/cancel%%00" % run_id, "control character"),
+                            ("/api/runs/%s/retry?same_version=%%00" % run_id,
+                             "control character")):
+            method = "POST" if path.endswith(("cancel", "cancel%00")) or "retry" in path \
+                else "GET"
+            status, body = self.weir.api(method, path)
+            self.assertEqual(status, 400, (path, body))
+            self.assertIn(words, body["error"], path)
+        self.assertEqual(self.status_of(run_id), "queued")
+        # decoded once: %65 is 'e'; %2565 is the three characters "%65"
+        self.assertEqual(len(self.weir.api("GET", "/api/runs?workflow=op%65n")[1]["runs"]), 1)
+        self.assertEqual(len(self.weir.api("GET", "/api/runs?workflow=op%2565n")[1]["runs"]), 0)
+        # a long value is echoed cut
+        status, body = self.weir.api("GET", "/api/runs?status=" + "x" * 5000)
+        self.assertEqual(status, 400)
+        self.assertLess(len(body["error"]), 400)
+        self.assertIn("bytes more)", body["error"])
+
+    def test_cli_takes_unique_prefixes(self):
+        for i in range(2):
+            self.assertEqual(self.weir.post("/hooks/open", {"email": "c%d@x" % i})[0], 202)
+        rows = harness.wait_runs(self.root, "1=1")
+        while len(rows) < 2:
+            rows = harness.runs(self.root)
+        ids = sorted(r[0] for r in rows)
+        rc, out, err = cli(self.root, "cancel", "run_")
+        self.assertEqual(rc, 1)
+        self.assertIn("ambiguous", err)
+        for run_id in ids:
+            self.assertIn(run_id, err)  # the candidates are listed
+        self.assertEqual([self.status_of(i) for i in ids], ["queued", "queued"])
+        common = len(os.path.commonprefix(ids))
+        rc, out, err = cli(self.root, "cancel", ids[1][:common + 1])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual([self.status_of(i) for i in ids], ["queued", "cancelled"])
+        rc, out, err = cli(self.root, "show", ids[0][:common + 1])
+        self.assertEqual(rc, 0, err)
+        self.assertIn(ids[0], out.decode())
 
 
 if __name__ == "__main__":
