@@ -9,10 +9,10 @@
 #include "engine/admin.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <json-c/json.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/queue.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -38,8 +37,6 @@
 #include "engine/run.h"
 #include "engine/strutil.h"
 #include "engine/workflow_set.h"
-
-#define ADMIN_MAX_LIMIT 1000
 
 struct wr_admin {
     struct event_base *base;
@@ -95,6 +92,138 @@ static void reply_history_error(struct evhttp_request *req, int rc, const char *
         wr_http_reply_error(req, 500, "Internal Server Error", "%s", err);
         break;
     }
+}
+
+/* }====== */
+
+/* {====== parameters ====== */
+
+/* The most query parameters a route takes, and the longest value a message repeats. */
+#define MAX_PARAMS 8
+#define ECHO_MAX   64
+
+/* One query parameter, percent-decoded. */
+struct param {
+    char *key, *value;
+};
+
+struct params {
+    struct param p[MAX_PARAMS];
+    size_t n;
+};
+
+static void params_clear(struct params *ps)
+{
+    for (size_t i = 0; i < ps->n; i++) {
+        free(ps->p[i].key);
+        free(ps->p[i].value);
+    }
+    ps->n = 0;
+}
+
+static int hexdig(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/*
+ * Percent-decodes s[0..len) once (and '+' into a space when plus: the query's form encoding)
+ * into an owned string. NULL with a message in err for a '%' not followed by two hex digits,
+ * a control character (NUL included: "hr%00x" must not become "hr") or text that is not UTF-8.
+ */
+static char *decode(const char *s, size_t len, bool plus, const char *what, char *err,
+                    size_t errlen)
+{
+    char *out = wr_xmalloc(len + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '%') {
+            int hi = i + 2 < len ? hexdig(s[i + 1]) : -1;
+            int lo = hi >= 0 ? hexdig(s[i + 2]) : -1;
+            if (lo < 0) {
+                snprintf(err, errlen, "%s: '%%' must be followed by two hex digits", what);
+                free(out);
+                return NULL;
+            }
+            c = (unsigned char)(hi * 16 + lo);
+            i += 2;
+        } else if (c == '+' && plus) {
+            c = ' ';
+        }
+        if (c < 0x20 || c == 0x7f) {
+            snprintf(err, errlen,
+                     "%s: control character 0x%02x (NUL and other control characters "
+                     "are refused)",
+                     what, c);
+            free(out);
+            return NULL;
+        }
+        out[n++] = (char)c;
+    }
+    out[n] = '\0';
+    if (!wr_utf8_valid(out, n)) {
+        snprintf(err, errlen, "%s: not UTF-8 once percent-decoded", what);
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/*
+ * Splits the query string (NULL: none) into ps, each key and value percent-decoded once.
+ * Refuses (answering 400; -1) a malformed escape, control characters, a key given twice and
+ * more than MAX_PARAMS parameters. Empty pieces ("a=1&&b=2") are skipped.
+ */
+static int parse_params(struct evhttp_request *req, const char *query, struct params *ps)
+{
+    char err[256];
+    ps->n = 0;
+    for (const char *q = query; q && *q;) {
+        size_t len = strcspn(q, "&");
+        const char *eq = memchr(q, '=', len);
+        size_t klen = eq ? (size_t)(eq - q) : len;
+        if (len == 0) {
+            q++;
+            continue;
+        }
+        if (ps->n == MAX_PARAMS) {
+            wr_http_reply_error(req, 400, "Bad Request", "more than %d query parameters",
+                                MAX_PARAMS);
+            goto bad;
+        }
+        char *key = decode(q, klen, true, "a query parameter's name", err, sizeof(err));
+        char *value = key ? decode(eq ? eq + 1 : q + len, eq ? len - klen - 1 : 0, true, key, err,
+                                   sizeof(err))
+                          : NULL;
+        if (!value) {
+            free(key);
+            wr_http_reply_error(req, 400, "Bad Request", "%s", err);
+            goto bad;
+        }
+        for (size_t i = 0; i < ps->n; i++) {
+            if (strcmp(ps->p[i].key, key) == 0) {
+                char *shown = wr_text_cap(key, ECHO_MAX);
+                wr_http_reply_error(req, 400, "Bad Request", "query parameter '%s' given twice",
+                                    shown);
+                free(shown);
+                free(key);
+                free(value);
+                goto bad;
+            }
+        }
+        ps->p[ps->n].key = key;
+        ps->p[ps->n].value = value;
+        ps->n++;
+        q += len;
+    }
+    return 0;
+bad:
+    params_clear(ps);
+    return -1;
 }
 
 /* }====== */
@@ -380,54 +509,77 @@ static void on_metrics(struct wr_admin *a, struct evhttp_request *req)
 
 /* {====== /api/runs ====== */
 
+/* Answers 400 naming the parameter and the value it got (cut when long). */
+static void bad_param(struct evhttp_request *req, const char *key, const char *value,
+                      const char *expected)
+{
+    char *shown = wr_text_cap(value, ECHO_MAX);
+    wr_http_reply_error(req, 400, "Bad Request", "%s: expected %s, got '%s'", key, expected, shown);
+    free(shown);
+}
+
+/*
+ * GET /api/runs: a page of run summaries, newest first, as {"runs": [...], "limit": N,
+ * "max_limit": WR_HISTORY_MAX_LIMIT, "next_cursor": "..." or null}. A limit over the cap is
+ * served as the cap (the answer says so); cursor continues after an earlier page.
+ */
 static void on_list(struct wr_admin *a, struct evhttp_request *req, const char *query)
 {
-    struct evkeyvalq q;
+    struct params ps;
     struct wr_history_filter f = {0};
     struct json_object *list = NULL;
-    char err[512];
+    char err[512], next[WR_HISTORY_CURSOR_MAX];
 
-    TAILQ_INIT(&q);
-    if (query && evhttp_parse_query_str(query, &q) != 0) {
-        wr_http_reply_error(req, 400, "Bad Request", "the query string does not parse");
-        goto out;
+    if (parse_params(req, query, &ps) != 0) {
+        return;
     }
-    for (struct evkeyval *kv = q.tqh_first; kv; kv = kv->next.tqe_next) {
-        const char *v = kv->value;
-        if (strcmp(kv->key, "workflow") == 0) {
+    f.limit = WR_HISTORY_DEFAULT_LIMIT;
+    for (size_t i = 0; i < ps.n; i++) {
+        const char *k = ps.p[i].key, *v = ps.p[i].value;
+        if (strcmp(k, "workflow") == 0) {
             f.workflow = v;
-        } else if (strcmp(kv->key, "status") == 0) {
+        } else if (strcmp(k, "status") == 0) {
             if (!wr_history_status_valid(v)) {
-                wr_http_reply_error(req, 400, "Bad Request",
-                                    "status: '%s' is not a run status (queued, running, retrying, "
-                                    "waiting, succeeded, failed, succeeded_with_errors, cancelled)",
-                                    v);
+                bad_param(req, k, v,
+                          "a run status (queued, running, retrying, waiting, succeeded, failed, "
+                          "succeeded_with_errors, cancelled)");
                 goto out;
             }
             f.status = v;
-        } else if (strcmp(kv->key, "since") == 0) {
+        } else if (strcmp(k, "since") == 0) {
             if (wr_duration_parse(v, &f.since_ms, err, sizeof(err)) != 0) {
-                wr_http_reply_error(req, 400, "Bad Request", "since: %s", err);
+                bad_param(req, k, v, "a duration such as 30m, 2h or 7d");
                 goto out;
             }
-        } else if (strcmp(kv->key, "limit") == 0) {
-            char *end = NULL;
-            long n = strtol(v, &end, 10);
-            if (!*v || *end || n < 1 || n > ADMIN_MAX_LIMIT) {
-                wr_http_reply_error(req, 400, "Bad Request",
-                                    "limit: expected an integer 1-%d, got '%s'", ADMIN_MAX_LIMIT,
-                                    v);
+        } else if (strcmp(k, "limit") == 0) {
+            /* Digits only; anything above the cap is the cap. */
+            size_t n = strspn(v, "0123456789");
+            long long lim = n > 0 && n <= 18 && !v[n] ? atoll(v) : n > 18 && !v[n] ? LLONG_MAX : 0;
+            if (lim < 1) {
+                char expected[96];
+                snprintf(expected, sizeof(expected),
+                         "a whole number of runs from 1 (a page holds at most %d)",
+                         WR_HISTORY_MAX_LIMIT);
+                bad_param(req, k, v, expected);
                 goto out;
             }
-            f.limit = (int)n;
+            f.limit = lim > WR_HISTORY_MAX_LIMIT ? WR_HISTORY_MAX_LIMIT : (int)lim;
+        } else if (strcmp(k, "cursor") == 0) {
+            if (!wr_history_cursor_valid(v)) {
+                bad_param(req, k, v, "the next_cursor of an earlier page");
+                goto out;
+            }
+            f.cursor = v;
         } else {
-            wr_http_reply_error(req, 400, "Bad Request",
-                                "unknown query parameter '%s' (use workflow, status, since, limit)",
-                                kv->key);
+            char *shown = wr_text_cap(k, ECHO_MAX);
+            wr_http_reply_error(
+                req, 400, "Bad Request",
+                "unknown query parameter '%s' (use workflow, status, since, limit, cursor)", shown);
+            free(shown);
             goto out;
         }
     }
-    int rc = wr_history_list(a->db, &f, now_ms(), &list, err, sizeof(err));
+    int rc = wr_history_list_page(a->db, &f, now_ms(), &list, next, sizeof(next), err, sizeof(err));
     if (rc != 0) {
         reply_history_error(req, rc, err);
         goto out;
@@ -435,9 +587,14 @@ static void on_list(struct wr_admin *a, struct evhttp_request *req, const char *
     for (size_t i = 0; i < json_object_array_length(list); i++) {
         wr_history_annotate(json_object_array_get_idx(list, i), a->set);
     }
-    wr_http_reply_json(req, 200, "OK", list);
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "runs", list);
+    json_object_object_add(o, "limit", json_object_new_int(f.limit));
+    json_object_object_add(o, "max_limit", json_object_new_int(WR_HISTORY_MAX_LIMIT));
+    json_object_object_add(o, "next_cursor", next[0] ? json_object_new_string(next) : NULL);
+    wr_http_reply_json(req, 200, "OK", o);
 out:
-    evhttp_clear_headers(&q);
+    params_clear(&ps);
 }
 
 static void on_show(struct wr_admin *a, struct evhttp_request *req, const char *id)
@@ -456,29 +613,27 @@ static void on_show(struct wr_admin *a, struct evhttp_request *req, const char *
 /* `?same_version=true|1` (or nothing); -1 after answering 400. */
 static int same_version_param(struct evhttp_request *req, const char *query)
 {
-    struct evkeyvalq q;
+    struct params ps;
     int rc = 0;
-    TAILQ_INIT(&q);
-    if (query && evhttp_parse_query_str(query, &q) != 0) {
-        wr_http_reply_error(req, 400, "Bad Request", "the query string does not parse");
+    if (parse_params(req, query, &ps) != 0) {
         return -1;
     }
-    for (struct evkeyval *kv = q.tqh_first; kv; kv = kv->next.tqe_next) {
-        if (strcmp(kv->key, "same_version") != 0) {
+    for (size_t i = 0; i < ps.n && rc >= 0; i++) {
+        const char *k = ps.p[i].key, *v = ps.p[i].value;
+        if (strcmp(k, "same_version") != 0) {
+            char *shown = wr_text_cap(k, ECHO_MAX);
             wr_http_reply_error(req, 400, "Bad Request",
-                                "unknown query parameter '%s' (retry takes same_version)", kv->key);
+                                "unknown query parameter '%s' (retry takes same_version)", shown);
+            free(shown);
             rc = -1;
-            break;
-        }
-        if (strcmp(kv->value, "true") == 0 || strcmp(kv->value, "1") == 0) {
+        } else if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0) {
             rc = 1;
-        } else if (strcmp(kv->value, "false") != 0 && strcmp(kv->value, "0") != 0) {
-            wr_http_reply_error(req, 400, "Bad Request", "same_version: expected true or false");
+        } else if (strcmp(v, "false") != 0 && strcmp(v, "0") != 0) {
+            bad_param(req, k, v, "true or false");
             rc = -1;
-            break;
         }
     }
-    evhttp_clear_headers(&q);
+    params_clear(&ps);
     return rc;
 }
 
@@ -607,16 +762,24 @@ static void wrong_method(struct evhttp_request *req, bool post)
                         post ? "POST" : "GET");
 }
 
+/* 404 for path (cut when long). */
+static void no_path(struct evhttp_request *req, const char *path)
+{
+    char *shown = wr_text_cap(path, ECHO_MAX);
+    wr_http_reply_error(req, 404, "Not Found", "no such path: %s", shown);
+    free(shown);
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     struct wr_admin *a = arg;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
-    char *id = NULL;
+    char *id = NULL, *action = NULL;
 
     if (!path || !*path) {
-        wr_http_reply_error(req, 404, "Not Found", "no such path");
+        no_path(req, "");
         return;
     }
     if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
@@ -649,19 +812,22 @@ static void on_request(struct evhttp_request *req, void *arg)
         return;
     }
     static const char prefix[] = "/api/runs/";
+    char err[256];
     if (strncmp(path, prefix, sizeof(prefix) - 1) != 0) {
-        wr_http_reply_error(req, 404, "Not Found", "no such path: %s", path);
+        no_path(req, path);
         return;
     }
+    /* Split on the raw '/', then decode each segment once: "%2F" in an id stays in the id. */
     const char *rest = path + sizeof(prefix) - 1;
     const char *slash = strchr(rest, '/');
-    const char *action = slash ? slash + 1 : NULL;
     size_t idlen = slash ? (size_t)(slash - rest) : strlen(rest);
-    char *raw = wr_xasprintf("%.*s", (int)idlen, rest);
-    id = evhttp_uridecode(raw, 0, NULL);
-    free(raw);
-    if (!id || !*id || (action && strcmp(action, "retry") != 0 && strcmp(action, "cancel") != 0)) {
-        wr_http_reply_error(req, 404, "Not Found", "no such path: %s", path);
+    id = decode(rest, idlen, false, "the run id in the path", err, sizeof(err));
+    action = id && slash ? decode(slash + 1, strlen(slash + 1), false, "the path", err, sizeof(err))
+                         : NULL;
+    if (!id || (slash && !action)) {
+        wr_http_reply_error(req, 400, "Bad Request", "%s", err);
+    } else if (!*id || (action && strcmp(action, "retry") != 0 && strcmp(action, "cancel") != 0)) {
+        no_path(req, path);
     } else if (!action && !get) {
         wrong_method(req, false);
     } else if (!action) {
@@ -674,6 +840,7 @@ static void on_request(struct evhttp_request *req, void *arg)
         on_cancel(a, req, id, query);
     }
     free(id);
+    free(action);
 }
 
 /* }====== */

@@ -597,7 +597,12 @@ static int fire_dry_run(struct wr_config *cfg, const struct wr_workflow *wf,
     }
 
     sqlite3_stmt *st = NULL;
-    sqlite3_prepare_v2(dr.db, "SELECT status, error FROM runs", -1, &st, NULL);
+    /* A failed run's error is stored once, in its failed step's row (engine/run.h). */
+    sqlite3_prepare_v2(dr.db,
+                       "SELECT status, coalesce(error, (SELECT error FROM steps WHERE run_id = "
+                       "runs.id AND status = 'failed' AND idx < 1000 ORDER BY idx DESC LIMIT 1)) "
+                       "FROM runs",
+                       -1, &st, NULL);
     if (sqlite3_step(st) != SQLITE_ROW) {
         printf("dry run of %s: the workflow does not match this event (its when: is false); "
                "nothing would run\n",
@@ -968,21 +973,47 @@ static int cmd_runs(int argc, char **argv)
     if (rc != WR_EXIT_OK) {
         return rc;
     }
-    int64_t now = history_now(), total = 0;
+    /* Page by page (at most WR_HISTORY_MAX_LIMIT runs in memory), however many are asked. */
+    int64_t now = history_now(), total = 0, left = f.limit > 0 ? f.limit : WR_HISTORY_DEFAULT_LIMIT;
+    size_t shown = 0;
+    struct wr_history_table table;
+    char cursor[WR_HISTORY_CURSOR_MAX] = "", next[WR_HISTORY_CURSOR_MAX] = "";
+    wr_history_table_init(&table, 100);
     rc = WR_EXIT_INVALID;
-    if (wr_history_list(h.db, &f, now, &list, err, sizeof(err)) != 0) {
-        fprintf(stderr, "weir: %s\n", err);
-        goto out;
-    }
-    for (size_t i = 0; i < json_object_array_length(list); i++) {
-        wr_history_annotate(json_object_array_get_idx(list, i), h.set);
-    }
+    do {
+        f.limit = left < WR_HISTORY_MAX_LIMIT ? (int)left : WR_HISTORY_MAX_LIMIT;
+        f.cursor = cursor[0] ? cursor : NULL;
+        if (wr_history_list_page(h.db, &f, now, &list, next, sizeof(next), err, sizeof(err)) != 0) {
+            fprintf(stderr, "weir: %s\n", err);
+            goto out;
+        }
+        size_t n = json_object_array_length(list);
+        for (size_t i = 0; i < n; i++) {
+            struct json_object *run = json_object_array_get_idx(list, i);
+            wr_history_annotate(run, h.set);
+            if (json) {
+                printf("%s", shown + i == 0 ? "[\n" : ",\n");
+                fputs(json_object_to_json_string_ext(run, JSON_C_TO_STRING_PRETTY |
+                                                              JSON_C_TO_STRING_SPACED |
+                                                              JSON_C_TO_STRING_NOSLASHESCAPE),
+                      stdout);
+            }
+        }
+        if (!json && n > 0) {
+            char *text = wr_history_format_table_page(&table, list, now);
+            fputs(text, stdout);
+            free(text);
+        }
+        shown += n;
+        left -= (int64_t)n;
+        json_object_put(list);
+        list = NULL;
+        snprintf(cursor, sizeof(cursor), "%s", next);
+    } while (cursor[0] && left > 0);
     if (json) {
-        print_json(list);
-    } else if (json_object_array_length(list) > 0) {
-        char *table = wr_history_format_table(list, now, 100);
-        fputs(table, stdout);
-        free(table);
+        printf(shown ? "\n]\n" : "[]\n");
+    } else if (shown > 0) {
+        /* the table is out */
     } else if (wr_history_count(h.db, &total, err, sizeof(err)) != 0) {
         fprintf(stderr, "weir: %s\n", err);
         goto out;
@@ -1070,7 +1101,9 @@ static int cmd_show(int argc, char **argv)
     if (rc != WR_EXIT_OK) {
         return rc;
     }
-    if (wr_history_show(h.db, run, &shown, err, sizeof(err)) != 0) {
+    char id[128];
+    if (wr_history_resolve(h.db, run, id, sizeof(id), err, sizeof(err)) != 0 ||
+        wr_history_show(h.db, id, &shown, err, sizeof(err)) != 0) {
         fprintf(stderr, "weir: %s\n", err);
         rc = WR_EXIT_INVALID;
     } else {
@@ -1138,7 +1171,9 @@ static int cmd_retry(int argc, char **argv)
     if (rc != WR_EXIT_OK) {
         return rc;
     }
-    if (wr_history_retry(h.db, run, same_version, history_now(), &after, err, sizeof(err)) != 0) {
+    char id[128];
+    if (wr_history_resolve(h.db, run, id, sizeof(id), err, sizeof(err)) != 0 ||
+        wr_history_retry(h.db, id, same_version, history_now(), &after, err, sizeof(err)) != 0) {
         fprintf(stderr, "weir: %s\n", err);
         rc = WR_EXIT_INVALID;
     } else {
@@ -1176,7 +1211,9 @@ static int cmd_cancel(int argc, char **argv)
     if (rc != WR_EXIT_OK) {
         return rc;
     }
-    if (wr_history_cancel(h.db, run, history_now(), &after, err, sizeof(err)) != 0) {
+    char id[128];
+    if (wr_history_resolve(h.db, run, id, sizeof(id), err, sizeof(err)) != 0 ||
+        wr_history_cancel(h.db, id, history_now(), &after, err, sizeof(err)) != 0) {
         fprintf(stderr, "weir: %s\n", err);
         rc = WR_EXIT_INVALID;
     } else {

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/run.h"
 #include "engine/strutil.h"
 #include "engine/workflow_set.h"
 
@@ -26,9 +27,19 @@
 /* A short id keeps "run_" and the 12 hex digits of its creation millisecond, plus one. */
 #define SHORT_ID_MIN 17
 
+/*
+ * The run columns read_run() takes, with `concurrency_key` and `error` read as their first
+ * bytes and their length (a text that may be long is never read whole into an answer): a
+ * printf format taking those two caps plus one, twice each.
+ */
 #define RUN_COLUMNS                                                                                \
-    "id, workflow, workflow_hash, status, event_id, concurrency_key, created_at, updated_at, "     \
-    "next_at, error"
+    "id, workflow, workflow_hash, status, event_id, "                                              \
+    "substr(CAST(concurrency_key AS BLOB), 1, %zu), length(CAST(concurrency_key AS BLOB)), "       \
+    "created_at, updated_at, next_at, "                                                            \
+    "substr(CAST(error AS BLOB), 1, %zu), length(CAST(error AS BLOB))"
+
+/* The columns of a step's error, capped the same way, for "SELECT ... FROM steps". */
+#define STEP_ERROR_COLUMNS "substr(CAST(error AS BLOB), 1, %zu), length(CAST(error AS BLOB))"
 
 /* Not finished: queued, running, retrying, waiting; finished: the rest. */
 static const char *const statuses[] = {
@@ -63,6 +74,18 @@ static int db_error(sqlite3 *db, char *err, size_t errlen, const char *what)
 {
     snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
     return WR_HISTORY_EDB;
+}
+
+/* The longest run id (or prefix) a message repeats; more is cut with a marker. */
+#define ECHO_MAX 64
+
+/* "no run 'ID'" into err, for an id that matches nothing; hint follows it. */
+static int not_found(char *err, size_t errlen, const char *id, const char *hint)
+{
+    char *shown = wr_text_cap(id, ECHO_MAX);
+    snprintf(err, errlen, "no run '%s'%s", shown, hint);
+    free(shown);
+    return WR_HISTORY_ENOTFOUND;
 }
 
 /* The column as a JSON string, or NULL (JSON null) when it is SQL NULL. */
@@ -114,18 +137,78 @@ static struct json_object *col_json(sqlite3_stmt *st, int i)
     return o;
 }
 
-/* A run object from a row selected with RUN_COLUMNS (in that order). */
-static struct json_object *run_from_row(sqlite3_stmt *st)
+/*
+ * A text column read as its first bytes (column i, at least max + 1 of them when there are
+ * more) and its length in bytes (column i + 1), as a JSON string of at most max bytes cut at
+ * a UTF-8 boundary with "… (N bytes more)"; NULL for SQL NULL.
+ */
+static struct json_object *col_capped(sqlite3_stmt *st, int i, size_t max)
 {
-    static const char *const names[] = {
-        "id",         "workflow",   "workflow_hash", "status", "event_id", "concurrency_key",
-        "created_at", "updated_at", "next_at",       "error"};
-    struct json_object *run = json_object_new_object();
-    for (int i = 0; i < 10; i++) {
-        bool integer = i >= 6 && i <= 8;
-        json_object_object_add(run, names[i], integer ? col_int(st, i) : col_text(st, i));
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+        return NULL;
     }
+    const char *s = sqlite3_column_blob(st, i);
+    size_t n = (size_t)sqlite3_column_bytes(st, i);
+    sqlite3_int64 total = sqlite3_column_int64(st, i + 1);
+    if (!s || (sqlite3_int64)n >= total) {
+        return json_object_new_string_len(s ? s : "", (int)n);
+    }
+    size_t keep = wr_utf8_prefix(s, n, max < n ? max : n);
+    struct wr_buf b = {0};
+    wr_buf_addn(&b, s, keep);
+    wr_buf_addf(&b, "… (%lld bytes more)", (long long)(total - (sqlite3_int64)keep));
+    struct json_object *o = json_object_new_string_len(b.data, (int)b.len);
+    wr_buf_free(&b);
+    return o;
+}
+
+/* The RUN_COLUMNS select list for these caps, owned. */
+static char *run_columns(size_t key_max, size_t error_max)
+{
+    return wr_xasprintf(RUN_COLUMNS, key_max + 1, error_max + 1);
+}
+
+/* A run object from a row selected with run_columns(key_max, error_max). */
+static struct json_object *run_from_row(sqlite3_stmt *st, size_t key_max, size_t error_max)
+{
+    struct json_object *run = json_object_new_object();
+    json_object_object_add(run, "id", col_text(st, 0));
+    json_object_object_add(run, "workflow", col_text(st, 1));
+    json_object_object_add(run, "workflow_hash", col_text(st, 2));
+    json_object_object_add(run, "status", col_text(st, 3));
+    json_object_object_add(run, "event_id", col_text(st, 4));
+    json_object_object_add(run, "concurrency_key", col_capped(st, 5, key_max));
+    json_object_object_add(run, "created_at", col_int(st, 7));
+    json_object_object_add(run, "updated_at", col_int(st, 8));
+    json_object_object_add(run, "next_at", col_int(st, 9));
+    json_object_object_add(run, "error", col_capped(st, 10, error_max));
     return run;
+}
+
+/*
+ * A failed run's error is stored once, in the row of the step that failed (the executor
+ * leaves the run's own error NULL then). Gives run `error` the error of step (borrowed) when
+ * the run is failed, has no error of its own and step is a main step that failed.
+ */
+static void inherit_error(struct json_object *run, struct json_object *step)
+{
+    struct json_object *e = NULL, *v = NULL;
+    const char *status = NULL, *step_status = NULL;
+    if (json_object_object_get_ex(run, "status", &v)) {
+        status = json_object_get_string(v);
+    }
+    if (!step || !status || strcmp(status, "failed") != 0 ||
+        (json_object_object_get_ex(run, "error", &e) && e)) {
+        return;
+    }
+    if (json_object_object_get_ex(step, "status", &v)) {
+        step_status = json_object_get_string(v);
+    }
+    if (step_status && strcmp(step_status, "failed") == 0 &&
+        json_object_object_get_ex(step, "idx", &v) && json_object_get_int64(v) < ON_ERROR_BASE &&
+        json_object_object_get_ex(step, "error", &e) && e) {
+        json_object_object_add(run, "error", json_object_get(e));
+    }
 }
 
 /* Borrowed string member, or NULL when missing or not a string. */
@@ -208,7 +291,7 @@ static struct json_object *reached_step(sqlite3_stmt *st, int *count)
         json_object_object_add(pick[kind], "idx", json_object_new_int(idx));
         json_object_object_add(pick[kind], "step_id", col_text(st, 1));
         json_object_object_add(pick[kind], "status", col_text(st, 2));
-        json_object_object_add(pick[kind], "error", col_text(st, 3));
+        json_object_object_add(pick[kind], "error", col_capped(st, 3, WR_HISTORY_SUMMARY_MAX));
         open_picked[kind] = open;
     }
     sqlite3_reset(st);
@@ -254,20 +337,62 @@ static int add_list_fields(sqlite3 *db, struct list_stmts *s, struct json_object
     }
     json_object_object_add(run, "steps_recorded", json_object_new_int(count));
     json_object_object_add(run, "last_step", step);
+    inherit_error(run, step);
     return 0;
 }
 
-int wr_history_list(sqlite3 *db, const struct wr_history_filter *f, int64_t now,
-                    struct json_object **out, char *err, size_t errlen)
+/* A cursor: "<created_at>.<id>" of the last run of a page. */
+static bool parse_cursor(const char *c, int64_t *created, const char **id)
+{
+    size_t digits = strspn(c, "0123456789");
+    if (digits == 0 || digits > 18 || c[digits] != '.') {
+        return false;
+    }
+    const char *rest = c + digits + 1;
+    size_t n = strspn(rest, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+    if (n == 0 || rest[n] || n >= WR_HISTORY_CURSOR_MAX - 20) {
+        return false;
+    }
+    *created = strtoll(c, NULL, 10);
+    *id = rest;
+    return true;
+}
+
+bool wr_history_cursor_valid(const char *cursor)
+{
+    int64_t created;
+    const char *id;
+    return parse_cursor(cursor, &created, &id);
+}
+
+int wr_history_list_page(sqlite3 *db, const struct wr_history_filter *f, int64_t now,
+                         struct json_object **out, char *next, size_t nextlen, char *err,
+                         size_t errlen)
 {
     struct wr_buf sql = {0};
     sqlite3_stmt *st = NULL;
     struct list_stmts s = {0};
     struct json_object *list = NULL;
     int rc = WR_HISTORY_EDB, n = 1, step;
+    int limit = f->limit <= 0                     ? WR_HISTORY_DEFAULT_LIMIT
+                : f->limit > WR_HISTORY_MAX_LIMIT ? WR_HISTORY_MAX_LIMIT
+                                                  : f->limit;
+    int64_t after_created = 0;
+    const char *after_id = NULL;
+    char *columns = run_columns(WR_HISTORY_SUMMARY_MAX, WR_HISTORY_SUMMARY_MAX);
 
     *out = NULL;
-    wr_buf_add(&sql, "SELECT " RUN_COLUMNS " FROM runs WHERE 1");
+    if (nextlen > 0) {
+        next[0] = '\0';
+    }
+    if (f->cursor && !parse_cursor(f->cursor, &after_created, &after_id)) {
+        snprintf(err, errlen, "not a cursor of this list");
+        rc = WR_HISTORY_ENOTFOUND;
+        goto out;
+    }
+    /* The page's ids are picked (and sorted) first, so the sort holds ids, not errors; one
+       more than the page tells whether another page follows. */
+    wr_buf_addf(&sql, "SELECT %s FROM (SELECT id FROM runs WHERE 1", columns);
     if (f->workflow) {
         wr_buf_add(&sql, " AND workflow = ?");
     }
@@ -277,16 +402,22 @@ int wr_history_list(sqlite3 *db, const struct wr_history_filter *f, int64_t now,
     if (f->since_ms > 0) {
         wr_buf_add(&sql, " AND created_at >= ?");
     }
-    wr_buf_add(&sql, " ORDER BY created_at DESC, id DESC LIMIT ?");
-    if (sqlite3_prepare_v2(db, wr_buf_str(&sql), -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db,
-                           "SELECT idx, step_id, status, error FROM steps WHERE run_id = ? "
-                           "ORDER BY idx",
-                           -1, &s.steps, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "SELECT max(id) FROM runs WHERE id < ?", -1, &s.prev, NULL) !=
-            SQLITE_OK ||
-        sqlite3_prepare_v2(db, "SELECT min(id) FROM runs WHERE id > ?", -1, &s.next, NULL) !=
-            SQLITE_OK) {
+    if (after_id) {
+        wr_buf_add(&sql, " AND (created_at < ? OR (created_at = ? AND id < ?))");
+    }
+    wr_buf_add(&sql, " ORDER BY created_at DESC, id DESC LIMIT ?) AS page JOIN runs USING (id) "
+                     "ORDER BY created_at DESC, id DESC");
+    char *steps_sql = wr_xasprintf("SELECT idx, step_id, status, " STEP_ERROR_COLUMNS
+                                   " FROM steps WHERE run_id = ? ORDER BY idx",
+                                   (size_t)WR_HISTORY_SUMMARY_MAX + 1);
+    int prepared = sqlite3_prepare_v2(db, wr_buf_str(&sql), -1, &st, NULL) == SQLITE_OK &&
+                   sqlite3_prepare_v2(db, steps_sql, -1, &s.steps, NULL) == SQLITE_OK &&
+                   sqlite3_prepare_v2(db, "SELECT max(id) FROM runs WHERE id < ?", -1, &s.prev,
+                                      NULL) == SQLITE_OK &&
+                   sqlite3_prepare_v2(db, "SELECT min(id) FROM runs WHERE id > ?", -1, &s.next,
+                                      NULL) == SQLITE_OK;
+    free(steps_sql);
+    if (!prepared) {
         db_error(db, err, errlen, "listing runs");
         goto out;
     }
@@ -299,11 +430,27 @@ int wr_history_list(sqlite3 *db, const struct wr_history_filter *f, int64_t now,
     if (f->since_ms > 0) {
         sqlite3_bind_int64(st, n++, now - f->since_ms);
     }
-    sqlite3_bind_int(st, n, f->limit > 0 ? f->limit : WR_HISTORY_DEFAULT_LIMIT);
+    if (after_id) {
+        sqlite3_bind_int64(st, n++, after_created);
+        sqlite3_bind_int64(st, n++, after_created);
+        sqlite3_bind_text(st, n++, after_id, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int(st, n, limit + 1);
 
     list = json_object_new_array();
+    int rows = 0;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        struct json_object *run = run_from_row(st);
+        if (++rows > limit) {
+            /* Another page follows: it starts after the last run of this one. */
+            struct json_object *last = json_object_array_get_idx(list, (size_t)limit - 1);
+            if (nextlen > 0) {
+                snprintf(next, nextlen, "%lld.%s", (long long)get_int_or(last, "created_at", 0),
+                         get_str(last, "id"));
+            }
+            step = SQLITE_DONE;
+            break;
+        }
+        struct json_object *run = run_from_row(st, WR_HISTORY_SUMMARY_MAX, WR_HISTORY_SUMMARY_MAX);
         json_object_array_add(list, run);
         if (add_list_fields(db, &s, run, err, errlen) != 0) {
             goto out;
@@ -323,7 +470,14 @@ out:
     sqlite3_finalize(s.prev);
     sqlite3_finalize(s.next);
     wr_buf_free(&sql);
+    free(columns);
     return rc;
+}
+
+int wr_history_list(sqlite3 *db, const struct wr_history_filter *f, int64_t now,
+                    struct json_object **out, char *err, size_t errlen)
+{
+    return wr_history_list_page(db, f, now, out, NULL, 0, err, errlen);
 }
 
 int wr_history_count(sqlite3 *db, int64_t *n, char *err, size_t errlen)
@@ -387,12 +541,13 @@ int wr_history_resolve(sqlite3 *db, const char *prefix, char *id, size_t idlen, 
         goto out;
     }
     if (matches == 0) {
-        snprintf(err, errlen, "no run '%s' (`weir runs` lists them)", prefix);
-        rc = WR_HISTORY_ENOTFOUND;
+        rc = not_found(err, errlen, prefix, " (`weir runs` lists them)");
     } else if (matches > 1) {
-        snprintf(err, errlen, "run id '%s' is ambiguous; it matches%s:%s%s", prefix,
+        char *shown = wr_text_cap(prefix, ECHO_MAX);
+        snprintf(err, errlen, "run id '%s' is ambiguous; it matches%s:%s%s", shown,
                  matches > 10 ? " more than 10 runs, among them" : "", wr_buf_str(&found),
                  "\ngive more of the id");
+        free(shown);
         rc = WR_HISTORY_EAMBIGUOUS;
     } else {
         rc = 0;
@@ -411,27 +566,29 @@ static int show_exact(sqlite3 *db, const char *id, struct json_object **out, cha
                       size_t errlen)
 {
     sqlite3_stmt *st = NULL;
-    struct json_object *run = NULL, *steps = NULL;
+    struct json_object *run = NULL, *steps = NULL, *failed = NULL;
     int rc = WR_HISTORY_EDB, step;
+    char *columns = run_columns(WR_RUN_ERROR_MAX, WR_RUN_ERROR_MAX);
+    char *sql = wr_xasprintf("SELECT %s FROM runs WHERE id = ?", columns);
 
     *out = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?", -1, &st, NULL) !=
-        SQLITE_OK) {
+    step = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    free(sql);
+    if (step != SQLITE_OK) {
         db_error(db, err, errlen, "reading the run");
         goto out;
     }
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     step = sqlite3_step(st);
     if (step == SQLITE_DONE) {
-        snprintf(err, errlen, "no run '%s' (`weir runs` lists them)", id);
-        rc = WR_HISTORY_ENOTFOUND;
+        rc = not_found(err, errlen, id, " (a full run id; `weir runs` lists them)");
         goto out;
     }
     if (step != SQLITE_ROW) {
         db_error(db, err, errlen, "reading the run");
         goto out;
     }
-    run = run_from_row(st);
+    run = run_from_row(st, WR_RUN_ERROR_MAX, WR_RUN_ERROR_MAX);
     sqlite3_finalize(st);
     st = NULL;
 
@@ -463,10 +620,12 @@ static int show_exact(sqlite3 *db, const char *id, struct json_object **out, cha
     sqlite3_finalize(st);
     st = NULL;
 
-    if (sqlite3_prepare_v2(db,
-                           "SELECT idx, step_id, status, attempts, started_at, finished_at, args, "
-                           "output, error FROM steps WHERE run_id = ? ORDER BY idx",
-                           -1, &st, NULL) != SQLITE_OK) {
+    sql = wr_xasprintf("SELECT idx, step_id, status, attempts, started_at, finished_at, args, "
+                       "output, " STEP_ERROR_COLUMNS " FROM steps WHERE run_id = ? ORDER BY idx",
+                       WR_RUN_ERROR_MAX + 1);
+    step = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    free(sql);
+    if (step != SQLITE_OK) {
         db_error(db, err, errlen, "reading the run's steps");
         goto out;
     }
@@ -482,7 +641,11 @@ static int show_exact(sqlite3 *db, const char *id, struct json_object **out, cha
         json_object_object_add(s, "finished_at", col_int(st, 5));
         json_object_object_add(s, "args", col_json(st, 6));
         json_object_object_add(s, "output", col_json(st, 7));
-        json_object_object_add(s, "error", col_text(st, 8));
+        json_object_object_add(s, "error", col_capped(st, 8, WR_RUN_ERROR_MAX));
+        const char *status = get_str(s, "status");
+        if (status && strcmp(status, "failed") == 0 && get_int_or(s, "idx", 0) < ON_ERROR_BASE) {
+            failed = s; /* the last main step that failed: the run's error when it has none */
+        }
         json_object_array_add(steps, s);
     }
     if (step != SQLITE_DONE) {
@@ -491,6 +654,7 @@ static int show_exact(sqlite3 *db, const char *id, struct json_object **out, cha
     }
     json_object_object_add(run, "steps", steps);
     steps = NULL;
+    inherit_error(run, failed);
     *out = run;
     run = NULL;
     rc = 0;
@@ -498,16 +662,13 @@ out:
     sqlite3_finalize(st);
     json_object_put(steps);
     json_object_put(run);
+    free(columns);
     return rc;
 }
 
-int wr_history_show(sqlite3 *db, const char *run, struct json_object **out, char *err,
-                    size_t errlen)
+int wr_history_show(sqlite3 *db, const char *id, struct json_object **out, char *err, size_t errlen)
 {
-    char id[128];
-    *out = NULL;
-    int rc = wr_history_resolve(db, run, id, sizeof(id), err, errlen);
-    return rc != 0 ? rc : show_exact(db, id, out, err, errlen);
+    return show_exact(db, id, out, err, errlen);
 }
 
 /* }====== */
@@ -552,8 +713,7 @@ static int read_status(sqlite3 *db, const char *id, char *status, size_t len, ch
         snprintf(status, len, "%s", (const char *)sqlite3_column_text(st, 0));
         rc = 0;
     } else if (step == SQLITE_DONE) {
-        snprintf(err, errlen, "no run '%s' (`weir runs` lists them)", id);
-        rc = WR_HISTORY_ENOTFOUND;
+        rc = not_found(err, errlen, id, " (a full run id; `weir runs` lists them)");
     } else {
         db_error(db, err, errlen, "reading the run");
     }
@@ -563,19 +723,16 @@ static int read_status(sqlite3 *db, const char *id, char *status, size_t len, ch
 
 enum change { CHANGE_RETRY, CHANGE_RETRY_SAME_VERSION, CHANGE_CANCEL };
 
-static int change_run(sqlite3 *db, const char *run, enum change what, int64_t now,
+/* Retries or cancels the run with exactly this id (never a prefix: see history.h). */
+static int change_run(sqlite3 *db, const char *id, enum change what, int64_t now,
                       struct json_object **out, char *err, size_t errlen)
 {
-    char id[128], status[64];
+    char status[64];
     bool in_tx = false;
     int rc;
 
     if (out) {
         *out = NULL;
-    }
-    rc = wr_history_resolve(db, run, id, sizeof(id), err, errlen);
-    if (rc != 0) {
-        return rc;
     }
     /* IMMEDIATE takes the write lock now, so the status read below is the one we change. */
     if (exec_sql(db, "BEGIN IMMEDIATE") != 0) {
@@ -641,17 +798,17 @@ out:
     return rc;
 }
 
-int wr_history_retry(sqlite3 *db, const char *run, bool same_version, int64_t now,
+int wr_history_retry(sqlite3 *db, const char *id, bool same_version, int64_t now,
                      struct json_object **out, char *err, size_t errlen)
 {
-    return change_run(db, run, same_version ? CHANGE_RETRY_SAME_VERSION : CHANGE_RETRY, now, out,
+    return change_run(db, id, same_version ? CHANGE_RETRY_SAME_VERSION : CHANGE_RETRY, now, out,
                       err, errlen);
 }
 
-int wr_history_cancel(sqlite3 *db, const char *run, int64_t now, struct json_object **out,
-                      char *err, size_t errlen)
+int wr_history_cancel(sqlite3 *db, const char *id, int64_t now, struct json_object **out, char *err,
+                      size_t errlen)
 {
-    return change_run(db, run, CHANGE_CANCEL, now, out, err, errlen);
+    return change_run(db, id, CHANGE_CANCEL, now, out, err, errlen);
 }
 
 /* }====== */
@@ -834,6 +991,8 @@ static void add_step_name(struct wr_buf *b, struct json_object *step, bool with_
 }
 
 enum { COL_RUN, COL_WORKFLOW, COL_STATUS, COL_STARTED, COL_DURATION, COL_STEP, COL_ERROR, NCOLS };
+_Static_assert(COL_ERROR == sizeof(((struct wr_history_table *)0)->widths) / sizeof(size_t),
+               "wr_history_table.widths holds the columns before ERROR");
 
 /* Narrowest the flexible columns get when the width is short, and the gap between columns. */
 #define MIN_ERROR_COLS 16
@@ -886,21 +1045,24 @@ static char **table_cells(struct json_object *runs, size_t n, int64_t now)
     return cells;
 }
 
-char *wr_history_format_table(struct json_object *runs, int64_t now, int width)
+void wr_history_table_init(struct wr_history_table *t, int width)
 {
-    size_t n = json_object_array_length(runs);
-    char **cells = table_cells(runs, n, now);
-    size_t widths[NCOLS] = {0}, used = 0;
-    struct wr_buf out = {0};
+    memset(t, 0, sizeof(*t));
+    t->width = width;
+}
 
+/* Fixes t's column widths from the first page's cells (header row included). */
+static void table_layout(struct wr_history_table *t, char **cells, size_t n)
+{
+    size_t used = 0;
     for (size_t r = 0; r <= n; r++) {
         for (int c = 0; c < COL_ERROR; c++) {
             size_t w = text_cols(cells[r * NCOLS + c]);
-            widths[c] = w > widths[c] ? w : widths[c];
+            t->widths[c] = w > t->widths[c] ? w : t->widths[c];
         }
     }
     for (int c = 0; c < COL_ERROR; c++) {
-        used += widths[c] + GAP;
+        used += t->widths[c] + GAP;
     }
     /* ERROR gets what is left of the width. When that is too little to read, STEP and then
        WORKFLOW give up columns (their cells are cut with "…"), down to MIN_CUT_COLS each.
@@ -911,22 +1073,36 @@ char *wr_history_format_table(struct json_object *runs, int64_t now, int width)
         error_need = w > error_need ? w : error_need;
     }
     error_need = error_need < MIN_ERROR_COLS ? error_need : MIN_ERROR_COLS;
-    size_t limit = width > 0 ? (size_t)width : SIZE_MAX / 2;
+    size_t limit = t->width > 0 ? (size_t)t->width : SIZE_MAX / 2;
     while (used + error_need > limit &&
-           (widths[COL_STEP] > MIN_CUT_COLS || widths[COL_WORKFLOW] > MIN_CUT_COLS)) {
-        widths[widths[COL_STEP] > MIN_CUT_COLS ? COL_STEP : COL_WORKFLOW]--;
+           (t->widths[COL_STEP] > MIN_CUT_COLS || t->widths[COL_WORKFLOW] > MIN_CUT_COLS)) {
+        t->widths[t->widths[COL_STEP] > MIN_CUT_COLS ? COL_STEP : COL_WORKFLOW]--;
         used--;
     }
-    size_t room = used + MIN_ERROR_COLS > limit ? MIN_ERROR_COLS : limit - used;
+    t->room = used + MIN_ERROR_COLS > limit ? MIN_ERROR_COLS : limit - used;
+}
 
-    for (size_t r = 0; r <= n; r++) {
+char *wr_history_format_table_page(struct wr_history_table *t, struct json_object *runs,
+                                   int64_t now)
+{
+    size_t n = json_object_array_length(runs);
+    char **cells = table_cells(runs, n, now);
+    struct wr_buf out = {0};
+
+    if (!t->started) {
+        table_layout(t, cells, n);
+    }
+    for (size_t r = t->started ? 1 : 0; r <= n; r++) {
         struct wr_buf line = {0}, cell = {0};
         for (int c = 0; c < COL_ERROR; c++) {
-            add_first_line(&cell, cells[r * NCOLS + c], widths[c]);
-            add_padded(&line, wr_buf_str(&cell), widths[c] + GAP);
+            /* Only the flexible columns are cut; a wider cell of a later page (a longer short
+               id) pushes its line right rather than losing characters. */
+            bool flexible = c == COL_STEP || c == COL_WORKFLOW;
+            add_first_line(&cell, cells[r * NCOLS + c], flexible ? t->widths[c] : SIZE_MAX / 2);
+            add_padded(&line, wr_buf_str(&cell), t->widths[c] + GAP);
             wr_buf_free(&cell);
         }
-        add_first_line(&line, cells[r * NCOLS + COL_ERROR], room);
+        add_first_line(&line, cells[r * NCOLS + COL_ERROR], t->room);
         /* No trailing blanks when the error is empty. */
         while (line.len > 0 && line.data[line.len - 1] == ' ') {
             line.data[--line.len] = '\0';
@@ -935,11 +1111,19 @@ char *wr_history_format_table(struct json_object *runs, int64_t now, int width)
         wr_buf_addc(&out, '\n');
         wr_buf_free(&line);
     }
+    t->started = true;
     for (size_t i = 0; i < (n + 1) * NCOLS; i++) {
         free(cells[i]);
     }
     free(cells);
     return wr_buf_take(&out);
+}
+
+char *wr_history_format_table(struct json_object *runs, int64_t now, int width)
+{
+    struct wr_history_table t;
+    wr_history_table_init(&t, width);
+    return wr_history_format_table_page(&t, runs, now);
 }
 
 /* Appends text with every line indented by `indent` spaces; lines after the first get `more`

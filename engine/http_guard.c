@@ -17,9 +17,12 @@
  *    callbacks' argument in every 2.x release), and evhttp_connection_set_closecb tells us when
  *    evhttp frees it, whoever decides so. That close callback is the only place a connection
  *    leaves the count.
- *  - The input watcher counts the bytes of the request line and headers up to the empty line
- *    that ends them (line ends as evhttp reads them: LF or CRLF). Over the limit, it drains the
- *    input so that evhttp never parses those bytes, and the connection is answered 431.
+ *  - The input watcher feeds each new byte of the request line and headers, and of a chunked
+ *    body, to engine/http_frame, one scan per byte. A refusal (431 over the header limit, 400
+ *    for bad framing, 413 for a chunk over the body limit, 505) drains the input so that
+ *    evhttp never parses those bytes, and the connection is answered. A Content-Length body is
+ *    not scanned: evhttp counts it. Chunk extensions and trailer fields are cut from the input
+ *    (its bytes moved out and the kept ones back) before evhttp's read callback runs.
  *  - Our generic callback sees each request once evhttp has received it whole: the deadline is
  *    cleared, then the listener's handler runs. evhttp_request_set_on_complete_cb tells us when
  *    the answer is written; the connection is then idle until its next byte.
@@ -59,6 +62,7 @@
 #include <unistd.h>
 
 #include "engine/duration.h"
+#include "engine/http_frame.h"
 #include "engine/log.h"
 #include "engine/size.h"
 #include "engine/strutil.h"
@@ -91,15 +95,16 @@ struct conn {
     struct event *wake;  /* adoption, and answering a refusal, on a later turn */
     int fd;              /* -1 until adopted */
     enum conn_state state;
-    bool counted; /* in g->live */
-    bool doomed;  /* to be answered (answer != 0) or just closed */
-    int answer;   /* the status of the refusal */
+    bool counted;    /* in g->live */
+    bool doomed;     /* to be answered (answer != 0) or just closed */
+    int answer;      /* the status of the refusal */
+    const char *why; /* what is wrong with the request refused 400 (static), or NULL */
     /* The request being received. */
-    size_t received; /* bytes so far */
-    size_t head;     /* bytes of the request line and headers so far */
-    size_t line;     /* bytes of the current line, its CR LF not counted */
-    bool cr;         /* the previous byte was a CR */
-    bool in_body;    /* the empty line after the headers was seen */
+    size_t received;            /* bytes so far */
+    struct wr_http_frame frame; /* its framing, checked up to the end of the header block (a
+                                   Content-Length body) or of the chunked body */
+    bool framed;                /* that end was reached */
+    bool rewriting;             /* we are moving its bytes: not new input */
     struct conn *prev, *next;
 };
 
@@ -128,8 +133,9 @@ struct wr_http_guard {
     struct event *resume; /* re-enables accepting after a pause */
     struct lingering *lingers;
     size_t nlinger;
-    int64_t logged_ms; /* when a refusal was last logged */
-    size_t unlogged;   /* refusals since then */
+    struct wr_http_frame_cuts cuts; /* scratch: what the framing asks to cut */
+    int64_t logged_ms;              /* when a refusal was last logged */
+    size_t unlogged;                /* refusals since then */
     struct wr_http_guard *next_guard;
 };
 
@@ -180,18 +186,21 @@ static const char *reason_phrase(int code)
         return "Not Implemented";
     case 503:
         return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
     default:
         return "Error";
     }
 }
 
-/* The error message of a refusal, into msg. */
-static void refusal_text(const struct wr_http_guard *g, int code, char *msg, size_t len)
+/* The error message of a refusal, into msg; why says what is wrong with a 400 (or a 505). */
+static void refusal_text(const struct wr_http_guard *g, int code, const char *why, char *msg,
+                         size_t len)
 {
     char a[WR_DURATION_BUFLEN], b[WR_SIZE_BUFLEN];
     switch (code) {
     case 400:
-        snprintf(msg, len, "malformed HTTP request");
+        snprintf(msg, len, "malformed HTTP request%s%s", why ? ": " : "", why ? why : "");
         break;
     case 408:
         snprintf(msg, len, "the request was not received within %s",
@@ -214,6 +223,9 @@ static void refusal_text(const struct wr_http_guard *g, int code, char *msg, siz
     case 503:
         snprintf(msg, len, "too many open connections; try again later");
         break;
+    case 505:
+        snprintf(msg, len, "%s", why ? why : "HTTP version not supported");
+        break;
     default:
         snprintf(msg, len, "request refused");
         break;
@@ -221,17 +233,17 @@ static void refusal_text(const struct wr_http_guard *g, int code, char *msg, siz
 }
 
 /* Logs a refusal, at most one line per LOG_EVERY_MS per listener (a flood is one line). */
-static void note_refusal(struct wr_http_guard *g, int code)
+static void note_refusal(struct wr_http_guard *g, int code, const char *why)
 {
     int64_t now = now_ms();
     if (g->logged_ms && now - g->logged_ms < LOG_EVERY_MS) {
         g->unlogged++;
         return;
     }
-    char status[16], more[32], msg[160];
+    char status[16], more[32], msg[256];
     snprintf(status, sizeof(status), "%d", code);
     snprintf(more, sizeof(more), "%zu", g->unlogged);
-    refusal_text(g, code, msg, sizeof(msg));
+    refusal_text(g, code, why, msg, sizeof(msg));
     wr_log(WR_LOG_WARN, "HTTP request refused", "listener", g->name, "status", status, "error", msg,
            "unlogged_since_last", more, NULL);
     g->logged_ms = now;
@@ -253,10 +265,10 @@ static void drain_socket(int fd)
 }
 
 /* Writes the canned answer for code on fd: HTTP/1.1, a JSON body, Connection: close. */
-static void send_refusal(const struct wr_http_guard *g, int fd, int code)
+static void send_refusal(const struct wr_http_guard *g, int fd, int code, const char *why)
 {
-    char msg[160];
-    refusal_text(g, code, msg, sizeof(msg));
+    char msg[256];
+    refusal_text(g, code, why, msg, sizeof(msg));
     struct json_object *o = json_object_new_object();
     json_object_object_add(o, "error", json_object_new_string(msg));
     const char *body =
@@ -365,21 +377,23 @@ static void request_start(struct conn *c)
 {
     c->state = CONN_RECEIVING;
     c->received = 0;
-    c->head = 0;
-    c->line = 0;
-    c->cr = false;
-    c->in_body = false;
+    wr_http_frame_init(&c->frame, c->g->limits.max_headers, c->g->limits.max_body);
+    c->framed = false;
     arm(c, c->g->limits.request_timeout_ms);
 }
 
-/* Marks c for a refusal with code (0: close without an answer), made on a later loop turn. */
-static void doom(struct conn *c, int code)
+/*
+ * Marks c for a refusal with code (0: close without an answer; why: a static text saying what
+ * is wrong, or NULL), made on a later loop turn.
+ */
+static void doom(struct conn *c, int code, const char *why)
 {
     if (c->doomed) {
         return;
     }
     c->doomed = true;
     c->answer = code;
+    c->why = why;
     evtimer_del(c->timer);
     event_active(c->wake, EV_TIMEOUT, 1);
 }
@@ -431,7 +445,7 @@ static void kill_conn(struct conn *c)
         return;
     }
     if (c->answer && c->fd >= 0) {
-        send_refusal(g, c->fd, c->answer);
+        send_refusal(g, c->fd, c->answer, c->why);
         if (!linger_start(g, c->fd)) {
             drain_socket(c->fd); /* at least what has arrived: fewer resets */
         }
@@ -522,10 +536,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     /* A connection that never sent a byte of this request is closed without an answer. */
     int code = c->state == CONN_RECEIVING && c->received > 0 ? 408 : 0;
     if (code) {
-        note_refusal(c->g, code);
+        note_refusal(c->g, code, NULL);
     }
     if (!c->evcon) {
-        doom(c, code);
+        doom(c, code, NULL);
         return;
     }
     c->doomed = true;
@@ -534,43 +548,81 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Counts the bytes of buf from offset off that belong to the request line and headers, up to
- * and including the empty line that ends them. Returns true when they are over the limit.
+ * Removes from buf the byte ranges in g->cuts (request offsets; off is the buffer offset of
+ * request offset pos). The bytes are moved out and the kept ones back, so the order holds.
+ * A bufferevent's input is frozen at its end outside of a read; in_read says whether we run
+ * inside one (from the input callback), where it is not and must stay so.
  */
-static bool scan_head(struct conn *c, struct evbuffer *buf, size_t off)
+static void apply_cuts(struct conn *c, struct evbuffer *buf, size_t off, uint64_t pos, bool in_read)
 {
-    size_t len = evbuffer_get_length(buf), max = c->g->limits.max_headers;
-    struct evbuffer_ptr pos;
+    struct wr_http_frame_cuts *cuts = &c->g->cuts;
+    struct evbuffer *rest = evbuffer_new();
+    size_t at = 0; /* buffer offset of rest's first byte */
+
+    c->rewriting = true;
+    evbuffer_unfreeze(buf, 0);
+    evbuffer_add_buffer(rest, buf);
+    for (size_t i = 0; i < cuts->n; i++) {
+        size_t start = off + (size_t)(cuts->r[i][0] - pos),
+               end = off + (size_t)(cuts->r[i][1] - pos);
+        evbuffer_remove_buffer(rest, buf, start - at);
+        evbuffer_drain(rest, end - start);
+        at = end;
+    }
+    evbuffer_add_buffer(buf, rest);
+    if (!in_read) {
+        evbuffer_freeze(buf, 0);
+    }
+    c->rewriting = false;
+    evbuffer_free(rest);
+}
+
+/*
+ * Checks the framing of buf's bytes from offset off on (the newest of the request being
+ * received), and cuts what the framing says evhttp must not see (chunk extensions, trailers).
+ * Stops at the end of the header block of a Content-Length request (evhttp counts its body)
+ * or at the end of a chunked body: what follows is the next request. Returns 0, or the status
+ * to refuse the request with (c->why saying why).
+ */
+static int scan(struct conn *c, struct evbuffer *buf, size_t off, bool in_read)
+{
+    size_t len = evbuffer_get_length(buf), start = off;
+    uint64_t pos = c->frame.pos;
+    struct evbuffer_ptr ptr;
     unsigned char chunk[1024];
 
-    if (off >= len || evbuffer_ptr_set(buf, &pos, off, EVBUFFER_PTR_SET) != 0) {
-        return c->head > max;
+    if (c->framed || off >= len || evbuffer_ptr_set(buf, &ptr, off, EVBUFFER_PTR_SET) != 0) {
+        return 0;
     }
-    while (off < len && !c->in_body && c->head <= max) {
-        ev_ssize_t n = evbuffer_copyout_from(buf, &pos, chunk, sizeof(chunk));
+    wr_http_frame_cuts_clear(&c->g->cuts);
+    while (off < len && !c->framed) {
+        ev_ssize_t n = evbuffer_copyout_from(buf, &ptr, chunk, sizeof(chunk));
         if (n <= 0) {
             break;
         }
-        for (ev_ssize_t i = 0; i < n && !c->in_body; i++) {
-            unsigned char ch = chunk[i];
-            c->head++;
-            /* evhttp's lines end in LF or CR LF; a CR elsewhere is part of the line. */
-            if (ch == '\n') {
-                c->in_body = c->line == 0;
-                c->line = 0;
-                c->cr = false;
-            } else if (ch == '\r') {
-                c->line += c->cr;
-                c->cr = true;
-            } else {
-                c->line += 1 + c->cr;
-                c->cr = false;
-            }
+        size_t used = 0;
+        enum wr_http_frame_result r =
+            wr_http_frame_feed(&c->frame, chunk, (size_t)n, &used, &c->g->cuts);
+        if (r == WR_HTTP_FRAME_ERROR) {
+            c->why = c->frame.why;
+            return c->frame.status;
         }
-        off += (size_t)n;
-        evbuffer_ptr_set(buf, &pos, (size_t)n, EVBUFFER_PTR_ADD);
+        c->framed = r != WR_HTTP_FRAME_MORE;
+        off += used;
+        evbuffer_ptr_set(buf, &ptr, used, EVBUFFER_PTR_ADD);
     }
-    return c->head > max;
+    if (c->g->cuts.n > 0) {
+        apply_cuts(c, buf, start, pos, in_read);
+    }
+    return 0;
+}
+
+/* Refuses the request c is receiving with code: nothing more of it reaches evhttp. */
+static void refuse(struct conn *c, struct evbuffer *in, int code)
+{
+    note_refusal(c->g, code, c->why);
+    doom(c, code, c->why);
+    evbuffer_drain(in, evbuffer_get_length(in));
 }
 
 /* Bytes arrived (or were taken) on c's input; runs before evhttp's read callback. */
@@ -579,7 +631,7 @@ static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
     struct conn *c = arg;
     size_t len = evbuffer_get_length(buf);
 
-    if (info->n_added == 0) {
+    if (info->n_added == 0 || c->rewriting) {
         return;
     }
     if (c->doomed) {
@@ -598,10 +650,9 @@ static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
         request_start(c);
     }
     c->received += info->n_added;
-    if (!c->in_body && scan_head(c, buf, len - info->n_added)) {
-        note_refusal(c->g, 431);
-        doom(c, 431);
-        evbuffer_drain(buf, len);
+    int code = scan(c, buf, len - info->n_added, true);
+    if (code) {
+        refuse(c, buf, code);
     }
 }
 
@@ -633,8 +684,8 @@ static void on_output(struct evbuffer *buf, const struct evbuffer_cb_info *info,
     if (code < 400 || code > 599) {
         code = 400;
     }
-    note_refusal(c->g, code);
-    doom(c, code);
+    note_refusal(c->g, code, NULL);
+    doom(c, code, NULL);
 }
 
 /* evhttp asks for a new connection's bufferevent: a connection was accepted. */
@@ -661,7 +712,7 @@ static struct bufferevent *on_accept(struct event_base *base, void *arg)
     }
     g->conns = c;
     if (g->live >= g->limits.max_connections) {
-        note_refusal(g, 503);
+        note_refusal(g, 503, NULL);
         c->doomed = true;
         c->answer = 503;
     } else {
@@ -709,10 +760,9 @@ static void on_answered(struct evhttp_request *req, void *arg)
     /* The client pipelined: its next request has begun already. */
     request_start(c);
     c->received = len;
-    if (scan_head(c, in, 0)) {
-        note_refusal(c->g, 431);
-        doom(c, 431);
-        evbuffer_drain(in, len);
+    int code = scan(c, in, 0, false);
+    if (code) {
+        refuse(c, in, code);
     }
 }
 
@@ -850,6 +900,7 @@ void wr_http_guard_free(struct wr_http_guard *g)
         linger_free(g->lingers);
     }
     event_free(g->resume);
+    wr_http_frame_cuts_free(&g->cuts);
     free(g->byfd);
     free(g);
 }

@@ -6,7 +6,12 @@
  * parses a byte); a total deadline to receive each request, request line to last body byte,
  * that bytes trickling in cannot extend (slowloris: 408, then close); an idle timeout that
  * closes keep-alive connections with no request in progress; a limit on the request line and
- * headers (431) and on the body (413 as soon as Content-Length says so, nothing buffered). Every
+ * headers (431) and on the body (413 as soon as Content-Length or a chunk size says so, nothing
+ * buffered); and strict framing (engine/http_frame): a request whose framing is ambiguous or
+ * malformed (RFC 9112: two Content-Lengths that disagree, a Transfer-Encoding other than exactly
+ * chunked or next to a Content-Length, obs-fold, LF-only or bare CR line ends, control bytes,
+ * whitespace before a colon, HTTP/1.1 without one Host, a bad chunk) gets 400 naming what is
+ * wrong, an HTTP version other than 1.0/1.1 gets 505, before evhttp parses a byte of it. Every
  * refusal is a JSON body {"error": "..."}, the shape of engine/http_reply, and the connection
  * is closed after it; so are evhttp's own refusals (400, 413, 417, 501), which it would
  * otherwise send as HTML. A new connection that sends nothing at all is closed without an
@@ -14,7 +19,9 @@
  *
  * The guard sits between evhttp and the listener's request handler: it installs itself as the
  * evhttp's connection factory (evhttp_set_bevcb) and generic callback, and calls the handler
- * with each complete request. It does not look at methods, paths, bodies or credentials.
+ * with each complete request. It does not look at methods, paths, bodies or credentials. Chunk
+ * extensions and trailer fields are valid but cut from the bytes before evhttp reads them
+ * (evhttp refuses the former and would merge the latter into the headers).
  * Single-threaded: everything runs on the event_base's loop thread.
  */
 #ifndef WR_HTTP_GUARD_H

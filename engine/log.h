@@ -4,12 +4,19 @@
  *
  * wr_log(WR_LOG_INFO, "webhook listener ready", "addr", "127.0.0.1:8080", NULL) prints
  * `ts=2026-11-27T07:12:00.123Z level=info msg="webhook listener ready" addr=127.0.0.1:8080`.
- * Values are quoted when they need it. Never pass a secret: nothing here can tell one.
+ * Values are quoted when they need it; control characters are escaped (\n, \t, \r, \u001b), so
+ * one record is one line. Registered secrets (engine/secret) are masked in every value, then a
+ * value (and msg) longer than WR_LOG_VALUE_MAX bytes is cut at a UTF-8 boundary and ends in
+ * "… (N bytes more)": a record is bounded by its number of fields, whatever a field holds.
+ * Never pass a secret that is not registered: nothing here can tell one.
  */
 #ifndef WR_LOG_H
 #define WR_LOG_H
 
 #include <stdbool.h>
+
+/* The most bytes of one value (or of msg) in a log line. */
+#define WR_LOG_VALUE_MAX 2048
 
 enum wr_log_level {
     WR_LOG_DEBUG,

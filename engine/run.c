@@ -231,8 +231,9 @@ static void on_carry_stored(void *arg, struct wr_journal_batch *b, int rc, const
 }
 
 static void set_run(struct wr_journal_batch *b, const char *id, const char *status, int64_t next_at,
-                    const char *error)
+                    const char *msg)
 {
+    char *error = wr_text_cap(msg, WR_RUN_ERROR_MAX);
     if (next_at > 0) {
         wr_journal_batch_add_op(b,
                                 "UPDATE runs SET status = ?, next_at = ?, error = ?, "
@@ -244,11 +245,13 @@ static void set_run(struct wr_journal_batch *b, const char *id, const char *stat
                                 "updated_at = ? WHERE id = ? AND status <> 'cancelled'",
                                 "ttit", status, error, now_ms(), id);
     }
+    free(error);
 }
 
 static void set_step(struct wr_journal_batch *b, const struct exec *x, const char *status,
-                     const char *args, const char *output, const char *error)
+                     const char *args, const char *output, const char *msg)
 {
+    char *error = wr_text_cap(msg, WR_RUN_ERROR_MAX);
     const struct wr_step *s = current_step(x);
     int64_t now = now_ms();
     bool started = strcmp(status, "running") == 0 || strcmp(status, "waiting") == 0;
@@ -287,6 +290,7 @@ static void set_step(struct wr_journal_batch *b, const struct exec *x, const cha
                                 x->id, step_row(x), sid, status, attempts, (const char *)NULL, now,
                                 args, output, error, x->throttled_since);
     }
+    free(error);
 }
 
 /* }====== */
@@ -297,7 +301,8 @@ static void run_step(struct exec *x);
 static void finish(struct exec *x, const char *status, const char *error)
 {
     struct wr_journal_batch *b = wr_journal_batch_new();
-    set_run(b, x->id, status, 0, error);
+    /* A failed run's error is its failed step's, already stored in that step's row. */
+    set_run(b, x->id, status, 0, strcmp(status, "failed") == 0 ? NULL : error);
     wr_metrics_run_finished(x->wf->name, status);
     wr_log(strcmp(status, "failed") == 0 ? WR_LOG_WARN : WR_LOG_INFO, "run finished", "run", x->id,
            "workflow", x->wf->name, "status", status, "error", error ? error : "", NULL);

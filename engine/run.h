@@ -18,6 +18,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The most bytes of an error the executor stores for a step or a run; a longer one is cut at a
+   UTF-8 boundary and ends in "… (N bytes more)". A failed run's error is stored once, in the
+   row of the step that failed (the run row's stays NULL; engine/history reads it there). */
+#define WR_RUN_ERROR_MAX ((size_t)8 << 10)
+
 struct event_base;
 struct wr_journal;
 struct wr_workflow_set;

@@ -310,6 +310,39 @@ bool wr_utf8_valid(const char *s, size_t len)
     return true;
 }
 
+size_t wr_utf8_prefix(const char *s, size_t len, size_t max)
+{
+    if (len <= max) {
+        return len;
+    }
+    /* s[n] is the first byte left out: when it continues a sequence, the sequence goes too
+       (at most 3 bytes back; longer runs of continuation bytes are not UTF-8 anyway). */
+    size_t n = max;
+    while (n > 0 && max - n < 3 && ((unsigned char)s[n] & 0xC0) == 0x80) {
+        n--;
+    }
+    return ((unsigned char)s[n] & 0xC0) == 0x80 ? max : n;
+}
+
+void wr_buf_add_capped(struct wr_buf *b, const char *s, size_t len, size_t max)
+{
+    size_t n = wr_utf8_prefix(s, len, max);
+    wr_buf_addn(b, s, n);
+    if (n < len) {
+        wr_buf_addf(b, "… (%zu bytes more)", len - n);
+    }
+}
+
+char *wr_text_cap(const char *s, size_t max)
+{
+    if (!s) {
+        return NULL;
+    }
+    struct wr_buf b = {0};
+    wr_buf_add_capped(&b, s, strlen(s), max);
+    return wr_buf_take(&b);
+}
+
 char *wr_path_join(const char *base, const char *rel)
 {
     if (rel[0] == '/' || !base || !*base || strcmp(base, ".") == 0) {

@@ -66,6 +66,25 @@ bool wr_str_has_suffix(const char *s, const char *suffix);
 bool wr_utf8_valid(const char *s, size_t len);
 
 /*
+ * The length of the longest prefix of s[0..len) of at most max bytes that does not end inside
+ * a UTF-8 sequence (a cut there drops the whole character). len itself when len <= max.
+ */
+size_t wr_utf8_prefix(const char *s, size_t len, size_t max);
+
+/* The most bytes the marker of a cut text takes: "… (18446744073709551615 bytes more)". */
+#define WR_CAP_MARKER_MAX 40
+
+/*
+ * Appends s[0..len) to b; when len > max, only its first wr_utf8_prefix(s, len, max) bytes
+ * and the marker "… (N bytes more)", N being the bytes left out. At most max +
+ * WR_CAP_MARKER_MAX bytes are appended.
+ */
+void wr_buf_add_capped(struct wr_buf *b, const char *s, size_t len, size_t max);
+
+/* s capped as wr_buf_add_capped does, as an owned string; NULL for NULL. */
+char *wr_text_cap(const char *s, size_t max);
+
+/*
  * Joins base and rel into an owned path. An absolute rel, or a NULL/empty base, returns a copy
  * of rel unchanged.
  */

@@ -249,7 +249,10 @@ static void on_request(struct evhttp_request *req, void *arg)
     size_t nroutes = path ? route(srv->set, path, routes, 64) : 0;
 
     if (nroutes == 0) {
-        wr_http_reply_error(req, 404, "Not Found", "no webhook at %s", path ? path : "this path");
+        /* The path as sent, cut when long: an answer's size does not follow the request's. */
+        char *shown = wr_text_cap(path ? path : "this path", 256);
+        wr_http_reply_error(req, 404, "Not Found", "no webhook at %s", shown);
+        free(shown);
         return;
     }
     /* First, on the raw bytes: nothing of an unauthenticated request is parsed or stored. */

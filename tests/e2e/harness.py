@@ -364,9 +364,12 @@ def journal(root):
 
 def runs(root, where="1=1"):
     """(id, workflow, status, error, created_at, updated_at, event_id) of the runs matching
-    where, oldest first."""
+    where, oldest first. error is the run's own or, for a failed run, its failed step's (the
+    executor stores that once, in the step's row)."""
     c = journal(root)
-    rows = c.execute("SELECT id, workflow, status, error, created_at, updated_at, event_id "
+    rows = c.execute("SELECT id, workflow, status, coalesce(error, (SELECT s.error FROM steps s "
+                     "WHERE s.run_id = runs.id AND s.status = 'failed' AND s.idx < 1000 "
+                     "ORDER BY s.idx DESC LIMIT 1)), created_at, updated_at, event_id "
                      "FROM runs WHERE " + where + " ORDER BY created_at, id").fetchall()
     c.close()
     return rows

@@ -219,12 +219,22 @@ class AdminTest(unittest.TestCase):
         self.assertGreater(value(fams, "weir_journal_commits_total"), 0)
 
         # the run list and filters
-        status, runs = w.api("GET", "/api/runs")
+        status, page = w.api("GET", "/api/runs")
         self.assertEqual(status, 200)
+        runs = page["runs"]
         self.assertEqual(len(runs), 4)
+        self.assertEqual((page["limit"], page["max_limit"], page["next_cursor"]), (20, 200, None))
         self.assertIn(ok_run, [r["id"] for r in runs])
-        status, runs = w.api("GET", "/api/runs?workflow=retitle&status=succeeded&since=1h&limit=1")
+        status, page = w.api("GET", "/api/runs?workflow=retitle&status=succeeded&since=1h&limit=1")
+        runs = page["runs"]
         self.assertEqual((status, len(runs), runs[0]["workflow"]), (200, 1, "retitle"))
+        # the other retitle run is on the next page, and that page is the last
+        status, page2 = w.api("GET", "/api/runs?workflow=retitle&status=succeeded&since=1h&limit=1"
+                                     "&cursor=" + page["next_cursor"])
+        self.assertEqual(status, 200, page2)
+        self.assertEqual(len(page2["runs"]), 1)
+        self.assertNotEqual(page2["runs"][0]["id"], runs[0]["id"])
+        self.assertIsNone(page2["next_cursor"])
         self.assertEqual(w.api("GET", "/api/runs?status=done")[0], 400)
         self.assertEqual(w.api("GET", "/api/runs?limit=0")[0], 400)
         self.assertEqual(w.api("GET", "/api/runs?since=soon")[0], 400)

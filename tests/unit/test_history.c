@@ -27,6 +27,7 @@
 #include "engine/cli.h"
 #include "engine/history.h"
 #include "engine/journal.h"
+#include "engine/run.h"
 #include "engine/strutil.h"
 #include "engine/workflow_set.h"
 
@@ -425,6 +426,134 @@ static void test_list_filters(void **state)
     assert_int_equal(n, 5);
 }
 
+static struct json_object *show(struct fixture *fx, const char *run);
+
+/* Pages of two through the cursor: every run once, newest first; same created_at broken
+   by id. */
+static void test_list_pages(void **state)
+{
+    struct fixture *fx = *state;
+    struct wr_buf seen = {0};
+    char cursor[WR_HISTORY_CURSOR_MAX] = "", next[WR_HISTORY_CURSOR_MAX], err[256];
+    int pages = 0;
+
+    exec_sql(fx->db, "UPDATE runs SET created_at = %lld WHERE id IN ('" RUN_C "', '" RUN_D "')",
+             (long long)(NOW - HOUR));
+    do {
+        struct json_object *runs = NULL;
+        struct wr_history_filter f = {.limit = 2, .cursor = cursor[0] ? cursor : NULL};
+        assert_int_equal(
+            wr_history_list_page(fx->db, &f, NOW, &runs, next, sizeof(next), err, sizeof(err)), 0);
+        assert_true(json_object_array_length(runs) <= 2);
+        char *ids = ids_of(runs);
+        wr_buf_addf(&seen, "%s%s", seen.len ? " " : "", ids);
+        free(ids);
+        json_object_put(runs);
+        snprintf(cursor, sizeof(cursor), "%s", next);
+        pages++;
+    } while (cursor[0]);
+    assert_int_equal(pages, 3);
+    assert_string_equal(wr_buf_str(&seen), RUN_E " " RUN_D " " RUN_C " " RUN_B " " RUN_A);
+    wr_buf_free(&seen);
+
+    /* A limit over the cap is the cap; a cursor must be one. */
+    struct json_object *runs = NULL;
+    struct wr_history_filter f = {.limit = 100000};
+    assert_int_equal(
+        wr_history_list_page(fx->db, &f, NOW, &runs, next, sizeof(next), err, sizeof(err)), 0);
+    assert_int_equal(json_object_array_length(runs), 5);
+    assert_string_equal(next, "");
+    json_object_put(runs);
+    assert_true(wr_history_cursor_valid("1714572000000.run_018f3a2b4c5d1aaaa000001"));
+    assert_false(wr_history_cursor_valid("1714572000000"));
+    assert_false(wr_history_cursor_valid(".run_1"));
+    assert_false(wr_history_cursor_valid("1.run 1"));
+    assert_false(wr_history_cursor_valid("1.run_1' OR 1=1"));
+    f = (struct wr_history_filter){.cursor = "nonsense"};
+    assert_int_equal(wr_history_list_page(fx->db, &f, NOW, &runs, NULL, 0, err, sizeof(err)),
+                     WR_HISTORY_ENOTFOUND);
+}
+
+/* Checks that s is at most max bytes and a marker saying `more` bytes were left out, and
+   that the cut left whole characters (the text is made of two-byte ones after its first
+   `ascii` bytes). */
+static void expect_capped(const char *s, size_t max, size_t ascii, size_t total)
+{
+    const char *mark = strstr(s, "\xe2\x80\xa6 (");
+    assert_non_null(mark);
+    size_t kept = (size_t)(mark - s);
+    assert_true(kept <= max && kept + 3 > max - 1);
+    assert_true((kept - ascii) % 2 == 0); /* never half of a two-byte character */
+    char want[64];
+    snprintf(want, sizeof(want), "\xe2\x80\xa6 (%zu bytes more)", total - kept);
+    assert_string_equal(mark, want);
+    assert_true(wr_utf8_valid(s, strlen(s)));
+}
+
+/* A failed run's error is stored once, in its step's row; long errors are cut: to
+   WR_HISTORY_SUMMARY_MAX in a list, WR_RUN_ERROR_MAX in a shown run. */
+static void test_errors_stored_once_and_capped(void **state)
+{
+    struct fixture *fx = *state;
+    struct wr_buf big = {0};
+    wr_buf_add(&big, "x");
+    for (int i = 0; i < 250000; i++) {
+        wr_buf_add(&big, "\xc3\xa9"); /* é */
+    }
+    exec_sql(fx->db, "UPDATE runs SET error = NULL, concurrency_key = %Q WHERE id = '" RUN_A "'",
+             big.data);
+    exec_sql(fx->db, "UPDATE steps SET error = %Q WHERE run_id = '" RUN_A "' AND idx = 1",
+             big.data);
+
+    struct json_object *runs = list(fx, &(struct wr_history_filter){.status = "failed"});
+    struct json_object *a = json_object_array_get_idx(runs, 0);
+    expect_capped(str(a, "error"), WR_HISTORY_SUMMARY_MAX, 1, big.len);
+    expect_capped(str(member(a, "last_step"), "error"), WR_HISTORY_SUMMARY_MAX, 1, big.len);
+    expect_capped(str(a, "concurrency_key"), WR_HISTORY_SUMMARY_MAX, 1, big.len);
+    json_object_put(runs);
+
+    struct json_object *run = show(fx, RUN_A);
+    expect_capped(str(run, "error"), WR_RUN_ERROR_MAX, 1, big.len);
+    expect_capped(str(json_object_array_get_idx(member(run, "steps"), 1), "error"),
+                  WR_RUN_ERROR_MAX, 1, big.len);
+    json_object_put(run);
+
+    /* Short errors come whole; the run's own error wins over its step's. */
+    exec_sql(fx->db, "UPDATE steps SET error = 'short' WHERE run_id = '" RUN_A "' AND idx = 1");
+    run = show(fx, RUN_A);
+    assert_string_equal(str(run, "error"), "short");
+    json_object_put(run);
+    exec_sql(fx->db, "UPDATE runs SET error = 'own' WHERE id = '" RUN_A "'");
+    run = show(fx, RUN_A);
+    assert_string_equal(str(run, "error"), "own");
+    json_object_put(run);
+    /* A succeeded_with_errors run does not take its failed step's error. */
+    run = show(fx, RUN_B);
+    assert_null(member(run, "error"));
+    json_object_put(run);
+    wr_buf_free(&big);
+}
+
+/* The helper behind every cap. */
+static void test_text_cap(void **state)
+{
+    (void)state;
+    char *s = wr_text_cap("abc", 3);
+    assert_string_equal(s, "abc");
+    free(s);
+    s = wr_text_cap("abcd", 3);
+    assert_string_equal(s, "abc\xe2\x80\xa6 (1 bytes more)");
+    free(s);
+    s = wr_text_cap("a\xc3\xa9\xc3\xa9", 2); /* the cut would split é: it goes whole */
+    assert_string_equal(s, "a\xe2\x80\xa6 (4 bytes more)");
+    free(s);
+    s = wr_text_cap("\xf0\x9f\x98\x80\xf0\x9f\x98\x80", 7);
+    assert_string_equal(s, "\xf0\x9f\x98\x80\xe2\x80\xa6 (4 bytes more)");
+    free(s);
+    assert_null(wr_text_cap(NULL, 3));
+    assert_int_equal(wr_utf8_prefix("\x80\x80\x80\x80\x80\x80", 6, 4), 4); /* not UTF-8 */
+}
+
 static void test_list_empty(void **state)
 {
     struct fixture *fx = *state;
@@ -531,7 +660,7 @@ static struct json_object *show(struct fixture *fx, const char *run)
 static void test_show(void **state)
 {
     struct fixture *fx = *state;
-    struct json_object *run = show(fx, "run_018f3a2b4c5d1a");
+    struct json_object *run = show(fx, RUN_A);
 
     assert_string_equal(str(run, "id"), RUN_A);
     assert_string_equal(str(run, "status"), "failed");
@@ -588,8 +717,13 @@ static void test_show(void **state)
 
     struct json_object *out = (struct json_object *)1;
     char err[1024];
+    /* Full ids only: a prefix, even a unique one, is no run (the CLI resolves prefixes). */
+    assert_int_equal(wr_history_show(fx->db, "run_018f3a2b4c5d1a", &out, err, sizeof(err)),
+                     WR_HISTORY_ENOTFOUND);
+    assert_string_equal(err, "no run 'run_018f3a2b4c5d1a' (a full run id; `weir runs` lists them)");
+    assert_null(out);
     assert_int_equal(wr_history_show(fx->db, "run_018f3a2b4c", &out, err, sizeof(err)),
-                     WR_HISTORY_EAMBIGUOUS);
+                     WR_HISTORY_ENOTFOUND);
     assert_null(out);
     assert_int_equal(wr_history_show(fx->db, "nope", &out, err, sizeof(err)), WR_HISTORY_ENOTFOUND);
     assert_null(out);
@@ -606,8 +740,7 @@ static void test_retry(void **state)
     char err[1024];
 
     /* A failed run, on the current version: the hash is cleared. */
-    assert_int_equal(
-        wr_history_retry(fx->db, "run_018f3a2b4c5d1a", false, NOW, &after, err, sizeof(err)), 0);
+    assert_int_equal(wr_history_retry(fx->db, RUN_A, false, NOW, &after, err, sizeof(err)), 0);
     assert_string_equal(str(after, "id"), RUN_A);
     assert_string_equal(str(after, "status"), "queued");
     json_object_put(after);
@@ -661,7 +794,11 @@ static void test_retry_refused(void **state)
                      WR_HISTORY_ESTATE);
     assert_int_equal(
         wr_history_retry(fx->db, "run_018f3a2b4c5d1", false, NOW, NULL, err, sizeof(err)),
-        WR_HISTORY_EAMBIGUOUS);
+        WR_HISTORY_ENOTFOUND);
+    /* a unique prefix of the failed run is not its id */
+    assert_int_equal(
+        wr_history_retry(fx->db, "run_018f3a2b4c5d1b", false, NOW, NULL, err, sizeof(err)),
+        WR_HISTORY_ENOTFOUND);
     assert_int_equal(wr_history_retry(fx->db, "run_zz", false, NOW, NULL, err, sizeof(err)),
                      WR_HISTORY_ENOTFOUND);
 
@@ -680,7 +817,17 @@ static void test_cancel(void **state)
     char err[1024];
 
     exec_sql(fx->db, "UPDATE runs SET status = 'running' WHERE id = '" RUN_B "'");
-    const char *open_runs[] = {RUN_B, RUN_C, RUN_D, "run_018f3a2b4d"};
+    /* A prefix, even of the only queued run, cancels nothing (issue #13: the admin API's
+       POST /api/runs/r/cancel cancelled the only run). */
+    assert_int_equal(wr_history_cancel(fx->db, "run_018f3a2b4d", NOW, &after, err, sizeof(err)),
+                     WR_HISTORY_ENOTFOUND);
+    assert_null(after);
+    assert_int_equal(wr_history_cancel(fx->db, "r", NOW, NULL, err, sizeof(err)),
+                     WR_HISTORY_ENOTFOUND);
+    char *st = query_text(fx->db, "SELECT status FROM runs WHERE id = '" RUN_E "'");
+    assert_string_equal(st, "queued");
+    free(st);
+    const char *open_runs[] = {RUN_B, RUN_C, RUN_D, RUN_E};
     for (size_t i = 0; i < 4; i++) {
         assert_int_equal(
             wr_history_cancel(fx->db, open_runs[i], NOW + (int64_t)i, &after, err, sizeof(err)), 0);
@@ -988,6 +1135,9 @@ int main(void)
         cmocka_unit_test(test_statuses),
         cmocka_unit_test_setup_teardown(test_list_newest_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_filters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors_stored_once_and_capped, setup, teardown),
+        cmocka_unit_test(test_text_cap),
         cmocka_unit_test_setup_teardown(test_list_empty, setup_empty, teardown),
         cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resolve_many, setup, teardown),
