@@ -44,6 +44,7 @@ struct wr_config {
         const char *client_key;   /* the certificate's PEM private key */
         const char *authority;
         const char *base_url;
+        const char *scope;   /* graph.scope, or NULL: derived from base_url */
         int writes_per_150s; /* graph.pacing.writes_per_150s: 0 = default, -1 = off */
         int max_concurrency; /* 0 = the client's default */
         int batch_max;       /* graph.batch: 0 = default (20), -1 = off, else 1..20 */

@@ -234,6 +234,7 @@ static int start_runs(struct daemon *d)
         .client_certificate_pem = cred.certificate_pem,
         .client_key_pem = cred.key_pem,
         .base_url = d->cfg->graph.base_url,
+        .scope = d->cfg->graph.scope,
         .max_concurrency = d->cfg->graph.max_concurrency,
         .batch_max = d->cfg->graph.batch_max,
         .writes_per_150s = d->cfg->graph.writes_per_150s,

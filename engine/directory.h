@@ -124,6 +124,14 @@ int wr_directory_group(struct wr_directory *d, const char *group, wr_directory_d
 int wr_directory_list(struct wr_directory *d, const char *path, wr_directory_done_fn done,
                       void *arg);
 
+/*
+ * The Graph path of one user: "/users/" + ref percent-encoded + suffix (borrowed, may be NULL:
+ * "/revokeSignInSessions", "?$select=id"). A userPrincipalName starting with '$' is addressed
+ * as a key literal, /users('%24adele%40contoso.com') with ' doubled, as Graph asks (a
+ * "/users/$..." segment is taken for a system segment and refused). Owned.
+ */
+char *wr_directory_user_path(const char *ref, const char *suffix);
+
 /* True when s is a GUID in 8-4-4-4-12 hex form. */
 bool wr_directory_is_guid(const char *s);
 
