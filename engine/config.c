@@ -127,6 +127,13 @@ static const struct wr_argspec runs_fields[] = {
      .min = 1,
      .max = 10000,
      .help = "runs executing at once; default 64"},
+    {.name = "max_crashes",
+     .type = WR_ARG_INT,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .min = 1,
+     .max = 1000,
+     .help = "a run in progress at this many daemon crashes in a row (no step finished in "
+             "between) is parked as failed instead of resumed again; default 3"},
     {0},
 };
 
@@ -465,6 +472,9 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
     if (json_object_object_get_ex(doc->root, "runs", &runs) &&
         json_object_object_get_ex(runs, "max_concurrent", &rmax)) {
         cfg->max_concurrent_runs = (int)json_object_get_int64(rmax);
+    }
+    if (runs && json_object_object_get_ex(runs, "max_crashes", &rmax)) {
+        cfg->max_crashes = (int)json_object_get_int64(rmax);
     }
     if (json_object_object_get_ex(doc->root, "retention", &ret)) {
         char msg[128];

@@ -51,6 +51,7 @@ struct wr_config {
     } graph;
     const char **env_allow;  /* owned array (NULL-terminated) of borrowed names: lua.env_allow */
     int max_concurrent_runs; /* runs.max_concurrent; 0 = the executor's default (64) */
+    int max_crashes;         /* runs.max_crashes; 0 = the executor's default (3) */
     int64_t retention_ms;    /* retention: the duplicate window; 0 = the journal's (7 days) */
     struct wr_srcdoc *doc;   /* owned: every borrowed string points into it */
     /* owned, never NULL: http.allow, the internal networks http-request may reach */

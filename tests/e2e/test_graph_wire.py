@@ -8,6 +8,8 @@
 - answers Graph may give that are no usable success (202 with no body, HTML, truncated JSON,
   JSON of another shape, no id) for every action: a clear step error naming the status, the
   content type and the first bytes, with the request-id and client-request-id, never a crash;
+- the poison-run rule: a run the daemon crashes on three times in a row is parked as failed,
+  while kill -9 (no crash) never parks a run;
 - national clouds: graph.scope, and graphsim as graph.microsoft.us;
 - tenant-wide throttling: no request of the scope before its Retry-After has passed, while
   runs on different paths are in flight.
@@ -18,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -408,6 +411,142 @@ steps:
             shutil.rmtree(root)
 
 
+POISON = """
+name: poison
+trigger:
+  webhook: { path: /hooks/hr }
+retry: { attempts: 50, initial: 100ms, max: 200ms }
+steps:
+  - id: retitle
+    action: update-user
+    user: "{{ event.user }}"
+    set: { jobTitle: "{{ event.title }}" }
+  - id: again
+    action: update-user
+    user: "{{ event.user }}"
+    set: { department: "{{ event.title }}" }
+"""
+
+
+class PoisonRunTest(unittest.TestCase):
+    """The daemon dying while a run is in progress, again and again: crashes (a fatal signal)
+    park the run after runs.max_crashes; kill -9 never does."""
+
+    def in_flight(self, sim, seq, user):
+        """Waits until graphsim received a request for user after seq; its seq."""
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            for e in requests_since(sim, seq):
+                if user.replace("@", "%40") in e["path"] or (
+                        e["method"] == "PATCH" and e["seq"] > seq):
+                    return e["seq"]
+            time.sleep(0.02)
+        raise AssertionError("no request for %s" % user)
+
+    def die(self, w, sig):
+        w.proc.send_signal(sig)
+        w.proc.wait(timeout=30)
+        w._closed()
+
+    def test_crashes_park_the_run(self):
+        # Replies held 3 s: the run is in progress when the daemon dies.
+        sim = harness.Sim("--latency-ms", "3000")
+        root = harness.setup_root(sim, {"poison.yaml": POISON}, prefix="weir-poison-")  # 3
+        user = "lee.gu@" + DOMAIN
+        w = start_weir(root)
+        try:
+            seq = last_seq(sim)
+            self.assertEqual(w.signed_post({"user": user, "title": "Crash"})[0], 202)
+            for i in range(3):
+                seq = self.in_flight(sim, seq, user)
+                self.die(w, signal.SIGSEGV)  # a crash: the handler leaves the marker
+                self.assertTrue(os.path.exists(os.path.join(root, "var", "weir.db.crashed")))
+                w = start_weir(root)
+            rs = harness.wait_final(root, 1, timeout=30)
+            self.assertEqual(rs[0][2], "failed")
+            self.assertIn("the daemon crashed 3 times in a row while this run was in progress "
+                          "(at step 'retitle'", rs[0][3])
+            self.assertIn("weir show " + rs[0][0], rs[0][3])
+            st = steps(root, rs[0][0])
+            self.assertEqual(st[0][2], "failed")
+            self.assertIn("crashed 3 times", st[0][4])
+            w.wait_log("run parked after repeated crashes")
+            # weir retry runs it again, from scratch as far as crashes go.
+            out = subprocess.run([harness.WEIR, "retry", rs[0][0], "-c", "weir.yaml"], cwd=root,
+                                 capture_output=True, text=True, timeout=60)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            w.stop()
+            w = start_weir(root)
+            rs = harness.wait_final(root, 1, timeout=60)
+            self.assertEqual(rs[0][2], "succeeded", rs)
+        finally:
+            if w.proc.poll() is None:
+                self.assertEqual(w.stop(), 0)
+            sim.stop()
+            shutil.rmtree(root)
+
+    def test_kill_9_never_parks(self):
+        sim = harness.Sim("--latency-ms", "1500")
+        root = harness.setup_root(sim, {"poison.yaml": POISON}, prefix="weir-kill9-")
+        user = "lidia.holloway@" + DOMAIN
+        w = start_weir(root)
+        try:
+            seq = last_seq(sim)
+            self.assertEqual(w.signed_post({"user": user, "title": "Killed"})[0], 202)
+            for i in range(5):  # more than max_crashes, each in the middle of a step
+                seq = self.in_flight(sim, seq, user)
+                self.die(w, signal.SIGKILL)
+                self.assertFalse(os.path.exists(os.path.join(root, "var", "weir.db.crashed")))
+                w = start_weir(root)
+            rs = harness.wait_final(root, 1, timeout=60)
+            self.assertEqual(rs[0][2], "succeeded", rs)
+            self.assertEqual(sim.user(user)["department"], "Killed")
+        finally:
+            if w.proc.poll() is None:
+                self.assertEqual(w.stop(), 0)
+            sim.stop()
+            shutil.rmtree(root)
+
+    def test_progress_between_crashes_never_parks(self):
+        """A crash after each finished step is no crash loop: the count starts again."""
+        sim = harness.Sim("--latency-ms", "1000")
+        steps_wf = POISON.replace("  - id: again", """  - id: third
+    action: update-user
+    user: "{{ event.user }}"
+    set: { officeLocation: "{{ event.title }}" }
+  - id: again""")
+        root = harness.setup_root(sim, {"poison.yaml": steps_wf}, prefix="weir-progress-")
+        add_to_config(root, top_lines="runs: { max_crashes: 2 }\n")
+        user = "pradeep.gupta@" + DOMAIN
+
+        def wait_finished(n):
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                rs = harness.runs(root)
+                if len([s for s in steps(root, rs[0][0]) if s[2] == "succeeded"]) >= n:
+                    return
+                time.sleep(0.05)
+            raise AssertionError("step %d did not finish: %s" % (n, harness.runs(root)))
+
+        w = start_weir(root)
+        try:
+            seq = last_seq(sim)
+            self.assertEqual(w.signed_post({"user": user, "title": "Steps"})[0], 202)
+            for i in range(3):  # more crashes than max_crashes, a step finished before each
+                seq = self.in_flight(sim, seq, user)
+                self.die(w, signal.SIGSEGV)
+                w = start_weir(root)
+                wait_finished(i + 1)  # the interrupted step runs again and finishes
+                seq = last_seq(sim)
+            rs = harness.wait_final(root, 1, timeout=60)
+            self.assertEqual(rs[0][2], "succeeded", (rs, steps(root, rs[0][0])))
+        finally:
+            if w.proc.poll() is None:
+                self.assertEqual(w.stop(), 0)
+            sim.stop()
+            shutil.rmtree(root)
+
+
 RETITLE = """
 name: retitle
 trigger:
@@ -464,6 +603,7 @@ class NationalCloudTest(unittest.TestCase):
             self.assertEqual(out.returncode, 0, out.stderr)
             self.assertIn("scope", out.stdout)
             self.assertIn("https://graph.microsoft.us/.default", out.stdout)
+            self.assertIn("max_crashes", out.stdout)
         finally:
             shutil.rmtree(root)
 
