@@ -357,7 +357,8 @@ static bool user_key(const struct gs_ctx *ctx, struct gs_req *req, struct gs_res
     char *key;
     bool ok = true;
 
-    if (strcasecmp(s, "users") == 0 && req->nseg >= 2 && req->seg[1][0] == '$') {
+    if (strcasecmp(s, "users") == 0 && req->nseg >= 2 && req->seg[1][0] == '$' &&
+        strcasecmp(req->seg[1], "$count") != 0) {
         gs_error(ctx, resp, 400, "BadRequest",
                  "The request URI is not valid: the segment '%s' is read as an OData system "
                  "segment. Address a userPrincipalName that begins with '$' as /users('%s').",
