@@ -77,8 +77,9 @@ void wr_action_succeed(struct wr_action_ctx *ctx, struct json_object *output);
 
 /*
  * Finishes with an error. res (may be NULL) is the Graph result that caused it: its status,
- * code and message are put into the error ("Graph 403 Authorization_RequestDenied:
- * Insufficient privileges to complete the operation.") and its retriable flag is kept.
+ * code, message and ids are put into the error ("Graph 403 Authorization_RequestDenied:
+ * Insufficient privileges to complete the operation. (request-id R, client-request-id C)")
+ * and its retriable flag is kept.
  * Without res, retriable says whether a later retry may succeed.
  */
 void wr_action_fail(struct wr_action_ctx *ctx, const struct wr_graph_result *res, bool retriable,

@@ -145,10 +145,7 @@ static bool find_user(struct license_op *op, const char *select, wr_directory_do
 
 static char *user_path(const char *id, const char *suffix)
 {
-    char *seg = wr_graph_escape(id);
-    char *p = wr_xasprintf("/users/%s%s", seg, suffix);
-    free(seg);
-    return p;
+    return wr_directory_user_path(id, suffix);
 }
 
 /* The user's assignedLicenses entry for skuId, or NULL. Borrowed. */

@@ -10,6 +10,7 @@
 #include "actions/action.h"
 #include "engine/directory.h"
 #include "engine/graph.h"
+#include "engine/graph_parse.h"
 #include "engine/strutil.h"
 
 static const struct wr_argspec set_manager_args[] = {
@@ -81,8 +82,17 @@ static void current_read(void *arg, const struct wr_graph_result *res)
 {
     struct manager_op *op = arg;
     if (res->ok) {
-        const char *id = json_object_get_string(json_object_object_get(res->body, "id"));
-        op->previous = wr_xstrdup_or_null(id);
+        char *why = NULL;
+        bool retriable = false;
+        struct json_object *m = wr_graph_answer_entity(res, "the manager", "id", &why, &retriable);
+        if (!m) {
+            /* Not "no manager" (that is a 404): an answer that says nothing cannot be trusted. */
+            struct wr_graph_result u = wr_graph_result_unusable(res, why, retriable);
+            op_fail(op, &u, "reading the manager of user %s", op->user);
+            free(why);
+            return;
+        }
+        op->previous = wr_xstrdup(json_object_get_string(json_object_object_get(m, "id")));
     } else if (res->status != 404) {
         /* 404 is "no manager"; the user itself was found a moment ago. */
         op_fail(op, res, "reading the manager of user %s", op->user);

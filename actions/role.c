@@ -11,6 +11,7 @@
 #include "actions/action.h"
 #include "engine/directory.h"
 #include "engine/graph.h"
+#include "engine/graph_parse.h"
 #include "engine/strutil.h"
 
 static const struct wr_argspec role_args[] = {
@@ -50,6 +51,10 @@ struct role_op {
     long err_status;
     char *err_code;
     char *err_message;
+    /* set-role: the POST answered 2xx without an id; the assignment is read back instead */
+    bool verify;
+    char *err_rid;
+    char *err_crid;
 };
 
 static void op_clear(struct role_op *op)
@@ -63,7 +68,9 @@ static void op_clear(struct role_op *op)
     op->found = op->removed = op->body = NULL;
     free(op->err_code);
     free(op->err_message);
-    op->err_code = op->err_message = NULL;
+    free(op->err_rid);
+    free(op->err_crid);
+    op->err_code = op->err_message = op->err_rid = op->err_crid = NULL;
 }
 
 static void op_fail(struct role_op *op, const struct wr_graph_result *res, const char *fmt, ...)
@@ -139,8 +146,33 @@ static void read_assignments(struct role_op *op);
 static void created(void *arg, const struct wr_graph_result *res)
 {
     struct role_op *op = arg;
-    if (res->ok) {
-        op_succeed(op, true, json_object_get_string(json_object_object_get(res->body, "id")));
+    char *why = NULL;
+    bool retriable = false;
+    if (res->ok && wr_action_dry_run(op->ctx)) {
+        op_succeed(op, true, NULL); /* nothing was sent: no assignment id to report */
+        return;
+    }
+    struct json_object *a =
+        res->ok ? wr_graph_answer_entity(res, "the role assignment", "id", &why, &retriable) : NULL;
+    if (a) {
+        op_succeed(op, true, json_object_get_string(json_object_object_get(a, "id")));
+    } else if (res->ok && !op->verify) {
+        /* Made, most likely, but the answer does not say which: read the assignments back. */
+        op->verify = true;
+        op->err_status = res->status;
+        op->err_code = wr_xstrdup(WR_GRAPH_UNEXPECTED);
+        op->err_message = why;
+        op->err_rid = wr_xstrdup_or_null(res->request_id);
+        op->err_crid = wr_xstrdup_or_null(res->client_request_id);
+        why = NULL;
+        json_object_put(op->found);
+        op->found = NULL;
+        json_object_put(op->body);
+        op->body = NULL;
+        read_assignments(op);
+    } else if (res->ok) {
+        struct wr_graph_result u = wr_graph_result_unusable(res, why, true);
+        op_fail(op, &u, "POST roleAssignments for user %s", op->principal);
     } else if (res->status == 400 && !op->recheck) {
         /* Graph's duplicate is a plain 400 Request_BadRequest ("A conflicting object...");
            rather than match its text, read again: an assignment now present is success. */
@@ -154,6 +186,7 @@ static void created(void *arg, const struct wr_graph_result *res)
     } else {
         op_fail(op, res, "POST roleAssignments for user %s", op->principal);
     }
+    free(why);
 }
 
 static void assignments_read(void *arg, const struct wr_directory_result *r)
@@ -179,13 +212,20 @@ static void assignments_read(void *arg, const struct wr_directory_result *r)
         delete_next(op);
         return;
     }
-    if (op->recheck && array_len(op->found) == 0) {
+    if ((op->recheck || op->verify) && array_len(op->found) == 0) {
         struct wr_graph_result post = {
             .status = op->err_status,
             .error_code = op->err_code,
             .error_message = op->err_message,
+            .retriable = op->verify, /* an answer without an id may be followed by a good one */
+            .request_id = op->err_rid,
+            .client_request_id = op->err_crid,
         };
         op_fail(op, &post, "POST roleAssignments for user %s", op->principal);
+        return;
+    }
+    if (op->verify) {
+        op_succeed(op, true, json_object_get_string(json_object_array_get_idx(op->found, 0)));
         return;
     }
     if (array_len(op->found) > 0) {

@@ -14,6 +14,7 @@
 #include "actions/action.h"
 #include "engine/directory.h"
 #include "engine/graph.h"
+#include "engine/graph_parse.h"
 #include "engine/strutil.h"
 
 static const struct wr_argspec user_only_args[] = {
@@ -77,10 +78,13 @@ struct user_op {
     char *upn;                /* create-user: the new user's userPrincipalName */
     struct json_object *body; /* the write's body */
     bool enable;              /* disable-user / enable-user: the wanted accountEnabled */
-    /* create-user: the POST's failure, kept while a possible conflict is looked up */
+    /* create-user: the POST's failure (or its unusable 2xx), kept while the user is looked up */
     long err_status;
     char *err_code;
     char *err_message;
+    char *err_rid;
+    char *err_crid;
+    bool err_retriable;
 };
 
 static struct user_op *op_get(struct wr_action_ctx *ctx)
@@ -97,7 +101,9 @@ static void op_clear(struct user_op *op)
     json_object_put(op->body);
     free(op->err_code);
     free(op->err_message);
-    op->id = op->upn = op->err_code = op->err_message = NULL;
+    free(op->err_rid);
+    free(op->err_crid);
+    op->id = op->upn = op->err_code = op->err_message = op->err_rid = op->err_crid = NULL;
     op->body = NULL;
 }
 
@@ -147,13 +153,10 @@ static bool find_user(struct user_op *op, const char *ref, const char *select,
     return false;
 }
 
-/* "/users/{id}" plus suffix, the id percent-encoded. Owned. */
+/* "/users/{id}" plus suffix (wr_directory_user_path). Owned. */
 static char *user_path(const char *id, const char *suffix)
 {
-    char *seg = wr_graph_escape(id);
-    char *p = wr_xasprintf("/users/%s%s", seg, suffix);
-    free(seg);
-    return p;
+    return wr_directory_user_path(id, suffix);
 }
 
 /* o's member named key, or (Graph names are case-insensitive) one that differs in case. */
@@ -451,6 +454,8 @@ static void create_user_existing(void *arg, const struct wr_directory_result *r)
         .status = op->err_status,
         .error_code = op->err_code,
         .error_message = op->err_message,
+        .request_id = op->err_rid,
+        .client_request_id = op->err_crid,
     };
     if (!r->ok && r->not_found) {
         /* The POST failed for another reason than an existing user: say what Graph said. */
@@ -479,12 +484,64 @@ static void create_user_existing(void *arg, const struct wr_directory_result *r)
     }
 }
 
+/* The POST answered 2xx without a usable user: the user it made is looked up by UPN. */
+static void create_user_made(void *arg, const struct wr_directory_result *r)
+{
+    struct user_op *op = arg;
+    struct wr_graph_result post = {
+        .status = op->err_status,
+        .error_code = op->err_code,
+        .error_message = op->err_message,
+        .retriable = op->err_retriable,
+        .request_id = op->err_rid,
+        .client_request_id = op->err_crid,
+    };
+    if (!r->ok) {
+        /* Not there (yet): say what the POST answered; a retry finds the user or creates it. */
+        op_fail(op, &post, "POST /users for '%s'", op->upn);
+        return;
+    }
+    struct json_object *out = outcome(r->id, true);
+    json_object_object_add(out, "userPrincipalName", json_object_new_string(op->upn));
+    op_succeed(op, out);
+}
+
+/* Keeps res (a failed or unusable answer to the POST) in op while the UPN is looked up. */
+static void keep_post_answer(struct user_op *op, const struct wr_graph_result *res)
+{
+    op->err_status = res->status;
+    op->err_code = wr_xstrdup_or_null(res->error_code);
+    op->err_message = wr_xstrdup_or_null(res->error_message);
+    op->err_rid = wr_xstrdup_or_null(res->request_id);
+    op->err_crid = wr_xstrdup_or_null(res->client_request_id);
+    op->err_retriable = res->retriable;
+}
+
 static void create_user_posted(void *arg, const struct wr_graph_result *res)
 {
     struct user_op *op = arg;
+    if (res->ok && wr_action_dry_run(op->ctx)) {
+        /* Nothing was sent: the plan has the POST, and there is no id to report. */
+        struct json_object *out = outcome(NULL, true);
+        json_object_object_add(out, "userPrincipalName", json_object_new_string(op->upn));
+        op_succeed(op, out);
+        return;
+    }
     if (res->ok) {
-        const char *id = json_object_get_string(json_object_object_get(res->body, "id"));
-        struct json_object *out = outcome(id, true);
+        char *why = NULL;
+        bool retriable = false;
+        struct json_object *user =
+            wr_graph_answer_entity(res, "the new user", "id", &why, &retriable);
+        if (!user) {
+            /* Created, most likely, but the answer does not say as whom: look it up. */
+            struct wr_graph_result u = wr_graph_result_unusable(res, why, true);
+            keep_post_answer(op, &u);
+            free(why);
+            find_user(op, op->upn, "userPrincipalName", create_user_made);
+            return;
+        }
+        struct json_object *out =
+            outcome(json_object_get_string(json_object_object_get(user, "id")), true);
         json_object_object_add(out, "userPrincipalName", json_object_new_string(op->upn));
         op_succeed(op, out);
         return;
@@ -495,9 +552,7 @@ static void create_user_posted(void *arg, const struct wr_graph_result *res)
     }
     /* Graph answers a duplicate userPrincipalName with a plain 400 Request_BadRequest, so
        rather than match its message, look the UPN up: if it exists, decide by employeeId. */
-    op->err_status = res->status;
-    op->err_code = wr_xstrdup_or_null(res->error_code);
-    op->err_message = wr_xstrdup_or_null(res->error_message);
+    keep_post_answer(op, res);
     find_user(op, op->upn, "employeeId,userPrincipalName", create_user_existing);
 }
 

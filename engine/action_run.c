@@ -262,6 +262,10 @@ void wr_action_vfail(struct wr_action_ctx *ctx, const struct wr_graph_result *re
         } else {
             wr_buf_addf(&b, "Graph request failed (%s): %s", code, msg);
         }
+        /* What Microsoft support asks for: Graph's request-id and the client-request-id. */
+        char *ids = wr_graph_result_ids(res);
+        wr_buf_add(&b, ids);
+        free(ids);
         retriable = res->retriable;
         /* Throttling is Graph asking for time, not a failure of the step: see run.c. */
         ctx->throttled =

@@ -562,6 +562,7 @@ static int fire_dry_run(struct wr_config *cfg, const struct wr_workflow *wf,
         .client_certificate_pem = cred.certificate_pem,
         .client_key_pem = cred.key_pem,
         .base_url = cfg->graph.base_url,
+        .scope = cfg->graph.scope,
         .read_only = true, /* the second guard: nothing but GETs can leave */
     };
     graph = wr_graph_new(dr.base, &go, err, sizeof(err));

@@ -69,7 +69,16 @@ static const struct wr_argspec graph_fields[] = {
     {.name = "base_url",
      .type = WR_ARG_URL,
      .flags = WR_ARG_NO_TEMPLATE,
-     .help = "Graph base URL; default " WR_CONFIG_DEFAULT_BASE_URL},
+     .help = "Graph base URL; default " WR_CONFIG_DEFAULT_BASE_URL
+             " (national clouds: https://graph.microsoft.us/v1.0, "
+             "https://dod-graph.microsoft.us/v1.0, https://microsoftgraph.chinacloudapi.cn/v1.0)"},
+    {.name = "scope",
+     .type = WR_ARG_URL,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help =
+         "token scope; default from base_url's host: https://HOST/.default on a Microsoft "
+         "Graph host (https://graph.microsoft.us/.default for https://graph.microsoft.us/v1.0), "
+         "else https://graph.microsoft.com/.default"},
     {.name = "pacing",
      .type = WR_ARG_OBJECT,
      .fields = pacing_fields,
@@ -118,6 +127,13 @@ static const struct wr_argspec runs_fields[] = {
      .min = 1,
      .max = 10000,
      .help = "runs executing at once; default 64"},
+    {.name = "max_crashes",
+     .type = WR_ARG_INT,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .min = 1,
+     .max = 1000,
+     .help = "a run in progress at this many daemon crashes in a row (no step finished in "
+             "between) is parked as failed instead of resumed again; default 3"},
     {0},
 };
 
@@ -403,6 +419,15 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
         if (!*get_str(graph, "tenant", "")) {
             wr_check_error(&c, "graph.tenant", false, "is empty");
         }
+        const char *scope = get_str(graph, "scope", NULL);
+        size_t sl = scope ? strlen(scope) : 0;
+        if (scope && (sl < 9 || strcmp(scope + sl - 9, "/.default") != 0)) {
+            wr_check_error(&c, "graph.scope", false,
+                           "'%.80s' does not end in /.default (the client-credentials grant asks "
+                           "for a resource's .default scope, e.g. "
+                           "https://graph.microsoft.us/.default)",
+                           scope);
+        }
     }
     if (c.errors > 0) {
         wr_diags_sort_from(d, first_diag); /* several passes: report top to bottom */
@@ -437,6 +462,7 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
                                      : 0;
     cfg->graph.authority = get_str(graph, "authority", WR_CONFIG_DEFAULT_AUTHORITY);
     cfg->graph.base_url = get_str(graph, "base_url", WR_CONFIG_DEFAULT_BASE_URL);
+    cfg->graph.scope = get_str(graph, "scope", NULL);
     struct json_object *lua = NULL, *allow = NULL;
     json_object_object_get_ex(doc->root, "lua", &lua);
     size_t n = lua && json_object_object_get_ex(lua, "env_allow", &allow)
@@ -446,6 +472,9 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
     if (json_object_object_get_ex(doc->root, "runs", &runs) &&
         json_object_object_get_ex(runs, "max_concurrent", &rmax)) {
         cfg->max_concurrent_runs = (int)json_object_get_int64(rmax);
+    }
+    if (runs && json_object_object_get_ex(runs, "max_crashes", &rmax)) {
+        cfg->max_crashes = (int)json_object_get_int64(rmax);
     }
     if (json_object_object_get_ex(doc->root, "retention", &ret)) {
         char msg[128];

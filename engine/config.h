@@ -44,12 +44,14 @@ struct wr_config {
         const char *client_key;   /* the certificate's PEM private key */
         const char *authority;
         const char *base_url;
+        const char *scope;   /* graph.scope, or NULL: derived from base_url */
         int writes_per_150s; /* graph.pacing.writes_per_150s: 0 = default, -1 = off */
         int max_concurrency; /* 0 = the client's default */
         int batch_max;       /* graph.batch: 0 = default (20), -1 = off, else 1..20 */
     } graph;
     const char **env_allow;  /* owned array (NULL-terminated) of borrowed names: lua.env_allow */
     int max_concurrent_runs; /* runs.max_concurrent; 0 = the executor's default (64) */
+    int max_crashes;         /* runs.max_crashes; 0 = the executor's default (3) */
     int64_t retention_ms;    /* retention: the duplicate window; 0 = the journal's (7 days) */
     struct wr_srcdoc *doc;   /* owned: every borrowed string points into it */
     /* owned, never NULL: http.allow, the internal networks http-request may reach */

@@ -254,6 +254,7 @@ static int start_runs(struct daemon *d)
         .client_certificate_pem = cred.certificate_pem,
         .client_key_pem = cred.key_pem,
         .base_url = d->cfg->graph.base_url,
+        .scope = d->cfg->graph.scope,
         .max_concurrency = d->cfg->graph.max_concurrency,
         .batch_max = d->cfg->graph.batch_max,
         .writes_per_150s = d->cfg->graph.writes_per_150s,
@@ -270,13 +271,19 @@ static int start_runs(struct daemon *d)
     struct wr_directory_options dopt = {.base_url = d->cfg->graph.base_url};
     d->dir = wr_directory_new(d->base, d->graph, &dopt);
     struct wr_runner_options ro = {.max_concurrent = d->cfg->max_concurrent_runs,
-                                   .net = d->cfg->http_allow};
+                                   .net = d->cfg->http_allow,
+                                   .max_crashes = d->cfg->max_crashes};
     d->runner = d->dir ? wr_runner_new(d->base, d->journal, d->cfg->state, d->set, d->graph, d->dir,
                                        &ro, err, sizeof(err))
                        : NULL;
     if (!d->runner) {
         wr_log(WR_LOG_ERROR, "cannot start the run executor", "error", err, NULL);
         return -1;
+    }
+    /* A crash leaves a marker, so that a run the daemon keeps crashing on is parked. */
+    if (wr_runner_arm_crash_marker(d->runner) != 0) {
+        wr_log(WR_LOG_WARN, "cannot install the crash handlers; crash loops are not detected",
+               NULL);
     }
     /* Runs stored by a webhook, a file or a schedule start now, not at the next poll. */
     wr_ingest_on_runs(d->ingest, wr_runner_notify, d->runner);

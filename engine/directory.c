@@ -6,6 +6,10 @@
  * callback. Every pending lookup sits in the directory's list so that freeing the directory
  * frees them. Caches are plain lists: a tenant has a handful of SKUs and the roles and groups
  * a workflow set names, so a linear scan is cheaper than anything cleverer.
+ *
+ * Every 2xx is read through wr_graph_answer_entity / wr_graph_answer_collection: an answer
+ * that is empty (202 Accepted), not JSON, of another shape or without the object's id fails
+ * the lookup with a message naming what Graph sent, never a success with a NULL id.
  */
 #include "engine/directory.h"
 
@@ -16,6 +20,7 @@
 #include <time.h>
 
 #include "engine/graph.h"
+#include "engine/graph_parse.h"
 #include "engine/strutil.h"
 
 #define DEFAULT_TTL_MS (60 * 60 * 1000)
@@ -124,6 +129,26 @@ char *wr_directory_odata_string(const char *s)
     return wr_buf_take(&b);
 }
 
+char *wr_directory_user_path(const char *ref, const char *suffix)
+{
+    char *p, *seg;
+    if (ref[0] == '$') {
+        /* A segment starting with '$' is an OData system segment ($ref, $count): Graph wants
+           such a userPrincipalName as a key literal, /users('$adele@contoso.com'). */
+        char *lit = wr_directory_odata_string(ref);
+        seg = wr_graph_escape(lit);
+        free(lit);
+        /* The quotes and parentheses stay literal; the name inside is percent-encoded. */
+        size_t n = strlen(seg);
+        p = wr_xasprintf("/users('%.*s')%s", (int)(n - 6), seg + 3, suffix ? suffix : "");
+    } else {
+        seg = wr_graph_escape(ref);
+        p = wr_xasprintf("/users/%s%s", seg, suffix ? suffix : "");
+    }
+    free(seg);
+    return p;
+}
+
 /* "prop eq 'value'", percent-encoded for the query string. Owned. */
 static char *filter_eq(const char *prop, const char *value)
 {
@@ -140,17 +165,6 @@ static const char *str_member(struct json_object *o, const char *key)
     struct json_object *v = NULL;
     if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)) {
         return json_object_get_string(v);
-    }
-    return NULL;
-}
-
-/* The array in a collection answer's "value", or NULL. Borrowed. */
-static struct json_object *value_array(const struct wr_graph_result *res)
-{
-    struct json_object *v = NULL;
-    if (res->body && json_object_object_get_ex(res->body, "value", &v) &&
-        json_object_is_type(v, json_type_array)) {
-        return v;
     }
     return NULL;
 }
@@ -288,6 +302,25 @@ static void finish_err(struct lookup *l, const struct wr_graph_result *res, bool
     lookup_free(l);
 }
 
+/*
+ * A 2xx the lookup cannot use (why, taken, says what Graph sent): fails l with res's status and
+ * ids and the code WR_GRAPH_UNEXPECTED, retriable as the reader decided. what (borrowed) names
+ * the lookup.
+ */
+static void finish_unusable(struct lookup *l, const struct wr_graph_result *res, char *why,
+                            bool retriable, const char *what)
+{
+    struct wr_graph_result u = wr_graph_result_unusable(res, why, retriable);
+    finish_err(l, &u, false, "%s", what);
+    free(why);
+}
+
+/* "looking up <noun> '<ref>'", the context of a lookup's errors. Owned. */
+static char *looking_up(const struct lookup *l, const char *noun)
+{
+    return wr_xasprintf("looking up %s '%s'", noun, l->ref);
+}
+
 /* The saved 404 as a result (for "not found" after a fallback also found nothing). */
 static void finish_saved_404(struct lookup *l, const char *noun)
 {
@@ -343,12 +376,25 @@ static void get(struct lookup *l, const char *path)
 
 /* {====== the reads of each kind ====== */
 
-/* A filtered read that must match one object: 0 = not found, more = ambiguous. */
-static void one_of(struct lookup *l, struct json_object *items, const char *noun)
+/* A filtered read that must match one object: 0 = not found, more = ambiguous. res is the
+   answer items came from. */
+static void one_of(struct lookup *l, const struct wr_graph_result *res, struct json_object *items,
+                   const char *noun)
 {
     size_t n = array_len(items);
     if (n == 1) {
         struct json_object *o = json_object_array_get_idx(items, 0);
+        if (!wr_graph_is_entity(o, "id")) {
+            char *what = wr_graph_describe_answer(res->status, res->content_type, res->body_head,
+                                                  res->body_len);
+            char *why =
+                wr_xasprintf("expected a %s with a string \"id\" in \"value\", got %s", noun, what);
+            char *ctx = looking_up(l, noun);
+            free(what);
+            finish_unusable(l, res, why, false, ctx);
+            free(ctx);
+            return;
+        }
         if (l->kind == K_ROLE || l->kind == K_GROUP) {
             cache_put(l->d, l->kind, l->ref, o);
         }
@@ -397,11 +443,51 @@ static void save_404(struct lookup *l, const struct wr_graph_result *res)
     l->saved_message = wr_xstrdup_or_null(res->error_message);
 }
 
+/*
+ * The entity of a 2xx by id (l's GET step): delivered when it is one, else the lookup fails
+ * naming what Graph sent. cache: store it under l->ref first.
+ */
+static void entity_answer(struct lookup *l, const struct wr_graph_result *res, const char *noun,
+                          bool cache)
+{
+    char *why = NULL, *expected = wr_xasprintf("a %s", noun);
+    bool retriable = false;
+    struct json_object *o = wr_graph_answer_entity(res, expected, "id", &why, &retriable);
+    free(expected);
+    if (!o) {
+        char *ctx = looking_up(l, noun);
+        finish_unusable(l, res, why, retriable, ctx);
+        free(ctx);
+        return;
+    }
+    if (cache) {
+        cache_put(l->d, l->kind, l->ref, o);
+    }
+    finish_ok(l, o);
+}
+
+/* The "value" of a 2xx filter answer, or NULL after failing l (Graph's error or an unusable
+   answer). */
+static struct json_object *filter_items(struct lookup *l, const struct wr_graph_result *res,
+                                        const char *noun)
+{
+    char *why = NULL, *ctx = looking_up(l, noun);
+    bool retriable = false;
+    struct json_object *items = NULL;
+    if (!res->ok) {
+        finish_err(l, res, false, "%s", ctx);
+    } else if (!(items = wr_graph_answer_collection(res, "a collection", &why, &retriable))) {
+        finish_unusable(l, res, why, retriable, ctx);
+    }
+    free(ctx);
+    return items;
+}
+
 static void user_answer(struct lookup *l, const struct wr_graph_result *res)
 {
     if (l->step == S_GET) {
         if (res->ok) {
-            finish_ok(l, res->body);
+            entity_answer(l, res, "user", false);
         } else if (res->status == 404 && strchr(l->ref, '@')) {
             /* Not a userPrincipalName; maybe the address is someone's mail. */
             save_404(l, res);
@@ -413,11 +499,9 @@ static void user_answer(struct lookup *l, const struct wr_graph_result *res)
         }
         return;
     }
-    struct json_object *items = res->ok ? value_array(res) : NULL;
-    if (!items) {
-        finish_err(l, res->ok ? NULL : res, false, "looking up user '%s'", l->ref);
-    } else {
-        one_of(l, items, "user");
+    struct json_object *items = filter_items(l, res, "user");
+    if (items) {
+        one_of(l, res, items, "user");
     }
 }
 
@@ -425,8 +509,7 @@ static void role_answer(struct lookup *l, const struct wr_graph_result *res)
 {
     if (l->step == S_GET) {
         if (res->ok) {
-            cache_put(l->d, K_ROLE, l->ref, res->body);
-            finish_ok(l, res->body);
+            entity_answer(l, res, "role definition", true);
         } else if (res->status == 404) {
             /* A custom role's id differs from its templateId; try the template id. */
             save_404(l, res);
@@ -437,11 +520,9 @@ static void role_answer(struct lookup *l, const struct wr_graph_result *res)
         }
         return;
     }
-    struct json_object *items = res->ok ? value_array(res) : NULL;
-    if (!items) {
-        finish_err(l, res->ok ? NULL : res, false, "looking up role '%s'", l->ref);
-    } else {
-        one_of(l, items, "role definition");
+    struct json_object *items = filter_items(l, res, "role definition");
+    if (items) {
+        one_of(l, res, items, "role definition");
     }
 }
 
@@ -449,8 +530,7 @@ static void group_answer(struct lookup *l, const struct wr_graph_result *res)
 {
     if (l->step == S_GET) {
         if (res->ok) {
-            cache_put(l->d, K_GROUP, l->ref, res->body);
-            finish_ok(l, res->body);
+            entity_answer(l, res, "group", true);
         } else if (res->status == 404) {
             finish_err(l, res, true, "group '%s' not found", l->ref);
         } else {
@@ -458,11 +538,9 @@ static void group_answer(struct lookup *l, const struct wr_graph_result *res)
         }
         return;
     }
-    struct json_object *items = res->ok ? value_array(res) : NULL;
-    if (!items) {
-        finish_err(l, res->ok ? NULL : res, false, "looking up group '%s'", l->ref);
-    } else {
-        one_of(l, items, "group");
+    struct json_object *items = filter_items(l, res, "group");
+    if (items) {
+        one_of(l, res, items, "group");
     }
 }
 
@@ -470,9 +548,13 @@ static void group_answer(struct lookup *l, const struct wr_graph_result *res)
 static void sku_deliver(struct lookup *l, struct json_object *skus,
                         const struct wr_graph_result *res)
 {
-    if (!skus) {
-        finish_err(l, res && !res->ok ? res : NULL, false, "reading /subscribedSkus%s",
-                   res && res->ok ? ": the answer has no \"value\" array" : "");
+    if (!skus && res && res->ok) {
+        char *why = NULL;
+        bool retriable = false;
+        wr_graph_answer_collection(res, "the subscribedSkus collection", &why, &retriable);
+        finish_unusable(l, res, why, retriable, "reading /subscribedSkus");
+    } else if (!skus) {
+        finish_err(l, res, false, "reading /subscribedSkus");
     } else if (l->kind == K_SKUS) {
         finish_ok(l, skus);
     } else {
@@ -491,7 +573,11 @@ static void sku_deliver(struct lookup *l, struct json_object *skus,
 static void skus_answer(struct lookup *fetcher, const struct wr_graph_result *res)
 {
     struct wr_directory *d = fetcher->d;
-    struct json_object *skus = res->ok ? value_array(res) : NULL;
+    char *why = NULL;
+    bool retriable = false;
+    struct json_object *skus =
+        res->ok ? wr_graph_answer_collection(res, "subscribedSkus", &why, &retriable) : NULL;
+    free(why);
 
     d->skus_fetching = false;
     if (skus) {
@@ -520,10 +606,18 @@ static void skus_answer(struct lookup *fetcher, const struct wr_graph_result *re
 
 static void list_answer(struct lookup *l, const struct wr_graph_result *res)
 {
-    struct json_object *items = res->ok ? value_array(res) : NULL;
+    char *why = NULL;
+    bool retriable = false;
+    struct json_object *items =
+        res->ok ? wr_graph_answer_collection(res, "a collection", &why, &retriable) : NULL;
+    if (!items && res->ok) {
+        char *ctx = wr_xasprintf("reading %s", l->ref);
+        finish_unusable(l, res, why, retriable, ctx);
+        free(ctx);
+        return;
+    }
     if (!items) {
-        finish_err(l, res->ok ? NULL : res, res->status == 404, "reading %s%s", l->ref,
-                   res->ok ? ": the answer has no \"value\" array" : "");
+        finish_err(l, res, res->status == 404, "reading %s", l->ref);
         return;
     }
     for (size_t i = 0; i < array_len(items); i++) {
@@ -669,12 +763,12 @@ int wr_directory_user(struct wr_directory *d, const char *ref, const char *selec
     if (by_employee) {
         start_filter(l, "/users", "employeeId", ref + sizeof(prefix) - 1, l->select);
     } else {
-        char *seg = wr_graph_escape(ref);
-        char *path = wr_xasprintf("/users/%s?$select=%s", seg, l->select);
+        char *query = wr_xasprintf("?$select=%s", l->select);
+        char *path = wr_directory_user_path(ref, query);
         l->step = S_GET;
         get(l, path);
         free(path);
-        free(seg);
+        free(query);
     }
     return 0;
 }
@@ -729,7 +823,8 @@ struct json_object *wr_directory_sku_find(struct json_object *skus, const char *
         struct json_object *s = json_object_array_get_idx(skus, i);
         const char *part = str_member(s, "skuPartNumber");
         const char *id = str_member(s, "skuId");
-        if ((part && strcasecmp(part, sku) == 0) || (id && strcasecmp(id, sku) == 0)) {
+        /* A SKU without a skuId cannot be assigned: as good as absent. */
+        if (id && *id && ((part && strcasecmp(part, sku) == 0) || strcasecmp(id, sku) == 0)) {
             return s;
         }
     }

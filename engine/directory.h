@@ -33,7 +33,9 @@ struct wr_directory_options {
     void *clock_arg;
 };
 
-/* What a lookup ended with. Everything is borrowed and valid only during the callback. */
+/* What a lookup ended with. Everything is borrowed and valid only during the callback. A 2xx
+   that is empty, not JSON, of another shape or without the object's id is a failure whose
+   graph result has the code WR_GRAPH_UNEXPECTED and says what Graph sent. */
 struct wr_directory_result {
     bool ok;
     bool not_found;             /* failed because nothing matches the reference */
@@ -73,7 +75,8 @@ struct event_base *wr_directory_event_base(const struct wr_directory *d);
 
 /*
  * Finds a user. ref is an object id (GET /users/{id}), a userPrincipalName or mail address
- * (GET /users/{upn}; on 404 GET /users?$filter=mail eq '...'), or `employeeId:VALUE`
+ * (GET /users/{upn}, /users('{upn}') when it starts with '$'; on 404
+ * GET /users?$filter=mail eq '...'), or `employeeId:VALUE`
  * (GET /users?$filter=employeeId eq 'VALUE'). select is a comma-separated list of the
  * properties the caller needs (NULL = none); `id` is always added. A filter that matches
  * nobody is not_found; one that matches several users is an error naming the ambiguity.
@@ -123,6 +126,14 @@ int wr_directory_group(struct wr_directory *d, const char *group, wr_directory_d
  */
 int wr_directory_list(struct wr_directory *d, const char *path, wr_directory_done_fn done,
                       void *arg);
+
+/*
+ * The Graph path of one user: "/users/" + ref percent-encoded + suffix (borrowed, may be NULL:
+ * "/revokeSignInSessions", "?$select=id"). A userPrincipalName starting with '$' is addressed
+ * as a key literal, /users('%24adele%40contoso.com') with ' doubled, as Graph asks (a
+ * "/users/$..." segment is taken for a system segment and refused). Owned.
+ */
+char *wr_directory_user_path(const char *ref, const char *suffix);
 
 /* True when s is a GUID in 8-4-4-4-12 hex form. */
 bool wr_directory_is_guid(const char *s);

@@ -23,6 +23,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +49,7 @@
 #define RETRY_AFTER_MARGIN_MS   5
 #define RETRY_AFTER_CAP_MS      WR_GRAPH_RETRY_AFTER_CAP_MS
 #define MAX_BODY_BYTES          (64u << 20)
-#define GRAPH_SCOPE             "https://graph.microsoft.com/.default"
+#define RAMP_START              2 /* transfers in flight right after a scope pause */
 #define REDACTED                "[redacted]"
 #define ASSERTION_LIFETIME_S    600
 #define MAX_PEM_BYTES           (1u << 20)
@@ -76,6 +77,7 @@ struct greq {
     bool auth_retried;   /* the one forced-refresh retry after a 401 was used */
     int attempts;
     int64_t delay_ms; /* retry delay scheduled so far, bounded by max_delay_ms */
+    char crid[37];    /* client-request-id: one per request, the same on every retry */
     /* The result so far. */
     long status;
     struct json_object *res_body;
@@ -84,6 +86,12 @@ struct greq {
     bool ok;
     bool retriable;
     int64_t retry_after_ms;
+    char *res_ctype; /* the answer's Content-Type */
+    char *res_head;  /* wr_graph_body_head of its body */
+    size_t res_len;
+    char *res_rid;   /* Graph's request-id */
+    char *res_crid;  /* the client-request-id of the HTTP request that carried it */
+    char *res_scope; /* a 429's x-ms-throttle-scope */
 };
 
 enum xfer_kind { XK_SINGLE, XK_BATCH, XK_TOKEN };
@@ -102,6 +110,11 @@ struct xfer {
     size_t req_body_len;
     struct wr_buf resp;
     char *retry_after; /* the answer's Retry-After header, raw */
+    char *ctype;       /* its Content-Type */
+    char *request_id;  /* its request-id */
+    char *scope;       /* its x-ms-throttle-scope */
+    char crid[37];     /* the client-request-id sent */
+    int cls;           /* 0 = reads only, 1 = holds a write (scope pauses and ramps) */
     bool too_big;
     uint64_t token_gen; /* which token the transfer carried */
     int64_t sent_ms;
@@ -139,6 +152,7 @@ struct wr_graph {
     struct wr_graph_cert *cert; /* NULL when a secret authenticates */
     char *base_url;
     char *token_url;
+    char *scope; /* the token scope */
     int max_concurrency;
     int batch_max; /* 0 or 1: batching off */
     int writes_per_150s;
@@ -168,6 +182,12 @@ struct wr_graph {
     double bucket;
     int64_t bucket_ms;
     struct holdoff *holdoffs;
+    /* Scope pauses, [0] reads and [1] writes: nothing of that class is sent before
+       pause_until; afterwards at most ramp transfers of it are in flight (0 = no limit), a
+       limit that doubles with every answer that is not a 429. */
+    int64_t pause_until[2];
+    int ramp[2];
+    int inflight_cls[2];
     uint64_t rng;
     bool delivering;
     bool free_requested;
@@ -213,6 +233,26 @@ static uint64_t rng_next(struct wr_graph *g)
     x ^= x >> 27;
     g->rng = x;
     return x * 0x2545F4914F6CDD1DULL;
+}
+
+static void format_guid(unsigned char b[16], char out[37])
+{
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+}
+
+/* A version-4 GUID from the jitter generator: a client-request-id must be unique, not secret. */
+static void rng_guid(struct wr_graph *g, char out[37])
+{
+    uint64_t a = rng_next(g), b = rng_next(g);
+    unsigned char x[16];
+
+    memcpy(x, &a, 8);
+    memcpy(x + 8, &b, 8);
+    format_guid(x, out);
 }
 
 /* Full-jitter delay for the retry after `attempts` attempts: uniform in [0, min(cap, base*2^n)]. */
@@ -477,7 +517,7 @@ struct wr_graph_cert *wr_graph_cert_new(const char *cert_pem, const char *key_pe
         X509_free(x);
         return cert_fail(c, err, errlen,
                          "graph: client_key is not an RSA key (Microsoft Entra client "
-                         "assertions are signed with RS256)");
+                         "assertions are signed with PS256, an RSA algorithm)");
     }
     if (X509_check_private_key(x, c->key) != 1) {
         X509_free(x);
@@ -523,11 +563,7 @@ static bool random_guid(char out[37])
         ERR_clear_error();
         return false;
     }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
+    format_guid(b, out);
     return true;
 }
 
@@ -548,14 +584,15 @@ char *wr_graph_cert_assertion(const struct wr_graph_cert *c, const char *aud, co
     unsigned char *sig = NULL;
     size_t siglen = 0;
     EVP_MD_CTX *md = NULL;
+    EVP_PKEY_CTX *pctx = NULL; /* owned by md */
 
     if (c == NULL || aud == NULL || client_id == NULL || !random_guid(jti)) {
         return NULL;
     }
     hdr = json_object_new_object();
-    json_object_object_add(hdr, "alg", json_object_new_string("RS256"));
+    /* Microsoft's certificate-credentials page: PS256 with the SHA-256 thumbprint. */
+    json_object_object_add(hdr, "alg", json_object_new_string("PS256"));
     json_object_object_add(hdr, "typ", json_object_new_string("JWT"));
-    json_object_object_add(hdr, "x5t", json_object_new_string(c->x5t));
     json_object_object_add(hdr, "x5t#S256", json_object_new_string(c->x5t_s256));
     claims = json_object_new_object();
     json_object_object_add(claims, "aud", json_object_new_string(aud));
@@ -569,7 +606,12 @@ char *wr_graph_cert_assertion(const struct wr_graph_cert *c, const char *aud, co
     c64 = b64_json(claims);
     input = wr_xasprintf("%s.%s", h64, c64);
     md = EVP_MD_CTX_new();
-    if (md == NULL || EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, c->key) != 1 ||
+    /* RFC 7518 section 3.5: RSASSA-PSS with SHA-256, MGF1 with SHA-256, a salt as long as the
+     * hash. */
+    if (md == NULL || EVP_DigestSignInit(md, &pctx, EVP_sha256(), NULL, c->key) != 1 ||
+        EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+        EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1 ||
+        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
         EVP_DigestSign(md, NULL, &siglen, (const unsigned char *)input, strlen(input)) != 1) {
         goto out;
     }
@@ -609,6 +651,13 @@ static void req_reset_result(struct greq *r)
     free(r->error_message);
     r->error_code = NULL;
     r->error_message = NULL;
+    free(r->res_ctype);
+    free(r->res_head);
+    free(r->res_rid);
+    free(r->res_crid);
+    free(r->res_scope);
+    r->res_ctype = r->res_head = r->res_rid = r->res_crid = r->res_scope = NULL;
+    r->res_len = 0;
     r->status = 0;
     r->ok = false;
     r->retriable = false;
@@ -772,6 +821,46 @@ static int64_t holdoff_until(struct wr_graph *g, const struct greq *r, int64_t n
     return until;
 }
 
+/* 0 for a read (GET), 1 for a write: the index into the scope pauses. */
+static int req_cls(const struct greq *r)
+{
+    return is_write(r) ? 1 : 0;
+}
+
+/* A 429 named an app/tenant scope: nothing of its classes is sent before until, and then only
+ * a few transfers at first. */
+static void pause_set(struct wr_graph *g, unsigned classes, int64_t until)
+{
+    for (int c = 0; c < 2; c++) {
+        if (classes & (c ? WR_GRAPH_CLASS_WRITE : WR_GRAPH_CLASS_READ)) {
+            if (until > g->pause_until[c]) {
+                g->pause_until[c] = until;
+            }
+            g->ramp[c] = RAMP_START < g->max_concurrency ? RAMP_START : 0;
+        }
+    }
+}
+
+/* An answer that was not a 429 came for a transfer of class c: let more through. */
+static void ramp_grow(struct wr_graph *g, int c, int64_t now)
+{
+    if (g->ramp[c] > 0 && now >= g->pause_until[c]) {
+        g->ramp[c] *= 2;
+        if (g->ramp[c] >= g->max_concurrency) {
+            g->ramp[c] = 0;
+        }
+    }
+}
+
+/* When r may be sent again if a scope pause or its path's holdoff holds it now; else 0. */
+static int64_t hold_until(struct wr_graph *g, const struct greq *r, int64_t now)
+{
+    int64_t until = holdoff_until(g, r, now);
+    int64_t pause = g->pause_until[req_cls(r)];
+
+    return pause > now && pause > until ? pause : until;
+}
+
 /* }====== */
 
 /* {====== Pacing ====== */
@@ -860,6 +949,9 @@ static void xfer_free(struct xfer *x)
     }
     wr_buf_free(&x->resp);
     free(x->retry_after);
+    free(x->ctype);
+    free(x->request_id);
+    free(x->scope);
     free(x);
 }
 
@@ -876,26 +968,47 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
+/* The answer's headers weir keeps: the slot in x for a header line's name, or NULL. */
+static char **header_slot(struct xfer *x, const char *data, size_t n, size_t *skip)
+{
+    static const char *const names[] = {
+        "retry-after:", "content-type:", "request-id:", "x-ms-throttle-scope:"};
+    char **slots[] = {&x->retry_after, &x->ctype, &x->request_id, &x->scope};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        size_t len = strlen(names[i]);
+
+        if (n > len && strncasecmp(data, names[i], len) == 0) {
+            *skip = len;
+            return slots[i];
+        }
+    }
+    return NULL;
+}
+
 static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 {
     struct xfer *x = arg;
-    size_t n = size * nmemb;
-    static const char name[] = "retry-after:";
+    size_t n = size * nmemb, start = 0, end = n;
+    char **slot;
 
     if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
-        free(x->retry_after); /* a new response (after 100 Continue): forget the old one */
-        x->retry_after = NULL;
-    } else if (n > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
-        size_t start = sizeof(name) - 1, end = n;
-
+        /* a new response (after 100 Continue): forget the old one's headers */
+        free(x->retry_after);
+        free(x->ctype);
+        free(x->request_id);
+        free(x->scope);
+        x->retry_after = x->ctype = x->request_id = x->scope = NULL;
+    } else if ((slot = header_slot(x, data, n, &start)) != NULL) {
         while (start < end && (data[start] == ' ' || data[start] == '\t')) {
             start++;
         }
         while (end > start && strchr(" \t\r\n", data[end - 1]) != NULL) {
             end--;
         }
-        free(x->retry_after);
-        x->retry_after = wr_xasprintf("%.*s", (int)(end - start), data + start);
+        free(*slot);
+        /* Capped: a header is the server's text, and it may reach a message. */
+        *slot = wr_xasprintf("%.*s", (int)(end - start < 256 ? end - start : 256), data + start);
     }
     return n;
 }
@@ -923,6 +1036,7 @@ static bool xfer_prepare(struct wr_graph *g, struct xfer *x)
     curl_easy_setopt(x->easy, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
+    curl_easy_setopt(x->easy, CURLOPT_USERAGENT, WR_GRAPH_USER_AGENT);
     x->errbuf[0] = '\0';
     return true;
 }
@@ -996,7 +1110,7 @@ static void xfer_start(struct wr_graph *g, struct xfer *x)
 {
     const struct greq *first = x->reqs[0];
     char *auth = wr_xasprintf("Authorization: Bearer %s", g->token);
-    bool has_body;
+    bool json_body;
 
     x->headers = curl_slist_append(x->headers, auth);
     secure_free(auth);
@@ -1005,16 +1119,27 @@ static void xfer_start(struct wr_graph *g, struct xfer *x)
     if (x->kind == XK_BATCH) {
         x->url = wr_xasprintf("%s/$batch", g->base_url);
         x->req_body = batch_body(x, &x->req_body_len);
-        has_body = true;
+        json_body = true;
+        rng_guid(g, x->crid); /* a $batch is a new HTTP request on every attempt */
     } else {
         x->url = wr_xasprintf("%s%s", g->base_url, first->path);
         if (first->body != NULL) {
             x->req_body = serialize(first->body, &x->req_body_len);
         }
-        has_body = x->req_body != NULL;
+        /* Every POST, PUT and PATCH says JSON, bodiless ones too: libcurl would send a form
+         * type, which Graph answers 415 (GRAPH.md section 12). */
+        json_body = x->req_body != NULL || strcmp(first->method, "POST") == 0 ||
+                    strcmp(first->method, "PUT") == 0 || strcmp(first->method, "PATCH") == 0;
+        memcpy(x->crid, first->crid, sizeof(x->crid));
     }
-    if (has_body) {
+    if (json_body) {
         x->headers = curl_slist_append(x->headers, "Content-Type: application/json");
+    }
+    {
+        char h[64];
+
+        snprintf(h, sizeof(h), "client-request-id: %s", x->crid);
+        x->headers = curl_slist_append(x->headers, h);
     }
     if (x->headers == NULL || !xfer_prepare(g, x)) {
         fail_reqs(x, 0, "network", "could not set up the HTTP transfer", false);
@@ -1040,9 +1165,11 @@ static void xfer_start(struct wr_graph *g, struct xfer *x)
     }
     TAILQ_INSERT_TAIL(&g->active, x, link);
     g->inflight++;
+    g->inflight_cls[x->cls]++;
     if (curl_multi_add_handle(g->multi, x->easy) != CURLM_OK) {
         TAILQ_REMOVE(&g->active, x, link);
         g->inflight--;
+        g->inflight_cls[x->cls]--;
         fail_reqs(x, 0, "network", "could not start the HTTP transfer", false);
         xfer_free(x);
     }
@@ -1080,7 +1207,7 @@ static void token_start(struct wr_graph *g)
     x->kind = XK_TOKEN;
     x->url = wr_xstrdup(g->token_url);
     id = curl_easy_escape(NULL, g->client_id, 0);
-    scope = curl_easy_escape(NULL, GRAPH_SCOPE, 0);
+    scope = curl_easy_escape(NULL, g->scope, 0);
     if (g->cert != NULL) {
         /* A fresh assertion per call: each has its own jti and ten minutes of validity, so a
          * retry an hour later never replays an expired or already used one. base64url text
@@ -1113,6 +1240,13 @@ static void token_start(struct wr_graph *g)
     x->headers = curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded");
     x->headers = curl_slist_append(x->headers, "Accept: application/json");
     x->headers = curl_slist_append(x->headers, "Expect:");
+    rng_guid(g, x->crid);
+    {
+        char h[64];
+
+        snprintf(h, sizeof(h), "client-request-id: %s", x->crid);
+        x->headers = curl_slist_append(x->headers, h);
+    }
     if (x->req_body == NULL || x->headers == NULL || !xfer_prepare(g, x)) {
         xfer_free(x);
         return; /* waiting requests stay queued; the next flush tries again */
@@ -1252,9 +1386,18 @@ static void token_done(struct wr_graph *g, struct xfer *x, CURLcode res)
             return;
         }
         code = wr_xstrdup(ans.error != NULL ? ans.error : "token_error");
-        msg = ans.error_description != NULL
-                  ? wr_xstrdup(ans.error_description)
-                  : wr_xasprintf("token endpoint answered HTTP %ld without a token", status);
+        if (ans.error_description != NULL) {
+            msg = wr_xstrdup(ans.error_description);
+        } else {
+            char *head = wr_graph_body_head(x->resp.data, x->resp.len);
+            char *what = wr_graph_describe_answer(status, x->ctype, head, x->resp.len);
+
+            msg = wr_xasprintf("the token endpoint answered without a token: %s "
+                               "(client-request-id %s)",
+                               what, x->crid);
+            free(what);
+            free(head);
+        }
         retriable = status == 429 || status >= 500;
         if (status == 429) {
             g->stats.throttled++;
@@ -1300,46 +1443,92 @@ out:
 
 enum outcome { OUT_DONE, OUT_AUTH, OUT_RETRY };
 
+/* What one HTTP answer, or one item of a $batch answer, said. */
+struct answer {
+    long status;
+    struct json_object *body; /* parsed, or NULL */
+    const char *raw;          /* the body as received (a $batch item's: serialised), or NULL */
+    size_t raw_len;
+    const char *ctype;      /* Content-Type, or NULL */
+    int64_t ra_ms;          /* Retry-After in ms, or -1 */
+    const char *scope;      /* x-ms-throttle-scope, or NULL */
+    const char *request_id; /* of the HTTP answer */
+    const char *crid;       /* of the HTTP request */
+    uint64_t gen;           /* the token the request carried */
+};
+
+static bool is_json_ctype(const char *ctype)
+{
+    return strncasecmp(ctype, "application/json", 16) == 0 &&
+           (ctype[16] == '\0' || ctype[16] == ';' || ctype[16] == ' ');
+}
+
 /*
- * Records one HTTP answer (top level or a $batch item) in r and decides: finished (queued for
+ * Records one answer (top level or a $batch item) in r and decides: finished (queued for
  * delivery), re-sent after a forced token refresh, or to be retried by the caller.
  */
-static enum outcome apply_answer(struct greq *r, long status, struct json_object *body,
-                                 int64_t ra_ms, uint64_t gen)
+static enum outcome apply_answer(struct greq *r, const struct answer *a)
 {
     struct wr_graph *g = r->g;
     const char *code, *msg;
+    long status = a->status;
 
     req_reset_result(r);
     r->status = status;
-    r->res_body = json_object_get(body);
-    if (ra_ms >= 0) {
-        r->retry_after_ms = ra_ms;
+    r->res_body = json_object_get(a->body);
+    r->res_ctype = wr_xstrdup_or_null(a->ctype);
+    r->res_head = wr_graph_body_head(a->raw, a->raw_len);
+    r->res_len = a->raw_len;
+    r->res_rid = wr_xstrdup_or_null(a->request_id);
+    r->res_crid = wr_xstrdup_or_null(a->crid);
+    r->res_scope = wr_xstrdup_or_null(a->scope);
+    if (a->ra_ms >= 0) {
+        r->retry_after_ms = a->ra_ms;
     }
     if (status >= 200 && status <= 299) {
+        if (a->raw_len > 0 && (a->body == NULL || (a->ctype != NULL && !is_json_ctype(a->ctype)))) {
+            /* A proxy's page, a cut connection: not Graph's answer, and not a success. */
+            char *what = wr_graph_describe_answer(status, a->ctype, r->res_head, a->raw_len);
+            char *m = wr_xasprintf("%s %s: the answer is not JSON: %s", r->method, r->path, what);
+
+            req_set_error(r, status, WR_GRAPH_UNEXPECTED, m);
+            r->retriable = true;
+            free(m);
+            free(what);
+            req_finish(r);
+            return OUT_DONE;
+        }
         r->ok = true;
         req_finish(r);
         return OUT_DONE;
     }
-    if (wr_graph_parse_error(body, &code, &msg) == 0) {
+    if (wr_graph_parse_error(a->body, &code, &msg) == 0) {
         req_set_error(r, status, code, msg != NULL ? msg : "");
     } else {
-        char *m = wr_xasprintf("HTTP %ld from %s %s without a Graph error body", status, r->method,
-                               r->path);
+        char *what = wr_graph_describe_answer(status, a->ctype, r->res_head, a->raw_len);
+        char *m =
+            wr_xasprintf("%s %s: the answer has no Graph error body: %s", r->method, r->path, what);
 
         req_set_error(r, status, "http_error", m);
         free(m);
+        free(what);
     }
     if (status == 429) {
+        unsigned classes = wr_graph_parse_throttle_scope(a->scope);
+
         g->stats.throttled++;
-        if (ra_ms >= 0) {
-            holdoff_set(g, r, now_ms() + ra_ms);
+        if (a->ra_ms >= 0 && classes != 0) {
+            /* The app and tenant are throttled: every request of the scope would meet 429s. */
+            pause_set(g, classes, now_ms() + a->ra_ms);
+            g->stats.scope_pauses++;
+        } else if (a->ra_ms >= 0) {
+            holdoff_set(g, r, now_ms() + a->ra_ms);
         }
     }
     if (status == 401 && code != NULL && strcmp(code, "InvalidAuthenticationToken") == 0 &&
         !r->auth_retried) {
         r->auth_retried = true;
-        if (gen == g->token_gen) {
+        if (a->gen == g->token_gen) {
             token_invalidate(g);
         }
         req_requeue(r);
@@ -1355,21 +1544,41 @@ static enum outcome apply_answer(struct greq *r, long status, struct json_object
 
 /*
  * A $batch envelope answered 200 with the items wr_graph_parse_batch read from it (seen says
- * which requests got one): completes, retries or re-authenticates item by item.
+ * which requests got one): completes, retries or re-authenticates item by item. Returns
+ * whether any item was throttled.
  */
-static void batch_answers(struct wr_graph *g, struct xfer *x,
+static bool batch_answers(struct wr_graph *g, struct xfer *x,
                           const struct wr_graph_batch_item *items, size_t nitems, const bool *seen)
 {
     struct greq *retry[GRAPH_BATCH_LIMIT];
     size_t nretry = 0;
     int64_t max_ra = -1;
     int max_attempts = 0;
+    bool throttled = false;
 
     for (size_t i = 0; i < nitems; i++) {
         const struct wr_graph_batch_item *it = &items[i];
         struct greq *r = x->reqs[it->index];
+        const char *raw =
+            it->body != NULL
+                ? json_object_to_json_string_ext(it->body, JSON_C_TO_STRING_PLAIN |
+                                                               JSON_C_TO_STRING_NOSLASHESCAPE)
+                : NULL;
+        struct answer a = {
+            .status = it->status,
+            .body = it->body,
+            .raw = raw,
+            .raw_len = raw != NULL ? strlen(raw) : 0,
+            .ctype = it->content_type,
+            .ra_ms = it->retry_after_ms,
+            .scope = it->throttle_scope,
+            .request_id = x->request_id,
+            .crid = x->crid,
+            .gen = x->token_gen,
+        };
 
-        if (apply_answer(r, it->status, it->body, it->retry_after_ms, x->token_gen) == OUT_RETRY) {
+        throttled = throttled || it->status == 429;
+        if (apply_answer(r, &a) == OUT_RETRY) {
             retry[nretry++] = r;
             if (it->retry_after_ms > max_ra) {
                 max_ra = it->retry_after_ms;
@@ -1398,6 +1607,7 @@ static void batch_answers(struct wr_graph *g, struct xfer *x,
             req_retry(retry[i], max_ra, fixed);
         }
     }
+    return throttled;
 }
 
 /* A Graph transfer (single or $batch) finished in curl. */
@@ -1409,6 +1619,7 @@ static void graph_done(struct wr_graph *g, struct xfer *x, CURLcode res)
     int nitems = -1;
     int64_t ra = -1;
     long status = 0;
+    bool throttled;
 
     if (res != CURLE_OK) {
         int64_t fixed = backoff_ms(g, x->reqs[0]->attempts);
@@ -1418,6 +1629,7 @@ static void graph_done(struct wr_graph *g, struct xfer *x, CURLcode res)
 
             req_reset_result(r);
             req_set_error(r, 0, curl_code(res), curl_message(x, res));
+            r->res_crid = wr_xstrdup(x->crid);
             if (curl_retriable(res)) {
                 req_retry(r, -1, fixed);
             } else {
@@ -1430,28 +1642,52 @@ static void graph_done(struct wr_graph *g, struct xfer *x, CURLcode res)
     if (x->retry_after != NULL) {
         ra = wr_graph_parse_retry_after(x->retry_after, epoch_ms());
     }
+    throttled = status == 429;
     body = wr_graph_parse_json(x->resp.data, x->resp.len);
     if (x->kind == XK_BATCH && status == 200) {
         nitems = wr_graph_parse_batch(body, x->n, epoch_ms(), items, seen);
     }
     if (nitems >= 0) {
-        batch_answers(g, x, items, (size_t)nitems, seen);
+        throttled = batch_answers(g, x, items, (size_t)nitems, seen);
     } else if (x->kind == XK_BATCH && status >= 200 && status <= 299) {
         int64_t fixed = backoff_ms(g, x->reqs[0]->attempts);
+        char *head = wr_graph_body_head(x->resp.data, x->resp.len);
+        char *what = wr_graph_describe_answer(status, x->ctype, head, x->resp.len);
+        char *m = wr_xasprintf("the $batch answer has no \"responses\": %s", what);
 
         for (size_t i = 0; i < x->n; i++) {
             req_reset_result(x->reqs[i]);
-            req_set_error(x->reqs[i], status, "http_error", "the $batch answer has no responses");
+            req_set_error(x->reqs[i], status, "http_error", m);
+            x->reqs[i]->res_rid = wr_xstrdup_or_null(x->request_id);
+            x->reqs[i]->res_crid = wr_xstrdup(x->crid);
             req_retry(x->reqs[i], -1, fixed);
         }
+        free(m);
+        free(what);
+        free(head);
     } else {
         int64_t fixed = backoff_ms(g, x->reqs[0]->attempts);
+        struct answer a = {
+            .status = status,
+            .body = body,
+            .raw = x->resp.data,
+            .raw_len = x->resp.len,
+            .ctype = x->ctype,
+            .ra_ms = ra,
+            .scope = x->scope,
+            .request_id = x->request_id,
+            .crid = x->crid,
+            .gen = x->token_gen,
+        };
 
         for (size_t i = 0; i < x->n; i++) {
-            if (apply_answer(x->reqs[i], status, body, ra, x->token_gen) == OUT_RETRY) {
+            if (apply_answer(x->reqs[i], &a) == OUT_RETRY) {
                 req_retry(x->reqs[i], ra, fixed);
             }
         }
+    }
+    if (!throttled) {
+        ramp_grow(g, x->cls, now_ms());
     }
     json_object_put(body);
 }
@@ -1460,6 +1696,38 @@ static void graph_done(struct wr_graph *g, struct xfer *x, CURLcode res)
 
 /* {====== Scheduling: flush, pump, delivery ====== */
 
+/*
+ * A ready transfer of which some request is held by a scope pause that began after it was
+ * grouped: the transfer is taken apart, each request waits for its own class (or goes back to
+ * the queue). Returns false when nothing of x is held (x is untouched).
+ */
+static bool unpack_paused(struct wr_graph *g, struct xfer *x, int64_t now)
+{
+    bool held = false;
+
+    for (size_t i = 0; i < x->n && !held; i++) {
+        held = g->pause_until[req_cls(x->reqs[i])] > now;
+    }
+    if (!held) {
+        return false;
+    }
+    TAILQ_REMOVE(&g->ready, x, link);
+    for (size_t i = 0; i < x->n; i++) {
+        struct greq *r = x->reqs[i];
+        int64_t until = g->pause_until[req_cls(r)];
+
+        if (until > now) {
+            g->stats.held++;
+            req_wait(r, until - now + RETRY_AFTER_MARGIN_MS);
+        } else {
+            req_requeue(r);
+        }
+    }
+    x->n = 0;
+    xfer_free(x);
+    return true;
+}
+
 /* Starts ready transfers while slots are free and a token is usable. */
 static void pump(struct wr_graph *g)
 {
@@ -1467,6 +1735,12 @@ static void pump(struct wr_graph *g)
     int64_t now = now_ms();
 
     while ((x = TAILQ_FIRST(&g->ready)) != NULL && g->inflight < g->max_concurrency) {
+        if (unpack_paused(g, x, now)) {
+            continue;
+        }
+        if (g->ramp[x->cls] > 0 && g->inflight_cls[x->cls] >= g->ramp[x->cls]) {
+            return; /* after a scope pause: a few at first (ramp_grow lets more through) */
+        }
         if (!token_usable(g, now)) {
             token_start(g);
             return;
@@ -1488,6 +1762,9 @@ static void emit(struct wr_graph *g, struct greq **reqs, size_t n)
     for (size_t i = 0; i < n; i++) {
         x->reqs[i] = reqs[i];
         reqs[i]->state = RS_READY;
+        if (req_cls(reqs[i]) == 1) {
+            x->cls = 1;
+        }
     }
     x->n = n;
     TAILQ_INSERT_TAIL(&g->ready, x, link);
@@ -1497,17 +1774,24 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 {
     struct wr_graph *g = arg;
     struct greq *batch[GRAPH_BATCH_LIMIT], *r;
-    size_t nb = 0;
+    size_t nb = 0, bmax = g->batch_max > 1 ? (size_t)g->batch_max : 1;
     int64_t now = now_ms();
 
     (void)fd;
     (void)what;
+    /* Right after a scope pause, small $batches too: each item counts against the limit. */
+    for (int c = 0; c < 2; c++) {
+        if (g->ramp[c] > 0 && (size_t)g->ramp[c] < bmax) {
+            bmax = (size_t)g->ramp[c];
+        }
+    }
     while ((r = TAILQ_FIRST(&g->pending)) != NULL) {
-        int64_t until = holdoff_until(g, r, now);
+        int64_t until = hold_until(g, r, now);
 
         TAILQ_REMOVE(&g->pending, r, q);
         if (until > now) {
             g->stats.retry_wait_ms += until - now + RETRY_AFTER_MARGIN_MS;
+            g->stats.held++;
             req_wait(r, until - now + RETRY_AFTER_MARGIN_MS);
             continue;
         }
@@ -1521,9 +1805,9 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
             }
             r->paid = true;
         }
-        if (g->batch_max > 1 && !(r->flags & WR_GRAPH_NO_BATCH)) {
+        if (bmax > 1 && !(r->flags & WR_GRAPH_NO_BATCH)) {
             batch[nb++] = r;
-            if (nb == (size_t)g->batch_max) {
+            if (nb == bmax) {
                 emit(g, batch, nb);
                 nb = 0;
             }
@@ -1557,6 +1841,12 @@ static void on_deliver(evutil_socket_t fd, short what, void *arg)
             .retriable = r->ok ? false : r->retriable,
             .attempts = r->attempts,
             .retry_after_ms = r->retry_after_ms,
+            .content_type = r->res_ctype,
+            .body_head = r->res_head,
+            .body_len = r->res_len,
+            .request_id = r->res_rid,
+            .client_request_id = r->res_crid,
+            .throttle_scope = r->res_scope,
         };
 
         TAILQ_REMOVE(&g->done, r, q);
@@ -1594,6 +1884,7 @@ static void check_multi_info(struct wr_graph *g)
             token_done(g, x, res);
         } else {
             g->inflight--;
+            g->inflight_cls[x->cls]--;
             graph_done(g, x, res);
         }
         xfer_free(x);
@@ -1772,6 +2063,12 @@ struct wr_graph *wr_graph_new(struct event_base *base, const struct wr_graph_opt
         }
     }
     g->base_url = dup_trimmed(opts->base_url);
+    g->scope =
+        nonempty(opts->scope) ? wr_xstrdup(opts->scope) : wr_graph_default_scope(g->base_url);
+    if (g->scope == NULL) {
+        return new_fail(g, err, errlen,
+                        "graph: base_url has no scheme://host to derive the token scope from");
+    }
     {
         char *auth = dup_trimmed(opts->authority);
 
@@ -1872,6 +2169,7 @@ static void graph_destroy(struct wr_graph *g)
     free(g->client_id);
     free(g->base_url);
     free(g->token_url);
+    free(g->scope);
     free(g);
     curl_global_cleanup();
 }
@@ -1930,6 +2228,7 @@ int wr_graph_request(struct wr_graph *g, const char *method, const char *path,
     r->flags = flags;
     r->done = done;
     r->arg = arg;
+    rng_guid(g, r->crid);
     TAILQ_INSERT_TAIL(&g->reqs, r, all);
     g->stats.requests++;
     if (g->read_only && strcmp(method, "GET") != 0) {
@@ -1954,6 +2253,31 @@ void wr_graph_get_stats(const struct wr_graph *g, struct wr_graph_stats *out)
 }
 
 /* }====== */
+
+struct wr_graph_result wr_graph_result_unusable(const struct wr_graph_result *res, const char *msg,
+                                                bool retriable)
+{
+    struct wr_graph_result out = *res;
+
+    out.ok = false;
+    out.error_code = WR_GRAPH_UNEXPECTED;
+    out.error_message = msg;
+    out.retriable = retriable;
+    return out;
+}
+
+char *wr_graph_result_ids(const struct wr_graph_result *res)
+{
+    bool rid = res != NULL && res->request_id != NULL && *res->request_id != '\0';
+    bool crid = res != NULL && res->client_request_id != NULL && *res->client_request_id != '\0';
+
+    if (!rid && !crid) {
+        return wr_xstrdup("");
+    }
+    return wr_xasprintf(" (%s%s%s%s%s)", rid ? "request-id " : "", rid ? res->request_id : "",
+                        rid && crid ? ", " : "", crid ? "client-request-id " : "",
+                        crid ? res->client_request_id : "");
+}
 
 int wr_graph_token_status(struct wr_graph *g, char *err, size_t errlen)
 {

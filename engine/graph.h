@@ -5,10 +5,22 @@
  * curl's hiperfifo example), one connection pool with keep-alive. It owns the OAuth2 client
  * credentials token (cached, refreshed before expiry, one refresh at a time, a forced refresh
  * and one retry on 401 InvalidAuthenticationToken; a client secret or a certificate whose key
- * signs a fresh JWT client assertion for every token call), retries network errors, 429, 503 and
- * 504 with exponential backoff and full jitter while always honouring Retry-After, paces writes
- * with a token bucket, caps concurrent requests, and coalesces independent requests issued in
- * the same loop turn into $batch calls. Callers see one request and one result.
+ * signs a fresh PS256 JWT client assertion for every token call), retries network errors, 429,
+ * 503 and 504 with exponential backoff and full jitter while always honouring Retry-After, paces
+ * writes with a token bucket, caps concurrent requests, and coalesces independent requests issued
+ * in the same loop turn into $batch calls. Callers see one request and one result.
+ *
+ * Throttling: a 429 whose x-ms-throttle-scope names the app and tenant (Tenant_Application/...,
+ * Tenant/..., Application/...) pauses every request of that scope's kind (Read: GETs, Write:
+ * the rest, ReadWrite: all) until its Retry-After has passed, then lets a few through before
+ * the usual concurrency (2, 4, 8, ... in flight); a 429 without a scope holds back only its own
+ * method and path.
+ *
+ * On the wire: every request carries `User-Agent: weir/VERSION (...)` and a `client-request-id`
+ * GUID (one per request, the same on its retries; a $batch carries its own, new per attempt);
+ * every POST, PUT and PATCH carries `Content-Type: application/json`, bodiless ones included
+ * (libcurl would otherwise send application/x-www-form-urlencoded, which Graph answers 415).
+ * Results keep Graph's `request-id` and the client-request-id for error messages.
  *
  * It knows HTTP and Graph's envelopes (error bodies, $batch); it does not know users,
  * licenses or workflows — lookups and actions are built on top of it. Nothing here blocks the
@@ -37,6 +49,10 @@ struct wr_graph_options {
     const char *client_certificate_pem;
     const char *client_key_pem;
     const char *base_url; /* e.g. https://graph.microsoft.com/v1.0 (no trailing /) */
+    /* The token scope; NULL = derived from base_url's host (wr_graph_default_scope):
+     * https://graph.microsoft.us/v1.0 signs in for https://graph.microsoft.us/.default, a host
+     * that is not Microsoft's (a proxy, graphsim) for https://graph.microsoft.com/.default. */
+    const char *scope;
     int max_concurrency;  /* in-flight HTTP transfers; 0 = 16 */
     int batch_max;        /* items per $batch, 1..20; 0 = 20; -1 = batching off */
     int writes_per_150s;  /* write pacing (token bucket); 0 = 2700; -1 = pacing off */
@@ -54,14 +70,31 @@ struct wr_graph_result {
                                   ("invalid_client"), "network", "timeout" or "read_only" */
     const char *error_message; /* on failure: Graph's error.message, the AADSTS description,
                                   or curl's message; never contains a secret */
-    bool ok;                   /* 2xx */
-    bool retriable;            /* failed for a reason that may pass later (network, 429, 5xx)
-                                  after this request's own attempts: the run may retry later */
+    bool ok;                   /* 2xx with a body that is empty or JSON */
+    bool retriable;            /* failed for a reason that may pass later (network, 429, 5xx,
+                                  a 2xx that is not JSON) after this request's own attempts:
+                                  the run may retry later */
     int attempts;              /* HTTP attempts made */
     int64_t retry_after_ms;    /* the last Retry-After seen, or 0 */
+    /* What the answer was, for messages (all NULL/0 without an HTTP answer). A $batch item's
+       content_type and body are its own; the ids are those of the HTTP request that carried
+       it (the $batch). */
+    const char *content_type;      /* the answer's Content-Type, or NULL */
+    const char *body_head;         /* its first bytes, quoted and escaped (wr_graph_body_head),
+                                      or NULL when the body was empty */
+    size_t body_len;               /* the body's length in bytes */
+    const char *request_id;        /* Graph's request-id header, or NULL */
+    const char *client_request_id; /* the client-request-id weir sent, or NULL */
+    const char *throttle_scope;    /* a 429's x-ms-throttle-scope, or NULL */
 };
 
 typedef void (*wr_graph_done_fn)(void *arg, const struct wr_graph_result *res);
+
+/* The User-Agent of every request to Graph and the token endpoint (no secrets in it). */
+#define WR_GRAPH_USER_AGENT "weir/" WEIR_VERSION " (identity lifecycle automation)"
+
+/* The error_code of a 2xx that cannot be used: not JSON, the wrong shape, an id missing. */
+#define WR_GRAPH_UNEXPECTED "unexpected_answer"
 
 #define WR_GRAPH_WRITE    0x1u /* a mutation: paced by writes_per_150s (implied by non-GET) */
 #define WR_GRAPH_NO_BATCH 0x2u /* send alone, never inside $batch */
@@ -113,6 +146,8 @@ struct wr_graph_stats {
     uint64_t token_fetches; /* token endpoint calls */
     uint64_t paced;         /* writes that waited for the pacing bucket */
     int64_t retry_wait_ms;  /* total time spent waiting for Retry-After */
+    uint64_t scope_pauses;  /* 429s whose x-ms-throttle-scope paused a whole scope */
+    uint64_t held;          /* times a request waited for a scope pause or a path holdoff */
     /* Requests by final outcome: [0] no HTTP answer (network, timeout, read_only), [1] 1xx
        ... [5] 5xx, by the status class of the last attempt. */
     uint64_t by_class[6];
@@ -126,6 +161,20 @@ void wr_graph_get_stats(const struct wr_graph *g, struct wr_graph_stats *out);
  * is started (if none is in flight) and err says "signing in".
  */
 int wr_graph_token_status(struct wr_graph *g, char *err, size_t errlen);
+
+/*
+ * A failed copy of res (a 2xx the caller cannot use): ok false, error_code WR_GRAPH_UNEXPECTED,
+ * error_message msg, retriable as given; status, content type, body head and ids kept. Every
+ * string stays borrowed (from res and msg), so use it while both live.
+ */
+struct wr_graph_result wr_graph_result_unusable(const struct wr_graph_result *res, const char *msg,
+                                                bool retriable);
+
+/*
+ * " (request-id R, client-request-id C)" for res (either part left out when unknown), or ""
+ * when it has neither. Owned.
+ */
+char *wr_graph_result_ids(const struct wr_graph_result *res);
 
 /* {====== Certificate credentials (JWT client assertions) ====== */
 
@@ -146,10 +195,11 @@ void wr_graph_cert_free(struct wr_graph_cert *c);
 
 /*
  * Builds a signed client assertion for the token endpoint aud and client_id at now_s (Unix
- * seconds): an RS256 JWT with header {"alg","typ","x5t","x5t#S256"} and claims aud, iss = sub =
- * client_id, jti (a random GUID), nbf = iat = now_s, exp = now_s + 600. Owned; it is a
- * credential for ten minutes, so clear it (explicit_bzero) before freeing. NULL when signing
- * fails.
+ * seconds): a PS256 JWT (RSASSA-PSS, SHA-256, MGF1 SHA-256, 32-byte salt; Microsoft's current
+ * certificate-credentials page) with header {"alg":"PS256","typ":"JWT","x5t#S256"} and claims
+ * aud, iss = sub = client_id, jti (a random GUID), nbf = iat = now_s, exp = now_s + 600.
+ * Owned; it is a credential for ten minutes, so clear it (explicit_bzero) before freeing. NULL
+ * when signing fails.
  */
 char *wr_graph_cert_assertion(const struct wr_graph_cert *c, const char *aud, const char *client_id,
                               int64_t now_s);

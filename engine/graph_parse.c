@@ -8,6 +8,7 @@
  */
 #include "engine/graph_parse.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -40,6 +41,17 @@ struct json_object *wr_graph_parse_json(const char *s, size_t len)
         return NULL;
     }
     o = json_tokener_parse_ex(tok, s, (int)len);
+    if (o == NULL && json_tokener_get_error(tok) == json_tokener_continue) {
+        /* A number at the very end ("42") waits for a terminator: the end of the buffer is
+         * one. Anything else unfinished ("{\"a\": ") fails here. */
+        o = json_tokener_parse_ex(tok, "", 1);
+        if (json_tokener_get_error(tok) != json_tokener_success) {
+            json_object_put(o);
+            o = NULL;
+        }
+        json_tokener_free(tok);
+        return o;
+    }
     if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
                       json_tokener_get_parse_end(tok) != len)) {
         /* Trailing bytes after a value: only whitespace is fine. */
@@ -165,9 +177,221 @@ int wr_graph_parse_batch(struct json_object *envelope, size_t n, int64_t now_ms,
             v = NULL;
         }
         items[count].body = v;
+        items[count].content_type = wr_graph_item_header(hdrs, "Content-Type");
+        items[count].throttle_scope = wr_graph_item_header(hdrs, "x-ms-throttle-scope");
         count++;
     }
     return (int)count;
+}
+
+/* }====== */
+
+const char *wr_graph_item_header(struct json_object *headers, const char *name)
+{
+    if (headers == NULL || !json_object_is_type(headers, json_type_object)) {
+        return NULL;
+    }
+    json_object_object_foreach(headers, key, val)
+    {
+        if (strcasecmp(key, name) == 0 && json_object_is_type(val, json_type_string)) {
+            return json_object_get_string(val);
+        }
+    }
+    return NULL;
+}
+
+/* {====== Throttling scope ====== */
+
+unsigned wr_graph_parse_throttle_scope(const char *value)
+{
+    static const char *const kinds[] = {"Tenant_Application/", "Tenant/", "Application/"};
+    const char *p = NULL;
+    size_t n;
+
+    if (value == NULL) {
+        return 0;
+    }
+    while (*value == ' ' || *value == '\t') {
+        value++;
+    }
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && p == NULL; i++) {
+        if (strncasecmp(value, kinds[i], strlen(kinds[i])) == 0) {
+            p = value + strlen(kinds[i]);
+        }
+    }
+    if (p == NULL) {
+        return 0;
+    }
+    n = strcspn(p, "/");
+    if (p[n] != '/') {
+        return 0; /* the ids must follow: a bare "Tenant/Write" is not the documented form */
+    }
+    if (n == 9 && strncasecmp(p, "ReadWrite", 9) == 0) {
+        return WR_GRAPH_CLASS_READ | WR_GRAPH_CLASS_WRITE;
+    }
+    if (n == 5 && strncasecmp(p, "Write", 5) == 0) {
+        return WR_GRAPH_CLASS_WRITE;
+    }
+    if (n == 4 && strncasecmp(p, "Read", 4) == 0) {
+        return WR_GRAPH_CLASS_READ;
+    }
+    return 0;
+}
+
+/* }====== */
+
+/* {====== Token scope ====== */
+
+char *wr_graph_default_scope(const char *base_url)
+{
+    static const char *const domains[] = {".microsoft.com", ".microsoft.us", ".chinacloudapi.cn"};
+    const char *host;
+    size_t n;
+    char *h, *scope = NULL;
+
+    if (base_url == NULL || (host = strstr(base_url, "://")) == NULL || host == base_url) {
+        return NULL;
+    }
+    host += 3;
+    n = strcspn(host, "/?#:@");
+    if (n == 0 || (host[n] == '@')) {
+        return NULL; /* no host, or credentials in the URL: not a Graph base URL */
+    }
+    h = wr_xstrndup(host, n);
+    for (char *p = h; *p; p++) {
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    }
+    for (size_t i = 0; i < sizeof(domains) / sizeof(domains[0]) && scope == NULL; i++) {
+        size_t d = strlen(domains[i]);
+
+        if (n > d && strcmp(h + n - d, domains[i]) == 0) {
+            scope = wr_xasprintf("https://%s/.default", h);
+        }
+    }
+    free(h);
+    return scope != NULL ? scope : wr_xstrdup(WR_GRAPH_DEFAULT_SCOPE);
+}
+
+/* }====== */
+
+/* {====== What an answer held ====== */
+
+/* s[0..len) quoted and escaped for a message, cut after max bytes ("..." after the quote). */
+static char *quoted(const char *s, size_t len, size_t max)
+{
+    struct wr_buf b = {0};
+    size_t n = len < max ? len : max;
+
+    wr_buf_addc(&b, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '"' || c == '\\') {
+            wr_buf_addc(&b, '\\');
+            wr_buf_addc(&b, (char)c);
+        } else if (c >= 0x20 && c < 0x7f) {
+            wr_buf_addc(&b, (char)c);
+        } else {
+            wr_buf_addf(&b, "\\x%02x", c);
+        }
+    }
+    wr_buf_addc(&b, '"');
+    if (n < len) {
+        wr_buf_add(&b, "...");
+    }
+    return wr_buf_take(&b);
+}
+
+char *wr_graph_body_head(const char *body, size_t len)
+{
+    if (body == NULL || len == 0) {
+        return NULL;
+    }
+    return quoted(body, len, WR_GRAPH_HEAD_MAX);
+}
+
+char *wr_graph_describe_answer(long status, const char *content_type, const char *head, size_t len)
+{
+    struct wr_buf b = {0};
+
+    wr_buf_addf(&b, "HTTP %ld, ", status);
+    if (content_type != NULL && *content_type != '\0') {
+        /* A header is the server's text: keep it printable, and not endless. */
+        char *ct = quoted(content_type, strlen(content_type), 160);
+
+        wr_buf_addf(&b, "Content-Type %s, ", ct);
+        free(ct);
+    } else {
+        wr_buf_add(&b, "no Content-Type, ");
+    }
+    if (len == 0 || head == NULL) {
+        wr_buf_add(&b, "empty body");
+    } else {
+        wr_buf_addf(&b, "%zu bytes: %s", len, head);
+    }
+    return wr_buf_take(&b);
+}
+
+bool wr_graph_is_entity(struct json_object *o, const char *id_key)
+{
+    const char *id = json_str(o, id_key);
+
+    return id != NULL && *id != '\0';
+}
+
+/* The reason an answer is unusable: *why (owned) and *retriable; always NULL (for returns). */
+static struct json_object *unusable(const struct wr_graph_result *res, const char *expected,
+                                    char **why, bool *retriable)
+{
+    char *what =
+        wr_graph_describe_answer(res->status, res->content_type, res->body_head, res->body_len);
+
+    /* Nothing (202 Accepted, a proxy's empty answer) or not JSON (a proxy's page, a cut
+       connection) may pass on a later attempt; JSON of another shape is what Graph meant. */
+    *retriable = res->body == NULL;
+    *why = wr_xasprintf("expected %s, got %s", expected, what);
+    free(what);
+    return NULL;
+}
+
+struct json_object *wr_graph_answer_entity(const struct wr_graph_result *res, const char *noun,
+                                           const char *id_key, char **why, bool *retriable)
+{
+    *why = NULL;
+    *retriable = false;
+    if (res != NULL && wr_graph_is_entity(res->body, id_key)) {
+        return res->body;
+    }
+    {
+        char *expected = wr_xasprintf("%s with a string \"%s\"", noun, id_key);
+        struct wr_graph_result none = {0};
+
+        unusable(res != NULL ? res : &none, expected, why, retriable);
+        free(expected);
+    }
+    return NULL;
+}
+
+struct json_object *wr_graph_answer_collection(const struct wr_graph_result *res, const char *noun,
+                                               char **why, bool *retriable)
+{
+    struct json_object *v = NULL;
+
+    *why = NULL;
+    *retriable = false;
+    if (res != NULL && res->body != NULL && json_object_is_type(res->body, json_type_object) &&
+        json_object_object_get_ex(res->body, "value", &v) &&
+        json_object_is_type(v, json_type_array)) {
+        return v;
+    }
+    {
+        char *expected = wr_xasprintf("%s (a JSON object with a \"value\" array)", noun);
+        struct wr_graph_result none = {0};
+
+        unusable(res != NULL ? res : &none, expected, why, retriable);
+        free(expected);
+    }
+    return NULL;
 }
 
 /* }====== */

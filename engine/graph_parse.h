@@ -1,6 +1,9 @@
 /*
  * graph_parse — the pure readers behind the Graph client: whole-buffer JSON, the token
- * endpoint's answer, Graph's error envelope and the items of a $batch answer.
+ * endpoint's answer, Graph's error envelope, the items of a $batch answer, the throttling scope
+ * of a 429, the token scope of a Graph host, and the readers every caller uses to take an
+ * entity or a collection out of a 2xx (an empty, non-JSON or wrongly shaped answer becomes a
+ * message naming what Graph sent, never a success).
  *
  * Everything here works on bytes or json-c trees already in memory: no curl, no event loop,
  * no clock (callers pass "now"), no logging. engine/graph.c decides what an answer means for
@@ -14,6 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+struct wr_graph_result;
 
 /* The longest wait any Retry-After (header or $batch item header) is allowed to ask for. */
 #define WR_GRAPH_RETRY_AFTER_CAP_MS (24LL * 3600 * 1000)
@@ -66,10 +71,12 @@ int64_t wr_graph_parse_item_retry_after(struct json_object *headers, int64_t now
 
 /* One answered request of a $batch, as wr_graph_parse_batch found it. */
 struct wr_graph_batch_item {
-    size_t index;             /* which request it answers: 0-based (its id is index + 1) */
-    long status;              /* the item's HTTP status */
-    int64_t retry_after_ms;   /* the item's Retry-After in ms, or -1 */
-    struct json_object *body; /* borrowed from the envelope; NULL when the item has none */
+    size_t index;               /* which request it answers: 0-based (its id is index + 1) */
+    long status;                /* the item's HTTP status */
+    int64_t retry_after_ms;     /* the item's Retry-After in ms, or -1 */
+    struct json_object *body;   /* borrowed from the envelope; NULL when the item has none */
+    const char *content_type;   /* the item's Content-Type header (borrowed), or NULL */
+    const char *throttle_scope; /* the item's x-ms-throttle-scope header (borrowed), or NULL */
 };
 
 /*
@@ -83,5 +90,86 @@ struct wr_graph_batch_item {
  */
 int wr_graph_parse_batch(struct json_object *envelope, size_t n, int64_t now_ms,
                          struct wr_graph_batch_item *items, bool *seen);
+
+/* A string header of a $batch item's `headers` object (name case-insensitive); borrowed, or NULL.
+ */
+const char *wr_graph_item_header(struct json_object *headers, const char *name);
+
+/* {====== Throttling scope ====== */
+
+#define WR_GRAPH_CLASS_READ  0x1u /* GET */
+#define WR_GRAPH_CLASS_WRITE 0x2u /* POST, PATCH, PUT, DELETE */
+
+/*
+ * Reads an x-ms-throttle-scope value, `<Tenant_Application|Tenant|Application>/<Read|Write|
+ * ReadWrite>/<appId>/<tenantId>` (GRAPH.md section 9; names case-insensitive, the ids not
+ * checked). Returns the request classes the scope throttles (WR_GRAPH_CLASS_*), or 0 when the
+ * value is NULL or not of that form (then only the throttled path is held back).
+ */
+unsigned wr_graph_parse_throttle_scope(const char *value);
+
+/* }====== */
+
+/* {====== Token scope ====== */
+
+/* The commercial cloud's scope, for any base_url that is not on a Microsoft Graph host. */
+#define WR_GRAPH_DEFAULT_SCOPE "https://graph.microsoft.com/.default"
+
+/*
+ * The token scope for a Graph base URL. On a Microsoft Graph host (one ending in .microsoft.com,
+ * .microsoft.us or .chinacloudapi.cn) it is "https://" + the host (lower case, port and path
+ * dropped) + "/.default": https://graph.microsoft.us/v1.0 gives
+ * https://graph.microsoft.us/.default (US Gov L4), https://dod-graph.microsoft.us/v1.0 the L5
+ * scope, https://microsoftgraph.chinacloudapi.cn/v1.0 China's (learn.microsoft.com/graph/
+ * deployments). Any other host (a proxy, a simulator) fronts the commercial service:
+ * WR_GRAPH_DEFAULT_SCOPE. Owned; NULL when base_url has no "scheme://host".
+ */
+char *wr_graph_default_scope(const char *base_url);
+
+/* }====== */
+
+/* {====== What an answer held ====== */
+
+/* Source bytes of a body shown in messages; a longer body is cut with "...". */
+#define WR_GRAPH_HEAD_MAX 80
+
+/*
+ * The first bytes of a body for messages: up to WR_GRAPH_HEAD_MAX bytes in double quotes,
+ * printable ASCII kept, `"` and `\` escaped, anything else as \xNN, "..." after the quote when
+ * cut. Owned; NULL when len is 0.
+ */
+char *wr_graph_body_head(const char *body, size_t len);
+
+/*
+ * One phrase saying what an answer was: "HTTP 202, no Content-Type, empty body" or
+ * "HTTP 200, Content-Type text/html, 48 bytes: \"<html>...\"". head is wr_graph_body_head's
+ * (NULL for an empty body). Owned.
+ */
+char *wr_graph_describe_answer(long status, const char *content_type, const char *head, size_t len);
+
+/*
+ * True when o is a JSON object whose member id_key is a non-empty string: the least a Graph
+ * entity must have before its id is used.
+ */
+bool wr_graph_is_entity(struct json_object *o, const char *id_key);
+
+/*
+ * Reads a successful answer that must be one entity (a JSON object with a non-empty string
+ * id_key, "id" or "skuId"). Returns the object (borrowed from res), or NULL with *why (owned:
+ * "expected a user with a string \"id\", got HTTP 202, no Content-Type, empty body") and
+ * *retriable set: an empty body (202 Accepted, a proxy) and a body that is not JSON may pass
+ * later; a JSON value of the wrong shape will not. noun names the entity in *why.
+ */
+struct json_object *wr_graph_answer_entity(const struct wr_graph_result *res, const char *noun,
+                                           const char *id_key, char **why, bool *retriable);
+
+/*
+ * The same for a collection: returns the answer's "value" array (borrowed), or NULL with *why
+ * and *retriable as for wr_graph_answer_entity. Items are not checked.
+ */
+struct json_object *wr_graph_answer_collection(const struct wr_graph_result *res, const char *noun,
+                                               char **why, bool *retriable);
+
+/* }====== */
 
 #endif

@@ -152,6 +152,9 @@ static const char *const migrations[] = {
     /* 4: when Graph began throttling a step's attempts (NULL: not throttled now). Throttled
        attempts do not count against retry.attempts; this bounds how long they may go on. */
     "ALTER TABLE steps ADD COLUMN throttled_since INTEGER;",
+    /* 5: how many starts in a row of this run no step finished after (engine/run.c's
+       poison-run rule: a run the daemon keeps crashing on is parked, not resumed forever). */
+    "ALTER TABLE runs ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -5,16 +5,26 @@
  * start of the next effect -> its outcome -> commit of the result -> ... A run leaves memory
  * whenever it reaches a durable pause (waiting, retrying) or its end; the poll timer picks it
  * up again from the journal when it is due.
+ *
+ * Poison runs: runs.crashes counts the starts of a run in a row that no step finished after.
+ * A crash (a fatal signal; wr_runner_arm_crash_marker leaves <state>.crashed behind) keeps the
+ * count; any other stop (kill -9, power loss) makes the next daemon ignore it. A run that was
+ * in progress at runs.max_crashes crashes in a row is parked as failed instead of resumed, and
+ * runs with a count (suspects) resume one at a time, so that only the run a crash follows
+ * accumulates crashes, not the runs that happened to be in progress beside it.
  */
 #include "engine/run.h"
 
 #include <event2/event.h>
 #include <json-c/json.h>
 #include <sqlite3.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine/action_run.h"
 #include "engine/duration.h"
@@ -54,9 +64,14 @@ struct wr_runner {
     sqlite3_stmt *body;      /* an event's body, read only for the runs that start */
     sqlite3_stmt *steps;     /* a run's stored steps, to resume it where it stopped */
     sqlite3_stmt *cancelled; /* was the run cancelled (by `weir cancel`) meanwhile? */
+    sqlite3_stmt *crashes;   /* a run's stored crash count */
     int64_t cursor;          /* queued runs up to this rowid were started (or are in memory) */
     bool rescan;             /* the next poll looks at every open run, not just after cursor */
     bool stopping;
+    int max_crashes;     /* runs.max_crashes */
+    bool crashed_before; /* the previous daemon crashed: stored crash counts are true */
+    int suspects;        /* runs in memory that resumed with a crash count (at most one) */
+    char *crash_marker;  /* <state>.crashed */
 };
 
 struct exec {
@@ -77,6 +92,8 @@ struct exec {
     struct set_use *use; /* the set wf belongs to: kept alive while this run is in memory */
     int64_t attempt_started; /* monotonic ms when the current attempt started, or 0 */
     int64_t throttled_since; /* wall ms since Graph throttles the current step, or 0 */
+    bool counted;            /* this start is in runs.crashes and no step has finished since */
+    bool suspect;            /* holds the runner's one suspect slot */
 };
 
 static int64_t mono_ms(void)
@@ -135,9 +152,29 @@ static void exec_free(struct exec *x)
 static void on_carry_stored(void *arg, struct wr_journal_batch *b, int rc, const char *error);
 static void kick_soon(struct wr_runner *r);
 
+/* The run holds no suspect slot any more: another suspect may resume. */
+static void suspect_release(struct exec *x)
+{
+    if (x->suspect) {
+        x->suspect = false;
+        x->r->suspects--;
+        x->r->rescan = true;
+        kick_soon(x->r);
+    }
+}
+
 static void exec_release(struct exec *x)
 {
     struct wr_runner *r = x->r;
+    if (x->counted && r->stopping) {
+        /* A clean stop before any step finished is no crash: take this start back out. */
+        if (!x->carry) {
+            x->carry = wr_journal_batch_new();
+        }
+        wr_journal_batch_add_op(
+            x->carry, "UPDATE runs SET crashes = max(crashes - 1, 0) WHERE id = ?", "t", x->id);
+    }
+    suspect_release(x);
     if (x->carry) {
         /* Leaving memory with records still carried (stopping, cancelled): store them. */
         if (wr_journal_submit(r->journal, x->carry, on_carry_stored, NULL) != 0) {
@@ -248,12 +285,18 @@ static void set_run(struct wr_journal_batch *b, const char *id, const char *stat
     free(error);
 }
 
-static void set_step(struct wr_journal_batch *b, const struct exec *x, const char *status,
+static void set_step(struct wr_journal_batch *b, struct exec *x, const char *status,
                      const char *args, const char *output, const char *msg)
 {
     char *error = wr_text_cap(msg, WR_RUN_ERROR_MAX);
     const struct wr_step *s = current_step(x);
     int64_t now = now_ms();
+    if (x->counted && strcmp(status, "running") != 0) {
+        /* A step finished (or paused durably): this start did not end in a crash loop. */
+        wr_journal_batch_add_op(b, "UPDATE runs SET crashes = 0 WHERE id = ?", "t", x->id);
+        x->counted = false;
+        suspect_release(x);
+    }
     bool started = strcmp(status, "running") == 0 || strcmp(status, "waiting") == 0;
     bool open = started || strcmp(status, "retrying") == 0;
     int64_t started_at = strcmp(status, "running") == 0 ? now : x->wait_started;
@@ -809,10 +852,53 @@ static const struct wr_workflow *find_workflow(const struct wr_runner *r, const 
     return wr_workflow_set_find(r->set, name);
 }
 
-static void start_run(struct wr_runner *r, const char *id, const char *workflow, const char *body,
+/* The crash count stored for run id; 0 when the previous daemon did not crash (then the
+   counts it left say nothing). */
+static int stored_crashes(struct wr_runner *r, const char *id)
+{
+    int n = 0;
+    if (!r->crashed_before) {
+        return 0;
+    }
+    sqlite3_bind_text(r->crashes, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(r->crashes) == SQLITE_ROW) {
+        n = sqlite3_column_int(r->crashes, 0);
+    }
+    sqlite3_reset(r->crashes);
+    return n;
+}
+
+/* The run was in progress at max_crashes crashes in a row: it is failed where it stands. */
+static void park(struct exec *x, int crashes)
+{
+    const struct wr_step *s = current_step(x);
+    struct wr_journal_batch *b = wr_journal_batch_new();
+    char *why = wr_xasprintf(
+        "the daemon crashed %d times in a row while this run was in progress (at step '%s', no "
+        "step finished in between); parked as failed to stop a crash loop (runs.max_crashes) — "
+        "see `weir show %s`; `weir retry %s` runs it again",
+        crashes, s ? (s->id ? s->id : s->path) : "(end)", x->id, x->id);
+    if (s) {
+        set_step(b, x, "failed", NULL, NULL, why);
+    }
+    set_run(b, x->id, "failed", 0, why);
+    wr_journal_batch_add_op(b, "UPDATE runs SET crashes = 0 WHERE id = ?", "t", x->id);
+    wr_metrics_run_finished(x->wf->name, "failed");
+    wr_log(WR_LOG_ERROR, "run parked after repeated crashes", "run", x->id, "workflow", x->wf->name,
+           "error", why, NULL);
+    free(why);
+    commit(x, b, exec_release);
+}
+
+/* Starts run id, or returns false (nothing done) when it is a suspect and another one runs. */
+static bool start_run(struct wr_runner *r, const char *id, const char *workflow, const char *body,
                       bool keyed)
 {
     const struct wr_workflow *wf = find_workflow(r, workflow);
+    int crashes = wf ? stored_crashes(r, id) : 0;
+    if (crashes > 0 && crashes < r->max_crashes && r->suspects > 0) {
+        return false; /* one suspect at a time: a crash then points at one run */
+    }
     struct exec *x = wr_xcalloc(1, sizeof(*x));
     snprintf(x->id, sizeof(x->id), "%s", id);
     x->r = r;
@@ -831,14 +917,27 @@ static void start_run(struct wr_runner *r, const char *id, const char *workflow,
         set_run(b, x->id, "failed", 0, msg);
         /* No workflow to log with: release straight after the commit. */
         commit(x, b, exec_release);
-        return;
+        return true;
     }
     resume_point(x);
+    if (crashes >= r->max_crashes) {
+        park(x, crashes);
+        return true;
+    }
     struct wr_journal_batch *b = wr_journal_batch_new();
     set_run(b, x->id, "running", 0, NULL);
     wr_journal_batch_add_op(b, "UPDATE runs SET workflow_hash = ? WHERE id = ?", "tt", wf->hash,
                             x->id);
+    /* Durable with the first commit, before any effect; a finished step sets it back to 0. */
+    wr_journal_batch_add_op(b, "UPDATE runs SET crashes = ? WHERE id = ?", "it",
+                            (int64_t)crashes + 1, x->id);
+    x->counted = true;
+    if (crashes > 0) {
+        x->suspect = true;
+        r->suspects++;
+    }
     carry(x, b, run_step);
+    return true;
 }
 
 /*
@@ -940,9 +1039,10 @@ static void poll_due(struct wr_runner *r)
             /* in memory already */
         } else if (r->active < (size_t)r->max_concurrent) {
             sqlite3_bind_text(r->body, 1, d->event_id, -1, SQLITE_STATIC);
-            if (sqlite3_step(r->body) == SQLITE_ROW) {
-                start_run(r, d->id, d->workflow, (const char *)sqlite3_column_text(r->body, 0),
-                          d->keyed);
+            if (sqlite3_step(r->body) == SQLITE_ROW &&
+                !start_run(r, d->id, d->workflow, (const char *)sqlite3_column_text(r->body, 0),
+                           d->keyed)) {
+                advancing = false; /* a suspect waiting for the one in progress */
             }
             sqlite3_reset(r->body);
         } else {
@@ -1001,8 +1101,20 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
     r->poll_ms = opts && opts->poll_ms > 0 ? opts->poll_ms : 200;
     r->dry_run = opts && opts->dry_run;
     r->net = opts ? opts->net : NULL;
+    r->max_crashes = opts && opts->max_crashes > 0 ? opts->max_crashes : 3;
     r->active_ids = json_object_new_object();
     r->rescan = true;
+    r->crash_marker = wr_xasprintf("%s.crashed", state_path);
+    /* Left by wr_runner_arm_crash_marker's handler: the previous daemon crashed, so the crash
+       counts it stored are true. Gone (kill -9, power loss, a clean stop): they are not. */
+    if (!(opts && opts->dry_run) && access(r->crash_marker, F_OK) == 0) {
+        r->crashed_before = true;
+        unlink(r->crash_marker);
+        wr_log(WR_LOG_WARN,
+               "the previous daemon crashed; runs it had in progress resume one at a "
+               "time",
+               "marker", r->crash_marker, NULL);
+    }
     r->db = wr_journal_open_reader(state_path, err, errlen);
     if (!r->db) {
         wr_runner_free(r);
@@ -1017,7 +1129,9 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
                            "throttled_since FROM steps WHERE run_id = ? ORDER BY idx",
                            -1, &r->steps, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(r->db, "SELECT status = 'cancelled' FROM runs WHERE id = ?", -1,
-                           &r->cancelled, NULL) != SQLITE_OK) {
+                           &r->cancelled, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db, "SELECT crashes FROM runs WHERE id = ?", -1, &r->crashes, NULL) !=
+            SQLITE_OK) {
         snprintf(err, errlen, "cannot read due runs: %s", sqlite3_errmsg(r->db));
         wr_runner_free(r);
         return NULL;
@@ -1104,7 +1218,59 @@ void wr_runner_free(struct wr_runner *r)
     sqlite3_finalize(r->body);
     sqlite3_finalize(r->steps);
     sqlite3_finalize(r->cancelled);
+    sqlite3_finalize(r->crashes);
     sqlite3_close(r->db);
     json_object_put(r->active_ids);
+    free(r->crash_marker);
     free(r);
 }
+
+/* {====== the crash marker ====== */
+
+static char crash_path[4096];
+static char crash_stack[64 * 1024];
+static const int crash_sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+static struct sigaction crash_old[sizeof(crash_sigs) / sizeof(crash_sigs[0])];
+
+/* A fatal signal: leave the marker (async-signal-safe calls only), then hand the signal to
+   whoever had it before (the default action, or a sanitizer's report). */
+static void on_fatal(int sig)
+{
+    static const char text[] = "weir crashed\n";
+    int fd = open(crash_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        ssize_t n = write(fd, text, sizeof(text) - 1);
+        (void)n;
+        close(fd);
+    }
+    for (size_t i = 0; i < sizeof(crash_sigs) / sizeof(crash_sigs[0]); i++) {
+        if (crash_sigs[i] == sig) {
+            sigaction(sig, &crash_old[i], NULL);
+        }
+    }
+    raise(sig); /* blocked until this returns, then delivered to the restored action */
+}
+
+int wr_runner_arm_crash_marker(const struct wr_runner *r)
+{
+    stack_t ss = {.ss_sp = crash_stack, .ss_size = sizeof(crash_stack)};
+    struct sigaction sa;
+    if (!r || strlen(r->crash_marker) >= sizeof(crash_path)) {
+        return -1;
+    }
+    memcpy(crash_path, r->crash_marker, strlen(r->crash_marker) + 1);
+    /* Its own stack: a stack overflow must still leave the marker. */
+    sigaltstack(&ss, NULL);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_fatal;
+    sa.sa_flags = SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(crash_sigs) / sizeof(crash_sigs[0]); i++) {
+        if (sigaction(crash_sigs[i], &sa, &crash_old[i]) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* }====== */

@@ -11,6 +11,11 @@
  * time stored; waits sleep in the store, not in memory. A step that fails for good runs the
  * workflow's `on_error` steps (with `error` in scope) unless it has `continue_on_error`.
  * Runs with the same concurrency key execute one at a time, in arrival order.
+ *
+ * A run the daemon keeps crashing on is not resumed forever: one that was in progress at
+ * max_crashes crashes in a row (no step finished in between) is parked as failed with the
+ * reason (see run.c; `weir retry` runs it again). kill -9 and other stops that are not crashes
+ * never count.
  */
 #ifndef WR_RUN_H
 #define WR_RUN_H
@@ -35,6 +40,7 @@ struct wr_runner_options {
     int poll_ms;        /* how often the journal is checked for due runs; 0 = 200 */
     bool dry_run;       /* actions only read and plan; waits are not waited (`fire --dry-run`) */
     const struct wr_net_guard *net; /* http.allow for actions (borrowed, outlives the runner) */
+    int max_crashes;                /* runs.max_crashes; 0 = 3 */
 };
 
 struct wr_runner;
@@ -69,6 +75,14 @@ void wr_runner_set_workflows(struct wr_runner *r, const struct wr_workflow_set *
 
 /* Runs in memory that started on set (0 for a set the runner never used). NULL r gives 0. */
 size_t wr_runner_set_users(const struct wr_runner *r, const struct wr_workflow_set *set);
+
+/*
+ * Makes a fatal signal (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT) leave "<state>.crashed"
+ * before the process dies of it (on an alternate stack), so that the next runner knows its
+ * crash counts are true; a runner that finds the file removes it. Process-wide and for the
+ * daemon only: call once after wr_runner_new. Returns 0, or -1 when the handlers cannot be set.
+ */
+int wr_runner_arm_crash_marker(const struct wr_runner *r);
 
 /* Frees the runner. Call it when wr_runner_active() is 0. NULL is fine. */
 void wr_runner_free(struct wr_runner *r);

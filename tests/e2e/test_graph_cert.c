@@ -257,6 +257,25 @@ static void test_certificate_login(void **state)
     assert_int_equal(sim_stat(&F.sim, "token_requests"), 1);
     assert_int_equal(sim_stat(&F.sim, "tokens_issued"), 1);
     assert_int_equal(sim_stat(&F.sim, "unauthorized"), 0);
+    /* On the wire: a PS256 assertion naming the certificate by x5t#S256 (Microsoft's current
+     * certificate-credentials page), graphsim verifying it with RSA-PSS. */
+    {
+        struct json_object *log = sim_log(&F.sim), *form = NULL, *hdr = NULL, *v;
+
+        for (size_t i = 0; i < json_object_array_length(log) && form == NULL; i++) {
+            json_object_object_get_ex(json_object_array_get_idx(log, i), "form", &form);
+        }
+        assert_non_null(form);
+        assert_true(json_object_object_get_ex(form, "client_assertion_header", &hdr));
+        assert_true(json_object_object_get_ex(hdr, "alg", &v));
+        assert_string_equal(json_object_get_string(v), "PS256");
+        assert_true(json_object_object_get_ex(hdr, "x5t#S256", &v));
+        assert_int_equal(strlen(json_object_get_string(v)), 43);
+        assert_false(json_object_object_get_ex(hdr, "x5t", NULL));
+        assert_true(json_object_object_get_ex(form, "client_secret", &v));
+        assert_false(json_object_get_boolean(v));
+        json_object_put(log);
+    }
 }
 
 /* 2. Certificate B is not registered: invalid_client with AADSTS700027 for every waiting

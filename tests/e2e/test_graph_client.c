@@ -1,8 +1,11 @@
 /*
  * test_graph_client — end-to-end tests of engine/graph against real graphsim processes on
  * 127.0.0.1: lookups and Graph errors, token failures and expiry, throttling with Retry-After
- * (batched and unbatched), $batch coalescing, 503 storms, dry runs, the concurrency cap and
- * delivery on a later loop turn.
+ * (batched and unbatched, per path and tenant-wide with x-ms-throttle-scope), $batch
+ * coalescing, 503 storms, dry runs, the concurrency cap and delivery on a later loop turn; and
+ * the wire: the headers every request carries (Content-Type on bodiless POSTs, client-request-id,
+ * User-Agent), Graph's request-id in results, 2xx answers that are not usable JSON, and the
+ * token scope of a national cloud.
  *
  * Each test starts its own graphsim (fork/exec, port read from its stdout), drives one
  * event_base with a deadline (event_base_loopexit from a timer, never a sleep) and checks what
@@ -80,6 +83,13 @@ struct call {
     char message[512];
     char id[64];
     char upn[128];
+    bool has_body;
+    size_t body_len;
+    char ctype[128];
+    char head[256];
+    char request_id[64];
+    char crid[64];
+    char scope[160];
 };
 
 struct fixture {
@@ -173,6 +183,13 @@ static void on_done(void *arg, const struct wr_graph_result *res)
     if (res->body != NULL && json_object_object_get_ex(res->body, "userPrincipalName", &v)) {
         snprintf(c->upn, sizeof(c->upn), "%s", json_object_get_string(v));
     }
+    c->has_body = res->body != NULL;
+    c->body_len = res->body_len;
+    snprintf(c->ctype, sizeof(c->ctype), "%s", res->content_type ? res->content_type : "");
+    snprintf(c->head, sizeof(c->head), "%s", res->body_head ? res->body_head : "");
+    snprintf(c->request_id, sizeof(c->request_id), "%s", res->request_id ? res->request_id : "");
+    snprintf(c->crid, sizeof(c->crid), "%s", res->client_request_id ? res->client_request_id : "");
+    snprintf(c->scope, sizeof(c->scope), "%s", res->throttle_scope ? res->throttle_scope : "");
     if (++F.completed >= F.expected) {
         event_base_loopbreak(F.base);
     }
@@ -872,6 +889,393 @@ static void test_token_network_retry(void **state)
     assert_int_equal(sim_stat(&F.sim, "requests"), 0);
 }
 
+/* {====== The wire ====== */
+
+static bool is_guid(const char *s)
+{
+    static const char shape[] = "xxxxxxxx-xxxx-4xxx-xxxx-xxxxxxxxxxxx";
+
+    if (s == NULL || strlen(s) != sizeof(shape) - 1) {
+        return false;
+    }
+    for (size_t i = 0; shape[i] != '\0'; i++) {
+        bool hex = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f');
+
+        if (shape[i] == 'x' ? !hex : s[i] != shape[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A header graphsim logged for an entry ("" when absent). */
+static const char *hdr(struct json_object *e, const char *name)
+{
+    struct json_object *h, *v;
+
+    if (!json_object_object_get_ex(e, "headers", &h) || !json_object_object_get_ex(h, name, &v) ||
+        v == NULL) {
+        return "";
+    }
+    return json_object_get_string(v);
+}
+
+/* The log entries after seq `since` (owned array). */
+static struct json_object *log_since(int64_t since)
+{
+    struct json_object *log = sim_log(&F.sim), *out = json_object_new_array();
+
+    for (size_t i = 0; i < json_object_array_length(log); i++) {
+        struct json_object *e = json_object_array_get_idx(log, i);
+
+        if (jint(e, "seq") > since) {
+            json_object_array_add(out, json_object_get(e));
+        }
+    }
+    json_object_put(log);
+    return out;
+}
+
+static void set_faults(const char *json)
+{
+    long status = 0;
+    struct json_object *r = sim_call_body(&F.sim, "POST", "/_sim/faults", json, &status);
+
+    assert_int_equal(status, 200);
+    json_object_put(r);
+}
+
+/* 14. Every request carries JSON for POST (bodiless ones too: libcurl's default is a form type,
+ * which Graph answers 415), a client-request-id GUID kept in the result, the User-Agent and the
+ * bearer token; Graph's request-id comes back in the result; a $batch carries its own id. */
+static void test_wire_headers(void **state)
+{
+    struct json_object *log;
+    char *p = user_path(ADELE), revoke[256], revoke2[256];
+    char *lidia = user_path("lidia.holloway@contoso.onmicrosoft.com");
+    int64_t seq;
+    int seen_post = 0, seen_get = 0, seen_token = 0, seen_batch = 0, seen_items = 0;
+
+    (void)state;
+    start(NULL, NULL);
+    snprintf(revoke, sizeof(revoke), "%s/revokeSignInSessions", p);
+    snprintf(revoke2, sizeof(revoke2), "%s/revokeSignInSessions", lidia);
+    seq = sim_last_seq(&F.sim);
+    assert_int_equal(issue("POST", revoke, NULL, WR_GRAPH_NO_BATCH), 0);
+    assert_int_equal(issue("GET", p, NULL, WR_GRAPH_NO_BATCH), 0);
+    run(10000);
+    assert_all_ok(0, 2);
+    assert_int_equal(F.calls[0].status, 200); /* not 415 */
+    for (int i = 0; i < 2; i++) {
+        assert_true(is_guid(F.calls[i].crid));
+        assert_true(is_guid(F.calls[i].request_id));
+    }
+    assert_string_not_equal(F.calls[0].crid, F.calls[1].crid);
+    /* Two bodiless POSTs in one turn: a $batch, whose items carry no Content-Type (no body). */
+    assert_int_equal(issue("POST", revoke, NULL, 0), 0);
+    assert_int_equal(issue("POST", revoke2, NULL, 0), 0);
+    run(10000);
+    assert_all_ok(2, 4);
+    assert_string_equal(F.calls[2].crid, F.calls[3].crid); /* the $batch's */
+    assert_string_not_equal(F.calls[2].crid, F.calls[0].crid);
+
+    log = log_since(seq);
+    for (size_t i = 0; i < json_object_array_length(log); i++) {
+        struct json_object *e = json_object_array_get_idx(log, i);
+        const char *path = jstr(e, "path"), *method = jstr(e, "method");
+
+        if (jbool(e, "batch")) {
+            seen_items++;
+            assert_string_equal(method, "POST");
+            assert_string_equal(hdr(e, "Content-Type"), "");
+            assert_int_equal(jint(e, "status"), 200);
+            continue;
+        }
+        assert_true(
+            strncmp(hdr(e, "User-Agent"), "weir/" WEIR_VERSION " ", 6 + strlen(WEIR_VERSION)) == 0);
+        assert_true(is_guid(hdr(e, "client-request-id")));
+        if (strstr(path, "/oauth2/v2.0/token") != NULL) {
+            struct json_object *form;
+
+            seen_token++;
+            assert_string_equal(hdr(e, "Content-Type"), "application/x-www-form-urlencoded");
+            assert_true(json_object_object_get_ex(e, "form", &form));
+            assert_string_equal(jstr(form, "scope"), "https://graph.microsoft.com/.default");
+            assert_string_equal(jstr(form, "grant_type"), "client_credentials");
+            assert_true(jbool(form, "client_secret"));
+            continue;
+        }
+        assert_string_equal(hdr(e, "Authorization"), "Bearer");
+        if (strcmp(path, "/v1.0/$batch") == 0) {
+            seen_batch++;
+            assert_string_equal(hdr(e, "Content-Type"), "application/json");
+            assert_string_equal(hdr(e, "client-request-id"), F.calls[2].crid);
+            assert_string_equal(jstr(e, "request_id"), F.calls[2].request_id);
+        } else if (strcmp(method, "POST") == 0) {
+            seen_post++;
+            assert_string_equal(hdr(e, "Content-Type"), "application/json");
+            assert_int_equal(jint(e, "body_length"), 0);
+            assert_string_equal(hdr(e, "client-request-id"), F.calls[0].crid);
+            assert_string_equal(jstr(e, "request_id"), F.calls[0].request_id);
+        } else {
+            seen_get++;
+            assert_string_equal(method, "GET");
+            assert_string_equal(hdr(e, "Content-Type"), ""); /* no body, no type */
+            assert_string_equal(hdr(e, "client-request-id"), F.calls[1].crid);
+        }
+    }
+    assert_int_equal(seen_token, 1);
+    assert_int_equal(seen_post, 1);
+    assert_int_equal(seen_get, 1);
+    assert_int_equal(seen_batch, 1);
+    assert_int_equal(seen_items, 2);
+    assert_int_equal(sim_stat(&F.sim, "bad_requests"), 0);
+    json_object_put(log);
+    free(p);
+    free(lidia);
+}
+
+/* One GET of Adele under the bad_answer fault kind; the call's index. */
+static int bad_get(const char *kind)
+{
+    char faults[256], *p = user_path(ADELE);
+    int i = F.issued;
+
+    snprintf(faults, sizeof(faults),
+             "{\"bad_answer\":{\"kind\":\"%s\",\"count\":1,\"method\":\"GET\","
+             "\"path\":\"/users\"}}",
+             kind);
+    set_faults(faults);
+    assert_int_equal(issue("GET", p, NULL, WR_GRAPH_NO_BATCH), 0);
+    run(10000);
+    free(p);
+    return i;
+}
+
+/* 15. A 2xx that is not JSON (a proxy's page, a cut body) is no success: a retriable
+ * unexpected_answer naming the status, the content type and the first bytes; an empty 202 or a
+ * JSON value of another shape comes through as it is, for the caller to judge. */
+static void test_unusable_answers(void **state)
+{
+    struct call *c;
+
+    (void)state;
+    start(NULL, NULL);
+
+    c = &F.calls[bad_get("html")];
+    assert_false(c->ok);
+    assert_true(c->retriable);
+    assert_int_equal(c->status, 200);
+    assert_string_equal(c->code, WR_GRAPH_UNEXPECTED);
+    assert_non_null(strstr(c->message, "HTTP 200, Content-Type \"text/html; charset=utf-8\""));
+    assert_non_null(strstr(c->message, "bytes: \"<html><head><title>Service Unavailable"));
+    assert_non_null(strstr(c->message, "GET /users/"));
+    assert_string_equal(c->ctype, "text/html; charset=utf-8");
+    assert_true(strncmp(c->head, "\"<html>", 7) == 0);
+    assert_true(is_guid(c->request_id));
+
+    c = &F.calls[bad_get("truncated")];
+    assert_false(c->ok);
+    assert_true(c->retriable);
+    assert_string_equal(c->code, WR_GRAPH_UNEXPECTED);
+    assert_non_null(strstr(c->message, "Content-Type \"application/json"));
+    assert_non_null(strstr(c->message, "bytes: \"{\\\"@odata.context\\\""));
+
+    c = &F.calls[bad_get("empty_202")];
+    assert_true(c->ok);
+    assert_int_equal(c->status, 202);
+    assert_false(c->has_body);
+    assert_int_equal(c->body_len, 0);
+    assert_string_equal(c->head, "");
+
+    c = &F.calls[bad_get("no_id")];
+    assert_true(c->ok);
+    assert_true(c->has_body);
+    assert_string_equal(c->id, "");
+    assert_string_equal(c->upn, ADELE);
+
+    c = &F.calls[bad_get("wrong_shape")];
+    assert_true(c->ok);
+    assert_true(c->has_body);
+    assert_string_equal(c->head, "\"[]\"");
+
+    /* The fault is spent: the next answer is the user. */
+    c = &F.calls[bad_get("html")];
+    assert_false(c->ok);
+    {
+        char *p = user_path(ADELE);
+        int i = F.issued;
+
+        assert_int_equal(issue("GET", p, NULL, 0), 0);
+        run(10000);
+        assert_true(F.calls[i].ok);
+        assert_string_equal(F.calls[i].upn, ADELE);
+        free(p);
+    }
+    assert_int_equal(sim_stat(&F.sim, "bad_answers"), 6);
+}
+
+/* 16. Graph's request-id and the client-request-id come back with errors; a request keeps its
+ * client-request-id across retries (what Microsoft support matches with its logs). */
+static void test_request_ids(void **state)
+{
+    static const char *const args[] = {"--fail-every", "2", NULL};
+    struct json_object *log;
+    char *missing = user_path("nobody@contoso.onmicrosoft.com"), *p = user_path(ADELE);
+    int64_t seq;
+    int same = 0;
+
+    (void)state;
+    start(args, NULL);
+    seq = sim_last_seq(&F.sim);
+    assert_int_equal(issue("GET", missing, NULL, WR_GRAPH_NO_BATCH), 0); /* Graph request 1 */
+    run(10000);
+    assert_int_equal(F.calls[0].status, 404);
+    assert_true(is_guid(F.calls[0].request_id));
+    assert_true(is_guid(F.calls[0].crid));
+    assert_int_equal(issue("GET", p, NULL, WR_GRAPH_NO_BATCH), 0); /* 2: 503, then 3 */
+    run(20000);
+    assert_true(F.calls[1].ok);
+    assert_int_equal(F.calls[1].attempts, 2);
+    log = log_since(seq);
+    for (size_t i = 0; i < json_object_array_length(log); i++) {
+        struct json_object *e = json_object_array_get_idx(log, i);
+
+        if (strcmp(jstr(e, "path"), missing + 0) == 0 ||
+            strstr(jstr(e, "path"), "nobody") != NULL) {
+            assert_string_equal(jstr(e, "request_id"), F.calls[0].request_id);
+            assert_string_equal(hdr(e, "client-request-id"), F.calls[0].crid);
+        } else if (strstr(jstr(e, "path"), "adele") != NULL) {
+            assert_string_equal(hdr(e, "client-request-id"), F.calls[1].crid);
+            same++;
+        }
+    }
+    assert_int_equal(same, 2); /* the 503 and its retry, one client-request-id */
+    json_object_put(log);
+    free(missing);
+    free(p);
+}
+
+static void on_throttle_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    if (F.ticks_left > 0) {
+        int i = 60 - F.ticks_left + 1;
+        char *path = synth_path(i);
+        struct json_object *b = job_title_body("Scoped", i);
+
+        F.ticks_left--;
+        /* A write and a read of another path each tick: nothing of the scope may go out while
+         * a Retry-After runs, whatever its path. */
+        assert_int_equal(issue(i % 2 ? "PATCH" : "GET", path, i % 2 ? b : NULL, 0), 0);
+        F.expected--; /* counted up front */
+        json_object_put(b);
+        free(path);
+    }
+    if (F.ticks_left == 0) {
+        event_del(F.ticker);
+    }
+}
+
+/* 17. A tenant-wide 429 (x-ms-throttle-scope Tenant_Application/ReadWrite/...) pauses every
+ * request of the scope, of any path, until its Retry-After has passed: graphsim counts no
+ * violation while new requests of other paths keep arriving; afterwards a few go first. */
+static void test_tenant_throttle(void **state)
+{
+    static const char *const args[] = {"--latency-ms",
+                                       "40",
+                                       "--retry-after",
+                                       "0.4",
+                                       "--generate-users",
+                                       "60",
+                                       "--throttle-grace-ms",
+                                       "15",
+                                       NULL};
+    struct wr_graph_options o = {.max_attempts = 20, .max_concurrency = 8};
+    struct timeval every = {.tv_sec = 0, .tv_usec = 40000};
+    struct wr_graph_stats st;
+    char *warm = user_path(ADELE);
+
+    (void)state;
+    start(args, &o);
+    /* Sign in first, so that the burst meets Graph requests only. */
+    assert_int_equal(issue("GET", warm, NULL, 0), 0);
+    run(10000);
+    fixture_reset_calls();
+    set_faults("{\"tenant_throttle_for\": 2.0}");
+    F.ticks_left = 60;
+    F.expected = 60;
+    F.ticker = event_new(F.base, -1, EV_PERSIST, on_throttle_tick, NULL);
+    event_add(F.ticker, &every);
+    run(60000);
+    assert_all_ok(0, 60);
+    wr_graph_get_stats(F.g, &st);
+    print_message("tenant-wide burst: %lld Graph requests (%lld $batch items), %lld throttled, "
+                  "%lld violations; client: %llu scope pauses, %llu held\n",
+                  (long long)sim_stat(&F.sim, "graph_requests"),
+                  (long long)sim_stat(&F.sim, "batch_items"),
+                  (long long)sim_stat(&F.sim, "throttled"),
+                  (long long)sim_stat(&F.sim, "throttle_scope_violations"),
+                  (unsigned long long)st.scope_pauses, (unsigned long long)st.held);
+    assert_true(sim_stat(&F.sim, "throttled") > 0);
+    assert_int_equal(sim_stat(&F.sim, "throttle_scope_violations"), 0);
+    assert_int_equal(sim_stat(&F.sim, "retry_after_violations"), 0);
+    assert_true(st.scope_pauses > 0);
+    free(warm);
+}
+
+/* 18. A national cloud: graphsim as graph.microsoft.us takes only its own scope. weir derives
+ * it from a Microsoft Graph host; on loopback graph.scope (opts.scope) says it. */
+static void test_national_cloud(void **state)
+{
+    static const char *const args[] = {"--graph-host", "graph.microsoft.us", NULL};
+    struct wr_graph_options us = {.scope = "https://graph.microsoft.us/.default"};
+    struct json_object *log;
+    char *p = user_path(ADELE);
+    int tokens = 0;
+
+    (void)state;
+    start(args, &us);
+    assert_int_equal(issue("GET", p, NULL, 0), 0);
+    run(10000);
+    assert_true(F.calls[0].ok);
+    log = sim_log(&F.sim);
+    for (size_t i = 0; i < json_object_array_length(log); i++) {
+        struct json_object *e = json_object_array_get_idx(log, i), *form;
+
+        if (json_object_object_get_ex(e, "form", &form)) {
+            tokens++;
+            assert_string_equal(jstr(form, "scope"), "https://graph.microsoft.us/.default");
+        }
+    }
+    assert_int_equal(tokens, 1);
+    json_object_put(log);
+
+    /* Without the scope, a loopback base_url signs in for the commercial cloud: refused. */
+    wr_graph_free(F.g);
+    {
+        struct wr_graph_options o = {.authority = F.sim.authority,
+                                     .tenant = TENANT,
+                                     .client_id = CLIENT_ID,
+                                     .client_secret = SECRET,
+                                     .base_url = F.sim.base_url};
+        char err[256];
+
+        F.g = wr_graph_new(F.base, &o, err, sizeof(err));
+        assert_non_null(F.g);
+    }
+    assert_int_equal(issue("GET", p, NULL, 0), 0);
+    run(10000);
+    assert_false(F.calls[1].ok);
+    assert_string_equal(F.calls[1].code, "invalid_scope");
+    assert_non_null(strstr(F.calls[1].message, "AADSTS70011"));
+    free(p);
+}
+
+/* }====== */
+
 /* }====== */
 
 int main(int argc, char **argv)
@@ -891,6 +1295,11 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_free_pending, teardown),
         cmocka_unit_test_teardown(test_token_network_retry, teardown),
         cmocka_unit_test_teardown(test_token_revoked, teardown),
+        cmocka_unit_test_teardown(test_wire_headers, teardown),
+        cmocka_unit_test_teardown(test_unusable_answers, teardown),
+        cmocka_unit_test_teardown(test_request_ids, teardown),
+        cmocka_unit_test_teardown(test_tenant_throttle, teardown),
+        cmocka_unit_test_teardown(test_national_cloud, teardown),
     };
     int rc;
 

@@ -4,7 +4,9 @@
  * Strict on purpose: a client that signs with the wrong key, names an unregistered certificate,
  * addresses the assertion to another endpoint or lets it expire is refused here the way the
  * identity platform refuses it, so the mistake shows up in weir's tests and not in production.
- * libcrypto does the parsing, hashing and RS256 verification.
+ * libcrypto does the parsing, hashing and verification: PS256 (RSASSA-PSS with SHA-256, MGF1
+ * SHA-256 and a 32-byte salt, RFC 7518 section 3.5; Microsoft's current page) and RS256
+ * (PKCS#1 v1.5, still accepted).
  */
 #include "assertion.h"
 
@@ -14,6 +16,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -265,13 +268,17 @@ static void thumb_hex(const char *b64, char *out, size_t outlen)
 /* {====== verification ====== */
 
 static bool check_signature(const struct gs_cert *c, const char *jwt, size_t signed_len,
-                            const char *sig64)
+                            const char *sig64, bool pss)
 {
     size_t siglen = 0;
     unsigned char *sig = b64url_decode(sig64, strlen(sig64), &siglen);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pctx = NULL;
     bool ok = sig != NULL && md != NULL &&
-              EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, c->pub) == 1 &&
+              EVP_DigestVerifyInit(md, &pctx, EVP_sha256(), NULL, c->pub) == 1 &&
+              (!pss || (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+                        EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) == 1 &&
+                        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) == 1)) &&
               EVP_DigestVerify(md, sig, siglen, (const unsigned char *)jwt, signed_len) == 1;
 
     EVP_MD_CTX_free(md);
@@ -346,10 +353,10 @@ bool gs_assertion_check(const char *jwt, struct gs_cert *const *certs, size_t nc
     alg = gs_json_get_str(hdr, "alg");
     x5t = gs_json_get_str(hdr, "x5t");
     x5t256 = gs_json_get_str(hdr, "x5t#S256");
-    if (alg == NULL || strcmp(alg, "RS256") != 0) {
+    if (alg == NULL || (strcmp(alg, "PS256") != 0 && strcmp(alg, "RS256") != 0)) {
         refuse(out, 50027,
                "JWT token is invalid or malformed. [Reason - the client assertion must be signed "
-               "with RS256, not '%.20s'.]",
+               "with PS256 or RS256, not '%.20s'.]",
                alg != NULL ? alg : "(none)");
         goto out;
     }
@@ -375,7 +382,7 @@ bool gs_assertion_check(const char *jwt, struct gs_cert *const *certs, size_t nc
                hex, client_id);
         goto out;
     }
-    if (!check_signature(cert, jwt, (size_t)(dot2 - jwt), dot2 + 1)) {
+    if (!check_signature(cert, jwt, (size_t)(dot2 - jwt), dot2 + 1, strcmp(alg, "PS256") == 0)) {
         refuse(out, 700027,
                "Client assertion contains an invalid signature. [Reason - The provided signature "
                "value did not match the expected signature value., Thumbprint of key used by "

@@ -40,9 +40,10 @@ struct gs_assertion_error {
  * Verifies jwt as a client assertion for client_id presented at token_url ("http://host:port
  * /tenant/oauth2/v2.0/token", what the request was sent to) at wall-clock time now (Unix
  * seconds), against the ncerts registered certificates. Checks, in this order: three base64url
- * parts with JSON objects for header and claims (else 50027), alg RS256 (50027), x5t and/or
- * x5t#S256 naming one registered certificate (700027, key not found), the RS256 signature with
- * that certificate's public key (700027), aud equal to token_url compared as scheme, host, port
+ * parts with JSON objects for header and claims (else 50027), alg PS256 or RS256 (50027), x5t
+ * and/or x5t#S256 naming one registered certificate (700027, key not found), the signature
+ * (RSASSA-PSS with SHA-256 and a 32-byte salt for PS256, PKCS#1 v1.5 for RS256) with that
+ * certificate's public key (700027), aud equal to token_url compared as scheme, host, port
  * and path (50027), iss = sub = client_id (700021), exp in the future and at most one day ahead,
  * nbf (when present) at most five minutes ahead (700024). Returns true when acceptable;
  * otherwise false with out filled.

@@ -2397,6 +2397,10 @@ static json_object *item_reply(const struct item *x, struct gs_resp *r)
     if (r->retry_after[0] != '\0') {
         gs_json_add_str(h, "Retry-After", r->retry_after);
     }
+    if (r->throttle_scope[0] != '\0') {
+        gs_json_add_str(h, "x-ms-throttle-scope", r->throttle_scope);
+        gs_json_add_str(h, "x-ms-throttle-information", r->throttle_info);
+    }
     if (r->body != NULL) {
         gs_json_add_str(h, "Content-Type",
                         "application/json;odata.metadata=minimal;odata.streaming=true;"

@@ -41,9 +41,11 @@ struct gs_req {
 
 struct gs_resp {
     int status;
-    json_object *body;    /* owned; NULL for no body */
-    char retry_after[24]; /* Retry-After header value, or "" */
-    bool unknown_path;    /* the target matched no resource */
+    json_object *body;        /* owned; NULL for no body */
+    char retry_after[24];     /* Retry-After header value, or "" */
+    char throttle_scope[160]; /* x-ms-throttle-scope header value, or "" */
+    char throttle_info[48];   /* x-ms-throttle-information header value, or "" */
+    bool unknown_path;        /* the target matched no resource */
 };
 
 struct gs_ctx;

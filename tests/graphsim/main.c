@@ -32,6 +32,19 @@ static const char usage[] =
     "  --retry-after SECONDS     Retry-After sent with injected 429s, fractional (default 1.25)\n"
     "  --fail-every K            answer every K-th Graph request with 503 (0 = off)\n"
     "  --latency-ms N            delay every Graph and token reply by N ms (0 = off)\n"
+    "  --tenant-throttle-for S   for S seconds from start-up, answer every request of the\n"
+    "                            throttling scope with 429 and x-ms-throttle-scope; a request\n"
+    "                            of the scope sent before a Retry-After passed is a violation\n"
+    "  --throttle-scope CLASS    that scope: ReadWrite (default), Read or Write\n"
+    "  --throttle-grace-ms N     a request of the scope arriving within N ms after a window's\n"
+    "                            first 429 left is not a violation (default 0)\n"
+    "  --bad-answer KIND:K[:METHOD[:PATH]]\n"
+    "                            answer the next K matching Graph requests unusably after\n"
+    "                            carrying them out: empty_202, html, truncated, no_id or\n"
+    "                            wrong_shape; METHOD and a path prefix under /v1.0 narrow it\n"
+    "  --graph-host NAME         Graph's host (default graph.microsoft.com): the token\n"
+    "                            endpoint takes only the scope https://NAME/.default, and\n"
+    "                            @odata.context/@odata.id URLs name it\n"
     "  --generate-users N        add N synthetic users (overrides the seed's generate_users)\n"
     "  --log-limit N             request log entries kept, oldest dropped (default 200000)\n"
     "  --help                    show this help and exit\n"
@@ -78,6 +91,26 @@ static bool parse_listen(const char *s, int *port)
     }
     *port = (int)p;
     return true;
+}
+
+/* KIND:COUNT[:METHOD[:PATH]] into *b. */
+static bool parse_bad_answer(const char *s, struct gs_bad_answer *b)
+{
+    char *copy = gs_xstrdup(s), *save = NULL;
+    char *kind = strtok_r(copy, ":", &save), *count = strtok_r(NULL, ":", &save);
+    char *method = strtok_r(NULL, ":", &save), *path = strtok_r(NULL, "", &save);
+    bool ok = kind != NULL && count != NULL && gs_bad_kind_parse(kind) != GS_BAD_NONE &&
+              parse_long(count, 0, 1000000000, &b->count) &&
+              (method == NULL || strlen(method) < sizeof(b->method)) &&
+              (path == NULL || strlen(path) < sizeof(b->path));
+
+    if (ok) {
+        b->kind = gs_bad_kind_parse(kind);
+        snprintf(b->method, sizeof(b->method), "%s", method ? method : "");
+        snprintf(b->path, sizeof(b->path), "%s", path ? path : "");
+    }
+    free(copy);
+    return ok;
 }
 
 static json_object *read_seed(const char *path)
@@ -142,13 +175,22 @@ int main(int argc, char **argv)
         {"latency-ms", required_argument, NULL, 'L'},
         {"generate-users", required_argument, NULL, 'g'},
         {"log-limit", required_argument, NULL, 'n'},
+        {"tenant-throttle-for", required_argument, NULL, 'P'},
+        {"throttle-scope", required_argument, NULL, 'S'},
+        {"throttle-grace-ms", required_argument, NULL, 'G'},
+        {"bad-answer", required_argument, NULL, 'B'},
+        {"graph-host", required_argument, NULL, 'H'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct gs_options opt = {
         .port = 0,
         .token_lifetime = 3599,
-        .faults = {.throttle_every = 0, .retry_after = 1.25, .fail_every = 0, .latency_ms = 0},
+        .faults = {.throttle_every = 0,
+                   .retry_after = 1.25,
+                   .fail_every = 0,
+                   .latency_ms = 0,
+                   .throttle_classes = 3},
         .generate_users = -1,
         .log_limit = 200000,
     };
@@ -192,6 +234,23 @@ int main(int argc, char **argv)
             break;
         case 'n':
             ok = parse_long(optarg, 1000, 100000000, &opt.log_limit);
+            break;
+        case 'P':
+            ok = parse_double(optarg, 0, 3600, &opt.tenant_throttle_for);
+            break;
+        case 'S':
+            opt.faults.throttle_classes = gs_throttle_classes(optarg);
+            ok = opt.faults.throttle_classes != 0;
+            break;
+        case 'B':
+            ok = parse_bad_answer(optarg, &opt.faults.bad);
+            break;
+        case 'G':
+            ok = parse_long(optarg, 0, 60000, &opt.faults.throttle_grace_ms);
+            break;
+        case 'H':
+            opt.graph_host = optarg;
+            ok = gs_host_ok(optarg);
             break;
         case 'h':
             fputs(usage, stdout);

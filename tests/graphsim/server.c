@@ -4,8 +4,11 @@
  * Every request takes the same path: classify by first segment (/_sim, /v1.0, the token
  * endpoint, anything else), answer, log, and reply either at once or, when latency is
  * configured, from a timer event (never by sleeping). Graph requests and $batch items share one
- * pipeline (run): Retry-After violation check, injected 503, injected 429 for mutations, then
- * graph.c. The request log is a ring buffer so a long benchmark cannot grow memory without bound.
+ * pipeline (run): /users('...') key segments, Retry-After violation checks (per path and per
+ * tenant-wide throttling scope), tenant-wide and global 429 bursts, injected 503, injected 429
+ * for mutations, the Content-Type check (415), then graph.c, then an unusable answer if one is
+ * due. The request log is a ring buffer so a long benchmark cannot grow memory without bound;
+ * it keeps the headers weir must send and the bodies, never a token or a secret.
  */
 #include "server.h"
 
@@ -27,10 +30,11 @@
     "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;"        \
     "charset=utf-8"
 #define PLAIN_JSON  "application/json; charset=utf-8"
-#define SCOPE       "https://graph.microsoft.com/.default"
+#define GRAPH_HOST  "graph.microsoft.com"
 #define JWT_BEARER  "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #define MAX_BODY    (4 * 1024 * 1024)
 #define TOKEN_SWEEP 4096
+#define LOG_BODY    4096 /* body bytes kept per request log entry */
 
 struct stats {
     uint64_t requests;
@@ -45,6 +49,8 @@ struct stats {
     uint64_t unauthorized;
     uint64_t unknown_paths;
     uint64_t bad_requests;
+    uint64_t scope_violations;
+    uint64_t bad_answers;
 };
 
 struct log_entry {
@@ -57,6 +63,24 @@ struct log_entry {
     bool batch;
     char *batch_id;
     uint64_t parent;
+    /* What the client sent: headers (NULL when absent) and the body text (at most LOG_BODY
+       bytes; never for the token endpoint, whose form may hold a secret: its non-secret
+       fields go to form). */
+    char *ctype;
+    char *crid;
+    char *ua;
+    char *auth; /* the Authorization scheme only ("Bearer"), never the credential */
+    char *rid;  /* the request-id graphsim answered with */
+    char *body;
+    size_t body_len;
+    json_object *form;
+};
+
+/* What log_add keeps beside the method, path and digest; every member may be NULL. */
+struct log_meta {
+    const char *ctype, *crid, *ua, *auth, *rid;
+    bool keep_body;
+    json_object *form; /* taken */
 };
 
 struct pending {
@@ -83,7 +107,12 @@ struct gs_server {
     struct gs_map *tokens;   /* access token -> double * expiry (monotonic) */
     struct gs_map *throttle; /* "METHOD /v1.0/path" -> double * throttled until (monotonic) */
     double burst_until;      /* a throttle_for burst: every Graph request 429s until then */
-    struct log_entry *log;   /* ring of log_cap entries */
+    double tenant_until;     /* a tenant-wide burst: requests of its scope 429 until then */
+    double scope_until[2];   /* [0] reads, [1] writes: the Retry-After given for the scope
+                                ends then (counted from when the 429 left); earlier = violation */
+    double scope_first[2];   /* when the first 429 of that window left */
+    char graph_host[128];
+    struct log_entry *log; /* ring of log_cap entries */
     size_t log_cap, log_len, log_head;
     uint64_t log_seq, log_dropped;
     struct pending *pending;
@@ -94,8 +123,12 @@ struct gs_server {
 struct reply {
     int status;
     json_object *body;
+    char *raw; /* owned: a body that is not JSON (the bad_answer fault), sent instead of body */
+    size_t raw_len;
     const char *content_type;
     char retry_after[24];
+    char throttle_scope[160];
+    char throttle_info[48];
     bool www_auth;
 };
 
@@ -105,13 +138,26 @@ static void log_entry_clear(struct log_entry *e)
 {
     free(e->path);
     free(e->batch_id);
+    free(e->ctype);
+    free(e->crid);
+    free(e->ua);
+    free(e->auth);
+    free(e->rid);
+    free(e->body);
+    json_object_put(e->form);
     memset(e, 0, sizeof(*e));
 }
 
-/* Appends an entry (status filled later through log_set_status); returns its seq. */
+static char *dup_or_null(const char *s)
+{
+    return s != NULL ? gs_xstrdup(s) : NULL;
+}
+
+/* Appends an entry (status filled later through log_set_status); returns its seq. meta may be
+ * NULL. */
 static uint64_t log_add(struct gs_server *srv, const char *method, const char *path,
                         const void *body, size_t len, bool batch, const char *batch_id,
-                        uint64_t parent, int status)
+                        uint64_t parent, int status, struct log_meta *meta)
 {
     struct log_entry *e;
 
@@ -133,6 +179,19 @@ static uint64_t log_add(struct gs_server *srv, const char *method, const char *p
     e->batch_id = batch_id ? gs_xstrdup(batch_id) : NULL;
     e->parent = parent;
     e->status = status;
+    if (meta != NULL) {
+        e->ctype = dup_or_null(meta->ctype);
+        e->crid = dup_or_null(meta->crid);
+        e->ua = dup_or_null(meta->ua);
+        e->auth = dup_or_null(meta->auth);
+        e->rid = dup_or_null(meta->rid);
+        e->form = meta->form;
+        meta->form = NULL;
+        if (meta->keep_body && body != NULL && len > 0) {
+            e->body_len = len;
+            e->body = gs_xstrndup(body, len < LOG_BODY ? len : LOG_BODY);
+        }
+    }
     return e->seq;
 }
 
@@ -190,10 +249,18 @@ static void send_reply(struct gs_server *srv, struct evhttp_request *req, struct
 
     if (buf == NULL) {
         json_object_put(r->body);
+        free(r->raw);
         evhttp_send_error(req, 500, "Internal Server Error");
         return;
     }
-    if (r->body != NULL) {
+    if (r->raw != NULL) {
+        evbuffer_add(buf, r->raw, r->raw_len);
+        evhttp_add_header(out, "Content-Type", r->content_type ? r->content_type : GRAPH_JSON);
+        free(r->raw);
+        r->raw = NULL;
+        json_object_put(r->body);
+        r->body = NULL;
+    } else if (r->body != NULL) {
         const char *s = gs_json_str(r->body);
 
         evbuffer_add(buf, s, strlen(s));
@@ -207,6 +274,10 @@ static void send_reply(struct gs_server *srv, struct evhttp_request *req, struct
     }
     if (r->retry_after[0] != '\0') {
         evhttp_add_header(out, "Retry-After", r->retry_after);
+    }
+    if (r->throttle_scope[0] != '\0') {
+        evhttp_add_header(out, "x-ms-throttle-scope", r->throttle_scope);
+        evhttp_add_header(out, "x-ms-throttle-information", r->throttle_info);
     }
     if (r->www_auth) {
         evhttp_add_header(
@@ -258,16 +329,155 @@ static void count_status(struct gs_server *srv, const struct gs_resp *resp)
     }
 }
 
-/* The checks every Graph request and every $batch item pass through before graph.c. */
-static void run(struct gs_server *srv, struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
+/* 0 for a read (GET), 1 for a write: the index of the tenant-wide scope windows. */
+static int req_cls(const struct gs_req *req)
 {
-    bool write = gs_is_write(req->method) && !is_batch_envelope(req);
+    return gs_is_write(req->method) ? 1 : 0;
+}
+
+/* Fills resp's x-ms-throttle-scope and x-ms-throttle-information for the configured scope. */
+static void scope_headers(const struct gs_server *srv, struct gs_resp *resp)
+{
+    unsigned c = srv->faults.throttle_classes;
+    const char *kind = c == 3 ? "ReadWrite" : c == 2 ? "Write" : "Read";
+
+    snprintf(resp->throttle_scope, sizeof(resp->throttle_scope), "Tenant_Application/%s/%s/%s",
+             kind, srv->tenant->client_id, srv->tenant->id);
+    snprintf(resp->throttle_info, sizeof(resp->throttle_info), "%s",
+             c == 2 ? "WriteLimitExceeded" : "ResourceUnitLimitExceeded");
+}
+
+/* Graph's key-literal form of a user, /users('$x@contoso.com') with ' doubled inside, becomes the
+ * segments users and $x@contoso.com, routed like /users/{upn}. A /users/$x segment is an OData
+ * system segment to Graph and refused. Returns false with resp set for a refusal. */
+static bool user_key(const struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
+{
+    const char *s = req->nseg > 0 ? req->seg[0] : "";
+    size_t n = strlen(s), k = 0;
+    char *key;
+    bool ok = true;
+
+    if (strcasecmp(s, "users") == 0 && req->nseg >= 2 && req->seg[1][0] == '$' &&
+        strcasecmp(req->seg[1], "$count") != 0) {
+        gs_error(ctx, resp, 400, "BadRequest",
+                 "The request URI is not valid: the segment '%s' is read as an OData system "
+                 "segment. Address a userPrincipalName that begins with '$' as /users('%s').",
+                 req->seg[1], req->seg[1]);
+        return false;
+    }
+    if (strncasecmp(s, "users(", 6) != 0) {
+        return true;
+    }
+    if (n < 10 || s[6] != '\'' || s[n - 1] != ')' || s[n - 2] != '\'') {
+        gs_error(ctx, resp, 400, "BadRequest", "Bad Request - Error in query syntax.");
+        return false;
+    }
+    key = gs_xmalloc(n);
+    for (size_t i = 7; i < n - 2 && ok; i++) {
+        if (s[i] != '\'') {
+            key[k++] = s[i];
+        } else if (i + 1 < n - 2 && s[i + 1] == '\'') {
+            key[k++] = '\'';
+            i++;
+        } else {
+            ok = false; /* a lone quote ends the literal early */
+        }
+    }
+    key[k] = '\0';
+    if (!ok || k == 0) {
+        free(key);
+        gs_error(ctx, resp, 400, "BadRequest", "Bad Request - Error in query syntax.");
+        return false;
+    }
+    req->seg = gs_xrealloc(req->seg, (req->nseg + 1) * sizeof(*req->seg));
+    memmove(&req->seg[2], &req->seg[1], (req->nseg - 1) * sizeof(*req->seg));
+    free(req->seg[0]);
+    req->seg[0] = gs_xstrdup("users");
+    req->seg[1] = key;
+    req->nseg++;
+    return true;
+}
+
+static bool json_ctype(const char *ct)
+{
+    return strncasecmp(ct, "application/json", 16) == 0 &&
+           (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' ');
+}
+
+/* Whether the bad_answer fault takes this request (and counts it down). */
+static enum gs_bad_kind bad_take(struct gs_server *srv, const struct gs_req *req)
+{
+    struct gs_bad_answer *b = &srv->faults.bad;
+
+    if (b->kind == GS_BAD_NONE || b->count <= 0 || is_batch_envelope(req) ||
+        (b->method[0] != '\0' && strcmp(b->method, "*") != 0 &&
+         strcasecmp(b->method, req->method) != 0) ||
+        strncasecmp(req->path, b->path, strlen(b->path)) != 0 ||
+        (req->batch_item && (b->kind == GS_BAD_HTML || b->kind == GS_BAD_TRUNCATED))) {
+        return GS_BAD_NONE;
+    }
+    b->count--;
+    srv->stats.bad_answers++;
+    return b->kind;
+}
+
+static void drop_id(json_object *o)
+{
+    if (o != NULL && json_object_is_type(o, json_type_object)) {
+        json_object_object_del(o, "id");
+    }
+}
+
+/* Makes resp the unusable answer kind; HTML and TRUNCATED are left to the caller (they are not
+ * JSON, which a gs_resp cannot hold). */
+static void bad_apply(struct gs_resp *resp, enum gs_bad_kind kind)
+{
+    json_object *v;
+
+    switch (kind) {
+    case GS_BAD_EMPTY_202:
+        json_object_put(resp->body);
+        resp->body = NULL;
+        resp->status = 202;
+        break;
+    case GS_BAD_WRONG_SHAPE:
+        json_object_put(resp->body);
+        resp->body = json_object_new_array();
+        resp->status = 200;
+        break;
+    case GS_BAD_NO_ID:
+        drop_id(resp->body);
+        if (json_object_object_get_ex(resp->body, "value", &v) &&
+            json_object_is_type(v, json_type_array)) {
+            for (size_t i = 0; i < json_object_array_length(v); i++) {
+                drop_id(json_object_array_get_idx(v, i));
+            }
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* The checks every Graph request and every $batch item pass through before graph.c. Returns
+ * the unusable answer still to be made of the reply (GS_BAD_HTML, GS_BAD_TRUNCATED), else
+ * GS_BAD_NONE. */
+static enum gs_bad_kind run(struct gs_server *srv, struct gs_ctx *ctx, struct gs_req *req,
+                            struct gs_resp *resp)
+{
+    bool envelope = is_batch_envelope(req);
+    bool write = gs_is_write(req->method) && !envelope;
+    int cls = req_cls(req);
     char *key;
     double now = gs_now_mono();
     double *until;
+    enum gs_bad_kind bad = GS_BAD_NONE;
 
     if (resp->status != 0) {
-        return; /* a 424 decided by the batch */
+        return GS_BAD_NONE; /* a 424 decided by the batch */
+    }
+    if (!user_key(ctx, req, resp)) {
+        return GS_BAD_NONE;
     }
     key = gs_xasprintf("%s /v1.0%s", req->method, req->path);
     until = gs_map_get(srv->throttle, key);
@@ -277,13 +487,47 @@ static void run(struct gs_server *srv, struct gs_ctx *ctx, struct gs_req *req, s
         srv->stats.retry_after_violations++;
         srv->stats.throttled++;
         free(key);
-        return;
+        return GS_BAD_NONE;
     }
     if (until != NULL) {
         gs_map_remove(srv->throttle, key, until);
         free(until);
     }
-    if (!is_batch_envelope(req) && now < srv->burst_until) {
+    if (!envelope && now < srv->scope_until[cls] &&
+        now >= srv->scope_first[cls] + (double)srv->faults.throttle_grace_ms / 1000.0) {
+        /* The scope was told to wait (a tenant-wide 429 left before this arrived), and this
+         * request of the scope did not: throttled again, and counted. */
+        gs_error_throttled(ctx, resp, srv->scope_until[cls] - now);
+        scope_headers(srv, resp);
+        srv->stats.retry_after_violations++;
+        srv->stats.scope_violations++;
+        srv->stats.throttled++;
+    } else if (!envelope && now < srv->scope_until[cls] && now >= srv->tenant_until) {
+        /* Within the grace after a window opened, and the burst is over: still the scope's
+         * wait, not counted. */
+        gs_error_throttled(ctx, resp, srv->scope_until[cls] - now);
+        scope_headers(srv, resp);
+        srv->stats.throttled++;
+    } else if (!envelope && now < srv->tenant_until &&
+               (srv->faults.throttle_classes & (cls ? 2u : 1u))) {
+        /* A tenant-wide burst: the whole scope waits from when this 429 leaves. */
+        double leaves = now + (srv->closing ? 0 : (double)srv->faults.latency_ms / 1000.0);
+
+        gs_error_throttled(ctx, resp, srv->faults.retry_after);
+        scope_headers(srv, resp);
+        for (int c = 0; c < 2; c++) {
+            if (!(srv->faults.throttle_classes & (c ? 2u : 1u))) {
+                continue;
+            }
+            if (now >= srv->scope_until[c]) {
+                srv->scope_first[c] = leaves; /* a new window opens with this 429 */
+            }
+            if (leaves + srv->faults.retry_after > srv->scope_until[c]) {
+                srv->scope_until[c] = leaves + srv->faults.retry_after;
+            }
+        }
+        srv->stats.throttled++;
+    } else if (!envelope && now < srv->burst_until) {
         /* A throttle_for burst: Graph answers 429 to everything for a while. */
         gs_error_throttled(ctx, resp, srv->faults.retry_after);
         srv->stats.throttled++;
@@ -301,13 +545,25 @@ static void run(struct gs_server *srv, struct gs_ctx *ctx, struct gs_req *req, s
         gs_error_throttled(ctx, resp, srv->faults.retry_after);
         free(gs_map_put(srv->throttle, key, t));
         srv->stats.throttled++;
+    } else if ((strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0 ||
+                strcmp(req->method, "PATCH") == 0) &&
+               req->content_type != NULL && !json_ctype(req->content_type)) {
+        /* Graph takes JSON only, bodiless actions included (GRAPH.md section 12: a form
+         * content type drew 415 on invalidateAllRefreshTokens). */
+        gs_error(ctx, resp, 415, "UnsupportedMediaType",
+                 "The content type '%s' is not supported. Requests need "
+                 "'Content-Type: application/json'.",
+                 req->content_type);
     } else {
         gs_graph_dispatch(ctx, req, resp);
         if (write && resp->status >= 200 && resp->status <= 299) {
             srv->stats.mutations++;
         }
+        bad = bad_take(srv, req);
+        bad_apply(resp, bad);
     }
     free(key);
+    return bad == GS_BAD_HTML || bad == GS_BAD_TRUNCATED ? bad : GS_BAD_NONE;
 }
 
 struct item_owner {
@@ -338,8 +594,12 @@ static void on_batch_item(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp
     if (req->json != NULL) {
         body = gs_json_str(req->json);
     }
-    log_add(srv, req->method, path, body, body ? strlen(body) : 0, true, item_id, o->parent,
-            resp->status);
+    {
+        struct log_meta meta = {.ctype = req->content_type, .keep_body = true};
+
+        log_add(srv, req->method, path, body, body ? strlen(body) : 0, true, item_id, o->parent,
+                resp->status, &meta);
+    }
     free(path);
 }
 
@@ -369,18 +629,71 @@ static bool authorized(struct gs_server *srv, struct evhttp_request *ev, struct 
     return false;
 }
 
+/* The scheme of an Authorization header ("Bearer"), without the credential. Owned, or NULL. */
+static char *auth_scheme(const char *h)
+{
+    return h != NULL ? gs_xstrndup(h, strcspn(h, " ")) : NULL;
+}
+
+/* Puts the graph host into @odata.context and @odata.id URLs of o (recursively), which graph.c
+ * writes for graph.microsoft.com. */
+static void rehost(const struct gs_server *srv, json_object *o)
+{
+    static const char prefix[] = "https://" GRAPH_HOST "/";
+
+    if (o == NULL || strcasecmp(srv->graph_host, GRAPH_HOST) == 0) {
+        return;
+    }
+    if (json_object_is_type(o, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(o); i++) {
+            rehost(srv, json_object_array_get_idx(o, i));
+        }
+        return;
+    }
+    if (!json_object_is_type(o, json_type_object)) {
+        return;
+    }
+    json_object_object_foreach(o, key, val)
+    {
+        const char *s =
+            json_object_is_type(val, json_type_string) ? json_object_get_string(val) : NULL;
+
+        if (s != NULL && (strcmp(key, "@odata.context") == 0 || strcmp(key, "@odata.id") == 0) &&
+            strncmp(s, prefix, sizeof(prefix) - 1) == 0) {
+            char *url = gs_xasprintf("https://%s/%s", srv->graph_host, s + sizeof(prefix) - 1);
+
+            json_object_set_string(val, url);
+            free(url);
+        } else {
+            rehost(srv, val);
+        }
+    }
+}
+
 static void handle_graph(struct gs_server *srv, struct evhttp_request *ev, const char *method,
                          const char *target, const char *body, size_t len, struct reply *r,
                          const char *request_id, const char *client_request_id)
 {
+    struct evkeyvalq *in = evhttp_request_get_input_headers(ev);
     struct item_owner owner = {srv, 0};
     struct gs_ctx ctx = {srv->tenant,       srv->base_url, request_id,
                          client_request_id, on_batch_item, &owner};
     struct gs_req req;
     struct gs_resp resp = {0};
+    char *scheme = auth_scheme(evhttp_find_header(in, "Authorization"));
+    struct log_meta meta = {
+        .ctype = evhttp_find_header(in, "Content-Type"),
+        .crid = evhttp_find_header(in, "client-request-id"),
+        .ua = evhttp_find_header(in, "User-Agent"),
+        .auth = scheme,
+        .rid = request_id,
+        .keep_body = true,
+    };
+    enum gs_bad_kind bad = GS_BAD_NONE;
 
     srv->stats.graph_requests++;
-    owner.parent = log_add(srv, method, target, body, len, false, NULL, 0, 0);
+    owner.parent = log_add(srv, method, target, body, len, false, NULL, 0, 0, &meta);
+    free(scheme);
     gs_req_init(&req, method, target + 5); /* after "/v1.0" */
     if (req.path[0] == '\0') {
         free(req.path);
@@ -391,16 +704,42 @@ static void handle_graph(struct gs_server *srv, struct evhttp_request *ev, const
     req.has_body = len > 0;
     req.content_type = evhttp_find_header(evhttp_request_get_input_headers(ev), "Content-Type");
     if (authorized(srv, ev, &ctx, &resp)) {
-        run(srv, &ctx, &req, &resp);
+        bad = run(srv, &ctx, &req, &resp);
         count_status(srv, &resp);
     } else {
         r->www_auth = true;
     }
+    if (bad == GS_BAD_HTML) {
+        static const char page[] =
+            "<html><head><title>Service Unavailable</title></head><body><h1>The gateway could "
+            "not reach the service</h1></body></html>";
+
+        resp.status = 200;
+        r->raw = gs_xstrdup(page);
+        r->raw_len = sizeof(page) - 1;
+        r->content_type = "text/html; charset=utf-8";
+    } else if (bad == GS_BAD_TRUNCATED) {
+        /* The JSON answer cut in half (a 204's empty answer becomes a cut context line). */
+        const char *s =
+            resp.body != NULL
+                ? gs_json_str(resp.body)
+                : "{\"@odata.context\":\"https://graph.microsoft.com/v1.0/$metadata#\"}";
+        size_t n = strlen(s);
+
+        if (resp.status == 204) {
+            resp.status = 200;
+        }
+        r->raw_len = n / 2 > 0 ? n / 2 : 1;
+        r->raw = gs_xstrndup(s, r->raw_len);
+    }
+    rehost(srv, resp.body);
     log_set_status(srv, owner.parent, resp.status);
     r->status = resp.status;
     r->body = resp.body;
     resp.body = NULL;
     memcpy(r->retry_after, resp.retry_after, sizeof(r->retry_after));
+    memcpy(r->throttle_scope, resp.throttle_scope, sizeof(r->throttle_scope));
+    memcpy(r->throttle_info, resp.throttle_info, sizeof(r->throttle_info));
     gs_req_clear(&req);
 }
 
@@ -505,7 +844,7 @@ static char *token_new(struct gs_server *srv, double now_wall)
     json_object *p = json_object_new_object();
     json_object *roles = json_object_new_array();
     unsigned char sig[32];
-    char uti[37], *iss, *h64, *p64, *s64, *tok;
+    char uti[37], *iss, *aud, *h64, *p64, *s64, *tok;
     const char *ps;
     long iat = (long)now_wall;
 
@@ -516,7 +855,9 @@ static char *token_new(struct gs_server *srv, double now_wall)
     }
     gs_guid_new(uti);
     iss = gs_xasprintf("https://sts.windows.net/%s/", srv->tenant->id);
-    gs_json_add_str(p, "aud", "https://graph.microsoft.com");
+    aud = gs_xasprintf("https://%s", srv->graph_host);
+    gs_json_add_str(p, "aud", aud);
+    free(aud);
     gs_json_add_str(p, "iss", iss);
     json_object_object_add(p, "iat", json_object_new_int64(iat));
     json_object_object_add(p, "nbf", json_object_new_int64(iat));
@@ -672,7 +1013,11 @@ static void handle_token(struct gs_server *srv, struct evhttp_request *ev, const
     } else if (scope == NULL || scope[0] == '\0') {
         oauth_error(r, 400, "invalid_request", 900144,
                     "The request body must contain the following parameter: 'scope'.");
-    } else if (strcmp(scope, SCOPE) != 0) {
+    } else if (strncmp(scope, "https://", 8) != 0 ||
+               strncasecmp(scope + 8, srv->graph_host, strlen(srv->graph_host)) != 0 ||
+               strcmp(scope + 8 + strlen(srv->graph_host), "/.default") != 0) {
+        /* Only this cloud's Graph resource: a national cloud's token is not the commercial
+         * one's (GRAPH.md section 12). */
         oauth_error(r, 400, "invalid_scope", 70011,
                     "The provided value for the input parameter 'scope' is not valid. The scope "
                     "%s is not valid.",
@@ -729,16 +1074,132 @@ static void handle_token(struct gs_server *srv, struct evhttp_request *ev, const
 
 /* }====== */
 
+/* The non-secret fields of a token request's form for the request log: grant_type, client_id,
+ * scope, client_assertion_type, whether a client_secret came, and a client assertion's decoded
+ * JWT header (its alg and thumbprints; never its claims or signature). Owned, or NULL. */
+static json_object *token_form_log(const char *body, size_t len)
+{
+    static const char *const plain[] = {"grant_type", "client_id", "scope",
+                                        "client_assertion_type"};
+    struct form f;
+    json_object *o;
+    const char *a;
+
+    if (!form_parse(&f, body, len)) {
+        form_clear(&f);
+        return NULL;
+    }
+    o = json_object_new_object();
+    for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+        if (form_get(&f, plain[i]) != NULL) {
+            gs_json_add_str(o, plain[i], form_get(&f, plain[i]));
+        }
+    }
+    json_object_object_add(o, "client_secret",
+                           json_object_new_boolean(form_get(&f, "client_secret") != NULL));
+    if ((a = form_get(&f, "client_assertion")) != NULL) {
+        size_t n = strcspn(a, ".");
+        char *b64 = gs_xstrndup(a, n), *std, *hdr;
+        size_t k = strlen(b64), dlen = 0;
+        json_object *h = NULL;
+        char why[64];
+
+        /* base64url without padding -> base64 with padding for gs_base64_decode */
+        std = gs_xmalloc(k + 4);
+        for (size_t i = 0; i < k; i++) {
+            std[i] = b64[i] == '-' ? '+' : b64[i] == '_' ? '/' : b64[i];
+        }
+        while (k % 4 != 0) {
+            std[k++] = '=';
+        }
+        std[k] = '\0';
+        hdr = gs_base64_decode(std, &dlen);
+        if (hdr != NULL) {
+            h = gs_json_parse(hdr, dlen, why, sizeof(why));
+        }
+        json_object_object_add(o, "client_assertion_header", h);
+        free(hdr);
+        free(std);
+        free(b64);
+    }
+    form_clear(&f);
+    return o;
+}
+
+/* }====== */
+
 /* {====== /_sim ====== */
 
-static json_object *faults_json(const struct gs_faults *f)
+static const char *const bad_names[] = {
+    [GS_BAD_NONE] = "none",   [GS_BAD_EMPTY_202] = "empty_202",
+    [GS_BAD_HTML] = "html",   [GS_BAD_TRUNCATED] = "truncated",
+    [GS_BAD_NO_ID] = "no_id", [GS_BAD_WRONG_SHAPE] = "wrong_shape",
+};
+
+enum gs_bad_kind gs_bad_kind_parse(const char *name)
 {
+    for (size_t i = 1; name != NULL && i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+        if (strcmp(name, bad_names[i]) == 0) {
+            return (enum gs_bad_kind)i;
+        }
+    }
+    return GS_BAD_NONE;
+}
+
+unsigned gs_throttle_classes(const char *name)
+{
+    if (name == NULL) {
+        return 0;
+    }
+    return strcasecmp(name, "ReadWrite") == 0 ? 3u
+           : strcasecmp(name, "Write") == 0   ? 2u
+           : strcasecmp(name, "Read") == 0    ? 1u
+                                              : 0u;
+}
+
+bool gs_host_ok(const char *name)
+{
+    size_t n = name != NULL ? strlen(name) : 0;
+
+    if (n == 0 || n > 127) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static const char *class_name(unsigned c)
+{
+    return c == 3 ? "ReadWrite" : c == 2 ? "Write" : "Read";
+}
+
+static json_object *faults_json(const struct gs_server *srv)
+{
+    const struct gs_faults *f = &srv->faults;
     json_object *o = json_object_new_object();
+    json_object *b = json_object_new_object();
+    double left = srv->tenant_until - gs_now_mono();
 
     json_object_object_add(o, "throttle_every", json_object_new_int64(f->throttle_every));
     json_object_object_add(o, "retry_after", json_object_new_double(f->retry_after));
     json_object_object_add(o, "fail_every", json_object_new_int64(f->fail_every));
     json_object_object_add(o, "latency_ms", json_object_new_int64(f->latency_ms));
+    gs_json_add_str(o, "throttle_scope", class_name(f->throttle_classes));
+    json_object_object_add(o, "throttle_grace_ms", json_object_new_int64(f->throttle_grace_ms));
+    json_object_object_add(o, "tenant_throttle_left", json_object_new_double(left > 0 ? left : 0));
+    gs_json_add_str(b, "kind", bad_names[f->bad.kind]);
+    json_object_object_add(b, "count", json_object_new_int64(f->bad.count));
+    gs_json_add_str(b, "method", f->bad.method);
+    gs_json_add_str(b, "path", f->bad.path);
+    json_object_object_add(o, "bad_answer", b);
+    gs_json_add_str(o, "graph_host", srv->graph_host);
     return o;
 }
 
@@ -760,6 +1221,9 @@ static json_object *stats_json(const struct gs_server *srv)
     STAT(unauthorized);
     STAT(unknown_paths);
     STAT(bad_requests);
+    json_object_object_add(o, "throttle_scope_violations",
+                           json_object_new_int64((int64_t)s->scope_violations));
+    STAT(bad_answers);
 #undef STAT
     json_object_object_add(o, "log_entries", json_object_new_int64((int64_t)srv->log_len));
     json_object_object_add(o, "log_dropped", json_object_new_int64((int64_t)srv->log_dropped));
@@ -793,6 +1257,25 @@ static json_object *requests_json(const struct gs_server *srv, uint64_t since)
         gs_json_add_str(x, "batch_id", e->batch_id);
         json_object_object_add(x, "batch_parent",
                                e->batch ? json_object_new_int64((int64_t)e->parent) : NULL);
+        {
+            json_object *h = json_object_new_object();
+
+            gs_json_add_str(h, "Content-Type", e->ctype);
+            if (!e->batch) {
+                gs_json_add_str(h, "client-request-id", e->crid);
+                gs_json_add_str(h, "User-Agent", e->ua);
+                gs_json_add_str(h, "Authorization", e->auth);
+            }
+            json_object_object_add(x, "headers", h);
+        }
+        gs_json_add_str(x, "request_id", e->batch ? NULL : e->rid);
+        json_object_object_add(
+            x, "body",
+            e->body != NULL ? json_object_new_string_len(e->body, (int)strlen(e->body)) : NULL);
+        json_object_object_add(x, "body_length", json_object_new_int64((int64_t)e->body_len));
+        if (e->form != NULL) {
+            json_object_object_add(x, "form", json_object_get(e->form));
+        }
         json_object_array_add(a, x);
     }
     json_object_object_add(o, "value", a);
@@ -831,9 +1314,52 @@ static bool sim_reset(struct gs_server *srv, char *err, size_t errlen)
     log_clear(srv);
     gs_map_clear(srv->throttle, free_double);
     srv->burst_until = 0;
+    srv->tenant_until = 0;
+    srv->scope_until[0] = srv->scope_until[1] = 0;
+    srv->scope_first[0] = srv->scope_first[1] = 0;
+    snprintf(srv->graph_host, sizeof(srv->graph_host), "%s",
+             srv->opt.graph_host ? srv->opt.graph_host : GRAPH_HOST);
     srv->faults = srv->opt.faults;
     srv->graph_counter = 0;
     srv->mutation_counter = 0;
+    return true;
+}
+
+/* {"kind", "count", "method", "path"} (or null: off) into *b; false when malformed. */
+static bool bad_answer_json(json_object *v, struct gs_bad_answer *b)
+{
+    const char *kind, *method, *path;
+    json_object *n = NULL;
+
+    if (v == NULL) {
+        memset(b, 0, sizeof(*b));
+        return true;
+    }
+    if (!json_object_is_type(v, json_type_object)) {
+        return false;
+    }
+    json_object_object_foreach(v, key, val)
+    {
+        (void)val;
+        if (strcmp(key, "kind") != 0 && strcmp(key, "count") != 0 && strcmp(key, "method") != 0 &&
+            strcmp(key, "path") != 0) {
+            return false;
+        }
+    }
+    kind = gs_json_get_str(v, "kind");
+    method = gs_json_get_str(v, "method");
+    path = gs_json_get_str(v, "path");
+    if (gs_bad_kind_parse(kind) == GS_BAD_NONE || !json_object_object_get_ex(v, "count", &n) ||
+        !json_object_is_type(n, json_type_int) || json_object_get_int64(n) < 0 ||
+        (method != NULL && strlen(method) >= sizeof(b->method)) ||
+        (path != NULL && strlen(path) >= sizeof(b->path))) {
+        return false;
+    }
+    memset(b, 0, sizeof(*b));
+    b->kind = gs_bad_kind_parse(kind);
+    b->count = (long)json_object_get_int64(n);
+    snprintf(b->method, sizeof(b->method), "%s", method ? method : "");
+    snprintf(b->path, sizeof(b->path), "%s", path ? path : "");
     return true;
 }
 
@@ -844,8 +1370,9 @@ static bool sim_faults(struct gs_server *srv, const char *body, size_t len, char
     json_object *o = gs_json_parse(body ? body : "", len, err, errlen);
     struct gs_faults f = srv->faults;
     bool ok = o != NULL && json_object_is_type(o, json_type_object);
-    double burst = -1;
+    double burst = -1, tenant = -1;
     bool revoke = false;
+    char host[128] = "";
 
     if (o != NULL && !ok) {
         snprintf(err, errlen, "the body must be a JSON object");
@@ -872,6 +1399,21 @@ static bool sim_faults(struct gs_server *srv, const char *body, size_t len, char
             } else if (strcmp(key, "revoke_tokens") == 0 && val != NULL &&
                        json_object_is_type(val, json_type_boolean)) {
                 revoke = json_object_get_boolean(val);
+            } else if (strcmp(key, "throttle_grace_ms") == 0 && is_int && n >= 0 && n <= 60000) {
+                f.throttle_grace_ms = n;
+            } else if (strcmp(key, "tenant_throttle_for") == 0 && is_num &&
+                       json_object_get_double(val) >= 0 && json_object_get_double(val) <= 3600) {
+                tenant = json_object_get_double(val);
+            } else if (strcmp(key, "throttle_scope") == 0 && val != NULL &&
+                       json_object_is_type(val, json_type_string) &&
+                       gs_throttle_classes(json_object_get_string(val)) != 0) {
+                f.throttle_classes = gs_throttle_classes(json_object_get_string(val));
+            } else if (strcmp(key, "graph_host") == 0 && val != NULL &&
+                       json_object_is_type(val, json_type_string) &&
+                       gs_host_ok(json_object_get_string(val))) {
+                snprintf(host, sizeof(host), "%s", json_object_get_string(val));
+            } else if (strcmp(key, "bad_answer") == 0 && bad_answer_json(val, &f.bad)) {
+                /* set in f.bad */
             } else {
                 snprintf(err, errlen, "invalid or unknown fault setting '%s'", key);
                 ok = false;
@@ -891,6 +1433,15 @@ static bool sim_faults(struct gs_server *srv, const char *body, size_t len, char
         srv->faults = f;
         if (burst >= 0) {
             srv->burst_until = gs_now_mono() + burst;
+        }
+        if (tenant >= 0) {
+            srv->tenant_until = gs_now_mono() + tenant;
+            if (tenant == 0) {
+                srv->scope_until[0] = srv->scope_until[1] = 0; /* ended: nothing to wait for */
+            }
+        }
+        if (host[0] != '\0') {
+            snprintf(srv->graph_host, sizeof(srv->graph_host), "%s", host);
         }
         if (revoke) {
             /* Every token issued so far is refused from now on, as after a key rollover. */
@@ -952,7 +1503,7 @@ static void handle_sim(struct gs_server *srv, const char *method, char **seg, si
             return;
         }
         r->status = 200;
-        r->body = faults_json(&srv->faults);
+        r->body = faults_json(srv);
     } else if (strcmp(what, "health") == 0 && get) {
         r->status = 200;
         r->body = json_object_new_object();
@@ -1037,8 +1588,18 @@ static void on_request(struct evhttp_request *ev, void *arg)
         handle_graph(srv, ev, method, uri, body, len, &r, rid, crid);
     } else if (nseg == 4 && strcmp(seg[1], "oauth2") == 0 && strcmp(seg[2], "v2.0") == 0 &&
                strcmp(seg[3], "token") == 0 && query == NULL) {
+        struct evkeyvalq *hdrs = evhttp_request_get_input_headers(ev);
+        struct log_meta meta = {
+            .ctype = evhttp_find_header(hdrs, "Content-Type"),
+            .crid = evhttp_find_header(hdrs, "client-request-id"),
+            .ua = evhttp_find_header(hdrs, "User-Agent"),
+            .rid = rid,
+            .form = token_form_log(body, len),
+        };
+
         handle_token(srv, ev, method, seg[0], uri, body, len, &r);
-        log_add(srv, method, uri, body, len, false, NULL, 0, r.status);
+        log_add(srv, method, uri, body, len, false, NULL, 0, r.status, &meta);
+        json_object_put(meta.form);
     } else {
         struct gs_ctx ctx = {srv->tenant, srv->base_url, rid, crid, NULL, NULL};
         struct gs_resp resp = {0};
@@ -1047,7 +1608,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
         srv->stats.unknown_paths++;
         r.status = resp.status;
         r.body = resp.body;
-        log_add(srv, method, uri, body, len, false, NULL, 0, r.status);
+        log_add(srv, method, uri, body, len, false, NULL, 0, r.status, NULL);
     }
     send_reply(srv, ev, &r, true, rid, crid);
     free(path);
@@ -1069,6 +1630,14 @@ struct gs_server *gs_server_new(struct event_base *base, json_object *seed,
     srv->seed = seed;
     srv->opt = *opt;
     srv->faults = opt->faults;
+    if (srv->faults.throttle_classes == 0) {
+        srv->faults.throttle_classes = srv->opt.faults.throttle_classes = 3;
+    }
+    snprintf(srv->graph_host, sizeof(srv->graph_host), "%s",
+             opt->graph_host ? opt->graph_host : GRAPH_HOST);
+    if (opt->tenant_throttle_for > 0) {
+        srv->tenant_until = gs_now_mono() + opt->tenant_throttle_for;
+    }
     srv->tokens = gs_map_new(false);
     srv->throttle = gs_map_new(false);
     srv->log_cap = opt->log_limit < 1000 ? 1000 : (size_t)opt->log_limit;
@@ -1085,6 +1654,9 @@ struct gs_server *gs_server_new(struct event_base *base, json_object *seed,
     evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                               EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE);
     evhttp_set_max_body_size(srv->http, MAX_BODY);
+    /* An empty answer (204, an empty 202) carries no Content-Type, as Graph's do; evhttp's
+     * default would say text/html. */
+    evhttp_set_default_content_type(srv->http, NULL);
     evhttp_set_timeout(srv->http, 120);
     evhttp_set_gencb(srv->http, on_request, srv);
     sock = evhttp_bind_socket_with_handle(srv->http, "127.0.0.1", (ev_uint16_t)opt->port);

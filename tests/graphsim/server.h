@@ -1,7 +1,10 @@
 /*
  * server.h: graphsim's HTTP front: the evhttp listener, the OAuth2 token endpoint, bearer token
- * checks, fault injection (throttling with Retry-After, 503s, latency), statistics, the request
- * log and the /_sim introspection endpoints.
+ * checks, wire checks every Graph request passes (415 for a non-JSON Content-Type on POST, PUT
+ * and PATCH; /users('$x') key segments), fault injection (throttling with Retry-After per path
+ * or tenant-wide with x-ms-throttle-scope and violation counting, 503s, latency, unusable 2xx
+ * answers), statistics, the request log (with the headers and bodies weir sent) and the /_sim
+ * introspection endpoints.
  *
  * It turns each HTTP request into a gs_req for graph.c and each gs_resp back into an HTTP reply.
  * It owns the tenant and the parsed seed (for /_sim/reset). It is not the Graph semantics.
@@ -13,21 +16,60 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 
+/* The unusable answers of the bad_answer fault. */
+enum gs_bad_kind {
+    GS_BAD_NONE,
+    GS_BAD_EMPTY_202,  /* 202 Accepted, no body */
+    GS_BAD_HTML,       /* 200 text/html (top-level requests only) */
+    GS_BAD_TRUNCATED,  /* the JSON answer cut in half (top-level requests only) */
+    GS_BAD_NO_ID,      /* the JSON answer without "id" (and its "value" items without theirs) */
+    GS_BAD_WRONG_SHAPE /* 200 with the JSON array [] */
+};
+
+/* The next `count` Graph requests (and $batch items) with this method (empty = any) and a path
+ * under this prefix (relative to /v1.0, case-insensitive; empty = any) answer `kind`, after the
+ * request itself was carried out. */
+struct gs_bad_answer {
+    enum gs_bad_kind kind;
+    long count;
+    char method[8];
+    char path[256];
+};
+
 /* Fault injection settings; 0 disables a fault. */
 struct gs_faults {
-    long throttle_every; /* every K-th mutation answers 429 */
-    double retry_after;  /* seconds sent in Retry-After with those 429s */
-    long fail_every;     /* every K-th Graph request answers 503 */
-    long latency_ms;     /* added delay before every non-/_sim reply */
+    long throttle_every;       /* every K-th mutation answers 429 */
+    double retry_after;        /* seconds sent in Retry-After with those 429s */
+    long fail_every;           /* every K-th Graph request answers 503 */
+    long latency_ms;           /* added delay before every non-/_sim reply */
+    unsigned throttle_classes; /* a tenant-wide burst's scope: 1 Read, 2 Write, 3 ReadWrite */
+    long throttle_grace_ms;    /* a request of the scope that arrives this soon after the first
+                                  429 of a window left is not a violation (the client cannot
+                                  have read that 429 yet) */
+    struct gs_bad_answer bad;
 };
 
 struct gs_options {
     int port;              /* 0 = ephemeral */
     double token_lifetime; /* seconds */
     struct gs_faults faults;
-    long generate_users; /* synthetic users; -1 = the seed's "generate_users" */
-    long log_limit;      /* request log entries kept (oldest dropped first) */
+    long generate_users;        /* synthetic users; -1 = the seed's "generate_users" */
+    long log_limit;             /* request log entries kept (oldest dropped first) */
+    double tenant_throttle_for; /* a tenant-wide 429 burst from start-up, seconds (0 = none) */
+    const char *graph_host;     /* Graph's host name: the token scope https://HOST/.default and
+                                   @odata.context/@odata.id URLs; NULL = graph.microsoft.com */
 };
+
+/* The classes a throttling scope name covers: "Read" 1, "Write" 2, "ReadWrite" 3 (any case);
+ * 0 when unknown. */
+unsigned gs_throttle_classes(const char *name);
+
+/* Whether name can be a Graph host name (letters, digits, '.' and '-', 1-127 characters). */
+bool gs_host_ok(const char *name);
+
+/* Parses a bad_answer kind name ("empty_202", "html", "truncated", "no_id", "wrong_shape");
+ * GS_BAD_NONE when unknown. */
+enum gs_bad_kind gs_bad_kind_parse(const char *name);
 
 struct gs_server;
 

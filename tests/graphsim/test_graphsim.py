@@ -1124,7 +1124,11 @@ class FaultTest(GraphTest):
             self.assertEqual(err["error"]["code"], "BadRequest")
         self.assertEqual(self.s.sim("GET", "faults")[1],
                          {"throttle_every": 0, "retry_after": 1.25, "fail_every": 0,
-                          "latency_ms": 0})
+                          "latency_ms": 0, "throttle_scope": "ReadWrite",
+                          "throttle_grace_ms": 0,
+                          "tenant_throttle_left": 0,
+                          "bad_answer": {"kind": "none", "count": 0, "method": "", "path": ""},
+                          "graph_host": "graph.microsoft.com"})
 
 
 class FaultFlagTest(unittest.TestCase):
@@ -1133,8 +1137,10 @@ class FaultFlagTest(unittest.TestCase):
                   "--latency-ms", "20")
         try:
             st, faults = sim.sim("GET", "faults")
-            self.assertEqual(faults, {"throttle_every": 2, "retry_after": 0.25, "fail_every": 4,
-                                      "latency_ms": 20})
+            self.assertEqual({k: faults[k] for k in ("throttle_every", "retry_after",
+                                                     "fail_every", "latency_ms")},
+                             {"throttle_every": 2, "retry_after": 0.25, "fail_every": 4,
+                              "latency_ms": 20})
             uids = [u["id"] for u in SEED["users"]]
             codes = [sim.call("PATCH", "/v1.0/users/" + uids[0], {"city": "C"})[0],
                      sim.call("PATCH", "/v1.0/users/" + uids[1], {"city": "C"})[0],
@@ -1230,7 +1236,7 @@ class SimTest(GraphTest):
             "requests", "graph_requests", "batch_items", "mutations", "token_requests",
             "tokens_issued", "throttled", "retry_after_violations", "injected_failures",
             "unauthorized", "unknown_paths", "bad_requests", "log_entries", "log_dropped",
-            "users"})
+            "users", "throttle_scope_violations", "bad_answers"})
 
     def test_unknown_paths(self):
         self.assertGraphError(self.s.get("/v1.0/contacts"), 400, "BadRequest",
@@ -1286,10 +1292,15 @@ def make_cert(directory, name):
         return key, f.read(), der
 
 
-def sign_jwt(key, header, claims):
+def sign_jwt(key, header, claims, pss=None):
+    """A JWT signed with key: RSASSA-PSS (32-byte salt) when pss, else PKCS#1 v1.5; pss None
+    follows the header's alg."""
     signing = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())
-    sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", key], input=signing.encode(),
-                         check=True, capture_output=True).stdout
+    if pss is None:
+        pss = header.get("alg") == "PS256"
+    opts = ["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32"] if pss else []
+    sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", key] + opts,
+                         input=signing.encode(), check=True, capture_output=True).stdout
     return signing + "." + b64url(sig)
 
 
@@ -1367,6 +1378,29 @@ class CertTokenTest(unittest.TestCase):
         # Scheme and host compare without regard to case.
         aud = self.url().replace("http://", "HTTP://")
         self.assertEqual(self.token(self.jwt(aud=aud))[0], 200)
+
+    def test_ps256(self):
+        # Microsoft's current page: PS256 with x5t#S256. Verified with RSA-PSS.
+        st, _, body = self.token(self.jwt(header={"alg": "PS256", "typ": "JWT",
+                                                  "x5t#S256": self.s256_a}))
+        self.assertEqual(st, 200, body)
+        # A PKCS#1 v1.5 signature labelled PS256 (or a PSS one labelled RS256) does not verify.
+        h = {"alg": "PS256", "typ": "JWT", "x5t#S256": self.s256_a}
+        now = int(time.time())
+        claims = {"aud": self.url(), "iss": CLIENT_ID, "sub": CLIENT_ID, "jti": "j",
+                  "nbf": now, "exp": now + 600}
+        self.refused(self.token(sign_jwt(self.key_a, h, claims, pss=False)), 401,
+                     "invalid_client", 700027, "The provided signature value did not match")
+        h["alg"] = "RS256"
+        self.refused(self.token(sign_jwt(self.key_a, h, claims, pss=True)), 401,
+                     "invalid_client", 700027, "The provided signature value did not match")
+        # The request log keeps the assertion's header, never the assertion.
+        st, log = self.sim.sim("GET", "requests")
+        forms = [e["form"] for e in log["value"] if "form" in e]
+        self.assertTrue(any((f.get("client_assertion_header") or {}).get("alg") == "PS256"
+                            for f in forms), forms)
+        self.assertNotIn("client_assertion", [k for f in forms for k in f])
+        self.assertTrue(all(e["body"] is None for e in log["value"] if "form" in e))
 
     def test_unknown_certificate(self):
         body = self.refused(self.token(self.jwt(key=self.key_b, header={
@@ -1529,6 +1563,319 @@ class CommandLineTest(unittest.TestCase):
             self.assertIsNone(SANITIZER.search(r.stderr), r.stderr)
         finally:
             os.unlink(f.name)
+
+
+# {====== the wire: content types, ids, the log of what clients sent ======
+
+
+class WireTest(GraphTest):
+    def tearDown(self):
+        self.s.sim("POST", "faults", {"bad_answer": None, "graph_host": "graph.microsoft.com"})
+
+    def test_non_json_content_type_is_415(self):
+        adele = USERS["Adele"]["id"]
+        revoke = "/v1.0/users/%s/revokeSignInSessions" % adele
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        # libcurl's default for a bodiless POST: Graph answers 415, bodiless or not.
+        err = self.assertGraphError(self.s.call("POST", revoke, headers=form), 415,
+                                    "UnsupportedMediaType")
+        self.assertIn("application/x-www-form-urlencoded", err["message"])
+        self.assertGraphError(self.s.call("PATCH", "/v1.0/users/" + adele, "a=b",
+                                          content_type=False, headers=form), 415,
+                              "UnsupportedMediaType")
+        self.assertGraphError(self.s.call("PATCH", "/v1.0/users/" + adele, '{"city":"X"}',
+                                          content_type=False,
+                                          headers={"Content-Type": "text/plain"}), 415,
+                              "UnsupportedMediaType")
+        # JSON, or no type at all without a body: fine.
+        self.assertEqual(self.s.call("POST", revoke,
+                                     headers={"Content-Type": "application/json"})[0], 200)
+        self.assertEqual(self.s.call("POST", revoke)[0], 200)
+        self.assertEqual(self.s.call("POST", revoke, headers={
+            "Content-Type": "application/json; charset=utf-8"})[0], 200)
+        # GET and DELETE are not judged by a type they need not send.
+        self.assertEqual(self.s.get("/v1.0/users/" + adele, headers=form)[0], 200)
+        # Inside $batch: an item's Content-Type is checked the same way.
+        st, _, body = self.s.call("POST", "/v1.0/$batch", {"requests": [
+            {"id": "1", "method": "POST", "url": "/users/%s/revokeSignInSessions" % adele,
+             "headers": {"Content-Type": "application/x-www-form-urlencoded"}},
+            {"id": "2", "method": "POST", "url": "/users/%s/revokeSignInSessions" % adele}]})
+        self.assertEqual(st, 200)
+        by_id = {r["id"]: r for r in body["responses"]}
+        self.assertEqual(by_id["1"]["status"], 415)
+        self.assertEqual(by_id["2"]["status"], 200)
+        self.assertEqual(self.stats()["bad_requests"], 4)
+
+    def test_ids_on_every_answer(self):
+        crid = "0f8fad5b-d9cb-469f-a165-70867728950e"
+        st, h, _ = self.s.get("/v1.0/users/" + USERS["Adele"]["id"],
+                              headers={"client-request-id": crid})
+        self.assertEqual(st, 200)
+        self.assertEqual(h["client-request-id"], crid)
+        self.assertRegex(h["request-id"], GUID)
+        # Without one, the client-request-id is the request-id.
+        st, h, _ = self.s.get("/v1.0/users/" + USERS["Adele"]["id"])
+        self.assertEqual(h["client-request-id"], h["request-id"])
+        st, h, body = self.s.token()
+        self.assertRegex(h["request-id"], GUID)
+
+    def test_request_log_keeps_what_was_sent(self):
+        crid = "9b2e2bd5-6f1e-4a3c-8f0e-3c7d1a6b2e44"
+        adele = USERS["Adele"]["id"]
+        self.s.call("PATCH", "/v1.0/users/" + adele, {"city": "Oslo"},
+                    headers={"client-request-id": crid, "User-Agent": "weir/9 (test)"})
+        self.s.call("POST", "/v1.0/$batch", {"requests": [
+            {"id": "1", "method": "PATCH", "url": "/users/" + adele,
+             "headers": {"Content-Type": "application/json"}, "body": {"city": "Bergen"}}]})
+        self.s.token()
+        log = self.s.sim("GET", "requests")[1]["value"]
+        patch = [e for e in log if e["method"] == "PATCH" and not e["batch"]][-1]
+        self.assertEqual(patch["headers"], {"Content-Type": "application/json",
+                                            "client-request-id": crid,
+                                            "User-Agent": "weir/9 (test)",
+                                            "Authorization": "Bearer"})
+        self.assertEqual(json.loads(patch["body"]), {"city": "Oslo"})
+        self.assertEqual(patch["body_length"], len(json.dumps({"city": "Oslo"})))
+        self.assertRegex(patch["request_id"], GUID)
+        item = [e for e in log if e["batch"]][-1]
+        self.assertEqual(item["headers"], {"Content-Type": "application/json"})
+        self.assertEqual(json.loads(item["body"]), {"city": "Bergen"})
+        token = [e for e in log if "form" in e][-1]
+        self.assertEqual(token["form"], {"client_id": CLIENT_ID, "grant_type":
+                                         "client_credentials", "scope": SCOPE,
+                                         "client_secret": True})
+        self.assertIsNone(token["body"])  # the form holds the secret
+        self.assertNotIn(SECRET, json.dumps(log))
+        self.assertNotIn(self.s.bearer(), json.dumps(log))
+
+    def test_user_key_literal(self):
+        adele = USERS["Adele"]
+        st, _, body = self.s.get("/v1.0/users('%s')" % adele["userPrincipalName"])
+        self.assertEqual(st, 200, body)
+        self.assertEqual(body["id"], adele["id"])
+        st, _, body = self.s.get("/v1.0/users(%%27%s%%27)/manager" % adele["id"])
+        self.assertIn(st, (200, 404))
+        # Quotes are doubled inside the literal.
+        self.assertGraphError(self.s.get("/v1.0/users('o''brien@%s')" % DOMAIN), 404,
+                              "Request_ResourceNotFound", NOT_FOUND % ("o'brien@" + DOMAIN))
+        self.assertGraphError(self.s.get("/v1.0/users('a'b@%s')" % DOMAIN), 400, "BadRequest")
+        self.assertGraphError(self.s.get("/v1.0/users('')"), 400, "BadRequest")
+        self.assertGraphError(self.s.get("/v1.0/users(adele)"), 400, "BadRequest")
+        # A '$' segment is an OData system segment: Graph asks for the key literal instead.
+        err = self.assertGraphError(self.s.get("/v1.0/users/$adele@" + DOMAIN), 400,
+                                    "BadRequest")
+        self.assertIn("/users('$adele@%s')" % DOMAIN, err["message"])
+        self.assertGraphError(self.s.get("/v1.0/users/%24adele@" + DOMAIN), 400, "BadRequest")
+
+    def test_dollar_upn_user(self):
+        import tempfile
+        seed = json.loads(json.dumps(SEED))
+        seed["users"].append({"id": "7d0c1a52-9f3e-4c1b-8a6d-2e5f4b3c1a90",
+                              "userPrincipalName": "$svc.sync@" + DOMAIN,
+                              "displayName": "Sync Service"})
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(seed, f)
+        sim = Sim(seed=f.name)
+        try:
+            st, _, body = sim.get("/v1.0/users('%24svc.sync%40" + DOMAIN + "')")
+            self.assertEqual(st, 200, body)
+            self.assertEqual(body["displayName"], "Sync Service")
+            st, _, _ = sim.call("PATCH", "/v1.0/users('$svc.sync@%s')" % DOMAIN,
+                                {"jobTitle": "Robot"})
+            self.assertEqual(st, 204)
+            self.assertEqual(sim.get("/v1.0/users('$svc.sync@%s')?$select=jobTitle"
+                                     % DOMAIN)[2]["jobTitle"], "Robot")
+            self.assertEqual(sim.get("/v1.0/users/$svc.sync@" + DOMAIN)[0], 400)
+        finally:
+            check_clean_exit(self, sim)
+            os.unlink(f.name)
+
+    def test_graph_host(self):
+        st, faults = self.s.sim("POST", "faults", {"graph_host": "graph.microsoft.us"})
+        self.assertEqual(faults["graph_host"], "graph.microsoft.us")
+        # Only that cloud's scope.
+        st, _, body = self.s.token()
+        self.assertEqual(st, 400)
+        self.assertEqual(body["error"], "invalid_scope")
+        self.assertEqual(body["error_codes"], [70011])
+        st, _, body = self.s.token(scope="https://graph.microsoft.us/.default")
+        self.assertEqual(st, 200, body)
+        claims = json.loads(base64_decode_url(body["access_token"].split(".")[1]))
+        self.assertEqual(claims["aud"], "https://graph.microsoft.us")
+        # Entities and references name that host; paging stays on the address called.
+        tok = "Bearer " + body["access_token"]
+        st, _, u = self.s.get("/v1.0/users/" + USERS["Adele"]["id"], token=tok)
+        self.assertEqual(u["@odata.context"],
+                         "https://graph.microsoft.us/v1.0/$metadata#users/$entity")
+        st, _, page = self.s.get("/v1.0/users?$top=2", token=tok)
+        self.assertTrue(page["@odata.context"].startswith("https://graph.microsoft.us/"))
+        self.assertTrue(page["@odata.nextLink"].startswith(
+            "http://127.0.0.1:%d/v1.0/" % self.s.port))
+        st, _, mgr = self.s.get("/v1.0/users/%s/manager/$ref" % USERS["Adele"]["id"], token=tok)
+        if st == 200:
+            self.assertTrue(mgr["@odata.id"].startswith("https://graph.microsoft.us/v1.0/"))
+        self.assertEqual(self.s.sim("POST", "faults", {"graph_host": "a b"})[0], 400)
+        # reset restores the command line's host
+        self.s.sim("POST", "reset")
+        self.assertEqual(self.s.sim("GET", "faults")[1]["graph_host"], "graph.microsoft.com")
+
+
+class BadAnswerTest(GraphTest):
+    def tearDown(self):
+        self.s.sim("POST", "faults", {"bad_answer": None})
+
+    def bad(self, kind, count=1, method="GET", path="/users"):
+        st, f = self.s.sim("POST", "faults", {"bad_answer": {
+            "kind": kind, "count": count, "method": method, "path": path}})
+        self.assertEqual(st, 200, f)
+        return f
+
+    def test_kinds(self):
+        adele = "/v1.0/users/" + USERS["Adele"]["id"]
+        self.bad("empty_202")
+        st, h, raw = self.s.raw("GET", adele, headers={"Authorization": "Bearer " +
+                                                          self.s.bearer()})
+        self.assertEqual((st, raw), (202, b""))
+        self.assertNotIn("content-type", h)
+        self.assertEqual(self.s.get(adele)[0], 200)  # spent
+        self.bad("html")
+        st, h, raw = self.s.raw("GET", adele, headers={"Authorization": "Bearer " +
+                                                          self.s.bearer()})
+        self.assertEqual(st, 200)
+        self.assertTrue(h["content-type"].startswith("text/html"))
+        self.assertTrue(raw.startswith(b"<html>"))
+        self.bad("truncated")
+        st, h, raw = self.s.raw("GET", adele, headers={"Authorization": "Bearer " +
+                                                          self.s.bearer()})
+        self.assertEqual(st, 200)
+        self.assertTrue(h["content-type"].startswith("application/json"))
+        self.assertTrue(raw.startswith(b'{"@odata.context"'))
+        self.assertRaises(ValueError, json.loads, raw)
+        self.bad("no_id")
+        st, _, body = self.s.get(adele)
+        self.assertEqual(st, 200)
+        self.assertNotIn("id", body)
+        self.assertEqual(body["displayName"], USERS["Adele"]["displayName"])
+        self.bad("no_id")
+        st, _, body = self.s.get("/v1.0/users?$top=3")
+        self.assertTrue(all("id" not in u for u in body["value"]))
+        self.bad("wrong_shape")
+        st, _, body = self.s.get(adele)
+        self.assertEqual((st, body), (200, []))
+        self.assertEqual(self.stats()["bad_answers"], 6)
+
+    def test_matching_and_writes(self):
+        adele = USERS["Adele"]["id"]
+        # Only POSTs under /users/{id}/revokeSignInSessions; the GET passes untouched.
+        self.bad("empty_202", count=2, method="POST", path="/users/" + adele)
+        self.assertEqual(self.s.get("/v1.0/users/" + adele)[0], 200)
+        st, _, body = self.s.call("POST", "/v1.0/users/%s/revokeSignInSessions" % adele)
+        self.assertEqual((st, body), (202, None))
+        # The request was carried out all the same.
+        self.assertIn("signInSessionsValidFromDateTime", self.s.sim("GET", "users/" + adele)[1])
+        # In $batch, as an item (html and truncated are for whole answers only).
+        st, _, body = self.s.call("POST", "/v1.0/$batch", {"requests": [
+            {"id": "1", "method": "POST", "url": "/users/%s/revokeSignInSessions" % adele}]})
+        self.assertEqual(body["responses"][0]["status"], 202)
+        self.assertNotIn("body", body["responses"][0])
+        self.assertEqual(self.s.sim("GET", "faults")[1]["bad_answer"]["count"], 0)
+        self.bad("html", method="*")
+        st, _, body = self.s.call("POST", "/v1.0/$batch", {"requests": [
+            {"id": "1", "method": "GET", "url": "/users/" + adele}]})
+        self.assertEqual(body["responses"][0]["status"], 200)
+        self.assertEqual(self.s.sim("GET", "faults")[1]["bad_answer"]["count"], 1)
+
+    def test_bad_settings_and_flag(self):
+        for b in ({"kind": "nope", "count": 1}, {"kind": "html"}, {"kind": "html", "count": -1},
+                  {"kind": "html", "count": 1, "extra": 1}, "html"):
+            self.assertEqual(self.s.sim("POST", "faults", {"bad_answer": b})[0], 400, b)
+        sim = Sim("--bad-answer", "no_id:1:GET:/users/")
+        try:
+            self.assertNotIn("id", sim.get("/v1.0/users/" + USERS["Adele"]["id"])[2])
+            self.assertIn("id", sim.get("/v1.0/users/" + USERS["Adele"]["id"])[2])
+        finally:
+            check_clean_exit(self, sim)
+
+
+class TenantThrottleTest(GraphTest):
+    SCOPE_RE = r"^Tenant_Application/%s/%s/%s$"
+
+    def tearDown(self):
+        self.s.sim("POST", "faults", {"tenant_throttle_for": 0, "retry_after": 1.25,
+                                      "throttle_scope": "ReadWrite", "throttle_grace_ms": 0})
+
+    def test_burst_and_violations(self):
+        self.s.sim("POST", "faults", {"tenant_throttle_for": 30, "retry_after": 0.3})
+        users = [u["id"] for u in SEED["users"]]
+        r = self.s.call("PATCH", "/v1.0/users/" + users[0], {"jobTitle": "X"})
+        err = self.assertGraphError(r, 429, "TooManyRequests")
+        self.assertEqual(r[1]["retry-after"], "0.300")
+        self.assertRegex(r[1]["x-ms-throttle-scope"],
+                         self.SCOPE_RE % ("ReadWrite", CLIENT_ID, TENANT))
+        self.assertEqual(r[1]["x-ms-throttle-information"], "ResourceUnitLimitExceeded")
+        # Another path, another method, at once: the whole scope was told to wait.
+        r = self.s.get("/v1.0/users/" + users[1])
+        self.assertEqual(r[0], 429)
+        self.assertLessEqual(float(r[1]["retry-after"]), 0.3)
+        st = self.stats()
+        self.assertEqual(st["throttle_scope_violations"], 1)
+        self.assertEqual(st["retry_after_violations"], 1)
+        # After the Retry-After: 429 again while the burst lasts, but no violation.
+        time.sleep(0.35)
+        self.assertEqual(self.s.get("/v1.0/users/" + users[2])[0], 429)
+        self.assertEqual(self.stats()["throttle_scope_violations"], 1)
+        # Not applied; the token endpoint and /_sim are outside the scope.
+        self.assertEqual(self.s.token()[0], 200)
+        self.s.sim("POST", "faults", {"tenant_throttle_for": 0})
+        self.assertEqual(self.s.get("/v1.0/users/" + users[2])[0], 200)
+        self.assertEqual(self.stats()["mutations"], 0)
+
+    def test_batch_items_and_write_scope(self):
+        self.s.sim("POST", "faults", {"tenant_throttle_for": 30, "retry_after": 0.5,
+                                      "throttle_scope": "Write"})
+        users = [u["id"] for u in SEED["users"]]
+        st, _, body = self.s.call("POST", "/v1.0/$batch", {"requests": [
+            {"id": "1", "method": "GET", "url": "/users/" + users[0]},
+            {"id": "2", "method": "PATCH", "url": "/users/" + users[1],
+             "headers": {"Content-Type": "application/json"}, "body": {"city": "Y"}}]})
+        self.assertEqual(st, 200)
+        by_id = {r["id"]: r for r in body["responses"]}
+        self.assertEqual(by_id["1"]["status"], 200)  # reads are outside a Write scope
+        self.assertEqual(by_id["2"]["status"], 429)
+        h = by_id["2"]["headers"]
+        self.assertEqual(h["Retry-After"], "0.500")
+        self.assertRegex(h["x-ms-throttle-scope"], self.SCOPE_RE % ("Write", CLIENT_ID, TENANT))
+        self.assertEqual(h["x-ms-throttle-information"], "WriteLimitExceeded")
+        self.assertEqual(self.s.get("/v1.0/users/" + users[0])[0], 200)
+        self.assertEqual(self.s.call("DELETE", "/v1.0/users/" + users[3])[0], 429)
+        self.assertEqual(self.stats()["throttle_scope_violations"], 1)
+
+    def test_grace_and_latency(self):
+        # The window opens when the 429 leaves (after the latency), and the grace forgives what
+        # the client sent before it could read it.
+        self.s.sim("POST", "faults", {"tenant_throttle_for": 30, "retry_after": 0.5,
+                                      "throttle_grace_ms": 300})
+        users = [u["id"] for u in SEED["users"]]
+        self.assertEqual(self.s.get("/v1.0/users/" + users[0])[0], 429)
+        self.assertEqual(self.s.get("/v1.0/users/" + users[1])[0], 429)
+        self.assertEqual(self.stats()["throttle_scope_violations"], 0)
+        time.sleep(0.3)
+        self.assertEqual(self.s.get("/v1.0/users/" + users[1])[0], 429)
+        self.assertEqual(self.stats()["throttle_scope_violations"], 1)
+
+    def test_flags(self):
+        sim = Sim("--tenant-throttle-for", "30", "--throttle-scope", "Read", "--retry-after",
+                  "2")
+        try:
+            r = sim.get("/v1.0/users/" + USERS["Adele"]["id"])
+            self.assertEqual(r[0], 429)
+            self.assertRegex(r[1]["x-ms-throttle-scope"], self.SCOPE_RE % ("Read", CLIENT_ID,
+                                                                           TENANT))
+            self.assertEqual(sim.call("PATCH", "/v1.0/users/" + USERS["Adele"]["id"],
+                                      {"city": "Z"})[0], 204)
+            self.assertEqual(sim.sim("GET", "faults")[1]["throttle_scope"], "Read")
+        finally:
+            check_clean_exit(self, sim)
 
 
 # }======

@@ -6,6 +6,10 @@
  * not the certificate's, not PEM) with messages that hold no key material. Also the readers of
  * engine/graph_parse: whole-buffer JSON, token answers, Graph error envelopes, the Retry-After
  * of $batch items and $batch answers (ids out of order, unknown, repeated or malformed).
+ * The token scope of each cloud, the throttling scope of a 429, how an answer is described in
+ * messages, and a table of unusable 2xx answers (empty, 202, not JSON, truncated, JSON of the
+ * wrong shape, an id missing or not a string) run through every reader of Graph answers:
+ * none may crash or pass one off as a success. And the path of a user whose UPN starts with '$'.
  *
  * No network and no event loop: tests/e2e/test_graph_client.c drives the client itself.
  */
@@ -21,8 +25,10 @@
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "engine/directory.h"
 #include "engine/graph.h"
 #include "engine/graph_parse.h"
 
@@ -262,6 +268,20 @@ static char *digest_b64(const unsigned char *der, int derlen, const EVP_MD *md)
     return wr_graph_base64url(buf, n);
 }
 
+/* Whether sig is a PS256 signature of data[0..len) by key (md is reset and reused). */
+static bool pss_verify(EVP_MD_CTX *md, EVP_PKEY *key, const unsigned char *sig, size_t siglen,
+                       const char *data, size_t len)
+{
+    EVP_PKEY_CTX *pctx = NULL;
+
+    EVP_MD_CTX_reset(md);
+    assert_int_equal(EVP_DigestVerifyInit(md, &pctx, EVP_sha256(), NULL, key), 1);
+    assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING), 1);
+    assert_int_equal(EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()), 1);
+    assert_int_equal(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32), 1);
+    return EVP_DigestVerify(md, sig, siglen, (const unsigned char *)data, len) == 1;
+}
+
 #define AUD "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
 #define APP "00000000-0000-0000-0000-000000000001"
 
@@ -295,11 +315,12 @@ static void test_client_assertion(void **state)
     assert_non_null(dot2);
     assert_null(strchr(dot2 + 1, '.'));
 
+    /* Microsoft's current certificate-credentials page: PS256 with x5t#S256 (no SHA-1 x5t). */
     hdr = part_json(jwt, (size_t)(dot1 - jwt));
-    assert_int_equal(json_object_object_length(hdr), 4);
-    assert_string_equal(jstr(hdr, "alg"), "RS256");
+    assert_int_equal(json_object_object_length(hdr), 3);
+    assert_string_equal(jstr(hdr, "alg"), "PS256");
     assert_string_equal(jstr(hdr, "typ"), "JWT");
-    assert_string_equal(jstr(hdr, "x5t"), x5t);
+    assert_false(json_object_object_get_ex(hdr, "x5t", NULL));
     assert_string_equal(jstr(hdr, "x5t#S256"), s256);
     assert_int_equal(strlen(x5t), 27);  /* 20 bytes */
     assert_int_equal(strlen(s256), 43); /* 32 bytes */
@@ -315,17 +336,17 @@ static void test_client_assertion(void **state)
     assert_int_equal(jint(claims, "iat"), 1704067200);
     assert_int_equal(jint(claims, "exp"), 1704067200 + 600);
 
-    /* RS256 over "header.claims" verifies with the certificate's public key... */
+    /* PS256 (RSASSA-PSS, SHA-256, MGF1 SHA-256, 32-byte salt) over "header.claims" verifies
+     * with the certificate's public key... */
     sig = b64url_decode(dot2 + 1, strlen(dot2 + 1), &siglen);
     assert_int_equal(siglen, 256);
-    assert_int_equal(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key), 1);
-    assert_int_equal(
-        EVP_DigestVerify(md, sig, siglen, (const unsigned char *)jwt, (size_t)(dot2 - jwt)), 1);
-    /* ...and not over anything else. */
+    assert_true(pss_verify(md, key, sig, siglen, jwt, (size_t)(dot2 - jwt)));
+    /* ...and not over anything else, nor as PKCS#1 v1.5 (RS256). */
+    assert_false(pss_verify(md, key, sig, siglen, jwt, (size_t)(dot2 - jwt) - 1));
     EVP_MD_CTX_reset(md);
     assert_int_equal(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key), 1);
     assert_int_not_equal(
-        EVP_DigestVerify(md, sig, siglen, (const unsigned char *)jwt, (size_t)(dot2 - jwt) - 1), 1);
+        EVP_DigestVerify(md, sig, siglen, (const unsigned char *)jwt, (size_t)(dot2 - jwt)), 1);
 
     /* Each assertion has its own jti. */
     jwt2 = wr_graph_cert_assertion(c, AUD, APP, 1704067200);
@@ -441,6 +462,14 @@ static void test_parse_json(void **state)
     assert_null(json_of("{\"a\": 1}{}"));
     assert_null(json_of("{\"a\": "));
     assert_null(json_of("<html>503</html>"));
+    /* A number at the very end is complete; unfinished literals are not. */
+    o = json_of("42");
+    assert_non_null(o);
+    assert_int_equal(json_object_get_int(o), 42);
+    json_object_put(o);
+    assert_null(json_of("tru"));
+    assert_null(json_of("[1,"));
+    assert_null(json_of("\"abc"));
     assert_null(json_of(""));
     assert_null(wr_graph_parse_json(NULL, 0));
     /* Only len bytes are read: the buffer need not be NUL-terminated. */
@@ -653,6 +682,284 @@ static void test_parse_batch(void **state)
 
 /* }====== */
 
+static void scope_is(const char *base_url, const char *want)
+{
+    char *got = wr_graph_default_scope(base_url);
+
+    if (want == NULL) {
+        assert_null(got);
+        return;
+    }
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void test_default_scope(void **state)
+{
+    (void)state;
+    /* Each cloud's Graph host signs in for its own resource (learn.microsoft.com/graph/
+     * deployments, GRAPH.md section 12). */
+    scope_is("https://graph.microsoft.com/v1.0", "https://graph.microsoft.com/.default");
+    scope_is("https://graph.microsoft.us/v1.0", "https://graph.microsoft.us/.default");
+    scope_is("https://dod-graph.microsoft.us/v1.0", "https://dod-graph.microsoft.us/.default");
+    scope_is("https://microsoftgraph.chinacloudapi.cn/v1.0",
+             "https://microsoftgraph.chinacloudapi.cn/.default");
+    scope_is("https://Graph.Microsoft.US/beta/", "https://graph.microsoft.us/.default");
+    scope_is("https://graph.microsoft.us:443/v1.0", "https://graph.microsoft.us/.default");
+    scope_is("https://graph.microsoft.us", "https://graph.microsoft.us/.default");
+    /* Any other host fronts the commercial cloud: a proxy, a simulator. */
+    scope_is("http://127.0.0.1:8931/v1.0", "https://graph.microsoft.com/.default");
+    scope_is("https://graph-proxy.corp.example/v1.0", "https://graph.microsoft.com/.default");
+    scope_is("https://microsoft.us.evil.example/v1.0", "https://graph.microsoft.com/.default");
+    scope_is("https://graph.microsoft.com.evil.example/", "https://graph.microsoft.com/.default");
+    /* Not a URL with a host. */
+    scope_is("graph.microsoft.us/v1.0", NULL);
+    scope_is("https:///v1.0", NULL);
+    scope_is("https://user@graph.microsoft.us/v1.0", NULL);
+    scope_is(NULL, NULL);
+}
+
+static void test_throttle_scope(void **state)
+{
+    const unsigned rw = WR_GRAPH_CLASS_READ | WR_GRAPH_CLASS_WRITE;
+
+    (void)state;
+    assert_int_equal(wr_graph_parse_throttle_scope("Tenant_Application/ReadWrite/app/tenant"), rw);
+    assert_int_equal(wr_graph_parse_throttle_scope("Tenant_Application/Write/a/t"),
+                     WR_GRAPH_CLASS_WRITE);
+    assert_int_equal(wr_graph_parse_throttle_scope("Tenant/Read/a/t"), WR_GRAPH_CLASS_READ);
+    assert_int_equal(wr_graph_parse_throttle_scope("Application/readwrite/a/t"), rw);
+    assert_int_equal(wr_graph_parse_throttle_scope(" tenant_application/WRITE/a/t"),
+                     WR_GRAPH_CLASS_WRITE);
+    /* Anything else holds back only the throttled path. */
+    assert_int_equal(wr_graph_parse_throttle_scope(NULL), 0);
+    assert_int_equal(wr_graph_parse_throttle_scope(""), 0);
+    assert_int_equal(wr_graph_parse_throttle_scope("Tenant_Application/Write"), 0);
+    assert_int_equal(wr_graph_parse_throttle_scope("Mailbox/Write/a/t"), 0);
+    assert_int_equal(wr_graph_parse_throttle_scope("Tenant_Application/Delete/a/t"), 0);
+    assert_int_equal(wr_graph_parse_throttle_scope("Tenant_ApplicationX/Write/a/t"), 0);
+}
+
+static void test_describe_answer(void **state)
+{
+    char *h, *d;
+
+    (void)state;
+    assert_null(wr_graph_body_head("", 0));
+    assert_null(wr_graph_body_head(NULL, 3));
+    h = wr_graph_body_head("<html>\"x\"\\\r\n\x01\xff", 14);
+    assert_string_equal(h, "\"<html>\\\"x\\\"\\\\\\x0d\\x0a\\x01\\xff\"");
+    d = wr_graph_describe_answer(200, "text/html", h, 14);
+    assert_string_equal(d, "HTTP 200, Content-Type \"text/html\", 14 bytes: "
+                           "\"<html>\\\"x\\\"\\\\"
+                           "\\x0d\\x0a\\x01\\xff\"");
+    free(d);
+    free(h);
+    d = wr_graph_describe_answer(202, NULL, NULL, 0);
+    assert_string_equal(d, "HTTP 202, no Content-Type, empty body");
+    free(d);
+    /* Long bodies are cut after WR_GRAPH_HEAD_MAX bytes. */
+    {
+        char big[300];
+
+        memset(big, 'a', sizeof(big));
+        h = wr_graph_body_head(big, sizeof(big));
+        assert_int_equal(strlen(h), WR_GRAPH_HEAD_MAX + 2 + 3);
+        assert_string_equal(h + WR_GRAPH_HEAD_MAX + 1, "\"...");
+        free(h);
+    }
+}
+
+/* One unusable (or usable) answer for the table below. */
+struct shape {
+    const char *name;
+    long status;
+    const char *ctype;
+    const char *body; /* NULL = empty */
+    bool entity;      /* a usable user: {"id": "..."} */
+    bool collection;  /* a usable collection: {"value": [...]} */
+    bool retriable;   /* when unusable: may pass later */
+};
+
+static const struct shape shapes[] = {
+    {"202 empty", 202, NULL, NULL, false, false, true},
+    {"200 empty", 200, "application/json", NULL, false, false, true},
+    {"204", 204, NULL, NULL, false, false, true},
+    {"html", 200, "text/html", "<html><body>Bad gateway</body></html>", false, false, true},
+    {"truncated", 200, "application/json", "{\"id\":\"4f1c0a3e-0000-4000-8000-00000000", false,
+     false, true},
+    {"array", 200, "application/json", "[]", false, false, false},
+    {"string", 200, "application/json", "\"user\"", false, false, false},
+    {"number", 200, "application/json", "42", false, false, false},
+    {"null", 200, "application/json", "null", false, false, true},
+    {"no id", 200, "application/json", "{\"displayName\":\"Adele\"}", false, false, false},
+    {"id number", 200, "application/json", "{\"id\":7}", false, false, false},
+    {"id null", 200, "application/json", "{\"id\":null}", false, false, false},
+    {"id empty", 200, "application/json", "{\"id\":\"\"}", false, false, false},
+    {"id object", 200, "application/json", "{\"id\":{\"a\":1}}", false, false, false},
+    {"value string", 200, "application/json", "{\"value\":\"x\"}", false, false, false},
+    {"value object", 200, "application/json", "{\"value\":{}}", false, false, false},
+    {"user", 200, "application/json", "{\"id\":\"4f1c0a3e\",\"displayName\":\"A\"}", true, false,
+     false},
+    {"collection", 200, "application/json", "{\"value\":[{\"id\":\"a\"}]}", false, true, false},
+    {"empty collection", 200, "application/json", "{\"value\":[]}", false, true, false},
+};
+
+/* Every reader of Graph answers over every shape: nothing crashes, nothing unusable passes for
+ * a success, and each refusal names the status, the content type and the first bytes. */
+static void test_unusable_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+        const struct shape *sh = &shapes[i];
+        size_t len = sh->body ? strlen(sh->body) : 0;
+        struct json_object *body = wr_graph_parse_json(sh->body, len);
+        char *head = wr_graph_body_head(sh->body, len);
+        struct wr_graph_result res = {.status = sh->status,
+                                      .body = body,
+                                      .ok = true,
+                                      .content_type = sh->ctype,
+                                      .body_head = head,
+                                      .body_len = len,
+                                      .request_id = "rid-1",
+                                      .client_request_id = "crid-1"};
+        struct wr_graph_token_answer tok;
+        struct wr_graph_batch_item items[2];
+        bool seen[2], retriable = true;
+        const char *code, *msg;
+        char *why = NULL, status[16];
+        struct json_object *o;
+
+        /* The client's own readers. */
+        assert_int_equal(wr_graph_parse_token(sh->body, len, &tok), -1);
+        assert_null(tok.access_token);
+        wr_graph_token_answer_clear(&tok);
+        assert_int_equal(wr_graph_parse_error(body, &code, &msg), -1);
+        assert_int_equal(wr_graph_parse_batch(body, 2, NOW_MS, items, seen), -1);
+
+        /* The directory's and the actions' (a user, a role assignment, the manager: "id"). */
+        snprintf(status, sizeof(status), "HTTP %ld, ", sh->status);
+        o = wr_graph_answer_entity(&res, "a user", "id", &why, &retriable);
+        if (sh->entity) {
+            assert_ptr_equal(o, body);
+            assert_null(why);
+        } else {
+            assert_null(o);
+            assert_non_null(why);
+            if (strstr(why, status) == NULL ||
+                strstr(why, "expected a user with a string \"id\"") == NULL ||
+                (sh->ctype && strstr(why, sh->ctype) == NULL) ||
+                (sh->body && strstr(why, head) == NULL) ||
+                (!sh->body && !strstr(why, "empty body")) || retriable != sh->retriable) {
+                fail_msg("%s: %s (retriable %d)", sh->name, why, retriable);
+            }
+            free(why);
+            why = NULL;
+        }
+        /* A SKU: "skuId". */
+        o = wr_graph_answer_entity(&res, "a subscribedSku", "skuId", &why, &retriable);
+        assert_null(o);
+        assert_non_null(why);
+        free(why);
+        why = NULL;
+        /* Lists: filters, paging, subscribedSkus, memberOf, role assignments. */
+        o = wr_graph_answer_collection(&res, "a collection", &why, &retriable);
+        if (sh->collection) {
+            assert_non_null(o);
+            assert_true(json_object_is_type(o, json_type_array));
+        } else {
+            assert_null(o);
+            if (strstr(why, status) == NULL || retriable != sh->retriable) {
+                fail_msg("%s: %s", sh->name, why);
+            }
+            free(why);
+            why = NULL;
+        }
+        /* A SKU list entry without a string skuId is never found (its id would be NULL). */
+        assert_null(wr_directory_sku_find(body, "SPE_E3"));
+        /* The unusable result an action reports keeps the status and the ids. */
+        {
+            struct wr_graph_result u = wr_graph_result_unusable(&res, "why", sh->retriable);
+            char *ids = wr_graph_result_ids(&u);
+
+            assert_false(u.ok);
+            assert_string_equal(u.error_code, WR_GRAPH_UNEXPECTED);
+            assert_int_equal(u.status, sh->status);
+            assert_string_equal(ids, " (request-id rid-1, client-request-id crid-1)");
+            free(ids);
+        }
+        json_object_put(body);
+        free(head);
+    }
+    /* NULL results and bodies are refusals too, never crashes. */
+    {
+        char *why = NULL;
+        bool retriable;
+
+        assert_null(wr_graph_answer_entity(NULL, "a user", "id", &why, &retriable));
+        assert_non_null(why);
+        free(why);
+        assert_null(wr_graph_answer_collection(NULL, "a list", &why, &retriable));
+        free(why);
+    }
+    /* A SKU entry without skuId, beside good ones. */
+    {
+        struct json_object *skus = json_tokener_parse(
+            "[{\"skuPartNumber\":\"SPE_E3\"},{\"skuPartNumber\":\"SPE_E5\",\"skuId\":7},"
+            "{\"skuPartNumber\":\"EMS\",\"skuId\":\"b05e124f\"}]");
+
+        assert_null(wr_directory_sku_find(skus, "SPE_E3"));
+        assert_null(wr_directory_sku_find(skus, "SPE_E5"));
+        assert_non_null(wr_directory_sku_find(skus, "ems"));
+        assert_non_null(wr_directory_sku_find(skus, "B05E124F"));
+        json_object_put(skus);
+    }
+}
+
+static void test_result_ids(void **state)
+{
+    struct wr_graph_result r = {0};
+    char *s;
+
+    (void)state;
+    s = wr_graph_result_ids(&r);
+    assert_string_equal(s, "");
+    free(s);
+    r.client_request_id = "c";
+    s = wr_graph_result_ids(&r);
+    assert_string_equal(s, " (client-request-id c)");
+    free(s);
+    r.request_id = "r";
+    r.client_request_id = NULL;
+    s = wr_graph_result_ids(&r);
+    assert_string_equal(s, " (request-id r)");
+    free(s);
+    s = wr_graph_result_ids(NULL);
+    assert_string_equal(s, "");
+    free(s);
+}
+
+static void path_is(const char *ref, const char *suffix, const char *want)
+{
+    char *p = wr_directory_user_path(ref, suffix);
+
+    assert_string_equal(p, want);
+    free(p);
+}
+
+/* A UPN that starts with '$' is addressed as /users('...'), as Graph asks; ' is doubled. */
+static void test_user_path(void **state)
+{
+    (void)state;
+    path_is("adele@contoso.com", NULL, "/users/adele%40contoso.com");
+    path_is("4f1c0a3e-0000-4000-8000-000000000001", "/revokeSignInSessions",
+            "/users/4f1c0a3e-0000-4000-8000-000000000001/revokeSignInSessions");
+    path_is("$adele@contoso.com", "?$select=id", "/users('%24adele%40contoso.com')?$select=id");
+    path_is("$o'brien@contoso.com", NULL, "/users('%24o%27%27brien%40contoso.com')");
+    path_is("a$b@contoso.com", NULL, "/users/a%24b%40contoso.com");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -663,7 +970,10 @@ int main(void)
         cmocka_unit_test(test_client_assertion), cmocka_unit_test(test_assertion_keys_refused),
         cmocka_unit_test(test_parse_json),       cmocka_unit_test(test_parse_token),
         cmocka_unit_test(test_parse_error),      cmocka_unit_test(test_item_retry_after),
-        cmocka_unit_test(test_parse_batch),
+        cmocka_unit_test(test_parse_batch),      cmocka_unit_test(test_default_scope),
+        cmocka_unit_test(test_throttle_scope),   cmocka_unit_test(test_describe_answer),
+        cmocka_unit_test(test_unusable_table),   cmocka_unit_test(test_result_ids),
+        cmocka_unit_test(test_user_path),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
