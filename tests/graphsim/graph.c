@@ -222,6 +222,95 @@ static json_object *with_context(const char *context)
 
 /* }====== */
 
+/* {====== the behaviour model (GRAPH.md section 12) ====== */
+
+bool gs_model_parse_seconds(const char *s, double *out)
+{
+    char *end = NULL;
+    double v = strtod(s, &end);
+
+    if (end == s || !(v >= 0)) {
+        return false;
+    }
+    if (strcmp(end, "ms") == 0) {
+        v /= 1000;
+    } else if (strcmp(end, "s") != 0 && *end != '\0') {
+        return false;
+    }
+    if (v > 3600) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool gs_model_parse_pim(const char *s, unsigned *out)
+{
+    static const struct {
+        const char *name;
+        unsigned bits;
+    } names[] = {{"none", 0},
+                 {"eligibility", GS_MODEL_PIM_ELIGIBILITY},
+                 {"assignment", GS_MODEL_PIM_ASSIGNMENT},
+                 {"all", GS_MODEL_PIM_ELIGIBILITY | GS_MODEL_PIM_ASSIGNMENT}};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcmp(s, names[i].name) == 0) {
+            *out = names[i].bits;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A number of seconds in 0..3600 from a /_sim/faults member. */
+static bool seconds_value(json_object *val, double *out)
+{
+    double v;
+
+    if (val == NULL ||
+        (!json_object_is_type(val, json_type_int) && !json_object_is_type(val, json_type_double))) {
+        return false;
+    }
+    v = json_object_get_double(val);
+    if (!(v >= 0 && v <= 3600)) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool gs_model_set(struct gs_model *m, const char *key, json_object *val)
+{
+    if (strcmp(key, "replica_lag") == 0) {
+        return seconds_value(val, &m->replica_lag);
+    }
+    if (strcmp(key, "timeout_next_create") == 0) {
+        return seconds_value(val, &m->timeout_next_create);
+    }
+    if (strcmp(key, "pim_forbidden") == 0) {
+        return val != NULL && json_object_is_type(val, json_type_string) &&
+               gs_model_parse_pim(json_object_get_string(val), &m->pim_forbidden);
+    }
+    return false;
+}
+
+void gs_model_json(const struct gs_model *m, json_object *obj)
+{
+    unsigned p = m->pim_forbidden;
+
+    json_object_object_add(obj, "replica_lag", json_object_new_double(m->replica_lag));
+    json_object_object_add(obj, "timeout_next_create",
+                           json_object_new_double(m->timeout_next_create));
+    gs_json_add_str(obj, "pim_forbidden",
+                    p == 0                          ? "none"
+                    : p == GS_MODEL_PIM_ELIGIBILITY ? "eligibility"
+                    : p == GS_MODEL_PIM_ASSIGNMENT  ? "assignment"
+                                                    : "all");
+}
+
+/* }====== */
+
 /* {====== query options and bodies ====== */
 
 static const char *query_get(const struct gs_req *req, const char *key)
@@ -2453,6 +2542,9 @@ static void batch(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
             }
             ctx->run_item(ctx, &ir, &r, x->id);
             gs_req_clear(&ir);
+            if (r.hold > resp->hold) {
+                resp->hold = r.hold; /* an item's late answer holds the whole batch */
+            }
             x->status = r.status;
             x->reply = item_reply(x, &r);
             gs_resp_clear(&r);
@@ -2513,6 +2605,12 @@ void gs_graph_dispatch(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *r
         batch(ctx, req, resp);
     } else {
         unknown_segment(ctx, resp, first);
+    }
+    if (ctx->model != NULL && ctx->model->timeout_next_create > 0 && resp->status == 201 &&
+        strcmp(req->method, "POST") == 0) {
+        /* Applied, and then the answer is late: the client times out and may send it again. */
+        resp->hold = ctx->model->timeout_next_create;
+        ctx->model->timeout_next_create = 0;
     }
 }
 

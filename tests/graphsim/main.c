@@ -34,6 +34,11 @@ static const char usage[] =
     "  --latency-ms N            delay every Graph and token reply by N ms (0 = off)\n"
     "  --generate-users N        add N synthetic users (overrides the seed's generate_users)\n"
     "  --log-limit N             request log entries kept, oldest dropped (default 200000)\n"
+    "  --replica-lag DURATION    replica lag after a create (\"3s\", \"500ms\"): reads of and\n"
+    "                            references to a user younger than this answer 404, and\n"
+    "                            assignLicense this soon after a usageLocation change 400\n"
+    "  --pim-forbidden WHAT      none|eligibility|assignment|all: those PIM schedule endpoints\n"
+    "                            answer 403, as for an app without the permission\n"
     "  --help                    show this help and exit\n"
     "\n"
     "Fault settings can be changed at run time with POST /_sim/faults. See\n"
@@ -142,6 +147,8 @@ int main(int argc, char **argv)
         {"latency-ms", required_argument, NULL, 'L'},
         {"generate-users", required_argument, NULL, 'g'},
         {"log-limit", required_argument, NULL, 'n'},
+        {"replica-lag", required_argument, NULL, 'R'},
+        {"pim-forbidden", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -192,6 +199,12 @@ int main(int argc, char **argv)
             break;
         case 'n':
             ok = parse_long(optarg, 1000, 100000000, &opt.log_limit);
+            break;
+        case 'R':
+            ok = gs_model_parse_seconds(optarg, &opt.model.replica_lag);
+            break;
+        case 'P':
+            ok = gs_model_parse_pim(optarg, &opt.model.pim_forbidden);
             break;
         case 'h':
             fputs(usage, stdout);

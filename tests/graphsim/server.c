@@ -77,6 +77,7 @@ struct gs_server {
     struct gs_tenant *tenant;
     struct gs_options opt;
     struct gs_faults faults;
+    struct gs_model model;     /* graph.c's behaviour switches (replica lag, PIM 403, ...) */
     uint64_t graph_counter;    /* Graph requests seen, for fail_every */
     uint64_t mutation_counter; /* mutation attempts seen, for throttle_every */
     struct stats stats;
@@ -97,6 +98,7 @@ struct reply {
     const char *content_type;
     char retry_after[24];
     bool www_auth;
+    double hold; /* seconds to hold the reply (gs_resp.hold), else the configured latency */
 };
 
 /* {====== request log ====== */
@@ -215,9 +217,10 @@ static void send_reply(struct gs_server *srv, struct evhttp_request *req, struct
             "common/oauth2/authorize\", client_id=\"00000003-0000-0000-c000-"
             "000000000000\", error=\"invalid_token\"");
     }
-    if (delay && srv->faults.latency_ms > 0 && !srv->closing) {
+    if (delay && (srv->faults.latency_ms > 0 || r->hold > 0) && !srv->closing) {
         struct pending *p = gs_xcalloc(1, sizeof(*p));
-        struct timeval tv = {srv->faults.latency_ms / 1000, (srv->faults.latency_ms % 1000) * 1000};
+        long ms = r->hold > 0 ? (long)(r->hold * 1000) : srv->faults.latency_ms;
+        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
         p->srv = srv;
         p->req = req;
@@ -374,8 +377,8 @@ static void handle_graph(struct gs_server *srv, struct evhttp_request *ev, const
                          const char *request_id, const char *client_request_id)
 {
     struct item_owner owner = {srv, 0};
-    struct gs_ctx ctx = {srv->tenant,       srv->base_url, request_id,
-                         client_request_id, on_batch_item, &owner};
+    struct gs_ctx ctx = {srv->tenant,   srv->base_url, request_id, client_request_id,
+                         on_batch_item, &owner,        &srv->model};
     struct gs_req req;
     struct gs_resp resp = {0};
 
@@ -401,6 +404,7 @@ static void handle_graph(struct gs_server *srv, struct evhttp_request *ev, const
     r->body = resp.body;
     resp.body = NULL;
     memcpy(r->retry_after, resp.retry_after, sizeof(r->retry_after));
+    r->hold = resp.hold;
     gs_req_clear(&req);
 }
 
@@ -742,6 +746,14 @@ static json_object *faults_json(const struct gs_faults *f)
     return o;
 }
 
+static json_object *faults_and_model_json(const struct gs_server *srv)
+{
+    json_object *o = faults_json(&srv->faults);
+
+    gs_model_json(&srv->model, o);
+    return o;
+}
+
 static json_object *stats_json(const struct gs_server *srv)
 {
     json_object *o = json_object_new_object();
@@ -832,6 +844,7 @@ static bool sim_reset(struct gs_server *srv, char *err, size_t errlen)
     gs_map_clear(srv->throttle, free_double);
     srv->burst_until = 0;
     srv->faults = srv->opt.faults;
+    srv->model = srv->opt.model;
     srv->graph_counter = 0;
     srv->mutation_counter = 0;
     return true;
@@ -843,6 +856,7 @@ static bool sim_faults(struct gs_server *srv, const char *body, size_t len, char
 {
     json_object *o = gs_json_parse(body ? body : "", len, err, errlen);
     struct gs_faults f = srv->faults;
+    struct gs_model m = srv->model;
     bool ok = o != NULL && json_object_is_type(o, json_type_object);
     double burst = -1;
     bool revoke = false;
@@ -872,6 +886,8 @@ static bool sim_faults(struct gs_server *srv, const char *body, size_t len, char
             } else if (strcmp(key, "revoke_tokens") == 0 && val != NULL &&
                        json_object_is_type(val, json_type_boolean)) {
                 revoke = json_object_get_boolean(val);
+            } else if (gs_model_set(&m, key, val)) {
+                /* replica_lag, pim_forbidden, timeout_next_create (graph.h) */
             } else {
                 snprintf(err, errlen, "invalid or unknown fault setting '%s'", key);
                 ok = false;
@@ -889,6 +905,7 @@ static bool sim_faults(struct gs_server *srv, const char *body, size_t len, char
             srv->graph_counter = 0;
         }
         srv->faults = f;
+        srv->model = m;
         if (burst >= 0) {
             srv->burst_until = gs_now_mono() + burst;
         }
@@ -952,7 +969,7 @@ static void handle_sim(struct gs_server *srv, const char *method, char **seg, si
             return;
         }
         r->status = 200;
-        r->body = faults_json(&srv->faults);
+        r->body = faults_and_model_json(srv);
     } else if (strcmp(what, "health") == 0 && get) {
         r->status = 200;
         r->body = json_object_new_object();
@@ -1040,7 +1057,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
         handle_token(srv, ev, method, seg[0], uri, body, len, &r);
         log_add(srv, method, uri, body, len, false, NULL, 0, r.status);
     } else {
-        struct gs_ctx ctx = {srv->tenant, srv->base_url, rid, crid, NULL, NULL};
+        struct gs_ctx ctx = {srv->tenant, srv->base_url, rid, crid, NULL, NULL, NULL};
         struct gs_resp resp = {0};
 
         gs_error(&ctx, &resp, 400, "BadRequest", "Invalid version: %s", nseg > 0 ? seg[0] : "");
@@ -1069,6 +1086,7 @@ struct gs_server *gs_server_new(struct event_base *base, json_object *seed,
     srv->seed = seed;
     srv->opt = *opt;
     srv->faults = opt->faults;
+    srv->model = opt->model;
     srv->tokens = gs_map_new(false);
     srv->throttle = gs_map_new(false);
     srv->log_cap = opt->log_limit < 1000 ? 1000 : (size_t)opt->log_limit;

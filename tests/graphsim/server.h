@@ -13,6 +13,8 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 
+#include "graph.h"
+
 /* Fault injection settings; 0 disables a fault. */
 struct gs_faults {
     long throttle_every; /* every K-th mutation answers 429 */
@@ -27,6 +29,8 @@ struct gs_options {
     struct gs_faults faults;
     long generate_users; /* synthetic users; -1 = the seed's "generate_users" */
     long log_limit;      /* request log entries kept (oldest dropped first) */
+    /* behaviour switches (graph.h); /_sim/faults changes them too */
+    struct gs_model model;
 };
 
 struct gs_server;

@@ -1118,23 +1118,28 @@ class FaultTest(GraphTest):
 
     def test_bad_settings(self):
         for body in ({"throttle_every": -1}, {"retry_after": 0}, {"latency": 5},
-                     {"fail_every": "2"}):
+                     {"fail_every": "2"}, {"replica_lag": -1}, {"replica_lag": "3s"},
+                     {"pim_forbidden": "some"}, {"pim_forbidden": True},
+                     {"timeout_next_create": 7200}, {"replica_lag": 1, "nope": 1}):
             st, err = self.s.sim("POST", "faults", body)
             self.assertEqual(st, 400, body)
             self.assertEqual(err["error"]["code"], "BadRequest")
         self.assertEqual(self.s.sim("GET", "faults")[1],
                          {"throttle_every": 0, "retry_after": 1.25, "fail_every": 0,
-                          "latency_ms": 0})
+                          "latency_ms": 0, "replica_lag": 0, "pim_forbidden": "none",
+                          "timeout_next_create": 0})
 
 
 class FaultFlagTest(unittest.TestCase):
     def test_flags(self):
         sim = Sim("--throttle-every", "2", "--retry-after", "0.25", "--fail-every", "4",
-                  "--latency-ms", "20")
+                  "--latency-ms", "20", "--replica-lag", "1500ms", "--pim-forbidden",
+                  "eligibility")
         try:
             st, faults = sim.sim("GET", "faults")
             self.assertEqual(faults, {"throttle_every": 2, "retry_after": 0.25, "fail_every": 4,
-                                      "latency_ms": 20})
+                                      "latency_ms": 20, "replica_lag": 1.5,
+                                      "pim_forbidden": "eligibility", "timeout_next_create": 0})
             uids = [u["id"] for u in SEED["users"]]
             codes = [sim.call("PATCH", "/v1.0/users/" + uids[0], {"city": "C"})[0],
                      sim.call("PATCH", "/v1.0/users/" + uids[1], {"city": "C"})[0],
