@@ -1054,7 +1054,7 @@ class ReplicaLagTest(GraphTest):
     for S seconds; a usageLocation change is not seen by assignLicense for S seconds."""
 
     def test_new_user_is_404_until_the_lag_has_passed(self):
-        self.assertEqual(self.s.sim("POST", "faults", {"replica_lag": 1.5})[0], 200)
+        self.assertEqual(self.s.sim("POST", "faults", {"replica_lag": 4})[0], 200)
         t0 = time.monotonic()
         st, _, u = self.s.call("POST", "/v1.0/users",
                                new_user_body("lagged", employeeId="E7001", usageLocation="DE"))
@@ -1092,8 +1092,9 @@ class ReplicaLagTest(GraphTest):
                               "Request_BadRequest",
                               "Another object with the same value for property "
                               "userPrincipalName already exists.")
-        self.assertLess(time.monotonic() - t0, 1.5, "the machine was too slow for this check")
-        time.sleep(max(0, 1.6 - (time.monotonic() - t0)))
+        if time.monotonic() - t0 >= 4:
+            self.skipTest("the checks above took longer than the lag; their 404s prove nothing")
+        time.sleep(max(0, 4.1 - (time.monotonic() - t0)))
         self.assertEqual(self.user(upn)["id"], uid)
         st, _, body = self.s.get("/v1.0/users?$filter=" +
                                  urllib.parse.quote("employeeId eq 'E7001'"))
@@ -1107,7 +1108,7 @@ class ReplicaLagTest(GraphTest):
         e3 = SKUS["SPE_E3"]["skuId"]
         lee = USERS["Lee"]["id"]
         body = {"addLicenses": [{"skuId": e3, "disabledPlans": []}], "removeLicenses": []}
-        self.assertEqual(self.s.sim("POST", "faults", {"replica_lag": 1})[0], 200)
+        self.assertEqual(self.s.sim("POST", "faults", {"replica_lag": 2})[0], 200)
         t0 = time.monotonic()
         self.assertEqual(self.s.call("PATCH", "/v1.0/users/" + lee, {"usageLocation": "DE"})[0],
                          204)
@@ -1116,8 +1117,9 @@ class ReplicaLagTest(GraphTest):
                               "License assignment cannot be done for user with invalid usage "
                               "location.")
         self.assertEqual(self.user(lee, "usageLocation")["usageLocation"], "DE")
-        self.assertLess(time.monotonic() - t0, 1, "the machine was too slow for this check")
-        time.sleep(max(0, 1.1 - (time.monotonic() - t0)))
+        if time.monotonic() - t0 >= 2:
+            self.skipTest("the checks above took longer than the lag")
+        time.sleep(max(0, 2.1 - (time.monotonic() - t0)))
         self.assertEqual(self.s.call("POST", "/v1.0/users/%s/assignLicense" % lee, body)[0], 200)
         # Writing the same location again is no change: no new lag.
         self.assertEqual(self.s.call("PATCH", "/v1.0/users/" + lee, {"usageLocation": "de"})[0],
@@ -1416,7 +1418,7 @@ class CreateTimeoutTest(GraphTest):
     """{"timeout_next_create": S}: the next create is applied and its answer held S seconds."""
 
     def test_applied_then_late(self):
-        self.assertEqual(self.s.sim("POST", "faults", {"timeout_next_create": 2})[0], 200)
+        self.assertEqual(self.s.sim("POST", "faults", {"timeout_next_create": 6})[0], 200)
         conn = http.client.HTTPConnection("127.0.0.1", self.s.port, timeout=0.5)
         body = json.dumps(new_user_body("late", employeeId="E7002"))
         conn.request("POST", "/v1.0/users", body=body,
@@ -1433,7 +1435,7 @@ class CreateTimeoutTest(GraphTest):
         self.assertEqual(self.s.sim("GET", "faults")[1]["timeout_next_create"], 0)
         t0 = time.monotonic()
         self.assertEqual(self.s.call("POST", "/v1.0/users", new_user_body("prompt"))[0], 201)
-        self.assertLess(time.monotonic() - t0, 1.5)
+        self.assertLess(time.monotonic() - t0, 5, "held like the first")
         self.assertEqual(self.stats()["mutations"], 2)
 
     def test_inside_a_batch(self):
