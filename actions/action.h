@@ -11,6 +11,27 @@
  * references through the directory (engine/directory.h), reads current state from Graph,
  * writes only the difference through wr_action_write (which in a dry run records the request
  * instead of sending it), and finishes with exactly one wr_action_succeed or wr_action_fail.
+ *
+ * Rules every action keeps (GRAPH.md sections 0, 6 and 12):
+ *
+ *  - Branch on Graph's status and error code, never on its message text. Where Graph's code is
+ *    too generic to tell two refusals apart (400 Request_BadRequest for "already a member", a
+ *    duplicate UPN, a conflicting role assignment, an invalid usage location), read the state
+ *    back and decide from what is there.
+ *  - A non-idempotent call (a POST that creates something: a user, a role assignment, a PIM
+ *    schedule request, a group member) may have landed even when its answer was lost (timeout,
+ *    reset connection, 5xx after the write): the Graph client sends it again, and the second
+ *    attempt meets the first ("already exists"). The action must recognise its own earlier
+ *    success by reading back what it asked for and comparing with what it sent — create-user:
+ *    the user with that userPrincipalName has the employeeId it sent (or, without one, every
+ *    property it sent); set-role: the assignment of that role at that scope exists;
+ *    add-to-group: the user is a member; remove-role's adminRemove: the schedule is gone;
+ *    assign-license: the licences are as asked — and then succeed. A conflict with something
+ *    that is *not* its own earlier write stays a clear failure that names what is there.
+ *    res->attempts > 1 says the client sent the request more than once.
+ *  - Replica lag (engine/directory.h): a 404 for an object weir created moments ago (and
+ *    Graph's invalid-usage-location 400 right after weir set usageLocation) fails through
+ *    wr_action_fail_lag, so the run retries it; a 404 on a DELETE still means "already gone".
  */
 #ifndef WR_ACTION_H
 #define WR_ACTION_H
@@ -19,6 +40,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "engine/argspec.h"
 
@@ -87,6 +109,26 @@ void wr_action_fail(struct wr_action_ctx *ctx, const struct wr_graph_result *res
 /* The same with a va_list, for an action's own failure helper that also releases its state. */
 void wr_action_vfail(struct wr_action_ctx *ctx, const struct wr_graph_result *res, bool retriable,
                      const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+/*
+ * Finishes with an error that is replica lag: Graph answered res (a 404, or the
+ * invalid-usage-location 400) about an object weir created, or a usageLocation weir set,
+ * age_ms ago (engine/directory.h). The error says so; the outcome is retriable whatever res
+ * says, and marked replica_lag so the run executor retries it with doubling backoff beyond
+ * retry.attempts, for as long as the directory still calls it lag.
+ */
+void wr_action_fail_lag(struct wr_action_ctx *ctx, const struct wr_graph_result *res,
+                        int64_t age_ms, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void wr_action_vfail_lag(struct wr_action_ctx *ctx, const struct wr_graph_result *res,
+                         int64_t age_ms, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+/*
+ * The message for a `name` argument (user, manager) that is not a user reference; owned. An
+ * empty one gets a hint: in a dry run, `steps.<id>.id` of a user an earlier step would create
+ * is null, because nothing was created.
+ */
+char *wr_action_bad_user_ref(const char *name, const char *ref);
 
 /* }====== */
 

@@ -38,6 +38,11 @@ struct group_op {
     char *user;  /* the user's object id */
     char *group; /* the group's object id */
     struct json_object *body;
+    /* add-to-group: a refused POST, kept while the membership is read again */
+    bool recheck;
+    long err_status;
+    char *err_code;
+    char *err_message;
 };
 
 static void op_clear(struct group_op *op)
@@ -47,6 +52,9 @@ static void op_clear(struct group_op *op)
     op->user = op->group = NULL;
     json_object_put(op->body);
     op->body = NULL;
+    free(op->err_code);
+    free(op->err_message);
+    op->err_code = op->err_message = NULL;
 }
 
 static void op_fail(struct group_op *op, const struct wr_graph_result *res, const char *fmt, ...)
@@ -61,6 +69,28 @@ static void op_fail(struct group_op *op, const struct wr_graph_result *res, cons
     op_clear(op);
 }
 
+static void op_fail_lag(struct group_op *op, const struct wr_graph_result *res, int64_t age,
+                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void op_fail_lag(struct group_op *op, const struct wr_graph_result *res, int64_t age,
+                        const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    wr_action_vfail_lag(op->ctx, res, age, fmt, ap);
+    va_end(ap);
+    op_clear(op);
+}
+
+static void op_fail_lookup(struct group_op *op, const struct wr_directory_result *r)
+{
+    if (r->created_ago_ms >= 0) {
+        op_fail_lag(op, r->graph, r->created_ago_ms, "%s", r->error);
+    } else {
+        op_fail(op, r->graph, "%s", r->error);
+    }
+}
+
 static void op_succeed(struct group_op *op, bool changed)
 {
     struct json_object *out = json_object_new_object();
@@ -71,16 +101,27 @@ static void op_succeed(struct group_op *op, bool changed)
     op_clear(op);
 }
 
+static void read_membership(struct group_op *op);
+
 static void written(void *arg, const struct wr_graph_result *res)
 {
     struct group_op *op = arg;
+    int64_t age =
+        res->status == 404 ? wr_directory_created_ago(wr_action_directory(op->ctx), op->user) : -1;
     if (res->ok) {
         op_succeed(op, true);
-    } else if (!op->remove && res->status == 400 && res->error_code &&
-               strcmp(res->error_code, "Request_BadRequest") == 0 && res->error_message &&
-               strstr(res->error_message, "added object references already exist")) {
-        /* Added by someone else since the membership read: already a member is success. */
-        op_succeed(op, false);
+    } else if (!op->remove && age >= 0) {
+        /* A replica without the new user refused the reference to it. */
+        op_fail_lag(op, res, age, "POST /groups/%s/members/$ref", op->group);
+    } else if (!op->remove && res->status == 400 && !op->recheck) {
+        /* "Already a member" is a plain 400 Request_BadRequest (GRAPH.md 6), like other
+           refusals: read the membership again rather than match Graph's message. A member now
+           (added by someone else, or by this POST's own first attempt) is success. */
+        op->recheck = true;
+        op->err_status = res->status;
+        op->err_code = wr_xstrdup_or_null(res->error_code);
+        op->err_message = wr_xstrdup_or_null(res->error_message);
+        read_membership(op);
     } else if (op->remove && res->status == 404) {
         /* Removed by someone else since the read (or the user just left). */
         op_succeed(op, false);
@@ -93,7 +134,13 @@ static void membership_read(void *arg, const struct wr_directory_result *r)
 {
     struct group_op *op = arg;
     if (!r->ok) {
-        op_fail(op, r->graph, "%s", r->error);
+        int64_t age =
+            r->not_found ? wr_directory_created_ago(wr_action_directory(op->ctx), op->user) : -1;
+        if (age >= 0) {
+            op_fail_lag(op, r->graph, age, "%s", r->error);
+        } else {
+            op_fail(op, r->graph, "%s", r->error);
+        }
         return;
     }
     bool member = false;
@@ -101,6 +148,19 @@ static void membership_read(void *arg, const struct wr_directory_result *r)
         struct json_object *g = json_object_array_get_idx(r->object, i);
         const char *id = json_object_get_string(json_object_object_get(g, "id"));
         member = id && strcasecmp(id, op->group) == 0;
+    }
+    if (op->recheck) {
+        struct wr_graph_result post = {
+            .status = op->err_status,
+            .error_code = op->err_code,
+            .error_message = op->err_message,
+        };
+        if (member) {
+            op_succeed(op, false);
+        } else {
+            op_fail(op, &post, "POST /groups/%s/members/$ref", op->group);
+        }
+        return;
     }
     if (member != op->remove) {
         op_succeed(op, false);
@@ -131,6 +191,17 @@ static void membership_read(void *arg, const struct wr_directory_result *r)
     free(gseg);
 }
 
+/* The user's groups rather than the group's members: a user is in few groups, a group may
+   have hundred thousands of members. */
+static void read_membership(struct group_op *op)
+{
+    char *useg = wr_graph_escape(op->user);
+    char *path = wr_xasprintf("/users/%s/memberOf?$top=999", useg);
+    wr_directory_list(wr_action_directory(op->ctx), path, membership_read, op);
+    free(path);
+    free(useg);
+}
+
 static void group_found(void *arg, const struct wr_directory_result *r)
 {
     struct group_op *op = arg;
@@ -139,20 +210,14 @@ static void group_found(void *arg, const struct wr_directory_result *r)
         return;
     }
     op->group = wr_xstrdup(r->id);
-    /* The user's groups rather than the group's members: a user is in few groups, a group
-       may have hundred thousands of members. */
-    char *useg = wr_graph_escape(op->user);
-    char *path = wr_xasprintf("/users/%s/memberOf?$top=999", useg);
-    wr_directory_list(wr_action_directory(op->ctx), path, membership_read, op);
-    free(path);
-    free(useg);
+    read_membership(op);
 }
 
 static void user_found(void *arg, const struct wr_directory_result *r)
 {
     struct group_op *op = arg;
     if (!r->ok) {
-        op_fail(op, r->graph, "%s", r->error);
+        op_fail_lookup(op, r);
         return;
     }
     op->user = wr_xstrdup(r->id);
@@ -167,10 +232,9 @@ static void group_run(struct wr_action_ctx *ctx, bool remove)
     op->remove = remove;
     const char *ref = wr_action_arg_str(ctx, "user");
     if (wr_directory_user(wr_action_directory(ctx), ref, NULL, user_found, op) != 0) {
-        op_fail(op, NULL,
-                "'%s' is not a user reference: expected an object id, a userPrincipalName or "
-                "mail address, or employeeId:VALUE",
-                ref ? ref : "");
+        char *msg = wr_action_bad_user_ref("user", ref);
+        op_fail(op, NULL, "%s", msg);
+        free(msg);
     }
 }
 

@@ -69,16 +69,37 @@ static size_t array_len(struct json_object *a)
 
 /* {====== shared ====== */
 
+/*
+ * Direct and inherited licences (GRAPH.md 4.3, 12). A user's licenseAssignmentStates has one
+ * entry per way a SKU is held: assignedByGroup null for a direct assignment, a group's id for
+ * one inherited from that group (group-based licensing). assignLicense only ever changes the
+ * direct ones, and Graph refuses to remove a SKU held only through a group. So:
+ *  - add: a SKU held directly is left alone (unless disabled_plans differ from the direct
+ *    assignment's); a SKU held only through a group gets a direct assignment as well, because
+ *    an admin who asks for a licence expects it to stay when the user leaves the group;
+ *  - remove: asks that the user hold the SKU no more. A direct assignment is removed; a SKU a
+ *    group gives fails the step at once, naming the groups, and nothing is sent — also when
+ *    it is held directly too, since removing the direct assignment would leave the group's
+ *    (and a rerun must end the same way, whatever the first run did);
+ *  - remove-all-licenses removes every direct assignment and reports the inherited ones.
+ * When Graph gives no licenseAssignmentStates at all, every assigned SKU counts as direct.
+ */
+
 /* One execution's state (wr_action_state); owned members are released by op_clear before
    the action finishes. */
 struct license_op {
     struct wr_action_ctx *ctx;
+    bool remove_all;           /* remove-all-licenses */
     char *id;                  /* the user's object id */
-    struct json_object *user;  /* the user as read: assignedLicenses, usageLocation */
+    struct json_object *user;  /* the user as read: assignedLicenses, states, usageLocation */
+    struct json_object *skus;  /* subscribedSkus */
     struct json_object *body;  /* the assignLicense body */
     struct json_object *added; /* skuIds added (or updated), for the output */
     struct json_object *removed;
-    bool set_location; /* usageLocation is PATCHed first */
+    struct json_object *groups; /* group id -> displayName (null when unreadable) */
+    size_t next_group;          /* groups resolved so far, in the order of group_ids() */
+    bool set_location;          /* usageLocation is PATCHed first */
+    bool rechecked;             /* a refused assignLicense was read back */
 };
 
 static struct license_op *op_get(struct wr_action_ctx *ctx)
@@ -93,10 +114,12 @@ static void op_clear(struct license_op *op)
     free(op->id);
     op->id = NULL;
     json_object_put(op->user);
+    json_object_put(op->skus);
     json_object_put(op->body);
     json_object_put(op->added);
     json_object_put(op->removed);
-    op->user = op->body = op->added = op->removed = NULL;
+    json_object_put(op->groups);
+    op->user = op->skus = op->body = op->added = op->removed = op->groups = NULL;
 }
 
 static void op_fail(struct license_op *op, const struct wr_graph_result *res, const char *fmt, ...)
@@ -111,16 +134,208 @@ static void op_fail(struct license_op *op, const struct wr_graph_result *res, co
     op_clear(op);
 }
 
-/* {"id", "changed", "added", "removed"} and usageLocation when it was set. */
+static void op_fail_lag(struct license_op *op, const struct wr_graph_result *res, int64_t age,
+                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void op_fail_lag(struct license_op *op, const struct wr_graph_result *res, int64_t age,
+                        const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    wr_action_vfail_lag(op->ctx, res, age, fmt, ap);
+    va_end(ap);
+    op_clear(op);
+}
+
+static void op_fail_lookup(struct license_op *op, const struct wr_directory_result *r)
+{
+    if (r->created_ago_ms >= 0) {
+        op_fail_lag(op, r->graph, r->created_ago_ms, "%s", r->error);
+    } else {
+        op_fail(op, r->graph, "%s", r->error);
+    }
+}
+
+static const char *str_of(struct json_object *o, const char *key)
+{
+    struct json_object *v = NULL;
+    if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)) {
+        return json_object_get_string(v);
+    }
+    return NULL;
+}
+
+static bool has_states(struct json_object *user)
+{
+    struct json_object *v = NULL;
+    return json_object_object_get_ex(user, "licenseAssignmentStates", &v) &&
+           json_object_is_type(v, json_type_array);
+}
+
+/* The user's assignedLicenses entry for skuId, or NULL. Borrowed. */
+static struct json_object *assigned(struct json_object *user, const char *sku_id)
+{
+    struct json_object *list = json_object_object_get(user, "assignedLicenses");
+    for (size_t i = 0; i < array_len(list); i++) {
+        struct json_object *l = json_object_array_get_idx(list, i);
+        const char *id = str_of(l, "skuId");
+        if (id && strcasecmp(id, sku_id) == 0) {
+            return l;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The user's direct assignment of sku_id (an object with its disabledPlans), or NULL when the
+ * user holds it only through groups or not at all. Borrowed.
+ */
+static struct json_object *direct(struct json_object *user, const char *sku_id)
+{
+    if (!has_states(user)) {
+        return assigned(user, sku_id);
+    }
+    struct json_object *states = json_object_object_get(user, "licenseAssignmentStates");
+    bool any = false;
+    for (size_t i = 0; i < array_len(states); i++) {
+        struct json_object *st = json_object_array_get_idx(states, i);
+        const char *id = str_of(st, "skuId");
+        if (!id || strcasecmp(id, sku_id) != 0) {
+            continue;
+        }
+        any = true;
+        if (!str_of(st, "assignedByGroup")) {
+            return st;
+        }
+    }
+    /* Assigned with no state at all: Graph's answer is incomplete; take it for direct. */
+    return any ? NULL : assigned(user, sku_id);
+}
+
+/* The ids of the groups the user inherits sku_id from (owned array; empty when none). */
+static struct json_object *inherited_from(struct json_object *user, const char *sku_id)
+{
+    struct json_object *out = json_object_new_array();
+    struct json_object *states = json_object_object_get(user, "licenseAssignmentStates");
+    for (size_t i = 0; i < array_len(states); i++) {
+        struct json_object *st = json_object_array_get_idx(states, i);
+        const char *id = str_of(st, "skuId");
+        const char *group = str_of(st, "assignedByGroup");
+        if (id && group && strcasecmp(id, sku_id) == 0) {
+            json_object_array_add(out, json_object_new_string(group));
+        }
+    }
+    return out;
+}
+
+/* "'E5 Pilot' (id)" for a group id, with the name when it could be read. Owned. */
+static char *group_label(struct license_op *op, const char *gid)
+{
+    const char *name = str_of(op->groups, gid);
+    return name ? wr_xasprintf("'%s' (%s)", name, gid) : wr_xasprintf("%s", gid);
+}
+
+/* A SKU's skuPartNumber, or NULL. */
+static const char *part_number(struct license_op *op, const char *sku_id)
+{
+    return str_of(wr_directory_sku_find(op->skus, sku_id), "skuPartNumber");
+}
+
+/* True when a list of skuIds holds sku_id. */
+static bool listed(struct json_object *list, const char *sku_id)
+{
+    for (size_t i = 0; i < array_len(list); i++) {
+        const char *s = json_object_get_string(json_object_array_get_idx(list, i));
+        if (s && strcasecmp(s, sku_id) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Adds sku_id to list unless it is there. */
+static void add_once(struct json_object *list, const char *sku_id)
+{
+    if (sku_id && !listed(list, sku_id)) {
+        json_object_array_add(list, json_object_new_string(sku_id));
+    }
+}
+
+/*
+ * The user's licences after the change (as planned, in a dry run): [{"skuId", "skuPartNumber",
+ * "direct", "inheritedFrom": [{"id", "displayName"}]}], and in *inherited the skuIds the user
+ * keeps through a group (owned arrays).
+ */
+static struct json_object *licences_after(struct license_op *op, struct json_object **inherited)
+{
+    struct json_object *skus = json_object_new_array();
+    struct json_object *list = json_object_object_get(op->user, "assignedLicenses");
+    struct json_object *states = json_object_object_get(op->user, "licenseAssignmentStates");
+    for (size_t i = 0; i < array_len(list); i++) {
+        add_once(skus, str_of(json_object_array_get_idx(list, i), "skuId"));
+    }
+    for (size_t i = 0; i < array_len(states); i++) {
+        add_once(skus, str_of(json_object_array_get_idx(states, i), "skuId"));
+    }
+    for (size_t i = 0; i < array_len(op->added); i++) {
+        add_once(skus, json_object_get_string(json_object_array_get_idx(op->added, i)));
+    }
+    struct json_object *out = json_object_new_array();
+    *inherited = json_object_new_array();
+    for (size_t i = 0; i < array_len(skus); i++) {
+        const char *sku_id = json_object_get_string(json_object_array_get_idx(skus, i));
+        bool is_direct =
+            (direct(op->user, sku_id) && !listed(op->removed, sku_id)) || listed(op->added, sku_id);
+        struct json_object *gids = inherited_from(op->user, sku_id);
+        if (!is_direct && array_len(gids) == 0) {
+            json_object_put(gids);
+            continue;
+        }
+        struct json_object *from = json_object_new_array();
+        for (size_t g = 0; g < array_len(gids); g++) {
+            const char *gid = json_object_get_string(json_object_array_get_idx(gids, g));
+            struct json_object *e = json_object_new_object();
+            json_object_object_add(e, "id", json_object_new_string(gid));
+            const char *name = str_of(op->groups, gid);
+            json_object_object_add(e, "displayName", name ? json_object_new_string(name) : NULL);
+            json_object_array_add(from, e);
+        }
+        if (array_len(gids) > 0) {
+            add_once(*inherited, sku_id);
+        }
+        json_object_put(gids);
+        struct json_object *e = json_object_new_object();
+        const char *part = part_number(op, sku_id);
+        json_object_object_add(e, "skuId", json_object_new_string(sku_id));
+        json_object_object_add(e, "skuPartNumber", part ? json_object_new_string(part) : NULL);
+        json_object_object_add(e, "direct", json_object_new_boolean(is_direct));
+        json_object_object_add(e, "inheritedFrom", from);
+        json_object_array_add(out, e);
+    }
+    json_object_put(skus);
+    return out;
+}
+
+/* {"id", "changed", "added", "removed", "licenses", "inherited"} and usageLocation when it was
+   set: "licenses" is the user's licences afterwards, direct or inherited (and from which
+   groups); "inherited" the skuIds the user holds through a group. */
 static void op_succeed(struct license_op *op, bool changed)
 {
     struct json_object *out = json_object_new_object();
+    struct json_object *inherited = NULL;
+    if (!op->added) {
+        op->added = json_object_new_array();
+    }
+    if (!op->removed) {
+        op->removed = json_object_new_array();
+    }
+    struct json_object *licences = licences_after(op, &inherited);
     json_object_object_add(out, "id", json_object_new_string(op->id));
     json_object_object_add(out, "changed", json_object_new_boolean(changed));
-    json_object_object_add(out, "added",
-                           op->added ? json_object_get(op->added) : json_object_new_array());
-    json_object_object_add(out, "removed",
-                           op->removed ? json_object_get(op->removed) : json_object_new_array());
+    json_object_object_add(out, "added", json_object_get(op->added));
+    json_object_object_add(out, "removed", json_object_get(op->removed));
+    json_object_object_add(out, "licenses", licences);
+    json_object_object_add(out, "inherited", inherited);
     if (op->set_location) {
         json_object_object_add(
             out, "usageLocation",
@@ -136,30 +351,15 @@ static bool find_user(struct license_op *op, const char *select, wr_directory_do
     if (wr_directory_user(wr_action_directory(op->ctx), ref, select, done, op) == 0) {
         return true;
     }
-    op_fail(op, NULL,
-            "'%s' is not a user reference: expected an object id, a userPrincipalName or mail "
-            "address, or employeeId:VALUE",
-            ref ? ref : "");
+    char *msg = wr_action_bad_user_ref("user", ref);
+    op_fail(op, NULL, "%s", msg);
+    free(msg);
     return false;
 }
 
 static char *user_path(const char *id, const char *suffix)
 {
     return wr_directory_user_path(id, suffix);
-}
-
-/* The user's assignedLicenses entry for skuId, or NULL. Borrowed. */
-static struct json_object *assigned(struct json_object *user, const char *sku_id)
-{
-    struct json_object *list = json_object_object_get(user, "assignedLicenses");
-    for (size_t i = 0; i < array_len(list); i++) {
-        struct json_object *l = json_object_array_get_idx(list, i);
-        const char *id = json_object_get_string(json_object_object_get(l, "skuId"));
-        if (id && strcasecmp(id, sku_id) == 0) {
-            return l;
-        }
-    }
-    return NULL;
 }
 
 /* True when two arrays of GUID strings hold the same set (case-insensitive). */
@@ -184,14 +384,133 @@ static bool same_set(struct json_object *a, struct json_object *b)
     return true;
 }
 
+/* {------ group names: every group the user inherits a licence from, one lookup each ------ */
+
+static void plan(struct license_op *op);
+
+/* The distinct group ids of the user's inherited licences (owned array). */
+static struct json_object *group_ids(struct json_object *user)
+{
+    struct json_object *out = json_object_new_array();
+    struct json_object *states = json_object_object_get(user, "licenseAssignmentStates");
+    for (size_t i = 0; i < array_len(states); i++) {
+        add_once(out, str_of(json_object_array_get_idx(states, i), "assignedByGroup"));
+    }
+    return out;
+}
+
+static void resolve_groups(struct license_op *op);
+
+static void group_named(void *arg, const struct wr_directory_result *r)
+{
+    struct license_op *op = arg;
+    struct json_object *ids = group_ids(op->user);
+    const char *gid = json_object_get_string(json_object_array_get_idx(ids, op->next_group));
+    /* A group that cannot be read (gone, no permission) is named by its id alone. */
+    const char *name = r->ok ? str_of(r->object, "displayName") : NULL;
+    json_object_object_add(op->groups, gid, name ? json_object_new_string(name) : NULL);
+    json_object_put(ids);
+    op->next_group++;
+    resolve_groups(op);
+}
+
+static void resolve_groups(struct license_op *op)
+{
+    struct json_object *ids = group_ids(op->user);
+    if (!op->groups) {
+        op->groups = json_object_new_object();
+    }
+    if (op->next_group < array_len(ids)) {
+        const char *gid = json_object_get_string(json_object_array_get_idx(ids, op->next_group));
+        wr_directory_group(wr_action_directory(op->ctx), gid, group_named, op);
+    } else {
+        plan(op);
+    }
+    json_object_put(ids);
+}
+
+static void skus_read(void *arg, const struct wr_directory_result *r)
+{
+    struct license_op *op = arg;
+    if (!r->ok) {
+        op_fail(op, r->graph, "%s", r->error);
+        return;
+    }
+    op->skus = json_object_get(r->object);
+    resolve_groups(op);
+}
+
+static void user_read(void *arg, const struct wr_directory_result *r)
+{
+    struct license_op *op = arg;
+    if (!r->ok) {
+        op_fail_lookup(op, r);
+        return;
+    }
+    op->id = wr_xstrdup(r->id);
+    op->user = json_object_get(r->object);
+    wr_directory_skus(wr_action_directory(op->ctx), skus_read, op);
+}
+
+/* }------ */
+
+/* {------ assignLicense and what it answered ------ */
+
+static void assign_send(struct license_op *op);
+
+/* After a refused assignLicense that the client had sent more than once: is the user already
+   as asked (the first attempt landed)? */
+static void assign_reread(void *arg, const struct wr_directory_result *r)
+{
+    struct license_op *op = arg;
+    if (!r->ok) {
+        op_fail_lookup(op, r);
+        return;
+    }
+    bool done = true;
+    for (size_t i = 0; done && i < array_len(op->added); i++) {
+        done = direct(r->object, json_object_get_string(json_object_array_get_idx(op->added, i)));
+    }
+    for (size_t i = 0; done && i < array_len(op->removed); i++) {
+        done =
+            !direct(r->object, json_object_get_string(json_object_array_get_idx(op->removed, i)));
+    }
+    if (done) {
+        op_succeed(op, true);
+    } else {
+        op_fail(op, NULL,
+                "POST /users/%s/assignLicense was refused and the user's licences are not as "
+                "asked",
+                op->id);
+    }
+}
+
 static void assign_written(void *arg, const struct wr_graph_result *res)
 {
     struct license_op *op = arg;
-    if (!res->ok) {
-        op_fail(op, res, "POST /users/%s/assignLicense", op->id);
+    struct wr_directory *dir = wr_action_directory(op->ctx);
+    if (res->ok) {
+        op_succeed(op, true);
         return;
     }
-    op_succeed(op, true);
+    int64_t age = res->status == 404 ? wr_directory_created_ago(dir, op->id) : -1;
+    if (res->status == 400 && array_len(op->added) > 0) {
+        /* Graph's invalid-usage-location 400 right after weir set usageLocation: a replica with
+           the old value. Its code is the generic Request_BadRequest, so it is judged by time. */
+        age = wr_directory_location_ago(dir, op->id);
+    }
+    if (age >= 0) {
+        op_fail_lag(op, res, age, "POST /users/%s/assignLicense", op->id);
+    } else if (res->status == 400 && res->attempts > 1 && !op->rechecked) {
+        op->rechecked = true;
+        const char *ref = op->id;
+        if (wr_directory_user(dir, ref, "assignedLicenses,licenseAssignmentStates", assign_reread,
+                              op) != 0) {
+            op_fail(op, res, "POST /users/%s/assignLicense", op->id);
+        }
+    } else {
+        op_fail(op, res, "POST /users/%s/assignLicense", op->id);
+    }
 }
 
 static void assign_send(struct license_op *op)
@@ -203,6 +522,8 @@ static void assign_send(struct license_op *op)
     free(path);
 }
 
+/* }------ */
+
 /* }====== */
 
 /* {====== assign-license ====== */
@@ -210,19 +531,28 @@ static void assign_send(struct license_op *op)
 static void location_written(void *arg, const struct wr_graph_result *res)
 {
     struct license_op *op = arg;
+    struct wr_directory *dir = wr_action_directory(op->ctx);
     if (!res->ok) {
-        op_fail(op, res, "setting usageLocation of user %s", op->id);
+        int64_t age = res->status == 404 ? wr_directory_created_ago(dir, op->id) : -1;
+        if (age >= 0) {
+            op_fail_lag(op, res, age, "setting usageLocation of user %s", op->id);
+        } else {
+            op_fail(op, res, "setting usageLocation of user %s", op->id);
+        }
         return;
+    }
+    if (!wr_action_dry_run(op->ctx)) {
+        wr_directory_note_location(dir, op->id);
     }
     assign_send(op);
 }
 
 /*
- * Builds addLicenses: each SKU of `add` the user lacks, and each the user holds with other
- * disabled plans than `disabled_plans` asks for (only when that argument is given). Returns
- * false after failing the action.
+ * Builds addLicenses: each SKU of `add` the user does not hold directly, and each it holds
+ * directly with other disabled plans than `disabled_plans` asks for (only when that argument
+ * is given). Returns false after failing the action.
  */
-static bool plan_adds(struct license_op *op, struct json_object *skus, struct json_object *adds)
+static bool plan_adds(struct license_op *op, struct json_object *adds)
 {
     struct json_object *args = wr_action_args(op->ctx);
     struct json_object *add = json_object_object_get(args, "add");
@@ -232,23 +562,21 @@ static bool plan_adds(struct license_op *op, struct json_object *skus, struct js
 
     /* Every named plan must belong to at least one added SKU: a typo must not pass silently. */
     for (size_t p = 0; has_plans && p < array_len(plans); p++) {
-        const char *plan = json_object_get_string(json_object_array_get_idx(plans, p));
+        const char *plan_name = json_object_get_string(json_object_array_get_idx(plans, p));
         bool known = false;
         for (size_t i = 0; !known && i < array_len(add); i++) {
             const char *name = json_object_get_string(json_object_array_get_idx(add, i));
-            known = wr_directory_sku_plan(wr_directory_sku_find(skus, name), plan) != NULL;
+            known = wr_directory_sku_plan(wr_directory_sku_find(op->skus, name), plan_name) != NULL;
         }
         if (!known) {
-            op_fail(op, NULL,
-                    "service plan '%s' (disabled_plans) is in none of the "
-                    "SKUs added",
-                    plan ? plan : "");
+            op_fail(op, NULL, "service plan '%s' (disabled_plans) is in none of the SKUs added",
+                    plan_name ? plan_name : "");
             return false;
         }
     }
     for (size_t i = 0; i < array_len(add); i++) {
         const char *name = json_object_get_string(json_object_array_get_idx(add, i));
-        struct json_object *sku = wr_directory_sku_find(skus, name);
+        struct json_object *sku = wr_directory_sku_find(op->skus, name);
         if (!sku) {
             op_fail(op, NULL,
                     "license '%s' not found: the tenant has no subscribedSku "
@@ -256,38 +584,40 @@ static bool plan_adds(struct license_op *op, struct json_object *skus, struct js
                     name ? name : "");
             return false;
         }
-        const char *sku_id = json_object_get_string(json_object_object_get(sku, "skuId"));
+        const char *sku_id = str_of(sku, "skuId");
         struct json_object *disabled = json_object_new_array();
         for (size_t p = 0; has_plans && p < array_len(plans); p++) {
-            const char *plan = json_object_get_string(json_object_array_get_idx(plans, p));
-            const char *plan_id = wr_directory_sku_plan(sku, plan);
+            const char *plan_name = json_object_get_string(json_object_array_get_idx(plans, p));
+            const char *plan_id = wr_directory_sku_plan(sku, plan_name);
             if (plan_id) {
                 json_object_array_add(disabled, json_object_new_string(plan_id));
             }
         }
-        struct json_object *have = assigned(op->user, sku_id);
+        /* Held only through a group: a direct assignment is added all the same (see above). */
+        struct json_object *have = direct(op->user, sku_id);
         if (have &&
             (!has_plans || same_set(json_object_object_get(have, "disabledPlans"), disabled))) {
             json_object_put(disabled);
             continue;
         }
+        /* Key order as in Graph's documented example (GRAPH.md 4.1). */
         struct json_object *entry = json_object_new_object();
-        json_object_object_add(entry, "disabledPlans", disabled);
         json_object_object_add(entry, "skuId", json_object_new_string(sku_id));
+        json_object_object_add(entry, "disabledPlans", disabled);
         json_object_array_add(adds, entry);
         json_object_array_add(op->added, json_object_new_string(sku_id));
     }
     return true;
 }
 
-/* Builds removeLicenses: each SKU of `remove` the user holds. */
-static bool plan_removes(struct license_op *op, struct json_object *skus,
-                         struct json_object *removes)
+/* Builds removeLicenses: each SKU of `remove` the user holds directly. A SKU a group gives fails
+   the action, naming the groups: only the group can take it away. */
+static bool plan_removes(struct license_op *op, struct json_object *removes)
 {
     struct json_object *remove = json_object_object_get(wr_action_args(op->ctx), "remove");
     for (size_t i = 0; i < array_len(remove); i++) {
         const char *name = json_object_get_string(json_object_array_get_idx(remove, i));
-        struct json_object *sku = wr_directory_sku_find(skus, name);
+        struct json_object *sku = wr_directory_sku_find(op->skus, name);
         if (!sku) {
             op_fail(op, NULL,
                     "license '%s' not found: the tenant has no subscribedSku "
@@ -295,22 +625,40 @@ static bool plan_removes(struct license_op *op, struct json_object *skus,
                     name ? name : "");
             return false;
         }
-        const char *sku_id = json_object_get_string(json_object_object_get(sku, "skuId"));
-        if (assigned(op->user, sku_id)) {
+        const char *sku_id = str_of(sku, "skuId");
+        struct json_object *gids = inherited_from(op->user, sku_id);
+        if (array_len(gids) == 0 && direct(op->user, sku_id)) {
             json_object_array_add(removes, json_object_new_string(sku_id));
             json_object_array_add(op->removed, json_object_new_string(sku_id));
+        } else if (array_len(gids) > 0) {
+            struct wr_buf names = {0};
+            for (size_t g = 0; g < array_len(gids); g++) {
+                char *label =
+                    group_label(op, json_object_get_string(json_object_array_get_idx(gids, g)));
+                wr_buf_addf(&names, "%s%s", g ? ", " : "", label);
+                free(label);
+            }
+            op_fail(op, NULL,
+                    "license %s (%s) of user %s is inherited from group %s%s: Graph cannot "
+                    "remove a group's licence from one member, so nothing was changed. Remove "
+                    "the user from the group (remove-from-group), or the licence from the group",
+                    str_of(sku, "skuPartNumber") ? str_of(sku, "skuPartNumber") : name, sku_id,
+                    op->id, wr_buf_str(&names),
+                    direct(op->user, sku_id)
+                        ? " (and assigned directly as well; removing that alone would leave the "
+                          "group's)"
+                        : ", not assigned directly");
+            wr_buf_free(&names);
+            json_object_put(gids);
+            return false;
         }
+        json_object_put(gids);
     }
     return true;
 }
 
-static void assign_skus(void *arg, const struct wr_directory_result *r)
+static void assign_plan(struct license_op *op)
 {
-    struct license_op *op = arg;
-    if (!r->ok) {
-        op_fail(op, r->graph, "%s", r->error);
-        return;
-    }
     struct json_object *adds = json_object_new_array();
     struct json_object *removes = json_object_new_array();
     op->body = json_object_new_object();
@@ -318,17 +666,23 @@ static void assign_skus(void *arg, const struct wr_directory_result *r)
     json_object_object_add(op->body, "removeLicenses", removes);
     op->added = json_object_new_array();
     op->removed = json_object_new_array();
-    if (!plan_adds(op, r->object, adds) || !plan_removes(op, r->object, removes)) {
+    if (!plan_adds(op, adds) || !plan_removes(op, removes)) {
         return;
     }
     if (array_len(adds) == 0 && array_len(removes) == 0) {
         op_succeed(op, false);
         return;
     }
-    const char *location =
-        json_object_get_string(json_object_object_get(op->user, "usageLocation"));
+    const char *location = str_of(op->user, "usageLocation");
     if (array_len(adds) > 0 && (!location || !*location)) {
         const char *want = wr_action_arg_str(op->ctx, "usage_location");
+        int64_t age = wr_directory_location_ago(wr_action_directory(op->ctx), op->id);
+        if (!want && age >= 0) {
+            op_fail_lag(op, NULL, age,
+                        "user %s has no usageLocation yet, though weir set one moments ago",
+                        op->id);
+            return;
+        }
         if (!want) {
             op_fail(op, NULL,
                     "user %s has no usageLocation, which Graph requires before "
@@ -353,61 +707,33 @@ static void assign_skus(void *arg, const struct wr_directory_result *r)
     assign_send(op);
 }
 
-static void assign_user(void *arg, const struct wr_directory_result *r)
-{
-    struct license_op *op = arg;
-    if (!r->ok) {
-        op_fail(op, r->graph, "%s", r->error);
-        return;
-    }
-    op->id = wr_xstrdup(r->id);
-    op->user = json_object_get(r->object);
-    wr_directory_skus(wr_action_directory(op->ctx), assign_skus, op);
-}
-
 static void assign_license_run(struct wr_action_ctx *ctx)
 {
-    find_user(op_get(ctx), "assignedLicenses,usageLocation", assign_user);
+    find_user(op_get(ctx), "assignedLicenses,licenseAssignmentStates,usageLocation", user_read);
 }
 
 /* }====== */
 
 /* {====== remove-all-licenses ====== */
 
-/* True when the user holds sku_id only through a group: Graph refuses to remove those. */
-static bool only_inherited(struct json_object *user, const char *sku_id)
+/* Every direct licence goes; inherited ones stay (and are reported). */
+static void remove_all_plan(struct license_op *op)
 {
-    struct json_object *states = json_object_object_get(user, "licenseAssignmentStates");
-    bool inherited = false;
-    for (size_t i = 0; i < array_len(states); i++) {
-        struct json_object *s = json_object_array_get_idx(states, i);
-        const char *id = json_object_get_string(json_object_object_get(s, "skuId"));
-        if (id && strcasecmp(id, sku_id) == 0) {
-            if (json_object_object_get(s, "assignedByGroup") == NULL) {
-                return false;
-            }
-            inherited = true;
-        }
-    }
-    return inherited;
-}
-
-static void remove_all_user(void *arg, const struct wr_directory_result *r)
-{
-    struct license_op *op = arg;
-    if (!r->ok) {
-        op_fail(op, r->graph, "%s", r->error);
-        return;
-    }
-    op->id = wr_xstrdup(r->id);
     op->added = json_object_new_array();
     op->removed = json_object_new_array();
-    struct json_object *list = json_object_object_get(r->object, "assignedLicenses");
+    struct json_object *list = json_object_object_get(op->user, "assignedLicenses");
+    struct json_object *states = json_object_object_get(op->user, "licenseAssignmentStates");
     for (size_t i = 0; i < array_len(list); i++) {
-        struct json_object *l = json_object_array_get_idx(list, i);
-        const char *sku_id = json_object_get_string(json_object_object_get(l, "skuId"));
-        if (sku_id && !only_inherited(r->object, sku_id)) {
-            json_object_array_add(op->removed, json_object_new_string(sku_id));
+        const char *sku_id = str_of(json_object_array_get_idx(list, i), "skuId");
+        if (sku_id && direct(op->user, sku_id)) {
+            add_once(op->removed, sku_id);
+        }
+    }
+    for (size_t i = 0; i < array_len(states); i++) {
+        struct json_object *st = json_object_array_get_idx(states, i);
+        const char *sku_id = str_of(st, "skuId");
+        if (sku_id && !str_of(st, "assignedByGroup")) {
+            add_once(op->removed, sku_id); /* a direct licence in an error state goes too */
         }
     }
     if (array_len(op->removed) == 0) {
@@ -420,16 +746,27 @@ static void remove_all_user(void *arg, const struct wr_directory_result *r)
     assign_send(op);
 }
 
+static void plan(struct license_op *op)
+{
+    if (op->remove_all) {
+        remove_all_plan(op);
+    } else {
+        assign_plan(op);
+    }
+}
+
 static void remove_all_licenses_run(struct wr_action_ctx *ctx)
 {
-    find_user(op_get(ctx), "assignedLicenses,licenseAssignmentStates", remove_all_user);
+    struct license_op *op = op_get(ctx);
+    op->remove_all = true;
+    find_user(op, "assignedLicenses,licenseAssignmentStates", user_read);
 }
 
 /* }====== */
 
 const struct wr_action wr_action_assign_license = {
     .name = "assign-license",
-    .summary = "add and remove licenses (POST /users/{id}/assignLicense), only what differs",
+    .summary = "add and remove direct licenses (POST /users/{id}/assignLicense), only what differs",
     .args = assign_license_args,
     .validate = assign_license_validate,
     .execute = assign_license_run,
@@ -442,7 +779,7 @@ static const struct wr_argspec user_only_args[] = {
 
 const struct wr_action wr_action_remove_all_licenses = {
     .name = "remove-all-licenses",
-    .summary = "remove every license the user holds (assignLicense with all SKUs removed)",
+    .summary = "remove every license assigned to the user directly; inherited ones are reported",
     .args = user_only_args,
     .execute = remove_all_licenses_run,
 };

@@ -56,6 +56,19 @@ static void op_fail(struct manager_op *op, const struct wr_graph_result *res, co
     op_clear(op);
 }
 
+static void op_fail_lag(struct manager_op *op, const struct wr_graph_result *res, int64_t age,
+                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void op_fail_lag(struct manager_op *op, const struct wr_graph_result *res, int64_t age,
+                        const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    wr_action_vfail_lag(op->ctx, res, age, fmt, ap);
+    va_end(ap);
+    op_clear(op);
+}
+
 static void op_succeed(struct manager_op *op, bool changed)
 {
     struct json_object *out = json_object_new_object();
@@ -71,11 +84,23 @@ static void op_succeed(struct manager_op *op, bool changed)
 static void written(void *arg, const struct wr_graph_result *res)
 {
     struct manager_op *op = arg;
-    if (!res->ok) {
-        op_fail(op, res, "PUT /users/%s/manager/$ref", op->user);
+    struct wr_directory *dir = wr_action_directory(op->ctx);
+    if (res->ok) {
+        op_succeed(op, true);
         return;
     }
-    op_succeed(op, true);
+    /* A 404 for a user or manager weir created moments ago: a replica without it. */
+    int64_t age = -1, m = -1;
+    if (res->status == 404) {
+        age = wr_directory_created_ago(dir, op->user);
+        m = wr_directory_created_ago(dir, op->manager);
+        age = age < 0 || (m >= 0 && m < age) ? m : age;
+    }
+    if (age >= 0) {
+        op_fail_lag(op, res, age, "PUT /users/%s/manager/$ref", op->user);
+    } else {
+        op_fail(op, res, "PUT /users/%s/manager/$ref", op->user);
+    }
 }
 
 static void current_read(void *arg, const struct wr_graph_result *res)
@@ -94,7 +119,8 @@ static void current_read(void *arg, const struct wr_graph_result *res)
         }
         op->previous = wr_xstrdup(json_object_get_string(json_object_object_get(m, "id")));
     } else if (res->status != 404) {
-        /* 404 is "no manager"; the user itself was found a moment ago. */
+        /* 404 is "no manager"; the user itself was found a moment ago (should a replica not
+           have it, the PUT's own 404 tells). */
         op_fail(op, res, "reading the manager of user %s", op->user);
         return;
     }
@@ -121,6 +147,10 @@ static void current_read(void *arg, const struct wr_graph_result *res)
 static void manager_found(void *arg, const struct wr_directory_result *r)
 {
     struct manager_op *op = arg;
+    if (!r->ok && r->created_ago_ms >= 0) {
+        op_fail_lag(op, r->graph, r->created_ago_ms, "manager: %s", r->error);
+        return;
+    }
     if (!r->ok) {
         op_fail(op, r->graph, "manager: %s", r->error);
         return;
@@ -139,13 +169,13 @@ static void manager_found(void *arg, const struct wr_directory_result *r)
     free(useg);
 }
 
-static const char *const not_a_ref =
-    "'%s' is not a user reference: expected an object id, a userPrincipalName or mail "
-    "address, or employeeId:VALUE";
-
 static void user_found(void *arg, const struct wr_directory_result *r)
 {
     struct manager_op *op = arg;
+    if (!r->ok && r->created_ago_ms >= 0) {
+        op_fail_lag(op, r->graph, r->created_ago_ms, "%s", r->error);
+        return;
+    }
     if (!r->ok) {
         op_fail(op, r->graph, "%s", r->error);
         return;
@@ -153,7 +183,9 @@ static void user_found(void *arg, const struct wr_directory_result *r)
     op->user = wr_xstrdup(r->id);
     const char *ref = wr_action_arg_str(op->ctx, "manager");
     if (wr_directory_user(wr_action_directory(op->ctx), ref, NULL, manager_found, op) != 0) {
-        op_fail(op, NULL, "manager: '%s' is not a user reference", ref ? ref : "");
+        char *msg = wr_action_bad_user_ref("manager", ref);
+        op_fail(op, NULL, "manager: %s", msg);
+        free(msg);
     }
 }
 
@@ -163,7 +195,9 @@ static void set_manager_run(struct wr_action_ctx *ctx)
     op->ctx = ctx;
     const char *ref = wr_action_arg_str(ctx, "user");
     if (wr_directory_user(wr_action_directory(ctx), ref, NULL, user_found, op) != 0) {
-        op_fail(op, NULL, not_a_ref, ref ? ref : "");
+        char *msg = wr_action_bad_user_ref("user", ref);
+        op_fail(op, NULL, "%s", msg);
+        free(msg);
     }
 }
 

@@ -2,6 +2,13 @@
  * role — set-role and remove-role: directory role assignments through unified RBAC
  * (/roleManagement/directory/roleAssignments). The role is named by displayName ("User
  * Administrator"), role definition id or template id; resolved at run time.
+ *
+ * remove-role also removes what Privileged Identity Management keeps apart from the active
+ * assignments (GRAPH.md 12): eligible assignments (roleEligibilitySchedules) and time-bound
+ * active ones (roleAssignmentSchedules), through adminRemove schedule requests. Those need
+ * RoleEligibilitySchedule.ReadWrite.Directory and RoleAssignmentSchedule.ReadWrite.Directory;
+ * without them Graph answers 403 and the step fails saying which is missing (the active
+ * assignments are removed first all the same). `pim: false` leaves PIM alone.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +33,39 @@ static const struct wr_argspec role_args[] = {
     {0},
 };
 
+static const struct wr_argspec remove_role_args[] = {
+    WR_ARGSPEC_USER,
+    {.name = "role",
+     .type = WR_ARG_STRING,
+     .flags = WR_ARG_REQUIRED,
+     .help = "role displayName, definition id or template id"},
+    {.name = "scope",
+     .type = WR_ARG_STRING,
+     .help = "directoryScopeId of the assignment; default / (the whole tenant)"},
+    {.name = "pim",
+     .type = WR_ARG_BOOL,
+     .help = "also remove PIM eligible and time-bound assignments (default true; needs "
+             "RoleEligibilitySchedule.ReadWrite.Directory and "
+             "RoleAssignmentSchedule.ReadWrite.Directory)"},
+    {0},
+};
+
+/* The two kinds of PIM schedule remove-role clears after the active assignments. */
+enum pim_kind { PIM_ELIGIBLE, PIM_TIMEBOUND, PIM_DONE };
+
+static const struct {
+    const char *schedules; /* the list endpoint */
+    const char *requests;  /* where adminRemove is POSTed */
+    const char *permission;
+    const char *what;   /* for messages */
+    const char *output; /* the output member listing what was removed */
+} pim_kinds[] = {
+    {"roleEligibilitySchedules", "roleEligibilityScheduleRequests",
+     "RoleEligibilitySchedule.ReadWrite.Directory", "eligible assignments", "removedEligible"},
+    {"roleAssignmentSchedules", "roleAssignmentScheduleRequests",
+     "RoleAssignmentSchedule.ReadWrite.Directory", "time-bound assignments", "removedTimeBound"},
+};
+
 /* The length of an array; 0 for NULL or anything else (json-c asserts on those). */
 static size_t array_len(struct json_object *a)
 {
@@ -45,6 +85,11 @@ struct role_op {
     struct json_object *found;   /* remove-role: the assignment ids still to delete */
     struct json_object *removed; /* remove-role: the assignment ids deleted */
     struct json_object *body;
+    bool pim;                      /* remove-role: PIM schedules too */
+    enum pim_kind kind;            /* remove-role: the PIM kind being cleared */
+    struct json_object *schedules; /* the schedule ids of that kind at the scope */
+    struct json_object *pim_removed[2];
+    bool pim_recheck; /* a refused adminRemove: the schedules are read again */
     /* set-role: a refused POST, kept while the assignments are read again (someone else may
        have assigned the role in between: that is success) */
     bool recheck;
@@ -65,7 +110,11 @@ static void op_clear(struct role_op *op)
     json_object_put(op->found);
     json_object_put(op->removed);
     json_object_put(op->body);
-    op->found = op->removed = op->body = NULL;
+    json_object_put(op->schedules);
+    json_object_put(op->pim_removed[0]);
+    json_object_put(op->pim_removed[1]);
+    op->found = op->removed = op->body = op->schedules = NULL;
+    op->pim_removed[0] = op->pim_removed[1] = NULL;
     free(op->err_code);
     free(op->err_message);
     free(op->err_rid);
@@ -85,8 +134,29 @@ static void op_fail(struct role_op *op, const struct wr_graph_result *res, const
     op_clear(op);
 }
 
-/* {"id", "changed", "roleDefinitionId", "directoryScopeId"} and "removed" (remove-role) or
-   "assignmentId" (set-role). */
+static void op_fail_lag(struct role_op *op, const struct wr_graph_result *res, int64_t age,
+                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void op_fail_lag(struct role_op *op, const struct wr_graph_result *res, int64_t age,
+                        const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    wr_action_vfail_lag(op->ctx, res, age, fmt, ap);
+    va_end(ap);
+    op_clear(op);
+}
+
+/* A 404 naming the principal weir created moments ago: ms since, else -1. */
+static int64_t lag_age(struct role_op *op, const struct wr_graph_result *res)
+{
+    return res && res->status == 404
+               ? wr_directory_created_ago(wr_action_directory(op->ctx), op->principal)
+               : -1;
+}
+
+/* {"id", "changed", "roleDefinitionId", "directoryScopeId"} and "removed", "removedEligible",
+   "removedTimeBound" (remove-role) or "assignmentId" (set-role). */
 static void op_succeed(struct role_op *op, bool changed, const char *assignment)
 {
     struct json_object *out = json_object_new_object();
@@ -96,6 +166,11 @@ static void op_succeed(struct role_op *op, bool changed, const char *assignment)
     json_object_object_add(out, "directoryScopeId", json_object_new_string(op->scope));
     if (op->remove) {
         json_object_object_add(out, "removed", json_object_get(op->removed));
+        for (int k = 0; k < 2; k++) {
+            json_object_object_add(out, pim_kinds[k].output,
+                                   op->pim_removed[k] ? json_object_get(op->pim_removed[k])
+                                                      : json_object_new_array());
+        }
     } else {
         json_object_object_add(out, "assignmentId",
                                assignment ? json_object_new_string(assignment) : NULL);
@@ -123,12 +198,15 @@ static void deleted(void *arg, const struct wr_graph_result *res)
     delete_next(op);
 }
 
-/* Deletes the found assignments one after the other (the last first). */
+static void pim_next(struct role_op *op);
+
+/* Deletes the found assignments one after the other (the last first), then the PIM ones. */
 static void delete_next(struct role_op *op)
 {
     size_t n = array_len(op->found);
     if (n == 0) {
-        op_succeed(op, array_len(op->removed) > 0, NULL);
+        op->kind = PIM_ELIGIBLE;
+        pim_next(op);
         return;
     }
     const char *id = json_object_get_string(json_object_array_get_idx(op->found, n - 1));
@@ -146,6 +224,7 @@ static void read_assignments(struct role_op *op);
 static void created(void *arg, const struct wr_graph_result *res)
 {
     struct role_op *op = arg;
+    int64_t age = lag_age(op, res);
     char *why = NULL;
     bool retriable = false;
     if (res->ok && wr_action_dry_run(op->ctx)) {
@@ -173,6 +252,8 @@ static void created(void *arg, const struct wr_graph_result *res)
     } else if (res->ok) {
         struct wr_graph_result u = wr_graph_result_unusable(res, why, true);
         op_fail(op, &u, "POST roleAssignments for user %s", op->principal);
+    } else if (age >= 0) {
+        op_fail_lag(op, res, age, "POST roleAssignments for user %s", op->principal);
     } else if (res->status == 400 && !op->recheck) {
         /* Graph's duplicate is a plain 400 Request_BadRequest ("A conflicting object...");
            rather than match its text, read again: an assignment now present is success. */
@@ -260,6 +341,129 @@ static void read_assignments(struct role_op *op)
     free(p);
 }
 
+/* {------ PIM: eligible and time-bound assignments (remove-role) ------ */
+
+static void pim_list(struct role_op *op);
+
+/* Graph refused to read or remove schedules of op->kind: name what the app lacks. */
+static void pim_forbidden(struct role_op *op, const struct wr_graph_result *res, const char *what)
+{
+    size_t n = array_len(op->removed) + array_len(op->pim_removed[PIM_ELIGIBLE]);
+    op_fail(op, res,
+            "remove-role could not %s the %s of role %s for user %s (removed so far: %zu "
+            "assignment%s): the app needs the %s application permission; grant it (with admin "
+            "consent), or set pim: false on this step to remove only active assignments",
+            what, pim_kinds[op->kind].what, op->definition, op->principal, n, n == 1 ? "" : "s",
+            pim_kinds[op->kind].permission);
+}
+
+static void pim_requested(void *arg, const struct wr_graph_result *res)
+{
+    struct role_op *op = arg;
+    int64_t age = lag_age(op, res);
+    if (res->ok) {
+        json_object_put(op->pim_removed[op->kind]);
+        op->pim_removed[op->kind] = json_object_get(op->schedules);
+        op->kind++;
+        pim_next(op);
+    } else if (res->status == 403) {
+        pim_forbidden(op, res, "remove");
+    } else if (age >= 0) {
+        op_fail_lag(op, res, age, "POST %s (adminRemove) for user %s", pim_kinds[op->kind].requests,
+                    op->principal);
+    } else if ((res->status == 400 || res->status == 404) && !op->pim_recheck) {
+        /* Refused: maybe nothing is left to remove (someone else, or this request's own first
+           attempt, removed it). Read again; what is still there decides. */
+        op->pim_recheck = true;
+        pim_list(op);
+    } else {
+        op_fail(op, res, "POST %s (adminRemove) for user %s", pim_kinds[op->kind].requests,
+                op->principal);
+    }
+}
+
+static void pim_listed(void *arg, const struct wr_directory_result *r)
+{
+    struct role_op *op = arg;
+    if (!r->ok && r->graph && r->graph->status == 403) {
+        pim_forbidden(op, r->graph, "read");
+        return;
+    }
+    if (!r->ok) {
+        op_fail(op, r->graph, "%s", r->error);
+        return;
+    }
+    json_object_put(op->schedules);
+    op->schedules = json_object_new_array();
+    for (size_t i = 0; i < array_len(r->object); i++) {
+        struct json_object *a = json_object_array_get_idx(r->object, i);
+        const char *scope = json_object_get_string(json_object_object_get(a, "directoryScopeId"));
+        const char *id = json_object_get_string(json_object_object_get(a, "id"));
+        if (id && scope && strcmp(scope, op->scope) == 0) {
+            json_object_array_add(op->schedules, json_object_new_string(id));
+        }
+    }
+    if (array_len(op->schedules) == 0) {
+        /* Nothing (left) of this kind: after a refused request, someone removed it already. */
+        op->pim_recheck = false;
+        op->kind++;
+        pim_next(op);
+        return;
+    }
+    if (op->pim_recheck) {
+        op_fail(op, NULL,
+                "POST %s (adminRemove) was refused and the %s of role %s for user %s are still "
+                "there",
+                pim_kinds[op->kind].requests, pim_kinds[op->kind].what, op->definition,
+                op->principal);
+        return;
+    }
+    /* One request removes the principal's schedules of the role at the scope. Key order as in
+       Graph's documented adminRemove example. */
+    json_object_put(op->body);
+    op->body = json_object_new_object();
+    json_object_object_add(op->body, "action", json_object_new_string("adminRemove"));
+    json_object_object_add(op->body, "roleDefinitionId", json_object_new_string(op->definition));
+    json_object_object_add(op->body, "directoryScopeId", json_object_new_string(op->scope));
+    json_object_object_add(op->body, "principalId", json_object_new_string(op->principal));
+    char *path = wr_xasprintf("/roleManagement/directory/%s", pim_kinds[op->kind].requests);
+    if (wr_action_write(op->ctx, "POST", path, op->body, pim_requested, op) != 0) {
+        op_fail(op, NULL, "the Graph client refused POST %s", path);
+    }
+    free(path);
+}
+
+/* Lists the principal's schedules of op->kind for the role (every scope; compared after). */
+static void pim_list(struct role_op *op)
+{
+    char *p = wr_directory_odata_string(op->principal);
+    char *d = wr_directory_odata_string(op->definition);
+    char *expr = wr_xasprintf("principalId eq %s and roleDefinitionId eq %s", p, d);
+    char *enc = wr_graph_escape(expr);
+    char *path =
+        wr_xasprintf("/roleManagement/directory/%s?$filter=%s", pim_kinds[op->kind].schedules, enc);
+    wr_directory_list(wr_action_directory(op->ctx), path, pim_listed, op);
+    free(path);
+    free(enc);
+    free(expr);
+    free(d);
+    free(p);
+}
+
+static void pim_next(struct role_op *op)
+{
+    if (!op->pim || op->kind >= PIM_DONE) {
+        bool changed =
+            array_len(op->removed) + array_len(op->pim_removed[0]) + array_len(op->pim_removed[1]) >
+            0;
+        op_succeed(op, changed, NULL);
+        return;
+    }
+    pim_list(op);
+}
+
+/* }------ */
+
 static void role_found(void *arg, const struct wr_directory_result *r)
 {
     struct role_op *op = arg;
@@ -274,6 +478,10 @@ static void role_found(void *arg, const struct wr_directory_result *r)
 static void user_found(void *arg, const struct wr_directory_result *r)
 {
     struct role_op *op = arg;
+    if (!r->ok && r->created_ago_ms >= 0) {
+        op_fail_lag(op, r->graph, r->created_ago_ms, "%s", r->error);
+        return;
+    }
     if (!r->ok) {
         op_fail(op, r->graph, "%s", r->error);
         return;
@@ -293,12 +501,15 @@ static void role_run(struct wr_action_ctx *ctx, bool remove)
     if (!op->scope || !*op->scope) {
         op->scope = "/";
     }
+    struct json_object *pim = NULL;
+    op->pim =
+        remove && (!json_object_object_get_ex(wr_action_args(ctx), "pim", &pim) ||
+                   !json_object_is_type(pim, json_type_boolean) || json_object_get_boolean(pim));
     const char *ref = wr_action_arg_str(ctx, "user");
     if (wr_directory_user(wr_action_directory(ctx), ref, NULL, user_found, op) != 0) {
-        op_fail(op, NULL,
-                "'%s' is not a user reference: expected an object id, a userPrincipalName or "
-                "mail address, or employeeId:VALUE",
-                ref ? ref : "");
+        char *msg = wr_action_bad_user_ref("user", ref);
+        op_fail(op, NULL, "%s", msg);
+        free(msg);
     }
 }
 
@@ -323,7 +534,8 @@ const struct wr_action wr_action_set_role = {
 
 const struct wr_action wr_action_remove_role = {
     .name = "remove-role",
-    .summary = "remove a directory role assignment; not assigned is success",
-    .args = role_args,
+    .summary = "remove a directory role: active, PIM eligible and time-bound assignments; not "
+               "assigned is success",
+    .args = remove_role_args,
     .execute = remove_role_run,
 };

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "actions/action.h"
 #include "engine/directory.h"
@@ -85,6 +86,7 @@ struct user_op {
     char *err_rid;
     char *err_crid;
     bool err_retriable;
+    int post_attempts; /* HTTP attempts the POST took: more than one may mean it landed */
 };
 
 static struct user_op *op_get(struct wr_action_ctx *ctx)
@@ -134,9 +136,40 @@ static void op_fail(struct user_op *op, const struct wr_graph_result *res, const
     op_clear(op);
 }
 
+/* Fails as replica lag (action.h): age_ms since weir created or changed the object. */
+static void op_fail_lag(struct user_op *op, const struct wr_graph_result *res, int64_t age_ms,
+                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void op_fail_lag(struct user_op *op, const struct wr_graph_result *res, int64_t age_ms,
+                        const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    wr_action_vfail_lag(op->ctx, res, age_ms, fmt, ap);
+    va_end(ap);
+    op_clear(op);
+}
+
 static void op_fail_lookup(struct user_op *op, const struct wr_directory_result *r)
 {
-    op_fail(op, r->graph, "%s", r->error);
+    if (r->created_ago_ms >= 0) {
+        op_fail_lag(op, r->graph, r->created_ago_ms, "%s", r->error);
+    } else {
+        op_fail(op, r->graph, "%s", r->error);
+    }
+}
+
+/* A failed write about user op->id: replica lag when it is a 404 for a user weir created
+   moments ago, else Graph's answer. what is "PATCH /users/ID" and the like. */
+static void op_fail_write(struct user_op *op, const struct wr_graph_result *res, const char *what)
+{
+    int64_t age =
+        res->status == 404 ? wr_directory_created_ago(wr_action_directory(op->ctx), op->id) : -1;
+    if (age >= 0) {
+        op_fail_lag(op, res, age, "%s", what);
+    } else {
+        op_fail(op, res, "%s", what);
+    }
 }
 
 /* Starts the lookup of the `user` argument; false (and the action failed) on a bad reference. */
@@ -146,10 +179,9 @@ static bool find_user(struct user_op *op, const char *ref, const char *select,
     if (wr_directory_user(wr_action_directory(op->ctx), ref, select, done, op) == 0) {
         return true;
     }
-    op_fail(op, NULL,
-            "'%s' is not a user reference: expected an object id, a userPrincipalName or mail "
-            "address, or employeeId:VALUE",
-            ref ? ref : "");
+    char *msg = wr_action_bad_user_ref("user", ref);
+    op_fail(op, NULL, "%s", msg);
+    free(msg);
     return false;
 }
 
@@ -202,8 +234,16 @@ static void update_user_written(void *arg, const struct wr_graph_result *res)
 {
     struct user_op *op = arg;
     if (!res->ok) {
-        op_fail(op, res, "PATCH /users/%s", op->id);
+        char *what = wr_xasprintf("PATCH /users/%s", op->id);
+        op_fail_write(op, res, what);
+        free(what);
         return;
+    }
+    bool present;
+    member_ci(op->body, "usageLocation", &present);
+    if (present && !wr_action_dry_run(op->ctx)) {
+        /* assignLicense right after may reach a replica with the old location. */
+        wr_directory_note_location(wr_action_directory(op->ctx), op->id);
     }
     struct json_object *out = outcome(op->id, true);
     json_object_object_add(out, "set", masked(op->body));
@@ -270,7 +310,9 @@ static void set_enabled_written(void *arg, const struct wr_graph_result *res)
 {
     struct user_op *op = arg;
     if (!res->ok) {
-        op_fail(op, res, "PATCH /users/%s", op->id);
+        char *what = wr_xasprintf("PATCH /users/%s", op->id);
+        op_fail_write(op, res, what);
+        free(what);
         return;
     }
     struct json_object *out = outcome(op->id, true);
@@ -338,6 +380,11 @@ static void delete_user_written(void *arg, const struct wr_graph_result *res)
 static void delete_user_found(void *arg, const struct wr_directory_result *r)
 {
     struct user_op *op = arg;
+    if (!r->ok && r->not_found && r->created_ago_ms >= 0) {
+        /* Created moments ago: not found is a replica without it, not "already deleted". */
+        op_fail_lookup(op, r);
+        return;
+    }
     if (!r->ok && r->not_found) {
         const char *ref = wr_action_arg_str(op->ctx, "user");
         op_succeed(op, outcome(wr_directory_is_guid(ref) ? ref : NULL, false));
@@ -369,7 +416,9 @@ static void revoke_written(void *arg, const struct wr_graph_result *res)
     struct user_op *op = arg;
     /* Graph documents 204 and answers 200 {"value": true}: any 2xx is success. */
     if (!res->ok) {
-        op_fail(op, res, "POST /users/%s/revokeSignInSessions", op->id);
+        char *what = wr_xasprintf("POST /users/%s/revokeSignInSessions", op->id);
+        op_fail_write(op, res, what);
+        free(what);
         return;
     }
     op_succeed(op, outcome(op->id, true));
@@ -444,12 +493,86 @@ static bool make_password(char out[PASSWORD_LEN + 1])
     return false;
 }
 
-/* The existing user with the new user's UPN: the same person when employeeId matches. */
+/* Unix ms of an ISO-8601 UTC time ("2026-12-01T09:30:00Z", fractions ignored), or -1. */
+static int64_t iso_ms(const char *s)
+{
+    int y, mo, d, h, mi, sec;
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6) {
+        return -1;
+    }
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = sec};
+    return (int64_t)timegm(&tm) * 1000;
+}
+
+/* Whether two values of property key are the same as Graph keeps them: names and addresses
+   (userPrincipalName, mail, usageLocation) without case, the rest exactly. */
+static bool same_value(const char *key, struct json_object *want, struct json_object *have)
+{
+    static const char *const nocase[] = {"userPrincipalName", "mail", "usageLocation", NULL};
+    for (size_t i = 0; nocase[i]; i++) {
+        if (strcasecmp(key, nocase[i]) == 0 && json_object_is_type(want, json_type_string) &&
+            json_object_is_type(have, json_type_string)) {
+            return strcasecmp(json_object_get_string(want), json_object_get_string(have)) == 0;
+        }
+    }
+    return json_object_equal(want, have);
+}
+
+/*
+ * Whether existing (the user holding the new user's userPrincipalName) is the user this step
+ * creates (see action.h): with an employeeId in 'set', the same employeeId; without one,
+ * every property sent (but the password, which cannot be read) as sent. Returns NULL when it
+ * is, else an owned message saying how it differs.
+ */
+static char *differs(struct user_op *op, struct json_object *existing, const char *id)
+{
+    struct json_object *set = json_object_object_get(wr_action_args(op->ctx), "set");
+    bool present;
+    struct json_object *want = member_ci(set, "employeeId", &present);
+    if (present) {
+        const char *w = json_object_get_string(want);
+        const char *h = json_object_get_string(json_object_object_get(existing, "employeeId"));
+        if (h && w && strcmp(h, w) == 0) {
+            return NULL;
+        }
+        return wr_xasprintf("a different user with userPrincipalName '%s' already exists "
+                            "(id %s, employeeId %s, not %s)",
+                            op->upn, id, h ? h : "none", w ? w : "null");
+    }
+    json_object_object_foreach(op->body, key, val)
+    {
+        if (strcasecmp(key, "passwordProfile") == 0) {
+            continue;
+        }
+        struct json_object *have = member_ci(existing, key, &present);
+        if (!same_value(key, val, have)) {
+            return wr_xasprintf("a user with userPrincipalName '%s' already exists (id %s) and is "
+                                "not the one this step creates: its %s is %s, not %s (an "
+                                "employeeId in 'set' would identify the employee)",
+                                op->upn, id, key,
+                                present
+                                    ? json_object_to_json_string_ext(have, JSON_C_TO_STRING_PLAIN)
+                                    : "not readable",
+                                json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN));
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The user already holding the new user's userPrincipalName (after a refused POST, or before
+ * the POST in a dry run): success when it is the user this step creates (differs() says how it
+ * is judged), which covers this step's own earlier POST that landed while its answer was lost.
+ */
 static void create_user_existing(void *arg, const struct wr_directory_result *r)
 {
     struct user_op *op = arg;
-    struct json_object *set = json_object_object_get(wr_action_args(op->ctx), "set");
-    const char *want = json_object_get_string(json_object_object_get(set, "employeeId"));
+    struct wr_directory *dir = wr_action_directory(op->ctx);
     struct wr_graph_result post = {
         .status = op->err_status,
         .error_code = op->err_code,
@@ -458,30 +581,74 @@ static void create_user_existing(void *arg, const struct wr_directory_result *r)
         .client_request_id = op->err_crid,
     };
     if (!r->ok && r->not_found) {
+        if (op->err_status && (r->created_ago_ms >= 0 || op->post_attempts > 1)) {
+            /* Refused as a duplicate by the primary, unknown to the replica that answered the
+               read: an earlier attempt created it moments ago. */
+            op_fail_lag(op, &post, r->created_ago_ms >= 0 ? r->created_ago_ms : 0,
+                        "POST /users for '%s' (the user it conflicts with cannot be read yet)",
+                        op->upn);
+            return;
+        }
         /* The POST failed for another reason than an existing user: say what Graph said. */
         op_fail(op, op->err_status ? &post : NULL, "POST /users for '%s'", op->upn);
         return;
     }
     if (!r->ok) {
-        op_fail_lookup(op, r);
+        if (op->err_status) {
+            op_fail(op, &post,
+                    "POST /users for '%s' (reading back the user it conflicts with "
+                    "failed too: %s)",
+                    op->upn, r->error);
+        } else {
+            op_fail_lookup(op, r);
+        }
         return;
     }
-    const char *have = json_object_get_string(json_object_object_get(r->object, "employeeId"));
-    if (!want) {
-        op_fail(op, NULL,
-                "a user with userPrincipalName '%s' already exists (id %s) and "
-                "'set' has no employeeId to show it is the same person",
-                op->upn, r->id);
-    } else if (!have || strcmp(have, want) != 0) {
-        op_fail(op, NULL,
-                "a different user with userPrincipalName '%s' already exists "
-                "(id %s, employeeId %s, not %s)",
-                op->upn, r->id, have ? have : "none", want);
-    } else {
-        struct json_object *out = outcome(r->id, false);
-        json_object_object_add(out, "userPrincipalName", json_object_new_string(op->upn));
-        op_succeed(op, out);
+    char *why = differs(op, r->object, r->id);
+    if (why) {
+        op_fail(op, NULL, "%s", why);
+        free(why);
+        return;
     }
+    /* The client sent the POST more than once: the first attempt created this user. */
+    bool ours = op->post_attempts > 1;
+    int64_t created =
+        iso_ms(json_object_get_string(json_object_object_get(r->object, "createdDateTime")));
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (!wr_action_dry_run(op->ctx) &&
+        (ours || (created >= 0 && now - created < WR_DIRECTORY_REPLICA_WINDOW_MS))) {
+        /* Freshly created: later steps may meet a replica without it (seen created). */
+        struct json_object *set = json_object_object_get(wr_action_args(op->ctx), "set");
+        wr_directory_note_created(
+            dir, r->id, op->upn, json_object_get_string(json_object_object_get(set, "employeeId")));
+    }
+    struct json_object *out = outcome(r->id, ours);
+    json_object_object_add(out, "userPrincipalName", json_object_new_string(op->upn));
+    json_object_object_add(out, "created", json_object_new_boolean(ours));
+    if (ours) {
+        json_object_object_add(out, "note",
+                               json_object_new_string("an earlier attempt of this POST created "
+                                                      "the user; its answer was lost"));
+    }
+    op_succeed(op, out);
+}
+
+/* Reads back the user holding op->upn, with what differs() compares. */
+static void create_user_read_back(struct user_op *op, wr_directory_done_fn done)
+{
+    struct wr_buf select = {0};
+    wr_buf_add(&select, "employeeId,userPrincipalName,createdDateTime");
+    json_object_object_foreach(op->body, key, val)
+    {
+        (void)val;
+        if (strcasecmp(key, "passwordProfile") != 0) {
+            wr_buf_addf(&select, ",%s", key);
+        }
+    }
+    find_user(op, op->upn, wr_buf_str(&select), done);
+    wr_buf_free(&select);
 }
 
 /* The POST answered 2xx without a usable user: the user it made is looked up by UPN. */
@@ -503,6 +670,7 @@ static void create_user_made(void *arg, const struct wr_directory_result *r)
     }
     struct json_object *out = outcome(r->id, true);
     json_object_object_add(out, "userPrincipalName", json_object_new_string(op->upn));
+    json_object_object_add(out, "created", json_object_new_boolean(true));
     op_succeed(op, out);
 }
 
@@ -520,10 +688,16 @@ static void keep_post_answer(struct user_op *op, const struct wr_graph_result *r
 static void create_user_posted(void *arg, const struct wr_graph_result *res)
 {
     struct user_op *op = arg;
+    struct wr_directory *dir = wr_action_directory(op->ctx);
+    struct json_object *set = json_object_object_get(wr_action_args(op->ctx), "set");
+    const char *employee = json_object_get_string(json_object_object_get(set, "employeeId"));
+    bool location;
+    member_ci(op->body, "usageLocation", &location);
     if (res->ok && wr_action_dry_run(op->ctx)) {
-        /* Nothing was sent: the plan has the POST, and there is no id to report. */
+        /* Planned, not sent: the user has no id yet (steps.<id>.id is null in a dry run). */
         struct json_object *out = outcome(NULL, true);
         json_object_object_add(out, "userPrincipalName", json_object_new_string(op->upn));
+        json_object_object_add(out, "created", json_object_new_boolean(true));
         op_succeed(op, out);
         return;
     }
@@ -533,27 +707,40 @@ static void create_user_posted(void *arg, const struct wr_graph_result *res)
         struct json_object *user =
             wr_graph_answer_entity(res, "the new user", "id", &why, &retriable);
         if (!user) {
-            /* Created, most likely, but the answer does not say as whom: look it up. */
+            /* Created, most likely, but the answer does not say as whom (GRAPH.md 12): look
+               it up; a 2xx without the new object's id is never taken as success. */
             struct wr_graph_result u = wr_graph_result_unusable(res, why, true);
             keep_post_answer(op, &u);
             free(why);
+            wr_directory_note_created(dir, NULL, op->upn, employee);
             find_user(op, op->upn, "userPrincipalName", create_user_made);
             return;
         }
-        struct json_object *out =
-            outcome(json_object_get_string(json_object_object_get(user, "id")), true);
+        const char *id = json_object_get_string(json_object_object_get(user, "id"));
+        wr_directory_note_created(dir, id, op->upn, employee);
+        if (location) {
+            wr_directory_note_location(dir, id);
+        }
+        struct json_object *out = outcome(id, true);
         json_object_object_add(out, "userPrincipalName", json_object_new_string(op->upn));
+        json_object_object_add(out, "created", json_object_new_boolean(true));
         op_succeed(op, out);
         return;
+    }
+    if (res->status == 0 || res->status >= 500) {
+        /* No answer, or one after which the write may still have happened: the user may exist
+           already, and a replica may not have it when the run retries. */
+        wr_directory_note_created(dir, NULL, op->upn, employee);
     }
     if (res->status != 400) {
         op_fail(op, res, "POST /users for '%s'", op->upn);
         return;
     }
     /* Graph answers a duplicate userPrincipalName with a plain 400 Request_BadRequest, so
-       rather than match its message, look the UPN up: if it exists, decide by employeeId. */
+       rather than match its message, read the UPN back and compare (see action.h). */
     keep_post_answer(op, res);
-    find_user(op, op->upn, "employeeId,userPrincipalName", create_user_existing);
+    op->post_attempts = res->attempts;
+    create_user_read_back(op, create_user_existing);
 }
 
 static void create_user_post(struct user_op *op)
@@ -611,7 +798,7 @@ static void create_user_run(struct wr_action_ctx *ctx)
         OPENSSL_cleanse(pw, sizeof(pw));
     }
     if (wr_action_dry_run(ctx)) {
-        find_user(op, op->upn, "employeeId,userPrincipalName", create_user_checked);
+        create_user_read_back(op, create_user_checked);
     } else {
         create_user_post(op);
     }

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/directory.h"
+#include "engine/duration.h"
 #include "engine/graph.h"
 #include "engine/strutil.h"
 
@@ -46,6 +48,7 @@ struct wr_action_ctx {
     bool retriable;
     bool throttled;
     int64_t retry_after_ms;
+    bool replica_lag;
     struct json_object *output;
     char *error;
 };
@@ -80,6 +83,7 @@ static void on_finish(evutil_socket_t fd, short what, void *arg)
         .error = ctx->error,
         .throttled = ctx->throttled,
         .retry_after_ms = ctx->retry_after_ms,
+        .replica_lag = ctx->replica_lag,
         .plan = ctx->plan,
     };
     ctx->done(ctx->done_arg, &out);
@@ -246,8 +250,13 @@ void wr_action_fail(struct wr_action_ctx *ctx, const struct wr_graph_result *res
     va_end(ap);
 }
 
-void wr_action_vfail(struct wr_action_ctx *ctx, const struct wr_graph_result *res, bool retriable,
-                     const char *fmt, va_list ap)
+/* The failure behind wr_action_vfail and wr_action_vfail_lag: lag_ms >= 0 marks replica lag. */
+static void vfail(struct wr_action_ctx *ctx, const struct wr_graph_result *res, bool retriable,
+                  int64_t lag_ms, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+
+static void vfail(struct wr_action_ctx *ctx, const struct wr_graph_result *res, bool retriable,
+                  int64_t lag_ms, const char *fmt, va_list ap)
 {
     struct wr_buf b = {0};
     wr_buf_vaddf(&b, fmt, ap);
@@ -272,10 +281,57 @@ void wr_action_vfail(struct wr_action_ctx *ctx, const struct wr_graph_result *re
             retriable && (res->status == 429 || (res->status == 503 && res->retry_after_ms > 0));
         ctx->retry_after_ms = ctx->throttled ? res->retry_after_ms : 0;
     }
+    if (lag_ms >= 0) {
+        char age[WR_DURATION_BUFLEN], window[WR_DURATION_BUFLEN];
+        wr_duration_format(lag_ms - lag_ms % 100, age, sizeof(age));
+        wr_duration_format(WR_DIRECTORY_REPLICA_WINDOW_MS, window, sizeof(window));
+        wr_buf_addf(&b,
+                    " (replica lag: weir created or changed this object %s ago and Graph's "
+                    "replicas may not have it yet; retried until it is %s old)",
+                    age, window);
+        retriable = true;
+        ctx->throttled = false;
+        ctx->retry_after_ms = 0;
+        ctx->replica_lag = true;
+    }
     ctx->ok = false;
     ctx->retriable = retriable;
     ctx->error = wr_buf_take(&b);
     finish(ctx);
+}
+
+void wr_action_vfail(struct wr_action_ctx *ctx, const struct wr_graph_result *res, bool retriable,
+                     const char *fmt, va_list ap)
+{
+    vfail(ctx, res, retriable, -1, fmt, ap);
+}
+
+void wr_action_fail_lag(struct wr_action_ctx *ctx, const struct wr_graph_result *res,
+                        int64_t age_ms, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    wr_action_vfail_lag(ctx, res, age_ms, fmt, ap);
+    va_end(ap);
+}
+
+void wr_action_vfail_lag(struct wr_action_ctx *ctx, const struct wr_graph_result *res,
+                         int64_t age_ms, const char *fmt, va_list ap)
+{
+    vfail(ctx, res, true, age_ms < 0 ? 0 : age_ms, fmt, ap);
+}
+
+char *wr_action_bad_user_ref(const char *name, const char *ref)
+{
+    if (!ref || !*ref) {
+        return wr_xasprintf("'%s' is empty: give an object id, a userPrincipalName or mail "
+                            "address, or employeeId:VALUE (in a dry run, the id of a user an "
+                            "earlier step would create is null: nothing was created)",
+                            name);
+    }
+    return wr_xasprintf("'%s' is not a user reference: expected an object id, a "
+                        "userPrincipalName or mail address, or employeeId:VALUE",
+                        ref);
 }
 
 /* }====== */

@@ -39,6 +39,9 @@ struct wr_action_outcome {
     bool throttled;
     int64_t retry_after_ms;   /* throttled: the last Retry-After Graph sent (ms), or 0 */
     struct json_object *plan; /* dry run: [{"method","path","body"}...] (borrowed); else NULL */
+    /* On failure: replica lag (wr_action_fail_lag): retriable with doubling backoff beyond
+       retry.attempts; the action stops calling it lag when the directory's window ends. */
+    bool replica_lag;
 };
 
 typedef void (*wr_action_done_fn)(void *arg, const struct wr_action_outcome *out);

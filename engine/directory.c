@@ -76,6 +76,11 @@ struct wr_directory {
     struct lookup *lookups;
     struct cache_entry *cache;
     bool skus_fetching;
+    /* Replica lag: lowercased names ("id", "upn", "employeeid:value") -> creation time (ms of
+       now_ms), and user ids -> time of weir's last usageLocation write. Pruned as they age. */
+    struct json_object *created;
+    struct json_object *located;
+    int64_t pruned_at;
 };
 
 static int64_t monotonic_ms(void *unused)
@@ -296,6 +301,8 @@ static void finish_err(struct lookup *l, const struct wr_graph_result *res, bool
         .not_found = not_found,
         .graph = res,
         .error = wr_buf_str(&b),
+        .created_ago_ms =
+            not_found && l->kind == K_USER ? wr_directory_created_ago(l->d, l->ref) : -1,
     };
     l->done(l->arg, &r);
     wr_buf_free(&b);
@@ -340,7 +347,8 @@ static void on_deferred(evutil_socket_t fd, short what, void *arg)
     if (l->hit) {
         finish_ok(l, l->hit);
     } else {
-        struct wr_directory_result r = {.not_found = l->not_found, .error = l->error};
+        struct wr_directory_result r = {
+            .not_found = l->not_found, .error = l->error, .created_ago_ms = -1};
         l->done(l->arg, &r);
         lookup_free(l);
     }
@@ -685,6 +693,9 @@ struct wr_directory *wr_directory_new(struct event_base *base, struct wr_graph *
     d->ttl_ms = opts->cache_ttl_ms ? opts->cache_ttl_ms : DEFAULT_TTL_MS;
     d->now_ms = opts->now_ms ? opts->now_ms : monotonic_ms;
     d->clock_arg = opts->clock_arg;
+    d->created = json_object_new_object();
+    d->located = json_object_new_object();
+    d->pruned_at = now_ms(d);
     return d;
 }
 
@@ -702,6 +713,8 @@ void wr_directory_free(struct wr_directory *d)
         free(e->key);
         free(e);
     }
+    json_object_put(d->created);
+    json_object_put(d->located);
     free(d->base_url);
     free(d);
 }
@@ -715,6 +728,105 @@ struct event_base *wr_directory_event_base(const struct wr_directory *d)
 {
     return d->base;
 }
+
+/* {====== replica lag ====== */
+
+/* Drops entries older than the window from map; at most once per window, so it stays cheap. */
+static void prune(struct json_object *map, int64_t now)
+{
+    struct wr_buf gone = {0};
+    json_object_object_foreach(map, key, val)
+    {
+        if (now - json_object_get_int64(val) >= WR_DIRECTORY_REPLICA_WINDOW_MS) {
+            wr_buf_add(&gone, key);
+            wr_buf_addc(&gone, '\0');
+        }
+    }
+    for (size_t off = 0; off < gone.len; off += strlen(gone.data + off) + 1) {
+        json_object_object_del(map, gone.data + off);
+    }
+    wr_buf_free(&gone);
+}
+
+static void prune_both(struct wr_directory *d, int64_t now)
+{
+    if (now - d->pruned_at >= WR_DIRECTORY_REPLICA_WINDOW_MS) {
+        prune(d->created, now);
+        prune(d->located, now);
+        d->pruned_at = now;
+    }
+}
+
+/* key lowercased, with prefix before it. Owned. */
+static char *lower_key(const char *prefix, const char *key)
+{
+    char *k = wr_xasprintf("%s%s", prefix, key);
+    for (char *p = k; *p; p++) {
+        if (*p >= 'A' && *p <= 'Z') {
+            *p = (char)(*p - 'A' + 'a');
+        }
+    }
+    return k;
+}
+
+static void note(struct json_object *map, const char *prefix, const char *key, int64_t now)
+{
+    if (key && *key) {
+        char *k = lower_key(prefix, key);
+        json_object_object_add(map, k, json_object_new_int64(now));
+        free(k);
+    }
+}
+
+/* ms since key was noted in map, or -1. */
+static int64_t ago(struct wr_directory *d, struct json_object *map, const char *prefix,
+                   const char *key)
+{
+    struct json_object *v = NULL;
+    int64_t now = now_ms(d), age = -1;
+    if (!key || !*key) {
+        return -1;
+    }
+    char *k = lower_key(prefix, key);
+    if (json_object_object_get_ex(map, k, &v)) {
+        age = now - json_object_get_int64(v);
+    }
+    free(k);
+    return age >= 0 && age < WR_DIRECTORY_REPLICA_WINDOW_MS ? age : -1;
+}
+
+void wr_directory_note_created(struct wr_directory *d, const char *id, const char *upn,
+                               const char *employee_id)
+{
+    int64_t now = now_ms(d);
+    prune_both(d, now);
+    note(d->created, "", id, now);
+    note(d->created, "", upn, now);
+    note(d->created, "employeeid:", employee_id, now);
+}
+
+int64_t wr_directory_created_ago(struct wr_directory *d, const char *ref)
+{
+    static const char prefix[] = "employeeId:";
+    if (ref && strncasecmp(ref, prefix, sizeof(prefix) - 1) == 0) {
+        return ago(d, d->created, "employeeid:", ref + sizeof(prefix) - 1);
+    }
+    return ago(d, d->created, "", ref);
+}
+
+void wr_directory_note_location(struct wr_directory *d, const char *id)
+{
+    int64_t now = now_ms(d);
+    prune_both(d, now);
+    note(d->located, "", id, now);
+}
+
+int64_t wr_directory_location_ago(struct wr_directory *d, const char *id)
+{
+    return ago(d, d->located, "", id);
+}
+
+/* }====== */
 
 /* The caller's select list, with id first, each name encoded, duplicates dropped. Owned. */
 static char *user_select(const char *select)

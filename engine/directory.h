@@ -12,6 +12,15 @@
  *
  * Every lookup completes through its callback exactly once, on a later loop turn (a cache hit
  * is delivered by a zero timer, never on the caller's stack).
+ *
+ * Replica lag. Microsoft's support article "404 error when managing objects using Microsoft
+ * Graph": a request right after a create can reach a replica that does not have the object yet,
+ * and replication "might take several minutes". So the directory also remembers, in memory, the
+ * objects weir created (or saw created) and the usageLocation writes it made, with their time:
+ * for WR_DIRECTORY_REPLICA_WINDOW_MS afterwards, a 404 naming such an object (or Graph's invalid
+ * usage location 400 after such a write) is replica lag, not an answer. Actions fail those
+ * retriably and the run executor retries them with doubling backoff until the window ends. The
+ * record does not survive a restart: after one, a 404 is final again.
  */
 #ifndef WR_DIRECTORY_H
 #define WR_DIRECTORY_H
@@ -28,7 +37,8 @@ struct wr_directory_options {
     const char *base_url; /* the Graph client's base_url (no trailing /): @odata.id references
                              and @odata.nextLink are built and checked against it */
     int64_t cache_ttl_ms; /* SKU, role and group caches; 0 = 1 hour; -1 = no caching */
-    /* Monotonic clock in ms for the TTLs; NULL = CLOCK_MONOTONIC. Tests inject their own. */
+    /* Monotonic clock in ms for the TTLs and the replica-lag window; NULL = CLOCK_MONOTONIC.
+       Tests inject their own. */
     int64_t (*now_ms)(void *clock_arg);
     void *clock_arg;
 };
@@ -47,11 +57,20 @@ struct wr_directory_result {
        reference, not found by a filter). */
     const struct wr_graph_result *graph;
     const char *error; /* failed: one line naming the reference, without Graph's part */
+    /* not_found for a user weir created (or saw created) this many ms ago, within
+       WR_DIRECTORY_REPLICA_WINDOW_MS: replica lag, worth retrying. -1 otherwise. */
+    int64_t created_ago_ms;
 };
 
 typedef void (*wr_directory_done_fn)(void *arg, const struct wr_directory_result *r);
 
 struct wr_directory;
+
+/*
+ * How long after weir created an object (or set a user's usageLocation) a 404 for it (or the
+ * invalid-usage-location 400) is taken for replica lag: 10 minutes.
+ */
+#define WR_DIRECTORY_REPLICA_WINDOW_MS (10 * 60 * 1000)
 
 /*
  * Creates a directory on the client g (borrowed; it must outlive the directory). Copies
@@ -134,6 +153,29 @@ int wr_directory_list(struct wr_directory *d, const char *path, wr_directory_don
  * "/users/$..." segment is taken for a system segment and refused). Owned.
  */
 char *wr_directory_user_path(const char *ref, const char *suffix);
+/* {====== replica lag: what weir created, and when ====== */
+
+/*
+ * Records that a user was created just now (by weir, or seen freshly created): any of its id,
+ * userPrincipalName and employeeId (each may be NULL) names it from now on. Names are compared
+ * without case.
+ */
+void wr_directory_note_created(struct wr_directory *d, const char *id, const char *upn,
+                               const char *employee_id);
+
+/*
+ * ms since the user that ref names (an object id, a userPrincipalName, or `employeeId:VALUE`)
+ * was noted as created, or -1 when it was not, or longer ago than the window.
+ */
+int64_t wr_directory_created_ago(struct wr_directory *d, const char *ref);
+
+/* Records that weir set the usageLocation of the user with object id `id` just now. */
+void wr_directory_note_location(struct wr_directory *d, const char *id);
+
+/* ms since weir set the usageLocation of user `id`, or -1 (never, or beyond the window). */
+int64_t wr_directory_location_ago(struct wr_directory *d, const char *id);
+
+/* }====== */
 
 /* True when s is a GUID in 8-4-4-4-12 hex form. */
 bool wr_directory_is_guid(const char *s);

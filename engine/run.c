@@ -94,6 +94,7 @@ struct exec {
     int64_t throttled_since; /* wall ms since Graph throttles the current step, or 0 */
     bool counted;            /* this start is in runs.crashes and no step has finished since */
     bool suspect;            /* holds the runner's one suspect slot */
+    bool replica_lag;        /* the attempt being recorded failed for replica lag */
 };
 
 static int64_t mono_ms(void)
@@ -452,6 +453,8 @@ static void step_done_throttled(struct exec *x, bool ok, bool retriable, int64_t
     const struct wr_step *s = current_step(x);
     struct wr_journal_batch *b = wr_journal_batch_new();
     char took[32] = "";
+    bool replica_lag = x->replica_lag;
+    x->replica_lag = false;
     if (x->attempt_started) {
         int64_t ms = mono_ms() - x->attempt_started;
         wr_metrics_step(x->wf->name, s->action ? s->action->name : "script", (double)ms / 1000.0);
@@ -481,7 +484,9 @@ static void step_done_throttled(struct exec *x, bool ok, bool retriable, int64_t
         carry(x, b, after_step_recorded);
         return;
     }
-    if (retriable && x->attempts < s->retry.attempts) {
+    /* Replica lag (action_run.h) is retried past retry.attempts: the action bounds it by the
+       directory's replication window. Its attempts count, so `weir show` tells how many. */
+    if (retriable && (x->attempts < s->retry.attempts || replica_lag)) {
         /* Exponential backoff with jitter; the next attempt time is stored. */
         int64_t delay = s->retry.initial_ms;
         for (int i = 1; i < x->attempts && delay < s->retry.max_ms; i++) {
@@ -586,6 +591,7 @@ static void on_action_done(void *arg, const struct wr_action_outcome *out)
     } else if (out->ok) {
         step_done(x, true, false, out->output, NULL, w->args);
     } else {
+        x->replica_lag = out->replica_lag; /* read (and cleared) by step_done_throttled */
         step_done_throttled(x, false, out->retriable, out->throttled ? out->retry_after_ms : -1,
                             NULL, out->error, w->args);
     }

@@ -29,6 +29,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 #include <json-c/json.h>
+#include <openssl/evp.h>
 
 #include "actions/action.h"
 #include "engine/action_run.h"
@@ -89,12 +90,13 @@ struct fixture {
 
 static struct fixture F;
 
-static void start_with(const char *sim_flag, int max_attempts)
+/* graphsim with extra arguments (NULL-terminated, or NULL), a client making max_attempts
+   attempts (0 = default) with a per-transfer timeout (0 = default). */
+static void start_sim(const char *const *extra, int max_attempts, int64_t timeout_ms)
 {
     char err[256];
-    const char *const extra[] = {sim_flag, "1", NULL};
     memset(&F, 0, sizeof(F));
-    sim_start(&F.sim, graphsim_path, seed_path, sim_flag ? extra : NULL);
+    sim_start(&F.sim, graphsim_path, seed_path, extra);
     F.base = event_base_new();
     assert_non_null(F.base);
     struct wr_graph_options o = {
@@ -105,6 +107,7 @@ static void start_with(const char *sim_flag, int max_attempts)
         .base_url = F.sim.base_url,
         .max_attempts = max_attempts,
         .max_delay_ms = 2000,
+        .timeout_ms = timeout_ms,
     };
     F.g = wr_graph_new(F.base, &o, err, sizeof(err));
     if (!F.g) {
@@ -118,6 +121,12 @@ static void start_with(const char *sim_flag, int max_attempts)
     F.dir_ro = wr_directory_new(F.base, F.g_ro, &d);
     assert_non_null(F.dir);
     assert_non_null(F.dir_ro);
+}
+
+static void start_with(const char *sim_flag, int max_attempts)
+{
+    const char *const extra[] = {sim_flag, "1", NULL};
+    start_sim(sim_flag ? extra : NULL, max_attempts, 0);
 }
 
 static int setup(void **state)
@@ -144,6 +153,7 @@ struct result {
     bool done;
     bool ok;
     bool retriable;
+    bool replica_lag;
     bool later_turn; /* the callback did not run inside wr_action_start */
     char *error;
     struct json_object *output;
@@ -159,6 +169,7 @@ static void on_done(void *arg, const struct wr_action_outcome *out)
     r->later_turn = !in_start;
     r->ok = out->ok;
     r->retriable = out->retriable;
+    r->replica_lag = out->replica_lag;
     r->error = out->error ? strdup(out->error) : NULL;
     r->output = json_object_get(out->output);
     r->plan = json_object_get(out->plan);
@@ -842,6 +853,494 @@ static void test_http_request(void **state)
 
 /* }====== */
 
+/* {====== replica lag (graphsim --replica-lag) ====== */
+
+/* Lets the loop run for ms (graphsim's replica lag passes in real time). */
+static void pass_time(int ms)
+{
+    struct event *t = evtimer_new(F.base, on_deadline, F.base);
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(t, &tv);
+    event_base_dispatch(F.base);
+    event_free(t);
+}
+
+/* An action that must fail as replica lag: retriable, marked, and saying so. */
+static void run_lagging(const char *action, const char *args, const char *needle)
+{
+    struct result r;
+    run_fail(&r, action, args, needle);
+    if (!r.retriable || !r.replica_lag || !strstr(r.error, "replica lag")) {
+        fail_msg("%s %s: not replica lag: %s", action, args, r.error);
+    }
+    result_clear(&r);
+}
+
+static void test_replica_lag(void **state)
+{
+    static const char *const lag[] = {"--replica-lag", "4s", NULL};
+    struct result r;
+    char args[512];
+    (void)state;
+    start_sim(lag, 0, 0);
+    assert_true(run_ok(&r, "create-user",
+                       "{\"set\":{\"userPrincipalName\":\"lagging" DOMAIN "\",\"displayName\":"
+                       "\"Lagging\",\"mailNickname\":\"lagging\",\"employeeId\":\"E4001\"}}",
+                       false));
+    char *id = strdup(jstr(r.output, "id"));
+    result_clear(&r);
+
+    /* Every way of naming the new user meets a replica without it: retriable, as lag. */
+    snprintf(args, sizeof(args), "{\"user\":\"%s\",\"set\":{\"jobTitle\":\"New\"}}", id);
+    run_lagging("update-user", args, "Graph 404 Request_ResourceNotFound");
+    run_lagging("update-user", "{\"user\":\"lagging" DOMAIN "\",\"set\":{\"city\":\"X\"}}",
+                "not found");
+    run_lagging("disable-user", "{\"user\":\"employeeId:E4001\"}", "not found");
+    snprintf(args, sizeof(args), "{\"user\":\"%s\",\"group\":\"Engineering\"}", id);
+    run_lagging("add-to-group", args, "404");
+    snprintf(args, sizeof(args), "{\"user\":\"" ADELE_ID "\",\"manager\":\"%s\"}", id);
+    run_lagging("set-manager", args, "manager:");
+    snprintf(args, sizeof(args), "{\"user\":\"%s\",\"add\":[\"SPE_E3\"]}", id);
+    run_lagging("assign-license", args, "404");
+    snprintf(args, sizeof(args), "{\"user\":\"%s\",\"role\":\"Global Reader\"}", id);
+    run_lagging("set-role", args, "404");
+    /* Not found moments after the create is not "already deleted". */
+    snprintf(args, sizeof(args), "{\"user\":\"%s\"}", id);
+    run_lagging("delete-user", args, "404");
+    struct json_object *u = sim_user(&F.sim, id);
+    assert_non_null(u);
+    json_object_put(u);
+    /* An object weir did not create: a 404 is still final. */
+    run_fail(&r, "update-user",
+             "{\"user\":\"00000000-1111-4222-8333-444444444444\",\"set\":{\"city\":\"X\"}}",
+             "Graph 404");
+    assert_false(r.retriable);
+    assert_false(r.replica_lag);
+    result_clear(&r);
+
+    /* Once the replicas have it, the same steps go through. */
+    pass_time(4200);
+    snprintf(args, sizeof(args), "{\"user\":\"%s\",\"set\":{\"jobTitle\":\"New\"}}", id);
+    run_twice("update-user", args, 1);
+    snprintf(args, sizeof(args), "{\"user\":\"%s\",\"group\":\"Engineering\"}", id);
+    run_twice("add-to-group", args, 1);
+
+    /* Graph's invalid-usage-location 400 right after weir set the location is lag too. */
+    run_twice("update-user", "{\"user\":\"" LEE_ID "\",\"set\":{\"usageLocation\":\"DE\"}}", 1);
+    run_lagging("assign-license", "{\"user\":\"" LEE_ID "\",\"add\":[\"EXCHANGESTANDARD\"]}",
+                "License assignment cannot be done for user with invalid usage location.");
+    pass_time(4200);
+    run_twice("assign-license", "{\"user\":\"" LEE_ID "\",\"add\":[\"EXCHANGESTANDARD\"]}", 1);
+    /* ... and after usage_location of assign-license itself. */
+    run_lagging("assign-license",
+                "{\"user\":\"" LIDIA_ID "\",\"add\":[\"SPE_E3\"],\"usage_location\":\"DE\"}",
+                "invalid usage location");
+    free(id);
+    teardown(NULL);
+}
+
+/* }====== */
+
+/* {====== a create whose answer was lost (graphsim timeout_next_create) ====== */
+
+static void test_create_after_timeout(void **state)
+{
+    struct result r;
+    long status = 0;
+    (void)state;
+    /* A 1 s client timeout; graphsim applies the next create and answers after 3 s. */
+    start_sim(NULL, 3, 1000);
+    json_object_put(
+        sim_call_body(&F.sim, "POST", "/_sim/faults", "{\"timeout_next_create\":3}", &status));
+    assert_int_equal(status, 200);
+    /* No employeeId: the existing user is this step's own when it has every property sent. */
+    const char *args = "{\"set\":{\"userPrincipalName\":\"once" DOMAIN "\",\"displayName\":"
+                       "\"Once\",\"mailNickname\":\"once\",\"jobTitle\":\"Intern\"}}";
+    int64_t m0 = sim_stat(&F.sim, "mutations");
+    assert_true(run_ok(&r, "create-user", args, false));
+    struct json_object *u = sim_user(&F.sim, "once" DOMAIN);
+    assert_non_null(u);
+    assert_string_equal(jstr(r.output, "id"), jstr(u, "id"));
+    assert_true(json_object_get_boolean(json_object_object_get(r.output, "created")));
+    json_object_put(u);
+    result_clear(&r);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0 + 1); /* one user, created once */
+
+    /* A different user holding the address stays a clear failure. */
+    run_fail(&r, "create-user",
+             "{\"set\":{\"userPrincipalName\":\"once" DOMAIN "\",\"displayName\":\"Once\","
+             "\"mailNickname\":\"once\",\"jobTitle\":\"Director\"}}",
+             "is not the one this step creates: its jobTitle is \"Intern\", not \"Director\"");
+    assert_false(r.retriable);
+    result_clear(&r);
+
+    /* With an employeeId, that decides. */
+    json_object_put(
+        sim_call_body(&F.sim, "POST", "/_sim/faults", "{\"timeout_next_create\":3}", &status));
+    assert_true(run_ok(&r, "create-user",
+                       "{\"set\":{\"userPrincipalName\":\"twice" DOMAIN "\",\"displayName\":"
+                       "\"Twice\",\"mailNickname\":\"twice\",\"employeeId\":\"E4002\"}}",
+                       false));
+    u = sim_user(&F.sim, "twice" DOMAIN);
+    assert_string_equal(jstr(r.output, "id"), jstr(u, "id"));
+    json_object_put(u);
+    result_clear(&r);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0 + 2);
+    teardown(NULL);
+}
+
+/* }====== */
+
+/* {====== group-based licensing (the seed's E5 Pilot) ====== */
+
+#define E5_PILOT   "5e0c2b3f-9a55-4c1e-8f43-1c6a7d2e9b10"
+#define JOHANNA_ID "65aa9c82-79f2-48b0-8cb4-a0d7d6225675"
+#define ISAIAH_ID  "8a7d43b5-7863-4074-b797-0386fee29476"
+
+/* The entry of output["licenses"] for sku, or NULL. */
+static struct json_object *licence_out(struct json_object *out, const char *sku)
+{
+    struct json_object *l = json_object_object_get(out, "licenses");
+    for (size_t i = 0; i < array_len(l); i++) {
+        struct json_object *e = json_object_array_get_idx(l, i);
+        if (strcasecmp(jstr(e, "skuId"), sku) == 0) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static void test_group_licensing(void **state)
+{
+    struct result r;
+    (void)state;
+    /* Johanna holds SPE_E5 only through E5 Pilot: asking for it assigns it directly. */
+    int64_t m0 = sim_stat(&F.sim, "mutations");
+    assert_true(
+        run_ok(&r, "assign-license", "{\"user\":\"" JOHANNA_ID "\",\"add\":[\"SPE_E5\"]}", false));
+    assert_true(array_has(json_object_object_get(r.output, "added"), SPE_E5));
+    struct json_object *e5 = licence_out(r.output, SPE_E5);
+    assert_non_null(e5);
+    assert_true(json_object_get_boolean(json_object_object_get(e5, "direct")));
+    struct json_object *from = json_object_object_get(e5, "inheritedFrom");
+    assert_int_equal(array_len(from), 1);
+    assert_string_equal(jstr(json_object_array_get_idx(from, 0), "id"), E5_PILOT);
+    assert_string_equal(jstr(json_object_array_get_idx(from, 0), "displayName"), "E5 Pilot");
+    assert_true(array_has(json_object_object_get(r.output, "inherited"), SPE_E5));
+    result_clear(&r);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0 + 1);
+    assert_false(
+        run_ok(&r, "assign-license", "{\"user\":\"" JOHANNA_ID "\",\"add\":[\"SPE_E5\"]}", false));
+    result_clear(&r);
+
+    /* EXCHANGESTANDARD is hers only through the group: removing it cannot work; the step says
+       which group, and sends nothing. */
+    m0 = sim_stat(&F.sim, "mutations");
+    run_fail(&r, "assign-license",
+             "{\"user\":\"" JOHANNA_ID "\",\"remove\":[\"EXCHANGESTANDARD\"]}",
+             "is inherited from group 'E5 Pilot' (" E5_PILOT ")");
+    assert_false(r.retriable);
+    result_clear(&r);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0);
+
+    /* Isaiah holds EXCHANGESTANDARD both ways: removing the direct assignment would leave the
+       group's, so that fails the same way, and a rerun ends alike. */
+    for (int i = 0; i < 2; i++) {
+        run_fail(&r, "assign-license",
+                 "{\"user\":\"" ISAIAH_ID "\",\"remove\":[\"EXCHANGESTANDARD\"]}",
+                 "and assigned directly as well");
+        result_clear(&r);
+    }
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0);
+    struct json_object *u = sim_user(&F.sim, ISAIAH_ID);
+    assert_non_null(license_of(u, EXCH_STD));
+    json_object_put(u);
+    /* remove-all-licenses takes his direct one and reports the group's. */
+    run_twice("remove-all-licenses", "{\"user\":\"" ISAIAH_ID "\"}", 1);
+    u = sim_user(&F.sim, ISAIAH_ID);
+    assert_non_null(license_of(u, EXCH_STD));
+    json_object_put(u);
+
+    /* remove-all-licenses: the direct ones (E3 and the E5 just added), not the group's. */
+    assert_true(run_ok(&r, "remove-all-licenses", "{\"user\":\"" JOHANNA_ID "\"}", false));
+    struct json_object *removed = json_object_object_get(r.output, "removed");
+    assert_int_equal(array_len(removed), 2);
+    assert_true(array_has(removed, SPE_E3) && array_has(removed, SPE_E5));
+    struct json_object *inherited = json_object_object_get(r.output, "inherited");
+    assert_int_equal(array_len(inherited), 2);
+    assert_true(array_has(inherited, SPE_E5) && array_has(inherited, EXCH_STD));
+    assert_false(
+        json_object_get_boolean(json_object_object_get(licence_out(r.output, SPE_E5), "direct")));
+    result_clear(&r);
+    u = sim_user(&F.sim, JOHANNA_ID);
+    assert_non_null(license_of(u, SPE_E5));
+    assert_null(license_of(u, SPE_E3));
+    json_object_put(u);
+    m0 = sim_stat(&F.sim, "mutations");
+    assert_false(run_ok(&r, "remove-all-licenses", "{\"user\":\"" JOHANNA_ID "\"}", false));
+    result_clear(&r);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0);
+
+    /* Dry runs plan the same: a direct E5 for Isaiah (inherited only), nothing for Johanna's
+       group licences in remove-all. */
+    run_dry("assign-license", "{\"user\":\"" ISAIAH_ID "\",\"add\":[\"SPE_E5\"]}",
+            "[{\"method\":\"POST\",\"path\":\"/users/" ISAIAH_ID "/assignLicense\","
+            "\"body\":{\"addLicenses\":[{\"skuId\":\"" SPE_E5 "\",\"disabledPlans\":[]}],"
+            "\"removeLicenses\":[]}}]");
+    run_dry("remove-all-licenses", "{\"user\":\"" JOHANNA_ID "\"}", "[]");
+}
+
+/* }====== */
+
+/* {====== PIM: eligible and time-bound assignments (remove-role) ====== */
+
+static size_t schedules_of(const char *kind, const char *principal)
+{
+    struct json_object *st = sim_call(&F.sim, "GET", "/_sim/state", NULL);
+    struct json_object *list = json_object_object_get(st, kind);
+    size_t n = 0;
+    for (size_t i = 0; i < array_len(list); i++) {
+        n += strcasecmp(jstr(json_object_array_get_idx(list, i), "principalId"), principal) == 0;
+    }
+    json_object_put(st);
+    return n;
+}
+
+static void test_remove_role_pim(void **state)
+{
+    struct result r;
+    long status = 0;
+    char plan[1024];
+    (void)state;
+    /* Alex is eligible for User Administrator and holds it time-bound: a dry run plans both
+       adminRemove requests, in Graph's documented shape. */
+    snprintf(plan, sizeof(plan),
+             "[{\"method\":\"POST\",\"path\":\"/roleManagement/directory/"
+             "roleEligibilityScheduleRequests\",\"body\":{\"action\":\"adminRemove\","
+             "\"roleDefinitionId\":\"" USER_ADMIN "\",\"directoryScopeId\":\"/\","
+             "\"principalId\":\"" ALEX_ID "\"}},{\"method\":\"POST\",\"path\":"
+             "\"/roleManagement/directory/roleAssignmentScheduleRequests\",\"body\":{\"action\":"
+             "\"adminRemove\",\"roleDefinitionId\":\"" USER_ADMIN "\",\"directoryScopeId\":\"/\","
+             "\"principalId\":\"" ALEX_ID "\"}}]");
+    run_dry("remove-role", "{\"user\":\"" ALEX_ID "\",\"role\":\"User Administrator\"}", plan);
+
+    /* Without the permission for eligible assignments: a clear, final error naming it. */
+    json_object_put(sim_call_body(&F.sim, "POST", "/_sim/faults",
+                                  "{\"pim_forbidden\":\"eligibility\"}", &status));
+    run_fail(&r, "remove-role", "{\"user\":\"" ALEX_ID "\",\"role\":\"User Administrator\"}",
+             "the app needs the RoleEligibilitySchedule.ReadWrite.Directory application "
+             "permission");
+    assert_false(r.retriable);
+    result_clear(&r);
+    /* pim: false leaves PIM alone (and finds no active assignment). */
+    assert_false(run_ok(&r, "remove-role",
+                        "{\"user\":\"" ALEX_ID "\",\"role\":\"User Administrator\",\"pim\":false}",
+                        false));
+    result_clear(&r);
+    json_object_put(
+        sim_call_body(&F.sim, "POST", "/_sim/faults", "{\"pim_forbidden\":\"none\"}", &status));
+
+    /* With it: both go, in two requests; the second run finds nothing. */
+    assert_int_equal(schedules_of("roleEligibilitySchedules", ALEX_ID), 1);
+    assert_int_equal(schedules_of("roleAssignmentSchedules", ALEX_ID), 1);
+    int64_t m0 = sim_stat(&F.sim, "mutations");
+    assert_true(run_ok(&r, "remove-role",
+                       "{\"user\":\"alex.wilber" DOMAIN "\",\"role\":\"User Administrator\"}",
+                       false));
+    assert_int_equal(array_len(json_object_object_get(r.output, "removedEligible")), 1);
+    assert_int_equal(array_len(json_object_object_get(r.output, "removedTimeBound")), 1);
+    result_clear(&r);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0 + 2);
+    assert_int_equal(schedules_of("roleEligibilitySchedules", ALEX_ID), 0);
+    assert_int_equal(schedules_of("roleAssignmentSchedules", ALEX_ID), 0);
+    assert_false(run_ok(&r, "remove-role",
+                        "{\"user\":\"" ALEX_ID "\",\"role\":\"User Administrator\"}", false));
+    result_clear(&r);
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0 + 2);
+    /* Nestor: the active assignment and the eligible one of another role (Helpdesk) stays. */
+    run_twice("remove-role", "{\"user\":\"" NESTOR_ID "\",\"role\":\"User Administrator\"}", 1);
+    assert_int_equal(schedules_of("roleEligibilitySchedules", NESTOR_ID), 1);
+    run_twice("remove-role", "{\"user\":\"" NESTOR_ID "\",\"role\":\"" HELPDESK "\"}", 1);
+    assert_int_equal(schedules_of("roleEligibilitySchedules", NESTOR_ID), 0);
+}
+
+/* }====== */
+
+/* {====== wire shapes: each action's requests as Microsoft documents them (GRAPH.md) ====== */
+
+/* SHA-256 of s in lower-case hex, as graphsim's request log keeps a body's digest. */
+static void sha256_hex(const char *s, char out[65])
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+    assert_int_equal(EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL), 1);
+    for (unsigned int i = 0; i < n; i++) {
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    }
+}
+
+/* One write an action must send: method, path under /v1.0 and the body's exact text ("" for
+   none), keys in the order of Microsoft's documented example. */
+struct wire {
+    const char *method;
+    const char *path;
+    const char *body;
+};
+
+/*
+ * Runs action (for real) and checks the writes graphsim logged for it, in order, against
+ * want[0..n): method, path and the SHA-256 of the body. A write inside a $batch is logged as
+ * its item (graphsim serialises an item's body the way weir does), the envelope is skipped.
+ */
+static void check_wire(const char *action, const char *args, const struct wire *want, size_t n)
+{
+    struct result r;
+    int64_t seq = sim_last_seq(&F.sim);
+    run_ok(&r, action, args, false);
+    result_clear(&r);
+    struct json_object *log = sim_log(&F.sim);
+    size_t k = 0;
+    for (size_t i = 0; i < array_len(log); i++) {
+        struct json_object *e = json_object_array_get_idx(log, i);
+        const char *method = jstr(e, "method");
+        const char *path = jstr(e, "path");
+        if (json_object_get_int64(json_object_object_get(e, "seq")) <= seq ||
+            strcmp(method, "GET") == 0 || strcmp(path, "/v1.0/$batch") == 0 ||
+            strstr(path, "/oauth2/")) {
+            continue;
+        }
+        if (k == n) {
+            fail_msg("%s sent more than %zu writes: %s %s", action, n, method, path);
+        }
+        char digest[65], *want_path = NULL;
+        if (asprintf(&want_path, "/v1.0%s", want[k].path) < 0) {
+            fail_msg("out of memory");
+        }
+        sha256_hex(want[k].body, digest);
+        if (strcmp(method, want[k].method) != 0 || strcmp(path, want_path) != 0) {
+            fail_msg("%s write %zu: %s %s, want %s %s", action, k, method, path, want[k].method,
+                     want_path);
+        }
+        if (strcmp(jstr(e, "body_sha256"), digest) != 0) {
+            fail_msg("%s write %zu (%s %s): the body is not %s", action, k, method, path,
+                     want[k].body[0] ? want[k].body : "empty");
+        }
+        if (json_object_get_int(json_object_object_get(e, "status")) / 100 != 2) {
+            fail_msg("%s write %zu (%s %s): graphsim answered %d", action, k, method, path,
+                     json_object_get_int(json_object_object_get(e, "status")));
+        }
+        free(want_path);
+        k++;
+    }
+    if (k != n) {
+        fail_msg("%s sent %zu writes, want %zu", action, k, n);
+    }
+    json_object_put(log);
+}
+
+/* The id graphsim gave principal's assignment of role (for the path of its DELETE). Owned. */
+static char *assignment_id(const char *principal, const char *role)
+{
+    struct json_object *st = sim_call(&F.sim, "GET", "/_sim/state", NULL);
+    struct json_object *list = json_object_object_get(st, "roleAssignments");
+    char *id = NULL;
+    for (size_t i = 0; i < array_len(list); i++) {
+        struct json_object *a = json_object_array_get_idx(list, i);
+        if (strcasecmp(jstr(a, "principalId"), principal) == 0 &&
+            strcasecmp(jstr(a, "roleDefinitionId"), role) == 0) {
+            id = strdup(jstr(a, "id"));
+        }
+    }
+    json_object_put(st);
+    assert_non_null(id);
+    return id;
+}
+
+static void test_wire_shapes(void **state)
+{
+    char body[512], path[256];
+    (void)state;
+
+    /* GRAPH.md 2: PATCH /users/{id} with only the properties that change; 204. */
+    check_wire("update-user",
+               "{\"user\":\"adele.vance" DOMAIN "\",\"set\":{\"jobTitle\":\"Engineer\"}}",
+               (struct wire[]){{"PATCH", "/users/" ADELE_ID, "{\"jobTitle\":\"Engineer\"}"}}, 1);
+    check_wire("disable-user", "{\"user\":\"" ADELE_ID "\"}",
+               (struct wire[]){{"PATCH", "/users/" ADELE_ID, "{\"accountEnabled\":false}"}}, 1);
+    check_wire("enable-user", "{\"user\":\"" ADELE_ID "\"}",
+               (struct wire[]){{"PATCH", "/users/" ADELE_ID, "{\"accountEnabled\":true}"}}, 1);
+    /* GRAPH.md 3: POST /users with the required properties, as the example orders them. */
+    check_wire("create-user",
+               "{\"set\":{\"accountEnabled\":true,\"displayName\":\"Wire Shape\","
+               "\"mailNickname\":\"wire\",\"userPrincipalName\":\"wire" DOMAIN "\","
+               "\"passwordProfile\":{\"forceChangePasswordNextSignIn\":true,"
+               "\"password\":\"Wire-Shape-2026!\"}}}",
+               (struct wire[]){{"POST", "/users",
+                                "{\"accountEnabled\":true,\"displayName\":\"Wire Shape\","
+                                "\"mailNickname\":\"wire\",\"userPrincipalName\":\"wire" DOMAIN
+                                "\",\"passwordProfile\":{\"forceChangePasswordNextSignIn\":true,"
+                                "\"password\":\"Wire-Shape-2026!\"}}"}},
+               1);
+    /* GRAPH.md 7: revokeSignInSessions has no body. */
+    check_wire("revoke-sessions", "{\"user\":\"" ADELE_ID "\"}",
+               (struct wire[]){{"POST", "/users/" ADELE_ID "/revokeSignInSessions", ""}}, 1);
+    /* GRAPH.md 4.1: both arrays always sent; addLicenses entries {skuId, disabledPlans}. A
+       missing usageLocation is PATCHed first. */
+    check_wire("assign-license",
+               "{\"user\":\"" LEE_ID "\",\"add\":[\"SPE_E3\"],\"usage_location\":\"DE\"}",
+               (struct wire[]){{"PATCH", "/users/" LEE_ID, "{\"usageLocation\":\"DE\"}"},
+                               {"POST", "/users/" LEE_ID "/assignLicense",
+                                "{\"addLicenses\":[{\"skuId\":\"" SPE_E3 "\",\"disabledPlans\":"
+                                "[]}],\"removeLicenses\":[]}"}},
+               2);
+    check_wire("assign-license", "{\"user\":\"" ADELE_ID "\",\"remove\":[\"SPE_E3\"]}",
+               (struct wire[]){{"POST", "/users/" ADELE_ID "/assignLicense",
+                                "{\"addLicenses\":[],\"removeLicenses\":[\"" SPE_E3 "\"]}"}},
+               1);
+    check_wire("remove-all-licenses", "{\"user\":\"" MIRIAM_ID "\"}",
+               (struct wire[]){{"POST", "/users/" MIRIAM_ID "/assignLicense",
+                                "{\"addLicenses\":[],\"removeLicenses\":[\"" SPE_E5 "\",\"" PBI_PRO
+                                "\"]}"}},
+               1);
+    /* GRAPH.md 5.1: the unified RBAC assignment, principal by object id; DELETE by its id. */
+    check_wire("set-role", "{\"user\":\"adele.vance" DOMAIN "\",\"role\":\"Global Reader\"}",
+               (struct wire[]){{"POST", "/roleManagement/directory/roleAssignments",
+                                "{\"@odata.type\":\"#microsoft.graph.unifiedRoleAssignment\","
+                                "\"roleDefinitionId\":\"f2ef992c-3afb-46b9-b7cf-a126ee74c451\","
+                                "\"principalId\":\"" ADELE_ID "\",\"directoryScopeId\":\"/\"}"}},
+               1);
+    char *aid = assignment_id(NESTOR_ID, USER_ADMIN);
+    snprintf(path, sizeof(path), "/roleManagement/directory/roleAssignments/%s", aid);
+    check_wire("remove-role", "{\"user\":\"" NESTOR_ID "\",\"role\":\"User Administrator\"}",
+               (struct wire[]){{"DELETE", path, ""}}, 1);
+    free(aid);
+    /* GRAPH.md 12 (PIM), Microsoft's adminRemove example: action, roleDefinitionId,
+       directoryScopeId, principalId. */
+    const char *remove = "{\"action\":\"adminRemove\",\"roleDefinitionId\":\"" USER_ADMIN
+                         "\",\"directoryScopeId\":\"/\",\"principalId\":\"" ALEX_ID "\"}";
+    check_wire("remove-role", "{\"user\":\"" ALEX_ID "\",\"role\":\"" USER_ADMIN "\"}",
+               (struct wire[]){
+                   {"POST", "/roleManagement/directory/roleEligibilityScheduleRequests", remove},
+                   {"POST", "/roleManagement/directory/roleAssignmentScheduleRequests", remove}},
+               2);
+    /* GRAPH.md 6: members/$ref with a directoryObjects reference; removal always with /$ref. */
+    snprintf(body, sizeof(body), "{\"@odata.id\":\"%s/directoryObjects/" ADELE_ID "\"}",
+             F.sim.base_url);
+    check_wire("add-to-group", "{\"user\":\"" ADELE_ID "\",\"group\":\"Engineering\"}",
+               (struct wire[]){{"POST", "/groups/" ENGINEERING "/members/$ref", body}}, 1);
+    check_wire("remove-from-group", "{\"user\":\"" ADELE_ID "\",\"group\":\"Engineering\"}",
+               (struct wire[]){{"DELETE", "/groups/" ENGINEERING "/members/" ADELE_ID "/$ref", ""}},
+               1);
+    /* GRAPH.md 7: PUT manager/$ref with a users reference. */
+    snprintf(body, sizeof(body), "{\"@odata.id\":\"%s/users/" PATTI_ID "\"}", F.sim.base_url);
+    check_wire("set-manager", "{\"user\":\"" ADELE_ID "\",\"manager\":\"" PATTI_ID "\"}",
+               (struct wire[]){{"PUT", "/users/" ADELE_ID "/manager/$ref", body}}, 1);
+    check_wire("delete-user", "{\"user\":\"" LIDIA_ID "\"}",
+               (struct wire[]){{"DELETE", "/users/" LIDIA_ID, ""}}, 1);
+}
+
+/* }====== */
+
 /* {====== dry runs ====== */
 
 static void test_dry_run(void **state)
@@ -1022,6 +1521,7 @@ struct lookup_result {
     bool ok;
     bool not_found;
     bool later_turn;
+    int64_t created_ago_ms;
     char id[64];
     char error[512];
 };
@@ -1035,6 +1535,7 @@ static void on_lookup(void *arg, const struct wr_directory_result *r)
     lr->ok = r->ok;
     lr->not_found = r->not_found;
     lr->later_turn = !in_lookup;
+    lr->created_ago_ms = r->created_ago_ms;
     snprintf(lr->id, sizeof(lr->id), "%s", r->id ? r->id : "");
     snprintf(lr->error, sizeof(lr->error), "%s", r->error ? r->error : "");
     event_base_loopexit(F.base, NULL);
@@ -1149,6 +1650,32 @@ static void test_directory(void **state)
     /* A reference that is none of the four forms is refused at once. */
     assert_int_equal(wr_directory_user(d, "adele", NULL, on_lookup, &lr), -1);
     assert_int_equal(wr_directory_user(d, "employeeId:", NULL, on_lookup, &lr), -1);
+
+    /* Replica lag: what weir created is remembered by id, UPN and employeeId (any case) for
+       the window, and a lookup that finds none of them says how long ago. */
+    fake_now = 100000;
+    assert_int_equal(wr_directory_created_ago(d, "ghost" DOMAIN), -1);
+    wr_directory_note_created(d, "00000000-1111-4222-8333-444444444444", "Ghost" DOMAIN, "G-1");
+    fake_now += 2500;
+    assert_int_equal(wr_directory_created_ago(d, "GHOST" DOMAIN), 2500);
+    assert_int_equal(wr_directory_created_ago(d, "00000000-1111-4222-8333-444444444444"), 2500);
+    assert_int_equal(wr_directory_created_ago(d, "employeeid:g-1"), 2500);
+    assert_int_equal(wr_directory_created_ago(d, "employeeId:G-2"), -1);
+    assert_int_equal(lookup(d, L_USER, "ghost" DOMAIN, &lr), 2); /* by UPN, then by mail */
+    assert_true(lr.not_found);
+    assert_int_equal(lr.created_ago_ms, 2500);
+    assert_int_equal(lookup(d, L_USER, "employeeId:NOPE", &lr), 1);
+    assert_int_equal(lr.created_ago_ms, -1);
+    wr_directory_note_location(d, ADELE_ID);
+    assert_int_equal(wr_directory_location_ago(d, ADELE_ID), 0);
+    assert_int_equal(wr_directory_location_ago(d, LEE_ID), -1);
+    /* The window ends: a 404 is an answer again (and the records are pruned). */
+    fake_now += WR_DIRECTORY_REPLICA_WINDOW_MS;
+    assert_int_equal(wr_directory_created_ago(d, "ghost" DOMAIN), -1);
+    assert_int_equal(wr_directory_location_ago(d, ADELE_ID), -1);
+    wr_directory_note_created(d, NULL, "later" DOMAIN, NULL);
+    assert_int_equal(wr_directory_created_ago(d, "later" DOMAIN), 0);
+    assert_int_equal(wr_directory_created_ago(d, "ghost" DOMAIN), -1);
     wr_directory_free(d);
 }
 
@@ -1223,6 +1750,11 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_races, setup, teardown),
         cmocka_unit_test_setup_teardown(test_directory, setup, teardown),
         cmocka_unit_test(test_retriable),
+        cmocka_unit_test(test_replica_lag),
+        cmocka_unit_test(test_create_after_timeout),
+        cmocka_unit_test_setup_teardown(test_group_licensing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remove_role_pim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wire_shapes, setup, teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     unlink(seed_path);

@@ -222,6 +222,119 @@ static json_object *with_context(const char *context)
 
 /* }====== */
 
+/* {====== the behaviour model (GRAPH.md section 12) ====== */
+
+bool gs_model_parse_seconds(const char *s, double *out)
+{
+    char *end = NULL;
+    double v = strtod(s, &end);
+
+    if (end == s || !(v >= 0)) {
+        return false;
+    }
+    if (strcmp(end, "ms") == 0) {
+        v /= 1000;
+    } else if (strcmp(end, "s") != 0 && *end != '\0') {
+        return false;
+    }
+    if (v > 3600) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool gs_model_parse_pim(const char *s, unsigned *out)
+{
+    static const struct {
+        const char *name;
+        unsigned bits;
+    } names[] = {{"none", 0},
+                 {"eligibility", GS_MODEL_PIM_ELIGIBILITY},
+                 {"assignment", GS_MODEL_PIM_ASSIGNMENT},
+                 {"all", GS_MODEL_PIM_ELIGIBILITY | GS_MODEL_PIM_ASSIGNMENT}};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcmp(s, names[i].name) == 0) {
+            *out = names[i].bits;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A number of seconds in 0..3600 from a /_sim/faults member. */
+static bool seconds_value(json_object *val, double *out)
+{
+    double v;
+
+    if (val == NULL ||
+        (!json_object_is_type(val, json_type_int) && !json_object_is_type(val, json_type_double))) {
+        return false;
+    }
+    v = json_object_get_double(val);
+    if (!(v >= 0 && v <= 3600)) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool gs_model_set(struct gs_model *m, const char *key, json_object *val)
+{
+    if (strcmp(key, "replica_lag") == 0) {
+        return seconds_value(val, &m->replica_lag);
+    }
+    if (strcmp(key, "timeout_next_create") == 0) {
+        return seconds_value(val, &m->timeout_next_create);
+    }
+    if (strcmp(key, "pim_forbidden") == 0) {
+        return val != NULL && json_object_is_type(val, json_type_string) &&
+               gs_model_parse_pim(json_object_get_string(val), &m->pim_forbidden);
+    }
+    return false;
+}
+
+void gs_model_json(const struct gs_model *m, json_object *obj)
+{
+    unsigned p = m->pim_forbidden;
+
+    json_object_object_add(obj, "replica_lag", json_object_new_double(m->replica_lag));
+    json_object_object_add(obj, "timeout_next_create",
+                           json_object_new_double(m->timeout_next_create));
+    gs_json_add_str(obj, "pim_forbidden",
+                    p == 0                          ? "none"
+                    : p == GS_MODEL_PIM_ELIGIBILITY ? "eligibility"
+                    : p == GS_MODEL_PIM_ASSIGNMENT  ? "assignment"
+                                                    : "all");
+}
+
+/* Whether u was created so recently that, with replica lag, the replica answering does not
+ * have it yet. NULL is not lagging. */
+static bool lagging(const struct gs_ctx *ctx, const struct gs_user *u)
+{
+    return u != NULL && ctx->model != NULL && ctx->model->replica_lag > 0 && u->created_at > 0 &&
+           gs_now_mono() - u->created_at < ctx->model->replica_lag;
+}
+
+/* Whether u's usageLocation changed so recently that the replica assignLicense reaches has the
+ * old value. */
+static bool location_lagging(const struct gs_ctx *ctx, const struct gs_user *u)
+{
+    return ctx->model != NULL && ctx->model->replica_lag > 0 && u->location_at > 0 &&
+           gs_now_mono() - u->location_at < ctx->model->replica_lag;
+}
+
+/* A user by id or UPN as the replica answering sees it: NULL while it is lagging. */
+static struct gs_user *visible_user(const struct gs_ctx *ctx, const char *key)
+{
+    struct gs_user *u = gs_tenant_user_find(ctx->tenant, key);
+
+    return lagging(ctx, u) ? NULL : u;
+}
+
+/* }====== */
+
 /* {====== query options and bodies ====== */
 
 static const char *query_get(const struct gs_req *req, const char *key)
@@ -844,7 +957,7 @@ static void users_list(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *r
         for (; i < ncand && cand[i]->seq < skip; i++) {
         }
         for (; i < ncand; i++) {
-            if (!user_matches(cand[i], &f)) {
+            if (!user_matches(cand[i], &f) || lagging(ctx, cand[i])) {
                 continue;
             }
             if (taken == top) {
@@ -858,7 +971,7 @@ static void users_list(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *r
         for (start = gs_tenant_user_pos(t, skip); start < t->nusers; start++) {
             struct gs_user *u = t->users[start];
 
-            if (!user_matches(u, &f)) {
+            if (!user_matches(u, &f) || lagging(ctx, u)) {
                 continue;
             }
             if (taken == top) {
@@ -1085,6 +1198,9 @@ static void apply_user_props(struct gs_tenant *t, struct gs_user *u, json_object
             cc[2] = '\0';
             json_object_put(v);
             v = json_object_new_string(cc);
+            if (!json_object_equal(v, u->v[idx])) {
+                u->location_at = gs_now_mono(); /* see location_lagging */
+            }
         }
         if (u->seq != 0) {
             gs_tenant_user_set(t, u, idx, v);
@@ -1128,6 +1244,7 @@ static void user_create(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *
     u->v[GS_U_ID] = json_object_new_string(id);
     gs_time_format(now, gs_now_wall(), true);
     u->v[GS_U_CREATED_DATE_TIME] = json_object_new_string(now);
+    u->created_at = gs_now_mono(); /* see lagging */
     gs_user_defaults(ctx->tenant, u);
     gs_tenant_user_insert(ctx->tenant, u);
     set_body(resp, 201, user_entity(u, NULL, 0, CTX_BASE "users/$entity", NULL));
@@ -1278,7 +1395,9 @@ static bool check_licenses(struct gs_ctx *ctx, struct gs_resp *resp, struct gs_u
             return false;
         }
     }
-    if (json_object_array_length(add) > 0 && u->v[GS_U_USAGE_LOCATION] == NULL) {
+    /* With replica lag, the replica that assigns still has the location from before. */
+    if (json_object_array_length(add) > 0 &&
+        (u->v[GS_U_USAGE_LOCATION] == NULL || location_lagging(ctx, u))) {
         gs_error(ctx, resp, 400, "Request_BadRequest",
                  "License assignment cannot be done for user with invalid usage location.");
         return false;
@@ -1317,6 +1436,7 @@ static bool check_licenses(struct gs_ctx *ctx, struct gs_resp *resp, struct gs_u
                 return false;
             }
         }
+        /* A SKU the user holds already (directly or through a group) needs no new seat. */
         if (find_license(u->v[GS_U_ASSIGNED_LICENSES], sku_id, NULL) == NULL &&
             s->consumed + 1 > s->enabled) {
             gs_error(ctx, resp, 400, "Request_BadRequest",
@@ -1333,7 +1453,15 @@ static bool check_licenses(struct gs_ctx *ctx, struct gs_resp *resp, struct gs_u
                      "License %s does not correspond to a valid company License.", sku_id);
             return false;
         }
-        if (find_license(u->v[GS_U_ASSIGNED_LICENSES], sku_id, NULL) == NULL) {
+        if (find_license(u->direct, sku_id, NULL) == NULL &&
+            find_license(u->v[GS_U_ASSIGNED_LICENSES], sku_id, NULL) != NULL) {
+            /* GRAPH.md section 12: only the group can take a licence it gives. */
+            gs_error(ctx, resp, 400, "Request_BadRequest",
+                     "User license is inherited from a group membership and it cannot be removed "
+                     "directly from the user.");
+            return false;
+        }
+        if (find_license(u->direct, sku_id, NULL) == NULL) {
             gs_error(ctx, resp, 400, "Request_BadRequest",
                      "User does not have a corresponding license.");
             return false;
@@ -1342,25 +1470,10 @@ static bool check_licenses(struct gs_ctx *ctx, struct gs_resp *resp, struct gs_u
     return true;
 }
 
-static json_object *license_state(const char *sku_id, json_object *plans, const char *now)
-{
-    json_object *st = json_object_new_object();
-
-    json_object_object_add(st, "assignedByGroup", NULL);
-    json_object_object_add(st, "disabledPlans",
-                           plans ? json_object_get(plans) : json_object_new_array());
-    json_object_object_add(st, "error", json_object_new_string("None"));
-    gs_json_add_str(st, "lastUpdatedDateTime", now);
-    gs_json_add_str(st, "skuId", sku_id);
-    gs_json_add_str(st, "state", "Active");
-    return st;
-}
-
 static void assign_license(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp,
                            struct gs_user *u)
 {
-    json_object *body, *add = NULL, *remove = NULL, *lic, *states;
-    char now[32];
+    json_object *body, *add = NULL, *remove = NULL, *lic;
 
     if (!options_ok(ctx, req, resp, "") || (body = body_object(ctx, req, resp)) == NULL) {
         return;
@@ -1395,26 +1508,17 @@ static void assign_license(struct gs_ctx *ctx, struct gs_req *req, struct gs_res
     if (!check_licenses(ctx, resp, u, add, remove)) {
         return;
     }
-    gs_time_format(now, gs_now_wall(), true);
-    if (u->v[GS_U_ASSIGNED_LICENSES] == NULL) {
-        u->v[GS_U_ASSIGNED_LICENSES] = json_object_new_array_ext(4);
+    /* Only the direct licences change here; the effective ones (and the seats) follow. */
+    if (u->direct == NULL) {
+        u->direct = json_object_new_array_ext(4);
     }
-    if (u->v[GS_U_LICENSE_ASSIGNMENT_STATES] == NULL) {
-        u->v[GS_U_LICENSE_ASSIGNMENT_STATES] = json_object_new_array_ext(4);
-    }
-    lic = u->v[GS_U_ASSIGNED_LICENSES];
-    states = u->v[GS_U_LICENSE_ASSIGNMENT_STATES];
+    lic = u->direct;
     for (size_t i = 0; i < json_object_array_length(remove); i++) {
         const char *sku_id = json_object_get_string(json_object_array_get_idx(remove, i));
-        struct gs_sku *s = gs_tenant_sku(ctx->tenant, sku_id);
         size_t pos;
 
         if (find_license(lic, sku_id, &pos) != NULL) {
             json_object_array_del_idx(lic, pos, 1);
-            gs_sku_set_consumed(s, s->consumed > 0 ? s->consumed - 1 : 0);
-        }
-        if (find_license(states, sku_id, &pos) != NULL) {
-            json_object_array_del_idx(states, pos, 1);
         }
     }
     for (size_t i = 0; i < json_object_array_length(add); i++) {
@@ -1422,7 +1526,6 @@ static void assign_license(struct gs_ctx *ctx, struct gs_req *req, struct gs_res
         const char *sku_id = gs_json_get_str(l, "skuId");
         json_object *plans = json_object_object_get(l, "disabledPlans");
         struct gs_sku *s = gs_tenant_sku(ctx->tenant, sku_id);
-        json_object *have = find_license(lic, sku_id, NULL);
         json_object *entry = json_object_new_object();
         size_t pos = 0;
 
@@ -1430,19 +1533,13 @@ static void assign_license(struct gs_ctx *ctx, struct gs_req *req, struct gs_res
                                plans ? json_object_get(plans) : json_object_new_array());
         /* Store the SKU's own spelling of the id, as Graph does. */
         gs_json_add_str(entry, "skuId", s->sku_id);
-        if (have != NULL) {
-            find_license(lic, sku_id, &pos);
+        if (find_license(lic, sku_id, &pos) != NULL) {
             json_object_array_put_idx(lic, pos, entry);
         } else {
             json_object_array_add(lic, entry);
-            gs_sku_set_consumed(s, s->consumed + 1);
-        }
-        if (find_license(states, sku_id, &pos) != NULL) {
-            json_object_array_put_idx(states, pos, license_state(s->sku_id, plans, now));
-        } else {
-            json_object_array_add(states, license_state(s->sku_id, plans, now));
         }
     }
+    gs_tenant_user_licenses(ctx->tenant, u, true);
     set_body(resp, 200, user_entity(u, NULL, 0, CTX_BASE "users/$entity", NULL));
 }
 
@@ -1561,6 +1658,9 @@ static struct gs_user *ref_target(struct gs_ctx *ctx, struct gs_req *req, struct
         return NULL;
     }
     u = gs_tenant_user_by_id(ctx->tenant, id);
+    if (lagging(ctx, u)) {
+        u = NULL; /* a replica without the new object */
+    }
     if (u == NULL) {
         not_found(ctx, resp, id);
     }
@@ -1704,7 +1804,7 @@ static void route_user(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *r
         }
         return;
     }
-    u = gs_tenant_user_find(ctx->tenant, req->seg[1]);
+    u = visible_user(ctx, req->seg[1]);
     if (req->nseg == 2) {
         if (strcmp(m, "GET") != 0 && strcmp(m, "PATCH") != 0 && strcmp(m, "DELETE") != 0) {
             method_not_allowed(ctx, resp);
@@ -1893,7 +1993,7 @@ static void assignment_create(struct gs_ctx *ctx, struct gs_req *req, struct gs_
         not_found(ctx, resp, rid);
         return;
     }
-    if (gs_tenant_user_by_id(ctx->tenant, pid) == NULL) {
+    if (visible_user(ctx, pid) == NULL) {
         not_found(ctx, resp, pid);
         return;
     }
@@ -2014,6 +2114,336 @@ static void role_assignments(struct gs_ctx *ctx, struct gs_req *req, struct gs_r
                skip);
 }
 
+/* {====== PIM: role eligibility and assignment schedules ====== */
+
+static const char *const pim_schedules[] = {"roleEligibilitySchedules", "roleAssignmentSchedules"};
+static const char *const pim_requests[] = {"roleEligibilityScheduleRequests",
+                                           "roleAssignmentScheduleRequests"};
+static const char *const pim_types[] = {"UnifiedRoleEligibilityScheduleRequest",
+                                        "UnifiedRoleAssignmentScheduleRequest"};
+
+/* Whether the model denies this kind of PIM endpoint; if so resp is the 403. */
+static bool pim_denied(const struct gs_ctx *ctx, struct gs_resp *resp, enum gs_pim kind)
+{
+    unsigned bit = kind == GS_PIM_ELIGIBILITY ? GS_MODEL_PIM_ELIGIBILITY : GS_MODEL_PIM_ASSIGNMENT;
+
+    if (ctx->model == NULL || !(ctx->model->pim_forbidden & bit)) {
+        return false;
+    }
+    gs_error(ctx, resp, 403, "Authorization_RequestDenied",
+             "Insufficient privileges to complete the operation.");
+    return true;
+}
+
+/* Whether schedule s is principal's assignment of role (a definition id or template id, matched
+ * as the same definition) at scope. */
+static bool schedule_matches(const struct gs_tenant *t, const struct gs_schedule *s,
+                             const char *principal, const struct gs_role_def *role,
+                             const char *scope)
+{
+    return strcasecmp(s->principal_id, principal) == 0 &&
+           gs_tenant_role(t, s->role_definition_id) == role &&
+           strcmp(s->directory_scope_id, scope) == 0;
+}
+
+/* GET .../roleEligibilitySchedules and .../roleAssignmentSchedules, a list or one by id. */
+static void schedules(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp,
+                      enum gs_pim kind)
+{
+    static const char *const strings[] = {"principalId", "roleDefinitionId", "directoryScopeId",
+                                          "id", NULL};
+    static const char *const known[] = {
+        "id",         "principalId",  "roleDefinitionId", "directoryScopeId",
+        "appScopeId", "createdUsing", "createdDateTime",  "modifiedDateTime",
+        "status",     "memberType",   "assignmentType",   "scheduleInfo",
+        NULL};
+    struct gs_tenant *t = ctx->tenant;
+    const char *ftext = query_get(req, "$filter");
+    const char *sel = query_get(req, "$select");
+    char context[160];
+    struct filter f = {0};
+    json_object *items;
+    long top;
+    uint64_t skip;
+
+    if (strcmp(req->method, "GET") != 0) {
+        method_not_allowed(ctx, resp);
+        return;
+    }
+    if (pim_denied(ctx, resp, kind)) {
+        return;
+    }
+    snprintf(context, sizeof(context), CTX_BASE "roleManagement/directory/%s%s",
+             pim_schedules[kind], req->nseg == 4 ? "/$entity" : "");
+    if (req->nseg == 4) {
+        json_object *o = NULL;
+
+        if (!options_ok(ctx, req, resp, "$select")) {
+            return;
+        }
+        for (size_t i = 0; o == NULL && i < t->nschedules[kind]; i++) {
+            if (strcasecmp(t->schedules[kind][i]->id, req->seg[3]) == 0) {
+                o = gs_schedule_json(kind, t->schedules[kind][i]);
+            }
+        }
+        if (o == NULL) {
+            not_found(ctx, resp, req->seg[3]);
+            return;
+        }
+        json_object_object_add(o, "@odata.context", json_object_new_string(context));
+        if (select_members(ctx, resp, sel, known, "microsoft.graph.unifiedRoleSchedule", &o)) {
+            set_body(resp, 200, o);
+        }
+        return;
+    }
+    if (!options_ok(ctx, req, resp, "$filter $select $top $skiptoken") ||
+        !page_params(ctx, req, resp, &top, &skip)) {
+        return;
+    }
+    if (ftext != NULL) {
+        if (!filter_parse(ctx, ftext, &f, resp)) {
+            return;
+        }
+        for (size_t i = 0; i < f.n; i++) {
+            if (!clause_ok(ctx, resp, &f.c[i], strings, NULL, "UnifiedRoleScheduleBase")) {
+                filter_clear(&f);
+                return;
+            }
+        }
+    }
+    items = json_object_new_array();
+    for (size_t i = 0; i < t->nschedules[kind]; i++) {
+        const struct gs_schedule *sc = t->schedules[kind][i];
+        json_object *o = gs_schedule_json(kind, sc);
+        bool ok = true;
+
+        /* roleDefinitionId matches a definition by its id or its templateId. */
+        for (size_t k = 0; ok && k < f.n; k++) {
+            if (strcasecmp(f.c[k].prop, "roleDefinitionId") == 0) {
+                ok = f.c[k].value != NULL && gs_tenant_role(t, f.c[k].value) != NULL &&
+                     gs_tenant_role(t, f.c[k].value) == gs_tenant_role(t, sc->role_definition_id);
+            } else {
+                struct filter one = {.n = 1};
+
+                one.c[0] = f.c[k]; /* borrowed strings: never filter_clear this one */
+                ok = object_matches(o, &one);
+            }
+        }
+        if (ok &&
+            !select_members(ctx, resp, sel, known, "microsoft.graph.unifiedRoleSchedule", &o)) {
+            json_object_put(items);
+            filter_clear(&f);
+            return;
+        }
+        if (ok) {
+            json_object_array_add(items, o);
+        } else {
+            json_object_put(o);
+        }
+    }
+    filter_clear(&f);
+    list_reply(ctx, req, resp, context, items, top, skip);
+}
+
+/* POST .../roleEligibilityScheduleRequests and .../roleAssignmentScheduleRequests, validated as
+ * Graph documents the request (rbacapplication-post-role*schedulerequests). adminRemove removes
+ * the principal's schedules of the role at the scope; adminAssign creates one. */
+static void schedule_request(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp,
+                             enum gs_pim kind)
+{
+    static const char *const keys[] = {"action",           "principalId",      "roleDefinitionId",
+                                       "directoryScopeId", "appScopeId",       "justification",
+                                       "scheduleInfo",     "ticketInfo",       "isValidationOnly",
+                                       "customData",       "targetScheduleId", NULL};
+    static const char *const actions[] = {
+        "adminAssign", "adminUpdate", "adminRemove", "selfActivate", "selfDeactivate",
+        "adminExtend", "adminRenew",  "selfExtend",  "selfRenew",    NULL};
+    struct gs_tenant *t = ctx->tenant;
+    const char *R = pim_types[kind];
+    json_object *body, *o, *info = NULL;
+    const char *action, *pid, *rid, *dscope, *ascope, *start = NULL, *end = NULL;
+    struct gs_role_def *role;
+    bool known_action = false, validation = false;
+    size_t removed = 0;
+    char id[37], now[32], context[160];
+
+    if (!options_ok(ctx, req, resp, "") || (body = body_object(ctx, req, resp)) == NULL) {
+        return;
+    }
+    json_object_object_foreach(body, key, val)
+    {
+        const char *const *k = keys;
+
+        for (; *k && strcmp(*k, key) != 0; k++) {
+        }
+        if (*k == NULL) {
+            gs_error(ctx, resp, 400, "Request_BadRequest", MSG_UNKNOWN_PROP, key);
+            return;
+        }
+        if (strcmp(key, "scheduleInfo") == 0 || strcmp(key, "ticketInfo") == 0) {
+            if (val != NULL && !json_object_is_type(val, json_type_object)) {
+                gs_error(ctx, resp, 400, "Request_BadRequest", MSG_INVALID_VALUE, key, R);
+                return;
+            }
+        } else if (strcmp(key, "isValidationOnly") == 0) {
+            if (val == NULL || !json_object_is_type(val, json_type_boolean)) {
+                gs_error(ctx, resp, 400, "Request_BadRequest", MSG_INVALID_VALUE, key, R);
+                return;
+            }
+            validation = json_object_get_boolean(val);
+        } else if (val != NULL && !json_object_is_type(val, json_type_string)) {
+            gs_error(ctx, resp, 400, "Request_BadRequest", MSG_INVALID_VALUE, key, R);
+            return;
+        }
+    }
+    action = gs_json_get_str(body, "action");
+    pid = gs_json_get_str(body, "principalId");
+    rid = gs_json_get_str(body, "roleDefinitionId");
+    dscope = gs_json_get_str(body, "directoryScopeId");
+    ascope = gs_json_get_str(body, "appScopeId");
+    if (action == NULL || pid == NULL || rid == NULL) {
+        gs_error(ctx, resp, 400, "Request_BadRequest", MSG_REQUIRED,
+                 action == NULL ? "action"
+                 : pid == NULL  ? "principalId"
+                                : "roleDefinitionId",
+                 R);
+        return;
+    }
+    for (const char *const *a = actions; *a; a++) {
+        known_action = known_action || strcmp(*a, action) == 0;
+    }
+    if (!known_action) {
+        gs_error(ctx, resp, 400, "Request_BadRequest", MSG_INVALID_VALUE, "action", R);
+        return;
+    }
+    if (!gs_is_guid(pid)) {
+        gs_error(ctx, resp, 400, "Request_BadRequest", MSG_INVALID_VALUE, "principalId", R);
+        return;
+    }
+    if ((dscope == NULL) == (ascope == NULL)) {
+        gs_error(ctx, resp, 400, "Request_BadRequest",
+                 "Exactly one of directoryScopeId and appScopeId must be specified.");
+        return;
+    }
+    if (ascope != NULL) {
+        gs_error(ctx, resp, 400, "Request_BadRequest",
+                 "App-scoped schedules are not simulated: use directoryScopeId.");
+        return;
+    }
+    if (dscope[0] != '/') {
+        gs_error(ctx, resp, 400, "Request_BadRequest", MSG_INVALID_VALUE, "directoryScopeId", R);
+        return;
+    }
+    role = gs_tenant_role(t, rid);
+    if (role == NULL) {
+        not_found(ctx, resp, rid);
+        return;
+    }
+    if (visible_user(ctx, pid) == NULL) {
+        not_found(ctx, resp, pid);
+        return;
+    }
+    if (strcmp(action, "adminRemove") == 0) {
+        for (size_t i = t->nschedules[kind]; i-- > 0;) {
+            struct gs_schedule *sc = t->schedules[kind][i];
+
+            if (schedule_matches(t, sc, pid, role, dscope)) {
+                removed++;
+                if (!validation) {
+                    gs_tenant_schedule_remove(t, kind, sc);
+                }
+            }
+        }
+        if (removed == 0) {
+            /* graphsim's wording (the real code and text are unconfirmed, README.md). */
+            gs_error(ctx, resp, 400, "RoleAssignmentDoesNotExist",
+                     "The Role assignment does not exist.");
+            return;
+        }
+    } else if (strcmp(action, "adminAssign") == 0) {
+        json_object *exp = NULL;
+
+        if (!json_object_object_get_ex(body, "scheduleInfo", &info) || info == NULL) {
+            gs_error(ctx, resp, 400, "Request_BadRequest", MSG_REQUIRED, "scheduleInfo", R);
+            return;
+        }
+        start = gs_json_get_str(info, "startDateTime");
+        if (json_object_object_get_ex(info, "expiration", &exp) && exp != NULL) {
+            end = gs_json_get_str(exp, "endDateTime");
+        }
+        if ((start != NULL && !gs_is_datetimeoffset(start)) ||
+            (end != NULL && !gs_is_datetimeoffset(end))) {
+            gs_error(ctx, resp, 400, "Request_BadRequest", MSG_INVALID_VALUE, "scheduleInfo", R);
+            return;
+        }
+        for (size_t i = 0; i < t->nschedules[kind]; i++) {
+            if (schedule_matches(t, t->schedules[kind][i], pid, role, dscope)) {
+                gs_error(ctx, resp, 400, "RoleAssignmentExists",
+                         "The Role assignment already exists.");
+                return;
+            }
+        }
+        if (!validation) {
+            gs_tenant_schedule_add(t, kind, NULL, pid, role->id, dscope, start, end);
+        }
+    } else {
+        gs_error(ctx, resp, 400, "Request_BadRequest",
+                 "The action '%s' is not simulated: use adminAssign or adminRemove.", action);
+        return;
+    }
+    gs_guid_new(id);
+    gs_time_format(now, gs_now_wall(), true);
+    snprintf(context, sizeof(context), CTX_BASE "roleManagement/directory/%s/$entity",
+             pim_requests[kind]);
+    o = with_context(context);
+    gs_json_add_str(o, "id", id);
+    gs_json_add_str(o, "status", strcmp(action, "adminRemove") == 0 ? "Revoked" : "Provisioned");
+    gs_json_add_str(o, "createdDateTime", now);
+    gs_json_add_str(o, "completedDateTime", strcmp(action, "adminRemove") == 0 ? NULL : now);
+    json_object_object_add(o, "approvalId", NULL);
+    gs_json_add_str(o, "customData", gs_json_get_str(body, "customData"));
+    gs_json_add_str(o, "action", action);
+    gs_json_add_str(o, "principalId", pid);
+    gs_json_add_str(o, "roleDefinitionId", rid);
+    gs_json_add_str(o, "directoryScopeId", dscope);
+    json_object_object_add(o, "appScopeId", NULL);
+    json_object_object_add(o, "isValidationOnly", json_object_new_boolean(validation));
+    gs_json_add_str(o, "targetScheduleId", strcmp(action, "adminRemove") == 0 ? NULL : id);
+    gs_json_add_str(o, "justification", gs_json_get_str(body, "justification"));
+    json_object_object_add(o, "scheduleInfo", info ? json_object_get(info) : NULL);
+    json_object_array_add(t->schedule_requests[kind], json_object_get(o));
+    set_body(resp, 201, o);
+}
+
+static void schedule_requests(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp,
+                              enum gs_pim kind)
+{
+    char context[160];
+    long top;
+    uint64_t skip;
+
+    if (pim_denied(ctx, resp, kind)) {
+        return;
+    }
+    if (req->nseg == 3 && strcmp(req->method, "POST") == 0) {
+        schedule_request(ctx, req, resp, kind);
+        return;
+    }
+    if (req->nseg != 3 || strcmp(req->method, "GET") != 0) {
+        method_not_allowed(ctx, resp);
+        return;
+    }
+    if (!options_ok(ctx, req, resp, "$top $skiptoken") ||
+        !page_params(ctx, req, resp, &top, &skip)) {
+        return;
+    }
+    snprintf(context, sizeof(context), CTX_BASE "roleManagement/directory/%s", pim_requests[kind]);
+    list_reply(ctx, req, resp, context, json_object_get(ctx->tenant->schedule_requests[kind]), top,
+               skip);
+}
+
+/* }====== */
+
 static void route_roles(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
 {
     if (req->nseg < 2 || strcasecmp(req->seg[1], "directory") != 0) {
@@ -2032,6 +2462,14 @@ static void route_roles(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *
         role_definitions(ctx, req, resp);
     } else if (strcasecmp(req->seg[2], "roleAssignments") == 0) {
         role_assignments(ctx, req, resp);
+    } else if (strcasecmp(req->seg[2], pim_schedules[GS_PIM_ELIGIBILITY]) == 0) {
+        schedules(ctx, req, resp, GS_PIM_ELIGIBILITY);
+    } else if (strcasecmp(req->seg[2], pim_schedules[GS_PIM_ASSIGNMENT]) == 0) {
+        schedules(ctx, req, resp, GS_PIM_ASSIGNMENT);
+    } else if (strcasecmp(req->seg[2], pim_requests[GS_PIM_ELIGIBILITY]) == 0) {
+        schedule_requests(ctx, req, resp, GS_PIM_ELIGIBILITY);
+    } else if (strcasecmp(req->seg[2], pim_requests[GS_PIM_ASSIGNMENT]) == 0) {
+        schedule_requests(ctx, req, resp, GS_PIM_ASSIGNMENT);
     } else {
         unknown_segment(ctx, resp, req->seg[2]);
     }
@@ -2176,7 +2614,7 @@ static void route_group(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *
         if (strcmp(m, "POST") != 0) {
             method_not_allowed(ctx, resp);
         } else if (options_ok(ctx, req, resp, "") && (u = ref_target(ctx, req, resp)) != NULL) {
-            if (!gs_group_add(g, u)) {
+            if (!gs_tenant_group_add(ctx->tenant, g, u)) {
                 gs_error(ctx, resp, 400, "Request_BadRequest",
                          "One or more added object references already exist for the following "
                          "modified properties: 'members'.");
@@ -2188,7 +2626,9 @@ static void route_group(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *
         if (strcmp(m, "DELETE") != 0) {
             method_not_allowed(ctx, resp);
         } else if (options_ok(ctx, req, resp, "")) {
-            if (gs_group_remove(g, req->seg[3])) {
+            struct gs_user *u = gs_map_get(g->members, req->seg[3]);
+
+            if (u != NULL && gs_tenant_group_remove(ctx->tenant, g, u)) {
                 resp->status = 204;
             } else {
                 not_found(ctx, resp, req->seg[3]);
@@ -2457,6 +2897,9 @@ static void batch(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
             }
             ctx->run_item(ctx, &ir, &r, x->id);
             gs_req_clear(&ir);
+            if (r.hold > resp->hold) {
+                resp->hold = r.hold; /* an item's late answer holds the whole batch */
+            }
             x->status = r.status;
             x->reply = item_reply(x, &r);
             gs_resp_clear(&r);
@@ -2517,6 +2960,12 @@ void gs_graph_dispatch(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *r
         batch(ctx, req, resp);
     } else {
         unknown_segment(ctx, resp, first);
+    }
+    if (ctx->model != NULL && ctx->model->timeout_next_create > 0 && resp->status == 201 &&
+        strcmp(req->method, "POST") == 0) {
+        /* Applied, and then the answer is late: the client times out and may send it again. */
+        resp->hold = ctx->model->timeout_next_create;
+        ctx->model->timeout_next_create = 0;
     }
 }
 

@@ -46,7 +46,46 @@ struct gs_resp {
     char throttle_scope[160]; /* x-ms-throttle-scope header value, or "" */
     char throttle_info[48];   /* x-ms-throttle-information header value, or "" */
     bool unknown_path;        /* the target matched no resource */
+    double hold;              /* seconds to hold the reply back (timeout_next_create), or 0 */
 };
+
+/*
+ * How the real service behaves where a tidy simulator would not (GRAPH.md section 12): switches
+ * set from the command line (main.c) and POST /_sim/faults (server.c, through gs_model_set).
+ * A zeroed model is the tidy simulator.
+ */
+struct gs_model {
+    /* Replica lag, seconds: reads of, references to and writes by id on a user created less
+       than this ago answer 404 Request_ResourceNotFound, and so do lists and filters (the
+       user is not there yet); assignLicense within this time after a usageLocation change
+       answers the invalid-usage-location 400. */
+    double replica_lag;
+    /* GS_MODEL_PIM_* bits: those PIM endpoints (schedules and schedule requests) answer 403
+       Authorization_RequestDenied, as for an app without the permission. */
+    unsigned pim_forbidden;
+    /* Seconds: the next create (a POST answering 201: a user, a role assignment, a schedule
+       request) is applied, then its reply is held this long, past the client's timeout.
+       One-shot; 0 = off. */
+    double timeout_next_create;
+};
+
+#define GS_MODEL_PIM_ELIGIBILITY 0x1u /* roleEligibilitySchedules and their requests */
+#define GS_MODEL_PIM_ASSIGNMENT  0x2u /* roleAssignmentSchedules and their requests */
+
+/* Applies one /_sim/faults member to m if key is one of the model's ("replica_lag" seconds,
+ * "pim_forbidden" "none"|"eligibility"|"assignment"|"all", "timeout_next_create" seconds).
+ * Returns false (m unchanged) for another key or an invalid value. */
+bool gs_model_set(struct gs_model *m, const char *key, json_object *val);
+
+/* Adds the model's settings to a /_sim/faults answer (obj, borrowed). */
+void gs_model_json(const struct gs_model *m, json_object *obj);
+
+/* Parses a command-line duration: "3s", "1.5s", "500ms" or plain seconds ("3"), 0..3600 s.
+ * Returns false when s is none of those. */
+bool gs_model_parse_seconds(const char *s, double *out);
+
+/* Parses --pim-forbidden's value ("none", "eligibility", "assignment", "all") into bits. */
+bool gs_model_parse_pim(const char *s, unsigned *out);
 
 struct gs_ctx;
 
@@ -62,7 +101,8 @@ struct gs_ctx {
     const char *request_id;        /* this request's request-id */
     const char *client_request_id; /* the caller's client-request-id, else request_id */
     gs_run_item_fn *run_item;
-    void *owner; /* server state, for run_item */
+    void *owner;            /* server state, for run_item */
+    struct gs_model *model; /* the behaviour switches (may change: one-shots), or NULL = off */
 };
 
 /* Fills req from method and target ("/users/x?$top=1", relative to /v1.0). Decoding problems

@@ -47,6 +47,11 @@ static const char usage[] =
     "                            @odata.context/@odata.id URLs name it\n"
     "  --generate-users N        add N synthetic users (overrides the seed's generate_users)\n"
     "  --log-limit N             request log entries kept, oldest dropped (default 200000)\n"
+    "  --replica-lag DURATION    replica lag after a create (\"3s\", \"500ms\"): reads of and\n"
+    "                            references to a user younger than this answer 404, and\n"
+    "                            assignLicense this soon after a usageLocation change 400\n"
+    "  --pim-forbidden WHAT      none|eligibility|assignment|all: those PIM schedule endpoints\n"
+    "                            answer 403, as for an app without the permission\n"
     "  --help                    show this help and exit\n"
     "\n"
     "Fault settings can be changed at run time with POST /_sim/faults. See\n"
@@ -180,6 +185,8 @@ int main(int argc, char **argv)
         {"throttle-grace-ms", required_argument, NULL, 'G'},
         {"bad-answer", required_argument, NULL, 'B'},
         {"graph-host", required_argument, NULL, 'H'},
+        {"replica-lag", required_argument, NULL, 'R'},
+        {"pim-forbidden", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -251,6 +258,12 @@ int main(int argc, char **argv)
         case 'H':
             opt.graph_host = optarg;
             ok = gs_host_ok(optarg);
+            break;
+        case 'R':
+            ok = gs_model_parse_seconds(optarg, &opt.model.replica_lag);
+            break;
+        case 'F':
+            ok = gs_model_parse_pim(optarg, &opt.model.pim_forbidden);
             break;
         case 'h':
             fputs(usage, stdout);

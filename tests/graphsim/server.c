@@ -101,6 +101,7 @@ struct gs_server {
     struct gs_tenant *tenant;
     struct gs_options opt;
     struct gs_faults faults;
+    struct gs_model model;     /* graph.c's behaviour switches (replica lag, PIM 403, ...) */
     uint64_t graph_counter;    /* Graph requests seen, for fail_every */
     uint64_t mutation_counter; /* mutation attempts seen, for throttle_every */
     struct stats stats;
@@ -130,6 +131,7 @@ struct reply {
     char throttle_scope[160];
     char throttle_info[48];
     bool www_auth;
+    double hold; /* seconds to hold the reply (gs_resp.hold), else the configured latency */
 };
 
 /* {====== request log ====== */
@@ -286,9 +288,10 @@ static void send_reply(struct gs_server *srv, struct evhttp_request *req, struct
             "common/oauth2/authorize\", client_id=\"00000003-0000-0000-c000-"
             "000000000000\", error=\"invalid_token\"");
     }
-    if (delay && srv->faults.latency_ms > 0 && !srv->closing) {
+    if (delay && (srv->faults.latency_ms > 0 || r->hold > 0) && !srv->closing) {
         struct pending *p = gs_xcalloc(1, sizeof(*p));
-        struct timeval tv = {srv->faults.latency_ms / 1000, (srv->faults.latency_ms % 1000) * 1000};
+        long ms = r->hold > 0 ? (long)(r->hold * 1000) : srv->faults.latency_ms;
+        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
         p->srv = srv;
         p->req = req;
@@ -676,8 +679,8 @@ static void handle_graph(struct gs_server *srv, struct evhttp_request *ev, const
 {
     struct evkeyvalq *in = evhttp_request_get_input_headers(ev);
     struct item_owner owner = {srv, 0};
-    struct gs_ctx ctx = {srv->tenant,       srv->base_url, request_id,
-                         client_request_id, on_batch_item, &owner};
+    struct gs_ctx ctx = {srv->tenant,   srv->base_url, request_id, client_request_id,
+                         on_batch_item, &owner,        &srv->model};
     struct gs_req req;
     struct gs_resp resp = {0};
     char *scheme = auth_scheme(evhttp_find_header(in, "Authorization"));
@@ -740,6 +743,7 @@ static void handle_graph(struct gs_server *srv, struct evhttp_request *ev, const
     memcpy(r->retry_after, resp.retry_after, sizeof(r->retry_after));
     memcpy(r->throttle_scope, resp.throttle_scope, sizeof(r->throttle_scope));
     memcpy(r->throttle_info, resp.throttle_info, sizeof(r->throttle_info));
+    r->hold = resp.hold;
     gs_req_clear(&req);
 }
 
@@ -1203,6 +1207,14 @@ static json_object *faults_json(const struct gs_server *srv)
     return o;
 }
 
+static json_object *faults_and_model_json(const struct gs_server *srv)
+{
+    json_object *o = faults_json(srv);
+
+    gs_model_json(&srv->model, o);
+    return o;
+}
+
 static json_object *stats_json(const struct gs_server *srv)
 {
     json_object *o = json_object_new_object();
@@ -1320,6 +1332,7 @@ static bool sim_reset(struct gs_server *srv, char *err, size_t errlen)
     snprintf(srv->graph_host, sizeof(srv->graph_host), "%s",
              srv->opt.graph_host ? srv->opt.graph_host : GRAPH_HOST);
     srv->faults = srv->opt.faults;
+    srv->model = srv->opt.model;
     srv->graph_counter = 0;
     srv->mutation_counter = 0;
     return true;
@@ -1369,6 +1382,7 @@ static bool sim_faults(struct gs_server *srv, const char *body, size_t len, char
 {
     json_object *o = gs_json_parse(body ? body : "", len, err, errlen);
     struct gs_faults f = srv->faults;
+    struct gs_model m = srv->model;
     bool ok = o != NULL && json_object_is_type(o, json_type_object);
     double burst = -1, tenant = -1;
     bool revoke = false;
@@ -1414,6 +1428,8 @@ static bool sim_faults(struct gs_server *srv, const char *body, size_t len, char
                 snprintf(host, sizeof(host), "%s", json_object_get_string(val));
             } else if (strcmp(key, "bad_answer") == 0 && bad_answer_json(val, &f.bad)) {
                 /* set in f.bad */
+            } else if (gs_model_set(&m, key, val)) {
+                /* replica_lag, pim_forbidden, timeout_next_create (graph.h) */
             } else {
                 snprintf(err, errlen, "invalid or unknown fault setting '%s'", key);
                 ok = false;
@@ -1431,6 +1447,7 @@ static bool sim_faults(struct gs_server *srv, const char *body, size_t len, char
             srv->graph_counter = 0;
         }
         srv->faults = f;
+        srv->model = m;
         if (burst >= 0) {
             srv->burst_until = gs_now_mono() + burst;
         }
@@ -1503,7 +1520,7 @@ static void handle_sim(struct gs_server *srv, const char *method, char **seg, si
             return;
         }
         r->status = 200;
-        r->body = faults_json(srv);
+        r->body = faults_and_model_json(srv);
     } else if (strcmp(what, "health") == 0 && get) {
         r->status = 200;
         r->body = json_object_new_object();
@@ -1601,7 +1618,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
         log_add(srv, method, uri, body, len, false, NULL, 0, r.status, &meta);
         json_object_put(meta.form);
     } else {
-        struct gs_ctx ctx = {srv->tenant, srv->base_url, rid, crid, NULL, NULL};
+        struct gs_ctx ctx = {srv->tenant, srv->base_url, rid, crid, NULL, NULL, NULL};
         struct gs_resp resp = {0};
 
         gs_error(&ctx, &resp, 400, "BadRequest", "Invalid version: %s", nseg > 0 ? seg[0] : "");
@@ -1638,6 +1655,7 @@ struct gs_server *gs_server_new(struct event_base *base, json_object *seed,
     if (opt->tenant_throttle_for > 0) {
         srv->tenant_until = gs_now_mono() + opt->tenant_throttle_for;
     }
+    srv->model = opt->model;
     srv->tokens = gs_map_new(false);
     srv->throttle = gs_map_new(false);
     srv->log_cap = opt->log_limit < 1000 ? 1000 : (size_t)opt->log_limit;

@@ -35,6 +35,7 @@ struct gs_bad_answer {
     char method[8];
     char path[256];
 };
+#include "graph.h"
 
 /* Fault injection settings; 0 disables a fault. */
 struct gs_faults {
@@ -58,6 +59,8 @@ struct gs_options {
     double tenant_throttle_for; /* a tenant-wide 429 burst from start-up, seconds (0 = none) */
     const char *graph_host;     /* Graph's host name: the token scope https://HOST/.default and
                                    @odata.context/@odata.id URLs; NULL = graph.microsoft.com */
+    /* behaviour switches (graph.h); /_sim/faults changes them too */
+    struct gs_model model;
 };
 
 /* The classes a throttling scope name covers: "Read" 1, "Write" 2, "ReadWrite" 3 (any case);

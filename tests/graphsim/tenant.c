@@ -174,6 +174,7 @@ void gs_user_free(struct gs_user *u)
     for (int i = 0; i < GS_U_COUNT; i++) {
         json_object_put(u->v[i]);
     }
+    json_object_put(u->direct);
     free(u->manager_id);
     free(u);
 }
@@ -305,6 +306,13 @@ void gs_tenant_user_delete(struct gs_tenant *t, struct gs_user *u)
     for (size_t i = t->nassignments; i-- > 0;) {
         if (strcasecmp(t->assignments[i]->principal_id, id) == 0) {
             gs_tenant_assignment_remove(t, t->assignments[i]);
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = t->nschedules[k]; i-- > 0;) {
+            if (strcasecmp(t->schedules[k][i]->principal_id, id) == 0) {
+                gs_tenant_schedule_remove(t, (enum gs_pim)k, t->schedules[k][i]);
+            }
         }
     }
     for (size_t i = 0; i < t->nusers; i++) {
@@ -457,12 +465,172 @@ bool gs_group_remove(struct gs_group *g, const char *id)
     return true;
 }
 
+bool gs_tenant_group_add(struct gs_tenant *t, struct gs_group *g, struct gs_user *u)
+{
+    if (!gs_group_add(g, u)) {
+        return false;
+    }
+    if (g->licenses != NULL) {
+        gs_tenant_user_licenses(t, u, true);
+    }
+    return true;
+}
+
+bool gs_tenant_group_remove(struct gs_tenant *t, struct gs_group *g, struct gs_user *u)
+{
+    if (!gs_group_remove(g, gs_user_str(u, GS_U_ID))) {
+        return false;
+    }
+    if (g->licenses != NULL) {
+        gs_tenant_user_licenses(t, u, true);
+    }
+    return true;
+}
+
+/* The entry of arr whose skuId is sku_id (and, for states, whose assignedByGroup is group: NULL
+ * for direct), or NULL. */
+static json_object *license_entry(json_object *arr, const char *sku_id, bool state,
+                                  const char *group)
+{
+    for (size_t i = 0; arr != NULL && i < json_object_array_length(arr); i++) {
+        json_object *l = json_object_array_get_idx(arr, i);
+        const char *s = gs_json_get_str(l, "skuId");
+        const char *by = gs_json_get_str(l, "assignedByGroup");
+
+        if (s == NULL || strcasecmp(s, sku_id) != 0) {
+            continue;
+        }
+        if (!state || (group == NULL ? by == NULL : by != NULL && strcasecmp(by, group) == 0)) {
+            return l;
+        }
+    }
+    return NULL;
+}
+
+/* One licenseAssignmentStates entry; keeps old's lastUpdatedDateTime when nothing changed, else
+ * takes fresh. */
+static json_object *license_state(json_object *old, const char *sku_id, json_object *plans,
+                                  const char *group, bool error, const char *fresh)
+{
+    json_object *st = json_object_new_object();
+    const char *when = fresh;
+
+    if (old != NULL && json_object_equal(json_object_object_get(old, "disabledPlans"), plans) &&
+        strcmp(gs_json_get_str(old, "state") ? gs_json_get_str(old, "state") : "",
+               error ? "Error" : "Active") == 0 &&
+        gs_json_get_str(old, "lastUpdatedDateTime") != NULL) {
+        when = gs_json_get_str(old, "lastUpdatedDateTime");
+    }
+    gs_json_add_str(st, "assignedByGroup", group);
+    json_object_object_add(st, "disabledPlans",
+                           plans ? json_object_get(plans) : json_object_new_array());
+    gs_json_add_str(st, "error", error ? "CountViolation" : "None");
+    gs_json_add_str(st, "lastUpdatedDateTime", when);
+    gs_json_add_str(st, "skuId", sku_id);
+    gs_json_add_str(st, "state", error ? "Error" : "Active");
+    return st;
+}
+
+/* {"disabledPlans", "skuId"} as an assignedLicenses entry. */
+static json_object *license_copy(json_object *l, const char *sku_id)
+{
+    json_object *o = json_object_new_object();
+    json_object *plans = json_object_object_get(l, "disabledPlans");
+
+    json_object_object_add(o, "disabledPlans",
+                           plans ? json_object_get(plans) : json_object_new_array());
+    gs_json_add_str(o, "skuId", sku_id);
+    return o;
+}
+
+void gs_tenant_user_licenses(struct gs_tenant *t, struct gs_user *u, bool seats)
+{
+    const char *uid = gs_user_str(u, GS_U_ID);
+    json_object *old_lic = u->v[GS_U_ASSIGNED_LICENSES];
+    json_object *old_states = u->v[GS_U_LICENSE_ASSIGNMENT_STATES];
+    json_object *lic = json_object_new_array();
+    json_object *states = json_object_new_array();
+    bool any = u->direct != NULL && json_object_array_length(u->direct) > 0;
+    char fresh[32];
+
+    if (seats) {
+        gs_time_format(fresh, gs_now_wall(), true);
+    } else {
+        snprintf(fresh, sizeof(fresh), "%s", SEED_DATE);
+    }
+
+    /* Direct licences first, in the order they were assigned. */
+    for (size_t i = 0; u->direct != NULL && i < json_object_array_length(u->direct); i++) {
+        json_object *l = json_object_array_get_idx(u->direct, i);
+        const char *sku_id = gs_json_get_str(l, "skuId");
+        struct gs_sku *sku = gs_tenant_sku(t, sku_id);
+
+        /* assignLicense checked that a SKU new to the user has a free seat. */
+        if (seats && license_entry(old_lic, sku_id, false, NULL) == NULL) {
+            gs_sku_set_consumed(sku, sku->consumed + 1);
+        }
+        json_object_array_add(lic, license_copy(l, sku_id));
+        json_object_array_add(
+            states, license_state(license_entry(old_states, sku_id, true, NULL), sku_id,
+                                  json_object_object_get(l, "disabledPlans"), NULL, false, fresh));
+    }
+    /* Then what each licensed group the user is in gives. */
+    for (size_t g = 0; g < t->ngroups; g++) {
+        struct gs_group *grp = t->groups[g];
+
+        if (grp->licenses == NULL || gs_map_get(grp->members, uid) == NULL) {
+            continue;
+        }
+        any = true;
+        for (size_t i = 0; i < json_object_array_length(grp->licenses); i++) {
+            json_object *l = json_object_array_get_idx(grp->licenses, i);
+            const char *sku_id = gs_json_get_str(l, "skuId");
+            struct gs_sku *sku = gs_tenant_sku(t, sku_id);
+            bool held = license_entry(lic, sku_id, false, NULL) != NULL;
+            bool had = license_entry(old_lic, sku_id, false, NULL) != NULL;
+            /* A SKU new to the user needs a free seat (only counted after seeding). */
+            bool error = seats && !held && !had && sku->consumed >= sku->enabled;
+
+            if (!held && !error) {
+                json_object_array_add(lic, license_copy(l, sku->sku_id));
+                if (seats && !had) {
+                    gs_sku_set_consumed(sku, sku->consumed + 1);
+                }
+            }
+            json_object_array_add(
+                states,
+                license_state(license_entry(old_states, sku_id, true, grp->id), sku->sku_id,
+                              json_object_object_get(l, "disabledPlans"), grp->id, error, fresh));
+        }
+    }
+    /* SKUs the user no longer holds free their seats. */
+    for (size_t i = 0; seats && old_lic != NULL && i < json_object_array_length(old_lic); i++) {
+        const char *sku_id = gs_json_get_str(json_object_array_get_idx(old_lic, i), "skuId");
+        struct gs_sku *sku = gs_tenant_sku(t, sku_id);
+
+        if (sku != NULL && license_entry(lic, sku_id, false, NULL) == NULL && sku->consumed > 0) {
+            gs_sku_set_consumed(sku, sku->consumed - 1);
+        }
+    }
+    json_object_put(old_lic);
+    json_object_put(old_states);
+    if (!any && old_lic == NULL && old_states == NULL) {
+        /* Unset collections read as []: keep the 100,000 synthetic users allocation-free. */
+        json_object_put(lic);
+        json_object_put(states);
+        lic = states = NULL;
+    }
+    u->v[GS_U_ASSIGNED_LICENSES] = lic;
+    u->v[GS_U_LICENSE_ASSIGNMENT_STATES] = states;
+}
+
 static void group_free(struct gs_group *g)
 {
     if (g == NULL) {
         return;
     }
     json_object_put(g->obj);
+    json_object_put(g->licenses);
     gs_map_free(g->members, NULL);
     for (size_t i = 0; i < g->norder; i++) {
         free(g->order[i]);
@@ -577,6 +745,92 @@ json_object *gs_assignment_json(const struct gs_role_assignment *a)
     return o;
 }
 
+struct gs_schedule *gs_tenant_schedule_add(struct gs_tenant *t, enum gs_pim kind, const char *id,
+                                           const char *principal_id, const char *role_def_id,
+                                           const char *directory_scope_id, const char *start,
+                                           const char *end)
+{
+    struct gs_schedule *s = gs_xcalloc(1, sizeof(*s));
+    char guid[37], now[32];
+
+    if (id == NULL) {
+        gs_guid_new(guid);
+        id = guid;
+    }
+    gs_time_format(now, gs_now_wall(), true);
+    s->id = gs_xstrdup(id);
+    s->principal_id = gs_xstrdup(principal_id);
+    s->role_definition_id = gs_xstrdup(role_def_id);
+    s->directory_scope_id = gs_xstrdup(directory_scope_id ? directory_scope_id : "/");
+    s->start = gs_xstrdup(start ? start : now);
+    s->end = end ? gs_xstrdup(end) : NULL;
+    s->created = gs_xstrdup(now);
+    if (t->nschedules[kind] == t->scap[kind]) {
+        t->scap[kind] = t->scap[kind] ? t->scap[kind] * 2 : 8;
+        t->schedules[kind] =
+            gs_xrealloc(t->schedules[kind], t->scap[kind] * sizeof(*t->schedules[kind]));
+    }
+    t->schedules[kind][t->nschedules[kind]++] = s;
+    return s;
+}
+
+static void schedule_free(struct gs_schedule *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    free(s->id);
+    free(s->principal_id);
+    free(s->role_definition_id);
+    free(s->directory_scope_id);
+    free(s->start);
+    free(s->end);
+    free(s->created);
+    free(s);
+}
+
+void gs_tenant_schedule_remove(struct gs_tenant *t, enum gs_pim kind, struct gs_schedule *s)
+{
+    for (size_t i = 0; i < t->nschedules[kind]; i++) {
+        if (t->schedules[kind][i] == s) {
+            memmove(&t->schedules[kind][i], &t->schedules[kind][i + 1],
+                    (t->nschedules[kind] - i - 1) * sizeof(*t->schedules[kind]));
+            t->nschedules[kind]--;
+            break;
+        }
+    }
+    schedule_free(s);
+}
+
+json_object *gs_schedule_json(enum gs_pim kind, const struct gs_schedule *s)
+{
+    json_object *o = json_object_new_object();
+    json_object *info = json_object_new_object();
+    json_object *exp = json_object_new_object();
+
+    gs_json_add_str(o, "id", s->id);
+    gs_json_add_str(o, "principalId", s->principal_id);
+    gs_json_add_str(o, "roleDefinitionId", s->role_definition_id);
+    gs_json_add_str(o, "directoryScopeId", s->directory_scope_id);
+    json_object_object_add(o, "appScopeId", NULL);
+    gs_json_add_str(o, "createdUsing", s->id);
+    gs_json_add_str(o, "createdDateTime", s->created);
+    json_object_object_add(o, "modifiedDateTime", NULL);
+    gs_json_add_str(o, "status", "Provisioned");
+    gs_json_add_str(o, "memberType", "Direct");
+    if (kind == GS_PIM_ASSIGNMENT) {
+        gs_json_add_str(o, "assignmentType", "Assigned");
+    }
+    gs_json_add_str(info, "startDateTime", s->start);
+    json_object_object_add(info, "recurrence", NULL);
+    gs_json_add_str(exp, "type", s->end ? "afterDateTime" : "noExpiration");
+    gs_json_add_str(exp, "endDateTime", s->end);
+    json_object_object_add(exp, "duration", NULL);
+    json_object_object_add(info, "expiration", exp);
+    json_object_object_add(o, "scheduleInfo", info);
+    return o;
+}
+
 bool gs_tenant_has_domain(const struct gs_tenant *t, const char *domain)
 {
     for (size_t i = 0; i < t->ndomains; i++) {
@@ -680,6 +934,34 @@ void gs_user_defaults(struct gs_tenant *t, struct gs_user *u)
     }
 }
 
+/* Checks a seed's licence list (an array of {skuId, disabledPlans}; NULL is fine) and fills in
+ * missing disabledPlans. */
+static bool load_licenses(struct gs_tenant *t, json_object *lic, char *err, size_t errlen,
+                          const char *where, const char *key)
+{
+    for (size_t i = 0; lic != NULL && i < json_object_array_length(lic); i++) {
+        json_object *l = json_object_array_get_idx(lic, i);
+        json_object *plans = NULL;
+
+        if (!json_object_is_type(l, json_type_object) ||
+            gs_tenant_sku(t, gs_json_get_str(l, "skuId")) == NULL) {
+            return fail(err, errlen, "%s: %s[%zu] names an unknown skuId", where, key, i);
+        }
+        if (!json_object_object_get_ex(l, "disabledPlans", &plans)) {
+            json_object_object_add(l, "disabledPlans", json_object_new_array());
+        } else if (!json_object_is_type(plans, json_type_array)) {
+            return fail(err, errlen, "%s: %s[%zu].disabledPlans must be an array", where, key, i);
+        }
+        for (size_t k = 0; k < i; k++) {
+            if (strcasecmp(gs_json_get_str(json_object_array_get_idx(lic, k), "skuId"),
+                           gs_json_get_str(l, "skuId")) == 0) {
+                return fail(err, errlen, "%s: %s[%zu] repeats a skuId", where, key, i);
+            }
+        }
+    }
+    return true;
+}
+
 static bool load_user(struct gs_tenant *t, json_object *src, size_t n, char *err, size_t errlen)
 {
     struct gs_user *u = gs_user_new();
@@ -736,35 +1018,20 @@ static bool load_user(struct gs_tenant *t, json_object *src, size_t n, char *err
         goto err;
     }
     gs_user_defaults(t, u);
-    lic = u->v[GS_U_ASSIGNED_LICENSES];
-    for (size_t i = 0; lic != NULL && i < json_object_array_length(lic); i++) {
-        json_object *l = json_object_array_get_idx(lic, i);
-
-        if (gs_tenant_sku(t, gs_json_get_str(l, "skuId")) == NULL) {
-            fail(err, errlen, "%s: assignedLicenses[%zu] names an unknown skuId", where, i);
-            goto err;
-        }
-        if (!json_object_object_get_ex(l, "disabledPlans", NULL)) {
-            json_object_object_add(l, "disabledPlans", json_object_new_array());
-        }
+    if (u->v[GS_U_LICENSE_ASSIGNMENT_STATES] != NULL) {
+        fail(err, errlen,
+             "%s: \"licenseAssignmentStates\" is computed from assignedLicenses and the "
+             "licences of the user's groups; leave it out",
+             where);
+        goto err;
     }
-    if (lic != NULL && u->v[GS_U_LICENSE_ASSIGNMENT_STATES] == NULL) {
-        json_object *states = json_object_new_array();
-
-        for (size_t i = 0; i < json_object_array_length(lic); i++) {
-            json_object *l = json_object_array_get_idx(lic, i);
-            json_object *st = json_object_new_object();
-
-            json_object_object_add(st, "assignedByGroup", NULL);
-            json_object_object_add(st, "disabledPlans",
-                                   json_object_get(json_object_object_get(l, "disabledPlans")));
-            json_object_object_add(st, "error", json_object_new_string("None"));
-            gs_json_add_str(st, "lastUpdatedDateTime", SEED_DATE);
-            gs_json_add_str(st, "skuId", gs_json_get_str(l, "skuId"));
-            gs_json_add_str(st, "state", "Active");
-            json_object_array_add(states, st);
-        }
-        u->v[GS_U_LICENSE_ASSIGNMENT_STATES] = states;
+    /* The seed's assignedLicenses are the direct ones; the effective list is computed once
+     * the groups are loaded (gs_tenant_user_licenses). */
+    lic = u->v[GS_U_ASSIGNED_LICENSES];
+    u->v[GS_U_ASSIGNED_LICENSES] = NULL;
+    u->direct = lic;
+    if (!load_licenses(t, lic, err, errlen, where, "assignedLicenses")) {
+        goto err;
     }
     gs_tenant_user_insert(t, u);
     return true;
@@ -945,9 +1212,9 @@ static bool load_role(struct gs_tenant *t, json_object *src, size_t n, char *err
 static bool load_group(struct gs_tenant *t, json_object *src, size_t n, char *err, size_t errlen)
 {
     static const char *const keys[] = {
-        "id",          "displayName",     "description", "mailNickname", "mail",
-        "mailEnabled", "securityEnabled", "groupTypes",  "members",      "createdDateTime",
-        NULL};
+        "id",      "displayName",     "description",      "mailNickname",
+        "mail",    "mailEnabled",     "securityEnabled",  "groupTypes",
+        "members", "createdDateTime", "assignedLicenses", NULL};
     struct gs_group *g = gs_xcalloc(1, sizeof(*g));
     const char *id, *name;
     json_object *o, *v = NULL, *members = NULL;
@@ -960,9 +1227,20 @@ static bool load_group(struct gs_tenant *t, json_object *src, size_t n, char *er
         return fail(err, errlen, "%s: must be an object", where);
     }
     if (!only_keys(src, keys, err, errlen, where) ||
-        !member(src, "members", json_type_array, &members, err, errlen, where)) {
+        !member(src, "members", json_type_array, &members, err, errlen, where) ||
+        !member(src, "assignedLicenses", json_type_array, &v, err, errlen, where)) {
         return false;
     }
+    if (v != NULL && json_object_array_length(v) > 0) {
+        /* Copied: the licences are the group's; /_sim/reset reloads a pristine seed. */
+        if (json_object_deep_copy(v, &g->licenses, NULL) != 0) {
+            return fail(err, errlen, "%s: out of memory", where);
+        }
+        if (!load_licenses(t, g->licenses, err, errlen, where, "assignedLicenses")) {
+            return false;
+        }
+    }
+    v = NULL;
     id = gs_json_get_str(src, "id");
     name = gs_json_get_str(src, "displayName");
     if (id == NULL || !gs_is_guid(id) || name == NULL) {
@@ -1074,6 +1352,58 @@ static bool load_tenant_app(struct gs_tenant *t, json_object *seed, char *err, s
     return true;
 }
 
+/* The seed's roleEligibilitySchedules or roleAssignmentSchedules (key). */
+static bool load_schedules(struct gs_tenant *t, json_object *seed, enum gs_pim kind,
+                           const char *key, char *err, size_t errlen)
+{
+    static const char *const keys[] = {
+        "id",          "principalId", "roleDefinitionId", "directoryScopeId", "startDateTime",
+        "endDateTime", NULL};
+    json_object *list = NULL;
+
+    if (!member(seed, key, json_type_array, &list, err, errlen, "seed")) {
+        return false;
+    }
+    for (size_t i = 0; list != NULL && i < json_object_array_length(list); i++) {
+        json_object *a = json_object_array_get_idx(list, i);
+        char where[64];
+        const char *id, *pid, *rid, *scope, *start, *end;
+        struct gs_user *u;
+        struct gs_role_def *r;
+
+        snprintf(where, sizeof(where), "%s[%zu]", key, i);
+        if (!json_object_is_type(a, json_type_object)) {
+            return fail(err, errlen, "%s: must be an object", where);
+        }
+        if (!only_keys(a, keys, err, errlen, where)) {
+            return false;
+        }
+        id = gs_json_get_str(a, "id");
+        pid = gs_json_get_str(a, "principalId");
+        rid = gs_json_get_str(a, "roleDefinitionId");
+        scope = gs_json_get_str(a, "directoryScopeId");
+        start = gs_json_get_str(a, "startDateTime");
+        end = gs_json_get_str(a, "endDateTime");
+        u = pid ? gs_tenant_user_find(t, pid) : NULL;
+        r = rid ? gs_tenant_role(t, rid) : NULL;
+        if (u == NULL || r == NULL) {
+            return fail(err, errlen,
+                        "%s: needs a known \"principalId\" (id or UPN) and \"roleDefinitionId\"",
+                        where);
+        }
+        if ((id != NULL && !gs_is_guid(id)) || (scope != NULL && scope[0] != '/') ||
+            (start != NULL && !gs_is_datetimeoffset(start)) ||
+            (end != NULL && !gs_is_datetimeoffset(end))) {
+            return fail(err, errlen,
+                        "%s: \"id\" must be a GUID, \"directoryScopeId\" start with /, and the "
+                        "dates be DateTimeOffsets",
+                        where);
+        }
+        gs_tenant_schedule_add(t, kind, id, gs_user_str(u, GS_U_ID), r->id, scope, start, end);
+    }
+    return true;
+}
+
 static bool load_links(struct gs_tenant *t, json_object *seed, char *err, size_t errlen)
 {
     json_object *managers = NULL, *asgs = NULL;
@@ -1113,7 +1443,8 @@ static bool load_links(struct gs_tenant *t, json_object *seed, char *err, size_t
         }
         gs_tenant_assignment_add(t, rid, gs_user_str(u, GS_U_ID), scope ? scope : "/", NULL);
     }
-    return true;
+    return load_schedules(t, seed, GS_PIM_ELIGIBILITY, "roleEligibilitySchedules", err, errlen) &&
+           load_schedules(t, seed, GS_PIM_ASSIGNMENT, "roleAssignmentSchedules", err, errlen);
 }
 
 struct gs_tenant *gs_tenant_new(json_object *seed, long generate_users, char *err, size_t errlen)
@@ -1125,6 +1456,8 @@ struct gs_tenant *gs_tenant_new(json_object *seed, long generate_users, char *er
                                        "subscribedSkus",
                                        "roleDefinitions",
                                        "roleAssignments",
+                                       "roleEligibilitySchedules",
+                                       "roleAssignmentSchedules",
                                        "groups",
                                        "generate_users",
                                        "_comment",
@@ -1199,6 +1532,11 @@ struct gs_tenant *gs_tenant_new(json_object *seed, long generate_users, char *er
     if (!load_links(t, seed, err, errlen)) {
         goto err;
     }
+    for (size_t i = 0; i < t->nusers; i++) {
+        gs_tenant_user_licenses(t, t->users[i], false);
+    }
+    t->schedule_requests[0] = json_object_new_array();
+    t->schedule_requests[1] = json_object_new_array();
     return t;
 
 err:
@@ -1237,6 +1575,13 @@ void gs_tenant_free(struct gs_tenant *t)
         group_free(t->groups[i]);
     }
     free(t->groups);
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; i < t->nschedules[k]; i++) {
+            schedule_free(t->schedules[k][i]);
+        }
+        free(t->schedules[k]);
+        json_object_put(t->schedule_requests[k]);
+    }
     for (size_t i = 0; i < t->ndomains; i++) {
         free(t->domains[i]);
     }
@@ -1321,9 +1666,20 @@ json_object *gs_tenant_state(const struct gs_tenant *t)
             json_object_array_add(members, json_object_new_string(g->order[k]));
         }
         json_object_object_add(go, "members", members);
+        if (g->licenses != NULL) {
+            json_object_object_add(go, "assignedLicenses", json_object_get(g->licenses));
+        }
         json_object_array_add(a, go);
     }
     json_object_object_add(o, "groups", a);
+    for (int k = 0; k < 2; k++) {
+        a = json_object_new_array();
+        for (size_t i = 0; i < t->nschedules[k]; i++) {
+            json_object_array_add(a, gs_schedule_json((enum gs_pim)k, t->schedules[k][i]));
+        }
+        json_object_object_add(
+            o, k == GS_PIM_ELIGIBILITY ? "roleEligibilitySchedules" : "roleAssignmentSchedules", a);
+    }
     return o;
 }
 

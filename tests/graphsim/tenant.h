@@ -1,6 +1,7 @@
 /*
  * tenant.h: the simulated directory: users, subscribed SKUs, role definitions and assignments,
- * groups and managers, loaded from a seed file.
+ * PIM schedules (eligible and time-bound role assignments), groups (which may carry licences)
+ * and managers, loaded from a seed file.
  *
  * This module owns the data and its invariants (indexes by id, UPN, mail and employeeId; seat
  * counts; cascades when a user is deleted) and validates property values against the generated
@@ -21,12 +22,19 @@
 struct gs_user {
     uint64_t seq;               /* creation order; lists and paging follow it */
     size_t pos;                 /* index in gs_tenant.users */
-    json_object *v[GS_U_COUNT]; /* owned property values, NULL when unset */
+    json_object *v[GS_U_COUNT]; /* owned property values, NULL when unset; assignedLicenses and
+                                   licenseAssignmentStates are computed (gs_tenant_user_licenses) */
     char *manager_id;           /* owned id of the manager, or NULL */
+    json_object *direct;        /* owned array of the directly assigned licences
+                                   ({skuId, disabledPlans}), or NULL for none */
+    double created_at;          /* gs_now_mono() when POST /users made it; 0 for seeded users */
+    double location_at;         /* gs_now_mono() of the last usageLocation change, or 0 */
 };
 
 struct gs_group {
     json_object *obj;       /* the group's properties, as Graph returns them */
+    json_object *licenses;  /* owned array of the licences it gives its members
+                               ({skuId, disabledPlans}; group-based licensing), or NULL */
     const char *id;         /* borrowed from obj */
     struct gs_map *members; /* member id -> struct gs_user * */
     char **order;           /* owned member ids in the order they were added */
@@ -56,6 +64,21 @@ struct gs_role_assignment {
     char *app_scope_id;       /* NULL when directory-scoped */
 };
 
+/* A PIM schedule: an eligible role assignment (roleEligibilitySchedules) or a time-bound active
+ * one (roleAssignmentSchedules). Neither is listed under roleAssignments. */
+struct gs_schedule {
+    char *id;
+    char *principal_id;
+    char *role_definition_id;
+    char *directory_scope_id;
+    char *start;   /* startDateTime */
+    char *end;     /* endDateTime, or NULL for noExpiration */
+    char *created; /* createdDateTime */
+};
+
+/* The two kinds of PIM schedule. */
+enum gs_pim { GS_PIM_ELIGIBILITY, GS_PIM_ASSIGNMENT };
+
 struct gs_tenant {
     char *id;
     char *display_name;
@@ -81,6 +104,9 @@ struct gs_tenant {
     size_t nassignments, acap;
     struct gs_group **groups;
     size_t ngroups;
+    struct gs_schedule **schedules[2]; /* by enum gs_pim */
+    size_t nschedules[2], scap[2];
+    json_object *schedule_requests[2]; /* the schedule requests made, as Graph returns them */
 };
 
 /* Builds a tenant from a parsed seed (borrowed) plus generate_users synthetic users on top of the
@@ -169,6 +195,23 @@ bool gs_group_add(struct gs_group *g, struct gs_user *u);
 /* Removes the member with id from g; returns whether it was a member. */
 bool gs_group_remove(struct gs_group *g, const char *id);
 
+/* Adds u to g (as gs_group_add) and recomputes u's licences with seat accounting when g carries
+ * licences. Returns whether u was added. */
+bool gs_tenant_group_add(struct gs_tenant *t, struct gs_group *g, struct gs_user *u);
+
+/* Removes u from g (as gs_group_remove) and recomputes u's licences. Returns whether u was a
+ * member. */
+bool gs_tenant_group_remove(struct gs_tenant *t, struct gs_group *g, struct gs_user *u);
+
+/* Recomputes u's assignedLicenses and licenseAssignmentStates from u->direct and the licences of
+ * the groups u is a member of (GRAPH.md 4.3: assignedByGroup is null for a direct licence, the
+ * group's id for an inherited one; a SKU held both ways is one assignedLicenses entry with the
+ * direct one's disabledPlans). With seats, a SKU u gains takes a seat and one u loses frees one;
+ * a group licence with no seat left becomes an Error/CountViolation state and no licence.
+ * Without seats (seed loading) the seed's consumedUnits stand. States that did not change keep
+ * their lastUpdatedDateTime. */
+void gs_tenant_user_licenses(struct gs_tenant *t, struct gs_user *u, bool seats);
+
 /* Returns the assignment with id id, or NULL. */
 struct gs_role_assignment *gs_tenant_assignment(const struct gs_tenant *t, const char *id);
 
@@ -185,6 +228,20 @@ void gs_tenant_assignment_remove(struct gs_tenant *t, struct gs_role_assignment 
 
 /* Returns a new JSON object for a, as Graph returns a unifiedRoleAssignment (no @odata.context). */
 json_object *gs_assignment_json(const struct gs_role_assignment *a);
+
+/* Returns a new JSON object for s as Graph returns a unifiedRoleEligibilitySchedule or
+ * unifiedRoleAssignmentSchedule (no @odata.context). */
+json_object *gs_schedule_json(enum gs_pim kind, const struct gs_schedule *s);
+
+/* Creates a schedule (strings copied; id NULL = a new GUID; end NULL = no expiration). Returns
+ * it, owned by the tenant. */
+struct gs_schedule *gs_tenant_schedule_add(struct gs_tenant *t, enum gs_pim kind, const char *id,
+                                           const char *principal_id, const char *role_def_id,
+                                           const char *directory_scope_id, const char *start,
+                                           const char *end);
+
+/* Removes and frees schedule s of kind. */
+void gs_tenant_schedule_remove(struct gs_tenant *t, enum gs_pim kind, struct gs_schedule *s);
 
 /* Returns the whole tenant as a new JSON object, for GET /_sim/state. */
 json_object *gs_tenant_state(const struct gs_tenant *t);

@@ -827,7 +827,7 @@ class GroupTest(GraphTest):
         self.assertEqual(st, 200)
         self.assertEqual([g["id"] for g in body["value"]], [GROUPS["Engineering"]["id"]])
         st, _, body = self.s.get("/v1.0/groups")
-        self.assertEqual(len(body["value"]), 4)
+        self.assertEqual(len(body["value"]), len(SEED["groups"]))
 
     def test_members(self):
         eng = GROUPS["Engineering"]["id"]
@@ -1038,6 +1038,418 @@ class BatchTest(GraphTest):
 
 # }======
 
+# {====== real-service behaviours (GRAPH.md section 12) ======
+
+
+def new_user_body(alias, **extra):
+    body = {"accountEnabled": True, "displayName": alias.title(), "mailNickname": alias,
+            "userPrincipalName": "%s@%s" % (alias, DOMAIN),
+            "passwordProfile": {"password": "Sim-Pass-2026!"}}
+    body.update(extra)
+    return body
+
+
+class ReplicaLagTest(GraphTest):
+    """--replica-lag / {"replica_lag": S}: a new user is missing from the replica that answers
+    for S seconds; a usageLocation change is not seen by assignLicense for S seconds."""
+
+    def test_new_user_is_404_until_the_lag_has_passed(self):
+        self.assertEqual(self.s.sim("POST", "faults", {"replica_lag": 4})[0], 200)
+        t0 = time.monotonic()
+        st, _, u = self.s.call("POST", "/v1.0/users",
+                               new_user_body("lagged", employeeId="E7001", usageLocation="DE"))
+        self.assertEqual(st, 201, u)
+        uid, upn = u["id"], u["userPrincipalName"]
+        e3 = SKUS["SPE_E3"]["skuId"]
+        eng = GROUPS["Engineering"]["id"]
+        checks = [
+            ("GET", "/v1.0/users/" + uid, None, uid),
+            ("GET", "/v1.0/users/" + urllib.parse.quote(upn), None, upn),
+            ("PATCH", "/v1.0/users/" + uid, {"jobTitle": "X"}, uid),
+            ("POST", "/v1.0/users/%s/assignLicense" % uid,
+             {"addLicenses": [{"skuId": e3, "disabledPlans": []}], "removeLicenses": []}, uid),
+            ("POST", "/v1.0/users/%s/revokeSignInSessions" % uid, None, uid),
+            ("GET", "/v1.0/users/%s/memberOf" % uid, None, uid),
+            ("PUT", "/v1.0/users/%s/manager/$ref" % uid, ref(USERS["Megan"]["id"]), uid),
+            ("PUT", "/v1.0/users/%s/manager/$ref" % USERS["Adele"]["id"], ref(uid), uid),
+            ("POST", "/v1.0/groups/%s/members/$ref" % eng, ref(uid), uid),
+            ("POST", "/v1.0/roleManagement/directory/roleAssignments",
+             {"roleDefinitionId": USER_ADMIN, "principalId": uid, "directoryScopeId": "/"}, uid),
+            ("POST", "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests",
+             {"action": "adminAssign", "principalId": uid, "roleDefinitionId": USER_ADMIN,
+              "directoryScopeId": "/", "scheduleInfo": {"startDateTime": "2026-12-01T00:00:00Z"}},
+             uid),
+            ("DELETE", "/v1.0/users/" + uid, None, uid),
+        ]
+        for method, path, body, what in checks:
+            self.assertGraphError(self.s.call(method, path, body), 404, "Request_ResourceNotFound",
+                                  NOT_FOUND % what)
+        # Lists and filters do not have it either, but the UPN is taken on the primary.
+        st, _, body = self.s.get("/v1.0/users?$filter=" +
+                                 urllib.parse.quote("employeeId eq 'E7001'"))
+        self.assertEqual((st, body["value"]), (200, []))
+        self.assertGraphError(self.s.call("POST", "/v1.0/users", new_user_body("lagged")), 400,
+                              "Request_BadRequest",
+                              "Another object with the same value for property "
+                              "userPrincipalName already exists.")
+        if time.monotonic() - t0 >= 4:
+            self.skipTest("the checks above took longer than the lag; their 404s prove nothing")
+        time.sleep(max(0, 4.1 - (time.monotonic() - t0)))
+        self.assertEqual(self.user(upn)["id"], uid)
+        st, _, body = self.s.get("/v1.0/users?$filter=" +
+                                 urllib.parse.quote("employeeId eq 'E7001'"))
+        self.assertEqual([x["id"] for x in body["value"]], [uid])
+        self.assertEqual(self.s.call("POST", "/v1.0/groups/%s/members/$ref" % eng, ref(uid))[0],
+                         204)
+        # Seeded users never lag.
+        self.assertEqual(self.user(USERS["Adele"]["id"])["id"], USERS["Adele"]["id"])
+
+    def test_usage_location_lags_for_assign_license(self):
+        e3 = SKUS["SPE_E3"]["skuId"]
+        lee = USERS["Lee"]["id"]
+        body = {"addLicenses": [{"skuId": e3, "disabledPlans": []}], "removeLicenses": []}
+        self.assertEqual(self.s.sim("POST", "faults", {"replica_lag": 2})[0], 200)
+        t0 = time.monotonic()
+        self.assertEqual(self.s.call("PATCH", "/v1.0/users/" + lee, {"usageLocation": "DE"})[0],
+                         204)
+        self.assertGraphError(self.s.call("POST", "/v1.0/users/%s/assignLicense" % lee, body),
+                              400, "Request_BadRequest",
+                              "License assignment cannot be done for user with invalid usage "
+                              "location.")
+        self.assertEqual(self.user(lee, "usageLocation")["usageLocation"], "DE")
+        if time.monotonic() - t0 >= 2:
+            self.skipTest("the checks above took longer than the lag")
+        time.sleep(max(0, 2.1 - (time.monotonic() - t0)))
+        self.assertEqual(self.s.call("POST", "/v1.0/users/%s/assignLicense" % lee, body)[0], 200)
+        # Writing the same location again is no change: no new lag.
+        self.assertEqual(self.s.call("PATCH", "/v1.0/users/" + lee, {"usageLocation": "de"})[0],
+                         204)
+        self.assertEqual(self.s.call("POST", "/v1.0/users/%s/assignLicense" % lee, body)[0], 200)
+
+    def test_flag(self):
+        sim = Sim("--replica-lag", "30s")
+        try:
+            st, _, u = sim.call("POST", "/v1.0/users", new_user_body("flagged"))
+            self.assertEqual(st, 201)
+            self.assertEqual(sim.get("/v1.0/users/" + u["id"])[0], 404)
+            self.assertEqual(sim.sim("GET", "faults")[1]["replica_lag"], 30)
+            # /_sim sees the tenant as it is; a reset keeps the command line's lag.
+            self.assertEqual(sim.sim("GET", "users/" + u["id"])[0], 200)
+            self.assertEqual(sim.sim("POST", "faults", {"replica_lag": 0})[0], 200)
+            self.assertEqual(sim.get("/v1.0/users/" + u["id"])[0], 200)
+            sim.sim("POST", "reset")
+            self.assertEqual(sim.sim("GET", "faults")[1]["replica_lag"], 30)
+        finally:
+            check_clean_exit(self, sim)
+
+
+class GroupLicenseTest(GraphTest):
+    """Group-based licensing: the seed's "E5 Pilot" gives its members SPE_E5 and
+    EXCHANGESTANDARD (Johanna: E3 direct; Isaiah: EXCHANGESTANDARD direct as well)."""
+
+    def states(self, key):
+        return self.user(key, "assignedLicenses,licenseAssignmentStates")
+
+    def assign(self, key, add, remove):
+        return self.s.call("POST", "/v1.0/users/%s/assignLicense" % key,
+                           {"addLicenses": [{"skuId": s, "disabledPlans": []} for s in add],
+                            "removeLicenses": remove})
+
+    def test_members_inherit(self):
+        pilot = GROUPS["E5 Pilot"]["id"]
+        e3, e5, ex = (SKUS[p]["skuId"] for p in ("SPE_E3", "SPE_E5", "EXCHANGESTANDARD"))
+        got = self.states(USERS["Johanna"]["id"])
+        self.assertEqual(sorted(x["skuId"] for x in got["assignedLicenses"]), sorted([e3, e5, ex]))
+        by = {(x["skuId"], x["assignedByGroup"]) for x in got["licenseAssignmentStates"]}
+        self.assertEqual(by, {(e3, None), (e5, pilot), (ex, pilot)})
+        for x in got["licenseAssignmentStates"]:
+            self.assertEqual((x["state"], x["error"]), ("Active", "None"))
+            self.assertEqual(set(x), {"assignedByGroup", "disabledPlans", "error",
+                                      "lastUpdatedDateTime", "skuId", "state"})
+        # Isaiah holds EXCHANGESTANDARD both ways: one assignedLicenses entry, two states.
+        got = self.states(USERS["Isaiah"]["id"])
+        self.assertEqual([x["skuId"] for x in got["assignedLicenses"]].count(ex), 1)
+        self.assertEqual({x["assignedByGroup"] for x in got["licenseAssignmentStates"]
+                          if x["skuId"] == ex}, {None, pilot})
+        st, state = self.s.sim("GET", "state")
+        g = [x for x in state["groups"] if x["id"] == pilot][0]
+        self.assertEqual([x["skuId"] for x in g["assignedLicenses"]], [e5, ex])
+
+    def test_inherited_only_cannot_be_removed(self):
+        jo = USERS["Johanna"]["id"]
+        e3, e5 = SKUS["SPE_E3"]["skuId"], SKUS["SPE_E5"]["skuId"]
+        before = self.sku("SPE_E5")["consumedUnits"]
+        self.assertGraphError(self.assign(jo, [], [e5]), 400, "Request_BadRequest",
+                              "User license is inherited from a group membership and it cannot be "
+                              "removed directly from the user.")
+        # A direct licence on top of the inherited one takes no seat; removing it leaves the
+        # inherited one.
+        self.assertEqual(self.assign(jo, [e5], [])[0], 200)
+        self.assertEqual(self.sku("SPE_E5")["consumedUnits"], before)
+        self.assertIn((e5, None), {(x["skuId"], x["assignedByGroup"])
+                                   for x in self.states(jo)["licenseAssignmentStates"]})
+        self.assertEqual(self.assign(jo, [], [e5])[0], 200)
+        got = self.states(jo)
+        self.assertIn(e5, [x["skuId"] for x in got["assignedLicenses"]])
+        self.assertNotIn((e5, None), {(x["skuId"], x["assignedByGroup"])
+                                      for x in got["licenseAssignmentStates"]})
+        self.assertEqual(self.sku("SPE_E5")["consumedUnits"], before)
+        # The direct E3 goes as before, and frees its seat.
+        e3_before = self.sku("SPE_E3")["consumedUnits"]
+        self.assertEqual(self.assign(jo, [], [e3])[0], 200)
+        self.assertEqual(self.sku("SPE_E3")["consumedUnits"], e3_before - 1)
+
+    def test_membership_changes_licences(self):
+        pilot = GROUPS["E5 Pilot"]["id"]
+        e5, ex = SKUS["SPE_E5"]["skuId"], SKUS["EXCHANGESTANDARD"]["skuId"]
+        jo, isaiah, adele = USERS["Johanna"]["id"], USERS["Isaiah"]["id"], USERS["Adele"]["id"]
+        e5_before = self.sku("SPE_E5")["consumedUnits"]
+        ex_before = self.sku("EXCHANGESTANDARD")["consumedUnits"]
+        self.assertEqual(self.s.call("DELETE", "/v1.0/groups/%s/members/%s/$ref"
+                                     % (pilot, jo))[0], 204)
+        got = self.states(jo)
+        self.assertNotIn(e5, [x["skuId"] for x in got["assignedLicenses"]])
+        self.assertEqual(self.sku("SPE_E5")["consumedUnits"], e5_before - 1)
+        self.assertEqual(self.sku("EXCHANGESTANDARD")["consumedUnits"], ex_before - 1)
+        # Isaiah keeps his direct EXCHANGESTANDARD (and its seat) when he leaves.
+        self.assertEqual(self.s.call("DELETE", "/v1.0/groups/%s/members/%s/$ref"
+                                     % (pilot, isaiah))[0], 204)
+        self.assertEqual([x["skuId"] for x in self.states(isaiah)["assignedLicenses"]], [ex])
+        self.assertEqual(self.sku("EXCHANGESTANDARD")["consumedUnits"], ex_before - 1)
+        # Joining gives the licences and takes seats.
+        self.assertEqual(self.s.call("POST", "/v1.0/groups/%s/members/$ref" % pilot,
+                                     ref(adele))[0], 204)
+        got = self.states(adele)
+        self.assertIn((e5, pilot), {(x["skuId"], x["assignedByGroup"])
+                                    for x in got["licenseAssignmentStates"]})
+        self.assertEqual(self.sku("SPE_E5")["consumedUnits"], e5_before - 2 + 1)
+
+    def test_no_seat_is_a_count_violation(self):
+        pbi = SKUS["POWER_BI_PRO"]["skuId"]
+        seed = json.loads(json.dumps(SEED))
+        g = [x for x in seed["groups"] if x["displayName"] == "E5 Pilot"][0]
+        g["assignedLicenses"] = [{"skuId": pbi}]
+        path = os.path.join(os.path.dirname(SEED_PATH), ".seed-pbi-%d.json" % os.getpid())
+        with open(path, "w") as f:
+            json.dump(seed, f)
+        sim = Sim(seed=path)
+        try:
+            os.unlink(path)
+            # 5 seats, 4 used: Adele joins and gets the last one, Lee joins and gets none.
+            for who in ("Adele", "Lee"):
+                self.assertEqual(sim.call("POST", "/v1.0/groups/%s/members/$ref" % g["id"],
+                                          ref(USERS[who]["id"]))[0], 204)
+            st, _, lee = sim.get("/v1.0/users/%s?$select=assignedLicenses,"
+                                 "licenseAssignmentStates" % USERS["Lee"]["id"])
+            self.assertEqual(lee["assignedLicenses"], [])
+            self.assertEqual([(x["state"], x["error"]) for x in lee["licenseAssignmentStates"]],
+                             [("Error", "CountViolation")])
+            st, _, skus = sim.get("/v1.0/subscribedSkus")
+            self.assertEqual([x["consumedUnits"] for x in skus["value"]
+                              if x["skuId"] == pbi], [5])
+        finally:
+            check_clean_exit(self, sim)
+
+    def test_seed_errors(self):
+        for mutate, msg in (
+                (lambda s: s["groups"][0].update(assignedLicenses=[{"skuId": TENANT}]),
+                 "groups[0]: assignedLicenses[0] names an unknown skuId"),
+                (lambda s: s["users"][0].update(licenseAssignmentStates=[]),
+                 "licenseAssignmentStates\" is computed"),
+                (lambda s: s.update(roleEligibilitySchedules=[{"principalId": "nobody"}]),
+                 "roleEligibilitySchedules[0]: needs a known \"principalId\""),
+                (lambda s: s.update(roleAssignmentSchedules=[{
+                    "principalId": USERS["Lee"]["id"], "roleDefinitionId": USER_ADMIN,
+                    "endDateTime": "soon"}]), "roleAssignmentSchedules[0]: \"id\" must be")):
+            seed = json.loads(json.dumps(SEED))
+            mutate(seed)
+            path = os.path.join(os.path.dirname(SEED_PATH), ".seed-bad-%d.json" % os.getpid())
+            with open(path, "w") as f:
+                json.dump(seed, f)
+            try:
+                p = subprocess.run([BIN, "--seed", path], capture_output=True, text=True,
+                                   timeout=30)
+            finally:
+                os.unlink(path)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn(msg, p.stderr)
+
+
+PIM = "/v1.0/roleManagement/directory/"
+
+
+class PimTest(GraphTest):
+    """PIM: eligible (roleEligibilitySchedules) and time-bound (roleAssignmentSchedules) role
+    assignments, removed with adminRemove schedule requests."""
+
+    def q(self, path, flt):
+        return self.s.get(PIM + path + "?$filter=" + urllib.parse.quote(flt))
+
+    def test_lists_and_filters(self):
+        alex = USERS["Alex"]["id"]
+        elig = SEED["roleEligibilitySchedules"]
+        st, _, body = self.s.get(PIM + "roleEligibilitySchedules")
+        self.assertEqual(st, 200)
+        self.assertEqual(body["@odata.context"], "https://graph.microsoft.com/v1.0/$metadata#"
+                         "roleManagement/directory/roleEligibilitySchedules")
+        self.assertEqual([x["id"] for x in body["value"]], [x["id"] for x in elig])
+        first = body["value"][0]
+        self.assertEqual(first["principalId"], alex)
+        self.assertEqual((first["status"], first["memberType"], first["appScopeId"]),
+                         ("Provisioned", "Direct", None))
+        self.assertEqual(first["scheduleInfo"]["expiration"],
+                         {"type": "afterDateTime", "endDateTime": "2027-06-30T00:00:00Z",
+                          "duration": None})
+        st, _, body = self.q("roleEligibilitySchedules",
+                             "principalId eq '%s' and roleDefinitionId eq '%s'" % (alex,
+                                                                                   USER_ADMIN))
+        self.assertEqual([x["id"] for x in body["value"]], [elig[0]["id"]])
+        st, _, body = self.q("roleAssignmentSchedules", "principalId eq '%s'" % alex)
+        self.assertEqual([x["assignmentType"] for x in body["value"]], ["Assigned"])
+        st, _, body = self.s.get(PIM + "roleEligibilitySchedules/" + elig[1]["id"])
+        self.assertEqual((st, body["id"]), (200, elig[1]["id"]))
+        self.assertEqual(body["scheduleInfo"]["expiration"]["type"], "noExpiration")
+        self.assertGraphError(self.s.get(PIM + "roleEligibilitySchedules/" + TENANT), 404,
+                              "Request_ResourceNotFound")
+        self.assertGraphError(self.q("roleEligibilitySchedules", "status eq 'x'"), 400,
+                              "Request_UnsupportedQuery")
+        self.assertGraphError(self.s.call("DELETE", PIM + "roleEligibilitySchedules/" +
+                                          elig[1]["id"]), 405, "Request_BadRequest")
+        # Not active assignments: roleAssignments does not list them.
+        st, _, body = self.s.get(PIM + "roleAssignments?$filter=" +
+                                 urllib.parse.quote("principalId eq '%s'" % alex))
+        self.assertEqual(body["value"], [])
+
+    def test_admin_remove(self):
+        alex = USERS["Alex"]["id"]
+        for kind in ("roleEligibility", "roleAssignment"):
+            req = {"action": "adminRemove", "principalId": alex, "roleDefinitionId": USER_ADMIN,
+                   "directoryScopeId": "/"}
+            st, _, body = self.s.call("POST", PIM + kind + "ScheduleRequests", req)
+            self.assertEqual(st, 201, body)
+            self.assertEqual(body["@odata.context"], "https://graph.microsoft.com/v1.0/$metadata#"
+                             "roleManagement/directory/%sScheduleRequests/$entity" % kind)
+            self.assertRegex(body["id"], GUID)
+            self.assertEqual((body["status"], body["action"], body["principalId"],
+                              body["targetScheduleId"]), ("Revoked", "adminRemove", alex, None))
+            st, _, body = self.q(kind + "Schedules", "principalId eq '%s'" % alex)
+            self.assertEqual(body["value"], [])
+            self.assertGraphError(self.s.call("POST", PIM + kind + "ScheduleRequests", req), 400,
+                                  "RoleAssignmentDoesNotExist")
+            st, _, body = self.s.get(PIM + kind + "ScheduleRequests")
+            self.assertEqual([x["action"] for x in body["value"]], ["adminRemove"])
+        self.assertEqual(self.stats()["mutations"], 2)
+
+    def test_admin_assign(self):
+        lee = USERS["Lee"]["id"]
+        req = {"action": "adminAssign", "principalId": lee, "roleDefinitionId": "Global Reader",
+               "directoryScopeId": "/"}
+        req["roleDefinitionId"] = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
+        req["scheduleInfo"] = {"startDateTime": "2026-12-01T00:00:00Z",
+                               "expiration": {"type": "afterDateTime",
+                                              "endDateTime": "2027-12-01T00:00:00Z"}}
+        st, _, body = self.s.call("POST", PIM + "roleEligibilityScheduleRequests", req)
+        self.assertEqual((st, body["status"]), (201, "Provisioned"))
+        st, _, body = self.q("roleEligibilitySchedules", "principalId eq '%s'" % lee)
+        self.assertEqual(len(body["value"]), 1)
+        self.assertGraphError(self.s.call("POST", PIM + "roleEligibilityScheduleRequests", req),
+                              400, "RoleAssignmentExists")
+
+    def test_request_shape(self):
+        alex = USERS["Alex"]["id"]
+        good = {"action": "adminRemove", "principalId": alex, "roleDefinitionId": USER_ADMIN,
+                "directoryScopeId": "/"}
+        path = PIM + "roleEligibilityScheduleRequests"
+        for change, code in (
+                ({"action": None}, "Request_BadRequest"),
+                ({"action": "adminDelete"}, "Request_BadRequest"),
+                ({"principalId": USERS["Alex"]["userPrincipalName"]}, "Request_BadRequest"),
+                ({"roleDefinitionId": None}, "Request_BadRequest"),
+                ({"directoryScopeId": None}, "Request_BadRequest"),
+                ({"appScopeId": "/"}, "Request_BadRequest"),
+                ({"reason": "offboarding"}, "Request_BadRequest"),
+                ({"isValidationOnly": "yes"}, "Request_BadRequest"),
+                ({"principalId": "00000000-1111-4222-8333-444444444444"},
+                 "Request_ResourceNotFound"),
+                ({"roleDefinitionId": "00000000-1111-4222-8333-444444444444"},
+                 "Request_ResourceNotFound")):
+            body = dict(good)
+            body.update(change)
+            body = {k: v for k, v in body.items() if v is not None}
+            st, _, out = self.s.call("POST", path, body)
+            self.assertEqual(out["error"]["code"], code, (change, out))
+            self.assertIn(st, (400, 404))
+        self.assertGraphError(self.s.call("POST", path, "x"), 400, "BadRequest")
+        # isValidationOnly checks without removing; the template id names the role too.
+        st, _, out = self.s.call("POST", path, dict(good, isValidationOnly=True,
+                                                    justification="leaver"))
+        self.assertEqual((st, out["isValidationOnly"], out["justification"]),
+                         (201, True, "leaver"))
+        st, _, body = self.q("roleEligibilitySchedules", "principalId eq '%s'" % alex)
+        self.assertEqual(len(body["value"]), 1)
+
+    def test_forbidden(self):
+        alex = USERS["Alex"]["id"]
+        self.assertEqual(self.s.sim("POST", "faults", {"pim_forbidden": "eligibility"})[0], 200)
+        req = {"action": "adminRemove", "principalId": alex, "roleDefinitionId": USER_ADMIN,
+               "directoryScopeId": "/"}
+        self.assertGraphError(self.s.get(PIM + "roleEligibilitySchedules"), 403,
+                              "Authorization_RequestDenied",
+                              "Insufficient privileges to complete the operation.")
+        self.assertGraphError(self.s.call("POST", PIM + "roleEligibilityScheduleRequests", req),
+                              403, "Authorization_RequestDenied")
+        self.assertEqual(self.s.get(PIM + "roleAssignmentSchedules")[0], 200)
+        self.assertEqual(self.s.call("POST", PIM + "roleAssignmentScheduleRequests", req)[0], 201)
+        self.assertEqual(self.s.sim("POST", "faults", {"pim_forbidden": "all"})[0], 200)
+        self.assertEqual(self.s.get(PIM + "roleAssignmentSchedules")[0], 403)
+        self.assertEqual(self.s.sim("POST", "faults", {"pim_forbidden": "none"})[0], 200)
+        self.assertEqual(self.s.get(PIM + "roleEligibilitySchedules")[0], 200)
+
+    def test_delete_user_removes_schedules(self):
+        alex = USERS["Alex"]["id"]
+        self.assertEqual(self.s.call("DELETE", "/v1.0/users/" + alex)[0], 204)
+        st, state = self.s.sim("GET", "state")
+        self.assertEqual([x for x in state["roleEligibilitySchedules"]
+                          if x["principalId"] == alex], [])
+        self.assertEqual(state["roleAssignmentSchedules"], [])
+
+
+class CreateTimeoutTest(GraphTest):
+    """{"timeout_next_create": S}: the next create is applied and its answer held S seconds."""
+
+    def test_applied_then_late(self):
+        self.assertEqual(self.s.sim("POST", "faults", {"timeout_next_create": 6})[0], 200)
+        conn = http.client.HTTPConnection("127.0.0.1", self.s.port, timeout=0.5)
+        body = json.dumps(new_user_body("late", employeeId="E7002"))
+        conn.request("POST", "/v1.0/users", body=body,
+                     headers={"Authorization": "Bearer " + self.s.bearer(),
+                              "Content-Type": "application/json"})
+        with self.assertRaises(TimeoutError):
+            conn.getresponse()
+        conn.close()
+        # It landed: the client's retry meets it.
+        self.assertEqual(self.user("late@" + DOMAIN)["displayName"], "Late")
+        self.assertGraphError(self.s.call("POST", "/v1.0/users", new_user_body("late")), 400,
+                              "Request_BadRequest")
+        # One-shot: the next create answers at once.
+        self.assertEqual(self.s.sim("GET", "faults")[1]["timeout_next_create"], 0)
+        t0 = time.monotonic()
+        self.assertEqual(self.s.call("POST", "/v1.0/users", new_user_body("prompt"))[0], 201)
+        self.assertLess(time.monotonic() - t0, 5, "held like the first")
+        self.assertEqual(self.stats()["mutations"], 2)
+
+    def test_inside_a_batch(self):
+        self.assertEqual(self.s.sim("POST", "faults", {"timeout_next_create": 0.5})[0], 200)
+        t0 = time.monotonic()
+        st, _, body = self.s.call("POST", "/v1.0/$batch", {"requests": [
+            {"id": "1", "method": "POST", "url": "/users", "body": new_user_body("inbatch"),
+             "headers": {"Content-Type": "application/json"}}]})
+        self.assertEqual((st, body["responses"][0]["status"]), (200, 201))
+        self.assertGreaterEqual(time.monotonic() - t0, 0.45)
+
+
+# }======
+
 # {====== faults ======
 
 
@@ -1118,7 +1530,9 @@ class FaultTest(GraphTest):
 
     def test_bad_settings(self):
         for body in ({"throttle_every": -1}, {"retry_after": 0}, {"latency": 5},
-                     {"fail_every": "2"}):
+                     {"fail_every": "2"}, {"replica_lag": -1}, {"replica_lag": "3s"},
+                     {"pim_forbidden": "some"}, {"pim_forbidden": True},
+                     {"timeout_next_create": 7200}, {"replica_lag": 1, "nope": 1}):
             st, err = self.s.sim("POST", "faults", body)
             self.assertEqual(st, 400, body)
             self.assertEqual(err["error"]["code"], "BadRequest")
@@ -1128,19 +1542,24 @@ class FaultTest(GraphTest):
                           "throttle_grace_ms": 0,
                           "tenant_throttle_left": 0,
                           "bad_answer": {"kind": "none", "count": 0, "method": "", "path": ""},
-                          "graph_host": "graph.microsoft.com"})
+                          "graph_host": "graph.microsoft.com",
+                          "replica_lag": 0, "pim_forbidden": "none",
+                          "timeout_next_create": 0})
 
 
 class FaultFlagTest(unittest.TestCase):
     def test_flags(self):
         sim = Sim("--throttle-every", "2", "--retry-after", "0.25", "--fail-every", "4",
-                  "--latency-ms", "20")
+                  "--latency-ms", "20", "--replica-lag", "1500ms", "--pim-forbidden",
+                  "eligibility")
         try:
             st, faults = sim.sim("GET", "faults")
             self.assertEqual({k: faults[k] for k in ("throttle_every", "retry_after",
-                                                     "fail_every", "latency_ms")},
+                                                     "fail_every", "latency_ms", "replica_lag",
+                                                     "pim_forbidden", "timeout_next_create")},
                              {"throttle_every": 2, "retry_after": 0.25, "fail_every": 4,
-                              "latency_ms": 20})
+                              "latency_ms": 20, "replica_lag": 1.5,
+                              "pim_forbidden": "eligibility", "timeout_next_create": 0})
             uids = [u["id"] for u in SEED["users"]]
             codes = [sim.call("PATCH", "/v1.0/users/" + uids[0], {"city": "C"})[0],
                      sim.call("PATCH", "/v1.0/users/" + uids[1], {"city": "C"})[0],
