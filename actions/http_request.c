@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "actions/action.h"
+#include "engine/json.h"
 #include "engine/directory.h"
 #include "engine/graph.h"
 #include "engine/net_guard.h"
@@ -230,15 +231,10 @@ static void on_end(evutil_socket_t fd, short what, void *arg)
     struct json_object *out = json_object_new_object();
     struct json_object *parsed = NULL;
     const char *text = wr_buf_str(&op->response);
-    if (op->response.len && !op->truncated) {
-        struct json_tokener *tok = json_tokener_new();
-        parsed = json_tokener_parse_ex(tok, text, (int)op->response.len);
-        if (json_tokener_get_error(tok) != json_tokener_success ||
-            json_tokener_get_parse_end(tok) != op->response.len) {
-            json_object_put(parsed);
-            parsed = NULL;
-        }
-        json_tokener_free(tok);
+    /* Strict JSON, numbers exact (engine/json); anything else is kept as text, unchanged. */
+    if (op->response.len && !op->truncated &&
+        wr_json_parse(text, op->response.len, NULL, &parsed, NULL) != 0) {
+        parsed = NULL;
     }
     json_object_object_add(out, "changed", json_object_new_boolean(true));
     json_object_object_add(out, "status", json_object_new_int64(status));

@@ -104,6 +104,7 @@ static const char *type_short(const struct wr_argspec *a)
         [WR_ARG_ENUM] = "enum",        [WR_ARG_ANY] = "any",      [WR_ARG_EXPR] = "expression",
         [WR_ARG_SECRET] = "secret",    [WR_ARG_CRON] = "cron",    [WR_ARG_TZ] = "timezone",
         [WR_ARG_LISTEN] = "host:port", [WR_ARG_URL] = "url",      [WR_ARG_URLPATH] = "path",
+        [WR_ARG_LIST] = "list",
     };
     return names[a->type];
 }
@@ -157,6 +158,62 @@ static bool listen_valid(const char *s)
         }
     }
     return atol(p) <= 65535;
+}
+
+/* Is the segment s[0..n) "." or "..", also when its dots are percent-encoded (%2e)? */
+static int dot_segment(const char *s, size_t n)
+{
+    int dots = 0;
+    for (size_t i = 0; i < n;) {
+        if (s[i] == '.') {
+            i++;
+        } else if (i + 2 < n && s[i] == '%' && s[i + 1] == '2' && (s[i + 2] | 0x20) == 'e') {
+            i += 3;
+        } else {
+            return 0;
+        }
+        dots++;
+    }
+    return dots <= 2 ? dots : 0;
+}
+
+/*
+ * Why a URL path would never be matched as written, or NULL. HTTP clients resolve "." and
+ * ".." segments before sending (RFC 3986 section 5.2.4), proxies merge "//", a leading "//"
+ * reads as a host name, and characters outside ASCII go out percent-encoded: a webhook path
+ * holding any of them would take no request.
+ */
+static const char *urlpath_problem(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x21 || *p >= 0x7f) {
+            return "has a character outside printable ASCII, which clients percent-encode "
+                   "before sending; write it percent-encoded";
+        }
+        if (*p == '\\') {
+            return "has a backslash, which some clients turn into '/'; use '/' or %5C";
+        }
+    }
+    for (const char *seg = s + 1;; seg++) {
+        size_t n = strcspn(seg, "/");
+        int dots = dot_segment(seg, n);
+        if (dots == 2) {
+            return "has a '..' segment, which clients resolve away before sending; write the "
+                   "path without it";
+        }
+        if (dots == 1) {
+            return "has a '.' segment, which clients remove before sending; write the path "
+                   "without it";
+        }
+        if (n == 0 && seg[0] == '/') {
+            return "has an empty segment ('//'), which proxies and clients may merge or read "
+                   "as a host name; use single slashes";
+        }
+        seg += n;
+        if (!*seg) {
+            return NULL;
+        }
+    }
 }
 
 static void check_string_value(struct wr_check *c, const struct wr_argspec *a, const char *s,
@@ -225,12 +282,16 @@ static void check_string_value(struct wr_check *c, const struct wr_argspec *a, c
             wr_check_error(c, path, false, "'%.80s' is not an http:// or https:// URL", s);
         }
         break;
-    case WR_ARG_URLPATH:
+    case WR_ARG_URLPATH: {
+        const char *why = urlpath_problem(s);
         if (s[0] != '/' || strchr(s, '?') || strchr(s, '#') || strchr(s, ' ')) {
             wr_check_error(c, path, false,
                            "'%.80s' is not a URL path (it starts with / and has no query)", s);
+        } else if (why) {
+            wr_check_error(c, path, false, "'%.80s' %s", s, why);
         }
         break;
+    }
     default:
         break;
     }
@@ -427,3 +488,108 @@ void wr_argspec_print(const struct wr_argspec *spec, FILE *f, int indent)
         }
     }
 }
+
+/* {====== rendered values ====== */
+
+/* "the integer 42", "the string 'x'", "null", "a mapping", for messages. */
+static void describe(struct json_object *v, char *buf, size_t len)
+{
+    char q[WR_QUOTE_MAX + 4];
+    switch (json_object_get_type(v)) {
+    case json_type_string:
+        wr_quote_input(json_object_get_string(v), q);
+        snprintf(buf, len, "the string '%s'", q);
+        break;
+    case json_type_int:
+    case json_type_double:
+    case json_type_boolean:
+        wr_quote_input(json_object_to_json_string(v), q);
+        snprintf(buf, len, "%s %s", wr_json_type_name(v), q);
+        break;
+    default:
+        snprintf(buf, len, "%s", wr_json_type_name(v));
+        break;
+    }
+}
+
+/* Does the rendered value v fit the entry a? Sets *want to what was expected when not. */
+static bool rendered_fits(const struct wr_argspec *a, struct json_object *v, const char **want,
+                          char *buf, size_t buflen)
+{
+    enum json_type t = json_object_get_type(v);
+    *want = type_label(a);
+    switch (a->type) {
+    case WR_ARG_ANY:
+        return true;
+    case WR_ARG_LIST:
+        return t == json_type_array;
+    case WR_ARG_OBJECT:
+        return t == json_type_object;
+    case WR_ARG_BOOL:
+        return t == json_type_boolean;
+    case WR_ARG_INT:
+        if (a->min != 0 || a->max != 0) {
+            snprintf(buf, buflen, "an integer from %lld to %lld", a->min, a->max);
+            *want = buf;
+        }
+        return t == json_type_int &&
+               ((a->min == 0 && a->max == 0) ||
+                (json_object_get_int64(v) >= a->min && json_object_get_int64(v) <= a->max));
+    case WR_ARG_STRINGS:
+        if (t != json_type_array) {
+            return false;
+        }
+        for (size_t i = 0; i < json_object_array_length(v); i++) {
+            if (!json_object_is_type(json_object_array_get_idx(v, i), json_type_string)) {
+                *want = "a list of strings";
+                return false;
+            }
+        }
+        return true;
+    case WR_ARG_ENUM:
+        if (t != json_type_string) {
+            return false;
+        }
+        for (size_t i = 0; a->choices[i]; i++) {
+            if (strcmp(json_object_get_string(v), a->choices[i]) == 0) {
+                return true;
+            }
+        }
+        return false;
+    default:
+        return t == json_type_string;
+    }
+}
+
+int wr_argspec_check_rendered(const struct wr_argspec *spec, struct json_object *raw,
+                              struct json_object *rendered, const char *path, char *err,
+                              size_t errlen)
+{
+    json_object_object_foreach(raw, key, val)
+    {
+        const struct wr_argspec *a = wr_argspec_find(spec, key);
+        struct json_object *got = NULL;
+        const char *want;
+        char wbuf[64];
+        if (!a || !json_object_is_type(val, json_type_string) ||
+            !wr_template_has(json_object_get_string(val)) ||
+            !json_object_object_get_ex(rendered, key, &got) ||
+            rendered_fits(a, got, &want, wbuf, sizeof(wbuf))) {
+            continue; /* checked at load, or a template that gave what the argument takes */
+        }
+        char what[96], *p = wr_path_key(path, key);
+        describe(got, what, sizeof(what));
+        if (a->type == WR_ARG_STRING && a->help) {
+            snprintf(err, errlen, "%s: expected %s (%s), got %s from '%.80s'", p, want, a->help,
+                     what, json_object_get_string(val));
+        } else {
+            snprintf(err, errlen, "%s: expected %s, got %s from '%.80s'", p, want, what,
+                     json_object_get_string(val));
+        }
+        free(p);
+        return -1;
+    }
+    return 0;
+}
+
+/* }====== */

@@ -84,6 +84,17 @@ void wr_argspec_check_value(struct wr_check *c, const struct wr_argspec *a, stru
 /* Checks every template string anywhere inside v (strings, lists, mappings). */
 void wr_check_templates(struct wr_check *c, struct json_object *v, const char *path);
 
+/*
+ * Checks action arguments after their templates ran (raw: the step as written, rendered: the
+ * result): a template may yield anything, and an argument that takes a user reference must
+ * not go out as the integer 42 or as null. Only arguments written as templates are checked
+ * (the rest were checked at load). Returns 0, or -1 with "PATH.KEY: expected a string
+ * (object id, ...), got the integer 42 from '{{ event.employee.id }}'" in err.
+ */
+int wr_argspec_check_rendered(const struct wr_argspec *spec, struct json_object *raw,
+                              struct json_object *rendered, const char *path, char *err,
+                              size_t errlen);
+
 /* Finds a spec entry by name, or NULL. */
 const struct wr_argspec *wr_argspec_find(const struct wr_argspec *spec, const char *name);
 

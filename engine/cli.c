@@ -5,6 +5,7 @@
  * and the function that runs it. `weir help` prints from the same table, and from the action,
  * trigger and schema tables, so help cannot drift from what the loader accepts.
  */
+#include "engine/json.h"
 #include "engine/cli.h"
 
 #include <event2/event.h>
@@ -34,6 +35,7 @@
 #include "engine/graph.h"
 #include "engine/lua_host.h"
 #include "engine/strutil.h"
+#include "engine/template.h"
 #include "engine/workflow_set.h"
 #include "triggers/trigger.h"
 
@@ -46,6 +48,7 @@ struct command {
 };
 
 static int read_document(const char *path, struct json_object **out, struct wr_diags *d);
+static int read_event(const char *path, struct json_object **out, struct wr_diags *d);
 static int cmd_run(int argc, char **argv);
 static int cmd_fire(int argc, char **argv);
 static int cmd_runs(int argc, char **argv);
@@ -234,13 +237,14 @@ static const struct command commands[] = {
     {
         .name = "help",
         .summary = "show help for a command, an action, a trigger or a file format",
-        .usage = "weir help [COMMAND|ACTION|TRIGGER|actions|triggers|workflow|config]",
+        .usage = "weir help [COMMAND|ACTION|TRIGGER|actions|triggers|workflow|templates|config]",
         .help = "  weir help validate        a command's options\n"
                 "  weir help actions         every action, one line each\n"
                 "  weir help assign-license  an action's arguments\n"
                 "  weir help triggers        every trigger kind\n"
                 "  weir help webhook         a trigger's arguments\n"
                 "  weir help workflow        the keys of a workflow file and of a step\n"
+                "  weir help templates       {{ }}, nil and weir.null, numbers, timestamps, JSON\n"
                 "  weir help config          the keys of weir.yaml",
         .run = cmd_help,
     },
@@ -499,7 +503,7 @@ static void on_dry_check(evutil_socket_t fd, short what, void *arg)
 
 static void print_json_indented(const char *label, const char *text)
 {
-    struct json_object *v = text ? json_tokener_parse(text) : NULL;
+    struct json_object *v = wr_json_parse_str(text);
     const char *s =
         v ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                   JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -637,7 +641,7 @@ static int fire_dry_run(struct wr_config *cfg, const struct wr_workflow *wf,
             print_json_indented("arguments", (const char *)sqlite3_column_text(st, 2));
         }
         if (sqlite3_column_text(st, 3)) {
-            struct json_object *o = json_tokener_parse((const char *)sqlite3_column_text(st, 3));
+            struct json_object *o = wr_json_parse_str((const char *)sqlite3_column_text(st, 3));
             struct json_object *plan = NULL, *output = NULL;
             if (json_object_object_get_ex(o, "plan", &plan) &&
                 json_object_object_get_ex(o, "output", &output)) {
@@ -773,7 +777,7 @@ static int cmd_fire(int argc, char **argv)
         free(names);
         goto out;
     }
-    if (read_document(event_path, &event, &d) != 0) {
+    if (read_event(event_path, &event, &d) != 0) {
         goto out;
     }
     if (dry_run) {
@@ -1276,6 +1280,22 @@ static int read_document(const char *path, struct json_object **out, struct wr_d
     return 0;
 }
 
+/* read_document for an event: a webhook takes only an object, and so do fire and map. */
+static int read_event(const char *path, struct json_object **out, struct wr_diags *d)
+{
+    if (read_document(path, out, d) != 0) {
+        return -1;
+    }
+    if (!json_object_is_type(*out, json_type_object)) {
+        wr_diags_add(d, strcmp(path, "-") == 0 ? "<stdin>" : path, 1, 1, NULL,
+                     "an event is a JSON object (a YAML mapping), got %s", wr_json_type_name(*out));
+        json_object_put(*out);
+        *out = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 static void map_log(void *arg, const char *level, const char *msg)
 {
     (void)arg;
@@ -1332,7 +1352,7 @@ static int cmd_map(int argc, char **argv)
     if (config_path && wr_config_load(config_path, &cfg, &d) != 0) {
         goto out;
     }
-    if (read_document(event_path, &event, &d) != 0) {
+    if (read_event(event_path, &event, &d) != 0) {
         goto out;
     }
     if (ctx_path) {
@@ -1438,6 +1458,8 @@ static int cmd_help(int argc, char **argv)
             printf("\nA %s step:\n", kinds[i]);
             wr_argspec_print(wr_workflow_step_kind_spec(kinds[i]), stdout, 2);
         }
+    } else if (strcmp(topic, "templates") == 0) {
+        fputs(wr_template_help, stdout);
     } else if (strcmp(topic, "config") == 0) {
         printf("weir.yaml (relative paths resolve against its directory):\n");
         wr_argspec_print(wr_config_spec(), stdout, 2);
@@ -1456,6 +1478,7 @@ static int cmd_help(int argc, char **argv)
         all[n++] = "actions";
         all[n++] = "triggers";
         all[n++] = "workflow";
+        all[n++] = "templates";
         all[n] = "config";
         all[n + 1] = NULL;
         const char *sug = wr_suggest(topic, all);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/json.h"
 #include "engine/strutil.h"
 
 /* Nesting limit for JSON rows, as for workflow files. */
@@ -453,37 +454,25 @@ static bool only_space(const char *s, size_t n)
 }
 
 /*
- * Parses exactly s[0..n) as one JSON value. Returns it (owned), or NULL with a reason and the
- * offset it applies to.
+ * Parses exactly s[0..n) as one JSON value with weir's strict reader (engine/json: RFC 8259,
+ * duplicate keys refused, numbers exact). Returns it (owned), or NULL with a reason (in why,
+ * WR_CSV_WHY_MAX bytes) and the offset it applies to.
  */
-static struct json_object *parse_json(const char *s, size_t n, const char **why, size_t *where)
+#define WR_CSV_WHY_MAX 512
+static struct json_object *parse_json(const char *s, size_t n, char *why, size_t *where)
 {
-    struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
-    if (!tok) {
-        abort(); /* as wr_xmalloc: out of memory */
-    }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    struct json_object *v = json_tokener_parse_ex(tok, s, (int)n);
-    size_t end = json_tokener_get_parse_end(tok);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    if (jerr == json_tokener_continue) {
-        /* A top-level number or literal waits for more input: a NUL ends it. */
-        v = json_tokener_parse_ex(tok, "", 1);
-        jerr = json_tokener_get_error(tok);
-        end = n;
-    }
-    json_tokener_free(tok);
-    *why = NULL;
-    *where = end;
-    if (jerr != json_tokener_success) {
-        *why = jerr == json_tokener_continue ? "unexpected end of data"
-                                             : json_tokener_error_desc(jerr);
-        json_object_put(v);
-        return NULL;
-    }
-    if (!only_space(s + end, n - end)) {
-        *why = "unexpected data after the value";
-        json_object_put(v);
+    struct wr_json_opts opts = {.max_depth = JSON_DEPTH};
+    struct wr_json_error e;
+    struct json_object *v = NULL;
+    why[0] = '\0';
+    *where = 0;
+    if (wr_json_parse(s, n, &opts, &v, &e) != 0) {
+        if (e.path[0]) {
+            snprintf(why, WR_CSV_WHY_MAX, "%s (at %s)", e.msg, e.path);
+        } else {
+            snprintf(why, WR_CSV_WHY_MAX, "%s", e.msg);
+        }
+        *where = e.offset;
         return NULL;
     }
     return v;
@@ -504,7 +493,7 @@ static void records_add(struct wr_csv_records *out, size_t *cap, struct json_obj
 static void read_json(const char *buf, size_t len, size_t max_rows, struct wr_csv_records *out)
 {
     size_t skip = bom_len(buf, len), cap = 0;
-    const char *why;
+    char why[WR_CSV_WHY_MAX];
     size_t where;
 
     check_text(buf, len, "", &out->errors);
@@ -515,7 +504,7 @@ static void read_json(const char *buf, size_t len, size_t max_rows, struct wr_cs
         add_error(&out->errors, 0, "the file is empty: a JSON array of objects is needed");
         return;
     }
-    struct json_object *root = parse_json(buf + skip, len - skip, &why, &where);
+    struct json_object *root = parse_json(buf + skip, len - skip, why, &where);
     if (!root) {
         add_error(&out->errors, line_at(buf, len, skip + where), "not valid JSON: %s", why);
         return;
@@ -579,7 +568,7 @@ static void read_json(const char *buf, size_t len, size_t max_rows, struct wr_cs
 static void read_ndjson(const char *buf, size_t len, size_t max_rows, struct wr_csv_records *out)
 {
     size_t pos = bom_len(buf, len), line = 1, end, next, cap = 0, seen = 0;
-    const char *why;
+    char why[WR_CSV_WHY_MAX];
     size_t where;
 
     for (; pos < len; pos = next, line++) {
@@ -594,7 +583,7 @@ static void read_ndjson(const char *buf, size_t len, size_t max_rows, struct wr_
         if (!check_line(buf, pos, end, line, "", &out->errors)) {
             continue;
         }
-        struct json_object *v = parse_json(buf + pos, end - pos, &why, &where);
+        struct json_object *v = parse_json(buf + pos, end - pos, why, &where);
         if (!v) {
             add_error(&out->errors, line, "not valid JSON: %s", why);
         } else if (!json_object_is_type(v, json_type_object)) {

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "engine/graph.h"
+#include "engine/json.h"
 #include "engine/strutil.h"
 
 /* A string member of an object, borrowed; NULL when o is not an object or key is no string. */
@@ -30,40 +31,11 @@ static const char *json_str(struct json_object *o, const char *key)
 
 struct json_object *wr_graph_parse_json(const char *s, size_t len)
 {
-    struct json_tokener *tok;
-    struct json_object *o;
-
-    if (s == NULL || len == 0 || len > INT32_MAX) {
+    struct json_object *o = NULL;
+    /* weir's one strict reader: a number Graph sends beyond 64 bits is refused, not clamped */
+    if (s == NULL || len == 0 || wr_json_parse(s, len, NULL, &o, NULL) != 0) {
         return NULL;
     }
-    tok = json_tokener_new();
-    if (tok == NULL) {
-        return NULL;
-    }
-    o = json_tokener_parse_ex(tok, s, (int)len);
-    if (o == NULL && json_tokener_get_error(tok) == json_tokener_continue) {
-        /* A number at the very end ("42") waits for a terminator: the end of the buffer is
-         * one. Anything else unfinished ("{\"a\": ") fails here. */
-        o = json_tokener_parse_ex(tok, "", 1);
-        if (json_tokener_get_error(tok) != json_tokener_success) {
-            json_object_put(o);
-            o = NULL;
-        }
-        json_tokener_free(tok);
-        return o;
-    }
-    if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
-                      json_tokener_get_parse_end(tok) != len)) {
-        /* Trailing bytes after a value: only whitespace is fine. */
-        for (size_t i = json_tokener_get_parse_end(tok); i < len; i++) {
-            if (strchr(" \t\r\n", s[i]) == NULL) {
-                json_object_put(o);
-                o = NULL;
-                break;
-            }
-        }
-    }
-    json_tokener_free(tok);
     return o;
 }
 

@@ -7,6 +7,7 @@
  * Retry and cancel read the status and write inside one BEGIN IMMEDIATE transaction, so the
  * check and the change cannot be split by a commit of the daemon.
  */
+#include "engine/json.h"
 #include "engine/history.h"
 
 #include <json-c/json.h>
@@ -117,21 +118,11 @@ static struct json_object *col_json(sqlite3_stmt *st, int i)
         return NULL;
     }
     int len = sqlite3_column_bytes(st, i);
-    struct json_tokener *tok = json_tokener_new();
-    struct json_object *o = json_tokener_parse_ex(tok, s, len);
-    bool whole = o && json_tokener_get_error(tok) == json_tokener_success;
-    if (whole) {
-        /* Trailing garbage after a complete value also counts as "does not parse". */
-        for (size_t k = json_tokener_get_parse_end(tok); k < (size_t)len; k++) {
-            if (s[k] != ' ' && s[k] != '\n' && s[k] != '\r' && s[k] != '\t') {
-                whole = false;
-                break;
-            }
-        }
-    }
-    json_tokener_free(tok);
-    if (!whole) {
-        json_object_put(o);
+    /* The strict reader: what `weir show --json` and /api/runs/ID write back must be JSON,
+       so a stored text that is not (NaN from an older version) comes out as a string. */
+    struct json_object *o = NULL;
+    struct wr_json_opts opts = {.allow_nul = true}; /* a step output may hold one */
+    if (wr_json_parse(s, (size_t)len, &opts, &o, NULL) != 0) {
         return json_object_new_string_len(s, len);
     }
     return o;

@@ -17,6 +17,7 @@
 #include <lua.h>
 #include <lualib.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -545,12 +546,13 @@ static void push_json(lua_State *L, struct json_object *v, int depth)
         break;
     case json_type_int: {
         int64_t i = json_object_get_int64(v);
-        /* json-c keeps integers above INT64_MAX as unsigned; Lua has no such integer. */
+        /* json-c can hold integers above INT64_MAX as unsigned; Lua has no such integer, and a
+           float would round it (two ids, one key). weir's JSON reader never makes them. */
         if (i == INT64_MAX && json_object_get_uint64(v) > (uint64_t)INT64_MAX) {
-            lua_pushnumber(L, (lua_Number)json_object_get_uint64(v));
-        } else {
-            lua_pushinteger(L, (lua_Integer)i);
+            luaL_error(L, "the integer %s needs more than 64 bits and cannot be held exactly",
+                       json_object_to_json_string(v));
         }
+        lua_pushinteger(L, (lua_Integer)i);
         break;
     }
     case json_type_double:
@@ -831,6 +833,34 @@ static int view_pairs(lua_State *L)
 
 /* }====== */
 
+/*
+ * Writes d with the fewest digits (15 to 17) that read back as the same double, so 0.1 stays
+ * 0.1 rather than json-c's 0.10000000000000001; a whole number keeps ".0" so it stays a float.
+ * Returns the length written into buf (at least 40 bytes).
+ */
+static int shortest_double(double d, char *buf, size_t cap)
+{
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(buf, cap, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d) {
+            break;
+        }
+    }
+    if (!strpbrk(buf, ".eEn")) {
+        memcpy(buf + n, ".0", 3);
+        n += 2;
+    }
+    return n;
+}
+
+struct json_object *wr_lua_new_double(double d)
+{
+    char buf[48];
+    shortest_double(d, buf, sizeof(buf));
+    return json_object_new_double_s(d, buf);
+}
+
 struct conv {
     char *err;
     size_t errlen;
@@ -1074,7 +1104,7 @@ static int to_json(lua_State *L, int idx, struct json_object **out, struct conv 
             if (!isfinite(d)) {
                 return conv_fail(c, "%s is not a JSON number", isnan(d) ? "NaN" : "infinity");
             }
-            *out = json_object_new_double(d);
+            *out = wr_lua_new_double(d);
         }
         return 0;
     case LUA_TSTRING: {
@@ -1284,20 +1314,30 @@ static int eval_push(struct wr_lua *lua, int scope, const char *expr, size_t len
     return 0;
 }
 
-int wr_lua_eval(struct wr_lua *lua, int scope, const char *expr, size_t len,
-                struct json_object **out, char *err, size_t errlen)
+/* wr_lua_eval that also tells a Lua nil (*nil true) from weir.null: both give *out NULL. */
+static int eval_value(struct wr_lua *lua, int scope, const char *expr, size_t len,
+                      struct json_object **out, bool *nil, char *err, size_t errlen)
 {
     char cerr[256];
     *out = NULL;
+    *nil = false;
     if (eval_push(lua, scope, expr, len, err, errlen) != 0) {
         return -1;
     }
+    *nil = lua_isnil(lua->L, -1);
     int rc = wr_lua_to_json(lua->L, -1, out, cerr, sizeof(cerr));
     lua_pop(lua->L, 1);
     if (rc != 0) {
         snprintf(err, errlen, "'%.*s': %s", (int)(len > 80 ? 80 : len), expr, cerr);
     }
     return rc;
+}
+
+int wr_lua_eval(struct wr_lua *lua, int scope, const char *expr, size_t len,
+                struct json_object **out, char *err, size_t errlen)
+{
+    bool nil;
+    return eval_value(lua, scope, expr, len, out, &nil, err, errlen);
 }
 
 int wr_lua_eval_bool(struct wr_lua *lua, int scope, const char *expr, bool *out, char *err,
@@ -1316,58 +1356,118 @@ int wr_lua_eval_bool(struct wr_lua *lua, int scope, const char *expr, bool *out,
 
 /* {====== templates ====== */
 
-struct render_ctx {
+/*
+ * A render: where it is (the key path, for messages), and whether a nil may pass. Values
+ * that leave weir (action arguments, bound for Graph or an outside service) are strict: a
+ * template that yields nil fails instead of turning into null, which Graph reads as "clear
+ * this property". weir.null is how a workflow says null on purpose.
+ */
+struct render {
     struct wr_lua *lua;
     int scope;
-    struct wr_buf out;
+    bool strict;
     char *err;
     size_t errlen;
 };
 
+/* Formats "path: message" (just the message at the top) into r->err; returns -1. */
+static int render_fail(struct render *r, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int render_fail(struct render *r, const char *path, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (path && *path) {
+        snprintf(r->err, r->errlen, "%s: %s", path, msg);
+    } else {
+        snprintf(r->err, r->errlen, "%s", msg);
+    }
+    return -1;
+}
+
+struct render_part_ctx {
+    struct render *r;
+    const char *path;
+    struct wr_buf out;
+};
+
+/*
+ * A number as text inside a string, exactly: integers as they are, a whole double without
+ * exponent or ".0" while it is below 2^53 (every such double is an integer it prints
+ * exactly), any other double with the fewest digits that read back as the same number (the
+ * old "%.14g" turned 12345678901234567.0 into 1.2345678901235e+16).
+ */
+static void add_number(struct wr_buf *b, struct json_object *v)
+{
+    if (json_object_is_type(v, json_type_int)) {
+        wr_buf_addf(b, "%lld", (long long)json_object_get_int64(v));
+        return;
+    }
+    double d = json_object_get_double(v);
+    if (d == (double)(int64_t)d && d > -9007199254740992.0 && d < 9007199254740992.0) {
+        wr_buf_addf(b, "%.0f", d);
+        return;
+    }
+    char buf[48];
+    int n = shortest_double(d, buf, sizeof(buf));
+    if (n >= 2 && strcmp(buf + n - 2, ".0") == 0) {
+        n -= 2;
+    }
+    wr_buf_addn(b, buf, (size_t)n);
+}
+
 static int render_part(void *arg, bool is_expr, const char *text, size_t len)
 {
-    struct render_ctx *r = arg;
+    struct render_part_ctx *c = arg;
+    struct render *r = c->r;
     struct json_object *v = NULL;
+    bool nil = false;
+    int shown = (int)(len > 80 ? 80 : len);
     if (!is_expr) {
-        wr_buf_addn(&r->out, text, len);
+        wr_buf_addn(&c->out, text, len);
         return 0;
     }
-    if (wr_lua_eval(r->lua, r->scope, text, len, &v, r->err, r->errlen) != 0) {
-        return -1;
+    char err[768];
+    if (eval_value(r->lua, r->scope, text, len, &v, &nil, err, sizeof(err)) != 0) {
+        return render_fail(r, c->path, "%s", err);
     }
     int rc = 0;
     switch (json_object_get_type(v)) {
     case json_type_null:
-        snprintf(r->err, r->errlen, "'{{ %.*s }}' is nil; an interpolated value must exist",
-                 (int)(len > 80 ? 80 : len), text);
-        rc = -1;
+        /* Never "" or "nil" in the text: a user name or a URL with a hole in it is worse than
+           a failed step. */
+        rc = render_fail(r, c->path,
+                         "'{{ %.*s }}' is %s; text around '{{ }}' needs a value (write "
+                         "'{{ %.*s or \"\" }}' to leave it empty on purpose)",
+                         shown, text, nil ? "nil" : "null", shown, text);
         break;
     case json_type_string:
-        wr_buf_addn(&r->out, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+        wr_buf_addn(&c->out, json_object_get_string(v), (size_t)json_object_get_string_len(v));
         break;
     case json_type_int:
-        wr_buf_addf(&r->out, "%lld", (long long)json_object_get_int64(v));
-        break;
     case json_type_double:
-        wr_buf_addf(&r->out, "%.14g", json_object_get_double(v));
+        add_number(&c->out, v);
         break;
     case json_type_boolean:
-        wr_buf_add(&r->out, json_object_get_boolean(v) ? "true" : "false");
+        wr_buf_add(&c->out, json_object_get_boolean(v) ? "true" : "false");
         break;
     default:
-        snprintf(r->err, r->errlen,
-                 "'{{ %.*s }}' is a table; text around '{{ }}' needs a string, number or "
-                 "boolean (use the expression alone to pass a table)",
-                 (int)(len > 80 ? 80 : len), text);
-        rc = -1;
+        rc = render_fail(r, c->path,
+                         "'{{ %.*s }}' is a table; text around '{{ }}' needs a string, number "
+                         "or boolean (use the expression alone to pass a table)",
+                         shown, text);
         break;
     }
     json_object_put(v);
     return rc;
 }
 
-int wr_lua_render(struct wr_lua *lua, int scope, struct json_object *v, struct json_object **out,
-                  char *err, size_t errlen)
+static int render_value(struct render *r, struct json_object *v, const char *path,
+                        struct json_object **out)
 {
     *out = NULL;
     switch (json_object_get_type(v)) {
@@ -1380,22 +1480,43 @@ int wr_lua_render(struct wr_lua *lua, int scope, struct json_object *v, struct j
             return 0;
         }
         if (wr_template_whole(s, &expr, &len)) {
-            return wr_lua_eval(lua, scope, expr, len, out, err, errlen);
+            char err[768];
+            bool nil = false;
+            if (eval_value(r->lua, r->scope, expr, len, out, &nil, err, sizeof(err)) != 0) {
+                return render_fail(r, path, "%s", err);
+            }
+            if (nil && r->strict) {
+                int shown = (int)(len > 80 ? 80 : len);
+                return render_fail(r, path,
+                                   "template '{{ %.*s }}' is nil; weir sends no value it was "
+                                   "not given (write '{{ %.*s or weir.null }}' to send null, "
+                                   "e.g. to clear a property, on purpose)",
+                                   shown, expr, shown, expr);
+            }
+            return 0;
         }
-        struct render_ctx r = {lua, scope, {0}, err, errlen};
-        if (wr_template_split(s, render_part, &r, err, errlen) != 0) {
-            wr_buf_free(&r.out);
+        struct render_part_ctx c = {r, path, {0}};
+        char err[256];
+        int rc = wr_template_split(s, render_part, &c, err, sizeof(err));
+        if (rc == -1 && r->err[0] == '\0') {
+            render_fail(r, path, "%s", err); /* a split error, not one of render_part's */
+        }
+        if (rc != 0) {
+            wr_buf_free(&c.out);
             return -1;
         }
-        *out = json_object_new_string_len(wr_buf_str(&r.out), (int)r.out.len);
-        wr_buf_free(&r.out);
+        *out = json_object_new_string_len(wr_buf_str(&c.out), (int)c.out.len);
+        wr_buf_free(&c.out);
         return 0;
     }
     case json_type_array: {
         struct json_object *a = json_object_new_array();
         for (size_t i = 0; i < json_object_array_length(v); i++) {
             struct json_object *e = NULL;
-            if (wr_lua_render(lua, scope, json_object_array_get_idx(v, i), &e, err, errlen) != 0) {
+            char *p = wr_path_index(path && *path ? path : NULL, i);
+            int rc = render_value(r, json_object_array_get_idx(v, i), p, &e);
+            free(p);
+            if (rc != 0) {
                 json_object_put(a);
                 return -1;
             }
@@ -1409,7 +1530,10 @@ int wr_lua_render(struct wr_lua *lua, int scope, struct json_object *v, struct j
         json_object_object_foreach(v, key, val)
         {
             struct json_object *e = NULL;
-            if (wr_lua_render(lua, scope, val, &e, err, errlen) != 0) {
+            char *p = wr_path_key(path && *path ? path : NULL, key);
+            int rc = render_value(r, val, p, &e);
+            free(p);
+            if (rc != 0) {
                 json_object_put(o);
                 return -1;
             }
@@ -1422,6 +1546,22 @@ int wr_lua_render(struct wr_lua *lua, int scope, struct json_object *v, struct j
         *out = json_object_get(v);
         return 0;
     }
+}
+
+int wr_lua_render(struct wr_lua *lua, int scope, struct json_object *v, struct json_object **out,
+                  char *err, size_t errlen)
+{
+    struct render r = {lua, scope, false, err, errlen};
+    err[0] = '\0';
+    return render_value(&r, v, NULL, out);
+}
+
+int wr_lua_render_args(struct wr_lua *lua, int scope, struct json_object *v, const char *path,
+                       struct json_object **out, char *err, size_t errlen)
+{
+    struct render r = {lua, scope, true, err, errlen};
+    err[0] = '\0';
+    return render_value(&r, v, path, out);
 }
 
 struct compile_ctx {

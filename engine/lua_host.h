@@ -65,20 +65,26 @@ extern const char wr_lua_null_tag;
  * Pushes v as a Lua value (raises a Lua error when v nests deeper than WR_LUA_MAX_DEPTH or
  * memory runs out, so call it inside a protected call): object -> table, array -> sequence (marked
  * as an array so that an empty one converts back to []), null -> weir.null, integer -> integer,
- * double -> float, string -> string (byte-exact), boolean -> boolean.
+ * double -> float, string -> string (byte-exact), boolean -> boolean. An integer json-c holds
+ * as unsigned above INT64_MAX raises an error rather than becoming a rounded float.
  */
 void wr_lua_push_json(struct lua_State *L, struct json_object *v);
 
 /*
  * Converts the Lua value at idx to a new json-c value (owned; NULL stands for JSON null).
  * Tables marked as arrays, and tables whose keys are exactly 1..n (n >= 1), become arrays;
- * other tables become objects and need string keys. nil and weir.null become null. Returns 0,
+ * other tables become objects and need string keys. nil and weir.null become null; floats
+ * keep the fewest digits that read back the same (wr_lua_new_double). Returns 0,
  * or -1 with a message naming the offending key path in err (functions, userdata, mixed or
  * non-string keys, NaN/inf, strings that are not UTF-8, nesting over WR_LUA_MAX_DEPTH,
  * cycles). It reads tables raw (no metamethods run) and never raises a Lua error.
  */
 int wr_lua_to_json(struct lua_State *L, int idx, struct json_object **out, char *err,
                    size_t errlen);
+
+/* A json-c double written with the fewest digits that read back as d (0.1, not
+   0.10000000000000001); a whole number keeps ".0". Owned. */
+struct json_object *wr_lua_new_double(double d);
 
 /* Marks the table at idx as a JSON array (so {} converts to []). */
 void wr_lua_mark_array(struct lua_State *L, int idx);
@@ -117,11 +123,24 @@ int wr_lua_eval_bool(struct wr_lua *lua, int scope, const char *expr, bool *out,
 
 /*
  * Renders a value that may hold templates, recursively: a whole-value template string takes
- * the expression's value, an interpolated string becomes a string (nil in an interpolation is
- * an error naming the expression), everything else is copied. *out is owned. Returns 0 or -1.
+ * the expression's value (nil and weir.null both give *out NULL), an interpolated string
+ * becomes a string, everything else is copied. In an interpolation nil and weir.null are
+ * errors naming the expression ("x {{ nil }}" never becomes "x " or "x nil"), and so is a
+ * table; numbers are written exactly (integers as they are, 12345678901234567.0 as
+ * 12345678901234568, not 1.2345678901235e+16). *out is owned. Returns 0 or -1 with err set.
  */
 int wr_lua_render(struct wr_lua *lua, int scope, struct json_object *v, struct json_object **out,
                   char *err, size_t errlen);
+
+/*
+ * The same for values that leave weir — action arguments, bound for Graph or an outside
+ * service: a whole-value template that yields nil fails instead of becoming null (which Graph
+ * reads as "clear this property"); only weir.null (or JSON null from the event) is sent as
+ * null. path is where v sits ("steps[2]", may be NULL); every message starts with the key
+ * path of the template concerned: "steps[2].set.officeLocation: template '{{ ... }}' is nil".
+ */
+int wr_lua_render_args(struct wr_lua *lua, int scope, struct json_object *v, const char *path,
+                       struct json_object **out, char *err, size_t errlen);
 
 /*
  * Compiles every template expression in the string s. Returns 0 (also for a string without

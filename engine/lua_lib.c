@@ -7,14 +7,16 @@
  * (wr_lua_push_json / wr_lua_to_json), the log sink and the environment allow-list belong to
  * lua_host.c. Every function here runs inside a script's budget and memory cap, so anything it
  * allocates outside Lua (json-c trees) sits in a box with a __gc until it is released, and a
- * Lua error (budget, memory cap) raised halfway leaks nothing.
+ * Lua error (budget, memory cap) raised halfway leaks nothing. weir.json_decode reads with
+ * weir's one strict JSON reader (engine/json) and weir.date with its one timestamp reader
+ * (engine/timestamp, shared with wait_until:), so they refuse what the rest of weir refuses.
+ * tostring(weir.null) is "weir.null".
  *
- * Nothing here reads the process time zone or locale: dates go through timegm/gmtime_r and
- * strftime_l in the "C" locale.
+ * Nothing here reads the process time zone or locale: dates are read by engine/timestamp and
+ * written through gmtime_r and strftime_l in the "C" locale.
  */
 #include "engine/lua_host.h"
 
-#include <json-c/printbuf.h>
 #include <lauxlib.h>
 #include <locale.h>
 #include <lua.h>
@@ -24,6 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "engine/json.h"
+#include "engine/timestamp.h"
 
 #define LOG_MAX         4096             /* bytes of one weir.log() message; longer ones are cut */
 #define SNIP_MAX        64               /* bytes of user input quoted in an error message */
@@ -174,56 +179,6 @@ static void json_box_release(struct json_object **box)
     *box = NULL;
 }
 
-/*
- * Serializes a double with the fewest digits (15 to 17) that read back as the same value, so
- * 0.1 encodes as 0.1 rather than json-c's 0.10000000000000001. A float with an integral value
- * keeps a ".0" so that it decodes as a float again.
- */
-static int shortest_double(struct json_object *jso, struct printbuf *pb, int level, int flags)
-{
-    (void)level;
-    (void)flags;
-    double d = json_object_get_double(jso);
-    char buf[40];
-    int n = 0;
-    for (int prec = 15; prec <= 17; prec++) {
-        n = snprintf(buf, sizeof(buf), "%.*g", prec, d);
-        if (strtod(buf, NULL) == d) {
-            break;
-        }
-    }
-    if (!strpbrk(buf, ".eE")) {
-        memcpy(buf + n, ".0", 3);
-        n += 2;
-    }
-    return printbuf_memappend(pb, buf, n);
-}
-
-/* Installs shortest_double on every double in the tree (the tree's depth is bounded). */
-static void set_double_format(struct json_object *v)
-{
-    switch (json_object_get_type(v)) {
-    case json_type_double:
-        json_object_set_serializer(v, shortest_double, NULL, NULL);
-        break;
-    case json_type_array:
-        for (size_t i = 0; i < json_object_array_length(v); i++) {
-            set_double_format(json_object_array_get_idx(v, i));
-        }
-        break;
-    case json_type_object: {
-        json_object_object_foreach(v, key, val)
-        {
-            (void)key;
-            set_double_format(val);
-        }
-        break;
-    }
-    default:
-        break;
-    }
-}
-
 static int l_json_encode(lua_State *L)
 {
     char err[256];
@@ -234,7 +189,6 @@ static int l_json_encode(lua_State *L)
     if (wr_lua_to_json(L, 1, box, err, sizeof(err)) != 0) {
         return luaL_error(L, "weir.json_encode: %s", err);
     }
-    set_double_format(*box);
     const char *s = json_object_to_json_string_length(
         *box, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     if (!s) {
@@ -246,149 +200,21 @@ static int l_json_encode(lua_State *L)
 }
 
 /*
- * Checks what json-c accepts but Lua cannot hold faithfully: integers above INT64_MAX (json-c
- * keeps them as uint64, the Lua side would clamp them) and numbers that overflow a double.
- * Returns NULL or a description of the first offender.
- */
-static const char *json_unrepresentable(struct json_object *v)
-{
-    const char *why = NULL;
-    switch (json_object_get_type(v)) {
-    case json_type_int:
-        if (json_object_get_int64(v) == INT64_MAX &&
-            json_object_get_uint64(v) > (uint64_t)INT64_MAX) {
-            return "an integer above 9223372036854775807";
-        }
-        return NULL;
-    case json_type_double:
-        return isfinite(json_object_get_double(v)) ? NULL : "a number too large for a double";
-    case json_type_array:
-        for (size_t i = 0; i < json_object_array_length(v) && !why; i++) {
-            why = json_unrepresentable(json_object_array_get_idx(v, i));
-        }
-        return why;
-    case json_type_object: {
-        json_object_object_foreach(v, key, val)
-        {
-            (void)key;
-            if ((why = json_unrepresentable(val)) != NULL) {
-                return why;
-            }
-        }
-        return NULL;
-    }
-    default:
-        return NULL;
-    }
-}
-
-/* Skips a JSON number at s[*i] if it has RFC 8259's form; returns false otherwise. */
-static bool json_number(const char *s, size_t len, size_t *i)
-{
-    size_t p = *i;
-    size_t start;
-#define DIGIT(k) ((k) < len && s[k] >= '0' && s[k] <= '9')
-    if (p < len && s[p] == '-') {
-        p++;
-    }
-    if (p < len && s[p] == '0') {
-        p++;
-    } else if (DIGIT(p)) {
-        while (DIGIT(p)) {
-            p++;
-        }
-    } else {
-        return false;
-    }
-    if (p < len && s[p] == '.') {
-        start = ++p;
-        while (DIGIT(p)) {
-            p++;
-        }
-        if (p == start) {
-            return false;
-        }
-    }
-    if (p < len && (s[p] == 'e' || s[p] == 'E')) {
-        p++;
-        if (p < len && (s[p] == '+' || s[p] == '-')) {
-            p++;
-        }
-        start = p;
-        while (DIGIT(p)) {
-            p++;
-        }
-        if (p == start) {
-            return false;
-        }
-    }
-#undef DIGIT
-    if (p < len && ((s[p] >= '0' && s[p] <= '9') || s[p] == '.')) {
-        return false; /* "01", "-01" */
-    }
-    *i = p;
-    return true;
-}
-
-/*
- * json-c's strict mode still takes some text that is not JSON: single-quoted keys, control
- * characters inside strings, NaN and Infinity, "1." and "-01". After json-c has accepted s
- * (so its structure is sound), this checks every token's spelling against RFC 8259. Returns
- * NULL, or a description with the offending byte's offset in *where.
- */
-static const char *json_lexical_error(const char *s, size_t len, size_t *where)
-{
-    size_t i = 0;
-    while (i < len) {
-        char c = s[i];
-        *where = i;
-        if (strchr(" \t\n\r{}[],:", c) && c != '\0') {
-            i++;
-        } else if (c == '"') {
-            for (i++; i < len && s[i] != '"'; i++) {
-                if ((unsigned char)s[i] < 0x20) {
-                    *where = i;
-                    return "control character in a string";
-                }
-                if (s[i] == '\\') {
-                    i++; /* json-c has checked the escape itself */
-                }
-            }
-            i++;
-        } else if (c == '-' || (c >= '0' && c <= '9')) {
-            if (!json_number(s, len, &i)) {
-                return "invalid number";
-            }
-        } else if (len - i >= 4 &&
-                   (memcmp(s + i, "true", 4) == 0 || memcmp(s + i, "null", 4) == 0)) {
-            i += 4;
-        } else if (len - i >= 5 && memcmp(s + i, "false", 5) == 0) {
-            i += 5;
-        } else {
-            return "unexpected character";
-        }
-    }
-    return NULL;
-}
-
-/*
  * weir.json_decode(s) -> value | nil, message. Bad input is data, not a bug in the script, so
  * a parse error follows the Lua convention of io.open and friends (nil plus a message) and the
  * script decides; argument errors (s not a string) still raise. JSON null at the top level
  * decodes to weir.null, never nil, so nil always means failure.
  *
- * Strict RFC 8259: json-c's strict tokener with UTF-8 validation and a depth limit of 64, then
- * json_lexical_error for what that tokener still lets through; nothing may follow the value
- * but whitespace; integers beyond int64 and numbers beyond a double are refused rather than
- * clamped. Messages name the byte offset: "weir.json_decode: unexpected character at byte 4".
+ * The strict reader every outside JSON goes through (engine/json): RFC 8259, nesting up to
+ * 64, duplicate keys refused, numbers kept exactly or refused (an integer beyond 64 bits, a
+ * number beyond a double). A string may hold \u0000 (Lua strings are byte-exact), a key may
+ * not. Messages name the byte offset: "weir.json_decode: unexpected data after the JSON value
+ * at byte 4".
  */
 static int l_json_decode(lua_State *L)
 {
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
-    const char *why = NULL;
-    size_t where = 0;
-    bool positioned = true; /* does `where` mean anything for this error? */
 
     if (len >= INT32_MAX) {
         lua_pushnil(L);
@@ -396,35 +222,16 @@ static int l_json_decode(lua_State *L)
         return 2;
     }
     struct json_object **box = push_json_box(L);
-    struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
-    if (!tok) {
-        return luaL_error(L, "weir.json_decode: out of memory");
-    }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    /* Lua strings end in a NUL: handing it to the tokener ends a top-level number or literal,
-       which it would otherwise wait on ("123" alone is json_tokener_continue). */
-    *box = json_tokener_parse_ex(tok, s, (int)len + 1);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    where = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    if (jerr != json_tokener_success) {
-        why = jerr == json_tokener_continue ? "unexpected end of data"
-                                            : json_tokener_error_desc(jerr);
-    } else if (where < len) {
-        why = "unexpected data after the value"; /* an embedded NUL stopped the tokener */
-    } else if ((why = json_lexical_error(s, len, &where)) == NULL) {
-        why = json_unrepresentable(*box);
-        positioned = false;
-    }
-    if (why) {
-        json_box_release(box);
+    struct wr_json_opts opts = {.max_depth = JSON_DEPTH, .allow_nul = true};
+    struct wr_json_error e;
+    if (wr_json_parse(s, len, &opts, box, &e) != 0) {
         lua_pushnil(L);
-        if (positioned) {
-            lua_pushfstring(L, "weir.json_decode: %s at byte %I", why, (lua_Integer)where);
-        } else {
-            lua_pushfstring(L, "weir.json_decode: %s", why);
-        }
+        lua_pushfstring(L, "weir.json_decode: %s at byte %I", e.msg, (lua_Integer)e.offset);
         return 2;
+    }
+    if (!*box) {
+        lua_pushlightuserdata(L, WR_LUA_NULL);
+        return 1;
     }
     wr_lua_push_json(L, *box);
     json_box_release(box);
@@ -602,106 +409,6 @@ static int l_slug(lua_State *L)
 
 /* {====== weir.date ====== */
 
-static bool is_leap(long year)
-{
-    return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-}
-
-static int days_in_month(long year, int month)
-{
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return month == 2 && is_leap(year) ? 29 : days[month - 1];
-}
-
-/* Reads exactly n digits at *p into *out and advances *p. */
-static bool digits(const char **p, const char *end, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (*p + i >= end || (*p)[i] < '0' || (*p)[i] > '9') {
-            return false;
-        }
-        v = v * 10 + ((*p)[i] - '0');
-    }
-    *p += n;
-    *out = v;
-    return true;
-}
-
-/*
- * Parses YYYY-MM-DD or YYYY-MM-DD(T|t| )HH:MM[:SS[.fraction]][Z|z|±HH:MM|±HHMM] (no zone =
- * UTC) into epoch seconds. The fraction is dropped (the epoch is the whole second at or before
- * the instant). Every field is range-checked: 2026-02-30, month 13 or hour 24 fail. Leap
- * seconds (:60) are not accepted.
- */
-static bool parse_iso8601(const char *s, size_t len, long long *epoch)
-{
-    const char *p = s, *end = s + len;
-    int year, mon, day, hour = 0, min = 0, sec = 0, oh = 0, om = 0, sign = 0;
-
-    if (!digits(&p, end, 4, &year) || p >= end || *p++ != '-' || !digits(&p, end, 2, &mon) ||
-        p >= end || *p++ != '-' || !digits(&p, end, 2, &day)) {
-        return false;
-    }
-    if (p < end) {
-        if (*p != 'T' && *p != 't' && *p != ' ') {
-            return false;
-        }
-        p++;
-        if (!digits(&p, end, 2, &hour) || p >= end || *p++ != ':' || !digits(&p, end, 2, &min)) {
-            return false;
-        }
-        if (p < end && *p == ':') {
-            p++;
-            if (!digits(&p, end, 2, &sec)) {
-                return false;
-            }
-            if (p < end && (*p == '.' || *p == ',')) {
-                p++;
-                const char *f = p;
-                while (p < end && *p >= '0' && *p <= '9') {
-                    p++;
-                }
-                if (p == f) {
-                    return false;
-                }
-            }
-        }
-        if (p < end && (*p == 'Z' || *p == 'z')) {
-            p++;
-        } else if (p < end && (*p == '+' || *p == '-')) {
-            sign = *p++ == '+' ? 1 : -1;
-            if (!digits(&p, end, 2, &oh)) {
-                return false;
-            }
-            if (p < end && *p == ':') {
-                p++;
-            }
-            if (!digits(&p, end, 2, &om) || oh > 23 || om > 59) {
-                return false;
-            }
-        }
-        if (p != end) {
-            return false;
-        }
-    }
-    if (mon < 1 || mon > 12 || day < 1 || day > days_in_month(year, mon) || hour > 23 || min > 59 ||
-        sec > 59) {
-        return false;
-    }
-    struct tm tm = {
-        .tm_year = year - 1900,
-        .tm_mon = mon - 1,
-        .tm_mday = day,
-        .tm_hour = hour,
-        .tm_min = min,
-        .tm_sec = sec,
-    };
-    /* UTC wall time -> epoch; an offset east of UTC means the instant came earlier. */
-    *epoch = (long long)timegm(&tm) - sign * (oh * 3600LL + om * 60LL);
-    return true;
-}
-
 /* Checks fmt against the allowed conversions; returns NULL or the first refused one. */
 static const char *date_fmt_refused(const char *fmt, size_t len, char *conv)
 {
@@ -747,10 +454,15 @@ static int l_date(lua_State *L)
     } else if (lua_type(L, 1) == LUA_TSTRING) {
         size_t len;
         const char *s = lua_tolstring(L, 1, &len);
-        if (!parse_iso8601(s, len, &epoch)) {
-            return luaL_error(L, "weir.date: '%s' is not an ISO-8601 date",
-                              snip(s, len, buf, sizeof(buf)));
+        int64_t sec;
+        int32_t nsec;
+        char why[WR_TIMESTAMP_WHY_MAX];
+        /* the timestamp reader wait_until uses too; the fraction is dropped (the epoch is the
+           whole second at or before the instant) */
+        if (wr_timestamp_parse(s, len, &sec, &nsec, why) != 0) {
+            return luaL_error(L, "weir.date: '%s': %s", snip(s, len, buf, sizeof(buf)), why);
         }
+        epoch = (long long)sec;
     } else {
         return luaL_typeerror(L, 1, "ISO-8601 string or epoch seconds");
     }
@@ -826,6 +538,16 @@ static int l_env(lua_State *L)
 
 /* }====== */
 
+static int null_tostring(lua_State *L)
+{
+    if (lua_touserdata(L, 1) == WR_LUA_NULL) {
+        lua_pushliteral(L, "weir.null");
+    } else {
+        lua_pushfstring(L, "userdata: %p", lua_touserdata(L, 1));
+    }
+    return 1;
+}
+
 static const luaL_Reg weir_funcs[] = {
     {"log", l_log},
     {"json_encode", l_json_encode},
@@ -845,6 +567,18 @@ void wr_lua_open_weir(lua_State *L, struct wr_lua *lua)
         lua_pushboolean(L, 0);
         lua_setfield(L, -2, "__metatable");
     }
+    lua_pop(L, 1);
+
+    /* Light userdata share one metatable. weir.null is the only one scripts can reach (the
+       views' bookkeeping keys are skipped by next): tostring(weir.null) says "weir.null",
+       not a heap address that changes from run to run. */
+    lua_pushlightuserdata(L, WR_LUA_NULL);
+    lua_createtable(L, 0, 2);
+    lua_pushcfunction(L, null_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
     lua_pop(L, 1);
 
     lua_createtable(L, 0, 8);

@@ -29,10 +29,12 @@
 #include "engine/action_run.h"
 #include "engine/duration.h"
 #include "engine/journal.h"
+#include "engine/json.h"
 #include "engine/log.h"
 #include "engine/lua_host.h"
 #include "engine/metrics.h"
 #include "engine/strutil.h"
+#include "engine/timestamp.h"
 #include "engine/workflow_set.h"
 
 #define ON_ERROR_BASE 1000 /* steps.idx of on_error step i is ON_ERROR_BASE + i */
@@ -611,7 +613,13 @@ static struct json_object *rendered_args_for(struct exec *x, char *err, size_t e
     const struct wr_step *s = current_step(x);
     int scope = make_scope(x);
     struct json_object *raw = action_args(s), *out = NULL;
-    int rc = wr_lua_render(x->wf->lua, scope, raw, &out, err, errlen);
+    /* Strict: nil is no value for Graph, and each argument keeps the type its action takes. */
+    int rc = wr_lua_render_args(x->wf->lua, scope, raw, s->path, &out, err, errlen);
+    if (rc == 0 && wr_argspec_check_rendered(s->action->args, raw, out, s->path, err, errlen)) {
+        json_object_put(out);
+        out = NULL;
+        rc = -1;
+    }
     json_object_put(raw);
     wr_lua_scope_free(x->wf->lua, scope);
     return rc == 0 ? out : NULL;
@@ -665,20 +673,26 @@ static void run_script(struct exec *x)
     json_object_put(out);
 }
 
-static int64_t parse_iso(const char *s)
+/*
+ * The instant a rendered wait_until names, in epoch milliseconds rounded up (never early),
+ * through the one timestamp reader (engine/timestamp). -1 with err set when it is not one.
+ */
+static int64_t wait_until_ms(struct json_object *v, const char *path, char *err, size_t errlen)
 {
-    int y, mo, d, h = 0, mi = 0, sec = 0;
-    struct tm tm = {0};
-    if (sscanf(s, "%d-%d-%dT%d:%d:%d", &y, &mo, &d, &h, &mi, &sec) < 3) {
+    int64_t sec;
+    int32_t nsec;
+    char why[WR_TIMESTAMP_WHY_MAX];
+    if (!json_object_is_type(v, json_type_string)) {
+        snprintf(err, errlen, "%s: expected an ISO-8601 timestamp, got %s", path,
+                 wr_json_type_name(v));
         return -1;
     }
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    return (int64_t)timegm(&tm) * 1000;
+    const char *s = json_object_get_string(v);
+    if (wr_timestamp_parse(s, (size_t)json_object_get_string_len(v), &sec, &nsec, why) != 0) {
+        snprintf(err, errlen, "%s: '%.80s': %s", path, s, why);
+        return -1;
+    }
+    return sec * 1000 + (nsec + 999999) / 1000000;
 }
 
 static void run_wait(struct exec *x)
@@ -689,14 +703,12 @@ static void run_wait(struct exec *x)
         char err[512];
         int scope = make_scope(x);
         struct json_object *t = json_object_new_string(s->wait_until), *v = NULL;
-        int rc = wr_lua_render(x->wf->lua, scope, t, &v, err, sizeof(err));
+        char *path = wr_path_key(s->path, "wait_until");
+        int rc = wr_lua_render_args(x->wf->lua, scope, t, path, &v, err, sizeof(err));
         wr_lua_scope_free(x->wf->lua, scope);
         json_object_put(t);
-        until = rc == 0 ? parse_iso(json_object_get_string(v)) : -1;
-        if (rc == 0 && until < 0) {
-            snprintf(err, sizeof(err), "wait_until: '%s' is not an ISO-8601 date",
-                     json_object_get_string(v));
-        }
+        until = rc == 0 ? wait_until_ms(v, path, err, sizeof(err)) : -1;
+        free(path);
         json_object_put(v);
         if (until < 0) {
             step_done(x, false, false, NULL, err, NULL);
@@ -913,7 +925,13 @@ static bool start_run(struct wr_runner *r, const char *id, const char *workflow,
     x->use = r->uses;
     x->use->runs++;
     x->outputs = json_object_new_object();
-    x->event = json_tokener_parse(body);
+    /* The body as received (strict JSON, checked at ingest): read back by the same reader, so
+       the run sees the numbers the webhook answer was given for. json-c only for events a
+       version before that check stored. */
+    x->event = wr_json_parse_str(body);
+    if (!x->event && body && strcmp(body, "null") != 0) {
+        x->event = json_tokener_parse(body);
+    }
     json_object_object_add(r->active_ids, x->id, NULL);
     r->active++;
     if (!wf) {

@@ -3,9 +3,11 @@
  *
  * YAML is read event by event with libyaml and built into json-c nodes on an explicit stack
  * (bounded by WR_SRCDOC_MAX_DEPTH), so a deeply nested file cannot overflow the C stack.
- * JSON is first checked by json-c in strict mode, which gives JSON's own error messages and
- * rejects trailing garbage, and is then read by the same libyaml path for positions (JSON text
- * is valid YAML flow syntax).
+ * JSON goes through weir's one strict reader (engine/json), which records the position of
+ * every key and value as it reads. Both formats hold to the same rules: UTF-8 text, no NUL,
+ * no duplicate keys, numbers kept exactly or refused (an integer beyond 64 bits, or a number
+ * a double cannot hold, such as 1e400, is an error in either), the same depth and size
+ * limits.
  */
 #include "engine/srcdoc.h"
 
@@ -18,6 +20,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "engine/json.h"
 #include "engine/strutil.h"
 
 struct positions {
@@ -269,9 +272,11 @@ static bool match_float(const char *s, double *out)
 /*
  * Converts one scalar event into a json-c value. Quoted scalars are always strings; plain ones
  * follow the YAML 1.2 core schema (so "yes"/"no"/"on" stay strings, unlike YAML 1.1).
- * Returns 0 and sets *out (NULL for null), or -1 with *why set.
+ * Numbers follow the JSON reader's rule: kept exactly or refused, never changed.
+ * Returns 0 and sets *out (NULL for null), or -1 with *why set (possibly to why_buf).
  */
-static int scalar_value(const yaml_event_t *ev, struct json_object **out, const char **why)
+static int scalar_value(const yaml_event_t *ev, struct json_object **out, const char **why,
+                        char *why_buf, size_t why_len)
 {
     const char *s = (const char *)ev->data.scalar.value;
     size_t len = ev->data.scalar.length;
@@ -306,7 +311,8 @@ static int scalar_value(const yaml_event_t *ev, struct json_object **out, const 
     bool overflow;
     if (match_int(s, &iv, &overflow)) {
         if (overflow) {
-            *why = "integer out of range";
+            wr_json_int_range_error(s, len, why_buf, why_len);
+            *why = why_buf;
             return -1;
         }
         *out = json_object_new_int64(iv);
@@ -314,7 +320,21 @@ static int scalar_value(const yaml_event_t *ev, struct json_object **out, const 
     }
     double dv;
     if (match_float(s, &dv)) {
-        *out = json_object_new_double(dv);
+        /* 1e400 would become infinity and be written out as "Infinity", which is no JSON */
+        if (wr_json_double_check(dv, s, len, why_buf, why_len) != 0) {
+            *why = why_buf;
+            return -1;
+        }
+        /* Keep the text when it is also a JSON number, so the value is written out as it was
+           read; YAML's other spellings (+1.5, .5, 1.) are written by json-c. */
+        struct json_object *jv = NULL;
+        if (wr_json_parse(s, len, NULL, &jv, NULL) == 0 &&
+            json_object_is_type(jv, json_type_double)) {
+            *out = jv;
+        } else {
+            json_object_put(jv);
+            *out = json_object_new_double(dv);
+        }
         return 0;
     }
     *out = json_object_new_string_len(s, (int)len);
@@ -452,6 +472,16 @@ static void on_scalar(struct builder *b, const yaml_event_t *ev)
             fail(b, pos, f->path, "key contains a NUL byte");
             return;
         }
+        if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && strcmp(k, "<<") == 0) {
+            /* A merge key would copy keys in from elsewhere (YAML 1.1); it reads here as a
+               key named "<<" that nothing expects. Say what it is. */
+            char *kp = wr_path_key(f->path, k);
+            fail(b, pos, kp,
+                 "YAML merge keys ('<<') are not supported; write the keys out in full (quote "
+                 "it, \"<<\", for a key that is really named <<)");
+            free(kp);
+            return;
+        }
         if (json_object_object_get_ex(f->node, k, NULL)) {
             char *kp = wr_path_key(f->path, k);
             struct wr_pos first = wr_srcdoc_pos(b->doc, kp, true);
@@ -465,7 +495,8 @@ static void on_scalar(struct builder *b, const yaml_event_t *ev)
     }
     struct json_object *v = NULL;
     const char *why = NULL;
-    if (scalar_value(ev, &v, &why) != 0) {
+    char why_buf[256];
+    if (scalar_value(ev, &v, &why, why_buf, sizeof(why_buf)) != 0) {
         char *p = next_path(b);
         fail(b, pos, p, "%s", why);
         free(p);
@@ -605,309 +636,51 @@ static void builder_walk(struct builder *b, yaml_parser_t *parser)
 
 /* }====== */
 
-/* {====== JSON: json-c for values, a strict scanner for positions ====== */
+/* {====== JSON: the strict reader, positions recorded as it goes ====== */
 
-/*
- * json-c parses the values (escapes, surrogate pairs, numbers) and reports syntax errors, but
- * keeps no positions and, even in strict mode, lets some non-JSON through (single quotes,
- * NaN, raw tabs in strings). The scanner below walks the text json-c accepted, records the
- * position of every key and value, and rejects what JSON does not allow, including duplicate
- * keys, which json-c silently merges.
- */
-struct jscan {
-    const char *buf;
-    size_t len;
-    size_t i;
-    struct wr_pos pos; /* position of buf[i] */
-    struct wr_srcdoc *doc;
-    struct wr_diags *d;
-    bool failed;
-};
-
-static void js_advance(struct jscan *sc)
+static void json_value_pos(void *arg, const char *path, int key_line, int key_col, int line,
+                           int col)
 {
-    if (sc->buf[sc->i] == '\n') {
-        sc->pos.line++;
-        sc->pos.col = 1;
-    } else if (((unsigned char)sc->buf[sc->i] & 0xC0) != 0x80) {
-        sc->pos.col++;
-    }
-    sc->i++;
-}
-
-static void js_ws(struct jscan *sc)
-{
-    while (sc->i < sc->len && strchr(" \t\r\n", sc->buf[sc->i]) && sc->buf[sc->i]) {
-        js_advance(sc);
-    }
-}
-
-static void js_fail(struct jscan *sc, const char *path, const char *msg)
-{
-    if (!sc->failed) {
-        wr_diags_add(sc->d, sc->doc->file, sc->pos.line, sc->pos.col, path, "%s", msg);
-    }
-    sc->failed = true;
-}
-
-static void put_utf8(struct wr_buf *b, unsigned cp)
-{
-    char u[4];
-    if (cp < 0x80) {
-        wr_buf_addc(b, (char)cp);
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xC0 | (cp >> 6));
-        u[1] = (char)(0x80 | (cp & 0x3F));
-        wr_buf_addn(b, u, 2);
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xE0 | (cp >> 12));
-        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[2] = (char)(0x80 | (cp & 0x3F));
-        wr_buf_addn(b, u, 3);
-    } else {
-        u[0] = (char)(0xF0 | (cp >> 18));
-        u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[3] = (char)(0x80 | (cp & 0x3F));
-        wr_buf_addn(b, u, 4);
-    }
-}
-
-static unsigned hex4(const char *p)
-{
-    unsigned v = 0;
-    for (int k = 0; k < 4; k++) {
-        char c = p[k];
-        v = v * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
-    }
-    return v;
-}
-
-/* Scans a string at sc->i (on its opening quote); returns its decoded bytes (owned). */
-static char *js_string(struct jscan *sc, const char *path)
-{
-    struct wr_buf b = {0};
-    js_advance(sc); /* opening quote */
-    while (sc->i < sc->len && sc->buf[sc->i] != '"') {
-        unsigned char c = (unsigned char)sc->buf[sc->i];
-        if (c < 0x20) {
-            js_fail(
-                sc, path,
-                "JSON syntax error: a control character inside a string (write it as \\t, \\n or "
-                "\\uXXXX)");
-            break;
-        }
-        if (c != '\\') {
-            wr_buf_addc(&b, (char)c);
-            js_advance(sc);
-            continue;
-        }
-        /* json-c validated the escape; decode it for the key path. */
-        char e = sc->i + 1 < sc->len ? sc->buf[sc->i + 1] : '\0';
-        js_advance(sc);
-        js_advance(sc);
-        if (e == 'u' && sc->i + 4 <= sc->len) {
-            unsigned cp = hex4(sc->buf + sc->i);
-            for (int k = 0; k < 4; k++) {
-                js_advance(sc);
-            }
-            if (cp >= 0xD800 && cp < 0xDC00 && sc->i + 6 <= sc->len && sc->buf[sc->i] == '\\' &&
-                sc->buf[sc->i + 1] == 'u') {
-                unsigned lo = hex4(sc->buf + sc->i + 2);
-                if (lo >= 0xDC00 && lo < 0xE000) {
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                    for (int k = 0; k < 6; k++) {
-                        js_advance(sc);
-                    }
-                }
-            }
-            put_utf8(&b, cp);
-        } else {
-            static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-            const char *m = strchr(from, e);
-            wr_buf_addc(&b, m && e ? to[m - from] : e);
-        }
-    }
-    if (sc->i < sc->len) {
-        js_advance(sc); /* closing quote */
-    }
-    return wr_buf_take(&b);
-}
-
-static void js_literal(struct jscan *sc, const char *path)
-{
-    static const char *const words[] = {"true", "false", "null"};
-    for (int k = 0; k < 3; k++) {
-        size_t n = strlen(words[k]);
-        if (sc->len - sc->i >= n && memcmp(sc->buf + sc->i, words[k], n) == 0) {
-            for (size_t j = 0; j < n; j++) {
-                js_advance(sc);
-            }
-            return;
-        }
-    }
-    js_fail(
-        sc, path,
-        "JSON syntax error: not a JSON value (strings need double quotes; NaN and Infinity are not "
-        "JSON)");
-}
-
-static void js_number(struct jscan *sc, const char *path)
-{
-    const char *p = sc->buf + sc->i, *end = sc->buf + sc->len, *start = p;
-    bool ok = true;
-    if (p < end && *p == '-') {
-        p++;
-    }
-    if (p < end && *p == '0') {
-        p++;
-    } else if (p < end && *p >= '1' && *p <= '9') {
-        while (p < end && *p >= '0' && *p <= '9') {
-            p++;
-        }
-    } else {
-        ok = false;
-    }
-    if (ok && p < end && *p == '.') {
-        p++;
-        ok = p < end && *p >= '0' && *p <= '9';
-        while (p < end && *p >= '0' && *p <= '9') {
-            p++;
-        }
-    }
-    if (ok && p < end && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < end && (*p == '+' || *p == '-')) {
-            p++;
-        }
-        ok = p < end && *p >= '0' && *p <= '9';
-        while (p < end && *p >= '0' && *p <= '9') {
-            p++;
-        }
-    }
-    if (!ok || (p < end && (isalnum((unsigned char)*p) || *p == '.'))) {
-        js_fail(sc, path, "JSON syntax error: not a JSON number");
-        return;
-    }
-    while (sc->buf + sc->i < p) {
-        js_advance(sc);
-    }
-    (void)start;
-}
-
-static void js_value(struct jscan *sc, const char *path, struct wr_pos keypos, int depth)
-{
-    js_ws(sc);
-    if (sc->failed || sc->i >= sc->len) {
-        return;
-    }
-    struct wr_pos here = sc->pos;
-    pos_record(sc->doc, path, keypos.line ? keypos : here, here);
-    char c = sc->buf[sc->i];
-    if (depth > WR_SRCDOC_MAX_DEPTH) {
-        js_fail(sc, path, "JSON syntax error: nesting is too deep");
-        return;
-    }
-    if (c == '{') {
-        struct json_object *seen = json_object_new_object();
-        js_advance(sc);
-        js_ws(sc);
-        while (!sc->failed && sc->i < sc->len && sc->buf[sc->i] != '}') {
-            js_ws(sc);
-            if (sc->buf[sc->i] != '"') {
-                js_fail(sc, path, "JSON syntax error: a key must be a string in double quotes");
-                break;
-            }
-            struct wr_pos kp = sc->pos;
-            char *key = js_string(sc, path);
-            char *child = wr_path_key(path, key);
-            struct json_object *first = NULL;
-            if (json_object_object_get_ex(seen, key, &first)) {
-                sc->pos = kp;
-                char msg[96];
-                snprintf(msg, sizeof(msg), "duplicate key (first defined at line %d)",
-                         json_object_get_int(first));
-                js_fail(sc, child, msg);
-            } else {
-                json_object_object_add(seen, key, json_object_new_int(kp.line));
-            }
-            js_ws(sc);
-            if (!sc->failed && sc->i < sc->len && sc->buf[sc->i] == ':') {
-                js_advance(sc);
-                js_value(sc, child, kp, depth + 1);
-            }
-            free(child);
-            free(key);
-            js_ws(sc);
-            if (sc->i < sc->len && sc->buf[sc->i] == ',') {
-                js_advance(sc);
-            }
-        }
-        json_object_put(seen);
-    } else if (c == '[') {
-        size_t index = 0;
-        struct wr_pos none = {0, 0};
-        js_advance(sc);
-        js_ws(sc);
-        while (!sc->failed && sc->i < sc->len && sc->buf[sc->i] != ']') {
-            char *child = wr_path_index(path, index++);
-            js_value(sc, child, none, depth + 1);
-            free(child);
-            js_ws(sc);
-            if (sc->i < sc->len && sc->buf[sc->i] == ',') {
-                js_advance(sc);
-            }
-        }
-    } else if (c == '"') {
-        free(js_string(sc, path));
-        return;
-    } else if (c == '-' || (c >= '0' && c <= '9')) {
-        js_number(sc, path);
-        return;
-    } else if (c == 't' || c == 'f' || c == 'n') {
-        js_literal(sc, path);
-        return;
-    } else {
-        js_fail(sc, path,
-                c == '\'' ? "JSON syntax error: JSON strings use double quotes, not single quotes"
-                          : "JSON syntax error: not a JSON value");
-        return;
-    }
-    if (!sc->failed && sc->i < sc->len) {
-        js_advance(sc); /* closing bracket */
-    }
+    struct wr_pos key = {key_line, key_col}, value = {line, col};
+    pos_record(arg, path, key, value);
 }
 
 /* Parses JSON into doc->root and the position table. Returns 0 or -1 (reported to d). */
 static int parse_json(struct wr_srcdoc *doc, const char *buf, size_t len, struct wr_diags *d)
 {
-    struct json_tokener *tok = json_tokener_new_ex(WR_SRCDOC_MAX_DEPTH);
-    const char *file = doc->file;
-
-    if (!tok) {
-        wr_diags_add(d, file, 0, 0, NULL, "out of memory");
-        return -1;
+    struct wr_json_opts opts = {
+        .max_depth = WR_SRCDOC_MAX_DEPTH,
+        .max_values = WR_SRCDOC_MAX_NODES,
+        .what = "file",
+        .on_value = json_value_pos,
+        .arg = doc,
+    };
+    struct wr_json_error e;
+    struct json_object *v = NULL;
+    if (wr_json_parse(buf, len, &opts, &v, &e) == 0) {
+        doc->root = v;
+        return 0;
     }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    struct json_object *v = json_tokener_parse_ex(tok, buf, (int)len);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t end = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    if (jerr != json_tokener_success) {
-        bool eof = jerr == json_tokener_continue;
-        struct wr_pos p = offset_pos(buf, len, eof ? len : end);
-        wr_diags_add(d, file, p.line, p.col, NULL, "JSON syntax error: %s",
-                     eof                                ? "unexpected end of file"
-                     : jerr == json_tokener_error_depth ? "nesting is deeper than 64 levels"
-                                                        : json_tokener_error_desc(jerr));
-        json_object_put(v);
-        return -1;
+    const char *path = e.path[0] ? e.path : NULL;
+    switch (e.code) {
+    case WR_JSON_EDUPKEY: {
+        /* the first one was recorded on the way */
+        struct wr_pos first = wr_srcdoc_pos(doc, e.path, true);
+        wr_diags_add(d, doc->file, e.line, e.col, path, "duplicate key (first defined at line %d)",
+                     first.line);
+        break;
     }
-    doc->root = v;
-    struct jscan sc = {buf, len, 0, {1, 1}, doc, d, false};
-    struct wr_pos none = {0, 0};
-    js_value(&sc, "", none, 0);
-    return sc.failed ? -1 : 0;
+    case WR_JSON_ESYNTAX:
+    case WR_JSON_EEOF:
+    case WR_JSON_EDEPTH:
+        wr_diags_add(d, doc->file, e.line, e.col, NULL, "JSON syntax error: %s", e.msg);
+        break;
+    default:
+        /* the same words as for YAML: a value that cannot be held, not a syntax error */
+        wr_diags_add(d, doc->file, e.line, e.col, path, "%s", e.msg);
+        break;
+    }
+    return -1;
 }
 
 /* }====== */

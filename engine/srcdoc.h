@@ -5,9 +5,11 @@
  * Workflow and config files are written by people, so every error must point at a file, line
  * and column. json-c trees carry no positions, so a srcdoc keeps a side table from the key path
  * of every node ("steps[2].action") to the position of its key and of its value. Both YAML
- * (libyaml, YAML 1.2 core schema scalars) and JSON (validated strictly by json-c first) load
- * into the same kind of tree, so the rest of the engine sees one model. This module does no
- * schema checking: that is the workflow and config loaders' job.
+ * (libyaml, YAML 1.2 core schema scalars) and JSON (engine/json, weir's strict RFC 8259
+ * reader) load into the same kind of tree under the same rules — UTF-8, no NUL, no duplicate
+ * keys, no YAML merge keys or aliases, numbers kept exactly or refused (an integer beyond 64
+ * bits, 1e400), the same depth and size limits — so the rest of the engine sees one model.
+ * This module does no schema checking: that is the workflow and config loaders' job.
  */
 #ifndef WR_SRCDOC_H
 #define WR_SRCDOC_H

@@ -13,6 +13,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/*
+ * The text of `weir help templates`: the template syntax and the value rules (nil, weir.null,
+ * numbers, timestamps, JSON input) that the loader, the Lua host and the executor apply.
+ */
+extern const char wr_template_help[];
+
 /* True when s contains "{{". */
 bool wr_template_has(const char *s);
 

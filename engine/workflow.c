@@ -194,6 +194,25 @@ static void check_retry_order(struct wr_check *c, struct json_object *retry, con
     }
 }
 
+/*
+ * Is the file at full (which exists) inside base_dir, once both are resolved (realpath: no
+ * "..", no symbolic links)? Sets *real and *base to the resolved paths (owned, NULL when
+ * they cannot be resolved, which counts as outside).
+ */
+static bool script_inside(const char *base_dir, const char *full, char **real, char **base)
+{
+    *real = realpath(full, NULL);
+    *base = realpath(base_dir && *base_dir ? base_dir : ".", NULL);
+    if (!*real || !*base) {
+        return false;
+    }
+    size_t n = strlen(*base);
+    if (n == 1 && (*base)[0] == '/') {
+        return true; /* weir.yaml at the root of the file system: everything is below it */
+    }
+    return strncmp(*real, *base, n) == 0 && (*real)[n] == '/';
+}
+
 /* Loads a hook script into the workflow's sandbox: syntax, top level and function. */
 static void check_script(struct loader *ld, struct json_object *step, const char *path)
 {
@@ -216,15 +235,25 @@ static void check_script(struct loader *ld, struct json_object *step, const char
         function = json_object_get_string(fn);
     }
     char *full = wr_path_join(c->base_dir, rel);
+    char *real = NULL, *base = NULL;
     if (stat(full, &st) != 0 || !S_ISREG(st.st_mode)) {
         if (strcmp(rel, full) == 0) {
             wr_check_error(c, path, false, "script '%s' not found", rel);
         } else {
             wr_check_error(c, path, false, "script '%s' not found (looked at %s)", rel, full);
         }
+    } else if (!script_inside(c->base_dir, full, &real, &base)) {
+        /* Never loaded, so nothing of it (a Lua syntax error quotes the text) is shown. */
+        wr_check_error(c, path, false,
+                       "script '%s' is outside '%s' (the directory of weir.yaml, or the current "
+                       "one without it): scripts must live there or below, and a symbolic link "
+                       "counts where it leads",
+                       rel, c->base_dir && *c->base_dir ? c->base_dir : ".");
     } else if (wr_lua_load_hook(c->lua, full, function, err, sizeof(err)) < 0) {
         wr_check_error(c, path, false, "%s", err);
     }
+    free(real);
+    free(base);
     free(full);
 }
 
@@ -690,6 +719,10 @@ static struct json_object *canonical(struct json_object *v, const char *const *d
             json_object_array_add(a, canonical(json_object_array_get_idx(v, i), NULL));
         }
         return a;
+    }
+    if (json_object_is_type(v, json_type_double)) {
+        /* by value: 1e3 and 1000.0 keep their source text, but they are one number */
+        return json_object_new_double(json_object_get_double(v));
     }
     if (!json_object_is_type(v, json_type_object)) {
         return json_object_get(v);

@@ -14,7 +14,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "engine/json.h"
 #include "engine/lua_host.h"
+#include "engine/srcdoc.h"
 #include "engine/strutil.h"
 #include "engine/workflow.h"
 
@@ -114,51 +116,27 @@ static void fail(struct wr_webhook_decoded *d, int status, const char *reason, c
     d->reason = reason;
 }
 
-/* Parses the body strictly; 0, or -1 with the 400 answer filled in. */
+/*
+ * Parses the body with weir's strict JSON reader (RFC 8259: no NaN, single quotes, duplicate
+ * keys, NUL, numbers it cannot hold exactly); 0, or -1 with the 400 answer filled in.
+ */
 static int parse_body(struct wr_webhook_decoded *d, const char *data, size_t len)
 {
     if (len > (size_t)INT32_MAX) {
         fail(d, 413, "Payload Too Large", "the body is too large");
         return -1;
     }
-    /* json-c's own UTF-8 check lets UTF-16 surrogate halves through: check the bytes here. */
-    if (len > 0 && !wr_utf8_valid(data, len)) {
-        fail(d, 400, "Bad Request", "invalid JSON: the body is not valid UTF-8");
-        return -1;
-    }
-    /* One tokener per thread, reset for each body: making one costs as much as a small parse. */
-    static _Thread_local struct json_tokener *tok;
-    if (!tok) {
-        tok = json_tokener_new_ex(WR_WEBHOOK_MAX_DEPTH);
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    }
-    json_tokener_reset(tok);
-    d->body = len ? json_tokener_parse_ex(tok, data, (int)len) : NULL;
-    enum json_tokener_error jerr = len ? json_tokener_get_error(tok) : json_tokener_continue;
-    size_t end = json_tokener_get_parse_end(tok);
-    if (jerr == json_tokener_success && end < len) {
-        /* json-c stops after the first value: anything but whitespace after it is an error. */
-        while (end < len && strchr(" \t\r\n", data[end]) && data[end] != '\0') {
-            end++;
-        }
-        if (end < len) {
-            jerr = json_tokener_error_parse_unexpected;
-        }
-    }
-    if (jerr == json_tokener_success) {
+    struct wr_json_opts opts = {.max_depth = WR_WEBHOOK_MAX_DEPTH, .what = "the body"};
+    struct wr_json_error e;
+    if (wr_json_parse(data, len, &opts, &d->body, &e) == 0) {
         return 0;
     }
-    int line = 1, col = 1;
-    for (size_t i = 0; data && i < end && i < len; i++) {
-        line += data[i] == '\n';
-        col = data[i] == '\n' ? 1 : col + 1;
+    if (e.path[0]) {
+        fail(d, 400, "Bad Request", "invalid JSON at line %d, column %d (at %s): %s", e.line, e.col,
+             e.path, e.msg);
+    } else {
+        fail(d, 400, "Bad Request", "invalid JSON at line %d, column %d: %s", e.line, e.col, e.msg);
     }
-    fail(d, 400, "Bad Request", "invalid JSON at line %d, column %d: %s", line, col,
-         jerr == json_tokener_continue    ? "unexpected end of the body"
-         : end < len && data[end] == '\0' ? "NUL byte in the body"
-                                          : json_tokener_error_desc(jerr));
-    json_object_put(d->body);
-    d->body = NULL;
     return -1;
 }
 
@@ -196,6 +174,13 @@ void wr_webhook_decode(const struct wr_workflow *wf, const struct evkeyvalq *in,
         d->legacy_scope = wr_xasprintf("webhook %s", path);
     }
 
+    /* An event is an object; a split delivery may also be a list, which `split:` takes apart. */
+    if (!json_object_is_type(d->body, json_type_object) &&
+        !(split_expr && json_object_is_type(d->body, json_type_array))) {
+        fail(d, 422, "Unprocessable Entity", "the body must be a JSON object%s, got %s",
+             split_expr ? " (or a list for split:)" : "", wr_json_type_name(d->body));
+        return;
+    }
     size_t n = 1;
     if (split_expr) {
         int scope = wr_lua_scope_new(wf->lua);
@@ -215,6 +200,16 @@ void wr_webhook_decode(const struct wr_workflow *wf, const struct evkeyvalq *in,
             return;
         }
         n = json_object_array_length(d->split);
+        d->is_split = true;
+        for (size_t i = 0; i < n; i++) {
+            struct json_object *el = json_object_array_get_idx(d->split, i);
+            if (!json_object_is_type(el, json_type_object)) {
+                fail(d, 422, "Unprocessable Entity",
+                     "split: item %zu of '%s' is %s; each must be a JSON object (one event)", i,
+                     split_expr, wr_json_type_name(el));
+                return;
+            }
+        }
     }
     d->events = wr_xcalloc(n ? n : 1, sizeof(*d->events));
     d->keys = wr_xcalloc(n ? n : 1, sizeof(*d->keys));
@@ -222,7 +217,7 @@ void wr_webhook_decode(const struct wr_workflow *wf, const struct evkeyvalq *in,
     for (size_t i = 0; i < n; i++) {
         d->events[i].event = d->split ? json_object_array_get_idx(d->split, i) : d->body;
         if (!d->split) {
-            d->events[i].text = data; /* validated above: strict JSON, UTF-8, no NUL */
+            d->events[i].text = data; /* validated above: strict JSON, an object */
             d->events[i].text_len = len;
         }
         if (id_tmpl) {

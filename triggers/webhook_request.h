@@ -4,8 +4,10 @@
  * The listener (webhook_server) routes the request, authenticates its raw bytes and checks
  * the method; everything after that is here, as a pure function of the routed workflow, the
  * request headers and the body, so it can be tested and fuzzed without a socket: the
- * content type must be JSON, the body must parse (strict, UTF-8 checked), `split:` fans it
- * out into one event per element, and each event gets its idempotency key (the `id:`
+ * content type must be JSON, the body must be strict JSON (engine/json: RFC 8259, UTF-8, no
+ * duplicate keys, numbers exact; 400 with the line and column) and an object (422 otherwise;
+ * a list is accepted where `split:` takes it apart), `split:` fans it out into one event per
+ * element (each an object), and each event gets its idempotency key (the `id:`
  * template, else the webhook-id / X-GitHub-Delivery / X-Request-Id header, with the
  * element's index appended for a split delivery) and the key's scope, "webhook PATH (ORIGIN)"
  * with ORIGIN `id` or the header's lower-case name: a key is unique per path and origin, so
@@ -16,6 +18,7 @@
 #define WR_WEBHOOK_REQUEST_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "engine/ingest.h"
@@ -30,6 +33,8 @@ struct wr_webhook_decoded {
     size_t count;
     struct wr_ingest_event *events; /* count entries, borrowing from this struct */
     struct json_object *headers;    /* the request headers minus secrets, for audit */
+    bool is_split;                  /* fanned out by `split:` (answered as a list of events,
+                                       whatever their number) */
     /* private */
     struct json_object *body, *split;
     char **keys;

@@ -55,6 +55,7 @@ struct pending {
     struct wr_webhook_server *srv;
     struct evhttp_request *req;
     size_t count;
+    bool split; /* answered as a list of events, even of one */
 };
 
 /* The workflows routed at path (enabled or not: a disabled one still owns its path). */
@@ -96,7 +97,7 @@ static void on_committed(void *arg, const struct wr_ingest_result *res)
         wr_metrics_event("webhook", res->items[i].duplicate ? "duplicate" : outcome, 1);
     }
     struct json_object *o = json_object_new_object();
-    if (res->count == 1) {
+    if (res->count == 1 && !p->split) {
         json_object_object_add(o, "event_id", json_object_new_string(res->items[0].event_id));
     } else {
         struct json_object *ids = json_object_new_array();
@@ -243,8 +244,18 @@ static bool authenticate(struct wr_webhook_server *srv, struct evhttp_request *r
 static void on_request(struct evhttp_request *req, void *arg)
 {
     struct wr_webhook_server *srv = arg;
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    /* The path as the client sent it: evhttp's parsed URI reads "//hooks//hr" as host
+       "hooks" and path "//hr", which is neither what was asked for nor worth naming. */
+    const char *target = evhttp_request_get_uri(req);
+    char *raw = NULL;
+    const char *path = NULL;
+    if (target && target[0] == '/') {
+        raw = wr_xstrndup(target, strcspn(target, "?#"));
+        path = raw;
+    } else {
+        const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+        path = uri ? evhttp_uri_get_path(uri) : NULL;
+    }
     const struct wr_workflow *routes[64];
     size_t nroutes = path ? route(srv->set, path, routes, 64) : 0;
 
@@ -253,15 +264,18 @@ static void on_request(struct evhttp_request *req, void *arg)
         char *shown = wr_text_cap(path ? path : "this path", 256);
         wr_http_reply_error(req, 404, "Not Found", "no webhook at %s", shown);
         free(shown);
+        free(raw);
         return;
     }
     /* First, on the raw bytes: nothing of an unauthenticated request is parsed or stored. */
     if (!authenticate(srv, req, path)) {
+        free(raw);
         return;
     }
     if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
         wr_http_reply_error(req, 405, "Method Not Allowed", "webhooks take POST");
+        free(raw);
         return;
     }
     struct evbuffer *buf = evhttp_request_get_input_buffer(req);
@@ -280,6 +294,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     p->srv = srv;
     p->req = req;
     p->count = d.count;
+    p->split = d.is_split;
     if (wr_ingest_submit(srv->ingest, source, d.headers, routes, nroutes, d.events, d.count,
                          on_committed, p) != 0) {
         free(p);
@@ -291,6 +306,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     srv->pending++;
 out:
     wr_webhook_decoded_clear(&d);
+    free(raw);
 }
 
 static int parse_listen(const char *listen, char *host, size_t hostlen, int *port)

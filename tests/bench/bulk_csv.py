@@ -54,7 +54,9 @@ def write_csv(path, n):
 def setup(a, sim, name, hundred=False, ingest_only=False):
     root = os.path.join(a.work, name)
     os.makedirs(os.path.join(root, "var", "spool", "users"), exist_ok=True)
-    os.symlink(os.path.join(a.source, "scripts"), os.path.join(root, "scripts"))
+    # copied: a script must live under the directory of weir.yaml (symbolic links count
+    # where they lead)
+    shutil.copytree(os.path.join(a.source, "scripts"), os.path.join(root, "scripts"))
     wport, aport = bl.free_port(), bl.free_port()
     bl.weir_config(root, sim.port, wport, aport,
                    "  pacing: { writes_per_150s: off }\n  batch: 20\n",

@@ -16,7 +16,7 @@ A test imports it with its own directory on sys.path and ends with
 - SIM_SECRET, GRAPH_ENV (graphsim's client secret), SIGNED_ENV (that and HR_WEBHOOK_SECRET):
   environment for weir.
 - write_config(root, workflows, ...), setup_root(sim, workflows, ...): a root with
-  workflows/, scripts/ (a link to the source tree's, when SOURCE is set) and a weir.yaml.
+  workflows/, scripts/ (a copy of the source tree's, when SOURCE is set) and a weir.yaml.
 - Weir(root, args, env, admin, json_only): `weir run -c weir.yaml` in root, its webhook (and
   admin) port read from its log, the log kept in root/weir.log and in .lines; .post(),
   .signed_post(), .call() and .api() (admin), .wait_log(), .mark(), .rss_kb(), .stop(),
@@ -33,6 +33,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -171,8 +172,8 @@ class Sim:
 
 def write_config(root, workflows, sim=None, admin=None, allow=None, env_allow=(),
                  admin_token=None, limits=None, graph_host="127.0.0.1"):
-    """Writes root/workflows/NAME for each {NAME: text}, links root/scripts to the source
-    tree's and writes root/weir.yaml, line by line:
+    """Writes root/workflows/NAME for each {NAME: text}, copies the source
+    tree's scripts/ to root/scripts and writes root/weir.yaml, line by line:
 
         listen: { webhook: 127.0.0.1:0[, admin: ADMIN] }
         workflows, state (./var/weir.db), graph (tenant, client_id, client_secret)
@@ -185,7 +186,9 @@ def write_config(root, workflows, sim=None, admin=None, allow=None, env_allow=()
     os.makedirs(os.path.join(root, "workflows"), exist_ok=True)
     scripts = os.path.join(root, "scripts")
     if SOURCE and not os.path.lexists(scripts):
-        os.symlink(os.path.join(SOURCE, "scripts"), scripts)
+        # copied, not linked: weir loads scripts only from under the directory of weir.yaml,
+        # and a symbolic link counts where it leads
+        shutil.copytree(os.path.join(SOURCE, "scripts"), scripts)
     for name, text in workflows.items():
         with open(os.path.join(root, "workflows", name), "w") as f:
             f.write(text)

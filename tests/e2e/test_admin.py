@@ -182,7 +182,7 @@ class AdminTest(unittest.TestCase):
         failed = harness.wait_runs(self.root, "workflow = 'broken' AND status = 'failed'")[0][0]
         self.assertEqual(w.post("/hooks/wait", {})[0], 202)
         waiting = harness.wait_runs(self.root, "workflow = 'later' AND status = 'waiting'")[0][0]
-        self.assertEqual(w.post("/hooks/hr", {"x": 1})[0], 202)  # a second ok run
+        self.assertEqual(w.post("/hooks/hr", {"title": "Second"})[0], 202)  # a second ok run
         harness.wait_runs(self.root,
                           "workflow = 'retitle' AND id <> '%s' AND status = 'succeeded'" % ok_run)
 

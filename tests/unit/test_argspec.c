@@ -425,6 +425,83 @@ static void test_print_table(void **state)
     free(text);
 }
 
+/* After templates ran, each argument must still fit its type (issue #13: a user: template
+   yielding 42 reached the action as "'' is not a user reference"). */
+static void test_check_rendered(void **state)
+{
+    (void)state;
+    static const char *const sizes[] = {"s", "m", NULL};
+    static const struct wr_argspec rs[] = {
+        {.name = "user", .type = WR_ARG_STRING, .help = "a user reference"},
+        {.name = "add", .type = WR_ARG_STRINGS},
+        {.name = "set", .type = WR_ARG_OBJECT},
+        {.name = "size", .type = WR_ARG_ENUM, .choices = sizes},
+        {.name = "n", .type = WR_ARG_INT, .min = 1, .max = 3},
+        {.name = "any", .type = WR_ARG_ANY},
+        {0},
+    };
+    static const char *const cases[][3] = {
+        {"{\"user\":\"{{ e }}\"}", "{\"user\":42}",
+         "steps[1].user: expected a string (a user reference), got an integer 42 from "
+         "'{{ e }}'"},
+        {"{\"user\":\"{{ e }}\"}", "{\"user\":null}",
+         "steps[1].user: expected a string (a user reference), got null from '{{ e }}'"},
+        {"{\"add\":\"{{ e }}\"}", "{\"add\":[\"a\",1]}",
+         "steps[1].add: expected a list of strings, got a list from '{{ e }}'"},
+        {"{\"set\":\"{{ e }}\"}", "{\"set\":\"x\"}",
+         "steps[1].set: expected a mapping, got the string 'x' from '{{ e }}'"},
+        {"{\"size\":\"{{ e }}\"}", "{\"size\":\"xl\"}",
+         "steps[1].size: expected one of the listed values, got the string 'xl' from "
+         "'{{ e }}'"},
+        {"{\"n\":\"{{ e }}\"}", "{\"n\":7}",
+         "steps[1].n: expected an integer from 1 to 3, got an integer 7 from '{{ e }}'"},
+        {"{\"user\":\"{{ e }}\",\"any\":\"{{ e }}\",\"add\":[\"{{ e }}\"],\"n\":2}",
+         "{\"user\":\"u\",\"any\":null,\"add\":[\"x\"],\"n\":2}", NULL},
+        /* not a template: checked at load, not here */
+        {"{\"user\":\"plain\"}", "{\"user\":1}", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct json_object *raw = json_tokener_parse(cases[i][0]);
+        struct json_object *out = json_tokener_parse(cases[i][1]);
+        char err[512] = "";
+        int rc = wr_argspec_check_rendered(rs, raw, out, "steps[1]", err, sizeof(err));
+        if (cases[i][2] ? rc != -1 || strcmp(err, cases[i][2]) != 0 : rc != 0) {
+            fail_msg("case %zu: want %s, got %d %s", i, cases[i][2] ? cases[i][2] : "ok", rc, err);
+        }
+        json_object_put(raw);
+        json_object_put(out);
+    }
+}
+
+/* A webhook path a client would never send as written is refused at load. */
+static void test_urlpath(void **state)
+{
+    (void)state;
+    static const struct wr_argspec ps[] = {{.name = "path", .type = WR_ARG_URLPATH}, {0}};
+    static const char *const ok_paths[] = {"/",     "/hooks/hr",    "/hooks/hr/", "/a%20b",
+                                           "/a..b", "/.well-known", "/x/...",     NULL};
+    static const char *const bad_paths[] = {
+        "/hooks/../hr", "/hooks/./hr", "/hooks/..",    "//hooks", "/hooks//hr",
+        "/a/%2e%2E/b",  "/a/%2E",      "/caf\xc3\xa9", "/a\\\\b", NULL};
+    for (int pass = 0; pass < 2; pass++) {
+        const char *const *list = pass ? bad_paths : ok_paths;
+        for (size_t i = 0; list[i]; i++) {
+            struct wr_diags d = {0};
+            struct wr_check c = {.d = &d};
+            struct json_object *o = json_object_new_object();
+            json_object_object_add(o, "path", json_object_new_string(list[i]));
+            struct wr_srcdoc doc = {.file = "x.yaml"};
+            c.doc = &doc;
+            wr_argspec_check(&c, ps, o, "", "a webhook", NULL);
+            if ((c.errors != 0) != (pass == 1)) {
+                fail_msg("'%s': %s", list[i], pass ? "should be refused" : d.items[0]);
+            }
+            json_object_put(o);
+            wr_diags_clear(&d);
+        }
+    }
+}
+
 /* }====== */
 
 int main(void)
@@ -435,7 +512,8 @@ int main(void)
         cmocka_unit_test(test_template_split),  cmocka_unit_test(test_template_compile),
         cmocka_unit_test(test_check_keys),      cmocka_unit_test(test_check_values),
         cmocka_unit_test(test_check_templates), cmocka_unit_test(test_check_secret_not_echoed),
-        cmocka_unit_test(test_print_table),
+        cmocka_unit_test(test_print_table),     cmocka_unit_test(test_check_rendered),
+        cmocka_unit_test(test_urlpath),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -371,9 +371,18 @@ static void test_json(void **state)
         {"42", "the file holds a number, not a JSON array of objects\n"},
         {"[\n{\"a\": 1},\n\"x\",\n{},\n[1]\n]", "line 3: element 2 is a string, not an object\n"
                                                 "line 5: element 4 is an array, not an object\n"},
-        {"[\n{\"a\": 1},\n{\"a\": }\n]", "line 3: not valid JSON: unexpected character\n"},
-        {"[\n{\"a\": 1}\n", "line 2: not valid JSON: unexpected end of data\n"},
-        {"[{}]\n[{}]", "line 2: not valid JSON: unexpected character\n"},
+        {"[\n{\"a\": 1},\n{\"a\": }\n]",
+         "line 3: not valid JSON: unexpected character '}' (at [1].a)\n"},
+        {"[\n{\"a\": 1}\n", "line 2: not valid JSON: unexpected end of the data (at [0])\n"},
+        {"[{}]\n[{}]", "line 2: not valid JSON: unexpected data after the JSON value\n"},
+        /* the one strict reader: duplicate keys, numbers kept exactly or refused */
+        {"[\n{\"id\": 1,\n \"id\": 2}]",
+         "line 3: not valid JSON: duplicate key \"id\" (at [0].id)\n"},
+        {"[{\"id\": 123456789012345678901234567890}]",
+         "line 1: not valid JSON: integer out of range: 123456789012345678901234567890 needs more "
+         "than 64 bits (as a string it is kept exactly) (at [0].id)\n"},
+        {"[{\"n\": NaN}]",
+         "line 1: not valid JSON: NaN and Infinity are not JSON numbers (at [0].n)\n"},
         {"[{\"a\": \"\xC3\x28\"}]", "line 1: not valid UTF-8\n"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -418,14 +427,19 @@ static void test_ndjson(void **state)
                               "{\"a\": 1} {\"b\": 2}\n"
                               "{\"a\": \"\xFF\"}\n"
                               "\"text\"\n"
-                              "{\"ok\": true}\n";
+                              "{\"ok\": true}\n"
+                              "{\"n\": 1e400}\n"
+                              "{\"a\": 1, \"a\": 2}\n";
     read_fails(WR_CSV_FORMAT_NDJSON, bad, strlen(bad),
-               "line 2: not valid JSON: unexpected end of data\n"
+               "line 2: not valid JSON: unexpected end of the data (at a)\n"
                "line 3: an array, not a JSON object\n"
                "line 4: a number, not a JSON object\n"
-               "line 5: not valid JSON: unexpected character\n"
+               "line 5: not valid JSON: unexpected data after the JSON value\n"
                "line 6: not valid UTF-8\n"
-               "line 7: a string, not a JSON object\n");
+               "line 7: a string, not a JSON object\n"
+               "line 9: not valid JSON: number out of range: 1e400 is too large for a double (at "
+               "n)\n"
+               "line 10: not valid JSON: duplicate key \"a\" (at a)\n");
 }
 
 static void test_format_names(void **state)

@@ -573,6 +573,143 @@ static void test_hook_sandbox(void **state)
 
 /* }====== */
 
+/* Renders tmpl (JSON text) strictly at path; returns 0/-1 with the JSON or the message. */
+static int render_args(struct wr_lua *lua, int scope, const char *tmpl_json, const char *path,
+                       char *buf, size_t buflen)
+{
+    struct json_object *tmpl = json_tokener_parse(tmpl_json), *out = NULL;
+    assert_non_null(tmpl);
+    int rc = wr_lua_render_args(lua, scope, tmpl, path, &out, buf, buflen);
+    if (rc == 0) {
+        snprintf(buf, buflen, "%s",
+                 json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN |
+                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
+    }
+    json_object_put(out);
+    json_object_put(tmpl);
+    return rc;
+}
+
+/*
+ * Issue #13 item 4: a missing event field must not become "clear this property". A whole-value
+ * template that yields nil fails the step with the argument's path and the expression;
+ * weir.null (and a JSON null the sender put in the event) is null on purpose.
+ */
+static void test_render_args_nil(void **state)
+{
+    (void)state;
+    struct wr_lua *lua = new_lua();
+    struct json_object *event = json_tokener_parse(
+        "{\"employee\":{\"department\":\"IT\",\"job_title\":\"Eng\",\"manager\":null,"
+        "\"id\":42}}");
+    int scope = wr_lua_scope_new(lua);
+    wr_lua_scope_set(lua, scope, "event", event);
+    char buf[1024];
+
+    /* the shipped mover example, with no office in the event */
+    assert_int_equal(render_args(lua, scope,
+                                 "{\"user\":\"a@b.c\",\"set\":{\"department\":\"{{ "
+                                 "event.employee.department }}\",\"officeLocation\":\"{{ "
+                                 "event.employee.office }}\"}}",
+                                 "steps[0]", buf, sizeof(buf)),
+                     -1);
+    assert_string_equal(buf, "steps[0].set.officeLocation: template '{{ event.employee.office }}' "
+                             "is nil; weir sends no value it was not given (write '{{ "
+                             "event.employee.office or weir.null }}' to send null, e.g. to "
+                             "clear a property, on purpose)");
+    /* explicit: weir.null, or a null the sender wrote into the event */
+    assert_int_equal(render_args(lua, scope,
+                                 "{\"set\":{\"officeLocation\":\"{{ event.employee.office or "
+                                 "weir.null }}\",\"manager\":\"{{ event.employee.manager }}\"}}",
+                                 "steps[0]", buf, sizeof(buf)),
+                     0);
+    assert_string_equal(buf, "{\"set\":{\"officeLocation\":null,\"manager\":null}}");
+    /* in lists too, and at the top without a path */
+    assert_int_equal(render_args(lua, scope, "{\"add\":[\"X\",\"{{ event.sku }}\"]}", "on_error[1]",
+                                 buf, sizeof(buf)),
+                     -1);
+    assert_non_null(strstr(buf, "on_error[1].add[1]: template '{{ event.sku }}' is nil"));
+    assert_int_equal(render_args(lua, scope, "\"{{ event.nope }}\"", NULL, buf, sizeof(buf)), -1);
+    assert_int_equal(strncmp(buf, "template '{{ event.nope }}' is nil", 34), 0);
+    /* a table built in Lua has no nil values: a missing field leaves the key out (the property
+       is not touched), weir.null writes null */
+    assert_int_equal(render_args(lua, scope,
+                                 "{\"set\":\"{{ { a = event.employee.office, b = weir.null, c = "
+                                 "event.employee.job_title } }}\"}",
+                                 "steps[2]", buf, sizeof(buf)),
+                     0);
+    assert_string_equal(buf, "{\"set\":{\"b\":null,\"c\":\"Eng\"}}");
+    /* the lenient render (id:, concurrency_key) keeps nil as null for its caller to judge */
+    struct json_object *t = json_object_new_string("{{ event.nope }}"), *out = NULL;
+    assert_int_equal(wr_lua_render(lua, scope, t, &out, buf, sizeof(buf)), 0);
+    assert_null(out);
+    json_object_put(t);
+
+    /* interpolation: nil and null are errors, never "" or "nil"; the path says where */
+    assert_int_equal(render_args(lua, scope, "{\"body\":{\"text\":\"x {{ event.nope }}\"}}",
+                                 "steps[1]", buf, sizeof(buf)),
+                     -1);
+    assert_string_equal(buf, "steps[1].body.text: '{{ event.nope }}' is nil; text around '{{ }}' "
+                             "needs a value (write '{{ event.nope or \"\" }}' to leave it empty "
+                             "on purpose)");
+    assert_int_equal(render_args(lua, scope, "\"x {{ weir.null }}\"", NULL, buf, sizeof(buf)), -1);
+    assert_non_null(strstr(buf, "'{{ weir.null }}' is null;"));
+    /* a runtime error carries the path too */
+    assert_int_equal(
+        render_args(lua, scope, "{\"user\":\"{{ event.a.b }}\"}", "steps[3]", buf, sizeof(buf)),
+        -1);
+    assert_int_equal(strncmp(buf, "steps[3].user: 'event.a.b': ", 28), 0);
+
+    wr_lua_scope_free(lua, scope);
+    json_object_put(event);
+    wr_lua_free(lua);
+}
+
+/*
+ * Issue #13 item 6: numbers pass through Lua and templates exactly, or not at all: no float
+ * rounding of an integer json-c holds as unsigned, no "%.14g" in interpolations, doubles
+ * written with the fewest digits that read back the same; tostring(weir.null) says what it is.
+ */
+static void test_values_exact(void **state)
+{
+    (void)state;
+    struct wr_lua *lua = new_lua();
+    struct json_object *event = json_object_new_object();
+    json_object_object_add(event, "big", json_object_new_uint64(18446744073709551615ULL));
+    json_object_object_add(event, "d", json_object_new_double(12345678901234567.0));
+    json_object_object_add(event, "max", json_object_new_int64(INT64_MAX));
+    int scope = wr_lua_scope_new(lua);
+    wr_lua_scope_set(lua, scope, "event", event);
+    char buf[1024];
+
+    /* json-c's unsigned integers never become a rounded float */
+    assert_int_equal(render_args(lua, scope, "\"{{ event.big }}\"", NULL, buf, sizeof(buf)), -1);
+    assert_non_null(strstr(buf, "18446744073709551615 needs more than 64 bits"));
+    assert_int_equal(render_args(lua, scope, "\"id-{{ event.max }}\"", NULL, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "\"id-9223372036854775807\"");
+    assert_int_equal(render_args(lua, scope, "\"id-{{ event.d }}\"", NULL, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "\"id-12345678901234568\"");
+    assert_int_equal(render_args(lua, scope,
+                                 "[\"{{ 0.1 }}\",\"{{ 1/3 }}\",\"{{ 3.0 }}\",\"{{ 2^60 }}\","
+                                 "\"{{ 1e300 }}\",\"{{ -0.5 }}\"]",
+                                 NULL, buf, sizeof(buf)),
+                     0);
+    assert_string_equal(buf, "[0.1,0.3333333333333333,3.0,1.152921504606847e+18,1e+300,-0.5]");
+    assert_int_equal(
+        render_args(lua, scope,
+                    "\"{{ 0.1 }} {{ 1/3 }} {{ 3.0 }} {{ 2^60 }} {{ 1e300 }} {{ 2^53 }}\"", NULL,
+                    buf, sizeof(buf)),
+        0);
+    assert_string_equal(
+        buf, "\"0.1 0.3333333333333333 3 1.152921504606847e+18 1e+300 9007199254740992\"");
+
+    want_value(lua, "tostring(weir.null)", "\"weir.null\"");
+    want_value(lua, "tostring(weir.null) .. '!'", "\"weir.null!\"");
+    wr_lua_scope_free(lua, scope);
+    json_object_put(event);
+    wr_lua_free(lua);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -583,6 +720,8 @@ int main(void)
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_to_json_errors),
         cmocka_unit_test(test_scope_and_when),
+        cmocka_unit_test(test_render_args_nil),
+        cmocka_unit_test(test_values_exact),
         cmocka_unit_test(test_views),
         cmocka_unit_test(test_hooks),
         cmocka_unit_test(test_env_and_compile_errors),
