@@ -1210,7 +1210,9 @@ static int read_document(const char *path, struct json_object **out, struct wr_d
     } else {
         rc = wr_read_file(path, WR_SRCDOC_MAX_BYTES, &buf, &len);
         if (rc != 0) {
-            wr_diags_add(d, path, 0, 0, NULL, "cannot read: %s", strerror(-rc));
+            char why[128];
+            wr_diags_add(d, path, 0, 0, NULL, "cannot read: %s",
+                         wr_read_file_error(path, rc, why, sizeof(why)));
             return -1;
         }
         json = !wr_str_has_suffix(path, ".yaml") && !wr_str_has_suffix(path, ".yml");

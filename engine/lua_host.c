@@ -1518,6 +1518,50 @@ static int newglobal_refused(lua_State *L)
                       luaL_optstring(L, 2, "?"));
 }
 
+#define SCRIPT_MAX_BYTES (16 << 20) /* a hook script's source */
+
+/*
+ * Pushes the compiled chunk of the script at path, as luaL_loadfilex would (text only, a first
+ * line starting with '#' and a UTF-8 byte order mark skipped, chunk name "@path"), but read
+ * with wr_read_file: bounded, and refused at once when path is a FIFO or a socket instead of
+ * waiting for a writer. Returns 0, or -1 with the message in err (nothing pushed).
+ */
+static int load_script(lua_State *L, const char *path, char *err, size_t errlen)
+{
+    char *buf = NULL, why[128];
+    size_t len = 0, skip = 0;
+    int rc = wr_read_file(path, SCRIPT_MAX_BYTES, &buf, &len);
+    if (rc == -EFBIG) {
+        snprintf(err, errlen, "cannot load %s: larger than %d bytes", path, SCRIPT_MAX_BYTES);
+        return -1;
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path,
+                 wr_read_file_error(path, rc, why, sizeof(why)));
+        return -1;
+    }
+    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
+        skip = 3;
+    }
+    if (skip < len && buf[skip] == '#') {
+        /* A "#!" line: skipped, its newline kept so that line numbers stay true. */
+        while (skip < len && buf[skip] != '\n') {
+            skip++;
+        }
+    }
+    char *name = wr_xasprintf("@%s", path);
+    rc = luaL_loadbufferx(L, buf + skip, len - skip, name, "t");
+    free(name);
+    free(buf);
+    if (rc != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        snprintf(err, errlen, "%s", msg ? msg : "cannot load script");
+        lua_pop(L, 1);
+        return -1;
+    }
+    return 0;
+}
+
 int wr_lua_load_hook(struct wr_lua *lua, const char *path, const char *function, char *err,
                      size_t errlen)
 {
@@ -1536,9 +1580,7 @@ int wr_lua_load_hook(struct wr_lua *lua, const char *path, const char *function,
     }
     lua_pop(L, 1);
 
-    if (luaL_loadfilex(L, path, "t") != LUA_OK) {
-        const char *msg = lua_tostring(L, -1);
-        snprintf(err, errlen, "%s", msg ? msg : "cannot load script");
+    if (load_script(L, path, err, errlen) != 0) {
         goto fail;
     }
     /* Its own environment in front of the sandbox: its top-level functions live there. */
