@@ -136,6 +136,69 @@ static bool check_line(const char *buf, size_t pos, size_t end, size_t line, con
     return true;
 }
 
+/* How much of the start of a file is looked at to tell UTF-16 from UTF-8 text. */
+#define SNIFF_BYTES 1024
+
+/*
+ * Whether buf is text weir can read at all. A UTF-16 or UTF-32 file (by its byte order mark,
+ * or, without one, by the NUL in every other byte that ASCII text has in UTF-16), a zip archive
+ * (an .xlsx workbook saved under a .csv name) or any NUL byte fails the whole file with ONE
+ * error: reporting every line of such a file would bury the one thing to do, save it as UTF-8.
+ * A UTF-8 byte order mark is fine (the readers skip it).
+ */
+static bool check_encoding(const char *buf, size_t len, const char *hint, struct wr_csv_errors *e)
+{
+    const unsigned char *u = (const unsigned char *)buf;
+    const char *bom = ", with a byte order mark";
+    if (len >= 4 && memcmp(u, "\xFF\xFE\0\0", 4) == 0) {
+        add_error(e, 0,
+                  "the file is UTF-32 (little-endian%s), which weir does not read: save it as "
+                  "UTF-8%s",
+                  bom, hint);
+        return false;
+    }
+    if (len >= 4 && memcmp(u, "\0\0\xFE\xFF", 4) == 0) {
+        add_error(e, 0,
+                  "the file is UTF-32 (big-endian%s), which weir does not read: save it as "
+                  "UTF-8%s",
+                  bom, hint);
+        return false;
+    }
+    if (len >= 2 && ((u[0] == 0xFF && u[1] == 0xFE) || (u[0] == 0xFE && u[1] == 0xFF))) {
+        add_error(e, 0,
+                  "the file is UTF-16 (%s-endian%s), which weir does not read: save it as "
+                  "UTF-8%s",
+                  u[0] == 0xFE ? "big" : "little", bom, hint);
+        return false;
+    }
+    if (len >= 4 && memcmp(u, "PK\x03\x04", 4) == 0) {
+        add_error(e, 0, "the file is a zip archive (an Excel .xlsx workbook?), not text%s", hint);
+        return false;
+    }
+    const char *nul = memchr(buf, '\0', len);
+    if (!nul) {
+        return true;
+    }
+    /* Without a byte order mark: in UTF-16, text that is mostly ASCII has a NUL in nearly every
+       other byte and (almost) none in the others. */
+    size_t pairs = (len < SNIFF_BYTES ? len : SNIFF_BYTES) / 2, even = 0, odd = 0;
+    for (size_t i = 0; i < pairs; i++) {
+        even += u[2 * i] == 0;
+        odd += u[2 * i + 1] == 0;
+    }
+    bool le = odd * 10 >= pairs * 9 && even * 10 <= pairs;
+    bool be = even * 10 >= pairs * 9 && odd * 10 <= pairs;
+    if (pairs > 0 && (le || be)) {
+        add_error(e, 0,
+                  "the file is UTF-16 (%s-endian), which weir does not read: save it as "
+                  "UTF-8%s",
+                  be ? "big" : "little", hint);
+        return false;
+    }
+    add_error(e, line_at(buf, len, (size_t)(nul - buf)), "a NUL byte: this is not a text file");
+    return false;
+}
+
 /* Every line of the file through check_line. */
 static void check_text(const char *buf, size_t len, const char *hint, struct wr_csv_errors *e)
 {
@@ -342,6 +405,9 @@ int wr_csv_parse(const char *buf, size_t len, size_t max_rows, struct wr_csv *ou
     size_t cap = 0, seen = 0;
     enum record_status st = REC_BLANK;
 
+    if (!check_encoding(buf, len, CSV_HINT, &out->errors)) {
+        goto out;
+    }
     check_text(buf, len, CSV_HINT, &out->errors);
 
     while (ps.pos < ps.len && (st = parse_record(&ps, &r, WR_CSV_MAX_COLUMNS + 1)) == REC_BLANK) {
@@ -507,6 +573,9 @@ static void read_json(const char *buf, size_t len, size_t max_rows, struct wr_cs
     const char *why;
     size_t where;
 
+    if (!check_encoding(buf, len, "", &out->errors)) {
+        return;
+    }
     check_text(buf, len, "", &out->errors);
     if (has_errors(&out->errors)) {
         return;
@@ -582,6 +651,9 @@ static void read_ndjson(const char *buf, size_t len, size_t max_rows, struct wr_
     const char *why;
     size_t where;
 
+    if (!check_encoding(buf, len, "", &out->errors)) {
+        return;
+    }
     for (; pos < len; pos = next, line++) {
         next_line(buf, len, pos, &end, &next);
         if (only_space(buf + pos, end - pos)) {

@@ -9,7 +9,9 @@
  * knows nothing about directories, inotify or the journal (that is triggers/file_watch).
  *
  * Lines are counted from 1; a line ends at LF, CRLF or a lone CR. A UTF-8 byte order mark at
- * the start is skipped. Text must be UTF-8 without NUL bytes.
+ * the start is skipped. Text must be UTF-8 without NUL bytes; a file that is not UTF-8 text at
+ * all (UTF-16 or UTF-32, with or without a byte order mark, a zip archive such as an .xlsx
+ * workbook, NUL bytes) fails with one error that says so, not one per line.
  */
 #ifndef WR_CSV_H
 #define WR_CSV_H
