@@ -1378,6 +1378,9 @@ static int cmd_help(int argc, char **argv)
     } else if (trig) {
         printf("trigger: { %s: {...} } — %s\n\nArguments:\n", trig->name, trig->summary);
         wr_argspec_print(trig->args, stdout, 2);
+        if (trig->notes) {
+            printf("\n%s", trig->notes);
+        }
     } else if (strcmp(topic, "workflow") == 0) {
         printf("A workflow file (YAML or JSON, one workflow per file):\n");
         wr_argspec_print(wr_workflow_spec(), stdout, 2);

@@ -425,6 +425,7 @@ int wr_csv_parse(const char *buf, size_t len, size_t max_rows, struct wr_csv *ou
         goto out;
     }
     out->ncols = r.noffs;
+    out->header_line = r.line;
     char **names = record_take(&r, &header_data);
     out->header = wr_xmalloc(out->ncols * sizeof(*out->header));
     for (size_t i = 0; i < out->ncols; i++) {
@@ -699,6 +700,11 @@ static void read_csv(const char *buf, size_t len, size_t max_rows, struct wr_csv
     }
     out->errors = csv.errors; /* moved */
     memset(&csv.errors, 0, sizeof(csv.errors));
+    out->header = csv.header; /* moved too */
+    out->ncols = csv.ncols;
+    out->header_line = csv.header_line;
+    csv.header = NULL;
+    csv.ncols = 0;
     wr_csv_clear(&csv);
 }
 
@@ -757,5 +763,66 @@ void wr_csv_records_clear(struct wr_csv_records *r)
     }
     free(r->items);
     errors_clear(&r->errors);
+    for (size_t i = 0; i < r->ncols; i++) {
+        free(r->header[i]);
+    }
+    free(r->header);
     memset(r, 0, sizeof(*r));
+}
+
+/* At most this much of a header is quoted in an error. */
+#define QUOTE_MAX 200
+
+int wr_csv_require(struct wr_csv_records *r, const char *const *columns, size_t n, const char *who)
+{
+    if (r->header) {
+        struct wr_buf missing = {0}, line = {0};
+        size_t nmissing = 0;
+        for (size_t c = 0; c < n; c++) {
+            bool found = false;
+            for (size_t i = 0; i < r->ncols && !found; i++) {
+                found = strcmp(r->header[i], columns[c]) == 0;
+            }
+            if (!found) {
+                wr_buf_addf(&missing, "%s\"%s\"", nmissing++ ? ", " : "", columns[c]);
+            }
+        }
+        for (size_t i = 0; i < r->ncols && line.len < QUOTE_MAX; i++) {
+            wr_buf_addf(&line, "%s%s", i ? "," : "", r->header[i]);
+        }
+        if (nmissing > 0) {
+            add_error(&r->errors, r->header_line,
+                      "the header lacks the column%s %s that %s lists; the line reads \"%.*s%s\" "
+                      "(is this the rest of a file written in several pieces?)",
+                      nmissing == 1 ? "" : "s", wr_buf_str(&missing), who, QUOTE_MAX,
+                      wr_buf_str(&line), line.len > QUOTE_MAX ? "..." : "");
+        }
+        wr_buf_free(&missing);
+        wr_buf_free(&line);
+    } else {
+        for (size_t i = 0; i < r->count; i++) {
+            struct wr_buf missing = {0};
+            size_t nmissing = 0;
+            for (size_t c = 0; c < n; c++) {
+                if (!json_object_object_get_ex(r->items[i].row, columns[c], NULL)) {
+                    wr_buf_addf(&missing, "%s\"%s\"", nmissing++ ? ", " : "", columns[c]);
+                }
+            }
+            if (nmissing > 0) {
+                add_error(&r->errors, r->items[i].line, "no %s, which %s lists",
+                          wr_buf_str(&missing), who);
+            }
+            wr_buf_free(&missing);
+        }
+    }
+    if (!has_errors(&r->errors)) {
+        return 0;
+    }
+    for (size_t i = 0; i < r->count; i++) {
+        json_object_put(r->items[i].row);
+    }
+    free(r->items);
+    r->items = NULL;
+    r->count = 0;
+    return -1;
 }

@@ -339,6 +339,44 @@ static void test_encodings(void **state)
     wr_csv_records_clear(&r);
 }
 
+/* A workflow's `columns:`: the header must hold them (CSV), every row must have them (JSON). */
+static void test_require(void **state)
+{
+    (void)state;
+    static const char *const cols[] = {"User Name", "City"};
+    struct wr_csv_records r;
+    read_ok(WR_CSV_FORMAT_CSV, "\n\nCity,User Name,Extra\nLondon,a@contoso.com,x\n", 1, &r);
+    assert_int_equal(r.ncols, 3);
+    assert_int_equal(r.header_line, 3);
+    assert_string_equal(r.header[1], "User Name");
+    assert_int_equal(wr_csv_require(&r, cols, 2, "columns: of workflow w"), 0);
+    assert_int_equal(r.count, 1);
+    wr_csv_records_clear(&r);
+
+    /* the rest of a file written in pieces: its first row is no header */
+    read_ok(WR_CSV_FORMAT_CSV, "a@contoso.com,London\nb@contoso.com,Paris\n", 1, &r);
+    assert_int_equal(wr_csv_require(&r, cols, 2, "columns: of workflow w"), -1);
+    assert_int_equal(r.count, 0);
+    char *text = wr_csv_errors_format(&r.errors);
+    assert_string_equal(text, "line 1: the header lacks the columns \"User Name\", \"City\" that "
+                              "columns: of workflow w lists; the line reads "
+                              "\"a@contoso.com,London\" (is this the rest of a file written in "
+                              "several pieces?)\n");
+    free(text);
+    wr_csv_records_clear(&r);
+
+    read_ok(WR_CSV_FORMAT_NDJSON,
+            "{\"User Name\": \"a\", \"City\": \"x\"}\n{\"User Name\": \"b\"}\n{}\n", 3, &r);
+    assert_null(r.header);
+    assert_int_equal(wr_csv_require(&r, cols, 2, "columns: of workflow w"), -1);
+    text = wr_csv_errors_format(&r.errors);
+    assert_string_equal(text, "line 2: no \"City\", which columns: of workflow w lists\n"
+                              "line 3: no \"User Name\", \"City\", which columns: of workflow w "
+                              "lists\n");
+    free(text);
+    wr_csv_records_clear(&r);
+}
+
 static void test_limits(void **state)
 {
     (void)state;
@@ -529,6 +567,7 @@ int main(void)
         cmocka_unit_test(test_quote_errors),
         cmocka_unit_test(test_bad_bytes),
         cmocka_unit_test(test_encodings),
+        cmocka_unit_test(test_require),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_m365_template),
         cmocka_unit_test(test_json),
