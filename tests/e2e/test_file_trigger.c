@@ -686,7 +686,7 @@ static void test_special_files(void **state)
     free(fifo0);
     start_watch(h, NULL);
     run_until(h, "failed/early.csv");
-    char *fifo = path_of(h, "pipe.csv"), *link = path_of(h, "link.csv");
+    char *fifo = path_of(h, "pipe.csv"), *slink = path_of(h, "link.csv");
     char *dir = path_of(h, "dir.csv");
     assert_int_equal(mkfifo(fifo, 0644), 0);
     run_until(h, "failed/pipe.csv");
@@ -696,25 +696,32 @@ static void test_special_files(void **state)
                               "only (write the file under a temporary name, then rename it into "
                               "the directory)\n");
     free(text);
-    assert_int_equal(symlink("/etc/passwd", link), 0);
+    assert_int_equal(symlink("/etc/passwd", slink), 0);
     run_until(h, "failed/link.csv");
     text = slurp(h, "failed/link.csv.error");
     assert_non_null(strstr(text, "a symbolic link: weir does not follow links"));
     free(text);
     struct stat st;
-    assert_int_equal(lstat(link, &st), -1); /* the link itself moved, never followed */
+    assert_int_equal(lstat(slink, &st), -1); /* the link itself moved, never followed */
     char *moved = path_of(h, "failed/link.csv");
     assert_int_equal(lstat(moved, &st), 0);
     assert_true(S_ISLNK(st.st_mode));
     free(moved);
+    /* a hard link into the spool is a complete file, as a rename is */
+    char *outside = wr_xasprintf("%s/linked.csv", h->dir), *inside = path_of(h, "linked.csv");
+    write_file(outside, "User Name\nl@contoso.com\n", 24);
+    assert_int_equal(link(outside, inside), 0);
+    run_until(h, "done/linked.csv");
+    free(outside);
+    free(inside);
     /* a directory is left alone; a file after it is still taken */
     assert_int_equal(mkdir(dir, 0755), 0);
     drop(h, "after.csv", "User Name\na@contoso.com\n", 24);
     run_until(h, "done/after.csv");
     assert_true(exists(h, "dir.csv"));
-    assert_int_equal(count_events(h, NULL), 1);
+    assert_int_equal(count_events(h, NULL), 2);
     free(fifo);
-    free(link);
+    free(slink);
     free(dir);
 }
 
