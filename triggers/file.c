@@ -95,7 +95,8 @@ static const char file_notes[] =
     "system, then rename it into the directory. A renamed file is read at once. A file\n"
     "written in place is read once its writer has closed it and it stayed unchanged for\n"
     "`settle` (default 2s): a writer that opens and closes it several times must not pause\n"
-    "longer than that in between, or the parts arrive as separate files.\n"
+    "longer than that in between, or the parts are taken as separate files (and a part that\n"
+    "starts without the header goes to failed/, see below).\n"
     "\n"
     "Each row is one event: event.row (for CSV, {column: text}), event.file, event.line.\n"
     "Once every row is stored the file moves to done/ (a row stored before, by the content\n"
@@ -106,7 +107,11 @@ static const char file_notes[] =
     "— it lacks the `columns`, or it shares no column name with the header of the previous\n"
     "file this workflow took and has as many fields, as the rest of a file written in pieces\n"
     "does. A file refused for looking like such a rest is taken when it is dropped again\n"
-    "unchanged. Directories in the watched directory are left alone (logged once).\n";
+    "unchanged. Directories in the watched directory are left alone (logged once).\n"
+    "\n"
+    "Big files are read and parsed off the event loop and their rows stored in chunks, so\n"
+    "webhooks are answered meanwhile. If weir stops (or the file is written again) half way,\n"
+    "the file stays where it is and is taken again; the rows already stored are duplicates.\n";
 
 const struct wr_trigger_kind wr_trigger_file = {
     .name = "file",
