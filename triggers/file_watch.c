@@ -14,10 +14,11 @@
  *             against the workflows' `columns:`, and turned into events (their JSON text
  *             too). The result comes back to the loop with event_active, as the journal
  *             hands back its commits; nothing of the job is touched by both threads.
- *   feeding   on the loop thread, in slices of about a millisecond per loop turn (`when:`,
- *             `id:` and concurrency_key run in the workflows' Lua states, which belong to the
+ *   feeding   on the loop thread, in slices of about a millisecond per loop turn (`when:`
+ *             and concurrency_key run in the workflows' Lua states, which belong to the
  *             loop): rows are matched into chunks of CHUNK_ROWS, one chunk committed at a
- *             time, so a webhook's commit never queues behind a whole file's.
+ *             time, so a webhook's commit never queues behind a whole file's. The answer goes
+ *             back to the reader thread to be freed (see reader_dispose).
  *
  * Then the file moves to done/ (every chunk committed) or failed/ (with NAME.error). A chunk
  * whose commit failed is matched and committed again after WR_FILE_RETRY_MS. Keys are
