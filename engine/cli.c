@@ -1265,7 +1265,9 @@ static int read_document(const char *path, struct json_object **out, struct wr_d
     } else {
         rc = wr_read_file(path, WR_SRCDOC_MAX_BYTES, &buf, &len);
         if (rc != 0) {
-            wr_diags_add(d, path, 0, 0, NULL, "cannot read: %s", strerror(-rc));
+            char why[128];
+            wr_diags_add(d, path, 0, 0, NULL, "cannot read: %s",
+                         wr_read_file_error(path, rc, why, sizeof(why)));
             return -1;
         }
         json = !wr_str_has_suffix(path, ".yaml") && !wr_str_has_suffix(path, ".yml");
@@ -1447,6 +1449,9 @@ static int cmd_help(int argc, char **argv)
     } else if (trig) {
         printf("trigger: { %s: {...} } — %s\n\nArguments:\n", trig->name, trig->summary);
         wr_argspec_print(trig->args, stdout, 2);
+        if (trig->notes) {
+            printf("\n%s", trig->notes);
+        }
     } else if (strcmp(topic, "workflow") == 0) {
         printf("A workflow file (YAML or JSON, one workflow per file):\n");
         wr_argspec_print(wr_workflow_spec(), stdout, 2);

@@ -137,6 +137,69 @@ static bool check_line(const char *buf, size_t pos, size_t end, size_t line, con
     return true;
 }
 
+/* How much of the start of a file is looked at to tell UTF-16 from UTF-8 text. */
+#define SNIFF_BYTES 1024
+
+/*
+ * Whether buf is text weir can read at all. A UTF-16 or UTF-32 file (by its byte order mark,
+ * or, without one, by the NUL in every other byte that ASCII text has in UTF-16), a zip archive
+ * (an .xlsx workbook saved under a .csv name) or any NUL byte fails the whole file with ONE
+ * error: reporting every line of such a file would bury the one thing to do, save it as UTF-8.
+ * A UTF-8 byte order mark is fine (the readers skip it).
+ */
+static bool check_encoding(const char *buf, size_t len, const char *hint, struct wr_csv_errors *e)
+{
+    const unsigned char *u = (const unsigned char *)buf;
+    const char *bom = ", with a byte order mark";
+    if (len >= 4 && memcmp(u, "\xFF\xFE\0\0", 4) == 0) {
+        add_error(e, 0,
+                  "the file is UTF-32 (little-endian%s), which weir does not read: save it as "
+                  "UTF-8%s",
+                  bom, hint);
+        return false;
+    }
+    if (len >= 4 && memcmp(u, "\0\0\xFE\xFF", 4) == 0) {
+        add_error(e, 0,
+                  "the file is UTF-32 (big-endian%s), which weir does not read: save it as "
+                  "UTF-8%s",
+                  bom, hint);
+        return false;
+    }
+    if (len >= 2 && ((u[0] == 0xFF && u[1] == 0xFE) || (u[0] == 0xFE && u[1] == 0xFF))) {
+        add_error(e, 0,
+                  "the file is UTF-16 (%s-endian%s), which weir does not read: save it as "
+                  "UTF-8%s",
+                  u[0] == 0xFE ? "big" : "little", bom, hint);
+        return false;
+    }
+    if (len >= 4 && memcmp(u, "PK\x03\x04", 4) == 0) {
+        add_error(e, 0, "the file is a zip archive (an Excel .xlsx workbook?), not text%s", hint);
+        return false;
+    }
+    const char *nul = memchr(buf, '\0', len);
+    if (!nul) {
+        return true;
+    }
+    /* Without a byte order mark: in UTF-16, text that is mostly ASCII has a NUL in nearly every
+       other byte and (almost) none in the others. */
+    size_t pairs = (len < SNIFF_BYTES ? len : SNIFF_BYTES) / 2, even = 0, odd = 0;
+    for (size_t i = 0; i < pairs; i++) {
+        even += u[2 * i] == 0;
+        odd += u[2 * i + 1] == 0;
+    }
+    bool le = odd * 10 >= pairs * 9 && even * 10 <= pairs;
+    bool be = even * 10 >= pairs * 9 && odd * 10 <= pairs;
+    if (pairs > 0 && (le || be)) {
+        add_error(e, 0,
+                  "the file is UTF-16 (%s-endian), which weir does not read: save it as "
+                  "UTF-8%s",
+                  be ? "big" : "little", hint);
+        return false;
+    }
+    add_error(e, line_at(buf, len, (size_t)(nul - buf)), "a NUL byte: this is not a text file");
+    return false;
+}
+
 /* Every line of the file through check_line. */
 static void check_text(const char *buf, size_t len, const char *hint, struct wr_csv_errors *e)
 {
@@ -343,6 +406,9 @@ int wr_csv_parse(const char *buf, size_t len, size_t max_rows, struct wr_csv *ou
     size_t cap = 0, seen = 0;
     enum record_status st = REC_BLANK;
 
+    if (!check_encoding(buf, len, CSV_HINT, &out->errors)) {
+        goto out;
+    }
     check_text(buf, len, CSV_HINT, &out->errors);
 
     while (ps.pos < ps.len && (st = parse_record(&ps, &r, WR_CSV_MAX_COLUMNS + 1)) == REC_BLANK) {
@@ -360,6 +426,7 @@ int wr_csv_parse(const char *buf, size_t len, size_t max_rows, struct wr_csv *ou
         goto out;
     }
     out->ncols = r.noffs;
+    out->header_line = r.line;
     char **names = record_take(&r, &header_data);
     out->header = wr_xmalloc(out->ncols * sizeof(*out->header));
     for (size_t i = 0; i < out->ncols; i++) {
@@ -496,6 +563,9 @@ static void read_json(const char *buf, size_t len, size_t max_rows, struct wr_cs
     char why[WR_CSV_WHY_MAX];
     size_t where;
 
+    if (!check_encoding(buf, len, "", &out->errors)) {
+        return;
+    }
     check_text(buf, len, "", &out->errors);
     if (has_errors(&out->errors)) {
         return;
@@ -571,6 +641,9 @@ static void read_ndjson(const char *buf, size_t len, size_t max_rows, struct wr_
     char why[WR_CSV_WHY_MAX];
     size_t where;
 
+    if (!check_encoding(buf, len, "", &out->errors)) {
+        return;
+    }
     for (; pos < len; pos = next, line++) {
         next_line(buf, len, pos, &end, &next);
         if (only_space(buf + pos, end - pos)) {
@@ -616,6 +689,11 @@ static void read_csv(const char *buf, size_t len, size_t max_rows, struct wr_csv
     }
     out->errors = csv.errors; /* moved */
     memset(&csv.errors, 0, sizeof(csv.errors));
+    out->header = csv.header; /* moved too */
+    out->ncols = csv.ncols;
+    out->header_line = csv.header_line;
+    csv.header = NULL;
+    csv.ncols = 0;
     wr_csv_clear(&csv);
 }
 
@@ -674,5 +752,66 @@ void wr_csv_records_clear(struct wr_csv_records *r)
     }
     free(r->items);
     errors_clear(&r->errors);
+    for (size_t i = 0; i < r->ncols; i++) {
+        free(r->header[i]);
+    }
+    free(r->header);
     memset(r, 0, sizeof(*r));
+}
+
+/* At most this much of a header is quoted in an error. */
+#define QUOTE_MAX 200
+
+int wr_csv_require(struct wr_csv_records *r, const char *const *columns, size_t n, const char *who)
+{
+    if (r->header) {
+        struct wr_buf missing = {0}, line = {0};
+        size_t nmissing = 0;
+        for (size_t c = 0; c < n; c++) {
+            bool found = false;
+            for (size_t i = 0; i < r->ncols && !found; i++) {
+                found = strcmp(r->header[i], columns[c]) == 0;
+            }
+            if (!found) {
+                wr_buf_addf(&missing, "%s\"%s\"", nmissing++ ? ", " : "", columns[c]);
+            }
+        }
+        for (size_t i = 0; i < r->ncols && line.len < QUOTE_MAX; i++) {
+            wr_buf_addf(&line, "%s%s", i ? "," : "", r->header[i]);
+        }
+        if (nmissing > 0) {
+            add_error(&r->errors, r->header_line,
+                      "the header lacks the column%s %s that %s lists; the line reads \"%.*s%s\" "
+                      "(is this the rest of a file written in several pieces?)",
+                      nmissing == 1 ? "" : "s", wr_buf_str(&missing), who, QUOTE_MAX,
+                      wr_buf_str(&line), line.len > QUOTE_MAX ? "..." : "");
+        }
+        wr_buf_free(&missing);
+        wr_buf_free(&line);
+    } else {
+        for (size_t i = 0; i < r->count; i++) {
+            struct wr_buf missing = {0};
+            size_t nmissing = 0;
+            for (size_t c = 0; c < n; c++) {
+                if (!json_object_object_get_ex(r->items[i].row, columns[c], NULL)) {
+                    wr_buf_addf(&missing, "%s\"%s\"", nmissing++ ? ", " : "", columns[c]);
+                }
+            }
+            if (nmissing > 0) {
+                add_error(&r->errors, r->items[i].line, "no %s, which %s lists",
+                          wr_buf_str(&missing), who);
+            }
+            wr_buf_free(&missing);
+        }
+    }
+    if (!has_errors(&r->errors)) {
+        return 0;
+    }
+    for (size_t i = 0; i < r->count; i++) {
+        json_object_put(r->items[i].row);
+    }
+    free(r->items);
+    r->items = NULL;
+    r->count = 0;
+    return -1;
 }

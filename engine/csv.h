@@ -9,7 +9,9 @@
  * knows nothing about directories, inotify or the journal (that is triggers/file_watch).
  *
  * Lines are counted from 1; a line ends at LF, CRLF or a lone CR. A UTF-8 byte order mark at
- * the start is skipped. Text must be UTF-8 without NUL bytes.
+ * the start is skipped. Text must be UTF-8 without NUL bytes; a file that is not UTF-8 text at
+ * all (UTF-16 or UTF-32, with or without a byte order mark, a zip archive such as an .xlsx
+ * workbook, NUL bytes) fails with one error that says so, not one per line.
  */
 #ifndef WR_CSV_H
 #define WR_CSV_H
@@ -45,6 +47,7 @@ struct wr_csv_row {
 struct wr_csv {
     char **header; /* ncols owned column names, unique and non-empty */
     size_t ncols;
+    size_t header_line;      /* the line the header is on */
     struct wr_csv_row *rows; /* nrows rows, each with ncols fields */
     size_t nrows;
     struct wr_csv_errors errors;
@@ -84,6 +87,9 @@ struct wr_csv_records {
     struct wr_csv_record *items;
     size_t count;
     struct wr_csv_errors errors;
+    char **header; /* CSV: the ncols column names (owned), also when rows failed; else NULL */
+    size_t ncols;
+    size_t header_line; /* CSV: the line of the header */
 };
 
 /*
@@ -98,6 +104,15 @@ int wr_csv_read(enum wr_csv_format format, const char *buf, size_t len, size_t m
 
 /* Releases the rows and errors and zeroes *r. NULL is fine. */
 void wr_csv_records_clear(struct wr_csv_records *r);
+
+/*
+ * Checks that the rows read into r have every name of columns[0..n): for CSV, the header holds
+ * each (one error naming those it lacks and quoting the header); for JSON and NDJSON, each row
+ * has each key (one error per row, at its line). `who` says who asks, for the messages
+ * ("columns: of workflow hr-sync"). Returns 0, or -1 with the errors added to r->errors and the
+ * rows released (a file is taken whole or not at all).
+ */
+int wr_csv_require(struct wr_csv_records *r, const char *const *columns, size_t n, const char *who);
 
 /*
  * The errors as text, one per line, ending with "... and N more errors" when some were only

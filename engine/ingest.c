@@ -131,18 +131,51 @@ static void on_committed(void *arg, struct wr_journal_batch *b, int rc, const ch
     free(s);
 }
 
-int wr_ingest_submit(struct wr_ingest *in, const char *source, struct json_object *headers,
-                     const struct wr_workflow *const *candidates, size_t ncandidates,
-                     const struct wr_ingest_event *events, size_t n, wr_ingest_done_fn done,
-                     void *arg)
-{
-    struct wr_journal_batch *b = wr_journal_batch_new();
-    const char *hdr = headers
-                          ? json_object_to_json_string_ext(
-                                headers, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-                          : NULL;
-    int64_t at = now_ms();
+struct wr_ingest_batch {
+    struct wr_journal_batch *jb;
+    char *source;
+    char *headers; /* JSON text, or NULL */
+    int64_t at;    /* when the delivery arrived */
+    size_t count;
+};
 
+struct wr_ingest_batch *wr_ingest_batch_new(const char *source, struct json_object *headers)
+{
+    struct wr_ingest_batch *b = wr_xcalloc(1, sizeof(*b));
+    b->jb = wr_journal_batch_new();
+    b->source = wr_xstrdup(source);
+    if (headers) {
+        b->headers = wr_xstrdup(json_object_to_json_string_ext(
+            headers, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    }
+    b->at = now_ms();
+    return b;
+}
+
+size_t wr_ingest_batch_count(const struct wr_ingest_batch *b)
+{
+    return b->count;
+}
+
+void wr_ingest_batch_free(struct wr_ingest_batch *b)
+{
+    if (!b) {
+        return;
+    }
+    wr_journal_batch_free(b->jb);
+    free(b->source);
+    free(b->headers);
+    free(b);
+}
+
+void wr_ingest_batch_add(struct wr_ingest_batch *bt, const struct wr_workflow *const *candidates,
+                         size_t ncandidates, const struct wr_ingest_event *events, size_t n)
+{
+    struct wr_journal_batch *b = bt->jb;
+    const char *source = bt->source, *hdr = bt->headers;
+    int64_t at = bt->at;
+
+    bt->count += n;
     for (size_t i = 0; i < n; i++) {
         /* The text as received when the trigger has it (a webhook body): no re-serialising. */
         const char *body = events[i].text;
@@ -171,13 +204,31 @@ int wr_ingest_submit(struct wr_ingest *in, const char *source, struct json_objec
             free(ckey);
         }
     }
+}
+
+int wr_ingest_batch_submit(struct wr_ingest *in, struct wr_ingest_batch *bt, wr_ingest_done_fn done,
+                           void *arg)
+{
     struct submission *s = wr_xcalloc(1, sizeof(*s));
+    struct wr_journal_batch *b = bt->jb;
     s->in = in;
     s->done = done;
     s->arg = arg;
+    bt->jb = NULL;
+    wr_ingest_batch_free(bt);
     if (wr_journal_submit(in->journal, b, on_committed, s) != 0) {
         free(s);
         return -1;
     }
     return 0;
+}
+
+int wr_ingest_submit(struct wr_ingest *in, const char *source, struct json_object *headers,
+                     const struct wr_workflow *const *candidates, size_t ncandidates,
+                     const struct wr_ingest_event *events, size_t n, wr_ingest_done_fn done,
+                     void *arg)
+{
+    struct wr_ingest_batch *b = wr_ingest_batch_new(source, headers);
+    wr_ingest_batch_add(b, candidates, ncandidates, events, n);
+    return wr_ingest_batch_submit(in, b, done, arg);
 }

@@ -79,4 +79,26 @@ int wr_ingest_submit(struct wr_ingest *in, const char *source, struct json_objec
                      const struct wr_ingest_event *events, size_t n, wr_ingest_done_fn done,
                      void *arg);
 
+/*
+ * The same in pieces, for a delivery too large to match in one loop turn (the rows of a big
+ * file): a batch is made, events are added (each matched against the candidates at once, on
+ * the loop thread) over as many calls and loop turns as the caller likes, then the batch is
+ * submitted as one transaction. wr_ingest_submit is new + add + submit.
+ *
+ * wr_ingest_batch_new copies source and headers (borrowed, may be NULL); the result is owned.
+ * wr_ingest_batch_add copies the events and keys; candidates are borrowed for the call only.
+ * wr_ingest_batch_count says how many events the batch holds.
+ * wr_ingest_batch_submit takes the batch (consumed even on failure) and returns 0, `done`
+ * running on the loop thread after the commit, or -1 when nothing could be queued.
+ * wr_ingest_batch_free releases a batch never submitted; NULL is fine.
+ */
+struct wr_ingest_batch;
+struct wr_ingest_batch *wr_ingest_batch_new(const char *source, struct json_object *headers);
+void wr_ingest_batch_add(struct wr_ingest_batch *b, const struct wr_workflow *const *candidates,
+                         size_t ncandidates, const struct wr_ingest_event *events, size_t n);
+size_t wr_ingest_batch_count(const struct wr_ingest_batch *b);
+int wr_ingest_batch_submit(struct wr_ingest *in, struct wr_ingest_batch *b, wr_ingest_done_fn done,
+                           void *arg);
+void wr_ingest_batch_free(struct wr_ingest_batch *b);
+
 #endif

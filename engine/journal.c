@@ -214,6 +214,12 @@ static sqlite3 *open_db(const char *path, int flags, char *err, size_t errlen)
 {
     sqlite3 *db = NULL;
     char msg[256];
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* SQLite would open a FIFO and wait on it for a header that never comes. */
+        snprintf(err, errlen, "%s: %s, not a regular file", path, wr_file_kind(st.st_mode));
+        return NULL;
+    }
     if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
         sqlite3_close(db);

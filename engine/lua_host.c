@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/lua_pattern.h"
 #include "engine/srcdoc.h"
 #include "engine/secret.h"
 #include "engine/strutil.h"
@@ -44,7 +45,8 @@ struct wr_lua {
     int64_t budget_left; /* instructions left in this evaluation */
     uint64_t expr_budget;
     uint64_t hook_budget;
-    char kill_where[128]; /* "path:line" where the budget ran out, when known */
+    char kill_where[128];  /* "path:line" where the budget ran out, when known */
+    const char *kill_note; /* what spent the budget, when not instructions (static) */
     wr_lua_log_fn log;
     void *log_arg;
     char **env_allow; /* owned, NULL-terminated */
@@ -65,6 +67,26 @@ struct wr_lua {
 /* {====== allocator and limits ====== */
 
 static void arm_kill(struct wr_lua *lua);
+
+/*
+ * Bytes allocated per unit of the instruction budget. Copying or filling memory is work that
+ * no instruction counts: string.rep, string.format, table.concat, .., upper, gsub's result
+ * each do O(n) in one call. Charging what they allocate bounds the time a script can spend in
+ * them (64 bytes take about as long as one instruction); the memory cap bounds only the size.
+ */
+#define ALLOC_BYTES_PER_UNIT 16
+
+/* Charges an allocation of n bytes; out of budget, stops the script at its next instruction
+   (an allocator must not raise). */
+static void charge_bytes(struct wr_lua *lua, size_t n)
+{
+    lua->budget_left -= (int64_t)(n / ALLOC_BYTES_PER_UNIT);
+    if (lua->budget_left <= 0 && lua->kill == KILL_NONE) {
+        lua->kill = KILL_BUDGET;
+        lua->kill_note = "(the script copies or builds too much text or too many tables)";
+        arm_kill(lua);
+    }
+}
 
 static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
@@ -88,6 +110,9 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         return NULL;
     }
     lua->mem_used = lua->mem_used - old + nsize;
+    if (lua->limits_on && nsize > old) {
+        charge_bytes(lua, nsize - old);
+    }
     return p;
 }
 
@@ -126,10 +151,36 @@ static void count_hook(lua_State *L, lua_Debug *ar)
     luaL_error(L, "instruction budget exceeded");
 }
 
+void wr_lua_charge(lua_State *L, struct wr_lua *lua, uint64_t units)
+{
+    if (!lua->limits_on) {
+        return;
+    }
+    if (lua->kill != KILL_NONE) {
+        luaL_error(L, "%s",
+                   lua->kill == KILL_MEMORY ? "memory limit exceeded"
+                                            : "instruction budget exceeded");
+    }
+    lua->budget_left -= units > (uint64_t)INT32_MAX ? INT32_MAX : (int64_t)units;
+    if (lua->budget_left > 0) {
+        return;
+    }
+    lua->kill = KILL_BUDGET;
+    lua->kill_note = "(a string pattern that backtracks too much, or too long a subject?)";
+    lua_Debug ar;
+    /* Level 1: the Lua function that called the string function. */
+    if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+        snprintf(lua->kill_where, sizeof(lua->kill_where), "%s:%d", ar.short_src, ar.currentline);
+    }
+    arm_kill(lua);
+    luaL_error(L, "instruction budget exceeded");
+}
+
 /* Starts an evaluation: fresh budget, no kill, limits on. */
 static void limits_begin(struct wr_lua *lua, uint64_t budget)
 {
     lua->kill = KILL_NONE;
+    lua->kill_note = NULL;
     lua->kill_where[0] = '\0';
     lua->budget_left = (int64_t)budget;
     lua->limits_on = true;
@@ -154,8 +205,9 @@ static void failure_message(struct wr_lua *lua, const char *what, const char *ms
                             char *err, size_t errlen)
 {
     if (lua->kill == KILL_BUDGET) {
-        snprintf(err, errlen, "%s: instruction budget of %llu exceeded (an endless loop?)",
-                 lua->kill_where[0] ? lua->kill_where : what, (unsigned long long)budget);
+        snprintf(err, errlen, "%s: instruction budget of %llu exceeded %s",
+                 lua->kill_where[0] ? lua->kill_where : what, (unsigned long long)budget,
+                 lua->kill_note ? lua->kill_note : "(an endless loop?)");
     } else if (lua->kill == KILL_MEMORY) {
         if (lua->mem_cap % (1u << 20) == 0) {
             snprintf(err, errlen, "%s: memory limit of %zu MiB exceeded", what, lua->mem_cap >> 20);
@@ -350,6 +402,9 @@ static void build_sandbox(struct wr_lua *lua)
        metatable reaches through ("").dump. */
     lua_pushnil(L);
     lua_setfield(L, STRING, "dump");
+    /* The pattern functions and rep, with their work charged to the budget
+       (engine/lua_pattern): Lua's own can run for minutes inside one call. */
+    wr_lua_open_patterns(L, STRING, lua, 0);
 
     /* The mark of JSON arrays; made first so that wr_lua_open_weir may already use it. */
     lua_createtable(L, 0, 2);
@@ -1658,6 +1713,50 @@ static int newglobal_refused(lua_State *L)
                       luaL_optstring(L, 2, "?"));
 }
 
+#define SCRIPT_MAX_BYTES (16 << 20) /* a hook script's source */
+
+/*
+ * Pushes the compiled chunk of the script at path, as luaL_loadfilex would (text only, a first
+ * line starting with '#' and a UTF-8 byte order mark skipped, chunk name "@path"), but read
+ * with wr_read_file: bounded, and refused at once when path is a FIFO or a socket instead of
+ * waiting for a writer. Returns 0, or -1 with the message in err (nothing pushed).
+ */
+static int load_script(lua_State *L, const char *path, char *err, size_t errlen)
+{
+    char *buf = NULL, why[128];
+    size_t len = 0, skip = 0;
+    int rc = wr_read_file(path, SCRIPT_MAX_BYTES, &buf, &len);
+    if (rc == -EFBIG) {
+        snprintf(err, errlen, "cannot load %s: larger than %d bytes", path, SCRIPT_MAX_BYTES);
+        return -1;
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path,
+                 wr_read_file_error(path, rc, why, sizeof(why)));
+        return -1;
+    }
+    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
+        skip = 3;
+    }
+    if (skip < len && buf[skip] == '#') {
+        /* A "#!" line: skipped, its newline kept so that line numbers stay true. */
+        while (skip < len && buf[skip] != '\n') {
+            skip++;
+        }
+    }
+    char *name = wr_xasprintf("@%s", path);
+    rc = luaL_loadbufferx(L, buf + skip, len - skip, name, "t");
+    free(name);
+    free(buf);
+    if (rc != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        snprintf(err, errlen, "%s", msg ? msg : "cannot load script");
+        lua_pop(L, 1);
+        return -1;
+    }
+    return 0;
+}
+
 int wr_lua_load_hook(struct wr_lua *lua, const char *path, const char *function, char *err,
                      size_t errlen)
 {
@@ -1676,9 +1775,7 @@ int wr_lua_load_hook(struct wr_lua *lua, const char *path, const char *function,
     }
     lua_pop(L, 1);
 
-    if (luaL_loadfilex(L, path, "t") != LUA_OK) {
-        const char *msg = lua_tostring(L, -1);
-        snprintf(err, errlen, "%s", msg ? msg : "cannot load script");
+    if (load_script(L, path, err, errlen) != 0) {
         goto fail;
     }
     /* Its own environment in front of the sandbox: its top-level functions live there. */

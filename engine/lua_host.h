@@ -186,4 +186,12 @@ const char *wr_lua_env_get(struct wr_lua *lua, const char *name, bool *allowed);
 /* Sends one weir.log() line to the sink. */
 void wr_lua_log(struct wr_lua *lua, const char *level, const char *msg);
 
+/*
+ * Charges units of work done inside a C function (engine/lua_pattern: matcher steps) to the
+ * running evaluation's instruction budget. When the budget runs out, the evaluation is stopped
+ * as the count hook stops it: a Lua error raised here on L, raised again after any pcall that
+ * catches it. Outside an evaluation (limits off) it does nothing.
+ */
+void wr_lua_charge(struct lua_State *L, struct wr_lua *lua, uint64_t units);
+
 #endif

@@ -47,11 +47,13 @@ int wr_secret_resolve(const char *ref, const char *base_dir, char **out, char *e
     char *buf = NULL;
     size_t len = 0;
     int rc = wr_read_file(path, 64 * 1024, &buf, &len);
-    free(path);
     if (rc != 0) {
-        snprintf(err, errlen, "%s: %s", ref, strerror(-rc));
+        char why[128];
+        snprintf(err, errlen, "%s: %s", ref, wr_read_file_error(path, rc, why, sizeof(why)));
+        free(path);
         return -1;
     }
+    free(path);
     while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) {
         buf[--len] = '\0';
     }

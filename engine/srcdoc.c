@@ -782,7 +782,9 @@ int wr_srcdoc_load(const char *file, struct wr_srcdoc **out, struct wr_diags *d)
         return -1;
     }
     if (rc != 0) {
-        wr_diags_add(d, file, 0, 0, NULL, "cannot read: %s", strerror(-rc));
+        char why[128];
+        wr_diags_add(d, file, 0, 0, NULL, "cannot read: %s",
+                     wr_read_file_error(file, rc, why, sizeof(why)));
         return -1;
     }
     rc = wr_srcdoc_parse(file, buf, len, wr_str_has_suffix(file, ".json"), out, d);

@@ -375,9 +375,12 @@ int wr_read_file(const char *path, size_t max_bytes, char **out, size_t *len)
     size_t used = 0, cap = 0;
     struct stat st;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever. A
+       regular file ignores the flag, and nothing else is read. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
-        return -errno;
+        /* A socket cannot be opened at all (ENXIO): say what it is, as for a FIFO. */
+        return errno == ENXIO && stat(path, &st) == 0 && !S_ISREG(st.st_mode) ? -EINVAL : -errno;
     }
     if (fstat(fd, &st) != 0) {
         rc = -errno;
@@ -426,4 +429,40 @@ err:
     close(fd);
     free(data);
     return rc;
+}
+
+const char *wr_file_kind(unsigned mode)
+{
+    switch (mode & S_IFMT) {
+    case S_IFIFO:
+        return "a FIFO (named pipe)";
+    case S_IFSOCK:
+        return "a socket";
+    case S_IFCHR:
+        return "a character device";
+    case S_IFBLK:
+        return "a block device";
+    case S_IFDIR:
+        return "a directory";
+    case S_IFLNK:
+        return "a symbolic link";
+    case S_IFREG:
+        return "a regular file";
+    }
+    return "not a file weir knows";
+}
+
+const char *wr_read_file_error(const char *path, int rc, char *buf, size_t buflen)
+{
+    struct stat st;
+    if (rc == -EISDIR) {
+        snprintf(buf, buflen, "a directory, not a regular file");
+    } else if (rc == -EINVAL && stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        snprintf(buf, buflen, "%s, not a regular file", wr_file_kind(st.st_mode));
+    } else if (rc == -EINVAL) {
+        snprintf(buf, buflen, "not a regular file");
+    } else {
+        snprintf(buf, buflen, "%s", strerror(-rc));
+    }
+    return buf;
 }

@@ -96,8 +96,23 @@ char *wr_path_dirname(const char *path);
 /*
  * Reads a whole regular file of at most max_bytes into an owned, NUL-terminated buffer.
  * Returns 0 and sets *out and *len, or a negative errno-style code: -ENOENT, -EISDIR, -EFBIG (over
- * max_bytes), or another -errno. The buffer may contain NUL bytes; *len is exact.
+ * max_bytes), -EINVAL (not a regular file: a FIFO, socket or device), or another -errno. The
+ * buffer may contain NUL bytes; *len is exact. Never blocks on a FIFO: the file is opened
+ * non-blocking and its type checked before anything is read.
  */
 int wr_read_file(const char *path, size_t max_bytes, char **out, size_t *len);
+
+/*
+ * What a file of this st_mode is, for messages: "a FIFO (named pipe)", "a socket", "a character
+ * device", "a block device", "a directory", "a symbolic link", "a regular file". Static.
+ */
+const char *wr_file_kind(unsigned mode);
+
+/*
+ * The reason wr_read_file(path) failed with rc, for a message: "a FIFO (named pipe), not a
+ * regular file" (the kind looked up again) for -EINVAL, "a directory, not a regular file" for
+ * -EISDIR, else strerror(-rc). Written into buf (NUL-terminated); returns buf.
+ */
+const char *wr_read_file_error(const char *path, int rc, char *buf, size_t buflen);
 
 #endif

@@ -236,7 +236,10 @@ static void check_script(struct loader *ld, struct json_object *step, const char
     }
     char *full = wr_path_join(c->base_dir, rel);
     char *real = NULL, *base = NULL;
-    if (stat(full, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (stat(full, &st) == 0 && !S_ISREG(st.st_mode)) {
+        wr_check_error(c, path, false, "script '%s' is %s, not a regular file", full,
+                       wr_file_kind(st.st_mode));
+    } else if (stat(full, &st) != 0) {
         if (strcmp(rel, full) == 0) {
             wr_check_error(c, path, false, "script '%s' not found", rel);
         } else {
@@ -672,7 +675,9 @@ int wr_workflow_load(const char *file, const char *base_dir, const char *const *
         if (rc == -EFBIG) {
             wr_diags_add(d, file, 0, 0, NULL, "file is larger than %d bytes", WR_SRCDOC_MAX_BYTES);
         } else {
-            wr_diags_add(d, file, 0, 0, NULL, "cannot read: %s", strerror(-rc));
+            char why[128];
+            wr_diags_add(d, file, 0, 0, NULL, "cannot read: %s",
+                         wr_read_file_error(file, rc, why, sizeof(why)));
         }
         return -1;
     }

@@ -23,6 +23,7 @@ static int list_dir(const char *dir, char ***files, size_t *n, struct wr_diags *
     DIR *dh = opendir(dir);
     struct dirent *de;
     size_t start = *n;
+    bool bad = false;
     if (!dh) {
         wr_diags_add(d, dir, 0, 0, NULL, "cannot open directory: %s", strerror(errno));
         return -1;
@@ -33,6 +34,14 @@ static int list_dir(const char *dir, char ***files, size_t *n, struct wr_diags *
         }
         char *full = wr_path_join(dir, de->d_name);
         struct stat st;
+        if (stat(full, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+            /* A FIFO or socket named like a workflow: an error, neither read nor skipped
+               silently (reading a FIFO would wait for a writer). */
+            wr_diags_add(d, full, 0, 0, NULL, "%s, not a regular file", wr_file_kind(st.st_mode));
+            free(full);
+            bad = true;
+            continue;
+        }
         if (stat(full, &st) != 0 || !S_ISREG(st.st_mode)) {
             free(full);
             continue;
@@ -44,7 +53,7 @@ static int list_dir(const char *dir, char ***files, size_t *n, struct wr_diags *
     if (*n > start) {
         qsort(*files + start, *n - start, sizeof(**files), cmp_str);
     }
-    return (int)(*n - start);
+    return bad ? -1 : (int)(*n - start);
 }
 
 /* Reports names used twice, at the later file. */

@@ -16,6 +16,7 @@ struct wr_trigger_kind {
     const char *name;              /* the key under `trigger:` */
     const char *summary;           /* one line for `weir help` */
     const struct wr_argspec *args; /* argument table, NULL-name terminated */
+    const char *notes;             /* more for `weir help KIND`, after the arguments; or NULL */
     /* Checks across arguments after the table check; may be NULL. */
     void (*validate)(struct wr_check *c, struct json_object *args, const char *path);
     /*

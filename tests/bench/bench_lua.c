@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine/lua_host.h"
 
@@ -177,6 +178,182 @@ static void row(const char *figure, uint64_t *w, uint64_t *r, size_t n, const ch
            pct(r, n, 0.99) / unit, uname, pct(w, n, 0.99) / pct(r, n, 0.99), goal);
 }
 
+/* {====== adversarial string patterns (issue #13, item 7) ====== */
+
+/*
+ * Each case is a function body building its subject and calling a string function the way a
+ * hostile or careless script would. Before weir's own pattern functions, Lua's ran inside one
+ * C call the instruction budget cannot see: `ref` says what Lua's own does (measured here in
+ * the full run when it finishes in seconds, else the issue's figure).
+ */
+struct pattern_case {
+    const char *name;
+    const char *body;
+    bool ref_runs; /* Lua's own finishes within seconds: measured in the full run */
+    const char *ref_note;
+};
+
+static const struct pattern_case pattern_cases[] = {
+    {"an endless loop (the budget's own yardstick)", "while true do end", false, "never finishes"},
+    {"trim `^%s*(.-)%s*$` of 30 KB of spaces between two letters",
+     "local s = 'a' .. string.rep(' ', 30000) .. 'a' return s:match('^%s*(.-)%s*$')", true, NULL},
+    {"`.-.-.-.-.-.-b` on 3 KB", "return string.find(string.rep('a', 3000), '.-.-.-.-.-.-b')", false,
+     "never finishes"},
+    {"a 200 KB needle with a '.' in 2 MB",
+     "local t = '.' .. string.rep('a', 199998) .. 'b' "
+     "return string.find(string.rep('a', 2000000), t)",
+     false, "est. 10+ min (4e11 comparisons)"},
+    {"a 200 KB needle in 2 MB, plain",
+     "local t = string.rep('a', 199999) .. 'b' "
+     "return string.find(string.rep('a', 2000000), t, 1, true)",
+     true, NULL},
+    {"`%b()` at every position of 1 MB of '('",
+     "local n = 0 for _ in string.rep('(', 1000000):gmatch('%b()') do n = n + 1 end return n",
+     false, "est. hours (5e11 bytes scanned)"},
+    {"`(.*)%1` on 100 KB", "return string.rep('ab', 50000):match('(.*)%1x')", false,
+     "est. hours (1e14 bytes compared)"},
+    {"gsub `(.-)%s*$` over 30 KB",
+     "return (('a' .. string.rep(' ', 30000) .. 'a'):gsub('(.-)%s*$', '%1'))", true, NULL},
+    {"string.rep('', 2^62)", "return #string.rep('', 2^62)", false, "never finishes"},
+    {"copying a 2 MB string a million times",
+     "local s, n = string.rep('x', 2000000), 0 for i = 1, 1e6 do n = n + #(s .. i) end return n",
+     false, "est. 7 min (2 TB copied)"},
+};
+
+/* Runs body as a hook (budget 50M) or an expression (1M) in a fresh sandbox; ns taken. */
+static uint64_t weir_pattern(const char *body, bool hook, char *err, size_t errlen)
+{
+    struct wr_lua *lua = wr_lua_new(NULL, NULL);
+    uint64_t t;
+    err[0] = '\0';
+    if (hook) {
+        char path[] = "/tmp/weir-bench-pattern-XXXXXX.lua";
+        int fd = mkstemps(path, 4);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        if (!f) {
+            fprintf(stderr, "bench_lua: cannot write a script\n");
+            exit(1);
+        }
+        fprintf(f, "function map(event, ctx)\n%s\nend\n", body);
+        fclose(f);
+        int h = wr_lua_load_hook(lua, path, "map", err, errlen);
+        unlink(path);
+        struct json_object *ev = json_object_new_object(), *out = NULL;
+        uint64_t t0 = now_ns();
+        if (h >= 0) {
+            wr_lua_call_hook(lua, h, ev, ev, &out, err, errlen, NULL);
+        }
+        t = now_ns() - t0;
+        json_object_put(out);
+        json_object_put(ev);
+    } else {
+        char *expr = NULL;
+        if (asprintf(&expr, "(function() %s end)()", body) < 0) {
+            exit(1);
+        }
+        int scope = wr_lua_scope_new(lua);
+        struct json_object *out = NULL;
+        uint64_t t0 = now_ns();
+        wr_lua_eval(lua, scope, expr, strlen(expr), &out, err, errlen);
+        t = now_ns() - t0;
+        json_object_put(out);
+        wr_lua_scope_free(lua, scope);
+        free(expr);
+    }
+    wr_lua_free(lua);
+    return t;
+}
+
+static uint64_t reference_pattern(const char *body)
+{
+    lua_State *L = luaL_newstate();
+    luaL_openlibs(L);
+    uint64_t t0 = now_ns();
+    if (luaL_loadstring(L, body) != LUA_OK || lua_pcall(L, 0, 1, 0) != LUA_OK) {
+        fprintf(stderr, "reference: %s\n", lua_tostring(L, -1));
+    }
+    uint64_t t = now_ns() - t0;
+    lua_close(L);
+    return t;
+}
+
+static void fmt_ns(uint64_t ns, char *buf, size_t len)
+{
+    if (ns >= 1000000000u) {
+        snprintf(buf, len, "%.2f s", (double)ns / 1e9);
+    } else {
+        snprintf(buf, len, "%.1f ms", (double)ns / 1e6);
+    }
+}
+
+/* Random patterns from the nastiest pieces on a 20 KB subject: the longest call, in a hook. */
+static uint64_t fuzzish(size_t n, uint64_t *p99)
+{
+    static const char *const atoms[] = {".",  "%s", "%a", "a",  "b",  " ",    "[ab]",  "[^b]",
+                                        "%w", "(",  ")",  "()", "%1", "%b()", "%f[%w]"};
+    static const char *const quants[] = {"", "*", "-", "+", "?"};
+    uint64_t *t = calloc(n, sizeof(*t)), worst = 0;
+    unsigned seed = 13;
+    for (size_t i = 0; i < n; i++) {
+        char pat[128] = "", body[512], err[512];
+        size_t k = 2 + (seed = seed * 1103515245u + 12345u) % 8;
+        for (size_t j = 0; j < k; j++) {
+            seed = seed * 1103515245u + 12345u;
+            strcat(pat, atoms[(seed >> 8) % (sizeof(atoms) / sizeof(atoms[0]))]);
+            strcat(pat, quants[(seed >> 16) % 5]);
+        }
+        /* %q-quote the pattern into the Lua source */
+        snprintf(body, sizeof(body),
+                 "local s = string.rep('a a(b)b  ', 2000) .. 'c' "
+                 "local ok = pcall(string.find, s, %s) "
+                 "local n = 0 pcall(function() for _ in s:gmatch(%s) do n = n + 1 end end) "
+                 "return n",
+                 "[==["
+                 "%s"
+                 "]==]",
+                 "[==["
+                 "%s"
+                 "]==]");
+        char full[1024];
+        snprintf(full, sizeof(full), body, pat, pat);
+        t[i] = weir_pattern(full, true, err, sizeof(err));
+        worst = t[i] > worst ? t[i] : worst;
+    }
+    qsort(t, n, sizeof(*t), cmp_u64);
+    *p99 = t[(size_t)(0.99 * (double)(n - 1))];
+    free(t);
+    return worst;
+}
+
+static void patterns(bool quick)
+{
+    for (size_t i = 0; i < sizeof(pattern_cases) / sizeof(pattern_cases[0]); i++) {
+        const struct pattern_case *c = &pattern_cases[i];
+        char err[512], eerr[512], a[32], b[32], r[64];
+        uint64_t th = weir_pattern(c->body, true, err, sizeof(err));
+        uint64_t te = weir_pattern(c->body, false, eerr, sizeof(eerr));
+        fmt_ns(th, a, sizeof(a));
+        fmt_ns(te, b, sizeof(b));
+        if (c->ref_runs && !quick) {
+            fmt_ns(reference_pattern(c->body), r, sizeof(r));
+        } else {
+            snprintf(r, sizeof(r), "%s", c->ref_runs ? "(full run)" : c->ref_note);
+        }
+        printf("| Lua: %s — in a hook (50M budget) / a `when:` (1M), until %s | %s / %s | %s "
+               "(Lua's own) | | bounded |\n",
+               c->name, err[0] ? "stopped" : "done", a, b, r);
+    }
+    uint64_t p99 = 0, worst = fuzzish(quick ? 20 : 300, &p99);
+    char a[32], b[32];
+    fmt_ns(worst, a, sizeof(a));
+    fmt_ns(p99, b, sizeof(b));
+    printf("| Lua: %d random adversarial patterns (find + gmatch on 20 KB, in a hook), longest / "
+           "p99 | %s / %s | | | bounded |\n",
+           quick ? 20 : 300, a, b);
+}
+
+/* }====== */
+
 int main(int argc, char **argv)
 {
     int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
@@ -198,6 +375,7 @@ int main(int argc, char **argv)
     weir_when(w, nb);
     reference_when(r, nb);
     row("`when:` condition, per evaluation", w, r, nb, "<= 2 us", 1000.0, "us");
+    patterns(quick);
     free(w);
     free(r);
     return 0;

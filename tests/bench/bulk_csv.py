@@ -9,20 +9,28 @@ until the file's rows are journaled (the file trigger moves a file to done/ once
 committed; the journal's event count is checked), and until every run has succeeded against
 graphsim ($batch on, pacing off).
 
+Acks during a drop: weir --ingest-only with csv-bulk-update and the onboarding webhook (its
+signature check left out: loadgen cannot sign); bench_loadgen posts webhooks at a fixed rate
+(1000/s) for a window, once with nothing else going on and once with the ROWS-row file renamed
+into the spool half a second in; the ack p99 of both windows (the file is read on a reader
+thread and its rows matched a slice per loop turn, so the second should not be much worse).
+
 Queued runs: weir --ingest-only with 100 workflows (99 copies of the onboarding example and
 csv-bulk-update) takes a QUEUED-row file, so the journal holds QUEUED queued runs; then weir
 starts for real on that journal (against graphsim) and its resident size is read once
 /readyz answers and start-up has settled (1 s later), with the start-up time and the peak.
 
 usage: bulk_csv.py --weir BIN --graphsim BIN --source DIR --work DIR [--rows N]
-                   [--queued N] [--cap SECONDS]
+                   [--queued N] [--cap SECONDS] [--loadgen BIN]
 Prints Markdown table rows (figure | weir | reference | ratio | goal); details on stderr.
 """
 import argparse
 import csv
 import os
 import shutil
+import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -141,6 +149,45 @@ def bulk(a, sim, path):
     return rows
 
 
+def ack_during_drop(a, sim, path):
+    """Webhook ack latency at 1000/s, without and with a ROWS-row file going in meanwhile."""
+    root, wport, aport = setup(a, sim, "ack")
+    with open(os.path.join(a.source, "workflows/onboard.yaml")) as f:
+        onboard = "".join(line for line in f if "secret: env:HR_WEBHOOK_SECRET" not in line)
+    with open(os.path.join(root, "workflows", "onboard.yaml"), "w") as f:
+        f.write(onboard)
+    rate, window = 1000, (4 if a.rows <= 10000 else 10)
+    w = bl.Weir(a.weir, root, wport, aport, ingest_only=True, wait=False)
+
+    def loadgen():
+        out = subprocess.run([a.loadgen, str(wport), "/hooks/hr", str(rate), str(window)],
+                             capture_output=True, text=True, timeout=window + 60).stdout
+        return dict(kv.split("=") for kv in out.split())
+
+    try:
+        bl.wait_port(wport, proc=w.proc)
+        quiet = loadgen()
+        result = {}
+        t = threading.Thread(target=lambda: result.update(loadgen()))
+        t.start()
+        time.sleep(0.5)
+        t0 = drop(root, path)
+        t1 = wait_done(root, a.cap)
+        t.join()
+        journaled = bl.count(root, "SELECT count(*) FROM events WHERE source LIKE 'file %'")
+    finally:
+        w.stop()
+    took = "%.2f s" % (t1 - t0) if t1 else "> %d s" % a.cap
+    log("acks at %d/s: quiet p99 %s ms; during the drop p99 %s ms (max %s ms); the file took %s "
+        "(%d rows journaled) in a %d s window" % (rate, quiet["p99_ms"], result.get("p99_ms"),
+                                                 result.get("max_ms"), took, journaled, window))
+    inside = t1 is not None and t1 - t0 < window - 0.5
+    note = "" if inside else " (the file took %s, longer than the window)" % took
+    return ["| webhook ack p99 at %d req/s while a %d-row CSV is ingested (journaled in %s) / "
+            "with nothing else going on, p99 | %s / %s ms%s | | | <= 10 ms |"
+            % (rate, a.rows, took, result.get("p99_ms", "n/a"), quiet["p99_ms"], note)]
+
+
 def queued(a, sim, path):
     root, wport, aport = setup(a, sim, "queued", hundred=True)
     n = a.queued
@@ -176,9 +223,12 @@ def main():
     ap.add_argument("--rows", type=int, default=100000)
     ap.add_argument("--queued", type=int, default=100000)
     ap.add_argument("--cap", type=int, default=120)
+    ap.add_argument("--loadgen", help="bench_loadgen: adds the acks-during-a-drop row")
     a = ap.parse_args()
     for k in ("weir", "graphsim", "source", "work"):
         setattr(a, k, os.path.abspath(getattr(a, k)))
+    if a.loadgen:
+        a.loadgen = os.path.abspath(a.loadgen)
     os.makedirs(a.work, exist_ok=True)
     users = max(a.rows, a.queued)
     sim = bl.Sim(a.graphsim, os.path.join(a.source, "tests/graphsim/seed.json"),
@@ -191,6 +241,12 @@ def main():
             rows += bulk(a, sim, big)
         except Exception as ex:  # noqa: BLE001 - a row saying why beats no table
             rows.append("| bulk CSV, %d rows | n/a (%s) | | | <= 5 s / <= 60 s |" % (a.rows, ex))
+        if a.loadgen:
+            try:
+                rows += ack_during_drop(a, sim, big)
+            except Exception as ex:  # noqa: BLE001
+                rows.append("| webhook ack p99 while a %d-row CSV is ingested | n/a (%s) | | | "
+                            "<= 10 ms |" % (a.rows, ex))
         sim.reset()
         qfile = os.path.join(a.work, "users-%d.csv" % a.queued)
         if a.queued != a.rows:

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine/diag.h"
@@ -89,11 +91,49 @@ static void write_file(const char *path, const char *data, size_t len)
     assert_int_equal(fclose(f), 0);
 }
 
+/* Drops a file the way the trigger's help says: written under a hidden name, then renamed. */
 static void drop(struct h *h, const char *name, const char *data, size_t len)
+{
+    char *tmp = wr_xasprintf("%s/.%s.tmp", h->spool, name), *p = path_of(h, name);
+    write_file(tmp, data, len);
+    assert_int_equal(rename(tmp, p), 0);
+    free(tmp);
+    free(p);
+}
+
+/* Writes a file in place: created (or truncated), written, closed (IN_CLOSE_WRITE). */
+static void write_in_place(struct h *h, const char *name, const char *data, size_t len)
 {
     char *p = path_of(h, name);
     write_file(p, data, len);
     free(p);
+}
+
+/* Appends to a file in place: one more open/write/close cycle. */
+static void append_in_place(struct h *h, const char *name, const char *data)
+{
+    char *p = path_of(h, name);
+    int fd = open(p, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
+    assert_int_equal(close(fd), 0);
+    free(p);
+}
+
+/* Files in a subdirectory of the spool (done, failed), the .error files not counted. */
+static int count_files(struct h *h, const char *sub)
+{
+    char *p = path_of(h, sub);
+    DIR *d = opendir(p);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        n += de->d_name[0] != '.' && !wr_str_has_suffix(de->d_name, ".error");
+    }
+    closedir(d);
+    free(p);
+    return n;
 }
 
 static char *slurp(struct h *h, const char *rel)
@@ -114,10 +154,10 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Runs the loop until rel exists under the spool and no commit is in flight, or fails. */
-static void run_until(struct h *h, const char *rel)
+static void run_until_ms(struct h *h, const char *rel, int ms)
 {
     struct event *deadline = evtimer_new(h->base, on_deadline, h);
-    struct timeval tv = {DEADLINE_MS / 1000, 0};
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     evtimer_add(deadline, &tv);
     h->timed_out = false;
     while (!(exists(h, rel) && wr_file_watch_pending(h->fw) == 0) && !h->timed_out) {
@@ -125,8 +165,13 @@ static void run_until(struct h *h, const char *rel)
     }
     event_free(deadline);
     if (h->timed_out) {
-        fail_msg("%s did not appear within %d ms", rel, DEADLINE_MS);
+        fail_msg("%s did not appear within %d ms", rel, ms);
     }
+}
+
+static void run_until(struct h *h, const char *rel)
+{
+    run_until_ms(h, rel, DEADLINE_MS);
 }
 
 /* Events in the journal from the given file name (any, when name is NULL). */
@@ -239,6 +284,21 @@ static int setup(void **state)
     return 0;
 }
 
+/* Replaces the test's workflow by the one in yaml (before start_watch). */
+static void use_workflow(struct h *h, const char *yaml_text)
+{
+    struct wr_diags d = {0};
+    char *yaml = wr_xasprintf("%s/other.yaml", h->dir);
+    write_file(yaml, yaml_text, strlen(yaml_text));
+    wr_workflow_free(h->wf);
+    h->wf = NULL;
+    if (wr_workflow_load(yaml, h->dir, NULL, &h->wf, &d) != 0) {
+        wr_diags_print(&d, stderr);
+        fail_msg("workflow did not load");
+    }
+    free(yaml);
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
@@ -328,6 +388,13 @@ static void test_present_at_start(void **state)
     assert_int_equal(mkdir(h->spool, 0755), 0);
     drop(h, "b.csv", "User Name\nb@contoso.com\n", 24);
     drop(h, "a.csv", "User Name\na@contoso.com\n", 24);
+    /* unchanged for longer than settle: taken at once, in name order */
+    struct timespec old[2] = {{time(NULL) - 60, 0}, {time(NULL) - 60, 0}};
+    char *a = path_of(h, "a.csv"), *b = path_of(h, "b.csv");
+    assert_int_equal(utimensat(AT_FDCWD, a, old, 0), 0);
+    assert_int_equal(utimensat(AT_FDCWD, b, old, 0), 0);
+    free(a);
+    free(b);
     start_watch(h, NULL);
     run_until(h, "done/b.csv");
     run_until(h, "done/a.csv");
@@ -489,6 +556,230 @@ static void test_free_while_committing(void **state)
     assert_int_equal(count_events(h, NULL), 3);
 }
 
+/* {========================== issue #13 ==========================} */
+
+static const char settle_yaml[] = "name: file-settle\n"
+                                  "trigger:\n"
+                                  "  file: { dir: spool, pattern: \"*.csv\", settle: %s }\n"
+                                  "steps:\n"
+                                  "  - action: disable-user\n"
+                                  "    user: '{{ event.row[\"User Name\"] }}'\n";
+
+static void use_settle(struct h *h, const char *settle)
+{
+    char yaml[512];
+    snprintf(yaml, sizeof(yaml), settle_yaml, settle);
+    use_workflow(h, yaml);
+}
+
+struct pieces {
+    struct h *h;
+    const char *const *parts;
+    size_t i;
+    struct event *ev;
+};
+
+/* The next open/append/close cycle, 100 ms after the last (well within the settle time). */
+static void on_piece(evutil_socket_t fd, short what, void *arg)
+{
+    struct pieces *pc = arg;
+    (void)fd;
+    (void)what;
+    append_in_place(pc->h, "pieces.csv", pc->parts[pc->i++]);
+    if (pc->parts[pc->i]) {
+        struct timeval tv = {0, 100 * 1000};
+        evtimer_add(pc->ev, &tv);
+    }
+}
+
+/*
+ * Issue #13 (5): a CSV written in place in several open/close cycles. Each close used to be
+ * a new file: the header alone went to done/ with no rows, then the rows came as files of
+ * their own whose first row was read as a header — 0 events, three files in done/. Now the
+ * file settles first and is read once, whole.
+ */
+static void test_written_in_pieces(void **state)
+{
+    struct h *h = *state;
+    use_settle(h, "3s");
+    start_watch(h, NULL);
+    static const char *const parts[] = {"User Name,City\n", "a@contoso.com,London\n",
+                                        "b@contoso.com,Paris\nc@contoso.com,Rome\n", NULL};
+    struct pieces pc = {h, parts, 0, NULL};
+    pc.ev = evtimer_new(h->base, on_piece, &pc);
+    on_piece(-1, 0, &pc);
+    run_until(h, "done/pieces.csv");
+    event_free(pc.ev);
+    assert_int_equal(pc.i, 3);
+    assert_int_equal(count_events(h, "pieces.csv"), 3);
+    assert_int_equal(count_files(h, "done"), 1);
+    assert_int_equal(count_files(h, "failed"), 0);
+    char *key = NULL;
+    struct json_object *ev = event_at(h, 2, &key);
+    assert_string_equal(get_str(ev, "row", "City"), "Rome");
+    json_object_put(ev);
+    free(key);
+}
+
+/*
+ * A writer that pauses longer than settle: the header goes in alone (a warning: no rows), and
+ * the rest, whose first line is a row, is never taken as a file of its own — it goes to
+ * failed/ with the reason. Dropped again unchanged, it is taken (a complete file with a new
+ * header).
+ */
+static void test_continuation(void **state)
+{
+    struct h *h = *state;
+    use_settle(h, "0s");
+    start_watch(h, NULL);
+    write_in_place(h, "p.csv", "User Name,City\n", 15);
+    run_until(h, "done/p.csv");
+    static const char rest[] = "a@contoso.com,London\nb@contoso.com,Paris\n";
+    write_in_place(h, "p.csv", rest, sizeof(rest) - 1);
+    run_until(h, "failed/p.csv");
+    char *text = slurp(h, "failed/p.csv.error");
+    assert_non_null(strstr(text, "line 1: \"a@contoso.com,London\" does not look like a header: "
+                                 "it has as many fields as the header of p.csv, the file "
+                                 "workflow file-settle took before (\"User Name,City\")"));
+    free(text);
+    assert_int_equal(count_events(h, NULL), 0);
+    /* moved back unchanged: taken (its first row is its header, as the admin wants) */
+    char *from = path_of(h, "failed/p.csv"), *to = path_of(h, "p.csv");
+    assert_int_equal(rename(from, to), 0);
+    free(from);
+    free(to);
+    run_until(h, "done/p.1.csv");
+    assert_int_equal(count_events(h, NULL), 1);
+    /* a file with the same header as before is no continuation */
+    drop(h, "q.csv", "a@contoso.com,London\nc@contoso.com,Rome\n", 40);
+    run_until(h, "done/q.csv");
+    assert_int_equal(count_events(h, NULL), 2);
+}
+
+/* `columns:` names what a file must have: a file without them goes to failed/. */
+static void test_columns(void **state)
+{
+    struct h *h = *state;
+    use_workflow(h, "name: file-columns\n"
+                    "trigger:\n"
+                    "  file: { dir: spool, pattern: \"*.csv\", columns: [User Name, City] }\n"
+                    "steps:\n"
+                    "  - action: disable-user\n"
+                    "    user: '{{ event.row[\"User Name\"] }}'\n");
+    start_watch(h, NULL);
+    drop(h, "ok.csv", "City,User Name,Extra\nLondon,a@contoso.com,x\n", 43);
+    run_until(h, "done/ok.csv");
+    drop(h, "rows.csv", "a@contoso.com,London\nb@contoso.com,Paris\n", 41);
+    run_until(h, "failed/rows.csv");
+    char *text = slurp(h, "failed/rows.csv.error");
+    assert_string_equal(text, "rows.csv: not taken, nothing of it was committed\n"
+                              "line 1: the header lacks the columns \"User Name\", \"City\" that "
+                              "columns: of workflow file-columns lists; the line reads "
+                              "\"a@contoso.com,London\" (is this the rest of a file written in "
+                              "several pieces?)\n");
+    free(text);
+    assert_int_equal(count_events(h, NULL), 1);
+}
+
+/* Issue #13 (9): FIFOs, sockets, symlinks and directories in the spool: never a hang. */
+static void test_special_files(void **state)
+{
+    struct h *h = *state;
+    assert_int_equal(mkdir(h->spool, 0755), 0);
+    char *fifo0 = path_of(h, "early.csv");
+    assert_int_equal(mkfifo(fifo0, 0644), 0); /* present at start */
+    free(fifo0);
+    start_watch(h, NULL);
+    run_until(h, "failed/early.csv");
+    char *fifo = path_of(h, "pipe.csv"), *slink = path_of(h, "link.csv");
+    char *dir = path_of(h, "dir.csv");
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    run_until(h, "failed/pipe.csv");
+    char *text = slurp(h, "failed/pipe.csv.error");
+    assert_string_equal(text, "pipe.csv: not taken, nothing of it was committed\n"
+                              "a FIFO (named pipe), not a regular file: weir reads regular files "
+                              "only (write the file under a temporary name, then rename it into "
+                              "the directory)\n");
+    free(text);
+    assert_int_equal(symlink("/etc/passwd", slink), 0);
+    run_until(h, "failed/link.csv");
+    text = slurp(h, "failed/link.csv.error");
+    assert_non_null(strstr(text, "a symbolic link: weir does not follow links"));
+    free(text);
+    struct stat st;
+    assert_int_equal(lstat(slink, &st), -1); /* the link itself moved, never followed */
+    char *moved = path_of(h, "failed/link.csv");
+    assert_int_equal(lstat(moved, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    free(moved);
+    /* a hard link into the spool is a complete file, as a rename is */
+    char *outside = wr_xasprintf("%s/linked.csv", h->dir), *inside = path_of(h, "linked.csv");
+    write_file(outside, "User Name\nl@contoso.com\n", 24);
+    assert_int_equal(link(outside, inside), 0);
+    run_until(h, "done/linked.csv");
+    free(outside);
+    free(inside);
+    /* a directory is left alone; a file after it is still taken */
+    assert_int_equal(mkdir(dir, 0755), 0);
+    drop(h, "after.csv", "User Name\na@contoso.com\n", 24);
+    run_until(h, "done/after.csv");
+    assert_true(exists(h, "dir.csv"));
+    assert_int_equal(count_events(h, NULL), 2);
+    free(fifo);
+    free(slink);
+    free(dir);
+}
+
+/* Issue #13 (16) through the trigger: a UTF-16 export fails with one line, not one per row. */
+static void test_utf16(void **state)
+{
+    struct h *h = *state;
+    start_watch(h, NULL);
+    static const char text8[] = "User Name,City\r\na@contoso.com,London\r\nb@contoso.com,Paris\r\n";
+    char buf[256];
+    size_t n = 0;
+    buf[n++] = '\xFF';
+    buf[n++] = '\xFE';
+    for (const char *c = text8; *c; c++) {
+        buf[n++] = *c;
+        buf[n++] = '\0';
+    }
+    drop(h, "u16.csv", buf, n);
+    run_until(h, "failed/u16.csv");
+    char *text = slurp(h, "failed/u16.csv.error");
+    assert_string_equal(text, "u16.csv: not taken, nothing of it was committed\n"
+                              "the file is UTF-16 (little-endian, with a byte order mark), which "
+                              "weir does not read: save it as UTF-8 (in Excel, save as \"CSV "
+                              "UTF-8\")\n");
+    free(text);
+}
+
+/*
+ * A big file is read off the loop thread and matched in slices: its 20,000 rows are committed
+ * in many chunks — each delivered, and the next one built, on later loop turns — not in one
+ * transaction that every other commit would queue behind.
+ */
+static void test_big_file_in_slices(void **state)
+{
+    struct h *h = *state;
+    start_watch(h, NULL);
+    struct wr_buf b = {0};
+    wr_buf_add(&b, "User Name,City\n");
+    for (int i = 0; i < 20000; i++) {
+        wr_buf_addf(&b, "u%05d@contoso.com,City %d\n", i, i % 7);
+    }
+    struct wr_journal_stats before, after;
+    wr_journal_get_stats(h->journal, &before);
+    drop(h, "big.csv", b.data, b.len);
+    run_until_ms(h, "done/big.csv", 120000); /* sanitizer builds on a busy machine are slow */
+    wr_journal_get_stats(h->journal, &after);
+    assert_int_equal(count_events(h, "big.csv"), 20000);
+    assert_int_equal(count_runs(h), 20000);
+    /* 256 rows a chunk: at least 79 commits, one in flight at a time */
+    assert_true(after.commits - before.commits >= 20000 / 256);
+    wr_buf_free(&b);
+}
+
 int main(void)
 {
     /* The journal's writer thread delivers results with event_active. */
@@ -501,6 +792,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ignored_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_while_committing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_written_in_pieces, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_continuation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_columns, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_special_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_utf16, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_big_file_in_slices, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

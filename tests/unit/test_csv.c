@@ -265,6 +265,118 @@ static void test_bad_bytes(void **state)
     wr_csv_clear(&csv);
 }
 
+/* ASCII s as UTF-16: a NUL after (little-endian) or before (big-endian) each byte. */
+static size_t utf16(const char *s, bool be, bool bom, char *out)
+{
+    size_t n = 0;
+    if (bom) {
+        out[n++] = be ? '\xFE' : '\xFF';
+        out[n++] = be ? '\xFF' : '\xFE';
+    }
+    for (; *s; s++) {
+        out[n++] = be ? '\0' : *s;
+        out[n++] = be ? *s : '\0';
+    }
+    return n;
+}
+
+/* Issue #13 (16): a file that is not UTF-8 text at all gets one error, not one per line. */
+static void test_encodings(void **state)
+{
+    (void)state;
+    static const char text[] = "User Name,City\r\na@contoso.com,London\r\nb@contoso.com,Paris\r\n";
+    static const enum wr_csv_format formats[] = {WR_CSV_FORMAT_CSV, WR_CSV_FORMAT_JSON,
+                                                 WR_CSV_FORMAT_NDJSON};
+    static const char *const hints[] = {" (in Excel, save as \"CSV UTF-8\")", "", ""};
+    char buf[256], want[256];
+    for (size_t f = 0; f < 3; f++) {
+        for (int be = 0; be < 2; be++) {
+            for (int bom = 0; bom < 2; bom++) {
+                size_t n = utf16(text, be, bom, buf);
+                snprintf(want, sizeof(want),
+                         "the file is UTF-16 (%s-endian%s), which weir does not read: save it "
+                         "as UTF-8%s\n",
+                         be ? "big" : "little", bom ? ", with a byte order mark" : "", hints[f]);
+                read_fails(formats[f], buf, n, want);
+            }
+        }
+        /* a one-character UTF-16 file is still recognised */
+        snprintf(want, sizeof(want),
+                 "the file is UTF-16 (little-endian), which weir does not read: save it as "
+                 "UTF-8%s\n",
+                 hints[f]);
+        read_fails(formats[f], "a\0", 2, want);
+        snprintf(want, sizeof(want),
+                 "the file is UTF-32 (little-endian, with a byte order mark), which weir does not "
+                 "read: save it as UTF-8%s\n",
+                 hints[f]);
+        read_fails(formats[f], "\xFF\xFE\0\0a\0\0\0", 8, want);
+        snprintf(want, sizeof(want),
+                 "the file is UTF-32 (big-endian, with a byte order mark), which weir does not "
+                 "read: save it as UTF-8%s\n",
+                 hints[f]);
+        read_fails(formats[f], "\0\0\xFE\xFF\0\0\0a", 8, want);
+        /* an Excel workbook dropped under a .csv name */
+        snprintf(want, sizeof(want),
+                 "the file is a zip archive (an Excel .xlsx workbook?), not text%s\n", hints[f]);
+        read_fails(formats[f], "PK\x03\x04\x14\0\x06\0", 8, want);
+        /* NUL bytes on many lines: reported once, at the first */
+        static const char nuls[] = "a,b\n1,2\n\0,\0\n\0\n\0\0\0\0\n";
+        read_fails(formats[f], nuls, sizeof(nuls) - 1,
+                   "line 3: a NUL byte: this is not a text file\n");
+    }
+    /* A UTF-8 byte order mark is accepted and not part of the first name or value. */
+    struct wr_csv_records r;
+    read_ok(WR_CSV_FORMAT_CSV, "\xEF\xBB\xBFUser Name\r\na@contoso.com\r\n", 1, &r);
+    assert_string_equal(row_json(&r, 0), "{\"User Name\":\"a@contoso.com\"}");
+    wr_csv_records_clear(&r);
+    read_ok(WR_CSV_FORMAT_JSON, "\xEF\xBB\xBF[{\"a\": 1}]", 1, &r);
+    wr_csv_records_clear(&r);
+    read_ok(WR_CSV_FORMAT_NDJSON, "\xEF\xBB\xBF{\"a\": 1}\n{\"b\": 2}\n", 2, &r);
+    wr_csv_records_clear(&r);
+    /* Text whose odd bytes happen to be NUL-free is not mistaken for UTF-16. */
+    read_ok(WR_CSV_FORMAT_CSV, "a\nb\n", 1, &r);
+    wr_csv_records_clear(&r);
+}
+
+/* A workflow's `columns:`: the header must hold them (CSV), every row must have them (JSON). */
+static void test_require(void **state)
+{
+    (void)state;
+    static const char *const cols[] = {"User Name", "City"};
+    struct wr_csv_records r;
+    read_ok(WR_CSV_FORMAT_CSV, "\n\nCity,User Name,Extra\nLondon,a@contoso.com,x\n", 1, &r);
+    assert_int_equal(r.ncols, 3);
+    assert_int_equal(r.header_line, 3);
+    assert_string_equal(r.header[1], "User Name");
+    assert_int_equal(wr_csv_require(&r, cols, 2, "columns: of workflow w"), 0);
+    assert_int_equal(r.count, 1);
+    wr_csv_records_clear(&r);
+
+    /* the rest of a file written in pieces: its first row is no header */
+    read_ok(WR_CSV_FORMAT_CSV, "a@contoso.com,London\nb@contoso.com,Paris\n", 1, &r);
+    assert_int_equal(wr_csv_require(&r, cols, 2, "columns: of workflow w"), -1);
+    assert_int_equal(r.count, 0);
+    char *text = wr_csv_errors_format(&r.errors);
+    assert_string_equal(text, "line 1: the header lacks the columns \"User Name\", \"City\" that "
+                              "columns: of workflow w lists; the line reads "
+                              "\"a@contoso.com,London\" (is this the rest of a file written in "
+                              "several pieces?)\n");
+    free(text);
+    wr_csv_records_clear(&r);
+
+    read_ok(WR_CSV_FORMAT_NDJSON,
+            "{\"User Name\": \"a\", \"City\": \"x\"}\n{\"User Name\": \"b\"}\n{}\n", 3, &r);
+    assert_null(r.header);
+    assert_int_equal(wr_csv_require(&r, cols, 2, "columns: of workflow w"), -1);
+    text = wr_csv_errors_format(&r.errors);
+    assert_string_equal(text, "line 2: no \"City\", which columns: of workflow w lists\n"
+                              "line 3: no \"User Name\", \"City\", which columns: of workflow w "
+                              "lists\n");
+    free(text);
+    wr_csv_records_clear(&r);
+}
+
 static void test_limits(void **state)
 {
     (void)state;
@@ -468,6 +580,8 @@ int main(void)
         cmocka_unit_test(test_header_errors),
         cmocka_unit_test(test_quote_errors),
         cmocka_unit_test(test_bad_bytes),
+        cmocka_unit_test(test_encodings),
+        cmocka_unit_test(test_require),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_m365_template),
         cmocka_unit_test(test_json),
