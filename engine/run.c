@@ -972,14 +972,14 @@ static bool start_run(struct wr_runner *r, const char *id, const char *workflow,
  * concurrency key has an earlier open run waits its turn (an index lookup per candidate).
  */
 #define DUE_OPEN                                                                                   \
-    "SELECT r.rowid, r.id, r.workflow, r.event_id FROM runs r "                                    \
-    "WHERE r.status = ?1 AND r.next_at IS NULL "                                                   \
+    "SELECT r.rowid, r.id, r.workflow, r.event_id, r.concurrency_key IS NOT NULL FROM runs r "     \
+    "WHERE r.status = ?1 AND r.next_at IS NULL AND r.rowid > ?3 "                                  \
     "AND NOT EXISTS (SELECT 1 FROM runs o WHERE r.concurrency_key IS NOT NULL "                    \
     "AND o.concurrency_key = r.concurrency_key AND o.status IN ('queued', 'running', "             \
     "'retrying', 'waiting') AND o.rowid < r.rowid) "                                               \
     "ORDER BY r.rowid LIMIT ?2"
 #define DUE_DEFERRED                                                                               \
-    "SELECT r.rowid, r.id, r.workflow, r.event_id FROM runs r "                                    \
+    "SELECT r.rowid, r.id, r.workflow, r.event_id, r.concurrency_key IS NOT NULL FROM runs r "     \
     "WHERE r.status IN ('queued', 'running', 'retrying', 'waiting') AND r.next_at <= ?1 "          \
     "AND NOT EXISTS (SELECT 1 FROM runs o WHERE r.concurrency_key IS NOT NULL "                    \
     "AND o.concurrency_key = r.concurrency_key AND o.status IN ('queued', 'running', "             \
