@@ -10,7 +10,8 @@
  * Each test starts its own graphsim (fork/exec, port read from its stdout), drives one
  * event_base with a deadline (event_base_loopexit from a timer, never a sleep) and checks what
  * the simulator saw through /_sim (read with blocking libcurl between loop runs). graphsim's
- * path comes from argv[1] or WEIR_GRAPHSIM; the seed from WEIR_SOURCE_DIR.
+ * path comes from argv[1] or WEIR_GRAPHSIM; the seed from WEIR_SOURCE_DIR. WEIR_TEST_FILTER
+ * (a cmocka name pattern, e.g. test_tenant_throttle) runs only the matching tests.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -1310,6 +1311,9 @@ int main(int argc, char **argv)
     }
     snprintf(seed_path, sizeof(seed_path), "%s/tests/graphsim/seed.json", src);
     signal(SIGPIPE, SIG_IGN);
+    if (getenv("WEIR_TEST_FILTER") != NULL) {
+        cmocka_set_test_filter(getenv("WEIR_TEST_FILTER")); /* e.g. test_tenant_throttle */
+    }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

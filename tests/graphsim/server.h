@@ -44,9 +44,9 @@ struct gs_faults {
     long fail_every;           /* every K-th Graph request answers 503 */
     long latency_ms;           /* added delay before every non-/_sim reply */
     unsigned throttle_classes; /* a tenant-wide burst's scope: 1 Read, 2 Write, 3 ReadWrite */
-    long throttle_grace_ms;    /* a request of the scope that arrives this soon after the first
-                                  429 of a window left is not a violation (the client cannot
-                                  have read that 429 yet) */
+    long throttle_grace_ms;    /* a request of the scope that arrives this soon after a 429 was
+                                  written to the client is not a violation for that 429 (the
+                                  client cannot have read it yet) */
     struct gs_bad_answer bad;
 };
 
