@@ -7,9 +7,10 @@
  * frees them. Caches are plain lists: a tenant has a handful of SKUs and the roles and groups
  * a workflow set names, so a linear scan is cheaper than anything cleverer.
  *
- * Every 2xx is read through wr_graph_answer_entity / wr_graph_answer_collection: an answer
- * that is empty (202 Accepted), not JSON, of another shape or without the object's id fails
- * the lookup with a message naming what Graph sent, never a success with a NULL id.
+ * Every 2xx is read through wr_graph_answer_entity / wr_graph_answer_items: an answer that is
+ * empty (202 Accepted), not JSON, of another shape or without the object's id — or a list with
+ * an item without its id (a subscribedSku without its skuId) — fails the lookup with a message
+ * naming what Graph sent, never a success with a NULL id nor a list that silently skips items.
  */
 #include "engine/directory.h"
 
@@ -484,7 +485,7 @@ static struct json_object *filter_items(struct lookup *l, const struct wr_graph_
     struct json_object *items = NULL;
     if (!res->ok) {
         finish_err(l, res, false, "%s", ctx);
-    } else if (!(items = wr_graph_answer_collection(res, "a collection", &why, &retriable))) {
+    } else if (!(items = wr_graph_answer_items(res, "a collection", "id", &why, &retriable))) {
         finish_unusable(l, res, why, retriable, ctx);
     }
     free(ctx);
@@ -552,15 +553,13 @@ static void group_answer(struct lookup *l, const struct wr_graph_result *res)
     }
 }
 
-/* Answers a lookup parked on the SKU list. skus borrowed; res set on failure. */
+/* Answers a lookup parked on the SKU list. skus borrowed; res set on failure, with why
+   (borrowed) and retriable when it was a 2xx the reader refused. */
 static void sku_deliver(struct lookup *l, struct json_object *skus,
-                        const struct wr_graph_result *res)
+                        const struct wr_graph_result *res, const char *why, bool retriable)
 {
     if (!skus && res && res->ok) {
-        char *why = NULL;
-        bool retriable = false;
-        wr_graph_answer_collection(res, "the subscribedSkus collection", &why, &retriable);
-        finish_unusable(l, res, why, retriable, "reading /subscribedSkus");
+        finish_unusable(l, res, wr_xstrdup(why), retriable, "reading /subscribedSkus");
     } else if (!skus) {
         finish_err(l, res, false, "reading /subscribedSkus");
     } else if (l->kind == K_SKUS) {
@@ -583,9 +582,13 @@ static void skus_answer(struct lookup *fetcher, const struct wr_graph_result *re
     struct wr_directory *d = fetcher->d;
     char *why = NULL;
     bool retriable = false;
+    /* A SKU is assigned by its skuId, and every subscribedSku has its id: an item without
+       either is not Graph's answer (it would read as "license not found"). */
     struct json_object *skus =
-        res->ok ? wr_graph_answer_collection(res, "subscribedSkus", &why, &retriable) : NULL;
-    free(why);
+        res->ok ? wr_graph_answer_items(res, "subscribedSkus", "skuId", &why, &retriable) : NULL;
+    if (skus && !wr_graph_answer_items(res, "subscribedSkus", "id", &why, &retriable)) {
+        skus = NULL;
+    }
 
     d->skus_fetching = false;
     if (skus) {
@@ -608,8 +611,9 @@ static void skus_answer(struct lookup *fetcher, const struct wr_graph_result *re
             break;
         }
         l->skus_ready = false;
-        sku_deliver(l, skus, skus ? NULL : res);
+        sku_deliver(l, skus, skus ? NULL : res, why, retriable);
     }
+    free(why);
 }
 
 static void list_answer(struct lookup *l, const struct wr_graph_result *res)
@@ -617,7 +621,7 @@ static void list_answer(struct lookup *l, const struct wr_graph_result *res)
     char *why = NULL;
     bool retriable = false;
     struct json_object *items =
-        res->ok ? wr_graph_answer_collection(res, "a collection", &why, &retriable) : NULL;
+        res->ok ? wr_graph_answer_items(res, "a collection", "id", &why, &retriable) : NULL;
     if (!items && res->ok) {
         char *ctx = wr_xasprintf("reading %s", l->ref);
         finish_unusable(l, res, why, retriable, ctx);

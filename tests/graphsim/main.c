@@ -250,7 +250,8 @@ int main(int argc, char **argv)
             ok = opt.faults.throttle_classes != 0;
             break;
         case 'B':
-            ok = parse_bad_answer(optarg, &opt.faults.bad);
+            ok = parse_bad_answer(optarg, &opt.faults.bad[0]);
+            opt.faults.nbad = 1;
             break;
         case 'G':
             ok = parse_long(optarg, 0, 60000, &opt.faults.throttle_grace_ms);

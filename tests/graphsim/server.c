@@ -623,21 +623,65 @@ static bool json_ctype(const char *ct)
            (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' ');
 }
 
-/* Whether the bad_answer fault takes this request (and counts it down). */
-static enum gs_bad_kind bad_take(struct gs_server *srv, const struct gs_req *req)
+/* Whether the query of req, as sent (its raw parameters joined by '&'), holds text (without
+ * case); an empty text matches any query. */
+static bool query_holds(const struct gs_req *req, const char *text)
 {
-    struct gs_bad_answer *b = &srv->faults.bad;
+    size_t n = 1;
+    char *q;
+    bool found;
 
-    if (b->kind == GS_BAD_NONE || b->count <= 0 || is_batch_envelope(req) ||
-        (b->method[0] != '\0' && strcmp(b->method, "*") != 0 &&
-         strcasecmp(b->method, req->method) != 0) ||
-        strncasecmp(req->path, b->path, strlen(b->path)) != 0 ||
-        (req->batch_item && (b->kind == GS_BAD_HTML || b->kind == GS_BAD_TRUNCATED))) {
-        return GS_BAD_NONE;
+    if (text[0] == '\0') {
+        return true;
     }
-    b->count--;
-    srv->stats.bad_answers++;
-    return b->kind;
+    for (size_t i = 0; i < req->nq; i++) {
+        n += strlen(req->q[i].raw) + 1;
+    }
+    q = gs_xmalloc(n);
+    q[0] = '\0';
+    for (size_t i = 0; i < req->nq; i++) {
+        if (i > 0) {
+            strcat(q, "&");
+        }
+        strcat(q, req->q[i].raw);
+    }
+    found = strcasestr(q, text) != NULL;
+    free(q);
+    return found;
+}
+
+/* Whether path begins with the whole segments of prefix (without case): "/users" matches
+ * "/users" and "/users/x", not "/usersX"; a prefix ending in '/' matches whatever follows. */
+static bool path_under(const char *path, const char *prefix)
+{
+    size_t n = strlen(prefix);
+
+    return strncasecmp(path, prefix, n) == 0 &&
+           (n == 0 || prefix[n - 1] == '/' || path[n] == '\0' || path[n] == '/' || path[n] == '(');
+}
+
+/* The bad_answer fault that takes this request (the first that matches; counted down), or
+ * NULL. */
+static const struct gs_bad_answer *bad_take(struct gs_server *srv, const struct gs_req *req)
+{
+    if (is_batch_envelope(req)) {
+        return NULL;
+    }
+    for (size_t i = 0; i < srv->faults.nbad; i++) {
+        struct gs_bad_answer *b = &srv->faults.bad[i];
+
+        if (b->kind == GS_BAD_NONE || b->count <= 0 ||
+            (b->method[0] != '\0' && strcmp(b->method, "*") != 0 &&
+             strcasecmp(b->method, req->method) != 0) ||
+            !path_under(req->path, b->path) || !query_holds(req, b->query) ||
+            (req->batch_item && (b->kind == GS_BAD_HTML || b->kind == GS_BAD_TRUNCATED))) {
+            continue;
+        }
+        b->count--;
+        srv->stats.bad_answers++;
+        return b;
+    }
+    return NULL;
 }
 
 static void drop_id(json_object *o)
@@ -647,13 +691,30 @@ static void drop_id(json_object *o)
     }
 }
 
-/* Makes resp the unusable answer kind; HTML and TRUNCATED are left to the caller (they are not
- * JSON, which a gs_resp cannot hold). */
-static void bad_apply(struct gs_resp *resp, enum gs_bad_kind kind)
+/* Removes member name from o and everything under it. */
+static void drop_member(json_object *o, const char *name)
+{
+    if (json_object_is_type(o, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(o); i++) {
+            drop_member(json_object_array_get_idx(o, i), name);
+        }
+    } else if (json_object_is_type(o, json_type_object)) {
+        json_object_object_del(o, name);
+        json_object_object_foreach(o, key, val)
+        {
+            (void)key;
+            drop_member(val, name);
+        }
+    }
+}
+
+/* Makes resp the unusable answer of fault b (NULL: none); HTML and TRUNCATED are left to the
+ * caller (they are not JSON, which a gs_resp cannot hold). */
+static void bad_apply(struct gs_resp *resp, const struct gs_bad_answer *b)
 {
     json_object *v;
 
-    switch (kind) {
+    switch (b != NULL ? b->kind : GS_BAD_NONE) {
     case GS_BAD_EMPTY_202:
         json_object_put(resp->body);
         resp->body = NULL;
@@ -665,6 +726,10 @@ static void bad_apply(struct gs_resp *resp, enum gs_bad_kind kind)
         resp->status = 200;
         break;
     case GS_BAD_NO_ID:
+        if (b->member[0] != '\0') {
+            drop_member(resp->body, b->member);
+            break;
+        }
         drop_id(resp->body);
         if (json_object_object_get_ex(resp->body, "value", &v) &&
             json_object_is_type(v, json_type_array)) {
@@ -781,8 +846,10 @@ static enum gs_bad_kind run(struct gs_server *srv, struct gs_ctx *ctx, struct gs
         if (write && resp->status >= 200 && resp->status <= 299) {
             srv->stats.mutations++;
         }
-        bad = bad_take(srv, req);
-        bad_apply(resp, bad);
+        const struct gs_bad_answer *b = bad_take(srv, req);
+
+        bad = b != NULL ? b->kind : GS_BAD_NONE;
+        bad_apply(resp, b);
     }
     free(key);
     return bad == GS_BAD_HTML || bad == GS_BAD_TRUNCATED ? bad : GS_BAD_NONE;
@@ -1404,11 +1471,25 @@ static const char *class_name(unsigned c)
     return c == 3 ? "ReadWrite" : c == 2 ? "Write" : "Read";
 }
 
+static json_object *bad_json(const struct gs_bad_answer *b)
+{
+    json_object *o = json_object_new_object();
+
+    gs_json_add_str(o, "kind", bad_names[b->kind]);
+    json_object_object_add(o, "count", json_object_new_int64(b->count));
+    gs_json_add_str(o, "method", b->method);
+    gs_json_add_str(o, "path", b->path);
+    gs_json_add_str(o, "query", b->query);
+    if (b->member[0] != '\0') {
+        gs_json_add_str(o, "member", b->member);
+    }
+    return o;
+}
+
 static json_object *faults_json(const struct gs_server *srv)
 {
     const struct gs_faults *f = &srv->faults;
     json_object *o = json_object_new_object();
-    json_object *b = json_object_new_object();
     double left = srv->tenant_until - gs_now_mono();
 
     json_object_object_add(o, "throttle_every", json_object_new_int64(f->throttle_every));
@@ -1418,11 +1499,18 @@ static json_object *faults_json(const struct gs_server *srv)
     gs_json_add_str(o, "throttle_scope", class_name(f->throttle_classes));
     json_object_object_add(o, "throttle_grace_ms", json_object_new_int64(f->throttle_grace_ms));
     json_object_object_add(o, "tenant_throttle_left", json_object_new_double(left > 0 ? left : 0));
-    gs_json_add_str(b, "kind", bad_names[f->bad.kind]);
-    json_object_object_add(b, "count", json_object_new_int64(f->bad.count));
-    gs_json_add_str(b, "method", f->bad.method);
-    gs_json_add_str(b, "path", f->bad.path);
-    json_object_object_add(o, "bad_answer", b);
+    if (f->bad_list) {
+        json_object *list = json_object_new_array();
+
+        for (size_t i = 0; i < f->nbad; i++) {
+            json_object_array_add(list, bad_json(&f->bad[i]));
+        }
+        json_object_object_add(o, "bad_answer", list);
+    } else {
+        static const struct gs_bad_answer none = {GS_BAD_NONE, 0, "", "", "", ""};
+
+        json_object_object_add(o, "bad_answer", bad_json(f->nbad > 0 ? &f->bad[0] : &none));
+    }
     gs_json_add_str(o, "graph_host", srv->graph_host);
     return o;
 }
@@ -1567,33 +1655,35 @@ static bool sim_reset(struct gs_server *srv, char *err, size_t errlen)
 }
 
 /* {"kind", "count", "method", "path"} (or null: off) into *b; false when malformed. */
-static bool bad_answer_json(json_object *v, struct gs_bad_answer *b)
+/* One bad_answer object ({"kind", "count", "method", "path", "query"}) into *b. */
+static bool bad_one_json(json_object *v, struct gs_bad_answer *b)
 {
-    const char *kind, *method, *path;
+    const char *kind, *method, *path, *query, *member;
     json_object *n = NULL;
 
-    if (v == NULL) {
-        memset(b, 0, sizeof(*b));
-        return true;
-    }
-    if (!json_object_is_type(v, json_type_object)) {
+    if (v == NULL || !json_object_is_type(v, json_type_object)) {
         return false;
     }
     json_object_object_foreach(v, key, val)
     {
         (void)val;
         if (strcmp(key, "kind") != 0 && strcmp(key, "count") != 0 && strcmp(key, "method") != 0 &&
-            strcmp(key, "path") != 0) {
+            strcmp(key, "path") != 0 && strcmp(key, "query") != 0 && strcmp(key, "member") != 0) {
             return false;
         }
     }
     kind = gs_json_get_str(v, "kind");
     method = gs_json_get_str(v, "method");
     path = gs_json_get_str(v, "path");
+    query = gs_json_get_str(v, "query");
+    member = gs_json_get_str(v, "member");
     if (gs_bad_kind_parse(kind) == GS_BAD_NONE || !json_object_object_get_ex(v, "count", &n) ||
         !json_object_is_type(n, json_type_int) || json_object_get_int64(n) < 0 ||
         (method != NULL && strlen(method) >= sizeof(b->method)) ||
-        (path != NULL && strlen(path) >= sizeof(b->path))) {
+        (path != NULL && strlen(path) >= sizeof(b->path)) ||
+        (query != NULL && strlen(query) >= sizeof(b->query)) ||
+        (member != NULL &&
+         (strlen(member) >= sizeof(b->member) || gs_bad_kind_parse(kind) != GS_BAD_NO_ID))) {
         return false;
     }
     memset(b, 0, sizeof(*b));
@@ -1601,6 +1691,41 @@ static bool bad_answer_json(json_object *v, struct gs_bad_answer *b)
     b->count = (long)json_object_get_int64(n);
     snprintf(b->method, sizeof(b->method), "%s", method ? method : "");
     snprintf(b->path, sizeof(b->path), "%s", path ? path : "");
+    snprintf(b->query, sizeof(b->query), "%s", query ? query : "");
+    snprintf(b->member, sizeof(b->member), "%s", member ? member : "");
+    return true;
+}
+
+/* The bad_answer setting into f: null (off), one object, or a list of up to GS_BAD_MAX. */
+static bool bad_answer_json(json_object *v, struct gs_faults *f)
+{
+    struct gs_bad_answer bad[GS_BAD_MAX];
+    size_t n = 0;
+    bool list = v != NULL && json_object_is_type(v, json_type_array);
+
+    if (v == NULL) {
+        f->nbad = 0;
+        f->bad_list = false;
+        return true;
+    }
+    if (list) {
+        n = json_object_array_length(v);
+        if (n > GS_BAD_MAX) {
+            return false;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (!bad_one_json(json_object_array_get_idx(v, i), &bad[i])) {
+                return false;
+            }
+        }
+    } else if (bad_one_json(v, &bad[0])) {
+        n = 1;
+    } else {
+        return false;
+    }
+    memcpy(f->bad, bad, n * sizeof(bad[0]));
+    f->nbad = n;
+    f->bad_list = list;
     return true;
 }
 
@@ -1654,7 +1779,7 @@ static bool sim_faults(struct gs_server *srv, const char *body, size_t len, char
                        json_object_is_type(val, json_type_string) &&
                        gs_host_ok(json_object_get_string(val))) {
                 snprintf(host, sizeof(host), "%s", json_object_get_string(val));
-            } else if (strcmp(key, "bad_answer") == 0 && bad_answer_json(val, &f.bad)) {
+            } else if (strcmp(key, "bad_answer") == 0 && bad_answer_json(val, &f)) {
                 /* set in f.bad */
             } else if (gs_model_set(&m, key, val)) {
                 /* replica_lag, pim_forbidden, timeout_next_create (graph.h) */

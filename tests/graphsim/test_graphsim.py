@@ -1555,7 +1555,8 @@ class FaultTest(GraphTest):
                           "latency_ms": 0, "throttle_scope": "ReadWrite",
                           "throttle_grace_ms": 0,
                           "tenant_throttle_left": 0,
-                          "bad_answer": {"kind": "none", "count": 0, "method": "", "path": ""},
+                          "bad_answer": {"kind": "none", "count": 0, "method": "", "path": "",
+                                         "query": ""},
                           "graph_host": "graph.microsoft.com",
                           "replica_lag": 0, "pim_forbidden": "none",
                           "timeout_next_create": 0})
@@ -2217,6 +2218,39 @@ class BadAnswerTest(GraphTest):
             {"id": "1", "method": "GET", "url": "/users/" + adele}]})
         self.assertEqual(body["responses"][0]["status"], 200)
         self.assertEqual(self.s.sim("GET", "faults")[1]["bad_answer"]["count"], 1)
+
+    def test_query_and_lists(self):
+        # A query substring narrows a fault to one read of a path; a list sets several at once.
+        adele = "/v1.0/users/" + USERS["Adele"]["id"]
+        st, f = self.s.sim("POST", "faults", {"bad_answer": [
+            {"kind": "empty_202", "count": 5, "method": "GET", "path": "/users/",
+             "query": "ASSIGNEDLICENSES"},
+            {"kind": "wrong_shape", "count": 5, "method": "GET", "path": "/groups",
+             "query": "%27Sales%27"}]})
+        self.assertEqual(st, 200, f)
+        self.assertEqual([b["query"] for b in f["bad_answer"]], ["ASSIGNEDLICENSES", "%27Sales%27"])
+        self.assertEqual(self.s.get(adele)[0], 200)
+        self.assertEqual(self.s.get(adele + "?$select=id,displayName")[0], 200)
+        self.assertEqual(self.s.get(adele + "?$select=id,assignedLicenses")[0], 202)
+        sales = "/v1.0/groups?$filter=displayName%20eq%20%27Sales%27"
+        self.assertEqual(self.s.get(sales)[2], [])
+        self.assertEqual(self.s.get("/v1.0/groups?$filter=displayName%20eq%20%27IT%27")[0], 200)
+        counts = [b["count"] for b in self.s.sim("GET", "faults")[1]["bad_answer"]]
+        self.assertEqual(counts, [4, 4])
+        # no_id with a member drops it at every depth.
+        self.s.sim("POST", "faults", {"bad_answer": {
+            "kind": "no_id", "count": 1, "method": "GET", "path": "/users", "member": "skuId"}})
+        body = self.s.get(adele + "?$select=id,assignedLicenses,licenseAssignmentStates")[2]
+        self.assertEqual(body["id"], USERS["Adele"]["id"])
+        self.assertTrue(body["assignedLicenses"])
+        self.assertFalse([e for e in body["assignedLicenses"] + body["licenseAssignmentStates"]
+                          if "skuId" in e])
+        self.assertEqual(self.s.sim("POST", "faults", {"bad_answer": {
+            "kind": "html", "count": 1, "member": "id"}})[0], 400)
+        self.assertEqual(self.s.sim("POST", "faults", {"bad_answer": [{"kind": "html"}]})[0],
+                         400)
+        self.assertEqual(self.s.sim("POST", "faults", {"bad_answer": [
+            {"kind": "html", "count": 1}] * 33})[0], 400)
 
     def test_bad_settings_and_flag(self):
         for b in ({"kind": "nope", "count": 1}, {"kind": "html"}, {"kind": "html", "count": -1},
