@@ -11,6 +11,10 @@
  * empty (202 Accepted), not JSON, of another shape or without the object's id — or a list with
  * an item without its id (a subscribedSku without its skuId) — fails the lookup with a message
  * naming what Graph sent, never a success with a NULL id nor a list that silently skips items.
+ *
+ * A lookup belongs to the Graph trace current when it was started (engine/graph.h): its reads
+ * carry it, and its callback runs with it current, also when the answer came to another
+ * lookup's read (the shared subscribedSkus read) or from the cache on a later turn.
  */
 #include "engine/directory.h"
 
@@ -64,6 +68,7 @@ struct lookup {
     bool not_found;
     wr_directory_done_fn done;
     void *arg;
+    struct wr_graph_trace *trace; /* current when the lookup started (a reference), or NULL */
     struct lookup *prev, *next;
 };
 
@@ -227,6 +232,7 @@ static struct lookup *lookup_new(struct wr_directory *d, enum kind kind, const c
     l->ref = wr_xstrdup(ref ? ref : "");
     l->done = done;
     l->arg = arg;
+    l->trace = wr_graph_trace_ref(wr_graph_trace_current(d->g));
     l->next = d->lookups;
     if (d->lookups) {
         d->lookups->prev = l;
@@ -258,7 +264,16 @@ static void lookup_free(struct lookup *l)
     free(l->saved_code);
     free(l->saved_message);
     free(l->error);
+    wr_graph_trace_put(l->trace);
     free(l);
+}
+
+/* Calls l's callback with r, in l's trace. */
+static void deliver(struct lookup *l, const struct wr_directory_result *r)
+{
+    struct wr_graph_trace *outer = wr_graph_trace_swap(l->d->g, l->trace);
+    l->done(l->arg, r);
+    wr_graph_trace_swap(l->d->g, outer);
 }
 
 static const char *object_id(enum kind kind, struct json_object *obj)
@@ -282,7 +297,7 @@ static void finish_ok(struct lookup *l, struct json_object *obj)
         .id = object_id(l->kind, obj),
         .object = obj,
     };
-    l->done(l->arg, &r);
+    deliver(l, &r);
     lookup_free(l);
 }
 
@@ -305,7 +320,7 @@ static void finish_err(struct lookup *l, const struct wr_graph_result *res, bool
         .created_ago_ms =
             not_found && l->kind == K_USER ? wr_directory_created_ago(l->d, l->ref) : -1,
     };
-    l->done(l->arg, &r);
+    deliver(l, &r);
     wr_buf_free(&b);
     lookup_free(l);
 }
@@ -350,7 +365,7 @@ static void on_deferred(evutil_socket_t fd, short what, void *arg)
     } else {
         struct wr_directory_result r = {
             .not_found = l->not_found, .error = l->error, .created_ago_ms = -1};
-        l->done(l->arg, &r);
+        deliver(l, &r);
         lookup_free(l);
     }
 }

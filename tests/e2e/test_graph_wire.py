@@ -156,11 +156,36 @@ class WireTest(unittest.TestCase):
             self.assertEqual(rs[0][2], "succeeded", (rs, steps(root, rs[0][0])))
             log = requests_since(sim)
             state = sim.get("/_sim/state")
+            c = harness.journal(root)
+            outputs = {k: json.loads(v) for k, v in c.execute(
+                "SELECT step_id, output FROM steps WHERE run_id = ?", (rs[0][0],)).fetchall()}
+            c.close()
         finally:
             self.assertEqual(w.stop(), 0)
             sim.stop()
             shutil.rmtree(root)
             shutil.rmtree(tmp)
+
+        # Each step's output keeps the Graph requests it made (GRAPH.md 12, supportability):
+        # method, path, status and the ids, as graphsim logged them; together, every Graph
+        # request of the run, each in one step.
+        ids = {(e["headers"]["client-request-id"], e["request_id"]): e for e in log
+               if not e["batch"] and "form" not in e}
+        items = [e for e in log if e["batch"] or (e["path"] != "/v1.0/$batch" and
+                                                   "form" not in e)]
+        listed = 0
+        for step, out in outputs.items():
+            self.assertTrue(out.get("graph"), (step, out))
+            listed += len(out["graph"]) + out.get("graph_omitted", 0)
+            for g in out["graph"]:
+                self.assertEqual(set(g), {"method", "path", "status", "request_id",
+                                          "client_request_id"})
+                top = ids.get((g["client_request_id"], g["request_id"]))
+                self.assertIsNotNone(top, (step, g))
+                if top["path"] != "/v1.0/$batch":
+                    self.assertEqual((top["method"], top["path"], top["status"]),
+                                     (g["method"], "/v1.0" + g["path"], g["status"]), step)
+        self.assertEqual(listed, len(items))
 
         ua = re.compile(r"^weir/\d+\.\d+\.\d+ \(")
         seen = {}
