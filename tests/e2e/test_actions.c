@@ -1546,8 +1546,10 @@ static size_t check_trace(struct json_object *out, int64_t since, const char *mi
         struct json_object *hit = NULL;
         char full[1024];
         assert_int_equal(json_object_object_length(e), 5);
-        assert_non_null(crid);
-        assert_non_null(path);
+        if (!crid || !path) {
+            fail_msg("%s's trace has an entry without its path or client-request-id", mine);
+            return 0;
+        }
         snprintf(full, sizeof(full), "/v1.0%s", path);
         if (theirs && strstr(path, theirs)) {
             fail_msg("%s's trace holds another step's request %s", mine, path);
