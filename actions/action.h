@@ -29,6 +29,13 @@
  *    assign-license: the licences are as asked — and then succeed. A conflict with something
  *    that is *not* its own earlier write stays a clear failure that names what is there.
  *    res->attempts > 1 says the client sent the request more than once.
+ *  - No 2xx is success until it is read (engine/graph_parse.h): an answer that must be an
+ *    object is read with wr_graph_answer_entity (assignLicense's user, a PIM schedule request,
+ *    the manager); a write whose answer carries nothing the action needs with
+ *    wr_graph_answer_done (204, or a JSON object: 202 Accepted is not done); lists come from
+ *    the directory, which refuses an item without its id. An unusable answer fails the step
+ *    through wr_graph_result_unusable, which names what Graph sent — except where the object
+ *    may have been made (create-user, set-role): that is read back, as above.
  *  - Replica lag (engine/directory.h): a 404 for an object weir created moments ago (and
  *    Graph's invalid-usage-location 400 right after weir set usageLocation) fails through
  *    wr_action_fail_lag, so the run retries it; a 404 on a DELETE still means "already gone".

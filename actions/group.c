@@ -11,6 +11,7 @@
 #include "actions/action.h"
 #include "engine/directory.h"
 #include "engine/graph.h"
+#include "engine/graph_parse.h"
 #include "engine/strutil.h"
 
 static const struct wr_argspec group_args[] = {
@@ -43,6 +44,8 @@ struct group_op {
     long err_status;
     char *err_code;
     char *err_message;
+    char *err_rid;
+    char *err_crid;
 };
 
 static void op_clear(struct group_op *op)
@@ -54,7 +57,9 @@ static void op_clear(struct group_op *op)
     op->body = NULL;
     free(op->err_code);
     free(op->err_message);
-    op->err_code = op->err_message = NULL;
+    free(op->err_rid);
+    free(op->err_crid);
+    op->err_code = op->err_message = op->err_rid = op->err_crid = NULL;
 }
 
 static void op_fail(struct group_op *op, const struct wr_graph_result *res, const char *fmt, ...)
@@ -108,8 +113,15 @@ static void written(void *arg, const struct wr_graph_result *res)
     struct group_op *op = arg;
     int64_t age =
         res->status == 404 ? wr_directory_created_ago(wr_action_directory(op->ctx), op->user) : -1;
-    if (res->ok) {
+    char *why = NULL;
+    bool retriable = false;
+    if (res->ok && wr_graph_answer_done(res, NULL, &why, &retriable)) {
         op_succeed(op, true);
+    } else if (res->ok) {
+        /* 202 Accepted or an answer of another shape: Graph has not said the member was
+           added (or removed). */
+        struct wr_graph_result u = wr_graph_result_unusable(res, why, retriable);
+        op_fail(op, &u, "%s /groups/%s/members/$ref", op->remove ? "DELETE" : "POST", op->group);
     } else if (!op->remove && age >= 0) {
         /* A replica without the new user refused the reference to it. */
         op_fail_lag(op, res, age, "POST /groups/%s/members/$ref", op->group);
@@ -121,6 +133,8 @@ static void written(void *arg, const struct wr_graph_result *res)
         op->err_status = res->status;
         op->err_code = wr_xstrdup_or_null(res->error_code);
         op->err_message = wr_xstrdup_or_null(res->error_message);
+        op->err_rid = wr_xstrdup_or_null(res->request_id);
+        op->err_crid = wr_xstrdup_or_null(res->client_request_id);
         read_membership(op);
     } else if (op->remove && res->status == 404) {
         /* Removed by someone else since the read (or the user just left). */
@@ -128,6 +142,7 @@ static void written(void *arg, const struct wr_graph_result *res)
     } else {
         op_fail(op, res, "%s /groups/%s/members/$ref", op->remove ? "DELETE" : "POST", op->group);
     }
+    free(why);
 }
 
 static void membership_read(void *arg, const struct wr_directory_result *r)
@@ -154,6 +169,8 @@ static void membership_read(void *arg, const struct wr_directory_result *r)
             .status = op->err_status,
             .error_code = op->err_code,
             .error_message = op->err_message,
+            .request_id = op->err_rid,
+            .client_request_id = op->err_crid,
         };
         if (member) {
             op_succeed(op, false);

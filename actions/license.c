@@ -11,6 +11,7 @@
 #include "actions/action.h"
 #include "engine/directory.h"
 #include "engine/graph.h"
+#include "engine/graph_parse.h"
 #include "engine/strutil.h"
 
 static const struct wr_argspec assign_license_args[] = {
@@ -212,6 +213,45 @@ static struct json_object *direct(struct json_object *user, const char *sku_id)
     return any ? NULL : assigned(user, sku_id);
 }
 
+/*
+ * Whether Graph's user (as read with $select=assignedLicenses,licenseAssignmentStates) has the
+ * shape the rules above read: assignedLicenses an array of objects with a string skuId; and
+ * licenseAssignmentStates, when there, an array of objects with a string skuId and an
+ * assignedByGroup that is null or a string. NULL when it has; else an owned message naming the
+ * first entry that is not (a state with a numeric assignedByGroup would otherwise read as a
+ * direct licence, an entry without skuId would be skipped).
+ */
+static char *licences_unreadable(struct json_object *user)
+{
+    static const char *const lists[] = {"assignedLicenses", "licenseAssignmentStates"};
+    for (int l = 0; l < 2; l++) {
+        struct json_object *list = NULL;
+        if (!json_object_object_get_ex(user, lists[l], &list) || list == NULL) {
+            if (l == 0) {
+                return wr_xasprintf("Graph's user has no assignedLicenses array");
+            }
+            continue; /* no states at all: every assigned SKU counts as direct */
+        }
+        if (!json_object_is_type(list, json_type_array)) {
+            return wr_xasprintf("Graph's user has a %s that is not an array: %.120s", lists[l],
+                                json_object_to_json_string_ext(list, JSON_C_TO_STRING_PLAIN));
+        }
+        for (size_t i = 0; i < json_object_array_length(list); i++) {
+            struct json_object *e = json_object_array_get_idx(list, i), *g = NULL;
+            bool group_ok = !json_object_object_get_ex(e, "assignedByGroup", &g) || g == NULL ||
+                            json_object_is_type(g, json_type_string);
+            if (!str_of(e, "skuId") || !group_ok) {
+                return wr_xasprintf("Graph's user has %s[%zu] %s: %.120s", lists[l], i,
+                                    !str_of(e, "skuId") ? "without a string skuId"
+                                                        : "with an assignedByGroup that is "
+                                                          "neither null nor a group id",
+                                    json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
+            }
+        }
+    }
+    return NULL;
+}
+
 /* The ids of the groups the user inherits sku_id from (owned array; empty when none). */
 static struct json_object *inherited_from(struct json_object *user, const char *sku_id)
 {
@@ -404,6 +444,12 @@ static void resolve_groups(struct license_op *op);
 static void group_named(void *arg, const struct wr_directory_result *r)
 {
     struct license_op *op = arg;
+    if (!r->ok && r->graph && r->graph->error_code &&
+        strcmp(r->graph->error_code, WR_GRAPH_UNEXPECTED) == 0) {
+        /* Graph answered, but not with a group: that is no "cannot be read". */
+        op_fail(op, r->graph, "%s", r->error);
+        return;
+    }
     struct json_object *ids = group_ids(op->user);
     const char *gid = json_object_get_string(json_object_array_get_idx(ids, op->next_group));
     /* A group that cannot be read (gone, no permission) is named by its id alone. */
@@ -447,6 +493,12 @@ static void user_read(void *arg, const struct wr_directory_result *r)
         op_fail_lookup(op, r);
         return;
     }
+    char *bad = licences_unreadable(r->object);
+    if (bad) {
+        op_fail(op, NULL, "looking up user '%s': %s", r->id, bad);
+        free(bad);
+        return;
+    }
     op->id = wr_xstrdup(r->id);
     op->user = json_object_get(r->object);
     wr_directory_skus(wr_action_directory(op->ctx), skus_read, op);
@@ -465,6 +517,12 @@ static void assign_reread(void *arg, const struct wr_directory_result *r)
     struct license_op *op = arg;
     if (!r->ok) {
         op_fail_lookup(op, r);
+        return;
+    }
+    char *bad = licences_unreadable(r->object);
+    if (bad) {
+        op_fail(op, NULL, "reading back the licences of user %s: %s", op->id, bad);
+        free(bad);
         return;
     }
     bool done = true;
@@ -490,7 +548,17 @@ static void assign_written(void *arg, const struct wr_graph_result *res)
     struct license_op *op = arg;
     struct wr_directory *dir = wr_action_directory(op->ctx);
     if (res->ok) {
-        op_succeed(op, true);
+        /* Graph answers 200 with the user it changed: anything else does not say so. */
+        char *why = NULL;
+        bool retriable = false;
+        if (wr_action_dry_run(op->ctx) ||
+            wr_graph_answer_entity(res, "the user", "id", &why, &retriable)) {
+            op_succeed(op, true);
+        } else {
+            struct wr_graph_result u = wr_graph_result_unusable(res, why, retriable);
+            op_fail(op, &u, "POST /users/%s/assignLicense", op->id);
+        }
+        free(why);
         return;
     }
     int64_t age = res->status == 404 ? wr_directory_created_ago(dir, op->id) : -1;
@@ -539,6 +607,15 @@ static void location_written(void *arg, const struct wr_graph_result *res)
         } else {
             op_fail(op, res, "setting usageLocation of user %s", op->id);
         }
+        return;
+    }
+    char *why = NULL;
+    bool retriable = false;
+    if (!wr_graph_answer_done(res, NULL, &why, &retriable)) {
+        /* 202 Accepted or an answer of another shape: the location is not said to be set. */
+        struct wr_graph_result u = wr_graph_result_unusable(res, why, retriable);
+        op_fail(op, &u, "setting usageLocation of user %s", op->id);
+        free(why);
         return;
     }
     if (!wr_action_dry_run(op->ctx)) {

@@ -86,7 +86,16 @@ static void written(void *arg, const struct wr_graph_result *res)
     struct manager_op *op = arg;
     struct wr_directory *dir = wr_action_directory(op->ctx);
     if (res->ok) {
-        op_succeed(op, true);
+        char *why = NULL;
+        bool retriable = false;
+        if (wr_graph_answer_done(res, NULL, &why, &retriable)) {
+            op_succeed(op, true);
+        } else {
+            /* 202 Accepted or an answer of another shape: not said to be done. */
+            struct wr_graph_result u = wr_graph_result_unusable(res, why, retriable);
+            op_fail(op, &u, "PUT /users/%s/manager/$ref", op->user);
+        }
+        free(why);
         return;
     }
     /* A 404 for a user or manager weir created moments ago: a replica without it. */

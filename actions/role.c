@@ -192,6 +192,15 @@ static void deleted(void *arg, const struct wr_graph_result *res)
         return;
     }
     if (res->ok) {
+        char *why = NULL;
+        bool retriable = false;
+        if (!wr_graph_answer_done(res, NULL, &why, &retriable)) {
+            /* 202 Accepted or an answer of another shape: not said to be removed. */
+            struct wr_graph_result u = wr_graph_result_unusable(res, why, retriable);
+            op_fail(op, &u, "DELETE roleAssignments/%s", id);
+            free(why);
+            return;
+        }
         json_object_array_add(op->removed, json_object_new_string(id));
     }
     json_object_array_del_idx(op->found, n - 1, 1);
@@ -233,9 +242,15 @@ static void created(void *arg, const struct wr_graph_result *res)
     }
     struct json_object *a =
         res->ok ? wr_graph_answer_entity(res, "the role assignment", "id", &why, &retriable) : NULL;
+    /* A 2xx that is not JSON (the client failed it: a proxy's page, a cut answer) is the same
+       case as one without the id: made, most likely. */
+    bool unreadable = !res->ok && res->status >= 200 && res->status <= 299;
+    if (unreadable) {
+        why = wr_xstrdup_or_null(res->error_message);
+    }
     if (a) {
         op_succeed(op, true, json_object_get_string(json_object_object_get(a, "id")));
-    } else if (res->ok && !op->verify) {
+    } else if ((res->ok || unreadable) && !op->verify) {
         /* Made, most likely, but the answer does not say which: read the assignments back. */
         op->verify = true;
         op->err_status = res->status;
@@ -249,8 +264,8 @@ static void created(void *arg, const struct wr_graph_result *res)
         json_object_put(op->body);
         op->body = NULL;
         read_assignments(op);
-    } else if (res->ok) {
-        struct wr_graph_result u = wr_graph_result_unusable(res, why, true);
+    } else if (res->ok || unreadable) {
+        struct wr_graph_result u = wr_graph_result_unusable(res, why ? why : "", true);
         op_fail(op, &u, "POST roleAssignments for user %s", op->principal);
     } else if (age >= 0) {
         op_fail_lag(op, res, age, "POST roleAssignments for user %s", op->principal);
@@ -361,7 +376,16 @@ static void pim_requested(void *arg, const struct wr_graph_result *res)
 {
     struct role_op *op = arg;
     int64_t age = lag_age(op, res);
-    if (res->ok) {
+    char *why = NULL;
+    bool retriable = false;
+    if (res->ok && !wr_action_dry_run(op->ctx) &&
+        !wr_graph_answer_entity(res, "the schedule request", "id", &why, &retriable)) {
+        /* Graph answers 201 with the request it made: anything else does not say the schedules
+           were removed. */
+        struct wr_graph_result u = wr_graph_result_unusable(res, why, retriable);
+        op_fail(op, &u, "POST %s (adminRemove) for user %s", pim_kinds[op->kind].requests,
+                op->principal);
+    } else if (res->ok) {
         json_object_put(op->pim_removed[op->kind]);
         op->pim_removed[op->kind] = json_object_get(op->schedules);
         op->kind++;
@@ -380,6 +404,7 @@ static void pim_requested(void *arg, const struct wr_graph_result *res)
         op_fail(op, res, "POST %s (adminRemove) for user %s", pim_kinds[op->kind].requests,
                 op->principal);
     }
+    free(why);
 }
 
 static void pim_listed(void *arg, const struct wr_directory_result *r)

@@ -172,6 +172,22 @@ static void op_fail_write(struct user_op *op, const struct wr_graph_result *res,
     }
 }
 
+/* A write Graph answered 2xx: true when the answer says the change was made (204, or a JSON
+   object); else fails op naming what Graph sent (202 Accepted, an array...) and returns false.
+   what is "PATCH /users/ID" and the like. */
+static bool write_done(struct user_op *op, const struct wr_graph_result *res, const char *what)
+{
+    char *why = NULL;
+    bool retriable = false;
+    if (wr_graph_answer_done(res, NULL, &why, &retriable)) {
+        return true;
+    }
+    struct wr_graph_result u = wr_graph_result_unusable(res, why, retriable);
+    op_fail(op, &u, "%s", what);
+    free(why);
+    return false;
+}
+
 /* Starts the lookup of the `user` argument; false (and the action failed) on a bad reference. */
 static bool find_user(struct user_op *op, const char *ref, const char *select,
                       wr_directory_done_fn done)
@@ -233,10 +249,13 @@ static struct json_object *masked(struct json_object *v)
 static void update_user_written(void *arg, const struct wr_graph_result *res)
 {
     struct user_op *op = arg;
+    char *what = wr_xasprintf("PATCH /users/%s", op->id);
+    bool done = res->ok && write_done(op, res, what);
     if (!res->ok) {
-        char *what = wr_xasprintf("PATCH /users/%s", op->id);
         op_fail_write(op, res, what);
-        free(what);
+    }
+    free(what);
+    if (!done) {
         return;
     }
     bool present;
@@ -309,10 +328,13 @@ static void update_user_run(struct wr_action_ctx *ctx)
 static void set_enabled_written(void *arg, const struct wr_graph_result *res)
 {
     struct user_op *op = arg;
+    char *what = wr_xasprintf("PATCH /users/%s", op->id);
+    bool done = res->ok && write_done(op, res, what);
     if (!res->ok) {
-        char *what = wr_xasprintf("PATCH /users/%s", op->id);
         op_fail_write(op, res, what);
-        free(what);
+    }
+    free(what);
+    if (!done) {
         return;
     }
     struct json_object *out = outcome(op->id, true);
@@ -369,9 +391,16 @@ static void enable_user_run(struct wr_action_ctx *ctx)
 static void delete_user_written(void *arg, const struct wr_graph_result *res)
 {
     struct user_op *op = arg;
-    if (res->ok || res->status == 404) {
-        /* 404: deleted by someone else since the lookup; the effect is the same. */
-        op_succeed(op, outcome(op->id, res->ok));
+    if (res->ok) {
+        char *what = wr_xasprintf("DELETE /users/%s", op->id);
+        bool done = write_done(op, res, what);
+        free(what);
+        if (done) {
+            op_succeed(op, outcome(op->id, true));
+        }
+    } else if (res->status == 404) {
+        /* Deleted by someone else since the lookup; the effect is the same. */
+        op_succeed(op, outcome(op->id, false));
     } else {
         op_fail(op, res, "DELETE /users/%s", op->id);
     }
@@ -414,14 +443,16 @@ static void delete_user_run(struct wr_action_ctx *ctx)
 static void revoke_written(void *arg, const struct wr_graph_result *res)
 {
     struct user_op *op = arg;
-    /* Graph documents 204 and answers 200 {"value": true}: any 2xx is success. */
+    /* Graph documents 204 and answers 200 {"value": true}: either is done; 202 is not. */
+    char *what = wr_xasprintf("POST /users/%s/revokeSignInSessions", op->id);
+    bool done = res->ok && write_done(op, res, what);
     if (!res->ok) {
-        char *what = wr_xasprintf("POST /users/%s/revokeSignInSessions", op->id);
         op_fail_write(op, res, what);
-        free(what);
-        return;
     }
-    op_succeed(op, outcome(op->id, true));
+    free(what);
+    if (done) {
+        op_succeed(op, outcome(op->id, true));
+    }
 }
 
 static void revoke_found(void *arg, const struct wr_directory_result *r)
@@ -668,6 +699,16 @@ static void create_user_made(void *arg, const struct wr_directory_result *r)
         op_fail(op, &post, "POST /users for '%s'", op->upn);
         return;
     }
+    /* Now known by its id too: a replica may not have it yet for the next steps. */
+    struct wr_directory *dir = wr_action_directory(op->ctx);
+    struct json_object *set = json_object_object_get(wr_action_args(op->ctx), "set");
+    bool location;
+    member_ci(op->body, "usageLocation", &location);
+    wr_directory_note_created(dir, r->id, op->upn,
+                              json_object_get_string(json_object_object_get(set, "employeeId")));
+    if (location) {
+        wr_directory_note_location(dir, r->id);
+    }
     struct json_object *out = outcome(r->id, true);
     json_object_object_add(out, "userPrincipalName", json_object_new_string(op->upn));
     json_object_object_add(out, "created", json_object_new_boolean(true));
@@ -699,6 +740,15 @@ static void create_user_posted(void *arg, const struct wr_graph_result *res)
         json_object_object_add(out, "userPrincipalName", json_object_new_string(op->upn));
         json_object_object_add(out, "created", json_object_new_boolean(true));
         op_succeed(op, out);
+        return;
+    }
+    if (!res->ok && res->status >= 200 && res->status <= 299) {
+        /* A 2xx that is not JSON (a proxy's page, a cut answer): created, most likely, like a
+           2xx without the id below. */
+        keep_post_answer(op, res);
+        op->err_retriable = true;
+        wr_directory_note_created(dir, NULL, op->upn, employee);
+        find_user(op, op->upn, "userPrincipalName", create_user_made);
         return;
     }
     if (res->ok) {

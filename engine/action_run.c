@@ -9,6 +9,12 @@
  * wr_action_write records the request in the plan and answers with a synthetic 204 the same
  * way. This module does not retry: the Graph client retries within a request, the run
  * executor across runs.
+ *
+ * In a real run the action runs in a Graph trace of its own (engine/graph.h): every Graph
+ * request it makes, through the directory or directly, is recorded, and a successful outcome's
+ * output gets them as "graph" (method, path, status, request_id, client_request_id; the first
+ * and last WR_GRAPH_TRACE_MAX / 2 with "graph_omitted" when there were more), so the ids
+ * Microsoft support asks for are kept when a step "worked". Dry runs have no trace.
  */
 #include "engine/action_run.h"
 
@@ -51,6 +57,7 @@ struct wr_action_ctx {
     bool replica_lag;
     struct json_object *output;
     char *error;
+    struct wr_graph_trace *trace; /* real runs: the Graph requests the action made */
 };
 
 static void ctx_free(struct wr_action_ctx *ctx)
@@ -68,6 +75,8 @@ static void ctx_free(struct wr_action_ctx *ctx)
     json_object_put(ctx->output);
     free(ctx->error);
     free(ctx->state);
+    wr_graph_trace_close(ctx->trace);
+    wr_graph_trace_put(ctx->trace);
     free(ctx);
 }
 
@@ -104,7 +113,15 @@ int wr_action_start(const struct wr_action_env *env, const struct wr_action *act
     ctx->done_arg = arg;
     ctx->plan = env->dry_run ? json_object_new_array() : NULL;
     ctx->finish_ev = event_new(env->base, -1, 0, on_finish, ctx);
-    action->execute(ctx);
+    ctx->trace = env->dry_run || !env->graph ? NULL : wr_graph_trace_new();
+    if (ctx->trace) {
+        /* The action's requests, and those its callbacks start, carry the trace. */
+        struct wr_graph_trace *outer = wr_graph_trace_swap(env->graph, ctx->trace);
+        action->execute(ctx);
+        wr_graph_trace_swap(env->graph, outer);
+    } else {
+        action->execute(ctx);
+    }
     return 0;
 }
 
@@ -231,6 +248,7 @@ static void finish(struct wr_action_ctx *ctx)
 {
     assert(!ctx->finished);
     ctx->finished = true;
+    wr_graph_trace_close(ctx->trace); /* a request still finishing is not this step's */
     event_active(ctx->finish_ev, EV_TIMEOUT, 0);
 }
 
@@ -238,6 +256,15 @@ void wr_action_succeed(struct wr_action_ctx *ctx, struct json_object *output)
 {
     ctx->ok = true;
     ctx->output = output ? output : json_object_new_object();
+    if (wr_graph_trace_count(ctx->trace) > 0 &&
+        json_object_is_type(ctx->output, json_type_object)) {
+        size_t omitted = 0;
+        json_object_object_add(ctx->output, "graph", wr_graph_trace_json(ctx->trace, &omitted));
+        if (omitted > 0) {
+            json_object_object_add(ctx->output, "graph_omitted",
+                                   json_object_new_int64((int64_t)omitted));
+        }
+    }
     finish(ctx);
 }
 

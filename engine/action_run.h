@@ -31,9 +31,13 @@ struct wr_action_env {
 
 struct wr_action_outcome {
     bool ok;
-    bool retriable;             /* on failure: a later retry may succeed */
-    struct json_object *output; /* on success: the action's output (borrowed during the call) */
-    const char *error;          /* on failure: one line, with Graph's status, code and message */
+    bool retriable; /* on failure: a later retry may succeed */
+    /* On success: the action's output (borrowed during the call). In a real run it also holds
+       "graph": the Graph requests the action made, [{"method", "path", "status", "request_id",
+       "client_request_id"}], at most WR_GRAPH_TRACE_MAX (the first and the last half, with
+       "graph_omitted": N when more were made); absent when it made none, and in a dry run. */
+    struct json_object *output;
+    const char *error; /* on failure: one line, with Graph's status, code and message */
     /* On failure: Graph throttled the request (429, or 503 with Retry-After) after the
        client's own retries. The executor waits it out without counting an attempt. */
     bool throttled;

@@ -7,9 +7,14 @@
  * frees them. Caches are plain lists: a tenant has a handful of SKUs and the roles and groups
  * a workflow set names, so a linear scan is cheaper than anything cleverer.
  *
- * Every 2xx is read through wr_graph_answer_entity / wr_graph_answer_collection: an answer
- * that is empty (202 Accepted), not JSON, of another shape or without the object's id fails
- * the lookup with a message naming what Graph sent, never a success with a NULL id.
+ * Every 2xx is read through wr_graph_answer_entity / wr_graph_answer_items: an answer that is
+ * empty (202 Accepted), not JSON, of another shape or without the object's id — or a list with
+ * an item without its id (a subscribedSku without its skuId) — fails the lookup with a message
+ * naming what Graph sent, never a success with a NULL id nor a list that silently skips items.
+ *
+ * A lookup belongs to the Graph trace current when it was started (engine/graph.h): its reads
+ * carry it, and its callback runs with it current, also when the answer came to another
+ * lookup's read (the shared subscribedSkus read) or from the cache on a later turn.
  */
 #include "engine/directory.h"
 
@@ -63,6 +68,7 @@ struct lookup {
     bool not_found;
     wr_directory_done_fn done;
     void *arg;
+    struct wr_graph_trace *trace; /* current when the lookup started (a reference), or NULL */
     struct lookup *prev, *next;
 };
 
@@ -226,6 +232,7 @@ static struct lookup *lookup_new(struct wr_directory *d, enum kind kind, const c
     l->ref = wr_xstrdup(ref ? ref : "");
     l->done = done;
     l->arg = arg;
+    l->trace = wr_graph_trace_ref(wr_graph_trace_current(d->g));
     l->next = d->lookups;
     if (d->lookups) {
         d->lookups->prev = l;
@@ -257,7 +264,16 @@ static void lookup_free(struct lookup *l)
     free(l->saved_code);
     free(l->saved_message);
     free(l->error);
+    wr_graph_trace_put(l->trace);
     free(l);
+}
+
+/* Calls l's callback with r, in l's trace. */
+static void deliver(struct lookup *l, const struct wr_directory_result *r)
+{
+    struct wr_graph_trace *outer = wr_graph_trace_swap(l->d->g, l->trace);
+    l->done(l->arg, r);
+    wr_graph_trace_swap(l->d->g, outer);
 }
 
 static const char *object_id(enum kind kind, struct json_object *obj)
@@ -281,7 +297,7 @@ static void finish_ok(struct lookup *l, struct json_object *obj)
         .id = object_id(l->kind, obj),
         .object = obj,
     };
-    l->done(l->arg, &r);
+    deliver(l, &r);
     lookup_free(l);
 }
 
@@ -304,7 +320,7 @@ static void finish_err(struct lookup *l, const struct wr_graph_result *res, bool
         .created_ago_ms =
             not_found && l->kind == K_USER ? wr_directory_created_ago(l->d, l->ref) : -1,
     };
-    l->done(l->arg, &r);
+    deliver(l, &r);
     wr_buf_free(&b);
     lookup_free(l);
 }
@@ -349,7 +365,7 @@ static void on_deferred(evutil_socket_t fd, short what, void *arg)
     } else {
         struct wr_directory_result r = {
             .not_found = l->not_found, .error = l->error, .created_ago_ms = -1};
-        l->done(l->arg, &r);
+        deliver(l, &r);
         lookup_free(l);
     }
 }
@@ -484,7 +500,7 @@ static struct json_object *filter_items(struct lookup *l, const struct wr_graph_
     struct json_object *items = NULL;
     if (!res->ok) {
         finish_err(l, res, false, "%s", ctx);
-    } else if (!(items = wr_graph_answer_collection(res, "a collection", &why, &retriable))) {
+    } else if (!(items = wr_graph_answer_items(res, "a collection", "id", &why, &retriable))) {
         finish_unusable(l, res, why, retriable, ctx);
     }
     free(ctx);
@@ -552,15 +568,13 @@ static void group_answer(struct lookup *l, const struct wr_graph_result *res)
     }
 }
 
-/* Answers a lookup parked on the SKU list. skus borrowed; res set on failure. */
+/* Answers a lookup parked on the SKU list. skus borrowed; res set on failure, with why
+   (borrowed) and retriable when it was a 2xx the reader refused. */
 static void sku_deliver(struct lookup *l, struct json_object *skus,
-                        const struct wr_graph_result *res)
+                        const struct wr_graph_result *res, const char *why, bool retriable)
 {
     if (!skus && res && res->ok) {
-        char *why = NULL;
-        bool retriable = false;
-        wr_graph_answer_collection(res, "the subscribedSkus collection", &why, &retriable);
-        finish_unusable(l, res, why, retriable, "reading /subscribedSkus");
+        finish_unusable(l, res, wr_xstrdup(why), retriable, "reading /subscribedSkus");
     } else if (!skus) {
         finish_err(l, res, false, "reading /subscribedSkus");
     } else if (l->kind == K_SKUS) {
@@ -583,9 +597,13 @@ static void skus_answer(struct lookup *fetcher, const struct wr_graph_result *re
     struct wr_directory *d = fetcher->d;
     char *why = NULL;
     bool retriable = false;
+    /* A SKU is assigned by its skuId, and every subscribedSku has its id: an item without
+       either is not Graph's answer (it would read as "license not found"). */
     struct json_object *skus =
-        res->ok ? wr_graph_answer_collection(res, "subscribedSkus", &why, &retriable) : NULL;
-    free(why);
+        res->ok ? wr_graph_answer_items(res, "subscribedSkus", "skuId", &why, &retriable) : NULL;
+    if (skus && !wr_graph_answer_items(res, "subscribedSkus", "id", &why, &retriable)) {
+        skus = NULL;
+    }
 
     d->skus_fetching = false;
     if (skus) {
@@ -608,8 +626,9 @@ static void skus_answer(struct lookup *fetcher, const struct wr_graph_result *re
             break;
         }
         l->skus_ready = false;
-        sku_deliver(l, skus, skus ? NULL : res);
+        sku_deliver(l, skus, skus ? NULL : res, why, retriable);
     }
+    free(why);
 }
 
 static void list_answer(struct lookup *l, const struct wr_graph_result *res)
@@ -617,7 +636,7 @@ static void list_answer(struct lookup *l, const struct wr_graph_result *res)
     char *why = NULL;
     bool retriable = false;
     struct json_object *items =
-        res->ok ? wr_graph_answer_collection(res, "a collection", &why, &retriable) : NULL;
+        res->ok ? wr_graph_answer_items(res, "a collection", "id", &why, &retriable) : NULL;
     if (!items && res->ok) {
         char *ctx = wr_xasprintf("reading %s", l->ref);
         finish_unusable(l, res, why, retriable, ctx);

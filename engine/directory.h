@@ -106,7 +106,9 @@ int wr_directory_user(struct wr_directory *d, const char *ref, const char *selec
 
 /*
  * Finds a subscribedSku by skuPartNumber (case-insensitive) or skuId in the cached
- * GET /subscribedSkus. The result's id is the skuId. Returns 0 (done is always called).
+ * GET /subscribedSkus. The result's id is the skuId. An answer with a SKU without its string
+ * skuId or id is unusable (WR_GRAPH_UNEXPECTED), not "not found". Returns 0 (done is always
+ * called).
  */
 int wr_directory_sku(struct wr_directory *d, const char *sku, wr_directory_done_fn done, void *arg);
 
@@ -141,7 +143,10 @@ int wr_directory_group(struct wr_directory *d, const char *group, wr_directory_d
 
 /*
  * GETs a collection (path relative to base_url, query included) and follows
- * @odata.nextLink to the end; result.object is the array of every item. Returns 0.
+ * @odata.nextLink to the end; result.object is the array of every item. Every item must be a
+ * JSON object with a string "id" (directory objects always have one): a page with an item
+ * without fails the lookup as an unusable answer (WR_GRAPH_UNEXPECTED) naming the item.
+ * Returns 0.
  */
 int wr_directory_list(struct wr_directory *d, const char *path, wr_directory_done_fn done,
                       void *arg);

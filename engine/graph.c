@@ -89,9 +89,10 @@ struct greq {
     char *res_ctype; /* the answer's Content-Type */
     char *res_head;  /* wr_graph_body_head of its body */
     size_t res_len;
-    char *res_rid;   /* Graph's request-id */
-    char *res_crid;  /* the client-request-id of the HTTP request that carried it */
-    char *res_scope; /* a 429's x-ms-throttle-scope */
+    char *res_rid;                /* Graph's request-id */
+    char *res_crid;               /* the client-request-id of the HTTP request that carried it */
+    char *res_scope;              /* a 429's x-ms-throttle-scope */
+    struct wr_graph_trace *trace; /* the trace current when it was started (a reference) */
 };
 
 enum xfer_kind { XK_SINGLE, XK_BATCH, XK_TOKEN };
@@ -192,6 +193,15 @@ struct wr_graph {
     bool delivering;
     bool free_requested;
     struct wr_graph_stats stats;
+    struct wr_graph_trace *trace; /* the current trace (borrowed; see wr_graph_trace_swap) */
+};
+
+struct wr_graph_trace {
+    int refs;
+    bool closed;
+    size_t count;                                     /* entries added */
+    struct json_object *head;                         /* the first WR_GRAPH_TRACE_MAX / 2 */
+    struct json_object *tail[WR_GRAPH_TRACE_MAX / 2]; /* a ring of the last ones after those */
 };
 
 /* }====== */
@@ -685,6 +695,7 @@ static void req_free(struct greq *r)
     json_object_put(r->body);
     free(r->method);
     free(r->path);
+    wr_graph_trace_put(r->trace);
     free(r);
 }
 
@@ -1823,6 +1834,36 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 
 static void graph_destroy(struct wr_graph *g);
 
+/* Records one finished request in t (when open). */
+static void trace_add(struct wr_graph_trace *t, const char *method, const char *path,
+                      const struct wr_graph_result *res)
+{
+    struct json_object *e;
+    size_t half = WR_GRAPH_TRACE_MAX / 2;
+
+    if (t == NULL || t->closed) {
+        return;
+    }
+    e = json_object_new_object();
+    json_object_object_add(e, "method", json_object_new_string(method));
+    json_object_object_add(e, "path", json_object_new_string(path));
+    json_object_object_add(e, "status", json_object_new_int64(res->status));
+    json_object_object_add(
+        e, "request_id", res->request_id != NULL ? json_object_new_string(res->request_id) : NULL);
+    json_object_object_add(
+        e, "client_request_id",
+        res->client_request_id != NULL ? json_object_new_string(res->client_request_id) : NULL);
+    if (t->count < half) {
+        json_object_array_add(t->head, e);
+    } else {
+        size_t slot = (t->count - half) % half;
+
+        json_object_put(t->tail[slot]);
+        t->tail[slot] = e;
+    }
+    t->count++;
+}
+
 static void on_deliver(evutil_socket_t fd, short what, void *arg)
 {
     struct wr_graph *g = arg;
@@ -1851,7 +1892,14 @@ static void on_deliver(evutil_socket_t fd, short what, void *arg)
 
         TAILQ_REMOVE(&g->done, r, q);
         TAILQ_REMOVE(&g->reqs, r, all);
-        r->done(r->arg, &res);
+        trace_add(r->trace, r->method, r->path, &res);
+        {
+            /* The callback runs in the request's trace: what it starts belongs to it too. */
+            struct wr_graph_trace *outer = wr_graph_trace_swap(g, r->trace);
+
+            r->done(r->arg, &res);
+            wr_graph_trace_swap(g, outer);
+        }
         req_free(r);
     }
     g->delivering = false;
@@ -2228,6 +2276,7 @@ int wr_graph_request(struct wr_graph *g, const char *method, const char *path,
     r->flags = flags;
     r->done = done;
     r->arg = arg;
+    r->trace = wr_graph_trace_ref(g->trace);
     rng_guid(g, r->crid);
     TAILQ_INSERT_TAIL(&g->reqs, r, all);
     g->stats.requests++;
@@ -2242,6 +2291,89 @@ int wr_graph_request(struct wr_graph *g, const char *method, const char *path,
     req_requeue(r);
     return 0;
 }
+
+/* {====== Traces ====== */
+
+struct wr_graph_trace *wr_graph_trace_new(void)
+{
+    struct wr_graph_trace *t = wr_xcalloc(1, sizeof(*t));
+
+    t->refs = 1;
+    t->head = json_object_new_array();
+    return t;
+}
+
+struct wr_graph_trace *wr_graph_trace_ref(struct wr_graph_trace *t)
+{
+    if (t != NULL) {
+        t->refs++;
+    }
+    return t;
+}
+
+void wr_graph_trace_put(struct wr_graph_trace *t)
+{
+    if (t == NULL || --t->refs > 0) {
+        return;
+    }
+    json_object_put(t->head);
+    for (size_t i = 0; i < WR_GRAPH_TRACE_MAX / 2; i++) {
+        json_object_put(t->tail[i]);
+    }
+    free(t);
+}
+
+void wr_graph_trace_close(struct wr_graph_trace *t)
+{
+    if (t != NULL) {
+        t->closed = true;
+    }
+}
+
+struct wr_graph_trace *wr_graph_trace_swap(struct wr_graph *g, struct wr_graph_trace *t)
+{
+    struct wr_graph_trace *outer = g->trace;
+
+    g->trace = t;
+    return outer;
+}
+
+struct wr_graph_trace *wr_graph_trace_current(const struct wr_graph *g)
+{
+    return g->trace;
+}
+
+struct json_object *wr_graph_trace_json(const struct wr_graph_trace *t, size_t *omitted)
+{
+    struct json_object *out = json_object_new_array();
+    size_t half = WR_GRAPH_TRACE_MAX / 2, ntail;
+
+    if (omitted != NULL) {
+        *omitted = 0;
+    }
+    if (t == NULL) {
+        return out;
+    }
+    for (size_t i = 0; i < json_object_array_length(t->head); i++) {
+        json_object_array_add(out, json_object_get(json_object_array_get_idx(t->head, i)));
+    }
+    ntail = t->count > half ? t->count - half : 0;
+    /* Oldest first: once the ring has wrapped, its oldest entry is the next to be replaced. */
+    for (size_t i = ntail > half ? ntail - half : 0; i < ntail; i++) {
+        json_object_array_add(out, json_object_get(t->tail[i % half]));
+    }
+    if (omitted != NULL && ntail > half) {
+        *omitted = ntail - half;
+    }
+    return out;
+}
+
+size_t wr_graph_trace_count(const struct wr_graph_trace *t)
+{
+    return t != NULL ? t->count : 0;
+}
+
+/* }====== */
 
 void wr_graph_get_stats(const struct wr_graph *g, struct wr_graph_stats *out)
 {

@@ -20,7 +20,8 @@
  * GUID (one per request, the same on its retries; a $batch carries its own, new per attempt);
  * every POST, PUT and PATCH carries `Content-Type: application/json`, bodiless ones included
  * (libcurl would otherwise send application/x-www-form-urlencoded, which Graph answers 415).
- * Results keep Graph's `request-id` and the client-request-id for error messages.
+ * Results keep Graph's `request-id` and the client-request-id for error messages, and a trace
+ * (below) keeps them for the requests a piece of work made, failed or not.
  *
  * It knows HTTP and Graph's envelopes (error bodies, $batch); it does not know users,
  * licenses or workflows — lookups and actions are built on top of it. Nothing here blocks the
@@ -175,6 +176,58 @@ struct wr_graph_result wr_graph_result_unusable(const struct wr_graph_result *re
  * when it has neither. Owned.
  */
 char *wr_graph_result_ids(const struct wr_graph_result *res);
+
+/* {====== Traces: the Graph requests one piece of work made ====== */
+
+/*
+ * A trace collects one entry per finished request {"method", "path", "status", "request_id",
+ * "client_request_id"} (the ids Microsoft support asks for: request_id is Graph's request-id
+ * header, null without an answer; path as given to wr_graph_request, without base_url). A
+ * trace is *current* on the client while the code that owns it runs: every request started then
+ * carries it, and the request's callback runs with it current again, so the requests a callback
+ * starts carry it too, whatever module makes them (the directory, an action). Nothing else is
+ * ever recorded: no body, no header, no token. The run executor gives each step one
+ * (engine/action_run.c). Reference counted: a request holds one until it is freed.
+ */
+struct wr_graph_trace;
+
+/* Entries a trace keeps: the first WR_GRAPH_TRACE_MAX / 2 and the last ones. */
+#define WR_GRAPH_TRACE_MAX 20
+
+/* A new, open trace with one reference (the caller's). */
+struct wr_graph_trace *wr_graph_trace_new(void);
+
+/* Takes a reference to t (NULL is fine); returns t. */
+struct wr_graph_trace *wr_graph_trace_ref(struct wr_graph_trace *t);
+
+/* Releases one reference (NULL is fine); the trace is freed with the last. */
+void wr_graph_trace_put(struct wr_graph_trace *t);
+
+/* Closes t: requests that finish afterwards add nothing. NULL is fine. */
+void wr_graph_trace_close(struct wr_graph_trace *t);
+
+/*
+ * Makes t (borrowed; NULL = none) g's current trace and returns the one it replaces: give that
+ * back (swap again) when the code t belongs to has returned. Code that defers a callback to a
+ * later loop turn keeps wr_graph_trace_current (with a reference) and swaps it in around the
+ * callback.
+ */
+struct wr_graph_trace *wr_graph_trace_swap(struct wr_graph *g, struct wr_graph_trace *t);
+
+/* g's current trace (borrowed), or NULL. */
+struct wr_graph_trace *wr_graph_trace_current(const struct wr_graph *g);
+
+/*
+ * t's entries as an owned JSON array, oldest first; when more than WR_GRAPH_TRACE_MAX were
+ * added, the first and the last WR_GRAPH_TRACE_MAX / 2, and *omitted (may be NULL) says how
+ * many are left out between them. An empty array for NULL.
+ */
+struct json_object *wr_graph_trace_json(const struct wr_graph_trace *t, size_t *omitted);
+
+/* How many requests t has recorded (kept or not); 0 for NULL. */
+size_t wr_graph_trace_count(const struct wr_graph_trace *t);
+
+/* }====== */
 
 /* {====== Certificate credentials (JWT client assertions) ====== */
 

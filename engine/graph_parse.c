@@ -344,6 +344,59 @@ struct json_object *wr_graph_answer_entity(const struct wr_graph_result *res, co
     return NULL;
 }
 
+struct json_object *wr_graph_answer_items(const struct wr_graph_result *res, const char *noun,
+                                          const char *id_key, char **why, bool *retriable)
+{
+    struct json_object *items = wr_graph_answer_collection(res, noun, why, retriable);
+    size_t n = items != NULL ? json_object_array_length(items) : 0;
+
+    if (items == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!wr_graph_is_entity(json_object_array_get_idx(items, i), id_key)) {
+            char *what = wr_graph_describe_answer(res->status, res->content_type, res->body_head,
+                                                  res->body_len);
+
+            *why = wr_xasprintf("expected %s (a JSON object with a \"value\" array of objects with "
+                                "a string \"%s\"), got %s: item %zu has none",
+                                noun, id_key, what, i);
+            *retriable = false;
+            free(what);
+            return NULL;
+        }
+    }
+    return items;
+}
+
+bool wr_graph_answer_done(const struct wr_graph_result *res, const char *what, char **why,
+                          bool *retriable)
+{
+    struct wr_graph_result none = {0};
+    char *got, *expected;
+
+    *why = NULL;
+    *retriable = false;
+    if (res != NULL && res->status != 202 &&
+        (res->body_len == 0 || json_object_is_type(res->body, json_type_object))) {
+        return true;
+    }
+    if (res == NULL) {
+        res = &none;
+    }
+    got = wr_graph_describe_answer(res->status, res->content_type, res->body_head, res->body_len);
+    expected =
+        wr_xasprintf("%s done (204 No Content, or a JSON object)", what ? what : "the change");
+    /* 202 Accepted: not done (yet); a body that is not JSON may be a proxy's: both may pass on
+       a later attempt. JSON of another shape is what the server meant. */
+    *retriable = res->status == 202 || res->body == NULL;
+    *why = wr_xasprintf("expected %s, got %s%s", expected, got,
+                        res->status == 202 ? " (202 Accepted: not done yet)" : "");
+    free(expected);
+    free(got);
+    return false;
+}
+
 struct json_object *wr_graph_answer_collection(const struct wr_graph_result *res, const char *noun,
                                                char **why, bool *retriable)
 {

@@ -170,6 +170,30 @@ struct json_object *wr_graph_answer_entity(const struct wr_graph_result *res, co
 struct json_object *wr_graph_answer_collection(const struct wr_graph_result *res, const char *noun,
                                                char **why, bool *retriable);
 
+/*
+ * A collection of entities: the answer's "value" array (borrowed) when every item is a JSON
+ * object with a non-empty string id_key ("id"), else NULL with *why ("expected role assignments
+ * (a JSON object with a "value" array of objects with a string "id"), got HTTP 200, ...: item 2
+ * has none") and *retriable as for wr_graph_answer_entity (an item without its id is the wrong
+ * shape: not retriable). Graph never lists a directory object without its id; an answer that
+ * does is not one weir can act on (it would skip the item, or act on a NULL id).
+ */
+struct json_object *wr_graph_answer_items(const struct wr_graph_result *res, const char *noun,
+                                          const char *id_key, char **why, bool *retriable);
+
+/*
+ * Reads a successful answer to a write whose answer carries nothing the caller needs: 204 No
+ * Content (PATCH, DELETE, $ref), or another 2xx whose body is empty or a JSON object
+ * (revokeSignInSessions' {"value": true}). Returns true for those. Returns false with *why
+ * (owned: "expected the change done (204 No Content, or a JSON object), got HTTP 202, no
+ * Content-Type, empty body") and *retriable for 202 Accepted (accepted, not done: Graph has not
+ * said the change was made; a retry, idempotent, finds out) and for a body that is not a JSON
+ * object (not JSON: retriable; JSON of another shape: not). what names the change in *why
+ * (NULL: "the change").
+ */
+bool wr_graph_answer_done(const struct wr_graph_result *res, const char *what, char **why,
+                          bool *retriable);
+
 /* }====== */
 
 #endif

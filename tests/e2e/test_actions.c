@@ -1506,6 +1506,194 @@ static void test_races(void **state)
 
 /* }====== */
 
+/* {====== the Graph requests a step made, in its output ====== */
+
+/* graphsim's log entries after seq since (owned array). */
+static struct json_object *log_after(int64_t since)
+{
+    struct json_object *log = sim_log(&F.sim), *out = json_object_new_array();
+    for (size_t i = 0; i < array_len(log); i++) {
+        struct json_object *e = json_object_array_get_idx(log, i);
+        if (json_object_get_int64(json_object_object_get(e, "seq")) > since) {
+            json_object_array_add(out, json_object_get(e));
+        }
+    }
+    json_object_put(log);
+    return out;
+}
+
+static const char *log_crid(struct json_object *e)
+{
+    return jstr(json_object_object_get(e, "headers"), "client-request-id");
+}
+
+/*
+ * Every entry of out["graph"] is a Graph request graphsim logged after since (alone, or as an
+ * item of a $batch, whose ids it has), with the method, path, status, request-id and
+ * client-request-id graphsim saw and answered, and nothing else; none holds theirs in its path
+ * (NULL: not checked). mine names the step in messages. Returns how many entries there are.
+ */
+static size_t check_trace(struct json_object *out, int64_t since, const char *mine,
+                          const char *theirs)
+{
+    struct json_object *graph = json_object_object_get(out, "graph");
+    struct json_object *log = log_after(since);
+    size_t n = array_len(graph);
+    assert_true(n > 0);
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *e = json_object_array_get_idx(graph, i);
+        const char *crid = jstr(e, "client_request_id"), *path = jstr(e, "path");
+        struct json_object *hit = NULL;
+        char full[1024];
+        assert_int_equal(json_object_object_length(e), 5);
+        if (!crid || !path) {
+            fail_msg("%s's trace has an entry without its path or client-request-id", mine);
+            return 0;
+        }
+        snprintf(full, sizeof(full), "/v1.0%s", path);
+        if (theirs && strstr(path, theirs)) {
+            fail_msg("%s's trace holds another step's request %s", mine, path);
+        }
+        for (size_t j = 0; !hit && j < array_len(log); j++) {
+            struct json_object *l = json_object_array_get_idx(log, j);
+            if (json_object_get_boolean(json_object_object_get(l, "batch")) || !log_crid(l) ||
+                strcmp(log_crid(l), crid) != 0) {
+                continue;
+            }
+            assert_string_equal(jstr(l, "request_id"), jstr(e, "request_id"));
+            if (strcmp(jstr(l, "path"), "/v1.0/$batch") != 0) {
+                hit = l;
+                continue;
+            }
+            int64_t parent = json_object_get_int64(json_object_object_get(l, "seq"));
+            for (size_t k = 0; !hit && k < array_len(log); k++) {
+                struct json_object *it = json_object_array_get_idx(log, k);
+                if (json_object_get_boolean(json_object_object_get(it, "batch")) &&
+                    json_object_get_int64(json_object_object_get(it, "batch_parent")) == parent &&
+                    strcmp(jstr(it, "path"), full) == 0 &&
+                    strcmp(jstr(it, "method"), jstr(e, "method")) == 0) {
+                    hit = it;
+                }
+            }
+        }
+        if (!hit) {
+            fail_msg("trace entry %s %s (client-request-id %s) is not in graphsim's log",
+                     jstr(e, "method"), path, crid);
+        }
+        assert_string_equal(jstr(hit, "method"), jstr(e, "method"));
+        assert_string_equal(jstr(hit, "path"), full);
+        assert_int_equal(json_object_get_int(json_object_object_get(hit, "status")),
+                         json_object_get_int(json_object_object_get(e, "status")));
+    }
+    json_object_put(log);
+    return n;
+}
+
+/* Graph requests graphsim logged after since: alone or as $batch items (not the envelopes,
+   not the token endpoint). */
+static size_t graph_requests_after(int64_t since)
+{
+    struct json_object *log = log_after(since);
+    size_t n = 0;
+    for (size_t j = 0; j < array_len(log); j++) {
+        const char *p = jstr(json_object_array_get_idx(log, j), "path");
+        n += strncmp(p, "/v1.0/", 6) == 0 && strcmp(p, "/v1.0/$batch") != 0;
+    }
+    json_object_put(log);
+    return n;
+}
+
+/* Two actions at once on one client and one directory: their outputs (owned, in out). */
+static void run_two(const char *action0, const char *args0, const char *action1, const char *args1,
+                    struct result r[2])
+{
+    const char *actions[2] = {action0, action1}, *args[2] = {args0, args1};
+    struct wr_action_env env = {.base = F.base, .graph = F.g, .dir = F.dir};
+    memset(r, 0, 2 * sizeof(*r));
+    pending_runs = 2;
+    for (int i = 0; i < 2; i++) {
+        struct json_object *j = json_tokener_parse(args[i]);
+        assert_int_equal(wr_action_start(&env, wr_action_find(actions[i]), j, on_done_pair, &r[i]),
+                         0);
+        json_object_put(j);
+    }
+    struct event *deadline = evtimer_new(F.base, on_deadline, F.base);
+    struct timeval tv = {10, 0};
+    evtimer_add(deadline, &tv);
+    event_base_dispatch(F.base);
+    event_free(deadline);
+    for (int i = 0; i < 2; i++) {
+        if (!r[i].done || !r[i].ok) {
+            fail_msg("%s: %s", actions[i], r[i].error ? r[i].error : "did not finish");
+        }
+    }
+}
+
+/* A successful step's output says which Graph requests it made, with the ids Microsoft support
+ * asks for, as graphsim saw them; steps running side by side (sharing the SKU read and $batch
+ * calls) each list their own; a dry run's output is unchanged. */
+static void test_graph_trace(void **state)
+{
+    struct result r, two[2];
+    (void)state;
+
+    /* Side by side: lookups in one $batch, one subscribedSkus read for both. */
+    int64_t seq = sim_last_seq(&F.sim);
+    run_two("assign-license",
+            "{\"user\":\"" LIDIA_ID "\",\"add\":[\"EXCHANGESTANDARD\"],\"usage_location\":\"DE\"}",
+            "assign-license",
+            "{\"user\":\"" PRADEEP_ID "\",\"add\":[\"EXCHANGESTANDARD\"],"
+            "\"usage_location\":\"DE\"}",
+            two);
+    size_t n0 = check_trace(two[0].output, seq, LIDIA_ID, PRADEEP_ID);
+    size_t n1 = check_trace(two[1].output, seq, PRADEEP_ID, LIDIA_ID);
+    /* lookup, PATCH and assignLicense each, and the SKUs once, read by one for both. */
+    assert_int_equal(n0 + n1, 7);
+    assert_int_equal(graph_requests_after(seq), 7);
+    result_clear(&two[0]);
+    result_clear(&two[1]);
+    seq = sim_last_seq(&F.sim);
+    run_two("update-user", "{\"user\":\"" ADELE_ID "\",\"set\":{\"jobTitle\":\"T1\"}}",
+            "update-user", "{\"user\":\"" MEGAN_ID "\",\"set\":{\"jobTitle\":\"T2\"}}", two);
+    assert_int_equal(check_trace(two[0].output, seq, ADELE_ID, MEGAN_ID), 2);
+    assert_int_equal(check_trace(two[1].output, seq, MEGAN_ID, ADELE_ID), 2);
+    result_clear(&two[0]);
+    result_clear(&two[1]);
+
+    /* Alone (the SKUs cached now): the lookup, usageLocation first, then assignLicense. */
+    seq = sim_last_seq(&F.sim);
+    run_ok(&r, "assign-license",
+           "{\"user\":\"lee.gu" DOMAIN
+           "\",\"add\":[\"EXCHANGESTANDARD\"],\"usage_location\":\"DE\"}",
+           false);
+    assert_int_equal(check_trace(r.output, seq, LEE_ID, NULL), 3);
+    assert_int_equal(graph_requests_after(seq), 3);
+    struct json_object *graph = json_object_object_get(r.output, "graph");
+    assert_string_equal(jstr(json_object_array_get_idx(graph, 0), "path"),
+                        "/users/lee.gu%40contoso.onmicrosoft.com?$select=id,assignedLicenses,"
+                        "licenseAssignmentStates,usageLocation");
+    assert_string_equal(jstr(json_object_array_get_idx(graph, 1), "method"), "PATCH");
+    assert_string_equal(jstr(json_object_array_get_idx(graph, 2), "path"),
+                        "/users/" LEE_ID "/assignLicense");
+    assert_int_equal(
+        json_object_get_int(json_object_object_get(json_object_array_get_idx(graph, 2), "status")),
+        200);
+    assert_null(json_object_object_get(r.output, "graph_omitted"));
+    /* Nothing secret in it: no token, no secret, no Authorization. */
+    const char *text = json_object_to_json_string(r.output);
+    assert_null(strstr(text, "Bearer"));
+    assert_null(strstr(text, SECRET));
+    assert_null(strstr(text, "eyJ"));
+    result_clear(&r);
+
+    /* A dry run's output is as it was: no "graph". */
+    run_ok(&r, "update-user", "{\"user\":\"" ADELE_ID "\",\"set\":{\"city\":\"Oslo\"}}", true);
+    assert_null(json_object_object_get(r.output, "graph"));
+    result_clear(&r);
+}
+
+/* }====== */
+
 /* {====== directory: caches, delivery, ambiguity ====== */
 
 static int64_t fake_now;
@@ -1748,6 +1936,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_http_request, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_races, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_graph_trace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_directory, setup, teardown),
         cmocka_unit_test(test_retriable),
         cmocka_unit_test(test_replica_lag),

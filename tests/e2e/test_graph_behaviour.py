@@ -306,6 +306,9 @@ steps:
             self.assertIn("/roleManagement/directory/roleEligibilityScheduleRequests", text)
             self.assertIn("/roleManagement/directory/roleAssignmentScheduleRequests", text)
             self.assertIn('"adminRemove"', text)
+            # A dry run's outputs are as they were: no list of Graph requests.
+            self.assertNotIn('"graph"', text)
+            self.assertNotIn("client_request_id", text)
             self.assertEqual(sim.get("/_sim/stats")["mutations"], 0)
         finally:
             sim.stop()

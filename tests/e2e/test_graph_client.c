@@ -10,7 +10,8 @@
  * Each test starts its own graphsim (fork/exec, port read from its stdout), drives one
  * event_base with a deadline (event_base_loopexit from a timer, never a sleep) and checks what
  * the simulator saw through /_sim (read with blocking libcurl between loop runs). graphsim's
- * path comes from argv[1] or WEIR_GRAPHSIM; the seed from WEIR_SOURCE_DIR.
+ * path comes from argv[1] or WEIR_GRAPHSIM; the seed from WEIR_SOURCE_DIR. WEIR_TEST_FILTER
+ * (a cmocka name pattern, e.g. test_tenant_throttle) runs only the matching tests.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -1274,6 +1275,140 @@ static void test_national_cloud(void **state)
     free(p);
 }
 
+/* A chain of requests, each started from the callback of the one before. */
+static int chain_left;
+static int chain_next;
+
+static void on_chain(void *arg, const struct wr_graph_result *res)
+{
+    (void)arg;
+    assert_true(res->ok);
+    if (chain_left-- > 0) {
+        char *p = synth_path(chain_next++);
+
+        assert_int_equal(wr_graph_request(F.g, "GET", p, NULL, 0, on_chain, NULL), 0);
+        free(p);
+    } else {
+        event_base_loopbreak(F.base);
+    }
+}
+
+static const char *entry_path(struct json_object *a, size_t i)
+{
+    return jstr(json_object_array_get_idx(a, i), "path");
+}
+
+/* 19. A trace keeps one entry per request started while it was current, and per request their
+ * callbacks started (whatever calls them): the first and the last WR_GRAPH_TRACE_MAX / 2, in the
+ * order they finished, with the ids the callbacks saw; nothing of requests outside it, nor of
+ * those that finish after it was closed; a trace released while a request holds it is freed
+ * with the request. */
+static void test_trace(void **state)
+{
+    static const char *const args[] = {"--generate-users", "40", NULL};
+    struct wr_graph_trace *t = wr_graph_trace_new(), *outer;
+    struct json_object *a;
+    char *adele = user_path(ADELE);
+    size_t omitted = 99;
+
+    (void)state;
+    start(args, NULL);
+    assert_null(wr_graph_trace_current(F.g));
+    /* Five at once under the trace, one outside it. */
+    outer = wr_graph_trace_swap(F.g, t);
+    assert_null(outer);
+    for (int i = 1; i <= 5; i++) {
+        char *p = synth_path(i);
+
+        assert_int_equal(issue("GET", p, NULL, 0), 0);
+        free(p);
+    }
+    assert_ptr_equal(wr_graph_trace_swap(F.g, outer), t);
+    assert_int_equal(issue("GET", adele, NULL, 0), 0);
+    run(10000);
+    assert_int_equal(wr_graph_trace_count(t), 5);
+    a = wr_graph_trace_json(t, &omitted);
+    assert_int_equal(json_object_array_length(a), 5);
+    assert_int_equal(omitted, 0);
+    for (int i = 0; i < 5; i++) {
+        struct json_object *e = json_object_array_get_idx(a, (size_t)i);
+        bool found = false;
+
+        assert_int_equal(json_object_object_length(e), 5);
+        assert_string_equal(jstr(e, "method"), "GET");
+        assert_int_equal(jint(e, "status"), 200);
+        assert_null(strstr(jstr(e, "path"), "adele"));
+        for (int c = 0; c < 5; c++) {
+            found = found || (strcmp(jstr(e, "client_request_id"), F.calls[c].crid) == 0 &&
+                              strcmp(jstr(e, "request_id"), F.calls[c].request_id) == 0);
+        }
+        assert_true(found);
+    }
+    json_object_put(a);
+
+    /* Twenty more, each started by the callback of the one before: the trace keeps the first
+       ten of all and the last ten, in order. */
+    chain_left = 19;
+    chain_next = 7;
+    outer = wr_graph_trace_swap(F.g, t);
+    {
+        char *p = synth_path(6);
+
+        assert_int_equal(wr_graph_request(F.g, "GET", p, NULL, 0, on_chain, NULL), 0);
+        free(p);
+    }
+    wr_graph_trace_swap(F.g, outer);
+    {
+        struct event *deadline = evtimer_new(F.base, on_deadline, F.base);
+        struct timeval tv = {10, 0};
+
+        evtimer_add(deadline, &tv);
+        event_base_dispatch(F.base);
+        event_free(deadline);
+    }
+    assert_int_equal(chain_left, -1);
+    assert_null(wr_graph_trace_current(F.g));
+    assert_int_equal(wr_graph_trace_count(t), 25);
+    a = wr_graph_trace_json(t, &omitted);
+    assert_int_equal(json_object_array_length(a), WR_GRAPH_TRACE_MAX);
+    assert_int_equal(omitted, 5);
+    for (int i = 0; i < 5; i++) { /* the chain's first five follow the five at once */
+        char *p = synth_path(6 + i);
+
+        assert_string_equal(entry_path(a, 5 + (size_t)i), p);
+        free(p);
+    }
+    for (int i = 0; i < 10; i++) { /* and its last ten end it */
+        char *p = synth_path(16 + i);
+
+        assert_string_equal(entry_path(a, 10 + (size_t)i), p);
+        free(p);
+    }
+    json_object_put(a);
+
+    /* Closed: a request that finishes afterwards adds nothing. Released while a request holds
+       it: freed with the request (ASan checks). */
+    outer = wr_graph_trace_swap(F.g, t);
+    fixture_reset_calls();
+    assert_int_equal(issue("GET", adele, NULL, 0), 0);
+    wr_graph_trace_swap(F.g, outer);
+    wr_graph_trace_close(t);
+    run(10000);
+    assert_int_equal(wr_graph_trace_count(t), 25);
+    outer = wr_graph_trace_swap(F.g, t);
+    fixture_reset_calls();
+    assert_int_equal(issue("GET", adele, NULL, 0), 0);
+    wr_graph_trace_swap(F.g, outer);
+    wr_graph_trace_put(t);
+    run(10000);
+    assert_true(F.calls[0].ok);
+    /* An empty array for none. */
+    a = wr_graph_trace_json(NULL, &omitted);
+    assert_int_equal(json_object_array_length(a), 0);
+    json_object_put(a);
+    free(adele);
+}
+
 /* }====== */
 
 /* }====== */
@@ -1300,6 +1435,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_request_ids, teardown),
         cmocka_unit_test_teardown(test_tenant_throttle, teardown),
         cmocka_unit_test_teardown(test_national_cloud, teardown),
+        cmocka_unit_test_teardown(test_trace, teardown),
     };
     int rc;
 
@@ -1310,6 +1446,9 @@ int main(int argc, char **argv)
     }
     snprintf(seed_path, sizeof(seed_path), "%s/tests/graphsim/seed.json", src);
     signal(SIGPIPE, SIG_IGN);
+    if (getenv("WEIR_TEST_FILTER") != NULL) {
+        cmocka_set_test_filter(getenv("WEIR_TEST_FILTER")); /* e.g. test_tenant_throttle */
+    }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

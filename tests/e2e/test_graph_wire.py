@@ -6,8 +6,10 @@
   (Content-Type, client-request-id, User-Agent, Authorization) and body, against GRAPH.md's
   documented requests; a userPrincipalName that begins with '$' addressed as /users('...');
 - answers Graph may give that are no usable success (202 with no body, HTML, truncated JSON,
-  JSON of another shape, no id) for every action: a clear step error naming the status, the
-  content type and the first bytes, with the request-id and client-request-id, never a crash;
+  JSON of another shape, no id) for every Graph call of every action (lookups, lists, SKU and
+  licence-state reads, PIM schedules and requests, read-backs, writes): a clear step error
+  naming the call, the status, the content type and the first bytes, with the request-id and
+  client-request-id, never a crash nor a success;
 - the poison-run rule: a run the daemon crashes on three times in a row is parked as failed,
   while kill -9 (no crash) never parks a run;
 - national clouds: graph.scope, and graphsim as graph.microsoft.us;
@@ -154,11 +156,36 @@ class WireTest(unittest.TestCase):
             self.assertEqual(rs[0][2], "succeeded", (rs, steps(root, rs[0][0])))
             log = requests_since(sim)
             state = sim.get("/_sim/state")
+            c = harness.journal(root)
+            outputs = {k: json.loads(v) for k, v in c.execute(
+                "SELECT step_id, output FROM steps WHERE run_id = ?", (rs[0][0],)).fetchall()}
+            c.close()
         finally:
             self.assertEqual(w.stop(), 0)
             sim.stop()
             shutil.rmtree(root)
             shutil.rmtree(tmp)
+
+        # Each step's output keeps the Graph requests it made (GRAPH.md 12, supportability):
+        # method, path, status and the ids, as graphsim logged them; together, every Graph
+        # request of the run, each in one step.
+        ids = {(e["headers"]["client-request-id"], e["request_id"]): e for e in log
+               if not e["batch"] and "form" not in e}
+        items = [e for e in log if e["batch"] or (e["path"] != "/v1.0/$batch" and
+                                                   "form" not in e)]
+        listed = 0
+        for step, out in outputs.items():
+            self.assertTrue(out.get("graph"), (step, out))
+            listed += len(out["graph"]) + out.get("graph_omitted", 0)
+            for g in out["graph"]:
+                self.assertEqual(set(g), {"method", "path", "status", "request_id",
+                                          "client_request_id"})
+                top = ids.get((g["client_request_id"], g["request_id"]))
+                self.assertIsNotNone(top, (step, g))
+                if top["path"] != "/v1.0/$batch":
+                    self.assertEqual((top["method"], top["path"], top["status"]),
+                                     (g["method"], "/v1.0" + g["path"], g["status"]), step)
+        self.assertEqual(listed, len(items))
 
         ua = re.compile(r"^weir/\d+\.\d+\.\d+ \(")
         seen = {}
@@ -314,6 +341,164 @@ UNUSABLE = {
 }
 
 
+# {====== every Graph call of every action, with every unusable shape ======
+
+ROLE_UA = "fe930be7-5e62-47db-91af-98c3a49a38b1"
+T_DELETE = ("t.delete@" + DOMAIN, "5d1e0000-0000-4000-8000-00000000de1e")
+T_ROLE = ("t.role@" + DOMAIN, "5d1e0000-0000-4000-8000-0000000001e0")
+
+
+def seed_for_calls(root):
+    """The shipped seed, plus a user to delete, one to make User Administrator, and Alex as an
+    active User Administrator besides his PIM schedules (so remove-role makes every call)."""
+    with open(os.path.join(harness.SOURCE, "tests/graphsim/seed.json")) as f:
+        seed = json.load(f)
+    for upn, oid in (T_DELETE, T_ROLE):
+        seed["users"].append({"id": oid, "userPrincipalName": upn,
+                              "displayName": upn.split("@")[0]})
+    seed["roleAssignments"].append({"principalId": "alex.wilber@" + DOMAIN,
+                                    "roleDefinitionId": ROLE_UA, "directoryScopeId": "/"})
+    path = os.path.join(root, "seed.json")
+    with open(path, "w") as f:
+        json.dump(seed, f)
+    return seed, path
+
+
+def call_cases(seed):
+    """name -> (workflow text, [(method, path prefix, query text, context in the error,
+    how no_id ends)]): every Graph call the action makes, in order. A user per action, so the
+    actions run side by side; paths and queries chosen so that no call of one action matches a
+    fault meant for another. no_id ends: "fail", or "ok" where the answer has no id to lose
+    (204, revokeSignInSessions' {"value": true}, an empty list); every shape ends "read back"
+    for set-role's POST (the assignment is read back instead: GRAPH.md 12)."""
+    uid = {u["userPrincipalName"].split("@")[0]: u["id"] for u in seed["users"]}
+    gid = {g["displayName"]: g["id"] for g in seed["groups"]}
+    upn = {k: "/users/%s%%40%s" % (k, DOMAIN) for k in uid}
+
+    def wf(name, action, user, extra=""):
+        return """
+name: %s
+trigger:
+  webhook: { path: /hooks/%s }
+retry: { attempts: 1 }
+steps:
+  - id: act
+    action: %s
+    user: %s@%s
+%s""" % (name, name, action, user, DOMAIN, extra)
+
+    def look(k):
+        return ("GET", upn[k], "", "looking up user '%s@%s'" % (k, DOMAIN), "fail")
+
+    def u(k):
+        return "/users/" + uid[k]
+
+    skus = ("GET", "/subscribedSkus", "", "reading /subscribedSkus", "fail")
+    e5 = ("GET", "/groups/" + gid["E5 Pilot"], "", "looking up group '%s'" % gid["E5 Pilot"],
+          "fail")
+    roledef = ("GET", "/roleManagement/directory/roleDefinitions", "User%20Administrator",
+               "looking up role definition 'User Administrator'", "fail")
+
+    def pim(k, what, req):
+        return [("GET", "/roleManagement/directory/" + what, uid[k],
+                 "reading /roleManagement/directory/" + what, "fail"),
+                ("POST", "/roleManagement/directory/" + req, "",
+                 "POST %s (adminRemove) for user %s" % (req, uid[k]), "fail")]
+
+    return {
+        "update": (wf("update", "update-user", "adele.vance", "    set: { jobTitle: X }\n"),
+                   [look("adele.vance"),
+                    ("PATCH", u("adele.vance"), "", "PATCH /users/" + uid["adele.vance"], "ok")]),
+        "disable": (wf("disable", "disable-user", "megan.bowen"),
+                    [look("megan.bowen"),
+                     ("PATCH", u("megan.bowen"), "", "PATCH /users/" + uid["megan.bowen"],
+                      "ok")]),
+        "enable": (wf("enable", "enable-user", "pradeep.gupta"),
+                   [look("pradeep.gupta"),
+                    ("PATCH", u("pradeep.gupta"), "", "PATCH /users/" + uid["pradeep.gupta"],
+                     "ok")]),
+        "revoke": (wf("revoke", "revoke-sessions", "patti.fernandez"),
+                   [look("patti.fernandez"),
+                    ("POST", u("patti.fernandez"), "",
+                     "POST /users/%s/revokeSignInSessions" % uid["patti.fernandez"], "ok")]),
+        "delete": (wf("delete", "delete-user", "t.delete"),
+                   [look("t.delete"),
+                    ("DELETE", u("t.delete"), "", "DELETE /users/" + uid["t.delete"], "ok")]),
+        "license": (wf("license", "assign-license", "johanna.lorenz", "    add: [POWER_BI_PRO]\n"),
+                    [look("johanna.lorenz"), skus, e5,
+                     ("POST", u("johanna.lorenz"), "",
+                      "POST /users/%s/assignLicense" % uid["johanna.lorenz"], "fail")]),
+        "location": (wf("location", "assign-license", "lee.gu",
+                        "    add: [EXCHANGESTANDARD]\n    usage_location: DE\n"),
+                     [look("lee.gu"), skus,
+                      ("PATCH", u("lee.gu"), "", "setting usageLocation of user " + uid["lee.gu"],
+                       "ok"),
+                      ("POST", u("lee.gu"), "", "POST /users/%s/assignLicense" % uid["lee.gu"],
+                       "fail")]),
+        "unlicense": (wf("unlicense", "remove-all-licenses", "isaiah.langer"),
+                      [look("isaiah.langer"), skus, e5,
+                       ("POST", u("isaiah.langer"), "",
+                        "POST /users/%s/assignLicense" % uid["isaiah.langer"], "fail")]),
+        "group": (wf("group", "add-to-group", "nestor.wilke", "    group: Sales\n"),
+                  [look("nestor.wilke"),
+                   ("GET", "/groups", "%27Sales%27", "looking up group 'Sales'", "fail"),
+                   ("GET", u("nestor.wilke") + "/memberOf", "",
+                    "reading /users/%s/memberOf" % uid["nestor.wilke"], "fail"),
+                   ("POST", "/groups/" + gid["Sales"], "",
+                    "POST /groups/%s/members/$ref" % gid["Sales"], "ok")]),
+        "ungroup": (wf("ungroup", "remove-from-group", "lidia.holloway",
+                       "    group: Engineering\n"),
+                    [look("lidia.holloway"),
+                     ("GET", "/groups", "%27Engineering%27", "looking up group 'Engineering'",
+                      "fail"),
+                     ("GET", u("lidia.holloway") + "/memberOf", "",
+                      "reading /users/%s/memberOf" % uid["lidia.holloway"], "fail"),
+                     ("DELETE", "/groups/" + gid["Engineering"], "",
+                      "DELETE /groups/%s/members/$ref" % gid["Engineering"], "ok")]),
+        "manager": (wf("manager", "set-manager", "miriam.graham",
+                       "    manager: %s\n" % uid["megan.bowen"]),
+                    [look("miriam.graham"),
+                     ("GET", u("megan.bowen"), "", "manager: looking up user '%s'"
+                      % uid["megan.bowen"], "fail"),
+                     ("GET", u("miriam.graham") + "/manager", "",
+                      "reading the manager of user " + uid["miriam.graham"], "fail"),
+                     ("PUT", u("miriam.graham") + "/manager", "",
+                      "PUT /users/%s/manager/$ref" % uid["miriam.graham"], "ok")]),
+        "role": (wf("role", "set-role", "t.role", "    role: User Administrator\n"),
+                 [look("t.role"), roledef,
+                  # t.role holds no assignment: an empty list has no id to lose.
+                  ("GET", "/roleManagement/directory/roleAssignments", uid["t.role"],
+                   "reading /roleManagement/directory/roleAssignments", "ok"),
+                  ("POST", "/roleManagement/directory/roleAssignments", "",
+                   "POST roleAssignments", "read back")]),
+        "unrole": (wf("unrole", "remove-role", "alex.wilber", "    role: User Administrator\n"),
+                   [look("alex.wilber"), roledef,
+                    ("GET", "/roleManagement/directory/roleAssignments", uid["alex.wilber"],
+                     "reading /roleManagement/directory/roleAssignments", "fail"),
+                    ("DELETE", "/roleManagement/directory/roleAssignments/", "",
+                     "DELETE roleAssignments/", "ok")]
+                   + pim("alex.wilber", "roleEligibilitySchedules",
+                         "roleEligibilityScheduleRequests")
+                   + pim("alex.wilber", "roleAssignmentSchedules",
+                         "roleAssignmentScheduleRequests")),
+    }
+
+
+# What each shape makes of an answer, as the step's error says it (a regular expression: the
+# status is the call's own, 200 or 201, but for empty_202 and html).
+SHAPE_PHRASE = {
+    "empty_202": r"got HTTP 202, no Content-Type, empty body",
+    "html": r'the answer is not JSON: HTTP 200, Content-Type "text/html; charset=utf-8", 121 '
+            r'bytes: "<html><head><title>Service Unavailable',
+    "truncated": r'the answer is not JSON: HTTP 20[01], Content-Type "application/json;'
+                 r'odata\.metadata=minimal',
+    "no_id": r'got HTTP 20[01], Content-Type "application/json;odata\.metadata=minimal',
+    "wrong_shape": r'got HTTP 200, Content-Type "application/json;.*", 2 bytes: "\[\]"',
+}
+
+# }======
+
+
 class UnusableAnswerTest(unittest.TestCase):
     """Answers that are no usable success, for every action: the run fails (or retries) with
     an error that says what Graph sent; weir never crashes and never calls it success."""
@@ -368,9 +553,101 @@ class UnusableAnswerTest(unittest.TestCase):
             sim.stop()
             shutil.rmtree(root)
 
+    def test_every_call_every_shape(self):
+        """Every Graph call each action makes (lookups, lists, SKU and licence-state reads, PIM
+        schedules and schedule requests, read-backs, writes), each answered with every unusable
+        shape: the step fails naming the call and what Graph sent, with its ids; the daemon
+        stays up. The actions run side by side, the k-th call of each answered unusably in
+        round k, on a fresh tenant each round; a fresh weir per shape, so cached reads (SKUs,
+        roles, groups) are read again."""
+        tmp = tempfile.mkdtemp(prefix="weir-calls-")
+        seed, seed_path = seed_for_calls(tmp)
+        cases = call_cases(seed)
+        sim = harness.Sim("--seed", seed_path)
+        checked = {"fail": 0, "ok": 0, "read back": 0}
+        try:
+            for kind, phrase in SHAPE_PHRASE.items():
+                root = harness.setup_root(sim, {n + ".yaml": c[0] for n, c in cases.items()},
+                                          prefix="weir-calls-%s-" % kind)
+                add_to_config(root, graph_lines="  batch: off\n")
+                w = start_weir(root)
+                n = 0
+                try:
+                    for k in range(max(len(c[1]) for c in cases.values())):
+                        sim.post("/_sim/reset", {})
+                        now = {name: c[1][k] for name, c in cases.items() if k < len(c[1])}
+                        targets = sorted({c[:3] for c in now.values()})
+                        sim.post("/_sim/faults", {"bad_answer": [
+                            {"kind": kind, "count": 1000, "method": m, "path": p, "query": q}
+                            for m, p, q in targets]})
+                        for name in now:
+                            status, body = w.signed_post({"k": k}, path="/hooks/" + name)
+                            self.assertEqual(status, 202, body)
+                            n += 1
+                        rs = harness.wait_final(root, n, timeout=120)
+                        self.assertIsNone(w.proc.poll(),
+                                          "weir died: %s" % "".join(w.lines[-20:]))
+                        last = {r[1]: r for r in rs}
+                        for name, (m, p, q, context, no_id) in now.items():
+                            r = last[name]
+                            what = (kind, name, k, m, p)
+                            end = no_id if kind == "no_id" or no_id == "read back" else "fail"
+                            checked[end] += 1
+                            if end != "fail":
+                                self.assertEqual(r[2], "succeeded", (what, r))
+                                continue
+                            self.assertEqual(r[2], "failed", (what, r))
+                            self.assertIn(context, r[3], what)
+                            self.assertRegex(r[3], phrase, what)
+                            self.assertRegex(r[3], r"Graph 20[012] unexpected_answer: ", what)
+                            self.assertRegex(r[3], r"\(request-id [0-9a-f-]{36}, client-request-id "
+                                                   r"[0-9a-f-]{36}\)$", what)
+                        # Each fault met its call (none went unused).
+                        faults = sim.get("/_sim/faults")["bad_answer"]
+                        self.assertTrue(all(f["count"] < 1000 for f in faults),
+                                        (kind, k, faults))
+                finally:
+                    self.assertEqual(w.stop(), 0)
+                    shutil.rmtree(root)
+            print("unusable answers: %d calls failed the step, %d kept their answer (no id "
+                  "to lose), %d read back" % (checked["fail"], checked["ok"],
+                                              checked["read back"]))
+        finally:
+            sim.stop()
+            shutil.rmtree(tmp)
+
+    def test_licences_of_another_shape(self):
+        """assign-license and remove-all-licenses branch on each licence's skuId and
+        assignedByGroup: a user whose assignedLicenses or licenseAssignmentStates entries lack
+        a skuId fails the step naming the entry, and nothing is sent."""
+        sim = harness.Sim()
+        wf = {n + ".yaml": one_step(n, a, extra) for n, a, extra in (
+            ("license", "assign-license", "    add: [EXCHANGESTANDARD]\n"),
+            ("unlicense", "remove-all-licenses", ""))}
+        root = harness.setup_root(sim, wf, prefix="weir-states-")
+        w = start_weir(root)
+        try:
+            sim.post("/_sim/faults", {"bad_answer": {
+                "kind": "no_id", "count": 10, "method": "GET", "member": "skuId",
+                "path": "/users/" + ADELE.replace("@", "%40")}})
+            for name in ("license", "unlicense"):
+                self.assertEqual(w.signed_post({}, path="/hooks/" + name)[0], 202)
+            rs = harness.wait_final(root, 2)
+            for r in rs:
+                self.assertEqual(r[2], "failed", r)
+                self.assertIn("Graph's user has assignedLicenses[0] without a string skuId: "
+                              '{"disabledPlans":[]}', r[3])
+            self.assertEqual(sim.get("/_sim/stats")["mutations"], 0)
+        finally:
+            self.assertEqual(w.stop(), 0)
+            sim.stop()
+            shutil.rmtree(root)
+
     def test_write_answers_without_an_id(self):
-        """create-user and set-role read the id Graph gives back: without one they look the
-        object up instead of reporting a null id (GRAPH.md section 12)."""
+        """create-user and set-role read the id Graph gives back: when their POST's answer is
+        unusable in any way (no id, an empty 202, HTML, cut JSON, another shape) they look the
+        object up instead of failing or reporting a null id (GRAPH.md section 12); when that
+        read is unusable too, the step fails with what the POST got."""
         sim = harness.Sim()
         wf = {"create.yaml": """
 name: create
@@ -388,23 +665,45 @@ steps:
     role: User Administrator
 """}
         root = harness.setup_root(sim, wf, prefix="weir-noid-")
+        add_to_config(root, graph_lines="  batch: off\n")
         w = start_weir(root)
+        n = 0
         try:
-            sim.post("/_sim/faults", {"bad_answer": {"kind": "no_id", "count": 1,
-                                                     "method": "POST", "path": "/users"}})
+            # Every unusable shape, on both POSTs at once (a proxy's page and a cut answer are
+            # failed by the client, yet the user was made all the same): each is read back.
+            for kind in SHAPE_PHRASE:
+                sim.post("/_sim/reset", {})
+                sim.post("/_sim/faults", {"bad_answer": [
+                    {"kind": kind, "count": 5, "method": "POST", "path": "/users"},
+                    {"kind": kind, "count": 5, "method": "POST",
+                     "path": "/roleManagement/directory/roleAssignments"}]})
+                self.assertEqual(w.signed_post({}, path="/hooks/create")[0], 202)
+                n += 1
+                rs = harness.wait_final(root, n)
+                self.assertEqual(rs[-1][2], "succeeded", (kind, steps(root, rs[-1][0])))
+                u = sim.user("noid@contoso.onmicrosoft.com")
+                c = harness.journal(root)
+                out = dict(c.execute("SELECT step_id, output FROM steps WHERE run_id = ?",
+                                     (rs[-1][0],)).fetchall())
+                c.close()
+                self.assertEqual(json.loads(out["make"])["id"], u["id"], kind)
+                self.assertTrue(json.loads(out["make"])["created"], kind)
+                self.assertTrue(json.loads(out["role"])["assignmentId"], kind)
+                self.assertEqual(sim.get("/_sim/stats")["bad_answers"], 2, kind)
+            # The read-back unusable too: the step fails with what the POST got.
+            sim.post("/_sim/reset", {})
+            sim.post("/_sim/faults", {"bad_answer": [
+                {"kind": "empty_202", "count": 5, "method": "POST", "path": "/users"},
+                {"kind": "html", "count": 5, "method": "GET",
+                 "path": "/users/noid%40contoso.onmicrosoft.com"}]})
             self.assertEqual(w.signed_post({}, path="/hooks/create")[0], 202)
-            rs = harness.wait_final(root, 1)
-            self.assertEqual(rs[0][2], "succeeded", steps(root, rs[0][0]))
-            sim.post("/_sim/faults", {"bad_answer": {"kind": "empty_202", "count": 1,
-                                                     "method": "POST",
-                                                     "path": "/roleManagement"}})
-            u = sim.user("noid@contoso.onmicrosoft.com")
-            c = harness.journal(root)
-            out = dict(c.execute("SELECT step_id, output FROM steps WHERE run_id = ?",
-                                 (rs[0][0],)).fetchall())
-            c.close()
-            self.assertEqual(json.loads(out["make"])["id"], u["id"])
-            self.assertTrue(json.loads(out["role"])["assignmentId"])
+            n += 1
+            rs = harness.wait_final(root, n)
+            self.assertEqual(rs[-1][2], "failed")
+            self.assertIn("POST /users for 'noid@contoso.onmicrosoft.com': Graph 202 "
+                          "unexpected_answer: expected the new user with a string \"id\", got "
+                          "HTTP 202, no Content-Type, empty body", rs[-1][3])
+            self.assertIsNone(w.proc.poll())
         finally:
             self.assertEqual(w.stop(), 0)
             sim.stop()

@@ -83,6 +83,24 @@ static void check_readers(struct json_object *body, const char *raw, size_t len,
         wr_fuzz_fail("wr_graph_answer_collection: neither a list nor a reason");
     }
     free(why);
+    why = NULL;
+    o = wr_graph_answer_items(&res, "a list", "id", &why, &retriable);
+    if ((o == NULL) == (why == NULL) || (why != NULL && !printable(why))) {
+        wr_fuzz_fail("wr_graph_answer_items: neither a list nor a reason");
+    }
+    for (size_t i = 0; o != NULL && i < json_object_array_length(o); i++) {
+        if (!wr_graph_is_entity(json_object_array_get_idx(o, i), "id")) {
+            wr_fuzz_fail("wr_graph_answer_items: an item without a string id");
+        }
+    }
+    free(why);
+    why = NULL;
+    if (wr_graph_answer_done(&res, NULL, &why, &retriable) == (why != NULL) ||
+        (why != NULL && (strstr(why, "HTTP 200, ") == NULL || !printable(why))) ||
+        (why == NULL && len > 0 && !json_object_is_type(body, json_type_object))) {
+        wr_fuzz_fail("wr_graph_answer_done: a body that is not a JSON object taken for done");
+    }
+    free(why);
     free(head);
 }
 

@@ -36,8 +36,8 @@ static const char usage[] =
     "                            throttling scope with 429 and x-ms-throttle-scope; a request\n"
     "                            of the scope sent before a Retry-After passed is a violation\n"
     "  --throttle-scope CLASS    that scope: ReadWrite (default), Read or Write\n"
-    "  --throttle-grace-ms N     a request of the scope arriving within N ms after a window's\n"
-    "                            first 429 left is not a violation (default 0)\n"
+    "  --throttle-grace-ms N     a request of the scope arriving within N ms after a 429 was\n"
+    "                            written to the client is not a violation (default 0)\n"
     "  --bad-answer KIND:K[:METHOD[:PATH]]\n"
     "                            answer the next K matching Graph requests unusably after\n"
     "                            carrying them out: empty_202, html, truncated, no_id or\n"
@@ -250,7 +250,8 @@ int main(int argc, char **argv)
             ok = opt.faults.throttle_classes != 0;
             break;
         case 'B':
-            ok = parse_bad_answer(optarg, &opt.faults.bad);
+            ok = parse_bad_answer(optarg, &opt.faults.bad[0]);
+            opt.faults.nbad = 1;
             break;
         case 'G':
             ok = parse_long(optarg, 0, 60000, &opt.faults.throttle_grace_ms);

@@ -9,6 +9,12 @@
  * for mutations, the Content-Type check (415), then graph.c, then an unusable answer if one is
  * due. The request log is a ring buffer so a long benchmark cannot grow memory without bound;
  * it keeps the headers weir must send and the bodies, never a token or a secret.
+ *
+ * A Retry-After counts from when its 429 was written to the client's socket (evhttp's
+ * on-complete callback), not from when graphsim decided it: a delayed reply leaves when its
+ * timer fires, which libevent's coarse, cached clock makes a few ms earlier or later than
+ * "now + latency", and a client can only know of a 429 it has read. Each reply carries an
+ * answer_note of the waits it announces; the windows open when the note is answered.
  */
 #include "server.h"
 
@@ -69,8 +75,10 @@ struct log_entry {
     char *ctype;
     char *crid;
     char *ua;
-    char *auth; /* the Authorization scheme only ("Bearer"), never the credential */
-    char *rid;  /* the request-id graphsim answered with */
+    char *auth;      /* the Authorization scheme only ("Bearer"), never the credential */
+    char *rid;       /* the request-id graphsim answered with */
+    double answered; /* monotonic time its answer was written to the socket; 0 = not yet */
+    double arrived;  /* monotonic time it was logged */
     char *body;
     size_t body_len;
     json_object *form;
@@ -81,6 +89,33 @@ struct log_meta {
     const char *ctype, *crid, *ua, *auth, *rid;
     bool keep_body;
     json_object *form; /* taken */
+};
+
+/* A Retry-After a reply gives one method + path (the per-path throttle). */
+struct path_wait {
+    char *key; /* "METHOD /v1.0/path" */
+    double ra; /* seconds */
+};
+
+/* What a reply announces, applied when evhttp has written it (on_answered): the waits start
+ * then. Listed on srv->notes until then; a reply never written (its client went away) opens no
+ * window and its note is freed with the server. */
+struct answer_note {
+    struct gs_server *srv;
+    struct answer_note *prev, *next;
+    uint64_t seq;           /* the request's log entry (0 = none) */
+    uint64_t epoch;         /* srv->epoch when made: a reset since drops the waits */
+    uint64_t scope_epoch;   /* srv->scope_epoch when made: an ended burst drops scope waits */
+    unsigned scope_classes; /* the classes a tenant-wide 429 in the reply named (1, 2, 3) */
+    double scope_ra;        /* the longest Retry-After of those 429s, seconds; 0 = none */
+    struct path_wait *paths;
+    size_t npaths;
+};
+
+/* A wait a written tenant-wide 429 announced for one class of requests. */
+struct scope_wait {
+    double written; /* when the 429 was written (monotonic) */
+    double until;   /* written + its Retry-After */
 };
 
 struct pending {
@@ -106,12 +141,21 @@ struct gs_server {
     uint64_t mutation_counter; /* mutation attempts seen, for throttle_every */
     struct stats stats;
     struct gs_map *tokens;   /* access token -> double * expiry (monotonic) */
-    struct gs_map *throttle; /* "METHOD /v1.0/path" -> double * throttled until (monotonic) */
+    struct gs_map *throttle; /* "METHOD /v1.0/path" -> double * throttled until (monotonic),
+                                counted from when the 429 was written */
     double burst_until;      /* a throttle_for burst: every Graph request 429s until then */
     double tenant_until;     /* a tenant-wide burst: requests of its scope 429 until then */
-    double scope_until[2];   /* [0] reads, [1] writes: the Retry-After given for the scope
-                                ends then (counted from when the 429 left); earlier = violation */
-    double scope_first[2];   /* when the first 429 of that window left */
+    /* [0] reads, [1] writes. scope_hold: after the burst, the scope is still answered 429
+       until then (the longest wait announced, estimated when each 429 was decided: it decides
+       answers only, never counts). waits: what written 429s told the client; a request inside
+       one, more than the grace after its 429 was written, is a violation. */
+    double scope_hold[2];
+    struct scope_wait *waits[2];
+    size_t nwaits[2], capwaits[2];
+    struct answer_note *notes; /* replies not written yet */
+    struct answer_note *note;  /* the one the request being handled fills */
+    uint64_t epoch;            /* bumped by /_sim/reset */
+    uint64_t scope_epoch;      /* bumped when a tenant-wide burst is ended */
     char graph_host[128];
     struct log_entry *log; /* ring of log_cap entries */
     size_t log_cap, log_len, log_head;
@@ -132,6 +176,7 @@ struct reply {
     char throttle_info[48];
     bool www_auth;
     double hold; /* seconds to hold the reply (gs_resp.hold), else the configured latency */
+    struct answer_note *note; /* taken by send_reply; NULL = none */
 };
 
 /* {====== request log ====== */
@@ -174,6 +219,7 @@ static uint64_t log_add(struct gs_server *srv, const char *method, const char *p
     srv->log_len++;
     e->seq = ++srv->log_seq;
     e->time = gs_now_wall();
+    e->arrived = gs_now_mono();
     snprintf(e->method, sizeof(e->method), "%s", method);
     e->path = gs_xstrdup(path);
     gs_sha256_hex(body != NULL ? body : "", body != NULL ? len : 0, e->digest);
@@ -206,6 +252,25 @@ static void log_set_status(struct gs_server *srv, uint64_t seq, int status)
     }
 }
 
+/* The answer of entry seq (and of its $batch items, logged right after it) was written at
+ * mono. */
+static void log_set_answered(struct gs_server *srv, uint64_t seq, double mono)
+{
+    uint64_t first = srv->log_seq - srv->log_len + 1;
+
+    if (seq < first || seq > srv->log_seq) {
+        return;
+    }
+    for (uint64_t i = seq - first; i < srv->log_len; i++) {
+        struct log_entry *e = &srv->log[(srv->log_head + i) % srv->log_cap];
+
+        if (e->seq != seq && !(e->batch && e->parent == seq)) {
+            break;
+        }
+        e->answered = mono;
+    }
+}
+
 static void log_clear(struct gs_server *srv)
 {
     for (size_t i = 0; i < srv->log_cap; i++) {
@@ -215,6 +280,146 @@ static void log_clear(struct gs_server *srv)
     srv->log_head = 0;
     srv->log_seq = 0;
     srv->log_dropped = 0;
+}
+
+/* }====== */
+
+/* {====== waits announced by 429s ====== */
+
+static void note_free(struct answer_note *n)
+{
+    if (n == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < n->npaths; i++) {
+        free(n->paths[i].key);
+    }
+    free(n->paths);
+    free(n);
+}
+
+/* The note the request being handled fills (made on first use). */
+static struct answer_note *note_get(struct gs_server *srv)
+{
+    if (srv->note == NULL) {
+        srv->note = gs_xcalloc(1, sizeof(*srv->note));
+        srv->note->srv = srv;
+        srv->note->epoch = srv->epoch;
+        srv->note->scope_epoch = srv->scope_epoch;
+    }
+    return srv->note;
+}
+
+/* The reply being built carries a tenant-wide 429 with Retry-After ra for classes. */
+static void note_scope(struct gs_server *srv, unsigned classes, double ra)
+{
+    struct answer_note *n = note_get(srv);
+
+    n->scope_classes |= classes;
+    if (ra > n->scope_ra) {
+        n->scope_ra = ra;
+    }
+}
+
+/* The reply being built carries a 429 with Retry-After ra for key ("METHOD /v1.0/path"). */
+static void note_path(struct gs_server *srv, const char *key, double ra)
+{
+    struct answer_note *n = note_get(srv);
+
+    n->paths = gs_xrealloc(n->paths, (n->npaths + 1) * sizeof(*n->paths));
+    n->paths[n->npaths].key = gs_xstrdup(key);
+    n->paths[n->npaths].ra = ra;
+    n->npaths++;
+}
+
+static void waits_clear(struct gs_server *srv)
+{
+    for (int c = 0; c < 2; c++) {
+        free(srv->waits[c]);
+        srv->waits[c] = NULL;
+        srv->nwaits[c] = srv->capwaits[c] = 0;
+        srv->scope_hold[c] = 0;
+    }
+}
+
+static void wait_add(struct gs_server *srv, int c, double written, double until)
+{
+    if (srv->nwaits[c] == srv->capwaits[c]) {
+        srv->capwaits[c] = srv->capwaits[c] ? srv->capwaits[c] * 2 : 8;
+        srv->waits[c] = gs_xrealloc(srv->waits[c], srv->capwaits[c] * sizeof(*srv->waits[c]));
+    }
+    srv->waits[c][srv->nwaits[c]++] = (struct scope_wait){written, until};
+}
+
+/*
+ * Whether a request of class c arriving at now breaks a wait the client was told: one whose
+ * 429 was written more than the grace before now and whose Retry-After has not passed. Returns
+ * the end of the longest wait in force then (> now), or 0 when nothing is broken. Drops waits
+ * that have passed.
+ */
+static double wait_broken(struct gs_server *srv, int c, double now)
+{
+    double grace = (double)srv->faults.throttle_grace_ms / 1000.0, longest = 0;
+    bool broken = false;
+    size_t k = 0;
+
+    for (size_t i = 0; i < srv->nwaits[c]; i++) {
+        struct scope_wait w = srv->waits[c][i];
+
+        if (w.until <= now) {
+            continue;
+        }
+        srv->waits[c][k++] = w;
+        if (now >= w.written + grace) {
+            broken = true;
+        }
+        if (w.until > longest) {
+            longest = w.until;
+        }
+    }
+    srv->nwaits[c] = k;
+    return broken ? longest : 0;
+}
+
+/* evhttp wrote the reply a note belongs to: its waits start now. */
+static void on_answered(struct evhttp_request *req, void *arg)
+{
+    struct answer_note *n = arg;
+    struct gs_server *srv = n->srv;
+    double now = gs_now_mono();
+
+    (void)req;
+    if (n->prev != NULL) {
+        n->prev->next = n->next;
+    } else {
+        srv->notes = n->next;
+    }
+    if (n->next != NULL) {
+        n->next->prev = n->prev;
+    }
+    if (n->epoch == srv->epoch) {
+        log_set_answered(srv, n->seq, now);
+        for (size_t i = 0; i < n->npaths; i++) {
+            double *until = gs_map_get(srv->throttle, n->paths[i].key);
+
+            if (until == NULL) {
+                until = gs_xmalloc(sizeof(*until));
+                *until = 0;
+                free(gs_map_put(srv->throttle, n->paths[i].key, until));
+            }
+            if (now + n->paths[i].ra > *until) {
+                *until = now + n->paths[i].ra;
+            }
+        }
+        if (n->scope_ra > 0 && n->scope_epoch == srv->scope_epoch) {
+            for (int c = 0; c < 2; c++) {
+                if (n->scope_classes & (c ? 2u : 1u)) {
+                    wait_add(srv, c, now, now + n->scope_ra);
+                }
+            }
+        }
+    }
+    note_free(n);
 }
 
 /* }====== */
@@ -252,8 +457,19 @@ static void send_reply(struct gs_server *srv, struct evhttp_request *req, struct
     if (buf == NULL) {
         json_object_put(r->body);
         free(r->raw);
+        note_free(r->note);
+        r->note = NULL;
         evhttp_send_error(req, 500, "Internal Server Error");
         return;
+    }
+    if (r->note != NULL) {
+        r->note->next = srv->notes;
+        if (srv->notes != NULL) {
+            srv->notes->prev = r->note;
+        }
+        srv->notes = r->note;
+        evhttp_request_set_on_complete_cb(req, on_answered, r->note);
+        r->note = NULL;
     }
     if (r->raw != NULL) {
         evbuffer_add(buf, r->raw, r->raw_len);
@@ -407,21 +623,65 @@ static bool json_ctype(const char *ct)
            (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' ');
 }
 
-/* Whether the bad_answer fault takes this request (and counts it down). */
-static enum gs_bad_kind bad_take(struct gs_server *srv, const struct gs_req *req)
+/* Whether the query of req, as sent (its raw parameters joined by '&'), holds text (without
+ * case); an empty text matches any query. */
+static bool query_holds(const struct gs_req *req, const char *text)
 {
-    struct gs_bad_answer *b = &srv->faults.bad;
+    size_t n = 1;
+    char *q;
+    bool found;
 
-    if (b->kind == GS_BAD_NONE || b->count <= 0 || is_batch_envelope(req) ||
-        (b->method[0] != '\0' && strcmp(b->method, "*") != 0 &&
-         strcasecmp(b->method, req->method) != 0) ||
-        strncasecmp(req->path, b->path, strlen(b->path)) != 0 ||
-        (req->batch_item && (b->kind == GS_BAD_HTML || b->kind == GS_BAD_TRUNCATED))) {
-        return GS_BAD_NONE;
+    if (text[0] == '\0') {
+        return true;
     }
-    b->count--;
-    srv->stats.bad_answers++;
-    return b->kind;
+    for (size_t i = 0; i < req->nq; i++) {
+        n += strlen(req->q[i].raw) + 1;
+    }
+    q = gs_xmalloc(n);
+    q[0] = '\0';
+    for (size_t i = 0; i < req->nq; i++) {
+        if (i > 0) {
+            strcat(q, "&");
+        }
+        strcat(q, req->q[i].raw);
+    }
+    found = strcasestr(q, text) != NULL;
+    free(q);
+    return found;
+}
+
+/* Whether path begins with the whole segments of prefix (without case): "/users" matches
+ * "/users" and "/users/x", not "/usersX"; a prefix ending in '/' matches whatever follows. */
+static bool path_under(const char *path, const char *prefix)
+{
+    size_t n = strlen(prefix);
+
+    return strncasecmp(path, prefix, n) == 0 &&
+           (n == 0 || prefix[n - 1] == '/' || path[n] == '\0' || path[n] == '/' || path[n] == '(');
+}
+
+/* The bad_answer fault that takes this request (the first that matches; counted down), or
+ * NULL. */
+static const struct gs_bad_answer *bad_take(struct gs_server *srv, const struct gs_req *req)
+{
+    if (is_batch_envelope(req)) {
+        return NULL;
+    }
+    for (size_t i = 0; i < srv->faults.nbad; i++) {
+        struct gs_bad_answer *b = &srv->faults.bad[i];
+
+        if (b->kind == GS_BAD_NONE || b->count <= 0 ||
+            (b->method[0] != '\0' && strcmp(b->method, "*") != 0 &&
+             strcasecmp(b->method, req->method) != 0) ||
+            !path_under(req->path, b->path) || !query_holds(req, b->query) ||
+            (req->batch_item && (b->kind == GS_BAD_HTML || b->kind == GS_BAD_TRUNCATED))) {
+            continue;
+        }
+        b->count--;
+        srv->stats.bad_answers++;
+        return b;
+    }
+    return NULL;
 }
 
 static void drop_id(json_object *o)
@@ -431,13 +691,30 @@ static void drop_id(json_object *o)
     }
 }
 
-/* Makes resp the unusable answer kind; HTML and TRUNCATED are left to the caller (they are not
- * JSON, which a gs_resp cannot hold). */
-static void bad_apply(struct gs_resp *resp, enum gs_bad_kind kind)
+/* Removes member name from o and everything under it. */
+static void drop_member(json_object *o, const char *name)
+{
+    if (json_object_is_type(o, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(o); i++) {
+            drop_member(json_object_array_get_idx(o, i), name);
+        }
+    } else if (json_object_is_type(o, json_type_object)) {
+        json_object_object_del(o, name);
+        json_object_object_foreach(o, key, val)
+        {
+            (void)key;
+            drop_member(val, name);
+        }
+    }
+}
+
+/* Makes resp the unusable answer of fault b (NULL: none); HTML and TRUNCATED are left to the
+ * caller (they are not JSON, which a gs_resp cannot hold). */
+static void bad_apply(struct gs_resp *resp, const struct gs_bad_answer *b)
 {
     json_object *v;
 
-    switch (kind) {
+    switch (b != NULL ? b->kind : GS_BAD_NONE) {
     case GS_BAD_EMPTY_202:
         json_object_put(resp->body);
         resp->body = NULL;
@@ -449,6 +726,10 @@ static void bad_apply(struct gs_resp *resp, enum gs_bad_kind kind)
         resp->status = 200;
         break;
     case GS_BAD_NO_ID:
+        if (b->member[0] != '\0') {
+            drop_member(resp->body, b->member);
+            break;
+        }
         drop_id(resp->body);
         if (json_object_object_get_ex(resp->body, "value", &v) &&
             json_object_is_type(v, json_type_array)) {
@@ -473,7 +754,7 @@ static enum gs_bad_kind run(struct gs_server *srv, struct gs_ctx *ctx, struct gs
     int cls = req_cls(req);
     char *key;
     double now = gs_now_mono();
-    double *until;
+    double *until, broken, hold;
     enum gs_bad_kind bad = GS_BAD_NONE;
 
     if (resp->status != 0) {
@@ -485,8 +766,12 @@ static enum gs_bad_kind run(struct gs_server *srv, struct gs_ctx *ctx, struct gs
     key = gs_xasprintf("%s /v1.0%s", req->method, req->path);
     until = gs_map_get(srv->throttle, key);
     if (until != NULL && *until > now) {
-        /* Came back before Retry-After elapsed: throttled again, and counted. */
-        gs_error_throttled(ctx, resp, *until - now < 0.001 ? 0.001 : *until - now);
+        /* Came back before the Retry-After of a 429 it was sent had passed: throttled again,
+         * and counted. */
+        double ra = *until - now < 0.001 ? 0.001 : *until - now;
+
+        gs_error_throttled(ctx, resp, ra);
+        note_path(srv, key, ra);
         srv->stats.retry_after_violations++;
         srv->stats.throttled++;
         free(key);
@@ -496,37 +781,38 @@ static enum gs_bad_kind run(struct gs_server *srv, struct gs_ctx *ctx, struct gs
         gs_map_remove(srv->throttle, key, until);
         free(until);
     }
-    if (!envelope && now < srv->scope_until[cls] &&
-        now >= srv->scope_first[cls] + (double)srv->faults.throttle_grace_ms / 1000.0) {
-        /* The scope was told to wait (a tenant-wide 429 left before this arrived), and this
-         * request of the scope did not: throttled again, and counted. */
-        gs_error_throttled(ctx, resp, srv->scope_until[cls] - now);
+    broken = envelope ? 0 : wait_broken(srv, cls, now);
+    hold = srv->scope_hold[cls] > broken ? srv->scope_hold[cls] : broken;
+    if (broken > 0) {
+        /* The scope was told to wait (a tenant-wide 429 was written more than the grace
+         * before this arrived), and this request of the scope did not: throttled again, and
+         * counted. */
+        gs_error_throttled(ctx, resp, hold - now);
         scope_headers(srv, resp);
+        note_scope(srv, srv->faults.throttle_classes, hold - now);
         srv->stats.retry_after_violations++;
         srv->stats.scope_violations++;
         srv->stats.throttled++;
-    } else if (!envelope && now < srv->scope_until[cls] && now >= srv->tenant_until) {
-        /* Within the grace after a window opened, and the burst is over: still the scope's
-         * wait, not counted. */
-        gs_error_throttled(ctx, resp, srv->scope_until[cls] - now);
+    } else if (!envelope && now < hold && now >= srv->tenant_until) {
+        /* The burst is over but the scope's wait is not (its 429s were not written yet, or
+         * only within the grace): still throttled, not counted. */
+        gs_error_throttled(ctx, resp, hold - now);
         scope_headers(srv, resp);
+        note_scope(srv, srv->faults.throttle_classes, hold - now);
         srv->stats.throttled++;
     } else if (!envelope && now < srv->tenant_until &&
                (srv->faults.throttle_classes & (cls ? 2u : 1u))) {
-        /* A tenant-wide burst: the whole scope waits from when this 429 leaves. */
+        /* A tenant-wide burst: the whole scope waits Retry-After from when this 429 is
+         * written (on_answered). */
         double leaves = now + (srv->closing ? 0 : (double)srv->faults.latency_ms / 1000.0);
 
         gs_error_throttled(ctx, resp, srv->faults.retry_after);
         scope_headers(srv, resp);
+        note_scope(srv, srv->faults.throttle_classes, srv->faults.retry_after);
         for (int c = 0; c < 2; c++) {
-            if (!(srv->faults.throttle_classes & (c ? 2u : 1u))) {
-                continue;
-            }
-            if (now >= srv->scope_until[c]) {
-                srv->scope_first[c] = leaves; /* a new window opens with this 429 */
-            }
-            if (leaves + srv->faults.retry_after > srv->scope_until[c]) {
-                srv->scope_until[c] = leaves + srv->faults.retry_after;
+            if ((srv->faults.throttle_classes & (c ? 2u : 1u)) &&
+                leaves + srv->faults.retry_after > srv->scope_hold[c]) {
+                srv->scope_hold[c] = leaves + srv->faults.retry_after;
             }
         }
         srv->stats.throttled++;
@@ -542,11 +828,9 @@ static enum gs_bad_kind run(struct gs_server *srv, struct gs_ctx *ctx, struct gs
         srv->stats.injected_failures++;
     } else if (write && srv->faults.throttle_every > 0 &&
                ++srv->mutation_counter % (uint64_t)srv->faults.throttle_every == 0) {
-        double *t = gs_xmalloc(sizeof(*t));
-
-        *t = now + srv->faults.retry_after;
+        /* The path waits Retry-After from when this 429 is written (on_answered). */
         gs_error_throttled(ctx, resp, srv->faults.retry_after);
-        free(gs_map_put(srv->throttle, key, t));
+        note_path(srv, key, srv->faults.retry_after);
         srv->stats.throttled++;
     } else if ((strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0 ||
                 strcmp(req->method, "PATCH") == 0) &&
@@ -562,8 +846,10 @@ static enum gs_bad_kind run(struct gs_server *srv, struct gs_ctx *ctx, struct gs
         if (write && resp->status >= 200 && resp->status <= 299) {
             srv->stats.mutations++;
         }
-        bad = bad_take(srv, req);
-        bad_apply(resp, bad);
+        const struct gs_bad_answer *b = bad_take(srv, req);
+
+        bad = b != NULL ? b->kind : GS_BAD_NONE;
+        bad_apply(resp, b);
     }
     free(key);
     return bad == GS_BAD_HTML || bad == GS_BAD_TRUNCATED ? bad : GS_BAD_NONE;
@@ -696,6 +982,7 @@ static void handle_graph(struct gs_server *srv, struct evhttp_request *ev, const
 
     srv->stats.graph_requests++;
     owner.parent = log_add(srv, method, target, body, len, false, NULL, 0, 0, &meta);
+    note_get(srv)->seq = owner.parent;
     free(scheme);
     gs_req_init(&req, method, target + 5); /* after "/v1.0" */
     if (req.path[0] == '\0') {
@@ -1184,11 +1471,25 @@ static const char *class_name(unsigned c)
     return c == 3 ? "ReadWrite" : c == 2 ? "Write" : "Read";
 }
 
+static json_object *bad_json(const struct gs_bad_answer *b)
+{
+    json_object *o = json_object_new_object();
+
+    gs_json_add_str(o, "kind", bad_names[b->kind]);
+    json_object_object_add(o, "count", json_object_new_int64(b->count));
+    gs_json_add_str(o, "method", b->method);
+    gs_json_add_str(o, "path", b->path);
+    gs_json_add_str(o, "query", b->query);
+    if (b->member[0] != '\0') {
+        gs_json_add_str(o, "member", b->member);
+    }
+    return o;
+}
+
 static json_object *faults_json(const struct gs_server *srv)
 {
     const struct gs_faults *f = &srv->faults;
     json_object *o = json_object_new_object();
-    json_object *b = json_object_new_object();
     double left = srv->tenant_until - gs_now_mono();
 
     json_object_object_add(o, "throttle_every", json_object_new_int64(f->throttle_every));
@@ -1198,11 +1499,18 @@ static json_object *faults_json(const struct gs_server *srv)
     gs_json_add_str(o, "throttle_scope", class_name(f->throttle_classes));
     json_object_object_add(o, "throttle_grace_ms", json_object_new_int64(f->throttle_grace_ms));
     json_object_object_add(o, "tenant_throttle_left", json_object_new_double(left > 0 ? left : 0));
-    gs_json_add_str(b, "kind", bad_names[f->bad.kind]);
-    json_object_object_add(b, "count", json_object_new_int64(f->bad.count));
-    gs_json_add_str(b, "method", f->bad.method);
-    gs_json_add_str(b, "path", f->bad.path);
-    json_object_object_add(o, "bad_answer", b);
+    if (f->bad_list) {
+        json_object *list = json_object_new_array();
+
+        for (size_t i = 0; i < f->nbad; i++) {
+            json_object_array_add(list, bad_json(&f->bad[i]));
+        }
+        json_object_object_add(o, "bad_answer", list);
+    } else {
+        static const struct gs_bad_answer none = {GS_BAD_NONE, 0, "", "", "", ""};
+
+        json_object_object_add(o, "bad_answer", bad_json(f->nbad > 0 ? &f->bad[0] : &none));
+    }
     gs_json_add_str(o, "graph_host", srv->graph_host);
     return o;
 }
@@ -1285,6 +1593,13 @@ static json_object *requests_json(const struct gs_server *srv, uint64_t since)
             x, "body",
             e->body != NULL ? json_object_new_string_len(e->body, (int)strlen(e->body)) : NULL);
         json_object_object_add(x, "body_length", json_object_new_int64((int64_t)e->body_len));
+        /* How long after it arrived its answer was written to the socket (ms); null until then
+         * (and for a reply evhttp never wrote). */
+        json_object_object_add(
+            x, "answered_ms",
+            e->answered > 0
+                ? json_object_new_double((double)(int64_t)((e->answered - e->arrived) * 1e4) / 10.0)
+                : NULL);
         if (e->form != NULL) {
             json_object_object_add(x, "form", json_object_get(e->form));
         }
@@ -1327,8 +1642,9 @@ static bool sim_reset(struct gs_server *srv, char *err, size_t errlen)
     gs_map_clear(srv->throttle, free_double);
     srv->burst_until = 0;
     srv->tenant_until = 0;
-    srv->scope_until[0] = srv->scope_until[1] = 0;
-    srv->scope_first[0] = srv->scope_first[1] = 0;
+    waits_clear(srv);
+    srv->epoch++; /* replies still on their way open no window */
+    srv->scope_epoch++;
     snprintf(srv->graph_host, sizeof(srv->graph_host), "%s",
              srv->opt.graph_host ? srv->opt.graph_host : GRAPH_HOST);
     srv->faults = srv->opt.faults;
@@ -1339,33 +1655,35 @@ static bool sim_reset(struct gs_server *srv, char *err, size_t errlen)
 }
 
 /* {"kind", "count", "method", "path"} (or null: off) into *b; false when malformed. */
-static bool bad_answer_json(json_object *v, struct gs_bad_answer *b)
+/* One bad_answer object ({"kind", "count", "method", "path", "query"}) into *b. */
+static bool bad_one_json(json_object *v, struct gs_bad_answer *b)
 {
-    const char *kind, *method, *path;
+    const char *kind, *method, *path, *query, *member;
     json_object *n = NULL;
 
-    if (v == NULL) {
-        memset(b, 0, sizeof(*b));
-        return true;
-    }
-    if (!json_object_is_type(v, json_type_object)) {
+    if (v == NULL || !json_object_is_type(v, json_type_object)) {
         return false;
     }
     json_object_object_foreach(v, key, val)
     {
         (void)val;
         if (strcmp(key, "kind") != 0 && strcmp(key, "count") != 0 && strcmp(key, "method") != 0 &&
-            strcmp(key, "path") != 0) {
+            strcmp(key, "path") != 0 && strcmp(key, "query") != 0 && strcmp(key, "member") != 0) {
             return false;
         }
     }
     kind = gs_json_get_str(v, "kind");
     method = gs_json_get_str(v, "method");
     path = gs_json_get_str(v, "path");
+    query = gs_json_get_str(v, "query");
+    member = gs_json_get_str(v, "member");
     if (gs_bad_kind_parse(kind) == GS_BAD_NONE || !json_object_object_get_ex(v, "count", &n) ||
         !json_object_is_type(n, json_type_int) || json_object_get_int64(n) < 0 ||
         (method != NULL && strlen(method) >= sizeof(b->method)) ||
-        (path != NULL && strlen(path) >= sizeof(b->path))) {
+        (path != NULL && strlen(path) >= sizeof(b->path)) ||
+        (query != NULL && strlen(query) >= sizeof(b->query)) ||
+        (member != NULL &&
+         (strlen(member) >= sizeof(b->member) || gs_bad_kind_parse(kind) != GS_BAD_NO_ID))) {
         return false;
     }
     memset(b, 0, sizeof(*b));
@@ -1373,6 +1691,41 @@ static bool bad_answer_json(json_object *v, struct gs_bad_answer *b)
     b->count = (long)json_object_get_int64(n);
     snprintf(b->method, sizeof(b->method), "%s", method ? method : "");
     snprintf(b->path, sizeof(b->path), "%s", path ? path : "");
+    snprintf(b->query, sizeof(b->query), "%s", query ? query : "");
+    snprintf(b->member, sizeof(b->member), "%s", member ? member : "");
+    return true;
+}
+
+/* The bad_answer setting into f: null (off), one object, or a list of up to GS_BAD_MAX. */
+static bool bad_answer_json(json_object *v, struct gs_faults *f)
+{
+    struct gs_bad_answer bad[GS_BAD_MAX];
+    size_t n = 0;
+    bool list = v != NULL && json_object_is_type(v, json_type_array);
+
+    if (v == NULL) {
+        f->nbad = 0;
+        f->bad_list = false;
+        return true;
+    }
+    if (list) {
+        n = json_object_array_length(v);
+        if (n > GS_BAD_MAX) {
+            return false;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (!bad_one_json(json_object_array_get_idx(v, i), &bad[i])) {
+                return false;
+            }
+        }
+    } else if (bad_one_json(v, &bad[0])) {
+        n = 1;
+    } else {
+        return false;
+    }
+    memcpy(f->bad, bad, n * sizeof(bad[0]));
+    f->nbad = n;
+    f->bad_list = list;
     return true;
 }
 
@@ -1426,7 +1779,7 @@ static bool sim_faults(struct gs_server *srv, const char *body, size_t len, char
                        json_object_is_type(val, json_type_string) &&
                        gs_host_ok(json_object_get_string(val))) {
                 snprintf(host, sizeof(host), "%s", json_object_get_string(val));
-            } else if (strcmp(key, "bad_answer") == 0 && bad_answer_json(val, &f.bad)) {
+            } else if (strcmp(key, "bad_answer") == 0 && bad_answer_json(val, &f)) {
                 /* set in f.bad */
             } else if (gs_model_set(&m, key, val)) {
                 /* replica_lag, pim_forbidden, timeout_next_create (graph.h) */
@@ -1454,7 +1807,8 @@ static bool sim_faults(struct gs_server *srv, const char *body, size_t len, char
         if (tenant >= 0) {
             srv->tenant_until = gs_now_mono() + tenant;
             if (tenant == 0) {
-                srv->scope_until[0] = srv->scope_until[1] = 0; /* ended: nothing to wait for */
+                waits_clear(srv); /* ended: nothing to wait for, nor for 429s still leaving */
+                srv->scope_epoch++;
             }
         }
         if (host[0] != '\0') {
@@ -1615,7 +1969,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
         };
 
         handle_token(srv, ev, method, seg[0], uri, body, len, &r);
-        log_add(srv, method, uri, body, len, false, NULL, 0, r.status, &meta);
+        note_get(srv)->seq = log_add(srv, method, uri, body, len, false, NULL, 0, r.status, &meta);
         json_object_put(meta.form);
     } else {
         struct gs_ctx ctx = {srv->tenant, srv->base_url, rid, crid, NULL, NULL, NULL};
@@ -1625,8 +1979,10 @@ static void on_request(struct evhttp_request *ev, void *arg)
         srv->stats.unknown_paths++;
         r.status = resp.status;
         r.body = resp.body;
-        log_add(srv, method, uri, body, len, false, NULL, 0, r.status, NULL);
+        note_get(srv)->seq = log_add(srv, method, uri, body, len, false, NULL, 0, r.status, NULL);
     }
+    r.note = srv->note; /* when it is written, its answer time is logged and its waits open */
+    srv->note = NULL;
     send_reply(srv, ev, &r, true, rid, crid);
     free(path);
 }
@@ -1731,6 +2087,14 @@ void gs_server_free(struct gs_server *srv)
     json_object_put(srv->seed);
     gs_map_free(srv->tokens, free_double);
     gs_map_free(srv->throttle, free_double);
+    while (srv->notes != NULL) {
+        struct answer_note *n = srv->notes; /* replies evhttp freed unwritten */
+
+        srv->notes = n->next;
+        note_free(n);
+    }
+    note_free(srv->note);
+    waits_clear(srv);
     if (srv->log != NULL) {
         log_clear(srv);
     }

@@ -26,15 +26,22 @@ enum gs_bad_kind {
     GS_BAD_WRONG_SHAPE /* 200 with the JSON array [] */
 };
 
-/* The next `count` Graph requests (and $batch items) with this method (empty = any) and a path
- * under this prefix (relative to /v1.0, case-insensitive; empty = any) answer `kind`, after the
- * request itself was carried out. */
+/* The next `count` Graph requests (and $batch items) with this method (empty = any), a path
+ * under this prefix (relative to /v1.0, case-insensitive; empty = any) and a query holding this
+ * text (as sent, case-insensitive; empty = any) answer `kind`, after the request itself was
+ * carried out. */
 struct gs_bad_answer {
     enum gs_bad_kind kind;
     long count;
     char method[8];
     char path[256];
+    char query[256];
+    char member[64]; /* no_id: drop this member at every depth instead of the top-level "id" and
+                        the "value" items' ("" = that default) */
 };
+
+/* How many bad_answer faults may be set at once (a list in /_sim/faults). */
+#define GS_BAD_MAX 32
 #include "graph.h"
 
 /* Fault injection settings; 0 disables a fault. */
@@ -44,10 +51,14 @@ struct gs_faults {
     long fail_every;           /* every K-th Graph request answers 503 */
     long latency_ms;           /* added delay before every non-/_sim reply */
     unsigned throttle_classes; /* a tenant-wide burst's scope: 1 Read, 2 Write, 3 ReadWrite */
-    long throttle_grace_ms;    /* a request of the scope that arrives this soon after the first
-                                  429 of a window left is not a violation (the client cannot
-                                  have read that 429 yet) */
-    struct gs_bad_answer bad;
+    long throttle_grace_ms;    /* a request of the scope that arrives this soon after a 429 was
+                                  written to the client is not a violation for that 429 (the
+                                  client cannot have read it yet) */
+    /* bad_answer: bad[0 .. nbad); the first that matches a request takes it. bad_list: they
+       were given as a list (and /_sim/faults shows them so). */
+    struct gs_bad_answer bad[GS_BAD_MAX];
+    size_t nbad;
+    bool bad_list;
 };
 
 struct gs_options {

@@ -1493,6 +1493,20 @@ class FaultTest(GraphTest):
         self.assertEqual(st["throttled"], 3)
         self.assertEqual(st["mutations"], 4)
 
+    def test_retry_after_counts_from_the_written_429(self):
+        # The 429 leaves after the latency; its Retry-After runs from then, not from when it
+        # was decided. A retry 0.5 s after the PATCH went out came 0.2 s after the 429 arrived:
+        # a violation (with the wait counted from the decision it would have passed unseen).
+        self.s.sim("POST", "faults", {"throttle_every": 1, "retry_after": 0.4,
+                                      "latency_ms": 300})
+        path = "/v1.0/users/" + USERS["Lee"]["id"]
+        self.assertEqual(self.s.call("PATCH", path, {"jobTitle": "W"})[0], 429)
+        time.sleep(0.2)
+        self.assertEqual(self.s.call("PATCH", path, {"jobTitle": "W"})[0], 429)
+        self.assertEqual(self.stats()["retry_after_violations"], 1)
+        log = self.s.sim("GET", "requests")[1]["value"]
+        self.assertGreaterEqual(log[-1]["answered_ms"], 290)
+
     def test_throttled_batch_items(self):
         self.s.sim("POST", "faults", {"throttle_every": 2, "retry_after": 0.3})
         users = [u["id"] for u in SEED["users"]]
@@ -1541,7 +1555,8 @@ class FaultTest(GraphTest):
                           "latency_ms": 0, "throttle_scope": "ReadWrite",
                           "throttle_grace_ms": 0,
                           "tenant_throttle_left": 0,
-                          "bad_answer": {"kind": "none", "count": 0, "method": "", "path": ""},
+                          "bad_answer": {"kind": "none", "count": 0, "method": "", "path": "",
+                                         "query": ""},
                           "graph_host": "graph.microsoft.com",
                           "replica_lag": 0, "pim_forbidden": "none",
                           "timeout_next_create": 0})
@@ -2204,6 +2219,39 @@ class BadAnswerTest(GraphTest):
         self.assertEqual(body["responses"][0]["status"], 200)
         self.assertEqual(self.s.sim("GET", "faults")[1]["bad_answer"]["count"], 1)
 
+    def test_query_and_lists(self):
+        # A query substring narrows a fault to one read of a path; a list sets several at once.
+        adele = "/v1.0/users/" + USERS["Adele"]["id"]
+        st, f = self.s.sim("POST", "faults", {"bad_answer": [
+            {"kind": "empty_202", "count": 5, "method": "GET", "path": "/users/",
+             "query": "ASSIGNEDLICENSES"},
+            {"kind": "wrong_shape", "count": 5, "method": "GET", "path": "/groups",
+             "query": "%27Sales%27"}]})
+        self.assertEqual(st, 200, f)
+        self.assertEqual([b["query"] for b in f["bad_answer"]], ["ASSIGNEDLICENSES", "%27Sales%27"])
+        self.assertEqual(self.s.get(adele)[0], 200)
+        self.assertEqual(self.s.get(adele + "?$select=id,displayName")[0], 200)
+        self.assertEqual(self.s.get(adele + "?$select=id,assignedLicenses")[0], 202)
+        sales = "/v1.0/groups?$filter=displayName%20eq%20%27Sales%27"
+        self.assertEqual(self.s.get(sales)[2], [])
+        self.assertEqual(self.s.get("/v1.0/groups?$filter=displayName%20eq%20%27IT%27")[0], 200)
+        counts = [b["count"] for b in self.s.sim("GET", "faults")[1]["bad_answer"]]
+        self.assertEqual(counts, [4, 4])
+        # no_id with a member drops it at every depth.
+        self.s.sim("POST", "faults", {"bad_answer": {
+            "kind": "no_id", "count": 1, "method": "GET", "path": "/users", "member": "skuId"}})
+        body = self.s.get(adele + "?$select=id,assignedLicenses,licenseAssignmentStates")[2]
+        self.assertEqual(body["id"], USERS["Adele"]["id"])
+        self.assertTrue(body["assignedLicenses"])
+        self.assertFalse([e for e in body["assignedLicenses"] + body["licenseAssignmentStates"]
+                          if "skuId" in e])
+        self.assertEqual(self.s.sim("POST", "faults", {"bad_answer": {
+            "kind": "html", "count": 1, "member": "id"}})[0], 400)
+        self.assertEqual(self.s.sim("POST", "faults", {"bad_answer": [{"kind": "html"}]})[0],
+                         400)
+        self.assertEqual(self.s.sim("POST", "faults", {"bad_answer": [
+            {"kind": "html", "count": 1}] * 33})[0], 400)
+
     def test_bad_settings_and_flag(self):
         for b in ({"kind": "nope", "count": 1}, {"kind": "html"}, {"kind": "html", "count": -1},
                   {"kind": "html", "count": 1, "extra": 1}, "html"):
@@ -2280,6 +2328,43 @@ class TenantThrottleTest(GraphTest):
         self.assertEqual(self.stats()["throttle_scope_violations"], 0)
         time.sleep(0.3)
         self.assertEqual(self.s.get("/v1.0/users/" + users[1])[0], 429)
+        self.assertEqual(self.stats()["throttle_scope_violations"], 1)
+
+    def test_waits_start_when_the_429_is_written(self):
+        # A $batch whose create is held for a second carries a tenant-wide 429 for its GET: the
+        # client cannot read that 429 before the reply is written, so nothing it sends meanwhile
+        # breaks it; once written, the wait runs Retry-After from then.
+        self.s.sim("POST", "faults", {"tenant_throttle_for": 30, "retry_after": 0.5,
+                                      "throttle_scope": "Read", "timeout_next_create": 1.0})
+        users = [u["id"] for u in SEED["users"]]
+        out = {}
+
+        def batch():
+            out["r"] = self.s.call("POST", "/v1.0/$batch", {"requests": [
+                {"id": "1", "method": "POST", "url": "/users",
+                 "headers": {"Content-Type": "application/json"},
+                 "body": new_user_body("held.create")},
+                {"id": "2", "method": "GET", "url": "/users/" + users[0]}]})
+        t = threading.Thread(target=batch)
+        t.start()
+        deadline = time.monotonic() + 10
+        while not any(e["batch"] for e in self.s.sim("GET", "requests")[1]["value"]):
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.01)
+        # Sent while the 429 is still held: throttled (the burst), not a violation.
+        self.assertEqual(self.s.get("/v1.0/users/" + users[1])[0], 429)
+        self.assertEqual(self.stats()["throttle_scope_violations"], 0)
+        t.join()
+        st, _, body = out["r"]
+        self.assertEqual(st, 200)
+        self.assertEqual({r["id"]: r["status"] for r in body["responses"]}, {"1": 201, "2": 429})
+        log = self.s.sim("GET", "requests")[1]["value"]
+        envelope = [e for e in log if e["path"] == "/v1.0/$batch"][0]
+        self.assertGreaterEqual(envelope["answered_ms"], 950)
+        for item in (e for e in log if e["batch"]):
+            self.assertGreaterEqual(item["answered_ms"], 950)  # the envelope's answer time
+        # Right after it was written: inside its wait, counted.
+        self.assertEqual(self.s.get("/v1.0/users/" + users[2])[0], 429)
         self.assertEqual(self.stats()["throttle_scope_violations"], 1)
 
     def test_flags(self):

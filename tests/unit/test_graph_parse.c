@@ -780,30 +780,42 @@ struct shape {
     bool entity;      /* a usable user: {"id": "..."} */
     bool collection;  /* a usable collection: {"value": [...]} */
     bool retriable;   /* when unusable: may pass later */
+    bool items;       /* a usable collection whose items all have a string "id" */
+    bool done;        /* a usable answer to a write that needs nothing back */
 };
 
 static const struct shape shapes[] = {
-    {"202 empty", 202, NULL, NULL, false, false, true},
-    {"200 empty", 200, "application/json", NULL, false, false, true},
-    {"204", 204, NULL, NULL, false, false, true},
-    {"html", 200, "text/html", "<html><body>Bad gateway</body></html>", false, false, true},
-    {"truncated", 200, "application/json", "{\"id\":\"4f1c0a3e-0000-4000-8000-00000000", false,
-     false, true},
-    {"array", 200, "application/json", "[]", false, false, false},
-    {"string", 200, "application/json", "\"user\"", false, false, false},
-    {"number", 200, "application/json", "42", false, false, false},
-    {"null", 200, "application/json", "null", false, false, true},
-    {"no id", 200, "application/json", "{\"displayName\":\"Adele\"}", false, false, false},
-    {"id number", 200, "application/json", "{\"id\":7}", false, false, false},
-    {"id null", 200, "application/json", "{\"id\":null}", false, false, false},
-    {"id empty", 200, "application/json", "{\"id\":\"\"}", false, false, false},
-    {"id object", 200, "application/json", "{\"id\":{\"a\":1}}", false, false, false},
-    {"value string", 200, "application/json", "{\"value\":\"x\"}", false, false, false},
-    {"value object", 200, "application/json", "{\"value\":{}}", false, false, false},
-    {"user", 200, "application/json", "{\"id\":\"4f1c0a3e\",\"displayName\":\"A\"}", true, false,
+    {"202 empty", 202, NULL, NULL, false, false, true, false, false},
+    {"200 empty", 200, "application/json", NULL, false, false, true, false, true},
+    {"204", 204, NULL, NULL, false, false, true, false, true},
+    {"html", 200, "text/html", "<html><body>Bad gateway</body></html>", false, false, true, false,
      false},
-    {"collection", 200, "application/json", "{\"value\":[{\"id\":\"a\"}]}", false, true, false},
-    {"empty collection", 200, "application/json", "{\"value\":[]}", false, true, false},
+    {"truncated", 200, "application/json", "{\"id\":\"4f1c0a3e-0000-4000-8000-00000000", false,
+     false, true, false, false},
+    {"array", 200, "application/json", "[]", false, false, false, false, false},
+    {"string", 200, "application/json", "\"user\"", false, false, false, false, false},
+    {"number", 200, "application/json", "42", false, false, false, false, false},
+    {"null", 200, "application/json", "null", false, false, true, false, false},
+    {"no id", 200, "application/json", "{\"displayName\":\"Adele\"}", false, false, false, false,
+     true},
+    {"id number", 200, "application/json", "{\"id\":7}", false, false, false, false, true},
+    {"id null", 200, "application/json", "{\"id\":null}", false, false, false, false, true},
+    {"id empty", 200, "application/json", "{\"id\":\"\"}", false, false, false, false, true},
+    {"id object", 200, "application/json", "{\"id\":{\"a\":1}}", false, false, false, false, true},
+    {"value string", 200, "application/json", "{\"value\":\"x\"}", false, false, false, false,
+     true},
+    {"value object", 200, "application/json", "{\"value\":{}}", false, false, false, false, true},
+    {"user", 200, "application/json", "{\"id\":\"4f1c0a3e\",\"displayName\":\"A\"}", true, false,
+     false, false, true},
+    {"collection", 200, "application/json", "{\"value\":[{\"id\":\"a\"}]}", false, true, false,
+     true, true},
+    {"empty collection", 200, "application/json", "{\"value\":[]}", false, true, false, true, true},
+    {"item without id", 200, "application/json", "{\"value\":[{\"id\":\"a\"},{\"x\":1}]}", false,
+     true, false, false, true},
+    {"item not an object", 200, "application/json", "{\"value\":[\"a\"]}", false, true, false,
+     false, true},
+    {"202 with a body", 202, "application/json", "{\"id\":\"a\"}", true, false, false, false,
+     false},
 };
 
 /* Every reader of Graph answers over every shape: nothing crashes, nothing unusable passes for
@@ -876,6 +888,37 @@ static void test_unusable_table(void **state)
             free(why);
             why = NULL;
         }
+        /* Collections of directory objects: every item with its "id". */
+        o = wr_graph_answer_items(&res, "role assignments", "id", &why, &retriable);
+        if (sh->items) {
+            assert_non_null(o);
+            assert_null(why);
+        } else {
+            assert_null(o);
+            if (strstr(why, status) == NULL || strstr(why, "expected role assignments") == NULL ||
+                retriable != (sh->collection ? false : sh->retriable) ||
+                (sh->collection && strstr(why, "has none") == NULL)) {
+                fail_msg("%s: %s (retriable %d)", sh->name, why, retriable);
+            }
+            free(why);
+            why = NULL;
+        }
+        /* Writes that need nothing back: 202 (not done) and anything but a JSON object fail. */
+        if (wr_graph_answer_done(&res, "the PATCH", &why, &retriable)) {
+            if (!sh->done) {
+                fail_msg("%s taken for a done write", sh->name);
+            }
+            assert_null(why);
+        } else {
+            if (sh->done || strstr(why, status) == NULL ||
+                strstr(why, "expected the PATCH done (204 No Content, or a JSON object)") == NULL ||
+                retriable != (sh->status == 202 || body == NULL) ||
+                (sh->status == 202 && strstr(why, "202 Accepted: not done yet") == NULL)) {
+                fail_msg("%s: %s (retriable %d)", sh->name, why, retriable);
+            }
+            free(why);
+            why = NULL;
+        }
         /* A SKU list entry without a string skuId is never found (its id would be NULL). */
         assert_null(wr_directory_sku_find(body, "SPE_E3"));
         /* The unusable result an action reports keeps the status and the ids. */
@@ -901,6 +944,11 @@ static void test_unusable_table(void **state)
         assert_non_null(why);
         free(why);
         assert_null(wr_graph_answer_collection(NULL, "a list", &why, &retriable));
+        free(why);
+        assert_null(wr_graph_answer_items(NULL, "a list", "id", &why, &retriable));
+        free(why);
+        assert_false(wr_graph_answer_done(NULL, NULL, &why, &retriable));
+        assert_non_null(strstr(why, "expected the change done"));
         free(why);
     }
     /* A SKU entry without skuId, beside good ones. */
