@@ -307,6 +307,7 @@ int wr_daemon_run(const char *config_path, bool ingest_only)
     if (wr_config_load(config_path, &d.cfg, &diags) != 0) {
         goto bad_input;
     }
+    wr_lua_set_defaults(&d.cfg->lua_limits);
     const char *dir = d.cfg->workflows;
     if (wr_workflow_set_load(&dir, 1, d.cfg->dir, d.cfg->env_allow, &d.set, &diags) != 0) {
         goto bad_input;
