@@ -175,7 +175,8 @@ static void reload(struct daemon *d)
         goto err;
     }
     wr_webhook_server_set_workflows(d->webhooks, set);
-    wr_schedule_free(d->schedule); /* no firing in flight: see on_hup */
+    wr_schedule_adopt(schedule, d->schedule); /* slots waiting for a retry are kept */
+    wr_schedule_free(d->schedule);            /* no firing in flight: see on_hup */
     d->schedule = schedule;
     wr_file_watch_free(d->files);
     d->files = files;
