@@ -155,6 +155,12 @@ static const char *const migrations[] = {
     /* 5: how many starts in a row of this run no step finished after (engine/run.c's
        poison-run rule: a run the daemon keeps crashing on is parked, not resumed forever). */
     "ALTER TABLE runs ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;",
+    /* 6: listing runs newest first (`weir runs`, /api/runs; engine/history) reads a page off
+       an index instead of sorting every run: all of them, one workflow's, one status's, each
+       from a cursor on. */
+    "CREATE INDEX runs_created ON runs(created_at, id);"
+    "CREATE INDEX runs_workflow_created ON runs(workflow, created_at, id);"
+    "CREATE INDEX runs_status_created ON runs(status, created_at, id);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
