@@ -791,6 +791,19 @@ void wr_lua_mark_array(lua_State *L, int idx)
     lua_setmetatable(L, idx);
 }
 
+/* Converting a big value inside an evaluation (weir.json_decode) is work like any other:
+   charged every PUSH_CHUNK members of a table, which also looks at the clock. */
+#define PUSH_CHUNK 1024
+#define PUSH_UNITS 1 /* per member (its memory is charged by the allocator) */
+
+static void push_charge(lua_State *L, size_t i)
+{
+    struct wr_lua *lua = host_of(L);
+    if (lua && i % PUSH_CHUNK == PUSH_CHUNK - 1) {
+        wr_lua_charge(L, lua, PUSH_CHUNK * PUSH_UNITS, "(converting too big a value?)");
+    }
+}
+
 /* Raises a Lua error on excess depth: callers run it inside a protected call. */
 static void push_json(lua_State *L, struct json_object *v, int depth)
 {
@@ -828,17 +841,20 @@ static void push_json(lua_State *L, struct json_object *v, int depth)
         for (size_t i = 0; i < n; i++) {
             push_json(L, json_object_array_get_idx(v, i), depth + 1);
             lua_rawseti(L, -2, (lua_Integer)i + 1);
+            push_charge(L, i);
         }
         wr_lua_mark_array(L, -1);
         break;
     }
     case json_type_object:
         lua_createtable(L, 0, json_object_object_length(v));
+        size_t i = 0;
         json_object_object_foreach(v, key, val)
         {
             lua_pushstring(L, key);
             push_json(L, val, depth + 1);
             lua_rawset(L, -3);
+            push_charge(L, i++);
         }
         break;
     }

@@ -42,7 +42,7 @@
 
 /* Work charged to the evaluation's budget (wr_lua_charge: a unit is about one instruction),
    which also keeps its time limit: reading JSON or a slug's input costs ns a byte. */
-#define JSON_UNITS 1          /* per byte weir.json_decode reads or json_encode writes */
+#define JSON_BYTES 4          /* bytes weir.json_decode reads or json_encode writes per unit */
 #define SLUG_UNITS 2          /* per byte weir.slug reads */
 #define SLUG_CHUNK (64 << 10) /* bytes weir.slug reads between two charges */
 #define NOTE_JSON  "(weir.json_decode or json_encode over too much data?)"
@@ -205,7 +205,7 @@ static int l_json_encode(lua_State *L)
     lua_pushlstring(L, s, len);
     json_box_release(box);
     /* The conversion's work shows only now: charged by the text it made. */
-    wr_lua_charge(L, host(L), (uint64_t)len * JSON_UNITS, NOTE_JSON);
+    wr_lua_charge(L, host(L), (uint64_t)len / JSON_BYTES, NOTE_JSON);
     return 1;
 }
 
@@ -231,7 +231,7 @@ static int l_json_decode(lua_State *L)
         lua_pushliteral(L, "weir.json_decode: input too large");
         return 2;
     }
-    wr_lua_charge(L, host(L), (uint64_t)len * JSON_UNITS, NOTE_JSON);
+    wr_lua_charge(L, host(L), (uint64_t)len / JSON_BYTES, NOTE_JSON);
     struct json_object **box = push_json_box(L);
     struct wr_json_opts opts = {.max_depth = JSON_DEPTH, .allow_nul = true};
     struct wr_json_error e;
