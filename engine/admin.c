@@ -417,10 +417,8 @@ static void runs_by_state(struct wr_admin *a, struct wr_buf *b)
     sqlite3_stmt *st = NULL;
     wr_metrics_family(b, "weir_runs", "gauge", "Runs in the store, by workflow and status.");
     if (sqlite3_prepare_v2(a->db,
-                           /* one pass over the table: through runs_workflow_created (which
-                              the planner would pick) every row costs a lookup as well */
-                           "SELECT workflow, status, count(*) FROM runs NOT INDEXED "
-                           "GROUP BY workflow, status ORDER BY workflow, status",
+                           "SELECT workflow, status, count(*) FROM runs GROUP BY workflow, status "
+                           "ORDER BY workflow, status",
                            -1, &st, NULL) != SQLITE_OK) {
         wr_log(WR_LOG_WARN, "metrics: cannot count runs", "error", sqlite3_errmsg(a->db), NULL);
         return;
