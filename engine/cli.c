@@ -366,6 +366,7 @@ static int cmd_validate(int argc, char **argv)
             rc = WR_EXIT_INVALID;
             goto out;
         }
+        wr_lua_set_defaults(&cfg->lua_limits);
         base_dir = cfg->dir;
         if (npaths == 0) {
             fallback[0] = cfg->workflows;
@@ -761,6 +762,7 @@ static int cmd_fire(int argc, char **argv)
     if (wr_config_load(config_path, &cfg, &d) != 0) {
         goto out;
     }
+    wr_lua_set_defaults(&cfg->lua_limits);
     const char *dir = cfg->workflows;
     if (wr_workflow_set_load(&dir, 1, cfg->dir, cfg->env_allow, &set, &d) != 0) {
         goto out;
@@ -1353,6 +1355,9 @@ static int cmd_map(int argc, char **argv)
     const char *script = argv[optind];
     if (config_path && wr_config_load(config_path, &cfg, &d) != 0) {
         goto out;
+    }
+    if (cfg) {
+        wr_lua_set_defaults(&cfg->lua_limits);
     }
     if (read_event(event_path, &event, &d) != 0) {
         goto out;

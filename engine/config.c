@@ -100,6 +100,16 @@ static const struct wr_argspec lua_fields[] = {
     {.name = "env_allow",
      .type = WR_ARG_STRINGS,
      .help = "environment variables scripts may read with weir.env(NAME)"},
+    {.name = "expr_timeout",
+     .type = WR_ARG_DURATION,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "wall-clock time one `when:`, template or `split:` expression may run before it "
+             "fails, 1ms-1m; default 100ms"},
+    {.name = "hook_timeout",
+     .type = WR_ARG_DURATION,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "wall-clock time one call of a `script:` hook may run before it fails, 1ms-1h; "
+             "default 1s"},
     {0},
 };
 
@@ -289,19 +299,21 @@ static void limit_size(struct wr_check *c, struct json_object *limits, const cha
     }
 }
 
-/* limits.KEY as a duration in [min, max] ms into *out (the table checked the syntax). */
-static void limit_duration(struct wr_check *c, struct json_object *limits, const char *key,
-                           int64_t min, int64_t max, int64_t *out)
+/* SECTION.KEY as a duration in [min, max] ms into *out (the table checked the syntax); obj is
+   the section (may be NULL). */
+static void limit_duration(struct wr_check *c, struct json_object *obj, const char *section,
+                           const char *key, int64_t min, int64_t max, int64_t *out)
 {
     struct json_object *v = NULL;
     char lo[WR_DURATION_BUFLEN], hi[WR_DURATION_BUFLEN], path[64];
     int64_t ms = 0;
-    if (!json_object_object_get_ex(limits, key, &v) || !json_object_is_type(v, json_type_string) ||
+    if (!obj || !json_object_object_get_ex(obj, key, &v) ||
+        !json_object_is_type(v, json_type_string) ||
         wr_duration_parse(json_object_get_string(v), &ms, NULL, 0) != 0) {
         return;
     }
     if (ms < min || ms > max) {
-        snprintf(path, sizeof(path), "limits.%s", key);
+        snprintf(path, sizeof(path), "%s.%s", section, key);
         wr_check_error(c, path, false, "%s is out of range %s-%s", json_object_get_string(v),
                        wr_duration_format(min, lo, sizeof(lo)),
                        wr_duration_format(max, hi, sizeof(hi)));
@@ -321,8 +333,9 @@ static void check_limits(struct wr_check *c, struct json_object *root, struct wr
     }
     limit_size(c, limits, "body", 1024, (uint64_t)1 << 30, &l->max_body);
     limit_size(c, limits, "headers", 1024, (uint64_t)1 << 20, &l->max_headers);
-    limit_duration(c, limits, "request_timeout", 100, 3600 * 1000, &l->request_timeout_ms);
-    limit_duration(c, limits, "idle_timeout", 100, 24 * 3600 * 1000, &l->idle_timeout_ms);
+    limit_duration(c, limits, "limits", "request_timeout", 100, 3600 * 1000,
+                   &l->request_timeout_ms);
+    limit_duration(c, limits, "limits", "idle_timeout", 100, 24 * 3600 * 1000, &l->idle_timeout_ms);
     if (json_object_object_get_ex(limits, "max_connections", &v) &&
         json_object_is_type(v, json_type_int) && json_object_get_int64(v) > 0) {
         l->max_connections = (size_t)json_object_get_int64(v);
@@ -396,6 +409,13 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
     check_http_allow(&c, doc->root, http_allow);
     struct wr_http_limits limits;
     check_limits(&c, doc->root, &limits);
+    struct json_object *lua = NULL;
+    int64_t expr_ms = 0, hook_ms = 0;
+    if (json_object_object_get_ex(doc->root, "lua", &lua) &&
+        json_object_is_type(lua, json_type_object)) {
+        limit_duration(&c, lua, "lua", "expr_timeout", 1, 60 * 1000, &expr_ms);
+        limit_duration(&c, lua, "lua", "hook_timeout", 1, 3600 * 1000, &hook_ms);
+    }
     json_object_object_get_ex(doc->root, "graph", &graph);
     int writes = 0, batch = 0;
     if (json_object_is_type(graph, json_type_object)) {
@@ -463,8 +483,9 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
     cfg->graph.authority = get_str(graph, "authority", WR_CONFIG_DEFAULT_AUTHORITY);
     cfg->graph.base_url = get_str(graph, "base_url", WR_CONFIG_DEFAULT_BASE_URL);
     cfg->graph.scope = get_str(graph, "scope", NULL);
-    struct json_object *lua = NULL, *allow = NULL;
-    json_object_object_get_ex(doc->root, "lua", &lua);
+    struct json_object *allow = NULL;
+    cfg->lua_limits.expr_time_ms = (uint64_t)expr_ms;
+    cfg->lua_limits.hook_time_ms = (uint64_t)hook_ms;
     size_t n = lua && json_object_object_get_ex(lua, "env_allow", &allow)
                    ? json_object_array_length(allow)
                    : 0;

@@ -1,6 +1,6 @@
 /*
  * config — weir.yaml: where weir listens, where workflows and state live, how it reaches Graph,
- * which internal networks http-request may reach (http.allow).
+ * which internal networks http-request may reach (http.allow), the Lua sandbox's settings.
  *
  * Loaded and checked like a workflow file (every error with file:line:col and key path,
  * unknown keys rejected). Relative paths are resolved against the directory holding
@@ -15,6 +15,7 @@
 
 #include "engine/diag.h"
 #include "engine/http_guard.h"
+#include "engine/lua_host.h"
 #include "engine/srcdoc.h"
 
 struct wr_argspec;
@@ -49,7 +50,9 @@ struct wr_config {
         int max_concurrency; /* 0 = the client's default */
         int batch_max;       /* graph.batch: 0 = default (20), -1 = off, else 1..20 */
     } graph;
-    const char **env_allow;  /* owned array (NULL-terminated) of borrowed names: lua.env_allow */
+    const char **env_allow; /* owned array (NULL-terminated) of borrowed names: lua.env_allow */
+    /* lua.expr_timeout, lua.hook_timeout (0 = default); wr_lua_set_defaults takes it */
+    struct wr_lua_limits lua_limits;
     int max_concurrent_runs; /* runs.max_concurrent; 0 = the executor's default (64) */
     int max_crashes;         /* runs.max_crashes; 0 = the executor's default (3) */
     int64_t retention_ms;    /* retention: the duplicate window; 0 = the journal's (7 days) */

@@ -175,7 +175,8 @@ static void reload(struct daemon *d)
         goto err;
     }
     wr_webhook_server_set_workflows(d->webhooks, set);
-    wr_schedule_free(d->schedule); /* no firing in flight: see on_hup */
+    wr_schedule_adopt(schedule, d->schedule); /* slots waiting for a retry are kept */
+    wr_schedule_free(d->schedule);            /* no firing in flight: see on_hup */
     d->schedule = schedule;
     wr_file_watch_free(d->files);
     d->files = files;
@@ -307,6 +308,7 @@ int wr_daemon_run(const char *config_path, bool ingest_only)
     if (wr_config_load(config_path, &d.cfg, &diags) != 0) {
         goto bad_input;
     }
+    wr_lua_set_defaults(&d.cfg->lua_limits);
     const char *dir = d.cfg->workflows;
     if (wr_workflow_set_load(&dir, 1, d.cfg->dir, d.cfg->env_allow, &d.set, &diags) != 0) {
         goto bad_input;

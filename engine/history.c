@@ -394,7 +394,9 @@ int wr_history_list_page(sqlite3 *db, const struct wr_history_filter *f, int64_t
         wr_buf_add(&sql, " AND created_at >= ?");
     }
     if (after_id) {
-        wr_buf_add(&sql, " AND (created_at < ? OR (created_at = ? AND id < ?))");
+        /* A row value: the index is searched from the cursor on (an OR would be scanned from
+           the newest run down to the cursor, page after page). */
+        wr_buf_add(&sql, " AND (created_at, id) < (?, ?)");
     }
     wr_buf_add(&sql, " ORDER BY created_at DESC, id DESC LIMIT ?) AS page JOIN runs USING (id) "
                      "ORDER BY created_at DESC, id DESC");
@@ -422,7 +424,6 @@ int wr_history_list_page(sqlite3 *db, const struct wr_history_filter *f, int64_t
         sqlite3_bind_int64(st, n++, now - f->since_ms);
     }
     if (after_id) {
-        sqlite3_bind_int64(st, n++, after_created);
         sqlite3_bind_int64(st, n++, after_created);
         sqlite3_bind_text(st, n++, after_id, -1, SQLITE_STATIC);
     }

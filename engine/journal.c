@@ -14,6 +14,18 @@
  * seen at open, before COMMIT (a mismatch rolls the group back) and after it (a commit that
  * went into the old file is not reported as durable). Two stat() calls per check, per group,
  * not per event.
+ *
+ * The WAL. The checkpointer thread copies committed pages into the database file (PASSIVE:
+ * it never blocks the writer) at most every CHECKPOINT_MS while there is something to copy,
+ * and syncs what it copied when it could not catch up with the writer (SQLite syncs the
+ * database file only when a checkpoint catches up), so that no single fsync has tens of
+ * megabytes to write while the writer's fsync waits behind it. SQLite starts the WAL over
+ * only when a write transaction begins with every frame already copied — under steady load
+ * the checkpointer practically never wins that race, and the WAL grew without end (58 MB/s
+ * at 1000 webhooks/s). So the writer, between two groups, once the WAL holds
+ * WAL_RESTART_FRAMES, copies the few frames the checkpointer has not (when no batch waits,
+ * or regardless at WAL_RESTART_FORCE): the next transaction then starts the WAL over, and
+ * journal_size_limit gives back what a burst made it grow to.
  */
 #include "engine/journal.h"
 
@@ -46,6 +58,9 @@ struct wr_journal {
     sqlite3 *ckpt_db; /* the checkpointer's connection */
     pthread_t ckpt_thread;
     bool ckpt_started;
+    bool ckpt_wanted; /* under lock: a commit left frames to copy */
+    int db_fd;        /* the database file, for the checkpointer's syncs (or -1) */
+    int wal_frames;   /* writer thread: frames in the WAL after its last commit */
     pthread_mutex_t lock;
     pthread_cond_t wake;    /* the writer waits on it for batches */
     pthread_cond_t ckpt_cv; /* the checkpointer sleeps on it between checkpoints */
@@ -81,6 +96,16 @@ struct wr_journal {
 /* While the journal fails, how often a probe tries to commit (so recovery shows without
    traffic). */
 #define WR_JOURNAL_RETRY_MS 2000
+
+/* See "The WAL" above. */
+#define CHECKPOINT_MS      50
+#define WAL_RESTART_FRAMES 4096  /* 16 MiB of 4 KiB pages */
+#define WAL_RESTART_FORCE  16384 /* 64 MiB: even with batches waiting */
+#define WAL_SIZE_LIMIT     (64 << 20)
+
+/* A batch of at least this many events and no other writes (a file's chunk) is committed after
+   the small ones that queued up with it, in its own transaction. */
+#define BIG_BATCH 32
 
 /* {====== schema ====== */
 
@@ -155,6 +180,11 @@ static const char *const migrations[] = {
     /* 5: how many starts in a row of this run no step finished after (engine/run.c's
        poison-run rule: a run the daemon keeps crashing on is parked, not resumed forever). */
     "ALTER TABLE runs ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;",
+    /* 6: listing runs newest first (`weir runs`, /api/runs; engine/history) reads a page off
+       an index instead of sorting every run, from a cursor on too. One index only: every run
+       inserted writes each index's last page (a workflow's and a status's cost the ingest of
+       a big CSV file measurably); filtered lists walk this one from the newest run. */
+    "CREATE INDEX runs_created ON runs(created_at, id);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -769,6 +799,91 @@ static bool commit_group(struct wr_journal *j, struct stmts *s, bool prepared,
     return ok;
 }
 
+/* Writer thread: commits group as one transaction (one fsync) and hands it to the loop. */
+static void commit_and_hand_over(struct wr_journal *j, struct stmts *s, bool prepared,
+                                 struct wr_journal_batch *group)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    char msg[256] = "";
+    bool ok = commit_group(j, s, prepared, group, msg, sizeof(msg));
+    size_t n = 0;
+    for (struct wr_journal_batch *b = group; b; b = b->next) {
+        n++;
+    }
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    uint64_t us = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
+    pthread_mutex_lock(&j->lock);
+    health_record(j, ok, msg);
+    for (int k = 0; k < 8; k++) {
+        if (us <= wr_journal_commit_bounds_us[k]) {
+            j->stats.commit_le[k]++;
+        }
+    }
+    j->stats.commit_us_sum += us;
+    j->stats.commits++;
+    j->stats.batches += n;
+    if (n > j->stats.max_group) {
+        j->stats.max_group = n;
+    }
+    for (struct wr_journal_batch *b = group; b; b = b->next) {
+        j->stats.events += b->rc == 0 ? (uint64_t)b->count : 0;
+    }
+    if (j->done_tail) {
+        j->done_tail->next = group;
+    } else {
+        j->done = group;
+    }
+    while (group && group->next) {
+        group = group->next;
+    }
+    j->done_tail = group;
+    if (ok && !j->ckpt_wanted) {
+        j->ckpt_wanted = true;
+        pthread_cond_signal(&j->ckpt_cv);
+    }
+    pthread_mutex_unlock(&j->lock);
+    event_active(j->done_ev, EV_READ, 0);
+}
+
+/* Writer thread: the WAL's length after each commit (sqlite3_wal_hook). */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct wr_journal *j = arg;
+    (void)db;
+    (void)name;
+    j->wal_frames = frames;
+    return SQLITE_OK;
+}
+
+/*
+ * Writer thread, between two groups: once the WAL is long, copies what the checkpointer has
+ * not copied yet, so that the next transaction starts the WAL over (see "The WAL").
+ */
+static void restart_wal(struct wr_journal *j)
+{
+    if (j->wal_frames < WAL_RESTART_FRAMES) {
+        return;
+    }
+    if (j->wal_frames < WAL_RESTART_FORCE) {
+        pthread_mutex_lock(&j->lock);
+        bool waiting = j->queue != NULL;
+        pthread_mutex_unlock(&j->lock);
+        if (waiting) {
+            return; /* not ahead of a waiting batch: after the next group, or the one after */
+        }
+    }
+    int log = 0, copied = 0;
+    /* PASSIVE: busy (the checkpointer at work) or a reader on an old snapshot only means
+       another try after the next group. */
+    if (sqlite3_wal_checkpoint_v2(j->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) ==
+            SQLITE_OK &&
+        log == copied) {
+        j->wal_frames = 0;
+    }
+}
+
 static void *writer_main(void *arg)
 {
     struct wr_journal *j = arg;
@@ -788,46 +903,29 @@ static void *writer_main(void *arg)
             break;
         }
 
-        /* One transaction, one fsync, for everything that queued up meanwhile. */
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        char msg[256] = "";
-        bool ok = commit_group(j, &s, prepared, group, msg, sizeof(msg));
-        size_t n = 0;
-        for (struct wr_journal_batch *b = group; b; b = b->next) {
-            n++;
-        }
-
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        uint64_t us =
-            (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
-        pthread_mutex_lock(&j->lock);
-        health_record(j, ok, msg);
-        for (int k = 0; k < 8; k++) {
-            if (us <= wr_journal_commit_bounds_us[k]) {
-                j->stats.commit_le[k]++;
+        /* One transaction, one fsync, for everything that queued up meanwhile — but a
+           webhook's event does not wait for the inserts of a file's chunk that came with it:
+           the small batches go first, in their own transaction. Only event-only batches move
+           (nothing queued later can depend on them: their runs are not known yet). */
+        struct wr_journal_batch *small = NULL, **st = &small, *big = NULL, **bt = &big;
+        for (struct wr_journal_batch *b = group, *next; b; b = next) {
+            next = b->next;
+            b->next = NULL;
+            if (b->count >= BIG_BATCH && b->nops == 0) {
+                *bt = b;
+                bt = &b->next;
+            } else {
+                *st = b;
+                st = &b->next;
             }
         }
-        j->stats.commit_us_sum += us;
-        j->stats.commits++;
-        j->stats.batches += n;
-        if (n > j->stats.max_group) {
-            j->stats.max_group = n;
+        if (small) {
+            commit_and_hand_over(j, &s, prepared, small);
         }
-        for (struct wr_journal_batch *b = group; b; b = b->next) {
-            j->stats.events += b->rc == 0 ? (uint64_t)b->count : 0;
+        if (big) {
+            commit_and_hand_over(j, &s, prepared, big);
         }
-        if (j->done_tail) {
-            j->done_tail->next = group;
-        } else {
-            j->done = group;
-        }
-        while (group && group->next) {
-            group = group->next;
-        }
-        j->done_tail = group;
-        pthread_mutex_unlock(&j->lock);
-        event_active(j->done_ev, EV_READ, 0);
+        restart_wal(j);
     }
     if (prepared) {
         stmts_free(&s);
@@ -838,27 +936,43 @@ static void *writer_main(void *arg)
 /*
  * Checkpoints run here, not inside a commit: SQLite's automatic checkpoint would make the
  * unlucky commit that crosses 1000 WAL pages wait for the copy into the database file, and
- * every ack in its group with it. A PASSIVE checkpoint never blocks the writer.
+ * every ack in its group with it. A PASSIVE checkpoint never blocks the writer. A pass runs
+ * after commits, at most every CHECKPOINT_MS; an idle journal leaves the thread asleep.
  */
 static void *checkpointer_main(void *arg)
 {
     struct wr_journal *j = arg;
+    int copied = 0; /* WAL frames in the database file after the previous pass */
     pthread_mutex_lock(&j->lock);
-    while (!j->stopping) {
+    for (;;) {
+        while (!j->ckpt_wanted && !j->stopping) {
+            pthread_cond_wait(&j->ckpt_cv, &j->lock);
+        }
+        if (j->stopping) {
+            break;
+        }
+        j->ckpt_wanted = false;
+        pthread_mutex_unlock(&j->lock);
+        int log = 0, done = 0;
+        sqlite3_wal_checkpoint_v2(j->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        /* Copied but not caught up (the writer went on): SQLite leaves these pages unsynced
+           until a pass catches up, which under load is seldom. Sync them now, a pass's worth
+           at a time. */
+        if (done != copied && done < log && j->db_fd >= 0) {
+            fdatasync(j->db_fd);
+        }
+        copied = done;
+        /* The next pass no sooner than CHECKPOINT_MS from now. */
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 250 * 1000000L;
+        until.tv_nsec += CHECKPOINT_MS * 1000000L;
         if (until.tv_nsec >= 1000000000L) {
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;
         }
-        pthread_cond_timedwait(&j->ckpt_cv, &j->lock, &until);
-        if (j->stopping) {
-            break;
-        }
-        pthread_mutex_unlock(&j->lock);
-        sqlite3_wal_checkpoint_v2(j->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         pthread_mutex_lock(&j->lock);
+        while (!j->stopping && pthread_cond_timedwait(&j->ckpt_cv, &j->lock, &until) != ETIMEDOUT) {
+        }
     }
     pthread_mutex_unlock(&j->lock);
     return NULL;
@@ -1013,6 +1127,7 @@ struct wr_journal *wr_journal_open(struct event_base *base, const char *path, in
         return NULL;
     }
     j = wr_xcalloc(1, sizeof(*j));
+    j->db_fd = -1;
     pthread_mutex_init(&j->lock, NULL);
     pthread_cond_init(&j->wake, NULL);
     pthread_cond_init(&j->ckpt_cv, NULL);
@@ -1043,6 +1158,15 @@ struct wr_journal *wr_journal_open(struct event_base *base, const char *path, in
     if (!j->ckpt_db) {
         goto err;
     }
+    char limit[64];
+    snprintf(limit, sizeof(limit), "PRAGMA journal_size_limit=%d", WAL_SIZE_LIMIT);
+    if (exec(j->db, limit, msg, sizeof(msg)) != 0) {
+        snprintf(err, errlen, "%s: %s", path, msg);
+        goto err;
+    }
+    sqlite3_wal_hook(j->db, on_wal_commit, j);
+    /* Only fdatasync'd: a failure to open it means the checkpointer does not sync early. */
+    j->db_fd = open(path, O_RDONLY | O_CLOEXEC);
     if (pthread_create(&j->thread, NULL, writer_main, j) != 0) {
         snprintf(err, errlen, "cannot start the journal writer thread");
         goto err;
@@ -1095,6 +1219,9 @@ void wr_journal_close(struct wr_journal *j)
         event_free(j->retry_ev);
     }
     sqlite3_close(j->db);
+    if (j->db_fd >= 0) {
+        close(j->db_fd);
+    }
     free(j->path);
     free(j->wal_path);
     pthread_cond_destroy(&j->wake);

@@ -2,12 +2,21 @@
  * lua_host — the sandboxed Lua state, value conversion, expressions, templates and hooks;
  * see lua_host.h.
  *
- * Limits. A count hook charges every evaluation against its instruction budget. When the
- * budget or the memory cap is hit, the state is "killed": the hook is re-armed to fire on
- * every instruction, so an error is raised again right after any pcall inside the script
- * catches it, until control is back in C (Redis does the same for its script timeout). The
- * next evaluation disarms it. Finalizers (__gc) run with hooks off, so the sandbox's
- * setmetatable refuses metatables that carry __gc.
+ * Limits. A count hook charges every evaluation against its instruction budget and looks at a
+ * monotonic clock against its time limit. When the budget, the time or the memory cap runs
+ * out, the state is "killed": the hook is re-armed to fire on every instruction, so an error is
+ * raised again right after any pcall inside the script catches it, until control is back in C
+ * (Redis does the same for its script timeout). The next evaluation disarms it. Finalizers
+ * (__gc) run with hooks off, so the sandbox's setmetatable refuses metatables that carry __gc.
+ *
+ * How often the hook runs. Most instructions take nanoseconds, so every 1000 is plenty; but one
+ * comparison of two 16 MB strings takes half a millisecond, and a loop of them would let 1000
+ * instructions run for a quarter of a second. The allocator therefore keeps the long strings
+ * alive in the state (the only values one instruction can spend time on in proportion to their
+ * size: ==, <, the first hash of a table key) and the hook runs every STEP_BYTES / (the longest
+ * string's size) instructions when that is fewer; and when the clock shows that an interval
+ * took longer than STEP_TARGET_NS anyway, the hook runs proportionally more often for the rest
+ * of the evaluation (back up by doubling while intervals are short).
  */
 #include "engine/lua_host.h"
 
@@ -21,7 +30,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "engine/duration.h"
+#include "engine/lua_meter.h"
 #include "engine/lua_pattern.h"
 #include "engine/srcdoc.h"
 #include "engine/secret.h"
@@ -34,6 +46,13 @@ enum kill_reason {
     KILL_NONE,
     KILL_BUDGET,
     KILL_MEMORY,
+    KILL_TIME,
+};
+
+/* A long string alive in the state (see "How often the hook runs"). */
+struct long_string {
+    const void *p;
+    size_t n;
 };
 
 struct wr_lua {
@@ -45,8 +64,23 @@ struct wr_lua {
     int64_t budget_left; /* instructions left in this evaluation */
     uint64_t expr_budget;
     uint64_t hook_budget;
+    uint64_t expr_time_ms;
+    uint64_t hook_time_ms;
     char kill_where[128];  /* "path:line" where the budget ran out, when known */
     const char *kill_note; /* what spent the budget, when not instructions (static) */
+    /* this evaluation's time limit */
+    uint64_t time_ms;
+    const char *time_key; /* its weir.yaml key, for the message */
+    uint64_t deadline;    /* clock value at which it runs out */
+    uint64_t last_tick;   /* clock at the previous count-hook call */
+    uint64_t unclocked;   /* units charged by C functions since the last look at the clock */
+    int step;             /* instructions between count-hook calls now */
+    int step_time;        /* at most this many, after what the clock has shown */
+    /* long strings alive (malloc'd array, not in the Lua heap) and the longest one's size */
+    struct long_string *longs;
+    size_t nlongs, longs_cap, longest;
+    wr_lua_clock_fn clock;
+    void *clock_arg;
     wr_lua_log_fn log;
     void *log_arg;
     char **env_allow; /* owned, NULL-terminated */
@@ -62,11 +96,45 @@ struct wr_lua {
     char *trace;      /* traceback captured by the message handler, owned */
 };
 
-#define COUNT_STEP 1000 /* instructions between count-hook calls */
+#define STEP_MAX       1000          /* instructions between count-hook calls, at most */
+#define STEP_TARGET_NS 2000000       /* an interval should not take longer (2 ms) */
+#define LONG_STRING    (64u << 10)   /* strings this long or longer are kept track of */
+#define STEP_BYTES     (64ull << 20) /* bytes one interval may compare: about 2 ms */
+#define CLOCK_UNITS    1000          /* units charged by C functions between looks at the clock */
+#define NS_PER_MS      1000000ull
 
 /* {====== allocator and limits ====== */
 
 static void arm_kill(struct wr_lua *lua);
+static void retune(struct wr_lua *lua);
+static void count_hook(lua_State *L, lua_Debug *ar);
+
+static struct wr_lua_limits defaults; /* wr_lua_set_defaults; 0 = the built-in constant */
+
+void wr_lua_set_defaults(const struct wr_lua_limits *limits)
+{
+    if (limits) {
+        defaults = *limits;
+    } else {
+        memset(&defaults, 0, sizeof(defaults));
+    }
+}
+
+static uint64_t clock_now(struct wr_lua *lua)
+{
+    if (lua->clock) {
+        return lua->clock(lua->clock_arg);
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void wr_lua_set_clock(struct wr_lua *lua, wr_lua_clock_fn fn, void *arg)
+{
+    lua->clock = fn;
+    lua->clock_arg = arg;
+}
 
 /*
  * Bytes allocated per unit of the instruction budget. Copying or filling memory is work that
@@ -88,12 +156,56 @@ static void charge_bytes(struct wr_lua *lua, size_t n)
     }
 }
 
+/* Remembers a new long string; when it is the longest, the count hook runs more often. */
+static void long_add(struct wr_lua *lua, const void *p, size_t n)
+{
+    if (lua->nlongs == lua->longs_cap) {
+        size_t cap = lua->longs_cap ? 2 * lua->longs_cap : 16;
+        struct long_string *a = realloc(lua->longs, cap * sizeof(*a));
+        if (!a) {
+            return; /* untracked: the clock still adapts the hook's interval */
+        }
+        lua->longs = a;
+        lua->longs_cap = cap;
+    }
+    lua->longs[lua->nlongs++] = (struct long_string){p, n};
+    if (n > lua->longest) {
+        lua->longest = n;
+        if (lua->limits_on && lua->kill == KILL_NONE) {
+            retune(lua);
+        }
+    }
+}
+
+/* Forgets the block p of n bytes if it is a long string. */
+static void long_free(struct wr_lua *lua, const void *p, size_t n)
+{
+    for (size_t i = 0; i < lua->nlongs; i++) {
+        if (lua->longs[i].p != p) {
+            continue;
+        }
+        lua->longs[i] = lua->longs[--lua->nlongs];
+        if (n == lua->longest) {
+            lua->longest = 0;
+            for (size_t k = 0; k < lua->nlongs; k++) {
+                if (lua->longs[k].n > lua->longest) {
+                    lua->longest = lua->longs[k].n;
+                }
+            }
+        }
+        return;
+    }
+}
+
 static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     struct wr_lua *lua = ud;
     size_t old = ptr ? osize : 0;
 
     if (nsize == 0) {
+        if (old >= LONG_STRING) {
+            long_free(lua, ptr, old); /* strings are never resized: only a free ends one */
+        }
         free(ptr);
         lua->mem_used -= old;
         return NULL;
@@ -110,6 +222,10 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         return NULL;
     }
     lua->mem_used = lua->mem_used - old + nsize;
+    /* A new object's osize is its type (lua_Alloc's contract): keep track of long strings. */
+    if (!ptr && osize == LUA_TSTRING && nsize >= LONG_STRING) {
+        long_add(lua, p, nsize);
+    }
     if (lua->limits_on && nsize > old) {
         charge_bytes(lua, nsize - old);
     }
@@ -123,12 +239,22 @@ static struct wr_lua *host_of(lua_State *L)
     return ud;
 }
 
+static const char *kill_text(enum kill_reason k)
+{
+    switch (k) {
+    case KILL_MEMORY:
+        return "memory limit exceeded";
+    case KILL_TIME:
+        return "time limit exceeded";
+    default:
+        return "instruction budget exceeded";
+    }
+}
+
 static void kill_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
-    struct wr_lua *lua = host_of(L);
-    luaL_error(L, "%s",
-               lua->kill == KILL_MEMORY ? "memory limit exceeded" : "instruction budget exceeded");
+    luaL_error(L, "%s", kill_text(host_of(L)->kill));
 }
 
 static void arm_kill(struct wr_lua *lua)
@@ -136,55 +262,114 @@ static void arm_kill(struct wr_lua *lua)
     lua_sethook(lua->L, kill_hook, LUA_MASKCOUNT, 1);
 }
 
-static void count_hook(lua_State *L, lua_Debug *ar)
+/* Stops the evaluation for reason k: notes where (ar at the script's line, may be NULL),
+   arms the kill and raises. */
+static void kill_now(lua_State *L, struct wr_lua *lua, enum kill_reason k, lua_Debug *ar)
 {
-    struct wr_lua *lua = host_of(L);
-    lua->budget_left -= COUNT_STEP;
-    if (lua->budget_left > 0) {
-        return;
-    }
-    lua->kill = KILL_BUDGET;
-    if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0) {
+    lua->kill = k;
+    if (ar && lua_getinfo(L, "Sl", ar) && ar->currentline > 0) {
         snprintf(lua->kill_where, sizeof(lua->kill_where), "%s:%d", ar->short_src, ar->currentline);
     }
     arm_kill(lua);
-    luaL_error(L, "instruction budget exceeded");
+    luaL_error(L, "%s", kill_text(k));
 }
 
-void wr_lua_charge(lua_State *L, struct wr_lua *lua, uint64_t units)
+/* The count hook's interval for now: the clock's cap, and fewer with long strings about. */
+static int step_wanted(struct wr_lua *lua)
+{
+    int s = lua->step_time;
+    if (lua->longest > 0 && STEP_BYTES / lua->longest < (uint64_t)s) {
+        s = (int)(STEP_BYTES / lua->longest);
+    }
+    return s < 1 ? 1 : s;
+}
+
+/* Re-arms the count hook when its interval should change (not while killed). */
+static void retune(struct wr_lua *lua)
+{
+    int s = step_wanted(lua);
+    if (s != lua->step) {
+        lua->step = s;
+        lua_sethook(lua->L, count_hook, LUA_MASKCOUNT, s);
+    }
+}
+
+static void count_hook(lua_State *L, lua_Debug *ar)
+{
+    struct wr_lua *lua = host_of(L);
+    lua->budget_left -= lua->step;
+    if (lua->budget_left <= 0) {
+        kill_now(L, lua, KILL_BUDGET, ar);
+    }
+    uint64_t now = clock_now(lua);
+    if (now >= lua->deadline) {
+        kill_now(L, lua, KILL_TIME, ar);
+    }
+    uint64_t dt = now - lua->last_tick;
+    lua->last_tick = now;
+    lua->unclocked = 0;
+    if (dt > STEP_TARGET_NS) {
+        uint64_t s = (uint64_t)lua->step * STEP_TARGET_NS / dt;
+        lua->step_time = s < 1 ? 1 : (int)s;
+    } else if (dt < STEP_TARGET_NS / 8 && lua->step_time < STEP_MAX) {
+        lua->step_time = lua->step_time * 2 > STEP_MAX ? STEP_MAX : lua->step_time * 2;
+    }
+    retune(lua);
+}
+
+void wr_lua_charge(lua_State *L, struct wr_lua *lua, uint64_t units, const char *note)
 {
     if (!lua->limits_on) {
         return;
     }
     if (lua->kill != KILL_NONE) {
-        luaL_error(L, "%s",
-                   lua->kill == KILL_MEMORY ? "memory limit exceeded"
-                                            : "instruction budget exceeded");
+        luaL_error(L, "%s", kill_text(lua->kill));
     }
-    lua->budget_left -= units > (uint64_t)INT32_MAX ? INT32_MAX : (int64_t)units;
-    if (lua->budget_left > 0) {
-        return;
+    if (units > (uint64_t)INT32_MAX) {
+        units = INT32_MAX;
     }
-    lua->kill = KILL_BUDGET;
-    lua->kill_note = "(a string pattern that backtracks too much, or too long a subject?)";
-    lua_Debug ar;
-    /* Level 1: the Lua function that called the string function. */
-    if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
-        snprintf(lua->kill_where, sizeof(lua->kill_where), "%s:%d", ar.short_src, ar.currentline);
+    lua->budget_left -= (int64_t)units;
+    lua->unclocked += units;
+    enum kill_reason k = KILL_NONE;
+    if (lua->budget_left <= 0) {
+        k = KILL_BUDGET;
+        lua->kill_note = note;
+    } else if (lua->unclocked >= CLOCK_UNITS) {
+        lua->unclocked = 0;
+        if (clock_now(lua) >= lua->deadline) {
+            k = KILL_TIME;
+        }
     }
-    arm_kill(lua);
-    luaL_error(L, "instruction budget exceeded");
+    if (k != KILL_NONE) {
+        /* Where: the nearest Lua function up the stack (the caller of the C function, or
+           of table.sort that called it). */
+        lua_Debug ar;
+        for (int level = 1; level < 8 && lua_getstack(L, level, &ar); level++) {
+            if (lua_getinfo(L, "l", &ar) && ar.currentline > 0) {
+                kill_now(L, lua, k, &ar);
+            }
+        }
+        kill_now(L, lua, k, NULL);
+    }
 }
 
-/* Starts an evaluation: fresh budget, no kill, limits on. */
-static void limits_begin(struct wr_lua *lua, uint64_t budget)
+/* Starts an evaluation (a hook's or an expression's): fresh budget and deadline, no kill,
+   limits on. */
+static void limits_begin(struct wr_lua *lua, bool hook)
 {
     lua->kill = KILL_NONE;
     lua->kill_note = NULL;
     lua->kill_where[0] = '\0';
-    lua->budget_left = (int64_t)budget;
+    lua->budget_left = (int64_t)(hook ? lua->hook_budget : lua->expr_budget);
+    lua->time_ms = hook ? lua->hook_time_ms : lua->expr_time_ms;
+    lua->time_key = hook ? "lua.hook_timeout" : "lua.expr_timeout";
+    lua->last_tick = clock_now(lua);
+    lua->deadline = lua->last_tick + lua->time_ms * NS_PER_MS;
+    lua->unclocked = 0;
+    lua->step_time = STEP_MAX;
+    lua->step = step_wanted(lua);
     lua->limits_on = true;
-    lua_sethook(lua->L, count_hook, LUA_MASKCOUNT, COUNT_STEP);
+    lua_sethook(lua->L, count_hook, LUA_MASKCOUNT, lua->step);
 }
 
 /* Ends an evaluation; after a kill, collects the garbage the script left behind. */
@@ -204,10 +389,17 @@ static void limits_end(struct wr_lua *lua)
 static void failure_message(struct wr_lua *lua, const char *what, const char *msg, uint64_t budget,
                             char *err, size_t errlen)
 {
+    const char *where = lua->kill_where[0] ? lua->kill_where : what;
     if (lua->kill == KILL_BUDGET) {
-        snprintf(err, errlen, "%s: instruction budget of %llu exceeded %s",
-                 lua->kill_where[0] ? lua->kill_where : what, (unsigned long long)budget,
+        snprintf(err, errlen, "%s: instruction budget of %llu exceeded %s", where,
+                 (unsigned long long)budget,
                  lua->kill_note ? lua->kill_note : "(an endless loop?)");
+    } else if (lua->kill == KILL_TIME) {
+        char d[WR_DURATION_BUFLEN];
+        snprintf(err, errlen,
+                 "%s: time limit of %s exceeded (weir.yaml %s; a long loop, or slow work on "
+                 "long strings or big tables?)",
+                 where, wr_duration_format((int64_t)lua->time_ms, d, sizeof(d)), lua->time_key);
     } else if (lua->kill == KILL_MEMORY) {
         if (lua->mem_cap % (1u << 20) == 0) {
             snprintf(err, errlen, "%s: memory limit of %zu MiB exceeded", what, lua->mem_cap >> 20);
@@ -405,6 +597,16 @@ static void build_sandbox(struct wr_lua *lua)
     /* The pattern functions and rep, with their work charged to the budget
        (engine/lua_pattern): Lua's own can run for minutes inside one call. */
     wr_lua_open_patterns(L, STRING, lua, 0);
+    /* The rest of the library functions whose one call can take long, charged the same way
+       (engine/lua_meter): utf8, table, conversions of strings to numbers. */
+    wr_lua_open_meter(L, BASE, WR_LUA_METER_BASE, lua);
+    wr_lua_open_meter(L, TABLE, WR_LUA_METER_TABLE, lua);
+    wr_lua_open_meter(L, MATH, WR_LUA_METER_MATH, lua);
+    wr_lua_open_meter(L, UTF8, WR_LUA_METER_UTF8, lua);
+    lua_pushliteral(L, "");
+    lua_getmetatable(L, -1);
+    wr_lua_open_meter(L, -1, WR_LUA_METER_STRING_MT, lua);
+    lua_pop(L, 2);
 
     /* The mark of JSON arrays; made first so that wr_lua_open_weir may already use it. */
     lua_createtable(L, 0, 2);
@@ -485,11 +687,14 @@ struct wr_lua *wr_lua_new(const struct wr_lua_limits *limits, const char *const 
     struct wr_lua *lua = wr_xcalloc(1, sizeof(*lua));
     size_t n = 0;
 
-    lua->mem_cap = limits && limits->memory ? limits->memory : WR_LUA_MEMORY_CAP;
-    lua->expr_budget =
-        limits && limits->expr_instructions ? limits->expr_instructions : WR_LUA_EXPR_BUDGET;
-    lua->hook_budget =
-        limits && limits->hook_instructions ? limits->hook_instructions : WR_LUA_HOOK_BUDGET;
+#define PICK(field, constant)                                                                      \
+    (limits && limits->field ? limits->field : defaults.field ? defaults.field : (constant))
+    lua->mem_cap = PICK(memory, WR_LUA_MEMORY_CAP);
+    lua->expr_budget = PICK(expr_instructions, WR_LUA_EXPR_BUDGET);
+    lua->hook_budget = PICK(hook_instructions, WR_LUA_HOOK_BUDGET);
+    lua->expr_time_ms = PICK(expr_time_ms, WR_LUA_EXPR_TIME_MS);
+    lua->hook_time_ms = PICK(hook_time_ms, WR_LUA_HOOK_TIME_MS);
+#undef PICK
     while (env_allow && env_allow[n]) {
         n++;
     }
@@ -535,6 +740,7 @@ void wr_lua_free(struct wr_lua *lua)
     }
     free(lua->env_allow);
     free(lua->trace);
+    free(lua->longs);
     free(lua);
 }
 
@@ -585,6 +791,19 @@ void wr_lua_mark_array(lua_State *L, int idx)
     lua_setmetatable(L, idx);
 }
 
+/* Converting a big value inside an evaluation (weir.json_decode) is work like any other:
+   charged every PUSH_CHUNK members of a table, which also looks at the clock. */
+#define PUSH_CHUNK 1024
+#define PUSH_UNITS 1 /* per member (its memory is charged by the allocator) */
+
+static void push_charge(lua_State *L, size_t i)
+{
+    struct wr_lua *lua = host_of(L);
+    if (lua && i % PUSH_CHUNK == PUSH_CHUNK - 1) {
+        wr_lua_charge(L, lua, PUSH_CHUNK * PUSH_UNITS, "(converting too big a value?)");
+    }
+}
+
 /* Raises a Lua error on excess depth: callers run it inside a protected call. */
 static void push_json(lua_State *L, struct json_object *v, int depth)
 {
@@ -622,17 +841,20 @@ static void push_json(lua_State *L, struct json_object *v, int depth)
         for (size_t i = 0; i < n; i++) {
             push_json(L, json_object_array_get_idx(v, i), depth + 1);
             lua_rawseti(L, -2, (lua_Integer)i + 1);
+            push_charge(L, i);
         }
         wr_lua_mark_array(L, -1);
         break;
     }
     case json_type_object:
         lua_createtable(L, 0, json_object_object_length(v));
+        size_t i = 0;
         json_object_object_foreach(v, key, val)
         {
             lua_pushstring(L, key);
             push_json(L, val, depth + 1);
             lua_rawset(L, -3);
+            push_charge(L, i++);
         }
         break;
     }
@@ -1355,7 +1577,7 @@ static int eval_push(struct wr_lua *lua, int scope, const char *expr, size_t len
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, scope);
     lua_setupvalue(L, -2, 1); /* _ENV */
-    limits_begin(lua, lua->expr_budget);
+    limits_begin(lua, false);
     int rc = lua_pcall(L, 0, 1, 0);
     if (rc != LUA_OK) {
         /* An expression's location is the expression itself, not the wrapper's line. */
@@ -1791,7 +2013,7 @@ int wr_lua_load_hook(struct wr_lua *lua, const char *path, const char *function,
     /* stack: index chunk env */
     lua_pushcfunction(L, msg_handler);
     lua_pushvalue(L, -3);
-    limits_begin(lua, lua->hook_budget);
+    limits_begin(lua, true);
     int rc = lua_pcall(L, 0, 0, -2);
     if (rc != LUA_OK) {
         hook_error(lua, path, lua_tostring(L, -1), err, errlen);
@@ -1870,7 +2092,7 @@ int wr_lua_call_hook(struct wr_lua *lua, int hook, struct json_object *event,
     }
     free(lua->trace);
     lua->trace = NULL;
-    limits_begin(lua, lua->hook_budget);
+    limits_begin(lua, true);
     int rc = lua_pcall(L, 2, 1, handler);
     if (rc != LUA_OK) {
         hook_error(lua, path, lua_tostring(L, -1), err, errlen);

@@ -5,9 +5,13 @@
  * and utf8 libraries, safe base functions, os.time/os.date/os.clock, the weir.* helpers and
  * `env` (the environment variables weir.yaml's lua.env_allow lists, read-only) —
  * never io, os.execute, require, load, debug, string.dump or collectgarbage, and never
- * bytecode. Every evaluation runs under an instruction budget (a count hook) and the state
- * under a memory cap (a custom allocator); hitting either fails that evaluation with a clear
- * message that pcall inside the script cannot swallow, and leaves the state usable.
+ * bytecode. Every evaluation runs under an instruction budget (a count hook), a wall-clock
+ * time limit (the same hook reads a monotonic clock) and the state under a memory cap (a custom
+ * allocator); hitting any of them fails that evaluation with a clear message naming the limit
+ * and the script line, that pcall inside the script cannot swallow, and leaves the state usable.
+ * Library functions whose work inside one C call no instruction counts (patterns, utf8, table,
+ * string-to-number conversions: engine/lua_pattern, engine/lua_meter) charge it to the budget
+ * and look at the clock as they go.
  *
  * Expressions (`when:` and `{{ }}`) are compiled once and cached by their source text; hooks
  * are loaded once per script file. Values cross the boundary as json-c trees (see
@@ -24,16 +28,29 @@
 
 struct lua_State;
 
-#define WR_LUA_EXPR_BUDGET 1000000ULL  /* instructions per expression evaluation */
-#define WR_LUA_HOOK_BUDGET 50000000ULL /* instructions per hook call */
-#define WR_LUA_MEMORY_CAP  (64u << 20) /* bytes per Lua state */
-#define WR_LUA_MAX_DEPTH   64          /* nesting depth when converting values */
+#define WR_LUA_EXPR_BUDGET  1000000ULL  /* instructions per expression evaluation */
+#define WR_LUA_HOOK_BUDGET  50000000ULL /* instructions per hook call */
+#define WR_LUA_MEMORY_CAP   (64u << 20) /* bytes per Lua state */
+#define WR_LUA_MAX_DEPTH    64          /* nesting depth when converting values */
+#define WR_LUA_EXPR_TIME_MS 100         /* wall-clock ms per expression or template evaluation */
+#define WR_LUA_HOOK_TIME_MS 1000        /* wall-clock ms per hook call (and a script's top level) */
 
+/* Each field 0 = the process default (wr_lua_set_defaults), else the constant above. */
 struct wr_lua_limits {
-    uint64_t expr_instructions; /* 0 = WR_LUA_EXPR_BUDGET */
-    uint64_t hook_instructions; /* 0 = WR_LUA_HOOK_BUDGET */
-    size_t memory;              /* 0 = WR_LUA_MEMORY_CAP */
+    uint64_t expr_instructions; /* WR_LUA_EXPR_BUDGET */
+    uint64_t hook_instructions; /* WR_LUA_HOOK_BUDGET */
+    size_t memory;              /* WR_LUA_MEMORY_CAP */
+    uint64_t expr_time_ms;      /* WR_LUA_EXPR_TIME_MS: weir.yaml lua.expr_timeout */
+    uint64_t hook_time_ms;      /* WR_LUA_HOOK_TIME_MS: weir.yaml lua.hook_timeout */
 };
+
+/*
+ * Sets the process-wide defaults that states made afterwards use for the fields their own
+ * limits leave 0 (weir.yaml's lua.* settings, applied once after loading it and before loading
+ * workflows). limits is copied; NULL restores the built-in constants. Not thread-safe: call it
+ * before other threads make states.
+ */
+void wr_lua_set_defaults(const struct wr_lua_limits *limits);
 
 /* Receives weir.log() lines. level is "debug", "info", "warn" or "error". */
 typedef void (*wr_lua_log_fn)(void *arg, const char *level, const char *msg);
@@ -51,6 +68,12 @@ void wr_lua_free(struct wr_lua *lua);
 
 /* Where weir.log() goes; without a sink, lines go to stderr. */
 void wr_lua_set_log(struct wr_lua *lua, wr_lua_log_fn fn, void *arg);
+
+/* A monotonic clock in nanoseconds, for tests (the time limits read it). */
+typedef uint64_t (*wr_lua_clock_fn)(void *arg);
+
+/* Replaces the time limits' clock (CLOCK_MONOTONIC); fn NULL restores it. For tests. */
+void wr_lua_set_clock(struct wr_lua *lua, wr_lua_clock_fn fn, void *arg);
 
 /* The raw state, for the weir.* library and tests. Borrowed. */
 struct lua_State *wr_lua_state(struct wr_lua *lua);
@@ -187,11 +210,15 @@ const char *wr_lua_env_get(struct wr_lua *lua, const char *name, bool *allowed);
 void wr_lua_log(struct wr_lua *lua, const char *level, const char *msg);
 
 /*
- * Charges units of work done inside a C function (engine/lua_pattern: matcher steps) to the
- * running evaluation's instruction budget. When the budget runs out, the evaluation is stopped
- * as the count hook stops it: a Lua error raised here on L, raised again after any pcall that
- * catches it. Outside an evaluation (limits off) it does nothing.
+ * Charges units of work done inside a C function (engine/lua_pattern: matcher steps;
+ * engine/lua_meter, engine/lua_lib: bytes and elements) to the running evaluation's
+ * instruction budget (one unit is worth about one Lua instruction), and every thousand units
+ * or so looks at the clock. When the budget or the time runs out, the evaluation is stopped as
+ * the count hook stops it: a Lua error raised here on L, raised again after any pcall that
+ * catches it. note (static, may be NULL) says what spends the budget, for the message
+ * ("(a string pattern that backtracks too much, or too long a subject?)"). Outside an
+ * evaluation (limits off) it does nothing.
  */
-void wr_lua_charge(struct lua_State *L, struct wr_lua *lua, uint64_t units);
+void wr_lua_charge(struct lua_State *L, struct wr_lua *lua, uint64_t units, const char *note);
 
 #endif

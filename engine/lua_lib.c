@@ -40,6 +40,14 @@
 #define EPOCH_MAX       253402300799LL   /* 9999-12-31T23:59:59Z */
 #define DATE_SPECIFIERS "%Y %m %d %H %M %S %y %j %a %A %b %B %e %F %T %z %Z %% %u %w %G %V"
 
+/* Work charged to the evaluation's budget (wr_lua_charge: a unit is about one instruction),
+   which also keeps its time limit: reading JSON or a slug's input costs ns a byte. */
+#define JSON_BYTES 4          /* bytes weir.json_decode reads or json_encode writes per unit */
+#define SLUG_UNITS 2          /* per byte weir.slug reads */
+#define SLUG_CHUNK (64 << 10) /* bytes weir.slug reads between two charges */
+#define NOTE_JSON  "(weir.json_decode or json_encode over too much data?)"
+#define NOTE_SLUG  "(weir.slug over too long a string?)"
+
 static struct wr_lua *host(lua_State *L)
 {
     return lua_touserdata(L, lua_upvalueindex(1));
@@ -196,6 +204,8 @@ static int l_json_encode(lua_State *L)
     }
     lua_pushlstring(L, s, len);
     json_box_release(box);
+    /* The conversion's work shows only now: charged by the text it made. */
+    wr_lua_charge(L, host(L), (uint64_t)len / JSON_BYTES, NOTE_JSON);
     return 1;
 }
 
@@ -221,6 +231,7 @@ static int l_json_decode(lua_State *L)
         lua_pushliteral(L, "weir.json_decode: input too large");
         return 2;
     }
+    wr_lua_charge(L, host(L), (uint64_t)len / JSON_BYTES, NOTE_JSON);
     struct json_object **box = push_json_box(L);
     struct wr_json_opts opts = {.max_depth = JSON_DEPTH, .allow_nul = true};
     struct wr_json_error e;
@@ -367,8 +378,14 @@ static int l_slug(lua_State *L)
     bool started = false;
     luaL_Buffer b;
 
+    size_t charged = 0; /* bytes of s charged for so far */
     luaL_buffinit(L, &b);
     for (size_t i = 0; i < len;) {
+        if (i >= charged) {
+            size_t piece = len - i < SLUG_CHUNK ? len - i : SLUG_CHUNK;
+            wr_lua_charge(L, host(L), (uint64_t)piece * SLUG_UNITS, NOTE_SLUG);
+            charged = i + piece;
+        }
         uint32_t cp = 0;
         size_t n = utf8_decode(s + i, len - i, &cp);
         if (n == 0) {

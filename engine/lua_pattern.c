@@ -63,7 +63,8 @@ static void meter_settle(struct meter *m, bool final)
     m->charged += units * WR_LUA_PATTERN_STEPS_PER_UNIT;
     m->next_check = m->steps + SETTLE_EVERY;
     if (m->lua) {
-        wr_lua_charge(m->L, m->lua, units);
+        wr_lua_charge(m->L, m->lua, units,
+                      "(a string pattern that backtracks too much, or too long a subject?)");
     } else if (m->max_steps && m->steps > m->max_steps) {
         luaL_error(m->L, "pattern step limit exceeded");
     }

@@ -5,6 +5,8 @@
  * of weir's safety and conversions; the percentiles are the absolute cost here.
  *
  * Usage: bench_lua [--quick] MAP30_LUA
+ *        bench_lua --stall       only the time-limit cases (issue #13 follow-up); with
+ *                                BENCH_LUA_MESSAGES set, each case's error messages too
  * Prints Markdown table rows. Asserts nothing: machines are shared and noisy.
  */
 #include <lauxlib.h>
@@ -13,7 +15,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -354,8 +358,152 @@ static void patterns(bool quick)
 
 /* }====== */
 
+/* {====== the time limit: single operations that cost far more than an instruction ======
+ *
+ * Each body loops forever on one operation whose cost one instruction does not show: comparing
+ * long strings, utf8 over long strings, sorting, table functions over long ranges, converting a
+ * long numeric string. N is the size of the strings the case builds: 16 MB in a hook (limit
+ * 1 s, budget 50M), 1 MB in an expression (limit 100 ms, budget 1M: building 16 MB would spend
+ * the whole budget before the loop starts). Each case runs in a child process stopped after
+ * STALL_CAP_S, so that the figures of a build without the time limit can be taken too.
+ */
+struct stall_case {
+    const char *name;
+    const char *body;
+};
+
+static const struct stall_case stall_cases[] = {
+    {"`a == b` on two N-byte strings",
+     "local a, b = string.rep('x', N), string.rep('x', N) local n = 0 "
+     "while true do if a == b then n = n + 1 end end"},
+    {"`a < b` on two N-byte strings",
+     "local a, b = string.rep('x', N), string.rep('x', N - 1) .. 'y' "
+     "while true do local _ = a < b end"},
+    {"the same inside pcall, retried",
+     "local a, b = string.rep('x', N), string.rep('x', N) "
+     "while true do pcall(function() while true do local _ = a == b end end) end"},
+    {"utf8.len of N bytes", "local s = string.rep('a', N) while true do utf8.len(s) end"},
+    {"utf8.offset over N bytes",
+     "local s = string.rep('a', N) while true do utf8.offset(s, N) end"},
+    {"utf8.codes' iterator skipping N continuation bytes",
+     "local s, f = string.rep('\\x80', N), utf8.codes('') while true do f(s, 0) end"},
+    {"table.sort with a comparator comparing N-byte strings",
+     "local a, b = string.rep('x', N), string.rep('x', N) local t = {} "
+     "for i = 1, 100000 do t[i] = -i end "
+     "table.sort(t, function(x, y) return a == b and x < y end)"},
+    {"table.sort of N-byte strings, no comparator",
+     "local a, b = string.rep('x', N), string.rep('x', N - 1) .. 'y' local t = {} "
+     "for i = 1, 100000 do t[i] = i % 2 == 0 and a or b end table.sort(t)"},
+    {"table.move({}, 1, 2^62, 2)", "table.move({}, 1, 2^62, 2)"},
+    {"table.insert/remove at 1 of N/8 elements",
+     "local t = {} for i = 1, N // 8 do t[i] = i end "
+     "while true do table.insert(t, 1, 0) table.remove(t, 1) end"},
+    {"table.concat of N/8 empty strings",
+     "local t = {} for i = 1, N // 8 do t[i] = '' end while true do table.concat(t) end"},
+    {"tonumber of N/2 digits", "local s = string.rep('1', N // 2) while true do tonumber(s) end"},
+    {"`s + 0` on N/2 digits",
+     "local s = string.rep('1', N // 2) while true do local _ = s + 0 end"},
+    {"math.floor(s) on N/2 digits (a C function taking a number)",
+     "local s = string.rep('1', N // 2) while true do local _ = math.floor(s) end"},
+    {"weir.slug of N dropped characters",
+     "local s = string.rep(\"'\", N) while true do weir.slug(s) end"},
+    {"weir.json_decode of N/4 bytes",
+     "local s = '[' .. string.rep('1,', N // 8) .. '1]' while true do weir.json_decode(s) end"},
+};
+
+#define STALL_CAP_S 60
+
+static uint64_t stall_run(const char *body, bool hook, char *err, size_t errlen)
+{
+    char *full = NULL;
+    if (asprintf(&full, "local N = %d\n%s", hook ? 16000000 : 1000000, body) < 0) {
+        exit(1);
+    }
+    uint64_t t = weir_pattern(full, hook, err, errlen);
+    free(full);
+    return t;
+}
+
+/* Runs one case in a child (killed after STALL_CAP_S); writes the figure and the error. */
+static void stall_case(const struct stall_case *c, bool hook, char *fig, size_t figlen, char *err,
+                       size_t errlen)
+{
+    int fds[2];
+    if (pipe(fds) != 0) {
+        exit(1);
+    }
+    uint64_t t0 = now_ns();
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        char e[512];
+        uint64_t t = stall_run(c->body, hook, e, sizeof(e));
+        dprintf(fds[1], "%llu %s", (unsigned long long)t, e);
+        _exit(0);
+    }
+    close(fds[1]);
+    char buf[640] = "";
+    size_t n = 0;
+    bool done = false;
+    while (!done) {
+        struct timespec ts = {0, 20000000};
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            done = true;
+        } else if (now_ns() - t0 > (uint64_t)STALL_CAP_S * 1000000000u) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            snprintf(fig, figlen, "> %d s (killed)", STALL_CAP_S);
+            snprintf(err, errlen, "still running");
+            close(fds[0]);
+            return;
+        } else {
+            nanosleep(&ts, NULL);
+        }
+    }
+    ssize_t r;
+    while (n + 1 < sizeof(buf) && (r = read(fds[0], buf + n, sizeof(buf) - 1 - n)) > 0) {
+        n += (size_t)r;
+    }
+    buf[n] = '\0';
+    close(fds[0]);
+    unsigned long long t = 0;
+    int off = 0;
+    if (sscanf(buf, "%llu %n", &t, &off) < 1) {
+        snprintf(fig, figlen, "crashed");
+        snprintf(err, errlen, "-");
+        return;
+    }
+    fmt_ns(t, fig, figlen);
+    snprintf(err, errlen, "%s", buf + off);
+}
+
+/* Rows of the README's table: the time each case ran until stopped, hook / expression. */
+static void stalls(void)
+{
+    for (size_t i = 0; i < sizeof(stall_cases) / sizeof(stall_cases[0]); i++) {
+        const struct stall_case *c = &stall_cases[i];
+        char fh[64], fe[64], eh[512], ee[512];
+        stall_case(c, true, fh, sizeof(fh), eh, sizeof(eh));
+        stall_case(c, false, fe, sizeof(fe), ee, sizeof(ee));
+        printf("| Lua time limit: %s, in a loop — stopped in a hook (N = 16 MB) / an expression "
+               "(N = 1 MB) after | %s / %s | | | limit 1s / 100ms |\n",
+               c->name, fh, fe);
+        if (getenv("BENCH_LUA_MESSAGES")) {
+            printf("|   hook: %s; expression: %s | | | | |\n", eh, ee);
+        }
+        fflush(stdout);
+    }
+}
+
+/* }====== */
+
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--stall") == 0) {
+        stalls();
+        return 0;
+    }
     int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
     if (argc != 2 + quick) {
         fprintf(stderr, "usage: bench_lua [--quick] MAP30_LUA\n");

@@ -21,7 +21,10 @@ starts for real on that journal (against graphsim) and its resident size is read
 /readyz answers and start-up has settled (1 s later), with the start-up time and the peak.
 
 usage: bulk_csv.py --weir BIN --graphsim BIN --source DIR --work DIR [--rows N]
-                   [--queued N] [--cap SECONDS] [--loadgen BIN]
+                   [--queued N] [--cap SECONDS] [--loadgen BIN] [--only bulk|ack|queued]
+                   [--repeat N]
+--only runs one of the three parts (ack needs --loadgen); --repeat runs the acks part N times
+(each its own row), for comparing a change with machines this noisy.
 Prints Markdown table rows (figure | weir | reference | ratio | goal); details on stderr.
 """
 import argparse
@@ -149,9 +152,9 @@ def bulk(a, sim, path):
     return rows
 
 
-def ack_during_drop(a, sim, path):
+def ack_during_drop(a, sim, path, name="ack"):
     """Webhook ack latency at 1000/s, without and with a ROWS-row file going in meanwhile."""
-    root, wport, aport = setup(a, sim, "ack")
+    root, wport, aport = setup(a, sim, name)
     with open(os.path.join(a.source, "workflows/onboard.yaml")) as f:
         onboard = "".join(line for line in f if "secret: env:HR_WEBHOOK_SECRET" not in line)
     with open(os.path.join(root, "workflows", "onboard.yaml"), "w") as f:
@@ -224,6 +227,8 @@ def main():
     ap.add_argument("--queued", type=int, default=100000)
     ap.add_argument("--cap", type=int, default=120)
     ap.add_argument("--loadgen", help="bench_loadgen: adds the acks-during-a-drop row")
+    ap.add_argument("--only", choices=("bulk", "ack", "queued"))
+    ap.add_argument("--repeat", type=int, default=1)
     a = ap.parse_args()
     for k in ("weir", "graphsim", "source", "work"):
         setattr(a, k, os.path.abspath(getattr(a, k)))
@@ -237,16 +242,22 @@ def main():
     try:
         big = os.path.join(a.work, "users-%d.csv" % a.rows)
         write_csv(big, a.rows)
-        try:
-            rows += bulk(a, sim, big)
-        except Exception as ex:  # noqa: BLE001 - a row saying why beats no table
-            rows.append("| bulk CSV, %d rows | n/a (%s) | | | <= 5 s / <= 60 s |" % (a.rows, ex))
-        if a.loadgen:
+        if a.only in (None, "bulk"):
             try:
-                rows += ack_during_drop(a, sim, big)
+                rows += bulk(a, sim, big)
+            except Exception as ex:  # noqa: BLE001 - a row saying why beats no table
+                rows.append("| bulk CSV, %d rows | n/a (%s) | | | <= 5 s / <= 60 s |"
+                            % (a.rows, ex))
+        for i in range(a.repeat if a.loadgen and a.only in (None, "ack") else 0):
+            try:
+                rows += ack_during_drop(a, sim, big, "ack%d" % i if i else "ack")
             except Exception as ex:  # noqa: BLE001
                 rows.append("| webhook ack p99 while a %d-row CSV is ingested | n/a (%s) | | | "
                             "<= 10 ms |" % (a.rows, ex))
+        if a.only not in (None, "queued"):
+            for r in rows:
+                print(r)
+            return
         sim.reset()
         qfile = os.path.join(a.work, "users-%d.csv" % a.queued)
         if a.queued != a.rows:

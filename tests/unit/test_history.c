@@ -474,6 +474,102 @@ static void test_list_pages(void **state)
                      WR_HISTORY_ENOTFOUND);
 }
 
+/* {====== the list query's plan ====== */
+
+/* The SQL of the statements run on the connection, kept by a trace callback. */
+struct traced {
+    char *sql[16];
+    size_t n;
+};
+
+static int on_trace(unsigned type, void *arg, void *p, void *x)
+{
+    struct traced *t = arg;
+    (void)type;
+    (void)p;
+    if (t->n < sizeof(t->sql) / sizeof(t->sql[0])) {
+        t->sql[t->n++] = wr_xstrdup((const char *)x);
+    }
+    return 0;
+}
+
+/* The plan of sql as one line per step ("SEARCH runs USING ...; ..."), owned. */
+static char *plan_of(sqlite3 *db, const char *sql)
+{
+    struct wr_buf b = {0};
+    sqlite3_stmt *st = NULL;
+    char *q = wr_xasprintf("EXPLAIN QUERY PLAN %s", sql);
+    assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        wr_buf_addf(&b, "%s%s", b.len ? "; " : "", (const char *)sqlite3_column_text(st, 3));
+    }
+    sqlite3_finalize(st);
+    free(q);
+    char *out = wr_xstrdup(wr_buf_str(&b));
+    wr_buf_free(&b);
+    return out;
+}
+
+/*
+ * Listing runs reads one page off an index (schema 6): the query that picks a page's ids, with
+ * no filter, since a time, for a workflow, and after a cursor, walks or searches runs_created
+ * from the newest run down, never scans the table or sorts it (a temporary b-tree), and a cursor
+ * is searched for, not scanned to. A status filter keeps runs_status (its runs, then sorted).
+ */
+static void test_list_uses_an_index(void **state)
+{
+    struct fixture *fx = *state;
+    static const struct {
+        struct wr_history_filter f;
+        const char *index;
+        bool sorts; /* a temporary b-tree is expected */
+    } cases[] = {
+        {{0}, "runs_created", false},
+        {{.cursor = "1714572000000." RUN_C}, "runs_created ((created_at,id)<(?,?))", false},
+        {{.since_ms = HOUR}, "runs_created (created_at>?)", false},
+        {{.workflow = "onboard"}, "USING INDEX runs_created", false},
+        {{.workflow = "onboard", .cursor = "1714572000000." RUN_C},
+         "runs_created ((created_at,id)<(?,?))",
+         false},
+        {{.status = "failed"}, "runs_status (status=?)", true},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct traced t = {0};
+        struct json_object *runs = NULL;
+        char err[256], next[WR_HISTORY_CURSOR_MAX];
+        sqlite3_trace_v2(fx->db, SQLITE_TRACE_STMT, on_trace, &t);
+        assert_int_equal(wr_history_list_page(fx->db, &cases[i].f, NOW, &runs, next, sizeof(next),
+                                              err, sizeof(err)),
+                         0);
+        sqlite3_trace_v2(fx->db, 0, NULL, NULL);
+        json_object_put(runs);
+        const char *page = NULL;
+        for (size_t k = 0; k < t.n && !page; k++) {
+            if (strstr(t.sql[k], "ORDER BY created_at DESC, id DESC LIMIT")) {
+                page = t.sql[k];
+            }
+        }
+        assert_non_null(page);
+        /* The page's ids are picked by the subquery; the outer query only sorts that page. */
+        const char *from = strstr(page, "(SELECT id FROM runs"), *to = strstr(page, ") AS page");
+        assert_true(from && to && to > from);
+        char *inner = wr_xasprintf("%.*s", (int)(to - from - 1), from + 1);
+        char *plan = plan_of(fx->db, inner);
+        print_message("%s\n", plan);
+        if (!strstr(plan, cases[i].index) || (!cases[i].sorts && strstr(plan, "TEMP B-TREE")) ||
+            (strstr(plan, "SCAN runs") && !strstr(plan, "SCAN runs USING"))) {
+            fail_msg("case %zu: %s (want %s)", i, plan, cases[i].index);
+        }
+        free(plan);
+        free(inner);
+        for (size_t k = 0; k < t.n; k++) {
+            free(t.sql[k]);
+        }
+    }
+}
+
+/* }====== */
+
 /* Checks that s is at most max bytes and a marker saying `more` bytes were left out, and
    that the cut left whole characters (the text is made of two-byte ones after its first
    `ascii` bytes). */
@@ -1136,6 +1232,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_newest_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_uses_an_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_stored_once_and_capped, setup, teardown),
         cmocka_unit_test(test_text_cap),
         cmocka_unit_test_setup_teardown(test_list_empty, setup_empty, teardown),

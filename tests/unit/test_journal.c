@@ -525,6 +525,39 @@ static void a_probe_is_a_commit(void **state)
 
 /* }====== */
 
+/* {====== the WAL ====== */
+
+/*
+ * Under steady commits the WAL starts over instead of growing: SQLite restarts it only when a
+ * write transaction begins with every frame already in the database file, a race the
+ * checkpointer thread alone lost every time (1.1 GB of WAL after 20 s at 1000 webhooks/s).
+ * 3000 commits in a row write some 120 MB of frames; the WAL stays at the restart threshold
+ * (16 MiB) plus a group's worth, and everything is there afterwards.
+ */
+static void the_wal_starts_over_under_steady_commits(void **state)
+{
+    struct fixture *fx = *state;
+    open_journal(fx, 0);
+    int64_t now = now_ms();
+    for (int i = 0; i < 3000; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "k%d", i);
+        assert_int_equal(store(fx, "webhook /hooks/a", key, NULL, NULL, now), 0);
+    }
+    char *wal = wr_xasprintf("%s-wal", fx->state);
+    struct stat st;
+    assert_int_equal(stat(wal, &st), 0);
+    print_message("WAL after 3000 commits: %.1f MiB\n", (double)st.st_size / (1 << 20));
+    assert_true(st.st_size < (32 << 20));
+    free(wal);
+    assert_int_equal(count(fx, "1"), 3000);
+    wr_journal_close(fx->j);
+    fx->j = NULL;
+    assert_int_equal(count(fx, "1"), 3000);
+}
+
+/* }====== */
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -541,6 +574,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_removed_file_fails_every_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(a_removed_wal_fails_every_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(a_probe_is_a_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_wal_starts_over_under_steady_commits, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -439,7 +439,8 @@ static void test_array(void **state)
 static void test_json_memory_cap(void **state)
 {
     (void)state;
-    struct wr_lua_limits limits = {.memory = 4u << 20};
+    /* time enough (a sanitizer build is slow): the memory cap is what must stop these */
+    struct wr_lua_limits limits = {.memory = 4u << 20, .expr_time_ms = 60000};
     struct wr_lua *lua = wr_lua_new(&limits, NULL);
     int scope = wr_lua_scope_new(lua);
     struct json_object *v = NULL;
