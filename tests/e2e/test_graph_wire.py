@@ -548,6 +548,18 @@ class UnusableAnswerTest(unittest.TestCase):
                                  capture_output=True, text=True, timeout=60)
             self.assertEqual(out.returncode, 0, out.stderr)
             self.assertIn("request-id " + rid, out.stdout)
+            # Across a restart: the daemon starts on that journal and stays up; the failed runs
+            # stay failed and none is carried out again.
+            self.assertEqual(w.stop(), 0)
+            seq = last_seq(sim)
+            w = start_weir(root)
+            time.sleep(1)
+            self.assertIsNone(w.proc.poll(), "weir died after a restart: %s" % "".join(w.lines[-20:]))
+            after = harness.wait_final(root, n, timeout=30)
+            self.assertEqual([r[:3] for r in after], [r[:3] for r in rs])
+            self.assertEqual([e for e in requests_since(sim, seq)
+                              if not e["path"].startswith("/_sim")
+                              and "/token" not in e["path"]], [])
         finally:
             self.assertEqual(w.stop(), 0)
             sim.stop()
