@@ -398,3 +398,48 @@ def wait_runs(root, where, timeout=30):
             return rs
         time.sleep(0.05)
     raise AssertionError("no run with %s: %s" % (where, runs(root)))
+
+
+def wait_for(what, cond, timeout=30):
+    """Polls cond() every 50 ms until it returns a true value, which is returned; raises
+    AssertionError naming what after timeout seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def try_mount_tmpfs(path, size="2m"):
+    """Mounts a tmpfs of size at path (made if missing); None when done, else why it cannot be
+    (for skipTest)."""
+    os.makedirs(path, exist_ok=True)
+    try:
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", path],
+                           capture_output=True, text=True, timeout=30)
+    except OSError as e:
+        return "mount cannot run: %s" % e
+    if r.returncode != 0:
+        return "mount -t tmpfs is not permitted here: %s" % r.stderr.strip()
+    return None
+
+
+def umount(path):
+    subprocess.run(["umount", "-l", path], capture_output=True, timeout=30)
+
+
+def fill_disk(directory):
+    """Writes directory/filler until the file system is full; returns the filler's path (unlink
+    it to give the space back)."""
+    filler = os.path.join(directory, "filler")
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    return filler

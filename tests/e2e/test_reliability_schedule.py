@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import time
 import unittest
@@ -46,16 +45,6 @@ steps:
 """
 
 SLOT = re.compile(r'slot="?([0-9T:.\-]+Z)')
-
-
-def wait_for(what, cond, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def slots(root):
@@ -102,16 +91,6 @@ def gaps(root, failed, after):
     return None
 
 
-def mount_tmpfs(path, size="2m"):
-    os.makedirs(path, exist_ok=True)
-    try:
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", path],
-                           capture_output=True, text=True, timeout=30)
-    except OSError as e:
-        return "mount cannot run: %s" % e
-    return None if r.returncode == 0 else "mount -t tmpfs is not permitted: " + r.stderr.strip()
-
-
 class ScheduleWhileFailing(unittest.TestCase):
     def setUp(self):
         self.root = harness.setup_root(None, {"tick.yaml": TICK}, prefix="weir-sched-")
@@ -123,7 +102,7 @@ class ScheduleWhileFailing(unittest.TestCase):
         if self.w and self.w.proc.poll() is None:
             self.w.stop()
         if self.mounted:
-            subprocess.run(["umount", "-l", self.var], capture_output=True, timeout=30)
+            harness.umount(self.var)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def check_every_slot_once(self, mark):
@@ -141,20 +120,20 @@ class ScheduleWhileFailing(unittest.TestCase):
 
     def test_directory_moved_away_and_back(self):
         self.w = harness.Weir(self.root, ["--ingest-only"])
-        wait_for("a first slot", lambda: slots(self.root))
+        harness.wait_for("a first slot", lambda: slots(self.root))
         mark = self.w.mark()
         os.rename(self.var, self.var + ".away")
-        wait_for("two failed slots", lambda: len(failed_slots(self.w, mark)) >= 2)
+        harness.wait_for("two failed slots", lambda: len(failed_slots(self.w, mark)) >= 2)
         os.rename(self.var + ".away", self.var)
         self.check_every_slot_once(mark)
         self.w.wait_log("a scheduled event was stored after its commit had failed")
 
     def test_reload_keeps_waiting_slots(self):
         self.w = harness.Weir(self.root, ["--ingest-only"])
-        wait_for("a first slot", lambda: slots(self.root))
+        harness.wait_for("a first slot", lambda: slots(self.root))
         mark = self.w.mark()
         os.rename(self.var, self.var + ".away")
-        wait_for("two failed slots", lambda: len(failed_slots(self.w, mark)) >= 2)
+        harness.wait_for("two failed slots", lambda: len(failed_slots(self.w, mark)) >= 2)
         self.w.proc.send_signal(signal.SIGHUP)
         self.w.wait_log("workflows reloaded", start=mark)
         time.sleep(1.5)
@@ -162,23 +141,15 @@ class ScheduleWhileFailing(unittest.TestCase):
         self.check_every_slot_once(mark)
 
     def test_full_disk(self):
-        why = mount_tmpfs(self.var)
+        why = harness.try_mount_tmpfs(self.var)
         if why:
             self.skipTest(why)
         self.mounted = True
         self.w = harness.Weir(self.root, ["--ingest-only"])
-        wait_for("a first slot", lambda: slots(self.root))
-        filler = os.path.join(self.var, "filler")
-        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-        try:
-            while True:
-                os.write(fd, b"\0" * 4096)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+        harness.wait_for("a first slot", lambda: slots(self.root))
+        filler = harness.fill_disk(self.var)
         mark = self.w.mark()
-        wait_for("two failed slots", lambda: len(failed_slots(self.w, mark)) >= 2, timeout=60)
+        harness.wait_for("two failed slots", lambda: len(failed_slots(self.w, mark)) >= 2, timeout=60)
         os.unlink(filler)
         self.check_every_slot_once(mark)
 
@@ -202,7 +173,7 @@ class FileWhileFailing(unittest.TestCase):
             self.assertFalse(os.path.exists(os.path.join(spool, "done", "hr.csv")))
             self.assertFalse(os.path.exists(os.path.join(spool, "failed", "hr.csv")))
             os.rename(var + ".away", var)
-            wait_for("the file in done/",
+            harness.wait_for("the file in done/",
                      lambda: os.path.exists(os.path.join(spool, "done", "hr.csv")), timeout=60)
             with harness.journal(root) as c:
                 keys = [k for (k,) in c.execute("SELECT idem_key FROM events")]

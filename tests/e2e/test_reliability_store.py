@@ -89,13 +89,7 @@ def fire(root, workflow, key, event=None):
 
 
 def wait_for(what, fn, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
+    return harness.wait_for(what, fn, timeout)
 
 
 def log_count(w, pattern):
@@ -457,21 +451,8 @@ class OneDaemonTest(unittest.TestCase):
             shutil.rmtree(root)
 
 
-def try_mount_tmpfs(path, size="2m"):
-    """Mounts a tmpfs of size at path; None when done, else why it cannot be."""
-    os.makedirs(path, exist_ok=True)
-    try:
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", path],
-                           capture_output=True, text=True, timeout=30)
-    except OSError as e:
-        return "mount cannot run: %s" % e
-    if r.returncode != 0:
-        return "mount -t tmpfs is not permitted here: %s" % r.stderr.strip()
-    return None
-
-
-def umount(path):
-    subprocess.run(["umount", "-l", path], capture_output=True, timeout=30)
+try_mount_tmpfs = harness.try_mount_tmpfs
+umount = harness.umount
 
 
 class JournalHealthTest(unittest.TestCase):
@@ -605,15 +586,7 @@ class JournalHealthTest(unittest.TestCase):
         w = self.start()
         self.assertEqual(self.post("warm")[0], 202)
         # Fill the file system but for a few pages.
-        filler = os.path.join(self.var, "filler")
-        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-        try:
-            while True:
-                os.write(fd, b"\0" * 4096)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+        filler = harness.fill_disk(self.var)
         acked, refused = [], []
         for i in range(400):
             status, body = self.post("full-%d" % i, size=6000)
