@@ -7,8 +7,8 @@
  * descriptor, and `weir help ACTION` prints it. Actions never see the registry or each other.
  *
  * Executing: the engine renders the step's templates and calls `execute` with a context
- * (struct wr_action_ctx, engine/action_run.c). The action reads its arguments, resolves
- * references through the directory (engine/directory.h), reads current state from Graph,
+ * (struct wr_action_ctx, engine/exec/action_run.c). The action reads its arguments, resolves
+ * references through the directory (engine/graph/directory.h), reads current state from Graph,
  * writes only the difference through wr_action_write (which in a dry run records the request
  * instead of sending it), and finishes with exactly one wr_action_succeed or wr_action_fail.
  *
@@ -29,14 +29,14 @@
  *    assign-license: the licences are as asked — and then succeed. A conflict with something
  *    that is *not* its own earlier write stays a clear failure that names what is there.
  *    res->attempts > 1 says the client sent the request more than once.
- *  - No 2xx is success until it is read (engine/graph_parse.h): an answer that must be an
+ *  - No 2xx is success until it is read (engine/graph/graph_parse.h): an answer that must be an
  *    object is read with wr_graph_answer_entity (assignLicense's user, a PIM schedule request,
  *    the manager); a write whose answer carries nothing the action needs with
  *    wr_graph_answer_done (204, or a JSON object: 202 Accepted is not done); lists come from
  *    the directory, which refuses an item without its id. An unusable answer fails the step
  *    through wr_graph_result_unusable, which names what Graph sent — except where the object
  *    may have been made (create-user, set-role): that is read back, as above.
- *  - Replica lag (engine/directory.h): a 404 for an object weir created moments ago (and
+ *  - Replica lag (engine/graph/directory.h): a 404 for an object weir created moments ago (and
  *    Graph's invalid-usage-location 400 right after weir set usageLocation) fails through
  *    wr_action_fail_lag, so the run retries it; a 404 on a DELETE still means "already gone".
  */
@@ -49,7 +49,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/argspec.h"
+#include "engine/lang/argspec.h"
 
 struct wr_action_ctx;
 
@@ -69,7 +69,7 @@ struct wr_action {
     void (*execute)(struct wr_action_ctx *ctx);
 };
 
-/* {====== what an executing action may use (engine/action_run.c) ====== */
+/* {====== what an executing action may use (engine/exec/action_run.c) ====== */
 
 struct wr_graph;
 struct wr_directory;
@@ -85,7 +85,7 @@ struct wr_graph *wr_action_graph(struct wr_action_ctx *ctx);
 struct wr_directory *wr_action_directory(struct wr_action_ctx *ctx);
 bool wr_action_dry_run(struct wr_action_ctx *ctx);
 /* Which internal destinations outbound calls may reach (weir.yaml http.allow; see
-   engine/net_guard.h). Borrowed; NULL means none (wr_net_guard_check treats it so). */
+   engine/net/net_guard.h). Borrowed; NULL means none (wr_net_guard_check treats it so). */
 const struct wr_net_guard *wr_action_net_guard(struct wr_action_ctx *ctx);
 
 /* Per-execution state an action allocates for its callbacks; freed (with `free`) at
@@ -120,7 +120,7 @@ void wr_action_vfail(struct wr_action_ctx *ctx, const struct wr_graph_result *re
 /*
  * Finishes with an error that is replica lag: Graph answered res (a 404, or the
  * invalid-usage-location 400) about an object weir created, or a usageLocation weir set,
- * age_ms ago (engine/directory.h). The error says so; the outcome is retriable whatever res
+ * age_ms ago (engine/graph/directory.h). The error says so; the outcome is retriable whatever res
  * says, and marked replica_lag so the run executor retries it with doubling backoff beyond
  * retry.attempts, for as long as the directory still calls it lag.
  */

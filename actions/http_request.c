@@ -3,7 +3,7 @@
  * system, another SaaS), with a JSON or text body and an expected status.
  *
  * The URL comes from a workflow and often from an event through a template, but the call
- * leaves from inside the operator's network: every connection is judged by engine/net_guard
+ * leaves from inside the operator's network: every connection is judged by engine/net/net_guard
  * (loopback, link-local with the cloud metadata address, private and unique-local ranges are
  * refused unless weir.yaml http.allow lists them). It is not a general HTTP client: http and
  * https only, no redirects followed, no proxy.
@@ -18,11 +18,11 @@
 #include <strings.h>
 
 #include "actions/action.h"
-#include "engine/json.h"
-#include "engine/directory.h"
-#include "engine/graph.h"
-#include "engine/net_guard.h"
-#include "engine/strutil.h"
+#include "engine/base/json.h"
+#include "engine/graph/directory.h"
+#include "engine/graph/graph.h"
+#include "engine/net/net_guard.h"
+#include "engine/base/strutil.h"
 
 static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
 
@@ -231,7 +231,7 @@ static void on_end(evutil_socket_t fd, short what, void *arg)
     struct json_object *out = json_object_new_object();
     struct json_object *parsed = NULL;
     const char *text = wr_buf_str(&op->response);
-    /* Strict JSON, numbers exact (engine/json); anything else is kept as text, unchanged. */
+    /* Strict JSON, numbers exact (engine/base/json); anything else is kept as text, unchanged. */
     if (op->response.len && !op->truncated &&
         wr_json_parse(text, op->response.len, NULL, &parsed, NULL) != 0) {
         parsed = NULL;

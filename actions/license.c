@@ -9,10 +9,10 @@
 #include <strings.h>
 
 #include "actions/action.h"
-#include "engine/directory.h"
-#include "engine/graph.h"
-#include "engine/graph_parse.h"
-#include "engine/strutil.h"
+#include "engine/graph/directory.h"
+#include "engine/graph/graph.h"
+#include "engine/graph/graph_parse.h"
+#include "engine/base/strutil.h"
 
 static const struct wr_argspec assign_license_args[] = {
     WR_ARGSPEC_USER,

@@ -26,17 +26,17 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "engine/http_guard.h"
-#include "engine/http_reply.h"
-#include "engine/duration.h"
-#include "engine/graph.h"
-#include "engine/history.h"
-#include "engine/journal.h"
-#include "engine/log.h"
-#include "engine/metrics.h"
-#include "engine/run.h"
-#include "engine/strutil.h"
-#include "engine/workflow_set.h"
+#include "engine/net/http_guard.h"
+#include "engine/net/http_reply.h"
+#include "engine/base/duration.h"
+#include "engine/graph/graph.h"
+#include "engine/store/history.h"
+#include "engine/store/journal.h"
+#include "engine/base/log.h"
+#include "engine/base/metrics.h"
+#include "engine/exec/run.h"
+#include "engine/base/strutil.h"
+#include "engine/lang/workflow_set.h"
 
 struct wr_admin {
     struct event_base *base;

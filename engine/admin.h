@@ -8,8 +8,8 @@
  * naming what is not; Graph shows as "unknown": the client does not expose its token state); GET
  * /metrics (Prometheus text format 0.0.4); GET /api/runs (?workflow, status, since, limit); GET
  * /api/runs/{id}; POST /api/runs/{id}/retry (?same_version=true); POST /api/runs/{id}/cancel. Run
- * data comes from engine/history on the admin's own SQLite connection; retry and cancel are its
- * short write transactions. Errors are JSON
+ * data comes from engine/store/history on the admin's own SQLite connection; retry and cancel are
+ * its short write transactions. Errors are JSON
  * {"error": "..."}: 400 bad query, 401 no or wrong token, 404 unknown path or run, 405 wrong
  * method, 409 retry/cancel refused.
  *
@@ -17,11 +17,11 @@
  * required when the listener is not on a loopback address. It is compared in constant time
  * and never logged or echoed.
  *
- * Connections and requests are bounded by engine/http_guard, as on the webhook listener, with
+ * Connections and requests are bounded by engine/net/http_guard, as on the webhook listener, with
  * bodies of at most WR_ADMIN_MAX_BODY.
  *
- * Not here: the daemon's wiring, the queries themselves (engine/history), the counters
- * (engine/metrics).
+ * Not here: the daemon's wiring, the queries themselves (engine/store/history), the counters
+ * (engine/base/metrics).
  */
 #ifndef WR_ADMIN_H
 #define WR_ADMIN_H
@@ -44,7 +44,7 @@ struct wr_admin_options {
     struct wr_graph *graph;            /* borrowed, may be NULL (--ingest-only) */
     struct wr_runner *runner;          /* borrowed, may be NULL: kicked after a retry */
     const struct wr_workflow_set *set; /* borrowed; see wr_admin_set_workflows */
-    /* copied; NULL = engine/http_guard's defaults; bodies are capped at WR_ADMIN_MAX_BODY */
+    /* copied; NULL = engine/net/http_guard's defaults; bodies are capped at WR_ADMIN_MAX_BODY */
     const struct wr_http_limits *limits;
 };
 

@@ -5,7 +5,7 @@
  * and the function that runs it. `weir help` prints from the same table, and from the action,
  * trigger and schema tables, so help cannot drift from what the loader accepts.
  */
-#include "engine/json.h"
+#include "engine/base/json.h"
 #include "engine/cli.h"
 
 #include <event2/event.h>
@@ -24,19 +24,19 @@
 #include "actions/action.h"
 #include "engine/config.h"
 #include "engine/daemon.h"
-#include "engine/duration.h"
-#include "engine/history.h"
-#include "engine/ingest.h"
-#include "engine/journal.h"
-#include "engine/log.h"
-#include "engine/run.h"
-#include "engine/secret.h"
-#include "engine/directory.h"
-#include "engine/graph.h"
-#include "engine/lua_host.h"
-#include "engine/strutil.h"
-#include "engine/template.h"
-#include "engine/workflow_set.h"
+#include "engine/base/duration.h"
+#include "engine/store/history.h"
+#include "engine/store/ingest.h"
+#include "engine/store/journal.h"
+#include "engine/base/log.h"
+#include "engine/exec/run.h"
+#include "engine/base/secret.h"
+#include "engine/graph/directory.h"
+#include "engine/graph/graph.h"
+#include "engine/lua/lua_host.h"
+#include "engine/base/strutil.h"
+#include "engine/lua/template.h"
+#include "engine/lang/workflow_set.h"
 #include "triggers/trigger.h"
 
 struct command {
@@ -603,7 +603,7 @@ static int fire_dry_run(struct wr_config *cfg, const struct wr_workflow *wf,
     }
 
     sqlite3_stmt *st = NULL;
-    /* A failed run's error is stored once, in its failed step's row (engine/run.h). */
+    /* A failed run's error is stored once, in its failed step's row (engine/exec/run.h). */
     sqlite3_prepare_v2(dr.db,
                        "SELECT status, coalesce(error, (SELECT error FROM steps WHERE run_id = "
                        "runs.id AND status = 'failed' AND idx < 1000 ORDER BY idx DESC LIMIT 1)) "

@@ -8,13 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/argspec.h"
-#include "engine/duration.h"
-#include "engine/net_guard.h"
-#include "engine/secret.h"
-#include "engine/size.h"
-#include "engine/strutil.h"
-#include "engine/template.h"
+#include "engine/lang/argspec.h"
+#include "engine/base/duration.h"
+#include "engine/net/net_guard.h"
+#include "engine/base/secret.h"
+#include "engine/base/size.h"
+#include "engine/base/strutil.h"
+#include "engine/lua/template.h"
 
 #define WR_CONFIG_MAX_CONCURRENCY 256
 #define WR_CONFIG_MAX_WRITES      1000000

@@ -13,10 +13,10 @@
 
 #include <stdint.h>
 
-#include "engine/diag.h"
-#include "engine/http_guard.h"
-#include "engine/lua_host.h"
-#include "engine/srcdoc.h"
+#include "engine/base/diag.h"
+#include "engine/net/http_guard.h"
+#include "engine/lua/lua_host.h"
+#include "engine/base/srcdoc.h"
 
 struct wr_argspec;
 struct wr_net_guard;
@@ -59,7 +59,7 @@ struct wr_config {
     struct wr_srcdoc *doc;   /* owned: every borrowed string points into it */
     /* owned, never NULL: http.allow, the internal networks http-request may reach */
     struct wr_net_guard *http_allow;
-    /* limits: the HTTP listeners' (engine/http_guard), defaults filled in */
+    /* limits: the HTTP listeners' (engine/net/http_guard), defaults filled in */
     struct wr_http_limits limits;
 };
 

@@ -10,7 +10,7 @@
 
 #include <json-c/json.h>
 
-#include "engine/argspec.h"
+#include "engine/lang/argspec.h"
 
 struct wr_trigger_kind {
     const char *name;              /* the key under `trigger:` */

@@ -20,9 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/action_run.h"
-#include "engine/directory.h"
-#include "engine/graph.h"
+#include "engine/exec/action_run.h"
+#include "engine/graph/directory.h"
+#include "engine/graph/graph.h"
 
 struct run {
     struct event_base *base;

@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/lua_host.h"
+#include "engine/lua/lua_host.h"
 
 static const char *const event_json =
     "{\"type\":\"employee.hired\",\"delivery_id\":\"d-1\",\"employee\":{\"id\":10042,"

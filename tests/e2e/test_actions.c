@@ -1,7 +1,7 @@
 /*
  * test_actions — end-to-end tests of the identity actions (the files in actions/) through the
- * runner (engine/action_run.c), the directory (engine/directory.c) and the Graph client against
- * real graphsim processes on 127.0.0.1.
+ * runner (engine/exec/action_run.c), the directory (engine/graph/directory.c) and the Graph client
+ * against real graphsim processes on 127.0.0.1.
  *
  * Every test starts its own graphsim (fork/exec, port read from its stdout) on a copy of the
  * shared seed with one custom role added (its id differs from its templateId, as custom roles'
@@ -32,10 +32,10 @@
 #include <openssl/evp.h>
 
 #include "actions/action.h"
-#include "engine/action_run.h"
-#include "engine/directory.h"
-#include "engine/graph.h"
-#include "engine/net_guard.h"
+#include "engine/exec/action_run.h"
+#include "engine/graph/directory.h"
+#include "engine/graph/graph.h"
+#include "engine/net/net_guard.h"
 #include "sim.h"
 
 #define CLIENT_ID "00000000-0000-0000-0000-000000000001"

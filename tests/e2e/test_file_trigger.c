@@ -29,12 +29,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/diag.h"
-#include "engine/ingest.h"
-#include "engine/journal.h"
-#include "engine/strutil.h"
-#include "engine/workflow.h"
-#include "triggers/file_watch.h"
+#include "engine/base/diag.h"
+#include "engine/store/ingest.h"
+#include "engine/store/journal.h"
+#include "engine/base/strutil.h"
+#include "engine/lang/workflow.h"
+#include "triggers/file/watch.h"
 
 #define DEADLINE_MS 10000
 

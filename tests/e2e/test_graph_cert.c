@@ -1,5 +1,5 @@
 /*
- * test_graph_cert — end-to-end tests of engine/graph's certificate credential against a real
+ * test_graph_cert — end-to-end tests of engine/graph/graph's certificate credential against a real
  * graphsim: a client that signs in with a JWT client assertion (no secret at all) and reads a
  * user, and a client whose certificate is not registered on the app, which gets the identity
  * platform's invalid_client / AADSTS700027 for every waiting request without any key material
@@ -30,7 +30,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "engine/graph.h"
+#include "engine/graph/graph.h"
 #include "sim.h"
 
 #define CLIENT_ID "00000000-0000-0000-0000-000000000001"

@@ -1,5 +1,5 @@
 /*
- * test_graph_client — end-to-end tests of engine/graph against real graphsim processes on
+ * test_graph_client — end-to-end tests of engine/graph/graph against real graphsim processes on
  * 127.0.0.1: lookups and Graph errors, token failures and expiry, throttling with Retry-After
  * (batched and unbatched, per path and tenant-wide with x-ms-throttle-scope), $batch
  * coalescing, 503 storms, dry runs, the concurrency cap and delivery on a later loop turn; and
@@ -32,7 +32,7 @@
 #include <event2/event.h>
 #include <json-c/json.h>
 
-#include "engine/graph.h"
+#include "engine/graph/graph.h"
 #include "sim.h"
 
 #define CLIENT_ID "00000000-0000-0000-0000-000000000001"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""End-to-end tests of the listeners' limits against hostile clients (engine/http_guard), and
+"""End-to-end tests of the listeners' limits against hostile clients (engine/net/http_guard), and
 of the file trigger's per-file limits: the real `weir run` on 127.0.0.1, raw sockets and
 http.client, Python 3 stdlib only.
 

@@ -227,7 +227,7 @@ class ScopedKeysTest(unittest.TestCase):
         self.assertIn("key show-1 (scope webhook /hooks/a (webhook-id))", out.stdout)
 
 
-# The schema of weir's journal before keys were scoped (engine/journal.c migrations 1 and 2,
+# The schema of weir's journal before keys were scoped (engine/store/journal.c migrations 1 and 2,
 # copied here as they shipped: the test must not follow later edits).
 SCHEMA_2 = [
     "CREATE TABLE events ("

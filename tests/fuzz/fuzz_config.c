@@ -11,7 +11,7 @@
 #include <stdlib.h>
 
 #include "engine/config.h"
-#include "engine/diag.h"
+#include "engine/base/diag.h"
 #include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,5 +1,5 @@
 /*
- * fuzz_cron — wr_cron_parse (engine/cron) on arbitrary text, and on success wr_cron_next_in in
+ * fuzz_cron — wr_cron_parse (engine/lang/cron) on arbitrary text, and on success wr_cron_next_in in
  * a few time zones loaded once (UTC; Europe/Berlin for the usual DST jumps; Pacific/Apia, which
  * skipped a whole day; Australia/Lord_Howe, whose DST shift is 30 minutes) from instants just
  * before DST transitions, a few firings in a row.
@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "engine/cron.h"
+#include "engine/lang/cron.h"
 #include "tests/fuzz/fuzz.h"
 
 #define FIRINGS    3

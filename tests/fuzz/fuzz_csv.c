@@ -1,7 +1,8 @@
 /*
- * fuzz_csv — wr_csv_read (engine/csv) on arbitrary bytes in each format: RFC 4180 CSV (quotes,
- * line breaks inside fields, BOM, CRLF and lone CR), a JSON array of objects and NDJSON, with a
- * small row limit so that limit's path is reached too. The error list is formatted each time.
+ * fuzz_csv — wr_csv_read (triggers/file/csv) on arbitrary bytes in each format: RFC 4180 CSV
+ * (quotes, line breaks inside fields, BOM, CRLF and lone CR), a JSON array of objects and NDJSON,
+ * with a small row limit so that limit's path is reached too. The error list is formatted each
+ * time.
  *
  * Invariants, from csv.h: a clean read has no errors and at most max_rows rows, each an
  * object; a failed read has errors and no rows (a file is taken whole or not at all); errors
@@ -9,7 +10,7 @@
  */
 #include <stdlib.h>
 
-#include "engine/csv.h"
+#include "triggers/file/csv.h"
 #include "tests/fuzz/fuzz.h"
 
 #define MAX_ROWS 64

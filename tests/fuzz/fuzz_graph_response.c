@@ -1,5 +1,5 @@
 /*
- * fuzz_graph_response — what weir reads from an answer body (engine/graph_parse): the token
+ * fuzz_graph_response — what weir reads from an answer body (engine/graph/graph_parse): the token
  * endpoint's answer, Graph's error envelope, a $batch answer with its items' Retry-After,
  * Content-Type and throttling-scope headers and bodies, and the readers every lookup and action
  * takes an entity or a collection out of a 2xx with (as the answer, and as each batch item's
@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/graph.h"
-#include "engine/graph_parse.h"
+#include "engine/graph/graph.h"
+#include "engine/graph/graph_parse.h"
 #include "tests/fuzz/fuzz.h"
 
 #define BATCH_MAX 20

@@ -1,5 +1,5 @@
 /*
- * fuzz_http_frame — wr_http_frame_feed (engine/http_frame) on arbitrary request bytes, fed
+ * fuzz_http_frame — wr_http_frame_feed (engine/net/http_frame) on arbitrary request bytes, fed
  * whole and again in pieces whose size the first byte picks.
  *
  * Invariants, from http_frame.h: the answer does not depend on how the bytes are split (the
@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/http_frame.h"
-#include "engine/strutil.h"
+#include "engine/net/http_frame.h"
+#include "engine/base/strutil.h"
 #include "tests/fuzz/fuzz.h"
 
 struct run {

@@ -1,5 +1,5 @@
 /*
- * fuzz_json — wr_json_parse (engine/json), the one strict reader of outside JSON, on arbitrary
+ * fuzz_json — wr_json_parse (engine/base/json), the one strict reader of outside JSON, on arbitrary
  * bytes, with and without NUL allowed in strings and with a small depth and value limit so
  * those paths are reached too.
  *
@@ -9,7 +9,7 @@
  */
 #include <string.h>
 
-#include "engine/json.h"
+#include "engine/base/json.h"
 #include "tests/fuzz/fuzz.h"
 
 static void check(const char *buf, size_t len, const struct wr_json_opts *opts)

@@ -1,5 +1,5 @@
 /*
- * fuzz_lua_pattern — weir's pattern functions (engine/lua_pattern) against Lua 5.4's own, on
+ * fuzz_lua_pattern — weir's pattern functions (engine/lua/lua_pattern) against Lua 5.4's own, on
  * arbitrary patterns and subjects: a differential target.
  *
  * Input: the first byte picks a start position (-8..7) and a replacement for gsub; the pattern
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/lua_pattern.h"
+#include "engine/lua/lua_pattern.h"
 #include "tests/fuzz/fuzz.h"
 
 #define MAX_PATTERN 64

@@ -1,5 +1,5 @@
 /*
- * fuzz_retry_after — wr_graph_parse_retry_after (engine/graph) on arbitrary header values:
+ * fuzz_retry_after — wr_graph_parse_retry_after (engine/graph/graph) on arbitrary header values:
  * delta-seconds, fractional seconds and the three HTTP-date forms (through curl_getdate), at a
  * fixed "now" so every input gives one answer.
  *
@@ -7,8 +7,8 @@
  */
 #include <stdlib.h>
 
-#include "engine/graph.h"
-#include "engine/graph_parse.h"
+#include "engine/graph/graph.h"
+#include "engine/graph/graph_parse.h"
 #include "tests/fuzz/fuzz.h"
 
 /* 2024-01-01T00:00:00.250Z: not a whole second, so date arithmetic is exercised too. */

@@ -1,6 +1,6 @@
 /*
- * fuzz_template — the `{{ expr }}` syntax (engine/template) on arbitrary strings, then the same
- * string compiled and rendered through the Lua host (engine/lua_host), as a workflow value is
+ * fuzz_template — the `{{ expr }}` syntax (engine/lua/template) on arbitrary strings, then the same
+ * string compiled and rendered through the Lua host (engine/lua/lua_host), as a workflow value is
  * at run time: a whole-value template takes the expression's value, any other becomes a string.
  *
  * Each input gets a fresh sandbox (so nothing cached by an earlier input changes the outcome)
@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/lua_host.h"
-#include "engine/template.h"
+#include "engine/lua/lua_host.h"
+#include "engine/lua/template.h"
 #include "tests/fuzz/fuzz.h"
 
 #define EXPR_BUDGET 20000

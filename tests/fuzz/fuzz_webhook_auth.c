@@ -1,5 +1,5 @@
 /*
- * fuzz_webhook_auth — signature and credential checks (triggers/webhook_auth) on arbitrary
+ * fuzz_webhook_auth — signature and credential checks (triggers/webhook/auth) on arbitrary
  * request headers and bodies, for every scheme: standard-webhooks (default and a wide
  * tolerance), github, hmac (hex with a prefix; base64 SHA-512), bearer, and basic behind an
  * allow_from list. The verifiers are built once from trigger arguments with fixed test secrets
@@ -21,7 +21,7 @@
 #include <strings.h>
 
 #include "tests/fuzz/fuzz.h"
-#include "triggers/webhook_auth.h"
+#include "triggers/webhook/auth.h"
 
 #define MAX_HEADERS 32
 #define NOW         1614265330LL /* the standard-webhooks reference vector's timestamp */

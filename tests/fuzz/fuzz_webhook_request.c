@@ -1,5 +1,5 @@
 /*
- * fuzz_webhook_request — the webhook request → event path (triggers/webhook_request): content
+ * fuzz_webhook_request — the webhook request → event path (triggers/webhook/request): content
  * type, the strict JSON body, `split:` fan-out, idempotency keys from the `id:` template or the
  * delivery headers, and the audit headers. wr_webhook_decode runs for every input against four
  * webhook workflows loaded once: plain; `id:` only; `split:` with an `id:`; `split:` keyed by
@@ -23,12 +23,12 @@
 #include <string.h>
 #include <sys/queue.h>
 
-#include "engine/diag.h"
-#include "engine/lua_host.h"
-#include "engine/strutil.h"
-#include "engine/workflow.h"
+#include "engine/base/diag.h"
+#include "engine/lua/lua_host.h"
+#include "engine/base/strutil.h"
+#include "engine/lang/workflow.h"
 #include "tests/fuzz/fuzz.h"
-#include "triggers/webhook_request.h"
+#include "triggers/webhook/request.h"
 
 #define STEPS "steps:\n  - action: disable-user\n    user: \"{{ event.upn }}\"\n"
 

@@ -1,5 +1,5 @@
 /*
- * fuzz_workflow — wr_workflow_parse (engine/workflow) on arbitrary bytes, read both as YAML
+ * fuzz_workflow — wr_workflow_parse (engine/lang/workflow) on arbitrary bytes, read both as YAML
  * (x.yaml) and as JSON (x.json): srcdoc's two parsers, the schema checks, every action's and
  * trigger's argument checks, template and `when:` compilation in a fresh Lua sandbox each time.
  *
@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/diag.h"
-#include "engine/workflow.h"
+#include "engine/base/diag.h"
+#include "engine/lang/workflow.h"
 #include "tests/fuzz/fuzz.h"
 
 static const char *base_dir;

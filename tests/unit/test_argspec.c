@@ -1,7 +1,7 @@
 /*
- * test_argspec — unit tests for engine/argspec (the key-table checker), the "did you mean"
+ * test_argspec — unit tests for engine/lang/argspec (the key-table checker), the "did you mean"
  * logic it relies on (wr_suggest, wr_edit_distance), secret references, and the template
- * syntax helpers of engine/template.h.
+ * syntax helpers of engine/lua/template.h.
  *
  * Each argument type is checked on its own small document, so a message can be pinned with
  * its position. The real tables (actions, triggers, the workflow itself) are exercised by the
@@ -17,10 +17,10 @@
 
 #include <cmocka.h>
 
-#include "engine/argspec.h"
-#include "engine/lua_host.h"
-#include "engine/strutil.h"
-#include "engine/template.h"
+#include "engine/lang/argspec.h"
+#include "engine/lua/lua_host.h"
+#include "engine/base/strutil.h"
+#include "engine/lua/template.h"
 
 /* {====== suggestions ====== */
 

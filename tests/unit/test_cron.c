@@ -1,5 +1,5 @@
 /*
- * test_cron — unit tests for engine/cron: parsed bitsets, every error message word for word,
+ * test_cron — unit tests for engine/lang/cron: parsed bitsets, every error message word for word,
  * names and macros, the Vixie day-of-month/day-of-week rule, next firing times in UTC and across
  * the 2026 daylight saving changes in Europe/Berlin and America/New_York, and time zone names.
  *
@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "engine/cron.h"
+#include "engine/lang/cron.h"
 
 /* UTC epoch seconds of a UTC calendar time. */
 static int64_t utc(int y, int mo, int d, int h, int mi)

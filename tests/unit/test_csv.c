@@ -1,5 +1,5 @@
 /*
- * test_csv — unit tests for engine/csv: RFC 4180 CSV (quotes, embedded line breaks and the
+ * test_csv — unit tests for triggers/file/csv: RFC 4180 CSV (quotes, embedded line breaks and the
  * line numbers after them, BOM, CRLF, blank lines), every error message word for word, the
  * JSON-array and NDJSON readers, and the Microsoft 365 user template.
  *
@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "engine/csv.h"
-#include "engine/strutil.h"
+#include "triggers/file/csv.h"
+#include "engine/base/strutil.h"
 
 /* Parses s as CSV, expecting success. */
 static void csv_ok(const char *s, struct wr_csv *csv)

@@ -1,5 +1,5 @@
 /*
- * test_duration — unit tests for engine/duration: every accepted form, every error message
+ * test_duration — unit tests for engine/base/duration: every accepted form, every error message
  * word for word, formatting, and parse/format round trips.
  *
  * Not a fuzz target: tests/fuzz covers arbitrary bytes; this file pins down behaviour.
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "engine/duration.h"
+#include "engine/base/duration.h"
 
 #define SEC  1000LL
 #define MIN  (60 * SEC)

@@ -1,14 +1,14 @@
 /*
- * test_graph_parse — unit tests for the pure parts of engine/graph: Retry-After parsing
+ * test_graph_parse — unit tests for the pure parts of engine/graph/graph: Retry-After parsing
  * (delta-seconds, fractional seconds, HTTP-dates in the past and future, garbage, caps),
  * percent-encoding with wr_graph_escape, base64url, and the certificate credential: the JWT
  * client assertion's header, claims and RS256 signature, and the keys it refuses (not RSA,
  * not the certificate's, not PEM) with messages that hold no key material. Also the readers of
- * engine/graph_parse: whole-buffer JSON, token answers, Graph error envelopes, the Retry-After
- * of $batch items and $batch answers (ids out of order, unknown, repeated or malformed).
- * The token scope of each cloud, the throttling scope of a 429, how an answer is described in
- * messages, and a table of unusable 2xx answers (empty, 202, not JSON, truncated, JSON of the
- * wrong shape, an id missing or not a string) run through every reader of Graph answers:
+ * engine/graph/graph_parse: whole-buffer JSON, token answers, Graph error envelopes, the
+ * Retry-After of $batch items and $batch answers (ids out of order, unknown, repeated or
+ * malformed). The token scope of each cloud, the throttling scope of a 429, how an answer is
+ * described in messages, and a table of unusable 2xx answers (empty, 202, not JSON, truncated, JSON
+ * of the wrong shape, an id missing or not a string) run through every reader of Graph answers:
  * none may crash or pass one off as a success. And the path of a user whose UPN starts with '$'.
  *
  * No network and no event loop: tests/e2e/test_graph_client.c drives the client itself.
@@ -28,9 +28,9 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "engine/directory.h"
-#include "engine/graph.h"
-#include "engine/graph_parse.h"
+#include "engine/graph/directory.h"
+#include "engine/graph/graph.h"
+#include "engine/graph/graph_parse.h"
 
 /* 2024-01-01T00:00:00Z in Unix epoch ms: a fixed "now" for every date test. */
 #define NOW_MS 1704067200000LL

@@ -1,5 +1,5 @@
 /*
- * test_history — unit tests for engine/history: listing runs with each filter, short ids and
+ * test_history — unit tests for engine/store/history: listing runs with each filter, short ids and
  * the step reached, run id prefixes (unique, exact, ambiguous, unknown), `weir show`'s
  * contents, retry and cancel (allowed and refused, rows changed exactly as the executor
  * expects), the text formats, and the four commands through wr_cli_main.
@@ -25,11 +25,11 @@
 #include <unistd.h>
 
 #include "engine/cli.h"
-#include "engine/history.h"
-#include "engine/journal.h"
-#include "engine/run.h"
-#include "engine/strutil.h"
-#include "engine/workflow_set.h"
+#include "engine/store/history.h"
+#include "engine/store/journal.h"
+#include "engine/exec/run.h"
+#include "engine/base/strutil.h"
+#include "engine/lang/workflow_set.h"
 
 /* 2024-05-01T14:00:00Z; the tests run with TZ=UTC. */
 #define NOW    1714572000000LL
@@ -587,7 +587,7 @@ static void expect_capped(const char *s, size_t max, size_t ascii, size_t total)
 }
 
 /* A failed run's error is stored once, in its step's row; long errors are cut: to
-   WR_HISTORY_SUMMARY_MAX in a list, WR_RUN_ERROR_MAX in a shown run. */
+   WR_HISTORY_SUMMARY_MAX in a list, WR_STORED_ERROR_MAX in a shown run. */
 static void test_errors_stored_once_and_capped(void **state)
 {
     struct fixture *fx = *state;
@@ -609,9 +609,9 @@ static void test_errors_stored_once_and_capped(void **state)
     json_object_put(runs);
 
     struct json_object *run = show(fx, RUN_A);
-    expect_capped(str(run, "error"), WR_RUN_ERROR_MAX, 1, big.len);
+    expect_capped(str(run, "error"), WR_STORED_ERROR_MAX, 1, big.len);
     expect_capped(str(json_object_array_get_idx(member(run, "steps"), 1), "error"),
-                  WR_RUN_ERROR_MAX, 1, big.len);
+                  WR_STORED_ERROR_MAX, 1, big.len);
     json_object_put(run);
 
     /* Short errors come whole; the run's own error wins over its step's. */

@@ -1,5 +1,5 @@
 /*
- * test_http_frame — unit tests for engine/http_frame: requests accepted whole and fed a byte at
+ * test_http_frame — unit tests for engine/net/http_frame: requests accepted whole and fed a byte at
  * a time (the same answer either way), what is cut (chunk extensions, trailer fields), where
  * a request ends (pipelining), and each refusal with its status and message.
  */
@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "engine/http_frame.h"
-#include "engine/strutil.h"
+#include "engine/net/http_frame.h"
+#include "engine/base/strutil.h"
 
 #define MAX_HEAD 1024
 #define MAX_BODY 100

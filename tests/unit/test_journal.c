@@ -1,5 +1,5 @@
 /*
- * test_journal — unit tests for engine/journal on a real SQLite file and a libevent loop:
+ * test_journal — unit tests for engine/store/journal on a real SQLite file and a libevent loop:
  * idempotency keys unique per scope (and not across scopes), the retention window, the
  * migration of a schema 2 journal (built here with that schema's own SQL) that scopes the old
  * keys from their source and still recognises them, the owner's claim (a second claim fails
@@ -23,8 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/journal.h"
-#include "engine/strutil.h"
+#include "engine/store/journal.h"
+#include "engine/base/strutil.h"
 
 struct fixture {
     char dir[64];
@@ -232,7 +232,7 @@ static void a_key_outside_the_window_is_forgotten(void **state)
 
 /* {====== migration from schema 2 ====== */
 
-/* engine/journal.c's migrations 1 and 2 as they shipped (the test must not follow edits). */
+/* engine/store/journal.c's migrations 1 and 2 as they shipped (the test must not follow edits). */
 static const char *const schema_2[] = {
     "CREATE TABLE events ("
     "  id TEXT PRIMARY KEY,"

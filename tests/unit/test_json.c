@@ -1,5 +1,5 @@
 /*
- * test_json — unit tests for engine/json, the one strict JSON reader: what RFC 8259 allows
+ * test_json — unit tests for engine/base/json, the one strict JSON reader: what RFC 8259 allows
  * is read exactly (numbers at the 64-bit edges, doubles keeping their text, escapes,
  * surrogate pairs, any top-level value), what it does not is refused with the offset, line,
  * column, key path and a message that says what is wrong (NaN, Infinity, single quotes,
@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "engine/json.h"
-#include "engine/strutil.h"
+#include "engine/base/json.h"
+#include "engine/base/strutil.h"
 
 /* Parses text and expects success; returns the tree written back as plain JSON (owned). */
 static char *ok_n(const char *text, size_t len, const struct wr_json_opts *opts)

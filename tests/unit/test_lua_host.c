@@ -15,8 +15,8 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "engine/lua_host.h"
-#include "engine/strutil.h"
+#include "engine/lua/lua_host.h"
+#include "engine/base/strutil.h"
 
 /* {====== helpers ====== */
 

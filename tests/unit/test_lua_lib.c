@@ -1,5 +1,5 @@
 /*
- * test_lua_lib — unit tests for engine/lua_lib (the weir.* helpers), driven through a real
+ * test_lua_lib — unit tests for engine/lua/lua_lib (the weir.* helpers), driven through a real
  * sandboxed state: every helper's results and error messages word for word, JSON round trips,
  * the log sink, the environment allow-list, and that a Lua error raised under the memory cap
  * in the middle of a conversion leaks nothing (run under ASan to see it).
@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "engine/lua_host.h"
+#include "engine/lua/lua_host.h"
 
 #define ENV_SET   "WEIR_LUALIB_TEST_SET"
 #define ENV_UNSET "WEIR_LUALIB_TEST_UNSET"

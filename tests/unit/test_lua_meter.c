@@ -1,6 +1,6 @@
 /*
- * test_lua_meter — the metered utf8, table and string-to-number functions (engine/lua_meter)
- * against Lua 5.4's own, and the sandbox's time limit (engine/lua_host) on the single
+ * test_lua_meter — the metered utf8, table and string-to-number functions (engine/lua/lua_meter)
+ * against Lua 5.4's own, and the sandbox's time limit (engine/lua/lua_host) on the single
  * operations that cost far more than an instruction (issue #13 follow-up).
  *
  * Equivalence: a plain lua_State holds Lua's functions (O) and weir's (N) side by side; a Lua
@@ -30,8 +30,8 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "engine/lua_host.h"
-#include "engine/lua_meter.h"
+#include "engine/lua/lua_host.h"
+#include "engine/lua/lua_meter.h"
 
 /* {====== equivalence with Lua's own ====== */
 

@@ -1,5 +1,5 @@
 /*
- * test_lua_pattern — weir's string.find/match/gmatch/gsub/rep (engine/lua_pattern) against
+ * test_lua_pattern — weir's string.find/match/gmatch/gsub/rep (engine/lua/lua_pattern) against
  * Lua 5.4's own, and their work bounded by the sandbox's budget (issue #13, item 7).
  *
  * Equivalence: a plain lua_State holds the real string library's functions and weir's side by
@@ -25,8 +25,8 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "engine/lua_host.h"
-#include "engine/lua_pattern.h"
+#include "engine/lua/lua_host.h"
+#include "engine/lua/lua_pattern.h"
 
 /* {====== equivalence with Lua's own ====== */
 

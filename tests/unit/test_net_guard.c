@@ -1,5 +1,5 @@
 /*
- * test_net_guard — unit tests for engine/net_guard, the SSRF guard of http-request: a table of
+ * test_net_guard — unit tests for engine/net/net_guard, the SSRF guard of http-request: a table of
  * addresses with the verdict each must get (every refused IPv4 and IPv6 range at and just
  * outside its edges, the IPv6 forms that carry an IPv4 address, non-IP addresses), allow-list
  * parsing (strict syntax, host bits, prefix lengths) and matching (IPv4-mapped forms, /32 and
@@ -21,8 +21,8 @@
 #include <sys/un.h>
 
 #include "engine/config.h"
-#include "engine/diag.h"
-#include "engine/net_guard.h"
+#include "engine/base/diag.h"
+#include "engine/net/net_guard.h"
 
 /* A socket address from text (IPv4 or IPv6) and a port; fails the test on bad text. */
 static struct sockaddr_storage addr_port(const char *text, unsigned port)

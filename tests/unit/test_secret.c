@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "engine/secret.h"
+#include "engine/base/secret.h"
 
 static void want_mask(const char *in, const char *want)
 {

@@ -1,5 +1,5 @@
 /*
- * test_size — unit tests for engine/size: every accepted form, every error message word for
+ * test_size — unit tests for engine/base/size: every accepted form, every error message word for
  * word, json-c values, formatting and parse/format round trips.
  */
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "engine/size.h"
+#include "engine/base/size.h"
 
 /* Parses s, expecting success, and returns the value. */
 static uint64_t parse_ok(const char *s)

@@ -1,5 +1,5 @@
 /*
- * test_srcdoc — unit tests for engine/srcdoc: positions of keys and values in YAML and JSON,
+ * test_srcdoc — unit tests for engine/base/srcdoc: positions of keys and values in YAML and JSON,
  * scalar typing under the YAML 1.2 core schema, key paths and their quoting, and the limits
  * and rejections (duplicate keys, aliases, tags, depth, size, NUL bytes, several documents).
  *
@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "engine/srcdoc.h"
-#include "engine/strutil.h"
+#include "engine/base/srcdoc.h"
+#include "engine/base/strutil.h"
 
 /* {====== helpers ====== */
 

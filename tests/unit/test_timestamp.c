@@ -1,5 +1,5 @@
 /*
- * test_timestamp — unit tests for engine/timestamp, the one ISO-8601 / RFC 3339 reader
+ * test_timestamp — unit tests for engine/base/timestamp, the one ISO-8601 / RFC 3339 reader
  * (wait_until: and weir.date): exact instants with zones and fractions, and every impossible
  * field refused by name (issue #13: 2099-02-30, 25:61 and +99:00 used to be accepted and
  * waited for the wrong time).
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "engine/timestamp.h"
+#include "engine/base/timestamp.h"
 
 static void ok(const char *s, int64_t sec, int32_t nsec)
 {

@@ -1,5 +1,5 @@
 /*
- * test_webhook_auth — unit tests for triggers/webhook_auth: every scheme against published or
+ * test_webhook_auth — unit tests for triggers/webhook/auth: every scheme against published or
  * independently computed vectors (valid, one of several valid, tampered body, wrong secret,
  * timestamp outside the tolerance, missing headers, a signature made for another id), the
  * configuration errors that must not name a secret, and CIDR parsing and matching for IPv4
@@ -22,7 +22,7 @@
 #include <json-c/json.h>
 #include <netinet/in.h>
 
-#include "triggers/webhook_auth.h"
+#include "triggers/webhook/auth.h"
 
 /* The Standard Webhooks reference vector (svix / standard-webhooks test suites). */
 #define STD_SECRET "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

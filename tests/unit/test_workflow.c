@@ -1,6 +1,6 @@
 /*
- * test_workflow — unit tests for the workflow loader (engine/workflow, engine/workflow_set,
- * engine/config and the argument tables of actions/ and triggers/).
+ * test_workflow — unit tests for the workflow loader (engine/lang/workflow,
+ * engine/lang/workflow_set, engine/config and the argument tables of actions/ and triggers/).
  *
  * The heart of it is the fixture runner: every file or directory in tests/fixtures/invalid is
  * loaded exactly as `weir validate` loads it and its messages are compared, word for word, to
@@ -26,9 +26,9 @@
 #include <cmocka.h>
 
 #include "engine/config.h"
-#include "engine/strutil.h"
-#include "engine/workflow.h"
-#include "engine/workflow_set.h"
+#include "engine/base/strutil.h"
+#include "engine/lang/workflow.h"
+#include "engine/lang/workflow_set.h"
 
 /* The fixture runner refuses to pass with fewer, so deleting fixtures cannot make it green. */
 #define MIN_INVALID_FIXTURES 45

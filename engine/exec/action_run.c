@@ -1,0 +1,364 @@
+/*
+ * action_run — the context behind the wr_action_* calls (actions/action.h) and the runner
+ * that starts an action and delivers its outcome (engine/exec/action_run.h).
+ *
+ * One wr_action_ctx lives from wr_action_start until the outcome has been delivered. The
+ * action finishes with wr_action_succeed or wr_action_fail; either only records the outcome
+ * and activates an event, so the runner's callback always runs on a later loop turn, never on
+ * the action's stack (which may be inside a Graph or libcurl callback). In a dry run,
+ * wr_action_write records the request in the plan and answers with a synthetic 204 the same
+ * way. This module does not retry: the Graph client retries within a request, the run
+ * executor across runs.
+ *
+ * In a real run the action runs in a Graph trace of its own (engine/graph/graph.h): every Graph
+ * request it makes, through the directory or directly, is recorded, and a successful outcome's
+ * output gets them as "graph" (method, path, status, request_id, client_request_id; the first
+ * and last WR_GRAPH_TRACE_MAX / 2 with "graph_omitted" when there were more), so the ids
+ * Microsoft support asks for are kept when a step "worked". Dry runs have no trace.
+ */
+#include "engine/exec/action_run.h"
+
+#include <assert.h>
+#include <event2/event.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/graph/directory.h"
+#include "engine/base/duration.h"
+#include "engine/graph/graph.h"
+#include "engine/base/strutil.h"
+
+/* A dry-run write waiting for its synthetic answer. */
+struct dry_write {
+    struct wr_action_ctx *ctx;
+    struct event *ev;
+    void (*done)(void *arg, const struct wr_graph_result *res);
+    void *arg;
+    struct dry_write *next;
+};
+
+struct wr_action_ctx {
+    struct wr_action_env env;
+    const struct wr_action *action;
+    struct json_object *args;
+    wr_action_done_fn done;
+    void *done_arg;
+    void *state;
+    size_t state_size;
+    struct json_object *plan; /* dry run: the recorded mutations */
+    struct dry_write *writes;
+    struct event *finish_ev;
+    bool finished;
+    bool ok;
+    bool retriable;
+    bool throttled;
+    int64_t retry_after_ms;
+    bool replica_lag;
+    struct json_object *output;
+    char *error;
+    struct wr_graph_trace *trace; /* real runs: the Graph requests the action made */
+};
+
+static void ctx_free(struct wr_action_ctx *ctx)
+{
+    for (struct dry_write *w = ctx->writes, *next; w; w = next) {
+        next = w->next;
+        event_free(w->ev);
+        free(w);
+    }
+    if (ctx->finish_ev) {
+        event_free(ctx->finish_ev);
+    }
+    json_object_put(ctx->args);
+    json_object_put(ctx->plan);
+    json_object_put(ctx->output);
+    free(ctx->error);
+    free(ctx->state);
+    wr_graph_trace_close(ctx->trace);
+    wr_graph_trace_put(ctx->trace);
+    free(ctx);
+}
+
+static void on_finish(evutil_socket_t fd, short what, void *arg)
+{
+    struct wr_action_ctx *ctx = arg;
+    (void)fd;
+    (void)what;
+    struct wr_action_outcome out = {
+        .ok = ctx->ok,
+        .retriable = ctx->retriable,
+        .output = ctx->output,
+        .error = ctx->error,
+        .throttled = ctx->throttled,
+        .retry_after_ms = ctx->retry_after_ms,
+        .replica_lag = ctx->replica_lag,
+        .plan = ctx->plan,
+    };
+    ctx->done(ctx->done_arg, &out);
+    ctx_free(ctx);
+}
+
+int wr_action_start(const struct wr_action_env *env, const struct wr_action *action,
+                    struct json_object *args, wr_action_done_fn done, void *arg)
+{
+    if (!action || !action->execute) {
+        return -1;
+    }
+    struct wr_action_ctx *ctx = wr_xcalloc(1, sizeof(*ctx));
+    ctx->env = *env;
+    ctx->action = action;
+    ctx->args = args ? json_object_get(args) : json_object_new_object();
+    ctx->done = done;
+    ctx->done_arg = arg;
+    ctx->plan = env->dry_run ? json_object_new_array() : NULL;
+    ctx->finish_ev = event_new(env->base, -1, 0, on_finish, ctx);
+    ctx->trace = env->dry_run || !env->graph ? NULL : wr_graph_trace_new();
+    if (ctx->trace) {
+        /* The action's requests, and those its callbacks start, carry the trace. */
+        struct wr_graph_trace *outer = wr_graph_trace_swap(env->graph, ctx->trace);
+        action->execute(ctx);
+        wr_graph_trace_swap(env->graph, outer);
+    } else {
+        action->execute(ctx);
+    }
+    return 0;
+}
+
+/* {====== what an action may use ====== */
+
+struct json_object *wr_action_args(struct wr_action_ctx *ctx)
+{
+    return ctx->args;
+}
+
+const char *wr_action_arg_str(struct wr_action_ctx *ctx, const char *name)
+{
+    struct json_object *v = NULL;
+    if (json_object_object_get_ex(ctx->args, name, &v) &&
+        json_object_is_type(v, json_type_string)) {
+        return json_object_get_string(v);
+    }
+    return NULL;
+}
+
+struct wr_graph *wr_action_graph(struct wr_action_ctx *ctx)
+{
+    return ctx->env.graph;
+}
+
+struct wr_directory *wr_action_directory(struct wr_action_ctx *ctx)
+{
+    return ctx->env.dir;
+}
+
+bool wr_action_dry_run(struct wr_action_ctx *ctx)
+{
+    return ctx->env.dry_run;
+}
+
+const struct wr_net_guard *wr_action_net_guard(struct wr_action_ctx *ctx)
+{
+    return ctx->env.net;
+}
+
+void *wr_action_state(struct wr_action_ctx *ctx, size_t size)
+{
+    if (!ctx->state) {
+        ctx->state = wr_xcalloc(1, size ? size : 1);
+        ctx->state_size = size;
+    }
+    assert(size <= ctx->state_size);
+    return ctx->state;
+}
+
+/* A copy of body for the plan with every "password" member replaced by "***": a generated
+   or given password must never reach a plan that is printed or stored. */
+static struct json_object *masked_copy(struct json_object *body)
+{
+    if (json_object_is_type(body, json_type_object)) {
+        struct json_object *out = json_object_new_object();
+        json_object_object_foreach(body, key, val)
+        {
+            json_object_object_add(out, key,
+                                   strcmp(key, "password") == 0 ? json_object_new_string("***")
+                                                                : masked_copy(val));
+        }
+        return out;
+    }
+    if (json_object_is_type(body, json_type_array)) {
+        struct json_object *out = json_object_new_array();
+        for (size_t i = 0; i < json_object_array_length(body); i++) {
+            json_object_array_add(out, masked_copy(json_object_array_get_idx(body, i)));
+        }
+        return out;
+    }
+    return json_object_get(body);
+}
+
+static void on_dry_write(evutil_socket_t fd, short what, void *arg)
+{
+    struct dry_write *w = arg;
+    struct wr_action_ctx *ctx = w->ctx;
+    (void)fd;
+    (void)what;
+    for (struct dry_write **p = &ctx->writes; *p; p = &(*p)->next) {
+        if (*p == w) {
+            *p = w->next;
+            break;
+        }
+    }
+    struct wr_graph_result res = {.status = 204, .ok = true};
+    void (*done)(void *, const struct wr_graph_result *) = w->done;
+    void *done_arg = w->arg;
+    event_free(w->ev);
+    free(w);
+    done(done_arg, &res);
+}
+
+int wr_action_write(struct wr_action_ctx *ctx, const char *method, const char *path,
+                    struct json_object *body,
+                    void (*done)(void *arg, const struct wr_graph_result *res), void *arg)
+{
+    assert(!ctx->finished);
+    if (!ctx->env.dry_run) {
+        return wr_graph_request(ctx->env.graph, method, path, body, WR_GRAPH_WRITE, done, arg);
+    }
+    /* A path that is a whole URL is a call to another service (http-request): the plan says
+       "url" for it. */
+    bool url = strncmp(path, "http://", 7) == 0 || strncmp(path, "https://", 8) == 0;
+    struct json_object *entry = json_object_new_object();
+    json_object_object_add(entry, "method", json_object_new_string(method));
+    json_object_object_add(entry, url ? "url" : "path", json_object_new_string(path));
+    json_object_object_add(entry, "body", body ? masked_copy(body) : NULL);
+    json_object_array_add(ctx->plan, entry);
+
+    struct dry_write *w = wr_xcalloc(1, sizeof(*w));
+    w->ctx = ctx;
+    w->done = done;
+    w->arg = arg;
+    w->ev = event_new(ctx->env.base, -1, 0, on_dry_write, w);
+    w->next = ctx->writes;
+    ctx->writes = w;
+    event_active(w->ev, EV_TIMEOUT, 0);
+    return 0;
+}
+
+static void finish(struct wr_action_ctx *ctx)
+{
+    assert(!ctx->finished);
+    ctx->finished = true;
+    wr_graph_trace_close(ctx->trace); /* a request still finishing is not this step's */
+    event_active(ctx->finish_ev, EV_TIMEOUT, 0);
+}
+
+void wr_action_succeed(struct wr_action_ctx *ctx, struct json_object *output)
+{
+    ctx->ok = true;
+    ctx->output = output ? output : json_object_new_object();
+    if (wr_graph_trace_count(ctx->trace) > 0 &&
+        json_object_is_type(ctx->output, json_type_object)) {
+        size_t omitted = 0;
+        json_object_object_add(ctx->output, "graph", wr_graph_trace_json(ctx->trace, &omitted));
+        if (omitted > 0) {
+            json_object_object_add(ctx->output, "graph_omitted",
+                                   json_object_new_int64((int64_t)omitted));
+        }
+    }
+    finish(ctx);
+}
+
+void wr_action_fail(struct wr_action_ctx *ctx, const struct wr_graph_result *res, bool retriable,
+                    const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    wr_action_vfail(ctx, res, retriable, fmt, ap);
+    va_end(ap);
+}
+
+/* The failure behind wr_action_vfail and wr_action_vfail_lag: lag_ms >= 0 marks replica lag. */
+static void vfail(struct wr_action_ctx *ctx, const struct wr_graph_result *res, bool retriable,
+                  int64_t lag_ms, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+
+static void vfail(struct wr_action_ctx *ctx, const struct wr_graph_result *res, bool retriable,
+                  int64_t lag_ms, const char *fmt, va_list ap)
+{
+    struct wr_buf b = {0};
+    wr_buf_vaddf(&b, fmt, ap);
+    if (res) {
+        const char *code = res->error_code && *res->error_code ? res->error_code : "error";
+        const char *msg = res->error_message ? res->error_message : "";
+        if (b.len) {
+            wr_buf_add(&b, ": ");
+        }
+        if (res->status) {
+            wr_buf_addf(&b, "Graph %ld %s: %s", res->status, code, msg);
+        } else {
+            wr_buf_addf(&b, "Graph request failed (%s): %s", code, msg);
+        }
+        /* What Microsoft support asks for: Graph's request-id and the client-request-id. */
+        char *ids = wr_graph_result_ids(res);
+        wr_buf_add(&b, ids);
+        free(ids);
+        retriable = res->retriable;
+        /* Throttling is Graph asking for time, not a failure of the step: see run.c. */
+        ctx->throttled =
+            retriable && (res->status == 429 || (res->status == 503 && res->retry_after_ms > 0));
+        ctx->retry_after_ms = ctx->throttled ? res->retry_after_ms : 0;
+    }
+    if (lag_ms >= 0) {
+        char age[WR_DURATION_BUFLEN], window[WR_DURATION_BUFLEN];
+        wr_duration_format(lag_ms - lag_ms % 100, age, sizeof(age));
+        wr_duration_format(WR_DIRECTORY_REPLICA_WINDOW_MS, window, sizeof(window));
+        wr_buf_addf(&b,
+                    " (replica lag: weir created or changed this object %s ago and Graph's "
+                    "replicas may not have it yet; retried until it is %s old)",
+                    age, window);
+        retriable = true;
+        ctx->throttled = false;
+        ctx->retry_after_ms = 0;
+        ctx->replica_lag = true;
+    }
+    ctx->ok = false;
+    ctx->retriable = retriable;
+    ctx->error = wr_buf_take(&b);
+    finish(ctx);
+}
+
+void wr_action_vfail(struct wr_action_ctx *ctx, const struct wr_graph_result *res, bool retriable,
+                     const char *fmt, va_list ap)
+{
+    vfail(ctx, res, retriable, -1, fmt, ap);
+}
+
+void wr_action_fail_lag(struct wr_action_ctx *ctx, const struct wr_graph_result *res,
+                        int64_t age_ms, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    wr_action_vfail_lag(ctx, res, age_ms, fmt, ap);
+    va_end(ap);
+}
+
+void wr_action_vfail_lag(struct wr_action_ctx *ctx, const struct wr_graph_result *res,
+                         int64_t age_ms, const char *fmt, va_list ap)
+{
+    vfail(ctx, res, true, age_ms < 0 ? 0 : age_ms, fmt, ap);
+}
+
+char *wr_action_bad_user_ref(const char *name, const char *ref)
+{
+    if (!ref || !*ref) {
+        return wr_xasprintf("'%s' is empty: give an object id, a userPrincipalName or mail "
+                            "address, or employeeId:VALUE (in a dry run, the id of a user an "
+                            "earlier step would create is null: nothing was created)",
+                            name);
+    }
+    return wr_xasprintf("'%s' is not a user reference: expected an object id, a "
+                        "userPrincipalName or mail address, or employeeId:VALUE",
+                        ref);
+}
+
+/* }====== */

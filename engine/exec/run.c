@@ -1,0 +1,1300 @@
+/*
+ * run — the durable run executor; see run.h.
+ *
+ * A run in progress is a struct exec driven by callbacks: commit of a state change ->
+ * start of the next effect -> its outcome -> commit of the result -> ... A run leaves memory
+ * whenever it reaches a durable pause (waiting, retrying) or its end; the poll timer picks it
+ * up again from the journal when it is due.
+ *
+ * Poison runs: runs.crashes counts the starts of a run in a row that no step finished after.
+ * A crash (a fatal signal; wr_runner_arm_crash_marker leaves <state>.crashed behind) keeps the
+ * count; any other stop (kill -9, power loss) makes the next daemon ignore it. A run that was
+ * in progress at runs.max_crashes crashes in a row is parked as failed instead of resumed, and
+ * runs with a count (suspects) resume one at a time, so that only the run a crash follows
+ * accumulates crashes, not the runs that happened to be in progress beside it.
+ */
+#include "engine/exec/run.h"
+
+#include <event2/event.h>
+#include <json-c/json.h>
+#include <sqlite3.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/exec/action_run.h"
+#include "engine/base/duration.h"
+#include "engine/store/journal.h"
+#include "engine/base/json.h"
+#include "engine/base/log.h"
+#include "engine/lua/lua_host.h"
+#include "engine/base/metrics.h"
+#include "engine/base/strutil.h"
+#include "engine/base/timestamp.h"
+#include "engine/lang/workflow_set.h"
+
+#define ON_ERROR_BASE 1000 /* steps.idx of on_error step i is ON_ERROR_BASE + i */
+
+/* A workflow set and the runs in memory that started on it (see wr_runner_set_workflows). */
+struct set_use {
+    const struct wr_workflow_set *set;
+    size_t runs;
+    struct set_use *next;
+};
+
+struct wr_runner {
+    struct event_base *base;
+    struct wr_journal *journal;
+    sqlite3 *db; /* reading connection */
+    const struct wr_workflow_set *set;
+    struct set_use *uses; /* the current set first, then older ones still used by runs */
+    struct wr_graph *graph;
+    struct wr_directory *dir;
+    int max_concurrent;
+    int poll_ms;
+    bool dry_run;
+    const struct wr_net_guard *net; /* http.allow, passed to every action */
+    size_t active;
+    struct json_object *active_ids; /* run id -> null: in progress here */
+    struct event *poll;
+    struct event *kick;      /* a poll on the next loop turn: many kicks in one turn, one poll */
+    sqlite3_stmt *due[2];    /* prepared once: open runs in rowid order; deferred runs now due */
+    sqlite3_stmt *body;      /* an event's body, read only for the runs that start */
+    sqlite3_stmt *steps;     /* a run's stored steps, to resume it where it stopped */
+    sqlite3_stmt *cancelled; /* was the run cancelled (by `weir cancel`) meanwhile? */
+    sqlite3_stmt *crashes;   /* a run's stored crash count */
+    int64_t cursor;          /* queued runs up to this rowid were started (or are in memory) */
+    bool rescan;             /* the next poll looks at every open run, not just after cursor */
+    bool stopping;
+    int max_crashes;     /* runs.max_crashes */
+    bool crashed_before; /* the previous daemon crashed: stored crash counts are true */
+    int suspects;        /* runs in memory that resumed with a crash count (at most one) */
+    char *crash_marker;  /* <state>.crashed */
+};
+
+struct exec {
+    struct wr_runner *r;
+    char id[40];
+    const struct wr_workflow *wf;
+    struct json_object *event;   /* owned */
+    struct json_object *outputs; /* owned: step id -> output */
+    struct json_object *error;   /* owned: the failure on_error steps see, or NULL */
+    bool in_on_error;
+    size_t idx;   /* index within steps or on_error */
+    int attempts; /* attempts already made of the current step */
+    int64_t wait_started;
+    bool had_errors;                /* a continue_on_error step failed */
+    char *pending_error;            /* the failure being recorded before on_error / the end */
+    struct wr_journal_batch *carry; /* records that ride with the next commit (see carry()) */
+    bool keyed;          /* has a concurrency key: later runs of the key may be waiting for it */
+    struct set_use *use; /* the set wf belongs to: kept alive while this run is in memory */
+    int64_t attempt_started; /* monotonic ms when the current attempt started, or 0 */
+    int64_t throttled_since; /* wall ms since Graph throttles the current step, or 0 */
+    bool counted;            /* this start is in runs.crashes and no step has finished since */
+    bool suspect;            /* holds the runner's one suspect slot */
+    bool replica_lag;        /* the attempt being recorded failed for replica lag */
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const struct wr_step *current_step(const struct exec *x)
+{
+    if (x->in_on_error) {
+        return x->idx < x->wf->non_error ? &x->wf->on_error[x->idx] : NULL;
+    }
+    return x->idx < x->wf->nsteps ? &x->wf->steps[x->idx] : NULL;
+}
+
+static int64_t step_row(const struct exec *x)
+{
+    return (int64_t)x->idx + (x->in_on_error ? ON_ERROR_BASE : 0);
+}
+
+/* One run less uses u; a set that is no longer current is forgotten with its last run. */
+static void set_use_release(struct wr_runner *r, struct set_use *u)
+{
+    if (!u || --u->runs > 0 || u == r->uses) {
+        return;
+    }
+    for (struct set_use **p = &r->uses; *p; p = &(*p)->next) {
+        if (*p == u) {
+            *p = u->next;
+            free(u);
+            return;
+        }
+    }
+}
+
+static void exec_free(struct exec *x)
+{
+    set_use_release(x->r, x->use);
+    json_object_put(x->event);
+    json_object_put(x->outputs);
+    json_object_put(x->error);
+    free(x->pending_error);
+    free(x);
+}
+
+/* The run leaves memory (finished, or paused durably). */
+static void on_carry_stored(void *arg, struct wr_journal_batch *b, int rc, const char *error);
+static void kick_soon(struct wr_runner *r);
+
+/* The run holds no suspect slot any more: another suspect may resume. */
+static void suspect_release(struct exec *x)
+{
+    if (x->suspect) {
+        x->suspect = false;
+        x->r->suspects--;
+        x->r->rescan = true;
+        kick_soon(x->r);
+    }
+}
+
+static void exec_release(struct exec *x)
+{
+    struct wr_runner *r = x->r;
+    if (x->counted && r->stopping) {
+        /* A clean stop before any step finished is no crash: take this start back out. */
+        if (!x->carry) {
+            x->carry = wr_journal_batch_new();
+        }
+        wr_journal_batch_add_op(
+            x->carry, "UPDATE runs SET crashes = max(crashes - 1, 0) WHERE id = ?", "t", x->id);
+    }
+    suspect_release(x);
+    if (x->carry) {
+        /* Leaving memory with records still carried (stopping, cancelled): store them. */
+        if (wr_journal_submit(r->journal, x->carry, on_carry_stored, NULL) != 0) {
+            wr_log(WR_LOG_WARN, "run state not stored at shutdown; the run resumes earlier", "run",
+                   x->id, NULL);
+        }
+        x->carry = NULL;
+    }
+    json_object_object_del(r->active_ids, x->id);
+    r->active--;
+    /* A keyed run's successor sits before the cursor: look at every open run again. */
+    r->rescan = r->rescan || x->keyed;
+    exec_free(x);
+    if (!r->stopping) {
+        kick_soon(r);
+    }
+}
+
+/* {====== committing state changes ====== */
+
+typedef void (*then_fn)(struct exec *x);
+
+struct commit_wait {
+    struct exec *x;
+    then_fn then;
+};
+
+static void on_commit(void *arg, struct wr_journal_batch *b, int rc, const char *error)
+{
+    struct commit_wait *w = arg;
+    struct exec *x = w->x;
+    then_fn then = w->then;
+    (void)b;
+    free(w);
+    if (rc != 0) {
+        /* The state change is not durable: stop here; the poll resumes from the store. */
+        wr_log(WR_LOG_ERROR, "run state could not be stored; will resume from the journal", "run",
+               x->id, "error", error ? error : "", NULL);
+        exec_release(x);
+        return;
+    }
+    then(x);
+}
+
+/* Submits b and continues with then(x) once it is committed. */
+static void commit(struct exec *x, struct wr_journal_batch *b, then_fn then)
+{
+    if (x->carry) {
+        /* what was carried first, then b: one transaction, in the order they happened */
+        wr_journal_batch_move_ops(x->carry, b);
+        wr_journal_batch_free(b);
+        b = x->carry;
+        x->carry = NULL;
+    }
+    struct commit_wait *w = wr_xcalloc(1, sizeof(*w));
+    w->x = x;
+    w->then = then;
+    if (wr_journal_submit(x->r->journal, b, on_commit, w) != 0) {
+        free(w);
+        exec_release(x);
+    }
+}
+
+/*
+ * Records b without waiting for it, and continues with then(x) at once: b rides with the
+ * next commit. Only for transitions after which nothing leaves weir before that commit (a
+ * step's result followed by the next step's "running" record, the run's start followed by
+ * its first step, a script's result): every record is still durable before the next effect,
+ * in fewer fsyncs. A crash in between loses only records of work without effects outside
+ * (a script runs again, as does an action whose result was not yet stored).
+ */
+static void carry(struct exec *x, struct wr_journal_batch *b, then_fn then)
+{
+    if (x->carry) {
+        wr_journal_batch_move_ops(x->carry, b);
+        wr_journal_batch_free(b);
+    } else {
+        x->carry = b;
+    }
+    then(x);
+}
+
+static void on_carry_stored(void *arg, struct wr_journal_batch *b, int rc, const char *error)
+{
+    (void)arg;
+    (void)b;
+    if (rc != 0) {
+        wr_log(WR_LOG_ERROR, "run state could not be stored; will resume from the journal", "error",
+               error ? error : "", NULL);
+    }
+}
+
+static void set_run(struct wr_journal_batch *b, const char *id, const char *status, int64_t next_at,
+                    const char *msg)
+{
+    char *error = wr_text_cap(msg, WR_STORED_ERROR_MAX);
+    if (next_at > 0) {
+        wr_journal_batch_add_op(b,
+                                "UPDATE runs SET status = ?, next_at = ?, error = ?, "
+                                "updated_at = ? WHERE id = ? AND status <> 'cancelled'",
+                                "titit", status, next_at, error, now_ms(), id);
+    } else {
+        wr_journal_batch_add_op(b,
+                                "UPDATE runs SET status = ?, next_at = NULL, error = ?, "
+                                "updated_at = ? WHERE id = ? AND status <> 'cancelled'",
+                                "ttit", status, error, now_ms(), id);
+    }
+    free(error);
+}
+
+static void set_step(struct wr_journal_batch *b, struct exec *x, const char *status,
+                     const char *args, const char *output, const char *msg)
+{
+    char *error = wr_text_cap(msg, WR_STORED_ERROR_MAX);
+    const struct wr_step *s = current_step(x);
+    int64_t now = now_ms();
+    if (x->counted && strcmp(status, "running") != 0) {
+        /* A step finished (or paused durably): this start did not end in a crash loop. */
+        wr_journal_batch_add_op(b, "UPDATE runs SET crashes = 0 WHERE id = ?", "t", x->id);
+        x->counted = false;
+        suspect_release(x);
+    }
+    bool started = strcmp(status, "running") == 0 || strcmp(status, "waiting") == 0;
+    bool open = started || strcmp(status, "retrying") == 0;
+    int64_t started_at = strcmp(status, "running") == 0 ? now : x->wait_started;
+    /* NULL keeps what is stored (coalesce): started_at only changes when a step starts. */
+    const char *sql =
+        "INSERT INTO steps (run_id, idx, step_id, status, attempts, started_at, finished_at, "
+        "args, output, error, throttled_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (run_id, idx) DO UPDATE SET status = excluded.status, attempts = "
+        "excluded.attempts, started_at = coalesce(excluded.started_at, started_at), "
+        "finished_at = excluded.finished_at, args = coalesce(excluded.args, args), output = "
+        "excluded.output, error = excluded.error, throttled_since = excluded.throttled_since";
+    const char *sid = s && s->id ? s->id : NULL;
+    int64_t attempts = x->attempts;
+    /* Parameters 6 and 7 are an integer or NULL; the va_list needs the matching type. */
+    if (started && open) {
+        wr_journal_batch_add_op(b, sql,
+                                "titti"
+                                "it"
+                                "ttti",
+                                x->id, step_row(x), sid, status, attempts, started_at,
+                                (const char *)NULL, args, output, error, x->throttled_since);
+    } else if (open) {
+        wr_journal_batch_add_op(b, sql,
+                                "titti"
+                                "tt"
+                                "ttti",
+                                x->id, step_row(x), sid, status, attempts, (const char *)NULL,
+                                (const char *)NULL, args, output, error, x->throttled_since);
+    } else {
+        wr_journal_batch_add_op(b, sql,
+                                "titti"
+                                "ti"
+                                "ttti",
+                                x->id, step_row(x), sid, status, attempts, (const char *)NULL, now,
+                                args, output, error, x->throttled_since);
+    }
+    free(error);
+}
+
+/* }====== */
+
+static void next_step(struct exec *x);
+static void run_step(struct exec *x);
+
+static void finish(struct exec *x, const char *status, const char *error)
+{
+    struct wr_journal_batch *b = wr_journal_batch_new();
+    /* A failed run's error is its failed step's, already stored in that step's row. */
+    set_run(b, x->id, status, 0, strcmp(status, "failed") == 0 ? NULL : error);
+    wr_metrics_run_finished(x->wf->name, status);
+    wr_log(strcmp(status, "failed") == 0 ? WR_LOG_WARN : WR_LOG_INFO, "run finished", "run", x->id,
+           "workflow", x->wf->name, "status", status, "error", error ? error : "", NULL);
+    commit(x, b, exec_release);
+}
+
+/* A step failed for good: on_error steps, or the end of the run. */
+static void fail_run(struct exec *x, const char *error)
+{
+    const struct wr_step *s = current_step(x);
+    if (!x->in_on_error && x->wf->non_error > 0) {
+        json_object_put(x->error);
+        x->error = json_object_new_object();
+        json_object_object_add(x->error, "message", json_object_new_string(error));
+        json_object_object_add(x->error, "step",
+                               s && s->id ? json_object_new_string(s->id)
+                                          : json_object_new_int((int)x->idx));
+        if (s && s->action) {
+            json_object_object_add(x->error, "action", json_object_new_string(s->action->name));
+        }
+        x->in_on_error = true;
+        x->idx = 0;
+        x->attempts = 0;
+        run_step(x);
+        return;
+    }
+    /* The run's error is the original failure, also when on_error steps ran. */
+    const char *msg =
+        x->error ? json_object_get_string(json_object_object_get(x->error, "message")) : error;
+    finish(x, "failed", msg);
+}
+
+static void after_step_recorded(struct exec *x)
+{
+    next_step(x);
+}
+
+static void after_failure_recorded(struct exec *x)
+{
+    fail_run(x, x->pending_error);
+}
+
+static void next_step(struct exec *x)
+{
+    x->idx++;
+    x->attempts = 0;
+    x->wait_started = 0;
+    run_step(x);
+}
+
+/*
+ * Graph throttled the step's attempt (after the client's own retries, which honoured every
+ * Retry-After): the attempt does not count, and the step waits as long as Graph asks — for
+ * at most retry.throttle_limit since the throttling began. Returns true when the step was
+ * parked as `retrying` (b taken: committed); false when the limit is spent, with the step's
+ * error (owned) in *error_out.
+ */
+static bool throttle_wait(struct exec *x, struct wr_journal_batch *b, int64_t retry_after_ms,
+                          const char *error, const char *args, char **error_out)
+{
+    const struct wr_step *s = current_step(x);
+    int64_t now = now_ms();
+    if (!x->throttled_since) {
+        x->throttled_since = now;
+    }
+    int64_t waited = now - x->throttled_since;
+    char limit[WR_DURATION_BUFLEN], so_far[WR_DURATION_BUFLEN], in[WR_DURATION_BUFLEN];
+    wr_duration_format(s->retry.throttle_limit_ms, limit, sizeof(limit));
+    if (waited >= s->retry.throttle_limit_ms) {
+        *error_out = wr_xasprintf(
+            "Graph kept throttling this step for %s (retry.throttle_limit): %s", limit, error);
+        return false;
+    }
+    /* Never sooner than Graph asked; without a Retry-After, wait as long as the throttling
+       has lasted so far (so the wait doubles), within retry.initial .. retry.max. */
+    int64_t delay = retry_after_ms;
+    if (delay <= 0) {
+        delay = waited < s->retry.initial_ms ? s->retry.initial_ms : waited;
+        delay = delay > s->retry.max_ms ? s->retry.max_ms : delay;
+    }
+    delay += (int64_t)(random() % (delay / 10 + 1)); /* spread a throttled crowd out */
+    x->attempts--; /* recorded as started; it does not count against retry.attempts */
+    wr_duration_format(delay, in, sizeof(in));
+    wr_duration_format(waited - waited % 1000, so_far, sizeof(so_far));
+    char *why = wr_xasprintf("throttled by Graph for %s so far (at most %s, retry.throttle_limit; "
+                             "not counted against retry.attempts), next try in %s: %s",
+                             so_far, limit, in, error);
+    set_step(b, x, "retrying", args, NULL, why);
+    set_run(b, x->id, "retrying", now + delay, NULL);
+    wr_log(WR_LOG_WARN, "step throttled by Graph; waiting", "run", x->id, "workflow", x->wf->name,
+           "step", s->id ? s->id : s->path, "retry_in", in, "error", error, NULL);
+    free(why);
+    commit(x, b, exec_release);
+    return true;
+}
+
+/*
+ * Records a step's result and moves on (or fails the run). throttle_ms >= 0: the failure was
+ * Graph throttling, with that Retry-After (0 = none given); -1 otherwise.
+ */
+static void step_done_throttled(struct exec *x, bool ok, bool retriable, int64_t throttle_ms,
+                                struct json_object *output, const char *error, const char *args)
+{
+    const struct wr_step *s = current_step(x);
+    struct wr_journal_batch *b = wr_journal_batch_new();
+    char took[32] = "";
+    bool replica_lag = x->replica_lag;
+    x->replica_lag = false;
+    if (x->attempt_started) {
+        int64_t ms = mono_ms() - x->attempt_started;
+        wr_metrics_step(x->wf->name, s->action ? s->action->name : "script", (double)ms / 1000.0);
+        snprintf(took, sizeof(took), "%lldms", (long long)ms);
+        x->attempt_started = 0;
+    }
+    char *limit_error = NULL;
+    if (!ok && retriable && throttle_ms >= 0) {
+        if (throttle_wait(x, b, throttle_ms, error, args, &limit_error)) {
+            return;
+        }
+        error = limit_error;
+        retriable = false;
+    }
+    x->throttled_since = 0; /* any other outcome ends a throttled spell */
+    if (ok) {
+        char attempt[16];
+        snprintf(attempt, sizeof(attempt), "%d", x->attempts);
+        wr_log(WR_LOG_INFO, "step succeeded", "run", x->id, "workflow", x->wf->name, "step",
+               s->id ? s->id : s->path, "attempt", attempt, "duration", took, NULL);
+        const char *out = json_object_to_json_string_ext(
+            output, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        set_step(b, x, "succeeded", args, out, NULL);
+        if (s->id) {
+            json_object_object_add(x->outputs, s->id, json_object_get(output));
+        }
+        carry(x, b, after_step_recorded);
+        return;
+    }
+    /* Replica lag (action_run.h) is retried past retry.attempts: the action bounds it by the
+       directory's replication window. Its attempts count, so `weir show` tells how many. */
+    if (retriable && (x->attempts < s->retry.attempts || replica_lag)) {
+        /* Exponential backoff with jitter; the next attempt time is stored. */
+        int64_t delay = s->retry.initial_ms;
+        for (int i = 1; i < x->attempts && delay < s->retry.max_ms; i++) {
+            delay *= 2;
+        }
+        if (delay > s->retry.max_ms) {
+            delay = s->retry.max_ms;
+        }
+        delay = delay / 2 + (int64_t)(random() % (delay / 2 + 1));
+        set_step(b, x, "retrying", args, NULL, error);
+        set_run(b, x->id, "retrying", now_ms() + delay, NULL);
+        char attempt[16], in[32];
+        snprintf(attempt, sizeof(attempt), "%d", x->attempts);
+        snprintf(in, sizeof(in), "%lldms", (long long)delay);
+        wr_log(WR_LOG_WARN, "step failed; will retry", "run", x->id, "workflow", x->wf->name,
+               "step", s->id ? s->id : s->path, "attempt", attempt, "retry_in", in, "error", error,
+               NULL);
+        commit(x, b, exec_release);
+        return;
+    }
+    set_step(b, x, "failed", args, NULL, error);
+    wr_log(WR_LOG_WARN, "step failed", "run", x->id, "workflow", x->wf->name, "step",
+           s->id ? s->id : s->path, "error", error, NULL);
+    if (s->continue_on_error) {
+        x->had_errors = true;
+        free(limit_error);
+        commit(x, b, after_step_recorded);
+        return;
+    }
+    /* Record the failure first, then decide what follows (on_error steps or the end). */
+    free(x->pending_error);
+    x->pending_error = wr_xstrdup(error);
+    free(limit_error);
+    commit(x, b, after_failure_recorded);
+}
+
+static void step_done(struct exec *x, bool ok, bool retriable, struct json_object *output,
+                      const char *error, const char *args)
+{
+    step_done_throttled(x, ok, retriable, -1, output, error, args);
+}
+
+/* {====== scopes and arguments ====== */
+
+static int make_scope(struct exec *x)
+{
+    struct wr_lua *lua = x->wf->lua;
+    int scope = wr_lua_scope_new(lua);
+    struct json_object *run = json_object_new_object();
+    json_object_object_add(run, "id", json_object_new_string(x->id));
+    json_object_object_add(run, "workflow", json_object_new_string(x->wf->name));
+    wr_lua_scope_set(lua, scope, "event", x->event);
+    wr_lua_scope_set(lua, scope, "steps", x->outputs);
+    wr_lua_scope_set(lua, scope, "vars", x->wf->vars);
+    wr_lua_scope_set(lua, scope, "run", run);
+    if (x->error) {
+        wr_lua_scope_set(lua, scope, "error", x->error);
+    }
+    json_object_put(run);
+    return scope;
+}
+
+/* The action's own arguments: the step mapping without the keys every step has. */
+static struct json_object *action_args(const struct wr_step *s)
+{
+    static const char *const step_keys[] = {"id",     "name", "when", "retry", "continue_on_error",
+                                            "action", NULL};
+    struct json_object *o = json_object_new_object();
+    json_object_object_foreach(s->args, key, val)
+    {
+        bool skip = false;
+        for (size_t i = 0; step_keys[i]; i++) {
+            skip = skip || strcmp(key, step_keys[i]) == 0;
+        }
+        if (!skip) {
+            json_object_object_add(o, key, json_object_get(val));
+        }
+    }
+    return o;
+}
+
+/* }====== */
+
+/* {====== executing one step ====== */
+
+struct action_wait {
+    struct exec *x;
+    char *args; /* rendered, as stored */
+};
+
+static void on_action_done(void *arg, const struct wr_action_outcome *out)
+{
+    struct action_wait *w = arg;
+    struct exec *x = w->x;
+    if (out->ok && out->plan) {
+        /* A dry run keeps what would have been sent beside the output. */
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "output", json_object_get(out->output));
+        json_object_object_add(o, "plan", json_object_get(out->plan));
+        step_done(x, true, false, o, NULL, w->args);
+        json_object_put(o);
+    } else if (out->ok) {
+        step_done(x, true, false, out->output, NULL, w->args);
+    } else {
+        x->replica_lag = out->replica_lag; /* read (and cleared) by step_done_throttled */
+        step_done_throttled(x, false, out->retriable, out->throttled ? out->retry_after_ms : -1,
+                            NULL, out->error, w->args);
+    }
+    free(w->args);
+    free(w);
+}
+
+static void start_action(struct exec *x);
+
+static void action_recorded(struct exec *x)
+{
+    start_action(x);
+}
+
+static struct json_object *rendered_args_for(struct exec *x, char *err, size_t errlen)
+{
+    const struct wr_step *s = current_step(x);
+    int scope = make_scope(x);
+    struct json_object *raw = action_args(s), *out = NULL;
+    /* Strict: nil is no value for Graph, and each argument keeps the type its action takes. */
+    int rc = wr_lua_render_args(x->wf->lua, scope, raw, s->path, &out, err, errlen);
+    if (rc == 0 && wr_argspec_check_rendered(s->action->args, raw, out, s->path, err, errlen)) {
+        json_object_put(out);
+        out = NULL;
+        rc = -1;
+    }
+    json_object_put(raw);
+    wr_lua_scope_free(x->wf->lua, scope);
+    return rc == 0 ? out : NULL;
+}
+
+static void start_action(struct exec *x)
+{
+    const struct wr_step *s = current_step(x);
+    x->attempt_started = mono_ms(); /* the step's own time, after its "running" commit */
+    char err[1024];
+    struct json_object *args = rendered_args_for(x, err, sizeof(err));
+    if (!args) {
+        step_done(x, false, false, NULL, err, NULL);
+        return;
+    }
+    struct action_wait *w = wr_xcalloc(1, sizeof(*w));
+    w->x = x;
+    w->args = wr_xstrdup(json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN |
+                                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
+    struct wr_action_env env = {x->r->base, x->r->graph, x->r->dir, x->r->dry_run, x->r->net};
+    if (!x->r->graph || wr_action_start(&env, s->action, args, on_action_done, w) != 0) {
+        char *a = w->args;
+        free(w);
+        step_done(x, false, false, NULL,
+                  x->r->graph ? "this action cannot be executed" : "no Graph client configured", a);
+        free(a);
+    }
+    json_object_put(args);
+}
+
+static void run_script(struct exec *x)
+{
+    const struct wr_step *s = current_step(x);
+    x->attempt_started = mono_ms();
+    struct json_object *ctx = json_object_new_object(), *out = NULL;
+    struct json_object *run = json_object_new_object();
+    char err[2048], *trace = NULL;
+    json_object_object_add(run, "id", json_object_new_string(x->id));
+    json_object_object_add(ctx, "workflow", json_object_new_string(x->wf->name));
+    json_object_object_add(ctx, "run", run);
+    json_object_object_add(ctx, "vars", json_object_get(x->wf->vars));
+    json_object_object_add(ctx, "steps", json_object_get(x->outputs));
+    int rc = wr_lua_call_hook(x->wf->lua, s->hook, x->event, ctx, &out, err, sizeof(err), &trace);
+    json_object_put(ctx);
+    if (rc == 0) {
+        step_done(x, true, false, out ? out : NULL, NULL, NULL);
+    } else {
+        step_done(x, false, false, NULL, trace ? trace : err, NULL);
+    }
+    free(trace);
+    json_object_put(out);
+}
+
+/*
+ * The instant a rendered wait_until names, in epoch milliseconds rounded up (never early),
+ * through the one timestamp reader (engine/base/timestamp). -1 with err set when it is not one.
+ */
+static int64_t wait_until_ms(struct json_object *v, const char *path, char *err, size_t errlen)
+{
+    int64_t sec;
+    int32_t nsec;
+    char why[WR_TIMESTAMP_WHY_MAX];
+    if (!json_object_is_type(v, json_type_string)) {
+        snprintf(err, errlen, "%s: expected an ISO-8601 timestamp, got %s", path,
+                 wr_json_type_name(v));
+        return -1;
+    }
+    const char *s = json_object_get_string(v);
+    if (wr_timestamp_parse(s, (size_t)json_object_get_string_len(v), &sec, &nsec, why) != 0) {
+        snprintf(err, errlen, "%s: '%.80s': %s", path, s, why);
+        return -1;
+    }
+    return sec * 1000 + (nsec + 999999) / 1000000;
+}
+
+static void run_wait(struct exec *x)
+{
+    const struct wr_step *s = current_step(x);
+    int64_t until;
+    if (s->wait_until) {
+        char err[512];
+        int scope = make_scope(x);
+        struct json_object *t = json_object_new_string(s->wait_until), *v = NULL;
+        char *path = wr_path_key(s->path, "wait_until");
+        int rc = wr_lua_render_args(x->wf->lua, scope, t, path, &v, err, sizeof(err));
+        wr_lua_scope_free(x->wf->lua, scope);
+        json_object_put(t);
+        until = rc == 0 ? wait_until_ms(v, path, err, sizeof(err)) : -1;
+        free(path);
+        json_object_put(v);
+        if (until < 0) {
+            step_done(x, false, false, NULL, err, NULL);
+            return;
+        }
+    } else {
+        if (!x->wait_started) {
+            x->wait_started = now_ms();
+        }
+        until = x->wait_started + s->wait_ms;
+    }
+    if (x->r->dry_run) {
+        struct json_object *out = json_object_new_object();
+        json_object_object_add(out, "would_wait_ms", json_object_new_int64(until - now_ms()));
+        step_done(x, true, false, out, NULL, NULL);
+        json_object_put(out);
+        return;
+    }
+    if (now_ms() >= until) {
+        struct json_object *out = json_object_new_object();
+        step_done(x, true, false, out, NULL, NULL);
+        json_object_put(out);
+        return;
+    }
+    if (!x->wait_started) {
+        x->wait_started = now_ms();
+    }
+    struct wr_journal_batch *b = wr_journal_batch_new();
+    set_step(b, x, "waiting", NULL, NULL, NULL);
+    set_run(b, x->id, "waiting", until, NULL);
+    commit(x, b, exec_release);
+}
+
+static bool cancelled(const struct exec *x)
+{
+    sqlite3_stmt *st = x->r->cancelled;
+    sqlite3_bind_text(st, 1, x->id, -1, SQLITE_STATIC);
+    bool yes = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    return yes;
+}
+
+static void run_step(struct exec *x)
+{
+    const struct wr_step *s = current_step(x);
+    if (x->r->stopping || cancelled(x)) {
+        /* Stopping: everything so far is durable; the next start resumes from here.
+           Cancelled (weir cancel, on its own connection): no further step starts. */
+        exec_release(x);
+        return;
+    }
+    if (!s) {
+        if (x->in_on_error) {
+            fail_run(x, json_object_get_string(json_object_object_get(x->error, "message")));
+        } else {
+            finish(x, x->had_errors ? "succeeded_with_errors" : "succeeded", NULL);
+        }
+        return;
+    }
+    if (s->when && x->attempts == 0 && !x->wait_started && !x->throttled_since) {
+        char err[600];
+        bool yes = false;
+        int scope = make_scope(x);
+        int rc = wr_lua_eval_bool(x->wf->lua, scope, s->when, &yes, err, sizeof(err));
+        wr_lua_scope_free(x->wf->lua, scope);
+        if (rc != 0) {
+            char msg[700];
+            snprintf(msg, sizeof(msg), "when: %s", err);
+            step_done(x, false, false, NULL, msg, NULL);
+            return;
+        }
+        if (!yes) {
+            struct wr_journal_batch *b = wr_journal_batch_new();
+            set_step(b, x, "skipped", NULL, NULL, NULL);
+            carry(x, b, after_step_recorded);
+            return;
+        }
+    }
+    if (s->kind == WR_STEP_WAIT) {
+        run_wait(x);
+        return;
+    }
+    /* Record "started" (with the attempt) before the effect: after a crash it runs again. */
+    x->attempts++;
+    char attempt[16];
+    snprintf(attempt, sizeof(attempt), "%d", x->attempts);
+    wr_log(WR_LOG_DEBUG, "step attempt started", "run", x->id, "workflow", x->wf->name, "step",
+           s->id ? s->id : s->path, "attempt", attempt, NULL);
+    struct wr_journal_batch *b = wr_journal_batch_new();
+    set_step(b, x, "running", NULL, NULL, NULL);
+    if (s->kind == WR_STEP_ACTION) {
+        commit(x, b, action_recorded);
+    } else {
+        carry(x, b, run_script); /* a script has no effect outside: its result commits both */
+    }
+}
+
+/* }====== */
+
+/* {====== picking up due runs ====== */
+
+/* Positions x where its stored steps say it stopped. */
+static void resume_point(struct exec *x)
+{
+    sqlite3_stmt *st = x->r->steps;
+    size_t first_main = 0, first_err = 0;
+    bool failed_main = false;
+    sqlite3_bind_text(st, 1, x->id, -1, SQLITE_STATIC);
+    int attempts_main = 0, attempts_err = 0;
+    int64_t wait_main = 0, wait_err = 0, throttled_main = 0, throttled_err = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t idx = sqlite3_column_int64(st, 0);
+        const char *id = (const char *)sqlite3_column_text(st, 1);
+        const char *status = (const char *)sqlite3_column_text(st, 2);
+        bool on_err = idx >= ON_ERROR_BASE;
+        size_t i = (size_t)(on_err ? idx - ON_ERROR_BASE : idx);
+        bool done = strcmp(status, "succeeded") == 0 || strcmp(status, "skipped") == 0;
+        const struct wr_step *s = on_err ? (i < x->wf->non_error ? &x->wf->on_error[i] : NULL)
+                                         : (i < x->wf->nsteps ? &x->wf->steps[i] : NULL);
+        if (strcmp(status, "failed") == 0 && s && s->continue_on_error) {
+            done = true;
+            x->had_errors = true;
+        }
+        if (strcmp(status, "failed") == 0 && !on_err && !done) {
+            failed_main = true;
+            if (!x->error) {
+                x->error = json_object_new_object();
+                const char *e = (const char *)sqlite3_column_text(st, 6);
+                json_object_object_add(x->error, "message", json_object_new_string(e ? e : ""));
+            }
+        }
+        if (done && id && sqlite3_column_type(st, 4) != SQLITE_NULL) {
+            struct json_object *out = json_tokener_parse((const char *)sqlite3_column_text(st, 4));
+            json_object_object_add(x->outputs, id, out);
+        }
+        size_t *first = on_err ? &first_err : &first_main;
+        if (done && *first == i) {
+            *first = i + 1;
+        } else if (!done && *first == i) {
+            int *attempts = on_err ? &attempts_err : &attempts_main;
+            int64_t *wait = on_err ? &wait_err : &wait_main;
+            *attempts = sqlite3_column_int(st, 3);
+            *(on_err ? &throttled_err : &throttled_main) = sqlite3_column_int64(st, 7);
+            if (strcmp(status, "waiting") == 0) {
+                *wait = sqlite3_column_int64(st, 5);
+            }
+        }
+    }
+    sqlite3_reset(st);
+    x->in_on_error = failed_main;
+    x->idx = failed_main ? first_err : first_main;
+    x->attempts = failed_main ? attempts_err : attempts_main;
+    x->wait_started = failed_main ? wait_err : wait_main;
+    x->throttled_since = failed_main ? throttled_err : throttled_main;
+}
+
+static const struct wr_workflow *find_workflow(const struct wr_runner *r, const char *name)
+{
+    return wr_workflow_set_find(r->set, name);
+}
+
+/* The crash count stored for run id; 0 when the previous daemon did not crash (then the
+   counts it left say nothing). */
+static int stored_crashes(struct wr_runner *r, const char *id)
+{
+    int n = 0;
+    if (!r->crashed_before) {
+        return 0;
+    }
+    sqlite3_bind_text(r->crashes, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(r->crashes) == SQLITE_ROW) {
+        n = sqlite3_column_int(r->crashes, 0);
+    }
+    sqlite3_reset(r->crashes);
+    return n;
+}
+
+/* The run was in progress at max_crashes crashes in a row: it is failed where it stands. */
+static void park(struct exec *x, int crashes)
+{
+    const struct wr_step *s = current_step(x);
+    struct wr_journal_batch *b = wr_journal_batch_new();
+    char *why = wr_xasprintf(
+        "the daemon crashed %d times in a row while this run was in progress (at step '%s', no "
+        "step finished in between); parked as failed to stop a crash loop (runs.max_crashes) — "
+        "see `weir show %s`; `weir retry %s` runs it again",
+        crashes, s ? (s->id ? s->id : s->path) : "(end)", x->id, x->id);
+    if (s) {
+        set_step(b, x, "failed", NULL, NULL, why);
+    }
+    set_run(b, x->id, "failed", 0, why);
+    wr_journal_batch_add_op(b, "UPDATE runs SET crashes = 0 WHERE id = ?", "t", x->id);
+    wr_metrics_run_finished(x->wf->name, "failed");
+    wr_log(WR_LOG_ERROR, "run parked after repeated crashes", "run", x->id, "workflow", x->wf->name,
+           "error", why, NULL);
+    free(why);
+    commit(x, b, exec_release);
+}
+
+/* Starts run id, or returns false (nothing done) when it is a suspect and another one runs. */
+static bool start_run(struct wr_runner *r, const char *id, const char *workflow, const char *body,
+                      bool keyed)
+{
+    const struct wr_workflow *wf = find_workflow(r, workflow);
+    int crashes = wf ? stored_crashes(r, id) : 0;
+    if (crashes > 0 && crashes < r->max_crashes && r->suspects > 0) {
+        return false; /* one suspect at a time: a crash then points at one run */
+    }
+    struct exec *x = wr_xcalloc(1, sizeof(*x));
+    snprintf(x->id, sizeof(x->id), "%s", id);
+    x->r = r;
+    x->keyed = keyed;
+    x->wf = wf;
+    x->use = r->uses;
+    x->use->runs++;
+    x->outputs = json_object_new_object();
+    /* The body as received (strict JSON, checked at ingest): read back by the same reader, so
+       the run sees the numbers the webhook answer was given for. json-c only for events a
+       version before that check stored. */
+    x->event = wr_json_parse_str(body);
+    if (!x->event && body && strcmp(body, "null") != 0) {
+        x->event = json_tokener_parse(body);
+    }
+    json_object_object_add(r->active_ids, x->id, NULL);
+    r->active++;
+    if (!wf) {
+        struct wr_journal_batch *b = wr_journal_batch_new();
+        char msg[200];
+        snprintf(msg, sizeof(msg), "workflow '%s' is no longer loaded", workflow);
+        set_run(b, x->id, "failed", 0, msg);
+        /* No workflow to log with: release straight after the commit. */
+        commit(x, b, exec_release);
+        return true;
+    }
+    resume_point(x);
+    if (crashes >= r->max_crashes) {
+        park(x, crashes);
+        return true;
+    }
+    struct wr_journal_batch *b = wr_journal_batch_new();
+    set_run(b, x->id, "running", 0, NULL);
+    wr_journal_batch_add_op(b, "UPDATE runs SET workflow_hash = ? WHERE id = ?", "tt", wf->hash,
+                            x->id);
+    /* Durable with the first commit, before any effect; a finished step sets it back to 0. */
+    wr_journal_batch_add_op(b, "UPDATE runs SET crashes = ? WHERE id = ?", "it",
+                            (int64_t)crashes + 1, x->id);
+    x->counted = true;
+    if (crashes > 0) {
+        x->suspect = true;
+        r->suspects++;
+    }
+    carry(x, b, run_step);
+    return true;
+}
+
+/*
+ * The runs that may start, oldest first. Two indexed reads instead of one query over every
+ * open run (which sorted the whole queue, on the loop thread, after each finished run):
+ * runs of each open status with no next_at, in rowid order straight from the runs_status
+ * index (status, next_at, rowid), and deferred runs whose next_at has come. A run whose
+ * concurrency key has an earlier open run waits its turn (an index lookup per candidate).
+ */
+#define DUE_OPEN                                                                                   \
+    "SELECT r.rowid, r.id, r.workflow, r.event_id, r.concurrency_key IS NOT NULL FROM runs r "     \
+    "WHERE r.status = ?1 AND r.next_at IS NULL AND r.rowid > ?3 "                                  \
+    "AND NOT EXISTS (SELECT 1 FROM runs o WHERE r.concurrency_key IS NOT NULL "                    \
+    "AND o.concurrency_key = r.concurrency_key AND o.status IN ('queued', 'running', "             \
+    "'retrying', 'waiting') AND o.rowid < r.rowid) "                                               \
+    "ORDER BY r.rowid LIMIT ?2"
+#define DUE_DEFERRED                                                                               \
+    "SELECT r.rowid, r.id, r.workflow, r.event_id, r.concurrency_key IS NOT NULL FROM runs r "     \
+    "WHERE r.status IN ('queued', 'running', 'retrying', 'waiting') AND r.next_at <= ?1 "          \
+    "AND NOT EXISTS (SELECT 1 FROM runs o WHERE r.concurrency_key IS NOT NULL "                    \
+    "AND o.concurrency_key = r.concurrency_key AND o.status IN ('queued', 'running', "             \
+    "'retrying', 'waiting') AND o.rowid < r.rowid) "                                               \
+    "ORDER BY r.rowid LIMIT ?2"
+
+struct due_run {
+    int64_t rowid;
+    char *id, *workflow, *event_id;
+    bool keyed;
+};
+
+static int cmp_due(const void *a, const void *b)
+{
+    int64_t x = ((const struct due_run *)a)->rowid, y = ((const struct due_run *)b)->rowid;
+    return (x > y) - (x < y);
+}
+
+/* Appends up to limit rows of st (bound by the caller) to *v. */
+static void collect_due(sqlite3_stmt *st, struct due_run **v, size_t *n, size_t *cap)
+{
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 64;
+            *v = wr_xrealloc(*v, *cap * sizeof(**v));
+        }
+        struct due_run *d = &(*v)[(*n)++];
+        d->rowid = sqlite3_column_int64(st, 0);
+        d->id = wr_xstrdup((const char *)sqlite3_column_text(st, 1));
+        d->workflow = wr_xstrdup((const char *)sqlite3_column_text(st, 2));
+        d->event_id = wr_xstrdup((const char *)sqlite3_column_text(st, 3));
+        d->keyed = sqlite3_column_int(st, 4) != 0;
+    }
+    sqlite3_reset(st);
+}
+
+/*
+ * Starts due runs while slots are free. Most polls follow a finished run and only need the
+ * queued runs stored since the last start (after the cursor); a rescan (the periodic poll,
+ * an outside kick, a keyed run's end) looks at every open run again: runs of a key waiting
+ * for an earlier one, retried runs, runs left "running" by a crash.
+ */
+static void poll_due(struct wr_runner *r)
+{
+    static const char *const open_statuses[] = {"queued", "running", "retrying", "waiting"};
+    if (r->stopping || r->active >= (size_t)r->max_concurrent) {
+        return;
+    }
+    if (!wr_journal_ok(r->journal)) {
+        /* Nothing can be stored: a run picked up now would fail its first commit and be
+           released, again at every poll. Wait for the journal (it probes by itself), then look
+           at every open run. */
+        r->rescan = true;
+        return;
+    }
+    bool full = r->rescan;
+    r->rescan = false;
+    /* Enough to fill every free slot even when the runs in memory come first. */
+    int limit = r->max_concurrent * 2;
+    struct due_run *v = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < (full ? 4u : 1u); i++) {
+        sqlite3_bind_text(r->due[0], 1, open_statuses[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int(r->due[0], 2, limit);
+        sqlite3_bind_int64(r->due[0], 3, full ? 0 : r->cursor);
+        collect_due(r->due[0], &v, &n, &cap);
+    }
+    if (full) {
+        sqlite3_bind_int64(r->due[1], 1, now_ms());
+        sqlite3_bind_int(r->due[1], 2, limit);
+        collect_due(r->due[1], &v, &n, &cap);
+    }
+    if (n > 1) {
+        qsort(v, n, sizeof(*v), cmp_due);
+    }
+    bool advancing = true;
+    int64_t cursor = full ? 0 : r->cursor;
+    for (size_t i = 0; i < n; i++) {
+        struct due_run *d = &v[i];
+        if (json_object_object_get_ex(r->active_ids, d->id, NULL)) {
+            /* in memory already */
+        } else if (r->active < (size_t)r->max_concurrent) {
+            sqlite3_bind_text(r->body, 1, d->event_id, -1, SQLITE_STATIC);
+            if (sqlite3_step(r->body) == SQLITE_ROW &&
+                !start_run(r, d->id, d->workflow, (const char *)sqlite3_column_text(r->body, 0),
+                           d->keyed)) {
+                advancing = false; /* a suspect waiting for the one in progress */
+            }
+            sqlite3_reset(r->body);
+        } else {
+            advancing = false; /* no slot: this one and those after wait for the next poll */
+        }
+        if (advancing && d->rowid > cursor) {
+            cursor = d->rowid;
+        }
+        free(d->id);
+        free(d->workflow);
+        free(d->event_id);
+    }
+    free(v);
+    r->cursor = cursor;
+}
+
+static void kick_soon(struct wr_runner *r)
+{
+    if (!event_pending(r->kick, EV_TIMEOUT, NULL)) {
+        struct timeval now = {0, 0};
+        event_add(r->kick, &now);
+    }
+}
+
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+    struct wr_runner *r = arg;
+    (void)fd;
+    (void)what;
+    poll_due(r);
+}
+
+static void on_poll(evutil_socket_t fd, short what, void *arg)
+{
+    struct wr_runner *r = arg;
+    (void)fd;
+    (void)what;
+    r->rescan = true;
+    poll_due(r);
+}
+
+struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *journal,
+                                const char *state_path, const struct wr_workflow_set *set,
+                                struct wr_graph *graph, struct wr_directory *dir,
+                                const struct wr_runner_options *opts, char *err, size_t errlen)
+{
+    struct wr_runner *r = wr_xcalloc(1, sizeof(*r));
+    r->base = base;
+    r->journal = journal;
+    r->set = set;
+    r->uses = wr_xcalloc(1, sizeof(*r->uses));
+    r->uses->set = set;
+    r->graph = graph;
+    r->dir = dir;
+    r->max_concurrent = opts && opts->max_concurrent > 0 ? opts->max_concurrent : 64;
+    r->poll_ms = opts && opts->poll_ms > 0 ? opts->poll_ms : 200;
+    r->dry_run = opts && opts->dry_run;
+    r->net = opts ? opts->net : NULL;
+    r->max_crashes = opts && opts->max_crashes > 0 ? opts->max_crashes : 3;
+    r->active_ids = json_object_new_object();
+    r->rescan = true;
+    r->crash_marker = wr_xasprintf("%s.crashed", state_path);
+    /* Left by wr_runner_arm_crash_marker's handler: the previous daemon crashed, so the crash
+       counts it stored are true. Gone (kill -9, power loss, a clean stop): they are not. */
+    if (!(opts && opts->dry_run) && access(r->crash_marker, F_OK) == 0) {
+        r->crashed_before = true;
+        unlink(r->crash_marker);
+        wr_log(WR_LOG_WARN,
+               "the previous daemon crashed; runs it had in progress resume one at a "
+               "time",
+               "marker", r->crash_marker, NULL);
+    }
+    r->db = wr_journal_open_reader(state_path, err, errlen);
+    if (!r->db) {
+        wr_runner_free(r);
+        return NULL;
+    }
+    if (sqlite3_prepare_v2(r->db, DUE_OPEN, -1, &r->due[0], NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db, DUE_DEFERRED, -1, &r->due[1], NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db, "SELECT body FROM events WHERE id = ?", -1, &r->body, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(r->db,
+                           "SELECT idx, step_id, status, attempts, output, started_at, error, "
+                           "throttled_since FROM steps WHERE run_id = ? ORDER BY idx",
+                           -1, &r->steps, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db, "SELECT status = 'cancelled' FROM runs WHERE id = ?", -1,
+                           &r->cancelled, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db, "SELECT crashes FROM runs WHERE id = ?", -1, &r->crashes, NULL) !=
+            SQLITE_OK) {
+        snprintf(err, errlen, "cannot read due runs: %s", sqlite3_errmsg(r->db));
+        wr_runner_free(r);
+        return NULL;
+    }
+    r->kick = event_new(base, -1, 0, on_kick, r);
+    r->poll = event_new(base, -1, EV_PERSIST, on_poll, r);
+    struct timeval tv = {r->poll_ms / 1000, (r->poll_ms % 1000) * 1000};
+    event_add(r->poll, &tv);
+    return r;
+}
+
+void wr_runner_notify(void *runner)
+{
+    struct wr_runner *r = runner;
+    if (!r->stopping) {
+        kick_soon(r); /* new rows come after the cursor: no rescan needed */
+    }
+}
+
+void wr_runner_kick(struct wr_runner *r)
+{
+    r->rescan = true; /* from outside (new events, a retry): anything may have changed */
+    kick_soon(r);
+}
+
+void wr_runner_stop(struct wr_runner *r)
+{
+    if (r) {
+        r->stopping = true;
+    }
+}
+
+size_t wr_runner_active(const struct wr_runner *r)
+{
+    return r ? r->active : 0;
+}
+
+void wr_runner_set_workflows(struct wr_runner *r, const struct wr_workflow_set *set)
+{
+    if (!r || r->set == set) {
+        return;
+    }
+    struct set_use *u = wr_xcalloc(1, sizeof(*u));
+    u->set = set;
+    u->next = r->uses;
+    r->uses = u;
+    r->set = set;
+    /* The previous set is forgotten now if no run uses it, else with its last run. */
+    if (u->next->runs == 0) {
+        struct set_use *old = u->next;
+        u->next = old->next;
+        free(old);
+    }
+}
+
+size_t wr_runner_set_users(const struct wr_runner *r, const struct wr_workflow_set *set)
+{
+    for (const struct set_use *u = r ? r->uses : NULL; u; u = u->next) {
+        if (u->set == set) {
+            return u->runs;
+        }
+    }
+    return 0;
+}
+
+void wr_runner_free(struct wr_runner *r)
+{
+    if (!r) {
+        return;
+    }
+    while (r->uses) {
+        struct set_use *u = r->uses;
+        r->uses = u->next;
+        free(u);
+    }
+    if (r->poll) {
+        event_free(r->poll);
+    }
+    if (r->kick) {
+        event_free(r->kick);
+    }
+    sqlite3_finalize(r->due[0]);
+    sqlite3_finalize(r->due[1]);
+    sqlite3_finalize(r->body);
+    sqlite3_finalize(r->steps);
+    sqlite3_finalize(r->cancelled);
+    sqlite3_finalize(r->crashes);
+    sqlite3_close(r->db);
+    json_object_put(r->active_ids);
+    free(r->crash_marker);
+    free(r);
+}
+
+/* {====== the crash marker ====== */
+
+static char crash_path[4096];
+static char crash_stack[64 * 1024];
+static const int crash_sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+static struct sigaction crash_old[sizeof(crash_sigs) / sizeof(crash_sigs[0])];
+
+/* A fatal signal: leave the marker (async-signal-safe calls only), then hand the signal to
+   whoever had it before (the default action, or a sanitizer's report). */
+static void on_fatal(int sig)
+{
+    static const char text[] = "weir crashed\n";
+    int fd = open(crash_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        ssize_t n = write(fd, text, sizeof(text) - 1);
+        (void)n;
+        close(fd);
+    }
+    for (size_t i = 0; i < sizeof(crash_sigs) / sizeof(crash_sigs[0]); i++) {
+        if (crash_sigs[i] == sig) {
+            sigaction(sig, &crash_old[i], NULL);
+        }
+    }
+    raise(sig); /* blocked until this returns, then delivered to the restored action */
+}
+
+int wr_runner_arm_crash_marker(const struct wr_runner *r)
+{
+    stack_t ss = {.ss_sp = crash_stack, .ss_size = sizeof(crash_stack)};
+    struct sigaction sa;
+    if (!r || strlen(r->crash_marker) >= sizeof(crash_path)) {
+        return -1;
+    }
+    memcpy(crash_path, r->crash_marker, strlen(r->crash_marker) + 1);
+    /* Its own stack: a stack overflow must still leave the marker. */
+    sigaltstack(&ss, NULL);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_fatal;
+    sa.sa_flags = SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(crash_sigs) / sizeof(crash_sigs[0]); i++) {
+        if (sigaction(crash_sigs[i], &sa, &crash_old[i]) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* }====== */

@@ -1,0 +1,1303 @@
+/*
+ * history — run history read back from the journal, retry and cancel; see history.h.
+ *
+ * Everything here runs on one caller-owned connection from wr_journal_open_reader(). Reads
+ * are single statements or a handful under WAL's snapshot per statement, which is enough for
+ * a screen of history: a run that changes between two statements shows its newer state.
+ * Retry and cancel read the status and write inside one BEGIN IMMEDIATE transaction, so the
+ * check and the change cannot be split by a commit of the daemon.
+ */
+#include "engine/base/json.h"
+#include "engine/store/history.h"
+
+#include <json-c/json.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/base/strutil.h"
+#include "engine/store/journal.h"
+#include "engine/lang/workflow_set.h"
+
+/* Step rows at or above this idx are the workflow's on_error steps (1000 + i). */
+#define ON_ERROR_BASE 1000
+
+/* A short id keeps "run_" and the 12 hex digits of its creation millisecond, plus one. */
+#define SHORT_ID_MIN 17
+
+/*
+ * The run columns read_run() takes, with `concurrency_key` and `error` read as their first
+ * bytes and their length (a text that may be long is never read whole into an answer): a
+ * printf format taking those two caps plus one, twice each.
+ */
+#define RUN_COLUMNS                                                                                \
+    "id, workflow, workflow_hash, status, event_id, "                                              \
+    "substr(CAST(concurrency_key AS BLOB), 1, %zu), length(CAST(concurrency_key AS BLOB)), "       \
+    "created_at, updated_at, next_at, "                                                            \
+    "substr(CAST(error AS BLOB), 1, %zu), length(CAST(error AS BLOB))"
+
+/* The columns of a step's error, capped the same way, for "SELECT ... FROM steps". */
+#define STEP_ERROR_COLUMNS "substr(CAST(error AS BLOB), 1, %zu), length(CAST(error AS BLOB))"
+
+/* Not finished: queued, running, retrying, waiting; finished: the rest. */
+static const char *const statuses[] = {
+    "queued",    "running", "retrying", "waiting", "succeeded", "failed", "succeeded_with_errors",
+    "cancelled", NULL,
+};
+
+const char *const *wr_history_run_statuses(void)
+{
+    return statuses;
+}
+
+bool wr_history_status_valid(const char *s)
+{
+    for (size_t i = 0; statuses[i]; i++) {
+        if (strcmp(s, statuses[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool is_finished(const char *status)
+{
+    return strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0 ||
+           strcmp(status, "succeeded_with_errors") == 0 || strcmp(status, "cancelled") == 0;
+}
+
+/* {====== reading rows ====== */
+
+static int db_error(sqlite3 *db, char *err, size_t errlen, const char *what)
+{
+    snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
+    return WR_HISTORY_EDB;
+}
+
+/* The longest run id (or prefix) a message repeats; more is cut with a marker. */
+#define ECHO_MAX 64
+
+/* "no run 'ID'" into err, for an id that matches nothing; hint follows it. */
+static int not_found(char *err, size_t errlen, const char *id, const char *hint)
+{
+    char *shown = wr_text_cap(id, ECHO_MAX);
+    snprintf(err, errlen, "no run '%s'%s", shown, hint);
+    free(shown);
+    return WR_HISTORY_ENOTFOUND;
+}
+
+/* The column as a JSON string, or NULL (JSON null) when it is SQL NULL. */
+static struct json_object *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    if (sqlite3_column_type(st, i) == SQLITE_NULL || !s) {
+        return NULL;
+    }
+    return json_object_new_string_len((const char *)s, sqlite3_column_bytes(st, i));
+}
+
+static struct json_object *col_int(sqlite3_stmt *st, int i)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+        return NULL;
+    }
+    return json_object_new_int64(sqlite3_column_int64(st, i));
+}
+
+/*
+ * The column's JSON text parsed into a tree. Text that does not parse whole (it should not
+ * happen: the executor writes JSON) is kept as a string, so nothing stored is hidden.
+ */
+static struct json_object *col_json(sqlite3_stmt *st, int i)
+{
+    const char *s = (const char *)sqlite3_column_text(st, i);
+    if (sqlite3_column_type(st, i) == SQLITE_NULL || !s) {
+        return NULL;
+    }
+    int len = sqlite3_column_bytes(st, i);
+    /* The strict reader: what `weir show --json` and /api/runs/ID write back must be JSON,
+       so a stored text that is not (NaN from an older version) comes out as a string. */
+    struct json_object *o = NULL;
+    struct wr_json_opts opts = {.allow_nul = true}; /* a step output may hold one */
+    if (wr_json_parse(s, (size_t)len, &opts, &o, NULL) != 0) {
+        return json_object_new_string_len(s, len);
+    }
+    return o;
+}
+
+/*
+ * A text column read as its first bytes (column i, at least max + 1 of them when there are
+ * more) and its length in bytes (column i + 1), as a JSON string of at most max bytes cut at
+ * a UTF-8 boundary with "… (N bytes more)"; NULL for SQL NULL.
+ */
+static struct json_object *col_capped(sqlite3_stmt *st, int i, size_t max)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+        return NULL;
+    }
+    const char *s = sqlite3_column_blob(st, i);
+    size_t n = (size_t)sqlite3_column_bytes(st, i);
+    sqlite3_int64 total = sqlite3_column_int64(st, i + 1);
+    if (!s || (sqlite3_int64)n >= total) {
+        return json_object_new_string_len(s ? s : "", (int)n);
+    }
+    size_t keep = wr_utf8_prefix(s, n, max < n ? max : n);
+    struct wr_buf b = {0};
+    wr_buf_addn(&b, s, keep);
+    wr_buf_addf(&b, "… (%lld bytes more)", (long long)(total - (sqlite3_int64)keep));
+    struct json_object *o = json_object_new_string_len(b.data, (int)b.len);
+    wr_buf_free(&b);
+    return o;
+}
+
+/* The RUN_COLUMNS select list for these caps, owned. */
+static char *run_columns(size_t key_max, size_t error_max)
+{
+    return wr_xasprintf(RUN_COLUMNS, key_max + 1, error_max + 1);
+}
+
+/* A run object from a row selected with run_columns(key_max, error_max). */
+static struct json_object *run_from_row(sqlite3_stmt *st, size_t key_max, size_t error_max)
+{
+    struct json_object *run = json_object_new_object();
+    json_object_object_add(run, "id", col_text(st, 0));
+    json_object_object_add(run, "workflow", col_text(st, 1));
+    json_object_object_add(run, "workflow_hash", col_text(st, 2));
+    json_object_object_add(run, "status", col_text(st, 3));
+    json_object_object_add(run, "event_id", col_text(st, 4));
+    json_object_object_add(run, "concurrency_key", col_capped(st, 5, key_max));
+    json_object_object_add(run, "created_at", col_int(st, 7));
+    json_object_object_add(run, "updated_at", col_int(st, 8));
+    json_object_object_add(run, "next_at", col_int(st, 9));
+    json_object_object_add(run, "error", col_capped(st, 10, error_max));
+    return run;
+}
+
+/*
+ * A failed run's error is stored once, in the row of the step that failed (the executor
+ * leaves the run's own error NULL then). Gives run `error` the error of step (borrowed) when
+ * the run is failed, has no error of its own and step is a main step that failed.
+ */
+static void inherit_error(struct json_object *run, struct json_object *step)
+{
+    struct json_object *e = NULL, *v = NULL;
+    const char *status = NULL, *step_status = NULL;
+    if (json_object_object_get_ex(run, "status", &v)) {
+        status = json_object_get_string(v);
+    }
+    if (!step || !status || strcmp(status, "failed") != 0 ||
+        (json_object_object_get_ex(run, "error", &e) && e)) {
+        return;
+    }
+    if (json_object_object_get_ex(step, "status", &v)) {
+        step_status = json_object_get_string(v);
+    }
+    if (step_status && strcmp(step_status, "failed") == 0 &&
+        json_object_object_get_ex(step, "idx", &v) && json_object_get_int64(v) < ON_ERROR_BASE &&
+        json_object_object_get_ex(step, "error", &e) && e) {
+        json_object_object_add(run, "error", json_object_get(e));
+    }
+}
+
+/* Borrowed string member, or NULL when missing or not a string. */
+static const char *get_str(struct json_object *o, const char *key)
+{
+    struct json_object *v;
+    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string)) {
+        return NULL;
+    }
+    return json_object_get_string(v);
+}
+
+static bool get_int(struct json_object *o, const char *key, int64_t *out)
+{
+    struct json_object *v;
+    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int)) {
+        return false;
+    }
+    *out = json_object_get_int64(v);
+    return true;
+}
+
+static int64_t get_int_or(struct json_object *o, const char *key, int64_t dflt)
+{
+    int64_t v;
+    return get_int(o, key, &v) ? v : dflt;
+}
+
+/* }====== */
+
+/* {====== list ====== */
+
+static size_t common_prefix(const char *a, const char *b)
+{
+    size_t n = 0;
+    while (a[n] && a[n] == b[n]) {
+        n++;
+    }
+    return n;
+}
+
+/* The neighbour (before: the greatest id below; else the least id above) of id, into out. */
+static int neighbour(sqlite3_stmt *st, const char *id, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        snprintf(out, outlen, "%s", (const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/*
+ * The step a run reached, from its step rows (st, bound to the run, in idx order): among the
+ * main steps the first one not finished, else the furthest; among the on_error steps the same
+ * way only when there is no main step row. Returns an owned {idx, step_id, status, error} or
+ * NULL when there are no rows, and sets *count to the number of rows; -1 on a SQLite error.
+ */
+static struct json_object *reached_step(sqlite3_stmt *st, int *count)
+{
+    struct json_object *pick[2] = {NULL, NULL}; /* main, on_error */
+    bool open_picked[2] = {false, false};
+    int rc;
+
+    *count = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int idx = sqlite3_column_int(st, 0), kind = idx >= ON_ERROR_BASE;
+        const char *status = (const char *)sqlite3_column_text(st, 2);
+        bool open = status && (strcmp(status, "pending") == 0 || strcmp(status, "running") == 0 ||
+                               strcmp(status, "retrying") == 0 || strcmp(status, "waiting") == 0);
+        (*count)++;
+        if (open_picked[kind]) {
+            continue; /* rows come in idx order: the first open one wins */
+        }
+        json_object_put(pick[kind]);
+        pick[kind] = json_object_new_object();
+        json_object_object_add(pick[kind], "idx", json_object_new_int(idx));
+        json_object_object_add(pick[kind], "step_id", col_text(st, 1));
+        json_object_object_add(pick[kind], "status", col_text(st, 2));
+        json_object_object_add(pick[kind], "error", col_capped(st, 3, WR_HISTORY_SUMMARY_MAX));
+        open_picked[kind] = open;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        *count = -1;
+        json_object_put(pick[0]);
+        json_object_put(pick[1]);
+        return NULL;
+    }
+    if (pick[0]) {
+        json_object_put(pick[1]);
+        return pick[0];
+    }
+    return pick[1];
+}
+
+struct list_stmts {
+    sqlite3_stmt *steps, *prev, *next;
+};
+
+/* Adds short_id, steps_recorded and last_step to a run object. */
+static int add_list_fields(sqlite3 *db, struct list_stmts *s, struct json_object *run, char *err,
+                           size_t errlen)
+{
+    const char *id = get_str(run, "id");
+    char prev[128], next[128];
+    if (neighbour(s->prev, id, prev, sizeof(prev)) != 0 ||
+        neighbour(s->next, id, next, sizeof(next)) != 0) {
+        return db_error(db, err, errlen, "reading run ids");
+    }
+    size_t a = common_prefix(id, prev), b = common_prefix(id, next);
+    size_t len = (a > b ? a : b) + 1;
+    len = len < SHORT_ID_MIN ? SHORT_ID_MIN : len;
+    len = len > strlen(id) ? strlen(id) : len;
+    json_object_object_add(run, "short_id", json_object_new_string_len(id, (int)len));
+
+    int count;
+    sqlite3_bind_text(s->steps, 1, id, -1, SQLITE_STATIC);
+    struct json_object *step = reached_step(s->steps, &count);
+    sqlite3_clear_bindings(s->steps);
+    if (count < 0) {
+        return db_error(db, err, errlen, "reading steps");
+    }
+    json_object_object_add(run, "steps_recorded", json_object_new_int(count));
+    json_object_object_add(run, "last_step", step);
+    inherit_error(run, step);
+    return 0;
+}
+
+/* A cursor: "<created_at>.<id>" of the last run of a page. */
+static bool parse_cursor(const char *c, int64_t *created, const char **id)
+{
+    size_t digits = strspn(c, "0123456789");
+    if (digits == 0 || digits > 18 || c[digits] != '.') {
+        return false;
+    }
+    const char *rest = c + digits + 1;
+    size_t n = strspn(rest, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+    if (n == 0 || rest[n] || n >= WR_HISTORY_CURSOR_MAX - 20) {
+        return false;
+    }
+    *created = strtoll(c, NULL, 10);
+    *id = rest;
+    return true;
+}
+
+bool wr_history_cursor_valid(const char *cursor)
+{
+    int64_t created;
+    const char *id;
+    return parse_cursor(cursor, &created, &id);
+}
+
+int wr_history_list_page(sqlite3 *db, const struct wr_history_filter *f, int64_t now,
+                         struct json_object **out, char *next, size_t nextlen, char *err,
+                         size_t errlen)
+{
+    struct wr_buf sql = {0};
+    sqlite3_stmt *st = NULL;
+    struct list_stmts s = {0};
+    struct json_object *list = NULL;
+    int rc = WR_HISTORY_EDB, n = 1, step;
+    int limit = f->limit <= 0                     ? WR_HISTORY_DEFAULT_LIMIT
+                : f->limit > WR_HISTORY_MAX_LIMIT ? WR_HISTORY_MAX_LIMIT
+                                                  : f->limit;
+    int64_t after_created = 0;
+    const char *after_id = NULL;
+    char *columns = run_columns(WR_HISTORY_SUMMARY_MAX, WR_HISTORY_SUMMARY_MAX);
+
+    *out = NULL;
+    if (nextlen > 0) {
+        next[0] = '\0';
+    }
+    if (f->cursor && !parse_cursor(f->cursor, &after_created, &after_id)) {
+        snprintf(err, errlen, "not a cursor of this list");
+        rc = WR_HISTORY_ENOTFOUND;
+        goto out;
+    }
+    /* The page's ids are picked (and sorted) first, so the sort holds ids, not errors; one
+       more than the page tells whether another page follows. */
+    wr_buf_addf(&sql, "SELECT %s FROM (SELECT id FROM runs WHERE 1", columns);
+    if (f->workflow) {
+        wr_buf_add(&sql, " AND workflow = ?");
+    }
+    if (f->status) {
+        wr_buf_add(&sql, " AND status = ?");
+    }
+    if (f->since_ms > 0) {
+        wr_buf_add(&sql, " AND created_at >= ?");
+    }
+    if (after_id) {
+        /* A row value: the index is searched from the cursor on (an OR would be scanned from
+           the newest run down to the cursor, page after page). */
+        wr_buf_add(&sql, " AND (created_at, id) < (?, ?)");
+    }
+    wr_buf_add(&sql, " ORDER BY created_at DESC, id DESC LIMIT ?) AS page JOIN runs USING (id) "
+                     "ORDER BY created_at DESC, id DESC");
+    char *steps_sql = wr_xasprintf("SELECT idx, step_id, status, " STEP_ERROR_COLUMNS
+                                   " FROM steps WHERE run_id = ? ORDER BY idx",
+                                   (size_t)WR_HISTORY_SUMMARY_MAX + 1);
+    int prepared = sqlite3_prepare_v2(db, wr_buf_str(&sql), -1, &st, NULL) == SQLITE_OK &&
+                   sqlite3_prepare_v2(db, steps_sql, -1, &s.steps, NULL) == SQLITE_OK &&
+                   sqlite3_prepare_v2(db, "SELECT max(id) FROM runs WHERE id < ?", -1, &s.prev,
+                                      NULL) == SQLITE_OK &&
+                   sqlite3_prepare_v2(db, "SELECT min(id) FROM runs WHERE id > ?", -1, &s.next,
+                                      NULL) == SQLITE_OK;
+    free(steps_sql);
+    if (!prepared) {
+        db_error(db, err, errlen, "listing runs");
+        goto out;
+    }
+    if (f->workflow) {
+        sqlite3_bind_text(st, n++, f->workflow, -1, SQLITE_STATIC);
+    }
+    if (f->status) {
+        sqlite3_bind_text(st, n++, f->status, -1, SQLITE_STATIC);
+    }
+    if (f->since_ms > 0) {
+        sqlite3_bind_int64(st, n++, now - f->since_ms);
+    }
+    if (after_id) {
+        sqlite3_bind_int64(st, n++, after_created);
+        sqlite3_bind_text(st, n++, after_id, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int(st, n, limit + 1);
+
+    list = json_object_new_array();
+    int rows = 0;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (++rows > limit) {
+            /* Another page follows: it starts after the last run of this one. */
+            struct json_object *last = json_object_array_get_idx(list, (size_t)limit - 1);
+            if (nextlen > 0) {
+                snprintf(next, nextlen, "%lld.%s", (long long)get_int_or(last, "created_at", 0),
+                         get_str(last, "id"));
+            }
+            step = SQLITE_DONE;
+            break;
+        }
+        struct json_object *run = run_from_row(st, WR_HISTORY_SUMMARY_MAX, WR_HISTORY_SUMMARY_MAX);
+        json_object_array_add(list, run);
+        if (add_list_fields(db, &s, run, err, errlen) != 0) {
+            goto out;
+        }
+    }
+    if (step != SQLITE_DONE) {
+        db_error(db, err, errlen, "listing runs");
+        goto out;
+    }
+    *out = list;
+    list = NULL;
+    rc = 0;
+out:
+    json_object_put(list);
+    sqlite3_finalize(st);
+    sqlite3_finalize(s.steps);
+    sqlite3_finalize(s.prev);
+    sqlite3_finalize(s.next);
+    wr_buf_free(&sql);
+    free(columns);
+    return rc;
+}
+
+int wr_history_list(sqlite3 *db, const struct wr_history_filter *f, int64_t now,
+                    struct json_object **out, char *err, size_t errlen)
+{
+    return wr_history_list_page(db, f, now, out, NULL, 0, err, errlen);
+}
+
+int wr_history_count(sqlite3 *db, int64_t *n, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = WR_HISTORY_EDB;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM runs", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        *n = sqlite3_column_int64(st, 0);
+        rc = 0;
+    } else {
+        db_error(db, err, errlen, "counting runs");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* }====== */
+
+/* {====== one run ====== */
+
+int wr_history_resolve(sqlite3 *db, const char *prefix, char *id, size_t idlen, char *err,
+                       size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    struct wr_buf found = {0};
+    int rc = WR_HISTORY_EDB, matches = 0, step;
+
+    if (!prefix[0]) {
+        snprintf(err, errlen, "no run id given");
+        return WR_HISTORY_ENOTFOUND;
+    }
+    /* Ids are ASCII, so every id starting with prefix sorts below prefix + U+10FFFF: a range
+       the primary key's index answers. An exact id sorts first and is taken as is. */
+    if (sqlite3_prepare_v2(db,
+                           "SELECT id, workflow, status FROM runs "
+                           "WHERE id >= ?1 AND id < ?1 || char(1114111) ORDER BY id LIMIT 11",
+                           -1, &st, NULL) != SQLITE_OK) {
+        db_error(db, err, errlen, "looking up the run");
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *rid = (const char *)sqlite3_column_text(st, 0);
+        if (matches == 0) {
+            snprintf(id, idlen, "%s", rid);
+        }
+        if (strcmp(rid, prefix) == 0) {
+            snprintf(id, idlen, "%s", rid);
+            matches = 1;
+            break;
+        }
+        matches++;
+        if (matches <= 10) {
+            wr_buf_addf(&found, "\n  %s  %s  %s", rid, sqlite3_column_text(st, 1),
+                        sqlite3_column_text(st, 2));
+        }
+    }
+    if (step != SQLITE_ROW && step != SQLITE_DONE) {
+        db_error(db, err, errlen, "looking up the run");
+        goto out;
+    }
+    if (matches == 0) {
+        rc = not_found(err, errlen, prefix, " (`weir runs` lists them)");
+    } else if (matches > 1) {
+        char *shown = wr_text_cap(prefix, ECHO_MAX);
+        snprintf(err, errlen, "run id '%s' is ambiguous; it matches%s:%s%s", shown,
+                 matches > 10 ? " more than 10 runs, among them" : "", wr_buf_str(&found),
+                 "\ngive more of the id");
+        free(shown);
+        rc = WR_HISTORY_EAMBIGUOUS;
+    } else {
+        rc = 0;
+    }
+out:
+    if (rc != 0 && idlen > 0) {
+        id[0] = '\0';
+    }
+    sqlite3_finalize(st);
+    wr_buf_free(&found);
+    return rc;
+}
+
+/* The run with this exact id (no prefix), with its event and steps. */
+static int show_exact(sqlite3 *db, const char *id, struct json_object **out, char *err,
+                      size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    struct json_object *run = NULL, *steps = NULL, *failed = NULL;
+    int rc = WR_HISTORY_EDB, step;
+    char *columns = run_columns(WR_STORED_ERROR_MAX, WR_STORED_ERROR_MAX);
+    char *sql = wr_xasprintf("SELECT %s FROM runs WHERE id = ?", columns);
+
+    *out = NULL;
+    step = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    free(sql);
+    if (step != SQLITE_OK) {
+        db_error(db, err, errlen, "reading the run");
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    step = sqlite3_step(st);
+    if (step == SQLITE_DONE) {
+        rc = not_found(err, errlen, id, " (a full run id; `weir runs` lists them)");
+        goto out;
+    }
+    if (step != SQLITE_ROW) {
+        db_error(db, err, errlen, "reading the run");
+        goto out;
+    }
+    run = run_from_row(st, WR_STORED_ERROR_MAX, WR_STORED_ERROR_MAX);
+    sqlite3_finalize(st);
+    st = NULL;
+
+    if (sqlite3_prepare_v2(db,
+                           "SELECT id, source, idem_key, received_at, headers, body, status, "
+                           "idem_scope FROM events WHERE id = ?",
+                           -1, &st, NULL) != SQLITE_OK) {
+        db_error(db, err, errlen, "reading the run's event");
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, get_str(run, "event_id"), -1, SQLITE_TRANSIENT);
+    step = sqlite3_step(st);
+    struct json_object *event = NULL;
+    if (step == SQLITE_ROW) {
+        event = json_object_new_object();
+        json_object_object_add(event, "id", col_text(st, 0));
+        json_object_object_add(event, "source", col_text(st, 1));
+        json_object_object_add(event, "idem_key", col_text(st, 2));
+        json_object_object_add(event, "idem_scope", col_text(st, 7));
+        json_object_object_add(event, "received_at", col_int(st, 3));
+        json_object_object_add(event, "headers", col_json(st, 4));
+        json_object_object_add(event, "body", col_json(st, 5));
+        json_object_object_add(event, "status", col_text(st, 6));
+    } else if (step != SQLITE_DONE) {
+        db_error(db, err, errlen, "reading the run's event");
+        goto out;
+    }
+    json_object_object_add(run, "event", event);
+    sqlite3_finalize(st);
+    st = NULL;
+
+    sql = wr_xasprintf("SELECT idx, step_id, status, attempts, started_at, finished_at, args, "
+                       "output, " STEP_ERROR_COLUMNS " FROM steps WHERE run_id = ? ORDER BY idx",
+                       WR_STORED_ERROR_MAX + 1);
+    step = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    free(sql);
+    if (step != SQLITE_OK) {
+        db_error(db, err, errlen, "reading the run's steps");
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    steps = json_object_new_array();
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        struct json_object *s = json_object_new_object();
+        json_object_object_add(s, "idx", col_int(st, 0));
+        json_object_object_add(s, "step_id", col_text(st, 1));
+        json_object_object_add(s, "status", col_text(st, 2));
+        json_object_object_add(s, "attempts", col_int(st, 3));
+        json_object_object_add(s, "started_at", col_int(st, 4));
+        json_object_object_add(s, "finished_at", col_int(st, 5));
+        json_object_object_add(s, "args", col_json(st, 6));
+        json_object_object_add(s, "output", col_json(st, 7));
+        json_object_object_add(s, "error", col_capped(st, 8, WR_STORED_ERROR_MAX));
+        const char *status = get_str(s, "status");
+        if (status && strcmp(status, "failed") == 0 && get_int_or(s, "idx", 0) < ON_ERROR_BASE) {
+            failed = s; /* the last main step that failed: the run's error when it has none */
+        }
+        json_object_array_add(steps, s);
+    }
+    if (step != SQLITE_DONE) {
+        db_error(db, err, errlen, "reading the run's steps");
+        goto out;
+    }
+    json_object_object_add(run, "steps", steps);
+    steps = NULL;
+    inherit_error(run, failed);
+    *out = run;
+    run = NULL;
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    json_object_put(steps);
+    json_object_put(run);
+    free(columns);
+    return rc;
+}
+
+int wr_history_show(sqlite3 *db, const char *id, struct json_object **out, char *err, size_t errlen)
+{
+    return show_exact(db, id, out, err, errlen);
+}
+
+/* }====== */
+
+/* {====== retry and cancel ====== */
+
+static int exec_sql(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* Runs one statement with :id bound to id and, when it has one, :now to now. */
+static int run_update(sqlite3 *db, const char *sql, const char *id, int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        return -1;
+    }
+    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":id"), id, -1, SQLITE_STATIC);
+    int inow = sqlite3_bind_parameter_index(st, ":now");
+    if (inow > 0) {
+        sqlite3_bind_int64(st, inow, now);
+    }
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Reads the run's status (inside the caller's transaction) into status. */
+static int read_status(sqlite3 *db, const char *id, char *status, size_t len, char *err,
+                       size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = WR_HISTORY_EDB;
+    if (sqlite3_prepare_v2(db, "SELECT status FROM runs WHERE id = ?", -1, &st, NULL) !=
+        SQLITE_OK) {
+        return db_error(db, err, errlen, "reading the run");
+    }
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        snprintf(status, len, "%s", (const char *)sqlite3_column_text(st, 0));
+        rc = 0;
+    } else if (step == SQLITE_DONE) {
+        rc = not_found(err, errlen, id, " (a full run id; `weir runs` lists them)");
+    } else {
+        db_error(db, err, errlen, "reading the run");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+enum change { CHANGE_RETRY, CHANGE_RETRY_SAME_VERSION, CHANGE_CANCEL };
+
+/* Retries or cancels the run with exactly this id (never a prefix: see history.h). */
+static int change_run(sqlite3 *db, const char *id, enum change what, int64_t now,
+                      struct json_object **out, char *err, size_t errlen)
+{
+    char status[64];
+    bool in_tx = false;
+    int rc;
+
+    if (out) {
+        *out = NULL;
+    }
+    /* IMMEDIATE takes the write lock now, so the status read below is the one we change. */
+    if (exec_sql(db, "BEGIN IMMEDIATE") != 0) {
+        rc = db_error(db, err, errlen, "starting a write transaction");
+        goto out;
+    }
+    in_tx = true;
+    rc = read_status(db, id, status, sizeof(status), err, errlen);
+    if (rc != 0) {
+        goto out;
+    }
+    if (what == CHANGE_CANCEL) {
+        if (is_finished(status)) {
+            snprintf(err, errlen,
+                     "run %s has status %s: only a run not finished yet (queued, "
+                     "running, retrying, waiting) can be cancelled",
+                     id, status);
+            rc = WR_HISTORY_ESTATE;
+            goto out;
+        }
+        if (run_update(db,
+                       "UPDATE runs SET status = 'cancelled', error = 'cancelled by weir "
+                       "cancel', updated_at = :now WHERE id = :id",
+                       id, now) != 0) {
+            rc = db_error(db, err, errlen, "cancelling the run");
+            goto out;
+        }
+    } else {
+        if (strcmp(status, "failed") != 0 && strcmp(status, "succeeded_with_errors") != 0) {
+            snprintf(err, errlen,
+                     "run %s has status %s: only failed or succeeded_with_errors runs "
+                     "can be retried",
+                     id, status);
+            rc = WR_HISTORY_ESTATE;
+            goto out;
+        }
+        const char *sql = what == CHANGE_RETRY_SAME_VERSION
+                              ? "UPDATE runs SET status = 'queued', next_at = NULL, error = NULL, "
+                                "updated_at = :now WHERE id = :id"
+                              : "UPDATE runs SET status = 'queued', next_at = NULL, error = NULL, "
+                                "updated_at = :now, workflow_hash = '' WHERE id = :id";
+        if (run_update(db, sql, id, now) != 0 ||
+            run_update(db,
+                       "UPDATE steps SET status = 'pending' WHERE run_id = :id AND status IN "
+                       "('failed', 'retrying')",
+                       id, now) != 0) {
+            rc = db_error(db, err, errlen, "queueing the run again");
+            goto out;
+        }
+    }
+    if (exec_sql(db, "COMMIT") != 0) {
+        rc = db_error(db, err, errlen, "committing");
+        goto out;
+    }
+    in_tx = false;
+    if (out) {
+        rc = show_exact(db, id, out, err, errlen);
+    }
+out:
+    if (in_tx) {
+        exec_sql(db, "ROLLBACK");
+    }
+    return rc;
+}
+
+int wr_history_retry(sqlite3 *db, const char *id, bool same_version, int64_t now,
+                     struct json_object **out, char *err, size_t errlen)
+{
+    return change_run(db, id, same_version ? CHANGE_RETRY_SAME_VERSION : CHANGE_RETRY, now, out,
+                      err, errlen);
+}
+
+int wr_history_cancel(sqlite3 *db, const char *id, int64_t now, struct json_object **out, char *err,
+                      size_t errlen)
+{
+    return change_run(db, id, CHANGE_CANCEL, now, out, err, errlen);
+}
+
+/* }====== */
+
+/* {====== annotate ====== */
+
+static const char *step_kind_label(const struct wr_step *s)
+{
+    switch (s->kind) {
+    case WR_STEP_ACTION:
+        return s->action ? s->action->name : "action";
+    case WR_STEP_SCRIPT:
+        return "script";
+    case WR_STEP_WAIT:
+        return "wait";
+    }
+    return "step";
+}
+
+static void annotate_step(struct json_object *step, const struct wr_workflow *wf)
+{
+    int64_t idx;
+    if (!step || !get_int(step, "idx", &idx) || idx < 0) {
+        return;
+    }
+    const struct wr_step *s = NULL;
+    if (idx < ON_ERROR_BASE && (size_t)idx < wf->nsteps) {
+        s = &wf->steps[idx];
+    } else if (idx >= ON_ERROR_BASE && (size_t)(idx - ON_ERROR_BASE) < wf->non_error) {
+        s = &wf->on_error[idx - ON_ERROR_BASE];
+    }
+    if (s) {
+        json_object_object_add(step, "action", json_object_new_string(step_kind_label(s)));
+    }
+}
+
+void wr_history_annotate(struct json_object *run, const struct wr_workflow_set *set)
+{
+    const char *name = get_str(run, "workflow"), *hash = get_str(run, "workflow_hash");
+    const struct wr_workflow *wf = set && name ? wr_workflow_set_find(set, name) : NULL;
+    if (!wf || !hash || (hash[0] && strcmp(hash, wf->hash) != 0)) {
+        return;
+    }
+    json_object_object_add(run, "steps_total", json_object_new_int64((int64_t)wf->nsteps));
+    json_object_object_add(run, "on_error_total", json_object_new_int64((int64_t)wf->non_error));
+    struct json_object *steps, *last;
+    if (json_object_object_get_ex(run, "steps", &steps) &&
+        json_object_is_type(steps, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(steps); i++) {
+            annotate_step(json_object_array_get_idx(steps, i), wf);
+        }
+    }
+    if (json_object_object_get_ex(run, "last_step", &last)) {
+        annotate_step(last, wf);
+    }
+}
+
+/* }====== */
+
+/* {====== formatting ====== */
+
+/* Compact, rounded duration for people: 412ms, 12.3s, 4m05s, 2h13m, 3d04h. */
+static const char *human_duration(int64_t ms, char *buf, size_t len)
+{
+    if (ms < 0) {
+        ms = 0;
+    }
+    int64_t s = ms / 1000;
+    if (ms < 1000) {
+        snprintf(buf, len, "%lldms", (long long)ms);
+    } else if (s < 60) {
+        snprintf(buf, len, "%lld.%llds", (long long)s, (long long)(ms % 1000 / 100));
+    } else if (s < 3600) {
+        snprintf(buf, len, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
+    } else if (s < 86400) {
+        snprintf(buf, len, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+    } else {
+        snprintf(buf, len, "%lldd%02lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+    }
+    return buf;
+}
+
+/* Local time: "2024-05-01T14:05" (minute) or "2024-05-01T14:05:12+02:00" (full). */
+static const char *local_time(int64_t ms, bool full, char *buf, size_t len)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    char zone[8];
+    if (!localtime_r(&t, &tm)) {
+        snprintf(buf, len, "@%lld", (long long)ms);
+        return buf;
+    }
+    if (!full) {
+        strftime(buf, len, "%Y-%m-%dT%H:%M", &tm);
+        return buf;
+    }
+    char base[32];
+    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+    strftime(zone, sizeof(zone), "%z", &tm); /* +0200 → +02:00 */
+    if (strlen(zone) == 5) {
+        snprintf(buf, len, "%s%.3s:%s", base, zone, zone + 3);
+    } else {
+        snprintf(buf, len, "%s%s", base, zone);
+    }
+    return buf;
+}
+
+/* Display columns of UTF-8 text: one per code point (weir's texts hold no wide characters). */
+static size_t text_cols(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++) {
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    }
+    return n;
+}
+
+/* Appends the first line of s, at most max columns ("…" marks a cut), never splitting a
+   UTF-8 sequence. */
+static void add_first_line(struct wr_buf *b, const char *s, size_t max)
+{
+    size_t end = strcspn(s, "\r\n");
+    size_t cols = 0, i = 0, cut = 0;
+    bool over = false;
+    for (i = 0; i < end; i++) {
+        if (((unsigned char)s[i] & 0xC0) == 0x80) {
+            continue;
+        }
+        if (cols == (max > 0 ? max - 1 : 0)) {
+            cut = i; /* where the ellipsis goes if the rest does not fit */
+        }
+        if (++cols > max) {
+            over = true;
+            break;
+        }
+    }
+    if (over) {
+        wr_buf_addn(b, s, cut);
+        wr_buf_add(b, "…");
+    } else {
+        wr_buf_addn(b, s, end);
+    }
+}
+
+static void add_padded(struct wr_buf *b, const char *s, size_t width)
+{
+    wr_buf_add(b, s);
+    for (size_t n = text_cols(s); n < width; n++) {
+        wr_buf_addc(b, ' ');
+    }
+}
+
+/* "3/8", "3", "on_error 1/2": where a step sits in its workflow. */
+static void add_step_position(struct wr_buf *b, struct json_object *run, struct json_object *step)
+{
+    int64_t idx = get_int_or(step, "idx", 0), total;
+    bool on_error = idx >= ON_ERROR_BASE;
+    if (on_error) {
+        idx -= ON_ERROR_BASE;
+        wr_buf_add(b, "on_error ");
+    }
+    wr_buf_addf(b, "%lld", (long long)idx + 1);
+    if (get_int(run, on_error ? "on_error_total" : "steps_total", &total)) {
+        wr_buf_addf(b, "/%lld", (long long)total);
+    }
+}
+
+/* The step's name for people: its id, else its action when the workflow told us. */
+static void add_step_name(struct wr_buf *b, struct json_object *step, bool with_action)
+{
+    const char *id = get_str(step, "step_id"), *action = get_str(step, "action");
+    if (id) {
+        wr_buf_add(b, id);
+        if (with_action && action && strcmp(action, id) != 0) {
+            wr_buf_addf(b, " (%s)", action);
+        }
+    } else if (action) {
+        wr_buf_add(b, action);
+    }
+}
+
+enum { COL_RUN, COL_WORKFLOW, COL_STATUS, COL_STARTED, COL_DURATION, COL_STEP, COL_ERROR, NCOLS };
+_Static_assert(COL_ERROR == sizeof(((struct wr_history_table *)0)->widths) / sizeof(size_t),
+               "wr_history_table.widths holds the columns before ERROR");
+
+/* Narrowest the flexible columns get when the width is short, and the gap between columns. */
+#define MIN_ERROR_COLS 16
+#define MIN_CUT_COLS   12
+#define GAP            2
+
+/* The table's cells, header row first: n + 1 rows of NCOLS owned strings. */
+static char **table_cells(struct json_object *runs, size_t n, int64_t now)
+{
+    static const char *const heads[NCOLS] = {"RUN",      "WORKFLOW", "STATUS", "STARTED",
+                                             "DURATION", "STEP",     "ERROR"};
+    char **cells = wr_xcalloc((n + 1) * NCOLS, sizeof(*cells));
+
+    for (int c = 0; c < NCOLS; c++) {
+        cells[c] = wr_xstrdup(heads[c]);
+    }
+    for (size_t r = 0; r < n; r++) {
+        struct json_object *run = json_object_array_get_idx(runs, r), *step = NULL;
+        char **row = &cells[(r + 1) * NCOLS], buf[64];
+        const char *status = get_str(run, "status");
+        const char *workflow = get_str(run, "workflow"), *id = get_str(run, "id");
+        const char *short_id = get_str(run, "short_id");
+        int64_t created = get_int_or(run, "created_at", 0);
+        int64_t end = status && is_finished(status) ? get_int_or(run, "updated_at", now) : now;
+
+        row[COL_RUN] = wr_xstrdup(short_id ? short_id : id ? id : "?");
+        row[COL_WORKFLOW] = wr_xstrdup(workflow ? workflow : "?");
+        row[COL_STATUS] = wr_xstrdup(status ? status : "?");
+        row[COL_STARTED] = wr_xstrdup(local_time(created, false, buf, sizeof(buf)));
+        row[COL_DURATION] = wr_xstrdup(human_duration(end - created, buf, sizeof(buf)));
+        struct wr_buf s = {0}, name = {0};
+        if (json_object_object_get_ex(run, "last_step", &step) && step) {
+            add_step_position(&s, run, step);
+            add_step_name(&name, step, false);
+            if (name.len > 0) {
+                wr_buf_addf(&s, " %s", wr_buf_str(&name));
+            }
+            wr_buf_free(&name);
+        } else {
+            wr_buf_add(&s, "-");
+        }
+        row[COL_STEP] = wr_buf_take(&s);
+        /* A run still retrying has no error of its own yet: its step's last one says why. */
+        const char *error = get_str(run, "error");
+        if (!error && step && status && strcmp(status, "retrying") == 0) {
+            error = get_str(step, "error");
+        }
+        row[COL_ERROR] = wr_xstrdup(error ? error : "");
+    }
+    return cells;
+}
+
+void wr_history_table_init(struct wr_history_table *t, int width)
+{
+    memset(t, 0, sizeof(*t));
+    t->width = width;
+}
+
+/* Fixes t's column widths from the first page's cells (header row included). */
+static void table_layout(struct wr_history_table *t, char **cells, size_t n)
+{
+    size_t used = 0;
+    for (size_t r = 0; r <= n; r++) {
+        for (int c = 0; c < COL_ERROR; c++) {
+            size_t w = text_cols(cells[r * NCOLS + c]);
+            t->widths[c] = w > t->widths[c] ? w : t->widths[c];
+        }
+    }
+    for (int c = 0; c < COL_ERROR; c++) {
+        used += t->widths[c] + GAP;
+    }
+    /* ERROR gets what is left of the width. When that is too little to read, STEP and then
+       WORKFLOW give up columns (their cells are cut with "…"), down to MIN_CUT_COLS each.
+       Without any error to show, ERROR only needs its heading. */
+    size_t error_need = text_cols("ERROR");
+    for (size_t r = 1; r <= n; r++) {
+        size_t w = text_cols(cells[r * NCOLS + COL_ERROR]);
+        error_need = w > error_need ? w : error_need;
+    }
+    error_need = error_need < MIN_ERROR_COLS ? error_need : MIN_ERROR_COLS;
+    size_t limit = t->width > 0 ? (size_t)t->width : SIZE_MAX / 2;
+    while (used + error_need > limit &&
+           (t->widths[COL_STEP] > MIN_CUT_COLS || t->widths[COL_WORKFLOW] > MIN_CUT_COLS)) {
+        t->widths[t->widths[COL_STEP] > MIN_CUT_COLS ? COL_STEP : COL_WORKFLOW]--;
+        used--;
+    }
+    t->room = used + MIN_ERROR_COLS > limit ? MIN_ERROR_COLS : limit - used;
+}
+
+char *wr_history_format_table_page(struct wr_history_table *t, struct json_object *runs,
+                                   int64_t now)
+{
+    size_t n = json_object_array_length(runs);
+    char **cells = table_cells(runs, n, now);
+    struct wr_buf out = {0};
+
+    if (!t->started) {
+        table_layout(t, cells, n);
+    }
+    for (size_t r = t->started ? 1 : 0; r <= n; r++) {
+        struct wr_buf line = {0}, cell = {0};
+        for (int c = 0; c < COL_ERROR; c++) {
+            /* Only the flexible columns are cut; a wider cell of a later page (a longer short
+               id) pushes its line right rather than losing characters. */
+            bool flexible = c == COL_STEP || c == COL_WORKFLOW;
+            add_first_line(&cell, cells[r * NCOLS + c], flexible ? t->widths[c] : SIZE_MAX / 2);
+            add_padded(&line, wr_buf_str(&cell), t->widths[c] + GAP);
+            wr_buf_free(&cell);
+        }
+        add_first_line(&line, cells[r * NCOLS + COL_ERROR], t->room);
+        /* No trailing blanks when the error is empty. */
+        while (line.len > 0 && line.data[line.len - 1] == ' ') {
+            line.data[--line.len] = '\0';
+        }
+        wr_buf_add(&out, wr_buf_str(&line));
+        wr_buf_addc(&out, '\n');
+        wr_buf_free(&line);
+    }
+    t->started = true;
+    for (size_t i = 0; i < (n + 1) * NCOLS; i++) {
+        free(cells[i]);
+    }
+    free(cells);
+    return wr_buf_take(&out);
+}
+
+char *wr_history_format_table(struct json_object *runs, int64_t now, int width)
+{
+    struct wr_history_table t;
+    wr_history_table_init(&t, width);
+    return wr_history_format_table_page(&t, runs, now);
+}
+
+/* Appends text with every line indented by `indent` spaces; lines after the first get `more`
+   extra, and a leading tab becomes two spaces (Lua tracebacks indent with tabs). */
+static void add_indented(struct wr_buf *b, const char *text, int indent, int more)
+{
+    bool first = true;
+    while (*text) {
+        size_t len = strcspn(text, "\n");
+        int pad = indent + (first ? 0 : more);
+        const char *line = text;
+        while (*line == '\t' && line < text + len) {
+            pad += 2;
+            line++;
+        }
+        wr_buf_addf(b, "%*s", pad, "");
+        wr_buf_addn(b, line, len - (size_t)(line - text));
+        wr_buf_addc(b, '\n');
+        text += len;
+        if (*text == '\n') {
+            text++;
+        }
+        first = false;
+    }
+}
+
+static void add_json(struct wr_buf *b, struct json_object *o, int indent)
+{
+    if (json_object_is_type(o, json_type_string)) {
+        /* Text the executor stored that is not JSON: show it as it is. */
+        add_indented(b, json_object_get_string(o), indent, 0);
+        return;
+    }
+    add_indented(b,
+                 json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+                                                       JSON_C_TO_STRING_SPACED |
+                                                       JSON_C_TO_STRING_NOSLASHESCAPE),
+                 indent, 0);
+}
+
+/* "label: {}" on one line for an empty or scalar value, else the label over an indented
+   block. */
+static void add_json_field(struct wr_buf *b, const char *label, struct json_object *o, int indent)
+{
+    bool container =
+        json_object_is_type(o, json_type_object) || json_object_is_type(o, json_type_array);
+    bool empty = (json_object_is_type(o, json_type_object) && json_object_object_length(o) == 0) ||
+                 (json_object_is_type(o, json_type_array) && json_object_array_length(o) == 0);
+    bool one_line_text =
+        json_object_is_type(o, json_type_string) && !strchr(json_object_get_string(o), '\n');
+    if (empty) {
+        wr_buf_addf(b, "%s %s\n", label, json_object_is_type(o, json_type_object) ? "{}" : "[]");
+    } else if (one_line_text || !container) {
+        wr_buf_addf(b, "%s %s\n", label,
+                    json_object_is_type(o, json_type_string) ? json_object_get_string(o)
+                                                             : json_object_to_json_string(o));
+    } else {
+        wr_buf_addf(b, "%s\n", label);
+        add_json(b, o, indent);
+    }
+}
+
+static void add_field(struct wr_buf *b, const char *label, const char *value)
+{
+    wr_buf_addf(b, "%-10s%s\n", label, value);
+}
+
+static void format_step(struct wr_buf *b, struct json_object *run, struct json_object *step,
+                        int64_t now)
+{
+    char t[64], d[32];
+    const char *status = get_str(step, "status");
+    int64_t attempts = get_int_or(step, "attempts", 0), started, finished;
+    struct json_object *v;
+
+    wr_buf_add(b, "  ");
+    add_step_position(b, run, step);
+    size_t len = b->len;
+    wr_buf_addc(b, ' ');
+    add_step_name(b, step, true);
+    if (b->len == len + 1) {
+        b->data[--b->len] = '\0'; /* no name to separate */
+    }
+    wr_buf_addf(b, ": %s", status ? status : "?");
+    if (attempts > 0) {
+        wr_buf_addf(b, ", %lld attempt%s", (long long)attempts, attempts == 1 ? "" : "s");
+    }
+    wr_buf_addc(b, '\n');
+    if (get_int(step, "started_at", &started)) {
+        wr_buf_addf(b, "      started %s", local_time(started, true, t, sizeof(t)));
+        if (get_int(step, "finished_at", &finished)) {
+            wr_buf_addf(b, ", took %s", human_duration(finished - started, d, sizeof(d)));
+        } else if (status && strcmp(status, "running") == 0) {
+            wr_buf_addf(b, ", running for %s", human_duration(now - started, d, sizeof(d)));
+        }
+        wr_buf_addc(b, '\n');
+    }
+    if (json_object_object_get_ex(step, "args", &v) && v) {
+        add_json_field(b, "      args:", v, 8);
+    }
+    if (json_object_object_get_ex(step, "output", &v) && v) {
+        add_json_field(b, "      output:", v, 8);
+    }
+    const char *error = get_str(step, "error");
+    if (error) {
+        wr_buf_add(b, "      error:\n");
+        add_indented(b, error, 8, 2);
+    }
+}
+
+char *wr_history_format_run(struct json_object *run, int64_t now)
+{
+    struct wr_buf b = {0};
+    char t[64], d[32];
+    const char *status = get_str(run, "status"), *hash = get_str(run, "workflow_hash");
+    const char *key = get_str(run, "concurrency_key"), *error = get_str(run, "error");
+    int64_t created = get_int_or(run, "created_at", 0), updated, next_at;
+    struct json_object *event = NULL, *steps = NULL;
+
+    add_field(&b, "run", get_str(run, "id"));
+    wr_buf_addf(&b, "%-10s%s, ", "workflow", get_str(run, "workflow"));
+    if (hash && hash[0]) {
+        wr_buf_addf(&b, "version %.12s\n", hash);
+    } else {
+        wr_buf_add(&b, "current version (retried without --same-version)\n");
+    }
+    add_field(&b, "status", status ? status : "?");
+    if (key) {
+        add_field(&b, "key", key);
+    }
+    add_field(&b, "created", local_time(created, true, t, sizeof(t)));
+    if (get_int(run, "updated_at", &updated) && updated != created) {
+        wr_buf_addf(&b, "%-10s%s (%s after creation)\n", "updated",
+                    local_time(updated, true, t, sizeof(t)),
+                    human_duration(updated - created, d, sizeof(d)));
+    }
+    if (get_int(run, "next_at", &next_at) && status && !is_finished(status)) {
+        wr_buf_addf(&b, "%-10s%s (%s %s)\n", "resumes", local_time(next_at, true, t, sizeof(t)),
+                    next_at >= now ? "in" : "due, late by",
+                    human_duration(next_at >= now ? next_at - now : now - next_at, d, sizeof(d)));
+    }
+    if (error) {
+        wr_buf_addf(&b, "%-10s", "error");
+        add_indented(&b, error, 0, 10);
+    }
+
+    wr_buf_addc(&b, '\n');
+    if (json_object_object_get_ex(run, "event", &event) && event) {
+        const char *source = get_str(event, "source"), *ikey = get_str(event, "idem_key");
+        struct json_object *body;
+        wr_buf_addf(&b, "Trigger event %s from %s, received %s", get_str(event, "id"),
+                    source ? source : "?",
+                    local_time(get_int_or(event, "received_at", 0), true, t, sizeof(t)));
+        if (ikey) {
+            const char *scope = get_str(event, "idem_scope");
+            wr_buf_addf(&b, ", key %s", ikey);
+            if (scope && (!source || strcmp(scope, source) != 0)) {
+                wr_buf_addf(&b, " (scope %s)", scope);
+            }
+        }
+        wr_buf_add(&b, ":\n");
+        if (json_object_object_get_ex(event, "body", &body) && body) {
+            add_json(&b, body, 2);
+        }
+    } else {
+        wr_buf_addf(&b, "Trigger event %s: not in the store\n", get_str(run, "event_id"));
+    }
+
+    wr_buf_addc(&b, '\n');
+    size_t nsteps = 0;
+    if (json_object_object_get_ex(run, "steps", &steps) && steps) {
+        nsteps = json_object_array_length(steps);
+    }
+    if (nsteps == 0) {
+        wr_buf_add(&b, "Steps: none ran yet\n");
+    } else {
+        wr_buf_add(&b, "Steps:\n");
+    }
+    for (size_t i = 0; i < nsteps; i++) {
+        format_step(&b, run, json_object_array_get_idx(steps, i), now);
+    }
+    return wr_buf_take(&b);
+}
+
+/* }====== */

@@ -1,0 +1,122 @@
+/*
+ * file — the file trigger: CSV, JSON or NDJSON files dropped into a directory, one event per
+ * row. This file declares the trigger's arguments and checks them; triggers/file/watch runs
+ * it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/base/duration.h"
+#include "engine/base/size.h"
+#include "engine/lua/template.h"
+#include "triggers/file/watch.h"
+#include "triggers/trigger.h"
+
+static const char *const formats[] = {"csv", "json", "ndjson", NULL};
+
+static const struct wr_argspec file_args[] = {
+    {.name = "dir",
+     .type = WR_ARG_STRING,
+     .flags = WR_ARG_REQUIRED | WR_ARG_NO_TEMPLATE,
+     .help = "directory to watch (relative to weir.yaml's directory)"},
+    {.name = "pattern",
+     .type = WR_ARG_STRING,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "file name glob; default *"},
+    {.name = "format",
+     .type = WR_ARG_ENUM,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .choices = formats,
+     .help = "how rows are read; default csv"},
+    {.name = "max_bytes",
+     .type = WR_ARG_ANY,
+     .flags = WR_ARG_NO_TEMPLATE | WR_ARG_OWN_CHECK,
+     .expect = "a size such as 64MiB or 1000000",
+     .help = "larger files go to failed/ unread, 1B-1GiB; default 64MiB"},
+    {.name = "max_rows",
+     .type = WR_ARG_INT,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .min = 1,
+     .max = 10000000,
+     .help = "files with more rows go to failed/; default 200000"},
+    {.name = "settle",
+     .type = WR_ARG_DURATION,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "how long a file written in place must stay unchanged after its writer closed it "
+             "before it is read (a renamed file is read at once), 0s-1h; default 2s"},
+    {.name = "columns",
+     .type = WR_ARG_STRINGS,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "names every file must have (CSV header columns; JSON keys of every row); a file "
+             "without them goes to failed/"},
+    {0},
+};
+
+static void file_validate(struct wr_check *c, struct json_object *args, const char *path)
+{
+    struct json_object *pattern = NULL, *max = NULL;
+    if (json_object_object_get_ex(args, "max_bytes", &max) &&
+        !(json_object_is_type(max, json_type_string) &&
+          wr_template_has(json_object_get_string(max)))) {
+        char err[256];
+        uint64_t n = 0;
+        char *p = wr_path_key(path, "max_bytes");
+        if (wr_size_get(max, &n, err, sizeof(err)) != 0) {
+            wr_check_error(c, p, false, "%s", err);
+        } else if (n < 1 || n > WR_FILE_MAX_BYTES_LIMIT) {
+            wr_check_error(c, p, false, "%s is out of range 1B-1GiB", json_object_get_string(max));
+        }
+        free(p);
+    }
+    struct json_object *settle = NULL;
+    int64_t ms = 0;
+    if (json_object_object_get_ex(args, "settle", &settle) &&
+        json_object_is_type(settle, json_type_string) &&
+        wr_duration_parse(json_object_get_string(settle), &ms, NULL, 0) == 0 &&
+        ms > WR_FILE_MAX_SETTLE_MS) {
+        char *p = wr_path_key(path, "settle");
+        wr_check_error(c, p, false, "%s is out of range 0s-1h", json_object_get_string(settle));
+        free(p);
+    }
+    if (json_object_object_get_ex(args, "pattern", &pattern) &&
+        json_object_is_type(pattern, json_type_string)) {
+        const char *s = json_object_get_string(pattern);
+        if (!*s || strchr(s, '/')) {
+            char *p = wr_path_key(path, "pattern");
+            wr_check_error(c, p, false, "'%s' is not a file name pattern (no '/', not empty)", s);
+            free(p);
+        }
+    }
+}
+
+static const char file_notes[] =
+    "How to drop a file: write it under a name the trigger ignores — a hidden name\n"
+    "(.users.csv), or one ending in .tmp or .part — or in another directory of the same file\n"
+    "system, then rename it into the directory. A renamed file is read at once. A file\n"
+    "written in place is read once its writer has closed it and it stayed unchanged for\n"
+    "`settle` (default 2s): a writer that opens and closes it several times must not pause\n"
+    "longer than that in between, or the parts are taken as separate files (and a part that\n"
+    "starts without the header goes to failed/, see below).\n"
+    "\n"
+    "Each row is one event: event.row (for CSV, {column: text}), event.file, event.line.\n"
+    "Once every row is stored the file moves to done/ (a row stored before, by the content\n"
+    "of its file, is not stored again). A file that cannot be taken whole moves to failed/\n"
+    "with NAME.error beside it giving every reason, and none of its rows is stored: bad\n"
+    "rows, over max_bytes or max_rows, not UTF-8 text (UTF-16, an .xlsx workbook), not a\n"
+    "regular file (a FIFO, socket or symbolic link), or a CSV whose first line is no header\n"
+    "— it lacks the `columns`, or it shares no column name with the header of the previous\n"
+    "file this workflow took and has as many fields, as the rest of a file written in pieces\n"
+    "does. A file refused for looking like such a rest is taken when it is dropped again\n"
+    "unchanged. Directories in the watched directory are left alone (logged once).\n"
+    "\n"
+    "Big files are read and parsed off the event loop and their rows stored in chunks, so\n"
+    "webhooks are answered meanwhile. If weir stops (or the file is written again) half way,\n"
+    "the file stays where it is and is taken again; the rows already stored are duplicates.\n";
+
+const struct wr_trigger_kind wr_trigger_file = {
+    .name = "file",
+    .summary = "files dropped into a directory (CSV, JSON or NDJSON), one event per row",
+    .args = file_args,
+    .notes = file_notes,
+    .validate = file_validate,
+};

@@ -1,0 +1,426 @@
+/*
+ * webhook_server — evhttp routes for webhook workflows; see webhook_server.h.
+ */
+#include "triggers/webhook/server.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <sys/socket.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "engine/net/http_guard.h"
+#include "engine/net/http_reply.h"
+#include "engine/store/ingest.h"
+#include "engine/base/log.h"
+#include "engine/lua/lua_host.h"
+#include "engine/base/metrics.h"
+#include "engine/base/strutil.h"
+#include "engine/lua/template.h"
+#include "engine/lang/workflow_set.h"
+#include "triggers/webhook/auth.h"
+#include "triggers/webhook/request.h"
+
+/* One path's verifier, resolved when the set is installed. */
+struct route_auth {
+    char *path;
+    struct wr_webhook_auth *auth; /* NULL: the secret could not be resolved, refuse all */
+};
+
+struct wr_webhook_server {
+    struct event_base *base;
+    struct wr_ingest *ingest;
+    const struct wr_workflow_set *set;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    struct wr_http_guard *guard; /* limits: connections, deadlines, sizes */
+    int port;
+    size_t pending;
+    struct route_auth *auths; /* one per webhook path of set */
+    size_t nauths;
+};
+
+/* One request waiting for its commit. */
+struct pending {
+    struct wr_webhook_server *srv;
+    struct evhttp_request *req;
+    size_t count;
+    bool split; /* answered as a list of events, even of one */
+};
+
+/* The workflows routed at path (enabled or not: a disabled one still owns its path). */
+static size_t route(const struct wr_workflow_set *set, const char *path,
+                    const struct wr_workflow **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; set && i < set->count; i++) {
+        const struct wr_workflow *wf = set->items[i];
+        struct json_object *p = NULL;
+        if (strcmp(wf->trigger->name, "webhook") == 0 &&
+            json_object_object_get_ex(wf->trigger_args, "path", &p) &&
+            strcmp(json_object_get_string(p), path) == 0 && n < max) {
+            out[n++] = wf;
+        }
+    }
+    return n;
+}
+
+static void on_committed(void *arg, const struct wr_ingest_result *res)
+{
+    struct pending *p = arg;
+    p->srv->pending--;
+    if (res->rc != 0) {
+        wr_metrics_event("webhook", "failed", p->count);
+        /* Nothing was stored: the sender must retry, so no 2xx. */
+        evhttp_add_header(evhttp_request_get_output_headers(p->req), "Retry-After", "5");
+        wr_http_reply_error(p->req, 503, "Service Unavailable", "the event could not be stored: %s",
+                            res->error ? res->error : "storage error");
+        free(p);
+        return;
+    }
+    int runs = 0;
+    bool all_dup = true;
+    for (size_t i = 0; i < res->count; i++) {
+        runs += res->items[i].runs;
+        all_dup = all_dup && res->items[i].duplicate;
+        const char *outcome = res->items[i].runs > 0 ? "accepted" : "unmatched";
+        wr_metrics_event("webhook", res->items[i].duplicate ? "duplicate" : outcome, 1);
+    }
+    struct json_object *o = json_object_new_object();
+    if (res->count == 1 && !p->split) {
+        json_object_object_add(o, "event_id", json_object_new_string(res->items[0].event_id));
+    } else {
+        struct json_object *ids = json_object_new_array();
+        for (size_t i = 0; i < res->count; i++) {
+            struct json_object *e = json_object_new_object();
+            json_object_object_add(e, "event_id", json_object_new_string(res->items[i].event_id));
+            json_object_object_add(e, "runs", json_object_new_int(res->items[i].runs));
+            if (res->items[i].duplicate) {
+                json_object_object_add(e, "duplicate", json_object_new_boolean(1));
+            }
+            json_object_array_add(ids, e);
+        }
+        json_object_object_add(o, "events", ids);
+    }
+    if (all_dup && res->count > 0) {
+        json_object_object_add(o, "duplicate", json_object_new_boolean(1));
+        wr_http_reply_json(p->req, 200, "OK", o);
+    } else {
+        json_object_object_add(o, "runs", json_object_new_int(runs));
+        wr_http_reply_json(p->req, 202, "Accepted", o);
+    }
+    free(p);
+}
+
+/* {====== authentication ====== */
+
+static void auths_free(struct route_auth *a, size_t n)
+{
+    for (size_t i = 0; a && i < n; i++) {
+        free(a[i].path);
+        wr_webhook_auth_free(a[i].auth);
+    }
+    free(a);
+}
+
+/*
+ * Builds the verifiers of every webhook path in set (workflows sharing a path agree on auth,
+ * checked at load, so the first one speaks for the path). With strict, a secret that cannot be
+ * resolved fails the whole build (start-up); otherwise that path refuses every request and the
+ * error is logged (a reload must not open a path nor take the others down).
+ */
+static int auths_build(const struct wr_workflow_set *set, bool strict, struct route_auth **out,
+                       size_t *nout, char *err, size_t errlen)
+{
+    struct route_auth *a = wr_xcalloc(set && set->count ? set->count : 1, sizeof(*a));
+    size_t n = 0;
+    char why[512];
+    for (size_t i = 0; set && i < set->count; i++) {
+        const struct wr_workflow *wf = set->items[i];
+        struct json_object *p = NULL;
+        if (strcmp(wf->trigger->name, "webhook") != 0 ||
+            !json_object_object_get_ex(wf->trigger_args, "path", &p)) {
+            continue;
+        }
+        const char *path = json_object_get_string(p);
+        bool seen = false;
+        for (size_t j = 0; j < n && !seen; j++) {
+            seen = strcmp(a[j].path, path) == 0;
+        }
+        if (seen) {
+            continue;
+        }
+        char *dir = wr_path_dirname(wf->file);
+        struct wr_webhook_auth *auth = wr_webhook_auth_new(wf->trigger_args, dir, why, sizeof(why));
+        free(dir);
+        if (!auth) {
+            if (strict) {
+                snprintf(err, errlen, "workflow '%s' (%s): %s", wf->name, wf->file, why);
+                auths_free(a, n);
+                return -1;
+            }
+            wr_log(WR_LOG_ERROR, "webhook path refuses every request: its secret is unavailable",
+                   "workflow", wf->name, "path", path, "error", why, NULL);
+        }
+        a[n].path = wr_xstrdup(path);
+        a[n].auth = auth;
+        n++;
+    }
+    *out = a;
+    *nout = n;
+    return 0;
+}
+
+static const char *header_cb(void *ctx, const char *name)
+{
+    return evhttp_find_header(ctx, name);
+}
+
+/*
+ * Verifies req for path before anything else reads it. Returns true when it may go on;
+ * otherwise the answer (401/403, with a generic body) has been sent and the reason logged.
+ */
+static bool authenticate(struct wr_webhook_server *srv, struct evhttp_request *req,
+                         const char *path)
+{
+    const struct wr_webhook_auth *auth = NULL;
+    bool found = false;
+    for (size_t i = 0; i < srv->nauths && !found; i++) {
+        if (strcmp(srv->auths[i].path, path) == 0) {
+            auth = srv->auths[i].auth;
+            found = true;
+        }
+    }
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    const struct sockaddr *peer = conn ? evhttp_connection_get_addr(conn) : NULL;
+    char why[256] = "the secret of this path is unavailable";
+    int code = 401;
+    if (found && auth) {
+        struct evbuffer *buf = evhttp_request_get_input_buffer(req);
+        struct wr_webhook_request r = {
+            .header = header_cb,
+            .ctx = evhttp_request_get_input_headers(req),
+            .peer = peer,
+            .len = evbuffer_get_length(buf),
+            .now = (int64_t)time(NULL),
+        };
+        r.body = r.len ? evbuffer_pullup(buf, -1) : NULL;
+        code = wr_webhook_auth_verify(auth, &r, why, sizeof(why));
+    } else if (!found) {
+        /* A route without an entry cannot happen; refuse rather than let it through. */
+        snprintf(why, sizeof(why), "no verifier for this path");
+    }
+    if (code == 0) {
+        return true;
+    }
+    char addr[INET6_ADDRSTRLEN] = "unknown";
+    if (peer && peer->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, addr, sizeof(addr));
+    } else if (peer && peer->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr, addr, sizeof(addr));
+    }
+    wr_log(WR_LOG_WARN, "webhook request refused", "path", path, "peer", addr, "reason", why, NULL);
+    wr_metrics_event("webhook", "rejected", 1);
+    if (code == 403) {
+        wr_http_reply_error(req, 403, "Forbidden", "forbidden");
+    } else {
+        wr_http_reply_error(req, 401, "Unauthorized", "unauthorized");
+    }
+    return false;
+}
+
+/* }====== */
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    struct wr_webhook_server *srv = arg;
+    /* The path as the client sent it: evhttp's parsed URI reads "//hooks//hr" as host
+       "hooks" and path "//hr", which is neither what was asked for nor worth naming. */
+    const char *target = evhttp_request_get_uri(req);
+    char *raw = NULL;
+    const char *path = NULL;
+    if (target && target[0] == '/') {
+        raw = wr_xstrndup(target, strcspn(target, "?#"));
+        path = raw;
+    } else {
+        const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+        path = uri ? evhttp_uri_get_path(uri) : NULL;
+    }
+    const struct wr_workflow *routes[64];
+    size_t nroutes = path ? route(srv->set, path, routes, 64) : 0;
+
+    if (nroutes == 0) {
+        /* The path as sent, cut when long: an answer's size does not follow the request's. */
+        char *shown = wr_text_cap(path ? path : "this path", 256);
+        wr_http_reply_error(req, 404, "Not Found", "no webhook at %s", shown);
+        free(shown);
+        free(raw);
+        return;
+    }
+    /* First, on the raw bytes: nothing of an unauthenticated request is parsed or stored. */
+    if (!authenticate(srv, req, path)) {
+        free(raw);
+        return;
+    }
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+        wr_http_reply_error(req, 405, "Method Not Allowed", "webhooks take POST");
+        free(raw);
+        return;
+    }
+    struct evbuffer *buf = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(buf);
+    const char *data = len ? (const char *)evbuffer_pullup(buf, -1) : NULL;
+    struct wr_webhook_decoded d;
+    wr_webhook_decode(routes[0], evhttp_request_get_input_headers(req), data, len, &d);
+    if (d.status != 0) {
+        wr_metrics_event("webhook", "rejected", 1);
+        wr_http_reply_error(req, d.status, d.reason, "%s", d.error);
+        goto out;
+    }
+    char source[300];
+    snprintf(source, sizeof(source), "webhook %s", path);
+    struct pending *p = wr_xcalloc(1, sizeof(*p));
+    p->srv = srv;
+    p->req = req;
+    p->count = d.count;
+    p->split = d.is_split;
+    if (wr_ingest_submit(srv->ingest, source, d.headers, routes, nroutes, d.events, d.count,
+                         on_committed, p) != 0) {
+        free(p);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "5");
+        wr_metrics_event("webhook", "failed", d.count);
+        wr_http_reply_error(req, 503, "Service Unavailable", "weir is shutting down");
+        goto out;
+    }
+    srv->pending++;
+out:
+    wr_webhook_decoded_clear(&d);
+    free(raw);
+}
+
+static int parse_listen(const char *listen, char *host, size_t hostlen, int *port)
+{
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen) {
+        return -1;
+    }
+    size_t n = (size_t)(colon - listen);
+    if (listen[0] == '[' && colon[-1] == ']') {
+        listen++;
+        n -= 2;
+    }
+    if (n >= hostlen) {
+        return -1;
+    }
+    memcpy(host, listen, n);
+    host[n] = '\0';
+    *port = atoi(colon + 1);
+    return 0;
+}
+
+struct wr_webhook_server *wr_webhook_server_new(struct event_base *base, struct wr_ingest *in,
+                                                const struct wr_workflow_set *set,
+                                                const char *listen,
+                                                const struct wr_http_limits *limits, char *err,
+                                                size_t errlen)
+{
+    struct wr_webhook_server *srv = wr_xcalloc(1, sizeof(*srv));
+    char host[256];
+    int port = 0;
+
+    srv->base = base;
+    srv->ingest = in;
+    srv->set = set;
+    if (auths_build(set, true, &srv->auths, &srv->nauths, err, errlen) != 0) {
+        goto err;
+    }
+    if (parse_listen(listen, host, sizeof(host), &port) != 0) {
+        snprintf(err, errlen, "listen.webhook: '%s' is not HOST:PORT", listen);
+        goto err;
+    }
+    srv->http = evhttp_new(base);
+    if (!srv->http) {
+        snprintf(err, errlen, "cannot create the webhook listener");
+        goto err;
+    }
+    evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                                              EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
+                                              EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+    struct evhttp_bound_socket *bs =
+        evhttp_bind_socket_with_handle(srv->http, host, (ev_uint16_t)port);
+    if (!bs) {
+        snprintf(err, errlen,
+                 "listen.webhook: cannot listen on %s (in use, or not an address "
+                 "of this machine?)",
+                 listen);
+        goto err;
+    }
+    srv->bound = bs;
+    /* Sizes, deadlines and the connection cap; requests received whole go to on_request. */
+    srv->guard = wr_http_guard_new(base, srv->http, "webhook", limits, on_request, srv);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0) {
+        srv->port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                             : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    }
+    return srv;
+err:
+    wr_webhook_server_free(srv);
+    return NULL;
+}
+
+int wr_webhook_server_port(const struct wr_webhook_server *s)
+{
+    return s->port;
+}
+
+void wr_webhook_server_set_workflows(struct wr_webhook_server *s, const struct wr_workflow_set *set)
+{
+    struct route_auth *a = NULL;
+    size_t n = 0;
+    char err[8];
+    /* Not strict: cannot fail; an unresolvable secret closes its path (logged there). */
+    auths_build(set, false, &a, &n, err, sizeof(err));
+    auths_free(s->auths, s->nauths);
+    s->auths = a;
+    s->nauths = n;
+    s->set = set;
+}
+
+void wr_webhook_server_stop_accepting(struct wr_webhook_server *s)
+{
+    if (s && s->bound) {
+        evhttp_del_accept_socket(s->http, s->bound);
+        s->bound = NULL;
+    }
+}
+
+size_t wr_webhook_server_pending(const struct wr_webhook_server *s)
+{
+    return s->pending;
+}
+
+void wr_webhook_server_free(struct wr_webhook_server *s)
+{
+    if (!s) {
+        return;
+    }
+    if (s->http) {
+        evhttp_free(s->http);
+    }
+    wr_http_guard_free(s->guard); /* after evhttp_free: it reports the connections' closes */
+    auths_free(s->auths, s->nauths);
+    free(s);
+}

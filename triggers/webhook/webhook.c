@@ -1,0 +1,143 @@
+/*
+ * webhook — the webhook trigger: an HR system POSTs JSON to a path. This file declares the
+ * trigger's arguments and the checks across them; receiving requests is webhook_server.c,
+ * verifying them webhook_auth.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/base/srcdoc.h"
+#include "triggers/trigger.h"
+#include "triggers/webhook/auth.h"
+
+static const char *const algorithms[] = {"sha256", "sha512", NULL};
+static const char *const encodings[] = {"hex", "base64", NULL};
+
+static const struct wr_argspec auth_args[] = {
+    {.name = "type",
+     .type = WR_ARG_ENUM,
+     .flags = WR_ARG_REQUIRED | WR_ARG_NO_TEMPLATE,
+     .choices = wr_webhook_auth_types,
+     .help = "how requests are signed"},
+    {.name = "secret",
+     .type = WR_ARG_SECRET,
+     .flags = WR_ARG_REQUIRED,
+     .help = "the key, token or user:password as env:NAME or file:PATH"},
+    {.name = "tolerance",
+     .type = WR_ARG_DURATION,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "standard-webhooks: how far webhook-timestamp may be from now; default 5m"},
+    {.name = "header",
+     .type = WR_ARG_STRING,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "hmac: the header holding the signature"},
+    {.name = "algorithm",
+     .type = WR_ARG_ENUM,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .choices = algorithms,
+     .help = "hmac: the hash; default sha256"},
+    {.name = "encoding",
+     .type = WR_ARG_ENUM,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .choices = encodings,
+     .help = "hmac: how the signature is written; default hex"},
+    {.name = "prefix",
+     .type = WR_ARG_STRING,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "hmac: text before the signature, e.g. sha256="},
+    {0},
+};
+
+static const struct wr_argspec webhook_args[] = {
+    {.name = "path",
+     .type = WR_ARG_URLPATH,
+     .flags = WR_ARG_REQUIRED | WR_ARG_NO_TEMPLATE,
+     .help = "URL path to POST to, e.g. /hooks/hr"},
+    {.name = "secret",
+     .type = WR_ARG_SECRET,
+     .help = "standard-webhooks key as env:NAME or file:PATH (short for auth:)"},
+    {.name = "auth",
+     .type = WR_ARG_OBJECT,
+     .fields = auth_args,
+     .help = "how requests are verified"},
+    {.name = "allow_from",
+     .type = WR_ARG_STRINGS,
+     .help = "CIDRs the sender's address must be in, e.g. [192.0.2.0/24, \"2001:db8::/32\"]"},
+    {.name = "id",
+     .type = WR_ARG_STRING,
+     .help = "idempotency key template; default: the webhook-id header"},
+    {.name = "split",
+     .type = WR_ARG_EXPR,
+     .help = "Lua expression yielding an array; one event per element"},
+    {0},
+};
+
+static const char *str_arg(struct json_object *o, const char *key)
+{
+    struct json_object *v = NULL;
+    return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+}
+
+/* Reports key under auth at path when it is set but means nothing for this type. */
+static void only_for(struct wr_check *c, struct json_object *auth, const char *path,
+                     const char *key, const char *type, const char *owner)
+{
+    struct json_object *v = NULL;
+    if (strcmp(type, owner) != 0 && json_object_object_get_ex(auth, key, &v)) {
+        char *p = wr_path_key(path, key);
+        wr_check_error(c, p, true, "'%s' applies only to type %s, not %s", key, owner, type);
+        free(p);
+    }
+}
+
+/* Runs after the table check passed: the rules that span keys. */
+static void webhook_validate(struct wr_check *c, struct json_object *args, const char *path)
+{
+    struct json_object *auth = NULL, *allow = NULL;
+    if (json_object_object_get_ex(args, "auth", &auth)) {
+        char *ap = wr_path_key(path, "auth");
+        const char *type = str_arg(auth, "type");
+        if (str_arg(args, "secret")) {
+            char *sp = wr_path_key(path, "secret");
+            wr_check_error(c, sp, true,
+                           "'secret' is short for auth: {type: standard-webhooks, secret: ...}; "
+                           "with 'auth', put the secret inside it");
+            free(sp);
+        }
+        only_for(c, auth, ap, "tolerance", type, "standard-webhooks");
+        only_for(c, auth, ap, "header", type, "hmac");
+        only_for(c, auth, ap, "algorithm", type, "hmac");
+        only_for(c, auth, ap, "encoding", type, "hmac");
+        only_for(c, auth, ap, "prefix", type, "hmac");
+        if (strcmp(type, "hmac") == 0 && !str_arg(auth, "header")) {
+            wr_check_error(c, ap, false,
+                           "type hmac needs 'header' (the header with the signature)");
+        }
+        free(ap);
+    }
+    if (json_object_object_get_ex(args, "allow_from", &allow)) {
+        char *lp = wr_path_key(path, "allow_from");
+        for (size_t i = 0; i < json_object_array_length(allow); i++) {
+            const char *s = json_object_get_string(json_object_array_get_idx(allow, i));
+            struct wr_cidr cidr;
+            if (wr_cidr_parse(s, &cidr) != 0) {
+                char *ip = wr_path_index(lp, i);
+                wr_check_error(c, ip, false,
+                               "'%.80s' is not a CIDR (e.g. 192.0.2.0/24 or 2001:db8::/32)", s);
+                free(ip);
+            }
+        }
+        free(lp);
+    }
+}
+
+static const char *const webhook_shared[] = {"secret", "auth", "allow_from", "id", "split", NULL};
+
+const struct wr_trigger_kind wr_trigger_webhook = {
+    .name = "webhook",
+    .summary = "an HTTP POST with a JSON body, e.g. from an HR system",
+    .args = webhook_args,
+    .validate = webhook_validate,
+    .route_arg = "path",
+    .shared_args = webhook_shared,
+};
