@@ -11,6 +11,10 @@
  * references through the directory (engine/graph/directory.h), reads current state from Graph,
  * writes only the difference through wr_action_write (which in a dry run records the request
  * instead of sending it), and finishes with exactly one wr_action_succeed or wr_action_fail.
+ * What its callbacks share lives in wr_action_state, which the engine frees (after the
+ * action's clear function) however the step ends; the step's users are found with
+ * wr_action_find_user, and a failed lookup becomes the step's error through
+ * wr_action_fail_lookup, which knows replica lag.
  *
  * Rules every action keeps (GRAPH.md sections 0, 6 and 12):
  *
@@ -73,6 +77,7 @@ struct wr_action {
 
 struct wr_graph;
 struct wr_directory;
+struct wr_directory_result;
 struct wr_graph_result;
 struct wr_net_guard;
 
@@ -88,9 +93,15 @@ bool wr_action_dry_run(struct wr_action_ctx *ctx);
    engine/net/net_guard.h). Borrowed; NULL means none (wr_net_guard_check treats it so). */
 const struct wr_net_guard *wr_action_net_guard(struct wr_action_ctx *ctx);
 
-/* Per-execution state an action allocates for its callbacks; freed (with `free`) at
-   completion. Returns the zeroed block, allocated once per execution. */
-void *wr_action_state(struct wr_action_ctx *ctx, size_t size);
+/*
+ * The execution's state, for the action's callbacks: a zeroed block of size bytes, allocated by
+ * the first call and returned again by every later one (size must not grow; clear must be the
+ * same). The engine owns it: when the step ends, however it ends, and after its outcome was
+ * delivered, the engine calls clear(state) to release what the action put there (the owned
+ * members; clear may be NULL), then frees the block. So an action fails or succeeds with its
+ * state still intact, and never frees it itself. clear must not call wr_action_* functions.
+ */
+void *wr_action_state(struct wr_action_ctx *ctx, size_t size, void (*clear)(void *state));
 
 /*
  * A mutation. In a real run it is wr_graph_request; in a dry run nothing is sent: the
@@ -113,7 +124,7 @@ void wr_action_succeed(struct wr_action_ctx *ctx, struct json_object *output);
  */
 void wr_action_fail(struct wr_action_ctx *ctx, const struct wr_graph_result *res, bool retriable,
                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* The same with a va_list, for an action's own failure helper that also releases its state. */
+/* The same with a va_list, for an action's own failure helper. */
 void wr_action_vfail(struct wr_action_ctx *ctx, const struct wr_graph_result *res, bool retriable,
                      const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
 
@@ -136,6 +147,29 @@ void wr_action_vfail_lag(struct wr_action_ctx *ctx, const struct wr_graph_result
  * is null, because nothing was created.
  */
 char *wr_action_bad_user_ref(const char *name, const char *ref);
+
+/*
+ * Looks up the user ref names (wr_directory_user, engine/graph/directory.h: an object id, a
+ * userPrincipalName or mail address, or employeeId:VALUE) with the properties in select (NULL
+ * = only the id); done(arg, r) follows on a later loop turn. arg_name says which argument ref
+ * came from: NULL for the step's own `user`, else its name ("manager"), which then prefixes the
+ * error ("manager: ..."). A ref that is no user reference fails the step at once with
+ * wr_action_bad_user_ref's message, and done is never called: returns false then, else true.
+ * ref and select are borrowed.
+ */
+bool wr_action_find_user(struct wr_action_ctx *ctx, const char *arg_name, const char *ref,
+                         const char *select,
+                         void (*done)(void *arg, const struct wr_directory_result *r), void *arg);
+
+/*
+ * Fails the step with a directory lookup that failed (r->ok false; a user, a role, a group, a
+ * SKU or a list): the message is r->error, prefixed "ARG_NAME: " when arg_name is not NULL (see
+ * wr_action_find_user), with r's Graph answer when there was one. Replica lag when r is a user
+ * weir created moments ago that is not found (r->created_ago_ms >= 0): retried as
+ * wr_action_fail_lag says; otherwise retriable only as that Graph answer says.
+ */
+void wr_action_fail_lookup(struct wr_action_ctx *ctx, const char *arg_name,
+                           const struct wr_directory_result *r);
 
 /* }====== */
 

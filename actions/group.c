@@ -2,7 +2,6 @@
  * group — add-to-group and remove-from-group (POST/DELETE /groups/{id}/members/$ref). The
  * group is named by displayName or object id, resolved at run time.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +30,7 @@ static size_t array_len(struct json_object *a)
 
 /* {====== execution ====== */
 
-/* One execution's state (wr_action_state); owned members are released by op_clear before
-   the action finishes. */
+/* One execution's state (wr_action_state): the engine frees it, after op_clear. */
 struct group_op {
     struct wr_action_ctx *ctx;
     bool remove; /* remove-from-group */
@@ -48,52 +46,16 @@ struct group_op {
     char *err_crid;
 };
 
-static void op_clear(struct group_op *op)
+static void op_clear(void *state)
 {
+    struct group_op *op = state;
     free(op->user);
     free(op->group);
-    op->user = op->group = NULL;
     json_object_put(op->body);
-    op->body = NULL;
     free(op->err_code);
     free(op->err_message);
     free(op->err_rid);
     free(op->err_crid);
-    op->err_code = op->err_message = op->err_rid = op->err_crid = NULL;
-}
-
-static void op_fail(struct group_op *op, const struct wr_graph_result *res, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void op_fail(struct group_op *op, const struct wr_graph_result *res, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    wr_action_vfail(op->ctx, res, false, fmt, ap); /* formats before op_clear frees its args */
-    va_end(ap);
-    op_clear(op);
-}
-
-static void op_fail_lag(struct group_op *op, const struct wr_graph_result *res, int64_t age,
-                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static void op_fail_lag(struct group_op *op, const struct wr_graph_result *res, int64_t age,
-                        const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    wr_action_vfail_lag(op->ctx, res, age, fmt, ap);
-    va_end(ap);
-    op_clear(op);
-}
-
-static void op_fail_lookup(struct group_op *op, const struct wr_directory_result *r)
-{
-    if (r->created_ago_ms >= 0) {
-        op_fail_lag(op, r->graph, r->created_ago_ms, "%s", r->error);
-    } else {
-        op_fail(op, r->graph, "%s", r->error);
-    }
 }
 
 static void op_succeed(struct group_op *op, bool changed)
@@ -103,7 +65,6 @@ static void op_succeed(struct group_op *op, bool changed)
     json_object_object_add(out, "changed", json_object_new_boolean(changed));
     json_object_object_add(out, "groupId", json_object_new_string(op->group));
     wr_action_succeed(op->ctx, out);
-    op_clear(op);
 }
 
 static void read_membership(struct group_op *op);
@@ -121,10 +82,11 @@ static void written(void *arg, const struct wr_graph_result *res)
         /* 202 Accepted or an answer of another shape: Graph has not said the member was
            added (or removed). */
         struct wr_graph_result u = wr_graph_result_unusable(res, why, retriable);
-        op_fail(op, &u, "%s /groups/%s/members/$ref", op->remove ? "DELETE" : "POST", op->group);
+        wr_action_fail(op->ctx, &u, false, "%s /groups/%s/members/$ref",
+                       op->remove ? "DELETE" : "POST", op->group);
     } else if (!op->remove && age >= 0) {
         /* A replica without the new user refused the reference to it. */
-        op_fail_lag(op, res, age, "POST /groups/%s/members/$ref", op->group);
+        wr_action_fail_lag(op->ctx, res, age, "POST /groups/%s/members/$ref", op->group);
     } else if (!op->remove && res->status == 400 && !op->recheck) {
         /* "Already a member" is a plain 400 Request_BadRequest (GRAPH.md 6), like other
            refusals: read the membership again rather than match Graph's message. A member now
@@ -140,7 +102,8 @@ static void written(void *arg, const struct wr_graph_result *res)
         /* Removed by someone else since the read (or the user just left). */
         op_succeed(op, false);
     } else {
-        op_fail(op, res, "%s /groups/%s/members/$ref", op->remove ? "DELETE" : "POST", op->group);
+        wr_action_fail(op->ctx, res, false, "%s /groups/%s/members/$ref",
+                       op->remove ? "DELETE" : "POST", op->group);
     }
     free(why);
 }
@@ -152,9 +115,9 @@ static void membership_read(void *arg, const struct wr_directory_result *r)
         int64_t age =
             r->not_found ? wr_directory_created_ago(wr_action_directory(op->ctx), op->user) : -1;
         if (age >= 0) {
-            op_fail_lag(op, r->graph, age, "%s", r->error);
+            wr_action_fail_lag(op->ctx, r->graph, age, "%s", r->error);
         } else {
-            op_fail(op, r->graph, "%s", r->error);
+            wr_action_fail(op->ctx, r->graph, false, "%s", r->error);
         }
         return;
     }
@@ -175,7 +138,7 @@ static void membership_read(void *arg, const struct wr_directory_result *r)
         if (member) {
             op_succeed(op, false);
         } else {
-            op_fail(op, &post, "POST /groups/%s/members/$ref", op->group);
+            wr_action_fail(op->ctx, &post, false, "POST /groups/%s/members/$ref", op->group);
         }
         return;
     }
@@ -201,7 +164,7 @@ static void membership_read(void *arg, const struct wr_directory_result *r)
         rc = wr_action_write(op->ctx, "POST", path, op->body, written, op);
     }
     if (rc != 0) {
-        op_fail(op, NULL, "the Graph client refused %s", path);
+        wr_action_fail(op->ctx, NULL, false, "the Graph client refused %s", path);
     }
     free(path);
     free(useg);
@@ -223,7 +186,7 @@ static void group_found(void *arg, const struct wr_directory_result *r)
 {
     struct group_op *op = arg;
     if (!r->ok) {
-        op_fail(op, r->graph, "%s", r->error);
+        wr_action_fail_lookup(op->ctx, NULL, r);
         return;
     }
     op->group = wr_xstrdup(r->id);
@@ -234,7 +197,7 @@ static void user_found(void *arg, const struct wr_directory_result *r)
 {
     struct group_op *op = arg;
     if (!r->ok) {
-        op_fail_lookup(op, r);
+        wr_action_fail_lookup(op->ctx, NULL, r);
         return;
     }
     op->user = wr_xstrdup(r->id);
@@ -244,15 +207,10 @@ static void user_found(void *arg, const struct wr_directory_result *r)
 
 static void group_run(struct wr_action_ctx *ctx, bool remove)
 {
-    struct group_op *op = wr_action_state(ctx, sizeof(*op));
+    struct group_op *op = wr_action_state(ctx, sizeof(*op), op_clear);
     op->ctx = ctx;
     op->remove = remove;
-    const char *ref = wr_action_arg_str(ctx, "user");
-    if (wr_directory_user(wr_action_directory(ctx), ref, NULL, user_found, op) != 0) {
-        char *msg = wr_action_bad_user_ref("user", ref);
-        op_fail(op, NULL, "%s", msg);
-        free(msg);
-    }
+    wr_action_find_user(ctx, NULL, wr_action_arg_str(ctx, "user"), NULL, user_found, op);
 }
 
 static void add_to_group_run(struct wr_action_ctx *ctx)

@@ -370,7 +370,7 @@ static void dry_written(void *arg, const struct wr_graph_result *res)
 
 static void http_request_run(struct wr_action_ctx *ctx)
 {
-    struct http_op *op = wr_action_state(ctx, sizeof(*op));
+    struct http_op *op = wr_action_state(ctx, sizeof(*op), NULL);
     struct json_object *args = wr_action_args(ctx);
     struct json_object *body = json_object_object_get(args, "body");
     struct json_object *headers = json_object_object_get(args, "headers");

@@ -2,7 +2,6 @@
  * license — assign-license and remove-all-licenses. SKUs are named by skuPartNumber
  * (SPE_E3) or skuId; resolving them against /subscribedSkus happens at run time.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,8 +85,7 @@ static size_t array_len(struct json_object *a)
  * When Graph gives no licenseAssignmentStates at all, every assigned SKU counts as direct.
  */
 
-/* One execution's state (wr_action_state); owned members are released by op_clear before
-   the action finishes. */
+/* One execution's state (wr_action_state): the engine frees it, after op_clear. */
 struct license_op {
     struct wr_action_ctx *ctx;
     bool remove_all;           /* remove-all-licenses */
@@ -103,58 +101,23 @@ struct license_op {
     bool rechecked;             /* a refused assignLicense was read back */
 };
 
-static struct license_op *op_get(struct wr_action_ctx *ctx)
+static void op_clear(void *state)
 {
-    struct license_op *op = wr_action_state(ctx, sizeof(*op));
-    op->ctx = ctx;
-    return op;
-}
-
-static void op_clear(struct license_op *op)
-{
+    struct license_op *op = state;
     free(op->id);
-    op->id = NULL;
     json_object_put(op->user);
     json_object_put(op->skus);
     json_object_put(op->body);
     json_object_put(op->added);
     json_object_put(op->removed);
     json_object_put(op->groups);
-    op->user = op->skus = op->body = op->added = op->removed = op->groups = NULL;
 }
 
-static void op_fail(struct license_op *op, const struct wr_graph_result *res, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void op_fail(struct license_op *op, const struct wr_graph_result *res, const char *fmt, ...)
+static struct license_op *op_get(struct wr_action_ctx *ctx)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    wr_action_vfail(op->ctx, res, false, fmt, ap); /* formats before op_clear frees its args */
-    va_end(ap);
-    op_clear(op);
-}
-
-static void op_fail_lag(struct license_op *op, const struct wr_graph_result *res, int64_t age,
-                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static void op_fail_lag(struct license_op *op, const struct wr_graph_result *res, int64_t age,
-                        const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    wr_action_vfail_lag(op->ctx, res, age, fmt, ap);
-    va_end(ap);
-    op_clear(op);
-}
-
-static void op_fail_lookup(struct license_op *op, const struct wr_directory_result *r)
-{
-    if (r->created_ago_ms >= 0) {
-        op_fail_lag(op, r->graph, r->created_ago_ms, "%s", r->error);
-    } else {
-        op_fail(op, r->graph, "%s", r->error);
-    }
+    struct license_op *op = wr_action_state(ctx, sizeof(*op), op_clear);
+    op->ctx = ctx;
+    return op;
 }
 
 static const char *str_of(struct json_object *o, const char *key)
@@ -382,19 +345,6 @@ static void op_succeed(struct license_op *op, bool changed)
             json_object_new_string(wr_action_arg_str(op->ctx, "usage_location")));
     }
     wr_action_succeed(op->ctx, out);
-    op_clear(op);
-}
-
-static bool find_user(struct license_op *op, const char *select, wr_directory_done_fn done)
-{
-    const char *ref = wr_action_arg_str(op->ctx, "user");
-    if (wr_directory_user(wr_action_directory(op->ctx), ref, select, done, op) == 0) {
-        return true;
-    }
-    char *msg = wr_action_bad_user_ref("user", ref);
-    op_fail(op, NULL, "%s", msg);
-    free(msg);
-    return false;
 }
 
 static char *user_path(const char *id, const char *suffix)
@@ -447,7 +397,7 @@ static void group_named(void *arg, const struct wr_directory_result *r)
     if (!r->ok && r->graph && r->graph->error_code &&
         strcmp(r->graph->error_code, WR_GRAPH_UNEXPECTED) == 0) {
         /* Graph answered, but not with a group: that is no "cannot be read". */
-        op_fail(op, r->graph, "%s", r->error);
+        wr_action_fail_lookup(op->ctx, NULL, r);
         return;
     }
     struct json_object *ids = group_ids(op->user);
@@ -479,7 +429,7 @@ static void skus_read(void *arg, const struct wr_directory_result *r)
 {
     struct license_op *op = arg;
     if (!r->ok) {
-        op_fail(op, r->graph, "%s", r->error);
+        wr_action_fail_lookup(op->ctx, NULL, r);
         return;
     }
     op->skus = json_object_get(r->object);
@@ -490,12 +440,12 @@ static void user_read(void *arg, const struct wr_directory_result *r)
 {
     struct license_op *op = arg;
     if (!r->ok) {
-        op_fail_lookup(op, r);
+        wr_action_fail_lookup(op->ctx, NULL, r);
         return;
     }
     char *bad = licences_unreadable(r->object);
     if (bad) {
-        op_fail(op, NULL, "looking up user '%s': %s", r->id, bad);
+        wr_action_fail(op->ctx, NULL, false, "looking up user '%s': %s", r->id, bad);
         free(bad);
         return;
     }
@@ -516,12 +466,13 @@ static void assign_reread(void *arg, const struct wr_directory_result *r)
 {
     struct license_op *op = arg;
     if (!r->ok) {
-        op_fail_lookup(op, r);
+        wr_action_fail_lookup(op->ctx, NULL, r);
         return;
     }
     char *bad = licences_unreadable(r->object);
     if (bad) {
-        op_fail(op, NULL, "reading back the licences of user %s: %s", op->id, bad);
+        wr_action_fail(op->ctx, NULL, false, "reading back the licences of user %s: %s", op->id,
+                       bad);
         free(bad);
         return;
     }
@@ -536,10 +487,11 @@ static void assign_reread(void *arg, const struct wr_directory_result *r)
     if (done) {
         op_succeed(op, true);
     } else {
-        op_fail(op, NULL,
-                "POST /users/%s/assignLicense was refused and the user's licences are not as "
-                "asked",
-                op->id);
+        wr_action_fail(
+            op->ctx, NULL, false,
+            "POST /users/%s/assignLicense was refused and the user's licences are not as "
+            "asked",
+            op->id);
     }
 }
 
@@ -556,7 +508,7 @@ static void assign_written(void *arg, const struct wr_graph_result *res)
             op_succeed(op, true);
         } else {
             struct wr_graph_result u = wr_graph_result_unusable(res, why, retriable);
-            op_fail(op, &u, "POST /users/%s/assignLicense", op->id);
+            wr_action_fail(op->ctx, &u, false, "POST /users/%s/assignLicense", op->id);
         }
         free(why);
         return;
@@ -568,16 +520,16 @@ static void assign_written(void *arg, const struct wr_graph_result *res)
         age = wr_directory_location_ago(dir, op->id);
     }
     if (age >= 0) {
-        op_fail_lag(op, res, age, "POST /users/%s/assignLicense", op->id);
+        wr_action_fail_lag(op->ctx, res, age, "POST /users/%s/assignLicense", op->id);
     } else if (res->status == 400 && res->attempts > 1 && !op->rechecked) {
         op->rechecked = true;
         const char *ref = op->id;
         if (wr_directory_user(dir, ref, "assignedLicenses,licenseAssignmentStates", assign_reread,
                               op) != 0) {
-            op_fail(op, res, "POST /users/%s/assignLicense", op->id);
+            wr_action_fail(op->ctx, res, false, "POST /users/%s/assignLicense", op->id);
         }
     } else {
-        op_fail(op, res, "POST /users/%s/assignLicense", op->id);
+        wr_action_fail(op->ctx, res, false, "POST /users/%s/assignLicense", op->id);
     }
 }
 
@@ -585,7 +537,7 @@ static void assign_send(struct license_op *op)
 {
     char *path = user_path(op->id, "/assignLicense");
     if (wr_action_write(op->ctx, "POST", path, op->body, assign_written, op) != 0) {
-        op_fail(op, NULL, "the Graph client refused POST %s", path);
+        wr_action_fail(op->ctx, NULL, false, "the Graph client refused POST %s", path);
     }
     free(path);
 }
@@ -603,9 +555,9 @@ static void location_written(void *arg, const struct wr_graph_result *res)
     if (!res->ok) {
         int64_t age = res->status == 404 ? wr_directory_created_ago(dir, op->id) : -1;
         if (age >= 0) {
-            op_fail_lag(op, res, age, "setting usageLocation of user %s", op->id);
+            wr_action_fail_lag(op->ctx, res, age, "setting usageLocation of user %s", op->id);
         } else {
-            op_fail(op, res, "setting usageLocation of user %s", op->id);
+            wr_action_fail(op->ctx, res, false, "setting usageLocation of user %s", op->id);
         }
         return;
     }
@@ -614,7 +566,7 @@ static void location_written(void *arg, const struct wr_graph_result *res)
     if (!wr_graph_answer_done(res, NULL, &why, &retriable)) {
         /* 202 Accepted or an answer of another shape: the location is not said to be set. */
         struct wr_graph_result u = wr_graph_result_unusable(res, why, retriable);
-        op_fail(op, &u, "setting usageLocation of user %s", op->id);
+        wr_action_fail(op->ctx, &u, false, "setting usageLocation of user %s", op->id);
         free(why);
         return;
     }
@@ -646,8 +598,9 @@ static bool plan_adds(struct license_op *op, struct json_object *adds)
             known = wr_directory_sku_plan(wr_directory_sku_find(op->skus, name), plan_name) != NULL;
         }
         if (!known) {
-            op_fail(op, NULL, "service plan '%s' (disabled_plans) is in none of the SKUs added",
-                    plan_name ? plan_name : "");
+            wr_action_fail(op->ctx, NULL, false,
+                           "service plan '%s' (disabled_plans) is in none of the SKUs added",
+                           plan_name ? plan_name : "");
             return false;
         }
     }
@@ -655,10 +608,10 @@ static bool plan_adds(struct license_op *op, struct json_object *adds)
         const char *name = json_object_get_string(json_object_array_get_idx(add, i));
         struct json_object *sku = wr_directory_sku_find(op->skus, name);
         if (!sku) {
-            op_fail(op, NULL,
-                    "license '%s' not found: the tenant has no subscribedSku "
-                    "with that skuPartNumber or skuId",
-                    name ? name : "");
+            wr_action_fail(op->ctx, NULL, false,
+                           "license '%s' not found: the tenant has no subscribedSku "
+                           "with that skuPartNumber or skuId",
+                           name ? name : "");
             return false;
         }
         const char *sku_id = str_of(sku, "skuId");
@@ -696,10 +649,10 @@ static bool plan_removes(struct license_op *op, struct json_object *removes)
         const char *name = json_object_get_string(json_object_array_get_idx(remove, i));
         struct json_object *sku = wr_directory_sku_find(op->skus, name);
         if (!sku) {
-            op_fail(op, NULL,
-                    "license '%s' not found: the tenant has no subscribedSku "
-                    "with that skuPartNumber or skuId",
-                    name ? name : "");
+            wr_action_fail(op->ctx, NULL, false,
+                           "license '%s' not found: the tenant has no subscribedSku "
+                           "with that skuPartNumber or skuId",
+                           name ? name : "");
             return false;
         }
         const char *sku_id = str_of(sku, "skuId");
@@ -715,16 +668,17 @@ static bool plan_removes(struct license_op *op, struct json_object *removes)
                 wr_buf_addf(&names, "%s%s", g ? ", " : "", label);
                 free(label);
             }
-            op_fail(op, NULL,
-                    "license %s (%s) of user %s is inherited from group %s%s: Graph cannot "
-                    "remove a group's licence from one member, so nothing was changed. Remove "
-                    "the user from the group (remove-from-group), or the licence from the group",
-                    str_of(sku, "skuPartNumber") ? str_of(sku, "skuPartNumber") : name, sku_id,
-                    op->id, wr_buf_str(&names),
-                    direct(op->user, sku_id)
-                        ? " (and assigned directly as well; removing that alone would leave the "
-                          "group's)"
-                        : ", not assigned directly");
+            wr_action_fail(
+                op->ctx, NULL, false,
+                "license %s (%s) of user %s is inherited from group %s%s: Graph cannot "
+                "remove a group's licence from one member, so nothing was changed. Remove "
+                "the user from the group (remove-from-group), or the licence from the group",
+                str_of(sku, "skuPartNumber") ? str_of(sku, "skuPartNumber") : name, sku_id, op->id,
+                wr_buf_str(&names),
+                direct(op->user, sku_id)
+                    ? " (and assigned directly as well; removing that alone would leave the "
+                      "group's)"
+                    : ", not assigned directly");
             wr_buf_free(&names);
             json_object_put(gids);
             return false;
@@ -755,17 +709,18 @@ static void assign_plan(struct license_op *op)
         const char *want = wr_action_arg_str(op->ctx, "usage_location");
         int64_t age = wr_directory_location_ago(wr_action_directory(op->ctx), op->id);
         if (!want && age >= 0) {
-            op_fail_lag(op, NULL, age,
-                        "user %s has no usageLocation yet, though weir set one moments ago",
-                        op->id);
+            wr_action_fail_lag(op->ctx, NULL, age,
+                               "user %s has no usageLocation yet, though weir set one moments ago",
+                               op->id);
             return;
         }
         if (!want) {
-            op_fail(op, NULL,
-                    "user %s has no usageLocation, which Graph requires before "
-                    "a license can be assigned; give usage_location (e.g. usage_location: DE) "
-                    "or set it on the user first",
-                    op->id);
+            wr_action_fail(
+                op->ctx, NULL, false,
+                "user %s has no usageLocation, which Graph requires before "
+                "a license can be assigned; give usage_location (e.g. usage_location: DE) "
+                "or set it on the user first",
+                op->id);
             return;
         }
         /* Graph refuses licenses without a usage location: set it first, then assign. */
@@ -776,7 +731,7 @@ static void assign_plan(struct license_op *op)
         int rc = wr_action_write(op->ctx, "PATCH", path, patch, location_written, op);
         json_object_put(patch);
         if (rc != 0) {
-            op_fail(op, NULL, "the Graph client refused PATCH %s", path);
+            wr_action_fail(op->ctx, NULL, false, "the Graph client refused PATCH %s", path);
         }
         free(path);
         return;
@@ -786,7 +741,9 @@ static void assign_plan(struct license_op *op)
 
 static void assign_license_run(struct wr_action_ctx *ctx)
 {
-    find_user(op_get(ctx), "assignedLicenses,licenseAssignmentStates,usageLocation", user_read);
+    wr_action_find_user(ctx, NULL, wr_action_arg_str(ctx, "user"),
+                        "assignedLicenses,licenseAssignmentStates,usageLocation", user_read,
+                        op_get(ctx));
 }
 
 /* }====== */
@@ -836,7 +793,8 @@ static void remove_all_licenses_run(struct wr_action_ctx *ctx)
 {
     struct license_op *op = op_get(ctx);
     op->remove_all = true;
-    find_user(op, "assignedLicenses,licenseAssignmentStates", user_read);
+    wr_action_find_user(ctx, NULL, wr_action_arg_str(ctx, "user"),
+                        "assignedLicenses,licenseAssignmentStates", user_read, op);
 }
 
 /* }====== */

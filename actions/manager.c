@@ -1,7 +1,6 @@
 /*
  * manager — set-manager (PUT /users/{id}/manager/$ref). Both ends are user references.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +23,7 @@ static const struct wr_argspec set_manager_args[] = {
 
 /* {====== execution ====== */
 
-/* One execution's state (wr_action_state); owned members are released by op_clear before
-   the action finishes. */
+/* One execution's state (wr_action_state): the engine frees it, after op_clear. */
 struct manager_op {
     struct wr_action_ctx *ctx;
     char *user;     /* the user's object id */
@@ -34,39 +32,13 @@ struct manager_op {
     struct json_object *body;
 };
 
-static void op_clear(struct manager_op *op)
+static void op_clear(void *state)
 {
+    struct manager_op *op = state;
     free(op->user);
     free(op->manager);
     free(op->previous);
-    op->user = op->manager = op->previous = NULL;
     json_object_put(op->body);
-    op->body = NULL;
-}
-
-static void op_fail(struct manager_op *op, const struct wr_graph_result *res, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void op_fail(struct manager_op *op, const struct wr_graph_result *res, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    wr_action_vfail(op->ctx, res, false, fmt, ap); /* formats before op_clear frees its args */
-    va_end(ap);
-    op_clear(op);
-}
-
-static void op_fail_lag(struct manager_op *op, const struct wr_graph_result *res, int64_t age,
-                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static void op_fail_lag(struct manager_op *op, const struct wr_graph_result *res, int64_t age,
-                        const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    wr_action_vfail_lag(op->ctx, res, age, fmt, ap);
-    va_end(ap);
-    op_clear(op);
 }
 
 static void op_succeed(struct manager_op *op, bool changed)
@@ -78,7 +50,6 @@ static void op_succeed(struct manager_op *op, bool changed)
     json_object_object_add(out, "previousManagerId",
                            op->previous ? json_object_new_string(op->previous) : NULL);
     wr_action_succeed(op->ctx, out);
-    op_clear(op);
 }
 
 static void written(void *arg, const struct wr_graph_result *res)
@@ -93,7 +64,7 @@ static void written(void *arg, const struct wr_graph_result *res)
         } else {
             /* 202 Accepted or an answer of another shape: not said to be done. */
             struct wr_graph_result u = wr_graph_result_unusable(res, why, retriable);
-            op_fail(op, &u, "PUT /users/%s/manager/$ref", op->user);
+            wr_action_fail(op->ctx, &u, false, "PUT /users/%s/manager/$ref", op->user);
         }
         free(why);
         return;
@@ -106,9 +77,9 @@ static void written(void *arg, const struct wr_graph_result *res)
         age = age < 0 || (m >= 0 && m < age) ? m : age;
     }
     if (age >= 0) {
-        op_fail_lag(op, res, age, "PUT /users/%s/manager/$ref", op->user);
+        wr_action_fail_lag(op->ctx, res, age, "PUT /users/%s/manager/$ref", op->user);
     } else {
-        op_fail(op, res, "PUT /users/%s/manager/$ref", op->user);
+        wr_action_fail(op->ctx, res, false, "PUT /users/%s/manager/$ref", op->user);
     }
 }
 
@@ -122,7 +93,7 @@ static void current_read(void *arg, const struct wr_graph_result *res)
         if (!m) {
             /* Not "no manager" (that is a 404): an answer that says nothing cannot be trusted. */
             struct wr_graph_result u = wr_graph_result_unusable(res, why, retriable);
-            op_fail(op, &u, "reading the manager of user %s", op->user);
+            wr_action_fail(op->ctx, &u, false, "reading the manager of user %s", op->user);
             free(why);
             return;
         }
@@ -130,7 +101,7 @@ static void current_read(void *arg, const struct wr_graph_result *res)
     } else if (res->status != 404) {
         /* 404 is "no manager"; the user itself was found a moment ago (should a replica not
            have it, the PUT's own 404 tells). */
-        op_fail(op, res, "reading the manager of user %s", op->user);
+        wr_action_fail(op->ctx, res, false, "reading the manager of user %s", op->user);
         return;
     }
     if (op->previous && strcasecmp(op->previous, op->manager) == 0) {
@@ -145,7 +116,7 @@ static void current_read(void *arg, const struct wr_graph_result *res)
     op->body = json_object_new_object();
     json_object_object_add(op->body, "@odata.id", json_object_new_string(ref));
     if (wr_action_write(op->ctx, "PUT", path, op->body, written, op) != 0) {
-        op_fail(op, NULL, "the Graph client refused PUT %s", path);
+        wr_action_fail(op->ctx, NULL, false, "the Graph client refused PUT %s", path);
     }
     free(path);
     free(ref);
@@ -156,23 +127,19 @@ static void current_read(void *arg, const struct wr_graph_result *res)
 static void manager_found(void *arg, const struct wr_directory_result *r)
 {
     struct manager_op *op = arg;
-    if (!r->ok && r->created_ago_ms >= 0) {
-        op_fail_lag(op, r->graph, r->created_ago_ms, "manager: %s", r->error);
-        return;
-    }
     if (!r->ok) {
-        op_fail(op, r->graph, "manager: %s", r->error);
+        wr_action_fail_lookup(op->ctx, "manager", r);
         return;
     }
     op->manager = wr_xstrdup(r->id);
     if (strcasecmp(op->manager, op->user) == 0) {
-        op_fail(op, NULL, "user %s cannot be their own manager", op->user);
+        wr_action_fail(op->ctx, NULL, false, "user %s cannot be their own manager", op->user);
         return;
     }
     char *useg = wr_graph_escape(op->user);
     char *path = wr_xasprintf("/users/%s/manager?$select=id", useg);
     if (wr_graph_request(wr_action_graph(op->ctx), "GET", path, NULL, 0, current_read, op) != 0) {
-        op_fail(op, NULL, "the Graph client refused GET %s", path);
+        wr_action_fail(op->ctx, NULL, false, "the Graph client refused GET %s", path);
     }
     free(path);
     free(useg);
@@ -181,33 +148,20 @@ static void manager_found(void *arg, const struct wr_directory_result *r)
 static void user_found(void *arg, const struct wr_directory_result *r)
 {
     struct manager_op *op = arg;
-    if (!r->ok && r->created_ago_ms >= 0) {
-        op_fail_lag(op, r->graph, r->created_ago_ms, "%s", r->error);
-        return;
-    }
     if (!r->ok) {
-        op_fail(op, r->graph, "%s", r->error);
+        wr_action_fail_lookup(op->ctx, NULL, r);
         return;
     }
     op->user = wr_xstrdup(r->id);
-    const char *ref = wr_action_arg_str(op->ctx, "manager");
-    if (wr_directory_user(wr_action_directory(op->ctx), ref, NULL, manager_found, op) != 0) {
-        char *msg = wr_action_bad_user_ref("manager", ref);
-        op_fail(op, NULL, "manager: %s", msg);
-        free(msg);
-    }
+    wr_action_find_user(op->ctx, "manager", wr_action_arg_str(op->ctx, "manager"), NULL,
+                        manager_found, op);
 }
 
 static void set_manager_run(struct wr_action_ctx *ctx)
 {
-    struct manager_op *op = wr_action_state(ctx, sizeof(*op));
+    struct manager_op *op = wr_action_state(ctx, sizeof(*op), op_clear);
     op->ctx = ctx;
-    const char *ref = wr_action_arg_str(ctx, "user");
-    if (wr_directory_user(wr_action_directory(ctx), ref, NULL, user_found, op) != 0) {
-        char *msg = wr_action_bad_user_ref("user", ref);
-        op_fail(op, NULL, "%s", msg);
-        free(msg);
-    }
+    wr_action_find_user(ctx, NULL, wr_action_arg_str(ctx, "user"), NULL, user_found, op);
 }
 
 /* }====== */

@@ -10,7 +10,6 @@
  * without them Graph answers 403 and the step fails saying which is missing (the active
  * assignments are removed first all the same). `pim: false` leaves PIM alone.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,8 +73,7 @@ static size_t array_len(struct json_object *a)
 
 /* {====== execution ====== */
 
-/* One execution's state (wr_action_state); owned members are released by op_clear before
-   the action finishes. */
+/* One execution's state (wr_action_state): the engine frees it, after op_clear. */
 struct role_op {
     struct wr_action_ctx *ctx;
     bool remove;                 /* remove-role */
@@ -102,49 +100,21 @@ struct role_op {
     char *err_crid;
 };
 
-static void op_clear(struct role_op *op)
+static void op_clear(void *state)
 {
+    struct role_op *op = state;
     free(op->principal);
     free(op->definition);
-    op->principal = op->definition = NULL;
     json_object_put(op->found);
     json_object_put(op->removed);
     json_object_put(op->body);
     json_object_put(op->schedules);
     json_object_put(op->pim_removed[0]);
     json_object_put(op->pim_removed[1]);
-    op->found = op->removed = op->body = op->schedules = NULL;
-    op->pim_removed[0] = op->pim_removed[1] = NULL;
     free(op->err_code);
     free(op->err_message);
     free(op->err_rid);
     free(op->err_crid);
-    op->err_code = op->err_message = op->err_rid = op->err_crid = NULL;
-}
-
-static void op_fail(struct role_op *op, const struct wr_graph_result *res, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void op_fail(struct role_op *op, const struct wr_graph_result *res, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    wr_action_vfail(op->ctx, res, false, fmt, ap); /* formats before op_clear frees its args */
-    va_end(ap);
-    op_clear(op);
-}
-
-static void op_fail_lag(struct role_op *op, const struct wr_graph_result *res, int64_t age,
-                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static void op_fail_lag(struct role_op *op, const struct wr_graph_result *res, int64_t age,
-                        const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    wr_action_vfail_lag(op->ctx, res, age, fmt, ap);
-    va_end(ap);
-    op_clear(op);
 }
 
 /* A 404 naming the principal weir created moments ago: ms since, else -1. */
@@ -176,7 +146,6 @@ static void op_succeed(struct role_op *op, bool changed, const char *assignment)
                                assignment ? json_object_new_string(assignment) : NULL);
     }
     wr_action_succeed(op->ctx, out);
-    op_clear(op);
 }
 
 static void delete_next(struct role_op *op);
@@ -188,7 +157,7 @@ static void deleted(void *arg, const struct wr_graph_result *res)
     const char *id = json_object_get_string(json_object_array_get_idx(op->found, n - 1));
     /* 404: removed by someone else since the read; the effect is the same. */
     if (!res->ok && res->status != 404) {
-        op_fail(op, res, "DELETE roleAssignments/%s", id);
+        wr_action_fail(op->ctx, res, false, "DELETE roleAssignments/%s", id);
         return;
     }
     if (res->ok) {
@@ -197,7 +166,7 @@ static void deleted(void *arg, const struct wr_graph_result *res)
         if (!wr_graph_answer_done(res, NULL, &why, &retriable)) {
             /* 202 Accepted or an answer of another shape: not said to be removed. */
             struct wr_graph_result u = wr_graph_result_unusable(res, why, retriable);
-            op_fail(op, &u, "DELETE roleAssignments/%s", id);
+            wr_action_fail(op->ctx, &u, false, "DELETE roleAssignments/%s", id);
             free(why);
             return;
         }
@@ -222,7 +191,7 @@ static void delete_next(struct role_op *op)
     char *seg = wr_graph_escape(id);
     char *path = wr_xasprintf("/roleManagement/directory/roleAssignments/%s", seg);
     if (wr_action_write(op->ctx, "DELETE", path, NULL, deleted, op) != 0) {
-        op_fail(op, NULL, "the Graph client refused DELETE %s", path);
+        wr_action_fail(op->ctx, NULL, false, "the Graph client refused DELETE %s", path);
     }
     free(path);
     free(seg);
@@ -266,9 +235,9 @@ static void created(void *arg, const struct wr_graph_result *res)
         read_assignments(op);
     } else if (res->ok || unreadable) {
         struct wr_graph_result u = wr_graph_result_unusable(res, why ? why : "", true);
-        op_fail(op, &u, "POST roleAssignments for user %s", op->principal);
+        wr_action_fail(op->ctx, &u, false, "POST roleAssignments for user %s", op->principal);
     } else if (age >= 0) {
-        op_fail_lag(op, res, age, "POST roleAssignments for user %s", op->principal);
+        wr_action_fail_lag(op->ctx, res, age, "POST roleAssignments for user %s", op->principal);
     } else if (res->status == 400 && !op->recheck) {
         /* Graph's duplicate is a plain 400 Request_BadRequest ("A conflicting object...");
            rather than match its text, read again: an assignment now present is success. */
@@ -280,7 +249,7 @@ static void created(void *arg, const struct wr_graph_result *res)
         op->found = NULL;
         read_assignments(op);
     } else {
-        op_fail(op, res, "POST roleAssignments for user %s", op->principal);
+        wr_action_fail(op->ctx, res, false, "POST roleAssignments for user %s", op->principal);
     }
     free(why);
 }
@@ -289,7 +258,7 @@ static void assignments_read(void *arg, const struct wr_directory_result *r)
 {
     struct role_op *op = arg;
     if (!r->ok) {
-        op_fail(op, r->graph, "%s", r->error);
+        wr_action_fail_lookup(op->ctx, NULL, r);
         return;
     }
     /* The scope is compared here rather than filtered: Graph documents only principalId and
@@ -317,7 +286,7 @@ static void assignments_read(void *arg, const struct wr_directory_result *r)
             .request_id = op->err_rid,
             .client_request_id = op->err_crid,
         };
-        op_fail(op, &post, "POST roleAssignments for user %s", op->principal);
+        wr_action_fail(op->ctx, &post, false, "POST roleAssignments for user %s", op->principal);
         return;
     }
     if (op->verify) {
@@ -336,7 +305,7 @@ static void assignments_read(void *arg, const struct wr_directory_result *r)
     json_object_object_add(op->body, "directoryScopeId", json_object_new_string(op->scope));
     if (wr_action_write(op->ctx, "POST", "/roleManagement/directory/roleAssignments", op->body,
                         created, op) != 0) {
-        op_fail(op, NULL, "the Graph client refused POST roleAssignments");
+        wr_action_fail(op->ctx, NULL, false, "the Graph client refused POST roleAssignments");
     }
 }
 
@@ -364,12 +333,13 @@ static void pim_list(struct role_op *op);
 static void pim_forbidden(struct role_op *op, const struct wr_graph_result *res, const char *what)
 {
     size_t n = array_len(op->removed) + array_len(op->pim_removed[PIM_ELIGIBLE]);
-    op_fail(op, res,
-            "remove-role could not %s the %s of role %s for user %s (removed so far: %zu "
-            "assignment%s): the app needs the %s application permission; grant it (with admin "
-            "consent), or set pim: false on this step to remove only active assignments",
-            what, pim_kinds[op->kind].what, op->definition, op->principal, n, n == 1 ? "" : "s",
-            pim_kinds[op->kind].permission);
+    wr_action_fail(
+        op->ctx, res, false,
+        "remove-role could not %s the %s of role %s for user %s (removed so far: %zu "
+        "assignment%s): the app needs the %s application permission; grant it (with admin "
+        "consent), or set pim: false on this step to remove only active assignments",
+        what, pim_kinds[op->kind].what, op->definition, op->principal, n, n == 1 ? "" : "s",
+        pim_kinds[op->kind].permission);
 }
 
 static void pim_requested(void *arg, const struct wr_graph_result *res)
@@ -383,8 +353,8 @@ static void pim_requested(void *arg, const struct wr_graph_result *res)
         /* Graph answers 201 with the request it made: anything else does not say the schedules
            were removed. */
         struct wr_graph_result u = wr_graph_result_unusable(res, why, retriable);
-        op_fail(op, &u, "POST %s (adminRemove) for user %s", pim_kinds[op->kind].requests,
-                op->principal);
+        wr_action_fail(op->ctx, &u, false, "POST %s (adminRemove) for user %s",
+                       pim_kinds[op->kind].requests, op->principal);
     } else if (res->ok) {
         json_object_put(op->pim_removed[op->kind]);
         op->pim_removed[op->kind] = json_object_get(op->schedules);
@@ -393,16 +363,16 @@ static void pim_requested(void *arg, const struct wr_graph_result *res)
     } else if (res->status == 403) {
         pim_forbidden(op, res, "remove");
     } else if (age >= 0) {
-        op_fail_lag(op, res, age, "POST %s (adminRemove) for user %s", pim_kinds[op->kind].requests,
-                    op->principal);
+        wr_action_fail_lag(op->ctx, res, age, "POST %s (adminRemove) for user %s",
+                           pim_kinds[op->kind].requests, op->principal);
     } else if ((res->status == 400 || res->status == 404) && !op->pim_recheck) {
         /* Refused: maybe nothing is left to remove (someone else, or this request's own first
            attempt, removed it). Read again; what is still there decides. */
         op->pim_recheck = true;
         pim_list(op);
     } else {
-        op_fail(op, res, "POST %s (adminRemove) for user %s", pim_kinds[op->kind].requests,
-                op->principal);
+        wr_action_fail(op->ctx, res, false, "POST %s (adminRemove) for user %s",
+                       pim_kinds[op->kind].requests, op->principal);
     }
     free(why);
 }
@@ -415,7 +385,7 @@ static void pim_listed(void *arg, const struct wr_directory_result *r)
         return;
     }
     if (!r->ok) {
-        op_fail(op, r->graph, "%s", r->error);
+        wr_action_fail_lookup(op->ctx, NULL, r);
         return;
     }
     json_object_put(op->schedules);
@@ -436,11 +406,11 @@ static void pim_listed(void *arg, const struct wr_directory_result *r)
         return;
     }
     if (op->pim_recheck) {
-        op_fail(op, NULL,
-                "POST %s (adminRemove) was refused and the %s of role %s for user %s are still "
-                "there",
-                pim_kinds[op->kind].requests, pim_kinds[op->kind].what, op->definition,
-                op->principal);
+        wr_action_fail(
+            op->ctx, NULL, false,
+            "POST %s (adminRemove) was refused and the %s of role %s for user %s are still "
+            "there",
+            pim_kinds[op->kind].requests, pim_kinds[op->kind].what, op->definition, op->principal);
         return;
     }
     /* One request removes the principal's schedules of the role at the scope. Key order as in
@@ -453,7 +423,7 @@ static void pim_listed(void *arg, const struct wr_directory_result *r)
     json_object_object_add(op->body, "principalId", json_object_new_string(op->principal));
     char *path = wr_xasprintf("/roleManagement/directory/%s", pim_kinds[op->kind].requests);
     if (wr_action_write(op->ctx, "POST", path, op->body, pim_requested, op) != 0) {
-        op_fail(op, NULL, "the Graph client refused POST %s", path);
+        wr_action_fail(op->ctx, NULL, false, "the Graph client refused POST %s", path);
     }
     free(path);
 }
@@ -493,7 +463,7 @@ static void role_found(void *arg, const struct wr_directory_result *r)
 {
     struct role_op *op = arg;
     if (!r->ok) {
-        op_fail(op, r->graph, "%s", r->error);
+        wr_action_fail_lookup(op->ctx, NULL, r);
         return;
     }
     op->definition = wr_xstrdup(r->id);
@@ -503,12 +473,8 @@ static void role_found(void *arg, const struct wr_directory_result *r)
 static void user_found(void *arg, const struct wr_directory_result *r)
 {
     struct role_op *op = arg;
-    if (!r->ok && r->created_ago_ms >= 0) {
-        op_fail_lag(op, r->graph, r->created_ago_ms, "%s", r->error);
-        return;
-    }
     if (!r->ok) {
-        op_fail(op, r->graph, "%s", r->error);
+        wr_action_fail_lookup(op->ctx, NULL, r);
         return;
     }
     /* Graph wants the principal's object id, never a UPN. */
@@ -519,7 +485,7 @@ static void user_found(void *arg, const struct wr_directory_result *r)
 
 static void role_run(struct wr_action_ctx *ctx, bool remove)
 {
-    struct role_op *op = wr_action_state(ctx, sizeof(*op));
+    struct role_op *op = wr_action_state(ctx, sizeof(*op), op_clear);
     op->ctx = ctx;
     op->remove = remove;
     op->scope = wr_action_arg_str(ctx, "scope");
@@ -530,12 +496,7 @@ static void role_run(struct wr_action_ctx *ctx, bool remove)
     op->pim =
         remove && (!json_object_object_get_ex(wr_action_args(ctx), "pim", &pim) ||
                    !json_object_is_type(pim, json_type_boolean) || json_object_get_boolean(pim));
-    const char *ref = wr_action_arg_str(ctx, "user");
-    if (wr_directory_user(wr_action_directory(ctx), ref, NULL, user_found, op) != 0) {
-        char *msg = wr_action_bad_user_ref("user", ref);
-        op_fail(op, NULL, "%s", msg);
-        free(msg);
-    }
+    wr_action_find_user(ctx, NULL, wr_action_arg_str(ctx, "user"), NULL, user_found, op);
 }
 
 static void set_role_run(struct wr_action_ctx *ctx)

@@ -5,7 +5,6 @@
  */
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,8 +70,7 @@ static void create_user_validate(struct wr_check *c, struct json_object *args, c
 
 /* {====== shared by the user actions ====== */
 
-/* One execution's state (wr_action_state); the owned members are released by op_clear
-   before the action finishes, since the engine frees the block itself with free(). */
+/* One execution's state (wr_action_state): the engine frees it, after op_clear. */
 struct user_op {
     struct wr_action_ctx *ctx;
     char *id;                 /* the user's object id */
@@ -89,15 +87,9 @@ struct user_op {
     int post_attempts; /* HTTP attempts the POST took: more than one may mean it landed */
 };
 
-static struct user_op *op_get(struct wr_action_ctx *ctx)
+static void op_clear(void *state)
 {
-    struct user_op *op = wr_action_state(ctx, sizeof(*op));
-    op->ctx = ctx;
-    return op;
-}
-
-static void op_clear(struct user_op *op)
-{
+    struct user_op *op = state;
     free(op->id);
     free(op->upn);
     json_object_put(op->body);
@@ -105,8 +97,13 @@ static void op_clear(struct user_op *op)
     free(op->err_message);
     free(op->err_rid);
     free(op->err_crid);
-    op->id = op->upn = op->err_code = op->err_message = op->err_rid = op->err_crid = NULL;
-    op->body = NULL;
+}
+
+static struct user_op *op_get(struct wr_action_ctx *ctx)
+{
+    struct user_op *op = wr_action_state(ctx, sizeof(*op), op_clear);
+    op->ctx = ctx;
+    return op;
 }
 
 /* {"id": id, "changed": changed}. Owned. */
@@ -118,47 +115,6 @@ static struct json_object *outcome(const char *id, bool changed)
     return o;
 }
 
-static void op_succeed(struct user_op *op, struct json_object *out)
-{
-    wr_action_succeed(op->ctx, out);
-    op_clear(op);
-}
-
-static void op_fail(struct user_op *op, const struct wr_graph_result *res, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void op_fail(struct user_op *op, const struct wr_graph_result *res, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    wr_action_vfail(op->ctx, res, false, fmt, ap); /* formats before op_clear frees its args */
-    va_end(ap);
-    op_clear(op);
-}
-
-/* Fails as replica lag (action.h): age_ms since weir created or changed the object. */
-static void op_fail_lag(struct user_op *op, const struct wr_graph_result *res, int64_t age_ms,
-                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static void op_fail_lag(struct user_op *op, const struct wr_graph_result *res, int64_t age_ms,
-                        const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    wr_action_vfail_lag(op->ctx, res, age_ms, fmt, ap);
-    va_end(ap);
-    op_clear(op);
-}
-
-static void op_fail_lookup(struct user_op *op, const struct wr_directory_result *r)
-{
-    if (r->created_ago_ms >= 0) {
-        op_fail_lag(op, r->graph, r->created_ago_ms, "%s", r->error);
-    } else {
-        op_fail(op, r->graph, "%s", r->error);
-    }
-}
-
 /* A failed write about user op->id: replica lag when it is a 404 for a user weir created
    moments ago, else Graph's answer. what is "PATCH /users/ID" and the like. */
 static void op_fail_write(struct user_op *op, const struct wr_graph_result *res, const char *what)
@@ -166,9 +122,9 @@ static void op_fail_write(struct user_op *op, const struct wr_graph_result *res,
     int64_t age =
         res->status == 404 ? wr_directory_created_ago(wr_action_directory(op->ctx), op->id) : -1;
     if (age >= 0) {
-        op_fail_lag(op, res, age, "%s", what);
+        wr_action_fail_lag(op->ctx, res, age, "%s", what);
     } else {
-        op_fail(op, res, "%s", what);
+        wr_action_fail(op->ctx, res, false, "%s", what);
     }
 }
 
@@ -183,21 +139,8 @@ static bool write_done(struct user_op *op, const struct wr_graph_result *res, co
         return true;
     }
     struct wr_graph_result u = wr_graph_result_unusable(res, why, retriable);
-    op_fail(op, &u, "%s", what);
+    wr_action_fail(op->ctx, &u, false, "%s", what);
     free(why);
-    return false;
-}
-
-/* Starts the lookup of the `user` argument; false (and the action failed) on a bad reference. */
-static bool find_user(struct user_op *op, const char *ref, const char *select,
-                      wr_directory_done_fn done)
-{
-    if (wr_directory_user(wr_action_directory(op->ctx), ref, select, done, op) == 0) {
-        return true;
-    }
-    char *msg = wr_action_bad_user_ref("user", ref);
-    op_fail(op, NULL, "%s", msg);
-    free(msg);
     return false;
 }
 
@@ -266,7 +209,7 @@ static void update_user_written(void *arg, const struct wr_graph_result *res)
     }
     struct json_object *out = outcome(op->id, true);
     json_object_object_add(out, "set", masked(op->body));
-    op_succeed(op, out);
+    wr_action_succeed(op->ctx, out);
 }
 
 static void update_user_found(void *arg, const struct wr_directory_result *r)
@@ -274,7 +217,7 @@ static void update_user_found(void *arg, const struct wr_directory_result *r)
     struct user_op *op = arg;
     struct json_object *set = json_object_object_get(wr_action_args(op->ctx), "set");
     if (!r->ok) {
-        op_fail_lookup(op, r);
+        wr_action_fail_lookup(op->ctx, NULL, r);
         return;
     }
     op->id = wr_xstrdup(r->id);
@@ -289,12 +232,12 @@ static void update_user_found(void *arg, const struct wr_directory_result *r)
         }
     }
     if (json_object_object_length(op->body) == 0) {
-        op_succeed(op, outcome(op->id, false));
+        wr_action_succeed(op->ctx, outcome(op->id, false));
         return;
     }
     char *path = user_path(op->id, "");
     if (wr_action_write(op->ctx, "PATCH", path, op->body, update_user_written, op) != 0) {
-        op_fail(op, NULL, "the Graph client refused PATCH %s", path);
+        wr_action_fail(op->ctx, NULL, false, "the Graph client refused PATCH %s", path);
     }
     free(path);
 }
@@ -305,7 +248,8 @@ static void update_user_run(struct wr_action_ctx *ctx)
     struct json_object *set = NULL;
     if (!json_object_object_get_ex(wr_action_args(ctx), "set", &set) ||
         !json_object_is_type(set, json_type_object) || json_object_object_length(set) == 0) {
-        op_fail(op, NULL, "'set' must be a non-empty mapping of user properties");
+        wr_action_fail(op->ctx, NULL, false,
+                       "'set' must be a non-empty mapping of user properties");
         return;
     }
     struct wr_buf select = {0};
@@ -317,7 +261,8 @@ static void update_user_run(struct wr_action_ctx *ctx)
             wr_buf_addf(&select, "%s%s", select.len ? "," : "", key);
         }
     }
-    find_user(op, wr_action_arg_str(ctx, "user"), wr_buf_str(&select), update_user_found);
+    wr_action_find_user(ctx, NULL, wr_action_arg_str(ctx, "user"), wr_buf_str(&select),
+                        update_user_found, op);
     wr_buf_free(&select);
 }
 
@@ -339,14 +284,14 @@ static void set_enabled_written(void *arg, const struct wr_graph_result *res)
     }
     struct json_object *out = outcome(op->id, true);
     json_object_object_add(out, "accountEnabled", json_object_new_boolean(op->enable));
-    op_succeed(op, out);
+    wr_action_succeed(op->ctx, out);
 }
 
 static void set_enabled_found(void *arg, const struct wr_directory_result *r)
 {
     struct user_op *op = arg;
     if (!r->ok) {
-        op_fail_lookup(op, r);
+        wr_action_fail_lookup(op->ctx, NULL, r);
         return;
     }
     op->id = wr_xstrdup(r->id);
@@ -355,14 +300,14 @@ static void set_enabled_found(void *arg, const struct wr_directory_result *r)
         json_object_get_boolean(have) == op->enable) {
         struct json_object *out = outcome(op->id, false);
         json_object_object_add(out, "accountEnabled", json_object_new_boolean(op->enable));
-        op_succeed(op, out);
+        wr_action_succeed(op->ctx, out);
         return;
     }
     op->body = json_object_new_object();
     json_object_object_add(op->body, "accountEnabled", json_object_new_boolean(op->enable));
     char *path = user_path(op->id, "");
     if (wr_action_write(op->ctx, "PATCH", path, op->body, set_enabled_written, op) != 0) {
-        op_fail(op, NULL, "the Graph client refused PATCH %s", path);
+        wr_action_fail(op->ctx, NULL, false, "the Graph client refused PATCH %s", path);
     }
     free(path);
 }
@@ -371,7 +316,8 @@ static void set_enabled(struct wr_action_ctx *ctx, bool enable)
 {
     struct user_op *op = op_get(ctx);
     op->enable = enable;
-    find_user(op, wr_action_arg_str(ctx, "user"), "accountEnabled", set_enabled_found);
+    wr_action_find_user(ctx, NULL, wr_action_arg_str(ctx, "user"), "accountEnabled",
+                        set_enabled_found, op);
 }
 
 static void disable_user_run(struct wr_action_ctx *ctx)
@@ -396,13 +342,13 @@ static void delete_user_written(void *arg, const struct wr_graph_result *res)
         bool done = write_done(op, res, what);
         free(what);
         if (done) {
-            op_succeed(op, outcome(op->id, true));
+            wr_action_succeed(op->ctx, outcome(op->id, true));
         }
     } else if (res->status == 404) {
         /* Deleted by someone else since the lookup; the effect is the same. */
-        op_succeed(op, outcome(op->id, false));
+        wr_action_succeed(op->ctx, outcome(op->id, false));
     } else {
-        op_fail(op, res, "DELETE /users/%s", op->id);
+        wr_action_fail(op->ctx, res, false, "DELETE /users/%s", op->id);
     }
 }
 
@@ -411,29 +357,30 @@ static void delete_user_found(void *arg, const struct wr_directory_result *r)
     struct user_op *op = arg;
     if (!r->ok && r->not_found && r->created_ago_ms >= 0) {
         /* Created moments ago: not found is a replica without it, not "already deleted". */
-        op_fail_lookup(op, r);
+        wr_action_fail_lookup(op->ctx, NULL, r);
         return;
     }
     if (!r->ok && r->not_found) {
         const char *ref = wr_action_arg_str(op->ctx, "user");
-        op_succeed(op, outcome(wr_directory_is_guid(ref) ? ref : NULL, false));
+        wr_action_succeed(op->ctx, outcome(wr_directory_is_guid(ref) ? ref : NULL, false));
         return;
     }
     if (!r->ok) {
-        op_fail_lookup(op, r);
+        wr_action_fail_lookup(op->ctx, NULL, r);
         return;
     }
     op->id = wr_xstrdup(r->id);
     char *path = user_path(op->id, "");
     if (wr_action_write(op->ctx, "DELETE", path, NULL, delete_user_written, op) != 0) {
-        op_fail(op, NULL, "the Graph client refused DELETE %s", path);
+        wr_action_fail(op->ctx, NULL, false, "the Graph client refused DELETE %s", path);
     }
     free(path);
 }
 
 static void delete_user_run(struct wr_action_ctx *ctx)
 {
-    find_user(op_get(ctx), wr_action_arg_str(ctx, "user"), NULL, delete_user_found);
+    wr_action_find_user(ctx, NULL, wr_action_arg_str(ctx, "user"), NULL, delete_user_found,
+                        op_get(ctx));
 }
 
 /* }====== */
@@ -451,7 +398,7 @@ static void revoke_written(void *arg, const struct wr_graph_result *res)
     }
     free(what);
     if (done) {
-        op_succeed(op, outcome(op->id, true));
+        wr_action_succeed(op->ctx, outcome(op->id, true));
     }
 }
 
@@ -459,20 +406,20 @@ static void revoke_found(void *arg, const struct wr_directory_result *r)
 {
     struct user_op *op = arg;
     if (!r->ok) {
-        op_fail_lookup(op, r);
+        wr_action_fail_lookup(op->ctx, NULL, r);
         return;
     }
     op->id = wr_xstrdup(r->id);
     char *path = user_path(op->id, "/revokeSignInSessions");
     if (wr_action_write(op->ctx, "POST", path, NULL, revoke_written, op) != 0) {
-        op_fail(op, NULL, "the Graph client refused POST %s", path);
+        wr_action_fail(op->ctx, NULL, false, "the Graph client refused POST %s", path);
     }
     free(path);
 }
 
 static void revoke_sessions_run(struct wr_action_ctx *ctx)
 {
-    find_user(op_get(ctx), wr_action_arg_str(ctx, "user"), NULL, revoke_found);
+    wr_action_find_user(ctx, NULL, wr_action_arg_str(ctx, "user"), NULL, revoke_found, op_get(ctx));
 }
 
 /* }====== */
@@ -615,29 +562,30 @@ static void create_user_existing(void *arg, const struct wr_directory_result *r)
         if (op->err_status && (r->created_ago_ms >= 0 || op->post_attempts > 1)) {
             /* Refused as a duplicate by the primary, unknown to the replica that answered the
                read: an earlier attempt created it moments ago. */
-            op_fail_lag(op, &post, r->created_ago_ms >= 0 ? r->created_ago_ms : 0,
-                        "POST /users for '%s' (the user it conflicts with cannot be read yet)",
-                        op->upn);
+            wr_action_fail_lag(
+                op->ctx, &post, r->created_ago_ms >= 0 ? r->created_ago_ms : 0,
+                "POST /users for '%s' (the user it conflicts with cannot be read yet)", op->upn);
             return;
         }
         /* The POST failed for another reason than an existing user: say what Graph said. */
-        op_fail(op, op->err_status ? &post : NULL, "POST /users for '%s'", op->upn);
+        wr_action_fail(op->ctx, op->err_status ? &post : NULL, false, "POST /users for '%s'",
+                       op->upn);
         return;
     }
     if (!r->ok) {
         if (op->err_status) {
-            op_fail(op, &post,
-                    "POST /users for '%s' (reading back the user it conflicts with "
-                    "failed too: %s)",
-                    op->upn, r->error);
+            wr_action_fail(op->ctx, &post, false,
+                           "POST /users for '%s' (reading back the user it conflicts with "
+                           "failed too: %s)",
+                           op->upn, r->error);
         } else {
-            op_fail_lookup(op, r);
+            wr_action_fail_lookup(op->ctx, NULL, r);
         }
         return;
     }
     char *why = differs(op, r->object, r->id);
     if (why) {
-        op_fail(op, NULL, "%s", why);
+        wr_action_fail(op->ctx, NULL, false, "%s", why);
         free(why);
         return;
     }
@@ -663,7 +611,7 @@ static void create_user_existing(void *arg, const struct wr_directory_result *r)
                                json_object_new_string("an earlier attempt of this POST created "
                                                       "the user; its answer was lost"));
     }
-    op_succeed(op, out);
+    wr_action_succeed(op->ctx, out);
 }
 
 /* Reads back the user holding op->upn, with what differs() compares. */
@@ -678,7 +626,7 @@ static void create_user_read_back(struct user_op *op, wr_directory_done_fn done)
             wr_buf_addf(&select, ",%s", key);
         }
     }
-    find_user(op, op->upn, wr_buf_str(&select), done);
+    wr_action_find_user(op->ctx, NULL, op->upn, wr_buf_str(&select), done, op);
     wr_buf_free(&select);
 }
 
@@ -696,7 +644,7 @@ static void create_user_made(void *arg, const struct wr_directory_result *r)
     };
     if (!r->ok) {
         /* Not there (yet): say what the POST answered; a retry finds the user or creates it. */
-        op_fail(op, &post, "POST /users for '%s'", op->upn);
+        wr_action_fail(op->ctx, &post, false, "POST /users for '%s'", op->upn);
         return;
     }
     /* Now known by its id too: a replica may not have it yet for the next steps. */
@@ -712,7 +660,7 @@ static void create_user_made(void *arg, const struct wr_directory_result *r)
     struct json_object *out = outcome(r->id, true);
     json_object_object_add(out, "userPrincipalName", json_object_new_string(op->upn));
     json_object_object_add(out, "created", json_object_new_boolean(true));
-    op_succeed(op, out);
+    wr_action_succeed(op->ctx, out);
 }
 
 /* Keeps res (a failed or unusable answer to the POST) in op while the UPN is looked up. */
@@ -739,7 +687,7 @@ static void create_user_posted(void *arg, const struct wr_graph_result *res)
         struct json_object *out = outcome(NULL, true);
         json_object_object_add(out, "userPrincipalName", json_object_new_string(op->upn));
         json_object_object_add(out, "created", json_object_new_boolean(true));
-        op_succeed(op, out);
+        wr_action_succeed(op->ctx, out);
         return;
     }
     if (!res->ok && res->status >= 200 && res->status <= 299) {
@@ -748,7 +696,7 @@ static void create_user_posted(void *arg, const struct wr_graph_result *res)
         keep_post_answer(op, res);
         op->err_retriable = true;
         wr_directory_note_created(dir, NULL, op->upn, employee);
-        find_user(op, op->upn, "userPrincipalName", create_user_made);
+        wr_action_find_user(op->ctx, NULL, op->upn, "userPrincipalName", create_user_made, op);
         return;
     }
     if (res->ok) {
@@ -763,7 +711,7 @@ static void create_user_posted(void *arg, const struct wr_graph_result *res)
             keep_post_answer(op, &u);
             free(why);
             wr_directory_note_created(dir, NULL, op->upn, employee);
-            find_user(op, op->upn, "userPrincipalName", create_user_made);
+            wr_action_find_user(op->ctx, NULL, op->upn, "userPrincipalName", create_user_made, op);
             return;
         }
         const char *id = json_object_get_string(json_object_object_get(user, "id"));
@@ -774,7 +722,7 @@ static void create_user_posted(void *arg, const struct wr_graph_result *res)
         struct json_object *out = outcome(id, true);
         json_object_object_add(out, "userPrincipalName", json_object_new_string(op->upn));
         json_object_object_add(out, "created", json_object_new_boolean(true));
-        op_succeed(op, out);
+        wr_action_succeed(op->ctx, out);
         return;
     }
     if (res->status == 0 || res->status >= 500) {
@@ -783,7 +731,7 @@ static void create_user_posted(void *arg, const struct wr_graph_result *res)
         wr_directory_note_created(dir, NULL, op->upn, employee);
     }
     if (res->status != 400) {
-        op_fail(op, res, "POST /users for '%s'", op->upn);
+        wr_action_fail(op->ctx, res, false, "POST /users for '%s'", op->upn);
         return;
     }
     /* Graph answers a duplicate userPrincipalName with a plain 400 Request_BadRequest, so
@@ -796,7 +744,7 @@ static void create_user_posted(void *arg, const struct wr_graph_result *res)
 static void create_user_post(struct user_op *op)
 {
     if (wr_action_write(op->ctx, "POST", "/users", op->body, create_user_posted, op) != 0) {
-        op_fail(op, NULL, "the Graph client refused POST /users");
+        wr_action_fail(op->ctx, NULL, false, "the Graph client refused POST /users");
     }
 }
 
@@ -817,12 +765,12 @@ static void create_user_run(struct wr_action_ctx *ctx)
     struct json_object *set = NULL;
     if (!json_object_object_get_ex(wr_action_args(ctx), "set", &set) ||
         !json_object_is_type(set, json_type_object)) {
-        op_fail(op, NULL, "'set' must be a mapping of user properties");
+        wr_action_fail(op->ctx, NULL, false, "'set' must be a mapping of user properties");
         return;
     }
     const char *upn = json_object_get_string(json_object_object_get(set, "userPrincipalName"));
     if (!upn || !strchr(upn, '@')) {
-        op_fail(op, NULL, "'set' needs a userPrincipalName (alias@domain)");
+        wr_action_fail(op->ctx, NULL, false, "'set' needs a userPrincipalName (alias@domain)");
         return;
     }
     op->upn = wr_xstrdup(upn);
@@ -837,7 +785,8 @@ static void create_user_run(struct wr_action_ctx *ctx)
     if (!json_object_object_get_ex(op->body, "passwordProfile", NULL)) {
         char pw[PASSWORD_LEN + 1];
         if (!make_password(pw)) {
-            op_fail(op, NULL, "could not generate a password (RAND_bytes failed)");
+            wr_action_fail(op->ctx, NULL, false,
+                           "could not generate a password (RAND_bytes failed)");
             return;
         }
         struct json_object *profile = json_object_new_object();

@@ -8,7 +8,8 @@
  * the action's stack (which may be inside a Graph or libcurl callback). In a dry run,
  * wr_action_write records the request in the plan and answers with a synthetic 204 the same
  * way. This module does not retry: the Graph client retries within a request, the run
- * executor across runs.
+ * executor across runs. It owns each execution's state block (wr_action_state): the action's
+ * clear function and the free run in ctx_free, after the outcome was delivered.
  *
  * In a real run the action runs in a Graph trace of its own (engine/graph/graph.h): every Graph
  * request it makes, through the directory or directly, is recorded, and a successful outcome's
@@ -46,7 +47,8 @@ struct wr_action_ctx {
     void *done_arg;
     void *state;
     size_t state_size;
-    struct json_object *plan; /* dry run: the recorded mutations */
+    void (*clear)(void *state); /* releases what the action put in state; may be NULL */
+    struct json_object *plan;   /* dry run: the recorded mutations */
     struct dry_write *writes;
     struct event *finish_ev;
     bool finished;
@@ -74,6 +76,9 @@ static void ctx_free(struct wr_action_ctx *ctx)
     json_object_put(ctx->plan);
     json_object_put(ctx->output);
     free(ctx->error);
+    if (ctx->state && ctx->clear) {
+        ctx->clear(ctx->state);
+    }
     free(ctx->state);
     wr_graph_trace_close(ctx->trace);
     wr_graph_trace_put(ctx->trace);
@@ -162,13 +167,14 @@ const struct wr_net_guard *wr_action_net_guard(struct wr_action_ctx *ctx)
     return ctx->env.net;
 }
 
-void *wr_action_state(struct wr_action_ctx *ctx, size_t size)
+void *wr_action_state(struct wr_action_ctx *ctx, size_t size, void (*clear)(void *state))
 {
     if (!ctx->state) {
         ctx->state = wr_xcalloc(1, size ? size : 1);
         ctx->state_size = size;
+        ctx->clear = clear;
     }
-    assert(size <= ctx->state_size);
+    assert(size <= ctx->state_size && clear == ctx->clear);
     return ctx->state;
 }
 
@@ -359,6 +365,30 @@ char *wr_action_bad_user_ref(const char *name, const char *ref)
     return wr_xasprintf("'%s' is not a user reference: expected an object id, a "
                         "userPrincipalName or mail address, or employeeId:VALUE",
                         ref);
+}
+
+bool wr_action_find_user(struct wr_action_ctx *ctx, const char *arg_name, const char *ref,
+                         const char *select,
+                         void (*done)(void *arg, const struct wr_directory_result *r), void *arg)
+{
+    if (wr_directory_user(ctx->env.dir, ref, select, done, arg) == 0) {
+        return true;
+    }
+    char *msg = wr_action_bad_user_ref(arg_name ? arg_name : "user", ref);
+    wr_action_fail(ctx, NULL, false, "%s%s%s", arg_name ? arg_name : "", arg_name ? ": " : "", msg);
+    free(msg);
+    return false;
+}
+
+void wr_action_fail_lookup(struct wr_action_ctx *ctx, const char *arg_name,
+                           const struct wr_directory_result *r)
+{
+    const char *prefix = arg_name ? arg_name : "", *sep = arg_name ? ": " : "";
+    if (r->created_ago_ms >= 0) {
+        wr_action_fail_lag(ctx, r->graph, r->created_ago_ms, "%s%s%s", prefix, sep, r->error);
+    } else {
+        wr_action_fail(ctx, r->graph, false, "%s%s%s", prefix, sep, r->error);
+    }
 }
 
 /* }====== */

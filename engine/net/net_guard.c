@@ -5,10 +5,8 @@
  * to bottom (a more specific entry sits above the wider one it carves out of); IPv6 forms that
  * carry an IPv4 address are unwrapped first and judged by the IPv4 table.
  *
- * This mirrors wr_cidr_parse/wr_cidr_match of triggers/webhook/auth.c rather than calling
- * them: the engine does not depend on a trigger, and the allow list wants stricter parsing
- * (host bits under the prefix are an error here, since `10.0.0.1/8` in a security setting is
- * more likely a typo than a wish to allow all of 10/8).
+ * wr_net_prefix_parse is also the parser of the webhook trigger's allow_from (one syntax, one
+ * rule for host bits); it lives here because triggers may use the engine, not the reverse.
  */
 #include "engine/net/net_guard.h"
 
@@ -153,7 +151,8 @@ const char *wr_net_classify(const struct sockaddr *sa, size_t salen)
 
 /* {====== the allow list ====== */
 
-int wr_net_prefix_parse(const char *s, struct wr_net_prefix *out, char *why, size_t whylen)
+enum wr_net_prefix_status wr_net_prefix_parse(const char *s, struct wr_net_prefix *out, char *why,
+                                              size_t whylen)
 {
     char addr[INET6_ADDRSTRLEN + 1];
     const char *slash = strchr(s, '/');
@@ -179,7 +178,7 @@ int wr_net_prefix_parse(const char *s, struct wr_net_prefix *out, char *why, siz
                  "'%.80s' is not an IP address or network (such as 10.1.0.0/16, 127.0.0.1 or "
                  "fd00::/8)",
                  s);
-        return -1;
+        return WR_NET_PREFIX_INVALID;
     }
     out->bits = max;
     if (slash) {
@@ -193,7 +192,7 @@ int wr_net_prefix_parse(const char *s, struct wr_net_prefix *out, char *why, siz
         }
         if (!ok || v > max) {
             snprintf(why, whylen, "'%.80s': the prefix length must be a number 0-%u", s, max);
-            return -1;
+            return WR_NET_PREFIX_INVALID;
         }
         out->bits = v;
     }
@@ -207,7 +206,7 @@ int wr_net_prefix_parse(const char *s, struct wr_net_prefix *out, char *why, siz
             inet_ntop(out->family, fixed.addr, net, sizeof(net));
             snprintf(why, whylen, "'%.80s' has host bits set below /%u; did you mean %s/%u?", s,
                      out->bits, net, out->bits);
-            return -1;
+            return WR_NET_PREFIX_HOST_BITS;
         }
     }
     if (out->family == AF_INET6 && out->bits >= 96 &&
@@ -217,7 +216,7 @@ int wr_net_prefix_parse(const char *s, struct wr_net_prefix *out, char *why, siz
         out->family = AF_INET;
         out->bits -= 96;
     }
-    return 0;
+    return WR_NET_PREFIX_OK;
 }
 
 bool wr_net_prefix_match(const struct wr_net_prefix *p, const struct sockaddr *sa, size_t salen)
@@ -245,7 +244,7 @@ void wr_net_guard_free(struct wr_net_guard *g)
 int wr_net_guard_allow(struct wr_net_guard *g, const char *cidr, char *why, size_t whylen)
 {
     struct wr_net_prefix p;
-    if (wr_net_prefix_parse(cidr, &p, why, whylen) != 0) {
+    if (wr_net_prefix_parse(cidr, &p, why, whylen) != WR_NET_PREFIX_OK) {
         return -1;
     }
     g->items = wr_xrealloc(g->items, (g->count + 1) * sizeof(*g->items));

@@ -12,6 +12,10 @@
  *
  * This module only decides. It neither resolves, connects, logs nor reads configuration
  * files; engine/config.c fills the allow list and actions/http_request.c asks.
+ *
+ * Its network parser and matcher (wr_net_prefix_parse, wr_net_prefix_match) are weir's one
+ * CIDR syntax: `http.allow` here and a webhook route's `allow_from` (triggers/webhook/auth.c)
+ * read networks through them, with one rule for host bits (refused, with the network meant).
  */
 #ifndef WR_NET_GUARD_H
 #define WR_NET_GUARD_H
@@ -20,20 +24,31 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-/* One allow-list entry: an IPv4 or IPv6 network. */
+/* One network (an allow-list or allow_from entry): IPv4 or IPv6. */
 struct wr_net_prefix {
     int family;             /* AF_INET or AF_INET6 */
     unsigned char addr[16]; /* network address, host bits zero (4 bytes used for AF_INET) */
     unsigned bits;          /* prefix length: 0..32 or 0..128 */
 };
 
+/* What wr_net_prefix_parse made of its text, for callers that word the first kind their way. */
+enum wr_net_prefix_status {
+    WR_NET_PREFIX_OK = 0,
+    WR_NET_PREFIX_INVALID,   /* not an address or network, or no prefix length 0-32 / 0-128 */
+    WR_NET_PREFIX_HOST_BITS, /* a network with host bits set below its prefix (10.0.0.1/8) */
+};
+
 /*
  * Parses "10.1.0.0/16", "fd00:1::/48" or a bare address (a /32 or /128), strictly: dotted
- * decimal IPv4 only, no host bits set below the prefix (10.0.0.1/8 is refused with a hint),
- * and an IPv4-mapped IPv6 network (::ffff:a.b.c.d/N, N >= 96) becomes the IPv4 network it
- * denotes. Returns 0, or -1 with a reason in why (which names s).
+ * decimal IPv4 only, a prefix length of digits without a sign or leading zero, no host bits set
+ * below the prefix (10.0.0.1/8 is refused: "'10.0.0.1/8' has host bits set below /8; did you
+ * mean 10.0.0.0/8?", since in a security setting that is more likely a typo than a wish for all
+ * of 10/8), and an IPv4-mapped IPv6 network (::ffff:a.b.c.d/N, N >= 96) becomes the IPv4
+ * network it denotes. Returns WR_NET_PREFIX_OK (0), or another status with a reason in why
+ * (which names s).
  */
-int wr_net_prefix_parse(const char *s, struct wr_net_prefix *out, char *why, size_t whylen);
+enum wr_net_prefix_status wr_net_prefix_parse(const char *s, struct wr_net_prefix *out, char *why,
+                                              size_t whylen);
 
 /*
  * True when sa (salen bytes) is in p. An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the

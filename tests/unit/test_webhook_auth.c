@@ -2,8 +2,9 @@
  * test_webhook_auth — unit tests for triggers/webhook/auth: every scheme against published or
  * independently computed vectors (valid, one of several valid, tampered body, wrong secret,
  * timestamp outside the tolerance, missing headers, a signature made for another id), the
- * configuration errors that must not name a secret, and CIDR parsing and matching for IPv4
- * and IPv6 including /0, /32, /128 and IPv4-mapped IPv6 peers.
+ * configuration errors that must not name a secret, and allow_from's CIDR parsing (the one
+ * parser, engine/net/net_guard.h, shared with http.allow: host bits refused) and matching for
+ * IPv4 and IPv6 including /0, /32, /128 and IPv4-mapped IPv6 peers.
  *
  * Headers come from a small NULL-terminated name/value array; the clock is the request's
  * `now`, so nothing here sleeps.
@@ -22,6 +23,7 @@
 #include <json-c/json.h>
 #include <netinet/in.h>
 
+#include "engine/net/net_guard.h"
 #include "triggers/webhook/auth.h"
 
 /* The Standard Webhooks reference vector (svix / standard-webhooks test suites). */
@@ -327,6 +329,15 @@ static void test_config_errors(void **state)
          "base64 as standard-webhooks requires"},
         {"{\"auth\": {\"type\": \"basic\", \"secret\": \"env:T_TOKEN\"}}",
          "trigger.webhook.auth.secret: the value (from env:T_TOKEN) must be user:password"},
+        /* allow_from: one CIDR rule with http.allow (engine/net/net_guard.h). */
+        {"{\"allow_from\": [\"192.0.2.0/24\", \"10.0.0.1/8\"]}",
+         "trigger.webhook.allow_from[1]: '10.0.0.1/8' has host bits set below /8; did you mean "
+         "10.0.0.0/8?"},
+        {"{\"allow_from\": [\"2001:db8::1/32\"]}",
+         "trigger.webhook.allow_from[0]: '2001:db8::1/32' has host bits set below /32; did you "
+         "mean 2001:db8::/32?"},
+        {"{\"allow_from\": [\"192.0.2.0/33\"]}",
+         "trigger.webhook.allow_from[0]: '192.0.2.0/33' is not a CIDR"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct json_object *args = json_tokener_parse(cases[i].json);
@@ -366,24 +377,36 @@ static struct sockaddr_storage addr(const char *s)
     return ss;
 }
 
+/* allow_from's entries are read by the one CIDR parser (engine/net/net_guard.h). */
 static bool in(const char *cidr, const char *peer)
 {
-    struct wr_cidr c;
-    assert_int_equal(wr_cidr_parse(cidr, &c), 0);
+    struct wr_net_prefix c;
+    char why[256];
+    assert_int_equal(wr_net_prefix_parse(cidr, &c, why, sizeof(why)), WR_NET_PREFIX_OK);
     struct sockaddr_storage ss = addr(peer);
-    return wr_cidr_match(&c, (struct sockaddr *)&ss);
+    return wr_net_prefix_match(&c, (struct sockaddr *)&ss, sizeof(ss));
 }
 
 static void test_cidr_parse(void **state)
 {
     (void)state;
-    struct wr_cidr c;
+    struct wr_net_prefix c;
+    char why[256];
     const char *good[] = {
-        "192.0.2.0/24", "2001:db8::/32",        "0.0.0.0/0",    "::/0", "10.1.2.3", "10.1.2.3/32",
-        "::1/128",      "::ffff:192.0.2.0/120", "192.0.2.7/24", NULL};
+        "192.0.2.0/24", "2001:db8::/32",        "0.0.0.0/0", "::/0", "10.1.2.3", "10.1.2.3/32",
+        "::1/128",      "::ffff:192.0.2.0/120", NULL};
     for (size_t i = 0; good[i]; i++) {
-        assert_int_equal(wr_cidr_parse(good[i], &c), 0);
+        assert_int_equal(wr_net_prefix_parse(good[i], &c, why, sizeof(why)), WR_NET_PREFIX_OK);
     }
+    /* Host bits below the prefix: refused with the network meant (once accepted silently). */
+    assert_int_equal(wr_net_prefix_parse("192.0.2.7/24", &c, why, sizeof(why)),
+                     WR_NET_PREFIX_HOST_BITS);
+    assert_string_equal(why, "'192.0.2.7/24' has host bits set below /24; did you mean "
+                             "192.0.2.0/24?");
+    assert_int_equal(wr_net_prefix_parse("2001:db8::1/64", &c, why, sizeof(why)),
+                     WR_NET_PREFIX_HOST_BITS);
+    assert_string_equal(why, "'2001:db8::1/64' has host bits set below /64; did you mean "
+                             "2001:db8::/64?");
     const char *bad[] = {"",
                          "/24",
                          "192.0.2.0/",
@@ -400,13 +423,13 @@ static void test_cidr_parse(void **state)
                          "256.0.0.0/8",
                          NULL};
     for (size_t i = 0; bad[i]; i++) {
-        if (wr_cidr_parse(bad[i], &c) == 0) {
+        if (wr_net_prefix_parse(bad[i], &c, why, sizeof(why)) != WR_NET_PREFIX_INVALID) {
             fail_msg("'%s' parsed as a CIDR", bad[i]);
         }
     }
-    assert_int_equal(wr_cidr_parse("192.0.2.0/24", &c), 0);
+    assert_int_equal(wr_net_prefix_parse("192.0.2.0/24", &c, why, sizeof(why)), WR_NET_PREFIX_OK);
     assert_int_equal(c.family, AF_INET);
-    assert_int_equal(c.prefix, 24);
+    assert_int_equal(c.bits, 24);
 }
 
 static void test_cidr_match(void **state)
@@ -445,6 +468,8 @@ static void test_cidr_match(void **state)
     assert_true(in("::ffff:192.0.2.0/120", "::ffff:192.0.2.10"));
     assert_true(in("::ffff:192.0.2.0/120", "192.0.2.10"));
     assert_false(in("::ffff:192.0.2.0/120", "192.0.3.10"));
+    /* A mapped peer is IPv4 whatever the listener: an IPv6 network does not take it in. */
+    assert_false(in("::/0", "::ffff:203.0.113.9"));
     /* A v4-looking suffix in a non-mapped IPv6 address is not IPv4. */
     assert_false(in("192.0.2.0/24", "::192.0.2.10"));
     assert_false(in("192.0.2.0/24", "64:ff9b::192.0.2.10"));

@@ -17,6 +17,7 @@
 #include "engine/base/duration.h"
 #include "engine/base/secret.h"
 #include "engine/base/strutil.h"
+#include "engine/net/net_guard.h"
 
 enum auth_type {
     AUTH_NONE,
@@ -40,7 +41,7 @@ struct wr_webhook_auth {
     char *header;     /* hmac: where the signature is */
     char *prefix;     /* hmac: text before the signature, or NULL */
     int64_t tolerance_s;
-    struct wr_cidr *allow; /* allow_from, when has_allow */
+    struct wr_net_prefix *allow; /* allow_from, when has_allow */
     size_t nallow;
     bool has_allow;
 };
@@ -126,95 +127,13 @@ static int hex_decode(const char *s, unsigned char *out, size_t cap, size_t *out
 
 /* {====== CIDR ====== */
 
-int wr_cidr_parse(const char *s, struct wr_cidr *out)
+/* True when the peer (AF_INET or AF_INET6; NULL is never in) lies in p (wr_net_prefix_match: an
+   IPv4-mapped IPv6 peer, as a dual-stack listener shows IPv4 senders, is its IPv4 address). */
+static bool peer_in(const struct wr_net_prefix *p, const struct sockaddr *sa)
 {
-    char addr[INET6_ADDRSTRLEN + 1];
-    const char *slash = strchr(s, '/');
-    size_t n = slash ? (size_t)(slash - s) : strlen(s);
-    if (n == 0 || n >= sizeof(addr)) {
-        return -1;
-    }
-    memcpy(addr, s, n);
-    addr[n] = '\0';
-    memset(out, 0, sizeof(*out));
-    unsigned max;
-    if (inet_pton(AF_INET, addr, out->addr) == 1) {
-        out->family = AF_INET;
-        max = 32;
-    } else if (inet_pton(AF_INET6, addr, out->addr) == 1) {
-        out->family = AF_INET6;
-        max = 128;
-    } else {
-        return -1;
-    }
-    out->prefix = max;
-    if (slash) {
-        const char *p = slash + 1;
-        /* Digits only, no sign or spaces, no leading zeros beyond "0". */
-        if (!isdigit((unsigned char)p[0]) || strlen(p) > 3 || (p[0] == '0' && p[1])) {
-            return -1;
-        }
-        unsigned v = 0;
-        for (; *p; p++) {
-            if (!isdigit((unsigned char)*p)) {
-                return -1;
-            }
-            v = v * 10 + (unsigned)(*p - '0');
-        }
-        if (v > max) {
-            return -1;
-        }
-        out->prefix = v;
-    }
-    return 0;
-}
-
-static bool prefix_equal(const unsigned char *a, const unsigned char *b, unsigned bits)
-{
-    size_t whole = bits / 8;
-    if (memcmp(a, b, whole) != 0) {
-        return false;
-    }
-    unsigned rest = bits % 8;
-    if (rest == 0) {
-        return true;
-    }
-    unsigned char mask = (unsigned char)(0xffu << (8 - rest));
-    return (a[whole] & mask) == (b[whole] & mask);
-}
-
-static const unsigned char v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-bool wr_cidr_match(const struct wr_cidr *c, const struct sockaddr *sa)
-{
-    unsigned char a[16];
-    int family;
-    if (!sa) {
-        return false;
-    }
-    if (sa->sa_family == AF_INET) {
-        memcpy(a, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-        family = AF_INET;
-    } else if (sa->sa_family == AF_INET6) {
-        memcpy(a, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-        family = AF_INET6;
-        /* A dual-stack socket shows IPv4 peers as ::ffff:a.b.c.d: treat them as IPv4. */
-        if (c->family == AF_INET && memcmp(a, v4_mapped, 12) == 0) {
-            memmove(a, a + 12, 4);
-            family = AF_INET;
-        }
-    } else {
-        return false;
-    }
-    if (family == AF_INET && c->family == AF_INET6 && memcmp(c->addr, v4_mapped, 12) == 0 &&
-        c->prefix >= 96) {
-        /* allow_from written as ::ffff:a.b.c.d/N matches the plain IPv4 peer too. */
-        return prefix_equal(a, c->addr + 12, c->prefix - 96);
-    }
-    if (family != c->family) {
-        return false;
-    }
-    return prefix_equal(a, c->addr, c->prefix);
+    size_t len =
+        sa && sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    return sa && wr_net_prefix_match(p, sa, len);
 }
 
 /* }====== */
@@ -340,7 +259,14 @@ struct wr_webhook_auth *wr_webhook_auth_new(struct json_object *trigger_args, co
         a->allow = wr_xcalloc(n ? n : 1, sizeof(*a->allow));
         for (size_t i = 0; i < n; i++) {
             const char *s = json_object_get_string(json_object_array_get_idx(allow, i));
-            if (!s || wr_cidr_parse(s, &a->allow[i]) != 0) {
+            char why[256];
+            enum wr_net_prefix_status st =
+                s ? wr_net_prefix_parse(s, &a->allow[i], why, sizeof(why)) : WR_NET_PREFIX_INVALID;
+            if (st == WR_NET_PREFIX_HOST_BITS) {
+                snprintf(err, errlen, "trigger.webhook.allow_from[%zu]: %s", i, why);
+                goto err;
+            }
+            if (st != WR_NET_PREFIX_OK) {
                 snprintf(err, errlen, "trigger.webhook.allow_from[%zu]: '%s' is not a CIDR", i,
                          s ? s : "");
                 goto err;
@@ -530,7 +456,7 @@ int wr_webhook_auth_verify(const struct wr_webhook_auth *a, const struct wr_webh
     if (a->has_allow) {
         bool in = false;
         for (size_t i = 0; i < a->nallow && !in; i++) {
-            in = wr_cidr_match(&a->allow[i], r->peer);
+            in = peer_in(&a->allow[i], r->peer);
         }
         if (!in) {
             return refuse(why, whylen, 403, "%s", "the peer address is not in allow_from");

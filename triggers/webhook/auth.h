@@ -24,32 +24,14 @@
 /* The `type:` values under `auth:` (NULL-terminated, for the argument table). */
 extern const char *const wr_webhook_auth_types[];
 
-/* One `allow_from` entry: an IPv4 or IPv6 network. */
-struct wr_cidr {
-    int family;             /* AF_INET or AF_INET6 */
-    unsigned char addr[16]; /* network address (4 bytes used for AF_INET) */
-    unsigned prefix;        /* 0..32 or 0..128 */
-};
-
-/*
- * Parses "192.0.2.0/24", "2001:db8::/32" or a bare address (a /32 or /128). Host bits set
- * under the prefix are accepted and ignored. Returns 0, or -1 when s is not a CIDR.
- */
-int wr_cidr_parse(const char *s, struct wr_cidr *out);
-
-/*
- * True when the address sa (AF_INET or AF_INET6) lies in c. An IPv4-mapped IPv6 address
- * (::ffff:a.b.c.d) is compared as the IPv4 address it carries, both ways.
- */
-bool wr_cidr_match(const struct wr_cidr *c, const struct sockaddr *sa);
-
 struct wr_webhook_auth;
 
 /*
- * Reads `auth:`, the `secret:` shorthand (standard-webhooks) and `allow_from:` from a webhook
- * trigger's arguments (borrowed) and resolves the secret (relative file: paths against
- * base_dir). Returns an owned verifier, which accepts everything when neither is configured,
- * or NULL with a message in err that names the key, never the secret.
+ * Reads `auth:`, the `secret:` shorthand (standard-webhooks) and `allow_from:` (networks in
+ * wr_net_prefix_parse's syntax, engine/net/net_guard.h) from a webhook trigger's arguments
+ * (borrowed) and resolves the secret (relative file: paths against base_dir). Returns an owned
+ * verifier, which accepts everything when neither is configured, or NULL with a message in err that
+ * names the key, never the secret.
  */
 struct wr_webhook_auth *wr_webhook_auth_new(struct json_object *trigger_args, const char *base_dir,
                                             char *err, size_t errlen);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine/base/srcdoc.h"
+#include "engine/net/net_guard.h"
 #include "triggers/trigger.h"
 #include "triggers/webhook/auth.h"
 
@@ -119,11 +120,17 @@ static void webhook_validate(struct wr_check *c, struct json_object *args, const
         char *lp = wr_path_key(path, "allow_from");
         for (size_t i = 0; i < json_object_array_length(allow); i++) {
             const char *s = json_object_get_string(json_object_array_get_idx(allow, i));
-            struct wr_cidr cidr;
-            if (wr_cidr_parse(s, &cidr) != 0) {
+            struct wr_net_prefix net;
+            char why[256];
+            enum wr_net_prefix_status st = wr_net_prefix_parse(s, &net, why, sizeof(why));
+            if (st != WR_NET_PREFIX_OK) {
                 char *ip = wr_path_index(lp, i);
-                wr_check_error(c, ip, false,
-                               "'%.80s' is not a CIDR (e.g. 192.0.2.0/24 or 2001:db8::/32)", s);
+                if (st == WR_NET_PREFIX_HOST_BITS) {
+                    wr_check_error(c, ip, false, "%s", why);
+                } else {
+                    wr_check_error(c, ip, false,
+                                   "'%.80s' is not a CIDR (e.g. 192.0.2.0/24 or 2001:db8::/32)", s);
+                }
                 free(ip);
             }
         }
