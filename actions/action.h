@@ -80,6 +80,7 @@ struct wr_directory;
 struct wr_directory_result;
 struct wr_graph_result;
 struct wr_net_guard;
+struct wr_curl_loop;
 
 /* The rendered arguments (templates already evaluated). Borrowed, valid until completion. */
 struct json_object *wr_action_args(struct wr_action_ctx *ctx);
@@ -92,6 +93,11 @@ bool wr_action_dry_run(struct wr_action_ctx *ctx);
 /* Which internal destinations outbound calls may reach (weir.yaml http.allow; see
    engine/net/net_guard.h). Borrowed; NULL means none (wr_net_guard_check treats it so). */
 const struct wr_net_guard *wr_action_net_guard(struct wr_action_ctx *ctx);
+
+/* The curl loop (engine/net/curl_loop.h) for HTTP calls that are not Graph requests: the
+   Graph client's, so they share its one multi handle and connection pool. Borrowed; NULL when
+   the context has no Graph client. */
+struct wr_curl_loop *wr_action_curl_loop(struct wr_action_ctx *ctx);
 
 /*
  * The execution's state, for the action's callbacks: a zeroed block of size bytes, allocated by

@@ -8,7 +8,9 @@
  * refused unless weir.yaml http.allow lists them). It is not a general HTTP client: http and
  * https only, no redirects followed, no proxy.
  */
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <event2/event.h>
 #include <stdarg.h>
@@ -19,8 +21,8 @@
 
 #include "actions/action.h"
 #include "engine/base/json.h"
-#include "engine/graph/directory.h"
 #include "engine/graph/graph.h"
+#include "engine/net/curl_loop.h"
 #include "engine/net/net_guard.h"
 #include "engine/base/strutil.h"
 
@@ -84,12 +86,12 @@ static void http_request_validate(struct wr_check *c, struct json_object *args, 
 
 /* {====== execution ======
  *
- * The call does not go through the Graph client (no token, no $batch, no Graph envelopes):
- * each execution drives one libcurl easy handle through its own small curl multi on the
- * engine's event loop, with libcurl's socket and timer callbacks mapped to libevent events as
- * in curl's hiperfifo example. One multi per call keeps this file self-contained; these calls
- * are rare next to Graph's. libcurl is never re-entered from its own callbacks: its timer
- * callback only arms an event, and the handles are torn down from an event on a later turn.
+ * The call does not go through the Graph client (no token, no $batch, no Graph envelopes),
+ * but its easy handle runs on the Graph client's curl loop (engine/net/curl_loop.h,
+ * wr_action_curl_loop): one multi handle and one connection pool for the process, so calls to
+ * the same service reuse a connection instead of opening one each. libcurl is never
+ * re-entered from its own callbacks: the loop reports the end from its own event, and the
+ * handles are torn down from another event on a later turn.
  */
 
 #define MAX_RESPONSE (1024 * 1024) /* bytes of the answer kept for the output */
@@ -100,18 +102,17 @@ static size_t array_len(struct json_object *a)
     return json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
 }
 
-/* One execution's state (wr_action_state); everything is released in op_teardown. */
+/* One execution's state (wr_action_state); the engine releases it through op_clear. */
 struct http_op {
     struct wr_action_ctx *ctx;
     struct event_base *base;
-    CURLM *multi;
+    struct wr_curl_loop *loop; /* the Graph client's (borrowed) */
     CURL *easy;
     struct curl_slist *headers;
-    char *body;          /* the request body sent */
-    const char *method;  /* the method sent (static, or borrowed from the arguments) */
-    char *where;         /* the URL without path or query, for messages: URLs can hold secrets */
-    struct event *timer; /* libcurl's timeout */
-    struct event *end;   /* fires when the transfer is over */
+    char *body;         /* the request body sent */
+    const char *method; /* the method sent (static, or borrowed from the arguments) */
+    char *where;        /* the URL without path or query, for messages: URLs can hold secrets */
+    struct event *end;  /* fires when the transfer is over */
     struct wr_buf response;
     bool truncated;
     CURLcode result;
@@ -121,19 +122,16 @@ struct http_op {
     bool opened;       /* the guard let at least one connection through */
 };
 
-static void op_teardown(struct http_op *op)
+/* The clear function of the execution's state: releases what the op owns (the engine frees the
+   block itself, after the outcome was delivered). */
+static void op_clear(void *state)
 {
-    if (op->multi && op->easy) {
-        curl_multi_remove_handle(op->multi, op->easy);
+    struct http_op *op = state;
+    if (op->loop && op->easy) {
+        wr_curl_loop_remove(op->loop, op->easy); /* nothing to do once it has ended */
     }
     if (op->easy) {
         curl_easy_cleanup(op->easy);
-    }
-    if (op->multi) {
-        curl_multi_cleanup(op->multi); /* removes the socket events through on_curl_socket */
-    }
-    if (op->timer) {
-        event_free(op->timer);
     }
     if (op->end) {
         event_free(op->end);
@@ -142,11 +140,6 @@ static void op_teardown(struct http_op *op)
     free(op->body);
     free(op->where);
     wr_buf_free(&op->response);
-    op->multi = NULL;
-    op->easy = NULL;
-    op->timer = op->end = NULL;
-    op->headers = NULL;
-    op->body = op->where = NULL;
 }
 
 static void op_fail(struct http_op *op, bool retriable, const char *fmt, ...)
@@ -158,7 +151,6 @@ static void op_fail(struct http_op *op, bool retriable, const char *fmt, ...)
     va_start(ap, fmt);
     wr_action_vfail(op->ctx, NULL, retriable, fmt, ap);
     va_end(ap);
-    op_teardown(op);
 }
 
 /* scheme://host[:port] of url, without user info, path or query. Owned. */
@@ -244,78 +236,27 @@ static void on_end(evutil_socket_t fd, short what, void *arg)
             ? parsed
             : (op->response.len ? json_object_new_string_len(text, (int)op->response.len) : NULL));
     wr_action_succeed(op->ctx, out);
-    op_teardown(op);
 }
 
-/* Reads libcurl's finished-transfer messages; the end is handled on a later turn. */
-static void check_done(struct http_op *op)
-{
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(op->multi, &left)) != NULL) {
-        if (msg->msg == CURLMSG_DONE) {
-            op->result = msg->data.result;
-            event_active(op->end, EV_TIMEOUT, 0);
-        }
-    }
-}
-
-static void on_socket_event(evutil_socket_t fd, short what, void *arg)
+/* The loop's report that the transfer is over; the end is handled on a later turn. */
+static void on_transfer_done(void *arg, CURL *easy, CURLcode result)
 {
     struct http_op *op = arg;
-    int running = 0;
-    int flags =
-        ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
-    curl_multi_socket_action(op->multi, fd, flags, &running);
-    check_done(op);
-}
-
-static void on_timer(evutil_socket_t fd, short what, void *arg)
-{
-    struct http_op *op = arg;
-    int running = 0;
-    (void)fd;
-    (void)what;
-    curl_multi_socket_action(op->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(op);
-}
-
-/* CURLMOPT_SOCKETFUNCTION: one persistent event per socket libcurl uses. */
-static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-    struct http_op *op = userp;
-    struct event *ev = socketp;
     (void)easy;
-    if (what == CURL_POLL_REMOVE) {
-        if (ev) {
-            event_free(ev);
-            curl_multi_assign(op->multi, s, NULL);
-        }
-        return 0;
-    }
-    short kind = (short)(((what & CURL_POLL_IN) ? EV_READ : 0) |
-                         ((what & CURL_POLL_OUT) ? EV_WRITE : 0) | EV_PERSIST);
-    if (ev) {
-        event_free(ev);
-    }
-    ev = event_new(op->base, s, kind, on_socket_event, op);
-    event_add(ev, NULL);
-    curl_multi_assign(op->multi, s, ev);
-    return 0;
+    op->result = result;
+    event_active(op->end, EV_TIMEOUT, 0);
 }
 
-/* CURLMOPT_TIMERFUNCTION: only arms the timer (libcurl must not be called from here). */
-static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+/* Keeps the first refusal's reason for on_end. */
+static void note_refusal(struct http_op *op, const struct sockaddr *sa, size_t salen,
+                         const char *why)
 {
-    struct http_op *op = userp;
-    (void)multi;
-    if (timeout_ms < 0) {
-        evtimer_del(op->timer);
-    } else {
-        struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
-        evtimer_add(op->timer, &tv);
+    if (!op->refused[0]) {
+        char where[80];
+        snprintf(op->refused, sizeof(op->refused),
+                 "refused to connect to %s (%s; add it to http.allow in weir.yaml to permit)",
+                 wr_net_addr_format(sa, salen, where, sizeof(where)), why);
     }
-    return 0;
 }
 
 /*
@@ -333,16 +274,47 @@ static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose, struct 
                           ? wr_net_guard_check(op->guard, &a->addr, a->addrlen)
                           : "not an outgoing connection";
     if (why) {
-        if (!op->refused[0]) {
-            char where[80];
-            snprintf(op->refused, sizeof(op->refused),
-                     "refused to connect to %s (%s; add it to http.allow in weir.yaml to permit)",
-                     wr_net_addr_format(&a->addr, a->addrlen, where, sizeof(where)), why);
-        }
+        note_refusal(op, &a->addr, a->addrlen, why);
         return CURL_SOCKET_BAD;
     }
     op->opened = true;
     return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/*
+ * CURLOPT_PREREQFUNCTION: the same guard for every request, on the connection it is about to
+ * be sent on. The curl loop is shared (the Graph client's pool), so a request may go out on a
+ * connection that is already open — one this action opened earlier, or one the Graph client
+ * opened to a destination http.allow does not list — and a reused connection never passes
+ * through on_open_socket. libcurl calls this after connecting or picking a connection for
+ * reuse, before anything is sent, with the peer's numeric address: that is judged again.
+ */
+static int on_prereq(void *clientp, char *peer_ip, char *local_ip, int peer_port, int local_port)
+{
+    struct http_op *op = clientp;
+    struct sockaddr_storage ss = {0};
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    size_t salen = sizeof(ss); /* AF_UNSPEC when the text is no address: refused */
+    (void)local_ip;
+    (void)local_port;
+
+    if (peer_ip && inet_pton(AF_INET, peer_ip, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)peer_port);
+        salen = sizeof(*in4);
+    } else if (peer_ip && inet_pton(AF_INET6, peer_ip, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)peer_port);
+        salen = sizeof(*in6);
+    }
+    const char *why = wr_net_guard_check(op->guard, (struct sockaddr *)&ss, salen);
+    if (why) {
+        note_refusal(op, (struct sockaddr *)&ss, salen, why);
+        return CURL_PREREQFUNC_ABORT;
+    }
+    op->opened = true;
+    return CURL_PREREQFUNC_OK;
 }
 
 static size_t on_data(char *data, size_t size, size_t n, void *userp)
@@ -370,7 +342,7 @@ static void dry_written(void *arg, const struct wr_graph_result *res)
 
 static void http_request_run(struct wr_action_ctx *ctx)
 {
-    struct http_op *op = wr_action_state(ctx, sizeof(*op), NULL);
+    struct http_op *op = wr_action_state(ctx, sizeof(*op), op_clear);
     struct json_object *args = wr_action_args(ctx);
     struct json_object *body = json_object_object_get(args, "body");
     struct json_object *headers = json_object_object_get(args, "headers");
@@ -414,7 +386,6 @@ static void http_request_run(struct wr_action_ctx *ctx)
         if (wr_action_write(ctx, method, url, body, dry_written, op) != 0) {
             op_fail(op, false, "could not record %s %s", method, op->where);
         }
-        op_teardown(op);
         return;
     }
     if (json_object_is_type(body, json_type_string)) {
@@ -429,19 +400,14 @@ static void http_request_run(struct wr_action_ctx *ctx)
         op->headers = curl_slist_append(op->headers, type ? type : "Content-Type:");
     }
 
-    op->base = wr_directory_event_base(wr_action_directory(ctx));
-    op->multi = curl_multi_init();
+    op->loop = wr_action_curl_loop(ctx);
     op->easy = curl_easy_init();
-    if (!op->multi || !op->easy) {
+    if (!op->loop || !op->easy) {
         op_fail(op, true, "libcurl could not be initialised");
         return;
     }
-    op->timer = evtimer_new(op->base, on_timer, op);
+    op->base = wr_curl_loop_base(op->loop);
     op->end = event_new(op->base, -1, 0, on_end, op);
-    curl_multi_setopt(op->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-    curl_multi_setopt(op->multi, CURLMOPT_SOCKETDATA, op);
-    curl_multi_setopt(op->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-    curl_multi_setopt(op->multi, CURLMOPT_TIMERDATA, op);
 
     curl_easy_setopt(op->easy, CURLOPT_URL, url);
     curl_easy_setopt(op->easy, CURLOPT_CUSTOMREQUEST, method);
@@ -464,6 +430,8 @@ static void http_request_run(struct wr_action_ctx *ctx)
     curl_easy_setopt(op->easy, CURLOPT_PROXY, "");
     curl_easy_setopt(op->easy, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
     curl_easy_setopt(op->easy, CURLOPT_OPENSOCKETDATA, op);
+    curl_easy_setopt(op->easy, CURLOPT_PREREQFUNCTION, on_prereq);
+    curl_easy_setopt(op->easy, CURLOPT_PREREQDATA, op);
     curl_easy_setopt(op->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(op->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     curl_easy_setopt(op->easy, CURLOPT_TIMEOUT_MS, 30000L);
@@ -471,7 +439,7 @@ static void http_request_run(struct wr_action_ctx *ctx)
     curl_easy_setopt(op->easy, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(op->easy, CURLOPT_WRITEDATA, op);
     curl_easy_setopt(op->easy, CURLOPT_ERRORBUFFER, op->errbuf);
-    if (curl_multi_add_handle(op->multi, op->easy) != CURLM_OK) {
+    if (wr_curl_loop_add(op->loop, op->easy, on_transfer_done, op) != 0) {
         op_fail(op, true, "libcurl refused the request to %s", op->where);
     }
 }

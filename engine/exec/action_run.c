@@ -137,6 +137,11 @@ struct json_object *wr_action_args(struct wr_action_ctx *ctx)
     return ctx->args;
 }
 
+struct wr_curl_loop *wr_action_curl_loop(struct wr_action_ctx *ctx)
+{
+    return ctx->env.graph ? wr_graph_curl_loop(ctx->env.graph) : NULL;
+}
+
 const char *wr_action_arg_str(struct wr_action_ctx *ctx, const char *name)
 {
     struct json_object *v = NULL;

@@ -1,7 +1,8 @@
 /*
- * graph — weir's asynchronous Microsoft Graph client: libcurl's multi_socket API driven by
- * libevent (curl's hiperfifo pattern), with the OAuth2 client-credentials token, retries that
- * honour Retry-After, write pacing, a concurrency cap and $batch coalescing; see graph.h.
+ * graph — weir's asynchronous Microsoft Graph client: libcurl transfers on the process's one
+ * curl multi (engine/net/curl_loop, curl's hiperfifo pattern on libevent), with the OAuth2
+ * client-credentials token, retries that honour Retry-After, write pacing, a concurrency cap
+ * and $batch coalescing; see graph.h.
  *
  * A request moves through these states: PENDING (waiting for the next flush, which runs once
  * per loop turn and groups requests into $batch calls), PACED (waiting for the write bucket),
@@ -33,6 +34,7 @@
 #include <time.h>
 
 #include "engine/graph/graph_parse.h"
+#include "engine/net/curl_loop.h"
 #include "engine/base/secret.h"
 #include "engine/base/strutil.h"
 
@@ -122,14 +124,6 @@ struct xfer {
     char errbuf[CURL_ERROR_SIZE];
 };
 
-/* A socket curl asked us to watch. */
-struct gsock {
-    LIST_ENTRY(gsock) link;
-    struct wr_graph *g;
-    curl_socket_t fd;
-    struct event *ev;
-};
-
 /* "METHOD /path" answered 429 with Retry-After: nothing for it is sent before `until`. */
 struct holdoff {
     struct holdoff *next;
@@ -142,8 +136,9 @@ TAILQ_HEAD(xfer_list, xfer);
 
 struct wr_graph {
     struct event_base *base;
-    CURLM *multi;
-    struct event *curl_timer; /* curl's CURLMOPT_TIMERFUNCTION timer */
+    struct wr_curl_loop *curl; /* the transfers' multi (owned when own_curl) */
+    bool own_curl;
+    long reserved;            /* idle connections reserved in curl's pool */
     struct event *flush_ev;   /* groups pending requests into transfers, once per turn */
     struct event *deliver_ev; /* runs callbacks of finished requests */
     struct event *pace_timer; /* wakes paced writes when the bucket has refilled */
@@ -168,7 +163,6 @@ struct wr_graph {
     struct greq_list done;
     struct xfer_list ready;
     struct xfer_list active;
-    LIST_HEAD(, gsock) socks;
     int inflight; /* Graph transfers in curl (token calls excluded) */
 
     char *token;
@@ -944,6 +938,8 @@ static bool pace_take(struct wr_graph *g, int64_t now)
 
 /* {====== Transfers ====== */
 
+static void on_xfer_done(void *arg, CURL *easy, CURLcode res);
+
 static void xfer_free(struct xfer *x)
 {
     if (x == NULL) {
@@ -1032,7 +1028,6 @@ static bool xfer_prepare(struct wr_graph *g, struct xfer *x)
         return false;
     }
     curl_easy_setopt(x->easy, CURLOPT_URL, x->url);
-    curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
     curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
@@ -1177,7 +1172,7 @@ static void xfer_start(struct wr_graph *g, struct xfer *x)
     TAILQ_INSERT_TAIL(&g->active, x, link);
     g->inflight++;
     g->inflight_cls[x->cls]++;
-    if (curl_multi_add_handle(g->multi, x->easy) != CURLM_OK) {
+    if (wr_curl_loop_add(g->curl, x->easy, on_xfer_done, x) != 0) {
         TAILQ_REMOVE(&g->active, x, link);
         g->inflight--;
         g->inflight_cls[x->cls]--;
@@ -1267,7 +1262,7 @@ static void token_start(struct wr_graph *g)
     g->stats.token_fetches++;
     TAILQ_INSERT_TAIL(&g->active, x, link);
     g->token_xfer = x;
-    if (curl_multi_add_handle(g->multi, x->easy) != CURLM_OK) {
+    if (wr_curl_loop_add(g->curl, x->easy, on_xfer_done, x) != 0) {
         TAILQ_REMOVE(&g->active, x, link);
         g->token_xfer = NULL;
         xfer_free(x);
@@ -1910,115 +1905,26 @@ static void on_deliver(evutil_socket_t fd, short what, void *arg)
 
 /* }====== */
 
-/* {====== curl multi_socket on libevent (hiperfifo) ====== */
+/* {====== Finished transfers (engine/net/curl_loop) ====== */
 
-static void check_multi_info(struct wr_graph *g)
+/* The loop reports a finished transfer from its own event, after libcurl returned: the
+ * transfer's requests are settled (callbacks go through deliver_ev) and the next ones start. */
+static void on_xfer_done(void *arg, CURL *easy, CURLcode res)
 {
-    CURLMsg *msg;
-    int left;
-
-    while ((msg = curl_multi_info_read(g->multi, &left)) != NULL) {
-        CURL *easy = msg->easy_handle;
-        CURLcode res = msg->data.result;
-        struct xfer *x = NULL;
-
-        if (msg->msg != CURLMSG_DONE) {
-            continue;
-        }
-        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
-        curl_multi_remove_handle(g->multi, easy);
-        TAILQ_REMOVE(&g->active, x, link);
-        if (x->kind == XK_TOKEN) {
-            token_done(g, x, res);
-        } else {
-            g->inflight--;
-            g->inflight_cls[x->cls]--;
-            graph_done(g, x, res);
-        }
-        xfer_free(x);
-    }
-    pump(g);
-}
-
-static void on_socket(evutil_socket_t fd, short what, void *arg)
-{
-    struct wr_graph *g = arg;
-    int action =
-        ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
-    int running = 0;
-
-    /* Unlike hiperfifo, the timer is not deleted when nothing runs: check_multi_info may just
-     * have added a transfer and armed it; curl disarms it through timer_cb itself. */
-    curl_multi_socket_action(g->multi, fd, action, &running);
-    check_multi_info(g);
-}
-
-static void on_curl_timer(evutil_socket_t fd, short what, void *arg)
-{
-    struct wr_graph *g = arg;
-    int running = 0;
-
-    (void)fd;
-    (void)what;
-    curl_multi_socket_action(g->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_multi_info(g);
-}
-
-static void gsock_free(struct gsock *s)
-{
-    LIST_REMOVE(s, link);
-    if (s->ev != NULL) {
-        event_free(s->ev);
-    }
-    free(s);
-}
-
-/* CURLMOPT_SOCKETFUNCTION: only (re)registers events; never calls back into curl's transfer
- * machinery. */
-static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *sockp)
-{
-    struct wr_graph *g = userp;
-    struct gsock *s = sockp;
-    short kind = EV_PERSIST;
+    struct xfer *x = arg;
+    struct wr_graph *g = x->g;
 
     (void)easy;
-    if (what == CURL_POLL_REMOVE) {
-        if (s != NULL) {
-            gsock_free(s);
-        }
-        return 0;
+    TAILQ_REMOVE(&g->active, x, link);
+    if (x->kind == XK_TOKEN) {
+        token_done(g, x, res);
+    } else {
+        g->inflight--;
+        g->inflight_cls[x->cls]--;
+        graph_done(g, x, res);
     }
-    kind |= (what & CURL_POLL_IN) ? EV_READ : 0;
-    kind |= (what & CURL_POLL_OUT) ? EV_WRITE : 0;
-    if (s == NULL) {
-        s = wr_xcalloc(1, sizeof(*s));
-        s->g = g;
-        s->fd = fd;
-        LIST_INSERT_HEAD(&g->socks, s, link);
-        curl_multi_assign(g->multi, fd, s);
-    } else if (s->ev != NULL) {
-        event_free(s->ev); /* the kind changed: a new event (event_assign is not used) */
-    }
-    s->ev = event_new(g->base, fd, kind, on_socket, g);
-    if (s->ev == NULL || event_add(s->ev, NULL) != 0) {
-        return -1;
-    }
-    return 0;
-}
-
-/* CURLMOPT_TIMERFUNCTION: arms our timer; curl is called from it on a later turn. */
-static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-    struct wr_graph *g = userp;
-    struct timeval tv;
-
-    (void)multi;
-    if (timeout_ms < 0) {
-        evtimer_del(g->curl_timer);
-        return 0;
-    }
-    ms_to_tv(timeout_ms, &tv);
-    return evtimer_add(g->curl_timer, &tv) == 0 ? 0 : -1;
+    xfer_free(x);
+    pump(g);
 }
 
 /* }====== */
@@ -2086,6 +1992,9 @@ struct wr_graph *wr_graph_new(struct event_base *base, const struct wr_graph_opt
                         "graph: max_concurrency, max_attempts, max_delay_ms and timeout_ms must "
                         "be >= 0, batch_max -1..20, writes_per_150s >= -1");
     }
+    if (opts->curl != NULL && wr_curl_loop_base(opts->curl) != base) {
+        return new_fail(NULL, err, errlen, "graph: the curl loop runs on another event base");
+    }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         return new_fail(NULL, err, errlen, "graph: curl_global_init failed");
     }
@@ -2097,7 +2006,6 @@ struct wr_graph *wr_graph_new(struct event_base *base, const struct wr_graph_opt
     TAILQ_INIT(&g->done);
     TAILQ_INIT(&g->ready);
     TAILQ_INIT(&g->active);
-    LIST_INIT(&g->socks);
     g->client_id = wr_xstrdup(opts->client_id);
     if (nonempty(opts->client_secret)) {
         g->client_secret = wr_xstrdup(opts->client_secret);
@@ -2143,21 +2051,25 @@ struct wr_graph *wr_graph_new(struct event_base *base, const struct wr_graph_opt
             g->rng = 0x9E3779B97F4A7C15ULL;
         }
     }
-    g->curl_timer = evtimer_new(base, on_curl_timer, g);
     g->flush_ev = event_new(base, -1, 0, on_flush, g);
     g->deliver_ev = event_new(base, -1, 0, on_deliver, g);
     g->pace_timer = evtimer_new(base, on_pace_timer, g);
     g->token_timer = evtimer_new(base, on_token_timer, g);
-    g->multi = curl_multi_init();
-    if (g->curl_timer == NULL || g->flush_ev == NULL || g->deliver_ev == NULL ||
-        g->pace_timer == NULL || g->token_timer == NULL || g->multi == NULL) {
+    if (opts->curl != NULL) {
+        g->curl = opts->curl;
+    } else {
+        char why[256] = "";
+
+        g->curl = wr_curl_loop_new(base, why, sizeof(why));
+        g->own_curl = true;
+    }
+    if (g->flush_ev == NULL || g->deliver_ev == NULL || g->pace_timer == NULL ||
+        g->token_timer == NULL || g->curl == NULL) {
         return new_fail(g, err, errlen, "graph: cannot set up curl or libevent");
     }
-    curl_multi_setopt(g->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-    curl_multi_setopt(g->multi, CURLMOPT_SOCKETDATA, g);
-    curl_multi_setopt(g->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-    curl_multi_setopt(g->multi, CURLMOPT_TIMERDATA, g);
-    curl_multi_setopt(g->multi, CURLMOPT_MAXCONNECTS, (long)g->max_concurrency + 4);
+    /* The idle connections it kept in a multi of its own, kept for it in the shared pool. */
+    g->reserved = (long)g->max_concurrency + 4;
+    wr_curl_loop_reserve_connections(g->curl, g->reserved);
     return g;
 }
 
@@ -2165,14 +2077,13 @@ static void graph_destroy(struct wr_graph *g)
 {
     struct xfer *x;
     struct greq *r;
-    struct gsock *s;
 
     if (g == NULL) {
         return;
     }
     while ((x = TAILQ_FIRST(&g->active)) != NULL) {
         TAILQ_REMOVE(&g->active, x, link);
-        curl_multi_remove_handle(g->multi, x->easy);
+        wr_curl_loop_remove(g->curl, x->easy);
         xfer_free(x);
     }
     while ((x = TAILQ_FIRST(&g->ready)) != NULL) {
@@ -2183,11 +2094,10 @@ static void graph_destroy(struct wr_graph *g)
         TAILQ_REMOVE(&g->reqs, r, all);
         req_free(r);
     }
-    if (g->multi != NULL) {
-        curl_multi_cleanup(g->multi); /* may still report sockets to socket_cb */
-    }
-    while ((s = LIST_FIRST(&g->socks)) != NULL) {
-        gsock_free(s);
+    if (g->own_curl) {
+        wr_curl_loop_free(g->curl);
+    } else if (g->curl != NULL) {
+        wr_curl_loop_reserve_connections(g->curl, -g->reserved);
     }
     while (g->holdoffs != NULL) {
         struct holdoff *h = g->holdoffs;
@@ -2195,9 +2105,6 @@ static void graph_destroy(struct wr_graph *g)
         g->holdoffs = h->next;
         free(h->key);
         free(h);
-    }
-    if (g->curl_timer != NULL) {
-        event_free(g->curl_timer);
     }
     if (g->flush_ev != NULL) {
         event_free(g->flush_ev);
@@ -2220,6 +2127,11 @@ static void graph_destroy(struct wr_graph *g)
     free(g->scope);
     free(g);
     curl_global_cleanup();
+}
+
+struct wr_curl_loop *wr_graph_curl_loop(const struct wr_graph *g)
+{
+    return g->curl;
 }
 
 void wr_graph_free(struct wr_graph *g)

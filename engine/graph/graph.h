@@ -10,6 +10,9 @@
  * writes with a token bucket, caps concurrent requests, and coalesces independent requests issued
  * in the same loop turn into $batch calls. Callers see one request and one result.
  *
+ * The multi handle is engine/net/curl_loop's: the client's own, or one it is given and shares
+ * with the process's other HTTP clients (the http-request action), connection pool included.
+ *
  * Throttling: a 429 whose x-ms-throttle-scope names the app and tenant (Tenant_Application/...,
  * Tenant/..., Application/...) pauses every request of that scope's kind (Read: GETs, Write:
  * the rest, ReadWrite: all) until its Retry-After has passed, then lets a few through before
@@ -37,6 +40,7 @@
 #include <stdint.h>
 
 struct event_base;
+struct wr_curl_loop;
 
 struct wr_graph_options {
     const char *authority; /* e.g. https://login.microsoftonline.com (no trailing /) */
@@ -61,6 +65,10 @@ struct wr_graph_options {
     int64_t max_delay_ms; /* bound on the total retry delay of one request; 0 = 120000 */
     int64_t timeout_ms;   /* per HTTP transfer; 0 = 30000 */
     bool read_only;       /* dry runs: any request that is not a GET fails at once */
+    /* The curl loop (engine/net/curl_loop.h) its transfers go through, borrowed (it must
+     * outlive the client and run on the same base); NULL = the client makes one of its own.
+     * Either way the client reserves max_concurrency + 4 idle connections in its pool. */
+    struct wr_curl_loop *curl;
 };
 
 /* What a request ended with. Valid only during the callback; copy what you keep. */
@@ -115,6 +123,12 @@ struct wr_graph *wr_graph_new(struct event_base *base, const struct wr_graph_opt
  * is fine. Call it with no request of the caller still expecting a callback.
  */
 void wr_graph_free(struct wr_graph *g);
+
+/*
+ * The curl loop g's transfers use (borrowed: g's own, or the one given in its options), for
+ * other HTTP clients that should share its connection pool (the http-request action).
+ */
+struct wr_curl_loop *wr_graph_curl_loop(const struct wr_graph *g);
 
 /*
  * Starts a request: method ("GET", "POST", "PATCH", "PUT", "DELETE"), path relative to

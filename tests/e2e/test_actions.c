@@ -35,6 +35,7 @@
 #include "engine/exec/action_run.h"
 #include "engine/graph/directory.h"
 #include "engine/graph/graph.h"
+#include "engine/net/curl_loop.h"
 #include "engine/net/net_guard.h"
 #include "sim.h"
 
@@ -203,6 +204,9 @@ static const struct wr_net_guard *loopback_allowed(void)
     return g;
 }
 
+/* When set, run() gives the action an empty http.allow: loopback is refused. */
+static bool run_nothing_allowed;
+
 /* Runs one action to completion (10 s deadline). args is JSON text. */
 static void run(struct result *r, const char *action, const char *args, bool dry)
 {
@@ -216,7 +220,7 @@ static void run(struct result *r, const char *action, const char *args, bool dry
         .graph = dry ? F.g_ro : F.g,
         .dir = dry ? F.dir_ro : F.dir,
         .dry_run = dry,
-        .net = loopback_allowed(),
+        .net = run_nothing_allowed ? NULL : loopback_allowed(),
     };
     struct event *deadline = evtimer_new(F.base, on_deadline, F.base);
     struct timeval tv = {10, 0};
@@ -848,6 +852,67 @@ static void test_http_request(void **state)
              closed_port());
     run_fail(&r, "http-request", args, "POST http://127.0.0.1:");
     assert_true(r.retriable);
+    result_clear(&r);
+}
+
+static void on_graph_answer(void *arg, const struct wr_graph_result *res)
+{
+    assert_true(res->ok);
+    *(bool *)arg = true;
+    event_base_loopexit(F.base, NULL);
+}
+
+/*
+ * http-request runs on the Graph client's curl loop: calls to one host reuse a connection, even
+ * one the Graph client opened, and the SSRF guard still judges a reused connection — with
+ * loopback not allowed, a request that would go out on the pooled connection to the simulator
+ * is refused before anything is sent, with the same message as a new connection's refusal.
+ */
+static void test_http_request_reuse(void **state)
+{
+    struct result r;
+    char args[256], refusal[256];
+    bool answered = false;
+    struct wr_curl_loop *loop = wr_graph_curl_loop(F.g);
+    (void)state;
+
+    /* A Graph request leaves a connection to the simulator in the pool. */
+    assert_int_equal(
+        wr_graph_request(F.g, "GET", "/users/" ADELE_ID, NULL, 0, on_graph_answer, &answered), 0);
+    event_base_dispatch(F.base);
+    assert_true(answered);
+    uint64_t before = wr_curl_loop_connections(loop);
+    assert_true(before >= 1);
+
+    snprintf(args, sizeof(args), "{\"url\":\"http://127.0.0.1:%d/_sim/health\"}", F.sim.port);
+    for (int i = 0; i < 5; i++) {
+        assert_true(run_ok(&r, "http-request", args, false));
+        assert_int_equal(json_object_get_int(json_object_object_get(r.output, "status")), 200);
+        result_clear(&r);
+    }
+    /* Five calls, no new connection: the pooled one was reused every time. */
+    assert_int_equal(wr_curl_loop_connections(loop) - before, 0);
+
+    /* A call with loopback not allowed (to a path graphsim would count): the pooled connection
+       is judged and refused, and nothing reaches the simulator. */
+    snprintf(args, sizeof(args), "{\"url\":\"http://127.0.0.1:%d/hook\"}", F.sim.port);
+    snprintf(refusal, sizeof(refusal),
+             "GET http://127.0.0.1:%d: refused to connect to 127.0.0.1:%d "
+             "(loopback; add it to http.allow in weir.yaml to permit)",
+             F.sim.port, F.sim.port);
+    int64_t seen = sim_stat(&F.sim, "requests");
+    run_nothing_allowed = true;
+    run_fail(&r, "http-request", args, refusal);
+    run_nothing_allowed = false;
+    assert_false(r.retriable);
+    assert_string_equal(r.error, refusal);
+    result_clear(&r);
+    assert_int_equal(wr_curl_loop_connections(loop) - before, 0);
+    assert_int_equal(sim_stat(&F.sim, "requests"), seen);
+
+    /* Allowed again, the call goes through (on a pooled or a new connection). */
+    snprintf(args, sizeof(args), "{\"url\":\"http://127.0.0.1:%d/_sim/health\"}", F.sim.port);
+    assert_true(run_ok(&r, "http-request", args, false));
     result_clear(&r);
 }
 
@@ -1934,6 +1999,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_remove_from_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_manager, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_http_request_reuse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_races, setup, teardown),
         cmocka_unit_test_setup_teardown(test_graph_trace, setup, teardown),
