@@ -303,7 +303,7 @@ int wr_daemon_run(const char *config_path, bool ingest_only)
     d.base = event_base_new();
     if (!d.base) {
         wr_log(WR_LOG_ERROR, "cannot create the event loop", NULL);
-        return 3;
+        return WR_EXIT_RUNTIME;
     }
     if (wr_config_load(config_path, &d.cfg, &diags) != 0) {
         goto bad_input;
@@ -313,7 +313,7 @@ int wr_daemon_run(const char *config_path, bool ingest_only)
     if (wr_workflow_set_load(&dir, 1, d.cfg->dir, d.cfg->env_allow, &d.set, &diags) != 0) {
         goto bad_input;
     }
-    rc = 3;
+    rc = WR_EXIT_RUNTIME;
     /* One daemon per state file: two would both run every queued run. Taken before the journal
        opens (and migrates), held until the process ends. */
     d.claim = wr_journal_claim(d.cfg->state, err, sizeof(err));
