@@ -5,8 +5,8 @@
  * to bottom (a more specific entry sits above the wider one it carves out of); IPv6 forms that
  * carry an IPv4 address are unwrapped first and judged by the IPv4 table.
  *
- * This mirrors wr_cidr_parse/wr_cidr_match of triggers/webhook/auth.c rather than calling
- * them: the engine does not depend on a trigger, and the allow list wants stricter parsing
+ * It has its own CIDR parser rather than sharing one with the triggers' address checks: the
+ * engine does not depend on a trigger, and the allow list wants stricter parsing
  * (host bits under the prefix are an error here, since `10.0.0.1/8` in a security setting is
  * more likely a typo than a wish to allow all of 10/8).
  */

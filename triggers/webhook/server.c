@@ -31,6 +31,7 @@
 #include "engine/lang/workflow_set.h"
 #include "triggers/webhook/auth.h"
 #include "triggers/webhook/request.h"
+#include "triggers/trigger.h"
 
 /* One path's verifier, resolved when the set is installed. */
 struct route_auth {
@@ -64,7 +65,7 @@ static size_t route(const struct wr_workflow_set *set, const char *path,
     for (size_t i = 0; set && i < set->count; i++) {
         const struct wr_workflow *wf = set->items[i];
         struct json_object *p = NULL;
-        if (strcmp(wf->trigger->name, "webhook") == 0 &&
+        if (wf->trigger == &wr_trigger_webhook &&
             json_object_object_get_ex(wf->trigger_args, "path", &p) &&
             strcmp(json_object_get_string(p), path) == 0 && n < max) {
             out[n++] = wf;
@@ -146,7 +147,7 @@ static int auths_build(const struct wr_workflow_set *set, bool strict, struct ro
     for (size_t i = 0; set && i < set->count; i++) {
         const struct wr_workflow *wf = set->items[i];
         struct json_object *p = NULL;
-        if (strcmp(wf->trigger->name, "webhook") != 0 ||
+        if (wf->trigger != &wr_trigger_webhook ||
             !json_object_object_get_ex(wf->trigger_args, "path", &p)) {
             continue;
         }
