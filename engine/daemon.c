@@ -145,8 +145,8 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
 
 /*
  * The journal's health changed: logged once per change, here (the journal never logs). While it
- * fails, webhooks get 503 with Retry-After, files stay where they are and are tried again,
- * /readyz says why.
+ * fails, every trigger refuses or holds its events (an HTTP listener answers 503 with
+ * Retry-After, what is read from disk stays there and is tried again), /readyz says why.
  */
 static void on_journal_health(void *arg, bool ok, const char *error)
 {
