@@ -28,6 +28,7 @@
 
 #include "engine/net/http_guard.h"
 #include "engine/net/http_reply.h"
+#include "engine/net/listener.h"
 #include "engine/base/duration.h"
 #include "engine/graph/graph.h"
 #include "engine/store/history.h"
@@ -40,9 +41,8 @@
 
 struct wr_admin {
     struct event_base *base;
-    struct evhttp *http;
-    /* limits: connections, deadlines, sizes */
-    struct wr_http_guard *guard;
+    /* the evhttp behind its guard (limits: connections, deadlines, sizes) */
+    struct wr_listener *listener;
     sqlite3 *db; /* the admin's own connection: reads, and retry/cancel writes */
     struct wr_journal *journal;
     struct wr_graph *graph;
@@ -52,7 +52,6 @@ struct wr_admin {
     bool stopping;
     struct probe *probe;            /* /readyz's journal probe in flight, or NULL */
     unsigned char token_digest[32]; /* SHA-256 of the token: compared, never the token */
-    char addr[300];
 };
 
 static int64_t now_ms(void)
@@ -858,26 +857,6 @@ bool wr_admin_is_loopback(const char *host)
     return inet_pton(AF_INET6, host, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
-static int parse_listen(const char *listen, char *host, size_t hostlen, int *port)
-{
-    const char *colon = strrchr(listen, ':');
-    if (!colon || colon == listen) {
-        return -1;
-    }
-    size_t n = (size_t)(colon - listen);
-    if (listen[0] == '[' && colon[-1] == ']') {
-        listen++;
-        n -= 2;
-    }
-    if (n >= hostlen) {
-        return -1;
-    }
-    memcpy(host, listen, n);
-    host[n] = '\0';
-    *port = atoi(colon + 1);
-    return 0;
-}
-
 int wr_admin_new(struct event_base *base, const struct wr_admin_options *opts,
                  struct wr_admin **out, char *err, size_t errlen)
 {
@@ -891,8 +870,8 @@ int wr_admin_new(struct event_base *base, const struct wr_admin_options *opts,
     a->graph = opts->graph;
     a->runner = opts->runner;
     a->set = opts->set;
-    if (parse_listen(opts->listen, host, sizeof(host), &port) != 0) {
-        snprintf(err, errlen, "listen.admin: '%s' is not HOST:PORT", opts->listen);
+    if (wr_listen_parse("listen.admin", opts->listen, host, sizeof(host), &port, err, errlen) !=
+        0) {
         goto err;
     }
     if (opts->token && *opts->token) {
@@ -909,23 +888,6 @@ int wr_admin_new(struct event_base *base, const struct wr_admin_options *opts,
     if (!a->db) {
         goto err;
     }
-    a->http = evhttp_new(base);
-    if (!a->http) {
-        snprintf(err, errlen, "cannot create the admin listener");
-        goto err;
-    }
-    evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                                            EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
-                                            EVHTTP_REQ_OPTIONS);
-    struct evhttp_bound_socket *bs =
-        evhttp_bind_socket_with_handle(a->http, host, (ev_uint16_t)port);
-    if (!bs) {
-        snprintf(err, errlen,
-                 "listen.admin: cannot listen on %s (in use, or not an address of this machine?)",
-                 opts->listen);
-        rc = WR_ADMIN_EBIND;
-        goto err;
-    }
     /* The configured limits, but no body over 64KiB: no admin route takes more. */
     struct wr_http_limits limits;
     if (opts->limits) {
@@ -936,14 +898,12 @@ int wr_admin_new(struct event_base *base, const struct wr_admin_options *opts,
     if (limits.max_body > WR_ADMIN_MAX_BODY) {
         limits.max_body = WR_ADMIN_MAX_BODY;
     }
-    a->guard = wr_http_guard_new(base, a->http, "admin", &limits, on_request, a);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0) {
-        port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-                                        : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    rc = wr_listener_new(base, "listen.admin", "admin", opts->listen, &limits, on_request, a,
+                         &a->listener, err, errlen);
+    if (rc != 0) {
+        rc = rc == WR_LISTENER_EBIND ? WR_ADMIN_EBIND : -1;
+        goto err;
     }
-    snprintf(a->addr, sizeof(a->addr), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
     *out = a;
     return 0;
 err:
@@ -953,7 +913,7 @@ err:
 
 const char *wr_admin_addr(const struct wr_admin *a)
 {
-    return a->addr;
+    return wr_listener_addr(a->listener);
 }
 
 void wr_admin_set_workflows(struct wr_admin *a, const struct wr_workflow_set *set)
@@ -975,10 +935,7 @@ void wr_admin_free(struct wr_admin *a)
     if (!a) {
         return;
     }
-    if (a->http) {
-        evhttp_free(a->http);
-    }
-    wr_http_guard_free(a->guard); /* after evhttp_free: it reports the connections' closes */
+    wr_listener_free(a->listener);
     if (a->probe) {
         /* Its requests went with evhttp; the probe frees itself when the journal answers. */
         a->probe->a = NULL;

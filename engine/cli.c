@@ -534,12 +534,12 @@ static int fire_dry_run(struct wr_config *cfg, const struct wr_workflow *wf,
     struct wr_ingest *ingest = NULL;
     struct wr_graph *graph = NULL;
     struct wr_directory *dir = NULL;
-    int rc = 3;
+    int rc = WR_EXIT_RUNTIME;
 
     if (!mkdtemp(tmpl)) {
         wr_diags_add(d, NULL, 0, 0, NULL, "cannot create a temporary directory: %s",
                      strerror(errno));
-        return 3;
+        return WR_EXIT_RUNTIME;
     }
     char *state = wr_path_join(tmpl, "dry-run.db");
     evthread_use_pthreads();
@@ -791,7 +791,7 @@ static int cmd_fire(int argc, char **argv)
     journal = base ? wr_journal_open(base, cfg->state, 0, err, sizeof(err)) : NULL;
     if (!journal) {
         wr_diags_add(&d, NULL, 0, 0, NULL, "%s", base ? err : "cannot create an event loop");
-        rc = 3;
+        rc = WR_EXIT_RUNTIME;
         goto out;
     }
     ingest = wr_ingest_new(base, journal);
@@ -804,14 +804,14 @@ static int cmd_fire(int argc, char **argv)
     free(scope);
     if (qrc != 0) {
         wr_diags_add(&d, NULL, 0, 0, NULL, "the journal is closing");
-        rc = 3;
+        rc = WR_EXIT_RUNTIME;
         goto out;
     }
     /* The commit is announced from the writer thread: keep looping while nothing is pending. */
     event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
     if (w.rc != 0) {
         wr_diags_add(&d, NULL, 0, 0, NULL, "the event could not be stored: %s", w.error);
-        rc = 3;
+        rc = WR_EXIT_RUNTIME;
         goto out;
     }
     if (w.duplicate) {

@@ -3,6 +3,7 @@
  */
 #include "engine/config.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "engine/base/size.h"
 #include "engine/base/strutil.h"
 #include "engine/lua/template.h"
+#include "triggers/trigger.h"
 
 #define WR_CONFIG_MAX_CONCURRENCY 256
 #define WR_CONFIG_MAX_WRITES      1000000
@@ -22,17 +24,34 @@
 #define WR_XSTR(x)                #x
 #define WR_STR(x)                 WR_XSTR(x)
 
-static const struct wr_argspec listen_fields[] = {
-    {.name = "webhook",
-     .type = WR_ARG_LISTEN,
-     .flags = WR_ARG_NO_TEMPLATE,
-     .help = "HOST:PORT for webhooks; default " WR_CONFIG_DEFAULT_WEBHOOK},
-    {.name = "admin",
-     .type = WR_ARG_LISTEN,
-     .flags = WR_ARG_NO_TEMPLATE,
-     .help = "HOST:PORT for the admin API; default " WR_CONFIG_DEFAULT_ADMIN},
-    {0},
+#define WR_CONFIG_MAX_LISTEN 16 /* keys under listen: (the admin API's and the triggers') */
+
+/* listen: each trigger kind that listens brings its key (registry order), then the admin
+   API's; filled by listen_spec() before the first use. */
+static struct wr_argspec listen_fields[WR_CONFIG_MAX_LISTEN + 1];
+
+static const struct wr_argspec admin_listen = {
+    .name = "admin",
+    .type = WR_ARG_LISTEN,
+    .flags = WR_ARG_NO_TEMPLATE,
+    .help = "HOST:PORT for the admin API; default " WR_CONFIG_DEFAULT_ADMIN,
 };
+
+static void listen_spec(void)
+{
+    if (listen_fields[0].name) {
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < wr_trigger_count(); i++) {
+        const struct wr_trigger_kind *k = wr_trigger_at(i);
+        if (k->listen) {
+            assert(n < WR_CONFIG_MAX_LISTEN - 1);
+            listen_fields[n++] = *k->listen;
+        }
+    }
+    listen_fields[n] = admin_listen;
+}
 
 static const struct wr_argspec pacing_fields[] = {
     {.name = "writes_per_150s",
@@ -212,6 +231,7 @@ static const struct wr_argspec config_keys[] = {
 
 const struct wr_argspec *wr_config_spec(void)
 {
+    listen_spec();
     return config_keys;
 }
 
@@ -398,6 +418,7 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
     struct json_object *graph = NULL, *listen = NULL;
 
     *out = NULL;
+    listen_spec();
     if (wr_srcdoc_load(file, &doc, d) != 0) {
         return -1;
     }
@@ -461,7 +482,7 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
     cfg->file = wr_xstrdup(file);
     cfg->dir = wr_path_dirname(file);
     json_object_object_get_ex(doc->root, "listen", &listen);
-    cfg->listen_webhook = get_str(listen, "webhook", WR_CONFIG_DEFAULT_WEBHOOK);
+    cfg->listen = listen;
     cfg->listen_admin = get_str(listen, "admin", WR_CONFIG_DEFAULT_ADMIN);
     struct json_object *admin = NULL;
     json_object_object_get_ex(doc->root, "admin", &admin);
@@ -509,6 +530,11 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
     cfg->limits = limits;
     *out = cfg;
     return 0;
+}
+
+const char *wr_config_listen(const struct wr_config *cfg, const struct wr_trigger_kind *kind)
+{
+    return kind->listen ? get_str(cfg->listen, kind->listen->name, kind->listen_default) : NULL;
 }
 
 void wr_config_free(struct wr_config *cfg)

@@ -20,16 +20,16 @@
 
 struct wr_argspec;
 struct wr_net_guard;
+struct wr_trigger_kind;
 
-#define WR_CONFIG_DEFAULT_WEBHOOK   "127.0.0.1:8080"
 #define WR_CONFIG_DEFAULT_ADMIN     "127.0.0.1:8081"
 #define WR_CONFIG_DEFAULT_AUTHORITY "https://login.microsoftonline.com"
 #define WR_CONFIG_DEFAULT_BASE_URL  "https://graph.microsoft.com/v1.0"
 
 struct wr_config {
-    char *file; /* owned: path of weir.yaml */
-    char *dir;  /* owned: its directory; the base of relative paths */
-    const char *listen_webhook;
+    char *file;                 /* owned: path of weir.yaml */
+    char *dir;                  /* owned: its directory; the base of relative paths */
+    struct json_object *listen; /* borrowed: `listen:`, or NULL; see wr_config_listen */
     const char *listen_admin;
     /* admin.token: a reference (env:NAME or file:PATH), never the value; or NULL */
     const char *admin_token;
@@ -68,6 +68,12 @@ struct wr_config {
  * d and *out NULL.
  */
 int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d);
+
+/*
+ * The address kind listens on: its key under `listen:` (the kind's own argspec), else its
+ * default. Borrowed, lives with cfg. NULL when the kind listens on nothing.
+ */
+const char *wr_config_listen(const struct wr_config *cfg, const struct wr_trigger_kind *kind);
 
 void wr_config_free(struct wr_config *cfg);
 

@@ -3,6 +3,7 @@
  */
 #include "engine/daemon.h"
 
+#include <assert.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <signal.h>
@@ -23,9 +24,9 @@
 #include "engine/base/secret.h"
 #include "engine/base/strutil.h"
 #include "engine/lang/workflow_set.h"
-#include "triggers/file/watch.h"
-#include "triggers/schedule/timer.h"
-#include "triggers/webhook/server.h"
+#include "triggers/trigger.h"
+
+#define MAX_KINDS 16 /* trigger kinds the daemon runs; the registry's count, asserted */
 
 struct daemon {
     struct event_base *base;
@@ -34,9 +35,8 @@ struct daemon {
     struct wr_journal_claim *claim; /* this process owns the state file */
     struct wr_journal *journal;
     struct wr_ingest *ingest;
-    struct wr_webhook_server *webhooks;
-    struct wr_schedule *schedule;
-    struct wr_file_watch *files;
+    void *triggers[MAX_KINDS]; /* each kind's runtime (wr_trigger_at(i)), or NULL */
+    size_t nkinds;
     struct wr_graph *graph;
     struct wr_directory *dir;
     struct wr_runner *runner;
@@ -48,15 +48,84 @@ struct daemon {
 };
 
 /*
- * A workflow set replaced by a reload. Runs in memory and webhook requests in flight may
- * still point into it: it is freed once the runner counts no run on it and the webhook
- * server has had no request waiting (every request routed with it has been answered).
+ * A workflow set replaced by a reload. Runs in memory and trigger work in flight may still
+ * point into it: it is freed once the runner counts no run on it and every trigger kind has
+ * been idle (not busy) once since (everything routed with it has been answered).
  */
 struct retired {
     struct wr_workflow_set *set;
-    bool webhooks_done;
+    bool triggers_done;
     struct retired *next;
 };
+
+/* {====== the trigger kinds, walked in registry order ====== */
+
+/* Starts every kind on d->set; logs and returns -1 at the first that fails. */
+static int start_triggers(struct daemon *d)
+{
+    char err[512];
+    d->nkinds = wr_trigger_count();
+    assert(d->nkinds <= MAX_KINDS);
+    for (size_t i = 0; i < d->nkinds; i++) {
+        const struct wr_trigger_kind *k = wr_trigger_at(i);
+        if (!k->start) {
+            continue;
+        }
+        struct wr_trigger_env env = {
+            .base = d->base,
+            .ingest = d->ingest,
+            .journal = d->journal,
+            .base_dir = d->cfg->dir,
+            .listen = wr_config_listen(d->cfg, k),
+            .limits = &d->cfg->limits,
+        };
+        d->triggers[i] = k->start(&env, d->set, err, sizeof(err));
+        if (!d->triggers[i]) {
+            char what[128];
+            snprintf(what, sizeof(what), "cannot start the %s", k->what);
+            wr_log(WR_LOG_ERROR, what, "error", err, NULL);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Work accepted by the triggers and not yet committed. */
+static size_t triggers_pending(struct daemon *d)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->nkinds; i++) {
+        const struct wr_trigger_kind *k = wr_trigger_at(i);
+        n += d->triggers[i] && k->pending ? k->pending(d->triggers[i]) : 0;
+    }
+    return n;
+}
+
+/* True when a kind holds work that points into a replaced set (see retired). */
+static bool triggers_busy(struct daemon *d)
+{
+    for (size_t i = 0; i < d->nkinds; i++) {
+        const struct wr_trigger_kind *k = wr_trigger_at(i);
+        if (d->triggers[i] && k->busy && k->busy(d->triggers[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Freed in the reverse of the start order. */
+static void free_triggers(struct daemon *d)
+{
+    for (size_t i = d->nkinds; i-- > 0;) {
+        const struct wr_trigger_kind *k = wr_trigger_at(i);
+        if (d->triggers[i] && k->free) {
+            k->free(d->triggers[i]);
+        }
+        d->triggers[i] = NULL;
+    }
+}
+
+/* }====== */
 
 /* Checks every 10 ms whether the work already accepted is done, then leaves the loop. */
 static void on_drain(evutil_socket_t fd, short what, void *arg)
@@ -64,14 +133,8 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
     struct daemon *d = arg;
     (void)fd;
     (void)what;
-    if (d->schedule && wr_schedule_pending(d->schedule) == 0) {
-        wr_schedule_free(d->schedule); /* see on_stop */
-        d->schedule = NULL;
-    }
-    size_t waiting =
-        (d->webhooks ? wr_webhook_server_pending(d->webhooks) : 0) +
-        wr_schedule_pending(d->schedule) + (d->files ? wr_file_watch_pending(d->files) : 0) +
-        wr_runner_active(d->runner) + (d->journal ? wr_journal_pending(d->journal) : 0);
+    size_t waiting = triggers_pending(d) + wr_runner_active(d->runner) +
+                     (d->journal ? wr_journal_pending(d->journal) : 0);
     if (waiting == 0) {
         event_base_loopexit(d->base, NULL);
         return;
@@ -82,8 +145,8 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
 
 /*
  * The journal's health changed: logged once per change, here (the journal never logs). While it
- * fails, webhooks get 503 with Retry-After, files stay where they are and are tried again,
- * /readyz says why.
+ * fails, every trigger refuses or holds its events (an HTTP listener answers 503 with
+ * Retry-After, what is read from disk stays there and is tried again), /readyz says why.
  */
 static void on_journal_health(void *arg, bool ok, const char *error)
 {
@@ -107,11 +170,11 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
     struct daemon *d = arg;
     (void)fd;
     (void)what;
-    bool quiet = !d->webhooks || wr_webhook_server_pending(d->webhooks) == 0;
+    bool quiet = !triggers_busy(d);
     for (struct retired **p = &d->retired; *p;) {
         struct retired *r = *p;
-        r->webhooks_done = r->webhooks_done || quiet;
-        if (r->webhooks_done && wr_runner_set_users(d->runner, r->set) == 0) {
+        r->triggers_done = r->triggers_done || quiet;
+        if (r->triggers_done && wr_runner_set_users(d->runner, r->set) == 0) {
             *p = r->next;
             wr_workflow_set_free(r->set);
             free(r);
@@ -137,18 +200,17 @@ static void retire(struct daemon *d, struct wr_workflow_set *set)
 }
 
 /*
- * Loads the workflow directory into a new set and, when it is valid, serves it: webhook
- * routes, schedules, file triggers and new runs switch over; what is in flight finishes on
- * the old set. An invalid set changes nothing: each error is logged and the old set stays.
+ * Loads the workflow directory into a new set and, when it is valid, serves it: every trigger
+ * kind and new runs switch over; what is in flight finishes on the old set. An invalid set, or
+ * a kind that cannot prepare it, changes nothing: each error is logged and the old set stays.
  */
 static void reload(struct daemon *d)
 {
     struct wr_diags diags = {0};
     struct wr_workflow_set *set = NULL;
-    struct wr_file_watch *files = NULL;
-    struct wr_schedule *schedule = NULL;
     const char *dir = d->cfg->workflows;
     char err[512], n[32];
+    size_t prepared = 0;
 
     wr_log(WR_LOG_INFO, "reloading workflows", "dir", dir, NULL);
     if (wr_workflow_set_load(&dir, 1, d->cfg->dir, d->cfg->env_allow, &set, &diags) != 0) {
@@ -160,26 +222,23 @@ static void reload(struct daemon *d)
                NULL);
         goto err;
     }
-    /* The file watch first: freeing it is safe with commits in flight, a schedule's is not. */
-    files = wr_file_watch_new(d->base, d->ingest, (const struct wr_workflow *const *)set->items,
-                              set->count, d->cfg->dir, NULL, err, sizeof(err));
-    if (!files) {
-        wr_log(WR_LOG_ERROR, "workflows not reloaded: cannot start the file triggers", "error", err,
-               NULL);
-        goto err;
+    /* Prepared kinds make nothing visible, so any of them can still be dropped. */
+    for (size_t i = 0; i < d->nkinds; i++) {
+        const struct wr_trigger_kind *k = wr_trigger_at(i);
+        if (d->triggers[i] && k->prepare && k->prepare(d->triggers[i], set, err, sizeof(err))) {
+            char what[160];
+            snprintf(what, sizeof(what), "workflows not reloaded: cannot start the %s", k->what);
+            wr_log(WR_LOG_ERROR, what, "error", err, NULL);
+            goto err;
+        }
+        prepared = i + 1;
     }
-    schedule = wr_schedule_new(d->base, d->ingest, set, err, sizeof(err));
-    if (!schedule) {
-        wr_log(WR_LOG_ERROR, "workflows not reloaded: cannot start the schedules", "error", err,
-               NULL);
-        goto err;
+    for (size_t i = 0; i < d->nkinds; i++) {
+        const struct wr_trigger_kind *k = wr_trigger_at(i);
+        if (d->triggers[i] && k->commit) {
+            k->commit(d->triggers[i], set);
+        }
     }
-    wr_webhook_server_set_workflows(d->webhooks, set);
-    wr_schedule_adopt(schedule, d->schedule); /* slots waiting for a retry are kept */
-    wr_schedule_free(d->schedule);            /* no firing in flight: see on_hup */
-    d->schedule = schedule;
-    wr_file_watch_free(d->files);
-    d->files = files;
     wr_runner_set_workflows(d->runner, set);
     wr_admin_set_workflows(d->admin, set);
     retire(d, d->set);
@@ -189,7 +248,12 @@ static void reload(struct daemon *d)
     wr_diags_clear(&diags);
     return;
 err:
-    wr_file_watch_free(files);
+    for (size_t i = 0; i < prepared; i++) {
+        const struct wr_trigger_kind *k = wr_trigger_at(i);
+        if (d->triggers[i] && k->abort) {
+            k->abort(d->triggers[i]);
+        }
+    }
     wr_workflow_set_free(set);
     wr_diags_clear(&diags);
 }
@@ -202,11 +266,14 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     if (d->stopping) {
         return;
     }
-    /* A schedule firing in flight points into its schedule: wait for its commit (ms). */
-    if (wr_schedule_pending(d->schedule) > 0) {
-        struct timeval tv = {0, 20000};
-        evtimer_add(d->reload_retry, &tv);
-        return;
+    /* Work in flight points into what a commit would free: wait for it (ms). */
+    for (size_t i = 0; i < d->nkinds; i++) {
+        const struct wr_trigger_kind *k = wr_trigger_at(i);
+        if (d->triggers[i] && k->reload_wait && k->reload_wait(d->triggers[i])) {
+            struct timeval tv = {0, 20000};
+            evtimer_add(d->reload_retry, &tv);
+            return;
+        }
     }
     reload(d);
 }
@@ -223,15 +290,16 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
     d->stopping = true;
     wr_log(WR_LOG_INFO, "stopping: finishing the requests already received", "signal",
            sig == SIGTERM ? "TERM" : "INT", NULL);
-    /* The listener goes away; requests already read keep their reply path. */
-    wr_webhook_server_stop_accepting(d->webhooks);
-    wr_admin_set_stopping(d->admin); /* /readyz says so; /healthz and the API stay up */
-    /* No new slots. A firing in flight points into its schedule: on_drain frees it after. */
-    if (wr_schedule_pending(d->schedule) == 0) {
-        wr_schedule_free(d->schedule);
-        d->schedule = NULL;
+    /* No new work: listeners close (requests already read keep their reply path), timers
+       stop; what was received is finished while on_drain waits. */
+    for (size_t i = 0; i < d->nkinds; i++) {
+        const struct wr_trigger_kind *k = wr_trigger_at(i);
+        if (d->triggers[i] && k->stop_accepting) {
+            k->stop_accepting(d->triggers[i]);
+        }
     }
-    wr_runner_stop(d->runner); /* runs pause at their next durable point */
+    wr_admin_set_stopping(d->admin); /* /readyz says so; /healthz and the API stay up */
+    wr_runner_stop(d->runner);       /* runs pause at their next durable point */
     on_drain(-1, 0, d);
 }
 
@@ -286,7 +354,7 @@ static int start_runs(struct daemon *d)
         wr_log(WR_LOG_WARN, "cannot install the crash handlers; crash loops are not detected",
                NULL);
     }
-    /* Runs stored by a webhook, a file or a schedule start now, not at the next poll. */
+    /* Runs stored by any trigger start now, not at the next poll. */
     wr_ingest_on_runs(d->ingest, wr_runner_notify, d->runner);
     return 0;
 }
@@ -303,7 +371,7 @@ int wr_daemon_run(const char *config_path, bool ingest_only)
     d.base = event_base_new();
     if (!d.base) {
         wr_log(WR_LOG_ERROR, "cannot create the event loop", NULL);
-        return 3;
+        return WR_EXIT_RUNTIME;
     }
     if (wr_config_load(config_path, &d.cfg, &diags) != 0) {
         goto bad_input;
@@ -313,7 +381,7 @@ int wr_daemon_run(const char *config_path, bool ingest_only)
     if (wr_workflow_set_load(&dir, 1, d.cfg->dir, d.cfg->env_allow, &d.set, &diags) != 0) {
         goto bad_input;
     }
-    rc = 3;
+    rc = WR_EXIT_RUNTIME;
     /* One daemon per state file: two would both run every queued run. Taken before the journal
        opens (and migrates), held until the process ends. */
     d.claim = wr_journal_claim(d.cfg->state, err, sizeof(err));
@@ -329,21 +397,7 @@ int wr_daemon_run(const char *config_path, bool ingest_only)
     }
     wr_journal_on_health(d.journal, on_journal_health, &d);
     d.ingest = wr_ingest_new(d.base, d.journal);
-    d.webhooks = wr_webhook_server_new(d.base, d.ingest, d.set, d.cfg->listen_webhook,
-                                       &d.cfg->limits, err, sizeof(err));
-    if (!d.webhooks) {
-        wr_log(WR_LOG_ERROR, "cannot start the webhook listener", "error", err, NULL);
-        goto out;
-    }
-    d.schedule = wr_schedule_new(d.base, d.ingest, d.set, err, sizeof(err));
-    if (!d.schedule) {
-        wr_log(WR_LOG_ERROR, "cannot start the schedules", "error", err, NULL);
-        goto out;
-    }
-    d.files = wr_file_watch_new(d.base, d.ingest, (const struct wr_workflow *const *)d.set->items,
-                                d.set->count, d.cfg->dir, NULL, err, sizeof(err));
-    if (!d.files) {
-        wr_log(WR_LOG_ERROR, "cannot start the file triggers", "error", err, NULL);
+    if (start_triggers(&d) != 0) {
         goto out;
     }
     if (!ingest_only && start_runs(&d) != 0) {
@@ -387,15 +441,18 @@ int wr_daemon_run(const char *config_path, bool ingest_only)
     evsignal_add(d.sigint, NULL);
     evsignal_add(d.sighup, NULL);
 
-    char addr[300], count[32], port[16];
+    char addr[300], count[32];
     snprintf(count, sizeof(count), "%zu", d.set->count);
-    snprintf(port, sizeof(port), "%d", wr_webhook_server_port(d.webhooks));
-    snprintf(addr, sizeof(addr), "%.*s:%s",
-             (int)(strrchr(d.cfg->listen_webhook, ':') - d.cfg->listen_webhook),
-             d.cfg->listen_webhook, port);
     wr_log(WR_LOG_INFO, "weir started", "version", WEIR_VERSION, "workflows", count, "state",
            d.cfg->state, "runs", ingest_only ? "off (--ingest-only)" : "on", NULL);
-    wr_log(WR_LOG_INFO, "webhook listener ready", "addr", addr, NULL);
+    for (size_t i = 0; i < d.nkinds; i++) {
+        const struct wr_trigger_kind *k = wr_trigger_at(i);
+        if (d.triggers[i] && k->ready && k->ready(d.triggers[i], addr, sizeof(addr))) {
+            char what[128];
+            snprintf(what, sizeof(what), "%s ready", k->what);
+            wr_log(WR_LOG_INFO, what, "addr", addr, NULL);
+        }
+    }
     if (d.admin) {
         wr_log(WR_LOG_INFO, "admin listener ready", "addr", wr_admin_addr(d.admin), NULL);
     }
@@ -427,8 +484,7 @@ out:
         event_free(d.reap);
     }
     wr_admin_free(d.admin);
-    wr_schedule_free(d.schedule);
-    wr_file_watch_free(d.files);
+    free_triggers(&d);
     if (d.ingest) {
         wr_ingest_on_runs(d.ingest, NULL, NULL); /* late commits must not reach a freed runner */
     }
@@ -436,7 +492,6 @@ out:
     /* The client first: it drops its callbacks, then the directory has none pending. */
     wr_graph_free(d.graph);
     wr_directory_free(d.dir);
-    wr_webhook_server_free(d.webhooks);
     wr_ingest_free(d.ingest);
     wr_journal_close(d.journal);
     wr_journal_release(d.claim); /* after the close: see wr_journal_release */

@@ -1,16 +1,38 @@
 /*
  * trigger — the descriptor every trigger kind exports, and the registry that lists them.
  *
- * A workflow's `trigger:` mapping holds exactly one key, the kind (webhook, file, schedule),
- * whose value is checked against that kind's argument table. Listening, watching and ticking
- * arrive with the ingest work; in this module a kind declares what it accepts.
+ * A workflow's `trigger:` mapping holds exactly one key, the kind, whose value is checked
+ * against that kind's argument table. At run time the daemon walks the registry and drives
+ * each kind through the slots below (start, reload, drain, stop) without knowing any kind by
+ * name; a kind finds its own workflows by comparing wf->trigger with its own descriptor.
+ *
+ * This header is an interface at the lang level: it names the run-time structures it hands
+ * around only by forward declaration. triggers/README.md says how to add a kind.
  */
 #ifndef WR_TRIGGER_H
 #define WR_TRIGGER_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "engine/lang/argspec.h"
+
+struct event_base;
+struct wr_http_limits;
+struct wr_ingest;
+struct wr_journal;
+struct wr_workflow_set;
+
+/* What a kind's runtime works with: all borrowed, all outliving the runtime. */
+struct wr_trigger_env {
+    struct event_base *base; /* made after evthread_use_pthreads() */
+    struct wr_ingest *ingest;
+    struct wr_journal *journal;
+    const char *base_dir;                /* weir.yaml's directory: relative paths start there */
+    const char *listen;                  /* the kind's address under weir.yaml `listen:`, or NULL */
+    const struct wr_http_limits *limits; /* weir.yaml `limits:` for HTTP listeners */
+};
 
 struct wr_trigger_kind {
     const char *name;              /* the key under `trigger:` */
@@ -26,12 +48,62 @@ struct wr_trigger_kind {
      */
     const char *route_arg;
     const char *const *shared_args;
+
+    /* {====== at run time: every slot may be NULL (nothing to do) unless said otherwise ====== */
+
+    /* The kind's key under weir.yaml `listen:` (one argspec, its help naming the default) and
+       that default; NULL when the kind listens on nothing. env->listen carries the value. */
+    const struct wr_argspec *listen;
+    const char *listen_default;
+    /* Noun for log lines: "cannot start the <what>", "<what> ready". Set when start is. */
+    const char *what;
+    /*
+     * Starts the kind for the enabled workflows of set (borrowed, outlives the runtime or the
+     * next commit) whose trigger is this kind. Returns the runtime (owned; the daemon frees it
+     * with free), or NULL with a message in err. NULL slot: the kind has nothing to run.
+     */
+    void *(*start)(const struct wr_trigger_env *env, const struct wr_workflow_set *set, char *err,
+                   size_t errlen);
+    /* Writes the address it serves into addr for the "<what> ready" line; false: no line. */
+    bool (*ready)(const void *rt, char *addr, size_t addrlen);
+    /* True while work in flight still points into a workflow set it was given before: a set
+       replaced by a reload is freed only once every runtime was not busy after the swap. */
+    bool (*busy)(const void *rt);
+    /* True while a reload must wait (a few ms; the daemon asks again): something in flight
+       points into what the next commit would free. */
+    bool (*reload_wait)(const void *rt);
+    /*
+     * Reload, in three steps: prepare builds what set (borrowed) needs without making any of
+     * it visible, returning 0, or -1 with a message in err (the runtime is unchanged then);
+     * after every kind prepared, commit switches to set (what is in flight finishes on the
+     * old one; what the kind carries over, it says); if any kind failed, abort drops what
+     * prepare built. NULL prepare: nothing can fail (commit alone is called). abort after a
+     * failed prepare, or with nothing prepared, does nothing.
+     */
+    int (*prepare)(void *rt, const struct wr_workflow_set *set, char *err, size_t errlen);
+    void (*commit)(void *rt, const struct wr_workflow_set *set);
+    void (*abort)(void *rt);
+    /* Stopping: take no new work; what was received is finished (drain). */
+    void (*stop_accepting)(void *rt);
+    /* Work accepted and not yet committed; the daemon stops when every count is 0. While
+       stopping, a kind may let go here of what it no longer needs. */
+    size_t (*pending)(void *rt);
+    /* Frees the runtime and anything prepared. NULL is fine. Drain first. */
+    void (*free)(void *rt);
+
+    /* }====== */
 };
 
 /* Looks a kind up by name; NULL when unknown. */
 const struct wr_trigger_kind *wr_trigger_find(const char *name);
 
-/* NULL-terminated list of every kind name (static storage). */
+/* NULL-terminated list of every kind name, in name order (static storage). */
 const char *const *wr_trigger_names(void);
+
+/* Number of kinds in the registry. */
+size_t wr_trigger_count(void);
+
+/* The i-th kind (i < wr_trigger_count()), in triggers.def order: the daemon's start order. */
+const struct wr_trigger_kind *wr_trigger_at(size_t i);
 
 #endif

@@ -15,7 +15,7 @@
 struct wr_buf;
 
 /*
- * Counts n events of one trigger kind ("webhook", "file", "schedule") by outcome:
+ * Counts n events of one trigger kind (its name in triggers/triggers.def) by outcome:
  * "accepted" (stored, runs started), "unmatched" (stored, no workflow wanted it),
  * "duplicate" (seen before), "rejected" (bad request), "failed" (could not be stored).
  */

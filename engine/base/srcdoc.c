@@ -651,7 +651,7 @@ static int parse_json(struct wr_srcdoc *doc, const char *buf, size_t len, struct
     struct wr_json_opts opts = {
         .max_depth = WR_SRCDOC_MAX_DEPTH,
         .max_values = WR_SRCDOC_MAX_NODES,
-        .what = "file",
+        .what = "file", /* not a trigger kind: "unexpected end of file" */
         .on_value = json_value_pos,
         .arg = doc,
     };

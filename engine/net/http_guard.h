@@ -1,6 +1,6 @@
 /*
  * http_guard — limits against hostile or broken clients, shared by weir's evhttp listeners (the
- * webhook listener and the admin API).
+ * admin API's and those of trigger kinds that take HTTP requests; see engine/net/listener).
  *
  * Per listener: a cap on open connections (over it: 503 with Retry-After: 1, before evhttp
  * parses a byte); a total deadline to receive each request, request line to last body byte,
@@ -62,7 +62,7 @@ void wr_http_limits_default(struct wr_http_limits *l);
  * Guards http (borrowed; its sockets already bound): sets evhttp's own size limits and a
  * backstop timeout from limits (copied; NULL = the defaults), takes over its connection factory
  * and generic callback, and from now on hands each complete request to handler(req, arg). name
- * ("webhook", "admin") appears in log lines. Returns the guard (owned). Free it after
+ * (the listener's, e.g. "admin") appears in log lines. Returns the guard (owned). Free it after
  * evhttp_free(http), which closes the connections the guard is tracking.
  */
 struct wr_http_guard *wr_http_guard_new(struct event_base *base, struct evhttp *http,

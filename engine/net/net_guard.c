@@ -5,8 +5,8 @@
  * to bottom (a more specific entry sits above the wider one it carves out of); IPv6 forms that
  * carry an IPv4 address are unwrapped first and judged by the IPv4 table.
  *
- * wr_net_prefix_parse is also the parser of the webhook trigger's allow_from (one syntax, one
- * rule for host bits); it lives here because triggers may use the engine, not the reverse.
+ * wr_net_prefix_parse is also the parser of triggers' sender allow lists (one syntax, one
+ * rule for host bits); it lives here because a trigger may use the engine, not the reverse.
  */
 #include "engine/net/net_guard.h"
 

@@ -1,13 +1,15 @@
 /*
  * file — the file trigger: CSV, JSON or NDJSON files dropped into a directory, one event per
- * row. This file declares the trigger's arguments and checks them; triggers/file/watch runs
- * it.
+ * row. This file declares the trigger's arguments and checks them, and the run-time slots;
+ * triggers/file/watch runs it.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/base/duration.h"
 #include "engine/base/size.h"
+#include "engine/base/strutil.h"
+#include "engine/lang/workflow_set.h"
 #include "engine/lua/template.h"
 #include "triggers/file/watch.h"
 #include "triggers/trigger.h"
@@ -113,10 +115,94 @@ static const char file_notes[] =
     "webhooks are answered meanwhile. If weir stops (or the file is written again) half way,\n"
     "the file stays where it is and is taken again; the rows already stored are duplicates.\n";
 
+/* {====== at run time: the watch, and the one a reload is about to switch to ====== */
+
+struct file_rt {
+    struct event_base *base;
+    struct wr_ingest *ingest;
+    const char *base_dir;
+    struct wr_file_watch *now;
+    struct wr_file_watch *next; /* made by prepare */
+};
+
+static struct wr_file_watch *watch_new(const struct file_rt *rt, const struct wr_workflow_set *set,
+                                       char *err, size_t errlen)
+{
+    return wr_file_watch_new(rt->base, rt->ingest, (const struct wr_workflow *const *)set->items,
+                             set->count, rt->base_dir, NULL, err, errlen);
+}
+
+static void *file_start(const struct wr_trigger_env *env, const struct wr_workflow_set *set,
+                        char *err, size_t errlen)
+{
+    struct file_rt *rt = wr_xcalloc(1, sizeof(*rt));
+    rt->base = env->base;
+    rt->ingest = env->ingest;
+    rt->base_dir = env->base_dir;
+    rt->now = watch_new(rt, set, err, errlen);
+    if (!rt->now) {
+        free(rt);
+        return NULL;
+    }
+    return rt;
+}
+
+/* Files present are taken on a later loop turn: the new watch is safe to drop until then. */
+static int file_prepare(void *p, const struct wr_workflow_set *set, char *err, size_t errlen)
+{
+    struct file_rt *rt = p;
+    wr_file_watch_free(rt->next);
+    rt->next = watch_new(rt, set, err, errlen);
+    return rt->next ? 0 : -1;
+}
+
+/* The old watch goes: a commit in flight is cancelled safely and its file taken again later
+   (see wr_file_watch_free); nothing is carried over. */
+static void file_commit(void *p, const struct wr_workflow_set *set)
+{
+    struct file_rt *rt = p;
+    (void)set;
+    wr_file_watch_free(rt->now);
+    rt->now = rt->next;
+    rt->next = NULL;
+}
+
+static void file_abort(void *p)
+{
+    struct file_rt *rt = p;
+    wr_file_watch_free(rt->next);
+    rt->next = NULL;
+}
+
+static size_t file_pending(void *p)
+{
+    struct file_rt *rt = p;
+    return wr_file_watch_pending(rt->now);
+}
+
+static void file_free(void *p)
+{
+    struct file_rt *rt = p;
+    if (rt) {
+        wr_file_watch_free(rt->now);
+        wr_file_watch_free(rt->next);
+        free(rt);
+    }
+}
+
+/* }====== */
+
 const struct wr_trigger_kind wr_trigger_file = {
     .name = "file",
     .summary = "files dropped into a directory (CSV, JSON or NDJSON), one event per row",
     .args = file_args,
     .notes = file_notes,
     .validate = file_validate,
+    .what = "file triggers",
+    .start = file_start,
+    .prepare = file_prepare,
+    .commit = file_commit,
+    .abort = file_abort,
+    .pending = file_pending,
+    .free = file_free,
 };

@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "triggers/file/csv.h"
+#include "triggers/trigger.h"
 #include "engine/base/duration.h"
 #include "engine/store/ingest.h"
 #include "engine/base/log.h"
@@ -1515,7 +1516,7 @@ struct wr_file_watch *wr_file_watch_new(struct event_base *base, struct wr_inges
 
     for (size_t i = 0; i < n; i++) {
         const struct wr_workflow *wf = workflows[i];
-        if (!wf->enabled || !wf->trigger || strcmp(wf->trigger->name, "file") != 0) {
+        if (!wf->enabled || wf->trigger != &wr_trigger_file) {
             continue;
         }
         if (add_workflow(fw, wf, base_dir, err, errlen) != 0) {

@@ -33,6 +33,10 @@
 
 struct event_base;
 struct wr_ingest;
+struct wr_trigger_kind;
+
+/* The file trigger's descriptor (triggers/file/file.c). */
+extern const struct wr_trigger_kind wr_trigger_file;
 
 #define WR_FILE_DEFAULT_MAX_BYTES ((size_t)64 * 1024 * 1024)
 #define WR_FILE_DEFAULT_MAX_ROWS  ((size_t)200000)

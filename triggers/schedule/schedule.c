@@ -1,10 +1,13 @@
 /*
  * schedule — the schedule trigger: a cron expression in a time zone, or a fixed interval.
- * This file declares and cross-checks the arguments; firing arrives with the ingest work.
+ * This file declares and cross-checks the arguments, and the run-time slots; the timers are
+ * triggers/schedule/timer.
  */
 #include <stdlib.h>
 
 #include "engine/base/duration.h"
+#include "engine/base/strutil.h"
+#include "triggers/schedule/timer.h"
 #include "triggers/trigger.h"
 
 static const struct wr_argspec schedule_args[] = {
@@ -55,9 +58,112 @@ static void schedule_validate(struct wr_check *c, struct json_object *args, cons
     }
 }
 
+/* {====== at run time: the timers, and the ones a reload is about to switch to ====== */
+
+struct schedule_rt {
+    struct event_base *base;
+    struct wr_ingest *ingest;
+    struct wr_schedule *now;  /* the timers firing; NULL once stopped and idle */
+    struct wr_schedule *next; /* built by prepare, nothing fired yet */
+    bool stopping;
+};
+
+static void *schedule_start(const struct wr_trigger_env *env, const struct wr_workflow_set *set,
+                            char *err, size_t errlen)
+{
+    struct wr_schedule *s = wr_schedule_new(env->base, env->ingest, set, err, errlen);
+    if (!s) {
+        return NULL;
+    }
+    struct schedule_rt *rt = wr_xcalloc(1, sizeof(*rt));
+    rt->base = env->base;
+    rt->ingest = env->ingest;
+    rt->now = s;
+    return rt;
+}
+
+/* A firing in flight points into its schedule, which the commit frees: wait for it (ms). */
+static bool schedule_reload_wait(const void *p)
+{
+    const struct schedule_rt *rt = p;
+    return wr_schedule_pending(rt->now) > 0;
+}
+
+/* Built, not begun: dropping it in abort is safe whatever else happened meanwhile. */
+static int schedule_prepare(void *p, const struct wr_workflow_set *set, char *err, size_t errlen)
+{
+    struct schedule_rt *rt = p;
+    wr_schedule_free(rt->next);
+    rt->next = wr_schedule_build(rt->base, rt->ingest, set, err, errlen);
+    return rt->next ? 0 : -1;
+}
+
+/* Slots waiting for a retry are kept (by workflow name); the old timers go (none in flight:
+   see schedule_reload_wait). */
+static void schedule_commit(void *p, const struct wr_workflow_set *set)
+{
+    struct schedule_rt *rt = p;
+    (void)set;
+    wr_schedule_begin(rt->next);
+    wr_schedule_adopt(rt->next, rt->now);
+    wr_schedule_free(rt->now);
+    rt->now = rt->next;
+    rt->next = NULL;
+}
+
+static void schedule_abort(void *p)
+{
+    struct schedule_rt *rt = p;
+    wr_schedule_free(rt->next);
+    rt->next = NULL;
+}
+
+/* No new slots: the timers go now, or once the firing in flight (which points into them) has
+   its commit; see schedule_pending. */
+static void schedule_stop_accepting(void *p)
+{
+    struct schedule_rt *rt = p;
+    rt->stopping = true;
+    if (wr_schedule_pending(rt->now) == 0) {
+        wr_schedule_free(rt->now);
+        rt->now = NULL;
+    }
+}
+
+static size_t schedule_pending(void *p)
+{
+    struct schedule_rt *rt = p;
+    if (rt->stopping && rt->now && wr_schedule_pending(rt->now) == 0) {
+        wr_schedule_free(rt->now);
+        rt->now = NULL;
+    }
+    return wr_schedule_pending(rt->now);
+}
+
+static void schedule_free(void *p)
+{
+    struct schedule_rt *rt = p;
+    if (rt) {
+        wr_schedule_free(rt->now);
+        wr_schedule_free(rt->next);
+        free(rt);
+    }
+}
+
+/* }====== */
+
 const struct wr_trigger_kind wr_trigger_schedule = {
     .name = "schedule",
     .summary = "a clock: a cron expression in a time zone, or a fixed interval",
     .args = schedule_args,
     .validate = schedule_validate,
+    .what = "schedules",
+    .start = schedule_start,
+    .reload_wait = schedule_reload_wait,
+    .prepare = schedule_prepare,
+    .commit = schedule_commit,
+    .abort = schedule_abort,
+    .stop_accepting = schedule_stop_accepting,
+    .pending = schedule_pending,
+    .free = schedule_free,
 };

@@ -24,6 +24,7 @@
 #include "engine/base/log.h"
 #include "engine/base/strutil.h"
 #include "engine/lang/workflow_set.h"
+#include "triggers/trigger.h"
 
 #define DEFAULT_CATCH_UP_MS (3600 * 1000LL)
 #define RETRY_FIRST_MS      1000
@@ -49,6 +50,7 @@ struct timer {
     struct event *retry; /* submits waiting[0] again */
     int64_t backoff_ms;  /* the delay of the next retry */
     int64_t retry_slot;  /* the slot whose retry is in flight, or -1 */
+    int64_t catch_up_ms; /* `catch_up`: how far back wr_schedule_begin looks */
 };
 
 /* One submission in flight: ingest's callback argument. */
@@ -272,11 +274,10 @@ static void catch_up(struct timer *t, int64_t now, int64_t window)
     }
 }
 
-struct wr_schedule *wr_schedule_new(struct event_base *base, struct wr_ingest *in,
-                                    const struct wr_workflow_set *set, char *err, size_t errlen)
+struct wr_schedule *wr_schedule_build(struct event_base *base, struct wr_ingest *in,
+                                      const struct wr_workflow_set *set, char *err, size_t errlen)
 {
     struct wr_schedule *s = wr_xcalloc(1, sizeof(*s));
-    int64_t now = now_ms();
     s->base = base;
     s->ingest = in;
     s->timers = wr_xcalloc(set->count ? set->count : 1, sizeof(*s->timers));
@@ -284,7 +285,7 @@ struct wr_schedule *wr_schedule_new(struct event_base *base, struct wr_ingest *i
         const struct wr_workflow *wf = set->items[i];
         struct json_object *v = NULL;
         char msg[256];
-        if (!wf->enabled || strcmp(wf->trigger->name, "schedule") != 0) {
+        if (!wf->enabled || wf->trigger != &wr_trigger_schedule) {
             continue;
         }
         struct timer *t = &s->timers[s->count];
@@ -315,14 +316,32 @@ struct wr_schedule *wr_schedule_new(struct event_base *base, struct wr_ingest *i
         t->ev = evtimer_new(base, on_timer, t);
         t->retry = evtimer_new(base, on_retry, t);
         t->retry_slot = -1;
+        t->catch_up_ms = window;
         s->count++;
-        catch_up(t, now, window);
-        arm(t, now);
     }
     return s;
 err:
     wr_schedule_free(s);
     return NULL;
+}
+
+void wr_schedule_begin(struct wr_schedule *s)
+{
+    int64_t now = now_ms();
+    for (size_t i = 0; i < s->count; i++) {
+        catch_up(&s->timers[i], now, s->timers[i].catch_up_ms);
+        arm(&s->timers[i], now);
+    }
+}
+
+struct wr_schedule *wr_schedule_new(struct event_base *base, struct wr_ingest *in,
+                                    const struct wr_workflow_set *set, char *err, size_t errlen)
+{
+    struct wr_schedule *s = wr_schedule_build(base, in, set, err, errlen);
+    if (s) {
+        wr_schedule_begin(s);
+    }
+    return s;
 }
 
 size_t wr_schedule_pending(const struct wr_schedule *s)

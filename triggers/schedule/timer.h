@@ -20,13 +20,29 @@
 
 struct event_base;
 struct wr_ingest;
+struct wr_trigger_kind;
 struct wr_workflow_set;
 
 struct wr_schedule;
 
-/* Starts timers for the enabled schedule workflows of set (borrowed). NULL + err on error. */
+/* The schedule trigger's descriptor (triggers/schedule/schedule.c). */
+extern const struct wr_trigger_kind wr_trigger_schedule;
+
+/* Starts timers for the enabled schedule workflows of set (borrowed). NULL + err on error.
+   Catch-up slots are submitted during the call. Same as build, then begin. */
 struct wr_schedule *wr_schedule_new(struct event_base *base, struct wr_ingest *in,
                                     const struct wr_workflow_set *set, char *err, size_t errlen);
+
+/*
+ * Makes the timers of wr_schedule_new without submitting or arming anything: until
+ * wr_schedule_begin, nothing points into the schedule, so freeing it is always safe (a reload
+ * builds first and begins only once every trigger kind is ready to switch).
+ */
+struct wr_schedule *wr_schedule_build(struct event_base *base, struct wr_ingest *in,
+                                      const struct wr_workflow_set *set, char *err, size_t errlen);
+
+/* Fires each timer's catch-up slot and arms it, timer by timer, as wr_schedule_new does. */
+void wr_schedule_begin(struct wr_schedule *s);
 
 /* Firings whose commit has not come back yet (their callbacks point into s). */
 size_t wr_schedule_pending(const struct wr_schedule *s);

@@ -21,6 +21,7 @@
 
 #include "engine/net/http_guard.h"
 #include "engine/net/http_reply.h"
+#include "engine/net/listener.h"
 #include "engine/store/ingest.h"
 #include "engine/base/log.h"
 #include "engine/lua/lua_host.h"
@@ -30,6 +31,7 @@
 #include "engine/lang/workflow_set.h"
 #include "triggers/webhook/auth.h"
 #include "triggers/webhook/request.h"
+#include "triggers/trigger.h"
 
 /* One path's verifier, resolved when the set is installed. */
 struct route_auth {
@@ -41,10 +43,7 @@ struct wr_webhook_server {
     struct event_base *base;
     struct wr_ingest *ingest;
     const struct wr_workflow_set *set;
-    struct evhttp *http;
-    struct evhttp_bound_socket *bound;
-    struct wr_http_guard *guard; /* limits: connections, deadlines, sizes */
-    int port;
+    struct wr_listener *listener; /* the evhttp behind its guard (limits, deadlines, sizes) */
     size_t pending;
     struct route_auth *auths; /* one per webhook path of set */
     size_t nauths;
@@ -66,7 +65,7 @@ static size_t route(const struct wr_workflow_set *set, const char *path,
     for (size_t i = 0; set && i < set->count; i++) {
         const struct wr_workflow *wf = set->items[i];
         struct json_object *p = NULL;
-        if (strcmp(wf->trigger->name, "webhook") == 0 &&
+        if (wf->trigger == &wr_trigger_webhook &&
             json_object_object_get_ex(wf->trigger_args, "path", &p) &&
             strcmp(json_object_get_string(p), path) == 0 && n < max) {
             out[n++] = wf;
@@ -148,7 +147,7 @@ static int auths_build(const struct wr_workflow_set *set, bool strict, struct ro
     for (size_t i = 0; set && i < set->count; i++) {
         const struct wr_workflow *wf = set->items[i];
         struct json_object *p = NULL;
-        if (strcmp(wf->trigger->name, "webhook") != 0 ||
+        if (wf->trigger != &wr_trigger_webhook ||
             !json_object_object_get_ex(wf->trigger_args, "path", &p)) {
             continue;
         }
@@ -309,26 +308,6 @@ out:
     free(raw);
 }
 
-static int parse_listen(const char *listen, char *host, size_t hostlen, int *port)
-{
-    const char *colon = strrchr(listen, ':');
-    if (!colon || colon == listen) {
-        return -1;
-    }
-    size_t n = (size_t)(colon - listen);
-    if (listen[0] == '[' && colon[-1] == ']') {
-        listen++;
-        n -= 2;
-    }
-    if (n >= hostlen) {
-        return -1;
-    }
-    memcpy(host, listen, n);
-    host[n] = '\0';
-    *port = atoi(colon + 1);
-    return 0;
-}
-
 struct wr_webhook_server *wr_webhook_server_new(struct event_base *base, struct wr_ingest *in,
                                                 const struct wr_workflow_set *set,
                                                 const char *listen,
@@ -336,8 +315,6 @@ struct wr_webhook_server *wr_webhook_server_new(struct event_base *base, struct 
                                                 size_t errlen)
 {
     struct wr_webhook_server *srv = wr_xcalloc(1, sizeof(*srv));
-    char host[256];
-    int port = 0;
 
     srv->base = base;
     srv->ingest = in;
@@ -345,35 +322,9 @@ struct wr_webhook_server *wr_webhook_server_new(struct event_base *base, struct 
     if (auths_build(set, true, &srv->auths, &srv->nauths, err, errlen) != 0) {
         goto err;
     }
-    if (parse_listen(listen, host, sizeof(host), &port) != 0) {
-        snprintf(err, errlen, "listen.webhook: '%s' is not HOST:PORT", listen);
+    if (wr_listener_new(base, "listen.webhook", "webhook", listen, limits, on_request, srv,
+                        &srv->listener, err, errlen) != 0) {
         goto err;
-    }
-    srv->http = evhttp_new(base);
-    if (!srv->http) {
-        snprintf(err, errlen, "cannot create the webhook listener");
-        goto err;
-    }
-    evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                                              EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
-                                              EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
-    struct evhttp_bound_socket *bs =
-        evhttp_bind_socket_with_handle(srv->http, host, (ev_uint16_t)port);
-    if (!bs) {
-        snprintf(err, errlen,
-                 "listen.webhook: cannot listen on %s (in use, or not an address "
-                 "of this machine?)",
-                 listen);
-        goto err;
-    }
-    srv->bound = bs;
-    /* Sizes, deadlines and the connection cap; requests received whole go to on_request. */
-    srv->guard = wr_http_guard_new(base, srv->http, "webhook", limits, on_request, srv);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0) {
-        srv->port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-                                             : ntohs(((struct sockaddr_in *)&ss)->sin_port);
     }
     return srv;
 err:
@@ -383,7 +334,7 @@ err:
 
 int wr_webhook_server_port(const struct wr_webhook_server *s)
 {
-    return s->port;
+    return wr_listener_port(s->listener);
 }
 
 void wr_webhook_server_set_workflows(struct wr_webhook_server *s, const struct wr_workflow_set *set)
@@ -401,9 +352,8 @@ void wr_webhook_server_set_workflows(struct wr_webhook_server *s, const struct w
 
 void wr_webhook_server_stop_accepting(struct wr_webhook_server *s)
 {
-    if (s && s->bound) {
-        evhttp_del_accept_socket(s->http, s->bound);
-        s->bound = NULL;
+    if (s) {
+        wr_listener_stop_accepting(s->listener);
     }
 }
 
@@ -417,10 +367,7 @@ void wr_webhook_server_free(struct wr_webhook_server *s)
     if (!s) {
         return;
     }
-    if (s->http) {
-        evhttp_free(s->http);
-    }
-    wr_http_guard_free(s->guard); /* after evhttp_free: it reports the connections' closes */
+    wr_listener_free(s->listener);
     auths_free(s->auths, s->nauths);
     free(s);
 }

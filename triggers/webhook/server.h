@@ -23,7 +23,15 @@ struct wr_http_limits;
 struct wr_ingest;
 struct wr_workflow_set;
 
+struct wr_trigger_kind;
+
 struct wr_webhook_server;
+
+/* The webhook trigger's descriptor (triggers/webhook/webhook.c). */
+extern const struct wr_trigger_kind wr_trigger_webhook;
+
+/* Where webhooks are received when weir.yaml's `listen:` does not say. */
+#define WR_WEBHOOK_DEFAULT_LISTEN "127.0.0.1:8080"
 
 /*
  * Listens on listen ("HOST:PORT"; port 0 picks a free one) and routes the webhook

@@ -1,15 +1,18 @@
 /*
  * webhook — the webhook trigger: an HR system POSTs JSON to a path. This file declares the
- * trigger's arguments and the checks across them; receiving requests is webhook_server.c,
- * verifying them webhook_auth.c.
+ * trigger's arguments and the checks across them, and its run-time slots; receiving requests
+ * is triggers/webhook/server, verifying them triggers/webhook/auth.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/base/srcdoc.h"
+#include "engine/base/strutil.h"
 #include "engine/net/net_guard.h"
 #include "triggers/trigger.h"
 #include "triggers/webhook/auth.h"
+#include "triggers/webhook/server.h"
 
 static const char *const algorithms[] = {"sha256", "sha512", NULL};
 static const char *const encodings[] = {"hex", "base64", NULL};
@@ -140,6 +143,80 @@ static void webhook_validate(struct wr_check *c, struct json_object *args, const
 
 static const char *const webhook_shared[] = {"secret", "auth", "allow_from", "id", "split", NULL};
 
+/* {====== at run time: one listener for every webhook path ====== */
+
+static const struct wr_argspec webhook_listen = {
+    .name = "webhook",
+    .type = WR_ARG_LISTEN,
+    .flags = WR_ARG_NO_TEMPLATE,
+    .help = "HOST:PORT for webhooks; default " WR_WEBHOOK_DEFAULT_LISTEN,
+};
+
+struct webhook_rt {
+    struct wr_webhook_server *srv;
+    const char *listen; /* borrowed from the config: the host part of the ready line */
+};
+
+static void *webhook_start(const struct wr_trigger_env *env, const struct wr_workflow_set *set,
+                           char *err, size_t errlen)
+{
+    struct wr_webhook_server *srv =
+        wr_webhook_server_new(env->base, env->ingest, set, env->listen, env->limits, err, errlen);
+    if (!srv) {
+        return NULL;
+    }
+    struct webhook_rt *rt = wr_xcalloc(1, sizeof(*rt));
+    rt->srv = srv;
+    rt->listen = env->listen;
+    return rt;
+}
+
+/* The host as configured (brackets and all) with the port bound: port 0 shows the real one. */
+static bool webhook_ready(const void *p, char *addr, size_t addrlen)
+{
+    const struct webhook_rt *rt = p;
+    snprintf(addr, addrlen, "%.*s:%d", (int)(strrchr(rt->listen, ':') - rt->listen), rt->listen,
+             wr_webhook_server_port(rt->srv));
+    return true;
+}
+
+/* A request routed with a replaced set is still waiting for its commit. */
+static bool webhook_busy(const void *p)
+{
+    const struct webhook_rt *rt = p;
+    return wr_webhook_server_pending(rt->srv) > 0;
+}
+
+/* Cannot fail: a path whose secret cannot be resolved refuses every request (logged). */
+static void webhook_commit(void *p, const struct wr_workflow_set *set)
+{
+    struct webhook_rt *rt = p;
+    wr_webhook_server_set_workflows(rt->srv, set);
+}
+
+static void webhook_stop_accepting(void *p)
+{
+    struct webhook_rt *rt = p;
+    wr_webhook_server_stop_accepting(rt->srv);
+}
+
+static size_t webhook_pending(void *p)
+{
+    struct webhook_rt *rt = p;
+    return wr_webhook_server_pending(rt->srv);
+}
+
+static void webhook_free(void *p)
+{
+    struct webhook_rt *rt = p;
+    if (rt) {
+        wr_webhook_server_free(rt->srv);
+        free(rt);
+    }
+}
+
+/* }====== */
+
 const struct wr_trigger_kind wr_trigger_webhook = {
     .name = "webhook",
     .summary = "an HTTP POST with a JSON body, e.g. from an HR system",
@@ -147,4 +224,14 @@ const struct wr_trigger_kind wr_trigger_webhook = {
     .validate = webhook_validate,
     .route_arg = "path",
     .shared_args = webhook_shared,
+    .listen = &webhook_listen,
+    .listen_default = WR_WEBHOOK_DEFAULT_LISTEN,
+    .what = "webhook listener",
+    .start = webhook_start,
+    .ready = webhook_ready,
+    .busy = webhook_busy,
+    .commit = webhook_commit,
+    .stop_accepting = webhook_stop_accepting,
+    .pending = webhook_pending,
+    .free = webhook_free,
 };
