@@ -1399,6 +1399,11 @@ struct sqlite3 *wr_journal_open_reader(const char *path, char *err, size_t errle
     return db;
 }
 
+void wr_journal_close_reader(struct sqlite3 *db)
+{
+    sqlite3_close(db);
+}
+
 void wr_journal_get_stats(struct wr_journal *j, struct wr_journal_stats *out)
 {
     pthread_mutex_lock(&j->lock);

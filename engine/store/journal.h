@@ -43,6 +43,10 @@ struct sqlite3;
    row of the step that failed (the run row's stays NULL; history reads it there). */
 #define WR_STORED_ERROR_MAX ((size_t)8 << 10)
 
+/* Where the on_error steps start in the steps table: the row of on_error step i has idx
+   WR_ON_ERROR_BASE + i, the row of the workflow's step i has idx i. */
+#define WR_ON_ERROR_BASE 1000
+
 #define WR_JOURNAL_RETENTION_MS (7LL * 24 * 3600 * 1000) /* duplicate window, default */
 
 /* One run to create with an event. Strings are copied by wr_journal_batch_add_run. */
@@ -232,6 +236,9 @@ void wr_journal_release(struct wr_journal_claim *c);
  * message in err when the store does not exist or has a newer schema.
  */
 struct sqlite3 *wr_journal_open_reader(const char *path, char *err, size_t errlen);
+
+/* Closes a connection from wr_journal_open_reader (taken). NULL is fine. */
+void wr_journal_close_reader(struct sqlite3 *db);
 
 /* Commit statistics, for /metrics and the benchmarks. */
 struct wr_journal_stats {
