@@ -5,10 +5,7 @@
 #ifndef WR_CLI_H
 #define WR_CLI_H
 
-/* Exit codes, documented in `weir --help`. */
-#define WR_EXIT_OK      0
-#define WR_EXIT_INVALID 1 /* invalid input: a workflow or config with errors */
-#define WR_EXIT_USAGE   2 /* wrong command line */
+#include "engine/exit.h" /* WR_EXIT_*: what wr_cli_main returns */
 
 /* Runs one weir command line; returns the process exit code. */
 int wr_cli_main(int argc, char **argv);

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "engine/admin.h"
-#include "engine/cli.h"
+#include "engine/exit.h"
 #include "engine/config.h"
 #include "engine/graph/directory.h"
 #include "engine/graph/graph.h"
