@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "engine/base/clock.h"
 #include "engine/net/http_guard.h"
 #include "engine/net/http_reply.h"
 #include "engine/base/duration.h"
@@ -53,13 +54,6 @@ struct wr_admin {
     unsigned char token_digest[32]; /* SHA-256 of the token: compared, never the token */
     char addr[300];
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* {====== replies ====== */
 
@@ -358,7 +352,7 @@ static void on_readyz(struct wr_admin *a, struct evhttp_request *req)
         return;
     }
     wr_journal_get_health(a->journal, &h);
-    if (h.checked_at >= now_ms() - READYZ_FRESH_MS) {
+    if (h.checked_mono >= wr_clock_mono_ms() - READYZ_FRESH_MS) {
         readyz_answer(a, req, false);
         return;
     }
@@ -563,7 +557,8 @@ static void on_list(struct wr_admin *a, struct evhttp_request *req, const char *
             goto out;
         }
     }
-    int rc = wr_history_list_page(a->db, &f, now_ms(), &list, next, sizeof(next), err, sizeof(err));
+    int rc = wr_history_list_page(a->db, &f, wr_clock_wall_ms(), &list, next, sizeof(next), err,
+                                  sizeof(err));
     if (rc != 0) {
         reply_history_error(req, rc, err);
         goto out;
@@ -658,7 +653,7 @@ static void on_retry(struct wr_admin *a, struct evhttp_request *req, const char 
     if (!journal_writable(a, req, false)) {
         return;
     }
-    int rc = wr_history_retry(a->db, id, same == 1, now_ms(), &run, err, sizeof(err));
+    int rc = wr_history_retry(a->db, id, same == 1, wr_clock_wall_ms(), &run, err, sizeof(err));
     if (rc != 0) {
         reply_history_error(req, rc, err);
         return;
@@ -688,7 +683,7 @@ static void on_cancel(struct wr_admin *a, struct evhttp_request *req, const char
     if (!journal_writable(a, req, false)) {
         return;
     }
-    int rc = wr_history_cancel(a->db, id, now_ms(), &run, err, sizeof(err));
+    int rc = wr_history_cancel(a->db, id, wr_clock_wall_ms(), &run, err, sizeof(err));
     if (rc != 0) {
         reply_history_error(req, rc, err);
         return;

@@ -644,11 +644,6 @@ out:
 
 /* {====== history ====== */
 
-static int64_t history_now(void)
-{
-    return wr_clock_wall_ms();
-}
-
 /* What the history commands read: the store from weir.yaml's `state:`, and the workflows. */
 struct history_ctx {
     struct wr_config *cfg;
@@ -780,7 +775,8 @@ static int cmd_runs(int argc, char **argv)
         return rc;
     }
     /* Page by page (at most WR_HISTORY_MAX_LIMIT runs in memory), however many are asked. */
-    int64_t now = history_now(), total = 0, left = f.limit > 0 ? f.limit : WR_HISTORY_DEFAULT_LIMIT;
+    int64_t now = wr_clock_wall_ms(), total = 0,
+            left = f.limit > 0 ? f.limit : WR_HISTORY_DEFAULT_LIMIT;
     size_t shown = 0;
     struct wr_history_table table;
     char cursor[WR_HISTORY_CURSOR_MAX] = "", next[WR_HISTORY_CURSOR_MAX] = "";
@@ -917,7 +913,7 @@ static int cmd_show(int argc, char **argv)
         if (json) {
             print_json(shown);
         } else {
-            char *text = wr_history_format_run(shown, history_now());
+            char *text = wr_history_format_run(shown, wr_clock_wall_ms());
             fputs(text, stdout);
             free(text);
         }
@@ -979,7 +975,8 @@ static int cmd_retry(int argc, char **argv)
     }
     char id[128];
     if (wr_history_resolve(h.db, run, id, sizeof(id), err, sizeof(err)) != 0 ||
-        wr_history_retry(h.db, id, same_version, history_now(), &after, err, sizeof(err)) != 0) {
+        wr_history_retry(h.db, id, same_version, wr_clock_wall_ms(), &after, err, sizeof(err)) !=
+            0) {
         fprintf(stderr, "weir: %s\n", err);
         rc = WR_EXIT_INVALID;
     } else {
@@ -1019,7 +1016,7 @@ static int cmd_cancel(int argc, char **argv)
     }
     char id[128];
     if (wr_history_resolve(h.db, run, id, sizeof(id), err, sizeof(err)) != 0 ||
-        wr_history_cancel(h.db, id, history_now(), &after, err, sizeof(err)) != 0) {
+        wr_history_cancel(h.db, id, wr_clock_wall_ms(), &after, err, sizeof(err)) != 0) {
         fprintf(stderr, "weir: %s\n", err);
         rc = WR_EXIT_INVALID;
     } else {

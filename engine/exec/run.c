@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/base/clock.h"
 #include "engine/exec/action_run.h"
 #include "engine/base/duration.h"
 #include "engine/store/journal.h"
@@ -91,20 +92,6 @@ struct exec {
     bool suspect;            /* holds the runner's one suspect slot */
     bool replica_lag;        /* the attempt being recorded failed for replica lag */
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const struct wr_step *current_step(const struct exec *x)
 {
@@ -266,7 +253,7 @@ static void set_run(struct wr_journal_batch *b, const char *id, const char *stat
                     const char *msg)
 {
     char *error = wr_text_cap(msg, WR_STORED_ERROR_MAX);
-    wr_runstate_set_run(b, id, status, next_at, error, now_ms());
+    wr_runstate_set_run(b, id, status, next_at, error, wr_clock_wall_ms());
     free(error);
 }
 
@@ -275,7 +262,7 @@ static void set_step(struct wr_journal_batch *b, struct exec *x, const char *sta
 {
     char *error = wr_text_cap(msg, WR_STORED_ERROR_MAX);
     const struct wr_step *s = current_step(x);
-    int64_t now = now_ms();
+    int64_t now = wr_clock_wall_ms();
     if (x->counted && strcmp(status, "running") != 0) {
         /* A step finished (or paused durably): this start did not end in a crash loop. */
         wr_runstate_reset_crashes(b, x->id);
@@ -372,7 +359,7 @@ static bool throttle_wait(struct exec *x, struct wr_journal_batch *b, int64_t re
                           const char *error, const char *args, char **error_out)
 {
     const struct wr_step *s = current_step(x);
-    int64_t now = now_ms();
+    int64_t now = wr_clock_wall_ms();
     if (!x->throttled_since) {
         x->throttled_since = now;
     }
@@ -420,7 +407,7 @@ static void step_done_throttled(struct exec *x, bool ok, bool retriable, int64_t
     bool replica_lag = x->replica_lag;
     x->replica_lag = false;
     if (x->attempt_started) {
-        int64_t ms = mono_ms() - x->attempt_started;
+        int64_t ms = wr_clock_mono_ms() - x->attempt_started;
         wr_metrics_step(x->wf->name, s->action ? s->action->name : "script", (double)ms / 1000.0);
         snprintf(took, sizeof(took), "%lldms", (long long)ms);
         x->attempt_started = 0;
@@ -461,7 +448,7 @@ static void step_done_throttled(struct exec *x, bool ok, bool retriable, int64_t
         }
         delay = delay / 2 + (int64_t)(random() % (delay / 2 + 1));
         set_step(b, x, "retrying", args, NULL, error);
-        set_run(b, x->id, "retrying", now_ms() + delay, NULL);
+        set_run(b, x->id, "retrying", wr_clock_wall_ms() + delay, NULL);
         char attempt[16], in[32];
         snprintf(attempt, sizeof(attempt), "%d", x->attempts);
         snprintf(in, sizeof(in), "%lldms", (long long)delay);
@@ -590,7 +577,7 @@ static struct json_object *rendered_args_for(struct exec *x, char *err, size_t e
 static void start_action(struct exec *x)
 {
     const struct wr_step *s = current_step(x);
-    x->attempt_started = mono_ms(); /* the step's own time, after its "running" commit */
+    x->attempt_started = wr_clock_mono_ms(); /* the step's own time, after its "running" commit */
     char err[1024];
     struct json_object *args = rendered_args_for(x, err, sizeof(err));
     if (!args) {
@@ -615,7 +602,7 @@ static void start_action(struct exec *x)
 static void run_script(struct exec *x)
 {
     const struct wr_step *s = current_step(x);
-    x->attempt_started = mono_ms();
+    x->attempt_started = wr_clock_mono_ms();
     struct json_object *ctx = json_object_new_object(), *out = NULL;
     struct json_object *run = json_object_new_object();
     char err[2048], *trace = NULL;
@@ -678,25 +665,26 @@ static void run_wait(struct exec *x)
         }
     } else {
         if (!x->wait_started) {
-            x->wait_started = now_ms();
+            x->wait_started = wr_clock_wall_ms();
         }
         until = x->wait_started + s->wait_ms;
     }
     if (x->r->dry_run) {
         struct json_object *out = json_object_new_object();
-        json_object_object_add(out, "would_wait_ms", json_object_new_int64(until - now_ms()));
+        json_object_object_add(out, "would_wait_ms",
+                               json_object_new_int64(until - wr_clock_wall_ms()));
         step_done(x, true, false, out, NULL, NULL);
         json_object_put(out);
         return;
     }
-    if (now_ms() >= until) {
+    if (wr_clock_wall_ms() >= until) {
         struct json_object *out = json_object_new_object();
         step_done(x, true, false, out, NULL, NULL);
         json_object_put(out);
         return;
     }
     if (!x->wait_started) {
-        x->wait_started = now_ms();
+        x->wait_started = wr_clock_wall_ms();
     }
     struct wr_journal_batch *b = wr_journal_batch_new();
     set_step(b, x, "waiting", NULL, NULL, NULL);
@@ -958,7 +946,7 @@ static void poll_due(struct wr_runner *r)
         wr_runstate_due_open(r->rs, open_statuses[i], limit, full ? 0 : r->cursor, &v, &n, &cap);
     }
     if (full) {
-        wr_runstate_due_deferred(r->rs, now_ms(), limit, &v, &n, &cap);
+        wr_runstate_due_deferred(r->rs, wr_clock_wall_ms(), limit, &v, &n, &cap);
     }
     if (n > 1) {
         qsort(v, n, sizeof(*v), cmp_due);

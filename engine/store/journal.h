@@ -189,6 +189,8 @@ int wr_journal_probe(struct wr_journal *j, wr_journal_done_fn done, void *arg);
 struct wr_journal_health {
     bool ok;                 /* the last commit group was made durable (or none failed yet) */
     int64_t checked_at;      /* when it ended (Unix ms); the open's own write when none did yet */
+    int64_t checked_mono;    /* the same moment on the monotonic clock (wr_clock_mono_ms), for
+                                freshness checks that a step of the wall clock must not fool */
     char error[256];         /* !ok: why, e.g. "database or disk is full" */
     uint64_t failed_commits; /* commit groups that failed since the open */
 };

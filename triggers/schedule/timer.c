@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/base/clock.h"
 #include "engine/lang/cron.h"
 #include "engine/base/duration.h"
 #include "engine/store/ingest.h"
@@ -66,13 +67,6 @@ struct wr_schedule {
     size_t count;
     size_t pending;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void iso(int64_t ms, char out[32])
 {
@@ -227,7 +221,7 @@ static void fire_at(struct timer *t, int64_t slot, int64_t fired, bool retry)
 
 static void fire(struct timer *t, int64_t slot)
 {
-    fire_at(t, slot, now_ms(), false);
+    fire_at(t, slot, wr_clock_wall_ms(), false);
 }
 
 static void arm(struct timer *t, int64_t now)
@@ -247,7 +241,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     struct timer *t = arg;
     (void)fd;
     (void)what;
-    int64_t now = now_ms();
+    int64_t now = wr_clock_wall_ms();
     if (now < t->next_ms) {
         /* Woken early (clock adjustments): wait for the rest. */
         int64_t delay = t->next_ms - now;
@@ -276,7 +270,7 @@ struct wr_schedule *wr_schedule_new(struct event_base *base, struct wr_ingest *i
                                     const struct wr_workflow_set *set, char *err, size_t errlen)
 {
     struct wr_schedule *s = wr_xcalloc(1, sizeof(*s));
-    int64_t now = now_ms();
+    int64_t now = wr_clock_wall_ms();
     s->base = base;
     s->ingest = in;
     s->timers = wr_xcalloc(set->count ? set->count : 1, sizeof(*s->timers));
