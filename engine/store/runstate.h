@@ -7,7 +7,7 @@
  * It is not the executor (engine/exec/run.c decides what to record and when) and it commits
  * nothing itself: the writers add statements to a wr_journal_batch, which the journal commits
  * in order, in one transaction, with its group commit. The readers' statements are prepared once
- * when the view opens and reused for every call. Also here: the two reads of `weir fire
+ * when the view opens and reused for every call. Also here: the reads of `weir fire
  * --dry-run` over its throw-away store (engine/exec/dryrun.c).
  */
 #ifndef WR_RUNSTATE_H
@@ -58,6 +58,8 @@ void wr_runstate_due_deferred(struct wr_runstate *s, int64_t now, int limit,
  * once done with *body (it is valid until then); no other wr_runstate_body_begin before it.
  */
 bool wr_runstate_body_begin(struct wr_runstate *s, const char *event_id, const char **body);
+
+/* Ends a wr_runstate_body_begin: the body it gave is no longer valid. */
 void wr_runstate_body_end(struct wr_runstate *s);
 
 /* One stored step row; every pointer is borrowed for the callback's duration only. */
