@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "actions/action.h"
+#include "engine/base/clock.h"
 #include "engine/graph/directory.h"
 #include "engine/graph/graph.h"
 #include "engine/graph/graph_parse.h"
@@ -593,9 +594,7 @@ static void create_user_existing(void *arg, const struct wr_directory_result *r)
     bool ours = op->post_attempts > 1;
     int64_t created =
         iso_ms(json_object_get_string(json_object_object_get(r->object, "createdDateTime")));
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t now = wr_clock_wall_ms(); /* against Graph's createdDateTime: wall time */
     if (!wr_action_dry_run(op->ctx) &&
         (ours || (created >= 0 && now - created < WR_DIRECTORY_REPLICA_WINDOW_MS))) {
         /* Freshly created: later steps may meet a replica without it (seen created). */

@@ -17,7 +17,6 @@
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +25,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "engine/base/clock.h"
 #include "engine/net/http_guard.h"
 #include "engine/net/http_reply.h"
 #include "engine/net/listener.h"
@@ -43,7 +43,7 @@ struct wr_admin {
     struct event_base *base;
     /* the evhttp behind its guard (limits: connections, deadlines, sizes) */
     struct wr_listener *listener;
-    sqlite3 *db; /* the admin's own connection: reads, and retry/cancel writes */
+    struct sqlite3 *db; /* the admin's own connection: reads, and retry/cancel writes */
     struct wr_journal *journal;
     struct wr_graph *graph;
     struct wr_runner *runner;
@@ -53,13 +53,6 @@ struct wr_admin {
     struct probe *probe;            /* /readyz's journal probe in flight, or NULL */
     unsigned char token_digest[32]; /* SHA-256 of the token: compared, never the token */
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* {====== replies ====== */
 
@@ -250,17 +243,7 @@ struct probe {
 /* Whether the store answers a read; a message in err when not. */
 static bool journal_ok(struct wr_admin *a, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(a->db, "SELECT 1 FROM runs LIMIT 1", -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_step(st);
-    }
-    bool ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
-    if (!ok) {
-        snprintf(err, errlen, "%s", sqlite3_errmsg(a->db));
-    }
-    sqlite3_finalize(st);
-    return ok;
+    return wr_history_readable(a->db, err, errlen);
 }
 
 /* The answer, from the journal's health as it is now (stuck: a probe timed out). */
@@ -368,7 +351,7 @@ static void on_readyz(struct wr_admin *a, struct evhttp_request *req)
         return;
     }
     wr_journal_get_health(a->journal, &h);
-    if (h.checked_at >= now_ms() - READYZ_FRESH_MS) {
+    if (h.checked_mono >= wr_clock_mono_ms() - READYZ_FRESH_MS) {
         readyz_answer(a, req, false);
         return;
     }
@@ -410,24 +393,19 @@ static void gauge(struct wr_buf *b, const char *name, const char *help, double v
     wr_metrics_sample(b, name, v, NULL);
 }
 
+static void runs_sample(void *arg, const char *workflow, const char *status, int64_t n)
+{
+    wr_metrics_sample(arg, "weir_runs", (double)n, "workflow", workflow, "status", status, NULL);
+}
+
 /* weir_runs{workflow,status}: what the store holds now, read at scrape time. */
 static void runs_by_state(struct wr_admin *a, struct wr_buf *b)
 {
-    sqlite3_stmt *st = NULL;
+    char err[256];
     wr_metrics_family(b, "weir_runs", "gauge", "Runs in the store, by workflow and status.");
-    if (sqlite3_prepare_v2(a->db,
-                           "SELECT workflow, status, count(*) FROM runs GROUP BY workflow, status "
-                           "ORDER BY workflow, status",
-                           -1, &st, NULL) != SQLITE_OK) {
-        wr_log(WR_LOG_WARN, "metrics: cannot count runs", "error", sqlite3_errmsg(a->db), NULL);
-        return;
+    if (wr_history_count_by_state(a->db, runs_sample, b, err, sizeof(err)) != 0) {
+        wr_log(WR_LOG_WARN, "metrics: cannot count runs", "error", err, NULL);
     }
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        wr_metrics_sample(b, "weir_runs", (double)sqlite3_column_int64(st, 2), "workflow",
-                          (const char *)sqlite3_column_text(st, 0), "status",
-                          (const char *)sqlite3_column_text(st, 1), NULL);
-    }
-    sqlite3_finalize(st);
 }
 
 static void on_metrics(struct wr_admin *a, struct evhttp_request *req)
@@ -578,7 +556,8 @@ static void on_list(struct wr_admin *a, struct evhttp_request *req, const char *
             goto out;
         }
     }
-    int rc = wr_history_list_page(a->db, &f, now_ms(), &list, next, sizeof(next), err, sizeof(err));
+    int rc = wr_history_list_page(a->db, &f, wr_clock_wall_ms(), &list, next, sizeof(next), err,
+                                  sizeof(err));
     if (rc != 0) {
         reply_history_error(req, rc, err);
         goto out;
@@ -673,7 +652,7 @@ static void on_retry(struct wr_admin *a, struct evhttp_request *req, const char 
     if (!journal_writable(a, req, false)) {
         return;
     }
-    int rc = wr_history_retry(a->db, id, same == 1, now_ms(), &run, err, sizeof(err));
+    int rc = wr_history_retry(a->db, id, same == 1, wr_clock_wall_ms(), &run, err, sizeof(err));
     if (rc != 0) {
         reply_history_error(req, rc, err);
         return;
@@ -703,7 +682,7 @@ static void on_cancel(struct wr_admin *a, struct evhttp_request *req, const char
     if (!journal_writable(a, req, false)) {
         return;
     }
-    int rc = wr_history_cancel(a->db, id, now_ms(), &run, err, sizeof(err));
+    int rc = wr_history_cancel(a->db, id, wr_clock_wall_ms(), &run, err, sizeof(err));
     if (rc != 0) {
         reply_history_error(req, rc, err);
         return;
@@ -941,7 +920,7 @@ void wr_admin_free(struct wr_admin *a)
         a->probe->a = NULL;
         probe_answer_all(a->probe, false);
     }
-    sqlite3_close(a->db);
+    wr_journal_close_reader(a->db);
     OPENSSL_cleanse(a->token_digest, sizeof(a->token_digest));
     free(a);
 }

@@ -10,10 +10,7 @@
 
 #include <event2/event.h>
 #include <event2/thread.h>
-#include <errno.h>
 #include <getopt.h>
-#include <sqlite3.h>
-#include <time.h>
 #include <unistd.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,14 +21,14 @@
 #include "actions/action.h"
 #include "engine/config.h"
 #include "engine/daemon.h"
+#include "engine/base/clock.h"
 #include "engine/base/duration.h"
 #include "engine/store/history.h"
 #include "engine/store/ingest.h"
 #include "engine/store/journal.h"
 #include "engine/base/log.h"
-#include "engine/exec/run.h"
+#include "engine/exec/dryrun.h"
 #include "engine/base/secret.h"
-#include "engine/graph/directory.h"
 #include "engine/graph/graph.h"
 #include "engine/lua/lua_host.h"
 #include "engine/base/strutil.h"
@@ -450,105 +447,14 @@ static int cmd_run(int argc, char **argv)
     return wr_daemon_run(config_path, ingest_only);
 }
 
-/* {====== fire --dry-run ====== */
-
-struct dry {
-    struct event_base *base;
-    struct wr_runner *runner;
-    sqlite3 *db;
-    struct event *check;
-    int64_t deadline;
-    bool stored;
-    bool timed_out;
-    char error[300];
-};
-
-static void on_dry_stored(void *arg, const struct wr_ingest_result *res)
-{
-    struct dry *d = arg;
-    if (res->rc != 0) {
-        snprintf(d->error, sizeof(d->error), "%s", res->error ? res->error : "storage error");
-        event_base_loopexit(d->base, NULL);
-        return;
-    }
-    d->stored = true;
-    wr_runner_kick(d->runner);
-}
-
-static void on_dry_check(evutil_socket_t fd, short what, void *arg)
-{
-    struct dry *d = arg;
-    (void)fd;
-    (void)what;
-    sqlite3_stmt *st = NULL;
-    bool done = false;
-    if (d->stored &&
-        sqlite3_prepare_v2(d->db,
-                           "SELECT count(*) FROM runs WHERE status IN ('queued', "
-                           "'running', 'retrying', 'waiting')",
-                           -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-        done = sqlite3_column_int(st, 0) == 0 && wr_runner_active(d->runner) == 0;
-    }
-    sqlite3_finalize(st);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    if (!done && (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 > d->deadline) {
-        d->timed_out = true;
-        done = true;
-    }
-    if (done) {
-        event_base_loopexit(d->base, NULL);
-    }
-}
-
-static void print_json_indented(const char *label, const char *text)
-{
-    struct json_object *v = wr_json_parse_str(text);
-    const char *s =
-        v ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                  JSON_C_TO_STRING_NOSLASHESCAPE)
-          : (text ? text : "null");
-    printf("    %s:", label);
-    bool first = true;
-    for (const char *p = s; *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t n = nl ? (size_t)(nl - p) : strlen(p);
-        printf("%s%.*s\n", first ? " " : "      ", (int)n, p);
-        first = false;
-        p += n + (nl ? 1 : 0);
-    }
-    json_object_put(v);
-}
-
 /*
- * Runs wf on event without touching the tenant: a throw-away journal, a read-only Graph
- * client, actions in dry-run mode (lookups only, mutations planned). Prints each step.
+ * Runs wf on event without touching the tenant (engine/exec/dryrun.h): reads the credentials
+ * (a dry run still signs in, for its lookups) and prints the report.
  */
 static int fire_dry_run(struct wr_config *cfg, const struct wr_workflow *wf,
                         struct json_object *event, struct wr_diags *d)
 {
-    char tmpl[] = "/tmp/weir-dry-run-XXXXXX", err[512];
-    struct dry dr = {0};
-    struct wr_journal *journal = NULL;
-    struct wr_ingest *ingest = NULL;
-    struct wr_graph *graph = NULL;
-    struct wr_directory *dir = NULL;
-    int rc = WR_EXIT_RUNTIME;
-
-    if (!mkdtemp(tmpl)) {
-        wr_diags_add(d, NULL, 0, 0, NULL, "cannot create a temporary directory: %s",
-                     strerror(errno));
-        return WR_EXIT_RUNTIME;
-    }
-    char *state = wr_path_join(tmpl, "dry-run.db");
-    evthread_use_pthreads();
-    dr.base = event_base_new();
-    journal = wr_journal_open(dr.base, state, 0, err, sizeof(err));
-    if (!journal) {
-        wr_diags_add(d, NULL, 0, 0, NULL, "%s", err);
-        goto out;
-    }
+    char err[512];
     struct wr_config_credentials cred = {0};
     if (wr_config_read_credentials(cfg, &cred, err, sizeof(err)) != 0) {
         wr_diags_add(d, NULL, 0, 0, NULL,
@@ -556,8 +462,7 @@ static int fire_dry_run(struct wr_config *cfg, const struct wr_workflow *wf,
                      "lookups)",
                      cred.failed ? cred.failed : "graph", err);
         wr_config_credentials_clear(&cred);
-        rc = WR_EXIT_INVALID;
-        goto out;
+        return WR_EXIT_INVALID;
     }
     struct wr_graph_options go = {
         .authority = cfg->graph.authority,
@@ -568,122 +473,18 @@ static int fire_dry_run(struct wr_config *cfg, const struct wr_workflow *wf,
         .client_key_pem = cred.key_pem,
         .base_url = cfg->graph.base_url,
         .scope = cfg->graph.scope,
-        .read_only = true, /* the second guard: nothing but GETs can leave */
+        .read_only = true,
     };
-    graph = wr_graph_new(dr.base, &go, err, sizeof(err));
+    int rc = wr_dryrun(&go, wf, event, stdout, err, sizeof(err));
     wr_config_credentials_clear(&cred);
-    struct wr_directory_options dopt = {.base_url = cfg->graph.base_url};
-    dir = graph ? wr_directory_new(dr.base, graph, &dopt) : NULL;
-    struct wr_workflow_set one = {(struct wr_workflow **)&wf, 1};
-    struct wr_runner_options ro = {.dry_run = true, .poll_ms = 50};
-    dr.runner =
-        dir ? wr_runner_new(dr.base, journal, state, &one, graph, dir, &ro, err, sizeof(err))
-            : NULL;
-    dr.db = dr.runner ? wr_journal_open_reader(state, err, sizeof(err)) : NULL;
-    if (!dr.db) {
-        wr_diags_add(d, NULL, 0, 0, NULL, "%s", err);
-        goto out;
-    }
-    ingest = wr_ingest_new(dr.base, journal);
-    struct wr_ingest_event ev = {.event = event};
-    if (wr_ingest_submit(ingest, "manual dry run", NULL, &wf, 1, &ev, 1, on_dry_stored, &dr) != 0) {
-        goto out;
-    }
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    dr.deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 120000;
-    dr.check = event_new(dr.base, -1, EV_PERSIST, on_dry_check, &dr);
-    struct timeval tv = {0, 50000};
-    event_add(dr.check, &tv);
-    event_base_loop(dr.base, EVLOOP_NO_EXIT_ON_EMPTY);
-    if (dr.error[0] || dr.timed_out) {
-        wr_diags_add(d, NULL, 0, 0, NULL, "dry run: %s",
-                     dr.timed_out ? "the run did not finish within 2 minutes" : dr.error);
-        goto out;
-    }
-
-    sqlite3_stmt *st = NULL;
-    /* A failed run's error is stored once, in its failed step's row (engine/exec/run.h). */
-    sqlite3_prepare_v2(dr.db,
-                       "SELECT status, coalesce(error, (SELECT error FROM steps WHERE run_id = "
-                       "runs.id AND status = 'failed' AND idx < 1000 ORDER BY idx DESC LIMIT 1)) "
-                       "FROM runs",
-                       -1, &st, NULL);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        printf("dry run of %s: the workflow does not match this event (its when: is false); "
-               "nothing would run\n",
-               wf->name);
-        sqlite3_finalize(st);
-        rc = WR_EXIT_OK;
-        goto out;
-    }
-    bool failed = strcmp((const char *)sqlite3_column_text(st, 0), "failed") == 0;
-    printf("dry run of %s: the run would end %s%s%s\nNothing was sent to Graph but reads; "
-           "the writes below were planned, not made.%s\n\n",
-           wf->name, (const char *)sqlite3_column_text(st, 0),
-           sqlite3_column_text(st, 1) ? ": " : "",
-           sqlite3_column_text(st, 1) ? (const char *)sqlite3_column_text(st, 1) : "",
-           failed ? "\n(A dry run sees the tenant as it is now: what an earlier step would "
-                    "create does not exist yet for the later ones.)"
-                  : "");
-    sqlite3_finalize(st);
-    sqlite3_prepare_v2(dr.db, "SELECT idx, status, args, output, error FROM steps ORDER BY idx", -1,
-                       &st, NULL);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        int64_t idx = sqlite3_column_int64(st, 0);
-        bool on_err = idx >= 1000;
-        const struct wr_step *s = on_err ? &wf->on_error[idx - 1000] : &wf->steps[idx];
-        const char *what = s->kind == WR_STEP_ACTION   ? s->action->name
-                           : s->kind == WR_STEP_SCRIPT ? "script"
-                                                       : "wait";
-        printf("%s  %-10s %s%s%s\n", s->path, (const char *)sqlite3_column_text(st, 1), what,
-               s->id ? "  id=" : "", s->id ? s->id : "");
-        if (sqlite3_column_text(st, 2)) {
-            print_json_indented("arguments", (const char *)sqlite3_column_text(st, 2));
+    if (rc != 0) {
+        if (err[0]) {
+            wr_diags_add(d, NULL, 0, 0, NULL, "%s", err);
         }
-        if (sqlite3_column_text(st, 3)) {
-            struct json_object *o = wr_json_parse_str((const char *)sqlite3_column_text(st, 3));
-            struct json_object *plan = NULL, *output = NULL;
-            if (json_object_object_get_ex(o, "plan", &plan) &&
-                json_object_object_get_ex(o, "output", &output)) {
-                print_json_indented("would send", json_object_to_json_string(plan));
-                print_json_indented("output", json_object_to_json_string(output));
-            } else {
-                print_json_indented("output", (const char *)sqlite3_column_text(st, 3));
-            }
-            json_object_put(o);
-        }
-        if (sqlite3_column_text(st, 4)) {
-            printf("    error: %s\n", (const char *)sqlite3_column_text(st, 4));
-        }
+        return WR_EXIT_RUNTIME;
     }
-    sqlite3_finalize(st);
-    rc = WR_EXIT_OK;
-out:
-    if (dr.check) {
-        event_free(dr.check);
-    }
-    sqlite3_close(dr.db);
-    wr_runner_free(dr.runner);
-    wr_ingest_free(ingest);
-    wr_graph_free(graph);
-    wr_directory_free(dir);
-    wr_journal_close(journal);
-    if (dr.base) {
-        event_base_free(dr.base);
-    }
-    unlink(state);
-    char *wal = wr_xasprintf("%s-wal", state), *shm = wr_xasprintf("%s-shm", state);
-    unlink(wal);
-    unlink(shm);
-    free(wal);
-    free(shm);
-    rmdir(tmpl);
-    free(state);
-    return rc;
+    return WR_EXIT_OK;
 }
-
-/* }====== */
 
 struct fire_wait {
     struct event_base *base;
@@ -843,13 +644,6 @@ out:
 
 /* {====== history ====== */
 
-static int64_t history_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* What the history commands read: the store from weir.yaml's `state:`, and the workflows. */
 struct history_ctx {
     struct wr_config *cfg;
@@ -859,7 +653,7 @@ struct history_ctx {
 
 static void history_close(struct history_ctx *h)
 {
-    sqlite3_close(h->db);
+    wr_journal_close_reader(h->db);
     wr_workflow_set_free(h->set);
     wr_config_free(h->cfg);
 }
@@ -981,7 +775,8 @@ static int cmd_runs(int argc, char **argv)
         return rc;
     }
     /* Page by page (at most WR_HISTORY_MAX_LIMIT runs in memory), however many are asked. */
-    int64_t now = history_now(), total = 0, left = f.limit > 0 ? f.limit : WR_HISTORY_DEFAULT_LIMIT;
+    int64_t now = wr_clock_wall_ms(), total = 0,
+            left = f.limit > 0 ? f.limit : WR_HISTORY_DEFAULT_LIMIT;
     size_t shown = 0;
     struct wr_history_table table;
     char cursor[WR_HISTORY_CURSOR_MAX] = "", next[WR_HISTORY_CURSOR_MAX] = "";
@@ -1118,7 +913,7 @@ static int cmd_show(int argc, char **argv)
         if (json) {
             print_json(shown);
         } else {
-            char *text = wr_history_format_run(shown, history_now());
+            char *text = wr_history_format_run(shown, wr_clock_wall_ms());
             fputs(text, stdout);
             free(text);
         }
@@ -1142,8 +937,8 @@ static char *resume_point(struct json_object *run)
             continue;
         }
         int64_t idx = json_object_object_get_ex(s, "idx", &v) ? json_object_get_int64(v) : 0;
-        if (idx >= 1000) {
-            wr_buf_addf(&b, "on_error step %lld", (long long)(idx - 1000 + 1));
+        if (idx >= WR_ON_ERROR_BASE) {
+            wr_buf_addf(&b, "on_error step %lld", (long long)(idx - WR_ON_ERROR_BASE + 1));
         } else {
             wr_buf_addf(&b, "step %lld", (long long)idx + 1);
             if (total) {
@@ -1180,7 +975,8 @@ static int cmd_retry(int argc, char **argv)
     }
     char id[128];
     if (wr_history_resolve(h.db, run, id, sizeof(id), err, sizeof(err)) != 0 ||
-        wr_history_retry(h.db, id, same_version, history_now(), &after, err, sizeof(err)) != 0) {
+        wr_history_retry(h.db, id, same_version, wr_clock_wall_ms(), &after, err, sizeof(err)) !=
+            0) {
         fprintf(stderr, "weir: %s\n", err);
         rc = WR_EXIT_INVALID;
     } else {
@@ -1220,7 +1016,7 @@ static int cmd_cancel(int argc, char **argv)
     }
     char id[128];
     if (wr_history_resolve(h.db, run, id, sizeof(id), err, sizeof(err)) != 0 ||
-        wr_history_cancel(h.db, id, history_now(), &after, err, sizeof(err)) != 0) {
+        wr_history_cancel(h.db, id, wr_clock_wall_ms(), &after, err, sizeof(err)) != 0) {
         fprintf(stderr, "weir: %s\n", err);
         rc = WR_EXIT_INVALID;
     } else {

@@ -5,7 +5,7 @@
 #ifndef WR_CLI_H
 #define WR_CLI_H
 
-#include "engine/base/exit_code.h" /* WR_EXIT_*, documented in `weir --help` */
+#include "engine/base/exit_code.h" /* WR_EXIT_*: what wr_cli_main returns */
 
 /* Runs one weir command line; returns the process exit code. */
 int wr_cli_main(int argc, char **argv);

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "engine/admin.h"
-#include "engine/cli.h"
+#include "engine/base/exit_code.h"
 #include "engine/config.h"
 #include "engine/graph/directory.h"
 #include "engine/graph/graph.h"

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/base/clock.h"
 #include "engine/base/secret.h"
 #include "engine/base/strutil.h"
 
@@ -108,13 +109,13 @@ void wr_log(enum wr_log_level level, const char *msg, ...)
     if (level < min_level) {
         return;
     }
-    struct timespec ts;
     struct tm tm;
     char when[40];
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
+    int64_t ns = wr_clock_wall_ns();
+    time_t sec = (time_t)(ns / 1000000000);
+    gmtime_r(&sec, &tm);
     size_t n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(when + n, sizeof(when) - n, ".%03ldZ", ts.tv_nsec / 1000000);
+    snprintf(when + n, sizeof(when) - n, ".%03ldZ", (long)(ns % 1000000000 / 1000000));
 
     va_list ap;
     va_start(ap, msg);

@@ -17,7 +17,6 @@
 
 #include <event2/event.h>
 #include <json-c/json.h>
-#include <sqlite3.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,9 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/base/clock.h"
 #include "engine/exec/action_run.h"
 #include "engine/base/duration.h"
 #include "engine/store/journal.h"
+#include "engine/store/runstate.h"
 #include "engine/base/json.h"
 #include "engine/base/log.h"
 #include "engine/lua/lua_host.h"
@@ -36,8 +37,6 @@
 #include "engine/base/strutil.h"
 #include "engine/base/timestamp.h"
 #include "engine/lang/workflow_set.h"
-
-#define ON_ERROR_BASE 1000 /* steps.idx of on_error step i is ON_ERROR_BASE + i */
 
 /* A workflow set and the runs in memory that started on it (see wr_runner_set_workflows). */
 struct set_use {
@@ -49,7 +48,7 @@ struct set_use {
 struct wr_runner {
     struct event_base *base;
     struct wr_journal *journal;
-    sqlite3 *db; /* reading connection */
+    struct wr_runstate *rs; /* reading connection, its statements prepared once */
     const struct wr_workflow_set *set;
     struct set_use *uses; /* the current set first, then older ones still used by runs */
     struct wr_graph *graph;
@@ -61,14 +60,9 @@ struct wr_runner {
     size_t active;
     struct json_object *active_ids; /* run id -> null: in progress here */
     struct event *poll;
-    struct event *kick;      /* a poll on the next loop turn: many kicks in one turn, one poll */
-    sqlite3_stmt *due[2];    /* prepared once: open runs in rowid order; deferred runs now due */
-    sqlite3_stmt *body;      /* an event's body, read only for the runs that start */
-    sqlite3_stmt *steps;     /* a run's stored steps, to resume it where it stopped */
-    sqlite3_stmt *cancelled; /* was the run cancelled (by `weir cancel`) meanwhile? */
-    sqlite3_stmt *crashes;   /* a run's stored crash count */
-    int64_t cursor;          /* queued runs up to this rowid were started (or are in memory) */
-    bool rescan;             /* the next poll looks at every open run, not just after cursor */
+    struct event *kick; /* a poll on the next loop turn: many kicks in one turn, one poll */
+    int64_t cursor;     /* queued runs up to this rowid were started (or are in memory) */
+    bool rescan;        /* the next poll looks at every open run, not just after cursor */
     bool stopping;
     int max_crashes;     /* runs.max_crashes */
     bool crashed_before; /* the previous daemon crashed: stored crash counts are true */
@@ -99,20 +93,6 @@ struct exec {
     bool replica_lag;        /* the attempt being recorded failed for replica lag */
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static const struct wr_step *current_step(const struct exec *x)
 {
     if (x->in_on_error) {
@@ -123,7 +103,7 @@ static const struct wr_step *current_step(const struct exec *x)
 
 static int64_t step_row(const struct exec *x)
 {
-    return (int64_t)x->idx + (x->in_on_error ? ON_ERROR_BASE : 0);
+    return (int64_t)x->idx + (x->in_on_error ? WR_ON_ERROR_BASE : 0);
 }
 
 /* One run less uses u; a set that is no longer current is forgotten with its last run. */
@@ -174,8 +154,7 @@ static void exec_release(struct exec *x)
         if (!x->carry) {
             x->carry = wr_journal_batch_new();
         }
-        wr_journal_batch_add_op(
-            x->carry, "UPDATE runs SET crashes = max(crashes - 1, 0) WHERE id = ?", "t", x->id);
+        wr_runstate_uncount_crash(x->carry, x->id);
     }
     suspect_release(x);
     if (x->carry) {
@@ -274,17 +253,7 @@ static void set_run(struct wr_journal_batch *b, const char *id, const char *stat
                     const char *msg)
 {
     char *error = wr_text_cap(msg, WR_STORED_ERROR_MAX);
-    if (next_at > 0) {
-        wr_journal_batch_add_op(b,
-                                "UPDATE runs SET status = ?, next_at = ?, error = ?, "
-                                "updated_at = ? WHERE id = ? AND status <> 'cancelled'",
-                                "titit", status, next_at, error, now_ms(), id);
-    } else {
-        wr_journal_batch_add_op(b,
-                                "UPDATE runs SET status = ?, next_at = NULL, error = ?, "
-                                "updated_at = ? WHERE id = ? AND status <> 'cancelled'",
-                                "ttit", status, error, now_ms(), id);
-    }
+    wr_runstate_set_run(b, id, status, next_at, error, wr_clock_wall_ms());
     free(error);
 }
 
@@ -293,48 +262,28 @@ static void set_step(struct wr_journal_batch *b, struct exec *x, const char *sta
 {
     char *error = wr_text_cap(msg, WR_STORED_ERROR_MAX);
     const struct wr_step *s = current_step(x);
-    int64_t now = now_ms();
+    int64_t now = wr_clock_wall_ms();
     if (x->counted && strcmp(status, "running") != 0) {
         /* A step finished (or paused durably): this start did not end in a crash loop. */
-        wr_journal_batch_add_op(b, "UPDATE runs SET crashes = 0 WHERE id = ?", "t", x->id);
+        wr_runstate_reset_crashes(b, x->id);
         x->counted = false;
         suspect_release(x);
     }
     bool started = strcmp(status, "running") == 0 || strcmp(status, "waiting") == 0;
     bool open = started || strcmp(status, "retrying") == 0;
     int64_t started_at = strcmp(status, "running") == 0 ? now : x->wait_started;
-    /* NULL keeps what is stored (coalesce): started_at only changes when a step starts. */
-    const char *sql =
-        "INSERT INTO steps (run_id, idx, step_id, status, attempts, started_at, finished_at, "
-        "args, output, error, throttled_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (run_id, idx) DO UPDATE SET status = excluded.status, attempts = "
-        "excluded.attempts, started_at = coalesce(excluded.started_at, started_at), "
-        "finished_at = excluded.finished_at, args = coalesce(excluded.args, args), output = "
-        "excluded.output, error = excluded.error, throttled_since = excluded.throttled_since";
+    /* NULL (-1) keeps what is stored: started_at only changes when a step starts. */
     const char *sid = s && s->id ? s->id : NULL;
     int64_t attempts = x->attempts;
-    /* Parameters 6 and 7 are an integer or NULL; the va_list needs the matching type. */
     if (started && open) {
-        wr_journal_batch_add_op(b, sql,
-                                "titti"
-                                "it"
-                                "ttti",
-                                x->id, step_row(x), sid, status, attempts, started_at,
-                                (const char *)NULL, args, output, error, x->throttled_since);
+        wr_runstate_set_step(b, x->id, step_row(x), sid, status, attempts, started_at, -1, args,
+                             output, error, x->throttled_since);
     } else if (open) {
-        wr_journal_batch_add_op(b, sql,
-                                "titti"
-                                "tt"
-                                "ttti",
-                                x->id, step_row(x), sid, status, attempts, (const char *)NULL,
-                                (const char *)NULL, args, output, error, x->throttled_since);
+        wr_runstate_set_step(b, x->id, step_row(x), sid, status, attempts, -1, -1, args, output,
+                             error, x->throttled_since);
     } else {
-        wr_journal_batch_add_op(b, sql,
-                                "titti"
-                                "ti"
-                                "ttti",
-                                x->id, step_row(x), sid, status, attempts, (const char *)NULL, now,
-                                args, output, error, x->throttled_since);
+        wr_runstate_set_step(b, x->id, step_row(x), sid, status, attempts, -1, now, args, output,
+                             error, x->throttled_since);
     }
     free(error);
 }
@@ -410,7 +359,7 @@ static bool throttle_wait(struct exec *x, struct wr_journal_batch *b, int64_t re
                           const char *error, const char *args, char **error_out)
 {
     const struct wr_step *s = current_step(x);
-    int64_t now = now_ms();
+    int64_t now = wr_clock_wall_ms();
     if (!x->throttled_since) {
         x->throttled_since = now;
     }
@@ -458,7 +407,7 @@ static void step_done_throttled(struct exec *x, bool ok, bool retriable, int64_t
     bool replica_lag = x->replica_lag;
     x->replica_lag = false;
     if (x->attempt_started) {
-        int64_t ms = mono_ms() - x->attempt_started;
+        int64_t ms = wr_clock_mono_ms() - x->attempt_started;
         wr_metrics_step(x->wf->name, s->action ? s->action->name : "script", (double)ms / 1000.0);
         snprintf(took, sizeof(took), "%lldms", (long long)ms);
         x->attempt_started = 0;
@@ -499,7 +448,7 @@ static void step_done_throttled(struct exec *x, bool ok, bool retriable, int64_t
         }
         delay = delay / 2 + (int64_t)(random() % (delay / 2 + 1));
         set_step(b, x, "retrying", args, NULL, error);
-        set_run(b, x->id, "retrying", now_ms() + delay, NULL);
+        set_run(b, x->id, "retrying", wr_clock_wall_ms() + delay, NULL);
         char attempt[16], in[32];
         snprintf(attempt, sizeof(attempt), "%d", x->attempts);
         snprintf(in, sizeof(in), "%lldms", (long long)delay);
@@ -628,7 +577,7 @@ static struct json_object *rendered_args_for(struct exec *x, char *err, size_t e
 static void start_action(struct exec *x)
 {
     const struct wr_step *s = current_step(x);
-    x->attempt_started = mono_ms(); /* the step's own time, after its "running" commit */
+    x->attempt_started = wr_clock_mono_ms(); /* the step's own time, after its "running" commit */
     char err[1024];
     struct json_object *args = rendered_args_for(x, err, sizeof(err));
     if (!args) {
@@ -653,7 +602,7 @@ static void start_action(struct exec *x)
 static void run_script(struct exec *x)
 {
     const struct wr_step *s = current_step(x);
-    x->attempt_started = mono_ms();
+    x->attempt_started = wr_clock_mono_ms();
     struct json_object *ctx = json_object_new_object(), *out = NULL;
     struct json_object *run = json_object_new_object();
     char err[2048], *trace = NULL;
@@ -716,25 +665,26 @@ static void run_wait(struct exec *x)
         }
     } else {
         if (!x->wait_started) {
-            x->wait_started = now_ms();
+            x->wait_started = wr_clock_wall_ms();
         }
         until = x->wait_started + s->wait_ms;
     }
     if (x->r->dry_run) {
         struct json_object *out = json_object_new_object();
-        json_object_object_add(out, "would_wait_ms", json_object_new_int64(until - now_ms()));
+        json_object_object_add(out, "would_wait_ms",
+                               json_object_new_int64(until - wr_clock_wall_ms()));
         step_done(x, true, false, out, NULL, NULL);
         json_object_put(out);
         return;
     }
-    if (now_ms() >= until) {
+    if (wr_clock_wall_ms() >= until) {
         struct json_object *out = json_object_new_object();
         step_done(x, true, false, out, NULL, NULL);
         json_object_put(out);
         return;
     }
     if (!x->wait_started) {
-        x->wait_started = now_ms();
+        x->wait_started = wr_clock_wall_ms();
     }
     struct wr_journal_batch *b = wr_journal_batch_new();
     set_step(b, x, "waiting", NULL, NULL, NULL);
@@ -744,11 +694,7 @@ static void run_wait(struct exec *x)
 
 static bool cancelled(const struct exec *x)
 {
-    sqlite3_stmt *st = x->r->cancelled;
-    sqlite3_bind_text(st, 1, x->id, -1, SQLITE_STATIC);
-    bool yes = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
-    sqlite3_reset(st);
-    return yes;
+    return wr_runstate_cancelled(x->r->rs, x->id);
 }
 
 static void run_step(struct exec *x)
@@ -810,59 +756,67 @@ static void run_step(struct exec *x)
 
 /* {====== picking up due runs ====== */
 
+/* What resume_point gathers from a run's stored steps. */
+struct resume {
+    struct exec *x;
+    size_t first_main, first_err;
+    bool failed_main;
+    int attempts_main, attempts_err;
+    int64_t wait_main, wait_err, throttled_main, throttled_err;
+};
+
+static void resume_row(void *arg, const struct wr_runstate_step *row)
+{
+    struct resume *p = arg;
+    struct exec *x = p->x;
+    int64_t idx = row->idx;
+    const char *id = row->step_id;
+    const char *status = row->status;
+    bool on_err = idx >= WR_ON_ERROR_BASE;
+    size_t i = (size_t)(on_err ? idx - WR_ON_ERROR_BASE : idx);
+    bool done = strcmp(status, "succeeded") == 0 || strcmp(status, "skipped") == 0;
+    const struct wr_step *s = on_err ? (i < x->wf->non_error ? &x->wf->on_error[i] : NULL)
+                                     : (i < x->wf->nsteps ? &x->wf->steps[i] : NULL);
+    if (strcmp(status, "failed") == 0 && s && s->continue_on_error) {
+        done = true;
+        x->had_errors = true;
+    }
+    if (strcmp(status, "failed") == 0 && !on_err && !done) {
+        p->failed_main = true;
+        if (!x->error) {
+            x->error = json_object_new_object();
+            const char *e = row->error;
+            json_object_object_add(x->error, "message", json_object_new_string(e ? e : ""));
+        }
+    }
+    if (done && id && row->output) {
+        struct json_object *out = json_tokener_parse(row->output);
+        json_object_object_add(x->outputs, id, out);
+    }
+    size_t *first = on_err ? &p->first_err : &p->first_main;
+    if (done && *first == i) {
+        *first = i + 1;
+    } else if (!done && *first == i) {
+        int *attempts = on_err ? &p->attempts_err : &p->attempts_main;
+        int64_t *wait = on_err ? &p->wait_err : &p->wait_main;
+        *attempts = row->attempts;
+        *(on_err ? &p->throttled_err : &p->throttled_main) = row->throttled_since;
+        if (strcmp(status, "waiting") == 0) {
+            *wait = row->started_at;
+        }
+    }
+}
+
 /* Positions x where its stored steps say it stopped. */
 static void resume_point(struct exec *x)
 {
-    sqlite3_stmt *st = x->r->steps;
-    size_t first_main = 0, first_err = 0;
-    bool failed_main = false;
-    sqlite3_bind_text(st, 1, x->id, -1, SQLITE_STATIC);
-    int attempts_main = 0, attempts_err = 0;
-    int64_t wait_main = 0, wait_err = 0, throttled_main = 0, throttled_err = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        int64_t idx = sqlite3_column_int64(st, 0);
-        const char *id = (const char *)sqlite3_column_text(st, 1);
-        const char *status = (const char *)sqlite3_column_text(st, 2);
-        bool on_err = idx >= ON_ERROR_BASE;
-        size_t i = (size_t)(on_err ? idx - ON_ERROR_BASE : idx);
-        bool done = strcmp(status, "succeeded") == 0 || strcmp(status, "skipped") == 0;
-        const struct wr_step *s = on_err ? (i < x->wf->non_error ? &x->wf->on_error[i] : NULL)
-                                         : (i < x->wf->nsteps ? &x->wf->steps[i] : NULL);
-        if (strcmp(status, "failed") == 0 && s && s->continue_on_error) {
-            done = true;
-            x->had_errors = true;
-        }
-        if (strcmp(status, "failed") == 0 && !on_err && !done) {
-            failed_main = true;
-            if (!x->error) {
-                x->error = json_object_new_object();
-                const char *e = (const char *)sqlite3_column_text(st, 6);
-                json_object_object_add(x->error, "message", json_object_new_string(e ? e : ""));
-            }
-        }
-        if (done && id && sqlite3_column_type(st, 4) != SQLITE_NULL) {
-            struct json_object *out = json_tokener_parse((const char *)sqlite3_column_text(st, 4));
-            json_object_object_add(x->outputs, id, out);
-        }
-        size_t *first = on_err ? &first_err : &first_main;
-        if (done && *first == i) {
-            *first = i + 1;
-        } else if (!done && *first == i) {
-            int *attempts = on_err ? &attempts_err : &attempts_main;
-            int64_t *wait = on_err ? &wait_err : &wait_main;
-            *attempts = sqlite3_column_int(st, 3);
-            *(on_err ? &throttled_err : &throttled_main) = sqlite3_column_int64(st, 7);
-            if (strcmp(status, "waiting") == 0) {
-                *wait = sqlite3_column_int64(st, 5);
-            }
-        }
-    }
-    sqlite3_reset(st);
-    x->in_on_error = failed_main;
-    x->idx = failed_main ? first_err : first_main;
-    x->attempts = failed_main ? attempts_err : attempts_main;
-    x->wait_started = failed_main ? wait_err : wait_main;
-    x->throttled_since = failed_main ? throttled_err : throttled_main;
+    struct resume p = {.x = x};
+    wr_runstate_each_step(x->r->rs, x->id, resume_row, &p);
+    x->in_on_error = p.failed_main;
+    x->idx = p.failed_main ? p.first_err : p.first_main;
+    x->attempts = p.failed_main ? p.attempts_err : p.attempts_main;
+    x->wait_started = p.failed_main ? p.wait_err : p.wait_main;
+    x->throttled_since = p.failed_main ? p.throttled_err : p.throttled_main;
 }
 
 static const struct wr_workflow *find_workflow(const struct wr_runner *r, const char *name)
@@ -874,16 +828,10 @@ static const struct wr_workflow *find_workflow(const struct wr_runner *r, const 
    counts it left say nothing). */
 static int stored_crashes(struct wr_runner *r, const char *id)
 {
-    int n = 0;
     if (!r->crashed_before) {
         return 0;
     }
-    sqlite3_bind_text(r->crashes, 1, id, -1, SQLITE_STATIC);
-    if (sqlite3_step(r->crashes) == SQLITE_ROW) {
-        n = sqlite3_column_int(r->crashes, 0);
-    }
-    sqlite3_reset(r->crashes);
-    return n;
+    return wr_runstate_crashes(r->rs, id);
 }
 
 /* The run was in progress at max_crashes crashes in a row: it is failed where it stands. */
@@ -900,7 +848,7 @@ static void park(struct exec *x, int crashes)
         set_step(b, x, "failed", NULL, NULL, why);
     }
     set_run(b, x->id, "failed", 0, why);
-    wr_journal_batch_add_op(b, "UPDATE runs SET crashes = 0 WHERE id = ?", "t", x->id);
+    wr_runstate_reset_crashes(b, x->id);
     wr_metrics_run_finished(x->wf->name, "failed");
     wr_log(WR_LOG_ERROR, "run parked after repeated crashes", "run", x->id, "workflow", x->wf->name,
            "error", why, NULL);
@@ -950,11 +898,9 @@ static bool start_run(struct wr_runner *r, const char *id, const char *workflow,
     }
     struct wr_journal_batch *b = wr_journal_batch_new();
     set_run(b, x->id, "running", 0, NULL);
-    wr_journal_batch_add_op(b, "UPDATE runs SET workflow_hash = ? WHERE id = ?", "tt", wf->hash,
-                            x->id);
+    wr_runstate_set_hash(b, x->id, wf->hash);
     /* Durable with the first commit, before any effect; a finished step sets it back to 0. */
-    wr_journal_batch_add_op(b, "UPDATE runs SET crashes = ? WHERE id = ?", "it",
-                            (int64_t)crashes + 1, x->id);
+    wr_runstate_set_crashes(b, x->id, (int64_t)crashes + 1);
     x->counted = true;
     if (crashes > 0) {
         x->suspect = true;
@@ -964,56 +910,11 @@ static bool start_run(struct wr_runner *r, const char *id, const char *workflow,
     return true;
 }
 
-/*
- * The runs that may start, oldest first. Two indexed reads instead of one query over every
- * open run (which sorted the whole queue, on the loop thread, after each finished run):
- * runs of each open status with no next_at, in rowid order straight from the runs_status
- * index (status, next_at, rowid), and deferred runs whose next_at has come. A run whose
- * concurrency key has an earlier open run waits its turn (an index lookup per candidate).
- */
-#define DUE_OPEN                                                                                   \
-    "SELECT r.rowid, r.id, r.workflow, r.event_id, r.concurrency_key IS NOT NULL FROM runs r "     \
-    "WHERE r.status = ?1 AND r.next_at IS NULL AND r.rowid > ?3 "                                  \
-    "AND NOT EXISTS (SELECT 1 FROM runs o WHERE r.concurrency_key IS NOT NULL "                    \
-    "AND o.concurrency_key = r.concurrency_key AND o.status IN ('queued', 'running', "             \
-    "'retrying', 'waiting') AND o.rowid < r.rowid) "                                               \
-    "ORDER BY r.rowid LIMIT ?2"
-#define DUE_DEFERRED                                                                               \
-    "SELECT r.rowid, r.id, r.workflow, r.event_id, r.concurrency_key IS NOT NULL FROM runs r "     \
-    "WHERE r.status IN ('queued', 'running', 'retrying', 'waiting') AND r.next_at <= ?1 "          \
-    "AND NOT EXISTS (SELECT 1 FROM runs o WHERE r.concurrency_key IS NOT NULL "                    \
-    "AND o.concurrency_key = r.concurrency_key AND o.status IN ('queued', 'running', "             \
-    "'retrying', 'waiting') AND o.rowid < r.rowid) "                                               \
-    "ORDER BY r.rowid LIMIT ?2"
-
-struct due_run {
-    int64_t rowid;
-    char *id, *workflow, *event_id;
-    bool keyed;
-};
-
 static int cmp_due(const void *a, const void *b)
 {
-    int64_t x = ((const struct due_run *)a)->rowid, y = ((const struct due_run *)b)->rowid;
+    int64_t x = ((const struct wr_runstate_due *)a)->rowid,
+            y = ((const struct wr_runstate_due *)b)->rowid;
     return (x > y) - (x < y);
-}
-
-/* Appends up to limit rows of st (bound by the caller) to *v. */
-static void collect_due(sqlite3_stmt *st, struct due_run **v, size_t *n, size_t *cap)
-{
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (*n == *cap) {
-            *cap = *cap ? *cap * 2 : 64;
-            *v = wr_xrealloc(*v, *cap * sizeof(**v));
-        }
-        struct due_run *d = &(*v)[(*n)++];
-        d->rowid = sqlite3_column_int64(st, 0);
-        d->id = wr_xstrdup((const char *)sqlite3_column_text(st, 1));
-        d->workflow = wr_xstrdup((const char *)sqlite3_column_text(st, 2));
-        d->event_id = wr_xstrdup((const char *)sqlite3_column_text(st, 3));
-        d->keyed = sqlite3_column_int(st, 4) != 0;
-    }
-    sqlite3_reset(st);
 }
 
 /*
@@ -1039,18 +940,13 @@ static void poll_due(struct wr_runner *r)
     r->rescan = false;
     /* Enough to fill every free slot even when the runs in memory come first. */
     int limit = r->max_concurrent * 2;
-    struct due_run *v = NULL;
+    struct wr_runstate_due *v = NULL;
     size_t n = 0, cap = 0;
     for (size_t i = 0; i < (full ? 4u : 1u); i++) {
-        sqlite3_bind_text(r->due[0], 1, open_statuses[i], -1, SQLITE_STATIC);
-        sqlite3_bind_int(r->due[0], 2, limit);
-        sqlite3_bind_int64(r->due[0], 3, full ? 0 : r->cursor);
-        collect_due(r->due[0], &v, &n, &cap);
+        wr_runstate_due_open(r->rs, open_statuses[i], limit, full ? 0 : r->cursor, &v, &n, &cap);
     }
     if (full) {
-        sqlite3_bind_int64(r->due[1], 1, now_ms());
-        sqlite3_bind_int(r->due[1], 2, limit);
-        collect_due(r->due[1], &v, &n, &cap);
+        wr_runstate_due_deferred(r->rs, wr_clock_wall_ms(), limit, &v, &n, &cap);
     }
     if (n > 1) {
         qsort(v, n, sizeof(*v), cmp_due);
@@ -1058,17 +954,16 @@ static void poll_due(struct wr_runner *r)
     bool advancing = true;
     int64_t cursor = full ? 0 : r->cursor;
     for (size_t i = 0; i < n; i++) {
-        struct due_run *d = &v[i];
+        struct wr_runstate_due *d = &v[i];
         if (json_object_object_get_ex(r->active_ids, d->id, NULL)) {
             /* in memory already */
         } else if (r->active < (size_t)r->max_concurrent) {
-            sqlite3_bind_text(r->body, 1, d->event_id, -1, SQLITE_STATIC);
-            if (sqlite3_step(r->body) == SQLITE_ROW &&
-                !start_run(r, d->id, d->workflow, (const char *)sqlite3_column_text(r->body, 0),
-                           d->keyed)) {
+            const char *body;
+            if (wr_runstate_body_begin(r->rs, d->event_id, &body) &&
+                !start_run(r, d->id, d->workflow, body, d->keyed)) {
                 advancing = false; /* a suspect waiting for the one in progress */
             }
-            sqlite3_reset(r->body);
+            wr_runstate_body_end(r->rs);
         } else {
             advancing = false; /* no slot: this one and those after wait for the next poll */
         }
@@ -1139,24 +1034,8 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
                "time",
                "marker", r->crash_marker, NULL);
     }
-    r->db = wr_journal_open_reader(state_path, err, errlen);
-    if (!r->db) {
-        wr_runner_free(r);
-        return NULL;
-    }
-    if (sqlite3_prepare_v2(r->db, DUE_OPEN, -1, &r->due[0], NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(r->db, DUE_DEFERRED, -1, &r->due[1], NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(r->db, "SELECT body FROM events WHERE id = ?", -1, &r->body, NULL) !=
-            SQLITE_OK ||
-        sqlite3_prepare_v2(r->db,
-                           "SELECT idx, step_id, status, attempts, output, started_at, error, "
-                           "throttled_since FROM steps WHERE run_id = ? ORDER BY idx",
-                           -1, &r->steps, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(r->db, "SELECT status = 'cancelled' FROM runs WHERE id = ?", -1,
-                           &r->cancelled, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(r->db, "SELECT crashes FROM runs WHERE id = ?", -1, &r->crashes, NULL) !=
-            SQLITE_OK) {
-        snprintf(err, errlen, "cannot read due runs: %s", sqlite3_errmsg(r->db));
+    r->rs = wr_runstate_open(state_path, err, errlen);
+    if (!r->rs) {
         wr_runner_free(r);
         return NULL;
     }
@@ -1237,13 +1116,7 @@ void wr_runner_free(struct wr_runner *r)
     if (r->kick) {
         event_free(r->kick);
     }
-    sqlite3_finalize(r->due[0]);
-    sqlite3_finalize(r->due[1]);
-    sqlite3_finalize(r->body);
-    sqlite3_finalize(r->steps);
-    sqlite3_finalize(r->cancelled);
-    sqlite3_finalize(r->crashes);
-    sqlite3_close(r->db);
+    wr_runstate_close(r->rs);
     json_object_put(r->active_ids);
     free(r->crash_marker);
     free(r);

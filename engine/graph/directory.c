@@ -24,6 +24,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "engine/base/clock.h"
 #include "engine/graph/graph.h"
 #include "engine/graph/graph_parse.h"
 #include "engine/base/strutil.h"
@@ -77,7 +78,7 @@ struct wr_directory {
     struct wr_graph *g;
     char *base_url;
     int64_t ttl_ms;
-    int64_t (*now_ms)(void *);
+    wr_clock_fn now_ms;
     void *clock_arg;
     struct lookup *lookups;
     struct cache_entry *cache;
@@ -91,10 +92,8 @@ struct wr_directory {
 
 static int64_t monotonic_ms(void *unused)
 {
-    struct timespec ts;
     (void)unused;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return wr_clock_mono_ms();
 }
 
 static int64_t now_ms(const struct wr_directory *d)

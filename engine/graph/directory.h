@@ -29,6 +29,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "engine/base/clock.h"
+
 struct event_base;
 struct wr_graph;
 struct wr_graph_result;
@@ -39,7 +41,7 @@ struct wr_directory_options {
     int64_t cache_ttl_ms; /* SKU, role and group caches; 0 = 1 hour; -1 = no caching */
     /* Monotonic clock in ms for the TTLs and the replica-lag window; NULL = CLOCK_MONOTONIC.
        Tests inject their own. */
-    int64_t (*now_ms)(void *clock_arg);
+    wr_clock_fn now_ms;
     void *clock_arg;
 };
 

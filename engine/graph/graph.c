@@ -33,6 +33,7 @@
 #include <sys/queue.h>
 #include <time.h>
 
+#include "engine/base/clock.h"
 #include "engine/graph/graph_parse.h"
 #include "engine/net/curl_loop.h"
 #include "engine/base/secret.h"
@@ -201,22 +202,6 @@ struct wr_graph_trace {
 /* }====== */
 
 /* {====== Helpers ====== */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t epoch_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void ms_to_tv(int64_t ms, struct timeval *tv)
 {
@@ -903,7 +888,7 @@ static void pace_arm(struct wr_graph *g, int64_t now)
 static void on_pace_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct wr_graph *g = arg;
-    int64_t now = now_ms();
+    int64_t now = wr_clock_mono_ms();
     struct greq *r;
 
     (void)fd;
@@ -1154,7 +1139,7 @@ static void xfer_start(struct wr_graph *g, struct xfer *x)
     }
     xfer_set_method(x, x->kind == XK_BATCH ? "POST" : first->method);
     x->token_gen = g->token_gen;
-    x->sent_ms = now_ms();
+    x->sent_ms = wr_clock_mono_ms();
     for (size_t i = 0; i < x->n; i++) {
         struct greq *r = x->reqs[i];
 
@@ -1218,7 +1203,8 @@ static void token_start(struct wr_graph *g)
         /* A fresh assertion per call: each has its own jti and ten minutes of validity, so a
          * retry an hour later never replays an expired or already used one. base64url text
          * needs no escaping. */
-        assertion = wr_graph_cert_assertion(g->cert, g->token_url, g->client_id, epoch_ms() / 1000);
+        assertion =
+            wr_graph_cert_assertion(g->cert, g->token_url, g->client_id, wr_clock_wall_ms() / 1000);
         if (id != NULL && scope != NULL && assertion != NULL) {
             x->req_body =
                 wr_xasprintf("grant_type=client_credentials&client_id=%s&client_assertion_type=%s"
@@ -1258,7 +1244,7 @@ static void token_start(struct wr_graph *g)
         return; /* waiting requests stay queued; the next flush tries again */
     }
     xfer_set_method(x, "POST");
-    x->sent_ms = now_ms();
+    x->sent_ms = wr_clock_mono_ms();
     g->stats.token_fetches++;
     TAILQ_INSERT_TAIL(&g->active, x, link);
     g->token_xfer = x;
@@ -1338,7 +1324,7 @@ static const char *curl_message(const struct xfer *x, CURLcode res)
 
 static void token_done(struct wr_graph *g, struct xfer *x, CURLcode res)
 {
-    int64_t now = now_ms();
+    int64_t now = wr_clock_mono_ms();
     struct wr_graph_token_answer ans = {0};
     long status = 0;
     char *code = NULL, *msg = NULL;
@@ -1409,7 +1395,7 @@ static void token_done(struct wr_graph *g, struct xfer *x, CURLcode res)
             g->stats.throttled++;
         }
         if (x->retry_after != NULL) {
-            ra = wr_graph_parse_retry_after(x->retry_after, epoch_ms());
+            ra = wr_graph_parse_retry_after(x->retry_after, wr_clock_wall_ms());
         }
     }
 failed:
@@ -1525,10 +1511,10 @@ static enum outcome apply_answer(struct greq *r, const struct answer *a)
         g->stats.throttled++;
         if (a->ra_ms >= 0 && classes != 0) {
             /* The app and tenant are throttled: every request of the scope would meet 429s. */
-            pause_set(g, classes, now_ms() + a->ra_ms);
+            pause_set(g, classes, wr_clock_mono_ms() + a->ra_ms);
             g->stats.scope_pauses++;
         } else if (a->ra_ms >= 0) {
-            holdoff_set(g, r, now_ms() + a->ra_ms);
+            holdoff_set(g, r, wr_clock_mono_ms() + a->ra_ms);
         }
     }
     if (status == 401 && code != NULL && strcmp(code, "InvalidAuthenticationToken") == 0 &&
@@ -1646,12 +1632,12 @@ static void graph_done(struct wr_graph *g, struct xfer *x, CURLcode res)
     }
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
     if (x->retry_after != NULL) {
-        ra = wr_graph_parse_retry_after(x->retry_after, epoch_ms());
+        ra = wr_graph_parse_retry_after(x->retry_after, wr_clock_wall_ms());
     }
     throttled = status == 429;
     body = wr_graph_parse_json(x->resp.data, x->resp.len);
     if (x->kind == XK_BATCH && status == 200) {
-        nitems = wr_graph_parse_batch(body, x->n, epoch_ms(), items, seen);
+        nitems = wr_graph_parse_batch(body, x->n, wr_clock_wall_ms(), items, seen);
     }
     if (nitems >= 0) {
         throttled = batch_answers(g, x, items, (size_t)nitems, seen);
@@ -1693,7 +1679,7 @@ static void graph_done(struct wr_graph *g, struct xfer *x, CURLcode res)
         }
     }
     if (!throttled) {
-        ramp_grow(g, x->cls, now_ms());
+        ramp_grow(g, x->cls, wr_clock_mono_ms());
     }
     json_object_put(body);
 }
@@ -1738,7 +1724,7 @@ static bool unpack_paused(struct wr_graph *g, struct xfer *x, int64_t now)
 static void pump(struct wr_graph *g)
 {
     struct xfer *x;
-    int64_t now = now_ms();
+    int64_t now = wr_clock_mono_ms();
 
     while ((x = TAILQ_FIRST(&g->ready)) != NULL && g->inflight < g->max_concurrency) {
         if (unpack_paused(g, x, now)) {
@@ -1781,7 +1767,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
     struct wr_graph *g = arg;
     struct greq *batch[GRAPH_BATCH_LIMIT], *r;
     size_t nb = 0, bmax = g->batch_max > 1 ? (size_t)g->batch_max : 1;
-    int64_t now = now_ms();
+    int64_t now = wr_clock_mono_ms();
 
     (void)fd;
     (void)what;
@@ -2041,12 +2027,11 @@ struct wr_graph *wr_graph_new(struct event_base *base, const struct wr_graph_opt
     g->timeout_ms = opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
     g->read_only = opts->read_only;
     g->bucket = g->writes_per_150s > 0 ? g->writes_per_150s : 0;
-    g->bucket_ms = now_ms();
+    g->bucket_ms = wr_clock_mono_ms();
     {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        g->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)g;
+        int64_t ns = wr_clock_wall_ns();
+        g->rng = ((uint64_t)(ns % 1000000000) << 20) ^ (uint64_t)(ns / 1000000000) ^
+                 (uint64_t)(uintptr_t)g;
         if (g->rng == 0) {
             g->rng = 0x9E3779B97F4A7C15ULL;
         }
@@ -2325,7 +2310,7 @@ char *wr_graph_result_ids(const struct wr_graph_result *res)
 
 int wr_graph_token_status(struct wr_graph *g, char *err, size_t errlen)
 {
-    int64_t now = now_ms();
+    int64_t now = wr_clock_mono_ms();
     if (token_usable(g, now)) {
         return 1;
     }

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/base/clock.h"
 #include "engine/base/duration.h"
 #include "engine/lua/lua_meter.h"
 #include "engine/lua/lua_pattern.h"
@@ -125,9 +126,7 @@ static uint64_t clock_now(struct wr_lua *lua)
     if (lua->clock) {
         return lua->clock(lua->clock_arg);
     }
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    return (uint64_t)wr_clock_mono_ns();
 }
 
 void wr_lua_set_clock(struct wr_lua *lua, wr_lua_clock_fn fn, void *arg)

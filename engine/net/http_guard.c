@@ -61,6 +61,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/base/clock.h"
 #include "engine/base/duration.h"
 #include "engine/net/http_frame.h"
 #include "engine/base/log.h"
@@ -154,13 +155,6 @@ void wr_http_limits_default(struct wr_http_limits *l)
     l->max_connections = WR_HTTP_DEFAULT_MAX_CONNECTIONS;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static struct timeval ms_tv(int64_t ms)
 {
     struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
@@ -235,7 +229,7 @@ static void refusal_text(const struct wr_http_guard *g, int code, const char *wh
 /* Logs a refusal, at most one line per LOG_EVERY_MS per listener (a flood is one line). */
 static void note_refusal(struct wr_http_guard *g, int code, const char *why)
 {
-    int64_t now = now_ms();
+    int64_t now = wr_clock_mono_ms();
     if (g->logged_ms && now - g->logged_ms < LOG_EVERY_MS) {
         g->unlogged++;
         return;
@@ -314,7 +308,7 @@ static void on_linger(evutil_socket_t fd, short what, void *arg)
     struct lingering *l = arg;
     char buf[4096];
     (void)fd;
-    if (what & EV_TIMEOUT || now_ms() >= l->deadline_ms) {
+    if (what & EV_TIMEOUT || wr_clock_mono_ms() >= l->deadline_ms) {
         linger_free(l);
         return;
     }
@@ -346,7 +340,7 @@ static bool linger_start(struct wr_http_guard *g, int fd)
     struct lingering *l = wr_xcalloc(1, sizeof(*l));
     l->g = g;
     l->fd = dup_fd;
-    l->deadline_ms = now_ms() + LINGER_MS;
+    l->deadline_ms = wr_clock_mono_ms() + LINGER_MS;
     l->ev = event_new(g->base, dup_fd, EV_READ | EV_PERSIST, on_linger, l);
     struct timeval tv = ms_tv(LINGER_MS);
     event_add(l->ev, &tv);

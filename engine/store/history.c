@@ -22,9 +22,6 @@
 #include "engine/store/journal.h"
 #include "engine/lang/workflow_set.h"
 
-/* Step rows at or above this idx are the workflow's on_error steps (1000 + i). */
-#define ON_ERROR_BASE 1000
-
 /* A short id keeps "run_" and the 12 hex digits of its creation millisecond, plus one. */
 #define SHORT_ID_MIN 17
 
@@ -196,7 +193,7 @@ static void inherit_error(struct json_object *run, struct json_object *step)
         step_status = json_object_get_string(v);
     }
     if (step_status && strcmp(step_status, "failed") == 0 &&
-        json_object_object_get_ex(step, "idx", &v) && json_object_get_int64(v) < ON_ERROR_BASE &&
+        json_object_object_get_ex(step, "idx", &v) && json_object_get_int64(v) < WR_ON_ERROR_BASE &&
         json_object_object_get_ex(step, "error", &e) && e) {
         json_object_object_add(run, "error", json_object_get(e));
     }
@@ -269,7 +266,7 @@ static struct json_object *reached_step(sqlite3_stmt *st, int *count)
 
     *count = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int idx = sqlite3_column_int(st, 0), kind = idx >= ON_ERROR_BASE;
+        int idx = sqlite3_column_int(st, 0), kind = idx >= WR_ON_ERROR_BASE;
         const char *status = (const char *)sqlite3_column_text(st, 2);
         bool open = status && (strcmp(status, "pending") == 0 || strcmp(status, "running") == 0 ||
                                strcmp(status, "retrying") == 0 || strcmp(status, "waiting") == 0);
@@ -487,6 +484,40 @@ int wr_history_count(sqlite3 *db, int64_t *n, char *err, size_t errlen)
     return rc;
 }
 
+bool wr_history_readable(sqlite3 *db, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM runs LIMIT 1", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    bool ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
+    if (!ok) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    return ok;
+}
+
+int wr_history_count_by_state(sqlite3 *db, wr_history_count_fn fn, void *arg, char *err,
+                              size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT workflow, status, count(*) FROM runs GROUP BY workflow, status "
+                           "ORDER BY workflow, status",
+                           -1, &st, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+        return WR_HISTORY_EDB;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        fn(arg, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+           sqlite3_column_int64(st, 2));
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
 /* }====== */
 
 /* {====== one run ====== */
@@ -635,7 +666,7 @@ static int show_exact(sqlite3 *db, const char *id, struct json_object **out, cha
         json_object_object_add(s, "output", col_json(st, 7));
         json_object_object_add(s, "error", col_capped(st, 8, WR_STORED_ERROR_MAX));
         const char *status = get_str(s, "status");
-        if (status && strcmp(status, "failed") == 0 && get_int_or(s, "idx", 0) < ON_ERROR_BASE) {
+        if (status && strcmp(status, "failed") == 0 && get_int_or(s, "idx", 0) < WR_ON_ERROR_BASE) {
             failed = s; /* the last main step that failed: the run's error when it has none */
         }
         json_object_array_add(steps, s);
@@ -827,10 +858,10 @@ static void annotate_step(struct json_object *step, const struct wr_workflow *wf
         return;
     }
     const struct wr_step *s = NULL;
-    if (idx < ON_ERROR_BASE && (size_t)idx < wf->nsteps) {
+    if (idx < WR_ON_ERROR_BASE && (size_t)idx < wf->nsteps) {
         s = &wf->steps[idx];
-    } else if (idx >= ON_ERROR_BASE && (size_t)(idx - ON_ERROR_BASE) < wf->non_error) {
-        s = &wf->on_error[idx - ON_ERROR_BASE];
+    } else if (idx >= WR_ON_ERROR_BASE && (size_t)(idx - WR_ON_ERROR_BASE) < wf->non_error) {
+        s = &wf->on_error[idx - WR_ON_ERROR_BASE];
     }
     if (s) {
         json_object_object_add(step, "action", json_object_new_string(step_kind_label(s)));
@@ -957,9 +988,9 @@ static void add_padded(struct wr_buf *b, const char *s, size_t width)
 static void add_step_position(struct wr_buf *b, struct json_object *run, struct json_object *step)
 {
     int64_t idx = get_int_or(step, "idx", 0), total;
-    bool on_error = idx >= ON_ERROR_BASE;
+    bool on_error = idx >= WR_ON_ERROR_BASE;
     if (on_error) {
-        idx -= ON_ERROR_BASE;
+        idx -= WR_ON_ERROR_BASE;
         wr_buf_add(b, "on_error ");
     }
     wr_buf_addf(b, "%lld", (long long)idx + 1);

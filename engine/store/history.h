@@ -87,6 +87,21 @@ int wr_history_list(struct sqlite3 *db, const struct wr_history_filter *f, int64
 int wr_history_count(struct sqlite3 *db, int64_t *n, char *err, size_t errlen);
 
 /*
+ * Whether the store answers a read (one row of runs): true, or false with SQLite's message in
+ * err. For /readyz.
+ */
+bool wr_history_readable(struct sqlite3 *db, char *err, size_t errlen);
+
+/*
+ * Calls fn(arg, workflow, status, n) for each workflow and status with the number of runs
+ * stored in it, ordered by workflow then status; the strings are borrowed for the call only.
+ * Returns 0, or WR_HISTORY_EDB with SQLite's message in err when the count cannot start.
+ */
+typedef void (*wr_history_count_fn)(void *arg, const char *workflow, const char *status, int64_t n);
+int wr_history_count_by_state(struct sqlite3 *db, wr_history_count_fn fn, void *arg, char *err,
+                              size_t errlen);
+
+/*
  * Resolves a run id or a unique prefix of one (like git) into id (NUL-terminated, truncated
  * to idlen). Returns 0; WR_HISTORY_ENOTFOUND when no run matches; WR_HISTORY_EAMBIGUOUS when
  * several do (err lists up to 10 of them with workflow and status); WR_HISTORY_EDB.

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/base/clock.h"
 #include "engine/store/journal.h"
 #include "engine/base/log.h"
 #include "engine/lua/lua_host.h"
@@ -43,13 +44,6 @@ struct wr_ingest *wr_ingest_new(struct event_base *base, struct wr_journal *jour
 void wr_ingest_free(struct wr_ingest *in)
 {
     free(in);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -148,7 +142,7 @@ struct wr_ingest_batch *wr_ingest_batch_new(const char *source, struct json_obje
         b->headers = wr_xstrdup(json_object_to_json_string_ext(
             headers, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     }
-    b->at = now_ms();
+    b->at = wr_clock_wall_ms();
     return b;
 }
 

@@ -45,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/base/clock.h"
 #include "engine/base/secret.h"
 #include "engine/base/strutil.h"
 
@@ -270,13 +271,6 @@ static sqlite3 *open_db(const char *path, int flags, char *err, size_t errlen)
 
 /* {====== ids and batches ====== */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void wr_journal_new_id(const char *prefix, char out[40])
 {
     /* Time-ordered (ms, hex) plus a per-process counter and randomness: sortable, unique
@@ -286,15 +280,14 @@ void wr_journal_new_id(const char *prefix, char out[40])
     static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     pthread_mutex_lock(&lock);
     if (!salt) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        salt = (uint32_t)(ts.tv_nsec ^ (ts.tv_sec << 20) ^ (int64_t)getpid() << 8) | 1u;
+        int64_t ns = wr_clock_mono_ns(), sec = ns / 1000000000, nsec = ns % 1000000000;
+        salt = (uint32_t)(nsec ^ (sec << 20) ^ (int64_t)getpid() << 8) | 1u;
     }
     uint32_t c = ++counter;
     pthread_mutex_unlock(&lock);
     /* The counter is not scrambled: ids made in one millisecond still sort in order. */
-    snprintf(out, 40, "%s_%012llx%05x%06x", prefix, (unsigned long long)now_ms(), c & 0xFFFFF,
-             salt & 0xFFFFFF);
+    snprintf(out, 40, "%s_%012llx%05x%06x", prefix, (unsigned long long)wr_clock_wall_ms(),
+             c & 0xFFFFF, salt & 0xFFFFFF);
 }
 
 struct wr_journal_batch *wr_journal_batch_new(void)
@@ -555,7 +548,7 @@ static int find_key(struct stmts *s, const char *scope, const char *key, char or
 /* Writes one batch inside the open transaction. Returns 0 or -1 (error set). */
 static int write_batch(struct wr_journal *j, struct stmts *s, struct wr_journal_batch *b)
 {
-    int64_t now = now_ms();
+    int64_t now = wr_clock_wall_ms();
     /* Within one batch a key may repeat (a split delivery with duplicate elements). */
     for (size_t i = 0; i < b->count; i++) {
         struct wr_journal_event *ev = &b->events[i];
@@ -721,7 +714,8 @@ static bool identity_ok(struct wr_journal *j, char *msg, size_t msglen, char *pu
 /* Writer thread: the group's outcome into the health state (under lock). */
 static void health_record(struct wr_journal *j, bool ok, const char *error)
 {
-    j->health.checked_at = now_ms();
+    j->health.checked_at = wr_clock_wall_ms();
+    j->health.checked_mono = wr_clock_mono_ms();
     if (ok) {
         j->health.ok = true;
         j->health.error[0] = '\0';
@@ -803,8 +797,7 @@ static bool commit_group(struct wr_journal *j, struct stmts *s, bool prepared,
 static void commit_and_hand_over(struct wr_journal *j, struct stmts *s, bool prepared,
                                  struct wr_journal_batch *group)
 {
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t t0 = wr_clock_mono_ns();
     char msg[256] = "";
     bool ok = commit_group(j, s, prepared, group, msg, sizeof(msg));
     size_t n = 0;
@@ -812,8 +805,7 @@ static void commit_and_hand_over(struct wr_journal *j, struct stmts *s, bool pre
         n++;
     }
 
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    uint64_t us = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
+    uint64_t us = (uint64_t)((wr_clock_mono_ns() - t0) / 1000);
     pthread_mutex_lock(&j->lock);
     health_record(j, ok, msg);
     for (int k = 0; k < 8; k++) {
@@ -962,14 +954,10 @@ static void *checkpointer_main(void *arg)
             fdatasync(j->db_fd);
         }
         copied = done;
-        /* The next pass no sooner than CHECKPOINT_MS from now. */
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += CHECKPOINT_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        /* The next pass no sooner than CHECKPOINT_MS from now (ckpt_cv waits on the monotonic
+           clock: a step of the wall clock neither skips nor stretches the pause). */
+        int64_t due = wr_clock_mono_ns() + CHECKPOINT_MS * 1000000LL;
+        struct timespec until = {(time_t)(due / 1000000000), (long)(due % 1000000000)};
         pthread_mutex_lock(&j->lock);
         while (!j->stopping && pthread_cond_timedwait(&j->ckpt_cv, &j->lock, &until) != ETIMEDOUT) {
         }
@@ -1096,7 +1084,7 @@ static int write_probe(sqlite3 *db, const char *path, char *err, size_t errlen)
         exec(db, "ROLLBACK", ignore, sizeof(ignore));
         goto out;
     }
-    sqlite3_bind_int64(st, 1, now_ms());
+    sqlite3_bind_int64(st, 1, wr_clock_wall_ms());
     if (sqlite3_step(st) != SQLITE_DONE) {
         snprintf(msg, sizeof(msg), "%s", sqlite3_errmsg(db));
         exec(db, "ROLLBACK", ignore, sizeof(ignore));
@@ -1130,7 +1118,11 @@ struct wr_journal *wr_journal_open(struct event_base *base, const char *path, in
     j->db_fd = -1;
     pthread_mutex_init(&j->lock, NULL);
     pthread_cond_init(&j->wake, NULL);
-    pthread_cond_init(&j->ckpt_cv, NULL);
+    pthread_condattr_t ckpt_attr;
+    pthread_condattr_init(&ckpt_attr);
+    pthread_condattr_setclock(&ckpt_attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&j->ckpt_cv, &ckpt_attr);
+    pthread_condattr_destroy(&ckpt_attr);
     j->retention_ms = retention_ms > 0 ? retention_ms : WR_JOURNAL_RETENTION_MS;
     j->path = wr_xstrdup(path);
     j->wal_path = wr_xasprintf("%s-wal", path);
@@ -1142,7 +1134,8 @@ struct wr_journal *wr_journal_open(struct event_base *base, const char *path, in
     j->legacy_newest = read_legacy_newest(j->db);
     identity_record(j);
     j->health.ok = true;
-    j->health.checked_at = now_ms();
+    j->health.checked_at = wr_clock_wall_ms();
+    j->health.checked_mono = wr_clock_mono_ms();
     j->done_ev = event_new(base, -1, 0, on_done, j);
     j->retry_ev = evtimer_new(base, on_retry, j);
     if (!j->done_ev || !j->retry_ev) {
@@ -1262,7 +1255,7 @@ int wr_journal_submit(struct wr_journal *j, struct wr_journal_batch *b, wr_journ
 int wr_journal_probe(struct wr_journal *j, wr_journal_done_fn done, void *arg)
 {
     struct wr_journal_batch *b = wr_journal_batch_new();
-    wr_journal_batch_add_op(b, PROBE_SQL, "i", now_ms());
+    wr_journal_batch_add_op(b, PROBE_SQL, "i", wr_clock_wall_ms());
     return wr_journal_submit(j, b, done, arg);
 }
 
@@ -1397,6 +1390,11 @@ struct sqlite3 *wr_journal_open_reader(const char *path, char *err, size_t errle
         return NULL;
     }
     return db;
+}
+
+void wr_journal_close_reader(struct sqlite3 *db)
+{
+    sqlite3_close(db);
 }
 
 void wr_journal_get_stats(struct wr_journal *j, struct wr_journal_stats *out)

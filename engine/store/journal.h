@@ -43,6 +43,10 @@ struct sqlite3;
    row of the step that failed (the run row's stays NULL; history reads it there). */
 #define WR_STORED_ERROR_MAX ((size_t)8 << 10)
 
+/* Where the on_error steps start in the steps table: the row of on_error step i has idx
+   WR_ON_ERROR_BASE + i, the row of the workflow's step i has idx i. */
+#define WR_ON_ERROR_BASE 1000
+
 #define WR_JOURNAL_RETENTION_MS (7LL * 24 * 3600 * 1000) /* duplicate window, default */
 
 /* One run to create with an event. Strings are copied by wr_journal_batch_add_run. */
@@ -185,6 +189,8 @@ int wr_journal_probe(struct wr_journal *j, wr_journal_done_fn done, void *arg);
 struct wr_journal_health {
     bool ok;                 /* the last commit group was made durable (or none failed yet) */
     int64_t checked_at;      /* when it ended (Unix ms); the open's own write when none did yet */
+    int64_t checked_mono;    /* the same moment on the monotonic clock (wr_clock_mono_ms), for
+                                freshness checks that a step of the wall clock must not fool */
     char error[256];         /* !ok: why, e.g. "database or disk is full" */
     uint64_t failed_commits; /* commit groups that failed since the open */
 };
@@ -232,6 +238,9 @@ void wr_journal_release(struct wr_journal_claim *c);
  * message in err when the store does not exist or has a newer schema.
  */
 struct sqlite3 *wr_journal_open_reader(const char *path, char *err, size_t errlen);
+
+/* Closes a connection from wr_journal_open_reader (taken). NULL is fine. */
+void wr_journal_close_reader(struct sqlite3 *db);
 
 /* Commit statistics, for /metrics and the benchmarks. */
 struct wr_journal_stats {

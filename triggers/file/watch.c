@@ -47,6 +47,7 @@
 
 #include "triggers/file/csv.h"
 #include "triggers/trigger.h"
+#include "engine/base/clock.h"
 #include "engine/base/duration.h"
 #include "engine/store/ingest.h"
 #include "engine/base/log.h"
@@ -301,20 +302,6 @@ static int rename_noreplace(const char *from, const char *to)
     }
     unlink(from);
     return 0;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static struct snap snap_of(const struct stat *st)
@@ -869,7 +856,7 @@ static void start_reading(struct job *job)
 static void settle(struct job *job, bool restart)
 {
     struct snap now = snap_path(job->path);
-    int64_t t = mono_ms();
+    int64_t t = wr_clock_mono_ms();
     if (restart || !snap_equal(&now, &job->seen)) {
         job->seen = now;
         job->seen_at = t;
@@ -1049,7 +1036,7 @@ static void submit_chunk(struct job *job)
 static void feed(struct job *job)
 {
     struct read_req *r = job->req;
-    int64_t t0 = mono_us();
+    int64_t t0 = wr_clock_mono_ns() / 1000;
     while (job->next < r->nevents &&
            !(job->batch && wr_ingest_batch_count(job->batch) >= CHUNK_ROWS)) {
         if (!job->batch) {
@@ -1062,7 +1049,7 @@ static void feed(struct job *job)
         n = n < room ? n : room;
         wr_ingest_batch_add(job->batch, job->cands, job->ncands, r->events + job->next, n);
         job->next += n;
-        if (mono_us() - t0 >= SLICE_US) {
+        if (wr_clock_mono_ns() / 1000 - t0 >= SLICE_US) {
             break;
         }
     }
@@ -1286,10 +1273,9 @@ static void take(struct wr_file_watch *fw, struct watch_dir *d, const char *name
     }
     job->format = format;
     job->state = JOB_SETTLING;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    int64_t age_ms = ((int64_t)now.tv_sec - st.st_mtim.tv_sec) * 1000 +
-                     (now.tv_nsec - st.st_mtim.tv_nsec) / 1000000;
+    int64_t now = wr_clock_wall_ns(); /* against the file's mtime: wall time */
+    int64_t age_ms = (now / 1000000000 - st.st_mtim.tv_sec) * 1000 +
+                     (now % 1000000000 - st.st_mtim.tv_nsec) / 1000000;
     /* A rename (or a hard link) brings a complete file; anything but a regular file has
        nothing to settle; a file found unchanged for longer than settle is done being written. */
     if (how == SEEN_RENAMED || how == SEEN_CREATED || !S_ISREG(st.st_mode) || job->settle_ms == 0 ||

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/base/clock.h"
 #include "engine/lang/cron.h"
 #include "engine/base/duration.h"
 #include "engine/store/ingest.h"
@@ -68,13 +69,6 @@ struct wr_schedule {
     size_t count;
     size_t pending;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void iso(int64_t ms, char out[32])
 {
@@ -229,7 +223,7 @@ static void fire_at(struct timer *t, int64_t slot, int64_t fired, bool retry)
 
 static void fire(struct timer *t, int64_t slot)
 {
-    fire_at(t, slot, now_ms(), false);
+    fire_at(t, slot, wr_clock_wall_ms(), false);
 }
 
 static void arm(struct timer *t, int64_t now)
@@ -249,7 +243,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     struct timer *t = arg;
     (void)fd;
     (void)what;
-    int64_t now = now_ms();
+    int64_t now = wr_clock_wall_ms();
     if (now < t->next_ms) {
         /* Woken early (clock adjustments): wait for the rest. */
         int64_t delay = t->next_ms - now;
@@ -327,7 +321,7 @@ err:
 
 void wr_schedule_begin(struct wr_schedule *s)
 {
-    int64_t now = now_ms();
+    int64_t now = wr_clock_wall_ms();
     for (size_t i = 0; i < s->count; i++) {
         catch_up(&s->timers[i], now, s->timers[i].catch_up_ms);
         arm(&s->timers[i], now);

@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "engine/base/clock.h"
 #include "engine/net/http_guard.h"
 #include "engine/net/http_reply.h"
 #include "engine/net/listener.h"
@@ -211,7 +212,7 @@ static bool authenticate(struct wr_webhook_server *srv, struct evhttp_request *r
             .ctx = evhttp_request_get_input_headers(req),
             .peer = peer,
             .len = evbuffer_get_length(buf),
-            .now = (int64_t)time(NULL),
+            .now = wr_clock_wall_ms() / 1000,
         };
         r.body = r.len ? evbuffer_pullup(buf, -1) : NULL;
         code = wr_webhook_auth_verify(auth, &r, why, sizeof(why));

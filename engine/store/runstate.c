@@ -1,0 +1,339 @@
+/*
+ * runstate — the run executor's reads and writes of the journal; see runstate.h.
+ *
+ * The statements are the executor's own, moved here unchanged: the same SQL, prepared once on
+ * the executor's connection, and the same state changes added to its batches in the order it
+ * calls for them.
+ */
+#include "engine/store/runstate.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/base/strutil.h"
+#include "engine/store/journal.h"
+
+#define WR_STR_(x) #x
+#define WR_STR(x)  WR_STR_(x)
+
+struct wr_runstate {
+    sqlite3 *db;
+    sqlite3_stmt *due[2];    /* open runs in rowid order; deferred runs now due */
+    sqlite3_stmt *body;      /* an event's body, read only for the runs that start */
+    sqlite3_stmt *steps;     /* a run's stored steps, to resume it where it stopped */
+    sqlite3_stmt *cancelled; /* was the run cancelled (by `weir cancel`) meanwhile? */
+    sqlite3_stmt *crashes;   /* a run's stored crash count */
+};
+
+/*
+ * The runs that may start, oldest first. Two indexed reads instead of one query over every
+ * open run (which sorted the whole queue, on the loop thread, after each finished run):
+ * runs of each open status with no next_at, in rowid order straight from the runs_status
+ * index (status, next_at, rowid), and deferred runs whose next_at has come. A run whose
+ * concurrency key has an earlier open run waits its turn (an index lookup per candidate).
+ */
+#define DUE_OPEN                                                                                   \
+    "SELECT r.rowid, r.id, r.workflow, r.event_id, r.concurrency_key IS NOT NULL FROM runs r "     \
+    "WHERE r.status = ?1 AND r.next_at IS NULL AND r.rowid > ?3 "                                  \
+    "AND NOT EXISTS (SELECT 1 FROM runs o WHERE r.concurrency_key IS NOT NULL "                    \
+    "AND o.concurrency_key = r.concurrency_key AND o.status IN ('queued', 'running', "             \
+    "'retrying', 'waiting') AND o.rowid < r.rowid) "                                               \
+    "ORDER BY r.rowid LIMIT ?2"
+#define DUE_DEFERRED                                                                               \
+    "SELECT r.rowid, r.id, r.workflow, r.event_id, r.concurrency_key IS NOT NULL FROM runs r "     \
+    "WHERE r.status IN ('queued', 'running', 'retrying', 'waiting') AND r.next_at <= ?1 "          \
+    "AND NOT EXISTS (SELECT 1 FROM runs o WHERE r.concurrency_key IS NOT NULL "                    \
+    "AND o.concurrency_key = r.concurrency_key AND o.status IN ('queued', 'running', "             \
+    "'retrying', 'waiting') AND o.rowid < r.rowid) "                                               \
+    "ORDER BY r.rowid LIMIT ?2"
+
+/* {====== reads ====== */
+
+struct wr_runstate *wr_runstate_open(const char *path, char *err, size_t errlen)
+{
+    struct wr_runstate *s = wr_xcalloc(1, sizeof(*s));
+    s->db = wr_journal_open_reader(path, err, errlen);
+    if (!s->db) {
+        free(s);
+        return NULL;
+    }
+    if (sqlite3_prepare_v2(s->db, DUE_OPEN, -1, &s->due[0], NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, DUE_DEFERRED, -1, &s->due[1], NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "SELECT body FROM events WHERE id = ?", -1, &s->body, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(s->db,
+                           "SELECT idx, step_id, status, attempts, output, started_at, error, "
+                           "throttled_since FROM steps WHERE run_id = ? ORDER BY idx",
+                           -1, &s->steps, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "SELECT status = 'cancelled' FROM runs WHERE id = ?", -1,
+                           &s->cancelled, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "SELECT crashes FROM runs WHERE id = ?", -1, &s->crashes, NULL) !=
+            SQLITE_OK) {
+        snprintf(err, errlen, "cannot read due runs: %s", sqlite3_errmsg(s->db));
+        wr_runstate_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+void wr_runstate_close(struct wr_runstate *s)
+{
+    if (!s) {
+        return;
+    }
+    sqlite3_finalize(s->due[0]);
+    sqlite3_finalize(s->due[1]);
+    sqlite3_finalize(s->body);
+    sqlite3_finalize(s->steps);
+    sqlite3_finalize(s->cancelled);
+    sqlite3_finalize(s->crashes);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+/* Appends the rows of st (bound by the caller) to *v. */
+static void collect_due(sqlite3_stmt *st, struct wr_runstate_due **v, size_t *n, size_t *cap)
+{
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 64;
+            *v = wr_xrealloc(*v, *cap * sizeof(**v));
+        }
+        struct wr_runstate_due *d = &(*v)[(*n)++];
+        d->rowid = sqlite3_column_int64(st, 0);
+        d->id = wr_xstrdup((const char *)sqlite3_column_text(st, 1));
+        d->workflow = wr_xstrdup((const char *)sqlite3_column_text(st, 2));
+        d->event_id = wr_xstrdup((const char *)sqlite3_column_text(st, 3));
+        d->keyed = sqlite3_column_int(st, 4) != 0;
+    }
+    sqlite3_reset(st);
+}
+
+void wr_runstate_due_open(struct wr_runstate *s, const char *status, int limit, int64_t after,
+                          struct wr_runstate_due **v, size_t *n, size_t *cap)
+{
+    sqlite3_bind_text(s->due[0], 1, status, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s->due[0], 2, limit);
+    sqlite3_bind_int64(s->due[0], 3, after);
+    collect_due(s->due[0], v, n, cap);
+}
+
+void wr_runstate_due_deferred(struct wr_runstate *s, int64_t now, int limit,
+                              struct wr_runstate_due **v, size_t *n, size_t *cap)
+{
+    sqlite3_bind_int64(s->due[1], 1, now);
+    sqlite3_bind_int(s->due[1], 2, limit);
+    collect_due(s->due[1], v, n, cap);
+}
+
+bool wr_runstate_body_begin(struct wr_runstate *s, const char *event_id, const char **body)
+{
+    sqlite3_bind_text(s->body, 1, event_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(s->body) != SQLITE_ROW) {
+        *body = NULL;
+        return false;
+    }
+    *body = (const char *)sqlite3_column_text(s->body, 0);
+    return true;
+}
+
+void wr_runstate_body_end(struct wr_runstate *s)
+{
+    sqlite3_reset(s->body);
+}
+
+void wr_runstate_each_step(struct wr_runstate *s, const char *run_id, wr_runstate_step_fn fn,
+                           void *arg)
+{
+    sqlite3_stmt *st = s->steps;
+    sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        struct wr_runstate_step row = {
+            .idx = sqlite3_column_int64(st, 0),
+            .step_id = (const char *)sqlite3_column_text(st, 1),
+            .status = (const char *)sqlite3_column_text(st, 2),
+            .attempts = sqlite3_column_int(st, 3),
+            .output = sqlite3_column_type(st, 4) != SQLITE_NULL
+                          ? (const char *)sqlite3_column_text(st, 4)
+                          : NULL,
+            .started_at = sqlite3_column_int64(st, 5),
+            .error = (const char *)sqlite3_column_text(st, 6),
+            .throttled_since = sqlite3_column_int64(st, 7),
+        };
+        fn(arg, &row);
+    }
+    sqlite3_reset(st);
+}
+
+bool wr_runstate_cancelled(struct wr_runstate *s, const char *run_id)
+{
+    sqlite3_stmt *st = s->cancelled;
+    sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
+    bool yes = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    return yes;
+}
+
+int wr_runstate_crashes(struct wr_runstate *s, const char *run_id)
+{
+    int n = 0;
+    sqlite3_bind_text(s->crashes, 1, run_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(s->crashes) == SQLITE_ROW) {
+        n = sqlite3_column_int(s->crashes, 0);
+    }
+    sqlite3_reset(s->crashes);
+    return n;
+}
+
+/* }====== */
+
+/* {====== state changes ====== */
+
+void wr_runstate_set_run(struct wr_journal_batch *b, const char *run_id, const char *status,
+                         int64_t next_at, const char *error, int64_t updated_at)
+{
+    if (next_at > 0) {
+        wr_journal_batch_add_op(b,
+                                "UPDATE runs SET status = ?, next_at = ?, error = ?, "
+                                "updated_at = ? WHERE id = ? AND status <> 'cancelled'",
+                                "titit", status, next_at, error, updated_at, run_id);
+    } else {
+        wr_journal_batch_add_op(b,
+                                "UPDATE runs SET status = ?, next_at = NULL, error = ?, "
+                                "updated_at = ? WHERE id = ? AND status <> 'cancelled'",
+                                "ttit", status, error, updated_at, run_id);
+    }
+}
+
+void wr_runstate_set_step(struct wr_journal_batch *b, const char *run_id, int64_t idx,
+                          const char *step_id, const char *status, int64_t attempts,
+                          int64_t started_at, int64_t finished_at, const char *args,
+                          const char *output, const char *error, int64_t throttled_since)
+{
+    /* NULL keeps what is stored (coalesce): started_at only changes when a step starts. */
+    const char *sql =
+        "INSERT INTO steps (run_id, idx, step_id, status, attempts, started_at, finished_at, "
+        "args, output, error, throttled_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (run_id, idx) DO UPDATE SET status = excluded.status, attempts = "
+        "excluded.attempts, started_at = coalesce(excluded.started_at, started_at), "
+        "finished_at = excluded.finished_at, args = coalesce(excluded.args, args), output = "
+        "excluded.output, error = excluded.error, throttled_since = excluded.throttled_since";
+    /* Parameters 6 and 7 are an integer or NULL; the va_list needs the matching type. */
+    if (started_at >= 0 && finished_at < 0) {
+        wr_journal_batch_add_op(b, sql,
+                                "titti"
+                                "it"
+                                "ttti",
+                                run_id, idx, step_id, status, attempts, started_at,
+                                (const char *)NULL, args, output, error, throttled_since);
+    } else if (started_at < 0 && finished_at < 0) {
+        wr_journal_batch_add_op(b, sql,
+                                "titti"
+                                "tt"
+                                "ttti",
+                                run_id, idx, step_id, status, attempts, (const char *)NULL,
+                                (const char *)NULL, args, output, error, throttled_since);
+    } else if (started_at < 0) {
+        wr_journal_batch_add_op(b, sql,
+                                "titti"
+                                "ti"
+                                "ttti",
+                                run_id, idx, step_id, status, attempts, (const char *)NULL,
+                                finished_at, args, output, error, throttled_since);
+    } else {
+        wr_journal_batch_add_op(b, sql,
+                                "titti"
+                                "ii"
+                                "ttti",
+                                run_id, idx, step_id, status, attempts, started_at, finished_at,
+                                args, output, error, throttled_since);
+    }
+}
+
+void wr_runstate_set_hash(struct wr_journal_batch *b, const char *run_id, const char *hash)
+{
+    wr_journal_batch_add_op(b, "UPDATE runs SET workflow_hash = ? WHERE id = ?", "tt", hash,
+                            run_id);
+}
+
+void wr_runstate_set_crashes(struct wr_journal_batch *b, const char *run_id, int64_t n)
+{
+    wr_journal_batch_add_op(b, "UPDATE runs SET crashes = ? WHERE id = ?", "it", n, run_id);
+}
+
+void wr_runstate_reset_crashes(struct wr_journal_batch *b, const char *run_id)
+{
+    wr_journal_batch_add_op(b, "UPDATE runs SET crashes = 0 WHERE id = ?", "t", run_id);
+}
+
+void wr_runstate_uncount_crash(struct wr_journal_batch *b, const char *run_id)
+{
+    wr_journal_batch_add_op(b, "UPDATE runs SET crashes = max(crashes - 1, 0) WHERE id = ?", "t",
+                            run_id);
+}
+
+/* }====== */
+
+/* {====== the dry run's store ====== */
+
+/* WR_ON_ERROR_BASE as SQL text: "1000". */
+#define ON_ERROR_BASE_SQL WR_STR(WR_ON_ERROR_BASE)
+#define FIRST_RUN                                                                                  \
+    "SELECT status, coalesce(error, (SELECT error FROM steps WHERE run_id = runs.id AND "          \
+    "status = 'failed' AND idx < " ON_ERROR_BASE_SQL " ORDER BY idx DESC LIMIT 1)) FROM runs"
+
+int wr_runstate_count_open(struct sqlite3 *db, int64_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT count(*) FROM runs WHERE status IN ('queued', "
+                           "'running', 'retrying', 'waiting')",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        *n = sqlite3_column_int(st, 0);
+        rc = 0;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+bool wr_runstate_first_run(struct sqlite3 *db, char **status, char **error)
+{
+    sqlite3_stmt *st = NULL;
+    bool found = false;
+    *status = NULL;
+    *error = NULL;
+    /* A failed run's error is stored once, in its failed step's row (engine/exec/run.h). */
+    sqlite3_prepare_v2(db, FIRST_RUN, -1, &st, NULL);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        found = true;
+        *status = wr_xstrdup((const char *)sqlite3_column_text(st, 0));
+        const char *e = (const char *)sqlite3_column_text(st, 1);
+        *error = e ? wr_xstrdup(e) : NULL;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+void wr_runstate_each_row(struct sqlite3 *db, wr_runstate_row_fn fn, void *arg)
+{
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(db, "SELECT idx, status, args, output, error FROM steps ORDER BY idx", -1,
+                       &st, NULL);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        struct wr_runstate_row row = {
+            .idx = sqlite3_column_int64(st, 0),
+            .status = (const char *)sqlite3_column_text(st, 1),
+            .args = (const char *)sqlite3_column_text(st, 2),
+            .output = (const char *)sqlite3_column_text(st, 3),
+            .error = (const char *)sqlite3_column_text(st, 4),
+        };
+        fn(arg, &row);
+    }
+    sqlite3_finalize(st);
+}
+
+/* }====== */
