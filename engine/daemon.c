@@ -3,7 +3,6 @@
  */
 #include "engine/daemon.h"
 
-#include <assert.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <signal.h>
@@ -26,8 +25,6 @@
 #include "engine/lang/workflow_set.h"
 #include "triggers/trigger.h"
 
-#define MAX_KINDS 16 /* trigger kinds the daemon runs; the registry's count, asserted */
-
 struct daemon {
     struct event_base *base;
     struct wr_config *cfg;
@@ -35,8 +32,7 @@ struct daemon {
     struct wr_journal_claim *claim; /* this process owns the state file */
     struct wr_journal *journal;
     struct wr_ingest *ingest;
-    void *triggers[MAX_KINDS]; /* each kind's runtime (wr_trigger_at(i)), or NULL */
-    size_t nkinds;
+    struct wr_triggers *triggers; /* every trigger kind's runtime (triggers/trigger.h) */
     struct wr_graph *graph;
     struct wr_directory *dir;
     struct wr_runner *runner;
@@ -58,74 +54,33 @@ struct retired {
     struct retired *next;
 };
 
-/* {====== the trigger kinds, walked in registry order ====== */
+/* weir.yaml's address for a kind (wr_trigger_listen_fn). */
+static const char *listen_of(void *arg, const struct wr_trigger_kind *kind)
+{
+    return wr_config_listen(arg, kind);
+}
 
-/* Starts every kind on d->set; logs and returns -1 at the first that fails. */
+/* Starts every trigger kind on d->set; logs and returns -1 when one fails. */
 static int start_triggers(struct daemon *d)
 {
     char err[512];
-    d->nkinds = wr_trigger_count();
-    assert(d->nkinds <= MAX_KINDS);
-    for (size_t i = 0; i < d->nkinds; i++) {
-        const struct wr_trigger_kind *k = wr_trigger_at(i);
-        if (!k->start) {
-            continue;
-        }
-        struct wr_trigger_env env = {
-            .base = d->base,
-            .ingest = d->ingest,
-            .journal = d->journal,
-            .base_dir = d->cfg->dir,
-            .listen = wr_config_listen(d->cfg, k),
-            .limits = &d->cfg->limits,
-        };
-        d->triggers[i] = k->start(&env, d->set, err, sizeof(err));
-        if (!d->triggers[i]) {
-            char what[128];
-            snprintf(what, sizeof(what), "cannot start the %s", k->what);
-            wr_log(WR_LOG_ERROR, what, "error", err, NULL);
-            return -1;
-        }
+    const struct wr_trigger_kind *failed = NULL;
+    struct wr_trigger_env env = {
+        .base = d->base,
+        .ingest = d->ingest,
+        .journal = d->journal,
+        .base_dir = d->cfg->dir,
+        .limits = &d->cfg->limits,
+    };
+    d->triggers = wr_triggers_start(&env, listen_of, d->cfg, d->set, &failed, err, sizeof(err));
+    if (!d->triggers) {
+        char what[128];
+        snprintf(what, sizeof(what), "cannot start the %s", failed->what);
+        wr_log(WR_LOG_ERROR, what, "error", err, NULL);
+        return -1;
     }
     return 0;
 }
-
-/* Work accepted by the triggers and not yet committed. */
-static size_t triggers_pending(struct daemon *d)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < d->nkinds; i++) {
-        const struct wr_trigger_kind *k = wr_trigger_at(i);
-        n += d->triggers[i] && k->pending ? k->pending(d->triggers[i]) : 0;
-    }
-    return n;
-}
-
-/* True when a kind holds work that points into a replaced set (see retired). */
-static bool triggers_busy(struct daemon *d)
-{
-    for (size_t i = 0; i < d->nkinds; i++) {
-        const struct wr_trigger_kind *k = wr_trigger_at(i);
-        if (d->triggers[i] && k->busy && k->busy(d->triggers[i])) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Freed in the reverse of the start order. */
-static void free_triggers(struct daemon *d)
-{
-    for (size_t i = d->nkinds; i-- > 0;) {
-        const struct wr_trigger_kind *k = wr_trigger_at(i);
-        if (d->triggers[i] && k->free) {
-            k->free(d->triggers[i]);
-        }
-        d->triggers[i] = NULL;
-    }
-}
-
-/* }====== */
 
 /* Checks every 10 ms whether the work already accepted is done, then leaves the loop. */
 static void on_drain(evutil_socket_t fd, short what, void *arg)
@@ -133,7 +88,7 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
     struct daemon *d = arg;
     (void)fd;
     (void)what;
-    size_t waiting = triggers_pending(d) + wr_runner_active(d->runner) +
+    size_t waiting = wr_triggers_pending(d->triggers) + wr_runner_active(d->runner) +
                      (d->journal ? wr_journal_pending(d->journal) : 0);
     if (waiting == 0) {
         event_base_loopexit(d->base, NULL);
@@ -170,7 +125,7 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
     struct daemon *d = arg;
     (void)fd;
     (void)what;
-    bool quiet = !triggers_busy(d);
+    bool quiet = !wr_triggers_busy(d->triggers);
     for (struct retired **p = &d->retired; *p;) {
         struct retired *r = *p;
         r->triggers_done = r->triggers_done || quiet;
@@ -210,7 +165,7 @@ static void reload(struct daemon *d)
     struct wr_workflow_set *set = NULL;
     const char *dir = d->cfg->workflows;
     char err[512], n[32];
-    size_t prepared = 0;
+    const struct wr_trigger_kind *failed = NULL;
 
     wr_log(WR_LOG_INFO, "reloading workflows", "dir", dir, NULL);
     if (wr_workflow_set_load(&dir, 1, d->cfg->dir, d->cfg->env_allow, &set, &diags) != 0) {
@@ -222,22 +177,11 @@ static void reload(struct daemon *d)
                NULL);
         goto err;
     }
-    /* Prepared kinds make nothing visible, so any of them can still be dropped. */
-    for (size_t i = 0; i < d->nkinds; i++) {
-        const struct wr_trigger_kind *k = wr_trigger_at(i);
-        if (d->triggers[i] && k->prepare && k->prepare(d->triggers[i], set, err, sizeof(err))) {
-            char what[160];
-            snprintf(what, sizeof(what), "workflows not reloaded: cannot start the %s", k->what);
-            wr_log(WR_LOG_ERROR, what, "error", err, NULL);
-            goto err;
-        }
-        prepared = i + 1;
-    }
-    for (size_t i = 0; i < d->nkinds; i++) {
-        const struct wr_trigger_kind *k = wr_trigger_at(i);
-        if (d->triggers[i] && k->commit) {
-            k->commit(d->triggers[i], set);
-        }
+    if (wr_triggers_reload(d->triggers, set, &failed, err, sizeof(err)) != 0) {
+        char what[160];
+        snprintf(what, sizeof(what), "workflows not reloaded: cannot start the %s", failed->what);
+        wr_log(WR_LOG_ERROR, what, "error", err, NULL);
+        goto err;
     }
     wr_runner_set_workflows(d->runner, set);
     wr_admin_set_workflows(d->admin, set);
@@ -248,12 +192,6 @@ static void reload(struct daemon *d)
     wr_diags_clear(&diags);
     return;
 err:
-    for (size_t i = 0; i < prepared; i++) {
-        const struct wr_trigger_kind *k = wr_trigger_at(i);
-        if (d->triggers[i] && k->abort) {
-            k->abort(d->triggers[i]);
-        }
-    }
     wr_workflow_set_free(set);
     wr_diags_clear(&diags);
 }
@@ -267,13 +205,10 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
         return;
     }
     /* Work in flight points into what a commit would free: wait for it (ms). */
-    for (size_t i = 0; i < d->nkinds; i++) {
-        const struct wr_trigger_kind *k = wr_trigger_at(i);
-        if (d->triggers[i] && k->reload_wait && k->reload_wait(d->triggers[i])) {
-            struct timeval tv = {0, 20000};
-            evtimer_add(d->reload_retry, &tv);
-            return;
-        }
+    if (wr_triggers_reload_wait(d->triggers)) {
+        struct timeval tv = {0, 20000};
+        evtimer_add(d->reload_retry, &tv);
+        return;
     }
     reload(d);
 }
@@ -292,15 +227,19 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
            sig == SIGTERM ? "TERM" : "INT", NULL);
     /* No new work: listeners close (requests already read keep their reply path), timers
        stop; what was received is finished while on_drain waits. */
-    for (size_t i = 0; i < d->nkinds; i++) {
-        const struct wr_trigger_kind *k = wr_trigger_at(i);
-        if (d->triggers[i] && k->stop_accepting) {
-            k->stop_accepting(d->triggers[i]);
-        }
-    }
+    wr_triggers_stop_accepting(d->triggers);
     wr_admin_set_stopping(d->admin); /* /readyz says so; /healthz and the API stay up */
     wr_runner_stop(d->runner);       /* runs pause at their next durable point */
     on_drain(-1, 0, d);
+}
+
+/* The "<what> ready" line of a trigger kind (wr_triggers_ready). */
+static void log_ready(void *arg, const struct wr_trigger_kind *kind, const char *addr)
+{
+    char what[128];
+    (void)arg;
+    snprintf(what, sizeof(what), "%s ready", kind->what);
+    wr_log(WR_LOG_INFO, what, "addr", addr, NULL);
 }
 
 /* The Graph client, the directory and the executor. Returns 0, or -1 (logged). */
@@ -441,18 +380,11 @@ int wr_daemon_run(const char *config_path, bool ingest_only)
     evsignal_add(d.sigint, NULL);
     evsignal_add(d.sighup, NULL);
 
-    char addr[300], count[32];
+    char count[32];
     snprintf(count, sizeof(count), "%zu", d.set->count);
     wr_log(WR_LOG_INFO, "weir started", "version", WEIR_VERSION, "workflows", count, "state",
            d.cfg->state, "runs", ingest_only ? "off (--ingest-only)" : "on", NULL);
-    for (size_t i = 0; i < d.nkinds; i++) {
-        const struct wr_trigger_kind *k = wr_trigger_at(i);
-        if (d.triggers[i] && k->ready && k->ready(d.triggers[i], addr, sizeof(addr))) {
-            char what[128];
-            snprintf(what, sizeof(what), "%s ready", k->what);
-            wr_log(WR_LOG_INFO, what, "addr", addr, NULL);
-        }
-    }
+    wr_triggers_ready(d.triggers, log_ready, NULL);
     if (d.admin) {
         wr_log(WR_LOG_INFO, "admin listener ready", "addr", wr_admin_addr(d.admin), NULL);
     }
@@ -484,7 +416,7 @@ out:
         event_free(d.reap);
     }
     wr_admin_free(d.admin);
-    free_triggers(&d);
+    wr_triggers_free(d.triggers);
     if (d.ingest) {
         wr_ingest_on_runs(d.ingest, NULL, NULL); /* late commits must not reach a freed runner */
     }

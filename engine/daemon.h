@@ -1,11 +1,13 @@
 /*
- * daemon — `weir run`: one libevent loop with the listeners and triggers of the loaded
- * workflows over the durable journal.
+ * daemon — `weir run`: one libevent loop with every trigger kind, the run executor and the
+ * admin API over the durable journal.
  *
- * Start-up loads weir.yaml and the workflow set (any error: nothing starts), opens the
- * journal, and starts the webhook listener. SIGTERM and SIGINT stop accepting new requests,
- * wait until every request already received has its commit and answer, and exit 0. Until the
- * run executor exists, matched events are stored as queued runs.
+ * Start-up loads weir.yaml and the workflow set (any error: nothing starts), claims and opens
+ * the journal, starts every trigger kind of the registry (triggers/trigger.h: the daemon names
+ * none), then the Graph client, directory and executor (unless ingest-only), then the admin
+ * API. SIGHUP reloads the workflows (all or nothing; in-flight work finishes on the old set).
+ * SIGTERM and SIGINT stop every trigger accepting new work, let runs pause at their next
+ * durable point, wait until everything already received has its commit and answer, and exit 0.
  */
 #ifndef WR_DAEMON_H
 #define WR_DAEMON_H
@@ -13,9 +15,10 @@
 #include <stdbool.h>
 
 /*
- * Runs until a stop signal; returns the process exit code (0, 1 bad config, 3 runtime).
- * ingest_only: store events and queue runs, but execute nothing (no Graph credentials
- * needed) — for maintenance windows and for testing the ingest path alone.
+ * Runs until a stop signal; returns the process exit code (WR_EXIT_OK, WR_EXIT_INVALID for a bad
+ * config or credentials, WR_EXIT_RUNTIME; engine/base/exit_code.h). ingest_only: store events and
+ * queue runs, but execute nothing (no Graph credentials needed) — for maintenance windows and for
+ * testing the ingest path alone.
  */
 int wr_daemon_run(const char *config_path, bool ingest_only);
 

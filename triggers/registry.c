@@ -1,9 +1,12 @@
 /*
- * registry — the table of every trigger kind, built from triggers.def.
+ * registry — the table of every trigger kind, built from triggers.def, and the set of their
+ * runtimes the daemon drives through the slots of trigger.h.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/base/strutil.h"
 #include "triggers/trigger.h"
 
 #define WR_TRIGGER(id) extern const struct wr_trigger_kind wr_trigger_##id;
@@ -55,3 +58,122 @@ const struct wr_trigger_kind *wr_trigger_at(size_t i)
 {
     return i < NKINDS ? kinds[i] : NULL;
 }
+
+/* {====== the runtimes, walked in registry order ====== */
+
+struct wr_triggers {
+    void *rt[NKINDS]; /* kinds[i]'s runtime, or NULL (no start slot) */
+};
+
+struct wr_triggers *wr_triggers_start(const struct wr_trigger_env *env, wr_trigger_listen_fn listen,
+                                      void *arg, const struct wr_workflow_set *set,
+                                      const struct wr_trigger_kind **failed, char *err,
+                                      size_t errlen)
+{
+    struct wr_triggers *ts = wr_xcalloc(1, sizeof(*ts));
+    for (size_t i = 0; i < NKINDS; i++) {
+        const struct wr_trigger_kind *k = kinds[i];
+        if (!k->start) {
+            continue;
+        }
+        struct wr_trigger_env e = *env;
+        e.listen = listen ? listen(arg, k) : NULL;
+        ts->rt[i] = k->start(&e, set, err, errlen);
+        if (!ts->rt[i]) {
+            *failed = k;
+            wr_triggers_free(ts);
+            return NULL;
+        }
+    }
+    return ts;
+}
+
+size_t wr_triggers_pending(struct wr_triggers *ts)
+{
+    size_t n = 0;
+    for (size_t i = 0; ts && i < NKINDS; i++) {
+        n += ts->rt[i] && kinds[i]->pending ? kinds[i]->pending(ts->rt[i]) : 0;
+    }
+    return n;
+}
+
+bool wr_triggers_busy(const struct wr_triggers *ts)
+{
+    for (size_t i = 0; ts && i < NKINDS; i++) {
+        if (ts->rt[i] && kinds[i]->busy && kinds[i]->busy(ts->rt[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool wr_triggers_reload_wait(const struct wr_triggers *ts)
+{
+    for (size_t i = 0; ts && i < NKINDS; i++) {
+        if (ts->rt[i] && kinds[i]->reload_wait && kinds[i]->reload_wait(ts->rt[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int wr_triggers_reload(struct wr_triggers *ts, const struct wr_workflow_set *set,
+                       const struct wr_trigger_kind **failed, char *err, size_t errlen)
+{
+    /* Prepared kinds make nothing visible, so any of them can still be dropped. */
+    for (size_t i = 0; i < NKINDS; i++) {
+        const struct wr_trigger_kind *k = kinds[i];
+        if (ts->rt[i] && k->prepare && k->prepare(ts->rt[i], set, err, errlen) != 0) {
+            *failed = k;
+            for (size_t j = 0; j < i; j++) {
+                if (ts->rt[j] && kinds[j]->abort) {
+                    kinds[j]->abort(ts->rt[j]);
+                }
+            }
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < NKINDS; i++) {
+        if (ts->rt[i] && kinds[i]->commit) {
+            kinds[i]->commit(ts->rt[i], set);
+        }
+    }
+    return 0;
+}
+
+void wr_triggers_stop_accepting(struct wr_triggers *ts)
+{
+    for (size_t i = 0; ts && i < NKINDS; i++) {
+        if (ts->rt[i] && kinds[i]->stop_accepting) {
+            kinds[i]->stop_accepting(ts->rt[i]);
+        }
+    }
+}
+
+void wr_triggers_ready(const struct wr_triggers *ts,
+                       void (*each)(void *arg, const struct wr_trigger_kind *kind,
+                                    const char *addr),
+                       void *arg)
+{
+    char addr[300];
+    for (size_t i = 0; ts && i < NKINDS; i++) {
+        if (ts->rt[i] && kinds[i]->ready && kinds[i]->ready(ts->rt[i], addr, sizeof(addr))) {
+            each(arg, kinds[i], addr);
+        }
+    }
+}
+
+void wr_triggers_free(struct wr_triggers *ts)
+{
+    if (!ts) {
+        return;
+    }
+    for (size_t i = NKINDS; i-- > 0;) {
+        if (ts->rt[i] && kinds[i]->free) {
+            kinds[i]->free(ts->rt[i]);
+        }
+    }
+    free(ts);
+}
+
+/* }====== */

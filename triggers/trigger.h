@@ -106,4 +106,54 @@ size_t wr_trigger_count(void);
 /* The i-th kind (i < wr_trigger_count()), in triggers.def order: the daemon's start order. */
 const struct wr_trigger_kind *wr_trigger_at(size_t i);
 
+/* {====== every kind's runtime, driven together (the daemon holds one set) ====== */
+
+struct wr_triggers;
+
+/* The address of kind under weir.yaml `listen:` (borrowed), or NULL; see wr_trigger_kind.listen. */
+typedef const char *(*wr_trigger_listen_fn)(void *arg, const struct wr_trigger_kind *kind);
+
+/*
+ * Starts every kind with a start slot, in registry order, for the workflows of set (borrowed;
+ * see start). env is copied per kind, with env->listen set from listen(arg, kind). Returns the
+ * set of runtimes (owned: wr_triggers_free), or NULL when a kind fails: then *failed is that
+ * kind, err says why, and the kinds started before it are freed again.
+ */
+struct wr_triggers *wr_triggers_start(const struct wr_trigger_env *env, wr_trigger_listen_fn listen,
+                                      void *arg, const struct wr_workflow_set *set,
+                                      const struct wr_trigger_kind **failed, char *err,
+                                      size_t errlen);
+
+/* Work accepted by every kind and not yet committed (the sum of the pending slots). */
+size_t wr_triggers_pending(struct wr_triggers *ts);
+
+/* True when a kind is busy (see the busy slot). */
+bool wr_triggers_busy(const struct wr_triggers *ts);
+
+/* True when a kind asks a reload to wait (see the reload_wait slot). */
+bool wr_triggers_reload_wait(const struct wr_triggers *ts);
+
+/*
+ * Switches every kind to set (borrowed, outlives the runtimes or the next switch): each kind
+ * prepares it, and only when all did, each commits. Returns 0; or -1 when a kind cannot
+ * prepare it: *failed is that kind, err says why, what the others prepared is aborted and
+ * every kind still serves its old set.
+ */
+int wr_triggers_reload(struct wr_triggers *ts, const struct wr_workflow_set *set,
+                       const struct wr_trigger_kind **failed, char *err, size_t errlen);
+
+/* Stopping: every kind takes no new work (see stop_accepting). */
+void wr_triggers_stop_accepting(struct wr_triggers *ts);
+
+/* Calls each(arg, kind, addr) for every kind whose ready slot gives an address, in order. */
+void wr_triggers_ready(const struct wr_triggers *ts,
+                       void (*each)(void *arg, const struct wr_trigger_kind *kind,
+                                    const char *addr),
+                       void *arg);
+
+/* Frees every runtime, in the reverse of the start order, then ts. NULL is fine. */
+void wr_triggers_free(struct wr_triggers *ts);
+
+/* }====== */
+
 #endif

@@ -262,12 +262,108 @@ static void test_lifecycle(void **state)
     free(wfdir);
 }
 
+static const char *listen_any(void *arg, const struct wr_trigger_kind *kind)
+{
+    (void)arg;
+    return kind->listen ? "127.0.0.1:0" : NULL;
+}
+
+static void count_ready(void *arg, const struct wr_trigger_kind *kind, const char *addr)
+{
+    (void)kind;
+    assert_true(strncmp(addr, "127.0.0.1:", 10) == 0);
+    assert_true(atoi(addr + 10) > 0);
+    (*(int *)arg)++;
+}
+
+/* The set the daemon drives (wr_triggers_*): a kind that cannot start or prepare a set is
+   named, the kinds started before it are freed (the sanitizer build checks), a failed reload
+   leaves every kind on its old set, and a good one goes through. */
+static void test_set(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/weir-test-triggers-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    char *wfdir = wr_path_join(tmpl, "workflows");
+    char *baddir = wr_path_join(tmpl, "bad");
+    assert_int_equal(mkdir(wfdir, 0700), 0);
+    assert_int_equal(mkdir(baddir, 0700), 0);
+    write_file(wfdir, "a.yaml", "name: a\ntrigger: {webhook: {path: /a}}\nsteps: [{wait: 1s}]\n");
+    write_file(wfdir, "c.yaml", "name: c\ntrigger: {file: {dir: drop}}\nsteps: [{wait: 1s}]\n");
+    write_file(baddir, "a.yaml", "name: a\ntrigger: {webhook: {path: /a}}\nsteps: [{wait: 1s}]\n");
+    /* Its dir is a regular file: the file kind cannot watch it. */
+    write_file(baddir, "c.yaml", "name: c\ntrigger: {file: {dir: blocked}}\nsteps: [{wait: 1s}]\n");
+    write_file(tmpl, "blocked", "not a directory\n");
+    struct wr_diags diags = {0};
+    struct wr_workflow_set *set = NULL, *bad = NULL, *next = NULL;
+    const char *dir = wfdir, *bdir = baddir;
+    assert_int_equal(wr_workflow_set_load(&dir, 1, tmpl, NULL, &set, &diags), 0);
+    assert_int_equal(wr_workflow_set_load(&bdir, 1, tmpl, NULL, &bad, &diags), 0);
+    assert_int_equal(wr_workflow_set_load(&dir, 1, tmpl, NULL, &next, &diags), 0);
+
+    evthread_use_pthreads();
+    struct event_base *base = event_base_new();
+    char err[512];
+    char *db = wr_path_join(tmpl, "weir.db");
+    struct wr_journal *journal = wr_journal_open(base, db, 0, err, sizeof(err));
+    assert_non_null(journal);
+    struct wr_ingest *ingest = wr_ingest_new(base, journal);
+    struct wr_trigger_env env = {
+        .base = base, .ingest = ingest, .journal = journal, .base_dir = tmpl};
+    const struct wr_trigger_kind *failed = NULL;
+
+    assert_null(wr_triggers_start(&env, listen_any, NULL, bad, &failed, err, sizeof(err)));
+    assert_ptr_equal(failed, wr_trigger_find("file"));
+    assert_non_null(strstr(err, "blocked"));
+
+    failed = NULL;
+    struct wr_triggers *ts =
+        wr_triggers_start(&env, listen_any, NULL, set, &failed, err, sizeof(err));
+    assert_non_null(ts);
+    assert_null(failed);
+    int ready = 0;
+    wr_triggers_ready(ts, count_ready, &ready);
+    assert_true(ready >= 1);
+
+    assert_int_equal(wr_triggers_reload(ts, bad, &failed, err, sizeof(err)), -1);
+    assert_ptr_equal(failed, wr_trigger_find("file"));
+    loop_for(base, 100);
+    assert_int_equal(wr_triggers_pending(ts), 0);
+    assert_false(wr_triggers_busy(ts));
+    assert_false(wr_triggers_reload_wait(ts));
+    assert_int_equal(wr_triggers_reload(ts, next, &failed, err, sizeof(err)), 0);
+
+    wr_triggers_stop_accepting(ts);
+    size_t pending = 1;
+    for (int tries = 0; tries < 200 && pending > 0; tries++) {
+        loop_for(base, 10);
+        pending = wr_triggers_pending(ts);
+    }
+    assert_int_equal(pending, 0);
+    wr_triggers_free(ts);
+    wr_triggers_free(NULL);
+    wr_ingest_free(ingest);
+    wr_journal_close(journal);
+    event_base_free(base);
+    wr_workflow_set_free(next);
+    wr_workflow_set_free(bad);
+    wr_workflow_set_free(set);
+    wr_diags_clear(&diags);
+    char cmd[4200];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
+    assert_int_equal(system(cmd), 0);
+    free(db);
+    free(baddir);
+    free(wfdir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry),
         cmocka_unit_test(test_slots_coherent),
         cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
