@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,6 +293,34 @@ bool gs_model_set(struct gs_model *m, const char *key, json_object *val)
         return val != NULL && json_object_is_type(val, json_type_string) &&
                gs_model_parse_pim(json_object_get_string(val), &m->pim_forbidden);
     }
+    if (strcmp(key, "expire_delta_tokens") == 0) {
+        if (val == NULL || !json_object_is_type(val, json_type_boolean)) {
+            return false;
+        }
+        m->delta_generation += json_object_get_boolean(val) ? 1 : 0;
+        return true;
+    }
+    if (strcmp(key, "delta_page_size") == 0) {
+        int64_t v = val != NULL && json_object_is_type(val, json_type_int)
+                        ? json_object_get_int64(val)
+                        : -1;
+
+        if (v < 0 || v > 999) {
+            return false;
+        }
+        m->delta_page_size = (long)v;
+        return true;
+    }
+    if (strcmp(key, "delta_expired_status") == 0) {
+        int v =
+            val != NULL && json_object_is_type(val, json_type_int) ? json_object_get_int(val) : 0;
+
+        if (v != 400 && v != 410) {
+            return false;
+        }
+        m->delta_expired_status = v;
+        return true;
+    }
     return false;
 }
 
@@ -302,6 +331,11 @@ void gs_model_json(const struct gs_model *m, json_object *obj)
     json_object_object_add(obj, "replica_lag", json_object_new_double(m->replica_lag));
     json_object_object_add(obj, "timeout_next_create",
                            json_object_new_double(m->timeout_next_create));
+    json_object_object_add(obj, "delta_generation",
+                           json_object_new_int64((int64_t)m->delta_generation));
+    json_object_object_add(obj, "delta_page_size", json_object_new_int64(m->delta_page_size));
+    json_object_object_add(obj, "delta_expired_status",
+                           json_object_new_int(m->delta_expired_status == 410 ? 410 : 400));
     gs_json_add_str(obj, "pim_forbidden",
                     p == 0                          ? "none"
                     : p == GS_MODEL_PIM_ELIGIBILITY ? "eligibility"
@@ -473,10 +507,9 @@ static void next_link(const struct gs_ctx *ctx, const struct gs_req *req, json_o
 
 /* Parses $select against the user schema into sel (GS_U_COUNT slots); *nsel = 0 means none was
  * given. list receives the canonical names joined by commas, for @odata.context. */
-static bool user_select(const struct gs_ctx *ctx, const struct gs_req *req, struct gs_resp *resp,
-                        int *sel, size_t *nsel, char *list, size_t listlen)
+static bool select_text(const struct gs_ctx *ctx, const char *s, struct gs_resp *resp, int *sel,
+                        size_t *nsel, char *list, size_t listlen, bool *manager)
 {
-    const char *s = query_get(req, "$select");
     char *copy, *save = NULL;
     size_t used = 0;
 
@@ -495,6 +528,15 @@ static bool user_select(const struct gs_ctx *ctx, const struct gs_req *req, stru
         }
         for (char *e = tok + strlen(tok); e > tok && e[-1] == ' ';) {
             *--e = '\0';
+        }
+        if (manager != NULL && strcasecmp(tok, "manager") == 0) {
+            /* users/delta tracks the manager link (manager@delta) */
+            if (!*manager) {
+                used += (size_t)snprintf(list + used, used < listlen ? listlen - used : 0,
+                                         "%smanager", used ? "," : "");
+            }
+            *manager = true;
+            continue;
         }
         idx = gs_user_prop_index(tok, true);
         if (idx < 0) {
@@ -515,15 +557,32 @@ static bool user_select(const struct gs_ctx *ctx, const struct gs_req *req, stru
     return true;
 }
 
+static bool user_select(const struct gs_ctx *ctx, const struct gs_req *req, struct gs_resp *resp,
+                        int *sel, size_t *nsel, char *list, size_t listlen)
+{
+    return select_text(ctx, query_get(req, "$select"), resp, sel, nsel, list, listlen, NULL);
+}
+
 /* }====== */
 
 /* {====== $filter ====== */
 
+enum op { OP_EQ, OP_NE, OP_GE, OP_LE, OP_GT, OP_LT, OP_IN };
+
+static const char *const op_names[] = {"eq", "ne", "ge", "le", "gt", "lt", "in"};
+
+#define IN_MAX 15 /* values in one "in (...)" list */
+
 struct clause {
     char prop[64];
     char *value; /* NULL for the null literal */
-    enum { LIT_STRING, LIT_BOOL, LIT_NULL } kind;
+    enum { LIT_STRING, LIT_BOOL, LIT_NULL, LIT_DATE } kind;
     bool boolean;
+    enum op op;
+    bool negate;       /* wrapped in not(...) */
+    double when;       /* LIT_DATE: seconds since the epoch */
+    double in[IN_MAX]; /* OP_IN: the date literals */
+    size_t nin;
 };
 
 struct filter {
@@ -554,9 +613,190 @@ static bool word_is(const char *p, const char *w)
     return strncasecmp(p, w, n) == 0 && (p[n] == ' ' || p[n] == '\0' || p[n] == '(');
 }
 
-/* Parses "<prop> eq <literal> [and ...]" where literal is 'text' (with '' for a quote), true,
- * false or null. Other operators and functions are reported as unsupported queries, anything
- * else as a syntax error. */
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
+static long days_from_civil(long y, long m, long d)
+{
+    long era, yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* Parses an OData DateTimeOffset ("2026-12-01T00:00:00Z", seconds, fractions and a +hh:mm
+ * offset optional as gs_is_datetimeoffset allows) into seconds since the epoch. */
+static bool parse_when(const char *s, double *out)
+{
+    long y, mo, d, h, mi;
+    double sec = 0;
+    const char *z;
+
+    if (!gs_is_datetimeoffset(s)) {
+        return false;
+    }
+    y = strtol(s, NULL, 10);
+    mo = strtol(s + 5, NULL, 10);
+    d = strtol(s + 8, NULL, 10);
+    h = strtol(s + 11, NULL, 10);
+    mi = strtol(s + 14, NULL, 10);
+    z = s + 16;
+    if (*z == ':') {
+        char *end;
+
+        sec = strtod(z + 1, &end);
+        z = end;
+    }
+    *out = (double)days_from_civil(y, mo, d) * 86400 + (double)(h * 3600 + mi * 60) + sec;
+    if (*z == '+' || *z == '-') {
+        long off = strtol(z + 1, NULL, 10) * 3600 + strtol(z + 4, NULL, 10) * 60;
+
+        *out -= *z == '+' ? (double)off : -(double)off;
+    }
+    return true;
+}
+
+/* Reads one literal at p into c ('text' with '' for a quote, true, false, null, or an unquoted
+ * DateTimeOffset). Returns the position after it, or NULL when there is none. */
+static const char *parse_literal(const char *p, struct clause *c, double *when)
+{
+    if (*p == '\'') {
+        char *v = gs_xmalloc(strlen(p) + 1);
+        size_t k = 0;
+
+        for (p++;; p++) {
+            if (*p == '\0') {
+                free(v);
+                return NULL;
+            }
+            if (*p == '\'' && p[1] == '\'') {
+                v[k++] = '\'';
+                p++;
+            } else if (*p == '\'') {
+                p++;
+                break;
+            } else {
+                v[k++] = *p;
+            }
+        }
+        v[k] = '\0';
+        free(c->value);
+        c->value = v;
+        c->kind = LIT_STRING;
+        return p;
+    }
+    if (word_is(p, "true") || word_is(p, "false")) {
+        c->kind = LIT_BOOL;
+        c->boolean = word_is(p, "true");
+        return p + (c->boolean ? 4 : 5);
+    }
+    if (word_is(p, "null")) {
+        c->kind = LIT_NULL;
+        return p + 4;
+    }
+    if (isdigit((unsigned char)*p)) {
+        size_t n = strspn(p, "0123456789-:.TZ+");
+        char buf[48];
+
+        if (n >= sizeof(buf)) {
+            return NULL;
+        }
+        memcpy(buf, p, n);
+        buf[n] = '\0';
+        if (!parse_when(buf, when)) {
+            return NULL;
+        }
+        c->kind = LIT_DATE;
+        return p + n;
+    }
+    return NULL;
+}
+
+/* Parses "<prop> <op> <literal>" (op eq ne ge le gt lt, or "in (<literal>, ...)") at p into c;
+ * returns the position after it, or NULL with resp set. */
+static const char *parse_comparison(const struct gs_ctx *ctx, const char *text, const char *p,
+                                    struct clause *c, struct gs_resp *resp)
+{
+    size_t n = 0;
+    bool found = false;
+
+    while (isalnum((unsigned char)p[n]) || p[n] == '_' || p[n] == '/') {
+        n++;
+    }
+    if (n == 0 || n >= sizeof(c->prop)) {
+        gs_error(ctx, resp, 400, "BadRequest", "Invalid filter clause: '%s'.", text);
+        return NULL;
+    }
+    memcpy(c->prop, p, n);
+    c->prop[n] = '\0';
+    if (p[n] == '(' || strchr(c->prop, '/') != NULL) {
+        gs_error(ctx, resp, 400, "Request_UnsupportedQuery", "Unsupported Query.");
+        return NULL;
+    }
+    p = skip_ws(p + n);
+    for (size_t i = 0; i < sizeof(op_names) / sizeof(op_names[0]); i++) {
+        if (word_is(p, op_names[i])) {
+            c->op = (enum op)i;
+            found = true;
+            break;
+        }
+    }
+    if (!found) {
+        if (word_is(p, "has")) {
+            gs_error(ctx, resp, 400, "Request_UnsupportedQuery", "Unsupported Query.");
+        } else {
+            gs_error(ctx, resp, 400, "BadRequest", "Invalid filter clause: '%s'.", text);
+        }
+        return NULL;
+    }
+    p = skip_ws(p + 2);
+    if (c->op == OP_IN) {
+        if (*p != '(') {
+            gs_error(ctx, resp, 400, "BadRequest", "Invalid filter clause: '%s'.", text);
+            return NULL;
+        }
+        p = skip_ws(p + 1);
+        for (;;) {
+            double when = 0;
+
+            if (c->nin == IN_MAX) {
+                gs_error(ctx, resp, 400, "Request_UnsupportedQuery", "Unsupported Query.");
+                return NULL;
+            }
+            p = parse_literal(p, c, &when);
+            if (p == NULL) {
+                gs_error(ctx, resp, 400, "BadRequest", "Invalid filter clause: '%s'.", text);
+                return NULL;
+            }
+            c->in[c->nin++] = when;
+            p = skip_ws(p);
+            if (*p == ')') {
+                return p + 1;
+            }
+            if (*p != ',') {
+                gs_error(ctx, resp, 400, "BadRequest", "Invalid filter clause: '%s'.", text);
+                return NULL;
+            }
+            p = skip_ws(p + 1);
+        }
+    }
+    if (*p == '\'' && strchr(p + 1, '\'') == NULL) {
+        gs_error(ctx, resp, 400, "BadRequest",
+                 "Invalid filter clause: unterminated string literal in '%s'.", text);
+        return NULL;
+    }
+    p = parse_literal(p, c, &c->when);
+    if (p == NULL) {
+        gs_error(ctx, resp, 400, "BadRequest", "Invalid filter clause: '%s'.", text);
+    }
+    return p;
+}
+
+/* Parses "<comparison> [and ...]" where a comparison may be wrapped in not(...). Operators and
+ * properties are checked afterwards (clause_ok); or and functions are reported as unsupported
+ * queries, anything else as a syntax error. */
 static bool filter_parse(const struct gs_ctx *ctx, const char *text, struct filter *f,
                          struct gs_resp *resp)
 {
@@ -569,76 +809,29 @@ static bool filter_parse(const struct gs_ctx *ctx, const char *text, struct filt
     }
     while (*p != '\0') {
         struct clause *c;
-        size_t n = 0;
 
         if (f->n == sizeof(f->c) / sizeof(f->c[0])) {
             gs_error(ctx, resp, 400, "Request_UnsupportedQuery", "Unsupported Query.");
             goto err;
         }
         c = &f->c[f->n++];
-        while (isalnum((unsigned char)p[n]) || p[n] == '_' || p[n] == '/') {
-            n++;
+        if (strncasecmp(p, "not", 3) == 0 && (p[3] == '(' || p[3] == ' ') &&
+            *skip_ws(p + 3) == '(') {
+            c->negate = true;
+            p = skip_ws(skip_ws(p + 3) + 1);
         }
-        if (n == 0 || n >= sizeof(c->prop)) {
-            gs_error(ctx, resp, 400, "BadRequest", "Invalid filter clause: '%s'.", text);
-            goto err;
-        }
-        memcpy(c->prop, p, n);
-        c->prop[n] = '\0';
-        if (p[n] == '(' || strchr(c->prop, '/') != NULL) {
-            gs_error(ctx, resp, 400, "Request_UnsupportedQuery", "Unsupported Query.");
-            goto err;
-        }
-        p = skip_ws(p + n);
-        if (!word_is(p, "eq")) {
-            static const char *const ops[] = {"ne", "gt", "ge", "lt", "le", "in", "has", NULL};
-
-            for (const char *const *o = ops; *o; o++) {
-                if (word_is(p, *o)) {
-                    gs_error(ctx, resp, 400, "Request_UnsupportedQuery", "Unsupported Query.");
-                    goto err;
-                }
-            }
-            gs_error(ctx, resp, 400, "BadRequest", "Invalid filter clause: '%s'.", text);
-            goto err;
-        }
-        p = skip_ws(p + 2);
-        if (*p == '\'') {
-            char *v = gs_xmalloc(strlen(p) + 1);
-            size_t k = 0;
-
-            for (p++;; p++) {
-                if (*p == '\0') {
-                    free(v);
-                    gs_error(ctx, resp, 400, "BadRequest",
-                             "Invalid filter clause: unterminated string literal in '%s'.", text);
-                    goto err;
-                }
-                if (*p == '\'' && p[1] == '\'') {
-                    v[k++] = '\'';
-                    p++;
-                } else if (*p == '\'') {
-                    p++;
-                    break;
-                } else {
-                    v[k++] = *p;
-                }
-            }
-            v[k] = '\0';
-            c->value = v;
-            c->kind = LIT_STRING;
-        } else if (word_is(p, "true") || word_is(p, "false")) {
-            c->kind = LIT_BOOL;
-            c->boolean = word_is(p, "true");
-            p += c->boolean ? 4 : 5;
-        } else if (word_is(p, "null")) {
-            c->kind = LIT_NULL;
-            p += 4;
-        } else {
-            gs_error(ctx, resp, 400, "BadRequest", "Invalid filter clause: '%s'.", text);
+        p = parse_comparison(ctx, text, p, c, resp);
+        if (p == NULL) {
             goto err;
         }
         p = skip_ws(p);
+        if (c->negate) {
+            if (*p != ')') {
+                gs_error(ctx, resp, 400, "BadRequest", "Invalid filter clause: '%s'.", text);
+                goto err;
+            }
+            p = skip_ws(p + 1);
+        }
         if (*p == '\0') {
             break;
         }
@@ -664,17 +857,22 @@ err:
 }
 
 /* Checks a clause's property against the names a resource supports in $filter; string
- * properties need a string (or null) literal. */
+ * properties need a string (or null) literal. Only eq is supported on them. */
 static bool clause_ok(const struct gs_ctx *ctx, struct gs_resp *resp, const struct clause *c,
                       const char *const *string_props, const char *const *bool_props,
                       const char *resource)
 {
+    if (c->op != OP_EQ || c->negate) {
+        gs_error(ctx, resp, 400, "Request_UnsupportedQuery", "Unsupported Query.");
+        return false;
+    }
     for (const char *const *s = string_props; *s; s++) {
         if (strcasecmp(*s, c->prop) == 0) {
-            if (c->kind == LIT_BOOL) {
+            if (c->kind == LIT_BOOL || c->kind == LIT_DATE) {
                 gs_error(ctx, resp, 400, "BadRequest",
                          "A binary operator with incompatible types was detected. Found operand "
-                         "types 'Edm.String' and 'Edm.Boolean' for operator kind 'Equal'.");
+                         "types 'Edm.String' and '%s' for operator kind 'Equal'.",
+                         c->kind == LIT_BOOL ? "Edm.Boolean" : "Edm.DateTimeOffset");
                 return false;
             }
             return true;
@@ -685,7 +883,8 @@ static bool clause_ok(const struct gs_ctx *ctx, struct gs_resp *resp, const stru
             if (c->kind != LIT_BOOL) {
                 gs_error(ctx, resp, 400, "BadRequest",
                          "A binary operator with incompatible types was detected. Found operand "
-                         "types 'Edm.Boolean' and 'Edm.String' for operator kind 'Equal'.");
+                         "types 'Edm.Boolean' and '%s' for operator kind 'Equal'.",
+                         c->kind == LIT_DATE ? "Edm.DateTimeOffset" : "Edm.String");
                 return false;
             }
             return true;
@@ -698,6 +897,88 @@ static bool clause_ok(const struct gs_ctx *ctx, struct gs_resp *resp, const stru
     return false;
 }
 
+/* OData's name for an operator in Graph's type-mismatch message. */
+static const char *op_kind(enum op op)
+{
+    static const char *const kinds[] = {
+        "Equal",    "NotEqual", "GreaterThanOrEqual", "LessThanOrEqual", "GreaterThan",
+        "LessThan", "In"};
+
+    return kinds[op];
+}
+
+/* Checks a clause on a DateTimeOffset property (employeeHireDate, employeeLeaveDateTime,
+ * createdDateTime): Graph documents eq, ne, not, ge, le and in for them (GRAPH.md section 10),
+ * never gt or lt, and the literal must be an unquoted DateTimeOffset or null (eq/ne only). */
+static bool date_clause_ok(const struct gs_ctx *ctx, struct gs_resp *resp, const struct clause *c,
+                           const char *resource)
+{
+    if (c->op == OP_GT || c->op == OP_LT) {
+        gs_error(ctx, resp, 400, "Request_UnsupportedQuery",
+                 "Unsupported or invalid query filter clause specified for property '%s' of "
+                 "resource '%s'.",
+                 c->prop, resource);
+        return false;
+    }
+    if (c->op == OP_IN) {
+        if (c->kind != LIT_DATE) {
+            gs_error(ctx, resp, 400, "BadRequest",
+                     "A binary operator with incompatible types was detected. Found operand "
+                     "types 'Edm.DateTimeOffset' and '%s' for operator kind 'In'.",
+                     c->kind == LIT_BOOL ? "Edm.Boolean" : "Edm.String");
+            return false;
+        }
+        return true;
+    }
+    if (c->kind == LIT_DATE || (c->kind == LIT_NULL && (c->op == OP_EQ || c->op == OP_NE))) {
+        return true;
+    }
+    gs_error(ctx, resp, 400, "BadRequest",
+             "A binary operator with incompatible types was detected. Found operand types "
+             "'Edm.DateTimeOffset' and '%s' for operator kind '%s'.",
+             c->kind == LIT_BOOL   ? "Edm.Boolean"
+             : c->kind == LIT_NULL ? "null"
+                                   : "Edm.String",
+             op_kind(c->op));
+    return false;
+}
+
+/* Whether a date clause holds for a stored value (NULL = unset; else an ISO string). */
+static bool date_matches(json_object *v, const struct clause *c)
+{
+    double when = 0;
+    bool have = v != NULL && json_object_is_type(v, json_type_string) &&
+                parse_when(json_object_get_string(v), &when);
+    bool r;
+
+    if (c->kind == LIT_NULL) {
+        r = c->op == OP_EQ ? !have : have;
+    } else if (c->op == OP_IN) {
+        r = false;
+        for (size_t i = 0; have && i < c->nin; i++) {
+            r = r || when == c->in[i];
+        }
+    } else if (!have) {
+        r = c->op == OP_NE;
+    } else {
+        switch (c->op) {
+        case OP_EQ:
+            r = when == c->when;
+            break;
+        case OP_NE:
+            r = when != c->when;
+            break;
+        case OP_GE:
+            r = when >= c->when;
+            break;
+        default: /* OP_LE; gt and lt never get here */
+            r = when <= c->when;
+            break;
+        }
+    }
+    return c->negate ? !r : r;
+}
+
 /* Returns whether a JSON value (NULL = null/unset) satisfies clause c. */
 static bool value_matches(json_object *v, const struct clause *c)
 {
@@ -707,6 +988,8 @@ static bool value_matches(json_object *v, const struct clause *c)
     case LIT_BOOL:
         return v != NULL && json_object_is_type(v, json_type_boolean) &&
                (bool)json_object_get_boolean(v) == c->boolean;
+    case LIT_DATE:
+        return date_matches(v, c);
     default:
         return v != NULL && json_object_is_type(v, json_type_string) &&
                strcasecmp(json_object_get_string(v), c->value) == 0;
@@ -829,6 +1112,19 @@ static const char *const user_filter_strings[] = {"id",
                                                   "officeLocation",
                                                   NULL};
 static const char *const user_filter_bools[] = {"accountEnabled", NULL};
+/* DateTimeOffset properties with eq ne not ge le in (advanced queries, GRAPH.md section 10). */
+static const char *const user_filter_dates[] = {"employeeHireDate", "employeeLeaveDateTime",
+                                                "createdDateTime", NULL};
+
+static bool is_date_prop(const char *name)
+{
+    for (const char *const *d = user_filter_dates; *d; d++) {
+        if (strcasecmp(*d, name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
 
 static json_object *user_entity(const struct gs_user *u, const int *sel, size_t nsel,
                                 const char *context, const char *odata_type)
@@ -860,7 +1156,11 @@ static bool user_matches(const struct gs_user *u, const struct filter *f)
     for (size_t i = 0; i < f->n; i++) {
         int idx = gs_user_prop_index(f->c[i].prop, true);
 
-        if (idx < 0 || !value_matches(u->v[idx], &f->c[i])) {
+        if (idx < 0) {
+            return false;
+        }
+        if (is_date_prop(f->c[i].prop) ? !date_matches(u->v[idx], &f->c[i])
+                                       : !value_matches(u->v[idx], &f->c[i])) {
             return false;
         }
     }
@@ -917,6 +1217,56 @@ static bool indexed_candidates(struct gs_tenant *t, const struct filter *f, stru
     return false;
 }
 
+/* Whether the request carries "ConsistencyLevel: eventual". */
+static bool eventual(const struct gs_req *req)
+{
+    return req->consistency != NULL && strcasecmp(req->consistency, "eventual") == 0;
+}
+
+/* Checks $count (true or false) and, for an advanced query (adv_op names its first advanced
+ * operator, or NULL), the ConsistencyLevel header and $count=true Graph requires (GRAPH.md
+ * section 10; the messages are Graph's, as seen on the wire). *count says whether to answer
+ * @odata.count. */
+static bool advanced_ok(const struct gs_ctx *ctx, const struct gs_req *req, struct gs_resp *resp,
+                        const char *adv_op, bool *count)
+{
+    const char *c = query_get(req, "$count");
+
+    *count = false;
+    if (c != NULL) {
+        if (strcasecmp(c, "true") != 0 && strcasecmp(c, "false") != 0) {
+            gs_error(ctx, resp, 400, "BadRequest",
+                     "Invalid value '%s' for $count query option found. The $count query option "
+                     "requires a Boolean value.",
+                     c);
+            return false;
+        }
+        *count = strcasecmp(c, "true") == 0;
+    }
+    if (adv_op != NULL && !eventual(req)) {
+        gs_error(ctx, resp, 400, "Request_UnsupportedQuery",
+                 "Operator '%s' is not supported because the 'ConsistencyLevel:eventual' header "
+                 "is missing. Refer to https://aka.ms/graph-docs/advanced-queries for more "
+                 "information",
+                 adv_op);
+        return false;
+    }
+    if (adv_op != NULL && !*count) {
+        gs_error(ctx, resp, 400, "Request_UnsupportedQuery",
+                 "Operator '%s' is not supported because the required parameters might be "
+                 "missing. Try adding $count=true query parameter and ConsistencyLevel:eventual "
+                 "header. Refer to https://aka.ms/graph-docs/advanced-queries for more "
+                 "information",
+                 adv_op);
+        return false;
+    }
+    if (*count && !eventual(req)) {
+        gs_error(ctx, resp, 400, "Request_BadRequest", "$count is not currently supported.");
+        return false;
+    }
+    return true;
+}
+
 static void users_list(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
 {
     struct gs_tenant *t = ctx->tenant;
@@ -925,13 +1275,14 @@ static void users_list(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *r
     char list[2048], context[2200];
     struct filter f = {0};
     struct gs_user **cand = NULL;
-    bool indexed;
+    bool indexed, count;
     const char *ftext = query_get(req, "$filter");
+    const char *adv_op = NULL;
     json_object *out, *value;
-    long top, taken = 0;
+    long top, taken = 0, total = 0;
     uint64_t skip;
 
-    if (!options_ok(ctx, req, resp, "$select $filter $top $skiptoken") ||
+    if (!options_ok(ctx, req, resp, "$select $filter $top $skiptoken $count") ||
         !user_select(ctx, req, resp, sel, &nsel, list, sizeof(list)) ||
         !page_params(ctx, req, resp, &top, &skip)) {
         return;
@@ -941,10 +1292,22 @@ static void users_list(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *r
             return;
         }
         for (size_t i = 0; i < f.n; i++) {
-            if (!clause_ok(ctx, resp, &f.c[i], user_filter_strings, user_filter_bools, "User")) {
+            struct clause *c = &f.c[i];
+
+            if (is_date_prop(c->prop)) {
+                if (!date_clause_ok(ctx, resp, c, "User")) {
+                    goto err;
+                }
+                if (adv_op == NULL) {
+                    adv_op = c->negate ? "not" : op_names[c->op];
+                }
+            } else if (!clause_ok(ctx, resp, c, user_filter_strings, user_filter_bools, "User")) {
                 goto err;
             }
         }
+    }
+    if (!advanced_ok(ctx, req, resp, adv_op, &count)) {
+        goto err;
     }
     snprintf(context, sizeof(context), CTX_BASE "users%s%s%s", nsel ? "(" : "", list,
              nsel ? ")" : "");
@@ -981,6 +1344,16 @@ static void users_list(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *r
             json_object_array_add(value, user_entity(u, sel, nsel, NULL, NULL));
             taken++;
         }
+    }
+    for (size_t k = 0;
+         count && query_get(req, "$skiptoken") == NULL && k < (indexed ? ncand : t->nusers); k++) {
+        struct gs_user *u = indexed ? cand[k] : t->users[k];
+
+        total += user_matches(u, &f) && !lagging(ctx, u);
+    }
+    if (count && query_get(req, "$skiptoken") == NULL) {
+        /* @odata.count comes on the first page only (GRAPH.md section 10). */
+        json_object_object_add(out, "@odata.count", json_object_new_int64(total));
     }
     json_object_object_add(out, "value", value);
     set_body(resp, 200, out);
@@ -1713,8 +2086,7 @@ static void manager(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp
             not_found(ctx, resp, "manager");
             return;
         }
-        free(u->manager_id);
-        u->manager_id = NULL;
+        gs_tenant_user_set_manager(ctx->tenant, u, NULL);
         resp->status = 204;
         return;
     }
@@ -1727,8 +2099,7 @@ static void manager(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp
                  "A user cannot be assigned as their own manager.");
         return;
     }
-    free(u->manager_id);
-    u->manager_id = gs_xstrdup(gs_user_str(mgr, GS_U_ID));
+    gs_tenant_user_set_manager(ctx->tenant, u, mgr);
     resp->status = 204;
 }
 
@@ -1789,11 +2160,18 @@ static void revoke_sessions(struct gs_ctx *ctx, struct gs_req *req, struct gs_re
     set_body(resp, 200, o);
 }
 
+static void users_delta(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp);
+static bool is_delta(const char *seg);
+
 static void route_user(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
 {
     const char *m = req->method;
     struct gs_user *u;
 
+    if (req->nseg == 2 && is_delta(req->seg[1])) {
+        users_delta(ctx, req, resp);
+        return;
+    }
     if (req->nseg == 1) {
         if (strcmp(m, "GET") == 0) {
             users_list(ctx, req, resp);
@@ -2562,6 +2940,8 @@ static void group_members(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp
     list_reply(ctx, req, resp, CTX_BASE "directoryObjects", items, top, skip);
 }
 
+static void groups_delta(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp);
+
 static void route_group(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
 {
     const char *m = req->method;
@@ -2573,6 +2953,10 @@ static void route_group(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *
         } else {
             method_not_allowed(ctx, resp); /* creating groups is not simulated */
         }
+        return;
+    }
+    if (req->nseg == 2 && is_delta(req->seg[1])) {
+        groups_delta(ctx, req, resp);
         return;
     }
     g = gs_tenant_group(ctx->tenant, req->seg[1]);
@@ -2655,6 +3039,518 @@ static void route_group(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *
 
 /* }====== */
 
+/* {====== delta queries (GRAPH.md section 10) ====== */
+
+#define DELTA_PAGE 200
+
+/* A delta round's state, carried in $skiptoken and $deltatoken (Graph's tokens are opaque; the
+ * query options of the first call live in them, so later calls need only the link). */
+struct dstate {
+    char kind;      /* 'u' users, 'g' groups */
+    uint64_t nonce; /* the tenant's: a token from before a /_sim/reset is gone */
+    uint64_t gen;   /* gs_model.delta_generation when issued */
+    uint64_t from;  /* changes after this seq (0 with full: the initial round) */
+    uint64_t upto;  /* ... up to this seq (fixed when the round started) */
+    uint64_t pos;   /* next page: a user seq (full round) or an index of changed objects */
+    unsigned flags; /* DS_FULL */
+    char sel[1024]; /* the $select of the first call, "" for none */
+    char group[40]; /* groups: the $filter's id, "" for all */
+};
+
+#define DS_FULL 0x1u
+
+static char *dstate_text(const struct dstate *d)
+{
+    return gs_xasprintf("gs2.%c.%llx.%llx.%llx.%llx.%llx.%x.%s.%s", d->kind,
+                        (unsigned long long)d->nonce, (unsigned long long)d->gen,
+                        (unsigned long long)d->from, (unsigned long long)d->upto,
+                        (unsigned long long)d->pos, d->flags, d->sel[0] ? d->sel : "-",
+                        d->group[0] ? d->group : "-");
+}
+
+static bool dstate_parse(const char *s, struct dstate *d)
+{
+    unsigned long long nonce, gen, from, upto, pos;
+    char kind;
+    int used = 0;
+    const char *rest, *dot;
+
+    memset(d, 0, sizeof(*d));
+    if (sscanf(s, "gs2.%c.%llx.%llx.%llx.%llx.%llx.%x.%n", &kind, &nonce, &gen, &from, &upto, &pos,
+               &d->flags, &used) != 7 ||
+        used == 0 || (kind != 'u' && kind != 'g')) {
+        return false;
+    }
+    rest = s + used;
+    dot = strchr(rest, '.');
+    if (dot == NULL || (size_t)(dot - rest) >= sizeof(d->sel) ||
+        strlen(dot + 1) >= sizeof(d->group) || strchr(dot + 1, '.') != NULL) {
+        return false;
+    }
+    if (!(dot - rest == 1 && rest[0] == '-')) {
+        memcpy(d->sel, rest, (size_t)(dot - rest));
+    }
+    if (strcmp(dot + 1, "-") != 0) {
+        strcpy(d->group, dot + 1);
+    }
+    d->kind = kind;
+    d->nonce = nonce;
+    d->gen = gen;
+    d->from = from;
+    d->upto = upto;
+    d->pos = pos;
+    return true;
+}
+
+/* Adds @odata.nextLink ($skiptoken) or @odata.deltaLink ($deltatoken) for state d to out. */
+static void delta_link(const struct gs_ctx *ctx, const char *path, json_object *out,
+                       const struct dstate *d, bool next)
+{
+    char *tok = dstate_text(d);
+    char *url = gs_xasprintf("%s/v1.0/%s/delta?%s=%s", ctx->base_url, path,
+                             next ? "$skiptoken" : "$deltatoken", tok);
+
+    json_object_object_add(out, next ? "@odata.nextLink" : "@odata.deltaLink",
+                           json_object_new_string(url));
+    free(url);
+    free(tok);
+}
+
+/* Reads the round's state from $skiptoken or $deltatoken, or starts one. Returns false with
+ * resp set when a token is malformed (400), expired or from another tenant state (400
+ * syncStateNotFound, or 410 resyncRequired when the model says so). *latest is set for
+ * $deltatoken=latest. */
+static bool delta_state(const struct gs_ctx *ctx, const struct gs_req *req, struct gs_resp *resp,
+                        char kind, struct dstate *d, bool *latest)
+{
+    const char *skip = query_get(req, "$skiptoken");
+    const char *delta = query_get(req, "$deltatoken");
+    const char *tok = skip != NULL ? skip : delta;
+    uint64_t gen = ctx->model != NULL ? ctx->model->delta_generation : 0;
+
+    *latest = false;
+    memset(d, 0, sizeof(*d));
+    d->kind = kind;
+    d->nonce = ctx->tenant->nonce;
+    d->gen = gen;
+    if (skip != NULL && delta != NULL) {
+        gs_error(ctx, resp, 400, "Request_BadRequest",
+                 "$skiptoken and $deltatoken cannot be used together.");
+        return false;
+    }
+    if (tok == NULL) {
+        d->flags = DS_FULL;
+        d->upto = ctx->tenant->change_seq;
+        return true;
+    }
+    if (delta != NULL && strcmp(delta, "latest") == 0) {
+        *latest = true;
+        return true;
+    }
+    if (!dstate_parse(tok, d) || d->kind != kind || (delta != NULL && d->pos != 0)) {
+        gs_error(ctx, resp, 400, "Request_BadRequest", "Invalid %s '%s'.",
+                 skip != NULL ? "skip token" : "delta token", tok);
+        return false;
+    }
+    if (d->nonce != ctx->tenant->nonce || d->gen < gen || d->from > ctx->tenant->change_seq) {
+        if (ctx->model != NULL && ctx->model->delta_expired_status == 410) {
+            gs_error(ctx, resp, 410, "resyncRequired",
+                     "The delta token is no longer valid: the application must synchronize "
+                     "again from a full round.");
+        } else {
+            gs_error(ctx, resp, 400, "syncStateNotFound",
+                     "The sync state generation is not found. The delta token is expired and "
+                     "data must be synchronized again.");
+        }
+        return false;
+    }
+    d->gen = gen;
+    if (delta != NULL) {
+        /* a new incremental round: the changes after the token, up to now */
+        d->upto = ctx->tenant->change_seq;
+    }
+    return true;
+}
+
+/* What changed of one user in a round. */
+struct uchange {
+    char id[37];
+    uint64_t props[2]; /* bit i: property index i */
+    bool created, deleted, manager;
+    char old_manager[37];
+};
+
+static void user_link(json_object *arr, const char *id, bool removed)
+{
+    json_object *m = json_object_new_object();
+
+    gs_json_add_str(m, "@odata.type", "#microsoft.graph.user");
+    gs_json_add_str(m, "id", id);
+    if (removed) {
+        json_object *r = json_object_new_object();
+
+        gs_json_add_str(r, "reason", "deleted");
+        json_object_object_add(m, "@removed", r);
+    }
+    json_object_array_add(arr, m);
+}
+
+/* One user as a delta round returns it: the selected properties (only the changed ones with
+ * Prefer: return=minimal, all for a new user), always id, and manager@delta when the manager
+ * is selected and (in an incremental round) changed. ch is NULL in the initial round. */
+static json_object *delta_user(const struct gs_tenant *t, const struct gs_user *u, const int *sel,
+                               size_t nsel, bool manager, const struct uchange *ch, bool minimal)
+{
+    json_object *o;
+    const struct gs_user *mgr = u->manager_id ? gs_tenant_user_by_id(t, u->manager_id) : NULL;
+
+    if (ch != NULL && minimal && !ch->created) {
+        int keep[GS_U_COUNT];
+        size_t nkeep = 0;
+
+        for (size_t i = 0; i < nsel; i++) {
+            if (ch->props[sel[i] / 64] & (1ull << (sel[i] % 64))) {
+                keep[nkeep++] = sel[i];
+            }
+        }
+        o = nkeep > 0 ? gs_user_project(u, keep, nkeep) : json_object_new_object();
+    } else {
+        o = user_entity(u, sel, nsel, NULL, NULL);
+    }
+    gs_json_add_str(o, "id", gs_user_str(u, GS_U_ID));
+    if (manager && (ch == NULL || ch->created || ch->manager)) {
+        json_object *arr = json_object_new_array();
+
+        if (mgr != NULL) {
+            user_link(arr, gs_user_str(mgr, GS_U_ID), false);
+        } else if (ch != NULL && ch->old_manager[0] != '\0') {
+            user_link(arr, ch->old_manager, true);
+        }
+        if (json_object_array_length(arr) > 0) {
+            json_object_object_add(o, "manager@delta", arr);
+        } else {
+            json_object_put(arr);
+        }
+    }
+    return o;
+}
+
+/* Collects the users changed in (from, upto], in the order of their first change. */
+static struct uchange *user_changes(const struct gs_tenant *t, uint64_t from, uint64_t upto,
+                                    size_t *n)
+{
+    struct gs_map *seen = gs_map_new(true);
+    struct uchange *out = NULL;
+    size_t cap = 0;
+
+    *n = 0;
+    for (size_t i = gs_tenant_changes_after(t, from); i < t->nchanges; i++) {
+        const struct gs_change *c = &t->changes[i];
+        struct uchange *x;
+        size_t *slot;
+
+        if (c->seq > upto) {
+            break;
+        }
+        if (c->what == GS_CH_MEMBER_ADDED || c->what == GS_CH_MEMBER_REMOVED) {
+            continue;
+        }
+        slot = gs_map_get(seen, c->id);
+        if (slot == NULL) {
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 64;
+                out = gs_xrealloc(out, cap * sizeof(*out));
+            }
+            x = &out[*n];
+            memset(x, 0, sizeof(*x));
+            snprintf(x->id, sizeof(x->id), "%s", c->id);
+            slot = gs_xmalloc(sizeof(*slot));
+            *slot = (*n)++;
+            gs_map_put(seen, c->id, slot);
+        }
+        x = &out[*slot];
+        if (c->what >= 0) {
+            x->props[c->what / 64] |= 1ull << (c->what % 64);
+        } else if (c->what == GS_CH_CREATED) {
+            x->created = true;
+            x->deleted = false;
+        } else if (c->what == GS_CH_DELETED) {
+            x->deleted = true;
+        } else if (c->what == GS_CH_MANAGER) {
+            if (!x->manager) {
+                snprintf(x->old_manager, sizeof(x->old_manager), "%s", c->aux);
+            }
+            x->manager = true;
+        }
+    }
+    gs_map_free(seen, free);
+    return out;
+}
+
+static void removed_entry(json_object *value, const char *id)
+{
+    json_object *o = json_object_new_object();
+    json_object *r = json_object_new_object();
+
+    gs_json_add_str(o, "id", id);
+    /* Graph's users go to deleted items first, restorable for 30 days: "changed"; "deleted"
+       is for a permanent deletion, which graphsim does not model. */
+    gs_json_add_str(r, "reason", "changed");
+    json_object_object_add(o, "@removed", r);
+    json_object_array_add(value, o);
+}
+
+/* GET /users/delta: the initial round pages through every user, later rounds (the deltaLink)
+ * give the users changed since, deleted ones as {"id", "@removed": {"reason": "changed"}}. */
+static void users_delta(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
+{
+    struct gs_tenant *t = ctx->tenant;
+    struct dstate d;
+    int sel[GS_U_COUNT];
+    size_t nsel, page;
+    bool manager = false, latest, minimal;
+    char list[1100], context[1200];
+    json_object *out, *value;
+
+    if (strcmp(req->method, "GET") != 0) {
+        method_not_allowed(ctx, resp);
+        return;
+    }
+    if (!options_ok(ctx, req, resp, "$select $deltatoken $skiptoken") ||
+        !delta_state(ctx, req, resp, 'u', &d, &latest)) {
+        return;
+    }
+    if ((d.flags & DS_FULL) && query_get(req, "$select") != NULL) {
+        if (strlen(query_get(req, "$select")) >= sizeof(d.sel)) {
+            gs_error(ctx, resp, 400, "BadRequest", "The $select list is too long.");
+            return;
+        }
+        snprintf(d.sel, sizeof(d.sel), "%s", query_get(req, "$select"));
+        for (char *p = d.sel; *p; p++) {
+            if (*p == ' ') {
+                memmove(p, p + 1, strlen(p));
+                p--;
+            }
+        }
+    }
+    if (!select_text(ctx, d.sel, resp, sel, &nsel, list, sizeof(list), &manager)) {
+        return;
+    }
+    if (nsel == 0 && manager) {
+        /* only manager selected: the users carry id and manager@delta */
+        sel[0] = GS_U_ID;
+        nsel = 1;
+    }
+    page = ctx->model != NULL && ctx->model->delta_page_size > 0
+               ? (size_t)ctx->model->delta_page_size
+               : DELTA_PAGE;
+    minimal = req->prefer != NULL && strstr(req->prefer, "return=minimal") != NULL;
+    snprintf(context, sizeof(context), CTX_BASE "users%s%s%s", list[0] ? "(" : "", list,
+             list[0] ? ")" : "");
+    out = with_context(context);
+    value = json_object_new_array();
+    if (latest) {
+        d.from = d.upto = t->change_seq;
+        d.pos = 0;
+        d.flags = 0;
+        delta_link(ctx, "users", out, &d, false);
+    } else if (d.flags & DS_FULL) {
+        size_t i = gs_tenant_user_pos(t, d.pos), taken = 0;
+
+        for (; i < t->nusers && taken < page; i++) {
+            if (!lagging(ctx, t->users[i])) {
+                json_object_array_add(value,
+                                      delta_user(t, t->users[i], sel, nsel, manager, NULL, false));
+                taken++;
+            }
+        }
+        if (i < t->nusers) {
+            d.pos = t->users[i]->seq;
+            delta_link(ctx, "users", out, &d, true);
+        } else {
+            d.flags = 0;
+            d.from = d.upto;
+            d.pos = 0;
+            delta_link(ctx, "users", out, &d, false);
+        }
+    } else {
+        size_t n, i;
+        struct uchange *ch = user_changes(t, d.from, d.upto, &n);
+
+        for (i = (size_t)d.pos; i < n && i < d.pos + page; i++) {
+            struct gs_user *u = gs_tenant_user_by_id(t, ch[i].id);
+
+            if (u == NULL) {
+                removed_entry(value, ch[i].id);
+            } else {
+                json_object_array_add(value, delta_user(t, u, sel, nsel, manager, &ch[i], minimal));
+            }
+        }
+        if (i < n) {
+            d.pos = i;
+            delta_link(ctx, "users", out, &d, true);
+        } else {
+            d.from = d.upto;
+            d.pos = 0;
+            delta_link(ctx, "users", out, &d, false);
+        }
+        free(ch);
+    }
+    json_object_object_add(out, "value", value);
+    set_body(resp, 200, out);
+}
+
+/* The members@delta of g for a round: every member in the initial round (from == UINT64_MAX),
+ * else the members added or removed in (from, upto] by their state now. NULL when none. */
+static json_object *members_delta(const struct gs_tenant *t, struct gs_group *g, uint64_t from,
+                                  uint64_t upto)
+{
+    json_object *arr = json_object_new_array();
+
+    if (from == UINT64_MAX) {
+        for (size_t i = 0; i < g->norder; i++) {
+            user_link(arr, g->order[i], false);
+        }
+    } else {
+        struct gs_map *seen = gs_map_new(true);
+
+        for (size_t i = gs_tenant_changes_after(t, from); i < t->nchanges; i++) {
+            const struct gs_change *c = &t->changes[i];
+
+            if (c->seq > upto) {
+                break;
+            }
+            if (c->group != g || gs_map_get(seen, c->id) != NULL) {
+                continue;
+            }
+            gs_map_put(seen, c->id, (void *)c);
+            user_link(arr, c->id, gs_map_get(g->members, c->id) == NULL);
+        }
+        gs_map_free(seen, NULL);
+    }
+    if (json_object_array_length(arr) == 0) {
+        json_object_put(arr);
+        return NULL;
+    }
+    return arr;
+}
+
+/* GET /groups/delta[?$filter=id eq '...'][&$select=...,members]: one page per round; members
+ * come as members@delta ({"@odata.type": "#microsoft.graph.user", "id"}, removals with
+ * "@removed": {"reason": "deleted"}). Later rounds give only groups whose members changed. */
+static void groups_delta(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
+{
+    struct gs_tenant *t = ctx->tenant;
+    struct dstate d;
+    bool latest, members = false;
+    const char *ftext = query_get(req, "$filter");
+    json_object *out, *value;
+    char *sel = NULL;
+
+    if (strcmp(req->method, "GET") != 0) {
+        method_not_allowed(ctx, resp);
+        return;
+    }
+    if (!options_ok(ctx, req, resp, "$select $filter $deltatoken $skiptoken") ||
+        !delta_state(ctx, req, resp, 'g', &d, &latest)) {
+        return;
+    }
+    if ((d.flags & DS_FULL) && ftext != NULL) {
+        struct filter f;
+
+        if (!filter_parse(ctx, ftext, &f, resp)) {
+            return;
+        }
+        /* groups/delta takes id eq '...' only (GRAPH.md section 10) */
+        if (f.n != 1 || strcasecmp(f.c[0].prop, "id") != 0 || f.c[0].op != OP_EQ || f.c[0].negate ||
+            f.c[0].kind != LIT_STRING || !gs_is_guid(f.c[0].value)) {
+            filter_clear(&f);
+            gs_error(ctx, resp, 400, "Request_UnsupportedQuery", "Unsupported Query.");
+            return;
+        }
+        snprintf(d.group, sizeof(d.group), "%s", f.c[0].value);
+        filter_clear(&f);
+    }
+    if ((d.flags & DS_FULL) && query_get(req, "$select") != NULL) {
+        snprintf(d.sel, sizeof(d.sel), "%s", query_get(req, "$select"));
+    }
+    if (d.sel[0] != '\0') {
+        /* check the names; members is the navigation tracked as members@delta */
+        char *copy = gs_xstrdup(d.sel), *save = NULL, *rest = gs_xmalloc(strlen(d.sel) + 1);
+
+        rest[0] = '\0';
+        for (char *tok = strtok_r(copy, ",", &save); tok != NULL;
+             tok = strtok_r(NULL, ",", &save)) {
+            while (*tok == ' ') {
+                tok++;
+            }
+            if (strcasecmp(tok, "members") == 0) {
+                members = true;
+            } else {
+                strcat(strcat(rest, rest[0] ? "," : ""), tok);
+            }
+        }
+        free(copy);
+        sel = rest;
+    }
+    out = with_context(CTX_BASE "groups");
+    value = json_object_new_array();
+    for (size_t i = 0; !latest && i < t->ngroups; i++) {
+        struct gs_group *g = t->groups[i];
+        json_object *md, *c;
+
+        if (d.group[0] != '\0' && strcasecmp(d.group, g->id) != 0) {
+            continue;
+        }
+        md = members_delta(t, g, (d.flags & DS_FULL) ? UINT64_MAX : d.from, d.upto);
+        if (!(d.flags & DS_FULL) && md == NULL) {
+            continue;
+        }
+        c = json_object_new_object();
+        json_object_object_foreach(g->obj, key, val)
+        {
+            json_object_object_add(c, key, json_object_get(val));
+        }
+        if (sel != NULL && sel[0] != '\0' &&
+            !select_members(ctx, resp, sel, group_known, "microsoft.graph.group", &c)) {
+            json_object_put(md);
+            json_object_put(value);
+            json_object_put(out);
+            free(sel);
+            return;
+        }
+        if (sel != NULL && sel[0] == '\0') {
+            json_object_put(c); /* only members selected */
+            c = json_object_new_object();
+        }
+        gs_json_add_str(c, "id", g->id);
+        if (members && md != NULL) {
+            json_object_object_add(c, "members@delta", md);
+        } else {
+            json_object_put(md);
+        }
+        json_object_array_add(value, c);
+    }
+    free(sel);
+    d.from = latest ? t->change_seq : d.upto;
+    d.upto = d.from;
+    d.pos = 0;
+    d.flags = 0;
+    delta_link(ctx, "groups", out, &d, false);
+    json_object_object_add(out, "value", value);
+    set_body(resp, 200, out);
+}
+
+/* Whether a path segment names the delta function. */
+static bool is_delta(const char *seg)
+{
+    return strcasecmp(seg, "delta") == 0 || strcasecmp(seg, "delta()") == 0 ||
+           strcasecmp(seg, "microsoft.graph.delta") == 0 ||
+           strcasecmp(seg, "microsoft.graph.delta()") == 0;
+}
+
+/* }====== */
+
 /* {====== $batch ====== */
 
 #define BATCH_MAX 20
@@ -2671,6 +3567,21 @@ struct item {
     int status;           /* 0 until run */
     json_object *reply;   /* owned response item */
 };
+
+/* A batch item's header (names case-insensitive; headers borrowed, may be NULL), or NULL. */
+static const char *header_of(json_object *headers, const char *name)
+{
+    if (headers == NULL || !json_object_is_type(headers, json_type_object)) {
+        return NULL;
+    }
+    json_object_object_foreach(headers, key, val)
+    {
+        if (strcasecmp(key, name) == 0 && json_object_is_type(val, json_type_string)) {
+            return json_object_get_string(val);
+        }
+    }
+    return NULL;
+}
 
 static int item_index(const struct item *it, size_t n, const char *id)
 {
@@ -2889,6 +3800,8 @@ static void batch(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
             ir.json = x->body ? json_object_get(x->body) : NULL;
             ir.has_body = x->has_body;
             ir.content_type = x->content_type;
+            ir.consistency = header_of(x->headers, "ConsistencyLevel");
+            ir.prefer = header_of(x->headers, "Prefer");
             ir.batch_item = true;
             if (failed) {
                 /* Not run; run_item only records it (see gs_run_item_fn). */

@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tenant.h"
 
@@ -34,6 +35,8 @@ struct gs_req {
     const char *body; /* raw body (borrowed) for top-level requests, else NULL */
     size_t body_len;
     const char *content_type; /* borrowed, or NULL */
+    const char *consistency;  /* ConsistencyLevel header (borrowed), or NULL */
+    const char *prefer;       /* Prefer header (borrowed), or NULL */
     json_object *json;        /* parsed body: set for batch items, or parsed on demand (owned) */
     bool has_body;            /* a body was sent (raw or, for batch items, a JSON value) */
     bool batch_item;
@@ -67,13 +70,24 @@ struct gs_model {
        request) is applied, then its reply is held this long, past the client's timeout.
        One-shot; 0 = off. */
     double timeout_next_create;
+    /* Delta tokens (users/delta, groups/delta) carry the generation they were issued in; one
+       from an older generation is expired. POST /_sim/faults {"expire_delta_tokens": true}
+       starts a new generation. */
+    uint64_t delta_generation;
+    /* How an expired delta token is refused: 400 syncStateNotFound (the default, Microsoft's
+       identity delta-token notice) or 410 resyncRequired ({"delta_expired_status": 410}). */
+    int delta_expired_status;
+    /* Objects per page of a delta round (users/delta); 0 = DELTA_PAGE (200). Graph picks its
+       own page size; {"delta_page_size": N} makes small tenants page in tests. */
+    long delta_page_size;
 };
 
 #define GS_MODEL_PIM_ELIGIBILITY 0x1u /* roleEligibilitySchedules and their requests */
 #define GS_MODEL_PIM_ASSIGNMENT  0x2u /* roleAssignmentSchedules and their requests */
 
 /* Applies one /_sim/faults member to m if key is one of the model's ("replica_lag" seconds,
- * "pim_forbidden" "none"|"eligibility"|"assignment"|"all", "timeout_next_create" seconds).
+ * "pim_forbidden" "none"|"eligibility"|"assignment"|"all", "timeout_next_create" seconds,
+ * "expire_delta_tokens" true, "delta_expired_status" 400|410).
  * Returns false (m unchanged) for another key or an invalid value. */
 bool gs_model_set(struct gs_model *m, const char *key, json_object *val);
 

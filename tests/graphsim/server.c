@@ -993,6 +993,8 @@ static void handle_graph(struct gs_server *srv, struct evhttp_request *ev, const
     req.body_len = len;
     req.has_body = len > 0;
     req.content_type = evhttp_find_header(evhttp_request_get_input_headers(ev), "Content-Type");
+    req.consistency = evhttp_find_header(in, "ConsistencyLevel");
+    req.prefer = evhttp_find_header(in, "Prefer");
     if (authorized(srv, ev, &ctx, &resp)) {
         bad = run(srv, &ctx, &req, &resp);
         count_status(srv, &resp);
@@ -1822,6 +1824,127 @@ static bool sim_faults(struct gs_server *srv, const char *body, size_t len, char
     return ok;
 }
 
+/* PATCH /_sim/users/{id|upn}: sets properties "behind the client's back", as HR provisioning
+ * would: any structural user property but id (checked against its EDM type; null clears it),
+ * and "manager" (an id or UPN, or null). All or nothing; each change shows in delta rounds. */
+static void sim_user_patch(struct gs_server *srv, const char *key, const char *body, size_t len,
+                           struct reply *r)
+{
+    struct gs_tenant *t = srv->tenant;
+    struct gs_user *u = gs_tenant_user_find(t, key), *mgr = NULL;
+    json_object *o;
+    char why[128], msg[320];
+    bool set_manager = false;
+
+    if (u == NULL) {
+        sim_error(r, 404, "NotFound", "No such user.");
+        return;
+    }
+    o = gs_json_parse(body, len, why, sizeof(why));
+    if (o == NULL || !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        sim_error(r, 400, "BadRequest", "The body must be a JSON object of user properties.");
+        return;
+    }
+    json_object_object_foreach(o, name, val)
+    {
+        int idx;
+
+        if (strcmp(name, "manager") == 0) {
+            set_manager = true;
+            if (val != NULL &&
+                (!json_object_is_type(val, json_type_string) ||
+                 (mgr = gs_tenant_user_find(t, json_object_get_string(val))) == NULL || mgr == u)) {
+                snprintf(msg, sizeof(msg), "manager: no such user (or the user itself).");
+                goto bad;
+            }
+            continue;
+        }
+        idx = gs_user_prop_index(name, false);
+        if (idx < 0 || idx == GS_U_ID) {
+            snprintf(msg, sizeof(msg), "'%s' is not a settable property of microsoft.graph.user.",
+                     name);
+            goto bad;
+        }
+        if (!gs_prop_check(&gs_user_props[idx], val, why, sizeof(why))) {
+            snprintf(msg, sizeof(msg), "Invalid value for '%s'%s%s.", name, why[0] ? ": " : "",
+                     why);
+            goto bad;
+        }
+        if (idx == GS_U_USER_PRINCIPAL_NAME || idx == GS_U_MAIL) {
+            struct gs_user *other =
+                val != NULL ? gs_tenant_user_find(t, json_object_get_string(val)) : NULL;
+
+            if (idx == GS_U_USER_PRINCIPAL_NAME && val == NULL) {
+                snprintf(msg, sizeof(msg), "userPrincipalName cannot be cleared.");
+                goto bad;
+            }
+            if (other != NULL && other != u) {
+                snprintf(msg, sizeof(msg), "'%s' is taken by another user.", name);
+                goto bad;
+            }
+        }
+    }
+    json_object_object_foreach(o, name2, val2)
+    {
+        if (strcmp(name2, "manager") != 0) {
+            gs_tenant_user_set(t, u, gs_user_prop_index(name2, false), json_object_get(val2));
+        }
+    }
+    if (set_manager) {
+        gs_tenant_user_set_manager(t, u, mgr);
+    }
+    json_object_put(o);
+    r->status = 204;
+    return;
+
+bad:
+    json_object_put(o);
+    sim_error(r, 400, "BadRequest", msg);
+}
+
+/* POST /_sim/groups/{id}/members {"id": "<user id or UPN>"} and
+ * DELETE /_sim/groups/{id}/members/{user id or UPN}: membership changes made outside the
+ * client (licences of a licensed group follow, as through Graph). */
+static void sim_group_members(struct gs_server *srv, const char *method, char **seg, size_t nseg,
+                              const char *body, size_t len, struct reply *r)
+{
+    struct gs_tenant *t = srv->tenant;
+    struct gs_group *g = gs_tenant_group(t, seg[2]);
+    struct gs_user *u = NULL;
+
+    if (g == NULL) {
+        sim_error(r, 404, "NotFound", "No such group.");
+        return;
+    }
+    if (nseg == 4 && strcmp(method, "POST") == 0) {
+        char why[128];
+        json_object *o = gs_json_parse(body, len, why, sizeof(why));
+        const char *id = o != NULL ? gs_json_get_str(o, "id") : NULL;
+
+        u = id != NULL ? gs_tenant_user_find(t, id) : NULL;
+        json_object_put(o);
+        if (id == NULL) {
+            sim_error(r, 400, "BadRequest", "The body must be {\"id\": \"<user id or UPN>\"}.");
+        } else if (u == NULL) {
+            sim_error(r, 404, "NotFound", "No such user.");
+        } else if (!gs_tenant_group_add(t, g, u)) {
+            sim_error(r, 409, "Conflict", "The user is a member already.");
+        } else {
+            r->status = 204;
+        }
+    } else if (nseg == 5 && strcmp(method, "DELETE") == 0) {
+        u = gs_tenant_user_find(t, seg[4]);
+        if (u == NULL || !gs_tenant_group_remove(t, g, u)) {
+            sim_error(r, 404, "NotFound", "No such member.");
+        } else {
+            r->status = 204;
+        }
+    } else {
+        sim_error(r, 405, "MethodNotAllowed", "Use POST .../members or DELETE .../members/{id}.");
+    }
+}
+
 static void handle_sim(struct gs_server *srv, const char *method, char **seg, size_t nseg,
                        const char *query, const char *body, size_t len, struct reply *r)
 {
@@ -1830,11 +1953,30 @@ static void handle_sim(struct gs_server *srv, const char *method, char **seg, si
     char err[256];
 
     r->content_type = PLAIN_JSON;
+    if (strcmp(what, "users") == 0 && nseg == 3 && strcmp(method, "PATCH") == 0) {
+        sim_user_patch(srv, seg[2], body, len, r);
+        return;
+    }
+    if (strcmp(what, "users") == 0 && nseg == 3 && strcmp(method, "DELETE") == 0) {
+        struct gs_user *u = gs_tenant_user_find(srv->tenant, seg[2]);
+
+        if (u == NULL) {
+            sim_error(r, 404, "NotFound", "No such user.");
+        } else {
+            gs_tenant_user_delete(srv->tenant, u);
+            r->status = 204;
+        }
+        return;
+    }
+    if (strcmp(what, "groups") == 0 && (nseg == 4 || nseg == 5) && strcmp(seg[3], "members") == 0) {
+        sim_group_members(srv, method, seg, nseg, body, len, r);
+        return;
+    }
     if (strcmp(what, "users") == 0 && nseg == 3) {
         struct gs_user *u = gs_tenant_user_find(srv->tenant, seg[2]);
 
         if (!get) {
-            sim_error(r, 405, "MethodNotAllowed", "Use GET.");
+            sim_error(r, 405, "MethodNotAllowed", "Use GET, PATCH or DELETE.");
         } else if (u == NULL) {
             sim_error(r, 404, "NotFound", "No such user.");
         } else {

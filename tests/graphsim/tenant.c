@@ -237,6 +237,57 @@ struct gs_user *gs_tenant_user_find(const struct gs_tenant *t, const char *key)
     return u != NULL ? u : gs_map_get(t->by_upn, key);
 }
 
+/* Appends a change to the log when tracking (id and aux borrowed, copied). */
+static void change_add(struct gs_tenant *t, const char *id, int what, const char *aux,
+                       struct gs_group *g)
+{
+    struct gs_change *c;
+
+    if (!t->tracking || id == NULL) {
+        return;
+    }
+    if (t->nchanges == t->chcap) {
+        t->chcap = t->chcap ? t->chcap * 2 : 256;
+        t->changes = gs_xrealloc(t->changes, t->chcap * sizeof(*t->changes));
+    }
+    c = &t->changes[t->nchanges++];
+    memset(c, 0, sizeof(*c));
+    c->seq = ++t->change_seq;
+    snprintf(c->id, sizeof(c->id), "%s", id);
+    snprintf(c->aux, sizeof(c->aux), "%s", aux ? aux : "");
+    c->what = what;
+    c->group = g;
+}
+
+size_t gs_tenant_changes_after(const struct gs_tenant *t, uint64_t seq)
+{
+    size_t lo = 0, hi = t->nchanges;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (t->changes[mid].seq <= seq) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+void gs_tenant_user_set_manager(struct gs_tenant *t, struct gs_user *u, const struct gs_user *mgr)
+{
+    const char *id = mgr != NULL ? gs_user_str(mgr, GS_U_ID) : NULL;
+
+    if ((id == NULL && u->manager_id == NULL) ||
+        (id != NULL && u->manager_id != NULL && strcasecmp(id, u->manager_id) == 0)) {
+        return;
+    }
+    change_add(t, gs_user_str(u, GS_U_ID), GS_CH_MANAGER, u->manager_id, NULL);
+    free(u->manager_id);
+    u->manager_id = id != NULL ? gs_xstrdup(id) : NULL;
+}
+
 void gs_tenant_user_insert(struct gs_tenant *t, struct gs_user *u)
 {
     if (t->nusers == t->cap) {
@@ -250,10 +301,14 @@ void gs_tenant_user_insert(struct gs_tenant *t, struct gs_user *u)
     reindex(t, u, GS_U_USER_PRINCIPAL_NAME);
     reindex(t, u, GS_U_MAIL);
     reindex(t, u, GS_U_EMPLOYEE_ID);
+    change_add(t, gs_user_str(u, GS_U_ID), GS_CH_CREATED, NULL, NULL);
 }
 
 void gs_tenant_user_set(struct gs_tenant *t, struct gs_user *u, int idx, json_object *value)
 {
+    if (t->tracking && !json_object_equal(u->v[idx], value)) {
+        change_add(t, gs_user_str(u, GS_U_ID), idx, NULL, NULL);
+    }
     unindex(t, u, idx);
     json_object_put(u->v[idx]);
     u->v[idx] = value;
@@ -300,8 +355,11 @@ void gs_tenant_user_delete(struct gs_tenant *t, struct gs_user *u)
     const char *id = gs_user_str(u, GS_U_ID);
     json_object *lic = u->v[GS_U_ASSIGNED_LICENSES];
 
+    change_add(t, id, GS_CH_DELETED, NULL, NULL);
     for (size_t i = 0; i < t->ngroups; i++) {
-        gs_group_remove(t->groups[i], id);
+        if (gs_group_remove(t->groups[i], id)) {
+            change_add(t, id, GS_CH_MEMBER_REMOVED, NULL, t->groups[i]);
+        }
     }
     for (size_t i = t->nassignments; i-- > 0;) {
         if (strcasecmp(t->assignments[i]->principal_id, id) == 0) {
@@ -319,8 +377,7 @@ void gs_tenant_user_delete(struct gs_tenant *t, struct gs_user *u)
         struct gs_user *o = t->users[i];
 
         if (o != NULL && o->manager_id != NULL && strcasecmp(o->manager_id, id) == 0) {
-            free(o->manager_id);
-            o->manager_id = NULL;
+            gs_tenant_user_set_manager(t, o, NULL);
         }
     }
     for (size_t i = 0; lic != NULL && i < json_object_array_length(lic); i++) {
@@ -470,6 +527,7 @@ bool gs_tenant_group_add(struct gs_tenant *t, struct gs_group *g, struct gs_user
     if (!gs_group_add(g, u)) {
         return false;
     }
+    change_add(t, gs_user_str(u, GS_U_ID), GS_CH_MEMBER_ADDED, NULL, g);
     if (g->licenses != NULL) {
         gs_tenant_user_licenses(t, u, true);
     }
@@ -481,6 +539,7 @@ bool gs_tenant_group_remove(struct gs_tenant *t, struct gs_group *g, struct gs_u
     if (!gs_group_remove(g, gs_user_str(u, GS_U_ID))) {
         return false;
     }
+    change_add(t, gs_user_str(u, GS_U_ID), GS_CH_MEMBER_REMOVED, NULL, g);
     if (g->licenses != NULL) {
         gs_tenant_user_licenses(t, u, true);
     }
@@ -1537,6 +1596,8 @@ struct gs_tenant *gs_tenant_new(json_object *seed, long generate_users, char *er
     }
     t->schedule_requests[0] = json_object_new_array();
     t->schedule_requests[1] = json_object_new_array();
+    t->nonce = gs_random64();
+    t->tracking = true;
     return t;
 
 err:
@@ -1553,6 +1614,7 @@ void gs_tenant_free(struct gs_tenant *t)
         gs_user_free(t->users[i]);
     }
     free(t->users);
+    free(t->changes);
     gs_map_free(t->by_id, NULL);
     gs_map_free(t->by_upn, NULL);
     gs_map_free(t->by_mail, NULL);

@@ -79,6 +79,24 @@ struct gs_schedule {
 /* The two kinds of PIM schedule. */
 enum gs_pim { GS_PIM_ELIGIBILITY, GS_PIM_ASSIGNMENT };
 
+/* What a change-log entry records (besides a property index, 0 .. GS_U_COUNT-1). */
+enum {
+    GS_CH_CREATED = -1,       /* the user was created */
+    GS_CH_DELETED = -2,       /* the user was deleted */
+    GS_CH_MANAGER = -3,       /* the user's manager changed; aux is the old manager or "" */
+    GS_CH_MEMBER_ADDED = -4,  /* the user joined group */
+    GS_CH_MEMBER_REMOVED = -5 /* the user left group */
+};
+
+/* One change to the directory after the seed was loaded, for delta queries. */
+struct gs_change {
+    uint64_t seq;           /* gs_tenant.change_seq after it; ascending in the log */
+    char id[37];            /* the user's object id */
+    char aux[37];           /* GS_CH_MANAGER: the previous manager's id, or "" */
+    int what;               /* a property index or GS_CH_* */
+    struct gs_group *group; /* GS_CH_MEMBER_*: the group (groups live as long as the tenant) */
+};
+
 struct gs_tenant {
     char *id;
     char *display_name;
@@ -107,6 +125,15 @@ struct gs_tenant {
     struct gs_schedule **schedules[2]; /* by enum gs_pim */
     size_t nschedules[2], scap[2];
     json_object *schedule_requests[2]; /* the schedule requests made, as Graph returns them */
+
+    /* Change tracking for delta queries: every change after the seed was loaded (tracking is
+       set once it is), in order. nonce tells this tenant's delta tokens from an earlier one's
+       (a /_sim/reset builds a new tenant). */
+    bool tracking;
+    uint64_t change_seq;
+    uint64_t nonce;
+    struct gs_change *changes;
+    size_t nchanges, chcap;
 };
 
 /* Builds a tenant from a parsed seed (borrowed) plus generate_users synthetic users on top of the
@@ -154,6 +181,12 @@ void gs_tenant_user_insert(struct gs_tenant *t, struct gs_user *u);
 /* Sets property idx of u to value (taking ownership; NULL clears it) and keeps the id, UPN, mail
  * and employeeId indexes current. */
 void gs_tenant_user_set(struct gs_tenant *t, struct gs_user *u, int idx, json_object *value);
+
+/* Sets u's manager to mgr (NULL removes it), recording the change for delta queries. */
+void gs_tenant_user_set_manager(struct gs_tenant *t, struct gs_user *u, const struct gs_user *mgr);
+
+/* Returns the index of the first change with seq > seq in t->changes. */
+size_t gs_tenant_changes_after(const struct gs_tenant *t, uint64_t seq);
 
 /* Deletes u: removes it from groups, role assignments, other users' manager, releases its
  * license seats and frees it. */
