@@ -49,6 +49,23 @@ const char *const *wr_trigger_names(void)
     return names;
 }
 
+const char *wr_trigger_names_text(void)
+{
+    static char text[NKINDS * 40 + 8];
+    if (!text[0]) {
+        const char *const *names = wr_trigger_names();
+        size_t used = 0;
+        for (size_t i = 0; names[i]; i++) {
+            const char *sep = i == 0 ? "" : names[i + 1] ? ", " : " or ";
+            used += (size_t)snprintf(text + used, sizeof(text) - used, "%s%s", sep, names[i]);
+            if (used >= sizeof(text)) {
+                break; /* a kind name longer than 30 characters: cut, still terminated */
+            }
+        }
+    }
+    return text;
+}
+
 size_t wr_trigger_count(void)
 {
     return NKINDS;

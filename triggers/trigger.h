@@ -100,6 +100,9 @@ const struct wr_trigger_kind *wr_trigger_find(const char *name);
 /* NULL-terminated list of every kind name, in name order (static storage). */
 const char *const *wr_trigger_names(void);
 
+/* Every kind name for messages, in name order: "file, schedule or webhook" (static storage). */
+const char *wr_trigger_names_text(void);
+
 /* Number of kinds in the registry. */
 size_t wr_trigger_count(void);
 

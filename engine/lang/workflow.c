@@ -55,7 +55,7 @@ static const struct wr_argspec workflow_keys[] = {
     {.name = "trigger",
      .type = WR_ARG_OBJECT,
      .flags = WR_ARG_REQUIRED | WR_ARG_OWN_CHECK,
-     .help = "webhook, file or schedule"},
+     .help = "one trigger kind (weir help triggers lists them)"},
     {.name = "when", .type = WR_ARG_EXPR, .help = "Lua condition over `event`"},
     {.name = "vars", .type = WR_ARG_OBJECT, .help = "constants the steps share as vars.NAME"},
     {.name = "steps",
@@ -429,7 +429,7 @@ static void check_trigger(struct loader *ld, struct json_object *trig)
         return;
     }
     if (n == 0) {
-        wr_check_error(c, "trigger", false, "needs one trigger kind: webhook, file or schedule");
+        wr_check_error(c, "trigger", false, "needs one trigger kind: %s", wr_trigger_names_text());
         return;
     }
     json_object_object_foreach(trig, kind, args)
@@ -441,8 +441,8 @@ static void check_trigger(struct loader *ld, struct json_object *trig)
             if (sug) {
                 wr_check_error(c, p, true, "unknown trigger '%s' (did you mean '%s'?)", kind, sug);
             } else {
-                wr_check_error(c, p, true,
-                               "unknown trigger '%s' (expected webhook, file or schedule)", kind);
+                wr_check_error(c, p, true, "unknown trigger '%s' (expected %s)", kind,
+                               wr_trigger_names_text());
             }
         } else {
             char *what = wr_xasprintf("the %s trigger", kind);

@@ -1,7 +1,7 @@
 /*
  * ingest — the one path every event takes into weir: match, journal, acknowledge.
  *
- * A trigger (webhook, file, schedule) or `weir fire` hands over the events of one delivery —
+ * A trigger or `weir fire` hands over the events of one delivery —
  * one webhook body, the rows of one CSV file, one schedule slot — together with the
  * workflows that could want them. Ingest evaluates each candidate's `when:` on each event
  * (on the loop thread, in the workflow's Lua sandbox), then submits the events and their
