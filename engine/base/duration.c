@@ -50,12 +50,12 @@ static bool is_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
+static int parse_magnitude(const char *s, const char *q, int64_t *ms_out, char *err, size_t errlen);
+
 int wr_duration_parse(const char *s, int64_t *ms_out, char *err, size_t errlen)
 {
     char q[WR_QUOTE_MAX + 4];
     const char *p;
-    int64_t total = 0;
-    int last_unit = -1;
 
     if (!s || !*s) {
         return wr_errf(err, errlen, "empty duration (e.g. 30s, 15m or 1h30m)");
@@ -69,8 +69,46 @@ int wr_duration_parse(const char *s, int64_t *ms_out, char *err, size_t errlen)
     if (s[0] == '-') {
         return wr_errf(err, errlen, "negative duration '%s'", q);
     }
+    return parse_magnitude(s, q, ms_out, err, errlen);
+}
 
-    p = s;
+int wr_duration_parse_signed(const char *s, int64_t *ms_out, char *err, size_t errlen)
+{
+    char q[WR_QUOTE_MAX + 4];
+    int64_t ms = 0;
+    bool minus;
+
+    if (!s || !*s) {
+        return wr_errf(err, errlen, "empty duration (e.g. 30s, -7d or 1h30m)");
+    }
+    wr_quote_input(s, q);
+    for (const char *p = s; *p; p++) {
+        if (is_space(*p)) {
+            return wr_errf(err, errlen, "whitespace in duration '%s' (write e.g. -1h30m)", q);
+        }
+    }
+    minus = s[0] == '-';
+    if (s[0] == '-' || s[0] == '+') {
+        s++;
+    }
+    if (!*s || *s == '-' || *s == '+') {
+        return wr_errf(err, errlen, "invalid duration '%s' (expected e.g. 30s, -7d or 1h30m)", q);
+    }
+    if (parse_magnitude(s, q, &ms, err, errlen) != 0) {
+        return -1;
+    }
+    *ms_out = minus ? -ms : ms;
+    return 0;
+}
+
+/* The unsigned grammar of wr_duration_parse() for s (not empty, no blanks, no sign); q is the
+   caller's input quoted for messages. */
+static int parse_magnitude(const char *s, const char *q, int64_t *ms_out, char *err, size_t errlen)
+{
+    const char *p = s;
+    int64_t total = 0;
+    int last_unit = -1;
+
     while (*p) {
         const char *num = p, *unit;
         int64_t whole = 0, frac = 0, scale = 1, seg;

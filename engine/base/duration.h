@@ -37,11 +37,22 @@
 int wr_duration_parse(const char *s, int64_t *ms_out, char *err, size_t errlen);
 
 /*
+ * Same as wr_duration_parse(), for a signed span ("-7d", "+2w", "1h30m"): one optional leading
+ * '-' or '+' before the same grammar, applying to the whole value ("-1h30m" is -90 minutes).
+ * "-0s" gives 0. The bound is the same on both sides: -WR_DURATION_MAX_MS..WR_DURATION_MAX_MS.
+ * Messages quote the whole input, sign included; a sign alone or twice ("-", "--5s", "-+5s") is
+ * "invalid duration '...' (expected e.g. 30s, -7d or 1h30m)". wr_duration_parse() itself still
+ * refuses every sign: only callers that mean "before or after" take this one.
+ */
+int wr_duration_parse_signed(const char *s, int64_t *ms_out, char *err, size_t errlen);
+
+/*
  * Formats ms into buf (always NUL-terminated when buflen > 0, truncated to fit) and returns buf.
  * The form is exact and parses back to the same value: the largest-first decomposition into d,
  * h, m, s and ms with zero parts left out ("1h30m", "30d", "1d1h", "250ms", "0s"); a value that
  * is a whole number of weeks is written in weeks ("2w"). Negative values get a leading '-'
- * (which wr_duration_parse() rejects). WR_DURATION_BUFLEN bytes always suffice.
+ * (which wr_duration_parse() rejects and wr_duration_parse_signed() reads back).
+ * WR_DURATION_BUFLEN bytes always suffice.
  */
 const char *wr_duration_format(int64_t ms, char *buf, size_t buflen);
 

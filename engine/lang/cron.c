@@ -1019,6 +1019,11 @@ static int64_t wall_to_instant(const struct wr_tz *tz, int64_t wall)
     return hi;
 }
 
+int64_t wr_tz_wall_to_utc(const struct wr_tz *tz, int64_t wall)
+{
+    return wall_to_instant(tz, wall);
+}
+
 int64_t wr_cron_next_in(const struct wr_cron *c, const struct wr_tz *tz, int64_t after)
 {
     int64_t wall_after, wall, limit;

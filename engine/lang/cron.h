@@ -98,4 +98,14 @@ void wr_tz_free(struct wr_tz *tz);
 /* The zone's offset from UTC in seconds (east positive) at the UTC instant t; tz NULL is UTC. */
 int32_t wr_tz_offset(const struct wr_tz *tz, int64_t t);
 
+/*
+ * The UTC instant (epoch seconds) at which the wall-clock time `wall` (local seconds since
+ * 1970-01-01T00:00 local, i.e. days * 86400 + seconds into the day) first happens in tz (NULL
+ * is UTC), by the DST rule at the top of this file: a time skipped by a spring-forward gap gives
+ * the transition instant (the first moment after the jump), a time repeated by a fall-back gives
+ * its first (earlier) occurrence. The one wall-to-UTC conversion in weir: the cron firing times
+ * and the user-date due times both come from it.
+ */
+int64_t wr_tz_wall_to_utc(const struct wr_tz *tz, int64_t wall);
+
 #endif

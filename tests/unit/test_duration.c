@@ -325,6 +325,61 @@ static void test_round_trip_strings(void **state)
     }
 }
 
+/* Signed spans: the same grammar after one optional sign; the unsigned parser is unchanged. */
+static void signed_fails(const char *s, const char *want)
+{
+    char err[256] = "";
+    int64_t ms = -42;
+
+    assert_int_equal(wr_duration_parse_signed(s, &ms, err, sizeof(err)), -1);
+    assert_string_equal(err, want);
+    assert_int_equal(ms, -42);
+}
+
+static void test_signed(void **state)
+{
+    int64_t ms = 0;
+    char buf[WR_DURATION_BUFLEN];
+    (void)state;
+
+    assert_int_equal(wr_duration_parse_signed("-7d", &ms, NULL, 0), 0);
+    assert_int_equal(ms, -7 * DAY);
+    assert_int_equal(wr_duration_parse_signed("+2w", &ms, NULL, 0), 0);
+    assert_int_equal(ms, 2 * WEEK);
+    assert_int_equal(wr_duration_parse_signed("180d", &ms, NULL, 0), 0);
+    assert_int_equal(ms, 180 * DAY);
+    assert_int_equal(wr_duration_parse_signed("-1h30m", &ms, NULL, 0), 0);
+    assert_int_equal(ms, -90 * MIN);
+    assert_int_equal(wr_duration_parse_signed("-1.5s", &ms, NULL, 0), 0);
+    assert_int_equal(ms, -1500);
+    assert_int_equal(wr_duration_parse_signed("-0s", &ms, NULL, 0), 0);
+    assert_int_equal(ms, 0);
+    assert_int_equal(wr_duration_parse_signed("-36525d", &ms, NULL, 0), 0);
+    assert_int_equal(ms, -WR_DURATION_MAX_MS);
+    /* What format writes, the signed parser reads back. */
+    for (int64_t v = -3 * WEEK - 5; v <= 3 * WEEK; v += WEEK / 3 + 7) {
+        assert_int_equal(
+            wr_duration_parse_signed(wr_duration_format(v, buf, sizeof(buf)), &ms, NULL, 0), 0);
+        assert_int_equal(ms, v);
+    }
+
+    signed_fails("", "empty duration (e.g. 30s, -7d or 1h30m)");
+    signed_fails("-", "invalid duration '-' (expected e.g. 30s, -7d or 1h30m)");
+    signed_fails("+", "invalid duration '+' (expected e.g. 30s, -7d or 1h30m)");
+    signed_fails("--5s", "invalid duration '--5s' (expected e.g. 30s, -7d or 1h30m)");
+    signed_fails("-+5s", "invalid duration '-+5s' (expected e.g. 30s, -7d or 1h30m)");
+    signed_fails("- 5s", "whitespace in duration '- 5s' (write e.g. -1h30m)");
+    signed_fails("-5x", "unknown unit 'x' in '-5x' (use ms, s, m, h, d or w)");
+    signed_fails("-5", "missing unit in '-5' (e.g. 5s)");
+    signed_fails("-30m1h", "units out of order in '-30m1h' (largest first, each once, e.g. 1h30m)");
+    signed_fails("-36526d", "duration '-36526d' is longer than 100 years");
+    signed_fails("5s-", "invalid duration '5s-' (expected e.g. 30s, 15m or 1h30m)");
+
+    /* The unsigned parser still refuses a sign. */
+    assert_int_equal(wr_duration_parse("-7d", &ms, NULL, 0), -1);
+    assert_int_equal(wr_duration_parse("+7d", &ms, NULL, 0), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_format_small_buffer),
         cmocka_unit_test(test_round_trip_values),
         cmocka_unit_test(test_round_trip_strings),
+        cmocka_unit_test(test_signed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,184 @@
+/*
+ * user_date — the user-date trigger (issue #16): a run per user when a date attribute of the
+ * user in Entra (employeeHireDate, employeeLeaveDateTime, ...) plus an offset comes due, at a
+ * local time of day in a time zone. This file declares and checks the arguments; the rules are
+ * triggers/user_date/due.
+ *
+ * Not in triggers/triggers.def yet: the runtime (polling Graph, journaling found users, timers
+ * for users due later, re-reading the user before the run) is still to come, and a kind a
+ * workflow could name but that never fires would fail silently.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/base/duration.h"
+#include "engine/base/strutil.h"
+#include "triggers/trigger.h"
+#include "triggers/user_date/due.h"
+
+static const struct wr_argspec user_date_args[] = {
+    {.name = "attribute",
+     .type = WR_ARG_ENUM,
+     .flags = WR_ARG_REQUIRED | WR_ARG_NO_TEMPLATE,
+     .choices = wr_user_date_attributes,
+     .expect = "a date property of a user, e.g. employeeHireDate",
+     .help = "the user's date property the run is due by"},
+    {.name = "offset",
+     .type = WR_ARG_STRING,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .expect = "a duration such as -7d, 0s or 2w",
+     .help = "the run is due this long after the date (negative: before), -180d..180d; "
+             "default 0s"},
+    {.name = "at",
+     .type = WR_ARG_STRING,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .expect = "a time of day HH:MM",
+     .help = "local time of day the run is due, \"HH:MM\"; default 00:00"},
+    {.name = "zone",
+     .type = WR_ARG_TZ,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "IANA time zone of `at`; default UTC"},
+    {.name = "catch_up",
+     .type = WR_ARG_DURATION,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "a due time up to this far in the past still fires; default 3d"},
+    {.name = "filter",
+     .type = WR_ARG_STRING,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "OData condition ANDed into the query, e.g. \"department eq 'Sales'\""},
+    {.name = "select",
+     .type = WR_ARG_STRINGS,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "more user properties to put in event.user, e.g. [department, jobTitle]"},
+    {.name = "every",
+     .type = WR_ARG_DURATION,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "how often Graph is read, at least 1s; default 1h"},
+    {0},
+};
+
+/* The string under key, or NULL (absent, another type, or a template the table refused). */
+static const char *string_at(struct json_object *args, const char *key)
+{
+    struct json_object *v = NULL;
+    return json_object_object_get_ex(args, key, &v) && json_object_is_type(v, json_type_string)
+               ? json_object_get_string(v)
+               : NULL;
+}
+
+static void check_offset(struct wr_check *c, struct json_object *args, const char *path)
+{
+    const char *s = string_at(args, "offset");
+    char err[256];
+    int64_t ms = 0;
+    if (!s || !*s) {
+        return; /* the table reported another type or an empty value */
+    }
+    char *p = wr_path_key(path, "offset");
+    if (wr_duration_parse_signed(s, &ms, err, sizeof(err)) != 0) {
+        wr_check_error(c, p, false, "%s", err);
+    } else if (ms < -WR_USER_DATE_OFFSET_MAX_MS || ms > WR_USER_DATE_OFFSET_MAX_MS) {
+        wr_check_error(c, p, false, "%s is out of range -180d..180d", s);
+    }
+    free(p);
+}
+
+static void check_at(struct wr_check *c, struct json_object *args, const char *path)
+{
+    const char *s = string_at(args, "at");
+    char err[256];
+    int min = 0;
+    if (s && *s && wr_user_date_parse_at(s, &min, err, sizeof(err)) != 0) {
+        char *p = wr_path_key(path, "at");
+        wr_check_error(c, p, false, "%s", err);
+        free(p);
+    }
+}
+
+static void check_filter(struct wr_check *c, struct json_object *args, const char *path)
+{
+    const char *s = string_at(args, "filter");
+    char err[256];
+    if (s && strspn(s, " \t\r\n") < strlen(s) && wr_user_date_filter_check(s, err, sizeof(err))) {
+        char *p = wr_path_key(path, "filter");
+        wr_check_error(c, p, false, "%s", err);
+        free(p);
+    }
+}
+
+static void check_select(struct wr_check *c, struct json_object *args, const char *path)
+{
+    struct json_object *sel = NULL;
+    if (!json_object_object_get_ex(args, "select", &sel) ||
+        !json_object_is_type(sel, json_type_array)) {
+        return;
+    }
+    char *sp = wr_path_key(path, "select");
+    for (size_t i = 0; i < json_object_array_length(sel); i++) {
+        struct json_object *e = json_object_array_get_idx(sel, i);
+        const char *name =
+            json_object_is_type(e, json_type_string) ? json_object_get_string(e) : NULL;
+        bool known = false;
+        for (size_t k = 0; name && wr_user_date_properties[k]; k++) {
+            known = known || strcmp(name, wr_user_date_properties[k]) == 0;
+        }
+        if (!name || known) {
+            continue; /* not a string: the table said so */
+        }
+        char *p = wr_path_index(sp, i);
+        const char *sug = wr_suggest(name, wr_user_date_properties);
+        if (sug) {
+            wr_check_error(c, p, false, "unknown user property '%s' (did you mean '%s'?)", name,
+                           sug);
+        } else {
+            wr_check_error(c, p, false, "unknown user property '%s' (see Graph's user resource)",
+                           name);
+        }
+        free(p);
+    }
+    free(sp);
+}
+
+static void check_every(struct wr_check *c, struct json_object *args, const char *path)
+{
+    const char *s = string_at(args, "every");
+    int64_t ms = 0;
+    if (s && wr_duration_parse(s, &ms, NULL, 0) == 0 && ms < WR_USER_DATE_EVERY_MIN_MS) {
+        char *p = wr_path_key(path, "every");
+        wr_check_error(c, p, false, "must be at least 1s");
+        free(p);
+    }
+}
+
+static void user_date_validate(struct wr_check *c, struct json_object *args, const char *path)
+{
+    check_offset(c, args, path);
+    check_at(c, args, path);
+    check_filter(c, args, path);
+    check_select(c, args, path);
+    check_every(c, args, path);
+}
+
+static const char user_date_notes[] =
+    "The run is due at `at` in `zone` on the date of `attribute` plus `offset`. The date is\n"
+    "the attribute's calendar date in UTC (Entra keeps hire dates as midnight UTC), so\n"
+    "offset -7d at 09:00 in Europe/Berlin is 09:00 Berlin time a week before, summer time or\n"
+    "not. A time skipped by a clock change is due right after the jump; a repeated one at its\n"
+    "first occurrence.\n"
+    "\n"
+    "Each poll (every `every`) reads the users whose due time lies between `catch_up` ago and\n"
+    "the next poll: those due fire at once, the others at their due time. One run per user\n"
+    "and date: a user whose date changes fires again for the new date.\n"
+    "\n"
+    "event.user holds id, userPrincipalName, displayName, mail, employeeId, accountEnabled,\n"
+    "the attribute and the `select`ed properties; event.date is the attribute as Graph sent\n"
+    "it, event.due the due time in UTC.\n";
+
+/* Arguments only: no run-time slots until the poller exists (see the top of this file). */
+const struct wr_trigger_kind wr_trigger_user_date = {
+    .name = "user-date",
+    .summary = "a date of each user in Entra (hire, leave, ...) plus an offset, at a local time",
+    .args = user_date_args,
+    .notes = user_date_notes,
+    .validate = user_date_validate,
+};
