@@ -15,6 +15,7 @@
 #include "engine/base/srcdoc.h"
 #include "engine/base/strutil.h"
 #include "engine/base/timestamp.h"
+#include "engine/graph/graph.h"
 #include "engine/lang/cron.h"
 
 /* {====== what a user has, from Graph's v1.0 $metadata ====== */
@@ -391,23 +392,6 @@ static const char **user_properties(const struct wr_user_date_spec *s, size_t *n
     return p;
 }
 
-/* s percent-encoded for a query string: all but A-Z a-z 0-9 - . _ ~, as wr_graph_escape does
-   (triggers do not include engine/graph). */
-static void add_escaped(struct wr_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-            wr_buf_addc(b, (char)*p);
-        } else {
-            wr_buf_addc(b, '%');
-            wr_buf_addc(b, hex[*p >> 4]);
-            wr_buf_addc(b, hex[*p & 15]);
-        }
-    }
-}
-
 char *wr_user_date_request_path(const struct wr_user_date_spec *s,
                                 const struct wr_user_date_window *w)
 {
@@ -416,8 +400,9 @@ char *wr_user_date_request_path(const struct wr_user_date_spec *s,
     char *filter = wr_user_date_filter(s, w);
     const char **props = user_properties(s, &n);
 
-    wr_buf_add(&b, "/users?$filter=");
-    add_escaped(&b, filter);
+    char *escaped = wr_graph_escape(filter);
+    wr_buf_addf(&b, "/users?$filter=%s", escaped);
+    free(escaped);
     wr_buf_add(&b, "&$select=");
     for (size_t i = 0; i < n; i++) {
         wr_buf_addf(&b, "%s%s", i ? "," : "", props[i]);
