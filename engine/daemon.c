@@ -63,7 +63,7 @@ struct retired {
 /* Starts every kind on d->set; logs and returns -1 at the first that fails. */
 static int start_triggers(struct daemon *d)
 {
-    char err[512];
+    char err[WR_ERR_MAX];
     d->nkinds = wr_trigger_count();
     assert(d->nkinds <= MAX_KINDS);
     for (size_t i = 0; i < d->nkinds; i++) {
@@ -209,7 +209,7 @@ static void reload(struct daemon *d)
     struct wr_diags diags = {0};
     struct wr_workflow_set *set = NULL;
     const char *dir = d->cfg->workflows;
-    char err[512], n[32];
+    char err[WR_ERR_MAX], n[32];
     size_t prepared = 0;
 
     wr_log(WR_LOG_INFO, "reloading workflows", "dir", dir, NULL);
@@ -306,7 +306,7 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 /* The Graph client, the directory and the executor. Returns 0, or -1 (logged). */
 static int start_runs(struct daemon *d)
 {
-    char err[512];
+    char err[WR_ERR_MAX];
     struct wr_config_credentials cred;
     if (wr_config_read_credentials(d->cfg, &cred, err, sizeof(err)) != 0) {
         char what[64];
@@ -335,7 +335,7 @@ static int start_runs(struct daemon *d)
         return -1;
     }
     /* Sign in now: a wrong secret shows in the log and /readyz before the first run needs it. */
-    char why[256];
+    char why[WR_ERR_MAX];
     wr_graph_token_status(d->graph, why, sizeof(why));
     struct wr_directory_options dopt = {.base_url = d->cfg->graph.base_url};
     d->dir = wr_directory_new(d->base, d->graph, &dopt);
@@ -363,7 +363,7 @@ int wr_daemon_run(const char *config_path, bool ingest_only)
 {
     struct daemon d = {0};
     struct wr_diags diags = {0};
-    char err[512];
+    char err[WR_ERR_MAX];
     int rc = WR_EXIT_INVALID;
 
     signal(SIGPIPE, SIG_IGN);

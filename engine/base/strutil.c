@@ -57,14 +57,29 @@ char *wr_xstrdup(const char *s)
     return p;
 }
 
+int wr_verrf(char *err, size_t errlen, const char *fmt, va_list ap)
+{
+    static const char cut[] = "…";
+
+    if (err == NULL || errlen == 0) {
+        return -1;
+    }
+    int n = vsnprintf(err, errlen, fmt, ap);
+    if (n >= 0 && (size_t)n >= errlen && errlen > sizeof(cut)) {
+        /* vsnprintf kept errlen - 1 bytes: keep what fits before the marker, whole characters
+           only, so that the message stays valid UTF-8 and shows that it was cut. */
+        size_t keep = wr_utf8_prefix(err, errlen - 1, errlen - sizeof(cut));
+        memcpy(err + keep, cut, sizeof(cut));
+    }
+    return -1;
+}
+
 int wr_errf(char *err, size_t errlen, const char *fmt, ...)
 {
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    wr_verrf(err, errlen, fmt, ap);
+    va_end(ap);
     return -1;
 }
 

@@ -17,8 +17,26 @@ void *wr_xrealloc(void *p, size_t n);
 char *wr_xstrdup(const char *s);
 /* Returns an owned copy of s, or NULL when s is NULL. */
 char *wr_xstrdup_or_null(const char *s);
-/* Formats a message into err (when err is not NULL) and returns -1: `return wr_errf(...)`. */
+/*
+ * The size of every error-message buffer in weir: a caller's `char err[WR_ERR_MAX]`, passed as
+ * (err, sizeof(err)) to a function that fails with a message. The longest message weir composes
+ * today — a loader's "file:line: key path: what is wrong (did you mean ...)", a Graph error's
+ * code, message and client-request-id with the step's context, a Lua error with its chunk name —
+ * is well under 1 KiB; 2 KiB leaves room for one such message wrapping another, and stays small
+ * enough for a stack frame (never hold one in a recursive function). A message that is longer
+ * still (a server's whole answer, a very long path) is cut by wr_errf, visibly.
+ */
+#define WR_ERR_MAX 2048
+
+/*
+ * Formats a message into err (when err is not NULL and errlen > 0) and returns -1:
+ * `return wr_errf(err, errlen, ...)`. A message that does not fit is cut at a UTF-8 boundary
+ * and ends in "…" (when errlen leaves room for it).
+ */
 int wr_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* wr_errf with a va_list (consumed). */
+int wr_verrf(char *err, size_t errlen, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 #define WR_QUOTE_MAX 48
 

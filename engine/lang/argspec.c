@@ -111,7 +111,7 @@ static const char *type_short(const struct wr_argspec *a)
 
 void wr_check_templates(struct wr_check *c, struct json_object *v, const char *path)
 {
-    char err[512];
+    char err[WR_ERR_MAX];
     switch (json_object_get_type(v)) {
     case json_type_string:
         if (wr_lua_compile_string(c->lua, json_object_get_string(v), err, sizeof(err)) != 0) {
@@ -219,7 +219,7 @@ static const char *urlpath_problem(const char *s)
 static void check_string_value(struct wr_check *c, const struct wr_argspec *a, const char *s,
                                const char *path)
 {
-    char err[512];
+    char err[WR_ERR_MAX];
     switch (a->type) {
     case WR_ARG_DURATION: {
         int64_t ms;
@@ -301,7 +301,7 @@ void wr_argspec_check_value(struct wr_check *c, const struct wr_argspec *a, stru
                             const char *path)
 {
     enum json_type t = json_object_get_type(v);
-    char err[512];
+    char err[WR_ERR_MAX];
 
     /* A template stands for a value only known at run time: check its syntax, not its type. */
     if (t == json_type_string && wr_template_has(json_object_get_string(v))) {
