@@ -253,9 +253,9 @@ static void note_refusal(struct http_op *op, const struct sockaddr *sa, size_t s
 {
     if (!op->refused[0]) {
         char where[80];
-        wr_errf(op->refused, sizeof(op->refused),
-                "refused to connect to %s (%s; add it to http.allow in weir.yaml to permit)",
-                wr_net_addr_format(sa, salen, where, sizeof(where)), why);
+        wr_errf_marked(op->refused, sizeof(op->refused),
+                       "refused to connect to %s (%s; add it to http.allow in weir.yaml to permit)",
+                       wr_net_addr_format(sa, salen, where, sizeof(where)), why);
     }
 }
 

@@ -260,7 +260,7 @@ static void readyz_answer(struct wr_admin *a, struct evhttp_request *req, bool s
         snprintf(err, sizeof(err), "a commit has not completed within %d ms (a stuck disk?)",
                  READYZ_PROBE_TIMEOUT_MS);
     } else if (!h.ok) {
-        wr_errf(err, sizeof(err), "%s", h.error);
+        wr_errf_marked(err, sizeof(err), "%s", h.error);
     }
     if (!stuck && h.ok && journal_ok(a, err, sizeof(err))) {
         json_object_object_add(checks, "journal", json_object_new_string("ok"));
@@ -632,7 +632,7 @@ static bool journal_writable(struct wr_admin *a, struct evhttp_request *req, boo
         }
         struct wr_journal_health h;
         wr_journal_get_health(a->journal, &h);
-        wr_errf(err, sizeof(err), "%s", h.error);
+        wr_errf_marked(err, sizeof(err), "%s", h.error);
     }
     evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "5");
     wr_http_reply_error(req, 503, "Service Unavailable", "%sthe journal cannot store it: %s",

@@ -575,8 +575,8 @@ int wr_config_read_credentials(const struct wr_config *cfg, struct wr_config_cre
     int rc = wr_read_file(cfg->graph.client_certificate, 1u << 20, &out->certificate_pem, &len);
     if (rc != 0) {
         char why[WR_ERR_MAX];
-        wr_errf(err, errlen, "%s: %s", cfg->graph.client_certificate,
-                wr_read_file_error(cfg->graph.client_certificate, rc, why, sizeof(why)));
+        wr_errf_marked(err, errlen, "%s: %s", cfg->graph.client_certificate,
+                       wr_read_file_error(cfg->graph.client_certificate, rc, why, sizeof(why)));
         return -1;
     }
     if (!strstr(out->certificate_pem, "-----BEGIN CERTIFICATE-----")) {

@@ -49,7 +49,7 @@ int wr_secret_resolve(const char *ref, const char *base_dir, char **out, char *e
     int rc = wr_read_file(path, 64 * 1024, &buf, &len);
     if (rc != 0) {
         char why[WR_ERR_MAX];
-        wr_errf(err, errlen, "%s: %s", ref, wr_read_file_error(path, rc, why, sizeof(why)));
+        wr_errf_marked(err, errlen, "%s: %s", ref, wr_read_file_error(path, rc, why, sizeof(why)));
         free(path);
         return -1;
     }

@@ -57,7 +57,18 @@ char *wr_xstrdup(const char *s)
     return p;
 }
 
-int wr_verrf(char *err, size_t errlen, const char *fmt, va_list ap)
+int wr_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+int wr_verrf_marked(char *err, size_t errlen, const char *fmt, va_list ap)
 {
     static const char cut[] = "…";
 
@@ -74,11 +85,11 @@ int wr_verrf(char *err, size_t errlen, const char *fmt, va_list ap)
     return -1;
 }
 
-int wr_errf(char *err, size_t errlen, const char *fmt, ...)
+int wr_errf_marked(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    wr_verrf(err, errlen, fmt, ap);
+    wr_verrf_marked(err, errlen, fmt, ap);
     va_end(ap);
     return -1;
 }

@@ -30,12 +30,20 @@ char *wr_xstrdup_or_null(const char *s);
 
 /*
  * Formats a message into err (when err is not NULL and errlen > 0) and returns -1:
- * `return wr_errf(err, errlen, ...)`. A message that does not fit is cut at a UTF-8 boundary
- * and ends in "…" (when errlen leaves room for it).
+ * `return wr_errf(err, errlen, ...)`. A message longer than errlen - 1 bytes is cut there,
+ * plainly (a buffer of WR_ERR_MAX bytes holds any message weir composes).
  */
 int wr_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* wr_errf with a va_list (consumed). */
-int wr_verrf(char *err, size_t errlen, const char *fmt, va_list ap)
+
+/*
+ * wr_errf for a message that may not fit even in WR_ERR_MAX bytes: one that wraps another
+ * message, or quotes text weir did not write (a server's answer, a Lua error, a path). A cut
+ * message ends at a UTF-8 boundary, in "…" (when errlen leaves room for it). Returns -1.
+ */
+int wr_errf_marked(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* wr_errf_marked with a va_list (consumed). */
+int wr_verrf_marked(char *err, size_t errlen, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
 
 #define WR_QUOTE_MAX 48

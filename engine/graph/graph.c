@@ -461,7 +461,7 @@ static struct wr_graph_cert *cert_fail(struct wr_graph_cert *c, char *err, size_
                                        const char *msg)
 {
     if (err != NULL && errlen > 0) {
-        wr_errf(err, errlen, "%s", msg);
+        wr_errf_marked(err, errlen, "%s", msg);
     }
     /* libcrypto's queue may name what failed to parse; it must not reach another caller. */
     ERR_clear_error();
@@ -1935,7 +1935,7 @@ static bool nonempty(const char *s)
 static struct wr_graph *new_fail(struct wr_graph *g, char *err, size_t errlen, const char *msg)
 {
     if (err != NULL && errlen > 0) {
-        wr_errf(err, errlen, "%s", msg);
+        wr_errf_marked(err, errlen, "%s", msg);
     }
     graph_destroy(g);
     return NULL;
@@ -2315,7 +2315,7 @@ int wr_graph_token_status(struct wr_graph *g, char *err, size_t errlen)
         return 1;
     }
     if (g->token_error[0]) {
-        wr_errf(err, errlen, "%s", g->token_error);
+        wr_errf_marked(err, errlen, "%s", g->token_error);
         return -1;
     }
     token_start(g);

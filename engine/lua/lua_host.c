@@ -1150,12 +1150,12 @@ static int conv_fail(struct conv *c, const char *fmt, const char *detail)
     size_t len = c->path.len;
     snprintf(msg, sizeof(msg), fmt, detail);
     if (len == 0) {
-        wr_errf(c->err, c->errlen, "%s", msg);
+        wr_errf_marked(c->err, c->errlen, "%s", msg);
     } else if (len <= 60) {
-        wr_errf(c->err, c->errlen, "%s: %s", path, msg);
+        wr_errf_marked(c->err, c->errlen, "%s: %s", path, msg);
     } else {
         /* A runaway path (a table that contains itself) would drown the message. */
-        wr_errf(c->err, c->errlen, "...%s: %s", path + len - 57, msg);
+        wr_errf_marked(c->err, c->errlen, "...%s: %s", path + len - 57, msg);
     }
     return -1;
 }
@@ -1542,7 +1542,7 @@ static int push_compiled(struct wr_lua *lua, const char *expr, size_t len, char 
         const char *msg = strip_chunk(lua_tostring(L, -1));
         /* The most common slip in a condition: "a = b" where "a == b" was meant. */
         bool assign = strstr(msg, "expected near '='") != NULL;
-        wr_errf(err, errlen, "%s%s", msg, assign ? " (to compare, use ==)" : "");
+        wr_errf_marked(err, errlen, "%s%s", msg, assign ? " (to compare, use ==)" : "");
         lua_pop(L, 2);
         return -1;
     }
@@ -1571,7 +1571,7 @@ static int eval_push(struct wr_lua *lua, int scope, const char *expr, size_t len
     snprintf(what, sizeof(what), "'%.*s'", (int)(len > 80 ? 80 : len), expr);
     char cerr[WR_ERR_MAX];
     if (push_compiled(lua, expr, len, cerr, sizeof(cerr)) != 0) {
-        return wr_errf(err, errlen, "%s: %s", what, cerr);
+        return wr_errf_marked(err, errlen, "%s: %s", what, cerr);
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, scope);
     lua_setupvalue(L, -2, 1); /* _ENV */
@@ -1603,7 +1603,7 @@ static int eval_value(struct wr_lua *lua, int scope, const char *expr, size_t le
     int rc = wr_lua_to_json(lua->L, -1, out, cerr, sizeof(cerr));
     lua_pop(lua->L, 1);
     if (rc != 0) {
-        wr_errf(err, errlen, "'%.*s': %s", (int)(len > 80 ? 80 : len), expr, cerr);
+        wr_errf_marked(err, errlen, "'%.*s': %s", (int)(len > 80 ? 80 : len), expr, cerr);
     }
     return rc;
 }
@@ -1657,12 +1657,12 @@ static int render_fail(struct render *r, const char *path, const char *fmt, ...)
     char msg[WR_ERR_MAX];
     va_list ap;
     va_start(ap, fmt);
-    wr_verrf(msg, sizeof(msg), fmt, ap);
+    wr_verrf_marked(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (path && *path) {
-        wr_errf(r->err, r->errlen, "%s: %s", path, msg);
+        wr_errf_marked(r->err, r->errlen, "%s: %s", path, msg);
     } else {
-        wr_errf(r->err, r->errlen, "%s", msg);
+        wr_errf_marked(r->err, r->errlen, "%s", msg);
     }
     return -1;
 }
@@ -1855,8 +1855,8 @@ static int compile_part(void *arg, bool is_expr, const char *text, size_t len)
         return 0;
     }
     if (wr_lua_compile(c->lua, text, len, msg, sizeof(msg)) != 0) {
-        return wr_errf(c->err, c->errlen, "in '{{ %.*s }}': %s", (int)(len > 80 ? 80 : len), text,
-                       msg);
+        return wr_errf_marked(c->err, c->errlen, "in '{{ %.*s }}': %s", (int)(len > 80 ? 80 : len),
+                              text, msg);
     }
     return 0;
 }
@@ -1953,8 +1953,8 @@ static int load_script(lua_State *L, const char *path, char *err, size_t errlen)
         return -1;
     }
     if (rc != 0) {
-        wr_errf(err, errlen, "cannot open %s: %s", path,
-                wr_read_file_error(path, rc, why, sizeof(why)));
+        wr_errf_marked(err, errlen, "cannot open %s: %s", path,
+                       wr_read_file_error(path, rc, why, sizeof(why)));
         return -1;
     }
     if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
@@ -2085,7 +2085,7 @@ int wr_lua_call_hook(struct wr_lua *lua, int hook, struct json_object *event,
     lua_rawgeti(L, -2, 1);
     if (push_json_safe(L, event, cerr, sizeof(cerr)) != 0 ||
         push_json_safe(L, ctx, cerr, sizeof(cerr)) != 0) {
-        wr_errf(err, errlen, "%s: cannot pass the event: %s", path, cerr);
+        wr_errf_marked(err, errlen, "%s: cannot pass the event: %s", path, cerr);
         lua_settop(L, top);
         free(path);
         return -1;
@@ -2108,7 +2108,7 @@ int wr_lua_call_hook(struct wr_lua *lua, int hook, struct json_object *event,
     limits_end(lua);
     rc = wr_lua_to_json(L, -1, out, cerr, sizeof(cerr));
     if (rc != 0) {
-        wr_errf(err, errlen, "%s: the value returned is not JSON: %s", path, cerr);
+        wr_errf_marked(err, errlen, "%s: the value returned is not JSON: %s", path, cerr);
     }
     lua_settop(L, top);
     free(path);

@@ -67,7 +67,7 @@ static int match(const struct wr_workflow *wf, struct json_object *event, char *
         bool yes = false;
         char msg[WR_ERR_MAX];
         if (wr_lua_eval_bool(wf->lua, scope, wf->when, &yes, msg, sizeof(msg)) != 0) {
-            wr_errf(err, errlen, "when: %s", msg);
+            wr_errf_marked(err, errlen, "when: %s", msg);
             rc = -1;
             goto out;
         }
@@ -80,7 +80,7 @@ static int match(const struct wr_workflow *wf, struct json_object *event, char *
         struct json_object *tmpl = json_object_new_string(wf->concurrency_key), *v = NULL;
         char msg[WR_ERR_MAX];
         if (wr_lua_render(wf->lua, scope, tmpl, &v, msg, sizeof(msg)) != 0) {
-            wr_errf(err, errlen, "concurrency_key: %s", msg);
+            wr_errf_marked(err, errlen, "concurrency_key: %s", msg);
             rc = -1;
         } else if (v) {
             *ckey = wr_xstrdup(json_object_is_type(v, json_type_string)

@@ -194,7 +194,7 @@ static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
 {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        wr_errf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
+        wr_errf_marked(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
         sqlite3_free(msg);
         return -1;
     }
@@ -217,7 +217,8 @@ static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
     int v = user_version(db);
     if (v < 0) {
-        wr_errf(err, errlen, "%s: cannot read the schema version: %s", path, sqlite3_errmsg(db));
+        wr_errf_marked(err, errlen, "%s: cannot read the schema version: %s", path,
+                       sqlite3_errmsg(db));
         return -1;
     }
     if (v > SCHEMA_VERSION) {
@@ -232,8 +233,8 @@ static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
             exec(db, migrations[v], msg, sizeof(msg)) != 0 ||
             exec(db, pragma, msg, sizeof(msg)) != 0 || exec(db, "COMMIT", msg, sizeof(msg)) != 0) {
             exec(db, "ROLLBACK", pragma, sizeof(pragma));
-            wr_errf(err, errlen, "%s: migrating the schema to version %d failed: %s", path, v + 1,
-                    msg);
+            wr_errf_marked(err, errlen, "%s: migrating the schema to version %d failed: %s", path,
+                           v + 1, msg);
             return -1;
         }
     }
@@ -260,7 +261,7 @@ static sqlite3 *open_db(const char *path, int flags, char *err, size_t errlen)
     if (exec(db, "PRAGMA journal_mode=WAL", msg, sizeof(msg)) != 0 ||
         exec(db, "PRAGMA synchronous=FULL", msg, sizeof(msg)) != 0 ||
         exec(db, "PRAGMA foreign_keys=ON", msg, sizeof(msg)) != 0) {
-        wr_errf(err, errlen, "%s: %s", path, msg);
+        wr_errf_marked(err, errlen, "%s: %s", path, msg);
         sqlite3_close(db);
         return NULL;
     }
@@ -722,11 +723,11 @@ static void health_record(struct wr_journal *j, bool ok, const char *error)
         return;
     }
     j->health.failed_commits++;
-    wr_errf(j->health.error, sizeof(j->health.error), "%s", error);
+    wr_errf_marked(j->health.error, sizeof(j->health.error), "%s", error);
     if (j->health.ok) {
         j->health.ok = false;
         j->fail_seq++;
-        wr_errf(j->fail_error, sizeof(j->fail_error), "%s", error);
+        wr_errf_marked(j->fail_error, sizeof(j->fail_error), "%s", error);
     }
 }
 
@@ -741,10 +742,10 @@ static bool commit_group(struct wr_journal *j, struct stmts *s, bool prepared,
     char ignore[WR_ERR_MAX], pub[WR_ERR_MAX] = "";
     bool ok = true;
     if (!prepared) {
-        wr_errf(msg, msglen, "cannot prepare statements: %s", sqlite3_errmsg(j->db));
+        wr_errf_marked(msg, msglen, "cannot prepare statements: %s", sqlite3_errmsg(j->db));
         ok = false;
     } else if (step_done(s->begin) != 0) {
-        wr_errf(msg, msglen, "%s", sqlite3_errmsg(j->db));
+        wr_errf_marked(msg, msglen, "%s", sqlite3_errmsg(j->db));
         ok = false;
     }
     bool in_tx = ok;
@@ -753,12 +754,12 @@ static bool commit_group(struct wr_journal *j, struct stmts *s, bool prepared,
         step_done(s->savepoint);
         if (write_batch(j, s, b) != 0) {
             int code = sqlite3_errcode(j->db);
-            wr_errf(b->error, sizeof(b->error), "journal: %s", sqlite3_errmsg(j->db));
+            wr_errf_marked(b->error, sizeof(b->error), "journal: %s", sqlite3_errmsg(j->db));
             b->rc = -1;
             /* The storage failing (or SQLite having rolled the transaction back itself) fails
                the group; a batch's own error (a constraint) fails that batch alone. */
             if (storage_error(code) || sqlite3_get_autocommit(j->db)) {
-                wr_errf(msg, msglen, "%s", sqlite3_errmsg(j->db));
+                wr_errf_marked(msg, msglen, "%s", sqlite3_errmsg(j->db));
                 ok = false;
                 in_tx = !sqlite3_get_autocommit(j->db);
                 break;
@@ -774,7 +775,7 @@ static bool commit_group(struct wr_journal *j, struct stmts *s, bool prepared,
         ok = false;
     }
     if (ok && step_done(s->commit) != 0) {
-        wr_errf(msg, msglen, "commit failed: %s", sqlite3_errmsg(j->db));
+        wr_errf_marked(msg, msglen, "commit failed: %s", sqlite3_errmsg(j->db));
         ok = false;
     }
     if (!ok && in_tx && !sqlite3_get_autocommit(j->db)) {
@@ -787,7 +788,7 @@ static bool commit_group(struct wr_journal *j, struct stmts *s, bool prepared,
     if (!ok) {
         for (struct wr_journal_batch *b = group; b; b = b->next) {
             b->rc = -1;
-            wr_errf(b->error, sizeof(b->error), "journal: %s", pub[0] ? pub : msg);
+            wr_errf_marked(b->error, sizeof(b->error), "journal: %s", pub[0] ? pub : msg);
         }
     }
     return ok;
@@ -990,7 +991,7 @@ static void health_report(struct wr_journal *j)
     uint64_t seq = j->fail_seq;
     bool ok = j->health.ok;
     char cause[WR_ERR_MAX];
-    wr_errf(cause, sizeof(cause), "%s", j->fail_error);
+    wr_errf_marked(cause, sizeof(cause), "%s", j->fail_error);
     pthread_mutex_unlock(&j->lock);
     if (seq != j->reported_seq) {
         j->reported_seq = seq;
@@ -1080,13 +1081,13 @@ static int write_probe(sqlite3 *db, const char *path, char *err, size_t errlen)
         goto out;
     }
     if (sqlite3_prepare_v2(db, PROBE_SQL, -1, &st, NULL) != SQLITE_OK) {
-        wr_errf(msg, sizeof(msg), "%s", sqlite3_errmsg(db));
+        wr_errf_marked(msg, sizeof(msg), "%s", sqlite3_errmsg(db));
         exec(db, "ROLLBACK", ignore, sizeof(ignore));
         goto out;
     }
     sqlite3_bind_int64(st, 1, wr_clock_wall_ms());
     if (sqlite3_step(st) != SQLITE_DONE) {
-        wr_errf(msg, sizeof(msg), "%s", sqlite3_errmsg(db));
+        wr_errf_marked(msg, sizeof(msg), "%s", sqlite3_errmsg(db));
         exec(db, "ROLLBACK", ignore, sizeof(ignore));
         goto out;
     }
@@ -1098,10 +1099,11 @@ static int write_probe(sqlite3 *db, const char *path, char *err, size_t errlen)
 out:
     sqlite3_finalize(st);
     if (rc != 0) {
-        wr_errf(err, errlen,
-                "%s: cannot write the journal: %s (weir writes %s and its -wal and -shm files "
-                "beside it: is the file, its directory or the file system read-only, or full?)",
-                path, msg, path);
+        wr_errf_marked(
+            err, errlen,
+            "%s: cannot write the journal: %s (weir writes %s and its -wal and -shm files "
+            "beside it: is the file, its directory or the file system read-only, or full?)",
+            path, msg, path);
     }
     return rc;
 }
@@ -1144,7 +1146,7 @@ struct wr_journal *wr_journal_open(struct event_base *base, const char *path, in
     }
     char msg[WR_ERR_MAX];
     if (exec(j->db, "PRAGMA wal_autocheckpoint=0", msg, sizeof(msg)) != 0) {
-        wr_errf(err, errlen, "%s: %s", path, msg);
+        wr_errf_marked(err, errlen, "%s: %s", path, msg);
         goto err;
     }
     j->ckpt_db = open_db(path, SQLITE_OPEN_READWRITE, err, errlen);
@@ -1154,7 +1156,7 @@ struct wr_journal *wr_journal_open(struct event_base *base, const char *path, in
     char limit[64];
     snprintf(limit, sizeof(limit), "PRAGMA journal_size_limit=%d", WAL_SIZE_LIMIT);
     if (exec(j->db, limit, msg, sizeof(msg)) != 0) {
-        wr_errf(err, errlen, "%s: %s", path, msg);
+        wr_errf_marked(err, errlen, "%s: %s", path, msg);
         goto err;
     }
     sqlite3_wal_hook(j->db, on_wal_commit, j);

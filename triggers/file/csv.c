@@ -534,9 +534,9 @@ static struct json_object *parse_json(const char *s, size_t n, char *why, size_t
     *where = 0;
     if (wr_json_parse(s, n, &opts, &v, &e) != 0) {
         if (e.path[0]) {
-            wr_errf(why, WR_ERR_MAX, "%s (at %s)", e.msg, e.path);
+            wr_errf_marked(why, WR_ERR_MAX, "%s (at %s)", e.msg, e.path);
         } else {
-            wr_errf(why, WR_ERR_MAX, "%s", e.msg);
+            wr_errf_marked(why, WR_ERR_MAX, "%s", e.msg);
         }
         *where = e.offset;
         return NULL;

@@ -221,7 +221,7 @@ struct wr_webhook_auth *wr_webhook_auth_new(struct json_object *trigger_args, co
             goto err;
         }
         if (wr_secret_resolve(ref, base_dir, &secret, rerr, sizeof(rerr)) != 0) {
-            wr_errf(err, errlen, "%s: %s", secret_key, rerr);
+            wr_errf_marked(err, errlen, "%s: %s", secret_key, rerr);
             goto err;
         }
         size_t slen = strlen(secret);
@@ -263,7 +263,7 @@ struct wr_webhook_auth *wr_webhook_auth_new(struct json_object *trigger_args, co
             enum wr_net_prefix_status st =
                 s ? wr_net_prefix_parse(s, &a->allow[i], why, sizeof(why)) : WR_NET_PREFIX_INVALID;
             if (st == WR_NET_PREFIX_HOST_BITS) {
-                wr_errf(err, errlen, "trigger.webhook.allow_from[%zu]: %s", i, why);
+                wr_errf_marked(err, errlen, "trigger.webhook.allow_from[%zu]: %s", i, why);
                 goto err;
             }
             if (st != WR_NET_PREFIX_OK) {

@@ -165,7 +165,7 @@ static int auths_build(const struct wr_workflow_set *set, bool strict, struct ro
         free(dir);
         if (!auth) {
             if (strict) {
-                wr_errf(err, errlen, "workflow '%s' (%s): %s", wf->name, wf->file, why);
+                wr_errf_marked(err, errlen, "workflow '%s' (%s): %s", wf->name, wf->file, why);
                 auths_free(a, n);
                 return -1;
             }
