@@ -18,13 +18,14 @@ char *wr_xstrdup(const char *s);
 /* Returns an owned copy of s, or NULL when s is NULL. */
 char *wr_xstrdup_or_null(const char *s);
 /*
- * The size of every error-message buffer in weir: a caller's `char err[WR_ERR_MAX]`, passed as
- * (err, sizeof(err)) to a function that fails with a message. The longest message weir composes
- * today — a loader's "file:line: key path: what is wrong (did you mean ...)", a Graph error's
- * code, message and client-request-id with the step's context, a Lua error with its chunk name —
- * is well under 1 KiB; 2 KiB leaves room for one such message wrapping another, and stays small
- * enough for a stack frame (never hold one in a recursive function). A message that is longer
- * still (a server's whole answer, a very long path) is cut by wr_errf, visibly.
+ * The size of every error-message buffer in weir, as curl has CURL_ERROR_SIZE: a caller's
+ * `char err[WR_ERR_MAX]`, passed as (err, sizeof(err)) to a function that fails with a
+ * message. The longest messages weir composes — a loader's "file:line: key path: what is wrong"
+ * with a quoted value, a Lua error with its chunk name and expression, a Graph token error's
+ * code and description, a journal error naming the state file's path — run to a few hundred
+ * bytes; 2 KiB holds one such message wrapping another, and is still small enough for a stack
+ * frame (but never hold one in a function that recurses: pass it down or hoist it). Longer
+ * text (a server's whole answer, a path near PATH_MAX) is cut visibly by wr_errf_marked.
  */
 #define WR_ERR_MAX 2048
 
