@@ -118,8 +118,8 @@ struct http_op {
     CURLcode result;
     char errbuf[CURL_ERROR_SIZE];
     const struct wr_net_guard *guard; /* http.allow (borrowed; NULL = nothing allowed) */
-    char refused[256]; /* why the first refused connection was refused; "" when none was */
-    bool opened;       /* the guard let at least one connection through */
+    char refused[WR_ERR_MAX]; /* why the first refused connection was refused; "" when none was */
+    bool opened;              /* the guard let at least one connection through */
 };
 
 /* The clear function of the execution's state: releases what the op owns (the engine frees the
@@ -253,9 +253,9 @@ static void note_refusal(struct http_op *op, const struct sockaddr *sa, size_t s
 {
     if (!op->refused[0]) {
         char where[80];
-        snprintf(op->refused, sizeof(op->refused),
-                 "refused to connect to %s (%s; add it to http.allow in weir.yaml to permit)",
-                 wr_net_addr_format(sa, salen, where, sizeof(where)), why);
+        wr_errf_marked(op->refused, sizeof(op->refused),
+                       "refused to connect to %s (%s; add it to http.allow in weir.yaml to permit)",
+                       wr_net_addr_format(sa, salen, where, sizeof(where)), why);
     }
 }
 

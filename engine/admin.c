@@ -172,7 +172,7 @@ static char *decode(const char *s, size_t len, bool plus, const char *what, char
  */
 static int parse_params(struct evhttp_request *req, const char *query, struct params *ps)
 {
-    char err[256];
+    char err[WR_ERR_MAX];
     ps->n = 0;
     for (const char *q = query; q && *q;) {
         size_t len = strcspn(q, "&");
@@ -249,7 +249,7 @@ static bool journal_ok(struct wr_admin *a, char *err, size_t errlen)
 /* The answer, from the journal's health as it is now (stuck: a probe timed out). */
 static void readyz_answer(struct wr_admin *a, struct evhttp_request *req, bool stuck)
 {
-    char err[256];
+    char err[WR_ERR_MAX];
     struct json_object *checks = json_object_new_object();
     struct wr_buf why = {0};
     struct wr_journal_health h = {.ok = true};
@@ -260,7 +260,7 @@ static void readyz_answer(struct wr_admin *a, struct evhttp_request *req, bool s
         snprintf(err, sizeof(err), "a commit has not completed within %d ms (a stuck disk?)",
                  READYZ_PROBE_TIMEOUT_MS);
     } else if (!h.ok) {
-        snprintf(err, sizeof(err), "%s", h.error);
+        wr_errf_marked(err, sizeof(err), "%s", h.error);
     }
     if (!stuck && h.ok && journal_ok(a, err, sizeof(err))) {
         json_object_object_add(checks, "journal", json_object_new_string("ok"));
@@ -401,7 +401,7 @@ static void runs_sample(void *arg, const char *workflow, const char *status, int
 /* weir_runs{workflow,status}: what the store holds now, read at scrape time. */
 static void runs_by_state(struct wr_admin *a, struct wr_buf *b)
 {
-    char err[256];
+    char err[WR_ERR_MAX];
     wr_metrics_family(b, "weir_runs", "gauge", "Runs in the store, by workflow and status.");
     if (wr_history_count_by_state(a->db, runs_sample, b, err, sizeof(err)) != 0) {
         wr_log(WR_LOG_WARN, "metrics: cannot count runs", "error", err, NULL);
@@ -505,7 +505,7 @@ static void on_list(struct wr_admin *a, struct evhttp_request *req, const char *
     struct params ps;
     struct wr_history_filter f = {0};
     struct json_object *list = NULL;
-    char err[512], next[WR_HISTORY_CURSOR_MAX];
+    char err[WR_ERR_MAX], next[WR_HISTORY_CURSOR_MAX];
 
     if (parse_params(req, query, &ps) != 0) {
         return;
@@ -578,7 +578,7 @@ out:
 static void on_show(struct wr_admin *a, struct evhttp_request *req, const char *id)
 {
     struct json_object *run = NULL;
-    char err[2048];
+    char err[WR_ERR_MAX];
     int rc = wr_history_show(a->db, id, &run, err, sizeof(err));
     if (rc != 0) {
         reply_history_error(req, rc, err);
@@ -622,7 +622,7 @@ static int same_version_param(struct evhttp_request *req, const char *query)
  */
 static bool journal_writable(struct wr_admin *a, struct evhttp_request *req, bool after)
 {
-    char err[512];
+    char err[WR_ERR_MAX];
     if (!a->journal) {
         return true;
     }
@@ -632,7 +632,7 @@ static bool journal_writable(struct wr_admin *a, struct evhttp_request *req, boo
         }
         struct wr_journal_health h;
         wr_journal_get_health(a->journal, &h);
-        snprintf(err, sizeof(err), "%s", h.error);
+        wr_errf_marked(err, sizeof(err), "%s", h.error);
     }
     evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "5");
     wr_http_reply_error(req, 503, "Service Unavailable", "%sthe journal cannot store it: %s",
@@ -644,7 +644,7 @@ static void on_retry(struct wr_admin *a, struct evhttp_request *req, const char 
                      const char *query)
 {
     struct json_object *run = NULL;
-    char err[2048];
+    char err[WR_ERR_MAX];
     int same = same_version_param(req, query);
     if (same < 0) {
         return;
@@ -674,7 +674,7 @@ static void on_cancel(struct wr_admin *a, struct evhttp_request *req, const char
                       const char *query)
 {
     struct json_object *run = NULL;
-    char err[2048];
+    char err[WR_ERR_MAX];
     if (query && *query) {
         wr_http_reply_error(req, 400, "Bad Request", "cancel takes no query parameters");
         return;
@@ -790,7 +790,7 @@ static void on_request(struct evhttp_request *req, void *arg)
         return;
     }
     static const char prefix[] = "/api/runs/";
-    char err[256];
+    char err[WR_ERR_MAX];
     if (strncmp(path, prefix, sizeof(prefix) - 1) != 0) {
         no_path(req, path);
         return;

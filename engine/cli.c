@@ -454,7 +454,7 @@ static int cmd_run(int argc, char **argv)
 static int fire_dry_run(struct wr_config *cfg, const struct wr_workflow *wf,
                         struct json_object *event, struct wr_diags *d)
 {
-    char err[512];
+    char err[WR_ERR_MAX];
     struct wr_config_credentials cred = {0};
     if (wr_config_read_credentials(cfg, &cred, err, sizeof(err)) != 0) {
         wr_diags_add(d, NULL, 0, 0, NULL,
@@ -492,7 +492,7 @@ struct fire_wait {
     char event_id[40];
     bool duplicate;
     int runs;
-    char error[300];
+    char error[WR_ERR_MAX];
 };
 
 static void on_fired(void *arg, const struct wr_ingest_result *res)
@@ -525,7 +525,7 @@ static int cmd_fire(int argc, char **argv)
     struct event_base *base = NULL;
     struct wr_journal *journal = NULL;
     struct wr_ingest *ingest = NULL;
-    char err[512];
+    char err[WR_ERR_MAX];
     bool dry_run = false;
     int c, rc = WR_EXIT_INVALID;
 
@@ -662,7 +662,7 @@ static void history_close(struct history_ctx *h)
 static int history_open(const char *config_path, struct history_ctx *h)
 {
     struct wr_diags d = {0};
-    char err[1024];
+    char err[WR_ERR_MAX];
 
     memset(h, 0, sizeof(*h));
     if (wr_config_load(config_path, &h->cfg, &d) != 0) {
@@ -714,7 +714,7 @@ static int cmd_runs(int argc, char **argv)
     struct history_ctx h = {0};
     struct json_object *list = NULL;
     bool json = false;
-    char err[1024];
+    char err[WR_ERR_MAX];
     int c, rc;
 
     optind = 1;
@@ -893,7 +893,7 @@ static int cmd_show(int argc, char **argv)
     struct history_ctx h;
     struct json_object *shown = NULL;
     bool json = false, help;
-    char err[2048];
+    char err[WR_ERR_MAX];
 
     int rc = parse_run_args(argc, argv, self, "json", &config_path, &run, &json, &help);
     if (rc != WR_EXIT_OK || help) {
@@ -962,7 +962,7 @@ static int cmd_retry(int argc, char **argv)
     struct history_ctx h;
     struct json_object *after = NULL;
     bool same_version = false, help;
-    char err[2048];
+    char err[WR_ERR_MAX];
 
     int rc =
         parse_run_args(argc, argv, self, "same-version", &config_path, &run, &same_version, &help);
@@ -1004,7 +1004,7 @@ static int cmd_cancel(int argc, char **argv)
     struct history_ctx h;
     struct json_object *after = NULL;
     bool unused = false, help;
-    char err[2048];
+    char err[WR_ERR_MAX];
 
     int rc = parse_run_args(argc, argv, self, NULL, &config_path, &run, &unused, &help);
     if (rc != WR_EXIT_OK || help) {
@@ -1063,7 +1063,7 @@ static int read_document(const char *path, struct json_object **out, struct wr_d
     } else {
         rc = wr_read_file(path, WR_SRCDOC_MAX_BYTES, &buf, &len);
         if (rc != 0) {
-            char why[128];
+            char why[WR_ERR_MAX];
             wr_diags_add(d, path, 0, 0, NULL, "cannot read: %s",
                          wr_read_file_error(path, rc, why, sizeof(why)));
             return -1;
@@ -1115,7 +1115,7 @@ static int cmd_map(int argc, char **argv)
     struct wr_config *cfg = NULL;
     struct wr_lua *lua = NULL;
     struct json_object *event = NULL, *ctx = NULL, *out = NULL;
-    char err[2048];
+    char err[WR_ERR_MAX];
     char *trace = NULL;
     int c, rc = WR_EXIT_INVALID;
 

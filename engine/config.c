@@ -300,7 +300,7 @@ static void limit_size(struct wr_check *c, struct json_object *limits, const cha
                        uint64_t min, uint64_t max, size_t *out)
 {
     struct json_object *v = NULL;
-    char err[256], lo[WR_SIZE_BUFLEN], hi[WR_SIZE_BUFLEN], path[64];
+    char err[WR_ERR_MAX], lo[WR_SIZE_BUFLEN], hi[WR_SIZE_BUFLEN], path[64];
     uint64_t n = 0;
     if (!json_object_object_get_ex(limits, key, &v)) {
         return;
@@ -401,7 +401,7 @@ static void check_http_allow(struct wr_check *c, struct json_object *root, struc
     }
     for (size_t i = 0; i < json_object_array_length(allow); i++) {
         struct json_object *e = json_object_array_get_idx(allow, i);
-        char why[256];
+        char why[WR_ERR_MAX];
         if (json_object_is_type(e, json_type_string) &&
             wr_net_guard_allow(g, json_object_get_string(e), why, sizeof(why)) != 0) {
             char *p = wr_path_index("http.allow", i);
@@ -519,7 +519,7 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
         cfg->max_crashes = (int)json_object_get_int64(rmax);
     }
     if (json_object_object_get_ex(doc->root, "retention", &ret)) {
-        char msg[128];
+        char msg[WR_ERR_MAX];
         wr_duration_parse(json_object_get_string(ret), &cfg->retention_ms, msg, sizeof(msg));
     }
     cfg->env_allow = wr_xcalloc(n + 1, sizeof(*cfg->env_allow));
@@ -574,9 +574,9 @@ int wr_config_read_credentials(const struct wr_config *cfg, struct wr_config_cre
     size_t len = 0;
     int rc = wr_read_file(cfg->graph.client_certificate, 1u << 20, &out->certificate_pem, &len);
     if (rc != 0) {
-        char why[128];
-        snprintf(err, errlen, "%s: %s", cfg->graph.client_certificate,
-                 wr_read_file_error(cfg->graph.client_certificate, rc, why, sizeof(why)));
+        char why[WR_ERR_MAX];
+        wr_errf_marked(err, errlen, "%s: %s", cfg->graph.client_certificate,
+                       wr_read_file_error(cfg->graph.client_certificate, rc, why, sizeof(why)));
         return -1;
     }
     if (!strstr(out->certificate_pem, "-----BEGIN CERTIFICATE-----")) {

@@ -63,7 +63,7 @@ static const char *listen_of(void *arg, const struct wr_trigger_kind *kind)
 /* Starts every trigger kind on d->set; logs and returns -1 when one fails. */
 static int start_triggers(struct daemon *d)
 {
-    char err[512];
+    char err[WR_ERR_MAX];
     const struct wr_trigger_kind *failed = NULL;
     struct wr_trigger_env env = {
         .base = d->base,
@@ -164,7 +164,7 @@ static void reload(struct daemon *d)
     struct wr_diags diags = {0};
     struct wr_workflow_set *set = NULL;
     const char *dir = d->cfg->workflows;
-    char err[512], n[32];
+    char err[WR_ERR_MAX], n[32];
     const struct wr_trigger_kind *failed = NULL;
 
     wr_log(WR_LOG_INFO, "reloading workflows", "dir", dir, NULL);
@@ -245,7 +245,7 @@ static void log_ready(void *arg, const struct wr_trigger_kind *kind, const char 
 /* The Graph client, the directory and the executor. Returns 0, or -1 (logged). */
 static int start_runs(struct daemon *d)
 {
-    char err[512];
+    char err[WR_ERR_MAX];
     struct wr_config_credentials cred;
     if (wr_config_read_credentials(d->cfg, &cred, err, sizeof(err)) != 0) {
         char what[64];
@@ -274,7 +274,7 @@ static int start_runs(struct daemon *d)
         return -1;
     }
     /* Sign in now: a wrong secret shows in the log and /readyz before the first run needs it. */
-    char why[256];
+    char why[WR_ERR_MAX];
     wr_graph_token_status(d->graph, why, sizeof(why));
     struct wr_directory_options dopt = {.base_url = d->cfg->graph.base_url};
     d->dir = wr_directory_new(d->base, d->graph, &dopt);
@@ -302,7 +302,7 @@ int wr_daemon_run(const char *config_path, bool ingest_only)
 {
     struct daemon d = {0};
     struct wr_diags diags = {0};
-    char err[512];
+    char err[WR_ERR_MAX];
     int rc = WR_EXIT_INVALID;
 
     signal(SIGPIPE, SIG_IGN);

@@ -255,7 +255,7 @@ static struct json_object *parse_number(struct parser *p)
     p->i = i;
     const char *text = b + start;
     size_t n = i - start;
-    char msg[200];
+    char msg[WR_ERR_MAX];
     if (isint) {
         /* Exact: digit by digit with an overflow check, never a clamp. */
         uint64_t v = 0, limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;

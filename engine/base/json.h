@@ -26,6 +26,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "engine/base/strutil.h"
+
 #define WR_JSON_MAX_DEPTH 64 /* default nesting limit: objects and arrays inside each other */
 
 enum wr_json_errcode {
@@ -45,7 +47,7 @@ struct wr_json_error {
     int line;       /* 1-based */
     int col;        /* 1-based, in UTF-8 characters */
     char path[256]; /* key path of the value (or key) concerned, "" for the top; cut with "..." */
-    char msg[240];  /* what is wrong, without the position: "duplicate key \"id\"" */
+    char msg[WR_ERR_MAX]; /* what is wrong, without the position: "duplicate key \"id\"" */
 };
 
 /*

@@ -48,8 +48,8 @@ int wr_secret_resolve(const char *ref, const char *base_dir, char **out, char *e
     size_t len = 0;
     int rc = wr_read_file(path, 64 * 1024, &buf, &len);
     if (rc != 0) {
-        char why[128];
-        snprintf(err, errlen, "%s: %s", ref, wr_read_file_error(path, rc, why, sizeof(why)));
+        char why[WR_ERR_MAX];
+        wr_errf_marked(err, errlen, "%s: %s", ref, wr_read_file_error(path, rc, why, sizeof(why)));
         free(path);
         return -1;
     }

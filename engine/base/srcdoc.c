@@ -495,7 +495,7 @@ static void on_scalar(struct builder *b, const yaml_event_t *ev)
     }
     struct json_object *v = NULL;
     const char *why = NULL;
-    char why_buf[256];
+    char why_buf[WR_ERR_MAX];
     if (scalar_value(ev, &v, &why, why_buf, sizeof(why_buf)) != 0) {
         char *p = next_path(b);
         fail(b, pos, p, "%s", why);
@@ -782,7 +782,7 @@ int wr_srcdoc_load(const char *file, struct wr_srcdoc **out, struct wr_diags *d)
         return -1;
     }
     if (rc != 0) {
-        char why[128];
+        char why[WR_ERR_MAX];
         wr_diags_add(d, file, 0, 0, NULL, "cannot read: %s",
                      wr_read_file_error(file, rc, why, sizeof(why)));
         return -1;

@@ -68,6 +68,32 @@ int wr_errf(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
+int wr_verrf_marked(char *err, size_t errlen, const char *fmt, va_list ap)
+{
+    static const char cut[] = "…";
+
+    if (err == NULL || errlen == 0) {
+        return -1;
+    }
+    int n = vsnprintf(err, errlen, fmt, ap);
+    if (n >= 0 && (size_t)n >= errlen && errlen > sizeof(cut)) {
+        /* vsnprintf kept errlen - 1 bytes: keep what fits before the marker, whole characters
+           only, so that the message stays valid UTF-8 and shows that it was cut. */
+        size_t keep = wr_utf8_prefix(err, errlen - 1, errlen - sizeof(cut));
+        memcpy(err + keep, cut, sizeof(cut));
+    }
+    return -1;
+}
+
+int wr_errf_marked(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    wr_verrf_marked(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
 void wr_quote_input(const char *s, char out[WR_QUOTE_MAX + 4])
 {
     size_t i;

@@ -17,8 +17,35 @@ void *wr_xrealloc(void *p, size_t n);
 char *wr_xstrdup(const char *s);
 /* Returns an owned copy of s, or NULL when s is NULL. */
 char *wr_xstrdup_or_null(const char *s);
-/* Formats a message into err (when err is not NULL) and returns -1: `return wr_errf(...)`. */
+/*
+ * The size of every error-message buffer in weir, as curl has CURL_ERROR_SIZE: a caller's
+ * `char err[WR_ERR_MAX]`, passed as (err, sizeof(err)) to a function that fails with a
+ * message. The longest messages weir composes — a loader's "file:line: key path: what is wrong"
+ * with a quoted value, a Lua error with its chunk name and expression, a Graph token error's
+ * code and description, a journal error naming the state file's path — run to a few hundred
+ * bytes; 2 KiB holds one such message wrapping another, and is still small enough for a stack
+ * frame (but never hold one in a function that recurses: pass it down or hoist it). Longer
+ * text (a server's whole answer, a path near PATH_MAX) is cut visibly by wr_errf_marked.
+ */
+#define WR_ERR_MAX 2048
+
+/*
+ * Formats a message into err (when err is not NULL and errlen > 0) and returns -1:
+ * `return wr_errf(err, errlen, ...)`. A message longer than errlen - 1 bytes is cut there,
+ * plainly (a buffer of WR_ERR_MAX bytes holds any message weir composes).
+ */
 int wr_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * wr_errf for a message that may not fit even in WR_ERR_MAX bytes: one that wraps another
+ * message, or quotes text weir did not write (a server's answer, a Lua error, a path). A cut
+ * message ends at a UTF-8 boundary, in "…" (when errlen leaves room for it). Returns -1.
+ */
+int wr_errf_marked(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* wr_errf_marked with a va_list (consumed). */
+int wr_verrf_marked(char *err, size_t errlen, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 #define WR_QUOTE_MAX 48
 

@@ -48,18 +48,17 @@ static bool digits(const char **p, const char *end, int n, int *out)
 
 static int refuse(char *why, const char *fmt, int v)
 {
-    snprintf(why, WR_TIMESTAMP_WHY_MAX, fmt, v);
+    snprintf(why, WR_ERR_MAX, fmt, v);
     return -1;
 }
 
 static int bad_form(char *why)
 {
-    snprintf(why, WR_TIMESTAMP_WHY_MAX, "not an ISO-8601 timestamp (%s)", FORMS);
+    snprintf(why, WR_ERR_MAX, "not an ISO-8601 timestamp (%s)", FORMS);
     return -1;
 }
 
-int wr_timestamp_parse(const char *s, size_t len, int64_t *sec, int32_t *nsec,
-                       char why[WR_TIMESTAMP_WHY_MAX])
+int wr_timestamp_parse(const char *s, size_t len, int64_t *sec, int32_t *nsec, char why[WR_ERR_MAX])
 {
     const char *p = s, *end = s + len;
     int year, mon, day, hour = 0, min = 0, second = 0, oh = 0, om = 0, sign = 0;
@@ -121,8 +120,8 @@ int wr_timestamp_parse(const char *s, size_t len, int64_t *sec, int32_t *nsec,
         return refuse(why, "month %02d is out of range (01-12)", mon);
     }
     if (day < 1 || day > days_in_month(year, mon)) {
-        snprintf(why, WR_TIMESTAMP_WHY_MAX, "day %02d does not exist in %04d-%02d (it has %d days)",
-                 day, year, mon, days_in_month(year, mon));
+        snprintf(why, WR_ERR_MAX, "day %02d does not exist in %04d-%02d (it has %d days)", day,
+                 year, mon, days_in_month(year, mon));
         return -1;
     }
     if (hour > 23) {

@@ -16,15 +16,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/base/strutil.h"
+
 /*
  * Parses s[0..len) (need not be NUL-terminated). On success returns 0 with *sec the seconds
  * since 1970-01-01T00:00:00Z (negative before it) and *nsec the fraction in nanoseconds
  * (0..999999999). On failure returns -1 and writes what is wrong into why (the caller's
- * buffer of WR_TIMESTAMP_WHY_MAX bytes): "not an ISO-8601 timestamp (YYYY-MM-DD or ...)",
+ * buffer of WR_ERR_MAX bytes): "not an ISO-8601 timestamp (YYYY-MM-DD or ...)",
  * "day 30 does not exist in 2099-02 (it has 28 days)", "hour 25 is out of range (00-23)", ...
  */
-#define WR_TIMESTAMP_WHY_MAX 128
 int wr_timestamp_parse(const char *s, size_t len, int64_t *sec, int32_t *nsec,
-                       char why[WR_TIMESTAMP_WHY_MAX]);
+                       char why[WR_ERR_MAX]);
 
 #endif

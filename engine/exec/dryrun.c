@@ -35,7 +35,7 @@ struct dry {
     int64_t deadline; /* monotonic ms */
     bool stored;
     bool timed_out;
-    char error[300];
+    char error[WR_ERR_MAX];
 };
 
 static void on_dry_stored(void *arg, const struct wr_ingest_result *res)
@@ -197,8 +197,8 @@ int wr_dryrun(const struct wr_graph_options *graph, const struct wr_workflow *wf
     event_add(dr.check, &tv);
     event_base_loop(dr.base, EVLOOP_NO_EXIT_ON_EMPTY);
     if (dr.error[0] || dr.timed_out) {
-        snprintf(err, errlen, "dry run: %s",
-                 dr.timed_out ? "the run did not finish within 2 minutes" : dr.error);
+        wr_errf_marked(err, errlen, "dry run: %s",
+                       dr.timed_out ? "the run did not finish within 2 minutes" : dr.error);
         goto out;
     }
     print_report(dr.db, wf, out);

@@ -578,7 +578,7 @@ static void start_action(struct exec *x)
 {
     const struct wr_step *s = current_step(x);
     x->attempt_started = wr_clock_mono_ms(); /* the step's own time, after its "running" commit */
-    char err[1024];
+    char err[WR_ERR_MAX];
     struct json_object *args = rendered_args_for(x, err, sizeof(err));
     if (!args) {
         step_done(x, false, false, NULL, err, NULL);
@@ -605,7 +605,7 @@ static void run_script(struct exec *x)
     x->attempt_started = wr_clock_mono_ms();
     struct json_object *ctx = json_object_new_object(), *out = NULL;
     struct json_object *run = json_object_new_object();
-    char err[2048], *trace = NULL;
+    char err[WR_ERR_MAX], *trace = NULL;
     json_object_object_add(run, "id", json_object_new_string(x->id));
     json_object_object_add(ctx, "workflow", json_object_new_string(x->wf->name));
     json_object_object_add(ctx, "run", run);
@@ -630,7 +630,7 @@ static int64_t wait_until_ms(struct json_object *v, const char *path, char *err,
 {
     int64_t sec;
     int32_t nsec;
-    char why[WR_TIMESTAMP_WHY_MAX];
+    char why[WR_ERR_MAX];
     if (!json_object_is_type(v, json_type_string)) {
         snprintf(err, errlen, "%s: expected an ISO-8601 timestamp, got %s", path,
                  wr_json_type_name(v));
@@ -638,7 +638,7 @@ static int64_t wait_until_ms(struct json_object *v, const char *path, char *err,
     }
     const char *s = json_object_get_string(v);
     if (wr_timestamp_parse(s, (size_t)json_object_get_string_len(v), &sec, &nsec, why) != 0) {
-        snprintf(err, errlen, "%s: '%.80s': %s", path, s, why);
+        wr_errf_marked(err, errlen, "%s: '%.80s': %s", path, s, why);
         return -1;
     }
     return sec * 1000 + (nsec + 999999) / 1000000;
@@ -649,7 +649,7 @@ static void run_wait(struct exec *x)
     const struct wr_step *s = current_step(x);
     int64_t until;
     if (s->wait_until) {
-        char err[512];
+        char err[WR_ERR_MAX];
         int scope = make_scope(x);
         struct json_object *t = json_object_new_string(s->wait_until), *v = NULL;
         char *path = wr_path_key(s->path, "wait_until");
@@ -715,14 +715,14 @@ static void run_step(struct exec *x)
         return;
     }
     if (s->when && x->attempts == 0 && !x->wait_started && !x->throttled_since) {
-        char err[600];
+        char err[WR_ERR_MAX];
         bool yes = false;
         int scope = make_scope(x);
         int rc = wr_lua_eval_bool(x->wf->lua, scope, s->when, &yes, err, sizeof(err));
         wr_lua_scope_free(x->wf->lua, scope);
         if (rc != 0) {
-            char msg[700];
-            snprintf(msg, sizeof(msg), "when: %s", err);
+            char msg[WR_ERR_MAX];
+            wr_errf_marked(msg, sizeof(msg), "when: %s", err);
             step_done(x, false, false, NULL, msg, NULL);
             return;
         }
@@ -884,7 +884,7 @@ static bool start_run(struct wr_runner *r, const char *id, const char *workflow,
     r->active++;
     if (!wf) {
         struct wr_journal_batch *b = wr_journal_batch_new();
-        char msg[200];
+        char msg[WR_ERR_MAX];
         snprintf(msg, sizeof(msg), "workflow '%s' is no longer loaded", workflow);
         set_run(b, x->id, "failed", 0, msg);
         /* No workflow to log with: release straight after the commit. */

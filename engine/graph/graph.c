@@ -167,7 +167,7 @@ struct wr_graph {
     int inflight; /* Graph transfers in curl (token calls excluded) */
 
     char *token;
-    char token_error[256]; /* why the last token call failed ("" when it did not) */
+    char token_error[WR_ERR_MAX]; /* why the last token call failed ("" when it did not) */
     uint64_t token_gen;
     int64_t token_usable_until;
     int64_t token_refresh_at;
@@ -461,7 +461,7 @@ static struct wr_graph_cert *cert_fail(struct wr_graph_cert *c, char *err, size_
                                        const char *msg)
 {
     if (err != NULL && errlen > 0) {
-        snprintf(err, errlen, "%s", msg);
+        wr_errf_marked(err, errlen, "%s", msg);
     }
     /* libcrypto's queue may name what failed to parse; it must not reach another caller. */
     ERR_clear_error();
@@ -1935,7 +1935,7 @@ static bool nonempty(const char *s)
 static struct wr_graph *new_fail(struct wr_graph *g, char *err, size_t errlen, const char *msg)
 {
     if (err != NULL && errlen > 0) {
-        snprintf(err, errlen, "%s", msg);
+        wr_errf_marked(err, errlen, "%s", msg);
     }
     graph_destroy(g);
     return NULL;
@@ -1996,7 +1996,7 @@ struct wr_graph *wr_graph_new(struct event_base *base, const struct wr_graph_opt
     if (nonempty(opts->client_secret)) {
         g->client_secret = wr_xstrdup(opts->client_secret);
     } else {
-        char msg[256];
+        char msg[WR_ERR_MAX];
 
         g->cert =
             wr_graph_cert_new(opts->client_certificate_pem, opts->client_key_pem, msg, sizeof(msg));
@@ -2043,7 +2043,7 @@ struct wr_graph *wr_graph_new(struct event_base *base, const struct wr_graph_opt
     if (opts->curl != NULL) {
         g->curl = opts->curl;
     } else {
-        char why[256] = "";
+        char why[WR_ERR_MAX] = "";
 
         g->curl = wr_curl_loop_new(base, why, sizeof(why));
         g->own_curl = true;
@@ -2315,7 +2315,7 @@ int wr_graph_token_status(struct wr_graph *g, char *err, size_t errlen)
         return 1;
     }
     if (g->token_error[0]) {
-        snprintf(err, errlen, "%s", g->token_error);
+        wr_errf_marked(err, errlen, "%s", g->token_error);
         return -1;
     }
     token_start(g);

@@ -109,14 +109,27 @@ static const char *type_short(const struct wr_argspec *a)
     return names[a->type];
 }
 
+/*
+ * Compiles the templates of s, reporting a failure at path; returns false when it failed.
+ * Not inlined: its message buffer then lives only while a string is compiled, not in every
+ * frame of the recursive walks that call it (wr_check_templates, wr_argspec_check_value).
+ */
+static __attribute__((noinline)) bool check_template_string(struct wr_check *c, const char *s,
+                                                            const char *path)
+{
+    char err[WR_ERR_MAX];
+    if (wr_lua_compile_string(c->lua, s, err, sizeof(err)) != 0) {
+        wr_check_error(c, path, false, "%s", err);
+        return false;
+    }
+    return true;
+}
+
 void wr_check_templates(struct wr_check *c, struct json_object *v, const char *path)
 {
-    char err[512];
     switch (json_object_get_type(v)) {
     case json_type_string:
-        if (wr_lua_compile_string(c->lua, json_object_get_string(v), err, sizeof(err)) != 0) {
-            wr_check_error(c, path, false, "%s", err);
-        }
+        check_template_string(c, json_object_get_string(v), path);
         break;
     case json_type_array:
         for (size_t i = 0; i < json_object_array_length(v); i++) {
@@ -219,7 +232,7 @@ static const char *urlpath_problem(const char *s)
 static void check_string_value(struct wr_check *c, const struct wr_argspec *a, const char *s,
                                const char *path)
 {
-    char err[512];
+    char err[WR_ERR_MAX];
     switch (a->type) {
     case WR_ARG_DURATION: {
         int64_t ms;
@@ -301,7 +314,6 @@ void wr_argspec_check_value(struct wr_check *c, const struct wr_argspec *a, stru
                             const char *path)
 {
     enum json_type t = json_object_get_type(v);
-    char err[512];
 
     /* A template stands for a value only known at run time: check its syntax, not its type. */
     if (t == json_type_string && wr_template_has(json_object_get_string(v))) {
@@ -312,8 +324,7 @@ void wr_argspec_check_value(struct wr_check *c, const struct wr_argspec *a, stru
             wr_check_error(c, path, false, "templates ('{{ }}') are not allowed here");
             return;
         }
-        if (wr_lua_compile_string(c->lua, s, err, sizeof(err)) != 0) {
-            wr_check_error(c, path, false, "%s", err);
+        if (!check_template_string(c, s, path)) {
             return;
         }
         bool whole = wr_template_whole(s, &expr, &len);

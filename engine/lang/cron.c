@@ -120,7 +120,7 @@ static const struct {
 
 /* A field-level problem, filled in by the item parser and wrapped with field and spec later. */
 struct field_err {
-    char msg[160];
+    char msg[WR_ERR_MAX];
 };
 
 static int field_fail(struct field_err *fe, const char *fmt, ...)

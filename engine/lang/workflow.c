@@ -178,7 +178,7 @@ static void check_retry_order(struct wr_check *c, struct json_object *retry, con
 {
     struct json_object *vi = NULL, *vm = NULL;
     int64_t initial, max;
-    char err[256];
+    char err[WR_ERR_MAX];
     if (!json_object_object_get_ex(retry, "initial", &vi) ||
         !json_object_object_get_ex(retry, "max", &vm) ||
         !json_object_is_type(vi, json_type_string) || !json_object_is_type(vm, json_type_string)) {
@@ -219,7 +219,7 @@ static void check_script(struct loader *ld, struct json_object *step, const char
     struct wr_check *c = &ld->c;
     struct json_object *v = NULL, *fn = NULL;
     struct stat st;
-    char err[1024];
+    char err[WR_ERR_MAX];
 
     json_object_object_get_ex(step, "script", &v);
     const char *rel = json_object_get_string(v);
@@ -351,7 +351,7 @@ static void check_step(struct loader *ld, struct json_object *step, const char *
     if (kind_spec == wait_step_keys && json_object_object_get_ex(step, "wait", &v) &&
         json_object_is_type(v, json_type_string)) {
         int64_t ms = 0;
-        char err[128];
+        char err[WR_ERR_MAX];
         if (wr_duration_parse(json_object_get_string(v), &ms, err, sizeof(err)) == 0 && ms <= 0) {
             char *wp = wr_path_key(path, "wait");
             wr_check_error(c, wp, false, "must be longer than 0");
@@ -519,7 +519,7 @@ static int64_t get_duration(struct json_object *obj, const char *key, int64_t df
 {
     const char *s = get_str(obj, key);
     int64_t ms;
-    char err[128];
+    char err[WR_ERR_MAX];
     return s && wr_duration_parse(s, &ms, err, sizeof(err)) == 0 ? ms : dflt;
 }
 
@@ -567,7 +567,7 @@ static void build_steps(struct wr_workflow *wf, struct json_object *arr, const c
             s->action = wr_action_find(get_str(obj, "action"));
             s->args = obj;
         } else if (get_str(obj, "script")) {
-            char err[1024];
+            char err[WR_ERR_MAX];
             s->kind = WR_STEP_SCRIPT;
             s->script = wr_path_join(base_dir, get_str(obj, "script"));
             s->function = get_str(obj, "function") ? get_str(obj, "function") : "map";
@@ -675,7 +675,7 @@ int wr_workflow_load(const char *file, const char *base_dir, const char *const *
         if (rc == -EFBIG) {
             wr_diags_add(d, file, 0, 0, NULL, "file is larger than %d bytes", WR_SRCDOC_MAX_BYTES);
         } else {
-            char why[128];
+            char why[WR_ERR_MAX];
             wr_diags_add(d, file, 0, 0, NULL, "cannot read: %s",
                          wr_read_file_error(file, rc, why, sizeof(why)));
         }

@@ -1145,17 +1145,17 @@ struct conv {
 
 static int conv_fail(struct conv *c, const char *fmt, const char *detail)
 {
-    char msg[256];
+    char msg[WR_ERR_MAX];
     const char *path = wr_buf_str(&c->path);
     size_t len = c->path.len;
     snprintf(msg, sizeof(msg), fmt, detail);
     if (len == 0) {
-        snprintf(c->err, c->errlen, "%s", msg);
+        wr_errf_marked(c->err, c->errlen, "%s", msg);
     } else if (len <= 60) {
-        snprintf(c->err, c->errlen, "%s: %s", path, msg);
+        wr_errf_marked(c->err, c->errlen, "%s: %s", path, msg);
     } else {
         /* A runaway path (a table that contains itself) would drown the message. */
-        snprintf(c->err, c->errlen, "...%s: %s", path + len - 57, msg);
+        wr_errf_marked(c->err, c->errlen, "...%s: %s", path + len - 57, msg);
     }
     return -1;
 }
@@ -1440,7 +1440,7 @@ static int scope_set_view(lua_State *L)
 int wr_lua_scope_set(struct wr_lua *lua, int scope, const char *name, struct json_object *v)
 {
     lua_State *L = lua->L;
-    char err[128];
+    char err[WR_ERR_MAX];
     lua_rawgeti(L, LUA_REGISTRYINDEX, scope);
     if (json_object_is_type(v, json_type_object) || json_object_is_type(v, json_type_array)) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, lua->view_scopes);
@@ -1542,7 +1542,7 @@ static int push_compiled(struct wr_lua *lua, const char *expr, size_t len, char 
         const char *msg = strip_chunk(lua_tostring(L, -1));
         /* The most common slip in a condition: "a = b" where "a == b" was meant. */
         bool assign = strstr(msg, "expected near '='") != NULL;
-        snprintf(err, errlen, "%s%s", msg, assign ? " (to compare, use ==)" : "");
+        wr_errf_marked(err, errlen, "%s%s", msg, assign ? " (to compare, use ==)" : "");
         lua_pop(L, 2);
         return -1;
     }
@@ -1569,10 +1569,9 @@ static int eval_push(struct wr_lua *lua, int scope, const char *expr, size_t len
     lua_State *L = lua->L;
     char what[128];
     snprintf(what, sizeof(what), "'%.*s'", (int)(len > 80 ? 80 : len), expr);
-    char cerr[256];
+    char cerr[WR_ERR_MAX];
     if (push_compiled(lua, expr, len, cerr, sizeof(cerr)) != 0) {
-        snprintf(err, errlen, "%s: %s", what, cerr);
-        return -1;
+        return wr_errf_marked(err, errlen, "%s: %s", what, cerr);
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, scope);
     lua_setupvalue(L, -2, 1); /* _ENV */
@@ -1594,7 +1593,7 @@ static int eval_push(struct wr_lua *lua, int scope, const char *expr, size_t len
 static int eval_value(struct wr_lua *lua, int scope, const char *expr, size_t len,
                       struct json_object **out, bool *nil, char *err, size_t errlen)
 {
-    char cerr[256];
+    char cerr[WR_ERR_MAX];
     *out = NULL;
     *nil = false;
     if (eval_push(lua, scope, expr, len, err, errlen) != 0) {
@@ -1604,7 +1603,7 @@ static int eval_value(struct wr_lua *lua, int scope, const char *expr, size_t le
     int rc = wr_lua_to_json(lua->L, -1, out, cerr, sizeof(cerr));
     lua_pop(lua->L, 1);
     if (rc != 0) {
-        snprintf(err, errlen, "'%.*s': %s", (int)(len > 80 ? 80 : len), expr, cerr);
+        wr_errf_marked(err, errlen, "'%.*s': %s", (int)(len > 80 ? 80 : len), expr, cerr);
     }
     return rc;
 }
@@ -1644,6 +1643,9 @@ struct render {
     bool strict;
     char *err;
     size_t errlen;
+    /* A callee's message before render_fail wraps it: kept here, in the caller's frame, and not
+       in render_value's, which recurses once per level of the value. */
+    char inner[WR_ERR_MAX];
 };
 
 /* Formats "path: message" (just the message at the top) into r->err; returns -1. */
@@ -1652,15 +1654,15 @@ static int render_fail(struct render *r, const char *path, const char *fmt, ...)
 
 static int render_fail(struct render *r, const char *path, const char *fmt, ...)
 {
-    char msg[1024];
+    char msg[WR_ERR_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    wr_verrf_marked(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (path && *path) {
-        snprintf(r->err, r->errlen, "%s: %s", path, msg);
+        wr_errf_marked(r->err, r->errlen, "%s: %s", path, msg);
     } else {
-        snprintf(r->err, r->errlen, "%s", msg);
+        wr_errf_marked(r->err, r->errlen, "%s", msg);
     }
     return -1;
 }
@@ -1707,7 +1709,7 @@ static int render_part(void *arg, bool is_expr, const char *text, size_t len)
         wr_buf_addn(&c->out, text, len);
         return 0;
     }
-    char err[768];
+    char err[WR_ERR_MAX];
     if (eval_value(r->lua, r->scope, text, len, &v, &nil, err, sizeof(err)) != 0) {
         return render_fail(r, c->path, "%s", err);
     }
@@ -1756,10 +1758,10 @@ static int render_value(struct render *r, struct json_object *v, const char *pat
             return 0;
         }
         if (wr_template_whole(s, &expr, &len)) {
-            char err[768];
             bool nil = false;
-            if (eval_value(r->lua, r->scope, expr, len, out, &nil, err, sizeof(err)) != 0) {
-                return render_fail(r, path, "%s", err);
+            if (eval_value(r->lua, r->scope, expr, len, out, &nil, r->inner, sizeof(r->inner)) !=
+                0) {
+                return render_fail(r, path, "%s", r->inner);
             }
             if (nil && r->strict) {
                 int shown = (int)(len > 80 ? 80 : len);
@@ -1772,10 +1774,9 @@ static int render_value(struct render *r, struct json_object *v, const char *pat
             return 0;
         }
         struct render_part_ctx c = {r, path, {0}};
-        char err[256];
-        int rc = wr_template_split(s, render_part, &c, err, sizeof(err));
+        int rc = wr_template_split(s, render_part, &c, r->inner, sizeof(r->inner));
         if (rc == -1 && r->err[0] == '\0') {
-            render_fail(r, path, "%s", err); /* a split error, not one of render_part's */
+            render_fail(r, path, "%s", r->inner); /* a split error, not one of render_part's */
         }
         if (rc != 0) {
             wr_buf_free(&c.out);
@@ -1827,7 +1828,7 @@ static int render_value(struct render *r, struct json_object *v, const char *pat
 int wr_lua_render(struct wr_lua *lua, int scope, struct json_object *v, struct json_object **out,
                   char *err, size_t errlen)
 {
-    struct render r = {lua, scope, false, err, errlen};
+    struct render r = {.lua = lua, .scope = scope, .strict = false, .err = err, .errlen = errlen};
     err[0] = '\0';
     return render_value(&r, v, NULL, out);
 }
@@ -1835,7 +1836,7 @@ int wr_lua_render(struct wr_lua *lua, int scope, struct json_object *v, struct j
 int wr_lua_render_args(struct wr_lua *lua, int scope, struct json_object *v, const char *path,
                        struct json_object **out, char *err, size_t errlen)
 {
-    struct render r = {lua, scope, true, err, errlen};
+    struct render r = {.lua = lua, .scope = scope, .strict = true, .err = err, .errlen = errlen};
     err[0] = '\0';
     return render_value(&r, v, path, out);
 }
@@ -1849,13 +1850,13 @@ struct compile_ctx {
 static int compile_part(void *arg, bool is_expr, const char *text, size_t len)
 {
     struct compile_ctx *c = arg;
-    char msg[256];
+    char msg[WR_ERR_MAX];
     if (!is_expr) {
         return 0;
     }
     if (wr_lua_compile(c->lua, text, len, msg, sizeof(msg)) != 0) {
-        snprintf(c->err, c->errlen, "in '{{ %.*s }}': %s", (int)(len > 80 ? 80 : len), text, msg);
-        return -1;
+        return wr_errf_marked(c->err, c->errlen, "in '{{ %.*s }}': %s", (int)(len > 80 ? 80 : len),
+                              text, msg);
     }
     return 0;
 }
@@ -1944,7 +1945,7 @@ static int newglobal_refused(lua_State *L)
  */
 static int load_script(lua_State *L, const char *path, char *err, size_t errlen)
 {
-    char *buf = NULL, why[128];
+    char *buf = NULL, why[WR_ERR_MAX];
     size_t len = 0, skip = 0;
     int rc = wr_read_file(path, SCRIPT_MAX_BYTES, &buf, &len);
     if (rc == -EFBIG) {
@@ -1952,8 +1953,8 @@ static int load_script(lua_State *L, const char *path, char *err, size_t errlen)
         return -1;
     }
     if (rc != 0) {
-        snprintf(err, errlen, "cannot open %s: %s", path,
-                 wr_read_file_error(path, rc, why, sizeof(why)));
+        wr_errf_marked(err, errlen, "cannot open %s: %s", path,
+                       wr_read_file_error(path, rc, why, sizeof(why)));
         return -1;
     }
     if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
@@ -2064,7 +2065,7 @@ int wr_lua_call_hook(struct wr_lua *lua, int hook, struct json_object *event,
 {
     lua_State *L = lua->L;
     int top = lua_gettop(L);
-    char cerr[512];
+    char cerr[WR_ERR_MAX];
 
     *out = NULL;
     if (trace) {
@@ -2084,7 +2085,7 @@ int wr_lua_call_hook(struct wr_lua *lua, int hook, struct json_object *event,
     lua_rawgeti(L, -2, 1);
     if (push_json_safe(L, event, cerr, sizeof(cerr)) != 0 ||
         push_json_safe(L, ctx, cerr, sizeof(cerr)) != 0) {
-        snprintf(err, errlen, "%s: cannot pass the event: %s", path, cerr);
+        wr_errf_marked(err, errlen, "%s: cannot pass the event: %s", path, cerr);
         lua_settop(L, top);
         free(path);
         return -1;
@@ -2107,7 +2108,7 @@ int wr_lua_call_hook(struct wr_lua *lua, int hook, struct json_object *event,
     limits_end(lua);
     rc = wr_lua_to_json(L, -1, out, cerr, sizeof(cerr));
     if (rc != 0) {
-        snprintf(err, errlen, "%s: the value returned is not JSON: %s", path, cerr);
+        wr_errf_marked(err, errlen, "%s: the value returned is not JSON: %s", path, cerr);
     }
     lua_settop(L, top);
     free(path);

@@ -189,7 +189,7 @@ static void json_box_release(struct json_object **box)
 
 static int l_json_encode(lua_State *L)
 {
-    char err[256];
+    char err[WR_ERR_MAX];
     size_t len;
 
     luaL_checkany(L, 1);
@@ -473,7 +473,7 @@ static int l_date(lua_State *L)
         const char *s = lua_tolstring(L, 1, &len);
         int64_t sec;
         int32_t nsec;
-        char why[WR_TIMESTAMP_WHY_MAX];
+        char why[WR_ERR_MAX];
         /* the timestamp reader wait_until uses too; the fraction is dropped (the epoch is the
            whole second at or before the instant) */
         if (wr_timestamp_parse(s, len, &sec, &nsec, why) != 0) {

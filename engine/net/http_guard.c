@@ -234,7 +234,7 @@ static void note_refusal(struct wr_http_guard *g, int code, const char *why)
         g->unlogged++;
         return;
     }
-    char status[16], more[32], msg[256];
+    char status[16], more[32], msg[WR_ERR_MAX];
     snprintf(status, sizeof(status), "%d", code);
     snprintf(more, sizeof(more), "%zu", g->unlogged);
     refusal_text(g, code, why, msg, sizeof(msg));
@@ -261,7 +261,7 @@ static void drain_socket(int fd)
 /* Writes the canned answer for code on fd: HTTP/1.1, a JSON body, Connection: close. */
 static void send_refusal(const struct wr_http_guard *g, int fd, int code, const char *why)
 {
-    char msg[256];
+    char msg[WR_ERR_MAX];
     refusal_text(g, code, why, msg, sizeof(msg));
     struct json_object *o = json_object_new_object();
     json_object_object_add(o, "error", json_object_new_string(msg));

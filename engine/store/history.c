@@ -70,7 +70,7 @@ static bool is_finished(const char *status)
 
 static int db_error(sqlite3 *db, char *err, size_t errlen, const char *what)
 {
-    snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
+    wr_errf_marked(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
     return WR_HISTORY_EDB;
 }
 
@@ -493,7 +493,7 @@ bool wr_history_readable(sqlite3 *db, char *err, size_t errlen)
     }
     bool ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
     if (!ok) {
-        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+        wr_errf_marked(err, errlen, "%s", sqlite3_errmsg(db));
     }
     sqlite3_finalize(st);
     return ok;
@@ -507,7 +507,7 @@ int wr_history_count_by_state(sqlite3 *db, wr_history_count_fn fn, void *arg, ch
                            "SELECT workflow, status, count(*) FROM runs GROUP BY workflow, status "
                            "ORDER BY workflow, status",
                            -1, &st, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+        wr_errf_marked(err, errlen, "%s", sqlite3_errmsg(db));
         return WR_HISTORY_EDB;
     }
     while (sqlite3_step(st) == SQLITE_ROW) {

@@ -65,9 +65,9 @@ static int match(const struct wr_workflow *wf, struct json_object *event, char *
     }
     if (wf->when) {
         bool yes = false;
-        char msg[512];
+        char msg[WR_ERR_MAX];
         if (wr_lua_eval_bool(wf->lua, scope, wf->when, &yes, msg, sizeof(msg)) != 0) {
-            snprintf(err, errlen, "when: %s", msg);
+            wr_errf_marked(err, errlen, "when: %s", msg);
             rc = -1;
             goto out;
         }
@@ -78,9 +78,9 @@ static int match(const struct wr_workflow *wf, struct json_object *event, char *
     }
     if (wf->concurrency_key) {
         struct json_object *tmpl = json_object_new_string(wf->concurrency_key), *v = NULL;
-        char msg[512];
+        char msg[WR_ERR_MAX];
         if (wr_lua_render(wf->lua, scope, tmpl, &v, msg, sizeof(msg)) != 0) {
-            snprintf(err, errlen, "concurrency_key: %s", msg);
+            wr_errf_marked(err, errlen, "concurrency_key: %s", msg);
             rc = -1;
         } else if (v) {
             *ckey = wr_xstrdup(json_object_is_type(v, json_type_string)
@@ -187,7 +187,7 @@ void wr_ingest_batch_add(struct wr_ingest_batch *bt, const struct wr_workflow *c
         }
         for (size_t c = 0; c < ncandidates; c++) {
             const struct wr_workflow *wf = candidates[c];
-            char err[600], *ckey = NULL;
+            char err[WR_ERR_MAX], *ckey = NULL;
             if (!wf->enabled) {
                 continue;
             }

@@ -84,8 +84,8 @@ struct wr_journal {
 
     /* Health, under lock: written by the writer after each group. */
     struct wr_journal_health health;
-    uint64_t fail_seq;    /* incremented at each change from ok to failing */
-    char fail_error[256]; /* the cause given at the latest such change */
+    uint64_t fail_seq;           /* incremented at each change from ok to failing */
+    char fail_error[WR_ERR_MAX]; /* the cause given at the latest such change */
     /* Loop thread only: what was reported through on_health. */
     uint64_t reported_seq;
     bool reported_failing;
@@ -194,7 +194,7 @@ static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
 {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
+        wr_errf_marked(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
         sqlite3_free(msg);
         return -1;
     }
@@ -217,7 +217,8 @@ static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
     int v = user_version(db);
     if (v < 0) {
-        snprintf(err, errlen, "%s: cannot read the schema version: %s", path, sqlite3_errmsg(db));
+        wr_errf_marked(err, errlen, "%s: cannot read the schema version: %s", path,
+                       sqlite3_errmsg(db));
         return -1;
     }
     if (v > SCHEMA_VERSION) {
@@ -226,14 +227,14 @@ static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
         return -1;
     }
     for (; v < SCHEMA_VERSION; v++) {
-        char pragma[64], msg[512];
+        char pragma[64], msg[WR_ERR_MAX];
         snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
         if (exec(db, "BEGIN IMMEDIATE", msg, sizeof(msg)) != 0 ||
             exec(db, migrations[v], msg, sizeof(msg)) != 0 ||
             exec(db, pragma, msg, sizeof(msg)) != 0 || exec(db, "COMMIT", msg, sizeof(msg)) != 0) {
             exec(db, "ROLLBACK", pragma, sizeof(pragma));
-            snprintf(err, errlen, "%s: migrating the schema to version %d failed: %s", path, v + 1,
-                     msg);
+            wr_errf_marked(err, errlen, "%s: migrating the schema to version %d failed: %s", path,
+                           v + 1, msg);
             return -1;
         }
     }
@@ -244,7 +245,7 @@ static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
 static sqlite3 *open_db(const char *path, int flags, char *err, size_t errlen)
 {
     sqlite3 *db = NULL;
-    char msg[256];
+    char msg[WR_ERR_MAX];
     struct stat st;
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
         /* SQLite would open a FIFO and wait on it for a header that never comes. */
@@ -260,7 +261,7 @@ static sqlite3 *open_db(const char *path, int flags, char *err, size_t errlen)
     if (exec(db, "PRAGMA journal_mode=WAL", msg, sizeof(msg)) != 0 ||
         exec(db, "PRAGMA synchronous=FULL", msg, sizeof(msg)) != 0 ||
         exec(db, "PRAGMA foreign_keys=ON", msg, sizeof(msg)) != 0) {
-        snprintf(err, errlen, "%s: %s", path, msg);
+        wr_errf_marked(err, errlen, "%s: %s", path, msg);
         sqlite3_close(db);
         return NULL;
     }
@@ -722,11 +723,11 @@ static void health_record(struct wr_journal *j, bool ok, const char *error)
         return;
     }
     j->health.failed_commits++;
-    snprintf(j->health.error, sizeof(j->health.error), "%s", error);
+    wr_errf_marked(j->health.error, sizeof(j->health.error), "%s", error);
     if (j->health.ok) {
         j->health.ok = false;
         j->fail_seq++;
-        snprintf(j->fail_error, sizeof(j->fail_error), "%s", error);
+        wr_errf_marked(j->fail_error, sizeof(j->fail_error), "%s", error);
     }
 }
 
@@ -738,13 +739,13 @@ static void health_record(struct wr_journal *j, bool ok, const char *error)
 static bool commit_group(struct wr_journal *j, struct stmts *s, bool prepared,
                          struct wr_journal_batch *group, char *msg, size_t msglen)
 {
-    char ignore[64], pub[160] = "";
+    char ignore[WR_ERR_MAX], pub[WR_ERR_MAX] = "";
     bool ok = true;
     if (!prepared) {
-        snprintf(msg, msglen, "cannot prepare statements: %s", sqlite3_errmsg(j->db));
+        wr_errf_marked(msg, msglen, "cannot prepare statements: %s", sqlite3_errmsg(j->db));
         ok = false;
     } else if (step_done(s->begin) != 0) {
-        snprintf(msg, msglen, "%s", sqlite3_errmsg(j->db));
+        wr_errf_marked(msg, msglen, "%s", sqlite3_errmsg(j->db));
         ok = false;
     }
     bool in_tx = ok;
@@ -753,12 +754,12 @@ static bool commit_group(struct wr_journal *j, struct stmts *s, bool prepared,
         step_done(s->savepoint);
         if (write_batch(j, s, b) != 0) {
             int code = sqlite3_errcode(j->db);
-            snprintf(b->error, sizeof(b->error), "journal: %s", sqlite3_errmsg(j->db));
+            wr_errf_marked(b->error, sizeof(b->error), "journal: %s", sqlite3_errmsg(j->db));
             b->rc = -1;
             /* The storage failing (or SQLite having rolled the transaction back itself) fails
                the group; a batch's own error (a constraint) fails that batch alone. */
             if (storage_error(code) || sqlite3_get_autocommit(j->db)) {
-                snprintf(msg, msglen, "%s", sqlite3_errmsg(j->db));
+                wr_errf_marked(msg, msglen, "%s", sqlite3_errmsg(j->db));
                 ok = false;
                 in_tx = !sqlite3_get_autocommit(j->db);
                 break;
@@ -774,7 +775,7 @@ static bool commit_group(struct wr_journal *j, struct stmts *s, bool prepared,
         ok = false;
     }
     if (ok && step_done(s->commit) != 0) {
-        snprintf(msg, msglen, "commit failed: %s", sqlite3_errmsg(j->db));
+        wr_errf_marked(msg, msglen, "commit failed: %s", sqlite3_errmsg(j->db));
         ok = false;
     }
     if (!ok && in_tx && !sqlite3_get_autocommit(j->db)) {
@@ -787,7 +788,7 @@ static bool commit_group(struct wr_journal *j, struct stmts *s, bool prepared,
     if (!ok) {
         for (struct wr_journal_batch *b = group; b; b = b->next) {
             b->rc = -1;
-            snprintf(b->error, sizeof(b->error), "journal: %.240s", pub[0] ? pub : msg);
+            wr_errf_marked(b->error, sizeof(b->error), "journal: %s", pub[0] ? pub : msg);
         }
     }
     return ok;
@@ -798,7 +799,7 @@ static void commit_and_hand_over(struct wr_journal *j, struct stmts *s, bool pre
                                  struct wr_journal_batch *group)
 {
     int64_t t0 = wr_clock_mono_ns();
-    char msg[256] = "";
+    char msg[WR_ERR_MAX] = "";
     bool ok = commit_group(j, s, prepared, group, msg, sizeof(msg));
     size_t n = 0;
     for (struct wr_journal_batch *b = group; b; b = b->next) {
@@ -989,8 +990,8 @@ static void health_report(struct wr_journal *j)
     pthread_mutex_lock(&j->lock);
     uint64_t seq = j->fail_seq;
     bool ok = j->health.ok;
-    char cause[256];
-    snprintf(cause, sizeof(cause), "%s", j->fail_error);
+    char cause[WR_ERR_MAX];
+    wr_errf_marked(cause, sizeof(cause), "%s", j->fail_error);
     pthread_mutex_unlock(&j->lock);
     if (seq != j->reported_seq) {
         j->reported_seq = seq;
@@ -1073,20 +1074,20 @@ static int64_t read_legacy_newest(sqlite3 *db)
  */
 static int write_probe(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
-    char msg[256], ignore[64];
+    char msg[WR_ERR_MAX], ignore[WR_ERR_MAX];
     sqlite3_stmt *st = NULL;
     int rc = -1;
     if (exec(db, "BEGIN IMMEDIATE", msg, sizeof(msg)) != 0) {
         goto out;
     }
     if (sqlite3_prepare_v2(db, PROBE_SQL, -1, &st, NULL) != SQLITE_OK) {
-        snprintf(msg, sizeof(msg), "%s", sqlite3_errmsg(db));
+        wr_errf_marked(msg, sizeof(msg), "%s", sqlite3_errmsg(db));
         exec(db, "ROLLBACK", ignore, sizeof(ignore));
         goto out;
     }
     sqlite3_bind_int64(st, 1, wr_clock_wall_ms());
     if (sqlite3_step(st) != SQLITE_DONE) {
-        snprintf(msg, sizeof(msg), "%s", sqlite3_errmsg(db));
+        wr_errf_marked(msg, sizeof(msg), "%s", sqlite3_errmsg(db));
         exec(db, "ROLLBACK", ignore, sizeof(ignore));
         goto out;
     }
@@ -1098,10 +1099,11 @@ static int write_probe(sqlite3 *db, const char *path, char *err, size_t errlen)
 out:
     sqlite3_finalize(st);
     if (rc != 0) {
-        snprintf(err, errlen,
-                 "%s: cannot write the journal: %s (weir writes %s and its -wal and -shm files "
-                 "beside it: is the file, its directory or the file system read-only, or full?)",
-                 path, msg, path);
+        wr_errf_marked(
+            err, errlen,
+            "%s: cannot write the journal: %s (weir writes %s and its -wal and -shm files "
+            "beside it: is the file, its directory or the file system read-only, or full?)",
+            path, msg, path);
     }
     return rc;
 }
@@ -1142,9 +1144,9 @@ struct wr_journal *wr_journal_open(struct event_base *base, const char *path, in
         snprintf(err, errlen, "cannot create the journal's event");
         goto err;
     }
-    char msg[128];
+    char msg[WR_ERR_MAX];
     if (exec(j->db, "PRAGMA wal_autocheckpoint=0", msg, sizeof(msg)) != 0) {
-        snprintf(err, errlen, "%s: %s", path, msg);
+        wr_errf_marked(err, errlen, "%s: %s", path, msg);
         goto err;
     }
     j->ckpt_db = open_db(path, SQLITE_OPEN_READWRITE, err, errlen);
@@ -1154,7 +1156,7 @@ struct wr_journal *wr_journal_open(struct event_base *base, const char *path, in
     char limit[64];
     snprintf(limit, sizeof(limit), "PRAGMA journal_size_limit=%d", WAL_SIZE_LIMIT);
     if (exec(j->db, limit, msg, sizeof(msg)) != 0) {
-        snprintf(err, errlen, "%s: %s", path, msg);
+        wr_errf_marked(err, errlen, "%s: %s", path, msg);
         goto err;
     }
     sqlite3_wal_hook(j->db, on_wal_commit, j);

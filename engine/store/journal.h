@@ -35,6 +35,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/base/strutil.h"
+
 struct event_base;
 struct sqlite3;
 
@@ -101,7 +103,7 @@ struct wr_journal_batch {
     wr_journal_done_fn done;
     void *arg;
     int rc;
-    char error[256];
+    char error[WR_ERR_MAX];
     struct wr_journal_batch *next; /* queue link, the journal's */
 };
 
@@ -191,7 +193,7 @@ struct wr_journal_health {
     int64_t checked_at;      /* when it ended (Unix ms); the open's own write when none did yet */
     int64_t checked_mono;    /* the same moment on the monotonic clock (wr_clock_mono_ms), for
                                 freshness checks that a step of the wall clock must not fool */
-    char error[256];         /* !ok: why, e.g. "database or disk is full" */
+    char error[WR_ERR_MAX];  /* !ok: why, e.g. "database or disk is full" */
     uint64_t failed_commits; /* commit groups that failed since the open */
 };
 

@@ -71,7 +71,7 @@ struct wr_runstate *wr_runstate_open(const char *path, char *err, size_t errlen)
                            &s->cancelled, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "SELECT crashes FROM runs WHERE id = ?", -1, &s->crashes, NULL) !=
             SQLITE_OK) {
-        snprintf(err, errlen, "cannot read due runs: %s", sqlite3_errmsg(s->db));
+        wr_errf_marked(err, errlen, "cannot read due runs: %s", sqlite3_errmsg(s->db));
         wr_runstate_close(s);
         return NULL;
     }

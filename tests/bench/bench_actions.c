@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/base/strutil.h"
 #include "engine/exec/action_run.h"
 #include "engine/graph/directory.h"
 #include "engine/graph/graph.h"
@@ -87,7 +88,7 @@ static void on_done(void *arg, const struct wr_action_outcome *out)
 static double run_once(int port, int n, bool batch, const char *tag)
 {
     struct event_base *base = event_base_new();
-    char authority[64], base_url[80], err[256];
+    char authority[64], base_url[80], err[WR_ERR_MAX];
     snprintf(authority, sizeof(authority), "http://127.0.0.1:%d", port);
     snprintf(base_url, sizeof(base_url), "http://127.0.0.1:%d/v1.0", port);
     struct wr_graph_options go = {

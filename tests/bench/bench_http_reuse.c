@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/base/strutil.h"
 #include "engine/exec/action_run.h"
 #include "engine/graph/directory.h"
 #include "engine/graph/graph.h"
@@ -117,7 +118,7 @@ int main(int argc, char **argv)
 {
     int n = argc > 1 ? atoi(argv[1]) : 1000;
     int parallel = argc > 2 ? atoi(argv[2]) : 1;
-    char err[256] = "", url[128];
+    char err[WR_ERR_MAX] = "", url[128];
     static struct server srv;
     if (n <= 0 || parallel <= 0) {
         fprintf(stderr, "usage: bench_http_reuse [N [PARALLEL]]\n");

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/base/strutil.h"
 #include "engine/lua/lua_host.h"
 
 static const char *const event_json =
@@ -94,7 +95,7 @@ static void reference_hook(const char *script, uint64_t *samples, size_t n)
 static void weir_hook(const char *script, uint64_t *samples, size_t n)
 {
     struct wr_lua *lua = wr_lua_new(NULL, NULL);
-    char err[512];
+    char err[WR_ERR_MAX];
     int h = wr_lua_load_hook(lua, script, "map", err, sizeof(err));
     if (h < 0) {
         fprintf(stderr, "weir: %s\n", err);
@@ -153,7 +154,7 @@ static void weir_when(uint64_t *samples, size_t n)
     struct wr_lua *lua = wr_lua_new(NULL, NULL);
     struct json_object *ev = json_tokener_parse(event_json);
     int scope = wr_lua_scope_new(lua);
-    char err[256];
+    char err[WR_ERR_MAX];
     bool b;
     wr_lua_scope_set(lua, scope, "event", ev);
     for (size_t i = 0; i < n; i++) {
@@ -299,7 +300,7 @@ static uint64_t fuzzish(size_t n, uint64_t *p99)
     uint64_t *t = calloc(n, sizeof(*t)), worst = 0;
     unsigned seed = 13;
     for (size_t i = 0; i < n; i++) {
-        char pat[128] = "", body[512], err[512];
+        char pat[128] = "", body[512], err[WR_ERR_MAX];
         size_t k = 2 + (seed = seed * 1103515245u + 12345u) % 8;
         for (size_t j = 0; j < k; j++) {
             seed = seed * 1103515245u + 12345u;
@@ -333,7 +334,7 @@ static void patterns(bool quick)
 {
     for (size_t i = 0; i < sizeof(pattern_cases) / sizeof(pattern_cases[0]); i++) {
         const struct pattern_case *c = &pattern_cases[i];
-        char err[512], eerr[512], a[32], b[32], r[64];
+        char err[WR_ERR_MAX], eerr[WR_ERR_MAX], a[32], b[32], r[64];
         uint64_t th = weir_pattern(c->body, true, err, sizeof(err));
         uint64_t te = weir_pattern(c->body, false, eerr, sizeof(eerr));
         fmt_ns(th, a, sizeof(a));

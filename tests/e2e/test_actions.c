@@ -31,6 +31,7 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
+#include "engine/base/strutil.h"
 #include "actions/action.h"
 #include "engine/exec/action_run.h"
 #include "engine/graph/directory.h"
@@ -95,7 +96,7 @@ static struct fixture F;
    attempts (0 = default) with a per-transfer timeout (0 = default). */
 static void start_sim(const char *const *extra, int max_attempts, int64_t timeout_ms)
 {
-    char err[256];
+    char err[WR_ERR_MAX];
     memset(&F, 0, sizeof(F));
     sim_start(&F.sim, graphsim_path, seed_path, extra);
     F.base = event_base_new();
@@ -196,7 +197,7 @@ static void result_clear(struct result *r)
 static const struct wr_net_guard *loopback_allowed(void)
 {
     static struct wr_net_guard *g;
-    char why[256];
+    char why[WR_ERR_MAX];
     if (!g) {
         g = wr_net_guard_new();
         assert_int_equal(wr_net_guard_allow(g, "127.0.0.1/32", why, sizeof(why)), 0);

@@ -177,7 +177,7 @@ static void run_until(struct h *h, const char *rel)
 /* Events in the journal from the given file name (any, when name is NULL). */
 static int count_events(struct h *h, const char *name)
 {
-    char err[256];
+    char err[WR_ERR_MAX];
     sqlite3 *db = wr_journal_open_reader(h->db, err, sizeof(err));
     assert_non_null(db);
     sqlite3_stmt *st = NULL;
@@ -199,7 +199,7 @@ static int count_events(struct h *h, const char *name)
 
 static int count_runs(struct h *h)
 {
-    char err[256];
+    char err[WR_ERR_MAX];
     sqlite3 *db = wr_journal_open_reader(h->db, err, sizeof(err));
     assert_non_null(db);
     sqlite3_stmt *st = NULL;
@@ -214,7 +214,7 @@ static int count_runs(struct h *h)
 /* The i-th event's (0-based, in store order) body and key. */
 static struct json_object *event_at(struct h *h, int i, char **key)
 {
-    char err[256];
+    char err[WR_ERR_MAX];
     sqlite3 *db = wr_journal_open_reader(h->db, err, sizeof(err));
     assert_non_null(db);
     sqlite3_stmt *st = NULL;
@@ -246,7 +246,7 @@ static const char *get_str(struct json_object *o, const char *k1, const char *k2
 /* Starts the watch (files present are taken on the first loop turn, run here). */
 static void start_watch(struct h *h, const struct wr_file_limits *limits)
 {
-    char err[512] = "";
+    char err[WR_ERR_MAX] = "";
     const struct wr_workflow *wfs[] = {h->wf};
     h->fw = wr_file_watch_new(h->base, h->ingest, wfs, 1, h->dir, limits, err, sizeof(err));
     if (!h->fw) {
@@ -258,7 +258,7 @@ static void start_watch(struct h *h, const struct wr_file_limits *limits)
 static int setup(void **state)
 {
     struct h *h = wr_xcalloc(1, sizeof(*h));
-    char err[512];
+    char err[WR_ERR_MAX];
     struct wr_diags d = {0};
 
     snprintf(h->dir, sizeof(h->dir), "%s/weir-file-XXXXXX",

@@ -30,6 +30,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "engine/base/strutil.h"
 #include "engine/graph/graph.h"
 #include "sim.h"
 
@@ -146,7 +147,7 @@ static int teardown(void **state)
 static void start(const char *cert, const char *key)
 {
     struct wr_graph_options o = {0};
-    char err[256] = "";
+    char err[WR_ERR_MAX] = "";
 
     memset(&F, 0, sizeof(F));
     sim_start(&F.sim, graphsim_path, seed_path, NULL);
@@ -318,7 +319,7 @@ static void test_bad_credentials_at_new(void **state)
         .client_id = CLIENT_ID,
         .base_url = "http://127.0.0.1:9/v1.0",
     };
-    char err[256];
+    char err[WR_ERR_MAX];
 
     (void)state;
     assert_non_null(base);

@@ -32,6 +32,7 @@
 #include <event2/event.h>
 #include <json-c/json.h>
 
+#include "engine/base/strutil.h"
 #include "engine/graph/graph.h"
 #include "sim.h"
 
@@ -138,7 +139,7 @@ static void fixture_reset_calls(void)
 static void start(const char *const *sim_args, const struct wr_graph_options *opts)
 {
     struct wr_graph_options o = {0};
-    char err[256] = "";
+    char err[WR_ERR_MAX] = "";
 
     memset(&F, 0, sizeof(F));
     sim_start(&F.sim, graphsim_path, seed_path, sim_args);
@@ -453,7 +454,7 @@ static void test_throttling(void **state)
     wr_graph_free(F.g);
     F.g = NULL;
     {
-        char err[256];
+        char err[WR_ERR_MAX];
 
         unbatched.authority = F.sim.authority;
         unbatched.tenant = TENANT;
@@ -772,7 +773,7 @@ static void test_free_pending(void **state)
 {
     static const char *const args[] = {"--latency-ms", "300", NULL};
     struct wr_graph_options o = {.max_concurrency = 2};
-    char err[256];
+    char err[WR_ERR_MAX];
     char *p;
 
     (void)state;
@@ -1262,7 +1263,7 @@ static void test_national_cloud(void **state)
                                      .client_id = CLIENT_ID,
                                      .client_secret = SECRET,
                                      .base_url = F.sim.base_url};
-        char err[256];
+        char err[WR_ERR_MAX];
 
         F.g = wr_graph_new(F.base, &o, err, sizeof(err));
         assert_non_null(F.g);

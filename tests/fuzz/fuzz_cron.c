@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "engine/base/strutil.h"
 #include "engine/lang/cron.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -37,7 +38,7 @@ static void free_zones(void)
 static void setup(void)
 {
     for (int i = 0; i < ZONE_NAMES; i++) {
-        char err[256];
+        char err[WR_ERR_MAX];
         struct wr_tz *tz = wr_tz_load(zone_names[i], err, sizeof(err));
 
         /* A system without tzdata still fuzzes the parser and UTC. */
@@ -72,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *spec = wr_fuzz_strndup(data, size);
     struct wr_cron c;
-    char err[512];
+    char err[WR_ERR_MAX];
 
     if (!ready) {
         setup();

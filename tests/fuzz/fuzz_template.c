@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/base/strutil.h"
 #include "engine/lua/lua_host.h"
 #include "engine/lua/template.h"
 #include "tests/fuzz/fuzz.h"
@@ -62,7 +63,7 @@ static void check_syntax(const char *s)
     struct split_state st = {.s = s, .len = strlen(s), .last = s};
     const char *expr = NULL;
     size_t elen = 0;
-    char err[256];
+    char err[WR_ERR_MAX];
 
     if (wr_template_whole(s, &expr, &elen) && (expr < s || expr + elen > s + st.len)) {
         wr_fuzz_fail("wr_template_whole: the expression lies outside the string");
@@ -87,7 +88,7 @@ static void render(const char *s)
     struct wr_lua *lua = wr_lua_new(&limits, NULL);
     struct json_object *scope_vals = json_tokener_parse(scope_json);
     struct json_object *value = json_object_new_string(s), *out = NULL;
-    char err[512];
+    char err[WR_ERR_MAX];
     int scope;
 
     if (lua == NULL || scope_vals == NULL || value == NULL) {

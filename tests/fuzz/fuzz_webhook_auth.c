@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "engine/base/strutil.h"
 #include "tests/fuzz/fuzz.h"
 #include "triggers/webhook/auth.h"
 
@@ -72,7 +73,7 @@ static void setup(void)
     }
     for (size_t i = 0; i < NCONFIGS; i++) {
         struct json_object *args = json_tokener_parse(configs[i]);
-        char err[512];
+        char err[WR_ERR_MAX];
 
         verifiers[i] = args != NULL ? wr_webhook_auth_new(args, ".", err, sizeof(err)) : NULL;
         json_object_put(args);
@@ -170,7 +171,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         setup();
     }
     for (size_t i = 0; i < NCONFIGS; i++) {
-        char why[256];
+        char why[WR_ERR_MAX];
         int rc = wr_webhook_auth_verify(verifiers[i], &req, why, sizeof(why));
 
         if (rc != 0 && rc != 401 && rc != 403) {

@@ -149,7 +149,7 @@ static int record_part(void *arg, bool is_expr, const char *text, size_t len)
 static void expect_split(const char *s, int want_rc, const char *want_parts, const char *want_err)
 {
     struct wr_buf b = {0};
-    char err[128] = "";
+    char err[WR_ERR_MAX] = "";
     int rc = wr_template_split(s, record_part, &b, err, sizeof(err));
     if (rc != want_rc || strcmp(wr_buf_str(&b), want_parts) != 0) {
         fail_msg("split '%s': rc %d parts '%s', want rc %d parts '%s'", s, rc, wr_buf_str(&b),
@@ -169,7 +169,7 @@ static int stop_at_expr(void *arg, bool is_expr, const char *text, size_t len)
 
 static void test_template_split(void **state)
 {
-    char err[64] = "";
+    char err[WR_ERR_MAX] = "";
     (void)state;
     expect_split("Hello {{ name }}, you are {{ age }}!", 0, "LHello |Ename|L, you are |Eage|L!",
                  "");
@@ -188,7 +188,7 @@ static void test_template_split(void **state)
 static void test_template_compile(void **state)
 {
     struct wr_lua *lua = wr_lua_new(NULL, NULL);
-    char err[256] = "";
+    char err[WR_ERR_MAX] = "";
     (void)state;
 
     assert_non_null(lua);
@@ -463,7 +463,7 @@ static void test_check_rendered(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct json_object *raw = json_tokener_parse(cases[i][0]);
         struct json_object *out = json_tokener_parse(cases[i][1]);
-        char err[512] = "";
+        char err[WR_ERR_MAX] = "";
         int rc = wr_argspec_check_rendered(rs, raw, out, "steps[1]", err, sizeof(err));
         if (cases[i][2] ? rc != -1 || strcmp(err, cases[i][2]) != 0 : rc != 0) {
             fail_msg("case %zu: want %s, got %d %s", i, cases[i][2] ? cases[i][2] : "ok", rc, err);

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "engine/base/strutil.h"
 #include "engine/lang/cron.h"
 
 /* UTC epoch seconds of a UTC calendar time. */
@@ -35,7 +36,7 @@ static int64_t utc(int y, int mo, int d, int h, int mi)
 
 static void parse_ok(const char *spec, struct wr_cron *c)
 {
-    char err[256] = "";
+    char err[WR_ERR_MAX] = "";
 
     if (wr_cron_parse(spec, c, err, sizeof(err)) != 0) {
         fail_msg("'%s' should parse, got: %s", spec, err);
@@ -45,7 +46,7 @@ static void parse_ok(const char *spec, struct wr_cron *c)
 static void parse_fails(const char *spec, const char *want)
 {
     struct wr_cron c;
-    char err[256] = "";
+    char err[WR_ERR_MAX] = "";
 
     memset(&c, 0xff, sizeof(c));
     assert_int_equal(wr_cron_parse(spec, &c, err, sizeof(err)), -1);
@@ -546,7 +547,7 @@ static void series(const char *spec, const char *tz, int64_t after, int64_t *out
 {
     struct wr_cron c;
     struct wr_tz *zone;
-    char err[256] = "";
+    char err[WR_ERR_MAX] = "";
 
     parse_ok(spec, &c);
     zone = wr_tz_load(tz, err, sizeof(err));
@@ -726,7 +727,7 @@ static void test_tz_offsets_match_libc(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
-        char err[256] = "";
+        char err[WR_ERR_MAX] = "";
         struct wr_tz *tz = wr_tz_load(zones[i], err, sizeof(err));
         if (!tz) {
             fail_msg("%s: %s", zones[i], err);
@@ -759,7 +760,7 @@ static void test_tz_offsets_match_libc(void **state)
 
 static void tz_ok(const char *name)
 {
-    char err[256] = "";
+    char err[WR_ERR_MAX] = "";
 
     if (wr_tz_check(name, err, sizeof(err)) != 0) {
         fail_msg("'%s' should be valid, got: %s", name, err);
@@ -768,7 +769,7 @@ static void tz_ok(const char *name)
 
 static void tz_fails(const char *name, const char *want)
 {
-    char err[256] = "";
+    char err[WR_ERR_MAX] = "";
 
     assert_int_equal(wr_tz_check(name, err, sizeof(err)), -1);
     assert_string_equal(err, want);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "engine/base/strutil.h"
 #include "engine/net/curl_loop.h"
 
 struct fixture {
@@ -44,7 +45,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 static int setup(void **state)
 {
     static struct fixture f;
-    char err[256];
+    char err[WR_ERR_MAX];
     memset(&f, 0, sizeof(f));
     f.base = event_base_new();
     f.http = evhttp_new(f.base);

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "engine/base/strutil.h"
 #include "engine/base/duration.h"
 
 #define SEC  1000LL
@@ -24,7 +25,7 @@
 /* Parses s, expecting success, and returns the value. */
 static int64_t parse_ok(const char *s)
 {
-    char err[256] = "";
+    char err[WR_ERR_MAX] = "";
     int64_t ms = -42;
 
     if (wr_duration_parse(s, &ms, err, sizeof(err)) != 0) {
@@ -37,7 +38,7 @@ static int64_t parse_ok(const char *s)
 /* Parses s, expecting exactly the error message want, and checks *ms_out is untouched. */
 static void parse_fails(const char *s, const char *want)
 {
-    char err[256] = "";
+    char err[WR_ERR_MAX] = "";
     int64_t ms = -42;
 
     assert_int_equal(wr_duration_parse(s, &ms, err, sizeof(err)), -1);

@@ -28,6 +28,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "engine/base/strutil.h"
 #include "engine/graph/directory.h"
 #include "engine/graph/graph.h"
 #include "engine/graph/graph_parse.h"
@@ -290,7 +291,7 @@ static void test_client_assertion(void **state)
     EVP_PKEY *key = EVP_RSA_gen(2048);
     unsigned char *der = NULL;
     int derlen = 0;
-    char *cert = cert_pem(key, &der, &derlen), *kp = key_pem(key), err[256] = "";
+    char *cert = cert_pem(key, &der, &derlen), *kp = key_pem(key), err[WR_ERR_MAX] = "";
     char *x5t = digest_b64(der, derlen, EVP_sha1()), *s256 = digest_b64(der, derlen, EVP_sha256());
     struct wr_graph_cert *c = wr_graph_cert_new(cert, kp, err, sizeof(err));
     char *jwt, *jwt2, *dot1, *dot2;
@@ -375,7 +376,7 @@ static void test_client_assertion(void **state)
 /* err must say what is wrong without echoing any line of the key. */
 static void refused(const char *cert, const char *key, const char *want)
 {
-    char err[256] = "";
+    char err[WR_ERR_MAX] = "";
     struct wr_graph_cert *c = wr_graph_cert_new(cert, key, err, sizeof(err));
 
     assert_null(c);

@@ -188,7 +188,7 @@ static void add_step(struct fixture *fx, const char *run, int idx, const char *s
 static int make_store(void **state, bool populate)
 {
     struct fixture *fx = wr_xcalloc(1, sizeof(*fx));
-    char err[512];
+    char err[WR_ERR_MAX];
 
     snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_history.XXXXXX");
     assert_non_null(mkdtemp(fx->dir));
@@ -291,7 +291,7 @@ static int teardown(void **state)
 static struct json_object *list(struct fixture *fx, const struct wr_history_filter *f)
 {
     struct json_object *out = NULL;
-    char err[512];
+    char err[WR_ERR_MAX];
     if (wr_history_list(fx->db, f, NOW, &out, err, sizeof(err)) != 0) {
         fail_msg("%s", err);
     }
@@ -421,7 +421,7 @@ static void test_list_filters(void **state)
     expect_ids(fx, &(struct wr_history_filter){.workflow = "onboard", .status = "retrying"}, RUN_D);
 
     int64_t n = -1;
-    char err[256];
+    char err[WR_ERR_MAX];
     assert_int_equal(wr_history_count(fx->db, &n, err, sizeof(err)), 0);
     assert_int_equal(n, 5);
 }
@@ -434,7 +434,7 @@ static void test_list_pages(void **state)
 {
     struct fixture *fx = *state;
     struct wr_buf seen = {0};
-    char cursor[WR_HISTORY_CURSOR_MAX] = "", next[WR_HISTORY_CURSOR_MAX], err[256];
+    char cursor[WR_HISTORY_CURSOR_MAX] = "", next[WR_HISTORY_CURSOR_MAX], err[WR_ERR_MAX];
     int pages = 0;
 
     exec_sql(fx->db, "UPDATE runs SET created_at = %lld WHERE id IN ('" RUN_C "', '" RUN_D "')",
@@ -536,7 +536,7 @@ static void test_list_uses_an_index(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct traced t = {0};
         struct json_object *runs = NULL;
-        char err[256], next[WR_HISTORY_CURSOR_MAX];
+        char err[WR_ERR_MAX], next[WR_HISTORY_CURSOR_MAX];
         sqlite3_trace_v2(fx->db, SQLITE_TRACE_STMT, on_trace, &t);
         assert_int_equal(wr_history_list_page(fx->db, &cases[i].f, NOW, &runs, next, sizeof(next),
                                               err, sizeof(err)),
@@ -655,7 +655,7 @@ static void test_list_empty(void **state)
     struct fixture *fx = *state;
     expect_ids(fx, &(struct wr_history_filter){0}, "");
     int64_t n = -1;
-    char err[256];
+    char err[WR_ERR_MAX];
     assert_int_equal(wr_history_count(fx->db, &n, err, sizeof(err)), 0);
     assert_int_equal(n, 0);
 }
@@ -682,7 +682,7 @@ static void test_statuses(void **state)
 static void test_resolve(void **state)
 {
     struct fixture *fx = *state;
-    char id[64], err[1024];
+    char id[64], err[WR_ERR_MAX];
 
     assert_int_equal(wr_history_resolve(fx->db, RUN_C, id, sizeof(id), err, sizeof(err)), 0);
     assert_string_equal(id, RUN_C);
@@ -724,7 +724,7 @@ static void test_resolve(void **state)
 static void test_resolve_many(void **state)
 {
     struct fixture *fx = *state;
-    char id[64], err[2048];
+    char id[64], err[WR_ERR_MAX];
     for (int i = 0; i < 12; i++) {
         exec_sql(fx->db,
                  "INSERT INTO runs (id, event_id, workflow, workflow_hash, status, created_at, "
@@ -746,7 +746,7 @@ static void test_resolve_many(void **state)
 static struct json_object *show(struct fixture *fx, const char *run)
 {
     struct json_object *out = NULL;
-    char err[1024];
+    char err[WR_ERR_MAX];
     if (wr_history_show(fx->db, run, &out, err, sizeof(err)) != 0) {
         fail_msg("%s", err);
     }
@@ -812,7 +812,7 @@ static void test_show(void **state)
     json_object_put(run);
 
     struct json_object *out = (struct json_object *)1;
-    char err[1024];
+    char err[WR_ERR_MAX];
     /* Full ids only: a prefix, even a unique one, is no run (the CLI resolves prefixes). */
     assert_int_equal(wr_history_show(fx->db, "run_018f3a2b4c5d1a", &out, err, sizeof(err)),
                      WR_HISTORY_ENOTFOUND);
@@ -833,7 +833,7 @@ static void test_retry(void **state)
 {
     struct fixture *fx = *state;
     struct json_object *after = NULL;
-    char err[1024];
+    char err[WR_ERR_MAX];
 
     /* A failed run, on the current version: the hash is cleared. */
     assert_int_equal(wr_history_retry(fx->db, RUN_A, false, NOW, &after, err, sizeof(err)), 0);
@@ -872,7 +872,7 @@ static void test_retry_refused(void **state)
 {
     struct fixture *fx = *state;
     struct json_object *after = (struct json_object *)1;
-    char err[1024];
+    char err[WR_ERR_MAX];
 
     exec_sql(fx->db, "UPDATE runs SET status = 'succeeded' WHERE id = '" RUN_E "'");
     assert_int_equal(wr_history_retry(fx->db, RUN_D, false, NOW, &after, err, sizeof(err)),
@@ -910,7 +910,7 @@ static void test_cancel(void **state)
 {
     struct fixture *fx = *state;
     struct json_object *after = NULL;
-    char err[1024];
+    char err[WR_ERR_MAX];
 
     exec_sql(fx->db, "UPDATE runs SET status = 'running' WHERE id = '" RUN_B "'");
     /* A prefix, even of the only queued run, cancels nothing (issue #13: the admin API's
@@ -965,7 +965,7 @@ static void test_cancel(void **state)
 static void test_cancel_while_locked(void **state)
 {
     struct fixture *fx = *state;
-    char err[512];
+    char err[WR_ERR_MAX];
     sqlite3 *other = wr_journal_open_reader(fx->state, err, sizeof(err));
     assert_non_null(other);
     exec_sql(other, "BEGIN IMMEDIATE");
@@ -1143,7 +1143,7 @@ static void test_format_run(void **state)
     assert_non_null(strstr(text, "  2 pause: waiting, 1 attempt\n"));
     free(text);
     json_object_put(run);
-    char err[256];
+    char err[WR_ERR_MAX];
     assert_int_equal(wr_history_retry(fx->db, RUN_B, false, NOW, &run, err, sizeof(err)), 0);
     text = wr_history_format_run(run, NOW);
     assert_non_null(strstr(text, "workflow  onboard, current version (retried without "

@@ -81,7 +81,7 @@ static void on_health(void *arg, bool ok, const char *error)
 
 static void open_journal(struct fixture *fx, int64_t retention_ms)
 {
-    char err[512];
+    char err[WR_ERR_MAX];
     fx->j = wr_journal_open(fx->base, fx->state, retention_ms, err, sizeof(err));
     if (!fx->j) {
         fail_msg("%s", err);
@@ -401,7 +401,7 @@ static void legacy_scope_is_not_looked_up_after_the_window(void **state)
 static void a_second_claim_fails_naming_the_holder(void **state)
 {
     struct fixture *fx = *state;
-    char err[512];
+    char err[WR_ERR_MAX];
     struct wr_journal_claim *c1 = wr_journal_claim(fx->state, err, sizeof(err));
     if (!c1) {
         fail_msg("%s", err);

@@ -21,12 +21,13 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include "engine/base/strutil.h"
 #include "engine/net/listener.h"
 
 static void test_parse(void **state)
 {
     (void)state;
-    char host[64], err[256];
+    char host[64], err[WR_ERR_MAX];
     int port = -1;
     assert_int_equal(
         wr_listen_parse("listen.x", "127.0.0.1:8080", host, sizeof(host), &port, err, sizeof(err)),
@@ -88,7 +89,7 @@ static void test_serve(void **state)
     (void)state;
     struct seen s = {.base = event_base_new()};
     struct wr_listener *l = NULL;
-    char err[256];
+    char err[WR_ERR_MAX];
     assert_int_equal(wr_listener_new(s.base, "listen.test", "test", "127.0.0.1:0", NULL, on_request,
                                      &s, &l, err, sizeof(err)),
                      0);

@@ -50,7 +50,7 @@ static int eval(struct wr_lua *lua, const char *expr, char *err, size_t errlen, 
 
 static void want_value(struct wr_lua *lua, const char *expr, const char *want)
 {
-    char err[512], json[4096];
+    char err[WR_ERR_MAX], json[4096];
     int rc = eval(lua, expr, err, sizeof(err), json, sizeof(json));
     if (rc != 0) {
         fail_msg("'%s' failed: %s", expr, err);
@@ -62,7 +62,7 @@ static void want_value(struct wr_lua *lua, const char *expr, const char *want)
 
 static void want_error(struct wr_lua *lua, const char *expr, const char *fragment)
 {
-    char err[512], json[4096];
+    char err[WR_ERR_MAX], json[4096];
     int rc = eval(lua, expr, err, sizeof(err), json, sizeof(json));
     if (rc == 0) {
         fail_msg("'%s' should fail, gave %s", expr, json);
@@ -185,7 +185,7 @@ static void test_memory(void **state)
 static void roundtrip(struct wr_lua *lua, const char *json)
 {
     struct json_object *in = json_tokener_parse(json), *out = NULL;
-    char err[256];
+    char err[WR_ERR_MAX];
     lua_State *L = wr_lua_state(lua);
     wr_lua_push_json(L, in);
     assert_int_equal(wr_lua_to_json(L, -1, &out, err, sizeof(err)), 0);
@@ -247,7 +247,7 @@ static void test_to_json_errors(void **state)
 static void want_view(struct wr_lua *lua, const char *ev, const char *expr, const char *want)
 {
     struct json_object *event = json_tokener_parse(ev), *out = NULL;
-    char err[512];
+    char err[WR_ERR_MAX];
     int scope = wr_lua_scope_new(lua);
     assert_int_equal(wr_lua_scope_set(lua, scope, "event", event), 0);
     int rc = wr_lua_eval(lua, scope, expr, strlen(expr), &out, err, sizeof(err));
@@ -321,7 +321,7 @@ static void test_scope_and_when(void **state)
     int scope = wr_lua_scope_new(lua);
     wr_lua_scope_set(lua, scope, "event", event);
     wr_lua_scope_set(lua, scope, "vars", vars);
-    char err[256];
+    char err[WR_ERR_MAX];
     bool b = false;
     assert_int_equal(
         wr_lua_eval_bool(lua, scope, "event.type == 'employee.hired'", &b, err, sizeof(err)), 0);
@@ -394,7 +394,7 @@ static void test_env_and_compile_errors(void **state)
     want_error(lua, "env.WEIR_TEST_SECRET", "not listed in weir.yaml lua.env_allow");
     want_error(lua, "(function() env.X = 1 end)()", "read-only");
 
-    char err[256];
+    char err[WR_ERR_MAX];
     assert_int_equal(wr_lua_compile(lua, "event ==", 8, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "unexpected symbol"));
     assert_int_equal(wr_lua_compile(lua, "event.x == 1", 12, err, sizeof(err)), 0);
@@ -428,7 +428,7 @@ static void test_hooks(void **state)
     struct wr_lua *lua = new_lua();
     struct log_capture cap = {{0}};
     wr_lua_set_log(lua, capture, &cap);
-    char err[512];
+    char err[WR_ERR_MAX];
     char *path = write_script("local prefix = 'Mr. '\n"
                               "function map(event, ctx)\n"
                               "  weir.log('info', 'mapping ' .. event.name)\n"
@@ -548,7 +548,7 @@ static void test_hook_sandbox(void **state)
         "function map(e) return { ok = true } end\n");
     struct wr_lua *lua = new_lua();
     struct json_object *event = json_object_new_object(), *out = NULL;
-    char err[512];
+    char err[WR_ERR_MAX];
     int good = wr_lua_load_hook(lua, path, "map", err, sizeof(err));
     assert_true(good >= 0);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

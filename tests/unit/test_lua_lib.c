@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "engine/base/strutil.h"
 #include "engine/lua/lua_host.h"
 
 #define ENV_SET   "WEIR_LUALIB_TEST_SET"
@@ -72,7 +73,7 @@ static int teardown(void **state)
 static char *eval_json(struct fixture *f, const char *expr)
 {
     struct json_object *v = NULL;
-    char err[512] = "";
+    char err[WR_ERR_MAX] = "";
 
     if (wr_lua_eval(f->lua, f->scope, expr, strlen(expr), &v, err, sizeof(err)) != 0) {
         fail_msg("'%s' should evaluate, got: %s", expr, err);
@@ -97,7 +98,7 @@ static void expect_json(struct fixture *f, const char *expr, const char *want)
 static void expect_bytes(struct fixture *f, const char *expr, const char *want, size_t len)
 {
     struct json_object *v = NULL;
-    char err[512] = "";
+    char err[WR_ERR_MAX] = "";
 
     if (wr_lua_eval(f->lua, f->scope, expr, strlen(expr), &v, err, sizeof(err)) != 0) {
         fail_msg("'%s' should evaluate, got: %s", expr, err);
@@ -117,7 +118,7 @@ static void expect_str(struct fixture *f, const char *expr, const char *want)
 static void expect_error(struct fixture *f, const char *expr, const char *want)
 {
     struct json_object *v = NULL;
-    char err[1024] = "";
+    char err[WR_ERR_MAX] = "";
 
     if (wr_lua_eval(f->lua, f->scope, expr, strlen(expr), &v, err, sizeof(err)) == 0) {
         char *got = strdup(json_object_to_json_string(v));
@@ -444,7 +445,7 @@ static void test_json_memory_cap(void **state)
     struct wr_lua *lua = wr_lua_new(&limits, NULL);
     int scope = wr_lua_scope_new(lua);
     struct json_object *v = NULL;
-    char err[512];
+    char err[WR_ERR_MAX];
     static const char decode[] = "#weir.json_decode('[' .. string.rep('[1],', 100000) .. '[1]]')";
     static const char encode[] = "#weir.json_encode({string.rep('x', 1200000), "
                                  "string.rep('y', 1200000)})";
@@ -833,7 +834,7 @@ static void test_env(void **state)
     struct wr_lua *bare = wr_lua_new(NULL, NULL);
     int scope = wr_lua_scope_new(bare);
     struct json_object *v = NULL;
-    char err[256];
+    char err[WR_ERR_MAX];
     static const char expr[] = "weir.env('" ENV_SET "')";
     assert_int_equal(wr_lua_eval(bare, scope, expr, strlen(expr), &v, err, sizeof(err)), -1);
     assert_non_null(

@@ -30,6 +30,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "engine/base/strutil.h"
 #include "engine/lua/lua_host.h"
 #include "engine/lua/lua_meter.h"
 
@@ -401,7 +402,7 @@ static void test_time_limit_message(void **state)
     struct wr_lua_limits lim = {.expr_instructions = 1000000000000ull,
                                 .hook_instructions = 1000000000000ull};
     struct wr_lua *lua = wr_lua_new(&lim, NULL);
-    char err[512];
+    char err[WR_ERR_MAX];
     wr_lua_set_clock(lua, ticking, &t);
 
     assert_int_equal(eval(lua, "(function() while true do end end)()", err, sizeof(err)), -1);
@@ -494,7 +495,7 @@ static void test_time_limit_stalls(void **state)
                                 .hook_instructions = 1000000000000ull,
                                 .expr_time_ms = 50,
                                 .hook_time_ms = 200};
-    char err[512], body[1024], expr[1100];
+    char err[WR_ERR_MAX], body[1024], expr[1100];
     for (size_t i = 0; i < sizeof(stalls) / sizeof(stalls[0]); i++) {
         for (int hook = 0; hook < 2; hook++) {
             struct wr_lua *lua = wr_lua_new(&lim, NULL);

@@ -25,6 +25,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "engine/base/strutil.h"
 #include "engine/lua/lua_host.h"
 #include "engine/lua/lua_pattern.h"
 
@@ -238,7 +239,7 @@ static char *filled(char c, size_t n)
 static void want_budget(struct wr_lua *lua, const char *expr, const char *s, size_t slen,
                         const char *t, size_t tlen)
 {
-    char err[512];
+    char err[WR_ERR_MAX];
     if (eval_with(lua, expr, s, slen, t, tlen, err, sizeof(err), NULL) == 0) {
         fail_msg("'%s' should have run out of budget", expr);
     }
@@ -261,7 +262,7 @@ static void test_issue_cases(void **state)
     want_budget(lua, "string.find(s, '.-.-.-.-.-.-b')", a3k, 3000, NULL, 0);
     /* a 200 KB needle in 2 MB: plain (memmem, linear: it simply is not there) and as a pattern
        (one '.' makes it one, and then it is quadratic: stopped) */
-    char *out = NULL, err[512];
+    char *out = NULL, err[WR_ERR_MAX];
     assert_int_equal(eval_with(lua, "string.find(s, t, 1, true) == nil", big, 2000000, needle,
                                200000, err, sizeof(err), &out),
                      0);
@@ -318,7 +319,7 @@ static void test_hook_line(void **state)
                                "end\n";
     assert_int_equal(write(fd, body, strlen(body)), (ssize_t)strlen(body));
     close(fd);
-    char err[512];
+    char err[WR_ERR_MAX];
     int hook = wr_lua_load_hook(lua, path, "map", err, sizeof(err));
     assert_true(hook >= 0);
     struct json_object *ev = json_object_new_object(), *ctx = json_object_new_object(), *out;

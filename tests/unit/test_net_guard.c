@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <sys/un.h>
 
+#include "engine/base/strutil.h"
 #include "engine/config.h"
 #include "engine/base/diag.h"
 #include "engine/net/net_guard.h"
@@ -198,7 +199,7 @@ static void test_prefix_parse(void **state)
         {"::ffff:10.0.0.0/104", AF_INET, 8}, /* an IPv4 network written mapped */
         {"::ffff:127.0.0.1", AF_INET, 32},
     };
-    char why[256];
+    char why[WR_ERR_MAX];
     struct wr_net_prefix p;
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         why[0] = '\0';
@@ -254,7 +255,7 @@ static void test_prefix_parse(void **state)
 static void test_guard_allow(void **state)
 {
     (void)state;
-    char why[256];
+    char why[WR_ERR_MAX];
     struct wr_net_guard *g = wr_net_guard_new();
     assert_int_equal(wr_net_guard_count(g), 0);
     static const char *const entries[] = {"127.0.0.1/32", "10.20.0.0/16", "fd00:1::/48",

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "engine/base/strutil.h"
 #include "engine/base/secret.h"
 
 static void want_mask(const char *in, const char *want)
@@ -64,7 +65,7 @@ static void test_mask(void **state)
 static void test_resolve_registers(void **state)
 {
     (void)state;
-    char err[256], *v = NULL;
+    char err[WR_ERR_MAX], *v = NULL;
     wr_secret_reset();
     setenv("WEIR_TEST_SECRET_ENV", "env-secret-123", 1);
     assert_int_equal(wr_secret_resolve("env:WEIR_TEST_SECRET_ENV", ".", &v, err, sizeof(err)), 0);

@@ -11,12 +11,13 @@
 
 #include <cmocka.h>
 
+#include "engine/base/strutil.h"
 #include "engine/base/size.h"
 
 /* Parses s, expecting success, and returns the value. */
 static uint64_t parse_ok(const char *s)
 {
-    char err[256] = "";
+    char err[WR_ERR_MAX] = "";
     uint64_t n = 42;
 
     if (wr_size_parse(s, &n, err, sizeof(err)) != 0) {
@@ -29,7 +30,7 @@ static uint64_t parse_ok(const char *s)
 /* Parses s, expecting exactly the error message want, and checks *out is untouched. */
 static void parse_fails(const char *s, const char *want)
 {
-    char err[256] = "";
+    char err[WR_ERR_MAX] = "";
     uint64_t n = 42;
 
     assert_int_equal(wr_size_parse(s, &n, err, sizeof(err)), -1);
@@ -88,7 +89,7 @@ static void test_errors(void **state)
 
 static void test_json_values(void **state)
 {
-    char err[256];
+    char err[WR_ERR_MAX];
     uint64_t n = 0;
     (void)state;
 

@@ -18,7 +18,7 @@ static void ok(const char *s, int64_t sec, int32_t nsec)
 {
     int64_t got = 0;
     int32_t ns = -1;
-    char why[WR_TIMESTAMP_WHY_MAX] = "";
+    char why[WR_ERR_MAX] = "";
     if (wr_timestamp_parse(s, strlen(s), &got, &ns, why) != 0 || got != sec || ns != nsec) {
         fail_msg("'%s': want %lld.%09d, got %lld.%09d (%s)", s, (long long)sec, nsec,
                  (long long)got, ns, why);
@@ -29,7 +29,7 @@ static void bad(const char *s, const char *want)
 {
     int64_t sec;
     int32_t nsec;
-    char why[WR_TIMESTAMP_WHY_MAX] = "";
+    char why[WR_ERR_MAX] = "";
     if (wr_timestamp_parse(s, strlen(s), &sec, &nsec, why) != -1 || strcmp(why, want) != 0) {
         fail_msg("'%s': want '%s', got '%s'", s, want, why);
     }
@@ -59,7 +59,7 @@ static void test_instants(void **state)
     /* not NUL-terminated: the length is the end */
     int64_t sec;
     int32_t nsec;
-    char why[WR_TIMESTAMP_WHY_MAX];
+    char why[WR_ERR_MAX];
     assert_int_equal(wr_timestamp_parse("1970-01-02Tgarbage", 10, &sec, &nsec, why), 0);
     assert_int_equal(sec, 86400);
 }

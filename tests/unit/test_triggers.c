@@ -158,7 +158,7 @@ static void test_lifecycle(void **state)
 
     evthread_use_pthreads();
     struct event_base *base = event_base_new();
-    char err[512];
+    char err[WR_ERR_MAX];
     char *db = wr_path_join(tmpl, "weir.db");
     struct wr_journal *journal = wr_journal_open(base, db, 0, err, sizeof(err));
     assert_non_null(journal);

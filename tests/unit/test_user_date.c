@@ -32,7 +32,7 @@
 /* The UTC instant of an ISO timestamp, in ms. */
 static int64_t ms_of(const char *iso)
 {
-    char why[WR_TIMESTAMP_WHY_MAX];
+    char why[WR_ERR_MAX];
     int64_t sec = 0;
     int32_t nsec = 0;
     if (wr_timestamp_parse(iso, strlen(iso), &sec, &nsec, why) != 0) {

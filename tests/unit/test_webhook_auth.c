@@ -23,6 +23,7 @@
 #include <json-c/json.h>
 #include <netinet/in.h>
 
+#include "engine/base/strutil.h"
 #include "engine/net/net_guard.h"
 #include "triggers/webhook/auth.h"
 
@@ -61,7 +62,7 @@ static struct wr_webhook_auth *auth_from(const char *json)
 {
     struct json_object *args = json_tokener_parse(json);
     assert_non_null(args);
-    char err[512] = "";
+    char err[WR_ERR_MAX] = "";
     struct wr_webhook_auth *a = wr_webhook_auth_new(args, ".", err, sizeof(err));
     json_object_put(args);
     if (!a) {
@@ -73,7 +74,7 @@ static struct wr_webhook_auth *auth_from(const char *json)
 static int verify_at(const struct wr_webhook_auth *a, const char *const *headers, const char *body,
                      int64_t now, const struct sockaddr *peer)
 {
-    char why[256];
+    char why[WR_ERR_MAX];
     struct wr_webhook_request r = {
         .header = header_cb,
         .ctx = (void *)headers,
@@ -341,7 +342,7 @@ static void test_config_errors(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct json_object *args = json_tokener_parse(cases[i].json);
-        char err[512] = "";
+        char err[WR_ERR_MAX] = "";
         assert_null(wr_webhook_auth_new(args, ".", err, sizeof(err)));
         assert_string_equal(err, cases[i].expect);
         assert_null(strstr(err, "tok-3x4mple"));
@@ -381,7 +382,7 @@ static struct sockaddr_storage addr(const char *s)
 static bool in(const char *cidr, const char *peer)
 {
     struct wr_net_prefix c;
-    char why[256];
+    char why[WR_ERR_MAX];
     assert_int_equal(wr_net_prefix_parse(cidr, &c, why, sizeof(why)), WR_NET_PREFIX_OK);
     struct sockaddr_storage ss = addr(peer);
     return wr_net_prefix_match(&c, (struct sockaddr *)&ss, sizeof(ss));
@@ -391,7 +392,7 @@ static void test_cidr_parse(void **state)
 {
     (void)state;
     struct wr_net_prefix c;
-    char why[256];
+    char why[WR_ERR_MAX];
     const char *good[] = {
         "192.0.2.0/24", "2001:db8::/32",        "0.0.0.0/0", "::/0", "10.1.2.3", "10.1.2.3/32",
         "::1/128",      "::ffff:192.0.2.0/120", NULL};

@@ -523,9 +523,8 @@ static bool only_space(const char *s, size_t n)
 /*
  * Parses exactly s[0..n) as one JSON value with weir's strict reader (engine/base/json: RFC 8259,
  * duplicate keys refused, numbers exact). Returns it (owned), or NULL with a reason (in why,
- * WR_CSV_WHY_MAX bytes) and the offset it applies to.
+ * WR_ERR_MAX bytes) and the offset it applies to.
  */
-#define WR_CSV_WHY_MAX 512
 static struct json_object *parse_json(const char *s, size_t n, char *why, size_t *where)
 {
     struct wr_json_opts opts = {.max_depth = JSON_DEPTH};
@@ -535,9 +534,9 @@ static struct json_object *parse_json(const char *s, size_t n, char *why, size_t
     *where = 0;
     if (wr_json_parse(s, n, &opts, &v, &e) != 0) {
         if (e.path[0]) {
-            snprintf(why, WR_CSV_WHY_MAX, "%s (at %s)", e.msg, e.path);
+            wr_errf_marked(why, WR_ERR_MAX, "%s (at %s)", e.msg, e.path);
         } else {
-            snprintf(why, WR_CSV_WHY_MAX, "%s", e.msg);
+            wr_errf_marked(why, WR_ERR_MAX, "%s", e.msg);
         }
         *where = e.offset;
         return NULL;
@@ -560,7 +559,7 @@ static void records_add(struct wr_csv_records *out, size_t *cap, struct json_obj
 static void read_json(const char *buf, size_t len, size_t max_rows, struct wr_csv_records *out)
 {
     size_t skip = bom_len(buf, len), cap = 0;
-    char why[WR_CSV_WHY_MAX];
+    char why[WR_ERR_MAX];
     size_t where;
 
     if (!check_encoding(buf, len, "", &out->errors)) {
@@ -638,7 +637,7 @@ static void read_json(const char *buf, size_t len, size_t max_rows, struct wr_cs
 static void read_ndjson(const char *buf, size_t len, size_t max_rows, struct wr_csv_records *out)
 {
     size_t pos = bom_len(buf, len), line = 1, end, next, cap = 0, seen = 0;
-    char why[WR_CSV_WHY_MAX];
+    char why[WR_ERR_MAX];
     size_t where;
 
     if (!check_encoding(buf, len, "", &out->errors)) {

@@ -60,7 +60,7 @@ static void file_validate(struct wr_check *c, struct json_object *args, const ch
     if (json_object_object_get_ex(args, "max_bytes", &max) &&
         !(json_object_is_type(max, json_type_string) &&
           wr_template_has(json_object_get_string(max)))) {
-        char err[256];
+        char err[WR_ERR_MAX];
         uint64_t n = 0;
         char *p = wr_path_key(path, "max_bytes");
         if (wr_size_get(max, &n, err, sizeof(err)) != 0) {

@@ -1072,7 +1072,7 @@ static void feed(struct job *job)
 static void read_done(struct job *job)
 {
     struct read_req *r = job->req;
-    char why[512];
+    char why[WR_ERR_MAX];
     switch (r->outcome) {
     case READ_GONE:
         job_drop(job);
@@ -1169,7 +1169,7 @@ static void job_step(struct job *job)
     case JOB_SETTLING:
         if (!job->seen.exists) {
             /* (again) after a finished read: look afresh */
-            char why[512];
+            char why[WR_ERR_MAX];
             int format = pick_candidates(job, why, sizeof(why));
             if (format < 0) {
                 fail_job(job, why);
@@ -1265,7 +1265,7 @@ static void take(struct wr_file_watch *fw, struct watch_dir *d, const char *name
         return; /* being written: taken when closed */
     }
     job = job_new(fw, d, name);
-    char why[512];
+    char why[WR_ERR_MAX];
     int format = pick_candidates(job, why, sizeof(why));
     if (format < 0) {
         fail_job(job, why);

@@ -48,7 +48,7 @@ static void schedule_validate(struct wr_check *c, struct json_object *args, cons
     }
     if (has_every && json_object_is_type(every, json_type_string)) {
         int64_t ms = 0;
-        char err[128];
+        char err[WR_ERR_MAX];
         if (wr_duration_parse(json_object_get_string(every), &ms, err, sizeof(err)) == 0 &&
             ms < 1000) {
             char *p = wr_path_key(path, "every");

@@ -278,7 +278,7 @@ struct wr_schedule *wr_schedule_build(struct event_base *base, struct wr_ingest 
     for (size_t i = 0; i < set->count; i++) {
         const struct wr_workflow *wf = set->items[i];
         struct json_object *v = NULL;
-        char msg[256];
+        char msg[WR_ERR_MAX];
         if (!wf->enabled || wf->trigger != &wr_trigger_schedule) {
             continue;
         }
@@ -288,18 +288,18 @@ struct wr_schedule *wr_schedule_build(struct event_base *base, struct wr_ingest 
         t->wf = wf;
         if (json_object_object_get_ex(wf->trigger_args, "every", &v)) {
             if (wr_duration_parse(json_object_get_string(v), &t->every_ms, msg, sizeof(msg))) {
-                snprintf(err, errlen, "%s: every: %s", wf->name, msg);
+                wr_errf_marked(err, errlen, "%s: every: %s", wf->name, msg);
                 goto err;
             }
         } else {
             json_object_object_get_ex(wf->trigger_args, "cron", &v);
             if (wr_cron_parse(json_object_get_string(v), &t->cron, msg, sizeof(msg)) != 0) {
-                snprintf(err, errlen, "%s: cron: %s", wf->name, msg);
+                wr_errf_marked(err, errlen, "%s: cron: %s", wf->name, msg);
                 goto err;
             }
             if (json_object_object_get_ex(wf->trigger_args, "timezone", &v) &&
                 !(t->tz = wr_tz_load(json_object_get_string(v), msg, sizeof(msg)))) {
-                snprintf(err, errlen, "%s: timezone: %s", wf->name, msg);
+                wr_errf_marked(err, errlen, "%s: timezone: %s", wf->name, msg);
                 goto err;
             }
         }

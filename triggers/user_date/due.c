@@ -203,7 +203,7 @@ static int duration_arg(struct json_object *args, const char *key, bool sign, in
                         char *err, size_t errlen)
 {
     const char *s = str_arg(args, key);
-    char why[256];
+    char why[WR_ERR_MAX];
     if (s && (sign ? wr_duration_parse_signed(s, ms, why, sizeof(why))
                    : wr_duration_parse(s, ms, why, sizeof(why))) != 0) {
         return wr_errf(err, errlen, "%s: %s", key, why);
@@ -214,7 +214,7 @@ static int duration_arg(struct json_object *args, const char *key, bool sign, in
 int wr_user_date_spec_read(struct json_object *args, struct wr_user_date_spec *out, char *err,
                            size_t errlen)
 {
-    char why[256];
+    char why[WR_ERR_MAX];
     const char *s;
     struct json_object *sel = NULL;
 
@@ -285,7 +285,7 @@ int wr_user_date_due(const char *value, size_t len, int64_t offset_ms, int at_mi
                      const struct wr_tz *tz, int64_t *value_ms, int64_t *due_ms, char *err,
                      size_t errlen)
 {
-    char why[WR_TIMESTAMP_WHY_MAX], q[WR_QUOTE_MAX + 4];
+    char why[WR_ERR_MAX], q[WR_QUOTE_MAX + 4];
     int64_t sec = 0;
     int32_t nsec = 0;
 
@@ -422,7 +422,7 @@ int wr_user_date_read(const struct wr_user_date_spec *s, const struct wr_tz *tz,
                       size_t errlen)
 {
     struct json_object *id = NULL, *v = NULL;
-    char why[256];
+    char why[WR_ERR_MAX];
 
     memset(hit, 0, sizeof(*hit));
     if (!json_object_object_get_ex(user, "id", &id) || !json_object_is_type(id, json_type_string) ||

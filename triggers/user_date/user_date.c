@@ -69,7 +69,7 @@ static const char *string_at(struct json_object *args, const char *key)
 static void check_offset(struct wr_check *c, struct json_object *args, const char *path)
 {
     const char *s = string_at(args, "offset");
-    char err[256];
+    char err[WR_ERR_MAX];
     int64_t ms = 0;
     if (!s || !*s) {
         return; /* the table reported another type or an empty value */
@@ -86,7 +86,7 @@ static void check_offset(struct wr_check *c, struct json_object *args, const cha
 static void check_at(struct wr_check *c, struct json_object *args, const char *path)
 {
     const char *s = string_at(args, "at");
-    char err[256];
+    char err[WR_ERR_MAX];
     int min = 0;
     if (s && *s && wr_user_date_parse_at(s, &min, err, sizeof(err)) != 0) {
         char *p = wr_path_key(path, "at");
@@ -98,7 +98,7 @@ static void check_at(struct wr_check *c, struct json_object *args, const char *p
 static void check_filter(struct wr_check *c, struct json_object *args, const char *path)
 {
     const char *s = string_at(args, "filter");
-    char err[256];
+    char err[WR_ERR_MAX];
     if (s && strspn(s, " \t\r\n") < strlen(s) && wr_user_date_filter_check(s, err, sizeof(err))) {
         char *p = wr_path_key(path, "filter");
         wr_check_error(c, p, false, "%s", err);

@@ -170,7 +170,7 @@ struct wr_webhook_auth *wr_webhook_auth_new(struct json_object *trigger_args, co
     struct wr_webhook_auth *a = wr_xcalloc(1, sizeof(*a));
     struct json_object *auth = NULL, *allow = NULL;
     char *secret = NULL;
-    char rerr[512];
+    char rerr[WR_ERR_MAX];
     const char *ref = NULL, *secret_key = NULL;
 
     a->tolerance_s = WR_WEBHOOK_TOLERANCE_DEFAULT_MS / 1000;
@@ -221,7 +221,7 @@ struct wr_webhook_auth *wr_webhook_auth_new(struct json_object *trigger_args, co
             goto err;
         }
         if (wr_secret_resolve(ref, base_dir, &secret, rerr, sizeof(rerr)) != 0) {
-            snprintf(err, errlen, "%s: %s", secret_key, rerr);
+            wr_errf_marked(err, errlen, "%s: %s", secret_key, rerr);
             goto err;
         }
         size_t slen = strlen(secret);
@@ -259,11 +259,11 @@ struct wr_webhook_auth *wr_webhook_auth_new(struct json_object *trigger_args, co
         a->allow = wr_xcalloc(n ? n : 1, sizeof(*a->allow));
         for (size_t i = 0; i < n; i++) {
             const char *s = json_object_get_string(json_object_array_get_idx(allow, i));
-            char why[256];
+            char why[WR_ERR_MAX];
             enum wr_net_prefix_status st =
                 s ? wr_net_prefix_parse(s, &a->allow[i], why, sizeof(why)) : WR_NET_PREFIX_INVALID;
             if (st == WR_NET_PREFIX_HOST_BITS) {
-                snprintf(err, errlen, "trigger.webhook.allow_from[%zu]: %s", i, why);
+                wr_errf_marked(err, errlen, "trigger.webhook.allow_from[%zu]: %s", i, why);
                 goto err;
             }
             if (st != WR_NET_PREFIX_OK) {

@@ -162,7 +162,7 @@ void wr_webhook_decode(const struct wr_workflow *wf, const struct evkeyvalq *in,
         json_object_object_get_ex(wf->trigger_args, "split", &v) ? json_object_get_string(v) : NULL;
     const char *from = NULL;
     const char *hkey = header_key(in, &from);
-    char err[400];
+    char err[WR_ERR_MAX];
     /* The keys' scope: this path, and where on it the key came from. Workflows sharing a path
        share its deliveries (one event, a run per matching workflow) and, checked at load, its
        `id:` template, so the path is the scope, not the workflow. legacy: the scope of keys

@@ -21,6 +21,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "engine/base/strutil.h"
+
 #include "engine/store/ingest.h"
 
 struct evkeyvalq;
@@ -29,7 +31,7 @@ struct wr_workflow;
 struct wr_webhook_decoded {
     int status;         /* 0: events are ready; else the HTTP status to answer (400, 415, 422) */
     const char *reason; /* status != 0: its reason phrase ("Bad Request", ...) */
-    char error[512];    /* status != 0: the message for the answer */
+    char error[WR_ERR_MAX]; /* status != 0: the message for the answer */
     size_t count;
     struct wr_ingest_event *events; /* count entries, borrowing from this struct */
     struct json_object *headers;    /* the request headers minus secrets, for audit */

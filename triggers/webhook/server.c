@@ -144,7 +144,7 @@ static int auths_build(const struct wr_workflow_set *set, bool strict, struct ro
 {
     struct route_auth *a = wr_xcalloc(set && set->count ? set->count : 1, sizeof(*a));
     size_t n = 0;
-    char why[512];
+    char why[WR_ERR_MAX];
     for (size_t i = 0; set && i < set->count; i++) {
         const struct wr_workflow *wf = set->items[i];
         struct json_object *p = NULL;
@@ -165,7 +165,7 @@ static int auths_build(const struct wr_workflow_set *set, bool strict, struct ro
         free(dir);
         if (!auth) {
             if (strict) {
-                snprintf(err, errlen, "workflow '%s' (%s): %s", wf->name, wf->file, why);
+                wr_errf_marked(err, errlen, "workflow '%s' (%s): %s", wf->name, wf->file, why);
                 auths_free(a, n);
                 return -1;
             }
@@ -203,7 +203,7 @@ static bool authenticate(struct wr_webhook_server *srv, struct evhttp_request *r
     }
     struct evhttp_connection *conn = evhttp_request_get_connection(req);
     const struct sockaddr *peer = conn ? evhttp_connection_get_addr(conn) : NULL;
-    char why[256] = "the secret of this path is unavailable";
+    char why[WR_ERR_MAX] = "the secret of this path is unavailable";
     int code = 401;
     if (found && auth) {
         struct evbuffer *buf = evhttp_request_get_input_buffer(req);
@@ -342,7 +342,7 @@ void wr_webhook_server_set_workflows(struct wr_webhook_server *s, const struct w
 {
     struct route_auth *a = NULL;
     size_t n = 0;
-    char err[8];
+    char err[WR_ERR_MAX];
     /* Not strict: cannot fail; an unresolvable secret closes its path (logged there). */
     auths_build(set, false, &a, &n, err, sizeof(err));
     auths_free(s->auths, s->nauths);

@@ -124,7 +124,7 @@ static void webhook_validate(struct wr_check *c, struct json_object *args, const
         for (size_t i = 0; i < json_object_array_length(allow); i++) {
             const char *s = json_object_get_string(json_object_array_get_idx(allow, i));
             struct wr_net_prefix net;
-            char why[256];
+            char why[WR_ERR_MAX];
             enum wr_net_prefix_status st = wr_net_prefix_parse(s, &net, why, sizeof(why));
             if (st != WR_NET_PREFIX_OK) {
                 char *ip = wr_path_index(lp, i);
