@@ -111,9 +111,8 @@ static void on_journal_health(void *arg, bool ok, const char *error)
                NULL);
     } else {
         wr_log(WR_LOG_ERROR,
-               "journal failing: nothing can be stored; events are refused (HTTP listeners answer "
-               "503) "
-               "until a commit succeeds again",
+               "journal failing: nothing can be stored; events are refused "
+               "(HTTP listeners answer 503) until a commit succeeds again",
                "state", d->cfg->state, "error", error ? error : "", NULL);
     }
 }
