@@ -30,9 +30,10 @@
 #include "engine/base/strutil.h"
 
 #define DEFAULT_TTL_MS (60 * 60 * 1000)
-#define MAX_PAGES      1000
 
-enum kind { K_USER, K_SKU, K_SKUS, K_ROLE, K_GROUP, K_LIST };
+/* K_LIST and K_READ are the same paged read (read_answer): K_LIST gathers the items for a
+   wr_directory_result, K_READ hands each page to its caller and ends in a read result. */
+enum kind { K_USER, K_SKU, K_SKUS, K_ROLE, K_GROUP, K_LIST, K_READ };
 
 /* Steps of a lookup that needs more than one read. */
 enum step { S_GET, S_FILTER };
@@ -54,7 +55,13 @@ struct lookup {
     char *what;                /* the filter's property for messages ("mail", "employeeId") */
     char *value;               /* the filter's value */
     struct json_object *items; /* lists: items so far */
-    int pages;
+    int pages;                 /* paged reads: pages answered and handed over */
+    int max_pages;
+    unsigned flags;            /* paged reads: WR_GRAPH_* flags for every page */
+    size_t nitems;             /* K_READ: items handed over */
+    int64_t count;             /* K_READ: the first page's @odata.count, or -1 */
+    wr_directory_page_fn page; /* K_READ: the caller's page callback, or NULL */
+    wr_directory_read_fn read_done;
     bool waits_skus; /* parked until the shared /subscribedSkus read answers */
     bool skus_ready; /* that read answered; to be delivered */
     /* A 404 kept while a fallback read runs, reported if the fallback finds nothing too. */
@@ -267,6 +274,8 @@ static void lookup_free(struct lookup *l)
     free(l);
 }
 
+static void read_fail(struct lookup *l, const struct wr_graph_result *res, const char *error);
+
 /* Calls l's callback with r, in l's trace. */
 static void deliver(struct lookup *l, const struct wr_directory_result *r)
 {
@@ -282,11 +291,81 @@ static const char *object_id(enum kind kind, struct json_object *obj)
         return str_member(obj, "skuId");
     case K_SKUS:
     case K_LIST:
+    case K_READ:
         return NULL;
     default:
         return str_member(obj, "id");
     }
 }
+
+/* {====== paged reads: how they end ====== */
+
+/*
+ * Whether a failed page is Graph refusing the delta or skip token it carried: 410 Gone, or a
+ * 4xx with syncStateNotFound (Microsoft's identity delta tokens) or resyncRequired (GRAPH.md
+ * section 10). A token that does not parse is a plain 400 Request_BadRequest: not this.
+ */
+static bool token_refused(const struct wr_graph_result *res)
+{
+    const char *code = res ? res->error_code : NULL;
+    if (!res || res->ok) {
+        return false;
+    }
+    if (res->status == 410) {
+        return true;
+    }
+    return res->status >= 400 && res->status < 500 && code &&
+           (strcasecmp(code, "syncStateNotFound") == 0 || strcasecmp(code, "resyncRequired") == 0);
+}
+
+/* error with Graph's part, as the executor words a step's failure (engine/exec/action_run.c):
+   "ERROR: Graph 400 CODE: MESSAGE (request-id R, client-request-id C)". Owned. */
+static char *read_message(const char *error, const struct wr_graph_result *res)
+{
+    struct wr_buf b = {0};
+    wr_buf_add(&b, error);
+    if (res) {
+        const char *code = res->error_code && *res->error_code ? res->error_code : "error";
+        const char *msg = res->error_message ? res->error_message : "";
+        if (res->status) {
+            wr_buf_addf(&b, ": Graph %ld %s: %s", res->status, code, msg);
+        } else {
+            wr_buf_addf(&b, ": Graph request failed (%s): %s", code, msg);
+        }
+        char *ids = wr_graph_result_ids(res);
+        wr_buf_add(&b, ids);
+        free(ids);
+    }
+    return wr_buf_take(&b);
+}
+
+/* Calls a read's done with r, in its trace, and frees the lookup. */
+static void read_deliver(struct lookup *l, struct wr_directory_read_result *r)
+{
+    r->count = l->count;
+    r->pages = l->pages;
+    r->items = l->nitems;
+    struct wr_graph_trace *outer = wr_graph_trace_swap(l->d->g, l->trace);
+    l->read_done(l->arg, r);
+    wr_graph_trace_swap(l->d->g, outer);
+    lookup_free(l);
+}
+
+/* Fails a read: error (borrowed) says what was read and why; res, Graph's answer, may be NULL. */
+static void read_fail(struct lookup *l, const struct wr_graph_result *res, const char *error)
+{
+    char *message = read_message(error, res);
+    struct wr_directory_read_result r = {
+        .token_refused = token_refused(res),
+        .graph = res,
+        .error = error,
+        .message = message,
+    };
+    read_deliver(l, &r);
+    free(message);
+}
+
+/* }====== */
 
 /* Delivers success and frees the lookup. obj is borrowed. */
 static void finish_ok(struct lookup *l, struct json_object *obj)
@@ -312,6 +391,11 @@ static void finish_err(struct lookup *l, const struct wr_graph_result *res, bool
     va_start(ap, fmt);
     wr_buf_vaddf(&b, fmt, ap);
     va_end(ap);
+    if (l->kind == K_READ) {
+        read_fail(l, res, wr_buf_str(&b));
+        wr_buf_free(&b);
+        return;
+    }
     struct wr_directory_result r = {
         .not_found = not_found,
         .graph = res,
@@ -361,6 +445,8 @@ static void on_deferred(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (l->hit) {
         finish_ok(l, l->hit);
+    } else if (l->kind == K_READ) {
+        read_fail(l, NULL, l->error);
     } else {
         struct wr_directory_result r = {
             .not_found = l->not_found, .error = l->error, .created_ago_ms = -1};
@@ -387,10 +473,11 @@ static void defer_error(struct lookup *l, char *msg)
 
 static void on_graph(void *arg, const struct wr_graph_result *res);
 
-/* Starts a GET for l; a request the client refuses becomes a deferred error. */
+/* Starts a GET for l (with its paged read's flags); a request the client refuses becomes a
+   deferred error. */
 static void get(struct lookup *l, const char *path)
 {
-    if (wr_graph_request(l->d->g, "GET", path, NULL, 0, on_graph, l) != 0) {
+    if (wr_graph_request(l->d->g, "GET", path, NULL, l->flags, on_graph, l) != 0) {
         defer_error(l, wr_xasprintf("the Graph client refused GET %s", path));
     }
 }
@@ -630,7 +717,52 @@ static void skus_answer(struct lookup *fetcher, const struct wr_graph_result *re
     free(why);
 }
 
-static void list_answer(struct lookup *l, const struct wr_graph_result *res)
+/* {====== paged reads: one loop for wr_directory_list and wr_directory_read_all ====== */
+
+/* link's part after base_url ("/users?$skiptoken=..."), or NULL when link is not under it. */
+static const char *under_base(const struct wr_directory *d, const char *link)
+{
+    size_t blen = strlen(d->base_url);
+    if (strncmp(link, d->base_url, blen) != 0 || link[blen] != '/') {
+        return NULL;
+    }
+    return link + blen;
+}
+
+/* Hands one page's items over: K_LIST gathers them, K_READ calls the page callback (in the
+   read's trace). 0, or -1 when the callback ended the read (then l is freed). */
+static int hand_over(struct lookup *l, const struct wr_graph_result *res, struct json_object *items)
+{
+    size_t n = array_len(items);
+    if (l->kind == K_LIST) {
+        for (size_t i = 0; i < n; i++) {
+            json_object_array_add(l->items, json_object_get(json_object_array_get_idx(items, i)));
+        }
+        return 0;
+    }
+    struct json_object *c = NULL;
+    if (l->pages == 0 && json_object_object_get_ex(res->body, "@odata.count", &c) &&
+        json_object_is_type(c, json_type_int)) {
+        l->count = json_object_get_int64(c);
+    }
+    if (l->page) {
+        char err[512] = "";
+        struct wr_directory_page p = {.body = res->body, .items = items, .index = l->pages};
+        struct wr_graph_trace *outer = wr_graph_trace_swap(l->d->g, l->trace);
+        int rc = l->page(l->arg, &p, err, sizeof(err));
+        wr_graph_trace_swap(l->d->g, outer);
+        if (rc != 0) {
+            finish_err(l, NULL, false, "reading %s: %s", l->ref,
+                       *err ? err : "the page callback ended the read");
+            return -1;
+        }
+    }
+    l->nitems += n;
+    return 0;
+}
+
+/* One page of a paged read answered: hand it over, then follow its nextLink or end. */
+static void read_answer(struct lookup *l, const struct wr_graph_result *res)
 {
     char *why = NULL;
     bool retriable = false;
@@ -646,26 +778,38 @@ static void list_answer(struct lookup *l, const struct wr_graph_result *res)
         finish_err(l, res, res->status == 404, "reading %s", l->ref);
         return;
     }
-    for (size_t i = 0; i < array_len(items); i++) {
-        json_object_array_add(l->items, json_object_get(json_object_array_get_idx(items, i)));
-    }
-    const char *next = str_member(res->body, "@odata.nextLink");
-    if (!next) {
-        finish_ok(l, l->items);
+    if (hand_over(l, res, items) != 0) {
         return;
     }
-    size_t blen = strlen(l->d->base_url);
-    if (strncmp(next, l->d->base_url, blen) != 0 || next[blen] != '/') {
+    l->pages++;
+    const char *next = str_member(res->body, "@odata.nextLink");
+    if (!next) {
+        const char *delta = l->kind == K_READ ? str_member(res->body, "@odata.deltaLink") : NULL;
+        if (delta && !under_base(l->d, delta)) {
+            finish_err(l, NULL, false, "reading %s: @odata.deltaLink '%.200s' is not under %s",
+                       l->ref, delta, l->d->base_url);
+        } else if (l->kind == K_READ) {
+            struct wr_directory_read_result r = {.ok = true, .delta_link = delta};
+            read_deliver(l, &r);
+        } else {
+            finish_ok(l, l->items);
+        }
+        return;
+    }
+    const char *rel = under_base(l->d, next);
+    if (!rel) {
         finish_err(l, NULL, false, "reading %s: @odata.nextLink '%.200s' is not under %s", l->ref,
                    next, l->d->base_url);
         return;
     }
-    if (++l->pages >= MAX_PAGES) {
-        finish_err(l, NULL, false, "reading %s: more than %d pages", l->ref, MAX_PAGES);
+    if (l->pages >= l->max_pages) {
+        finish_err(l, NULL, false, "reading %s: more than %d pages", l->ref, l->max_pages);
         return;
     }
-    get(l, next + blen);
+    get(l, rel);
 }
+
+/* }====== */
 
 static void on_graph(void *arg, const struct wr_graph_result *res)
 {
@@ -685,7 +829,8 @@ static void on_graph(void *arg, const struct wr_graph_result *res)
         group_answer(l, res);
         break;
     case K_LIST:
-        list_answer(l, res);
+    case K_READ:
+        read_answer(l, res);
         break;
     }
 }
@@ -1024,7 +1169,30 @@ int wr_directory_list(struct wr_directory *d, const char *path, wr_directory_don
 {
     struct lookup *l = lookup_new(d, K_LIST, path, done, arg);
     l->items = json_object_new_array();
+    l->max_pages = WR_DIRECTORY_MAX_PAGES;
     get(l, path);
+    return 0;
+}
+
+int wr_directory_read_all(struct wr_directory *d, const char *path, unsigned flags, int max_pages,
+                          wr_directory_page_fn page, wr_directory_read_fn done, void *arg)
+{
+    if (!d || !path || !*path || !done) {
+        return -1;
+    }
+    /* A link kept from an earlier read is absolute: the rest of it is the path. */
+    const char *rel = path[0] == '/' ? path : under_base(d, path);
+    struct lookup *l = lookup_new(d, K_READ, rel ? rel : path, NULL, arg);
+    l->read_done = done;
+    l->page = page;
+    l->flags = flags;
+    l->max_pages = max_pages > 0 ? max_pages : WR_DIRECTORY_MAX_PAGES;
+    l->count = -1;
+    if (!rel) {
+        defer_error(l, wr_xasprintf("reading %.200s: the link is not under %s", path, d->base_url));
+    } else {
+        get(l, rel);
+    }
     return 0;
 }
 

@@ -148,10 +148,90 @@ int wr_directory_group(struct wr_directory *d, const char *group, wr_directory_d
  * @odata.nextLink to the end; result.object is the array of every item. Every item must be a
  * JSON object with a string "id" (directory objects always have one): a page with an item
  * without fails the lookup as an unusable answer (WR_GRAPH_UNEXPECTED) naming the item.
- * Returns 0.
+ * The same paging as wr_directory_read_all (WR_DIRECTORY_MAX_PAGES, no flags). Returns 0.
  */
 int wr_directory_list(struct wr_directory *d, const char *path, wr_directory_done_fn done,
                       void *arg);
+
+/* {====== paged reads: a whole collection, page by page ====== */
+
+/* Pages a read follows by default before it fails: at Graph's largest page sizes (999 for
+   /users with $top, 200 for /users/delta) 200,000 to 999,000 objects. */
+#define WR_DIRECTORY_MAX_PAGES 1000
+
+/* One page of a read. Everything is borrowed and valid only during the page callback: take
+   a reference (json_object_get) to keep an item. */
+struct wr_directory_page {
+    struct json_object *body;  /* the whole page: "value", "@odata.count" (first page only),
+                                  "@odata.nextLink" or "@odata.deltaLink", "@odata.context" */
+    struct json_object *items; /* its "value" array: every item a JSON object with a string
+                                  "id" (a delta page's "@removed" entries too); may be empty */
+    int index;                 /* 0 for the first page */
+};
+
+/*
+ * Called once per page, in order, on the loop turn its answer arrived. Return 0 to go on, or
+ * -1 with a message in err (errlen bytes) to end the read: done is then called with ok false,
+ * error "reading PATH: <err>" and no graph result. The callback may start other directory
+ * lookups and Graph requests; it must not free the directory.
+ */
+typedef int (*wr_directory_page_fn)(void *arg, const struct wr_directory_page *page, char *err,
+                                    size_t errlen);
+
+/* How a read ended. Everything is borrowed and valid only during the done callback. */
+struct wr_directory_read_result {
+    bool ok; /* every page was read and handed over, to the last one */
+    /* Failed because Graph refused a delta or skip token the read carried (expired or of a
+       lost sync state): 410 Gone, or a 4xx with the code syncStateNotFound or resyncRequired
+       (GRAPH.md section 10). The caller starts a full round again. Other failures — a token
+       that does not parse (400 Request_BadRequest), 403, throttling that outlasted the
+       retries, a network error — leave it false. */
+    bool token_refused;
+    const char *delta_link; /* ok: the last page's @odata.deltaLink (an absolute URL under
+                               base_url, for a later wr_directory_read_all), or NULL */
+    int64_t count;          /* the first page's @odata.count ($count=true), or -1 */
+    int pages;              /* pages answered and handed to the page callback */
+    size_t items;           /* items handed to the page callback, over all pages */
+    /* Failed because of a Graph answer: that answer (its status, error_code, error_message,
+       retriable and ids); for a 2xx weir could not use, the code is WR_GRAPH_UNEXPECTED. NULL
+       when weir decided (a link not under base_url, too many pages, the page callback). */
+    const struct wr_graph_result *graph;
+    const char *error;   /* failed: "reading PATH: ..." without Graph's part */
+    const char *message; /* failed: one line for a log or /readyz, error with Graph's part in
+                            the executor's wording: "reading PATH: Graph 400 syncStateNotFound:
+                            MESSAGE (request-id R, client-request-id C)" */
+};
+
+typedef void (*wr_directory_read_fn)(void *arg, const struct wr_directory_read_result *r);
+
+/*
+ * Reads a whole collection: GETs path, hands each page to page (NULL = only the end is
+ * wanted, e.g. for a "$deltatoken=latest" read) and follows @odata.nextLink, exactly as Graph
+ * returned it, with the same flags on every page — WR_GRAPH_EVENTUAL resends
+ * `ConsistencyLevel: eventual`, which Graph does not carry over to a nextLink — until a page
+ * without one; its @odata.deltaLink, if any, is the result's delta_link (a page with both
+ * links is followed, as Graph never sends both).
+ *
+ * path (borrowed) is relative to base_url ("/users?$filter=...&$count=true", query escaped by
+ * the caller) or an absolute link under base_url — a deltaLink kept from an earlier read.
+ * Every nextLink and the deltaLink must be under base_url too: one elsewhere fails the read
+ * before anything is sent there. Every page must be a JSON object with a "value" array of
+ * objects with a string "id", else the read fails as an unusable answer (WR_GRAPH_UNEXPECTED).
+ * More than max_pages pages (0 = WR_DIRECTORY_MAX_PAGES) fail it with "more than N pages".
+ *
+ * done is called exactly once, on a later loop turn, unless the directory is freed first.
+ * ok is true only after the last page: a read that fails on any page (Graph's error, with its
+ * code and message, in graph and message) is never a success, so a caller that gathered pages
+ * drops them. Pages, not items, are retried: each page is one wr_graph_request with the
+ * client's retries. The read belongs to the Graph trace current at this call, as lookups do.
+ * A path that is neither fails through done too ("... is not under BASE"), so a deltaLink kept
+ * from before base_url changed reads as a failed round, never as a request elsewhere.
+ * Returns 0, or -1 when path is NULL or empty or done is NULL (then nothing is called).
+ */
+int wr_directory_read_all(struct wr_directory *d, const char *path, unsigned flags, int max_pages,
+                          wr_directory_page_fn page, wr_directory_read_fn done, void *arg);
+
+/* }====== */
 
 /*
  * The Graph path of one user: "/users/" + ref percent-encoded + suffix (borrowed, may be NULL:

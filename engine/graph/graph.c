@@ -1132,6 +1132,10 @@ static void xfer_start(struct wr_graph *g, struct xfer *x)
         snprintf(h, sizeof(h), "client-request-id: %s", x->crid);
         x->headers = curl_slist_append(x->headers, h);
     }
+    /* Only a request sent alone can have it: WR_GRAPH_EVENTUAL keeps it out of $batch. */
+    if (x->kind == XK_SINGLE && (first->flags & WR_GRAPH_EVENTUAL)) {
+        x->headers = curl_slist_append(x->headers, "ConsistencyLevel: eventual");
+    }
     if (x->headers == NULL || !xfer_prepare(g, x)) {
         fail_reqs(x, 0, "network", "could not set up the HTTP transfer", false);
         xfer_free(x);
@@ -1797,7 +1801,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
             }
             r->paid = true;
         }
-        if (bmax > 1 && !(r->flags & WR_GRAPH_NO_BATCH)) {
+        if (bmax > 1 && !(r->flags & (WR_GRAPH_NO_BATCH | WR_GRAPH_EVENTUAL))) {
             batch[nb++] = r;
             if (nb == bmax) {
                 emit(g, batch, nb);

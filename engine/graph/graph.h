@@ -107,6 +107,15 @@ typedef void (*wr_graph_done_fn)(void *arg, const struct wr_graph_result *res);
 
 #define WR_GRAPH_WRITE    0x1u /* a mutation: paced by writes_per_150s (implied by non-GET) */
 #define WR_GRAPH_NO_BATCH 0x2u /* send alone, never inside $batch */
+/*
+ * An advanced query (GRAPH.md section 10: a date $filter with ge/le, ne, not, $count,
+ * $search): sends `ConsistencyLevel: eventual` on the request and on every retry of it. Graph
+ * does not carry the header over to @odata.nextLink, so a paged read sets it on every page
+ * (wr_directory_read_all does). Such a request is always sent alone, never inside $batch
+ * (it implies WR_GRAPH_NO_BATCH): one header, one place it travels, on the wire as curl
+ * sends it. Requests without the flag are unchanged.
+ */
+#define WR_GRAPH_EVENTUAL 0x4u
 
 struct wr_graph;
 
