@@ -311,6 +311,18 @@ bool gs_model_set(struct gs_model *m, const char *key, json_object *val)
         m->delta_page_size = (long)v;
         return true;
     }
+    if (strcmp(key, "link_base") == 0) {
+        const char *v = val != NULL && json_object_is_type(val, json_type_string)
+                            ? json_object_get_string(val)
+                            : NULL;
+
+        if (v == NULL || strlen(v) >= sizeof(m->link_base) ||
+            (v[0] != '\0' && strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)) {
+            return false;
+        }
+        snprintf(m->link_base, sizeof(m->link_base), "%s", v);
+        return true;
+    }
     if (strcmp(key, "delta_expired_status") == 0) {
         int v =
             val != NULL && json_object_is_type(val, json_type_int) ? json_object_get_int(val) : 0;
@@ -336,6 +348,7 @@ void gs_model_json(const struct gs_model *m, json_object *obj)
     json_object_object_add(obj, "delta_page_size", json_object_new_int64(m->delta_page_size));
     json_object_object_add(obj, "delta_expired_status",
                            json_object_new_int(m->delta_expired_status == 410 ? 410 : 400));
+    gs_json_add_str(obj, "link_base", m->link_base);
     gs_json_add_str(obj, "pim_forbidden",
                     p == 0                          ? "none"
                     : p == GS_MODEL_PIM_ELIGIBILITY ? "eligibility"
@@ -482,11 +495,17 @@ static bool page_params(const struct gs_ctx *ctx, const struct gs_req *req, stru
     return true;
 }
 
+/* Where links point: the link_base fault, else graphsim's own address. Borrowed. */
+static const char *link_base(const struct gs_ctx *ctx)
+{
+    return ctx->model != NULL && ctx->model->link_base[0] ? ctx->model->link_base : ctx->base_url;
+}
+
 /* Adds @odata.nextLink to out: the request's own URL with $skiptoken replaced by token. */
 static void next_link(const struct gs_ctx *ctx, const struct gs_req *req, json_object *out,
                       uint64_t token)
 {
-    size_t cap = strlen(ctx->base_url) + strlen(req->path) + 64;
+    size_t cap = strlen(link_base(ctx)) + strlen(req->path) + 64;
     char *url;
     size_t len;
 
@@ -494,7 +513,7 @@ static void next_link(const struct gs_ctx *ctx, const struct gs_req *req, json_o
         cap += strlen(req->q[i].raw) + 1;
     }
     url = gs_xmalloc(cap);
-    len = (size_t)snprintf(url, cap, "%s/v1.0%s?", ctx->base_url, req->path);
+    len = (size_t)snprintf(url, cap, "%s/v1.0%s?", link_base(ctx), req->path);
     for (size_t i = 0; i < req->nq; i++) {
         if (strcmp(req->q[i].key, "$skiptoken") != 0) {
             len += (size_t)snprintf(url + len, cap - len, "%s&", req->q[i].raw);
@@ -3107,7 +3126,7 @@ static void delta_link(const struct gs_ctx *ctx, const char *path, json_object *
                        const struct dstate *d, bool next)
 {
     char *tok = dstate_text(d);
-    char *url = gs_xasprintf("%s/v1.0/%s/delta?%s=%s", ctx->base_url, path,
+    char *url = gs_xasprintf("%s/v1.0/%s/delta?%s=%s", link_base(ctx), path,
                              next ? "$skiptoken" : "$deltatoken", tok);
 
     json_object_object_add(out, next ? "@odata.nextLink" : "@odata.deltaLink",

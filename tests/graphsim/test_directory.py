@@ -280,7 +280,7 @@ class UserDeltaTest(DirTest):
         self.s.sim("POST", "reset")
         self.assertGraphError(self.s.get(link), 400, "syncStateNotFound", EXPIRED)
         for bad in ({"expire_delta_tokens": 1}, {"delta_expired_status": 404},
-                    {"delta_page_size": 1000}):
+                    {"delta_page_size": 1000}, {"link_base": "ftp://x"}, {"link_base": 1}):
             st, body = self.s.sim("POST", "faults", bad)
             self.assertEqual(st, 400, bad)
 

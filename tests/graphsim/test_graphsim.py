@@ -1560,7 +1560,8 @@ class FaultTest(GraphTest):
                           "graph_host": "graph.microsoft.com",
                           "replica_lag": 0, "pim_forbidden": "none",
                           "timeout_next_create": 0, "delta_generation": 0,
-                          "delta_page_size": 0, "delta_expired_status": 400})
+                          "delta_page_size": 0, "delta_expired_status": 400,
+                          "link_base": ""})
 
 
 class FaultFlagTest(unittest.TestCase):
