@@ -196,19 +196,21 @@ static char *licences_unreadable(struct json_object *user)
             continue; /* no states at all: every assigned SKU counts as direct */
         }
         if (!json_object_is_type(list, json_type_array)) {
-            return wr_xasprintf("Graph's user has a %s that is not an array: %.120s", lists[l],
-                                json_object_to_json_string_ext(list, JSON_C_TO_STRING_PLAIN));
+            const char *js = json_object_to_json_string_ext(list, JSON_C_TO_STRING_PLAIN);
+            return wr_xasprintf("Graph's user has a %s that is not an array: %.*s", lists[l],
+                                wr_utf8_prec(js, 120), js);
         }
         for (size_t i = 0; i < json_object_array_length(list); i++) {
             struct json_object *e = json_object_array_get_idx(list, i), *g = NULL;
             bool group_ok = !json_object_object_get_ex(e, "assignedByGroup", &g) || g == NULL ||
                             json_object_is_type(g, json_type_string);
             if (!str_of(e, "skuId") || !group_ok) {
-                return wr_xasprintf("Graph's user has %s[%zu] %s: %.120s", lists[l], i,
+                const char *js = json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN);
+                return wr_xasprintf("Graph's user has %s[%zu] %s: %.*s", lists[l], i,
                                     !str_of(e, "skuId") ? "without a string skuId"
                                                         : "with an assignedByGroup that is "
                                                           "neither null nor a group id",
-                                    json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
+                                    wr_utf8_prec(js, 120), js);
             }
         }
     }

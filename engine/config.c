@@ -285,8 +285,8 @@ static int int_or_off(struct wr_check *c, struct json_object *v, const char *pat
             return -1;
         }
         if (!wr_template_has(s)) { /* templates were reported by the table already */
-            wr_check_error(c, path, false, "expected an integer %lld-%lld or off, got '%.40s'", min,
-                           max, s);
+            wr_check_error(c, path, false, "expected an integer %lld-%lld or off, got '%.*s'", min,
+                           max, wr_utf8_prec(s, 40), s);
         }
         return 0;
     }
@@ -464,10 +464,10 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
         size_t sl = scope ? strlen(scope) : 0;
         if (scope && (sl < 9 || strcmp(scope + sl - 9, "/.default") != 0)) {
             wr_check_error(&c, "graph.scope", false,
-                           "'%.80s' does not end in /.default (the client-credentials grant asks "
+                           "'%.*s' does not end in /.default (the client-credentials grant asks "
                            "for a resource's .default scope, e.g. "
                            "https://graph.microsoft.us/.default)",
-                           scope);
+                           wr_utf8_prec(scope, 80), scope);
         }
     }
     if (c.errors > 0) {

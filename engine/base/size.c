@@ -83,9 +83,9 @@ int wr_size_parse(const char *s, uint64_t *out, char *err, size_t errlen)
         }
         if (u == N_UNITS) {
             return wr_errf(err, errlen,
-                           "unknown unit '%.16s' in '%s' (use B, KB, MB, GB, TB, KiB, MiB, GiB or "
+                           "unknown unit '%.*s' in '%s' (use B, KB, MB, GB, TB, KiB, MiB, GiB or "
                            "TiB)",
-                           p, q);
+                           wr_utf8_prec(p, 16), p, q);
         }
         mul = units[u].bytes;
     }

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -348,6 +349,14 @@ size_t wr_utf8_prefix(const char *s, size_t len, size_t max)
         n--;
     }
     return ((unsigned char)s[n] & 0xC0) == 0x80 ? max : n;
+}
+
+int wr_utf8_prec(const char *s, size_t max)
+{
+    if (max > INT_MAX) {
+        max = INT_MAX;
+    }
+    return (int)wr_utf8_prefix(s, strnlen(s, max + 1), max);
 }
 
 void wr_buf_add_capped(struct wr_buf *b, const char *s, size_t len, size_t max)

@@ -98,6 +98,13 @@ bool wr_utf8_valid(const char *s, size_t len);
  */
 size_t wr_utf8_prefix(const char *s, size_t len, size_t max);
 
+/*
+ * The printf precision that quotes at most max bytes of the string s (borrowed) without ending
+ * inside a UTF-8 sequence: printf("'%.*s'", wr_utf8_prec(s, 80), s) in place of "'%.80s'", which
+ * can cut a character in two. Reads at most max + 1 bytes of s.
+ */
+int wr_utf8_prec(const char *s, size_t max);
+
 /* The most bytes the marker of a cut text takes: "… (18446744073709551615 bytes more)". */
 #define WR_CAP_MARKER_MAX 40
 

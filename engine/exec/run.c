@@ -638,7 +638,7 @@ static int64_t wait_until_ms(struct json_object *v, const char *path, char *err,
     }
     const char *s = json_object_get_string(v);
     if (wr_timestamp_parse(s, (size_t)json_object_get_string_len(v), &sec, &nsec, why) != 0) {
-        wr_errf_marked(err, errlen, "%s: '%.80s': %s", path, s, why);
+        wr_errf_marked(err, errlen, "%s: '%.*s': %s", path, wr_utf8_prec(s, 80), s, why);
         return -1;
     }
     return sec * 1000 + (nsec + 999999) / 1000000;

@@ -786,8 +786,8 @@ static void read_answer(struct lookup *l, const struct wr_graph_result *res)
     if (!next) {
         const char *delta = l->kind == K_READ ? str_member(res->body, "@odata.deltaLink") : NULL;
         if (delta && !under_base(l->d, delta)) {
-            finish_err(l, NULL, false, "reading %s: @odata.deltaLink '%.200s' is not under %s",
-                       l->ref, delta, l->d->base_url);
+            finish_err(l, NULL, false, "reading %s: @odata.deltaLink '%.*s' is not under %s",
+                       l->ref, wr_utf8_prec(delta, 200), delta, l->d->base_url);
         } else if (l->kind == K_READ) {
             struct wr_directory_read_result r = {.ok = true, .delta_link = delta};
             read_deliver(l, &r);
@@ -798,8 +798,8 @@ static void read_answer(struct lookup *l, const struct wr_graph_result *res)
     }
     const char *rel = under_base(l->d, next);
     if (!rel) {
-        finish_err(l, NULL, false, "reading %s: @odata.nextLink '%.200s' is not under %s", l->ref,
-                   next, l->d->base_url);
+        finish_err(l, NULL, false, "reading %s: @odata.nextLink '%.*s' is not under %s", l->ref,
+                   wr_utf8_prec(next, 200), next, l->d->base_url);
         return;
     }
     if (l->pages >= l->max_pages) {
@@ -1189,7 +1189,8 @@ int wr_directory_read_all(struct wr_directory *d, const char *path, unsigned fla
     l->max_pages = max_pages > 0 ? max_pages : WR_DIRECTORY_MAX_PAGES;
     l->count = -1;
     if (!rel) {
-        defer_error(l, wr_xasprintf("reading %.200s: the link is not under %s", path, d->base_url));
+        defer_error(l, wr_xasprintf("reading %.*s: the link is not under %s",
+                                    wr_utf8_prec(path, 200), path, d->base_url));
     } else {
         get(l, rel);
     }

@@ -275,7 +275,8 @@ static void check_string_value(struct wr_check *c, const struct wr_argspec *a, c
     }
     case WR_ARG_EXPR:
         if (wr_lua_compile(c->lua, s, strlen(s), err, sizeof(err)) != 0) {
-            wr_check_error(c, path, false, "invalid expression '%.80s': %s", s, err);
+            wr_check_error(c, path, false, "invalid expression '%.*s': %s", wr_utf8_prec(s, 80), s,
+                           err);
         }
         break;
     case WR_ARG_SECRET:
@@ -292,16 +293,18 @@ static void check_string_value(struct wr_check *c, const struct wr_argspec *a, c
         break;
     case WR_ARG_URL:
         if (strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0) {
-            wr_check_error(c, path, false, "'%.80s' is not an http:// or https:// URL", s);
+            wr_check_error(c, path, false, "'%.*s' is not an http:// or https:// URL",
+                           wr_utf8_prec(s, 80), s);
         }
         break;
     case WR_ARG_URLPATH: {
         const char *why = urlpath_problem(s);
         if (s[0] != '/' || strchr(s, '?') || strchr(s, '#') || strchr(s, ' ')) {
             wr_check_error(c, path, false,
-                           "'%.80s' is not a URL path (it starts with / and has no query)", s);
+                           "'%.*s' is not a URL path (it starts with / and has no query)",
+                           wr_utf8_prec(s, 80), s);
         } else if (why) {
-            wr_check_error(c, path, false, "'%.80s' %s", s, why);
+            wr_check_error(c, path, false, "'%.*s' %s", wr_utf8_prec(s, 80), s, why);
         }
         break;
     }
@@ -591,11 +594,12 @@ int wr_argspec_check_rendered(const struct wr_argspec *spec, struct json_object 
         char what[96], *p = wr_path_key(path, key);
         describe(got, what, sizeof(what));
         if (a->type == WR_ARG_STRING && a->help) {
-            snprintf(err, errlen, "%s: expected %s (%s), got %s from '%.80s'", p, want, a->help,
-                     what, json_object_get_string(val));
-        } else {
-            snprintf(err, errlen, "%s: expected %s, got %s from '%.80s'", p, want, what,
+            snprintf(err, errlen, "%s: expected %s (%s), got %s from '%.*s'", p, want, a->help,
+                     what, wr_utf8_prec(json_object_get_string(val), 80),
                      json_object_get_string(val));
+        } else {
+            snprintf(err, errlen, "%s: expected %s, got %s from '%.*s'", p, want, what,
+                     wr_utf8_prec(json_object_get_string(val), 80), json_object_get_string(val));
         }
         free(p);
         return -1;

@@ -175,9 +175,9 @@ enum wr_net_prefix_status wr_net_prefix_parse(const char *s, struct wr_net_prefi
         max = 128;
     } else {
         snprintf(why, whylen,
-                 "'%.80s' is not an IP address or network (such as 10.1.0.0/16, 127.0.0.1 or "
+                 "'%.*s' is not an IP address or network (such as 10.1.0.0/16, 127.0.0.1 or "
                  "fd00::/8)",
-                 s);
+                 wr_utf8_prec(s, 80), s);
         return WR_NET_PREFIX_INVALID;
     }
     out->bits = max;
@@ -191,7 +191,8 @@ enum wr_net_prefix_status wr_net_prefix_parse(const char *s, struct wr_net_prefi
             v = v * 10 + (unsigned)(*p - '0');
         }
         if (!ok || v > max) {
-            snprintf(why, whylen, "'%.80s': the prefix length must be a number 0-%u", s, max);
+            snprintf(why, whylen, "'%.*s': the prefix length must be a number 0-%u",
+                     wr_utf8_prec(s, 80), s, max);
             return WR_NET_PREFIX_INVALID;
         }
         out->bits = v;
@@ -204,8 +205,8 @@ enum wr_net_prefix_status wr_net_prefix_parse(const char *s, struct wr_net_prefi
                 fixed.addr[j / 8] &= (unsigned char)~(0x80 >> (j % 8));
             }
             inet_ntop(out->family, fixed.addr, net, sizeof(net));
-            snprintf(why, whylen, "'%.80s' has host bits set below /%u; did you mean %s/%u?", s,
-                     out->bits, net, out->bits);
+            snprintf(why, whylen, "'%.*s' has host bits set below /%u; did you mean %s/%u?",
+                     wr_utf8_prec(s, 80), s, out->bits, net, out->bits);
             return WR_NET_PREFIX_HOST_BITS;
         }
     }

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -64,13 +65,30 @@ static void test_err_max_holds_long_messages(void **state)
     assert_string_equal(err, want);
 }
 
+/* wr_utf8_prec: a quote of at most max bytes never ends inside a character, and never reads
+   past max + 1 bytes (the buffers below are not terminated after them). */
+static void test_utf8_prec(void **state)
+{
+    (void)state;
+    assert_int_equal(wr_utf8_prec("abc", 80), 3);
+    assert_int_equal(wr_utf8_prec("abcdef", 4), 4);
+    assert_int_equal(wr_utf8_prec("a\xc3\xa9z", 2), 1);               /* "aé": the é goes whole */
+    assert_int_equal(wr_utf8_prec("a\xc3\xa9z", 3), 3);               /* "aé" fits */
+    assert_int_equal(wr_utf8_prec("\xe2\x80\xa6\xe2\x80\xa6", 5), 3); /* "……": one of two */
+    assert_int_equal(wr_utf8_prec("", 0), 0);
+    const char unterminated[4] = {'a', 'b', 'c', 'd'};
+    assert_int_equal(wr_utf8_prec(unterminated, 3), 3);
+    char out[16];
+    snprintf(out, sizeof(out), "'%.*s'", wr_utf8_prec("x\xc3\xa9", 2), "x\xc3\xa9");
+    assert_string_equal(out, "'x'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_errf_fits),
-        cmocka_unit_test(test_errf_cut),
-        cmocka_unit_test(test_errf_no_buffer),
-        cmocka_unit_test(test_err_max_holds_long_messages),
+        cmocka_unit_test(test_errf_fits),      cmocka_unit_test(test_errf_cut),
+        cmocka_unit_test(test_errf_no_buffer), cmocka_unit_test(test_err_max_holds_long_messages),
+        cmocka_unit_test(test_utf8_prec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -922,13 +922,14 @@ static bool looks_continued(struct job *job, const struct wr_csv_records *recs, 
             wr_buf_addf(&prev, "%s%s", b ? "," : "", r->last_header[b]);
         }
         *why = wr_xasprintf(
-            "line %zu: \"%.200s\" does not look like a header: it has as many fields as the "
-            "header of %s, the file workflow %s took before (\"%.200s\"), and no column name in "
+            "line %zu: \"%.*s\" does not look like a header: it has as many fields as the "
+            "header of %s, the file workflow %s took before (\"%.*s\"), and no column name in "
             "common with it. It looks like the rest of a file written in several pieces, whose "
             "first piece was taken alone: write a file under a temporary name (.NAME, NAME.tmp, "
             "NAME.part) and rename it into the directory when it is complete. If this is a "
             "complete file with a new header, drop it again: it is then taken.\n",
-            recs->header_line, wr_buf_str(&line), r->last_file, r->wf->name, wr_buf_str(&prev));
+            recs->header_line, wr_utf8_prec(wr_buf_str(&line), 200), wr_buf_str(&line),
+            r->last_file, r->wf->name, wr_utf8_prec(wr_buf_str(&prev), 200), wr_buf_str(&prev));
         wr_buf_free(&line);
         wr_buf_free(&prev);
         if (r->nrefused == REFUSED_MAX) {

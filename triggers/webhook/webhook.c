@@ -132,7 +132,8 @@ static void webhook_validate(struct wr_check *c, struct json_object *args, const
                     wr_check_error(c, ip, false, "%s", why);
                 } else {
                     wr_check_error(c, ip, false,
-                                   "'%.80s' is not a CIDR (e.g. 192.0.2.0/24 or 2001:db8::/32)", s);
+                                   "'%.*s' is not a CIDR (e.g. 192.0.2.0/24 or 2001:db8::/32)",
+                                   wr_utf8_prec(s, 80), s);
                 }
                 free(ip);
             }
