@@ -118,6 +118,13 @@ static __attribute__((noinline)) bool check_template_string(struct wr_check *c, 
                                                             const char *path)
 {
     char err[WR_ERR_MAX];
+    if (!c->lua) { /* a file without Lua (weir.yaml): nothing would render it */
+        if (wr_template_has(s)) {
+            wr_check_error(c, path, false, "templates ('{{ }}') are not allowed here");
+            return false;
+        }
+        return true;
+    }
     if (wr_lua_compile_string(c->lua, s, err, sizeof(err)) != 0) {
         wr_check_error(c, path, false, "%s", err);
         return false;
@@ -323,7 +330,9 @@ void wr_argspec_check_value(struct wr_check *c, const struct wr_argspec *a, stru
         const char *s = json_object_get_string(v);
         const char *expr;
         size_t len;
-        if (a->flags & WR_ARG_NO_TEMPLATE || a->type == WR_ARG_SECRET || a->type == WR_ARG_EXPR) {
+        /* No Lua state (weir.yaml): nothing would ever render a template, so none is allowed. */
+        if (a->flags & WR_ARG_NO_TEMPLATE || a->type == WR_ARG_SECRET || a->type == WR_ARG_EXPR ||
+            !c->lua) {
             wr_check_error(c, path, false, "templates ('{{ }}') are not allowed here");
             return;
         }
