@@ -247,6 +247,16 @@ static bool journal_ok(struct wr_admin *a, char *err, size_t errlen)
 }
 
 /* The answer, from the journal's health as it is now (stuck: a probe timed out). */
+/* One directory trigger's last round under /readyz's checks.polls: "ok" or Graph's answer. */
+static void add_poll_check(void *arg, const char *trigger, const char *workflow, bool ok,
+                           int64_t last_ok_ms, const char *error)
+{
+    char name[512];
+    (void)last_ok_ms;
+    snprintf(name, sizeof(name), "%s %s", trigger, workflow);
+    json_object_object_add(arg, name, json_object_new_string(ok ? "ok" : error));
+}
+
 static void readyz_answer(struct wr_admin *a, struct evhttp_request *req, bool stuck)
 {
     char err[WR_ERR_MAX];
@@ -285,6 +295,15 @@ static void readyz_answer(struct wr_admin *a, struct evhttp_request *req, bool s
         }
     } else {
         json_object_object_add(checks, "graph", json_object_new_string("off (--ingest-only)"));
+    }
+    /* The directory triggers' last rounds: detail, not readiness (webhooks are still taken
+       while Graph refuses a poll; the next round tries again). */
+    struct json_object *polls = json_object_new_object();
+    wr_metrics_poll_each(add_poll_check, polls);
+    if (json_object_object_length(polls) > 0) {
+        json_object_object_add(checks, "polls", polls);
+    } else {
+        json_object_put(polls);
     }
     struct json_object *o = json_object_new_object();
     json_object_object_add(o, "status", json_object_new_string(why.len ? "not ready" : "ready"));

@@ -71,6 +71,9 @@ static int start_triggers(struct daemon *d)
         .journal = d->journal,
         .base_dir = d->cfg->dir,
         .limits = &d->cfg->limits,
+        .state_path = d->cfg->state,
+        .graph = d->graph,
+        .dir = d->dir,
     };
     d->triggers = wr_triggers_start(&env, listen_of, d->cfg, d->set, &failed, err, sizeof(err));
     if (!d->triggers) {
@@ -242,8 +245,9 @@ static void log_ready(void *arg, const struct wr_trigger_kind *kind, const char 
     wr_log(WR_LOG_INFO, what, "addr", addr, NULL);
 }
 
-/* The Graph client, the directory and the executor. Returns 0, or -1 (logged). */
-static int start_runs(struct daemon *d)
+/* The Graph client and the directory, before the triggers (the directory kinds read Graph).
+   Returns 0, or -1 (logged). */
+static int start_graph(struct daemon *d)
 {
     char err[WR_ERR_MAX];
     struct wr_config_credentials cred;
@@ -278,12 +282,22 @@ static int start_runs(struct daemon *d)
     wr_graph_token_status(d->graph, why, sizeof(why));
     struct wr_directory_options dopt = {.base_url = d->cfg->graph.base_url};
     d->dir = wr_directory_new(d->base, d->graph, &dopt);
+    if (!d->dir) {
+        wr_log(WR_LOG_ERROR, "cannot create the directory reader", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* The executor, after the triggers (it asks their gate). Returns 0, or -1 (logged). */
+static int start_runs(struct daemon *d)
+{
+    char err[WR_ERR_MAX];
     struct wr_runner_options ro = {.max_concurrent = d->cfg->max_concurrent_runs,
                                    .net = d->cfg->http_allow,
                                    .max_crashes = d->cfg->max_crashes};
-    d->runner = d->dir ? wr_runner_new(d->base, d->journal, d->cfg->state, d->set, d->graph, d->dir,
-                                       &ro, err, sizeof(err))
-                       : NULL;
+    d->runner = wr_runner_new(d->base, d->journal, d->cfg->state, d->set, d->graph, d->dir, &ro,
+                              err, sizeof(err));
     if (!d->runner) {
         wr_log(WR_LOG_ERROR, "cannot start the run executor", "error", err, NULL);
         return -1;
@@ -293,6 +307,8 @@ static int start_runs(struct daemon *d)
         wr_log(WR_LOG_WARN, "cannot install the crash handlers; crash loops are not detected",
                NULL);
     }
+    /* A trigger has the last word before a run's first step (user-date re-reads the user). */
+    wr_runner_set_gate(d->runner, wr_triggers_gate, d->triggers);
     /* Runs stored by any trigger start now, not at the next poll. */
     wr_ingest_on_runs(d->ingest, wr_runner_notify, d->runner);
     return 0;
@@ -336,6 +352,10 @@ int wr_daemon_run(const char *config_path, bool ingest_only)
     }
     wr_journal_on_health(d.journal, on_journal_health, &d);
     d.ingest = wr_ingest_new(d.base, d.journal);
+    if (!ingest_only && start_graph(&d) != 0) {
+        rc = WR_EXIT_INVALID;
+        goto out;
+    }
     if (start_triggers(&d) != 0) {
         goto out;
     }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine/base/strutil.h"
+#include "engine/lang/workflow.h"
 #include "triggers/trigger.h"
 
 #define WR_TRIGGER(id) extern const struct wr_trigger_kind wr_trigger_##id;
@@ -178,6 +179,18 @@ void wr_triggers_ready(const struct wr_triggers *ts,
             each(arg, kinds[i], addr);
         }
     }
+}
+
+bool wr_triggers_gate(void *arg, const struct wr_workflow *wf, struct json_object *event,
+                      wr_run_gate_done_fn done, void *token)
+{
+    struct wr_triggers *ts = arg;
+    for (size_t i = 0; ts && i < NKINDS; i++) {
+        if (kinds[i] == wf->trigger && kinds[i]->gate && ts->rt[i]) {
+            return kinds[i]->gate(ts->rt[i], wf, event, done, token);
+        }
+    }
+    return false;
 }
 
 void wr_triggers_free(struct wr_triggers *ts)

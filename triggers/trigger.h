@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "engine/lang/argspec.h"
 
@@ -22,7 +23,22 @@ struct event_base;
 struct wr_http_limits;
 struct wr_ingest;
 struct wr_journal;
+struct wr_workflow;
 struct wr_workflow_set;
+struct wr_graph;
+struct wr_directory;
+
+/* What a gate decided about a run. */
+enum wr_run_gate_verdict {
+    WR_GATE_GO,     /* start the run */
+    WR_GATE_CANCEL, /* end it `cancelled`, the reason in history */
+    WR_GATE_LATER,  /* cannot tell now (Graph unreachable): the run waits 30 s and asks again */
+};
+
+/* Delivers a gate's verdict for the run behind token; reason (borrowed, copied) says why for
+   CANCEL and LATER. Called exactly once, on the loop thread, never inside the call that asked. */
+typedef void (*wr_run_gate_done_fn)(void *token, enum wr_run_gate_verdict verdict,
+                                    const char *reason);
 
 /* What a kind's runtime works with: all borrowed, all outliving the runtime. */
 struct wr_trigger_env {
@@ -32,6 +48,11 @@ struct wr_trigger_env {
     const char *base_dir;                /* weir.yaml's directory: relative paths start there */
     const char *listen;                  /* the kind's address under weir.yaml `listen:`, or NULL */
     const struct wr_http_limits *limits; /* weir.yaml `limits:` for HTTP listeners */
+    const char *state_path;              /* the journal's file (for wr_trigger_state_load) */
+    /* Graph, for the kinds that read the directory: NULL with --ingest-only (no Graph client;
+       such a kind then polls nothing and says so in its ready line). */
+    struct wr_graph *graph;
+    struct wr_directory *dir;
 };
 
 struct wr_trigger_kind {
@@ -88,8 +109,42 @@ struct wr_trigger_kind {
     /* Work accepted and not yet committed; the daemon stops when every count is 0. While
        stopping, a kind may let go here of what it no longer needs. */
     size_t (*pending)(void *rt);
+    /*
+     * The run gate (engine/exec/run.h, wr_run_gate_fn) for a run of wf, one of this kind's
+     * workflows: re-checks, just before the first step, that what started the run still holds
+     * (user-date: the date did not move). Returns false when there is nothing to check.
+     */
+    bool (*gate)(void *rt, const struct wr_workflow *wf, struct json_object *event,
+                 wr_run_gate_done_fn done, void *token);
     /* Frees the runtime and anything prepared. NULL is fine. Drain first. */
     void (*free)(void *rt);
+
+    /* }====== */
+
+    /* {====== the directory kinds: one user on demand, and a preview ====== */
+
+    /* `weir fire WORKFLOW --user REF`: the $select list ("id,userPrincipalName,...", owned)
+       of the user read for an on-demand event of wf, or NULL slot: `--user` is refused for
+       the kind ("the webhook trigger has no user events"). */
+    char *(*user_select)(const struct wr_workflow *wf);
+    /* The event of an on-demand run of wf for user (borrowed: Graph's user object with
+       user_select's properties), as the trigger would build it with "on_demand": true;
+       owned, or NULL with why in err ("user adele@contoso.com has no employeeHireDate"). */
+    struct json_object *(*user_event)(const struct wr_workflow *wf, struct json_object *user,
+                                      char *err, size_t errlen);
+    /*
+     * `weir scope WORKFLOW --days N`: a read-only preview of whom the trigger of wf would
+     * process (env: base, dir, state_path; nothing is written to Graph or the journal), at
+     * now_ms. Calls done(arg, preview, error) once on a later loop turn: preview (owned by the
+     * callee, borrowed for the call) is {"workflow", "trigger", "summary": one line,
+     * "users": [{"id", "userPrincipalName", "displayName", "state", "due", "due_local",
+     * "detail"}...], plus the kind's own keys}, or NULL with error. Returns 0, or -1 with err
+     * when nothing was started.
+     */
+    int (*scope)(const struct wr_trigger_env *env, const struct wr_workflow *wf, int days,
+                 int64_t now_ms,
+                 void (*done)(void *arg, struct json_object *preview, const char *error), void *arg,
+                 char *err, size_t errlen);
 
     /* }====== */
 };
@@ -153,6 +208,11 @@ void wr_triggers_ready(const struct wr_triggers *ts,
                        void (*each)(void *arg, const struct wr_trigger_kind *kind,
                                     const char *addr),
                        void *arg);
+
+/* The run gate over every kind (a wr_run_gate_fn; arg is the struct wr_triggers): asks the gate
+   slot of wf's kind, with that kind's runtime. */
+bool wr_triggers_gate(void *ts, const struct wr_workflow *wf, struct json_object *event,
+                      wr_run_gate_done_fn done, void *token);
 
 /* Frees every runtime, in the reverse of the start order, then ts. NULL is fine. */
 void wr_triggers_free(struct wr_triggers *ts);

@@ -28,6 +28,88 @@ struct series {
 
 static struct series *events, *runs_finished, *steps;
 
+/* A polling trigger of one workflow: a = kind, b = workflow. */
+struct poll_series {
+    struct poll_series *next;
+    char *a, *b;
+    uint64_t ok, failed, pages, pending;
+    bool last_ok;
+    bool ended; /* a round ended */
+    int64_t last_ok_ms;
+    char *error; /* the last failed round's, or NULL */
+};
+
+static struct poll_series *polls;
+
+static struct poll_series *find_poll(const char *a, const char *b)
+{
+    for (struct poll_series *s = polls; s; s = s->next) {
+        if (strcmp(s->a, a) == 0 && strcmp(s->b, b) == 0) {
+            return s;
+        }
+    }
+    struct poll_series *s = wr_xcalloc(1, sizeof(*s));
+    s->a = wr_xstrdup(a);
+    s->b = wr_xstrdup(b);
+    s->next = polls;
+    polls = s;
+    return s;
+}
+
+void wr_metrics_poll(const char *trigger, const char *workflow, bool ok, uint64_t pages,
+                     int64_t at_ms, const char *error)
+{
+    struct poll_series *s = find_poll(trigger, workflow);
+    s->ended = true;
+    s->last_ok = ok;
+    s->pages += pages;
+    free(s->error);
+    s->error = NULL;
+    if (ok) {
+        s->ok++;
+        s->last_ok_ms = at_ms;
+    } else {
+        s->failed++;
+        s->error = wr_xstrdup(error ? error : "failed");
+    }
+}
+
+void wr_metrics_poll_pending(const char *trigger, const char *workflow, uint64_t n)
+{
+    find_poll(trigger, workflow)->pending = n;
+}
+
+static void free_poll(struct poll_series *s)
+{
+    free(s->a);
+    free(s->b);
+    free(s->error);
+    free(s);
+}
+
+void wr_metrics_poll_forget(const char *trigger, const char *workflow)
+{
+    for (struct poll_series **p = &polls; *p; p = &(*p)->next) {
+        if (strcmp((*p)->a, trigger) == 0 && strcmp((*p)->b, workflow) == 0) {
+            struct poll_series *s = *p;
+            *p = s->next;
+            free_poll(s);
+            return;
+        }
+    }
+}
+
+void wr_metrics_poll_each(void (*fn)(void *arg, const char *trigger, const char *workflow, bool ok,
+                                     int64_t last_ok_ms, const char *error),
+                          void *arg)
+{
+    for (struct poll_series *s = polls; s; s = s->next) {
+        if (s->ended) {
+            fn(arg, s->a, s->b, s->last_ok, s->last_ok_ms, s->error);
+        }
+    }
+}
+
 static struct series *find(struct series **list, const char *a, const char *b)
 {
     for (struct series *s = *list; s; s = s->next) {
@@ -139,6 +221,33 @@ void wr_metrics_format(struct wr_buf *b)
         wr_metrics_sample(b, "weir_step_duration_seconds_count", (double)s->count, "workflow", s->a,
                           "action", s->b, NULL);
     }
+    wr_metrics_family(b, "weir_trigger_polls_total", "counter",
+                      "Rounds of the directory triggers (Graph reads), by trigger kind, workflow "
+                      "and outcome (ok, failed).");
+    for (struct poll_series *s = polls; s; s = s->next) {
+        wr_metrics_sample(b, "weir_trigger_polls_total", (double)s->ok, "trigger", s->a, "workflow",
+                          s->b, "outcome", "ok", NULL);
+        wr_metrics_sample(b, "weir_trigger_polls_total", (double)s->failed, "trigger", s->a,
+                          "workflow", s->b, "outcome", "failed", NULL);
+    }
+    wr_metrics_family(b, "weir_trigger_last_poll_success_timestamp_seconds", "gauge",
+                      "When a directory trigger's last good round ended (Unix time; 0: none yet).");
+    for (struct poll_series *s = polls; s; s = s->next) {
+        wr_metrics_sample(b, "weir_trigger_last_poll_success_timestamp_seconds",
+                          (double)s->last_ok_ms / 1000.0, "trigger", s->a, "workflow", s->b, NULL);
+    }
+    wr_metrics_family(b, "weir_trigger_graph_pages_total", "counter",
+                      "Graph pages the directory triggers read, by trigger kind and workflow.");
+    for (struct poll_series *s = polls; s; s = s->next) {
+        wr_metrics_sample(b, "weir_trigger_graph_pages_total", (double)s->pages, "trigger", s->a,
+                          "workflow", s->b, NULL);
+    }
+    wr_metrics_family(b, "weir_trigger_users_pending", "gauge",
+                      "Users a directory trigger found due later and waits to fire for.");
+    for (struct poll_series *s = polls; s; s = s->next) {
+        wr_metrics_sample(b, "weir_trigger_users_pending", (double)s->pending, "trigger", s->a,
+                          "workflow", s->b, NULL);
+    }
 }
 
 static void clear_list(struct series **list)
@@ -157,4 +266,9 @@ void wr_metrics_clear(void)
     clear_list(&events);
     clear_list(&runs_finished);
     clear_list(&steps);
+    while (polls) {
+        struct poll_series *s = polls;
+        polls = s->next;
+        free_poll(s);
+    }
 }

@@ -10,6 +10,7 @@
 #ifndef WR_METRICS_H
 #define WR_METRICS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct wr_buf;
@@ -26,6 +27,26 @@ void wr_metrics_run_finished(const char *workflow, const char *status);
 
 /* Records one step attempt's duration in the histogram of (workflow, action). */
 void wr_metrics_step(const char *workflow, const char *action, double seconds);
+
+/*
+ * Records one round of a polling trigger (trigger kind, workflow): ok or failed, the Graph pages
+ * it read, when it ended (Unix ms) and, failed, why (copied; for /readyz's detail). Polls that
+ * never ran have no series.
+ */
+void wr_metrics_poll(const char *trigger, const char *workflow, bool ok, uint64_t pages,
+                     int64_t at_ms, const char *error);
+
+/* Sets the users a polling trigger knows and has not fired for yet (due later). */
+void wr_metrics_poll_pending(const char *trigger, const char *workflow, uint64_t n);
+
+/* Forgets a polling trigger's series (its workflow was removed by a reload). */
+void wr_metrics_poll_forget(const char *trigger, const char *workflow);
+
+/* Calls fn for every polling trigger that has ended a round, newest series first: its last
+   round's outcome, when the last good one ended (Unix ms, 0: none yet) and the last error. */
+void wr_metrics_poll_each(void (*fn)(void *arg, const char *trigger, const char *workflow, bool ok,
+                                     int64_t last_ok_ms, const char *error),
+                          void *arg);
 
 /*
  * Appends the families above to b in Prometheus text format 0.0.4 (`# HELP`, `# TYPE`, then

@@ -68,6 +68,8 @@ struct wr_runner {
     bool crashed_before; /* the previous daemon crashed: stored crash counts are true */
     int suspects;        /* runs in memory that resumed with a crash count (at most one) */
     char *crash_marker;  /* <state>.crashed */
+    wr_run_gate_fn gate;
+    void *gate_arg;
 };
 
 struct exec {
@@ -91,6 +93,7 @@ struct exec {
     bool counted;            /* this start is in runs.crashes and no step has finished since */
     bool suspect;            /* holds the runner's one suspect slot */
     bool replica_lag;        /* the attempt being recorded failed for replica lag */
+    int crashes;             /* the stored crash count at this start */
 };
 
 static const struct wr_step *current_step(const struct exec *x)
@@ -763,12 +766,14 @@ struct resume {
     bool failed_main;
     int attempts_main, attempts_err;
     int64_t wait_main, wait_err, throttled_main, throttled_err;
+    size_t rows; /* step rows stored: 0 for a run that never began */
 };
 
 static void resume_row(void *arg, const struct wr_runstate_step *row)
 {
     struct resume *p = arg;
     struct exec *x = p->x;
+    p->rows++;
     int64_t idx = row->idx;
     const char *id = row->step_id;
     const char *status = row->status;
@@ -807,8 +812,8 @@ static void resume_row(void *arg, const struct wr_runstate_step *row)
     }
 }
 
-/* Positions x where its stored steps say it stopped. */
-static void resume_point(struct exec *x)
+/* Positions x where its stored steps say it stopped; returns how many step rows it has. */
+static size_t resume_point(struct exec *x)
 {
     struct resume p = {.x = x};
     wr_runstate_each_step(x->r->rs, x->id, resume_row, &p);
@@ -817,6 +822,7 @@ static void resume_point(struct exec *x)
     x->attempts = p.failed_main ? p.attempts_err : p.attempts_main;
     x->wait_started = p.failed_main ? p.wait_err : p.wait_main;
     x->throttled_since = p.failed_main ? p.throttled_err : p.throttled_main;
+    return p.rows;
 }
 
 static const struct wr_workflow *find_workflow(const struct wr_runner *r, const char *name)
@@ -856,6 +862,12 @@ static void park(struct exec *x, int crashes)
     commit(x, b, exec_release);
 }
 
+static void begin_run(struct exec *x);
+static void on_gate(void *token, enum wr_run_gate_verdict verdict, const char *reason);
+
+/* How long a run waits when its gate cannot decide now (WR_GATE_LATER). */
+#define WR_GATE_LATER_MS 30000
+
 /* Starts run id, or returns false (nothing done) when it is a suspect and another one runs. */
 static bool start_run(struct wr_runner *r, const char *id, const char *workflow, const char *body,
                       bool keyed)
@@ -891,11 +903,25 @@ static bool start_run(struct wr_runner *r, const char *id, const char *workflow,
         commit(x, b, exec_release);
         return true;
     }
-    resume_point(x);
+    size_t rows = resume_point(x);
     if (crashes >= r->max_crashes) {
         park(x, crashes);
         return true;
     }
+    x->crashes = crashes;
+    if (rows == 0 && !x->in_on_error && r->gate && r->gate(r->gate_arg, wf, x->event, on_gate, x)) {
+        return true; /* begin_run, or not, once the gate has spoken */
+    }
+    begin_run(x);
+    return true;
+}
+
+/* The run begins (or resumes) its steps: durably running first. */
+static void begin_run(struct exec *x)
+{
+    struct wr_runner *r = x->r;
+    const struct wr_workflow *wf = x->wf;
+    int crashes = x->crashes;
     struct wr_journal_batch *b = wr_journal_batch_new();
     set_run(b, x->id, "running", 0, NULL);
     wr_runstate_set_hash(b, x->id, wf->hash);
@@ -907,7 +933,26 @@ static bool start_run(struct wr_runner *r, const char *id, const char *workflow,
         r->suspects++;
     }
     carry(x, b, run_step);
-    return true;
+}
+
+/* The gate's verdict (wr_run_gate_done_fn): token is the exec. */
+static void on_gate(void *token, enum wr_run_gate_verdict verdict, const char *reason)
+{
+    struct exec *x = token;
+    if (verdict == WR_GATE_GO) {
+        begin_run(x);
+        return;
+    }
+    if (verdict == WR_GATE_CANCEL) {
+        finish(x, "cancelled", reason);
+        return;
+    }
+    /* Nothing stored but the next look: the run stays queued, the reason shown meanwhile. */
+    struct wr_journal_batch *b = wr_journal_batch_new();
+    set_run(b, x->id, "queued", wr_clock_wall_ms() + WR_GATE_LATER_MS, reason);
+    wr_log(WR_LOG_WARN, "run deferred: its trigger cannot check it now", "run", x->id, "workflow",
+           x->wf->name, "reason", reason ? reason : "", NULL);
+    commit(x, b, exec_release);
 }
 
 static int cmp_due(const void *a, const void *b)
@@ -1044,6 +1089,12 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
     struct timeval tv = {r->poll_ms / 1000, (r->poll_ms % 1000) * 1000};
     event_add(r->poll, &tv);
     return r;
+}
+
+void wr_runner_set_gate(struct wr_runner *r, wr_run_gate_fn fn, void *arg)
+{
+    r->gate = fn;
+    r->gate_arg = arg;
 }
 
 void wr_runner_notify(void *runner)

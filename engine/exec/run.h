@@ -23,12 +23,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "triggers/trigger.h"
+
 struct event_base;
 struct wr_journal;
 struct wr_workflow_set;
 struct wr_graph;
 struct wr_directory;
 struct wr_net_guard;
+struct wr_workflow;
+struct json_object;
 
 struct wr_runner_options {
     int max_concurrent; /* runs in progress at once; 0 = 64 */
@@ -48,6 +52,22 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
                                 const char *state_path, const struct wr_workflow_set *set,
                                 struct wr_graph *graph, struct wr_directory *dir,
                                 const struct wr_runner_options *opts, char *err, size_t errlen);
+
+/* {====== the gate: a trigger's last word before a run's first step ====== */
+
+/*
+ * Asked before the first step of every run that has none stored yet (not on a resume): wf and
+ * event are borrowed until done is called. Returns false when it has nothing to check for wf
+ * (the run starts at once, done never called), true when done will deliver the verdict.
+ * The daemon passes its trigger set's gate (triggers/registry); the executor names no kind.
+ */
+typedef bool (*wr_run_gate_fn)(void *arg, const struct wr_workflow *wf, struct json_object *event,
+                               wr_run_gate_done_fn done, void *token);
+
+/* Installs the gate (fn and arg borrowed; NULL fn: none). */
+void wr_runner_set_gate(struct wr_runner *r, wr_run_gate_fn fn, void *arg);
+
+/* }====== */
 
 /* Looks at every open run on the next loop turn (a retry, anything changed from outside). */
 void wr_runner_kick(struct wr_runner *r);

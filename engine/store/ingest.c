@@ -146,6 +146,11 @@ struct wr_ingest_batch *wr_ingest_batch_new(const char *source, struct json_obje
     return b;
 }
 
+struct wr_journal_batch *wr_ingest_batch_journal(struct wr_ingest_batch *b)
+{
+    return b->jb;
+}
+
 size_t wr_ingest_batch_count(const struct wr_ingest_batch *b)
 {
     return b->count;

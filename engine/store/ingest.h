@@ -24,6 +24,7 @@
 
 struct event_base;
 struct wr_journal;
+struct wr_journal_batch;
 
 struct wr_ingest_event {
     struct json_object *event; /* the event value workflows see as `event` (borrowed) */
@@ -100,5 +101,9 @@ size_t wr_ingest_batch_count(const struct wr_ingest_batch *b);
 int wr_ingest_batch_submit(struct wr_ingest *in, struct wr_ingest_batch *b, wr_ingest_done_fn done,
                            void *arg);
 void wr_ingest_batch_free(struct wr_ingest_batch *b);
+
+/* The journal batch under b (borrowed, b's until submitted): for the store's own writes that
+   must commit with b's events, such as engine/store/trigger_state. */
+struct wr_journal_batch *wr_ingest_batch_journal(struct wr_ingest_batch *b);
 
 #endif
