@@ -24,6 +24,7 @@ A test imports it with its own directory on sys.path and ends with
 - FINAL, journal(root), runs(root, where), wait_final(root, n), wait_runs(root, where): the
   journal's runs.
 - free_port(): a loopback port nothing listens on.
+- faked(start): the environment that runs weir on a shifted clock (libfaketime).
 """
 import atexit
 import base64
@@ -225,11 +226,12 @@ class Weir:
     Its webhook port (.port; with admin=True also the admin port, .admin) is read from the
     "listener ready" lines of its log; when they do not come within 30 s it is killed and
     RuntimeError says the log's end. The log goes on to root/weir.log (.log, .log_path) and
-    .lines. With json_only=True an answer of .post()/.signed_post() that is not JSON raises
+    .lines. prefix (a command and its arguments) runs weir under it. With json_only=True an
+    answer of .post()/.signed_post() that is not JSON raises
     ValueError instead of coming back as text.
     """
 
-    def __init__(self, root, args=(), env=None, admin=False, json_only=False):
+    def __init__(self, root, args=(), env=None, admin=False, json_only=False, prefix=()):
         self.root = root
         self.json_only = json_only
         self.log_path = os.path.join(root, "weir.log")
@@ -237,7 +239,8 @@ class Weir:
         self.lines = []
         self.lock = threading.Lock()
         self.reader = None
-        self.proc = subprocess.Popen([WEIR, "run", "-c", "weir.yaml"] + list(args), cwd=root,
+        self.proc = subprocess.Popen(list(prefix) + [WEIR, "run", "-c", "weir.yaml"] + list(args),
+                                     cwd=root,
                                      env=dict(os.environ, **(env or {})), stdout=self.log,
                                      stderr=subprocess.PIPE)
         atexit.register(_reap, self.proc)
@@ -358,6 +361,20 @@ class Weir:
         self.proc.kill()
         self.proc.wait(timeout=20)
         self._closed()
+
+
+def faked(start):
+    """The environment that runs weir with libfaketime (Debian `faketime`) preloaded, its wall
+    clock starting at start ("2026-03-20 07:59:50", UTC) and running on from there; the
+    monotonic clock is left alone. Preloaded, not through the `faketime` program, which forks:
+    the process the test stops or kills -9 is weir itself. The sanitizer build's runtime must
+    come first among the libraries; with libfaketime before it that check is turned off."""
+    t = time.mktime(time.strptime(start, "%Y-%m-%d %H:%M:%S")) - time.timezone
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    return {"LD_PRELOAD": "/usr/$LIB/faketime/libfaketime.so.1",
+            "FAKETIME": "%+ds" % int(round(t - time.time())),
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1", "TZ": "UTC",
+            "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"}
 
 
 def journal(root):

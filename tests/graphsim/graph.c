@@ -813,13 +813,16 @@ static const char *parse_comparison(const struct gs_ctx *ctx, const char *text, 
     return p;
 }
 
-/* Parses "<comparison> [and ...]" where a comparison may be wrapped in not(...). Operators and
+/* Parses "<comparison> [and ...]" where a comparison may be wrapped in not(...) and groups of
+ * them in parentheses (harmless with `and` alone, and how clients AND a condition of their
+ * own into a filter: "a ge X and (department eq 'Sales')"). Operators and
  * properties are checked afterwards (clause_ok); or and functions are reported as unsupported
  * queries, anything else as a syntax error. */
 static bool filter_parse(const struct gs_ctx *ctx, const char *text, struct filter *f,
                          struct gs_resp *resp)
 {
     const char *p = skip_ws(text);
+    int depth = 0; /* parentheses open around groups of clauses */
 
     memset(f, 0, sizeof(*f));
     if (*p == '\0') {
@@ -834,6 +837,10 @@ static bool filter_parse(const struct gs_ctx *ctx, const char *text, struct filt
             goto err;
         }
         c = &f->c[f->n++];
+        while (*p == '(') { /* a group: with `and` alone, (a and b) and c is a and b and c */
+            depth++;
+            p = skip_ws(p + 1);
+        }
         if (strncasecmp(p, "not", 3) == 0 && (p[3] == '(' || p[3] == ' ') &&
             *skip_ws(p + 3) == '(') {
             c->negate = true;
@@ -849,6 +856,10 @@ static bool filter_parse(const struct gs_ctx *ctx, const char *text, struct filt
                 gs_error(ctx, resp, 400, "BadRequest", "Invalid filter clause: '%s'.", text);
                 goto err;
             }
+            p = skip_ws(p + 1);
+        }
+        while (*p == ')' && depth > 0) {
+            depth--;
             p = skip_ws(p + 1);
         }
         if (*p == '\0') {
@@ -867,6 +878,10 @@ static bool filter_parse(const struct gs_ctx *ctx, const char *text, struct filt
             gs_error(ctx, resp, 400, "BadRequest", "Invalid filter clause: '%s'.", text);
             goto err;
         }
+    }
+    if (depth != 0) {
+        gs_error(ctx, resp, 400, "BadRequest", "Invalid filter clause: '%s'.", text);
+        goto err;
     }
     return true;
 

@@ -5,8 +5,8 @@
  *
  * No I/O, no clock, no loop: `now` is always passed in, zones come loaded (engine/lang/cron),
  * so every rule here is a unit test away. The runtime (polling Graph, journaling found users,
- * the timers for users due later, re-reading the user before the run) is not here yet; neither
- * is the kind in triggers/triggers.def, so no workflow can use it until that runtime exists.
+ * the timer for users due later, re-reading the user before the run) is
+ * triggers/user_date/runtime.
  *
  * The rule for a due time, in one place:
  *   - The attribute's DATE is its calendar date in UTC after adding `offset`: the value is read
@@ -65,8 +65,8 @@ struct wr_tz;
 extern const char *const wr_user_date_attributes[];
 extern const char *const wr_user_date_properties[];
 
-/* The descriptor (triggers/user_date/user_date.c): name "user-date", argument table and
-   validate; no run-time slots yet, and NOT listed in triggers/triggers.def. */
+/* The descriptor (triggers/user_date/user_date.c): name "user-date", argument table, validate
+   and the run-time slots of triggers/user_date/runtime. */
 extern const struct wr_trigger_kind wr_trigger_user_date;
 
 /* {====== the arguments ====== */

@@ -1,12 +1,8 @@
 /*
  * user_date — the user-date trigger (issue #16): a run per user when a date attribute of the
  * user in Entra (employeeHireDate, employeeLeaveDateTime, ...) plus an offset comes due, at a
- * local time of day in a time zone. This file declares and checks the arguments; the rules are
- * triggers/user_date/due.
- *
- * Not in triggers/triggers.def yet: the runtime (polling Graph, journaling found users, timers
- * for users due later, re-reading the user before the run) is still to come, and a kind a
- * workflow could name but that never fires would fail silently.
+ * local time of day in a time zone. This file declares and checks the arguments and lists the
+ * slots; the rules are triggers/user_date/due, the runtime triggers/user_date/runtime.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +11,7 @@
 #include "engine/base/strutil.h"
 #include "triggers/trigger.h"
 #include "triggers/user_date/due.h"
+#include "triggers/user_date/runtime.h"
 
 static const struct wr_argspec user_date_args[] = {
     {.name = "attribute",
@@ -174,11 +171,21 @@ static const char user_date_notes[] =
     "the attribute and the `select`ed properties; event.date is the attribute as Graph sent\n"
     "it, event.due the due time in UTC.\n";
 
-/* Arguments only: no run-time slots until the poller exists (see the top of this file). */
 const struct wr_trigger_kind wr_trigger_user_date = {
     .name = "user-date",
     .summary = "a date of each user in Entra (hire, leave, ...) plus an offset, at a local time",
     .args = user_date_args,
     .notes = user_date_notes,
     .validate = user_date_validate,
+    .what = "user-date polls",
+    .start = wr_user_date_start,
+    .ready = wr_user_date_ready,
+    .busy = wr_user_date_busy,
+    .prepare = wr_user_date_prepare,
+    .commit = wr_user_date_commit,
+    .abort = wr_user_date_abort,
+    .stop_accepting = wr_user_date_stop_accepting,
+    .pending = wr_user_date_pending,
+    .gate = wr_user_date_gate,
+    .free = wr_user_date_free,
 };
