@@ -78,8 +78,8 @@ void wr_poll_ended(struct wr_poll *p, bool ok, int pages, const char *error)
     }
     p->running = false;
     p->rounds++;
-    wr_metrics_poll(p->kind, p->workflow, ok, pages > 0 ? (uint64_t)pages : 0, wr_clock_wall_ms(),
-                    error);
+    wr_metrics_poll(p->kind, p->workflow, ok, pages > 0 ? (uint64_t)pages : 0,
+                    wr_clock_mono_ms() - p->started_mono, wr_clock_wall_ms(), error);
     if (!p->stopped) {
         arm(p, p->started_mono + p->every_ms - wr_clock_mono_ms());
     }

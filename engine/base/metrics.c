@@ -33,6 +33,7 @@ struct poll_series {
     struct poll_series *next;
     char *a, *b;
     uint64_t ok, failed, pages, pending;
+    int64_t took_ms; /* the last round's */
     bool last_ok;
     bool ended; /* a round ended */
     int64_t last_ok_ms;
@@ -57,9 +58,10 @@ static struct poll_series *find_poll(const char *a, const char *b)
 }
 
 void wr_metrics_poll(const char *trigger, const char *workflow, bool ok, uint64_t pages,
-                     int64_t at_ms, const char *error)
+                     int64_t took_ms, int64_t at_ms, const char *error)
 {
     struct poll_series *s = find_poll(trigger, workflow);
+    s->took_ms = took_ms;
     s->ended = true;
     s->last_ok = ok;
     s->pages += pages;
@@ -235,6 +237,13 @@ void wr_metrics_format(struct wr_buf *b)
     for (struct poll_series *s = polls; s; s = s->next) {
         wr_metrics_sample(b, "weir_trigger_last_poll_success_timestamp_seconds",
                           (double)s->last_ok_ms / 1000.0, "trigger", s->a, "workflow", s->b, NULL);
+    }
+    wr_metrics_family(b, "weir_trigger_last_poll_duration_seconds", "gauge",
+                      "How long a directory trigger's last round took, Graph reads and the "
+                      "commit of what it found included.");
+    for (struct poll_series *s = polls; s; s = s->next) {
+        wr_metrics_sample(b, "weir_trigger_last_poll_duration_seconds", (double)s->took_ms / 1000.0,
+                          "trigger", s->a, "workflow", s->b, NULL);
     }
     wr_metrics_family(b, "weir_trigger_graph_pages_total", "counter",
                       "Graph pages the directory triggers read, by trigger kind and workflow.");

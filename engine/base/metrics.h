@@ -30,11 +30,11 @@ void wr_metrics_step(const char *workflow, const char *action, double seconds);
 
 /*
  * Records one round of a polling trigger (trigger kind, workflow): ok or failed, the Graph pages
- * it read, when it ended (Unix ms) and, failed, why (copied; for /readyz's detail). Polls that
- * never ran have no series.
+ * it read, how long it took (ms), when it ended (Unix ms) and, failed, why (copied; for
+ * /readyz's detail). Polls that never ran have no series.
  */
 void wr_metrics_poll(const char *trigger, const char *workflow, bool ok, uint64_t pages,
-                     int64_t at_ms, const char *error);
+                     int64_t took_ms, int64_t at_ms, const char *error);
 
 /* Sets the users a polling trigger knows and has not fired for yet (due later). */
 void wr_metrics_poll_pending(const char *trigger, const char *workflow, uint64_t n);
