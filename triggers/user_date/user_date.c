@@ -15,6 +15,7 @@
 #include "engine/base/strutil.h"
 #include "triggers/trigger.h"
 #include "triggers/user_date/due.h"
+#include "triggers/user_date/scope.h"
 
 static const struct wr_argspec user_date_args[] = {
     {.name = "attribute",
@@ -181,4 +182,7 @@ const struct wr_trigger_kind wr_trigger_user_date = {
     .args = user_date_args,
     .notes = user_date_notes,
     .validate = user_date_validate,
+    .user_select = wr_user_date_user_select,
+    .user_event = wr_user_date_user_event,
+    .scope = wr_user_date_scope,
 };
