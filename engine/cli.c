@@ -29,6 +29,7 @@
 #include "engine/base/log.h"
 #include "engine/exec/dryrun.h"
 #include "engine/base/secret.h"
+#include "engine/graph/directory.h"
 #include "engine/graph/graph.h"
 #include "engine/lua/lua_host.h"
 #include "engine/base/strutil.h"
@@ -54,6 +55,7 @@ static int cmd_retry(int argc, char **argv);
 static int cmd_cancel(int argc, char **argv);
 static int cmd_validate(int argc, char **argv);
 static int cmd_map(int argc, char **argv);
+static int cmd_scope(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const struct command commands[] = {
@@ -87,7 +89,8 @@ static const struct command commands[] = {
     {
         .name = "fire",
         .summary = "store an event for one workflow by hand, through the same path as webhooks",
-        .usage = "weir fire WORKFLOW --event FILE|- [-c weir.yaml] [--key KEY] [--dry-run]",
+        .usage = "weir fire WORKFLOW --event FILE|- | --user UPN|ID [-c weir.yaml] [--key KEY] "
+                 "[--dry-run]",
         .help =
             "Reads the event (JSON or YAML; - is standard input), evaluates WORKFLOW's `when:`\n"
             "on it and commits the event, and a run when it matches, to the journal —\n"
@@ -96,6 +99,11 @@ static const struct command commands[] = {
             "\n"
             "Options:\n"
             "  -e, --event FILE   the event\n"
+            "  -u, --user REF     instead of --event, for a workflow with a directory trigger\n"
+            "                     (user-date): read the user (object id, userPrincipalName,\n"
+            "                     mail or employeeId:VALUE) from Graph now and build the event\n"
+            "                     the trigger would, with \"on_demand\": true — a run for one\n"
+            "                     user now, whatever its date says\n"
             "  -k, --key KEY      an idempotency key: firing WORKFLOW twice with it stores\n"
             "                     one event (keys are per workflow: another workflow, or a\n"
             "                     webhook, may use the same key for its own event)\n"
@@ -150,6 +158,36 @@ static const struct command commands[] = {
                 "      --json         the run, its event and its steps as one JSON object\n"
                 "  -h, --help         this help",
         .run = cmd_show,
+    },
+    {
+        .name = "scope",
+        .summary = "preview whom a directory trigger would process and when; reads only",
+        .usage = "weir scope WORKFLOW [--days N] [-c weir.yaml] [--json]",
+        .help = "Reads the tenant the way WORKFLOW's trigger does and lists whom it would\n"
+                "process and when, without writing anything to Graph or to the journal (the\n"
+                "daemon need not be running, and may be).\n"
+                "\n"
+                "For a trigger on a date of each user: every user due from `catch_up` ago to\n"
+                "N days ahead, by due time, each with its STATE (\"due now\": due within the\n"
+                "catch-up window, the next poll fires it; \"later\": fires at its due time;\n"
+                "\"fired\": the journal says it already ran for this date; \"unreadable\": the\n"
+                "date does not read, DETAIL says why), its due time in the workflow's zone,\n"
+                "and the user. The query is the trigger's own advanced query.\n"
+                "\n"
+                "Works for workflows triggered by a kind with a preview (`weir help triggers`);\n"
+                "any other is refused. Graph is read with the credentials of weir.yaml through a\n"
+                "client that can send nothing but GETs.\n"
+                "\n"
+                "Options:\n"
+                "  -d, --days N       how far ahead to look, 1..366 days; default 7\n"
+                "  -c, --config FILE  weir.yaml (default ./weir.yaml)\n"
+                "      --json         the preview as JSON: workflow, trigger, summary, counts and\n"
+                "                     users [{id, userPrincipalName, displayName, state, date,\n"
+                "                     due (UTC), due_local, detail}]\n"
+                "  -h, --help         this help\n"
+                "\n"
+                "Exits 0 with the preview, 1 for a workflow without one, 3 when Graph fails.",
+        .run = cmd_scope,
     },
     {
         .name = "retry",
@@ -448,6 +486,35 @@ static int cmd_run(int argc, char **argv)
 }
 
 /*
+ * Reads the Graph credentials of cfg into *cred (cleared by the caller) and fills *go
+ * (borrowing cfg and cred) for a read-only client. Returns WR_EXIT_OK, or WR_EXIT_INVALID with
+ * what failed and why Graph is needed in d.
+ */
+static int read_graph_options(struct wr_config *cfg, struct wr_config_credentials *cred,
+                              struct wr_graph_options *go, const char *why, struct wr_diags *d)
+{
+    char err[WR_ERR_MAX];
+    if (wr_config_read_credentials(cfg, cred, err, sizeof(err)) != 0) {
+        wr_diags_add(d, NULL, 0, 0, NULL, "%s: %s (%s)", cred->failed ? cred->failed : "graph", err,
+                     why);
+        wr_config_credentials_clear(cred);
+        return WR_EXIT_INVALID;
+    }
+    *go = (struct wr_graph_options){
+        .authority = cfg->graph.authority,
+        .tenant = cfg->graph.tenant,
+        .client_id = cfg->graph.client_id,
+        .client_secret = cred->client_secret,
+        .client_certificate_pem = cred->certificate_pem,
+        .client_key_pem = cred->key_pem,
+        .base_url = cfg->graph.base_url,
+        .scope = cfg->graph.scope,
+        .read_only = true,
+    };
+    return WR_EXIT_OK;
+}
+
+/*
  * Runs wf on event without touching the tenant (engine/exec/dryrun.h): reads the credentials
  * (a dry run still signs in, for its lookups) and prints the report.
  */
@@ -456,26 +523,13 @@ static int fire_dry_run(struct wr_config *cfg, const struct wr_workflow *wf,
 {
     char err[WR_ERR_MAX];
     struct wr_config_credentials cred = {0};
-    if (wr_config_read_credentials(cfg, &cred, err, sizeof(err)) != 0) {
-        wr_diags_add(d, NULL, 0, 0, NULL,
-                     "%s: %s (a dry run still reads from Graph for its "
-                     "lookups)",
-                     cred.failed ? cred.failed : "graph", err);
-        wr_config_credentials_clear(&cred);
-        return WR_EXIT_INVALID;
+    struct wr_graph_options go;
+    int rc =
+        read_graph_options(cfg, &cred, &go, "a dry run still reads from Graph for its lookups", d);
+    if (rc != WR_EXIT_OK) {
+        return rc;
     }
-    struct wr_graph_options go = {
-        .authority = cfg->graph.authority,
-        .tenant = cfg->graph.tenant,
-        .client_id = cfg->graph.client_id,
-        .client_secret = cred.client_secret,
-        .client_certificate_pem = cred.certificate_pem,
-        .client_key_pem = cred.key_pem,
-        .base_url = cfg->graph.base_url,
-        .scope = cfg->graph.scope,
-        .read_only = true,
-    };
-    int rc = wr_dryrun(&go, wf, event, stdout, err, sizeof(err));
+    rc = wr_dryrun(&go, wf, event, stdout, err, sizeof(err));
     wr_config_credentials_clear(&cred);
     if (rc != 0) {
         if (err[0]) {
@@ -485,6 +539,152 @@ static int fire_dry_run(struct wr_config *cfg, const struct wr_workflow *wf,
     }
     return WR_EXIT_OK;
 }
+
+/* {====== reading the tenant: fire --user and scope ====== */
+
+/* The read-only Graph client and directory of a command that reads the tenant, as a dry run
+   makes them (wr_dryrun_directory), on a loop of its own. */
+struct tenant {
+    struct event_base *base;
+    struct wr_config_credentials cred;
+    struct wr_graph *g;
+    struct wr_directory *dir;
+};
+
+/* Opens t for cfg; WR_EXIT_OK, or an exit code with why in d. why says what Graph is for. */
+static int tenant_open(struct wr_config *cfg, struct tenant *t, const char *why, struct wr_diags *d)
+{
+    struct wr_graph_options go;
+    char err[WR_ERR_MAX];
+    memset(t, 0, sizeof(*t));
+    int rc = read_graph_options(cfg, &t->cred, &go, why, d);
+    if (rc != WR_EXIT_OK) {
+        return rc;
+    }
+    evthread_use_pthreads();
+    if (!(t->base = event_base_new())) {
+        wr_diags_add(d, NULL, 0, 0, NULL, "cannot create an event loop");
+        return WR_EXIT_RUNTIME;
+    }
+    if (!(t->dir = wr_dryrun_directory(t->base, &go, &t->g, err, sizeof(err)))) {
+        wr_diags_add(d, NULL, 0, 0, NULL, "graph: %s", err);
+        return WR_EXIT_INVALID;
+    }
+    return WR_EXIT_OK;
+}
+
+static void tenant_close(struct tenant *t)
+{
+    wr_graph_free(t->g); /* first: it drops the directory's pending callbacks */
+    wr_directory_free(t->dir);
+    if (t->base) {
+        event_base_free(t->base);
+    }
+    wr_config_credentials_clear(&t->cred);
+    memset(t, 0, sizeof(*t));
+}
+
+/* "Graph 404 Request_ResourceNotFound: MESSAGE (request-id R, client-request-id C)", or "". */
+static char *graph_part(const struct wr_graph_result *g)
+{
+    if (!g) {
+        return wr_xstrdup("");
+    }
+    char *ids = wr_graph_result_ids(g);
+    char *text = wr_xasprintf("Graph %ld %s: %s%s", g->status, g->error_code ? g->error_code : "?",
+                              g->error_message ? g->error_message : "", ids);
+    free(ids);
+    return text;
+}
+
+/* The names of the kinds that have the given slot, for messages, or "none yet" (static). */
+static const char *kinds_with(bool scope)
+{
+    static char buf[2][256];
+    char *out = buf[scope];
+    out[0] = '\0';
+    for (size_t i = 0; i < wr_trigger_count(); i++) {
+        const struct wr_trigger_kind *k = wr_trigger_at(i);
+        if (scope ? k->scope != NULL : (k->user_select && k->user_event)) {
+            size_t len = strlen(out);
+            snprintf(out + len, sizeof(buf[0]) - len, "%s%s", len ? ", " : "", k->name);
+        }
+    }
+    return out[0] ? out : "none yet";
+}
+
+struct user_wait {
+    struct event_base *base;
+    const struct wr_workflow *wf;
+    const char *ref;
+    struct json_object *event; /* owned: the on-demand event */
+    char *error;               /* owned: why there is none */
+};
+
+static void on_user(void *arg, const struct wr_directory_result *r)
+{
+    struct user_wait *w = arg;
+    char err[WR_ERR_MAX];
+    if (!r->ok) {
+        char *graph = graph_part(r->graph);
+        /* r->error names the user ("user 'x' not found"); Graph's answer follows it. */
+        char *what =
+            r->error ? wr_xstrdup(r->error) : wr_xasprintf("user %s cannot be read", w->ref);
+        w->error = wr_xasprintf("%s%s%s", what, graph[0] ? ": " : "", graph);
+        free(what);
+        free(graph);
+    } else if (!(w->event = w->wf->trigger->user_event(w->wf, r->object, err, sizeof(err)))) {
+        w->error = wr_xstrdup(err);
+    }
+    event_base_loopexit(w->base, NULL);
+}
+
+/*
+ * `fire --user REF`: reads the user through the directory (the kind's $select) and builds the
+ * on-demand event of wf for it into *event (owned). Returns WR_EXIT_OK, or an exit code with
+ * why in d.
+ */
+static int user_event(struct wr_config *cfg, const struct wr_workflow *wf, const char *ref,
+                      struct json_object **event, struct wr_diags *d)
+{
+    struct tenant t;
+    int rc = tenant_open(cfg, &t, "--user reads the user from Graph", d);
+    char *select = rc == WR_EXIT_OK ? wf->trigger->user_select(wf) : NULL;
+    struct user_wait w = {t.base, wf, ref, NULL, NULL};
+    if (rc != WR_EXIT_OK) {
+        goto out;
+    }
+    if (!select) {
+        wr_diags_add(d, NULL, 0, 0, NULL, "workflow %s: its trigger arguments do not read",
+                     wf->name);
+        rc = WR_EXIT_INVALID;
+        goto out;
+    }
+    if (wr_directory_user(t.dir, ref, select, on_user, &w) != 0) {
+        wr_diags_add(d, NULL, 0, 0, NULL,
+                     "--user '%s' is not a user reference (an object id, a userPrincipalName "
+                     "or mail, or employeeId:VALUE)",
+                     ref);
+        rc = WR_EXIT_INVALID;
+        goto out;
+    }
+    event_base_loop(t.base, EVLOOP_NO_EXIT_ON_EMPTY);
+    if (!w.event) {
+        wr_diags_add(d, NULL, 0, 0, NULL, "%s", w.error ? w.error : "the user was not read");
+        rc = WR_EXIT_RUNTIME;
+        goto out;
+    }
+    *event = w.event;
+    w.event = NULL;
+out:
+    free(select);
+    free(w.error);
+    json_object_put(w.event);
+    tenant_close(&t);
+    return rc;
+}
+
+/* }====== */
 
 struct fire_wait {
     struct event_base *base;
@@ -509,15 +709,49 @@ static void on_fired(void *arg, const struct wr_ingest_result *res)
     event_base_loopexit(w->base, NULL);
 }
 
+/*
+ * Loads config_path into *cfg and its workflows into *set (both owned by the caller, also on
+ * failure), and checks that one is named name (a suggestion when not). Returns 0, or -1 with
+ * why in d.
+ */
+static int load_workflow(const char *config_path, const char *name, struct wr_config **cfg,
+                         struct wr_workflow_set **set, struct wr_diags *d)
+{
+    if (wr_config_load(config_path, cfg, d) != 0) {
+        return -1;
+    }
+    wr_lua_set_defaults(&(*cfg)->lua_limits);
+    const char *dir = (*cfg)->workflows;
+    if (wr_workflow_set_load(&dir, 1, (*cfg)->dir, (*cfg)->env_allow, set, d) != 0) {
+        return -1;
+    }
+    if (!wr_workflow_set_find(*set, name)) {
+        const char **names = wr_xcalloc((*set)->count + 1, sizeof(*names));
+        for (size_t i = 0; i < (*set)->count; i++) {
+            names[i] = (*set)->items[i]->name;
+        }
+        const char *sug = wr_suggest(name, names);
+        wr_diags_add(d, NULL, 0, 0, NULL, "no workflow named '%s'%s%s%s", name,
+                     sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
+        free(names);
+        return -1;
+    }
+    return 0;
+}
+
 static int cmd_fire(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"event", required_argument, NULL, 'e'}, {"key", required_argument, NULL, 'k'},
-        {"dry-run", no_argument, NULL, 'n'},     {"config", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},        {0},
+        {"event", required_argument, NULL, 'e'},
+        {"key", required_argument, NULL, 'k'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"config", required_argument, NULL, 'c'},
+        {"user", required_argument, NULL, 'u'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
     };
     const struct command *self = find_command("fire");
-    const char *config_path = "weir.yaml", *event_path = NULL, *key = NULL;
+    const char *config_path = "weir.yaml", *event_path = NULL, *key = NULL, *user = NULL;
     struct wr_diags d = {0};
     struct wr_config *cfg = NULL;
     struct wr_workflow_set *set = NULL;
@@ -531,10 +765,13 @@ static int cmd_fire(int argc, char **argv)
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "e:k:nc:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "e:k:nc:u:h", opts, NULL)) != -1) {
         switch (c) {
         case 'e':
             event_path = optarg;
+            break;
+        case 'u':
+            user = optarg;
             break;
         case 'k':
             key = optarg;
@@ -556,31 +793,30 @@ static int cmd_fire(int argc, char **argv)
     if (optind != argc - 1) {
         return usage_error("fire: give exactly one WORKFLOW name%s", "", self);
     }
-    if (!event_path) {
-        return usage_error("fire: --event FILE is required%s", "", self);
+    if (event_path && user) {
+        return usage_error("fire: --event and --user exclude each other%s", "", self);
+    }
+    if (!event_path && !user) {
+        return usage_error("fire: --event FILE or --user UPN|ID is required%s", "", self);
     }
     const char *name = argv[optind];
-    if (wr_config_load(config_path, &cfg, &d) != 0) {
-        goto out;
-    }
-    wr_lua_set_defaults(&cfg->lua_limits);
-    const char *dir = cfg->workflows;
-    if (wr_workflow_set_load(&dir, 1, cfg->dir, cfg->env_allow, &set, &d) != 0) {
+    if (load_workflow(config_path, name, &cfg, &set, &d) != 0) {
         goto out;
     }
     const struct wr_workflow *wf = wr_workflow_set_find(set, name);
-    if (!wf) {
-        const char **names = wr_xcalloc(set->count + 1, sizeof(*names));
-        for (size_t i = 0; i < set->count; i++) {
-            names[i] = set->items[i]->name;
-        }
-        const char *sug = wr_suggest(name, names);
-        wr_diags_add(&d, NULL, 0, 0, NULL, "no workflow named '%s'%s%s%s", name,
-                     sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
-        free(names);
+    if (user && !(wf->trigger->user_select && wf->trigger->user_event)) {
+        wr_diags_add(&d, NULL, 0, 0, NULL,
+                     "workflow '%s' is triggered by %s, which has no user events: --user works "
+                     "for workflows triggered by %s",
+                     name, wf->trigger->name, kinds_with(false));
         goto out;
     }
-    if (read_event(event_path, &event, &d) != 0) {
+    if (user) {
+        if ((rc = user_event(cfg, wf, user, &event, &d)) != WR_EXIT_OK) {
+            goto out;
+        }
+        rc = WR_EXIT_INVALID;
+    } else if (read_event(event_path, &event, &d) != 0) {
         goto out;
     }
     if (dry_run) {
@@ -1024,6 +1260,194 @@ static int cmd_cancel(int argc, char **argv)
     }
     json_object_put(after);
     history_close(&h);
+    return rc;
+}
+
+/* }====== */
+
+/* {====== scope ====== */
+
+struct scope_wait {
+    struct event_base *base;
+    struct json_object *preview; /* owned copy */
+    char *error;                 /* owned */
+};
+
+static void on_scope(void *arg, struct json_object *preview, const char *error)
+{
+    struct scope_wait *w = arg;
+    if (preview) {
+        json_object_deep_copy(preview, &w->preview, NULL);
+    } else {
+        w->error = wr_xstrdup(error ? error : "the preview failed");
+    }
+    event_base_loopexit(w->base, NULL);
+}
+
+/* Adds s padded to width columns (bytes; UTF-8 continuation bytes not counted). */
+static void pad_cell(struct wr_buf *b, const char *s, size_t width)
+{
+    size_t cols = 0;
+    for (const char *p = s; *p; p++) {
+        cols += ((unsigned char)*p & 0xC0) != 0x80;
+    }
+    wr_buf_add(b, s);
+    for (; cols < width; cols++) {
+        wr_buf_addc(b, ' ');
+    }
+}
+
+/* The preview as text: its summary, then STATE, DUE (local), USER, NAME, DETAIL per user. */
+static void print_scope(struct json_object *p)
+{
+    static const char *const keys[] = {"state", "due_local", "userPrincipalName", "displayName",
+                                       "detail"};
+    struct json_object *users = NULL;
+    size_t widths[5] = {0};
+    const char *zone = member_str(p, "zone");
+    char *due_head = wr_xasprintf("DUE (%s)", zone ? zone : "local");
+    const char *heads[5] = {"STATE", due_head, "USER", "NAME", "DETAIL"};
+
+    printf("%s %s: %s\n", member_str(p, "trigger") ? member_str(p, "trigger") : "?",
+           member_str(p, "workflow") ? member_str(p, "workflow") : "?",
+           member_str(p, "summary") ? member_str(p, "summary") : "");
+    if (!json_object_object_get_ex(p, "users", &users) ||
+        !json_object_is_type(users, json_type_array) || json_object_array_length(users) == 0) {
+        free(due_head);
+        return;
+    }
+    size_t n = json_object_array_length(users);
+    for (int c = 0; c < 5; c++) {
+        widths[c] = strlen(heads[c]);
+        for (size_t i = 0; i < n; i++) {
+            const char *v = member_str(json_object_array_get_idx(users, i), keys[c]);
+            size_t len = v ? strlen(v) : 1;
+            widths[c] = len > widths[c] ? len : widths[c];
+        }
+    }
+    struct wr_buf b = {0};
+    wr_buf_addc(&b, '\n');
+    for (size_t r = 0; r <= n; r++) {
+        struct wr_buf line = {0};
+        for (int c = 0; c < 5; c++) {
+            const char *v =
+                r == 0 ? heads[c] : member_str(json_object_array_get_idx(users, r - 1), keys[c]);
+            pad_cell(&line, v ? v : "-", c < 4 ? widths[c] + 2 : 0);
+        }
+        while (line.len > 0 && line.data[line.len - 1] == ' ') {
+            line.data[--line.len] = '\0';
+        }
+        wr_buf_addf(&b, "%s\n", wr_buf_str(&line));
+        wr_buf_free(&line);
+    }
+    fputs(wr_buf_str(&b), stdout);
+    wr_buf_free(&b);
+    free(due_head);
+}
+
+static int cmd_scope(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"days", required_argument, NULL, 'd'},
+        {"config", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const struct command *self = find_command("scope");
+    const char *config_path = "weir.yaml";
+    struct wr_diags d = {0};
+    struct wr_config *cfg = NULL;
+    struct wr_workflow_set *set = NULL;
+    struct tenant t = {0};
+    struct scope_wait w = {0};
+    char err[WR_ERR_MAX];
+    bool json = false;
+    long days = 7;
+    int c, rc = WR_EXIT_INVALID;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "d:c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': {
+            char *end = NULL;
+            days = strtol(optarg, &end, 10);
+            if (!*optarg || *end || days < 1 || days > 366) {
+                return usage_error("scope: --days takes a whole number of days from 1 to 366, "
+                                   "not '%s'",
+                                   optarg, self);
+            }
+            break;
+        }
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            printf("usage: %s\n\n%s\n", self->usage, self->help);
+            return WR_EXIT_OK;
+        default:
+            return usage_error("scope: unknown option or missing value '%s'", argv[optind - 1],
+                               self);
+        }
+    }
+    if (optind != argc - 1) {
+        return usage_error("scope: give exactly one WORKFLOW name%s", "", self);
+    }
+    const char *name = argv[optind];
+    if (load_workflow(config_path, name, &cfg, &set, &d) != 0) {
+        goto out;
+    }
+    const struct wr_workflow *wf = wr_workflow_set_find(set, name);
+    if (!wf->trigger->scope) {
+        wr_diags_add(&d, NULL, 0, 0, NULL,
+                     "workflow '%s' is triggered by %s: nothing to preview; scope works for "
+                     "workflows triggered by %s",
+                     name, wf->trigger->name, kinds_with(true));
+        goto out;
+    }
+    if ((rc = tenant_open(cfg, &t, "scope reads the users from Graph", &d)) != WR_EXIT_OK) {
+        goto out;
+    }
+    /* Read-only: Graph through the read-only client, the journal through its own reader. */
+    struct wr_trigger_env env = {
+        .base = t.base,
+        .base_dir = cfg->dir,
+        .state_path = cfg->state,
+        .graph = t.g,
+        .dir = t.dir,
+    };
+    w.base = t.base;
+    if (wf->trigger->scope(&env, wf, (int)days, wr_clock_wall_ms(), on_scope, &w, err,
+                           sizeof(err)) != 0) {
+        wr_diags_add(&d, NULL, 0, 0, NULL, "scope of %s: %s", name, err);
+        rc = WR_EXIT_RUNTIME;
+        goto out;
+    }
+    event_base_loop(t.base, EVLOOP_NO_EXIT_ON_EMPTY);
+    if (!w.preview) {
+        wr_diags_add(&d, NULL, 0, 0, NULL, "scope of %s: %s", name,
+                     w.error ? w.error : "no answer");
+        rc = WR_EXIT_RUNTIME;
+        goto out;
+    }
+    if (json) {
+        print_json(w.preview);
+    } else {
+        print_scope(w.preview);
+    }
+    rc = WR_EXIT_OK;
+out:
+    wr_diags_print(&d, stderr);
+    wr_diags_clear(&d);
+    json_object_put(w.preview);
+    free(w.error);
+    tenant_close(&t);
+    wr_workflow_set_free(set);
+    wr_config_free(cfg);
     return rc;
 }
 

@@ -151,6 +151,26 @@ static void print_report(struct sqlite3 *db, const struct wr_workflow *wf, FILE 
     wr_runstate_each_row(db, print_step, &r);
 }
 
+struct wr_directory *wr_dryrun_directory(struct event_base *base,
+                                         const struct wr_graph_options *graph, struct wr_graph **g,
+                                         char *err, size_t errlen)
+{
+    struct wr_graph_options go = *graph;
+    go.read_only = true; /* the second guard: nothing but GETs can leave */
+    *g = wr_graph_new(base, &go, err, errlen);
+    if (!*g) {
+        return NULL;
+    }
+    struct wr_directory_options dopt = {.base_url = go.base_url};
+    struct wr_directory *dir = wr_directory_new(base, *g, &dopt);
+    if (!dir) {
+        snprintf(err, errlen, "graph.base_url is missing");
+        wr_graph_free(*g);
+        *g = NULL;
+    }
+    return dir;
+}
+
 int wr_dryrun(const struct wr_graph_options *graph, const struct wr_workflow *wf,
               struct json_object *event, FILE *out, char *err, size_t errlen)
 {
@@ -174,11 +194,7 @@ int wr_dryrun(const struct wr_graph_options *graph, const struct wr_workflow *wf
     if (!journal) {
         goto out;
     }
-    struct wr_graph_options go = *graph;
-    go.read_only = true; /* the second guard: nothing but GETs can leave */
-    g = wr_graph_new(dr.base, &go, err, errlen);
-    struct wr_directory_options dopt = {.base_url = go.base_url};
-    dir = g ? wr_directory_new(dr.base, g, &dopt) : NULL;
+    dir = wr_dryrun_directory(dr.base, graph, &g, err, errlen);
     struct wr_workflow_set one = {(struct wr_workflow **)&wf, 1};
     struct wr_runner_options ro = {.dry_run = true, .poll_ms = 50};
     dr.runner = dir ? wr_runner_new(dr.base, journal, state, &one, g, dir, &ro, err, errlen) : NULL;

@@ -14,7 +14,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
+struct event_base;
 struct json_object;
+struct wr_directory;
+struct wr_graph;
 struct wr_graph_options;
 struct wr_workflow;
 
@@ -30,5 +33,16 @@ struct wr_workflow;
  */
 int wr_dryrun(const struct wr_graph_options *graph, const struct wr_workflow *wf,
               struct json_object *event, FILE *out, char *err, size_t errlen);
+
+/*
+ * The read-only Graph client a dry run reads with (read_only forced on: nothing but GETs can
+ * leave), made from graph (borrowed) on base, and a directory on it: the set-up of wr_dryrun,
+ * for the other commands that only read the tenant (`weir fire --user`, `weir scope`).
+ * Returns the directory (owned; free it after *g, which is owned too), or NULL with why in
+ * err and *g NULL.
+ */
+struct wr_directory *wr_dryrun_directory(struct event_base *base,
+                                         const struct wr_graph_options *graph, struct wr_graph **g,
+                                         char *err, size_t errlen);
 
 #endif

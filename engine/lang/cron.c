@@ -2,8 +2,8 @@
  * cron — cron expression parsing, next-firing computation and a small TZif reader; see cron.h
  * for the syntax and the daylight saving rule.
  *
- * The time zone code is deliberately minimal: it knows a zone's UTC offset at any instant
- * (transition table plus the POSIX TZ footer rule) and nothing else — no abbreviations, no
+ * The time zone code is deliberately minimal: it knows a zone's UTC offset and abbreviation at
+ * any instant (transition table plus the POSIX TZ footer rule) and nothing else — no
  * leap seconds, no strftime. It never calls tzset() or reads TZ, so it is thread-safe. It is not
  * a general date library either: the calendar is proleptic Gregorian, seconds since 1970 counted
  * without leap seconds, and results are bounded to the years 1 to 9993.
@@ -440,10 +440,12 @@ struct wr_tz {
     int64_t *trans;      /* transition instants, ascending */
     uint8_t *trans_type; /* type index in effect from each transition */
     size_t ntypes;
-    int32_t *type_off; /* UT offset of each type */
-    bool has_rule;     /* the footer rule covers instants from the last transition on */
+    int32_t *type_off;                 /* UT offset of each type */
+    char (*type_abbr)[WR_TZ_ABBR_MAX]; /* abbreviation of each type ("CET"), "" if none */
+    bool has_rule; /* the footer rule covers instants from the last transition on */
     bool rule_has_dst;
     int32_t std_off, dst_off;
+    char std_abbr[WR_TZ_ABBR_MAX], dst_abbr[WR_TZ_ABBR_MAX]; /* the footer's names */
     struct tz_rule_date dst_start, dst_end;
 };
 
@@ -487,18 +489,32 @@ static const char *parse_hms(const char *p, int max_hours, int32_t *secs)
     return p;
 }
 
-/* Skips a zone abbreviation: letters, or anything in <...>. */
-static const char *skip_tz_name(const char *p)
+/* Copies n bytes of a zone abbreviation into out (WR_TZ_ABBR_MAX bytes), cut to fit. */
+static void copy_abbr(char *out, const char *s, size_t n)
+{
+    n = n < WR_TZ_ABBR_MAX - 1 ? n : WR_TZ_ABBR_MAX - 1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
+/* Skips a zone abbreviation: letters, or anything in <...>; copies it (without the <>) into
+   name (WR_TZ_ABBR_MAX bytes). */
+static const char *skip_tz_name(const char *p, char *name)
 {
     const char *start = p;
 
     if (*p == '<') {
         const char *close = strchr(p, '>');
-        return close && close > p + 1 ? close + 1 : NULL;
+        if (close && close > p + 1) {
+            copy_abbr(name, p + 1, (size_t)(close - p - 1));
+            return close + 1;
+        }
+        return NULL;
     }
     while (is_alpha(*p)) {
         p++;
     }
+    copy_abbr(name, start, (size_t)(p - start));
     return p - start >= 3 ? p : NULL;
 }
 
@@ -555,7 +571,7 @@ static const char *parse_rule_date(const char *p, struct tz_rule_date *rd)
 /* Parses a TZif footer (a POSIX TZ string such as "CET-1CEST,M3.5.0,M10.5.0/3") into tz. */
 static bool parse_tz_rule(const char *s, struct wr_tz *tz)
 {
-    const char *p = skip_tz_name(s);
+    const char *p = skip_tz_name(s, tz->std_abbr);
     int32_t off;
 
     if (!p || !(p = parse_hms(p, 24, &off))) {
@@ -568,7 +584,7 @@ static bool parse_tz_rule(const char *s, struct wr_tz *tz)
     if (*p == '\0') {
         return true;
     }
-    if (!(p = skip_tz_name(p))) {
+    if (!(p = skip_tz_name(p, tz->dst_abbr))) {
         return false;
     }
     tz->dst_off = tz->std_off + 3600;
@@ -610,14 +626,15 @@ static int64_t rule_date_local(const struct tz_rule_date *rd, int64_t y)
     return days * SECS_PER_DAY + rd->time;
 }
 
-static int32_t rule_offset(const struct wr_tz *tz, int64_t t)
+/* Whether the footer rule has daylight time at t. */
+static bool rule_is_dst(const struct wr_tz *tz, int64_t t)
 {
     int64_t y, start, end;
     int m, d;
     bool dst;
 
     if (!tz->rule_has_dst) {
-        return tz->std_off;
+        return false;
     }
     civil_from_days(floor_div(t + tz->std_off, SECS_PER_DAY), &y, &m, &d);
     /* The start is given in standard time, the end in daylight time. */
@@ -629,28 +646,36 @@ static int32_t rule_offset(const struct wr_tz *tz, int64_t t)
         /* Southern hemisphere: daylight time spans the new year. */
         dst = !(t >= end && t < start);
     }
-    return dst ? tz->dst_off : tz->std_off;
+    return dst;
 }
 
-int32_t wr_tz_offset(const struct wr_tz *tz, int64_t t)
+/* The time type in effect at t (clamped), or -1 when the footer rule applies (*dst then says
+   whether it has daylight time). */
+static int type_at(const struct wr_tz *tz, int64_t t, bool *dst)
 {
     /* Beyond a million years either way nothing changes; clamping keeps the arithmetic safe. */
     const int64_t far = (int64_t)1000000 * 366 * SECS_PER_DAY;
     size_t lo, hi;
 
-    if (!tz) {
-        return 0;
-    }
     t = t < -far ? -far : t > far ? far : t;
+    *dst = false;
     if (tz->ntrans == 0) {
         /* RFC 8536: without transitions the footer rules, else time type 0. */
-        return tz->has_rule ? rule_offset(tz, t) : (tz->ntypes ? tz->type_off[0] : 0);
+        if (tz->has_rule) {
+            *dst = rule_is_dst(tz, t);
+            return -1;
+        }
+        return 0;
     }
     if (t < tz->trans[0]) {
-        return tz->type_off[0];
+        return 0;
     }
     if (t >= tz->trans[tz->ntrans - 1]) {
-        return tz->has_rule ? rule_offset(tz, t) : tz->type_off[tz->trans_type[tz->ntrans - 1]];
+        if (tz->has_rule) {
+            *dst = rule_is_dst(tz, t);
+            return -1;
+        }
+        return tz->trans_type[tz->ntrans - 1];
     }
     /* The last transition at or before t: trans[lo] <= t < trans[hi]. */
     lo = 0;
@@ -663,7 +688,33 @@ int32_t wr_tz_offset(const struct wr_tz *tz, int64_t t)
             hi = mid;
         }
     }
-    return tz->type_off[tz->trans_type[lo]];
+    return tz->trans_type[lo];
+}
+
+int32_t wr_tz_offset(const struct wr_tz *tz, int64_t t)
+{
+    bool dst;
+    if (!tz) {
+        return 0;
+    }
+    int type = type_at(tz, t, &dst);
+    if (type < 0) {
+        return dst ? tz->dst_off : tz->std_off;
+    }
+    return tz->ntypes ? tz->type_off[type] : 0;
+}
+
+const char *wr_tz_abbr(const struct wr_tz *tz, int64_t t)
+{
+    bool dst;
+    if (!tz) {
+        return "UTC";
+    }
+    int type = type_at(tz, t, &dst);
+    if (type < 0) {
+        return dst ? tz->dst_abbr : tz->std_abbr;
+    }
+    return tz->ntypes ? tz->type_abbr[type] : "";
 }
 
 /*
@@ -715,6 +766,7 @@ static struct wr_tz *tzif_decode(const unsigned char *data, size_t len)
     tz->trans = wr_xcalloc(tz->ntrans ? tz->ntrans : 1, sizeof(*tz->trans));
     tz->trans_type = wr_xcalloc(tz->ntrans ? tz->ntrans : 1, 1);
     tz->type_off = wr_xcalloc(tz->ntypes, sizeof(*tz->type_off));
+    tz->type_abbr = wr_xcalloc(tz->ntypes, sizeof(*tz->type_abbr));
     p += 44;
     for (size_t i = 0; i < tz->ntrans; i++, p += tsize) {
         tz->trans[i] = tsize == 8 ? be64(p) : (int64_t)(int32_t)be32(p);
@@ -728,6 +780,7 @@ static struct wr_tz *tzif_decode(const unsigned char *data, size_t len)
         }
         tz->trans_type[i] = *p;
     }
+    const unsigned char *types = p, *chars = p + tz->ntypes * 6;
     for (size_t i = 0; i < tz->ntypes; i++, p += 6) {
         int32_t off = (int32_t)be32(p);
         /* Real offsets stay within a day; anything else is a damaged file. */
@@ -735,6 +788,16 @@ static struct wr_tz *tzif_decode(const unsigned char *data, size_t len)
             goto err;
         }
         tz->type_off[i] = off;
+    }
+    for (size_t i = 0; i < tz->ntypes; i++) {
+        /* The designation index points into the NUL-separated abbreviations; one that points
+           outside leaves the type without a name. */
+        size_t at = types[6 * i + 5];
+        if (at < cnt[5]) {
+            const unsigned char *nul = memchr(chars + at, '\0', cnt[5] - at);
+            copy_abbr(tz->type_abbr[i], (const char *)chars + at,
+                      nul ? (size_t)(nul - (chars + at)) : cnt[5] - at);
+        }
     }
     p += cnt[5] + cnt[2] * (tsize + 4) + cnt[1] + cnt[0];
 
@@ -763,6 +826,7 @@ void wr_tz_free(struct wr_tz *tz)
     free(tz->trans);
     free(tz->trans_type);
     free(tz->type_off);
+    free(tz->type_abbr);
     free(tz);
 }
 
@@ -897,6 +961,7 @@ struct wr_tz *wr_tz_load(const char *name, char *err, size_t errlen)
         /* Always available, even on a system without tzdata. */
         tz = wr_xcalloc(1, sizeof(*tz));
         tz->has_rule = true;
+        memcpy(tz->std_abbr, "UTC", 4);
         return tz;
     }
     if (check_zone_name(name, err, errlen) != 0) {

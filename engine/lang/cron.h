@@ -98,6 +98,13 @@ void wr_tz_free(struct wr_tz *tz);
 /* The zone's offset from UTC in seconds (east positive) at the UTC instant t; tz NULL is UTC. */
 int32_t wr_tz_offset(const struct wr_tz *tz, int64_t t);
 
+/* Room for a zone abbreviation with its NUL: POSIX allows 3 to 6 characters, TZif a few more. */
+#define WR_TZ_ABBR_MAX 16
+
+/* The zone's abbreviation at the UTC instant t ("CET", "CEST", "-03" for zones without a name,
+   "" when the file names none): borrowed from tz (static "UTC" when tz is NULL). */
+const char *wr_tz_abbr(const struct wr_tz *tz, int64_t t);
+
 /*
  * The UTC instant (epoch seconds) at which the wall-clock time `wall` (local seconds since
  * 1970-01-01T00:00 local, i.e. days * 86400 + seconds into the day) first happens in tz (NULL

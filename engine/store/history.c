@@ -26,6 +26,20 @@
 #define SHORT_ID_MIN 17
 
 /*
+ * What started a run, from its event: the event's source ("webhook /hooks/hr", "user-date
+ * onboard", "manual") and its user — body.user when that is a string, else
+ * body.user.userPrincipalName or body.user.id — cut to 256 characters (a body that is not JSON
+ * has none).
+ */
+#define TRIGGER_COLUMNS                                                                            \
+    "(SELECT source FROM events AS e WHERE e.id = runs.event_id), "                                \
+    "(SELECT CASE WHEN json_valid(e.body) THEN CASE json_type(e.body, '$.user') "                  \
+    "WHEN 'text' THEN substr(json_extract(e.body, '$.user'), 1, 256) "                             \
+    "WHEN 'object' THEN substr(coalesce(json_extract(e.body, '$.user.userPrincipalName'), "        \
+    "json_extract(e.body, '$.user.id')), 1, 256) END END "                                         \
+    "FROM events AS e WHERE e.id = runs.event_id)"
+
+/*
  * The run columns read_run() takes, with `concurrency_key` and `error` read as their first
  * bytes and their length (a text that may be long is never read whole into an answer): a
  * printf format taking those two caps plus one, twice each.
@@ -34,7 +48,7 @@
     "id, workflow, workflow_hash, status, event_id, "                                              \
     "substr(CAST(concurrency_key AS BLOB), 1, %zu), length(CAST(concurrency_key AS BLOB)), "       \
     "created_at, updated_at, next_at, "                                                            \
-    "substr(CAST(error AS BLOB), 1, %zu), length(CAST(error AS BLOB))"
+    "substr(CAST(error AS BLOB), 1, %zu), length(CAST(error AS BLOB)), " TRIGGER_COLUMNS
 
 /* The columns of a step's error, capped the same way, for "SELECT ... FROM steps". */
 #define STEP_ERROR_COLUMNS "substr(CAST(error AS BLOB), 1, %zu), length(CAST(error AS BLOB))"
@@ -170,6 +184,8 @@ static struct json_object *run_from_row(sqlite3_stmt *st, size_t key_max, size_t
     json_object_object_add(run, "updated_at", col_int(st, 8));
     json_object_object_add(run, "next_at", col_int(st, 9));
     json_object_object_add(run, "error", col_capped(st, 10, error_max));
+    json_object_object_add(run, "trigger", col_text(st, 12));
+    json_object_object_add(run, "user", col_text(st, 13));
     return run;
 }
 
@@ -1013,7 +1029,18 @@ static void add_step_name(struct wr_buf *b, struct json_object *step, bool with_
     }
 }
 
-enum { COL_RUN, COL_WORKFLOW, COL_STATUS, COL_STARTED, COL_DURATION, COL_STEP, COL_ERROR, NCOLS };
+enum {
+    COL_RUN,
+    COL_WORKFLOW,
+    COL_STATUS,
+    COL_TRIGGER,
+    COL_USER,
+    COL_STARTED,
+    COL_DURATION,
+    COL_STEP,
+    COL_ERROR,
+    NCOLS
+};
 _Static_assert(COL_ERROR == sizeof(((struct wr_history_table *)0)->widths) / sizeof(size_t),
                "wr_history_table.widths holds the columns before ERROR");
 
@@ -1025,8 +1052,8 @@ _Static_assert(COL_ERROR == sizeof(((struct wr_history_table *)0)->widths) / siz
 /* The table's cells, header row first: n + 1 rows of NCOLS owned strings. */
 static char **table_cells(struct json_object *runs, size_t n, int64_t now)
 {
-    static const char *const heads[NCOLS] = {"RUN",      "WORKFLOW", "STATUS", "STARTED",
-                                             "DURATION", "STEP",     "ERROR"};
+    static const char *const heads[NCOLS] = {"RUN",     "WORKFLOW", "STATUS", "TRIGGER", "USER",
+                                             "STARTED", "DURATION", "STEP",   "ERROR"};
     char **cells = wr_xcalloc((n + 1) * NCOLS, sizeof(*cells));
 
     for (int c = 0; c < NCOLS; c++) {
@@ -1044,6 +1071,11 @@ static char **table_cells(struct json_object *runs, size_t n, int64_t now)
         row[COL_RUN] = wr_xstrdup(short_id ? short_id : id ? id : "?");
         row[COL_WORKFLOW] = wr_xstrdup(workflow ? workflow : "?");
         row[COL_STATUS] = wr_xstrdup(status ? status : "?");
+        /* The kind: the source's first word ("webhook /hooks/hr" is a webhook; a source
+           written "kind:rest" is cut at the colon). */
+        const char *source = get_str(run, "trigger"), *user = get_str(run, "user");
+        row[COL_TRIGGER] = source ? wr_xstrndup(source, strcspn(source, " :")) : wr_xstrdup("-");
+        row[COL_USER] = wr_xstrdup(user && *user ? user : "-");
         row[COL_STARTED] = wr_xstrdup(local_time(created, false, buf, sizeof(buf)));
         row[COL_DURATION] = wr_xstrdup(human_duration(end - created, buf, sizeof(buf)));
         struct wr_buf s = {0}, name = {0};
@@ -1088,7 +1120,8 @@ static void table_layout(struct wr_history_table *t, char **cells, size_t n)
         used += t->widths[c] + GAP;
     }
     /* ERROR gets what is left of the width. When that is too little to read, STEP and then
-       WORKFLOW give up columns (their cells are cut with "…"), down to MIN_CUT_COLS each.
+       USER and then WORKFLOW give up columns (their cells are cut with "…"), down to
+       MIN_CUT_COLS each.
        Without any error to show, ERROR only needs its heading. */
     size_t error_need = text_cols("ERROR");
     for (size_t r = 1; r <= n; r++) {
@@ -1098,8 +1131,11 @@ static void table_layout(struct wr_history_table *t, char **cells, size_t n)
     error_need = error_need < MIN_ERROR_COLS ? error_need : MIN_ERROR_COLS;
     size_t limit = t->width > 0 ? (size_t)t->width : SIZE_MAX / 2;
     while (used + error_need > limit &&
-           (t->widths[COL_STEP] > MIN_CUT_COLS || t->widths[COL_WORKFLOW] > MIN_CUT_COLS)) {
-        t->widths[t->widths[COL_STEP] > MIN_CUT_COLS ? COL_STEP : COL_WORKFLOW]--;
+           (t->widths[COL_STEP] > MIN_CUT_COLS || t->widths[COL_USER] > MIN_CUT_COLS ||
+            t->widths[COL_WORKFLOW] > MIN_CUT_COLS)) {
+        t->widths[t->widths[COL_STEP] > MIN_CUT_COLS   ? COL_STEP
+                  : t->widths[COL_USER] > MIN_CUT_COLS ? COL_USER
+                                                       : COL_WORKFLOW]--;
         used--;
     }
     t->room = used + MIN_ERROR_COLS > limit ? MIN_ERROR_COLS : limit - used;
@@ -1120,7 +1156,7 @@ char *wr_history_format_table_page(struct wr_history_table *t, struct json_objec
         for (int c = 0; c < COL_ERROR; c++) {
             /* Only the flexible columns are cut; a wider cell of a later page (a longer short
                id) pushes its line right rather than losing characters. */
-            bool flexible = c == COL_STEP || c == COL_WORKFLOW;
+            bool flexible = c == COL_STEP || c == COL_WORKFLOW || c == COL_USER;
             add_first_line(&cell, cells[r * NCOLS + c], flexible ? t->widths[c] : SIZE_MAX / 2);
             add_padded(&line, wr_buf_str(&cell), t->widths[c] + GAP);
             wr_buf_free(&cell);

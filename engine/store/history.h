@@ -61,19 +61,21 @@ bool wr_history_cursor_valid(const char *cursor);
 /*
  * Lists one page of the runs matching f, newest first (by created_at, then id), into *out: an
  * owned JSON array of run summaries {id, short_id, workflow, workflow_hash, status, event_id,
- * concurrency_key, created_at, updated_at, next_at, error, steps_recorded, last_step}, at most
- * WR_HISTORY_MAX_LIMIT of them; error and concurrency_key (and last_step's error) are cut to
- * WR_HISTORY_SUMMARY_MAX bytes, so a page's size is bounded whatever the store holds; a
- * failed run whose error is its step's (see wr_history_show) shows that step's. When more runs
- * match, next (nextlen bytes; may be NULL with nextlen 0) receives the cursor that continues
- * after this page, else "". An unparsable f->cursor is WR_HISTORY_ENOTFOUND. short_id is the
- * shortest prefix of id, but at least 17 characters ("run_" and the creation millisecond, so it
- * stays unique as runs are added), that no other run in the store shares. last_step is the step the
- * run reached, as {idx, step_id, status, error}, or null when no step row exists: among the
- * workflow's `steps` (idx < 1000) the first one not finished (pending, running, retrying,
- * waiting), else the furthest one; among the `on_error` steps the same way only when no main
- * step row exists. A failed run thus shows the step that failed, not its on_error handler.
- * Returns 0, or WR_HISTORY_EDB with err set and *out NULL.
+ * concurrency_key, created_at, updated_at, next_at, error, trigger, user, steps_recorded,
+ * last_step}, at most WR_HISTORY_MAX_LIMIT of them; trigger is the event's source ("webhook
+ * /hooks/hr", "user-date onboard", "manual") and user the event's user (body.user when a
+ * string, else body.user.userPrincipalName or .id), each null when there is none; error and
+ * concurrency_key (and last_step's error) are cut to WR_HISTORY_SUMMARY_MAX bytes, so a page's size
+ * is bounded whatever the store holds; a failed run whose error is its step's (see wr_history_show)
+ * shows that step's. When more runs match, next (nextlen bytes; may be NULL with nextlen 0)
+ * receives the cursor that continues after this page, else "". An unparsable f->cursor is
+ * WR_HISTORY_ENOTFOUND. short_id is the shortest prefix of id, but at least 17 characters ("run_"
+ * and the creation millisecond, so it stays unique as runs are added), that no other run in the
+ * store shares. last_step is the step the run reached, as {idx, step_id, status, error}, or null
+ * when no step row exists: among the workflow's `steps` (idx < 1000) the first one not finished
+ * (pending, running, retrying, waiting), else the furthest one; among the `on_error` steps the same
+ * way only when no main step row exists. A failed run thus shows the step that failed, not its
+ * on_error handler. Returns 0, or WR_HISTORY_EDB with err set and *out NULL.
  */
 int wr_history_list_page(struct sqlite3 *db, const struct wr_history_filter *f, int64_t now,
                          struct json_object **out, char *next, size_t nextlen, char *err,
@@ -163,11 +165,13 @@ void wr_history_annotate(struct json_object *run, const struct wr_workflow_set *
 
 /*
  * Formats runs (a wr_history_list() array) as the aligned table of `weir runs`: RUN (the
- * short id), WORKFLOW, STATUS, STARTED (local time, to the minute), DURATION (up to now for
- * runs not finished), STEP (the step reached, "3/8 assign-license", "on_error 1/2 notify"),
- * ERROR (the first line of the run's error, or of the step's for a run still retrying). ERROR
- * is cut to keep lines within width columns; when that leaves it fewer than 16, STEP and then
- * WORKFLOW are cut (to 12 at least) first, and only then may a line run longer. Returns an
+ * short id), WORKFLOW, STATUS, TRIGGER (the kind: the first word of the event's source,
+ * such as webhook or manual), USER (the event's user, "-" without one), STARTED (local
+ * time, to the minute), DURATION (up to now for runs not finished), STEP (the step reached,
+ * "3/8 assign-license", "on_error 1/2 notify"), ERROR (the first line of the run's error, or
+ * of the step's for a run still retrying). ERROR is cut to keep lines within width columns;
+ * when that leaves it fewer than 16, STEP, USER and then WORKFLOW are cut (to 12 at least)
+ * first, and only then may a line run longer. Returns an
  * owned string, one line per run after the header, each ending in a newline.
  */
 char *wr_history_format_table(struct json_object *runs, int64_t now, int width);
@@ -176,7 +180,7 @@ char *wr_history_format_table(struct json_object *runs, int64_t now, int width);
 struct wr_history_table {
     int width;
     bool started;     /* the header and the first page are out */
-    size_t widths[6]; /* RUN .. STEP */
+    size_t widths[8]; /* RUN .. STEP */
     size_t room;      /* columns for ERROR */
 };
 

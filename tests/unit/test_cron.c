@@ -714,7 +714,7 @@ static void test_dst_other_zones(void **state)
     assert_int_equal(got[1], utc(2011, 12, 30, 10, 0));
 }
 
-/* Compares wr_tz_offset() with glibc over two centuries, every 7h13m. */
+/* Compares wr_tz_offset() and wr_tz_abbr() with glibc over two centuries, every 7h13m. */
 static void test_tz_offsets_match_libc(void **state)
 {
     static const char *const zones[] = {
@@ -741,6 +741,10 @@ static void test_tz_offsets_match_libc(void **state)
             if (wr_tz_offset(tz, t) != tm.tm_gmtoff) {
                 fail_msg("%s at %lld: %d, libc says %ld", zones[i], (long long)t,
                          (int)wr_tz_offset(tz, t), (long)tm.tm_gmtoff);
+            }
+            if (strcmp(wr_tz_abbr(tz, t), tm.tm_zone) != 0) {
+                fail_msg("%s at %lld: abbreviation %s, libc says %s", zones[i], (long long)t,
+                         wr_tz_abbr(tz, t), tm.tm_zone);
             }
         }
         wr_tz_free(tz);

@@ -215,7 +215,11 @@ static int make_store(void **state, bool populate)
                                  "{\"name\": \"Ada\", \"email\": \"ada@contoso.com\"}", NOW);
         wr_journal_batch_add_run(ev, "onboard", "h1", "e1", NULL);
         wr_journal_batch_add_run(ev, "onboard", "h1", "e1", NULL);
-        ev = wr_journal_batch_add(b, "manual", NULL, NULL, "{\"name\": \"Bob\"}", NOW);
+        ev = wr_journal_batch_add(
+            b, "manual", NULL, NULL,
+            "{\"name\": \"Bob\", \"user\": {\"id\": \"u2\", \"userPrincipalName\": "
+            "\"bob@contoso.com\"}}",
+            NOW);
         wr_journal_batch_add_run(ev, "offboard", "h2", NULL, NULL);
         wr_journal_batch_add_run(ev, "onboard", "h1", NULL, NULL);
         wr_journal_batch_add_run(ev, "offboard", "h2", NULL, NULL);
@@ -766,6 +770,9 @@ static void test_show(void **state)
     struct json_object *ev = member(run, "event");
     assert_string_equal(str(ev, "id"), str(run, "event_id"));
     assert_string_equal(str(ev, "source"), "webhook:/hooks/hr");
+    /* What started it: the event's source, and no user (the body has none). */
+    assert_string_equal(str(run, "trigger"), "webhook:/hooks/hr");
+    assert_null(member(run, "user"));
     assert_string_equal(str(ev, "idem_key"), "k1");
     assert_int_equal(num(ev, "received_at"), NOW);
     assert_string_equal(str(ev, "status"), "matched");
@@ -1023,43 +1030,50 @@ static void test_format_table(void **state)
                         "assign-license");
     assert_null(member(json_object_array_get_idx(runs, 3), "steps_total"));
 
-    char *table = wr_history_format_table(runs, NOW, 100);
-    /* 100 columns: STEP gives up columns so that ERROR keeps 16. */
+    char *table = wr_history_format_table(runs, NOW, 137);
+    /* 137 columns: STEP gives up columns so that ERROR keeps 16; USER would be next. */
     const char *want =
-        "RUN                 WORKFLOW  STATUS                 STARTED           DURATION  STEP"
-        "          ERROR\n"
-        "run_018f3a2b4d7f4   offboard  queued                 2024-05-01T13:59  1m00s     -\n"
-        "run_018f3a2b4c6e3   onboard   retrying               2024-05-01T13:30  30m00s    "
-        "1/3 account   Graph 503 Servi…\n"
-        "run_018f3a2b4c6e2   offboard  waiting                2024-05-01T13:00  1h00m     "
-        "2 pause\n"
-        "run_018f3a2b4c5d1b  onboard   succeeded_with_errors  2024-05-01T12:00  1m00s     3\n"
-        "run_018f3a2b4c5d1a  onboard   failed                 2024-05-01T11:00  8.1s      "
-        "2/3 assign-…  Graph 403 Autho…\n";
+        "RUN                 WORKFLOW  STATUS                 TRIGGER  USER             STARTED"
+        "           DURATION  STEP          ERROR\n"
+        "run_018f3a2b4d7f4   offboard  queued                 manual   bob@contoso.com  "
+        "2024-05-01T13:59  1m00s     -\n"
+        "run_018f3a2b4c6e3   onboard   retrying               manual   bob@contoso.com  "
+        "2024-05-01T13:30  30m00s    1/3 account   Graph 503 Servi…\n"
+        "run_018f3a2b4c6e2   offboard  waiting                manual   bob@contoso.com  "
+        "2024-05-01T13:00  1h00m     2 pause\n"
+        "run_018f3a2b4c5d1b  onboard   succeeded_with_errors  webhook  -                "
+        "2024-05-01T12:00  1m00s     3\n"
+        "run_018f3a2b4c5d1a  onboard   failed                 webhook  -                "
+        "2024-05-01T11:00  8.1s      2/3 assign-…  Graph 403 Autho…\n";
     if (strcmp(table, want) != 0) {
         fail_msg("got:\n%s\nwant:\n%s", table, want);
     }
     free(table);
 
-    /* Without the long status, cutting STEP is enough to stay within 100 columns. */
+    /* Narrower: USER gives up columns after STEP, down to 12. */
+    table = wr_history_format_table(runs, NOW, 120);
+    assert_non_null(strstr(table, "  manual   bob@contoso…  2024-05-01T13:59"));
+    free(table);
+
+    /* Without the long status, cutting STEP is enough to stay within 126 columns. */
     json_object_array_del_idx(runs, 3, 1);
-    table = wr_history_format_table(runs, NOW, 100);
+    table = wr_history_format_table(runs, NOW, 126);
     size_t widest = 0;
     for (const char *line = table; *line;) {
         size_t len = strcspn(line, "\n");
         widest = cols(line, len) > widest ? cols(line, len) : widest;
         line += len + 1;
     }
-    assert_int_equal(widest, 100);
+    assert_int_equal(widest, 126);
     assert_non_null(strstr(table, "  2/3 assign-li…  Graph 403 Autho…\n"));
     free(table);
 
     /* Wider: nothing is cut but the error, to its first line. */
-    table = wr_history_format_table(runs, NOW, 140);
+    table = wr_history_format_table(runs, NOW, 166);
     assert_non_null(strstr(table, "  2/3 assign-license  Graph 403 Authorization_RequestDenied: "
                                   "Insufficient…\n"));
     free(table);
-    table = wr_history_format_table(runs, NOW, 300);
+    table = wr_history_format_table(runs, NOW, 326);
     assert_non_null(strstr(table, "Insufficient privileges to complete the operation.\n"));
     assert_null(strstr(table, "request-id"));
     free(table);
@@ -1068,7 +1082,8 @@ static void test_format_table(void **state)
     /* An empty list is a header. */
     runs = json_object_new_array();
     table = wr_history_format_table(runs, NOW, 100);
-    assert_string_equal(table, "RUN  WORKFLOW  STATUS  STARTED  DURATION  STEP  ERROR\n");
+    assert_string_equal(table,
+                        "RUN  WORKFLOW  STATUS  TRIGGER  USER  STARTED  DURATION  STEP  ERROR\n");
     free(table);
     json_object_put(runs);
     wr_workflow_free(wf);

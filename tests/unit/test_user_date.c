@@ -392,6 +392,13 @@ static void test_window(void **state)
     wr_user_date_window(&s, ms_of("2026-03-20T12:00:00.250Z"), &w);
     assert_string_equal(wr_user_date_iso(w.value_lo, lo), "2026-03-22T03:00:00Z");
     assert_string_equal(wr_user_date_iso(w.value_hi, hi), "2026-03-29T04:05:01Z");
+
+    /* A preview's window (`weir scope --days 7`): due_hi given, the value window follows. */
+    wr_user_date_window_until(&s, ms_of("2026-03-20T12:00:00Z"), ms_of("2026-03-27T12:00:00Z"), &w);
+    assert_int_equal(w.due_lo, ms_of("2026-03-17T12:00:00Z"));
+    assert_int_equal(w.due_hi, ms_of("2026-03-27T12:00:00Z"));
+    assert_string_equal(wr_user_date_iso(w.value_lo, lo), "2026-03-22T03:00:00Z");
+    assert_string_equal(wr_user_date_iso(w.value_hi, hi), "2026-04-05T03:00:00Z");
 }
 
 static void test_classify_edges(void **state)
@@ -519,6 +526,11 @@ static void test_filter_and_path(void **state)
                         "employeeHireDate%20le%202026-03-29T04%3A05%3A00Z"
                         "&$select=id,userPrincipalName,displayName,mail,employeeId,accountEnabled,"
                         "employeeHireDate,department,jobTitle&$count=true&$top=999");
+    free(got);
+    /* The same $select, alone, for `weir fire --user`. */
+    got = wr_user_date_select(&s);
+    assert_string_equal(got, "id,userPrincipalName,displayName,mail,employeeId,accountEnabled,"
+                             "employeeHireDate,department,jobTitle");
     free(got);
 }
 

@@ -309,12 +309,18 @@ int wr_user_date_due(const char *value, size_t len, int64_t offset_ms, int at_mi
 void wr_user_date_window(const struct wr_user_date_spec *s, int64_t now_ms,
                          struct wr_user_date_window *w)
 {
+    wr_user_date_window_until(s, now_ms, now_ms + s->every_ms + WR_USER_DATE_MARGIN_MS, w);
+}
+
+void wr_user_date_window_until(const struct wr_user_date_spec *s, int64_t now_ms, int64_t due_hi,
+                               struct wr_user_date_window *w)
+{
     const int64_t widen = WR_USER_DATE_DAY_MS + WR_USER_DATE_ZONE_SLACK_MS;
     int64_t shift = s->offset_ms + (int64_t)s->at_min * 60 * 1000;
 
     w->now_ms = now_ms;
     w->due_lo = now_ms - s->catch_up_ms;
-    w->due_hi = now_ms + s->every_ms + WR_USER_DATE_MARGIN_MS;
+    w->due_hi = due_hi;
     /* Whole seconds, outwards: the literals in the $filter have no fraction. */
     w->value_lo = floor_div(w->due_lo - shift - widen, 1000) * 1000;
     w->value_hi = -floor_div(-(w->due_hi - shift + widen), 1000) * 1000;
@@ -396,19 +402,25 @@ char *wr_user_date_request_path(const struct wr_user_date_spec *s,
                                 const struct wr_user_date_window *w)
 {
     struct wr_buf b = {0};
-    size_t n = 0;
     char *filter = wr_user_date_filter(s, w);
-    const char **props = user_properties(s, &n);
+    char *select = wr_user_date_select(s);
 
     char *escaped = wr_graph_escape(filter);
-    wr_buf_addf(&b, "/users?$filter=%s", escaped);
+    wr_buf_addf(&b, "/users?$filter=%s&$select=%s&$count=true&$top=999", escaped, select);
     free(escaped);
-    wr_buf_add(&b, "&$select=");
+    free(filter);
+    free(select);
+    return wr_buf_take(&b);
+}
+
+char *wr_user_date_select(const struct wr_user_date_spec *s)
+{
+    struct wr_buf b = {0};
+    size_t n = 0;
+    const char **props = user_properties(s, &n);
     for (size_t i = 0; i < n; i++) {
         wr_buf_addf(&b, "%s%s", i ? "," : "", props[i]);
     }
-    wr_buf_add(&b, "&$count=true&$top=999");
-    free(filter);
     free(props);
     return wr_buf_take(&b);
 }

@@ -148,6 +148,14 @@ struct wr_user_date_window {
 void wr_user_date_window(const struct wr_user_date_spec *s, int64_t now_ms,
                          struct wr_user_date_window *w);
 
+/*
+ * The window of a preview (`weir scope --days N`) at now_ms: as wr_user_date_window, but with
+ * due_hi given (now_ms + N days) instead of the next poll's reach; the value window follows.
+ * wr_user_date_window is this with due_hi = now_ms + every + WR_USER_DATE_MARGIN_MS.
+ */
+void wr_user_date_window_until(const struct wr_user_date_spec *s, int64_t now_ms, int64_t due_hi,
+                               struct wr_user_date_window *w);
+
 enum wr_user_date_when {
     WR_USER_DATE_MISSED, /* due before now - catch_up: never fires (catch_up says so) */
     WR_USER_DATE_NOW,    /* due in [now - catch_up, now]: fires now */
@@ -176,6 +184,13 @@ char *wr_user_date_filter(const struct wr_user_date_spec *s, const struct wr_use
  */
 char *wr_user_date_request_path(const struct wr_user_date_spec *s,
                                 const struct wr_user_date_window *w);
+
+/*
+ * The $select list of an event's user: "id,userPrincipalName,displayName,mail,employeeId,
+ * accountEnabled,<attribute>,<select...>", each property once, in that order (what
+ * wr_user_date_request_path asks for). Owned.
+ */
+char *wr_user_date_select(const struct wr_user_date_spec *s);
 
 /* }====== */
 

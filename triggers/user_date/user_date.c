@@ -12,6 +12,7 @@
 #include "triggers/trigger.h"
 #include "triggers/user_date/due.h"
 #include "triggers/user_date/runtime.h"
+#include "triggers/user_date/scope.h"
 
 static const struct wr_argspec user_date_args[] = {
     {.name = "attribute",
@@ -188,4 +189,7 @@ const struct wr_trigger_kind wr_trigger_user_date = {
     .pending = wr_user_date_pending,
     .gate = wr_user_date_gate,
     .free = wr_user_date_free,
+    .user_select = wr_user_date_user_select,
+    .user_event = wr_user_date_user_event,
+    .scope = wr_user_date_scope,
 };
