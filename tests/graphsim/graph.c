@@ -300,6 +300,13 @@ bool gs_model_set(struct gs_model *m, const char *key, json_object *val)
         m->delta_generation += json_object_get_boolean(val) ? 1 : 0;
         return true;
     }
+    if (strcmp(key, "delta_forbidden") == 0) {
+        if (val == NULL || !json_object_is_type(val, json_type_boolean)) {
+            return false;
+        }
+        m->delta_forbidden = json_object_get_boolean(val);
+        return true;
+    }
     if (strcmp(key, "delta_page_size") == 0) {
         int64_t v = val != NULL && json_object_is_type(val, json_type_int)
                         ? json_object_get_int64(val)
@@ -346,6 +353,7 @@ void gs_model_json(const struct gs_model *m, json_object *obj)
     json_object_object_add(obj, "delta_generation",
                            json_object_new_int64((int64_t)m->delta_generation));
     json_object_object_add(obj, "delta_page_size", json_object_new_int64(m->delta_page_size));
+    json_object_object_add(obj, "delta_forbidden", json_object_new_boolean(m->delta_forbidden));
     json_object_object_add(obj, "delta_expired_status",
                            json_object_new_int(m->delta_expired_status == 410 ? 410 : 400));
     gs_json_add_str(obj, "link_base", m->link_base);
@@ -3336,6 +3344,18 @@ static void removed_entry(json_object *value, const char *id)
 
 /* GET /users/delta: the initial round pages through every user, later rounds (the deltaLink)
  * give the users changed since, deleted ones as {"id", "@removed": {"reason": "changed"}}. */
+/* With the model's delta_forbidden: resp is Graph's 403 for an app without User.Read.All /
+   GroupMember.Read.All, and true. */
+static bool delta_forbidden(struct gs_ctx *ctx, struct gs_resp *resp)
+{
+    if (ctx->model == NULL || !ctx->model->delta_forbidden) {
+        return false;
+    }
+    gs_error(ctx, resp, 403, "Authorization_RequestDenied",
+             "Insufficient privileges to complete the operation.");
+    return true;
+}
+
 static void users_delta(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
 {
     struct gs_tenant *t = ctx->tenant;
@@ -3350,7 +3370,8 @@ static void users_delta(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *
         method_not_allowed(ctx, resp);
         return;
     }
-    if (!options_ok(ctx, req, resp, "$select $deltatoken $skiptoken") ||
+    if (delta_forbidden(ctx, resp) ||
+        !options_ok(ctx, req, resp, "$select $deltatoken $skiptoken") ||
         !delta_state(ctx, req, resp, 'u', &d, &latest)) {
         return;
     }
@@ -3485,7 +3506,8 @@ static void groups_delta(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp 
         method_not_allowed(ctx, resp);
         return;
     }
-    if (!options_ok(ctx, req, resp, "$select $filter $deltatoken $skiptoken") ||
+    if (delta_forbidden(ctx, resp) ||
+        !options_ok(ctx, req, resp, "$select $filter $deltatoken $skiptoken") ||
         !delta_state(ctx, req, resp, 'g', &d, &latest)) {
         return;
     }

@@ -80,6 +80,9 @@ struct gs_model {
     /* Objects per page of a delta round (users/delta); 0 = DELTA_PAGE (200). Graph picks its
        own page size; {"delta_page_size": N} makes small tenants page in tests. */
     long delta_page_size;
+    /* {"delta_forbidden": true}: users/delta and groups/delta answer 403
+       Authorization_RequestDenied, as for an app that lacks the read permission. */
+    bool delta_forbidden;
     /* Where @odata.nextLink and @odata.deltaLink point: "" = graphsim's own address;
        {"link_base": "http://graph.example"} makes links a client must refuse (a Graph answer
        that leads elsewhere), without the test reaching any other address. */
@@ -91,7 +94,8 @@ struct gs_model {
 
 /* Applies one /_sim/faults member to m if key is one of the model's ("replica_lag" seconds,
  * "pim_forbidden" "none"|"eligibility"|"assignment"|"all", "timeout_next_create" seconds,
- * "expire_delta_tokens" true, "delta_expired_status" 400|410, "link_base" "" or an http(s) URL).
+ * "expire_delta_tokens" true, "delta_expired_status" 400|410, "delta_forbidden" true|false,
+ * "link_base" "" or an http(s) URL).
  * Returns false (m unchanged) for another key or an invalid value. */
 bool gs_model_set(struct gs_model *m, const char *key, json_object *val);
 

@@ -33,7 +33,7 @@
 /* The fixture runner refuses to pass with fewer, so deleting fixtures cannot make it green. */
 #define MIN_INVALID_FIXTURES 45
 #define MIN_VALID_PAIRS      3
-#define NUM_EXAMPLES         5
+#define NUM_EXAMPLES         9
 
 /* {====== helpers ====== */
 
@@ -370,8 +370,9 @@ static void test_inline_secret_not_echoed(void **state)
 static void test_examples_validate(void **state)
 {
     static const char *const names[NUM_EXAMPLES] = {
-        "onboard-employee", "offboard-employee", "department-change",
-        "csv-bulk-update",  "license-reclaim",
+        "onboard-employee",        "offboard-employee", "department-change",
+        "csv-bulk-update",         "license-reclaim",   "sales-license",
+        "entra-department-change", "prehire-welcome",   "leaver-by-date",
     };
     char *dir = src_path("workflows");
     const char *paths[] = {dir};
