@@ -285,6 +285,16 @@ bool wr_watchset_busy(const struct wr_watchset *ws)
     return false;
 }
 
+void *wr_watchset_find(const struct wr_watchset *ws, const char *name)
+{
+    for (size_t i = 0; ws && i < ws->now.count; i++) {
+        if (ws->now.items[i].w && strcmp(ws->now.items[i].name, name) == 0) {
+            return ws->now.items[i].w;
+        }
+    }
+    return NULL;
+}
+
 void wr_watchset_free(struct wr_watchset *ws)
 {
     if (!ws) {

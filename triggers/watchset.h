@@ -71,6 +71,9 @@ size_t wr_watchset_pending(struct wr_watchset *ws);
 /* True while a parked watcher (of a workflow set a reload replaced) still has work in flight. */
 bool wr_watchset_busy(const struct wr_watchset *ws);
 
+/* The watcher serving the workflow named name (borrowed), or NULL (none, or parked). */
+void *wr_watchset_find(const struct wr_watchset *ws, const char *name);
+
 /* Frees every watcher (drain first). NULL is fine. */
 void wr_watchset_free(struct wr_watchset *ws);
 

@@ -82,7 +82,7 @@ def one_round(args, sim, root, ports, label):
         w.stop()
     events = bl.count(root, "SELECT count(*) FROM events")
     reqs = (after["graph_requests"] - before["graph_requests"])
-    log("%s: %.2f s, %d Graph requests, %d events in the journal, RSS %d kB (peak %d kB)"
+    log("%s: %.3f s, %d Graph requests, %d events in the journal, RSS %d kB (peak %d kB)"
         % (label, secs, reqs, events, rss, peak))
     return {"s": secs, "requests": reqs, "events": events, "rss": rss, "peak": peak}
 
@@ -132,7 +132,7 @@ def main():
         bl.rmtree(args.work)
     k = "%dk" % (len(users) // 1000) if len(users) >= 1000 else str(len(users))
     what = "user-change round, %s users, %g%% changed" % (k, args.changed)
-    print("| %s: seconds (delta round / full re-read) | %.2f s | %.2f s | %.2f | |"
+    print("| %s: seconds (delta round / full re-read) | %.3f s | %.3f s | %.3f | |"
           % (what, delta["s"], full["s"], delta["s"] / full["s"] if full["s"] else 0))
     print("| %s: Graph requests | %d | %d | %.3f | |"
           % (what, delta["requests"], full["requests"],

@@ -243,6 +243,26 @@ class UserDate(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("prehire", out.stdout)
 
+    def test_reload_changes_the_time_of_day(self):
+        """SIGHUP with the workflow's `at` moved: the new time applies at once (the watcher of the
+        changed workflow replaces the old one, with what it remembered), one run in all."""
+        patch(self.sim, MEGAN, employeeHireDate="2026-03-27T00:00:00Z")  # 09:00 Berlin: 08:00Z
+        w = self.start("2026-03-20 07:59:00")
+        wait_rounds(w, 2, start=None)
+        megan = user_id(self.sim, MEGAN)
+        self.assertNotIn(megan, fired(self.root))
+        with open(os.path.join(self.root, "workflows", "prehire.yaml"), "w") as f:
+            f.write(prehire().replace('"09:00"', '"08:30"'))  # 07:30Z: due already
+        mark = w.mark()
+        w.proc.send_signal(1)  # SIGHUP
+        w.wait_log("workflows reloaded", start=mark)
+        harness.wait_for("Megan's run", lambda: megan in fired(self.root), timeout=30)
+        wait_rounds(w, 2, start=None)
+        runs = fired(self.root)[megan]
+        self.assertEqual(len(runs), 1, runs)
+        self.assertEqual(runs[0][4], "2026-03-20T07:30:00Z")
+        self.assertLess(runs[0][2], ms("2026-03-20 08:00:00"))
+
     def test_dst_change_day(self):
         """Europe/Berlin springs forward on 2026-03-29 at 02:00 (to 03:00). A run due at 02:30
         that day is due at the first instant after the jump (03:00 CEST = 01:00 UTC); one due

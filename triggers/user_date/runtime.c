@@ -20,6 +20,7 @@
 #include "engine/store/trigger_state.h"
 #include "triggers/poll.h"
 #include "triggers/user_date/due.h"
+#include "triggers/watchset.h"
 
 #define KIND "user-date"
 
@@ -27,14 +28,11 @@
 #define RETRY_FIRST_MS 1000
 #define RETRY_MAX_MS   60000
 
-struct ud_rt;
-
-/* One workflow's trigger. */
+/* One workflow's trigger: a watcher of triggers/watchset. */
 struct ud_wf {
-    struct ud_rt *rt;
-    const struct wr_workflow *wf; /* borrowed from the set being served */
+    const struct wr_trigger_env *env; /* the runtime's, borrowed */
+    const struct wr_workflow *wf;     /* borrowed from the set being served */
     char *name;
-    char *args;  /* the trigger's arguments as JSON text: a reload keeps w when equal */
     char *scope; /* "user-date <workflow>": the event source, key scope and state scope */
     struct wr_user_date_spec spec;
     struct wr_tz *tz;
@@ -47,18 +45,14 @@ struct ud_wf {
     struct json_object *warned;     /* "id value" -> null: an unreadable date, logged once */
     struct event *timer;            /* at the earliest due user */
     int64_t backoff_ms;
-    int busy;  /* reads and commits in flight, which point here */
-    bool dead; /* a reload removed it: freed once busy is 0 */
-    struct ud_wf *next;
+    int busy;       /* reads and commits in flight, which point here */
+    size_t commits; /* of which commits */
+    bool stopped;   /* no more rounds or timers: a reload parked it, or weir stops */
 };
 
 struct ud_rt {
     struct wr_trigger_env env;
-    struct ud_wf *list;   /* serving */
-    struct ud_wf *next;   /* prepared by a reload */
-    struct ud_wf *graves; /* removed, still busy */
-    size_t commits;       /* ingest batches in flight */
-    bool stopping;
+    struct wr_watchset *ws;
 };
 
 /* {====== one workflow's trigger: made, loaded, freed ====== */
@@ -66,12 +60,12 @@ struct ud_rt {
 static void on_timer(evutil_socket_t fd, short what, void *arg);
 static void round_start(void *arg);
 
-static void wf_free(struct ud_wf *w)
+static void wf_free(struct ud_wf *w, bool forget)
 {
     if (!w) {
         return;
     }
-    wr_poll_free(w->poll, w->dead);
+    wr_poll_free(w->poll, forget);
     if (w->timer) {
         event_free(w->timer);
     }
@@ -83,14 +77,8 @@ static void wf_free(struct ud_wf *w)
     json_object_put(w->firing);
     json_object_put(w->warned);
     free(w->name);
-    free(w->args);
     free(w->scope);
     free(w);
-}
-
-static const char *args_text(const struct wr_workflow *wf)
-{
-    return json_object_to_json_string_ext(wf->trigger_args, JSON_C_TO_STRING_PLAIN);
 }
 
 /* Reads what the journal remembers for w: users due later, dates that fired. */
@@ -112,16 +100,15 @@ static void on_state(void *arg, const char *name, const char *value, int64_t upd
     }
 }
 
-/* Builds w for wf (no timer armed, no round started). NULL with err. */
-static struct ud_wf *wf_new(struct ud_rt *rt, const struct wr_workflow *wf, char *err,
-                            size_t errlen)
+/* Builds w for wf (no state loaded, no timer armed, no round started). NULL with err. */
+static struct ud_wf *wf_new(const struct wr_trigger_env *env, const struct wr_workflow *wf,
+                            char *err, size_t errlen)
 {
     struct ud_wf *w = wr_xcalloc(1, sizeof(*w));
     char why[WR_ERR_MAX];
-    w->rt = rt;
+    w->env = env;
     w->wf = wf;
     w->name = wr_xstrdup(wf->name);
-    w->args = wr_xstrdup(args_text(wf));
     w->scope = wr_xasprintf(KIND " %s", wf->name);
     w->due = json_object_new_object();
     w->fired = json_object_new_object();
@@ -130,17 +117,11 @@ static struct ud_wf *wf_new(struct ud_rt *rt, const struct wr_workflow *wf, char
     if (wr_user_date_spec_read(wf->trigger_args, &w->spec, why, sizeof(why)) != 0 ||
         !(w->tz = wr_tz_load(w->spec.zone, why, sizeof(why)))) {
         wr_errf(err, errlen, "workflow '%s': %s", wf->name, why);
-        wf_free(w);
+        wf_free(w, false);
         return NULL;
     }
-    if (rt->env.state_path && wr_trigger_state_load(rt->env.state_path, w->scope, NULL, on_state, w,
-                                                    why, sizeof(why)) < 0) {
-        wr_errf(err, errlen, "workflow '%s': %s", wf->name, why);
-        wf_free(w);
-        return NULL;
-    }
-    w->timer = evtimer_new(rt->env.base, on_timer, w);
-    w->poll = wr_poll_new(rt->env.base, KIND, wf->name, w->spec.every_ms, round_start, w);
+    w->timer = evtimer_new(env->base, on_timer, w);
+    w->poll = wr_poll_new(env->base, KIND, wf->name, w->spec.every_ms, round_start, w);
     return w;
 }
 
@@ -171,7 +152,7 @@ static void arm(struct ud_wf *w)
     }
     evtimer_del(w->timer);
     wr_poll_set_pending(w->poll, (uint64_t)json_object_object_length(w->due));
-    if (first < 0 || w->dead || w->rt->stopping) {
+    if (first < 0 || w->stopped) {
         return;
     }
     int64_t delay = first - wr_clock_wall_ms();
@@ -180,40 +161,21 @@ static void arm(struct ud_wf *w)
     evtimer_add(w->timer, &tv);
 }
 
-/* Starts w: what it remembers fires or waits, the first round on the next loop turn. */
+/* Starts w: reads what the journal remembers for it (now, after a watcher it replaces is
+   gone), arms the timer for users due later, the first round on the next loop turn. */
 static void wf_begin(struct ud_wf *w)
 {
+    char why[WR_ERR_MAX];
+    if (w->env->state_path && wr_trigger_state_load(w->env->state_path, w->scope, NULL, on_state, w,
+                                                    why, sizeof(why)) < 0) {
+        /* Not fatal: the rounds find the users again (the keys keep a date from firing
+           twice within the journal's retention). */
+        wr_log(WR_LOG_ERROR, "user-date: what the trigger remembers cannot be read", "workflow",
+               w->name, "error", why, NULL);
+    }
     arm(w);
-    if (w->rt->env.dir) {
+    if (w->env->dir) {
         wr_poll_begin(w->poll);
-    }
-}
-
-/* w leaves service: no round, no timer; freed now or once idle. */
-static void wf_retire(struct ud_rt *rt, struct ud_wf *w)
-{
-    w->dead = true;
-    wr_poll_stop(w->poll);
-    evtimer_del(w->timer);
-    if (w->busy == 0) {
-        wf_free(w);
-        return;
-    }
-    w->next = rt->graves;
-    rt->graves = w;
-}
-
-/* Frees the retired whose last read or commit came back. */
-static void bury(struct ud_rt *rt)
-{
-    for (struct ud_wf **p = &rt->graves; *p;) {
-        struct ud_wf *w = *p;
-        if (w->busy == 0) {
-            *p = w->next;
-            wf_free(w);
-        } else {
-            p = &w->next;
-        }
     }
 }
 
@@ -307,7 +269,7 @@ static void on_committed(void *arg, const struct wr_ingest_result *res)
     struct plan *p = arg;
     struct ud_wf *w = p->w;
     w->busy--;
-    w->rt->commits--;
+    w->commits--;
     json_object_object_foreach(p->fired, id, mark)
     {
         (void)mark;
@@ -333,7 +295,7 @@ static void on_committed(void *arg, const struct wr_ingest_result *res)
         wr_poll_ended(w->poll, res->rc == 0, p->pages,
                       res->rc == 0 ? NULL : (res->error ? res->error : "the journal failed"));
     }
-    if (!w->dead) {
+    if (!w->stopped) {
         if (res->rc != 0 && !p->from_round) {
             /* A due user's commit failed: the timer tries again, backing off. */
             w->backoff_ms = w->backoff_ms ? w->backoff_ms * 2 : RETRY_FIRST_MS;
@@ -346,13 +308,12 @@ static void on_committed(void *arg, const struct wr_ingest_result *res)
         }
     }
     plan_free(p);
-    bury(w->rt);
 }
 
 /* Submits b with p (both taken); false when the journal is closing (nothing stored). */
 static bool submit(struct ud_wf *w, struct wr_ingest_batch *b, struct plan *p)
 {
-    if (wr_ingest_batch_submit(w->rt->env.ingest, b, on_committed, p) != 0) {
+    if (wr_ingest_batch_submit(w->env->ingest, b, on_committed, p) != 0) {
         json_object_object_foreach(p->fired, id, mark)
         {
             (void)mark;
@@ -362,7 +323,7 @@ static bool submit(struct ud_wf *w, struct wr_ingest_batch *b, struct plan *p)
         return false;
     }
     w->busy++;
-    w->rt->commits++;
+    w->commits++;
     return true;
 }
 
@@ -375,7 +336,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     struct ud_wf *w = arg;
     (void)fd;
     (void)what;
-    if (w->dead || w->rt->stopping) {
+    if (w->stopped) {
         return;
     }
     int64_t now = wr_clock_wall_ms();
@@ -537,11 +498,10 @@ static void on_read(void *arg, const struct wr_directory_read_result *r)
 {
     struct ud_wf *w = arg;
     w->busy--;
-    if (w->dead || w->rt->stopping) {
+    if (w->stopped) {
         json_object_put(w->found);
         w->found = NULL;
         wr_poll_ended(w->poll, r->ok, r->pages, r->ok ? NULL : r->message);
-        bury(w->rt);
         return;
     }
     if (!r->ok) {
@@ -564,8 +524,7 @@ static void round_start(void *arg)
     json_object_put(w->found);
     w->found = json_object_new_array();
     w->busy++;
-    if (wr_directory_read_all(w->rt->env.dir, path, WR_GRAPH_EVENTUAL, 0, on_page, on_read, w) !=
-        0) {
+    if (wr_directory_read_all(w->env->dir, path, WR_GRAPH_EVENTUAL, 0, on_page, on_read, w) != 0) {
         w->busy--;
         wr_poll_ended(w->poll, false, 0, "the directory read could not start");
     }
@@ -654,22 +613,12 @@ static void gate_read(void *arg, const struct wr_directory_read_result *r)
     gate_free(g);
 }
 
-static struct ud_wf *find(struct ud_rt *rt, const struct wr_workflow *wf)
-{
-    for (struct ud_wf *w = rt->list; w; w = w->next) {
-        if (w->wf == wf || strcmp(w->name, wf->name) == 0) {
-            return w;
-        }
-    }
-    return NULL;
-}
-
 bool wr_user_date_gate(void *p, const struct wr_workflow *wf, struct json_object *event,
                        wr_run_gate_done_fn done, void *token)
 {
     struct ud_rt *rt = p;
     struct json_object *user = NULL, *od = NULL;
-    struct ud_wf *w = find(rt, wf);
+    struct ud_wf *w = wr_watchset_find(rt->ws, wf->name);
     if (!w || !rt->env.dir || !json_object_object_get_ex(event, "user", &user)) {
         return false;
     }
@@ -713,59 +662,70 @@ bool wr_user_date_gate(void *p, const struct wr_workflow *wf, struct json_object
 
 /* }====== */
 
-/* {====== the slots ====== */
+/* {====== the slots: the watchers driven by triggers/watchset ====== */
 
-/* Builds the trigger of every enabled user-date workflow of set into *out. -1 with err. */
-static int build(struct ud_rt *rt, const struct wr_workflow_set *set, struct ud_wf **out, char *err,
-                 size_t errlen)
+static void *watch_make(const struct wr_trigger_env *env, const struct wr_workflow *wf, char *err,
+                        size_t errlen)
 {
-    struct ud_wf *list = NULL, **tail = &list;
-    for (size_t i = 0; i < set->count; i++) {
-        const struct wr_workflow *wf = set->items[i];
-        if (!wf->enabled || wf->trigger != &wr_trigger_user_date) {
-            continue;
-        }
-        /* Kept across a reload when unchanged: its round, timer and memory go on. */
-        struct ud_wf *w = NULL;
-        for (struct ud_wf **p = &rt->list; *p; p = &(*p)->next) {
-            if (strcmp((*p)->name, wf->name) == 0 && strcmp((*p)->args, args_text(wf)) == 0) {
-                w = *p;
-                *p = w->next;
-                w->next = NULL;
-                break;
-            }
-        }
-        if (w) {
-            w->wf = wf; /* the new set's, switched to at commit; see wr_user_date_commit */
-            w->dead = false;
-        } else if (!(w = wf_new(rt, wf, err, errlen))) {
-            while (list) {
-                struct ud_wf *next = list->next;
-                wf_free(list);
-                list = next;
-            }
-            return -1;
-        }
-        *tail = w;
-        tail = &w->next;
-    }
-    *out = list;
-    return 0;
+    return wf_new(env, wf, err, errlen);
 }
+
+static void watch_begin(void *w)
+{
+    wf_begin(w);
+}
+
+static void watch_rebind(void *p, const struct wr_workflow *wf)
+{
+    struct ud_wf *w = p;
+    w->wf = wf;
+}
+
+static void watch_stop(void *p)
+{
+    struct ud_wf *w = p;
+    w->stopped = true;
+    wr_poll_stop(w->poll);
+    evtimer_del(w->timer);
+}
+
+static bool watch_idle(const void *p)
+{
+    const struct ud_wf *w = p;
+    return w->busy == 0;
+}
+
+static size_t watch_commits(const void *p)
+{
+    const struct ud_wf *w = p;
+    return w->commits;
+}
+
+static void watch_free(void *w, bool forget)
+{
+    wf_free(w, forget);
+}
+
+static const struct wr_watch_ops ops = {
+    .kind = &wr_trigger_user_date,
+    .make = watch_make,
+    .begin = watch_begin,
+    .rebind = watch_rebind,
+    .stop = watch_stop,
+    .idle = watch_idle,
+    .commits = watch_commits,
+    .free = watch_free,
+};
 
 void *wr_user_date_start(const struct wr_trigger_env *env, const struct wr_workflow_set *set,
                          char *err, size_t errlen)
 {
     struct ud_rt *rt = wr_xcalloc(1, sizeof(*rt));
     rt->env = *env;
-    struct ud_wf *list = NULL;
-    if (build(rt, set, &list, err, errlen) != 0) {
+    rt->ws = wr_watchset_start(&ops, &rt->env, set, err, errlen);
+    if (!rt->ws) {
         free(rt);
         return NULL;
-    }
-    rt->list = list;
-    for (struct ud_wf *w = rt->list; w; w = w->next) {
-        wf_begin(w);
     }
     return rt;
 }
@@ -773,153 +733,52 @@ void *wr_user_date_start(const struct wr_trigger_env *env, const struct wr_workf
 bool wr_user_date_ready(const void *p, char *addr, size_t addrlen)
 {
     const struct ud_rt *rt = p;
-    size_t n = 0;
-    for (const struct ud_wf *w = rt->list; w; w = w->next) {
-        n++;
-    }
-    if (n == 0) {
-        return false;
-    }
-    if (!rt->env.dir) {
-        snprintf(addr, addrlen, "off: --ingest-only starts no Graph client (%zu workflow%s)", n,
-                 n == 1 ? "" : "s");
-    } else {
-        snprintf(addr, addrlen, "%zu workflow%s", n, n == 1 ? "" : "s");
-    }
-    return true;
+    return wr_watchset_ready(rt->ws, addr, addrlen);
 }
 
 bool wr_user_date_busy(const void *p)
 {
     const struct ud_rt *rt = p;
-    return rt->graves != NULL;
+    return wr_watchset_busy(rt->ws);
 }
 
 int wr_user_date_prepare(void *p, const struct wr_workflow_set *set, char *err, size_t errlen)
 {
     struct ud_rt *rt = p;
-    wr_user_date_abort(rt);
-    /* Built against the serving list without taking from it: prepare must change nothing. */
-    struct ud_wf *keep = rt->list;
-    rt->list = NULL;
-    for (size_t i = 0; i < set->count; i++) {
-        const struct wr_workflow *wf = set->items[i];
-        if (!wf->enabled || wf->trigger != &wr_trigger_user_date) {
-            continue;
-        }
-        bool same = false;
-        for (struct ud_wf *w = keep; w && !same; w = w->next) {
-            same = strcmp(w->name, wf->name) == 0 && strcmp(w->args, args_text(wf)) == 0;
-        }
-        if (same) {
-            continue; /* carried over at commit */
-        }
-        struct ud_wf *w = wf_new(rt, wf, err, errlen);
-        if (!w) {
-            rt->list = keep;
-            wr_user_date_abort(rt);
-            return -1;
-        }
-        w->next = rt->next;
-        rt->next = w;
-    }
-    rt->list = keep;
-    return 0;
+    return wr_watchset_prepare(rt->ws, set, err, errlen);
 }
 
 void wr_user_date_commit(void *p, const struct wr_workflow_set *set)
 {
     struct ud_rt *rt = p;
-    struct ud_wf *fresh = rt->next, *list = NULL, **tail = &list;
-    rt->next = NULL;
-    for (size_t i = 0; i < set->count; i++) {
-        const struct wr_workflow *wf = set->items[i];
-        if (!wf->enabled || wf->trigger != &wr_trigger_user_date) {
-            continue;
-        }
-        struct ud_wf *w = NULL;
-        for (struct ud_wf **q = &rt->list; *q && !w; q = &(*q)->next) {
-            if (strcmp((*q)->name, wf->name) == 0 && strcmp((*q)->args, args_text(wf)) == 0) {
-                w = *q;
-                *q = w->next;
-            }
-        }
-        bool started = w != NULL;
-        for (struct ud_wf **q = &fresh; *q && !w; q = &(*q)->next) {
-            if ((*q)->wf == wf) {
-                w = *q;
-                *q = w->next;
-            }
-        }
-        if (!w) {
-            continue; /* cannot happen: prepare built every new one */
-        }
-        w->wf = wf;
-        w->next = NULL;
-        *tail = w;
-        tail = &w->next;
-        if (!started) {
-            wf_begin(w);
-        }
-    }
-    /* What is left served a workflow that is gone or changed. */
-    while (rt->list) {
-        struct ud_wf *w = rt->list;
-        rt->list = w->next;
-        wf_retire(rt, w);
-    }
-    while (fresh) {
-        struct ud_wf *w = fresh;
-        fresh = w->next;
-        wf_free(w);
-    }
-    rt->list = list;
+    wr_watchset_commit(rt->ws, set);
 }
 
 void wr_user_date_abort(void *p)
 {
     struct ud_rt *rt = p;
-    while (rt->next) {
-        struct ud_wf *w = rt->next;
-        rt->next = w->next;
-        wf_free(w);
-    }
+    wr_watchset_abort(rt->ws);
 }
 
 void wr_user_date_stop_accepting(void *p)
 {
     struct ud_rt *rt = p;
-    rt->stopping = true;
-    for (struct ud_wf *w = rt->list; w; w = w->next) {
-        wr_poll_stop(w->poll);
-        evtimer_del(w->timer);
-    }
+    wr_watchset_stop_accepting(rt->ws);
 }
 
 size_t wr_user_date_pending(void *p)
 {
     struct ud_rt *rt = p;
-    return rt->commits;
+    return wr_watchset_pending(rt->ws);
 }
 
 void wr_user_date_free(void *p)
 {
     struct ud_rt *rt = p;
-    if (!rt) {
-        return;
+    if (rt) {
+        wr_watchset_free(rt->ws);
+        free(rt);
     }
-    wr_user_date_abort(rt);
-    while (rt->list) {
-        struct ud_wf *w = rt->list;
-        rt->list = w->next;
-        wf_free(w);
-    }
-    while (rt->graves) {
-        struct ud_wf *w = rt->graves;
-        rt->graves = w->next;
-        wf_free(w);
-    }
-    free(rt);
 }
 
 /* }====== */
