@@ -371,8 +371,10 @@ def faked(start):
     come first among the libraries; with libfaketime before it that check is turned off."""
     t = time.mktime(time.strptime(start, "%Y-%m-%d %H:%M:%S")) - time.timezone
     asan = os.environ.get("ASAN_OPTIONS", "")
+    # An offset from now (to the microsecond), not "@start": the clocks of processes started
+    # one after another go on from where the first began instead of each restarting at start.
     return {"LD_PRELOAD": "/usr/$LIB/faketime/libfaketime.so.1",
-            "FAKETIME": "%+ds" % int(round(t - time.time())),
+            "FAKETIME": "%+.6f" % (t - time.time()),
             "FAKETIME_DONT_FAKE_MONOTONIC": "1", "TZ": "UTC",
             "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"}
 
