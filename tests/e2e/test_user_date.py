@@ -9,6 +9,7 @@ import json
 import os
 import random
 import shutil
+import subprocess
 import sys
 import time
 import unittest
@@ -137,7 +138,20 @@ class UserDate(unittest.TestCase):
         patch(self.sim, ADELE, employeeHireDate="2026-03-10T00:00:00Z")  # long gone
         patch(self.sim, ISAIAH, employeeHireDate="2026-04-30T00:00:00Z")  # weeks ahead
         patch(self.sim, MEGAN, employeeHireDate="2026-03-27T00:00:00Z")  # due in 8 s
-        # 08:59:52 in Berlin; Megan is due at 09:00 Berlin = 08:00:00 UTC.
+        # 08:59:52 in Berlin; Megan is due at 09:00 Berlin = 08:00:00 UTC. First what `weir
+        # scope` says will happen (read-only), at the same time.
+        self.root = harness.setup_root(self.sim, {"prehire.yaml": prehire()},
+                                       admin="127.0.0.1:0")
+        env = dict(os.environ, **harness.GRAPH_ENV, **harness.faked("2026-03-20 07:59:52"))
+        out = subprocess.run([harness.WEIR, "scope", "prehire", "-c", "weir.yaml", "--days", "1",
+                              "--json"], cwd=self.root, env=env, capture_output=True, text=True,
+                             timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        preview = {u["userPrincipalName"]: (u["state"], u["due"])
+                   for u in json.loads(out.stdout)["users"]}
+        self.assertEqual(preview, {ALEX: ("due now", "2026-03-18T08:00:00Z"),
+                                   MEGAN: ("later", "2026-03-20T08:00:00Z")})
+        self.assertFalse(os.path.exists(os.path.join(self.root, "var", "weir.db")))
         w = self.start("2026-03-20 07:59:52")
         alex, megan = user_id(self.sim, ALEX), user_id(self.sim, MEGAN)
         harness.wait_for("Megan's run", lambda: megan in fired(self.root), timeout=30)
@@ -154,6 +168,9 @@ class UserDate(unittest.TestCase):
         self.assertLess(at, ms("2026-03-20 08:00:00") + 900)
         harness.wait_final(self.root, 2)
         self.assertTrue(all(r[0][0] == "succeeded" for r in fired(self.root).values()))
+        # The users scope listed are the users that fired, at the due times it said.
+        self.assertEqual({user_id(self.sim, u) for u in preview}, set(runs))
+        self.assertEqual(preview[MEGAN][1], runs[megan][0][4])
         self.assertEqual(self.sim.user(ALEX)["jobTitle"], "starts 2026-03-25T00:00:00Z")
 
         # The date changes after the run: a run for the new date, once.
@@ -236,8 +253,7 @@ class UserDate(unittest.TestCase):
                                       if v and str(v).startswith("starts")})
         self.assertFalse(str(self.sim.user(ALEX).get("jobTitle", "")).startswith("starts"))
         self.assertEqual(len(runs), 4)
-        # `weir show` tells the admin why.
-        import subprocess
+        # `weir runs` lists them for the admin.
         out = subprocess.run([harness.WEIR, "runs", "-c", "weir.yaml", "--status", "cancelled"],
                              cwd=self.root, capture_output=True, text=True)
         self.assertEqual(out.returncode, 0, out.stderr)
