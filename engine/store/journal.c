@@ -354,10 +354,22 @@ struct wr_journal_run *wr_journal_batch_add_run(struct wr_journal_event *ev, con
 void wr_journal_batch_add_op(struct wr_journal_batch *b, const char *sql, const char *types, ...)
 {
     va_list ap;
-    b->ops = wr_xrealloc(b->ops, (b->nops + 1) * sizeof(*b->ops));
+    if (b->nops == b->ops_cap) {
+        b->ops_cap = b->ops_cap ? 2 * b->ops_cap : 8;
+        b->ops = wr_xrealloc(b->ops, b->ops_cap * sizeof(*b->ops));
+    }
     struct wr_journal_op *op = &b->ops[b->nops++];
     memset(op, 0, sizeof(*op));
-    op->sql = wr_xstrdup(sql);
+    const struct wr_journal_op *prev = b->nops > 1 ? &b->ops[b->nops - 2] : NULL;
+    if (prev && strcmp(prev->sql, sql) == 0) {
+        op->sql = prev->sql; /* a run of the same statement (one per row) keeps its text once */
+        op->sql_shared = true;
+    } else {
+        op->sql = wr_xstrdup(sql);
+    }
+    size_t ntypes = strlen(types);
+    ntypes = ntypes < WR_JOURNAL_OP_PARAMS ? ntypes : WR_JOURNAL_OP_PARAMS;
+    op->params = wr_xcalloc(ntypes ? ntypes : 1, sizeof(*op->params));
     va_start(ap, types);
     for (const char *t = types; *t && op->nparams < WR_JOURNAL_OP_PARAMS; t++) {
         int k = op->nparams++;
@@ -385,9 +397,11 @@ void wr_journal_batch_move_ops(struct wr_journal_batch *dst, struct wr_journal_b
     dst->ops = wr_xrealloc(dst->ops, (dst->nops + src->nops) * sizeof(*dst->ops));
     memcpy(dst->ops + dst->nops, src->ops, src->nops * sizeof(*src->ops));
     dst->nops += src->nops;
+    dst->ops_cap = dst->nops;
     free(src->ops);
     src->ops = NULL;
     src->nops = 0;
+    src->ops_cap = 0;
 }
 
 void wr_journal_batch_free(struct wr_journal_batch *b)
@@ -396,10 +410,13 @@ void wr_journal_batch_free(struct wr_journal_batch *b)
         return;
     }
     for (size_t i = 0; i < b->nops; i++) {
-        free(b->ops[i].sql);
+        if (!b->ops[i].sql_shared) {
+            free(b->ops[i].sql);
+        }
         for (int k = 0; k < b->ops[i].nparams; k++) {
             free(b->ops[i].params[k].text);
         }
+        free(b->ops[i].params);
     }
     free(b->ops);
     for (size_t i = 0; i < b->count; i++) {

@@ -78,16 +78,19 @@ struct wr_journal_event {
     char original_id[40]; /* for a duplicate: the event it duplicates */
 };
 
-/* One state change of the run executor: a statement with up to 12 parameters. */
+/* One state change of the run executor: a statement with up to 12 parameters. Small, as a
+   batch may hold one per remembered user of a big tenant (engine/store/trigger_state). */
 #define WR_JOURNAL_OP_PARAMS 12
+struct wr_journal_param {
+    char type;  /* 't' text (NULL = SQL NULL), 'i' integer, 'n' NULL */
+    char *text; /* owned */
+    int64_t i;
+};
 struct wr_journal_op {
-    char *sql;
+    char *sql;       /* owned, unless sql_shared */
+    bool sql_shared; /* sql is the previous op's of the same batch (the same text, kept once) */
     int nparams;
-    struct {
-        char type;  /* 't' text (NULL = SQL NULL), 'i' integer, 'n' NULL */
-        char *text; /* owned */
-        int64_t i;
-    } params[WR_JOURNAL_OP_PARAMS];
+    struct wr_journal_param *params; /* owned, nparams */
 };
 
 struct wr_journal_batch;
@@ -100,6 +103,7 @@ struct wr_journal_batch {
     size_t cap;
     struct wr_journal_op *ops; /* run after the events, in order, in the same transaction */
     size_t nops;
+    size_t ops_cap;
     wr_journal_done_fn done;
     void *arg;
     int rc;

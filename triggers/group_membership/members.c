@@ -8,7 +8,11 @@
 #include "triggers/group_membership/members.h"
 
 #include <inttypes.h>
+#include <event2/event.h>
 #include <json-c/json.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +52,9 @@ struct json_object *wr_group_membership_user(struct json_object *user)
 
 static const char *text_of(struct json_object *o)
 {
+    if (json_object_is_type(o, json_type_string)) {
+        return json_object_get_string(o); /* a baseline's member, kept as its text */
+    }
     return json_object_to_json_string_ext(o,
                                           JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 }
@@ -56,7 +63,7 @@ struct round {
     bool baseline, full;
     char *from;                  /* the link the round started from ("" for none) */
     struct json_object *group;   /* {"id", "displayName"} */
-    struct json_object *added;   /* id -> user (null until read) */
+    struct json_object *added;   /* id -> user (null until read; a baseline's: its text) */
     struct json_object *removed; /* id -> user (null until read) */
     struct json_object *listed;  /* full read: every member id -> null */
     char *link;
@@ -97,11 +104,39 @@ static void round_free(struct round *r)
     free(r);
 }
 
+#ifdef __GLIBC__
+static void trim(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    malloc_trim(0);
+}
+#endif
+
+/* Gives freed heap back to the system after a big round (a baseline or full read of a big group):
+   it frees many small blocks at once, which glibc keeps in its arenas rather than returning, so
+   without this weir's RSS stays at the round's peak until the next one. On a later loop turn: the
+   journal frees the committed batch (a row per user) only after its callback returned. */
+static void give_back(struct event_base *base, int pages)
+{
+#ifdef __GLIBC__
+    struct timeval now = {0, 0};
+    if (pages >= 20) {
+        event_base_once(base, -1, EV_TIMEOUT, trim, NULL, &now);
+    }
+#else
+    (void)base;
+    (void)pages;
+#endif
+}
+
 static void end_round(struct watch *w, bool ok, const char *error)
 {
     int pages = w->round ? w->round->pages : 0;
     round_free(w->round);
     w->round = NULL;
+    give_back(w->env->base, pages);
     wr_poll_ended(w->poll, ok, pages, error);
 }
 
@@ -353,16 +388,19 @@ static void decide(struct watch *w)
     }
     json_object_put(r->added);
     json_object_put(r->removed);
+    json_object_put(r->listed); /* decided: the ids listed are no longer needed */
+    r->listed = NULL;
     r->added = added;
     r->removed = removed;
     if (r->baseline) {
-        /* Remembered by id; nothing fires, so nobody is read. */
+        /* Remembered by id, as the text {"id": ...}; nothing fires, so nobody is read. */
         json_object_object_foreach(r->added, id, unused)
         {
             (void)unused;
             struct json_object *u = json_object_new_object();
             json_object_object_add(u, "id", json_object_new_string(id));
-            json_object_object_add(r->added, id, u);
+            json_object_object_add(r->added, id, json_object_new_string(text_of(u)));
+            json_object_put(u);
         }
         submit(w);
         return;
@@ -558,7 +596,10 @@ static void on_committed(void *arg, const struct wr_ingest_result *res)
     }
     json_object_object_foreach(r->added, aid, auser)
     {
-        json_object_object_add(w->members, aid, json_object_new_string(text_of(auser)));
+        json_object_object_add(w->members, aid,
+                               json_object_is_type(auser, json_type_string)
+                                   ? json_object_get(auser)
+                                   : json_object_new_string(text_of(auser)));
     }
     json_object_object_foreach(r->removed, rid, unused)
     {

@@ -1,14 +1,20 @@
 /*
  * delta — the user-change trigger's rounds; see delta.h.
  *
- * A round: read (pages merged into round->now as they come), then, after the last page,
- * compare each user seen with the remembered one, build the batch (events, state rows, the
- * link), submit, and on a good commit apply round->apply to the memory. The poll's round lasts
- * until the commit's answer, so rounds never overlap.
+ * A round: read (pages merged into round->now as they come, each user as its compact text, or
+ * as null when that text is the remembered one: a big tenant's full read holds little), then,
+ * after the last page, fill the managers' userPrincipalName, compare each user seen with the
+ * remembered one, build the batch (events, state rows, the link), submit, and on a good commit
+ * apply round->apply to the memory (a baseline's memory is round->now itself). The poll's
+ * round lasts until the commit's answer, so rounds never overlap.
  */
 #include "triggers/user_change/delta.h"
 
+#include <event2/event.h>
 #include <json-c/json.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +37,13 @@ struct watch;
 
 struct round {
     struct watch *w;
-    bool full;               /* the read in flight has no token: every user, whole */
-    bool baseline;           /* nothing remembered yet: fire nothing */
-    char *from;              /* the link the round started from ("" for none): part of the keys */
-    struct json_object *now; /* id -> remembered user after this round (users seen) */
+    bool full;     /* the read in flight has no token: every user, whole */
+    bool baseline; /* nothing remembered yet: fire nothing */
+    char *from;    /* the link the round started from ("" for none): part of the keys */
+    /* id -> the user's text after this round (a json string; its manager's userPrincipalName
+       perhaps not filled yet), or null: the text equals the remembered one. Users seen. Texts,
+       not object trees: a full read of a big tenant holds every user until the read ends. */
+    struct json_object *now;
     struct json_object *removed; /* id -> null: users Graph reported removed */
     struct json_object *apply;   /* id -> text or null, applied to memory after the commit */
     char *link;                  /* the new deltaLink */
@@ -68,11 +77,40 @@ static void round_free(struct round *r)
     free(r);
 }
 
+#ifdef __GLIBC__
+static void trim(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    malloc_trim(0);
+}
+#endif
+
+/* Gives freed heap back to the system after a big round (a baseline, a full re-read: a page per 200
+   users): it frees many small blocks at once, which glibc keeps in its arenas rather than
+   returning, so without this weir's RSS stays at the round's peak until the next one. On a later
+   loop turn: the journal frees the committed batch (a row per user) only after its callback
+   returned. */
+static void give_back(struct event_base *base, int pages)
+{
+#ifdef __GLIBC__
+    struct timeval now = {0, 0};
+    if (pages >= 20) {
+        event_base_once(base, -1, EV_TIMEOUT, trim, NULL, &now);
+    }
+#else
+    (void)base;
+    (void)pages;
+#endif
+}
+
 static void end_round(struct watch *w, bool ok, const char *error)
 {
     int pages = w->round ? w->round->pages : 0;
     round_free(w->round);
     w->round = NULL;
+    give_back(w->env->base, pages);
     wr_poll_ended(w->poll, ok, pages, error);
 }
 
@@ -117,6 +155,13 @@ static int load(struct watch *w, char *err, size_t errlen)
     return 0;
 }
 
+/* The remembered text of user id (borrowed), or NULL. */
+static const char *remembered_text(struct watch *w, const char *id)
+{
+    struct json_object *t = NULL;
+    return json_object_object_get_ex(w->users, id, &t) ? json_object_get_string(t) : NULL;
+}
+
 /* The remembered user id as an object (owned), or NULL. */
 static struct json_object *remembered(struct watch *w, const char *id)
 {
@@ -149,13 +194,21 @@ static int on_page(void *arg, const struct wr_directory_page *page, char *err, s
         }
         json_object_object_del(r->removed, id);
         struct json_object *seen = NULL, *old = NULL;
-        if (json_object_object_get_ex(r->now, id, &seen)) {
-            old = json_object_get(seen);
-        } else if (!r->full) {
-            old = remembered(w, id);
+        if (json_object_object_get_ex(r->now, id, &seen) && seen) {
+            old = json_tokener_parse(json_object_get_string(seen));
+        } else if (seen || !r->full) {
+            old = remembered(w, id); /* seen as null: the round's text is the remembered one */
         }
-        json_object_object_add(r->now, id, wr_user_change_user(&w->spec, item, old, r->full));
+        struct json_object *u = wr_user_change_user(&w->spec, item, old, r->full);
         json_object_put(old);
+        const char *text = wr_user_change_text(u), *was = remembered_text(w, id);
+        /* A manager whose userPrincipalName is still to be filled keeps its text: the fill
+           (at the end of the read) decides. */
+        bool unfilled = wr_user_change_manager_id(u) && !wr_user_change_manager_upn(u);
+        json_object_object_add(
+            r->now, id,
+            !unfilled && was && strcmp(was, text) == 0 ? NULL : json_object_new_string(text));
+        json_object_put(u);
     }
     return 0;
 }
@@ -171,30 +224,37 @@ static void read_from(struct watch *w, const char *link)
     }
 }
 
+/* The text of user id after this round (borrowed): the round's, else the remembered one, or
+   NULL. */
+static const char *text_after(struct watch *w, struct round *r, const char *id)
+{
+    struct json_object *t = NULL;
+    if (json_object_object_get_ex(r->now, id, &t) && t) {
+        return json_object_get_string(t);
+    }
+    return remembered_text(w, id);
+}
+
 /* The round's managers' userPrincipalName, from this round's users or the remembered ones. */
 static void fill_managers(struct watch *w, struct round *r)
 {
-    json_object_object_foreach(r->now, id, user)
+    json_object_object_foreach(r->now, id, t)
     {
-        (void)id;
+        if (!t || !w->spec.manager) {
+            continue;
+        }
+        struct json_object *user = json_tokener_parse(json_object_get_string(t));
         const char *mid = wr_user_change_manager_id(user);
-        struct json_object *m = NULL, *upn = NULL;
-        if (!mid) {
-            continue;
-        }
-        json_object_object_get_ex(user, "manager", &m);
-        if (json_object_object_get_ex(m, "userPrincipalName", &upn) && upn) {
-            continue;
-        }
-        struct json_object *mu = NULL, *mupn = NULL;
-        if (json_object_object_get_ex(r->now, mid, &mu)) {
-            json_object_object_get_ex(mu, "userPrincipalName", &mupn);
+        const char *mtext = mid && !wr_user_change_manager_upn(user) ? text_after(w, r, mid) : NULL;
+        struct json_object *mu = mtext ? json_tokener_parse(mtext) : NULL, *mupn = NULL;
+        if (mu && json_object_object_get_ex(mu, "userPrincipalName", &mupn) && mupn) {
             wr_user_change_fill_manager(user, json_object_get_string(mupn));
-        } else if ((mu = remembered(w, mid))) {
-            json_object_object_get_ex(mu, "userPrincipalName", &mupn);
-            wr_user_change_fill_manager(user, json_object_get_string(mupn));
-            json_object_put(mu);
+            const char *text = wr_user_change_text(user), *was = remembered_text(w, id);
+            json_object_object_add(
+                r->now, id, was && strcmp(was, text) == 0 ? NULL : json_object_new_string(text));
         }
+        json_object_put(mu);
+        json_object_put(user);
     }
 }
 
@@ -234,28 +294,34 @@ static void finish(struct watch *w, const char *link)
         wr_trigger_state_put(b, w->scope, "query", w->select);
         rows++;
     }
-    json_object_object_foreach(r->now, id, user)
+    json_object_object_foreach(r->now, id, t)
     {
-        const char *text = wr_user_change_text(user);
-        struct json_object *oldt = NULL;
-        bool known = json_object_object_get_ex(w->users, id, &oldt);
-        if (known && strcmp(json_object_get_string(oldt), text) == 0) {
+        if (!t) {
+            continue; /* as remembered */
+        }
+        const char *text = json_object_get_string(t), *was = remembered_text(w, id);
+        if (was && strcmp(was, text) == 0) {
             continue;
         }
         char *name = wr_xasprintf("u:%s", id);
         wr_trigger_state_put(b, w->scope, name, text);
         free(name);
-        json_object_object_add(r->apply, id, json_object_new_string(text));
+        if (!r->baseline) {
+            /* the baseline's memory is r->now itself (on_committed) */
+            json_object_object_add(r->apply, id, json_object_get(t));
+        }
         rows++;
-        if (r->baseline || !known) {
+        if (r->baseline || !was) {
             continue;
         }
-        struct json_object *old = json_tokener_parse(json_object_get_string(oldt));
+        struct json_object *old = json_tokener_parse(was), *user = json_tokener_parse(text);
         struct json_object *diff = wr_user_change_diff(&w->spec, old, user);
         json_object_put(old);
-        if (diff) {
+        if (!diff) {
+            json_object_put(user);
+        } else {
             struct json_object *ev = json_object_new_object();
-            json_object_object_add(ev, "user", json_object_get(user));
+            json_object_object_add(ev, "user", user);
             json_object_object_add(ev, "changes", diff);
             add_event(w, b, id, ev, wr_user_change_text(diff));
             json_object_put(ev);
@@ -289,6 +355,12 @@ static void finish(struct watch *w, const char *link)
         wr_ingest_batch_free(b);
         end_round(w, true, NULL);
         return;
+    }
+    if (!r->baseline) {
+        /* What is applied after the commit holds its own references: the round's users can go
+           now, while the journal writes. */
+        json_object_put(r->now);
+        r->now = NULL;
     }
     if (wr_ingest_batch_submit(w->env->ingest, b, on_committed, w) != 0) {
         end_round(w, false, "the journal is stopping");
@@ -352,6 +424,12 @@ static void on_committed(void *arg, const struct wr_ingest_result *res)
                                         : "unmatched",
                          1);
     }
+    if (r->baseline) {
+        /* The store was cleared: the memory is exactly the baseline's users (all texts) */
+        json_object_put(w->users);
+        w->users = r->now;
+        r->now = NULL;
+    }
     json_object_object_foreach(r->apply, id, text)
     {
         if (text) {
@@ -387,6 +465,11 @@ static void on_round(void *arg)
     r->removed = json_object_new_object();
     r->apply = json_object_new_object();
     r->baseline = w->delta == NULL;
+    if (r->baseline) {
+        /* nothing is remembered for a baseline (the store is cleared when it commits) */
+        json_object_put(w->users);
+        w->users = json_object_new_object();
+    }
     r->full = r->baseline;
     r->from = wr_xstrdup(w->delta ? w->delta : "");
     w->round = r;

@@ -303,6 +303,17 @@ const char *wr_user_change_manager_id(struct json_object *user)
     return NULL;
 }
 
+const char *wr_user_change_manager_upn(struct json_object *user)
+{
+    struct json_object *m = NULL, *upn = NULL;
+    if (json_object_object_get_ex(user, "manager", &m) &&
+        json_object_is_type(m, json_type_object) &&
+        json_object_object_get_ex(m, "userPrincipalName", &upn)) {
+        return json_object_get_string(upn);
+    }
+    return NULL;
+}
+
 void wr_user_change_fill_manager(struct json_object *user, const char *upn)
 {
     struct json_object *m = NULL, *have = NULL;

@@ -72,6 +72,10 @@ void wr_user_change_fill_manager(struct json_object *user, const char *upn);
 /* The manager id of a remembered user, or NULL (borrowed). */
 const char *wr_user_change_manager_id(struct json_object *user);
 
+/* The manager's userPrincipalName of a remembered user, or NULL (no manager, or not known yet;
+   borrowed). */
+const char *wr_user_change_manager_upn(struct json_object *user);
+
 /*
  * What changed in the watched attributes from old to now (both borrowed remembered users):
  * {"department": {"from": "Sales", "to": "IT"}, "manager": {"from": {id, upn}|null, "to": ...}}
