@@ -718,6 +718,10 @@ static void bad_apply(struct gs_resp *resp, const struct gs_bad_answer *b)
 {
     json_object *v;
 
+    if (b != NULL && (b->kind == GS_BAD_EMPTY_202 || b->kind == GS_BAD_WRONG_SHAPE)) {
+        free(resp->text); /* a text/plain answer ($count) is replaced too */
+        resp->text = NULL;
+    }
     switch (b != NULL ? b->kind : GS_BAD_NONE) {
     case GS_BAD_EMPTY_202:
         json_object_put(resp->body);
