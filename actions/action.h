@@ -57,6 +57,19 @@
 
 struct wr_action_ctx;
 
+/*
+ * Whether an action is destructive: it takes something away from a user (sign-in, the account,
+ * licences, memberships, roles, sessions). Guardrails (issue 17: the mass-change brake) count
+ * destructive steps; every descriptor declares this explicitly — the zero value is "forgot",
+ * and tests/unit/test_action_flags.c fails naming any action that left it so.
+ */
+enum wr_destructive {
+    WR_DESTRUCTIVE_UNDECLARED = 0, /* not declared: a bug; wr_action_destructive says true */
+    WR_DESTRUCTIVE_NO,             /* never destructive */
+    WR_DESTRUCTIVE_YES,            /* always destructive */
+    WR_DESTRUCTIVE_BY_ARGS,        /* destructive or not by its arguments: is_destructive decides */
+};
+
 struct wr_action {
     const char *name;              /* as written after `action:` */
     const char *summary;           /* one line for `weir help` */
@@ -71,6 +84,21 @@ struct wr_action {
      * wr_action_fail, now or on a later loop turn. NULL for steps that are not Graph actions.
      */
     void (*execute)(struct wr_action_ctx *ctx);
+    /* Whether the action is destructive (above). Every descriptor sets it. */
+    enum wr_destructive destructive;
+    /*
+     * WR_DESTRUCTIVE_BY_ARGS only (NULL otherwise): whether a step with these arguments is
+     * destructive. rendered_args (borrowed, not NULL) are the step's arguments after its
+     * templates were rendered; a value that is still a template string ("{{ ... }}", e.g. when
+     * asked before rendering) counts as "may be", so true.
+     */
+    bool (*is_destructive)(struct json_object *rendered_args);
+    /*
+     * For `weir help`: with WR_DESTRUCTIVE_BY_ARGS, when it is destructive, as a phrase after
+     * "destructive " ("with a non-empty remove:"; required). Otherwise an optional one-line note
+     * on a classification someone may find debatable, or NULL.
+     */
+    const char *destructive_note;
 };
 
 /* {====== what an executing action may use (engine/exec/action_run.c) ====== */
@@ -184,6 +212,14 @@ const struct wr_action *wr_action_find(const char *name);
 
 /* NULL-terminated list of every action name (static storage), for suggestions and help. */
 const char *const *wr_action_names(void);
+
+/*
+ * Whether a step of action a with arguments args (borrowed; the rendered arguments, or NULL when
+ * they are not known) is destructive: WR_DESTRUCTIVE_YES true, _NO false, _BY_ARGS what
+ * a->is_destructive says of args — and true when args is NULL ("may be destructive"). An
+ * undeclared flag (a bug the unit test catches) is true too: when in doubt, the brake counts.
+ */
+bool wr_action_destructive(const struct wr_action *a, struct json_object *args);
 
 /* Shared argument-table entries: the user reference every user action takes. */
 #define WR_ARGSPEC_USER                                                                            \

@@ -230,6 +230,7 @@ const struct wr_action wr_action_add_to_group = {
     .summary = "add the user to a group; already a member is success",
     .args = group_args,
     .execute = add_to_group_run,
+    .destructive = WR_DESTRUCTIVE_NO,
 };
 
 const struct wr_action wr_action_remove_from_group = {
@@ -237,4 +238,5 @@ const struct wr_action wr_action_remove_from_group = {
     .summary = "remove the user from a group; not a member is success",
     .args = group_args,
     .execute = remove_from_group_run,
+    .destructive = WR_DESTRUCTIVE_YES,
 };

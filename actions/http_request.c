@@ -452,4 +452,7 @@ const struct wr_action wr_action_http_request = {
     .args = http_request_args,
     .validate = http_request_validate,
     .execute = http_request_run,
+    .destructive = WR_DESTRUCTIVE_NO,
+    .destructive_note = "weir cannot tell what another service does with the call; it is "
+                        "not counted as a change to a user",
 };

@@ -801,12 +801,30 @@ static void remove_all_licenses_run(struct wr_action_ctx *ctx)
 
 /* }====== */
 
+/* Destructive with a remove: that names a SKU (an empty list removes nothing). */
+static bool assign_license_destructive(struct json_object *args)
+{
+    struct json_object *remove = NULL;
+    if (!json_object_object_get_ex(args, "remove", &remove) || remove == NULL) {
+        return false;
+    }
+    if (json_object_is_type(remove, json_type_array)) {
+        return json_object_array_length(remove) > 0;
+    }
+    /* Not a list: a template not yet rendered may become one; anything else removes nothing. */
+    return json_object_is_type(remove, json_type_string) &&
+           strstr(json_object_get_string(remove), "{{") != NULL;
+}
+
 const struct wr_action wr_action_assign_license = {
     .name = "assign-license",
     .summary = "add and remove direct licenses (POST /users/{id}/assignLicense), only what differs",
     .args = assign_license_args,
     .validate = assign_license_validate,
     .execute = assign_license_run,
+    .destructive = WR_DESTRUCTIVE_BY_ARGS,
+    .is_destructive = assign_license_destructive,
+    .destructive_note = "with a non-empty remove:",
 };
 
 static const struct wr_argspec user_only_args[] = {
@@ -819,4 +837,5 @@ const struct wr_action wr_action_remove_all_licenses = {
     .summary = "remove every license assigned to the user directly; inherited ones are reported",
     .args = user_only_args,
     .execute = remove_all_licenses_run,
+    .destructive = WR_DESTRUCTIVE_YES,
 };

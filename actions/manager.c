@@ -171,4 +171,6 @@ const struct wr_action wr_action_set_manager = {
     .summary = "set the user's manager; the same manager already set is success",
     .args = set_manager_args,
     .execute = set_manager_run,
+    .destructive = WR_DESTRUCTIVE_NO,
+    .destructive_note = "replaces an existing manager, but takes no access away",
 };

@@ -38,3 +38,18 @@ const char *const *wr_action_names(void)
     }
     return names;
 }
+
+bool wr_action_destructive(const struct wr_action *a, struct json_object *args)
+{
+    switch (a->destructive) {
+    case WR_DESTRUCTIVE_NO:
+        return false;
+    case WR_DESTRUCTIVE_YES:
+        return true;
+    case WR_DESTRUCTIVE_BY_ARGS:
+        return args == NULL || a->is_destructive == NULL || a->is_destructive(args);
+    case WR_DESTRUCTIVE_UNDECLARED:
+    default:
+        return true;
+    }
+}

@@ -516,6 +516,8 @@ const struct wr_action wr_action_set_role = {
     .summary = "assign a directory role (POST roleAssignments); already assigned is success",
     .args = role_args,
     .execute = set_role_run,
+    .destructive = WR_DESTRUCTIVE_NO,
+    .destructive_note = "grants privilege rather than taking access away",
 };
 
 const struct wr_action wr_action_remove_role = {
@@ -524,4 +526,5 @@ const struct wr_action wr_action_remove_role = {
                "assigned is success",
     .args = remove_role_args,
     .execute = remove_role_run,
+    .destructive = WR_DESTRUCTIVE_YES,
 };

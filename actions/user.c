@@ -804,12 +804,48 @@ static void create_user_run(struct wr_action_ctx *ctx)
 
 /* }====== */
 
+/*
+ * Destructive when set: turns sign-in off: accountEnabled (Graph's property names are
+ * case-insensitive) false, or the string "false", which a template may render. A set: that is
+ * still a template string may be such a mapping, so it counts too.
+ */
+static bool update_user_destructive(struct json_object *args)
+{
+    struct json_object *set = NULL;
+    if (!json_object_object_get_ex(args, "set", &set) || set == NULL) {
+        return false;
+    }
+    if (json_object_is_type(set, json_type_string)) {
+        return strstr(json_object_get_string(set), "{{") != NULL;
+    }
+    if (!json_object_is_type(set, json_type_object)) {
+        return false;
+    }
+    json_object_object_foreach(set, key, val)
+    {
+        if (strcasecmp(key, "accountEnabled") != 0) {
+            continue;
+        }
+        if (json_object_is_type(val, json_type_boolean) && !json_object_get_boolean(val)) {
+            return true;
+        }
+        if (json_object_is_type(val, json_type_string) &&
+            strcasecmp(json_object_get_string(val), "false") == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 const struct wr_action wr_action_update_user = {
     .name = "update-user",
     .summary = "PATCH a user's properties (PATCH /users/{id}), writing only what differs",
     .args = update_user_args,
     .validate = update_user_validate,
     .execute = update_user_run,
+    .destructive = WR_DESTRUCTIVE_BY_ARGS,
+    .is_destructive = update_user_destructive,
+    .destructive_note = "when set: turns accountEnabled off",
 };
 
 const struct wr_action wr_action_create_user = {
@@ -818,6 +854,7 @@ const struct wr_action wr_action_create_user = {
     .args = create_user_args,
     .validate = create_user_validate,
     .execute = create_user_run,
+    .destructive = WR_DESTRUCTIVE_NO,
 };
 
 const struct wr_action wr_action_disable_user = {
@@ -825,6 +862,7 @@ const struct wr_action wr_action_disable_user = {
     .summary = "block sign-in (PATCH accountEnabled=false)",
     .args = user_only_args,
     .execute = disable_user_run,
+    .destructive = WR_DESTRUCTIVE_YES,
 };
 
 const struct wr_action wr_action_enable_user = {
@@ -832,6 +870,7 @@ const struct wr_action wr_action_enable_user = {
     .summary = "allow sign-in (PATCH accountEnabled=true)",
     .args = user_only_args,
     .execute = enable_user_run,
+    .destructive = WR_DESTRUCTIVE_NO,
 };
 
 const struct wr_action wr_action_delete_user = {
@@ -839,6 +878,7 @@ const struct wr_action wr_action_delete_user = {
     .summary = "delete a user (DELETE /users/{id}); an already deleted user is success",
     .args = user_only_args,
     .execute = delete_user_run,
+    .destructive = WR_DESTRUCTIVE_YES,
 };
 
 const struct wr_action wr_action_revoke_sessions = {
@@ -846,4 +886,5 @@ const struct wr_action wr_action_revoke_sessions = {
     .summary = "sign the user out everywhere (POST /users/{id}/revokeSignInSessions)",
     .args = user_only_args,
     .execute = revoke_sessions_run,
+    .destructive = WR_DESTRUCTIVE_YES,
 };

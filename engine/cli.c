@@ -1635,9 +1635,37 @@ static void print_names(const char *title, const char *const *names,
     }
 }
 
-static const char *action_summary(const char *name)
+/*
+ * The action list: each with its summary and, from its descriptor's destructive flag, a mark:
+ * "[destructive]" or "[destructive with remove:]" (the descriptor's note says when).
+ */
+static void print_actions(void)
 {
-    return wr_action_find(name)->summary;
+    printf("Actions (weir help ACTION for arguments):\n");
+    for (const char *const *n = wr_action_names(); *n; n++) {
+        const struct wr_action *a = wr_action_find(*n);
+        printf("  %-20s %s", a->name, a->summary);
+        if (a->destructive == WR_DESTRUCTIVE_BY_ARGS) {
+            printf(" [destructive %s]", a->destructive_note ? a->destructive_note : "by arguments");
+        } else if (a->destructive != WR_DESTRUCTIVE_NO) {
+            printf(" [destructive]");
+        }
+        printf("\n");
+    }
+}
+
+/* `weir help ACTION`'s line on whether the action is destructive, and the note on why. */
+static void print_action_destructive(const struct wr_action *a)
+{
+    if (a->destructive == WR_DESTRUCTIVE_BY_ARGS) {
+        printf("Destructive %s.\n", a->destructive_note ? a->destructive_note : "by arguments");
+        return;
+    }
+    printf("Destructive: %s", a->destructive == WR_DESTRUCTIVE_NO ? "no" : "yes");
+    if (a->destructive_note) {
+        printf(" (%s)", a->destructive_note);
+    }
+    printf(".\n");
 }
 
 static const char *trigger_summary(const char *name)
@@ -1663,12 +1691,14 @@ static int cmd_help(int argc, char **argv)
     if (cmd) {
         printf("usage: %s\n\n%s\n", cmd->usage, cmd->help);
     } else if (strcmp(topic, "actions") == 0) {
-        print_names("Actions (weir help ACTION for arguments):", wr_action_names(), action_summary);
+        print_actions();
     } else if (strcmp(topic, "triggers") == 0) {
         print_names("Triggers (weir help TRIGGER for arguments):", wr_trigger_names(),
                     trigger_summary);
     } else if (act) {
-        printf("%s — %s\n\nArguments:\n", act->name, act->summary);
+        printf("%s — %s\n", act->name, act->summary);
+        print_action_destructive(act);
+        printf("\nArguments:\n");
         wr_argspec_print(act->args, stdout, 2);
         printf("\nEvery step also takes: id, name, when, retry, continue_on_error.\n");
     } else if (trig) {

@@ -18,6 +18,7 @@
  */
 #include "engine/graph/directory.h"
 
+#include <errno.h>
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,7 @@
 
 /* K_LIST and K_READ are the same paged read (read_answer): K_LIST gathers the items for a
    wr_directory_result, K_READ hands each page to its caller and ends in a read result. */
-enum kind { K_USER, K_SKU, K_SKUS, K_ROLE, K_GROUP, K_LIST, K_READ };
+enum kind { K_USER, K_SKU, K_SKUS, K_ROLE, K_GROUP, K_LIST, K_READ, K_COUNT };
 
 /* Steps of a lookup that needs more than one read. */
 enum step { S_GET, S_FILTER };
@@ -292,6 +293,7 @@ static const char *object_id(enum kind kind, struct json_object *obj)
     case K_SKUS:
     case K_LIST:
     case K_READ:
+    case K_COUNT:
         return NULL;
     default:
         return str_member(obj, "id");
@@ -811,10 +813,46 @@ static void read_answer(struct lookup *l, const struct wr_graph_result *res)
 
 /* }====== */
 
+/* GET /users/$count answered: a text/plain decimal number, or Graph's error. */
+static void count_answer(struct lookup *l, const struct wr_graph_result *res)
+{
+    if (!res->ok) {
+        finish_err(l, res, false, "counting the tenant's users");
+        return;
+    }
+    const char *s = res->text;
+    char *end = NULL;
+    long long n = -1;
+    if (s && *s >= '0' && *s <= '9') {
+        errno = 0;
+        n = strtoll(s, &end, 10);
+        while (end && (*end == '\r' || *end == '\n' || *end == ' ')) {
+            end++;
+        }
+        if (errno != 0 || !end || *end != '\0') {
+            n = -1;
+        }
+    }
+    if (n < 0) {
+        char *what =
+            wr_graph_describe_answer(res->status, res->content_type, res->body_head, res->body_len);
+        char *why = wr_xasprintf("expected a text/plain number of users, got %s", what);
+        free(what);
+        finish_unusable(l, res, why, false, "counting the tenant's users");
+        return;
+    }
+    struct json_object *count = json_object_new_int64(n);
+    finish_ok(l, count);
+    json_object_put(count);
+}
+
 static void on_graph(void *arg, const struct wr_graph_result *res)
 {
     struct lookup *l = arg;
     switch (l->kind) {
+    case K_COUNT:
+        count_answer(l, res);
+        break;
     case K_USER:
         user_answer(l, res);
         break;
@@ -1083,6 +1121,14 @@ static void sku_start(struct lookup *l)
 int wr_directory_sku(struct wr_directory *d, const char *sku, wr_directory_done_fn done, void *arg)
 {
     sku_start(lookup_new(d, K_SKU, sku, done, arg));
+    return 0;
+}
+
+int wr_directory_user_count(struct wr_directory *d, wr_directory_done_fn done, void *arg)
+{
+    struct lookup *l = lookup_new(d, K_COUNT, "", done, arg);
+    l->flags = WR_GRAPH_EVENTUAL | WR_GRAPH_TEXT;
+    get(l, "/users/$count");
     return 0;
 }
 

@@ -120,6 +120,16 @@ int wr_directory_sku(struct wr_directory *d, const char *sku, wr_directory_done_
  */
 int wr_directory_skus(struct wr_directory *d, wr_directory_done_fn done, void *arg);
 
+/*
+ * Counts the tenant's users: GET /users/$count with `ConsistencyLevel: eventual` (an advanced
+ * query; Graph answers 400 without it) and WR_GRAPH_TEXT, as the answer is text/plain. On
+ * success result.object is a JSON integer (json_object_get_int64; borrowed, valid during the
+ * callback) and id is NULL; a 2xx that is not a decimal number is WR_GRAPH_UNEXPECTED; a Graph
+ * error is the result's graph answer. Never cached: the caller keeps it as long as it likes
+ * (the guardrails of issue 17 cache it). Returns 0 (done is always called).
+ */
+int wr_directory_user_count(struct wr_directory *d, wr_directory_done_fn done, void *arg);
+
 /* Finds a SKU in a subscribedSkus array by skuPartNumber or skuId; borrowed, NULL if absent. */
 struct json_object *wr_directory_sku_find(struct json_object *skus, const char *sku);
 

@@ -95,6 +95,7 @@ struct greq {
     char *res_rid;                /* Graph's request-id */
     char *res_crid;               /* the client-request-id of the HTTP request that carried it */
     char *res_scope;              /* a 429's x-ms-throttle-scope */
+    char *res_text;               /* WR_GRAPH_TEXT: a text/plain 2xx body */
     struct wr_graph_trace *trace; /* the trace current when it was started (a reference) */
 };
 
@@ -645,7 +646,8 @@ static void req_reset_result(struct greq *r)
     free(r->res_rid);
     free(r->res_crid);
     free(r->res_scope);
-    r->res_ctype = r->res_head = r->res_rid = r->res_crid = r->res_scope = NULL;
+    free(r->res_text);
+    r->res_ctype = r->res_head = r->res_rid = r->res_crid = r->res_scope = r->res_text = NULL;
     r->res_len = 0;
     r->status = 0;
     r->ok = false;
@@ -1482,6 +1484,17 @@ static enum outcome apply_answer(struct greq *r, const struct answer *a)
         r->retry_after_ms = a->ra_ms;
     }
     if (status >= 200 && status <= 299) {
+        if ((r->flags & WR_GRAPH_TEXT) && a->ctype != NULL &&
+            strncasecmp(a->ctype, "text/plain", 10) == 0 &&
+            (a->ctype[10] == '\0' || a->ctype[10] == ';' || a->ctype[10] == ' ')) {
+            /* Asked for: plain text (a count), not JSON even when it parses as a number. */
+            json_object_put(r->res_body);
+            r->res_body = NULL;
+            r->res_text = wr_xstrndup(a->raw ? a->raw : "", a->raw_len);
+            r->ok = true;
+            req_finish(r);
+            return OUT_DONE;
+        }
         if (a->raw_len > 0 && (a->body == NULL || (a->ctype != NULL && !is_json_ctype(a->ctype)))) {
             /* A proxy's page, a cut connection: not Graph's answer, and not a success. */
             char *what = wr_graph_describe_answer(status, a->ctype, r->res_head, a->raw_len);
@@ -1801,7 +1814,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
             }
             r->paid = true;
         }
-        if (bmax > 1 && !(r->flags & (WR_GRAPH_NO_BATCH | WR_GRAPH_EVENTUAL))) {
+        if (bmax > 1 && !(r->flags & (WR_GRAPH_NO_BATCH | WR_GRAPH_EVENTUAL | WR_GRAPH_TEXT))) {
             batch[nb++] = r;
             if (nb == bmax) {
                 emit(g, batch, nb);
@@ -1873,6 +1886,7 @@ static void on_deliver(evutil_socket_t fd, short what, void *arg)
             .request_id = r->res_rid,
             .client_request_id = r->res_crid,
             .throttle_scope = r->res_scope,
+            .text = r->ok ? r->res_text : NULL,
         };
 
         TAILQ_REMOVE(&g->done, r, q);

@@ -95,6 +95,8 @@ struct wr_graph_result {
     const char *request_id;        /* Graph's request-id header, or NULL */
     const char *client_request_id; /* the client-request-id weir sent, or NULL */
     const char *throttle_scope;    /* a 429's x-ms-throttle-scope, or NULL */
+    /* WR_GRAPH_TEXT requests: a 2xx text/plain answer's body (NUL-terminated), else NULL. */
+    const char *text;
 };
 
 typedef void (*wr_graph_done_fn)(void *arg, const struct wr_graph_result *res);
@@ -116,6 +118,14 @@ typedef void (*wr_graph_done_fn)(void *arg, const struct wr_graph_result *res);
  * sends it. Requests without the flag are unchanged.
  */
 #define WR_GRAPH_EVENTUAL 0x4u
+/*
+ * The answer may be plain text (GET /users/$count answers text/plain): a 2xx whose Content-Type
+ * is text/plain is then a success with body NULL and its text in wr_graph_result.text. A JSON
+ * 2xx is read as always; any other 2xx is still WR_GRAPH_UNEXPECTED. Without the flag a
+ * text/plain 2xx is WR_GRAPH_UNEXPECTED. Implies WR_GRAPH_NO_BATCH ($batch base64-encodes
+ * bodies that are not JSON).
+ */
+#define WR_GRAPH_TEXT 0x8u
 
 struct wr_graph;
 

@@ -6,7 +6,8 @@
  * 400); a /users/delta round and the round after a change made behind the client's back; a
  * /groups/delta round; refused delta tokens (400 syncStateNotFound, 410 resyncRequired) told
  * apart from other failures; links that leave base_url, the page bound, a page callback that
- * ends the read; completion exactly once, on a later loop turn.
+ * ends the read; completion exactly once, on a later loop turn. wr_directory_user_count
+ * (GET /users/$count, text/plain, for the guardrails of issue #17) against graphsim's count.
  *
  * Each test starts its own graphsim, drives one event_base with a deadline (never a sleep) and
  * changes or inspects the tenant through /_sim between loop runs. graphsim's path comes from
@@ -508,6 +509,94 @@ static void test_foreign_links(void **state)
     json_object_put(a.got);
 }
 
+/* {====== the tenant's user count ====== */
+
+/* What one wr_directory_user_count saw, copied. */
+struct counted {
+    int done;
+    int inside;
+    bool ok;
+    bool object_is_int;
+    int64_t count;
+    long status;
+    char code[64];
+    char error[512];
+};
+
+static void on_count(void *arg, const struct wr_directory_result *r)
+{
+    struct counted *c = arg;
+    if (F.in_call) {
+        c->inside++;
+    }
+    c->done++;
+    c->ok = r->ok;
+    c->object_is_int = r->object && json_object_is_type(r->object, json_type_int);
+    c->count = c->object_is_int ? json_object_get_int64(r->object) : -1;
+    c->status = r->graph ? r->graph->status : 0;
+    snprintf(c->code, sizeof(c->code), "%s",
+             r->graph && r->graph->error_code ? r->graph->error_code : "");
+    snprintf(c->error, sizeof(c->error), "%s", r->error ? r->error : "");
+    F.pending--;
+    if (F.pending <= 0) {
+        event_base_loopbreak(F.base);
+    }
+}
+
+static void count_users(struct counted *c)
+{
+    memset(c, 0, sizeof(*c));
+    F.in_call = true;
+    assert_int_equal(wr_directory_user_count(F.dir, on_count, c), 0);
+    F.in_call = false;
+    F.pending++;
+    run();
+    assert_int_equal(c->done, 1);
+    assert_int_equal(c->inside, 0);
+}
+
+/*
+ * GET /users/$count (sent with ConsistencyLevel: eventual, without which graphsim answers 400)
+ * is graphsim's number of users, before and after a delete; a 2xx that is no number is
+ * WR_GRAPH_UNEXPECTED, not a count.
+ */
+static void test_user_count(void **state)
+{
+    (void)state;
+    struct counted c;
+    start(NULL, NULL);
+    count_users(&c);
+    if (!c.ok) {
+        fail_msg("count failed: %s (%s)", c.error, c.code);
+    }
+    assert_true(c.object_is_int);
+    assert_int_equal(c.count, sim_stat(&F.sim, "users"));
+    assert_int_equal(c.count, SEED_USERS);
+
+    sim_send("DELETE", "/_sim/users/" ADELE_ID, NULL, 204);
+    count_users(&c);
+    assert_true(c.ok);
+    assert_int_equal(c.count, SEED_USERS - 1);
+    assert_int_equal(c.count, sim_stat(&F.sim, "users"));
+
+    /* A JSON answer ([]) and a proxy's HTML page: no count. */
+    sim_send("POST", "/_sim/faults",
+             "{\"bad_answer\": {\"kind\": \"wrong_shape\", \"count\": 1, \"path\": "
+             "\"/users/$count\"}}",
+             200);
+    count_users(&c);
+    assert_false(c.ok);
+    assert_string_equal(c.code, WR_GRAPH_UNEXPECTED);
+    assert_non_null(strstr(c.error, "counting the tenant's users"));
+    sim_send("POST", "/_sim/faults",
+             "{\"bad_answer\": {\"kind\": \"html\", \"count\": 3, \"path\": "
+             "\"/users/$count\"}}",
+             200);
+    count_users(&c);
+    assert_false(c.ok);
+    assert_string_equal(c.code, WR_GRAPH_UNEXPECTED);
+}
+
 /* }====== */
 
 int main(int argc, char **argv)
@@ -518,6 +607,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_delta_rounds, teardown),
         cmocka_unit_test_teardown(test_refused_token, teardown),
         cmocka_unit_test_teardown(test_foreign_links, teardown),
+        cmocka_unit_test_teardown(test_user_count, teardown),
     };
     graphsim_path = argc > 1 ? argv[1] : getenv("WEIR_GRAPHSIM");
     if (graphsim_path == NULL || src == NULL) {

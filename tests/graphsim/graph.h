@@ -45,6 +45,7 @@ struct gs_req {
 struct gs_resp {
     int status;
     json_object *body;        /* owned; NULL for no body */
+    char *text;               /* owned: a text/plain body ($count) sent instead of body, or NULL */
     char retry_after[24];     /* Retry-After header value, or "" */
     char throttle_scope[160]; /* x-ms-throttle-scope header value, or "" */
     char throttle_info[48];   /* x-ms-throttle-information header value, or "" */

@@ -718,6 +718,10 @@ static void bad_apply(struct gs_resp *resp, const struct gs_bad_answer *b)
 {
     json_object *v;
 
+    if (b != NULL && (b->kind == GS_BAD_EMPTY_202 || b->kind == GS_BAD_WRONG_SHAPE)) {
+        free(resp->text); /* a text/plain answer ($count) is replaced too */
+        resp->text = NULL;
+    }
     switch (b != NULL ? b->kind : GS_BAD_NONE) {
     case GS_BAD_EMPTY_202:
         json_object_put(resp->body);
@@ -1028,6 +1032,15 @@ static void handle_graph(struct gs_server *srv, struct evhttp_request *ev, const
         r->raw_len = n / 2 > 0 ? n / 2 : 1;
         r->raw = gs_xstrndup(s, r->raw_len);
     }
+    if (resp.text != NULL && r->raw == NULL) {
+        /* A text/plain answer ($count), sent as it is. */
+        r->raw_len = strlen(resp.text);
+        r->raw = resp.text;
+        r->content_type = "text/plain";
+    } else {
+        free(resp.text); /* a fault already replaced the answer */
+    }
+    resp.text = NULL;
     rehost(srv, resp.body);
     log_set_status(srv, owner.parent, resp.status);
     r->status = resp.status;

@@ -8,6 +8,7 @@ checked at the end). Each rule of README.md "Directory reads" is checked both wa
 accepts and what it refuses, with the exact status, code and message.
 """
 
+import base64
 import os
 import sys
 import time
@@ -181,6 +182,60 @@ class DateFilterTest(DirTest):
             seen += [u["id"] for u in body["value"]]
             nxt = body.get("@odata.nextLink") and self.local(body["@odata.nextLink"])
         self.assertEqual(sorted(seen), sorted(u["id"] for u in g.SEED["users"]))
+
+
+class UserCountTest(DirTest):
+    """GET /users/$count (issue #17: the tenant's size for the mass-change brake)."""
+
+    def count(self, extra="", headers=EV):
+        h = {"Authorization": "Bearer " + self.s.bearer()}
+        h.update(headers or {})
+        return self.s.raw("GET", "/v1.0/users/$count" + extra, headers=h)
+
+    def test_count_is_text_and_follows_the_tenant(self):
+        st, headers, data = self.count()
+        self.assertEqual(st, 200, data)
+        self.assertTrue(headers["content-type"].startswith("text/plain"), headers)
+        self.assertEqual(data.decode(), str(self.stats()["users"]))
+        self.assertEqual(int(data), len(g.SEED["users"]))
+        st, _ = self.s.sim("DELETE", "users/" + ADELE)
+        self.assertEqual(st, 204)
+        st, _, data = self.count()
+        self.assertEqual((st, int(data)), (200, len(g.SEED["users"]) - 1))
+
+    def test_filter(self):
+        disabled = sum(1 for u in g.SEED["users"] if u.get("accountEnabled") is False)
+        self.assertFalse(g.SEED["users"][0].get("accountEnabled") is False)
+        self.set_user(g.SEED["users"][0]["id"], accountEnabled=False)
+        st, _, data = self.count("?$filter=" + q("accountEnabled eq false"))
+        self.assertEqual((st, int(data)), (200, disabled + 1))
+        st, _, data = self.count("?$filter=" + q("id eq '%s'" % ADELE))
+        self.assertEqual((st, data), (200, b"1"))
+        st, _, data = self.count("?$filter=" + q("employeeHireDate ge 2026-12-01T00:00:00Z"))
+        self.assertEqual((st, data), (200, b"0"))
+        self.set_user(ADELE, employeeHireDate="2026-12-03T00:00:00Z")
+        st, _, data = self.count("?$filter=" + q("employeeHireDate ge 2026-12-01T00:00:00Z"))
+        self.assertEqual((st, data), (200, b"1"))
+        st, _, data = self.count("?$filter=" + q("startswith(displayName,'A')"))
+        self.assertEqual(st, 400, data)
+
+    def test_needs_the_header(self):
+        for headers in ({}, {"ConsistencyLevel": "session"}):
+            self.assertGraphError(self.s.get("/v1.0/users/$count", headers=headers), 400,
+                                  "Request_BadRequest", "Count is not currently supported.")
+        self.assertGraphError(self.s.get("/v1.0/users/$count?$top=5", headers=EV), 400,
+                              "BadRequest")
+        st, _, _ = self.s.call("POST", "/v1.0/users/$count", body={}, headers=EV)
+        self.assertEqual(st, 405)
+
+    def test_in_a_batch(self):
+        st, _, body = self.s.call("POST", "/v1.0/$batch", {"requests": [
+            {"id": "1", "method": "GET", "url": "/users/$count", "headers": EV}]})
+        self.assertEqual(st, 200, body)
+        item = body["responses"][0]
+        self.assertEqual(item["status"], 200, item)
+        self.assertEqual(item["headers"]["Content-Type"], "text/plain")
+        self.assertEqual(base64.b64decode(item["body"]).decode(), str(len(g.SEED["users"])))
 
 
 class UserDeltaTest(DirTest):

@@ -430,6 +430,23 @@ bool gs_is_datetimeoffset(const char *s)
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+char *gs_base64(const void *data, size_t len)
+{
+    char *url = gs_base64url(data, len);
+    size_t n = strlen(url);
+    char *out = gs_xmalloc(n + 3);
+
+    for (size_t i = 0; i < n; i++) {
+        out[i] = url[i] == '-' ? '+' : url[i] == '_' ? '/' : url[i];
+    }
+    for (; n % 4 != 0; n++) {
+        out[n] = '=';
+    }
+    out[n] = '\0';
+    free(url);
+    return out;
+}
+
 char *gs_base64url(const void *data, size_t len)
 {
     const unsigned char *p = data;

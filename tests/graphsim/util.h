@@ -106,6 +106,9 @@ bool gs_is_datetimeoffset(const char *s);
 /* Returns an owned base64url string (no padding) of len bytes. */
 char *gs_base64url(const void *data, size_t len);
 
+/* Returns an owned standard base64 string (with padding) of len bytes. */
+char *gs_base64(const void *data, size_t len);
+
 /* Decodes standard base64 (with padding) into an owned NUL-terminated buffer; returns NULL on
  * malformed input. *len receives the decoded length when len is not NULL. */
 char *gs_base64_decode(const char *s, size_t *len);
