@@ -34,7 +34,7 @@ struct list {
 
 struct wr_watchset {
     const struct wr_watch_ops *ops;
-    const struct wr_trigger_env *env;
+    struct wr_trigger_env env; /* a copy: the watchers point at it */
     struct list now, next, parked;
     bool prepared, stopping;
     struct event *reap;
@@ -130,7 +130,7 @@ static int build(struct wr_watchset *ws, const struct wr_workflow_set *set, stru
             continue;
         }
         struct entry e = {.name = wr_xstrdup(wf->name), .args = args_text(wf)};
-        if (!(e.w = ws->ops->make(ws->env, wf, err, errlen))) {
+        if (!(e.w = ws->ops->make(&ws->env, wf, err, errlen))) {
             entry_free(ws->ops, &e);
             return -1;
         }
@@ -145,7 +145,7 @@ struct wr_watchset *wr_watchset_start(const struct wr_watch_ops *ops,
 {
     struct wr_watchset *ws = wr_xcalloc(1, sizeof(*ws));
     ws->ops = ops;
-    ws->env = env;
+    ws->env = *env;
     ws->reap = evtimer_new(env->base, on_reap, ws);
     if (build(ws, set, &ws->now, err, errlen) != 0) {
         wr_watchset_free(ws);
@@ -161,7 +161,7 @@ bool wr_watchset_ready(const struct wr_watchset *ws, char *addr, size_t addrlen)
         return false;
     }
     snprintf(addr, addrlen, "%zu workflow%s%s", ws->now.count, ws->now.count == 1 ? "" : "s",
-             ws->env->dir ? "" : ", not polling (--ingest-only: no Graph)");
+             ws->env.dir ? "" : ", not polling (--ingest-only: no Graph)");
     return true;
 }
 
@@ -188,7 +188,7 @@ int wr_watchset_prepare(struct wr_watchset *ws, const struct wr_workflow_set *se
             continue;
         }
         struct entry e = {.name = wr_xstrdup(wf->name), .args = args};
-        if (!(e.w = ws->ops->make(ws->env, wf, err, errlen))) {
+        if (!(e.w = ws->ops->make(&ws->env, wf, err, errlen))) {
             entry_free(ws->ops, &e);
             wr_watchset_abort(ws);
             return -1;
@@ -285,6 +285,11 @@ bool wr_watchset_busy(const struct wr_watchset *ws)
     return false;
 }
 
+const struct wr_trigger_env *wr_watchset_env(const struct wr_watchset *ws)
+{
+    return &ws->env;
+}
+
 void *wr_watchset_find(const struct wr_watchset *ws, const char *name)
 {
     for (size_t i = 0; ws && i < ws->now.count; i++) {
@@ -308,3 +313,47 @@ void wr_watchset_free(struct wr_watchset *ws)
     }
     free(ws);
 }
+
+/* {====== the slots of a kind whose runtime is a watchset ====== */
+
+bool wr_watchset_slot_ready(const void *ws, char *addr, size_t addrlen)
+{
+    return wr_watchset_ready(ws, addr, addrlen);
+}
+
+bool wr_watchset_slot_busy(const void *ws)
+{
+    return wr_watchset_busy(ws);
+}
+
+int wr_watchset_slot_prepare(void *ws, const struct wr_workflow_set *set, char *err, size_t errlen)
+{
+    return wr_watchset_prepare(ws, set, err, errlen);
+}
+
+void wr_watchset_slot_commit(void *ws, const struct wr_workflow_set *set)
+{
+    wr_watchset_commit(ws, set);
+}
+
+void wr_watchset_slot_abort(void *ws)
+{
+    wr_watchset_abort(ws);
+}
+
+void wr_watchset_slot_stop_accepting(void *ws)
+{
+    wr_watchset_stop_accepting(ws);
+}
+
+size_t wr_watchset_slot_pending(void *ws)
+{
+    return wr_watchset_pending(ws);
+}
+
+void wr_watchset_slot_free(void *ws)
+{
+    wr_watchset_free(ws);
+}
+
+/* }====== */

@@ -46,7 +46,8 @@ struct wr_watch_ops {
 struct wr_watchset;
 
 /* Makes and begins a watcher for every enabled workflow of set (borrowed) with ops->kind as its
-   trigger. env and ops are borrowed and outlive the set. NULL with err when one cannot be made. */
+   trigger. env is copied (the watchers get the copy); ops is borrowed and outlives the set.
+   NULL with err when one cannot be made. */
 struct wr_watchset *wr_watchset_start(const struct wr_watch_ops *ops,
                                       const struct wr_trigger_env *env,
                                       const struct wr_workflow_set *set, char *err, size_t errlen);
@@ -71,10 +72,26 @@ size_t wr_watchset_pending(struct wr_watchset *ws);
 /* True while a parked watcher (of a workflow set a reload replaced) still has work in flight. */
 bool wr_watchset_busy(const struct wr_watchset *ws);
 
+/* The environment the watchers were made with (the set's copy; borrowed). */
+const struct wr_trigger_env *wr_watchset_env(const struct wr_watchset *ws);
+
 /* The watcher serving the workflow named name (borrowed), or NULL (none, or parked). */
 void *wr_watchset_find(const struct wr_watchset *ws, const char *name);
 
 /* Frees every watcher (drain first). NULL is fine. */
 void wr_watchset_free(struct wr_watchset *ws);
+
+/*
+ * The run-time slots of a kind whose runtime is the watchset itself (its start slot returns
+ * wr_watchset_start's result): each is the function above, typed for struct wr_trigger_kind.
+ */
+bool wr_watchset_slot_ready(const void *ws, char *addr, size_t addrlen);
+bool wr_watchset_slot_busy(const void *ws);
+int wr_watchset_slot_prepare(void *ws, const struct wr_workflow_set *set, char *err, size_t errlen);
+void wr_watchset_slot_commit(void *ws, const struct wr_workflow_set *set);
+void wr_watchset_slot_abort(void *ws);
+void wr_watchset_slot_stop_accepting(void *ws);
+size_t wr_watchset_slot_pending(void *ws);
+void wr_watchset_slot_free(void *ws);
 
 #endif

@@ -14,6 +14,7 @@
 #include "engine/graph/directory.h"
 #include "engine/lang/workflow.h"
 #include "triggers/group_membership/members.h"
+#include "triggers/entra.h"
 #include "triggers/trigger.h"
 #include "triggers/watchset.h"
 
@@ -67,13 +68,7 @@ static void group_membership_validate(struct wr_check *c, struct json_object *ar
         }
         free(op);
     }
-    int64_t ms = 0;
-    if (json_object_object_get_ex(args, "every", &v) && json_object_is_type(v, json_type_string) &&
-        wr_duration_parse(json_object_get_string(v), &ms, NULL, 0) == 0 && ms < 1000) {
-        char *p = wr_path_key(path, "every");
-        wr_check_error(c, p, false, "must be at least 1s");
-        free(p);
-    }
+    wr_entra_check_every(c, args, path);
 }
 
 static const char group_membership_notes[] =
@@ -88,73 +83,11 @@ static const char group_membership_notes[] =
 
 /* {====== at run time ====== */
 
-struct group_membership_rt {
-    struct wr_trigger_env env; /* a copy: the watchers point at it */
-    struct wr_watchset *ws;
-};
-
+/* The runtime is the watchset of the kind's workflows (triggers/watchset). */
 static void *gm_start(const struct wr_trigger_env *env, const struct wr_workflow_set *set,
                       char *err, size_t errlen)
 {
-    struct group_membership_rt *rt = wr_xcalloc(1, sizeof(*rt));
-    rt->env = *env;
-    rt->ws = wr_watchset_start(&wr_group_membership_watch, &rt->env, set, err, errlen);
-    if (!rt->ws) {
-        free(rt);
-        return NULL;
-    }
-    return rt;
-}
-
-static bool gm_ready(const void *p, char *addr, size_t addrlen)
-{
-    const struct group_membership_rt *rt = p;
-    return wr_watchset_ready(rt->ws, addr, addrlen);
-}
-
-static bool gm_busy(const void *p)
-{
-    const struct group_membership_rt *rt = p;
-    return wr_watchset_busy(rt->ws);
-}
-
-static int gm_prepare(void *p, const struct wr_workflow_set *set, char *err, size_t errlen)
-{
-    struct group_membership_rt *rt = p;
-    return wr_watchset_prepare(rt->ws, set, err, errlen);
-}
-
-static void gm_commit(void *p, const struct wr_workflow_set *set)
-{
-    struct group_membership_rt *rt = p;
-    wr_watchset_commit(rt->ws, set);
-}
-
-static void gm_abort(void *p)
-{
-    struct group_membership_rt *rt = p;
-    wr_watchset_abort(rt->ws);
-}
-
-static void gm_stop_accepting(void *p)
-{
-    struct group_membership_rt *rt = p;
-    wr_watchset_stop_accepting(rt->ws);
-}
-
-static size_t gm_pending(void *p)
-{
-    struct group_membership_rt *rt = p;
-    return wr_watchset_pending(rt->ws);
-}
-
-static void gm_free(void *p)
-{
-    struct group_membership_rt *rt = p;
-    if (rt) {
-        wr_watchset_free(rt->ws);
-        free(rt);
-    }
+    return wr_watchset_start(&wr_group_membership_watch, env, set, err, errlen);
 }
 
 /* }====== */
@@ -188,24 +121,6 @@ static struct json_object *gm_user_event(const struct wr_workflow *wf, struct js
     return ev;
 }
 
-struct preview {
-    struct json_object *p;
-    char *error;
-    void (*done)(void *arg, struct json_object *preview, const char *error);
-    void *arg;
-};
-
-static void on_preview(evutil_socket_t fd, short what, void *arg)
-{
-    struct preview *pv = arg;
-    (void)fd;
-    (void)what;
-    pv->done(pv->arg, pv->p, pv->error);
-    json_object_put(pv->p);
-    free(pv->error);
-    free(pv);
-}
-
 static int gm_scope(const struct wr_trigger_env *env, const struct wr_workflow *wf, int days,
                     int64_t now_ms,
                     void (*done)(void *arg, struct json_object *preview, const char *error),
@@ -214,22 +129,8 @@ static int gm_scope(const struct wr_trigger_env *env, const struct wr_workflow *
     char msg[WR_ERR_MAX];
     (void)days;
     (void)now_ms;
-    struct preview *pv = wr_xcalloc(1, sizeof(*pv));
-    pv->done = done;
-    pv->arg = arg;
-    pv->p = wr_group_membership_preview(env->state_path, wf, msg, sizeof(msg));
-    if (!pv->p) {
-        pv->error = wr_xstrdup(msg);
-    }
-    struct timeval tv = {0, 0};
-    if (event_base_once(env->base, -1, EV_TIMEOUT, on_preview, pv, &tv) != 0) {
-        json_object_put(pv->p);
-        free(pv->error);
-        free(pv);
-        snprintf(err, errlen, "cannot schedule the preview");
-        return -1;
-    }
-    return 0;
+    struct json_object *p = wr_group_membership_preview(env->state_path, wf, msg, sizeof(msg));
+    return wr_entra_preview_later(env->base, p, p ? NULL : msg, done, arg, err, errlen);
 }
 
 /* }====== */
@@ -242,14 +143,14 @@ const struct wr_trigger_kind wr_trigger_group_membership = {
     .validate = group_membership_validate,
     .what = "group-membership polls",
     .start = gm_start,
-    .ready = gm_ready,
-    .busy = gm_busy,
-    .prepare = gm_prepare,
-    .commit = gm_commit,
-    .abort = gm_abort,
-    .stop_accepting = gm_stop_accepting,
-    .pending = gm_pending,
-    .free = gm_free,
+    .ready = wr_watchset_slot_ready,
+    .busy = wr_watchset_slot_busy,
+    .prepare = wr_watchset_slot_prepare,
+    .commit = wr_watchset_slot_commit,
+    .abort = wr_watchset_slot_abort,
+    .stop_accepting = wr_watchset_slot_stop_accepting,
+    .pending = wr_watchset_slot_pending,
+    .free = wr_watchset_slot_free,
     .user_select = gm_user_select,
     .user_event = gm_user_event,
     .scope = gm_scope,

@@ -10,9 +10,6 @@
 #include <inttypes.h>
 #include <event2/event.h>
 #include <json-c/json.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +24,7 @@
 #include "engine/store/ingest.h"
 #include "engine/store/trigger_state.h"
 #include "triggers/poll.h"
+#include "triggers/entra.h"
 #include "triggers/trigger.h"
 #include "triggers/watchset.h"
 
@@ -35,17 +33,13 @@
 const char wr_group_membership_select[] =
     "id,userPrincipalName,displayName,mail,employeeId,accountEnabled";
 
-static const char *const fields[] = {
-    "id", "userPrincipalName", "displayName", "mail", "employeeId", "accountEnabled", NULL,
-};
-
 struct json_object *wr_group_membership_user(struct json_object *user)
 {
     struct json_object *u = json_object_new_object(), *v = NULL;
-    for (size_t i = 0; fields[i]; i++) {
+    for (size_t i = 0; wr_entra_user_fixed[i]; i++) {
         v = NULL;
-        json_object_object_get_ex(user, fields[i], &v);
-        json_object_object_add(u, fields[i], json_object_get(v));
+        json_object_object_get_ex(user, wr_entra_user_fixed[i], &v);
+        json_object_object_add(u, wr_entra_user_fixed[i], json_object_get(v));
     }
     return u;
 }
@@ -104,39 +98,12 @@ static void round_free(struct round *r)
     free(r);
 }
 
-#ifdef __GLIBC__
-static void trim(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    (void)arg;
-    malloc_trim(0);
-}
-#endif
-
-/* Gives freed heap back to the system after a big round (a baseline or full read of a big group):
-   it frees many small blocks at once, which glibc keeps in its arenas rather than returning, so
-   without this weir's RSS stays at the round's peak until the next one. On a later loop turn: the
-   journal frees the committed batch (a row per user) only after its callback returned. */
-static void give_back(struct event_base *base, int pages)
-{
-#ifdef __GLIBC__
-    struct timeval now = {0, 0};
-    if (pages >= 20) {
-        event_base_once(base, -1, EV_TIMEOUT, trim, NULL, &now);
-    }
-#else
-    (void)base;
-    (void)pages;
-#endif
-}
-
 static void end_round(struct watch *w, bool ok, const char *error)
 {
     int pages = w->round ? w->round->pages : 0;
     round_free(w->round);
     w->round = NULL;
-    give_back(w->env->base, pages);
+    wr_entra_give_back(w->env->base, pages);
     wr_poll_ended(w->poll, ok, pages, error);
 }
 

@@ -12,98 +12,7 @@
 #include "engine/base/duration.h"
 #include "engine/base/strutil.h"
 #include "engine/graph/graph.h"
-
-/* Every Property of EntityType entity, directoryObject and user in Graph's v1.0 metadata
-   (/work/shared/graph/cleanMetadata.xml), in its order. */
-const char *const wr_user_change_properties[] = {
-    "id",
-    "deletedDateTime",
-    "aboutMe",
-    "accountEnabled",
-    "ageGroup",
-    "assignedLicenses",
-    "assignedPlans",
-    "authorizationInfo",
-    "birthday",
-    "businessPhones",
-    "city",
-    "companyName",
-    "consentProvidedForMinor",
-    "country",
-    "createdDateTime",
-    "creationType",
-    "customSecurityAttributes",
-    "department",
-    "deviceEnrollmentLimit",
-    "displayName",
-    "employeeHireDate",
-    "employeeId",
-    "employeeLeaveDateTime",
-    "employeeOrgData",
-    "employeeType",
-    "externalUserState",
-    "externalUserStateChangeDateTime",
-    "faxNumber",
-    "givenName",
-    "hireDate",
-    "identities",
-    "identityParentId",
-    "imAddresses",
-    "interests",
-    "isManagementRestricted",
-    "isResourceAccount",
-    "jobTitle",
-    "lastPasswordChangeDateTime",
-    "legalAgeGroupClassification",
-    "licenseAssignmentStates",
-    "mail",
-    "mailboxSettings",
-    "mailNickname",
-    "mobilePhone",
-    "mySite",
-    "officeLocation",
-    "onPremisesDistinguishedName",
-    "onPremisesDomainName",
-    "onPremisesExtensionAttributes",
-    "onPremisesImmutableId",
-    "onPremisesLastSyncDateTime",
-    "onPremisesProvisioningErrors",
-    "onPremisesSamAccountName",
-    "onPremisesSecurityIdentifier",
-    "onPremisesSyncEnabled",
-    "onPremisesUserPrincipalName",
-    "otherMails",
-    "passwordPolicies",
-    "passwordProfile",
-    "pastProjects",
-    "postalCode",
-    "preferredDataLocation",
-    "preferredLanguage",
-    "preferredName",
-    "print",
-    "provisionedPlans",
-    "proxyAddresses",
-    "responsibilities",
-    "schools",
-    "securityIdentifier",
-    "serviceProvisioningErrors",
-    "showInAddressList",
-    "signInActivity",
-    "signInSessionsValidFromDateTime",
-    "skills",
-    "state",
-    "streetAddress",
-    "surname",
-    "usageLocation",
-    "userPrincipalName",
-    "userType",
-    NULL,
-};
-
-/* What every event's user carries, before the attributes and the select:ed properties. */
-static const char *const fixed[] = {
-    "id", "userPrincipalName", "displayName", "mail", "employeeId", "accountEnabled", NULL,
-};
+#include "triggers/entra.h"
 
 static bool listed(char **list, size_t n, const char *name)
 {
@@ -117,8 +26,8 @@ static bool listed(char **list, size_t n, const char *name)
 
 static bool is_fixed(const char *name)
 {
-    for (size_t i = 0; fixed[i]; i++) {
-        if (strcmp(fixed[i], name) == 0) {
+    for (size_t i = 0; wr_entra_user_fixed[i]; i++) {
+        if (strcmp(wr_entra_user_fixed[i], name) == 0) {
             return true;
         }
     }
@@ -182,8 +91,8 @@ void wr_user_change_spec_clear(struct wr_user_change_spec *s)
 char *wr_user_change_select(const struct wr_user_change_spec *s)
 {
     struct wr_buf b = {0};
-    for (size_t i = 0; fixed[i]; i++) {
-        wr_buf_addf(&b, "%s%s", i ? "," : "", fixed[i]);
+    for (size_t i = 0; wr_entra_user_fixed[i]; i++) {
+        wr_buf_addf(&b, "%s%s", i ? "," : "", wr_entra_user_fixed[i]);
     }
     for (size_t i = 0; i < s->nattrs; i++) {
         if (!is_fixed(s->attrs[i]) && strcmp(s->attrs[i], "manager") != 0) {
@@ -274,8 +183,9 @@ struct json_object *wr_user_change_user(const struct wr_user_change_spec *s,
 {
     struct json_object *u = json_object_new_object();
     full = full || !old;
-    for (size_t i = 0; fixed[i]; i++) {
-        json_object_object_add(u, fixed[i], value_of(fixed[i], item, old, full && i > 0));
+    for (size_t i = 0; wr_entra_user_fixed[i]; i++) {
+        json_object_object_add(u, wr_entra_user_fixed[i],
+                               value_of(wr_entra_user_fixed[i], item, old, full && i > 0));
     }
     for (size_t i = 0; i < s->nattrs; i++) {
         if (!is_fixed(s->attrs[i]) && strcmp(s->attrs[i], "manager") != 0) {

@@ -22,11 +22,6 @@ struct wr_trigger_kind;
 #define WR_USER_CHANGE_EVERY_MIN_MS     ((int64_t)1000)
 #define WR_USER_CHANGE_EVERY_DEFAULT_MS ((int64_t)5 * 60 * 1000)
 
-/* Every structural property of a user (entity, directoryObject, user in Graph's v1.0
-   $metadata), NULL-terminated, static: what attributes and select may name (and "manager"
-   for attributes). Kept by hand, as triggers/user_date's list is. */
-extern const char *const wr_user_change_properties[];
-
 /* The descriptor (triggers/user_change/user_change.c). */
 extern const struct wr_trigger_kind wr_trigger_user_change;
 

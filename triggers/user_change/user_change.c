@@ -12,6 +12,7 @@
 #include "engine/base/srcdoc.h"
 #include "engine/base/strutil.h"
 #include "engine/lang/workflow.h"
+#include "triggers/entra.h"
 #include "triggers/trigger.h"
 #include "triggers/user_change/delta.h"
 #include "triggers/user_change/spec.h"
@@ -34,62 +35,11 @@ static const struct wr_argspec user_change_args[] = {
     {0},
 };
 
-static const char *const manager_only[] = {"manager", NULL};
-
-/* Each name of args[key] must be a user property (or manager, when allow_manager). */
-static void check_names(struct wr_check *c, struct json_object *args, const char *path,
-                        const char *key, bool allow_manager)
-{
-    struct json_object *list = NULL;
-    if (!json_object_object_get_ex(args, key, &list) ||
-        !json_object_is_type(list, json_type_array)) {
-        return; /* absent or not a list: the table said so */
-    }
-    char *lp = wr_path_key(path, key);
-    if (json_object_array_length(list) == 0) {
-        wr_check_error(c, lp, false, "needs at least one user property");
-    }
-    for (size_t i = 0; i < json_object_array_length(list); i++) {
-        struct json_object *e = json_object_array_get_idx(list, i);
-        const char *name =
-            json_object_is_type(e, json_type_string) ? json_object_get_string(e) : NULL;
-        bool known = !name || (allow_manager && strcmp(name, "manager") == 0);
-        for (size_t k = 0; name && !known && wr_user_change_properties[k]; k++) {
-            known = strcmp(name, wr_user_change_properties[k]) == 0;
-        }
-        if (known) {
-            continue;
-        }
-        char *p = wr_path_index(lp, i);
-        const char *sug = wr_suggest(name, wr_user_change_properties);
-        if (!sug && allow_manager) {
-            sug = wr_suggest(name, manager_only);
-        }
-        if (sug) {
-            wr_check_error(c, p, false, "unknown user property '%s' (did you mean '%s'?)", name,
-                           sug);
-        } else {
-            wr_check_error(c, p, false, "unknown user property '%s' (see Graph's user resource)",
-                           name);
-        }
-        free(p);
-    }
-    free(lp);
-}
-
 static void user_change_validate(struct wr_check *c, struct json_object *args, const char *path)
 {
-    struct json_object *v = NULL;
-    check_names(c, args, path, "attributes", true);
-    check_names(c, args, path, "select", false);
-    int64_t ms = 0;
-    if (json_object_object_get_ex(args, "every", &v) && json_object_is_type(v, json_type_string) &&
-        wr_duration_parse(json_object_get_string(v), &ms, NULL, 0) == 0 &&
-        ms < WR_USER_CHANGE_EVERY_MIN_MS) {
-        char *p = wr_path_key(path, "every");
-        wr_check_error(c, p, false, "must be at least 1s");
-        free(p);
-    }
+    wr_entra_check_properties(c, args, path, "attributes", "manager", true);
+    wr_entra_check_properties(c, args, path, "select", NULL, false);
+    wr_entra_check_every(c, args, path);
 }
 
 static const char user_change_notes[] =
@@ -106,73 +56,11 @@ static const char user_change_notes[] =
 
 /* {====== at run time ====== */
 
-struct user_change_rt {
-    struct wr_trigger_env env; /* a copy: the watchers point at it */
-    struct wr_watchset *ws;
-};
-
+/* The runtime is the watchset of the kind's workflows (triggers/watchset). */
 static void *user_change_start(const struct wr_trigger_env *env, const struct wr_workflow_set *set,
                                char *err, size_t errlen)
 {
-    struct user_change_rt *rt = wr_xcalloc(1, sizeof(*rt));
-    rt->env = *env;
-    rt->ws = wr_watchset_start(&wr_user_change_watch, &rt->env, set, err, errlen);
-    if (!rt->ws) {
-        free(rt);
-        return NULL;
-    }
-    return rt;
-}
-
-static bool user_change_ready(const void *p, char *addr, size_t addrlen)
-{
-    const struct user_change_rt *rt = p;
-    return wr_watchset_ready(rt->ws, addr, addrlen);
-}
-
-static bool user_change_busy(const void *p)
-{
-    const struct user_change_rt *rt = p;
-    return wr_watchset_busy(rt->ws);
-}
-
-static int user_change_prepare(void *p, const struct wr_workflow_set *set, char *err, size_t errlen)
-{
-    struct user_change_rt *rt = p;
-    return wr_watchset_prepare(rt->ws, set, err, errlen);
-}
-
-static void user_change_commit(void *p, const struct wr_workflow_set *set)
-{
-    struct user_change_rt *rt = p;
-    wr_watchset_commit(rt->ws, set);
-}
-
-static void user_change_abort(void *p)
-{
-    struct user_change_rt *rt = p;
-    wr_watchset_abort(rt->ws);
-}
-
-static void user_change_stop_accepting(void *p)
-{
-    struct user_change_rt *rt = p;
-    wr_watchset_stop_accepting(rt->ws);
-}
-
-static size_t user_change_pending(void *p)
-{
-    struct user_change_rt *rt = p;
-    return wr_watchset_pending(rt->ws);
-}
-
-static void user_change_free(void *p)
-{
-    struct user_change_rt *rt = p;
-    if (rt) {
-        wr_watchset_free(rt->ws);
-        free(rt);
-    }
+    return wr_watchset_start(&wr_user_change_watch, env, set, err, errlen);
 }
 
 /* }====== */
@@ -214,24 +102,6 @@ static struct json_object *user_change_user_event(const struct wr_workflow *wf,
     return ev;
 }
 
-struct preview {
-    struct json_object *p;
-    char *error;
-    void (*done)(void *arg, struct json_object *preview, const char *error);
-    void *arg;
-};
-
-static void on_preview(evutil_socket_t fd, short what, void *arg)
-{
-    struct preview *pv = arg;
-    (void)fd;
-    (void)what;
-    pv->done(pv->arg, pv->p, pv->error);
-    json_object_put(pv->p);
-    free(pv->error);
-    free(pv);
-}
-
 static int user_change_scope(const struct wr_trigger_env *env, const struct wr_workflow *wf,
                              int days, int64_t now_ms,
                              void (*done)(void *arg, struct json_object *preview,
@@ -241,22 +111,8 @@ static int user_change_scope(const struct wr_trigger_env *env, const struct wr_w
     char msg[WR_ERR_MAX];
     (void)days;
     (void)now_ms;
-    struct preview *pv = wr_xcalloc(1, sizeof(*pv));
-    pv->done = done;
-    pv->arg = arg;
-    pv->p = wr_user_change_preview(env->state_path, wf, msg, sizeof(msg));
-    if (!pv->p) {
-        pv->error = wr_xstrdup(msg);
-    }
-    struct timeval tv = {0, 0};
-    if (event_base_once(env->base, -1, EV_TIMEOUT, on_preview, pv, &tv) != 0) {
-        json_object_put(pv->p);
-        free(pv->error);
-        free(pv);
-        snprintf(err, errlen, "cannot schedule the preview");
-        return -1;
-    }
-    return 0;
+    struct json_object *p = wr_user_change_preview(env->state_path, wf, msg, sizeof(msg));
+    return wr_entra_preview_later(env->base, p, p ? NULL : msg, done, arg, err, errlen);
 }
 
 /* }====== */
@@ -269,14 +125,14 @@ const struct wr_trigger_kind wr_trigger_user_change = {
     .validate = user_change_validate,
     .what = "user-change polls",
     .start = user_change_start,
-    .ready = user_change_ready,
-    .busy = user_change_busy,
-    .prepare = user_change_prepare,
-    .commit = user_change_commit,
-    .abort = user_change_abort,
-    .stop_accepting = user_change_stop_accepting,
-    .pending = user_change_pending,
-    .free = user_change_free,
+    .ready = wr_watchset_slot_ready,
+    .busy = wr_watchset_slot_busy,
+    .prepare = wr_watchset_slot_prepare,
+    .commit = wr_watchset_slot_commit,
+    .abort = wr_watchset_slot_abort,
+    .stop_accepting = wr_watchset_slot_stop_accepting,
+    .pending = wr_watchset_slot_pending,
+    .free = wr_watchset_slot_free,
     .user_select = user_change_user_select,
     .user_event = user_change_user_event,
     .scope = user_change_scope,

@@ -17,122 +17,7 @@
 #include "engine/base/timestamp.h"
 #include "engine/graph/graph.h"
 #include "engine/lang/cron.h"
-
-/* {====== what a user has, from Graph's v1.0 $metadata ====== */
-
-/*
- * The Edm.DateTimeOffset properties of EntityType user in Graph's v1.0 metadata
- * (/work/shared/graph/cleanMetadata.xml). directoryObject's deletedDateTime is left out on
- * purpose: /users lists no deleted user, so a trigger on it would never fire. Whether Graph
- * accepts ge/le on a property in a $filter is Graph's call (employeeHireDate,
- * employeeLeaveDateTime and createdDateTime do); a refusal is a 400 at the first poll.
- */
-const char *const wr_user_date_attributes[] = {
-    "employeeHireDate",
-    "employeeLeaveDateTime",
-    "createdDateTime",
-    "birthday",
-    "hireDate",
-    "externalUserStateChangeDateTime",
-    "lastPasswordChangeDateTime",
-    "onPremisesLastSyncDateTime",
-    "signInSessionsValidFromDateTime",
-    NULL,
-};
-
-/* Every Property of EntityType entity, directoryObject and user in the same metadata, in its
-   order: what `select:` may name. */
-const char *const wr_user_date_properties[] = {
-    "id",
-    "deletedDateTime",
-    "aboutMe",
-    "accountEnabled",
-    "ageGroup",
-    "assignedLicenses",
-    "assignedPlans",
-    "authorizationInfo",
-    "birthday",
-    "businessPhones",
-    "city",
-    "companyName",
-    "consentProvidedForMinor",
-    "country",
-    "createdDateTime",
-    "creationType",
-    "customSecurityAttributes",
-    "department",
-    "deviceEnrollmentLimit",
-    "displayName",
-    "employeeHireDate",
-    "employeeId",
-    "employeeLeaveDateTime",
-    "employeeOrgData",
-    "employeeType",
-    "externalUserState",
-    "externalUserStateChangeDateTime",
-    "faxNumber",
-    "givenName",
-    "hireDate",
-    "identities",
-    "identityParentId",
-    "imAddresses",
-    "interests",
-    "isManagementRestricted",
-    "isResourceAccount",
-    "jobTitle",
-    "lastPasswordChangeDateTime",
-    "legalAgeGroupClassification",
-    "licenseAssignmentStates",
-    "mail",
-    "mailboxSettings",
-    "mailNickname",
-    "mobilePhone",
-    "mySite",
-    "officeLocation",
-    "onPremisesDistinguishedName",
-    "onPremisesDomainName",
-    "onPremisesExtensionAttributes",
-    "onPremisesImmutableId",
-    "onPremisesLastSyncDateTime",
-    "onPremisesProvisioningErrors",
-    "onPremisesSamAccountName",
-    "onPremisesSecurityIdentifier",
-    "onPremisesSyncEnabled",
-    "onPremisesUserPrincipalName",
-    "otherMails",
-    "passwordPolicies",
-    "passwordProfile",
-    "pastProjects",
-    "postalCode",
-    "preferredDataLocation",
-    "preferredLanguage",
-    "preferredName",
-    "print",
-    "provisionedPlans",
-    "proxyAddresses",
-    "responsibilities",
-    "schools",
-    "securityIdentifier",
-    "serviceProvisioningErrors",
-    "showInAddressList",
-    "signInActivity",
-    "signInSessionsValidFromDateTime",
-    "skills",
-    "state",
-    "streetAddress",
-    "surname",
-    "usageLocation",
-    "userPrincipalName",
-    "userType",
-    NULL,
-};
-
-/* What every event's user carries, before the attribute and the select:ed properties. */
-static const char *const fixed_select[] = {
-    "id", "userPrincipalName", "displayName", "mail", "employeeId", "accountEnabled", NULL,
-};
-
-/* }====== */
+#include "triggers/entra.h"
 
 /* {====== the arguments ====== */
 
@@ -383,8 +268,8 @@ static const char **user_properties(const struct wr_user_date_spec *s, size_t *n
 {
     size_t cap = 7 + s->nselect, n = 0;
     const char **p = wr_xcalloc(cap + 1, sizeof(*p));
-    for (size_t i = 0; fixed_select[i]; i++) {
-        p[n++] = fixed_select[i];
+    for (size_t i = 0; wr_entra_user_fixed[i]; i++) {
+        p[n++] = wr_entra_user_fixed[i];
     }
     if (!listed(p, n, s->attribute)) {
         p[n++] = s->attribute;

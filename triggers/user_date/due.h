@@ -56,15 +56,6 @@ struct wr_tz;
  */
 #define WR_USER_DATE_ZONE_SLACK_MS WR_USER_DATE_DAY_MS
 
-/*
- * The DateTimeOffset properties of microsoft.graph.user, and every structural property of a
- * user (the user's own and those of directoryObject and entity): NULL-terminated, static.
- * Both come from Graph's v1.0 metadata ($metadata, read as /work/shared/graph/cleanMetadata.xml,
- * EntityType user / directoryObject / entity); update them by hand when Graph adds one.
- */
-extern const char *const wr_user_date_attributes[];
-extern const char *const wr_user_date_properties[];
-
 /* The descriptor (triggers/user_date/user_date.c): name "user-date", argument table, validate
    and the run-time slots of triggers/user_date/runtime. */
 extern const struct wr_trigger_kind wr_trigger_user_date;
@@ -73,7 +64,7 @@ extern const struct wr_trigger_kind wr_trigger_user_date;
 
 /* A workflow's user-date arguments, read once after they were checked. */
 struct wr_user_date_spec {
-    char *attribute;   /* owned; one of wr_user_date_attributes */
+    char *attribute;   /* owned; one of wr_entra_user_dates (triggers/entra.h) */
     int64_t offset_ms; /* -180d..180d */
     int at_min;        /* minutes after local midnight, 0..1439 */
     char *zone;        /* owned IANA name; "UTC" by default */

@@ -50,11 +50,6 @@ struct ud_wf {
     bool stopped;   /* no more rounds or timers: a reload parked it, or weir stops */
 };
 
-struct ud_rt {
-    struct wr_trigger_env env;
-    struct wr_watchset *ws;
-};
-
 /* {====== one workflow's trigger: made, loaded, freed ====== */
 
 static void on_timer(evutil_socket_t fd, short what, void *arg);
@@ -616,10 +611,10 @@ static void gate_read(void *arg, const struct wr_directory_read_result *r)
 bool wr_user_date_gate(void *p, const struct wr_workflow *wf, struct json_object *event,
                        wr_run_gate_done_fn done, void *token)
 {
-    struct ud_rt *rt = p;
+    const struct wr_trigger_env *env = wr_watchset_env(p);
     struct json_object *user = NULL, *od = NULL;
-    struct ud_wf *w = wr_watchset_find(rt->ws, wf->name);
-    if (!w || !rt->env.dir || !json_object_object_get_ex(event, "user", &user)) {
+    struct ud_wf *w = wr_watchset_find(p, wf->name);
+    if (!w || !env->dir || !json_object_object_get_ex(event, "user", &user)) {
         return false;
     }
     /* A run an admin asked for (`weir fire --user`, an --event of their own) is theirs. */
@@ -647,8 +642,7 @@ bool wr_user_date_gate(void *p, const struct wr_workflow *wf, struct json_object
     char *esc = wr_graph_escape(cond);
     char *path =
         wr_xasprintf("/users?$filter=%s&$select=id,%s&$count=true", esc, w->spec.attribute);
-    int rc =
-        wr_directory_read_all(rt->env.dir, path, WR_GRAPH_EVENTUAL, 1, gate_page, gate_read, g);
+    int rc = wr_directory_read_all(env->dir, path, WR_GRAPH_EVENTUAL, 1, gate_page, gate_read, g);
     free(path);
     free(esc);
     free(cond);
@@ -720,65 +714,7 @@ static const struct wr_watch_ops ops = {
 void *wr_user_date_start(const struct wr_trigger_env *env, const struct wr_workflow_set *set,
                          char *err, size_t errlen)
 {
-    struct ud_rt *rt = wr_xcalloc(1, sizeof(*rt));
-    rt->env = *env;
-    rt->ws = wr_watchset_start(&ops, &rt->env, set, err, errlen);
-    if (!rt->ws) {
-        free(rt);
-        return NULL;
-    }
-    return rt;
-}
-
-bool wr_user_date_ready(const void *p, char *addr, size_t addrlen)
-{
-    const struct ud_rt *rt = p;
-    return wr_watchset_ready(rt->ws, addr, addrlen);
-}
-
-bool wr_user_date_busy(const void *p)
-{
-    const struct ud_rt *rt = p;
-    return wr_watchset_busy(rt->ws);
-}
-
-int wr_user_date_prepare(void *p, const struct wr_workflow_set *set, char *err, size_t errlen)
-{
-    struct ud_rt *rt = p;
-    return wr_watchset_prepare(rt->ws, set, err, errlen);
-}
-
-void wr_user_date_commit(void *p, const struct wr_workflow_set *set)
-{
-    struct ud_rt *rt = p;
-    wr_watchset_commit(rt->ws, set);
-}
-
-void wr_user_date_abort(void *p)
-{
-    struct ud_rt *rt = p;
-    wr_watchset_abort(rt->ws);
-}
-
-void wr_user_date_stop_accepting(void *p)
-{
-    struct ud_rt *rt = p;
-    wr_watchset_stop_accepting(rt->ws);
-}
-
-size_t wr_user_date_pending(void *p)
-{
-    struct ud_rt *rt = p;
-    return wr_watchset_pending(rt->ws);
-}
-
-void wr_user_date_free(void *p)
-{
-    struct ud_rt *rt = p;
-    if (rt) {
-        wr_watchset_free(rt->ws);
-        free(rt);
-    }
+    return wr_watchset_start(&ops, env, set, err, errlen);
 }
 
 /* }====== */

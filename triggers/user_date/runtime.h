@@ -25,18 +25,11 @@
 
 #include "triggers/trigger.h"
 
-/* The slots of the descriptor (triggers/user_date/user_date.c); see triggers/trigger.h. */
+/* The start and gate slots of the descriptor (triggers/user_date/user_date.c; the runtime is a
+   triggers/watchset, whose wr_watchset_slot_* are the other slots); see triggers/trigger.h. */
 void *wr_user_date_start(const struct wr_trigger_env *env, const struct wr_workflow_set *set,
                          char *err, size_t errlen);
-bool wr_user_date_ready(const void *rt, char *addr, size_t addrlen);
-bool wr_user_date_busy(const void *rt);
-int wr_user_date_prepare(void *rt, const struct wr_workflow_set *set, char *err, size_t errlen);
-void wr_user_date_commit(void *rt, const struct wr_workflow_set *set);
-void wr_user_date_abort(void *rt);
-void wr_user_date_stop_accepting(void *rt);
-size_t wr_user_date_pending(void *rt);
 bool wr_user_date_gate(void *rt, const struct wr_workflow *wf, struct json_object *event,
                        wr_run_gate_done_fn done, void *token);
-void wr_user_date_free(void *rt);
 
 #endif

@@ -9,16 +9,18 @@
 
 #include "engine/base/duration.h"
 #include "engine/base/strutil.h"
+#include "triggers/entra.h"
 #include "triggers/trigger.h"
 #include "triggers/user_date/due.h"
 #include "triggers/user_date/runtime.h"
+#include "triggers/watchset.h"
 #include "triggers/user_date/scope.h"
 
 static const struct wr_argspec user_date_args[] = {
     {.name = "attribute",
      .type = WR_ARG_ENUM,
      .flags = WR_ARG_REQUIRED | WR_ARG_NO_TEMPLATE,
-     .choices = wr_user_date_attributes,
+     .choices = wr_entra_user_dates,
      .expect = "a date property of a user, e.g. employeeHireDate",
      .help = "the user's date property the run is due by"},
     {.name = "offset",
@@ -104,57 +106,13 @@ static void check_filter(struct wr_check *c, struct json_object *args, const cha
     }
 }
 
-static void check_select(struct wr_check *c, struct json_object *args, const char *path)
-{
-    struct json_object *sel = NULL;
-    if (!json_object_object_get_ex(args, "select", &sel) ||
-        !json_object_is_type(sel, json_type_array)) {
-        return;
-    }
-    char *sp = wr_path_key(path, "select");
-    for (size_t i = 0; i < json_object_array_length(sel); i++) {
-        struct json_object *e = json_object_array_get_idx(sel, i);
-        const char *name =
-            json_object_is_type(e, json_type_string) ? json_object_get_string(e) : NULL;
-        bool known = false;
-        for (size_t k = 0; name && wr_user_date_properties[k]; k++) {
-            known = known || strcmp(name, wr_user_date_properties[k]) == 0;
-        }
-        if (!name || known) {
-            continue; /* not a string: the table said so */
-        }
-        char *p = wr_path_index(sp, i);
-        const char *sug = wr_suggest(name, wr_user_date_properties);
-        if (sug) {
-            wr_check_error(c, p, false, "unknown user property '%s' (did you mean '%s'?)", name,
-                           sug);
-        } else {
-            wr_check_error(c, p, false, "unknown user property '%s' (see Graph's user resource)",
-                           name);
-        }
-        free(p);
-    }
-    free(sp);
-}
-
-static void check_every(struct wr_check *c, struct json_object *args, const char *path)
-{
-    const char *s = string_at(args, "every");
-    int64_t ms = 0;
-    if (s && wr_duration_parse(s, &ms, NULL, 0) == 0 && ms < WR_USER_DATE_EVERY_MIN_MS) {
-        char *p = wr_path_key(path, "every");
-        wr_check_error(c, p, false, "must be at least 1s");
-        free(p);
-    }
-}
-
 static void user_date_validate(struct wr_check *c, struct json_object *args, const char *path)
 {
     check_offset(c, args, path);
     check_at(c, args, path);
     check_filter(c, args, path);
-    check_select(c, args, path);
-    check_every(c, args, path);
+    wr_entra_check_properties(c, args, path, "select", NULL, false);
+    wr_entra_check_every(c, args, path);
 }
 
 static const char user_date_notes[] =
@@ -180,15 +138,15 @@ const struct wr_trigger_kind wr_trigger_user_date = {
     .validate = user_date_validate,
     .what = "user-date polls",
     .start = wr_user_date_start,
-    .ready = wr_user_date_ready,
-    .busy = wr_user_date_busy,
-    .prepare = wr_user_date_prepare,
-    .commit = wr_user_date_commit,
-    .abort = wr_user_date_abort,
-    .stop_accepting = wr_user_date_stop_accepting,
-    .pending = wr_user_date_pending,
+    .ready = wr_watchset_slot_ready,
+    .busy = wr_watchset_slot_busy,
+    .prepare = wr_watchset_slot_prepare,
+    .commit = wr_watchset_slot_commit,
+    .abort = wr_watchset_slot_abort,
+    .stop_accepting = wr_watchset_slot_stop_accepting,
+    .pending = wr_watchset_slot_pending,
     .gate = wr_user_date_gate,
-    .free = wr_user_date_free,
+    .free = wr_watchset_slot_free,
     .user_select = wr_user_date_user_select,
     .user_event = wr_user_date_user_event,
     .scope = wr_user_date_scope,
