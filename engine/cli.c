@@ -310,7 +310,9 @@ static void print_usage(FILE *f)
     }
     fputs("\n"
           "`weir help COMMAND` shows a command's options; `weir help actions` lists the actions\n"
-          "a step can run and `weir help ACTION` their arguments.\n"
+          "a step can run and `weir help ACTION` their arguments; `weir help triggers` lists\n"
+          "what starts a workflow (webhooks, files, clocks, and dates, changes and group\n"
+          "members read from Entra) and `weir help TRIGGER` its arguments.\n"
           "\n"
           "Exit codes: 0 success, 1 invalid input (a workflow or config has errors),\n"
           "            2 usage error (unknown command or option),\n"

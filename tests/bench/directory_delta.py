@@ -104,6 +104,8 @@ def main():
     ap.add_argument("--users", type=int, default=100000)
     ap.add_argument("--changed", type=float, default=1.0)
     args = ap.parse_args()
+    args.weir = os.path.abspath(args.weir)  # weir runs in its own directory
+    args.graphsim = os.path.abspath(args.graphsim)
     os.makedirs(args.work, exist_ok=True)
     seed = os.path.join(args.source, "tests/graphsim/seed.json")
     sim = bl.Sim(args.graphsim, seed, "--generate-users", args.users)
