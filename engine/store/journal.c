@@ -189,8 +189,8 @@ static const char *const migrations[] = {
     /* 7: what directory triggers remember between rounds (engine/store/trigger_state): a delta
        link, a snapshot of the watched attributes per user, users due later, what fired. Written
        in the transaction of the runs a round starts, so a crash repeats the round whole. */
-    "CREATE TABLE trigger_state (scope TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,"
-    "  updated_at INTEGER NOT NULL, PRIMARY KEY (scope, name)) WITHOUT ROWID;",
+    ("CREATE TABLE trigger_state (scope TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,"
+     "  updated_at INTEGER NOT NULL, PRIMARY KEY (scope, name)) WITHOUT ROWID;"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
