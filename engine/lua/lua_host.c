@@ -1686,7 +1686,8 @@ static void add_number(struct wr_buf *b, struct json_object *v)
         return;
     }
     double d = json_object_get_double(v);
-    if (d == (double)(int64_t)d && d > -9007199254740992.0 && d < 9007199254740992.0) {
+    /* The range first: converting a double outside int64_t's range is undefined behaviour. */
+    if (d > -9007199254740992.0 && d < 9007199254740992.0 && d == (double)(int64_t)d) {
         wr_buf_addf(b, "%.0f", d);
         return;
     }
