@@ -55,7 +55,8 @@
 
 /* Not finished: queued, running, retrying, waiting; finished: the rest. */
 static const char *const statuses[] = {
-    "queued",    "running", "retrying", "waiting", "succeeded", "failed", "succeeded_with_errors",
+    "queued",    "running",   "retrying", "waiting",
+    "held",      "succeeded", "failed",   "succeeded_with_errors",
     "cancelled", NULL,
 };
 

@@ -191,6 +191,24 @@ static const char *const migrations[] = {
        in the transaction of the runs a round starts, so a crash repeats the round whole. */
     ("CREATE TABLE trigger_state (scope TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,"
      "  updated_at INTEGER NOT NULL, PRIMARY KEY (scope, name)) WITHOUT ROWID;"),
+    /* 8: guardrails (engine/exec/guard). guard_window: the users destructive steps touched,
+       one row per run and user, for the sliding-window brake; runs.guard_released: an admin
+       released the held run (`weir release`), so its destructive steps pass without counting.
+       approvals / approval_tokens: an approval step's request (first decision wins: decision
+       is set once) and one capability token per approver, stored as the SHA-256 of the token,
+       never the token itself. A run waiting on a request is woken by setting its next_at. */
+    ("CREATE TABLE guard_window (user TEXT NOT NULL, run_id TEXT NOT NULL, at INTEGER NOT NULL,"
+     "  PRIMARY KEY (user, run_id)) WITHOUT ROWID;"
+     "CREATE INDEX guard_window_at ON guard_window(at);"
+     "ALTER TABLE runs ADD COLUMN guard_released INTEGER NOT NULL DEFAULT 0;"
+     "CREATE TABLE approvals (run_id TEXT NOT NULL, step_idx INTEGER NOT NULL, step_id TEXT,"
+     "  workflow TEXT NOT NULL, message TEXT NOT NULL, plan TEXT, approvers TEXT NOT NULL,"
+     "  nonce TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+     "  decision TEXT, decided_by TEXT, decided_at INTEGER, reason TEXT,"
+     "  PRIMARY KEY (run_id, step_idx)) WITHOUT ROWID;"
+     "CREATE TABLE approval_tokens (hash TEXT PRIMARY KEY, run_id TEXT NOT NULL,"
+     "  step_idx INTEGER NOT NULL, approver TEXT NOT NULL) WITHOUT ROWID;"
+     "CREATE INDEX approval_tokens_run ON approval_tokens(run_id, step_idx);"),
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
