@@ -503,6 +503,37 @@ class PercentBrake(GuardBase):
                             for r in listing["workflows"][0]["runs"]), listing)
 
 
+class WorkflowOverride(GuardBase):
+    def test_workflow_guard_and_non_destructive_runs(self):
+        """A workflow's own `guard: { destructive: { max: 1 } }` overrides weir.yaml's 3; a
+        workflow without destructive steps is never held, even with the brake on."""
+        wf = leaver_workflow(self.sink, WEBHOOK) + "guard: { destructive: { max: 1 } }\n"
+        retitle = """
+name: retitle
+trigger:
+  webhook: { path: /hooks/title, secret: env:HR_WEBHOOK_SECRET }
+steps:
+  - id: title
+    action: update-user
+    user: "{{ event.user }}"
+    set: { jobTitle: "Leaving" }
+"""
+        self.make_root({"leaver.yaml": wf, "retitle.yaml": retitle})
+        w = self.start()
+        for upn in LEAVERS[:3]:
+            status, body = w.signed_post({"user": upn})
+            self.assertEqual(status, 202, body)
+        held = self.check_tripped(1, users=LEAVERS[:3])
+        self.assertEqual(len(held), 2)
+        status, body = w.signed_post({"user": synth(12)}, path="/hooks/title")
+        self.assertEqual(status, 202, body)
+        rs = harness.wait_runs(self.root, "workflow = 'retitle' AND status IN ('succeeded', "
+                               "'failed', 'held', 'cancelled')")
+        self.assertEqual(rs[0][2], "succeeded", rs)
+        self.assertEqual(self.sim.user(synth(12))["jobTitle"], "Leaving")
+        self.assertEqual(self.held_cli().get("count"), 2)
+
+
 class AdminApi(GuardBase):
     def test_held_release_reject_over_the_api(self):
         """Case 4: GET /api/held, POST /api/held/release {"runs"}, POST /api/held/reject
