@@ -30,10 +30,11 @@
 #include "engine/net/http_reply.h"
 #include "engine/net/listener.h"
 #include "engine/base/duration.h"
-#include "engine/base/json.h"
 #include "engine/graph/graph.h"
 #include "engine/store/approval.h"
+#include "engine/store/held.h"
 #include "engine/store/history.h"
+#include "engine/base/json.h"
 #include "engine/store/journal.h"
 #include "engine/base/log.h"
 #include "engine/base/metrics.h"
@@ -436,6 +437,13 @@ static void on_metrics(struct wr_admin *a, struct evhttp_request *req)
     runs_by_state(a, &b);
     gauge(&b, "weir_runs_in_progress", "Runs executing in this process now.",
           (double)wr_runner_active(a->runner));
+    int64_t held = 0;
+    char herr[WR_ERR_MAX];
+    if (wr_held_count(a->db, &held, herr, sizeof(herr)) == 0) {
+        gauge(&b, "weir_guard_held_runs",
+              "Runs the mass-change brake holds now (weir held); the brake is on while any is.",
+              (double)held);
+    }
     gauge(&b, "weir_workflows_loaded", "Workflows in the set being served.",
           a->set ? (double)a->set->count : 0);
 
@@ -718,6 +726,99 @@ static void on_cancel(struct wr_admin *a, struct evhttp_request *req, const char
     wr_http_reply_json(req, 200, "OK", run);
 }
 
+/* {====== held runs: the guard's brake ====== */
+
+static void on_held_list(struct wr_admin *a, struct evhttp_request *req)
+{
+    struct json_object *list = NULL;
+    char err[WR_ERR_MAX];
+    int rc = wr_held_list(a->db, &list, err, sizeof(err));
+    if (rc != 0) {
+        reply_history_error(req, rc, err);
+        return;
+    }
+    struct json_object *grouped = wr_held_group(list, a->set);
+    json_object_put(list);
+    wr_http_reply_json(req, 200, "OK", grouped);
+}
+
+/*
+ * The request's body as a JSON object (owned) into *out; false after answering 400 when it is
+ * not one.
+ */
+static bool json_body(struct evhttp_request *req, struct json_object **out)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    const char *text = len ? (const char *)evbuffer_pullup(in, -1) : "";
+    struct wr_json_error why = {0};
+    *out = NULL;
+    if (!len || wr_json_parse(text, len, NULL, out, &why) != 0 ||
+        !json_object_is_type(*out, json_type_object)) {
+        json_object_put(*out);
+        *out = NULL;
+        wr_http_reply_error(req, 400, "Bad Request", "expected a JSON object body%s%s",
+                            why.msg[0] ? ": " : "", why.msg);
+        return false;
+    }
+    return true;
+}
+
+/* POST /api/held/release | /reject with {"runs": [ids]} or {"all": true} (and "reason"). */
+static void on_held_decide(struct wr_admin *a, struct evhttp_request *req, bool release)
+{
+    struct json_object *body = NULL, *runs = NULL, *all = NULL, *reason = NULL, *done = NULL;
+    char err[WR_ERR_MAX];
+    if (!json_body(req, &body)) {
+        return;
+    }
+    json_object_object_get_ex(body, "runs", &runs);
+    json_object_object_get_ex(body, "all", &all);
+    json_object_object_get_ex(body, "reason", &reason);
+    bool every = all && json_object_get_boolean(all);
+    size_t n =
+        runs && json_object_is_type(runs, json_type_array) ? json_object_array_length(runs) : 0;
+    if ((runs && !json_object_is_type(runs, json_type_array)) || (every == (n > 0)) ||
+        (reason && !json_object_is_type(reason, json_type_string))) {
+        wr_http_reply_error(req, 400, "Bad Request",
+                            "expected {\"runs\": [RUN ids]} or {\"all\": true}%s",
+                            release ? "" : ", and an optional \"reason\" string");
+        json_object_put(body);
+        return;
+    }
+    const char **ids = wr_xcalloc(n + 1, sizeof(*ids));
+    bool ok = true;
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *v = json_object_array_get_idx(runs, i);
+        ok = ok && json_object_is_type(v, json_type_string);
+        ids[i] = json_object_get_string(v);
+    }
+    if (!ok) {
+        wr_http_reply_error(req, 400, "Bad Request", "runs: expected full run ids (strings)");
+    } else if (journal_writable(a, req, false)) {
+        int rc = wr_held_decide(a->db, ids, n, every, release, "the admin API",
+                                reason ? json_object_get_string(reason) : NULL, wr_clock_wall_ms(),
+                                &done, err, sizeof(err));
+        if (rc != 0) {
+            reply_history_error(req, rc, err);
+        } else {
+            struct json_object *o = json_object_new_object();
+            json_object_object_add(o, release ? "released" : "rejected", done);
+            wr_log(WR_LOG_INFO,
+                   release ? "held runs released by the admin API"
+                           : "held runs rejected by the admin API",
+                   "runs", json_object_to_json_string_ext(done, JSON_C_TO_STRING_PLAIN), NULL);
+            wr_http_reply_json(req, 200, "OK", o);
+            json_object_put(o);
+            if (a->runner) {
+                wr_runner_kick(a->runner);
+            }
+        }
+    }
+    free(ids);
+    json_object_put(body);
+}
+
 /*
  * POST /api/runs/ID/approve|reject, body {"as": NAME, "reason": TEXT (optional)}: decides the
  * run's open approval request as NAME. 200 {run, step_idx, decision, by}; 404 no open request;
@@ -913,6 +1014,22 @@ static void on_request(struct evhttp_request *req, void *arg)
             on_metrics(a, req);
         } else {
             on_list(a, req, query);
+        }
+        return;
+    }
+    if (strcmp(path, "/api/held") == 0) {
+        if (!get) {
+            wrong_method(req, false);
+        } else {
+            on_held_list(a, req);
+        }
+        return;
+    }
+    if (strcmp(path, "/api/held/release") == 0 || strcmp(path, "/api/held/reject") == 0) {
+        if (!method_is(req, true)) {
+            wrong_method(req, true);
+        } else {
+            on_held_decide(a, req, path[11] == 'e' && path[12] == 'l');
         }
         return;
     }

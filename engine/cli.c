@@ -23,6 +23,7 @@
 #include "engine/daemon.h"
 #include "engine/base/clock.h"
 #include "engine/base/duration.h"
+#include "engine/store/held.h"
 #include "engine/store/approval.h"
 #include "engine/store/history.h"
 #include "engine/store/ingest.h"
@@ -55,6 +56,9 @@ static int cmd_show(int argc, char **argv);
 static int cmd_retry(int argc, char **argv);
 static int cmd_cancel(int argc, char **argv);
 static int cmd_approve(int argc, char **argv);
+static int cmd_held(int argc, char **argv);
+static int cmd_release(int argc, char **argv);
+static int cmd_reject(int argc, char **argv);
 static int cmd_validate(int argc, char **argv);
 static int cmd_map(int argc, char **argv);
 static int cmd_scope(int argc, char **argv);
@@ -247,6 +251,56 @@ static const struct command commands[] = {
                 "  -c, --config FILE  weir.yaml (default ./weir.yaml)\n"
                 "  -h, --help         this help",
         .run = cmd_approve,
+    },
+    {
+        .name = "held",
+        .summary = "list the runs the guard holds before a destructive step",
+        .usage = "weir held [-c weir.yaml] [--json]",
+        .help = "Lists the runs the mass-change brake (weir.yaml guard.destructive, or a\n"
+                "workflow's own guard:) holds, grouped by workflow: each with the user its held\n"
+                "step would change, the steps from there on that may take something away, and\n"
+                "why it is held (which limit, how many users in the window). A held run stopped\n"
+                "before its first destructive step that would pass the limit; everything before\n"
+                "it ran. While any run is held the brake is on: every further destructive run is\n"
+                "held too, until `weir release` or `weir reject` has decided them all.\n"
+                "\n"
+                "Options:\n"
+                "  -c, --config FILE  weir.yaml (default ./weir.yaml)\n"
+                "      --json         {count, workflows: [{workflow, runs: [{id, user, reason,\n"
+                "                     held_at, step {idx, step_id, action, args},\n"
+                "                     destructive_steps}]}]}\n"
+                "  -h, --help         this help",
+        .run = cmd_held,
+    },
+    {
+        .name = "release",
+        .summary = "let held runs go on past the guard",
+        .usage = "weir release RUN... | --all [-c weir.yaml]",
+        .help = "Releases held runs: each goes on from the step it was held before, and its\n"
+                "destructive steps pass the guard without counting against the window again.\n"
+                "Exactly the runs named (ids or unique prefixes), or every held run with --all.\n"
+                "A run that is not held refuses the whole command (exit 1; nothing changes).\n"
+                "\n"
+                "Options:\n"
+                "  -c, --config FILE  weir.yaml (default ./weir.yaml)\n"
+                "      --all          every held run\n"
+                "  -h, --help         this help",
+        .run = cmd_release,
+    },
+    {
+        .name = "reject",
+        .summary = "end held runs as cancelled",
+        .usage = "weir reject RUN... | --all [--reason TEXT] [-c weir.yaml]",
+        .help = "Rejects held runs: each ends cancelled with the error \"rejected by weir\n"
+                "reject: TEXT\"; its held step and the steps after it never run.\n"
+                "Exactly the runs named (ids or unique prefixes), or every held run with --all.\n"
+                "\n"
+                "Options:\n"
+                "  -c, --config FILE  weir.yaml (default ./weir.yaml)\n"
+                "      --all          every held run\n"
+                "      --reason TEXT  why, kept in the run's history\n"
+                "  -h, --help         this help",
+        .run = cmd_reject,
     },
     {
         .name = "validate",
@@ -553,7 +607,7 @@ static int fire_dry_run(struct wr_config *cfg, const struct wr_workflow *wf,
     if (rc != WR_EXIT_OK) {
         return rc;
     }
-    rc = wr_dryrun(&go, wf, event, stdout, err, sizeof(err));
+    rc = wr_dryrun(&go, wf, event, &cfg->guard, cfg->state, stdout, err, sizeof(err));
     wr_config_credentials_clear(&cred);
     if (rc != 0) {
         if (err[0]) {
@@ -1285,6 +1339,183 @@ static int cmd_cancel(int argc, char **argv)
     json_object_put(after);
     history_close(&h);
     return rc;
+}
+
+/* {====== held runs: held, release, reject ====== */
+
+static int cmd_held(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const struct command *self = find_command("held");
+    const char *config_path = "weir.yaml";
+    bool json = false;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            printf("usage: %s\n\n%s\n", self->usage, self->help);
+            return WR_EXIT_OK;
+        default:
+            return run_usage_error(self, "unknown option or missing value", argv[optind - 1]);
+        }
+    }
+    if (optind != argc) {
+        return run_usage_error(self, "unexpected argument", argv[optind]);
+    }
+    struct history_ctx h;
+    int rc = history_open(config_path, &h);
+    if (rc != WR_EXIT_OK) {
+        return rc;
+    }
+    char err[WR_ERR_MAX];
+    struct json_object *list = NULL;
+    if (wr_held_list(h.db, &list, err, sizeof(err)) != 0) {
+        fprintf(stderr, "weir: %s\n", err);
+        history_close(&h);
+        return WR_EXIT_INVALID;
+    }
+    struct json_object *grouped = wr_held_group(list, h.set);
+    json_object_put(list);
+    if (json) {
+        print_json(grouped);
+    } else {
+        int64_t n = json_object_get_int64(json_object_object_get(grouped, "count"));
+        struct json_object *groups = json_object_object_get(grouped, "workflows");
+        if (n == 0) {
+            printf("no runs are held: the brake is off\n");
+        } else {
+            printf("%lld run%s held: the brake is on (weir release RUN... | --all, weir reject "
+                   "RUN... | --all)\n",
+                   (long long)n, n == 1 ? " is" : "s are");
+        }
+        for (size_t i = 0; i < json_object_array_length(groups); i++) {
+            struct json_object *g = json_object_array_get_idx(groups, i);
+            struct json_object *runs = json_object_object_get(g, "runs");
+            printf("\n%s (%zu)\n", member_str(g, "workflow"), json_object_array_length(runs));
+            for (size_t j = 0; j < json_object_array_length(runs); j++) {
+                struct json_object *r = json_object_array_get_idx(runs, j);
+                struct json_object *ds = json_object_object_get(r, "destructive_steps");
+                const char *user = member_str(r, "user");
+                printf("  %s  %s  would run:", member_str(r, "id"), user ? user : "-");
+                for (size_t k = 0; k < json_object_array_length(ds); k++) {
+                    struct json_object *d = json_object_array_get_idx(ds, k);
+                    const char *sid = member_str(d, "step_id");
+                    printf("%s %s%s%s%s", k ? "," : "", member_str(d, "action"), sid ? " (" : "",
+                           sid ? sid : "", sid ? ")" : "");
+                }
+                printf("\n    %s\n", member_str(r, "reason") ? member_str(r, "reason") : "");
+            }
+        }
+    }
+    json_object_put(grouped);
+    history_close(&h);
+    return WR_EXIT_OK;
+}
+
+/* release and reject: RUN... or --all, and reject's --reason. */
+static int decide_held(int argc, char **argv, bool release)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"all", no_argument, NULL, 'a'},
+        {"reason", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const struct command *self = find_command(release ? "release" : "reject");
+    const char *config_path = "weir.yaml", *reason = NULL;
+    bool all = false;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'a':
+            all = true;
+            break;
+        case 'r':
+            if (release) {
+                return run_usage_error(self, "--reason is for weir reject", NULL);
+            }
+            reason = optarg;
+            break;
+        case 'h':
+            printf("usage: %s\n\n%s\n", self->usage, self->help);
+            return WR_EXIT_OK;
+        default:
+            return run_usage_error(self, "unknown option or missing value", argv[optind - 1]);
+        }
+    }
+    if (all == (optind < argc)) {
+        return run_usage_error(self, all ? "--all or RUN ids, not both" : "give RUN ids or --all",
+                               NULL);
+    }
+    struct history_ctx h;
+    int rc = history_open(config_path, &h);
+    if (rc != WR_EXIT_OK) {
+        return rc;
+    }
+    size_t n = (size_t)(argc - optind);
+    char **ids = wr_xcalloc(n + 1, sizeof(*ids));
+    char err[WR_ERR_MAX];
+    rc = WR_EXIT_OK;
+    for (size_t i = 0; i < n && rc == WR_EXIT_OK; i++) {
+        char id[128];
+        if (wr_history_resolve(h.db, argv[optind + (int)i], id, sizeof(id), err, sizeof(err)) !=
+            0) {
+            fprintf(stderr, "weir: %s\n", err);
+            rc = WR_EXIT_INVALID;
+        } else {
+            ids[i] = wr_xstrdup(id);
+        }
+    }
+    struct json_object *done = NULL;
+    if (rc == WR_EXIT_OK &&
+        wr_held_decide(h.db, (const char *const *)ids, n, all, release, "weir reject", reason,
+                       wr_clock_wall_ms(), &done, err, sizeof(err)) != 0) {
+        fprintf(stderr, "weir: %s\n", err);
+        rc = WR_EXIT_INVALID;
+    }
+    for (size_t i = 0; done && i < json_object_array_length(done); i++) {
+        printf("%s %s\n", json_object_get_string(json_object_array_get_idx(done, i)),
+               release ? "released" : "rejected (cancelled)");
+    }
+    if (done && json_object_array_length(done) == 0) {
+        printf("no runs are held\n");
+    }
+    json_object_put(done);
+    for (size_t i = 0; i < n; i++) {
+        free(ids[i]);
+    }
+    free(ids);
+    history_close(&h);
+    return rc;
+}
+
+static int cmd_release(int argc, char **argv)
+{
+    return decide_held(argc, argv, true);
+}
+
+static int cmd_reject(int argc, char **argv)
+{
+    return decide_held(argc, argv, false);
 }
 
 static int cmd_approve(int argc, char **argv)

@@ -196,6 +196,33 @@ static const struct wr_argspec limits_fields[] = {
     {0},
 };
 
+static const struct wr_argspec guard_fields[] = {
+    {.name = "destructive",
+     .type = WR_ARG_OBJECT,
+     .flags = WR_ARG_OWN_CHECK,
+     .expect = "a mapping (max, percent, window)",
+     .help = "limits on destructive steps across every workflow and trigger: max (distinct "
+             "users), percent (of the tenant's users), window (default 1h); a run that would pass "
+             "the lower limit is held before its first destructive step (weir held, weir release, "
+             "weir reject); a workflow's own guard: replaces it for that workflow"},
+    {.name = "notify",
+     .type = WR_ARG_LIST,
+     .flags = WR_ARG_OWN_CHECK,
+     .expect = "a list of steps",
+     .help = "steps run once each time the brake trips (typically http-request), with guard.held, "
+             "guard.limit, guard.which, guard.window, guard.count and guard.reason in scope"},
+    {0},
+};
+
+static const struct wr_argspec approvals_fields[] = {
+    {.name = "public_url",
+     .type = WR_ARG_URL,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "the webhook listener's address as approvers reach it: approval links are "
+             "PUBLIC_URL/approvals/TOKEN"},
+    {0},
+};
+
 static const struct wr_argspec config_keys[] = {
     {.name = "listen", .type = WR_ARG_OBJECT, .fields = listen_fields, .help = "listeners"},
     {.name = "workflows",
@@ -226,6 +253,14 @@ static const struct wr_argspec config_keys[] = {
      .type = WR_ARG_OBJECT,
      .fields = limits_fields,
      .help = "the HTTP listeners' limits against hostile clients"},
+    {.name = "guard",
+     .type = WR_ARG_OBJECT,
+     .fields = guard_fields,
+     .help = "the mass-change brake on destructive steps"},
+    {.name = "approvals",
+     .type = WR_ARG_OBJECT,
+     .fields = approvals_fields,
+     .help = "approval steps: where their links point"},
     {0},
 };
 
@@ -437,6 +472,18 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
         limit_duration(&c, lua, "lua", "expr_timeout", 1, 60 * 1000, &expr_ms);
         limit_duration(&c, lua, "lua", "hook_timeout", 1, 3600 * 1000, &hook_ms);
     }
+    struct json_object *guard = NULL, *gd = NULL, *gn = NULL;
+    if (json_object_object_get_ex(doc->root, "guard", &guard) &&
+        json_object_is_type(guard, json_type_object)) {
+        if (json_object_object_get_ex(guard, "destructive", &gd)) {
+            if (json_object_is_type(gd, json_type_object)) {
+                wr_argspec_check(&c, wr_guard_destructive_spec(), gd, "guard.destructive",
+                                 "guard.destructive", NULL);
+            }
+            wr_guard_check(&c, gd, "guard.destructive");
+        }
+        json_object_object_get_ex(guard, "notify", &gn);
+    }
     json_object_object_get_ex(doc->root, "graph", &graph);
     int writes = 0, batch = 0;
     if (json_object_is_type(graph, json_type_object)) {
@@ -469,6 +516,25 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
                            "https://graph.microsoft.us/.default)",
                            wr_utf8_prec(scope, 80), scope);
         }
+    }
+    struct wr_workflow *notify = NULL;
+    if (c.errors == 0 && json_object_is_type(gn, json_type_array)) {
+        /* The sandbox's env_allow is read below: the same list the workflows get. */
+        struct json_object *lua_allow = NULL;
+        size_t na = lua && json_object_object_get_ex(lua, "env_allow", &lua_allow)
+                        ? json_object_array_length(lua_allow)
+                        : 0;
+        const char **allow = wr_xcalloc(na + 1, sizeof(*allow));
+        for (size_t i = 0; i < na; i++) {
+            allow[i] = json_object_get_string(json_object_array_get_idx(lua_allow, i));
+        }
+        char *dir = wr_path_dirname(file);
+        if (wr_workflow_from_steps(WR_CONFIG_GUARD_NOTIFY, doc, gn, "guard.notify", dir, allow,
+                                   &notify, d) != 0) {
+            c.errors++;
+        }
+        free(dir);
+        free(allow);
     }
     if (c.errors > 0) {
         wr_diags_sort_from(d, first_diag); /* several passes: report top to bottom */
@@ -528,6 +594,11 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
     }
     cfg->http_allow = http_allow;
     cfg->limits = limits;
+    cfg->guard = wr_guard_limits_read(gd);
+    cfg->guard_notify = notify;
+    struct json_object *approvals = NULL;
+    json_object_object_get_ex(doc->root, "approvals", &approvals);
+    cfg->approvals_public_url = get_str(approvals, "public_url", NULL);
     *out = cfg;
     return 0;
 }
@@ -542,6 +613,7 @@ void wr_config_free(struct wr_config *cfg)
     if (!cfg) {
         return;
     }
+    wr_workflow_free(cfg->guard_notify); /* before the document it points into */
     wr_srcdoc_free(cfg->doc);
     free(cfg->env_allow);
     wr_net_guard_free(cfg->http_allow);

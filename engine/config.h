@@ -17,6 +17,7 @@
 #include "engine/net/http_guard.h"
 #include "engine/lua/lua_host.h"
 #include "engine/base/srcdoc.h"
+#include "engine/lang/workflow.h"
 
 struct wr_argspec;
 struct wr_net_guard;
@@ -61,7 +62,14 @@ struct wr_config {
     struct wr_net_guard *http_allow;
     /* limits: the HTTP listeners' (engine/net/http_guard), defaults filled in */
     struct wr_http_limits limits;
+    struct wr_guard_limits guard; /* guard.destructive; .set false without one */
+    /* owned: guard.notify as the internal workflow WR_CONFIG_GUARD_NOTIFY, or NULL */
+    struct wr_workflow *guard_notify;
+    const char *approvals_public_url; /* approvals.public_url, or NULL */
 };
+
+/* The name of guard.notify's internal workflow (in `weir runs`); no workflow file can take it. */
+#define WR_CONFIG_GUARD_NOTIFY "guard.notify"
 
 /*
  * Loads and checks weir.yaml. Returns 0 and an owned config, or -1 with every error added to

@@ -137,6 +137,13 @@ void wr_metrics_run_finished(const char *workflow, const char *status)
     find(&runs_finished, workflow, status)->count++;
 }
 
+static uint64_t guard_trips;
+
+void wr_metrics_guard_trip(void)
+{
+    guard_trips++;
+}
+
 void wr_metrics_step(const char *workflow, const char *action, double seconds)
 {
     struct series *s = find(&steps, workflow, action);
@@ -205,6 +212,9 @@ void wr_metrics_format(struct wr_buf *b)
         wr_metrics_sample(b, "weir_runs_finished_total", (double)s->count, "workflow", s->a,
                           "status", s->b, NULL);
     }
+    wr_metrics_family(b, "weir_guard_trips_total", "counter",
+                      "Times the mass-change brake tripped (a run held while none was).");
+    wr_metrics_sample(b, "weir_guard_trips_total", (double)guard_trips, NULL);
     wr_metrics_family(b, "weir_step_duration_seconds", "histogram",
                       "Duration of step attempts (actions and scripts), by workflow and action.");
     for (struct series *s = steps; s; s = s->next) {
@@ -275,6 +285,7 @@ void wr_metrics_clear(void)
     clear_list(&events);
     clear_list(&runs_finished);
     clear_list(&steps);
+    guard_trips = 0;
     while (polls) {
         struct poll_series *s = polls;
         polls = s->next;

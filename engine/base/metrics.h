@@ -25,6 +25,9 @@ void wr_metrics_event(const char *trigger, const char *outcome, uint64_t n);
 /* Counts a run that ended with status (succeeded, failed, ...) for workflow. */
 void wr_metrics_run_finished(const char *workflow, const char *status);
 
+/* Counts a trip of the mass-change brake (engine/exec/guard): a run held while none was. */
+void wr_metrics_guard_trip(void);
+
 /* Records one step attempt's duration in the histogram of (workflow, action). */
 void wr_metrics_step(const char *workflow, const char *action, double seconds);
 

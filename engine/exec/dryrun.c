@@ -172,7 +172,8 @@ struct wr_directory *wr_dryrun_directory(struct event_base *base,
 }
 
 int wr_dryrun(const struct wr_graph_options *graph, const struct wr_workflow *wf,
-              struct json_object *event, FILE *out, char *err, size_t errlen)
+              struct json_object *event, const struct wr_guard_limits *guard,
+              const char *guard_state, FILE *out, char *err, size_t errlen)
 {
     char tmpl[] = "/tmp/weir-dry-run-XXXXXX";
     struct dry dr = {0};
@@ -197,7 +198,13 @@ int wr_dryrun(const struct wr_graph_options *graph, const struct wr_workflow *wf
     dir = wr_dryrun_directory(dr.base, graph, &g, err, errlen);
     struct wr_workflow_set one = {(struct wr_workflow **)&wf, 1};
     struct wr_runner_options ro = {.dry_run = true, .poll_ms = 50};
+    if (guard_state && access(guard_state, F_OK) == 0) {
+        ro.guard_state = guard_state; /* the daemon's window and held runs, read only */
+    }
     dr.runner = dir ? wr_runner_new(dr.base, journal, state, &one, g, dir, &ro, err, errlen) : NULL;
+    if (dr.runner && guard) {
+        wr_runner_set_guard(dr.runner, guard, NULL);
+    }
     dr.db = dr.runner ? wr_journal_open_reader(state, err, errlen) : NULL;
     if (!dr.db) {
         goto out;

@@ -31,8 +31,10 @@ struct wr_workflow;
  * could not be carried out (nothing printed), with the reason in err (which may be empty when
  * the store would not take the event).
  */
+struct wr_guard_limits;
 int wr_dryrun(const struct wr_graph_options *graph, const struct wr_workflow *wf,
-              struct json_object *event, FILE *out, char *err, size_t errlen);
+              struct json_object *event, const struct wr_guard_limits *guard,
+              const char *guard_state, FILE *out, char *err, size_t errlen);
 
 /*
  * The read-only Graph client a dry run reads with (read_only forced on: nothing but GETs can

@@ -27,6 +27,8 @@
 
 #include "engine/base/clock.h"
 #include "engine/exec/action_run.h"
+#include "engine/exec/guard.h"
+#include "engine/graph/directory.h"
 #include "engine/base/duration.h"
 #include "engine/store/journal.h"
 #include "engine/store/runstate.h"
@@ -70,7 +72,21 @@ struct wr_runner {
     char *crash_marker;  /* <state>.crashed */
     wr_run_gate_fn gate;
     void *gate_arg;
+    /* the mass-change brake (engine/exec/guard) */
+    struct wr_guard *guard;                 /* the window of users changed */
+    struct wr_guard_limits guard_limits;    /* weir.yaml's guard.destructive */
+    const struct wr_workflow *guard_notify; /* borrowed: guard.notify's workflow, or NULL */
+    struct wr_runstate *guard_rs; /* where held runs are counted: rs, or the daemon's (dry run) */
+    int64_t holding;              /* holds submitted and not yet committed */
+    int64_t users;                /* the tenant's users (-1: not read yet, or unreadable) */
+    int64_t users_at;             /* when they were read (monotonic ms) */
+    char users_error[WR_ERR_MAX]; /* why the last read failed */
+    struct exec **users_waiting;  /* runs waiting for that read */
+    size_t nusers_waiting;
 };
+
+/* How long the tenant's user count is trusted. */
+#define WR_GUARD_USERS_TTL_MS (3600LL * 1000)
 
 struct exec {
     struct wr_runner *r;
@@ -94,6 +110,8 @@ struct exec {
     bool suspect;            /* holds the runner's one suspect slot */
     bool replica_lag;        /* the attempt being recorded failed for replica lag */
     int crashes;             /* the stored crash count at this start */
+    int released;            /* released from the guard by an admin: 1, 0, -1 not read yet */
+    char *guard_user;        /* the user the step about to start was counted for, or NULL */
 };
 
 static const struct wr_step *current_step(const struct exec *x)
@@ -131,6 +149,7 @@ static void exec_free(struct exec *x)
     json_object_put(x->outputs);
     json_object_put(x->error);
     free(x->pending_error);
+    free(x->guard_user);
     free(x);
 }
 
@@ -210,8 +229,14 @@ static void commit(struct exec *x, struct wr_journal_batch *b, then_fn then)
     if (x->carry) {
         /* what was carried first, then b: one transaction, in the order they happened */
         wr_journal_batch_move_ops(x->carry, b);
-        wr_journal_batch_free(b);
-        b = x->carry;
+        if (b->count > 0) {
+            /* b brings events (guard.notify's): they keep their batch, which takes every op */
+            wr_journal_batch_move_ops(b, x->carry);
+            wr_journal_batch_free(x->carry);
+        } else {
+            wr_journal_batch_free(b);
+            b = x->carry;
+        }
         x->carry = NULL;
     }
     struct commit_wait *w = wr_xcalloc(1, sizeof(*w));
@@ -295,6 +320,9 @@ static void set_step(struct wr_journal_batch *b, struct exec *x, const char *sta
 
 static void next_step(struct exec *x);
 static void run_step(struct exec *x);
+static void record_attempt(struct exec *x);
+static bool guard_applies(struct exec *x);
+static void guard_step(struct exec *x);
 
 static void finish(struct exec *x, const char *status, const char *error)
 {
@@ -499,6 +527,10 @@ static int make_scope(struct exec *x)
     if (x->error) {
         wr_lua_scope_set(lua, scope, "error", x->error);
     }
+    struct json_object *g = NULL;
+    if (x->wf == x->r->guard_notify && json_object_object_get_ex(x->event, "guard", &g)) {
+        wr_lua_scope_set(lua, scope, "guard", g);
+    }
     json_object_put(run);
     return scope;
 }
@@ -695,6 +727,180 @@ static void run_wait(struct exec *x)
     commit(x, b, exec_release);
 }
 
+/* {====== the guard: the mass-change brake before destructive steps ====== */
+
+static const struct wr_guard_limits *guard_limits(const struct exec *x)
+{
+    const struct wr_guard_limits *l = x->wf->guard.set ? &x->wf->guard : &x->r->guard_limits;
+    return l->set ? l : NULL;
+}
+
+/* Whether the step about to start may be checked at all (its arguments decide the rest). */
+static bool guard_applies(struct exec *x)
+{
+    const struct wr_step *s = current_step(x);
+    if (!guard_limits(x) || !s->action || s->action->destructive == WR_DESTRUCTIVE_NO ||
+        x->wf == x->r->guard_notify) {
+        return false;
+    }
+    if (x->released < 0) {
+        x->released = wr_runstate_guard_released(x->r->rs, x->id);
+    }
+    return !x->released;
+}
+
+static void after_hold(struct exec *x)
+{
+    x->r->holding--;
+    exec_release(x);
+}
+
+/* Holds x before its current step: status held, the reason in history; the run stays there
+   until `weir release` or `weir reject`. A trip (nothing held before) starts guard.notify. */
+static void hold(struct exec *x, struct json_object *args, const char *why, int64_t held,
+                 int64_t limit, int64_t count, const char *which)
+{
+    struct wr_runner *r = x->r;
+    const struct wr_step *s = current_step(x);
+    const struct wr_guard_limits *l = guard_limits(x);
+    const char *user = json_object_get_string(json_object_object_get(args, "user"));
+    char window[WR_DURATION_BUFLEN];
+    wr_duration_format(l->window_ms, window, sizeof(window));
+    char *reason = wr_xasprintf("held by the guard before step '%s' (%s %s): %s",
+                                s->id ? s->id : s->path, s->action->name, user ? user : "", why);
+    const char *text = json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN |
+                                                                JSON_C_TO_STRING_NOSLASHESCAPE);
+    struct wr_journal_batch *b = wr_journal_batch_new();
+    set_step(b, x, "held", text, NULL, reason);
+    set_run(b, x->id, "held", 0, reason);
+    bool trip = held == 0;
+    if (trip && r->guard_notify && !r->dry_run) {
+        struct json_object *ev = json_object_new_object(), *g = json_object_new_object();
+        json_object_object_add(g, "held", json_object_new_int64(1));
+        json_object_object_add(g, "limit", json_object_new_int64(limit));
+        json_object_object_add(g, "which", json_object_new_string(which));
+        json_object_object_add(g, "window", json_object_new_string(window));
+        json_object_object_add(g, "count", json_object_new_int64(count));
+        json_object_object_add(g, "reason", json_object_new_string(reason));
+        json_object_object_add(g, "run", json_object_new_string(x->id));
+        json_object_object_add(g, "workflow", json_object_new_string(x->wf->name));
+        json_object_object_add(ev, "guard", g);
+        struct wr_journal_event *e = wr_journal_batch_add(
+            b, "guard", NULL, NULL, json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN),
+            wr_clock_wall_ms());
+        wr_journal_batch_add_run(e, r->guard_notify->name, r->guard_notify->hash, NULL, NULL);
+        json_object_put(ev);
+    }
+    if (trip) {
+        wr_metrics_guard_trip();
+    }
+    wr_log(WR_LOG_WARN, trip ? "guard tripped: run held" : "run held by the guard", "run", x->id,
+           "workflow", x->wf->name, "reason", reason, NULL);
+    free(reason);
+    r->holding++;
+    commit(x, b, after_hold);
+}
+
+/* Decides x's current (destructive) step against the window; continues or holds. */
+static void guard_decide(struct exec *x, struct json_object *args)
+{
+    struct wr_runner *r = x->r;
+    const struct wr_guard_limits *l = guard_limits(x);
+    const char *user = json_object_get_string(json_object_object_get(args, "user"));
+    char key[64];
+    if (!user || !*user) {
+        snprintf(key, sizeof(key), "run:%s", x->id); /* no user argument: the run is the unit */
+        user = key;
+    }
+    int64_t now = wr_clock_wall_ms(), limit = 0, count = 0;
+    int64_t held = wr_runstate_held_count(r->guard_rs) + r->holding;
+    const char *which = "max";
+    char why[WR_ERR_MAX];
+    switch (wr_guard_decide(r->guard, l, user, x->id, now, r->users, held, &limit, &count, &which,
+                            why, sizeof(why))) {
+    case WR_GUARD_PASS:
+        record_attempt(x);
+        return;
+    case WR_GUARD_COUNT:
+        wr_guard_note(r->guard, user, x->id, now);
+        free(x->guard_user);
+        x->guard_user = wr_xstrdup(user);
+        record_attempt(x);
+        return;
+    case WR_GUARD_HOLD:
+        hold(x, args, why, held, limit, count, which);
+        return;
+    }
+}
+
+static void guard_step(struct exec *x);
+
+/* The tenant's user count arrived (wr_directory_done_fn): every run waiting for it goes on. */
+static void on_users(void *arg, const struct wr_directory_result *res)
+{
+    struct wr_runner *r = arg;
+    if (res->ok) {
+        r->users = json_object_get_int64(res->object);
+        r->users_at = wr_clock_mono_ms();
+        r->users_error[0] = '\0';
+    } else {
+        r->users = -1;
+        r->users_at = wr_clock_mono_ms();
+        wr_errf_marked(r->users_error, sizeof(r->users_error), "%s", res->error);
+    }
+    struct exec **v = r->users_waiting;
+    size_t n = r->nusers_waiting;
+    r->users_waiting = NULL;
+    r->nusers_waiting = 0;
+    for (size_t i = 0; i < n; i++) {
+        guard_step(v[i]);
+    }
+    free(v);
+}
+
+static void guard_step(struct exec *x)
+{
+    struct wr_runner *r = x->r;
+    const struct wr_step *s = current_step(x);
+    const struct wr_guard_limits *l = guard_limits(x);
+    char err[WR_ERR_MAX];
+    struct json_object *args = rendered_args_for(x, err, sizeof(err));
+    if (!args || !wr_action_destructive(s->action, args)) {
+        json_object_put(args);
+        record_attempt(x); /* not destructive; or the action reports the arguments' error */
+        return;
+    }
+    bool fresh = r->users_at && wr_clock_mono_ms() - r->users_at < WR_GUARD_USERS_TTL_MS &&
+                 (r->users >= 0 || wr_clock_mono_ms() - r->users_at < 60000);
+    if (l->percent > 0 && !fresh && r->dir) {
+        /* The percentage needs the tenant's size: read it once for every run asking now. */
+        json_object_put(args);
+        r->users_waiting =
+            wr_xrealloc(r->users_waiting, (r->nusers_waiting + 1) * sizeof(*r->users_waiting));
+        r->users_waiting[r->nusers_waiting++] = x;
+        if (r->nusers_waiting == 1) {
+            wr_directory_user_count(r->dir, on_users, r);
+        }
+        return;
+    }
+    if (l->percent > 0 && r->users < 0 && l->max <= 0) {
+        /* Only a percentage, and the tenant's size unknown: nothing to count against. */
+        char msg[WR_ERR_MAX];
+        wr_errf_marked(msg, sizeof(msg),
+                       "guard: the tenant's user count could not be read for "
+                       "guard.destructive.percent: %s",
+                       r->users_error[0] ? r->users_error : "no Graph client");
+        json_object_put(args);
+        x->attempts++;
+        step_done(x, false, true, NULL, msg, NULL);
+        return;
+    }
+    guard_decide(x, args);
+    json_object_put(args);
+}
+
+/* }====== */
+
 static bool cancelled(const struct exec *x)
 {
     return wr_runstate_cancelled(x->r->rs, x->id);
@@ -740,6 +946,16 @@ static void run_step(struct exec *x)
         run_wait(x);
         return;
     }
+    if (s->kind == WR_STEP_ACTION && guard_applies(x)) {
+        guard_step(x); /* then record_attempt, or the run is held */
+        return;
+    }
+    record_attempt(x);
+}
+
+static void record_attempt(struct exec *x)
+{
+    const struct wr_step *s = current_step(x);
     /* Record "started" (with the attempt) before the effect: after a crash it runs again. */
     x->attempts++;
     char attempt[16];
@@ -748,6 +964,13 @@ static void run_step(struct exec *x)
            s->id ? s->id : s->path, "attempt", attempt, NULL);
     struct wr_journal_batch *b = wr_journal_batch_new();
     set_step(b, x, "running", NULL, NULL, NULL);
+    if (x->guard_user) {
+        /* The user counts against the window from this commit on, before any effect. */
+        int64_t now = wr_clock_wall_ms();
+        wr_runstate_guard_note(b, x->guard_user, x->id, now, now - WR_GUARD_MAX_WINDOW_MS);
+        free(x->guard_user);
+        x->guard_user = NULL;
+    }
     if (s->kind == WR_STEP_ACTION) {
         commit(x, b, action_recorded);
     } else {
@@ -827,6 +1050,9 @@ static size_t resume_point(struct exec *x)
 
 static const struct wr_workflow *find_workflow(const struct wr_runner *r, const char *name)
 {
+    if (r->guard_notify && strcmp(name, r->guard_notify->name) == 0) {
+        return r->guard_notify;
+    }
     return wr_workflow_set_find(r->set, name);
 }
 
@@ -884,6 +1110,7 @@ static bool start_run(struct wr_runner *r, const char *id, const char *workflow,
     x->wf = wf;
     x->use = r->uses;
     x->use->runs++;
+    x->released = -1;
     x->outputs = json_object_new_object();
     /* The body as received (strict JSON, checked at ingest): read back by the same reader, so
        the run sees the numbers the webhook answer was given for. json-c only for events a
@@ -1048,6 +1275,11 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
     poll_due(r);
 }
 
+static void guard_row(void *arg, const char *user, const char *run_id, int64_t at)
+{
+    wr_guard_note(arg, user, run_id, at);
+}
+
 struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *journal,
                                 const char *state_path, const struct wr_workflow_set *set,
                                 struct wr_graph *graph, struct wr_directory *dir,
@@ -1084,11 +1316,30 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
         wr_runner_free(r);
         return NULL;
     }
+    r->guard_rs = r->rs;
+    if (opts && opts->guard_state) {
+        r->guard_rs = wr_runstate_open(opts->guard_state, err, errlen);
+        if (!r->guard_rs) {
+            wr_runner_free(r);
+            return NULL;
+        }
+    }
+    r->guard = wr_guard_new();
+    r->users = -1;
+    wr_runstate_guard_load(r->guard_rs, wr_clock_wall_ms() - WR_GUARD_MAX_WINDOW_MS, guard_row,
+                           r->guard);
     r->kick = event_new(base, -1, 0, on_kick, r);
     r->poll = event_new(base, -1, EV_PERSIST, on_poll, r);
     struct timeval tv = {r->poll_ms / 1000, (r->poll_ms % 1000) * 1000};
     event_add(r->poll, &tv);
     return r;
+}
+
+void wr_runner_set_guard(struct wr_runner *r, const struct wr_guard_limits *limits,
+                         const struct wr_workflow *notify)
+{
+    r->guard_limits = *limits;
+    r->guard_notify = notify;
 }
 
 void wr_runner_set_gate(struct wr_runner *r, wr_run_gate_fn fn, void *arg)
@@ -1167,7 +1418,12 @@ void wr_runner_free(struct wr_runner *r)
     if (r->kick) {
         event_free(r->kick);
     }
+    if (r->guard_rs && r->guard_rs != r->rs) {
+        wr_runstate_close(r->guard_rs);
+    }
     wr_runstate_close(r->rs);
+    wr_guard_free(r->guard);
+    free(r->users_waiting);
     json_object_put(r->active_ids);
     free(r->crash_marker);
     free(r);

@@ -40,6 +40,9 @@ struct wr_runner_options {
     bool dry_run;       /* actions only read and plan; waits are not waited (`fire --dry-run`) */
     const struct wr_net_guard *net; /* http.allow for actions (borrowed, outlives the runner) */
     int max_crashes;                /* runs.max_crashes; 0 = 3 */
+    /* The journal whose guard window and held runs the brake reads, when not the runner's own
+       (a dry run reads the daemon's, read-only); NULL = state_path. */
+    const char *guard_state;
 };
 
 struct wr_runner;
@@ -63,6 +66,15 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
  */
 typedef bool (*wr_run_gate_fn)(void *arg, const struct wr_workflow *wf, struct json_object *event,
                                wr_run_gate_done_fn done, void *token);
+
+/*
+ * Installs the mass-change brake (engine/exec/guard): limits (copied; .set false = none, unless
+ * a workflow has its own guard:) and notify (borrowed, may be NULL: guard.notify's internal
+ * workflow, started once each time the brake trips). Call before the first run starts.
+ */
+struct wr_guard_limits;
+void wr_runner_set_guard(struct wr_runner *r, const struct wr_guard_limits *limits,
+                         const struct wr_workflow *notify);
 
 /* Installs the gate (fn and arg borrowed; NULL fn: none). */
 void wr_runner_set_gate(struct wr_runner *r, wr_run_gate_fn fn, void *arg);

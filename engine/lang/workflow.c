@@ -42,6 +42,46 @@ static const struct wr_argspec retry_fields[] = {
     {0},
 };
 
+static const struct wr_argspec guard_destructive_fields[] = {
+    {.name = "max",
+     .type = WR_ARG_INT,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .min = 1,
+     .max = 10000000,
+     .help = "distinct users destructive steps may change within the window"},
+    {.name = "percent",
+     .type = WR_ARG_ANY,
+     .flags = WR_ARG_NO_TEMPLATE | WR_ARG_OWN_CHECK,
+     .expect = "a number of percent, more than 0 and at most 100",
+     .help = "the same as a share of the tenant's users (read from Graph, cached for an hour); "
+             "rounded down, at least 1 user; the lower of max and percent wins"},
+    {.name = "window",
+     .type = WR_ARG_DURATION,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "the sliding window the users are counted in, at most 30d; default 1h"},
+    {0},
+};
+
+static const struct wr_argspec workflow_guard_fields[] = {
+    {.name = "destructive",
+     .type = WR_ARG_OBJECT,
+     .flags = WR_ARG_REQUIRED,
+     .fields = guard_destructive_fields,
+     .help = "limits on destructive steps (disable, delete, remove licences, groups, roles, "
+             "sessions): a run that would pass them is held before the step"},
+    {0},
+};
+
+const struct wr_argspec *wr_workflow_guard_spec(void)
+{
+    return workflow_guard_fields;
+}
+
+const struct wr_argspec *wr_guard_destructive_spec(void)
+{
+    return guard_destructive_fields;
+}
+
 static const struct wr_argspec workflow_keys[] = {
     {.name = "name",
      .type = WR_ARG_STRING,
@@ -75,6 +115,10 @@ static const struct wr_argspec workflow_keys[] = {
     {.name = "concurrency_key",
      .type = WR_ARG_STRING,
      .help = "template; runs with the same key execute one at a time"},
+    {.name = "guard",
+     .type = WR_ARG_OBJECT,
+     .fields = workflow_guard_fields,
+     .help = "this workflow's own mass-change brake, instead of weir.yaml's guard.destructive"},
     {0},
 };
 
@@ -495,11 +539,74 @@ static void check_document(struct loader *ld, struct json_object *root)
     if (json_object_object_get_ex(root, "retry", &v) && json_object_is_type(v, json_type_object)) {
         check_retry_order(c, v, "retry");
     }
+    struct json_object *g = NULL;
+    if (json_object_object_get_ex(root, "guard", &v) && json_object_is_type(v, json_type_object) &&
+        json_object_object_get_ex(v, "destructive", &g)) {
+        wr_guard_check(c, g, "guard.destructive");
+    }
+    v = NULL;
     json_object_object_get_ex(root, "steps", &v);
     check_steps(ld, v, "steps", true);
     v = NULL;
     json_object_object_get_ex(root, "on_error", &v);
     check_steps(ld, v, "on_error", false);
+}
+
+void wr_guard_check(struct wr_check *c, struct json_object *destructive, const char *path)
+{
+    struct json_object *v = NULL;
+    if (!json_object_is_type(destructive, json_type_object)) {
+        return; /* the table reported the type */
+    }
+    if (json_object_object_get_ex(destructive, "percent", &v)) {
+        char *pp = wr_path_key(path, "percent");
+        double p = json_object_get_double(v);
+        if ((!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double)) ||
+            !(p > 0 && p <= 100)) {
+            wr_check_error(c, pp, false,
+                           "expected a number of percent, more than 0 and at most 100, got %s",
+                           json_object_to_json_string(v));
+        }
+        free(pp);
+    }
+    if (!json_object_object_get_ex(destructive, "max", NULL) &&
+        !json_object_object_get_ex(destructive, "percent", NULL)) {
+        wr_check_error(c, path, false, "needs max, percent or both (the lower one wins)");
+    }
+    const char *w = NULL;
+    int64_t ms = 0;
+    char err[WR_ERR_MAX];
+    if (json_object_object_get_ex(destructive, "window", &v) &&
+        json_object_is_type(v, json_type_string) && (w = json_object_get_string(v)) &&
+        wr_duration_parse(w, &ms, err, sizeof(err)) == 0 &&
+        (ms <= 0 || ms > WR_GUARD_MAX_WINDOW_MS)) {
+        char *wp = wr_path_key(path, "window");
+        wr_check_error(c, wp, false, "must be longer than 0 and at most 30d");
+        free(wp);
+    }
+}
+
+struct wr_guard_limits wr_guard_limits_read(struct json_object *destructive)
+{
+    struct wr_guard_limits g = {.window_ms = WR_GUARD_DEFAULT_WINDOW_MS};
+    struct json_object *v = NULL;
+    char err[WR_ERR_MAX];
+    if (!json_object_is_type(destructive, json_type_object)) {
+        return g;
+    }
+    g.set = true;
+    if (json_object_object_get_ex(destructive, "max", &v)) {
+        g.max = json_object_get_int64(v);
+    }
+    if (json_object_object_get_ex(destructive, "percent", &v)) {
+        g.percent = json_object_get_double(v);
+    }
+    int64_t ms;
+    if (json_object_object_get_ex(destructive, "window", &v) &&
+        wr_duration_parse(json_object_get_string(v), &ms, err, sizeof(err)) == 0) {
+        g.window_ms = ms;
+    }
+    return g;
 }
 
 /* }====== */
@@ -654,11 +761,57 @@ int wr_workflow_parse(const char *file, const char *buf, size_t len, const char 
     json_object_object_get_ex(root, "retry", &v);
     wf->retry = build_retry(v, dflt);
     v = NULL;
+    struct json_object *gd = NULL;
+    if (json_object_object_get_ex(root, "guard", &v)) {
+        json_object_object_get_ex(v, "destructive", &gd);
+    }
+    wf->guard = wr_guard_limits_read(gd);
+    v = NULL;
     json_object_object_get_ex(root, "steps", &v);
     build_steps(wf, v, "steps", base_dir, &wf->steps, &wf->nsteps);
     v = NULL;
     json_object_object_get_ex(root, "on_error", &v);
     build_steps(wf, v, "on_error", base_dir, &wf->on_error, &wf->non_error);
+    *out = wf;
+    return 0;
+}
+
+int wr_workflow_from_steps(const char *name, struct wr_srcdoc *doc, struct json_object *steps,
+                           const char *path, const char *base_dir, const char *const *env_allow,
+                           struct wr_workflow **out, struct wr_diags *d)
+{
+    struct loader ld = {0};
+    *out = NULL;
+    struct wr_lua *lua = wr_lua_new(NULL, env_allow);
+    if (!lua) {
+        wr_diags_add(d, doc->file, 0, 0, NULL, "cannot create a Lua state (out of memory)");
+        return -1;
+    }
+    ld.c.doc = doc;
+    ld.c.d = d;
+    ld.c.lua = lua;
+    ld.c.base_dir = base_dir;
+    ld.ids = json_object_new_object();
+    size_t first_diag = d->count;
+    check_steps(&ld, steps, path, true);
+    wr_diags_sort_from(d, first_diag);
+    json_object_put(ld.ids);
+    if (ld.c.errors > 0) {
+        wr_lua_free(lua);
+        return -1;
+    }
+    struct wr_workflow *wf = wr_xcalloc(1, sizeof(*wf));
+    wf->doc = doc;
+    wf->doc_borrowed = true;
+    wf->lua = lua;
+    wf->file = wr_xstrdup(doc->file);
+    wf->name = name;
+    wf->enabled = true;
+    const char *text = json_object_to_json_string_ext(steps, JSON_C_TO_STRING_PLAIN);
+    hash_hex(text, strlen(text), wf->hash);
+    wf->retry = (struct wr_retry){WR_RETRY_DEFAULT_ATTEMPTS, WR_RETRY_DEFAULT_INITIAL_MS,
+                                  WR_RETRY_DEFAULT_MAX_MS, WR_RETRY_DEFAULT_THROTTLE_MS};
+    build_steps(wf, steps, path, base_dir, &wf->steps, &wf->nsteps);
     *out = wf;
     return 0;
 }
@@ -702,7 +855,9 @@ void wr_workflow_free(struct wr_workflow *wf)
     }
     free_steps(wf->steps, wf->nsteps);
     free_steps(wf->on_error, wf->non_error);
-    wr_srcdoc_free(wf->doc);
+    if (!wf->doc_borrowed) {
+        wr_srcdoc_free(wf->doc);
+    }
     wr_lua_free(wf->lua);
     free(wf->file);
     free(wf);

@@ -38,6 +38,18 @@ struct wr_retry {
 #define WR_RETRY_DEFAULT_MAX_MS      (10 * 60 * 1000)
 #define WR_RETRY_DEFAULT_THROTTLE_MS (6LL * 3600 * 1000)
 
+/* guard.destructive: the mass-change brake's limits (engine/exec/guard), in weir.yaml and, as an
+   override, in a workflow file. */
+struct wr_guard_limits {
+    bool set;          /* given (a workflow without its own takes weir.yaml's) */
+    int64_t max;       /* distinct users per window; 0 = no such limit */
+    double percent;    /* of the tenant's users per window; 0 = no such limit */
+    int64_t window_ms; /* the sliding window; default WR_GUARD_DEFAULT_WINDOW_MS */
+};
+
+#define WR_GUARD_DEFAULT_WINDOW_MS (3600LL * 1000)
+#define WR_GUARD_MAX_WINDOW_MS     (30LL * 24 * 3600 * 1000)
+
 enum wr_step_kind {
     WR_STEP_ACTION, /* action: NAME plus its arguments */
     WR_STEP_SCRIPT, /* script: PATH (a Lua mapping hook) */
@@ -74,12 +86,15 @@ struct wr_workflow {
     const char *concurrency_key;
     struct json_object *vars; /* borrowed; may be NULL */
     struct wr_retry retry;
+    struct wr_guard_limits guard; /* `guard.destructive:` of the file; .set false without one */
     struct wr_step *steps;
     size_t nsteps;
     struct wr_step *on_error;
     size_t non_error;
-    struct wr_srcdoc *doc; /* owned: the parsed tree every borrowed pointer points into */
-    struct wr_lua *lua;    /* owned: the sandbox its expressions and hooks are compiled in */
+    struct wr_srcdoc *doc; /* the parsed tree every borrowed pointer points into: owned, unless
+                              doc_borrowed (an internal workflow inside weir.yaml) */
+    bool doc_borrowed;
+    struct wr_lua *lua; /* owned: the sandbox its expressions and hooks are compiled in */
 };
 
 /*
@@ -97,6 +112,17 @@ int wr_workflow_load(const char *file, const char *base_dir, const char *const *
 int wr_workflow_parse(const char *file, const char *buf, size_t len, const char *base_dir,
                       const char *const *env_allow, struct wr_workflow **out, struct wr_diags *d);
 
+/*
+ * Builds an internal workflow called name from a list of steps inside another document (weir.yaml's
+ * guard.notify): the steps are checked as a workflow file's are, every error at doc's file:line:col
+ * under path ("guard.notify[0].url"), and compiled in a new Lua sandbox; it has no trigger and
+ * runs only when weir starts it. doc is borrowed and must outlive the workflow. 0 and an owned
+ * workflow in *out, or -1 with the errors added to d.
+ */
+int wr_workflow_from_steps(const char *name, struct wr_srcdoc *doc, struct json_object *steps,
+                           const char *path, const char *base_dir, const char *const *env_allow,
+                           struct wr_workflow **out, struct wr_diags *d);
+
 void wr_workflow_free(struct wr_workflow *wf);
 
 /*
@@ -106,6 +132,19 @@ void wr_workflow_free(struct wr_workflow *wf);
 const struct wr_argspec *wr_workflow_spec(void);
 const struct wr_argspec *wr_workflow_step_spec(void);
 const struct wr_argspec *wr_workflow_step_kind_spec(const char *kind);
+
+/*
+ * The `guard:` mapping of a workflow file (destructive only) and its `destructive:` fields, for
+ * weir.yaml's `guard:` (engine/config) too: one table, one reading.
+ */
+const struct wr_argspec *wr_workflow_guard_spec(void);
+const struct wr_argspec *wr_guard_destructive_spec(void);
+
+/* Checks what the table cannot (percent a number in (0, 100], at least one limit) under path. */
+void wr_guard_check(struct wr_check *c, struct json_object *destructive, const char *path);
+
+/* The limits of a checked `destructive:` mapping (borrowed; NULL gives .set false). */
+struct wr_guard_limits wr_guard_limits_read(struct json_object *destructive);
 
 /*
  * Serialises the model (not the source text) as canonical JSON, owned. Two spellings of one

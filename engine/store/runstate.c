@@ -25,6 +25,8 @@ struct wr_runstate {
     sqlite3_stmt *steps;     /* a run's stored steps, to resume it where it stopped */
     sqlite3_stmt *cancelled; /* was the run cancelled (by `weir cancel`) meanwhile? */
     sqlite3_stmt *crashes;   /* a run's stored crash count */
+    sqlite3_stmt *held;      /* how many runs the guard holds now */
+    sqlite3_stmt *released;  /* did an admin release the run (weir release)? */
 };
 
 /*
@@ -70,7 +72,11 @@ struct wr_runstate *wr_runstate_open(const char *path, char *err, size_t errlen)
         sqlite3_prepare_v2(s->db, "SELECT status = 'cancelled' FROM runs WHERE id = ?", -1,
                            &s->cancelled, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "SELECT crashes FROM runs WHERE id = ?", -1, &s->crashes, NULL) !=
-            SQLITE_OK) {
+            SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "SELECT count(*) FROM runs WHERE status = 'held'", -1, &s->held,
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "SELECT guard_released FROM runs WHERE id = ?", -1, &s->released,
+                           NULL) != SQLITE_OK) {
         wr_errf_marked(err, errlen, "cannot read due runs: %s", sqlite3_errmsg(s->db));
         wr_runstate_close(s);
         return NULL;
@@ -89,6 +95,8 @@ void wr_runstate_close(struct wr_runstate *s)
     sqlite3_finalize(s->steps);
     sqlite3_finalize(s->cancelled);
     sqlite3_finalize(s->crashes);
+    sqlite3_finalize(s->held);
+    sqlite3_finalize(s->released);
     sqlite3_close(s->db);
     free(s);
 }
@@ -187,9 +195,64 @@ int wr_runstate_crashes(struct wr_runstate *s, const char *run_id)
     return n;
 }
 
+int64_t wr_runstate_held_count(struct wr_runstate *s)
+{
+    int64_t n = 0;
+    if (sqlite3_step(s->held) == SQLITE_ROW) {
+        n = sqlite3_column_int64(s->held, 0);
+    }
+    sqlite3_reset(s->held);
+    return n;
+}
+
+bool wr_runstate_guard_released(struct wr_runstate *s, const char *run_id)
+{
+    sqlite3_bind_text(s->released, 1, run_id, -1, SQLITE_STATIC);
+    bool yes = sqlite3_step(s->released) == SQLITE_ROW && sqlite3_column_int(s->released, 0);
+    sqlite3_reset(s->released);
+    return yes;
+}
+
+int64_t wr_runstate_guard_load(struct wr_runstate *s, int64_t since, wr_runstate_guard_fn fn,
+                               void *arg)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t n = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT user, run_id, at FROM guard_window WHERE at > ?", -1, &st,
+                           NULL) != SQLITE_OK) {
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, since);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        fn(arg, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+           sqlite3_column_int64(st, 2));
+        n++;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? n : -1;
+}
+
+struct sqlite3 *wr_runstate_db(struct wr_runstate *s)
+{
+    return s->db;
+}
+
 /* }====== */
 
 /* {====== state changes ====== */
+
+void wr_runstate_guard_note(struct wr_journal_batch *b, const char *user, const char *run_id,
+                            int64_t at, int64_t prune_before)
+{
+    wr_journal_batch_add_op(b,
+                            "INSERT INTO guard_window (user, run_id, at) VALUES (?, ?, ?) "
+                            "ON CONFLICT (user, run_id) DO UPDATE SET at = excluded.at",
+                            "tti", user, run_id, at);
+    if (prune_before > 0) {
+        wr_journal_batch_add_op(b, "DELETE FROM guard_window WHERE at <= ?", "i", prune_before);
+    }
+}
 
 void wr_runstate_set_run(struct wr_journal_batch *b, const char *run_id, const char *status,
                          int64_t next_at, const char *error, int64_t updated_at)

@@ -85,9 +85,32 @@ bool wr_runstate_cancelled(struct wr_runstate *s, const char *run_id);
 /* The crash count stored for run run_id (borrowed); 0 when the run is not found. */
 int wr_runstate_crashes(struct wr_runstate *s, const char *run_id);
 
+/* The number of runs the guard holds now (status held). */
+int64_t wr_runstate_held_count(struct wr_runstate *s);
+
+/* True when an admin released run run_id (borrowed) from the guard (`weir release`). */
+bool wr_runstate_guard_released(struct wr_runstate *s, const char *run_id);
+
+/* One row of the guard's window; strings borrowed for the call. */
+typedef void (*wr_runstate_guard_fn)(void *arg, const char *user, const char *run_id, int64_t at);
+
+/* Calls fn for every guard_window row newer than since (Unix ms). The row count, or -1. */
+int64_t wr_runstate_guard_load(struct wr_runstate *s, int64_t since, wr_runstate_guard_fn fn,
+                               void *arg);
+
+/* The view's connection (borrowed), for the reads of engine/store/approval. */
+struct sqlite3 *wr_runstate_db(struct wr_runstate *s);
+
 /* }====== */
 
 /* {====== state changes, added to a batch (strings copied) ====== */
+
+/*
+ * Notes in the guard's window that run run_id changed user at `at` (Unix ms); prune_before > 0
+ * also drops the rows at or before it (older than any window).
+ */
+void wr_runstate_guard_note(struct wr_journal_batch *b, const char *user, const char *run_id,
+                            int64_t at, int64_t prune_before);
 
 /*
  * The run's status, error (NULL: none) and updated_at (Unix ms); next_at > 0 defers it to that
