@@ -31,6 +31,7 @@
 #include "engine/net/listener.h"
 #include "engine/base/duration.h"
 #include "engine/graph/graph.h"
+#include "engine/store/approval.h"
 #include "engine/store/held.h"
 #include "engine/store/history.h"
 #include "engine/base/json.h"
@@ -818,6 +819,112 @@ static void on_held_decide(struct wr_admin *a, struct evhttp_request *req, bool 
     json_object_put(body);
 }
 
+/*
+ * POST /api/runs/ID/approve|reject, body {"as": NAME, "reason": TEXT (optional)}: decides the
+ * run's open approval request as NAME. 200 {run, step_idx, decision, by}; 404 no open request;
+ * 409 already decided; 410 expired; 400 a bad body.
+ */
+static void on_decide(struct wr_admin *a, struct evhttp_request *req, const char *id,
+                      const char *query, bool approve)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    struct json_object *body = NULL, *v;
+    struct wr_json_error jerr;
+    struct wr_json_opts jopts = {.what = "the body"};
+    struct wr_approval ap = {0};
+    const char *as = NULL, *reason = NULL;
+    char err[WR_ERR_MAX];
+
+    if (query && *query) {
+        wr_http_reply_error(req, 400, "Bad Request", "%s takes no query parameters",
+                            approve ? "approve" : "reject");
+        return;
+    }
+    const char *text = len ? (const char *)evbuffer_pullup(in, -1) : "";
+    bool parsed = wr_json_parse(text, len, &jopts, &body, &jerr) == 0;
+    if (!parsed || !json_object_is_type(body, json_type_object)) {
+        wr_http_reply_error(req, 400, "Bad Request",
+                            "the body must be a JSON object {\"as\": NAME, \"reason\": TEXT}%s%s",
+                            parsed ? "" : ": ", parsed ? "" : jerr.msg);
+        goto out;
+    }
+    json_object_object_foreach(body, key, val)
+    {
+        if (strcmp(key, "as") == 0 && json_object_is_type(val, json_type_string) &&
+            json_object_get_string_len(val) > 0) {
+            as = json_object_get_string(val);
+        } else if (strcmp(key, "reason") == 0 &&
+                   (!val || json_object_is_type(val, json_type_string))) {
+            reason =
+                val && json_object_get_string_len(val) > 0 ? json_object_get_string(val) : NULL;
+        } else {
+            char *shown = wr_text_cap(key, ECHO_MAX);
+            wr_http_reply_error(
+                req, 400, "Bad Request",
+                "%s: %s (the body takes \"as\": a name, and \"reason\": a text)", shown,
+                strcmp(key, "as") == 0 || strcmp(key, "reason") == 0 ? "must be a non-empty string"
+                                                                     : "unknown key");
+            free(shown);
+            goto out;
+        }
+    }
+    if (!as) {
+        wr_http_reply_error(req, 400, "Bad Request", "\"as\" is required: who decides");
+        goto out;
+    }
+    if (!journal_writable(a, req, false)) {
+        goto out;
+    }
+    int rc = wr_approval_open_for_run(a->db, id, &ap, err, sizeof(err));
+    if (rc < 0) {
+        reply_history_error(req, -1, err);
+        goto out;
+    }
+    if (rc == 0) {
+        char *shown = wr_text_cap(id, ECHO_MAX);
+        wr_http_reply_error(req, 404, "Not Found", "run %s has no open approval request", shown);
+        free(shown);
+        goto out;
+    }
+    rc = wr_approval_decide(a->db, id, ap.step_idx, approve, as, reason, wr_clock_wall_ms(), err,
+                            sizeof(err));
+    switch (rc) {
+    case 0:
+        break;
+    case WR_APPROVAL_EDECIDED:
+        wr_http_reply_error(req, 409, "Conflict", "%s", err);
+        goto out;
+    case WR_APPROVAL_EEXPIRED:
+        wr_http_reply_error(req, 410, "Gone", "%s", err);
+        goto out;
+    case WR_APPROVAL_ENOTFOUND:
+        wr_http_reply_error(req, 404, "Not Found", "%s", err);
+        goto out;
+    default:
+        reply_history_error(req, -1, err);
+        goto out;
+    }
+    if (!journal_writable(a, req, true)) {
+        goto out;
+    }
+    const char *decision = approve ? "approved" : "rejected";
+    wr_log(WR_LOG_INFO, "approval decided by the admin API", "run", id, "decision", decision, "by",
+           as, NULL);
+    v = json_object_new_object();
+    json_object_object_add(v, "run", json_object_new_string(id));
+    json_object_object_add(v, "step_idx", json_object_new_int64(ap.step_idx));
+    json_object_object_add(v, "decision", json_object_new_string(decision));
+    json_object_object_add(v, "by", json_object_new_string(as));
+    wr_http_reply_json(req, 200, "OK", v);
+    if (a->runner) {
+        wr_runner_kick(a->runner); /* the waiting run goes on now rather than at its next poll */
+    }
+out:
+    wr_approval_clear(&ap);
+    json_object_put(body);
+}
+
 /* }====== */
 
 /* {====== routing ====== */
@@ -941,7 +1048,8 @@ static void on_request(struct evhttp_request *req, void *arg)
                          : NULL;
     if (!id || (slash && !action)) {
         wr_http_reply_error(req, 400, "Bad Request", "%s", err);
-    } else if (!*id || (action && strcmp(action, "retry") != 0 && strcmp(action, "cancel") != 0)) {
+    } else if (!*id || (action && strcmp(action, "retry") != 0 && strcmp(action, "cancel") != 0 &&
+                        strcmp(action, "approve") != 0 && strcmp(action, "reject") != 0)) {
         no_path(req, path);
     } else if (!action && !get) {
         wrong_method(req, false);
@@ -949,6 +1057,8 @@ static void on_request(struct evhttp_request *req, void *arg)
         on_show(a, req, id);
     } else if (!method_is(req, true)) {
         wrong_method(req, true);
+    } else if (strcmp(action, "approve") == 0 || strcmp(action, "reject") == 0) {
+        on_decide(a, req, id, query, action[0] == 'a');
     } else if (action[0] == 'r') {
         on_retry(a, req, id, query);
     } else {

@@ -24,6 +24,7 @@
 #include "engine/base/clock.h"
 #include "engine/base/duration.h"
 #include "engine/store/held.h"
+#include "engine/store/approval.h"
 #include "engine/store/history.h"
 #include "engine/store/ingest.h"
 #include "engine/store/journal.h"
@@ -54,6 +55,7 @@ static int cmd_runs(int argc, char **argv);
 static int cmd_show(int argc, char **argv);
 static int cmd_retry(int argc, char **argv);
 static int cmd_cancel(int argc, char **argv);
+static int cmd_approve(int argc, char **argv);
 static int cmd_held(int argc, char **argv);
 static int cmd_release(int argc, char **argv);
 static int cmd_reject(int argc, char **argv);
@@ -229,6 +231,26 @@ static const struct command commands[] = {
                 "  -c, --config FILE  weir.yaml (default ./weir.yaml)\n"
                 "  -h, --help         this help",
         .run = cmd_cancel,
+    },
+    {
+        .name = "approve",
+        .summary = "decide a run's open approval step (approve, or reject)",
+        .usage = "weir approve RUN [--reject] --as NAME [--reason TEXT] [-c weir.yaml]",
+        .help = "Decides the open approval request of a run waiting at an `approval:` step, as\n"
+                "the approver NAME (recorded in history, like a decision on the page behind an\n"
+                "approval link). Approved, the run goes on; rejected, the step fails with\n"
+                "\"rejected by NAME[: reason]\". The first decision wins: a request already\n"
+                "decided (here, on its page or through the admin API), an expired one, or a\n"
+                "run with no open request is refused (exit 1). The daemon picks the run up at\n"
+                "its next poll.\n"
+                "\n"
+                "Options:\n"
+                "      --as NAME      who decides (required)\n"
+                "      --reject       reject instead of approve\n"
+                "      --reason TEXT  why, stored with the decision\n"
+                "  -c, --config FILE  weir.yaml (default ./weir.yaml)\n"
+                "  -h, --help         this help",
+        .run = cmd_approve,
     },
     {
         .name = "held",
@@ -1494,6 +1516,85 @@ static int cmd_release(int argc, char **argv)
 static int cmd_reject(int argc, char **argv)
 {
     return decide_held(argc, argv, false);
+}
+
+static int cmd_approve(int argc, char **argv)
+{
+    const struct command *self = find_command("approve");
+    const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
+        {"as", required_argument, NULL, 'a'},     {"reason", required_argument, NULL, 'r'},
+        {"reject", no_argument, NULL, 'x'},       {0},
+    };
+    const char *config_path = "weir.yaml", *as = NULL, *reason = NULL;
+    bool reject = false;
+    int c;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'a':
+            as = optarg;
+            break;
+        case 'r':
+            reason = optarg;
+            break;
+        case 'x':
+            reject = true;
+            break;
+        case 'h':
+            printf("usage: %s\n\n%s\n", self->usage, self->help);
+            return WR_EXIT_OK;
+        default:
+            return run_usage_error(self, "unknown option or missing value", argv[optind - 1]);
+        }
+    }
+    if (optind == argc) {
+        return run_usage_error(self, "give the RUN id (or a unique prefix of it)", NULL);
+    }
+    if (optind != argc - 1) {
+        return run_usage_error(self, "one RUN at a time; unexpected argument", argv[optind + 1]);
+    }
+    if (!as || !*as || !wr_utf8_valid(as, strlen(as))) {
+        return run_usage_error(self, "give --as NAME: who decides", NULL);
+    }
+    if (reason && !wr_utf8_valid(reason, strlen(reason))) {
+        return run_usage_error(self, "--reason is not UTF-8", NULL);
+    }
+    struct history_ctx h;
+    int rc = history_open(config_path, &h);
+    if (rc != WR_EXIT_OK) {
+        return rc;
+    }
+    struct wr_approval a = {0};
+    char id[128], err[WR_ERR_MAX];
+    int found = 0;
+    if (wr_history_resolve(h.db, argv[optind], id, sizeof(id), err, sizeof(err)) != 0 ||
+        (found = wr_approval_open_for_run(h.db, id, &a, err, sizeof(err))) < 0) {
+        fprintf(stderr, "weir: %s\n", err);
+        rc = WR_EXIT_INVALID;
+    } else if (found == 0) {
+        fprintf(stderr,
+                "weir: run %s has no open approval request (`weir show %s` shows its steps)\n", id,
+                id);
+        rc = WR_EXIT_INVALID;
+    } else {
+        int drc = wr_approval_decide(h.db, id, a.step_idx, !reject, as, reason, wr_clock_wall_ms(),
+                                     err, sizeof(err));
+        if (drc != 0) {
+            fprintf(stderr, "weir: %s\n", err);
+            rc = drc == WR_APPROVAL_EDB ? WR_EXIT_RUNTIME : WR_EXIT_INVALID;
+        } else {
+            printf("%s %s by %s\n", id, reject ? "rejected" : "approved", as);
+        }
+    }
+    wr_approval_clear(&a);
+    history_close(&h);
+    return rc;
 }
 
 /* }====== */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine/admin.h"
+#include "engine/approval_page.h"
 #include "engine/base/exit_code.h"
 #include "engine/config.h"
 #include "engine/graph/directory.h"
@@ -37,6 +38,7 @@ struct daemon {
     struct wr_directory *dir;
     struct wr_runner *runner;
     struct wr_admin *admin;
+    struct wr_approval_page *approvals; /* /approvals/ on an HTTP trigger's listener */
     struct event *sigterm, *sigint, *drain;
     struct event *sighup, *reload_retry, *reap;
     struct retired *retired; /* sets replaced by a reload, still in use */
@@ -74,6 +76,9 @@ static int start_triggers(struct daemon *d)
         .state_path = d->cfg->state,
         .graph = d->graph,
         .dir = d->dir,
+        .mount_prefix = d->approvals ? WR_APPROVAL_PAGE_PREFIX : NULL,
+        .mount_fn = wr_approval_page_serve,
+        .mount_arg = d->approvals,
     };
     d->triggers = wr_triggers_start(&env, listen_of, d->cfg, d->set, &failed, err, sizeof(err));
     if (!d->triggers) {
@@ -84,6 +89,35 @@ static int start_triggers(struct daemon *d)
     }
     return 0;
 }
+
+/* {====== approvals: the decision page ====== */
+
+/* A decision was recorded on the page: the waiting run goes on now, not at the next poll. */
+static void approvals_wake(void *arg)
+{
+    struct daemon *d = arg;
+    if (d->runner) {
+        wr_runner_kick(d->runner);
+    }
+}
+
+/* The decision page, served whenever a journal exists (links name approvals.public_url, but
+   serving does not need it). Its key is `<state>.approval-key`. Returns 0, or -1 (logged). */
+static int start_approvals(struct daemon *d)
+{
+    char err[WR_ERR_MAX];
+    char *key_path = wr_xasprintf("%s.approval-key", d->cfg->state);
+    d->approvals =
+        wr_approval_page_new(d->cfg->state, key_path, approvals_wake, d, err, sizeof(err));
+    free(key_path);
+    if (!d->approvals) {
+        wr_log(WR_LOG_ERROR, "cannot serve the approval page", "error", err, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* }====== */
 
 /* Checks every 10 ms whether the work already accepted is done, then leaves the loop. */
 static void on_drain(evutil_socket_t fd, short what, void *arg)
@@ -357,6 +391,9 @@ int wr_daemon_run(const char *config_path, bool ingest_only)
         rc = WR_EXIT_INVALID;
         goto out;
     }
+    if (start_approvals(&d) != 0) {
+        goto out;
+    }
     if (start_triggers(&d) != 0) {
         goto out;
     }
@@ -438,6 +475,7 @@ out:
     }
     wr_admin_free(d.admin);
     wr_triggers_free(d.triggers);
+    wr_approval_page_free(d.approvals); /* after the listeners that served it */
     if (d.ingest) {
         wr_ingest_on_runs(d.ingest, NULL, NULL); /* late commits must not reach a freed runner */
     }

@@ -20,6 +20,7 @@
 #include "engine/lang/argspec.h"
 
 struct event_base;
+struct evhttp_request;
 struct wr_http_limits;
 struct wr_ingest;
 struct wr_journal;
@@ -53,6 +54,12 @@ struct wr_trigger_env {
        such a kind then polls nothing and says so in its ready line). */
     struct wr_graph *graph;
     struct wr_directory *dir;
+    /* Pages of the core served by a kind that listens (the approval page): requests whose path
+       starts with mount_prefix go to mount_fn(req, mount_arg), before the kind's own routes and
+       after its listener's limits. NULL mount_prefix: nothing mounted. */
+    const char *mount_prefix;
+    void (*mount_fn)(struct evhttp_request *req, void *arg);
+    void *mount_arg;
 };
 
 struct wr_trigger_kind {

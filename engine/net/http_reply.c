@@ -1,5 +1,5 @@
 /*
- * http_reply — JSON answers for evhttp requests; see http_reply.h.
+ * http_reply — JSON and text answers for evhttp requests; see http_reply.h.
  */
 #include "engine/net/http_reply.h"
 
@@ -34,4 +34,14 @@ void wr_http_reply_error(struct evhttp_request *req, int code, const char *reaso
     json_object_object_add(o, "error", json_object_new_string(wr_buf_str(&b)));
     wr_buf_free(&b);
     wr_http_reply_json(req, code, reason, o);
+}
+
+void wr_http_reply_text(struct evhttp_request *req, int code, const char *reason,
+                        const char *content_type, const char *text, size_t len)
+{
+    struct evbuffer *out = evbuffer_new();
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", content_type);
+    evbuffer_add(out, text, len);
+    evhttp_send_reply(req, code, reason, out);
+    evbuffer_free(out);
 }

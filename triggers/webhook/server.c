@@ -48,6 +48,9 @@ struct wr_webhook_server {
     size_t pending;
     struct route_auth *auths; /* one per webhook path of set */
     size_t nauths;
+    const char *mount_prefix; /* a page of the core served here (wr_webhook_server_mount) */
+    void (*mount_fn)(struct evhttp_request *req, void *arg);
+    void *mount_arg;
 };
 
 /* One request waiting for its commit. */
@@ -256,6 +259,13 @@ static void on_request(struct evhttp_request *req, void *arg)
         const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
         path = uri ? evhttp_uri_get_path(uri) : NULL;
     }
+    /* A mounted page owns its prefix: no workflow path can shadow it. */
+    if (srv->mount_prefix && path &&
+        strncmp(path, srv->mount_prefix, strlen(srv->mount_prefix)) == 0) {
+        free(raw);
+        srv->mount_fn(req, srv->mount_arg);
+        return;
+    }
     const struct wr_workflow *routes[64];
     size_t nroutes = path ? route(srv->set, path, routes, 64) : 0;
 
@@ -331,6 +341,14 @@ struct wr_webhook_server *wr_webhook_server_new(struct event_base *base, struct 
 err:
     wr_webhook_server_free(srv);
     return NULL;
+}
+
+void wr_webhook_server_mount(struct wr_webhook_server *s, const char *prefix,
+                             void (*fn)(struct evhttp_request *req, void *arg), void *arg)
+{
+    s->mount_prefix = prefix && fn ? prefix : NULL;
+    s->mount_fn = fn;
+    s->mount_arg = arg;
 }
 
 int wr_webhook_server_port(const struct wr_webhook_server *s)

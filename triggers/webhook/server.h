@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 struct event_base;
+struct evhttp_request;
 struct wr_http_limits;
 struct wr_ingest;
 struct wr_workflow_set;
@@ -44,6 +45,15 @@ struct wr_webhook_server *wr_webhook_server_new(struct event_base *base, struct 
                                                 const char *listen,
                                                 const struct wr_http_limits *limits, char *err,
                                                 size_t errlen);
+
+/*
+ * Hands every request whose path starts with prefix (borrowed, outlives s) to fn(req, arg)
+ * instead of the webhook routes: pages of the core (the approval page) on the same listener,
+ * under the same limits. The path is the one the client sent, before any query. NULL prefix:
+ * none. One mount at a time.
+ */
+void wr_webhook_server_mount(struct wr_webhook_server *s, const char *prefix,
+                             void (*fn)(struct evhttp_request *req, void *arg), void *arg);
 
 /* The bound port (useful with port 0). */
 int wr_webhook_server_port(const struct wr_webhook_server *s);

@@ -166,6 +166,7 @@ static void *webhook_start(const struct wr_trigger_env *env, const struct wr_wor
     if (!srv) {
         return NULL;
     }
+    wr_webhook_server_mount(srv, env->mount_prefix, env->mount_fn, env->mount_arg);
     struct webhook_rt *rt = wr_xcalloc(1, sizeof(*rt));
     rt->srv = srv;
     rt->listen = env->listen;
