@@ -444,6 +444,12 @@ static void on_metrics(struct wr_admin *a, struct evhttp_request *req)
               "Runs the mass-change brake holds now (weir held); the brake is on while any is.",
               (double)held);
     }
+    int64_t pending = wr_approval_count_pending(a->db, wr_clock_wall_ms());
+    if (pending >= 0) {
+        gauge(&b, "weir_approvals_pending",
+              "Approval requests waiting for a decision (not decided, not expired).",
+              (double)pending);
+    }
     gauge(&b, "weir_workflows_loaded", "Workflows in the set being served.",
           a->set ? (double)a->set->count : 0);
 
@@ -546,9 +552,10 @@ static void on_list(struct wr_admin *a, struct evhttp_request *req, const char *
             f.workflow = v;
         } else if (strcmp(k, "status") == 0) {
             if (!wr_history_status_valid(v)) {
-                bad_param(req, k, v,
-                          "a run status (queued, running, retrying, waiting, succeeded, failed, "
-                          "succeeded_with_errors, cancelled)");
+                bad_param(
+                    req, k, v,
+                    "a run status (queued, running, retrying, waiting, held, succeeded, failed, "
+                    "succeeded_with_errors, cancelled)");
                 goto out;
             }
             f.status = v;
@@ -808,8 +815,7 @@ static void on_held_decide(struct wr_admin *a, struct evhttp_request *req, bool 
                    release ? "held runs released by the admin API"
                            : "held runs rejected by the admin API",
                    "runs", json_object_to_json_string_ext(done, JSON_C_TO_STRING_PLAIN), NULL);
-            wr_http_reply_json(req, 200, "OK", o);
-            json_object_put(o);
+            wr_http_reply_json(req, 200, "OK", o); /* o taken */
             if (a->runner) {
                 wr_runner_kick(a->runner);
             }

@@ -135,7 +135,8 @@ static const struct command commands[] = {
                 "still retrying, of its step's last attempt).\n"
                 "\n"
                 "Statuses: queued, running, retrying (waiting for a step's next attempt),\n"
-                "waiting (in a wait: step), succeeded, failed, succeeded_with_errors (a step\n"
+                "waiting (in a wait: step or for an approval), held (by the guard, before a\n"
+                "destructive step: weir held), succeeded, failed, succeeded_with_errors (a step\n"
                 "with continue_on_error failed), cancelled.\n"
                 "\n"
                 "Options:\n"
@@ -1409,7 +1410,7 @@ static int cmd_held(int argc, char **argv)
                 struct json_object *r = json_object_array_get_idx(runs, j);
                 struct json_object *ds = json_object_object_get(r, "destructive_steps");
                 const char *user = member_str(r, "user");
-                printf("  %s  %s  would run:", member_str(r, "id"), user ? user : "-");
+                printf("  %s  %s  would run:", member_str(r, "short_id"), user ? user : "-");
                 for (size_t k = 0; k < json_object_array_length(ds); k++) {
                     struct json_object *d = json_object_array_get_idx(ds, k);
                     const char *sid = member_str(d, "step_id");
@@ -2045,13 +2046,19 @@ static int cmd_help(int argc, char **argv)
         printf("A workflow file (YAML or JSON, one workflow per file):\n");
         wr_argspec_print(wr_workflow_spec(), stdout, 2);
         printf("\nEvery step takes these keys, and exactly one of action (with the action's\n"
-               "arguments, see `weir help actions`), script, wait or wait_until:\n");
+               "arguments, see `weir help actions`), script, wait, wait_until or approval:\n");
         wr_argspec_print(wr_workflow_step_spec(), stdout, 2);
-        static const char *const kinds[] = {"script", "wait", "wait_until"};
+        static const char *const kinds[] = {"script", "wait", "wait_until", "approval"};
         for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
             printf("\nA %s step:\n", kinds[i]);
             wr_argspec_print(wr_workflow_step_kind_spec(kinds[i]), stdout, 2);
         }
+        printf("\nAn approval step's links are PUBLIC_URL/approvals/TOKEN (weir.yaml\n"
+               "approvals.public_url), one per approver, served by the webhook listener: a GET\n"
+               "shows the request, only a POST decides; the first decision wins. `weir approve\n"
+               "RUN --as NAME [--reject]` decides from the command line.\n"
+               "\nA workflow may replace weir.yaml's brake with its own `guard:`:\n");
+        wr_argspec_print(wr_workflow_guard_spec(), stdout, 2);
     } else if (strcmp(topic, "templates") == 0) {
         fputs(wr_template_help, stdout);
     } else if (strcmp(topic, "config") == 0) {

@@ -344,6 +344,7 @@ static int start_runs(struct daemon *d)
     /* A trigger has the last word before a run's first step (user-date re-reads the user). */
     wr_runner_set_gate(d->runner, wr_triggers_gate, d->triggers);
     wr_runner_set_guard(d->runner, &d->cfg->guard, d->cfg->guard_notify);
+    wr_runner_set_approvals(d->runner, d->cfg->approvals_public_url);
     /* Runs stored by any trigger start now, not at the next poll. */
     wr_ingest_on_runs(d->ingest, wr_runner_notify, d->runner);
     return 0;

@@ -101,9 +101,11 @@ static void print_step(void *arg, const struct wr_runstate_row *row)
     bool on_err = row->idx >= WR_ON_ERROR_BASE;
     const struct wr_step *s =
         on_err ? &wf->on_error[row->idx - WR_ON_ERROR_BASE] : &wf->steps[row->idx];
-    const char *what = s->kind == WR_STEP_ACTION   ? s->action->name
-                       : s->kind == WR_STEP_SCRIPT ? "script"
-                                                   : "wait";
+    const char *what = s->kind == WR_STEP_ACTION     ? s->action->name
+                       : s->kind == WR_STEP_SCRIPT   ? "script"
+                       : s->kind == WR_STEP_WAIT     ? "wait"
+                       : s->kind == WR_STEP_APPROVAL ? "approval request"
+                                                     : "approval";
     fprintf(r->out, "%s  %-10s %s%s%s\n", s->path, row->status, what, s->id ? "  id=" : "",
             s->id ? s->id : "");
     if (row->args) {
@@ -135,6 +137,18 @@ static void print_report(struct sqlite3 *db, const struct wr_workflow *wf, FILE 
                 "dry run of %s: the workflow does not match this event (its when: is false); "
                 "nothing would run\n",
                 wf->name);
+        return;
+    }
+    if (strcmp(status, "held") == 0) {
+        /* the guard's reason reads on: "held by the guard before step 'x' (...): why" */
+        fprintf(out,
+                "dry run of %s: the run would be %s\nNothing was sent to Graph but reads; an "
+                "admin would decide with weir held / weir release / weir reject.\n\n",
+                wf->name, error ? error : "held by the guard");
+        free(status);
+        free(error);
+        struct report r = {wf, out};
+        wr_runstate_each_row(db, print_step, &r);
         return;
     }
     bool failed = strcmp(status, "failed") == 0;

@@ -16,6 +16,7 @@
 #include "engine/exec/run.h"
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
 #include <json-c/json.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -27,7 +28,10 @@
 
 #include "engine/base/clock.h"
 #include "engine/exec/action_run.h"
+#include "engine/base/captoken.h"
+#include "engine/base/secret.h"
 #include "engine/exec/guard.h"
+#include "engine/store/approval.h"
 #include "engine/graph/directory.h"
 #include "engine/base/duration.h"
 #include "engine/store/journal.h"
@@ -83,6 +87,11 @@ struct wr_runner {
     char users_error[WR_ERR_MAX]; /* why the last read failed */
     struct exec **users_waiting;  /* runs waiting for that read */
     size_t nusers_waiting;
+    /* approval steps */
+    char *public_url; /* approvals.public_url, or NULL (links then name no host) */
+    char *key_path;   /* <state>.approval-key */
+    unsigned char key[WR_CAPTOKEN_KEY_LEN];
+    bool key_loaded;
 };
 
 /* How long the tenant's user count is trusted. */
@@ -320,6 +329,8 @@ static void set_step(struct wr_journal_batch *b, struct exec *x, const char *sta
 
 static void next_step(struct exec *x);
 static void run_step(struct exec *x);
+static struct json_object *approval_scope(struct exec *x, size_t req);
+static bool approval_asked(struct exec *x, size_t req);
 static void record_attempt(struct exec *x);
 static bool guard_applies(struct exec *x);
 static void guard_step(struct exec *x);
@@ -513,6 +524,92 @@ static void step_done(struct exec *x, bool ok, bool retriable, struct json_objec
 
 /* {====== scopes and arguments ====== */
 
+/* {====== approval steps ====== */
+
+/* Loads (creating it the first time) the key the approval links are made with. */
+static int approval_key(struct wr_runner *r, char *err, size_t errlen)
+{
+    if (!r->key_loaded) {
+        if (wr_captoken_key_load(r->key_path, r->key, err, errlen) != 0) {
+            return -1;
+        }
+        r->key_loaded = true;
+    }
+    return 0;
+}
+
+/* "2026-12-09T10:00:00Z" for Unix ms. */
+static void iso_utc(int64_t ms, char *buf, size_t len)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The link of approver on request a (owned): PUBLIC_URL/approvals/TOKEN. The token is
+   registered as a secret, so that it never reaches a log line or the journal in clear. */
+static char *approval_link(struct wr_runner *r, const struct wr_approval *a, const char *approver)
+{
+    char token[WR_CAPTOKEN_LEN + 1];
+    wr_captoken_make(r->key, a->run_id, a->step_idx, approver, a->nonce, token);
+    wr_secret_register(token);
+    const char *base = r->public_url ? r->public_url : "";
+    size_t n = strlen(base);
+    return wr_xasprintf("%.*s/approvals/%s", (int)(n && base[n - 1] == '/' ? n - 1 : n), base,
+                        token);
+}
+
+/*
+ * `approval` for the notify steps and the wait of request req (an index in x's current list):
+ * {message, approvers, expires_at, links {approver: url}, url (one approver)}, owned; NULL
+ * when the request is not stored (its when: was false).
+ */
+static struct json_object *approval_scope(struct exec *x, size_t req)
+{
+    struct wr_runner *r = x->r;
+    struct wr_approval a = {0};
+    char err[WR_ERR_MAX];
+    int64_t row = (int64_t)req + (x->in_on_error ? WR_ON_ERROR_BASE : 0);
+    if (wr_approval_get(wr_runstate_db(r->rs), x->id, row, &a, err, sizeof(err)) != 1) {
+        return NULL;
+    }
+    struct json_object *o = json_object_new_object(), *links = json_object_new_object();
+    struct json_object *who = wr_json_parse_str(a.approvers);
+    char at[32];
+    iso_utc(a.expires_at, at, sizeof(at));
+    json_object_object_add(o, "message", json_object_new_string(a.message));
+    json_object_object_add(o, "expires_at", json_object_new_string(at));
+    bool keyed = approval_key(r, err, sizeof(err)) == 0;
+    size_t n = json_object_is_type(who, json_type_array) ? json_object_array_length(who) : 0;
+    for (size_t i = 0; keyed && i < n; i++) {
+        const char *name = json_object_get_string(json_object_array_get_idx(who, i));
+        char *link = approval_link(r, &a, name);
+        json_object_object_add(links, name, json_object_new_string(link));
+        if (n == 1) {
+            json_object_object_add(o, "url", json_object_new_string(link));
+        }
+        free(link);
+    }
+    json_object_object_add(o, "approvers", who ? who : json_object_new_array());
+    json_object_object_add(o, "links", links);
+    wr_approval_clear(&a);
+    return o;
+}
+
+/* Whether request req (an index in x's current list) was stored: its when: held. */
+static bool approval_asked(struct exec *x, size_t req)
+{
+    struct wr_approval a = {0};
+    char err[WR_ERR_MAX];
+    int64_t row = (int64_t)req + (x->in_on_error ? WR_ON_ERROR_BASE : 0);
+    int rc = wr_approval_get(wr_runstate_db(x->r->rs), x->id, row, &a, err, sizeof(err));
+    wr_approval_clear(&a);
+    return rc != 0; /* an error: let the step try, and tell */
+}
+
+/* }====== */
+
 static int make_scope(struct exec *x)
 {
     struct wr_lua *lua = x->wf->lua;
@@ -530,6 +627,14 @@ static int make_scope(struct exec *x)
     struct json_object *g = NULL;
     if (x->wf == x->r->guard_notify && json_object_object_get_ex(x->event, "guard", &g)) {
         wr_lua_scope_set(lua, scope, "guard", g);
+    }
+    const struct wr_step *s = current_step(x);
+    if (s && s->approval != WR_NO_APPROVAL && s->kind != WR_STEP_APPROVAL) {
+        struct json_object *a = approval_scope(x, s->approval);
+        if (a) {
+            wr_lua_scope_set(lua, scope, "approval", a);
+            json_object_put(a);
+        }
     }
     json_object_put(run);
     return scope;
@@ -901,6 +1006,232 @@ static void guard_step(struct exec *x)
 
 /* }====== */
 
+/* {====== approval steps: the request and the wait ====== */
+
+static const char *step_label(const struct wr_step *s)
+{
+    return s->kind == WR_STEP_ACTION     ? s->action->name
+           : s->kind == WR_STEP_SCRIPT   ? "script"
+           : s->kind == WR_STEP_WAIT     ? "wait"
+           : s->kind == WR_STEP_APPROVAL ? "approval request"
+                                         : "approval";
+}
+
+/* What the steps after the approval's wait will do, for the decision page: [{step, action,
+   args}] with the arguments rendered where they can be now (else as written). Owned. */
+static struct json_object *approval_plan(struct exec *x, size_t wait)
+{
+    struct json_object *plan = json_object_new_array();
+    const struct wr_step *list = x->in_on_error ? x->wf->on_error : x->wf->steps;
+    size_t n = x->in_on_error ? x->wf->non_error : x->wf->nsteps;
+    for (size_t i = wait + 1; i < n && json_object_array_length(plan) < 20; i++) {
+        const struct wr_step *s = &list[i];
+        if (s->approval != WR_NO_APPROVAL && s->kind != WR_STEP_APPROVAL) {
+            continue; /* a later approval's notify steps and wait: its request says enough */
+        }
+        struct json_object *o = json_object_new_object(), *args = NULL;
+        json_object_object_add(o, "step", json_object_new_string(s->id ? s->id : s->path));
+        json_object_object_add(o, "action", json_object_new_string(step_label(s)));
+        if (s->kind == WR_STEP_ACTION) {
+            size_t idx = x->idx;
+            char err[WR_ERR_MAX];
+            x->idx = i; /* rendered as that step would be, in today's scope */
+            args = rendered_args_for(x, err, sizeof(err));
+            x->idx = idx;
+            if (!args) {
+                args = action_args(s);
+            }
+        }
+        json_object_object_add(o, "args", args);
+        json_object_array_add(plan, o);
+    }
+    return plan;
+}
+
+/* The request: stores it with one token hash per approver, and goes on to its notify steps. */
+static void run_approval_request(struct exec *x)
+{
+    struct wr_runner *r = x->r;
+    const struct wr_step *s = current_step(x);
+    char err[WR_ERR_MAX];
+    struct json_object *raw = json_object_new_object(), *out = NULL, *v = NULL;
+    if (json_object_object_get_ex(s->approval_args, "approvers", &v)) {
+        json_object_object_add(raw, "approvers", json_object_get(v));
+    }
+    if (json_object_object_get_ex(s->approval_args, "message", &v)) {
+        json_object_object_add(raw, "message", json_object_get(v));
+    }
+    int scope = make_scope(x);
+    char *path = wr_path_key(s->path, "approval");
+    int rc = wr_lua_render_args(x->wf->lua, scope, raw, path, &out, err, sizeof(err));
+    wr_lua_scope_free(x->wf->lua, scope);
+    json_object_put(raw);
+    free(path);
+    if (rc != 0 || approval_key(r, err, sizeof(err)) != 0) {
+        x->attempts++;
+        step_done(x, false, false, NULL, err, NULL);
+        json_object_put(out);
+        return;
+    }
+    /* Approvers: trimmed, without duplicates or blanks (a template may give ""). */
+    struct json_object *who = json_object_new_array(), *seen = json_object_new_object();
+    json_object_object_get_ex(out, "approvers", &v);
+    for (size_t i = 0; v && i < json_object_array_length(v); i++) {
+        const char *name = json_object_get_string(json_object_array_get_idx(v, i));
+        char *t = wr_xstrdup(name ? name : "");
+        char *b = t, *e = t + strlen(t);
+        while (*b == ' ' || *b == '\t') {
+            b++;
+        }
+        while (e > b && (e[-1] == ' ' || e[-1] == '\t')) {
+            *--e = '\0';
+        }
+        if (*b && !json_object_object_get_ex(seen, b, NULL)) {
+            json_object_object_add(seen, b, NULL);
+            json_object_array_add(who, json_object_new_string(b));
+        }
+        free(t);
+    }
+    json_object_put(seen);
+    size_t n = json_object_array_length(who);
+    if (n == 0) {
+        x->attempts++;
+        step_done(x, false, false, NULL,
+                  "approval.approvers: every approver rendered empty: nobody could decide", NULL);
+        json_object_put(who);
+        json_object_put(out);
+        return;
+    }
+    int64_t now = wr_clock_wall_ms();
+    char nonce[33], at[32];
+    wr_captoken_nonce(nonce);
+    size_t wait = x->idx;
+    const struct wr_step *list = x->in_on_error ? x->wf->on_error : x->wf->steps;
+    size_t len = x->in_on_error ? x->wf->non_error : x->wf->nsteps;
+    while (wait < len && list[wait].kind != WR_STEP_APPROVAL_WAIT) {
+        wait++;
+    }
+    struct json_object *plan = approval_plan(x, wait);
+    const char *who_text = json_object_to_json_string_ext(who, JSON_C_TO_STRING_PLAIN |
+                                                                   JSON_C_TO_STRING_NOSLASHESCAPE);
+    struct wr_approval a = {
+        .run_id = x->id,
+        .step_idx = step_row(x),
+        .step_id = wait < len ? (char *)list[wait].id : NULL,
+        .workflow = (char *)x->wf->name,
+        .message = (char *)json_object_get_string(json_object_object_get(out, "message")),
+        .plan = (char *)json_object_to_json_string_ext(plan, JSON_C_TO_STRING_PLAIN |
+                                                                 JSON_C_TO_STRING_NOSLASHESCAPE),
+        .approvers = (char *)who_text,
+        .nonce = nonce,
+        .created_at = now,
+        .expires_at = now + s->timeout_ms,
+    };
+    const char **names = wr_xcalloc(n, sizeof(*names));
+    char(*hashes)[65] = wr_xcalloc(n, sizeof(*hashes));
+    const char **hp = wr_xcalloc(n, sizeof(*hp));
+    for (size_t i = 0; i < n; i++) {
+        char token[WR_CAPTOKEN_LEN + 1];
+        names[i] = json_object_get_string(json_object_array_get_idx(who, i));
+        wr_captoken_make(r->key, x->id, a.step_idx, names[i], nonce, token);
+        wr_captoken_hash(token, hashes[i]);
+        hp[i] = hashes[i];
+    }
+    struct wr_journal_batch *b = wr_journal_batch_new();
+    wr_approval_put(b, &a, names, hp, n);
+    struct json_object *o = json_object_new_object();
+    iso_utc(a.expires_at, at, sizeof(at));
+    json_object_object_add(o, "approvers", json_object_get(who));
+    json_object_object_add(o, "message", json_object_get(json_object_object_get(out, "message")));
+    json_object_object_add(o, "expires_at", json_object_new_string(at));
+    x->attempts = 1;
+    set_step(
+        b, x, "succeeded", NULL,
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+        NULL);
+    wr_log(WR_LOG_INFO, "approval requested", "run", x->id, "workflow", x->wf->name, "step",
+           s->path, "approvers", who_text, "expires", at, NULL);
+    free(names);
+    free(hashes);
+    free(hp);
+    json_object_put(o);
+    json_object_put(plan);
+    json_object_put(who);
+    json_object_put(out);
+    /* Committed before the notify steps: they (and the wait) read the request back. */
+    commit(x, b, after_step_recorded);
+}
+
+/* The wait: the decision if there is one, the timeout if it passed, else waiting durably. */
+static void run_approval_wait(struct exec *x)
+{
+    struct wr_runner *r = x->r;
+    const struct wr_step *s = current_step(x);
+    const struct wr_step *list = x->in_on_error ? x->wf->on_error : x->wf->steps;
+    const struct wr_step *req = &list[s->approval];
+    struct wr_approval a = {0};
+    char err[WR_ERR_MAX], at[32], timeout[WR_DURATION_BUFLEN];
+    int rc = wr_approval_get(wr_runstate_db(r->rs), x->id,
+                             (int64_t)s->approval + (x->in_on_error ? WR_ON_ERROR_BASE : 0), &a,
+                             err, sizeof(err));
+    if (rc < 0) {
+        x->attempts++;
+        step_done(x, false, true, NULL, err, NULL);
+        return;
+    }
+    if (rc == 0) {
+        /* The request's when: was false: no approval was asked, none is awaited. */
+        struct wr_journal_batch *b = wr_journal_batch_new();
+        set_step(b, x, "skipped", NULL, NULL, NULL);
+        carry(x, b, after_step_recorded);
+        return;
+    }
+    wr_duration_format(req->timeout_ms, timeout, sizeof(timeout));
+    int64_t now = wr_clock_wall_ms();
+    struct json_object *o = json_object_new_object();
+    if (r->dry_run) {
+        json_object_object_add(o, "decision", json_object_new_string("approved"));
+        json_object_object_add(o, "by", json_object_new_string("(dry run: not asked)"));
+        json_object_object_add(o, "would_wait", json_object_new_string(timeout));
+        step_done(x, true, false, o, NULL, NULL);
+    } else if (a.decision && strcmp(a.decision, "approved") == 0) {
+        iso_utc(a.decided_at, at, sizeof(at));
+        json_object_object_add(o, "decision", json_object_new_string("approved"));
+        json_object_object_add(o, "by", json_object_new_string(a.decided_by ? a.decided_by : ""));
+        json_object_object_add(o, "at", json_object_new_string(at));
+        if (a.reason && *a.reason) {
+            json_object_object_add(o, "reason", json_object_new_string(a.reason));
+        }
+        x->attempts = 1;
+        step_done(x, true, false, o, NULL, NULL);
+    } else if (a.decision) {
+        char *why = a.reason && *a.reason
+                        ? wr_xasprintf("rejected by %s: %s", a.decided_by, a.reason)
+                        : wr_xasprintf("rejected by %s", a.decided_by ? a.decided_by : "?");
+        x->attempts = 1;
+        step_done(x, false, false, NULL, why, NULL);
+        free(why);
+    } else if (now >= a.expires_at) {
+        char *why = wr_xasprintf("no decision within %s (approval.timeout; asked %s)", timeout,
+                                 a.approvers);
+        x->attempts = 1;
+        step_done(x, false, false, NULL, why, NULL);
+        free(why);
+    } else {
+        if (!x->wait_started) {
+            x->wait_started = now;
+        }
+        struct wr_journal_batch *b = wr_journal_batch_new();
+        set_step(b, x, "waiting", NULL, NULL, NULL);
+        set_run(b, x->id, "waiting", a.expires_at, NULL);
+        commit(x, b, exec_release);
+    }
+    json_object_put(o);
+    wr_approval_clear(&a);
+}
+
+/* }====== */
+
 static bool cancelled(const struct exec *x)
 {
     return wr_runstate_cancelled(x->r->rs, x->id);
@@ -944,6 +1275,20 @@ static void run_step(struct exec *x)
     }
     if (s->kind == WR_STEP_WAIT) {
         run_wait(x);
+        return;
+    }
+    if (s->kind == WR_STEP_APPROVAL) {
+        run_approval_request(x);
+        return;
+    }
+    if (s->kind == WR_STEP_APPROVAL_WAIT) {
+        run_approval_wait(x);
+        return;
+    }
+    if (s->approval != WR_NO_APPROVAL && x->attempts == 0 && !approval_asked(x, s->approval)) {
+        struct wr_journal_batch *b = wr_journal_batch_new();
+        set_step(b, x, "skipped", NULL, NULL, NULL); /* a notify step of an approval not asked */
+        carry(x, b, after_step_recorded);
         return;
     }
     if (s->kind == WR_STEP_ACTION && guard_applies(x)) {
@@ -1301,6 +1646,7 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
     r->active_ids = json_object_new_object();
     r->rescan = true;
     r->crash_marker = wr_xasprintf("%s.crashed", state_path);
+    r->key_path = wr_xasprintf("%s.approval-key", state_path);
     /* Left by wr_runner_arm_crash_marker's handler: the previous daemon crashed, so the crash
        counts it stored are true. Gone (kill -9, power loss, a clean stop): they are not. */
     if (!(opts && opts->dry_run) && access(r->crash_marker, F_OK) == 0) {
@@ -1333,6 +1679,12 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
     struct timeval tv = {r->poll_ms / 1000, (r->poll_ms % 1000) * 1000};
     event_add(r->poll, &tv);
     return r;
+}
+
+void wr_runner_set_approvals(struct wr_runner *r, const char *public_url)
+{
+    free(r->public_url);
+    r->public_url = public_url ? wr_xstrdup(public_url) : NULL;
 }
 
 void wr_runner_set_guard(struct wr_runner *r, const struct wr_guard_limits *limits,
@@ -1426,6 +1778,9 @@ void wr_runner_free(struct wr_runner *r)
     free(r->users_waiting);
     json_object_put(r->active_ids);
     free(r->crash_marker);
+    free(r->key_path);
+    free(r->public_url);
+    OPENSSL_cleanse(r->key, sizeof(r->key));
     free(r);
 }
 

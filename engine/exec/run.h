@@ -76,6 +76,12 @@ struct wr_guard_limits;
 void wr_runner_set_guard(struct wr_runner *r, const struct wr_guard_limits *limits,
                          const struct wr_workflow *notify);
 
+/*
+ * Where approval links point: weir.yaml approvals.public_url (copied; NULL: links without a
+ * host). The links' key is <state>.approval-key, created on the first approval.
+ */
+void wr_runner_set_approvals(struct wr_runner *r, const char *public_url);
+
 /* Installs the gate (fn and arg borrowed; NULL fn: none). */
 void wr_runner_set_gate(struct wr_runner *r, wr_run_gate_fn fn, void *arg);
 

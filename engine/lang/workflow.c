@@ -154,6 +154,40 @@ static const struct wr_argspec wait_step_keys[] = {
     {0},
 };
 
+static const struct wr_argspec approval_fields[] = {
+    {.name = "approvers",
+     .type = WR_ARG_STRINGS,
+     .flags = WR_ARG_REQUIRED,
+     .help = "who may decide: addresses or names (templates), each gets their own link"},
+    {.name = "message",
+     .type = WR_ARG_STRING,
+     .flags = WR_ARG_REQUIRED,
+     .help = "what is asked (a template), shown on the decision page"},
+    {.name = "timeout",
+     .type = WR_ARG_DURATION,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "how long a decision may take; then the step fails; default 3d"},
+    {.name = "notify",
+     .type = WR_ARG_LIST,
+     .flags = WR_ARG_OWN_CHECK,
+     .expect = "a list of steps",
+     .help = "steps run once the request is stored, with approval.message, approval.links[WHO], "
+             "approval.url (one approver), approval.approvers and approval.expires_at in scope"},
+    {0},
+};
+
+static const struct wr_argspec approval_step_keys[] = {
+    {.name = "approval",
+     .type = WR_ARG_OBJECT,
+     .flags = WR_ARG_REQUIRED,
+     .fields = approval_fields,
+     .help = "asks people to approve, and waits: approved, the run goes on with "
+             "steps.ID.decision, .by, .at; rejected or timed out, the step fails"},
+    {0},
+};
+
+#define WR_APPROVAL_DEFAULT_TIMEOUT_MS (3LL * 24 * 3600 * 1000)
+
 static const struct wr_argspec wait_until_step_keys[] = {
     {.name = "wait_until",
      .type = WR_ARG_STRING,
@@ -177,11 +211,13 @@ const struct wr_argspec *wr_workflow_step_kind_spec(const char *kind)
     return strcmp(kind, "script") == 0       ? script_step_keys
            : strcmp(kind, "wait") == 0       ? wait_step_keys
            : strcmp(kind, "wait_until") == 0 ? wait_until_step_keys
+           : strcmp(kind, "approval") == 0   ? approval_step_keys
                                              : NULL;
 }
 
 /* The keys that decide what a step is, in the order they are reported. */
-static const char *const step_kind_keys[] = {"action", "script", "wait", "wait_until", NULL};
+static const char *const step_kind_keys[] = {"action",     "script",   "wait",
+                                             "wait_until", "approval", NULL};
 
 /* }====== */
 
@@ -190,7 +226,11 @@ static const char *const step_kind_keys[] = {"action", "script", "wait", "wait_u
 struct loader {
     struct wr_check c;
     struct json_object *ids; /* step id -> first path, to find duplicates */
+    bool in_notify;          /* checking an approval's notify: steps */
 };
+
+static void check_steps(struct loader *ld, struct json_object *steps, const char *key,
+                        bool required);
 
 static const char **spec_names(const struct wr_argspec *spec)
 {
@@ -321,15 +361,15 @@ static void check_step(struct loader *ld, struct json_object *step, const char *
     }
     if (nfound == 0) {
         wr_check_error(c, path, false,
-                       "a step needs one of 'action', 'script', 'wait' or "
-                       "'wait_until'");
+                       "a step needs one of 'action', 'script', 'wait', 'wait_until' or "
+                       "'approval'");
         return;
     }
     if (nfound > 1) {
         char *p = wr_path_key(path, found[1]);
         wr_check_error(c, p, true,
-                       "a step has one of 'action', 'script', 'wait' or "
-                       "'wait_until', not both '%s' and '%s'",
+                       "a step has one of 'action', 'script', 'wait', 'wait_until' or "
+                       "'approval', not both '%s' and '%s'",
                        found[0], found[1]);
         free(p);
         return;
@@ -403,6 +443,39 @@ static void check_step(struct loader *ld, struct json_object *step, const char *
         }
     }
 
+    if (kind_spec == approval_step_keys && json_object_object_get_ex(step, "approval", &v) &&
+        json_object_is_type(v, json_type_object)) {
+        struct json_object *n = NULL, *t = NULL;
+        char *ap = wr_path_key(path, "approval");
+        if (ld->in_notify) {
+            wr_check_error(c, ap, false, "an approval's notify: steps cannot ask for an approval");
+        }
+        if (json_object_object_get_ex(v, "timeout", &t) &&
+            json_object_is_type(t, json_type_string)) {
+            int64_t ms = 0;
+            char err[WR_ERR_MAX];
+            if (wr_duration_parse(json_object_get_string(t), &ms, err, sizeof(err)) == 0 &&
+                ms < 1000) {
+                char *tp = wr_path_key(ap, "timeout");
+                wr_check_error(c, tp, false, "must be at least 1s");
+                free(tp);
+            }
+        }
+        if (json_object_object_get_ex(v, "approvers", &t) &&
+            json_object_is_type(t, json_type_array) && json_object_array_length(t) == 0) {
+            char *tp = wr_path_key(ap, "approvers");
+            wr_check_error(c, tp, false, "names nobody: give at least one approver");
+            free(tp);
+        }
+        if (json_object_object_get_ex(v, "notify", &n) && !ld->in_notify) {
+            char *np = wr_path_key(ap, "notify");
+            ld->in_notify = true;
+            check_steps(ld, n, np, false);
+            ld->in_notify = false;
+            free(np);
+        }
+        free(ap);
+    }
     if (json_object_object_get_ex(step, "retry", &v) && json_object_is_type(v, json_type_object)) {
         char *rp = wr_path_key(path, "retry");
         check_retry_order(c, v, rp);
@@ -645,6 +718,51 @@ static struct wr_retry build_retry(struct json_object *obj, struct wr_retry base
     return base;
 }
 
+/* Fills s from the step mapping obj at path (a step of the file, not an approval). */
+static void build_one(struct wr_workflow *wf, struct json_object *obj, const char *path,
+                      const char *base_dir, struct wr_step *s)
+{
+    struct json_object *v = NULL;
+    s->path = wr_xstrdup(path);
+    s->pos = wr_srcdoc_pos(wf->doc, s->path, false);
+    s->approval = WR_NO_APPROVAL;
+    s->id = get_str(obj, "id");
+    s->name = get_str(obj, "name");
+    s->when = get_str(obj, "when");
+    s->continue_on_error =
+        json_object_object_get_ex(obj, "continue_on_error", &v) && json_object_get_boolean(v);
+    v = NULL;
+    json_object_object_get_ex(obj, "retry", &v);
+    s->retry = build_retry(v, wf->retry);
+    if (get_str(obj, "action")) {
+        s->kind = WR_STEP_ACTION;
+        s->action = wr_action_find(get_str(obj, "action"));
+        s->args = obj;
+    } else if (get_str(obj, "script")) {
+        char err[WR_ERR_MAX];
+        s->kind = WR_STEP_SCRIPT;
+        s->script = wr_path_join(base_dir, get_str(obj, "script"));
+        s->function = get_str(obj, "function") ? get_str(obj, "function") : "map";
+        /* Already loaded by the check: this is a lookup of the same path and function. */
+        s->hook = wr_lua_load_hook(wf->lua, s->script, s->function, err, sizeof(err));
+    } else {
+        s->kind = WR_STEP_WAIT;
+        s->wait_ms = get_duration(obj, "wait", 0);
+        s->wait_until = get_str(obj, "wait_until");
+    }
+}
+
+/* The notify: steps of an approval step (NULL when none). */
+static struct json_object *approval_notify(struct json_object *obj)
+{
+    struct json_object *a = NULL, *n = NULL;
+    if (json_object_object_get_ex(obj, "approval", &a) &&
+        json_object_object_get_ex(a, "notify", &n) && json_object_is_type(n, json_type_array)) {
+        return n;
+    }
+    return NULL;
+}
+
 static void build_steps(struct wr_workflow *wf, struct json_object *arr, const char *key,
                         const char *base_dir, struct wr_step **out, size_t *n)
 {
@@ -653,38 +771,58 @@ static void build_steps(struct wr_workflow *wf, struct json_object *arr, const c
     if (!arr) {
         return;
     }
-    *n = json_object_array_length(arr);
-    *out = wr_xcalloc(*n, sizeof(**out));
-    for (size_t i = 0; i < *n; i++) {
-        struct json_object *obj = json_object_array_get_idx(arr, i);
-        struct wr_step *s = &(*out)[i];
-        struct json_object *v = NULL;
-        s->path = wr_path_index(key, i);
+    size_t total = 0;
+    for (size_t i = 0; i < json_object_array_length(arr); i++) {
+        struct json_object *obj = json_object_array_get_idx(arr, i), *nt = approval_notify(obj);
+        bool approval = json_object_object_get_ex(obj, "approval", NULL);
+        total += approval ? 2 + (nt ? json_object_array_length(nt) : 0) : 1;
+    }
+    *out = wr_xcalloc(total, sizeof(**out));
+    for (size_t i = 0; i < json_object_array_length(arr); i++) {
+        struct json_object *obj = json_object_array_get_idx(arr, i), *a = NULL, *v = NULL;
+        char *path = wr_path_index(key, i);
+        if (!json_object_object_get_ex(obj, "approval", &a)) {
+            build_one(wf, obj, path, base_dir, &(*out)[(*n)++]);
+            free(path);
+            continue;
+        }
+        /* The request, the notify steps, the wait: see enum wr_step_kind. */
+        size_t req = *n;
+        struct wr_step *s = &(*out)[(*n)++];
+        s->kind = WR_STEP_APPROVAL;
+        s->path = wr_xstrdup(path);
         s->pos = wr_srcdoc_pos(wf->doc, s->path, false);
-        s->id = get_str(obj, "id");
         s->name = get_str(obj, "name");
         s->when = get_str(obj, "when");
-        s->continue_on_error =
-            json_object_object_get_ex(obj, "continue_on_error", &v) && json_object_get_boolean(v);
+        s->approval_args = a;
+        s->timeout_ms = get_duration(a, "timeout", WR_APPROVAL_DEFAULT_TIMEOUT_MS);
+        s->approval = req;
         v = NULL;
         json_object_object_get_ex(obj, "retry", &v);
         s->retry = build_retry(v, wf->retry);
-        if (get_str(obj, "action")) {
-            s->kind = WR_STEP_ACTION;
-            s->action = wr_action_find(get_str(obj, "action"));
-            s->args = obj;
-        } else if (get_str(obj, "script")) {
-            char err[WR_ERR_MAX];
-            s->kind = WR_STEP_SCRIPT;
-            s->script = wr_path_join(base_dir, get_str(obj, "script"));
-            s->function = get_str(obj, "function") ? get_str(obj, "function") : "map";
-            /* Already loaded by the check: this is a lookup of the same path and function. */
-            s->hook = wr_lua_load_hook(wf->lua, s->script, s->function, err, sizeof(err));
-        } else {
-            s->kind = WR_STEP_WAIT;
-            s->wait_ms = get_duration(obj, "wait", 0);
-            s->wait_until = get_str(obj, "wait_until");
+        struct json_object *nt = approval_notify(obj);
+        char *ap = wr_path_key(path, "approval"), *np = wr_path_key(ap, "notify");
+        for (size_t j = 0; nt && j < json_object_array_length(nt); j++) {
+            char *sp = wr_path_index(np, j);
+            struct wr_step *ns = &(*out)[(*n)++];
+            build_one(wf, json_object_array_get_idx(nt, j), sp, base_dir, ns);
+            ns->approval = req;
+            free(sp);
         }
+        free(np);
+        free(ap);
+        struct wr_step *w = &(*out)[(*n)++];
+        w->kind = WR_STEP_APPROVAL_WAIT;
+        w->path = wr_xstrdup(path);
+        w->pos = (*out)[req].pos;
+        w->id = get_str(obj, "id");
+        w->name = get_str(obj, "name");
+        w->approval = req;
+        w->retry = (*out)[req].retry;
+        w->continue_on_error =
+            json_object_object_get_ex(obj, "continue_on_error", &v) && json_object_get_boolean(v);
+        (*out)[req].continue_on_error = w->continue_on_error;
+        free(path);
     }
 }
 
@@ -934,7 +1072,8 @@ static struct json_object *steps_json(const struct wr_step *steps, size_t n)
     for (size_t i = 0; i < n; i++) {
         const struct wr_step *s = &steps[i];
         struct json_object *o = json_object_new_object();
-        static const char *const kinds[] = {"action", "script", "wait"};
+        static const char *const kinds[] = {"action", "script", "wait", "approval",
+                                            "approval_wait"};
         add_str(o, "kind", kinds[s->kind]);
         add_str(o, "id", s->id);
         add_str(o, "name", s->name);
@@ -948,6 +1087,11 @@ static struct json_object *steps_json(const struct wr_step *steps, size_t n)
         } else if (s->kind == WR_STEP_SCRIPT) {
             add_str(o, "script", s->script);
             add_str(o, "function", s->function);
+        } else if (s->kind == WR_STEP_APPROVAL) {
+            json_object_object_add(o, "approval", canonical(s->approval_args, NULL));
+            json_object_object_add(o, "timeout_ms", json_object_new_int64(s->timeout_ms));
+        } else if (s->kind == WR_STEP_APPROVAL_WAIT) {
+            json_object_object_add(o, "approval", json_object_new_int64((int64_t)s->approval));
         } else {
             json_object_object_add(o, "wait_ms", json_object_new_int64(s->wait_ms));
             add_str(o, "wait_until", s->wait_until);

@@ -54,7 +54,15 @@ enum wr_step_kind {
     WR_STEP_ACTION, /* action: NAME plus its arguments */
     WR_STEP_SCRIPT, /* script: PATH (a Lua mapping hook) */
     WR_STEP_WAIT,   /* wait: DURATION or wait_until: TEMPLATE */
+    /* approval: one step in the file, three kinds of step in the model, in this order: the
+       request (stores it, one link per approver), the approval's notify: steps (ordinary
+       steps with `approval` in scope), and the wait for the decision (the file's id). */
+    WR_STEP_APPROVAL,
+    WR_STEP_APPROVAL_WAIT,
 };
+
+/* No approval: wr_step.approval of a step outside one. */
+#define WR_NO_APPROVAL ((size_t)-1)
 
 struct wr_step {
     enum wr_step_kind kind;
@@ -69,8 +77,14 @@ struct wr_step {
     int hook;                       /* WR_STEP_SCRIPT: handle in the workflow's Lua state */
     int64_t wait_ms;                /* WR_STEP_WAIT with wait: */
     const char *wait_until;         /* WR_STEP_WAIT with wait_until: (a template) */
-    const char *when;               /* Lua expression or NULL */
-    struct wr_retry retry;          /* the step's, else the workflow's, else defaults */
+    /* WR_STEP_APPROVAL: the `approval:` mapping (borrowed): approvers, message, timeout */
+    struct json_object *approval_args;
+    int64_t timeout_ms; /* WR_STEP_APPROVAL: how long a decision may take */
+    /* The index (in the same list) of the request this step belongs to: the request itself,
+       its notify steps, its wait; WR_NO_APPROVAL otherwise. */
+    size_t approval;
+    const char *when;      /* Lua expression or NULL */
+    struct wr_retry retry; /* the step's, else the workflow's, else defaults */
     bool continue_on_error;
 };
 

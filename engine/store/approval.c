@@ -139,8 +139,9 @@ int wr_approval_open_for_run(sqlite3 *db, const char *run_id, struct wr_approval
                              size_t errlen)
 {
     return query_one(db,
-                     "SELECT " COLUMNS " FROM approvals AS a WHERE a.run_id = ?1 AND "
-                     "a.decision IS NULL ORDER BY a.created_at DESC, a.step_idx DESC LIMIT 1",
+                     "SELECT " COLUMNS " FROM approvals AS a WHERE a.run_id = ?1 "
+                     "ORDER BY a.decision IS NULL DESC, a.created_at DESC, a.step_idx DESC "
+                     "LIMIT 1",
                      run_id, false, 0, out, NULL, err, errlen);
 }
 

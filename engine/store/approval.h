@@ -62,8 +62,9 @@ int wr_approval_get(struct sqlite3 *db, const char *run_id, int64_t step_idx,
 int wr_approval_find_token(struct sqlite3 *db, const char *hash, struct wr_approval *out,
                            char **approver, char *err, size_t errlen);
 
-/* The newest undecided request of run_id (exact id, no prefix), expired or not, into *out.
-   Returns 1, 0 none, -1 with err. */
+/* The request of run_id (exact id, no prefix) a decision is for: the newest undecided one
+   (expired or not), else the newest decided one (so that deciding it again answers
+   WR_APPROVAL_EDECIDED, not "none"), into *out. Returns 1, 0 none, -1 with err. */
 int wr_approval_open_for_run(struct sqlite3 *db, const char *run_id, struct wr_approval *out,
                              char *err, size_t errlen);
 

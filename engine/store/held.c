@@ -74,6 +74,10 @@ int wr_held_list(sqlite3 *db, struct json_object **out, char *err, size_t errlen
         json_object_put(runs);
         return db_error(db, err, errlen, "listing held runs");
     }
+    if (wr_history_add_short_ids(db, runs, err, errlen) != 0) {
+        json_object_put(runs);
+        return WR_HISTORY_EDB;
+    }
     *out = json_object_new_object();
     json_object_object_add(*out, "count",
                            json_object_new_int64((int64_t)json_object_array_length(runs)));

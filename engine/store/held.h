@@ -17,9 +17,9 @@ struct json_object;
 struct sqlite3;
 
 /*
- * Lists the held runs, oldest first, into *out (owned): {"count": N, "runs": [{id, workflow,
- * created_at, held_at, reason, user, step: {idx, step_id, args}}]}, where user is the held step's
- * `user` argument (null without one) and step the step the run waits before. 0 or
+ * Lists the held runs, oldest first, into *out (owned): {"count": N, "runs": [{id, short_id,
+ * workflow, created_at, held_at, reason, user, step: {idx, step_id, args}}]}, where user is the
+ * held step's `user` argument (null without one) and step the step the run waits before. 0 or
  * WR_HISTORY_EDB with err.
  */
 int wr_held_list(struct sqlite3 *db, struct json_object **out, char *err, size_t errlen);

@@ -286,7 +286,8 @@ static struct json_object *reached_step(sqlite3_stmt *st, int *count)
         int idx = sqlite3_column_int(st, 0), kind = idx >= WR_ON_ERROR_BASE;
         const char *status = (const char *)sqlite3_column_text(st, 2);
         bool open = status && (strcmp(status, "pending") == 0 || strcmp(status, "running") == 0 ||
-                               strcmp(status, "retrying") == 0 || strcmp(status, "waiting") == 0);
+                               strcmp(status, "retrying") == 0 || strcmp(status, "waiting") == 0 ||
+                               strcmp(status, "held") == 0);
         (*count)++;
         if (open_picked[kind]) {
             continue; /* rows come in idx order: the first open one wins */
@@ -317,21 +318,53 @@ struct list_stmts {
     sqlite3_stmt *steps, *prev, *next;
 };
 
-/* Adds short_id, steps_recorded and last_step to a run object. */
-static int add_list_fields(sqlite3 *db, struct list_stmts *s, struct json_object *run, char *err,
-                           size_t errlen)
+/* Adds short_id to run (whose id is id): the shortest prefix no neighbour shares. */
+static int add_short_id(sqlite3_stmt *prev_st, sqlite3_stmt *next_st, struct json_object *run,
+                        const char *id)
 {
-    const char *id = get_str(run, "id");
     char prev[128], next[128];
-    if (neighbour(s->prev, id, prev, sizeof(prev)) != 0 ||
-        neighbour(s->next, id, next, sizeof(next)) != 0) {
-        return db_error(db, err, errlen, "reading run ids");
+    if (neighbour(prev_st, id, prev, sizeof(prev)) != 0 ||
+        neighbour(next_st, id, next, sizeof(next)) != 0) {
+        return -1;
     }
     size_t a = common_prefix(id, prev), b = common_prefix(id, next);
     size_t len = (a > b ? a : b) + 1;
     len = len < SHORT_ID_MIN ? SHORT_ID_MIN : len;
     len = len > strlen(id) ? strlen(id) : len;
     json_object_object_add(run, "short_id", json_object_new_string_len(id, (int)len));
+    return 0;
+}
+
+int wr_history_add_short_ids(sqlite3 *db, struct json_object *runs, char *err, size_t errlen)
+{
+    sqlite3_stmt *prev = NULL, *next = NULL;
+    int rc = 0;
+    if (sqlite3_prepare_v2(db, "SELECT max(id) FROM runs WHERE id < ?", -1, &prev, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SELECT min(id) FROM runs WHERE id > ?", -1, &next, NULL) !=
+            SQLITE_OK) {
+        rc = db_error(db, err, errlen, "reading run ids");
+    }
+    for (size_t i = 0; rc == 0 && i < json_object_array_length(runs); i++) {
+        struct json_object *run = json_object_array_get_idx(runs, i);
+        const char *id = get_str(run, "id");
+        if (id && add_short_id(prev, next, run, id) != 0) {
+            rc = db_error(db, err, errlen, "reading run ids");
+        }
+    }
+    sqlite3_finalize(prev);
+    sqlite3_finalize(next);
+    return rc;
+}
+
+/* Adds short_id, steps_recorded and last_step to a run object. */
+static int add_list_fields(sqlite3 *db, struct list_stmts *s, struct json_object *run, char *err,
+                           size_t errlen)
+{
+    const char *id = get_str(run, "id");
+    if (add_short_id(s->prev, s->next, run, id) != 0) {
+        return db_error(db, err, errlen, "reading run ids");
+    }
 
     int count;
     sqlite3_bind_text(s->steps, 1, id, -1, SQLITE_STATIC);
@@ -864,6 +897,10 @@ static const char *step_kind_label(const struct wr_step *s)
         return "script";
     case WR_STEP_WAIT:
         return "wait";
+    case WR_STEP_APPROVAL:
+        return "approval request";
+    case WR_STEP_APPROVAL_WAIT:
+        return "approval";
     }
     return "step";
 }

@@ -81,6 +81,13 @@ int wr_history_list_page(struct sqlite3 *db, const struct wr_history_filter *f, 
                          struct json_object **out, char *next, size_t nextlen, char *err,
                          size_t errlen);
 
+/*
+ * Adds short_id (as wr_history_list_page has it) to each run object of the array runs (borrowed,
+ * each with an "id"). 0 or WR_HISTORY_EDB with err.
+ */
+int wr_history_add_short_ids(struct sqlite3 *db, struct json_object *runs, char *err,
+                             size_t errlen);
+
 /* wr_history_list_page without the cursor of the next page. */
 int wr_history_list(struct sqlite3 *db, const struct wr_history_filter *f, int64_t now,
                     struct json_object **out, char *err, size_t errlen);

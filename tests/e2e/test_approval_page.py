@@ -282,7 +282,7 @@ class ApprovalPage(unittest.TestCase):
         self.assertEqual(self.decision(run), ("approved", "bob@contoso.com", "fine"))
         rc, out, err = self.cli(run, "--reject", "--as", "carol@contoso.com")
         self.assertEqual(rc, 1)
-        self.assertIn("no open approval", err)
+        self.assertIn("already decided (approved)", err)
         run2, _ = self.request()
         rc, out, err = self.cli(run2, "--reject", "--as", "carol@contoso.com")
         self.assertEqual((rc, out), (0, "%s rejected by carol@contoso.com\n" % run2), err)
@@ -307,7 +307,7 @@ class ApprovalPage(unittest.TestCase):
                              "by": "dora@contoso.com"})
         self.assertEqual(self.decision(run), ("rejected", "dora@contoso.com", "not now"))
         status, o = self.admin(run, "approve", {"as": "dora@contoso.com"})
-        self.assertEqual(status, 404, o)  # no open request left
+        self.assertEqual(status, 409, o)  # decided: the first decision wins
         status, o = self.admin("run_nosuchrun", "approve", {"as": "x"})
         self.assertEqual(status, 404, o)
         run2, tokens = self.request()

@@ -9,7 +9,7 @@ their `disable-user` step, whatever started them (signed webhooks, a CSV drop, `
 
 - the held runs have status `held`, the reason in their error, the held step's row `held`;
   the sink got every run's first step, `guard.notify` ran exactly once (a run of the internal
-  workflow `guard-notify`) with the limit in scope;
+  workflow `guard.notify`) with the limit in scope;
 - `weir held --json` and `GET /api/held` list them under the workflow with their users;
 - they stay held across a restart (SIGTERM) and a kill -9, and graphsim is not touched;
 - `weir release` / `POST /api/held/release` resumes exactly the named runs (those users are
@@ -339,7 +339,7 @@ class GuardBase(unittest.TestCase):
         self.assertEqual(body.get("which"), which, body)
         self.assertRegex(str(body.get("held")), r"^[1-9][0-9]*$", body)
         self.assertIn(which, str(body.get("reason")), body)
-        notify_runs = harness.runs(self.root, "workflow = 'guard-notify'")
+        notify_runs = harness.runs(self.root, "workflow = 'guard.notify'")
         self.assertEqual(len(notify_runs), 1, notify_runs)
         return held
 
@@ -452,7 +452,7 @@ class WebhookBrake(GuardBase):
         self.assertEqual(self.held_cli().get("count"), 0)
         self.assertIn(metric(w, "weir_guard_held_runs"), (0, None))  # labelled: maybe no sample
         self.assertEqual(len(self.sink.calls("/guard")), 1)  # notify ran once in all
-        self.assertEqual(len(harness.runs(self.root, "workflow = 'guard-notify'")), 1)
+        self.assertEqual(len(harness.runs(self.root, "workflow = 'guard.notify'")), 1)
 
 
 class OtherTriggers(GuardBase):

@@ -292,8 +292,10 @@ static void test_decide_first_wins(void **state)
     assert_int_equal(a.decided_at, NOW + 1000);
     wr_approval_clear(&a);
     assert_int_equal(run_next_at(fx, run), NOW + 1000);
-    /* no longer the run's open request */
-    assert_int_equal(wr_approval_open_for_run(fx->db, run, &a, err, sizeof(err)), 0);
+    /* still the run's request a decision is for: deciding again is EDECIDED, not "none" */
+    assert_int_equal(wr_approval_open_for_run(fx->db, run, &a, err, sizeof(err)), 1);
+    assert_string_equal(a.decision, "approved");
+    wr_approval_clear(&a);
 
     /* a rejection, without a reason */
     put(fx, fx->runs[1], 2, "dddd", NOW + HOUR, hashes);

@@ -673,7 +673,8 @@ static void test_statuses(void **state)
         assert_true(wr_history_status_valid(s[n]));
         n++;
     }
-    assert_int_equal(n, 8);
+    assert_int_equal(n, 9);
+    assert_true(wr_history_status_valid("held"));
     assert_false(wr_history_status_valid("done"));
     assert_false(wr_history_status_valid(""));
     assert_false(wr_history_status_valid("Failed"));
