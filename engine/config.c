@@ -518,15 +518,19 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
         }
     }
     struct wr_workflow *notify = NULL;
-    if (c.errors == 0 && json_object_is_type(gn, json_type_array)) {
+    if (json_object_is_type(gn, json_type_array)) { /* also beside other errors: all at once */
         /* The sandbox's env_allow is read below: the same list the workflows get. */
         struct json_object *lua_allow = NULL;
-        size_t na = lua && json_object_object_get_ex(lua, "env_allow", &lua_allow)
+        size_t na = lua && json_object_object_get_ex(lua, "env_allow", &lua_allow) &&
+                            json_object_is_type(lua_allow, json_type_array)
                         ? json_object_array_length(lua_allow)
                         : 0;
         const char **allow = wr_xcalloc(na + 1, sizeof(*allow));
-        for (size_t i = 0; i < na; i++) {
-            allow[i] = json_object_get_string(json_object_array_get_idx(lua_allow, i));
+        for (size_t i = 0, j = 0; i < na; i++) {
+            struct json_object *e = json_object_array_get_idx(lua_allow, i);
+            if (json_object_is_type(e, json_type_string)) {
+                allow[j++] = json_object_get_string(e);
+            }
         }
         char *dir = wr_path_dirname(file);
         if (wr_workflow_from_steps(WR_CONFIG_GUARD_NOTIFY, doc, gn, "guard.notify", dir, allow,
@@ -538,6 +542,7 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
     }
     if (c.errors > 0) {
         wr_diags_sort_from(d, first_diag); /* several passes: report top to bottom */
+        wr_workflow_free(notify);
         wr_net_guard_free(http_allow);
         wr_srcdoc_free(doc);
         return -1;
