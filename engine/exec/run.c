@@ -121,6 +121,7 @@ struct exec {
     int crashes;             /* the stored crash count at this start */
     int released;            /* released from the guard by an admin: 1, 0, -1 not read yet */
     char *guard_user;        /* the user the step about to start was counted for, or NULL */
+    struct json_object *dry_approval; /* a dry run's approval request (nothing stored), or NULL */
 };
 
 static const struct wr_step *current_step(const struct exec *x)
@@ -159,6 +160,7 @@ static void exec_free(struct exec *x)
     json_object_put(x->error);
     free(x->pending_error);
     free(x->guard_user);
+    json_object_put(x->dry_approval);
     free(x);
 }
 
@@ -571,6 +573,9 @@ static struct json_object *approval_scope(struct exec *x, size_t req)
     struct wr_approval a = {0};
     char err[WR_ERR_MAX];
     int64_t row = (int64_t)req + (x->in_on_error ? WR_ON_ERROR_BASE : 0);
+    if (r->dry_run) {
+        return x->dry_approval ? json_object_get(x->dry_approval) : NULL;
+    }
     if (wr_approval_get(wr_runstate_db(r->rs), x->id, row, &a, err, sizeof(err)) != 1) {
         return NULL;
     }
@@ -603,6 +608,9 @@ static bool approval_asked(struct exec *x, size_t req)
     struct wr_approval a = {0};
     char err[WR_ERR_MAX];
     int64_t row = (int64_t)req + (x->in_on_error ? WR_ON_ERROR_BASE : 0);
+    if (x->r->dry_run) {
+        return x->dry_approval != NULL;
+    }
     int rc = wr_approval_get(wr_runstate_db(x->r->rs), x->id, row, &a, err, sizeof(err));
     wr_approval_clear(&a);
     return rc != 0; /* an error: let the step try, and tell */
@@ -1067,7 +1075,7 @@ static void run_approval_request(struct exec *x)
     wr_lua_scope_free(x->wf->lua, scope);
     json_object_put(raw);
     free(path);
-    if (rc != 0 || approval_key(r, err, sizeof(err)) != 0) {
+    if (rc != 0) {
         x->attempts++;
         step_done(x, false, false, NULL, err, NULL);
         json_object_put(out);
@@ -1104,6 +1112,45 @@ static void run_approval_request(struct exec *x)
     }
     int64_t now = wr_clock_wall_ms();
     char nonce[33], at[32];
+    if (r->dry_run) {
+        /* Nothing stored, no link made: the notify steps are planned with a stand-in. */
+        struct json_object *d = json_object_new_object(), *links = json_object_new_object();
+        iso_utc(now + s->timeout_ms, at, sizeof(at));
+        for (size_t i = 0; i < n; i++) {
+            const char *name = json_object_get_string(json_object_array_get_idx(who, i));
+            char *link = wr_xasprintf("%s/approvals/(dry run: no link made for %s)",
+                                      r->public_url ? r->public_url : "", name);
+            json_object_object_add(links, name, json_object_new_string(link));
+            if (n == 1) {
+                json_object_object_add(d, "url", json_object_new_string(link));
+            }
+            free(link);
+        }
+        json_object_object_add(d, "message",
+                               json_object_get(json_object_object_get(out, "message")));
+        json_object_object_add(d, "expires_at", json_object_new_string(at));
+        json_object_object_add(d, "approvers", json_object_get(who));
+        json_object_object_add(d, "links", links);
+        json_object_put(x->dry_approval);
+        x->dry_approval = d;
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "would_ask", json_object_get(who));
+        json_object_object_add(o, "message",
+                               json_object_get(json_object_object_get(out, "message")));
+        x->attempts++;
+        step_done(x, true, false, o, NULL, NULL);
+        json_object_put(o);
+        json_object_put(who);
+        json_object_put(out);
+        return;
+    }
+    if (approval_key(r, err, sizeof(err)) != 0) {
+        x->attempts++;
+        step_done(x, false, false, NULL, err, NULL);
+        json_object_put(who);
+        json_object_put(out);
+        return;
+    }
     wr_captoken_nonce(nonce);
     size_t wait = x->idx;
     const struct wr_step *list = x->in_on_error ? x->wf->on_error : x->wf->steps;
@@ -1171,6 +1218,17 @@ static void run_approval_wait(struct exec *x)
     const struct wr_step *req = &list[s->approval];
     struct wr_approval a = {0};
     char err[WR_ERR_MAX], at[32], timeout[WR_DURATION_BUFLEN];
+    wr_duration_format(req->timeout_ms, timeout, sizeof(timeout));
+    if (r->dry_run) {
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "decision", json_object_new_string("approved"));
+        json_object_object_add(o, "by", json_object_new_string("(dry run: nobody was asked)"));
+        json_object_object_add(o, "would_wait", json_object_new_string(timeout));
+        step_done(x, x->dry_approval != NULL, false, x->dry_approval ? o : NULL,
+                  x->dry_approval ? NULL : "(dry run) the approval was not asked", NULL);
+        json_object_put(o);
+        return;
+    }
     int rc = wr_approval_get(wr_runstate_db(r->rs), x->id,
                              (int64_t)s->approval + (x->in_on_error ? WR_ON_ERROR_BASE : 0), &a,
                              err, sizeof(err));
@@ -1186,15 +1244,21 @@ static void run_approval_wait(struct exec *x)
         carry(x, b, after_step_recorded);
         return;
     }
-    wr_duration_format(req->timeout_ms, timeout, sizeof(timeout));
     int64_t now = wr_clock_wall_ms();
+    bool refused =
+        (a.decision && strcmp(a.decision, "approved") != 0) || (!a.decision && now >= a.expires_at);
+    if (refused && x->attempts > 0) {
+        /* A run retried after a rejection or a timeout (`weir retry`) asks again: a new
+           request, new links, its notify steps once more. */
+        wr_approval_clear(&a);
+        x->idx = s->approval;
+        x->attempts = 0;
+        x->wait_started = 0;
+        run_step(x);
+        return;
+    }
     struct json_object *o = json_object_new_object();
-    if (r->dry_run) {
-        json_object_object_add(o, "decision", json_object_new_string("approved"));
-        json_object_object_add(o, "by", json_object_new_string("(dry run: not asked)"));
-        json_object_object_add(o, "would_wait", json_object_new_string(timeout));
-        step_done(x, true, false, o, NULL, NULL);
-    } else if (a.decision && strcmp(a.decision, "approved") == 0) {
+    if (a.decision && strcmp(a.decision, "approved") == 0) {
         iso_utc(a.decided_at, at, sizeof(at));
         json_object_object_add(o, "decision", json_object_new_string("approved"));
         json_object_object_add(o, "by", json_object_new_string(a.decided_by ? a.decided_by : ""));
