@@ -481,6 +481,54 @@ class LinkTest(ApprovalBase):
         self.assertEqual(row[1], MANAGER, row)
         self.assertTrue(str(row[0]).startswith("reject"), row)
 
+    def test_retry_after_a_rejection_asks_again(self):
+        """`weir retry` of a run whose approval was rejected asks again: new links (the old
+        ones answer 409), the notify step once more; approved then, the run goes on."""
+        self.make_root({"offboard.yaml": offboard(self.sink)})
+        self.start()
+        run_id = self.begin(ADELE)
+        first = self.links(ADELE)
+        status, _, text = decide(first["lead"], "reject", "not today")
+        self.assertTrue(200 <= status < 400, (status, text))
+        self.assertEqual(self.final(run_id)[0], "failed")
+        out = cli(self.root, "retry", "-c", "weir.yaml", run_id)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        harness.wait_runs(self.root, "id = '%s' AND status = 'waiting'" % run_id)
+        calls = self.sink.wait("/approval", 2)
+        second = body_of(calls[-1])
+        self.assertNotEqual(second["lead"], first["lead"])
+        self.assertEqual(decide(first["lead"], "approve")[0], 404)  # replaced: unknown now
+        status, _, text = decide(second["lead"], "approve")
+        self.assertTrue(200 <= status < 400, (status, text))
+        self.assertEqual(self.final(run_id), ("succeeded", ""))
+        self.assertFalse(self.enabled(ADELE))
+        self.check_approved_by(run_id, "ok", LEAD)
+
+    def test_dry_run_asks_nobody(self):
+        """`weir fire --dry-run` plans the approval: nobody asked, no request or token stored,
+        no notify sent, the following steps planned as if approved, nothing changed."""
+        self.make_root({"offboard.yaml": offboard(self.sink)})
+        self.start()
+        event = os.path.join(self.root, "event.json")
+        with open(event, "w") as f:
+            json.dump({"user": ADELE, "manager": MANAGER, "note": ""}, f)
+        mutations = self.sim.get("/_sim/stats")["mutations"]
+        out = cli(self.root, "fire", "-c", "weir.yaml", "offboard", "--event", event,
+                  "--dry-run")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("approval request", out.stdout)
+        self.assertIn("nobody was asked", out.stdout)
+        self.assertIn("disable-user", out.stdout)
+        self.assertEqual(self.sink.calls("/approval"), [])
+        self.assertEqual(self.sim.get("/_sim/stats")["mutations"], mutations)
+        c = harness.journal(self.root)
+        try:
+            self.assertEqual(c.execute("SELECT count(*) FROM approvals").fetchone()[0], 0)
+            self.assertEqual(c.execute("SELECT count(*) FROM approval_tokens").fetchone()[0], 0)
+        finally:
+            c.close()
+        self.assertTrue(self.enabled(ADELE))
+
     def test_timeout_fails_the_step_and_runs_on_error(self):
         self.make_root({"offboard.yaml": offboard(self.sink, timeout="2s")})
         self.start()
