@@ -21,15 +21,12 @@ their `disable-user` step, whatever started them (signed webhooks, a CSV drop, `
 usage: test_guard.py WEIR_BINARY GRAPHSIM_BINARY SOURCE_DIR
 """
 import http.client
-import http.server
 import json
 import os
 import re
 import shutil
-import socketserver
 import subprocess
 import sys
-import threading
 import time
 import unittest
 
@@ -49,70 +46,7 @@ def synth(i):
 LEAVERS = [synth(i) for i in range(1, 11)]
 
 
-class Sink:
-    """A loopback HTTP server that records every request (method, path, parsed JSON body or
-    text) and answers 200 {"ok": true}."""
-
-    def __init__(self):
-        rec = self
-        self.lock = threading.Lock()
-        self.requests = []
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(n) if n > 0 else b""
-                try:
-                    body = json.loads(raw.decode("utf-8")) if raw else None
-                except ValueError:
-                    body = raw.decode("utf-8", errors="replace")
-                with rec.lock:
-                    rec.requests.append({"method": self.command, "path": self.path,
-                                         "body": body})
-                out = b'{"ok": true}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            do_GET = do_PUT = do_PATCH = do_DELETE = do_POST
-
-            def log_message(self, fmt, *args):
-                pass
-
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-
-            def server_bind(self):
-                # HTTPServer's own looks its name up (getfqdn): a DNS wait on some hosts.
-                socketserver.TCPServer.server_bind(self)
-                self.server_name, self.server_port = "127.0.0.1", self.server_address[1]
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def calls(self, path):
-        """The requests to path (query string ignored)."""
-        with self.lock:
-            return [r for r in self.requests if r["path"].split("?")[0] == path]
-
-    def wait(self, path, n, timeout=30):
-        """The requests to path once there are at least n."""
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            got = self.calls(path)
-            if len(got) >= n:
-                return got
-            time.sleep(0.05)
-        raise AssertionError("the sink got %d requests to %s, wanted %d: %s"
-                             % (len(self.calls(path)), path, n, self.requests))
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+Sink = harness.Sink
 
 
 def leaver_workflow(sink, trigger, user="{{ event.user }}", name="leaver"):
