@@ -332,6 +332,7 @@ static void set_step(struct wr_journal_batch *b, struct exec *x, const char *sta
 static void next_step(struct exec *x);
 static void run_step(struct exec *x);
 static struct json_object *approval_scope(struct exec *x, size_t req);
+static void after_approval_waiting(struct exec *x);
 static bool approval_asked(struct exec *x, size_t req);
 static void record_attempt(struct exec *x);
 static bool guard_applies(struct exec *x);
@@ -1288,10 +1289,32 @@ static void run_approval_wait(struct exec *x)
         struct wr_journal_batch *b = wr_journal_batch_new();
         set_step(b, x, "waiting", NULL, NULL, NULL);
         set_run(b, x->id, "waiting", a.expires_at, NULL);
-        commit(x, b, exec_release);
+        commit(x, b, after_approval_waiting);
     }
     json_object_put(o);
     wr_approval_clear(&a);
+}
+
+/*
+ * The run is stored waiting for its decision. A decision recorded between the read above and
+ * this commit found the run still running, so it could not wake it: look once more, and go on
+ * now if it came (else the run would sleep until the timeout).
+ */
+static void after_approval_waiting(struct exec *x)
+{
+    const struct wr_step *s = current_step(x);
+    struct wr_approval a = {0};
+    char err[WR_ERR_MAX];
+    int64_t row = (int64_t)s->approval + (x->in_on_error ? WR_ON_ERROR_BASE : 0);
+    bool decided =
+        wr_approval_get(wr_runstate_db(x->r->rs), x->id, row, &a, err, sizeof(err)) == 1 &&
+        a.decision;
+    wr_approval_clear(&a);
+    if (decided && !x->r->stopping) {
+        run_approval_wait(x);
+        return;
+    }
+    exec_release(x);
 }
 
 /* }====== */
