@@ -82,6 +82,7 @@ struct wr_runner {
     const struct wr_workflow *guard_notify; /* borrowed: guard.notify's workflow, or NULL */
     struct wr_runstate *guard_rs; /* where held runs are counted: rs, or the daemon's (dry run) */
     int64_t holding;              /* holds submitted and not yet committed */
+    int64_t guard_pruned;         /* when the window was last pruned (Unix ms) */
     int64_t users;                /* the tenant's users (-1: not read yet, or unreadable) */
     int64_t users_at;             /* when they were read (monotonic ms) */
     char users_error[WR_ERR_MAX]; /* why the last read failed */
@@ -936,6 +937,10 @@ static void guard_decide(struct exec *x, struct json_object *args)
         record_attempt(x);
         return;
     case WR_GUARD_COUNT:
+        if (now - r->guard_pruned > WR_GUARD_USERS_TTL_MS) {
+            wr_guard_prune(r->guard, now); /* notes older than any window */
+            r->guard_pruned = now;
+        }
         wr_guard_note(r->guard, user, x->id, now);
         free(x->guard_user);
         x->guard_user = wr_xstrdup(user);
