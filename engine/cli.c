@@ -115,7 +115,10 @@ static const struct command commands[] = {
             "                     webhook, may use the same key for its own event)\n"
             "  -n, --dry-run      store nothing and change nothing: run the workflow with\n"
             "                     lookups only and print each step, its resolved arguments\n"
-            "                     and the exact Graph requests it would send\n"
+            "                     and the exact Graph requests it would send; a step the\n"
+            "                     guard would hold (weir.yaml guard:, read against the\n"
+            "                     daemon's window) ends it \"would be held\"; an approval\n"
+            "                     asks nobody and is planned as approved\n"
             "  -c, --config FILE  weir.yaml (default ./weir.yaml)\n"
             "  -h, --help         this help",
         .run = cmd_fire,
