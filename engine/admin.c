@@ -32,6 +32,7 @@
 #include "engine/base/duration.h"
 #include "engine/graph/graph.h"
 #include "engine/store/approval.h"
+#include "engine/exec/undo.h"
 #include "engine/store/held.h"
 #include "engine/store/history.h"
 #include "engine/base/json.h"
@@ -931,6 +932,124 @@ out:
     json_object_put(body);
 }
 
+/* {====== undo ====== */
+
+struct undo_wait {
+    struct wr_admin *a;
+    struct evhttp_request *req;
+    struct json_object *answer; /* {undo_of, run, event, plan} */
+};
+
+static void on_undo_stored(void *arg, struct wr_journal_batch *b, int rc, const char *error)
+{
+    struct undo_wait *w = arg;
+    (void)b;
+    if (rc != 0) {
+        evhttp_add_header(evhttp_request_get_output_headers(w->req), "Retry-After", "5");
+        wr_http_reply_error(w->req, 503, "Service Unavailable", "the undo could not be stored: %s",
+                            error ? error : "storage error");
+        json_object_put(w->answer);
+    } else {
+        wr_log(WR_LOG_INFO, "undo queued by the admin API", "run",
+               json_object_get_string(json_object_object_get(w->answer, "undo_of")), "undo",
+               json_object_get_string(json_object_object_get(w->answer, "run")), NULL);
+        wr_http_reply_json(w->req, 202, "Accepted", w->answer); /* taken */
+        if (w->a->runner) {
+            wr_runner_notify(w->a->runner);
+        }
+    }
+    free(w);
+}
+
+/*
+ * POST /api/runs/ID/undo: the reverse plan of a finished run (engine/exec/undo), queued as a run
+ * of weir.undo; 202 {undo_of, run, event, plan} once committed. `?dry_run=1` answers the plan
+ * (200) without queueing it. A plan with nothing to run answers 200 with run null.
+ */
+static void on_undo(struct wr_admin *a, struct evhttp_request *req, const char *id,
+                    const char *query)
+{
+    char err[WR_ERR_MAX];
+    bool plan_only = false;
+    if (query && *query) {
+        if (strcmp(query, "dry_run=1") != 0 && strcmp(query, "dry_run=true") != 0) {
+            wr_http_reply_error(req, 400, "Bad Request", "undo takes only dry_run=1");
+            return;
+        }
+        plan_only = true;
+    }
+    struct json_object *shown = NULL;
+    int rc = wr_history_show(a->db, id, &shown, err, sizeof(err));
+    if (rc != 0) {
+        reply_history_error(req, rc, err);
+        return;
+    }
+    const char *status = json_object_get_string(json_object_object_get(shown, "status"));
+    if (!status ||
+        (strcmp(status, "succeeded") != 0 && strcmp(status, "failed") != 0 &&
+         strcmp(status, "succeeded_with_errors") != 0 && strcmp(status, "cancelled") != 0)) {
+        wr_http_reply_error(req, 409, "Conflict",
+                            "run %s has status %s: only a finished run can be undone", id,
+                            status ? status : "?");
+        json_object_put(shown);
+        return;
+    }
+    wr_history_annotate(shown, a->set);
+    struct json_object *plan = wr_undo_plan(shown);
+    json_object_put(shown);
+    struct json_object *answer = json_object_new_object();
+    json_object_object_add(answer, "undo_of", json_object_new_string(id));
+    size_t n = json_object_array_length(json_object_object_get(plan, "steps"));
+    if (plan_only || n == 0) {
+        json_object_object_add(answer, "run", NULL);
+        json_object_object_add(answer, "plan", plan);
+        wr_http_reply_json(req, 200, "OK", answer);
+        return;
+    }
+    struct wr_diags d = {0};
+    struct wr_workflow *wf = NULL;
+    if (wr_undo_workflow(plan, NULL, &wf, &d) != 0) {
+        wr_http_reply_error(req, 422, "Unprocessable Entity", "the undo plan does not load: %s",
+                            d.count ? d.items[0] : "?");
+        wr_diags_clear(&d);
+        json_object_put(plan);
+        json_object_put(answer);
+        return;
+    }
+    if (!a->journal || !journal_writable(a, req, false)) {
+        if (!a->journal) {
+            wr_http_reply_error(req, 503, "Service Unavailable", "no journal to queue the undo in");
+        }
+        wr_workflow_free(wf);
+        json_object_put(plan);
+        json_object_put(answer);
+        return;
+    }
+    struct wr_journal_batch *b = wr_journal_batch_new();
+    char *source = wr_xasprintf("undo of %s", id);
+    struct wr_journal_event *ev =
+        wr_journal_batch_add(b, source, NULL, NULL,
+                             json_object_to_json_string_ext(
+                                 plan, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+                             wr_clock_wall_ms());
+    struct wr_journal_run *run =
+        wr_journal_batch_add_run(ev, WR_UNDO_WORKFLOW, wf->hash, NULL, NULL);
+    free(source);
+    json_object_object_add(answer, "run", json_object_new_string(run->id));
+    json_object_object_add(answer, "event", json_object_new_string(ev->id));
+    json_object_object_add(answer, "plan", plan);
+    wr_workflow_free(wf);
+    struct undo_wait *w = wr_xcalloc(1, sizeof(*w));
+    w->a = a;
+    w->req = req;
+    w->answer = answer;
+    if (wr_journal_submit(a->journal, b, on_undo_stored, w) != 0) {
+        wr_http_reply_error(req, 503, "Service Unavailable", "the journal is closing");
+        json_object_put(answer);
+        free(w);
+    }
+}
+
 /* }====== */
 
 /* {====== routing ====== */
@@ -1055,7 +1174,8 @@ static void on_request(struct evhttp_request *req, void *arg)
     if (!id || (slash && !action)) {
         wr_http_reply_error(req, 400, "Bad Request", "%s", err);
     } else if (!*id || (action && strcmp(action, "retry") != 0 && strcmp(action, "cancel") != 0 &&
-                        strcmp(action, "approve") != 0 && strcmp(action, "reject") != 0)) {
+                        strcmp(action, "approve") != 0 && strcmp(action, "reject") != 0 &&
+                        strcmp(action, "undo") != 0)) {
         no_path(req, path);
     } else if (!action && !get) {
         wrong_method(req, false);
@@ -1065,6 +1185,8 @@ static void on_request(struct evhttp_request *req, void *arg)
         wrong_method(req, true);
     } else if (strcmp(action, "approve") == 0 || strcmp(action, "reject") == 0) {
         on_decide(a, req, id, query, action[0] == 'a');
+    } else if (strcmp(action, "undo") == 0) {
+        on_undo(a, req, id, query);
     } else if (action[0] == 'r') {
         on_retry(a, req, id, query);
     } else {

@@ -23,6 +23,7 @@
 #include "engine/daemon.h"
 #include "engine/base/clock.h"
 #include "engine/base/duration.h"
+#include "engine/exec/undo.h"
 #include "engine/store/held.h"
 #include "engine/store/approval.h"
 #include "engine/store/history.h"
@@ -57,6 +58,7 @@ static int cmd_retry(int argc, char **argv);
 static int cmd_cancel(int argc, char **argv);
 static int cmd_approve(int argc, char **argv);
 static int cmd_held(int argc, char **argv);
+static int cmd_undo(int argc, char **argv);
 static int cmd_release(int argc, char **argv);
 static int cmd_reject(int argc, char **argv);
 static int cmd_validate(int argc, char **argv);
@@ -255,6 +257,36 @@ static const struct command commands[] = {
                 "  -c, --config FILE  weir.yaml (default ./weir.yaml)\n"
                 "  -h, --help         this help",
         .run = cmd_approve,
+    },
+    {
+        .name = "undo",
+        .summary = "put back what a finished run changed, from what its steps recorded",
+        .usage = "weir undo RUN [-c weir.yaml] [--dry-run | --yes] [--json]",
+        .help = "Builds the reverse plan of a finished run: every step that changed something\n"
+                "recorded what it replaced and the steps that put it back (re-enable, restore\n"
+                "the old properties, re-add licences with their disabled plans, groups, roles,\n"
+                "the manager, restore a deleted user from Graph's deleted items). The plan runs\n"
+                "the steps from the last one back; a restored user comes back with the\n"
+                "memberships, roles and licences it had, so those are not re-added. Steps that\n"
+                "cannot be undone (a sent mail, revoked sessions, a Temporary Access Pass) are\n"
+                "listed as such, as are steps that recorded nothing.\n"
+                "\n"
+                "Without --yes it only prints the plan. With --yes the plan runs as a new run of\n"
+                "weir.undo (trigger \"undo of RUN\"), through the same executor as every run:\n"
+                "durable, retried, held by the guard like any destructive step; each reverse\n"
+                "step goes on after a failure. Every reverse step reads, compares and writes only\n"
+                "what differs, so undoing twice changes nothing the second time.\n"
+                "\n"
+                "Options:\n"
+                "  -c, --config FILE  weir.yaml (default ./weir.yaml)\n"
+                "  -n, --dry-run      print the Graph requests the plan would send (reads only)\n"
+                "  -y, --yes          queue the plan as a run\n"
+                "      --json         the plan as JSON {undo_of, workflow, steps, impossible,\n"
+                "                     unrecorded, dropped}\n"
+                "  -h, --help         this help\n"
+                "\n"
+                "Exits 0 with the plan (and the queued run), 1 for a run not finished or unknown.",
+        .run = cmd_undo,
     },
     {
         .name = "held",
@@ -792,6 +824,49 @@ static void on_fired(void *arg, const struct wr_ingest_result *res)
 }
 
 /*
+ * Stores event (borrowed) for wf (borrowed) as `source` through the ingest path every trigger
+ * takes (key and scope may be NULL), with the daemon running or not. The outcome lands in *w.
+ * Returns WR_EXIT_OK, or WR_EXIT_RUNTIME with the reason added to d.
+ */
+static int store_event(const struct wr_config *cfg, const struct wr_workflow *wf,
+                       struct json_object *event, const char *source, const char *key,
+                       const char *scope, struct fire_wait *w, struct wr_diags *d)
+{
+    char err[WR_ERR_MAX];
+    struct wr_ingest *ingest = NULL;
+    int rc = WR_EXIT_RUNTIME;
+    evthread_use_pthreads();
+    struct event_base *base = event_base_new();
+    struct wr_journal *journal =
+        base ? wr_journal_open(base, cfg->state, 0, err, sizeof(err)) : NULL;
+    if (!journal) {
+        wr_diags_add(d, NULL, 0, 0, NULL, "%s", base ? err : "cannot create an event loop");
+        goto out;
+    }
+    ingest = wr_ingest_new(base, journal);
+    struct wr_ingest_event ev = {.event = event, .key = key, .scope = scope};
+    *w = (struct fire_wait){base, -1, "", false, 0, ""};
+    if (wr_ingest_submit(ingest, source, NULL, &wf, 1, &ev, 1, on_fired, w) != 0) {
+        wr_diags_add(d, NULL, 0, 0, NULL, "the journal is closing");
+        goto out;
+    }
+    /* The commit is announced from the writer thread: keep looping while nothing is pending. */
+    event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
+    if (w->rc != 0) {
+        wr_diags_add(d, NULL, 0, 0, NULL, "the event could not be stored: %s", w->error);
+        goto out;
+    }
+    rc = WR_EXIT_OK;
+out:
+    wr_ingest_free(ingest);
+    wr_journal_close(journal);
+    if (base) {
+        event_base_free(base);
+    }
+    return rc;
+}
+
+/*
  * Loads config_path into *cfg and its workflows into *set (both owned by the caller, also on
  * failure), and checks that one is named name (a suggestion when not). Returns 0, or -1 with
  * why in d.
@@ -838,10 +913,6 @@ static int cmd_fire(int argc, char **argv)
     struct wr_config *cfg = NULL;
     struct wr_workflow_set *set = NULL;
     struct json_object *event = NULL;
-    struct event_base *base = NULL;
-    struct wr_journal *journal = NULL;
-    struct wr_ingest *ingest = NULL;
-    char err[WR_ERR_MAX];
     bool dry_run = false;
     int c, rc = WR_EXIT_INVALID;
 
@@ -905,32 +976,13 @@ static int cmd_fire(int argc, char **argv)
         rc = fire_dry_run(cfg, wf, event, &d);
         goto out;
     }
-    evthread_use_pthreads();
-    base = event_base_new();
-    journal = base ? wr_journal_open(base, cfg->state, 0, err, sizeof(err)) : NULL;
-    if (!journal) {
-        wr_diags_add(&d, NULL, 0, 0, NULL, "%s", base ? err : "cannot create an event loop");
-        rc = WR_EXIT_RUNTIME;
-        goto out;
-    }
-    ingest = wr_ingest_new(base, journal);
     /* A --key is the workflow's own: the same key fired at another workflow, or sent by a
        webhook, is another event. */
     char *scope = wr_xasprintf("manual %s", wf->name);
-    struct wr_ingest_event ev = {.event = event, .key = key, .scope = scope};
-    struct fire_wait w = {base, -1, "", false, 0, ""};
-    int qrc = wr_ingest_submit(ingest, "manual", NULL, &wf, 1, &ev, 1, on_fired, &w);
+    struct fire_wait w;
+    rc = store_event(cfg, wf, event, "manual", key, scope, &w, &d);
     free(scope);
-    if (qrc != 0) {
-        wr_diags_add(&d, NULL, 0, 0, NULL, "the journal is closing");
-        rc = WR_EXIT_RUNTIME;
-        goto out;
-    }
-    /* The commit is announced from the writer thread: keep looping while nothing is pending. */
-    event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
-    if (w.rc != 0) {
-        wr_diags_add(&d, NULL, 0, 0, NULL, "the event could not be stored: %s", w.error);
-        rc = WR_EXIT_RUNTIME;
+    if (rc != WR_EXIT_OK) {
         goto out;
     }
     if (w.duplicate) {
@@ -947,11 +999,6 @@ static int cmd_fire(int argc, char **argv)
 out:
     wr_diags_print(&d, stderr);
     wr_diags_clear(&d);
-    wr_ingest_free(ingest);
-    wr_journal_close(journal);
-    if (base) {
-        event_base_free(base);
-    }
     json_object_put(event);
     wr_workflow_set_free(set);
     wr_config_free(cfg);
@@ -1344,6 +1391,157 @@ static int cmd_cancel(int argc, char **argv)
     history_close(&h);
     return rc;
 }
+
+/* {====== undo ====== */
+
+/* The plan as the CLI prints it. */
+static void print_plan(struct json_object *plan)
+{
+    struct json_object *steps = json_object_object_get(plan, "steps");
+    size_t n = json_object_array_length(steps);
+    printf("undo of %s (workflow %s): %zu step%s\n", member_str(plan, "undo_of"),
+           member_str(plan, "workflow"), n, n == 1 ? "" : "s");
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *st = json_object_array_get_idx(steps, i), *args = NULL;
+        json_object_deep_copy(st, &args, NULL);
+        json_object_object_del(args, "action");
+        json_object_object_del(args, "continue_on_error");
+        printf("  %zu. %s %s\n", i + 1, member_str(st, "action"),
+               json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN |
+                                                        JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(args);
+    }
+    static const char *const lists[][2] = {
+        {"impossible", "Cannot be undone"},
+        {"dropped", "Not needed (the restore brings it back)"},
+        {"unrecorded", "Recorded nothing to undo (left as they are)"},
+    };
+    for (size_t l = 0; l < 3; l++) {
+        struct json_object *a = json_object_object_get(plan, lists[l][0]);
+        for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+            struct json_object *e = json_object_array_get_idx(a, i);
+            const char *why = member_str(e, "why"), *action = member_str(e, "action");
+            if (i == 0) {
+                printf("%s:\n", lists[l][1]);
+            }
+            printf("  %s (%s)%s%s\n", member_str(e, "step"), action ? action : "?", why ? ": " : "",
+                   why ? why : "");
+        }
+    }
+}
+
+static int cmd_undo(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"dry-run", no_argument, NULL, 'n'},
+        {"yes", no_argument, NULL, 'y'},          {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},         {0},
+    };
+    const struct command *self = find_command("undo");
+    const char *config_path = "weir.yaml";
+    bool dry_run = false, yes = false, json = false;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:nyh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'n':
+            dry_run = true;
+            break;
+        case 'y':
+            yes = true;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            printf("usage: %s\n\n%s\n", self->usage, self->help);
+            return WR_EXIT_OK;
+        default:
+            return run_usage_error(self, "unknown option or missing value", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1) {
+        return run_usage_error(self,
+                               optind == argc ? "give the RUN id (or a unique prefix of it)"
+                                              : "one RUN at a time; unexpected argument",
+                               optind < argc - 1 ? argv[optind + 1] : NULL);
+    }
+    if (dry_run && yes) {
+        return run_usage_error(self, "--dry-run or --yes, not both", NULL);
+    }
+    struct history_ctx h;
+    int rc = history_open(config_path, &h);
+    if (rc != WR_EXIT_OK) {
+        return rc;
+    }
+    char id[128], err[WR_ERR_MAX];
+    struct json_object *shown = NULL, *plan = NULL;
+    struct wr_diags d = {0};
+    struct wr_workflow *wf = NULL;
+    if (wr_history_resolve(h.db, argv[optind], id, sizeof(id), err, sizeof(err)) != 0 ||
+        wr_history_show(h.db, id, &shown, err, sizeof(err)) != 0) {
+        fprintf(stderr, "weir: %s\n", err);
+        rc = WR_EXIT_INVALID;
+        goto out;
+    }
+    const char *status = member_str(shown, "status");
+    if (!status ||
+        (strcmp(status, "succeeded") != 0 && strcmp(status, "failed") != 0 &&
+         strcmp(status, "succeeded_with_errors") != 0 && strcmp(status, "cancelled") != 0)) {
+        fprintf(stderr,
+                "weir: run %s has status %s: only a finished run can be undone (weir cancel "
+                "stops one first)\n",
+                id, status ? status : "?");
+        rc = WR_EXIT_INVALID;
+        goto out;
+    }
+    wr_history_annotate(shown, h.set);
+    plan = wr_undo_plan(shown);
+    if (json) {
+        print_json(plan);
+    } else {
+        print_plan(plan);
+    }
+    if (json_object_array_length(json_object_object_get(plan, "steps")) == 0) {
+        if (!json) {
+            printf("\nNothing to undo.\n");
+        }
+        goto out;
+    }
+    if (wr_undo_workflow(plan, h.cfg->env_allow, &wf, &d) != 0) {
+        rc = WR_EXIT_INVALID;
+        goto out;
+    }
+    if (dry_run) {
+        printf("\n");
+        rc = fire_dry_run(h.cfg, wf, plan, &d);
+    } else if (yes) {
+        char *source = wr_xasprintf("undo of %s", id);
+        struct fire_wait w;
+        rc = store_event(h.cfg, wf, plan, source, NULL, NULL, &w, &d);
+        free(source);
+        if (rc == WR_EXIT_OK && !json) {
+            printf("\nqueued: event %s, a run of %s (weir runs --workflow %s)\n", w.event_id,
+                   WR_UNDO_WORKFLOW, WR_UNDO_WORKFLOW);
+        }
+    } else if (!json) {
+        printf("\nNothing done: --yes runs this plan, --dry-run shows the Graph requests.\n");
+    }
+out:
+    wr_diags_print(&d, stderr);
+    wr_diags_clear(&d);
+    wr_workflow_free(wf);
+    json_object_put(plan);
+    json_object_put(shown);
+    history_close(&h);
+    return rc;
+}
+
+/* }====== */
 
 /* {====== held runs: held, release, reject ====== */
 

@@ -31,6 +31,7 @@
 #include "engine/base/captoken.h"
 #include "engine/base/secret.h"
 #include "engine/exec/guard.h"
+#include "engine/exec/undo.h"
 #include "engine/store/approval.h"
 #include "engine/graph/directory.h"
 #include "engine/base/duration.h"
@@ -123,6 +124,7 @@ struct exec {
     int released;            /* released from the guard by an admin: 1, 0, -1 not read yet */
     char *guard_user;        /* the user the step about to start was counted for, or NULL */
     struct json_object *dry_approval; /* a dry run's approval request (nothing stored), or NULL */
+    struct wr_workflow *own_wf;       /* a generated workflow (an undo's), owned: wf points here */
 };
 
 static const struct wr_step *current_step(const struct exec *x)
@@ -162,6 +164,7 @@ static void exec_free(struct exec *x)
     free(x->pending_error);
     free(x->guard_user);
     json_object_put(x->dry_approval);
+    wr_workflow_free(x->own_wf);
     free(x);
 }
 
@@ -1558,10 +1561,22 @@ static bool start_run(struct wr_runner *r, const char *id, const char *workflow,
     }
     json_object_object_add(r->active_ids, x->id, NULL);
     r->active++;
+    struct wr_diags d = {0};
+    if (!wf && strcmp(workflow, WR_UNDO_WORKFLOW) == 0) {
+        /* An undo's workflow is its event's plan: built again at every start, the same way. */
+        if (wr_undo_workflow(x->event, NULL, &x->own_wf, &d) == 0) {
+            x->wf = wf = x->own_wf;
+        }
+    }
     if (!wf) {
         struct wr_journal_batch *b = wr_journal_batch_new();
         char msg[WR_ERR_MAX];
-        snprintf(msg, sizeof(msg), "workflow '%s' is no longer loaded", workflow);
+        if (d.count > 0) {
+            wr_errf_marked(msg, sizeof(msg), "the undo plan does not load: %s", d.items[0]);
+        } else {
+            snprintf(msg, sizeof(msg), "workflow '%s' is no longer loaded", workflow);
+        }
+        wr_diags_clear(&d);
         set_run(b, x->id, "failed", 0, msg);
         /* No workflow to log with: release straight after the commit. */
         commit(x, b, exec_release);
