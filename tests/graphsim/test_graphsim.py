@@ -1561,7 +1561,8 @@ class FaultTest(GraphTest):
                           "replica_lag": 0, "pim_forbidden": "none",
                           "timeout_next_create": 0, "delta_generation": 0,
                           "delta_page_size": 0, "delta_expired_status": 400,
-                          "delta_forbidden": False, "link_base": ""})
+                          "delta_forbidden": False, "link_base": "",
+                          "member_of_page_size": 0})
 
 
 class FaultFlagTest(unittest.TestCase):
