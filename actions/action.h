@@ -205,6 +205,36 @@ bool wr_action_find_user(struct wr_action_ctx *ctx, const char *arg_name, const 
 void wr_action_fail_lookup(struct wr_action_ctx *ctx, const char *arg_name,
                            const struct wr_directory_result *r);
 
+/* {====== cancel-runs: the runs of a workflow for one subject ====== */
+
+/* What wr_action_cancel_keyed_runs ended with; everything borrowed for the callback's duration. */
+struct wr_action_cancelled {
+    bool ok;
+    /* ok: the ids of the runs cancelled (a dry run: that would be), an array of strings, in
+       creation order. A run that started or ended between the read and the write is not in it. */
+    struct json_object *ids;
+    const char *error; /* failed: why (an unknown workflow, the store) */
+    bool retriable;    /* failed: a later attempt may succeed (the journal could not commit) */
+};
+
+/*
+ * Cancels the runs of workflow (a name, borrowed) whose concurrency key is key (the rendered
+ * value, borrowed) that have not started or are parked between steps — queued, retrying,
+ * waiting (a wait: step, an approval), held by the guard — never the run this step belongs to,
+ * nor one with a step executing now. Each gets status cancelled and the error reason
+ * (borrowed), in one journal commit; a cancelled run runs no further step. A workflow that is
+ * not loaded fails (in a real run; a dry run knows only its own workflow and does not check).
+ * In a dry run nothing is written: ids lists what would be cancelled, read from the daemon's
+ * store when there is one. done(arg, r) follows on a later loop turn. Returns 0, or -1 when
+ * this context cannot cancel runs (no run store: `weir action`, tests); done is not called then.
+ */
+int wr_action_cancel_keyed_runs(struct wr_action_ctx *ctx, const char *workflow, const char *key,
+                                const char *reason,
+                                void (*done)(void *arg, const struct wr_action_cancelled *r),
+                                void *arg);
+
+/* }====== */
+
 /* }====== */
 
 /* Looks an action up by name; NULL when unknown. */

@@ -29,6 +29,10 @@
 #include "engine/base/duration.h"
 #include "engine/graph/graph.h"
 #include "engine/base/strutil.h"
+#include "engine/base/clock.h"
+#include "engine/store/journal.h"
+#include "engine/store/runstate.h"
+#include "engine/lang/workflow_set.h"
 
 /* A dry-run write waiting for its synthetic answer. */
 struct dry_write {
@@ -394,6 +398,127 @@ void wr_action_fail_lookup(struct wr_action_ctx *ctx, const char *arg_name,
     } else {
         wr_action_fail(ctx, r->graph, false, "%s%s%s", prefix, sep, r->error);
     }
+}
+
+/* }====== */
+
+/* {====== cancel-runs ====== */
+
+/* One wr_action_cancel_keyed_runs call, from the read to the delivery. */
+struct cancel_call {
+    struct wr_action_ctx *ctx;
+    struct json_object *ids; /* the candidates, then those cancelled */
+    char *error;             /* set: the call failed */
+    bool retriable;
+    struct event *ev; /* delivery on a later loop turn (reads, dry runs, failures) */
+    void (*done)(void *arg, const struct wr_action_cancelled *r);
+    void *arg;
+};
+
+static void cancel_deliver(struct cancel_call *c)
+{
+    struct wr_action_cancelled r = {
+        .ok = c->error == NULL,
+        .ids = c->ids,
+        .error = c->error,
+        .retriable = c->retriable,
+    };
+    c->done(c->arg, &r);
+    if (c->ev) {
+        event_free(c->ev);
+    }
+    json_object_put(c->ids);
+    free(c->error);
+    free(c);
+}
+
+static void on_cancel_ev(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    cancel_deliver(arg);
+}
+
+static void cancel_later(struct cancel_call *c)
+{
+    c->ev = event_new(c->ctx->env.base, -1, 0, on_cancel_ev, c);
+    event_active(c->ev, EV_TIMEOUT, 0);
+}
+
+static void cancel_candidate(void *arg, const char *id)
+{
+    json_object_array_add(arg, json_object_new_string(id));
+}
+
+/* The journal committed (or failed) the batch: on the loop thread, after the call's turn. */
+static void on_cancel_committed(void *arg, struct wr_journal_batch *b, int rc, const char *error)
+{
+    struct cancel_call *c = arg;
+    (void)b;
+    if (rc != 0) {
+        c->error = wr_xasprintf("the journal could not store the cancellation: %s",
+                                error ? error : "commit failed");
+        c->retriable = true;
+    } else {
+        /* Only what is cancelled now: a run that started or ended before the write kept its
+           status (the UPDATE takes only the cancellable ones). */
+        struct json_object *done = json_object_new_array();
+        for (size_t i = 0; i < json_object_array_length(c->ids); i++) {
+            const char *id = json_object_get_string(json_object_array_get_idx(c->ids, i));
+            if (wr_runstate_cancelled(c->ctx->env.runs, id)) {
+                json_object_array_add(done, json_object_new_string(id));
+            }
+        }
+        json_object_put(c->ids);
+        c->ids = done;
+    }
+    cancel_deliver(c);
+}
+
+int wr_action_cancel_keyed_runs(struct wr_action_ctx *ctx, const char *workflow, const char *key,
+                                const char *reason,
+                                void (*done)(void *arg, const struct wr_action_cancelled *r),
+                                void *arg)
+{
+    if (!ctx->env.runs || (!ctx->env.dry_run && !ctx->env.journal)) {
+        return -1;
+    }
+    struct cancel_call *c = wr_xcalloc(1, sizeof(*c));
+    c->ctx = ctx;
+    c->done = done;
+    c->arg = arg;
+    c->ids = json_object_new_array();
+    if (ctx->env.workflows && !wr_workflow_set_find(ctx->env.workflows, workflow)) {
+        c->error = wr_xasprintf("workflow '%s' is not loaded: no workflow file defines that "
+                                "name (names are case-sensitive)",
+                                workflow);
+        cancel_later(c);
+        return 0;
+    }
+    char err[WR_ERR_MAX];
+    if (wr_runstate_cancellable(ctx->env.runs, workflow, key, ctx->env.run_id, cancel_candidate,
+                                c->ids, err, sizeof(err)) < 0) {
+        c->error = wr_xstrdup(err);
+        c->retriable = true;
+        cancel_later(c);
+        return 0;
+    }
+    if (ctx->env.dry_run || json_object_array_length(c->ids) == 0) {
+        cancel_later(c);
+        return 0;
+    }
+    struct wr_journal_batch *b = wr_journal_batch_new();
+    int64_t now = wr_clock_wall_ms();
+    for (size_t i = 0; i < json_object_array_length(c->ids); i++) {
+        wr_runstate_cancel_run(b, json_object_get_string(json_object_array_get_idx(c->ids, i)),
+                               reason, now);
+    }
+    if (wr_journal_submit(ctx->env.journal, b, on_cancel_committed, c) != 0) {
+        c->error = wr_xstrdup("the journal is closing: nothing was cancelled");
+        c->retriable = true;
+        cancel_later(c);
+    }
+    return 0;
 }
 
 /* }====== */

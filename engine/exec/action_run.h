@@ -19,6 +19,9 @@
 
 struct event_base;
 struct wr_net_guard;
+struct wr_journal;
+struct wr_runstate;
+struct wr_workflow_set;
 
 struct wr_action_env {
     struct event_base *base;
@@ -27,6 +30,13 @@ struct wr_action_env {
     bool dry_run;
     /* weir.yaml http.allow (borrowed, outlives the action); NULL = an empty allow list */
     const struct wr_net_guard *net;
+    /* cancel-runs (wr_action_cancel_keyed_runs); all NULL: this context cannot cancel runs */
+    const char *run_id;         /* the run the step belongs to (never cancelled by it) */
+    struct wr_journal *journal; /* where the cancellations are committed (not in a dry run) */
+    struct wr_runstate *runs;   /* where runs are read: the runner's connection, or in a
+                                   dry run the daemon's store (read only), or NULL */
+    const struct wr_workflow_set *workflows; /* the loaded workflows, for the name check;
+                                                NULL: not checked (a dry run's) */
 };
 
 struct wr_action_outcome {

@@ -741,7 +741,16 @@ static void start_action(struct exec *x)
     w->x = x;
     w->args = wr_xstrdup(json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN |
                                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
-    struct wr_action_env env = {x->r->base, x->r->graph, x->r->dir, x->r->dry_run, x->r->net};
+    struct wr_action_env env = {.base = x->r->base,
+                                .graph = x->r->graph,
+                                .dir = x->r->dir,
+                                .dry_run = x->r->dry_run,
+                                .net = x->r->net};
+    /* cancel-runs: this run, and where runs are (the daemon's store, read only, in a dry run) */
+    env.run_id = x->id;
+    env.journal = x->r->dry_run ? NULL : x->r->journal;
+    env.runs = x->r->dry_run ? x->r->guard_rs : x->r->rs;
+    env.workflows = x->r->dry_run ? NULL : x->r->set;
     if (!x->r->graph || wr_action_start(&env, s->action, args, on_action_done, w) != 0) {
         char *a = w->args;
         free(w);

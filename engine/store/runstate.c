@@ -400,3 +400,49 @@ void wr_runstate_each_row(struct sqlite3 *db, wr_runstate_row_fn fn, void *arg)
 }
 
 /* }====== */
+
+/* {====== cancel-runs: a workflow's runs of one concurrency key ====== */
+
+/* The statuses a cancel-runs step takes: never running (a step is executing there). */
+#define CANCELLABLE "('queued', 'retrying', 'waiting', 'held')"
+
+int64_t wr_runstate_cancellable(struct wr_runstate *s, const char *workflow, const char *key,
+                                const char *except_id, void (*fn)(void *arg, const char *id),
+                                void *arg, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT id FROM runs WHERE workflow = ?1 AND concurrency_key = ?2 "
+                           "AND status IN " CANCELLABLE " AND id <> coalesce(?3, '') "
+                           "ORDER BY rowid",
+                           -1, &st, NULL) != SQLITE_OK) {
+        wr_errf_marked(err, errlen, "cannot read the runs to cancel: %s", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, workflow, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, except_id, -1, SQLITE_STATIC);
+    int64_t n = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        fn(arg, (const char *)sqlite3_column_text(st, 0));
+        n++;
+    }
+    if (rc != SQLITE_DONE) {
+        wr_errf_marked(err, errlen, "cannot read the runs to cancel: %s", sqlite3_errmsg(s->db));
+        n = -1;
+    }
+    sqlite3_finalize(st);
+    return n;
+}
+
+void wr_runstate_cancel_run(struct wr_journal_batch *b, const char *run_id, const char *error,
+                            int64_t now)
+{
+    wr_journal_batch_add_op(b,
+                            "UPDATE runs SET status = 'cancelled', next_at = NULL, error = ?, "
+                            "updated_at = ? WHERE id = ? AND status IN " CANCELLABLE,
+                            "tit", error, now, run_id);
+}
+
+/* }====== */

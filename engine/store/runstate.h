@@ -101,6 +101,17 @@ int64_t wr_runstate_guard_load(struct wr_runstate *s, int64_t since, wr_runstate
 /* The view's connection (borrowed), for the reads of engine/store/approval. */
 struct sqlite3 *wr_runstate_db(struct wr_runstate *s);
 
+/*
+ * cancel-runs: calls fn(arg, id) (id borrowed for the call) for every run of workflow whose
+ * concurrency key is key (both borrowed) in a status a cancellation takes (queued, retrying,
+ * waiting, held: not started, or parked between steps; never running), except the run
+ * except_id (borrowed, may be NULL), in creation order. Returns the count, or -1 with a message
+ * in err when the store cannot be read.
+ */
+int64_t wr_runstate_cancellable(struct wr_runstate *s, const char *workflow, const char *key,
+                                const char *except_id, void (*fn)(void *arg, const char *id),
+                                void *arg, char *err, size_t errlen);
+
 /* }====== */
 
 /* {====== state changes, added to a batch (strings copied) ====== */
@@ -140,6 +151,15 @@ void wr_runstate_reset_crashes(struct wr_journal_batch *b, const char *run_id);
 
 /* The run's crash count: one less, not below 0 (a clean stop took a start back). */
 void wr_runstate_uncount_crash(struct wr_journal_batch *b, const char *run_id);
+
+/*
+ * cancel-runs: cancels run run_id when it is still in a status wr_runstate_cancellable takes:
+ * status cancelled, the error error (borrowed: why, and by what), updated_at now (Unix ms).
+ * A run that moved on meanwhile (started, finished) is left as it is; read back with
+ * wr_runstate_cancelled after the commit.
+ */
+void wr_runstate_cancel_run(struct wr_journal_batch *b, const char *run_id, const char *error,
+                            int64_t now);
 
 /* }====== */
 

@@ -319,6 +319,17 @@ bool gs_model_set(struct gs_model *m, const char *key, json_object *val)
         m->delta_page_size = (long)v;
         return true;
     }
+    if (strcmp(key, "member_of_page_size") == 0) {
+        int64_t v = val != NULL && json_object_is_type(val, json_type_int)
+                        ? json_object_get_int64(val)
+                        : -1;
+
+        if (v < 0 || v > 999) {
+            return false;
+        }
+        m->member_of_page_size = (long)v;
+        return true;
+    }
     if (strcmp(key, "link_base") == 0) {
         const char *v = val != NULL && json_object_is_type(val, json_type_string)
                             ? json_object_get_string(val)
@@ -355,6 +366,8 @@ void gs_model_json(const struct gs_model *m, json_object *obj)
                            json_object_new_int64((int64_t)m->delta_generation));
     json_object_object_add(obj, "delta_page_size", json_object_new_int64(m->delta_page_size));
     json_object_object_add(obj, "delta_forbidden", json_object_new_boolean(m->delta_forbidden));
+    json_object_object_add(obj, "member_of_page_size",
+                           json_object_new_int64(m->member_of_page_size));
     json_object_object_add(obj, "delta_expired_status",
                            json_object_new_int(m->delta_expired_status == 410 ? 410 : 400));
     gs_json_add_str(obj, "link_base", m->link_base);
@@ -2191,11 +2204,81 @@ static void manager(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp
     resp->status = 204;
 }
 
+/* The properties $select may name on /users/{id}/memberOf: a group's and a directoryRole's
+ * (a directoryObject collection takes its derived types' names). */
+static const char *const member_of_known[] = {"id",
+                                              "deletedDateTime",
+                                              "createdDateTime",
+                                              "description",
+                                              "displayName",
+                                              "groupTypes",
+                                              "mail",
+                                              "mailEnabled",
+                                              "mailNickname",
+                                              "securityEnabled",
+                                              "isAssignableToRole",
+                                              "onPremisesSyncEnabled",
+                                              "membershipRule",
+                                              "roleTemplateId",
+                                              NULL};
+
+/* A directoryRole's object id for role template tid: graphsim's stand-in for the id an
+ * activated role gets (never its template id): tid with its first 8 hex digits inverted. */
+static void directory_role_id(const char *tid, char out[37])
+{
+    static const char hex[] = "0123456789abcdef";
+
+    snprintf(out, 37, "%s", tid);
+    for (size_t i = 0; i < 8 && out[i] != '\0'; i++) {
+        int d = isdigit((unsigned char)out[i]) ? out[i] - '0'
+                                               : tolower((unsigned char)out[i]) - 'a' + 10;
+
+        out[i] = hex[15 - (d & 15)];
+    }
+}
+
+/* Keeps the $select-ed members (sel, already checked) of o that o has: an item of another type
+ * carries only its own (Graph leaves a group's groupTypes off a directoryRole). */
+static json_object *member_of_select(json_object *o, const char *sel)
+{
+    json_object *out;
+    char *copy, *save = NULL;
+
+    if (sel == NULL || sel[0] == '\0') {
+        return o;
+    }
+    out = json_object_new_object();
+    copy = gs_xstrdup(sel);
+    for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ') {
+            tok++;
+        }
+        json_object_object_foreach(o, key, val)
+        {
+            if (strcasecmp(key, tok) == 0) {
+                json_object_object_add(out, key, json_object_get(val));
+            }
+        }
+    }
+    free(copy);
+    json_object_object_foreach(o, key, val)
+    {
+        if (key[0] == '@' || strcmp(key, "id") == 0) {
+            json_object_object_add(out, key, json_object_get(val));
+        }
+    }
+    json_object_put(o);
+    return out;
+}
+
+/* GET /users/{id}/memberOf: the groups u is a direct member of, then the directory roles it
+ * holds (an active assignment at the tenant scope "/"), each with its @odata.type. */
 static void member_of(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp,
                       struct gs_user *u)
 {
     json_object *items = json_object_new_array();
     const char *id = gs_user_str(u, GS_U_ID);
+    const char *sel = query_get(req, "$select");
     long top;
     uint64_t skip;
 
@@ -2204,10 +2287,21 @@ static void member_of(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *re
         method_not_allowed(ctx, resp);
         return;
     }
-    if (!options_ok(ctx, req, resp, "$top $skiptoken") ||
+    if (!options_ok(ctx, req, resp, "$top $skiptoken $select") ||
         !page_params(ctx, req, resp, &top, &skip)) {
         json_object_put(items);
         return;
+    }
+    if (sel != NULL) {
+        json_object *probe = json_object_new_object();
+
+        /* names checked against the union of the types' properties */
+        if (!select_members(ctx, resp, sel, member_of_known, "microsoft.graph.directoryObject",
+                            &probe)) {
+            json_object_put(items);
+            return;
+        }
+        json_object_put(probe);
     }
     for (size_t i = 0; i < ctx->tenant->ngroups; i++) {
         struct gs_group *g = ctx->tenant->groups[i];
@@ -2222,7 +2316,37 @@ static void member_of(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *re
         {
             json_object_object_add(o, key, json_object_get(val));
         }
-        json_object_array_add(items, o);
+        json_object_array_add(items, member_of_select(o, sel));
+    }
+    for (size_t i = 0; i < ctx->tenant->nroles; i++) {
+        const struct gs_role_def *d = &ctx->tenant->roles[i];
+        bool holds = false;
+
+        for (size_t k = 0; !holds && k < ctx->tenant->nassignments; k++) {
+            const struct gs_role_assignment *a = ctx->tenant->assignments[k];
+
+            holds = strcasecmp(a->principal_id, id) == 0 && a->directory_scope_id != NULL &&
+                    strcmp(a->directory_scope_id, "/") == 0 &&
+                    gs_tenant_role(ctx->tenant, a->role_definition_id) == d;
+        }
+        if (holds) {
+            json_object *o = json_object_new_object();
+            char rid[37];
+
+            directory_role_id(d->template_id, rid);
+            json_object_object_add(o, "@odata.type",
+                                   json_object_new_string("#microsoft.graph.directoryRole"));
+            gs_json_add_str(o, "id", rid);
+            json_object_object_add(o, "deletedDateTime", NULL);
+            gs_json_add_str(o, "description", gs_json_get_str(d->obj, "description"));
+            gs_json_add_str(o, "displayName", d->display_name);
+            gs_json_add_str(o, "roleTemplateId", d->template_id);
+            json_object_array_add(items, member_of_select(o, sel));
+        }
+    }
+    if (ctx->model != NULL && ctx->model->member_of_page_size > 0 &&
+        top > ctx->model->member_of_page_size) {
+        top = ctx->model->member_of_page_size;
     }
     list_reply(ctx, req, resp, CTX_BASE "directoryObjects", items, top, skip);
 }
@@ -2953,9 +3077,20 @@ static void route_roles(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *
 
 /* {====== groups ====== */
 
-static const char *const group_known[] = {
-    "id",   "deletedDateTime", "createdDateTime", "description",     "displayName", "groupTypes",
-    "mail", "mailEnabled",     "mailNickname",    "securityEnabled", NULL};
+static const char *const group_known[] = {"id",
+                                          "deletedDateTime",
+                                          "createdDateTime",
+                                          "description",
+                                          "displayName",
+                                          "groupTypes",
+                                          "mail",
+                                          "mailEnabled",
+                                          "mailNickname",
+                                          "securityEnabled",
+                                          "isAssignableToRole",
+                                          "onPremisesSyncEnabled",
+                                          "membershipRule",
+                                          NULL};
 
 static void groups_list(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
 {
@@ -3038,6 +3173,37 @@ static void group_members(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp
 
 static void groups_delta(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp);
 
+/* Whether g's members may be changed through Graph: a dynamic group's members come from its
+ * rule (Graph answers 403 Authorization_RequestDenied, the "insufficient privileges" text, to
+ * any member change there), an on-premises-synced group's from Active Directory (400
+ * Request_BadRequest: an object that originated within an external service). Answers resp
+ * and returns false when not. */
+static bool members_writable(struct gs_ctx *ctx, struct gs_resp *resp, const struct gs_group *g)
+{
+    json_object *types = NULL, *synced = NULL;
+
+    if (json_object_object_get_ex(g->obj, "groupTypes", &types) &&
+        json_object_is_type(types, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(types); i++) {
+            const char *t = json_object_get_string(json_object_array_get_idx(types, i));
+
+            if (t != NULL && strcmp(t, "DynamicMembership") == 0) {
+                gs_error(ctx, resp, 403, "Authorization_RequestDenied",
+                         "Insufficient privileges to complete the operation.");
+                return false;
+            }
+        }
+    }
+    if (json_object_object_get_ex(g->obj, "onPremisesSyncEnabled", &synced) &&
+        json_object_is_type(synced, json_type_boolean) && json_object_get_boolean(synced)) {
+        gs_error(ctx, resp, 400, "Request_BadRequest",
+                 "Unable to update the specified properties for objects that have originated "
+                 "within an external service.");
+        return false;
+    }
+    return true;
+}
+
 static void route_group(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
 {
     const char *m = req->method;
@@ -3084,6 +3250,10 @@ static void route_group(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *
     }
     if (g == NULL) {
         not_found(ctx, resp, req->seg[1]);
+        return;
+    }
+    if (req->nseg >= 4 && strcmp(req->seg[req->nseg - 1], "$ref") == 0 &&
+        !members_writable(ctx, resp, g)) {
         return;
     }
     if (req->nseg == 3) {

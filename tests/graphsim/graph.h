@@ -84,6 +84,9 @@ struct gs_model {
     /* {"delta_forbidden": true}: users/delta and groups/delta answer 403
        Authorization_RequestDenied, as for an app that lacks the read permission. */
     bool delta_forbidden;
+    /* Items per page of /users/{id}/memberOf at most, whatever $top asks; 0 = as $top says.
+       {"member_of_page_size": 2} makes a user's few groups page in tests. */
+    long member_of_page_size;
     /* Where @odata.nextLink and @odata.deltaLink point: "" = graphsim's own address;
        {"link_base": "http://graph.example"} makes links a client must refuse (a Graph answer
        that leads elsewhere), without the test reaching any other address. */

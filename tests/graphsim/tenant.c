@@ -1270,10 +1270,21 @@ static bool load_role(struct gs_tenant *t, json_object *src, size_t n, char *err
 
 static bool load_group(struct gs_tenant *t, json_object *src, size_t n, char *err, size_t errlen)
 {
-    static const char *const keys[] = {
-        "id",      "displayName",     "description",      "mailNickname",
-        "mail",    "mailEnabled",     "securityEnabled",  "groupTypes",
-        "members", "createdDateTime", "assignedLicenses", NULL};
+    static const char *const keys[] = {"id",
+                                       "displayName",
+                                       "description",
+                                       "mailNickname",
+                                       "mail",
+                                       "mailEnabled",
+                                       "securityEnabled",
+                                       "groupTypes",
+                                       "members",
+                                       "createdDateTime",
+                                       "assignedLicenses",
+                                       "isAssignableToRole",
+                                       "onPremisesSyncEnabled",
+                                       "membershipRule",
+                                       NULL};
     struct gs_group *g = gs_xcalloc(1, sizeof(*g));
     const char *id, *name;
     json_object *o, *v = NULL, *members = NULL;
@@ -1334,6 +1345,19 @@ static bool load_group(struct gs_tenant *t, json_object *src, size_t n, char *er
         o, "securityEnabled",
         json_object_new_boolean(!json_object_object_get_ex(src, "securityEnabled", &v) ||
                                 json_object_get_boolean(v)));
+    /* Dynamic, synced and role-assignable groups: Graph answers null for what was never set
+       (a cloud group's onPremisesSyncEnabled, a group created without isAssignableToRole). */
+    for (size_t k = 0; k < 2; k++) {
+        const char *name_k = k == 0 ? "isAssignableToRole" : "onPremisesSyncEnabled";
+
+        if (json_object_object_get_ex(src, name_k, &v) && v != NULL &&
+            !json_object_is_type(v, json_type_boolean)) {
+            return fail(err, errlen, "%s: %s must be a boolean", where, name_k);
+        }
+        json_object_object_add(o, name_k, v != NULL ? json_object_get(v) : NULL);
+        v = NULL;
+    }
+    gs_json_add_str(o, "membershipRule", gs_json_get_str(src, "membershipRule"));
     g->id = gs_json_get_str(o, "id");
     for (size_t i = 0; members != NULL && i < json_object_array_length(members); i++) {
         json_object *m = json_object_array_get_idx(members, i);

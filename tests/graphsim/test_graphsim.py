@@ -829,6 +829,39 @@ class GroupTest(GraphTest):
         st, _, body = self.s.get("/v1.0/groups")
         self.assertEqual(len(body["value"]), len(SEED["groups"]))
 
+    def test_member_of_kinds(self):
+        nestor = USERS["Nestor"]["id"]
+        sel = "id,displayName,groupTypes,onPremisesSyncEnabled,isAssignableToRole"
+        st, _, body = self.s.get("/v1.0/users/%s/memberOf?$select=%s" % (nestor, sel))
+        self.assertEqual(st, 200, body)
+        kinds = {i["displayName"]: i for i in body["value"]}
+        self.assertEqual(kinds["User Administrator"]["@odata.type"],
+                         "#microsoft.graph.directoryRole")
+        self.assertNotIn("groupTypes", kinds["User Administrator"])
+        self.assertEqual(kinds["IT Department (dynamic)"]["groupTypes"], ["DynamicMembership"])
+        self.assertIs(kinds["VPN Users (on-premises)"]["onPremisesSyncEnabled"], True)
+        self.assertIs(kinds["Helpdesk Operators (role-assignable)"]["isAssignableToRole"], True)
+        self.assertIsNone(kinds["IT Admins"]["onPremisesSyncEnabled"])
+        self.assertNotIn("mailNickname", kinds["IT Admins"])
+        self.assertEqual(len(body["value"]), 6)
+        # the page-size knob pages it whatever $top asks
+        self.assertEqual(self.s.sim("POST", "faults", {"member_of_page_size": 4})[0], 200)
+        st, _, body = self.s.get("/v1.0/users/%s/memberOf?$top=999" % nestor)
+        self.assertEqual(len(body["value"]), 4)
+        self.assertIn("@odata.nextLink", body)
+        self.assertGraphError(self.s.get("/v1.0/users/%s/memberOf?$select=owner" % nestor), 400,
+                              "BadRequest")
+        # Graph's answers to member changes in dynamic and synced groups
+        dyn = GROUPS["IT Department (dynamic)"]["id"]
+        syn = GROUPS["VPN Users (on-premises)"]["id"]
+        self.assertGraphError(self.s.call("DELETE", "/v1.0/groups/%s/members/%s/$ref"
+                                          % (dyn, nestor)), 403, "Authorization_RequestDenied")
+        self.assertGraphError(self.s.call("POST", "/v1.0/groups/%s/members/$ref" % dyn,
+                                          ref(USERS["Adele"]["id"])), 403,
+                              "Authorization_RequestDenied")
+        self.assertGraphError(self.s.call("DELETE", "/v1.0/groups/%s/members/%s/$ref"
+                                          % (syn, nestor)), 400, "Request_BadRequest")
+
     def test_members(self):
         eng = GROUPS["Engineering"]["id"]
         adele = USERS["Adele"]["id"]
@@ -1561,7 +1594,8 @@ class FaultTest(GraphTest):
                           "replica_lag": 0, "pim_forbidden": "none",
                           "timeout_next_create": 0, "delta_generation": 0,
                           "delta_page_size": 0, "delta_expired_status": 400,
-                          "delta_forbidden": False, "link_base": ""})
+                          "delta_forbidden": False, "link_base": "",
+                          "member_of_page_size": 0})
 
 
 class FaultFlagTest(unittest.TestCase):
