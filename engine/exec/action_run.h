@@ -27,6 +27,7 @@ struct wr_action_env {
     bool dry_run;
     /* weir.yaml http.allow (borrowed, outlives the action); NULL = an empty allow list */
     const struct wr_net_guard *net;
+    const char *mail_from; /* weir.yaml mail.from (borrowed, outlives the action), or NULL */
 };
 
 struct wr_action_outcome {

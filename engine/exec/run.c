@@ -63,6 +63,7 @@ struct wr_runner {
     int poll_ms;
     bool dry_run;
     const struct wr_net_guard *net; /* http.allow, passed to every action */
+    const char *mail_from;          /* mail.from, passed to every action */
     size_t active;
     struct json_object *active_ids; /* run id -> null: in progress here */
     struct event *poll;
@@ -738,7 +739,8 @@ static void start_action(struct exec *x)
     w->x = x;
     w->args = wr_xstrdup(json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN |
                                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
-    struct wr_action_env env = {x->r->base, x->r->graph, x->r->dir, x->r->dry_run, x->r->net};
+    struct wr_action_env env = {x->r->base,    x->r->graph, x->r->dir,
+                                x->r->dry_run, x->r->net,   x->r->mail_from};
     if (!x->r->graph || wr_action_start(&env, s->action, args, on_action_done, w) != 0) {
         char *a = w->args;
         free(w);
@@ -1734,6 +1736,7 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
     r->poll_ms = opts && opts->poll_ms > 0 ? opts->poll_ms : 200;
     r->dry_run = opts && opts->dry_run;
     r->net = opts ? opts->net : NULL;
+    r->mail_from = opts ? opts->mail_from : NULL;
     r->max_crashes = opts && opts->max_crashes > 0 ? opts->max_crashes : 3;
     r->active_ids = json_object_new_object();
     r->rescan = true;
