@@ -668,16 +668,15 @@ static void settings_read(void *arg, const struct wr_graph_result *res)
         wr_action_fail(ctx, res, false, "reading the mailbox settings of user %s", op->id);
         return;
     }
-    char *why = NULL;
-    bool retriable = false;
-    struct json_object *m = wr_graph_answer_entity(res, "the mailbox settings",
-                                                   "automaticRepliesSetting", &why, &retriable);
-    struct json_object *have = m ? json_object_object_get(m, "automaticRepliesSetting") : NULL;
+    /* An object with an automaticRepliesSetting object; anything else is not Graph's answer. */
+    struct json_object *have = json_object_is_type(res->body, json_type_object)
+                                   ? json_object_object_get(res->body, "automaticRepliesSetting")
+                                   : NULL;
     if (!json_object_is_type(have, json_type_object)) {
         struct wr_graph_result u = wr_graph_result_unusable(
-            res, why ? why : "automaticRepliesSetting is not an object", retriable);
+            res, "expected the mailbox settings with an automaticRepliesSetting object",
+            res->body == NULL);
         wr_action_fail(ctx, &u, false, "reading the mailbox settings of user %s", op->id);
-        free(why);
         return;
     }
     op->before = json_object_get(have);

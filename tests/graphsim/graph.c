@@ -2561,14 +2561,16 @@ static bool replies_ok(const struct gs_ctx *ctx, struct gs_resp *resp, json_obje
         } else if (strcmp(key, "scheduledStartDateTime") == 0 ||
                    strcmp(key, "scheduledEndDateTime") == 0) {
             json_object *dt = NULL, *tz = NULL;
-            double when;
+            int y, mo, d, h, mi, sec, n = 0;
 
             if (!json_object_is_type(val, json_type_object) ||
                 !json_object_object_get_ex(val, "dateTime", &dt) ||
                 !json_object_is_type(dt, json_type_string) ||
                 !json_object_object_get_ex(val, "timeZone", &tz) ||
                 !json_object_is_type(tz, json_type_string) ||
-                !parse_when(json_object_get_string(dt), &when)) {
+                sscanf(json_object_get_string(dt), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h,
+                       &mi, &sec, &n) != 6 ||
+                n != 19 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59) {
                 gs_error(ctx, resp, 400, "ErrorInvalidParameter",
                          "The value of the parameter '%s' is invalid: it needs a dateTime and a "
                          "timeZone.",
