@@ -122,6 +122,10 @@ bool wr_action_dry_run(struct wr_action_ctx *ctx);
    engine/net/net_guard.h). Borrowed; NULL means none (wr_net_guard_check treats it so). */
 const struct wr_net_guard *wr_action_net_guard(struct wr_action_ctx *ctx);
 
+/* weir.yaml mail.from: the sender send-mail uses when a step names none. Borrowed; NULL when
+   weir.yaml has no mail section. */
+const char *wr_action_mail_from(struct wr_action_ctx *ctx);
+
 /* The curl loop (engine/net/curl_loop.h) for HTTP calls that are not Graph requests: the
    Graph client's, so they share its one multi handle and connection pool. Borrowed; NULL when
    the context has no Graph client. */
@@ -145,6 +149,17 @@ void *wr_action_state(struct wr_action_ctx *ctx, size_t size, void (*clear)(void
 int wr_action_write(struct wr_action_ctx *ctx, const char *method, const char *path,
                     struct json_object *body,
                     void (*done)(void *arg, const struct wr_graph_result *res), void *arg);
+
+/*
+ * A mutation that must reach Graph at most once (sendMail): wr_action_write, but the Graph
+ * client sends it with WR_GRAPH_AT_MOST_ONCE (engine/graph/graph.h): alone, on a fresh
+ * connection, retried only where Graph certainly did not act on it. A failed result with
+ * retriable false and status 0 or 5xx may have been acted on. In a dry run, planned as
+ * wr_action_write plans.
+ */
+int wr_action_write_once(struct wr_action_ctx *ctx, const char *method, const char *path,
+                         struct json_object *body,
+                         void (*done)(void *arg, const struct wr_graph_result *res), void *arg);
 
 /* Finishes with an output object (taken: owned by the engine afterwards; NULL = {}). */
 void wr_action_succeed(struct wr_action_ctx *ctx, struct json_object *output);

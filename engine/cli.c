@@ -643,7 +643,8 @@ static int fire_dry_run(struct wr_config *cfg, const struct wr_workflow *wf,
     if (rc != WR_EXIT_OK) {
         return rc;
     }
-    rc = wr_dryrun(&go, wf, event, &cfg->guard, cfg->state, stdout, err, sizeof(err));
+    rc = wr_dryrun(&go, wf, event, &cfg->guard, cfg->state, cfg->mail_from, stdout, err,
+                   sizeof(err));
     wr_config_credentials_clear(&cred);
     if (rc != 0) {
         if (err[0]) {

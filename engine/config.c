@@ -223,6 +223,16 @@ static const struct wr_argspec approvals_fields[] = {
     {0},
 };
 
+/* mail: (issue 18, send-mail) */
+static const struct wr_argspec mail_fields[] = {
+    {.name = "from",
+     .type = WR_ARG_STRING,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "the mailbox send-mail sends from when a step names no from: (an address or a user "
+             "reference); without it every send-mail step must name one"},
+    {0},
+};
+
 static const struct wr_argspec config_keys[] = {
     {.name = "listen", .type = WR_ARG_OBJECT, .fields = listen_fields, .help = "listeners"},
     {.name = "workflows",
@@ -261,6 +271,7 @@ static const struct wr_argspec config_keys[] = {
      .type = WR_ARG_OBJECT,
      .fields = approvals_fields,
      .help = "approval steps: where their links point"},
+    {.name = "mail", .type = WR_ARG_OBJECT, .fields = mail_fields, .help = "send-mail's defaults"},
     {0},
 };
 
@@ -604,6 +615,9 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
     struct json_object *approvals = NULL;
     json_object_object_get_ex(doc->root, "approvals", &approvals);
     cfg->approvals_public_url = get_str(approvals, "public_url", NULL);
+    struct json_object *mail = NULL;
+    json_object_object_get_ex(doc->root, "mail", &mail);
+    cfg->mail_from = get_str(mail, "from", NULL);
     *out = cfg;
     return 0;
 }

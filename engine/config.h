@@ -66,6 +66,7 @@ struct wr_config {
     /* owned: guard.notify as the internal workflow WR_CONFIG_GUARD_NOTIFY, or NULL */
     struct wr_workflow *guard_notify;
     const char *approvals_public_url; /* approvals.public_url, or NULL */
+    const char *mail_from;            /* mail.from (send-mail's default sender), or NULL */
 };
 
 /* The name of guard.notify's internal workflow (in `weir runs`); no workflow file can take it. */

@@ -171,6 +171,11 @@ bool wr_action_dry_run(struct wr_action_ctx *ctx)
     return ctx->env.dry_run;
 }
 
+const char *wr_action_mail_from(struct wr_action_ctx *ctx)
+{
+    return ctx->env.mail_from;
+}
+
 const struct wr_net_guard *wr_action_net_guard(struct wr_action_ctx *ctx)
 {
     return ctx->env.net;
@@ -231,13 +236,14 @@ static void on_dry_write(evutil_socket_t fd, short what, void *arg)
     done(done_arg, &res);
 }
 
-int wr_action_write(struct wr_action_ctx *ctx, const char *method, const char *path,
-                    struct json_object *body,
-                    void (*done)(void *arg, const struct wr_graph_result *res), void *arg)
+/* wr_action_write and wr_action_write_once: flags are the Graph client's (graph.h). */
+static int write_flags(struct wr_action_ctx *ctx, const char *method, const char *path,
+                       struct json_object *body, unsigned flags,
+                       void (*done)(void *arg, const struct wr_graph_result *res), void *arg)
 {
     assert(!ctx->finished);
     if (!ctx->env.dry_run) {
-        return wr_graph_request(ctx->env.graph, method, path, body, WR_GRAPH_WRITE, done, arg);
+        return wr_graph_request(ctx->env.graph, method, path, body, flags, done, arg);
     }
     /* A path that is a whole URL is a call to another service (http-request): the plan says
        "url" for it. */
@@ -257,6 +263,20 @@ int wr_action_write(struct wr_action_ctx *ctx, const char *method, const char *p
     ctx->writes = w;
     event_active(w->ev, EV_TIMEOUT, 0);
     return 0;
+}
+
+int wr_action_write(struct wr_action_ctx *ctx, const char *method, const char *path,
+                    struct json_object *body,
+                    void (*done)(void *arg, const struct wr_graph_result *res), void *arg)
+{
+    return write_flags(ctx, method, path, body, WR_GRAPH_WRITE, done, arg);
+}
+
+int wr_action_write_once(struct wr_action_ctx *ctx, const char *method, const char *path,
+                         struct json_object *body,
+                         void (*done)(void *arg, const struct wr_graph_result *res), void *arg)
+{
+    return write_flags(ctx, method, path, body, WR_GRAPH_WRITE | WR_GRAPH_AT_MOST_ONCE, done, arg);
 }
 
 static void finish(struct wr_action_ctx *ctx)

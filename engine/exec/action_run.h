@@ -37,6 +37,7 @@ struct wr_action_env {
                                    dry run the daemon's store (read only), or NULL */
     const struct wr_workflow_set *workflows; /* the loaded workflows, for the name check;
                                                 NULL: not checked (a dry run's) */
+    const char *mail_from; /* weir.yaml mail.from (borrowed, outlives the action), or NULL */
 };
 
 struct wr_action_outcome {

@@ -187,7 +187,7 @@ struct wr_directory *wr_dryrun_directory(struct event_base *base,
 
 int wr_dryrun(const struct wr_graph_options *graph, const struct wr_workflow *wf,
               struct json_object *event, const struct wr_guard_limits *guard,
-              const char *guard_state, FILE *out, char *err, size_t errlen)
+              const char *guard_state, const char *mail_from, FILE *out, char *err, size_t errlen)
 {
     char tmpl[] = "/tmp/weir-dry-run-XXXXXX";
     struct dry dr = {0};
@@ -211,7 +211,7 @@ int wr_dryrun(const struct wr_graph_options *graph, const struct wr_workflow *wf
     }
     dir = wr_dryrun_directory(dr.base, graph, &g, err, errlen);
     struct wr_workflow_set one = {(struct wr_workflow **)&wf, 1};
-    struct wr_runner_options ro = {.dry_run = true, .poll_ms = 50};
+    struct wr_runner_options ro = {.dry_run = true, .poll_ms = 50, .mail_from = mail_from};
     if (guard_state && access(guard_state, F_OK) == 0) {
         ro.guard_state = guard_state; /* the daemon's window and held runs, read only */
     }

@@ -29,12 +29,13 @@ struct wr_workflow;
  * read_only is forced on), and prints the report to out: the run's outcome and each step, or
  * that wf does not match the event. Returns 0 once the report is printed; -1 when the dry run
  * could not be carried out (nothing printed), with the reason in err (which may be empty when
- * the store would not take the event).
+ * the store would not take the event). mail_from (borrowed, may be NULL) is weir.yaml
+ * mail.from, for send-mail steps that name no sender.
  */
 struct wr_guard_limits;
 int wr_dryrun(const struct wr_graph_options *graph, const struct wr_workflow *wf,
               struct json_object *event, const struct wr_guard_limits *guard,
-              const char *guard_state, FILE *out, char *err, size_t errlen);
+              const char *guard_state, const char *mail_from, FILE *out, char *err, size_t errlen);
 
 /*
  * The read-only Graph client a dry run reads with (read_only forced on: nothing but GETs can

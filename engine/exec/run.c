@@ -64,6 +64,7 @@ struct wr_runner {
     int poll_ms;
     bool dry_run;
     const struct wr_net_guard *net; /* http.allow, passed to every action */
+    const char *mail_from;          /* mail.from, passed to every action */
     size_t active;
     struct json_object *active_ids; /* run id -> null: in progress here */
     struct event *poll;
@@ -751,6 +752,7 @@ static void start_action(struct exec *x)
     env.journal = x->r->dry_run ? NULL : x->r->journal;
     env.runs = x->r->dry_run ? x->r->guard_rs : x->r->rs;
     env.workflows = x->r->dry_run ? NULL : x->r->set;
+    env.mail_from = x->r->mail_from;
     if (!x->r->graph || wr_action_start(&env, s->action, args, on_action_done, w) != 0) {
         char *a = w->args;
         free(w);
@@ -1758,6 +1760,7 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
     r->poll_ms = opts && opts->poll_ms > 0 ? opts->poll_ms : 200;
     r->dry_run = opts && opts->dry_run;
     r->net = opts ? opts->net : NULL;
+    r->mail_from = opts ? opts->mail_from : NULL;
     r->max_crashes = opts && opts->max_crashes > 0 ? opts->max_crashes : 3;
     r->active_ids = json_object_new_object();
     r->rescan = true;

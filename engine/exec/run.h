@@ -39,6 +39,7 @@ struct wr_runner_options {
     int poll_ms;        /* how often the journal is checked for due runs; 0 = 200 */
     bool dry_run;       /* actions only read and plan; waits are not waited (`fire --dry-run`) */
     const struct wr_net_guard *net; /* http.allow for actions (borrowed, outlives the runner) */
+    const char *mail_from;          /* mail.from for actions (borrowed, outlives it), or NULL */
     int max_crashes;                /* runs.max_crashes; 0 = 3 */
     /* The journal whose guard window and held runs the brake reads, when not the runner's own
        (a dry run reads the daemon's, read-only); NULL = state_path. */

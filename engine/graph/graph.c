@@ -1144,6 +1144,10 @@ static void xfer_start(struct wr_graph *g, struct xfer *x)
         return;
     }
     xfer_set_method(x, x->kind == XK_BATCH ? "POST" : first->method);
+    if (x->kind == XK_SINGLE && (first->flags & WR_GRAPH_AT_MOST_ONCE)) {
+        /* A reused connection that dies makes libcurl re-send on its own: never for these. */
+        curl_easy_setopt(x->easy, CURLOPT_FRESH_CONNECT, 1L);
+    }
     x->token_gen = g->token_gen;
     x->sent_ms = wr_clock_mono_ms();
     for (size_t i = 0; i < x->n; i++) {
@@ -1313,6 +1317,13 @@ static bool curl_retriable(CURLcode res)
     default:
         return false;
     }
+}
+
+/* Failures where the request certainly never left: no connection was made. */
+static bool curl_unsent(CURLcode res)
+{
+    return res == CURLE_COULDNT_RESOLVE_PROXY || res == CURLE_COULDNT_RESOLVE_HOST ||
+           res == CURLE_COULDNT_CONNECT || res == CURLE_SSL_CONNECT_ERROR;
 }
 
 static const char *curl_code(CURLcode res)
@@ -1501,7 +1512,7 @@ static enum outcome apply_answer(struct greq *r, const struct answer *a)
             char *m = wr_xasprintf("%s %s: the answer is not JSON: %s", r->method, r->path, what);
 
             req_set_error(r, status, WR_GRAPH_UNEXPECTED, m);
-            r->retriable = true;
+            r->retriable = !(r->flags & WR_GRAPH_AT_MOST_ONCE); /* it may have been taken */
             free(m);
             free(what);
             req_finish(r);
@@ -1542,6 +1553,12 @@ static enum outcome apply_answer(struct greq *r, const struct answer *a)
         }
         req_requeue(r);
         return OUT_AUTH;
+    }
+    if ((r->flags & WR_GRAPH_AT_MOST_ONCE) && status >= 500 && !(status == 503 && a->ra_ms >= 0)) {
+        /* Graph may have acted on it before failing: never sent again (graph.h). */
+        r->retriable = false;
+        req_finish(r);
+        return OUT_DONE;
     }
     if (status == 429 || status == 503 || status == 504) {
         return OUT_RETRY;
@@ -1639,7 +1656,11 @@ static void graph_done(struct wr_graph *g, struct xfer *x, CURLcode res)
             req_reset_result(r);
             req_set_error(r, 0, curl_code(res), curl_message(x, res));
             r->res_crid = wr_xstrdup(x->crid);
-            if (curl_retriable(res)) {
+            if ((r->flags & WR_GRAPH_AT_MOST_ONCE) && !curl_unsent(res)) {
+                /* The request may have reached Graph: never sent again (graph.h). */
+                r->retriable = false;
+                req_finish(r);
+            } else if (curl_retriable(res)) {
                 req_retry(r, -1, fixed);
             } else {
                 req_finish(r);
@@ -1814,7 +1835,8 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
             }
             r->paid = true;
         }
-        if (bmax > 1 && !(r->flags & (WR_GRAPH_NO_BATCH | WR_GRAPH_EVENTUAL | WR_GRAPH_TEXT))) {
+        if (bmax > 1 && !(r->flags & (WR_GRAPH_NO_BATCH | WR_GRAPH_EVENTUAL | WR_GRAPH_TEXT |
+                                      WR_GRAPH_AT_MOST_ONCE))) {
             batch[nb++] = r;
             if (nb == bmax) {
                 emit(g, batch, nb);

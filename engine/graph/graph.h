@@ -126,6 +126,19 @@ typedef void (*wr_graph_done_fn)(void *arg, const struct wr_graph_result *res);
  * bodies that are not JSON).
  */
 #define WR_GRAPH_TEXT 0x8u
+/*
+ * A request that must reach Graph at most once (POST /users/{id}/sendMail: sending twice is
+ * two mails, and nothing can be read back to tell). It is sent alone (never in a $batch) on a
+ * fresh connection (libcurl re-sends a request silently when a reused connection dies before
+ * an answer), and retried only where Graph certainly did not act on it: a 429, a 503 with
+ * Retry-After (Graph documents both as not processed), the one 401 InvalidAuthenticationToken
+ * retry, and a connection that could not be made (nothing was sent). After a timeout, a
+ * connection lost once the request may have been sent, a 504, a 503 without Retry-After or
+ * another 5xx, it is not retried and its result says retriable false; so with this flag
+ * retriable true means "certainly not acted on". A 2xx that is not JSON is not retried either
+ * (retriable false). Implies WR_GRAPH_NO_BATCH.
+ */
+#define WR_GRAPH_AT_MOST_ONCE 0x10u
 
 struct wr_graph;
 

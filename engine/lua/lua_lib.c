@@ -1,7 +1,7 @@
 /*
  * lua_lib — the weir.* helper library that scripts and expressions see inside the Lua sandbox:
- * weir.null, weir.log, weir.json_encode/json_decode, weir.array, weir.slug, weir.date and
- * weir.env.
+ * weir.null, weir.log, weir.json_encode/json_decode, weir.array, weir.slug, weir.date,
+ * weir.env and weir.html.
  *
  * This file only defines the functions; the sandbox, the value mapping between Lua and json-c
  * (wr_lua_push_json / wr_lua_to_json), the log sink and the environment allow-list belong to
@@ -47,6 +47,8 @@
 #define SLUG_CHUNK (64 << 10) /* bytes weir.slug reads between two charges */
 #define NOTE_JSON  "(weir.json_decode or json_encode over too much data?)"
 #define NOTE_SLUG  "(weir.slug over too long a string?)"
+#define HTML_UNITS 1 /* per byte weir.html reads */
+#define NOTE_HTML  "(weir.html over too long a string?)"
 
 static struct wr_lua *host(lua_State *L)
 {
@@ -531,6 +533,56 @@ static int l_date(lua_State *L)
 
 /* }====== */
 
+/* {====== weir.html ====== */
+
+/*
+ * weir.html(v): v as text for an HTML body (send-mail's format: html): & < > " and ' become
+ * entities, everything else is kept. A number or boolean is its text; nil and weir.null are "".
+ * Templates do not escape on their own: a value from an event goes into an html body through
+ * weir.html, markup written in the workflow goes in as written.
+ */
+static int l_html(lua_State *L)
+{
+    if (lua_isnoneornil(L, 1) || lua_touserdata(L, 1) == WR_LUA_NULL) {
+        lua_pushliteral(L, "");
+        return 1;
+    }
+    if (lua_type(L, 1) == LUA_TBOOLEAN) {
+        lua_pushstring(L, lua_toboolean(L, 1) ? "true" : "false");
+        return 1;
+    }
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    wr_lua_charge(L, host(L), (uint64_t)len * HTML_UNITS, NOTE_HTML);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (size_t i = 0; i < len; i++) {
+        switch (s[i]) {
+        case '&':
+            luaL_addstring(&b, "&amp;");
+            break;
+        case '<':
+            luaL_addstring(&b, "&lt;");
+            break;
+        case '>':
+            luaL_addstring(&b, "&gt;");
+            break;
+        case '"':
+            luaL_addstring(&b, "&quot;");
+            break;
+        case '\'':
+            luaL_addstring(&b, "&#39;");
+            break;
+        default:
+            luaL_addchar(&b, s[i]);
+        }
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
+/* }====== */
+
 /* {====== weir.env ====== */
 
 static int l_env(lua_State *L)
@@ -573,6 +625,7 @@ static const luaL_Reg weir_funcs[] = {
     {"slug", l_slug},
     {"date", l_date},
     {"env", l_env},
+    {"html", l_html},
     {NULL, NULL},
 };
 

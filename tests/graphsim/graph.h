@@ -91,6 +91,10 @@ struct gs_model {
        {"link_base": "http://graph.example"} makes links a client must refuse (a Graph answer
        that leads elsewhere), without the test reaching any other address. */
     char link_base[128];
+    /* Seconds: the next POST /users/{id}/sendMail is accepted (the mail is stored), then its
+       202 is held this long, past the client's timeout (a send whose answer was lost).
+       One-shot; 0 = off. */
+    double timeout_next_send;
 };
 
 #define GS_MODEL_PIM_ELIGIBILITY 0x1u /* roleEligibilitySchedules and their requests */
@@ -99,7 +103,7 @@ struct gs_model {
 /* Applies one /_sim/faults member to m if key is one of the model's ("replica_lag" seconds,
  * "pim_forbidden" "none"|"eligibility"|"assignment"|"all", "timeout_next_create" seconds,
  * "expire_delta_tokens" true, "delta_expired_status" 400|410, "delta_forbidden" true|false,
- * "link_base" "" or an http(s) URL).
+ * "link_base" "" or an http(s) URL, "timeout_next_send" seconds).
  * Returns false (m unchanged) for another key or an invalid value. */
 bool gs_model_set(struct gs_model *m, const char *key, json_object *val);
 

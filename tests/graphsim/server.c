@@ -2034,6 +2034,13 @@ static void handle_sim(struct gs_server *srv, const char *method, char **seg, si
         }
         r->status = 200;
         r->body = faults_and_model_json(srv);
+    } else if (strcmp(what, "mail") == 0 && get) {
+        /* issue 18: the mails sendMail accepted, oldest first */
+        r->status = 200;
+        r->body = json_object_new_object();
+        json_object_object_add(r->body, "value",
+                               srv->tenant->mail_sent ? json_object_get(srv->tenant->mail_sent)
+                                                      : json_object_new_array());
     } else if (strcmp(what, "health") == 0 && get) {
         r->status = 200;
         r->body = json_object_new_object();

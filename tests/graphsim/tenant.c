@@ -1645,6 +1645,8 @@ void gs_tenant_free(struct gs_tenant *t)
     gs_map_free(t->by_employee_id, NULL);
     gs_map_free(t->shared, put_json);
     json_object_put(t->true_value);
+    json_object_put(t->mail_sent);
+    json_object_put(t->mailboxes);
     for (size_t i = 0; i < t->nskus; i++) {
         json_object_put(t->skus[i].obj);
     }

@@ -134,6 +134,13 @@ struct gs_tenant {
     uint64_t nonce;
     struct gs_change *changes;
     size_t nchanges, chcap;
+
+    /* Mail (graph.c): the messages POST /users/{id}/sendMail accepted, in order (an owned
+       array, NULL until the first), and each mailbox's settings as PATCHed (an owned object,
+       user id -> mailboxSettings, NULL until the first; unset members read as Graph's
+       defaults). */
+    json_object *mail_sent;
+    json_object *mailboxes;
 };
 
 /* Builds a tenant from a parsed seed (borrowed) plus generate_users synthetic users on top of the

@@ -1579,7 +1579,8 @@ class FaultTest(GraphTest):
         for body in ({"throttle_every": -1}, {"retry_after": 0}, {"latency": 5},
                      {"fail_every": "2"}, {"replica_lag": -1}, {"replica_lag": "3s"},
                      {"pim_forbidden": "some"}, {"pim_forbidden": True},
-                     {"timeout_next_create": 7200}, {"replica_lag": 1, "nope": 1}):
+                     {"timeout_next_create": 7200}, {"timeout_next_send": 7200},
+                     {"replica_lag": 1, "nope": 1}):
             st, err = self.s.sim("POST", "faults", body)
             self.assertEqual(st, 400, body)
             self.assertEqual(err["error"]["code"], "BadRequest")
@@ -1595,7 +1596,8 @@ class FaultTest(GraphTest):
                           "timeout_next_create": 0, "delta_generation": 0,
                           "delta_page_size": 0, "delta_expired_status": 400,
                           "delta_forbidden": False, "link_base": "",
-                          "member_of_page_size": 0})
+                          "member_of_page_size": 0,
+                          "timeout_next_send": 0})
 
 
 class FaultFlagTest(unittest.TestCase):
