@@ -240,20 +240,35 @@ static void update_user_written(void *arg, const struct wr_graph_result *res)
     }
     struct json_object *out = outcome(op->id, true);
     json_object_object_add(out, "set", masked(op->body));
-    /* The old values, null for a property that had none: the password cannot be read, so it
-       is not among them and cannot be put back. */
-    struct json_object *step = NULL;
-    if (json_object_object_length(op->before) > 0) {
-        step = user_step("update-user", op->id);
-        json_object_object_add(step, "set", json_object_get(op->before));
+    /* The old values, null for a property that had none — but for what cannot be put back: the
+       password (never readable) and a usageLocation the user did not have (Graph takes no null
+       for it). Those are named in undo_impossible, next to the rest's undo. */
+    struct json_object *set = json_object_new_object();
+    struct wr_buf lost = {0};
+    json_object_object_foreach(op->before, key, old)
+    {
+        if (strcasecmp(key, "usageLocation") == 0 && old == NULL) {
+            wr_buf_add(&lost, "the usageLocation it set stays (Graph takes no null for it)");
+        } else {
+            json_object_object_add(set, key, json_object_get(old));
+        }
     }
-    add_undo(out, json_object_get(op->before), step);
     member_ci(op->body, "passwordProfile", &present);
     if (present) {
-        json_object_object_add(out, "undo_impossible",
-                               json_object_new_string("the old password cannot be read back, so "
-                                                      "undo cannot restore it"));
+        wr_buf_addf(&lost, "%sthe old password cannot be read back, so undo cannot restore it",
+                    lost.len ? "; " : "");
     }
+    struct json_object *step = NULL;
+    if (json_object_object_length(set) > 0) {
+        step = user_step("update-user", op->id);
+        json_object_object_add(step, "set", json_object_get(set));
+    }
+    json_object_put(set);
+    add_undo(out, json_object_get(op->before), step);
+    if (lost.len) {
+        json_object_object_add(out, "undo_impossible", json_object_new_string(wr_buf_str(&lost)));
+    }
+    wr_buf_free(&lost);
     wr_action_succeed(op->ctx, out);
 }
 

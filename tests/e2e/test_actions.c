@@ -2128,6 +2128,18 @@ static void test_undo_records(void **state)
                    "\"Retail Manager\",\"mobilePhone\":null}}]",
                    "{\"jobTitle\":\"Retail Manager\",\"mobilePhone\":null}");
     undo_none("update-user", "{\"user\":\"" ADELE_ID "\",\"set\":{\"city\":\"Bellevue\"}}");
+    /* A usageLocation the user did not have cannot be cleared again; a password not read. */
+    assert_true(run_ok(&r, "update-user",
+                       "{\"user\":\"" LIDIA_ID "\",\"set\":{\"usageLocation\":\"DE\",\"city\":"
+                       "\"Berlin\",\"passwordProfile\":{\"password\":\"x-Secret-99!\"}}}",
+                       false));
+    check_record(&r, "update-user (usageLocation)",
+                 "[{\"action\":\"update-user\",\"user\":\"" LIDIA_ID
+                 "\",\"set\":{\"city\":\"Tulsa\"}}]",
+                 "{\"usageLocation\":null,\"city\":\"Tulsa\"}");
+    assert_non_null(strstr(jstr(r.output, "undo_impossible"), "usageLocation it set stays"));
+    assert_non_null(strstr(jstr(r.output, "undo_impossible"), "old password"));
+    result_clear(&r);
 
     /* disable-user and enable-user undo each other. */
     undo_roundtrip("disable-user", "{\"user\":\"" ADELE_ID "\"}", adele,
