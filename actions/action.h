@@ -43,6 +43,15 @@
  *  - Replica lag (engine/graph/directory.h): a 404 for an object weir created moments ago (and
  *    Graph's invalid-usage-location 400 right after weir set usageLocation) fails through
  *    wr_action_fail_lag, so the run retries it; a 404 on a DELETE still means "already gone".
+ *  - The undo record (issue 18): an action that changes state puts in its output "before" (the
+ *    state it replaced: old property values, licences with their disabledPlans, the group or
+ *    role removed, the previous manager, the deleted user's id) and "undo", the reverse steps as
+ *    a workflow would write them, by object id ({"action": "enable-user", "user": ID}), in the
+ *    order they must run; [] when it changed nothing. Each step must load against its action's
+ *    argument table (tests/e2e/test_actions.c checks every one). What cannot be reversed is said
+ *    in "undo_impossible" (a short reason): instead of "undo" when nothing can be (revoke-sessions,
+ *    http-request), next to it when part cannot (remove-role's PIM schedules, a password, a
+ *    usageLocation that was unset, a direct licence added on top of a group's).
  */
 #ifndef WR_ACTION_H
 #define WR_ACTION_H

@@ -58,12 +58,30 @@ static void op_clear(void *state)
     free(op->err_crid);
 }
 
+/* {"id", "changed", "groupId"} and the undo record (action.h, issue 18): "before":
+   {"member"}, and "undo": the opposite action on the same user and group by object id ([] when
+   nothing changed). */
 static void op_succeed(struct group_op *op, bool changed)
 {
     struct json_object *out = json_object_new_object();
     json_object_object_add(out, "id", json_object_new_string(op->user));
     json_object_object_add(out, "changed", json_object_new_boolean(changed));
     json_object_object_add(out, "groupId", json_object_new_string(op->group));
+    struct json_object *before = json_object_new_object();
+    /* Unchanged: it was already as asked; changed: it was the opposite. */
+    json_object_object_add(before, "member", json_object_new_boolean(changed == op->remove));
+    json_object_object_add(out, "before", before);
+    struct json_object *undo = json_object_new_array();
+    if (changed) {
+        struct json_object *step = json_object_new_object();
+        json_object_object_add(
+            step, "action",
+            json_object_new_string(op->remove ? "add-to-group" : "remove-from-group"));
+        json_object_object_add(step, "user", json_object_new_string(op->user));
+        json_object_object_add(step, "group", json_object_new_string(op->group));
+        json_object_array_add(undo, step);
+    }
+    json_object_object_add(out, "undo", undo);
     wr_action_succeed(op->ctx, out);
 }
 

@@ -28,6 +28,12 @@
 
 static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
 
+/* The undo record (action.h, issue 18): what another service did with a request is not known
+   to weir, so it cannot be reversed. */
+#define UNDO_IMPOSSIBLE                                                                            \
+    "weir cannot know how another service's state changed, so an HTTP request cannot be "          \
+    "undone; reverse it with a request of its own if it must be"
+
 static const struct wr_argspec http_request_args[] = {
     {.name = "method",
      .type = WR_ARG_ENUM,
@@ -229,6 +235,7 @@ static void on_end(evutil_socket_t fd, short what, void *arg)
         parsed = NULL;
     }
     json_object_object_add(out, "changed", json_object_new_boolean(true));
+    json_object_object_add(out, "undo_impossible", json_object_new_string(UNDO_IMPOSSIBLE));
     json_object_object_add(out, "status", json_object_new_int64(status));
     json_object_object_add(
         out, "body",
@@ -335,6 +342,7 @@ static void dry_written(void *arg, const struct wr_graph_result *res)
     (void)res;
     struct json_object *out = json_object_new_object();
     json_object_object_add(out, "changed", json_object_new_boolean(true));
+    json_object_object_add(out, "undo_impossible", json_object_new_string(UNDO_IMPOSSIBLE));
     json_object_object_add(out, "status", NULL);
     json_object_object_add(out, "body", NULL);
     wr_action_succeed(op->ctx, out);

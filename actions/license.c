@@ -321,9 +321,119 @@ static struct json_object *licences_after(struct license_op *op, struct json_obj
     return out;
 }
 
+/* An assign-license step for user id: {"action", "user"}. Owned. */
+static struct json_object *license_step(const char *id)
+{
+    struct json_object *step = json_object_new_object();
+    json_object_object_add(step, "action", json_object_new_string("assign-license"));
+    json_object_object_add(step, "user", json_object_new_string(id));
+    return step;
+}
+
+/* The disabledPlans of a licence entry, as a new array ([] when it has none). Owned. */
+static struct json_object *plans_of(struct json_object *entry)
+{
+    struct json_object *plans = json_object_object_get(entry, "disabledPlans");
+    struct json_object *out = json_object_new_array();
+    for (size_t i = 0; i < array_len(plans); i++) {
+        struct json_object *p = json_object_array_get_idx(plans, i);
+        if (json_object_is_type(p, json_type_string)) {
+            json_object_array_add(out, json_object_get(p));
+        }
+    }
+    return out;
+}
+
+/*
+ * The undo record (action.h, issue 18) into out, from the user as read before the change
+ * (op->user) and what changed (op->added, op->removed). "before": {"licenses": [{"skuId",
+ * "direct", "disabledPlans" (direct ones), "inheritedFrom" (group ids)}] for every SKU touched,
+ * and "usageLocation" when it was set}. "undo", in order: one assign-license removing the SKUs
+ * added that the user did not hold at all; one assign-license per SKU removed (or whose
+ * disabled plans changed) adding it back with its old disabledPlans (a step each: disabled_plans
+ * applies to every SKU a step adds). Two things cannot be put back, and "undo_impossible" says
+ * so next to "undo" (a partial undo): a direct assignment added on top of a SKU a group already
+ * gave (assign-license refuses to remove a SKU a group gives), and a usageLocation this step set
+ * on a user who had none (Graph takes no null for it).
+ */
+static void add_undo(struct license_op *op, struct json_object *out, bool changed)
+{
+    struct json_object *before = json_object_new_object();
+    struct json_object *undo = json_object_new_array();
+    struct json_object *licences = json_object_new_array();
+    struct json_object *drop = json_object_new_array();
+    struct json_object *readd = json_object_new_array();
+    struct wr_buf kept = {0};
+    for (int pass = 0; changed && pass < 2; pass++) {
+        struct json_object *list = pass ? op->removed : op->added;
+        for (size_t i = 0; i < array_len(list); i++) {
+            const char *sku_id = json_object_get_string(json_object_array_get_idx(list, i));
+            struct json_object *had = direct(op->user, sku_id);
+            struct json_object *gids = inherited_from(op->user, sku_id);
+            struct json_object *e = json_object_new_object();
+            json_object_object_add(e, "skuId", json_object_new_string(sku_id));
+            json_object_object_add(e, "direct", json_object_new_boolean(had != NULL));
+            if (had) {
+                json_object_object_add(e, "disabledPlans", plans_of(had));
+            }
+            json_object_object_add(e, "inheritedFrom", json_object_get(gids));
+            json_object_array_add(licences, e);
+            if (had) {
+                struct json_object *step = license_step(op->id);
+                struct json_object *add = json_object_new_array();
+                json_object_array_add(add, json_object_new_string(sku_id));
+                json_object_object_add(step, "add", add);
+                json_object_object_add(step, "disabled_plans", plans_of(had));
+                json_object_array_add(readd, step);
+            } else if (array_len(gids) == 0) {
+                json_object_array_add(drop, json_object_new_string(sku_id));
+            } else {
+                wr_buf_addf(&kept, "%s%s", kept.len ? ", " : "", sku_id);
+            }
+            json_object_put(gids);
+        }
+    }
+    if (array_len(drop) > 0) {
+        struct json_object *step = license_step(op->id);
+        json_object_object_add(step, "remove", json_object_get(drop));
+        json_object_array_add(undo, step);
+    }
+    for (size_t i = 0; i < array_len(readd); i++) {
+        json_object_array_add(undo, json_object_get(json_object_array_get_idx(readd, i)));
+    }
+    json_object_put(drop);
+    json_object_put(readd);
+    json_object_object_add(before, "licenses", licences);
+    if (changed && op->set_location) {
+        json_object_object_add(before, "usageLocation",
+                               json_object_get(json_object_object_get(op->user, "usageLocation")));
+    }
+    json_object_object_add(out, "before", before);
+    json_object_object_add(out, "undo", undo);
+    struct wr_buf why = {0};
+    if (kept.len) {
+        wr_buf_addf(&why,
+                    "the direct assignment of %s added on top of a group's licence cannot be "
+                    "removed by assign-license (it refuses a SKU a group gives); remove it by "
+                    "hand if it must go",
+                    wr_buf_str(&kept));
+    }
+    if (changed && op->set_location) {
+        wr_buf_addf(&why,
+                    "%sthe usageLocation this step set stays: Graph takes no null for it once "
+                    "set",
+                    why.len ? "; " : "");
+    }
+    if (why.len) {
+        json_object_object_add(out, "undo_impossible", json_object_new_string(wr_buf_str(&why)));
+    }
+    wr_buf_free(&why);
+    wr_buf_free(&kept);
+}
+
 /* {"id", "changed", "added", "removed", "licenses", "inherited"} and usageLocation when it was
    set: "licenses" is the user's licences afterwards, direct or inherited (and from which
-   groups); "inherited" the skuIds the user holds through a group. */
+   groups); "inherited" the skuIds the user holds through a group. With the undo record. */
 static void op_succeed(struct license_op *op, bool changed)
 {
     struct json_object *out = json_object_new_object();
@@ -346,6 +456,7 @@ static void op_succeed(struct license_op *op, bool changed)
             out, "usageLocation",
             json_object_new_string(wr_action_arg_str(op->ctx, "usage_location")));
     }
+    add_undo(op, out, changed);
     wr_action_succeed(op->ctx, out);
 }
 

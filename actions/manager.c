@@ -1,5 +1,8 @@
 /*
- * manager — set-manager (PUT /users/{id}/manager/$ref). Both ends are user references.
+ * manager — set-manager (PUT /users/{id}/manager/$ref). Both ends are user references;
+ * `manager: null` (written literally, never from a template) removes the manager instead
+ * (DELETE /users/{id}/manager/$ref), so the undo of a set-manager on a user who had none can
+ * put that back.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +19,9 @@ static const struct wr_argspec set_manager_args[] = {
     WR_ARGSPEC_USER,
     {.name = "manager",
      .type = WR_ARG_STRING,
-     .flags = WR_ARG_REQUIRED,
-     .help = "the manager: object id, userPrincipalName, mail or employeeId:VALUE"},
+     .flags = WR_ARG_REQUIRED | WR_ARG_NULL_OK,
+     .help = "the manager: object id, userPrincipalName, mail or employeeId:VALUE; null "
+             "removes the manager"},
     {0},
 };
 
@@ -27,7 +31,7 @@ static const struct wr_argspec set_manager_args[] = {
 struct manager_op {
     struct wr_action_ctx *ctx;
     char *user;     /* the user's object id */
-    char *manager;  /* the wanted manager's object id */
+    char *manager;  /* the wanted manager's object id, or NULL to remove the manager */
     char *previous; /* the manager before, or NULL */
     struct json_object *body;
 };
@@ -41,14 +45,33 @@ static void op_clear(void *state)
     json_object_put(op->body);
 }
 
+static struct json_object *str_or_null(const char *s)
+{
+    return s ? json_object_new_string(s) : NULL;
+}
+
+/* {"id", "changed", "managerId", "previousManagerId"} and the undo record (action.h, issue 18):
+   "before": {"managerId"}, "undo": set-manager back to the previous manager, or to null when
+   there was none; [] when nothing changed. */
 static void op_succeed(struct manager_op *op, bool changed)
 {
     struct json_object *out = json_object_new_object();
     json_object_object_add(out, "id", json_object_new_string(op->user));
     json_object_object_add(out, "changed", json_object_new_boolean(changed));
-    json_object_object_add(out, "managerId", json_object_new_string(op->manager));
-    json_object_object_add(out, "previousManagerId",
-                           op->previous ? json_object_new_string(op->previous) : NULL);
+    json_object_object_add(out, "managerId", str_or_null(op->manager));
+    json_object_object_add(out, "previousManagerId", str_or_null(op->previous));
+    struct json_object *before = json_object_new_object();
+    json_object_object_add(before, "managerId", str_or_null(op->previous));
+    json_object_object_add(out, "before", before);
+    struct json_object *undo = json_object_new_array();
+    if (changed) {
+        struct json_object *step = json_object_new_object();
+        json_object_object_add(step, "action", json_object_new_string("set-manager"));
+        json_object_object_add(step, "user", json_object_new_string(op->user));
+        json_object_object_add(step, "manager", str_or_null(op->previous));
+        json_object_array_add(undo, step);
+    }
+    json_object_object_add(out, "undo", undo);
     wr_action_succeed(op->ctx, out);
 }
 
@@ -56,6 +79,25 @@ static void written(void *arg, const struct wr_graph_result *res)
 {
     struct manager_op *op = arg;
     struct wr_directory *dir = wr_action_directory(op->ctx);
+    if (!op->manager) {
+        /* DELETE .../manager/$ref: 404 is "no manager" (removed since the read). */
+        char *why = NULL;
+        bool retriable = false;
+        if (res->ok && wr_graph_answer_done(res, NULL, &why, &retriable)) {
+            op_succeed(op, true);
+        } else if (res->ok) {
+            struct wr_graph_result u = wr_graph_result_unusable(res, why, retriable);
+            wr_action_fail(op->ctx, &u, false, "DELETE /users/%s/manager/$ref", op->user);
+        } else if (res->status == 404) {
+            free(op->previous);
+            op->previous = NULL;
+            op_succeed(op, false);
+        } else {
+            wr_action_fail(op->ctx, res, false, "DELETE /users/%s/manager/$ref", op->user);
+        }
+        free(why);
+        return;
+    }
     if (res->ok) {
         char *why = NULL;
         bool retriable = false;
@@ -104,6 +146,20 @@ static void current_read(void *arg, const struct wr_graph_result *res)
         wr_action_fail(op->ctx, res, false, "reading the manager of user %s", op->user);
         return;
     }
+    if (!op->manager && !op->previous) {
+        op_succeed(op, false);
+        return;
+    }
+    if (!op->manager) {
+        char *useg = wr_graph_escape(op->user);
+        char *path = wr_xasprintf("/users/%s/manager/$ref", useg);
+        if (wr_action_write(op->ctx, "DELETE", path, NULL, written, op) != 0) {
+            wr_action_fail(op->ctx, NULL, false, "the Graph client refused DELETE %s", path);
+        }
+        free(path);
+        free(useg);
+        return;
+    }
     if (op->previous && strcasecmp(op->previous, op->manager) == 0) {
         op_succeed(op, false);
         return;
@@ -124,6 +180,8 @@ static void current_read(void *arg, const struct wr_graph_result *res)
     free(useg);
 }
 
+static void read_current(struct manager_op *op);
+
 static void manager_found(void *arg, const struct wr_directory_result *r)
 {
     struct manager_op *op = arg;
@@ -136,6 +194,12 @@ static void manager_found(void *arg, const struct wr_directory_result *r)
         wr_action_fail(op->ctx, NULL, false, "user %s cannot be their own manager", op->user);
         return;
     }
+    read_current(op);
+}
+
+/* Reads the user's manager now (current_read); op->manager is set, or NULL for "none". */
+static void read_current(struct manager_op *op)
+{
     char *useg = wr_graph_escape(op->user);
     char *path = wr_xasprintf("/users/%s/manager?$select=id", useg);
     if (wr_graph_request(wr_action_graph(op->ctx), "GET", path, NULL, 0, current_read, op) != 0) {
@@ -153,6 +217,11 @@ static void user_found(void *arg, const struct wr_directory_result *r)
         return;
     }
     op->user = wr_xstrdup(r->id);
+    struct json_object *m = NULL;
+    if (json_object_object_get_ex(wr_action_args(op->ctx), "manager", &m) && m == NULL) {
+        read_current(op); /* manager: null removes the manager */
+        return;
+    }
     wr_action_find_user(op->ctx, "manager", wr_action_arg_str(op->ctx, "manager"), NULL,
                         manager_found, op);
 }
@@ -172,5 +241,6 @@ const struct wr_action wr_action_set_manager = {
     .args = set_manager_args,
     .execute = set_manager_run,
     .destructive = WR_DESTRUCTIVE_NO,
-    .destructive_note = "replaces an existing manager, but takes no access away",
+    .destructive_note = "replaces or removes (manager: null) an existing manager, but takes no "
+                        "access away",
 };

@@ -125,8 +125,67 @@ static int64_t lag_age(struct role_op *op, const struct wr_graph_result *res)
                : -1;
 }
 
+/* A step mapping {"action", "user", "role", "scope"} for the role of op. Owned. */
+static struct json_object *role_step(struct role_op *op, const char *action)
+{
+    struct json_object *step = json_object_new_object();
+    json_object_object_add(step, "action", json_object_new_string(action));
+    json_object_object_add(step, "user", json_object_new_string(op->principal));
+    json_object_object_add(step, "role", json_object_new_string(op->definition));
+    json_object_object_add(step, "scope", json_object_new_string(op->scope));
+    return step;
+}
+
+/*
+ * The undo record (action.h, issue 18) into out. set-role: "before" {"assigned": false} and
+ * "undo" a remove-role of the same role and scope with pim: false (set-role made an active
+ * assignment only; PIM schedules the user may hold were not this step's). remove-role:
+ * "before" {"assignments", "eligible", "timeBound"} (the ids removed) and "undo" a set-role
+ * at the same scope when active assignments were removed. PIM eligible and time-bound
+ * schedules cannot be made again by any action (set-role makes a permanent active
+ * assignment): when some were removed, "undo_impossible" says so next to "undo" — the undo
+ * is partial, and whoever runs it must be told.
+ */
+static void add_undo(struct role_op *op, struct json_object *out, bool changed)
+{
+    struct json_object *before = json_object_new_object();
+    struct json_object *undo = json_object_new_array();
+    if (!op->remove) {
+        json_object_object_add(before, "assigned", json_object_new_boolean(!changed));
+        if (changed) {
+            struct json_object *step = role_step(op, "remove-role");
+            json_object_object_add(step, "pim", json_object_new_boolean(false));
+            json_object_array_add(undo, step);
+        }
+    } else {
+        size_t pim = array_len(op->pim_removed[0]) + array_len(op->pim_removed[1]);
+        json_object_object_add(before, "assignments",
+                               op->removed ? json_object_get(op->removed)
+                                           : json_object_new_array());
+        json_object_object_add(before, "eligible",
+                               op->pim_removed[0] ? json_object_get(op->pim_removed[0])
+                                                  : json_object_new_array());
+        json_object_object_add(before, "timeBound",
+                               op->pim_removed[1] ? json_object_get(op->pim_removed[1])
+                                                  : json_object_new_array());
+        if (array_len(op->removed) > 0) {
+            json_object_array_add(undo, role_step(op, "set-role"));
+        }
+        if (pim > 0) {
+            char *why = wr_xasprintf(
+                "%zu PIM eligible or time-bound assignment%s of role %s removed: weir cannot "
+                "make PIM schedules again; re-create %s in Privileged Identity Management",
+                pim, pim == 1 ? "" : "s", op->definition, pim == 1 ? "it" : "them");
+            json_object_object_add(out, "undo_impossible", json_object_new_string(why));
+            free(why);
+        }
+    }
+    json_object_object_add(out, "before", before);
+    json_object_object_add(out, "undo", undo);
+}
+
 /* {"id", "changed", "roleDefinitionId", "directoryScopeId"} and "removed", "removedEligible",
-   "removedTimeBound" (remove-role) or "assignmentId" (set-role). */
+   "removedTimeBound" (remove-role) or "assignmentId" (set-role), with the undo record. */
 static void op_succeed(struct role_op *op, bool changed, const char *assignment)
 {
     struct json_object *out = json_object_new_object();
@@ -145,6 +204,7 @@ static void op_succeed(struct role_op *op, bool changed, const char *assignment)
         json_object_object_add(out, "assignmentId",
                                assignment ? json_object_new_string(assignment) : NULL);
     }
+    add_undo(op, out, changed);
     wr_action_succeed(op->ctx, out);
 }
 

@@ -1,7 +1,14 @@
 /*
  * user — the actions on a user object itself: update-user, create-user, disable-user,
- * enable-user, delete-user and revoke-sessions. Each is a descriptor with its argument table;
- * they share nothing but the `user` argument.
+ * enable-user, delete-user, restore-user and revoke-sessions. Each is a descriptor with its
+ * argument table; they share nothing but the `user` argument.
+ *
+ * Each records what it replaced (issue 18, action.h): "before" (the old property values, the
+ * old accountEnabled, the deleted user's id and userPrincipalName) and "undo", the steps that
+ * put it back by object id — update-user with the old values, enable-user after disable-user
+ * and back, delete-user after create-user and after restore-user, restore-user after
+ * delete-user ([] when nothing changed). revoke-sessions cannot be undone and says so in
+ * "undo_impossible".
  */
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -74,10 +81,11 @@ static void create_user_validate(struct wr_check *c, struct json_object *args, c
 /* One execution's state (wr_action_state): the engine frees it, after op_clear. */
 struct user_op {
     struct wr_action_ctx *ctx;
-    char *id;                 /* the user's object id */
-    char *upn;                /* create-user: the new user's userPrincipalName */
-    struct json_object *body; /* the write's body */
-    bool enable;              /* disable-user / enable-user: the wanted accountEnabled */
+    char *id;                   /* the user's object id */
+    char *upn;                  /* create-user: the new user's userPrincipalName */
+    struct json_object *body;   /* the write's body */
+    struct json_object *before; /* update-user: the old values of what body writes */
+    bool enable;                /* disable-user / enable-user: the wanted accountEnabled */
     /* create-user: the POST's failure (or its unusable 2xx), kept while the user is looked up */
     long err_status;
     char *err_code;
@@ -94,6 +102,7 @@ static void op_clear(void *state)
     free(op->id);
     free(op->upn);
     json_object_put(op->body);
+    json_object_put(op->before);
     free(op->err_code);
     free(op->err_message);
     free(op->err_rid);
@@ -114,6 +123,27 @@ static struct json_object *outcome(const char *id, bool changed)
     json_object_object_add(o, "id", id ? json_object_new_string(id) : NULL);
     json_object_object_add(o, "changed", json_object_new_boolean(changed));
     return o;
+}
+
+/* A step mapping {"action": action, "user": user} (user may be NULL: null). Owned. */
+static struct json_object *user_step(const char *action, const char *user)
+{
+    struct json_object *step = json_object_new_object();
+    json_object_object_add(step, "action", json_object_new_string(action));
+    json_object_object_add(step, "user", user ? json_object_new_string(user) : NULL);
+    return step;
+}
+
+/* Adds the undo record to out: "before" (taken; NULL = {}) and "undo", the one step
+   `step` (taken) or [] when step is NULL. */
+static void add_undo(struct json_object *out, struct json_object *before, struct json_object *step)
+{
+    struct json_object *undo = json_object_new_array();
+    if (step) {
+        json_object_array_add(undo, step);
+    }
+    json_object_object_add(out, "before", before ? before : json_object_new_object());
+    json_object_object_add(out, "undo", undo);
 }
 
 /* A failed write about user op->id: replica lag when it is a 404 for a user weir created
@@ -210,6 +240,35 @@ static void update_user_written(void *arg, const struct wr_graph_result *res)
     }
     struct json_object *out = outcome(op->id, true);
     json_object_object_add(out, "set", masked(op->body));
+    /* The old values, null for a property that had none — but for what cannot be put back: the
+       password (never readable) and a usageLocation the user did not have (Graph takes no null
+       for it). Those are named in undo_impossible, next to the rest's undo. */
+    struct json_object *set = json_object_new_object();
+    struct wr_buf lost = {0};
+    json_object_object_foreach(op->before, key, old)
+    {
+        if (strcasecmp(key, "usageLocation") == 0 && old == NULL) {
+            wr_buf_add(&lost, "the usageLocation it set stays (Graph takes no null for it)");
+        } else {
+            json_object_object_add(set, key, json_object_get(old));
+        }
+    }
+    member_ci(op->body, "passwordProfile", &present);
+    if (present) {
+        wr_buf_addf(&lost, "%sthe old password cannot be read back, so undo cannot restore it",
+                    lost.len ? "; " : "");
+    }
+    struct json_object *step = NULL;
+    if (json_object_object_length(set) > 0) {
+        step = user_step("update-user", op->id);
+        json_object_object_add(step, "set", json_object_get(set));
+    }
+    json_object_put(set);
+    add_undo(out, json_object_get(op->before), step);
+    if (lost.len) {
+        json_object_object_add(out, "undo_impossible", json_object_new_string(wr_buf_str(&lost)));
+    }
+    wr_buf_free(&lost);
     wr_action_succeed(op->ctx, out);
 }
 
@@ -223,17 +282,23 @@ static void update_user_found(void *arg, const struct wr_directory_result *r)
     }
     op->id = wr_xstrdup(r->id);
     op->body = json_object_new_object();
+    op->before = json_object_new_object();
     json_object_object_foreach(set, key, want)
     {
         bool present;
         struct json_object *have = member_ci(r->object, key, &present);
         /* A password can never be read back, so a passwordProfile is always written. */
-        if (strcasecmp(key, "passwordProfile") == 0 || !json_object_equal(want, have)) {
+        if (strcasecmp(key, "passwordProfile") == 0) {
             json_object_object_add(op->body, key, json_object_get(want));
+        } else if (!json_object_equal(want, have)) {
+            json_object_object_add(op->body, key, json_object_get(want));
+            json_object_object_add(op->before, key, json_object_get(have));
         }
     }
     if (json_object_object_length(op->body) == 0) {
-        wr_action_succeed(op->ctx, outcome(op->id, false));
+        struct json_object *out = outcome(op->id, false);
+        add_undo(out, NULL, NULL);
+        wr_action_succeed(op->ctx, out);
         return;
     }
     char *path = user_path(op->id, "");
@@ -285,6 +350,9 @@ static void set_enabled_written(void *arg, const struct wr_graph_result *res)
     }
     struct json_object *out = outcome(op->id, true);
     json_object_object_add(out, "accountEnabled", json_object_new_boolean(op->enable));
+    struct json_object *before = json_object_new_object();
+    json_object_object_add(before, "accountEnabled", json_object_get(op->before));
+    add_undo(out, before, user_step(op->enable ? "disable-user" : "enable-user", op->id));
     wr_action_succeed(op->ctx, out);
 }
 
@@ -301,9 +369,13 @@ static void set_enabled_found(void *arg, const struct wr_directory_result *r)
         json_object_get_boolean(have) == op->enable) {
         struct json_object *out = outcome(op->id, false);
         json_object_object_add(out, "accountEnabled", json_object_new_boolean(op->enable));
+        struct json_object *before = json_object_new_object();
+        json_object_object_add(before, "accountEnabled", json_object_get(have));
+        add_undo(out, before, NULL);
         wr_action_succeed(op->ctx, out);
         return;
     }
+    op->before = json_object_get(have); /* the old accountEnabled (null when unset) */
     op->body = json_object_new_object();
     json_object_object_add(op->body, "accountEnabled", json_object_new_boolean(op->enable));
     char *path = user_path(op->id, "");
@@ -343,11 +415,21 @@ static void delete_user_written(void *arg, const struct wr_graph_result *res)
         bool done = write_done(op, res, what);
         free(what);
         if (done) {
-            wr_action_succeed(op->ctx, outcome(op->id, true));
+            /* Graph keeps the user 30 days in /directory/deletedItems, with its memberships,
+               roles and licences: restore-user brings it all back. */
+            struct json_object *out = outcome(op->id, true);
+            struct json_object *before = json_object_new_object();
+            json_object_object_add(before, "id", json_object_new_string(op->id));
+            json_object_object_add(before, "userPrincipalName",
+                                   op->upn ? json_object_new_string(op->upn) : NULL);
+            add_undo(out, before, user_step("restore-user", op->id));
+            wr_action_succeed(op->ctx, out);
         }
     } else if (res->status == 404) {
         /* Deleted by someone else since the lookup; the effect is the same. */
-        wr_action_succeed(op->ctx, outcome(op->id, false));
+        struct json_object *out = outcome(op->id, false);
+        add_undo(out, NULL, NULL);
+        wr_action_succeed(op->ctx, out);
     } else {
         wr_action_fail(op->ctx, res, false, "DELETE /users/%s", op->id);
     }
@@ -363,7 +445,9 @@ static void delete_user_found(void *arg, const struct wr_directory_result *r)
     }
     if (!r->ok && r->not_found) {
         const char *ref = wr_action_arg_str(op->ctx, "user");
-        wr_action_succeed(op->ctx, outcome(wr_directory_is_guid(ref) ? ref : NULL, false));
+        struct json_object *out = outcome(wr_directory_is_guid(ref) ? ref : NULL, false);
+        add_undo(out, NULL, NULL);
+        wr_action_succeed(op->ctx, out);
         return;
     }
     if (!r->ok) {
@@ -371,6 +455,8 @@ static void delete_user_found(void *arg, const struct wr_directory_result *r)
         return;
     }
     op->id = wr_xstrdup(r->id);
+    op->upn = wr_xstrdup_or_null(
+        json_object_get_string(json_object_object_get(r->object, "userPrincipalName")));
     char *path = user_path(op->id, "");
     if (wr_action_write(op->ctx, "DELETE", path, NULL, delete_user_written, op) != 0) {
         wr_action_fail(op->ctx, NULL, false, "the Graph client refused DELETE %s", path);
@@ -380,8 +466,8 @@ static void delete_user_found(void *arg, const struct wr_directory_result *r)
 
 static void delete_user_run(struct wr_action_ctx *ctx)
 {
-    wr_action_find_user(ctx, NULL, wr_action_arg_str(ctx, "user"), NULL, delete_user_found,
-                        op_get(ctx));
+    wr_action_find_user(ctx, NULL, wr_action_arg_str(ctx, "user"), "userPrincipalName",
+                        delete_user_found, op_get(ctx));
 }
 
 /* }====== */
@@ -399,7 +485,11 @@ static void revoke_written(void *arg, const struct wr_graph_result *res)
     }
     free(what);
     if (done) {
-        wr_action_succeed(op->ctx, outcome(op->id, true));
+        struct json_object *out = outcome(op->id, true);
+        json_object_object_add(out, "undo_impossible",
+                               json_object_new_string("sessions signed out cannot be restored: "
+                                                      "the user signs in again"));
+        wr_action_succeed(op->ctx, out);
     }
 }
 
@@ -421,6 +511,157 @@ static void revoke_found(void *arg, const struct wr_directory_result *r)
 static void revoke_sessions_run(struct wr_action_ctx *ctx)
 {
     wr_action_find_user(ctx, NULL, wr_action_arg_str(ctx, "user"), NULL, revoke_found, op_get(ctx));
+}
+
+/* }====== */
+
+/* {====== restore-user ====== */
+
+static const struct wr_argspec restore_user_args[] = {
+    {.name = "user",
+     .type = WR_ARG_STRING,
+     .flags = WR_ARG_REQUIRED,
+     .help = "object id of the deleted user (delete-user's output id)"},
+    {0},
+};
+
+/* {"id", "changed"} with the undo record: "before" {"deleted"}, "undo" a delete-user. */
+static void restore_succeed(struct user_op *op, bool changed)
+{
+    struct json_object *out = outcome(op->id, changed);
+    if (op->upn) {
+        json_object_object_add(out, "userPrincipalName", json_object_new_string(op->upn));
+    }
+    struct json_object *before = json_object_new_object();
+    json_object_object_add(before, "deleted", json_object_new_boolean(changed));
+    add_undo(out, before, changed ? user_step("delete-user", op->id) : NULL);
+    wr_action_succeed(op->ctx, out);
+}
+
+/* Gone from deleted items: Graph keeps a deleted user 30 days, then deletes it for good. */
+static void restore_gone(struct user_op *op, const struct wr_graph_result *res)
+{
+    wr_action_fail(op->ctx, res, false,
+                   "user %s cannot be restored: it is not in /directory/deletedItems (Graph keeps "
+                   "a deleted user for 30 days and then deletes it permanently; it may also have "
+                   "been permanently deleted, or never existed)",
+                   op->id);
+}
+
+/* After a 404 to a POST sent more than once: the user there now is this step's restore. */
+static void restore_rechecked(void *arg, const struct wr_directory_result *r)
+{
+    struct user_op *op = arg;
+    if (r->ok) {
+        restore_succeed(op, true);
+    } else {
+        restore_gone(op, r->graph);
+    }
+}
+
+static void restore_posted(void *arg, const struct wr_graph_result *res)
+{
+    struct user_op *op = arg;
+    if (res->ok && wr_action_dry_run(op->ctx)) {
+        restore_succeed(op, true);
+        return;
+    }
+    if (res->ok) {
+        /* Graph answers 200 with the restored user: anything else does not say so. */
+        char *why = NULL;
+        bool retriable = false;
+        struct json_object *u =
+            wr_graph_answer_entity(res, "the restored user", "id", &why, &retriable);
+        if (!u) {
+            struct wr_graph_result bad = wr_graph_result_unusable(res, why, retriable);
+            wr_action_fail(op->ctx, &bad, false, "POST /directory/deletedItems/%s/restore", op->id);
+            free(why);
+            return;
+        }
+        const char *upn = json_object_get_string(json_object_object_get(u, "userPrincipalName"));
+        if (upn && !op->upn) {
+            op->upn = wr_xstrdup(upn);
+        }
+        /* Back in the directory moments ago: a replica may not have it for the next steps. */
+        wr_directory_note_created(wr_action_directory(op->ctx), op->id, op->upn, NULL);
+        restore_succeed(op, true);
+    } else if (res->status == 404 && res->attempts > 1) {
+        /* Maybe this POST's own first attempt restored it: look again. */
+        op->post_attempts = res->attempts;
+        wr_action_find_user(op->ctx, NULL, op->id, "userPrincipalName", restore_rechecked, op);
+    } else if (res->status == 404) {
+        restore_gone(op, res);
+    } else {
+        wr_action_fail(op->ctx, res, false, "POST /directory/deletedItems/%s/restore", op->id);
+    }
+}
+
+static void restore_post(struct user_op *op)
+{
+    char *seg = wr_graph_escape(op->id);
+    char *path = wr_xasprintf("/directory/deletedItems/%s/restore", seg);
+    if (wr_action_write(op->ctx, "POST", path, NULL, restore_posted, op) != 0) {
+        wr_action_fail(op->ctx, NULL, false, "the Graph client refused POST %s", path);
+    }
+    free(path);
+    free(seg);
+}
+
+/* Dry run: the POST is not sent, so the deleted item is read to plan it (or fail as a real
+   run would). */
+static void restore_deleted_read(void *arg, const struct wr_graph_result *res)
+{
+    struct user_op *op = arg;
+    if (res->status == 404) {
+        restore_gone(op, res);
+    } else if (!res->ok) {
+        wr_action_fail(op->ctx, res, false, "GET /directory/deletedItems/%s", op->id);
+    } else {
+        restore_post(op);
+    }
+}
+
+static void restore_found(void *arg, const struct wr_directory_result *r)
+{
+    struct user_op *op = arg;
+    if (r->ok) {
+        /* Not deleted (any more): restored already, by an earlier run or by hand. */
+        op->upn = wr_xstrdup_or_null(
+            json_object_get_string(json_object_object_get(r->object, "userPrincipalName")));
+        restore_succeed(op, false);
+        return;
+    }
+    if (!r->not_found) {
+        wr_action_fail_lookup(op->ctx, NULL, r);
+        return;
+    }
+    if (!wr_action_dry_run(op->ctx)) {
+        restore_post(op);
+        return;
+    }
+    char *seg = wr_graph_escape(op->id);
+    char *path = wr_xasprintf("/directory/deletedItems/%s?$select=id", seg);
+    if (wr_graph_request(wr_action_graph(op->ctx), "GET", path, NULL, 0, restore_deleted_read,
+                         op) != 0) {
+        wr_action_fail(op->ctx, NULL, false, "the Graph client refused GET %s", path);
+    }
+    free(path);
+    free(seg);
+}
+
+static void restore_user_run(struct wr_action_ctx *ctx)
+{
+    struct user_op *op = op_get(ctx);
+    const char *ref = wr_action_arg_str(ctx, "user");
+    if (!ref || !wr_directory_is_guid(ref)) {
+        wr_action_fail(ctx, NULL, false,
+                       "restore-user needs the deleted user's object id, not '%s' (a deleted "
+                       "user cannot be found by name; delete-user's output has the id)",
+                       ref ? ref : "");
+        return;
+    }
+    op->id = wr_xstrdup(ref);
+    wr_action_find_user(ctx, NULL, ref, "userPrincipalName", restore_found, op);
 }
 
 /* }====== */
@@ -500,6 +741,18 @@ static bool same_value(const char *key, struct json_object *want, struct json_ob
         }
     }
     return json_object_equal(want, have);
+}
+
+/*
+ * create-user's undo record into out: "before" {"existed"}, and when this step created the
+ * user, "undo" a delete-user of its id (in a dry run, which made no id, of its
+ * userPrincipalName).
+ */
+static void create_undo(struct json_object *out, const char *ref, bool created)
+{
+    struct json_object *before = json_object_new_object();
+    json_object_object_add(before, "existed", json_object_new_boolean(!created));
+    add_undo(out, before, created ? user_step("delete-user", ref) : NULL);
 }
 
 /*
@@ -610,6 +863,7 @@ static void create_user_existing(void *arg, const struct wr_directory_result *r)
                                json_object_new_string("an earlier attempt of this POST created "
                                                       "the user; its answer was lost"));
     }
+    create_undo(out, r->id, ours);
     wr_action_succeed(op->ctx, out);
 }
 
@@ -659,6 +913,7 @@ static void create_user_made(void *arg, const struct wr_directory_result *r)
     struct json_object *out = outcome(r->id, true);
     json_object_object_add(out, "userPrincipalName", json_object_new_string(op->upn));
     json_object_object_add(out, "created", json_object_new_boolean(true));
+    create_undo(out, r->id, true);
     wr_action_succeed(op->ctx, out);
 }
 
@@ -686,6 +941,7 @@ static void create_user_posted(void *arg, const struct wr_graph_result *res)
         struct json_object *out = outcome(NULL, true);
         json_object_object_add(out, "userPrincipalName", json_object_new_string(op->upn));
         json_object_object_add(out, "created", json_object_new_boolean(true));
+        create_undo(out, op->upn, true);
         wr_action_succeed(op->ctx, out);
         return;
     }
@@ -721,6 +977,7 @@ static void create_user_posted(void *arg, const struct wr_graph_result *res)
         struct json_object *out = outcome(id, true);
         json_object_object_add(out, "userPrincipalName", json_object_new_string(op->upn));
         json_object_object_add(out, "created", json_object_new_boolean(true));
+        create_undo(out, id, true);
         wr_action_succeed(op->ctx, out);
         return;
     }
@@ -879,6 +1136,15 @@ const struct wr_action wr_action_delete_user = {
     .args = user_only_args,
     .execute = delete_user_run,
     .destructive = WR_DESTRUCTIVE_YES,
+};
+
+const struct wr_action wr_action_restore_user = {
+    .name = "restore-user",
+    .summary = "restore a deleted user (POST /directory/deletedItems/{id}/restore) with its "
+               "memberships, roles and licences; a user not deleted is success",
+    .args = restore_user_args,
+    .execute = restore_user_run,
+    .destructive = WR_DESTRUCTIVE_NO,
 };
 
 const struct wr_action wr_action_revoke_sessions = {

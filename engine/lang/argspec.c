@@ -349,6 +349,9 @@ void wr_argspec_check_value(struct wr_check *c, const struct wr_argspec *a, stru
         return;
     }
 
+    if (t == json_type_null && (a->flags & WR_ARG_NULL_OK)) {
+        return;
+    }
     switch (a->type) {
     case WR_ARG_ANY:
         if (!(a->flags & WR_ARG_OWN_CHECK)) {

@@ -39,10 +39,11 @@ enum wr_argtype {
     WR_ARG_LIST,     /* a list of anything */
 };
 
-#define WR_ARG_REQUIRED    0x1u /* the key must be present */
-#define WR_ARG_NO_TEMPLATE 0x2u /* "{{ }}" is not allowed in this value */
-#define WR_ARG_OWN_CHECK   0x4u /* the owner checks the contents; the table checks the type */
-#define WR_ARG_EMPTY_OK    0x8u /* "" is a valid string here */
+#define WR_ARG_REQUIRED    0x1u  /* the key must be present */
+#define WR_ARG_NO_TEMPLATE 0x2u  /* "{{ }}" is not allowed in this value */
+#define WR_ARG_OWN_CHECK   0x4u  /* the owner checks the contents; the table checks the type */
+#define WR_ARG_EMPTY_OK    0x8u  /* "" is a valid string here */
+#define WR_ARG_NULL_OK     0x10u /* a literal null is valid here (a template must not give one) */
 
 struct wr_argspec {
     const char *name;

@@ -36,6 +36,7 @@
 #include "engine/exec/action_run.h"
 #include "engine/graph/directory.h"
 #include "engine/graph/graph.h"
+#include "engine/lang/workflow.h"
 #include "engine/net/curl_loop.h"
 #include "engine/net/net_guard.h"
 #include "sim.h"
@@ -860,6 +861,18 @@ static void on_graph_answer(void *arg, const struct wr_graph_result *res)
 {
     assert_true(res->ok);
     *(bool *)arg = true;
+    event_base_loopexit(F.base, NULL);
+}
+
+/* Keeps a Graph answer's status ({bool done; long status} at arg). */
+static void on_graph_status(void *arg, const struct wr_graph_result *res)
+{
+    struct {
+        bool done;
+        long status;
+    } *a = arg;
+    a->done = true;
+    a->status = res->status;
     event_base_loopexit(F.base, NULL);
 }
 
@@ -1952,6 +1965,441 @@ static void test_retriable(void **state)
 
 /* }====== */
 
+/* {====== the undo record (issue 18): before, undo, undo_impossible ====== */
+
+/* Every undo step the actions gave, for test_undo_steps_load. */
+static struct json_object *undo_steps;
+
+/* Whether two arrays hold the same members, in any order. */
+static bool same_members(struct json_object *a, struct json_object *b)
+{
+    if (array_len(a) != array_len(b)) {
+        return false;
+    }
+    for (size_t i = 0; i < array_len(a); i++) {
+        bool found = false;
+        for (size_t j = 0; !found && j < array_len(b); j++) {
+            found =
+                json_object_equal(json_object_array_get_idx(a, i), json_object_array_get_idx(b, j));
+        }
+        if (!found) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Fails naming the first property in which graphsim's view of a user differs between a and b:
+   lists in any order; licenseAssignmentStates (its times move) by assignedLicenses alone. */
+static void user_same(struct json_object *a, struct json_object *b, const char *what)
+{
+    assert_non_null(a);
+    assert_non_null(b);
+    for (int pass = 0; pass < 2; pass++) {
+        json_object_object_foreach(pass ? b : a, key, val)
+        {
+            struct json_object *other = json_object_object_get(pass ? a : b, key);
+            if (strcmp(key, "licenseAssignmentStates") == 0) {
+                continue;
+            }
+            bool same = json_object_is_type(val, json_type_array) ? same_members(val, other)
+                                                                  : json_object_equal(val, other);
+            if (!same) {
+                fail_msg(
+                    "after undoing %s, '%s' is %s, was %s", what, key,
+                    json_object_to_json_string_ext(pass ? val : other, JSON_C_TO_STRING_PLAIN),
+                    json_object_to_json_string_ext(pass ? other : val, JSON_C_TO_STRING_PLAIN));
+            }
+        }
+    }
+}
+
+/* Runs one undo step (a step mapping) as the executor would: its action with the rest as
+   arguments; returns output["changed"]. */
+static bool run_step(struct json_object *step)
+{
+    struct result r;
+    struct json_object *args = json_object_new_object();
+    json_object_object_foreach(step, key, val)
+    {
+        if (strcmp(key, "action") != 0) {
+            json_object_object_add(args, key, json_object_get(val));
+        }
+    }
+    bool changed = run_ok(&r, jstr(step, "action"),
+                          json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN), false);
+    json_object_put(args);
+    result_clear(&r);
+    return changed;
+}
+
+/* Checks r's undo record against want_undo and want_before (JSON texts; want_before NULL = not
+   checked) and keeps its steps for test_undo_steps_load. */
+static void check_record(struct result *r, const char *what, const char *want_undo,
+                         const char *want_before)
+{
+    struct json_object *undo = json_object_object_get(r->output, "undo");
+    struct json_object *want = json_tokener_parse(want_undo);
+    assert_non_null(want);
+    if (!json_object_equal(undo, want)) {
+        fail_msg("undo of %s:\n got %s\nwant %s", what,
+                 json_object_to_json_string_ext(undo, JSON_C_TO_STRING_PLAIN), want_undo);
+    }
+    json_object_put(want);
+    if (want_before) {
+        struct json_object *before = json_object_object_get(r->output, "before");
+        want = json_tokener_parse(want_before);
+        assert_non_null(want);
+        if (!json_object_equal(before, want)) {
+            fail_msg("before of %s:\n got %s\nwant %s", what,
+                     json_object_to_json_string_ext(before, JSON_C_TO_STRING_PLAIN), want_before);
+        }
+        json_object_put(want);
+    }
+    for (size_t i = 0; i < array_len(undo); i++) {
+        json_object_array_add(undo_steps, json_object_get(json_object_array_get_idx(undo, i)));
+    }
+}
+
+/*
+ * The undo contract for one action: it changes something; its output's undo is want_undo and
+ * its before want_before; running the undo steps puts every user in users (NULL-terminated ids)
+ * back as graphsim saw them before, field by field; running them again changes nothing; and
+ * the action run again changes nothing and gives undo [].
+ */
+static void undo_roundtrip(const char *action, const char *args, const char *const *users,
+                           const char *want_undo, const char *want_before)
+{
+    struct result r;
+    struct json_object *before[8] = {0};
+    size_t n = 0;
+    for (; users[n]; n++) {
+        before[n] = sim_user(&F.sim, users[n]);
+    }
+    if (!run_ok(&r, action, args, false)) {
+        fail_msg("%s %s changed nothing", action, args);
+    }
+    assert_null(json_object_object_get(r.output, "undo_impossible"));
+    check_record(&r, action, want_undo, want_before);
+    struct json_object *undo = json_object_get(json_object_object_get(r.output, "undo"));
+    result_clear(&r);
+    for (size_t i = 0; i < array_len(undo); i++) {
+        if (!run_step(json_object_array_get_idx(undo, i))) {
+            fail_msg("undo step %zu of %s changed nothing", i, action);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *now = sim_user(&F.sim, users[i]);
+        user_same(before[i], now, action);
+        json_object_put(now);
+        json_object_put(before[i]);
+    }
+    /* Undoing twice changes nothing the second time. */
+    int64_t m0 = sim_stat(&F.sim, "mutations");
+    for (size_t i = 0; i < array_len(undo); i++) {
+        assert_false(run_step(json_object_array_get_idx(undo, i)));
+    }
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0);
+    json_object_put(undo);
+}
+
+/* An action that changes nothing records undo [] (and keeps no undo_impossible). */
+static void undo_none(const char *action, const char *args)
+{
+    struct result r;
+    assert_false(run_ok(&r, action, args, false));
+    check_record(&r, action, "[]", NULL);
+    assert_null(json_object_object_get(r.output, "undo_impossible"));
+    result_clear(&r);
+}
+
+static void test_undo_records(void **state)
+{
+    struct result r;
+    (void)state;
+    const char *const adele[] = {ADELE_ID, NULL};
+
+    /* update-user: the old values, null for a property that had none. */
+    undo_roundtrip("update-user",
+                   "{\"user\":\"adele.vance" DOMAIN "\",\"set\":{\"jobTitle\":\"Engineer\","
+                   "\"city\":\"Bellevue\",\"mobilePhone\":\"+1 425 555 0199\"}}",
+                   adele,
+                   "[{\"action\":\"update-user\",\"user\":\"" ADELE_ID "\",\"set\":{\"jobTitle\":"
+                   "\"Retail Manager\",\"mobilePhone\":null}}]",
+                   "{\"jobTitle\":\"Retail Manager\",\"mobilePhone\":null}");
+    undo_none("update-user", "{\"user\":\"" ADELE_ID "\",\"set\":{\"city\":\"Bellevue\"}}");
+    /* A usageLocation the user did not have cannot be cleared again; a password not read. */
+    assert_true(run_ok(&r, "update-user",
+                       "{\"user\":\"" LIDIA_ID "\",\"set\":{\"usageLocation\":\"DE\",\"city\":"
+                       "\"Berlin\",\"passwordProfile\":{\"password\":\"x-Secret-99!\"}}}",
+                       false));
+    check_record(&r, "update-user (usageLocation)",
+                 "[{\"action\":\"update-user\",\"user\":\"" LIDIA_ID
+                 "\",\"set\":{\"city\":\"Tulsa\"}}]",
+                 "{\"usageLocation\":null,\"city\":\"Tulsa\"}");
+    assert_non_null(strstr(jstr(r.output, "undo_impossible"), "usageLocation it set stays"));
+    assert_non_null(strstr(jstr(r.output, "undo_impossible"), "old password"));
+    result_clear(&r);
+
+    /* disable-user and enable-user undo each other. */
+    undo_roundtrip("disable-user", "{\"user\":\"" ADELE_ID "\"}", adele,
+                   "[{\"action\":\"enable-user\",\"user\":\"" ADELE_ID "\"}]",
+                   "{\"accountEnabled\":true}");
+    const char *const pradeep[] = {PRADEEP_ID, NULL};
+    undo_roundtrip("enable-user", "{\"user\":\"employeeId:E1011\"}", pradeep,
+                   "[{\"action\":\"disable-user\",\"user\":\"" PRADEEP_ID "\"}]",
+                   "{\"accountEnabled\":false}");
+    undo_none("enable-user", "{\"user\":\"" ADELE_ID "\"}");
+
+    /* assign-license: the added SKU removed, the removed one added back with its plans. */
+    undo_roundtrip(
+        "assign-license",
+        "{\"user\":\"" ADELE_ID "\",\"add\":[\"SPE_E5\"],\"remove\":[\"SPE_E3\"]}", adele,
+        "[{\"action\":\"assign-license\",\"user\":\"" ADELE_ID "\",\"remove\":[\"" SPE_E5 "\"]},"
+        "{\"action\":\"assign-license\",\"user\":\"" ADELE_ID "\",\"add\":[\"" SPE_E3 "\"],"
+        "\"disabled_plans\":[]}]",
+        "{\"licenses\":[{\"skuId\":\"" SPE_E5 "\",\"direct\":false,\"inheritedFrom\":[]},"
+        "{\"skuId\":\"" SPE_E3 "\",\"direct\":true,\"disabledPlans\":[],\"inheritedFrom\":[]}]}");
+    /* Disabled plans changed on a SKU held: put back as they were. */
+    const char *const alex[] = {ALEX_ID, NULL};
+    undo_roundtrip(
+        "assign-license",
+        "{\"user\":\"" ALEX_ID "\",\"add\":[\"SPE_E3\"],\"disabled_plans\":[\"" TEAMS1 "\"]}", alex,
+        "[{\"action\":\"assign-license\",\"user\":\"" ALEX_ID "\",\"add\":[\"" SPE_E3
+        "\"],\"disabled_plans\":[]}]",
+        NULL);
+    /* The usageLocation set first cannot be cleared again (graphsim, like Graph, takes no
+       null for it): undone is the licence, and the rest is said. */
+    assert_true(run_ok(&r, "assign-license",
+                       "{\"user\":\"" LEE_ID
+                       "\",\"add\":[\"EXCHANGESTANDARD\"],\"usage_location\":\"DE\"}",
+                       false));
+    check_record(
+        &r, "assign-license (usage_location)",
+        "[{\"action\":\"assign-license\",\"user\":\"" LEE_ID "\",\"remove\":[\"" EXCH_STD "\"]}]",
+        "{\"licenses\":[{\"skuId\":\"" EXCH_STD "\",\"direct\":false,\"inheritedFrom\":[]}],"
+        "\"usageLocation\":null}");
+    assert_non_null(strstr(jstr(r.output, "undo_impossible"), "usageLocation"));
+    result_clear(&r);
+    undo_none("assign-license", "{\"user\":\"" ADELE_ID "\",\"add\":[\"SPE_E3\"]}");
+
+    /* remove-all-licenses: each licence added back with its disabled plans. */
+    const char *const miriam[] = {MIRIAM_ID, NULL};
+    undo_roundtrip("remove-all-licenses", "{\"user\":\"miriam.graham" DOMAIN "\"}", miriam,
+                   "[{\"action\":\"assign-license\",\"user\":\"" MIRIAM_ID "\",\"add\":[\"" SPE_E5
+                   "\"],\"disabled_plans\":[]},"
+                   "{\"action\":\"assign-license\",\"user\":\"" MIRIAM_ID "\",\"add\":[\"" PBI_PRO
+                   "\"],\"disabled_plans\":[]}]",
+                   NULL);
+    undo_none("remove-all-licenses", "{\"user\":\"" LIDIA_ID "\"}");
+
+    /* add-to-group and remove-from-group undo each other. */
+    undo_roundtrip("add-to-group", "{\"user\":\"" ADELE_ID "\",\"group\":\"Engineering\"}", adele,
+                   "[{\"action\":\"remove-from-group\",\"user\":\"" ADELE_ID
+                   "\",\"group\":\"" ENGINEERING "\"}]",
+                   "{\"member\":false}");
+    undo_roundtrip("remove-from-group", "{\"user\":\"" MIRIAM_ID "\",\"group\":\"Sales\"}", miriam,
+                   "[{\"action\":\"add-to-group\",\"user\":\"" MIRIAM_ID "\",\"group\":\"" SALES
+                   "\"}]",
+                   "{\"member\":true}");
+    undo_none("remove-from-group", "{\"user\":\"" ADELE_ID "\",\"group\":\"Sales\"}");
+
+    /* set-role: a remove-role of the active assignment only; remove-role: a set-role. */
+    undo_roundtrip("set-role", "{\"user\":\"" ADELE_ID "\",\"role\":\"Helpdesk Administrator\"}",
+                   adele,
+                   "[{\"action\":\"remove-role\",\"user\":\"" ADELE_ID "\",\"role\":\"" HELPDESK
+                   "\",\"scope\":\"/\",\"pim\":false}]",
+                   "{\"assigned\":false}");
+    const char *const nestor[] = {NESTOR_ID, NULL};
+    undo_roundtrip("remove-role",
+                   "{\"user\":\"" NESTOR_ID "\",\"role\":\"User Administrator\",\"pim\":false}",
+                   nestor,
+                   "[{\"action\":\"set-role\",\"user\":\"" NESTOR_ID "\",\"role\":\"" USER_ADMIN
+                   "\",\"scope\":\"/\"}]",
+                   NULL);
+    /* PIM schedules cannot be made again: said, not skipped. Alex's User Administrator role is
+       eligible and time-bound only. */
+    assert_true(
+        run_ok(&r, "remove-role", "{\"user\":\"" ALEX_ID "\",\"role\":\"" USER_ADMIN "\"}", false));
+    check_record(&r, "remove-role (PIM)", "[]",
+                 "{\"assignments\":[],\"eligible\":[\"7c1e5f0a-2b3d-4e6f-8a9b-0c1d2e3f4a5b\"],"
+                 "\"timeBound\":[\"9e3a7b2c-4d5f-4a81-8cbd-2e3f4a5b6c7d\"]}");
+    assert_non_null(strstr(jstr(r.output, "undo_impossible"), "2 PIM eligible or time-bound"));
+    result_clear(&r);
+
+    /* set-manager: back to the previous manager, or to none. */
+    undo_roundtrip("set-manager", "{\"user\":\"" ADELE_ID "\",\"manager\":\"" PATTI_ID "\"}", adele,
+                   "[{\"action\":\"set-manager\",\"user\":\"" ADELE_ID "\",\"manager\":\"" MEGAN_ID
+                   "\"}]",
+                   "{\"managerId\":\"" MEGAN_ID "\"}");
+    undo_roundtrip("set-manager", "{\"user\":\"" PRADEEP_ID "\",\"manager\":\"" PATTI_ID "\"}",
+                   pradeep,
+                   "[{\"action\":\"set-manager\",\"user\":\"" PRADEEP_ID "\",\"manager\":null}]",
+                   "{\"managerId\":null}");
+    undo_none("set-manager", "{\"user\":\"" PRADEEP_ID "\",\"manager\":null}");
+    undo_none("set-manager", "{\"user\":\"" ADELE_ID "\",\"manager\":\"" MEGAN_ID "\"}");
+
+    /* create-user: a delete-user of the new id. */
+    assert_true(run_ok(&r, "create-user",
+                       "{\"set\":{\"userPrincipalName\":\"undo.me" DOMAIN "\",\"displayName\":"
+                       "\"Undo Me\",\"mailNickname\":\"undo.me\"}}",
+                       false));
+    char *made = strdup(jstr(r.output, "id"));
+    char want[256];
+    snprintf(want, sizeof(want), "[{\"action\":\"delete-user\",\"user\":\"%s\"}]", made);
+    check_record(&r, "create-user", want, "{\"existed\":false}");
+    result_clear(&r);
+    snprintf(want, sizeof(want), "{\"user\":\"%s\"}", made);
+    assert_true(run_ok(&r, "delete-user", want, false));
+    result_clear(&r);
+    assert_null(sim_user(&F.sim, made));
+    free(made);
+
+    /* delete-user: a restore-user, which brings back the licences, groups, roles and PIM
+       schedules. Nestor has them all and a manager. */
+    undo_roundtrip("delete-user", "{\"user\":\"nestor.wilke" DOMAIN "\"}", nestor,
+                   "[{\"action\":\"restore-user\",\"user\":\"" NESTOR_ID "\"}]",
+                   "{\"id\":\"" NESTOR_ID "\",\"userPrincipalName\":\"nestor.wilke" DOMAIN "\"}");
+    assert_int_equal(schedules_of("roleEligibilitySchedules", NESTOR_ID), 1);
+    undo_none("delete-user", "{\"user\":\"00000000-1111-4222-8333-444444444444\"}");
+
+    /* What cannot be undone says so instead. */
+    assert_true(run_ok(&r, "revoke-sessions", "{\"user\":\"" ADELE_ID "\"}", false));
+    assert_null(json_object_object_get(r.output, "undo"));
+    assert_non_null(strstr(jstr(r.output, "undo_impossible"), "cannot be restored"));
+    result_clear(&r);
+    char args[256];
+    snprintf(args, sizeof(args), "{\"url\":\"http://127.0.0.1:%d/_sim/health\"}", F.sim.port);
+    assert_true(run_ok(&r, "http-request", args, false));
+    assert_null(json_object_object_get(r.output, "undo"));
+    assert_non_null(strstr(jstr(r.output, "undo_impossible"), "cannot be undone"));
+    result_clear(&r);
+}
+
+/* Sends one Graph request through the test's client and returns its status. */
+static long graph_status(const char *method, const char *path)
+{
+    struct graph_answer {
+        bool done;
+        long status;
+    } a = {0};
+    struct event *deadline = evtimer_new(F.base, on_deadline, F.base);
+    struct timeval tv = {10, 0};
+    evtimer_add(deadline, &tv);
+    assert_int_equal(wr_graph_request(F.g, method, path, NULL, 0, on_graph_status, &a), 0);
+    event_base_dispatch(F.base);
+    event_free(deadline);
+    assert_true(a.done);
+    return a.status;
+}
+
+static void test_restore_user(void **state)
+{
+    struct result r;
+    (void)state;
+    struct json_object *before = sim_user(&F.sim, LIDIA_ID);
+
+    /* Not deleted: success, nothing changed, nothing sent but the read. */
+    int64_t m0 = sim_stat(&F.sim, "mutations");
+    undo_none("restore-user", "{\"user\":\"" LIDIA_ID "\"}");
+    assert_int_equal(sim_stat(&F.sim, "mutations"), m0);
+
+    /* Deleted: in deletedItems, and restored (its undo deletes it again). */
+    assert_true(run_ok(&r, "delete-user", "{\"user\":\"" LIDIA_ID "\"}", false));
+    result_clear(&r);
+    assert_int_equal(graph_status("GET", "/directory/deletedItems/" LIDIA_ID), 200);
+    assert_int_equal(graph_status("GET", "/users/" LIDIA_ID), 404);
+    /* A dry run plans the POST and sends nothing. */
+    run_dry("restore-user", "{\"user\":\"" LIDIA_ID "\"}",
+            "[{\"method\":\"POST\",\"path\":\"/directory/deletedItems/" LIDIA_ID
+            "/restore\",\"body\":null}]");
+    int64_t seq = sim_last_seq(&F.sim);
+    assert_true(run_ok(&r, "restore-user", "{\"user\":\"" LIDIA_ID "\"}", false));
+    check_record(&r, "restore-user", "[{\"action\":\"delete-user\",\"user\":\"" LIDIA_ID "\"}]",
+                 "{\"deleted\":true}");
+    assert_string_equal(jstr(r.output, "userPrincipalName"), "lidia.holloway" DOMAIN);
+    result_clear(&r);
+    char *log = sim_requests_since(&F.sim, seq);
+    assert_non_null(strstr(log, "POST /v1.0/directory/deletedItems/" LIDIA_ID "/restore"));
+    free(log);
+    struct json_object *now = sim_user(&F.sim, LIDIA_ID);
+    user_same(before, now, "delete-user");
+    json_object_put(now);
+    json_object_put(before);
+    assert_int_equal(graph_status("GET", "/directory/deletedItems/" LIDIA_ID), 404);
+    /* Already restored: success, unchanged. */
+    undo_none("restore-user", "{\"user\":\"" LIDIA_ID "\"}");
+
+    /* Gone for good (past Graph's 30 days): a clear error, in a dry run too. */
+    assert_true(run_ok(&r, "delete-user", "{\"user\":\"" LIDIA_ID "\"}", false));
+    result_clear(&r);
+    assert_int_equal(graph_status("DELETE", "/directory/deletedItems/" LIDIA_ID), 204);
+    run_fail(&r, "restore-user", "{\"user\":\"" LIDIA_ID "\"}",
+             "is not in /directory/deletedItems (Graph keeps a deleted user for 30 days");
+    assert_non_null(strstr(r.error, "Graph 404"));
+    assert_false(r.retriable);
+    result_clear(&r);
+    run(&r, "restore-user", "{\"user\":\"" LIDIA_ID "\"}", true);
+    assert_false(r.ok);
+    assert_non_null(strstr(r.error, "30 days"));
+    result_clear(&r);
+
+    /* Not an object id: refused before anything is sent. */
+    run_fail(&r, "restore-user", "{\"user\":\"lidia.holloway" DOMAIN "\"}",
+             "needs the deleted user's object id");
+    result_clear(&r);
+
+    /* The UPN taken meanwhile: Graph's refusal. */
+    assert_true(run_ok(&r, "delete-user", "{\"user\":\"" LEE_ID "\"}", false));
+    result_clear(&r);
+    assert_true(run_ok(&r, "create-user",
+                       "{\"set\":{\"userPrincipalName\":\"lee.gu" DOMAIN "\",\"displayName\":"
+                       "\"Lee Gu\",\"mailNickname\":\"lee.gu2\"}}",
+                       false));
+    result_clear(&r);
+    run_fail(&r, "restore-user", "{\"user\":\"" LEE_ID "\"}", "Graph 400 Request_BadRequest");
+    result_clear(&r);
+}
+
+/*
+ * Every reverse step an action named in an undo array is a registered action whose argument
+ * table and checks accept its arguments: the steps are loaded as a workflow, as `weir undo`'s
+ * plan is run.
+ */
+static void test_undo_steps_load(void **state)
+{
+    (void)state;
+    assert_true(array_len(undo_steps) >= 15);
+    struct json_object *wf = json_tokener_parse(
+        "{\"name\":\"undo-plan\",\"trigger\":{\"schedule\":{\"cron\":\"0 3 * * *\"}}}");
+    json_object_object_add(wf, "steps", json_object_get(undo_steps));
+    const char *text = json_object_to_json_string_ext(wf, JSON_C_TO_STRING_PLAIN);
+    struct wr_diags d = {0};
+    struct wr_workflow *w = NULL;
+    int rc = wr_workflow_parse("undo-plan.json", text, strlen(text), ".", NULL, &w, &d);
+    if (rc != 0) {
+        wr_diags_print(&d, stderr);
+        fail_msg("the undo steps do not load as a workflow: %s", text);
+    }
+    /* Each is a registered action (the loader refuses others; said again for the reader). */
+    for (size_t i = 0; i < array_len(undo_steps); i++) {
+        assert_non_null(wr_action_find(jstr(json_object_array_get_idx(undo_steps, i), "action")));
+    }
+    /* And the loader refuses an argument an action does not take: this check can fail. */
+    struct wr_workflow *bad = NULL;
+    struct wr_diags d2 = {0};
+    const char *wrong = "{\"name\":\"x\",\"trigger\":{\"schedule\":{\"cron\":\"0 3 * * *\"}},"
+                        "\"steps\":[{\"action\":\"set-manager\",\"user\":\"" ADELE_ID "\","
+                        "\"manager_id\":null}]}";
+    assert_int_equal(wr_workflow_parse("bad.json", wrong, strlen(wrong), ".", NULL, &bad, &d2), -1);
+    wr_diags_clear(&d2);
+    wr_workflow_free(w);
+    wr_diags_clear(&d);
+    json_object_put(wf);
+}
+
+/* }====== */
+
 /* Writes the test seed: the shared one plus a custom role whose id is not its templateId. */
 static void write_seed(const char *src_dir)
 {
@@ -1986,6 +2434,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     write_seed(src);
+    undo_steps = json_object_new_array();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_update_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disable_enable_user, setup, teardown),
@@ -2011,8 +2460,12 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_group_licensing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_role_pim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wire_shapes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_undo_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restore_user, setup, teardown),
+        cmocka_unit_test(test_undo_steps_load),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    json_object_put(undo_steps);
     unlink(seed_path);
     curl_global_cleanup();
     return failed;

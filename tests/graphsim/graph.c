@@ -4576,6 +4576,118 @@ static void batch(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
 
 /* }====== */
 
+/* {====== deleted items ====== */
+
+/* A deleted user as Graph lists it under /directory/deletedItems: a user entity (with $select)
+ * and its deletedDateTime. */
+static json_object *deleted_entity(const struct gs_user *u, const int *sel, size_t nsel,
+                                   const char *context)
+{
+    json_object *o = user_entity(u, sel, nsel, context, "#microsoft.graph.user");
+
+    json_object_object_add(o, "deletedDateTime", json_object_get(u->v[GS_U_DELETED_DATE_TIME]));
+    return o;
+}
+
+/*
+ * /directory/deletedItems (Entra's recycle bin, 30 days for users):
+ *   GET    .../microsoft.graph.user   the deleted users (paged)
+ *   GET    .../{id}                   one deleted user; 404 when not there
+ *   POST   .../{id}/restore           restores it with its memberships, roles and licences:
+ *                                     200 with the user; 404 when not there; 400 when another
+ *                                     user has taken its userPrincipalName
+ *   DELETE .../{id}                   deletes it for good (as the 30 days ending would)
+ */
+static void route_directory(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
+{
+    const char *m = req->method;
+    int sel[GS_U_COUNT];
+    size_t nsel;
+    char list[2048];
+    struct gs_deleted *d;
+
+    if (req->nseg < 3 || strcasecmp(req->seg[1], "deletedItems") != 0 || req->nseg > 4) {
+        unknown_segment(ctx, resp, req->nseg > 1 ? req->seg[1] : "directory");
+        return;
+    }
+    if (req->nseg == 3 && (strcasecmp(req->seg[2], "microsoft.graph.user") == 0 ||
+                           strcasecmp(req->seg[2], "graph.user") == 0)) {
+        json_object *items = json_object_new_array();
+        long top;
+        uint64_t skip;
+
+        if (strcmp(m, "GET") != 0) {
+            json_object_put(items);
+            method_not_allowed(ctx, resp);
+            return;
+        }
+        if (!options_ok(ctx, req, resp, "$select $top $skiptoken") ||
+            !page_params(ctx, req, resp, &top, &skip) ||
+            !user_select(ctx, req, resp, sel, &nsel, list, sizeof(list))) {
+            json_object_put(items);
+            return;
+        }
+        for (size_t i = 0; i < ctx->tenant->ndeleted; i++) {
+            json_object_array_add(items,
+                                  deleted_entity(ctx->tenant->deleted[i]->user, sel, nsel, NULL));
+        }
+        list_reply(ctx, req, resp, CTX_BASE "directory/deletedItems/microsoft.graph.user", items,
+                   top, skip);
+        return;
+    }
+    d = gs_tenant_deleted(ctx->tenant, req->seg[2]);
+    if (req->nseg == 4) {
+        if (strcasecmp(req->seg[3], "restore") != 0) {
+            unknown_segment(ctx, resp, req->seg[3]);
+        } else if (strcmp(m, "POST") != 0) {
+            method_not_allowed(ctx, resp);
+        } else if (!options_ok(ctx, req, resp, "")) {
+            return;
+        } else if (d == NULL) {
+            not_found(ctx, resp, req->seg[2]);
+        } else {
+            struct gs_user *u = d->user;
+
+            if (!gs_tenant_user_restore(ctx->tenant, d)) {
+                gs_error(ctx, resp, 400, "Request_BadRequest",
+                         "Another object with the same value for property userPrincipalName "
+                         "already exists.");
+                return;
+            }
+            set_body(resp, 200,
+                     user_entity(u, NULL, 0, CTX_BASE "directoryObjects/$entity",
+                                 "#microsoft.graph.user"));
+        }
+        return;
+    }
+    if (strcmp(m, "GET") == 0) {
+        if (!options_ok(ctx, req, resp, "$select") ||
+            !user_select(ctx, req, resp, sel, &nsel, list, sizeof(list))) {
+            return;
+        }
+        if (d == NULL) {
+            not_found(ctx, resp, req->seg[2]);
+            return;
+        }
+        set_body(resp, 200,
+                 deleted_entity(d->user, sel, nsel, CTX_BASE "directoryObjects/$entity"));
+    } else if (strcmp(m, "DELETE") == 0) {
+        if (!options_ok(ctx, req, resp, "")) {
+            return;
+        }
+        if (d == NULL) {
+            not_found(ctx, resp, req->seg[2]);
+            return;
+        }
+        gs_tenant_deleted_purge(ctx->tenant, d);
+        resp->status = 204;
+    } else {
+        method_not_allowed(ctx, resp);
+    }
+}
+
+/* }====== */
+
 /* {====== router ====== */
 
 void gs_graph_dispatch(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *resp)
@@ -4600,6 +4712,8 @@ void gs_graph_dispatch(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *r
         route_roles(ctx, req, resp);
     } else if (strcasecmp(first, "groups") == 0) {
         route_group(ctx, req, resp);
+    } else if (strcasecmp(first, "directory") == 0) {
+        route_directory(ctx, req, resp);
     } else if (strcmp(first, "$batch") == 0 && req->nseg == 1 && !req->batch_item) {
         batch(ctx, req, resp);
     } else {

@@ -350,26 +350,69 @@ size_t gs_tenant_user_pos(struct gs_tenant *t, uint64_t seq)
     return lo;
 }
 
+static void assignment_free(struct gs_role_assignment *a);
+static void schedule_free(struct gs_schedule *s);
+
+/* Appends a (taken) to the tenant's role assignments. */
+static void assignment_push(struct gs_tenant *t, struct gs_role_assignment *a)
+{
+    if (t->nassignments == t->acap) {
+        t->acap = t->acap ? t->acap * 2 : 16;
+        t->assignments = gs_xrealloc(t->assignments, t->acap * sizeof(*t->assignments));
+    }
+    t->assignments[t->nassignments++] = a;
+}
+
+/* Appends s (taken) to the tenant's schedules of kind. */
+static void schedule_push(struct gs_tenant *t, enum gs_pim kind, struct gs_schedule *s)
+{
+    if (t->nschedules[kind] == t->scap[kind]) {
+        t->scap[kind] = t->scap[kind] ? t->scap[kind] * 2 : 8;
+        t->schedules[kind] =
+            gs_xrealloc(t->schedules[kind], t->scap[kind] * sizeof(*t->schedules[kind]));
+    }
+    t->schedules[kind][t->nschedules[kind]++] = s;
+}
+
 void gs_tenant_user_delete(struct gs_tenant *t, struct gs_user *u)
 {
     const char *id = gs_user_str(u, GS_U_ID);
     json_object *lic = u->v[GS_U_ASSIGNED_LICENSES];
+    struct gs_deleted *d = gs_xcalloc(1, sizeof(*d));
+    char now[32];
 
+    d->user = u;
+    d->groups = gs_xcalloc(t->ngroups ? t->ngroups : 1, sizeof(*d->groups));
+    d->assignments = gs_xcalloc(t->nassignments ? t->nassignments : 1, sizeof(*d->assignments));
     change_add(t, id, GS_CH_DELETED, NULL, NULL);
     for (size_t i = 0; i < t->ngroups; i++) {
         if (gs_group_remove(t->groups[i], id)) {
+            d->groups[d->ngroups++] = t->groups[i];
             change_add(t, id, GS_CH_MEMBER_REMOVED, NULL, t->groups[i]);
         }
     }
-    for (size_t i = t->nassignments; i-- > 0;) {
+    /* Detached in their order, kept for a restore. */
+    for (size_t i = 0; i < t->nassignments;) {
         if (strcasecmp(t->assignments[i]->principal_id, id) == 0) {
-            gs_tenant_assignment_remove(t, t->assignments[i]);
+            d->assignments[d->nassignments++] = t->assignments[i];
+            memmove(&t->assignments[i], &t->assignments[i + 1],
+                    (t->nassignments - i - 1) * sizeof(*t->assignments));
+            t->nassignments--;
+        } else {
+            i++;
         }
     }
     for (int k = 0; k < 2; k++) {
-        for (size_t i = t->nschedules[k]; i-- > 0;) {
+        d->schedules[k] =
+            gs_xcalloc(t->nschedules[k] ? t->nschedules[k] : 1, sizeof(*d->schedules[k]));
+        for (size_t i = 0; i < t->nschedules[k];) {
             if (strcasecmp(t->schedules[k][i]->principal_id, id) == 0) {
-                gs_tenant_schedule_remove(t, (enum gs_pim)k, t->schedules[k][i]);
+                d->schedules[k][d->nschedules[k]++] = t->schedules[k][i];
+                memmove(&t->schedules[k][i], &t->schedules[k][i + 1],
+                        (t->nschedules[k] - i - 1) * sizeof(*t->schedules[k]));
+                t->nschedules[k]--;
+            } else {
+                i++;
             }
         }
     }
@@ -394,7 +437,93 @@ void gs_tenant_user_delete(struct gs_tenant *t, struct gs_user *u)
     unindex(t, u, GS_U_EMPLOYEE_ID);
     t->users[u->pos] = NULL;
     t->ntomb++;
-    gs_user_free(u);
+    gs_time_format(now, gs_now_wall(), true);
+    json_object_put(u->v[GS_U_DELETED_DATE_TIME]);
+    u->v[GS_U_DELETED_DATE_TIME] = json_object_new_string(now);
+    if (t->ndeleted == t->dcap) {
+        t->dcap = t->dcap ? t->dcap * 2 : 8;
+        t->deleted = gs_xrealloc(t->deleted, t->dcap * sizeof(*t->deleted));
+    }
+    t->deleted[t->ndeleted++] = d;
+}
+
+struct gs_deleted *gs_tenant_deleted(const struct gs_tenant *t, const char *id)
+{
+    for (size_t i = 0; id != NULL && i < t->ndeleted; i++) {
+        if (strcasecmp(gs_user_str(t->deleted[i]->user, GS_U_ID), id) == 0) {
+            return t->deleted[i];
+        }
+    }
+    return NULL;
+}
+
+/* Takes d out of t->deleted and frees it; the user, assignments and schedules only when
+   purge (a restore has put them back). */
+static void deleted_drop(struct gs_tenant *t, struct gs_deleted *d, bool purge)
+{
+    for (size_t i = 0; i < t->ndeleted; i++) {
+        if (t->deleted[i] == d) {
+            memmove(&t->deleted[i], &t->deleted[i + 1],
+                    (t->ndeleted - i - 1) * sizeof(*t->deleted));
+            t->ndeleted--;
+            break;
+        }
+    }
+    if (purge) {
+        gs_user_free(d->user);
+        for (size_t i = 0; i < d->nassignments; i++) {
+            assignment_free(d->assignments[i]);
+        }
+        for (int k = 0; k < 2; k++) {
+            for (size_t i = 0; i < d->nschedules[k]; i++) {
+                schedule_free(d->schedules[k][i]);
+            }
+        }
+    }
+    free(d->groups);
+    free(d->assignments);
+    free(d->schedules[0]);
+    free(d->schedules[1]);
+    free(d);
+}
+
+void gs_tenant_deleted_purge(struct gs_tenant *t, struct gs_deleted *d)
+{
+    deleted_drop(t, d, true);
+}
+
+bool gs_tenant_user_restore(struct gs_tenant *t, struct gs_deleted *d)
+{
+    struct gs_user *u = d->user;
+    static const int unique[] = {GS_U_USER_PRINCIPAL_NAME, GS_U_MAIL};
+
+    for (size_t i = 0; i < sizeof(unique) / sizeof(unique[0]); i++) {
+        const char *v = gs_user_str(u, unique[i]);
+
+        if (v != NULL && (gs_map_get(t->by_upn, v) != NULL || gs_map_get(t->by_mail, v) != NULL)) {
+            return false;
+        }
+    }
+    json_object_put(u->v[GS_U_DELETED_DATE_TIME]);
+    u->v[GS_U_DELETED_DATE_TIME] = NULL;
+    /* Every licence takes a seat again (gs_tenant_user_licenses counts what is new). */
+    json_object_put(u->v[GS_U_ASSIGNED_LICENSES]);
+    u->v[GS_U_ASSIGNED_LICENSES] = NULL;
+    gs_tenant_user_insert(t, u);
+    for (size_t i = 0; i < d->ngroups; i++) {
+        gs_tenant_group_add(t, d->groups[i], u);
+    }
+    gs_tenant_user_licenses(t, u, true);
+    for (size_t i = 0; i < d->nassignments; i++) {
+        assignment_push(t, d->assignments[i]);
+    }
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; i < d->nschedules[k]; i++) {
+            schedule_push(t, (enum gs_pim)k, d->schedules[k][i]);
+        }
+    }
+    deleted_drop(t, d, false);
+    return true;
 }
 
 json_object *gs_user_project(const struct gs_user *u, const int *sel, size_t nsel)
@@ -758,11 +887,7 @@ struct gs_role_assignment *gs_tenant_assignment_add(struct gs_tenant *t, const c
     a->principal_id = gs_xstrdup(principal_id);
     a->directory_scope_id = directory_scope_id ? gs_xstrdup(directory_scope_id) : NULL;
     a->app_scope_id = app_scope_id ? gs_xstrdup(app_scope_id) : NULL;
-    if (t->nassignments == t->acap) {
-        t->acap = t->acap ? t->acap * 2 : 16;
-        t->assignments = gs_xrealloc(t->assignments, t->acap * sizeof(*t->assignments));
-    }
-    t->assignments[t->nassignments++] = a;
+    assignment_push(t, a);
     return a;
 }
 
@@ -824,12 +949,7 @@ struct gs_schedule *gs_tenant_schedule_add(struct gs_tenant *t, enum gs_pim kind
     s->start = gs_xstrdup(start ? start : now);
     s->end = end ? gs_xstrdup(end) : NULL;
     s->created = gs_xstrdup(now);
-    if (t->nschedules[kind] == t->scap[kind]) {
-        t->scap[kind] = t->scap[kind] ? t->scap[kind] * 2 : 8;
-        t->schedules[kind] =
-            gs_xrealloc(t->schedules[kind], t->scap[kind] * sizeof(*t->schedules[kind]));
-    }
-    t->schedules[kind][t->nschedules[kind]++] = s;
+    schedule_push(t, kind, s);
     return s;
 }
 
@@ -1638,6 +1758,10 @@ void gs_tenant_free(struct gs_tenant *t)
         gs_user_free(t->users[i]);
     }
     free(t->users);
+    while (t->ndeleted > 0) {
+        deleted_drop(t, t->deleted[t->ndeleted - 1], true);
+    }
+    free(t->deleted);
     free(t->changes);
     gs_map_free(t->by_id, NULL);
     gs_map_free(t->by_upn, NULL);
@@ -1725,6 +1849,11 @@ json_object *gs_tenant_state(const struct gs_tenant *t)
         }
     }
     json_object_object_add(o, "users", a);
+    a = json_object_new_array();
+    for (size_t i = 0; i < t->ndeleted; i++) {
+        json_object_array_add(a, gs_user_full(t, t->deleted[i]->user));
+    }
+    json_object_object_add(o, "deletedUsers", a);
     a = json_object_new_array();
     for (size_t i = 0; i < t->nskus; i++) {
         json_object_array_add(a, json_object_get(t->skus[i].obj));

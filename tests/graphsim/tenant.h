@@ -79,6 +79,19 @@ struct gs_schedule {
 /* The two kinds of PIM schedule. */
 enum gs_pim { GS_PIM_ELIGIBILITY, GS_PIM_ASSIGNMENT };
 
+/* A deleted user (DELETE /users/{id}): Entra keeps it 30 days in /directory/deletedItems, and
+ * POST /directory/deletedItems/{id}/restore brings it back with the group memberships, role
+ * assignments, PIM schedules and licences it had. This keeps what restore needs. */
+struct gs_deleted {
+    struct gs_user *user;     /* owned; in no index, not in gs_tenant.users */
+    struct gs_group **groups; /* owned array of the groups it was a member of */
+    size_t ngroups;
+    struct gs_role_assignment **assignments; /* owned, detached from the tenant */
+    size_t nassignments;
+    struct gs_schedule **schedules[2]; /* owned, detached; by enum gs_pim */
+    size_t nschedules[2];
+};
+
 /* What a change-log entry records (besides a property index, 0 .. GS_U_COUNT-1). */
 enum {
     GS_CH_CREATED = -1,       /* the user was created */
@@ -125,6 +138,8 @@ struct gs_tenant {
     struct gs_schedule **schedules[2]; /* by enum gs_pim */
     size_t nschedules[2], scap[2];
     json_object *schedule_requests[2]; /* the schedule requests made, as Graph returns them */
+    struct gs_deleted **deleted;       /* deleted users, oldest first */
+    size_t ndeleted, dcap;
 
     /* Change tracking for delta queries: every change after the seed was loaded (tracking is
        set once it is), in order. nonce tells this tenant's delta tokens from an earlier one's
@@ -195,9 +210,20 @@ void gs_tenant_user_set_manager(struct gs_tenant *t, struct gs_user *u, const st
 /* Returns the index of the first change with seq > seq in t->changes. */
 size_t gs_tenant_changes_after(const struct gs_tenant *t, uint64_t seq);
 
-/* Deletes u: removes it from groups, role assignments, other users' manager, releases its
- * license seats and frees it. */
+/* Deletes u as Entra does: removes it from groups, role assignments, PIM schedules and other
+ * users' manager, releases its license seats, and keeps it (with what it held) among the deleted
+ * users (struct gs_deleted) until it is restored or purged. */
 void gs_tenant_user_delete(struct gs_tenant *t, struct gs_user *u);
+
+/* The deleted user with object id id (case-insensitive), or NULL. */
+struct gs_deleted *gs_tenant_deleted(const struct gs_tenant *t, const char *id);
+
+/* Restores d (gs_tenant_deleted) with its memberships, roles, schedules and licences, and frees
+ * d. Returns false, changing nothing, when a user now holds its userPrincipalName (or mail). */
+bool gs_tenant_user_restore(struct gs_tenant *t, struct gs_deleted *d);
+
+/* Deletes d (gs_tenant_deleted) for good, and frees it. */
+void gs_tenant_deleted_purge(struct gs_tenant *t, struct gs_deleted *d);
 
 /* Squeezes deleted slots out of the users array (lists call it before paging). */
 void gs_tenant_compact(struct gs_tenant *t);

@@ -621,6 +621,53 @@ class UserDeleteTest(GraphTest):
         self.assertGraphError(self.s.get("/v1.0/users/%s/manager" % USERS["Alex"]["id"]), 404,
                               "Request_ResourceNotFound", NOT_FOUND % "manager")
 
+    def test_deleted_items_and_restore(self):
+        nestor = USERS["Nestor"]
+        nid = nestor["id"]
+        st, before = self.s.sim("GET", "users/" + nid)
+        self.assertEqual(st, 200)
+        e3 = self.sku("SPE_E3")["consumedUnits"]
+        self.assertGraphError(self.s.get("/v1.0/directory/deletedItems/" + nid), 404,
+                              "Request_ResourceNotFound")
+        self.assertEqual(self.s.call("DELETE", "/v1.0/users/" + nid)[0], 204)
+        st, _, body = self.s.get("/v1.0/directory/deletedItems/" + nid)
+        self.assertEqual(st, 200, body)
+        self.assertEqual(body["@odata.type"], "#microsoft.graph.user")
+        self.assertEqual(body["userPrincipalName"], nestor["userPrincipalName"])
+        self.assertRegex(body["deletedDateTime"], r"^\d{4}-\d\d-\d\dT")
+        st, _, body = self.s.get("/v1.0/directory/deletedItems/microsoft.graph.user")
+        self.assertEqual(st, 200, body)
+        self.assertEqual([u["id"] for u in body["value"]], [nid])
+        st, state = self.s.sim("GET", "state")
+        self.assertEqual([u["id"] for u in state["deletedUsers"]], [nid])
+        # Restored with its groups, roles, PIM schedules, licence seats and manager.
+        st, _, body = self.s.call("POST", "/v1.0/directory/deletedItems/%s/restore" % nid)
+        self.assertEqual(st, 200, body)
+        self.assertEqual(body["id"], nid)
+        st, after = self.s.sim("GET", "users/" + nid)
+        for key in ("memberOf", "roleAssignments", "assignedLicenses", "manager",
+                    "userPrincipalName", "accountEnabled"):
+            self.assertEqual(sorted(map(json.dumps, after[key])) if isinstance(after[key], list)
+                             else after[key],
+                             sorted(map(json.dumps, before[key])) if isinstance(before[key], list)
+                             else before[key], key)
+        self.assertNotIn("deletedDateTime", after)
+        self.assertEqual(self.sku("SPE_E3")["consumedUnits"], e3)
+        st, _, body = self.s.get("/v1.0/roleManagement/directory/roleEligibilitySchedules?$filter=" +
+                                 urllib.parse.quote("principalId eq '%s'" % nid))
+        self.assertEqual(len(body["value"]), 1)
+        # Not (or no more) deleted: 404; purged: 404 too.
+        self.assertGraphError(
+            self.s.call("POST", "/v1.0/directory/deletedItems/%s/restore" % nid), 404,
+            "Request_ResourceNotFound")
+        self.assertEqual(self.s.call("DELETE", "/v1.0/users/" + nid)[0], 204)
+        self.assertEqual(self.s.call("DELETE", "/v1.0/directory/deletedItems/" + nid)[0], 204)
+        self.assertGraphError(
+            self.s.call("POST", "/v1.0/directory/deletedItems/%s/restore" % nid), 404,
+            "Request_ResourceNotFound")
+        self.assertEqual(self.s.call("GET", "/v1.0/directory/deletedItems/%s/restore" % nid)[0],
+                         405)
+
 
 # }======
 

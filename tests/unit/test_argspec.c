@@ -473,6 +473,46 @@ static void test_check_rendered(void **state)
     }
 }
 
+/* WR_ARG_NULL_OK: a literal null passes the load check (and only there: a template that gives
+   null is still refused after rendering); without the flag null is refused. */
+static void test_null_ok(void **state)
+{
+    (void)state;
+    static const struct wr_argspec ns[] = {
+        {.name = "manager", .type = WR_ARG_STRING, .flags = WR_ARG_REQUIRED | WR_ARG_NULL_OK},
+        {.name = "user", .type = WR_ARG_STRING},
+        {0},
+    };
+    static const struct {
+        const char *obj;
+        int errors;
+    } cases[] = {
+        {"{\"manager\":null}", 0},
+        {"{\"manager\":\"m\"}", 0},
+        {"{\"manager\":1}", 1},
+        {"{\"manager\":null,\"user\":null}", 1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct wr_diags d = {0};
+        struct wr_srcdoc doc = {.file = "x.yaml"};
+        struct wr_check c = {.d = &d, .doc = &doc};
+        struct json_object *o = json_tokener_parse(cases[i].obj);
+        wr_argspec_check(&c, ns, o, "", "set-manager", NULL);
+        if (c.errors != cases[i].errors) {
+            fail_msg("%s: %d errors, want %d", cases[i].obj, c.errors, cases[i].errors);
+        }
+        json_object_put(o);
+        wr_diags_clear(&d);
+    }
+    struct json_object *raw = json_tokener_parse("{\"manager\":\"{{ e }}\"}");
+    struct json_object *out = json_tokener_parse("{\"manager\":null}");
+    char err[WR_ERR_MAX] = "";
+    assert_int_equal(wr_argspec_check_rendered(ns, raw, out, "steps[0]", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "got null from '{{ e }}'"));
+    json_object_put(raw);
+    json_object_put(out);
+}
+
 /* A webhook path a client would never send as written is refused at load. */
 static void test_urlpath(void **state)
 {
@@ -513,7 +553,7 @@ int main(void)
         cmocka_unit_test(test_check_keys),      cmocka_unit_test(test_check_values),
         cmocka_unit_test(test_check_templates), cmocka_unit_test(test_check_secret_not_echoed),
         cmocka_unit_test(test_print_table),     cmocka_unit_test(test_check_rendered),
-        cmocka_unit_test(test_urlpath),
+        cmocka_unit_test(test_urlpath),         cmocka_unit_test(test_null_ok),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
