@@ -132,14 +132,16 @@ struct json_object *wr_undo_plan(struct json_object *run)
             continue;
         }
         json_object_object_get_ex(step, "output", &out);
+        /* undo_impossible alone: nothing can be put back; beside undo: only part of it can. */
         const char *why = str(out, "undo_impossible");
         if (why) {
             json_object_array_add(impossible, step_entry(step, why));
-            continue;
         }
         if (!json_object_object_get_ex(out, "undo", &u) ||
             !json_object_is_type(u, json_type_array)) {
-            json_object_array_add(unrecorded, step_entry(step, NULL));
+            if (!why) {
+                json_object_array_add(unrecorded, step_entry(step, NULL));
+            }
             continue;
         }
         for (size_t i = 0; i < json_object_array_length(u); i++) {

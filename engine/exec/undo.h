@@ -2,8 +2,8 @@
  * undo — the reverse of a finished run, from what its steps recorded.
  *
  * Every action that changes state puts in its step output the reverse steps that put back what it
- * changed (`undo`: step mappings with object ids, `[]` when it changed nothing), or why that
- * cannot be done (`undo_impossible`). The plan walks a run's succeeded steps from last to first
+ * changed (`undo`: step mappings with object ids, `[]` when it changed nothing), and why what
+ * it cannot put back cannot be (`undo_impossible`: alone, nothing can; beside `undo`, a part). The plan walks a run's succeeded steps from last to first
  * and joins their reverse steps; a deleted user's restore brings back the memberships, roles and
  * licences it had (Entra's "recover from deletions"), so re-adding them is dropped from the plan.
  * The plan runs as a new run of a generated workflow (WR_UNDO_WORKFLOW) through the same
