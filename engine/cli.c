@@ -266,8 +266,9 @@ static const struct command commands[] = {
                 "recorded what it replaced and the steps that put it back (re-enable, restore\n"
                 "the old properties, re-add licences with their disabled plans, groups, roles,\n"
                 "the manager, restore a deleted user from Graph's deleted items). The plan runs\n"
-                "the steps from the last one back; a restored user comes back with the\n"
-                "memberships, roles and licences it had, so those are not re-added. Steps that\n"
+                "the steps from the last one back: a deleted user is restored first (with what\n"
+                "it had when it was deleted), then what earlier steps removed is re-added. Steps\n"
+                "that\n"
                 "cannot be undone (a sent mail, revoked sessions, a Temporary Access Pass) are\n"
                 "listed as such, as are steps that recorded nothing.\n"
                 "\n"
@@ -282,7 +283,7 @@ static const struct command commands[] = {
                 "  -n, --dry-run      print the Graph requests the plan would send (reads only)\n"
                 "  -y, --yes          queue the plan as a run\n"
                 "      --json         the plan as JSON {undo_of, workflow, steps, impossible,\n"
-                "                     unrecorded, dropped}\n"
+                "                     unrecorded}\n"
                 "  -h, --help         this help\n"
                 "\n"
                 "Exits 0 with the plan (and the queued run), 1 for a run not finished or unknown.",
@@ -1414,10 +1415,9 @@ static void print_plan(struct json_object *plan)
     }
     static const char *const lists[][2] = {
         {"impossible", "Cannot be undone"},
-        {"dropped", "Not needed (the restore brings it back)"},
         {"unrecorded", "Recorded nothing to undo (left as they are)"},
     };
-    for (size_t l = 0; l < 3; l++) {
+    for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++) {
         struct json_object *a = json_object_object_get(plan, lists[l][0]);
         for (size_t i = 0; a && i < json_object_array_length(a); i++) {
             struct json_object *e = json_object_array_get_idx(a, i);

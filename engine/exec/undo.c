@@ -55,21 +55,6 @@ static bool inert(const char *action)
     return false;
 }
 
-/* A step that re-adds what a restore brings back by itself, for user id. */
-static bool restored_by(struct json_object *rev, struct json_object *restored)
-{
-    const char *action = str(rev, "action"), *user = str(rev, "user");
-    if (!action || !user || !json_object_object_get_ex(restored, user, NULL)) {
-        return false;
-    }
-    if (strcmp(action, "add-to-group") == 0 || strcmp(action, "set-role") == 0) {
-        return true;
-    }
-    struct json_object *add = NULL;
-    return strcmp(action, "assign-license") == 0 && json_object_object_get_ex(rev, "add", &add) &&
-           !json_object_object_get_ex(rev, "remove", NULL);
-}
-
 /*
  * A recorded value is data, never a template: a string holding "{{" (an old jobTitle can) is
  * written as a Lua string literal of decimal escapes, "{{ "\\123\\123..." }}", which yields it
@@ -115,8 +100,7 @@ struct json_object *wr_undo_plan(struct json_object *run)
 {
     struct json_object *plan = json_object_new_object(), *steps = NULL;
     struct json_object *rev = json_object_new_array(), *impossible = json_object_new_array();
-    struct json_object *unrecorded = json_object_new_array(), *dropped = json_object_new_array();
-    struct json_object *restored = json_object_new_object(); /* user ids a restore brings back */
+    struct json_object *unrecorded = json_object_new_array();
     json_object_object_add(plan, "undo_of",
                            str(run, "id") ? json_object_new_string(str(run, "id")) : NULL);
     json_object_object_add(plan, "workflow",
@@ -149,16 +133,6 @@ struct json_object *wr_undo_plan(struct json_object *run)
             if (!json_object_is_type(r, json_type_object) || !str(r, "action")) {
                 continue;
             }
-            if (restored_by(r, restored)) {
-                char why_drop[128];
-                snprintf(why_drop, sizeof(why_drop), "%s: the restored user comes back with it",
-                         str(r, "action"));
-                json_object_array_add(dropped, step_entry(step, why_drop));
-                continue;
-            }
-            if (strcmp(str(r, "action"), "restore-user") == 0 && str(r, "user")) {
-                json_object_object_add(restored, str(r, "user"), NULL);
-            }
             struct json_object *copy = NULL;
             json_object_deep_copy(r, &copy, NULL);
             copy = literal(copy);
@@ -167,11 +141,9 @@ struct json_object *wr_undo_plan(struct json_object *run)
             json_object_array_add(rev, copy);
         }
     }
-    json_object_put(restored);
     json_object_object_add(plan, "steps", rev);
     json_object_object_add(plan, "impossible", impossible);
     json_object_object_add(plan, "unrecorded", unrecorded);
-    json_object_object_add(plan, "dropped", dropped);
     return plan;
 }
 

@@ -26,7 +26,7 @@ struct wr_workflow;
 /*
  * The reverse plan of run (a wr_history_show() object, annotated or not; borrowed), owned:
  * {"undo_of": RUN, "workflow": W, "steps": [step mappings], "impossible": [{step, action, why}],
- * "unrecorded": [{step, action}], "dropped": [{step, action, why}]}: `unrecorded` are steps
+ * "unrecorded": [{step, action}]}: `unrecorded` are steps
  * whose output says nothing about undo (an older version, or an action that records nothing).
  */
 struct json_object *wr_undo_plan(struct json_object *run);

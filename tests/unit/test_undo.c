@@ -1,6 +1,6 @@
 /*
  * test_undo — the reverse plan of a run (engine/exec/undo): the last step first, what cannot be
- * undone and what recorded nothing listed, a restore dropping the re-adds it brings back,
+ * undone and what recorded nothing listed, a deleted user restored before anything else,
  * recorded values kept as literals (never templates), and the generated workflow loading the
  * plan as steps (or refusing one that does not validate).
  */
@@ -82,7 +82,7 @@ static void test_reverse_order_and_lists(void **state)
     json_object_put(run);
 }
 
-static void test_restore_drops_readds(void **state)
+static void test_restore_first(void **state)
 {
     (void)state;
     struct json_object *run = run_with(
@@ -101,13 +101,14 @@ static void test_restore_drops_readds(void **state)
         "\"output\": {\"undo\": [{\"action\": \"restore-user\", \"user\": \"u1\"}]}}]");
     struct json_object *plan = wr_undo_plan(run);
     struct json_object *steps = json_object_object_get(plan, "steps");
-    /* restore u1, undo u2's change, re-enable u1; the group and licence of u1 come back with the
-       restore */
-    assert_int_equal(json_object_array_length(steps), 3);
+    /* restore u1 first (it must exist again), then undo the earlier changes, last first: what
+       those steps removed before the deletion is not in the restored user */
+    assert_int_equal(json_object_array_length(steps), 5);
     assert_string_equal(action_at(plan, 0), "restore-user");
     assert_string_equal(action_at(plan, 1), "remove-from-group");
     assert_string_equal(action_at(plan, 2), "enable-user");
-    assert_int_equal(json_object_array_length(json_object_object_get(plan, "dropped")), 2);
+    assert_string_equal(action_at(plan, 3), "assign-license");
+    assert_string_equal(action_at(plan, 4), "add-to-group");
     json_object_put(plan);
     json_object_put(run);
 }
@@ -167,7 +168,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reverse_order_and_lists),
-        cmocka_unit_test(test_restore_drops_readds),
+        cmocka_unit_test(test_restore_first),
         cmocka_unit_test(test_values_are_literals),
         cmocka_unit_test(test_workflow_refuses_bad_steps),
     };
