@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kit.h"
 #include "tenant.h"
 
 struct gs_query {
@@ -88,6 +89,8 @@ struct gs_model {
        {"link_base": "http://graph.example"} makes links a client must refuse (a Graph answer
        that leads elsewhere), without the test reaching any other address. */
     char link_base[128];
+    /* Issue 18's action kit: the TAP policy and OneDrive switches (kit.h). */
+    struct gs_kit_model kit;
 };
 
 #define GS_MODEL_PIM_ELIGIBILITY 0x1u /* roleEligibilitySchedules and their requests */
