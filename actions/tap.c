@@ -172,6 +172,19 @@ static int64_t when_of(const char *s)
     return s && wr_timestamp_parse(s, strlen(s), &sec, &nsec, why) == 0 ? sec : -1;
 }
 
+/* A failed request about op->path: replica lag when it is a 404 for a user weir created moments
+   ago (create-user, then create-tap: the onboarding order), else Graph's answer. */
+static void op_fail(struct tap_op *op, const struct wr_graph_result *res, const char *method)
+{
+    int64_t age =
+        res->status == 404 ? wr_directory_created_ago(wr_action_directory(op->ctx), op->user) : -1;
+    if (age >= 0) {
+        wr_action_fail_lag(op->ctx, res, age, "%s %s", method, op->path);
+    } else {
+        wr_action_fail(op->ctx, res, false, "%s %s", method, op->path);
+    }
+}
+
 static void op_succeed(struct tap_op *op, const char *pass)
 {
     struct json_object *m = op->made;
@@ -260,15 +273,8 @@ static void created(void *arg, const struct wr_graph_result *res)
                            "policy's minimum and maximum or a multi-use pass is not allowed, and "
                            "for guests from another tenant)",
                            op->path);
-        } else if (res->status == 404) {
-            int64_t age = wr_directory_created_ago(wr_action_directory(op->ctx), op->user);
-            if (age >= 0) {
-                wr_action_fail_lag(op->ctx, res, age, "POST %s", op->path);
-            } else {
-                wr_action_fail(op->ctx, res, false, "POST %s", op->path);
-            }
         } else {
-            wr_action_fail(op->ctx, res, false, "POST %s", op->path);
+            op_fail(op, res, "POST");
         }
         return;
     }
@@ -297,7 +303,7 @@ static void existing_read(void *arg, const struct wr_graph_result *res)
 {
     struct tap_op *op = arg;
     if (!res->ok) {
-        wr_action_fail(op->ctx, res, false, "GET %s", op->path);
+        op_fail(op, res, "GET");
         return;
     }
     char *why = NULL;
