@@ -163,13 +163,17 @@ static const char *str_of(struct json_object *o, const char *key)
                : NULL;
 }
 
-/* Seconds since the epoch of Graph's timestamp s, or -1 when it is none. */
+/* Milliseconds since the epoch of Graph's timestamp s (it has a fraction: two passes made in
+   the same second are told apart), or -1 when it is none. */
 static int64_t when_of(const char *s)
 {
     int64_t sec = 0;
     int32_t nsec = 0;
     char why[WR_ERR_MAX];
-    return s && wr_timestamp_parse(s, strlen(s), &sec, &nsec, why) == 0 ? sec : -1;
+    if (!s || wr_timestamp_parse(s, strlen(s), &sec, &nsec, why) != 0) {
+        return -1;
+    }
+    return sec * 1000 + nsec / 1000000;
 }
 
 /* A failed request about op->path: replica lag when it is a 404 for a user weir created moments
@@ -243,9 +247,10 @@ static void checked(void *arg, const struct wr_graph_result *res)
         struct json_object *m = json_object_array_get_idx(list, i);
         const char *id = str_of(m, "id");
         int64_t at = when_of(str_of(m, "createdDateTime"));
-        if (id && mine && strcasecmp(id, mine) != 0 && at >= 0 && made_at >= 0 && at > made_at) {
-            /* Another pass was made after this one: this one no longer works. An older one
-               still listed is a replica that has not seen the new pass yet. */
+        if (id && mine && strcasecmp(id, mine) != 0 && (at < 0 || made_at < 0 || at >= made_at)) {
+            /* Another pass, made after this one (or at the same time: Graph keeps one, so it
+               is the one kept): this one no longer works. An older one still listed is a
+               replica that has not seen the new pass yet. */
             wr_action_fail(op->ctx, NULL, false,
                            "the Temporary Access Pass %s created for user %s was replaced at once "
                            "by pass %s (created %s): not handing out a pass that no longer works; "

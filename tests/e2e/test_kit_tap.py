@@ -298,6 +298,33 @@ steps:
         self.assertIn("not kept across restarts", run[3])
         self.assertIn("steps.tap", run[3])
 
+    def test_4b_two_runs_at_once_hand_out_one_pass(self):
+        # Two runs create a pass for the same user at the same time (slow answers make them
+        # overlap): the second pass replaces the first, so the run whose pass was replaced
+        # must fail rather than hand it out; the other hands out the user's current pass.
+        self.faults({"latency_ms": 400})
+        seq = self.since()
+        try:
+            before = len(self.sink.calls("/mail"))
+            for _ in range(2):
+                status, _ = self.w.signed_post({"user": MEGAN}, path="/hooks/onboard")
+                self.assertEqual(status, 202)
+            type(self).nruns += 2
+            rows = harness.wait_final(self.root, type(self).nruns)
+        finally:
+            self.faults({"latency_ms": 0})
+        methods = [r["method"] for r in self.graph_requests(seq)
+                   if r["path"].endswith("temporaryAccessPassMethods")]
+        if methods == ["GET", "POST", "GET"] * 2:
+            self.skipTest("the two runs did not overlap: %s" % methods)
+        runs = rows[-2:]
+        self.assertEqual(sorted(r[2] for r in runs), ["failed", "succeeded"], (runs, methods))
+        failed = [r for r in runs if r[2] == "failed"][0]
+        ok = [r for r in runs if r[2] == "succeeded"][0]
+        out, _, _ = self.step_output(ok[0], "tap")
+        self.assertIn("replaced at once by pass %s" % out["id"], failed[3])
+        self.assertEqual(len(self.sink.calls("/mail")), before + 1)
+
     # }======
 
     # {====== share-onedrive ======
