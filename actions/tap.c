@@ -12,9 +12,11 @@
  *
  * A new pass replaces the user's existing one (Graph documents it: a user has at most one), so
  * the pass this step hands out must be the user's current one. The step reads the user's
- * passes before (the one it replaces goes into "before") and after creating: a pass created
- * after this one (a resent request that landed late, or someone else) means this one no
- * longer works, and the step fails without retry rather than hand it out. A step retried after
+ * passes before (the one it replaces goes into "before") and after creating: another pass
+ * created after this one, or at the same moment (a resent request that landed late, another
+ * run for the same user, someone in the portal) means this one no longer works, and the step
+ * fails without retry rather than hand it out. A 404 for a user weir created moments ago
+ * (create-user, then create-tap) is replica lag, retried. A step retried after
  * a failure creates a new pass: the pass of a failed attempt never reached a later step (later
  * steps run only once this step's success is stored), so nothing that was handed out is
  * replaced. A pass cannot be taken back once handed out: the output says so (undo_impossible).
