@@ -126,6 +126,10 @@ struct exec {
     char *guard_user;        /* the user the step about to start was counted for, or NULL */
     struct json_object *dry_approval; /* a dry run's approval request (nothing stored), or NULL */
     struct wr_workflow *own_wf;       /* a generated workflow (an undo's), owned: wf points here */
+    /* Issue 18 (create-tap): the first step whose output, read back from the journal after a
+       restart, held a masked secret (steps.<id>.pass), or NULL. A later step whose rendered
+       arguments carry the mask fails instead of sending it (start_action). */
+    char *lost_secret_step;
 };
 
 static const struct wr_step *current_step(const struct exec *x)
@@ -163,6 +167,7 @@ static void exec_free(struct exec *x)
     json_object_put(x->outputs);
     json_object_put(x->error);
     free(x->pending_error);
+    free(x->lost_secret_step);
     free(x->guard_user);
     json_object_put(x->dry_approval);
     wr_workflow_free(x->own_wf);
@@ -742,6 +747,22 @@ static void start_action(struct exec *x)
     w->x = x;
     w->args = wr_xstrdup(json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN |
                                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
+    if (x->lost_secret_step && strstr(w->args, WR_SECRET_MASK)) {
+        /* A secret of an earlier step (a Temporary Access Pass) went through a restart: the
+           journal holds it masked, and this step would send the mask in its place. */
+        char *why = wr_xasprintf("an argument holds \"" WR_SECRET_MASK "\" where a secret of an "
+                                 "earlier step's output was (steps.%s): secrets such as a "
+                                 "Temporary Access Pass are not kept across restarts, and weir "
+                                 "restarted after that step; not sending the mask in its place",
+                                 x->lost_secret_step);
+        char *a = w->args;
+        free(w);
+        step_done(x, false, false, NULL, why, a);
+        free(a);
+        free(why);
+        json_object_put(args);
+        return;
+    }
     struct wr_action_env env = {.base = x->r->base,
                                 .graph = x->r->graph,
                                 .dir = x->r->dir,
@@ -1469,6 +1490,9 @@ static void resume_row(void *arg, const struct wr_runstate_step *row)
         }
     }
     if (done && id && row->output) {
+        if (!x->lost_secret_step && strstr(row->output, WR_SECRET_MASK)) {
+            x->lost_secret_step = wr_xstrdup(id); /* masked when stored: not kept */
+        }
         struct json_object *out = json_tokener_parse(row->output);
         json_object_object_add(x->outputs, id, out);
     }

@@ -284,6 +284,9 @@ static bool seconds_value(json_object *val, double *out)
 
 bool gs_model_set(struct gs_model *m, const char *key, json_object *val)
 {
+    if (gs_kit_model_set(&m->kit, key, val)) { /* tap_policy, no_onedrive, ... (kit.h) */
+        return true;
+    }
     if (strcmp(key, "replica_lag") == 0) {
         return seconds_value(val, &m->replica_lag);
     }
@@ -380,6 +383,7 @@ void gs_model_json(const struct gs_model *m, json_object *obj)
                     : p == GS_MODEL_PIM_ELIGIBILITY ? "eligibility"
                     : p == GS_MODEL_PIM_ASSIGNMENT  ? "assignment"
                                                     : "all");
+    gs_kit_model_json(&m->kit, obj);
 }
 
 /* Whether u was created so recently that, with replica lag, the replica answering does not
@@ -2880,6 +2884,10 @@ static void route_user(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *r
         } else {
             mailbox_settings(ctx, req, resp, u);
         }
+    } else if (strcasecmp(req->seg[2], "authentication") == 0) {
+        gs_kit_user_authentication(ctx, req, resp, u); /* issue 18 (kit.c) */
+    } else if (strcasecmp(req->seg[2], "drive") == 0 && req->nseg == 3) {
+        gs_kit_user_drive(ctx, req, resp, u); /* issue 18 (kit.c) */
     } else if (strcasecmp(req->seg[2], "manager") == 0 &&
                (req->nseg == 3 || (req->nseg == 4 && strcmp(req->seg[3], "$ref") == 0))) {
         if (u == NULL) {
@@ -4714,6 +4722,8 @@ void gs_graph_dispatch(struct gs_ctx *ctx, struct gs_req *req, struct gs_resp *r
         route_group(ctx, req, resp);
     } else if (strcasecmp(first, "directory") == 0) {
         route_directory(ctx, req, resp);
+    } else if (strcasecmp(first, "drives") == 0 && req->nseg >= 2) {
+        gs_kit_drives(ctx, req, resp); /* issue 18 (kit.c) */
     } else if (strcmp(first, "$batch") == 0 && req->nseg == 1 && !req->batch_item) {
         batch(ctx, req, resp);
     } else {

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kit.h"
 #include "tenant.h"
 
 struct gs_query {
@@ -95,6 +96,8 @@ struct gs_model {
        202 is held this long, past the client's timeout (a send whose answer was lost).
        One-shot; 0 = off. */
     double timeout_next_send;
+    /* Issue 18's action kit: the TAP policy and OneDrive switches (kit.h). */
+    struct gs_kit_model kit;
 };
 
 #define GS_MODEL_PIM_ELIGIBILITY 0x1u /* roleEligibilitySchedules and their requests */

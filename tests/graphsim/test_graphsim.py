@@ -1644,7 +1644,13 @@ class FaultTest(GraphTest):
                           "delta_page_size": 0, "delta_expired_status": 400,
                           "delta_forbidden": False, "link_base": "",
                           "member_of_page_size": 0,
-                          "timeout_next_send": 0})
+                          "timeout_next_send": 0,
+                          # issue 18's action kit (kit.c)
+                          "tap_policy": {"state": "enabled", "minimumLifetimeInMinutes": 60,
+                                         "maximumLifetimeInMinutes": 480,
+                                         "defaultLifetimeInMinutes": 60, "isUsableOnce": False,
+                                         "excludeUsers": []},
+                          "no_onedrive": [], "onedrive_forbidden": False})
 
 
 class FaultFlagTest(unittest.TestCase):
@@ -2468,6 +2474,98 @@ class TenantThrottleTest(GraphTest):
 
 
 # }======
+
+# {====== issue 18's action kit (kit.c): Temporary Access Pass and OneDrive ======
+
+
+class KitTest(GraphTest):
+    def tap_path(self, who):
+        return "/v1.0/users/%s/authentication/temporaryAccessPassMethods" % USERS[who]["id"]
+
+    def test_tap_replaces_and_hides(self):
+        st, _, first = self.s.call("POST", self.tap_path("Lee"), {"lifetimeInMinutes": 90})
+        self.assertEqual(st, 201, first)
+        self.assertEqual(len(first["temporaryAccessPass"]), 8)
+        self.assertEqual(first["lifetimeInMinutes"], 90)
+        self.assertFalse(first["isUsableOnce"])
+        st, _, second = self.s.call("POST", self.tap_path("Lee"), None)
+        self.assertEqual(st, 201, second)
+        self.assertEqual(second["lifetimeInMinutes"], 60)  # the policy's default
+        st, _, lst = self.s.get(self.tap_path("Lee"))
+        self.assertEqual([m["id"] for m in lst["value"]], [second["id"]])
+        self.assertIsNone(lst["value"][0]["temporaryAccessPass"])
+        self.assertEqual(self.s.call("DELETE", self.tap_path("Lee") + "/" + first["id"])[0], 404)
+        self.assertEqual(self.s.call("DELETE", self.tap_path("Lee") + "/" + second["id"])[0],
+                         204)
+        self.assertEqual(self.s.get(self.tap_path("Lee"))[2]["value"], [])
+
+    def test_tap_policy(self):
+        self.assertGraphError(self.s.call("POST", self.tap_path("Lee"), {"lifetimeInMinutes": 600}),
+                              400, "badRequest",
+                              "Invalid LifetimeInMinutes specified. The valid range between 60 "
+                              "and 480.")
+        self.assertGraphError(self.s.call("POST", self.tap_path("Lee"), {"lifetime": 60}),
+                              400, "BadRequest")
+        self.assertEqual(self.s.sim("POST", "faults", {"tap_policy": {
+            "state": "disabled"}})[0], 200)
+        self.assertGraphError(self.s.call("POST", self.tap_path("Lee"), None), 400, "badRequest")
+        self.s.sim("POST", "faults", {"tap_policy": {"state": "enabled", "isUsableOnce": True,
+                                                     "excludeUsers": [USERS["Adele"]["id"]]}})
+        self.assertGraphError(self.s.call("POST", self.tap_path("Adele"), None), 400,
+                              "badRequest")
+        self.assertGraphError(self.s.call("POST", self.tap_path("Lee"), {"isUsableOnce": False}),
+                              400, "badRequest")
+        st, _, one = self.s.call("POST", self.tap_path("Lee"), None)
+        self.assertEqual(st, 201, one)
+        self.assertTrue(one["isUsableOnce"])
+        self.assertEqual(self.s.sim("POST", "faults", {"tap_policy": {"state": "off"}})[0], 400)
+        self.s.sim("POST", "reset")  # the policy and the passes go
+        self.assertEqual(self.s.get(self.tap_path("Lee"))[2]["value"], [])
+
+    def test_tap_guest(self):
+        self.assertEqual(self.s.sim("PATCH", "users/" + USERS["Lee"]["id"],
+                                    {"userType": "Guest"})[0], 204)
+        err = self.assertGraphError(self.s.call("POST", self.tap_path("Lee"), None), 400,
+                                    "badRequest")
+        self.assertIn("guest", err["message"])
+
+    def test_drive_share(self):
+        uid = USERS["Adele"]["id"]
+        st, _, d = self.s.get("/v1.0/users/%s/drive" % uid)
+        self.assertEqual(st, 200, d)
+        base = "/v1.0/drives/%s/root" % urllib.parse.quote(d["id"])
+        st, _, perms = self.s.get(base + "/permissions")
+        self.assertEqual([p["roles"] for p in perms["value"]], [["owner"]])
+        owner = perms["value"][0]["id"]
+        body = {"recipients": [{"email": USERS["Lee"]["userPrincipalName"]}],
+                "roles": ["read"], "requireSignIn": True, "sendInvitation": False}
+        st, _, inv = self.s.call("POST", base + "/invite", body)
+        self.assertEqual(st, 200, inv)
+        perm = inv["value"][0]
+        self.assertEqual(perm["grantedToV2"]["user"]["id"], USERS["Lee"]["id"])
+        body["roles"] = ["write"]
+        st, _, again = self.s.call("POST", base + "/invite", body)
+        self.assertEqual(again["value"][0]["id"], perm["id"])  # the same permission, new role
+        self.assertEqual(again["value"][0]["roles"], ["write"])
+        body["roles"] = ["owner"]
+        self.assertGraphError(self.s.call("POST", base + "/invite", body), 400, "invalidRequest")
+        body["roles"], body["nope"] = ["read"], 1
+        self.assertGraphError(self.s.call("POST", base + "/invite", body), 400, "invalidRequest")
+        st, _, p = self.s.call("PATCH", base + "/permissions/" + perm["id"], {"roles": ["read"]})
+        self.assertEqual((st, p["roles"]), (200, ["read"]))
+        self.assertGraphError(self.s.call("DELETE", base + "/permissions/" + owner), 403,
+                              "accessDenied")
+        self.assertEqual(self.s.call("DELETE", base + "/permissions/" + perm["id"])[0], 204)
+        self.assertGraphError(self.s.call("DELETE", base + "/permissions/" + perm["id"]), 404,
+                              "itemNotFound")
+        self.s.sim("POST", "faults", {"no_onedrive": [USERS["Adele"]["userPrincipalName"]]})
+        self.assertGraphError(self.s.get("/v1.0/users/%s/drive" % uid), 404, "ResourceNotFound",
+                              "User's mysite not found.")
+        self.s.sim("POST", "faults", {"no_onedrive": [], "onedrive_forbidden": True})
+        self.assertGraphError(self.s.get("/v1.0/users/%s/drive" % uid), 403, "accessDenied")
+
+# }======
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
