@@ -2,10 +2,13 @@
  * undo — the reverse of a finished run, from what its steps recorded.
  *
  * Every action that changes state puts in its step output the reverse steps that put back what it
- * changed (`undo`: step mappings with object ids, `[]` when it changed nothing), and why what
- * it cannot put back cannot be (`undo_impossible`: alone, nothing can; beside `undo`, a part). The plan walks a run's succeeded steps from last to first
- * and joins their reverse steps; a deleted user's restore brings back the memberships, roles and
- * licences it had (Entra's "recover from deletions"), so re-adding them is dropped from the plan.
+ * changed (`undo`: step mappings with object ids, `[]` when it changed nothing), and why what it
+ * cannot put back cannot be (`undo_impossible`: alone, nothing can; beside `undo`, a part). The
+ * plan walks a run's succeeded steps from last to first and joins their reverse steps. A deleted
+ * user is restored first (the last change is undone first) and comes back with the memberships,
+ * roles and licences it had when it was deleted (Entra's "recover from deletions"): delete-user's
+ * reverse is the restore alone, never re-adds; what earlier steps removed is re-added by their
+ * own reverse steps.
  * The plan runs as a new run of a generated workflow (WR_UNDO_WORKFLOW) through the same
  * executor: durable, retried, guarded, in history as "undo of run_…". Each reverse step
  * continues on error, so one refusal does not hide the rest. Undoing twice writes nothing the
