@@ -239,9 +239,15 @@ struct wr_action_cancelled {
     struct json_object *ids;
     const char *error; /* failed: why (an unknown workflow, the store) */
     bool retriable;    /* failed: a later attempt may succeed (the journal could not commit) */
+    /* with undo: per cancelled run {run, undo_run} (the queued run of weir.undo), {run,
+       nothing: true} when it changed nothing yet, or {run, error}; NULL without undo */
+    struct json_object *undos;
 };
 
 /*
+ * With undo, each run cancelled is then undone: what its finished steps changed is put back by a
+ * run of weir.undo (engine/exec/undo), queued in a second commit (r->undos).
+ *
  * Cancels the runs of workflow (a name, borrowed) whose concurrency key is key (the rendered
  * value, borrowed) that have not started or are parked between steps — queued, retrying,
  * waiting (a wait: step, an approval), held by the guard — never the run this step belongs to,
@@ -253,7 +259,7 @@ struct wr_action_cancelled {
  * this context cannot cancel runs (no run store: `weir action`, tests); done is not called then.
  */
 int wr_action_cancel_keyed_runs(struct wr_action_ctx *ctx, const char *workflow, const char *key,
-                                const char *reason,
+                                const char *reason, bool undo,
                                 void (*done)(void *arg, const struct wr_action_cancelled *r),
                                 void *arg);
 

@@ -22,6 +22,11 @@ static const struct wr_argspec cancel_runs_args[] = {
     {.name = "reason",
      .type = WR_ARG_STRING,
      .help = "why, stored as the cancelled runs' error (default: cancelled by cancel-runs)"},
+    {.name = "undo",
+     .type = WR_ARG_BOOL,
+     .help = "also put back what the cancelled runs' finished steps changed (a rescinded "
+             "termination: re-enable, re-add licences, groups, roles), each as a run of "
+             "weir.undo, as `weir undo --yes` would; default false"},
     {0},
 };
 
@@ -47,6 +52,9 @@ static void cancelled(void *arg, const struct wr_action_cancelled *r)
                            json_object_new_string(wr_action_arg_str(op->ctx, "workflow")));
     json_object_object_add(out, "key", json_object_new_string(wr_action_arg_str(op->ctx, "key")));
     json_object_object_add(out, dry ? "would_cancel" : "cancelled", json_object_get(r->ids));
+    if (r->undos) {
+        json_object_object_add(out, "undone", json_object_get(r->undos));
+    }
     json_object_object_add(out, "changed",
                            json_object_new_boolean(!dry && json_object_array_length(r->ids) > 0));
     if (!dry && json_object_array_length(r->ids) > 0) {
@@ -72,7 +80,9 @@ static void cancel_runs_run(struct wr_action_ctx *ctx)
     }
     char *reason = why && *why ? wr_xasprintf("cancelled by cancel-runs: %s", why)
                                : wr_xstrdup("cancelled by cancel-runs");
-    if (wr_action_cancel_keyed_runs(ctx, workflow, key, reason, cancelled, op) != 0) {
+    struct json_object *u = json_object_object_get(wr_action_args(ctx), "undo");
+    bool undo = u && json_object_get_boolean(u);
+    if (wr_action_cancel_keyed_runs(ctx, workflow, key, reason, undo, cancelled, op) != 0) {
         wr_action_fail(ctx, NULL, false,
                        "cancel-runs runs only inside a workflow run (no run store here)");
     }

@@ -32,6 +32,8 @@
 #include "engine/base/clock.h"
 #include "engine/store/journal.h"
 #include "engine/store/runstate.h"
+#include "engine/store/history.h"
+#include "engine/exec/undo.h"
 #include "engine/lang/workflow_set.h"
 
 /* A dry-run write waiting for its synthetic answer. */
@@ -433,6 +435,8 @@ struct cancel_call {
     struct event *ev; /* delivery on a later loop turn (reads, dry runs, failures) */
     void (*done)(void *arg, const struct wr_action_cancelled *r);
     void *arg;
+    bool undo;                 /* also undo each run cancelled */
+    struct json_object *undos; /* with undo: what became of each (wr_action_cancelled.undos) */
 };
 
 static void cancel_deliver(struct cancel_call *c)
@@ -442,11 +446,13 @@ static void cancel_deliver(struct cancel_call *c)
         .ids = c->ids,
         .error = c->error,
         .retriable = c->retriable,
+        .undos = c->undos,
     };
     c->done(c->arg, &r);
     if (c->ev) {
         event_free(c->ev);
     }
+    json_object_put(c->undos);
     json_object_put(c->ids);
     free(c->error);
     free(c);
@@ -470,6 +476,79 @@ static void cancel_candidate(void *arg, const char *id)
     json_object_array_add(arg, json_object_new_string(id));
 }
 
+static void on_undo_committed(void *arg, struct wr_journal_batch *b, int rc, const char *error)
+{
+    struct cancel_call *c = arg;
+    (void)b;
+    if (rc != 0) {
+        /* The runs are cancelled; their undos are not stored: say so for each. */
+        for (size_t i = 0; i < json_object_array_length(c->undos); i++) {
+            struct json_object *u = json_object_array_get_idx(c->undos, i);
+            if (json_object_object_get_ex(u, "undo_run", NULL)) {
+                json_object_object_del(u, "undo_run");
+                json_object_object_add(
+                    u, "error",
+                    json_object_new_string(error ? error : "the undo could not be stored"));
+            }
+        }
+    }
+    cancel_deliver(c);
+}
+
+/*
+ * The cancelled runs' undos: each run's reverse plan (engine/exec/undo) queued as a run of
+ * weir.undo, all in one commit; then the delivery. Runs that changed nothing are said so.
+ */
+static void undo_cancelled(struct cancel_call *c)
+{
+    struct wr_journal_batch *b = wr_journal_batch_new();
+    bool queued = false;
+    char err[WR_ERR_MAX];
+    c->undos = json_object_new_array();
+    for (size_t i = 0; i < json_object_array_length(c->ids); i++) {
+        const char *id = json_object_get_string(json_object_array_get_idx(c->ids, i));
+        struct json_object *u = json_object_new_object(), *shown = NULL;
+        json_object_object_add(u, "run", json_object_new_string(id));
+        json_object_array_add(c->undos, u);
+        if (wr_history_show(wr_runstate_db(c->ctx->env.runs), id, &shown, err, sizeof(err)) != 0) {
+            json_object_object_add(u, "error", json_object_new_string(err));
+            continue;
+        }
+        wr_history_annotate(shown, c->ctx->env.workflows);
+        struct json_object *plan = wr_undo_plan(shown);
+        json_object_put(shown);
+        struct wr_diags d = {0};
+        struct wr_workflow *wf = NULL;
+        if (json_object_array_length(json_object_object_get(plan, "steps")) == 0) {
+            json_object_object_add(u, "nothing", json_object_new_boolean(true));
+        } else if (wr_undo_workflow(plan, NULL, &wf, &d) != 0) {
+            json_object_object_add(u, "error",
+                                   json_object_new_string(d.count ? d.items[0] : "no plan"));
+        } else {
+            char *source = wr_xasprintf("undo of %s", id);
+            struct wr_journal_event *ev = wr_journal_batch_add(
+                b, source, NULL, NULL,
+                json_object_to_json_string_ext(plan, JSON_C_TO_STRING_PLAIN |
+                                                         JSON_C_TO_STRING_NOSLASHESCAPE),
+                wr_clock_wall_ms());
+            struct wr_journal_run *run =
+                wr_journal_batch_add_run(ev, WR_UNDO_WORKFLOW, wf->hash, NULL, NULL);
+            json_object_object_add(u, "undo_run", json_object_new_string(run->id));
+            free(source);
+            queued = true;
+        }
+        wr_workflow_free(wf);
+        wr_diags_clear(&d);
+        json_object_put(plan);
+    }
+    if (!queued) {
+        wr_journal_batch_free(b);
+        cancel_deliver(c);
+    } else if (wr_journal_submit(c->ctx->env.journal, b, on_undo_committed, c) != 0) {
+        on_undo_committed(c, NULL, -1, "the journal is closing");
+    }
+}
+
 /* The journal committed (or failed) the batch: on the loop thread, after the call's turn. */
 static void on_cancel_committed(void *arg, struct wr_journal_batch *b, int rc, const char *error)
 {
@@ -491,12 +570,16 @@ static void on_cancel_committed(void *arg, struct wr_journal_batch *b, int rc, c
         }
         json_object_put(c->ids);
         c->ids = done;
+        if (c->undo && json_object_array_length(done) > 0) {
+            undo_cancelled(c);
+            return;
+        }
     }
     cancel_deliver(c);
 }
 
 int wr_action_cancel_keyed_runs(struct wr_action_ctx *ctx, const char *workflow, const char *key,
-                                const char *reason,
+                                const char *reason, bool undo,
                                 void (*done)(void *arg, const struct wr_action_cancelled *r),
                                 void *arg)
 {
@@ -508,6 +591,7 @@ int wr_action_cancel_keyed_runs(struct wr_action_ctx *ctx, const char *workflow,
     c->done = done;
     c->arg = arg;
     c->ids = json_object_new_array();
+    c->undo = undo;
     if (ctx->env.workflows && !wr_workflow_set_find(ctx->env.workflows, workflow)) {
         c->error = wr_xasprintf("workflow '%s' is not loaded: no workflow file defines that "
                                 "name (names are case-sensitive)",

@@ -300,6 +300,37 @@ class CancelRuns(unittest.TestCase):
         self.assertIsNotNone(self.sim.user(adele))
         self.assertEqual(harness.runs(self.root, "id = '%s'" % adele_run)[0][2], "cancelled")
 
+    def test_rescind_with_undo_puts_the_user_back(self):
+        """cancel-runs with undo: true cancels the waiting leaver and queues the undo of what its
+        finished steps did (the disable): the user is enabled again by a run of weir.undo."""
+        with open(os.path.join(self.root, "workflows", "rescind.yaml"), "w") as f:
+            f.write(RESCIND.replace('reason: "termination rescinded"',
+                                    'reason: "termination rescinded"\n    undo: true')
+                    .split("  - action: enable-user")[0])
+        self.w = harness.Weir(self.root, env=harness.SIGNED_ENV)
+        adele = "adele.vance" + DOMAIN
+        st, body = self.w.signed_post({"type": "termination", "user": adele})
+        self.assertLess(st, 300, body)
+        harness.wait_for("leaver waiting", lambda: len(
+            harness.runs(self.root, "workflow = 'leaver' AND status = 'waiting'")) == 1)
+        self.assertFalse(self.sim.user(adele)["accountEnabled"])
+        leaver = harness.runs(self.root, "workflow = 'leaver'")[0][0]
+        st, body = self.w.signed_post({"type": "termination_cancelled", "user": adele})
+        self.assertLess(st, 300, body)
+        rescind = harness.wait_runs(self.root, "workflow = 'rescind' AND status IN "
+                                    "('succeeded', 'failed')")[0]
+        self.assertEqual(rescind[2], "succeeded", rescind)
+        out = step_output(self.root, rescind[0], 0)
+        self.assertEqual(out["cancelled"], [leaver])
+        self.assertEqual(len(out["undone"]), 1, out)
+        self.assertEqual(out["undone"][0]["run"], leaver)
+        undo_run = out["undone"][0]["undo_run"]
+        done = harness.wait_runs(self.root, "id = '%s' AND status IN ('succeeded', "
+                                 "'succeeded_with_errors', 'failed')" % undo_run)[0]
+        self.assertEqual(done[2], "succeeded", done)
+        self.assertTrue(self.sim.user(adele)["accountEnabled"])
+        self.assertEqual(harness.runs(self.root, "id = '%s'" % leaver)[0][2], "cancelled")
+
     def test_unknown_workflow_fails_clearly(self):
         wf = RESCIND.replace("workflow: leaver", "workflow: leavr")
         harness.write_config(self.root, {"rescind.yaml": wf}, self.sim)
