@@ -60,6 +60,12 @@ steps:
     method: POST
     url: "http://127.0.0.1:%d/mail"
     body: { to: manager, text: "The pass of {{ event.user }} is {{ steps.tap.pass }}" }
+  - id: sendmail
+    action: send-mail
+    from: megan.bowen@contoso.onmicrosoft.com
+    to: megan.bowen@contoso.onmicrosoft.com
+    subject: Day-one pass
+    body: "<p>The pass of {{ weir.html(event.user) }} is <b>{{ steps.tap.pass }}</b></p>"
   - id: keep
     action: update-user
     user: "{{ event.user }}"
@@ -202,6 +208,9 @@ class KitTest(unittest.TestCase):
         self.assertNotEqual(passwd, "[redacted]")
         self.assertGreaterEqual(len(passwd), 8)
         self.assertEqual(self.sim.user(ADELE)["jobTitle"], passwd)
+        # the manager's mail, as graphsim received it, holds it
+        sent = [m for m in self.sim.get("/_sim/mail")["value"] if m["subject"] == "Day-one pass"]
+        self.assertTrue(sent and passwd in sent[-1]["body"], sent)
         # ... and it is the user's current pass in graphsim
         out, _, _ = self.step_output(run[0], "tap")
         self.assertEqual(out["pass"], "[redacted]")

@@ -33,7 +33,7 @@
 /* The fixture runner refuses to pass with fewer, so deleting fixtures cannot make it green. */
 #define MIN_INVALID_FIXTURES 45
 #define MIN_VALID_PAIRS      3
-#define NUM_EXAMPLES         9
+#define NUM_EXAMPLES         10
 
 /* {====== helpers ====== */
 
@@ -373,6 +373,7 @@ static void test_examples_validate(void **state)
         "onboard-employee",        "offboard-employee", "department-change",
         "csv-bulk-update",         "license-reclaim",   "sales-license",
         "entra-department-change", "prehire-welcome",   "leaver-by-date",
+        "termination-cancelled",
     };
     char *dir = src_path("workflows");
     const char *paths[] = {dir};
