@@ -370,10 +370,9 @@ static void test_inline_secret_not_echoed(void **state)
 static void test_examples_validate(void **state)
 {
     static const char *const names[NUM_EXAMPLES] = {
-        "onboard-employee",        "offboard-employee", "department-change",
-        "csv-bulk-update",         "license-reclaim",   "sales-license",
-        "entra-department-change", "prehire-welcome",   "leaver-by-date",
-        "termination-cancelled",
+        "onboard-employee", "offboard-employee",     "department-change",       "csv-bulk-update",
+        "license-reclaim",  "sales-license",         "entra-department-change", "prehire-welcome",
+        "leaver-by-date",   "termination-cancelled",
     };
     char *dir = src_path("workflows");
     const char *paths[] = {dir};
