@@ -229,6 +229,14 @@ bool wr_action_find_user(struct wr_action_ctx *ctx, const char *arg_name, const 
 void wr_action_fail_lookup(struct wr_action_ctx *ctx, const char *arg_name,
                            const struct wr_directory_result *r);
 
+/*
+ * The same for a read about user (borrowed) that does not know when the user was created (a
+ * list such as /users/{id}/memberOf): a not-found for a user weir created moments ago is
+ * replica lag all the same.
+ */
+void wr_action_fail_lookup_of(struct wr_action_ctx *ctx, const struct wr_directory_result *r,
+                              const char *user);
+
 /* {====== cancel-runs: the runs of a workflow for one subject ====== */
 
 /* What wr_action_cancel_keyed_runs ended with; everything borrowed for the callback's duration. */

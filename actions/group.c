@@ -130,13 +130,7 @@ static void membership_read(void *arg, const struct wr_directory_result *r)
 {
     struct group_op *op = arg;
     if (!r->ok) {
-        int64_t age =
-            r->not_found ? wr_directory_created_ago(wr_action_directory(op->ctx), op->user) : -1;
-        if (age >= 0) {
-            wr_action_fail_lag(op->ctx, r->graph, age, "%s", r->error);
-        } else {
-            wr_action_fail(op->ctx, r->graph, false, "%s", r->error);
-        }
+        wr_action_fail_lookup_of(op->ctx, r, op->user);
         return;
     }
     bool member = false;
@@ -273,13 +267,13 @@ static const struct wr_argspec remove_all_args[] = {
 /* One execution's state (wr_action_state): the engine frees it, after rag_clear. */
 struct rag_op {
     struct wr_action_ctx *ctx;
-    char *user;                  /* the user's object id */
-    struct json_object *removed; /* [{id, displayName}] removed by this step */
-    struct json_object *skipped; /* [{id, displayName, why}] */
-    struct json_object *groups;  /* before: every group the user was a direct member of */
-    struct json_object *undo;    /* [{"action": "add-to-group", "group", "user"}] */
-    struct json_object *todo;    /* [{id, displayName}] the DELETEs in flight, by index */
-    size_t pending;              /* DELETEs not answered yet */
+    char *user;                    /* the user's object id */
+    struct json_object *removed;   /* [{id, displayName}] removed by this step */
+    struct json_object *skipped;   /* [{id, displayName, why}] */
+    struct json_object *groups;    /* before: every group the user was a direct member of */
+    struct json_object *undo;      /* [{"action": "add-to-group", "group", "user"}] */
+    struct json_object *to_remove; /* [{id, displayName}] the DELETEs in flight, by index */
+    size_t pending;                /* DELETEs not answered yet */
     /* the first refused DELETE, kept until every answer is in */
     bool failed;
     char *fail_group;
@@ -294,7 +288,7 @@ static void rag_clear(void *state)
     json_object_put(op->skipped);
     json_object_put(op->groups);
     json_object_put(op->undo);
-    json_object_put(op->todo);
+    json_object_put(op->to_remove);
     free(op->fail_group);
     free((char *)op->fail.error_code);
     free((char *)op->fail.error_message);
@@ -397,7 +391,7 @@ static void rag_finish(struct rag_op *op)
     wr_action_succeed(op->ctx, out);
 }
 
-/* The index of a DELETE in op->todo travels as its callback argument's offset. */
+/* The index of a DELETE in op->to_remove travels as its callback argument's offset. */
 struct rag_write {
     struct rag_op *op;
     size_t i;
@@ -407,7 +401,7 @@ static void rag_removed(void *arg, const struct wr_graph_result *res)
 {
     struct rag_write *w = arg;
     struct rag_op *op = w->op;
-    struct json_object *g = json_object_array_get_idx(op->todo, w->i);
+    struct json_object *g = json_object_array_get_idx(op->to_remove, w->i);
     const char *gid = json_object_get_string(json_object_object_get(g, "id"));
     char *why = NULL;
     bool retriable = false;
@@ -451,20 +445,14 @@ static void rag_member_of(void *arg, const struct wr_directory_result *r)
 {
     struct rag_op *op = arg;
     if (!r->ok) {
-        int64_t age =
-            r->not_found ? wr_directory_created_ago(wr_action_directory(op->ctx), op->user) : -1;
-        if (age >= 0) {
-            wr_action_fail_lag(op->ctx, r->graph, age, "%s", r->error);
-        } else {
-            wr_action_fail(op->ctx, r->graph, false, "%s", r->error);
-        }
+        wr_action_fail_lookup_of(op->ctx, r, op->user);
         return;
     }
     op->removed = json_object_new_array();
     op->skipped = json_object_new_array();
     op->groups = json_object_new_array();
     op->undo = json_object_new_array();
-    op->todo = json_object_new_array();
+    op->to_remove = json_object_new_array();
     for (size_t i = 0; i < array_len(r->object); i++) {
         struct json_object *item = json_object_array_get_idx(r->object, i);
         const char *type = json_object_get_string(json_object_object_get(item, "@odata.type"));
@@ -481,9 +469,9 @@ static void rag_member_of(void *arg, const struct wr_directory_result *r)
         }
         json_object_array_add(op->groups, rag_entry(item, NULL));
         const char *why = rag_why_kept(op->ctx, item);
-        json_object_array_add(why ? op->skipped : op->todo, rag_entry(item, why));
+        json_object_array_add(why ? op->skipped : op->to_remove, rag_entry(item, why));
     }
-    op->pending = array_len(op->todo);
+    op->pending = array_len(op->to_remove);
     if (op->pending == 0) {
         rag_finish(op);
         return;
@@ -492,7 +480,7 @@ static void rag_member_of(void *arg, const struct wr_directory_result *r)
     char *useg = wr_graph_escape(op->user);
     size_t n = op->pending;
     for (size_t i = 0; i < n; i++) {
-        struct json_object *g = json_object_array_get_idx(op->todo, i);
+        struct json_object *g = json_object_array_get_idx(op->to_remove, i);
         char *gseg = wr_graph_escape(json_object_get_string(json_object_object_get(g, "id")));
         /* Always with /$ref: without it Graph deletes the user object itself. */
         char *path = wr_xasprintf("/groups/%s/members/%s/$ref", gseg, useg);

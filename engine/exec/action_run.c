@@ -422,6 +422,16 @@ void wr_action_fail_lookup(struct wr_action_ctx *ctx, const char *arg_name,
     }
 }
 
+void wr_action_fail_lookup_of(struct wr_action_ctx *ctx, const struct wr_directory_result *r,
+                              const char *user)
+{
+    struct wr_directory_result lag = *r;
+    if (lag.not_found && lag.created_ago_ms < 0) {
+        lag.created_ago_ms = wr_directory_created_ago(ctx->env.dir, user);
+    }
+    wr_action_fail_lookup(ctx, NULL, &lag);
+}
+
 /* }====== */
 
 /* {====== cancel-runs ====== */

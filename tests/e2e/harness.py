@@ -26,6 +26,8 @@ A test imports it with its own directory on sys.path and ends with
 - free_port(): a loopback port nothing listens on.
 - faked(start): the environment that runs weir on a shifted clock (libfaketime).
 - Sink(): a loopback HTTP server recording every request, for http-request steps to call.
+- admin(w, method, path, body): an admin API call with a JSON body; metric(w, name): the sum of
+  a /metrics family's samples.
 """
 import atexit
 import base64
@@ -531,3 +533,35 @@ class Sink:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def admin(w, method, path, body=None):
+    """(status, parsed JSON answer or its text) of an admin request with a JSON body."""
+    c = http.client.HTTPConnection("127.0.0.1", w.admin, timeout=30)
+    try:
+        data = json.dumps(body) if body is not None else None
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        c.request(method, path, body=data, headers=headers)
+        r = c.getresponse()
+        text = r.read().decode(errors="replace")
+    finally:
+        c.close()
+    try:
+        return r.status, json.loads(text)
+    except ValueError:
+        return r.status, text
+
+
+def metric(w, name):
+    """The sum of /metrics samples of name (any labels), or None when there is none."""
+    status, _, text = w.call("GET", "/metrics")
+    if status != 200:
+        raise AssertionError("/metrics answered %d: %s" % (status, text[:500]))
+    total = None
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)", line)
+        if m and m.group(1) == name:
+            total = (total or 0) + float(m.group(3))
+    return total

@@ -20,10 +20,8 @@ their `disable-user` step, whatever started them (signed webhooks, a CSV drop, `
 
 usage: test_guard.py WEIR_BINARY GRAPHSIM_BINARY SOURCE_DIR
 """
-import http.client
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -99,36 +97,8 @@ def parse_json(text, what):
         raise AssertionError("%s is not JSON: %r" % (what, text[:2000]))
 
 
-def admin(w, method, path, body=None):
-    """(status, parsed JSON answer or its text) of an admin request with a JSON body."""
-    c = http.client.HTTPConnection("127.0.0.1", w.admin, timeout=30)
-    try:
-        data = json.dumps(body) if body is not None else None
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        c.request(method, path, body=data, headers=headers)
-        r = c.getresponse()
-        text = r.read().decode(errors="replace")
-    finally:
-        c.close()
-    try:
-        return r.status, json.loads(text)
-    except ValueError:
-        return r.status, text
-
-
-def metric(w, name):
-    """The sum of /metrics samples of name (any labels), or None when there is none."""
-    status, _, text = w.call("GET", "/metrics")
-    if status != 200:
-        raise AssertionError("/metrics answered %d: %s" % (status, text[:500]))
-    total = None
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)", line)
-        if m and m.group(1) == name:
-            total = (total or 0) + float(m.group(3))
-    return total
+admin = harness.admin
+metric = harness.metric
 
 
 def user_of(root, run_id):
