@@ -126,6 +126,7 @@ struct exec {
     char *guard_user;        /* the user the step about to start was counted for, or NULL */
     struct json_object *dry_approval; /* a dry run's approval request (nothing stored), or NULL */
     struct wr_workflow *own_wf;       /* a generated workflow (an undo's), owned: wf points here */
+    struct json_object *rendered;     /* the step's arguments the guard rendered (owned), or NULL */
     /* Issue 18 (create-tap): the first step whose output, read back from the journal after a
        restart, held a masked secret (steps.<id>.pass), or NULL. A later step whose rendered
        arguments carry the mask fails instead of sending it (start_action). */
@@ -171,6 +172,7 @@ static void exec_free(struct exec *x)
     free(x->guard_user);
     json_object_put(x->dry_approval);
     wr_workflow_free(x->own_wf);
+    json_object_put(x->rendered);
     free(x);
 }
 
@@ -738,7 +740,10 @@ static void start_action(struct exec *x)
     const struct wr_step *s = current_step(x);
     x->attempt_started = wr_clock_mono_ms(); /* the step's own time, after its "running" commit */
     char err[WR_ERR_MAX];
-    struct json_object *args = rendered_args_for(x, err, sizeof(err));
+    /* Rendered once: the guard's rendering, made just before this attempt's "running" commit
+       in the same scope, is the one the action gets. */
+    struct json_object *args = x->rendered ? x->rendered : rendered_args_for(x, err, sizeof(err));
+    x->rendered = NULL;
     if (!args) {
         step_done(x, false, false, NULL, err, NULL);
         return;
@@ -969,6 +974,7 @@ static void guard_decide(struct exec *x, struct json_object *args)
     switch (wr_guard_decide(r->guard, l, user, x->id, now, r->users, held, &limit, &count, &which,
                             why, sizeof(why))) {
     case WR_GUARD_PASS:
+        x->rendered = json_object_get(args);
         record_attempt(x);
         return;
     case WR_GUARD_COUNT:
@@ -979,6 +985,7 @@ static void guard_decide(struct exec *x, struct json_object *args)
         wr_guard_note(r->guard, user, x->id, now);
         free(x->guard_user);
         x->guard_user = wr_xstrdup(user);
+        x->rendered = json_object_get(args);
         record_attempt(x);
         return;
     case WR_GUARD_HOLD:
@@ -1020,8 +1027,8 @@ static void guard_step(struct exec *x)
     char err[WR_ERR_MAX];
     struct json_object *args = rendered_args_for(x, err, sizeof(err));
     if (!args || !wr_action_destructive(s->action, args)) {
-        json_object_put(args);
-        record_attempt(x); /* not destructive; or the action reports the arguments' error */
+        x->rendered = args; /* NULL: start_action renders again and reports the error */
+        record_attempt(x);
         return;
     }
     bool fresh = r->users_at && wr_clock_mono_ms() - r->users_at < WR_GUARD_USERS_TTL_MS &&
