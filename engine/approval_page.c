@@ -39,25 +39,11 @@ struct wr_approval_page {
 static void html_add(struct wr_buf *b, const char *s)
 {
     for (; s && *s; s++) {
-        switch (*s) {
-        case '&':
-            wr_buf_add(b, "&amp;");
-            break;
-        case '<':
-            wr_buf_add(b, "&lt;");
-            break;
-        case '>':
-            wr_buf_add(b, "&gt;");
-            break;
-        case '"':
-            wr_buf_add(b, "&quot;");
-            break;
-        case '\'':
-            wr_buf_add(b, "&#39;");
-            break;
-        default:
+        const char *e = wr_html_entity(*s);
+        if (e) {
+            wr_buf_add(b, e);
+        } else {
             wr_buf_addc(b, *s);
-            break;
         }
     }
 }

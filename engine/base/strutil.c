@@ -501,3 +501,21 @@ const char *wr_read_file_error(const char *path, int rc, char *buf, size_t bufle
     }
     return buf;
 }
+
+const char *wr_html_entity(char c)
+{
+    switch (c) {
+    case '&':
+        return "&amp;";
+    case '<':
+        return "&lt;";
+    case '>':
+        return "&gt;";
+    case '"':
+        return "&quot;";
+    case '\'':
+        return "&#39;";
+    default:
+        return NULL;
+    }
+}

@@ -69,6 +69,13 @@ struct wr_buf {
 };
 void wr_buf_addn(struct wr_buf *b, const char *s, size_t n);
 void wr_buf_add(struct wr_buf *b, const char *s);
+
+/*
+ * The HTML entity that stands for c in text and attribute values ("&amp;", "&lt;", "&gt;",
+ * "&quot;", "&#39;"; static), or NULL when c stands for itself. The one escaping table of the
+ * approval page and weir.html().
+ */
+const char *wr_html_entity(char c);
 void wr_buf_addc(struct wr_buf *b, char c);
 void wr_buf_addf(struct wr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void wr_buf_vaddf(struct wr_buf *b, const char *fmt, va_list ap);

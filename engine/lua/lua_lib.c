@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "engine/base/json.h"
+#include "engine/base/strutil.h"
 #include "engine/base/timestamp.h"
 
 #define LOG_MAX         4096             /* bytes of one weir.log() message; longer ones are cut */
@@ -557,23 +558,10 @@ static int l_html(lua_State *L)
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     for (size_t i = 0; i < len; i++) {
-        switch (s[i]) {
-        case '&':
-            luaL_addstring(&b, "&amp;");
-            break;
-        case '<':
-            luaL_addstring(&b, "&lt;");
-            break;
-        case '>':
-            luaL_addstring(&b, "&gt;");
-            break;
-        case '"':
-            luaL_addstring(&b, "&quot;");
-            break;
-        case '\'':
-            luaL_addstring(&b, "&#39;");
-            break;
-        default:
+        const char *e = wr_html_entity(s[i]);
+        if (e) {
+            luaL_addstring(&b, e);
+        } else {
             luaL_addchar(&b, s[i]);
         }
     }

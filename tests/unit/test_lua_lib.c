@@ -182,6 +182,18 @@ static void test_null(void **state)
     expect_json(f, "weir.json_decode('{\"a\":null}').a == weir.null", "true");
 }
 
+/* weir.html: the five characters HTML gives meaning to, escaped; nil and weir.null are "". */
+static void test_html(void **state)
+{
+    struct fixture *f = *state;
+    expect_str(f, "weir.html('<img src=x onerror=\"a(1)\"> & \\'q\\'')",
+               "&lt;img src=x onerror=&quot;a(1)&quot;&gt; &amp; &#39;q&#39;");
+    expect_str(f, "weir.html('plain Ünïcode')", "plain Ünïcode");
+    expect_str(f, "weir.html(nil)", "");
+    expect_str(f, "weir.html(weir.null)", "");
+    expect_str(f, "weir.html(true)", "true");
+}
+
 static void test_log(void **state)
 {
     struct fixture *f = *state;
@@ -859,6 +871,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_null, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_html, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_encode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_decode, setup, teardown),
