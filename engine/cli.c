@@ -65,6 +65,8 @@ static int cmd_validate(int argc, char **argv);
 static int cmd_map(int argc, char **argv);
 static int cmd_scope(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
+static const struct wr_trigger_kind *kind_command(const char *name);
+static int cmd_kind(const struct wr_trigger_kind *k, int argc, char **argv);
 
 static const struct command commands[] = {
     {
@@ -423,11 +425,19 @@ static void print_usage(FILE *f)
     for (size_t i = 0; i < NCOMMANDS; i++) {
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     }
+    for (const char *const *t = wr_trigger_names(); *t; t++) {
+        const struct wr_trigger_kind *k = wr_trigger_find(*t);
+        if (k->command) {
+            fprintf(f, "  %-10s %s\n", k->command, k->command_summary);
+        }
+    }
     fputs("\n"
           "`weir help COMMAND` shows a command's options; `weir help actions` lists the actions\n"
           "a step can run and `weir help ACTION` their arguments; `weir help triggers` lists\n"
           "what starts a workflow (webhooks, files, clocks, and dates, changes and group\n"
-          "members read from Entra) and `weir help TRIGGER` its arguments.\n"
+          "members read from Entra) and `weir help TRIGGER` its arguments; `weir help auth`\n"
+          "how webhooks are verified, with the HR vendors' presets (BambooHR, HiBob, Gusto,\n"
+          "Deel, Rippling, SuccessFactors, Workday).\n"
           "\n"
           "Exit codes: 0 success, 1 invalid input (a workflow or config has errors),\n"
           "            2 usage error (unknown command or option),\n"
@@ -1992,6 +2002,96 @@ out:
 
 /* }====== */
 
+/* {====== a trigger kind's own command ====== */
+
+/* The kind whose own command is name, or NULL. */
+static const struct wr_trigger_kind *kind_command(const char *name)
+{
+    for (const char *const *t = wr_trigger_names(); *t; t++) {
+        const struct wr_trigger_kind *k = wr_trigger_find(*t);
+        if (k->command && strcmp(k->command, name) == 0) {
+            return k;
+        }
+    }
+    return NULL;
+}
+
+/* `weir COMMAND [-c weir.yaml] [--json]` for a kind's own command (e.g. the webhook's). */
+static int cmd_kind(const struct wr_trigger_kind *k, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const char *config_path = "weir.yaml";
+    struct wr_diags d = {0};
+    struct wr_config *cfg = NULL;
+    struct wr_workflow_set *set = NULL;
+    struct json_object *out = NULL;
+    char err[WR_ERR_MAX];
+    bool json = false;
+    int c, rc = WR_EXIT_INVALID;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            printf("usage: weir %s [-c weir.yaml] [--json]\n\n%s\n\nOptions:\n"
+                   "  -c, --config FILE  weir.yaml (default ./weir.yaml)\n"
+                   "      --json         the same as JSON\n"
+                   "  -h, --help         this help\n",
+                   k->command, k->command_help);
+            return WR_EXIT_OK;
+        default:
+            fprintf(stderr, "weir: %s: unknown option or missing value '%s'\n", k->command,
+                    argv[optind - 1]);
+            return WR_EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "weir: %s takes no arguments (got '%s')\n", k->command, argv[optind]);
+        return WR_EXIT_USAGE;
+    }
+    if (wr_config_load(config_path, &cfg, &d) != 0) {
+        goto out;
+    }
+    wr_lua_set_defaults(&cfg->lua_limits);
+    const char *dir = cfg->workflows;
+    if (wr_workflow_set_load(&dir, 1, cfg->dir, cfg->env_allow, &set, &d) != 0) {
+        goto out;
+    }
+    struct wr_trigger_env env = {.base_dir = cfg->dir, .state_path = cfg->state};
+    if (k->describe(&env, set, &out, err, sizeof(err)) != 0) {
+        wr_diags_add(&d, NULL, 0, 0, NULL, "%s: %s", k->command, err);
+        rc = WR_EXIT_RUNTIME;
+        goto out;
+    }
+    if (json) {
+        print_json(out);
+    } else {
+        k->print_description(out, stdout);
+    }
+    rc = WR_EXIT_OK;
+out:
+    wr_diags_print(&d, stderr);
+    wr_diags_clear(&d);
+    json_object_put(out);
+    wr_workflow_set_free(set);
+    wr_config_free(cfg);
+    return rc;
+}
+
+/* }====== */
+
 /* {====== map ====== */
 
 /* Reads a JSON or YAML document from path ("-" = standard input) into an owned tree. */
@@ -2226,9 +2326,19 @@ static int cmd_help(int argc, char **argv)
     const struct command *cmd = find_command(topic);
     const struct wr_action *act = wr_action_find(topic);
     const struct wr_trigger_kind *trig = wr_trigger_find(topic);
+    const struct wr_trigger_kind *owner = NULL; /* a kind whose own topic this is */
+    for (const char *const *t = wr_trigger_names(); *t && !owner; t++) {
+        const struct wr_trigger_kind *k = wr_trigger_find(*t);
+        if (k->topic && strcmp(k->topic, topic) == 0) {
+            owner = k;
+        }
+    }
 
     if (cmd) {
         printf("usage: %s\n\n%s\n", cmd->usage, cmd->help);
+    } else if (kind_command(topic)) {
+        char *av[] = {(char *)topic, "--help", NULL};
+        return cmd_kind(kind_command(topic), 2, av);
     } else if (strcmp(topic, "actions") == 0) {
         print_actions();
     } else if (strcmp(topic, "triggers") == 0) {
@@ -2246,6 +2356,8 @@ static int cmd_help(int argc, char **argv)
         if (trig->notes) {
             printf("\n%s", trig->notes);
         }
+    } else if (owner) {
+        owner->print_topic(stdout);
     } else if (strcmp(topic, "workflow") == 0) {
         printf("A workflow file (YAML or JSON, one workflow per file):\n");
         wr_argspec_print(wr_workflow_spec(), stdout, 2);
@@ -2277,8 +2389,11 @@ static int cmd_help(int argc, char **argv)
         for (const char *const *a = wr_action_names(); *a && n < 50; a++) {
             all[n++] = *a;
         }
-        for (const char *const *t = wr_trigger_names(); *t && n < 60; t++) {
+        for (const char *const *t = wr_trigger_names(); *t && n < 58; t++) {
             all[n++] = *t;
+            if (wr_trigger_find(*t)->topic) {
+                all[n++] = wr_trigger_find(*t)->topic;
+            }
         }
         all[n++] = "actions";
         all[n++] = "triggers";
@@ -2315,12 +2430,22 @@ int wr_cli_main(int argc, char **argv)
         return WR_EXIT_OK;
     }
     const struct command *cmd = find_command(arg);
+    const struct wr_trigger_kind *kind = cmd ? NULL : kind_command(arg);
+    if (kind) {
+        return cmd_kind(kind, argc - 1, argv + 1);
+    }
     if (!cmd) {
-        const char *names[NCOMMANDS + 1];
+        const char *names[NCOMMANDS + 8];
+        size_t n = 0;
         for (size_t i = 0; i < NCOMMANDS; i++) {
-            names[i] = commands[i].name;
+            names[n++] = commands[i].name;
         }
-        names[NCOMMANDS] = NULL;
+        for (const char *const *t = wr_trigger_names(); *t && n < NCOMMANDS + 7; t++) {
+            if (wr_trigger_find(*t)->command) {
+                names[n++] = wr_trigger_find(*t)->command;
+            }
+        }
+        names[n] = NULL;
         const char *sug = arg[0] == '-' ? NULL : wr_suggest(arg, names);
         fprintf(stderr, "weir: unknown %s '%s'", arg[0] == '-' ? "option" : "command", arg);
         if (sug) {

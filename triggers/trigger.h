@@ -14,6 +14,7 @@
 
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -67,6 +68,21 @@ struct wr_trigger_kind {
     const char *summary;           /* one line for `weir help` */
     const struct wr_argspec *args; /* argument table, NULL-name terminated */
     const char *notes;             /* more for `weir help KIND`, after the arguments; or NULL */
+    /* A help topic of the kind's own (`weir help TOPIC`, e.g. the webhook's "auth"), or NULL
+       name: print writes it to f. */
+    const char *topic;
+    void (*print_topic)(FILE *f);
+    /* A command of the kind's own, `weir COMMAND [-c weir.yaml] [--json]` (the webhook's
+       "webhooks": its paths and pending setup handshakes), or NULL command. describe builds
+       what it shows from the loaded set (borrowed) and the journal (env->state_path, read
+       only) as an owned JSON value in *out, or returns -1 with err; print_description writes
+       that value (borrowed) as text. */
+    const char *command;
+    const char *command_summary;
+    const char *command_help;
+    int (*describe)(const struct wr_trigger_env *env, const struct wr_workflow_set *set,
+                    struct json_object **out, char *err, size_t errlen);
+    void (*print_description)(struct json_object *d, FILE *f);
     /* Checks across arguments after the table check; may be NULL. */
     void (*validate)(struct wr_check *c, struct json_object *args, const char *path);
     /*

@@ -81,6 +81,8 @@ static const char *type_label(const struct wr_argspec *a)
         return "a Lua expression";
     case WR_ARG_SECRET:
         return "env:NAME or file:PATH";
+    case WR_ARG_SECRETS:
+        return "env:NAME or file:PATH, or a list of them";
     case WR_ARG_CRON:
         return "a cron expression";
     case WR_ARG_TZ:
@@ -104,7 +106,7 @@ static const char *type_short(const struct wr_argspec *a)
         [WR_ARG_ENUM] = "enum",        [WR_ARG_ANY] = "any",      [WR_ARG_EXPR] = "expression",
         [WR_ARG_SECRET] = "secret",    [WR_ARG_CRON] = "cron",    [WR_ARG_TZ] = "timezone",
         [WR_ARG_LISTEN] = "host:port", [WR_ARG_URL] = "url",      [WR_ARG_URLPATH] = "path",
-        [WR_ARG_LIST] = "list",
+        [WR_ARG_LIST] = "list",        [WR_ARG_SECRETS] = "secret(s)",
     };
     return names[a->type];
 }
@@ -331,8 +333,8 @@ void wr_argspec_check_value(struct wr_check *c, const struct wr_argspec *a, stru
         const char *expr;
         size_t len;
         /* No Lua state (weir.yaml): nothing would ever render a template, so none is allowed. */
-        if (a->flags & WR_ARG_NO_TEMPLATE || a->type == WR_ARG_SECRET || a->type == WR_ARG_EXPR ||
-            !c->lua) {
+        if (a->flags & WR_ARG_NO_TEMPLATE || a->type == WR_ARG_SECRET ||
+            a->type == WR_ARG_SECRETS || a->type == WR_ARG_EXPR || !c->lua) {
             wr_check_error(c, path, false, "templates ('{{ }}') are not allowed here");
             return;
         }
@@ -390,12 +392,43 @@ void wr_argspec_check_value(struct wr_check *c, const struct wr_argspec *a, stru
             char *p = wr_path_index(path, i);
             if (!json_object_is_type(e, json_type_string)) {
                 wr_check_error(c, p, false, "expected a string, got %s", wr_json_type_name(e));
+            } else if (a->choices) {
+                /* A list drawn from a fixed set: each element is checked as an enum. */
+                struct wr_argspec one = *a;
+                one.type = WR_ARG_ENUM;
+                wr_argspec_check_value(c, &one, e, p);
             } else {
                 wr_check_templates(c, e, p);
             }
             free(p);
         }
         return;
+    case WR_ARG_SECRETS: {
+        if (t == json_type_string) {
+            struct wr_argspec one = *a;
+            one.type = WR_ARG_SECRET;
+            wr_argspec_check_value(c, &one, v, path);
+            return;
+        }
+        if (t != json_type_array) {
+            break;
+        }
+        size_t n = json_object_array_length(v);
+        if (n == 0 || n > WR_ARG_SECRETS_MAX) {
+            wr_check_error(c, path, false, "a list of 1 to %d secrets, got %zu",
+                           WR_ARG_SECRETS_MAX, n);
+            return;
+        }
+        for (size_t i = 0; i < n; i++) {
+            struct json_object *e = json_object_array_get_idx(v, i);
+            char *p = wr_path_index(path, i);
+            struct wr_argspec one = *a;
+            one.type = WR_ARG_SECRET;
+            wr_argspec_check_value(c, &one, e, p);
+            free(p);
+        }
+        return;
+    }
     case WR_ARG_BOOL:
         if (t != json_type_boolean) {
             break;
@@ -501,7 +534,7 @@ void wr_argspec_print(const struct wr_argspec *spec, FILE *f, int indent)
     for (const struct wr_argspec *a = spec; a && a->name; a++) {
         fprintf(f, "%*s%-*s  %-10s %-9s %s", indent, "", (int)width, a->name, type_short(a),
                 a->flags & WR_ARG_REQUIRED ? "required" : "", a->help ? a->help : "");
-        if (a->type == WR_ARG_ENUM && a->choices) {
+        if ((a->type == WR_ARG_ENUM || a->type == WR_ARG_STRINGS) && a->choices) {
             fputs(" (", f);
             for (size_t i = 0; a->choices[i]; i++) {
                 fprintf(f, "%s%s", i ? ", " : "", a->choices[i]);

@@ -37,7 +37,11 @@ enum wr_argtype {
     WR_ARG_URL,      /* http:// or https:// URL */
     WR_ARG_URLPATH,  /* an absolute URL path such as /hooks/hr */
     WR_ARG_LIST,     /* a list of anything */
+    WR_ARG_SECRETS,  /* WR_ARG_SECRET, or a list of them (a key rotation: any one may match) */
 };
+
+/* WR_ARG_SECRETS: how many keys a list may hold (a rotation needs two or three). */
+#define WR_ARG_SECRETS_MAX 8
 
 #define WR_ARG_REQUIRED    0x1u  /* the key must be present */
 #define WR_ARG_NO_TEMPLATE 0x2u  /* "{{ }}" is not allowed in this value */
@@ -49,7 +53,7 @@ struct wr_argspec {
     const char *name;
     enum wr_argtype type;
     unsigned flags;
-    const char *const *choices;      /* WR_ARG_ENUM: NULL-terminated */
+    const char *const *choices;      /* WR_ARG_ENUM, or each of WR_ARG_STRINGS: NULL-terminated */
     const struct wr_argspec *fields; /* WR_ARG_OBJECT: nested table, or NULL for free-form */
     long long min, max;              /* WR_ARG_INT bounds (both 0 = unbounded) */
     const char *expect;              /* what messages say is expected; default from type */

@@ -1,6 +1,8 @@
 /*
  * webhook_auth — verifying who sent a webhook request: a signature or credential in its
- * headers (standard-webhooks, github, hmac, bearer, basic) and the peer address (allow_from).
+ * headers (standard-webhooks, github, an hmac recipe, bearer, basic, or a vendor's preset from
+ * triggers/webhook/preset) and the peer address (allow_from). A secret may be a list (a key
+ * rotation): any one of its keys may match.
  *
  * A route's `auth:` and `allow_from:` are read once from its workflow's trigger arguments
  * (already checked at load by webhook.c) and the secret is resolved then, so a request only
@@ -21,10 +23,12 @@
 /* standard-webhooks' `tolerance` when none is given. */
 #define WR_WEBHOOK_TOLERANCE_DEFAULT_MS (5 * 60 * 1000)
 
-/* The `type:` values under `auth:` (NULL-terminated, for the argument table). */
+/* The `type:` values under `auth:` (NULL-terminated, for the argument table): the generic
+   types, then the presets. */
 extern const char *const wr_webhook_auth_types[];
 
 struct wr_webhook_auth;
+struct wr_webhook_preset;
 
 /*
  * Reads `auth:`, the `secret:` shorthand (standard-webhooks) and `allow_from:` (networks in
@@ -47,6 +51,8 @@ struct wr_webhook_request {
     wr_webhook_header_fn header;
     void *ctx;                   /* passed to header */
     const struct sockaddr *peer; /* NULL when unknown: refused whenever allow_from is set */
+    const char *method;          /* "POST", ...: an hmac recipe may sign it */
+    const char *path;            /* the request target's path, without the query */
     const unsigned char *body;   /* the raw body bytes */
     size_t len;
     int64_t now; /* Unix seconds, injectable for tests */
@@ -59,5 +65,18 @@ struct wr_webhook_request {
  */
 int wr_webhook_auth_verify(const struct wr_webhook_auth *a, const struct wr_webhook_request *r,
                            char *why, size_t whylen);
+
+/* The vendor preset a verifies by (borrowed, static), or NULL for a generic type or NULL a. */
+const struct wr_webhook_preset *wr_webhook_auth_preset(const struct wr_webhook_auth *a);
+
+/* True when value (borrowed) equals one of a's secrets, compared in constant time: a pending
+   verification token that the admin has since configured is no longer pending. */
+bool wr_webhook_auth_is_key(const struct wr_webhook_auth *a, const char *value);
+
+/*
+ * Classifies one `signed:` part: 0 body, 1 method, 2 path, 3 header:NAME, 4 text:LITERAL; -1
+ * with the reason (and a suggestion) in why when s is none of them. For the loader's checks.
+ */
+int wr_webhook_signed_part(const char *s, char *why, size_t whylen);
 
 #endif

@@ -14,11 +14,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "engine/base/form.h"
 #include "engine/base/json.h"
+#include "engine/base/xml.h"
 #include "engine/lua/lua_host.h"
 #include "engine/base/srcdoc.h"
 #include "engine/base/strutil.h"
 #include "engine/lang/workflow.h"
+#include "triggers/webhook/preset.h"
 
 #define WR_WEBHOOK_MAX_DEPTH 64 /* JSON nesting accepted in a body */
 
@@ -44,23 +47,72 @@ bool wr_webhook_secret_header(const char *name)
     return strstr(low, "signature") || strstr(low, "token") || strstr(low, "secret");
 }
 
-static bool json_content_type(const char *ct)
+/* The body format a Content-Type names (wr_webhook_body bits), or 0 for anything else.
+   Parameters (charset, action) are allowed after a ';'. */
+static unsigned body_kind(const char *ct)
 {
+    static const struct {
+        const char *type;
+        unsigned kind;
+    } types[] = {
+        {"application/json", WR_WEBHOOK_BODY_JSON},
+        {"application/x-www-form-urlencoded", WR_WEBHOOK_BODY_FORM},
+        {"application/xml", WR_WEBHOOK_BODY_XML},
+        {"text/xml", WR_WEBHOOK_BODY_XML},
+        {"application/soap+xml", WR_WEBHOOK_BODY_XML},
+    };
     if (!ct) {
-        return false;
+        return 0;
     }
     while (*ct == ' ') {
         ct++;
     }
-    size_t n = strlen("application/json");
-    if (strncasecmp(ct, "application/json", n) != 0) {
-        return false;
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        size_t n = strlen(types[i].type);
+        if (strncasecmp(ct, types[i].type, n) == 0) {
+            const char *rest = ct + n;
+            while (*rest == ' ') {
+                rest++;
+            }
+            if (*rest == '\0' || *rest == ';') {
+                return types[i].kind;
+            }
+        }
     }
-    ct += n;
-    while (*ct == ' ') {
-        ct++;
+    return 0;
+}
+
+static const char *str_arg(struct json_object *o, const char *key)
+{
+    struct json_object *v = NULL;
+    return o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+               ? json_object_get_string(v)
+               : NULL;
+}
+
+/* The vendor preset of wf's `auth:`, or NULL. */
+static const struct wr_webhook_preset *route_preset(const struct wr_workflow *wf)
+{
+    struct json_object *auth = NULL;
+    json_object_object_get_ex(wf->trigger_args, "auth", &auth);
+    return wr_webhook_preset_find(str_arg(auth, "type"));
+}
+
+/* The bodies wf's path takes: `accept:`, else its preset's, else JSON. */
+static unsigned route_accept(const struct wr_workflow *wf)
+{
+    struct json_object *accept = NULL;
+    if (json_object_object_get_ex(wf->trigger_args, "accept", &accept) &&
+        json_object_is_type(accept, json_type_array)) {
+        unsigned mask = 0;
+        for (size_t i = 0; i < json_object_array_length(accept); i++) {
+            mask |= wr_webhook_body_bit(
+                json_object_get_string(json_object_array_get_idx(accept, i)));
+        }
+        return mask;
     }
-    return *ct == '\0' || *ct == ';';
+    const struct wr_webhook_preset *p = route_preset(wf);
+    return p ? p->accept : WR_WEBHOOK_BODY_JSON;
 }
 
 /* The delivery's key from the headers senders use, or NULL; *from: the header's name, lower
@@ -117,13 +169,36 @@ static void fail(struct wr_webhook_decoded *d, int status, const char *reason, c
 }
 
 /*
- * Parses the body with weir's strict JSON reader (RFC 8259: no NaN, single quotes, duplicate
- * keys, NUL, numbers it cannot hold exactly); 0, or -1 with the 400 answer filled in.
+ * Parses the body by its kind: JSON with weir's strict reader (RFC 8259: no NaN, single quotes,
+ * duplicate keys, NUL, numbers it cannot hold exactly), a form into an object of strings
+ * (engine/base/form), XML or SOAP into a tree (engine/base/xml: no DTD, no entities, no
+ * network). 0, or -1 with the 400 answer filled in.
  */
-static int parse_body(struct wr_webhook_decoded *d, const char *data, size_t len)
+static int parse_body(struct wr_webhook_decoded *d, unsigned kind, const char *data, size_t len)
 {
     if (len > (size_t)INT32_MAX) {
         fail(d, 413, "Payload Too Large", "the body is too large");
+        return -1;
+    }
+    if (kind == WR_WEBHOOK_BODY_FORM) {
+        struct wr_form_error e;
+        if (wr_form_parse(data ? data : "", len, 0, &d->body, &e) == 0) {
+            return 0;
+        }
+        fail(d, 400, "Bad Request", "invalid form body at byte %zu: %s", e.offset, e.msg);
+        return -1;
+    }
+    if (kind == WR_WEBHOOK_BODY_XML) {
+        struct wr_xml_opts opts = {.max_depth = WR_WEBHOOK_MAX_DEPTH};
+        struct wr_xml_error e;
+        if (wr_xml_parse(data ? data : "", len, &opts, &d->body, &e) == 0) {
+            return 0;
+        }
+        if (e.line > 0) {
+            fail(d, 400, "Bad Request", "invalid XML at line %d: %s", e.line, e.msg);
+        } else {
+            fail(d, 400, "Bad Request", "invalid XML: %s", e.msg);
+        }
         return -1;
     }
     struct wr_json_opts opts = {.max_depth = WR_WEBHOOK_MAX_DEPTH, .what = "the body"};
@@ -145,24 +220,41 @@ void wr_webhook_decode(const struct wr_workflow *wf, const struct evkeyvalq *in,
 {
     memset(d, 0, sizeof(*d));
     const char *ct = evhttp_find_header(in, "Content-Type");
-    if (!json_content_type(ct)) {
+    unsigned accept = route_accept(wf), kind = body_kind(ct);
+    if (!(kind & accept)) {
+        char names[64];
+        wr_webhook_body_names(accept, names, sizeof(names));
+        char *shown = wr_text_cap(ct ? ct : "no Content-Type", 100);
         fail(d, 415, "Unsupported Media Type",
-             "the body must be JSON (Content-Type: application/json), got %s",
-             ct ? ct : "no Content-Type");
+             "this path accepts %s bodies (accept:), got %s%s", names, shown,
+             accept == WR_WEBHOOK_BODY_JSON ? " (Content-Type: application/json)" : "");
+        free(shown);
         return;
     }
-    if (parse_body(d, data, len) != 0) {
+    if (parse_body(d, kind, data, len) != 0) {
         return;
     }
 
     struct json_object *v = NULL;
     const char *id_tmpl =
         json_object_object_get_ex(wf->trigger_args, "id", &v) ? json_object_get_string(v) : NULL;
+    /* A preset's event id names the whole delivery (items of a split one get KEY:INDEX). */
+    const struct wr_webhook_preset *preset = route_preset(wf);
+    const char *body_id = !id_tmpl && preset ? preset->default_id : NULL;
     const char *split_expr =
         json_object_object_get_ex(wf->trigger_args, "split", &v) ? json_object_get_string(v) : NULL;
     const char *from = NULL;
     const char *hkey = header_key(in, &from);
     char err[WR_ERR_MAX];
+    if (body_id) {
+        d->delivery_key = template_key(wf, body_id, d->body, err, sizeof(err));
+        if (!d->delivery_key) {
+            fail(d, 422, "Unprocessable Entity", "the %s event id: %s", preset->vendor, err);
+            return;
+        }
+        hkey = d->delivery_key;
+        from = "id";
+    }
     /* The keys' scope: this path, and where on it the key came from. Workflows sharing a path
        share its deliveries (one event, a run per matching workflow) and, checked at load, its
        `id:` template, so the path is the scope, not the workflow. legacy: the scope of keys
@@ -192,6 +284,13 @@ void wr_webhook_decode(const struct wr_workflow *wf, const struct evkeyvalq *in,
             snprintf(err, sizeof(err), "the body cannot be passed to Lua (nested too deeply?)");
         }
         wr_lua_scope_free(wf->lua, scope);
+        if (rc == 0 && json_object_is_type(d->split, json_type_object)) {
+            /* One object where a list was expected, as an XML element that happens not to
+               repeat: a list of one. */
+            struct json_object *one = json_object_new_array();
+            json_object_array_add(one, d->split);
+            d->split = one;
+        }
         if (rc != 0 || !json_object_is_type(d->split, json_type_array)) {
             if (rc == 0) {
                 snprintf(err, sizeof(err), "split: '%s' is not a list in this body", split_expr);
@@ -216,7 +315,7 @@ void wr_webhook_decode(const struct wr_workflow *wf, const struct evkeyvalq *in,
     d->count = n;
     for (size_t i = 0; i < n; i++) {
         d->events[i].event = d->split ? json_object_array_get_idx(d->split, i) : d->body;
-        if (!d->split) {
+        if (!d->split && kind == WR_WEBHOOK_BODY_JSON) {
             d->events[i].text = data; /* validated above: strict JSON, an object */
             d->events[i].text_len = len;
         }
@@ -250,6 +349,7 @@ void wr_webhook_decoded_clear(struct wr_webhook_decoded *d)
     free(d->keys);
     free(d->scope);
     free(d->legacy_scope);
+    free(d->delivery_key);
     free(d->events);
     json_object_put(d->headers);
     json_object_put(d->split);

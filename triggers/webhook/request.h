@@ -4,7 +4,7 @@
  * The listener (webhook_server) routes the request, authenticates its raw bytes and checks
  * the method; everything after that is here, as a pure function of the routed workflow, the
  * request headers and the body, so it can be tested and fuzzed without a socket: the
- * content type must be JSON, the body must be strict JSON (engine/base/json: RFC 8259, UTF-8, no
+ * content type must be one the path accepts, a JSON body must be strict JSON (engine/base/json: RFC 8259, UTF-8, no
  * duplicate keys, numbers exact; 400 with the line and column) and an object (422 otherwise;
  * a list is accepted where `split:` takes it apart), `split:` fans it out into one event per
  * element (each an object), and each event gets its idempotency key (the `id:`
@@ -13,6 +13,13 @@
  * with ORIGIN `id` or the header's lower-case name: a key is unique per path and origin, so
  * the same id on another path, or in another header, is another delivery. The audit headers
  * come without secrets.
+ *
+ * Bodies (issue 19): the path's `accept:` (else its vendor preset's, else JSON) says which
+ * content types it takes — JSON, application/x-www-form-urlencoded (engine/base/form: an
+ * object of strings, repeated keys as lists) or XML/SOAP (engine/base/xml: no DTD, no
+ * entities; the SOAP envelope unwrapped) — anything else is 415 naming what it accepts. A
+ * preset's event id (Gusto's uuid, SuccessFactors' externalEventId) is the delivery's key
+ * when no `id:` is given, and `split:` may yield one object (a list of one).
  */
 #ifndef WR_WEBHOOK_REQUEST_H
 #define WR_WEBHOOK_REQUEST_H
@@ -41,6 +48,7 @@ struct wr_webhook_decoded {
     struct json_object *body, *split;
     char **keys;
     char *scope, *legacy_scope;
+    char *delivery_key; /* a preset's event id read from the body, or NULL */
 };
 
 /*

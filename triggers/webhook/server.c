@@ -24,6 +24,7 @@
 #include "engine/net/http_reply.h"
 #include "engine/net/listener.h"
 #include "engine/store/ingest.h"
+#include "engine/store/trigger_state.h"
 #include "engine/base/log.h"
 #include "engine/lua/lua_host.h"
 #include "engine/base/metrics.h"
@@ -31,7 +32,9 @@
 #include "engine/lua/template.h"
 #include "engine/lang/workflow_set.h"
 #include "triggers/webhook/auth.h"
+#include "triggers/webhook/preset.h"
 #include "triggers/webhook/request.h"
+#include "triggers/webhook/setup.h"
 #include "triggers/trigger.h"
 
 /* One path's verifier, resolved when the set is installed. */
@@ -166,13 +169,26 @@ static int auths_build(const struct wr_workflow_set *set, bool strict, struct ro
         char *dir = wr_path_dirname(wf->file);
         struct wr_webhook_auth *auth = wr_webhook_auth_new(wf->trigger_args, dir, why, sizeof(why));
         free(dir);
+        struct json_object *ao = NULL, *to = NULL;
+        const struct wr_webhook_preset *preset =
+            json_object_object_get_ex(wf->trigger_args, "auth", &ao) &&
+                    json_object_object_get_ex(ao, "type", &to)
+                ? wr_webhook_preset_find(json_object_get_string(to))
+                : NULL;
+        /* A vendor that sends the secret at setup (Gusto's verification token) needs the path
+           up before the admin has it: that path starts, refusing deliveries, and takes the
+           handshake. */
+        bool handshake = preset && preset->handshake == WR_WEBHOOK_HANDSHAKE_VERIFICATION_TOKEN;
         if (!auth) {
-            if (strict) {
+            if (strict && !handshake) {
                 wr_errf_marked(err, errlen, "workflow '%s' (%s): %s", wf->name, wf->file, why);
                 auths_free(a, n);
                 return -1;
             }
-            wr_log(WR_LOG_ERROR, "webhook path refuses every request: its secret is unavailable",
+            wr_log(WR_LOG_ERROR,
+                   handshake ? "webhook path refuses deliveries until its secret is set; it "
+                               "takes the vendor's verification token (weir webhooks)"
+                             : "webhook path refuses every request: its secret is unavailable",
                    "workflow", wf->name, "path", path, "error", why, NULL);
         }
         a[n].path = wr_xstrdup(path);
@@ -193,6 +209,43 @@ static const char *header_cb(void *ctx, const char *name)
  * Verifies req for path before anything else reads it. Returns true when it may go on;
  * otherwise the answer (401/403, with a generic body) has been sent and the reason logged.
  */
+static const char *method_name(enum evhttp_cmd_type m)
+{
+    switch (m) {
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_OPTIONS:
+        return "OPTIONS";
+    case EVHTTP_REQ_TRACE:
+        return "TRACE";
+    case EVHTTP_REQ_CONNECT:
+        return "CONNECT";
+    case EVHTTP_REQ_PATCH:
+        return "PATCH";
+    }
+    return "";
+}
+
+/* The peer's address as text into addr ("unknown" when there is none). */
+static void peer_text(const struct sockaddr *peer, char *addr, size_t addrlen)
+{
+    snprintf(addr, addrlen, "unknown");
+    if (peer && peer->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, addr, (socklen_t)addrlen);
+    } else if (peer && peer->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr, addr,
+                  (socklen_t)addrlen);
+    }
+}
+
 static bool authenticate(struct wr_webhook_server *srv, struct evhttp_request *req,
                          const char *path)
 {
@@ -214,6 +267,8 @@ static bool authenticate(struct wr_webhook_server *srv, struct evhttp_request *r
             .header = header_cb,
             .ctx = evhttp_request_get_input_headers(req),
             .peer = peer,
+            .method = method_name(evhttp_request_get_command(req)),
+            .path = path,
             .len = evbuffer_get_length(buf),
             .now = wr_clock_wall_ms() / 1000,
         };
@@ -226,12 +281,8 @@ static bool authenticate(struct wr_webhook_server *srv, struct evhttp_request *r
     if (code == 0) {
         return true;
     }
-    char addr[INET6_ADDRSTRLEN] = "unknown";
-    if (peer && peer->sa_family == AF_INET) {
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr, addr, sizeof(addr));
-    } else if (peer && peer->sa_family == AF_INET6) {
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)peer)->sin6_addr, addr, sizeof(addr));
-    }
+    char addr[INET6_ADDRSTRLEN];
+    peer_text(peer, addr, sizeof(addr));
     wr_log(WR_LOG_WARN, "webhook request refused", "path", path, "peer", addr, "reason", why, NULL);
     wr_metrics_event("webhook", "rejected", 1);
     if (code == 403) {
@@ -240,6 +291,106 @@ static bool authenticate(struct wr_webhook_server *srv, struct evhttp_request *r
         wr_http_reply_error(req, 401, "Unauthorized", "unauthorized");
     }
     return false;
+}
+
+/* }====== */
+
+/* {====== setup handshakes ====== */
+
+/* The vendor preset of wf's `auth:`, or NULL. */
+static const struct wr_webhook_preset *route_preset(const struct wr_workflow *wf)
+{
+    struct json_object *ao = NULL, *to = NULL;
+    return json_object_object_get_ex(wf->trigger_args, "auth", &ao) &&
+                   json_object_object_get_ex(ao, "type", &to)
+               ? wr_webhook_preset_find(json_object_get_string(to))
+               : NULL;
+}
+
+/* A verification token waiting for its commit. */
+struct verification {
+    struct wr_webhook_server *srv;
+    struct evhttp_request *req;
+    char *path, *token, *peer;
+    const char *vendor;
+};
+
+static void on_verification_committed(void *arg, const struct wr_ingest_result *res)
+{
+    struct verification *v = arg;
+    v->srv->pending--;
+    if (res->rc != 0) {
+        evhttp_add_header(evhttp_request_get_output_headers(v->req), "Retry-After", "5");
+        wr_http_reply_error(v->req, 503, "Service Unavailable",
+                            "the verification token could not be stored: %s",
+                            res->error ? res->error : "storage error");
+    } else {
+        /* Shown once, on purpose: the admin needs this value to finish the vendor's setup. */
+        wr_log(WR_LOG_WARN,
+               "webhook verification token received: put it in this path's secret, reload, "
+               "and verify the subscription at the vendor (weir webhooks lists it)",
+               "vendor", v->vendor, "path", v->path, "peer", v->peer, "token", v->token, NULL);
+        wr_metrics_event("webhook", "verification", 1);
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "verification_token_received", json_object_new_boolean(1));
+        wr_http_reply_json(v->req, 200, "OK", o);
+    }
+    free(v->path);
+    free(v->token);
+    free(v->peer);
+    free(v);
+}
+
+/*
+ * Takes req when it is the verification handshake of its path's vendor (an unsigned POST of
+ * {"verification_token": ...}): the token is committed to the journal, then the answer is 200.
+ * Returns false, touching nothing, for any other request.
+ */
+static bool take_verification(struct wr_webhook_server *srv, struct evhttp_request *req,
+                              const struct wr_workflow *wf, const char *path)
+{
+    const struct wr_webhook_preset *p = route_preset(wf);
+    if (!p || p->handshake != WR_WEBHOOK_HANDSHAKE_VERIFICATION_TOKEN ||
+        evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        return false;
+    }
+    struct evbuffer *buf = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(buf);
+    const char *data = len ? (const char *)evbuffer_pullup(buf, -1) : NULL;
+    const char *sig = evhttp_find_header(evhttp_request_get_input_headers(req), p->header);
+    char *token = NULL;
+    if (!wr_webhook_verification(p, sig, data, len, &token)) {
+        return false;
+    }
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    char addr[INET6_ADDRSTRLEN];
+    peer_text(conn ? evhttp_connection_get_addr(conn) : NULL, addr, sizeof(addr));
+    char source[300];
+    snprintf(source, sizeof(source), "webhook %s (verification)", path);
+    struct wr_ingest_batch *b = wr_ingest_batch_new(source, NULL);
+    char *scope = wr_webhook_setup_scope(path);
+    char *rec = wr_webhook_verification_record(token, addr, wr_clock_wall_ms());
+    wr_trigger_state_put(b, scope, "verification", rec);
+    free(scope);
+    free(rec);
+    struct verification *v = wr_xcalloc(1, sizeof(*v));
+    v->srv = srv;
+    v->req = req;
+    v->path = wr_xstrdup(path);
+    v->token = token;
+    v->peer = wr_xstrdup(addr);
+    v->vendor = p->vendor;
+    if (wr_ingest_batch_submit(srv->ingest, b, on_verification_committed, v) != 0) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "5");
+        wr_http_reply_error(req, 503, "Service Unavailable", "weir is shutting down");
+        free(v->path);
+        free(v->token);
+        free(v->peer);
+        free(v);
+        return true;
+    }
+    srv->pending++;
+    return true;
 }
 
 /* }====== */
@@ -277,6 +428,11 @@ static void on_request(struct evhttp_request *req, void *arg)
         free(raw);
         return;
     }
+    /* A vendor's setup handshake comes before any secret exists: it carries none. */
+    if (take_verification(srv, req, routes[0], path)) {
+        free(raw);
+        return;
+    }
     /* First, on the raw bytes: nothing of an unauthenticated request is parsed or stored. */
     if (!authenticate(srv, req, path)) {
         free(raw);
@@ -291,6 +447,15 @@ static void on_request(struct evhttp_request *req, void *arg)
     struct evbuffer *buf = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(buf);
     const char *data = len ? (const char *)evbuffer_pullup(buf, -1) : NULL;
+    if (wr_webhook_ping(route_preset(routes[0]), data, len)) {
+        /* The vendor's test button: answered, nothing stored, no run. */
+        wr_metrics_event("webhook", "ping", 1);
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "ping", json_object_new_boolean(1));
+        wr_http_reply_json(req, 200, "OK", o);
+        free(raw);
+        return;
+    }
     struct wr_webhook_decoded d;
     wr_webhook_decode(routes[0], evhttp_request_get_input_headers(req), data, len, &d);
     if (d.status != 0) {

@@ -12,10 +12,31 @@
 #include "engine/net/net_guard.h"
 #include "triggers/trigger.h"
 #include "triggers/webhook/auth.h"
+#include "triggers/webhook/preset.h"
 #include "triggers/webhook/server.h"
+#include "triggers/webhook/setup.h"
 
 static const char *const algorithms[] = {"sha256", "sha512", NULL};
 static const char *const encodings[] = {"hex", "base64", NULL};
+static const char *const ts_formats[] = {"unix", "unix_ms", "iso8601", NULL};
+static const char *const bodies[] = {"json", "form", "xml", NULL};
+
+static const struct wr_argspec timestamp_args[] = {
+    {.name = "header",
+     .type = WR_ARG_STRING,
+     .flags = WR_ARG_REQUIRED | WR_ARG_NO_TEMPLATE,
+     .help = "the header holding the time the request was signed"},
+    {.name = "format",
+     .type = WR_ARG_ENUM,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .choices = ts_formats,
+     .help = "how it is written; default unix (seconds)"},
+    {.name = "tolerance",
+     .type = WR_ARG_DURATION,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "how far from now it may be; default 5m (older or newer is refused)"},
+    {0},
+};
 
 static const struct wr_argspec auth_args[] = {
     {.name = "type",
@@ -24,13 +45,15 @@ static const struct wr_argspec auth_args[] = {
      .choices = wr_webhook_auth_types,
      .help = "how requests are signed"},
     {.name = "secret",
-     .type = WR_ARG_SECRET,
+     .type = WR_ARG_SECRETS,
      .flags = WR_ARG_REQUIRED,
-     .help = "the key, token or user:password as env:NAME or file:PATH"},
+     .help = "the key, token or user:password as env:NAME or file:PATH; a list while keys "
+             "rotate"},
     {.name = "tolerance",
      .type = WR_ARG_DURATION,
      .flags = WR_ARG_NO_TEMPLATE,
-     .help = "standard-webhooks: how far webhook-timestamp may be from now; default 5m"},
+     .help = "standard-webhooks and presets with a timestamp: how far it may be from now; "
+             "default 5m"},
     {.name = "header",
      .type = WR_ARG_STRING,
      .flags = WR_ARG_NO_TEMPLATE,
@@ -49,6 +72,15 @@ static const struct wr_argspec auth_args[] = {
      .type = WR_ARG_STRING,
      .flags = WR_ARG_NO_TEMPLATE,
      .help = "hmac: text before the signature, e.g. sha256="},
+    {.name = "signed",
+     .type = WR_ARG_STRINGS,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "hmac: what is signed, in order: body, method, path, header:NAME, text:LITERAL; "
+             "default [body]"},
+    {.name = "timestamp",
+     .type = WR_ARG_OBJECT,
+     .fields = timestamp_args,
+     .help = "hmac: a signed timestamp header, refused outside its tolerance"},
     {0},
 };
 
@@ -63,16 +95,23 @@ static const struct wr_argspec webhook_args[] = {
     {.name = "auth",
      .type = WR_ARG_OBJECT,
      .fields = auth_args,
-     .help = "how requests are verified"},
+     .help = "how requests are verified (`weir help auth`: the recipes and vendor presets)"},
+    {.name = "accept",
+     .type = WR_ARG_STRINGS,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .choices = bodies,
+     .help = "the bodies taken: json, form (urlencoded), xml (and SOAP); default the preset's, "
+             "else [json]"},
     {.name = "allow_from",
      .type = WR_ARG_STRINGS,
      .help = "CIDRs the sender's address must be in, e.g. [192.0.2.0/24, \"2001:db8::/32\"]"},
     {.name = "id",
      .type = WR_ARG_STRING,
-     .help = "idempotency key template; default: the webhook-id header"},
+     .help = "idempotency key template; default: the preset's event id, else the webhook-id, "
+             "X-GitHub-Delivery or X-Request-Id header"},
     {.name = "split",
      .type = WR_ARG_EXPR,
-     .help = "Lua expression yielding an array; one event per element"},
+     .help = "Lua expression yielding an array (one event per element) or one object"},
     {0},
 };
 
@@ -108,16 +147,73 @@ static void webhook_validate(struct wr_check *c, struct json_object *args, const
                            "with 'auth', put the secret inside it");
             free(sp);
         }
-        only_for(c, auth, ap, "tolerance", type, "standard-webhooks");
-        only_for(c, auth, ap, "header", type, "hmac");
-        only_for(c, auth, ap, "algorithm", type, "hmac");
-        only_for(c, auth, ap, "encoding", type, "hmac");
-        only_for(c, auth, ap, "prefix", type, "hmac");
+        const struct wr_webhook_preset *preset = wr_webhook_preset_find(type);
+        struct json_object *v = NULL;
+        if (json_object_object_get_ex(auth, "tolerance", &v) &&
+            strcmp(type, "standard-webhooks") != 0 && !(preset && preset->timestamp_header)) {
+            char *p = wr_path_key(ap, "tolerance");
+            wr_check_error(c, p, true, "'tolerance' applies to standard-webhooks and the presets "
+                                       "with a timestamp (bamboohr)%s",
+                           strcmp(type, "hmac") == 0 ? "; for hmac, put it under timestamp:" : "");
+            free(p);
+        }
+        static const char *const recipe[] = {"header", "algorithm", "encoding", "prefix",
+                                             "signed", "timestamp", NULL};
+        for (size_t i = 0; recipe[i]; i++) {
+            if (preset && json_object_object_get_ex(auth, recipe[i], &v)) {
+                char *p = wr_path_key(ap, recipe[i]);
+                wr_check_error(c, p, true,
+                               "type %s is a preset: its recipe is fixed (`weir help auth`); "
+                               "use type hmac to write one",
+                               type);
+                free(p);
+            } else if (!preset) {
+                only_for(c, auth, ap, recipe[i], type, "hmac");
+            }
+        }
         if (strcmp(type, "hmac") == 0 && !str_arg(auth, "header")) {
             wr_check_error(c, ap, false,
                            "type hmac needs 'header' (the header with the signature)");
         }
+        struct json_object *sig = NULL;
+        if (json_object_object_get_ex(auth, "signed", &sig)) {
+            char *sp = wr_path_key(ap, "signed");
+            size_t n = json_object_array_length(sig);
+            if (n == 0) {
+                wr_check_error(c, sp, false, "lists nothing to sign (e.g. [body])");
+            }
+            for (size_t i = 0; i < n; i++) {
+                char why[WR_ERR_MAX];
+                const char *w = json_object_get_string(json_object_array_get_idx(sig, i));
+                if (wr_webhook_signed_part(w, why, sizeof(why)) < 0) {
+                    char *ip = wr_path_index(sp, i);
+                    wr_check_error(c, ip, false, "%s", why);
+                    free(ip);
+                }
+            }
+            free(sp);
+        }
         free(ap);
+    }
+    struct json_object *accept = NULL;
+    if (json_object_object_get_ex(args, "accept", &accept)) {
+        char *lp = wr_path_key(path, "accept");
+        unsigned seen = 0;
+        size_t n = json_object_array_length(accept);
+        if (n == 0) {
+            wr_check_error(c, lp, false, "accepts nothing (e.g. [json] or [json, form, xml])");
+        }
+        for (size_t i = 0; i < n; i++) {
+            unsigned bit = wr_webhook_body_bit(
+                json_object_get_string(json_object_array_get_idx(accept, i)));
+            if (bit && (seen & bit)) {
+                char *ip = wr_path_index(lp, i);
+                wr_check_error(c, ip, false, "is listed twice");
+                free(ip);
+            }
+            seen |= bit;
+        }
+        free(lp);
     }
     if (json_object_object_get_ex(args, "allow_from", &allow)) {
         char *lp = wr_path_key(path, "allow_from");
@@ -142,7 +238,8 @@ static void webhook_validate(struct wr_check *c, struct json_object *args, const
     }
 }
 
-static const char *const webhook_shared[] = {"secret", "auth", "allow_from", "id", "split", NULL};
+static const char *const webhook_shared[] = {"secret", "auth",  "allow_from", "id",
+                                             "split",  "accept", NULL};
 
 /* {====== at run time: one listener for every webhook path ====== */
 
@@ -221,7 +318,7 @@ static void webhook_free(void *p)
 
 const struct wr_trigger_kind wr_trigger_webhook = {
     .name = "webhook",
-    .summary = "an HTTP POST with a JSON body, e.g. from an HR system",
+    .summary = "an HTTP POST (JSON, form or XML/SOAP body), e.g. from an HR system",
     .args = webhook_args,
     .validate = webhook_validate,
     .route_arg = "path",
@@ -236,4 +333,18 @@ const struct wr_trigger_kind wr_trigger_webhook = {
     .stop_accepting = webhook_stop_accepting,
     .pending = webhook_pending,
     .free = webhook_free,
+    .topic = "auth",
+    .print_topic = wr_webhook_preset_help,
+    .command = "webhooks",
+    .command_summary = "list the webhook paths: verification, bodies, ids, pending setup tokens",
+    .command_help =
+        "Lists every webhook path of the loaded workflows: the workflows on it, how requests\n"
+        "are verified (`weir help auth`) and whether its secret can be read now, the bodies it\n"
+        "accepts and where each delivery's idempotency key comes from. For a vendor whose\n"
+        "setup sends a verification token (Gusto), the newest token received on the path is\n"
+        "listed as PENDING until the path's secret holds it: put it in the secret (env: or\n"
+        "file:), reload weir (SIGHUP), then verify the subscription at the vendor. Reads the\n"
+        "journal only, so it works while the daemon runs.",
+    .describe = wr_webhook_describe,
+    .print_description = wr_webhook_print_description,
 };
