@@ -61,7 +61,7 @@ struct conv {
 
 /* {====== errors ====== */
 
-/* Records the first failure (msg cut at a UTF-8 boundary, without its trailing newline). */
+/* Records the first failure (msg cut at a UTF-8 boundary, on one line). */
 static void record(struct conv *c, int line, const char *msg)
 {
     if (c->failed) {
@@ -73,7 +73,10 @@ static void record(struct conv *c, int line, const char *msg)
         n--;
     }
     n = wr_utf8_prefix(msg, n, sizeof(c->err.msg) - 1);
-    memcpy(c->err.msg, msg, n);
+    /* libxml2 puts some details on a line of their own: one line here */
+    for (size_t i = 0; i < n; i++) {
+        c->err.msg[i] = msg[i] == '\n' ? ' ' : msg[i];
+    }
     c->err.msg[n] = '\0';
     c->err.line = line > 0 ? line : 1;
 }
