@@ -848,6 +848,24 @@ int wr_json_parse(const char *buf, size_t len, const struct wr_json_opts *opts,
     return 0;
 }
 
+void wr_json_object_gather(struct json_object *obj, const char *key, struct json_object *value)
+{
+    struct json_object *old;
+    if (!json_object_object_get_ex(obj, key, &old)) {
+        json_object_object_add(obj, key, value);
+        return;
+    }
+    if (json_object_is_type(old, json_type_array)) {
+        json_object_array_add(old, value);
+        return;
+    }
+    /* the key keeps its place: json-c replaces a value where it stands */
+    struct json_object *arr = must(json_object_new_array());
+    json_object_array_add(arr, json_object_get(old));
+    json_object_array_add(arr, value);
+    json_object_object_add(obj, key, arr);
+}
+
 struct json_object *wr_json_parse_str(const char *s)
 {
     struct json_object *v = NULL;

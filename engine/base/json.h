@@ -81,6 +81,14 @@ int wr_json_parse(const char *buf, size_t len, const struct wr_json_opts *opts,
 struct json_object *wr_json_parse_str(const char *s);
 
 /*
+ * Adds value (taken) to obj under key, gathering a repeated key's values in an array, in
+ * order: the first value is stored as is; the second turns it into [first, second]; later
+ * ones are appended to that array. For trees whose values are never arrays of their own (the
+ * form and XML decoders): an array already under key is taken for such a gathering.
+ */
+void wr_json_object_gather(struct json_object *obj, const char *key, struct json_object *value);
+
+/*
  * The number rules, for readers of other formats (YAML) that must apply them too. Both write
  * the message for a number given as text[0..len) into err and return -1:
  * wr_json_int_range_error for an integer that does not fit in 64 bits;
