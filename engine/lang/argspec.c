@@ -101,12 +101,15 @@ static const char *type_label(const struct wr_argspec *a)
 static const char *type_short(const struct wr_argspec *a)
 {
     static const char *const names[] = {
-        [WR_ARG_STRING] = "string",    [WR_ARG_STRINGS] = "list", [WR_ARG_OBJECT] = "mapping",
-        [WR_ARG_BOOL] = "bool",        [WR_ARG_INT] = "integer",  [WR_ARG_DURATION] = "duration",
-        [WR_ARG_ENUM] = "enum",        [WR_ARG_ANY] = "any",      [WR_ARG_EXPR] = "expression",
-        [WR_ARG_SECRET] = "secret",    [WR_ARG_CRON] = "cron",    [WR_ARG_TZ] = "timezone",
-        [WR_ARG_LISTEN] = "host:port", [WR_ARG_URL] = "url",      [WR_ARG_URLPATH] = "path",
-        [WR_ARG_LIST] = "list",        [WR_ARG_SECRETS] = "secret(s)",
+        [WR_ARG_STRING] = "string",     [WR_ARG_STRINGS] = "list",
+        [WR_ARG_OBJECT] = "mapping",    [WR_ARG_BOOL] = "bool",
+        [WR_ARG_INT] = "integer",       [WR_ARG_DURATION] = "duration",
+        [WR_ARG_ENUM] = "enum",         [WR_ARG_ANY] = "any",
+        [WR_ARG_EXPR] = "expression",   [WR_ARG_SECRET] = "secret",
+        [WR_ARG_CRON] = "cron",         [WR_ARG_TZ] = "timezone",
+        [WR_ARG_LISTEN] = "host:port",  [WR_ARG_URL] = "url",
+        [WR_ARG_URLPATH] = "path",      [WR_ARG_LIST] = "list",
+        [WR_ARG_SECRETS] = "secret(s)",
     };
     return names[a->type];
 }
@@ -415,8 +418,8 @@ void wr_argspec_check_value(struct wr_check *c, const struct wr_argspec *a, stru
         }
         size_t n = json_object_array_length(v);
         if (n == 0 || n > WR_ARG_SECRETS_MAX) {
-            wr_check_error(c, path, false, "a list of 1 to %d secrets, got %zu",
-                           WR_ARG_SECRETS_MAX, n);
+            wr_check_error(c, path, false, "a list of 1 to %d secrets, got %zu", WR_ARG_SECRETS_MAX,
+                           n);
             return;
         }
         for (size_t i = 0; i < n; i++) {

@@ -17,6 +17,7 @@
 #include "engine/base/duration.h"
 #include "engine/base/secret.h"
 #include "engine/base/strutil.h"
+#include "engine/base/timestamp.h"
 #include "engine/net/net_guard.h"
 #include "triggers/webhook/preset.h"
 
@@ -32,8 +33,9 @@ enum auth_type {
 /* The generic types, in enum auth_type order from AUTH_STANDARD, then the presets
    (triggers/webhook/preset.c), which expand to one of them. */
 const char *const wr_webhook_auth_types[] = {
-    "standard-webhooks", "github", "hmac", "bearer", "basic", "bamboohr", "hibob", "gusto",
-    "deel", "rippling", "successfactors", "workday", NULL};
+    "standard-webhooks", "github",  "hmac",  "bearer", "basic",
+    "bamboohr",          "hibob",   "gusto", "deel",   "rippling",
+    "successfactors",    "workday", NULL};
 #define GENERIC_TYPES 5
 
 /* One piece of what an hmac recipe signs (`signed:`). */
@@ -56,10 +58,10 @@ struct wr_webhook_auth {
     const struct wr_webhook_preset *preset; /* NULL for a generic type */
     struct key *keys;                       /* a rotation holds several; any one may match */
     size_t nkeys;
-    const EVP_MD *md;  /* HMAC schemes */
-    bool base64;       /* hmac: the signature is base64, else hex */
-    char *header;      /* hmac: where the signature is */
-    char *prefix;      /* hmac: text before the signature, or NULL */
+    const EVP_MD *md;   /* HMAC schemes */
+    bool base64;        /* hmac: the signature is base64, else hex */
+    char *header;       /* hmac: where the signature is */
+    char *prefix;       /* hmac: text before the signature, or NULL */
     struct part *parts; /* hmac: what is signed, in order */
     size_t nparts;
     char *ts_header; /* hmac: the timestamp's header, or NULL for none */
@@ -228,11 +230,17 @@ int wr_webhook_signed_part(const char *s, char *why, size_t whylen)
         return PART_TEXT;
     }
     const char *sug = wr_suggest(s, words);
-    snprintf(why, whylen,
-             "'%.*s' is not a part of a signature: body, method, path, header:NAME or "
-             "text:LITERAL%s%s%s",
-             wr_utf8_prec(s, 60), s, sug ? " (did you mean '" : "", sug ? sug : "",
-             sug ? "'?)" : "");
+    if (sug) {
+        snprintf(why, whylen,
+                 "'%.*s' is not a part of a signature: body, method, path, header:NAME or "
+                 "text:LITERAL (did you mean '%s'?)",
+                 wr_utf8_prec(s, 60), s, sug);
+    } else {
+        snprintf(why, whylen,
+                 "'%.*s' is not a part of a signature: body, method, path, header:NAME or "
+                 "text:LITERAL (for the literal text, write text:%.*s)",
+                 wr_utf8_prec(s, 60), s, wr_utf8_prec(s, 60), s);
+    }
     return -1;
 }
 
@@ -320,8 +328,9 @@ static int recipe_read(struct wr_webhook_auth *a, struct json_object *auth, char
         a->ts_header = wr_xstrdup_or_null(arg_string(ts, "header"));
         const char *fmt = arg_string(ts, "format");
         if (!a->ts_header || (fmt && ts_format_read(fmt, &a->ts_format) != 0)) {
-            snprintf(err, errlen, "trigger.webhook.auth.timestamp: needs 'header' and a format "
-                                  "of unix, unix_ms or iso8601");
+            snprintf(err, errlen,
+                     "trigger.webhook.auth.timestamp: needs 'header' and a format "
+                     "of unix, unix_ms or iso8601");
             return -1;
         }
         const char *tol = arg_string(ts, "tolerance");

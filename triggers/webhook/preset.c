@@ -159,8 +159,9 @@ void wr_webhook_preset_help(FILE *f)
         fprintf(f, "  %-15s   bodies: %s; id: %s\n", "", accept,
                 p->default_id ? p->default_id : "(none sent: set id: or rely on the body)");
         if (p->handshake == WR_WEBHOOK_HANDSHAKE_VERIFICATION_TOKEN) {
-            fprintf(f, "  %-15s   setup: its unsigned verification_token POST is answered 200 and\n"
-                       "  %-15s   the token logged (warn) and listed by `weir webhooks`\n",
+            fprintf(f,
+                    "  %-15s   setup: its unsigned verification_token POST is answered 200 and\n"
+                    "  %-15s   the token logged (warn) and listed by `weir webhooks`\n",
                     "", "");
         } else if (p->handshake == WR_WEBHOOK_HANDSHAKE_PING) {
             fprintf(f, "  %-15s   its test POST ({} or type ping/test) is answered 200, no run\n",

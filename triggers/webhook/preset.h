@@ -33,16 +33,16 @@ struct wr_webhook_preset {
     const char *vendor; /* for messages and help */
     const char *scheme; /* the generic type it expands to: "hmac", "bearer" or "basic" */
     /* hmac only */
-    const char *header;                /* where the signature is */
-    const char *algorithm;             /* "sha256" or "sha512" */
-    const char *encoding;              /* "hex" or "base64" */
-    const char *const *signed_parts;   /* `signed:` parts, NULL-terminated */
-    const char *timestamp_header;      /* NULL: the vendor sends no timestamp */
-    const char *timestamp_format;      /* "unix", "unix_ms" or "iso8601" */
-    unsigned accept;                   /* wr_webhook_body bits when `accept:` is not given */
-    const char *default_id;            /* an `id:` template over the whole body, or NULL */
+    const char *header;              /* where the signature is */
+    const char *algorithm;           /* "sha256" or "sha512" */
+    const char *encoding;            /* "hex" or "base64" */
+    const char *const *signed_parts; /* `signed:` parts, NULL-terminated */
+    const char *timestamp_header;    /* NULL: the vendor sends no timestamp */
+    const char *timestamp_format;    /* "unix", "unix_ms" or "iso8601" */
+    unsigned accept;                 /* wr_webhook_body bits when `accept:` is not given */
+    const char *default_id;          /* an `id:` template over the whole body, or NULL */
     enum wr_webhook_handshake handshake;
-    const char *secret_help;           /* what the secret holds, for help */
+    const char *secret_help; /* what the secret holds, for help */
 };
 
 /* The presets, ending with a row whose name is NULL. */

@@ -106,8 +106,8 @@ static unsigned route_accept(const struct wr_workflow *wf)
         json_object_is_type(accept, json_type_array)) {
         unsigned mask = 0;
         for (size_t i = 0; i < json_object_array_length(accept); i++) {
-            mask |= wr_webhook_body_bit(
-                json_object_get_string(json_object_array_get_idx(accept, i)));
+            mask |=
+                wr_webhook_body_bit(json_object_get_string(json_object_array_get_idx(accept, i)));
         }
         return mask;
     }
@@ -225,8 +225,8 @@ void wr_webhook_decode(const struct wr_workflow *wf, const struct evkeyvalq *in,
         char names[64];
         wr_webhook_body_names(accept, names, sizeof(names));
         char *shown = wr_text_cap(ct ? ct : "no Content-Type", 100);
-        fail(d, 415, "Unsupported Media Type",
-             "this path accepts %s bodies (accept:), got %s%s", names, shown,
+        fail(d, 415, "Unsupported Media Type", "this path accepts %s bodies (accept:), got %s%s",
+             names, shown,
              accept == WR_WEBHOOK_BODY_JSON ? " (Content-Type: application/json)" : "");
         free(shown);
         return;

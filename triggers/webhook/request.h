@@ -4,15 +4,14 @@
  * The listener (webhook_server) routes the request, authenticates its raw bytes and checks
  * the method; everything after that is here, as a pure function of the routed workflow, the
  * request headers and the body, so it can be tested and fuzzed without a socket: the
- * content type must be one the path accepts, a JSON body must be strict JSON (engine/base/json: RFC 8259, UTF-8, no
- * duplicate keys, numbers exact; 400 with the line and column) and an object (422 otherwise;
- * a list is accepted where `split:` takes it apart), `split:` fans it out into one event per
- * element (each an object), and each event gets its idempotency key (the `id:`
- * template, else the webhook-id / X-GitHub-Delivery / X-Request-Id header, with the
- * element's index appended for a split delivery) and the key's scope, "webhook PATH (ORIGIN)"
- * with ORIGIN `id` or the header's lower-case name: a key is unique per path and origin, so
- * the same id on another path, or in another header, is another delivery. The audit headers
- * come without secrets.
+ * content type must be one the path accepts, a JSON body must be strict JSON (engine/base/json: RFC
+ * 8259, UTF-8, no duplicate keys, numbers exact; 400 with the line and column) and an object (422
+ * otherwise; a list is accepted where `split:` takes it apart), `split:` fans it out into one event
+ * per element (each an object), and each event gets its idempotency key (the `id:` template, else
+ * the webhook-id / X-GitHub-Delivery / X-Request-Id header, with the element's index appended for a
+ * split delivery) and the key's scope, "webhook PATH (ORIGIN)" with ORIGIN `id` or the header's
+ * lower-case name: a key is unique per path and origin, so the same id on another path, or in
+ * another header, is another delivery. The audit headers come without secrets.
  *
  * Bodies (issue 19): the path's `accept:` (else its vendor preset's, else JSON) says which
  * content types it takes — JSON, application/x-www-form-urlencoded (engine/base/form: an

@@ -16,6 +16,7 @@
 #include "triggers/trigger.h"
 #include "triggers/webhook/auth.h"
 #include "triggers/webhook/preset.h"
+#include "triggers/webhook/server.h"
 
 /* The body as a JSON object (owned), or NULL when it is not strict JSON or not an object. */
 static struct json_object *body_object(const char *body, size_t len)
@@ -127,8 +128,8 @@ static void on_state(void *arg, const char *name, const char *value, int64_t upd
 /* Describes one path (its first workflow wf speaks for it) into an owned object. */
 static struct json_object *describe_path(const struct wr_trigger_env *env,
                                          const struct wr_workflow_set *set,
-                                         const struct wr_workflow *wf, const char *path,
-                                         char *err, size_t errlen)
+                                         const struct wr_workflow *wf, const char *path, char *err,
+                                         size_t errlen)
 {
     struct json_object *o = json_object_new_object(), *auth = NULL, *accept = NULL;
     struct json_object *names = json_object_new_array();
@@ -140,7 +141,7 @@ static struct json_object *describe_path(const struct wr_trigger_env *env,
         }
     }
     json_object_object_get_ex(wf->trigger_args, "auth", &auth);
-    const char *type = auth ? str_arg(auth, "type")
+    const char *type = auth                                  ? str_arg(auth, "type")
                        : str_arg(wf->trigger_args, "secret") ? "standard-webhooks"
                                                              : "none";
     const struct wr_webhook_preset *p = wr_webhook_preset_find(type);
@@ -151,8 +152,8 @@ static struct json_object *describe_path(const struct wr_trigger_env *env,
     if (json_object_object_get_ex(wf->trigger_args, "accept", &accept)) {
         mask = 0;
         for (size_t i = 0; i < json_object_array_length(accept); i++) {
-            mask |= wr_webhook_body_bit(
-                json_object_get_string(json_object_array_get_idx(accept, i)));
+            mask |=
+                wr_webhook_body_bit(json_object_get_string(json_object_array_get_idx(accept, i)));
         }
     }
     struct json_object *bodies = json_object_new_array();
@@ -177,16 +178,15 @@ static struct json_object *describe_path(const struct wr_trigger_env *env,
     char *dir = wr_path_dirname(wf->file);
     struct wr_webhook_auth *a = wr_webhook_auth_new(wf->trigger_args, dir, why, sizeof(why));
     free(dir);
-    json_object_object_add(o, "secret",
-                           json_object_new_string(a ? "available" : "unavailable"));
+    json_object_object_add(o, "secret", json_object_new_string(a ? "available" : "unavailable"));
     if (!a) {
         json_object_object_add(o, "secret_error", json_object_new_string(why));
     }
     struct load l = {.list = json_object_new_array(), .auth = a};
     if (p && p->handshake == WR_WEBHOOK_HANDSHAKE_VERIFICATION_TOKEN) {
         char *scope = wr_webhook_setup_scope(path);
-        int64_t n = wr_trigger_state_load(env->state_path, scope, "verification", on_state, &l,
-                                          err, errlen);
+        int64_t n = wr_trigger_state_load(env->state_path, scope, "verification", on_state, &l, err,
+                                          errlen);
         free(scope);
         if (n < 0) {
             json_object_put(l.list);
@@ -239,8 +239,9 @@ void wr_webhook_print_description(struct json_object *d, FILE *f)
         struct json_object *o = json_object_array_get_idx(d, i), *v = NULL;
         fprintf(f, "%s%s\n", i ? "\n" : "", str_arg(o, "path"));
         json_object_object_get_ex(o, "workflows", &v);
-        fprintf(f, "  workflows  %s\n", json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
-                                                                              JSON_C_TO_STRING_NOSLASHESCAPE));
+        fprintf(f, "  workflows  %s\n",
+                json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+                                                      JSON_C_TO_STRING_NOSLASHESCAPE));
         fprintf(f, "  auth       %s (secret %s%s%s)\n", str_arg(o, "auth"), str_arg(o, "secret"),
                 str_arg(o, "secret_error") ? ": " : "",
                 str_arg(o, "secret_error") ? str_arg(o, "secret_error") : "");

@@ -152,8 +152,10 @@ static void webhook_validate(struct wr_check *c, struct json_object *args, const
         if (json_object_object_get_ex(auth, "tolerance", &v) &&
             strcmp(type, "standard-webhooks") != 0 && !(preset && preset->timestamp_header)) {
             char *p = wr_path_key(ap, "tolerance");
-            wr_check_error(c, p, true, "'tolerance' applies to standard-webhooks and the presets "
-                                       "with a timestamp (bamboohr)%s",
+            wr_check_error(c, p, true,
+                           "'tolerance' applies to standard-webhooks and the presets "
+                           "with a timestamp (bamboohr), not %s%s",
+                           type,
                            strcmp(type, "hmac") == 0 ? "; for hmac, put it under timestamp:" : "");
             free(p);
         }
@@ -204,8 +206,8 @@ static void webhook_validate(struct wr_check *c, struct json_object *args, const
             wr_check_error(c, lp, false, "accepts nothing (e.g. [json] or [json, form, xml])");
         }
         for (size_t i = 0; i < n; i++) {
-            unsigned bit = wr_webhook_body_bit(
-                json_object_get_string(json_object_array_get_idx(accept, i)));
+            unsigned bit =
+                wr_webhook_body_bit(json_object_get_string(json_object_array_get_idx(accept, i)));
             if (bit && (seen & bit)) {
                 char *ip = wr_path_index(lp, i);
                 wr_check_error(c, ip, false, "is listed twice");
@@ -238,7 +240,7 @@ static void webhook_validate(struct wr_check *c, struct json_object *args, const
     }
 }
 
-static const char *const webhook_shared[] = {"secret", "auth",  "allow_from", "id",
+static const char *const webhook_shared[] = {"secret", "auth",   "allow_from", "id",
                                              "split",  "accept", NULL};
 
 /* {====== at run time: one listener for every webhook path ====== */
