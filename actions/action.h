@@ -135,6 +135,12 @@ const struct wr_net_guard *wr_action_net_guard(struct wr_action_ctx *ctx);
    weir.yaml has no mail section. */
 const char *wr_action_mail_from(struct wr_action_ctx *ctx);
 
+/* The directory of the workflow file the step belongs to: relative file: secrets in its
+   arguments resolve against it (as a webhook trigger's do). Borrowed, valid until completion;
+   NULL when the step comes from no file (a generated workflow, the tests), and relative paths
+   then resolve against the current directory. */
+const char *wr_action_workflow_dir(struct wr_action_ctx *ctx);
+
 /* The curl loop (engine/net/curl_loop.h) for HTTP calls that are not Graph requests: the
    Graph client's, so they share its one multi handle and connection pool. Borrowed; NULL when
    the context has no Graph client. */
@@ -198,6 +204,19 @@ void wr_action_fail_lag(struct wr_action_ctx *ctx, const struct wr_graph_result 
 void wr_action_vfail_lag(struct wr_action_ctx *ctx, const struct wr_graph_result *res,
                          int64_t age_ms, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
+
+/*
+ * Finishes with an error that is another service throttling the step: it answered 429, or 503
+ * with a Retry-After. service (borrowed; copied) names it in messages and the log, as its
+ * origin ("https://api.bamboohr.com"; never a URL's path or query, which may hold secrets);
+ * retry_after_ms is what its Retry-After asked for (0 = none given). The outcome is retriable
+ * and marked throttled, so the run executor waits it out as it does Graph's throttling
+ * (engine/exec/run.c): the attempt does not count against retry.attempts, and the step waits
+ * as long as asked, for at most retry.throttle_limit since the throttling began.
+ */
+void wr_action_fail_throttled(struct wr_action_ctx *ctx, const char *service,
+                              int64_t retry_after_ms, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /*
  * The message for a `name` argument (user, manager) that is not a user reference; owned. An

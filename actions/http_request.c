@@ -7,6 +7,14 @@
  * (loopback, link-local with the cloud metadata address, private and unique-local ranges are
  * refused unless weir.yaml http.allow lists them). It is not a general HTTP client: http and
  * https only, no redirects followed, no proxy.
+ *
+ * Calling a service back (an HR system's API after its webhook said "employee 42 changed"):
+ * `auth:` sends a credential resolved at execution from env:NAME or file:PATH — the workflow
+ * and the journal hold only the reference; the value is registered with the secret masking
+ * (engine/base/secret.h), so no log line, error or history shows it, and wiped after use.
+ * `max_response:` bounds the answer: a larger one fails the step, never cut short silently. A
+ * 429, or a 503 with Retry-After, is the service asking for time: the step is throttled
+ * (wr_action_fail_throttled) and waits as long as asked without using up retry.attempts.
  */
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -19,20 +27,50 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include "actions/action.h"
+#include "engine/base/clock.h"
 #include "engine/base/json.h"
+#include "engine/base/secret.h"
+#include "engine/base/size.h"
 #include "engine/graph/graph.h"
 #include "engine/net/curl_loop.h"
 #include "engine/net/net_guard.h"
 #include "engine/base/strutil.h"
 
 static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
+static const char *const auth_types[] = {"bearer", "basic", "header", NULL};
+
+/* The answer kept by default, and the most `max_response` may allow. */
+#define DEFAULT_MAX_RESPONSE ((uint64_t)1 << 20)
+#define LIMIT_MAX_RESPONSE   ((uint64_t)16 << 20)
 
 /* The undo record (action.h, issue 18): what another service did with a request is not known
    to weir, so it cannot be reversed. */
 #define UNDO_IMPOSSIBLE                                                                            \
     "weir cannot know how another service's state changed, so an HTTP request cannot be "          \
     "undone; reverse it with a request of its own if it must be"
+
+/* `auth:` (the secret's template is refused: event data must not pick which secret is read). */
+static const struct wr_argspec auth_args[] = {
+    {.name = "type",
+     .type = WR_ARG_ENUM,
+     .flags = WR_ARG_REQUIRED | WR_ARG_NO_TEMPLATE,
+     .choices = auth_types,
+     .help = "bearer: Authorization: Bearer SECRET; basic: SECRET is user:password (BambooHR: "
+             "APIKEY:x), sent base64; header: HEADER: SECRET"},
+    {.name = "secret",
+     .type = WR_ARG_SECRET,
+     .flags = WR_ARG_REQUIRED | WR_ARG_NO_TEMPLATE,
+     .help = "env:NAME or file:PATH (relative to the workflow file's directory)"},
+    {.name = "header",
+     .type = WR_ARG_STRING,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "type header only (required there): the header's name, e.g. X-API-Key"},
+    {0},
+};
 
 static const struct wr_argspec http_request_args[] = {
     {.name = "method",
@@ -48,12 +86,101 @@ static const struct wr_argspec http_request_args[] = {
     {.name = "expect",
      .type = WR_ARG_ANY,
      .help = "accepted status code or list of codes; default any 2xx"},
+    {.name = "auth",
+     .type = WR_ARG_OBJECT,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .fields = auth_args,
+     .help = "the credential sent, resolved at execution; never stored or logged"},
+    {.name = "max_response",
+     .type = WR_ARG_ANY,
+     .flags = WR_ARG_NO_TEMPLATE | WR_ARG_OWN_CHECK,
+     .expect = "a size such as 1MiB or 65536",
+     .help = "a larger answer fails the step (never cut short), 1B-16MiB; default 1MiB"},
     {0},
 };
 
+/* Whether s is an HTTP header name (RFC 9110 token). */
+static bool header_name_valid(const char *s)
+{
+    if (!*s) {
+        return false;
+    }
+    for (; *s; s++) {
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", *s))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The header auth sends (borrowed from auth, or static), or NULL when auth says none yet. */
+static const char *auth_header_name(struct json_object *auth)
+{
+    struct json_object *type = NULL, *header = NULL;
+    if (!json_object_object_get_ex(auth, "type", &type) ||
+        !json_object_is_type(type, json_type_string)) {
+        return NULL;
+    }
+    if (strcmp(json_object_get_string(type), "header") != 0) {
+        return "Authorization";
+    }
+    return json_object_object_get_ex(auth, "header", &header) &&
+                   json_object_is_type(header, json_type_string)
+               ? json_object_get_string(header)
+               : NULL;
+}
+
+/* The cross-key checks of `auth:` (the table checked each key's type already). */
+static void validate_auth(struct wr_check *c, struct json_object *auth, struct json_object *headers,
+                          const char *path)
+{
+    struct json_object *type = NULL, *header = NULL;
+    char *ap = wr_path_key(path, "auth");
+    bool has_header = json_object_object_get_ex(auth, "header", &header);
+    if (json_object_object_get_ex(auth, "type", &type) &&
+        json_object_is_type(type, json_type_string)) {
+        const char *t = json_object_get_string(type);
+        if (strcmp(t, "header") == 0 && !has_header) {
+            wr_check_error(c, ap, false,
+                           "auth.header is required with type header: the header's name, "
+                           "e.g. header: X-API-Key");
+        } else if (strcmp(t, "header") != 0 && has_header) {
+            char *p = wr_path_key(ap, "header");
+            wr_check_error(c, p, true, "only for type header (%s sends Authorization)", t);
+            free(p);
+        }
+    }
+    if (has_header && json_object_is_type(header, json_type_string) &&
+        !header_name_valid(json_object_get_string(header))) {
+        char *p = wr_path_key(ap, "header");
+        wr_check_error(c, p, false, "'%s' is not a header name", json_object_get_string(header));
+        free(p);
+    }
+    /* Two credentials, or one sent twice: which one the service reads is anyone's guess. */
+    const char *name = auth_header_name(auth);
+    if (name && json_object_is_type(headers, json_type_object)) {
+        json_object_object_foreach(headers, hname, hvalue)
+        {
+            (void)hvalue;
+            if (strcasecmp(hname, name) == 0) {
+                char *hp = wr_path_key(path, "headers");
+                char *p = wr_path_key(hp, hname);
+                wr_check_error(c, p, true,
+                               "headers.%s and auth: both set %s; let auth: send the credential "
+                               "and drop this header",
+                               hname, name);
+                free(p);
+                free(hp);
+            }
+        }
+    }
+    free(ap);
+}
+
 static void http_request_validate(struct wr_check *c, struct json_object *args, const char *path)
 {
-    struct json_object *headers = NULL, *expect = NULL;
+    struct json_object *headers = NULL, *expect = NULL, *auth = NULL, *max = NULL;
     if (json_object_object_get_ex(args, "headers", &headers) &&
         json_object_is_type(headers, json_type_object)) {
         json_object_object_foreach(headers, name, value)
@@ -88,6 +215,22 @@ static void http_request_validate(struct wr_check *c, struct json_object *args, 
             free(p);
         }
     }
+    json_object_object_get_ex(args, "headers", &headers);
+    if (json_object_object_get_ex(args, "auth", &auth) &&
+        json_object_is_type(auth, json_type_object)) {
+        validate_auth(c, auth, headers, path);
+    }
+    if (json_object_object_get_ex(args, "max_response", &max)) {
+        char err[WR_ERR_MAX];
+        uint64_t n = 0;
+        char *p = wr_path_key(path, "max_response");
+        if (wr_size_get(max, &n, err, sizeof(err)) != 0) {
+            wr_check_error(c, p, false, "%s", err);
+        } else if (n < 1 || n > LIMIT_MAX_RESPONSE) {
+            wr_check_error(c, p, false, "%s is out of range 1B-16MiB", json_object_get_string(max));
+        }
+        free(p);
+    }
 }
 
 /* {====== execution ======
@@ -99,8 +242,6 @@ static void http_request_validate(struct wr_check *c, struct json_object *args, 
  * re-entered from its own callbacks: the loop reports the end from its own event, and the
  * handles are torn down from another event on a later turn.
  */
-
-#define MAX_RESPONSE (1024 * 1024) /* bytes of the answer kept for the output */
 
 /* The length of an array; 0 for NULL or anything else (json-c asserts on those). */
 static size_t array_len(struct json_object *a)
@@ -120,7 +261,9 @@ struct http_op {
     char *where;        /* the URL without path or query, for messages: URLs can hold secrets */
     struct event *end;  /* fires when the transfer is over */
     struct wr_buf response;
-    bool truncated;
+    uint64_t max_response; /* max_response: a larger answer fails the step */
+    bool oversize;         /* the answer passed max_response: the transfer was stopped */
+    char retry_after[64];  /* the answer's Retry-After header, "" when it had none */
     CURLcode result;
     char errbuf[CURL_ERROR_SIZE];
     const struct wr_net_guard *guard; /* http.allow (borrowed; NULL = nothing allowed) */
@@ -141,6 +284,10 @@ static void op_clear(void *state)
     }
     if (op->end) {
         event_free(op->end);
+    }
+    /* The auth header's line holds the credential: wiped before it is freed. */
+    for (struct curl_slist *h = op->headers; h; h = h->next) {
+        OPENSSL_cleanse(h->data, strlen(h->data));
     }
     curl_slist_free_all(op->headers);
     free(op->body);
@@ -198,6 +345,9 @@ static void on_end(evutil_socket_t fd, short what, void *arg)
     struct json_object *expect = json_object_object_get(wr_action_args(op->ctx), "expect");
     const char *method = op->method;
 
+    if (op->oversize && op->result == CURLE_WRITE_ERROR) {
+        op->result = CURLE_OK; /* on_data stopped it: judged below, by its status */
+    }
     if (op->result != CURLE_OK && op->refused[0] && !op->opened) {
         /* Policy, not a network failure: a retry would be refused the same way. */
         op_fail(op, false, "%s %s: %s", method, op->where, op->refused);
@@ -214,6 +364,13 @@ static void on_end(evutil_socket_t fd, short what, void *arg)
         return;
     }
     curl_easy_getinfo(op->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status_expected(expect, status) && op->oversize) {
+        /* Part of an answer is no answer: a step must not go on with half an employee. */
+        char size[WR_SIZE_BUFLEN];
+        op_fail(op, false, "%s %s answered more than %s (max_response)", method, op->where,
+                wr_size_format(op->max_response, size, sizeof(size)));
+        return;
+    }
     if (!status_expected(expect, status)) {
         /* A short, printable excerpt of the answer helps; the whole of it is the output's job. */
         char excerpt[201];
@@ -222,6 +379,17 @@ static void on_end(evutil_socket_t fd, short what, void *arg)
             excerpt[n++] = (*p >= 0x20 && *p != 0x7f) ? *p : ' ';
         }
         excerpt[n] = '\0';
+        int64_t after = op->retry_after[0]
+                            ? wr_graph_parse_retry_after(op->retry_after, wr_clock_wall_ms())
+                            : -1;
+        if (status == 429 || (status == 503 && after >= 0)) {
+            /* The service asks for time: waited out as Graph's throttling is (run.c). */
+            wr_action_fail_throttled(
+                op->ctx, op->where, after > 0 ? after : 0, "%s %s answered %ld%s%s%s%s%s", method,
+                op->where, status, after >= 0 ? " (Retry-After: " : "",
+                after >= 0 ? op->retry_after : "", after >= 0 ? ")" : "", n ? ": " : "", excerpt);
+            return;
+        }
         op_fail(op, status == 429 || status >= 500, "%s %s answered %ld, expected %s%s%s", method,
                 op->where, status, expect ? "the listed status" : "2xx", n ? ": " : "", excerpt);
         return;
@@ -230,8 +398,7 @@ static void on_end(evutil_socket_t fd, short what, void *arg)
     struct json_object *parsed = NULL;
     const char *text = wr_buf_str(&op->response);
     /* Strict JSON, numbers exact (engine/base/json); anything else is kept as text, unchanged. */
-    if (op->response.len && !op->truncated &&
-        wr_json_parse(text, op->response.len, NULL, &parsed, NULL) != 0) {
+    if (op->response.len && wr_json_parse(text, op->response.len, NULL, &parsed, NULL) != 0) {
         parsed = NULL;
     }
     json_object_object_add(out, "changed", json_object_new_boolean(true));
@@ -324,16 +491,108 @@ static int on_prereq(void *clientp, char *peer_ip, char *local_ip, int peer_port
     return CURL_PREREQFUNC_OK;
 }
 
+/* CURLOPT_WRITEFUNCTION: keeps the answer, up to max_response. Past it, what fits is kept (for
+   an error's excerpt) and 0 stops the transfer (CURLE_WRITE_ERROR, which on_end recognises by
+   op->oversize): a service that answers without end costs neither memory nor time. */
 static size_t on_data(char *data, size_t size, size_t n, void *userp)
 {
     struct http_op *op = userp;
     size_t len = size * n;
-    size_t room = MAX_RESPONSE - op->response.len;
+    size_t room = (size_t)op->max_response - op->response.len;
     if (len > room) {
-        op->truncated = true;
+        wr_buf_addn(&op->response, data, room);
+        op->oversize = true;
+        return 0;
     }
-    wr_buf_addn(&op->response, data, len < room ? len : room);
+    wr_buf_addn(&op->response, data, len);
     return len;
+}
+
+/* CURLOPT_HEADERFUNCTION: keeps the Retry-After of the last response (a 100 Continue's
+   headers come first and are forgotten at the next status line). */
+static size_t on_header(char *data, size_t size, size_t n, void *userp)
+{
+    struct http_op *op = userp;
+    size_t len = size * n;
+    static const char name[] = "retry-after:";
+    if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+        op->retry_after[0] = '\0';
+    } else if (len > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
+        const char *v = data + sizeof(name) - 1;
+        const char *end = data + len;
+        while (v < end && (*v == ' ' || *v == '\t')) {
+            v++;
+        }
+        while (end > v &&
+               (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t')) {
+            end--;
+        }
+        size_t vlen = (size_t)(end - v);
+        if (vlen < sizeof(op->retry_after)) {
+            memcpy(op->retry_after, v, vlen);
+            op->retry_after[vlen] = '\0';
+        }
+    }
+    return len;
+}
+
+/*
+ * Adds the header `auth:` (borrowed) asks for to op->headers, its secret resolved now (relative
+ * file: paths against the workflow file's directory). The value is registered with the secret
+ * masking by wr_secret_resolve (and so is basic's base64 form here), and every copy this
+ * function makes is wiped; the header line is wiped in op_clear. Returns 0, or -1 with the step
+ * failed by a message that names the reference, never the value.
+ */
+static int add_auth(struct http_op *op, struct json_object *auth)
+{
+    const char *type = json_object_get_string(json_object_object_get(auth, "type"));
+    const char *ref = json_object_get_string(json_object_object_get(auth, "secret"));
+    const char *header = json_object_get_string(json_object_object_get(auth, "header"));
+    char err[WR_ERR_MAX];
+    char *secret = NULL;
+
+    if (!type || !ref) {
+        op_fail(op, false, "http-request auth: type and secret are required");
+        return -1;
+    }
+    if (wr_secret_resolve(ref, wr_action_workflow_dir(op->ctx), &secret, err, sizeof(err)) != 0) {
+        op_fail(op, false, "http-request auth.secret: %s", err);
+        return -1;
+    }
+    size_t slen = strlen(secret);
+    char *line = NULL;
+    if (strpbrk(secret, "\r\n")) {
+        op_fail(op, false, "http-request auth.secret: %s: the value holds a line break", ref);
+    } else if (strcmp(type, "bearer") == 0) {
+        line = wr_xasprintf("Authorization: Bearer %s", secret);
+    } else if (strcmp(type, "basic") == 0) {
+        if (!strchr(secret, ':')) {
+            op_fail(op, false,
+                    "http-request auth.secret: %s: basic needs the value user:password "
+                    "(BambooHR: APIKEY:x)",
+                    ref);
+        } else {
+            size_t cap = 4 * ((slen + 2) / 3) + 1;
+            unsigned char *b64 = wr_xcalloc(cap, 1);
+            EVP_EncodeBlock(b64, (const unsigned char *)secret, (int)slen);
+            wr_secret_register((const char *)b64); /* what a service may echo back */
+            line = wr_xasprintf("Authorization: Basic %s", (const char *)b64);
+            OPENSSL_cleanse(b64, cap);
+            free(b64);
+        }
+    } else if (strcmp(type, "header") == 0 && header && header_name_valid(header)) {
+        line = wr_xasprintf("%s: %s", header, secret);
+    } else {
+        op_fail(op, false, "http-request auth: type header needs auth.header, a header name");
+    }
+    wr_secret_free(secret);
+    if (!line) {
+        return -1;
+    }
+    op->headers = curl_slist_append(op->headers, line);
+    OPENSSL_cleanse(line, strlen(line));
+    free(line);
+    return 0;
 }
 
 static void dry_written(void *arg, const struct wr_graph_result *res)
@@ -370,6 +629,14 @@ static void http_request_run(struct wr_action_ctx *ctx)
         return;
     }
     op->where = url_origin(url);
+    op->max_response = DEFAULT_MAX_RESPONSE;
+    struct json_object *max = json_object_object_get(args, "max_response");
+    char err[WR_ERR_MAX];
+    if (max && (wr_size_get(max, &op->max_response, err, sizeof(err)) != 0 ||
+                op->max_response < 1 || op->max_response > LIMIT_MAX_RESPONSE)) {
+        op_fail(op, false, "max_response: expected a size in 1B-16MiB such as 1MiB");
+        return;
+    }
     /* json_object_object_foreach dereferences its object: only loop over a real mapping. */
     struct json_object *none = json_object_new_object();
     if (!json_object_is_type(headers, json_type_object)) {
@@ -394,6 +661,11 @@ static void http_request_run(struct wr_action_ctx *ctx)
         if (wr_action_write(ctx, method, url, body, dry_written, op) != 0) {
             op_fail(op, false, "could not record %s %s", method, op->where);
         }
+        return;
+    }
+    /* Not in a dry run: a plan must not depend on a secret, nor make one travel. */
+    struct json_object *auth = json_object_object_get(args, "auth");
+    if (auth && add_auth(op, auth) != 0) {
         return;
     }
     if (json_object_is_type(body, json_type_string)) {
@@ -446,6 +718,8 @@ static void http_request_run(struct wr_action_ctx *ctx)
     curl_easy_setopt(op->easy, CURLOPT_USERAGENT, "weir/" WEIR_VERSION);
     curl_easy_setopt(op->easy, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(op->easy, CURLOPT_WRITEDATA, op);
+    curl_easy_setopt(op->easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(op->easy, CURLOPT_HEADERDATA, op);
     curl_easy_setopt(op->easy, CURLOPT_ERRORBUFFER, op->errbuf);
     if (wr_curl_loop_add(op->loop, op->easy, on_transfer_done, op) != 0) {
         op_fail(op, true, "libcurl refused the request to %s", op->where);

@@ -62,10 +62,12 @@ struct wr_action_ctx {
     bool retriable;
     bool throttled;
     int64_t retry_after_ms;
+    char *throttled_by; /* wr_action_fail_throttled's service (owned), or NULL for Graph */
     bool replica_lag;
     struct json_object *output;
     char *error;
     struct wr_graph_trace *trace; /* real runs: the Graph requests the action made */
+    char *workflow_dir;           /* env.workflow_dir's copy (owned), or NULL */
 };
 
 static void ctx_free(struct wr_action_ctx *ctx)
@@ -82,6 +84,8 @@ static void ctx_free(struct wr_action_ctx *ctx)
     json_object_put(ctx->plan);
     json_object_put(ctx->output);
     free(ctx->error);
+    free(ctx->throttled_by);
+    free(ctx->workflow_dir);
     if (ctx->state && ctx->clear) {
         ctx->clear(ctx->state);
     }
@@ -103,6 +107,7 @@ static void on_finish(evutil_socket_t fd, short what, void *arg)
         .error = ctx->error,
         .throttled = ctx->throttled,
         .retry_after_ms = ctx->retry_after_ms,
+        .throttled_by = ctx->throttled_by,
         .replica_lag = ctx->replica_lag,
         .plan = ctx->plan,
     };
@@ -118,6 +123,8 @@ int wr_action_start(const struct wr_action_env *env, const struct wr_action *act
     }
     struct wr_action_ctx *ctx = wr_xcalloc(1, sizeof(*ctx));
     ctx->env = *env;
+    ctx->workflow_dir = env->workflow_dir ? wr_xstrdup(env->workflow_dir) : NULL;
+    ctx->env.workflow_dir = ctx->workflow_dir;
     ctx->action = action;
     ctx->args = args ? json_object_get(args) : json_object_new_object();
     ctx->done = done;
@@ -181,6 +188,11 @@ const char *wr_action_mail_from(struct wr_action_ctx *ctx)
 const struct wr_net_guard *wr_action_net_guard(struct wr_action_ctx *ctx)
 {
     return ctx->env.net;
+}
+
+const char *wr_action_workflow_dir(struct wr_action_ctx *ctx)
+{
+    return ctx->workflow_dir;
 }
 
 void *wr_action_state(struct wr_action_ctx *ctx, size_t size, void (*clear)(void *state))
@@ -383,6 +395,20 @@ void wr_action_vfail_lag(struct wr_action_ctx *ctx, const struct wr_graph_result
                          int64_t age_ms, const char *fmt, va_list ap)
 {
     vfail(ctx, res, true, age_ms < 0 ? 0 : age_ms, fmt, ap);
+}
+
+void wr_action_fail_throttled(struct wr_action_ctx *ctx, const char *service,
+                              int64_t retry_after_ms, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    /* vfail without a Graph result leaves these as set here. */
+    ctx->throttled = true;
+    ctx->retry_after_ms = retry_after_ms > 0 ? retry_after_ms : 0;
+    free(ctx->throttled_by);
+    ctx->throttled_by = wr_xstrdup(service ? service : "the service");
+    vfail(ctx, NULL, true, -1, fmt, ap);
+    va_end(ap);
 }
 
 char *wr_action_bad_user_ref(const char *name, const char *ref)

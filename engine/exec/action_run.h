@@ -38,6 +38,9 @@ struct wr_action_env {
     const struct wr_workflow_set *workflows; /* the loaded workflows, for the name check;
                                                 NULL: not checked (a dry run's) */
     const char *mail_from; /* weir.yaml mail.from (borrowed, outlives the action), or NULL */
+    /* the directory of the step's workflow file (borrowed during wr_action_start, which copies
+       it), or NULL: wr_action_workflow_dir */
+    const char *workflow_dir;
 };
 
 struct wr_action_outcome {
@@ -50,9 +53,13 @@ struct wr_action_outcome {
     struct json_object *output;
     const char *error; /* on failure: one line, with Graph's status, code and message */
     /* On failure: Graph throttled the request (429, or 503 with Retry-After) after the
-       client's own retries. The executor waits it out without counting an attempt. */
+       client's own retries, or another service did (wr_action_fail_throttled). The executor
+       waits it out without counting an attempt. */
     bool throttled;
-    int64_t retry_after_ms;   /* throttled: the last Retry-After Graph sent (ms), or 0 */
+    int64_t retry_after_ms; /* throttled: the last Retry-After Graph sent (ms), or 0 */
+    /* throttled: who throttled it (wr_action_fail_throttled's service, borrowed during the
+       call), or NULL when it was Graph */
+    const char *throttled_by;
     struct json_object *plan; /* dry run: [{"method","path","body"}...] (borrowed); else NULL */
     /* On failure: replica lag (wr_action_fail_lag): retriable with doubling backoff beyond
        retry.attempts; the action stops calling it lag when the directory's window ends. */

@@ -117,10 +117,12 @@ struct exec {
     bool keyed;          /* has a concurrency key: later runs of the key may be waiting for it */
     struct set_use *use; /* the set wf belongs to: kept alive while this run is in memory */
     int64_t attempt_started; /* monotonic ms when the current attempt started, or 0 */
-    int64_t throttled_since; /* wall ms since Graph throttles the current step, or 0 */
+    int64_t throttled_since; /* wall ms since Graph (or a service) throttles the step, or 0 */
     bool counted;            /* this start is in runs.crashes and no step has finished since */
     bool suspect;            /* holds the runner's one suspect slot */
     bool replica_lag;        /* the attempt being recorded failed for replica lag */
+    char *throttled_by;      /* the attempt being recorded was throttled by this service (owned), or
+                                NULL: by Graph (wr_action_outcome.throttled_by) */
     int crashes;             /* the stored crash count at this start */
     int released;            /* released from the guard by an admin: 1, 0, -1 not read yet */
     char *guard_user;        /* the user the step about to start was counted for, or NULL */
@@ -169,6 +171,7 @@ static void exec_free(struct exec *x)
     json_object_put(x->error);
     free(x->pending_error);
     free(x->lost_secret_step);
+    free(x->throttled_by);
     free(x->guard_user);
     json_object_put(x->dry_approval);
     wr_workflow_free(x->own_wf);
@@ -407,15 +410,18 @@ static void next_step(struct exec *x)
 
 /*
  * Graph throttled the step's attempt (after the client's own retries, which honoured every
- * Retry-After): the attempt does not count, and the step waits as long as Graph asks — for
- * at most retry.throttle_limit since the throttling began. Returns true when the step was
- * parked as `retrying` (b taken: committed); false when the limit is spent, with the step's
- * error (owned) in *error_out.
+ * Retry-After), or another service did (service, borrowed: its origin; NULL = Graph): the
+ * attempt does not count, and the step waits as long as asked — for at most
+ * retry.throttle_limit since the throttling began. Returns true when the step was parked as
+ * `retrying` (b taken: committed); false when the limit is spent, with the step's error (owned)
+ * in *error_out.
  */
 static bool throttle_wait(struct exec *x, struct wr_journal_batch *b, int64_t retry_after_ms,
-                          const char *error, const char *args, char **error_out)
+                          const char *service, const char *error, const char *args,
+                          char **error_out)
 {
     const struct wr_step *s = current_step(x);
+    const char *by = service ? service : "Graph";
     int64_t now = wr_clock_wall_ms();
     if (!x->throttled_since) {
         x->throttled_since = now;
@@ -424,11 +430,11 @@ static bool throttle_wait(struct exec *x, struct wr_journal_batch *b, int64_t re
     char limit[WR_DURATION_BUFLEN], so_far[WR_DURATION_BUFLEN], in[WR_DURATION_BUFLEN];
     wr_duration_format(s->retry.throttle_limit_ms, limit, sizeof(limit));
     if (waited >= s->retry.throttle_limit_ms) {
-        *error_out = wr_xasprintf(
-            "Graph kept throttling this step for %s (retry.throttle_limit): %s", limit, error);
+        *error_out = wr_xasprintf("%s kept throttling this step for %s (retry.throttle_limit): %s",
+                                  by, limit, error);
         return false;
     }
-    /* Never sooner than Graph asked; without a Retry-After, wait as long as the throttling
+    /* Never sooner than asked; without a Retry-After, wait as long as the throttling
        has lasted so far (so the wait doubles), within retry.initial .. retry.max. */
     int64_t delay = retry_after_ms;
     if (delay <= 0) {
@@ -439,13 +445,15 @@ static bool throttle_wait(struct exec *x, struct wr_journal_batch *b, int64_t re
     x->attempts--; /* recorded as started; it does not count against retry.attempts */
     wr_duration_format(delay, in, sizeof(in));
     wr_duration_format(waited - waited % 1000, so_far, sizeof(so_far));
-    char *why = wr_xasprintf("throttled by Graph for %s so far (at most %s, retry.throttle_limit; "
+    char *why = wr_xasprintf("throttled by %s for %s so far (at most %s, retry.throttle_limit; "
                              "not counted against retry.attempts), next try in %s: %s",
-                             so_far, limit, in, error);
+                             by, so_far, limit, in, error);
     set_step(b, x, "retrying", args, NULL, why);
     set_run(b, x->id, "retrying", now + delay, NULL);
-    wr_log(WR_LOG_WARN, "step throttled by Graph; waiting", "run", x->id, "workflow", x->wf->name,
-           "step", s->id ? s->id : s->path, "retry_in", in, "error", error, NULL);
+    char *msg = wr_xasprintf("step throttled by %s; waiting", by);
+    wr_log(WR_LOG_WARN, msg, "run", x->id, "workflow", x->wf->name, "step", s->id ? s->id : s->path,
+           "retry_in", in, "error", error, NULL);
+    free(msg);
     free(why);
     commit(x, b, exec_release);
     return true;
@@ -462,7 +470,9 @@ static void step_done_throttled(struct exec *x, bool ok, bool retriable, int64_t
     struct wr_journal_batch *b = wr_journal_batch_new();
     char took[32] = "";
     bool replica_lag = x->replica_lag;
+    char *throttled_by = x->throttled_by;
     x->replica_lag = false;
+    x->throttled_by = NULL;
     if (x->attempt_started) {
         int64_t ms = wr_clock_mono_ms() - x->attempt_started;
         wr_metrics_step(x->wf->name, s->action ? s->action->name : "script", (double)ms / 1000.0);
@@ -471,12 +481,16 @@ static void step_done_throttled(struct exec *x, bool ok, bool retriable, int64_t
     }
     char *limit_error = NULL;
     if (!ok && retriable && throttle_ms >= 0) {
-        if (throttle_wait(x, b, throttle_ms, error, args, &limit_error)) {
+        bool parked = throttle_wait(x, b, throttle_ms, throttled_by, error, args, &limit_error);
+        free(throttled_by);
+        throttled_by = NULL;
+        if (parked) {
             return;
         }
         error = limit_error;
         retriable = false;
     }
+    free(throttled_by);
     x->throttled_since = 0; /* any other outcome ends a throttled spell */
     if (ok) {
         char attempt[16];
@@ -704,6 +718,8 @@ static void on_action_done(void *arg, const struct wr_action_outcome *out)
         step_done(x, true, false, out->output, NULL, w->args);
     } else {
         x->replica_lag = out->replica_lag; /* read (and cleared) by step_done_throttled */
+        free(x->throttled_by);             /* the same */
+        x->throttled_by = out->throttled_by ? wr_xstrdup(out->throttled_by) : NULL;
         step_done_throttled(x, false, out->retriable, out->throttled ? out->retry_after_ms : -1,
                             NULL, out->error, w->args);
     }
@@ -779,6 +795,8 @@ static void start_action(struct exec *x)
     env.runs = x->r->dry_run ? x->r->guard_rs : x->r->rs;
     env.workflows = x->r->dry_run ? NULL : x->r->set;
     env.mail_from = x->r->mail_from;
+    char *wf_dir = x->wf->file ? wr_path_dirname(x->wf->file) : NULL;
+    env.workflow_dir = wf_dir; /* copied by wr_action_start */
     if (!x->r->graph || wr_action_start(&env, s->action, args, on_action_done, w) != 0) {
         char *a = w->args;
         free(w);
@@ -786,6 +804,7 @@ static void start_action(struct exec *x)
                   x->r->graph ? "this action cannot be executed" : "no Graph client configured", a);
         free(a);
     }
+    free(wf_dir);
     json_object_put(args);
 }
 
