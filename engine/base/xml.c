@@ -195,16 +195,17 @@ static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
         fail(c, "more than %zu elements and attributes", c->max_nodes);
         return;
     }
-    struct frame *parent = c->depth > 0 ? &c->frames[c->depth - 1] : NULL;
-    if (parent) {
-        parent->children = true;
-        flush_run(parent);
-    }
     if (c->depth == c->cap) {
         int cap = c->cap ? c->cap * 2 : 16;
         c->frames = wr_xrealloc(c->frames, (size_t)cap * sizeof(*c->frames));
         memset(c->frames + c->cap, 0, (size_t)(cap - c->cap) * sizeof(*c->frames));
         c->cap = cap;
+    }
+    /* (taken after the growth, which moves the frames) */
+    struct frame *parent = c->depth > 0 ? &c->frames[c->depth - 1] : NULL;
+    if (parent) {
+        parent->children = true;
+        flush_run(parent);
     }
     struct frame *f = &c->frames[c->depth++];
     f->name = wr_xstrdup((const char *)localname);
