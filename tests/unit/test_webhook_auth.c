@@ -267,6 +267,73 @@ static void test_hmac(void **state)
     wr_webhook_auth_free(a);
 }
 
+/* The vendor presets (issue 19), against signatures computed with Python's hmac module over
+   this body: hmac.new(key, msg, sha256|sha512) with msg as each vendor documents it. */
+#define HR_BODY "{\"type\":\"employee.updated\",\"data\":{\"employeeId\":\"42\"}}"
+/* body + "1700000000" under "bamboo-key" */
+#define BAMBOO_SIG "32305a7ed6732c94000ec28e2d105146f4cca7cba81da9493ceca1542ab0fc02"
+/* "POST" + body under "deel-key" */
+#define DEEL_SIG "2a2586111ace6c84c02810c835ae1450dafda58726e24b418c383ab1c6b203ba"
+/* base64 of HMAC-SHA512(body) under "bob-key" */
+#define BOB_SIG                                                                                    \
+    "KWDZJXNkx89hDAmXkVFhfvM+N4CkUD21RCiNS9CrBUlB+iu2naIT7x97CKEs9gL9sijSBwP3d9ly6zpflutC7g=="
+
+static void test_presets(void **state)
+{
+    (void)state;
+    setenv("T_BAMBOO", "bamboo-key", 1);
+    setenv("T_DEEL", "deel-key", 1);
+    setenv("T_BOB", "bob-key", 1);
+    setenv("T_OTHER", "another-key", 1);
+
+    /* BambooHR: the body followed by the timestamp header, and the timestamp within 5m. */
+    struct wr_webhook_auth *a =
+        auth_from("{\"auth\": {\"type\": \"bamboohr\", \"secret\": [\"env:T_OTHER\", "
+                  "\"env:T_BAMBOO\"]}}");
+    const char *bh[] = {"X-BambooHR-Signature", BAMBOO_SIG, "X-BambooHR-Timestamp", "1700000000",
+                        NULL};
+    assert_int_equal(verify_at(a, bh, HR_BODY, 1700000000 + 120, NULL), 0);
+    assert_int_equal(verify_at(a, bh, HR_BODY, 1700000000 + 301, NULL), 401); /* stale */
+    assert_int_equal(verify_at(a, bh, HR_BODY " ", 1700000000, NULL), 401);   /* body */
+    const char *bts[] = {"X-BambooHR-Signature", BAMBOO_SIG, "X-BambooHR-Timestamp", "1700000001",
+                         NULL};
+    assert_int_equal(verify_at(a, bts, HR_BODY, 1700000000, NULL), 401); /* timestamp */
+    const char *bno[] = {"X-BambooHR-Signature", BAMBOO_SIG, NULL};
+    assert_int_equal(verify_at(a, bno, HR_BODY, 1700000000, NULL), 401);
+    wr_webhook_auth_free(a);
+    a = auth_from("{\"auth\": {\"type\": \"bamboohr\", \"secret\": \"env:T_OTHER\"}}");
+    assert_int_equal(verify_at(a, bh, HR_BODY, 1700000000, NULL), 401); /* wrong secret */
+    wr_webhook_auth_free(a);
+
+    /* Deel: "POST" + body; the recipe's text, not the request's method. */
+    a = auth_from("{\"auth\": {\"type\": \"deel\", \"secret\": \"env:T_DEEL\"}}");
+    const char *dh[] = {"x-deel-signature", DEEL_SIG, NULL};
+    assert_int_equal(verify(a, dh, HR_BODY), 0);
+    assert_int_equal(verify(a, dh, "{}"), 401);
+    wr_webhook_auth_free(a);
+
+    /* HiBob: base64 HMAC-SHA512 of the body. */
+    a = auth_from("{\"auth\": {\"type\": \"hibob\", \"secret\": \"env:T_BOB\"}}");
+    const char *hh[] = {"Bob-Signature", BOB_SIG, NULL};
+    assert_int_equal(verify(a, hh, HR_BODY), 0);
+    const char *hhex[] = {"Bob-Signature", DEEL_SIG, NULL};
+    assert_int_equal(verify(a, hhex, HR_BODY), 401);
+    wr_webhook_auth_free(a);
+
+    /* The same recipe written out as type hmac gives the same verdicts. */
+    a = auth_from("{\"auth\": {\"type\": \"hmac\", \"secret\": \"env:T_DEEL\", \"header\": "
+                  "\"x-deel-signature\", \"signed\": [\"text:POST\", \"body\"]}}");
+    assert_int_equal(verify(a, dh, HR_BODY), 0);
+    wr_webhook_auth_free(a);
+    a = auth_from(
+        "{\"auth\": {\"type\": \"hmac\", \"secret\": \"env:T_BAMBOO\", \"header\": "
+        "\"X-BambooHR-Signature\", \"signed\": [\"body\", \"header:X-BambooHR-Timestamp\"], "
+        "\"timestamp\": {\"header\": \"X-BambooHR-Timestamp\", \"tolerance\": \"1m\"}}}");
+    assert_int_equal(verify_at(a, bh, HR_BODY, 1700000000 + 59, NULL), 0);
+    assert_int_equal(verify_at(a, bh, HR_BODY, 1700000000 + 61, NULL), 401);
+    wr_webhook_auth_free(a);
+}
+
 /* }====== */
 
 /* {====== bearer, basic ====== */
@@ -514,6 +581,7 @@ int main(void)
         cmocka_unit_test(test_standard_refusals),
         cmocka_unit_test(test_github),
         cmocka_unit_test(test_hmac),
+        cmocka_unit_test(test_presets),
         cmocka_unit_test(test_bearer),
         cmocka_unit_test(test_basic),
         cmocka_unit_test(test_config_errors),
