@@ -849,6 +849,24 @@ static void test_http_request(void **state)
     assert_int_equal(json_object_get_int(json_object_object_get(r.output, "status")), 400);
     result_clear(&r);
 
+    /* An answer over max_response fails, not retriable, naming the limit; none is kept. */
+    snprintf(args, sizeof(args),
+             "{\"url\":\"http://127.0.0.1:%d/_sim/health\",\"max_response\":\"4B\"}", F.sim.port);
+    run_fail(&r, "http-request", args, "answered more than 4B (max_response)");
+    assert_false(r.retriable);
+    result_clear(&r);
+    /* A secret that cannot be resolved: the reference is named, nothing is sent. */
+    unsetenv("WEIR_TEST_NO_SUCH_SECRET");
+    snprintf(args, sizeof(args),
+             "{\"url\":\"http://127.0.0.1:%d/_sim/health\",\"auth\":{\"type\":\"bearer\","
+             "\"secret\":\"env:WEIR_TEST_NO_SUCH_SECRET\"}}",
+             F.sim.port);
+    run_fail(&r, "http-request", args,
+             "http-request auth.secret: env:WEIR_TEST_NO_SUCH_SECRET: the environment variable "
+             "WEIR_TEST_NO_SUCH_SECRET is not set");
+    assert_false(r.retriable);
+    result_clear(&r);
+
     /* Nobody listening: a network failure, retriable. */
     snprintf(args, sizeof(args), "{\"url\":\"http://127.0.0.1:%d/hook\",\"body\":\"hello\"}",
              closed_port());
