@@ -469,6 +469,24 @@ def fill_disk(directory):
     return filler
 
 
+class LoopbackServer(http.server.ThreadingHTTPServer):
+    """A threading HTTP server on 127.0.0.1 that never looks its own name up (HTTPServer's
+    server_bind calls getfqdn: a DNS wait on some hosts)."""
+    daemon_threads = True
+
+    def server_bind(self):
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = "127.0.0.1", self.server_address[1]
+
+
+def serve(handler):
+    """handler (a BaseHTTPRequestHandler class) served on 127.0.0.1, an ephemeral port, from a
+    daemon thread: (server, port). Stop it with server.shutdown(); server.server_close()."""
+    server = LoopbackServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.server_address[1]
+
+
 class Sink:
     """A loopback HTTP server that records every request (method, path, parsed JSON body or
     text) and answers 200 {"ok": true}."""
@@ -501,18 +519,7 @@ class Sink:
             def log_message(self, fmt, *args):
                 pass
 
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-
-            def server_bind(self):
-                # HTTPServer's own looks its name up (getfqdn): a DNS wait on some hosts.
-                socketserver.TCPServer.server_bind(self)
-                self.server_name, self.server_port = "127.0.0.1", self.server_address[1]
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.server, self.port = serve(Handler)
 
     def calls(self, path):
         """The requests to path (query string ignored)."""

@@ -29,10 +29,13 @@ import hmac
 import http.client
 import http.server
 import json
-import socketserver
+import os
 import sys
 import threading
 import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 
 VENDORS = ("bamboohr", "hibob", "gusto")
 
@@ -106,18 +109,7 @@ class HrSim:
             def log_message(self, fmt, *args):
                 pass
 
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-
-            def server_bind(self):
-                # HTTPServer's own looks its name up (getfqdn): a DNS wait on some hosts
-                socketserver.TCPServer.server_bind(self)
-                self.server_name, self.server_port = "127.0.0.1", self.server_address[1]
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.server, self.port = harness.serve(Handler)
 
     def _route(self, vendor, rest, entry, authorization, accept):
         """(status, body, content type) of one GET."""

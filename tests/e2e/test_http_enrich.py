@@ -14,7 +14,6 @@ import http.server
 import json
 import os
 import shutil
-import socketserver
 import subprocess
 import sys
 import tempfile
@@ -128,17 +127,8 @@ class Standin:
             def log_message(self, fmt, *args):
                 pass
 
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-
-            def server_bind(self):
-                socketserver.TCPServer.server_bind(self)
-                self.server_name, self.server_port = "127.0.0.1", self.server_address[1]
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
+        self.server, self.port = harness.serve(Handler)
         self.base = "http://127.0.0.1:%d" % self.port
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self):
         self.server.shutdown()
