@@ -1,7 +1,7 @@
 /*
  * lua_lib — the weir.* helper library that scripts and expressions see inside the Lua sandbox:
  * weir.null, weir.log, weir.json_encode/json_decode, weir.array, weir.slug, weir.date,
- * weir.env and weir.html.
+ * weir.env, weir.html, and weir.list and weir.index (written in Lua).
  *
  * This file only defines the functions; the sandbox, the value mapping between Lua and json-c
  * (wr_lua_push_json / wr_lua_to_json), the log sink and the environment allow-list belong to
@@ -617,6 +617,38 @@ static const luaL_Reg weir_funcs[] = {
     {NULL, NULL},
 };
 
+/*
+ * weir.list(x) and weir.index(list, key, value), in Lua: what XML bodies need, whose elements
+ * are one object when they do not repeat and a list when they do. Run once with the sandbox's
+ * own next, type and ipairs as arguments (the chunk reaches no global), so the functions see
+ * views as any script does and are metered like one.
+ *   weir.list(x): nil, weir.null or an empty table -> an empty list; a list (x[1] set) -> x;
+ *                 anything else -> a list of one, {x}.
+ *   weir.index(list, key, value): the records of list (through weir.list) as a table from
+ *                 each record's [key] (default "name") to its [value] (default "value"), as in
+ *                 SuccessFactors' entityKeys: weir.index(e.entityKeys.entityKey).userId.
+ */
+static const char weir_lua_src[] =
+    "local weir, next, type, ipairs, null = ...\n"
+    "function weir.list(x)\n"
+    "  if x == nil or x == null then return weir.array() end\n"
+    "  if type(x) == 'table' and x[1] ~= nil then return x end\n"
+    "  if type(x) == 'table' and next(x) == nil then return weir.array() end\n"
+    "  return weir.array({x})\n"
+    "end\n"
+    "function weir.index(list, key, value)\n"
+    "  key = key or 'name'\n"
+    "  value = value or 'value'\n"
+    "  local t = {}\n"
+    "  for _, e in ipairs(weir.list(list)) do\n"
+    "    if type(e) == 'table' then\n"
+    "      local k = e[key]\n"
+    "      if type(k) == 'string' or type(k) == 'number' then t[k] = e[value] end\n"
+    "    end\n"
+    "  end\n"
+    "  return t\n"
+    "end\n";
+
 void wr_lua_open_weir(lua_State *L, struct wr_lua *lua)
 {
     if (luaL_newmetatable(L, JSON_BOX_MT)) {
@@ -644,5 +676,15 @@ void wr_lua_open_weir(lua_State *L, struct wr_lua *lua)
     luaL_setfuncs(L, weir_funcs, 1);
     lua_pushlightuserdata(L, WR_LUA_NULL);
     lua_setfield(L, -2, "null");
+    /* The functions written in Lua; the chunk is weir's own, so a failure is a bug. */
+    if (luaL_loadbufferx(L, weir_lua_src, sizeof(weir_lua_src) - 1, "=weir", "t") != LUA_OK) {
+        lua_error(L);
+    }
+    lua_pushvalue(L, -2);
+    lua_getfield(L, -4, "next");
+    lua_getfield(L, -5, "type");
+    lua_getfield(L, -6, "ipairs");
+    lua_pushlightuserdata(L, WR_LUA_NULL);
+    lua_call(L, 5, 0);
     lua_setfield(L, -2, "weir");
 }

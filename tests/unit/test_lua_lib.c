@@ -447,6 +447,33 @@ static void test_array(void **state)
     expect_json(f, "weir.slug('Still Here')", "\"still.here\"");
 }
 
+/* weir.list and weir.index over views of a decoded XML body, where an element that does not
+   repeat is one object and one that does is a list. */
+static void test_list_index(void **state)
+{
+    struct fixture *f = *state;
+    struct json_object *ev = json_tokener_parse(
+        "{\"one\": {\"entityKey\": {\"name\": \"userId\", \"value\": \"82094\"}},"
+        " \"two\": {\"entityKey\": [{\"name\": \"userId\", \"value\": \"7\"},"
+        "                          {\"name\": \"seqNumber\", \"value\": \"1\"}, \"junk\"]},"
+        " \"empty\": [], \"text\": \"x\", \"nothing\": null}");
+    wr_lua_scope_set(f->lua, f->scope, "ev", ev);
+    json_object_put(ev);
+
+    expect_json(f, "weir.list(ev.one.entityKey)", "[{\"name\":\"userId\",\"value\":\"82094\"}]");
+    expect_json(f, "#weir.list(ev.two.entityKey)", "3");
+    expect_json(f, "weir.list(ev.empty)", "[]");
+    expect_json(f, "weir.list(ev.nothing)", "[]");
+    expect_json(f, "weir.list(ev.missing)", "[]");
+    expect_json(f, "weir.list(ev.text)", "[\"x\"]");
+    expect_json(f, "weir.list({})", "[]");
+    expect_str(f, "weir.index(ev.one.entityKey).userId", "82094");
+    expect_str(f, "weir.index(ev.two.entityKey).userId .. weir.index(ev.two.entityKey).seqNumber",
+               "71");
+    expect_str(f, "weir.index({{k = 'a', v = 'b'}}, 'k', 'v').a", "b");
+    expect_json(f, "weir.index(nil)", "{}");
+}
+
 /* Under a memory cap, a conversion that runs out of memory halfway fails cleanly, and the
    json-c tree it held is released (ASan's leak checker would report it otherwise). */
 static void test_json_memory_cap(void **state)
@@ -875,6 +902,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_encode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_decode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_array, setup, teardown),
         cmocka_unit_test(test_json_memory_cap),
         cmocka_unit_test_setup_teardown(test_slug_examples, setup, teardown),
