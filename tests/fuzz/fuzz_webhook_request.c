@@ -3,7 +3,8 @@
  * type, the strict JSON body, `split:` fan-out, idempotency keys from the `id:` template or the
  * delivery headers, and the audit headers. wr_webhook_decode runs for every input against four
  * webhook workflows loaded once: plain; `id:` only; `split:` with an `id:`; `split:` keyed by
- * the delivery header.
+ * the delivery header; accepting form and XML bodies; a SuccessFactors preset (XML only, its
+ * event id from the body) split over weir.list of its events.
  *
  * Input: header lines "Name: value" (LF or CRLF) up to the first empty line, then the body
  * bytes, like an HTTP request without its request line. Lines evhttp would refuse are dropped.
@@ -39,6 +40,12 @@ static const char *const workflows[] = {
     "name: split-keyed\ntrigger:\n  webhook:\n    path: /hooks/split\n    split: event.employees\n"
     "    id: \"{{ vars.prefix }}-{{ event.id }}\"\nvars: {prefix: hr}\n" STEPS,
     "name: split-header\ntrigger:\n  webhook: {path: /hooks/batch, split: event}\n" STEPS,
+    /* issue 19: form and XML bodies; a vendor preset's event id over the whole body, split
+       over an element that may or may not repeat */
+    "name: bodies\ntrigger:\n  webhook: {path: /hooks/bodies, accept: [json, form, xml]}\n" STEPS,
+    "name: sf\ntrigger:\n  webhook:\n    path: /hooks/sf\n"
+    "    auth: {type: successfactors, secret: env:SF}\n"
+    "    split: weir.list(event.ExternalEvent.events.event)\n" STEPS,
 };
 
 #define NWORKFLOWS (sizeof(workflows) / sizeof(workflows[0]))
@@ -109,7 +116,9 @@ static void check(const struct wr_workflow *wf, const struct evkeyvalq *h, const
 {
     struct json_object *v = NULL;
     bool split = json_object_object_get_ex(wf->trigger_args, "split", &v);
-    bool keyed = json_object_object_get_ex(wf->trigger_args, "id", &v);
+    /* A preset (auth:) may bring its own event id: keyed too. */
+    bool keyed = json_object_object_get_ex(wf->trigger_args, "id", &v) ||
+                 json_object_object_get_ex(wf->trigger_args, "auth", &v);
     const char *hkey = evhttp_find_header(h, "webhook-id");
 
     if (d->status != 0) {
@@ -120,10 +129,15 @@ static void check(const struct wr_workflow *wf, const struct evkeyvalq *h, const
         return;
     }
     if (!split) {
-        if (d->count != 1 || d->events[0].text != body || d->events[0].text_len != len) {
+        /* A JSON body is stored as received; a form or XML one as the JSON it became. */
+        bool as_sent = d->events[0].text != NULL;
+        bool other = json_object_object_get_ex(wf->trigger_args, "accept", &v);
+        if (d->count != 1 ||
+            (as_sent && (d->events[0].text != body || d->events[0].text_len != len)) ||
+            (!as_sent && !other)) {
             wr_fuzz_fail("wr_webhook_decode: a delivery that is not split is not one event");
         }
-        if (memchr(body, '\0', len) != NULL || !wr_utf8_valid(body, len)) {
+        if (as_sent && (memchr(body, '\0', len) != NULL || !wr_utf8_valid(body, len))) {
             wr_fuzz_fail("wr_webhook_decode: event text with a NUL byte or invalid UTF-8");
         }
     }
