@@ -16,7 +16,8 @@ hmac module, independently of weir's C.
 - a preset's event id (Gusto's uuid, SuccessFactors' externalEventId): a redelivery is a
   duplicate (200, one event).
 - Gusto's verification_token POST: 200, no event, the token in the log at warn, `weir webhooks`
-  lists it PENDING, and after the secret is set to it and weir restarted, "verified".
+  lists it PENDING, and after the secret is set to it and weir restarted, "verified"; from
+  outside allow_from, 403 and nothing stored.
 - HiBob's test ping: 200 {"ping": true}, nothing stored; unsigned, 401.
 
 usage: test_webhook_recipes.py WEIR_BINARY GRAPHSIM_BINARY SOURCE_DIR
@@ -84,6 +85,10 @@ WORKFLOWS = {
 """),
     "gusto-new.yaml": wf("gusto-new", """    path: /hooks/gusto-new
     auth: {type: gusto, secret: env:GUSTO_TOKEN}
+"""),
+    "gusto-fenced.yaml": wf("gusto-fenced", """    path: /hooks/gusto-fenced
+    allow_from: [192.0.2.0/24]
+    auth: {type: gusto, secret: env:K1}
 """),
     "deel.yaml": wf("deel", """    path: /hooks/deel
     auth: {type: deel, secret: [env:K1, env:K0]}
@@ -324,6 +329,16 @@ class Recipes(unittest.TestCase):
         self.assertTrue(self.accepted("/hooks/gusto", body, sig, status=200)["duplicate"])
 
     # --- handshakes
+
+    def test_verification_outside_allow_from(self):
+        """allow_from holds for the unsigned handshake too: 403, nothing stored."""
+        status, answer = self.w.post("/hooks/gusto-fenced", {"verification_token": "t0k3n"})
+        self.assertEqual((status, answer), (403, {"error": "forbidden"}))
+        c = harness.journal(self.root)
+        n = c.execute("SELECT count(*) FROM trigger_state WHERE scope LIKE 'webhook %'"
+                      ).fetchone()[0]
+        c.close()
+        self.assertEqual(n, 0)
 
     def test_hibob_ping(self):
         before = self.events()

@@ -41,6 +41,7 @@
 struct route_auth {
     char *path;
     struct wr_webhook_auth *auth; /* NULL: the secret could not be resolved, refuse all */
+    struct wr_webhook_auth *peer; /* allow_from alone: what a setup handshake must pass */
 };
 
 struct wr_webhook_server {
@@ -135,6 +136,7 @@ static void auths_free(struct route_auth *a, size_t n)
     for (size_t i = 0; a && i < n; i++) {
         free(a[i].path);
         wr_webhook_auth_free(a[i].auth);
+        wr_webhook_auth_free(a[i].peer);
     }
     free(a);
 }
@@ -193,6 +195,14 @@ static int auths_build(const struct wr_workflow_set *set, bool strict, struct ro
         }
         a[n].path = wr_xstrdup(path);
         a[n].auth = auth;
+        /* The peer check alone, without the secret (a handshake comes before there is one):
+           the same arguments less auth: and secret:. */
+        struct json_object *gate = NULL;
+        json_object_deep_copy(wf->trigger_args, &gate, NULL);
+        json_object_object_del(gate, "auth");
+        json_object_object_del(gate, "secret");
+        a[n].peer = wr_webhook_auth_new(gate, ".", why, sizeof(why));
+        json_object_put(gate);
         n++;
     }
     *out = a;
@@ -358,13 +368,27 @@ static bool take_verification(struct wr_webhook_server *srv, struct evhttp_reque
     size_t len = evbuffer_get_length(buf);
     const char *data = len ? (const char *)evbuffer_pullup(buf, -1) : NULL;
     const char *sig = evhttp_find_header(evhttp_request_get_input_headers(req), p->header);
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    const struct sockaddr *peer = conn ? evhttp_connection_get_addr(conn) : NULL;
+    /* allow_from holds for the handshake too: outside it, authenticate() answers 403. */
+    const struct wr_webhook_auth *gate = NULL;
+    for (size_t i = 0; i < srv->nauths && !gate; i++) {
+        if (strcmp(srv->auths[i].path, path) == 0) {
+            gate = srv->auths[i].peer;
+        }
+    }
+    char why[WR_ERR_MAX];
+    struct wr_webhook_request pr = {
+        .header = header_cb, .ctx = evhttp_request_get_input_headers(req), .peer = peer};
+    if (!gate || wr_webhook_auth_verify(gate, &pr, why, sizeof(why)) != 0) {
+        return false;
+    }
     char *token = NULL;
     if (!wr_webhook_verification(p, sig, data, len, &token)) {
         return false;
     }
-    struct evhttp_connection *conn = evhttp_request_get_connection(req);
     char addr[INET6_ADDRSTRLEN];
-    peer_text(conn ? evhttp_connection_get_addr(conn) : NULL, addr, sizeof(addr));
+    peer_text(peer, addr, sizeof(addr));
     char source[300];
     snprintf(source, sizeof(source), "webhook %s (verification)", path);
     struct wr_ingest_batch *b = wr_ingest_batch_new(source, NULL);
