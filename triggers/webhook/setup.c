@@ -105,6 +105,13 @@ static const char *str_arg(struct json_object *o, const char *key)
                : NULL;
 }
 
+/* The string at KEY of O, or "" when absent (borrowed): printing never meets NULL. */
+static const char *str_or(struct json_object *o, const char *key)
+{
+    const char *s = str_arg(o, key);
+    return s ? s : "";
+}
+
 struct load {
     struct json_object *list; /* pending verifications */
     const struct wr_webhook_auth *auth;
@@ -212,7 +219,7 @@ int wr_webhook_describe(const struct wr_trigger_env *env, const struct wr_workfl
         }
         bool seen = false;
         for (size_t j = 0; j < json_object_array_length(paths) && !seen; j++) {
-            seen = strcmp(str_arg(json_object_array_get_idx(paths, j), "path"), path) == 0;
+            seen = strcmp(str_or(json_object_array_get_idx(paths, j), "path"), path) == 0;
         }
         if (seen) {
             continue;
@@ -237,17 +244,16 @@ void wr_webhook_print_description(struct json_object *d, FILE *f)
     }
     for (size_t i = 0; i < n; i++) {
         struct json_object *o = json_object_array_get_idx(d, i), *v = NULL;
-        fprintf(f, "%s%s\n", i ? "\n" : "", str_arg(o, "path"));
+        fprintf(f, "%s%s\n", i ? "\n" : "", str_or(o, "path"));
         json_object_object_get_ex(o, "workflows", &v);
         fprintf(f, "  workflows  %s\n",
                 json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
-        fprintf(f, "  auth       %s (secret %s%s%s)\n", str_arg(o, "auth"), str_arg(o, "secret"),
-                str_arg(o, "secret_error") ? ": " : "",
-                str_arg(o, "secret_error") ? str_arg(o, "secret_error") : "");
+        fprintf(f, "  auth       %s (secret %s%s%s)\n", str_or(o, "auth"), str_or(o, "secret"),
+                *str_or(o, "secret_error") ? ": " : "", str_or(o, "secret_error"));
         json_object_object_get_ex(o, "accept", &v);
         fprintf(f, "  accept     %s\n", json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
-        fprintf(f, "  id         %s\n", str_arg(o, "id"));
+        fprintf(f, "  id         %s\n", str_or(o, "id"));
         json_object_object_get_ex(o, "verifications", &v);
         for (size_t j = 0; j < json_object_array_length(v); j++) {
             struct json_object *r = json_object_array_get_idx(v, j), *c = NULL, *at = NULL;
@@ -261,12 +267,12 @@ void wr_webhook_print_description(struct json_object *d, FILE *f)
             }
             if (json_object_get_boolean(c)) {
                 fprintf(f, "  verified   the token received %s from %s is the configured secret\n",
-                        when, str_arg(r, "peer"));
+                        when, str_or(r, "peer"));
             } else {
                 fprintf(f,
                         "  PENDING    verification token %s (received %s from %s): put it in "
                         "this path's secret, then verify the subscription at the vendor\n",
-                        str_arg(r, "token"), when, str_arg(r, "peer"));
+                        str_or(r, "token"), when, str_or(r, "peer"));
             }
         }
     }
