@@ -1,0 +1,2 @@
+/* weir console script (owned by the console UI; embedded in the binary). */
+'use strict';
