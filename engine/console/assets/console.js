@@ -261,8 +261,15 @@
     if (!m) {
       return null;
     }
+    let message = m[4] || '';
+    let ids = '';
+    const idm = /\s*\((request-id [^()]*)\)\s*$/.exec(message);
+    if (idm) {
+      ids = idm[1];
+      message = message.slice(0, idm.index);
+    }
     return { before: err.slice(0, m.index + m[1].length).replace(/[\s:;,-]+$/, ''),
-      status: m[2], code: m[3] || '', message: m[4] || '' };
+      status: m[2], code: m[3] || '', message: message, ids: ids };
   }
 
   /* An error box: Graph's code and message prominent when the text carries them. */
@@ -282,6 +289,9 @@
         id: idPrefix ? idPrefix + '-message' : null, text: g.message || text }));
       if (g.before) {
         box.appendChild(el('p', { class: 'graph-context', text: g.before }));
+      }
+      if (g.ids) {
+        box.appendChild(el('p', { class: 'graph-ids mono', text: g.ids }));
       }
       box.appendChild(el('details', { class: 'raw' }, el('summary', { text: 'Full error text' }),
         el('pre', { class: 'errtext', text: text })));
@@ -974,7 +984,7 @@
         el('span', { class: 'step-name', text: stepName(st) }),
         st.action ? el('span', { class: 'step-action mono', text: st.action }) : null,
         badge(st.status),
-        attempts !== null ? el('span', { class: 'step-attempts' + (attempts > 1 ? ' many' : ''),
+        attempts ? el('span', { class: 'step-attempts' + (attempts > 1 ? ' many' : ''),
           title: 'attempts', text: attempts === 1 ? '1 attempt' : attempts + ' attempts' }) : null,
         el('span', { class: 'step-times muted' },
           began ? timeEl(began) : 'not started',
