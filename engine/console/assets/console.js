@@ -1054,9 +1054,11 @@
             return;
           }
         }
-        extra = await confirmAction({ title: a.label + ' run ' + (last ? last.short_id ||
-          id.slice(0, 12) : id.slice(0, 12)), body: bodyNode, ok: a.ok, danger: a.danger,
-        decide: a.decide });
+        extra = await confirmAction({ title: a.ok + '?',
+          body: el('div', null, bodyNode, el('p', { class: 'muted' }, 'Run ',
+            el('span', { class: 'mono', text: id }), last && last.workflow ? ' of ' +
+              last.workflow : '')),
+          ok: a.ok, danger: a.danger, decide: a.decide });
         if (!extra) {
           return;
         }
@@ -1281,8 +1283,11 @@
 
     const approve = async (run, yes) => {
       const a = ACTIONS[yes ? 'approve' : 'reject'];
-      const extra = await confirmAction({ title: a.label + ' run ' + (run.short_id || run.id),
-        body: el('p', { text: a.confirm }), ok: a.ok, danger: a.danger, decide: true });
+      const extra = await confirmAction({ title: a.ok + '?',
+        body: el('div', null, el('p', { text: a.confirm }), el('p', { class: 'muted' }, 'Run ',
+          el('span', { class: 'mono', text: run.id }), run.workflow ? ' of ' + run.workflow
+            : '', run.user ? ' for ' + run.user : '')),
+        ok: a.ok, danger: a.danger, decide: true });
       if (!extra) {
         return;
       }
