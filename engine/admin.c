@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "engine/base/clock.h"
+#include "engine/console/console.h"
 #include "engine/net/http_guard.h"
 #include "engine/net/http_reply.h"
 #include "engine/net/listener.h"
@@ -56,6 +57,8 @@ struct wr_admin {
     bool stopping;
     struct probe *probe;            /* /readyz's journal probe in flight, or NULL */
     unsigned char token_digest[32]; /* SHA-256 of the token: compared, never the token */
+    struct wr_console *console;     /* /ui/, sessions, CSRF, /api/workflows, /api/health */
+    char *state_path;               /* the journal's file: for the trigger kinds' next_due */
 };
 
 /* {====== replies ====== */
@@ -95,7 +98,7 @@ static void reply_history_error(struct evhttp_request *req, int rc, const char *
 /* {====== parameters ====== */
 
 /* The most query parameters a route takes, and the longest value a message repeats. */
-#define MAX_PARAMS 8
+#define MAX_PARAMS 12
 #define ECHO_MAX   64
 
 /* One query parameter, percent-decoded. */
@@ -531,17 +534,33 @@ static void bad_param(struct evhttp_request *req, const char *key, const char *v
     free(shown);
 }
 
+/* A duration parameter (since, until) into *ms; false after answering 400. */
+static bool duration_param(struct evhttp_request *req, const char *k, const char *v, int64_t *ms)
+{
+    char err[WR_ERR_MAX];
+    if (wr_duration_parse(v, ms, err, sizeof(err)) != 0) {
+        bad_param(req, k, v, "a duration such as 30m, 2h or 7d");
+        return false;
+    }
+    return true;
+}
+
 /*
  * GET /api/runs: a page of run summaries, newest first, as {"runs": [...], "limit": N,
- * "max_limit": WR_HISTORY_MAX_LIMIT, "next_cursor": "..." or null}. A limit over the cap is
- * served as the cap (the answer says so); cursor continues after an earlier page.
+ * "max_limit": WR_HISTORY_MAX_LIMIT, "next_cursor": "..." or null, "next_before": the same,
+ * "counts": {status: n, ...}}. Filters: workflow, status, since and until (durations: created
+ * within / more than that ago), trigger (a kind), q (text in the run id, event id, concurrency
+ * key or user); counts are over the same filters but status. A limit over the cap is served as
+ * the cap (the answer says so); cursor (or before, its other name) continues after an earlier
+ * page. An empty value is as if the parameter were not given.
  */
 static void on_list(struct wr_admin *a, struct evhttp_request *req, const char *query)
 {
     struct params ps;
     struct wr_history_filter f = {0};
-    struct json_object *list = NULL;
+    struct json_object *list = NULL, *counts = NULL;
     char err[WR_ERR_MAX], next[WR_HISTORY_CURSOR_MAX];
+    const char *cursor_key = NULL;
 
     if (parse_params(req, query, &ps) != 0) {
         return;
@@ -549,6 +568,13 @@ static void on_list(struct wr_admin *a, struct evhttp_request *req, const char *
     f.limit = WR_HISTORY_DEFAULT_LIMIT;
     for (size_t i = 0; i < ps.n; i++) {
         const char *k = ps.p[i].key, *v = ps.p[i].value;
+        bool known = strcmp(k, "workflow") == 0 || strcmp(k, "status") == 0 ||
+                     strcmp(k, "since") == 0 || strcmp(k, "until") == 0 ||
+                     strcmp(k, "limit") == 0 || strcmp(k, "cursor") == 0 ||
+                     strcmp(k, "before") == 0 || strcmp(k, "trigger") == 0 || strcmp(k, "q") == 0;
+        if (known && !*v) {
+            continue; /* a form's empty field: no filter */
+        }
         if (strcmp(k, "workflow") == 0) {
             f.workflow = v;
         } else if (strcmp(k, "status") == 0) {
@@ -561,10 +587,26 @@ static void on_list(struct wr_admin *a, struct evhttp_request *req, const char *
             }
             f.status = v;
         } else if (strcmp(k, "since") == 0) {
-            if (wr_duration_parse(v, &f.since_ms, err, sizeof(err)) != 0) {
-                bad_param(req, k, v, "a duration such as 30m, 2h or 7d");
+            if (!duration_param(req, k, v, &f.since_ms)) {
                 goto out;
             }
+        } else if (strcmp(k, "until") == 0) {
+            if (!duration_param(req, k, v, &f.until_ms)) {
+                goto out;
+            }
+        } else if (strcmp(k, "trigger") == 0) {
+            if (strlen(v) > 64 ||
+                strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(v)) {
+                bad_param(req, k, v, "a trigger kind (lowercase letters, digits and dashes)");
+                goto out;
+            }
+            f.trigger = v;
+        } else if (strcmp(k, "q") == 0) {
+            if (strlen(v) > 256) {
+                bad_param(req, k, v, "a text of at most 256 bytes");
+                goto out;
+            }
+            f.text = v;
         } else if (strcmp(k, "limit") == 0) {
             /* Digits only; anything above the cap is the cap. */
             size_t n = strspn(v, "0123456789");
@@ -578,24 +620,35 @@ static void on_list(struct wr_admin *a, struct evhttp_request *req, const char *
                 goto out;
             }
             f.limit = lim > WR_HISTORY_MAX_LIMIT ? WR_HISTORY_MAX_LIMIT : (int)lim;
-        } else if (strcmp(k, "cursor") == 0) {
+        } else if (strcmp(k, "cursor") == 0 || strcmp(k, "before") == 0) {
+            if (cursor_key) {
+                wr_http_reply_error(req, 400, "Bad Request",
+                                    "give one of cursor and before (they are the same)");
+                goto out;
+            }
+            cursor_key = k;
             if (!wr_history_cursor_valid(v)) {
-                bad_param(req, k, v, "the next_cursor of an earlier page");
+                bad_param(req, k, v, "the next_cursor (next_before) of an earlier page");
                 goto out;
             }
             f.cursor = v;
         } else {
             char *shown = wr_text_cap(k, ECHO_MAX);
-            wr_http_reply_error(
-                req, 400, "Bad Request",
-                "unknown query parameter '%s' (use workflow, status, since, limit, cursor)", shown);
+            wr_http_reply_error(req, 400, "Bad Request",
+                                "unknown query parameter '%s' (use workflow, status, trigger, q, "
+                                "since, until, limit, cursor or before)",
+                                shown);
             free(shown);
             goto out;
         }
     }
-    int rc = wr_history_list_page(a->db, &f, wr_clock_wall_ms(), &list, next, sizeof(next), err,
-                                  sizeof(err));
+    int64_t now = wr_clock_wall_ms();
+    int rc = wr_history_list_page(a->db, &f, now, &list, next, sizeof(next), err, sizeof(err));
+    if (rc == 0) {
+        rc = wr_history_count_matching(a->db, &f, now, &counts, err, sizeof(err));
+    }
     if (rc != 0) {
+        json_object_put(list);
         reply_history_error(req, rc, err);
         goto out;
     }
@@ -607,11 +660,55 @@ static void on_list(struct wr_admin *a, struct evhttp_request *req, const char *
     json_object_object_add(o, "limit", json_object_new_int(f.limit));
     json_object_object_add(o, "max_limit", json_object_new_int(WR_HISTORY_MAX_LIMIT));
     json_object_object_add(o, "next_cursor", next[0] ? json_object_new_string(next) : NULL);
+    json_object_object_add(o, "next_before", next[0] ? json_object_new_string(next) : NULL);
+    json_object_object_add(o, "counts", counts);
     wr_http_reply_json(req, 200, "OK", o);
 out:
     params_clear(&ps);
 }
 
+/*
+ * Which of POST /api/runs/ID/{retry,cancel,undo,approve,reject} run (a shown run, annotated;
+ * borrowed) would take now, as an owned array of those names: retry a failed or
+ * succeeded_with_errors run; cancel one not finished; undo a finished one whose reverse plan
+ * has steps (not an undo itself); approve and reject one with an approval request open and not
+ * expired.
+ */
+static struct json_object *allowed_actions(struct wr_admin *a, struct json_object *run,
+                                           const char *id)
+{
+    struct json_object *v = NULL, *list = json_object_new_array();
+    char err[WR_ERR_MAX];
+    const char *status =
+        json_object_object_get_ex(run, "status", &v) ? json_object_get_string(v) : "";
+    const char *workflow =
+        json_object_object_get_ex(run, "workflow", &v) ? json_object_get_string(v) : "";
+    bool failed = strcmp(status, "failed") == 0 || strcmp(status, "succeeded_with_errors") == 0;
+    bool finished = failed || strcmp(status, "succeeded") == 0 || strcmp(status, "cancelled") == 0;
+    if (failed) {
+        json_object_array_add(list, json_object_new_string("retry"));
+    }
+    if (!finished) {
+        json_object_array_add(list, json_object_new_string("cancel"));
+    }
+    if (finished && strcmp(workflow, WR_UNDO_WORKFLOW) != 0) {
+        struct json_object *plan = wr_undo_plan(run);
+        if (json_object_array_length(json_object_object_get(plan, "steps")) > 0) {
+            json_object_array_add(list, json_object_new_string("undo"));
+        }
+        json_object_put(plan);
+    }
+    struct wr_approval ap = {0};
+    if (!finished && wr_approval_open_for_run(a->db, id, &ap, err, sizeof(err)) == 1 &&
+        !ap.decision && ap.expires_at > wr_clock_wall_ms()) {
+        json_object_array_add(list, json_object_new_string("approve"));
+        json_object_array_add(list, json_object_new_string("reject"));
+    }
+    wr_approval_clear(&ap);
+    return list;
+}
+
+/* GET /api/runs/ID: the run as wr_history_show reads it, annotated, with "actions". */
 static void on_show(struct wr_admin *a, struct evhttp_request *req, const char *id)
 {
     struct json_object *run = NULL;
@@ -622,6 +719,7 @@ static void on_show(struct wr_admin *a, struct evhttp_request *req, const char *
         return;
     }
     wr_history_annotate(run, a->set);
+    json_object_object_add(run, "actions", allowed_actions(a, run, id));
     wr_http_reply_json(req, 200, "OK", run);
 }
 
@@ -1060,11 +1158,11 @@ static void digest(const char *s, size_t len, unsigned char out[32])
     EVP_Digest(s, len, out, &n, EVP_sha256(), NULL);
 }
 
-/* Whether the request carries `Authorization: Bearer <the token>`. */
-static bool authorized(const struct wr_admin *a, struct evhttp_request *req)
+/* Whether the request carries `Authorization: Bearer <the token>` (false without a token). */
+static bool bearer_ok(const struct wr_admin *a, struct evhttp_request *req)
 {
     if (!a->has_token) {
-        return true;
+        return false;
     }
     const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
@@ -1101,6 +1199,39 @@ static void no_path(struct evhttp_request *req, const char *path)
     free(shown);
 }
 
+/* GET /api/health: what the console's health page shows (engine/console gathers the rest). */
+static void on_health(struct wr_admin *a, struct evhttp_request *req)
+{
+    char gerr[WR_ERR_MAX], jerr[WR_ERR_MAX];
+    struct wr_console_health h = {.set = a->set, .db = a->db, .journal_ok = true};
+    if (a->graph) {
+        struct wr_graph_stats gs;
+        int ts = wr_graph_token_status(a->graph, gerr, sizeof(gerr));
+        wr_graph_get_stats(a->graph, &gs);
+        h.graph_on = true;
+        h.graph_signed_in = ts > 0;
+        h.graph_error = ts < 0 ? gerr : NULL;
+        h.throttled = gs.throttled;
+        h.last_throttled_ms = gs.last_throttled_ms;
+    } else {
+        h.graph_error = "off (--ingest-only)";
+    }
+    /* /readyz's checks without its probe commit: the last commit's health and a read. */
+    struct wr_journal_health jh = {.ok = true};
+    if (a->journal) {
+        wr_journal_get_health(a->journal, &jh);
+    }
+    if (!jh.ok) {
+        wr_errf_marked(jerr, sizeof(jerr), "%s", jh.error);
+        h.journal_ok = false;
+        h.journal_error = jerr;
+    } else if (!journal_ok(a, jerr, sizeof(jerr))) {
+        h.journal_ok = false;
+        h.journal_error = jerr;
+    }
+    wr_console_on_health(req, &h);
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     struct wr_admin *a = arg;
@@ -1123,14 +1254,60 @@ static void on_request(struct evhttp_request *req, void *arg)
         }
         return;
     }
-    if (!authorized(a, req)) {
+    /* The console's pages and the API: their headers on every answer, errors included. */
+    bool console = wr_console_path(path);
+    if (console) {
+        wr_console_add_headers(req);
+    }
+    if (strcmp(path, "/ui") == 0 || strncmp(path, "/ui/", 4) == 0) {
+        wr_console_serve_ui(req, path); /* no data there: no auth */
+        return;
+    }
+    if (console && !wr_console_origin_ok(req)) {
+        return;
+    }
+    bool bearer = bearer_ok(a, req);
+    if (strcmp(path, "/api/session") == 0) {
+        if (!method_is(req, false)) {
+            wrong_method(req, false);
+        } else {
+            wr_console_on_session(a->console, req, bearer);
+        }
+        return;
+    }
+    if (strcmp(path, "/api/login") == 0 || strcmp(path, "/api/logout") == 0) {
+        if (!method_is(req, true)) {
+            wrong_method(req, true);
+        } else if (strcmp(path, "/api/login") == 0) {
+            wr_console_on_login(a->console, req);
+        } else {
+            wr_console_on_logout(a->console, req);
+        }
+        return;
+    }
+    if (a->has_token && !bearer && !wr_console_has_session(a->console, req)) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
                           "Bearer realm=\"weir\"");
         wr_http_reply_error(req, 401, "Unauthorized",
-                            "this path needs Authorization: Bearer <admin.token>");
+                            "this path needs Authorization: Bearer <admin.token> (or the "
+                            "console's login)");
+        return;
+    }
+    if (console && evhttp_request_get_command(req) == EVHTTP_REQ_POST &&
+        !wr_console_csrf_ok(a->console, req)) {
         return;
     }
     bool get = method_is(req, false);
+    if (strcmp(path, "/api/workflows") == 0 || strcmp(path, "/api/health") == 0) {
+        if (!get) {
+            wrong_method(req, false);
+        } else if (path[5] == 'w') {
+            wr_console_on_workflows(req, a->set, a->db, a->state_path, wr_clock_wall_ms());
+        } else {
+            on_health(a, req);
+        }
+        return;
+    }
     if (strcmp(path, "/metrics") == 0 || strcmp(path, "/api/runs") == 0 ||
         strcmp(path, "/api/runs/") == 0) {
         if (!get) {
@@ -1238,6 +1415,12 @@ int wr_admin_new(struct event_base *base, const struct wr_admin_options *opts,
                  opts->listen);
         goto err;
     }
+    struct wr_console_options co = {.token_digest = a->has_token ? a->token_digest : NULL};
+    a->console = wr_console_new(&co, err, errlen);
+    if (!a->console) {
+        goto err;
+    }
+    a->state_path = wr_xstrdup_or_null(opts->state_path);
     a->db = wr_journal_open_reader(opts->state_path, err, errlen);
     if (!a->db) {
         goto err;
@@ -1296,6 +1479,8 @@ void wr_admin_free(struct wr_admin *a)
         probe_answer_all(a->probe, false);
     }
     wr_journal_close_reader(a->db);
+    wr_console_free(a->console);
+    free(a->state_path);
     OPENSSL_cleanse(a->token_digest, sizeof(a->token_digest));
     free(a);
 }

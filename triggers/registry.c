@@ -32,6 +32,44 @@ const struct wr_trigger_kind *wr_trigger_find(const char *name)
     return NULL;
 }
 
+/* Appends v to b: a string as it is, anything else as JSON. */
+static void add_value(struct wr_buf *b, struct json_object *v)
+{
+    if (json_object_is_type(v, json_type_string)) {
+        wr_buf_add(b, json_object_get_string(v));
+    } else {
+        wr_buf_add(b, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+                                                            JSON_C_TO_STRING_NOSLASHESCAPE));
+    }
+}
+
+char *wr_trigger_summary(const struct wr_workflow *wf, const struct wr_trigger_summary_part *parts)
+{
+    struct wr_buf b = {0};
+    wr_buf_add(&b, wf->trigger ? wf->trigger->name : "?");
+    for (const struct wr_trigger_summary_part *p = parts; p && p->key; p++) {
+        struct json_object *v = NULL;
+        if (!wf->trigger_args || !json_object_object_get_ex(wf->trigger_args, p->key, &v) || !v) {
+            continue;
+        }
+        wr_buf_add(&b, " ");
+        if (p->label) {
+            wr_buf_addf(&b, "%s ", p->label);
+        }
+        if (json_object_is_type(v, json_type_array)) {
+            for (size_t i = 0; i < json_object_array_length(v); i++) {
+                if (i > 0) {
+                    wr_buf_add(&b, ", ");
+                }
+                add_value(&b, json_object_array_get_idx(v, i));
+            }
+        } else {
+            add_value(&b, v);
+        }
+    }
+    return wr_buf_take(&b);
+}
+
 static int by_name(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);

@@ -170,7 +170,34 @@ struct wr_trigger_kind {
                  char *err, size_t errlen);
 
     /* }====== */
+
+    /* {====== for the console (GET /api/workflows): both may be NULL ====== */
+
+    /* One line saying what starts wf (one of this kind's workflows; borrowed), its kind's name
+       first: "webhook /hooks/mail", "schedule 0 6 * * * (Europe/Berlin)". Owned. NULL slot:
+       the kind's name alone. */
+    char *(*summarize)(const struct wr_workflow *wf);
+    /* When the next run of wf is due (Unix ms, after now_ms), or -1 when the kind cannot tell
+       (nothing due, or it depends on what arrives). state_path (may be NULL) is the journal's
+       file, read only, for kinds that remember due times there. NULL slot: never known. */
+    int64_t (*next_due)(const struct wr_workflow *wf, const char *state_path, int64_t now_ms);
+
+    /* }====== */
 };
+
+/* One piece of a summary: the value of argument key, after label and a space when label is not
+   NULL ("every 15m"). */
+struct wr_trigger_summary_part {
+    const char *label;
+    const char *key;
+};
+
+/*
+ * What a summarize slot usually answers: wf's kind name, then for each of parts (ending in
+ * {0}) whose argument wf's trigger has, a space and the part — a string as written, a list
+ * joined by ", ", another value as JSON. Owned.
+ */
+char *wr_trigger_summary(const struct wr_workflow *wf, const struct wr_trigger_summary_part *parts);
 
 /* Looks a kind up by name; NULL when unknown. */
 const struct wr_trigger_kind *wr_trigger_find(const char *name);

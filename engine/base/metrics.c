@@ -37,7 +37,8 @@ struct poll_series {
     bool last_ok;
     bool ended; /* a round ended */
     int64_t last_ok_ms;
-    char *error; /* the last failed round's, or NULL */
+    int64_t at_ms; /* when the last round ended */
+    char *error;   /* the last failed round's, or NULL */
 };
 
 static struct poll_series *polls;
@@ -62,6 +63,7 @@ void wr_metrics_poll(const char *trigger, const char *workflow, bool ok, uint64_
 {
     struct poll_series *s = find_poll(trigger, workflow);
     s->took_ms = took_ms;
+    s->at_ms = at_ms;
     s->ended = true;
     s->last_ok = ok;
     s->pages += pages;
@@ -110,6 +112,22 @@ void wr_metrics_poll_each(void (*fn)(void *arg, const char *trigger, const char 
             fn(arg, s->a, s->b, s->last_ok, s->last_ok_ms, s->error);
         }
     }
+}
+
+bool wr_metrics_poll_get(const char *trigger, const char *workflow,
+                         struct wr_metrics_poll_state *out)
+{
+    for (struct poll_series *s = polls; s; s = s->next) {
+        if (s->ended && strcmp(s->a, trigger) == 0 && strcmp(s->b, workflow) == 0) {
+            out->ok = s->last_ok;
+            out->last_at_ms = s->at_ms;
+            out->last_ok_ms = s->last_ok_ms;
+            out->error = s->error;
+            return true;
+        }
+    }
+    memset(out, 0, sizeof(*out));
+    return false;
 }
 
 static struct series *find(struct series **list, const char *a, const char *b)

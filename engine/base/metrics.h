@@ -51,6 +51,19 @@ void wr_metrics_poll_each(void (*fn)(void *arg, const char *trigger, const char 
                                      int64_t last_ok_ms, const char *error),
                           void *arg);
 
+/* A polling trigger's last round, as wr_metrics_poll recorded it. */
+struct wr_metrics_poll_state {
+    bool ok;            /* the last round succeeded */
+    int64_t last_at_ms; /* when the last round ended (Unix ms) */
+    int64_t last_ok_ms; /* when the last good one ended, 0: none yet */
+    const char *error;  /* the last round's error (borrowed until the next round), or NULL */
+};
+
+/* The last round of (trigger kind, workflow) into *out: true, or false (out zeroed) when no
+   round of it has ended. */
+bool wr_metrics_poll_get(const char *trigger, const char *workflow,
+                         struct wr_metrics_poll_state *out);
+
 /*
  * Appends the families above to b in Prometheus text format 0.0.4 (`# HELP`, `# TYPE`, then
  * the samples; label values escaped). Families without samples still get their HELP/TYPE.

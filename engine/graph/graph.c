@@ -1410,6 +1410,7 @@ static void token_done(struct wr_graph *g, struct xfer *x, CURLcode res)
         retriable = status == 429 || status >= 500;
         if (status == 429) {
             g->stats.throttled++;
+            g->stats.last_throttled_ms = wr_clock_wall_ms();
         }
         if (x->retry_after != NULL) {
             ra = wr_graph_parse_retry_after(x->retry_after, wr_clock_wall_ms());
@@ -1537,6 +1538,7 @@ static enum outcome apply_answer(struct greq *r, const struct answer *a)
         unsigned classes = wr_graph_parse_throttle_scope(a->scope);
 
         g->stats.throttled++;
+        g->stats.last_throttled_ms = wr_clock_wall_ms();
         if (a->ra_ms >= 0 && classes != 0) {
             /* The app and tenant are throttled: every request of the scope would meet 429s. */
             pause_set(g, classes, wr_clock_mono_ms() + a->ra_ms);

@@ -184,17 +184,18 @@ char *wr_graph_escape(const char *s);
 int64_t wr_graph_parse_retry_after(const char *value, int64_t now_ms);
 
 struct wr_graph_stats {
-    uint64_t requests;      /* wr_graph_request calls */
-    uint64_t http_requests; /* HTTP transfers to Graph (a $batch is one), token calls excluded */
-    uint64_t batches;       /* $batch transfers */
-    uint64_t batch_items;   /* requests that travelled inside a $batch */
-    uint64_t retries;       /* attempts after the first */
-    uint64_t throttled;     /* 429 answers (top-level or per batch item) */
-    uint64_t token_fetches; /* token endpoint calls */
-    uint64_t paced;         /* writes that waited for the pacing bucket */
-    int64_t retry_wait_ms;  /* total time spent waiting for Retry-After */
-    uint64_t scope_pauses;  /* 429s whose x-ms-throttle-scope paused a whole scope */
-    uint64_t held;          /* times a request waited for a scope pause or a path holdoff */
+    uint64_t requests;         /* wr_graph_request calls */
+    uint64_t http_requests;    /* HTTP transfers to Graph (a $batch is one), token calls excluded */
+    uint64_t batches;          /* $batch transfers */
+    uint64_t batch_items;      /* requests that travelled inside a $batch */
+    uint64_t retries;          /* attempts after the first */
+    uint64_t throttled;        /* 429 answers (top-level or per batch item) */
+    int64_t last_throttled_ms; /* when the last of them came (Unix ms), 0: none yet */
+    uint64_t token_fetches;    /* token endpoint calls */
+    uint64_t paced;            /* writes that waited for the pacing bucket */
+    int64_t retry_wait_ms;     /* total time spent waiting for Retry-After */
+    uint64_t scope_pauses;     /* 429s whose x-ms-throttle-scope paused a whole scope */
+    uint64_t held;             /* times a request waited for a scope pause or a path holdoff */
     /* Requests by final outcome: [0] no HTTP answer (network, timeout, read_only), [1] 1xx
        ... [5] 5xx, by the status class of the last attempt. */
     uint64_t by_class[6];

@@ -31,13 +31,14 @@
  * body.user.userPrincipalName or body.user.id — cut to 256 characters (a body that is not JSON
  * has none).
  */
-#define TRIGGER_COLUMNS                                                                            \
-    "(SELECT source FROM events AS e WHERE e.id = runs.event_id), "                                \
+#define SOURCE_EXPR "(SELECT source FROM events AS e WHERE e.id = runs.event_id)"
+#define USER_EXPR                                                                                  \
     "(SELECT CASE WHEN json_valid(e.body) THEN CASE json_type(e.body, '$.user') "                  \
     "WHEN 'text' THEN substr(json_extract(e.body, '$.user'), 1, 256) "                             \
     "WHEN 'object' THEN substr(coalesce(json_extract(e.body, '$.user.userPrincipalName'), "        \
     "json_extract(e.body, '$.user.id')), 1, 256) END END "                                         \
     "FROM events AS e WHERE e.id = runs.event_id)"
+#define TRIGGER_COLUMNS SOURCE_EXPR ", " USER_EXPR
 
 /*
  * The run columns read_run() takes, with `concurrency_key` and `error` read as their first
@@ -403,6 +404,65 @@ bool wr_history_cursor_valid(const char *cursor)
     return parse_cursor(cursor, &created, &id);
 }
 
+/*
+ * The conditions of f but its cursor (and its status unless with_status), each " AND ...", on
+ * the runs table; bind_conditions binds them in the same order from parameter n on and returns
+ * the next parameter's number.
+ */
+static void add_conditions(struct wr_buf *sql, const struct wr_history_filter *f, bool with_status)
+{
+    if (f->workflow) {
+        wr_buf_add(sql, " AND workflow = ?");
+    }
+    if (with_status && f->status) {
+        wr_buf_add(sql, " AND status = ?");
+    }
+    if (f->since_ms > 0) {
+        wr_buf_add(sql, " AND created_at >= ?");
+    }
+    if (f->until_ms > 0) {
+        wr_buf_add(sql, " AND created_at < ?");
+    }
+    if (f->trigger) {
+        /* The kind is the source's first word ("webhook /hooks/hr"), or what comes before a
+           colon ("kind:rest"), as the CLI's TRIGGER column reads it. */
+        wr_buf_add(sql, " AND EXISTS (SELECT 1 FROM events AS e WHERE e.id = runs.event_id AND "
+                        "(e.source = ? OR substr(e.source, 1, length(?) + 1) IN (? || ' ', "
+                        "? || ':')))");
+    }
+    if (f->text) {
+        /* instr, not LIKE: the text is taken literally ('%' and '_' are not wildcards). */
+        wr_buf_add(sql,
+                   " AND (instr(lower(id), lower(?)) > 0 OR instr(lower(event_id), lower(?)) > 0"
+                   " OR instr(lower(coalesce(concurrency_key, '')), lower(?)) > 0"
+                   " OR instr(lower(coalesce(" USER_EXPR ", '')), lower(?)) > 0)");
+    }
+}
+
+static int bind_conditions(sqlite3_stmt *st, const struct wr_history_filter *f, int64_t now,
+                           bool with_status, int n)
+{
+    if (f->workflow) {
+        sqlite3_bind_text(st, n++, f->workflow, -1, SQLITE_STATIC);
+    }
+    if (with_status && f->status) {
+        sqlite3_bind_text(st, n++, f->status, -1, SQLITE_STATIC);
+    }
+    if (f->since_ms > 0) {
+        sqlite3_bind_int64(st, n++, now - f->since_ms);
+    }
+    if (f->until_ms > 0) {
+        sqlite3_bind_int64(st, n++, now - f->until_ms);
+    }
+    for (int i = 0; f->trigger && i < 4; i++) {
+        sqlite3_bind_text(st, n++, f->trigger, -1, SQLITE_STATIC);
+    }
+    for (int i = 0; f->text && i < 4; i++) {
+        sqlite3_bind_text(st, n++, f->text, -1, SQLITE_STATIC);
+    }
+    return n;
+}
+
 int wr_history_list_page(sqlite3 *db, const struct wr_history_filter *f, int64_t now,
                          struct json_object **out, char *next, size_t nextlen, char *err,
                          size_t errlen)
@@ -431,15 +491,7 @@ int wr_history_list_page(sqlite3 *db, const struct wr_history_filter *f, int64_t
     /* The page's ids are picked (and sorted) first, so the sort holds ids, not errors; one
        more than the page tells whether another page follows. */
     wr_buf_addf(&sql, "SELECT %s FROM (SELECT id FROM runs WHERE 1", columns);
-    if (f->workflow) {
-        wr_buf_add(&sql, " AND workflow = ?");
-    }
-    if (f->status) {
-        wr_buf_add(&sql, " AND status = ?");
-    }
-    if (f->since_ms > 0) {
-        wr_buf_add(&sql, " AND created_at >= ?");
-    }
+    add_conditions(&sql, f, true);
     if (after_id) {
         /* A row value: the index is searched from the cursor on (an OR would be scanned from
            the newest run down to the cursor, page after page). */
@@ -461,15 +513,7 @@ int wr_history_list_page(sqlite3 *db, const struct wr_history_filter *f, int64_t
         db_error(db, err, errlen, "listing runs");
         goto out;
     }
-    if (f->workflow) {
-        sqlite3_bind_text(st, n++, f->workflow, -1, SQLITE_STATIC);
-    }
-    if (f->status) {
-        sqlite3_bind_text(st, n++, f->status, -1, SQLITE_STATIC);
-    }
-    if (f->since_ms > 0) {
-        sqlite3_bind_int64(st, n++, now - f->since_ms);
-    }
+    n = bind_conditions(st, f, now, true, n);
     if (after_id) {
         sqlite3_bind_int64(st, n++, after_created);
         sqlite3_bind_text(st, n++, after_id, -1, SQLITE_STATIC);
@@ -532,6 +576,75 @@ int wr_history_count(sqlite3 *db, int64_t *n, char *err, size_t errlen)
     }
     sqlite3_finalize(st);
     return rc;
+}
+
+int wr_history_count_matching(sqlite3 *db, const struct wr_history_filter *f, int64_t now,
+                              struct json_object **out, char *err, size_t errlen)
+{
+    struct wr_buf sql = {0};
+    sqlite3_stmt *st = NULL;
+    int rc = WR_HISTORY_EDB, step;
+    struct json_object *counts = json_object_new_object();
+
+    *out = NULL;
+    for (size_t i = 0; statuses[i]; i++) {
+        json_object_object_add(counts, statuses[i], json_object_new_int64(0));
+    }
+    wr_buf_add(&sql, "SELECT status, count(*) FROM runs WHERE 1");
+    add_conditions(&sql, f, false);
+    wr_buf_add(&sql, " GROUP BY status");
+    if (sqlite3_prepare_v2(db, wr_buf_str(&sql), -1, &st, NULL) != SQLITE_OK) {
+        db_error(db, err, errlen, "counting runs");
+        goto out;
+    }
+    bind_conditions(st, f, now, false, 1);
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *status = (const char *)sqlite3_column_text(st, 0);
+        json_object_object_add(counts, status ? status : "?",
+                               json_object_new_int64(sqlite3_column_int64(st, 1)));
+    }
+    if (step != SQLITE_DONE) {
+        db_error(db, err, errlen, "counting runs");
+        goto out;
+    }
+    *out = counts;
+    counts = NULL;
+    rc = 0;
+out:
+    json_object_put(counts);
+    sqlite3_finalize(st);
+    wr_buf_free(&sql);
+    return rc;
+}
+
+int wr_history_last_runs(sqlite3 *db, struct json_object **out, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int step;
+    *out = NULL;
+    /* One pass over the runs: SQLite takes the bare columns of max()'s row. */
+    if (sqlite3_prepare_v2(db,
+                           "SELECT workflow, id, status, max(created_at) FROM runs "
+                           "GROUP BY workflow",
+                           -1, &st, NULL) != SQLITE_OK) {
+        return db_error(db, err, errlen, "reading the last runs");
+    }
+    struct json_object *last = json_object_new_object();
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        struct json_object *run = json_object_new_object();
+        json_object_object_add(run, "id", col_text(st, 1));
+        json_object_object_add(run, "status", col_text(st, 2));
+        json_object_object_add(run, "at", col_int(st, 3));
+        json_object_object_add(last, (const char *)sqlite3_column_text(st, 0), run);
+    }
+    if (step != SQLITE_DONE) {
+        json_object_put(last);
+        sqlite3_finalize(st);
+        return db_error(db, err, errlen, "reading the last runs");
+    }
+    sqlite3_finalize(st);
+    *out = last;
+    return 0;
 }
 
 bool wr_history_readable(sqlite3 *db, char *err, size_t errlen)
@@ -634,6 +747,66 @@ out:
     return rc;
 }
 
+/*
+ * Graph's answer inside a step's error, as the action runner words it ("...: Graph 404
+ * Request_ResourceNotFound: Resource 'x' does not exist (request-id R, client-request-id C)",
+ * or "Graph request failed (timeout): ..."): an owned {"status" (null without an HTTP answer),
+ * "code", "message", "request_id"}, or NULL when text (may be NULL) holds none. The message
+ * ends at the line's end or at the ids.
+ */
+static struct json_object *graph_error_of(const char *text)
+{
+    for (const char *p = text ? strstr(text, "Graph ") : NULL; p; p = strstr(p + 1, "Graph ")) {
+        const char *q = p + 6, *code, *msg;
+        long status = -1;
+        size_t codelen;
+        if (q[0] >= '1' && q[0] <= '5' && q[1] >= '0' && q[1] <= '9' && q[2] >= '0' &&
+            q[2] <= '9' && q[3] == ' ') {
+            status = strtol(q, NULL, 10);
+            code = q + 4;
+            codelen = strcspn(code, " :\n");
+            msg = code + codelen;
+            if (codelen == 0 || strncmp(msg, ": ", 2) != 0) {
+                continue;
+            }
+            msg += 2;
+        } else if (strncmp(q, "request failed (", 16) == 0) {
+            code = q + 16;
+            codelen = strcspn(code, ")\n");
+            msg = code + codelen;
+            if (codelen == 0 || strncmp(msg, "): ", 3) != 0) {
+                continue;
+            }
+            msg += 3;
+        } else {
+            continue;
+        }
+        size_t msglen = strcspn(msg, "\n");
+        const char *ids = NULL;
+        for (const char *m = msg; (m = strstr(m, " (")) && m < msg + msglen; m++) {
+            if (strncmp(m, " (request-id ", 13) == 0 ||
+                strncmp(m, " (client-request-id ", 20) == 0) {
+                ids = m;
+                break;
+            }
+        }
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "status", status >= 0 ? json_object_new_int64(status) : NULL);
+        json_object_object_add(o, "code", json_object_new_string_len(code, (int)codelen));
+        json_object_object_add(
+            o, "message",
+            json_object_new_string_len(msg, (int)(ids ? (size_t)(ids - msg) : msglen)));
+        struct json_object *rid = NULL;
+        if (ids && strncmp(ids, " (request-id ", 13) == 0) {
+            const char *r = ids + 13;
+            rid = json_object_new_string_len(r, (int)strcspn(r, ",)\n"));
+        }
+        json_object_object_add(o, "request_id", rid);
+        return o;
+    }
+    return NULL;
+}
+
 /* The run with this exact id (no prefix), with its event and steps. */
 static int show_exact(sqlite3 *db, const char *id, struct json_object **out, char *err,
                       size_t errlen)
@@ -715,6 +888,7 @@ static int show_exact(sqlite3 *db, const char *id, struct json_object **out, cha
         json_object_object_add(s, "args", col_json(st, 6));
         json_object_object_add(s, "output", col_json(st, 7));
         json_object_object_add(s, "error", col_capped(st, 8, WR_STORED_ERROR_MAX));
+        json_object_object_add(s, "graph_error", graph_error_of(get_str(s, "error")));
         const char *status = get_str(s, "status");
         if (status && strcmp(status, "failed") == 0 && get_int_or(s, "idx", 0) < WR_ON_ERROR_BASE) {
             failed = s; /* the last main step that failed: the run's error when it has none */

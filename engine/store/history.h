@@ -53,6 +53,13 @@ struct wr_history_filter {
     int64_t since_ms;     /* > 0: only runs created within since_ms before `now` */
     int limit;            /* <= 0: WR_HISTORY_DEFAULT_LIMIT; over WR_HISTORY_MAX_LIMIT: that */
     const char *cursor;   /* NULL: from the newest; else the next of an earlier page */
+    int64_t until_ms;     /* > 0: only runs created more than until_ms before `now` */
+    /* NULL: every trigger; else a kind: runs whose event's source is it, starts with it and a
+       space ("webhook /hooks/hr") or with it and a colon */
+    const char *trigger;
+    /* NULL: no text; else runs where it is a substring (ASCII case ignored, taken literally) of
+       the run id, the event id, the concurrency key or the event's user (see list_page) */
+    const char *text;
 };
 
 /* True when cursor has the form of a wr_history_list_page next ("<created_at>.<run id>"). */
@@ -80,6 +87,21 @@ bool wr_history_cursor_valid(const char *cursor);
 int wr_history_list_page(struct sqlite3 *db, const struct wr_history_filter *f, int64_t now,
                          struct json_object **out, char *next, size_t nextlen, char *err,
                          size_t errlen);
+
+/*
+ * Counts the runs matching f as wr_history_list_page would list them, but for f->status,
+ * f->cursor and f->limit (every page, every status), by status into *out: an owned object with
+ * every status of wr_history_run_statuses() as a key (0 when none). Returns 0, or
+ * WR_HISTORY_EDB with err set and *out NULL.
+ */
+int wr_history_count_matching(struct sqlite3 *db, const struct wr_history_filter *f, int64_t now,
+                              struct json_object **out, char *err, size_t errlen);
+
+/*
+ * The newest run of each workflow that has one, into *out: an owned object workflow name ->
+ * {"id", "status", "at": created_at}. Returns 0, or WR_HISTORY_EDB with err and *out NULL.
+ */
+int wr_history_last_runs(struct sqlite3 *db, struct json_object **out, char *err, size_t errlen);
 
 /*
  * Adds short_id (as wr_history_list_page has it) to each run object of the array runs (borrowed,
@@ -127,13 +149,13 @@ int wr_history_resolve(struct sqlite3 *db, const char *prefix, char *id, size_t 
  * list item (without short_id, steps_recorded and last_step) plus `event` {id, source, idem_key,
  * idem_scope, received_at, headers, body, status} (null if the event row is missing) and
  * `steps`, every step row in idx order as {idx, step_id, status, attempts, started_at,
- * finished_at, args,
- * output, error}. headers, body, args and output are JSON trees (text that does not parse is
- * kept as a string); error is the text the executor stored (Graph's answer, or a hook's
- * message and traceback), cut to WR_STORED_ERROR_MAX bytes with "… (N bytes more)" (stores
- * written before that cap may hold longer ones). A failed run's error is stored once, in the
- * row of the step that failed: when the run row has none, `error` is that step's. Returns 0 or a
- * WR_HISTORY_E* code with err set and *out NULL.
+ * finished_at, args, output, error, graph_error}; graph_error is Graph's answer found in error
+ * ({status (null without an HTTP answer), code, message, request_id}) or null. headers, body, args
+ * and output are JSON trees (text that does not parse is kept as a string); error is the text the
+ * executor stored (Graph's answer, or a hook's message and traceback), cut to WR_STORED_ERROR_MAX
+ * bytes with "… (N bytes more)" (stores written before that cap may hold longer ones). A failed
+ * run's error is stored once, in the row of the step that failed: when the run row has none,
+ * `error` is that step's. Returns 0 or a WR_HISTORY_E* code with err set and *out NULL.
  */
 int wr_history_show(struct sqlite3 *db, const char *id, struct json_object **out, char *err,
                     size_t errlen);

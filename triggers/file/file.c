@@ -192,6 +192,13 @@ static void file_free(void *p)
 
 /* }====== */
 
+/* The console's one line for a workflow of this kind. */
+static char *file_summarize(const struct wr_workflow *wf)
+{
+    static const struct wr_trigger_summary_part parts[] = {{.key = "dir"}, {.key = "pattern"}, {0}};
+    return wr_trigger_summary(wf, parts);
+}
+
 const struct wr_trigger_kind wr_trigger_file = {
     .name = "file",
     .summary = "files dropped into a directory (CSV, JSON or NDJSON), one event per row",
@@ -205,4 +212,5 @@ const struct wr_trigger_kind wr_trigger_file = {
     .abort = file_abort,
     .pending = file_pending,
     .free = file_free,
+    .summarize = file_summarize,
 };

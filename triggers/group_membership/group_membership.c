@@ -135,6 +135,14 @@ static int gm_scope(const struct wr_trigger_env *env, const struct wr_workflow *
 
 /* }====== */
 
+/* The console's one line for a workflow of this kind. */
+static char *group_membership_summarize(const struct wr_workflow *wf)
+{
+    static const struct wr_trigger_summary_part parts[] = {
+        {.key = "group"}, {.label = "on", .key = "on"}, {.label = "every", .key = "every"}, {0}};
+    return wr_trigger_summary(wf, parts);
+}
+
 const struct wr_trigger_kind wr_trigger_group_membership = {
     .name = "group-membership",
     .summary = "a user added to or removed from a group in Entra, by delta query",
@@ -154,4 +162,5 @@ const struct wr_trigger_kind wr_trigger_group_membership = {
     .user_select = gm_user_select,
     .user_event = gm_user_event,
     .scope = gm_scope,
+    .summarize = group_membership_summarize,
 };

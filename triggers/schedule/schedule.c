@@ -7,6 +7,8 @@
 
 #include "engine/base/duration.h"
 #include "engine/base/strutil.h"
+#include "engine/lang/cron.h"
+#include "engine/lang/workflow.h"
 #include "triggers/schedule/timer.h"
 #include "triggers/trigger.h"
 
@@ -152,6 +154,48 @@ static void schedule_free(void *p)
 
 /* }====== */
 
+/* {====== for the console ====== */
+
+static char *schedule_summarize(const struct wr_workflow *wf)
+{
+    static const struct wr_trigger_summary_part parts[] = {
+        {.key = "cron"}, {.label = "every", .key = "every"}, {.key = "timezone"}, {0}};
+    return wr_trigger_summary(wf, parts);
+}
+
+/* The slot the timer would arm next (triggers/schedule/timer's rule: cron's next minute in the
+   zone, or the next multiple of `every` since the epoch), computed from the arguments. */
+static int64_t schedule_next_due(const struct wr_workflow *wf, const char *state_path,
+                                 int64_t now_ms)
+{
+    struct json_object *v = NULL;
+    char err[WR_ERR_MAX];
+    (void)state_path;
+    if (json_object_object_get_ex(wf->trigger_args, "every", &v)) {
+        int64_t every = 0;
+        if (wr_duration_parse(json_object_get_string(v), &every, err, sizeof(err)) != 0 ||
+            every <= 0) {
+            return -1;
+        }
+        return (now_ms / every + 1) * every;
+    }
+    struct wr_cron cron;
+    if (!json_object_object_get_ex(wf->trigger_args, "cron", &v) ||
+        wr_cron_parse(json_object_get_string(v), &cron, err, sizeof(err)) != 0) {
+        return -1;
+    }
+    struct wr_tz *tz = NULL;
+    if (json_object_object_get_ex(wf->trigger_args, "timezone", &v) &&
+        !(tz = wr_tz_load(json_object_get_string(v), err, sizeof(err)))) {
+        return -1;
+    }
+    int64_t next = wr_cron_next_in(&cron, tz, now_ms / 1000);
+    wr_tz_free(tz);
+    return next < 0 ? -1 : next * 1000;
+}
+
+/* }====== */
+
 const struct wr_trigger_kind wr_trigger_schedule = {
     .name = "schedule",
     .summary = "a clock: a cron expression in a time zone, or a fixed interval",
@@ -166,4 +210,6 @@ const struct wr_trigger_kind wr_trigger_schedule = {
     .stop_accepting = schedule_stop_accepting,
     .pending = schedule_pending,
     .free = schedule_free,
+    .summarize = schedule_summarize,
+    .next_due = schedule_next_due,
 };

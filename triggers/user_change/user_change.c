@@ -117,6 +117,14 @@ static int user_change_scope(const struct wr_trigger_env *env, const struct wr_w
 
 /* }====== */
 
+/* The console's one line for a workflow of this kind. */
+static char *user_change_summarize(const struct wr_workflow *wf)
+{
+    static const struct wr_trigger_summary_part parts[] = {
+        {.key = "attributes"}, {.label = "every", .key = "every"}, {0}};
+    return wr_trigger_summary(wf, parts);
+}
+
 const struct wr_trigger_kind wr_trigger_user_change = {
     .name = "user-change",
     .summary = "a change of watched attributes of a user in Entra (movers), by delta query",
@@ -136,4 +144,5 @@ const struct wr_trigger_kind wr_trigger_user_change = {
     .user_select = user_change_user_select,
     .user_event = user_change_user_event,
     .scope = user_change_scope,
+    .summarize = user_change_summarize,
 };

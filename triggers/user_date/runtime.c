@@ -95,6 +95,40 @@ static void on_state(void *arg, const char *name, const char *value, int64_t upd
     }
 }
 
+/* The earliest "due" of the entries read. */
+static void on_due_entry(void *arg, const char *name, const char *value, int64_t updated_at)
+{
+    int64_t *first = arg;
+    (void)name;
+    (void)updated_at;
+    struct json_object *v = json_tokener_parse(value);
+    struct json_object *due = NULL;
+    if (v && json_object_object_get_ex(v, "due", &due) && json_object_is_type(due, json_type_int)) {
+        int64_t ms = json_object_get_int64(due);
+        if (*first < 0 || ms < *first) {
+            *first = ms;
+        }
+    }
+    json_object_put(v);
+}
+
+int64_t wr_user_date_next_due(const struct wr_workflow *wf, const char *state_path, int64_t now_ms)
+{
+    char err[WR_ERR_MAX];
+    int64_t first = -1;
+    (void)now_ms;
+    if (!state_path) {
+        return -1;
+    }
+    char *scope = wr_xasprintf(KIND " %s", wf->name);
+    if (wr_trigger_state_load(state_path, scope, "due:", on_due_entry, &first, err, sizeof(err)) <
+        0) {
+        first = -1;
+    }
+    free(scope);
+    return first;
+}
+
 /* Builds w for wf (no state loaded, no timer armed, no round started). NULL with err. */
 static struct ud_wf *wf_new(const struct wr_trigger_env *env, const struct wr_workflow *wf,
                             char *err, size_t errlen)

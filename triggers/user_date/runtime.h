@@ -32,4 +32,12 @@ void *wr_user_date_start(const struct wr_trigger_env *env, const struct wr_workf
 bool wr_user_date_gate(void *rt, const struct wr_workflow *wf, struct json_object *event,
                        wr_run_gate_done_fn done, void *token);
 
+/*
+ * The next_due slot: the earliest due time among the users of wf waiting in the journal
+ * (state_path, read only; "due:<user id>" under "user-date <workflow>"), or -1 when none waits
+ * or state_path is NULL or unreadable. A due time already past (the timer fires it now) counts:
+ * it is the next run. now_ms is not needed: what waits is due when it says.
+ */
+int64_t wr_user_date_next_due(const struct wr_workflow *wf, const char *state_path, int64_t now_ms);
+
 #endif

@@ -9,6 +9,7 @@
 
 #include "engine/base/duration.h"
 #include "engine/base/strutil.h"
+#include "engine/lang/workflow.h"
 #include "triggers/entra.h"
 #include "triggers/trigger.h"
 #include "triggers/user_date/due.h"
@@ -130,6 +131,17 @@ static const char user_date_notes[] =
     "the attribute and the `select`ed properties; event.date is the attribute as Graph sent\n"
     "it, event.due the due time in UTC.\n";
 
+/* The console's one line for a workflow of this kind. */
+static char *user_date_summarize(const struct wr_workflow *wf)
+{
+    static const struct wr_trigger_summary_part parts[] = {{.key = "attribute"},
+                                                           {.key = "offset"},
+                                                           {.label = "at", .key = "at"},
+                                                           {.key = "zone"},
+                                                           {0}};
+    return wr_trigger_summary(wf, parts);
+}
+
 const struct wr_trigger_kind wr_trigger_user_date = {
     .name = "user-date",
     .summary = "a date of each user in Entra (hire, leave, ...) plus an offset, at a local time",
@@ -150,4 +162,6 @@ const struct wr_trigger_kind wr_trigger_user_date = {
     .user_select = wr_user_date_user_select,
     .user_event = wr_user_date_user_event,
     .scope = wr_user_date_scope,
+    .summarize = user_date_summarize,
+    .next_due = wr_user_date_next_due,
 };

@@ -9,6 +9,7 @@
 
 #include "engine/base/srcdoc.h"
 #include "engine/base/strutil.h"
+#include "engine/lang/workflow.h"
 #include "engine/net/net_guard.h"
 #include "triggers/trigger.h"
 #include "triggers/webhook/auth.h"
@@ -318,6 +319,13 @@ static void webhook_free(void *p)
 
 /* }====== */
 
+/* The console's one line for a workflow of this kind. */
+static char *webhook_summarize(const struct wr_workflow *wf)
+{
+    static const struct wr_trigger_summary_part parts[] = {{.key = "path"}, {0}};
+    return wr_trigger_summary(wf, parts);
+}
+
 const struct wr_trigger_kind wr_trigger_webhook = {
     .name = "webhook",
     .summary = "an HTTP POST (JSON, form or XML/SOAP body), e.g. from an HR system",
@@ -349,4 +357,5 @@ const struct wr_trigger_kind wr_trigger_webhook = {
         "journal only, so it works while the daemon runs.",
     .describe = wr_webhook_describe,
     .print_description = wr_webhook_print_description,
+    .summarize = webhook_summarize,
 };
