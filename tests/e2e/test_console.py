@@ -800,6 +800,16 @@ class ConsoleTest(unittest.TestCase):
         # at least one finished run, so a last run is there to show
         r = self.fire("/hooks/page", {"user": MEGAN, "n": "wf"}, "pager")
         wait_status(self.port, r, ["succeeded"])
+        # one that met Graph's throttling (429 for 2 s), for the health page
+        self.sim.post("/_sim/faults", {"throttle_for": 2})
+        try:
+            r = self.fire("/hooks/page", {"user": MEGAN, "n": "throttled"}, "pager")
+            wait_status(self.port, r, ["succeeded"])
+        finally:
+            self.sim.post("/_sim/faults", {"throttle_for": 0})
+        # and one run waiting, for the queue
+        wait_status(self.port, self.fire("/hooks/wait", {"user": synth(4)}, "later"),
+                    ["waiting"])
         st, wfs = api(self.port, "GET", "/api/workflows")
         self.assertEqual(st, 200, wfs)
         b.open(self.port, "#/workflows")
@@ -816,7 +826,8 @@ class ConsoleTest(unittest.TestCase):
                 By.CSS_SELECTOR, ".c-trigger").text)
             if w["last_run"]:
                 link = row.find_element(By.CSS_SELECTOR, ".c-last a")
-                self.assertTrue(link.get_attribute("href").endswith("#/run/" + w["last_run"]["id"]))
+                self.assertTrue(link.get_attribute("href").endswith(
+                    "#/run/" + w["last_run"]["id"]))
                 self.assertEqual(row.find_element(By.CSS_SELECTOR, ".c-last .badge")
                                  .get_attribute("data-status"), w["last_run"]["status"])
         nightly = [w for w in wfs if w["name"] == "nightly"][0]
@@ -844,8 +855,11 @@ class ConsoleTest(unittest.TestCase):
         for k in ("queued", "running", "waiting", "held"):
             b.until("queue %s as the API says" % k, lambda d, k=k: b.find(
                 "#queue-" + k).text == str(api(self.port, "GET", "/api/health")[1]["queue"][k]))
-        self.assertGreaterEqual(int(b.find("#queue-waiting").text), 1)  # a `later` run waits
-        self.assertIn(str(h["throttling"]["seen"]), b.find("#throttling-seen").text)
+        self.assertGreaterEqual(int(b.find("#queue-waiting").text), 1)
+        self.assertGreaterEqual(h["throttling"]["seen"], 1, h)
+        self.assertEqual(b.find("#throttling-seen").text, "%d × 429" % h["throttling"]["seen"])
+        self.assertEqual(b.find("#health-throttling time").get_attribute("datetime"), b.js(
+            "return new Date(arguments[0]).toISOString()", h["throttling"]["last_at"]))
         polls = {(t["workflow"], t["kind"]) for t in h["triggers"]}
         shown = {(e.get_attribute("data-workflow"), e.get_attribute("data-kind"))
                  for e in b.finds("tr.trigger-row")}
@@ -944,7 +958,8 @@ class LoginTest(unittest.TestCase):
         self.assertEqual(b.fetch("GET", "/api/runs")[0], 401)
         self.assertNotIn("weir_session", {c["name"] for c in b.d.get_cookies()})
         # the old cookie's value no longer works either
-        st, _ = api(self.port, "GET", "/api/runs", headers={"Cookie": "weir_session=" + c["value"]})
+        st, _ = api(self.port, "GET", "/api/runs",
+                    headers={"Cookie": "weir_session=" + c["value"]})
         self.assertEqual(st, 401)
 
 

@@ -244,7 +244,16 @@
    * "... Graph 403 Authorization_RequestDenied: Insufficient privileges ...". An error object
    * {status, code, message} is taken as it is. {before, status, code, message} or null.
    */
-  function graphError(err) {
+  function graphError(err, ge) {
+    if (ge && typeof ge === 'object' && (ge.code || ge.message)) {
+      /* the server's reading: {status (null without an HTTP answer), code, message,
+         request_id} */
+      const at = typeof err === 'string' ? err.indexOf('Graph ') : -1;
+      return { before: at > 0 ? err.slice(0, at).replace(/[\s:;,-]+$/, '') : '',
+        status: ge.status === null || ge.status === undefined ? '' : String(ge.status),
+        code: ge.code || '', message: ge.message || '',
+        ids: ge.request_id ? 'request-id ' + ge.request_id : '' };
+    }
     if (err && typeof err === 'object') {
       const code = err.code || (err.graph && err.graph.code);
       const message = err.message || (err.graph && err.graph.message);
@@ -273,9 +282,9 @@
   }
 
   /* An error box: Graph's code and message prominent when the text carries them. */
-  function errorBox(err, idPrefix) {
+  function errorBox(err, idPrefix, ge) {
     const text = typeof err === 'string' ? err : pretty(err);
-    const g = graphError(err);
+    const g = graphError(err, ge);
     const box = el('div', { class: 'errbox', role: 'group', 'aria-label': 'Error' });
     if (g) {
       const head = el('div', { class: 'graph-head' },
@@ -927,6 +936,16 @@
       decide: true },
   };
 
+  /* The server's reading of Graph's answer in the run's error: the failed step's, when the
+     run's error is that step's. */
+  function runGraphError(run) {
+    if (run.graph_error) {
+      return run.graph_error;
+    }
+    const st = (run.steps || []).find((s) => s.graph_error && s.error === run.error);
+    return st ? st.graph_error : null;
+  }
+
   function stepName(st) {
     if (st.step_id) {
       return st.step_id;
@@ -991,7 +1010,7 @@
           ended ? [' → ', timeEl(ended)] : null,
           dur !== null ? el('span', { class: 'step-dur', text: ' · ' + fmtDuration(dur) }) : null)),
       track,
-      st.error ? errorBox(st.error, null) : null,
+      st.error ? errorBox(st.error, null, st.graph_error) : null,
       el('div', { class: 'step-io' },
         el('div', { class: 'io step-args' }, el('h4', { text: 'Arguments' }),
           st.args === null || st.args === undefined ? el('p', { class: 'muted', text: '—' })
@@ -1162,7 +1181,7 @@
         body.appendChild(el('section', { id: 'run-error', class: 'run-error',
           'aria-labelledby': 'run-error-h' },
         el('h2', { id: 'run-error-h', text: run.status === 'cancelled' ? 'Why it stopped'
-          : 'Error' }), errorBox(run.error, 'run-error')));
+          : 'Error' }), errorBox(run.error, 'run-error', runGraphError(run))));
       }
 
       body.appendChild(el('section', { class: 'steps', 'aria-labelledby': 'steps-h' },
@@ -1475,9 +1494,11 @@
             el('td', { class: 'c-file mono', text: w.file || '' }),
             el('td', { class: 'c-version mono', title: w.version || '',
               text: w.version ? String(w.version).slice(0, 12) : '' }),
-            el('td', { class: 'c-trigger' }, tr.kind ? el('span', { class: 'kind',
-              text: tr.kind }) : null, ' ', el('span', { class: 'summary',
-              text: tr.summary || '' })),
+            el('td', { class: 'c-trigger', dataset: { kind: tr.kind || '' } },
+              /* the summary names its kind first as a rule; the kind alone when it does not */
+              tr.kind && !String(tr.summary || '').startsWith(tr.kind) ? [el('span', {
+                class: 'kind', text: tr.kind }), ' '] : null,
+              el('span', { class: 'summary', text: tr.summary || tr.kind || '' })),
             el('td', { class: 'c-last' }, lr ? [badge(lr.status), ' ', el('a', {
               href: runHref(lr.id), class: 'mono', title: lr.id,
               text: String(lr.id).slice(0, 12) }), ' ', timeEl(lr.at, true)]
