@@ -69,6 +69,16 @@ steps:
   - wait: 1s
 """
 
+# A user-date trigger (graphsim's users and their hire dates): its next_due is the earliest user
+# waiting in the journal. Only in the open-loopback case, whose checks do not count every run.
+HIRES = """
+name: hires
+trigger:
+  user-date: { attribute: employeeHireDate, offset: -7d, at: "09:00", zone: Europe/Berlin }
+steps:
+  - wait: 1s
+"""
+
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
                                "img-src 'self'; connect-src 'self'; form-action 'self'; "
@@ -113,12 +123,14 @@ def request(port, method, path, headers=None, body=None):
 
 class ConsoleCase(unittest.TestCase):
     token = None
+    extra = {}
 
     @classmethod
     def setUpClass(cls):
         cls.sim = harness.Sim()
         cls.root = harness.setup_root(
-            cls.sim, {"retitle.yaml": RETITLE, "later.yaml": LATER, "nightly.yaml": NIGHTLY},
+            cls.sim, dict({"retitle.yaml": RETITLE, "later.yaml": LATER,
+                           "nightly.yaml": NIGHTLY}, **cls.extra),
             prefix="weir-console-", admin="127.0.0.1:0",
             admin_token="env:WEIR_ADMIN_TOKEN" if cls.token else None)
         env = dict(harness.GRAPH_ENV)
@@ -487,6 +499,13 @@ class TokenTest(ConsoleCase):
     def test_6_health(self):
         status, h = self.api("GET", "/api/health")
         self.assertEqual(status, 200, h)
+        seen = h["throttling"]["seen"]
+        # a second of 429s: the run waits them out, and /api/health saw them
+        self.sim.post("/_sim/faults", {"throttle_for": 1})
+        self.assertEqual(self.w.post("/hooks/hr", {"user": ALEX, "title": "Throttled"})[0], 202)
+        harness.wait_for("the throttled run", lambda: self.sim.user(ALEX)["jobTitle"] == "Throttled")
+        status, h = self.api("GET", "/api/health")
+        self.assertEqual(status, 200, h)
         self.assertRegex(h["version"], r"^\d+\.\d+\.\d+")
         self.assertIs(h["graph"]["signed_in"], True)
         self.assertIsNone(h["graph"]["last_error"])
@@ -497,8 +516,8 @@ class TokenTest(ConsoleCase):
         waiting = db.execute("SELECT count(*) FROM runs WHERE status = 'waiting'").fetchone()[0]
         db.close()
         self.assertEqual(h["queue"]["waiting"], waiting)
-        self.assertIsInstance(h["throttling"]["seen"], int)
-        self.assertIn("last_at", h["throttling"])
+        self.assertGreater(h["throttling"]["seen"], seen)
+        self.assertLessEqual(abs(h["throttling"]["last_at"] - time.time() * 1000), 60000)
         kinds = {t["workflow"]: t["kind"] for t in h["triggers"]}
         self.assertEqual(kinds, {"retitle": "webhook", "later": "webhook", "nightly": "schedule"})
         for t in h["triggers"]:
@@ -508,6 +527,55 @@ class TokenTest(ConsoleCase):
 
 class OpenLoopbackTest(ConsoleCase):
     token = None
+    extra = {"hires.yaml": HIRES}
+
+    def test_user_date_next_due(self):
+        def hires():
+            status, wfs = self.api("GET", "/api/workflows")
+            self.assertEqual(status, 200, wfs)
+            return next(w for w in wfs if w["name"] == "hires")
+
+        self.assertEqual(hires()["trigger"],
+                         {"kind": "user-date",
+                          "summary": "user-date employeeHireDate -7d at 09:00 Europe/Berlin"})
+        # a user due later, as the trigger remembers one (far ahead: no round forgets it)
+        due = 4102473600000  # 2100-01-01T00:00:00Z
+        db = harness.journal(self.root)
+        with db:
+            db.execute("INSERT OR REPLACE INTO trigger_state (scope, name, value, updated_at) "
+                       "VALUES ('user-date hires', 'due:console-e2e', ?, 0)",
+                       (json.dumps({"value": "2100-01-08T00:00:00Z", "due": due, "event": {}}),))
+        rows = [json.loads(v)["due"] for (v,) in db.execute(
+            "SELECT value FROM trigger_state WHERE scope = 'user-date hires' "
+            "AND name LIKE 'due:%'")]
+        db.close()
+        self.assertEqual(hires()["next_due"], min(rows))
+        db = harness.journal(self.root)
+        with db:
+            db.execute("DELETE FROM trigger_state WHERE scope = 'user-date hires' AND "
+                       "name = 'due:console-e2e'")
+        rest = [json.loads(v)["due"] for (v,) in db.execute(
+            "SELECT value FROM trigger_state WHERE scope = 'user-date hires' "
+            "AND name LIKE 'due:%'")]
+        db.close()
+        self.assertEqual(hires()["next_due"], min(rest) if rest else None)
+
+    def test_health_polls(self):
+        # the user-date trigger's first round against graphsim shows in /api/health
+        def polled():
+            status, h = self.api("GET", "/api/health")
+            self.assertEqual(status, 200, h)
+            t = next(t for t in h["triggers"] if t["workflow"] == "hires")
+            return t if t["polls"] else None
+
+        t = harness.wait_for("the first user-date round", polled)
+        self.assertEqual(t["kind"], "user-date")
+        self.assertIsNone(t["last_error"])
+        self.assertLessEqual(abs(t["last_poll_at"] - time.time() * 1000), 60000)
+        self.assertEqual(t["last_ok_at"], t["last_poll_at"])
+        status, h = self.api("GET", "/api/health")
+        hook = next(t for t in h["triggers"] if t["workflow"] == "later")
+        self.assertEqual((hook["polls"], hook["last_poll_at"]), (False, None))
 
     def test_open_csrf(self):
         a = self.call("GET", "/api/session")
