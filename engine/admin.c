@@ -552,7 +552,7 @@ static bool duration_param(struct evhttp_request *req, const char *k, const char
  * within / more than that ago), trigger (a kind), q (text in the run id, event id, concurrency
  * key or user); counts are over the same filters but status. A limit over the cap is served as
  * the cap (the answer says so); cursor (or before, its other name) continues after an earlier
- * page. An empty value is as if the parameter were not given.
+ * page. An empty until, before, trigger or q is as if the parameter were not given.
  */
 static void on_list(struct wr_admin *a, struct evhttp_request *req, const char *query)
 {
@@ -568,12 +568,12 @@ static void on_list(struct wr_admin *a, struct evhttp_request *req, const char *
     f.limit = WR_HISTORY_DEFAULT_LIMIT;
     for (size_t i = 0; i < ps.n; i++) {
         const char *k = ps.p[i].key, *v = ps.p[i].value;
-        bool known = strcmp(k, "workflow") == 0 || strcmp(k, "status") == 0 ||
-                     strcmp(k, "since") == 0 || strcmp(k, "until") == 0 ||
-                     strcmp(k, "limit") == 0 || strcmp(k, "cursor") == 0 ||
-                     strcmp(k, "before") == 0 || strcmp(k, "trigger") == 0 || strcmp(k, "q") == 0;
-        if (known && !*v) {
-            continue; /* a form's empty field: no filter */
+        /* The console's filters: an empty field is no filter. (The older parameters keep
+           their answers: an empty limit, status or since is a 400.) */
+        bool console_filter = strcmp(k, "until") == 0 || strcmp(k, "before") == 0 ||
+                              strcmp(k, "trigger") == 0 || strcmp(k, "q") == 0;
+        if (console_filter && !*v) {
+            continue;
         }
         if (strcmp(k, "workflow") == 0) {
             f.workflow = v;

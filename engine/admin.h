@@ -6,16 +6,23 @@
  * last commit, or a probe commit when none ended in the last second, was made durable — and
  * answers a read, workflows are loaded and weir is not stopping; else 503 with a JSON body
  * naming what is not; Graph shows as "unknown": the client does not expose its token state); GET
- * /metrics (Prometheus text format 0.0.4); GET /api/runs (?workflow, status, since, limit); GET
- * /api/runs/{id}; POST /api/runs/{id}/retry (?same_version=true); POST /api/runs/{id}/cancel. Run
- * data comes from engine/store/history on the admin's own SQLite connection; retry and cancel are
- * its short write transactions. Errors are JSON
- * {"error": "..."}: 400 bad query, 401 no or wrong token, 404 unknown path or run, 405 wrong
- * method, 409 retry/cancel refused.
+ * /metrics (Prometheus text format 0.0.4); GET /api/runs (?workflow, status, trigger, q, since,
+ * until, limit, cursor or before; with counts by status); GET /api/runs/{id} (with the actions
+ * allowed now); POST /api/runs/{id}/retry (?same_version=true), /cancel, /undo, /approve,
+ * /reject; GET /api/held, POST /api/held/release|reject. Run data comes from
+ * engine/store/history on the admin's own SQLite connection; retry and cancel are its short
+ * write transactions. Errors are JSON {"error": "..."}: 400 bad query, 401 no or wrong token,
+ * 403 a browser's request without its CSRF token or from another origin, 404 unknown path or
+ * run, 405 wrong method, 409 retry/cancel refused.
  *
- * A bearer token (admin.token) guards /metrics and /api/ when set (probes stay open); it is
- * required when the listener is not on a loopback address. It is compared in constant time
- * and never logged or echoed.
+ * The web console (engine/console) lives here too: /ui/ (no auth; it holds no data),
+ * /api/session, /api/login, /api/logout, /api/workflows and /api/health; every /ui/ and /api/
+ * answer carries its security headers.
+ *
+ * A bearer token (admin.token) guards /metrics and /api/ when set (probes and /ui/ stay open);
+ * the console's session cookie, got from POST /api/login with the token, counts as well. The
+ * token is required when the listener is not on a loopback address. It is compared in constant
+ * time and never logged or echoed.
  *
  * Connections and requests are bounded by engine/net/http_guard, as on the webhook listener, with
  * bodies of at most WR_ADMIN_MAX_BODY.
