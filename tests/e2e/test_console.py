@@ -356,6 +356,14 @@ def run_of_event(port, event_id, workflow, timeout=WAIT):
     raise AssertionError("no %s run for event %s" % (workflow, event_id))
 
 
+def check_page_errors(test, browser):
+    """Fails test on a script error or a CSP violation the page logged (network answers such
+    as the 403s and 401s the cases provoke are not script errors)."""
+    bad = [e["message"] for e in browser.logs() if e.get("level") == "SEVERE" and (
+        "Uncaught" in e.get("message", "") or "Content Security Policy" in e.get("message", ""))]
+    test.assertEqual(bad, [], "the page logged errors")
+
+
 class ConsoleTest(unittest.TestCase):
     """One weir (admin API open on loopback), one graphsim, one browser for all the cases."""
 
@@ -402,6 +410,10 @@ class ConsoleTest(unittest.TestCase):
 
     def setUp(self):
         self.b.d.delete_all_cookies()
+        self.b.logs()  # drops what earlier cases left
+
+    def tearDown(self):
+        check_page_errors(self, self.b)
 
     def fire(self, path, body, workflow):
         """Posts body to the webhook path; the id of the run it made."""
@@ -898,6 +910,9 @@ class LoginTest(unittest.TestCase):
             finally:
                 cls.sim.stop()
                 shutil.rmtree(cls.root, ignore_errors=True)
+
+    def tearDown(self):
+        check_page_errors(self, self.b)
 
     def test_login_cookie_and_logout(self):
         b = self.b
