@@ -68,8 +68,12 @@ static const struct wr_argspec auth_args[] = {
     {.name = "header",
      .type = WR_ARG_STRING,
      .flags = WR_ARG_NO_TEMPLATE,
-     .help = "type header only (required there): the header's name, e.g. X-API-Key"},
-    {0},
+     .help = "type header only (required there): the header's name, e.g. X-API-Key",
+     .schema = "{\"pattern\": \"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$\"}"}, /* header_name_valid */
+    /* for `weir schema`: validate_auth's "header with type header, and only there" */
+    {.schema = "{\"if\": {\"required\": [\"type\"], \"properties\": {\"type\": {\"const\": "
+               "\"header\"}}}, \"then\": {\"required\": [\"header\"]}, \"else\": {\"not\": "
+               "{\"required\": [\"header\"]}}}"},
 };
 
 static const struct wr_argspec http_request_args[] = {
@@ -81,11 +85,18 @@ static const struct wr_argspec http_request_args[] = {
      .type = WR_ARG_URL,
      .flags = WR_ARG_REQUIRED,
      .help = "http(s) URL; internal addresses need weir.yaml http.allow"},
-    {.name = "headers", .type = WR_ARG_OBJECT, .help = "extra request headers (name: value)"},
+    {.name = "headers",
+     .type = WR_ARG_OBJECT,
+     .help = "extra request headers (name: value)",
+     .schema = "{\"additionalProperties\": {\"type\": \"string\"}}"}, /* values: strings */
     {.name = "body", .type = WR_ARG_ANY, .help = "a mapping or list (sent as JSON) or a string"},
     {.name = "expect",
      .type = WR_ARG_ANY,
-     .help = "accepted status code or list of codes; default any 2xx"},
+     .flags = WR_ARG_NO_TEMPLATE, /* http_request_validate reads it at load */
+     .help = "accepted status code or list of codes; default any 2xx",
+     .schema = "{\"anyOf\": [{\"type\": \"integer\", \"minimum\": 100, \"maximum\": 599}, "
+               "{\"type\": \"array\", \"items\": {\"type\": \"integer\", \"minimum\": 100, "
+               "\"maximum\": 599}}]}"},
     {.name = "auth",
      .type = WR_ARG_OBJECT,
      .flags = WR_ARG_NO_TEMPLATE,
@@ -95,6 +106,7 @@ static const struct wr_argspec http_request_args[] = {
      .type = WR_ARG_ANY,
      .flags = WR_ARG_NO_TEMPLATE | WR_ARG_OWN_CHECK,
      .expect = "a size such as 1MiB or 65536",
+     .schema = "{\"$ref\": \"#/$defs/size\"}",
      .help = "a larger answer fails the step (never cut short), 1B-16MiB; default 1MiB"},
     {0},
 };
@@ -195,7 +207,9 @@ static void http_request_validate(struct wr_check *c, struct json_object *args, 
             }
         }
     }
-    if (json_object_object_get_ex(args, "expect", &expect)) {
+    if (json_object_object_get_ex(args, "expect", &expect) &&
+        !(json_object_is_type(expect, json_type_string) &&
+          strstr(json_object_get_string(expect), "{{"))) { /* a template: the table refused it */
         bool ok = true;
         if (json_object_is_type(expect, json_type_int)) {
             int64_t code = json_object_get_int64(expect);

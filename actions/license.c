@@ -22,8 +22,10 @@ static const struct wr_argspec assign_license_args[] = {
      .help = "service plan ids to leave off in the added SKUs"},
     {.name = "usage_location",
      .type = WR_ARG_STRING,
-     .help = "two-letter country code set first when the user has none"},
-    {0},
+     .help = "two-letter country code set first when the user has none",
+     .schema = "{\"pattern\": \"^[A-Z]{2}$\"}"},
+    /* for `weir schema`: what assign_license_validate checks across the arguments */
+    {.schema = "{\"anyOf\": [{\"required\": [\"add\"]}, {\"required\": [\"remove\"]}]}"},
 };
 
 static void assign_license_validate(struct wr_check *c, struct json_object *args, const char *path)

@@ -44,6 +44,14 @@ static const char *const audiences[] = {"none", "contactsOnly", "all", NULL};
     "an address, a user reference (no @: object id or employeeId:VALUE; {user: REF} for any "      \
     "reference) or {manager-of: USER} (that user's manager's mail), or a list of them"
 
+/* For `weir schema`: the shape check_recipient checks, one recipient or a list of them. */
+#define RECIPIENT_SCHEMA                                                                           \
+    "{\"anyOf\": [{\"type\": \"string\", \"minLength\": 1}, {\"type\": \"object\", "               \
+    "\"properties\": {\"user\": {\"type\": \"string\"}, \"manager-of\": {\"type\": \"string\"}}, " \
+    "\"minProperties\": 1, \"maxProperties\": 1, \"additionalProperties\": false}]}"
+#define RECIPIENTS_SCHEMA                                                                          \
+    "{\"anyOf\": [" RECIPIENT_SCHEMA ", {\"type\": \"array\", \"items\": " RECIPIENT_SCHEMA "}]}"
+
 static const struct wr_argspec send_mail_args[] = {
     {.name = "from",
      .type = WR_ARG_STRING,
@@ -53,17 +61,20 @@ static const struct wr_argspec send_mail_args[] = {
      .type = WR_ARG_ANY,
      .flags = WR_ARG_OWN_CHECK,
      .expect = "an address, a user reference, {manager-of: USER}, or a list of them",
-     .help = RECIPIENTS_HELP},
+     .help = RECIPIENTS_HELP,
+     .schema = RECIPIENTS_SCHEMA},
     {.name = "cc",
      .type = WR_ARG_ANY,
      .flags = WR_ARG_OWN_CHECK,
      .expect = "an address, a user reference, {manager-of: USER}, or a list of them",
-     .help = "as to:"},
+     .help = "as to:",
+     .schema = RECIPIENTS_SCHEMA},
     {.name = "bcc",
      .type = WR_ARG_ANY,
      .flags = WR_ARG_OWN_CHECK,
      .expect = "an address, a user reference, {manager-of: USER}, or a list of them",
-     .help = "as to:"},
+     .help = "as to:",
+     .schema = RECIPIENTS_SCHEMA},
     {.name = "subject",
      .type = WR_ARG_STRING,
      .flags = WR_ARG_REQUIRED | WR_ARG_EMPTY_OK,
@@ -77,7 +88,9 @@ static const struct wr_argspec send_mail_args[] = {
     {.name = "save_to_sent",
      .type = WR_ARG_BOOL,
      .help = "keep a copy in the sender's Sent Items; default true"},
-    {0},
+    /* for `weir schema`: send_mail_validate's "at least one recipient" */
+    {.schema = "{\"anyOf\": [{\"required\": [\"to\"]}, {\"required\": [\"cc\"]}, "
+               "{\"required\": [\"bcc\"]}]}"},
 };
 
 static const struct wr_argspec set_auto_reply_args[] = {
@@ -108,7 +121,9 @@ static const struct wr_argspec set_auto_reply_args[] = {
      .type = WR_ARG_STRING,
      .help = "the zone of start and end as Graph names it (UTC, W. Europe Standard Time, or an "
              "IANA name); default UTC"},
-    {0},
+    /* for `weir schema`: set_auto_reply_validate's "status scheduled needs start and end" */
+    {.schema = "{\"if\": {\"required\": [\"status\"], \"properties\": {\"status\": "
+               "{\"const\": \"scheduled\"}}}, \"then\": {\"required\": [\"start\", \"end\"]}}"},
 };
 
 /* One recipient value as written (a string or a mapping); reports problems through c. */

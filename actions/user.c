@@ -35,7 +35,8 @@ static const struct wr_argspec update_user_args[] = {
     {.name = "set",
      .type = WR_ARG_OBJECT,
      .flags = WR_ARG_REQUIRED,
-     .help = "Graph user properties to set; only those that differ are written"},
+     .help = "Graph user properties to set; only those that differ are written",
+     .schema = "{\"minProperties\": 1}"}, /* update_user_validate */
     {0},
 };
 
@@ -55,7 +56,9 @@ static const struct wr_argspec create_user_args[] = {
      .type = WR_ARG_OBJECT,
      .flags = WR_ARG_REQUIRED,
      .help = "the new user's properties: userPrincipalName, displayName and mailNickname "
-             "required; accountEnabled defaults to true; a strong password is generated"},
+             "required; accountEnabled defaults to true; a strong password is generated",
+     /* create_user_validate */
+     .schema = "{\"required\": [\"userPrincipalName\", \"displayName\", \"mailNickname\"]}"},
     {0},
 };
 

@@ -10,6 +10,7 @@
 
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <errno.h>
 #include <getopt.h>
 #include <unistd.h>
 #include <stdbool.h>
@@ -37,6 +38,7 @@
 #include "engine/lua/lua_host.h"
 #include "engine/base/strutil.h"
 #include "engine/lua/template.h"
+#include "engine/lang/schema.h"
 #include "engine/lang/workflow_set.h"
 #include "triggers/trigger.h"
 
@@ -64,6 +66,7 @@ static int cmd_reject(int argc, char **argv);
 static int cmd_validate(int argc, char **argv);
 static int cmd_map(int argc, char **argv);
 static int cmd_scope(int argc, char **argv);
+static int cmd_schema(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 static const struct wr_trigger_kind *kind_command(const char *name);
 static int cmd_kind(const struct wr_trigger_kind *k, int argc, char **argv);
@@ -383,6 +386,26 @@ static const struct command commands[] = {
                 "\n"
                 "Exits 0 with the output, 1 with the error and a Lua traceback, 2 on usage errors.",
         .run = cmd_map,
+    },
+    {
+        .name = "schema",
+        .summary = "print the JSON Schema of workflow files or of weir.yaml, for editors",
+        .usage = "weir schema workflow|config [-o FILE]",
+        .help =
+            "Prints the JSON Schema (draft 2020-12) of a workflow file (`workflow`) or of\n"
+            "weir.yaml (`config`), built from the same tables the loader checks with and\n"
+            "`weir help` prints: every trigger's and action's arguments with their\n"
+            "descriptions, choices and required keys. Editors complete and check files with\n"
+            "it (VS Code: the YAML extension and a `# yaml-language-server: $schema=PATH`\n"
+            "first line); workflows/schema/ in the source tree holds both.\n"
+            "\n"
+            "A file the schema accepts may still be refused by `weir validate`, which also\n"
+            "compiles Lua, reads cron fields, finds scripts and compares workflows.\n"
+            "\n"
+            "Options:\n"
+            "  -o, --output FILE  write it to FILE (replaced whole) instead of standard output\n"
+            "  -h, --help         this help",
+        .run = cmd_schema,
     },
     {
         .name = "help",
@@ -2258,6 +2281,90 @@ out:
     json_object_put(ctx);
     wr_lua_free(lua);
     wr_config_free(cfg);
+    return rc;
+}
+
+/* }====== */
+
+/* {====== schema ====== */
+
+/* Writes text to path through a temporary file beside it, so a reader never sees half of it. */
+static int write_whole(const char *path, const char *text)
+{
+    char *tmp = wr_xasprintf("%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    int rc = -1;
+    if (f) {
+        bool ok = fputs(text, f) >= 0;
+        ok = fclose(f) == 0 && ok;
+        rc = ok && rename(tmp, path) == 0 ? 0 : -1;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "weir: schema: cannot write %s: %s\n", path, strerror(errno));
+        unlink(tmp);
+    }
+    free(tmp);
+    return rc;
+}
+
+static int cmd_schema(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const struct command *self = find_command("schema");
+    const char *output = NULL;
+    char err[WR_ERR_MAX];
+    int c;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            output = optarg;
+            break;
+        case 'h':
+            printf("usage: %s\n\n%s\n", self->usage, self->help);
+            return WR_EXIT_OK;
+        default:
+            if (optopt == 'o') {
+                return usage_error("schema: %s needs a FILE", argv[optind - 1], self);
+            }
+            return usage_error("schema: unknown option '%s'", argv[optind - 1], self);
+        }
+    }
+    if (optind >= argc) {
+        return usage_error("schema: which one, workflow or config?%s", "", self);
+    }
+    if (argc - optind > 1) {
+        return usage_error("schema: one schema at a time (got '%s' and more)", argv[optind], self);
+    }
+    const char *which = argv[optind];
+    struct json_object *schema = NULL;
+    if (strcmp(which, "workflow") == 0) {
+        schema = wr_schema_workflow(err, sizeof(err));
+    } else if (strcmp(which, "config") == 0) {
+        schema = wr_schema_config(wr_config_spec(), err, sizeof(err));
+    } else {
+        return usage_error("schema: unknown schema '%s' (expected workflow or config)", which,
+                           self);
+    }
+    if (!schema) {
+        fprintf(stderr, "weir: schema: %s\n", err); /* a table's bug, not the user's */
+        return WR_EXIT_RUNTIME;
+    }
+    char *text = wr_schema_text(schema);
+    int rc = WR_EXIT_OK;
+    if (output) {
+        rc = write_whole(output, text) == 0 ? WR_EXIT_OK : WR_EXIT_RUNTIME;
+    } else if (fputs(text, stdout) < 0 || fflush(stdout) != 0) {
+        rc = WR_EXIT_RUNTIME;
+    }
+    free(text);
+    json_object_put(schema);
     return rc;
 }
 

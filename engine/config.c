@@ -58,6 +58,8 @@ static const struct wr_argspec pacing_fields[] = {
      .type = WR_ARG_ANY,
      .flags = WR_ARG_NO_TEMPLATE | WR_ARG_OWN_CHECK,
      .expect = "an integer 1-" WR_STR(WR_CONFIG_MAX_WRITES) " or off",
+     .schema = "{\"oneOf\": [{\"type\": \"integer\", \"minimum\": 1, \"maximum\": " WR_STR(
+         WR_CONFIG_MAX_WRITES) "}, {\"const\": \"off\"}]}",
      .help = "writes per 150 s, or off (simulator, benchmarks); default 2700"},
     {0},
 };
@@ -70,7 +72,9 @@ static const struct wr_argspec graph_fields[] = {
     {.name = "client_id",
      .type = WR_ARG_STRING,
      .flags = WR_ARG_REQUIRED | WR_ARG_NO_TEMPLATE,
-     .help = "the app registration's application (client) id"},
+     .help = "the app registration's application (client) id",
+     .schema = "{\"pattern\": \"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-"
+               "[0-9A-Fa-f]{12}$\"}"}, /* is_guid */
     {.name = "client_secret",
      .type = WR_ARG_SECRET,
      .help = "env:NAME or file:PATH; or use client_certificate + client_key"},
@@ -111,8 +115,15 @@ static const struct wr_argspec graph_fields[] = {
      .type = WR_ARG_ANY,
      .flags = WR_ARG_NO_TEMPLATE | WR_ARG_OWN_CHECK,
      .expect = "an integer 1-20 or off",
+     .schema = "{\"oneOf\": [{\"type\": \"integer\", \"minimum\": 1, \"maximum\": " WR_STR(
+         WR_CONFIG_BATCH_LIMIT) "}, {\"const\": \"off\"}]}",
      .help = "requests per $batch call, 1-20, or off; default 20"},
-    {0},
+    /* for `weir schema`: check_credentials' "client_secret, or client_certificate with
+       client_key" */
+    {.schema = "{\"oneOf\": [{\"required\": [\"client_secret\"]}, {\"required\": "
+               "[\"client_certificate\", \"client_key\"]}], \"dependentRequired\": "
+               "{\"client_certificate\": [\"client_key\"], \"client_key\": "
+               "[\"client_certificate\"]}}"},
 };
 
 static const struct wr_argspec lua_fields[] = {
@@ -171,12 +182,14 @@ static const struct wr_argspec limits_fields[] = {
      .type = WR_ARG_ANY,
      .flags = WR_ARG_NO_TEMPLATE | WR_ARG_OWN_CHECK,
      .expect = "a size such as 1MiB, 512KB or 65536",
+     .schema = "{\"$ref\": \"#/$defs/size\"}",
      .help = "largest request body a listener takes (413 above), 1KiB-1GiB; default 1MiB "
              "(the admin API keeps 64KiB)"},
     {.name = "headers",
      .type = WR_ARG_ANY,
      .flags = WR_ARG_NO_TEMPLATE | WR_ARG_OWN_CHECK,
      .expect = "a size such as 16KiB or 8192",
+     .schema = "{\"$ref\": \"#/$defs/size\"}",
      .help = "largest request line and headers (431 above), 1KiB-1MiB; default 16KiB"},
     {.name = "request_timeout",
      .type = WR_ARG_DURATION,
@@ -201,6 +214,7 @@ static const struct wr_argspec guard_fields[] = {
      .type = WR_ARG_OBJECT,
      .flags = WR_ARG_OWN_CHECK,
      .expect = "a mapping (max, percent, window)",
+     .schema = "{\"$ref\": \"#/$defs/guard-destructive\"}",
      .help = "limits on destructive steps across every workflow and trigger: max (distinct "
              "users), percent (of the tenant's users), window (default 1h); a run that would pass "
              "the lower limit is held before its first destructive step (weir held, weir release, "
@@ -209,6 +223,7 @@ static const struct wr_argspec guard_fields[] = {
      .type = WR_ARG_LIST,
      .flags = WR_ARG_OWN_CHECK,
      .expect = "a list of steps",
+     .schema = "{\"$ref\": \"#/$defs/steps\"}",
      .help = "steps run once each time the brake trips (typically http-request), with guard.held, "
              "guard.limit, guard.which, guard.window, guard.count and guard.reason in scope"},
     {0},

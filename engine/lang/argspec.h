@@ -58,6 +58,16 @@ struct wr_argspec {
     long long min, max;              /* WR_ARG_INT bounds (both 0 = unbounded) */
     const char *expect;              /* what messages say is expected; default from type */
     const char *help;                /* one line for `weir help` */
+    /*
+     * For `weir schema` only (engine/lang/schema.h; the checker never reads it): a JSON Schema
+     * (draft 2020-12) fragment, as JSON text, for what the type cannot say — a name's pattern,
+     * "an integer or off", a list of steps. Its keys are merged into the schema the type gives
+     * (replacing a key of the same name); templates are still accepted as the flags say. It may
+     * refer to the definitions schema.h lists ("$ref": "#/$defs/steps"). On a table's
+     * terminating entry (name NULL) it holds rules across the table's keys ("add or remove"),
+     * merged into the schema of the whole mapping. NULL: nothing to add.
+     */
+    const char *schema;
 };
 
 /* What a check needs: where to report, where positions come from, a Lua state to compile in. */

@@ -53,6 +53,7 @@ static const struct wr_argspec guard_destructive_fields[] = {
      .type = WR_ARG_ANY,
      .flags = WR_ARG_NO_TEMPLATE | WR_ARG_OWN_CHECK,
      .expect = "a number of percent, more than 0 and at most 100",
+     .schema = "{\"type\": \"number\", \"exclusiveMinimum\": 0, \"maximum\": 100}",
      .help = "the same as a share of the tenant's users (read from Graph, cached for an hour); "
              "rounded down, at least 1 user; the lower of max and percent wins"},
     {.name = "window",
@@ -65,8 +66,10 @@ static const struct wr_argspec guard_destructive_fields[] = {
 static const struct wr_argspec workflow_guard_fields[] = {
     {.name = "destructive",
      .type = WR_ARG_OBJECT,
-     .flags = WR_ARG_REQUIRED,
+     .flags = WR_ARG_REQUIRED | WR_ARG_NO_TEMPLATE,
      .fields = guard_destructive_fields,
+     /* wr_guard_check: max, percent or both */
+     .schema = "{\"anyOf\": [{\"required\": [\"max\"]}, {\"required\": [\"percent\"]}]}",
      .help = "limits on destructive steps (disable, delete, remove licences, groups, roles, "
              "sessions): a run that would pass them is held before the step"},
     {0},
@@ -86,7 +89,8 @@ static const struct wr_argspec workflow_keys[] = {
     {.name = "name",
      .type = WR_ARG_STRING,
      .flags = WR_ARG_REQUIRED | WR_ARG_NO_TEMPLATE,
-     .help = "unique name, lowercase letters, digits and '-'"},
+     .help = "unique name, lowercase letters, digits and '-'",
+     .schema = "{\"pattern\": \"^[a-z0-9-]{1,64}$\"}"}, /* check_name */
     {.name = "description",
      .type = WR_ARG_STRING,
      .flags = WR_ARG_NO_TEMPLATE,
@@ -94,29 +98,34 @@ static const struct wr_argspec workflow_keys[] = {
     {.name = "enabled", .type = WR_ARG_BOOL, .help = "false keeps it loaded but unmatched"},
     {.name = "trigger",
      .type = WR_ARG_OBJECT,
-     .flags = WR_ARG_REQUIRED | WR_ARG_OWN_CHECK,
-     .help = "one trigger kind (weir help triggers lists them)"},
+     .flags = WR_ARG_REQUIRED | WR_ARG_NO_TEMPLATE | WR_ARG_OWN_CHECK,
+     .help = "one trigger kind (weir help triggers lists them)",
+     .schema = "{\"$ref\": \"#/$defs/trigger\"}"},
     {.name = "when", .type = WR_ARG_EXPR, .help = "Lua condition over `event`"},
     {.name = "vars", .type = WR_ARG_OBJECT, .help = "constants the steps share as vars.NAME"},
     {.name = "steps",
      .type = WR_ARG_LIST,
-     .flags = WR_ARG_REQUIRED | WR_ARG_OWN_CHECK,
+     .flags = WR_ARG_REQUIRED | WR_ARG_NO_TEMPLATE | WR_ARG_OWN_CHECK,
      .expect = "a list of steps",
-     .help = "the steps, in order"},
+     .help = "the steps, in order",
+     .schema = "{\"$ref\": \"#/$defs/steps\"}"},
     {.name = "retry",
      .type = WR_ARG_OBJECT,
+     .flags = WR_ARG_NO_TEMPLATE,
      .fields = retry_fields,
      .help = "default retry policy of every step"},
     {.name = "on_error",
      .type = WR_ARG_LIST,
-     .flags = WR_ARG_OWN_CHECK,
+     .flags = WR_ARG_NO_TEMPLATE | WR_ARG_OWN_CHECK,
      .expect = "a list of steps",
-     .help = "steps run after a step fails for good"},
+     .help = "steps run after a step fails for good",
+     .schema = "{\"$ref\": \"#/$defs/steps\"}"},
     {.name = "concurrency_key",
      .type = WR_ARG_STRING,
      .help = "template; runs with the same key execute one at a time"},
     {.name = "guard",
      .type = WR_ARG_OBJECT,
+     .flags = WR_ARG_NO_TEMPLATE,
      .fields = workflow_guard_fields,
      .help = "this workflow's own mass-change brake, instead of weir.yaml's guard.destructive"},
     {0},
@@ -124,10 +133,18 @@ static const struct wr_argspec workflow_keys[] = {
 
 /* Keys every step may have, whatever it does. */
 static const struct wr_argspec step_common_keys[] = {
-    {.name = "id", .type = WR_ARG_STRING, .flags = WR_ARG_NO_TEMPLATE, .help = "name for steps.ID"},
+    {.name = "id",
+     .type = WR_ARG_STRING,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "name for steps.ID",
+     .schema = "{\"pattern\": \"^[A-Za-z_][A-Za-z0-9_]*$\"}"}, /* is_identifier */
     {.name = "name", .type = WR_ARG_STRING, .flags = WR_ARG_NO_TEMPLATE, .help = "a label"},
     {.name = "when", .type = WR_ARG_EXPR, .help = "Lua condition; false skips the step"},
-    {.name = "retry", .type = WR_ARG_OBJECT, .fields = retry_fields, .help = "retry policy"},
+    {.name = "retry",
+     .type = WR_ARG_OBJECT,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .fields = retry_fields,
+     .help = "retry policy"},
     {.name = "continue_on_error", .type = WR_ARG_BOOL, .help = "a failure does not stop the run"},
     {.name = "action", .type = WR_ARG_STRING, .help = "an action (see `weir help actions`)"},
     {0},
@@ -142,7 +159,8 @@ static const struct wr_argspec script_step_keys[] = {
     {.name = "function",
      .type = WR_ARG_STRING,
      .flags = WR_ARG_NO_TEMPLATE,
-     .help = "the hook's function; default map"},
+     .help = "the hook's function; default map",
+     .schema = "{\"pattern\": \"^[A-Za-z_][A-Za-z0-9_]*$\"}"}, /* is_identifier */
     {0},
 };
 
@@ -158,7 +176,8 @@ static const struct wr_argspec approval_fields[] = {
     {.name = "approvers",
      .type = WR_ARG_STRINGS,
      .flags = WR_ARG_REQUIRED,
-     .help = "who may decide: addresses or names (templates), each gets their own link"},
+     .help = "who may decide: addresses or names (templates), each gets their own link",
+     .schema = "{\"minItems\": 1}"},
     {.name = "message",
      .type = WR_ARG_STRING,
      .flags = WR_ARG_REQUIRED,
@@ -169,8 +188,9 @@ static const struct wr_argspec approval_fields[] = {
      .help = "how long a decision may take; then the step fails; default 3d"},
     {.name = "notify",
      .type = WR_ARG_LIST,
-     .flags = WR_ARG_OWN_CHECK,
+     .flags = WR_ARG_NO_TEMPLATE | WR_ARG_OWN_CHECK,
      .expect = "a list of steps",
+     .schema = "{\"$ref\": \"#/$defs/steps\"}",
      .help = "steps run once the request is stored, with approval.message, approval.links[WHO], "
              "approval.url (one approver), approval.approvers and approval.expires_at in scope"},
     {0},
@@ -179,7 +199,7 @@ static const struct wr_argspec approval_fields[] = {
 static const struct wr_argspec approval_step_keys[] = {
     {.name = "approval",
      .type = WR_ARG_OBJECT,
-     .flags = WR_ARG_REQUIRED,
+     .flags = WR_ARG_REQUIRED | WR_ARG_NO_TEMPLATE,
      .fields = approval_fields,
      .help = "asks people to approve, and waits: approved, the run goes on with "
              "steps.ID.decision, .by, .at; rejected or timed out, the step fails"},
@@ -218,6 +238,11 @@ const struct wr_argspec *wr_workflow_step_kind_spec(const char *kind)
 /* The keys that decide what a step is, in the order they are reported. */
 static const char *const step_kind_keys[] = {"action",     "script",   "wait",
                                              "wait_until", "approval", NULL};
+
+const char *const *wr_workflow_step_kinds(void)
+{
+    return step_kind_keys;
+}
 
 /* }====== */
 

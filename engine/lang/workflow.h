@@ -148,6 +148,12 @@ const struct wr_argspec *wr_workflow_step_spec(void);
 const struct wr_argspec *wr_workflow_step_kind_spec(const char *kind);
 
 /*
+ * The keys that decide what a step is ("action", "script", "wait", "wait_until", "approval"),
+ * NULL-terminated, static: a step holds exactly one of them. For `weir schema`.
+ */
+const char *const *wr_workflow_step_kinds(void);
+
+/*
  * The `guard:` mapping of a workflow file (destructive only) and its `destructive:` fields, for
  * weir.yaml's `guard:` (engine/config) too: one table, one reading.
  */

@@ -30,7 +30,9 @@ static const struct wr_argspec group_membership_args[] = {
      .type = WR_ARG_STRINGS,
      .flags = WR_ARG_NO_TEMPLATE,
      .expect = "a list of added and/or removed",
-     .help = "which changes fire: [added], [removed] or [added, removed] (the default)"},
+     .help = "which changes fire: [added], [removed] or [added, removed] (the default)",
+     /* group_membership_validate: the elements of changes[], at least one */
+     .schema = "{\"minItems\": 1, \"items\": {\"enum\": [\"added\", \"removed\"]}}"},
     {.name = "every",
      .type = WR_ARG_DURATION,
      .flags = WR_ARG_NO_TEMPLATE,

@@ -29,7 +29,10 @@ static const struct wr_argspec schedule_args[] = {
      .type = WR_ARG_DURATION,
      .flags = WR_ARG_NO_TEMPLATE,
      .help = "a slot missed while weir was down fires on start if within this; default 1h"},
-    {0},
+    /* for `weir schema`: schedule_validate's "exactly one of cron or every; timezone with cron" */
+    {.schema = "{\"oneOf\": [{\"required\": [\"cron\"]}, {\"required\": [\"every\"]}], "
+               "\"if\": {\"required\": [\"every\"]}, \"then\": {\"not\": {\"required\": "
+               "[\"timezone\"]}}}"},
 };
 
 static void schedule_validate(struct wr_check *c, struct json_object *args, const char *path)

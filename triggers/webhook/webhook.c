@@ -82,7 +82,14 @@ static const struct wr_argspec auth_args[] = {
      .type = WR_ARG_OBJECT,
      .fields = timestamp_args,
      .help = "hmac: a signed timestamp header, refused outside its tolerance"},
-    {0},
+    /* for `weir schema`: webhook_validate's "hmac needs header, and its tolerance sits under
+       timestamp:; the recipe keys are hmac's" */
+    {.schema = "{\"if\": {\"required\": [\"type\"], \"properties\": {\"type\": {\"const\": "
+               "\"hmac\"}}}, \"then\": {\"required\": [\"header\"], \"not\": {\"required\": "
+               "[\"tolerance\"]}}, \"else\": {\"not\": "
+               "{\"anyOf\": [{\"required\": [\"header\"]}, {\"required\": [\"algorithm\"]}, "
+               "{\"required\": [\"encoding\"]}, {\"required\": [\"prefix\"]}, {\"required\": "
+               "[\"signed\"]}, {\"required\": [\"timestamp\"]}]}}}"},
 };
 
 static const struct wr_argspec webhook_args[] = {
@@ -102,7 +109,8 @@ static const struct wr_argspec webhook_args[] = {
      .flags = WR_ARG_NO_TEMPLATE,
      .choices = bodies,
      .help = "the bodies taken: json, form (urlencoded), xml (and SOAP); default the preset's, "
-             "else [json]"},
+             "else [json]",
+     .schema = "{\"minItems\": 1, \"uniqueItems\": true}"}, /* webhook_validate */
     {.name = "allow_from",
      .type = WR_ARG_STRINGS,
      .help = "CIDRs the sender's address must be in, e.g. [192.0.2.0/24, \"2001:db8::/32\"]"},
@@ -113,7 +121,8 @@ static const struct wr_argspec webhook_args[] = {
     {.name = "split",
      .type = WR_ARG_EXPR,
      .help = "Lua expression yielding an array (one event per element) or one object"},
-    {0},
+    /* for `weir schema`: webhook_validate's "secret is short for auth:, not both" */
+    {.schema = "{\"not\": {\"required\": [\"secret\", \"auth\"]}}"},
 };
 
 static const char *str_arg(struct json_object *o, const char *key)
