@@ -8,9 +8,11 @@
  */
 #include "engine/man.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "actions/action.h"
@@ -82,8 +84,9 @@ static int32_t utf8_at(const unsigned char *s, size_t n, size_t *len)
  * Text, escaped for roff: '\' as \e, '-' as \- (a minus: options stay copyable), a line that
  * would start with '.' or '\'' behind \&, leading blanks dropped (they would break the line in
  * fill mode), anything not ASCII as \[uXXXX] (no dependence on the reader's encoding), `code`
- * in bold when code_spans; a break point after '|' and '/', since nothing is hyphenated and
- * "A|B|C|..." usages and URLs are longer than a line. n bytes of s.
+ * in bold when code_spans; a break point after '|', '/' and a '.' inside a word, since nothing
+ * is hyphenated and usages ("A|B|C|..."), URLs and Lua paths can be longer than a line. n
+ * bytes of s.
  */
 static void textn(struct roff *r, const char *s, size_t n, bool code_spans)
 {
@@ -104,7 +107,7 @@ static void textn(struct roff *r, const char *s, size_t n, bool code_spans)
             fputs("\\e", r->f);
         } else if (c == '-') {
             fputs("\\-", r->f);
-        } else if (c == '|' || c == '/') {
+        } else if (c == '|' || c == '/' || (c == '.' && i + 1 < n && isalnum(p[i + 1]))) {
             fputc(c, r->f);
             fputs("\\:", r->f);
         } else if (c == '`' && code_spans) {
@@ -171,11 +174,13 @@ static void bold_line(struct roff *r, const char *s, size_t n)
  * A help text in weir's plain shape, as roff: lines at the margin are paragraph text (an
  * empty line ends a paragraph); a line indented by two (or by up to six and starting with
  * '-') is a list item, its term up to the first two blanks and its description after them;
- * a line indented deeper continues the description above.
+ * a line indented deeper continues the description above: as wrapped text when it starts in
+ * the description's column, on a line of its own when further in.
  */
 static void help_text(struct roff *r, const char *s)
 {
     bool para_open = false;
+    size_t desc_col = 0; /* where the current list item's description starts */
     while (*s) {
         const char *nl = strchr(s, '\n');
         size_t n = nl ? (size_t)(nl - s) : strlen(s);
@@ -197,12 +202,16 @@ static void help_text(struct roff *r, const char *s)
             const char *gap = memmem(item, len, "  ", 2);
             size_t term = gap ? (size_t)(gap - item) : len;
             bold_line(r, item, term);
+            desc_col = gap ? (size_t)(gap - s) + strspn(gap, " ") : n;
             if (gap) {
                 textn(r, gap, len - term, true);
                 raw(r, "\n");
             }
             para_open = false;
         } else {
+            if (indent > desc_col) { /* a line of its own under the description, not a wrap */
+                req(r, ".br");
+            }
             textn(r, s + indent, n - indent, true);
             raw(r, "\n");
         }
@@ -407,6 +416,22 @@ static void section_triggers(struct roff *r)
         args(r, k->args);
         if (k->notes) {
             help_text(r, k->notes);
+        }
+        if (k->topic && k->print_topic) { /* the kind's own topic (`weir help auth`), whole */
+            char *buf = NULL;
+            size_t len = 0;
+            FILE *mem = open_memstream(&buf, &len);
+            if (mem) {
+                k->print_topic(mem);
+                fclose(mem);
+                req(r, ".SS");
+                text(r, k->name);
+                text(r, ": ");
+                text(r, k->topic);
+                raw(r, "\n");
+                help_text(r, buf);
+            }
+            free(buf);
         }
     }
 }
