@@ -40,6 +40,7 @@
 #include "engine/lua/template.h"
 #include "engine/lang/schema.h"
 #include "engine/lang/workflow_set.h"
+#include "engine/man.h"
 #include "triggers/trigger.h"
 
 struct command {
@@ -88,7 +89,10 @@ static const struct command commands[] = {
                 "(removed, read-only, disk full) webhooks get 503 with Retry-After, /readyz\n"
                 "says why and one log line says so (another when it recovers); a journal that\n"
                 "cannot be written at start is refused (exit 3). SIGTERM or SIGINT stop\n"
-                "accepting, answer what was received, and exit 0.\n"
+                "accepting, answer what was received, and exit 0. Under systemd\n"
+                "(Type=notify: $NOTIFY_SOCKET set) it says READY=1 once every listener\n"
+                "accepts, RELOADING=1 then READY=1 around a SIGHUP reload, STOPPING=1 as\n"
+                "it drains (weir.service, installed with weir, runs it so).\n"
                 "\n"
                 "Options:\n"
                 "  -c, --config FILE   weir.yaml (default ./weir.yaml)\n"
@@ -410,7 +414,8 @@ static const struct command commands[] = {
     {
         .name = "help",
         .summary = "show help for a command, an action, a trigger or a file format",
-        .usage = "weir help [COMMAND|ACTION|TRIGGER|actions|triggers|workflow|templates|config]",
+        .usage = "weir help [COMMAND|ACTION|TRIGGER|actions|triggers|workflow|templates|config|"
+                 "--man]",
         .help = "  weir help validate        a command's options\n"
                 "  weir help actions         every action, one line each\n"
                 "  weir help assign-license  an action's arguments\n"
@@ -418,7 +423,9 @@ static const struct command commands[] = {
                 "  weir help webhook         a trigger's arguments\n"
                 "  weir help workflow        the keys of a workflow file and of a step\n"
                 "  weir help templates       {{ }}, nil and weir.null, numbers, timestamps, JSON\n"
-                "  weir help config          the keys of weir.yaml",
+                "  weir help config          the keys of weir.yaml\n"
+                "  weir help --man           this help, all of it, as the manual page weir(1)\n"
+                "                            (roff: `weir help --man | man -l -`)",
         .run = cmd_help,
     },
 };
@@ -437,10 +444,13 @@ __attribute__((noinline)) static const struct command *find_command(const char *
     return NULL;
 }
 
+/* What weir is, in one line: `weir --help`'s first and weir(1)'s NAME. */
+static const char tagline[] = "event-driven identity lifecycle workflows for Microsoft Graph";
+
 static void print_usage(FILE *f)
 {
-    fputs("weir — event-driven identity lifecycle workflows for Microsoft Graph\n"
-          "\n"
+    fprintf(f, "weir — %s\n", tagline);
+    fputs("\n"
           "Usage: weir [--help] [--version] COMMAND [ARGS]\n"
           "\n"
           "Commands:\n",
@@ -2039,6 +2049,12 @@ static const struct wr_trigger_kind *kind_command(const char *name)
     return NULL;
 }
 
+/* The options of every kind's own command (cmd_kind), for its help and weir(1). */
+static const char kind_options[] = "Options:\n"
+                                   "  -c, --config FILE  weir.yaml (default ./weir.yaml)\n"
+                                   "      --json         the same as JSON\n"
+                                   "  -h, --help         this help";
+
 /* `weir COMMAND [-c weir.yaml] [--json]` for a kind's own command (e.g. the webhook's). */
 static int cmd_kind(const struct wr_trigger_kind *k, int argc, char **argv)
 {
@@ -2068,11 +2084,8 @@ static int cmd_kind(const struct wr_trigger_kind *k, int argc, char **argv)
             json = true;
             break;
         case 'h':
-            printf("usage: weir %s [-c weir.yaml] [--json]\n\n%s\n\nOptions:\n"
-                   "  -c, --config FILE  weir.yaml (default ./weir.yaml)\n"
-                   "      --json         the same as JSON\n"
-                   "  -h, --help         this help\n",
-                   k->command, k->command_help);
+            printf("usage: weir %s [-c weir.yaml] [--json]\n\n%s\n\n%s\n", k->command,
+                   k->command_help, kind_options);
             return WR_EXIT_OK;
         default:
             fprintf(stderr, "weir: %s: unknown option or missing value '%s'\n", k->command,
@@ -2419,11 +2432,45 @@ static const char *trigger_summary(const char *name)
     return wr_trigger_find(name)->summary;
 }
 
+/*
+ * `weir help --man`: weir(1) as roff, from the commands table (and every trigger kind's own
+ * command, with the options cmd_kind takes), the registries and weir.yaml's table.
+ */
+static int print_man(void)
+{
+    struct wr_man_command cmds[NCOMMANDS + 16];
+    char *owned[16];
+    size_t n = 0, nowned = 0;
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        cmds[n++] = (struct wr_man_command){commands[i].name, commands[i].summary,
+                                            commands[i].usage, commands[i].help};
+    }
+    for (const char *const *t = wr_trigger_names(); *t && nowned + 2 <= 16; t++) {
+        const struct wr_trigger_kind *k = wr_trigger_find(*t);
+        if (k->command) {
+            char *usage = wr_xasprintf("weir %s [-c weir.yaml] [--json]", k->command);
+            char *help = wr_xasprintf("%s\n\n%s", k->command_help, kind_options);
+            owned[nowned++] = usage;
+            owned[nowned++] = help;
+            cmds[n++] = (struct wr_man_command){k->command, k->command_summary, usage, help};
+        }
+    }
+    struct wr_man_page page = {.tagline = tagline, .commands = cmds, .ncommands = n};
+    wr_man_print(stdout, &page);
+    for (size_t i = 0; i < nowned; i++) {
+        free(owned[i]);
+    }
+    return fflush(stdout) == 0 && !ferror(stdout) ? WR_EXIT_OK : WR_EXIT_RUNTIME;
+}
+
 static int cmd_help(int argc, char **argv)
 {
     if (argc < 2) {
         print_usage(stdout);
         return WR_EXIT_OK;
+    }
+    if (argc == 2 && strcmp(argv[1], "--man") == 0) {
+        return print_man();
     }
     if (argc > 2) {
         return usage_error("help: one topic at a time (got '%s' and more)", argv[1],

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/admin.h"
 #include "engine/approval_page.h"
@@ -20,6 +21,7 @@
 #include "engine/store/journal.h"
 #include "engine/base/log.h"
 #include "engine/base/metrics.h"
+#include "engine/base/notify.h"
 #include "engine/exec/run.h"
 #include "engine/base/secret.h"
 #include "engine/base/strutil.h"
@@ -42,6 +44,9 @@ struct daemon {
     struct event *sigterm, *sigint, *drain;
     struct event *sighup, *reload_retry, *reap;
     struct retired *retired; /* sets replaced by a reload, still in use */
+    char *listeners;         /* "webhook listener ADDR; admin listener ADDR" (owned) */
+    char *status;            /* the STATUS= of the last READY=1 (owned), for the manager */
+    bool reloading;          /* RELOADING=1 sent, READY=1 not yet */
     bool stopping;
 };
 
@@ -55,6 +60,44 @@ struct retired {
     bool triggers_done;
     struct retired *next;
 };
+
+/* {====== the service manager (sd_notify; nothing without $NOTIFY_SOCKET) ====== */
+
+/* Sends state to the service manager; a failure is logged here (notify.c never logs) and
+   changes nothing else: weir serves the same with or without a manager listening. */
+static void notify(const char *state)
+{
+    char err[WR_ERR_MAX];
+    if (wr_notify(state, err, sizeof(err)) != 0) {
+        wr_log(WR_LOG_WARN, "cannot notify the service manager", "error", err, NULL);
+    }
+}
+
+/* READY=1 with STATUS= the daemon's current status (d->status) and MAINPID=. */
+static void notify_ready(const struct daemon *d)
+{
+    char *msg = wr_xasprintf("READY=1\nSTATUS=%s\nMAINPID=%ld", d->status, (long)getpid());
+    notify(msg);
+    free(msg);
+}
+
+/* Replaces the status a READY=1 reports: "N workflows; webhook listener ADDR; ...[; note]"
+   (note borrowed, may be NULL). */
+static void set_status(struct daemon *d, const char *note)
+{
+    struct wr_buf b = {0};
+    wr_buf_addf(&b, "%zu workflow%s; %s", d->set->count, d->set->count == 1 ? "" : "s",
+                d->listeners);
+    if (note) {
+        wr_buf_addf(&b, "; %s", note);
+    }
+    free(d->status);
+    /* Capped: a READY=1 that does not fit in one datagram would never reach the manager. */
+    d->status = wr_text_cap(wr_buf_str(&b), WR_NOTIFY_MAX / 4);
+    wr_buf_free(&b);
+}
+
+/* }====== */
 
 /* weir.yaml's address for a kind (wr_trigger_listen_fn). */
 static const char *listen_of(void *arg, const struct wr_trigger_kind *kind)
@@ -146,7 +189,13 @@ static void on_journal_health(void *arg, bool ok, const char *error)
     if (ok) {
         wr_log(WR_LOG_INFO, "journal recovered: commits are durable again", "state", d->cfg->state,
                NULL);
+        if (d->status) {
+            char *msg = wr_xasprintf("STATUS=%s", d->status);
+            notify(msg);
+            free(msg);
+        }
     } else {
+        notify("STATUS=journal failing: events are refused until a commit succeeds again");
         wr_log(WR_LOG_ERROR,
                "journal failing: nothing can be stored; events are refused "
                "(HTTP listeners answer 503) until a commit succeeds again",
@@ -196,7 +245,7 @@ static void retire(struct daemon *d, struct wr_workflow_set *set)
  * kind and new runs switch over; what is in flight finishes on the old set. An invalid set, or
  * a kind that cannot prepare it, changes nothing: each error is logged and the old set stays.
  */
-static void reload(struct daemon *d)
+static bool reload(struct daemon *d)
 {
     struct wr_diags diags = {0};
     struct wr_workflow_set *set = NULL;
@@ -227,10 +276,11 @@ static void reload(struct daemon *d)
     snprintf(n, sizeof(n), "%zu", set->count);
     wr_log(WR_LOG_INFO, "workflows reloaded", "workflows", n, NULL);
     wr_diags_clear(&diags);
-    return;
+    return true;
 err:
     wr_workflow_set_free(set);
     wr_diags_clear(&diags);
+    return false;
 }
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)
@@ -241,13 +291,25 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     if (d->stopping) {
         return;
     }
+    /* The manager hears of the reload once, when it starts (not on every retry below), and
+       keeps `systemctl reload` waiting until READY=1 says it is over. */
+    if (!d->reloading) {
+        char err[WR_ERR_MAX];
+        d->reloading = true;
+        if (wr_notify_reloading("STATUS=reloading workflows", err, sizeof(err)) != 0) {
+            wr_log(WR_LOG_WARN, "cannot notify the service manager", "error", err, NULL);
+        }
+    }
     /* Work in flight points into what a commit would free: wait for it (ms). */
     if (wr_triggers_reload_wait(d->triggers)) {
         struct timeval tv = {0, 20000};
         evtimer_add(d->reload_retry, &tv);
         return;
     }
-    reload(d);
+    /* Either way the daemon serves again: the new set, or the old one when the new failed. */
+    set_status(d, reload(d) ? NULL : "the last reload failed: previous workflows kept");
+    d->reloading = false;
+    notify_ready(d);
 }
 
 /* }====== */
@@ -262,6 +324,7 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
     d->stopping = true;
     wr_log(WR_LOG_INFO, "stopping: finishing the requests already received", "signal",
            sig == SIGTERM ? "TERM" : "INT", NULL);
+    notify("STOPPING=1\nSTATUS=stopping: finishing the requests already received");
     /* No new work: listeners close (requests already read keep their reply path), timers
        stop; what was received is finished while on_drain waits. */
     wr_triggers_stop_accepting(d->triggers);
@@ -270,13 +333,14 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
     on_drain(-1, 0, d);
 }
 
-/* The "<what> ready" line of a trigger kind (wr_triggers_ready). */
+/* The "<what> ready" line of a trigger kind (wr_triggers_ready), and "<what> ADDR" in the
+   status the manager shows (arg: a struct wr_buf). */
 static void log_ready(void *arg, const struct wr_trigger_kind *kind, const char *addr)
 {
     char what[128];
-    (void)arg;
     snprintf(what, sizeof(what), "%s ready", kind->what);
     wr_log(WR_LOG_INFO, what, "addr", addr, NULL);
+    wr_buf_addf(arg, "%s%s %s", ((struct wr_buf *)arg)->len ? "; " : "", kind->what, addr);
 }
 
 /* The Graph client and the directory, before the triggers (the directory kinds read Graph).
@@ -444,10 +508,20 @@ int wr_daemon_run(const char *config_path, bool ingest_only)
     snprintf(count, sizeof(count), "%zu", d.set->count);
     wr_log(WR_LOG_INFO, "weir started", "version", WEIR_VERSION, "workflows", count, "state",
            d.cfg->state, "runs", ingest_only ? "off (--ingest-only)" : "on", NULL);
-    wr_triggers_ready(d.triggers, log_ready, NULL);
+    struct wr_buf listeners = {0};
+    wr_triggers_ready(d.triggers, log_ready, &listeners);
     if (d.admin) {
         wr_log(WR_LOG_INFO, "admin listener ready", "addr", wr_admin_addr(d.admin), NULL);
     }
+    wr_buf_addf(&listeners, "%sadmin listener %s%s", listeners.len ? "; " : "",
+                d.admin ? wr_admin_addr(d.admin) : "off (cannot listen)",
+                ingest_only ? "; runs off (--ingest-only)" : "");
+    d.listeners = wr_buf_take(&listeners);
+    set_status(&d, NULL);
+    /* Every listener is bound and listening, every trigger started, the signals handled: a
+       connection made from now on is answered by the loop below, so `systemctl start` may
+       return and units ordered after weir may start. */
+    notify_ready(&d);
     event_base_dispatch(d.base);
     wr_log(WR_LOG_INFO, "stopped", NULL);
     rc = WR_EXIT_OK;
@@ -498,6 +572,8 @@ out:
     wr_metrics_clear();
     wr_config_free(d.cfg);
     wr_diags_clear(&diags);
+    free(d.status);
+    free(d.listeners);
     event_base_free(d.base);
     return rc;
 }
