@@ -34,7 +34,8 @@ static const struct wr_argspec admin_listen = {
     .name = "admin",
     .type = WR_ARG_LISTEN,
     .flags = WR_ARG_NO_TEMPLATE,
-    .help = "HOST:PORT for the admin API; default " WR_CONFIG_DEFAULT_ADMIN,
+    .help =
+        "HOST:PORT for the admin API and the web console (/ui/); default " WR_CONFIG_DEFAULT_ADMIN,
 };
 
 static void listen_spec(void)

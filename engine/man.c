@@ -311,7 +311,10 @@ static const char description[] =
     "An event is acknowledged only after it is committed to the journal, a SQLite file\n"
     "(`state:` in weir.yaml); every step's outcome is committed too, so a crash or restart\n"
     "resumes where it stopped. `weir run` is the daemon; the other commands read and change\n"
-    "the same journal beside it, or check files without touching Graph.\n"
+    "the same journal beside it, or check files without touching Graph. While it runs, its\n"
+    "admin listener (`listen.admin`, default 127.0.0.1:8081) serves the admin API and a web\n"
+    "console at /ui/: runs with their steps and Graph's errors, retry and cancel, held runs\n"
+    "and approvals, workflows and health.\n"
     "\n"
     "`weir help TOPIC` prints the same tables as this page, one at a time: a command, an\n"
     "action, a trigger, `workflow`, `templates` or `config`.\n";
@@ -335,6 +338,8 @@ static const char files[] =
     "          files and weir.db.approval-key, the key of approval links (mode 0600)\n"
     "  " WEIR_DATADIR "/weir.yaml.example  a commented configuration to start from\n"
     "  " WEIR_DATADIR "/examples/  example workflows, sample events and HR vendor recipes\n"
+    "  " WEIR_DATADIR "/examples/schema/  the JSON Schemas of workflow files and weir.yaml\n"
+    "          (`weir schema`), for editors\n"
     "  " WEIR_DATADIR "/scripts/  the Lua mapping hooks the examples use\n"
     "\n"
     "Run by hand, weir reads ./weir.yaml unless -c names another file.\n";
