@@ -43,6 +43,7 @@
 #include "engine/exec/run.h"
 #include "engine/base/strutil.h"
 #include "engine/lang/workflow_set.h"
+#include "triggers/trigger.h"
 
 struct wr_admin {
     struct event_base *base;
@@ -51,6 +52,8 @@ struct wr_admin {
     struct sqlite3 *db; /* the admin's own connection: reads, and retry/cancel writes */
     struct wr_journal *journal;
     struct wr_graph *graph;
+    struct wr_directory *dir; /* the scope previews' directory lookups, or NULL */
+    char *base_dir;           /* weir.yaml's directory, for the previews, or NULL */
     struct wr_runner *runner;
     const struct wr_workflow_set *set;
     bool has_token;
@@ -1199,6 +1202,34 @@ static void no_path(struct evhttp_request *req, const char *path)
     free(shown);
 }
 
+/* GET /api/workflows/NAME/scope: the trigger kind's preview, read with the daemon's Graph
+   client (engine/console answers it). */
+static void on_scope(struct wr_admin *a, struct evhttp_request *req, const char *path,
+                     const char *query)
+{
+    const char *rest = path + strlen("/api/workflows/");
+    size_t n = strcspn(rest, "/");
+    /* Workflow names are 1-64 of a-z, 0-9 and - (the loader's rule): nothing to percent-decode. */
+    if (n == 0 || n > 64 || strcmp(rest + n, "/scope") != 0) {
+        no_path(req, path);
+        return;
+    }
+    if (!method_is(req, false)) {
+        wrong_method(req, false);
+        return;
+    }
+    char *name = wr_xstrndup(rest, n);
+    struct wr_trigger_env env = {
+        .base = a->base,
+        .base_dir = a->base_dir,
+        .state_path = a->state_path,
+        .graph = a->graph,
+        .dir = a->dir,
+    };
+    wr_console_on_scope(a->console, req, &env, a->set, name, query, wr_clock_wall_ms());
+    free(name);
+}
+
 /* GET /api/health: what the console's health page shows (engine/console gathers the rest). */
 static void on_health(struct wr_admin *a, struct evhttp_request *req)
 {
@@ -1298,6 +1329,10 @@ static void on_request(struct evhttp_request *req, void *arg)
         return;
     }
     bool get = method_is(req, false);
+    if (strncmp(path, "/api/workflows/", 15) == 0) {
+        on_scope(a, req, path, query);
+        return;
+    }
     if (strcmp(path, "/api/workflows") == 0 || strcmp(path, "/api/health") == 0) {
         if (!get) {
             wrong_method(req, false);
@@ -1399,6 +1434,8 @@ int wr_admin_new(struct event_base *base, const struct wr_admin_options *opts,
     a->base = base;
     a->journal = opts->journal;
     a->graph = opts->graph;
+    a->dir = opts->dir;
+    a->base_dir = wr_xstrdup_or_null(opts->base_dir);
     a->runner = opts->runner;
     a->set = opts->set;
     if (wr_listen_parse("listen.admin", opts->listen, host, sizeof(host), &port, err, errlen) !=
@@ -1481,6 +1518,7 @@ void wr_admin_free(struct wr_admin *a)
     wr_journal_close_reader(a->db);
     wr_console_free(a->console);
     free(a->state_path);
+    free(a->base_dir);
     OPENSSL_cleanse(a->token_digest, sizeof(a->token_digest));
     free(a);
 }

@@ -40,6 +40,7 @@ struct event_base;
 struct wr_http_limits;
 struct wr_journal;
 struct wr_graph;
+struct wr_directory;
 struct wr_runner;
 struct wr_workflow_set;
 
@@ -49,6 +50,8 @@ struct wr_admin_options {
     const char *state_path;            /* the journal's file: the admin opens its own reader */
     struct wr_journal *journal;        /* borrowed: commit statistics */
     struct wr_graph *graph;            /* borrowed, may be NULL (--ingest-only) */
+    struct wr_directory *dir;          /* borrowed, may be NULL: the scope previews' lookups */
+    const char *base_dir;              /* weir.yaml's directory (copied), or NULL */
     struct wr_runner *runner;          /* borrowed, may be NULL: kicked after a retry */
     const struct wr_workflow_set *set; /* borrowed; see wr_admin_set_workflows */
     /* copied; NULL = engine/net/http_guard's defaults; bodies are capped at WR_ADMIN_MAX_BODY */

@@ -480,6 +480,8 @@ int wr_daemon_run(const char *config_path, bool ingest_only)
         .state_path = d.cfg->state,
         .journal = d.journal,
         .graph = d.graph,
+        .dir = d.dir,
+        .base_dir = d.cfg->dir,
         .runner = d.runner,
         .set = d.set,
         .limits = &d.cfg->limits,

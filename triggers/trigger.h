@@ -162,7 +162,8 @@ struct wr_trigger_kind {
      * callee, borrowed for the call) is {"workflow", "trigger", "summary": one line,
      * "users": [{"id", "userPrincipalName", "displayName", "state", "due", "due_local",
      * "detail"}...], plus the kind's own keys}, or NULL with error. Returns 0, or -1 with err
-     * when nothing was started.
+     * when nothing was started. env and wf are borrowed for the call only (the daemon's
+     * /api/workflows/NAME/scope may see a reload before done): copy what done needs.
      */
     int (*scope)(const struct wr_trigger_env *env, const struct wr_workflow *wf, int days,
                  int64_t now_ms,

@@ -37,11 +37,14 @@ struct console_asset {
 
 #define COOKIE_NAME "weir_session"
 
+struct scope_wait;
+
 struct wr_console {
     bool has_token;
     unsigned char token_digest[32];
     struct wr_sessions *sessions;
     char csrf_open[WR_SESSION_HEX_LEN + 1]; /* the process-wide token of an open admin API */
+    struct scope_wait *scopes;              /* previews in flight (owned list) */
 };
 
 /* {====== headers and pages ====== */
@@ -429,6 +432,7 @@ void wr_console_on_workflows(struct evhttp_request *req, const struct wr_workflo
             free(summary);
         }
         json_object_object_add(o, "trigger", t);
+        json_object_object_add(o, "scope", json_object_new_boolean(k && k->scope));
         struct json_object *run = NULL;
         json_object_object_get_ex(last, wf->name, &run);
         json_object_object_add(o, "last_run", run ? json_object_get(run) : NULL);
@@ -439,6 +443,98 @@ void wr_console_on_workflows(struct evhttp_request *req, const struct wr_workflo
     json_object_put(last);
     wr_http_reply_json(req, 200, "OK", list);
 }
+
+/* {====== GET /api/workflows/NAME/scope ====== */
+
+/* A preview in flight. Linked into its console's list until it is answered; when the console is
+   freed first, req is cleared and the answer is dropped (evhttp frees the request). */
+struct scope_wait {
+    struct evhttp_request *req;
+    struct scope_wait *next;
+    struct scope_wait **prev;
+};
+
+static void scope_unlink(struct scope_wait *w)
+{
+    if (w->prev) {
+        *w->prev = w->next;
+        if (w->next) {
+            w->next->prev = w->prev;
+        }
+        w->prev = NULL;
+        w->next = NULL;
+    }
+}
+
+static void on_scope_done(void *arg, struct json_object *preview, const char *error)
+{
+    struct scope_wait *w = arg;
+    if (w->req) {
+        if (preview) {
+            wr_http_reply_json(w->req, 200, "OK", json_object_get(preview));
+        } else {
+            wr_http_reply_error(w->req, 502, "Bad Gateway", "the preview failed: %s",
+                                error ? error : "no answer");
+        }
+    }
+    scope_unlink(w);
+    free(w);
+}
+
+/* days from the query ("" or "days=N", 1..366); false after answering 400. */
+static bool scope_days(struct evhttp_request *req, const char *query, int *days)
+{
+    *days = 7;
+    if (!query || !*query) {
+        return true;
+    }
+    char *end = NULL;
+    long n = strncmp(query, "days=", 5) == 0 && query[5] ? strtol(query + 5, &end, 10) : 0;
+    if (!end || *end || n < 1 || n > 366) {
+        wr_http_reply_error(req, 400, "Bad Request",
+                            "scope takes only days=N, a whole number of days from 1 to 366");
+        return false;
+    }
+    *days = (int)n;
+    return true;
+}
+
+void wr_console_on_scope(struct wr_console *c, struct evhttp_request *req,
+                         const struct wr_trigger_env *env, const struct wr_workflow_set *set,
+                         const char *name, const char *query, int64_t now_ms)
+{
+    char err[WR_ERR_MAX];
+    int days;
+    if (!scope_days(req, query, &days)) {
+        return;
+    }
+    const struct wr_workflow *wf = set ? wr_workflow_set_find(set, name) : NULL;
+    if (!wf) {
+        wr_http_reply_error(req, 404, "Not Found", "no workflow named '%s' is loaded", name);
+        return;
+    }
+    if (!wf->trigger || !wf->trigger->scope) {
+        wr_http_reply_error(req, 409, "Conflict",
+                            "workflow '%s' is triggered by %s: nothing to preview", name,
+                            wf->trigger ? wf->trigger->name : "nothing");
+        return;
+    }
+    struct scope_wait *w = wr_xcalloc(1, sizeof(*w));
+    w->req = req;
+    w->next = c->scopes;
+    w->prev = &c->scopes;
+    if (c->scopes) {
+        c->scopes->prev = &w->next;
+    }
+    c->scopes = w;
+    if (wf->trigger->scope(env, wf, days, now_ms, on_scope_done, w, err, sizeof(err)) != 0) {
+        scope_unlink(w);
+        free(w);
+        wr_http_reply_error(req, 503, "Service Unavailable", "the preview cannot start: %s", err);
+    }
+}
+
+/* }====== */
 
 struct queue_counts {
     int64_t queued, running, retrying, waiting, held;
@@ -556,6 +652,12 @@ struct wr_console *wr_console_new(const struct wr_console_options *o, char *err,
 
 void wr_console_free(struct wr_console *c)
 {
+    /* Previews still reading Graph answer nobody: their requests go with the listener. */
+    while (c && c->scopes) {
+        struct scope_wait *w = c->scopes;
+        scope_unlink(w);
+        w->req = NULL;
+    }
     if (c) {
         wr_sessions_free(c->sessions);
         OPENSSL_cleanse(c, sizeof(*c));

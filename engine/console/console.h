@@ -35,6 +35,7 @@
 
 struct evhttp_request;
 struct sqlite3;
+struct wr_trigger_env;
 struct wr_workflow_set;
 
 struct wr_console_options {
@@ -88,7 +89,8 @@ void wr_console_on_logout(struct wr_console *c, struct evhttp_request *req);
 
 /*
  * GET /api/workflows: [{"name", "file" (not a trigger kind: the path), "description",
- * "enabled", "version", "trigger": {"kind", "summary"}, "last_run": {"id", "status", "at"} |
+ * "enabled", "version", "trigger": {"kind", "summary"}, "scope": whether the trigger kind has a
+ * preview (GET /api/workflows/NAME/scope), "last_run": {"id", "status", "at"} |
  * null, "next_due": <Unix ms> | null}] for every workflow of set (borrowed; NULL: none), in load
  * order. last_run from db (borrowed; the admin's reader), next_due from the trigger kind's next_due
  * slot (state_path: the journal's file, for kinds that remember due times there), at now_ms (wall
@@ -96,6 +98,19 @@ void wr_console_on_logout(struct wr_console *c, struct evhttp_request *req);
  */
 void wr_console_on_workflows(struct evhttp_request *req, const struct wr_workflow_set *set,
                              struct sqlite3 *db, const char *state_path, int64_t now_ms);
+
+/*
+ * GET /api/workflows/NAME/scope[?days=N]: `weir scope NAME --days N` (default 7, 1..366) in the
+ * daemon — the trigger kind's read-only preview of whom it would process, started with env
+ * (borrowed for the call: base, base_dir, state_path, graph, dir) on the workflow NAME
+ * (borrowed) of set (borrowed), at now_ms. Answers later: 200 with the preview (trigger.h's
+ * scope slot), 502 when reading it failed; at once 404 (no such workflow), 409 (its kind has no
+ * preview), 400 (a bad query) or 503 (it cannot start, e.g. no Graph client). A preview still
+ * running when c is freed answers nobody.
+ */
+void wr_console_on_scope(struct wr_console *c, struct evhttp_request *req,
+                         const struct wr_trigger_env *env, const struct wr_workflow_set *set,
+                         const char *name, const char *query, int64_t now_ms);
 
 /* What /api/health reports that only the admin can see (the Graph client, the journal). */
 struct wr_console_health {

@@ -17,7 +17,8 @@ What a user does and sees, each judged by what weir and graphsim then hold:
 - a POST from the page without X-CSRF-Token is refused (403) and the same with it works;
 - held runs (a workflow's own guard) are released and rejected, approvals approved and
   rejected, from the pages;
-- the workflows and health pages show what /api/workflows and /api/health say;
+- the workflows and health pages show what /api/workflows and /api/health say, and the
+  workflows page previews a user-date trigger's scope (a payload display name as text);
 - with admin.token set: the login form, a wrong token refused, the right one signs in, the
   session cookie is HttpOnly (document.cookie cannot see it) and SameSite=Strict; sign-out.
 
@@ -154,6 +155,14 @@ steps:
     user: megan.bowen@contoso.onmicrosoft.com
     set: { officeLocation: "nightly" }
 """,
+        # graphsim's hire dates are all years ago: nothing is due until a test sets one
+        "hires.yaml": """
+name: hires
+trigger:
+  user-date: { attribute: employeeHireDate, offset: -7d, at: "09:00", zone: Europe/Berlin }
+steps:
+  - wait: 1s
+""",
     }
 
 
@@ -288,9 +297,19 @@ class Browser:
         path = os.path.join(artifacts_dir(), name + ".png")
         size = self.d.get_window_size()
         try:
-            h = self.js("return Math.max(document.documentElement.scrollHeight, "
-                        "document.body.scrollHeight)") or size["height"]
-            self.d.set_window_size(size["width"], max(400, min(int(h) + 20, 4000)))
+            # the lowest edge of anything on the page (scrollHeight can stop at the viewport)
+            h = self.js("let h = Math.max(document.documentElement.scrollHeight, "
+                        "document.body.scrollHeight); for (const e of document.body"
+                        ".querySelectorAll('*')) { h = Math.max(h, e.getBoundingClientRect()"
+                        ".bottom + window.scrollY); } return Math.ceil(h);") or size["height"]
+            # the window's size includes the browser's own frame (outer minus inner height)
+            frame = self.js("return Math.max(0, window.outerHeight - window.innerHeight)") or 0
+            want = max(400, min(int(h), 4000))
+            self.d.set_window_size(size["width"], want + int(frame))
+            # the resize lands asynchronously: wait (briefly) until the page has the height
+            end = time.time() + 3
+            while time.time() < end and self.js("return window.innerHeight") < want - 2:
+                time.sleep(0.05)
             self.d.save_screenshot(path)
         finally:
             self.d.set_window_size(size["width"], size["height"])
@@ -855,6 +874,41 @@ class ConsoleTest(unittest.TestCase):
         self.assertEqual(rows["pager"].find_element(By.CSS_SELECTOR, ".c-last .badge")
                          .get_attribute("data-status"), "succeeded")
         b.shot("workflows")
+
+        # the scope preview: a hire 20 days ahead is due in 13, so 30 days show them and the
+        # default 7 do not; the display name is a payload, shown as text
+        hire = time.strftime("%Y-%m-%dT00:00:00Z", time.gmtime(time.time() + 20 * 86400))
+        c = http.client.HTTPConnection("127.0.0.1", self.sim.port, timeout=10)
+        c.request("PATCH", "/_sim/users/" + ADELE, json.dumps(
+            {"employeeHireDate": hire, "displayName": IMG}), {"Content-Type": "application/json"})
+        self.assertEqual(c.getresponse().status, 204)
+        c.close()
+        self.assertEqual(rows["nightly"].find_elements(By.CSS_SELECTOR, ".scope-btn"), [])
+        rows["hires"].find_element(By.CSS_SELECTOR, ".scope-btn").click()
+        b.until("the 7-day preview", lambda d: b.find("#scope-panel").get_attribute(
+            "data-state") == "ready")
+        self.assertEqual(b.find("#scope-h").text, "Scope of hires")
+        self.assertEqual(b.finds("#scope-table tr.scope-row"), [])
+        days = b.find("#scope-days")
+        days.clear()
+        days.send_keys("30")
+        b.find("#scope-run").click()
+        b.until("Adele in the 30-day preview", lambda d: [
+            e for e in b.finds("#scope-table tr.scope-row")
+            if ADELE in e.find_element(By.CSS_SELECTOR, ".c-user").text])
+        st, p = api(self.port, "GET", "/api/workflows/hires/scope?days=30")
+        self.assertEqual(st, 200, p)
+        shown = [e.find_element(By.CSS_SELECTOR, ".c-user").text
+                 for e in b.finds("#scope-table tr.scope-row")]
+        self.assertEqual(shown, [u["userPrincipalName"] for u in p["users"]])
+        self.assertEqual(b.find("#scope-summary").text, p["summary"])
+        row = [e for e in b.finds("#scope-table tr.scope-row")
+               if ADELE in e.find_element(By.CSS_SELECTOR, ".c-user").text][0]
+        self.assertEqual(row.find_element(By.CSS_SELECTOR, ".c-name").text, IMG)
+        self.assertIsNone(b.js("return window.__xss === undefined ? null : window.__xss"))
+        b.shot("workflows-scope")
+        b.find("#scope-close").click()
+        self.assertFalse(b.find("#scope-panel").is_displayed())
 
         b.go("#/health")
         b.ready("health-page")

@@ -26,6 +26,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 import unittest
@@ -576,6 +577,60 @@ class OpenLoopbackTest(ConsoleCase):
         status, h = self.api("GET", "/api/health")
         hook = next(t for t in h["triggers"] if t["workflow"] == "later")
         self.assertEqual((hook["polls"], hook["last_poll_at"]), (False, None))
+
+    def test_scope(self):
+        """GET /api/workflows/NAME/scope is `weir scope NAME --json` inside the daemon."""
+        # two users due within the coming days (hire date 7 days after that, 09:00 Berlin)
+        soon = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=10)
+        later = soon + datetime.timedelta(days=20)
+        for upn, day in (("adele.vance", soon), ("lee.gu", later)):
+            a = request(self.sim.port, "PATCH", "/_sim/users/%s@contoso.onmicrosoft.com" % upn,
+                        body={"employeeHireDate": day.strftime("%Y-%m-%dT00:00:00Z")})
+            self.assertEqual(a.status, 204, a.body)
+        status, wfs = self.api("GET", "/api/workflows")
+        self.assertEqual(status, 200, wfs)
+        self.assertEqual({w["name"]: w["scope"] for w in wfs},
+                         {"hires": True, "later": False, "nightly": False, "retitle": False})
+
+        def rows(p):
+            return [(u["userPrincipalName"], u["state"], u["due"], u["due_local"])
+                    for u in p["users"]]
+
+        for days in (7, 30):
+            status, p = self.api("GET", "/api/workflows/hires/scope?days=%d" % days)
+            self.assertEqual(status, 200, p)
+            self.assertEqual((p["workflow"], p["trigger"]), ("hires", "user-date"))
+            env = dict(os.environ, **harness.GRAPH_ENV)
+            r = subprocess.run([harness.WEIR, "scope", "hires", "--json", "--days", str(days)],
+                               cwd=self.root, env=env, capture_output=True, text=True,
+                               timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            cli = json.loads(r.stdout)
+            self.assertEqual(rows(p), rows(cli))
+            self.assertEqual(p["summary"], cli["summary"])
+            upns = [u["userPrincipalName"].split("@")[0] for u in p["users"]]
+            self.assertIn("adele.vance", upns)
+            self.assertEqual("lee.gu" in upns, days == 30, upns)
+        status, p = self.api("GET", "/api/workflows/hires/scope")  # 7 days by default
+        self.assertEqual(status, 200, p)
+        self.assertNotIn("lee.gu", [u["userPrincipalName"].split("@")[0] for u in p["users"]])
+
+        for path, code, text in (
+                ("/api/workflows/later/scope", 409,
+                 "workflow 'later' is triggered by webhook: nothing to preview"),
+                ("/api/workflows/nobody/scope", 404, "no workflow named 'nobody' is loaded"),
+                ("/api/workflows/hires/scope?days=0", 400, "days=N"),
+                ("/api/workflows/hires/scope?days=367", 400, "days=N"),
+                ("/api/workflows/hires/scope?days=7d", 400, "days=N"),
+                ("/api/workflows/hires/scope?user=x", 400, "days=N"),
+                ("/api/workflows/hires/other", 404, "no such path"),
+                ("/api/workflows/hires", 404, "no such path")):
+            a = self.call("GET", path)
+            self.assertEqual(a.status, code, (path, a.body))
+            self.assertIn(text, a.json()["error"], path)
+            self.assert_console_headers(a, path)
+        a = self.call("POST", "/api/workflows/hires/scope", body={})
+        self.assertEqual(a.status, 405, a.body)
 
     def test_open_csrf(self):
         a = self.call("GET", "/api/session")

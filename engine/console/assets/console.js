@@ -1457,12 +1457,113 @@
 
   /* {====== Workflows ====== */
 
+  /*
+   * The `weir scope` preview of one workflow (GET /api/workflows/NAME/scope?days=N): whom its
+   * directory trigger would process in the coming days, and when. Reads only.
+   */
+  function scopePanel() {
+    const days = el('input', { id: 'scope-days', name: 'days', type: 'number', min: '1',
+      max: '366', step: '1', value: '7', inputmode: 'numeric' });
+    const title = el('h2', { id: 'scope-h' });
+    const out = el('div', { id: 'scope-out', 'aria-live': 'polite' });
+    const close = el('button', { type: 'button', id: 'scope-close', class: 'quiet',
+      text: 'Close' });
+    const form = el('form', { id: 'scope-form', class: 'filters' },
+      el('div', { class: 'field' }, el('label', { for: 'scope-days', text: 'Days ahead' }), days),
+      el('div', { class: 'field buttons' }, el('button', { type: 'submit', id: 'scope-run',
+        text: 'Preview' }), close));
+    const root = el('section', { id: 'scope-panel', class: 'card', hidden: true,
+      'aria-labelledby': 'scope-h' }, title, form, out);
+    let name = null;
+    let seq = 0;
+
+    const load = async () => {
+      const n = Number(days.value);
+      if (!Number.isInteger(n) || n < 1 || n > 366) {
+        clear(out);
+        out.appendChild(el('p', { class: 'errtext', text: 'Days ahead: a whole number from 1 to 366.' }));
+        return;
+      }
+      const mine = ++seq;
+      root.dataset.state = 'loading';
+      clear(out);
+      out.appendChild(el('p', { class: 'muted', text: 'Reading the directory…' }));
+      let p;
+      try {
+        p = await api('GET', '/api/workflows/' + encodeURIComponent(name) + '/scope' +
+          query({ days: n }));
+      } catch (e) {
+        if (mine !== seq) {
+          return;
+        }
+        clear(out);
+        out.appendChild(el('p', { id: 'scope-error', class: 'errtext',
+          text: e instanceof ApiError ? e.describe() : String(e && e.message || e) }));
+        root.dataset.state = 'error';
+        return;
+      }
+      if (mine !== seq) {
+        return;
+      }
+      clear(out);
+      out.appendChild(el('p', { id: 'scope-summary', text: p && p.summary ? p.summary : '' }));
+      const users = p && Array.isArray(p.users) ? p.users : [];
+      if (!users.length) {
+        out.appendChild(el('p', { class: 'empty', text: 'Nobody is due in this window.' }));
+      } else {
+        const body = el('tbody');
+        for (const u of users) {
+          body.appendChild(el('tr', { class: 'scope-row', dataset: { user: u.id || '' } },
+            el('td', { class: 'c-state' }, el('span', { class: 'badge', text: u.state || '' })),
+            el('td', { class: 'c-due mono', title: isNum(u.due) ? fmtTime(u.due) : '',
+              text: u.due_local || '' }),
+            el('td', { class: 'c-user mono', text: u.userPrincipalName || u.id || '' }),
+            el('td', { class: 'c-name', text: u.displayName || '' }),
+            el('td', { class: 'c-detail', text: u.detail || '' })));
+        }
+        out.appendChild(el('div', { class: 'table-wrap' }, el('table', { id: 'scope-table',
+          class: 'grid' }, el('thead', null, el('tr', null, ['State',
+          'Due (' + (p.zone || 'local') + ')', 'User', 'Name', 'Detail'].map((t) =>
+          el('th', { scope: 'col', text: t })))), body)));
+      }
+      root.dataset.state = 'ready';
+    };
+
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      load();
+    });
+    close.addEventListener('click', () => {
+      seq++;
+      name = null;
+      root.hidden = true;
+    });
+    return {
+      el: root,
+      show: (workflow) => {
+        name = workflow;
+        title.textContent = 'Scope of ' + workflow;
+        root.hidden = false;
+        load();
+        root.scrollIntoView({ block: 'nearest' });
+      },
+    };
+  }
+
   function workflowsView() {
     const root = el('section', { id: 'workflows-page', class: 'page',
       'aria-labelledby': 'wf-h' });
     const wrap = el('div', { class: 'table-wrap' });
-    append(root, [el('h1', { id: 'wf-h', text: 'Workflows' }), wrap]);
+    const panel = scopePanel();
+    append(root, [el('h1', { id: 'wf-h', text: 'Workflows' }), wrap, panel.el]);
     let lastText = '';
+    /* the table is rebuilt on refresh: its Preview buttons are handled here, once */
+    wrap.addEventListener('click', (ev) => {
+      const b = ev.target.closest('button.scope-btn');
+      if (b) {
+        panel.show(b.dataset.workflow);
+      }
+    });
 
     const load = async (auto) => {
       let list;
@@ -1505,11 +1606,16 @@
               : el('span', { class: 'muted', text: 'never run' })),
             el('td', { class: 'c-next' }, isNum(w.next_due) ? [timeEl(w.next_due),
               el('span', { class: 'muted', text: ' (' + fmtRelative(w.next_due) + ')' })]
-              : el('span', { class: 'muted', text: '—' }))));
+              : el('span', { class: 'muted', text: '—' })),
+            el('td', { class: 'c-scope' }, w.scope ? el('button', { type: 'button',
+              class: 'scope-btn quiet', dataset: { workflow: w.name },
+              title: 'Whom this trigger would process, and when (weir scope ' + w.name + ')',
+              text: 'Preview' }) : null)));
         }
         wrap.appendChild(el('table', { id: 'workflows-table', class: 'grid' },
           el('thead', null, el('tr', null, ['Name', 'File', 'Version', 'Trigger',
-            'Last run', 'Next due'].map((t) => el('th', { scope: 'col', text: t })))), body));
+            'Last run', 'Next due', 'Scope'].map((t) => el('th', { scope: 'col', text: t })))),
+          body));
       }
       root.dataset.state = 'ready';
       root.dataset.loadedAt = String(Date.now());
