@@ -72,15 +72,9 @@ static void page_begin(struct wr_buf *b, const char *title)
 /* Sends the page in b (freed) with the page's security headers. */
 static void page_send(struct evhttp_request *req, int code, const char *reason, struct wr_buf *b)
 {
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     wr_buf_add(b, "</body></html>\n");
-    evhttp_add_header(h, "Content-Security-Policy",
-                      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                      "frame-ancestors 'none'; base-uri 'none'");
-    evhttp_add_header(h, "X-Frame-Options", "DENY");
-    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-    evhttp_add_header(h, "Referrer-Policy", "no-referrer");
-    evhttp_add_header(h, "Cache-Control", "no-store");
+    wr_http_add_page_headers(req, "default-src 'none'; style-src 'unsafe-inline'; "
+                                  "form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
     const char *text = wr_buf_str(b);
     wr_http_reply_text(req, code, reason, "text/html; charset=utf-8", text, strlen(text));
     wr_buf_free(b);

@@ -57,15 +57,9 @@ bool wr_console_path(const char *path)
 
 void wr_console_add_headers(struct evhttp_request *req)
 {
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Content-Security-Policy",
-                      "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-                      "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-                      "base-uri 'none'");
-    evhttp_add_header(h, "X-Frame-Options", "DENY");
-    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-    evhttp_add_header(h, "Referrer-Policy", "no-referrer");
-    evhttp_add_header(h, "Cache-Control", "no-store");
+    wr_http_add_page_headers(req, "default-src 'none'; script-src 'self'; style-src 'self'; "
+                                  "img-src 'self'; connect-src 'self'; form-action 'self'; "
+                                  "frame-ancestors 'none'; base-uri 'none'");
 }
 
 void wr_console_serve_ui(struct evhttp_request *req, const char *path)

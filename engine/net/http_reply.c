@@ -45,3 +45,13 @@ void wr_http_reply_text(struct evhttp_request *req, int code, const char *reason
     evhttp_send_reply(req, code, reason, out);
     evbuffer_free(out);
 }
+
+void wr_http_add_page_headers(struct evhttp_request *req, const char *csp)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Security-Policy", csp);
+    evhttp_add_header(h, "X-Frame-Options", "DENY");
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+    evhttp_add_header(h, "Cache-Control", "no-store");
+}

@@ -24,4 +24,9 @@ void wr_http_reply_error(struct evhttp_request *req, int code, const char *reaso
 void wr_http_reply_text(struct evhttp_request *req, int code, const char *reason,
                         const char *content_type, const char *text, size_t len);
 
+/* Adds the headers of a page a browser shows (the console, the approval page) to req's answer,
+   before it is sent: Content-Security-Policy csp (borrowed), X-Frame-Options DENY,
+   X-Content-Type-Options nosniff, Referrer-Policy no-referrer, Cache-Control no-store. */
+void wr_http_add_page_headers(struct evhttp_request *req, const char *csp);
+
 #endif
