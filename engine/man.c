@@ -224,47 +224,6 @@ static void help_text(struct roff *r, const char *s)
 
 /* {====== argument tables ====== */
 
-/* The short type names `weir help` prints for an argument (argspec's own table is private). */
-static const char *type_name(const struct wr_argspec *a)
-{
-    switch (a->type) {
-    case WR_ARG_STRING:
-        return "string";
-    case WR_ARG_STRINGS:
-    case WR_ARG_LIST:
-        return "list";
-    case WR_ARG_OBJECT:
-        return "mapping";
-    case WR_ARG_BOOL:
-        return "bool";
-    case WR_ARG_INT:
-        return "integer";
-    case WR_ARG_DURATION:
-        return "duration";
-    case WR_ARG_ENUM:
-        return "enum";
-    case WR_ARG_ANY:
-        return "any";
-    case WR_ARG_EXPR:
-        return "expression";
-    case WR_ARG_SECRET:
-        return "secret";
-    case WR_ARG_CRON:
-        return "cron";
-    case WR_ARG_TZ:
-        return "timezone";
-    case WR_ARG_LISTEN:
-        return "host:port";
-    case WR_ARG_URL:
-        return "url";
-    case WR_ARG_URLPATH:
-        return "path";
-    case WR_ARG_SECRETS:
-        return "secret(s)";
-    }
-    return "value";
-}
-
 /* A table as a list: "name (type, required)" then its help and choices; nested tables
    indented under their key. */
 static void args(struct roff *r, const struct wr_argspec *spec)
@@ -274,7 +233,7 @@ static void args(struct roff *r, const struct wr_argspec *spec)
         raw(r, "\\fB");
         text(r, a->name);
         raw(r, "\\fR (");
-        text(r, type_name(a));
+        text(r, wr_argspec_type_name(a));
         text(r, a->flags & WR_ARG_REQUIRED ? ", required)\n" : ")\n");
         if (a->help) {
             text(r, a->help);

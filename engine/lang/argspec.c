@@ -97,8 +97,7 @@ static const char *type_label(const struct wr_argspec *a)
     return "a value";
 }
 
-/* Short type names for `weir help` tables. */
-static const char *type_short(const struct wr_argspec *a)
+const char *wr_argspec_type_name(const struct wr_argspec *a)
 {
     static const char *const names[] = {
         [WR_ARG_STRING] = "string",     [WR_ARG_STRINGS] = "list",
@@ -535,8 +534,9 @@ void wr_argspec_print(const struct wr_argspec *spec, FILE *f, int indent)
         }
     }
     for (const struct wr_argspec *a = spec; a && a->name; a++) {
-        fprintf(f, "%*s%-*s  %-10s %-9s %s", indent, "", (int)width, a->name, type_short(a),
-                a->flags & WR_ARG_REQUIRED ? "required" : "", a->help ? a->help : "");
+        fprintf(f, "%*s%-*s  %-10s %-9s %s", indent, "", (int)width, a->name,
+                wr_argspec_type_name(a), a->flags & WR_ARG_REQUIRED ? "required" : "",
+                a->help ? a->help : "");
         if ((a->type == WR_ARG_ENUM || a->type == WR_ARG_STRINGS) && a->choices) {
             fputs(" (", f);
             for (size_t i = 0; a->choices[i]; i++) {

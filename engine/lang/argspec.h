@@ -116,6 +116,9 @@ const struct wr_argspec *wr_argspec_find(const struct wr_argspec *spec, const ch
 /* Prints the table as an aligned list: name, type, required, help (nested tables indented). */
 void wr_argspec_print(const struct wr_argspec *spec, FILE *f, int indent);
 
+/* The short name of a's type in those tables ("string", "mapping", "host:port"...); static. */
+const char *wr_argspec_type_name(const struct wr_argspec *a);
+
 /* True when s is env:NAME or file:PATH. */
 bool wr_secret_ref_valid(const char *s);
 
