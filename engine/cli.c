@@ -30,6 +30,7 @@
 #include "engine/store/history.h"
 #include "engine/store/ingest.h"
 #include "engine/store/journal.h"
+#include "engine/store/migrate.h"
 #include "engine/base/log.h"
 #include "engine/exec/dryrun.h"
 #include "engine/base/secret.h"
@@ -68,6 +69,7 @@ static int cmd_validate(int argc, char **argv);
 static int cmd_map(int argc, char **argv);
 static int cmd_scope(int argc, char **argv);
 static int cmd_schema(int argc, char **argv);
+static int cmd_migrate(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 static const struct wr_trigger_kind *kind_command(const char *name);
 static int cmd_kind(const struct wr_trigger_kind *k, int argc, char **argv);
@@ -347,6 +349,30 @@ static const struct command commands[] = {
                 "      --reason TEXT  why, kept in the run's history\n"
                 "  -h, --help         this help",
         .run = cmd_reject,
+    },
+    {
+        .name = "migrate",
+        .summary = "bring the journal (SQLite, or a PostgreSQL database) to this weir's schema",
+        .usage = "weir migrate [-c weir.yaml]",
+        .help = "Brings the store weir.yaml's `state:` names to the schema this weir knows, and\n"
+                "says from which version. A SQLite journal is also migrated whenever `weir run`\n"
+                "opens it, one transaction per step, so this is only needed to do it ahead of\n"
+                "time. A PostgreSQL database (`state: postgresql://...`, the password in\n"
+                "PGPASSWORD or a passfile, never in the URL) is created here: the whole schema\n"
+                "and its version row (table weir_schema) in one transaction, under an advisory\n"
+                "lock, so two instances never migrate at once. Running it again changes\n"
+                "nothing; a store written by a newer weir is refused.\n"
+                "\n"
+                "The PostgreSQL back end is under way: only this command uses it yet; `weir run`\n"
+                "and the history commands refuse a postgresql:// state.\n"
+                "\n"
+                "Options:\n"
+                "  -c, --config FILE  weir.yaml (default ./weir.yaml)\n"
+                "  -h, --help         this help\n"
+                "\n"
+                "Exits 0 when the store is at this weir's version, 1 for a weir.yaml with\n"
+                "errors, 3 when the store cannot be reached or migrated.",
+        .run = cmd_migrate,
     },
     {
         .name = "validate",
@@ -2322,6 +2348,59 @@ static int write_whole(const char *path, const char *text)
         unlink(tmp);
     }
     free(tmp);
+    return rc;
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const struct command *self = find_command("migrate");
+    const char *config_path = "weir.yaml";
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'h':
+            printf("usage: %s\n\n%s\n", self->usage, self->help);
+            return WR_EXIT_OK;
+        default:
+            return run_usage_error(self, "unknown option or missing value", argv[optind - 1]);
+        }
+    }
+    if (optind != argc) {
+        return run_usage_error(self, "unexpected argument", argv[optind]);
+    }
+    struct wr_diags d = {0};
+    struct wr_config *cfg = NULL;
+    if (wr_config_load(config_path, &cfg, &d) != 0) {
+        wr_diags_print(&d, stderr);
+        wr_diags_clear(&d);
+        return WR_EXIT_INVALID;
+    }
+    char err[WR_ERR_MAX];
+    struct wr_migrate_result r;
+    int rc = WR_EXIT_OK;
+    /* the URL carries no password: weir.yaml refuses one */
+    if (wr_store_migrate(cfg->state, &r, err, sizeof(err)) != 0) {
+        fprintf(stderr, "weir: migrate %s: %s\n", cfg->state, err);
+        rc = WR_EXIT_RUNTIME;
+    } else if (r.from == r.to) {
+        printf("%s (%s): already at schema version %d\n", cfg->state,
+               r.kind == WR_DB_POSTGRES ? "PostgreSQL" : "SQLite", r.to);
+    } else {
+        printf("%s (%s): schema version %d, migrated from %d%s\n", cfg->state,
+               r.kind == WR_DB_POSTGRES ? "PostgreSQL" : "SQLite", r.to, r.from,
+               r.from == 0 ? " (new)" : "");
+    }
+    wr_config_free(cfg);
     return rc;
 }
 

@@ -16,6 +16,7 @@
 #include "engine/base/size.h"
 #include "engine/base/strutil.h"
 #include "engine/lua/template.h"
+#include "engine/store/db.h"
 #include "triggers/trigger.h"
 
 #define WR_CONFIG_MAX_CONCURRENCY 256
@@ -258,7 +259,9 @@ static const struct wr_argspec config_keys[] = {
     {.name = "state",
      .type = WR_ARG_STRING,
      .flags = WR_ARG_NO_TEMPLATE,
-     .help = "SQLite journal and run history; default ./var/weir.db"},
+     .help = "the journal and run history: a SQLite file (default ./var/weir.db), or a "
+             "postgresql:// URL without its password (PGPASSWORD or a passfile holds it); only "
+             "`weir migrate` uses a PostgreSQL state yet"},
     {.name = "graph",
      .type = WR_ARG_OBJECT,
      .flags = WR_ARG_REQUIRED,
@@ -525,6 +528,13 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
         json_object_object_get_ex(graph, "batch", &v);
         batch = int_or_off(&c, v, "graph.batch", 1, WR_CONFIG_BATCH_LIMIT);
     }
+    const char *state = get_str(doc->root, "state", NULL);
+    if (state && wr_db_is_postgres_url(state) && wr_db_url_has_password(state)) {
+        wr_check_error(&c, "state", false,
+                       "the URL carries a password, which would sit in weir.yaml and could reach "
+                       "a log line: put it in PGPASSWORD (e.g. in weir.env) or a passfile "
+                       "(PGPASSFILE, ~/.pgpass) and leave it out of the URL");
+    }
     if (c.errors == 0) {
         const char *id = get_str(graph, "client_id", "");
         if (!is_guid(id)) {
@@ -586,7 +596,9 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
     json_object_object_get_ex(doc->root, "admin", &admin);
     cfg->admin_token = get_str(admin, "token", NULL);
     cfg->workflows = wr_path_join(cfg->dir, get_str(doc->root, "workflows", "workflows"));
-    cfg->state = wr_path_join(cfg->dir, get_str(doc->root, "state", "var/weir.db"));
+    const char *state_ref = get_str(doc->root, "state", "var/weir.db");
+    cfg->state = wr_db_is_postgres_url(state_ref) ? wr_xstrdup(state_ref)
+                                                  : wr_path_join(cfg->dir, state_ref);
     cfg->graph.tenant = get_str(graph, "tenant", NULL);
     cfg->graph.client_id = get_str(graph, "client_id", NULL);
     cfg->graph.client_secret = get_str(graph, "client_secret", NULL);

@@ -27,7 +27,9 @@
  * or regardless at WAL_RESTART_FORCE): the next transaction then starts the WAL over, and
  * journal_size_limit gives back what a burst made it grow to.
  */
+#include "engine/store/db.h"
 #include "engine/store/journal.h"
+#include "engine/store/tables.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -212,6 +214,9 @@ static const char *const migrations[] = {
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+/* engine/store/tables describes where the migrations lead, for both back ends: a migration
+   added here is described there too (test_tables compares them). */
+_Static_assert(SCHEMA_VERSION == WR_TABLES_VERSION, "engine/store/tables.c is not up to date");
 
 static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
 {
@@ -1148,12 +1153,41 @@ out:
     return rc;
 }
 
+/* A postgresql:// state reaches only `weir migrate` so far: everything else says so. */
+static bool refuse_postgres(const char *path, char *err, size_t errlen)
+{
+    if (!wr_db_is_postgres_url(path)) {
+        return false;
+    }
+    snprintf(err, errlen,
+             "state is a postgresql:// URL: this weir keeps its journal in SQLite only (the "
+             "PostgreSQL back end is under way: `weir migrate` prepares such a database, nothing "
+             "else uses it yet); set state: to a file");
+    return true;
+}
+
+int wr_journal_migrate(const char *path, int *from, char *err, size_t errlen)
+{
+    *from = 0;
+    if (refuse_postgres(path, err, errlen) || make_parent_dir(path, err, errlen) != 0) {
+        return -1;
+    }
+    sqlite3 *db = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err, errlen);
+    if (!db) {
+        return -1;
+    }
+    *from = user_version(db);
+    int rc = migrate(db, path, err, errlen);
+    sqlite3_close(db);
+    return rc;
+}
+
 struct wr_journal *wr_journal_open(struct event_base *base, const char *path, int64_t retention_ms,
                                    char *err, size_t errlen)
 {
     struct wr_journal *j = NULL;
 
-    if (make_parent_dir(path, err, errlen) != 0) {
+    if (refuse_postgres(path, err, errlen) || make_parent_dir(path, err, errlen) != 0) {
         return NULL;
     }
     j = wr_xcalloc(1, sizeof(*j));
@@ -1366,7 +1400,7 @@ static long flock_holder(dev_t dev, ino_t ino)
 
 struct wr_journal_claim *wr_journal_claim(const char *path, char *err, size_t errlen)
 {
-    if (make_parent_dir(path, err, errlen) != 0) {
+    if (refuse_postgres(path, err, errlen) || make_parent_dir(path, err, errlen) != 0) {
         return NULL;
     }
     /* The database file itself, not a side file: every path that reaches it (a symlink, a
@@ -1420,6 +1454,9 @@ void wr_journal_release(struct wr_journal_claim *c)
 struct sqlite3 *wr_journal_open_reader(const char *path, char *err, size_t errlen)
 {
     struct stat st;
+    if (refuse_postgres(path, err, errlen)) {
+        return NULL;
+    }
     if (stat(path, &st) != 0) {
         snprintf(err, errlen, "%s: %s (has `weir run` ever started with this state path?)", path,
                  strerror(errno));

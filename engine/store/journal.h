@@ -123,6 +123,14 @@ struct wr_journal *wr_journal_open(struct event_base *base, const char *path, in
                                    char *err, size_t errlen);
 
 /*
+ * Brings the SQLite journal at path (borrowed; created with its directory when missing) to the
+ * schema this weir knows, without starting anything; *from is the version it had (0: new).
+ * Each migration is one BEGIN IMMEDIATE transaction, so a daemon beside it is not disturbed.
+ * Returns 0, or -1 with err (a newer weir's journal, a failed step).
+ */
+int wr_journal_migrate(const char *path, int *from, char *err, size_t errlen);
+
+/*
  * Stops the writer thread and frees everything. Batches still queued are committed first,
  * but their callbacks are not run: drain first (run the loop until wr_journal_pending() is
  * 0) when callers wait for them. NULL is fine.

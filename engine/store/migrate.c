@@ -1,0 +1,104 @@
+/*
+ * migrate — `weir migrate` for both back ends; see migrate.h.
+ */
+#include "engine/store/migrate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "engine/base/strutil.h"
+#include "engine/store/journal.h"
+#include "engine/store/tables.h"
+
+/* The version row of a PostgreSQL database: 0 when it has none (an empty database). */
+static int pg_version(struct wr_db *db, int *version, char *err, size_t errlen)
+{
+    struct wr_db_stmt *st = NULL;
+    int rc = wr_db_exec(db, "CREATE TABLE IF NOT EXISTS weir_schema (version BIGINT NOT NULL)", err,
+                        errlen);
+    if (rc == 0) {
+        rc = wr_db_prepare(db, "SELECT coalesce(max(version), 0) FROM weir_schema", &st, err,
+                           errlen);
+    }
+    if (rc == 0) {
+        rc = wr_db_step(st);
+        if (rc == WR_DB_ROW) {
+            *version = (int)wr_db_column_int64(st, 0);
+            rc = 0;
+        } else {
+            wr_errf(err, errlen, "%s", wr_db_errmsg(st));
+            rc = rc < 0 ? rc : WR_DB_ERROR;
+        }
+    }
+    wr_db_finalize(st);
+    return rc;
+}
+
+static int pg_migrate(struct wr_db *db, struct wr_migrate_result *out, char *err, size_t errlen)
+{
+    char lock[96], msg[WR_ERR_MAX];
+    snprintf(lock, sizeof(lock), "SELECT pg_advisory_lock(%d)", WR_MIGRATE_LOCK);
+    if (wr_db_exec(db, lock, msg, sizeof(msg)) != 0) {
+        wr_errf(err, errlen, "cannot take the migration lock: %s", msg);
+        return -1;
+    }
+    int rc = -1, v = 0;
+    if (pg_version(db, &v, msg, sizeof(msg)) != 0) {
+        wr_errf(err, errlen, "cannot read the schema version: %s", msg);
+        goto out;
+    }
+    out->from = v;
+    out->to = v;
+    if (v > WR_TABLES_VERSION) {
+        wr_errf(err, errlen, "written by a newer weir (schema %d; this weir knows up to %d)", v,
+                WR_TABLES_VERSION);
+        goto out;
+    }
+    if (v == WR_TABLES_VERSION) {
+        rc = 0;
+        goto out;
+    }
+    if (v != 0) { /* PostgreSQL databases start at version 8: nothing lies between */
+        wr_errf(err, errlen, "schema version %d has no migration to %d", v, WR_TABLES_VERSION);
+        goto out;
+    }
+    char *ddl = wr_tables_ddl(WR_DB_POSTGRES);
+    char version[96];
+    snprintf(version, sizeof(version), "INSERT INTO weir_schema (version) VALUES (%d)",
+             WR_TABLES_VERSION);
+    if (wr_db_begin(db, true, msg, sizeof(msg)) != 0 ||
+        wr_db_exec(db, ddl, msg, sizeof(msg)) != 0 ||
+        wr_db_exec(db, version, msg, sizeof(msg)) != 0 || wr_db_commit(db, msg, sizeof(msg)) != 0) {
+        wr_db_rollback(db);
+        wr_errf(err, errlen, "creating the schema (version %d) failed: %s", WR_TABLES_VERSION, msg);
+    } else {
+        out->to = WR_TABLES_VERSION;
+        rc = 0;
+    }
+    free(ddl);
+out:
+    snprintf(lock, sizeof(lock), "SELECT pg_advisory_unlock(%d)", WR_MIGRATE_LOCK);
+    wr_db_exec(db, lock, msg, sizeof(msg)); /* and the connection's end releases it anyway */
+    return rc;
+}
+
+int wr_store_migrate(const char *target, struct wr_migrate_result *out, char *err, size_t errlen)
+{
+    *out = (struct wr_migrate_result){0};
+    if (!wr_db_is_postgres_url(target)) {
+        out->kind = WR_DB_SQLITE;
+        if (wr_journal_migrate(target, &out->from, err, errlen) != 0) {
+            return -1;
+        }
+        out->to = WR_TABLES_VERSION;
+        return 0;
+    }
+    out->kind = WR_DB_POSTGRES;
+    struct wr_db *db = NULL;
+    if (wr_db_open(target, 0, &db, err, errlen) != 0) {
+        return -1;
+    }
+    int rc = pg_migrate(db, out, err, errlen);
+    wr_db_close(db);
+    return rc;
+}
