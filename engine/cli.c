@@ -31,6 +31,7 @@
 #include "engine/store/ingest.h"
 #include "engine/store/journal.h"
 #include "engine/store/migrate.h"
+#include "engine/store/transfer.h"
 #include "engine/base/log.h"
 #include "engine/exec/dryrun.h"
 #include "engine/base/secret.h"
@@ -70,6 +71,8 @@ static int cmd_map(int argc, char **argv);
 static int cmd_scope(int argc, char **argv);
 static int cmd_schema(int argc, char **argv);
 static int cmd_migrate(int argc, char **argv);
+static int cmd_export(int argc, char **argv);
+static int cmd_import(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 static const struct wr_trigger_kind *kind_command(const char *name);
 static int cmd_kind(const struct wr_trigger_kind *k, int argc, char **argv);
@@ -373,6 +376,41 @@ static const struct command commands[] = {
                 "Exits 0 when the store is at this weir's version, 1 for a weir.yaml with\n"
                 "errors, 3 when the store cannot be reached or migrated.",
         .run = cmd_migrate,
+    },
+    {
+        .name = "export",
+        .summary = "write the whole journal to one portable file (NDJSON), from either back end",
+        .usage = "weir export [-c weir.yaml] [-o FILE]",
+        .help = "Writes every event, run, step, approval and what triggers remember, from the\n"
+                "journal `state:` names (SQLite or PostgreSQL), as one moment of it (one read\n"
+                "transaction: the daemon may be running), to FILE or standard output. With\n"
+                "`weir import` it moves a journal from SQLite into PostgreSQL, or back.\n"
+                "\n"
+                "The file is NDJSON: a first line naming the format and schema version, one\n"
+                "line per row ({\"table\", \"row\"}), and an end line with the row count.\n"
+                "Secrets are not in it (the journal keeps none), but HR payloads are: keep it\n"
+                "as private as the journal.\n"
+                "\n"
+                "Options:\n"
+                "  -c, --config FILE  weir.yaml (default ./weir.yaml)\n"
+                "  -o, --output FILE  write to FILE (written whole, then renamed into place)\n"
+                "  -h, --help         this help",
+        .run = cmd_export,
+    },
+    {
+        .name = "import",
+        .summary = "load a file `weir export` wrote into an empty journal, of either back end",
+        .usage = "weir import FILE|- [-c weir.yaml]",
+        .help = "Loads an export into the journal `state:` names, SQLite or PostgreSQL: the\n"
+                "store is migrated first (`weir migrate`) and must hold no events. Everything\n"
+                "goes in one transaction: a line that does not read (the message names it), a\n"
+                "file cut short (no end line) or a row the store refuses imports nothing. Stop\n"
+                "the daemons that use the target first.\n"
+                "\n"
+                "Options:\n"
+                "  -c, --config FILE  weir.yaml (default ./weir.yaml)\n"
+                "  -h, --help         this help",
+        .run = cmd_import,
     },
     {
         .name = "validate",
@@ -2351,6 +2389,18 @@ static int write_whole(const char *path, const char *text)
     return rc;
 }
 
+/* Loads weir.yaml for a command that needs only its state; an exit code. */
+static int load_state_config(const char *config_path, struct wr_config **cfg)
+{
+    struct wr_diags d = {0};
+    if (wr_config_load(config_path, cfg, &d) != 0) {
+        wr_diags_print(&d, stderr);
+        wr_diags_clear(&d);
+        return WR_EXIT_INVALID;
+    }
+    return WR_EXIT_OK;
+}
+
 static int cmd_migrate(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -2378,16 +2428,13 @@ static int cmd_migrate(int argc, char **argv)
     if (optind != argc) {
         return run_usage_error(self, "unexpected argument", argv[optind]);
     }
-    struct wr_diags d = {0};
     struct wr_config *cfg = NULL;
-    if (wr_config_load(config_path, &cfg, &d) != 0) {
-        wr_diags_print(&d, stderr);
-        wr_diags_clear(&d);
-        return WR_EXIT_INVALID;
+    int rc = load_state_config(config_path, &cfg);
+    if (rc != WR_EXIT_OK) {
+        return rc;
     }
     char err[WR_ERR_MAX];
     struct wr_migrate_result r;
-    int rc = WR_EXIT_OK;
     /* the URL carries no password: weir.yaml refuses one */
     if (wr_store_migrate(cfg->state, &r, err, sizeof(err)) != 0) {
         fprintf(stderr, "weir: migrate %s: %s\n", cfg->state, err);
@@ -2399,6 +2446,131 @@ static int cmd_migrate(int argc, char **argv)
         printf("%s (%s): schema version %d, migrated from %d%s\n", cfg->state,
                r.kind == WR_DB_POSTGRES ? "PostgreSQL" : "SQLite", r.to, r.from,
                r.from == 0 ? " (new)" : "");
+    }
+    wr_config_free(cfg);
+    return rc;
+}
+
+static int cmd_export(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const struct command *self = find_command("export");
+    const char *config_path = "weir.yaml", *output = NULL;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'h':
+            printf("usage: %s\n\n%s\n", self->usage, self->help);
+            return WR_EXIT_OK;
+        default:
+            return run_usage_error(self, "unknown option or missing value", argv[optind - 1]);
+        }
+    }
+    if (optind != argc) {
+        return run_usage_error(self, "unexpected argument", argv[optind]);
+    }
+    struct wr_config *cfg = NULL;
+    int rc = load_state_config(config_path, &cfg);
+    if (rc != WR_EXIT_OK) {
+        return rc;
+    }
+    char err[WR_ERR_MAX];
+    char *tmp = output && strcmp(output, "-") != 0 ? wr_xasprintf("%s.tmp", output) : NULL;
+    FILE *out = tmp ? fopen(tmp, "w") : stdout;
+    int64_t rows = 0;
+    if (!out) {
+        fprintf(stderr, "weir: export: cannot write %s: %s\n", tmp, strerror(errno));
+        rc = WR_EXIT_RUNTIME;
+    } else if (wr_export(cfg->state, out, &rows, err, sizeof(err)) != 0) {
+        fprintf(stderr, "weir: export %s: %s\n", cfg->state, err);
+        rc = WR_EXIT_RUNTIME;
+    }
+    if (tmp && out) {
+        if (fclose(out) != 0 && rc == WR_EXIT_OK) {
+            fprintf(stderr, "weir: export: writing %s failed: %s\n", tmp, strerror(errno));
+            rc = WR_EXIT_RUNTIME;
+        }
+        if (rc == WR_EXIT_OK && rename(tmp, output) != 0) {
+            fprintf(stderr, "weir: export: cannot rename %s to %s: %s\n", tmp, output,
+                    strerror(errno));
+            rc = WR_EXIT_RUNTIME;
+        }
+        if (rc != WR_EXIT_OK) {
+            unlink(tmp);
+        }
+    }
+    if (rc == WR_EXIT_OK) {
+        fprintf(stderr, "exported %lld rows of %s%s%s\n", (long long)rows, cfg->state,
+                tmp ? " to " : "", tmp ? output : "");
+    }
+    free(tmp);
+    wr_config_free(cfg);
+    return rc;
+}
+
+static int cmd_import(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const struct command *self = find_command("import");
+    const char *config_path = "weir.yaml";
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'h':
+            printf("usage: %s\n\n%s\n", self->usage, self->help);
+            return WR_EXIT_OK;
+        default:
+            return run_usage_error(self, "unknown option or missing value", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1) {
+        return run_usage_error(self, "give exactly one FILE (- for standard input)",
+                               optind < argc ? argv[optind + 1] : "");
+    }
+    const char *file = argv[optind];
+    struct wr_config *cfg = NULL;
+    int rc = load_state_config(config_path, &cfg);
+    if (rc != WR_EXIT_OK) {
+        return rc;
+    }
+    bool std_in = strcmp(file, "-") == 0;
+    FILE *in = std_in ? stdin : fopen(file, "r");
+    char err[WR_ERR_MAX];
+    int64_t rows = 0;
+    if (!in) {
+        fprintf(stderr, "weir: import: cannot read %s: %s\n", file, strerror(errno));
+        rc = WR_EXIT_INVALID;
+    } else if (wr_import(cfg->state, in, std_in ? "<stdin>" : file, &rows, err, sizeof(err)) != 0) {
+        fprintf(stderr, "weir: import into %s: %s\n", cfg->state, err);
+        rc = WR_EXIT_RUNTIME;
+    } else {
+        printf("imported %lld rows from %s into %s\n", (long long)rows, std_in ? "<stdin>" : file,
+               cfg->state);
+    }
+    if (in && !std_in) {
+        fclose(in);
     }
     wr_config_free(cfg);
     return rc;

@@ -333,6 +333,10 @@ class TokenTest(ConsoleCase):
         harness.wait_for("runs", lambda: len(harness.runs(self.root)) >= start + len(users) + 1)
         harness.wait_for("retitle runs final", lambda: all(
             r[2] in harness.FINAL for r in harness.runs(self.root, "workflow = 'retitle'")))
+        # and the waiting one in its wait: no run may change state between the snapshot below
+        # and the API's answer (a queued run turning waiting made the counts differ by one)
+        harness.wait_for("no run queued or running", lambda: all(
+            r[2] not in ("queued", "running", "retrying") for r in harness.runs(self.root)))
         every = harness.runs(self.root)  # oldest first
         newest_first = [r[0] for r in sorted(every, key=lambda r: (r[4], r[0]), reverse=True)]
 
