@@ -246,7 +246,14 @@ char *wr_db_pg_sql(const char *sql, int *nparams)
             size_t len = e ? (size_t)(e + 2 - p) : strlen(p);
             wr_buf_addn(&b, p, len);
             p += len - 1;
-        } else if (*p == '?') {
+        } else if (*p == '?' && p[1] >= '1' && p[1] <= '9') { /* ?NNN, as SQLite numbers it */
+            char *end = NULL;
+            long num = strtol(p + 1, &end, 10);
+            num = num > 32766 ? 32766 : num; /* past SQLite's limit: the server refuses it */
+            wr_buf_addf(&b, "$%ld", num);
+            n = num > n ? (int)num : n;
+            p = end - 1;
+        } else if (*p == '?') { /* one more than the largest number so far, as in SQLite */
             wr_buf_addf(&b, "$%d", ++n);
         } else {
             wr_buf_addc(&b, *p);

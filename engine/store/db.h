@@ -2,9 +2,9 @@
  * db — one SQL interface over the journal's two back ends (issue 21): SQLite, a file (the
  * embedded default), and PostgreSQL, a `postgresql://` URL (libpq).
  *
- * The store writes its SQL once, in the dialect both speak: `?` placeholders (numbered $1, $2...
- * for PostgreSQL here, outside quoted literals and identifiers), INSERT ... ON CONFLICT (...)
- * DO NOTHING / DO UPDATE SET x = excluded.x, RETURNING, BIGINT and TEXT columns, BYTEA/BLOB
+ * The store writes its SQL once, in the dialect both speak: `?` and `?NNN` placeholders (made
+ * $1, $2... for PostgreSQL here, outside quoted literals and identifiers), INSERT ... ON CONFLICT
+ * (...) DO NOTHING / DO UPDATE SET x = excluded.x, RETURNING, BIGINT and TEXT columns, BYTEA/BLOB
  * only through wr_db_bind_blob and wr_db_column_blob. What cannot be said in that dialect
  * (pragmas, advisory locks, SKIP LOCKED) is asked of wr_db_kind and written for each.
  *
@@ -141,9 +141,10 @@ const void *wr_db_column_blob(struct wr_db_stmt *st, int i, size_t *len);
 const char *wr_db_errmsg(const struct wr_db_stmt *st);
 
 /*
- * Rewrites sql (borrowed) for PostgreSQL: each `?` outside '...' literals, "..." identifiers
- * and -- or / * comments becomes $1, $2, ... Returns the text (owned) and the number of
- * placeholders in *nparams. Exposed for the tests.
+ * Rewrites sql (borrowed) for PostgreSQL: outside '...' literals, "..." identifiers and -- or
+ * / * comments, each `?NNN` becomes $NNN and each bare `?` the next number after the largest so
+ * far ($1, $2, ...: SQLite's numbering). Returns the text (owned) and the number of parameters
+ * in *nparams. Exposed for the tests.
  */
 char *wr_db_pg_sql(const char *sql, int *nparams);
 

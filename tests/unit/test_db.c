@@ -208,6 +208,10 @@ static void test_placeholders(void **state)
     assert_string_equal(s, "SELECT 1");
     assert_int_equal(n, 0);
     free(s);
+    s = wr_db_pg_sql("SELECT ?2, ?1, ?, ?2 WHERE x = ?10", &n); /* SQLite's numbering */
+    assert_string_equal(s, "SELECT $2, $1, $3, $2 WHERE x = $10");
+    assert_int_equal(n, 10);
+    free(s);
     s = wr_db_pg_sql("SELECT 'unterminated ?", &n); /* the server will refuse it */
     assert_string_equal(s, "SELECT 'unterminated ?");
     assert_int_equal(n, 0);
@@ -222,6 +226,14 @@ static void test_placeholders(void **state)
     assert_string_equal(wr_db_column_text(st, 1), "one");
     assert_string_equal(wr_db_column_text(st, 2), "it's");
     assert_int_equal(wr_db_column_int64(st, 3), 2);
+    wr_db_finalize(st);
+
+    /* numbered: one value, used twice */
+    st = prep(db, "SELECT ?1 || '-' || ?2 || '-' || ?1");
+    wr_db_bind_text(st, 1, "a", -1);
+    wr_db_bind_text(st, 2, "b", -1);
+    assert_int_equal(wr_db_step(st), WR_DB_ROW);
+    assert_string_equal(wr_db_column_text(st, 0), "a-b-a");
     wr_db_finalize(st);
     wr_db_close(db);
 }
