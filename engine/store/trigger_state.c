@@ -4,13 +4,13 @@
 #include "engine/store/trigger_state.h"
 
 #include <errno.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "engine/base/clock.h"
 #include "engine/base/strutil.h"
+#include "engine/store/db.h"
 #include "engine/store/ingest.h"
 #include "engine/store/journal.h"
 
@@ -40,59 +40,68 @@ int64_t wr_trigger_state_load(const char *state_path, const char *scope, const c
                               wr_trigger_state_fn each, void *arg, char *err, size_t errlen)
 {
     struct stat st;
-    if (stat(state_path, &st) != 0 && errno == ENOENT) {
+    bool pg = wr_db_is_postgres_url(state_path);
+    if (!pg && stat(state_path, &st) != 0 && errno == ENOENT) {
         return 0;
     }
-    sqlite3 *db = wr_journal_open_reader(state_path, err, errlen);
-    if (!db) {
+    struct wr_db *db = NULL;
+    char msg[WR_ERR_MAX];
+    if (wr_db_open(state_path, pg ? WR_DB_READONLY : 0, &db, msg, sizeof(msg)) != 0) {
+        wr_errf_marked(err, errlen, "reading what the trigger '%s' remembers: %s", scope, msg);
         return -1;
     }
-    sqlite3_stmt *st_ = NULL;
+    struct wr_db_stmt *q = NULL;
     int64_t n = 0;
     /* A journal no daemon has migrated to schema 7 yet has no table: it remembers nothing. */
-    if (sqlite3_prepare_v2(db,
-                           "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
-                           "name = 'trigger_state'",
-                           -1, &st_, NULL) != SQLITE_OK ||
-        sqlite3_step(st_) != SQLITE_ROW) {
+    const char *exists_sql =
+        pg ? "SELECT count(*) FROM information_schema.tables WHERE table_schema = "
+             "current_schema() AND table_name = 'trigger_state'"
+           : "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'trigger_state'";
+    if (wr_db_prepare(db, exists_sql, &q, msg, sizeof(msg)) != 0) {
+        goto fail_msg;
+    }
+    if (wr_db_step(q) != WR_DB_ROW) {
         goto fail;
     }
-    bool exists = sqlite3_column_int(st_, 0) > 0;
-    sqlite3_finalize(st_);
-    st_ = NULL;
+    bool exists = wr_db_column_int64(q, 0) > 0;
+    wr_db_finalize(q);
+    q = NULL;
     if (!exists) {
-        wr_journal_close_reader(db);
+        wr_db_close(db);
         return 0;
     }
     /* Names that start with the prefix; the scope part of the key narrows the scan. */
     const char *pre = prefix ? prefix : "";
-    if (sqlite3_prepare_v2(db,
-                           "SELECT name, value, updated_at FROM trigger_state WHERE scope = ?1 "
-                           "AND substr(name, 1, length(?2)) = ?2 ORDER BY name",
-                           -1, &st_, NULL) != SQLITE_OK) {
-        goto fail;
+    if (wr_db_prepare(db,
+                      "SELECT name, value, updated_at FROM trigger_state WHERE scope = ?1 "
+                      "AND substr(name, 1, length(?2)) = ?2 ORDER BY name",
+                      &q, msg, sizeof(msg)) != 0) {
+        goto fail_msg;
     }
-    sqlite3_bind_text(st_, 1, scope, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st_, 2, pre, -1, SQLITE_STATIC);
+    wr_db_bind_text(q, 1, scope, -1);
+    wr_db_bind_text(q, 2, pre, -1);
     int rc;
-    while ((rc = sqlite3_step(st_)) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st_, 0);
-        const char *value = (const char *)sqlite3_column_text(st_, 1);
+    while ((rc = wr_db_step(q)) == WR_DB_ROW) {
+        const char *name = wr_db_column_text(q, 0);
+        const char *value = wr_db_column_text(q, 1);
         if (each) {
-            each(arg, name ? name : "", value ? value : "", sqlite3_column_int64(st_, 2));
+            each(arg, name ? name : "", value ? value : "", wr_db_column_int64(q, 2));
         }
         n++;
     }
-    if (rc != SQLITE_DONE) {
+    if (rc != WR_DB_DONE) {
         goto fail;
     }
-    sqlite3_finalize(st_);
-    wr_journal_close_reader(db);
+    wr_db_finalize(q);
+    wr_db_close(db);
     return n;
 fail:
-    wr_errf_marked(err, errlen, "%s: reading what the trigger '%s' remembers: %s", state_path,
-                   scope, sqlite3_errmsg(db));
-    sqlite3_finalize(st_);
-    wr_journal_close_reader(db);
+    snprintf(msg, sizeof(msg), "%s", wr_db_errmsg(q));
+fail_msg:
+    /* never the URL: the file's path, or the kind of store */
+    wr_errf_marked(err, errlen, "%s: reading what the trigger '%s' remembers: %s",
+                   pg ? "postgresql" : state_path, scope, msg);
+    wr_db_finalize(q);
+    wr_db_close(db);
     return -1;
 }

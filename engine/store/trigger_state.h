@@ -30,9 +30,10 @@ typedef void (*wr_trigger_state_fn)(void *arg, const char *name, const char *val
 
 /*
  * Calls each(arg, name, value, updated_at) for every name of scope (borrowed) that starts with
- * prefix (NULL or "" = all), in name order, from state_path's journal. A journal that does not
- * exist yet holds nothing: 0 and no call. Returns the number of entries, or -1 with a message
- * in err (the file unreadable, a newer schema).
+ * prefix (NULL or "" = all), in name order, from state_path's journal (a SQLite file or a
+ * postgresql:// URL, through engine/store/db). A journal that does not exist yet, or has no
+ * trigger_state table, holds nothing: 0 and no call. Returns the number of entries, or -1 with a
+ * message in err (the file unreadable, a newer schema).
  */
 int64_t wr_trigger_state_load(const char *state_path, const char *scope, const char *prefix,
                               wr_trigger_state_fn each, void *arg, char *err, size_t errlen);

@@ -7,6 +7,8 @@
  *   test_tables URL_FILE     also PostgreSQL (tests/pg's cluster): the description's DDL runs
  *                            there, in a schema of its own, and keeps the same promises (the
  *                            idempotency key is unique per scope, NULL keys are not)
+ *
+ * Both: engine/store/trigger_state reads what triggers remember through engine/store/db.
  */
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -23,7 +25,9 @@
 #include "engine/base/strutil.h"
 #include "engine/store/db.h"
 #include "engine/store/journal.h"
+#include "engine/store/migrate.h"
 #include "engine/store/tables.h"
+#include "engine/store/trigger_state.h"
 
 static const char *pg_url_file;
 
@@ -269,6 +273,80 @@ static void test_postgres_ddl(void **state)
     wr_db_close(db);
 }
 
+/* {====== trigger_state reads through engine/store/db, on both back ends ====== */
+
+struct seen {
+    char names[8][32];
+    int n;
+};
+
+static void on_entry(void *arg, const char *name, const char *value, int64_t updated_at)
+{
+    struct seen *s = arg;
+    assert_true(s->n < 8);
+    snprintf(s->names[s->n++], sizeof(s->names[0]), "%s=%s@%lld", name, value,
+             (long long)updated_at);
+}
+
+/* Fills target's trigger_state and reads it back with wr_trigger_state_load. */
+static void trigger_state_round(const char *target)
+{
+    char err[512];
+    struct wr_migrate_result m;
+    if (wr_store_migrate(target, &m, err, sizeof(err)) != 0) {
+        fail_msg("%s", err);
+    }
+    struct wr_db *db = NULL;
+    assert_int_equal(wr_db_open(target, 0, &db, err, sizeof(err)), 0);
+    exec_ok(db, "INSERT INTO trigger_state (scope, name, value, updated_at) VALUES "
+                "('user-date hires', 'due:b', '2', 20), ('user-date hires', 'due:a', '1', 10), "
+                "('user-date hires', 'fired:a', 'x', 30), ('user-date other', 'due:c', '3', 40), "
+                "('user-date hires', 'du', 'short', 50)");
+    wr_db_close(db);
+    struct seen s = {0};
+    assert_int_equal(
+        wr_trigger_state_load(target, "user-date hires", "due:", on_entry, &s, err, sizeof(err)),
+        2);
+    assert_string_equal(s.names[0], "due:a=1@10");
+    assert_string_equal(s.names[1], "due:b=2@20");
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(
+        wr_trigger_state_load(target, "user-date hires", NULL, on_entry, &s, err, sizeof(err)), 4);
+    assert_string_equal(s.names[0], "du=short@50");
+    assert_int_equal(
+        wr_trigger_state_load(target, "user-date none", "", NULL, NULL, err, sizeof(err)), 0);
+}
+
+static void test_trigger_state_sqlite(void **state)
+{
+    (void)state;
+    char err[512];
+    char *path = wr_xasprintf("%s/ts/weir.db", tmpdir);
+    /* no journal yet: nothing remembered, no error, no file made */
+    assert_int_equal(wr_trigger_state_load(path, "s", NULL, NULL, NULL, err, sizeof(err)), 0);
+    trigger_state_round(path);
+    free(path);
+}
+
+static void test_trigger_state_postgres(void **state)
+{
+    (void)state;
+    struct wr_db *db = pg_open();
+    exec_ok(db, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+    wr_db_close(db);
+    char url[2048], err[512];
+    FILE *f = fopen(pg_url_file, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(url, sizeof(url), f));
+    fclose(f);
+    url[strcspn(url, "\r\n")] = '\0';
+    /* an empty database: no table yet, nothing remembered */
+    assert_int_equal(wr_trigger_state_load(url, "s", NULL, NULL, NULL, err, sizeof(err)), 0);
+    trigger_state_round(url);
+}
+
+/* }====== */
+
 int main(int argc, char **argv)
 {
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/weir-test-tables-XXXXXX");
@@ -279,9 +357,11 @@ int main(int argc, char **argv)
     pg_url_file = argc > 1 ? argv[1] : NULL;
     const struct CMUnitTest sqlite_tests[] = {
         cmocka_unit_test(test_sqlite_migrations_reach_the_description),
+        cmocka_unit_test(test_trigger_state_sqlite),
     };
     const struct CMUnitTest pg_tests[] = {
         cmocka_unit_test(test_postgres_ddl),
+        cmocka_unit_test(test_trigger_state_postgres),
     };
     int rc = cmocka_run_group_tests_name("sqlite", sqlite_tests, NULL, NULL);
     if (pg_url_file) {
