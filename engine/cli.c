@@ -2389,6 +2389,34 @@ static int write_whole(const char *path, const char *text)
     return rc;
 }
 
+/* Parses the options of a command that takes only -c FILE and -h: -1 to go on (optind at the
+   first operand), or the exit code to return (after its help, or a usage error). */
+static int config_options(const struct command *self, int argc, char **argv,
+                          const char **config_path)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            *config_path = optarg;
+            break;
+        case 'h':
+            printf("usage: %s\n\n%s\n", self->usage, self->help);
+            return WR_EXIT_OK;
+        default:
+            return run_usage_error(self, "unknown option or missing value", argv[optind - 1]);
+        }
+    }
+    return -1;
+}
+
 /* Loads weir.yaml for a command that needs only its state; an exit code. */
 static int load_state_config(const char *config_path, struct wr_config **cfg)
 {
@@ -2403,27 +2431,11 @@ static int load_state_config(const char *config_path, struct wr_config **cfg)
 
 static int cmd_migrate(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
-    };
     const struct command *self = find_command("migrate");
     const char *config_path = "weir.yaml";
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'h':
-            printf("usage: %s\n\n%s\n", self->usage, self->help);
-            return WR_EXIT_OK;
-        default:
-            return run_usage_error(self, "unknown option or missing value", argv[optind - 1]);
-        }
+    int done = config_options(self, argc, argv, &config_path);
+    if (done >= 0) {
+        return done;
     }
     if (optind != argc) {
         return run_usage_error(self, "unexpected argument", argv[optind]);
@@ -2523,31 +2535,18 @@ static int cmd_export(int argc, char **argv)
 
 static int cmd_import(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {0},
-    };
     const struct command *self = find_command("import");
     const char *config_path = "weir.yaml";
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'h':
-            printf("usage: %s\n\n%s\n", self->usage, self->help);
-            return WR_EXIT_OK;
-        default:
-            return run_usage_error(self, "unknown option or missing value", argv[optind - 1]);
-        }
+    int done = config_options(self, argc, argv, &config_path);
+    if (done >= 0) {
+        return done;
     }
     if (optind != argc - 1) {
-        return run_usage_error(self, "give exactly one FILE (- for standard input)",
-                               optind < argc ? argv[optind + 1] : "");
+        return optind < argc ? run_usage_error(self, "unexpected argument", argv[optind + 1])
+                             : run_usage_error(self,
+                                               "give the FILE to import (- for standard "
+                                               "input)",
+                                               NULL);
     }
     const char *file = argv[optind];
     struct wr_config *cfg = NULL;
