@@ -715,6 +715,10 @@ static void req_wait(struct greq *r, int64_t ms)
     }
     r->state = RS_TIMER;
     ms_to_tv(ms, &tv);
+    /* A relative timeout counts from the loop's cached time, taken when this turn began: on a
+       busy turn (many answers at once, a loaded machine) that is tens of ms ago, and a
+       Retry-After wait would end that much early (graphsim counted such violations). */
+    event_base_update_cache_time(r->g->base);
     evtimer_add(r->timer, &tv);
 }
 
