@@ -23,7 +23,7 @@ static const struct wr_column events_columns[] = {
     {"body", WR_COL_TEXT, true, NULL, NULL},
     {"status", WR_COL_TEXT, true, NULL, NULL},
     {"idem_scope", WR_COL_TEXT, false, NULL, NULL},
-    {NULL},
+    {0},
 };
 
 /* One workflow's run of an event. */
@@ -40,7 +40,7 @@ static const struct wr_column runs_columns[] = {
     {"error", WR_COL_TEXT, false, NULL, NULL},
     {"crashes", WR_COL_INT, true, "0", NULL},
     {"guard_released", WR_COL_INT, true, "0", NULL},
-    {NULL},
+    {0},
 };
 
 /* A run's steps: arguments, output, error, attempts. */
@@ -56,14 +56,14 @@ static const struct wr_column steps_columns[] = {
     {"output", WR_COL_TEXT, false, NULL, NULL},
     {"error", WR_COL_TEXT, false, NULL, NULL},
     {"throttled_since", WR_COL_INT, false, NULL, NULL},
-    {NULL},
+    {0},
 };
 
 /* Small named values: the health probe's row, the newest unscoped webhook key. */
 static const struct wr_column journal_meta_columns[] = {
     {"name", WR_COL_TEXT, false, NULL, NULL},
     {"value", WR_COL_ANY, false, NULL, NULL},
-    {NULL},
+    {0},
 };
 
 /* What directory triggers remember between rounds. */
@@ -72,7 +72,7 @@ static const struct wr_column trigger_state_columns[] = {
     {"name", WR_COL_TEXT, true, NULL, NULL},
     {"value", WR_COL_TEXT, true, NULL, NULL},
     {"updated_at", WR_COL_INT, true, NULL, NULL},
-    {NULL},
+    {0},
 };
 
 /* The users destructive steps touched, for the guard's sliding window. */
@@ -80,7 +80,7 @@ static const struct wr_column guard_window_columns[] = {
     {"user", WR_COL_TEXT, true, NULL, NULL},
     {"run_id", WR_COL_TEXT, true, NULL, NULL},
     {"at", WR_COL_INT, true, NULL, NULL},
-    {NULL},
+    {0},
 };
 
 /* An approval step's request; decision is set once. */
@@ -99,7 +99,7 @@ static const struct wr_column approvals_columns[] = {
     {"decided_by", WR_COL_TEXT, false, NULL, NULL},
     {"decided_at", WR_COL_INT, false, NULL, NULL},
     {"reason", WR_COL_TEXT, false, NULL, NULL},
-    {NULL},
+    {0},
 };
 
 /* One capability token per approver, as its SHA-256. */
@@ -108,7 +108,7 @@ static const struct wr_column approval_tokens_columns[] = {
     {"run_id", WR_COL_TEXT, true, NULL, NULL},
     {"step_idx", WR_COL_INT, true, NULL, NULL},
     {"approver", WR_COL_TEXT, true, NULL, NULL},
-    {NULL},
+    {0},
 };
 
 static const struct wr_table tables[] = {
@@ -120,7 +120,7 @@ static const struct wr_table tables[] = {
     {"guard_window", guard_window_columns, "user, run_id", true},
     {"approvals", approvals_columns, "run_id, step_idx", true},
     {"approval_tokens", approval_tokens_columns, "hash", true},
-    {NULL},
+    {0},
 };
 
 static const struct wr_index indexes[] = {
@@ -132,7 +132,7 @@ static const struct wr_index indexes[] = {
     {"runs_created", "runs", "created_at, id", false, NULL},
     {"guard_window_at", "guard_window", "at", false, NULL},
     {"approval_tokens_run", "approval_tokens", "run_id, step_idx", false, NULL},
-    {NULL},
+    {0},
 };
 
 /* }====== */

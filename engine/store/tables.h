@@ -33,7 +33,7 @@ struct wr_column {
 
 struct wr_table {
     const char *name;
-    const struct wr_column *columns; /* ends with a {NULL} entry */
+    const struct wr_column *columns; /* ends with a {0} entry */
     const char *primary_key;         /* "id" or "run_id, idx" */
     bool without_rowid;              /* SQLite only */
 };
@@ -46,7 +46,7 @@ struct wr_index {
     const char *where; /* a partial index's condition, or NULL */
 };
 
-/* The tables and the indexes, in creation order; each list ends with a {NULL} entry. Static. */
+/* The tables and the indexes, in creation order; each list ends with a {0} entry. Static. */
 const struct wr_table *wr_tables(void);
 const struct wr_index *wr_table_indexes(void);
 
