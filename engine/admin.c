@@ -27,6 +27,7 @@
 
 #include "engine/base/clock.h"
 #include "engine/console/console.h"
+#include "engine/net/fail_limit.h"
 #include "engine/net/http_guard.h"
 #include "engine/net/http_reply.h"
 #include "engine/net/listener.h"
@@ -61,6 +62,7 @@ struct wr_admin {
     struct probe *probe;            /* /readyz's journal probe in flight, or NULL */
     unsigned char token_digest[32]; /* SHA-256 of the token: compared, never the token */
     struct wr_console *console;     /* /ui/, sessions, CSRF, /api/workflows, /api/health */
+    struct wr_fail_limit *fails;    /* failed sign-ins per address (with a token only) */
     char *state_path;               /* the journal's file: for the trigger kinds' next_due */
 };
 
@@ -1181,6 +1183,18 @@ static bool bearer_ok(const struct wr_admin *a, struct evhttp_request *req)
     return CRYPTO_memcmp(d, a->token_digest, sizeof(d)) == 0;
 }
 
+/* Counts a failed sign-in of peer (borrowed); the lockout it starts is logged once (the address,
+   never what was tried). */
+static void auth_failed(struct wr_admin *a, const char *peer)
+{
+    if (wr_fail_limit_fail(a->fails, peer)) {
+        char window[16];
+        snprintf(window, sizeof(window), "%ds", WR_ADMIN_FAIL_WINDOW_MS / 1000);
+        wr_log(WR_LOG_WARN, "admin API: too many failed sign-ins, address refused for a while",
+               "peer", peer, "window", window, NULL);
+    }
+}
+
 static bool method_is(struct evhttp_request *req, bool post)
 {
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
@@ -1297,7 +1311,25 @@ static void on_request(struct evhttp_request *req, void *arg)
     if (console && !wr_console_origin_ok(req)) {
         return;
     }
+    /* An address that failed to sign in too often is refused for a while, right token or not:
+       a token cannot be guessed at the network's speed. */
+    char *peer = NULL;
+    ev_uint16_t peer_port = 0;
+    evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer, &peer_port);
+    int64_t wait_ms = 0;
+    if (a->fails && peer && wr_fail_limit_blocked(a->fails, peer, &wait_ms)) {
+        char ra[24];
+        snprintf(ra, sizeof(ra), "%lld", (long long)(wait_ms + 999) / 1000);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", ra);
+        wr_http_reply_error(req, 429, "Too Many Requests",
+                            "too many failed sign-ins from this address: try again in %s s", ra);
+        return;
+    }
     bool bearer = bearer_ok(a, req);
+    if (a->fails && peer && !bearer &&
+        evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization")) {
+        auth_failed(a, peer);
+    }
     if (strcmp(path, "/api/session") == 0) {
         if (!method_is(req, false)) {
             wrong_method(req, false);
@@ -1310,7 +1342,9 @@ static void on_request(struct evhttp_request *req, void *arg)
         if (!method_is(req, true)) {
             wrong_method(req, true);
         } else if (strcmp(path, "/api/login") == 0) {
-            wr_console_on_login(a->console, req);
+            if (wr_console_on_login(a->console, req) && a->fails && peer) {
+                auth_failed(a, peer);
+            }
         } else {
             wr_console_on_logout(a->console, req);
         }
@@ -1445,6 +1479,7 @@ int wr_admin_new(struct event_base *base, const struct wr_admin_options *opts,
     if (opts->token && *opts->token) {
         a->has_token = true;
         digest(opts->token, strlen(opts->token), a->token_digest);
+        a->fails = wr_fail_limit_new(WR_ADMIN_FAIL_MAX, WR_ADMIN_FAIL_WINDOW_MS, NULL, NULL);
     } else if (!wr_admin_is_loopback(host)) {
         snprintf(err, errlen,
                  "listen.admin: %s is not a loopback address, so the admin API needs "
@@ -1517,6 +1552,7 @@ void wr_admin_free(struct wr_admin *a)
     }
     wr_journal_close_reader(a->db);
     wr_console_free(a->console);
+    wr_fail_limit_free(a->fails);
     free(a->state_path);
     free(a->base_dir);
     OPENSSL_cleanse(a->token_digest, sizeof(a->token_digest));

@@ -62,6 +62,10 @@ struct wr_admin;
 
 #define WR_ADMIN_EBIND    (-2)        /* the address cannot be bound (in use, not this machine's) */
 #define WR_ADMIN_MAX_BODY (64 * 1024) /* no admin route takes a larger body */
+/* With admin.token set: this many failed sign-ins (a wrong bearer token, a wrong console
+   login) from one address within the window, and that address gets 429 for the window. */
+#define WR_ADMIN_FAIL_MAX       30
+#define WR_ADMIN_FAIL_WINDOW_MS 60000
 
 /*
  * Starts the listener into *out (owned). Everything borrowed in opts must outlive the admin.

@@ -148,8 +148,9 @@ static const struct wr_argspec lua_fields[] = {
 static const struct wr_argspec admin_fields[] = {
     {.name = "token",
      .type = WR_ARG_SECRET,
-     .help = "bearer token of the admin API (env:NAME or file:PATH); required unless "
-             "listen.admin is a loopback address"},
+     .help = "bearer token of the admin API and the console's login (env:NAME or file:PATH); "
+             "required unless listen.admin is a loopback address. 30 failed sign-ins from one "
+             "address within a minute refuse that address for a minute (429)"},
     {0},
 };
 

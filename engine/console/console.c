@@ -322,13 +322,14 @@ static bool login_body(struct evhttp_request *req, struct json_object **body, co
     return false;
 }
 
-void wr_console_on_login(struct wr_console *c, struct evhttp_request *req)
+bool wr_console_on_login(struct wr_console *c, struct evhttp_request *req)
 {
     struct json_object *body = NULL;
     const char *token = NULL;
+    bool wrong = false;
     char cookie[WR_SESSION_HEX_LEN + 1], csrf[WR_SESSION_HEX_LEN + 1], err[WR_ERR_MAX];
     if (!login_body(req, &body, &token)) {
-        return;
+        return false;
     }
     if (!c->has_token) {
         /* An open admin API has nothing to log in to: the page gets the token it needs. */
@@ -344,6 +345,7 @@ void wr_console_on_login(struct wr_console *c, struct evhttp_request *req)
     OPENSSL_cleanse(d, sizeof(d));
     if (!right) {
         wr_http_reply_error(req, 401, "Unauthorized", "login failed");
+        wrong = true;
         goto out;
     }
     if (wr_sessions_create(c->sessions, cookie, csrf, err, sizeof(err)) != 0) {
@@ -370,6 +372,7 @@ out:
         }
         json_object_put(body);
     }
+    return wrong;
 }
 
 void wr_console_on_logout(struct wr_console *c, struct evhttp_request *req)

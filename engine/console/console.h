@@ -80,8 +80,9 @@ bool wr_console_csrf_ok(struct wr_console *c, struct evhttp_request *req);
 void wr_console_on_session(struct wr_console *c, struct evhttp_request *req, bool bearer);
 
 /* POST /api/login {"token": "..."}: 200 {"csrf"} with the session cookie, 401 a generic body
-   for a wrong token, 400 a body that is not that object. */
-void wr_console_on_login(struct wr_console *c, struct evhttp_request *req);
+   for a wrong token, 400 a body that is not that object. Returns true for a wrong token (the
+   admin counts it against the address). */
+bool wr_console_on_login(struct wr_console *c, struct evhttp_request *req);
 
 /* POST /api/logout: ends the request's session (after its CSRF check) and clears the cookie;
    200 {"authenticated": false}. */

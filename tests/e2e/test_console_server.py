@@ -529,6 +529,40 @@ class TokenTest(ConsoleCase):
             self.assertIn("last_poll_at", t)
             self.assertIn("last_error", t)
 
+    def test_7_sign_in_lockout(self):
+        """30 failed sign-ins from one address within a minute: 429 for that address, right
+        token or not (the last test of the class: 127.0.0.1 stays refused for a minute)."""
+        self.assertEqual(self.api("GET", "/api/runs?limit=1")[0], 200)
+        # the tests before this one failed a few times on purpose, within the same minute: the
+        # 429 comes after the 30th failure counting those (test_fail_limit counts exactly)
+        refused_at = None
+        for i in range(1, 32):
+            if i % 2:
+                a = self.call("POST", "/api/login", {"Origin": "http://127.0.0.1:%d" % self.port},
+                              {"token": "wrong-%d" % i})
+            else:
+                a = self.call("GET", "/api/runs", {"Authorization": "Bearer wrong-%d" % i})
+            if a.status == 429:
+                refused_at = i
+                break
+            self.assertEqual(a.status, 401, (i, a.body))
+        self.assertIsNotNone(refused_at, "no 429 after 31 failed sign-ins")
+        self.assertGreater(refused_at, 20)  # the earlier tests failed fewer than 10 times
+        for headers in ({"Authorization": "Bearer " + TOKEN}, {}):
+            a = self.call("GET", "/api/runs", headers)
+            self.assertEqual(a.status, 429, a.body)
+            self.assertIn("too many failed sign-ins from this address", a.json()["error"])
+            self.assertTrue(55 <= int(a.header("Retry-After")) <= 60, a.header("Retry-After"))
+            self.assert_console_headers(a, "429")
+        a = self.call("POST", "/api/login", {"Origin": "http://127.0.0.1:%d" % self.port},
+                      {"token": TOKEN})
+        self.assertEqual(a.status, 429, a.body)
+        self.assertIsNone(a.header("Set-Cookie"))
+        # health probes are not behind sign-in, and the log names the address, not a token
+        self.assertEqual(self.call("GET", "/healthz").status, 200)
+        self.w.wait_log(r"too many failed sign-ins.*peer=127\.0\.0\.1")
+        self.assertNotIn("wrong-", "".join(self.w.lines))
+
 
 class OpenLoopbackTest(ConsoleCase):
     token = None
