@@ -10,28 +10,39 @@
 #include "engine/store/journal.h"
 #include "engine/store/tables.h"
 
-/* The version row of a PostgreSQL database: 0 when it has none (an empty database). */
-static int pg_version(struct wr_db *db, int *version, char *err, size_t errlen)
+/* The first column of sql's first row, or -1 with err. */
+static int scalar(struct wr_db *db, const char *sql, char *err, size_t errlen)
 {
     struct wr_db_stmt *st = NULL;
-    int rc = wr_db_exec(db, "CREATE TABLE IF NOT EXISTS weir_schema (version BIGINT NOT NULL)", err,
-                        errlen);
-    if (rc == 0) {
-        rc = wr_db_prepare(db, "SELECT coalesce(max(version), 0) FROM weir_schema", &st, err,
-                           errlen);
+    int v = -1;
+    char msg[WR_ERR_MAX];
+    if (wr_db_prepare(db, sql, &st, msg, sizeof(msg)) != 0) {
+        wr_errf(err, errlen, "cannot read the schema version: %s", msg);
+        return -1;
     }
-    if (rc == 0) {
-        rc = wr_db_step(st);
-        if (rc == WR_DB_ROW) {
-            *version = (int)wr_db_column_int64(st, 0);
-            rc = 0;
-        } else {
-            wr_errf(err, errlen, "%s", wr_db_errmsg(st));
-            rc = rc < 0 ? rc : WR_DB_ERROR;
-        }
+    if (wr_db_step(st) == WR_DB_ROW) {
+        v = (int)wr_db_column_int64(st, 0);
+    } else {
+        wr_errf(err, errlen, "cannot read the schema version: %s", wr_db_errmsg(st));
     }
     wr_db_finalize(st);
-    return rc;
+    return v;
+}
+
+int wr_store_version(struct wr_db *db, char *err, size_t errlen)
+{
+    if (wr_db_kind(db) == WR_DB_SQLITE) {
+        return scalar(db, "PRAGMA user_version", err, errlen);
+    }
+    /* an empty database has no version table yet (it is created with the schema) */
+    int has = scalar(db,
+                     "SELECT count(*) FROM information_schema.tables WHERE table_schema = "
+                     "current_schema() AND table_name = 'weir_schema'",
+                     err, errlen);
+    if (has <= 0) {
+        return has;
+    }
+    return scalar(db, "SELECT coalesce(max(version), 0) FROM weir_schema", err, errlen);
 }
 
 static int pg_migrate(struct wr_db *db, struct wr_migrate_result *out, char *err, size_t errlen)
@@ -42,9 +53,9 @@ static int pg_migrate(struct wr_db *db, struct wr_migrate_result *out, char *err
         wr_errf(err, errlen, "cannot take the migration lock: %s", msg);
         return -1;
     }
-    int rc = -1, v = 0;
-    if (pg_version(db, &v, msg, sizeof(msg)) != 0) {
-        wr_errf(err, errlen, "cannot read the schema version: %s", msg);
+    int rc = -1;
+    int v = wr_store_version(db, err, errlen);
+    if (v < 0) {
         goto out;
     }
     out->from = v;
@@ -63,8 +74,10 @@ static int pg_migrate(struct wr_db *db, struct wr_migrate_result *out, char *err
         goto out;
     }
     char *ddl = wr_tables_ddl(WR_DB_POSTGRES);
-    char version[96];
-    snprintf(version, sizeof(version), "INSERT INTO weir_schema (version) VALUES (%d)",
+    char version[160];
+    snprintf(version, sizeof(version),
+             "CREATE TABLE weir_schema (version BIGINT NOT NULL); "
+             "INSERT INTO weir_schema (version) VALUES (%d)",
              WR_TABLES_VERSION);
     if (wr_db_begin(db, true, msg, sizeof(msg)) != 0 ||
         wr_db_exec(db, ddl, msg, sizeof(msg)) != 0 ||

@@ -16,6 +16,10 @@ struct wr_migrate_result {
     int to;   /* the version it has now */
 };
 
+/* The schema version of the store db (borrowed) is at: SQLite's user_version, PostgreSQL's
+   weir_schema row; 0 for an empty store. -1 with err when it cannot be read. */
+int wr_store_version(struct wr_db *db, char *err, size_t errlen);
+
 /*
  * Migrates the store at target (borrowed: a file path, or a postgresql:// URL) into *out.
  * SQLite: engine/store/journal's migrations, one transaction each. PostgreSQL: under the

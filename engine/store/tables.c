@@ -149,8 +149,7 @@ const struct wr_index *wr_table_indexes(void)
 
 /* {====== DDL ====== */
 
-/* A comma-separated list of names ("run_id, idx"), each quoted for PostgreSQL. */
-static void add_names(struct wr_buf *b, const char *list, bool quote)
+void wr_tables_add_names(struct wr_buf *b, const char *list, bool quote)
 {
     const char *p = list;
     while (*p) {
@@ -187,12 +186,12 @@ char *wr_tables_ddl(enum wr_db_kind kind)
     struct wr_buf b = {0};
     for (const struct wr_table *t = tables; t->name; t++) {
         wr_buf_add(&b, "CREATE TABLE ");
-        add_names(&b, t->name, pg);
+        wr_tables_add_names(&b, t->name, pg);
         wr_buf_add(&b, " (");
         for (const struct wr_column *c = t->columns; c->name; c++) {
             const char *type = type_sql(c->type, pg);
             wr_buf_add(&b, c == t->columns ? "" : ", ");
-            add_names(&b, c->name, pg);
+            wr_tables_add_names(&b, c->name, pg);
             if (type) {
                 wr_buf_addf(&b, " %s", type);
             }
@@ -208,23 +207,23 @@ char *wr_tables_ddl(enum wr_db_kind kind)
                 wr_buf_addf(&b, pg ? "\"%.*s\"(" : "%.*s(", (int)n, c->references);
                 char *cols =
                     wr_xstrndup(c->references + n + 1, strcspn(c->references + n + 1, ")"));
-                add_names(&b, cols, pg);
+                wr_tables_add_names(&b, cols, pg);
                 free(cols);
                 wr_buf_add(&b, ")");
             }
         }
         wr_buf_add(&b, ", PRIMARY KEY (");
-        add_names(&b, t->primary_key, pg);
+        wr_tables_add_names(&b, t->primary_key, pg);
         wr_buf_add(&b, "))");
         wr_buf_add(&b, t->without_rowid && !pg ? " WITHOUT ROWID;\n" : ";\n");
     }
     for (const struct wr_index *x = indexes; x->name; x++) {
         wr_buf_add(&b, x->unique ? "CREATE UNIQUE INDEX " : "CREATE INDEX ");
-        add_names(&b, x->name, pg);
+        wr_tables_add_names(&b, x->name, pg);
         wr_buf_add(&b, " ON ");
-        add_names(&b, x->table, pg);
+        wr_tables_add_names(&b, x->table, pg);
         wr_buf_add(&b, " (");
-        add_names(&b, x->columns, pg);
+        wr_tables_add_names(&b, x->columns, pg);
         wr_buf_add(&b, ")");
         if (x->where) {
             wr_buf_addf(&b, " WHERE %s", x->where);

@@ -50,6 +50,12 @@ struct wr_index {
 const struct wr_table *wr_tables(void);
 const struct wr_index *wr_table_indexes(void);
 
+struct wr_buf;
+
+/* Adds list (borrowed: comma-separated names, "run_id, idx") to b as "a, b", each name in
+   double quotes when quote (as PostgreSQL needs for `user`; SQLite takes them too). */
+void wr_tables_add_names(struct wr_buf *b, const char *list, bool quote);
+
 /* The CREATE TABLE and CREATE INDEX statements of the whole schema for kind (owned text,
    statements separated by ";\n"). */
 char *wr_tables_ddl(enum wr_db_kind kind);

@@ -20,26 +20,6 @@
 
 /* {====== both ====== */
 
-/* The schema version of the store db is at (0: none), or -1 with err. */
-static int store_version(struct wr_db *db, char *err, size_t errlen)
-{
-    const char *sql = wr_db_kind(db) == WR_DB_POSTGRES
-                          ? "SELECT coalesce(max(version), 0) FROM weir_schema"
-                          : "PRAGMA user_version";
-    struct wr_db_stmt *st = NULL;
-    int v = -1;
-    if (wr_db_prepare(db, sql, &st, err, errlen) != 0) {
-        return -1;
-    }
-    if (wr_db_step(st) == WR_DB_ROW) {
-        v = (int)wr_db_column_int64(st, 0);
-    } else {
-        wr_errf(err, errlen, "cannot read the schema version: %s", wr_db_errmsg(st));
-    }
-    wr_db_finalize(st);
-    return v;
-}
-
 /* "c1", "c2", ... of t, quoted (`user` is reserved in PostgreSQL). */
 static void add_columns(struct wr_buf *b, const struct wr_table *t)
 {
@@ -69,18 +49,8 @@ static bool export_table(struct wr_db *db, const struct wr_table *t, FILE *out, 
     wr_buf_add(&sql, "SELECT ");
     add_columns(&sql, t);
     wr_buf_addf(&sql, " FROM \"%s\" ORDER BY ", t->name);
-    /* the primary key, quoted: a stable order, so two exports of one journal are equal */
-    for (const char *p = t->primary_key; *p;) {
-        size_t n = strcspn(p, ", ");
-        wr_buf_addf(&sql, "\"%.*s\"", (int)n, p);
-        p += n;
-        while (*p == ',' || *p == ' ') {
-            if (*p == ',') {
-                wr_buf_add(&sql, ", ");
-            }
-            p++;
-        }
-    }
+    /* the primary key: a stable order, so two exports of one journal are equal */
+    wr_tables_add_names(&sql, t->primary_key, true);
     struct wr_db_stmt *st = NULL;
     bool ok = wr_db_prepare(db, wr_buf_str(&sql), &st, err, errlen) == 0;
     wr_buf_free(&sql);
@@ -120,7 +90,7 @@ int wr_export(const char *state, FILE *out, int64_t *rows, char *err, size_t err
     }
     int rc = -1;
     char msg[WR_ERR_MAX];
-    int v = store_version(db, msg, sizeof(msg));
+    int v = wr_store_version(db, msg, sizeof(msg));
     if (v != WR_TABLES_VERSION) {
         if (v < 0) {
             wr_errf(err, errlen, "%s (is it a weir journal? `weir migrate` makes one)", msg);

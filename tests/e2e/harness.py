@@ -384,6 +384,19 @@ def faked(start):
             "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"}
 
 
+def psql(url, *sql):
+    """Runs each SQL text with psql against the PostgreSQL database at url (tests/pg's cluster);
+    the output rows (tuples only, unaligned). A failure raises AssertionError with psql's
+    message."""
+    args = ["psql", url, "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1"]
+    for s in sql:
+        args += ["-c", s]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError("psql: %s" % r.stderr)
+    return [line for line in r.stdout.splitlines() if line]
+
+
 def journal(root):
     """A connection to root's journal (var/weir.db)."""
     return sqlite3.connect(os.path.join(root, "var", "weir.db"), timeout=10)

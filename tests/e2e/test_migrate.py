@@ -21,6 +21,9 @@ import sys
 import tempfile
 import unittest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
 WEIR = None
 URL = None
 
@@ -42,14 +45,7 @@ steps:
 
 
 def psql(*sql):
-    """Runs each SQL text with psql against the test cluster; the output rows (tuples only)."""
-    args = ["psql", URL, "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1"]
-    for s in sql:
-        args += ["-c", s]
-    r = subprocess.run(args, capture_output=True, text=True, timeout=60)
-    if r.returncode != 0:
-        raise AssertionError("psql: %s" % r.stderr)
-    return [line for line in r.stdout.splitlines() if line]
+    return harness.psql(URL, *sql)
 
 
 class MigrateCase(unittest.TestCase):

@@ -41,14 +41,7 @@ DOMAIN = "@contoso.onmicrosoft.com"
 
 def psql(*sql):
     with open(os.environ["WEIR_PG_URL_FILE"]) as f:
-        url = f.read().strip()
-    args = ["psql", url, "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1"]
-    for s in sql:
-        args += ["-c", s]
-    r = subprocess.run(args, capture_output=True, text=True, timeout=60)
-    if r.returncode != 0:
-        raise AssertionError("psql: %s" % r.stderr)
-    return [line for line in r.stdout.splitlines() if line]
+        return harness.psql(f.read().strip(), *sql)
 
 
 class TransferTest(unittest.TestCase):
