@@ -385,6 +385,21 @@ static void check_step(struct loader *ld, struct json_object *step, const char *
         }
     }
     if (nfound == 0) {
+        /* A misspelt kind ("acton:") is the likely cause: say so at that key. */
+        json_object_object_foreach(step, key, val)
+        {
+            (void)val;
+            const char *sug = wr_suggest(key, step_kind_keys);
+            if (sug) {
+                char *p = wr_path_key(path, key);
+                wr_check_error(c, p, true,
+                               "unknown key '%s' (did you mean '%s'?): a step needs one of "
+                               "'action', 'script', 'wait', 'wait_until' or 'approval'",
+                               key, sug);
+                free(p);
+                return;
+            }
+        }
         wr_check_error(c, path, false,
                        "a step needs one of 'action', 'script', 'wait', 'wait_until' or "
                        "'approval'");

@@ -105,6 +105,7 @@ SCHEMA_REFUSES = {
     "set-role-no-role.yaml": 1,
     "step-action-and-script.yaml": 1,
     "step-id-invalid.yaml": 1,
+    "step-kind-typo.yaml": 1,
     "step-no-kind.yaml": 1,
     "step-not-mapping.yaml": 1,
     "step-null.yaml": 1,
