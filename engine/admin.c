@@ -50,7 +50,7 @@ struct wr_admin {
     struct event_base *base;
     /* the evhttp behind its guard (limits: connections, deadlines, sizes) */
     struct wr_listener *listener;
-    struct sqlite3 *db; /* the admin's own connection: reads, and retry/cancel writes */
+    struct wr_db *db; /* the admin's own connection: reads, and retry/cancel writes */
     struct wr_journal *journal;
     struct wr_graph *graph;
     struct wr_directory *dir; /* the scope previews' directory lookups, or NULL */

@@ -27,7 +27,7 @@
 #include "engine/store/journal.h"
 
 struct wr_approval_page {
-    struct sqlite3 *db; /* read-write: lookups and decisions */
+    struct wr_db *db; /* read-write: lookups and decisions */
     unsigned char key[WR_CAPTOKEN_KEY_LEN];
     void (*wake)(void *arg);
     void *wake_arg;

@@ -1128,7 +1128,7 @@ out:
 /* What the history commands read: the store from weir.yaml's `state:`, and the workflows. */
 struct history_ctx {
     struct wr_config *cfg;
-    struct sqlite3 *db;
+    struct wr_db *db;
     struct wr_workflow_set *set; /* NULL when the workflows do not load */
 };
 

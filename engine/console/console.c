@@ -399,7 +399,7 @@ void wr_console_on_logout(struct wr_console *c, struct evhttp_request *req)
 /* {====== workflows and health ====== */
 
 void wr_console_on_workflows(struct evhttp_request *req, const struct wr_workflow_set *set,
-                             struct sqlite3 *db, const char *state_path, int64_t now_ms)
+                             struct wr_db *db, const char *state_path, int64_t now_ms)
 {
     struct json_object *last = NULL;
     char err[WR_ERR_MAX];

@@ -34,7 +34,7 @@
 #include "engine/base/clock.h"
 
 struct evhttp_request;
-struct sqlite3;
+struct wr_db;
 struct wr_trigger_env;
 struct wr_workflow_set;
 
@@ -98,7 +98,7 @@ void wr_console_on_logout(struct wr_console *c, struct evhttp_request *req);
  * clock).
  */
 void wr_console_on_workflows(struct evhttp_request *req, const struct wr_workflow_set *set,
-                             struct sqlite3 *db, const char *state_path, int64_t now_ms);
+                             struct wr_db *db, const char *state_path, int64_t now_ms);
 
 /*
  * GET /api/workflows/NAME/scope[?days=N]: `weir scope NAME --days N` (default 7, 1..366) in the
@@ -123,7 +123,7 @@ struct wr_console_health {
     uint64_t throttled;        /* 429s from Graph since start */
     int64_t last_throttled_ms; /* Unix ms of the last one, 0: none */
     const struct wr_workflow_set *set;
-    struct sqlite3 *db; /* the admin's reader: the queue's counts */
+    struct wr_db *db; /* the admin's reader: the queue's counts */
 };
 
 /*

@@ -30,7 +30,7 @@
 struct dry {
     struct event_base *base;
     struct wr_runner *runner;
-    struct sqlite3 *db;
+    struct wr_db *db;
     struct event *check;
     int64_t deadline; /* monotonic ms */
     bool stored;
@@ -129,7 +129,7 @@ static void print_step(void *arg, const struct wr_runstate_row *row)
 }
 
 /* The report, from the throw-away store once the run is over. */
-static void print_report(struct sqlite3 *db, const struct wr_workflow *wf, FILE *out)
+static void print_report(struct wr_db *db, const struct wr_workflow *wf, FILE *out)
 {
     char *status = NULL, *error = NULL;
     if (!wr_runstate_first_run(db, &status, &error)) {

@@ -4,6 +4,8 @@
 #include "engine/store/approval.h"
 
 #include <sqlite3.h>
+
+#include "engine/store/db.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,18 +118,20 @@ static int query_one(sqlite3 *db, const char *sql, const char *text, bool has_id
     return rc;
 }
 
-int wr_approval_get(sqlite3 *db, const char *run_id, int64_t step_idx, struct wr_approval *out,
-                    char *err, size_t errlen)
+int wr_approval_get(struct wr_db *wdb, const char *run_id, int64_t step_idx,
+                    struct wr_approval *out, char *err, size_t errlen)
 {
+    sqlite3 *db = wr_db_sqlite(wdb);
     return query_one(db,
                      "SELECT " COLUMNS " FROM approvals AS a WHERE a.run_id = ?1 AND "
                      "a.step_idx = ?2",
                      run_id, true, step_idx, out, NULL, err, errlen);
 }
 
-int wr_approval_find_token(sqlite3 *db, const char *hash, struct wr_approval *out, char **approver,
-                           char *err, size_t errlen)
+int wr_approval_find_token(struct wr_db *wdb, const char *hash, struct wr_approval *out,
+                           char **approver, char *err, size_t errlen)
 {
+    sqlite3 *db = wr_db_sqlite(wdb);
     *approver = NULL;
     return query_one(db,
                      "SELECT " COLUMNS ", t.approver FROM approval_tokens AS t JOIN approvals "
@@ -135,9 +139,10 @@ int wr_approval_find_token(sqlite3 *db, const char *hash, struct wr_approval *ou
                      hash, false, 0, out, approver, err, errlen);
 }
 
-int wr_approval_open_for_run(sqlite3 *db, const char *run_id, struct wr_approval *out, char *err,
-                             size_t errlen)
+int wr_approval_open_for_run(struct wr_db *wdb, const char *run_id, struct wr_approval *out,
+                             char *err, size_t errlen)
 {
+    sqlite3 *db = wr_db_sqlite(wdb);
     return query_one(db,
                      "SELECT " COLUMNS " FROM approvals AS a WHERE a.run_id = ?1 "
                      "ORDER BY a.decision IS NULL DESC, a.created_at DESC, a.step_idx DESC "
@@ -158,9 +163,10 @@ static int write_step(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int wr_approval_decide(sqlite3 *db, const char *run_id, int64_t step_idx, bool approve,
+int wr_approval_decide(struct wr_db *wdb, const char *run_id, int64_t step_idx, bool approve,
                        const char *by, const char *reason, int64_t now, char *err, size_t errlen)
 {
+    sqlite3 *db = wr_db_sqlite(wdb);
     sqlite3_stmt *st = NULL;
     bool in_tx = false;
     int rc;
@@ -255,8 +261,9 @@ out:
     return rc;
 }
 
-int64_t wr_approval_count_pending(sqlite3 *db, int64_t now)
+int64_t wr_approval_count_pending(struct wr_db *wdb, int64_t now)
 {
+    sqlite3 *db = wr_db_sqlite(wdb);
     sqlite3_stmt *st = NULL;
     int64_t n = -1;
     if (sqlite3_prepare_v2(db,

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct sqlite3;
+struct wr_db;
 struct wr_journal_batch;
 
 /* One request as stored. Every string owned; wr_approval_clear frees them. */
@@ -54,18 +54,18 @@ void wr_approval_put(struct wr_journal_batch *b, const struct wr_approval *a,
 
 /* Reads the request of (run_id, step_idx) into *out (owned by the caller: wr_approval_clear).
    Returns 1 found, 0 none (*out zeroed), -1 with a message in err (SQLite). */
-int wr_approval_get(struct sqlite3 *db, const char *run_id, int64_t step_idx,
-                    struct wr_approval *out, char *err, size_t errlen);
+int wr_approval_get(struct wr_db *db, const char *run_id, int64_t step_idx, struct wr_approval *out,
+                    char *err, size_t errlen);
 
 /* The request the token hash (hex SHA-256) belongs to into *out, and in *approver (owned) the
    approver it was made for. Returns 1, 0 unknown hash (nothing set), -1 with err. */
-int wr_approval_find_token(struct sqlite3 *db, const char *hash, struct wr_approval *out,
+int wr_approval_find_token(struct wr_db *db, const char *hash, struct wr_approval *out,
                            char **approver, char *err, size_t errlen);
 
 /* The request of run_id (exact id, no prefix) a decision is for: the newest undecided one
    (expired or not), else the newest decided one (so that deciding it again answers
    WR_APPROVAL_EDECIDED, not "none"), into *out. Returns 1, 0 none, -1 with err. */
-int wr_approval_open_for_run(struct sqlite3 *db, const char *run_id, struct wr_approval *out,
+int wr_approval_open_for_run(struct wr_db *db, const char *run_id, struct wr_approval *out,
                              char *err, size_t errlen);
 
 /* What wr_approval_decide returns besides 0. */
@@ -83,11 +83,11 @@ int wr_approval_open_for_run(struct sqlite3 *db, const char *run_id, struct wr_a
  * daemon in this process may also be kicked by the caller). Returns 0, or one of the codes
  * above with a message in err.
  */
-int wr_approval_decide(struct sqlite3 *db, const char *run_id, int64_t step_idx, bool approve,
+int wr_approval_decide(struct wr_db *db, const char *run_id, int64_t step_idx, bool approve,
                        const char *by, const char *reason, int64_t now, char *err, size_t errlen);
 
 /* The number of requests open now: undecided, not expired at now, and of a run that has not
    finished (for the weir_approvals_pending gauge). -1 when SQLite fails. */
-int64_t wr_approval_count_pending(struct sqlite3 *db, int64_t now);
+int64_t wr_approval_count_pending(struct wr_db *db, int64_t now);
 
 #endif

@@ -78,6 +78,11 @@ enum wr_db_kind wr_db_kind(const struct wr_db *db)
     return db->kind;
 }
 
+struct sqlite3 *wr_db_sqlite(struct wr_db *db)
+{
+    return db->lite;
+}
+
 const char *wr_db_kind_name(const struct wr_db *db)
 {
     return db->kind == WR_DB_POSTGRES ? "postgresql" : "sqlite";

@@ -52,6 +52,10 @@ enum {
 struct wr_db;
 struct wr_db_stmt;
 
+/* Transitional (issue 21): the SQLite handle of a SQLite connection, NULL for PostgreSQL, for
+   the store's modules not yet written over this interface. Borrowed. */
+struct sqlite3 *wr_db_sqlite(struct wr_db *db);
+
 /* True when target names a PostgreSQL database (postgresql:// or postgres://). */
 bool wr_db_is_postgres_url(const char *target);
 

@@ -5,6 +5,8 @@
 
 #include <json-c/json.h>
 #include <sqlite3.h>
+
+#include "engine/store/db.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +28,9 @@ static struct json_object *text_or_null(sqlite3_stmt *st, int i)
     return s ? json_object_new_string(s) : NULL;
 }
 
-int wr_held_list(sqlite3 *db, struct json_object **out, char *err, size_t errlen)
+int wr_held_list(struct wr_db *wdb, struct json_object **out, char *err, size_t errlen)
 {
+    sqlite3 *db = wr_db_sqlite(wdb);
     sqlite3_stmt *st = NULL;
     *out = NULL;
     if (sqlite3_prepare_v2(db,
@@ -74,7 +77,7 @@ int wr_held_list(sqlite3 *db, struct json_object **out, char *err, size_t errlen
         json_object_put(runs);
         return db_error(db, err, errlen, "listing held runs");
     }
-    if (wr_history_add_short_ids(db, runs, err, errlen) != 0) {
+    if (wr_history_add_short_ids(wdb, runs, err, errlen) != 0) {
         json_object_put(runs);
         return WR_HISTORY_EDB;
     }
@@ -85,8 +88,9 @@ int wr_held_list(sqlite3 *db, struct json_object **out, char *err, size_t errlen
     return 0;
 }
 
-int wr_held_count(sqlite3 *db, int64_t *n, char *err, size_t errlen)
+int wr_held_count(struct wr_db *wdb, int64_t *n, char *err, size_t errlen)
 {
+    sqlite3 *db = wr_db_sqlite(wdb);
     sqlite3_stmt *st = NULL;
     *n = 0;
     if (sqlite3_prepare_v2(db, "SELECT count(*) FROM runs WHERE status = 'held'", -1, &st, NULL) !=
@@ -151,10 +155,11 @@ static int check_held(sqlite3 *db, const char *id, char *err, size_t errlen)
     return out;
 }
 
-int wr_held_decide(sqlite3 *db, const char *const *ids, size_t n, bool all, bool release,
+int wr_held_decide(struct wr_db *wdb, const char *const *ids, size_t n, bool all, bool release,
                    const char *by, const char *reason, int64_t now, struct json_object **done,
                    char *err, size_t errlen)
 {
+    sqlite3 *db = wr_db_sqlite(wdb);
     struct json_object *list = json_object_new_array();
     int rc = 0;
     *done = NULL;

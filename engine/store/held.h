@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 struct json_object;
-struct sqlite3;
+struct wr_db;
 
 /*
  * Lists the held runs, oldest first, into *out (owned): {"count": N, "runs": [{id, short_id,
@@ -22,7 +22,7 @@ struct sqlite3;
  * held step's `user` argument (null without one) and step the step the run waits before. 0 or
  * WR_HISTORY_EDB with err.
  */
-int wr_held_list(struct sqlite3 *db, struct json_object **out, char *err, size_t errlen);
+int wr_held_list(struct wr_db *db, struct json_object **out, char *err, size_t errlen);
 
 /*
  * Releases (release true) or rejects the held runs ids (n of them, full ids, borrowed), or every
@@ -33,7 +33,7 @@ int wr_held_list(struct sqlite3 *db, struct json_object **out, char *err, size_t
  * changes); an unknown id WR_HISTORY_ENOTFOUND. *done (owned) receives the ids changed, as an
  * array. 0 or a WR_HISTORY_E* code.
  */
-int wr_held_decide(struct sqlite3 *db, const char *const *ids, size_t n, bool all, bool release,
+int wr_held_decide(struct wr_db *db, const char *const *ids, size_t n, bool all, bool release,
                    const char *by, const char *reason, int64_t now, struct json_object **done,
                    char *err, size_t errlen);
 
@@ -47,6 +47,6 @@ struct wr_workflow_set;
 struct json_object *wr_held_group(struct json_object *list, const struct wr_workflow_set *set);
 
 /* The number of held runs into *n: 0, or WR_HISTORY_EDB with err. */
-int wr_held_count(struct sqlite3 *db, int64_t *n, char *err, size_t errlen);
+int wr_held_count(struct wr_db *db, int64_t *n, char *err, size_t errlen);
 
 #endif

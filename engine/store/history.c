@@ -12,6 +12,8 @@
 
 #include <json-c/json.h>
 #include <sqlite3.h>
+
+#include "engine/store/db.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,8 +338,9 @@ static int add_short_id(sqlite3_stmt *prev_st, sqlite3_stmt *next_st, struct jso
     return 0;
 }
 
-int wr_history_add_short_ids(sqlite3 *db, struct json_object *runs, char *err, size_t errlen)
+int wr_history_add_short_ids(struct wr_db *wdb, struct json_object *runs, char *err, size_t errlen)
 {
+    sqlite3 *db = wr_db_sqlite(wdb);
     sqlite3_stmt *prev = NULL, *next = NULL;
     int rc = 0;
     if (sqlite3_prepare_v2(db, "SELECT max(id) FROM runs WHERE id < ?", -1, &prev, NULL) !=
@@ -463,10 +466,11 @@ static int bind_conditions(sqlite3_stmt *st, const struct wr_history_filter *f, 
     return n;
 }
 
-int wr_history_list_page(sqlite3 *db, const struct wr_history_filter *f, int64_t now,
+int wr_history_list_page(struct wr_db *wdb, const struct wr_history_filter *f, int64_t now,
                          struct json_object **out, char *next, size_t nextlen, char *err,
                          size_t errlen)
 {
+    sqlite3 *db = wr_db_sqlite(wdb);
     struct wr_buf sql = {0};
     sqlite3_stmt *st = NULL;
     struct list_stmts s = {0};
@@ -557,14 +561,15 @@ out:
     return rc;
 }
 
-int wr_history_list(sqlite3 *db, const struct wr_history_filter *f, int64_t now,
+int wr_history_list(struct wr_db *wdb, const struct wr_history_filter *f, int64_t now,
                     struct json_object **out, char *err, size_t errlen)
 {
-    return wr_history_list_page(db, f, now, out, NULL, 0, err, errlen);
+    return wr_history_list_page(wdb, f, now, out, NULL, 0, err, errlen);
 }
 
-int wr_history_count(sqlite3 *db, int64_t *n, char *err, size_t errlen)
+int wr_history_count(struct wr_db *wdb, int64_t *n, char *err, size_t errlen)
 {
+    sqlite3 *db = wr_db_sqlite(wdb);
     sqlite3_stmt *st = NULL;
     int rc = WR_HISTORY_EDB;
     if (sqlite3_prepare_v2(db, "SELECT count(*) FROM runs", -1, &st, NULL) == SQLITE_OK &&
@@ -578,9 +583,10 @@ int wr_history_count(sqlite3 *db, int64_t *n, char *err, size_t errlen)
     return rc;
 }
 
-int wr_history_count_matching(sqlite3 *db, const struct wr_history_filter *f, int64_t now,
+int wr_history_count_matching(struct wr_db *wdb, const struct wr_history_filter *f, int64_t now,
                               struct json_object **out, char *err, size_t errlen)
 {
+    sqlite3 *db = wr_db_sqlite(wdb);
     struct wr_buf sql = {0};
     sqlite3_stmt *st = NULL;
     int rc = WR_HISTORY_EDB, step;
@@ -617,8 +623,9 @@ out:
     return rc;
 }
 
-int wr_history_last_runs(sqlite3 *db, struct json_object **out, char *err, size_t errlen)
+int wr_history_last_runs(struct wr_db *wdb, struct json_object **out, char *err, size_t errlen)
 {
+    sqlite3 *db = wr_db_sqlite(wdb);
     sqlite3_stmt *st = NULL;
     int step;
     *out = NULL;
@@ -647,8 +654,9 @@ int wr_history_last_runs(sqlite3 *db, struct json_object **out, char *err, size_
     return 0;
 }
 
-bool wr_history_readable(sqlite3 *db, char *err, size_t errlen)
+bool wr_history_readable(struct wr_db *wdb, char *err, size_t errlen)
 {
+    sqlite3 *db = wr_db_sqlite(wdb);
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM runs LIMIT 1", -1, &st, NULL);
     if (rc == SQLITE_OK) {
@@ -662,9 +670,10 @@ bool wr_history_readable(sqlite3 *db, char *err, size_t errlen)
     return ok;
 }
 
-int wr_history_count_by_state(sqlite3 *db, wr_history_count_fn fn, void *arg, char *err,
+int wr_history_count_by_state(struct wr_db *wdb, wr_history_count_fn fn, void *arg, char *err,
                               size_t errlen)
 {
+    sqlite3 *db = wr_db_sqlite(wdb);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db,
                            "SELECT workflow, status, count(*) FROM runs GROUP BY workflow, status "
@@ -685,9 +694,10 @@ int wr_history_count_by_state(sqlite3 *db, wr_history_count_fn fn, void *arg, ch
 
 /* {====== one run ====== */
 
-int wr_history_resolve(sqlite3 *db, const char *prefix, char *id, size_t idlen, char *err,
+int wr_history_resolve(struct wr_db *wdb, const char *prefix, char *id, size_t idlen, char *err,
                        size_t errlen)
 {
+    sqlite3 *db = wr_db_sqlite(wdb);
     sqlite3_stmt *st = NULL;
     struct wr_buf found = {0};
     int rc = WR_HISTORY_EDB, matches = 0, step;
@@ -913,8 +923,10 @@ out:
     return rc;
 }
 
-int wr_history_show(sqlite3 *db, const char *id, struct json_object **out, char *err, size_t errlen)
+int wr_history_show(struct wr_db *wdb, const char *id, struct json_object **out, char *err,
+                    size_t errlen)
 {
+    sqlite3 *db = wr_db_sqlite(wdb);
     return show_exact(db, id, out, err, errlen);
 }
 
@@ -1045,16 +1057,18 @@ out:
     return rc;
 }
 
-int wr_history_retry(sqlite3 *db, const char *id, bool same_version, int64_t now,
+int wr_history_retry(struct wr_db *wdb, const char *id, bool same_version, int64_t now,
                      struct json_object **out, char *err, size_t errlen)
 {
+    sqlite3 *db = wr_db_sqlite(wdb);
     return change_run(db, id, same_version ? CHANGE_RETRY_SAME_VERSION : CHANGE_RETRY, now, out,
                       err, errlen);
 }
 
-int wr_history_cancel(sqlite3 *db, const char *id, int64_t now, struct json_object **out, char *err,
-                      size_t errlen)
+int wr_history_cancel(struct wr_db *wdb, const char *id, int64_t now, struct json_object **out,
+                      char *err, size_t errlen)
 {
+    sqlite3 *db = wr_db_sqlite(wdb);
     return change_run(db, id, CHANGE_CANCEL, now, out, err, errlen);
 }
 

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 struct json_object;
-struct sqlite3;
+struct wr_db;
 struct wr_workflow_set;
 
 /* Error codes: each comes with a message for the admin in err. */
@@ -84,7 +84,7 @@ bool wr_history_cursor_valid(const char *cursor);
  * way only when no main step row exists. A failed run thus shows the step that failed, not its
  * on_error handler. Returns 0, or WR_HISTORY_EDB with err set and *out NULL.
  */
-int wr_history_list_page(struct sqlite3 *db, const struct wr_history_filter *f, int64_t now,
+int wr_history_list_page(struct wr_db *db, const struct wr_history_filter *f, int64_t now,
                          struct json_object **out, char *next, size_t nextlen, char *err,
                          size_t errlen);
 
@@ -94,34 +94,33 @@ int wr_history_list_page(struct sqlite3 *db, const struct wr_history_filter *f, 
  * every status of wr_history_run_statuses() as a key (0 when none). Returns 0, or
  * WR_HISTORY_EDB with err set and *out NULL.
  */
-int wr_history_count_matching(struct sqlite3 *db, const struct wr_history_filter *f, int64_t now,
+int wr_history_count_matching(struct wr_db *db, const struct wr_history_filter *f, int64_t now,
                               struct json_object **out, char *err, size_t errlen);
 
 /*
  * The newest run of each workflow that has one, into *out: an owned object workflow name ->
  * {"id", "status", "at": created_at}. Returns 0, or WR_HISTORY_EDB with err and *out NULL.
  */
-int wr_history_last_runs(struct sqlite3 *db, struct json_object **out, char *err, size_t errlen);
+int wr_history_last_runs(struct wr_db *db, struct json_object **out, char *err, size_t errlen);
 
 /*
  * Adds short_id (as wr_history_list_page has it) to each run object of the array runs (borrowed,
  * each with an "id"). 0 or WR_HISTORY_EDB with err.
  */
-int wr_history_add_short_ids(struct sqlite3 *db, struct json_object *runs, char *err,
-                             size_t errlen);
+int wr_history_add_short_ids(struct wr_db *db, struct json_object *runs, char *err, size_t errlen);
 
 /* wr_history_list_page without the cursor of the next page. */
-int wr_history_list(struct sqlite3 *db, const struct wr_history_filter *f, int64_t now,
+int wr_history_list(struct wr_db *db, const struct wr_history_filter *f, int64_t now,
                     struct json_object **out, char *err, size_t errlen);
 
 /* Sets *n to the number of runs in the store (to tell "no runs yet" from "none match"). */
-int wr_history_count(struct sqlite3 *db, int64_t *n, char *err, size_t errlen);
+int wr_history_count(struct wr_db *db, int64_t *n, char *err, size_t errlen);
 
 /*
  * Whether the store answers a read (one row of runs): true, or false with SQLite's message in
  * err. For /readyz.
  */
-bool wr_history_readable(struct sqlite3 *db, char *err, size_t errlen);
+bool wr_history_readable(struct wr_db *db, char *err, size_t errlen);
 
 /*
  * Calls fn(arg, workflow, status, n) for each workflow and status with the number of runs
@@ -129,7 +128,7 @@ bool wr_history_readable(struct sqlite3 *db, char *err, size_t errlen);
  * Returns 0, or WR_HISTORY_EDB with SQLite's message in err when the count cannot start.
  */
 typedef void (*wr_history_count_fn)(void *arg, const char *workflow, const char *status, int64_t n);
-int wr_history_count_by_state(struct sqlite3 *db, wr_history_count_fn fn, void *arg, char *err,
+int wr_history_count_by_state(struct wr_db *db, wr_history_count_fn fn, void *arg, char *err,
                               size_t errlen);
 
 /*
@@ -141,7 +140,7 @@ int wr_history_count_by_state(struct sqlite3 *db, wr_history_count_fn fn, void *
  * show, retry or cancel with the full id. Those take full ids only, so a program (the admin
  * API) never acts on a run it did not name.
  */
-int wr_history_resolve(struct sqlite3 *db, const char *prefix, char *id, size_t idlen, char *err,
+int wr_history_resolve(struct wr_db *db, const char *prefix, char *id, size_t idlen, char *err,
                        size_t errlen);
 
 /*
@@ -157,7 +156,7 @@ int wr_history_resolve(struct sqlite3 *db, const char *prefix, char *id, size_t 
  * run's error is stored once, in the row of the step that failed: when the run row has none,
  * `error` is that step's. Returns 0 or a WR_HISTORY_E* code with err set and *out NULL.
  */
-int wr_history_show(struct sqlite3 *db, const char *id, struct json_object **out, char *err,
+int wr_history_show(struct wr_db *db, const char *id, struct json_object **out, char *err,
                     size_t errlen);
 
 /*
@@ -170,7 +169,7 @@ int wr_history_show(struct sqlite3 *db, const char *id, struct json_object **out
  * wr_history_show() reads it after the commit. Returns 0; WR_HISTORY_ESTATE (err says the
  * state) for a run in any other state; or another WR_HISTORY_E* code. Nothing changes on error.
  */
-int wr_history_retry(struct sqlite3 *db, const char *id, bool same_version, int64_t now,
+int wr_history_retry(struct wr_db *db, const char *id, bool same_version, int64_t now,
                      struct json_object **out, char *err, size_t errlen);
 
 /*
@@ -180,7 +179,7 @@ int wr_history_retry(struct sqlite3 *db, const char *id, bool same_version, int6
  * they are: they record what happened. out (may be NULL) receives the run after the commit.
  * Returns 0; WR_HISTORY_ESTATE for a finished run; or another WR_HISTORY_E* code.
  */
-int wr_history_cancel(struct sqlite3 *db, const char *id, int64_t now, struct json_object **out,
+int wr_history_cancel(struct wr_db *db, const char *id, int64_t now, struct json_object **out,
                       char *err, size_t errlen);
 
 /*

@@ -29,6 +29,7 @@
  */
 #include "engine/store/db.h"
 #include "engine/store/journal.h"
+#include "engine/store/migrate.h"
 #include "engine/store/tables.h"
 
 #include <errno.h>
@@ -1451,29 +1452,58 @@ void wr_journal_release(struct wr_journal_claim *c)
 
 /* }====== */
 
-struct sqlite3 *wr_journal_open_reader(const char *path, char *err, size_t errlen)
+struct wr_db *wr_journal_open_reader(const char *path, char *err, size_t errlen)
 {
-    struct stat st;
+    struct wr_db *db = NULL;
+    char msg[WR_ERR_MAX];
     if (refuse_postgres(path, err, errlen)) {
         return NULL;
     }
-    if (stat(path, &st) != 0) {
-        snprintf(err, errlen, "%s: %s (has `weir run` ever started with this state path?)", path,
-                 strerror(errno));
+    if (!wr_db_is_postgres_url(path)) {
+        struct stat st;
+        if (stat(path, &st) != 0) {
+            snprintf(err, errlen, "%s: %s (has `weir run` ever started with this state path?)",
+                     path, strerror(errno));
+            return NULL;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            snprintf(err, errlen, "%s: %s, not a regular file", path, wr_file_kind(st.st_mode));
+            return NULL;
+        }
+    }
+    if (wr_db_open(path, 0, &db, msg, sizeof(msg)) != 0) {
+        wr_errf_marked(err, errlen, "%s", msg);
         return NULL;
     }
-    sqlite3 *db = open_db(path, SQLITE_OPEN_READWRITE, err, errlen);
-    if (db && user_version(db) > SCHEMA_VERSION) {
-        snprintf(err, errlen, "%s: written by a newer weir", path);
-        sqlite3_close(db);
+    if (wr_db_kind(db) == WR_DB_SQLITE &&
+        (wr_db_exec(db, "PRAGMA journal_mode=WAL", msg, sizeof(msg)) != 0 ||
+         wr_db_exec(db, "PRAGMA synchronous=FULL", msg, sizeof(msg)) != 0 ||
+         wr_db_exec(db, "PRAGMA foreign_keys=ON", msg, sizeof(msg)) != 0)) {
+        wr_errf_marked(err, errlen, "%s: %s", path, msg);
+        wr_db_close(db);
+        return NULL;
+    }
+    int v = wr_store_version(db, msg, sizeof(msg));
+    if (v < 0) {
+        wr_errf_marked(err, errlen, "%s: %s", wr_db_kind(db) == WR_DB_SQLITE ? path : "state", msg);
+    } else if (v > SCHEMA_VERSION) {
+        snprintf(err, errlen, "%s: written by a newer weir",
+                 wr_db_kind(db) == WR_DB_SQLITE ? path : "state");
+        v = -1;
+    } else if (v == 0 && wr_db_kind(db) == WR_DB_POSTGRES) {
+        snprintf(err, errlen, "state: the database has no weir schema yet (run `weir migrate`)");
+        v = -1;
+    }
+    if (v < 0) {
+        wr_db_close(db);
         return NULL;
     }
     return db;
 }
 
-void wr_journal_close_reader(struct sqlite3 *db)
+void wr_journal_close_reader(struct wr_db *db)
 {
-    sqlite3_close(db);
+    wr_db_close(db);
 }
 
 void wr_journal_get_stats(struct wr_journal *j, struct wr_journal_stats *out)

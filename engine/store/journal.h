@@ -38,7 +38,7 @@
 #include "engine/base/strutil.h"
 
 struct event_base;
-struct sqlite3;
+struct wr_db;
 
 /* The most bytes of an error the executor stores for a step or a run; a longer one is cut at a
    UTF-8 boundary and ends in "… (N bytes more)". A failed run's error is stored once, in the
@@ -248,13 +248,15 @@ struct wr_journal_claim *wr_journal_claim(const char *path, char *err, size_t er
 void wr_journal_release(struct wr_journal_claim *c);
 
 /*
- * Opens a reading connection (WAL: works while the daemon writes). Returns NULL with a
- * message in err when the store does not exist or has a newer schema.
+ * Opens a connection (owned: wr_journal_close_reader) to the store at path (borrowed: a file,
+ * or a postgresql:// URL) for reads and the admin's small writes (WAL: it works while the
+ * daemon writes). Returns NULL with a message in err when the store does not exist, has no
+ * schema yet, or has a newer one.
  */
-struct sqlite3 *wr_journal_open_reader(const char *path, char *err, size_t errlen);
+struct wr_db *wr_journal_open_reader(const char *path, char *err, size_t errlen);
 
 /* Closes a connection from wr_journal_open_reader (taken). NULL is fine. */
-void wr_journal_close_reader(struct sqlite3 *db);
+void wr_journal_close_reader(struct wr_db *db);
 
 /* Commit statistics, for /metrics and the benchmarks. */
 struct wr_journal_stats {

@@ -7,26 +7,26 @@
  */
 #include "engine/store/runstate.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/base/strutil.h"
+#include "engine/store/db.h"
 #include "engine/store/journal.h"
 
 #define WR_STR_(x) #x
 #define WR_STR(x)  WR_STR_(x)
 
 struct wr_runstate {
-    sqlite3 *db;
-    sqlite3_stmt *due[2];    /* open runs in rowid order; deferred runs now due */
-    sqlite3_stmt *body;      /* an event's body, read only for the runs that start */
-    sqlite3_stmt *steps;     /* a run's stored steps, to resume it where it stopped */
-    sqlite3_stmt *cancelled; /* was the run cancelled (by `weir cancel`) meanwhile? */
-    sqlite3_stmt *crashes;   /* a run's stored crash count */
-    sqlite3_stmt *held;      /* how many runs the guard holds now */
-    sqlite3_stmt *released;  /* did an admin release the run (weir release)? */
+    struct wr_db *db;
+    struct wr_db_stmt *due[2];    /* open runs in rowid order; deferred runs now due */
+    struct wr_db_stmt *body;      /* an event's body, read only for the runs that start */
+    struct wr_db_stmt *steps;     /* a run's stored steps, to resume it where it stopped */
+    struct wr_db_stmt *cancelled; /* was the run cancelled (by `weir cancel`) meanwhile? */
+    struct wr_db_stmt *crashes;   /* a run's stored crash count */
+    struct wr_db_stmt *held;      /* how many runs the guard holds now */
+    struct wr_db_stmt *released;  /* did an admin release the run (weir release)? */
 };
 
 /*
@@ -61,25 +61,27 @@ struct wr_runstate *wr_runstate_open(const char *path, char *err, size_t errlen)
         free(s);
         return NULL;
     }
-    if (sqlite3_prepare_v2(s->db, DUE_OPEN, -1, &s->due[0], NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, DUE_DEFERRED, -1, &s->due[1], NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, "SELECT body FROM events WHERE id = ?", -1, &s->body, NULL) !=
-            SQLITE_OK ||
-        sqlite3_prepare_v2(s->db,
-                           "SELECT idx, step_id, status, attempts, output, started_at, error, "
-                           "throttled_since FROM steps WHERE run_id = ? ORDER BY idx",
-                           -1, &s->steps, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, "SELECT status = 'cancelled' FROM runs WHERE id = ?", -1,
-                           &s->cancelled, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, "SELECT crashes FROM runs WHERE id = ?", -1, &s->crashes, NULL) !=
-            SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, "SELECT count(*) FROM runs WHERE status = 'held'", -1, &s->held,
-                           NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, "SELECT guard_released FROM runs WHERE id = ?", -1, &s->released,
-                           NULL) != SQLITE_OK) {
-        wr_errf_marked(err, errlen, "cannot read due runs: %s", sqlite3_errmsg(s->db));
-        wr_runstate_close(s);
-        return NULL;
+    static const char *const sql[] = {
+        DUE_OPEN,
+        DUE_DEFERRED,
+        "SELECT body FROM events WHERE id = ?",
+        "SELECT idx, step_id, status, attempts, output, started_at, error, throttled_since "
+        "FROM steps WHERE run_id = ? ORDER BY idx",
+        "SELECT status = 'cancelled' FROM runs WHERE id = ?",
+        "SELECT crashes FROM runs WHERE id = ?",
+        "SELECT count(*) FROM runs WHERE status = 'held'",
+        "SELECT guard_released FROM runs WHERE id = ?",
+    };
+    struct wr_db_stmt **slot[] = {&s->due[0],    &s->due[1],  &s->body, &s->steps,
+                                  &s->cancelled, &s->crashes, &s->held, &s->released};
+    _Static_assert(sizeof(sql) / sizeof(sql[0]) == sizeof(slot) / sizeof(slot[0]), "one per slot");
+    for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+        char msg[WR_ERR_MAX];
+        if (wr_db_prepare(s->db, sql[i], slot[i], msg, sizeof(msg)) != 0) {
+            wr_errf_marked(err, errlen, "cannot read due runs: %s", msg);
+            wr_runstate_close(s);
+            return NULL;
+        }
     }
     return s;
 }
@@ -89,151 +91,149 @@ void wr_runstate_close(struct wr_runstate *s)
     if (!s) {
         return;
     }
-    sqlite3_finalize(s->due[0]);
-    sqlite3_finalize(s->due[1]);
-    sqlite3_finalize(s->body);
-    sqlite3_finalize(s->steps);
-    sqlite3_finalize(s->cancelled);
-    sqlite3_finalize(s->crashes);
-    sqlite3_finalize(s->held);
-    sqlite3_finalize(s->released);
-    sqlite3_close(s->db);
+    wr_db_finalize(s->due[0]);
+    wr_db_finalize(s->due[1]);
+    wr_db_finalize(s->body);
+    wr_db_finalize(s->steps);
+    wr_db_finalize(s->cancelled);
+    wr_db_finalize(s->crashes);
+    wr_db_finalize(s->held);
+    wr_db_finalize(s->released);
+    wr_journal_close_reader(s->db);
     free(s);
 }
 
 /* Appends the rows of st (bound by the caller) to *v. */
-static void collect_due(sqlite3_stmt *st, struct wr_runstate_due **v, size_t *n, size_t *cap)
+static void collect_due(struct wr_db_stmt *st, struct wr_runstate_due **v, size_t *n, size_t *cap)
 {
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (wr_db_step(st) == WR_DB_ROW) {
         if (*n == *cap) {
             *cap = *cap ? *cap * 2 : 64;
             *v = wr_xrealloc(*v, *cap * sizeof(**v));
         }
         struct wr_runstate_due *d = &(*v)[(*n)++];
-        d->rowid = sqlite3_column_int64(st, 0);
-        d->id = wr_xstrdup((const char *)sqlite3_column_text(st, 1));
-        d->workflow = wr_xstrdup((const char *)sqlite3_column_text(st, 2));
-        d->event_id = wr_xstrdup((const char *)sqlite3_column_text(st, 3));
-        d->keyed = sqlite3_column_int(st, 4) != 0;
+        d->rowid = wr_db_column_int64(st, 0);
+        d->id = wr_xstrdup(wr_db_column_text(st, 1));
+        d->workflow = wr_xstrdup(wr_db_column_text(st, 2));
+        d->event_id = wr_xstrdup(wr_db_column_text(st, 3));
+        d->keyed = (int)wr_db_column_int64(st, 4) != 0;
     }
-    sqlite3_reset(st);
+    wr_db_reset(st);
 }
 
 void wr_runstate_due_open(struct wr_runstate *s, const char *status, int limit, int64_t after,
                           struct wr_runstate_due **v, size_t *n, size_t *cap)
 {
-    sqlite3_bind_text(s->due[0], 1, status, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s->due[0], 2, limit);
-    sqlite3_bind_int64(s->due[0], 3, after);
+    wr_db_bind_text(s->due[0], 1, status, -1);
+    wr_db_bind_int64(s->due[0], 2, limit);
+    wr_db_bind_int64(s->due[0], 3, after);
     collect_due(s->due[0], v, n, cap);
 }
 
 void wr_runstate_due_deferred(struct wr_runstate *s, int64_t now, int limit,
                               struct wr_runstate_due **v, size_t *n, size_t *cap)
 {
-    sqlite3_bind_int64(s->due[1], 1, now);
-    sqlite3_bind_int(s->due[1], 2, limit);
+    wr_db_bind_int64(s->due[1], 1, now);
+    wr_db_bind_int64(s->due[1], 2, limit);
     collect_due(s->due[1], v, n, cap);
 }
 
 bool wr_runstate_body_begin(struct wr_runstate *s, const char *event_id, const char **body)
 {
-    sqlite3_bind_text(s->body, 1, event_id, -1, SQLITE_STATIC);
-    if (sqlite3_step(s->body) != SQLITE_ROW) {
+    wr_db_bind_text(s->body, 1, event_id, -1);
+    if (wr_db_step(s->body) != WR_DB_ROW) {
         *body = NULL;
         return false;
     }
-    *body = (const char *)sqlite3_column_text(s->body, 0);
+    *body = wr_db_column_text(s->body, 0);
     return true;
 }
 
 void wr_runstate_body_end(struct wr_runstate *s)
 {
-    sqlite3_reset(s->body);
+    wr_db_reset(s->body);
 }
 
 void wr_runstate_each_step(struct wr_runstate *s, const char *run_id, wr_runstate_step_fn fn,
                            void *arg)
 {
-    sqlite3_stmt *st = s->steps;
-    sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    struct wr_db_stmt *st = s->steps;
+    wr_db_bind_text(st, 1, run_id, -1);
+    while (wr_db_step(st) == WR_DB_ROW) {
         struct wr_runstate_step row = {
-            .idx = sqlite3_column_int64(st, 0),
-            .step_id = (const char *)sqlite3_column_text(st, 1),
-            .status = (const char *)sqlite3_column_text(st, 2),
-            .attempts = sqlite3_column_int(st, 3),
-            .output = sqlite3_column_type(st, 4) != SQLITE_NULL
-                          ? (const char *)sqlite3_column_text(st, 4)
-                          : NULL,
-            .started_at = sqlite3_column_int64(st, 5),
-            .error = (const char *)sqlite3_column_text(st, 6),
-            .throttled_since = sqlite3_column_int64(st, 7),
+            .idx = wr_db_column_int64(st, 0),
+            .step_id = wr_db_column_text(st, 1),
+            .status = wr_db_column_text(st, 2),
+            .attempts = (int)wr_db_column_int64(st, 3),
+            .output = wr_db_column_text(st, 4),
+            .started_at = wr_db_column_int64(st, 5),
+            .error = wr_db_column_text(st, 6),
+            .throttled_since = wr_db_column_int64(st, 7),
         };
         fn(arg, &row);
     }
-    sqlite3_reset(st);
+    wr_db_reset(st);
 }
 
 bool wr_runstate_cancelled(struct wr_runstate *s, const char *run_id)
 {
-    sqlite3_stmt *st = s->cancelled;
-    sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
-    bool yes = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
-    sqlite3_reset(st);
+    struct wr_db_stmt *st = s->cancelled;
+    wr_db_bind_text(st, 1, run_id, -1);
+    bool yes = wr_db_step(st) == WR_DB_ROW && (int)wr_db_column_int64(st, 0);
+    wr_db_reset(st);
     return yes;
 }
 
 int wr_runstate_crashes(struct wr_runstate *s, const char *run_id)
 {
     int n = 0;
-    sqlite3_bind_text(s->crashes, 1, run_id, -1, SQLITE_STATIC);
-    if (sqlite3_step(s->crashes) == SQLITE_ROW) {
-        n = sqlite3_column_int(s->crashes, 0);
+    wr_db_bind_text(s->crashes, 1, run_id, -1);
+    if (wr_db_step(s->crashes) == WR_DB_ROW) {
+        n = (int)wr_db_column_int64(s->crashes, 0);
     }
-    sqlite3_reset(s->crashes);
+    wr_db_reset(s->crashes);
     return n;
 }
 
 int64_t wr_runstate_held_count(struct wr_runstate *s)
 {
     int64_t n = 0;
-    if (sqlite3_step(s->held) == SQLITE_ROW) {
-        n = sqlite3_column_int64(s->held, 0);
+    if (wr_db_step(s->held) == WR_DB_ROW) {
+        n = wr_db_column_int64(s->held, 0);
     }
-    sqlite3_reset(s->held);
+    wr_db_reset(s->held);
     return n;
 }
 
 bool wr_runstate_guard_released(struct wr_runstate *s, const char *run_id)
 {
-    sqlite3_bind_text(s->released, 1, run_id, -1, SQLITE_STATIC);
-    bool yes = sqlite3_step(s->released) == SQLITE_ROW && sqlite3_column_int(s->released, 0);
-    sqlite3_reset(s->released);
+    wr_db_bind_text(s->released, 1, run_id, -1);
+    bool yes = wr_db_step(s->released) == WR_DB_ROW && (int)wr_db_column_int64(s->released, 0);
+    wr_db_reset(s->released);
     return yes;
 }
 
 int64_t wr_runstate_guard_load(struct wr_runstate *s, int64_t since, wr_runstate_guard_fn fn,
                                void *arg)
 {
-    sqlite3_stmt *st = NULL;
+    struct wr_db_stmt *st = NULL;
     int64_t n = 0;
-    if (sqlite3_prepare_v2(s->db, "SELECT user, run_id, at FROM guard_window WHERE at > ?", -1, &st,
-                           NULL) != SQLITE_OK) {
+    char msg[WR_ERR_MAX];
+    if (wr_db_prepare(s->db, "SELECT \"user\", run_id, at FROM guard_window WHERE at > ?", &st, msg,
+                      sizeof(msg)) != 0) {
         return -1;
     }
-    sqlite3_bind_int64(st, 1, since);
+    wr_db_bind_int64(st, 1, since);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        fn(arg, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
-           sqlite3_column_int64(st, 2));
+    while ((rc = wr_db_step(st)) == WR_DB_ROW) {
+        fn(arg, wr_db_column_text(st, 0), wr_db_column_text(st, 1), wr_db_column_int64(st, 2));
         n++;
     }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? n : -1;
+    wr_db_finalize(st);
+    return rc == WR_DB_DONE ? n : -1;
 }
 
-struct sqlite3 *wr_runstate_db(struct wr_runstate *s)
+struct wr_db *wr_runstate_db(struct wr_runstate *s)
 {
     return s->db;
 }
@@ -246,8 +246,8 @@ void wr_runstate_guard_note(struct wr_journal_batch *b, const char *user, const 
                             int64_t at, int64_t prune_before)
 {
     wr_journal_batch_add_op(b,
-                            "INSERT INTO guard_window (user, run_id, at) VALUES (?, ?, ?) "
-                            "ON CONFLICT (user, run_id) DO UPDATE SET at = excluded.at",
+                            "INSERT INTO guard_window (\"user\", run_id, at) VALUES (?, ?, ?) "
+                            "ON CONFLICT (\"user\", run_id) DO UPDATE SET at = excluded.at",
                             "tti", user, run_id, at);
     if (prune_before > 0) {
         wr_journal_batch_add_op(b, "DELETE FROM guard_window WHERE at <= ?", "i", prune_before);
@@ -333,8 +333,10 @@ void wr_runstate_reset_crashes(struct wr_journal_batch *b, const char *run_id)
 
 void wr_runstate_uncount_crash(struct wr_journal_batch *b, const char *run_id)
 {
-    wr_journal_batch_add_op(b, "UPDATE runs SET crashes = max(crashes - 1, 0) WHERE id = ?", "t",
-                            run_id);
+    wr_journal_batch_add_op(
+        b,
+        "UPDATE runs SET crashes = CASE WHEN crashes > 0 THEN crashes - 1 ELSE 0 END WHERE id = ?",
+        "t", run_id);
 }
 
 /* }====== */
@@ -347,56 +349,60 @@ void wr_runstate_uncount_crash(struct wr_journal_batch *b, const char *run_id)
     "SELECT status, coalesce(error, (SELECT error FROM steps WHERE run_id = runs.id AND "          \
     "status = 'failed' AND idx < " ON_ERROR_BASE_SQL " ORDER BY idx DESC LIMIT 1)) FROM runs"
 
-int wr_runstate_count_open(struct sqlite3 *db, int64_t *n)
+int wr_runstate_count_open(struct wr_db *db, int64_t *n)
 {
-    sqlite3_stmt *st = NULL;
+    struct wr_db_stmt *st = NULL;
     int rc = -1;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT count(*) FROM runs WHERE status IN ('queued', "
-                           "'running', 'retrying', 'waiting')",
-                           -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-        *n = sqlite3_column_int(st, 0);
+    char msg[WR_ERR_MAX];
+    if (wr_db_prepare(db,
+                      "SELECT count(*) FROM runs WHERE status IN ('queued', "
+                      "'running', 'retrying', 'waiting')",
+                      &st, msg, sizeof(msg)) == 0 &&
+        wr_db_step(st) == WR_DB_ROW) {
+        *n = (int)wr_db_column_int64(st, 0);
         rc = 0;
     }
-    sqlite3_finalize(st);
+    wr_db_finalize(st);
     return rc;
 }
 
-bool wr_runstate_first_run(struct sqlite3 *db, char **status, char **error)
+bool wr_runstate_first_run(struct wr_db *db, char **status, char **error)
 {
-    sqlite3_stmt *st = NULL;
+    struct wr_db_stmt *st = NULL;
     bool found = false;
     *status = NULL;
     *error = NULL;
     /* A failed run's error is stored once, in its failed step's row (engine/exec/run.h). */
-    sqlite3_prepare_v2(db, FIRST_RUN, -1, &st, NULL);
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    char msg[WR_ERR_MAX];
+    if (wr_db_prepare(db, FIRST_RUN, &st, msg, sizeof(msg)) == 0 && wr_db_step(st) == WR_DB_ROW) {
         found = true;
-        *status = wr_xstrdup((const char *)sqlite3_column_text(st, 0));
-        const char *e = (const char *)sqlite3_column_text(st, 1);
+        *status = wr_xstrdup(wr_db_column_text(st, 0));
+        const char *e = wr_db_column_text(st, 1);
         *error = e ? wr_xstrdup(e) : NULL;
     }
-    sqlite3_finalize(st);
+    wr_db_finalize(st);
     return found;
 }
 
-void wr_runstate_each_row(struct sqlite3 *db, wr_runstate_row_fn fn, void *arg)
+void wr_runstate_each_row(struct wr_db *db, wr_runstate_row_fn fn, void *arg)
 {
-    sqlite3_stmt *st = NULL;
-    sqlite3_prepare_v2(db, "SELECT idx, status, args, output, error FROM steps ORDER BY idx", -1,
-                       &st, NULL);
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    struct wr_db_stmt *st = NULL;
+    char msg[WR_ERR_MAX];
+    if (wr_db_prepare(db, "SELECT idx, status, args, output, error FROM steps ORDER BY idx", &st,
+                      msg, sizeof(msg)) != 0) {
+        return;
+    }
+    while (wr_db_step(st) == WR_DB_ROW) {
         struct wr_runstate_row row = {
-            .idx = sqlite3_column_int64(st, 0),
-            .status = (const char *)sqlite3_column_text(st, 1),
-            .args = (const char *)sqlite3_column_text(st, 2),
-            .output = (const char *)sqlite3_column_text(st, 3),
-            .error = (const char *)sqlite3_column_text(st, 4),
+            .idx = wr_db_column_int64(st, 0),
+            .status = wr_db_column_text(st, 1),
+            .args = wr_db_column_text(st, 2),
+            .output = wr_db_column_text(st, 3),
+            .error = wr_db_column_text(st, 4),
         };
         fn(arg, &row);
     }
-    sqlite3_finalize(st);
+    wr_db_finalize(st);
 }
 
 /* }====== */
@@ -410,29 +416,30 @@ int64_t wr_runstate_cancellable(struct wr_runstate *s, const char *workflow, con
                                 const char *except_id, void (*fn)(void *arg, const char *id),
                                 void *arg, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT id FROM runs WHERE workflow = ?1 AND concurrency_key = ?2 "
-                           "AND status IN " CANCELLABLE " AND id <> coalesce(?3, '') "
-                           "ORDER BY rowid",
-                           -1, &st, NULL) != SQLITE_OK) {
-        wr_errf_marked(err, errlen, "cannot read the runs to cancel: %s", sqlite3_errmsg(s->db));
+    struct wr_db_stmt *st = NULL;
+    char msg[WR_ERR_MAX];
+    if (wr_db_prepare(s->db,
+                      "SELECT id FROM runs WHERE workflow = ?1 AND concurrency_key = ?2 "
+                      "AND status IN " CANCELLABLE " AND id <> coalesce(?3, '') "
+                      "ORDER BY rowid",
+                      &st, msg, sizeof(msg)) != 0) {
+        wr_errf_marked(err, errlen, "cannot read the runs to cancel: %s", msg);
         return -1;
     }
-    sqlite3_bind_text(st, 1, workflow, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, except_id, -1, SQLITE_STATIC);
+    wr_db_bind_text(st, 1, workflow, -1);
+    wr_db_bind_text(st, 2, key, -1);
+    wr_db_bind_text(st, 3, except_id, -1);
     int64_t n = 0;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        fn(arg, (const char *)sqlite3_column_text(st, 0));
+    while ((rc = wr_db_step(st)) == WR_DB_ROW) {
+        fn(arg, wr_db_column_text(st, 0));
         n++;
     }
-    if (rc != SQLITE_DONE) {
-        wr_errf_marked(err, errlen, "cannot read the runs to cancel: %s", sqlite3_errmsg(s->db));
+    if (rc != WR_DB_DONE) {
+        wr_errf_marked(err, errlen, "cannot read the runs to cancel: %s", wr_db_errmsg(st));
         n = -1;
     }
-    sqlite3_finalize(st);
+    wr_db_finalize(st);
     return n;
 }
 

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct sqlite3;
+struct wr_db;
 struct wr_journal_batch;
 
 /* {====== reads, on the executor's connection ====== */
@@ -99,7 +99,7 @@ int64_t wr_runstate_guard_load(struct wr_runstate *s, int64_t since, wr_runstate
                                void *arg);
 
 /* The view's connection (borrowed), for the reads of engine/store/approval. */
-struct sqlite3 *wr_runstate_db(struct wr_runstate *s);
+struct wr_db *wr_runstate_db(struct wr_runstate *s);
 
 /*
  * cancel-runs: calls fn(arg, id) (id borrowed for the call) for every run of workflow whose
@@ -169,13 +169,13 @@ void wr_runstate_cancel_run(struct wr_journal_batch *b, const char *run_id, cons
  * Counts the runs still open (queued, running, retrying, waiting) into *n. Returns 0, or -1
  * when the store cannot be read. db is borrowed (wr_journal_open_reader).
  */
-int wr_runstate_count_open(struct sqlite3 *db, int64_t *n);
+int wr_runstate_count_open(struct wr_db *db, int64_t *n);
 
 /*
  * The first run's status and error (a failed run's is its failed step's) into *status and
  * *error (owned: free; *error NULL when none). Returns true, or false when the store has no run.
  */
-bool wr_runstate_first_run(struct sqlite3 *db, char **status, char **error);
+bool wr_runstate_first_run(struct wr_db *db, char **status, char **error);
 
 /* One step row of wr_runstate_each_row; pointers borrowed for the callback's duration. */
 struct wr_runstate_row {
@@ -188,7 +188,7 @@ struct wr_runstate_row {
 typedef void (*wr_runstate_row_fn)(void *arg, const struct wr_runstate_row *row);
 
 /* Calls fn(arg, row) for every step row of the store, in idx order. */
-void wr_runstate_each_row(struct sqlite3 *db, wr_runstate_row_fn fn, void *arg);
+void wr_runstate_each_row(struct wr_db *db, wr_runstate_row_fn fn, void *arg);
 
 /* }====== */
 

@@ -112,14 +112,14 @@ static const struct wr_column approval_tokens_columns[] = {
 };
 
 static const struct wr_table tables[] = {
-    {"events", events_columns, "id", false},
-    {"runs", runs_columns, "id", false},
-    {"steps", steps_columns, "run_id, idx", false},
-    {"journal_meta", journal_meta_columns, "name", false},
-    {"trigger_state", trigger_state_columns, "scope, name", true},
-    {"guard_window", guard_window_columns, "user, run_id", true},
-    {"approvals", approvals_columns, "run_id, step_idx", true},
-    {"approval_tokens", approval_tokens_columns, "hash", true},
+    {"events", events_columns, "id", false, false},
+    {"runs", runs_columns, "id", false, true},
+    {"steps", steps_columns, "run_id, idx", false, false},
+    {"journal_meta", journal_meta_columns, "name", false, false},
+    {"trigger_state", trigger_state_columns, "scope, name", true, false},
+    {"guard_window", guard_window_columns, "user, run_id", true, false},
+    {"approvals", approvals_columns, "run_id, step_idx", true, false},
+    {"approval_tokens", approval_tokens_columns, "hash", true, false},
     {0},
 };
 
@@ -211,6 +211,9 @@ char *wr_tables_ddl(enum wr_db_kind kind)
                 free(cols);
                 wr_buf_add(&b, ")");
             }
+        }
+        if (t->rowid && pg) {
+            wr_buf_add(&b, ", rowid BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE");
         }
         wr_buf_add(&b, ", PRIMARY KEY (");
         wr_tables_add_names(&b, t->primary_key, pg);

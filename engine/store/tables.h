@@ -36,6 +36,9 @@ struct wr_table {
     const struct wr_column *columns; /* ends with a {0} entry */
     const char *primary_key;         /* "id" or "run_id, idx" */
     bool without_rowid;              /* SQLite only */
+    bool rowid;                      /* read in insertion order by rowid (the executor's queue):
+                                        SQLite's implicit one; PostgreSQL gets a rowid column
+                                        (an identity), never exported: an import renumbers */
 };
 
 struct wr_index {

@@ -26,6 +26,7 @@
 #include "engine/base/captoken.h"
 #include "engine/base/strutil.h"
 #include "engine/store/approval.h"
+#include "engine/store/db.h"
 #include "engine/store/journal.h"
 
 #define NOW  1714572000000LL
@@ -37,6 +38,7 @@ struct fixture {
     struct event_base *base;
     struct wr_journal *journal;
     sqlite3 *db;
+    struct wr_db *wdb;
     char runs[2][40];
     bool committed;
 };
@@ -91,7 +93,8 @@ static int setup(void **state)
     wr_journal_batch_add_run(ev, "offboard", "h1", NULL, NULL);
     wr_journal_batch_add_run(ev, "offboard", "h1", NULL, NULL);
     commit(fx, b);
-    fx->db = wr_journal_open_reader(fx->state, err, sizeof(err));
+    fx->wdb = wr_journal_open_reader(fx->state, err, sizeof(err));
+    fx->db = fx->wdb ? wr_db_sqlite(fx->wdb) : NULL;
     if (!fx->db) {
         fail_msg("%s", err);
     }
@@ -102,7 +105,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
-    wr_journal_close_reader(fx->db);
+    wr_journal_close_reader(fx->wdb);
     wr_journal_close(fx->journal);
     event_base_free(fx->base);
     char *cmd = wr_xasprintf("rm -rf '%s'", fx->dir);
@@ -177,11 +180,11 @@ static void test_put_get_find(void **state)
     struct wr_approval a;
     char err[WR_ERR_MAX], *approver = NULL;
 
-    assert_int_equal(wr_approval_get(fx->db, run, 1, &a, err, sizeof(err)), 0);
-    assert_int_equal(wr_approval_open_for_run(fx->db, run, &a, err, sizeof(err)), 0);
+    assert_int_equal(wr_approval_get(fx->wdb, run, 1, &a, err, sizeof(err)), 0);
+    assert_int_equal(wr_approval_open_for_run(fx->wdb, run, &a, err, sizeof(err)), 0);
     put(fx, run, 1, "aaaa", NOW + HOUR, hashes);
 
-    assert_int_equal(wr_approval_get(fx->db, run, 1, &a, err, sizeof(err)), 1);
+    assert_int_equal(wr_approval_get(fx->wdb, run, 1, &a, err, sizeof(err)), 1);
     assert_string_equal(a.run_id, run);
     assert_int_equal(a.step_idx, 1);
     assert_string_equal(a.step_id, "ok");
@@ -200,28 +203,30 @@ static void test_put_get_find(void **state)
     wr_approval_clear(&a); /* twice is fine */
 
     /* each token names its own approver */
-    assert_int_equal(wr_approval_find_token(fx->db, hashes[1], &a, &approver, err, sizeof(err)), 1);
+    assert_int_equal(wr_approval_find_token(fx->wdb, hashes[1], &a, &approver, err, sizeof(err)),
+                     1);
     assert_string_equal(approver, "mgr@contoso.com");
     assert_string_equal(a.run_id, run);
     assert_int_equal(a.step_idx, 1);
     free(approver);
     wr_approval_clear(&a);
-    assert_int_equal(wr_approval_find_token(fx->db, hashes[0], &a, &approver, err, sizeof(err)), 1);
+    assert_int_equal(wr_approval_find_token(fx->wdb, hashes[0], &a, &approver, err, sizeof(err)),
+                     1);
     assert_string_equal(approver, "it-lead@contoso.com");
     free(approver);
     wr_approval_clear(&a);
     /* an unknown hash */
     char other[65];
     wr_captoken_hash("not a token", other);
-    assert_int_equal(wr_approval_find_token(fx->db, other, &a, &approver, err, sizeof(err)), 0);
+    assert_int_equal(wr_approval_find_token(fx->wdb, other, &a, &approver, err, sizeof(err)), 0);
     assert_null(approver);
     /* no other run has one */
-    assert_int_equal(wr_approval_open_for_run(fx->db, fx->runs[1], &a, err, sizeof(err)), 0);
+    assert_int_equal(wr_approval_open_for_run(fx->wdb, fx->runs[1], &a, err, sizeof(err)), 0);
 
     /* a second approval step later in the run is the run's open one */
     const char *h3[2];
     put(fx, run, 3, "cccc", NOW + HOUR, h3);
-    assert_int_equal(wr_approval_open_for_run(fx->db, run, &a, err, sizeof(err)), 1);
+    assert_int_equal(wr_approval_open_for_run(fx->wdb, run, &a, err, sizeof(err)), 1);
     assert_int_equal(a.step_idx, 3);
     wr_approval_clear(&a);
 }
@@ -239,14 +244,14 @@ static void test_put_replaces(void **state)
     snprintf(keep[0], sizeof(keep[0]), "%s", old[0]);
     snprintf(keep[1], sizeof(keep[1]), "%s", old[1]);
     assert_int_equal(
-        wr_approval_decide(fx->db, run, 1, false, "mgr@contoso.com", NULL, NOW, err, sizeof(err)),
+        wr_approval_decide(fx->wdb, run, 1, false, "mgr@contoso.com", NULL, NOW, err, sizeof(err)),
         0);
     /* the step asks again (a retried run): a new nonce, new tokens, the old ones gone */
     put(fx, run, 1, "bbbb", NOW + 2 * HOUR, fresh);
     assert_string_not_equal(keep[0], fresh[0]);
-    assert_int_equal(wr_approval_find_token(fx->db, keep[0], &a, &approver, err, sizeof(err)), 0);
-    assert_int_equal(wr_approval_find_token(fx->db, keep[1], &a, &approver, err, sizeof(err)), 0);
-    assert_int_equal(wr_approval_find_token(fx->db, fresh[0], &a, &approver, err, sizeof(err)), 1);
+    assert_int_equal(wr_approval_find_token(fx->wdb, keep[0], &a, &approver, err, sizeof(err)), 0);
+    assert_int_equal(wr_approval_find_token(fx->wdb, keep[1], &a, &approver, err, sizeof(err)), 0);
+    assert_int_equal(wr_approval_find_token(fx->wdb, fresh[0], &a, &approver, err, sizeof(err)), 1);
     assert_string_equal(a.nonce, "bbbb");
     assert_null(a.decision); /* open again */
     assert_int_equal(a.expires_at, NOW + 2 * HOUR);
@@ -266,10 +271,10 @@ static void test_decide_first_wins(void **state)
     set_status(fx, run, "waiting", NOW + 3 * HOUR);
     set_status(fx, fx->runs[1], "waiting", NOW + 3 * HOUR);
 
-    assert_int_equal(wr_approval_decide(fx->db, run, 1, true, "it-lead@contoso.com", "looks right",
+    assert_int_equal(wr_approval_decide(fx->wdb, run, 1, true, "it-lead@contoso.com", "looks right",
                                         NOW + 1000, err, sizeof(err)),
                      0);
-    assert_int_equal(wr_approval_get(fx->db, run, 1, &a, err, sizeof(err)), 1);
+    assert_int_equal(wr_approval_get(fx->wdb, run, 1, &a, err, sizeof(err)), 1);
     assert_string_equal(a.decision, "approved");
     assert_string_equal(a.decided_by, "it-lead@contoso.com");
     assert_int_equal(a.decided_at, NOW + 1000);
@@ -280,39 +285,39 @@ static void test_decide_first_wins(void **state)
     assert_int_equal(run_next_at(fx, fx->runs[1]), NOW + 3 * HOUR);
 
     /* the second decision, either way, changes nothing */
-    assert_int_equal(wr_approval_decide(fx->db, run, 1, false, "mgr@contoso.com", "no", NOW + 2000,
+    assert_int_equal(wr_approval_decide(fx->wdb, run, 1, false, "mgr@contoso.com", "no", NOW + 2000,
                                         err, sizeof(err)),
                      WR_APPROVAL_EDECIDED);
     assert_non_null(strstr(err, "already decided"));
-    assert_int_equal(wr_approval_decide(fx->db, run, 1, true, "mgr@contoso.com", NULL, NOW + 2000,
+    assert_int_equal(wr_approval_decide(fx->wdb, run, 1, true, "mgr@contoso.com", NULL, NOW + 2000,
                                         err, sizeof(err)),
                      WR_APPROVAL_EDECIDED);
-    assert_int_equal(wr_approval_get(fx->db, run, 1, &a, err, sizeof(err)), 1);
+    assert_int_equal(wr_approval_get(fx->wdb, run, 1, &a, err, sizeof(err)), 1);
     assert_string_equal(a.decided_by, "it-lead@contoso.com");
     assert_int_equal(a.decided_at, NOW + 1000);
     wr_approval_clear(&a);
     assert_int_equal(run_next_at(fx, run), NOW + 1000);
     /* still the run's request a decision is for: deciding again is EDECIDED, not "none" */
-    assert_int_equal(wr_approval_open_for_run(fx->db, run, &a, err, sizeof(err)), 1);
+    assert_int_equal(wr_approval_open_for_run(fx->wdb, run, &a, err, sizeof(err)), 1);
     assert_string_equal(a.decision, "approved");
     wr_approval_clear(&a);
 
     /* a rejection, without a reason */
     put(fx, fx->runs[1], 2, "dddd", NOW + HOUR, hashes);
-    assert_int_equal(wr_approval_decide(fx->db, fx->runs[1], 2, false, "mgr@contoso.com", NULL, NOW,
-                                        err, sizeof(err)),
+    assert_int_equal(wr_approval_decide(fx->wdb, fx->runs[1], 2, false, "mgr@contoso.com", NULL,
+                                        NOW, err, sizeof(err)),
                      0);
-    assert_int_equal(wr_approval_get(fx->db, fx->runs[1], 2, &a, err, sizeof(err)), 1);
+    assert_int_equal(wr_approval_get(fx->wdb, fx->runs[1], 2, &a, err, sizeof(err)), 1);
     assert_string_equal(a.decision, "rejected");
     assert_null(a.reason);
     wr_approval_clear(&a);
     assert_int_equal(run_next_at(fx, fx->runs[1]), NOW);
 
     /* no request there */
-    assert_int_equal(wr_approval_decide(fx->db, run, 7, true, "x", NULL, NOW, err, sizeof(err)),
+    assert_int_equal(wr_approval_decide(fx->wdb, run, 7, true, "x", NULL, NOW, err, sizeof(err)),
                      WR_APPROVAL_ENOTFOUND);
     assert_int_equal(
-        wr_approval_decide(fx->db, "run_nope", 1, true, "x", NULL, NOW, err, sizeof(err)),
+        wr_approval_decide(fx->wdb, "run_nope", 1, true, "x", NULL, NOW, err, sizeof(err)),
         WR_APPROVAL_ENOTFOUND);
 }
 
@@ -327,16 +332,16 @@ static void test_decide_expired(void **state)
     put(fx, run, 1, "aaaa", NOW + HOUR, hashes);
     set_status(fx, run, "waiting", NOW + HOUR);
     /* at expires_at exactly, it has expired */
-    assert_int_equal(wr_approval_decide(fx->db, run, 1, true, "it-lead@contoso.com", NULL,
+    assert_int_equal(wr_approval_decide(fx->wdb, run, 1, true, "it-lead@contoso.com", NULL,
                                         NOW + HOUR, err, sizeof(err)),
                      WR_APPROVAL_EEXPIRED);
     assert_non_null(strstr(err, "expired"));
-    assert_int_equal(wr_approval_get(fx->db, run, 1, &a, err, sizeof(err)), 1);
+    assert_int_equal(wr_approval_get(fx->wdb, run, 1, &a, err, sizeof(err)), 1);
     assert_null(a.decision);
     wr_approval_clear(&a);
     assert_int_equal(run_next_at(fx, run), NOW + HOUR);
     /* a millisecond before, it has not */
-    assert_int_equal(wr_approval_decide(fx->db, run, 1, true, "it-lead@contoso.com", NULL,
+    assert_int_equal(wr_approval_decide(fx->wdb, run, 1, true, "it-lead@contoso.com", NULL,
                                         NOW + HOUR - 1, err, sizeof(err)),
                      0);
 }
@@ -350,7 +355,8 @@ static void test_not_waiting_not_woken(void **state)
 
     put(fx, run, 1, "aaaa", NOW + HOUR, hashes);
     set_status(fx, run, "retrying", NOW + 30000);
-    assert_int_equal(wr_approval_decide(fx->db, run, 1, true, "x", NULL, NOW, err, sizeof(err)), 0);
+    assert_int_equal(wr_approval_decide(fx->wdb, run, 1, true, "x", NULL, NOW, err, sizeof(err)),
+                     0);
     assert_int_equal(run_next_at(fx, run), NOW + 30000);
 }
 
@@ -360,23 +366,23 @@ static void test_count_pending(void **state)
     const char *hashes[2];
     char err[WR_ERR_MAX];
 
-    assert_int_equal(wr_approval_count_pending(fx->db, NOW), 0);
+    assert_int_equal(wr_approval_count_pending(fx->wdb, NOW), 0);
     put(fx, fx->runs[0], 1, "aaaa", NOW + HOUR, hashes);
     put(fx, fx->runs[0], 2, "bbbb", NOW + 2 * HOUR, hashes);
     put(fx, fx->runs[1], 1, "cccc", NOW + HOUR, hashes);
     set_status(fx, fx->runs[0], "waiting", NOW + HOUR);
     set_status(fx, fx->runs[1], "waiting", NOW + HOUR);
-    assert_int_equal(wr_approval_count_pending(fx->db, NOW), 3);
+    assert_int_equal(wr_approval_count_pending(fx->wdb, NOW), 3);
     /* decided: no longer pending */
     assert_int_equal(
-        wr_approval_decide(fx->db, fx->runs[0], 1, true, "x", NULL, NOW, err, sizeof(err)), 0);
-    assert_int_equal(wr_approval_count_pending(fx->db, NOW), 2);
+        wr_approval_decide(fx->wdb, fx->runs[0], 1, true, "x", NULL, NOW, err, sizeof(err)), 0);
+    assert_int_equal(wr_approval_count_pending(fx->wdb, NOW), 2);
     /* expired */
-    assert_int_equal(wr_approval_count_pending(fx->db, NOW + HOUR), 1);
-    assert_int_equal(wr_approval_count_pending(fx->db, NOW + 2 * HOUR), 0);
+    assert_int_equal(wr_approval_count_pending(fx->wdb, NOW + HOUR), 1);
+    assert_int_equal(wr_approval_count_pending(fx->wdb, NOW + 2 * HOUR), 0);
     /* a run that finished (cancelled) leaves nothing pending */
     set_status(fx, fx->runs[1], "cancelled", 0);
-    assert_int_equal(wr_approval_count_pending(fx->db, NOW), 1);
+    assert_int_equal(wr_approval_count_pending(fx->wdb, NOW), 1);
 }
 
 int main(void)

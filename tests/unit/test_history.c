@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "engine/cli.h"
+#include "engine/store/db.h"
 #include "engine/store/history.h"
 #include "engine/store/journal.h"
 #include "engine/exec/run.h"
@@ -79,6 +80,7 @@ struct fixture {
     char *state;
     char *config;
     sqlite3 *db;
+    struct wr_db *wdb;
     char ids[5][40]; /* the runs as the journal created them, in batch order */
     bool committed;
     struct event_base *base;
@@ -230,7 +232,8 @@ static int make_store(void **state, bool populate)
     }
     wr_journal_close(j);
 
-    fx->db = wr_journal_open_reader(fx->state, err, sizeof(err));
+    fx->wdb = wr_journal_open_reader(fx->state, err, sizeof(err));
+    fx->db = fx->wdb ? wr_db_sqlite(fx->wdb) : NULL;
     if (!fx->db) {
         fail_msg("%s", err);
     }
@@ -279,7 +282,7 @@ static int setup_empty(void **state)
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
-    sqlite3_close(fx->db);
+    wr_journal_close_reader(fx->wdb);
     event_base_free(fx->base);
     char *cmd = wr_xasprintf("rm -rf '%s'", fx->dir);
     assert_int_equal(system(cmd), 0);
@@ -296,7 +299,7 @@ static struct json_object *list(struct fixture *fx, const struct wr_history_filt
 {
     struct json_object *out = NULL;
     char err[WR_ERR_MAX];
-    if (wr_history_list(fx->db, f, NOW, &out, err, sizeof(err)) != 0) {
+    if (wr_history_list(fx->wdb, f, NOW, &out, err, sizeof(err)) != 0) {
         fail_msg("%s", err);
     }
     assert_true(json_object_is_type(out, json_type_array));
@@ -426,7 +429,7 @@ static void test_list_filters(void **state)
 
     int64_t n = -1;
     char err[WR_ERR_MAX];
-    assert_int_equal(wr_history_count(fx->db, &n, err, sizeof(err)), 0);
+    assert_int_equal(wr_history_count(fx->wdb, &n, err, sizeof(err)), 0);
     assert_int_equal(n, 5);
 }
 
@@ -447,7 +450,7 @@ static void test_list_pages(void **state)
         struct json_object *runs = NULL;
         struct wr_history_filter f = {.limit = 2, .cursor = cursor[0] ? cursor : NULL};
         assert_int_equal(
-            wr_history_list_page(fx->db, &f, NOW, &runs, next, sizeof(next), err, sizeof(err)), 0);
+            wr_history_list_page(fx->wdb, &f, NOW, &runs, next, sizeof(next), err, sizeof(err)), 0);
         assert_true(json_object_array_length(runs) <= 2);
         char *ids = ids_of(runs);
         wr_buf_addf(&seen, "%s%s", seen.len ? " " : "", ids);
@@ -464,7 +467,7 @@ static void test_list_pages(void **state)
     struct json_object *runs = NULL;
     struct wr_history_filter f = {.limit = 100000};
     assert_int_equal(
-        wr_history_list_page(fx->db, &f, NOW, &runs, next, sizeof(next), err, sizeof(err)), 0);
+        wr_history_list_page(fx->wdb, &f, NOW, &runs, next, sizeof(next), err, sizeof(err)), 0);
     assert_int_equal(json_object_array_length(runs), 5);
     assert_string_equal(next, "");
     json_object_put(runs);
@@ -474,7 +477,7 @@ static void test_list_pages(void **state)
     assert_false(wr_history_cursor_valid("1.run 1"));
     assert_false(wr_history_cursor_valid("1.run_1' OR 1=1"));
     f = (struct wr_history_filter){.cursor = "nonsense"};
-    assert_int_equal(wr_history_list_page(fx->db, &f, NOW, &runs, NULL, 0, err, sizeof(err)),
+    assert_int_equal(wr_history_list_page(fx->wdb, &f, NOW, &runs, NULL, 0, err, sizeof(err)),
                      WR_HISTORY_ENOTFOUND);
 }
 
@@ -542,7 +545,7 @@ static void test_list_uses_an_index(void **state)
         struct json_object *runs = NULL;
         char err[WR_ERR_MAX], next[WR_HISTORY_CURSOR_MAX];
         sqlite3_trace_v2(fx->db, SQLITE_TRACE_STMT, on_trace, &t);
-        assert_int_equal(wr_history_list_page(fx->db, &cases[i].f, NOW, &runs, next, sizeof(next),
+        assert_int_equal(wr_history_list_page(fx->wdb, &cases[i].f, NOW, &runs, next, sizeof(next),
                                               err, sizeof(err)),
                          0);
         sqlite3_trace_v2(fx->db, 0, NULL, NULL);
@@ -660,7 +663,7 @@ static void test_list_empty(void **state)
     expect_ids(fx, &(struct wr_history_filter){0}, "");
     int64_t n = -1;
     char err[WR_ERR_MAX];
-    assert_int_equal(wr_history_count(fx->db, &n, err, sizeof(err)), 0);
+    assert_int_equal(wr_history_count(fx->wdb, &n, err, sizeof(err)), 0);
     assert_int_equal(n, 0);
 }
 
@@ -689,40 +692,40 @@ static void test_resolve(void **state)
     struct fixture *fx = *state;
     char id[64], err[WR_ERR_MAX];
 
-    assert_int_equal(wr_history_resolve(fx->db, RUN_C, id, sizeof(id), err, sizeof(err)), 0);
+    assert_int_equal(wr_history_resolve(fx->wdb, RUN_C, id, sizeof(id), err, sizeof(err)), 0);
     assert_string_equal(id, RUN_C);
-    assert_int_equal(wr_history_resolve(fx->db, "run_018f3a2b4d", id, sizeof(id), err, sizeof(err)),
-                     0);
+    assert_int_equal(
+        wr_history_resolve(fx->wdb, "run_018f3a2b4d", id, sizeof(id), err, sizeof(err)), 0);
     assert_string_equal(id, RUN_E);
     assert_int_equal(
-        wr_history_resolve(fx->db, "run_018f3a2b4c5d1b", id, sizeof(id), err, sizeof(err)), 0);
+        wr_history_resolve(fx->wdb, "run_018f3a2b4c5d1b", id, sizeof(id), err, sizeof(err)), 0);
     assert_string_equal(id, RUN_B);
 
     /* Ambiguous: the candidates are listed with their workflow and status. */
     assert_int_equal(
-        wr_history_resolve(fx->db, "run_018f3a2b4c5d1", id, sizeof(id), err, sizeof(err)),
+        wr_history_resolve(fx->wdb, "run_018f3a2b4c5d1", id, sizeof(id), err, sizeof(err)),
         WR_HISTORY_EAMBIGUOUS);
     assert_string_equal(id, "");
     assert_string_equal(err, "run id 'run_018f3a2b4c5d1' is ambiguous; it matches:\n"
                              "  " RUN_A "  onboard  failed\n"
                              "  " RUN_B "  onboard  succeeded_with_errors\n"
                              "give more of the id");
-    assert_int_equal(wr_history_resolve(fx->db, "run_", id, sizeof(id), err, sizeof(err)),
+    assert_int_equal(wr_history_resolve(fx->wdb, "run_", id, sizeof(id), err, sizeof(err)),
                      WR_HISTORY_EAMBIGUOUS);
     assert_non_null(strstr(err, RUN_E));
 
     /* Unknown. */
-    assert_int_equal(wr_history_resolve(fx->db, "run_ffff", id, sizeof(id), err, sizeof(err)),
+    assert_int_equal(wr_history_resolve(fx->wdb, "run_ffff", id, sizeof(id), err, sizeof(err)),
                      WR_HISTORY_ENOTFOUND);
     assert_string_equal(err, "no run 'run_ffff' (`weir runs` lists them)");
-    assert_int_equal(wr_history_resolve(fx->db, RUN_A "0", id, sizeof(id), err, sizeof(err)),
+    assert_int_equal(wr_history_resolve(fx->wdb, RUN_A "0", id, sizeof(id), err, sizeof(err)),
                      WR_HISTORY_ENOTFOUND);
-    assert_int_equal(wr_history_resolve(fx->db, "", id, sizeof(id), err, sizeof(err)),
+    assert_int_equal(wr_history_resolve(fx->wdb, "", id, sizeof(id), err, sizeof(err)),
                      WR_HISTORY_ENOTFOUND);
     /* Characters that mean something to LIKE or GLOB mean nothing here. */
-    assert_int_equal(wr_history_resolve(fx->db, "run%", id, sizeof(id), err, sizeof(err)),
+    assert_int_equal(wr_history_resolve(fx->wdb, "run%", id, sizeof(id), err, sizeof(err)),
                      WR_HISTORY_ENOTFOUND);
-    assert_int_equal(wr_history_resolve(fx->db, "run_*", id, sizeof(id), err, sizeof(err)),
+    assert_int_equal(wr_history_resolve(fx->wdb, "run_*", id, sizeof(id), err, sizeof(err)),
                      WR_HISTORY_ENOTFOUND);
 }
 
@@ -737,7 +740,7 @@ static void test_resolve_many(void **state)
                  "WHERE id = %Q",
                  i, RUN_A);
     }
-    assert_int_equal(wr_history_resolve(fx->db, "run_x", id, sizeof(id), err, sizeof(err)),
+    assert_int_equal(wr_history_resolve(fx->wdb, "run_x", id, sizeof(id), err, sizeof(err)),
                      WR_HISTORY_EAMBIGUOUS);
     assert_non_null(strstr(err, "more than 10 runs, among them"));
     assert_non_null(strstr(err, "run_x09"));
@@ -752,7 +755,7 @@ static struct json_object *show(struct fixture *fx, const char *run)
 {
     struct json_object *out = NULL;
     char err[WR_ERR_MAX];
-    if (wr_history_show(fx->db, run, &out, err, sizeof(err)) != 0) {
+    if (wr_history_show(fx->wdb, run, &out, err, sizeof(err)) != 0) {
         fail_msg("%s", err);
     }
     return out;
@@ -822,14 +825,15 @@ static void test_show(void **state)
     struct json_object *out = (struct json_object *)1;
     char err[WR_ERR_MAX];
     /* Full ids only: a prefix, even a unique one, is no run (the CLI resolves prefixes). */
-    assert_int_equal(wr_history_show(fx->db, "run_018f3a2b4c5d1a", &out, err, sizeof(err)),
+    assert_int_equal(wr_history_show(fx->wdb, "run_018f3a2b4c5d1a", &out, err, sizeof(err)),
                      WR_HISTORY_ENOTFOUND);
     assert_string_equal(err, "no run 'run_018f3a2b4c5d1a' (a full run id; `weir runs` lists them)");
     assert_null(out);
-    assert_int_equal(wr_history_show(fx->db, "run_018f3a2b4c", &out, err, sizeof(err)),
+    assert_int_equal(wr_history_show(fx->wdb, "run_018f3a2b4c", &out, err, sizeof(err)),
                      WR_HISTORY_ENOTFOUND);
     assert_null(out);
-    assert_int_equal(wr_history_show(fx->db, "nope", &out, err, sizeof(err)), WR_HISTORY_ENOTFOUND);
+    assert_int_equal(wr_history_show(fx->wdb, "nope", &out, err, sizeof(err)),
+                     WR_HISTORY_ENOTFOUND);
     assert_null(out);
 }
 
@@ -844,7 +848,7 @@ static void test_retry(void **state)
     char err[WR_ERR_MAX];
 
     /* A failed run, on the current version: the hash is cleared. */
-    assert_int_equal(wr_history_retry(fx->db, RUN_A, false, NOW, &after, err, sizeof(err)), 0);
+    assert_int_equal(wr_history_retry(fx->wdb, RUN_A, false, NOW, &after, err, sizeof(err)), 0);
     assert_string_equal(str(after, "id"), RUN_A);
     assert_string_equal(str(after, "status"), "queued");
     json_object_put(after);
@@ -865,7 +869,7 @@ static void test_retry(void **state)
     free(s);
 
     /* succeeded_with_errors, on the same version: the hash stays. */
-    assert_int_equal(wr_history_retry(fx->db, RUN_B, true, NOW, NULL, err, sizeof(err)), 0);
+    assert_int_equal(wr_history_retry(fx->wdb, RUN_B, true, NOW, NULL, err, sizeof(err)), 0);
     s = query_text(fx->db,
                    "SELECT status || '|' || workflow_hash FROM runs WHERE id = '" RUN_B "'");
     assert_string_equal(s, "queued|h1");
@@ -883,27 +887,27 @@ static void test_retry_refused(void **state)
     char err[WR_ERR_MAX];
 
     exec_sql(fx->db, "UPDATE runs SET status = 'succeeded' WHERE id = '" RUN_E "'");
-    assert_int_equal(wr_history_retry(fx->db, RUN_D, false, NOW, &after, err, sizeof(err)),
+    assert_int_equal(wr_history_retry(fx->wdb, RUN_D, false, NOW, &after, err, sizeof(err)),
                      WR_HISTORY_ESTATE);
     assert_null(after);
     assert_string_equal(err, "run " RUN_D " has status retrying: only failed or "
                              "succeeded_with_errors runs can be retried");
-    assert_int_equal(wr_history_retry(fx->db, RUN_C, false, NOW, NULL, err, sizeof(err)),
+    assert_int_equal(wr_history_retry(fx->wdb, RUN_C, false, NOW, NULL, err, sizeof(err)),
                      WR_HISTORY_ESTATE);
-    assert_int_equal(wr_history_retry(fx->db, RUN_E, true, NOW, NULL, err, sizeof(err)),
+    assert_int_equal(wr_history_retry(fx->wdb, RUN_E, true, NOW, NULL, err, sizeof(err)),
                      WR_HISTORY_ESTATE);
     assert_non_null(strstr(err, "has status succeeded:"));
     exec_sql(fx->db, "UPDATE runs SET status = 'cancelled' WHERE id = '" RUN_E "'");
-    assert_int_equal(wr_history_retry(fx->db, RUN_E, false, NOW, NULL, err, sizeof(err)),
+    assert_int_equal(wr_history_retry(fx->wdb, RUN_E, false, NOW, NULL, err, sizeof(err)),
                      WR_HISTORY_ESTATE);
     assert_int_equal(
-        wr_history_retry(fx->db, "run_018f3a2b4c5d1", false, NOW, NULL, err, sizeof(err)),
+        wr_history_retry(fx->wdb, "run_018f3a2b4c5d1", false, NOW, NULL, err, sizeof(err)),
         WR_HISTORY_ENOTFOUND);
     /* a unique prefix of the failed run is not its id */
     assert_int_equal(
-        wr_history_retry(fx->db, "run_018f3a2b4c5d1b", false, NOW, NULL, err, sizeof(err)),
+        wr_history_retry(fx->wdb, "run_018f3a2b4c5d1b", false, NOW, NULL, err, sizeof(err)),
         WR_HISTORY_ENOTFOUND);
-    assert_int_equal(wr_history_retry(fx->db, "run_zz", false, NOW, NULL, err, sizeof(err)),
+    assert_int_equal(wr_history_retry(fx->wdb, "run_zz", false, NOW, NULL, err, sizeof(err)),
                      WR_HISTORY_ENOTFOUND);
 
     /* Nothing changed, and no transaction was left open. */
@@ -923,10 +927,10 @@ static void test_cancel(void **state)
     exec_sql(fx->db, "UPDATE runs SET status = 'running' WHERE id = '" RUN_B "'");
     /* A prefix, even of the only queued run, cancels nothing (issue #13: the admin API's
        POST /api/runs/r/cancel cancelled the only run). */
-    assert_int_equal(wr_history_cancel(fx->db, "run_018f3a2b4d", NOW, &after, err, sizeof(err)),
+    assert_int_equal(wr_history_cancel(fx->wdb, "run_018f3a2b4d", NOW, &after, err, sizeof(err)),
                      WR_HISTORY_ENOTFOUND);
     assert_null(after);
-    assert_int_equal(wr_history_cancel(fx->db, "r", NOW, NULL, err, sizeof(err)),
+    assert_int_equal(wr_history_cancel(fx->wdb, "r", NOW, NULL, err, sizeof(err)),
                      WR_HISTORY_ENOTFOUND);
     char *st = query_text(fx->db, "SELECT status FROM runs WHERE id = '" RUN_E "'");
     assert_string_equal(st, "queued");
@@ -934,7 +938,8 @@ static void test_cancel(void **state)
     const char *open_runs[] = {RUN_B, RUN_C, RUN_D, RUN_E};
     for (size_t i = 0; i < 4; i++) {
         assert_int_equal(
-            wr_history_cancel(fx->db, open_runs[i], NOW + (int64_t)i, &after, err, sizeof(err)), 0);
+            wr_history_cancel(fx->wdb, open_runs[i], NOW + (int64_t)i, &after, err, sizeof(err)),
+            0);
         assert_string_equal(str(after, "status"), "cancelled");
         assert_string_equal(str(after, "error"), "cancelled by weir cancel");
         assert_int_equal(num(after, "updated_at"), NOW + (int64_t)i);
@@ -947,24 +952,24 @@ static void test_cancel(void **state)
                      NOW + 24 * HOUR);
 
     /* Finished runs, a cancelled one included, are refused. */
-    assert_int_equal(wr_history_cancel(fx->db, RUN_A, NOW, &after, err, sizeof(err)),
+    assert_int_equal(wr_history_cancel(fx->wdb, RUN_A, NOW, &after, err, sizeof(err)),
                      WR_HISTORY_ESTATE);
     assert_null(after);
     assert_string_equal(err, "run " RUN_A " has status failed: only a run not finished yet "
                              "(queued, running, retrying, waiting) can be cancelled");
-    assert_int_equal(wr_history_cancel(fx->db, RUN_E, NOW, NULL, err, sizeof(err)),
+    assert_int_equal(wr_history_cancel(fx->wdb, RUN_E, NOW, NULL, err, sizeof(err)),
                      WR_HISTORY_ESTATE);
     assert_non_null(strstr(err, "has status cancelled:"));
     exec_sql(fx->db, "UPDATE runs SET status = 'succeeded' WHERE id = '" RUN_E "'");
-    assert_int_equal(wr_history_cancel(fx->db, RUN_E, NOW, NULL, err, sizeof(err)),
+    assert_int_equal(wr_history_cancel(fx->wdb, RUN_E, NOW, NULL, err, sizeof(err)),
                      WR_HISTORY_ESTATE);
     exec_sql(fx->db, "UPDATE runs SET status = 'succeeded_with_errors' WHERE id = '" RUN_E "'");
-    assert_int_equal(wr_history_cancel(fx->db, RUN_E, NOW, NULL, err, sizeof(err)),
+    assert_int_equal(wr_history_cancel(fx->wdb, RUN_E, NOW, NULL, err, sizeof(err)),
                      WR_HISTORY_ESTATE);
     char *s = query_text(fx->db, "SELECT error FROM runs WHERE id = '" RUN_A "'");
     assert_string_equal(s, A_ERROR);
     free(s);
-    assert_int_equal(wr_history_cancel(fx->db, "x", NOW, NULL, err, sizeof(err)),
+    assert_int_equal(wr_history_cancel(fx->wdb, "x", NOW, NULL, err, sizeof(err)),
                      WR_HISTORY_ENOTFOUND);
     assert_true(sqlite3_get_autocommit(fx->db));
 }
@@ -974,16 +979,18 @@ static void test_cancel_while_locked(void **state)
 {
     struct fixture *fx = *state;
     char err[WR_ERR_MAX];
-    sqlite3 *other = wr_journal_open_reader(fx->state, err, sizeof(err));
-    assert_non_null(other);
+    struct wr_db *other_db = wr_journal_open_reader(fx->state, err, sizeof(err));
+    assert_non_null(other_db);
+    sqlite3 *other = wr_db_sqlite(other_db);
     exec_sql(other, "BEGIN IMMEDIATE");
     /* With the lock held the short busy timeout expires: an error, nothing half done. */
     sqlite3_busy_timeout(fx->db, 50);
-    assert_int_equal(wr_history_cancel(fx->db, RUN_C, NOW, NULL, err, sizeof(err)), WR_HISTORY_EDB);
+    assert_int_equal(wr_history_cancel(fx->wdb, RUN_C, NOW, NULL, err, sizeof(err)),
+                     WR_HISTORY_EDB);
     assert_non_null(strstr(err, "starting a write transaction"));
     exec_sql(other, "COMMIT");
-    assert_int_equal(wr_history_cancel(fx->db, RUN_C, NOW, NULL, err, sizeof(err)), 0);
-    sqlite3_close(other);
+    assert_int_equal(wr_history_cancel(fx->wdb, RUN_C, NOW, NULL, err, sizeof(err)), 0);
+    wr_journal_close_reader(other_db);
 }
 
 /* }====== */
@@ -1160,7 +1167,7 @@ static void test_format_run(void **state)
     free(text);
     json_object_put(run);
     char err[WR_ERR_MAX];
-    assert_int_equal(wr_history_retry(fx->db, RUN_B, false, NOW, &run, err, sizeof(err)), 0);
+    assert_int_equal(wr_history_retry(fx->wdb, RUN_B, false, NOW, &run, err, sizeof(err)), 0);
     text = wr_history_format_run(run, NOW);
     assert_non_null(strstr(text, "workflow  onboard, current version (retried without "
                                  "--same-version)\n"));
@@ -1221,7 +1228,8 @@ static void test_commands(void **state)
 static void test_commands_without_store(void **state)
 {
     struct fixture *fx = *state;
-    sqlite3_close(fx->db);
+    wr_journal_close_reader(fx->wdb);
+    fx->wdb = NULL;
     fx->db = NULL;
     assert_int_equal(unlink(fx->state), 0);
     assert_int_equal(cli(fx, "runs", NULL, NULL), WR_EXIT_INVALID);

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/store/db.h"
 #include "engine/store/journal.h"
 #include "engine/base/strutil.h"
 
@@ -414,9 +415,9 @@ static void a_second_claim_fails_naming_the_holder(void **state)
     /* Writers and readers need no claim. */
     open_journal(fx, 0);
     assert_int_equal(store(fx, "manual", "x", "manual a", NULL, now_ms()), 0);
-    sqlite3 *db = wr_journal_open_reader(fx->state, err, sizeof(err));
+    struct wr_db *db = wr_journal_open_reader(fx->state, err, sizeof(err));
     assert_non_null(db);
-    sqlite3_close(db);
+    wr_journal_close_reader(db);
     wr_journal_close(fx->j);
     fx->j = NULL;
     wr_journal_release(c1);
