@@ -651,6 +651,14 @@ const char *wr_db_column_text(const struct wr_db_stmt *st, int i)
     return wr_db_column_is_null(st, i) ? NULL : PQgetvalue(st->res, st->row, i);
 }
 
+int wr_db_column_bytes(const struct wr_db_stmt *st, int i)
+{
+    if (st->lite) {
+        return sqlite3_column_bytes(st->lite, i);
+    }
+    return wr_db_column_is_null(st, i) ? 0 : PQgetlength(st->res, st->row, i);
+}
+
 const void *wr_db_column_blob(struct wr_db_stmt *st, int i, size_t *len)
 {
     *len = 0;

@@ -139,6 +139,9 @@ int wr_db_column_count(const struct wr_db_stmt *st);
 bool wr_db_column_is_null(const struct wr_db_stmt *st, int i);
 int64_t wr_db_column_int64(const struct wr_db_stmt *st, int i);
 const char *wr_db_column_text(const struct wr_db_stmt *st, int i);
+/* The length in bytes of column i read as text (0 for NULL). */
+int wr_db_column_bytes(const struct wr_db_stmt *st, int i);
+
 const void *wr_db_column_blob(struct wr_db_stmt *st, int i, size_t *len);
 
 /* The last error of st's step (borrowed until the next call on st): names the back end. */
