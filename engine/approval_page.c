@@ -24,6 +24,7 @@
 #include "engine/base/strutil.h"
 #include "engine/net/http_reply.h"
 #include "engine/store/approval.h"
+#include "engine/store/approval_key.h"
 #include "engine/store/journal.h"
 
 struct wr_approval_page {
@@ -474,12 +475,11 @@ void wr_approval_page_serve(struct evhttp_request *req, void *arg)
 
 /* }====== */
 
-struct wr_approval_page *wr_approval_page_new(const char *state_path, const char *key_path,
-                                              void (*wake)(void *arg), void *arg, char *err,
-                                              size_t errlen)
+struct wr_approval_page *wr_approval_page_new(const char *state_path, void (*wake)(void *arg),
+                                              void *arg, char *err, size_t errlen)
 {
     struct wr_approval_page *p = wr_xcalloc(1, sizeof(*p));
-    if (wr_captoken_key_load(key_path, p->key, err, errlen) != 0) {
+    if (wr_approval_key_load(state_path, p->key, err, errlen) != 0) {
         goto err;
     }
     p->db = wr_journal_open_reader(state_path, err, errlen);

@@ -35,13 +35,12 @@ struct wr_approval_page;
 
 /*
  * Opens the page: a read-write connection on the journal at state_path (which must exist:
- * open the journal first) and the key at key_path (created when missing; see
- * wr_captoken_key_load). wake(arg) (may be NULL) is called on the loop after each decision was
+ * open the journal first) and the key of approval links (created when missing; see
+ * engine/store/approval_key). wake(arg) (may be NULL) is called on the loop after each decision was
  * recorded. Returns the page (owned: wr_approval_page_free), or NULL with a message in err.
  */
-struct wr_approval_page *wr_approval_page_new(const char *state_path, const char *key_path,
-                                              void (*wake)(void *arg), void *arg, char *err,
-                                              size_t errlen);
+struct wr_approval_page *wr_approval_page_new(const char *state_path, void (*wake)(void *arg),
+                                              void *arg, char *err, size_t errlen);
 
 /* Closes the connection and wipes the key. NULL is fine. */
 void wr_approval_page_free(struct wr_approval_page *p);

@@ -145,14 +145,11 @@ static void approvals_wake(void *arg)
 }
 
 /* The decision page, served whenever a journal exists (links name approvals.public_url, but
-   serving does not need it). Its key is `<state>.approval-key`. Returns 0, or -1 (logged). */
+   serving does not need it). Its key: engine/store/approval_key. Returns 0, or -1 (logged). */
 static int start_approvals(struct daemon *d)
 {
     char err[WR_ERR_MAX];
-    char *key_path = wr_xasprintf("%s.approval-key", d->cfg->state);
-    d->approvals =
-        wr_approval_page_new(d->cfg->state, key_path, approvals_wake, d, err, sizeof(err));
-    free(key_path);
+    d->approvals = wr_approval_page_new(d->cfg->state, approvals_wake, d, err, sizeof(err));
     if (!d->approvals) {
         wr_log(WR_LOG_ERROR, "cannot serve the approval page", "error", err, NULL);
         return -1;

@@ -29,6 +29,11 @@ static void random_bytes(unsigned char *b, size_t n)
     }
 }
 
+void wr_captoken_new_key(unsigned char key[WR_CAPTOKEN_KEY_LEN])
+{
+    random_bytes(key, WR_CAPTOKEN_KEY_LEN);
+}
+
 /* {====== the key file ====== */
 
 /* Reads the 32 bytes of an open key file after checking its mode and size. */

@@ -4,9 +4,10 @@
  * A token is HMAC-SHA256 under a 32-byte key of what it grants (a run, a step, an approver) and
  * a random nonce, written as base64url without padding (43 characters, 256 bits). Whoever
  * holds the link may decide for that approver; nobody can make one without the key. The key
- * lives in its own file beside the journal (`<state>.approval-key`, mode 0600, created on first
- * use); the journal stores only the SHA-256 of each token (wr_captoken_hash), so a copy of the
- * journal grants nothing.
+ * lives in its own file beside a SQLite journal (`<state>.approval-key`, mode 0600, created on
+ * first use; engine/store/approval_key keeps a PostgreSQL store's in the database); the journal
+ * stores only the SHA-256 of each token (wr_captoken_hash), so a copy of the journal grants
+ * nothing.
  *
  * This module knows nothing of approvals or the journal: it makes, hashes and checks the shape
  * of tokens, and loads the key. Lookups and decisions are engine/store/approval's.
@@ -31,6 +32,8 @@
 int wr_captoken_key_load(const char *path, unsigned char key[WR_CAPTOKEN_KEY_LEN], char *err,
                          size_t errlen);
 
+/* A new key: 32 random bytes into key. Aborts when the system has no randomness to give. */
+void wr_captoken_new_key(unsigned char key[WR_CAPTOKEN_KEY_LEN]);
 /* 16 random bytes as 32 lower-case hex characters and a NUL into out. Aborts when the system
    has no randomness to give (as an allocation failure does). */
 void wr_captoken_nonce(char out[33]);

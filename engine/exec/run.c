@@ -33,6 +33,7 @@
 #include "engine/exec/guard.h"
 #include "engine/exec/undo.h"
 #include "engine/store/approval.h"
+#include "engine/store/approval_key.h"
 #include "engine/graph/directory.h"
 #include "engine/base/duration.h"
 #include "engine/store/journal.h"
@@ -92,7 +93,7 @@ struct wr_runner {
     size_t nusers_waiting;
     /* approval steps */
     char *public_url; /* approvals.public_url, or NULL (links then name no host) */
-    char *key_path;   /* <state>.approval-key */
+    char *state;      /* the journal (path or URL): where the approval key is */
     unsigned char key[WR_CAPTOKEN_KEY_LEN];
     bool key_loaded;
 };
@@ -559,7 +560,7 @@ static void step_done(struct exec *x, bool ok, bool retriable, struct json_objec
 static int approval_key(struct wr_runner *r, char *err, size_t errlen)
 {
     if (!r->key_loaded) {
-        if (wr_captoken_key_load(r->key_path, r->key, err, errlen) != 0) {
+        if (wr_approval_key_load(r->state, r->key, err, errlen) != 0) {
             return -1;
         }
         r->key_loaded = true;
@@ -1815,7 +1816,7 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
     r->active_ids = json_object_new_object();
     r->rescan = true;
     r->crash_marker = wr_xasprintf("%s.crashed", state_path);
-    r->key_path = wr_xasprintf("%s.approval-key", state_path);
+    r->state = wr_xstrdup(state_path);
     /* Left by wr_runner_arm_crash_marker's handler: the previous daemon crashed, so the crash
        counts it stored are true. Gone (kill -9, power loss, a clean stop): they are not. */
     if (!(opts && opts->dry_run) && access(r->crash_marker, F_OK) == 0) {
@@ -1947,7 +1948,7 @@ void wr_runner_free(struct wr_runner *r)
     free(r->users_waiting);
     json_object_put(r->active_ids);
     free(r->crash_marker);
-    free(r->key_path);
+    free(r->state);
     free(r->public_url);
     OPENSSL_cleanse(r->key, sizeof(r->key));
     free(r);

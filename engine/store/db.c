@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/base/clock.h"
 #include "engine/base/strutil.h"
 
 #define MSG_MAX 512
@@ -23,7 +24,13 @@ struct wr_db {
     enum wr_db_kind kind;
     sqlite3 *lite;
     PGconn *pg;
-    unsigned next_name; /* PostgreSQL: prepared statements are named wr1, wr2, ... */
+    unsigned next_name;    /* PostgreSQL: prepared statements are named wr1, wr2, ... */
+    unsigned gen;          /* PostgreSQL: bumped at each reconnection (the server's prepared
+                              statements died with the old session) */
+    int64_t retry_at;      /* PostgreSQL, connection lost: no new attempt before (monotonic ms) */
+    int64_t backoff_ms;    /* the wait after the next failed attempt */
+    unsigned flags;        /* wr_db_open's, applied again to a new session */
+    bool readonly_pending; /* a new session is not read-only yet */
 };
 
 struct wr_db_stmt {
@@ -36,6 +43,7 @@ struct wr_db_stmt {
     /* PostgreSQL */
     char *sql;     /* rewritten with $n */
     char name[16]; /* the server's name for it, "" before it is prepared */
+    unsigned gen;  /* the connection's gen when it was prepared */
     int nparams;
     char **values; /* owned copies, NULL for SQL NULL */
     int *lengths;
@@ -195,6 +203,7 @@ static void pg_ignore_notice(void *arg, const char *message)
 
 static int pg_open(struct wr_db *db, const char *url, unsigned flags, char *err, size_t errlen)
 {
+    db->flags = flags;
     db->pg = PQconnectdb(url);
     if (!db->pg) {
         wr_errf(err, errlen, "postgresql: out of memory");
@@ -216,8 +225,65 @@ static int pg_open(struct wr_db *db, const char *url, unsigned flags, char *err,
     return 0;
 }
 
+/* A read-only connection's new session is made read-only before any other statement. */
+static int pg_readonly(struct wr_db *db, char *err, size_t errlen)
+{
+    if (!db->readonly_pending) {
+        return 0;
+    }
+    PGresult *res = PQexec(db->pg, "SET default_transaction_read_only = on");
+    bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok) {
+        pg_message(db, res, err, errlen);
+    }
+    PQclear(res);
+    db->readonly_pending = !ok;
+    return ok ? 0 : WR_DB_GONE;
+}
+
+/* Reconnection backoff: the first retry at once, then doubling up to the cap. */
+#define RECONNECT_FIRST_MS 100
+#define RECONNECT_MAX_MS   5000
+
+/*
+ * A lost connection (the server restarted, a network cut) is opened again before the next
+ * statement, outside a transaction only (the transaction died with the session: its caller
+ * sees the failure and starts over). Attempts back off, so a server that stays down costs one
+ * quick refusal per call, not a connect timeout each. 0 when the connection is usable.
+ */
+static int pg_revive(struct wr_db *db, char *err, size_t errlen)
+{
+    if (PQstatus(db->pg) == CONNECTION_OK) {
+        return pg_readonly(db, err, errlen);
+    }
+    int64_t now = wr_clock_mono_ms();
+    if (now < db->retry_at) {
+        wr_errf(err, errlen, "postgresql: the connection is lost (next attempt in %lld ms)",
+                (long long)(db->retry_at - now));
+        return WR_DB_GONE;
+    }
+    PQreset(db->pg);
+    if (PQstatus(db->pg) != CONNECTION_OK) {
+        db->backoff_ms = db->backoff_ms ? db->backoff_ms * 2 : RECONNECT_FIRST_MS;
+        db->backoff_ms = db->backoff_ms > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : db->backoff_ms;
+        db->retry_at = wr_clock_mono_ms() + db->backoff_ms;
+        copy_line(err, errlen, "postgresql: cannot reconnect", PQerrorMessage(db->pg));
+        return WR_DB_GONE;
+    }
+    PQsetNoticeProcessor(db->pg, pg_ignore_notice, NULL);
+    db->gen++;
+    db->backoff_ms = 0;
+    db->retry_at = 0;
+    db->readonly_pending = (db->flags & WR_DB_READONLY) != 0;
+    return pg_readonly(db, err, errlen);
+}
+
 static int pg_exec(struct wr_db *db, const char *sql, char *err, size_t errlen)
 {
+    int gone = pg_revive(db, err, errlen);
+    if (gone != 0) {
+        return gone;
+    }
     PGresult *res = PQexec(db->pg, sql);
     ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     int rc = 0;
@@ -398,7 +464,7 @@ void wr_db_finalize(struct wr_db_stmt *st)
     if (st->db->kind == WR_DB_POSTGRES) {
         pg_clear_result(st);
         /* the server's copy: dropped when it can be (not inside a failed transaction) */
-        if (st->name[0] && PQstatus(st->db->pg) == CONNECTION_OK &&
+        if (st->name[0] && st->gen == st->db->gen && PQstatus(st->db->pg) == CONNECTION_OK &&
             PQtransactionStatus(st->db->pg) != PQTRANS_INERROR) {
             char sql[32], err[MSG_MAX];
             snprintf(sql, sizeof(sql), "DEALLOCATE %s", st->name);
@@ -522,6 +588,13 @@ static int pg_send(struct wr_db_stmt *st)
 {
     struct wr_db *db = st->db;
     PGresult *res;
+    int gone = pg_revive(db, st->msg, sizeof(st->msg));
+    if (gone != 0) {
+        return gone;
+    }
+    if (st->gen != db->gen) {
+        st->name[0] = '\0'; /* prepared on a session that is gone */
+    }
     if (!st->name[0]) {
         char name[16];
         snprintf(name, sizeof(name), "wr%u", ++db->next_name);
@@ -534,6 +607,7 @@ static int pg_send(struct wr_db_stmt *st)
         }
         PQclear(res);
         memcpy(st->name, name, sizeof(name));
+        st->gen = db->gen;
     }
     res = PQexecPrepared(db->pg, st->name, st->nparams, (const char *const *)st->values,
                          st->lengths, st->formats, 0);

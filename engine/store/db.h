@@ -15,7 +15,10 @@
  *
  * Errors are classified, so the store can decide without reading messages: a unique or other
  * constraint violated, a lock or serialisation conflict worth retrying, the connection gone
- * (PostgreSQL; reconnect), or anything else. Messages name the back end and never carry a
+ * (PostgreSQL), or anything else. A lost PostgreSQL connection is opened again by the next call
+ * made outside a transaction (its prepared statements prepared again as they are used), with
+ * attempts backing off from 100 ms to 5 s while the server stays away: each call meanwhile
+ * fails at once with WR_DB_GONE. Messages name the back end and never carry a
  * bound value or the URL's password. Nothing here logs. A connection is not thread-safe: one
  * thread at a time.
  */

@@ -56,7 +56,8 @@ const uint64_t wr_journal_commit_bounds_us[8] = {250,  500,   1000,  2500,
                                                  5000, 10000, 50000, UINT64_MAX};
 
 struct wr_journal {
-    sqlite3 *db; /* the writer's connection, used by the writer thread only */
+    sqlite3 *db;      /* SQLite: the writer's connection, used by the writer thread only */
+    struct wr_db *pg; /* PostgreSQL: the writer's connection (writer thread only), else NULL */
     pthread_t thread;
     bool thread_started;
     sqlite3 *ckpt_db; /* the checkpointer's connection */
@@ -840,19 +841,15 @@ static bool commit_group(struct wr_journal *j, struct stmts *s, bool prepared,
     return ok;
 }
 
-/* Writer thread: commits group as one transaction (one fsync) and hands it to the loop. */
-static void commit_and_hand_over(struct wr_journal *j, struct stmts *s, bool prepared,
-                                 struct wr_journal_batch *group)
+/* Writer thread: records a committed (or failed) group, us its commit time, and hands it to
+   the loop. */
+static void hand_over(struct wr_journal *j, struct wr_journal_batch *group, bool ok,
+                      const char *msg, uint64_t us)
 {
-    int64_t t0 = wr_clock_mono_ns();
-    char msg[WR_ERR_MAX] = "";
-    bool ok = commit_group(j, s, prepared, group, msg, sizeof(msg));
     size_t n = 0;
     for (struct wr_journal_batch *b = group; b; b = b->next) {
         n++;
     }
-
-    uint64_t us = (uint64_t)((wr_clock_mono_ns() - t0) / 1000);
     pthread_mutex_lock(&j->lock);
     health_record(j, ok, msg);
     for (int k = 0; k < 8; k++) {
@@ -878,12 +875,22 @@ static void commit_and_hand_over(struct wr_journal *j, struct stmts *s, bool pre
         group = group->next;
     }
     j->done_tail = group;
-    if (ok && !j->ckpt_wanted) {
+    if (ok && !j->pg && !j->ckpt_wanted) {
         j->ckpt_wanted = true;
         pthread_cond_signal(&j->ckpt_cv);
     }
     pthread_mutex_unlock(&j->lock);
     event_active(j->done_ev, EV_READ, 0);
+}
+
+/* Writer thread: commits group as one transaction (one fsync) and hands it to the loop. */
+static void commit_and_hand_over(struct wr_journal *j, struct stmts *s, bool prepared,
+                                 struct wr_journal_batch *group)
+{
+    int64_t t0 = wr_clock_mono_ns();
+    char msg[WR_ERR_MAX] = "";
+    bool ok = commit_group(j, s, prepared, group, msg, sizeof(msg));
+    hand_over(j, group, ok, msg, (uint64_t)((wr_clock_mono_ns() - t0) / 1000));
 }
 
 /* Writer thread: the WAL's length after each commit (sqlite3_wal_hook). */
@@ -971,6 +978,309 @@ static void *writer_main(void *arg)
     }
     return NULL;
 }
+
+/* {====== the PostgreSQL writer ====== */
+
+/*
+ * The same group commit over a PostgreSQL connection (engine/store/db): one transaction per
+ * group, a savepoint per batch, the same statements. What differs: a key's uniqueness is the
+ * unique index's, across every instance writing to the database — an event is inserted ON
+ * CONFLICT DO NOTHING, and a key another instance stored meanwhile (its transaction committed
+ * while this one waited on the index) makes the event a duplicate of that one, as a key found
+ * beforehand does. No file can be removed under it, so there is no identity check; a lost
+ * connection fails the group (and the journal's health) and is opened again, with backoff, by
+ * the next group or the health probe (engine/store/db).
+ */
+
+struct pg_stmts {
+    struct wr_db_stmt *find_key, *forget_key, *insert_event, *insert_run;
+    struct {
+        char *sql;
+        struct wr_db_stmt *st;
+    } ops[WR_JOURNAL_OP_CACHE];
+    size_t nops;
+};
+
+static void pg_stmts_free(struct pg_stmts *s)
+{
+    wr_db_finalize(s->find_key);
+    wr_db_finalize(s->forget_key);
+    wr_db_finalize(s->insert_event);
+    wr_db_finalize(s->insert_run);
+    for (size_t i = 0; i < s->nops; i++) {
+        free(s->ops[i].sql);
+        wr_db_finalize(s->ops[i].st);
+    }
+    memset(s, 0, sizeof(*s));
+}
+
+static int pg_stmts_prepare(struct wr_db *db, struct pg_stmts *s, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof(*s));
+    if (wr_db_prepare(db,
+                      "SELECT id, received_at FROM events WHERE idem_scope = ? AND idem_key = ?",
+                      &s->find_key, err, errlen) != 0 ||
+        wr_db_prepare(db, "UPDATE events SET idem_key = NULL, idem_scope = NULL WHERE id = ?",
+                      &s->forget_key, err, errlen) != 0 ||
+        wr_db_prepare(db,
+                      "INSERT INTO events (id, source, idem_key, idem_scope, received_at, headers, "
+                      "body, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idem_scope, "
+                      "idem_key) WHERE idem_key IS NOT NULL DO NOTHING",
+                      &s->insert_event, err, errlen) != 0 ||
+        wr_db_prepare(db,
+                      "INSERT INTO runs (id, event_id, workflow, workflow_hash, concurrency_key, "
+                      "status, created_at, updated_at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      &s->insert_run, err, errlen) != 0) {
+        pg_stmts_free(s);
+        return -1;
+    }
+    return 0;
+}
+
+/* Steps st to its end; 0 or the wr_db error (message in st). Leaves st reset. */
+static int pg_run(struct wr_db_stmt *st)
+{
+    int rc;
+    while ((rc = wr_db_step(st)) == WR_DB_ROW) {
+    }
+    wr_db_reset(st);
+    wr_db_clear_bindings(st);
+    return rc;
+}
+
+/* Looks key up in scope, as find_key does. */
+static int pg_find_key(struct pg_stmts *s, const char *scope, const char *key, char original_id[40],
+                       int64_t *at)
+{
+    wr_db_bind_text(s->find_key, 1, scope, -1);
+    wr_db_bind_text(s->find_key, 2, key, -1);
+    int rc = wr_db_step(s->find_key);
+    if (rc == WR_DB_ROW) {
+        *at = wr_db_column_int64(s->find_key, 1);
+        snprintf(original_id, 40, "%s", wr_db_column_text(s->find_key, 0));
+    }
+    int result = rc == WR_DB_ROW ? 1 : rc == WR_DB_DONE ? 0 : rc;
+    wr_db_reset(s->find_key);
+    wr_db_clear_bindings(s->find_key);
+    return result;
+}
+
+static struct wr_db_stmt *pg_op_stmt(struct wr_db *db, struct pg_stmts *s, const char *sql,
+                                     bool *once, char *err, size_t errlen)
+{
+    *once = false;
+    for (size_t i = 0; i < s->nops; i++) {
+        if (strcmp(s->ops[i].sql, sql) == 0) {
+            return s->ops[i].st;
+        }
+    }
+    struct wr_db_stmt *st = NULL;
+    if (wr_db_prepare(db, sql, &st, err, errlen) != 0) {
+        return NULL;
+    }
+    if (s->nops == WR_JOURNAL_OP_CACHE) {
+        *once = true;
+        return st;
+    }
+    s->ops[s->nops].sql = wr_xstrdup(sql);
+    s->ops[s->nops].st = st;
+    s->nops++;
+    return st;
+}
+
+/* Writes one batch inside the open transaction: 0, or a wr_db error with the message in err. */
+static int pg_write_batch(struct wr_journal *j, struct pg_stmts *s, struct wr_journal_batch *b,
+                          char *err, size_t errlen)
+{
+    int64_t now = wr_clock_wall_ms();
+    int rc;
+    for (size_t i = 0; i < b->count; i++) {
+        struct wr_journal_event *ev = &b->events[i];
+        const char *scope = ev->scope ? ev->scope : ev->source;
+        ev->duplicate = false;
+        if (ev->key) {
+            int64_t at = 0;
+            rc = pg_find_key(s, scope, ev->key, ev->original_id, &at);
+            if (rc < 0) {
+                wr_errf_marked(err, errlen, "%s", wr_db_errmsg(s->find_key));
+                return rc;
+            }
+            ev->duplicate = rc == 1 && at >= now - j->retention_ms;
+            if (ev->duplicate) {
+                continue;
+            }
+            if (rc == 1) { /* outside the window: the old event keeps its history, not its key */
+                wr_db_bind_text(s->forget_key, 1, ev->original_id, -1);
+                if ((rc = pg_run(s->forget_key)) != 0) {
+                    wr_errf_marked(err, errlen, "%s", wr_db_errmsg(s->forget_key));
+                    return rc;
+                }
+                ev->original_id[0] = '\0';
+            }
+        }
+        struct wr_db_stmt *st = s->insert_event;
+        wr_db_bind_text(st, 1, ev->id, -1);
+        wr_db_bind_text(st, 2, ev->source, -1);
+        wr_db_bind_text(st, 3, ev->key, -1);
+        wr_db_bind_text(st, 4, ev->key ? scope : NULL, -1);
+        wr_db_bind_int64(st, 5, ev->received_at);
+        wr_db_bind_text(st, 6, ev->headers, -1);
+        wr_db_bind_text(st, 7, ev->body, -1);
+        wr_db_bind_text(st, 8, ev->nruns ? "matched" : "unmatched", -1);
+        rc = wr_db_step(st);
+        int64_t stored = wr_db_changes(st);
+        if (rc < 0) {
+            wr_errf_marked(err, errlen, "%s", wr_db_errmsg(st));
+        }
+        wr_db_reset(st);
+        wr_db_clear_bindings(st);
+        if (rc < 0) {
+            return rc;
+        }
+        if (stored == 0) {
+            /* Another instance stored the key since the lookup: a duplicate of its event. */
+            int64_t at = 0;
+            rc = pg_find_key(s, scope, ev->key, ev->original_id, &at);
+            if (rc != 1) {
+                wr_errf_marked(err, errlen, "%s",
+                               rc < 0 ? wr_db_errmsg(s->find_key)
+                                      : "an idempotency key conflicted with no stored event");
+                return rc < 0 ? rc : WR_DB_ERROR;
+            }
+            ev->duplicate = true;
+            continue;
+        }
+        for (size_t r = 0; r < ev->nruns; r++) {
+            st = s->insert_run;
+            wr_db_bind_text(st, 1, ev->runs[r].id, -1);
+            wr_db_bind_text(st, 2, ev->id, -1);
+            wr_db_bind_text(st, 3, ev->runs[r].workflow, -1);
+            wr_db_bind_text(st, 4, ev->runs[r].workflow_hash, -1);
+            wr_db_bind_text(st, 5, ev->runs[r].concurrency_key, -1);
+            wr_db_bind_text(st, 6, ev->runs[r].error ? "failed" : "queued", -1);
+            wr_db_bind_int64(st, 7, now);
+            wr_db_bind_int64(st, 8, now);
+            wr_db_bind_text(st, 9, ev->runs[r].error, -1);
+            if ((rc = pg_run(st)) != 0) {
+                wr_errf_marked(err, errlen, "%s", wr_db_errmsg(st));
+                return rc;
+            }
+        }
+    }
+    for (size_t i = 0; i < b->nops; i++) {
+        struct wr_journal_op *op = &b->ops[i];
+        bool once = false;
+        struct wr_db_stmt *st = pg_op_stmt(j->pg, s, op->sql, &once, err, errlen);
+        if (!st) {
+            return WR_DB_ERROR;
+        }
+        for (int k = 0; k < op->nparams; k++) {
+            if (op->params[k].type == 'i') {
+                wr_db_bind_int64(st, k + 1, op->params[k].i);
+            } else if (op->params[k].type == 't') {
+                wr_db_bind_text(st, k + 1, op->params[k].text, -1);
+            } else {
+                wr_db_bind_null(st, k + 1);
+            }
+        }
+        rc = pg_run(st);
+        if (rc != 0) {
+            wr_errf_marked(err, errlen, "%s", wr_db_errmsg(st));
+        }
+        if (once) {
+            wr_db_finalize(st);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Commits one group on PostgreSQL; as commit_group. */
+static bool pg_commit_group(struct wr_journal *j, struct pg_stmts *s, bool *prepared,
+                            struct wr_journal_batch *group, char *msg, size_t msglen)
+{
+    char err[WR_ERR_MAX] = "";
+    bool ok = true;
+    if (!*prepared) {
+        /* the statements are prepared again on a new session by db itself; this is the
+           first preparation, which a connection lost at open may have failed */
+        *prepared = pg_stmts_prepare(j->pg, s, err, sizeof(err)) == 0;
+    }
+    if (!*prepared || wr_db_begin(j->pg, true, err, sizeof(err)) != 0) {
+        wr_errf_marked(msg, msglen, "%s", err);
+        ok = false;
+    }
+    for (struct wr_journal_batch *b = group; ok && b; b = b->next) {
+        b->rc = 0;
+        if (wr_db_exec(j->pg, "SAVEPOINT batch", err, sizeof(err)) != 0) {
+            wr_errf_marked(msg, msglen, "%s", err);
+            ok = false;
+            break;
+        }
+        int rc = pg_write_batch(j, s, b, err, sizeof(err));
+        if (rc != 0) {
+            wr_errf_marked(b->error, sizeof(b->error), "journal: %s", err);
+            b->rc = -1;
+            /* A batch's own error (a constraint, a statement refused) fails that batch alone;
+               the connection lost or a conflict with another session fails the group. */
+            if (rc == WR_DB_GONE || rc == WR_DB_BUSY ||
+                wr_db_exec(j->pg, "ROLLBACK TO SAVEPOINT batch", err, sizeof(err)) != 0) {
+                wr_errf_marked(msg, msglen, "%s", err);
+                ok = false;
+                break;
+            }
+        }
+        if (wr_db_exec(j->pg, "RELEASE SAVEPOINT batch", err, sizeof(err)) != 0) {
+            wr_errf_marked(msg, msglen, "%s", err);
+            ok = false;
+        }
+    }
+    if (ok && wr_db_commit(j->pg, err, sizeof(err)) != 0) {
+        wr_errf_marked(msg, msglen, "commit failed: %s", err);
+        ok = false;
+    }
+    if (!ok) {
+        wr_db_rollback(j->pg);
+        for (struct wr_journal_batch *b = group; b; b = b->next) {
+            b->rc = -1;
+            wr_errf_marked(b->error, sizeof(b->error), "journal: %s", msg);
+        }
+    }
+    return ok;
+}
+
+static void *pg_writer_main(void *arg)
+{
+    struct wr_journal *j = arg;
+    struct pg_stmts s;
+    char ignore[WR_ERR_MAX];
+    bool prepared = pg_stmts_prepare(j->pg, &s, ignore, sizeof(ignore)) == 0;
+    for (;;) {
+        pthread_mutex_lock(&j->lock);
+        while (!j->queue && !j->stopping) {
+            pthread_cond_wait(&j->wake, &j->lock);
+        }
+        struct wr_journal_batch *group = j->queue;
+        j->queue = j->queue_tail = NULL;
+        bool stop = j->stopping && !group;
+        pthread_mutex_unlock(&j->lock);
+        if (stop) {
+            break;
+        }
+        int64_t t0 = wr_clock_mono_ns();
+        char msg[WR_ERR_MAX] = "";
+        bool ok = pg_commit_group(j, &s, &prepared, group, msg, sizeof(msg));
+        hand_over(j, group, ok, msg, (uint64_t)((wr_clock_mono_ns() - t0) / 1000));
+    }
+    if (prepared) {
+        pg_stmts_free(&s);
+    }
+    return NULL;
+}
+
+/* }====== */
 
 /*
  * Checkpoints run here, not inside a commit: SQLite's automatic checkpoint would make the
@@ -1154,23 +1464,14 @@ out:
     return rc;
 }
 
-/* A postgresql:// state reaches only `weir migrate` so far: everything else says so. */
-static bool refuse_postgres(const char *path, char *err, size_t errlen)
-{
-    if (!wr_db_is_postgres_url(path)) {
-        return false;
-    }
-    snprintf(err, errlen,
-             "state is a postgresql:// URL: this weir keeps its journal in SQLite only (the "
-             "PostgreSQL back end is under way: `weir migrate` prepares such a database, nothing "
-             "else uses it yet); set state: to a file");
-    return true;
-}
-
 int wr_journal_migrate(const char *path, int *from, char *err, size_t errlen)
 {
     *from = 0;
-    if (refuse_postgres(path, err, errlen) || make_parent_dir(path, err, errlen) != 0) {
+    if (wr_db_is_postgres_url(path)) {
+        snprintf(err, errlen, "state: a PostgreSQL database is migrated by wr_store_migrate");
+        return -1;
+    }
+    if (make_parent_dir(path, err, errlen) != 0) {
         return -1;
     }
     sqlite3 *db = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err, errlen);
@@ -1183,15 +1484,10 @@ int wr_journal_migrate(const char *path, int *from, char *err, size_t errlen)
     return rc;
 }
 
-struct wr_journal *wr_journal_open(struct event_base *base, const char *path, int64_t retention_ms,
-                                   char *err, size_t errlen)
+/* A journal with its lock, condition variables and retention, nothing opened yet. */
+static struct wr_journal *journal_new(int64_t retention_ms)
 {
-    struct wr_journal *j = NULL;
-
-    if (refuse_postgres(path, err, errlen) || make_parent_dir(path, err, errlen) != 0) {
-        return NULL;
-    }
-    j = wr_xcalloc(1, sizeof(*j));
+    struct wr_journal *j = wr_xcalloc(1, sizeof(*j));
     j->db_fd = -1;
     pthread_mutex_init(&j->lock, NULL);
     pthread_cond_init(&j->wake, NULL);
@@ -1201,6 +1497,76 @@ struct wr_journal *wr_journal_open(struct event_base *base, const char *path, in
     pthread_cond_init(&j->ckpt_cv, &ckpt_attr);
     pthread_condattr_destroy(&ckpt_attr);
     j->retention_ms = retention_ms > 0 ? retention_ms : WR_JOURNAL_RETENTION_MS;
+    return j;
+}
+
+/* The loop's events of a journal (results, retry probes); 0 or -1 with err. */
+static int journal_events(struct wr_journal *j, struct event_base *base, char *err, size_t errlen)
+{
+    j->health.ok = true;
+    j->health.checked_at = wr_clock_wall_ms();
+    j->health.checked_mono = wr_clock_mono_ms();
+    j->done_ev = event_new(base, -1, 0, on_done, j);
+    j->retry_ev = evtimer_new(base, on_retry, j);
+    if (!j->done_ev || !j->retry_ev) {
+        snprintf(err, errlen, "cannot create the journal's event");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * PostgreSQL: the schema made or checked (wr_store_migrate: under its advisory lock, so that
+ * instances starting together never migrate at once), one probe committed, the writer started.
+ */
+static struct wr_journal *pg_journal_open(struct event_base *base, const char *url,
+                                          int64_t retention_ms, char *err, size_t errlen)
+{
+    struct wr_migrate_result mr;
+    char msg[WR_ERR_MAX];
+    if (wr_store_migrate(url, &mr, msg, sizeof(msg)) != 0) {
+        wr_errf_marked(err, errlen, "state: %s", msg);
+        return NULL;
+    }
+    struct wr_journal *j = journal_new(retention_ms);
+    j->path = wr_xstrdup(url);
+    j->legacy_newest = -1; /* PostgreSQL journals start at schema 8: no unscoped keys */
+    struct wr_db_stmt *st = NULL;
+    if (wr_db_open(url, 0, &j->pg, msg, sizeof(msg)) != 0 ||
+        wr_db_prepare(j->pg, PROBE_SQL, &st, msg, sizeof(msg)) != 0 ||
+        wr_db_bind_int64(st, 1, wr_clock_wall_ms()) != 0 || pg_run(st) != 0) {
+        if (st) {
+            wr_errf_marked(msg, sizeof(msg), "%s", wr_db_errmsg(st));
+        }
+        wr_errf_marked(err, errlen, "state: cannot write the journal: %s", msg);
+        wr_db_finalize(st);
+        goto err;
+    }
+    wr_db_finalize(st);
+    if (journal_events(j, base, err, errlen) != 0) {
+        goto err;
+    }
+    if (pthread_create(&j->thread, NULL, pg_writer_main, j) != 0) {
+        snprintf(err, errlen, "cannot start the journal writer thread");
+        goto err;
+    }
+    j->thread_started = true;
+    return j;
+err:
+    wr_journal_close(j);
+    return NULL;
+}
+
+struct wr_journal *wr_journal_open(struct event_base *base, const char *path, int64_t retention_ms,
+                                   char *err, size_t errlen)
+{
+    if (wr_db_is_postgres_url(path)) {
+        return pg_journal_open(base, path, retention_ms, err, errlen);
+    }
+    if (make_parent_dir(path, err, errlen) != 0) {
+        return NULL;
+    }
+    struct wr_journal *j = journal_new(retention_ms);
     j->path = wr_xstrdup(path);
     j->wal_path = wr_xasprintf("%s-wal", path);
     j->db = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err, errlen);
@@ -1210,13 +1576,7 @@ struct wr_journal *wr_journal_open(struct event_base *base, const char *path, in
     }
     j->legacy_newest = read_legacy_newest(j->db);
     identity_record(j);
-    j->health.ok = true;
-    j->health.checked_at = wr_clock_wall_ms();
-    j->health.checked_mono = wr_clock_mono_ms();
-    j->done_ev = event_new(base, -1, 0, on_done, j);
-    j->retry_ev = evtimer_new(base, on_retry, j);
-    if (!j->done_ev || !j->retry_ev) {
-        snprintf(err, errlen, "cannot create the journal's event");
+    if (journal_events(j, base, err, errlen) != 0) {
         goto err;
     }
     char msg[WR_ERR_MAX];
@@ -1289,6 +1649,7 @@ void wr_journal_close(struct wr_journal *j)
         event_free(j->retry_ev);
     }
     sqlite3_close(j->db);
+    wr_db_close(j->pg);
     if (j->db_fd >= 0) {
         close(j->db_fd);
     }
@@ -1346,6 +1707,9 @@ void wr_journal_get_health(struct wr_journal *j, struct wr_journal_health *out)
 bool wr_journal_intact(struct wr_journal *j, char *err, size_t errlen)
 {
     char pub[160];
+    if (j->pg) {
+        return true; /* a database server's files are not ours to watch */
+    }
     /* dev, ino and the WAL's are written once, at open, before any other thread runs */
     return identity_ok(j, err, errlen, pub, sizeof(pub));
 }
@@ -1367,8 +1731,46 @@ void wr_journal_on_health(struct wr_journal *j, wr_journal_health_fn fn, void *a
 /* {====== the owner's claim ====== */
 
 struct wr_journal_claim {
-    int fd;
+    int fd;           /* SQLite: the flocked state file, else -1 */
+    struct wr_db *pg; /* PostgreSQL: the session holding the owner's advisory lock */
 };
+
+/* PostgreSQL's owner lock (session-level: the server drops it with the session, whatever ends
+   the process). Several instances on one database need run leases first (issue 21). */
+#define WR_OWNER_LOCK 0x7765697 /* "wei" + r */
+
+static struct wr_journal_claim *pg_claim(const char *url, char *err, size_t errlen)
+{
+    struct wr_db *db = NULL;
+    struct wr_db_stmt *st = NULL;
+    char msg[WR_ERR_MAX], sql[64];
+    snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(%d)", WR_OWNER_LOCK);
+    if (wr_db_open(url, 0, &db, msg, sizeof(msg)) != 0 ||
+        wr_db_prepare(db, sql, &st, msg, sizeof(msg)) != 0) {
+        wr_errf_marked(err, errlen, "state: %s", msg);
+        wr_db_close(db);
+        return NULL;
+    }
+    int rc = wr_db_step(st);
+    bool got = rc == WR_DB_ROW && wr_db_column_int64(st, 0) == 1;
+    if (rc < 0) {
+        wr_errf_marked(err, errlen, "state: cannot take the owner's lock: %s", wr_db_errmsg(st));
+    } else if (!got) {
+        snprintf(err, errlen,
+                 "state: the database is in use by another weir: one daemon per database for "
+                 "now (several need run leases, which are under way), or queued runs would run "
+                 "twice; stop it first, or give this one its own database");
+    }
+    wr_db_finalize(st);
+    if (!got) {
+        wr_db_close(db);
+        return NULL;
+    }
+    struct wr_journal_claim *c = wr_xcalloc(1, sizeof(*c));
+    c->fd = -1;
+    c->pg = db;
+    return c;
+}
 
 /*
  * The pid holding a flock on the file (dev, ino), from /proc/locks; 0 when it cannot be told
@@ -1401,7 +1803,10 @@ static long flock_holder(dev_t dev, ino_t ino)
 
 struct wr_journal_claim *wr_journal_claim(const char *path, char *err, size_t errlen)
 {
-    if (refuse_postgres(path, err, errlen) || make_parent_dir(path, err, errlen) != 0) {
+    if (wr_db_is_postgres_url(path)) {
+        return pg_claim(path, err, errlen);
+    }
+    if (make_parent_dir(path, err, errlen) != 0) {
         return NULL;
     }
     /* The database file itself, not a side file: every path that reaches it (a symlink, a
@@ -1445,7 +1850,10 @@ struct wr_journal_claim *wr_journal_claim(const char *path, char *err, size_t er
 void wr_journal_release(struct wr_journal_claim *c)
 {
     if (c) {
-        close(c->fd); /* drops the lock */
+        if (c->fd >= 0) {
+            close(c->fd); /* drops the lock */
+        }
+        wr_db_close(c->pg); /* ends the session, and its lock */
         free(c);
     }
 }
@@ -1456,9 +1864,6 @@ struct wr_db *wr_journal_open_reader(const char *path, char *err, size_t errlen)
 {
     struct wr_db *db = NULL;
     char msg[WR_ERR_MAX];
-    if (refuse_postgres(path, err, errlen)) {
-        return NULL;
-    }
     if (!wr_db_is_postgres_url(path)) {
         struct stat st;
         if (stat(path, &st) != 0) {

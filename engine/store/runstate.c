@@ -280,8 +280,8 @@ void wr_runstate_set_step(struct wr_journal_batch *b, const char *run_id, int64_
         "INSERT INTO steps (run_id, idx, step_id, status, attempts, started_at, finished_at, "
         "args, output, error, throttled_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (run_id, idx) DO UPDATE SET status = excluded.status, attempts = "
-        "excluded.attempts, started_at = coalesce(excluded.started_at, started_at), "
-        "finished_at = excluded.finished_at, args = coalesce(excluded.args, args), output = "
+        "excluded.attempts, started_at = coalesce(excluded.started_at, steps.started_at), "
+        "finished_at = excluded.finished_at, args = coalesce(excluded.args, steps.args), output = "
         "excluded.output, error = excluded.error, throttled_since = excluded.throttled_since";
     /* Parameters 6 and 7 are an integer or NULL; the va_list needs the matching type. */
     if (started_at >= 0 && finished_at < 0) {

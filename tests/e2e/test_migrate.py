@@ -8,8 +8,8 @@
   it (the advisory lock); a second run changes nothing; a database of a newer weir is refused;
   an unreachable server is a runtime failure (exit 3).
 - weir.yaml refuses a PostgreSQL URL that carries a password (file, line and field named, the
-  password nowhere in the output); `weir run` and `weir runs` refuse a postgresql:// state
-  with a message that says what works.
+  password nowhere in the output); `weir runs` and `weir show` on a database without weir's
+  schema say to run `weir migrate`.
 
 usage: test_migrate.py WEIR_BINARY PG_URL_FILE
 """
@@ -167,14 +167,14 @@ class PostgresTest(MigrateCase):
                 self.assertIn("pw.yaml:2:8: state: the URL carries a password", r.stderr)
                 self.assertNotIn("hunter2", r.stdout + r.stderr)
 
-    def test_other_commands_refuse_postgres(self):
+    def test_history_before_migrate(self):
+        """A database without weir's schema: the history commands say what to run."""
         self.config('"%s"' % URL)
-        r = self.weir("runs")
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn("this weir keeps its journal in SQLite only", r.stderr)
-        r = self.weir("run", "--ingest-only")
-        self.assertEqual(r.returncode, 3, r.stderr)
-        self.assertIn("this weir keeps its journal in SQLite only", r.stderr)
+        for args in (("runs",), ("show", "run_x")):
+            r = self.weir(*args)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("state: the database has no weir schema yet (run `weir migrate`)",
+                          r.stderr)
 
 
 if __name__ == "__main__":
