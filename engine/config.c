@@ -177,6 +177,12 @@ static const struct wr_argspec runs_fields[] = {
      .max = 1000,
      .help = "a run in progress at this many daemon crashes in a row (no step finished in "
              "between) is parked as failed instead of resumed again; default 3"},
+    {.name = "lease",
+     .type = WR_ARG_DURATION,
+     .flags = WR_ARG_NO_TEMPLATE,
+     .help = "several weirs on one PostgreSQL state: how long an instance's claim on a run it "
+             "executes holds without renewal (renewed every third of it); a run whose instance "
+             "died is resumed by another after this; default 30s"},
     {0},
 };
 
@@ -628,6 +634,11 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
     }
     if (runs && json_object_object_get_ex(runs, "max_crashes", &rmax)) {
         cfg->max_crashes = (int)json_object_get_int64(rmax);
+    }
+    struct json_object *rlease = NULL;
+    if (runs && json_object_object_get_ex(runs, "lease", &rlease)) {
+        char msg[WR_ERR_MAX];
+        wr_duration_parse(json_object_get_string(rlease), &cfg->lease_ms, msg, sizeof(msg));
     }
     if (json_object_object_get_ex(doc->root, "retention", &ret)) {
         char msg[WR_ERR_MAX];

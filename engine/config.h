@@ -56,6 +56,7 @@ struct wr_config {
     struct wr_lua_limits lua_limits;
     int max_concurrent_runs; /* runs.max_concurrent; 0 = the executor's default (64) */
     int max_crashes;         /* runs.max_crashes; 0 = the executor's default (3) */
+    int64_t lease_ms;        /* runs.lease; 0 = the executor's default (30 s) */
     int64_t retention_ms;    /* retention: the duplicate window; 0 = the journal's (7 days) */
     struct wr_srcdoc *doc;   /* owned: every borrowed string points into it */
     /* owned, never NULL: http.allow, the internal networks http-request may reach */

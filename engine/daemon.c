@@ -391,7 +391,8 @@ static int start_runs(struct daemon *d)
     struct wr_runner_options ro = {.max_concurrent = d->cfg->max_concurrent_runs,
                                    .net = d->cfg->http_allow,
                                    .mail_from = d->cfg->mail_from,
-                                   .max_crashes = d->cfg->max_crashes};
+                                   .max_crashes = d->cfg->max_crashes,
+                                   .lease_ms = d->cfg->lease_ms};
     d->runner = wr_runner_new(d->base, d->journal, d->cfg->state, d->set, d->graph, d->dir, &ro,
                               err, sizeof(err));
     if (!d->runner) {

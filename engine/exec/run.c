@@ -77,6 +77,9 @@ struct wr_runner {
     bool crashed_before; /* the previous daemon crashed: stored crash counts are true */
     int suspects;        /* runs in memory that resumed with a crash count (at most one) */
     char *crash_marker;  /* <state>.crashed */
+    char owner[96];      /* this instance in runs.owner: host, pid, a random part */
+    int64_t lease_ms;    /* runs.lease */
+    struct event *renew; /* extends this instance's run leases every third of lease_ms */
     wr_run_gate_fn gate;
     void *gate_arg;
     /* the mass-change brake (engine/exec/guard) */
@@ -1559,10 +1562,11 @@ static const struct wr_workflow *find_workflow(const struct wr_runner *r, const 
 }
 
 /* The crash count stored for run id; 0 when the previous daemon did not crash (then the
-   counts it left say nothing). */
-static int stored_crashes(struct wr_runner *r, const char *id)
+   counts it left say nothing). taken_over: the run was claimed from an instance whose lease ran
+   out while it was running it (it died: its counts are true). */
+static int stored_crashes(struct wr_runner *r, const char *id, bool taken_over)
 {
-    if (!r->crashed_before) {
+    if (!r->crashed_before && !taken_over) {
         return 0;
     }
     return wr_runstate_crashes(r->rs, id);
@@ -1598,10 +1602,10 @@ static void on_gate(void *token, enum wr_run_gate_verdict verdict, const char *r
 
 /* Starts run id, or returns false (nothing done) when it is a suspect and another one runs. */
 static bool start_run(struct wr_runner *r, const char *id, const char *workflow, const char *body,
-                      bool keyed)
+                      bool keyed, bool taken_over)
 {
     const struct wr_workflow *wf = find_workflow(r, workflow);
-    int crashes = wf ? stored_crashes(r, id) : 0;
+    int crashes = wf ? stored_crashes(r, id, taken_over) : 0;
     if (crashes > 0 && crashes < r->max_crashes && r->suspects > 0) {
         return false; /* one suspect at a time: a crash then points at one run */
     }
@@ -1744,12 +1748,28 @@ static void poll_due(struct wr_runner *r)
         if (json_object_object_get_ex(r->active_ids, d->id, NULL)) {
             /* in memory already */
         } else if (r->active < (size_t)r->max_concurrent) {
+            /* Claimed first (several instances on PostgreSQL: the one that claims it runs it;
+               one on SQLite: always this one). */
+            int claim = wr_runstate_claim(r->rs, d->id, wr_clock_wall_ms());
             const char *body;
-            if (wr_runstate_body_begin(r->rs, d->event_id, &body) &&
-                !start_run(r, d->id, d->workflow, body, d->keyed)) {
-                advancing = false; /* a suspect waiting for the one in progress */
+            if (claim < 0) {
+                advancing = false; /* the store failed: every open run again, next poll */
+                r->rescan = true;
+            } else if (claim == 0) {
+                /* another instance has it */
+            } else {
+                if (claim == 2) {
+                    wr_log(WR_LOG_WARN,
+                           "run taken over: the instance that was running it stopped renewing "
+                           "its lease",
+                           "run", d->id, "workflow", d->workflow, NULL);
+                }
+                if (wr_runstate_body_begin(r->rs, d->event_id, &body) &&
+                    !start_run(r, d->id, d->workflow, body, d->keyed, claim == 2)) {
+                    advancing = false; /* a suspect waiting for the one in progress */
+                }
+                wr_runstate_body_end(r->rs);
             }
-            wr_runstate_body_end(r->rs);
         } else {
             advancing = false; /* no slot: this one and those after wait for the next poll */
         }
@@ -1787,6 +1807,20 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
     (void)what;
     r->rescan = true;
     poll_due(r);
+}
+
+/* Every third of the lease: this instance's claims on the runs it executes are extended. */
+static void on_renew(evutil_socket_t fd, short what, void *arg)
+{
+    struct wr_runner *r = arg;
+    (void)fd;
+    (void)what;
+    if (wr_runstate_renew(r->rs, wr_clock_wall_ms()) < 0) {
+        wr_log(WR_LOG_WARN,
+               "cannot renew the run leases; another instance may take over these runs if this "
+               "goes on",
+               "instance", r->owner, NULL);
+    }
 }
 
 static void guard_row(void *arg, const char *user, const char *run_id, int64_t at)
@@ -1832,6 +1866,15 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
         wr_runner_free(r);
         return NULL;
     }
+    r->lease_ms = opts && opts->lease_ms > 0 ? opts->lease_ms : 30000;
+    char host[64] = "", nonce[33];
+    wr_captoken_nonce(nonce);
+    gethostname(host, sizeof(host) - 1);
+    snprintf(r->owner, sizeof(r->owner), "%s/%ld/%.8s", host, (long)getpid(), nonce);
+    if (wr_runstate_lease(r->rs, r->owner, r->lease_ms, err, errlen) != 0) {
+        wr_runner_free(r);
+        return NULL;
+    }
     r->guard_rs = r->rs;
     if (opts && opts->guard_state) {
         r->guard_rs = wr_runstate_open(opts->guard_state, err, errlen);
@@ -1848,6 +1891,10 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
     r->poll = event_new(base, -1, EV_PERSIST, on_poll, r);
     struct timeval tv = {r->poll_ms / 1000, (r->poll_ms % 1000) * 1000};
     event_add(r->poll, &tv);
+    r->renew = event_new(base, -1, EV_PERSIST, on_renew, r);
+    int64_t every = r->lease_ms / 3;
+    struct timeval rtv = {(time_t)(every / 1000), (suseconds_t)((every % 1000) * 1000)};
+    event_add(r->renew, &rtv);
     return r;
 }
 
@@ -1936,6 +1983,9 @@ void wr_runner_free(struct wr_runner *r)
     }
     if (r->poll) {
         event_free(r->poll);
+    }
+    if (r->renew) {
+        event_free(r->renew);
     }
     if (r->kick) {
         event_free(r->kick);

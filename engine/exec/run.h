@@ -41,6 +41,8 @@ struct wr_runner_options {
     const struct wr_net_guard *net; /* http.allow for actions (borrowed, outlives the runner) */
     const char *mail_from;          /* mail.from for actions (borrowed, outlives it), or NULL */
     int max_crashes;                /* runs.max_crashes; 0 = 3 */
+    int64_t lease_ms; /* runs.lease: a claim on a run holds this long unrenewed (several
+                         instances on PostgreSQL); 0 = 30 s */
     /* The journal whose guard window and held runs the brake reads, when not the runner's own
        (a dry run reads the daemon's, read-only); NULL = state_path. */
     const char *guard_state;
@@ -79,7 +81,7 @@ void wr_runner_set_guard(struct wr_runner *r, const struct wr_guard_limits *limi
 
 /*
  * Where approval links point: weir.yaml approvals.public_url (copied; NULL: links without a
- * host). The links' key is <state>.approval-key, created on the first approval.
+ * host). The links' key: engine/store/approval_key, created on the first approval.
  */
 void wr_runner_set_approvals(struct wr_runner *r, const char *public_url);
 

@@ -7,11 +7,13 @@
  * SHA-256 is stored, bound to the request and the approver. The request and its tokens are
  * written on a journal batch, committed by the executor with the step's own record; decisions
  * come from outside the executor (the decision page, `weir approve`, the admin API) on their
- * own connection, one short BEGIN IMMEDIATE transaction each, and wake the waiting run by
- * setting its next_at.
+ * own connection, one short write transaction each (wr_db_begin: SQLite's BEGIN IMMEDIATE,
+ * PostgreSQL's BEGIN with the request's row locked), and wake the waiting run by setting its
+ * next_at.
  *
- * Every function here runs on a connection from wr_journal_open_reader (read-write, busy
- * timeout set) or, for wr_approval_put, on a batch; nothing here logs.
+ * Every function here runs on a connection from wr_journal_open_reader (read-write; SQLite with
+ * its busy timeout), SQLite or PostgreSQL alike (engine/store/db), or, for wr_approval_put, on
+ * a batch, whose statements are written in SQL both back ends accept; nothing here logs.
  */
 #ifndef WR_APPROVAL_H
 #define WR_APPROVAL_H
@@ -53,7 +55,7 @@ void wr_approval_put(struct wr_journal_batch *b, const struct wr_approval *a,
                      const char *const *approvers, const char *const *hashes, size_t n);
 
 /* Reads the request of (run_id, step_idx) into *out (owned by the caller: wr_approval_clear).
-   Returns 1 found, 0 none (*out zeroed), -1 with a message in err (SQLite). */
+   Returns 1 found, 0 none (*out zeroed), -1 with a message in err (the database's). */
 int wr_approval_get(struct wr_db *db, const char *run_id, int64_t step_idx, struct wr_approval *out,
                     char *err, size_t errlen);
 
@@ -69,14 +71,16 @@ int wr_approval_open_for_run(struct wr_db *db, const char *run_id, struct wr_app
                              char *err, size_t errlen);
 
 /* What wr_approval_decide returns besides 0. */
-#define WR_APPROVAL_EDB       (-1) /* SQLite failed (err says why) */
+#define WR_APPROVAL_EDB       (-1) /* the database failed (err says why) */
 #define WR_APPROVAL_ENOTFOUND (-2) /* no request of that run and step */
 #define WR_APPROVAL_EDECIDED  (-3) /* a decision was already recorded: the first one wins */
 #define WR_APPROVAL_EEXPIRED  (-4) /* the request expired before this decision */
 
 /*
- * Records a decision on the request of (run_id, step_idx), in one BEGIN IMMEDIATE transaction
- * on db (read-write, busy timeout set): only while none is recorded and now < expires_at.
+ * Records a decision on the request of (run_id, step_idx), in one write transaction on db
+ * (read-write; SQLite: BEGIN IMMEDIATE, busy timeout set; PostgreSQL: BEGIN, the request's row
+ * locked FOR UPDATE, so that of two concurrent deciders the second one reads the first one's
+ * decision): only while none is recorded and now < expires_at.
  * approve true records "approved", false "rejected"; by (the approver's name) and reason (may be
  * NULL) are copied into decided_by and reason, decided_at = now. In the same transaction a run
  * that is `waiting` gets next_at = now, so that the executor picks it up at its next poll (a
@@ -87,7 +91,7 @@ int wr_approval_decide(struct wr_db *db, const char *run_id, int64_t step_idx, b
                        const char *by, const char *reason, int64_t now, char *err, size_t errlen);
 
 /* The number of requests open now: undecided, not expired at now, and of a run that has not
-   finished (for the weir_approvals_pending gauge). -1 when SQLite fails. */
+   finished (for the weir_approvals_pending gauge). -1 when the database fails. */
 int64_t wr_approval_count_pending(struct wr_db *db, int64_t now);
 
 #endif

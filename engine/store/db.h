@@ -55,8 +55,8 @@ enum {
 struct wr_db;
 struct wr_db_stmt;
 
-/* Transitional (issue 21): the SQLite handle of a SQLite connection, NULL for PostgreSQL, for
-   the store's modules not yet written over this interface. Borrowed. */
+/* The SQLite handle of a SQLite connection, NULL for PostgreSQL. Borrowed. For tests that
+   look at SQLite itself (query plans through its trace hook); the store never needs it. */
 struct sqlite3 *wr_db_sqlite(struct wr_db *db);
 
 /* True when target names a PostgreSQL database (postgresql:// or postgres://). */

@@ -1,12 +1,10 @@
 /*
- * held — held runs read back and decided; see held.h.
+ * held — held runs read back and decided; see held.h. Everything goes through engine/store/db,
+ * so the same code serves a SQLite journal and a PostgreSQL database.
  */
 #include "engine/store/held.h"
 
 #include <json-c/json.h>
-#include <sqlite3.h>
-
-#include "engine/store/db.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,44 +12,45 @@
 #include "engine/base/json.h"
 #include "engine/base/strutil.h"
 #include "engine/lang/workflow_set.h"
+#include "engine/store/db.h"
 #include "engine/store/history.h"
 
-static int db_error(sqlite3 *db, char *err, size_t errlen, const char *what)
+/* Formats "what: why" into err (why: wr_db_errmsg or a prepare's message). WR_HISTORY_EDB. */
+static int db_error(char *err, size_t errlen, const char *what, const char *why)
 {
-    wr_errf_marked(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
+    wr_errf_marked(err, errlen, "%s: %s", what, why);
     return WR_HISTORY_EDB;
 }
 
-static struct json_object *text_or_null(sqlite3_stmt *st, int i)
+static struct json_object *text_or_null(const struct wr_db_stmt *st, int i)
 {
-    const char *s = (const char *)sqlite3_column_text(st, i);
+    const char *s = wr_db_column_text(st, i);
     return s ? json_object_new_string(s) : NULL;
 }
 
-int wr_held_list(struct wr_db *wdb, struct json_object **out, char *err, size_t errlen)
+int wr_held_list(struct wr_db *db, struct json_object **out, char *err, size_t errlen)
 {
-    sqlite3 *db = wr_db_sqlite(wdb);
-    sqlite3_stmt *st = NULL;
+    struct wr_db_stmt *st = NULL;
+    char msg[WR_ERR_MAX];
     *out = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT r.id, r.workflow, r.created_at, r.updated_at, r.error, s.idx, "
-                           "s.step_id, s.args FROM runs r LEFT JOIN steps s ON s.run_id = r.id "
-                           "AND s.status = 'held' WHERE r.status = 'held' "
-                           "ORDER BY r.created_at, r.id",
-                           -1, &st, NULL) != SQLITE_OK) {
-        return db_error(db, err, errlen, "listing held runs");
+    if (wr_db_prepare(db,
+                      "SELECT r.id, r.workflow, r.created_at, r.updated_at, r.error, s.idx, "
+                      "s.step_id, s.args FROM runs r LEFT JOIN steps s ON s.run_id = r.id "
+                      "AND s.status = 'held' WHERE r.status = 'held' "
+                      "ORDER BY r.created_at, r.id",
+                      &st, msg, sizeof(msg)) != 0) {
+        return db_error(err, errlen, "listing held runs", msg);
     }
     struct json_object *runs = json_object_new_array();
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = wr_db_step(st)) == WR_DB_ROW) {
         struct json_object *run = json_object_new_object(), *step = NULL, *args = NULL;
         json_object_object_add(run, "id", text_or_null(st, 0));
         json_object_object_add(run, "workflow", text_or_null(st, 1));
-        json_object_object_add(run, "created_at",
-                               json_object_new_int64(sqlite3_column_int64(st, 2)));
-        json_object_object_add(run, "held_at", json_object_new_int64(sqlite3_column_int64(st, 3)));
+        json_object_object_add(run, "created_at", json_object_new_int64(wr_db_column_int64(st, 2)));
+        json_object_object_add(run, "held_at", json_object_new_int64(wr_db_column_int64(st, 3)));
         json_object_object_add(run, "reason", text_or_null(st, 4));
-        const char *a = (const char *)sqlite3_column_text(st, 7);
+        const char *a = wr_db_column_text(st, 7);
         if (a) {
             args = wr_json_parse_str(a);
         }
@@ -62,9 +61,9 @@ int wr_held_list(struct wr_db *wdb, struct json_object **out, char *err, size_t 
         } else {
             json_object_object_add(run, "user", NULL);
         }
-        if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
+        if (!wr_db_column_is_null(st, 5)) {
             step = json_object_new_object();
-            json_object_object_add(step, "idx", json_object_new_int64(sqlite3_column_int64(st, 5)));
+            json_object_object_add(step, "idx", json_object_new_int64(wr_db_column_int64(st, 5)));
             json_object_object_add(step, "step_id", text_or_null(st, 6));
             json_object_object_add(step, "args", args ? json_object_get(args) : NULL);
         }
@@ -72,12 +71,14 @@ int wr_held_list(struct wr_db *wdb, struct json_object **out, char *err, size_t 
         json_object_object_add(run, "step", step);
         json_object_array_add(runs, run);
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+    if (rc != WR_DB_DONE) {
+        db_error(err, errlen, "listing held runs", wr_db_errmsg(st));
+        wr_db_finalize(st);
         json_object_put(runs);
-        return db_error(db, err, errlen, "listing held runs");
+        return WR_HISTORY_EDB;
     }
-    if (wr_history_add_short_ids(wdb, runs, err, errlen) != 0) {
+    wr_db_finalize(st);
+    if (wr_history_add_short_ids(db, runs, err, errlen) != 0) {
         json_object_put(runs);
         return WR_HISTORY_EDB;
     }
@@ -88,96 +89,126 @@ int wr_held_list(struct wr_db *wdb, struct json_object **out, char *err, size_t 
     return 0;
 }
 
-int wr_held_count(struct wr_db *wdb, int64_t *n, char *err, size_t errlen)
+int wr_held_count(struct wr_db *db, int64_t *n, char *err, size_t errlen)
 {
-    sqlite3 *db = wr_db_sqlite(wdb);
-    sqlite3_stmt *st = NULL;
+    struct wr_db_stmt *st = NULL;
+    char msg[WR_ERR_MAX];
     *n = 0;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM runs WHERE status = 'held'", -1, &st, NULL) !=
-        SQLITE_OK) {
-        return db_error(db, err, errlen, "counting held runs");
+    if (wr_db_prepare(db, "SELECT count(*) FROM runs WHERE status = 'held'", &st, msg,
+                      sizeof(msg)) != 0) {
+        return db_error(err, errlen, "counting held runs", msg);
     }
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *n = sqlite3_column_int64(st, 0);
+    int rc = wr_db_step(st);
+    if (rc == WR_DB_ROW) {
+        *n = wr_db_column_int64(st, 0);
+    } else {
+        db_error(err, errlen, "counting held runs", wr_db_errmsg(st));
     }
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 0 : db_error(db, err, errlen, "counting held runs");
+    wr_db_finalize(st);
+    return rc == WR_DB_ROW ? 0 : WR_HISTORY_EDB;
 }
 
-/* Runs sql with ?1 = id, ?2 = now, ?3 = text (each only when the statement has it). */
-static int update(sqlite3 *db, const char *sql, const char *id, int64_t now, const char *text)
+/* Runs sql with ?1 = id, ?2 = now, ?3 = text (only the parameters the statement has: nparams of
+   them). 0, or WR_HISTORY_EDB with "what: why" in err. */
+static int update(struct wr_db *db, const char *sql, int nparams, const char *id, int64_t now,
+                  const char *text, const char *what, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        return -1;
+    struct wr_db_stmt *st = NULL;
+    char msg[WR_ERR_MAX];
+    if (wr_db_prepare(db, sql, &st, msg, sizeof(msg)) != 0) {
+        return db_error(err, errlen, what, msg);
     }
-    int np = sqlite3_bind_parameter_count(st);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    if (np >= 2) {
-        sqlite3_bind_int64(st, 2, now);
+    wr_db_bind_text(st, 1, id, -1);
+    if (nparams >= 2) {
+        wr_db_bind_int64(st, 2, now);
     }
-    if (np >= 3) {
-        sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
+    if (nparams >= 3) {
+        wr_db_bind_text(st, 3, text, -1);
     }
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -1;
+    int rc = wr_db_step(st) == WR_DB_DONE ? 0 : db_error(err, errlen, what, wr_db_errmsg(st));
+    wr_db_finalize(st);
+    return rc;
+}
+
+/*
+ * Inside the write transaction, a held run is read with its row locked until the commit. SQLite
+ * needs nothing: BEGIN IMMEDIATE already keeps every other writer out. PostgreSQL (READ
+ * COMMITTED) takes the row lock with FOR UPDATE: a second decider waits for the first one's
+ * commit, then reads the status it left, so a run is decided once.
+ */
+static const char *locked(struct wr_db *db, const char *sqlite_sql, const char *pg_sql)
+{
+    return wr_db_kind(db) == WR_DB_POSTGRES ? pg_sql : sqlite_sql;
 }
 
 /* Checks that id is a held run (inside the transaction). */
-static int check_held(sqlite3 *db, const char *id, char *err, size_t errlen)
+static int check_held(struct wr_db *db, const char *id, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT status FROM runs WHERE id = ?", -1, &st, NULL) !=
-        SQLITE_OK) {
-        return db_error(db, err, errlen, "reading the run");
+    struct wr_db_stmt *st = NULL;
+    char msg[WR_ERR_MAX];
+    if (wr_db_prepare(db,
+                      locked(db, "SELECT status FROM runs WHERE id = ?",
+                             "SELECT status FROM runs WHERE id = ? FOR UPDATE"),
+                      &st, msg, sizeof(msg)) != 0) {
+        return db_error(err, errlen, "reading the run", msg);
     }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st), out = 0;
-    if (rc == SQLITE_ROW) {
-        const char *status = (const char *)sqlite3_column_text(st, 0);
+    wr_db_bind_text(st, 1, id, -1);
+    int rc = wr_db_step(st), out = 0;
+    if (rc == WR_DB_ROW) {
+        const char *status = wr_db_column_text(st, 0);
         if (strcmp(status, "held") != 0) {
             snprintf(err, errlen,
                      "run %s has status %s: only held runs can be released or rejected", id,
                      status);
             out = WR_HISTORY_ESTATE;
         }
-    } else if (rc == SQLITE_DONE) {
+    } else if (rc == WR_DB_DONE) {
         char *shown = wr_text_cap(id, 64);
         snprintf(err, errlen, "no run '%s' (`weir held` lists the held runs)", shown);
         free(shown);
         out = WR_HISTORY_ENOTFOUND;
     } else {
-        out = db_error(db, err, errlen, "reading the run");
+        out = db_error(err, errlen, "reading the run", wr_db_errmsg(st));
     }
-    sqlite3_finalize(st);
+    wr_db_finalize(st);
     return out;
 }
 
-int wr_held_decide(struct wr_db *wdb, const char *const *ids, size_t n, bool all, bool release,
+/* Appends the ids of every held run, oldest first, to list (inside the transaction). */
+static int list_held(struct wr_db *db, struct json_object *list, char *err, size_t errlen)
+{
+    struct wr_db_stmt *st = NULL;
+    char msg[WR_ERR_MAX];
+    if (wr_db_prepare(db,
+                      locked(db, "SELECT id FROM runs WHERE status = 'held' ORDER BY created_at",
+                             "SELECT id FROM runs WHERE status = 'held' ORDER BY created_at "
+                             "FOR UPDATE"),
+                      &st, msg, sizeof(msg)) != 0) {
+        return db_error(err, errlen, "listing held runs", msg);
+    }
+    int rc;
+    while ((rc = wr_db_step(st)) == WR_DB_ROW) {
+        json_object_array_add(list, json_object_new_string(wr_db_column_text(st, 0)));
+    }
+    rc = rc == WR_DB_DONE ? 0 : db_error(err, errlen, "listing held runs", wr_db_errmsg(st));
+    wr_db_finalize(st);
+    return rc;
+}
+
+int wr_held_decide(struct wr_db *db, const char *const *ids, size_t n, bool all, bool release,
                    const char *by, const char *reason, int64_t now, struct json_object **done,
                    char *err, size_t errlen)
 {
-    sqlite3 *db = wr_db_sqlite(wdb);
     struct json_object *list = json_object_new_array();
+    char msg[WR_ERR_MAX];
     int rc = 0;
     *done = NULL;
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    if (wr_db_begin(db, true, msg, sizeof(msg)) != 0) {
         json_object_put(list);
-        return db_error(db, err, errlen, "starting a write transaction");
+        return db_error(err, errlen, "starting a write transaction", msg);
     }
     if (all) {
-        sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(db, "SELECT id FROM runs WHERE status = 'held' ORDER BY created_at",
-                               -1, &st, NULL) != SQLITE_OK) {
-            rc = db_error(db, err, errlen, "listing held runs");
-        }
-        while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
-            json_object_array_add(list,
-                                  json_object_new_string((const char *)sqlite3_column_text(st, 0)));
-        }
-        sqlite3_finalize(st);
+        rc = list_held(db, list, err, errlen);
     } else {
         for (size_t i = 0; rc == 0 && i < n; i++) {
             rc = check_held(db, ids[i], err, errlen);
@@ -193,32 +224,30 @@ int wr_held_decide(struct wr_db *wdb, const char *const *ids, size_t n, bool all
     }
     for (size_t i = 0; rc == 0 && i < json_object_array_length(list); i++) {
         const char *id = json_object_get_string(json_object_array_get_idx(list, i));
-        int fail;
         if (release) {
-            fail = update(db,
-                          "UPDATE runs SET status = 'queued', next_at = NULL, error = NULL, "
-                          "guard_released = 1, updated_at = ?2 WHERE id = ?1",
-                          id, now, NULL) ||
-                   update(db,
-                          "UPDATE steps SET status = 'pending', error = NULL WHERE run_id = ?1 "
-                          "AND status = 'held'",
-                          id, now, NULL);
+            rc = update(db,
+                        "UPDATE runs SET status = 'queued', next_at = NULL, error = NULL, "
+                        "guard_released = 1, updated_at = ?2 WHERE id = ?1",
+                        2, id, now, NULL, "releasing the run", err, errlen);
+            if (rc == 0) {
+                rc = update(db,
+                            "UPDATE steps SET status = 'pending', error = NULL WHERE run_id = ?1 "
+                            "AND status = 'held'",
+                            1, id, now, NULL, "releasing the run", err, errlen);
+            }
         } else {
-            fail = update(db,
-                          "UPDATE runs SET status = 'cancelled', error = ?3, updated_at = ?2 "
-                          "WHERE id = ?1",
-                          id, now, why);
-        }
-        if (fail) {
-            rc = db_error(db, err, errlen, release ? "releasing the run" : "rejecting the run");
+            rc = update(db,
+                        "UPDATE runs SET status = 'cancelled', error = ?3, updated_at = ?2 "
+                        "WHERE id = ?1",
+                        3, id, now, why, "rejecting the run", err, errlen);
         }
     }
     free(why);
-    if (rc == 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        rc = db_error(db, err, errlen, "committing");
+    if (rc == 0 && wr_db_commit(db, msg, sizeof(msg)) != 0) {
+        rc = db_error(err, errlen, "committing", msg);
     }
     if (rc != 0) {
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        wr_db_rollback(db);
         json_object_put(list);
         return rc;
     }

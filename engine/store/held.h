@@ -3,8 +3,10 @@
  * released or rejected by an admin (`weir release`, `weir reject`, POST /api/held/...).
  *
  * Like history's retry and cancel, a decision is one short write transaction on the caller's
- * connection (BEGIN IMMEDIATE), never the journal's writer thread; the executor acts on it at
- * its next look at the store. Error codes are history's (WR_HISTORY_E*).
+ * connection (wr_db_begin for a write: SQLite's BEGIN IMMEDIATE, PostgreSQL's BEGIN with the
+ * runs' rows locked FOR UPDATE), never the journal's writer thread; the executor acts on it at
+ * its next look at the store. The same SQL serves both back ends (engine/store/db). Error codes
+ * are history's (WR_HISTORY_E*).
  */
 #ifndef WR_HELD_H
 #define WR_HELD_H

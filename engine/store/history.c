@@ -1,28 +1,32 @@
 /*
  * history — run history read back from the journal, retry and cancel; see history.h.
  *
- * Everything here runs on one caller-owned connection from wr_journal_open_reader(). Reads
- * are single statements or a handful under WAL's snapshot per statement, which is enough for
- * a screen of history: a run that changes between two statements shows its newer state.
- * Retry and cancel read the status and write inside one BEGIN IMMEDIATE transaction, so the
- * check and the change cannot be split by a commit of the daemon.
+ * Everything here runs on one caller-owned connection from wr_journal_open_reader(), a SQLite
+ * file or a PostgreSQL database, through engine/store/db only. Reads are single statements or
+ * a handful, each with its own snapshot (SQLite's WAL, PostgreSQL's READ COMMITTED), which is
+ * enough for a screen of history: a run that changes between two statements shows its newer
+ * state. Retry and cancel read the status and write inside one write transaction (SQLite's
+ * BEGIN IMMEDIATE; on PostgreSQL the status is read FOR UPDATE), so the check and the change
+ * cannot be split by a commit of the daemon.
+ *
+ * The SQL is written once where both back ends read it alike; where SQLite's is not
+ * PostgreSQL's (JSON1, byte-capped reads, instr, char(), bare columns of max()), the two texts
+ * stand side by side and wr_db_kind picks one.
  */
-#include "engine/base/json.h"
 #include "engine/store/history.h"
 
 #include <json-c/json.h>
-#include <sqlite3.h>
-
-#include "engine/store/db.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "engine/base/json.h"
 #include "engine/base/strutil.h"
-#include "engine/store/journal.h"
 #include "engine/lang/workflow_set.h"
+#include "engine/store/db.h"
+#include "engine/store/journal.h"
 
 /* A short id keeps "run_" and the 12 hex digits of its creation millisecond, plus one. */
 #define SHORT_ID_MIN 17
@@ -34,27 +38,64 @@
  * has none).
  */
 #define SOURCE_EXPR "(SELECT source FROM events AS e WHERE e.id = runs.event_id)"
-#define USER_EXPR                                                                                  \
+/* SQLite: JSON1 on the body's text; json_valid keeps a body that is not JSON out. */
+#define USER_EXPR_SQLITE                                                                           \
     "(SELECT CASE WHEN json_valid(e.body) THEN CASE json_type(e.body, '$.user') "                  \
     "WHEN 'text' THEN substr(json_extract(e.body, '$.user'), 1, 256) "                             \
     "WHEN 'object' THEN substr(coalesce(json_extract(e.body, '$.user.userPrincipalName'), "        \
     "json_extract(e.body, '$.user.id')), 1, 256) END END "                                         \
     "FROM events AS e WHERE e.id = runs.event_id)"
-#define TRIGGER_COLUMNS SOURCE_EXPR ", " USER_EXPR
+/*
+ * PostgreSQL: the same through jsonb. A failed cast would fail the whole list, and PostgreSQL
+ * has no json_valid, so only a body that can hold a user is cast: one that starts as an object
+ * (a scalar or an array has no body.user, as in SQLite) and has no \u0000 (jsonb refuses it).
+ * Event bodies are JSON text, so nothing else is left out; an object cut short would still
+ * fail. jsonb_typeof picks a string or an object user, as json_type does.
+ */
+#define USER_EXPR_PG                                                                               \
+    "(SELECT CASE jsonb_typeof(b -> 'user') "                                                      \
+    "WHEN 'string' THEN substr(b ->> 'user', 1, 256) "                                             \
+    "WHEN 'object' THEN substr(coalesce(b -> 'user' ->> 'userPrincipalName', "                     \
+    "b -> 'user' ->> 'id'), 1, 256) END "                                                          \
+    "FROM (SELECT CASE WHEN e.body ~ '^[ \\t\\n\\r]*\\{' AND strpos(e.body, '\\u0000') = 0 "       \
+    "THEN e.body::jsonb END AS b FROM events AS e WHERE e.id = runs.event_id) AS ev)"
 
 /*
- * The run columns read_run() takes, with `concurrency_key` and `error` read as their first
- * bytes and their length (a text that may be long is never read whole into an answer): a
- * printf format taking those two caps plus one, twice each.
+ * A text column read as its first bytes and its length in bytes (a text that may be long is
+ * never read whole into an answer): a printf format taking the cap plus one; col_capped()
+ * reads the pair. SQLite: through a BLOB cast, so substr counts bytes.
  */
-#define RUN_COLUMNS                                                                                \
-    "id, workflow, workflow_hash, status, event_id, "                                              \
-    "substr(CAST(concurrency_key AS BLOB), 1, %zu), length(CAST(concurrency_key AS BLOB)), "       \
-    "created_at, updated_at, next_at, "                                                            \
-    "substr(CAST(error AS BLOB), 1, %zu), length(CAST(error AS BLOB)), " TRIGGER_COLUMNS
+#define CAPPED_SQLITE(col) "substr(CAST(" col " AS BLOB), 1, %zu), length(CAST(" col " AS BLOB))"
+/* PostgreSQL: the text's UTF-8 bytes as a bytea (read with wr_db_column_blob). */
+#define CAPPED_PG(col)                                                                             \
+    "substring(convert_to(" col ", 'UTF8') from 1 for %zu), octet_length(" col ")"
 
-/* The columns of a step's error, capped the same way, for "SELECT ... FROM steps". */
-#define STEP_ERROR_COLUMNS "substr(CAST(error AS BLOB), 1, %zu), length(CAST(error AS BLOB))"
+/*
+ * The run columns run_from_row() reads, with `concurrency_key` and `error` capped (each a pair of
+ * columns): a printf format taking those two caps plus one.
+ */
+/* clang-format off */
+#define RUN_COLUMNS(capped, user_expr)                                                             \
+    "id, workflow, workflow_hash, status, event_id, "                                              \
+    capped("concurrency_key") ", created_at, updated_at, next_at, "                                \
+    capped("error") ", " SOURCE_EXPR ", " user_expr
+/* clang-format on */
+
+/*
+ * Matching f->text (see add_conditions): a substring of the run id, the event id, the
+ * concurrency key or the event's user, ASCII case ignored. A position, not LIKE, so that the
+ * text is taken literally ('%' and '_' are not wildcards): SQLite's instr is PostgreSQL's
+ * strpos. The text is bound four times.
+ */
+#define TEXT_CONDITION(find, user_expr)                                                            \
+    " AND (" find "(lower(id), lower(?)) > 0 OR " find "(lower(event_id), lower(?)) > 0"           \
+    " OR " find "(lower(coalesce(concurrency_key, '')), lower(?)) > 0"                             \
+    " OR " find "(lower(coalesce(" user_expr ", '')), lower(?)) > 0)"
+
+static bool is_pg(const struct wr_db *db)
+{
+    return wr_db_kind(db) == WR_DB_POSTGRES;
+}
 
 /* Not finished: queued, running, retrying, waiting; finished: the rest. */
 static const char *const statuses[] = {
@@ -86,9 +127,10 @@ static bool is_finished(const char *status)
 
 /* {====== reading rows ====== */
 
-static int db_error(sqlite3 *db, char *err, size_t errlen, const char *what)
+/* "what: msg" into err, msg being the back end's (wr_db_errmsg or a call's err). */
+static int db_error(char *err, size_t errlen, const char *what, const char *msg)
 {
-    wr_errf_marked(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
+    wr_errf_marked(err, errlen, "%s: %s", what, msg);
     return WR_HISTORY_EDB;
 }
 
@@ -105,34 +147,34 @@ static int not_found(char *err, size_t errlen, const char *id, const char *hint)
 }
 
 /* The column as a JSON string, or NULL (JSON null) when it is SQL NULL. */
-static struct json_object *col_text(sqlite3_stmt *st, int i)
+static struct json_object *col_text(struct wr_db_stmt *st, int i)
 {
-    const unsigned char *s = sqlite3_column_text(st, i);
-    if (sqlite3_column_type(st, i) == SQLITE_NULL || !s) {
+    const char *s = wr_db_column_text(st, i);
+    if (wr_db_column_is_null(st, i) || !s) {
         return NULL;
     }
-    return json_object_new_string_len((const char *)s, sqlite3_column_bytes(st, i));
+    return json_object_new_string_len(s, wr_db_column_bytes(st, i));
 }
 
-static struct json_object *col_int(sqlite3_stmt *st, int i)
+static struct json_object *col_int(struct wr_db_stmt *st, int i)
 {
-    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+    if (wr_db_column_is_null(st, i)) {
         return NULL;
     }
-    return json_object_new_int64(sqlite3_column_int64(st, i));
+    return json_object_new_int64(wr_db_column_int64(st, i));
 }
 
 /*
  * The column's JSON text parsed into a tree. Text that does not parse whole (it should not
  * happen: the executor writes JSON) is kept as a string, so nothing stored is hidden.
  */
-static struct json_object *col_json(sqlite3_stmt *st, int i)
+static struct json_object *col_json(struct wr_db_stmt *st, int i)
 {
-    const char *s = (const char *)sqlite3_column_text(st, i);
-    if (sqlite3_column_type(st, i) == SQLITE_NULL || !s) {
+    const char *s = wr_db_column_text(st, i);
+    if (wr_db_column_is_null(st, i) || !s) {
         return NULL;
     }
-    int len = sqlite3_column_bytes(st, i);
+    int len = wr_db_column_bytes(st, i);
     /* The strict reader: what `weir show --json` and /api/runs/ID write back must be JSON,
        so a stored text that is not (NaN from an older version) comes out as a string. */
     struct json_object *o = NULL;
@@ -145,37 +187,47 @@ static struct json_object *col_json(sqlite3_stmt *st, int i)
 
 /*
  * A text column read as its first bytes (column i, at least max + 1 of them when there are
- * more) and its length in bytes (column i + 1), as a JSON string of at most max bytes cut at
- * a UTF-8 boundary with "… (N bytes more)"; NULL for SQL NULL.
+ * more: CAPPED_SQLITE or CAPPED_PG) and its length in bytes (column i + 1), as a JSON string
+ * of at most max bytes cut at a UTF-8 boundary with "… (N bytes more)"; NULL for SQL NULL.
  */
-static struct json_object *col_capped(sqlite3_stmt *st, int i, size_t max)
+static struct json_object *col_capped(struct wr_db_stmt *st, int i, size_t max)
 {
-    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+    if (wr_db_column_is_null(st, i)) {
         return NULL;
     }
-    const char *s = sqlite3_column_blob(st, i);
-    size_t n = (size_t)sqlite3_column_bytes(st, i);
-    sqlite3_int64 total = sqlite3_column_int64(st, i + 1);
-    if (!s || (sqlite3_int64)n >= total) {
+    size_t n = 0;
+    const char *s = wr_db_column_blob(st, i, &n);
+    int64_t total = wr_db_column_int64(st, i + 1);
+    if (!s || (int64_t)n >= total) {
         return json_object_new_string_len(s ? s : "", (int)n);
     }
     size_t keep = wr_utf8_prefix(s, n, max < n ? max : n);
     struct wr_buf b = {0};
     wr_buf_addn(&b, s, keep);
-    wr_buf_addf(&b, "… (%lld bytes more)", (long long)(total - (sqlite3_int64)keep));
+    wr_buf_addf(&b, "… (%lld bytes more)", (long long)(total - (int64_t)keep));
     struct json_object *o = json_object_new_string_len(b.data, (int)b.len);
     wr_buf_free(&b);
     return o;
 }
 
-/* The RUN_COLUMNS select list for these caps, owned. */
-static char *run_columns(size_t key_max, size_t error_max)
+/* The RUN_COLUMNS select list of db's back end for these caps, owned. */
+static char *run_columns(const struct wr_db *db, size_t key_max, size_t error_max)
 {
-    return wr_xasprintf(RUN_COLUMNS, key_max + 1, error_max + 1);
+    /* Each back end's text, side by side: SQLite's as it always was, PostgreSQL's with jsonb
+       and bytea in place of JSON1 and BLOB casts. */
+    static const char lite[] = RUN_COLUMNS(CAPPED_SQLITE, USER_EXPR_SQLITE);
+    static const char pg[] = RUN_COLUMNS(CAPPED_PG, USER_EXPR_PG);
+    return wr_xasprintf(is_pg(db) ? pg : lite, key_max + 1, error_max + 1);
 }
 
-/* A run object from a row selected with run_columns(key_max, error_max). */
-static struct json_object *run_from_row(sqlite3_stmt *st, size_t key_max, size_t error_max)
+/* The capped columns of a step's error (CAPPED_SQLITE or CAPPED_PG) for this cap, owned. */
+static char *step_error_columns(const struct wr_db *db, size_t max)
+{
+    return wr_xasprintf(is_pg(db) ? CAPPED_PG("error") : CAPPED_SQLITE("error"), max + 1);
+}
+
+/* A run object from a row selected with run_columns(db, key_max, error_max). */
+static struct json_object *run_from_row(struct wr_db_stmt *st, size_t key_max, size_t error_max)
 {
     struct json_object *run = json_object_new_object();
     json_object_object_add(run, "id", col_text(st, 0));
@@ -258,36 +310,40 @@ static size_t common_prefix(const char *a, const char *b)
     return n;
 }
 
-/* The neighbour (before: the greatest id below; else the least id above) of id, into out. */
-static int neighbour(sqlite3_stmt *st, const char *id, char *out, size_t outlen)
+/*
+ * The neighbour (before: the greatest id below; else the least id above) of id, into out;
+ * -1 on an error (wr_db_errmsg(st) says which).
+ */
+static int neighbour(struct wr_db_stmt *st, const char *id, char *out, size_t outlen)
 {
     out[0] = '\0';
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-        snprintf(out, outlen, "%s", (const char *)sqlite3_column_text(st, 0));
+    wr_db_bind_text(st, 1, id, -1);
+    int rc = wr_db_step(st);
+    if (rc == WR_DB_ROW && !wr_db_column_is_null(st, 0)) {
+        snprintf(out, outlen, "%s", wr_db_column_text(st, 0));
     }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return rc == SQLITE_ROW ? 0 : -1;
+    wr_db_reset(st);
+    wr_db_clear_bindings(st);
+    return rc == WR_DB_ROW ? 0 : -1;
 }
 
 /*
  * The step a run reached, from its step rows (st, bound to the run, in idx order): among the
  * main steps the first one not finished, else the furthest; among the on_error steps the same
  * way only when there is no main step row. Returns an owned {idx, step_id, status, error} or
- * NULL when there are no rows, and sets *count to the number of rows; -1 on a SQLite error.
+ * NULL when there are no rows, and sets *count to the number of rows; -1 on an error
+ * (wr_db_errmsg(st) says which).
  */
-static struct json_object *reached_step(sqlite3_stmt *st, int *count)
+static struct json_object *reached_step(struct wr_db_stmt *st, int *count)
 {
     struct json_object *pick[2] = {NULL, NULL}; /* main, on_error */
     bool open_picked[2] = {false, false};
     int rc;
 
     *count = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int idx = sqlite3_column_int(st, 0), kind = idx >= WR_ON_ERROR_BASE;
-        const char *status = (const char *)sqlite3_column_text(st, 2);
+    while ((rc = wr_db_step(st)) == WR_DB_ROW) {
+        int idx = (int)wr_db_column_int64(st, 0), kind = idx >= WR_ON_ERROR_BASE;
+        const char *status = wr_db_column_text(st, 2);
         bool open = status && (strcmp(status, "pending") == 0 || strcmp(status, "running") == 0 ||
                                strcmp(status, "retrying") == 0 || strcmp(status, "waiting") == 0 ||
                                strcmp(status, "held") == 0);
@@ -303,8 +359,8 @@ static struct json_object *reached_step(sqlite3_stmt *st, int *count)
         json_object_object_add(pick[kind], "error", col_capped(st, 3, WR_HISTORY_SUMMARY_MAX));
         open_picked[kind] = open;
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    wr_db_reset(st);
+    if (rc != WR_DB_DONE) {
         *count = -1;
         json_object_put(pick[0]);
         json_object_put(pick[1]);
@@ -318,17 +374,26 @@ static struct json_object *reached_step(sqlite3_stmt *st, int *count)
 }
 
 struct list_stmts {
-    sqlite3_stmt *steps, *prev, *next;
+    struct wr_db_stmt *steps, *prev, *next;
 };
 
-/* Adds short_id to run (whose id is id): the shortest prefix no neighbour shares. */
-static int add_short_id(sqlite3_stmt *prev_st, sqlite3_stmt *next_st, struct json_object *run,
-                        const char *id)
+/* The neighbours' queries of add_short_id (the same on both back ends). */
+#define PREV_ID_SQL "SELECT max(id) FROM runs WHERE id < ?"
+#define NEXT_ID_SQL "SELECT min(id) FROM runs WHERE id > ?"
+
+/*
+ * Adds short_id to run (whose id is id): the shortest prefix no neighbour shares. 0, or
+ * WR_HISTORY_EDB with err.
+ */
+static int add_short_id(struct wr_db_stmt *prev_st, struct wr_db_stmt *next_st,
+                        struct json_object *run, const char *id, char *err, size_t errlen)
 {
     char prev[128], next[128];
-    if (neighbour(prev_st, id, prev, sizeof(prev)) != 0 ||
-        neighbour(next_st, id, next, sizeof(next)) != 0) {
-        return -1;
+    if (neighbour(prev_st, id, prev, sizeof(prev)) != 0) {
+        return db_error(err, errlen, "reading run ids", wr_db_errmsg(prev_st));
+    }
+    if (neighbour(next_st, id, next, sizeof(next)) != 0) {
+        return db_error(err, errlen, "reading run ids", wr_db_errmsg(next_st));
     }
     size_t a = common_prefix(id, prev), b = common_prefix(id, next);
     size_t len = (a > b ? a : b) + 1;
@@ -338,44 +403,42 @@ static int add_short_id(sqlite3_stmt *prev_st, sqlite3_stmt *next_st, struct jso
     return 0;
 }
 
-int wr_history_add_short_ids(struct wr_db *wdb, struct json_object *runs, char *err, size_t errlen)
+int wr_history_add_short_ids(struct wr_db *db, struct json_object *runs, char *err, size_t errlen)
 {
-    sqlite3 *db = wr_db_sqlite(wdb);
-    sqlite3_stmt *prev = NULL, *next = NULL;
+    struct wr_db_stmt *prev = NULL, *next = NULL;
+    char msg[WR_ERR_MAX];
     int rc = 0;
-    if (sqlite3_prepare_v2(db, "SELECT max(id) FROM runs WHERE id < ?", -1, &prev, NULL) !=
-            SQLITE_OK ||
-        sqlite3_prepare_v2(db, "SELECT min(id) FROM runs WHERE id > ?", -1, &next, NULL) !=
-            SQLITE_OK) {
-        rc = db_error(db, err, errlen, "reading run ids");
+    if (wr_db_prepare(db, PREV_ID_SQL, &prev, msg, sizeof(msg)) != 0 ||
+        wr_db_prepare(db, NEXT_ID_SQL, &next, msg, sizeof(msg)) != 0) {
+        rc = db_error(err, errlen, "reading run ids", msg);
     }
     for (size_t i = 0; rc == 0 && i < json_object_array_length(runs); i++) {
         struct json_object *run = json_object_array_get_idx(runs, i);
         const char *id = get_str(run, "id");
-        if (id && add_short_id(prev, next, run, id) != 0) {
-            rc = db_error(db, err, errlen, "reading run ids");
+        if (id) {
+            rc = add_short_id(prev, next, run, id, err, errlen);
         }
     }
-    sqlite3_finalize(prev);
-    sqlite3_finalize(next);
+    wr_db_finalize(prev);
+    wr_db_finalize(next);
     return rc;
 }
 
 /* Adds short_id, steps_recorded and last_step to a run object. */
-static int add_list_fields(sqlite3 *db, struct list_stmts *s, struct json_object *run, char *err,
-                           size_t errlen)
+static int add_list_fields(struct list_stmts *s, struct json_object *run, char *err, size_t errlen)
 {
     const char *id = get_str(run, "id");
-    if (add_short_id(s->prev, s->next, run, id) != 0) {
-        return db_error(db, err, errlen, "reading run ids");
+    int rc = add_short_id(s->prev, s->next, run, id, err, errlen);
+    if (rc != 0) {
+        return rc;
     }
 
     int count;
-    sqlite3_bind_text(s->steps, 1, id, -1, SQLITE_STATIC);
+    wr_db_bind_text(s->steps, 1, id, -1);
     struct json_object *step = reached_step(s->steps, &count);
-    sqlite3_clear_bindings(s->steps);
+    wr_db_clear_bindings(s->steps);
     if (count < 0) {
-        return db_error(db, err, errlen, "reading steps");
+        return db_error(err, errlen, "reading steps", wr_db_errmsg(s->steps));
     }
     json_object_object_add(run, "steps_recorded", json_object_new_int(count));
     json_object_object_add(run, "last_step", step);
@@ -409,10 +472,11 @@ bool wr_history_cursor_valid(const char *cursor)
 
 /*
  * The conditions of f but its cursor (and its status unless with_status), each " AND ...", on
- * the runs table; bind_conditions binds them in the same order from parameter n on and returns
- * the next parameter's number.
+ * the runs table, in db's dialect; bind_conditions binds them in the same order from parameter
+ * n on and returns the next parameter's number.
  */
-static void add_conditions(struct wr_buf *sql, const struct wr_history_filter *f, bool with_status)
+static void add_conditions(const struct wr_db *db, struct wr_buf *sql,
+                           const struct wr_history_filter *f, bool with_status)
 {
     if (f->workflow) {
         wr_buf_add(sql, " AND workflow = ?");
@@ -434,54 +498,53 @@ static void add_conditions(struct wr_buf *sql, const struct wr_history_filter *f
                         "? || ':')))");
     }
     if (f->text) {
-        /* instr, not LIKE: the text is taken literally ('%' and '_' are not wildcards). */
-        wr_buf_add(sql,
-                   " AND (instr(lower(id), lower(?)) > 0 OR instr(lower(event_id), lower(?)) > 0"
-                   " OR instr(lower(coalesce(concurrency_key, '')), lower(?)) > 0"
-                   " OR instr(lower(coalesce(" USER_EXPR ", '')), lower(?)) > 0)");
+        /* SQLite: instr and JSON1; PostgreSQL: strpos and jsonb (see TEXT_CONDITION). */
+        wr_buf_add(sql, is_pg(db) ? TEXT_CONDITION("strpos", USER_EXPR_PG)
+                                  : TEXT_CONDITION("instr", USER_EXPR_SQLITE));
     }
 }
 
-static int bind_conditions(sqlite3_stmt *st, const struct wr_history_filter *f, int64_t now,
+static int bind_conditions(struct wr_db_stmt *st, const struct wr_history_filter *f, int64_t now,
                            bool with_status, int n)
 {
     if (f->workflow) {
-        sqlite3_bind_text(st, n++, f->workflow, -1, SQLITE_STATIC);
+        wr_db_bind_text(st, n++, f->workflow, -1);
     }
     if (with_status && f->status) {
-        sqlite3_bind_text(st, n++, f->status, -1, SQLITE_STATIC);
+        wr_db_bind_text(st, n++, f->status, -1);
     }
     if (f->since_ms > 0) {
-        sqlite3_bind_int64(st, n++, now - f->since_ms);
+        wr_db_bind_int64(st, n++, now - f->since_ms);
     }
     if (f->until_ms > 0) {
-        sqlite3_bind_int64(st, n++, now - f->until_ms);
+        wr_db_bind_int64(st, n++, now - f->until_ms);
     }
     for (int i = 0; f->trigger && i < 4; i++) {
-        sqlite3_bind_text(st, n++, f->trigger, -1, SQLITE_STATIC);
+        wr_db_bind_text(st, n++, f->trigger, -1);
     }
     for (int i = 0; f->text && i < 4; i++) {
-        sqlite3_bind_text(st, n++, f->text, -1, SQLITE_STATIC);
+        wr_db_bind_text(st, n++, f->text, -1);
     }
     return n;
 }
 
-int wr_history_list_page(struct wr_db *wdb, const struct wr_history_filter *f, int64_t now,
+int wr_history_list_page(struct wr_db *db, const struct wr_history_filter *f, int64_t now,
                          struct json_object **out, char *next, size_t nextlen, char *err,
                          size_t errlen)
 {
-    sqlite3 *db = wr_db_sqlite(wdb);
     struct wr_buf sql = {0};
-    sqlite3_stmt *st = NULL;
+    struct wr_db_stmt *st = NULL;
     struct list_stmts s = {0};
     struct json_object *list = NULL;
+    char msg[WR_ERR_MAX];
     int rc = WR_HISTORY_EDB, n = 1, step;
     int limit = f->limit <= 0                     ? WR_HISTORY_DEFAULT_LIMIT
                 : f->limit > WR_HISTORY_MAX_LIMIT ? WR_HISTORY_MAX_LIMIT
                                                   : f->limit;
     int64_t after_created = 0;
     const char *after_id = NULL;
-    char *columns = run_columns(WR_HISTORY_SUMMARY_MAX, WR_HISTORY_SUMMARY_MAX);
+    char *columns = run_columns(db, WR_HISTORY_SUMMARY_MAX, WR_HISTORY_SUMMARY_MAX);
+    char *step_error = step_error_columns(db, WR_HISTORY_SUMMARY_MAX);
 
     *out = NULL;
     if (nextlen > 0) {
@@ -493,9 +556,10 @@ int wr_history_list_page(struct wr_db *wdb, const struct wr_history_filter *f, i
         goto out;
     }
     /* The page's ids are picked (and sorted) first, so the sort holds ids, not errors; one
-       more than the page tells whether another page follows. */
-    wr_buf_addf(&sql, "SELECT %s FROM (SELECT id FROM runs WHERE 1", columns);
-    add_conditions(&sql, f, true);
+       more than the page tells whether another page follows. (WHERE true, not SQLite's
+       WHERE 1: PostgreSQL wants a boolean.) */
+    wr_buf_addf(&sql, "SELECT %s FROM (SELECT id FROM runs WHERE true", columns);
+    add_conditions(db, &sql, f, true);
     if (after_id) {
         /* A row value: the index is searched from the cursor on (an OR would be scanned from
            the newest run down to the cursor, page after page). */
@@ -503,30 +567,28 @@ int wr_history_list_page(struct wr_db *wdb, const struct wr_history_filter *f, i
     }
     wr_buf_add(&sql, " ORDER BY created_at DESC, id DESC LIMIT ?) AS page JOIN runs USING (id) "
                      "ORDER BY created_at DESC, id DESC");
-    char *steps_sql = wr_xasprintf("SELECT idx, step_id, status, " STEP_ERROR_COLUMNS
-                                   " FROM steps WHERE run_id = ? ORDER BY idx",
-                                   (size_t)WR_HISTORY_SUMMARY_MAX + 1);
-    int prepared = sqlite3_prepare_v2(db, wr_buf_str(&sql), -1, &st, NULL) == SQLITE_OK &&
-                   sqlite3_prepare_v2(db, steps_sql, -1, &s.steps, NULL) == SQLITE_OK &&
-                   sqlite3_prepare_v2(db, "SELECT max(id) FROM runs WHERE id < ?", -1, &s.prev,
-                                      NULL) == SQLITE_OK &&
-                   sqlite3_prepare_v2(db, "SELECT min(id) FROM runs WHERE id > ?", -1, &s.next,
-                                      NULL) == SQLITE_OK;
+    char *steps_sql = wr_xasprintf("SELECT idx, step_id, status, %s FROM steps WHERE run_id = ? "
+                                   "ORDER BY idx",
+                                   step_error);
+    bool prepared = wr_db_prepare(db, wr_buf_str(&sql), &st, msg, sizeof(msg)) == 0 &&
+                    wr_db_prepare(db, steps_sql, &s.steps, msg, sizeof(msg)) == 0 &&
+                    wr_db_prepare(db, PREV_ID_SQL, &s.prev, msg, sizeof(msg)) == 0 &&
+                    wr_db_prepare(db, NEXT_ID_SQL, &s.next, msg, sizeof(msg)) == 0;
     free(steps_sql);
     if (!prepared) {
-        db_error(db, err, errlen, "listing runs");
+        db_error(err, errlen, "listing runs", msg);
         goto out;
     }
     n = bind_conditions(st, f, now, true, n);
     if (after_id) {
-        sqlite3_bind_int64(st, n++, after_created);
-        sqlite3_bind_text(st, n++, after_id, -1, SQLITE_STATIC);
+        wr_db_bind_int64(st, n++, after_created);
+        wr_db_bind_text(st, n++, after_id, -1);
     }
-    sqlite3_bind_int(st, n, limit + 1);
+    wr_db_bind_int64(st, n, limit + 1);
 
     list = json_object_new_array();
     int rows = 0;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((step = wr_db_step(st)) == WR_DB_ROW) {
         if (++rows > limit) {
             /* Another page follows: it starts after the last run of this one. */
             struct json_object *last = json_object_array_get_idx(list, (size_t)limit - 1);
@@ -534,17 +596,17 @@ int wr_history_list_page(struct wr_db *wdb, const struct wr_history_filter *f, i
                 snprintf(next, nextlen, "%lld.%s", (long long)get_int_or(last, "created_at", 0),
                          get_str(last, "id"));
             }
-            step = SQLITE_DONE;
+            step = WR_DB_DONE;
             break;
         }
         struct json_object *run = run_from_row(st, WR_HISTORY_SUMMARY_MAX, WR_HISTORY_SUMMARY_MAX);
         json_object_array_add(list, run);
-        if (add_list_fields(db, &s, run, err, errlen) != 0) {
+        if (add_list_fields(&s, run, err, errlen) != 0) {
             goto out;
         }
     }
-    if (step != SQLITE_DONE) {
-        db_error(db, err, errlen, "listing runs");
+    if (step != WR_DB_DONE) {
+        db_error(err, errlen, "listing runs", wr_db_errmsg(st));
         goto out;
     }
     *out = list;
@@ -552,43 +614,46 @@ int wr_history_list_page(struct wr_db *wdb, const struct wr_history_filter *f, i
     rc = 0;
 out:
     json_object_put(list);
-    sqlite3_finalize(st);
-    sqlite3_finalize(s.steps);
-    sqlite3_finalize(s.prev);
-    sqlite3_finalize(s.next);
+    wr_db_finalize(st);
+    wr_db_finalize(s.steps);
+    wr_db_finalize(s.prev);
+    wr_db_finalize(s.next);
     wr_buf_free(&sql);
     free(columns);
+    free(step_error);
     return rc;
 }
 
-int wr_history_list(struct wr_db *wdb, const struct wr_history_filter *f, int64_t now,
+int wr_history_list(struct wr_db *db, const struct wr_history_filter *f, int64_t now,
                     struct json_object **out, char *err, size_t errlen)
 {
-    return wr_history_list_page(wdb, f, now, out, NULL, 0, err, errlen);
+    return wr_history_list_page(db, f, now, out, NULL, 0, err, errlen);
 }
 
-int wr_history_count(struct wr_db *wdb, int64_t *n, char *err, size_t errlen)
+int wr_history_count(struct wr_db *db, int64_t *n, char *err, size_t errlen)
 {
-    sqlite3 *db = wr_db_sqlite(wdb);
-    sqlite3_stmt *st = NULL;
+    struct wr_db_stmt *st = NULL;
+    char msg[WR_ERR_MAX];
+    if (wr_db_prepare(db, "SELECT count(*) FROM runs", &st, msg, sizeof(msg)) != 0) {
+        return db_error(err, errlen, "counting runs", msg);
+    }
     int rc = WR_HISTORY_EDB;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM runs", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-        *n = sqlite3_column_int64(st, 0);
+    if (wr_db_step(st) == WR_DB_ROW) {
+        *n = wr_db_column_int64(st, 0);
         rc = 0;
     } else {
-        db_error(db, err, errlen, "counting runs");
+        db_error(err, errlen, "counting runs", wr_db_errmsg(st));
     }
-    sqlite3_finalize(st);
+    wr_db_finalize(st);
     return rc;
 }
 
-int wr_history_count_matching(struct wr_db *wdb, const struct wr_history_filter *f, int64_t now,
+int wr_history_count_matching(struct wr_db *db, const struct wr_history_filter *f, int64_t now,
                               struct json_object **out, char *err, size_t errlen)
 {
-    sqlite3 *db = wr_db_sqlite(wdb);
     struct wr_buf sql = {0};
-    sqlite3_stmt *st = NULL;
+    struct wr_db_stmt *st = NULL;
+    char msg[WR_ERR_MAX];
     int rc = WR_HISTORY_EDB, step;
     struct json_object *counts = json_object_new_object();
 
@@ -596,21 +661,21 @@ int wr_history_count_matching(struct wr_db *wdb, const struct wr_history_filter 
     for (size_t i = 0; statuses[i]; i++) {
         json_object_object_add(counts, statuses[i], json_object_new_int64(0));
     }
-    wr_buf_add(&sql, "SELECT status, count(*) FROM runs WHERE 1");
-    add_conditions(&sql, f, false);
+    wr_buf_add(&sql, "SELECT status, count(*) FROM runs WHERE true");
+    add_conditions(db, &sql, f, false);
     wr_buf_add(&sql, " GROUP BY status");
-    if (sqlite3_prepare_v2(db, wr_buf_str(&sql), -1, &st, NULL) != SQLITE_OK) {
-        db_error(db, err, errlen, "counting runs");
+    if (wr_db_prepare(db, wr_buf_str(&sql), &st, msg, sizeof(msg)) != 0) {
+        db_error(err, errlen, "counting runs", msg);
         goto out;
     }
     bind_conditions(st, f, now, false, 1);
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *status = (const char *)sqlite3_column_text(st, 0);
+    while ((step = wr_db_step(st)) == WR_DB_ROW) {
+        const char *status = wr_db_column_text(st, 0);
         json_object_object_add(counts, status ? status : "?",
-                               json_object_new_int64(sqlite3_column_int64(st, 1)));
+                               json_object_new_int64(wr_db_column_int64(st, 1)));
     }
-    if (step != SQLITE_DONE) {
-        db_error(db, err, errlen, "counting runs");
+    if (step != WR_DB_DONE) {
+        db_error(err, errlen, "counting runs", wr_db_errmsg(st));
         goto out;
     }
     *out = counts;
@@ -618,75 +683,87 @@ int wr_history_count_matching(struct wr_db *wdb, const struct wr_history_filter 
     rc = 0;
 out:
     json_object_put(counts);
-    sqlite3_finalize(st);
+    wr_db_finalize(st);
     wr_buf_free(&sql);
     return rc;
 }
 
-int wr_history_last_runs(struct wr_db *wdb, struct json_object **out, char *err, size_t errlen)
+int wr_history_last_runs(struct wr_db *db, struct json_object **out, char *err, size_t errlen)
 {
-    sqlite3 *db = wr_db_sqlite(wdb);
-    sqlite3_stmt *st = NULL;
+    struct wr_db_stmt *st = NULL;
+    char msg[WR_ERR_MAX];
     int step;
     *out = NULL;
-    /* One pass over the runs: SQLite takes the bare columns of max()'s row. */
-    if (sqlite3_prepare_v2(db,
-                           "SELECT workflow, id, status, max(created_at) FROM runs "
-                           "GROUP BY workflow",
-                           -1, &st, NULL) != SQLITE_OK) {
-        return db_error(db, err, errlen, "reading the last runs");
+    /* SQLite: one pass over the runs, taking the bare columns of max()'s row.
+       PostgreSQL has no bare columns: DISTINCT ON keeps each workflow's first row in the
+       order given, its newest run (the greater id among runs of one millisecond). */
+    const char *sql = is_pg(db) ? "SELECT DISTINCT ON (workflow) workflow, id, status, created_at "
+                                  "FROM runs ORDER BY workflow, created_at DESC, id DESC"
+                                : "SELECT workflow, id, status, max(created_at) FROM runs "
+                                  "GROUP BY workflow";
+    if (wr_db_prepare(db, sql, &st, msg, sizeof(msg)) != 0) {
+        return db_error(err, errlen, "reading the last runs", msg);
     }
     struct json_object *last = json_object_new_object();
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((step = wr_db_step(st)) == WR_DB_ROW) {
         struct json_object *run = json_object_new_object();
         json_object_object_add(run, "id", col_text(st, 1));
         json_object_object_add(run, "status", col_text(st, 2));
         json_object_object_add(run, "at", col_int(st, 3));
-        json_object_object_add(last, (const char *)sqlite3_column_text(st, 0), run);
+        json_object_object_add(last, wr_db_column_text(st, 0), run);
     }
-    if (step != SQLITE_DONE) {
+    if (step != WR_DB_DONE) {
         json_object_put(last);
-        sqlite3_finalize(st);
-        return db_error(db, err, errlen, "reading the last runs");
+        db_error(err, errlen, "reading the last runs", wr_db_errmsg(st));
+        wr_db_finalize(st);
+        return WR_HISTORY_EDB;
     }
-    sqlite3_finalize(st);
+    wr_db_finalize(st);
     *out = last;
     return 0;
 }
 
-bool wr_history_readable(struct wr_db *wdb, char *err, size_t errlen)
+bool wr_history_readable(struct wr_db *db, char *err, size_t errlen)
 {
-    sqlite3 *db = wr_db_sqlite(wdb);
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM runs LIMIT 1", -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_step(st);
+    struct wr_db_stmt *st = NULL;
+    char msg[WR_ERR_MAX];
+    if (wr_db_prepare(db, "SELECT 1 FROM runs LIMIT 1", &st, msg, sizeof(msg)) != 0) {
+        wr_errf_marked(err, errlen, "%s", msg);
+        return false;
     }
-    bool ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
+    int rc = wr_db_step(st);
+    bool ok = rc == WR_DB_ROW || rc == WR_DB_DONE;
     if (!ok) {
-        wr_errf_marked(err, errlen, "%s", sqlite3_errmsg(db));
+        wr_errf_marked(err, errlen, "%s", wr_db_errmsg(st));
     }
-    sqlite3_finalize(st);
+    wr_db_finalize(st);
     return ok;
 }
 
-int wr_history_count_by_state(struct wr_db *wdb, wr_history_count_fn fn, void *arg, char *err,
+int wr_history_count_by_state(struct wr_db *db, wr_history_count_fn fn, void *arg, char *err,
                               size_t errlen)
 {
-    sqlite3 *db = wr_db_sqlite(wdb);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT workflow, status, count(*) FROM runs GROUP BY workflow, status "
-                           "ORDER BY workflow, status",
-                           -1, &st, NULL) != SQLITE_OK) {
-        wr_errf_marked(err, errlen, "%s", sqlite3_errmsg(db));
+    struct wr_db_stmt *st = NULL;
+    char msg[WR_ERR_MAX];
+    if (wr_db_prepare(db,
+                      "SELECT workflow, status, count(*) FROM runs GROUP BY workflow, status "
+                      "ORDER BY workflow, status",
+                      &st, msg, sizeof(msg)) != 0) {
+        wr_errf_marked(err, errlen, "%s", msg);
         return WR_HISTORY_EDB;
     }
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        fn(arg, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
-           sqlite3_column_int64(st, 2));
+    /* PostgreSQL checks the statement when it is first stepped: a first step that fails is
+       a count that cannot start. After some rows, the ones read stand (as they always did). */
+    int rc = wr_db_step(st);
+    if (rc != WR_DB_ROW && rc != WR_DB_DONE) {
+        wr_errf_marked(err, errlen, "%s", wr_db_errmsg(st));
+        wr_db_finalize(st);
+        return WR_HISTORY_EDB;
     }
-    sqlite3_finalize(st);
+    for (; rc == WR_DB_ROW; rc = wr_db_step(st)) {
+        fn(arg, wr_db_column_text(st, 0), wr_db_column_text(st, 1), wr_db_column_int64(st, 2));
+    }
+    wr_db_finalize(st);
     return 0;
 }
 
@@ -694,12 +771,12 @@ int wr_history_count_by_state(struct wr_db *wdb, wr_history_count_fn fn, void *a
 
 /* {====== one run ====== */
 
-int wr_history_resolve(struct wr_db *wdb, const char *prefix, char *id, size_t idlen, char *err,
+int wr_history_resolve(struct wr_db *db, const char *prefix, char *id, size_t idlen, char *err,
                        size_t errlen)
 {
-    sqlite3 *db = wr_db_sqlite(wdb);
-    sqlite3_stmt *st = NULL;
+    struct wr_db_stmt *st = NULL;
     struct wr_buf found = {0};
+    char msg[WR_ERR_MAX];
     int rc = WR_HISTORY_EDB, matches = 0, step;
 
     if (!prefix[0]) {
@@ -707,17 +784,20 @@ int wr_history_resolve(struct wr_db *wdb, const char *prefix, char *id, size_t i
         return WR_HISTORY_ENOTFOUND;
     }
     /* Ids are ASCII, so every id starting with prefix sorts below prefix + U+10FFFF: a range
-       the primary key's index answers. An exact id sorts first and is taken as is. */
-    if (sqlite3_prepare_v2(db,
-                           "SELECT id, workflow, status FROM runs "
-                           "WHERE id >= ?1 AND id < ?1 || char(1114111) ORDER BY id LIMIT 11",
-                           -1, &st, NULL) != SQLITE_OK) {
-        db_error(db, err, errlen, "looking up the run");
+       the primary key's index answers. An exact id sorts first and is taken as is. The
+       character is SQLite's char(), PostgreSQL's chr(). */
+    const char *sql = is_pg(db)
+                          ? "SELECT id, workflow, status FROM runs "
+                            "WHERE id >= ?1 AND id < ?1 || chr(1114111) ORDER BY id LIMIT 11"
+                          : "SELECT id, workflow, status FROM runs "
+                            "WHERE id >= ?1 AND id < ?1 || char(1114111) ORDER BY id LIMIT 11";
+    if (wr_db_prepare(db, sql, &st, msg, sizeof(msg)) != 0) {
+        db_error(err, errlen, "looking up the run", msg);
         goto out;
     }
-    sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *rid = (const char *)sqlite3_column_text(st, 0);
+    wr_db_bind_text(st, 1, prefix, -1);
+    while ((step = wr_db_step(st)) == WR_DB_ROW) {
+        const char *rid = wr_db_column_text(st, 0);
         if (matches == 0) {
             snprintf(id, idlen, "%s", rid);
         }
@@ -728,12 +808,12 @@ int wr_history_resolve(struct wr_db *wdb, const char *prefix, char *id, size_t i
         }
         matches++;
         if (matches <= 10) {
-            wr_buf_addf(&found, "\n  %s  %s  %s", rid, sqlite3_column_text(st, 1),
-                        sqlite3_column_text(st, 2));
+            wr_buf_addf(&found, "\n  %s  %s  %s", rid, wr_db_column_text(st, 1),
+                        wr_db_column_text(st, 2));
         }
     }
-    if (step != SQLITE_ROW && step != SQLITE_DONE) {
-        db_error(db, err, errlen, "looking up the run");
+    if (step != WR_DB_ROW && step != WR_DB_DONE) {
+        db_error(err, errlen, "looking up the run", wr_db_errmsg(st));
         goto out;
     }
     if (matches == 0) {
@@ -752,7 +832,7 @@ out:
     if (rc != 0 && idlen > 0) {
         id[0] = '\0';
     }
-    sqlite3_finalize(st);
+    wr_db_finalize(st);
     wr_buf_free(&found);
     return rc;
 }
@@ -818,47 +898,49 @@ static struct json_object *graph_error_of(const char *text)
 }
 
 /* The run with this exact id (no prefix), with its event and steps. */
-static int show_exact(sqlite3 *db, const char *id, struct json_object **out, char *err,
+static int show_exact(struct wr_db *db, const char *id, struct json_object **out, char *err,
                       size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
+    struct wr_db_stmt *st = NULL;
     struct json_object *run = NULL, *steps = NULL, *failed = NULL;
+    char msg[WR_ERR_MAX];
     int rc = WR_HISTORY_EDB, step;
-    char *columns = run_columns(WR_STORED_ERROR_MAX, WR_STORED_ERROR_MAX);
+    char *columns = run_columns(db, WR_STORED_ERROR_MAX, WR_STORED_ERROR_MAX);
+    char *step_error = step_error_columns(db, WR_STORED_ERROR_MAX);
     char *sql = wr_xasprintf("SELECT %s FROM runs WHERE id = ?", columns);
 
     *out = NULL;
-    step = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    step = wr_db_prepare(db, sql, &st, msg, sizeof(msg));
     free(sql);
-    if (step != SQLITE_OK) {
-        db_error(db, err, errlen, "reading the run");
+    if (step != 0) {
+        db_error(err, errlen, "reading the run", msg);
         goto out;
     }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    step = sqlite3_step(st);
-    if (step == SQLITE_DONE) {
+    wr_db_bind_text(st, 1, id, -1);
+    step = wr_db_step(st);
+    if (step == WR_DB_DONE) {
         rc = not_found(err, errlen, id, " (a full run id; `weir runs` lists them)");
         goto out;
     }
-    if (step != SQLITE_ROW) {
-        db_error(db, err, errlen, "reading the run");
+    if (step != WR_DB_ROW) {
+        db_error(err, errlen, "reading the run", wr_db_errmsg(st));
         goto out;
     }
     run = run_from_row(st, WR_STORED_ERROR_MAX, WR_STORED_ERROR_MAX);
-    sqlite3_finalize(st);
+    wr_db_finalize(st);
     st = NULL;
 
-    if (sqlite3_prepare_v2(db,
-                           "SELECT id, source, idem_key, received_at, headers, body, status, "
-                           "idem_scope FROM events WHERE id = ?",
-                           -1, &st, NULL) != SQLITE_OK) {
-        db_error(db, err, errlen, "reading the run's event");
+    if (wr_db_prepare(db,
+                      "SELECT id, source, idem_key, received_at, headers, body, status, "
+                      "idem_scope FROM events WHERE id = ?",
+                      &st, msg, sizeof(msg)) != 0) {
+        db_error(err, errlen, "reading the run's event", msg);
         goto out;
     }
-    sqlite3_bind_text(st, 1, get_str(run, "event_id"), -1, SQLITE_TRANSIENT);
-    step = sqlite3_step(st);
+    wr_db_bind_text(st, 1, get_str(run, "event_id"), -1);
+    step = wr_db_step(st);
     struct json_object *event = NULL;
-    if (step == SQLITE_ROW) {
+    if (step == WR_DB_ROW) {
         event = json_object_new_object();
         json_object_object_add(event, "id", col_text(st, 0));
         json_object_object_add(event, "source", col_text(st, 1));
@@ -868,26 +950,26 @@ static int show_exact(sqlite3 *db, const char *id, struct json_object **out, cha
         json_object_object_add(event, "headers", col_json(st, 4));
         json_object_object_add(event, "body", col_json(st, 5));
         json_object_object_add(event, "status", col_text(st, 6));
-    } else if (step != SQLITE_DONE) {
-        db_error(db, err, errlen, "reading the run's event");
+    } else if (step != WR_DB_DONE) {
+        db_error(err, errlen, "reading the run's event", wr_db_errmsg(st));
         goto out;
     }
     json_object_object_add(run, "event", event);
-    sqlite3_finalize(st);
+    wr_db_finalize(st);
     st = NULL;
 
     sql = wr_xasprintf("SELECT idx, step_id, status, attempts, started_at, finished_at, args, "
-                       "output, " STEP_ERROR_COLUMNS " FROM steps WHERE run_id = ? ORDER BY idx",
-                       WR_STORED_ERROR_MAX + 1);
-    step = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+                       "output, %s FROM steps WHERE run_id = ? ORDER BY idx",
+                       step_error);
+    step = wr_db_prepare(db, sql, &st, msg, sizeof(msg));
     free(sql);
-    if (step != SQLITE_OK) {
-        db_error(db, err, errlen, "reading the run's steps");
+    if (step != 0) {
+        db_error(err, errlen, "reading the run's steps", msg);
         goto out;
     }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    wr_db_bind_text(st, 1, id, -1);
     steps = json_object_new_array();
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((step = wr_db_step(st)) == WR_DB_ROW) {
         struct json_object *s = json_object_new_object();
         json_object_object_add(s, "idx", col_int(st, 0));
         json_object_object_add(s, "step_id", col_text(st, 1));
@@ -905,8 +987,8 @@ static int show_exact(sqlite3 *db, const char *id, struct json_object **out, cha
         }
         json_object_array_add(steps, s);
     }
-    if (step != SQLITE_DONE) {
-        db_error(db, err, errlen, "reading the run's steps");
+    if (step != WR_DB_DONE) {
+        db_error(err, errlen, "reading the run's steps", wr_db_errmsg(st));
         goto out;
     }
     json_object_object_add(run, "steps", steps);
@@ -916,17 +998,17 @@ static int show_exact(sqlite3 *db, const char *id, struct json_object **out, cha
     run = NULL;
     rc = 0;
 out:
-    sqlite3_finalize(st);
+    wr_db_finalize(st);
     json_object_put(steps);
     json_object_put(run);
     free(columns);
+    free(step_error);
     return rc;
 }
 
-int wr_history_show(struct wr_db *wdb, const char *id, struct json_object **out, char *err,
+int wr_history_show(struct wr_db *db, const char *id, struct json_object **out, char *err,
                     size_t errlen)
 {
-    sqlite3 *db = wr_db_sqlite(wdb);
     return show_exact(db, id, out, err, errlen);
 }
 
@@ -934,68 +1016,74 @@ int wr_history_show(struct wr_db *wdb, const char *id, struct json_object **out,
 
 /* {====== retry and cancel ====== */
 
-static int exec_sql(sqlite3 *db, const char *sql)
+/*
+ * Runs one statement with ?1 bound to id and, when with_now, ?2 to now. 0, or -1 with the
+ * back end's message in msg.
+ */
+static int run_update(struct wr_db *db, const char *sql, const char *id, bool with_now, int64_t now,
+                      char *msg, size_t msglen)
 {
-    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
-}
-
-/* Runs one statement with :id bound to id and, when it has one, :now to now. */
-static int run_update(sqlite3 *db, const char *sql, const char *id, int64_t now)
-{
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+    struct wr_db_stmt *st = NULL;
+    if (wr_db_prepare(db, sql, &st, msg, msglen) != 0) {
         return -1;
     }
-    sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":id"), id, -1, SQLITE_STATIC);
-    int inow = sqlite3_bind_parameter_index(st, ":now");
-    if (inow > 0) {
-        sqlite3_bind_int64(st, inow, now);
+    wr_db_bind_text(st, 1, id, -1);
+    if (with_now) {
+        wr_db_bind_int64(st, 2, now);
     }
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -1;
+    int rc = wr_db_step(st);
+    if (rc != WR_DB_DONE) {
+        snprintf(msg, msglen, "%s", wr_db_errmsg(st));
+    }
+    wr_db_finalize(st);
+    return rc == WR_DB_DONE ? 0 : -1;
 }
 
 /* Reads the run's status (inside the caller's transaction) into status. */
-static int read_status(sqlite3 *db, const char *id, char *status, size_t len, char *err,
+static int read_status(struct wr_db *db, const char *id, char *status, size_t len, char *err,
                        size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
+    struct wr_db_stmt *st = NULL;
+    char msg[WR_ERR_MAX];
     int rc = WR_HISTORY_EDB;
-    if (sqlite3_prepare_v2(db, "SELECT status FROM runs WHERE id = ?", -1, &st, NULL) !=
-        SQLITE_OK) {
-        return db_error(db, err, errlen, "reading the run");
+    /* SQLite's BEGIN IMMEDIATE already holds the write lock; PostgreSQL's READ COMMITTED
+       locks the row here, so no commit can change it between this read and our UPDATE. */
+    const char *sql = is_pg(db) ? "SELECT status FROM runs WHERE id = ? FOR UPDATE"
+                                : "SELECT status FROM runs WHERE id = ?";
+    if (wr_db_prepare(db, sql, &st, msg, sizeof(msg)) != 0) {
+        return db_error(err, errlen, "reading the run", msg);
     }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-        snprintf(status, len, "%s", (const char *)sqlite3_column_text(st, 0));
+    wr_db_bind_text(st, 1, id, -1);
+    int step = wr_db_step(st);
+    if (step == WR_DB_ROW) {
+        snprintf(status, len, "%s", wr_db_column_text(st, 0));
         rc = 0;
-    } else if (step == SQLITE_DONE) {
+    } else if (step == WR_DB_DONE) {
         rc = not_found(err, errlen, id, " (a full run id; `weir runs` lists them)");
     } else {
-        db_error(db, err, errlen, "reading the run");
+        db_error(err, errlen, "reading the run", wr_db_errmsg(st));
     }
-    sqlite3_finalize(st);
+    wr_db_finalize(st);
     return rc;
 }
 
 enum change { CHANGE_RETRY, CHANGE_RETRY_SAME_VERSION, CHANGE_CANCEL };
 
 /* Retries or cancels the run with exactly this id (never a prefix: see history.h). */
-static int change_run(sqlite3 *db, const char *id, enum change what, int64_t now,
+static int change_run(struct wr_db *db, const char *id, enum change what, int64_t now,
                       struct json_object **out, char *err, size_t errlen)
 {
-    char status[64];
+    char status[64], msg[WR_ERR_MAX];
     bool in_tx = false;
     int rc;
 
     if (out) {
         *out = NULL;
     }
-    /* IMMEDIATE takes the write lock now, so the status read below is the one we change. */
-    if (exec_sql(db, "BEGIN IMMEDIATE") != 0) {
-        rc = db_error(db, err, errlen, "starting a write transaction");
+    /* A write transaction: SQLite's BEGIN IMMEDIATE takes the write lock now, so the status
+       read below is the one we change (PostgreSQL: see read_status). */
+    if (wr_db_begin(db, true, msg, sizeof(msg)) != 0) {
+        rc = db_error(err, errlen, "starting a write transaction", msg);
         goto out;
     }
     in_tx = true;
@@ -1014,9 +1102,9 @@ static int change_run(sqlite3 *db, const char *id, enum change what, int64_t now
         }
         if (run_update(db,
                        "UPDATE runs SET status = 'cancelled', error = 'cancelled by weir "
-                       "cancel', updated_at = :now WHERE id = :id",
-                       id, now) != 0) {
-            rc = db_error(db, err, errlen, "cancelling the run");
+                       "cancel', updated_at = ?2 WHERE id = ?1",
+                       id, true, now, msg, sizeof(msg)) != 0) {
+            rc = db_error(err, errlen, "cancelling the run", msg);
             goto out;
         }
     } else {
@@ -1030,20 +1118,20 @@ static int change_run(sqlite3 *db, const char *id, enum change what, int64_t now
         }
         const char *sql = what == CHANGE_RETRY_SAME_VERSION
                               ? "UPDATE runs SET status = 'queued', next_at = NULL, error = NULL, "
-                                "updated_at = :now WHERE id = :id"
+                                "updated_at = ?2 WHERE id = ?1"
                               : "UPDATE runs SET status = 'queued', next_at = NULL, error = NULL, "
-                                "updated_at = :now, workflow_hash = '' WHERE id = :id";
-        if (run_update(db, sql, id, now) != 0 ||
+                                "updated_at = ?2, workflow_hash = '' WHERE id = ?1";
+        if (run_update(db, sql, id, true, now, msg, sizeof(msg)) != 0 ||
             run_update(db,
-                       "UPDATE steps SET status = 'pending' WHERE run_id = :id AND status IN "
+                       "UPDATE steps SET status = 'pending' WHERE run_id = ?1 AND status IN "
                        "('failed', 'retrying')",
-                       id, now) != 0) {
-            rc = db_error(db, err, errlen, "queueing the run again");
+                       id, false, now, msg, sizeof(msg)) != 0) {
+            rc = db_error(err, errlen, "queueing the run again", msg);
             goto out;
         }
     }
-    if (exec_sql(db, "COMMIT") != 0) {
-        rc = db_error(db, err, errlen, "committing");
+    if (wr_db_commit(db, msg, sizeof(msg)) != 0) {
+        rc = db_error(err, errlen, "committing", msg);
         goto out;
     }
     in_tx = false;
@@ -1052,23 +1140,21 @@ static int change_run(sqlite3 *db, const char *id, enum change what, int64_t now
     }
 out:
     if (in_tx) {
-        exec_sql(db, "ROLLBACK");
+        wr_db_rollback(db);
     }
     return rc;
 }
 
-int wr_history_retry(struct wr_db *wdb, const char *id, bool same_version, int64_t now,
+int wr_history_retry(struct wr_db *db, const char *id, bool same_version, int64_t now,
                      struct json_object **out, char *err, size_t errlen)
 {
-    sqlite3 *db = wr_db_sqlite(wdb);
     return change_run(db, id, same_version ? CHANGE_RETRY_SAME_VERSION : CHANGE_RETRY, now, out,
                       err, errlen);
 }
 
-int wr_history_cancel(struct wr_db *wdb, const char *id, int64_t now, struct json_object **out,
+int wr_history_cancel(struct wr_db *db, const char *id, int64_t now, struct json_object **out,
                       char *err, size_t errlen)
 {
-    sqlite3 *db = wr_db_sqlite(wdb);
     return change_run(db, id, CHANGE_CANCEL, now, out, err, errlen);
 }
 

@@ -3,10 +3,12 @@
  * journal for `weir runs`, `weir show`, `weir retry`, `weir cancel` and the admin API.
  *
  * Queries return json-c trees (the admin API serves them as they are); the format functions
- * turn those trees into the CLI's text. Retry and cancel are the only writes: each is one
- * short write transaction on the caller's connection (BEGIN IMMEDIATE, waiting out the
- * daemon's commits through the busy timeout), never the journal's writer thread. The run
- * executor is what acts on those writes; this module only changes rows the way it reads them.
+ * turn those trees into the CLI's text. The store is SQLite or PostgreSQL, read and written
+ * through engine/store/db. Retry and cancel are the only writes: each is one short write
+ * transaction on the caller's connection (SQLite's BEGIN IMMEDIATE, waiting out the daemon's
+ * commits through the busy timeout; PostgreSQL's row lock on the run, waiting out the daemon's
+ * change of it), never the journal's writer thread. The run executor is what acts on those
+ * writes; this module only changes rows the way it reads them.
  *
  * Not here: the executor itself, the daemon, the HTTP side of the admin API.
  *
@@ -25,7 +27,7 @@ struct wr_db;
 struct wr_workflow_set;
 
 /* Error codes: each comes with a message for the admin in err. */
-#define WR_HISTORY_EDB        (-1) /* SQLite failed (busy for too long, I/O, corrupt store) */
+#define WR_HISTORY_EDB        (-1) /* the store failed (busy for too long, I/O, connection) */
 #define WR_HISTORY_ENOTFOUND  (-2) /* no run has that id (or, for resolve, that prefix) */
 #define WR_HISTORY_EAMBIGUOUS (-3) /* the prefix matches several runs (listed in err) */
 #define WR_HISTORY_ESTATE     (-4) /* retry or cancel refused: the run is in the wrong state */
@@ -117,15 +119,16 @@ int wr_history_list(struct wr_db *db, const struct wr_history_filter *f, int64_t
 int wr_history_count(struct wr_db *db, int64_t *n, char *err, size_t errlen);
 
 /*
- * Whether the store answers a read (one row of runs): true, or false with SQLite's message in
- * err. For /readyz.
+ * Whether the store answers a read (one row of runs): true, or false with the back end's
+ * message in err. For /readyz.
  */
 bool wr_history_readable(struct wr_db *db, char *err, size_t errlen);
 
 /*
  * Calls fn(arg, workflow, status, n) for each workflow and status with the number of runs
  * stored in it, ordered by workflow then status; the strings are borrowed for the call only.
- * Returns 0, or WR_HISTORY_EDB with SQLite's message in err when the count cannot start.
+ * Returns 0, or WR_HISTORY_EDB with the back end's message in err when the count cannot start
+ * (its statement is refused, or fails before its first row).
  */
 typedef void (*wr_history_count_fn)(void *arg, const char *workflow, const char *status, int64_t n);
 int wr_history_count_by_state(struct wr_db *db, wr_history_count_fn fn, void *arg, char *err,

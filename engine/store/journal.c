@@ -213,6 +213,13 @@ static const char *const migrations[] = {
      "CREATE TABLE approval_tokens (hash TEXT PRIMARY KEY, run_id TEXT NOT NULL,"
      "  step_idx INTEGER NOT NULL, approver TEXT NOT NULL) WITHOUT ROWID;"
      "CREATE INDEX approval_tokens_run ON approval_tokens(run_id, step_idx);"),
+    /* 9: run leases (issue 21): the instance executing a run (owner) and until when its claim
+       holds (lease_until, Unix ms, renewed while it runs). Several instances on one PostgreSQL
+       store take a run only when it has no owner, or its owner's lease ran out (the instance
+       died): the run then resumes there from its last committed step. A parked run (queued,
+       retrying, waiting, finished) has no owner. A single SQLite daemon leaves them NULL. */
+    "ALTER TABLE runs ADD COLUMN owner TEXT;"
+    "ALTER TABLE runs ADD COLUMN lease_until INTEGER;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

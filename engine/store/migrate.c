@@ -45,6 +45,39 @@ int wr_store_version(struct wr_db *db, char *err, size_t errlen)
     return scalar(db, "SELECT coalesce(max(version), 0) FROM weir_schema", err, errlen);
 }
 
+/* PostgreSQL databases were first made at version 8; pg_steps[i] goes from 8 + i to 9 + i, with
+   what journal.c's SQLite migration of the same number does. Never edit a shipped entry. */
+static const char *const pg_steps[] = {
+    /* 9: run leases */
+    "ALTER TABLE runs ADD COLUMN owner TEXT; ALTER TABLE runs ADD COLUMN lease_until BIGINT",
+};
+_Static_assert(8 + sizeof(pg_steps) / sizeof(pg_steps[0]) == WR_TABLES_VERSION,
+               "a SQLite migration without its PostgreSQL step");
+
+/* Brings a PostgreSQL database from version v (8 or later) up, one transaction per step. */
+static int pg_step_up(struct wr_db *db, int v, struct wr_migrate_result *out, char *err,
+                      size_t errlen)
+{
+    char msg[WR_ERR_MAX], version[96];
+    if (v < 8) {
+        wr_errf(err, errlen, "schema version %d has no migration to %d", v, WR_TABLES_VERSION);
+        return -1;
+    }
+    for (; v < WR_TABLES_VERSION; v++) {
+        snprintf(version, sizeof(version), "UPDATE weir_schema SET version = %d", v + 1);
+        if (wr_db_begin(db, true, msg, sizeof(msg)) != 0 ||
+            wr_db_exec(db, pg_steps[v - 8], msg, sizeof(msg)) != 0 ||
+            wr_db_exec(db, version, msg, sizeof(msg)) != 0 ||
+            wr_db_commit(db, msg, sizeof(msg)) != 0) {
+            wr_db_rollback(db);
+            wr_errf(err, errlen, "migrating from version %d to %d failed: %s", v, v + 1, msg);
+            return -1;
+        }
+        out->to = v + 1;
+    }
+    return 0;
+}
+
 static int pg_migrate(struct wr_db *db, struct wr_migrate_result *out, char *err, size_t errlen)
 {
     char lock[96], msg[WR_ERR_MAX];
@@ -69,8 +102,8 @@ static int pg_migrate(struct wr_db *db, struct wr_migrate_result *out, char *err
         rc = 0;
         goto out;
     }
-    if (v != 0) { /* PostgreSQL databases start at version 8: nothing lies between */
-        wr_errf(err, errlen, "schema version %d has no migration to %d", v, WR_TABLES_VERSION);
+    if (v != 0) {
+        rc = pg_step_up(db, v, out, err, errlen);
         goto out;
     }
     char *ddl = wr_tables_ddl(WR_DB_POSTGRES);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/base/clock.h"
 #include "engine/base/strutil.h"
 #include "engine/store/db.h"
 #include "engine/store/journal.h"
@@ -27,6 +28,11 @@ struct wr_runstate {
     struct wr_db_stmt *crashes;   /* a run's stored crash count */
     struct wr_db_stmt *held;      /* how many runs the guard holds now */
     struct wr_db_stmt *released;  /* did an admin release the run (weir release)? */
+    /* Leases (PostgreSQL: several instances share the runs) */
+    char *owner;              /* this instance, in runs.owner */
+    int64_t lease_ms;         /* how long a claim holds without renewal */
+    struct wr_db_stmt *claim; /* takes one run (FOR UPDATE SKIP LOCKED) */
+    struct wr_db_stmt *renew; /* extends this instance's claims */
 };
 
 /*
@@ -36,20 +42,24 @@ struct wr_runstate {
  * index (status, next_at, rowid), and deferred runs whose next_at has come. A run whose
  * concurrency key has an earlier open run waits its turn (an index lookup per candidate).
  */
+#define NOT_LEASED(me, now) " AND (r.owner IS NULL OR r.owner = " me " OR r.lease_until < " now ") "
 #define DUE_OPEN                                                                                   \
     "SELECT r.rowid, r.id, r.workflow, r.event_id, r.concurrency_key IS NOT NULL FROM runs r "     \
-    "WHERE r.status = ?1 AND r.next_at IS NULL AND r.rowid > ?3 "                                  \
-    "AND NOT EXISTS (SELECT 1 FROM runs o WHERE r.concurrency_key IS NOT NULL "                    \
-    "AND o.concurrency_key = r.concurrency_key AND o.status IN ('queued', 'running', "             \
-    "'retrying', 'waiting') AND o.rowid < r.rowid) "                                               \
-    "ORDER BY r.rowid LIMIT ?2"
+    "WHERE r.status = ?1 AND r.next_at IS NULL AND r.rowid > ?3 " NOT_LEASED(                      \
+        "?4",                                                                                      \
+        "?5") "AND NOT EXISTS (SELECT 1 FROM runs o WHERE r.concurrency_key IS NOT NULL "          \
+              "AND o.concurrency_key = r.concurrency_key AND o.status IN ('queued', 'running', "   \
+              "'retrying', 'waiting') AND o.rowid < r.rowid) "                                     \
+              "ORDER BY r.rowid LIMIT ?2"
 #define DUE_DEFERRED                                                                               \
     "SELECT r.rowid, r.id, r.workflow, r.event_id, r.concurrency_key IS NOT NULL FROM runs r "     \
-    "WHERE r.status IN ('queued', 'running', 'retrying', 'waiting') AND r.next_at <= ?1 "          \
-    "AND NOT EXISTS (SELECT 1 FROM runs o WHERE r.concurrency_key IS NOT NULL "                    \
-    "AND o.concurrency_key = r.concurrency_key AND o.status IN ('queued', 'running', "             \
-    "'retrying', 'waiting') AND o.rowid < r.rowid) "                                               \
-    "ORDER BY r.rowid LIMIT ?2"
+    "WHERE r.status IN ('queued', 'running', 'retrying', 'waiting') AND r.next_at <= "             \
+    "?1 " NOT_LEASED(                                                                              \
+        "?3",                                                                                      \
+        "?1") "AND NOT EXISTS (SELECT 1 FROM runs o WHERE r.concurrency_key IS NOT NULL "          \
+              "AND o.concurrency_key = r.concurrency_key AND o.status IN ('queued', 'running', "   \
+              "'retrying', 'waiting') AND o.rowid < r.rowid) "                                     \
+              "ORDER BY r.rowid LIMIT ?2"
 
 /* {====== reads ====== */
 
@@ -99,6 +109,9 @@ void wr_runstate_close(struct wr_runstate *s)
     wr_db_finalize(s->crashes);
     wr_db_finalize(s->held);
     wr_db_finalize(s->released);
+    wr_db_finalize(s->claim);
+    wr_db_finalize(s->renew);
+    free(s->owner);
     wr_journal_close_reader(s->db);
     free(s);
 }
@@ -127,6 +140,8 @@ void wr_runstate_due_open(struct wr_runstate *s, const char *status, int limit, 
     wr_db_bind_text(s->due[0], 1, status, -1);
     wr_db_bind_int64(s->due[0], 2, limit);
     wr_db_bind_int64(s->due[0], 3, after);
+    wr_db_bind_text(s->due[0], 4, s->owner, -1);
+    wr_db_bind_int64(s->due[0], 5, wr_clock_wall_ms());
     collect_due(s->due[0], v, n, cap);
 }
 
@@ -135,6 +150,7 @@ void wr_runstate_due_deferred(struct wr_runstate *s, int64_t now, int limit,
 {
     wr_db_bind_int64(s->due[1], 1, now);
     wr_db_bind_int64(s->due[1], 2, limit);
+    wr_db_bind_text(s->due[1], 3, s->owner, -1);
     collect_due(s->due[1], v, n, cap);
 }
 
@@ -233,6 +249,73 @@ int64_t wr_runstate_guard_load(struct wr_runstate *s, int64_t since, wr_runstate
     return rc == WR_DB_DONE ? n : -1;
 }
 
+/* The statuses of a run not finished. */
+#define OPEN_STATUSES "('queued', 'running', 'retrying', 'waiting')"
+
+int wr_runstate_lease(struct wr_runstate *s, const char *owner, int64_t lease_ms, char *err,
+                      size_t errlen)
+{
+    free(s->owner);
+    s->owner = wr_xstrdup(owner);
+    s->lease_ms = lease_ms;
+    if (wr_db_kind(s->db) != WR_DB_POSTGRES || s->claim) {
+        return 0;
+    }
+    char msg[WR_ERR_MAX];
+    /* The row is locked for the update, or skipped when another instance holds it right now;
+       p.owner is the owner before (NULL: free; another: its lease ran out). */
+    if (wr_db_prepare(
+            s->db,
+            "WITH p AS (SELECT id, owner FROM runs WHERE id = ?3 AND status IN " OPEN_STATUSES
+            " AND (owner IS NULL OR owner = ?1 OR lease_until < ?4) "
+            "FOR UPDATE SKIP LOCKED) "
+            "UPDATE runs SET owner = ?1, lease_until = ?2 FROM p WHERE runs.id = p.id "
+            "RETURNING p.owner",
+            &s->claim, msg, sizeof(msg)) != 0 ||
+        wr_db_prepare(
+            s->db, "UPDATE runs SET lease_until = ?2 WHERE owner = ?1 AND status IN " OPEN_STATUSES,
+            &s->renew, msg, sizeof(msg)) != 0) {
+        wr_errf_marked(err, errlen, "cannot prepare the run leases: %s", msg);
+        return -1;
+    }
+    return 0;
+}
+
+int wr_runstate_claim(struct wr_runstate *s, const char *run_id, int64_t now)
+{
+    if (!s->claim) {
+        return 1; /* one daemon (SQLite): every run is its own */
+    }
+    struct wr_db_stmt *st = s->claim;
+    wr_db_bind_text(st, 1, s->owner, -1);
+    wr_db_bind_int64(st, 2, now + s->lease_ms);
+    wr_db_bind_text(st, 3, run_id, -1);
+    wr_db_bind_int64(st, 4, now);
+    int rc = wr_db_step(st);
+    int result = rc < 0 ? -1 : 0;
+    if (rc == WR_DB_ROW) {
+        const char *prev = wr_db_column_text(st, 0);
+        result = prev && strcmp(prev, s->owner) != 0 ? 2 : 1;
+    }
+    wr_db_reset(st);
+    wr_db_clear_bindings(st);
+    return result;
+}
+
+int64_t wr_runstate_renew(struct wr_runstate *s, int64_t now)
+{
+    if (!s->renew) {
+        return 0;
+    }
+    wr_db_bind_text(s->renew, 1, s->owner, -1);
+    wr_db_bind_int64(s->renew, 2, now + s->lease_ms);
+    int rc = wr_db_step(s->renew);
+    int64_t n = rc == WR_DB_DONE ? wr_db_changes(s->renew) : -1;
+    wr_db_reset(s->renew);
+    wr_db_clear_bindings(s->renew);
+    return n;
+}
+
 struct wr_db *wr_runstate_db(struct wr_runstate *s)
 {
     return s->db;
@@ -257,15 +340,23 @@ void wr_runstate_guard_note(struct wr_journal_batch *b, const char *user, const 
 void wr_runstate_set_run(struct wr_journal_batch *b, const char *run_id, const char *status,
                          int64_t next_at, const char *error, int64_t updated_at)
 {
+    /* Only a running run keeps its owner: a parked one is any instance's when it is due. */
+    bool running = strcmp(status, "running") == 0;
     if (next_at > 0) {
         wr_journal_batch_add_op(b,
-                                "UPDATE runs SET status = ?, next_at = ?, error = ?, "
-                                "updated_at = ? WHERE id = ? AND status <> 'cancelled'",
+                                running ? "UPDATE runs SET status = ?, next_at = ?, error = ?, "
+                                          "updated_at = ? WHERE id = ? AND status <> 'cancelled'"
+                                        : "UPDATE runs SET status = ?, next_at = ?, error = ?, "
+                                          "updated_at = ?, owner = NULL, lease_until = NULL "
+                                          "WHERE id = ? AND status <> 'cancelled'",
                                 "titit", status, next_at, error, updated_at, run_id);
     } else {
         wr_journal_batch_add_op(b,
-                                "UPDATE runs SET status = ?, next_at = NULL, error = ?, "
-                                "updated_at = ? WHERE id = ? AND status <> 'cancelled'",
+                                running ? "UPDATE runs SET status = ?, next_at = NULL, error = ?, "
+                                          "updated_at = ? WHERE id = ? AND status <> 'cancelled'"
+                                        : "UPDATE runs SET status = ?, next_at = NULL, error = ?, "
+                                          "updated_at = ?, owner = NULL, lease_until = NULL "
+                                          "WHERE id = ? AND status <> 'cancelled'",
                                 "ttit", status, error, updated_at, run_id);
     }
 }

@@ -98,6 +98,24 @@ typedef void (*wr_runstate_guard_fn)(void *arg, const char *user, const char *ru
 int64_t wr_runstate_guard_load(struct wr_runstate *s, int64_t since, wr_runstate_guard_fn fn,
                                void *arg);
 
+/*
+ * Run leases, for several instances on one PostgreSQL store. wr_runstate_lease names this
+ * instance (owner, copied: unique per process) and how long a claim holds (lease_ms) before
+ * another instance may take the run over; the due reads then skip runs another instance holds.
+ * Returns 0, or -1 with err. Without it (or on SQLite, one daemon) every run is this one's.
+ */
+int wr_runstate_lease(struct wr_runstate *s, const char *owner, int64_t lease_ms, char *err,
+                      size_t errlen);
+/*
+ * Claims run run_id (borrowed) for this instance until now + lease_ms, committed at once (FOR
+ * UPDATE SKIP LOCKED: a run another instance is claiming right now is skipped). Returns 1
+ * claimed (it was free, or this instance's), 2 claimed from an instance whose lease ran out
+ * (it died while running it: a crash for the poison-run rule), 0 not claimed (another instance
+ * has it, or it is no longer open), -1 the store failed. SQLite: 1.
+ */
+int wr_runstate_claim(struct wr_runstate *s, const char *run_id, int64_t now);
+/* Extends every claim of this instance on an open run to now + lease_ms. The count, or -1. */
+int64_t wr_runstate_renew(struct wr_runstate *s, int64_t now);
 /* The view's connection (borrowed), for the reads of engine/store/approval. */
 struct wr_db *wr_runstate_db(struct wr_runstate *s);
 
@@ -125,7 +143,8 @@ void wr_runstate_guard_note(struct wr_journal_batch *b, const char *user, const 
 
 /*
  * The run's status, error (NULL: none) and updated_at (Unix ms); next_at > 0 defers it to that
- * time (Unix ms), else its next_at is cleared. A cancelled run is left as it is.
+ * time (Unix ms), else its next_at is cleared. Any status but running also drops the run's
+ * lease (owner): parked, it is any instance's when due. A cancelled run is left as it is.
  */
 void wr_runstate_set_run(struct wr_journal_batch *b, const char *run_id, const char *status,
                          int64_t next_at, const char *error, int64_t updated_at);

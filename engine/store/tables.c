@@ -10,7 +10,7 @@
 
 #include "engine/base/strutil.h"
 
-/* {====== the schema (version 8) ====== */
+/* {====== the schema (version 9) ====== */
 
 /* What arrived: a webhook, a file's row, a schedule slot, a manual fire; idem_key and
    idem_scope make a redelivery a duplicate. */
@@ -40,6 +40,8 @@ static const struct wr_column runs_columns[] = {
     {"error", WR_COL_TEXT, false, NULL, NULL},
     {"crashes", WR_COL_INT, true, "0", NULL},
     {"guard_released", WR_COL_INT, true, "0", NULL},
+    {"owner", WR_COL_TEXT, false, NULL, NULL},      /* the instance executing it (leases) */
+    {"lease_until", WR_COL_INT, false, NULL, NULL}, /* until when that claim holds */
     {0},
 };
 
@@ -194,6 +196,11 @@ char *wr_tables_ddl(enum wr_db_kind kind)
             wr_tables_add_names(&b, c->name, pg);
             if (type) {
                 wr_buf_addf(&b, " %s", type);
+            }
+            if (pg && strcmp(type, "TEXT") == 0) {
+                /* byte order, as SQLite's BINARY: ids, cursors and prefixes sort the same on
+                   both, whatever the database's locale */
+                wr_buf_add(&b, " COLLATE \"C\"");
             }
             if (c->not_null) {
                 wr_buf_add(&b, " NOT NULL");

@@ -15,7 +15,7 @@
 #include "engine/store/db.h"
 
 /* The schema version this description is (SQLite's user_version after every migration). */
-#define WR_TABLES_VERSION 8
+#define WR_TABLES_VERSION 9
 
 enum wr_column_type {
     WR_COL_TEXT,

@@ -79,14 +79,14 @@ class SqliteTest(MigrateCase):
         self.config("./var/weir.db")
         r = self.weir("migrate")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(r.stdout, "./var/weir.db (SQLite): schema version 8, migrated from 0 "
+        self.assertEqual(r.stdout, "./var/weir.db (SQLite): schema version 9, migrated from 0 "
                                    "(new)\n")
         db = sqlite3.connect(os.path.join(self.root, "var", "weir.db"))
-        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 8)
+        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 9)
         db.close()
         r = self.weir("migrate")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(r.stdout, "./var/weir.db (SQLite): already at schema version 8\n")
+        self.assertEqual(r.stdout, "./var/weir.db (SQLite): already at schema version 9\n")
         # the journal it made takes events
         with open(os.path.join(self.root, "event.json"), "w") as f:
             f.write('{"user": "adele.vance@contoso.onmicrosoft.com"}')
@@ -119,11 +119,11 @@ class PostgresTest(MigrateCase):
             out, err = p.communicate(timeout=120)
             self.assertEqual(p.returncode, 0, err)
             outs.append(out)
-        created = [o for o in outs if "schema version 8, migrated from 0 (new)" in o]
+        created = [o for o in outs if "schema version 9, migrated from 0 (new)" in o]
         self.assertEqual(len(created), 1, outs)
-        self.assertEqual(sum("already at schema version 8" in o for o in outs), 2, outs)
+        self.assertEqual(sum("already at schema version 9" in o for o in outs), 2, outs)
         self.assertTrue(all("(PostgreSQL)" in o for o in outs), outs)
-        self.assertEqual(psql("SELECT version FROM weir_schema"), ["8"])
+        self.assertEqual(psql("SELECT version FROM weir_schema"), ["9"])
         tables = set(psql("SELECT table_name FROM information_schema.tables "
                           "WHERE table_schema = 'public'"))
         self.assertEqual(tables, {"events", "runs", "steps", "journal_meta", "trigger_state",
@@ -140,7 +140,21 @@ class PostgresTest(MigrateCase):
         self.assertIn("events_idem", r.stderr)
         r = self.weir("migrate")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("already at schema version 8", r.stdout)
+        self.assertIn("already at schema version 9", r.stdout)
+
+    def test_from_version_8(self):
+        """A database made by a weir of schema 8 gets the run leases' columns (9)."""
+        self.config('"%s"' % URL)
+        self.assertEqual(self.weir("migrate").returncode, 0)
+        psql("ALTER TABLE runs DROP COLUMN owner", "ALTER TABLE runs DROP COLUMN lease_until",
+             "UPDATE weir_schema SET version = 8")
+        r = self.weir("migrate")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("schema version 9, migrated from 8", r.stdout)
+        self.assertEqual(psql("SELECT version FROM weir_schema"), ["9"])
+        self.assertEqual(psql("SELECT column_name FROM information_schema.columns WHERE "
+                              "table_name = 'runs' AND column_name IN ('owner', 'lease_until') "
+                              "ORDER BY 1"), ["lease_until", "owner"])
 
     def test_newer_database_refused(self):
         self.config('"%s"' % URL)
@@ -148,7 +162,7 @@ class PostgresTest(MigrateCase):
         psql("UPDATE weir_schema SET version = 99")
         r = self.weir("migrate")
         self.assertEqual(r.returncode, 3)
-        self.assertIn("written by a newer weir (schema 99; this weir knows up to 8)", r.stderr)
+        self.assertIn("written by a newer weir (schema 99; this weir knows up to 9)", r.stderr)
 
     def test_unreachable_server(self):
         self.config('"postgresql:///weir?host=%s/no-such-dir&port=5432&user=weir&'

@@ -94,7 +94,7 @@ class TransferTest(unittest.TestCase):
         psql("DROP SCHEMA public CASCADE", "CREATE SCHEMA public")
         a = self.export("weir.yaml", "a.ndjson")
         head = json.loads(a[0])
-        self.assertEqual((head["weir_export"], head["schema"], head["kind"]), (1, 8, "sqlite"))
+        self.assertEqual((head["weir_export"], head["schema"], head["kind"]), (1, 9, "sqlite"))
         rows = [json.loads(line) for line in a[1:-1]]
         self.assertEqual(json.loads(a[-1]), {"end": True, "rows": len(rows)})
         tables = [r["table"] for r in rows]

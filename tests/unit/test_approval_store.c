@@ -1,16 +1,25 @@
 /*
- * test_approval_store — engine/store/approval on a real journal: a request and its tokens
+ * test_approval_store — engine/store/approval on both back ends: a request and its tokens
  * written on a journal batch and read back (by run and step, by token hash, the run's open
  * one), a request asked again replacing the old one and its tokens, decisions (the first one
  * wins, later ones EDECIDED; an expired request EEXPIRED; an unknown one ENOTFOUND), the
  * waiting run woken (next_at) and no other, and the pending count.
  *
- * Each test gets a fresh store: the journal creates it and commits one event with two runs;
- * the tests then read and decide on their own connection (wr_journal_open_reader), as the
- * decision page, `weir approve` and the admin API do.
+ *   test_approval_store                    SQLite: a fresh journal per test
+ *   test_approval_store postgres URL_FILE  PostgreSQL: the URL in URL_FILE (tests/pg's throw-away
+ *                                          cluster, the ctest fixture weir_pg)
+ *
+ * SQLite: each test gets a fresh store; the journal creates it and commits one event with two
+ * runs and every request's batch; the tests then read and decide on their own connection
+ * (wr_journal_open_reader), as the decision page, `weir approve` and the admin API do.
+ * PostgreSQL: each test gets a fresh schema of its own (test_approval, the URL's search_path;
+ * the public schema is never touched), made by wr_store_migrate; the event and its runs are
+ * inserted in SQL, and each request's batch is applied statement by statement through
+ * engine/store/db (apply_ops), which also proves its SQL is PostgreSQL's too.
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,7 +29,8 @@
 #include <cmocka.h>
 #include <event2/event.h>
 #include <event2/thread.h>
-#include <sqlite3.h>
+#include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine/base/captoken.h"
@@ -28,16 +38,20 @@
 #include "engine/store/approval.h"
 #include "engine/store/db.h"
 #include "engine/store/journal.h"
+#include "engine/store/migrate.h"
 
 #define NOW  1714572000000LL
 #define HOUR (3600 * 1000LL)
 
+#define PG_SCHEMA "test_approval"
+
+static char pg_url[4096]; /* PostgreSQL: the cluster's URL; "" for SQLite */
+
 struct fixture {
-    char dir[64];
-    char *state;
-    struct event_base *base;
-    struct wr_journal *journal;
-    sqlite3 *db;
+    char dir[64];               /* SQLite: the journal's directory */
+    char *state;                /* the journal's file, or the URL with the test's search_path */
+    struct event_base *base;    /* SQLite */
+    struct wr_journal *journal; /* SQLite */
     struct wr_db *wdb;
     char runs[2][40];
     bool committed;
@@ -58,26 +72,62 @@ static void on_committed(void *arg, struct wr_journal_batch *b, int rc, const ch
     event_base_loopexit(fx->base, NULL);
 }
 
-/* Submits b through the journal and waits for its commit. */
+static void exec_sql(struct wr_db *db, const char *sql)
+{
+    char err[WR_ERR_MAX];
+    if (wr_db_exec(db, sql, err, sizeof(err)) != 0) {
+        fail_msg("%s: %s", sql, err);
+    }
+}
+
+/* Runs the operations of b (an approval's batch) on db in one transaction, as the journal's
+   writer does, each through wr_db with its typed parameters; frees b. */
+static void apply_ops(struct wr_db *db, struct wr_journal_batch *b)
+{
+    char err[WR_ERR_MAX];
+    if (wr_db_begin(db, true, err, sizeof(err)) != 0) {
+        fail_msg("begin: %s", err);
+    }
+    for (size_t i = 0; i < b->nops; i++) {
+        const struct wr_journal_op *op = &b->ops[i];
+        struct wr_db_stmt *st = NULL;
+        if (wr_db_prepare(db, op->sql, &st, err, sizeof(err)) != 0) {
+            fail_msg("%s: %s", op->sql, err);
+        }
+        for (int k = 0; k < op->nparams; k++) {
+            const struct wr_journal_param *p = &op->params[k];
+            int rc = p->type == 'i'   ? wr_db_bind_int64(st, k + 1, p->i)
+                     : p->type == 't' ? wr_db_bind_text(st, k + 1, p->text, -1)
+                                      : wr_db_bind_null(st, k + 1);
+            assert_int_equal(rc, 0);
+        }
+        if (wr_db_step(st) != WR_DB_DONE) {
+            fail_msg("%s: %s", op->sql, wr_db_errmsg(st));
+        }
+        wr_db_finalize(st);
+    }
+    if (wr_db_commit(db, err, sizeof(err)) != 0) {
+        fail_msg("commit: %s", err);
+    }
+    wr_journal_batch_free(b);
+}
+
+/* Commits b: SQLite through the journal (waiting for its commit), PostgreSQL by apply_ops. */
 static void commit(struct fixture *fx, struct wr_journal_batch *b)
 {
+    if (!fx->journal) {
+        apply_ops(fx->wdb, b);
+        return;
+    }
     fx->committed = false;
     assert_int_equal(wr_journal_submit(fx->journal, b, on_committed, fx), 0);
     event_base_loop(fx->base, EVLOOP_NO_EXIT_ON_EMPTY);
     assert_true(fx->committed);
 }
 
-static void exec_sql(sqlite3 *db, const char *sql)
+/* SQLite: a fresh journal with one event of two runs, and a reader connection. */
+static void setup_sqlite(struct fixture *fx)
 {
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        fail_msg("%s: %s", sql, msg);
-    }
-}
-
-static int setup(void **state)
-{
-    struct fixture *fx = wr_xcalloc(1, sizeof(*fx));
     char err[WR_ERR_MAX];
     snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_approval_store.XXXXXX");
     assert_non_null(mkdtemp(fx->dir));
@@ -94,9 +144,70 @@ static int setup(void **state)
     wr_journal_batch_add_run(ev, "offboard", "h1", NULL, NULL);
     commit(fx, b);
     fx->wdb = wr_journal_open_reader(fx->state, err, sizeof(err));
-    fx->db = fx->wdb ? wr_db_sqlite(fx->wdb) : NULL;
-    if (!fx->db) {
+    if (!fx->wdb) {
         fail_msg("%s", err);
+    }
+}
+
+/* PostgreSQL: the schema PG_SCHEMA made afresh and migrated, one event with two runs. */
+static void setup_postgres(struct fixture *fx)
+{
+    char err[WR_ERR_MAX];
+    struct wr_db *admin = NULL;
+    if (wr_db_open(pg_url, 0, &admin, err, sizeof(err)) != 0) {
+        fail_msg("%s", err);
+    }
+    exec_sql(admin, "DROP SCHEMA IF EXISTS " PG_SCHEMA " CASCADE; CREATE SCHEMA " PG_SCHEMA);
+    wr_db_close(admin);
+    fx->state = wr_xasprintf("%s%soptions=-csearch_path%%3D" PG_SCHEMA, pg_url,
+                             strchr(pg_url, '?') ? "&" : "?");
+    struct wr_migrate_result m;
+    if (wr_store_migrate(fx->state, &m, err, sizeof(err)) != 0) {
+        fail_msg("migrate: %s", err);
+    }
+    if (wr_db_open(fx->state, 0, &fx->wdb, err, sizeof(err)) != 0) {
+        fail_msg("%s", err);
+    }
+    char ev[40];
+    wr_journal_new_id("ev", ev);
+    struct wr_db_stmt *st = NULL;
+    assert_int_equal(wr_db_prepare(fx->wdb,
+                                   "INSERT INTO events (id, source, received_at, body, status) "
+                                   "VALUES (?, 'manual', ?, '{\"user\": \"ada@contoso.com\"}', "
+                                   "'matched')",
+                                   &st, err, sizeof(err)),
+                     0);
+    wr_db_bind_text(st, 1, ev, -1);
+    wr_db_bind_int64(st, 2, NOW);
+    assert_int_equal(wr_db_step(st), WR_DB_DONE);
+    wr_db_finalize(st);
+    assert_int_equal(wr_db_prepare(fx->wdb,
+                                   "INSERT INTO runs (id, event_id, workflow, workflow_hash, "
+                                   "status, created_at, updated_at) "
+                                   "VALUES (?, ?, 'offboard', 'h1', 'queued', ?, ?)",
+                                   &st, err, sizeof(err)),
+                     0);
+    for (int r = 0; r < 2; r++) {
+        wr_journal_new_id("run", fx->runs[r]);
+        wr_db_bind_text(st, 1, fx->runs[r], -1);
+        wr_db_bind_text(st, 2, ev, -1);
+        wr_db_bind_int64(st, 3, NOW);
+        wr_db_bind_int64(st, 4, NOW);
+        if (wr_db_step(st) != WR_DB_DONE) {
+            fail_msg("%s", wr_db_errmsg(st));
+        }
+        wr_db_reset(st);
+    }
+    wr_db_finalize(st);
+}
+
+static int setup(void **state)
+{
+    struct fixture *fx = wr_xcalloc(1, sizeof(*fx));
+    if (pg_url[0]) {
+        setup_postgres(fx);
+    } else {
+        setup_sqlite(fx);
     }
     *state = fx;
     return 0;
@@ -105,12 +216,17 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
-    wr_journal_close_reader(fx->wdb);
-    wr_journal_close(fx->journal);
-    event_base_free(fx->base);
-    char *cmd = wr_xasprintf("rm -rf '%s'", fx->dir);
-    assert_int_equal(system(cmd), 0);
-    free(cmd);
+    if (fx->journal) {
+        wr_journal_close_reader(fx->wdb);
+        wr_journal_close(fx->journal);
+        event_base_free(fx->base);
+        char *cmd = wr_xasprintf("rm -rf '%s'", fx->dir);
+        assert_int_equal(system(cmd), 0);
+        free(cmd);
+    } else {
+        wr_db_close(fx->wdb); /* the schema stays for a look after a failure; the next run
+                                 drops it */
+    }
     free(fx->state);
     free(fx);
     return 0;
@@ -151,25 +267,34 @@ static void put(struct fixture *fx, const char *run, int64_t idx, const char *no
 
 static int64_t run_next_at(struct fixture *fx, const char *run)
 {
-    sqlite3_stmt *st = NULL;
+    struct wr_db_stmt *st = NULL;
+    char err[WR_ERR_MAX];
     int64_t v = -1;
     assert_int_equal(
-        sqlite3_prepare_v2(fx->db, "SELECT next_at FROM runs WHERE id = ?", -1, &st, NULL),
-        SQLITE_OK);
-    sqlite3_bind_text(st, 1, run, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        v = sqlite3_column_type(st, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 0);
+        wr_db_prepare(fx->wdb, "SELECT next_at FROM runs WHERE id = ?", &st, err, sizeof(err)), 0);
+    wr_db_bind_text(st, 1, run, -1);
+    if (wr_db_step(st) == WR_DB_ROW) {
+        v = wr_db_column_is_null(st, 0) ? 0 : wr_db_column_int64(st, 0);
     }
-    sqlite3_finalize(st);
+    wr_db_finalize(st);
     return v;
 }
 
 static void set_status(struct fixture *fx, const char *run, const char *status, int64_t next_at)
 {
-    char *sql = sqlite3_mprintf("UPDATE runs SET status = %Q, next_at = %lld WHERE id = %Q", status,
-                                (long long)next_at, run);
-    exec_sql(fx->db, sql);
-    sqlite3_free(sql);
+    struct wr_db_stmt *st = NULL;
+    char err[WR_ERR_MAX];
+    assert_int_equal(wr_db_prepare(fx->wdb, "UPDATE runs SET status = ?, next_at = ? WHERE id = ?",
+                                   &st, err, sizeof(err)),
+                     0);
+    wr_db_bind_text(st, 1, status, -1);
+    wr_db_bind_int64(st, 2, next_at);
+    wr_db_bind_text(st, 3, run, -1);
+    if (wr_db_step(st) != WR_DB_DONE) {
+        fail_msg("%s", wr_db_errmsg(st));
+    }
+    assert_int_equal(wr_db_changes(st), 1);
+    wr_db_finalize(st);
 }
 
 static void test_put_get_find(void **state)
@@ -385,8 +510,138 @@ static void test_count_pending(void **state)
     assert_int_equal(wr_approval_count_pending(fx->wdb, NOW), 1);
 }
 
-int main(void)
+/* {====== two deciders at once (PostgreSQL) ====== */
+
+struct racer {
+    const char *target, *run;
+    int rc; /* 100 until it returns */
+    char err[WR_ERR_MAX];
+};
+
+static void *race_decide(void *arg)
 {
+    struct racer *r = arg;
+    struct wr_db *db = NULL;
+    if (wr_db_open(r->target, 0, &db, r->err, sizeof(r->err)) != 0) {
+        r->rc = 99;
+        return NULL;
+    }
+    r->rc = wr_approval_decide(db, r->run, 1, false, "mgr@contoso.com", "late", NOW + 2000, r->err,
+                               sizeof(r->err));
+    wr_db_close(db);
+    return NULL;
+}
+
+/* Waits (up to 10 s) until a session of the cluster waits for a lock in a statement on
+   approvals: the second decider has reached the first one's row lock. */
+static void wait_for_lock_waiter(void)
+{
+    struct wr_db *db = NULL;
+    struct wr_db_stmt *st = NULL;
+    char err[WR_ERR_MAX];
+    if (wr_db_open(pg_url, 0, &db, err, sizeof(err)) != 0) {
+        fail_msg("%s", err);
+    }
+    assert_int_equal(wr_db_prepare(db,
+                                   "SELECT count(*) FROM pg_stat_activity WHERE "
+                                   "datname = current_database() AND wait_event_type = 'Lock' "
+                                   "AND query LIKE '%approvals%'",
+                                   &st, err, sizeof(err)),
+                     0);
+    for (int i = 0;; i++) {
+        assert_int_equal(wr_db_step(st), WR_DB_ROW);
+        int64_t n = wr_db_column_int64(st, 0);
+        wr_db_reset(st);
+        if (n > 0) {
+            break;
+        }
+        if (i >= 1000) {
+            fail_msg("the second decider never waited for the first one's lock");
+        }
+        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+    }
+    wr_db_finalize(st);
+    wr_db_close(db);
+}
+
+/*
+ * Two connections decide the same request at once: the first holds its transaction open (its
+ * decision written, not committed) while the second decides on a thread of its own; that one
+ * waits for the first's commit, then answers EDECIDED: never a second decision. PostgreSQL only:
+ * READ COMMITTED is what the row lock is for (SQLite's second writer waits in BEGIN IMMEDIATE,
+ * before it reads anything).
+ */
+static void test_concurrent_deciders(void **state)
+{
+    struct fixture *fx = *state;
+    const char *run = fx->runs[0];
+    const char *hashes[2];
+    struct wr_approval a;
+    char err[WR_ERR_MAX];
+    if (!pg_url[0]) {
+        skip();
+    }
+    put(fx, run, 1, "aaaa", NOW + HOUR, hashes);
+    assert_int_equal(wr_db_begin(fx->wdb, true, err, sizeof(err)), 0);
+    struct wr_db_stmt *st = NULL;
+    assert_int_equal(wr_db_prepare(fx->wdb,
+                                   "UPDATE approvals SET decision = 'approved', decided_by = "
+                                   "'it-lead@contoso.com', decided_at = ? WHERE run_id = ? AND "
+                                   "step_idx = 1 AND decision IS NULL",
+                                   &st, err, sizeof(err)),
+                     0);
+    wr_db_bind_int64(st, 1, NOW + 1000);
+    wr_db_bind_text(st, 2, run, -1);
+    assert_int_equal(wr_db_step(st), WR_DB_DONE);
+    assert_int_equal(wr_db_changes(st), 1);
+    wr_db_finalize(st);
+
+    struct racer r = {.target = fx->state, .run = run, .rc = 100};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, race_decide, &r), 0);
+    wait_for_lock_waiter();
+    assert_int_equal(wr_db_commit(fx->wdb, err, sizeof(err)), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(r.rc, WR_APPROVAL_EDECIDED);
+    assert_non_null(strstr(r.err, "already decided"));
+    assert_int_equal(wr_approval_get(fx->wdb, run, 1, &a, err, sizeof(err)), 1);
+    assert_string_equal(a.decision, "approved");
+    assert_string_equal(a.decided_by, "it-lead@contoso.com");
+    assert_int_equal(a.decided_at, NOW + 1000);
+    assert_null(a.reason);
+    wr_approval_clear(&a);
+}
+
+/* }====== */
+
+/* The URL in path's first line into pg_url; false (with a message) when there is none. */
+static bool read_url(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    bool ok = f && fgets(pg_url, sizeof(pg_url), f);
+    if (f) {
+        fclose(f);
+    }
+    pg_url[strcspn(pg_url, "\r\n")] = '\0';
+    if (!ok || !wr_db_is_postgres_url(pg_url)) {
+        fprintf(stderr,
+                "test_approval_store: no postgresql:// URL in %s (is the weir_pg fixture, "
+                "tests/pg/pg_cluster, running?)\n",
+                path);
+        return false;
+    }
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && !(argc == 3 && strcmp(argv[1], "postgres") == 0)) {
+        fprintf(stderr, "usage: test_approval_store [postgres URL_FILE]\n");
+        return 2;
+    }
+    if (argc == 3 && !read_url(argv[2])) {
+        return 2;
+    }
     evthread_use_pthreads();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_put_get_find, setup, teardown),
@@ -395,6 +650,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_decide_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_waiting_not_woken, setup, teardown),
         cmocka_unit_test_setup_teardown(test_count_pending, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_deciders, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests_name(pg_url[0] ? "postgresql" : "sqlite", tests, NULL, NULL);
 }

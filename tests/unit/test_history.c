@@ -2,11 +2,19 @@
  * test_history — unit tests for engine/store/history: listing runs with each filter, short ids and
  * the step reached, run id prefixes (unique, exact, ambiguous, unknown), `weir show`'s
  * contents, retry and cancel (allowed and refused, rows changed exactly as the executor
- * expects), the text formats, and the four commands through wr_cli_main.
+ * expects), the counts, the text formats, and the four commands through wr_cli_main.
  *
- * Each test gets a fresh store: the journal creates it (schema and all) and commits one batch
- * of two events and five runs; the test then renames the runs to fixed ids, sets their states
- * and times and adds step rows with plain SQL, as the executor would have left them.
+ *   test_history                     on SQLite, a fresh file per test
+ *   test_history postgres URL_FILE   on PostgreSQL, the database named by the URL in URL_FILE
+ *                                    (tests/pg's throw-away cluster; ctest starts it as the
+ *                                    weir_pg fixture), in a schema of its own (PG_SCHEMA)
+ *
+ * Each test gets a fresh store. On SQLite the journal creates it (schema and all) and commits
+ * one batch of two events and five runs; on PostgreSQL the schema is made anew, `weir migrate`'s
+ * wr_store_migrate creates the tables and plain SQL inserts the rows that batch writes. The
+ * test then renames the runs to fixed ids, sets their states and times and adds step rows with
+ * plain SQL (the same on both), as the executor would have left them. The few cases that are
+ * SQLite's by nature (its query plans, removing the file) are skipped on PostgreSQL.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,7 +28,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <json-c/json.h>
-#include <sqlite3.h>
+#include <sqlite3.h> /* test_list_uses_an_index only: SQLite's trace hook and query plans */
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +36,7 @@
 #include "engine/store/db.h"
 #include "engine/store/history.h"
 #include "engine/store/journal.h"
+#include "engine/store/migrate.h"
 #include "engine/exec/run.h"
 #include "engine/base/strutil.h"
 #include "engine/lang/workflow_set.h"
@@ -52,6 +61,32 @@
     "scripts/alert.lua:12: boom\nstack traceback:\n\t[C]: in function 'error'\n"                   \
     "\tscripts/alert.lua:12: in function 'map'"
 
+/* The two events of the batch: the webhook's (no user in its body) and the manual one's. */
+#define HR_SOURCE  "webhook:/hooks/hr"
+#define HR_HEADERS "{\"x-request-id\": \"r1\"}"
+#define HR_BODY    "{\"name\": \"Ada\", \"email\": \"ada@contoso.com\"}"
+#define BOB_BODY                                                                                   \
+    "{\"name\": \"Bob\", \"user\": {\"id\": \"u2\", \"userPrincipalName\": "                       \
+    "\"bob@contoso.com\"}}"
+
+/* The back end under test: SQLite (no arguments) or PostgreSQL (`postgres URL_FILE`). */
+static bool pg;
+/* PostgreSQL: the cluster's URL (the schema is made and dropped through it), and the same with
+   the schema as search_path, for every connection of weir's (the public schema is other
+   tests'). */
+#define PG_SCHEMA "test_history"
+static char pg_admin_url[4096];
+static char pg_url[4200];
+
+/* A case that is SQLite's by nature returns at once on PostgreSQL, saying why. */
+#define SQLITE_ONLY(why)                                                                           \
+    do {                                                                                           \
+        if (pg) {                                                                                  \
+            print_message("skipped on PostgreSQL: %s\n", why);                                     \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
 static const char workflow_yaml[] =
     "name: onboard\n"
     "trigger:\n"
@@ -70,64 +105,151 @@ static const char workflow_yaml[] =
     "    method: POST\n"
     "    url: https://example.com/alert\n";
 
+/* weir.yaml, a printf format taking the state (a file name, or the PostgreSQL URL). */
 static const char config_yaml[] =
     "graph: { tenant: contoso, client_id: 00000000-0000-0000-0000-000000000000, "
     "client_secret: env:WEIR_TEST_SECRET }\n"
-    "state: state.db\n";
+    "state: \"%s\"\n";
 
 struct fixture {
     char dir[64];
-    char *state;
+    char *state; /* the SQLite file, or pg_url */
     char *config;
-    sqlite3 *db;
-    struct wr_db *wdb;
-    char ids[5][40]; /* the runs as the journal created them, in batch order */
+    struct wr_db *wdb;   /* the store, as wr_journal_open_reader opens it */
+    struct wr_db *admin; /* PostgreSQL: on pg_admin_url, for the schema */
+    char ids[5][40];     /* the runs as the journal created them, in batch order */
     bool committed;
     struct event_base *base;
+    char **quotes;
+    size_t nquotes;
 };
 
-static void exec_sql(sqlite3 *db, const char *fmt, ...)
+/* s as an SQL string literal ('it''s'), or NULL for NULL: valid on both back ends (the tests'
+   %Q). Owned by fx until teardown. */
+static const char *q(struct fixture *fx, const char *s)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    char *sql = sqlite3_vmprintf(fmt, ap);
-    va_end(ap);
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        fail_msg("%s: %s", sql, msg);
+    if (!s) {
+        return "NULL";
     }
-    sqlite3_free(sql);
+    struct wr_buf b = {0};
+    wr_buf_addc(&b, '\'');
+    for (const char *p = s; *p; p++) {
+        if (*p == '\'') {
+            wr_buf_addc(&b, '\'');
+        }
+        wr_buf_addc(&b, *p);
+    }
+    wr_buf_addc(&b, '\'');
+    fx->quotes = realloc(fx->quotes, (fx->nquotes + 1) * sizeof(*fx->quotes));
+    assert_non_null(fx->quotes);
+    fx->quotes[fx->nquotes++] = wr_buf_take(&b);
+    return fx->quotes[fx->nquotes - 1];
 }
 
-static int64_t query_int(sqlite3 *db, const char *fmt, ...)
+/* fmt and its arguments, formatted: owned. */
+static char *vformat(const char *fmt, va_list ap)
+{
+    va_list copy;
+    va_copy(copy, ap);
+    int n = vsnprintf(NULL, 0, fmt, copy);
+    va_end(copy);
+    assert_true(n >= 0);
+    char *s = malloc((size_t)n + 1);
+    assert_non_null(s);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    return s;
+}
+
+static void exec_on(struct wr_db *db, const char *sql)
+{
+    char err[WR_ERR_MAX];
+    if (wr_db_exec(db, sql, err, sizeof(err)) != 0) {
+        fail_msg("%.200s: %s", sql, err);
+    }
+}
+
+static void exec_sql(struct fixture *fx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void exec_sql(struct fixture *fx, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *sql = sqlite3_vmprintf(fmt, ap);
+    char *sql = vformat(fmt, ap);
     va_end(ap);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int64_t v = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_free(sql);
+    exec_on(fx->wdb, sql);
+    free(sql);
+}
+
+/* sql (one value wanted) prepared and stepped to its row: the statement, owned. */
+static struct wr_db_stmt *query_row(struct fixture *fx, const char *sql)
+{
+    struct wr_db_stmt *st = NULL;
+    char err[WR_ERR_MAX];
+    if (wr_db_prepare(fx->wdb, sql, &st, err, sizeof(err)) != 0) {
+        fail_msg("%s: %s", sql, err);
+    }
+    if (wr_db_step(st) != WR_DB_ROW) {
+        fail_msg("%s: no row (%s)", sql, wr_db_errmsg(st));
+    }
+    return st;
+}
+
+/* The integer of a one-value query; -1 for SQL NULL. A boolean reads as 1 or 0. */
+static int64_t query_int(struct fixture *fx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int64_t query_int(struct fixture *fx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *sql = vformat(fmt, ap);
+    va_end(ap);
+    struct wr_db_stmt *st = query_row(fx, sql);
+    int64_t v = wr_db_column_is_null(st, 0) ? -1 : wr_db_column_int64(st, 0);
+    wr_db_finalize(st);
+    free(sql);
     return v;
 }
 
 /* The text of a one-value query, owned; NULL for SQL NULL. */
-static char *query_text(sqlite3 *db, const char *fmt, ...)
+static char *query_text(struct fixture *fx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static char *query_text(struct fixture *fx, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *sql = sqlite3_vmprintf(fmt, ap);
+    char *sql = vformat(fmt, ap);
     va_end(ap);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    char *v = wr_xstrdup_or_null((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    sqlite3_free(sql);
+    struct wr_db_stmt *st = query_row(fx, sql);
+    char *v = wr_xstrdup_or_null(wr_db_column_text(st, 0));
+    wr_db_finalize(st);
+    free(sql);
     return v;
+}
+
+/* The step rows of run in idx order as "idx:status[:attempts] ...", owned (read row by row:
+   SQLite's group_concat is PostgreSQL's string_agg). */
+static char *steps_of(struct fixture *fx, const char *run, bool attempts)
+{
+    struct wr_db_stmt *st = NULL;
+    char err[WR_ERR_MAX];
+    struct wr_buf b = {0};
+    assert_int_equal(wr_db_prepare(fx->wdb,
+                                   "SELECT idx, status, attempts FROM steps WHERE run_id = ? "
+                                   "ORDER BY idx",
+                                   &st, err, sizeof(err)),
+                     0);
+    wr_db_bind_text(st, 1, run, -1);
+    int rc;
+    while ((rc = wr_db_step(st)) == WR_DB_ROW) {
+        wr_buf_addf(&b, "%s%lld:%s", b.len ? " " : "", (long long)wr_db_column_int64(st, 0),
+                    wr_db_column_text(st, 1));
+        if (attempts) {
+            wr_buf_addf(&b, ":%lld", (long long)wr_db_column_int64(st, 2));
+        }
+    }
+    assert_int_equal(rc, WR_DB_DONE);
+    wr_db_finalize(st);
+    return wr_buf_take(&b);
 }
 
 static void write_file(const char *path, const char *text)
@@ -163,10 +285,11 @@ static void set_run(struct fixture *fx, int k, const char *id, const char *workf
     if (next_at) {
         snprintf(next, sizeof(next), "%lld", (long long)next_at);
     }
-    exec_sql(fx->db,
-             "UPDATE runs SET id = %Q, workflow = %Q, status = %Q, created_at = %lld, "
-             "updated_at = %lld, next_at = %s, error = %Q WHERE id = %Q",
-             id, workflow, status, (long long)created, (long long)updated, next, error, fx->ids[k]);
+    exec_sql(fx,
+             "UPDATE runs SET id = %s, workflow = %s, status = %s, created_at = %lld, "
+             "updated_at = %lld, next_at = %s, error = %s WHERE id = %s",
+             q(fx, id), q(fx, workflow), q(fx, status), (long long)created, (long long)updated,
+             next, q(fx, error), q(fx, fx->ids[k]));
 }
 
 static void add_step(struct fixture *fx, const char *run, int idx, const char *step_id,
@@ -180,10 +303,84 @@ static void add_step(struct fixture *fx, const char *run, int idx, const char *s
     if (finished) {
         snprintf(f, sizeof(f), "%lld", (long long)finished);
     }
-    exec_sql(fx->db,
+    exec_sql(fx,
              "INSERT INTO steps (run_id, idx, step_id, status, attempts, started_at, "
-             "finished_at, args, output, error) VALUES (%Q, %d, %Q, %Q, %d, %s, %s, %Q, %Q, %Q)",
-             run, idx, step_id, status, attempts, s, f, args, output, error);
+             "finished_at, args, output, error) VALUES (%s, %d, %s, %s, %d, %s, %s, %s, %s, %s)",
+             q(fx, run), idx, q(fx, step_id), q(fx, status), attempts, s, f, q(fx, args),
+             q(fx, output), q(fx, error));
+}
+
+/* SQLite: the journal commits the batch of two events and five runs (fx->ids). */
+static void journal_batch(struct fixture *fx, bool populate)
+{
+    char err[WR_ERR_MAX];
+    struct wr_journal *j = wr_journal_open(fx->base, fx->state, 0, err, sizeof(err));
+    if (!j) {
+        fail_msg("%s", err);
+    }
+    if (populate) {
+        struct wr_journal_batch *b = wr_journal_batch_new();
+        struct wr_journal_event *ev =
+            wr_journal_batch_add(b, HR_SOURCE, "k1", HR_HEADERS, HR_BODY, NOW);
+        wr_journal_batch_add_run(ev, "onboard", "h1", "e1", NULL);
+        wr_journal_batch_add_run(ev, "onboard", "h1", "e1", NULL);
+        ev = wr_journal_batch_add(b, "manual", NULL, NULL, BOB_BODY, NOW);
+        wr_journal_batch_add_run(ev, "offboard", "h2", NULL, NULL);
+        wr_journal_batch_add_run(ev, "onboard", "h1", NULL, NULL);
+        wr_journal_batch_add_run(ev, "offboard", "h2", NULL, NULL);
+        assert_int_equal(wr_journal_submit(j, b, on_committed, fx), 0);
+        /* The commit is announced from the writer thread: loop while nothing is pending. */
+        event_base_loop(fx->base, EVLOOP_NO_EXIT_ON_EMPTY);
+        assert_true(fx->committed);
+    }
+    wr_journal_close(j);
+}
+
+/* PostgreSQL: a fresh schema PG_SCHEMA with weir's tables (wr_store_migrate, on pg_url). */
+static void pg_store(struct fixture *fx)
+{
+    char err[WR_ERR_MAX];
+    struct wr_migrate_result res;
+    if (wr_db_open(pg_admin_url, 0, &fx->admin, err, sizeof(err)) != 0) {
+        fail_msg("%s", err);
+    }
+    exec_on(fx->admin, "DROP SCHEMA IF EXISTS " PG_SCHEMA " CASCADE; CREATE SCHEMA " PG_SCHEMA);
+    if (wr_store_migrate(pg_url, &res, err, sizeof(err)) != 0) {
+        fail_msg("migrate: %s", err);
+    }
+    assert_int_equal(res.from, 0);
+}
+
+/*
+ * PostgreSQL: the rows the journal's batch writes (see journal_batch), inserted by SQL on
+ * fx->wdb: the same events and runs, an event's key scoped by its source, runs queued.
+ */
+static void pg_batch(struct fixture *fx)
+{
+    static const char *const ev_ids[2] = {"ev_018f3a2b4c5d0aaaa000001",
+                                          "ev_018f3a2b4c5d0bbbb000001"};
+    static const struct {
+        int ev;
+        const char *workflow, *hash, *key;
+    } runs[5] = {
+        {0, "onboard", "h1", "e1"}, {0, "onboard", "h1", "e1"},  {1, "offboard", "h2", NULL},
+        {1, "onboard", "h1", NULL}, {1, "offboard", "h2", NULL},
+    };
+    exec_sql(fx,
+             "INSERT INTO events (id, source, idem_key, idem_scope, received_at, headers, body, "
+             "status) VALUES (%s, %s, 'k1', %s, %lld, %s, %s, 'matched'), "
+             "(%s, 'manual', NULL, NULL, %lld, NULL, %s, 'matched')",
+             q(fx, ev_ids[0]), q(fx, HR_SOURCE), q(fx, HR_SOURCE), NOW, q(fx, HR_HEADERS),
+             q(fx, HR_BODY), q(fx, ev_ids[1]), NOW, q(fx, BOB_BODY));
+    for (int k = 0; k < 5; k++) {
+        snprintf(fx->ids[k], sizeof(fx->ids[k]), "run_batch%d", k);
+        exec_sql(fx,
+                 "INSERT INTO runs (id, event_id, workflow, workflow_hash, concurrency_key, "
+                 "status, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, 'queued', %lld, "
+                 "%lld)",
+                 q(fx, fx->ids[k]), q(fx, ev_ids[runs[k].ev]), q(fx, runs[k].workflow),
+                 q(fx, runs[k].hash), q(fx, runs[k].key), NOW, NOW);
+    }
 }
 
 /* A store with the journal's schema; with `populate`, the five runs described at the top. */
@@ -194,9 +391,11 @@ static int make_store(void **state, bool populate)
 
     snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_history.XXXXXX");
     assert_non_null(mkdtemp(fx->dir));
-    fx->state = wr_path_join(fx->dir, "state.db");
+    fx->state = pg ? wr_xstrdup(pg_url) : wr_path_join(fx->dir, "state.db");
     fx->config = wr_path_join(fx->dir, "weir.yaml");
-    write_file(fx->config, config_yaml);
+    char *yaml = wr_xasprintf(config_yaml, pg ? pg_url : "state.db");
+    write_file(fx->config, yaml);
+    free(yaml);
     char *wfdir = wr_path_join(fx->dir, "workflows");
     assert_int_equal(mkdir(wfdir, 0700), 0);
     char *wf = wr_path_join(wfdir, "onboard.yaml");
@@ -206,36 +405,18 @@ static int make_store(void **state, bool populate)
 
     fx->base = event_base_new();
     assert_non_null(fx->base);
-    struct wr_journal *j = wr_journal_open(fx->base, fx->state, 0, err, sizeof(err));
-    if (!j) {
-        fail_msg("%s", err);
+    if (pg) {
+        pg_store(fx);
+    } else {
+        journal_batch(fx, populate);
     }
-    if (populate) {
-        struct wr_journal_batch *b = wr_journal_batch_new();
-        struct wr_journal_event *ev =
-            wr_journal_batch_add(b, "webhook:/hooks/hr", "k1", "{\"x-request-id\": \"r1\"}",
-                                 "{\"name\": \"Ada\", \"email\": \"ada@contoso.com\"}", NOW);
-        wr_journal_batch_add_run(ev, "onboard", "h1", "e1", NULL);
-        wr_journal_batch_add_run(ev, "onboard", "h1", "e1", NULL);
-        ev = wr_journal_batch_add(
-            b, "manual", NULL, NULL,
-            "{\"name\": \"Bob\", \"user\": {\"id\": \"u2\", \"userPrincipalName\": "
-            "\"bob@contoso.com\"}}",
-            NOW);
-        wr_journal_batch_add_run(ev, "offboard", "h2", NULL, NULL);
-        wr_journal_batch_add_run(ev, "onboard", "h1", NULL, NULL);
-        wr_journal_batch_add_run(ev, "offboard", "h2", NULL, NULL);
-        assert_int_equal(wr_journal_submit(j, b, on_committed, fx), 0);
-        /* The commit is announced from the writer thread: loop while nothing is pending. */
-        event_base_loop(fx->base, EVLOOP_NO_EXIT_ON_EMPTY);
-        assert_true(fx->committed);
-    }
-    wr_journal_close(j);
 
     fx->wdb = wr_journal_open_reader(fx->state, err, sizeof(err));
-    fx->db = fx->wdb ? wr_db_sqlite(fx->wdb) : NULL;
-    if (!fx->db) {
+    if (!fx->wdb) {
         fail_msg("%s", err);
+    }
+    if (populate && pg) {
+        pg_batch(fx);
     }
     if (populate) {
         set_run(fx, 0, RUN_A, "onboard", "failed", NOW - 3 * HOUR, NOW - 3 * HOUR + 8100, 0,
@@ -283,10 +464,19 @@ static int teardown(void **state)
 {
     struct fixture *fx = *state;
     wr_journal_close_reader(fx->wdb);
+    if (fx->admin) {
+        /* Nothing of the test stays in the database. */
+        exec_on(fx->admin, "DROP SCHEMA IF EXISTS " PG_SCHEMA " CASCADE");
+        wr_db_close(fx->admin);
+    }
     event_base_free(fx->base);
     char *cmd = wr_xasprintf("rm -rf '%s'", fx->dir);
     assert_int_equal(system(cmd), 0);
     free(cmd);
+    for (size_t i = 0; i < fx->nquotes; i++) {
+        free(fx->quotes[i]);
+    }
+    free(fx->quotes);
     free(fx->state);
     free(fx->config);
     free(fx);
@@ -444,7 +634,7 @@ static void test_list_pages(void **state)
     char cursor[WR_HISTORY_CURSOR_MAX] = "", next[WR_HISTORY_CURSOR_MAX], err[WR_ERR_MAX];
     int pages = 0;
 
-    exec_sql(fx->db, "UPDATE runs SET created_at = %lld WHERE id IN ('" RUN_C "', '" RUN_D "')",
+    exec_sql(fx, "UPDATE runs SET created_at = %lld WHERE id IN ('" RUN_C "', '" RUN_D "')",
              (long long)(NOW - HOUR));
     do {
         struct json_object *runs = NULL;
@@ -481,6 +671,159 @@ static void test_list_pages(void **state)
                      WR_HISTORY_ENOTFOUND);
 }
 
+/* The text and trigger filters, and until: what the console's search box and tabs send. */
+static void test_list_text_and_trigger(void **state)
+{
+    struct fixture *fx = *state;
+    exec_sql(fx, "UPDATE runs SET concurrency_key = 'Dept-42%%' WHERE id = '" RUN_B "'");
+    char *event_a = query_text(fx, "SELECT event_id FROM runs WHERE id = '" RUN_A "'");
+
+    /* A substring, ASCII case ignored, of the run id, the event id, the concurrency key or
+       the event's user; '%' and '_' are taken literally. */
+    expect_ids(fx, &(struct wr_history_filter){.text = "2B4C6E"}, RUN_D " " RUN_C);
+    expect_ids(fx, &(struct wr_history_filter){.text = event_a}, RUN_B " " RUN_A);
+    expect_ids(fx, &(struct wr_history_filter){.text = "BOB@contoso"}, RUN_E " " RUN_D " " RUN_C);
+    expect_ids(fx, &(struct wr_history_filter){.text = "dept-42%"}, RUN_B);
+    expect_ids(fx, &(struct wr_history_filter){.text = "dept-4_"}, "");
+    expect_ids(fx, &(struct wr_history_filter){.text = "nobody"}, "");
+    /* The trigger's kind: the whole source, or its first word before a space or a colon. */
+    expect_ids(fx, &(struct wr_history_filter){.trigger = "webhook"}, RUN_B " " RUN_A);
+    expect_ids(fx, &(struct wr_history_filter){.trigger = HR_SOURCE}, RUN_B " " RUN_A);
+    expect_ids(fx, &(struct wr_history_filter){.trigger = "manual"}, RUN_E " " RUN_D " " RUN_C);
+    expect_ids(fx, &(struct wr_history_filter){.trigger = "web"}, "");
+    /* until: created more than until_ms before now. */
+    expect_ids(fx, &(struct wr_history_filter){.until_ms = 90 * MINUTE}, RUN_B " " RUN_A);
+    expect_ids(
+        fx, &(struct wr_history_filter){.trigger = "manual", .text = "bob", .status = "retrying"},
+        RUN_D);
+    free(event_a);
+}
+
+/* The user of a run is read from its event's body whatever that body holds: a body that is
+   not an object (or not JSON) has none, and never makes the list fail. */
+static void test_user_of_any_body(void **state)
+{
+    struct fixture *fx = *state;
+    char *event_e = query_text(fx, "SELECT event_id FROM runs WHERE id = '" RUN_E "'");
+    char long_user[400];
+    memset(long_user, 'x', sizeof(long_user) - 1);
+    long_user[sizeof(long_user) - 1] = '\0';
+    char *long_body = wr_xasprintf("{\"user\": \"%s\"}", long_user);
+    const struct {
+        const char *body, *user; /* user NULL: none */
+    } cases[] = {
+        {"{\"user\": \"carol\"}", "carol"},
+        {" \n\t{\"user\": {\"id\": \"u9\"}}", "u9"},
+        {"{\"user\": {\"userPrincipalName\": \"dan@contoso.com\", \"id\": \"u3\"}}",
+         "dan@contoso.com"},
+        {"{\"user\": 7}", NULL},
+        {"{\"user\": [\"bob\"]}", NULL},
+        {"[\"bob\"]", NULL},
+        {"\"bob\"", NULL},
+        {"42", NULL},
+        {"bob, not JSON", NULL},
+        {"", NULL},
+        /* jsonb refuses \u0000: PostgreSQL leaves such a body out rather than fail the list */
+        {"{\"note\": \"a\\u0000b\", \"user\": \"erin\"}", pg ? NULL : "erin"},
+        {long_body, NULL}, /* cut to 256 characters: checked below */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        exec_sql(fx, "UPDATE events SET body = %s WHERE id = %s", q(fx, cases[i].body),
+                 q(fx, event_e));
+        struct json_object *runs = list(fx, &(struct wr_history_filter){.text = "run_"});
+        struct json_object *e = json_object_array_get_idx(runs, 0);
+        assert_string_equal(str(e, "id"), RUN_E);
+        const char *user = str(e, "user");
+        if (cases[i].body == long_body) {
+            assert_non_null(user);
+            assert_int_equal(strlen(user), 256);
+        } else if (!cases[i].user || !user) {
+            if (cases[i].user != user) {
+                fail_msg("case %zu: user %s, want %s", i, user ? user : "null",
+                         cases[i].user ? cases[i].user : "null");
+            }
+        } else {
+            assert_string_equal(user, cases[i].user);
+        }
+        json_object_put(runs);
+        /* The text filter reads the same user (the three runs of that event). */
+        expect_ids(fx, &(struct wr_history_filter){.text = "carol"},
+                   cases[i].user && strcmp(cases[i].user, "carol") == 0 ? RUN_E " " RUN_D " " RUN_C
+                                                                        : "");
+    }
+    free(long_body);
+    free(event_e);
+}
+
+static void on_count(void *arg, const char *workflow, const char *status, int64_t n)
+{
+    wr_buf_addf(arg, "%s%s/%s=%lld", ((struct wr_buf *)arg)->len ? " " : "", workflow, status,
+                (long long)n);
+}
+
+/* counts as "status=n ..." in wr_history_run_statuses() order, owned. */
+static char *counts_of(struct json_object *counts)
+{
+    struct wr_buf b = {0};
+    assert_int_equal(json_object_object_length(counts), 9);
+    for (const char *const *s = wr_history_run_statuses(); *s; s++) {
+        wr_buf_addf(&b, "%s%s=%lld", b.len ? " " : "", *s, (long long)num(counts, *s));
+    }
+    return wr_buf_take(&b);
+}
+
+/* What the console and the metrics read: counts by status and by state, the newest run of
+   each workflow, short ids of any runs, and whether the store answers. */
+static void test_counts(void **state)
+{
+    struct fixture *fx = *state;
+    struct json_object *counts = NULL;
+    char err[WR_ERR_MAX];
+
+    /* Every status, cursor and limit: all of them counted, by status. */
+    struct wr_history_filter f = {.trigger = "manual", .status = "queued", .limit = 1};
+    assert_int_equal(wr_history_count_matching(fx->wdb, &f, NOW, &counts, err, sizeof(err)), 0);
+    char *got = counts_of(counts);
+    assert_string_equal(got, "queued=1 running=0 retrying=1 waiting=1 held=0 succeeded=0 "
+                             "failed=0 succeeded_with_errors=0 cancelled=0");
+    free(got);
+    json_object_put(counts);
+    f = (struct wr_history_filter){.workflow = "onboard", .text = "bob", .since_ms = HOUR};
+    assert_int_equal(wr_history_count_matching(fx->wdb, &f, NOW, &counts, err, sizeof(err)), 0);
+    got = counts_of(counts);
+    assert_string_equal(got, "queued=0 running=0 retrying=1 waiting=0 held=0 succeeded=0 "
+                             "failed=0 succeeded_with_errors=0 cancelled=0");
+    free(got);
+    json_object_put(counts);
+
+    struct wr_buf by_state = {0};
+    assert_int_equal(wr_history_count_by_state(fx->wdb, on_count, &by_state, err, sizeof(err)), 0);
+    assert_string_equal(wr_buf_str(&by_state),
+                        "offboard/queued=1 offboard/waiting=1 onboard/failed=1 onboard/retrying=1 "
+                        "onboard/succeeded_with_errors=1");
+    wr_buf_free(&by_state);
+
+    struct json_object *last = NULL;
+    assert_int_equal(wr_history_last_runs(fx->wdb, &last, err, sizeof(err)), 0);
+    assert_int_equal(json_object_object_length(last), 2);
+    assert_string_equal(str(member(last, "onboard"), "id"), RUN_D);
+    assert_string_equal(str(member(last, "onboard"), "status"), "retrying");
+    assert_int_equal(num(member(last, "onboard"), "at"), NOW - 30 * MINUTE);
+    assert_string_equal(str(member(last, "offboard"), "id"), RUN_E);
+    assert_int_equal(num(member(last, "offboard"), "at"), NOW - MINUTE);
+    json_object_put(last);
+
+    struct json_object *runs =
+        json_tokener_parse("[{\"id\": \"" RUN_A "\"}, {\"id\": \"" RUN_D "\"}, {\"no\": \"id\"}]");
+    assert_int_equal(wr_history_add_short_ids(fx->wdb, runs, err, sizeof(err)), 0);
+    assert_string_equal(str(json_object_array_get_idx(runs, 0), "short_id"), "run_018f3a2b4c5d1a");
+    assert_string_equal(str(json_object_array_get_idx(runs, 1), "short_id"), "run_018f3a2b4c6e3");
+    assert_null(member(json_object_array_get_idx(runs, 2), "short_id"));
+    json_object_put(runs);
+
+    assert_true(wr_history_readable(fx->wdb, err, sizeof(err)));
+}
+
 /* {====== the list query's plan ====== */
 
 /* The SQL of the statements run on the connection, kept by a trace callback. */
@@ -505,13 +848,13 @@ static char *plan_of(sqlite3 *db, const char *sql)
 {
     struct wr_buf b = {0};
     sqlite3_stmt *st = NULL;
-    char *q = wr_xasprintf("EXPLAIN QUERY PLAN %s", sql);
-    assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+    char *explain = wr_xasprintf("EXPLAIN QUERY PLAN %s", sql);
+    assert_int_equal(sqlite3_prepare_v2(db, explain, -1, &st, NULL), SQLITE_OK);
     while (sqlite3_step(st) == SQLITE_ROW) {
         wr_buf_addf(&b, "%s%s", b.len ? "; " : "", (const char *)sqlite3_column_text(st, 3));
     }
     sqlite3_finalize(st);
-    free(q);
+    free(explain);
     char *out = wr_xstrdup(wr_buf_str(&b));
     wr_buf_free(&b);
     return out;
@@ -525,7 +868,10 @@ static char *plan_of(sqlite3 *db, const char *sql)
  */
 static void test_list_uses_an_index(void **state)
 {
+    SQLITE_ONLY("the plans are SQLite's (EXPLAIN QUERY PLAN, read through its trace hook)");
     struct fixture *fx = *state;
+    /* The statements' text is only seen through SQLite's own hook: the transitional handle. */
+    sqlite3 *lite = wr_db_sqlite(fx->wdb);
     static const struct {
         struct wr_history_filter f;
         const char *index;
@@ -544,11 +890,11 @@ static void test_list_uses_an_index(void **state)
         struct traced t = {0};
         struct json_object *runs = NULL;
         char err[WR_ERR_MAX], next[WR_HISTORY_CURSOR_MAX];
-        sqlite3_trace_v2(fx->db, SQLITE_TRACE_STMT, on_trace, &t);
+        sqlite3_trace_v2(lite, SQLITE_TRACE_STMT, on_trace, &t);
         assert_int_equal(wr_history_list_page(fx->wdb, &cases[i].f, NOW, &runs, next, sizeof(next),
                                               err, sizeof(err)),
                          0);
-        sqlite3_trace_v2(fx->db, 0, NULL, NULL);
+        sqlite3_trace_v2(lite, 0, NULL, NULL);
         json_object_put(runs);
         const char *page = NULL;
         for (size_t k = 0; k < t.n && !page; k++) {
@@ -561,7 +907,7 @@ static void test_list_uses_an_index(void **state)
         const char *from = strstr(page, "(SELECT id FROM runs"), *to = strstr(page, ") AS page");
         assert_true(from && to && to > from);
         char *inner = wr_xasprintf("%.*s", (int)(to - from - 1), from + 1);
-        char *plan = plan_of(fx->db, inner);
+        char *plan = plan_of(lite, inner);
         print_message("%s\n", plan);
         if (!strstr(plan, cases[i].index) || (!cases[i].sorts && strstr(plan, "TEMP B-TREE")) ||
             (strstr(plan, "SCAN runs") && !strstr(plan, "SCAN runs USING"))) {
@@ -598,21 +944,24 @@ static void expect_capped(const char *s, size_t max, size_t ascii, size_t total)
 static void test_errors_stored_once_and_capped(void **state)
 {
     struct fixture *fx = *state;
-    struct wr_buf big = {0};
+    struct wr_buf big = {0}, key = {0};
     wr_buf_add(&big, "x");
     for (int i = 0; i < 250000; i++) {
         wr_buf_add(&big, "\xc3\xa9"); /* é */
     }
-    exec_sql(fx->db, "UPDATE runs SET error = NULL, concurrency_key = %Q WHERE id = '" RUN_A "'",
-             big.data);
-    exec_sql(fx->db, "UPDATE steps SET error = %Q WHERE run_id = '" RUN_A "' AND idx = 1",
-             big.data);
+    /* The key is indexed (runs_ckey): PostgreSQL's btree refuses an entry over 2704 bytes
+       after compression, so there it is only as long as the list's cap needs. */
+    wr_buf_addn(&key, big.data, pg ? 2001 : big.len);
+    exec_sql(fx, "UPDATE runs SET error = NULL, concurrency_key = %s WHERE id = '" RUN_A "'",
+             q(fx, wr_buf_str(&key)));
+    exec_sql(fx, "UPDATE steps SET error = %s WHERE run_id = '" RUN_A "' AND idx = 1",
+             q(fx, big.data));
 
     struct json_object *runs = list(fx, &(struct wr_history_filter){.status = "failed"});
     struct json_object *a = json_object_array_get_idx(runs, 0);
     expect_capped(str(a, "error"), WR_HISTORY_SUMMARY_MAX, 1, big.len);
     expect_capped(str(member(a, "last_step"), "error"), WR_HISTORY_SUMMARY_MAX, 1, big.len);
-    expect_capped(str(a, "concurrency_key"), WR_HISTORY_SUMMARY_MAX, 1, big.len);
+    expect_capped(str(a, "concurrency_key"), WR_HISTORY_SUMMARY_MAX, 1, key.len);
     json_object_put(runs);
 
     struct json_object *run = show(fx, RUN_A);
@@ -622,11 +971,11 @@ static void test_errors_stored_once_and_capped(void **state)
     json_object_put(run);
 
     /* Short errors come whole; the run's own error wins over its step's. */
-    exec_sql(fx->db, "UPDATE steps SET error = 'short' WHERE run_id = '" RUN_A "' AND idx = 1");
+    exec_sql(fx, "UPDATE steps SET error = 'short' WHERE run_id = '" RUN_A "' AND idx = 1");
     run = show(fx, RUN_A);
     assert_string_equal(str(run, "error"), "short");
     json_object_put(run);
-    exec_sql(fx->db, "UPDATE runs SET error = 'own' WHERE id = '" RUN_A "'");
+    exec_sql(fx, "UPDATE runs SET error = 'own' WHERE id = '" RUN_A "'");
     run = show(fx, RUN_A);
     assert_string_equal(str(run, "error"), "own");
     json_object_put(run);
@@ -635,6 +984,7 @@ static void test_errors_stored_once_and_capped(void **state)
     assert_null(member(run, "error"));
     json_object_put(run);
     wr_buf_free(&big);
+    wr_buf_free(&key);
 }
 
 /* The helper behind every cap. */
@@ -734,11 +1084,11 @@ static void test_resolve_many(void **state)
     struct fixture *fx = *state;
     char id[64], err[WR_ERR_MAX];
     for (int i = 0; i < 12; i++) {
-        exec_sql(fx->db,
+        exec_sql(fx,
                  "INSERT INTO runs (id, event_id, workflow, workflow_hash, status, created_at, "
                  "updated_at) SELECT 'run_x%02d', event_id, 'w', '', 'queued', 1, 1 FROM runs "
-                 "WHERE id = %Q",
-                 i, RUN_A);
+                 "WHERE id = '" RUN_A "'",
+                 i);
     }
     assert_int_equal(wr_history_resolve(fx->wdb, "run_x", id, sizeof(id), err, sizeof(err)),
                      WR_HISTORY_EAMBIGUOUS);
@@ -852,30 +1202,27 @@ static void test_retry(void **state)
     assert_string_equal(str(after, "id"), RUN_A);
     assert_string_equal(str(after, "status"), "queued");
     json_object_put(after);
-    char *s = query_text(fx->db, "SELECT status || '|' || workflow_hash || '|' || updated_at || "
-                                 "'|' || coalesce(next_at, 'null') || '|' || "
-                                 "coalesce(error, 'null') FROM runs WHERE id = '" RUN_A "'");
+    char *s = query_text(fx, "SELECT status || '|' || workflow_hash || '|' || updated_at || "
+                             "'|' || coalesce(CAST(next_at AS TEXT), 'null') || '|' || "
+                             "coalesce(error, 'null') FROM runs WHERE id = '" RUN_A "'");
     char *want = wr_xasprintf("queued||%lld|null|null", NOW);
     assert_string_equal(s, want);
     free(s);
     free(want);
     /* Failed and retrying rows are pending again with their attempts; the rest untouched. */
-    s = query_text(fx->db, "SELECT group_concat(idx || ':' || status || ':' || attempts, ' ') "
-                           "FROM (SELECT * FROM steps WHERE run_id = '" RUN_A "' ORDER BY idx)");
+    s = steps_of(fx, RUN_A, true);
     assert_string_equal(s, "0:succeeded:1 1:pending:3 1000:pending:1");
     free(s);
-    s = query_text(fx->db, "SELECT error FROM steps WHERE run_id = '" RUN_A "' AND idx = 1");
+    s = query_text(fx, "SELECT error FROM steps WHERE run_id = '" RUN_A "' AND idx = 1");
     assert_string_equal(s, A_ERROR);
     free(s);
 
     /* succeeded_with_errors, on the same version: the hash stays. */
     assert_int_equal(wr_history_retry(fx->wdb, RUN_B, true, NOW, NULL, err, sizeof(err)), 0);
-    s = query_text(fx->db,
-                   "SELECT status || '|' || workflow_hash FROM runs WHERE id = '" RUN_B "'");
+    s = query_text(fx, "SELECT status || '|' || workflow_hash FROM runs WHERE id = '" RUN_B "'");
     assert_string_equal(s, "queued|h1");
     free(s);
-    s = query_text(fx->db, "SELECT group_concat(idx || ':' || status, ' ') FROM (SELECT * FROM "
-                           "steps WHERE run_id = '" RUN_B "' ORDER BY idx)");
+    s = steps_of(fx, RUN_B, false);
     assert_string_equal(s, "0:succeeded 1:pending 2:succeeded");
     free(s);
 }
@@ -886,7 +1233,7 @@ static void test_retry_refused(void **state)
     struct json_object *after = (struct json_object *)1;
     char err[WR_ERR_MAX];
 
-    exec_sql(fx->db, "UPDATE runs SET status = 'succeeded' WHERE id = '" RUN_E "'");
+    exec_sql(fx, "UPDATE runs SET status = 'succeeded' WHERE id = '" RUN_E "'");
     assert_int_equal(wr_history_retry(fx->wdb, RUN_D, false, NOW, &after, err, sizeof(err)),
                      WR_HISTORY_ESTATE);
     assert_null(after);
@@ -897,7 +1244,7 @@ static void test_retry_refused(void **state)
     assert_int_equal(wr_history_retry(fx->wdb, RUN_E, true, NOW, NULL, err, sizeof(err)),
                      WR_HISTORY_ESTATE);
     assert_non_null(strstr(err, "has status succeeded:"));
-    exec_sql(fx->db, "UPDATE runs SET status = 'cancelled' WHERE id = '" RUN_E "'");
+    exec_sql(fx, "UPDATE runs SET status = 'cancelled' WHERE id = '" RUN_E "'");
     assert_int_equal(wr_history_retry(fx->wdb, RUN_E, false, NOW, NULL, err, sizeof(err)),
                      WR_HISTORY_ESTATE);
     assert_int_equal(
@@ -911,11 +1258,11 @@ static void test_retry_refused(void **state)
                      WR_HISTORY_ENOTFOUND);
 
     /* Nothing changed, and no transaction was left open. */
-    assert_int_equal(query_int(fx->db, "SELECT updated_at FROM runs WHERE id = '" RUN_D "'"),
+    assert_int_equal(query_int(fx, "SELECT updated_at FROM runs WHERE id = '" RUN_D "'"),
                      NOW - 29 * MINUTE);
-    assert_int_equal(query_int(fx->db, "SELECT count(*) FROM steps WHERE status = 'pending'"), 0);
-    assert_int_equal(query_int(fx->db, "SELECT count(*) FROM runs WHERE workflow_hash = ''"), 0);
-    assert_true(sqlite3_get_autocommit(fx->db));
+    assert_int_equal(query_int(fx, "SELECT count(*) FROM steps WHERE status = 'pending'"), 0);
+    assert_int_equal(query_int(fx, "SELECT count(*) FROM runs WHERE workflow_hash = ''"), 0);
+    assert_false(wr_db_in_transaction(fx->wdb));
 }
 
 static void test_cancel(void **state)
@@ -924,7 +1271,7 @@ static void test_cancel(void **state)
     struct json_object *after = NULL;
     char err[WR_ERR_MAX];
 
-    exec_sql(fx->db, "UPDATE runs SET status = 'running' WHERE id = '" RUN_B "'");
+    exec_sql(fx, "UPDATE runs SET status = 'running' WHERE id = '" RUN_B "'");
     /* A prefix, even of the only queued run, cancels nothing (issue #13: the admin API's
        POST /api/runs/r/cancel cancelled the only run). */
     assert_int_equal(wr_history_cancel(fx->wdb, "run_018f3a2b4d", NOW, &after, err, sizeof(err)),
@@ -932,7 +1279,7 @@ static void test_cancel(void **state)
     assert_null(after);
     assert_int_equal(wr_history_cancel(fx->wdb, "r", NOW, NULL, err, sizeof(err)),
                      WR_HISTORY_ENOTFOUND);
-    char *st = query_text(fx->db, "SELECT status FROM runs WHERE id = '" RUN_E "'");
+    char *st = query_text(fx, "SELECT status FROM runs WHERE id = '" RUN_E "'");
     assert_string_equal(st, "queued");
     free(st);
     const char *open_runs[] = {RUN_B, RUN_C, RUN_D, RUN_E};
@@ -947,8 +1294,8 @@ static void test_cancel(void **state)
         after = NULL;
     }
     /* The steps record what happened: cancel leaves them alone. */
-    assert_int_equal(query_int(fx->db, "SELECT count(*) FROM steps WHERE status = 'waiting'"), 1);
-    assert_int_equal(query_int(fx->db, "SELECT next_at FROM runs WHERE id = '" RUN_C "'"),
+    assert_int_equal(query_int(fx, "SELECT count(*) FROM steps WHERE status = 'waiting'"), 1);
+    assert_int_equal(query_int(fx, "SELECT next_at FROM runs WHERE id = '" RUN_C "'"),
                      NOW + 24 * HOUR);
 
     /* Finished runs, a cancelled one included, are refused. */
@@ -960,37 +1307,47 @@ static void test_cancel(void **state)
     assert_int_equal(wr_history_cancel(fx->wdb, RUN_E, NOW, NULL, err, sizeof(err)),
                      WR_HISTORY_ESTATE);
     assert_non_null(strstr(err, "has status cancelled:"));
-    exec_sql(fx->db, "UPDATE runs SET status = 'succeeded' WHERE id = '" RUN_E "'");
+    exec_sql(fx, "UPDATE runs SET status = 'succeeded' WHERE id = '" RUN_E "'");
     assert_int_equal(wr_history_cancel(fx->wdb, RUN_E, NOW, NULL, err, sizeof(err)),
                      WR_HISTORY_ESTATE);
-    exec_sql(fx->db, "UPDATE runs SET status = 'succeeded_with_errors' WHERE id = '" RUN_E "'");
+    exec_sql(fx, "UPDATE runs SET status = 'succeeded_with_errors' WHERE id = '" RUN_E "'");
     assert_int_equal(wr_history_cancel(fx->wdb, RUN_E, NOW, NULL, err, sizeof(err)),
                      WR_HISTORY_ESTATE);
-    char *s = query_text(fx->db, "SELECT error FROM runs WHERE id = '" RUN_A "'");
+    char *s = query_text(fx, "SELECT error FROM runs WHERE id = '" RUN_A "'");
     assert_string_equal(s, A_ERROR);
     free(s);
     assert_int_equal(wr_history_cancel(fx->wdb, "x", NOW, NULL, err, sizeof(err)),
                      WR_HISTORY_ENOTFOUND);
-    assert_true(sqlite3_get_autocommit(fx->db));
+    assert_false(wr_db_in_transaction(fx->wdb));
 }
 
-/* A write waits for the daemon's transaction (busy timeout), then goes through. */
+/*
+ * A write waits for the daemon's transaction, then goes through. SQLite: the daemon's write
+ * lock, waited out by the busy timeout at BEGIN IMMEDIATE. PostgreSQL: the daemon's change of
+ * the run holds its row, waited out when cancel reads the status FOR UPDATE.
+ */
 static void test_cancel_while_locked(void **state)
 {
     struct fixture *fx = *state;
     char err[WR_ERR_MAX];
-    struct wr_db *other_db = wr_journal_open_reader(fx->state, err, sizeof(err));
-    assert_non_null(other_db);
-    sqlite3 *other = wr_db_sqlite(other_db);
-    exec_sql(other, "BEGIN IMMEDIATE");
-    /* With the lock held the short busy timeout expires: an error, nothing half done. */
-    sqlite3_busy_timeout(fx->db, 50);
+    struct wr_db *other = wr_journal_open_reader(fx->state, err, sizeof(err));
+    assert_non_null(other);
+    assert_int_equal(wr_db_begin(other, true, err, sizeof(err)), 0);
+    if (pg) {
+        exec_on(other, "UPDATE runs SET updated_at = updated_at + 1 WHERE id = '" RUN_C "'");
+        exec_sql(fx, "SET lock_timeout = '50ms'");
+    } else {
+        exec_sql(fx, "PRAGMA busy_timeout = 50");
+    }
+    /* With the lock held the short timeout expires: an error, nothing half done. */
     assert_int_equal(wr_history_cancel(fx->wdb, RUN_C, NOW, NULL, err, sizeof(err)),
                      WR_HISTORY_EDB);
-    assert_non_null(strstr(err, "starting a write transaction"));
-    exec_sql(other, "COMMIT");
+    assert_non_null(strstr(err, pg ? "reading the run" : "starting a write transaction"));
+    assert_false(wr_db_in_transaction(fx->wdb));
+    assert_int_equal(wr_db_commit(other, err, sizeof(err)), 0);
+    assert_int_equal(query_int(fx, "SELECT count(*) FROM runs WHERE status = 'cancelled'"), 0);
     assert_int_equal(wr_history_cancel(fx->wdb, RUN_C, NOW, NULL, err, sizeof(err)), 0);
-    wr_journal_close_reader(other_db);
+    wr_journal_close_reader(other);
 }
 
 /* }====== */
@@ -1025,8 +1382,8 @@ static void test_format_table(void **state)
     struct fixture *fx = *state;
     struct wr_workflow *wf = load_workflow(fx);
     struct wr_workflow_set set = {.items = &wf, .count = 1};
-    exec_sql(fx->db, "UPDATE runs SET workflow_hash = %Q WHERE id IN ('" RUN_A "', '" RUN_D "')",
-             wf->hash);
+    exec_sql(fx, "UPDATE runs SET workflow_hash = %s WHERE id IN ('" RUN_A "', '" RUN_D "')",
+             q(fx, wf->hash));
     struct json_object *runs = list(fx, &(struct wr_history_filter){0});
     for (size_t i = 0; i < json_object_array_length(runs); i++) {
         wr_history_annotate(json_object_array_get_idx(runs, i), &set);
@@ -1102,7 +1459,7 @@ static void test_format_run(void **state)
     struct fixture *fx = *state;
     struct wr_workflow *wf = load_workflow(fx);
     struct wr_workflow_set set = {.items = &wf, .count = 1};
-    exec_sql(fx->db, "UPDATE runs SET workflow_hash = %Q WHERE id = '" RUN_A "'", wf->hash);
+    exec_sql(fx, "UPDATE runs SET workflow_hash = %s WHERE id = '" RUN_A "'", q(fx, wf->hash));
     struct json_object *run = show(fx, RUN_A);
     wr_history_annotate(run, &set);
     char *text = wr_history_format_run(run, NOW);
@@ -1213,11 +1570,11 @@ static void test_commands(void **state)
     assert_int_equal(cli(fx, "show", RUN_A, RUN_B), WR_EXIT_USAGE);
     assert_int_equal(cli(fx, "retry", RUN_D, NULL), WR_EXIT_INVALID);
     assert_int_equal(cli(fx, "retry", RUN_A, "--same-version"), WR_EXIT_OK);
-    assert_int_equal(
-        query_int(fx->db, "SELECT workflow_hash = 'h1' FROM runs WHERE id = '" RUN_A "'"), 1);
+    assert_int_equal(query_int(fx, "SELECT workflow_hash = 'h1' FROM runs WHERE id = '" RUN_A "'"),
+                     1);
     assert_int_equal(cli(fx, "retry", RUN_B, NULL), WR_EXIT_OK);
-    assert_int_equal(
-        query_int(fx->db, "SELECT workflow_hash = '' FROM runs WHERE id = '" RUN_B "'"), 1);
+    assert_int_equal(query_int(fx, "SELECT workflow_hash = '' FROM runs WHERE id = '" RUN_B "'"),
+                     1);
     assert_int_equal(cli(fx, "retry", RUN_A, "--json"), WR_EXIT_USAGE);
     assert_int_equal(cli(fx, "cancel", RUN_C, NULL), WR_EXIT_OK);
     assert_int_equal(cli(fx, "cancel", RUN_C, NULL), WR_EXIT_INVALID);
@@ -1227,10 +1584,10 @@ static void test_commands(void **state)
 
 static void test_commands_without_store(void **state)
 {
+    SQLITE_ONLY("the store is a file removed here; a database has no such state");
     struct fixture *fx = *state;
     wr_journal_close_reader(fx->wdb);
     fx->wdb = NULL;
-    fx->db = NULL;
     assert_int_equal(unlink(fx->state), 0);
     assert_int_equal(cli(fx, "runs", NULL, NULL), WR_EXIT_INVALID);
     assert_int_equal(cli(fx, "show", RUN_A, NULL), WR_EXIT_INVALID);
@@ -1245,8 +1602,43 @@ static void test_commands_empty(void **state)
 
 /* }====== */
 
-int main(void)
+/* PostgreSQL: reads the cluster's URL from url_file into pg_admin_url and makes pg_url. */
+static int pg_urls(const char *url_file)
 {
+    FILE *f = fopen(url_file, "r");
+    if (!f || !fgets(pg_admin_url, sizeof(pg_admin_url), f)) {
+        fprintf(stderr,
+                "test_history: cannot read the PostgreSQL URL from %s (is the weir_pg fixture, "
+                "tests/pg/pg_cluster, running?)\n",
+                url_file);
+        if (f) {
+            fclose(f);
+        }
+        return -1;
+    }
+    fclose(f);
+    pg_admin_url[strcspn(pg_admin_url, "\r\n")] = '\0';
+    if (!wr_db_is_postgres_url(pg_admin_url)) {
+        fprintf(stderr, "test_history: %s holds no postgresql:// URL\n", url_file);
+        return -1;
+    }
+    /* Every connection of weir's (the reader, migrate, the CLI's) lands in the test's schema. */
+    snprintf(pg_url, sizeof(pg_url), "%s%coptions=-csearch_path%%3D" PG_SCHEMA, pg_admin_url,
+             strchr(pg_admin_url, '?') ? '&' : '?');
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 3 && strcmp(argv[1], "postgres") == 0) {
+        pg = true;
+        if (pg_urls(argv[2]) != 0) {
+            return 2;
+        }
+    } else if (argc != 1) {
+        fprintf(stderr, "usage: test_history | test_history postgres URL_FILE\n");
+        return 2;
+    }
     /* Local times in the formats are pinned to UTC. */
     setenv("TZ", "UTC", 1);
     tzset();
@@ -1256,6 +1648,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_newest_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_text_and_trigger, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_of_any_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_uses_an_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_stored_once_and_capped, setup, teardown),
         cmocka_unit_test(test_text_cap),
@@ -1273,5 +1668,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commands_without_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commands_empty, setup_empty, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests_name(pg ? "test_history (postgresql)" : "test_history (sqlite)",
+                                       tests, NULL, NULL);
 }
