@@ -17,8 +17,10 @@
 #include "engine/config.h"
 #include "engine/graph/directory.h"
 #include "engine/graph/graph.h"
+#include "engine/store/db.h"
 #include "engine/store/ingest.h"
 #include "engine/store/journal.h"
+#include "engine/store/leader.h"
 #include "engine/base/log.h"
 #include "engine/base/metrics.h"
 #include "engine/base/notify.h"
@@ -36,6 +38,10 @@ struct daemon {
     struct wr_journal *journal;
     struct wr_ingest *ingest;
     struct wr_triggers *triggers; /* every trigger kind's runtime (triggers/trigger.h) */
+    struct wr_leader *leader;     /* who runs the leader_only trigger kinds (engine/store/leader) */
+    struct event *lead_check;     /* PostgreSQL: every LEAD_CHECK_MS, take or check the lock */
+    bool leading;                 /* the leader_only kinds run here */
+    bool stepping_down;           /* they are draining after the lock was lost */
     struct wr_graph *graph;
     struct wr_directory *dir;
     struct wr_runner *runner;
@@ -105,6 +111,48 @@ static const char *listen_of(void *arg, const struct wr_trigger_kind *kind)
     return wr_config_listen(arg, kind);
 }
 
+/* How often an instance on a PostgreSQL store takes or checks the leader's lock. */
+#define LEAD_CHECK_MS 1000
+
+/* Every LEAD_CHECK_MS (PostgreSQL): starts the leader_only kinds when this instance became the
+   leader, and lets them drain and go when it no longer is. */
+static void on_lead_check(evutil_socket_t fd, short what, void *arg)
+{
+    struct daemon *d = arg;
+    char err[WR_ERR_MAX] = "";
+    (void)fd;
+    (void)what;
+    if (d->stopping || d->reloading) {
+        return;
+    }
+    bool lead = wr_leader_check(d->leader, err, sizeof(err));
+    if (d->stepping_down) {
+        if (!wr_triggers_step_down(d->triggers)) {
+            return; /* still draining */
+        }
+        d->stepping_down = false;
+        wr_log(WR_LOG_INFO, "stepped down: schedules, folders and directory polls stopped here",
+               NULL);
+    }
+    if (lead && !d->leading) {
+        const struct wr_trigger_kind *failed = NULL;
+        if (wr_triggers_lead(d->triggers, d->set, &failed, err, sizeof(err)) != 0) {
+            char what_[128];
+            snprintf(what_, sizeof(what_), "leading, but cannot start the %s", failed->what);
+            wr_log(WR_LOG_ERROR, what_, "error", err, NULL);
+        }
+        d->leading = true;
+        wr_log(WR_LOG_INFO, "leading: schedules, folders and directory polls run here", NULL);
+    } else if (!lead && d->leading) {
+        d->leading = false;
+        wr_log(WR_LOG_WARN,
+               "no longer the leader (its database session ended): schedules, folders and "
+               "directory polls stop here; another instance takes them over",
+               "error", err, NULL);
+        d->stepping_down = !wr_triggers_step_down(d->triggers);
+    }
+}
+
 /* Starts every trigger kind on d->set; logs and returns -1 when one fails. */
 static int start_triggers(struct daemon *d)
 {
@@ -123,7 +171,14 @@ static int start_triggers(struct daemon *d)
         .mount_fn = wr_approval_page_serve,
         .mount_arg = d->approvals,
     };
-    d->triggers = wr_triggers_start(&env, listen_of, d->cfg, d->set, &failed, err, sizeof(err));
+    d->leader = wr_leader_new(d->cfg->state, err, sizeof(err));
+    if (!d->leader) {
+        wr_log(WR_LOG_ERROR, "cannot start", "error", err, NULL);
+        return -1;
+    }
+    d->leading = wr_leader_check(d->leader, NULL, 0);
+    d->triggers =
+        wr_triggers_start(&env, listen_of, d->cfg, d->set, d->leading, &failed, err, sizeof(err));
     if (!d->triggers) {
         char what[128];
         snprintf(what, sizeof(what), "cannot start the %s", failed->what);
@@ -325,6 +380,9 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
     /* No new work: listeners close (requests already read keep their reply path), timers
        stop; what was received is finished while on_drain waits. */
     wr_triggers_stop_accepting(d->triggers);
+    if (d->lead_check) {
+        event_del(d->lead_check);
+    }
     wr_admin_set_stopping(d->admin); /* /readyz says so; /healthz and the API stay up */
     wr_runner_stop(d->runner);       /* runs pause at their next durable point */
     on_drain(-1, 0, d);
@@ -436,7 +494,8 @@ int wr_daemon_run(const char *config_path, bool ingest_only)
         goto bad_input;
     }
     rc = WR_EXIT_RUNTIME;
-    /* One daemon per state file: two would both run every queued run. Taken before the journal
+    /* One daemon per SQLite state file: two would both run every queued run (several share a
+       PostgreSQL database: runs are leased there). Taken before the journal
        opens (and migrates), held until the process ends. */
     d.claim = wr_journal_claim(d.cfg->state, err, sizeof(err));
     if (!d.claim) {
@@ -500,6 +559,16 @@ int wr_daemon_run(const char *config_path, bool ingest_only)
     d.sighup = evsignal_new(d.base, SIGHUP, on_hup, &d);
     d.reload_retry = evtimer_new(d.base, on_hup, &d);
     d.reap = event_new(d.base, -1, EV_PERSIST, on_reap, &d);
+    if (wr_db_is_postgres_url(d.cfg->state)) {
+        d.lead_check = event_new(d.base, -1, EV_PERSIST, on_lead_check, &d);
+        struct timeval ltv = {LEAD_CHECK_MS / 1000, (LEAD_CHECK_MS % 1000) * 1000};
+        event_add(d.lead_check, &ltv);
+        wr_log(WR_LOG_INFO,
+               d.leading ? "leading: schedules, folders and directory polls run here"
+                         : "another instance leads: schedules, folders and directory polls run "
+                           "there (this one takes them over if it stops)",
+               NULL);
+    }
     evsignal_add(d.sigterm, NULL);
     evsignal_add(d.sigint, NULL);
     evsignal_add(d.sighup, NULL);
@@ -549,8 +618,12 @@ out:
     if (d.reap) {
         event_free(d.reap);
     }
+    if (d.lead_check) {
+        event_free(d.lead_check);
+    }
     wr_admin_free(d.admin);
     wr_triggers_free(d.triggers);
+    wr_leader_free(d.leader);           /* the lock goes with its session */
     wr_approval_page_free(d.approvals); /* after the listeners that served it */
     if (d.ingest) {
         wr_ingest_on_runs(d.ingest, NULL, NULL); /* late commits must not reach a freed runner */

@@ -118,30 +118,87 @@ const struct wr_trigger_kind *wr_trigger_at(size_t i)
 /* {====== the runtimes, walked in registry order ====== */
 
 struct wr_triggers {
-    void *rt[NKINDS]; /* kinds[i]'s runtime, or NULL (no start slot) */
+    void *rt[NKINDS];          /* kinds[i]'s runtime, or NULL (no start slot, or not leading) */
+    bool leaving[NKINDS];      /* a leader_only runtime draining after a step down */
+    struct wr_trigger_env env; /* for the kinds started later (wr_triggers_lead) */
+    wr_trigger_listen_fn listen;
+    void *listen_arg;
 };
 
+/* Starts kinds[i]; 0, or -1 with *failed and err. */
+static int start_kind(struct wr_triggers *ts, size_t i, const struct wr_workflow_set *set,
+                      const struct wr_trigger_kind **failed, char *err, size_t errlen)
+{
+    const struct wr_trigger_kind *k = kinds[i];
+    struct wr_trigger_env e = ts->env;
+    e.listen = ts->listen ? ts->listen(ts->listen_arg, k) : NULL;
+    ts->rt[i] = k->start(&e, set, err, errlen);
+    if (!ts->rt[i]) {
+        *failed = k;
+        return -1;
+    }
+    return 0;
+}
+
 struct wr_triggers *wr_triggers_start(const struct wr_trigger_env *env, wr_trigger_listen_fn listen,
-                                      void *arg, const struct wr_workflow_set *set,
+                                      void *arg, const struct wr_workflow_set *set, bool lead,
                                       const struct wr_trigger_kind **failed, char *err,
                                       size_t errlen)
 {
     struct wr_triggers *ts = wr_xcalloc(1, sizeof(*ts));
+    ts->env = *env;
+    ts->listen = listen;
+    ts->listen_arg = arg;
     for (size_t i = 0; i < NKINDS; i++) {
-        const struct wr_trigger_kind *k = kinds[i];
-        if (!k->start) {
+        if (!kinds[i]->start || (kinds[i]->leader_only && !lead)) {
             continue;
         }
-        struct wr_trigger_env e = *env;
-        e.listen = listen ? listen(arg, k) : NULL;
-        ts->rt[i] = k->start(&e, set, err, errlen);
-        if (!ts->rt[i]) {
-            *failed = k;
+        if (start_kind(ts, i, set, failed, err, errlen) != 0) {
             wr_triggers_free(ts);
             return NULL;
         }
     }
     return ts;
+}
+
+int wr_triggers_lead(struct wr_triggers *ts, const struct wr_workflow_set *set,
+                     const struct wr_trigger_kind **failed, char *err, size_t errlen)
+{
+    int rc = 0;
+    for (size_t i = 0; i < NKINDS; i++) {
+        if (kinds[i]->start && kinds[i]->leader_only && !ts->rt[i] &&
+            start_kind(ts, i, set, failed, err, errlen) != 0) {
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
+bool wr_triggers_step_down(struct wr_triggers *ts)
+{
+    bool none = true;
+    for (size_t i = 0; i < NKINDS; i++) {
+        const struct wr_trigger_kind *k = kinds[i];
+        if (!k->leader_only || !ts->rt[i]) {
+            continue;
+        }
+        if (!ts->leaving[i]) {
+            ts->leaving[i] = true;
+            if (k->stop_accepting) {
+                k->stop_accepting(ts->rt[i]);
+            }
+        }
+        if ((k->pending && k->pending(ts->rt[i]) > 0) || (k->busy && k->busy(ts->rt[i]))) {
+            none = false;
+            continue;
+        }
+        if (k->free) {
+            k->free(ts->rt[i]);
+        }
+        ts->rt[i] = NULL;
+        ts->leaving[i] = false;
+    }
+    return none;
 }
 
 size_t wr_triggers_pending(struct wr_triggers *ts)

@@ -101,6 +101,10 @@ struct wr_trigger_kind {
     const char *listen_default;
     /* Noun for log lines: "cannot start the <what>", "<what> ready". Set when start is. */
     const char *what;
+    /* Several weirs on one PostgreSQL store: the kind runs on the leader only (a clock, a
+       folder or a directory poll would otherwise fire once per instance); the others start it
+       when they become the leader. Webhooks, which any instance takes, leave it false. */
+    bool leader_only;
     /*
      * Starts the kind for the enabled workflows of set (borrowed, outlives the runtime or the
      * next commit) whose trigger is this kind. Returns the runtime (owned; the daemon frees it
@@ -224,14 +228,29 @@ typedef const char *(*wr_trigger_listen_fn)(void *arg, const struct wr_trigger_k
 
 /*
  * Starts every kind with a start slot, in registry order, for the workflows of set (borrowed;
- * see start). env is copied per kind, with env->listen set from listen(arg, kind). Returns the
+ * see start) — the leader_only kinds only when lead. env is copied (its pointers borrowed, for
+ * wr_triggers_lead too), each kind's with env->listen set from listen(arg, kind). Returns the
  * set of runtimes (owned: wr_triggers_free), or NULL when a kind fails: then *failed is that
  * kind, err says why, and the kinds started before it are freed again.
  */
 struct wr_triggers *wr_triggers_start(const struct wr_trigger_env *env, wr_trigger_listen_fn listen,
-                                      void *arg, const struct wr_workflow_set *set,
+                                      void *arg, const struct wr_workflow_set *set, bool lead,
                                       const struct wr_trigger_kind **failed, char *err,
                                       size_t errlen);
+
+/*
+ * This instance became the leader: starts the leader_only kinds not running, for set
+ * (borrowed, as at start). Returns 0, or -1 when a kind fails (*failed, err; the others keep
+ * running, and a later call tries the rest again).
+ */
+int wr_triggers_lead(struct wr_triggers *ts, const struct wr_workflow_set *set,
+                     const struct wr_trigger_kind **failed, char *err, size_t errlen);
+
+/*
+ * This instance is no longer the leader: the leader_only kinds take no new work, and each is
+ * freed once what it accepted is committed. Call again until it returns true (none left).
+ */
+bool wr_triggers_step_down(struct wr_triggers *ts);
 
 /* Work accepted by every kind and not yet committed (the sum of the pending slots). */
 size_t wr_triggers_pending(struct wr_triggers *ts);

@@ -356,6 +356,7 @@ static bool approval_asked(struct exec *x, size_t req);
 static void record_attempt(struct exec *x);
 static bool guard_applies(struct exec *x);
 static void guard_step(struct exec *x);
+static void guard_row(void *arg, const char *user, const char *run_id, int64_t at);
 
 static void finish(struct exec *x, const char *status, const char *error)
 {
@@ -991,6 +992,10 @@ static void guard_decide(struct exec *x, struct json_object *args)
         user = key;
     }
     int64_t now = wr_clock_wall_ms(), limit = 0, count = 0;
+    if (wr_runstate_shared(r->guard_rs)) {
+        /* Several instances count into one window: what the others noted, read again. */
+        wr_runstate_guard_load(r->guard_rs, now - WR_GUARD_MAX_WINDOW_MS, guard_row, r->guard);
+    }
     int64_t held = wr_runstate_held_count(r->guard_rs) + r->holding;
     const char *which = "max";
     char why[WR_ERR_MAX];

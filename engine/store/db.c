@@ -86,6 +86,11 @@ enum wr_db_kind wr_db_kind(const struct wr_db *db)
     return db->kind;
 }
 
+unsigned wr_db_generation(const struct wr_db *db)
+{
+    return db->gen;
+}
+
 struct sqlite3 *wr_db_sqlite(struct wr_db *db)
 {
     return db->lite;

@@ -78,6 +78,10 @@ void wr_db_close(struct wr_db *db);
 
 enum wr_db_kind wr_db_kind(const struct wr_db *db);
 
+/* Which session the connection is on: changes each time a lost PostgreSQL connection is opened
+   again (what the old session held, its advisory locks, is gone). Always 0 for SQLite. */
+unsigned wr_db_generation(const struct wr_db *db);
+
 /* "sqlite" or "postgresql": for messages. Static. */
 const char *wr_db_kind_name(const struct wr_db *db);
 

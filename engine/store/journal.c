@@ -1742,40 +1742,13 @@ struct wr_journal_claim {
     struct wr_db *pg; /* PostgreSQL: the session holding the owner's advisory lock */
 };
 
-/* PostgreSQL's owner lock (session-level: the server drops it with the session, whatever ends
-   the process). Several instances on one database need run leases first (issue 21). */
-#define WR_OWNER_LOCK 0x7765697 /* "wei" + r */
-
-static struct wr_journal_claim *pg_claim(const char *url, char *err, size_t errlen)
+/* PostgreSQL: several daemons share the database, so nothing is locked: runs are claimed one
+   by one (engine/store/runstate's leases), and the triggers that must run once run on the
+   leader (engine/store/leader). The claim is the same object, holding nothing. */
+static struct wr_journal_claim *pg_claim(void)
 {
-    struct wr_db *db = NULL;
-    struct wr_db_stmt *st = NULL;
-    char msg[WR_ERR_MAX], sql[64];
-    snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(%d)", WR_OWNER_LOCK);
-    if (wr_db_open(url, 0, &db, msg, sizeof(msg)) != 0 ||
-        wr_db_prepare(db, sql, &st, msg, sizeof(msg)) != 0) {
-        wr_errf_marked(err, errlen, "state: %s", msg);
-        wr_db_close(db);
-        return NULL;
-    }
-    int rc = wr_db_step(st);
-    bool got = rc == WR_DB_ROW && wr_db_column_int64(st, 0) == 1;
-    if (rc < 0) {
-        wr_errf_marked(err, errlen, "state: cannot take the owner's lock: %s", wr_db_errmsg(st));
-    } else if (!got) {
-        snprintf(err, errlen,
-                 "state: the database is in use by another weir: one daemon per database for "
-                 "now (several need run leases, which are under way), or queued runs would run "
-                 "twice; stop it first, or give this one its own database");
-    }
-    wr_db_finalize(st);
-    if (!got) {
-        wr_db_close(db);
-        return NULL;
-    }
     struct wr_journal_claim *c = wr_xcalloc(1, sizeof(*c));
     c->fd = -1;
-    c->pg = db;
     return c;
 }
 
@@ -1811,7 +1784,7 @@ static long flock_holder(dev_t dev, ino_t ino)
 struct wr_journal_claim *wr_journal_claim(const char *path, char *err, size_t errlen)
 {
     if (wr_db_is_postgres_url(path)) {
-        return pg_claim(path, err, errlen);
+        return pg_claim();
     }
     if (make_parent_dir(path, err, errlen) != 0) {
         return NULL;
@@ -1860,7 +1833,6 @@ void wr_journal_release(struct wr_journal_claim *c)
         if (c->fd >= 0) {
             close(c->fd); /* drops the lock */
         }
-        wr_db_close(c->pg); /* ends the session, and its lock */
         free(c);
     }
 }

@@ -237,7 +237,9 @@ void wr_journal_on_health(struct wr_journal *j, wr_journal_health_fn fn, void *a
  * (and one level of directory) when missing. Returns the claim (owned), or NULL with a message
  * in err: another process holds it (its pid named when the system tells), or the file cannot be
  * opened for writing (a read-only file or file system). Local file systems only, like SQLite's
- * WAL mode itself.
+ * WAL mode itself. A postgresql:// path is claimed by nobody: several daemons share a database
+ * (runs are leased one by one, engine/store/runstate; engine/store/leader picks who runs the
+ * schedules and polls); the claim returned then holds nothing.
  */
 struct wr_journal_claim;
 struct wr_journal_claim *wr_journal_claim(const char *path, char *err, size_t errlen);

@@ -80,8 +80,9 @@ static int pg_step_up(struct wr_db *db, int v, struct wr_migrate_result *out, ch
 
 static int pg_migrate(struct wr_db *db, struct wr_migrate_result *out, char *err, size_t errlen)
 {
-    char lock[96], msg[WR_ERR_MAX];
-    snprintf(lock, sizeof(lock), "SELECT pg_advisory_lock(%d)", WR_MIGRATE_LOCK);
+    char lock[128], msg[WR_ERR_MAX];
+    snprintf(lock, sizeof(lock), "SELECT pg_advisory_lock(%d, " WR_LOCK_SCOPE_SQL ")",
+             WR_MIGRATE_LOCK);
     if (wr_db_exec(db, lock, msg, sizeof(msg)) != 0) {
         wr_errf(err, errlen, "cannot take the migration lock: %s", msg);
         return -1;
@@ -123,7 +124,8 @@ static int pg_migrate(struct wr_db *db, struct wr_migrate_result *out, char *err
     }
     free(ddl);
 out:
-    snprintf(lock, sizeof(lock), "SELECT pg_advisory_unlock(%d)", WR_MIGRATE_LOCK);
+    snprintf(lock, sizeof(lock), "SELECT pg_advisory_unlock(%d, " WR_LOCK_SCOPE_SQL ")",
+             WR_MIGRATE_LOCK);
     wr_db_exec(db, lock, msg, sizeof(msg)); /* and the connection's end releases it anyway */
     return rc;
 }

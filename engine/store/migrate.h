@@ -9,6 +9,9 @@
 
 /* The PostgreSQL advisory lock every migration holds: two instances never migrate at once. */
 #define WR_MIGRATE_LOCK 0x77656972 /* "weir" */
+/* The second key of weir's advisory locks: the schema the store lives in, so that two weirs in
+   two schemas of one database (search_path in the URL) lock each their own. SQL, an int4. */
+#define WR_LOCK_SCOPE_SQL "hashtext(current_schema())"
 
 struct wr_migrate_result {
     enum wr_db_kind kind;

@@ -302,6 +302,11 @@ int wr_runstate_claim(struct wr_runstate *s, const char *run_id, int64_t now)
     return result;
 }
 
+bool wr_runstate_shared(const struct wr_runstate *s)
+{
+    return wr_db_kind(s->db) == WR_DB_POSTGRES;
+}
+
 int64_t wr_runstate_renew(struct wr_runstate *s, int64_t now)
 {
     if (!s->renew) {

@@ -114,6 +114,9 @@ int wr_runstate_lease(struct wr_runstate *s, const char *owner, int64_t lease_ms
  * has it, or it is no longer open), -1 the store failed. SQLite: 1.
  */
 int wr_runstate_claim(struct wr_runstate *s, const char *run_id, int64_t now);
+/* True when other instances may share the store (PostgreSQL): what they write (the guard's
+   window) is read again before it is relied on. */
+bool wr_runstate_shared(const struct wr_runstate *s);
 /* Extends every claim of this instance on an open run to now + lease_ms. The count, or -1. */
 int64_t wr_runstate_renew(struct wr_runstate *s, int64_t now);
 /* The view's connection (borrowed), for the reads of engine/store/approval. */

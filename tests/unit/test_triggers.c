@@ -312,13 +312,25 @@ static void test_set(void **state)
         .base = base, .ingest = ingest, .journal = journal, .base_dir = tmpl};
     const struct wr_trigger_kind *failed = NULL;
 
-    assert_null(wr_triggers_start(&env, listen_any, NULL, bad, &failed, err, sizeof(err)));
+    assert_null(wr_triggers_start(&env, listen_any, NULL, bad, true, &failed, err, sizeof(err)));
     assert_ptr_equal(failed, wr_trigger_find("file"));
     assert_non_null(strstr(err, "blocked"));
 
+    /* Not the leader (several instances on PostgreSQL): no leader_only kind starts, so the bad
+       file trigger is not even looked at — until this instance leads. */
+    failed = NULL;
+    struct wr_triggers *follower =
+        wr_triggers_start(&env, listen_any, NULL, bad, false, &failed, err, sizeof(err));
+    assert_non_null(follower);
+    assert_null(failed);
+    assert_int_equal(wr_triggers_lead(follower, bad, &failed, err, sizeof(err)), -1);
+    assert_ptr_equal(failed, wr_trigger_find("file"));
+    assert_true(wr_triggers_step_down(follower));
+    wr_triggers_free(follower);
+
     failed = NULL;
     struct wr_triggers *ts =
-        wr_triggers_start(&env, listen_any, NULL, set, &failed, err, sizeof(err));
+        wr_triggers_start(&env, listen_any, NULL, set, true, &failed, err, sizeof(err));
     assert_non_null(ts);
     assert_null(failed);
     int ready = 0;
@@ -332,6 +344,15 @@ static void test_set(void **state)
     assert_false(wr_triggers_busy(ts));
     assert_false(wr_triggers_reload_wait(ts));
     assert_int_equal(wr_triggers_reload(ts, next, &failed, err, sizeof(err)), 0);
+
+    /* Stepping down drains the leader_only kinds and frees them; leading starts them again. */
+    bool gone = false;
+    for (int tries = 0; tries < 200 && !gone; tries++) {
+        gone = wr_triggers_step_down(ts);
+        loop_for(base, 10);
+    }
+    assert_true(gone);
+    assert_int_equal(wr_triggers_lead(ts, next, &failed, err, sizeof(err)), 0);
 
     wr_triggers_stop_accepting(ts);
     size_t pending = 1;

@@ -208,6 +208,7 @@ const struct wr_trigger_kind wr_trigger_file = {
     .notes = file_notes,
     .validate = file_validate,
     .what = "file triggers",
+    .leader_only = true,
     .start = file_start,
     .prepare = file_prepare,
     .commit = file_commit,

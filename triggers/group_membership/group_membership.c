@@ -152,6 +152,7 @@ const struct wr_trigger_kind wr_trigger_group_membership = {
     .notes = group_membership_notes,
     .validate = group_membership_validate,
     .what = "group-membership polls",
+    .leader_only = true,
     .start = gm_start,
     .ready = wr_watchset_slot_ready,
     .busy = wr_watchset_slot_busy,

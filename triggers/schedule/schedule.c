@@ -205,6 +205,7 @@ const struct wr_trigger_kind wr_trigger_schedule = {
     .args = schedule_args,
     .validate = schedule_validate,
     .what = "schedules",
+    .leader_only = true,
     .start = schedule_start,
     .reload_wait = schedule_reload_wait,
     .prepare = schedule_prepare,

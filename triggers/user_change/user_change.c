@@ -132,6 +132,7 @@ const struct wr_trigger_kind wr_trigger_user_change = {
     .notes = user_change_notes,
     .validate = user_change_validate,
     .what = "user-change polls",
+    .leader_only = true,
     .start = user_change_start,
     .ready = wr_watchset_slot_ready,
     .busy = wr_watchset_slot_busy,

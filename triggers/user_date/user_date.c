@@ -150,6 +150,7 @@ const struct wr_trigger_kind wr_trigger_user_date = {
     .notes = user_date_notes,
     .validate = user_date_validate,
     .what = "user-date polls",
+    .leader_only = true,
     .start = wr_user_date_start,
     .ready = wr_watchset_slot_ready,
     .busy = wr_watchset_slot_busy,
