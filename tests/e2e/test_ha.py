@@ -12,8 +12,11 @@ database (a schema of their own in tests/pg's throw-away cluster) and build/grap
   instance is killed for good.
 - The leader: the schedule (every 3s) runs on one instance only; when it is killed another
   leads within seconds, and the slots stored are consecutive, none missed, none twice.
-- A second kind of check on the shared store: `weir runs` reads it from any instance's
-  weir.yaml.
+- `weir runs` reads the shared store from any instance's weir.yaml.
+- The guard's window is one for all instances: 8 leavers spread over them, limit 5 → 5
+  disabled, 3 held.
+- concurrency_key across instances: 30 changes of one user posted at once over the three run
+  one at a time, in the order stored, and the last one's title stays.
 
 usage: test_ha.py WEIR_BINARY GRAPHSIM_BINARY SOURCE_DIR   (WEIR_PG_URL_FILE in the
 environment names the cluster's URL file)
@@ -60,6 +63,17 @@ steps:
     set: { department: "after" }
 """
 
+ORDERED = """
+name: ordered
+trigger:
+  webhook: { path: /hooks/ordered, secret: env:HR_WEBHOOK_SECRET }
+concurrency_key: "{{ event.user }}"
+steps:
+  - action: update-user
+    user: "{{ event.user }}"
+    set: { jobTitle: "{{ event.title }}" }
+"""
+
 LEAVER = """
 name: leaver
 trigger:
@@ -96,7 +110,8 @@ class HaTest(unittest.TestCase):
         cls.roots = []
         for n in range(3):
             root = harness.setup_root(cls.sim, {"retitle.yaml": RETITLE, "pause.yaml": PAUSE,
-                                                "tick.yaml": TICK, "leaver.yaml": LEAVER},
+                                                "tick.yaml": TICK, "leaver.yaml": LEAVER,
+                                                "ordered.yaml": ORDERED},
                                          prefix="weir-ha%d-" % n)
             path = os.path.join(root, "weir.yaml")
             with open(path) as f:
@@ -286,6 +301,30 @@ class HaTest(unittest.TestCase):
         self.weirs[first] = self.start(first)
         print("\nleader killed: another led after %.1f s; %d schedule slots, consecutive"
               % (took, len(slots)), file=sys.stderr)
+
+    def test_6_concurrency_key_across_instances(self):
+        """Runs of one concurrency key run one at a time and in order, whichever instance took
+        each delivery: 30 changes of one user, posted at once over the three, end with the
+        title of the last one stored, and no run of the key started before the one before it
+        finished."""
+        alive = [True, True, True]
+        user = upn(1950)
+        with concurrent.futures.ThreadPoolExecutor(6) as ex:
+            list(ex.map(lambda i: self.deliver("/hooks/ordered", {"user": user, "title": "o%d" % i},
+                                               "ordered-%d" % i, alive, i % 3), range(30)))
+        counts = self.wait_all("workflow = 'ordered'", 30, timeout=60)
+        self.assertEqual(counts, {"succeeded": "30"})
+        rows = self.sql("SELECT r.rowid, min(s.started_at), max(s.finished_at) FROM runs r "
+                        "JOIN steps s ON s.run_id = r.id WHERE r.workflow = 'ordered' "
+                        "GROUP BY r.rowid ORDER BY r.rowid")
+        spans = [tuple(int(x) for x in r.split("|")[1:]) for r in rows]
+        self.assertEqual(len(spans), 30)
+        overlaps = [(a, b) for a, b in zip(spans, spans[1:]) if b[0] < a[1]]
+        self.assertEqual(overlaps, [])
+        last = json.loads(self.sql("SELECT e.body FROM runs r JOIN events e ON e.id = r.event_id "
+                                   "WHERE r.workflow = 'ordered' ORDER BY r.rowid DESC "
+                                   "LIMIT 1")[0])
+        self.assertEqual(self.sim.user(user)["jobTitle"], last["title"])
 
     def test_5_guard_window_shared(self):
         """The brake counts every instance's changes: 8 leavers, one after another, each on
