@@ -266,9 +266,9 @@ static const struct wr_argspec config_keys[] = {
     {.name = "state",
      .type = WR_ARG_STRING,
      .flags = WR_ARG_NO_TEMPLATE,
-     .help = "the journal and run history: a SQLite file (default ./var/weir.db), or a "
-             "postgresql:// URL without its password (PGPASSWORD or a passfile holds it); only "
-             "`weir migrate` uses a PostgreSQL state yet"},
+     .help = "the journal and run history: a SQLite file (default ./var/weir.db; one daemon "
+             "per file), or a postgresql:// URL without its password (PGPASSWORD or a passfile "
+             "holds it), which several weirs may share"},
     {.name = "graph",
      .type = WR_ARG_OBJECT,
      .flags = WR_ARG_REQUIRED,
