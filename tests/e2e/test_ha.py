@@ -129,13 +129,19 @@ class HaTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for w in cls.weirs:
-            if w and w.proc.poll() is None:
-                w.stop()
+        codes = [w.stop() for w in cls.weirs if w and w.proc.poll() is None]
+        logs = ""
+        for root in cls.roots:
+            with open(os.path.join(root, "weir.log"), errors="replace") as f:
+                logs += f.read()
         cls.sim.stop()
         for root in cls.roots:
             shutil.rmtree(root)
         harness.psql(cls.base_url, "DROP SCHEMA IF EXISTS %s CASCADE" % SCHEMA)
+        # a clean stop of each survivor (a sanitizer's report would make it fail)
+        if any(codes) or "Sanitizer" in logs:
+            raise AssertionError("an instance did not stop cleanly: %s\n%s"
+                                 % (codes, logs[logs.find("Sanitizer") - 200:][:3000]))
 
     def sql(self, *q):
         return harness.psql(self.url, *q)

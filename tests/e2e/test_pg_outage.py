@@ -60,11 +60,14 @@ class OutageTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if cls.w.proc.poll() is None:
-            cls.w.stop()
+        rc = cls.w.stop() if cls.w.proc.poll() is None else cls.w.proc.returncode
+        with open(cls.w.log_path, errors="replace") as f:
+            log = f.read()
         cls.sim.stop()
         shutil.rmtree(cls.root)
         subprocess.run([cls.tool, "stop", cls.pgdir], capture_output=True, timeout=120)
+        if rc != 0 or "Sanitizer" in log:
+            raise AssertionError("weir did not stop cleanly (%s):\n%s" % (rc, log[-3000:]))
 
     def cluster(self, what):
         r = subprocess.run([self.tool, what, self.pgdir], capture_output=True, text=True,
