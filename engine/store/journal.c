@@ -999,8 +999,12 @@ static void *writer_main(void *arg)
  * the next group or the health probe (engine/store/db).
  */
 
+/* The transaction-level advisory lock of a concurrency key (the key's hash the second part). */
+#define WR_KEY_LOCK 0x7765696b /* "weik" */
+
 struct pg_stmts {
     struct wr_db_stmt *find_key, *forget_key, *insert_event, *insert_run;
+    struct wr_db_stmt *lock_key; /* prepared when a group first has a keyed run */
     struct {
         char *sql;
         struct wr_db_stmt *st;
@@ -1014,6 +1018,7 @@ static void pg_stmts_free(struct pg_stmts *s)
     wr_db_finalize(s->forget_key);
     wr_db_finalize(s->insert_event);
     wr_db_finalize(s->insert_run);
+    wr_db_finalize(s->lock_key);
     for (size_t i = 0; i < s->nops; i++) {
         free(s->ops[i].sql);
         wr_db_finalize(s->ops[i].st);
@@ -1095,9 +1100,10 @@ static struct wr_db_stmt *pg_op_stmt(struct wr_db *db, struct pg_stmts *s, const
     return st;
 }
 
-/* Writes one batch inside the open transaction: 0, or a wr_db error with the message in err. */
+/* Writes one batch inside the open transaction: 0, or a wr_db error with the message in err
+   (and in *leftover a statement prepared for that one use, to finalize after the rollback). */
 static int pg_write_batch(struct wr_journal *j, struct pg_stmts *s, struct wr_journal_batch *b,
-                          char *err, size_t errlen)
+                          struct wr_db_stmt **leftover, char *err, size_t errlen)
 {
     int64_t now = wr_clock_wall_ms();
     int rc;
@@ -1193,15 +1199,66 @@ static int pg_write_batch(struct wr_journal *j, struct pg_stmts *s, struct wr_jo
         rc = pg_run(st);
         if (rc != 0) {
             wr_errf_marked(err, errlen, "%s", wr_db_errmsg(st));
+            if (once) {
+                *leftover = st; /* dropped on the server only after the rollback */
+            }
+            return rc;
         }
         if (once) {
             wr_db_finalize(st);
         }
-        if (rc != 0) {
-            return rc;
-        }
     }
     return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * Takes the group's concurrency keys, each as a transaction-level advisory lock, in one order
+ * (no two groups wait on each other). Runs of one key are then inserted in the order their
+ * transactions commit, across instances, so a run's rowid is above every committed run of its
+ * key: the executor's "an earlier open run of the key goes first" holds for runs stored on
+ * several instances at once. 0, or a wr_db error with err.
+ */
+static int pg_lock_keys(struct wr_journal *j, struct pg_stmts *s, struct wr_journal_batch *group,
+                        char *err, size_t errlen)
+{
+    const char **keys = NULL;
+    size_t n = 0, cap = 0;
+    for (struct wr_journal_batch *b = group; b; b = b->next) {
+        for (size_t i = 0; i < b->count; i++) {
+            for (size_t r = 0; r < b->events[i].nruns; r++) {
+                if (b->events[i].runs[r].concurrency_key) {
+                    if (n == cap) {
+                        cap = cap ? cap * 2 : 16;
+                        keys = wr_xrealloc(keys, cap * sizeof(*keys));
+                    }
+                    keys[n++] = b->events[i].runs[r].concurrency_key;
+                }
+            }
+        }
+    }
+    qsort(keys, n, sizeof(*keys), cmp_str);
+    int rc = 0;
+    if (n > 0 && !s->lock_key) {
+        char sql[96];
+        snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%d, hashtext(?))", WR_KEY_LOCK);
+        rc = wr_db_prepare(j->pg, sql, &s->lock_key, err, errlen);
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (i > 0 && strcmp(keys[i], keys[i - 1]) == 0) {
+            continue;
+        }
+        wr_db_bind_text(s->lock_key, 1, keys[i], -1);
+        if ((rc = pg_run(s->lock_key)) != 0) {
+            wr_errf_marked(err, errlen, "%s", wr_db_errmsg(s->lock_key));
+        }
+    }
+    free(keys);
+    return rc;
 }
 
 /* Commits one group on PostgreSQL; as commit_group. */
@@ -1215,7 +1272,8 @@ static bool pg_commit_group(struct wr_journal *j, struct pg_stmts *s, bool *prep
            first preparation, which a connection lost at open may have failed */
         *prepared = pg_stmts_prepare(j->pg, s, err, sizeof(err)) == 0;
     }
-    if (!*prepared || wr_db_begin(j->pg, true, err, sizeof(err)) != 0) {
+    if (!*prepared || wr_db_begin(j->pg, true, err, sizeof(err)) != 0 ||
+        pg_lock_keys(j, s, group, err, sizeof(err)) != 0) {
         wr_errf_marked(msg, msglen, "%s", err);
         ok = false;
     }
@@ -1226,7 +1284,8 @@ static bool pg_commit_group(struct wr_journal *j, struct pg_stmts *s, bool *prep
             ok = false;
             break;
         }
-        int rc = pg_write_batch(j, s, b, err, sizeof(err));
+        struct wr_db_stmt *leftover = NULL;
+        int rc = pg_write_batch(j, s, b, &leftover, err, sizeof(err));
         if (rc != 0) {
             wr_errf_marked(b->error, sizeof(b->error), "journal: %s", err);
             b->rc = -1;
@@ -1234,10 +1293,12 @@ static bool pg_commit_group(struct wr_journal *j, struct pg_stmts *s, bool *prep
                the connection lost or a conflict with another session fails the group. */
             if (rc == WR_DB_GONE || rc == WR_DB_BUSY ||
                 wr_db_exec(j->pg, "ROLLBACK TO SAVEPOINT batch", err, sizeof(err)) != 0) {
+                wr_db_finalize(leftover);
                 wr_errf_marked(msg, msglen, "%s", err);
                 ok = false;
                 break;
             }
+            wr_db_finalize(leftover); /* after the rollback: its DEALLOCATE can run */
         }
         if (wr_db_exec(j->pg, "RELEASE SAVEPOINT batch", err, sizeof(err)) != 0) {
             wr_errf_marked(msg, msglen, "%s", err);

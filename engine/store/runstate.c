@@ -272,9 +272,12 @@ int wr_runstate_lease(struct wr_runstate *s, const char *owner, int64_t lease_ms
             "UPDATE runs SET owner = ?1, lease_until = ?2 FROM p WHERE runs.id = p.id "
             "RETURNING p.owner",
             &s->claim, msg, sizeof(msg)) != 0 ||
-        wr_db_prepare(
-            s->db, "UPDATE runs SET lease_until = ?2 WHERE owner = ?1 AND status IN " OPEN_STATUSES,
-            &s->renew, msg, sizeof(msg)) != 0) {
+        /* rows another session is writing right now are skipped, not waited for: no deadlock
+           with a commit group; the next renewal (a third of the lease later) gets them */
+        wr_db_prepare(s->db,
+                      "UPDATE runs SET lease_until = ?2 WHERE id IN (SELECT id FROM runs WHERE "
+                      "owner = ?1 AND status IN " OPEN_STATUSES " FOR UPDATE SKIP LOCKED)",
+                      &s->renew, msg, sizeof(msg)) != 0) {
         wr_errf_marked(err, errlen, "cannot prepare the run leases: %s", msg);
         return -1;
     }

@@ -28,7 +28,8 @@ every schema made here is dropped at the end. The public schema is never touched
 usage: store_scale.py --weir BIN --graphsim BIN --source DIR --work DIR --pg-url FILE
                       [--events N] [--seconds S] [--rounds R] [--connections C] [--cap S]
 Prints Markdown table rows (figure | weir | reference | ratio | goal), the SQLite figure of
-the same run the reference of the PostgreSQL ones; details on stderr. Any failure raises.
+the same run the reference of the PostgreSQL ones; details on stderr (with every warn and
+error line of the instances' logs, and PostgreSQL transactions per run). Any failure raises.
 """
 import argparse
 import asyncio
@@ -254,8 +255,8 @@ def acks(a, pg, cfg, rnd):
     name = "%s-acks%d" % (key, rnd)
     store = Store(pg if is_pg else None, "store_scale_%s_acks%d" % (key, rnd))
     weirs = start_instances(a, store, name, n, a.sim.port, ingest_only=True)
+    procs = []
     try:
-        procs = []
         for k, w in enumerate(weirs):
             script = wrk_script(a, "%s-r%d-i%d" % (key, rnd, k))
             procs.append(subprocess.Popen(
@@ -270,6 +271,10 @@ def acks(a, pg, cfg, rnd):
             outs.append(parse_wrk(out))
         note = journal_note(weirs)
     finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         stop_instances(a, weirs, "%s acks" % label)
     events = store.query("SELECT count(*) FROM events")[0]
     r = {"rps": sum(o["rps"] for o in outs), "p99": max(o["p99"] for o in outs),
@@ -358,6 +363,9 @@ def e2e(a, pg, cfg, rnd):
     if not is_pg:  # SQLite has FILTER too (3.30), but spell it portably
         sql = ("SELECT sum(status = 'succeeded'), sum(status IN (%s)), count(*) FROM runs"
                % ", ".join("'%s'" % s for s in FINAL))
+    xact = ("SELECT xact_commit + xact_rollback FROM pg_stat_database "
+            "WHERE datname = current_database()")
+    x0 = store.query(xact)[0] if is_pg else None
     try:
         t0 = time.monotonic()
         ok = asyncio.run(_post_all(jobs, a.connections))
@@ -383,6 +391,10 @@ def e2e(a, pg, cfg, rnd):
         t_done = time.monotonic()
         finished = [metric(w, "weir_runs_finished_total") for w in weirs]
         note = journal_note(weirs)
+        if is_pg:  # the statistics lag a little (flushed by each backend about every second)
+            time.sleep(1.1)
+            note += "; about %.1f PostgreSQL transactions per run" % (
+                (store.query(xact)[0] - x0) / a.events)
     finally:
         stop_instances(a, weirs, "%s e2e" % label)
     log("e2e, %s, round %d: %d webhooks acked in %.2f s (%.0f/s); all runs final after %.2f s "
@@ -400,7 +412,7 @@ def main():
     ap = argparse.ArgumentParser()
     for k in ("weir", "graphsim", "source", "work", "pg-url"):
         ap.add_argument("--" + k, required=True)
-    ap.add_argument("--events", type=int, default=10000, help="webhooks per e2e measurement")
+    ap.add_argument("--events", type=int, default=6000, help="webhooks per e2e measurement")
     ap.add_argument("--seconds", type=int, default=10, help="wrk's window per ack measurement")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--connections", type=int, default=32, help="per instance")

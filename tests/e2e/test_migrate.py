@@ -153,7 +153,8 @@ class PostgresTest(MigrateCase):
         self.assertIn("schema version 9, migrated from 8", r.stdout)
         self.assertEqual(psql("SELECT version FROM weir_schema"), ["9"])
         self.assertEqual(psql("SELECT column_name FROM information_schema.columns WHERE "
-                              "table_name = 'runs' AND column_name IN ('owner', 'lease_until') "
+                              "table_schema = 'public' AND table_name = 'runs' AND "
+                              "column_name IN ('owner', 'lease_until') "
                               "ORDER BY 1"), ["lease_until", "owner"])
 
     def test_newer_database_refused(self):
