@@ -1746,45 +1746,62 @@ static void poll_due(struct wr_runner *r)
     if (n > 1) {
         qsort(v, n, sizeof(*v), cmp_due);
     }
+    /* The runs this poll may start (not in memory, as many as there are free slots), claimed
+       together: several instances on PostgreSQL, the one that claims a run runs it (one
+       statement, one commit for them all); one on SQLite, every run is this one's. */
+    size_t free_slots =
+        r->active < (size_t)r->max_concurrent ? (size_t)r->max_concurrent - r->active : 0;
+    const char **want = wr_xcalloc(n ? n : 1, sizeof(*want));
+    int *claim = wr_xcalloc(n ? n : 1, sizeof(*claim));
+    size_t *at = wr_xcalloc(n ? n : 1, sizeof(*at)); /* v's index -> want's, or SIZE_MAX */
+    size_t nwant = 0;
+    for (size_t i = 0; i < n; i++) {
+        at[i] = SIZE_MAX;
+        if (nwant < free_slots && !json_object_object_get_ex(r->active_ids, v[i].id, NULL)) {
+            at[i] = nwant;
+            want[nwant++] = v[i].id;
+        }
+    }
+    bool store_failed = wr_runstate_claim_many(r->rs, want, nwant, wr_clock_wall_ms(), claim) != 0;
     bool advancing = true;
     int64_t cursor = full ? 0 : r->cursor;
     for (size_t i = 0; i < n; i++) {
         struct wr_runstate_due *d = &v[i];
+        const char *body;
         if (json_object_object_get_ex(r->active_ids, d->id, NULL)) {
             /* in memory already */
-        } else if (r->active < (size_t)r->max_concurrent) {
-            /* Claimed first (several instances on PostgreSQL: the one that claims it runs it;
-               one on SQLite: always this one). */
-            int claim = wr_runstate_claim(r->rs, d->id, wr_clock_wall_ms());
-            const char *body;
-            if (claim < 0) {
-                advancing = false; /* the store failed: every open run again, next poll */
-                r->rescan = true;
-            } else if (claim == 0) {
-                /* another instance has it */
-            } else {
-                if (claim == 2) {
-                    wr_log(WR_LOG_WARN,
-                           "run taken over: the instance that was running it stopped renewing "
-                           "its lease",
-                           "run", d->id, "workflow", d->workflow, NULL);
-                }
-                if (wr_runstate_body_begin(r->rs, d->event_id, &body) &&
-                    !start_run(r, d->id, d->workflow, body, d->keyed, claim == 2)) {
-                    advancing = false; /* a suspect waiting for the one in progress */
-                }
-                wr_runstate_body_end(r->rs);
-            }
-        } else {
+        } else if (at[i] == SIZE_MAX || r->active >= (size_t)r->max_concurrent) {
             advancing = false; /* no slot: this one and those after wait for the next poll */
+        } else if (store_failed) {
+            advancing = false; /* the store failed: every open run again, next poll */
+            r->rescan = true;
+        } else if (claim[at[i]] == 0) {
+            /* another instance has it */
+        } else {
+            if (claim[at[i]] == 2) {
+                wr_log(WR_LOG_WARN,
+                       "run taken over: the instance that was running it stopped renewing its "
+                       "lease",
+                       "run", d->id, "workflow", d->workflow, NULL);
+            }
+            if (wr_runstate_body_begin(r->rs, d->event_id, &body) &&
+                !start_run(r, d->id, d->workflow, body, d->keyed, claim[at[i]] == 2)) {
+                advancing = false; /* a suspect waiting for the one in progress */
+            }
+            wr_runstate_body_end(r->rs);
         }
         if (advancing && d->rowid > cursor) {
             cursor = d->rowid;
         }
-        free(d->id);
-        free(d->workflow);
-        free(d->event_id);
     }
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].id);
+        free(v[i].workflow);
+        free(v[i].event_id);
+    }
+    free(want);
+    free(claim);
+    free(at);
     free(v);
     r->cursor = cursor;
 }

@@ -266,11 +266,11 @@ int wr_runstate_lease(struct wr_runstate *s, const char *owner, int64_t lease_ms
        p.owner is the owner before (NULL: free; another: its lease ran out). */
     if (wr_db_prepare(
             s->db,
-            "WITH p AS (SELECT id, owner FROM runs WHERE id = ?3 AND status IN " OPEN_STATUSES
-            " AND (owner IS NULL OR owner = ?1 OR lease_until < ?4) "
-            "FOR UPDATE SKIP LOCKED) "
+            "WITH p AS (SELECT id, owner FROM runs WHERE id = ANY (CAST(?3 AS text[])) AND "
+            "status IN " OPEN_STATUSES " AND (owner IS NULL OR owner = ?1 OR lease_until < ?4) "
+            "ORDER BY id FOR UPDATE SKIP LOCKED) "
             "UPDATE runs SET owner = ?1, lease_until = ?2 FROM p WHERE runs.id = p.id "
-            "RETURNING p.owner",
+            "RETURNING p.id, p.owner",
             &s->claim, msg, sizeof(msg)) != 0 ||
         /* rows another session is writing right now are skipped, not waited for: no deadlock
            with a commit group; the next renewal (a third of the lease later) gets them */
@@ -284,25 +284,53 @@ int wr_runstate_lease(struct wr_runstate *s, const char *owner, int64_t lease_ms
     return 0;
 }
 
-int wr_runstate_claim(struct wr_runstate *s, const char *run_id, int64_t now)
+int wr_runstate_claim_many(struct wr_runstate *s, const char *const *ids, size_t n, int64_t now,
+                           int *out)
 {
-    if (!s->claim) {
-        return 1; /* one daemon (SQLite): every run is its own */
+    for (size_t i = 0; i < n; i++) {
+        out[i] = s->claim ? 0 : 1; /* one daemon (SQLite): every run is its own */
     }
+    if (!s->claim || n == 0) {
+        return 0;
+    }
+    /* One statement, one commit for them all: an array literal of the ids. */
+    struct wr_buf arr = {0};
+    wr_buf_addc(&arr, '{');
+    for (size_t i = 0; i < n; i++) {
+        wr_buf_add(&arr, i ? ",\"" : "\"");
+        for (const char *p = ids[i]; *p; p++) {
+            if (*p == '"' || *p == '\\') {
+                wr_buf_addc(&arr, '\\');
+            }
+            wr_buf_addc(&arr, *p);
+        }
+        wr_buf_addc(&arr, '"');
+    }
+    wr_buf_addc(&arr, '}');
     struct wr_db_stmt *st = s->claim;
     wr_db_bind_text(st, 1, s->owner, -1);
     wr_db_bind_int64(st, 2, now + s->lease_ms);
-    wr_db_bind_text(st, 3, run_id, -1);
+    wr_db_bind_text(st, 3, wr_buf_str(&arr), -1);
     wr_db_bind_int64(st, 4, now);
-    int rc = wr_db_step(st);
-    int result = rc < 0 ? -1 : 0;
-    if (rc == WR_DB_ROW) {
-        const char *prev = wr_db_column_text(st, 0);
-        result = prev && strcmp(prev, s->owner) != 0 ? 2 : 1;
+    int rc;
+    while ((rc = wr_db_step(st)) == WR_DB_ROW) {
+        const char *id = wr_db_column_text(st, 0), *prev = wr_db_column_text(st, 1);
+        for (size_t i = 0; id && i < n; i++) {
+            if (strcmp(ids[i], id) == 0) {
+                out[i] = prev && strcmp(prev, s->owner) != 0 ? 2 : 1;
+            }
+        }
     }
     wr_db_reset(st);
     wr_db_clear_bindings(st);
-    return result;
+    wr_buf_free(&arr);
+    return rc == WR_DB_DONE ? 0 : -1;
+}
+
+int wr_runstate_claim(struct wr_runstate *s, const char *run_id, int64_t now)
+{
+    int out = 0;
+    return wr_runstate_claim_many(s, &run_id, 1, now, &out) == 0 ? out : -1;
 }
 
 bool wr_runstate_shared(const struct wr_runstate *s)

@@ -114,6 +114,11 @@ int wr_runstate_lease(struct wr_runstate *s, const char *owner, int64_t lease_ms
  * has it, or it is no longer open), -1 the store failed. SQLite: 1.
  */
 int wr_runstate_claim(struct wr_runstate *s, const char *run_id, int64_t now);
+/* The same for n runs at once (ids borrowed), in one statement and one commit: out[i] (n ints)
+   is what wr_runstate_claim would return for ids[i]. Returns 0, or -1 when the store failed
+   (then out is all 0, or 1 on SQLite). */
+int wr_runstate_claim_many(struct wr_runstate *s, const char *const *ids, size_t n, int64_t now,
+                           int *out);
 /* True when other instances may share the store (PostgreSQL): what they write (the guard's
    window) is read again before it is relied on. */
 bool wr_runstate_shared(const struct wr_runstate *s);
