@@ -48,6 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/base/captoken.h"
 #include "engine/base/clock.h"
 #include "engine/base/secret.h"
 #include "engine/base/strutil.h"
@@ -378,9 +379,20 @@ struct wr_journal_run *wr_journal_batch_add_run(struct wr_journal_event *ev, con
     wr_journal_new_id("run", r->id);
     r->workflow = wr_xstrdup(workflow);
     r->workflow_hash = wr_xstrdup(hash);
-    r->concurrency_key = wr_xstrdup_or_null(concurrency_key);
+    r->concurrency_key = concurrency_key ? wr_journal_stored_key(concurrency_key) : NULL;
     r->error = wr_xstrdup_or_null(error);
     return r;
+}
+
+char *wr_journal_stored_key(const char *key)
+{
+    size_t n = strlen(key);
+    if (n <= WR_CONCURRENCY_KEY_MAX) {
+        return wr_xstrdup(key);
+    }
+    char hex[65];
+    wr_captoken_hash(key, hex);
+    return wr_xasprintf("sha256:%s (a key of %zu bytes)", hex, n);
 }
 
 void wr_journal_batch_add_op(struct wr_journal_batch *b, const char *sql, const char *types, ...)
@@ -990,13 +1002,17 @@ static void *writer_main(void *arg)
 
 /*
  * The same group commit over a PostgreSQL connection (engine/store/db): one transaction per
- * group, a savepoint per batch, the same statements. What differs: a key's uniqueness is the
- * unique index's, across every instance writing to the database — an event is inserted ON
- * CONFLICT DO NOTHING, and a key another instance stored meanwhile (its transaction committed
- * while this one waited on the index) makes the event a duplicate of that one, as a key found
- * beforehand does. No file can be removed under it, so there is no identity check; a lost
- * connection fails the group (and the journal's health) and is opened again, with backoff, by
- * the next group or the health probe (engine/store/db).
+ * group, the same statements. What differs: a key's uniqueness is the unique index's, across
+ * every instance writing to the database — an event is inserted ON CONFLICT DO NOTHING first,
+ * and only a key already stored (by this instance, or by another whose transaction committed
+ * while this one waited on the index) is looked up: a duplicate within the window, forgotten
+ * and stored again past it. Every round trip counts here (one per statement), so a group is
+ * first written without savepoints; if a batch fails on its own statements, the group is rolled
+ * back and written again with a savepoint per batch, and only that batch fails. The runs of a
+ * concurrency key are stored in commit order across instances (pg_lock_keys). No file can be
+ * removed under it, so there is no identity check; a lost connection fails the group (and the
+ * journal's health) and is opened again, with backoff, by the next group or the health probe
+ * (engine/store/db).
  */
 
 /* The transaction-level advisory lock of a concurrency key (the key's hash the second part). */
@@ -1100,6 +1116,26 @@ static struct wr_db_stmt *pg_op_stmt(struct wr_db *db, struct pg_stmts *s, const
     return st;
 }
 
+/* Inserts ev (its key in scope, unless the key is stored already): *stored the rows made. */
+static int pg_insert_event(struct pg_stmts *s, const struct wr_journal_event *ev, const char *scope,
+                           int64_t *stored)
+{
+    struct wr_db_stmt *st = s->insert_event;
+    wr_db_bind_text(st, 1, ev->id, -1);
+    wr_db_bind_text(st, 2, ev->source, -1);
+    wr_db_bind_text(st, 3, ev->key, -1);
+    wr_db_bind_text(st, 4, ev->key ? scope : NULL, -1);
+    wr_db_bind_int64(st, 5, ev->received_at);
+    wr_db_bind_text(st, 6, ev->headers, -1);
+    wr_db_bind_text(st, 7, ev->body, -1);
+    wr_db_bind_text(st, 8, ev->nruns ? "matched" : "unmatched", -1);
+    int rc = wr_db_step(st);
+    *stored = rc == WR_DB_DONE ? wr_db_changes(st) : 0;
+    wr_db_reset(st);
+    wr_db_clear_bindings(st);
+    return rc < 0 ? rc : 0;
+}
+
 /* Writes one batch inside the open transaction: 0, or a wr_db error with the message in err
    (and in *leftover a statement prepared for that one use, to finalize after the rollback). */
 static int pg_write_batch(struct wr_journal *j, struct pg_stmts *s, struct wr_journal_batch *b,
@@ -1111,58 +1147,43 @@ static int pg_write_batch(struct wr_journal *j, struct pg_stmts *s, struct wr_jo
         struct wr_journal_event *ev = &b->events[i];
         const char *scope = ev->scope ? ev->scope : ev->source;
         ev->duplicate = false;
-        if (ev->key) {
-            int64_t at = 0;
-            rc = pg_find_key(s, scope, ev->key, ev->original_id, &at);
-            if (rc < 0) {
-                wr_errf_marked(err, errlen, "%s", wr_db_errmsg(s->find_key));
+        ev->original_id[0] = '\0';
+        /* Inserted first (one round trip for a new key, the common case); a key already
+           stored — by this instance or another, committed meanwhile — makes no row, and is
+           then looked up: within the window a duplicate, past it forgotten and stored again. */
+        for (int attempt = 0;; attempt++) {
+            int64_t stored = 0;
+            if ((rc = pg_insert_event(s, ev, scope, &stored)) != 0) {
+                wr_errf_marked(err, errlen, "%s", wr_db_errmsg(s->insert_event));
                 return rc;
             }
-            ev->duplicate = rc == 1 && at >= now - j->retention_ms;
-            if (ev->duplicate) {
-                continue;
+            if (stored == 1) {
+                break;
             }
-            if (rc == 1) { /* outside the window: the old event keeps its history, not its key */
-                wr_db_bind_text(s->forget_key, 1, ev->original_id, -1);
-                if ((rc = pg_run(s->forget_key)) != 0) {
-                    wr_errf_marked(err, errlen, "%s", wr_db_errmsg(s->forget_key));
-                    return rc;
-                }
-                ev->original_id[0] = '\0';
-            }
-        }
-        struct wr_db_stmt *st = s->insert_event;
-        wr_db_bind_text(st, 1, ev->id, -1);
-        wr_db_bind_text(st, 2, ev->source, -1);
-        wr_db_bind_text(st, 3, ev->key, -1);
-        wr_db_bind_text(st, 4, ev->key ? scope : NULL, -1);
-        wr_db_bind_int64(st, 5, ev->received_at);
-        wr_db_bind_text(st, 6, ev->headers, -1);
-        wr_db_bind_text(st, 7, ev->body, -1);
-        wr_db_bind_text(st, 8, ev->nruns ? "matched" : "unmatched", -1);
-        rc = wr_db_step(st);
-        int64_t stored = wr_db_changes(st);
-        if (rc < 0) {
-            wr_errf_marked(err, errlen, "%s", wr_db_errmsg(st));
-        }
-        wr_db_reset(st);
-        wr_db_clear_bindings(st);
-        if (rc < 0) {
-            return rc;
-        }
-        if (stored == 0) {
-            /* Another instance stored the key since the lookup: a duplicate of its event. */
             int64_t at = 0;
             rc = pg_find_key(s, scope, ev->key, ev->original_id, &at);
-            if (rc != 1) {
+            if (rc != 1 || attempt > 0) {
                 wr_errf_marked(err, errlen, "%s",
                                rc < 0 ? wr_db_errmsg(s->find_key)
                                       : "an idempotency key conflicted with no stored event");
                 return rc < 0 ? rc : WR_DB_ERROR;
             }
-            ev->duplicate = true;
+            if (at >= now - j->retention_ms) {
+                ev->duplicate = true;
+                break;
+            }
+            /* outside the window: the old event keeps its history, not its key */
+            wr_db_bind_text(s->forget_key, 1, ev->original_id, -1);
+            if ((rc = pg_run(s->forget_key)) != 0) {
+                wr_errf_marked(err, errlen, "%s", wr_db_errmsg(s->forget_key));
+                return rc;
+            }
+            ev->original_id[0] = '\0';
+        }
+        if (ev->duplicate) {
             continue;
         }
+        struct wr_db_stmt *st;
         for (size_t r = 0; r < ev->nruns; r++) {
             st = s->insert_run;
             wr_db_bind_text(st, 1, ev->runs[r].id, -1);
@@ -1262,11 +1283,18 @@ static int pg_lock_keys(struct wr_journal *j, struct pg_stmts *s, struct wr_jour
 }
 
 /* Commits one group on PostgreSQL; as commit_group. */
+/*
+ * Commits one group on PostgreSQL; as commit_group. Without savepoints (the first try: two round
+ * trips less per batch) a batch's own error rolls the whole group back and sets *redo: the
+ * group is then written again with a savepoint per batch, so that only that batch fails.
+ */
 static bool pg_commit_group(struct wr_journal *j, struct pg_stmts *s, bool *prepared,
-                            struct wr_journal_batch *group, char *msg, size_t msglen)
+                            struct wr_journal_batch *group, bool savepoints, bool *redo, char *msg,
+                            size_t msglen)
 {
     char err[WR_ERR_MAX] = "";
     bool ok = true;
+    *redo = false;
     if (!*prepared) {
         /* the statements are prepared again on a new session by db itself; this is the
            first preparation, which a connection lost at open may have failed */
@@ -1279,13 +1307,19 @@ static bool pg_commit_group(struct wr_journal *j, struct pg_stmts *s, bool *prep
     }
     for (struct wr_journal_batch *b = group; ok && b; b = b->next) {
         b->rc = 0;
-        if (wr_db_exec(j->pg, "SAVEPOINT batch", err, sizeof(err)) != 0) {
+        if (savepoints && wr_db_exec(j->pg, "SAVEPOINT batch", err, sizeof(err)) != 0) {
             wr_errf_marked(msg, msglen, "%s", err);
             ok = false;
             break;
         }
         struct wr_db_stmt *leftover = NULL;
         int rc = pg_write_batch(j, s, b, &leftover, err, sizeof(err));
+        if (rc != 0 && !savepoints && rc != WR_DB_GONE && rc != WR_DB_BUSY) {
+            wr_db_rollback(j->pg);
+            wr_db_finalize(leftover);
+            *redo = true;
+            return false;
+        }
         if (rc != 0) {
             wr_errf_marked(b->error, sizeof(b->error), "journal: %s", err);
             b->rc = -1;
@@ -1300,7 +1334,7 @@ static bool pg_commit_group(struct wr_journal *j, struct pg_stmts *s, bool *prep
             }
             wr_db_finalize(leftover); /* after the rollback: its DEALLOCATE can run */
         }
-        if (wr_db_exec(j->pg, "RELEASE SAVEPOINT batch", err, sizeof(err)) != 0) {
+        if (savepoints && wr_db_exec(j->pg, "RELEASE SAVEPOINT batch", err, sizeof(err)) != 0) {
             wr_errf_marked(msg, msglen, "%s", err);
             ok = false;
         }
@@ -1339,7 +1373,11 @@ static void *pg_writer_main(void *arg)
         }
         int64_t t0 = wr_clock_mono_ns();
         char msg[WR_ERR_MAX] = "";
-        bool ok = pg_commit_group(j, &s, &prepared, group, msg, sizeof(msg));
+        bool redo = false;
+        bool ok = pg_commit_group(j, &s, &prepared, group, false, &redo, msg, sizeof(msg));
+        if (redo) { /* a batch failed on its own: again, each in its savepoint */
+            ok = pg_commit_group(j, &s, &prepared, group, true, &redo, msg, sizeof(msg));
+        }
         hand_over(j, group, ok, msg, (uint64_t)((wr_clock_mono_ns() - t0) / 1000));
     }
     if (prepared) {

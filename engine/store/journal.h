@@ -163,7 +163,17 @@ struct wr_journal_event *wr_journal_batch_add_len(struct wr_journal_batch *b, co
 void wr_journal_event_scope(struct wr_journal_event *ev, const char *scope,
                             const char *legacy_scope);
 
-/* Adds a run to event ev (strings copied; error NULL for a queued run); returns it. */
+/* The longest concurrency key stored as it is; a longer one is stored as its SHA-256 (equal
+   keys stay equal), so that no key outgrows an index entry (PostgreSQL's are at most 2704
+   bytes). */
+#define WR_CONCURRENCY_KEY_MAX 512
+
+/* The form a concurrency key (borrowed) is stored and compared in (owned): the key itself, or
+   "sha256:HEX (a key of N bytes)" past WR_CONCURRENCY_KEY_MAX. */
+char *wr_journal_stored_key(const char *key);
+
+/* Adds a run to event ev (strings copied; error NULL for a queued run; the concurrency key as
+   wr_journal_stored_key makes it); returns it. */
 struct wr_journal_run *wr_journal_batch_add_run(struct wr_journal_event *ev, const char *workflow,
                                                 const char *hash, const char *concurrency_key,
                                                 const char *error);

@@ -553,8 +553,9 @@ int64_t wr_runstate_cancellable(struct wr_runstate *s, const char *workflow, con
         wr_errf_marked(err, errlen, "cannot read the runs to cancel: %s", msg);
         return -1;
     }
+    char *stored = wr_journal_stored_key(key); /* as the runs' keys were stored */
     wr_db_bind_text(st, 1, workflow, -1);
-    wr_db_bind_text(st, 2, key, -1);
+    wr_db_bind_text(st, 2, stored, -1);
     wr_db_bind_text(st, 3, except_id, -1);
     int64_t n = 0;
     int rc;
@@ -567,6 +568,7 @@ int64_t wr_runstate_cancellable(struct wr_runstate *s, const char *workflow, con
         n = -1;
     }
     wr_db_finalize(st);
+    free(stored);
     return n;
 }
 

@@ -1126,6 +1126,55 @@ static void collect_id(void *arg, const char *id)
     wr_buf_addf(out, "%s%s", out->len ? " " : "", id);
 }
 
+/* A concurrency key past WR_CONCURRENCY_KEY_MAX (a rendered template gone wild) is stored as
+   its digest — PostgreSQL's index would refuse the key itself (entries of 2704 bytes at most)
+   — and equal keys still match: the due order and cancel-runs find the runs by the key. */
+static void test_long_concurrency_key(void **state)
+{
+    struct fixture *fx = *state;
+    struct wr_buf key = {0};
+    for (int i = 0; i < 100000; i++) {
+        wr_buf_addc(&key, (char)('a' + i % 26));
+    }
+    char r[2][40];
+    struct wr_journal_batch *b = wr_journal_batch_new();
+    struct wr_journal_event *ev = add_event(b, "manual onboard", NULL, NULL);
+    add_run(ev, "onboard", wr_buf_str(&key), r[0]);
+    add_run(ev, "onboard", wr_buf_str(&key), r[1]);
+    commit_ok(fx, b);
+    char *stored = wr_journal_stored_key(wr_buf_str(&key));
+    assert_true(strncmp(stored, "sha256:", 7) == 0);
+    assert_non_null(strstr(stored, "(a key of 100000 bytes)"));
+    char *want = wr_xasprintf("%s;%s", stored, stored);
+    expect_rows(fx, "SELECT concurrency_key FROM runs WHERE workflow = ? ORDER BY rowid", "onboard",
+                want);
+    free(want);
+    char *short_key = wr_journal_stored_key("u1");
+    assert_string_equal(short_key, "u1");
+    free(short_key);
+    struct wr_runstate *s = open_runstate(fx, 0);
+    char err[WR_ERR_MAX];
+    struct wr_buf ids = {0};
+    assert_int_equal(wr_runstate_cancellable(s, "onboard", wr_buf_str(&key), NULL, collect_id, &ids,
+                                             err, sizeof(err)),
+                     2);
+    wr_buf_free(&ids);
+    /* the second waits for the first: one key */
+    struct wr_runstate_due *v = NULL;
+    size_t n = 0, cap = 0;
+    wr_runstate_due_open(s, "queued", 10, 0, &v, &n, &cap);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].id, r[0]);
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].id);
+        free(v[i].workflow);
+        free(v[i].event_id);
+    }
+    free(v);
+    free(stored);
+    wr_buf_free(&key);
+}
+
 static void collect_guard(void *arg, const char *user, const char *run_id, int64_t at)
 {
     struct wr_buf *out = arg;
@@ -1551,6 +1600,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_runstate_steps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runstate_flags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leases, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_concurrency_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trigger_state, setup, teardown),
     };
     return cmocka_run_group_tests_name(is_pg() ? "test_store_conformance (postgresql)"
