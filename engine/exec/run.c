@@ -34,6 +34,7 @@
 #include "engine/exec/undo.h"
 #include "engine/store/approval.h"
 #include "engine/store/approval_key.h"
+#include "engine/store/db.h"
 #include "engine/graph/directory.h"
 #include "engine/base/duration.h"
 #include "engine/store/journal.h"
@@ -76,7 +77,7 @@ struct wr_runner {
     int max_crashes;     /* runs.max_crashes */
     bool crashed_before; /* the previous daemon crashed: stored crash counts are true */
     int suspects;        /* runs in memory that resumed with a crash count (at most one) */
-    char *crash_marker;  /* <state>.crashed */
+    char *crash_marker;  /* <state>.crashed; "" on PostgreSQL */
     char owner[96];      /* this instance in runs.owner: host, pid, a random part */
     int64_t lease_ms;    /* runs.lease */
     struct event *renew; /* extends this instance's run leases every third of lease_ms */
@@ -1871,7 +1872,10 @@ struct wr_runner *wr_runner_new(struct event_base *base, struct wr_journal *jour
     r->max_crashes = opts && opts->max_crashes > 0 ? opts->max_crashes : 3;
     r->active_ids = json_object_new_object();
     r->rescan = true;
-    r->crash_marker = wr_xasprintf("%s.crashed", state_path);
+    /* A file beside a SQLite journal; on PostgreSQL a run taken over from an instance whose
+       lease ran out counts its crash instead (wr_runstate_claim), so there is none. */
+    r->crash_marker =
+        wr_db_is_postgres_url(state_path) ? wr_xstrdup("") : wr_xasprintf("%s.crashed", state_path);
     r->state = wr_xstrdup(state_path);
     /* Left by wr_runner_arm_crash_marker's handler: the previous daemon crashed, so the crash
        counts it stored are true. Gone (kill -9, power loss, a clean stop): they are not. */
@@ -2058,6 +2062,9 @@ int wr_runner_arm_crash_marker(const struct wr_runner *r)
     struct sigaction sa;
     if (!r || strlen(r->crash_marker) >= sizeof(crash_path)) {
         return -1;
+    }
+    if (!r->crash_marker[0]) {
+        return 0; /* PostgreSQL: no marker (see wr_runner_new) */
     }
     memcpy(crash_path, r->crash_marker, strlen(r->crash_marker) + 1);
     /* Its own stack: a stack overflow must still leave the marker. */

@@ -75,8 +75,8 @@ struct wr_runstate *wr_runstate_open(const char *path, char *err, size_t errlen)
         DUE_OPEN,
         DUE_DEFERRED,
         "SELECT body FROM events WHERE id = ?",
-        "SELECT idx, step_id, status, attempts, output, started_at, error, throttled_since "
-        "FROM steps WHERE run_id = ? ORDER BY idx",
+        ("SELECT idx, step_id, status, attempts, output, started_at, error, throttled_since "
+         "FROM steps WHERE run_id = ? ORDER BY idx"),
         "SELECT status = 'cancelled' FROM runs WHERE id = ?",
         "SELECT crashes FROM runs WHERE id = ?",
         "SELECT count(*) FROM runs WHERE status = 'held'",
