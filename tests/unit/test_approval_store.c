@@ -38,6 +38,7 @@
 #include "engine/store/approval.h"
 #include "engine/store/db.h"
 #include "engine/store/journal.h"
+#include "tests/unit/pg_test.h"
 #include "engine/store/migrate.h"
 
 #define NOW  1714572000000LL
@@ -70,14 +71,6 @@ static void on_committed(void *arg, struct wr_journal_batch *b, int rc, const ch
     }
     fx->committed = true;
     event_base_loopexit(fx->base, NULL);
-}
-
-static void exec_sql(struct wr_db *db, const char *sql)
-{
-    char err[WR_ERR_MAX];
-    if (wr_db_exec(db, sql, err, sizeof(err)) != 0) {
-        fail_msg("%s: %s", sql, err);
-    }
 }
 
 /* Runs the operations of b (an approval's batch) on db in one transaction, as the journal's
@@ -153,14 +146,7 @@ static void setup_sqlite(struct fixture *fx)
 static void setup_postgres(struct fixture *fx)
 {
     char err[WR_ERR_MAX];
-    struct wr_db *admin = NULL;
-    if (wr_db_open(pg_url, 0, &admin, err, sizeof(err)) != 0) {
-        fail_msg("%s", err);
-    }
-    exec_sql(admin, "DROP SCHEMA IF EXISTS " PG_SCHEMA " CASCADE; CREATE SCHEMA " PG_SCHEMA);
-    wr_db_close(admin);
-    fx->state = wr_xasprintf("%s%soptions=-csearch_path%%3D" PG_SCHEMA, pg_url,
-                             strchr(pg_url, '?') ? "&" : "?");
+    fx->state = wr_pgtest_fresh_schema(pg_url, PG_SCHEMA);
     struct wr_migrate_result m;
     if (wr_store_migrate(fx->state, &m, err, sizeof(err)) != 0) {
         fail_msg("migrate: %s", err);
@@ -532,38 +518,6 @@ static void *race_decide(void *arg)
     return NULL;
 }
 
-/* Waits (up to 10 s) until a session of the cluster waits for a lock in a statement on
-   approvals: the second decider has reached the first one's row lock. */
-static void wait_for_lock_waiter(void)
-{
-    struct wr_db *db = NULL;
-    struct wr_db_stmt *st = NULL;
-    char err[WR_ERR_MAX];
-    if (wr_db_open(pg_url, 0, &db, err, sizeof(err)) != 0) {
-        fail_msg("%s", err);
-    }
-    assert_int_equal(wr_db_prepare(db,
-                                   "SELECT count(*) FROM pg_stat_activity WHERE "
-                                   "datname = current_database() AND wait_event_type = 'Lock' "
-                                   "AND query LIKE '%approvals%'",
-                                   &st, err, sizeof(err)),
-                     0);
-    for (int i = 0;; i++) {
-        assert_int_equal(wr_db_step(st), WR_DB_ROW);
-        int64_t n = wr_db_column_int64(st, 0);
-        wr_db_reset(st);
-        if (n > 0) {
-            break;
-        }
-        if (i >= 1000) {
-            fail_msg("the second decider never waited for the first one's lock");
-        }
-        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
-    }
-    wr_db_finalize(st);
-    wr_db_close(db);
-}
-
 /*
  * Two connections decide the same request at once: the first holds its transaction open (its
  * decision written, not committed) while the second decides on a thread of its own; that one
@@ -599,7 +553,7 @@ static void test_concurrent_deciders(void **state)
     struct racer r = {.target = fx->state, .run = run, .rc = 100};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, race_decide, &r), 0);
-    wait_for_lock_waiter();
+    wr_pgtest_wait_lock(pg_url, "%approvals%");
     assert_int_equal(wr_db_commit(fx->wdb, err, sizeof(err)), 0);
     pthread_join(t, NULL);
     assert_int_equal(r.rc, WR_APPROVAL_EDECIDED);
@@ -614,32 +568,13 @@ static void test_concurrent_deciders(void **state)
 
 /* }====== */
 
-/* The URL in path's first line into pg_url; false (with a message) when there is none. */
-static bool read_url(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    bool ok = f && fgets(pg_url, sizeof(pg_url), f);
-    if (f) {
-        fclose(f);
-    }
-    pg_url[strcspn(pg_url, "\r\n")] = '\0';
-    if (!ok || !wr_db_is_postgres_url(pg_url)) {
-        fprintf(stderr,
-                "test_approval_store: no postgresql:// URL in %s (is the weir_pg fixture, "
-                "tests/pg/pg_cluster, running?)\n",
-                path);
-        return false;
-    }
-    return true;
-}
-
 int main(int argc, char **argv)
 {
     if (argc >= 2 && !(argc == 3 && strcmp(argv[1], "postgres") == 0)) {
         fprintf(stderr, "usage: test_approval_store [postgres URL_FILE]\n");
         return 2;
     }
-    if (argc == 3 && !read_url(argv[2])) {
+    if (argc == 3 && !wr_pgtest_read_url("test_approval_store", argv[2], pg_url, sizeof(pg_url))) {
         return 2;
     }
     evthread_use_pthreads();

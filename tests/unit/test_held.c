@@ -35,6 +35,7 @@
 #include "engine/store/held.h"
 #include "engine/store/history.h"
 #include "engine/store/journal.h"
+#include "tests/unit/pg_test.h"
 #include "engine/store/migrate.h"
 
 #define NOW 1714572000000LL
@@ -152,14 +153,7 @@ static void setup_sqlite(struct fixture *fx)
 static void setup_postgres(struct fixture *fx)
 {
     char err[WR_ERR_MAX];
-    struct wr_db *admin = NULL;
-    if (wr_db_open(pg_url, 0, &admin, err, sizeof(err)) != 0) {
-        fail_msg("%s", err);
-    }
-    exec_sql(admin, "DROP SCHEMA IF EXISTS " PG_SCHEMA " CASCADE; CREATE SCHEMA " PG_SCHEMA);
-    wr_db_close(admin);
-    fx->state = wr_xasprintf("%s%soptions=-csearch_path%%3D" PG_SCHEMA, pg_url,
-                             strchr(pg_url, '?') ? "&" : "?");
+    fx->state = wr_pgtest_fresh_schema(pg_url, PG_SCHEMA);
     struct wr_migrate_result m;
     if (wr_store_migrate(fx->state, &m, err, sizeof(err)) != 0) {
         fail_msg("migrate: %s", err);
@@ -501,34 +495,6 @@ static void *race_release(void *arg)
     return NULL;
 }
 
-/* Waits (up to 10 s) until a session of the cluster waits for a lock in a statement on runs:
-   the second decider has reached the first one's row lock. */
-static void wait_for_lock_waiter(void)
-{
-    struct wr_db *db = NULL;
-    char err[WR_ERR_MAX];
-    if (wr_db_open(pg_url, 0, &db, err, sizeof(err)) != 0) {
-        fail_msg("%s", err);
-    }
-    struct wr_db_stmt *st = prep(db, "SELECT count(*) FROM pg_stat_activity WHERE "
-                                     "datname = current_database() AND wait_event_type = 'Lock' "
-                                     "AND query LIKE '%runs%'");
-    for (int i = 0;; i++) {
-        assert_int_equal(wr_db_step(st), WR_DB_ROW);
-        int64_t n = wr_db_column_int64(st, 0);
-        wr_db_reset(st);
-        if (n > 0) {
-            break;
-        }
-        if (i >= 1000) {
-            fail_msg("the second decider never waited for the first one's lock");
-        }
-        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
-    }
-    wr_db_finalize(st);
-    wr_db_close(db);
-}
-
 /*
  * The first decider rejects held[0] in a transaction it keeps open; the second, on a thread and
  * a connection of its own, releases it: it waits for the first one's commit, then reads the
@@ -553,7 +519,7 @@ static void test_concurrent_deciders(void **state)
     struct racer r = {.target = fx->state, .run = fx->held[0], .rc = 100};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, race_release, &r), 0);
-    wait_for_lock_waiter();
+    wr_pgtest_wait_lock(pg_url, "%runs%");
     assert_int_equal(wr_db_commit(fx->db, err, sizeof(err)), 0);
     pthread_join(t, NULL);
     assert_int_equal(r.rc, WR_HISTORY_ESTATE);
@@ -566,32 +532,13 @@ static void test_concurrent_deciders(void **state)
 
 /* }====== */
 
-/* The URL in path's first line into pg_url; false (with a message) when there is none. */
-static bool read_url(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    bool ok = f && fgets(pg_url, sizeof(pg_url), f);
-    if (f) {
-        fclose(f);
-    }
-    pg_url[strcspn(pg_url, "\r\n")] = '\0';
-    if (!ok || !wr_db_is_postgres_url(pg_url)) {
-        fprintf(stderr,
-                "test_held: no postgresql:// URL in %s (is the weir_pg fixture, "
-                "tests/pg/pg_cluster, running?)\n",
-                path);
-        return false;
-    }
-    return true;
-}
-
 int main(int argc, char **argv)
 {
     if (argc >= 2 && !(argc == 3 && strcmp(argv[1], "postgres") == 0)) {
         fprintf(stderr, "usage: test_held [postgres URL_FILE]\n");
         return 2;
     }
-    if (argc == 3 && !read_url(argv[2])) {
+    if (argc == 3 && !wr_pgtest_read_url("test_held", argv[2], pg_url, sizeof(pg_url))) {
         return 2;
     }
     const struct CMUnitTest tests[] = {

@@ -36,6 +36,7 @@
 #include "engine/store/db.h"
 #include "engine/store/history.h"
 #include "engine/store/journal.h"
+#include "tests/unit/pg_test.h"
 #include "engine/store/migrate.h"
 #include "engine/exec/run.h"
 #include "engine/base/strutil.h"
@@ -1605,26 +1606,13 @@ static void test_commands_empty(void **state)
 /* PostgreSQL: reads the cluster's URL from url_file into pg_admin_url and makes pg_url. */
 static int pg_urls(const char *url_file)
 {
-    FILE *f = fopen(url_file, "r");
-    if (!f || !fgets(pg_admin_url, sizeof(pg_admin_url), f)) {
-        fprintf(stderr,
-                "test_history: cannot read the PostgreSQL URL from %s (is the weir_pg fixture, "
-                "tests/pg/pg_cluster, running?)\n",
-                url_file);
-        if (f) {
-            fclose(f);
-        }
-        return -1;
-    }
-    fclose(f);
-    pg_admin_url[strcspn(pg_admin_url, "\r\n")] = '\0';
-    if (!wr_db_is_postgres_url(pg_admin_url)) {
-        fprintf(stderr, "test_history: %s holds no postgresql:// URL\n", url_file);
+    if (!wr_pgtest_read_url("test_history", url_file, pg_admin_url, sizeof(pg_admin_url))) {
         return -1;
     }
     /* Every connection of weir's (the reader, migrate, the CLI's) lands in the test's schema. */
-    snprintf(pg_url, sizeof(pg_url), "%s%coptions=-csearch_path%%3D" PG_SCHEMA, pg_admin_url,
-             strchr(pg_admin_url, '?') ? '&' : '?');
+    char *url = wr_pgtest_schema_url(pg_admin_url, PG_SCHEMA);
+    snprintf(pg_url, sizeof(pg_url), "%s", url);
+    free(url);
     return 0;
 }
 

@@ -43,6 +43,7 @@
 #include "engine/store/db.h"
 #include "engine/store/ingest.h"
 #include "engine/store/journal.h"
+#include "tests/unit/pg_test.h"
 #include "engine/store/runstate.h"
 #include "engine/store/trigger_state.h"
 
@@ -294,15 +295,8 @@ static void wait_for_lock(struct fixture *fx, const char *like)
         usleep(200 * 1000);
         return;
     }
-    int64_t waiting = 0;
-    for (int i = 0; i < 200 && waiting == 0; i++) {
-        usleep(50 * 1000);
-        waiting = q_int(fx,
-                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND wait_event_type = 'Lock' AND query LIKE ?",
-                        "t", like);
-    }
-    assert_true(waiting >= 1); /* (other tests may share the cluster) */
+    (void)fx;
+    wr_pgtest_wait_lock(pg_url, like);
 }
 
 /* The lock of hold_writer, taken on a connection of its own (fx->hold) until release_hold:
@@ -358,18 +352,7 @@ static int setup(void **state)
     fx->base = event_base_new();
     assert_non_null(fx->base);
     if (is_pg()) {
-        struct wr_db *admin = NULL;
-        if (wr_db_open(pg_url, 0, &admin, err, sizeof(err)) != 0) {
-            fail_msg("%s", err);
-        }
-        if (wr_db_exec(admin,
-                       "DROP SCHEMA IF EXISTS " PG_SCHEMA " CASCADE; CREATE SCHEMA " PG_SCHEMA, err,
-                       sizeof(err)) != 0) {
-            fail_msg("%s", err);
-        }
-        wr_db_close(admin);
-        fx->state = wr_xasprintf("%s%coptions=-csearch_path%%3D" PG_SCHEMA, pg_url,
-                                 strchr(pg_url, '?') ? '&' : '?');
+        fx->state = wr_pgtest_fresh_schema(pg_url, PG_SCHEMA);
     } else {
         snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_store_conformance.XXXXXX");
         assert_non_null(mkdtemp(fx->dir));
@@ -1554,33 +1537,14 @@ static void test_trigger_state(void **state)
 
 /* }====== */
 
-/* The URL in path's first line into pg_url; false (with a message) when there is none. */
-static bool read_url(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    bool ok = f && fgets(pg_url, sizeof(pg_url), f);
-    if (f) {
-        fclose(f);
-    }
-    pg_url[strcspn(pg_url, "\r\n")] = '\0';
-    if (!ok || !wr_db_is_postgres_url(pg_url)) {
-        fprintf(stderr,
-                "test_store_conformance: no postgresql:// URL in %s (is the weir_pg fixture, "
-                "tests/pg/pg_cluster, running?)\n",
-                path);
-        pg_url[0] = '\0';
-        return false;
-    }
-    return true;
-}
-
 int main(int argc, char **argv)
 {
     if (argc >= 2 && !(argc == 3 && strcmp(argv[1], "postgres") == 0)) {
         fprintf(stderr, "usage: test_store_conformance [postgres URL_FILE]\n");
         return 2;
     }
-    if (argc == 3 && !read_url(argv[2])) {
+    if (argc == 3 &&
+        !wr_pgtest_read_url("test_store_conformance", argv[2], pg_url, sizeof(pg_url))) {
         return 2;
     }
     evthread_use_pthreads();
