@@ -182,7 +182,7 @@ static const struct wr_argspec runs_fields[] = {
      .flags = WR_ARG_NO_TEMPLATE,
      .help = "several weirs on one PostgreSQL state: how long an instance's claim on a run it "
              "executes holds without renewal (renewed every third of it); a run whose instance "
-             "died is resumed by another after this; default 30s"},
+             "died is resumed by another after this; at least 3s, default 30s"},
     {0},
 };
 
@@ -541,6 +541,18 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
                        "the URL carries a password, which would sit in weir.yaml and could reach "
                        "a log line: put it in PGPASSWORD (e.g. in weir.env) or a passfile "
                        "(PGPASSFILE, ~/.pgpass) and leave it out of the URL");
+    }
+    struct json_object *runs_obj = NULL, *lease = NULL;
+    int64_t lease_ms = 0;
+    char lease_err[WR_ERR_MAX];
+    if (json_object_object_get_ex(doc->root, "runs", &runs_obj) &&
+        json_object_object_get_ex(runs_obj, "lease", &lease) &&
+        wr_duration_parse(json_object_get_string(lease), &lease_ms, lease_err,
+                          sizeof(lease_err)) == 0 &&
+        lease_ms < 3000) {
+        wr_check_error(&c, "runs.lease", false,
+                       "at least 3s: a claim is renewed every third of it, and a shorter lease "
+                       "lets another instance take over a run still in progress");
     }
     if (c.errors == 0) {
         const char *id = get_str(graph, "client_id", "");

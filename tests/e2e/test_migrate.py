@@ -172,6 +172,15 @@ class PostgresTest(MigrateCase):
         self.assertEqual(r.returncode, 3)
         self.assertIn("postgresql: cannot connect", r.stderr)
 
+    def test_short_lease_refused(self):
+        """runs.lease under 3s is refused at its line (renewed every third of it)."""
+        path = self.config('"%s"' % URL)
+        with open(path, "a") as f:
+            f.write("runs: { lease: 1s }\n")
+        r = self.weir("validate", "-c", path)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertRegex(r.stderr, r"weir\.yaml:\d+:\d+: runs\.lease: at least 3s")
+
     def test_password_in_url_refused(self):
         for url in ("postgresql://weir:hunter2-secret@localhost/weir",
                     URL + "&password=hunter2-secret"):
