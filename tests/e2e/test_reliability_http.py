@@ -15,7 +15,7 @@ chunk is 400 (not 413).
 SizesTest: runs whose step fails with a 500 KB value in its error: the stored error is capped
 with a marker (at a UTF-8 boundary) and stored once per run, log lines are capped, the run
 list answers summaries, a capped `limit` and a cursor, and `weir runs`/`weir show` print
-bounded text.
+bounded text; the 500 KB concurrency key (the same user) is stored as its SHA-256.
 
 IdsTest: the admin API takes full run ids only (a prefix is 404 and changes nothing), refuses
 control characters in parameters and path segments with 400, decodes percent escapes once;
@@ -475,7 +475,10 @@ class SizesTest(unittest.TestCase):
             self.assertNotIn("steps", run)
             self.assertCapped(run["error"], 512)
             self.assertCapped(run["last_step"]["error"], 512)
-            self.assertCapped(run["concurrency_key"], 512)
+            # a key over 512 bytes is stored as its digest (engine/store/journal): never cut,
+            # equal keys stay equal, and no index refuses it
+            self.assertRegex(run["concurrency_key"],
+                             r"^sha256:[0-9a-f]{64} \(a key of \d{6} bytes\)$")
         # pages of 7 through the cursor: every run once, newest first
         seen, cursor = [], None
         while True:
