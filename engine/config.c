@@ -547,8 +547,8 @@ int wr_config_load(const char *file, struct wr_config **out, struct wr_diags *d)
     char lease_err[WR_ERR_MAX];
     if (json_object_object_get_ex(doc->root, "runs", &runs_obj) &&
         json_object_object_get_ex(runs_obj, "lease", &lease) &&
-        wr_duration_parse(json_object_get_string(lease), &lease_ms, lease_err,
-                          sizeof(lease_err)) == 0 &&
+        wr_duration_parse(json_object_get_string(lease), &lease_ms, lease_err, sizeof(lease_err)) ==
+            0 &&
         lease_ms < 3000) {
         wr_check_error(&c, "runs.lease", false,
                        "at least 3s: a claim is renewed every third of it, and a shorter lease "
