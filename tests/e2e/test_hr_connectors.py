@@ -446,8 +446,10 @@ class Gusto(Connector):
 
     def test_termination_effective_offboards(self):
         self.start(self.FILES, "gusto")
-        yesterday = (datetime.date.today() - datetime.timedelta(days=1)).isoformat()
-        self.hr.gusto[GUSTO_MIRIAM] = gusto_employee(MIRIAM, yesterday, terminated=True)
+        # a last day whose lock time (18:00 at -08:00) is past at any hour: two days back
+        # (yesterday's 18:00 -08:00 is still ahead until 02:00 UTC)
+        past = (datetime.date.today() - datetime.timedelta(days=2)).isoformat()
+        self.hr.gusto[GUSTO_MIRIAM] = gusto_employee(MIRIAM, past, terminated=True)
         body = sample("gusto-termination-effective.json")
         self.accepted(self.PATH, body, sign_gusto(body))
         rs = self.final(1, "gusto-offboard")
@@ -489,8 +491,8 @@ class Gusto(Connector):
         """Should termination_cancelled be lost, the second read decides: the termination_effective
         of a termination Gusto no longer lists locks nobody."""
         self.start(self.FILES, "gusto")
-        yesterday = (datetime.date.today() - datetime.timedelta(days=1)).isoformat()
-        self.hr.gusto[GUSTO_MIRIAM] = gusto_employee(MIRIAM, yesterday, active=False)
+        past = (datetime.date.today() - datetime.timedelta(days=2)).isoformat()
+        self.hr.gusto[GUSTO_MIRIAM] = gusto_employee(MIRIAM, past, active=False)
         body = sample("gusto-termination-effective.json")
         self.accepted(self.PATH, body, sign_gusto(body))
         self.final(1, "gusto-offboard")
