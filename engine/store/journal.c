@@ -1262,7 +1262,9 @@ static int pg_lock_keys(struct wr_journal *j, struct pg_stmts *s, struct wr_jour
             }
         }
     }
-    qsort(keys, n, sizeof(*keys), cmp_str);
+    if (n > 1) {
+        qsort(keys, n, sizeof(*keys), cmp_str);
+    }
     int rc = 0;
     if (n > 0 && !s->lock_key) {
         char sql[96];
