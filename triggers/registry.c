@@ -2,6 +2,7 @@
  * registry — the table of every trigger kind, built from triggers.def, and the set of their
  * runtimes the daemon drives through the slots of trigger.h.
  */
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -276,14 +277,46 @@ void wr_triggers_ready(const struct wr_triggers *ts,
     }
 }
 
+/* A verdict delivered on a later loop turn (the gate's contract: never inside the call). */
+struct later_verdict {
+    wr_run_gate_done_fn done;
+    void *token;
+};
+
+static void deliver_later(evutil_socket_t fd, short what, void *arg)
+{
+    struct later_verdict *v = arg;
+    (void)fd;
+    (void)what;
+    v->done(v->token, WR_GATE_LATER,
+            "its trigger re-checks a run before its first step on the leader only (several "
+            "instances on one store): it waits for the leader to take it");
+    free(v);
+}
+
 bool wr_triggers_gate(void *arg, const struct wr_workflow *wf, struct json_object *event,
                       wr_run_gate_done_fn done, void *token)
 {
     struct wr_triggers *ts = arg;
     for (size_t i = 0; ts && i < NKINDS; i++) {
-        if (kinds[i] == wf->trigger && kinds[i]->gate && ts->rt[i]) {
+        if (kinds[i] != wf->trigger || !kinds[i]->gate) {
+            continue;
+        }
+        if (ts->rt[i]) {
             return kinds[i]->gate(ts->rt[i], wf, event, done, token);
         }
+        if (kinds[i]->leader_only && ts->env.base) {
+            /* Not the leader: the gate's runtime (and what it knows) is the leader's. The run
+               is deferred, and some instance takes it again; the leader checks it. */
+            struct later_verdict *v = wr_xcalloc(1, sizeof(*v));
+            *v = (struct later_verdict){done, token};
+            const struct timeval now = {0, 0};
+            if (event_base_once(ts->env.base, -1, EV_TIMEOUT, deliver_later, v, &now) == 0) {
+                return true;
+            }
+            free(v);
+        }
+        return false;
     }
     return false;
 }

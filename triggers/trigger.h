@@ -280,7 +280,9 @@ void wr_triggers_ready(const struct wr_triggers *ts,
                        void *arg);
 
 /* The run gate over every kind (a wr_run_gate_fn; arg is the struct wr_triggers): asks the gate
-   slot of wf's kind, with that kind's runtime. */
+   slot of wf's kind, with that kind's runtime. A leader_only kind not running here (another
+   instance leads) answers WR_GATE_LATER: the run is deferred until an instance that can check it
+   takes it. */
 bool wr_triggers_gate(void *ts, const struct wr_workflow *wf, struct json_object *event,
                       wr_run_gate_done_fn done, void *token);
 

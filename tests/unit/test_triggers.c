@@ -21,6 +21,7 @@
 #include <cmocka.h>
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <json-c/json.h>
 
 #include "engine/base/diag.h"
 #include "engine/base/strutil.h"
@@ -276,6 +277,79 @@ static void count_ready(void *arg, const struct wr_trigger_kind *kind, const cha
     (*(int *)arg)++;
 }
 
+/* A gate's verdict (wr_run_gate_done_fn) into the struct gate_seen token. */
+struct gate_seen {
+    int calls;
+    enum wr_run_gate_verdict verdict;
+    char reason[256];
+};
+
+static void on_gate_verdict(void *token, enum wr_run_gate_verdict verdict, const char *reason)
+{
+    struct gate_seen *g = token;
+    g->calls++;
+    g->verdict = verdict;
+    snprintf(g->reason, sizeof(g->reason), "%s", reason ? reason : "");
+}
+
+/* Another instance leads: a user-date run (whose gate re-checks its date on the leader's
+   runtime) is deferred — WR_GATE_LATER, on a later loop turn, never inside the call — and a
+   webhook run, which has no gate, starts at once. */
+static void test_follower_gate(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/weir-test-triggers-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    char *wfdir = wr_path_join(tmpl, "workflows");
+    assert_int_equal(mkdir(wfdir, 0700), 0);
+    write_file(wfdir, "a.yaml", "name: a\ntrigger: {webhook: {path: /a}}\nsteps: [{wait: 1s}]\n");
+    write_file(wfdir, "d.yaml",
+               "name: d\ntrigger: {user-date: {attribute: employeeLeaveDateTime, at: \"17:00\", "
+               "zone: Europe/Berlin}}\nsteps: [{wait: 1s}]\n");
+    struct wr_diags diags = {0};
+    struct wr_workflow_set *set = NULL;
+    const char *dir = wfdir;
+    assert_int_equal(wr_workflow_set_load(&dir, 1, tmpl, NULL, &set, &diags), 0);
+    evthread_use_pthreads();
+    struct event_base *base = event_base_new();
+    char err[512];
+    char *db = wr_path_join(tmpl, "weir.db");
+    struct wr_journal *journal = wr_journal_open(base, db, 0, err, sizeof(err));
+    assert_non_null(journal);
+    struct wr_ingest *ingest = wr_ingest_new(base, journal);
+    struct wr_trigger_env env = {
+        .base = base, .ingest = ingest, .journal = journal, .base_dir = tmpl};
+    const struct wr_trigger_kind *failed = NULL;
+    struct wr_triggers *ts =
+        wr_triggers_start(&env, listen_any, NULL, set, false, &failed, err, sizeof(err));
+    assert_non_null(ts);
+
+    struct gate_seen g = {0};
+    struct json_object *event = json_object_new_object();
+    assert_true(wr_triggers_gate(ts, wr_workflow_set_find(set, "d"), event, on_gate_verdict, &g));
+    assert_int_equal(g.calls, 0); /* not inside the call */
+    loop_for(base, 20);
+    assert_int_equal(g.calls, 1);
+    assert_int_equal(g.verdict, WR_GATE_LATER);
+    assert_non_null(strstr(g.reason, "on the leader only"));
+    assert_false(wr_triggers_gate(ts, wr_workflow_set_find(set, "a"), event, on_gate_verdict, &g));
+    json_object_put(event);
+
+    wr_triggers_stop_accepting(ts);
+    loop_for(base, 20);
+    wr_triggers_free(ts);
+    wr_ingest_free(ingest);
+    wr_journal_close(journal);
+    event_base_free(base);
+    wr_workflow_set_free(set);
+    wr_diags_clear(&diags);
+    char cmd[4200];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
+    assert_int_equal(system(cmd), 0);
+    free(db);
+    free(wfdir);
+}
+
 /* The set the daemon drives (wr_triggers_*): a kind that cannot start or prepare a set is
    named, the kinds started before it are freed (the sanitizer build checks), a failed reload
    leaves every kind on its old set, and a good one goes through. */
@@ -381,10 +455,9 @@ static void test_set(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_registry),
-        cmocka_unit_test(test_slots_coherent),
-        cmocka_unit_test(test_lifecycle),
-        cmocka_unit_test(test_set),
+        cmocka_unit_test(test_registry),      cmocka_unit_test(test_slots_coherent),
+        cmocka_unit_test(test_lifecycle),     cmocka_unit_test(test_set),
+        cmocka_unit_test(test_follower_gate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
