@@ -15,6 +15,7 @@
 
 #include "engine/base/strutil.h"
 #include "engine/store/db.h"
+#include "engine/store/migrate.h"
 
 bool wr_pgtest_read_url(const char *who, const char *path, char *out, size_t len)
 {
@@ -58,6 +59,21 @@ char *wr_pgtest_fresh_schema(const char *base, const char *schema)
     free(sql);
     wr_db_close(admin);
     return wr_pgtest_schema_url(base, schema);
+}
+
+struct wr_db *wr_pgtest_fresh_store(const char *base, const char *schema, char **state)
+{
+    char err[WR_ERR_MAX];
+    struct wr_migrate_result m;
+    struct wr_db *db = NULL;
+    *state = wr_pgtest_fresh_schema(base, schema);
+    if (wr_store_migrate(*state, &m, err, sizeof(err)) != 0) {
+        fail_msg("migrate: %s", err);
+    }
+    if (wr_db_open(*state, 0, &db, err, sizeof(err)) != 0) {
+        fail_msg("%s", err);
+    }
+    return db;
 }
 
 void wr_pgtest_wait_lock(const char *url, const char *like)

@@ -21,6 +21,11 @@ char *wr_pgtest_schema_url(const char *base, const char *schema);
    wr_pgtest_schema_url(base, schema) (owned). */
 char *wr_pgtest_fresh_schema(const char *base, const char *schema);
 
+/* wr_pgtest_fresh_schema, migrated to weir's schema: *state gets the schema's URL (owned); the
+   return is a connection to it (owned: wr_db_close). */
+struct wr_db;
+struct wr_db *wr_pgtest_fresh_store(const char *base, const char *schema, char **state);
+
 /* Until a session of url's database waits for a lock in a statement LIKE like (up to 10 s). */
 void wr_pgtest_wait_lock(const char *url, const char *like);
 

@@ -146,14 +146,7 @@ static void setup_sqlite(struct fixture *fx)
 static void setup_postgres(struct fixture *fx)
 {
     char err[WR_ERR_MAX];
-    fx->state = wr_pgtest_fresh_schema(pg_url, PG_SCHEMA);
-    struct wr_migrate_result m;
-    if (wr_store_migrate(fx->state, &m, err, sizeof(err)) != 0) {
-        fail_msg("migrate: %s", err);
-    }
-    if (wr_db_open(fx->state, 0, &fx->wdb, err, sizeof(err)) != 0) {
-        fail_msg("%s", err);
-    }
+    fx->wdb = wr_pgtest_fresh_store(pg_url, PG_SCHEMA, &fx->state);
     char ev[40];
     wr_journal_new_id("ev", ev);
     struct wr_db_stmt *st = NULL;

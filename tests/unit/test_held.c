@@ -152,15 +152,7 @@ static void setup_sqlite(struct fixture *fx)
 /* PostgreSQL: the schema PG_SCHEMA made afresh and migrated. */
 static void setup_postgres(struct fixture *fx)
 {
-    char err[WR_ERR_MAX];
-    fx->state = wr_pgtest_fresh_schema(pg_url, PG_SCHEMA);
-    struct wr_migrate_result m;
-    if (wr_store_migrate(fx->state, &m, err, sizeof(err)) != 0) {
-        fail_msg("migrate: %s", err);
-    }
-    if (wr_db_open(fx->state, 0, &fx->db, err, sizeof(err)) != 0) {
-        fail_msg("%s", err);
-    }
+    fx->db = wr_pgtest_fresh_store(pg_url, PG_SCHEMA, &fx->state);
 }
 
 static int setup(void **state)
